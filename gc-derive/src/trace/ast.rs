@@ -1,0 +1,168 @@
+//! Typed IR of a `#[derive(Trace)]` input.
+//!
+//! # Shape
+//!
+//! [`Input`] is the item, [`Data`] says whether it is a struct or an enum, and each struct or
+//! variant is a list of [`Field`]s in declaration order with their [`Style`]. Every node keeps
+//! an `original` reference into the `syn` tree, so later stages can point errors and generated
+//! code at the user's own tokens.
+//!
+//! # What is rejected here
+//!
+//! Building the IR parses the field attributes (`attr`), rejects `#[trace(...)]` on the type or
+//! on a variant, and rejects unions, which have no IR: the derive cannot know which union
+//! field is live, so it cannot trace one. Checks that need the whole field (its type and its
+//! attributes together) live in `valid`.
+
+use syn::{spanned::Spanned, DeriveInput, Fields, Index, Member, Type};
+
+use super::attr::{self, FieldAttrs, NotAField};
+use crate::ctxt::Ctxt;
+
+/// A struct or enum that `#[derive(Trace)]` was applied to.
+pub(crate) struct Input<'a> {
+    /// The whole item, for its name and generics.
+    pub(crate) original: &'a DeriveInput,
+    /// The struct's fields or the enum's variants.
+    pub(crate) data: Data<'a>,
+}
+
+/// The body of an [`Input`].
+pub(crate) enum Data<'a> {
+    /// A struct, with its fields.
+    Struct(Struct<'a>),
+    /// An enum, with its variants.
+    Enum(Enum<'a>),
+}
+
+/// The fields of a struct.
+pub(crate) struct Struct<'a> {
+    /// Named, tuple or unit.
+    pub(crate) style: Style,
+    /// In declaration order.
+    pub(crate) fields: Vec<Field<'a>>,
+}
+
+/// The variants of an enum.
+pub(crate) struct Enum<'a> {
+    /// In declaration order; may be empty.
+    pub(crate) variants: Vec<Variant<'a>>,
+}
+
+/// One enum variant.
+pub(crate) struct Variant<'a> {
+    /// The variant as written, for its name.
+    pub(crate) original: &'a syn::Variant,
+    /// Named, tuple or unit.
+    pub(crate) style: Style,
+    /// In declaration order.
+    pub(crate) fields: Vec<Field<'a>>,
+}
+
+/// One field of a struct or a variant.
+pub(crate) struct Field<'a> {
+    /// The field as written, for its type and span.
+    pub(crate) original: &'a syn::Field,
+    /// How a pattern names the field: its identifier or its tuple index.
+    pub(crate) member: Member,
+    /// What its `#[trace(...)]` attributes asked for.
+    pub(crate) attrs: FieldAttrs,
+}
+
+/// How the fields of a struct or variant are written, which decides the pattern syntax.
+#[derive(Copy, Clone, PartialEq, Eq)]
+pub(crate) enum Style {
+    /// `{ a: A, b: B }`
+    Named,
+    /// `(A, B)`
+    Tuple,
+    /// No fields and no delimiters.
+    Unit,
+}
+
+impl<'a> Input<'a> {
+    /// Builds the IR, reporting misuse to `cx`.
+    ///
+    /// Returns `None` only for a union, after reporting it to `cx`.
+    pub(crate) fn from_syn(cx: &Ctxt, input: &'a DeriveInput) -> Option<Self> {
+        let (data, kind) = match &input.data {
+            syn::Data::Struct(data) => {
+                let (style, fields) = fields_from_syn(cx, &data.fields);
+                (Data::Struct(Struct { style, fields }), "a struct")
+            }
+            syn::Data::Enum(data) => {
+                let variants = data.variants.iter().map(|variant| Variant::from_syn(cx, variant)).collect();
+                (Data::Enum(Enum { variants }), "an enum")
+            }
+            syn::Data::Union(data) => {
+                cx.error_spanned_by(
+                    data.union_token,
+                    "#[derive(Trace)] does not support unions; the collector cannot tell which \
+                     field is live, so use an enum, or write an `unsafe impl Trace` by hand",
+                );
+                return None;
+            }
+        };
+        attr::reject_not_on_field(cx, &input.attrs, NotAField::Container(kind));
+        Some(Input { original: input, data })
+    }
+
+    /// Every field of the input, across all variants, in declaration order.
+    pub(crate) fn fields(&self) -> Box<dyn Iterator<Item = &Field<'a>> + '_> {
+        match &self.data {
+            Data::Struct(data) => Box::new(data.fields.iter()),
+            Data::Enum(data) => Box::new(data.variants.iter().flat_map(|v| v.fields.iter())),
+        }
+    }
+
+    /// Whether any field is traced; this is the derived `NEEDS_TRACE`.
+    ///
+    /// Decided from the attributes alone, never from the field types' own `NEEDS_TRACE`: a
+    /// recursive type would make that constant depend on itself.
+    pub(crate) fn needs_trace(&self) -> bool {
+        self.fields().any(Field::is_traced)
+    }
+}
+
+impl<'a> Variant<'a> {
+    /// Builds one variant, rejecting `#[trace(...)]` on the variant itself.
+    fn from_syn(cx: &Ctxt, variant: &'a syn::Variant) -> Self {
+        attr::reject_not_on_field(cx, &variant.attrs, NotAField::Variant);
+        let (style, fields) = fields_from_syn(cx, &variant.fields);
+        Variant { original: variant, style, fields }
+    }
+}
+
+impl Field<'_> {
+    /// Whether `trace` visits this field (it has no `#[trace(skip)]`).
+    pub(crate) fn is_traced(&self) -> bool {
+        self.attrs.skip.is_none()
+    }
+
+    /// The field's type as written.
+    pub(crate) fn ty(&self) -> &Type {
+        &self.original.ty
+    }
+}
+
+/// The style and the fields of a struct or variant body.
+fn fields_from_syn<'a>(cx: &Ctxt, fields: &'a Fields) -> (Style, Vec<Field<'a>>) {
+    let style = match fields {
+        Fields::Named(_) => Style::Named,
+        Fields::Unnamed(_) => Style::Tuple,
+        Fields::Unit => Style::Unit,
+    };
+    let fields = fields
+        .iter()
+        .enumerate()
+        .map(|(i, field)| Field {
+            original: field,
+            member: match &field.ident {
+                Some(ident) => Member::Named(ident.clone()),
+                None => Member::Unnamed(Index { index: u32::try_from(i).unwrap_or(u32::MAX), span: field.span() }),
+            },
+            attrs: attr::field_attrs(cx, &field.attrs),
+        })
+        .collect();
+    (style, fields)
+}

@@ -1,0 +1,180 @@
+//! Code generation for `#[derive(Trace)]`.
+//!
+//! # Output
+//!
+//! For `struct Foo<T> { a: A, #[trace(skip)] b: B }` the derive emits, inside
+//! `const _: () = { ... };` so that nothing leaks into the user's namespace:
+//!
+//! ```text
+//! #[automatically_derived]
+//! unsafe impl<T: ::gc_runtime::Trace> ::gc_runtime::Trace for Foo<T> where /* as written */ {
+//!     const NEEDS_TRACE: bool = true;
+//!     #[inline]
+//!     fn trace(&self, tracer: &mut ::gc_runtime::Tracer<'_>) {
+//!         match self {
+//!             Self { a: __binding_0, .. } => {
+//!                 <A as ::gc_runtime::Trace>::trace(__binding_0, tracer);
+//!             }
+//!         }
+//!     }
+//! }
+//! #[automatically_derived]
+//! impl<T: ::gc_runtime::Trace> ::gc_runtime::__private::TraceTypesMustNotImplementDrop
+//!     for Foo<T> where /* as written */ {}
+//! ```
+//!
+//! # Design choices
+//!
+//! - `trace` destructures `self` with one `match` arm per struct or variant, so adding a field
+//!   or a variant can never be silently left out; skipped fields are bound as `_` or `..`.
+//! - Each per-field call is built with `quote_spanned!` at the field's type and names that
+//!   type, `<A as ::gc_runtime::Trace>::trace(..)`, so a field whose type does not implement
+//!   `Trace` gets its error on the type and nowhere else. With `::gc_runtime::Trace::trace(..)`
+//!   the unmet bound is found on the argument, a generated binding, which rustc reports at the
+//!   `#[derive(Trace)]` instead (it moves spans of external macros to the call site).
+//! - Local names (`tracer`, `__binding_N`) use `Span::mixed_site()`, so they cannot clash
+//!   with a user's field, constant or variable of the same name.
+//! - Paths are absolute (`::gc_runtime::...`, `::core::...`), so user imports cannot shadow
+//!   them.
+//! - `NEEDS_TRACE` comes from the attributes (any traced field), not from the field types'
+//!   own `NEEDS_TRACE`, which would be a cycle for recursive types.
+//! - The second impl makes `Drop` on the type a coherence error: `__private` implements the
+//!   same trait for every `T: Drop`.
+
+use proc_macro2::{Ident, Span, TokenStream};
+use quote::{format_ident, quote, quote_spanned, ToTokens};
+use syn::{parse_quote, spanned::Spanned, GenericParam, Generics};
+
+use super::ast::{Data, Field, Input, Style};
+
+/// The two impls for a checked input, wrapped in `const _: () = { ... };`.
+pub(crate) fn expand(input: &Input<'_>) -> TokenStream {
+    let ty = &input.original.ident;
+    let generics = with_trace_bounds(&input.original.generics);
+    let (impl_generics, ty_generics, where_clause) = generics.split_for_impl();
+    let tracer = Ident::new("tracer", Span::mixed_site());
+    let needs_trace = input.needs_trace();
+    let body = trace_body(input, &tracer);
+    // With no traced field the argument is never read; mark it used without renaming it.
+    let unused_tracer = (!needs_trace).then(|| quote!(let _ = #tracer;));
+    let allowed_lints = allowed_lints();
+
+    // SAFETY: the emitted `unsafe impl` meets each rule of `gc_runtime::Trace`:
+    // [1] every field without #[trace(skip)] is passed to `Trace::trace`, through a `match`
+    //     that names every variant and field, so no GC slot reachable through `self` is
+    //     left out; a skipped field was checked in `valid` not to name a GC pointer type
+    //     (a syntactic check: for types that hide one, the skip is the user's promise);
+    // [2] `trace` only calls the fields' `trace`, so it allocates, writes and attaches nothing
+    //     itself, and [5] it adds no panic of its own;
+    // [3] the `TraceTypesMustNotImplementDrop` impl conflicts with `__private`'s blanket impl
+    //     for `T: Drop`, so the type cannot also implement `Drop`;
+    // [4] `NEEDS_TRACE` is `false` only when no field is traced, i.e. when every field is
+    //     skipped (and so holds no GC pointer) or there is no field at all.
+    quote! {
+        #allowed_lints
+        const _: () = {
+            #[automatically_derived]
+            unsafe impl #impl_generics ::gc_runtime::Trace for #ty #ty_generics #where_clause {
+                const NEEDS_TRACE: bool = #needs_trace;
+
+                #[inline]
+                fn trace(&self, #tracer: &mut ::gc_runtime::Tracer<'_>) {
+                    #unused_tracer
+                    #body
+                }
+            }
+
+            #[automatically_derived]
+            impl #impl_generics ::gc_runtime::__private::TraceTypesMustNotImplementDrop
+                for #ty #ty_generics #where_clause {}
+        };
+    }
+}
+
+/// The input's generics with a `::gc_runtime::Trace` bound added to every type parameter.
+///
+/// Lifetimes and const parameters are left alone, and the `where` clause is kept as written.
+pub(crate) fn with_trace_bounds(generics: &Generics) -> Generics {
+    let mut generics = generics.clone();
+    for param in &mut generics.params {
+        if let GenericParam::Type(param) = param {
+            param.bounds.push(parse_quote!(::gc_runtime::Trace));
+        }
+    }
+    generics
+}
+
+/// The lints allowed on generated items, each for a reason given here.
+pub(crate) fn allowed_lints() -> TokenStream {
+    quote! {
+        #[allow(
+            // Absolute paths are deliberate (user imports cannot shadow them). rustc 1.95 does
+            // not flag them, but the per-field paths carry the user's span, not an expansion's.
+            unused_qualifications,
+            // Naming a #[deprecated] type, variant or field in the impl is not a use the user
+            // wrote (seen in tests/expand.rs: `DeprecatedEnum`).
+            deprecated,
+        )]
+    }
+}
+
+/// The body of `trace`: a `match` on `self` with one arm per struct or variant.
+fn trace_body(input: &Input<'_>, tracer: &Ident) -> TokenStream {
+    match &input.data {
+        Data::Struct(data) => {
+            let arm = trace_arm(&quote!(Self), data.style, &data.fields, tracer);
+            quote!(match self { #arm })
+        }
+        // `match self {}` would not be exhaustive for `&Void`; a place of type `Void` is.
+        Data::Enum(data) if data.variants.is_empty() => quote!(match *self {}),
+        Data::Enum(data) => {
+            let arms = data.variants.iter().map(|variant| {
+                let ident = &variant.original.ident;
+                trace_arm(&quote!(Self::#ident), variant.style, &variant.fields, tracer)
+            });
+            quote!(match self { #(#arms)* })
+        }
+    }
+}
+
+/// One `match` arm: the pattern binding each traced field, then one `trace` call per field.
+fn trace_arm(path: &TokenStream, style: Style, fields: &[Field<'_>], tracer: &Ident) -> TokenStream {
+    // Mixed-site: a user constant or unit struct named `__binding_0` cannot turn the binding
+    // into a path pattern.
+    let binding = |i: usize| format_ident!("__binding_{}", i, span = Span::mixed_site());
+    let pattern = match style {
+        Style::Unit => quote!(#path),
+        Style::Tuple => {
+            let elems = fields.iter().enumerate().map(|(i, field)| {
+                if field.is_traced() {
+                    binding(i).into_token_stream()
+                } else {
+                    quote!(_)
+                }
+            });
+            quote!(#path(#(#elems),*))
+        }
+        Style::Named => {
+            let kept = fields.iter().enumerate().filter(|(_, field)| field.is_traced());
+            let elems = kept.map(|(i, field)| {
+                let member = &field.member;
+                let binding = binding(i);
+                quote!(#member: #binding)
+            });
+            let rest = fields.iter().any(|field| !field.is_traced()).then(|| quote!(..));
+            quote!(#path { #(#elems,)* #rest })
+        }
+    };
+    let calls = fields.iter().enumerate().filter(|(_, field)| field.is_traced()).map(|(i, field)| {
+        let binding = binding(i);
+        let ty = &field.original.ty;
+        quote_spanned! {field.original.ty.span()=>
+            <#ty as ::gc_runtime::Trace>::trace(#binding, #tracer);
+        }
+    });
+    quote! {
+        #pattern => {
+            #(#calls)*
+        }
+    }
+}

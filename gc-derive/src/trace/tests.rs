@@ -1,0 +1,264 @@
+//! Unit tests of the pipeline on `proc_macro2` tokens: which inputs are rejected, with which
+//! messages, and what the fallback emits.
+//!
+//! # Scope
+//!
+//! These run without a compiler in the loop, so they check messages and counts, not spans or
+//! how rustc renders the errors; the trybuild cases (`ui-cases/`) cover those once the
+//! runtime builds. Behaviour of accepted inputs is tested in `tests/expand.rs`.
+
+use proc_macro2::TokenStream;
+use syn::{parse_quote, DeriveInput};
+
+use super::{derive, fallback};
+
+/// The messages of every error `derive` reports for `input`, in order.
+fn errors(input: &DeriveInput) -> Vec<String> {
+    match derive(input) {
+        Ok(_) => Vec::new(),
+        Err(error) => error.into_iter().map(|e| e.to_string()).collect(),
+    }
+}
+
+/// `tokens` as a string with all whitespace removed, for substring checks.
+fn squash(tokens: &TokenStream) -> String {
+    tokens.to_string().split_whitespace().collect()
+}
+
+#[test]
+fn union_is_rejected() {
+    let input = parse_quote! {
+        union U { a: u32, b: f32 }
+    };
+    assert_eq!(
+        errors(&input),
+        ["#[derive(Trace)] does not support unions; the collector cannot tell which field is \
+          live, so use an enum, or write an `unsafe impl Trace` by hand"]
+    );
+}
+
+#[test]
+fn unknown_argument_is_rejected() {
+    let input = parse_quote! {
+        struct S { #[trace(foo)] a: u32, #[trace(a::b = 1, skip)] b: u32 }
+    };
+    assert_eq!(
+        errors(&input),
+        [
+            "unknown trace attribute `foo`; the only field attribute is #[trace(skip)]",
+            "unknown trace attribute `a::b`; the only field attribute is #[trace(skip)]",
+        ]
+    );
+}
+
+#[test]
+fn duplicate_skip_is_rejected() {
+    let same_attr = parse_quote! {
+        struct S { #[trace(skip, skip)] a: u32 }
+    };
+    let two_attrs = parse_quote! {
+        struct S(#[trace(skip)] #[trace(skip)] u32);
+    };
+    let expected = ["duplicate #[trace(skip)] attribute on this field; remove one of them"];
+    assert_eq!(errors(&same_attr), expected);
+    assert_eq!(errors(&two_attrs), expected);
+}
+
+#[test]
+fn skip_with_a_value_is_rejected() {
+    let input = parse_quote! {
+        struct S { #[trace(skip = true)] a: u32, #[trace(skip(always))] b: u32 }
+    };
+    let expected = "#[trace(skip)] takes no value; write #[trace(skip)]";
+    assert_eq!(errors(&input), [expected, expected]);
+}
+
+#[test]
+fn malformed_trace_attributes_are_rejected() {
+    let input = parse_quote! {
+        struct S {
+            #[trace] a: u32,
+            #[trace = "skip"] b: u32,
+            #[trace()] c: u32,
+            #[trace("skip")] d: u32,
+        }
+    };
+    let found = errors(&input);
+    assert_eq!(
+        found[..3],
+        [
+            "#[trace] needs an argument; write #[trace(skip)] to leave this field untraced",
+            "#[trace = ...] is not supported; write #[trace(skip)] to leave this field untraced",
+            "empty #[trace()] attribute; write #[trace(skip)] to leave this field untraced, or \
+             remove the attribute",
+        ]
+    );
+    // The literal is reported by `syn`'s own parser.
+    assert_eq!(found.len(), 4);
+}
+
+#[test]
+fn trace_attribute_outside_fields_is_rejected() {
+    let on_struct = parse_quote! {
+        #[trace(skip)]
+        struct S { a: u32 }
+    };
+    let on_enum_and_variant = parse_quote! {
+        #[trace]
+        enum E { #[trace(skip)] A(u32), B }
+    };
+    assert_eq!(
+        errors(&on_struct),
+        ["#[trace(...)] is only allowed on fields, not on a struct; put #[trace(skip)] on each \
+          field that should not be traced"]
+    );
+    assert_eq!(
+        errors(&on_enum_and_variant),
+        [
+            "#[trace(...)] is only allowed on fields, not on an enum variant; put #[trace(skip)] \
+             on each field that should not be traced",
+            "#[trace(...)] is only allowed on fields, not on an enum; put #[trace(skip)] on each \
+             field that should not be traced",
+        ]
+    );
+}
+
+#[test]
+fn skip_on_gc_pointer_is_rejected_at_any_depth() {
+    let input = parse_quote! {
+        enum E<T> {
+            A(#[trace(skip)] Vec<Option<Member<T>>>),
+            B { #[trace(skip)] g: gc_runtime::Gc<T> },
+            C(#[trace(skip)] [(u8, OptMember<T>); 2]),
+            D(#[trace(skip)] &'static dyn Fn(Root<T>)),
+            E(#[trace(skip)] <Member<T> as Iterator>::Item),
+            F(#[trace(skip)] Vec<Members>),
+        }
+    };
+    let message = |name: &str| {
+        format!(
+            "#[trace(skip)] is not allowed on a field holding a GC pointer (`{name}`); the \
+             collector would not see it and could free its referent; remove #[trace(skip)]"
+        )
+    };
+    // `Members` is another name, so `F` is accepted.
+    assert_eq!(
+        errors(&input),
+        [message("Member"), message("Gc"), message("OptMember"), message("Root"), message("Member"),]
+    );
+}
+
+#[test]
+fn repr_packed_is_rejected() {
+    let input = parse_quote! {
+        #[repr(C, packed(2))]
+        struct S { a: u32 }
+    };
+    assert_eq!(
+        errors(&input),
+        ["#[derive(Trace)] does not support #[repr(packed)] types, whose fields may be \
+          unaligned and cannot be borrowed for tracing; remove `packed`, or write an \
+          `unsafe impl Trace` by hand"]
+    );
+    let aligned: DeriveInput = parse_quote! {
+        #[repr(C, align(8))]
+        struct S { a: u32 }
+    };
+    assert!(errors(&aligned).is_empty());
+}
+
+#[test]
+fn errors_from_every_stage_are_reported_together() {
+    let input = parse_quote! {
+        #[trace(skip)]
+        enum E {
+            #[trace(skip)]
+            A { #[trace(skip)] #[trace(skip)] m: Member<()>, #[trace(nope)] n: u32 },
+        }
+    };
+    assert_eq!(errors(&input).len(), 5);
+}
+
+#[test]
+fn fallback_emits_errors_and_a_stub() {
+    let input: DeriveInput = parse_quote! {
+        struct S<'a, T: Copy, const N: usize> where T: Clone { #[trace(bad)] a: &'a [T; N] }
+    };
+    let Err(error) = derive(&input) else {
+        panic!("input should be rejected");
+    };
+    let out = squash(&fallback::expand(&input, error));
+    assert!(out.contains("compile_error!"), "{out}");
+    assert!(
+        out.contains(
+            "unsafeimpl<'a,T:Copy+::gc_runtime::Trace,constN:usize>::gc_runtime::TraceforS<'a,T,N>whereT:Clone"
+        ),
+        "{out}"
+    );
+    assert!(out.contains("::core::unreachable!()"), "{out}");
+    // No Drop guard: a Drop impl on a rejected type should not add a second error.
+    assert!(!out.contains("TraceTypesMustNotImplementDrop"), "{out}");
+}
+
+#[test]
+fn fallback_for_a_union_is_only_the_error() {
+    let input: DeriveInput = parse_quote! {
+        union U { a: u32 }
+    };
+    let Err(error) = derive(&input) else {
+        panic!("input should be rejected");
+    };
+    let out = squash(&fallback::expand(&input, error));
+    assert!(out.starts_with("::core::compile_error!"), "{out}");
+    assert!(!out.contains("const_:()"), "{out}");
+}
+
+#[test]
+fn accepted_input_expands_both_impls() {
+    let input: DeriveInput = parse_quote! {
+        struct Foo<'a, T, const N: usize> where T: Clone {
+            a: &'a T,
+            #[trace(skip)]
+            b: [u8; N],
+            c: Member<T>,
+        }
+    };
+    let out = squash(&derive(&input).unwrap_or_else(|e| panic!("{e}")));
+    assert!(out.starts_with("#[allow("), "{out}");
+    assert!(out.contains("const_:()={"), "{out}");
+    assert!(
+        out.contains("unsafeimpl<'a,T:::gc_runtime::Trace,constN:usize>::gc_runtime::TraceforFoo<'a,T,N>whereT:Clone{constNEEDS_TRACE:bool=true;"),
+        "{out}"
+    );
+    assert!(out.contains("Self{a:__binding_0,c:__binding_2,..}=>{<&'aTas::gc_runtime::Trace>::trace(__binding_0,tracer);<Member<T>as::gc_runtime::Trace>::trace(__binding_2,tracer);}"), "{out}");
+    assert!(out.contains("impl<'a,T:::gc_runtime::Trace,constN:usize>::gc_runtime::__private::TraceTypesMustNotImplementDropforFoo<'a,T,N>whereT:Clone{}"), "{out}");
+}
+
+#[test]
+fn needs_trace_is_false_without_traced_fields() {
+    for input in [
+        parse_quote!(
+            struct U;
+        ),
+        parse_quote!(
+            struct S {
+                #[trace(skip)]
+                a: u32,
+            }
+        ),
+        parse_quote!(
+            enum E {
+                A,
+                B(),
+                C {},
+            }
+        ),
+        parse_quote!(
+            enum V {}
+        ),
+    ] {
+        let out = squash(&derive(&input).unwrap_or_else(|e| panic!("{e}")));
+        assert!(out.contains("constNEEDS_TRACE:bool=false;"), "{out}");
+        assert!(out.contains("let_=tracer;"), "{out}");
+    }
+}

@@ -1,0 +1,93 @@
+//! Checks that need more than one attribute at a time.
+//!
+//! # Skipped GC pointers
+//!
+//! `#[trace(skip)]` tells the derive not to visit a field. If that field holds a GC pointer,
+//! the marker never sees the pointer, the referent stays white and the sweeper frees it while
+//! it is still reachable. So a skipped field's type is searched for the names in
+//! [`GC_POINTER_TYPES`] (`Gc`, `Member`, `OptMember`, `Root`) in every path segment, at any
+//! depth: `Vec<Option<Member<T>>>` is rejected.
+//!
+//! The search is syntactic. It cannot see through a type alias or a user type that holds a
+//! pointer, so it catches the common mistake and is not a proof; the safety of a skip on such
+//! a type still rests with the user.
+//!
+//! # Packed types
+//!
+//! The generated `trace` borrows each field. Fields of a `#[repr(packed)]` type may be
+//! unaligned and cannot be borrowed, so such types are rejected up front with a message,
+//! rather than with the compiler's error about the generated pattern.
+
+use syn::{
+    visit_mut::{self, VisitMut},
+    Attribute, Ident, PathSegment,
+};
+
+use super::ast::Input;
+use crate::{ctxt::Ctxt, symbol::GC_POINTER_TYPES};
+
+/// Runs every cross-cutting check on `input`, reporting failures to `cx`.
+pub(crate) fn check(cx: &Ctxt, input: &Input<'_>) {
+    check_not_packed(cx, &input.original.attrs);
+    for field in input.fields() {
+        let Some(skip) = &field.attrs.skip else {
+            continue;
+        };
+        if let Some(pointer) = find_gc_pointer(field.ty()) {
+            cx.error_spanned_by(
+                skip,
+                format_args!(
+                    "#[trace(skip)] is not allowed on a field holding a GC pointer (`{pointer}`); \
+                     the collector would not see it and could free its referent; \
+                     remove #[trace(skip)]"
+                ),
+            );
+        }
+    }
+}
+
+/// The first GC pointer type name in `ty`, searching every path segment at every depth.
+fn find_gc_pointer(ty: &syn::Type) -> Option<Ident> {
+    // syn is built with `visit-mut` (for the `#[gc]` rewrite) but not `visit`. Walking a
+    // clone keeps the search exhaustive over every type form without another syn feature.
+    let mut finder = GcPointerFinder { found: None };
+    finder.visit_type_mut(&mut ty.clone());
+    finder.found
+}
+
+/// Records the first path segment named like a GC pointer type.
+struct GcPointerFinder {
+    /// The segment's identifier, once found.
+    found: Option<Ident>,
+}
+
+impl VisitMut for GcPointerFinder {
+    fn visit_path_segment_mut(&mut self, segment: &mut PathSegment) {
+        if self.found.is_none() && GC_POINTER_TYPES.iter().any(|name| segment.ident == *name) {
+            self.found = Some(segment.ident.clone());
+        }
+        visit_mut::visit_path_segment_mut(self, segment);
+    }
+}
+
+/// Rejects `#[repr(packed)]` and `#[repr(packed(N))]`.
+fn check_not_packed(cx: &Ctxt, attrs: &[Attribute]) {
+    for attr in attrs.iter().filter(|attr| attr.path().is_ident("repr")) {
+        // A malformed `repr` is the compiler's to report; only a well-formed one is inspected.
+        let _ = attr.parse_nested_meta(|meta| {
+            if meta.path.is_ident("packed") {
+                cx.error_spanned_by(
+                    &meta.path,
+                    "#[derive(Trace)] does not support #[repr(packed)] types, whose fields may \
+                     be unaligned and cannot be borrowed for tracing; remove `packed`, or write \
+                     an `unsafe impl Trace` by hand",
+                );
+            }
+            // Skip `(N)` of `packed(N)` / `align(N)`.
+            if meta.input.peek(syn::token::Paren) {
+                let _ = meta.input.parse::<proc_macro2::Group>()?;
+            }
+            Ok(())
+        });
+    }
+}

@@ -1,0 +1,198 @@
+//! The write barrier: every store of a GC pointer into a slot or a root.
+//!
+//! # Pseudocode
+//!
+//! ```text
+//! write(slot, ptr):
+//!     if phase & BARRIER_BIT == 0:          // collector idle or sweeping: one relaxed load
+//!         *slot = ptr                        // (Release: publishes the object's contents)
+//!         return
+//!     match barrier kind of this cycle:
+//!         Dijkstra:  *slot = ptr;            shade(ptr)
+//!         Yuasa:     old = swap(slot, ptr);  shade(old)
+//!         Hybrid:    old = swap(slot, ptr);  shade(old); shade(ptr)
+//! ```
+//!
+//! `shade` marks the object (white → grey) and records it in the current thread's shade
+//! buffer; see [`crate::shade`].
+//!
+//! # Why each shade is needed
+//!
+//! 1. **Dijkstra (insertion, the seed's barrier).** Marking must never leave a black object
+//!    pointing to a white one. Shading every stored pointer keeps that invariant, so a pointer
+//!    the mutator moves from an unscanned object into a scanned one is not lost. Because
+//!    locals cannot exist at safepoints and every root store is barriered, no stack or root
+//!    rescan is needed at termination — the re-scan Go 1.5 had to do is gone by construction.
+//! 2. **Yuasa (deletion, snapshot-at-the-beginning).** Every object reachable when marking
+//!    started gets marked: to hide one, the mutator must overwrite the last pointer to it,
+//!    and the barrier shades the overwritten pointer. New objects are black.
+//! 3. **Hybrid (Go 1.8).** Both shades; robust if either argument fails for some store.
+//!
+//! # Memory ordering
+//!
+//! The seed shaded only when the *slot's* object was already shaded (`shaded(slot)`). That
+//! test is a race: on real hardware the mutator's store to the slot and its load of the
+//! container's colour can be reordered against the marker's mark-then-scan, and both miss
+//! the pointer:
+//!
+//! | mutator | marker |
+//! |---|---|
+//! | `*slot = ptr` (sits in store buffer) | mark container black |
+//! | load container colour → white: skip shade | scan container: reads old `*slot` |
+//!
+//! Go dropped the condition within weeks and V8 did the same in 2018. We shade
+//! unconditionally while the barrier is on, so no fence is needed between the store and the
+//! shade: whichever value the marker reads, the stored pointer is grey.
+//!
+//! # Publication ordering
+//!
+//! A new object's header and value are written before its address is stored anywhere; the
+//! store is `Release` and every slot read (`Member::get`, the marker) is `Acquire`, so whoever
+//! finds the address sees an initialised object. On x86 both are plain moves.
+//!
+//! # Turning the barrier on
+//!
+//! The barrier bit flips only with the world stopped (see `collector/mod.rs`), so every
+//! mutator sees it before the marker trusts that it sees every store.
+//!
+//! # Armed slots
+//!
+//! Before storing into a `Member`, the fast path checks that the slot is armed — inside an
+//! allocated object (see [`crate::member`]). The check reads the cache line the store is
+//! about to write; it is what makes `Member::new` and `Member::set` safe.
+
+use std::ptr::NonNull;
+
+use crate::{
+    config::BarrierKind,
+    header::Header,
+    member::{is_object, unarmed, UNARMED_ADDR},
+    mutator, phase,
+    primitive::sync::atomic::{AtomicPtr, AtomicU8, Ordering},
+    runtime::Runtime,
+    shade,
+};
+
+static ACTIVE: AtomicU8 = AtomicU8::new(0);
+
+impl BarrierKind {
+    /// Whether this barrier shades the overwritten pointer.
+    pub(crate) fn shades_old(self) -> bool {
+        matches!(self, BarrierKind::Yuasa | BarrierKind::Hybrid)
+    }
+
+    /// Whether this barrier shades the stored pointer.
+    pub(crate) fn shades_new(self) -> bool {
+        matches!(self, BarrierKind::Dijkstra | BarrierKind::Hybrid)
+    }
+}
+
+/// The barrier of the current cycle.
+pub(crate) fn active() -> BarrierKind {
+    match ACTIVE.load(Ordering::Relaxed) {
+        0 => BarrierKind::Dijkstra,
+        1 => BarrierKind::Yuasa,
+        _ => BarrierKind::Hybrid,
+    }
+}
+
+/// Choose the barrier for the cycle that is starting (world stopped, barrier off).
+pub(crate) fn set_active(kind: BarrierKind) {
+    let v = match kind {
+        BarrierKind::Dijkstra => 0,
+        BarrierKind::Yuasa => 1,
+        BarrierKind::Hybrid => 2,
+    };
+    ACTIVE.store(v, Ordering::Relaxed);
+}
+
+/// Store into a `Member` slot.
+#[inline(always)]
+pub(crate) fn write_member(slot: &AtomicPtr<Header>, new: *mut Header) {
+    if phase::barrier_on() {
+        return write_slow(slot, new, true);
+    }
+    if slot.load(Ordering::Relaxed).addr() == UNARMED_ADDR {
+        unarmed_store();
+    }
+    // Release: publication ordering (module docs).
+    slot.store(new, Ordering::Release);
+}
+
+/// Store into a root cell (always armed).
+#[inline(always)]
+pub(crate) fn write_root(slot: &AtomicPtr<Header>, new: *mut Header) {
+    if phase::barrier_on() {
+        return write_slow(slot, new, false);
+    }
+    // Release: publication ordering (module docs).
+    slot.store(new, Ordering::Release);
+}
+
+#[cold]
+#[inline(never)]
+fn unarmed_store() -> ! {
+    panic!(
+        "Member::set on a slot that is not inside an allocated object; \
+         put the Member in the object, allocate it, then set the slot"
+    )
+}
+
+#[cold]
+#[inline(never)]
+fn write_slow(slot: &AtomicPtr<Header>, new: *mut Header, check_armed: bool) {
+    let kind = active();
+    let epoch = phase::mark_epoch();
+    let old = if kind.shades_old() {
+        // AcqRel: Release publishes `new`; Acquire lets us read the old referent's header.
+        let old = slot.swap(new, Ordering::AcqRel);
+        if check_armed && old.addr() == UNARMED_ADDR {
+            slot.store(unarmed(), Ordering::Relaxed);
+            unarmed_store();
+        }
+        old
+    } else {
+        if check_armed && slot.load(Ordering::Relaxed).addr() == UNARMED_ADDR {
+            unarmed_store();
+        }
+        slot.store(new, Ordering::Release);
+        std::ptr::null_mut()
+    };
+    let mut grey = [None; 2];
+    if kind.shades_old() && is_object(old) {
+        grey[0] = NonNull::new(old);
+    }
+    if kind.shades_new() && is_object(new) {
+        grey[1] = NonNull::new(new);
+    }
+    if grey.iter().any(Option::is_some) {
+        shade_from_current_thread(grey.iter().flatten().copied(), epoch);
+    }
+}
+
+/// Shade objects for the barrier: into the running mutator's buffer, or — on a thread with no
+/// running mutator — through the root table's orphan buffer under its lock.
+///
+/// `epoch` is the mark epoch read before the store. On the orphan path the objects are shaded
+/// only if that marking is still running: if it terminated meanwhile, an overwritten object
+/// may already be freed, and a later cycle's snapshot no longer contains the old pointer.
+fn shade_from_current_thread(objs: impl Iterator<Item = NonNull<Header>> + Clone, epoch: u64) {
+    let done = mutator::with_running_shade_buffer(|buf, queue| {
+        for o in objs.clone() {
+            // SAFETY: `o` was in a slot of a live object (or is a local) when the barrier ran,
+            // and this mutator has not passed a safepoint since, so it is allocated.
+            unsafe { shade::shade(o.as_ptr(), epoch, buf, queue) };
+        }
+    });
+    if done.is_none() {
+        let rt = Runtime::get();
+        let mut roots = rt.roots.lock();
+        if phase::barrier_on() && phase::mark_epoch() == epoch {
+            for o in objs {
+                // SAFETY: the overwritten pointer was in a slot of a live object until the
+                // swap; the root-table lock keeps marking from terminating meanwhile.
+                unsafe { shade::shade(o.as_ptr(), epoch, &mut roots.orphan_shades, &rt.grey) };
+            }
+        }
+    }
+}

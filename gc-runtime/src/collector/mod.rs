@@ -1,0 +1,330 @@
+//! The collector: the cycle, step by step.
+//!
+//! A cycle runs on the collector thread when the pacer or [`Mutator::collect`] asks for one.
+//! In [`Mode::Concurrent`]:
+//!
+//! 1. **Sweep termination** (world running). Finish sweeping the previous cycle's pages, so
+//!    the heap figures the pacer and the trace line use are exact. (Unlike Go, this does not
+//!    need the world stopped: mark words are epochs, not bits to clear, so a page left
+//!    unswept in a mutator's cache is still swept correctly later — see `header.rs`.)
+//! 2. **Mark start** (world stopped, pause 1).
+//!    a. Stop the world: every mutator parks at a safepoint, publishing its shade buffer;
+//!    detached mutators are not waited for.
+//!    b. Discard any stale queue entries; start a new mark epoch (from now on, new objects
+//!    are black); choose the cycle's barrier; set the phase to `Mark` — the barrier is on —
+//!    while holding the root-table lock, so no root can be dropped half-way across the flip.
+//!    c. Start the world. Every mutator has seen the barrier on before it runs again.
+//! 3. **Concurrent mark** (world running, barrier on, allocation black).
+//!    a. Scan the roots: shade every root. Roots made later are shaded when made.
+//!    b. Drain the shade queue with the mark workers; mutators that allocate assist.
+//!    c. When the queue is quiescent, run a ragged handshake: each running mutator publishes
+//!    its shade buffer at its next safepoint. If that produced work, go back to (b).
+//! 4. **Mark termination** (world stopped, pause 2).
+//!    a. Stop the world (each mutator publishes its buffer as it parks) and take the root-table
+//!    lock (publishing grey objects shaded by root drops on unattached threads).
+//!    b. If any grey object is left, start the world again and go back to 3(b); after three
+//!    such retries, drain inside the pause, so marking always terminates.
+//!    c. Phase `MarkTermination`. With checkmark on, re-mark from the roots into a separate
+//!    table and abort on any reachable object the concurrent mark missed.
+//!    d. Publish the sweep epoch (objects marked before this cycle are now dead), set the phase
+//!    to `Sweep` — barrier off — and start the world. Mutators leaving the pause hand their
+//!    cached pages back for sweeping.
+//! 5. **Sweep** (world running, barrier off). The collector sweeps every unswept page and the
+//!    large objects, running the destructors of dead objects' fields; allocators sweep pages
+//!    they need first (lazy sweep). When all is swept: phase `Off`, record the cycle, set the
+//!    pacer's next goal.
+//!
+//! In [`Mode::StopTheWorld`] the same steps run inside one pause: stop, finish sweep, mark
+//! from the roots, (checkmark,) sweep, start. That is the seed's `if false` switch: the
+//! baseline for benchmarks and a debugging aid.
+//!
+//! # Why no stack rescan
+//!
+//! Go 1.5 had to rescan stacks at termination because stack writes were not barriered. Here
+//! locals cannot be alive at a safepoint, so at every pause all pointers the mutators hold are
+//! in slots or roots, both barriered: the Dijkstra invariant (no black object points to a
+//! white one) plus "every root is grey or black" gives that every reachable object is marked
+//! when the queue is empty with the world stopped.
+//!
+//! # Termination detection
+//!
+//! The global queue being empty is not enough: a mutator may hold grey objects in its buffer,
+//! a worker or assist may hold some on its private stack. Workers count themselves busy
+//! before popping (see `shade.rs`), buffers are flushed by the ragged handshake, and the final
+//! check is repeated with the world stopped, when no mutator can shade.
+
+pub(crate) mod pacer;
+
+use std::time::{Duration, Instant};
+
+use parking_lot::{Condvar, Mutex};
+
+use crate::{
+    barrier, checkmark,
+    config::{Config, Mode},
+    marker::{self, MarkWorker},
+    mutator,
+    phase::{self, Phase},
+    primitive::sync::atomic::{AtomicBool, Ordering},
+    runtime::Runtime,
+    stats::{CycleStats, Pause, PauseKind, PhaseChange},
+};
+
+/// Termination attempts that resume concurrent marking before the pause drains the rest.
+const MAX_TERMINATION_RETRIES: u32 = 3;
+
+#[derive(Default)]
+struct Requests {
+    requested: u64,
+    started: u64,
+    completed: u64,
+}
+
+/// Requests for cycles, from the pacer and from `collect`.
+#[derive(Default)]
+pub(crate) struct Control {
+    requests: Mutex<Requests>,
+    wake_collector: Condvar,
+    cycle_done: Condvar,
+    pending: AtomicBool,
+}
+
+impl Control {
+    /// Ask for a cycle without waiting (pacer). Cheap when one is already pending or running.
+    pub(crate) fn request_background(&self) {
+        if self.pending.load(Ordering::Relaxed) {
+            return;
+        }
+        let mut r = self.requests.lock();
+        if r.requested <= r.started && r.started == r.completed {
+            r.requested = r.started + 1;
+            self.pending.store(true, Ordering::Relaxed);
+            self.wake_collector.notify_one();
+        }
+    }
+
+    /// Ask for a full cycle that starts after this call, and wait until it has swept.
+    pub(crate) fn collect_and_wait(&self) {
+        let mut r = self.requests.lock();
+        let target = r.started + 1;
+        r.requested = r.requested.max(target);
+        self.pending.store(true, Ordering::Relaxed);
+        self.wake_collector.notify_one();
+        while r.completed < target {
+            self.cycle_done.wait(&mut r);
+        }
+    }
+}
+
+/// The collector thread's loop.
+pub(crate) fn run(rt: &'static Runtime) {
+    mutator::enter_collector_thread();
+    loop {
+        {
+            let mut r = rt.control.requests.lock();
+            while r.requested <= r.started {
+                rt.control.wake_collector.wait(&mut r);
+            }
+            r.started += 1;
+        }
+        run_cycle(rt);
+        let mut r = rt.control.requests.lock();
+        r.completed += 1;
+        if r.requested <= r.started {
+            rt.control.pending.store(false, Ordering::Relaxed);
+        }
+        rt.control.cycle_done.notify_all();
+    }
+}
+
+/// Builds the cycle record as the cycle goes.
+struct Cycle<'a> {
+    rt: &'a Runtime,
+    config: Config,
+    stats: CycleStats,
+}
+
+impl<'a> Cycle<'a> {
+    fn set_phase(&mut self, phase: Phase, world_stopped: bool) {
+        phase::set_phase(phase);
+        self.stats.phases.push(PhaseChange { phase, world_stopped });
+    }
+
+    fn stop(&self) -> Instant {
+        let t = Instant::now();
+        self.rt.handshake.stop_the_world(self.config.safepoint_warn);
+        t
+    }
+
+    fn start(&mut self, stopped_at: Instant, kind: PauseKind) {
+        self.rt.handshake.start_the_world();
+        self.stats.pauses.push(Pause { kind, duration: stopped_at.elapsed() });
+    }
+
+    /// World stopped: new epoch, barrier choice, phase `Mark`.
+    fn begin_marking(&mut self) {
+        let _roots = self.rt.roots.lock();
+        let stale = self.rt.grey.clear();
+        debug_assert_eq!(stale, 0, "grey objects left over from the previous cycle");
+        phase::begin_mark_epoch();
+        barrier::set_active(self.config.barrier);
+        self.set_phase(Phase::Mark, true);
+    }
+
+    /// Shade the roots and scan what they reach, then drain the queue with the workers.
+    fn mark_from_roots(&mut self) {
+        let mut w = MarkWorker::new(&self.rt.grey);
+        self.rt.roots.for_each(|p| {
+            // SAFETY: a pointer loaded from a root cell names an allocated object.
+            unsafe { w.shade_root(p) }
+        });
+        w.drain_own();
+        self.stats.objects_marked += w.scanned_objects;
+        self.drain();
+    }
+
+    fn drain(&mut self) {
+        let (objects, _) = marker::drain_parallel(self.rt, self.config.mark_workers);
+        self.stats.objects_marked += objects;
+    }
+
+    /// World stopped, marking complete: checkmark, sweep epoch, barrier off.
+    fn terminate_marking(&mut self, roots: &crate::roots::RootInner) {
+        self.set_phase(Phase::MarkTermination, true);
+        if self.config.checkmark {
+            let pointers = checkmark::root_pointers(roots);
+            // SAFETY: the world is stopped and the pointers come from the locked root table.
+            match unsafe { checkmark::verify(&pointers, phase::mark_epoch()) } {
+                Ok(report) => self.stats.checkmarked_objects = Some(report.objects),
+                Err(failure) => {
+                    eprintln!("{failure}");
+                    eprintln!("gc: fatal: checkmark found a reachable object the concurrent mark missed; aborting before the sweep frees it");
+                    std::process::abort();
+                }
+            }
+        }
+        phase::publish_sweep_epoch();
+        self.set_phase(Phase::Sweep, true);
+    }
+
+    fn concurrent(&mut self) {
+        let rt = self.rt;
+        let warn = self.config.safepoint_warn;
+        // 1. Sweep termination.
+        rt.pages.finish_sweep();
+        let freed_before = rt.pages.swept.freed_objects.load(Ordering::Relaxed);
+        // 2. Mark start.
+        let t = self.stop();
+        self.begin_marking();
+        self.start(t, PauseKind::MarkStart);
+        // 3. Concurrent mark.
+        let mark_started = Instant::now();
+        self.mark_from_roots();
+        loop {
+            self.drain();
+            rt.handshake.ragged_flush(warn);
+            if !rt.grey.is_quiescent() {
+                continue;
+            }
+            // 4. Mark termination.
+            let t = self.stop();
+            let mut roots = rt.roots.lock();
+            roots.orphan_shades.flush(&rt.grey);
+            if !rt.grey.is_quiescent() {
+                if self.stats.termination_retries < MAX_TERMINATION_RETRIES {
+                    self.stats.termination_retries += 1;
+                    drop(roots);
+                    self.start(t, PauseKind::MarkTerminationRetry);
+                    continue;
+                }
+                while !rt.grey.is_quiescent() {
+                    self.drain();
+                    roots.orphan_shades.flush(&rt.grey);
+                }
+            }
+            self.terminate_marking(&roots);
+            drop(roots);
+            self.start(t, PauseKind::MarkTermination);
+            break;
+        }
+        self.stats.mark_time = mark_started.elapsed();
+        // 5. Sweep.
+        let sweep_started = Instant::now();
+        rt.pages.finish_sweep();
+        self.set_phase(Phase::Off, false);
+        self.stats.sweep_time = sweep_started.elapsed();
+        self.stats.objects_freed = rt.pages.swept.freed_objects.load(Ordering::Relaxed) - freed_before;
+    }
+
+    fn stop_the_world(&mut self) {
+        let rt = self.rt;
+        let t = self.stop();
+        rt.pages.finish_sweep();
+        let freed_before = rt.pages.swept.freed_objects.load(Ordering::Relaxed);
+        let mark_started = Instant::now();
+        self.begin_marking();
+        self.mark_from_roots();
+        let mut roots = rt.roots.lock();
+        roots.orphan_shades.flush(&rt.grey);
+        while !rt.grey.is_quiescent() {
+            self.drain();
+            roots.orphan_shades.flush(&rt.grey);
+        }
+        self.terminate_marking(&roots);
+        drop(roots);
+        self.stats.mark_time = mark_started.elapsed();
+        let sweep_started = Instant::now();
+        rt.pages.finish_sweep();
+        self.set_phase(Phase::Off, true);
+        self.stats.sweep_time = sweep_started.elapsed();
+        self.start(t, PauseKind::FullCycle);
+        self.stats.objects_freed = rt.pages.swept.freed_objects.load(Ordering::Relaxed) - freed_before;
+    }
+}
+
+fn run_cycle(rt: &Runtime) {
+    let config = rt.config.lock().clone();
+    let started_at = rt.started.elapsed();
+    let assist_before = rt.stats.assist_bytes();
+    let panics_before = rt.pages.swept.drop_panics.load(Ordering::Relaxed);
+    let bytes_before = rt.pages.swept.freed_bytes.load(Ordering::Relaxed);
+    let mut cycle = Cycle {
+        rt,
+        stats: CycleStats {
+            cycle: rt.stats.cycles() + 1,
+            mode: config.mode,
+            barrier: config.barrier,
+            started_at,
+            pauses: Vec::new(),
+            phases: Vec::new(),
+            mark_time: Duration::ZERO,
+            sweep_time: Duration::ZERO,
+            heap_before: rt.pages.live_bytes(),
+            heap_after: 0,
+            heap_goal: 0,
+            objects_marked: 0,
+            objects_freed: 0,
+            bytes_freed: 0,
+            assist_bytes: 0,
+            termination_retries: 0,
+            checkmarked_objects: None,
+            drop_panics: 0,
+            mutators: rt.handshake.counts(),
+        },
+        config,
+    };
+    match cycle.config.mode {
+        Mode::Concurrent => cycle.concurrent(),
+        Mode::StopTheWorld => cycle.stop_the_world(),
+    }
+    let mut stats = cycle.stats;
+    stats.heap_after = rt.pages.live_bytes();
+    stats.heap_goal = rt.pacer.after_cycle(stats.heap_after);
+    stats.assist_bytes = rt.stats.assist_bytes() - assist_before;
+    stats.drop_panics = rt.pages.swept.drop_panics.load(Ordering::Relaxed) - panics_before;
+    stats.bytes_freed = rt.pages.swept.freed_bytes.load(Ordering::Relaxed) - bytes_before;
+    if cycle.config.trace {
+        eprintln!("{}", stats.trace_line());
+    }
+    rt.stats.record(stats);
+}

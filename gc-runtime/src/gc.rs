@@ -1,0 +1,118 @@
+//! Locals: [`Gc<'m, T>`], the pointer running code holds.
+//!
+//! # Why a local cannot dangle
+//!
+//! A `Gc<'m, T>` borrows its thread's [`Mutator`] for `'m`. The collector frees objects only
+//! after a cycle's mark termination, and a cycle can only terminate while every mutator is at a
+//! safepoint or detached — both of which take `&mut Mutator`. So while a local exists, its
+//! mutator has not passed a safepoint since the local was made, and the object it names was
+//! reachable (or freshly allocated, hence black) when it was made: the marking in progress
+//! will find it or has found it, and no sweep can free it. The borrow checker proves the rest.
+//!
+//! A local is `Copy`, derefs to `&'m T`, and is neither `Send` nor `Sync`: it belongs to its
+//! thread's mutator. To keep an object across a safepoint, or hand it to another thread, make a
+//! [`Root`](crate::Root); to store it in another object, use a
+//! [`Member`](crate::Member) slot.
+
+use std::{fmt, marker::PhantomData, ops::Deref, ptr::NonNull};
+
+use crate::{
+    header::{GcBox, Header},
+    mutator::Mutator,
+    roots::Root,
+    trace::Trace,
+};
+
+/// A pointer to a GC object, valid until its mutator's next safepoint.
+///
+/// ```
+/// let mu = gc_runtime::attach();
+/// let a = mu.alloc(41_i64);
+/// let b = a; // `Copy`
+/// assert_eq!(*a + 1, 42);
+/// assert!(gc_runtime::Gc::ptr_eq(a, b));
+/// ```
+pub struct Gc<'m, T> {
+    ptr: NonNull<GcBox<T>>,
+    _mutator: PhantomData<&'m Mutator>,
+}
+
+impl<'m, T> Gc<'m, T> {
+    /// Wrap a pointer to an allocated object.
+    ///
+    /// # Safety
+    /// `ptr` points to an initialised `GcBox<T>` that stays allocated until `mu` passes a
+    /// safepoint (it is reachable or was allocated black by `mu`).
+    #[inline]
+    pub(crate) unsafe fn from_raw(ptr: NonNull<GcBox<T>>, _mu: &'m Mutator) -> Gc<'m, T> {
+        Gc { ptr, _mutator: PhantomData }
+    }
+
+    /// The object's header address (what slots store).
+    #[inline]
+    pub(crate) fn header_ptr(self) -> *mut Header {
+        self.ptr.as_ptr().cast()
+    }
+
+    /// A reference to the object that lives as long as the mutator borrow.
+    #[inline]
+    pub fn into_ref(self) -> &'m T {
+        // SAFETY: the object is allocated until the mutator's next safepoint, which cannot
+        // come while `'m` lasts (module docs); objects are `Sync` and only shared references
+        // are handed out.
+        unsafe { &(*self.ptr.as_ptr()).value }
+    }
+
+    /// Whether two locals name the same object.
+    #[inline]
+    pub fn ptr_eq(a: Gc<'_, T>, b: Gc<'_, T>) -> bool {
+        a.ptr == b.ptr
+    }
+
+    /// The object's address: stable for its lifetime (the collector does not move objects),
+    /// usable as a hash key for identity.
+    #[inline]
+    pub fn addr(self) -> usize {
+        self.ptr.as_ptr() as usize
+    }
+}
+
+impl<T: Trace + Send + Sync + 'static> Gc<'_, T> {
+    /// Register a [`Root`] for this object.
+    pub fn root(self, mu: &Mutator) -> Root<T> {
+        Root::new(mu, self)
+    }
+}
+
+impl<T> Clone for Gc<'_, T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T> Copy for Gc<'_, T> {}
+
+impl<T> Deref for Gc<'_, T> {
+    type Target = T;
+    #[inline]
+    fn deref(&self) -> &T {
+        (*self).into_ref()
+    }
+}
+
+impl<T: fmt::Debug> fmt::Debug for Gc<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}
+
+impl<T: fmt::Display> fmt::Display for Gc<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&**self, f)
+    }
+}
+
+impl<T> fmt::Pointer for Gc<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Pointer::fmt(&self.ptr, f)
+    }
+}

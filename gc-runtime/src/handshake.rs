@@ -1,0 +1,271 @@
+//! Handshakes between the collector and the mutators: stop-the-world and ragged flushes.
+//!
+//! # Mutator states
+//!
+//! | state | the thread… | the collector may… |
+//! |---|---|---|
+//! | [`MutatorState::Running`] | runs user code, may hold locals, may store into slots | nothing that needs it to be still |
+//! | [`MutatorState::AtSafepoint`] | is parked inside a safepoint (holds no local) | treat it as stopped |
+//! | [`MutatorState::Detached`] | is blocked, sleeping or not using the heap; holds no local and no grey object | treat it as stopped, and never wait for it |
+//!
+//! All states live in one table behind one lock. Every transition takes the lock, so a
+//! transition and the collector's reading of the table are ordered; the lock is also the
+//! synchronisation that publishes a phase change made while the world was stopped.
+//!
+//! # Stop-the-world
+//!
+//! 1. The collector sets `stop` in the table and the `STOP` bit of the poll word.
+//! 2. Each running mutator sees the bit at its next safepoint (fast path: one relaxed load),
+//!    flushes its shade buffer, records `AtSafepoint` and waits on a condition variable.
+//!    Detached mutators count as stopped at once; one that tries to re-attach waits.
+//! 3. When no entry is `Running` the world is stopped; the collector works without holding the
+//!    lock (nobody can leave the pause while `stop` is set).
+//! 4. Starting the world clears `stop` and the bit and wakes everyone.
+//!
+//! # Ragged flush
+//!
+//! Before the final pause of marking the collector asks every mutator to publish its shade
+//! buffer without stopping them together: it bumps `flush_seq` and sets the `FLUSH` bit; each
+//! running mutator flushes at its next safepoint and records the sequence number. Detached
+//! mutators flushed when they detached. The collector waits until every running entry has
+//! acknowledged.
+//!
+//! # Slow mutators
+//!
+//! A mutator that does not reach a safepoint holds up the collector. After the configured time
+//! the collector prints which threads it is waiting for, then keeps waiting: leaving a running
+//! thread behind would be unsound.
+
+use std::time::{Duration, Instant};
+
+use parking_lot::{Condvar, Mutex, MutexGuard};
+
+use crate::primitive::sync::atomic::{AtomicU8, Ordering};
+
+/// The state of one attached thread.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum MutatorState {
+    /// Running user code between safepoints.
+    Running,
+    /// Parked at a safepoint while the world is stopped.
+    AtSafepoint,
+    /// Detached for a blocking operation: never waited for.
+    Detached,
+}
+
+const STOP: u8 = 1;
+const FLUSH: u8 = 2;
+
+static POLL: AtomicU8 = AtomicU8::new(0);
+
+/// The safepoint fast path: is there a request for mutators?
+#[inline(always)]
+pub(crate) fn poll_requested() -> bool {
+    // Relaxed: a stale zero only delays the mutator until its next poll; the slow path takes
+    // the lock, which orders everything after it.
+    POLL.load(Ordering::Relaxed) != 0
+}
+
+struct Entry {
+    state: MutatorState,
+    flushed_seq: u64,
+    name: String,
+}
+
+#[derive(Default)]
+struct Table {
+    entries: Vec<Option<Entry>>,
+    free_ids: Vec<usize>,
+    stop: bool,
+    flush_seq: u64,
+}
+
+impl Table {
+    fn entry(&mut self, id: usize) -> &mut Entry {
+        self.entries[id].as_mut().unwrap_or_else(|| unreachable!("mutator {id} is registered"))
+    }
+
+    fn laggards(&self, pred: impl Fn(&Entry) -> bool) -> Vec<String> {
+        self.entries.iter().flatten().filter(|e| pred(e)).map(|e| e.name.clone()).collect()
+    }
+}
+
+/// The handshake table and its condition variables.
+#[derive(Default)]
+pub(crate) struct Handshake {
+    table: Mutex<Table>,
+    mutators_cv: Condvar,
+    collector_cv: Condvar,
+}
+
+/// Counts of mutators by state.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MutatorCounts {
+    /// Running between safepoints.
+    pub running: usize,
+    /// Parked at a safepoint.
+    pub at_safepoint: usize,
+    /// Detached.
+    pub detached: usize,
+}
+
+impl Handshake {
+    fn wait_world_started(&self, t: &mut MutexGuard<'_, Table>) {
+        while t.stop {
+            self.mutators_cv.wait(t);
+        }
+    }
+
+    /// Register the calling thread as a running mutator; waits out a stopped world.
+    pub(crate) fn register(&self, name: String) -> usize {
+        let mut t = self.table.lock();
+        self.wait_world_started(&mut t);
+        let entry = Entry { state: MutatorState::Running, flushed_seq: t.flush_seq, name };
+        match t.free_ids.pop() {
+            Some(id) => {
+                t.entries[id] = Some(entry);
+                id
+            }
+            None => {
+                t.entries.push(Some(entry));
+                t.entries.len() - 1
+            }
+        }
+    }
+
+    /// Remove a mutator for good; `flush` publishes its remaining grey objects first.
+    pub(crate) fn unregister(&self, id: usize, flush: impl FnOnce()) {
+        let mut t = self.table.lock();
+        flush();
+        t.entries[id] = None;
+        t.free_ids.push(id);
+        self.collector_cv.notify_all();
+    }
+
+    /// Running → Detached; `flush` publishes the mutator's grey objects first.
+    pub(crate) fn detach(&self, id: usize, flush: impl FnOnce()) {
+        let mut t = self.table.lock();
+        flush();
+        t.entry(id).state = MutatorState::Detached;
+        self.collector_cv.notify_all();
+    }
+
+    /// Detached → Running, after any pause in progress.
+    pub(crate) fn attach(&self, id: usize) {
+        let mut t = self.table.lock();
+        self.wait_world_started(&mut t);
+        let seq = t.flush_seq;
+        let e = t.entry(id);
+        e.state = MutatorState::Running;
+        e.flushed_seq = seq;
+    }
+
+    /// The safepoint slow path: answer flush requests and park while the world is stopped.
+    /// Returns whether the mutator was parked.
+    pub(crate) fn safepoint_slow(&self, id: usize, flush: &mut dyn FnMut()) -> bool {
+        let mut t = self.table.lock();
+        let seq = t.flush_seq;
+        if t.entry(id).flushed_seq < seq {
+            flush();
+            t.entry(id).flushed_seq = seq;
+            self.collector_cv.notify_all();
+        }
+        if !t.stop {
+            return false;
+        }
+        flush();
+        t.entry(id).state = MutatorState::AtSafepoint;
+        self.collector_cv.notify_all();
+        self.wait_world_started(&mut t);
+        let seq = t.flush_seq;
+        let e = t.entry(id);
+        e.state = MutatorState::Running;
+        e.flushed_seq = seq;
+        true
+    }
+
+    fn wait_collector(
+        &self,
+        t: &mut MutexGuard<'_, Table>,
+        warn_after: Duration,
+        what: &str,
+        done: impl Fn(&Table) -> bool,
+        lagging: impl Fn(&Entry) -> bool,
+    ) {
+        let start = Instant::now();
+        let mut next_warning = warn_after;
+        while !done(t) {
+            let elapsed = start.elapsed();
+            if elapsed >= next_warning {
+                eprintln!(
+                    "gc: waiting {:.0?} for mutators to reach a safepoint ({what}): {}; still waiting",
+                    elapsed,
+                    t.laggards(&lagging).join(", ")
+                );
+                next_warning += warn_after;
+                continue;
+            }
+            self.collector_cv.wait_for(t, next_warning - elapsed);
+        }
+    }
+
+    /// Stop every attached mutator at a safepoint (detached ones count as stopped).
+    pub(crate) fn stop_the_world(&self, warn_after: Duration) {
+        let mut t = self.table.lock();
+        debug_assert!(!t.stop, "the world is already stopped");
+        t.stop = true;
+        POLL.fetch_or(STOP, Ordering::SeqCst);
+        let running = |e: &Entry| e.state == MutatorState::Running;
+        self.wait_collector(
+            &mut t,
+            warn_after,
+            "stop the world",
+            |t| !t.entries.iter().flatten().any(running),
+            running,
+        );
+    }
+
+    /// Let every mutator go on.
+    pub(crate) fn start_the_world(&self) {
+        let mut t = self.table.lock();
+        t.stop = false;
+        POLL.fetch_and(!STOP, Ordering::SeqCst);
+        self.mutators_cv.notify_all();
+    }
+
+    /// Have every running mutator publish its shade buffer at its next safepoint.
+    pub(crate) fn ragged_flush(&self, warn_after: Duration) {
+        let mut t = self.table.lock();
+        t.flush_seq += 1;
+        let seq = t.flush_seq;
+        POLL.fetch_or(FLUSH, Ordering::SeqCst);
+        let pending = move |e: &Entry| e.state == MutatorState::Running && e.flushed_seq < seq;
+        self.wait_collector(
+            &mut t,
+            warn_after,
+            "flush shade buffers",
+            |t| !t.entries.iter().flatten().any(pending),
+            pending,
+        );
+        POLL.fetch_and(!FLUSH, Ordering::SeqCst);
+    }
+
+    /// Mutators by state.
+    pub(crate) fn counts(&self) -> MutatorCounts {
+        let t = self.table.lock();
+        let mut c = MutatorCounts::default();
+        for e in t.entries.iter().flatten() {
+            match e.state {
+                MutatorState::Running => c.running += 1,
+                MutatorState::AtSafepoint => c.at_safepoint += 1,
+                MutatorState::Detached => c.detached += 1,
+            }
+        }
+        c
+    }
+
+    /// The state of mutator `id`.
+    pub(crate) fn state_of(&self, id: usize) -> MutatorState {
+        self.table.lock().entry(id).state
+    }
+}

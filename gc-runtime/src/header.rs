@@ -1,0 +1,184 @@
+//! The per-object header: mark state and type descriptor.
+//!
+//! # Layout
+//!
+//! Every object lives in a [`GcBox<T>`]: a 16-byte [`Header`] followed by the value. The header
+//! holds a pointer to the type's [`TypeDesc`] (trace, drop, size, name) and the mark word.
+//!
+//! # Mark epochs instead of mark bits
+//!
+//! The mark word holds the number of the last cycle ("epoch") that marked the object. The
+//! collector keeps two global counters: `mark_epoch`, bumped when a cycle starts, and
+//! `sweep_epoch`, set to `mark_epoch` when marking terminates. Then, for an allocated object:
+//!
+//! | condition | colour |
+//! |---|---|
+//! | `mark == mark_epoch` | marked in this cycle: grey if still on a shade queue, black otherwise |
+//! | `mark <  mark_epoch` | white: not (yet) reached in this cycle |
+//! | `mark <  sweep_epoch` | dead: unreachable when the last mark terminated; the sweeper frees it |
+//!
+//! A new object is written with `mark = mark_epoch`. That is *allocate black* while marking,
+//! survives the sweep that is in progress after marking, and is white for the next cycle —
+//! one rule for every phase. Nothing ever clears marks, so the sweep of a page can be put off
+//! to any later time: a page is always swept against the newest `sweep_epoch`, and an object
+//! dead for an older epoch is dead for every newer one. Epochs are 64-bit and never wrap.
+//!
+//! # Concurrency
+//!
+//! `desc` is written once, by the allocating thread, before the object's address is published
+//! (a `Release` store into a slot or root, or a push onto a shade queue), and never changes
+//! while the object is allocated; readers that obtained the address through those channels
+//! read it without further synchronisation. `mark` is atomic: the marker, mark assists and
+//! barrier slow paths race to shade the same object, and exactly one of them wins.
+
+use crate::{
+    primitive::sync::atomic::{AtomicU64, Ordering},
+    trace::{Trace, Tracer},
+};
+
+/// Type information the collector needs about an object: how to trace it, how to drop it.
+pub(crate) struct TypeDesc {
+    /// Reports the object's slots; `None` when the type holds no GC pointer (the object is
+    /// black as soon as it is marked).
+    pub(crate) trace: Option<unsafe fn(*const Header, &mut Tracer<'_>)>,
+    /// Runs the value's destructor; `None` when the type needs no drop.
+    pub(crate) drop: Option<unsafe fn(*mut Header)>,
+    /// `size_of::<GcBox<T>>()`.
+    pub(crate) size: usize,
+    /// `type_name::<T>` (not yet callable in a const), for reports.
+    type_name: fn() -> &'static str,
+}
+
+impl TypeDesc {
+    /// The Rust type name of the object.
+    pub(crate) fn name(&self) -> &'static str {
+        (self.type_name)()
+    }
+}
+
+/// The header in front of every object.
+#[repr(C)]
+pub(crate) struct Header {
+    desc: &'static TypeDesc,
+    mark: AtomicU64,
+}
+
+/// An object as laid out in the heap: header, then value.
+#[repr(C)]
+pub(crate) struct GcBox<T> {
+    pub(crate) header: Header,
+    pub(crate) value: T,
+}
+
+/// Gives every traceable type a `'static` descriptor.
+pub(crate) trait Describe: Trace + Sized {
+    const DESC: TypeDesc = TypeDesc {
+        trace: if Self::NEEDS_TRACE { Some(trace_erased::<Self>) } else { None },
+        drop: if std::mem::needs_drop::<Self>() { Some(drop_erased::<Self>) } else { None },
+        size: std::mem::size_of::<GcBox<Self>>(),
+        type_name: std::any::type_name::<Self>,
+    };
+}
+
+impl<T: Trace> Describe for T {}
+
+/// # Safety
+/// `obj` points to a live, initialised `GcBox<T>`.
+unsafe fn trace_erased<T: Trace>(obj: *const Header, tracer: &mut Tracer<'_>) {
+    // SAFETY: the caller guarantees `obj` is a live `GcBox<T>`; `Header` is its first field
+    // (`repr(C)`), so the cast recovers the box.
+    let value = unsafe { &(*obj.cast::<GcBox<T>>()).value };
+    value.trace(tracer);
+}
+
+/// # Safety
+/// `obj` points to an initialised `GcBox<T>` that is never used again.
+unsafe fn drop_erased<T>(obj: *mut Header) {
+    // SAFETY: the caller guarantees `obj` is an initialised `GcBox<T>` that nobody uses again,
+    // so its value may be dropped in place exactly once.
+    unsafe { std::ptr::drop_in_place(&raw mut (*obj.cast::<GcBox<T>>()).value) };
+}
+
+impl Header {
+    /// A header for a new object of type `T`, marked with `epoch`.
+    pub(crate) fn new<T: Trace>(epoch: u64) -> Header {
+        Header { desc: &<T as Describe>::DESC, mark: AtomicU64::new(epoch) }
+    }
+
+    /// The type descriptor.
+    #[inline]
+    pub(crate) fn desc(&self) -> &'static TypeDesc {
+        self.desc
+    }
+
+    /// The epoch of the last cycle that marked this object.
+    #[inline]
+    pub(crate) fn mark_epoch(&self) -> u64 {
+        // Relaxed: mark words are read by the sweeper after mark termination (ordered by the
+        // stop-the-world handshake) and by shaders that re-check with `try_mark`.
+        self.mark.load(Ordering::Relaxed)
+    }
+
+    /// Mark the object for `epoch`. Returns `true` for exactly one caller per object and
+    /// epoch: the one that turned it from white to grey and must queue it.
+    #[inline]
+    pub(crate) fn try_mark(&self, epoch: u64) -> bool {
+        // Relaxed: the mark word guards no other memory. Whoever wins hands the object to a
+        // shade queue, and the queue's push/pop carry the happens-before edge to the scanner.
+        // All racers store the same value, so `swap` decides the winner without a CAS loop.
+        self.mark.load(Ordering::Relaxed) != epoch && self.mark.swap(epoch, Ordering::Relaxed) != epoch
+    }
+}
+
+/// A non-null pointer to an object header that may cross threads (shade queues, root table).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub(crate) struct ObjPtr(pub(crate) std::ptr::NonNull<Header>);
+
+// SAFETY: an `ObjPtr` is an address; the object it names is `Send + Sync` (allocation requires
+// it) and is only dereferenced under the collector's reachability rules.
+unsafe impl Send for ObjPtr {}
+// SAFETY: as for `Send`.
+unsafe impl Sync for ObjPtr {}
+
+impl ObjPtr {
+    /// The header, for reading `desc` and the mark word.
+    ///
+    /// # Safety
+    /// The object must be allocated (not yet swept): reachable, or named by a shade queue
+    /// entry of the current cycle.
+    #[inline]
+    pub(crate) unsafe fn header<'a>(self) -> &'a Header {
+        // SAFETY: the caller guarantees the object is allocated, so the header is initialised.
+        unsafe { self.0.as_ref() }
+    }
+
+    /// The raw header pointer.
+    #[inline]
+    pub(crate) fn as_ptr(self) -> *mut Header {
+        self.0.as_ptr()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn try_mark_has_one_winner_per_epoch() {
+        let h = Header::new::<u64>(1);
+        assert!(!h.try_mark(1), "allocated with epoch 1: already marked");
+        assert!(h.try_mark(2));
+        assert!(!h.try_mark(2));
+        assert_eq!(h.mark_epoch(), 2);
+    }
+
+    #[test]
+    fn descriptor_reflects_the_type() {
+        let d = <String as Describe>::DESC;
+        assert!(d.trace.is_none(), "a String holds no GC pointer");
+        assert!(d.drop.is_some(), "a String needs drop");
+        assert_eq!(d.size, std::mem::size_of::<GcBox<String>>());
+        assert!(d.name().contains("String"));
+        assert_eq!(std::mem::size_of::<Header>(), 16);
+    }
+}

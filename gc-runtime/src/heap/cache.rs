@@ -1,0 +1,106 @@
+//! A mutator's allocation cache: one page per size class, owned by the mutator.
+//!
+//! The fast path takes the lowest free slot of the current 64-slot bitmap word: a
+//! trailing-zeros count, two bit operations and a store, no atomics and no lock (Go's
+//! `mcache` with `allocCache`). When the page has no free slot left it goes back to its
+//! central list and the cache takes another, sweeping it first if needed (lazy sweep).
+//!
+//! After marking terminates, the pages in the cache may hold dead objects. The mutator gives
+//! them all back ([`AllocCache::release_all`]) when it leaves the stop-the-world pause or
+//! re-attaches, so the sweeper can reach them; until then it keeps allocating from them,
+//! which is sound because new objects are marked with the current epoch.
+
+use std::ptr::NonNull;
+
+use super::{page::Page, size_class::NUM_CLASSES, PageHeap};
+
+#[derive(Clone, Copy)]
+struct CachedPage {
+    page: Option<&'static Page>,
+    base: *mut u8,
+    bits: *mut u64,
+    slot_size: usize,
+    word: usize,
+    nwords: usize,
+    free: u64,
+}
+
+const EMPTY: CachedPage = CachedPage {
+    page: None,
+    base: std::ptr::null_mut(),
+    bits: std::ptr::null_mut(),
+    slot_size: 0,
+    word: 0,
+    nwords: 0,
+    free: 0,
+};
+
+/// The per-mutator cache.
+pub(crate) struct AllocCache {
+    pages: [CachedPage; NUM_CLASSES],
+    /// Bytes handed out since the last refill, for mark assists and statistics.
+    pub(crate) allocated_since_refill: usize,
+}
+
+impl Default for AllocCache {
+    fn default() -> Self {
+        AllocCache { pages: [EMPTY; NUM_CLASSES], allocated_since_refill: 0 }
+    }
+}
+
+impl AllocCache {
+    /// Take a free slot of `class` from the cached page, if it has one.
+    #[inline(always)]
+    pub(crate) fn alloc_fast(&mut self, class: usize) -> Option<NonNull<u8>> {
+        let c = &mut self.pages[class];
+        loop {
+            if c.free != 0 {
+                let bit = c.free.trailing_zeros() as usize;
+                c.free &= c.free - 1;
+                // SAFETY: `c.page` is owned by this cache (it is non-null whenever `free` is
+                // non-zero), `word < nwords`, so `bits.add(word)` is inside the bitmap and
+                // the slot address is inside the page.
+                unsafe {
+                    *c.bits.add(c.word) |= 1u64 << bit;
+                    return Some(NonNull::new_unchecked(c.base.add((c.word * 64 + bit) * c.slot_size)));
+                }
+            }
+            if c.word + 1 >= c.nwords {
+                return None;
+            }
+            c.word += 1;
+            // SAFETY: as above; `word < nwords`.
+            c.free = unsafe { !*c.bits.add(c.word) };
+        }
+    }
+
+    /// Give the current page of `class` back and take a page with free slots.
+    pub(crate) fn refill(&mut self, heap: &PageHeap, class: usize) {
+        if let Some(old) = self.pages[class].page.take() {
+            heap.release(old);
+        }
+        let page = heap.acquire(class);
+        // SAFETY: `acquire` transferred ownership of `page` to this cache.
+        let slots = unsafe { page.slots_mut() };
+        self.allocated_since_refill += slots.free() * slots.slot_size;
+        self.pages[class] = CachedPage {
+            page: Some(page),
+            base: page.base(),
+            bits: slots.bits.as_mut_ptr(),
+            slot_size: slots.slot_size,
+            word: 0,
+            nwords: slots.nslots.div_ceil(64),
+            free: !slots.bits[0],
+        };
+    }
+
+    /// Give every cached page back to the central lists.
+    pub(crate) fn release_all(&mut self, heap: &PageHeap) {
+        for c in &mut self.pages {
+            if let Some(page) = c.page.take() {
+                heap.release(page);
+            }
+            *c = EMPTY;
+        }
+    }
+}

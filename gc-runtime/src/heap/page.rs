@@ -1,0 +1,221 @@
+//! Pages: 64 KiB blocks carved into equal slots of one size class.
+//!
+//! # Ownership
+//!
+//! At any moment a page has exactly one owner, and only the owner touches its [`PageSlots`]
+//! (the allocation bitmap and the class): a central list of its class (under that list's
+//! lock), the empty-page pool (under its lock), a mutator's allocation cache, or a thread
+//! sweeping it after taking it out of a list. Ownership moves only through those locks, which
+//! order one owner's writes before the next owner's reads. Page descriptors are never freed
+//! (they are reused across classes), so `&'static Page` is always valid.
+//!
+//! The mark words inside the slots are the exception: markers and barriers on any thread
+//! touch them atomically (see [`crate::header`]) whoever owns the page.
+//!
+//! # Sweeping a page
+//!
+//! [`Page::sweep`] walks the allocation bitmap; an allocated slot whose mark is older than the
+//! sweep epoch is dead: its destructor runs (a panicking destructor is caught and reported;
+//! the slot is freed all the same) and its bit is cleared. `swept_epoch` records the epoch the
+//! page was last swept for, so nobody allocates from a page that still holds dead objects.
+
+use std::{alloc::Layout, cell::UnsafeCell, ptr::NonNull};
+
+use super::{raw, size_class::CLASS_SIZES};
+use crate::{
+    header::Header,
+    primitive::sync::atomic::{AtomicU64, Ordering},
+};
+
+/// Bytes per page.
+pub(crate) const PAGE_BYTES: usize = 64 * 1024;
+const PAGE_ALIGN: usize = 4096;
+const MAX_WORDS: usize = PAGE_BYTES / 16 / 64;
+
+/// A page descriptor.
+pub(crate) struct Page {
+    mem: NonNull<u8>,
+    swept_epoch: AtomicU64,
+    slots: UnsafeCell<PageSlots>,
+}
+
+/// The owner-only part of a page.
+pub(crate) struct PageSlots {
+    pub(crate) class: usize,
+    pub(crate) slot_size: usize,
+    pub(crate) nslots: usize,
+    /// One bit per slot, set when allocated; bits past `nslots` are always set.
+    pub(crate) bits: [u64; MAX_WORDS],
+}
+
+// SAFETY: `mem` is owned memory; `slots` is only accessed by the page's single owner, and
+// ownership changes hands through locks (module header).
+unsafe impl Send for Page {}
+// SAFETY: as for `Send`; the shared parts (`swept_epoch`, mark words in `mem`) are atomic.
+unsafe impl Sync for Page {}
+
+/// What sweeping one page found.
+#[derive(Clone, Copy, Default, Debug)]
+pub(crate) struct SweepResult {
+    pub(crate) freed_objects: usize,
+    pub(crate) freed_bytes: usize,
+    pub(crate) live_objects: usize,
+    pub(crate) drop_panics: usize,
+}
+
+impl Page {
+    /// A fresh, empty page for `class`, considered swept for `epoch`.
+    pub(crate) fn new_leaked(class: usize, epoch: u64) -> &'static Page {
+        let mem = raw::alloc_zeroed(page_layout());
+        let page = Page {
+            mem,
+            swept_epoch: AtomicU64::new(epoch),
+            slots: UnsafeCell::new(PageSlots { class, slot_size: 0, nslots: 0, bits: [0; MAX_WORDS] }),
+        };
+        let page: &'static Page = Box::leak(Box::new(page));
+        // SAFETY: the page was just created and is owned by this thread alone.
+        unsafe { page.slots_mut() }.format(class);
+        page
+    }
+
+    /// The owner-only state.
+    ///
+    /// # Safety
+    /// The caller owns the page (module header) and holds no other reference to its slots.
+    #[allow(clippy::mut_from_ref)]
+    pub(crate) unsafe fn slots_mut(&self) -> &mut PageSlots {
+        // SAFETY: guaranteed by the caller: single owner, no other live reference.
+        unsafe { &mut *self.slots.get() }
+    }
+
+    /// The first byte of the page's memory.
+    pub(crate) fn base(&self) -> *mut u8 {
+        self.mem.as_ptr()
+    }
+
+    /// The epoch this page was last swept for.
+    pub(crate) fn swept_epoch(&self) -> u64 {
+        self.swept_epoch.load(Ordering::Acquire)
+    }
+
+    /// Sweep against `epoch` (a no-op if already swept for it).
+    ///
+    /// # Safety
+    /// The caller owns the page.
+    pub(crate) unsafe fn sweep(&self, epoch: u64) -> SweepResult {
+        let mut result = SweepResult::default();
+        if self.swept_epoch() >= epoch {
+            // SAFETY: the caller owns the page.
+            result.live_objects = unsafe { self.slots_mut() }.allocated();
+            return result;
+        }
+        let base = self.base();
+        // SAFETY: the caller owns the page.
+        let slots = unsafe { self.slots_mut() };
+        let size = slots.slot_size;
+        for w in 0..slots.nslots.div_ceil(64) {
+            let mut alloc = slots.bits[w] & slots.valid_mask(w);
+            while alloc != 0 {
+                let bit = alloc.trailing_zeros() as usize;
+                alloc &= alloc - 1;
+                let i = w * 64 + bit;
+                // SAFETY: slot `i` is allocated (its bit is set), so it holds an initialised
+                // header; `i < nslots`, so the address is inside the page.
+                let header = unsafe { &*base.add(i * size).cast::<Header>() };
+                if header.mark_epoch() >= epoch {
+                    result.live_objects += 1;
+                    continue;
+                }
+                let desc = header.desc();
+                if let Some(drop_fn) = desc.drop {
+                    let obj = (header as *const Header).cast_mut();
+                    // SAFETY: the object is dead (unmarked at the last termination), so
+                    // nothing can reach it; it is dropped once, here, and its slot freed.
+                    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| unsafe { drop_fn(obj) }));
+                    if r.is_err() {
+                        result.drop_panics += 1;
+                        eprintln!(
+                            "gc: a destructor of a `{}` panicked during sweep; the object was freed",
+                            desc.name()
+                        );
+                    }
+                }
+                slots.bits[w] &= !(1u64 << bit);
+                result.freed_objects += 1;
+                result.freed_bytes += size;
+            }
+        }
+        self.swept_epoch.store(epoch, Ordering::Release);
+        result
+    }
+
+    /// Reset the page for `class` (it must be empty) and mark it swept for `epoch`.
+    ///
+    /// # Safety
+    /// The caller owns the page and it holds no allocated object.
+    pub(crate) unsafe fn reformat(&self, class: usize, epoch: u64) {
+        // SAFETY: the caller owns the page.
+        let slots = unsafe { self.slots_mut() };
+        debug_assert_eq!(slots.allocated(), 0);
+        slots.format(class);
+        self.swept_epoch.store(epoch, Ordering::Release);
+    }
+}
+
+impl PageSlots {
+    fn format(&mut self, class: usize) {
+        self.class = class;
+        self.slot_size = CLASS_SIZES[class];
+        self.nslots = PAGE_BYTES / self.slot_size;
+        self.bits = [!0; MAX_WORDS];
+        for w in 0..self.nslots.div_ceil(64) {
+            self.bits[w] = !self.valid_mask(w);
+        }
+    }
+
+    /// Bits of word `w` that stand for real slots.
+    pub(crate) fn valid_mask(&self, w: usize) -> u64 {
+        let start = w * 64;
+        if start >= self.nslots {
+            0
+        } else if self.nslots - start >= 64 {
+            !0
+        } else {
+            (1u64 << (self.nslots - start)) - 1
+        }
+    }
+
+    /// Number of allocated slots.
+    pub(crate) fn allocated(&self) -> usize {
+        (0..self.nslots.div_ceil(64)).map(|w| (self.bits[w] & self.valid_mask(w)).count_ones() as usize).sum()
+    }
+
+    /// Number of free slots.
+    pub(crate) fn free(&self) -> usize {
+        self.nslots - self.allocated()
+    }
+}
+
+fn page_layout() -> Layout {
+    // `PAGE_BYTES` and `PAGE_ALIGN` are non-zero powers of two with size ≥ align.
+    Layout::from_size_align(PAGE_BYTES, PAGE_ALIGN).unwrap_or_else(|_| unreachable!())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::heap::size_class::NUM_CLASSES;
+
+    #[test]
+    fn fresh_pages_are_empty_with_the_right_slot_count() {
+        for class in [0, 5, NUM_CLASSES - 1] {
+            let page = Page::new_leaked(class, 1);
+            // SAFETY: this test owns the page.
+            let slots = unsafe { page.slots_mut() };
+            assert_eq!(slots.slot_size, CLASS_SIZES[class]);
+            assert_eq!(slots.nslots, PAGE_BYTES / CLASS_SIZES[class]);
+            assert_eq!(slots.allocated(), 0);
+            assert_eq!(slots.free(), slots.nslots);
+        }
+    }
+}

@@ -1,0 +1,138 @@
+//! Slots: [`Member<T>`], the GC pointer fields of heap objects.
+//!
+//! # Reading and writing
+//!
+//! A slot is an atomic pointer. It is read with a mutator ([`Member::get`]), so code without
+//! one — a destructor on the sweeper — cannot reach another object, and written only through
+//! the write barrier ([`Member::set`]).
+//!
+//! # Armed and unarmed slots
+//!
+//! A slot outside the heap — in a plain Rust variable — would be a pointer the collector never
+//! sees: set it, pass a safepoint, and it dangles. So a slot only works inside an allocated
+//! object. [`Member::new`] makes an *unarmed* slot (a sentinel value); allocation arms every
+//! slot of the new object (the sentinel becomes null). An unarmed slot reads as empty and
+//! refuses to be set (it panics), so a slot kept outside the heap can never hold a pointer.
+//! Armed slots never leave the heap: objects are only reachable through shared references, and
+//! `Member` is neither `Clone` nor reachable through `&mut` once allocated.
+//!
+//! The consequence for allocate-black: a new object has no initial referents — every pointer
+//! gets into it after allocation, through the barrier.
+
+use std::{fmt, marker::PhantomData, ptr::NonNull};
+
+use crate::{
+    barrier,
+    gc::Gc,
+    header::{GcBox, Header},
+    mutator::Mutator,
+    primitive::sync::atomic::{AtomicPtr, Ordering},
+    trace::{Trace, Tracer},
+};
+
+/// The address an unarmed slot holds (never a valid object address: objects are 16-aligned).
+pub(crate) const UNARMED_ADDR: usize = 1;
+
+/// The unarmed sentinel as a pointer (no provenance: it is never dereferenced).
+pub(crate) fn unarmed() -> *mut Header {
+    std::ptr::without_provenance_mut(UNARMED_ADDR)
+}
+
+/// Whether a slot value names an object (neither null nor the unarmed sentinel).
+#[inline(always)]
+pub(crate) fn is_object(p: *mut Header) -> bool {
+    p.addr() > UNARMED_ADDR
+}
+
+/// A GC pointer field: empty or pointing to a `T` in the heap.
+///
+/// ```
+/// use gc_runtime::{Member, Trace};
+///
+/// #[derive(Trace)]
+/// struct Node {
+///     value: i64,
+///     next: Member<Node>,
+/// }
+///
+/// let mu = gc_runtime::attach();
+/// let a = mu.alloc(Node { value: 1, next: Member::new() });
+/// let b = mu.alloc(Node { value: 2, next: Member::new() });
+/// a.next.set(Some(b)); // the write barrier runs here
+/// assert_eq!(a.next.get(&mu).unwrap().value, 2);
+/// ```
+pub struct Member<T> {
+    ptr: AtomicPtr<Header>,
+    _t: PhantomData<T>,
+}
+
+impl<T> Member<T> {
+    /// An empty slot, to put in a new object (it works once the object is allocated).
+    pub fn new() -> Member<T> {
+        Member { ptr: AtomicPtr::new(unarmed()), _t: PhantomData }
+    }
+
+    /// The referent as a local of `mu`, or `None` if the slot is empty.
+    #[inline]
+    pub fn get<'m>(&self, mu: &'m Mutator) -> Option<Gc<'m, T>> {
+        // Acquire: pairs with the Release store of the barrier, so the referent's header and
+        // value, written before it was published, are visible.
+        let p = self.ptr.load(Ordering::Acquire);
+        if !is_object(p) {
+            return None;
+        }
+        // SAFETY: an armed, non-null slot is inside an allocated object and points to an
+        // allocated `GcBox<T>` (slots are only set from locals of type `T`); it stays
+        // allocated while `mu` does not pass a safepoint (see `gc.rs`).
+        Some(unsafe { Gc::from_raw(NonNull::new_unchecked(p).cast::<GcBox<T>>(), mu) })
+    }
+
+    /// Store `value` through the write barrier.
+    ///
+    /// # Panics
+    /// If the slot is not inside an allocated object (see "Armed and unarmed slots").
+    #[inline]
+    pub fn set(&self, value: Option<Gc<'_, T>>) {
+        let new = value.map_or(std::ptr::null_mut(), Gc::header_ptr);
+        barrier::write_member(&self.ptr, new);
+    }
+
+    /// Whether the slot is empty (needs no mutator: it produces no pointer).
+    #[inline]
+    pub fn is_none(&self) -> bool {
+        !is_object(self.ptr.load(Ordering::Relaxed))
+    }
+
+    /// Whether the slot points to `other`.
+    #[inline]
+    pub fn points_to(&self, other: Gc<'_, T>) -> bool {
+        self.ptr.load(Ordering::Relaxed) == other.header_ptr()
+    }
+}
+
+impl<T> Default for Member<T> {
+    fn default() -> Self {
+        Member::new()
+    }
+}
+
+// SAFETY: reports its one slot; holds nothing else.
+unsafe impl<T> Trace for Member<T> {
+    #[inline]
+    fn trace(&self, tracer: &mut Tracer<'_>) {
+        tracer.report_slot(&self.ptr);
+    }
+}
+
+impl<T> fmt::Debug for Member<T> {
+    /// Prints the address only: following the pointer needs a mutator, and printing the
+    /// referent could recurse forever on a cycle.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let p = self.ptr.load(Ordering::Relaxed);
+        if is_object(p) {
+            write!(f, "Member({p:p})")
+        } else {
+            write!(f, "Member(None)")
+        }
+    }
+}

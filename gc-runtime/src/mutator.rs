@@ -1,0 +1,370 @@
+//! Mutators: the threads that use the heap.
+//!
+//! # Attaching and detaching
+//!
+//! A thread calls [`attach`] to get its [`Mutator`], the handle through which it allocates
+//! and reads slots. The handle is `!Send`; dropping it detaches the thread for good (also
+//! during a panic's unwinding, so a panicking thread never holds up the collector). A thread
+//! about to block — I/O, a lock, a sleep, joining another thread — wraps that in
+//! [`Mutator::blocking`], which detaches it for the duration: stop-the-world pauses never wait
+//! for a detached thread.
+//!
+//! # Safepoints
+//!
+//! The collector stops the world, flushes shade buffers and ends marking only at safepoints:
+//! [`Mutator::safepoint`], [`Mutator::blocking`], [`Mutator::collect`], or while detached. All
+//! of them take `&mut Mutator`, so no local ([`Gc`]) can be alive there — the borrow checker
+//! proves it. Code that loops for long without allocating should call `safepoint` now and
+//! then; the fast path is one relaxed load and a branch. Allocation is *not* a safepoint, so
+//! locals survive allocating.
+//!
+//! # Private state
+//!
+//! Each mutator owns an allocation cache (a page per size class) and a shade buffer. Both
+//! are touched only by its thread; the write barrier finds the buffer through a thread-local
+//! pointer, so `Member::set` needs no mutator argument.
+
+use std::{
+    alloc::Layout,
+    cell::{Cell, RefCell},
+    fmt,
+    marker::PhantomData,
+    ptr::NonNull,
+};
+
+use crate::{
+    config::ConfigError,
+    gc::Gc,
+    handshake::{self, MutatorState},
+    header::{GcBox, Header},
+    heap::{cache::AllocCache, size_class::class_of},
+    marker, member, phase,
+    primitive::sync::atomic::{AtomicPtr, Ordering},
+    runtime::Runtime,
+    shade::{self, GreyQueue, ShadeBuffer},
+    trace::{Trace, TraceSink, Tracer},
+};
+
+/// Allocation bytes after which a mutator allocating during marking helps mark.
+const ASSIST_CHUNK: usize = 64 * 1024;
+/// Bytes of objects an assist scans per byte its mutator allocated.
+const ASSIST_RATIO: usize = 2;
+
+struct Local {
+    cache: AllocCache,
+    shade: ShadeBuffer,
+    assist_debt: usize,
+}
+
+struct MutatorInner {
+    rt: &'static Runtime,
+    id: usize,
+    running: Cell<bool>,
+    seen_sweep_epoch: Cell<u64>,
+    local: RefCell<Local>,
+}
+
+thread_local! {
+    static CURRENT: Cell<*const MutatorInner> = const { Cell::new(std::ptr::null()) };
+    static IN_COLLECTOR: Cell<bool> = const { Cell::new(false) };
+}
+
+/// A thread's handle on the heap. See the [module docs](self).
+///
+/// ```
+/// let mut mu = gc_runtime::attach();
+/// let s = mu.alloc(String::from("hello"));
+/// assert_eq!(s.len(), 5);
+/// mu.safepoint(); // `s` cannot be used after this line: the borrow checker says so
+/// ```
+pub struct Mutator {
+    inner: Box<MutatorInner>,
+    _not_send: PhantomData<*mut ()>,
+}
+
+/// Why [`try_attach`] failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AttachError {
+    /// This thread already has a mutator; use that one.
+    AlreadyAttached,
+    /// The collector's own threads (marker, sweeper, destructors run by them) cannot attach.
+    CollectorThread,
+    /// The runtime was started from environment variables and one is invalid.
+    Config(ConfigError),
+}
+
+impl fmt::Display for AttachError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AttachError::AlreadyAttached => {
+                write!(f, "this thread is already attached to the GC heap; pass its Mutator around instead of attaching again")
+            }
+            AttachError::CollectorThread => {
+                write!(f, "a collector thread cannot attach (a destructor or Trace impl tried to use the heap)")
+            }
+            AttachError::Config(e) => write!(f, "gc configuration: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for AttachError {}
+
+/// Attach the calling thread to the heap.
+///
+/// # Panics
+/// If [`try_attach`] fails: the thread is already attached, it is a collector thread, or the
+/// `GC_*` environment variables are invalid.
+pub fn attach() -> Mutator {
+    try_attach().unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Attach the calling thread to the heap, or say why not.
+///
+/// # Errors
+/// See [`AttachError`].
+pub fn try_attach() -> Result<Mutator, AttachError> {
+    if !CURRENT.with(Cell::get).is_null() {
+        return Err(AttachError::AlreadyAttached);
+    }
+    if IN_COLLECTOR.with(Cell::get) {
+        return Err(AttachError::CollectorThread);
+    }
+    let rt = Runtime::get_or_init().map_err(AttachError::Config)?;
+    let name =
+        std::thread::current().name().map_or_else(|| format!("{:?}", std::thread::current().id()), str::to_owned);
+    let id = rt.handshake.register(name);
+    let inner = Box::new(MutatorInner {
+        rt,
+        id,
+        running: Cell::new(true),
+        seen_sweep_epoch: Cell::new(phase::sweep_epoch()),
+        local: RefCell::new(Local { cache: AllocCache::default(), shade: ShadeBuffer::default(), assist_debt: 0 }),
+    });
+    CURRENT.with(|c| c.set(&*inner));
+    Ok(Mutator { inner, _not_send: PhantomData })
+}
+
+/// Run `f` with a mutator attached for its duration (detached afterwards, also on panic).
+pub fn with_mutator<R>(f: impl FnOnce(&mut Mutator) -> R) -> R {
+    let mut mu = attach();
+    f(&mut mu)
+}
+
+/// Mark the current thread as a collector thread: it may not attach.
+pub(crate) fn enter_collector_thread() {
+    IN_COLLECTOR.with(|c| c.set(true));
+}
+
+/// Run `f` with the current thread's shade buffer if it has a running mutator whose state is
+/// not borrowed; `None` otherwise.
+pub(crate) fn with_running_shade_buffer<R>(f: impl FnOnce(&mut ShadeBuffer, &GreyQueue) -> R) -> Option<R> {
+    let p = CURRENT.with(Cell::get);
+    if p.is_null() {
+        return None;
+    }
+    // SAFETY: `CURRENT` is set to the boxed inner state while its `Mutator` exists on this
+    // thread and cleared in `Mutator::drop` before the box is freed.
+    let inner = unsafe { &*p };
+    if !inner.running.get() {
+        return None;
+    }
+    let mut local = inner.local.try_borrow_mut().ok()?;
+    Some(f(&mut local.shade, &inner.rt.grey))
+}
+
+/// Sets a new object's slots from unarmed to empty (see `member.rs`).
+struct ArmSlots;
+
+impl TraceSink for ArmSlots {
+    fn visit_slot(&mut self, slot: &AtomicPtr<Header>) {
+        let p = slot.load(Ordering::Relaxed);
+        debug_assert!(!member::is_object(p), "an armed slot cannot be outside the heap");
+        if p.addr() == member::UNARMED_ADDR {
+            // Relaxed: the object is not published yet; its publication is a Release store.
+            slot.store(std::ptr::null_mut(), Ordering::Relaxed);
+        }
+    }
+}
+
+const fn small_class<T>() -> Option<usize> {
+    if std::mem::align_of::<GcBox<T>>() > 16 {
+        None
+    } else {
+        class_of(std::mem::size_of::<GcBox<T>>())
+    }
+}
+
+impl Mutator {
+    pub(crate) fn runtime(&self) -> &'static Runtime {
+        self.inner.rt
+    }
+
+    /// Allocate `value` in the heap and return a local pointing to it.
+    ///
+    /// Not a safepoint: locals stay valid. The object's `Member` slots start empty.
+    #[inline]
+    pub fn alloc<T: Trace + Send + Sync + 'static>(&self, value: T) -> Gc<'_, T> {
+        let inner = &*self.inner;
+        let block = match const { small_class::<T>() } {
+            Some(class) => {
+                let mut local = inner.local.borrow_mut();
+                match local.cache.alloc_fast(class) {
+                    Some(p) => p,
+                    None => inner.alloc_slow(&mut local, class),
+                }
+            }
+            None => inner.alloc_large(Layout::new::<GcBox<T>>()),
+        };
+        let obj = block.cast::<GcBox<T>>();
+        // SAFETY: `block` is a free slot (or block) of at least `size_of::<GcBox<T>>()` bytes,
+        // suitably aligned (slots are 16-aligned and `small_class` sends over-aligned types to
+        // the large-object path), owned by nobody else until published.
+        unsafe { obj.as_ptr().write(GcBox { header: Header::new::<T>(phase::mark_epoch()), value }) };
+        if T::NEEDS_TRACE {
+            // SAFETY: just initialised.
+            let value = unsafe { &(*obj.as_ptr()).value };
+            value.trace(&mut Tracer::new(&mut ArmSlots));
+        }
+        // SAFETY: initialised above; marked with the current epoch (black while marking, and
+        // it survives the sweep in progress), so it stays allocated until a safepoint.
+        unsafe { Gc::from_raw(obj, self) }
+    }
+
+    /// A safepoint: if the collector is waiting for this thread, do what it needs (publish
+    /// grey objects, or park for a stop-the-world pause).
+    #[inline]
+    pub fn safepoint(&mut self) {
+        if handshake::poll_requested() {
+            self.safepoint_slow();
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn safepoint_slow(&mut self) {
+        let inner = &mut *self.inner;
+        let (rt, id) = (inner.rt, inner.id);
+        let local = inner.local.get_mut();
+        rt.handshake.safepoint_slow(id, &mut || local.shade.flush(&rt.grey));
+        inner.release_stale_cache();
+    }
+
+    /// Run `f` detached: the collector does not wait for this thread while `f` runs. Use it
+    /// around anything that may block. `f` cannot use the heap (it has no mutator).
+    pub fn blocking<R>(&mut self, f: impl FnOnce() -> R) -> R {
+        struct Reattach<'a>(&'a mut MutatorInner);
+        impl Drop for Reattach<'_> {
+            fn drop(&mut self) {
+                self.0.attach_again();
+            }
+        }
+        self.inner.detach();
+        let _guard = Reattach(&mut self.inner);
+        f()
+    }
+
+    /// Run a full collection cycle and return when its sweep is done. A safepoint.
+    pub fn collect(&mut self) {
+        let inner = &mut *self.inner;
+        inner.local.get_mut().cache.release_all(&inner.rt.pages);
+        inner.detach();
+        struct Reattach<'a>(&'a mut MutatorInner);
+        impl Drop for Reattach<'_> {
+            fn drop(&mut self) {
+                self.0.attach_again();
+            }
+        }
+        let guard = Reattach(inner);
+        guard.0.rt.control.collect_and_wait();
+    }
+
+    /// This mutator's state as the collector sees it (always `Running` from its own thread,
+    /// except inside [`Mutator::blocking`]).
+    pub fn state(&self) -> MutatorState {
+        self.inner.rt.handshake.state_of(self.inner.id)
+    }
+
+    /// Shade an object into this mutator's buffer (barrier helper for roots).
+    pub(crate) fn shade(&self, obj: *mut Header) {
+        let inner = &*self.inner;
+        let mut local = inner.local.borrow_mut();
+        // SAFETY: callers pass an object reachable through a local of this mutator.
+        unsafe { shade::shade(obj, phase::mark_epoch(), &mut local.shade, &inner.rt.grey) };
+    }
+}
+
+impl MutatorInner {
+    #[cold]
+    #[inline(never)]
+    fn alloc_slow(&self, local: &mut Local, class: usize) -> NonNull<u8> {
+        if self.seen_sweep_epoch.get() != phase::sweep_epoch() {
+            local.cache.release_all(&self.rt.pages);
+            self.seen_sweep_epoch.set(phase::sweep_epoch());
+        }
+        local.cache.refill(&self.rt.pages, class);
+        let bytes = std::mem::take(&mut local.cache.allocated_since_refill);
+        self.after_allocation(local, bytes);
+        local.cache.alloc_fast(class).unwrap_or_else(|| unreachable!("a refilled page has a free slot"))
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn alloc_large(&self, layout: Layout) -> NonNull<u8> {
+        let block = self.rt.pages.alloc_large(layout);
+        let mut local = self.local.borrow_mut();
+        self.after_allocation(&mut local, layout.size());
+        block
+    }
+
+    fn after_allocation(&self, local: &mut Local, bytes: usize) {
+        self.rt.note_allocation(bytes);
+        if phase::barrier_on() {
+            local.assist_debt += bytes;
+            if local.assist_debt >= ASSIST_CHUNK {
+                let budget = local.assist_debt * ASSIST_RATIO;
+                local.assist_debt = 0;
+                marker::assist(self.rt, budget);
+            }
+        } else {
+            local.assist_debt = 0;
+        }
+    }
+
+    fn release_stale_cache(&mut self) {
+        let epoch = phase::sweep_epoch();
+        if self.seen_sweep_epoch.get() != epoch {
+            self.local.get_mut().cache.release_all(&self.rt.pages);
+            self.seen_sweep_epoch.set(epoch);
+        }
+    }
+
+    fn detach(&mut self) {
+        let (rt, id) = (self.rt, self.id);
+        let local = self.local.get_mut();
+        rt.handshake.detach(id, || local.shade.flush(&rt.grey));
+        self.running.set(false);
+    }
+
+    fn attach_again(&mut self) {
+        self.rt.handshake.attach(self.id);
+        self.running.set(true);
+        self.release_stale_cache();
+    }
+}
+
+impl Drop for Mutator {
+    fn drop(&mut self) {
+        let inner = &mut *self.inner;
+        let (rt, id) = (inner.rt, inner.id);
+        let local = inner.local.get_mut();
+        local.cache.release_all(&rt.pages);
+        rt.handshake.unregister(id, || local.shade.flush(&rt.grey));
+        CURRENT.with(|c| c.set(std::ptr::null()));
+    }
+}
+
+impl fmt::Debug for Mutator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Mutator").field("id", &self.inner.id).finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,154 @@
+//! The process-wide collector instance.
+//!
+//! One heap per process, as in Go: every attached thread shares it, and there is no way to
+//! store a pointer from one heap into another because there is no other. It starts on first
+//! use — configured from the `GC_*` environment variables — or explicitly with [`init`].
+//! Starting it spawns the collector thread (see `collector/mod.rs`).
+
+use std::{
+    fmt,
+    sync::{Once, OnceLock},
+    time::Instant,
+};
+
+use parking_lot::Mutex;
+
+use crate::{
+    collector::{pacer::Pacer, Control},
+    config::{Config, ConfigError},
+    handshake::Handshake,
+    heap::PageHeap,
+    roots::RootTable,
+    shade::GreyQueue,
+    stats::StatsRecorder,
+};
+
+/// Every shared part of the collector.
+pub(crate) struct Runtime {
+    pub(crate) config: Mutex<Config>,
+    pub(crate) pages: PageHeap,
+    pub(crate) grey: GreyQueue,
+    pub(crate) handshake: Handshake,
+    pub(crate) roots: RootTable,
+    pub(crate) stats: StatsRecorder,
+    pub(crate) control: Control,
+    pub(crate) pacer: Pacer,
+    pub(crate) started: Instant,
+    collector_started: Once,
+}
+
+static RUNTIME: OnceLock<Runtime> = OnceLock::new();
+
+/// Why [`init`] refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InitError {
+    /// The runtime is already running (started by an earlier `init` or by the first
+    /// [`attach`](crate::attach)); use [`reconfigure`] to change settings.
+    AlreadyInitialized,
+    /// A setting is out of range.
+    Invalid(ConfigError),
+}
+
+impl fmt::Display for InitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            InitError::AlreadyInitialized => {
+                write!(f, "the gc runtime is already initialised; use gc_runtime::reconfigure to change settings")
+            }
+            InitError::Invalid(e) => write!(f, "gc configuration: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for InitError {}
+
+/// Start the collector with `config` (instead of the environment variables).
+///
+/// # Errors
+/// If the runtime already runs, or `config` is invalid.
+pub fn init(config: Config) -> Result<(), InitError> {
+    config.validate().map_err(InitError::Invalid)?;
+    let mut fresh = false;
+    let rt = RUNTIME.get_or_init(|| {
+        fresh = true;
+        Runtime::new(config)
+    });
+    if !fresh {
+        return Err(InitError::AlreadyInitialized);
+    }
+    rt.start_collector();
+    Ok(())
+}
+
+/// Replace the settings; cycles that start afterwards use them (a running cycle finishes with
+/// the old ones). Starts the runtime if needed.
+///
+/// # Errors
+/// If `config` is invalid (nothing changes), or the environment is invalid when the runtime
+/// had not started yet.
+pub fn reconfigure(config: Config) -> Result<(), ConfigError> {
+    config.validate()?;
+    let rt = Runtime::get_or_init()?;
+    rt.pacer.configure(&config);
+    *rt.config.lock() = config;
+    Ok(())
+}
+
+/// The settings in force.
+pub fn config() -> Config {
+    match Runtime::get_or_init() {
+        Ok(rt) => rt.config.lock().clone(),
+        Err(_) => Config::default(),
+    }
+}
+
+impl Runtime {
+    fn new(config: Config) -> Runtime {
+        Runtime {
+            pacer: Pacer::new(&config),
+            config: Mutex::new(config),
+            pages: PageHeap::default(),
+            grey: GreyQueue::default(),
+            handshake: Handshake::default(),
+            roots: RootTable::default(),
+            stats: StatsRecorder::default(),
+            control: Control::default(),
+            started: Instant::now(),
+            collector_started: Once::new(),
+        }
+    }
+
+    fn start_collector(&'static self) {
+        self.collector_started.call_once(|| {
+            std::thread::Builder::new()
+                .name("gc-collector".into())
+                .spawn(move || crate::collector::run(self))
+                .unwrap_or_else(|e| panic!("gc: cannot spawn the collector thread: {e}"));
+        });
+    }
+
+    /// The runtime, started from the environment if it is not running yet.
+    pub(crate) fn get_or_init() -> Result<&'static Runtime, ConfigError> {
+        if let Some(rt) = RUNTIME.get() {
+            return Ok(rt);
+        }
+        let config = Config::from_env()?;
+        let rt = RUNTIME.get_or_init(|| Runtime::new(config));
+        rt.start_collector();
+        Ok(rt)
+    }
+
+    /// The running runtime. Only called where a mutator, root or object exists, which
+    /// implies it was started.
+    pub(crate) fn get() -> &'static Runtime {
+        RUNTIME.get().unwrap_or_else(|| unreachable!("a GC pointer exists, so the runtime was started"))
+    }
+
+    /// Account `bytes` of new allocation and start a cycle if the pacer says so.
+    pub(crate) fn note_allocation(&self, bytes: usize) {
+        self.stats.note_allocation(bytes);
+        if self.pacer.should_trigger(self.pages.live_bytes()) {
+            self.control.request_background();
+        }
+    }
+}

@@ -1,0 +1,378 @@
+//! Statistics: a record per cycle, totals, a pause histogram, and the trace line.
+//!
+//! # The trace line
+//!
+//! With `GC_TRACE=1` (or [`Config::trace`](crate::Config::trace)) the collector prints one
+//! line per cycle on stderr, like Go's `GODEBUG=gctrace=1`:
+//!
+//! ```text
+//! gc 12 @3.456s concurrent/dijkstra: pauses 0.021+0.034 ms, mark 4.10 ms, sweep 2.30 ms, heap 12.3->5.1 MB (goal 10.2 MB), marked 80012, freed 120345 objs, 4 mutators
+//! ```
+//!
+//! | field | meaning |
+//! |---|---|
+//! | `gc 12` | cycle number, from 1 |
+//! | `@3.456s` | time since the runtime started |
+//! | `concurrent/dijkstra` | mode and barrier of the cycle |
+//! | `pauses a+b ms` | every stop-the-world pause of the cycle, in order (mark start, then mark termination and any retries; one full pause in stop-the-world mode) |
+//! | `mark`, `sweep` | wall time of the mark phase (from barrier on to termination) and of the background sweep |
+//! | `heap a->b MB` | live heap when the cycle started and after its sweep |
+//! | `goal` | the heap size that will trigger the next cycle |
+//! | `marked`, `freed` | objects the cycle marked and freed |
+//! | `mutators` | attached threads when the cycle started |
+
+use std::{collections::VecDeque, fmt, time::Duration};
+
+use hdrhistogram::Histogram;
+use parking_lot::Mutex;
+
+use crate::{
+    config::{BarrierKind, Mode},
+    handshake::MutatorCounts,
+    phase::Phase,
+    primitive::sync::atomic::{AtomicU64, Ordering},
+};
+
+/// How many cycle records [`Stats::recent`] keeps.
+pub const RECENT_CYCLES: usize = 256;
+
+/// What a stop-the-world pause was for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum PauseKind {
+    /// Concurrent mode: stop, start a marking epoch, turn the barrier on.
+    MarkStart,
+    /// Concurrent mode: stop, confirm no grey object is left, (checkmark,) barrier off.
+    MarkTermination,
+    /// Concurrent mode: a termination attempt that found grey objects and resumed marking.
+    MarkTerminationRetry,
+    /// Stop-the-world mode: the whole cycle.
+    FullCycle,
+}
+
+impl PauseKind {
+    /// Short name for reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            PauseKind::MarkStart => "mark start",
+            PauseKind::MarkTermination => "mark termination",
+            PauseKind::MarkTerminationRetry => "mark termination (retry)",
+            PauseKind::FullCycle => "full cycle",
+        }
+    }
+}
+
+/// One stop-the-world pause.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pause {
+    /// What it was for.
+    pub kind: PauseKind,
+    /// How long the world was stopped, from the stop request to the restart.
+    pub duration: Duration,
+}
+
+/// One phase change, in order, with whether the world was stopped when it happened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PhaseChange {
+    /// The phase entered.
+    pub phase: Phase,
+    /// Whether the world was stopped at that moment.
+    pub world_stopped: bool,
+}
+
+/// The record of one collection cycle.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CycleStats {
+    /// Cycle number, from 1.
+    pub cycle: u64,
+    /// Mode of the cycle.
+    pub mode: Mode,
+    /// Barrier of the cycle.
+    pub barrier: BarrierKind,
+    /// When the cycle started, since the runtime started.
+    pub started_at: Duration,
+    /// Every pause, in order.
+    pub pauses: Vec<Pause>,
+    /// Every phase change, in order (`Mark`, `MarkTermination`, `Sweep`, `Off`).
+    pub phases: Vec<PhaseChange>,
+    /// Wall time of marking.
+    pub mark_time: Duration,
+    /// Wall time of sweeping.
+    pub sweep_time: Duration,
+    /// Live heap bytes when the cycle started.
+    pub heap_before: usize,
+    /// Live heap bytes after sweeping.
+    pub heap_after: usize,
+    /// The heap size that triggers the next cycle.
+    pub heap_goal: usize,
+    /// Objects marked (scanned) by workers and assists.
+    pub objects_marked: usize,
+    /// Objects freed by this cycle's sweep (including lazy sweeping done before it ended).
+    pub objects_freed: u64,
+    /// Bytes freed.
+    pub bytes_freed: u64,
+    /// Bytes scanned by mutator assists.
+    pub assist_bytes: u64,
+    /// Termination attempts that had to resume marking.
+    pub termination_retries: u32,
+    /// Objects checked by checkmark, when it ran.
+    pub checkmarked_objects: Option<usize>,
+    /// Destructors that panicked during the sweep.
+    pub drop_panics: u64,
+    /// Mutators by state when the cycle started.
+    pub mutators: MutatorCounts,
+}
+
+impl CycleStats {
+    /// The longest pause of the cycle.
+    pub fn max_pause(&self) -> Duration {
+        self.pauses.iter().map(|p| p.duration).max().unwrap_or_default()
+    }
+
+    /// The trace line (see the module docs).
+    pub fn trace_line(&self) -> String {
+        let mb = |b: usize| b as f64 / (1 << 20) as f64;
+        let pauses: Vec<String> =
+            self.pauses.iter().map(|p| format!("{:.3}", p.duration.as_secs_f64() * 1e3)).collect();
+        format!(
+            "gc {} @{:.3}s {}/{}: pauses {} ms, mark {:.2} ms, sweep {:.2} ms, heap {:.1}->{:.1} MB (goal {:.1} MB), marked {}, freed {} objs, {} mutators",
+            self.cycle,
+            self.started_at.as_secs_f64(),
+            self.mode.name(),
+            self.barrier.name(),
+            pauses.join("+"),
+            self.mark_time.as_secs_f64() * 1e3,
+            self.sweep_time.as_secs_f64() * 1e3,
+            mb(self.heap_before),
+            mb(self.heap_after),
+            mb(self.heap_goal),
+            self.objects_marked,
+            self.objects_freed,
+            self.mutators.running + self.mutators.at_safepoint + self.mutators.detached,
+        )
+    }
+}
+
+/// A snapshot of the collector's statistics; see [`stats`](crate::stats).
+#[derive(Clone, Debug)]
+pub struct Stats {
+    /// Cycles completed.
+    pub cycles: u64,
+    /// The last [`RECENT_CYCLES`] cycle records, oldest first.
+    pub recent: Vec<CycleStats>,
+    /// Number of pauses recorded.
+    pub pause_count: u64,
+    /// Sum of all pauses.
+    pub pause_total: Duration,
+    /// Longest pause.
+    pub pause_max: Duration,
+    /// Median pause.
+    pub pause_p50: Duration,
+    /// 99th percentile pause.
+    pub pause_p99: Duration,
+    /// 99.9th percentile pause.
+    pub pause_p999: Duration,
+    /// Bytes handed to mutators since start (page refills and large objects).
+    pub bytes_allocated: u64,
+    /// Objects freed since start.
+    pub objects_freed: u64,
+    /// Live heap bytes now.
+    pub heap_live: usize,
+    /// Bytes of memory the heap holds from the system.
+    pub heap_committed: usize,
+    /// Registered roots.
+    pub roots: usize,
+    /// Mutators by state.
+    pub mutators: MutatorCounts,
+}
+
+impl fmt::Display for Stats {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} cycles, {} pauses: max {:.3} ms, p99 {:.3} ms, p50 {:.3} ms, total {:.1} ms; {:.1} MB allocated, {} objects freed, heap {:.1} MB live / {:.1} MB committed",
+            self.cycles,
+            self.pause_count,
+            self.pause_max.as_secs_f64() * 1e3,
+            self.pause_p99.as_secs_f64() * 1e3,
+            self.pause_p50.as_secs_f64() * 1e3,
+            self.pause_total.as_secs_f64() * 1e3,
+            self.bytes_allocated as f64 / (1 << 20) as f64,
+            self.objects_freed,
+            self.heap_live as f64 / (1 << 20) as f64,
+            self.heap_committed as f64 / (1 << 20) as f64,
+        )
+    }
+}
+
+struct Recorded {
+    cycles: u64,
+    recent: VecDeque<CycleStats>,
+    pauses: Histogram<u64>,
+    pause_total: Duration,
+    objects_freed: u64,
+}
+
+/// Where the collector records, and where [`Stats`] snapshots come from.
+pub(crate) struct StatsRecorder {
+    recorded: Mutex<Recorded>,
+    bytes_allocated: AtomicU64,
+    assist_bytes: AtomicU64,
+}
+
+impl Default for StatsRecorder {
+    fn default() -> Self {
+        // 1 ns to 1 hour at 3 significant digits: fixed, valid bounds.
+        let pauses = Histogram::new_with_bounds(1, 3_600_000_000_000, 3)
+            .unwrap_or_else(|_| unreachable!("valid histogram bounds"));
+        StatsRecorder {
+            recorded: Mutex::new(Recorded {
+                cycles: 0,
+                recent: VecDeque::new(),
+                pauses,
+                pause_total: Duration::ZERO,
+                objects_freed: 0,
+            }),
+            bytes_allocated: AtomicU64::new(0),
+            assist_bytes: AtomicU64::new(0),
+        }
+    }
+}
+
+impl StatsRecorder {
+    pub(crate) fn note_allocation(&self, bytes: usize) {
+        self.bytes_allocated.fetch_add(bytes as u64, Ordering::Relaxed);
+    }
+
+    pub(crate) fn note_assist(&self, bytes: usize) {
+        self.assist_bytes.fetch_add(bytes as u64, Ordering::Relaxed);
+    }
+
+    /// Assist bytes so far (the collector takes differences per cycle).
+    pub(crate) fn assist_bytes(&self) -> u64 {
+        self.assist_bytes.load(Ordering::Relaxed)
+    }
+
+    /// Store a finished cycle.
+    pub(crate) fn record(&self, cycle: CycleStats) {
+        let mut r = self.recorded.lock();
+        r.cycles += 1;
+        r.objects_freed += cycle.objects_freed;
+        for p in &cycle.pauses {
+            let ns = u64::try_from(p.duration.as_nanos()).unwrap_or(u64::MAX).max(1);
+            r.pauses.saturating_record(ns);
+            r.pause_total += p.duration;
+        }
+        if r.recent.len() == RECENT_CYCLES {
+            r.recent.pop_front();
+        }
+        r.recent.push_back(cycle);
+    }
+
+    /// Cycles recorded so far.
+    pub(crate) fn cycles(&self) -> u64 {
+        self.recorded.lock().cycles
+    }
+
+    /// A snapshot (heap and mutator figures filled in by the caller).
+    pub(crate) fn snapshot(
+        &self,
+        heap_live: usize,
+        heap_committed: usize,
+        roots: usize,
+        mutators: MutatorCounts,
+    ) -> Stats {
+        let r = self.recorded.lock();
+        let q = |p: f64| Duration::from_nanos(if r.pauses.is_empty() { 0 } else { r.pauses.value_at_quantile(p) });
+        Stats {
+            cycles: r.cycles,
+            recent: r.recent.iter().cloned().collect(),
+            pause_count: r.pauses.len(),
+            pause_total: r.pause_total,
+            pause_max: Duration::from_nanos(if r.pauses.is_empty() { 0 } else { r.pauses.max() }),
+            pause_p50: q(0.5),
+            pause_p99: q(0.99),
+            pause_p999: q(0.999),
+            bytes_allocated: self.bytes_allocated.load(Ordering::Relaxed),
+            objects_freed: r.objects_freed,
+            heap_live,
+            heap_committed,
+            roots,
+            mutators,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cycle(n: u64, pauses_us: &[u64]) -> CycleStats {
+        CycleStats {
+            cycle: n,
+            mode: Mode::Concurrent,
+            barrier: BarrierKind::Dijkstra,
+            started_at: Duration::from_millis(1500),
+            pauses: pauses_us
+                .iter()
+                .map(|&us| Pause { kind: PauseKind::MarkStart, duration: Duration::from_micros(us) })
+                .collect(),
+            phases: Vec::new(),
+            mark_time: Duration::from_micros(4100),
+            sweep_time: Duration::from_micros(2300),
+            heap_before: 12 << 20,
+            heap_after: 5 << 20,
+            heap_goal: 10 << 20,
+            objects_marked: 7,
+            objects_freed: 9,
+            bytes_freed: 90,
+            assist_bytes: 0,
+            termination_retries: 0,
+            checkmarked_objects: None,
+            drop_panics: 0,
+            mutators: MutatorCounts { running: 2, at_safepoint: 0, detached: 1 },
+        }
+    }
+
+    #[test]
+    fn trace_line_has_every_field() {
+        let line = cycle(12, &[21, 34]).trace_line();
+        assert_eq!(
+            line,
+            "gc 12 @1.500s concurrent/dijkstra: pauses 0.021+0.034 ms, mark 4.10 ms, sweep 2.30 ms, heap 12.0->5.0 MB (goal 10.0 MB), marked 7, freed 9 objs, 3 mutators"
+        );
+    }
+
+    #[test]
+    fn histogram_and_totals_accumulate() {
+        let rec = StatsRecorder::default();
+        rec.record(cycle(1, &[10, 1000]));
+        rec.record(cycle(2, &[20]));
+        let s = rec.snapshot(0, 0, 0, MutatorCounts::default());
+        assert_eq!(s.cycles, 2);
+        assert_eq!(s.pause_count, 3);
+        assert_eq!(s.objects_freed, 18);
+        assert_eq!(s.pause_total, Duration::from_micros(1030));
+        assert!(
+            s.pause_max >= Duration::from_micros(999) && s.pause_max <= Duration::from_micros(1001),
+            "{:?}",
+            s.pause_max
+        );
+        assert!(
+            s.pause_p50 >= Duration::from_micros(19) && s.pause_p50 <= Duration::from_micros(21),
+            "{:?}",
+            s.pause_p50
+        );
+        assert_eq!(s.recent.len(), 2);
+    }
+
+    #[test]
+    fn recent_keeps_a_bounded_window() {
+        let rec = StatsRecorder::default();
+        for n in 1..=(RECENT_CYCLES as u64 + 5) {
+            rec.record(cycle(n, &[1]));
+        }
+        let s = rec.snapshot(0, 0, 0, MutatorCounts::default());
+        assert_eq!(s.recent.len(), RECENT_CYCLES);
+        assert_eq!(s.recent[0].cycle, 6);
+    }
+}

@@ -1,0 +1,81 @@
+//! The [`Trace`] trait: how the marker finds the GC pointers inside an object.
+//!
+//! # Role in the algorithm
+//!
+//! Marking is a graph walk. When the marker takes a grey object off the shade queue it calls
+//! the object's `Trace::trace`, which hands every GC pointer slot the object holds to the
+//! [`Tracer`]. The tracer shades each referent (white → grey) and the object becomes black.
+//! The same walk, with a different tracer mode, is used by checkmark verification and by
+//! allocate-black (shading a new object's initial referents).
+//!
+//! # Why the trait is `unsafe`
+//!
+//! The collector frees whatever `trace` does not report. An impl that forgets a slot lets the
+//! collector free a reachable object, so implementing `Trace` by hand is a promise; the
+//! `#[derive(Trace)]` macro makes that promise for you. The rules an impl must follow are
+//! listed on the trait.
+
+use crate::{header::Header, primitive::sync::atomic::AtomicPtr};
+
+/// A type whose GC pointers the collector can find.
+///
+/// Implement it with `#[derive(Trace)]`. Impls for std types (integers, `String`, `Vec`,
+/// `Option`, tuples, maps, atomics, …) are provided.
+///
+/// # Safety
+///
+/// An implementation must uphold all of the following:
+///
+/// 1. `trace` passes every [`Member`](crate::Member) and [`OptMember`](crate::OptMember)
+///    reachable through `self` without going through another GC object to
+///    [`Trace::trace`] (directly or through the impls of the field types). A slot that is not
+///    reported may have its referent freed while it is still reachable.
+/// 2. `trace` does not allocate GC objects, write GC slots, or attach a mutator; it may run on
+///    the marker thread while mutators run, and inside a stop-the-world pause.
+/// 3. The type does not implement `Drop` in a way that could read a GC slot: destructors run
+///    on the sweeper after the object's neighbours may already be freed. `#[derive(Trace)]`
+///    enforces this by making a `Drop` impl a compile error.
+/// 4. `NEEDS_TRACE` is `false` only if the type can never hold a GC slot.
+/// 5. `trace` should not panic. A panic in `trace` stops the process with a message, because
+///    the marker cannot know which referents the object still had.
+pub unsafe trait Trace {
+    /// `false` when values of this type can never hold a GC pointer, so the marker does not
+    /// need to call [`Trace::trace`] (the object is marked black at once).
+    const NEEDS_TRACE: bool = true;
+
+    /// Report every GC pointer slot in `self` to `tracer`.
+    fn trace(&self, tracer: &mut Tracer<'_>);
+}
+
+/// What [`Trace::trace`] reports slots to.
+///
+/// Opaque to users: its only use outside this crate is to be passed on, unchanged, to the
+/// `trace` of each field, as `#[derive(Trace)]` does.
+pub struct Tracer<'a> {
+    pub(crate) sink: &'a mut dyn TraceSink,
+}
+
+impl std::fmt::Debug for Tracer<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tracer").finish_non_exhaustive()
+    }
+}
+
+impl<'a> Tracer<'a> {
+    pub(crate) fn new(sink: &'a mut dyn TraceSink) -> Self {
+        Tracer { sink }
+    }
+
+    /// Report one slot of the traced object.
+    #[inline]
+    pub(crate) fn report_slot(&mut self, slot: &AtomicPtr<Header>) {
+        self.sink.visit_slot(slot);
+    }
+}
+
+/// Receiver of the slots a `trace` call reports: the marker, allocation (which arms a new
+/// object's slots), checkmark, or a test that collects edges.
+pub(crate) trait TraceSink {
+    /// Called once per slot in a traced object, in field order.
+    fn visit_slot(&mut self, slot: &AtomicPtr<Header>);
+}

@@ -1,0 +1,235 @@
+//! [`Trace`] for std types.
+//!
+//! Types that can hold no GC pointer (numbers, `String`, atomics, …) have
+//! `NEEDS_TRACE = false`, so the marker never calls them and containers of them are skipped
+//! whole. Containers trace their elements; map impls trace values only — keys are plain data
+//! (hashing or ordering a GC pointer by address would need the object to stay put, which it
+//! does, but a slot used as a key could change under the map, so keys are not traced).
+//!
+//! Deliberately missing: `Mutex`, `RwLock`, `RefCell`, `Cell` and other interior mutability
+//! around slots — they would let safe code take a slot out of an object through `&mut`.
+
+use std::{
+    collections::{BTreeMap, HashMap, VecDeque},
+    sync::atomic,
+};
+
+use crate::trace::{Trace, Tracer};
+
+macro_rules! no_pointers {
+    ($($t:ty),* $(,)?) => {$(
+        // SAFETY: holds no GC pointer.
+        unsafe impl Trace for $t {
+            const NEEDS_TRACE: bool = false;
+            #[inline]
+            fn trace(&self, _: &mut Tracer<'_>) {}
+        }
+    )*};
+}
+
+no_pointers!(
+    (),
+    bool,
+    char,
+    u8,
+    u16,
+    u32,
+    u64,
+    u128,
+    usize,
+    i8,
+    i16,
+    i32,
+    i64,
+    i128,
+    isize,
+    f32,
+    f64,
+    String,
+    str,
+    std::time::Duration,
+    std::time::Instant,
+    atomic::AtomicBool,
+    atomic::AtomicU8,
+    atomic::AtomicU16,
+    atomic::AtomicU32,
+    atomic::AtomicU64,
+    atomic::AtomicUsize,
+    atomic::AtomicI8,
+    atomic::AtomicI16,
+    atomic::AtomicI32,
+    atomic::AtomicI64,
+    atomic::AtomicIsize,
+);
+
+// SAFETY: `&'static T` cannot point into the GC heap (objects are never `'static` borrows
+// that the collector knows nothing about: a `Gc<'m, T>` gives `&'m T` only).
+unsafe impl<T: ?Sized + 'static> Trace for &'static T {
+    const NEEDS_TRACE: bool = false;
+    fn trace(&self, _: &mut Tracer<'_>) {}
+}
+
+// SAFETY: traces the boxed value.
+unsafe impl<T: ?Sized + Trace> Trace for Box<T> {
+    const NEEDS_TRACE: bool = T::NEEDS_TRACE;
+    #[inline]
+    fn trace(&self, t: &mut Tracer<'_>) {
+        (**self).trace(t);
+    }
+}
+
+// SAFETY: traces every element.
+unsafe impl<T: Trace> Trace for [T] {
+    const NEEDS_TRACE: bool = T::NEEDS_TRACE;
+    #[inline]
+    fn trace(&self, t: &mut Tracer<'_>) {
+        if T::NEEDS_TRACE {
+            for x in self {
+                x.trace(t);
+            }
+        }
+    }
+}
+
+// SAFETY: traces every element.
+unsafe impl<T: Trace, const N: usize> Trace for [T; N] {
+    const NEEDS_TRACE: bool = T::NEEDS_TRACE;
+    #[inline]
+    fn trace(&self, t: &mut Tracer<'_>) {
+        self.as_slice().trace(t);
+    }
+}
+
+// SAFETY: traces every element.
+unsafe impl<T: Trace> Trace for Vec<T> {
+    const NEEDS_TRACE: bool = T::NEEDS_TRACE;
+    #[inline]
+    fn trace(&self, t: &mut Tracer<'_>) {
+        self.as_slice().trace(t);
+    }
+}
+
+// SAFETY: traces every element.
+unsafe impl<T: Trace> Trace for VecDeque<T> {
+    const NEEDS_TRACE: bool = T::NEEDS_TRACE;
+    fn trace(&self, t: &mut Tracer<'_>) {
+        if T::NEEDS_TRACE {
+            self.iter().for_each(|x| x.trace(t));
+        }
+    }
+}
+
+// SAFETY: traces the value if present.
+unsafe impl<T: Trace> Trace for Option<T> {
+    const NEEDS_TRACE: bool = T::NEEDS_TRACE;
+    #[inline]
+    fn trace(&self, t: &mut Tracer<'_>) {
+        if let Some(x) = self {
+            x.trace(t);
+        }
+    }
+}
+
+// SAFETY: traces whichever variant is present.
+unsafe impl<T: Trace, E: Trace> Trace for Result<T, E> {
+    const NEEDS_TRACE: bool = T::NEEDS_TRACE || E::NEEDS_TRACE;
+    fn trace(&self, t: &mut Tracer<'_>) {
+        match self {
+            Ok(x) => x.trace(t),
+            Err(e) => e.trace(t),
+        }
+    }
+}
+
+// SAFETY: traces every value (keys are plain data; see the module docs).
+unsafe impl<K: 'static, V: Trace, S> Trace for HashMap<K, V, S> {
+    const NEEDS_TRACE: bool = V::NEEDS_TRACE;
+    fn trace(&self, t: &mut Tracer<'_>) {
+        if V::NEEDS_TRACE {
+            self.values().for_each(|v| v.trace(t));
+        }
+    }
+}
+
+// SAFETY: traces every value (keys are plain data; see the module docs).
+unsafe impl<K: 'static, V: Trace> Trace for BTreeMap<K, V> {
+    const NEEDS_TRACE: bool = V::NEEDS_TRACE;
+    fn trace(&self, t: &mut Tracer<'_>) {
+        if V::NEEDS_TRACE {
+            self.values().for_each(|v| v.trace(t));
+        }
+    }
+}
+
+macro_rules! tuples {
+    ($(($($n:tt $T:ident),+)),* $(,)?) => {$(
+        // SAFETY: traces every component.
+        unsafe impl<$($T: Trace),+> Trace for ($($T,)+) {
+            const NEEDS_TRACE: bool = false $(|| $T::NEEDS_TRACE)+;
+            #[inline]
+            fn trace(&self, t: &mut Tracer<'_>) {
+                $(self.$n.trace(t);)+
+            }
+        }
+    )*};
+}
+
+tuples!(
+    (0 A),
+    (0 A, 1 B),
+    (0 A, 1 B, 2 C),
+    (0 A, 1 B, 2 C, 3 D),
+    (0 A, 1 B, 2 C, 3 D, 4 E),
+    (0 A, 1 B, 2 C, 3 D, 4 E, 5 F),
+    (0 A, 1 B, 2 C, 3 D, 4 E, 5 F, 6 G),
+    (0 A, 1 B, 2 C, 3 D, 4 E, 5 F, 6 G, 7 H),
+);
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicPtr;
+
+    use super::*;
+    use crate::{header::Header, member::Member, trace::TraceSink};
+
+    struct Count(usize);
+    impl TraceSink for Count {
+        fn visit_slot(&mut self, _: &AtomicPtr<Header>) {
+            self.0 += 1;
+        }
+    }
+
+    fn slots<T: Trace>(v: &T) -> usize {
+        let mut c = Count(0);
+        v.trace(&mut Tracer::new(&mut c));
+        c.0
+    }
+
+    #[test]
+    fn plain_data_needs_no_trace() {
+        const {
+            assert!(!u64::NEEDS_TRACE && !String::NEEDS_TRACE && !<Vec<String>>::NEEDS_TRACE);
+            assert!(!<HashMap<String, (u8, bool)>>::NEEDS_TRACE && !<Option<Box<[f64; 3]>>>::NEEDS_TRACE);
+            assert!(!<atomic::AtomicUsize>::NEEDS_TRACE && !<Result<char, String>>::NEEDS_TRACE);
+        }
+    }
+
+    #[test]
+    fn containers_report_every_slot() {
+        const {
+            assert!(<Vec<Member<u8>>>::NEEDS_TRACE && <(u8, Option<Member<u8>>)>::NEEDS_TRACE);
+        }
+        let v: Vec<Member<u8>> = (0..5).map(|_| Member::new()).collect();
+        assert_eq!(slots(&v), 5);
+        assert_eq!(slots(&Some(Box::new([Member::<u8>::new(), Member::new()]))), 2);
+        assert_eq!(slots(&None::<Member<u8>>), 0);
+        let m: HashMap<&'static str, Member<u8>> = [("a", Member::new()), ("b", Member::new())].into_iter().collect();
+        assert_eq!(slots(&m), 2);
+        let b: BTreeMap<u32, Vec<Member<u8>>> =
+            [(1, vec![Member::new()]), (2, vec![Member::new(), Member::new()])].into_iter().collect();
+        assert_eq!(slots(&b), 3);
+        assert_eq!(slots(&(Member::<u8>::new(), 1u8, Member::<u8>::new())), 2);
+        assert_eq!(slots(&Ok::<Member<u8>, String>(Member::new())), 1);
+        assert_eq!(slots(&VecDeque::from(vec![Member::<u8>::new()])), 1);
+    }
+}

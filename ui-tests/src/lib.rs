@@ -1,0 +1,1 @@
+//! Compile-fail and pass tests for gc-runtime, run by trybuild.
