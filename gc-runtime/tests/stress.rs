@@ -1,0 +1,326 @@
+//! Stress: mutator threads create, link, unlink, root, unroot and drop objects in a shared graph
+//! while collection cycles run back to back, in concurrent mode with checkmark on (every cycle
+//! is verified by a stop-the-world re-mark), once per barrier kind.
+//!
+//! Every node carries a canary checked on every access. At the end, a full collection must
+//! leave exactly the nodes reachable from the roots (checked against a traversal), and the
+//! destructor of every freed node's fields must have run exactly once.
+
+use std::{
+    sync::{
+        atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering},
+        Arc, Mutex,
+    },
+    thread,
+    time::{Duration, Instant},
+};
+
+use gc_runtime::{BarrierKind, Config, Gc, Member, Mode, Mutator, Root, Trace};
+
+const INITIAL_NODES: usize = if cfg!(miri) { 500 } else { 50_000 };
+const ROOT_SLOTS: usize = 64;
+/// Root slots `0..STABLE_ROOTS` hold the heads of chains linked through `edges[0]`; mutators
+/// never change those, so the graph keeps at least `INITIAL_NODES` nodes. Everything else
+/// (the other root slots, `edges[1..]`) is churned.
+const STABLE_ROOTS: usize = 32;
+const EDGES: usize = 3;
+const MUTATORS: usize = 3;
+const RUN_FOR: Duration = Duration::from_millis(if cfg!(miri) { 200 } else { 2500 });
+/// Node ids available to one run; mutators stop early when they are nearly used up.
+const LEDGER: usize = 8_000_000;
+const MAGIC: u64 = 0x9E37_79B9_7F4A_7C15;
+
+/// Serialises the tests of this file: they share the process-wide heap and reconfigure it.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+/// Per-id drop counts, shared by every node of one run.
+struct Ledger {
+    drops: Vec<AtomicU8>,
+    next_id: AtomicU64,
+}
+
+struct DropProbe {
+    id: u64,
+    ledger: Arc<Ledger>,
+}
+
+impl Drop for DropProbe {
+    fn drop(&mut self) {
+        self.ledger.drops[self.id as usize].fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[derive(Trace)]
+struct Node {
+    id: u64,
+    canary: u64,
+    edges: [Member<Node>; EDGES],
+    #[trace(skip)]
+    probe: DropProbe,
+    payload: Vec<u8>,
+}
+
+impl Node {
+    fn check(&self) -> u64 {
+        assert_eq!(self.canary, self.id ^ MAGIC, "canary of node {} corrupted", self.id);
+        assert_eq!(self.probe.id, self.id);
+        assert!(self.payload.iter().all(|&b| b == self.id as u8), "payload of node {} corrupted", self.id);
+        self.id
+    }
+}
+
+struct Shared {
+    ledger: Arc<Ledger>,
+    roots: Vec<Mutex<Option<Root<Node>>>>,
+}
+
+fn new_node<'m>(mu: &'m Mutator, shared: &Shared) -> Gc<'m, Node> {
+    let id = shared.ledger.next_id.fetch_add(1, Ordering::Relaxed);
+    assert!((id as usize) < shared.ledger.drops.len(), "ledger too small for this run");
+    let payload = vec![id as u8; (id % 7) as usize * 8];
+    mu.alloc(Node {
+        id,
+        canary: id ^ MAGIC,
+        edges: std::array::from_fn(|_| Member::new()),
+        probe: DropProbe { id, ledger: shared.ledger.clone() },
+        payload,
+    })
+}
+
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+    /// An edge mutators may change.
+    fn churn_edge(&mut self) -> usize {
+        1 + self.below(EDGES - 1)
+    }
+    /// A root slot mutators may change.
+    fn churn_slot(&mut self) -> usize {
+        STABLE_ROOTS + self.below(ROOT_SLOTS - STABLE_ROOTS)
+    }
+}
+
+/// A random node reachable from a random root, by a short random walk (checking canaries).
+fn pick<'m>(mu: &'m Mutator, shared: &Shared, rng: &mut Rng) -> Option<Gc<'m, Node>> {
+    let start = rng.below(ROOT_SLOTS);
+    let mut node = (0..ROOT_SLOTS)
+        .find_map(|i| shared.roots[(start + i) % ROOT_SLOTS].lock().unwrap().as_ref().map(|r| r.get(mu)))?;
+    node.check();
+    for _ in 0..rng.below(12) {
+        match node.edges[rng.below(EDGES)].get(mu) {
+            Some(next) => {
+                next.check();
+                node = next;
+            }
+            None => break,
+        }
+    }
+    Some(node)
+}
+
+fn mutate(shared: &Shared, seed: u64, stop: &AtomicBool, ops: &AtomicU64) {
+    let mut mu = gc_runtime::attach();
+    let mut rng = Rng(seed | 1);
+    let mut n = 0u64;
+    while !stop.load(Ordering::Relaxed) && (shared.ledger.next_id.load(Ordering::Relaxed) as usize) < LEDGER - 100_000 {
+        for _ in 0..64 {
+            n += 1;
+            let Some(a) = pick(&mu, shared, &mut rng) else {
+                let fresh = new_node(&mu, shared);
+                *shared.roots[rng.churn_slot()].lock().unwrap() = Some(fresh.root(&mu));
+                continue;
+            };
+            match rng.below(100) {
+                // create and link a fresh node (or a short chain of them)
+                0..=29 => {
+                    let fresh = new_node(&mu, shared);
+                    if rng.below(4) == 0 {
+                        let tail = new_node(&mu, shared);
+                        fresh.edges[0].set(Some(tail));
+                    }
+                    a.edges[rng.churn_edge()].set(Some(fresh));
+                }
+                // link to another reachable node (makes cycles and shared structure)
+                30..=49 => {
+                    if let Some(b) = pick(&mu, shared, &mut rng) {
+                        a.edges[rng.churn_edge()].set(Some(b));
+                    }
+                }
+                // unlink (creates garbage)
+                50..=64 => a.edges[rng.churn_edge()].set(None),
+                // move a node into a root slot, dropping whatever root was there
+                65..=72 => {
+                    let old = shared.roots[rng.churn_slot()].lock().unwrap().replace(a.root(&mu));
+                    drop(old);
+                }
+                // unroot
+                73..=76 => drop(shared.roots[rng.churn_slot()].lock().unwrap().take()),
+                // re-point an existing root
+                77..=80 => {
+                    if let Some(r) = shared.roots[rng.churn_slot()].lock().unwrap().as_ref() {
+                        r.set(a);
+                    }
+                }
+                // read a longer path
+                _ => {
+                    let mut cur = a;
+                    for _ in 0..32 {
+                        match cur.edges[rng.below(EDGES)].get(&mu) {
+                            Some(next) => {
+                                next.check();
+                                cur = next;
+                            }
+                            None => break,
+                        }
+                    }
+                }
+            }
+        }
+        mu.safepoint();
+    }
+    ops.fetch_add(n, Ordering::Relaxed);
+}
+
+/// Build `INITIAL_NODES` nodes: chains hanging off the root slots, every node also linked to
+/// two random earlier nodes, so that cutting one edge rarely disconnects much.
+fn build(shared: &Shared) {
+    let mut mu = gc_runtime::attach();
+    let mut rng = Rng(0xDEAD_BEEF);
+    {
+        let mut all: Vec<Gc<'_, Node>> = Vec::with_capacity(INITIAL_NODES);
+        let per_root = INITIAL_NODES / STABLE_ROOTS;
+        for slot in &shared.roots[..STABLE_ROOTS] {
+            let head = new_node(&mu, shared);
+            let mut tail = head;
+            all.push(head);
+            for _ in 1..per_root {
+                let n = new_node(&mu, shared);
+                tail.edges[0].set(Some(n));
+                n.edges[1].set(Some(all[rng.below(all.len())]));
+                n.edges[2].set(Some(all[rng.below(all.len())]));
+                all.push(n);
+                tail = n;
+            }
+            *slot.lock().unwrap() = Some(head.root(&mu));
+        }
+        for slot in &shared.roots[STABLE_ROOTS..] {
+            *slot.lock().unwrap() = Some(all[rng.below(all.len())].root(&mu));
+        }
+    }
+    mu.safepoint();
+}
+
+fn reachable_ids(mu: &Mutator, shared: &Shared) -> Vec<bool> {
+    let mut seen = vec![false; shared.ledger.drops.len()];
+    let mut stack: Vec<Gc<'_, Node>> =
+        shared.roots.iter().filter_map(|r| r.lock().unwrap().as_ref().map(|r| r.get(mu))).collect();
+    while let Some(n) = stack.pop() {
+        let id = n.check() as usize;
+        if std::mem::replace(&mut seen[id], true) {
+            continue;
+        }
+        stack.extend(n.edges.iter().filter_map(|e| e.get(mu)));
+    }
+    seen
+}
+
+fn run(barrier: BarrierKind) {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    gc_runtime::reconfigure(
+        Config::default()
+            .with_mode(Mode::Concurrent)
+            .with_barrier(barrier)
+            .with_checkmark(true)
+            .with_gc_percent(Some(50)),
+    )
+    .unwrap();
+    let shared = Arc::new(Shared {
+        ledger: Arc::new(Ledger { drops: (0..LEDGER).map(|_| AtomicU8::new(0)).collect(), next_id: AtomicU64::new(0) }),
+        roots: (0..ROOT_SLOTS).map(|_| Mutex::new(None)).collect(),
+    });
+    build(&shared);
+    let cycles_before = gc_runtime::stats().cycles;
+    let stop = Arc::new(AtomicBool::new(false));
+    let ops = Arc::new(AtomicU64::new(0));
+    let mut threads = Vec::new();
+    for t in 0..MUTATORS {
+        let (shared, stop, ops) = (shared.clone(), stop.clone(), ops.clone());
+        threads.push(thread::spawn(move || mutate(&shared, 0x1234_5678 * (t as u64 + 1), &stop, &ops)));
+    }
+    // Cycles back to back.
+    let collector = {
+        let stop = stop.clone();
+        thread::spawn(move || {
+            let mut mu = gc_runtime::attach();
+            while !stop.load(Ordering::Relaxed) {
+                mu.collect();
+            }
+        })
+    };
+    let deadline = Instant::now() + RUN_FOR;
+    while Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(20));
+    }
+    stop.store(true, Ordering::Relaxed);
+    for t in threads {
+        t.join().expect("mutator thread failed");
+    }
+    collector.join().unwrap();
+
+    let stats = gc_runtime::stats();
+    let cycles = stats.cycles - cycles_before;
+    assert!(cycles >= 2, "cycles must have run during the mutation ({cycles})");
+    let verified: Vec<_> = stats.recent.iter().rev().take(cycles as usize).collect();
+    assert!(verified.iter().all(|c| c.checkmarked_objects.is_some()), "checkmark ran on every cycle");
+    assert!(verified.iter().all(|c| c.barrier == barrier && c.mode == Mode::Concurrent));
+
+    // The oracle: one more full collection, then exactly the reachable nodes are alive.
+    let mut mu = gc_runtime::attach();
+    mu.collect();
+    let reachable = reachable_ids(&mu, &shared);
+    let created = shared.ledger.next_id.load(Ordering::SeqCst) as usize;
+    let mut freed = 0;
+    for id in 0..created {
+        let drops = shared.ledger.drops[id].load(Ordering::SeqCst);
+        assert!(drops <= 1, "node {id} dropped {drops} times");
+        assert_eq!(drops == 0, reachable[id], "node {id}: reachable={} but dropped {drops} times", reachable[id]);
+        freed += drops as usize;
+    }
+    assert!(freed > 0, "the run must have produced garbage");
+    let alive = created - freed;
+    assert!(alive >= INITIAL_NODES / 2, "the shared graph stays large ({alive} nodes alive)");
+    eprintln!(
+        "{barrier:?}: {} ops, {cycles} cycles, {created} nodes created, {freed} freed, {alive} alive; {stats}",
+        ops.load(Ordering::Relaxed),
+    );
+    // Leave the heap empty for the next test.
+    for r in &shared.roots {
+        r.lock().unwrap().take();
+    }
+    mu.collect();
+    let still = (0..created).filter(|&id| shared.ledger.drops[id].load(Ordering::SeqCst) == 0).count();
+    assert_eq!(still, 0, "with no roots every node is freed");
+}
+
+#[test]
+fn stress_dijkstra() {
+    run(BarrierKind::Dijkstra);
+}
+
+#[test]
+fn stress_yuasa() {
+    run(BarrierKind::Yuasa);
+}
+
+#[test]
+fn stress_hybrid() {
+    run(BarrierKind::Hybrid);
+}
