@@ -288,10 +288,10 @@ fn run(barrier: BarrierKind) {
     let reachable = reachable_ids(&mu, &shared);
     let created = shared.ledger.next_id.load(Ordering::SeqCst) as usize;
     let mut freed = 0;
-    for id in 0..created {
-        let drops = shared.ledger.drops[id].load(Ordering::SeqCst);
+    for (id, (drops, &reachable)) in shared.ledger.drops.iter().zip(&reachable).take(created).enumerate() {
+        let drops = drops.load(Ordering::SeqCst);
         assert!(drops <= 1, "node {id} dropped {drops} times");
-        assert_eq!(drops == 0, reachable[id], "node {id}: reachable={} but dropped {drops} times", reachable[id]);
+        assert_eq!(drops == 0, reachable, "node {id}: reachable={reachable} but dropped {drops} times");
         freed += drops as usize;
     }
     assert!(freed > 0, "the run must have produced garbage");
