@@ -1,0 +1,179 @@
+//! Mutator life cycle: detached threads never delay a pause, running ones always do, a
+//! panicking thread detaches cleanly, and attaching twice is refused.
+
+use std::{
+    sync::{
+        atomic::{AtomicBool, AtomicUsize, Ordering},
+        mpsc, Arc, Mutex,
+    },
+    thread,
+    time::Duration,
+};
+
+use gc_runtime::{AttachError, Member, MutatorState, Trace};
+
+static SERIAL: Mutex<()> = Mutex::new(());
+
+/// Generous bound used only to turn a deadlock into a failure, never to judge speed.
+const DEADLOCK: Duration = Duration::from_secs(120);
+
+fn collect_in_thread() -> mpsc::Receiver<()> {
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        let mut mu = gc_runtime::attach();
+        mu.collect();
+        tx.send(()).unwrap();
+    });
+    rx
+}
+
+#[test]
+fn a_detached_thread_never_delays_a_stop_the_world() {
+    let _s = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let (release_tx, release_rx) = mpsc::channel::<()>();
+    let (detached_tx, detached_rx) = mpsc::channel::<()>();
+    let blocked = thread::spawn(move || {
+        let mut mu = gc_runtime::attach();
+        let state = mu.blocking(|| {
+            detached_tx.send(()).unwrap();
+            // Blocks until the collection below has finished: if the pause waited for this
+            // thread, the test would deadlock.
+            release_rx.recv().unwrap();
+        });
+        let _ = state;
+        assert_eq!(mu.state(), MutatorState::Running, "re-attached after the blocking call");
+    });
+    detached_rx.recv().unwrap();
+    assert!(gc_runtime::stats().mutators.detached >= 1);
+    collect_in_thread().recv_timeout(DEADLOCK).expect("a full cycle completed while a thread was detached");
+    release_tx.send(()).unwrap();
+    blocked.join().unwrap();
+}
+
+#[test]
+fn a_running_thread_is_waited_for_until_its_safepoint() {
+    let _s = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let reached_safepoint = Arc::new(AtomicBool::new(false));
+    let started = Arc::new(AtomicBool::new(false));
+    let go = Arc::new(AtomicBool::new(false));
+    let spinner = {
+        let (reached, started, go) = (reached_safepoint.clone(), started.clone(), go.clone());
+        thread::spawn(move || {
+            let mut mu = gc_runtime::attach();
+            started.store(true, Ordering::SeqCst);
+            // Run without a safepoint until told to stop.
+            while !go.load(Ordering::SeqCst) {
+                std::hint::spin_loop();
+            }
+            reached.store(true, Ordering::SeqCst);
+            mu.safepoint();
+        })
+    };
+    while !started.load(Ordering::SeqCst) {
+        thread::yield_now();
+    }
+    let done = collect_in_thread();
+    // The cycle cannot complete while the spinner runs without a safepoint.
+    assert!(done.recv_timeout(Duration::from_millis(300)).is_err(), "a cycle completed without the running mutator");
+    go.store(true, Ordering::SeqCst);
+    done.recv_timeout(DEADLOCK).expect("the cycle completes once the mutator reaches a safepoint");
+    assert!(reached_safepoint.load(Ordering::SeqCst));
+    spinner.join().unwrap();
+}
+
+struct Probe(Arc<AtomicUsize>);
+impl Drop for Probe {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[derive(Trace)]
+struct Obj {
+    next: Member<Obj>,
+    #[trace(skip)]
+    _probe: Probe,
+}
+
+#[test]
+fn a_panicking_mutator_detaches_and_the_heap_goes_on() {
+    let _s = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let drops = Arc::new(AtomicUsize::new(0));
+    let before = gc_runtime::stats().mutators;
+    let d = drops.clone();
+    let r = thread::spawn(move || {
+        let mu = gc_runtime::attach();
+        let a = mu.alloc(Obj { next: Member::new(), _probe: Probe(d.clone()) });
+        let b = mu.alloc(Obj { next: Member::new(), _probe: Probe(d.clone()) });
+        a.next.set(Some(b));
+        let _root = a.root(&mu);
+        panic!("mutator thread fails while holding locals and a root");
+    })
+    .join();
+    assert!(r.is_err());
+    assert_eq!(gc_runtime::stats().mutators, before, "the panicking thread detached");
+    let done = collect_in_thread();
+    done.recv_timeout(DEADLOCK).expect("collection works after the panic");
+    assert_eq!(drops.load(Ordering::SeqCst), 2, "the panicking thread's objects were freed once each");
+    // The heap still works.
+    let mut mu = gc_runtime::attach();
+    let x = mu.alloc(Obj { next: Member::new(), _probe: Probe(drops.clone()) });
+    let root = x.root(&mu);
+    mu.collect();
+    assert!(root.get(&mu).next.get(&mu).is_none());
+    drop(root);
+    mu.collect();
+    assert_eq!(drops.load(Ordering::SeqCst), 3);
+}
+
+#[test]
+fn attaching_twice_is_refused_and_with_mutator_detaches() {
+    let _s = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    thread::spawn(|| {
+        let before = gc_runtime::stats().mutators;
+        gc_runtime::with_mutator(|mu| {
+            assert_eq!(gc_runtime::try_attach().unwrap_err(), AttachError::AlreadyAttached);
+            assert_eq!(*mu.alloc(7u32), 7);
+        });
+        assert_eq!(gc_runtime::stats().mutators, before, "detached on return");
+        // Attaching again after detaching works.
+        drop(gc_runtime::attach());
+    })
+    .join()
+    .unwrap();
+}
+
+#[test]
+fn roots_cross_threads_and_drop_anywhere() {
+    let _s = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let drops = Arc::new(AtomicUsize::new(0));
+    let root = {
+        let mu = gc_runtime::attach();
+        mu.alloc(Obj { next: Member::new(), _probe: Probe(drops.clone()) }).root(&mu)
+    };
+    // Used on another attached thread...
+    let root = thread::spawn(move || {
+        let mut mu = gc_runtime::attach();
+        mu.collect();
+        assert!(root.get(&mu).next.is_none());
+        root
+    })
+    .join()
+    .unwrap();
+    assert_eq!(drops.load(Ordering::SeqCst), 0, "kept alive by the root");
+    // ...and dropped on a thread that never attached.
+    thread::spawn(move || drop(root)).join().unwrap();
+    collect_in_thread().recv_timeout(DEADLOCK).unwrap();
+    assert_eq!(drops.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+#[should_panic(expected = "not inside an allocated object")]
+fn a_member_outside_the_heap_cannot_be_set() {
+    let _s = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mu = gc_runtime::attach();
+    let target = mu.alloc(Obj { next: Member::new(), _probe: Probe(Arc::default()) });
+    let loose: Member<Obj> = Member::new();
+    assert!(loose.get(&mu).is_none());
+    loose.set(Some(target));
+}

@@ -1,0 +1,96 @@
+//! Phase scripts: every transition of a cycle, in order, with whether the world was stopped,
+//! in both modes (gc-arena's `test_phases` style, read from the cycle records).
+
+use std::sync::Mutex;
+
+use gc_runtime::{Config, Member, Mode, PauseKind, Phase, PhaseChange, Trace};
+
+static SERIAL: Mutex<()> = Mutex::new(());
+
+#[derive(Trace)]
+struct Cell {
+    next: Member<Cell>,
+}
+
+fn change(phase: Phase, world_stopped: bool) -> PhaseChange {
+    PhaseChange { phase, world_stopped }
+}
+
+/// Run one collection with some live data and return its record.
+fn one_cycle(mode: Mode) -> gc_runtime::CycleStats {
+    gc_runtime::reconfigure(Config::default().with_mode(mode).with_gc_percent(None)).unwrap();
+    let mut mu = gc_runtime::attach();
+    let head = mu.alloc(Cell { next: Member::new() });
+    let mut tail = head;
+    for _ in 0..1000 {
+        let c = mu.alloc(Cell { next: Member::new() });
+        tail.next.set(Some(c));
+        tail = c;
+    }
+    let root = head.root(&mu);
+    assert_eq!(gc_runtime::phase(), Phase::Off, "idle between cycles");
+    let before = gc_runtime::stats().cycles;
+    mu.collect();
+    assert_eq!(gc_runtime::phase(), Phase::Off, "collect returns after the sweep");
+    let stats = gc_runtime::stats();
+    assert_eq!(stats.cycles, before + 1, "exactly one cycle ran");
+    drop(root);
+    stats.recent.last().cloned().unwrap()
+}
+
+#[test]
+fn concurrent_cycle_stops_the_world_only_to_flip_the_barrier() {
+    let _s = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let c = one_cycle(Mode::Concurrent);
+    assert_eq!(c.mode, Mode::Concurrent);
+    assert_eq!(
+        c.phases,
+        [
+            change(Phase::Mark, true),            // pause 1: barrier on
+            change(Phase::MarkTermination, true), // pause 2
+            change(Phase::Sweep, true),           // still pause 2: barrier off
+            change(Phase::Off, false),            // after the concurrent sweep
+        ]
+    );
+    let kinds: Vec<PauseKind> = c.pauses.iter().map(|p| p.kind).collect();
+    assert_eq!(kinds.first(), Some(&PauseKind::MarkStart));
+    assert_eq!(kinds.last(), Some(&PauseKind::MarkTermination));
+    assert!(kinds[1..kinds.len() - 1].iter().all(|&k| k == PauseKind::MarkTerminationRetry));
+    assert_eq!(c.termination_retries as usize, kinds.len() - 2);
+    assert!(c.objects_marked >= 1001, "the rooted chain was scanned: {}", c.objects_marked);
+}
+
+#[test]
+fn stop_the_world_cycle_runs_in_one_pause() {
+    let _s = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let c = one_cycle(Mode::StopTheWorld);
+    assert_eq!(c.mode, Mode::StopTheWorld);
+    assert_eq!(
+        c.phases,
+        [
+            change(Phase::Mark, true),
+            change(Phase::MarkTermination, true),
+            change(Phase::Sweep, true),
+            change(Phase::Off, true),
+        ]
+    );
+    assert_eq!(c.pauses.len(), 1);
+    assert_eq!(c.pauses[0].kind, PauseKind::FullCycle);
+    assert!(c.objects_marked >= 1001);
+}
+
+#[test]
+fn garbage_is_freed_in_both_modes() {
+    let _s = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    for mode in [Mode::Concurrent, Mode::StopTheWorld] {
+        gc_runtime::reconfigure(Config::default().with_mode(mode).with_gc_percent(None)).unwrap();
+        let mut mu = gc_runtime::attach();
+        for _ in 0..5000 {
+            mu.alloc(Cell { next: Member::new() });
+        }
+        mu.collect();
+        let c = gc_runtime::stats().recent.last().cloned().unwrap();
+        assert!(c.objects_freed >= 5000, "{mode:?}: freed {}", c.objects_freed);
+        assert!(c.heap_after < c.heap_before, "{mode:?}: {} -> {}", c.heap_before, c.heap_after);
+    }
+}
