@@ -34,13 +34,12 @@ fn a_detached_thread_never_delays_a_stop_the_world() {
     let (detached_tx, detached_rx) = mpsc::channel::<()>();
     let blocked = thread::spawn(move || {
         let mut mu = gc_runtime::attach();
-        let state = mu.blocking(|| {
+        mu.blocking(|| {
             detached_tx.send(()).unwrap();
             // Blocks until the collection below has finished: if the pause waited for this
             // thread, the test would deadlock.
             release_rx.recv().unwrap();
         });
-        let _ = state;
         assert_eq!(mu.state(), MutatorState::Running, "re-attached after the blocking call");
     });
     detached_rx.recv().unwrap();
