@@ -196,3 +196,69 @@ fn shade_from_current_thread(objs: impl Iterator<Item = NonNull<Header>> + Clone
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{header::GcBox, phase::Phase, test_support, Gc, Member, Trace};
+
+    #[derive(Trace)]
+    struct Obj {
+        next: Member<Obj>,
+    }
+
+    fn mark_of(g: Gc<'_, Obj>) -> u64 {
+        // SAFETY: `g` is a live local.
+        unsafe { (*g.header_ptr().cast::<GcBox<Obj>>()).header.mark_epoch() }
+    }
+
+    #[test]
+    fn each_kind_shades_what_it_promises_and_idle_stores_shade_nothing() {
+        let _s = test_support::serial();
+        let mu = crate::attach();
+        for kind in [BarrierKind::Dijkstra, BarrierKind::Yuasa, BarrierKind::Hybrid] {
+            let a = mu.alloc(Obj { next: Member::new() });
+            let b = mu.alloc(Obj { next: Member::new() });
+            let c = mu.alloc(Obj { next: Member::new() });
+            // Idle: a plain store.
+            a.next.set(Some(b));
+            let white = mark_of(b);
+            // Pretend a cycle started: new epoch (everything above is white), barrier on.
+            let epoch = phase::begin_mark_epoch();
+            set_active(kind);
+            phase::set_phase(Phase::Mark);
+            a.next.set(Some(c)); // overwrites b with c
+            phase::set_phase(Phase::Off);
+            let (old_marked, new_marked) = (mark_of(b) == epoch, mark_of(c) == epoch);
+            assert_eq!(old_marked, kind.shades_old(), "{kind:?}: overwritten pointer");
+            assert_eq!(new_marked, kind.shades_new(), "{kind:?}: stored pointer");
+            assert_eq!(mark_of(a), white, "{kind:?}: the container is not shaded");
+            // Shaded objects went to this mutator's buffer; drop them so no cycle sees them.
+            with_running_shade_buffer_for_test();
+            Runtime::get().grey.clear();
+        }
+    }
+
+    fn with_running_shade_buffer_for_test() {
+        mutator::with_running_shade_buffer(|buf, queue| buf.flush(queue)).expect("a running mutator");
+    }
+
+    #[test]
+    #[should_panic(expected = "not inside an allocated object")]
+    fn an_unarmed_slot_refuses_stores_while_marking_too() {
+        let _s = test_support::serial();
+        let mu = crate::attach();
+        let target = mu.alloc(Obj { next: Member::new() });
+        let loose = Member::new();
+        set_active(BarrierKind::Yuasa);
+        phase::set_phase(Phase::Mark);
+        struct Off;
+        impl Drop for Off {
+            fn drop(&mut self) {
+                phase::set_phase(Phase::Off);
+            }
+        }
+        let _off = Off;
+        loose.set(Some(target));
+    }
+}

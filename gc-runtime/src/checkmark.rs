@@ -116,3 +116,47 @@ pub(crate) fn root_pointers(roots: &crate::roots::RootInner) -> Vec<*const Heade
     crate::roots::RootTable::for_each_locked(roots, |p| v.push(p));
     v
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{phase, test_support, Gc, Member, Trace};
+
+    #[derive(Trace)]
+    struct Link {
+        next: Member<Link>,
+    }
+
+    fn header(g: Gc<'_, Link>) -> *const Header {
+        g.header_ptr()
+    }
+
+    #[test]
+    fn a_reachable_unmarked_object_is_reported_with_its_path() {
+        let _s = test_support::serial();
+        let mu = crate::attach();
+        let a = mu.alloc(Link { next: Member::new() });
+        let b = mu.alloc(Link { next: Member::new() });
+        let c = mu.alloc(Link { next: Member::new() });
+        a.next.set(Some(b));
+        b.next.set(Some(c));
+        let epoch = phase::mark_epoch();
+        // SAFETY: the objects are live locals; no collection can run while they exist.
+        let ok = unsafe { verify(&[header(a)], epoch) }.unwrap();
+        assert_eq!(ok.objects, 3);
+        // A marking that reached `a` and `b` but missed `c`.
+        let next = epoch + 1_000_000;
+        // SAFETY: live locals.
+        unsafe {
+            assert!((*header(a)).try_mark(next));
+            assert!((*header(b)).try_mark(next));
+        }
+        // SAFETY: as above.
+        let err = unsafe { verify(&[header(a)], next) }.unwrap_err();
+        assert_eq!(err.path.len(), 3, "{err}");
+        assert!(err.path.iter().all(|p| p.contains("Link")), "{err}");
+        assert!(err.path[2].contains(&format!("{:p}", header(c))), "{err}");
+        assert_eq!(err.found_epoch, epoch);
+        assert!(err.to_string().contains("reachable but was not marked"));
+    }
+}

@@ -269,3 +269,93 @@ impl Handshake {
         self.table.lock().entry(id).state
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::{
+        sync::{
+            atomic::{AtomicBool, AtomicUsize, Ordering as O},
+            Arc,
+        },
+        thread,
+    };
+
+    use super::*;
+    use crate::test_support;
+
+    /// A mutator loop on a private handshake: polls, counts flushes, stops on request.
+    fn spawn_mutator(
+        hs: &Arc<Handshake>,
+        quit: &Arc<AtomicBool>,
+        flushes: &Arc<AtomicUsize>,
+    ) -> thread::JoinHandle<()> {
+        let (hs, quit, flushes) = (hs.clone(), quit.clone(), flushes.clone());
+        let id = hs.register("test-mutator".into());
+        thread::spawn(move || {
+            while !quit.load(O::SeqCst) {
+                if poll_requested() {
+                    hs.safepoint_slow(id, &mut || {
+                        flushes.fetch_add(1, O::SeqCst);
+                    });
+                }
+                std::hint::spin_loop();
+            }
+            hs.unregister(id, || {});
+        })
+    }
+
+    #[test]
+    fn stop_the_world_parks_running_mutators_and_ignores_detached_ones() {
+        let _s = test_support::serial();
+        let hs = Arc::new(Handshake::default());
+        let quit = Arc::new(AtomicBool::new(false));
+        let flushes = Arc::new(AtomicUsize::new(0));
+        let threads: Vec<_> = (0..2).map(|_| spawn_mutator(&hs, &quit, &flushes)).collect();
+        // A detached mutator: registered, then detached; it never polls.
+        let sleeper = hs.register("detached".into());
+        hs.detach(sleeper, || {});
+        hs.stop_the_world(Duration::from_secs(60));
+        let c = hs.counts();
+        assert_eq!(c, MutatorCounts { running: 0, at_safepoint: 2, detached: 1 });
+        assert_eq!(flushes.load(O::SeqCst), 2, "each parked mutator flushed its buffer");
+        hs.start_the_world();
+        // A mutator still leaving the pause has an empty buffer and acknowledges a flush
+        // without flushing; wait until both run again so both must flush.
+        while hs.counts().running < 2 {
+            thread::yield_now();
+        }
+        // Ragged flush: every running mutator flushes once more, nobody parks.
+        hs.ragged_flush(Duration::from_secs(60));
+        assert!(flushes.load(O::SeqCst) >= 4);
+        quit.store(true, O::SeqCst);
+        threads.into_iter().for_each(|t| t.join().unwrap());
+        hs.attach(sleeper);
+        assert_eq!(hs.state_of(sleeper), MutatorState::Running);
+        hs.unregister(sleeper, || {});
+        assert_eq!(hs.counts(), MutatorCounts::default());
+    }
+
+    #[test]
+    fn attaching_waits_for_the_world_to_start() {
+        let _s = test_support::serial();
+        let hs = Arc::new(Handshake::default());
+        let id = hs.register("m".into());
+        hs.detach(id, || {});
+        hs.stop_the_world(Duration::from_secs(60));
+        let attached = Arc::new(AtomicBool::new(false));
+        let t = {
+            let (hs, attached) = (hs.clone(), attached.clone());
+            thread::spawn(move || {
+                hs.attach(id);
+                attached.store(true, O::SeqCst);
+            })
+        };
+        thread::sleep(Duration::from_millis(50));
+        assert!(!attached.load(O::SeqCst), "re-attached during a pause");
+        hs.start_the_world();
+        t.join().unwrap();
+        assert!(attached.load(O::SeqCst));
+        assert_eq!(hs.state_of(id), MutatorState::Running);
+        hs.unregister(id, || {});
+    }
+}

@@ -64,6 +64,8 @@ mod roots;
 mod runtime;
 mod shade;
 mod stats;
+#[cfg(test)]
+mod test_support;
 mod trace;
 mod trace_impls;
 

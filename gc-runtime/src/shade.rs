@@ -149,3 +149,53 @@ pub(crate) unsafe fn shade(obj: *const Header, epoch: u64, buf: &mut ShadeBuffer
         buf.push(obj, queue);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fake(i: usize) -> ObjPtr {
+        // Addresses only: the queue never dereferences them.
+        ObjPtr(std::ptr::NonNull::new(std::ptr::without_provenance_mut::<Header>(16 * (i + 1))).unwrap())
+    }
+
+    #[test]
+    fn full_buffers_reach_the_queue_and_quiescence_counts_busy_workers() {
+        let q = GreyQueue::default();
+        let mut buf = ShadeBuffer::default();
+        assert!(q.is_quiescent());
+        for i in 0..BUFFER_CAP + 3 {
+            buf.push(fake(i), &q);
+        }
+        assert!(q.has_work(), "a full buffer was published");
+        assert!(!q.is_quiescent());
+        buf.flush(&q);
+        let first = q.pop_busy().unwrap();
+        assert_eq!(first.len(), BUFFER_CAP);
+        let second = q.pop_busy().unwrap();
+        assert_eq!(second.len(), 3);
+        assert!(!q.has_work());
+        assert!(!q.is_quiescent(), "two workers hold grey objects");
+        q.recycle(first);
+        q.leave_busy();
+        q.recycle(second);
+        assert!(!q.is_quiescent());
+        q.leave_busy();
+        assert!(q.is_quiescent());
+        assert!(q.pop_busy().is_none());
+        assert!(q.is_quiescent(), "a failed pop leaves nobody busy");
+        assert_eq!(q.empty_buffer().capacity(), BUFFER_CAP, "recycled buffers are reused");
+    }
+
+    #[test]
+    fn clear_discards_queued_entries() {
+        let q = GreyQueue::default();
+        let mut buf = ShadeBuffer::default();
+        for i in 0..10 {
+            buf.push(fake(i), &q);
+        }
+        buf.flush(&q);
+        assert_eq!(q.clear(), 10);
+        assert!(q.is_quiescent());
+    }
+}

@@ -149,6 +149,12 @@ impl Page {
         result
     }
 
+    /// Pretend the page was last swept for `epoch` (tests).
+    #[cfg(test)]
+    pub(crate) fn swept_epoch_for_test(&self, epoch: u64) {
+        self.swept_epoch.store(epoch, Ordering::Release);
+    }
+
     /// Reset the page for `class` (it must be empty) and mark it swept for `epoch`.
     ///
     /// # Safety

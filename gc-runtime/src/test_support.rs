@@ -1,0 +1,16 @@
+//! Helpers for unit tests that touch process-wide collector state (the phase word, epochs,
+//! the poll word): they take [`serial`] so they never overlap, and run with pacing off so the
+//! collector thread stays idle unless a test asks for a cycle.
+
+use std::sync::{Mutex, MutexGuard};
+
+use crate::config::Config;
+
+static SERIAL: Mutex<()> = Mutex::new(());
+
+/// Serialise a test against the others that touch global state, with pacing off.
+pub(crate) fn serial() -> MutexGuard<'static, ()> {
+    let guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    crate::reconfigure(Config::default().with_gc_percent(None)).expect("valid config");
+    guard
+}
