@@ -11,7 +11,7 @@
 //!
 //! A local is `Copy`, derefs to `&'m T`, and is neither `Send` nor `Sync`: it belongs to its
 //! thread's mutator. To keep an object across a safepoint, or hand it to another thread, make a
-//! [`Root`](crate::Root); to store it in another object, use a
+//! [`Root`]; to store it in another object, use a
 //! [`Member`](crate::Member) slot.
 
 use std::{fmt, marker::PhantomData, ops::Deref, ptr::NonNull};

@@ -69,7 +69,14 @@ thread_local! {
     static IN_COLLECTOR: Cell<bool> = const { Cell::new(false) };
 }
 
-/// A thread's handle on the heap. See the [module docs](self).
+/// A thread's handle on the heap: it allocates, reads slots and roots, and marks the points
+/// where the collector may stop the thread.
+///
+/// Get one with [`attach`]; it is `!Send` and detaches when dropped (also while unwinding from
+/// a panic). Safepoints ([`Mutator::safepoint`], [`Mutator::blocking`],
+/// [`Mutator::collect`]) take `&mut self`, so no local ([`Gc`]) is alive at one. Allocation is
+/// not a safepoint. Loops that run long without a safepoint hold up every pause: call
+/// `safepoint` regularly, and wrap blocking calls in `blocking`.
 ///
 /// ```
 /// let mut mu = gc_runtime::attach();

@@ -152,7 +152,7 @@ impl CycleStats {
     }
 }
 
-/// A snapshot of the collector's statistics; see [`stats`](crate::stats).
+/// A snapshot of the collector's statistics; see [`stats()`](crate::stats()).
 #[derive(Clone, Debug)]
 pub struct Stats {
     /// Cycles completed.

@@ -26,9 +26,9 @@ use crate::{header::Header, primitive::sync::atomic::AtomicPtr};
 ///
 /// An implementation must uphold all of the following:
 ///
-/// 1. `trace` passes every [`Member`](crate::Member) and [`OptMember`](crate::OptMember)
-///    reachable through `self` without going through another GC object to
-///    [`Trace::trace`] (directly or through the impls of the field types). A slot that is not
+/// 1. `trace` passes every [`Member`](crate::Member) reachable through `self` without going
+///    through another GC object to [`Trace::trace`] (directly or through the impls of the
+///    field types). A slot that is not
 ///    reported may have its referent freed while it is still reachable.
 /// 2. `trace` does not allocate GC objects, write GC slots, or attach a mutator; it may run on
 ///    the marker thread while mutators run, and inside a stop-the-world pause.

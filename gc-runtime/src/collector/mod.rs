@@ -1,6 +1,6 @@
 //! The collector: the cycle, step by step.
 //!
-//! A cycle runs on the collector thread when the pacer or [`Mutator::collect`] asks for one.
+//! A cycle runs on the collector thread when the pacer or [`Mutator::collect`](crate::Mutator::collect) asks for one.
 //! In [`Mode::Concurrent`]:
 //!
 //! 1. **Sweep termination** (world running). Finish sweeping the previous cycle's pages, so
