@@ -80,7 +80,7 @@ pub use crate::{
     config::{BarrierKind, Config, ConfigError, Mode},
     gc::Gc,
     handshake::{MutatorCounts, MutatorState},
-    member::Member,
+    member::{Member, NonNullMember},
     mutator::{attach, try_attach, with_mutator, AttachError, Mutator},
     phase::Phase,
     roots::Root,

@@ -136,3 +136,73 @@ impl<T> fmt::Debug for Member<T> {
         }
     }
 }
+
+/// A GC pointer field that always points to a `T` once its object is constructed: what a
+/// `#[gc]` struct's `Gc<T>` field becomes.
+///
+/// It starts unset (like [`Member`], it must be inside an allocated object to be set); the
+/// `#[gc]` constructor sets it before handing out the object, so [`NonNullMember::get`] never
+/// finds it empty there. Hand-written code that reads one before setting it gets a panic,
+/// never a dangling pointer.
+pub struct NonNullMember<T> {
+    slot: Member<T>,
+}
+
+impl<T> NonNullMember<T> {
+    /// An unset slot, to put in a new object and set right after allocation.
+    pub fn new() -> NonNullMember<T> {
+        NonNullMember { slot: Member::new() }
+    }
+
+    /// The referent as a local of `mu`.
+    ///
+    /// # Panics
+    /// If the slot was never set.
+    #[inline]
+    pub fn get<'m>(&self, mu: &'m Mutator) -> Gc<'m, T> {
+        match self.slot.get(mu) {
+            Some(g) => g,
+            None => panic!("NonNullMember read before it was set; set it right after allocating its object"),
+        }
+    }
+
+    /// Store `value` through the write barrier.
+    ///
+    /// # Panics
+    /// If the slot is not inside an allocated object.
+    #[inline]
+    pub fn set(&self, value: Gc<'_, T>) {
+        self.slot.set(Some(value));
+    }
+
+    /// Whether the slot points to `other`.
+    #[inline]
+    pub fn points_to(&self, other: Gc<'_, T>) -> bool {
+        self.slot.points_to(other)
+    }
+}
+
+impl<T> Default for NonNullMember<T> {
+    fn default() -> Self {
+        NonNullMember::new()
+    }
+}
+
+// SAFETY: reports its one slot.
+unsafe impl<T> Trace for NonNullMember<T> {
+    #[inline]
+    fn trace(&self, tracer: &mut Tracer<'_>) {
+        self.slot.trace(tracer);
+    }
+}
+
+impl<T> fmt::Debug for NonNullMember<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let p = self.slot.ptr.load(Ordering::Relaxed);
+        if is_object(p) {
+            write!(f, "NonNullMember({p:p})")
+        } else {
+            write!(f, "NonNullMember(unset)")
+        }
+    }
+}

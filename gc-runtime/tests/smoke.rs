@@ -59,3 +59,29 @@ fn unreachable_objects_are_freed_and_reachable_ones_survive() {
     mu.collect();
     assert_eq!(drops.0.load(Ordering::SeqCst), 5);
 }
+
+#[derive(Trace)]
+struct Pair {
+    first: gc_runtime::NonNullMember<Pair>,
+    second: Member<Pair>,
+}
+
+#[test]
+fn non_null_members_hold_a_pointer_once_set() {
+    let mu = gc_runtime::attach();
+    let a = mu.alloc(Pair { first: gc_runtime::NonNullMember::new(), second: Member::new() });
+    a.first.set(a);
+    assert!(gc_runtime::Gc::ptr_eq(a.first.get(&mu), a));
+    assert!(a.first.points_to(a));
+    assert!(a.second.get(&mu).is_none());
+    gc_runtime::__private::assign(&a.second, Some(a));
+    assert!(a.second.points_to(a));
+}
+
+#[test]
+#[should_panic(expected = "read before it was set")]
+fn a_non_null_member_read_before_set_panics() {
+    let mu = gc_runtime::attach();
+    let a = mu.alloc(Pair { first: gc_runtime::NonNullMember::new(), second: Member::new() });
+    let _ = a.first.get(&mu);
+}
