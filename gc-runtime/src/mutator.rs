@@ -259,12 +259,6 @@ impl Mutator {
     /// Run `f` detached: the collector does not wait for this thread while `f` runs. Use it
     /// around anything that may block. `f` cannot use the heap (it has no mutator).
     pub fn blocking<R>(&mut self, f: impl FnOnce() -> R) -> R {
-        struct Reattach<'a>(&'a mut MutatorInner);
-        impl Drop for Reattach<'_> {
-            fn drop(&mut self) {
-                self.0.attach_again();
-            }
-        }
         self.inner.detach();
         let _guard = Reattach(&mut self.inner);
         f()
@@ -275,12 +269,6 @@ impl Mutator {
         let inner = &mut *self.inner;
         inner.local.get_mut().cache.release_all(&inner.rt.pages);
         inner.detach();
-        struct Reattach<'a>(&'a mut MutatorInner);
-        impl Drop for Reattach<'_> {
-            fn drop(&mut self) {
-                self.0.attach_again();
-            }
-        }
         let guard = Reattach(inner);
         guard.0.rt.control.collect_and_wait();
     }
@@ -356,6 +344,16 @@ impl MutatorInner {
         self.rt.handshake.attach(self.id);
         self.running.set(true);
         self.release_stale_cache();
+    }
+}
+
+/// Re-attaches a detached mutator when dropped — also when unwinding from a panic in the
+/// detached section.
+struct Reattach<'a>(&'a mut MutatorInner);
+
+impl Drop for Reattach<'_> {
+    fn drop(&mut self) {
+        self.0.attach_again();
     }
 }
 

@@ -49,14 +49,10 @@ impl LargeObjects {
                 survivors.push(obj);
                 continue;
             }
-            let desc = header.desc();
-            if let Some(drop_fn) = desc.drop {
-                // SAFETY: the object is dead: nothing can reach it; it is dropped exactly once.
-                let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| unsafe { drop_fn(obj.ptr.as_ptr()) }));
-                if r.is_err() {
-                    result.drop_panics += 1;
-                    eprintln!("gc: a destructor of a `{}` panicked during sweep; the object was freed", desc.name());
-                }
+            // SAFETY: the object is dead: nothing can reach it; it is dropped exactly once and
+            // its block freed right after.
+            if !unsafe { super::run_destructor(header) } {
+                result.drop_panics += 1;
             }
             result.freed_objects += 1;
             result.freed_bytes += obj.layout.size();

@@ -126,19 +126,10 @@ impl Page {
                     result.live_objects += 1;
                     continue;
                 }
-                let desc = header.desc();
-                if let Some(drop_fn) = desc.drop {
-                    let obj = (header as *const Header).cast_mut();
-                    // SAFETY: the object is dead (unmarked at the last termination), so
-                    // nothing can reach it; it is dropped once, here, and its slot freed.
-                    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| unsafe { drop_fn(obj) }));
-                    if r.is_err() {
-                        result.drop_panics += 1;
-                        eprintln!(
-                            "gc: a destructor of a `{}` panicked during sweep; the object was freed",
-                            desc.name()
-                        );
-                    }
+                // SAFETY: the object is dead (unmarked at the last termination), so nothing can
+                // reach it; it is dropped once, here, and its slot freed right after.
+                if !unsafe { super::run_destructor(header) } {
+                    result.drop_panics += 1;
                 }
                 slots.bits[w] &= !(1u64 << bit);
                 result.freed_objects += 1;
