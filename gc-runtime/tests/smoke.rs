@@ -26,13 +26,14 @@ struct Node {
     _tracked: Tracked,
 }
 
+fn mk<'m>(mu: &'m gc_runtime::Mutator, id: usize, drops: &DropCount) -> gc_runtime::Gc<'m, Node> {
+    mu.alloc(Node { id, next: Member::new(), _tracked: Tracked(drops.clone()) })
+}
+
 #[test]
 fn unreachable_objects_are_freed_and_reachable_ones_survive() {
     let drops = DropCount::default();
     let mut mu = gc_runtime::attach();
-    fn mk<'m>(mu: &'m gc_runtime::Mutator, id: usize, drops: &DropCount) -> gc_runtime::Gc<'m, Node> {
-        mu.alloc(Node { id, next: Member::new(), _tracked: Tracked(drops.clone()) })
-    }
     // A rooted chain 0 -> 1 -> 2 and a garbage cycle 3 <-> 4.
     let a = mk(&mu, 0, &drops);
     let b = mk(&mu, 1, &drops);
@@ -84,4 +85,45 @@ fn a_non_null_member_read_before_set_panics() {
     let mu = gc_runtime::attach();
     let a = mu.alloc(Pair { first: gc_runtime::NonNullMember::new(), second: Member::new() });
     let _ = a.first.get(&mu);
+}
+
+struct Bomb;
+impl Drop for Bomb {
+    fn drop(&mut self) {
+        panic!("destructor panics during sweep");
+    }
+}
+
+#[derive(Trace)]
+struct Fragile {
+    next: Member<Fragile>,
+    #[trace(skip)]
+    _bomb: Bomb,
+    #[trace(skip)]
+    _tracked: Tracked,
+}
+
+#[test]
+fn a_panicking_destructor_is_reported_and_the_heap_goes_on() {
+    let drops = DropCount::default();
+    let mut mu = gc_runtime::attach();
+    for _ in 0..3 {
+        let f = mu.alloc(Fragile { next: Member::new(), _bomb: Bomb, _tracked: Tracked(drops.clone()) });
+        f.next.set(Some(f));
+    }
+    let survivor = mk(&mu, 99, &drops).root(&mu);
+    let panics_before: u64 = gc_runtime::stats().recent.iter().map(|c| c.drop_panics).sum();
+    mu.collect();
+    let panics_after: u64 = gc_runtime::stats().recent.iter().map(|c| c.drop_panics).sum();
+    assert!(panics_after >= panics_before + 3, "three destructors panicked and were counted");
+    assert_eq!(root_id(&mu, &survivor), 99, "live objects are untouched");
+    // The heap keeps working: allocate, collect, free.
+    let garbage = mk(&mu, 100, &drops);
+    garbage.next.set(Some(survivor.get(&mu)));
+    mu.collect();
+    assert_eq!(root_id(&mu, &survivor), 99);
+}
+
+fn root_id(mu: &gc_runtime::Mutator, r: &gc_runtime::Root<Node>) -> usize {
+    r.get(mu).id
 }
