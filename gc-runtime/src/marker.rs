@@ -196,7 +196,7 @@ pub(crate) fn assist(rt: &Runtime, budget: usize) {
     }
     let mut worker = MarkWorker::new(&rt.grey);
     worker.drain_budget(budget);
-    rt.stats.note_assist(worker.scanned_bytes);
+    rt.stats.note_assist(worker.scanned_objects, worker.scanned_bytes);
 }
 
 /// Drain the global queue with `workers` threads (this one included) until it is quiescent.

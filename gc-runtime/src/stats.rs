@@ -217,6 +217,7 @@ pub(crate) struct StatsRecorder {
     recorded: Mutex<Recorded>,
     bytes_allocated: AtomicU64,
     assist_bytes: AtomicU64,
+    assist_objects: AtomicU64,
 }
 
 impl Default for StatsRecorder {
@@ -234,6 +235,7 @@ impl Default for StatsRecorder {
             }),
             bytes_allocated: AtomicU64::new(0),
             assist_bytes: AtomicU64::new(0),
+            assist_objects: AtomicU64::new(0),
         }
     }
 }
@@ -243,13 +245,14 @@ impl StatsRecorder {
         self.bytes_allocated.fetch_add(bytes as u64, Ordering::Relaxed);
     }
 
-    pub(crate) fn note_assist(&self, bytes: usize) {
+    pub(crate) fn note_assist(&self, objects: usize, bytes: usize) {
+        self.assist_objects.fetch_add(objects as u64, Ordering::Relaxed);
         self.assist_bytes.fetch_add(bytes as u64, Ordering::Relaxed);
     }
 
-    /// Assist bytes so far (the collector takes differences per cycle).
-    pub(crate) fn assist_bytes(&self) -> u64 {
-        self.assist_bytes.load(Ordering::Relaxed)
+    /// Objects and bytes scanned by assists so far (the collector takes differences per cycle).
+    pub(crate) fn assist_totals(&self) -> (u64, u64) {
+        (self.assist_objects.load(Ordering::Relaxed), self.assist_bytes.load(Ordering::Relaxed))
     }
 
     /// Store a finished cycle.

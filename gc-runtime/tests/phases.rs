@@ -94,3 +94,44 @@ fn garbage_is_freed_in_both_modes() {
         assert!(c.heap_after < c.heap_before, "{mode:?}: {} -> {}", c.heap_before, c.heap_after);
     }
 }
+
+#[derive(Trace)]
+struct Holder {
+    items: Vec<Member<Cell>>,
+}
+
+/// Every reachable object is counted as marked, whether a mark worker or a mutator assist
+/// scanned it.
+#[test]
+fn objects_marked_counts_assists_too() {
+    let _s = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    gc_runtime::reconfigure(Config::default().with_mode(Mode::Concurrent).with_gc_percent(None)).unwrap();
+    let mut mu = gc_runtime::attach();
+    const N: usize = 200_000;
+    let holder = mu.alloc(Holder { items: (0..N).map(|_| Member::new()).collect() });
+    for slot in &holder.items {
+        slot.set(Some(mu.alloc(Cell { next: Member::new() })));
+    }
+    let root = holder.root(&mu);
+    let before = gc_runtime::stats().cycles;
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let collector = {
+        let done = done.clone();
+        std::thread::spawn(move || {
+            gc_runtime::attach().collect();
+            done.store(true, std::sync::atomic::Ordering::SeqCst);
+        })
+    };
+    // Allocate while the cycle marks, so this mutator assists.
+    while !done.load(std::sync::atomic::Ordering::SeqCst) {
+        for _ in 0..10_000 {
+            mu.alloc([0u64; 8]);
+        }
+        mu.safepoint();
+    }
+    collector.join().unwrap();
+    let stats = gc_runtime::stats();
+    let cycle = stats.recent.iter().find(|c| c.cycle == before + 1).unwrap();
+    assert!(cycle.objects_marked > N, "marked {} of {} reachable objects", cycle.objects_marked, N + 1);
+    drop(root);
+}

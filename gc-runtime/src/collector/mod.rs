@@ -285,7 +285,7 @@ impl<'a> Cycle<'a> {
 fn run_cycle(rt: &Runtime) {
     let config = rt.config.lock().clone();
     let started_at = rt.started.elapsed();
-    let assist_before = rt.stats.assist_bytes();
+    let (assist_objects_before, assist_bytes_before) = rt.stats.assist_totals();
     let panics_before = rt.pages.swept.drop_panics.load(Ordering::Relaxed);
     let bytes_before = rt.pages.swept.freed_bytes.load(Ordering::Relaxed);
     let mut cycle = Cycle {
@@ -320,7 +320,9 @@ fn run_cycle(rt: &Runtime) {
     let mut stats = cycle.stats;
     stats.heap_after = rt.pages.live_bytes();
     stats.heap_goal = rt.pacer.after_cycle(stats.heap_after);
-    stats.assist_bytes = rt.stats.assist_bytes() - assist_before;
+    let (assist_objects, assist_bytes) = rt.stats.assist_totals();
+    stats.assist_bytes = assist_bytes - assist_bytes_before;
+    stats.objects_marked += (assist_objects - assist_objects_before) as usize;
     stats.drop_panics = rt.pages.swept.drop_panics.load(Ordering::Relaxed) - panics_before;
     stats.bytes_freed = rt.pages.swept.freed_bytes.load(Ordering::Relaxed) - bytes_before;
     if cycle.config.trace {
