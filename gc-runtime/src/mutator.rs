@@ -85,7 +85,11 @@ thread_local! {
 /// mu.safepoint(); // `s` cannot be used after this line: the borrow checker says so
 /// ```
 pub struct Mutator {
-    inner: Box<MutatorInner>,
+    /// Owned (from `Box::into_raw`, freed in `drop`), never borrowed mutably: the barrier
+    /// reaches the same state through the thread-local `CURRENT`, so a `Box` (which asserts
+    /// uniqueness when moved) or a `&mut` would invalidate that pointer. Every field is a
+    /// `Cell` or `RefCell`.
+    inner: NonNull<MutatorInner>,
     _not_send: PhantomData<*mut ()>,
 }
 
@@ -140,14 +144,14 @@ pub fn try_attach() -> Result<Mutator, AttachError> {
     let name =
         std::thread::current().name().map_or_else(|| format!("{:?}", std::thread::current().id()), str::to_owned);
     let id = rt.handshake.register(name);
-    let inner = Box::new(MutatorInner {
+    let inner = NonNull::from(Box::leak(Box::new(MutatorInner {
         rt,
         id,
         running: Cell::new(true),
         seen_sweep_epoch: Cell::new(phase::sweep_epoch()),
         local: RefCell::new(Local { cache: AllocCache::default(), shade: ShadeBuffer::default(), assist_debt: 0 }),
-    });
-    CURRENT.with(|c| c.set(&*inner));
+    })));
+    CURRENT.with(|c| c.set(inner.as_ptr()));
     Ok(Mutator { inner, _not_send: PhantomData })
 }
 
@@ -169,8 +173,9 @@ pub(crate) fn with_running_shade_buffer<R>(f: impl FnOnce(&mut ShadeBuffer, &Gre
     if p.is_null() {
         return None;
     }
-    // SAFETY: `CURRENT` is set to the boxed inner state while its `Mutator` exists on this
-    // thread and cleared in `Mutator::drop` before the box is freed.
+    // SAFETY: `CURRENT` points to the inner state while its `Mutator` exists on this thread
+    // and is cleared in `Mutator::drop` before the state is freed; only shared references to
+    // it are ever made.
     let inner = unsafe { &*p };
     if !inner.running.get() {
         return None;
@@ -202,8 +207,15 @@ const fn small_class<T>() -> Option<usize> {
 }
 
 impl Mutator {
+    #[inline(always)]
+    fn inner(&self) -> &MutatorInner {
+        // SAFETY: `inner` is valid from `try_attach` until `drop`, and only shared
+        // references to it exist (see the field's docs).
+        unsafe { self.inner.as_ref() }
+    }
+
     pub(crate) fn runtime(&self) -> &'static Runtime {
-        self.inner.rt
+        self.inner().rt
     }
 
     /// Allocate `value` in the heap and return a local pointing to it.
@@ -211,7 +223,7 @@ impl Mutator {
     /// Not a safepoint: locals stay valid. The object's `Member` slots start empty.
     #[inline]
     pub fn alloc<T: Trace + Send + Sync + 'static>(&self, value: T) -> Gc<'_, T> {
-        let inner = &*self.inner;
+        let inner = self.inner();
         let block = match const { small_class::<T>() } {
             Some(class) => {
                 let mut local = inner.local.borrow_mut();
@@ -249,39 +261,41 @@ impl Mutator {
     #[cold]
     #[inline(never)]
     fn safepoint_slow(&mut self) {
-        let inner = &mut *self.inner;
+        let inner = self.inner();
         let (rt, id) = (inner.rt, inner.id);
-        let local = inner.local.get_mut();
-        rt.handshake.safepoint_slow(id, &mut || local.shade.flush(&rt.grey));
+        {
+            let mut local = inner.local.borrow_mut();
+            rt.handshake.safepoint_slow(id, &mut || local.shade.flush(&rt.grey));
+        }
         inner.release_stale_cache();
     }
 
     /// Run `f` detached: the collector does not wait for this thread while `f` runs. Use it
     /// around anything that may block. `f` cannot use the heap (it has no mutator).
     pub fn blocking<R>(&mut self, f: impl FnOnce() -> R) -> R {
-        self.inner.detach();
-        let _guard = Reattach(&mut self.inner);
+        self.inner().detach();
+        let _guard = Reattach(self.inner());
         f()
     }
 
     /// Run a full collection cycle and return when its sweep is done. A safepoint.
     pub fn collect(&mut self) {
-        let inner = &mut *self.inner;
-        inner.local.get_mut().cache.release_all(&inner.rt.pages);
+        let inner = self.inner();
+        inner.local.borrow_mut().cache.release_all(&inner.rt.pages);
         inner.detach();
-        let guard = Reattach(inner);
-        guard.0.rt.control.collect_and_wait();
+        let _guard = Reattach(inner);
+        inner.rt.control.collect_and_wait();
     }
 
     /// This mutator's state as the collector sees it (always `Running` from its own thread,
     /// except inside [`Mutator::blocking`]).
     pub fn state(&self) -> MutatorState {
-        self.inner.rt.handshake.state_of(self.inner.id)
+        self.inner().rt.handshake.state_of(self.inner().id)
     }
 
     /// Shade an object into this mutator's buffer (barrier helper for roots).
     pub(crate) fn shade(&self, obj: *mut Header) {
-        let inner = &*self.inner;
+        let inner = self.inner();
         let mut local = inner.local.borrow_mut();
         // SAFETY: callers pass an object reachable through a local of this mutator.
         unsafe { shade::shade(obj, phase::mark_epoch(), &mut local.shade, &inner.rt.grey) };
@@ -325,22 +339,23 @@ impl MutatorInner {
         }
     }
 
-    fn release_stale_cache(&mut self) {
+    fn release_stale_cache(&self) {
         let epoch = phase::sweep_epoch();
         if self.seen_sweep_epoch.get() != epoch {
-            self.local.get_mut().cache.release_all(&self.rt.pages);
+            self.local.borrow_mut().cache.release_all(&self.rt.pages);
             self.seen_sweep_epoch.set(epoch);
         }
     }
 
-    fn detach(&mut self) {
+    fn detach(&self) {
         let (rt, id) = (self.rt, self.id);
-        let local = self.local.get_mut();
+        let mut local = self.local.borrow_mut();
         rt.handshake.detach(id, || local.shade.flush(&rt.grey));
+        drop(local);
         self.running.set(false);
     }
 
-    fn attach_again(&mut self) {
+    fn attach_again(&self) {
         self.rt.handshake.attach(self.id);
         self.running.set(true);
         self.release_stale_cache();
@@ -349,7 +364,7 @@ impl MutatorInner {
 
 /// Re-attaches a detached mutator when dropped — also when unwinding from a panic in the
 /// detached section.
-struct Reattach<'a>(&'a mut MutatorInner);
+struct Reattach<'a>(&'a MutatorInner);
 
 impl Drop for Reattach<'_> {
     fn drop(&mut self) {
@@ -359,17 +374,22 @@ impl Drop for Reattach<'_> {
 
 impl Drop for Mutator {
     fn drop(&mut self) {
-        let inner = &mut *self.inner;
+        let inner = self.inner();
         let (rt, id) = (inner.rt, inner.id);
-        let local = inner.local.get_mut();
-        local.cache.release_all(&rt.pages);
-        rt.handshake.unregister(id, || local.shade.flush(&rt.grey));
+        {
+            let mut local = inner.local.borrow_mut();
+            local.cache.release_all(&rt.pages);
+            rt.handshake.unregister(id, || local.shade.flush(&rt.grey));
+        }
         CURRENT.with(|c| c.set(std::ptr::null()));
+        // SAFETY: `inner` came from `Box::leak` in `try_attach`; the thread-local pointer was
+        // cleared above and no reference to the state outlives this call.
+        drop(unsafe { Box::from_raw(self.inner.as_ptr()) });
     }
 }
 
 impl fmt::Debug for Mutator {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Mutator").field("id", &self.inner.id).finish_non_exhaustive()
+        f.debug_struct("Mutator").field("id", &self.inner().id).finish_non_exhaustive()
     }
 }
