@@ -1,0 +1,111 @@
+//! Collecting the pauses and heap sizes of the cycles that ran during one phase of a program.
+//!
+//! [`gc_runtime::stats`] keeps totals since the runtime started and the records of the last
+//! [`RECENT_CYCLES`](gc_runtime::RECENT_CYCLES) cycles. A benchmark wants the cycles of its measured phase only (not those
+//! of its set-up), so it takes a [`CycleWindow`] when the phase starts and calls
+//! [`CycleWindow::sample`] often enough (say every 100 ms) that no more than `RECENT_CYCLES`
+//! cycles complete between two samples; every cycle is then seen exactly once. If some were
+//! missed anyway, [`CycleWindow::missed`] says how many.
+
+use std::time::Duration;
+
+use gc_runtime::Stats;
+
+/// Pauses and heap peaks of the cycles completed since the window opened.
+#[derive(Clone, Debug, Default)]
+pub struct CycleWindow {
+    last_seen: u64,
+    cycles: u64,
+    missed: u64,
+    pauses: Vec<Duration>,
+    peak_heap: usize,
+}
+
+impl CycleWindow {
+    /// A window that starts now: cycles completed before this snapshot are ignored.
+    pub fn starting_at(stats: &Stats) -> Self {
+        CycleWindow { last_seen: stats.cycles, peak_heap: stats.heap_live, ..CycleWindow::default() }
+    }
+
+    /// Take in the cycles completed since the last sample, and the current live heap.
+    pub fn sample(&mut self, stats: &Stats) {
+        self.peak_heap = self.peak_heap.max(stats.heap_live);
+        let oldest = stats.recent.first().map_or(self.last_seen + 1, |c| c.cycle);
+        if oldest > self.last_seen + 1 {
+            self.missed += oldest - self.last_seen - 1;
+        }
+        let from = self.last_seen;
+        for c in stats.recent.iter().filter(|c| c.cycle > from) {
+            self.cycles += 1;
+            self.pauses.extend(c.pauses.iter().map(|p| p.duration));
+            self.peak_heap = self.peak_heap.max(c.heap_before);
+            self.last_seen = c.cycle;
+        }
+        // The count is exact even when records were missed.
+        self.last_seen = self.last_seen.max(stats.cycles);
+    }
+
+    /// Cycles completed in the window (recorded or missed).
+    pub fn cycles(&self) -> u64 {
+        self.cycles + self.missed
+    }
+
+    /// Cycles whose records were gone before they were sampled (more than
+    /// [`RECENT_CYCLES`](gc_runtime::RECENT_CYCLES)
+    /// between two samples); their pauses are not in the figures.
+    pub fn missed(&self) -> u64 {
+        self.missed
+    }
+
+    /// Number of pauses recorded.
+    pub fn pause_count(&self) -> usize {
+        self.pauses.len()
+    }
+
+    /// The `q` quantile of the recorded pauses (nearest rank; `q` in 0..=1); zero if none.
+    pub fn pause_quantile(&self, q: f64) -> Duration {
+        let mut sorted = self.pauses.clone();
+        sorted.sort_unstable();
+        quantile(&sorted, q)
+    }
+
+    /// The longest recorded pause.
+    pub fn pause_max(&self) -> Duration {
+        self.pauses.iter().copied().max().unwrap_or_default()
+    }
+
+    /// Sum of the recorded pauses.
+    pub fn pause_total(&self) -> Duration {
+        self.pauses.iter().sum()
+    }
+
+    /// The largest live heap seen: the `heap_before` of every recorded cycle and the live heap
+    /// at every sample.
+    pub fn peak_heap(&self) -> usize {
+        self.peak_heap
+    }
+}
+
+/// The `q` quantile (0..=1, nearest rank) of an ascending slice; zero if it is empty.
+pub fn quantile(sorted: &[Duration], q: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantiles_by_nearest_rank() {
+        let w = CycleWindow { pauses: (1..=100).map(Duration::from_millis).collect(), ..CycleWindow::default() };
+        assert_eq!(w.pause_quantile(0.5), Duration::from_millis(50));
+        assert_eq!(w.pause_quantile(0.99), Duration::from_millis(99));
+        assert_eq!(w.pause_quantile(1.0), Duration::from_millis(100));
+        assert_eq!(w.pause_max(), Duration::from_millis(100));
+        assert_eq!(CycleWindow::default().pause_quantile(0.99), Duration::ZERO);
+    }
+}

@@ -1,0 +1,78 @@
+//! Runs every example binary at a small size and checks its exit status and the shape of its
+//! output.
+
+use std::process::{Command, Output};
+
+/// Run `exe` with `args`; panics with its output if it does not exit successfully.
+fn run(exe: &str, args: &[&str]) -> (String, String) {
+    let Output { status, stdout, stderr } =
+        Command::new(exe).args(args).output().unwrap_or_else(|e| panic!("cannot run {exe}: {e}"));
+    let (stdout, stderr) =
+        (String::from_utf8_lossy(&stdout).into_owned(), String::from_utf8_lossy(&stderr).into_owned());
+    assert!(status.success(), "{exe} {args:?} failed: {status}\n--- stdout\n{stdout}\n--- stderr\n{stderr}");
+    (stdout, stderr)
+}
+
+/// The row of a comparison table that starts with `label`, split into cells.
+fn table_row<'a>(stdout: &'a str, label: &str) -> Vec<&'a str> {
+    let line =
+        stdout.lines().find(|l| l.starts_with(label)).unwrap_or_else(|| panic!("no table row {label:?} in:\n{stdout}"));
+    line[label.len()..].split("   ").map(str::trim).filter(|c| !c.is_empty()).collect()
+}
+
+#[test]
+fn demo_compares_both_modes() {
+    let (stdout, _) =
+        run(env!("CARGO_BIN_EXE_demo"), &["--seconds", "1", "--nodes", "5000", "--threads", "2", "--quiet"]);
+    let header =
+        stdout.lines().find(|l| l.contains("concurrent") && l.contains("stop-the-world") && !l.contains("==="));
+    assert!(header.is_some(), "no table header in:\n{stdout}");
+    for label in ["max pause", "p99 pause", "cycles (pauses)", "throughput", "peak heap"] {
+        let cells = table_row(&stdout, label);
+        assert_eq!(cells.len(), 2, "row {label:?}: {cells:?}");
+        assert!(cells.iter().all(|c| *c != "?" && *c != "failed"), "row {label:?}: {cells:?}");
+    }
+    assert_eq!(table_row(&stdout, "canary failures"), ["0", "0"]);
+    assert_eq!(stdout.matches("final check:").count(), 2, "{stdout}");
+    assert!(!stdout.contains("@@"), "child protocol lines leaked:\n{stdout}");
+}
+
+#[test]
+fn binary_trees_gc_and_box_print_the_same() {
+    let (gc, gc_err) = run(env!("CARGO_BIN_EXE_binary_trees"), &["6"]);
+    let (boxed, box_err) = run(env!("CARGO_BIN_EXE_binary_trees_box"), &["6"]);
+    let expected = "stretch tree of depth 7\t check: 255\n\
+                    64\t trees of depth 4\t check: 1984\n\
+                    16\t trees of depth 6\t check: 2032\n\
+                    long lived tree of depth 6\t check: 127\n";
+    assert_eq!(gc, expected);
+    assert_eq!(boxed, expected);
+    for err in [gc_err, box_err] {
+        let time = err.lines().find_map(|l| l.strip_prefix("time: ")).expect("a time line on stderr");
+        let secs = time.strip_suffix(" s").expect("time in seconds");
+        assert!(secs.parse::<f64>().is_ok() && secs.split('.').nth(1).is_some_and(|d| d.len() == 3), "{time}");
+    }
+    let (threaded, _) = run(env!("CARGO_BIN_EXE_binary_trees"), &["6", "--threads", "3"]);
+    assert_eq!(threaded, expected);
+}
+
+#[test]
+fn pause_bench_compares_both_modes() {
+    let (stdout, _) = run(env!("CARGO_BIN_EXE_pause_bench"), &["--live", "20000", "--seconds", "1", "--mode", "both"]);
+    for label in ["max pause", "p99 pause", "p50 pause", "cycles", "pauses"] {
+        let cells = table_row(&stdout, label);
+        assert_eq!(cells.len(), 2, "row {label:?}: {cells:?}");
+        assert!(cells.iter().all(|c| *c != "?" && *c != "failed"), "row {label:?}: {cells:?}");
+    }
+    for c in table_row(&stdout, "cycles") {
+        assert!(c.parse::<u64>().is_ok_and(|n| n > 0), "no cycle ran: {c}\n{stdout}");
+    }
+    assert!(stdout.contains("concurrent mode: built") && stdout.contains("stop-the-world mode: built"), "{stdout}");
+}
+
+#[test]
+fn pause_bench_single_mode() {
+    let (stdout, _) = run(env!("CARGO_BIN_EXE_pause_bench"), &["--live", "5000", "--seconds", "0.3", "--mode", "stw"]);
+    assert!(stdout.contains("stop-the-world mode: built") && stdout.contains("pauses: max"), "{stdout}");
+    assert!(!stdout.contains("@@"), "{stdout}");
+}
