@@ -103,3 +103,8 @@ pub fn stats() -> Stats {
         Err(e) => panic!("gc configuration: {e}"),
     }
 }
+
+/// The README's code, compiled and run as a doctest so it cannot go stale.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;
