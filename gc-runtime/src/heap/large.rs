@@ -51,7 +51,7 @@ impl LargeObjects {
             }
             // SAFETY: the object is dead: nothing can reach it; it is dropped exactly once and
             // its block freed right after.
-            if !unsafe { super::run_destructor(header) } {
+            if !unsafe { super::run_destructor(obj.ptr.as_ptr()) } {
                 result.drop_panics += 1;
             }
             result.freed_objects += 1;

@@ -51,11 +51,12 @@ use crate::{
 /// leak). Returns `false` if it panicked.
 ///
 /// # Safety
-/// `header` is a dead object's header: initialised, unreachable, and never used again.
-pub(crate) unsafe fn run_destructor(header: &crate::header::Header) -> bool {
-    let desc = header.desc();
+/// `obj` points to a dead object (initialised, unreachable, never used again), with
+/// provenance over the whole object (derived from its page or block, not from a `&Header`).
+pub(crate) unsafe fn run_destructor(obj: *mut crate::header::Header) -> bool {
+    // SAFETY: the caller guarantees an initialised header.
+    let desc = unsafe { &*obj }.desc();
     let Some(drop_fn) = desc.drop else { return true };
-    let obj = (header as *const crate::header::Header).cast_mut();
     // SAFETY: guaranteed by the caller: the value is dropped once and never touched again.
     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| unsafe { drop_fn(obj) }));
     if r.is_err() {

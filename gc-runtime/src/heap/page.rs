@@ -119,16 +119,16 @@ impl Page {
                 let bit = alloc.trailing_zeros() as usize;
                 alloc &= alloc - 1;
                 let i = w * 64 + bit;
-                // SAFETY: slot `i` is allocated (its bit is set), so it holds an initialised
-                // header; `i < nslots`, so the address is inside the page.
-                let header = unsafe { &*base.add(i * size).cast::<Header>() };
-                if header.mark_epoch() >= epoch {
+                // SAFETY: `i < nslots`, so the address is inside the page.
+                let obj = unsafe { base.add(i * size) }.cast::<Header>();
+                // SAFETY: slot `i` is allocated (its bit is set): an initialised header.
+                if unsafe { &*obj }.mark_epoch() >= epoch {
                     result.live_objects += 1;
                     continue;
                 }
                 // SAFETY: the object is dead (unmarked at the last termination), so nothing can
                 // reach it; it is dropped once, here, and its slot freed right after.
-                if !unsafe { super::run_destructor(header) } {
+                if !unsafe { super::run_destructor(obj) } {
                     result.drop_panics += 1;
                 }
                 slots.bits[w] &= !(1u64 << bit);
