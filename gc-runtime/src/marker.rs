@@ -43,11 +43,31 @@ pub(crate) struct MarkWorker<'q> {
     pub(crate) scanned_objects: usize,
     /// Bytes of objects scanned so far.
     pub(crate) scanned_bytes: usize,
+    /// Bytes of objects this worker marked that have nothing to scan (black at once).
+    leaf_bytes: usize,
+}
+
+/// What a worker or assist did, for statistics and the pacer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct MarkWork {
+    /// Objects scanned.
+    pub(crate) objects: usize,
+    /// Bytes of objects marked: scanned ones plus those with nothing to scan. The pacer's
+    /// measure of the live heap.
+    pub(crate) marked_bytes: usize,
+}
+
+impl std::ops::AddAssign for MarkWork {
+    fn add_assign(&mut self, o: MarkWork) {
+        self.objects += o.objects;
+        self.marked_bytes += o.marked_bytes;
+    }
 }
 
 struct MarkSink<'a> {
     epoch: u64,
     stack: &'a mut Vec<ObjPtr>,
+    leaf_bytes: &'a mut usize,
 }
 
 impl TraceSink for MarkSink<'_> {
@@ -60,8 +80,13 @@ impl TraceSink for MarkSink<'_> {
             // SAFETY: a slot of an object being scanned (hence allocated) points to an
             // allocated object.
             let h = unsafe { obj.header() };
-            if h.try_mark(self.epoch) && h.desc().trace.is_some() {
-                self.stack.push(obj);
+            if h.try_mark(self.epoch) {
+                let desc = h.desc();
+                if desc.trace.is_some() {
+                    self.stack.push(obj);
+                } else {
+                    *self.leaf_bytes += desc.size;
+                }
             }
         }
     }
@@ -70,7 +95,19 @@ impl TraceSink for MarkSink<'_> {
 impl<'q> MarkWorker<'q> {
     /// A worker for the current marking.
     pub(crate) fn new(queue: &'q GreyQueue) -> Self {
-        MarkWorker { queue, epoch: phase::mark_epoch(), stack: Vec::new(), scanned_objects: 0, scanned_bytes: 0 }
+        MarkWorker {
+            queue,
+            epoch: phase::mark_epoch(),
+            stack: Vec::new(),
+            scanned_objects: 0,
+            scanned_bytes: 0,
+            leaf_bytes: 0,
+        }
+    }
+
+    /// What this worker did so far.
+    pub(crate) fn work(&self) -> MarkWork {
+        MarkWork { objects: self.scanned_objects, marked_bytes: self.scanned_bytes + self.leaf_bytes }
     }
 
     /// Shade a root: mark it and, if it has fields, put it on this worker's stack.
@@ -82,8 +119,13 @@ impl<'q> MarkWorker<'q> {
         let obj = ObjPtr(nn);
         // SAFETY: guaranteed by the caller.
         let h = unsafe { obj.header() };
-        if h.try_mark(self.epoch) && h.desc().trace.is_some() {
-            self.stack.push(obj);
+        if h.try_mark(self.epoch) {
+            let desc = h.desc();
+            if desc.trace.is_some() {
+                self.stack.push(obj);
+            } else {
+                self.leaf_bytes += desc.size;
+            }
         }
     }
 
@@ -92,7 +134,7 @@ impl<'q> MarkWorker<'q> {
         // marked this cycle, so it is reachable and allocated.
         let desc = unsafe { obj.header() }.desc();
         let Some(trace) = desc.trace else { return };
-        let mut sink = MarkSink { epoch: self.epoch, stack: &mut self.stack };
+        let mut sink = MarkSink { epoch: self.epoch, stack: &mut self.stack, leaf_bytes: &mut self.leaf_bytes };
         let mut tracer = Tracer::new(&mut sink);
         // SAFETY: `obj` is an allocated object of the type `desc` describes.
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| unsafe { trace(obj.as_ptr(), &mut tracer) }));
@@ -196,16 +238,16 @@ pub(crate) fn assist(rt: &Runtime, budget: usize) {
     }
     let mut worker = MarkWorker::new(&rt.grey);
     worker.drain_budget(budget);
-    rt.stats.note_assist(worker.scanned_objects, worker.scanned_bytes);
+    rt.stats.note_assist(worker.work(), worker.scanned_bytes);
 }
 
 /// Drain the global queue with `workers` threads (this one included) until it is quiescent.
-pub(crate) fn drain_parallel(rt: &Runtime, workers: usize) -> (usize, usize) {
+pub(crate) fn drain_parallel(rt: &Runtime, workers: usize) -> MarkWork {
     let run = || {
         crate::mutator::enter_collector_thread();
         let mut w = MarkWorker::new(&rt.grey);
         w.drain_until_quiescent();
-        (w.scanned_objects, w.scanned_bytes)
+        w.work()
     };
     if workers <= 1 {
         return run();
@@ -214,9 +256,7 @@ pub(crate) fn drain_parallel(rt: &Runtime, workers: usize) -> (usize, usize) {
         let helpers: Vec<_> = (1..workers).map(|_| s.spawn(run)).collect();
         let mut total = run();
         for h in helpers {
-            let (o, b) = h.join().unwrap_or_else(|_| unreachable!("mark workers abort instead of panicking"));
-            total.0 += o;
-            total.1 += b;
+            total += h.join().unwrap_or_else(|_| unreachable!("mark workers abort instead of panicking"));
         }
         total
     })

@@ -146,7 +146,7 @@ impl Runtime {
 
     /// Account `bytes` of new allocation and start a cycle if the pacer says so.
     pub(crate) fn note_allocation(&self, bytes: usize) {
-        self.stats.note_allocation(bytes);
+        self.stats.note_allocation(bytes, crate::phase::barrier_on());
         if self.pacer.should_trigger(self.pages.live_bytes()) {
             self.control.request_background();
         }

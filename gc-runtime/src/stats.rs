@@ -6,7 +6,7 @@
 //! line per cycle on stderr, like Go's `GODEBUG=gctrace=1`:
 //!
 //! ```text
-//! gc 12 @3.456s concurrent/dijkstra: pauses 0.021+0.034 ms, mark 4.10 ms, sweep 2.30 ms, heap 12.3->5.1 MB (goal 10.2 MB), marked 80012, freed 120345 objs, 4 mutators
+//! gc 12 @3.456s concurrent/dijkstra: pauses 0.021+0.034 ms (to safepoint 0.015+0.020), mark 4.10 ms, sweep 2.30 ms, heap 12.3->5.1 MB, marked 4.8 MB (goal 9.6 MB), 80012 objects marked, 120345 freed, 4 mutators
 //! ```
 //!
 //! | field | meaning |
@@ -14,11 +14,13 @@
 //! | `gc 12` | cycle number, from 1 |
 //! | `@3.456s` | time since the runtime started |
 //! | `concurrent/dijkstra` | mode and barrier of the cycle |
-//! | `pauses a+b ms` | every stop-the-world pause of the cycle, in order (mark start, then mark termination and any retries; one full pause in stop-the-world mode) |
+//! | `pauses a+b ms` | every stop-the-world pause of the cycle, in order (mark start, then mark termination and any retries; one full pause in stop-the-world mode), from stop request to restart |
+//! | `to safepoint` | the part of each pause spent waiting for the last running mutator to reach a safepoint |
 //! | `mark`, `sweep` | wall time of the mark phase (from barrier on to termination) and of the background sweep |
 //! | `heap a->b MB` | live heap when the cycle started and after its sweep |
+//! | `marked MB` | bytes of objects the marking found reachable (the pacer's live heap) |
 //! | `goal` | the heap size that will trigger the next cycle |
-//! | `marked`, `freed` | objects the cycle marked and freed |
+//! | `objects marked`, `freed` | objects the cycle marked (scanned by workers and assists) and freed |
 //! | `mutators` | attached threads when the cycle started |
 
 use std::{collections::VecDeque, fmt, time::Duration};
@@ -29,6 +31,7 @@ use parking_lot::Mutex;
 use crate::{
     config::{BarrierKind, Mode},
     handshake::MutatorCounts,
+    marker::MarkWork,
     phase::Phase,
     primitive::sync::atomic::{AtomicU64, Ordering},
 };
@@ -66,8 +69,19 @@ impl PauseKind {
 pub struct Pause {
     /// What it was for.
     pub kind: PauseKind,
-    /// How long the world was stopped, from the stop request to the restart.
+    /// From the stop request to the restart: the longest any mutator can have waited.
     pub duration: Duration,
+    /// From the stop request until the last running mutator reached a safepoint. Mutators
+    /// still running meanwhile are not paused; those already parked are. A large value means
+    /// some thread runs long stretches without a safepoint.
+    pub time_to_safepoint: Duration,
+}
+
+impl Pause {
+    /// How long every mutator was stopped at once (`duration - time_to_safepoint`).
+    pub fn world_stopped(&self) -> Duration {
+        self.duration.saturating_sub(self.time_to_safepoint)
+    }
 }
 
 /// One phase change, in order, with whether the world was stopped when it happened.
@@ -100,8 +114,12 @@ pub struct CycleStats {
     pub sweep_time: Duration,
     /// Live heap bytes when the cycle started.
     pub heap_before: usize,
-    /// Live heap bytes after sweeping.
+    /// Live heap bytes after sweeping (includes objects allocated during the cycle, which
+    /// survive it).
     pub heap_after: usize,
+    /// Bytes marked by the cycle: objects the marking found reachable plus objects allocated
+    /// (black) while it ran — the live heap the pacer uses, as Go's `heap_marked`.
+    pub heap_marked: usize,
     /// The heap size that triggers the next cycle.
     pub heap_goal: usize,
     /// Objects marked (scanned) by workers and assists.
@@ -131,19 +149,23 @@ impl CycleStats {
     /// The trace line (see the module docs).
     pub fn trace_line(&self) -> String {
         let mb = |b: usize| b as f64 / (1 << 20) as f64;
-        let pauses: Vec<String> =
-            self.pauses.iter().map(|p| format!("{:.3}", p.duration.as_secs_f64() * 1e3)).collect();
+        let ms = |d: Duration| format!("{:.3}", d.as_secs_f64() * 1e3);
+        let pauses: Vec<String> = self.pauses.iter().map(|p| ms(p.duration)).collect();
+        let ttsp: Vec<String> = self.pauses.iter().map(|p| ms(p.time_to_safepoint)).collect();
         format!(
-            "gc {} @{:.3}s {}/{}: pauses {} ms, mark {:.2} ms, sweep {:.2} ms, heap {:.1}->{:.1} MB (goal {:.1} MB), marked {}, freed {} objs, {} mutators",
+            "gc {} @{:.3}s {}/{}: pauses {} ms (to safepoint {}), mark {:.2} ms, sweep {:.2} ms, \
+             heap {:.1}->{:.1} MB, marked {:.1} MB (goal {:.1} MB), {} objects marked, {} freed, {} mutators",
             self.cycle,
             self.started_at.as_secs_f64(),
             self.mode.name(),
             self.barrier.name(),
             pauses.join("+"),
+            ttsp.join("+"),
             self.mark_time.as_secs_f64() * 1e3,
             self.sweep_time.as_secs_f64() * 1e3,
             mb(self.heap_before),
             mb(self.heap_after),
+            mb(self.heap_marked),
             mb(self.heap_goal),
             self.objects_marked,
             self.objects_freed,
@@ -216,8 +238,10 @@ struct Recorded {
 pub(crate) struct StatsRecorder {
     recorded: Mutex<Recorded>,
     bytes_allocated: AtomicU64,
+    allocated_black: AtomicU64,
     assist_bytes: AtomicU64,
     assist_objects: AtomicU64,
+    assist_marked_bytes: AtomicU64,
 }
 
 impl Default for StatsRecorder {
@@ -234,25 +258,41 @@ impl Default for StatsRecorder {
                 objects_freed: 0,
             }),
             bytes_allocated: AtomicU64::new(0),
+            allocated_black: AtomicU64::new(0),
             assist_bytes: AtomicU64::new(0),
             assist_objects: AtomicU64::new(0),
+            assist_marked_bytes: AtomicU64::new(0),
         }
     }
 }
 
 impl StatsRecorder {
-    pub(crate) fn note_allocation(&self, bytes: usize) {
+    pub(crate) fn note_allocation(&self, bytes: usize, black: bool) {
         self.bytes_allocated.fetch_add(bytes as u64, Ordering::Relaxed);
+        if black {
+            self.allocated_black.fetch_add(bytes as u64, Ordering::Relaxed);
+        }
     }
 
-    pub(crate) fn note_assist(&self, objects: usize, bytes: usize) {
-        self.assist_objects.fetch_add(objects as u64, Ordering::Relaxed);
-        self.assist_bytes.fetch_add(bytes as u64, Ordering::Relaxed);
+    /// Bytes allocated while marking (black) so far.
+    pub(crate) fn allocated_black(&self) -> u64 {
+        self.allocated_black.load(Ordering::Relaxed)
     }
 
-    /// Objects and bytes scanned by assists so far (the collector takes differences per cycle).
-    pub(crate) fn assist_totals(&self) -> (u64, u64) {
-        (self.assist_objects.load(Ordering::Relaxed), self.assist_bytes.load(Ordering::Relaxed))
+    pub(crate) fn note_assist(&self, work: MarkWork, scanned_bytes: usize) {
+        self.assist_objects.fetch_add(work.objects as u64, Ordering::Relaxed);
+        self.assist_marked_bytes.fetch_add(work.marked_bytes as u64, Ordering::Relaxed);
+        self.assist_bytes.fetch_add(scanned_bytes as u64, Ordering::Relaxed);
+    }
+
+    /// Work done by assists so far, and bytes they scanned (the collector takes differences
+    /// per cycle).
+    pub(crate) fn assist_totals(&self) -> (MarkWork, u64) {
+        let work = MarkWork {
+            objects: self.assist_objects.load(Ordering::Relaxed) as usize,
+            marked_bytes: self.assist_marked_bytes.load(Ordering::Relaxed) as usize,
+        };
+        (work, self.assist_bytes.load(Ordering::Relaxed))
     }
 
     /// Store a finished cycle.
@@ -317,14 +357,19 @@ mod tests {
             started_at: Duration::from_millis(1500),
             pauses: pauses_us
                 .iter()
-                .map(|&us| Pause { kind: PauseKind::MarkStart, duration: Duration::from_micros(us) })
+                .map(|&us| Pause {
+                    kind: PauseKind::MarkStart,
+                    duration: Duration::from_micros(us),
+                    time_to_safepoint: Duration::from_micros(us / 2),
+                })
                 .collect(),
             phases: Vec::new(),
             mark_time: Duration::from_micros(4100),
             sweep_time: Duration::from_micros(2300),
             heap_before: 12 << 20,
             heap_after: 5 << 20,
-            heap_goal: 10 << 20,
+            heap_marked: 4 << 20,
+            heap_goal: 8 << 20,
             objects_marked: 7,
             objects_freed: 9,
             bytes_freed: 90,
@@ -341,7 +386,8 @@ mod tests {
         let line = cycle(12, &[21, 34]).trace_line();
         assert_eq!(
             line,
-            "gc 12 @1.500s concurrent/dijkstra: pauses 0.021+0.034 ms, mark 4.10 ms, sweep 2.30 ms, heap 12.0->5.0 MB (goal 10.0 MB), marked 7, freed 9 objs, 3 mutators"
+            "gc 12 @1.500s concurrent/dijkstra: pauses 0.021+0.034 ms (to safepoint 0.010+0.017), mark 4.10 ms, sweep 2.30 ms, \
+             heap 12.0->5.0 MB, marked 4.0 MB (goal 8.0 MB), 7 objects marked, 9 freed, 3 mutators"
         );
     }
 

@@ -62,7 +62,7 @@ use parking_lot::{Condvar, Mutex};
 use crate::{
     barrier, checkmark,
     config::{Config, Mode},
-    marker::{self, MarkWorker},
+    marker::{self, MarkWork, MarkWorker},
     mutator,
     phase::{self, Phase},
     primitive::sync::atomic::{AtomicBool, Ordering},
@@ -150,15 +150,16 @@ impl<'a> Cycle<'a> {
         self.stats.phases.push(PhaseChange { phase, world_stopped });
     }
 
-    fn stop(&self) -> Instant {
+    /// Stop the world; returns when the stop was requested and how long it took.
+    fn stop(&self) -> (Instant, Duration) {
         let t = Instant::now();
         self.rt.handshake.stop_the_world(self.config.safepoint_warn);
-        t
+        (t, t.elapsed())
     }
 
-    fn start(&mut self, stopped_at: Instant, kind: PauseKind) {
+    fn start(&mut self, (requested, time_to_safepoint): (Instant, Duration), kind: PauseKind) {
         self.rt.handshake.start_the_world();
-        self.stats.pauses.push(Pause { kind, duration: stopped_at.elapsed() });
+        self.stats.pauses.push(Pause { kind, duration: requested.elapsed(), time_to_safepoint });
     }
 
     /// World stopped: new epoch, barrier choice, phase `Mark`.
@@ -179,13 +180,18 @@ impl<'a> Cycle<'a> {
             unsafe { w.shade_root(p) }
         });
         w.drain_own();
-        self.stats.objects_marked += w.scanned_objects;
+        self.note(w.work());
         self.drain();
     }
 
     fn drain(&mut self) {
-        let (objects, _) = marker::drain_parallel(self.rt, self.config.mark_workers);
-        self.stats.objects_marked += objects;
+        let work = marker::drain_parallel(self.rt, self.config.mark_workers);
+        self.note(work);
+    }
+
+    fn note(&mut self, work: MarkWork) {
+        self.stats.objects_marked += work.objects;
+        self.stats.heap_marked += work.marked_bytes;
     }
 
     /// World stopped, marking complete: checkmark, sweep epoch, barrier off.
@@ -285,7 +291,8 @@ impl<'a> Cycle<'a> {
 fn run_cycle(rt: &Runtime) {
     let config = rt.config.lock().clone();
     let started_at = rt.started.elapsed();
-    let (assist_objects_before, assist_bytes_before) = rt.stats.assist_totals();
+    let (assist_work_before, assist_bytes_before) = rt.stats.assist_totals();
+    let black_before = rt.stats.allocated_black();
     let panics_before = rt.pages.swept.drop_panics.load(Ordering::Relaxed);
     let bytes_before = rt.pages.swept.freed_bytes.load(Ordering::Relaxed);
     let mut cycle = Cycle {
@@ -301,6 +308,7 @@ fn run_cycle(rt: &Runtime) {
             sweep_time: Duration::ZERO,
             heap_before: rt.pages.live_bytes(),
             heap_after: 0,
+            heap_marked: 0,
             heap_goal: 0,
             objects_marked: 0,
             objects_freed: 0,
@@ -317,12 +325,19 @@ fn run_cycle(rt: &Runtime) {
         Mode::Concurrent => cycle.concurrent(),
         Mode::StopTheWorld => cycle.stop_the_world(),
     }
+    let (assist_work, assist_bytes) = rt.stats.assist_totals();
+    cycle.note(MarkWork {
+        objects: assist_work.objects - assist_work_before.objects,
+        marked_bytes: assist_work.marked_bytes - assist_work_before.marked_bytes,
+    });
     let mut stats = cycle.stats;
-    stats.heap_after = rt.pages.live_bytes();
-    stats.heap_goal = rt.pacer.after_cycle(stats.heap_after);
-    let (assist_objects, assist_bytes) = rt.stats.assist_totals();
+    stats.heap_marked += (rt.stats.allocated_black() - black_before) as usize;
     stats.assist_bytes = assist_bytes - assist_bytes_before;
-    stats.objects_marked += (assist_objects - assist_objects_before) as usize;
+    stats.heap_after = rt.pages.live_bytes();
+    // Pace on what the cycle marked — found reachable or allocated black while marking, as
+    // Go's heap_marked — not on the heap after the sweep, which also holds what was
+    // allocated during the sweep and pages still unswept in caches.
+    stats.heap_goal = rt.pacer.after_cycle(stats.heap_marked);
     stats.drop_panics = rt.pages.swept.drop_panics.load(Ordering::Relaxed) - panics_before;
     stats.bytes_freed = rt.pages.swept.freed_bytes.load(Ordering::Relaxed) - bytes_before;
     if cycle.config.trace {
