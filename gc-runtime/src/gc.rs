@@ -33,9 +33,34 @@ use crate::{
 /// assert!(gc_runtime::Gc::ptr_eq(a, b));
 /// ```
 pub struct Gc<'m, T> {
-    ptr: NonNull<GcBox<T>>,
-    _mutator: PhantomData<&'m Mutator>,
+    ptr: Addr<GcBox<T>>,
+    /// The mutator borrow, and the one thing that makes a local `!Send` and `!Sync` — named
+    /// so that the compiler's error says what to do instead.
+    _mutator: PhantomData<(&'m (), *mut UseARootToShareAnObjectWithAnotherThread)>,
 }
+
+/// A bare address. It is `Send + Sync` so that the types holding one get their thread
+/// affinity from an explicit marker field instead (and the compiler's errors name that).
+pub(crate) struct Addr<T>(pub(crate) NonNull<T>);
+
+impl<T> Clone for Addr<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T> Copy for Addr<T> {}
+
+// SAFETY: an address alone grants nothing; every holder restricts its own thread use with a
+// `!Send`/`!Sync` marker field.
+unsafe impl<T> Send for Addr<T> {}
+// SAFETY: as above.
+unsafe impl<T> Sync for Addr<T> {}
+
+/// Appears in compiler errors when a [`Gc`] local is sent to or shared with another thread:
+/// locals belong to their thread's mutator. Make a [`Root`] (`gc.root(&mu)`), which is
+/// `Send + Sync`, and read it there with that thread's mutator.
+#[doc(hidden)]
+pub enum UseARootToShareAnObjectWithAnotherThread {}
 
 impl<'m, T> Gc<'m, T> {
     /// Wrap a pointer to an allocated object.
@@ -45,13 +70,13 @@ impl<'m, T> Gc<'m, T> {
     /// safepoint (it is reachable or was allocated black by `mu`).
     #[inline]
     pub(crate) unsafe fn from_raw(ptr: NonNull<GcBox<T>>, _mu: &'m Mutator) -> Gc<'m, T> {
-        Gc { ptr, _mutator: PhantomData }
+        Gc { ptr: Addr(ptr), _mutator: PhantomData }
     }
 
     /// The object's header address (what slots store).
     #[inline]
     pub(crate) fn header_ptr(self) -> *mut Header {
-        self.ptr.as_ptr().cast()
+        self.ptr.0.as_ptr().cast()
     }
 
     /// A reference to the object that lives as long as the mutator borrow.
@@ -60,20 +85,20 @@ impl<'m, T> Gc<'m, T> {
         // SAFETY: the object is allocated until the mutator's next safepoint, which cannot
         // come while `'m` lasts (module docs); objects are `Sync` and only shared references
         // are handed out.
-        unsafe { &(*self.ptr.as_ptr()).value }
+        unsafe { &(*self.ptr.0.as_ptr()).value }
     }
 
     /// Whether two locals name the same object.
     #[inline]
     pub fn ptr_eq(a: Gc<'_, T>, b: Gc<'_, T>) -> bool {
-        a.ptr == b.ptr
+        a.ptr.0 == b.ptr.0
     }
 
     /// The object's address: stable for its lifetime (the collector does not move objects),
     /// usable as a hash key for identity.
     #[inline]
     pub fn addr(self) -> usize {
-        self.ptr.as_ptr() as usize
+        self.ptr.0.as_ptr() as usize
     }
 }
 
@@ -113,6 +138,6 @@ impl<T: fmt::Display> fmt::Display for Gc<'_, T> {
 
 impl<T> fmt::Pointer for Gc<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Pointer::fmt(&self.ptr, f)
+        fmt::Pointer::fmt(&self.ptr.0, f)
     }
 }

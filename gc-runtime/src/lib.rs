@@ -73,7 +73,7 @@ mod trace_impls;
 #[path = "private.rs"]
 pub mod __private;
 
-pub use gc_derive::Trace;
+pub use gc_derive::{gc, Trace};
 
 pub use crate::{
     checkmark::CheckmarkFailure,

@@ -34,7 +34,7 @@ use std::{
 
 use crate::{
     config::ConfigError,
-    gc::Gc,
+    gc::{Addr, Gc},
     handshake::{self, MutatorState},
     header::{GcBox, Header},
     heap::{cache::AllocCache, size_class::class_of},
@@ -89,9 +89,15 @@ pub struct Mutator {
     /// reaches the same state through the thread-local `CURRENT`, so a `Box` (which asserts
     /// uniqueness when moved) or a `&mut` would invalidate that pointer. Every field is a
     /// `Cell` or `RefCell`.
-    inner: NonNull<MutatorInner>,
-    _not_send: PhantomData<*mut ()>,
+    inner: Addr<MutatorInner>,
+    /// What makes a mutator `!Send` and `!Sync`, named for the compiler's error.
+    _thread: PhantomData<*mut EachThreadAttachesItsOwnMutator>,
 }
+
+/// Appears in compiler errors when a [`Mutator`] is sent to or shared with another thread:
+/// each thread calls [`attach`] for its own mutator.
+#[doc(hidden)]
+pub enum EachThreadAttachesItsOwnMutator {}
 
 /// Why [`try_attach`] failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -144,15 +150,15 @@ pub fn try_attach() -> Result<Mutator, AttachError> {
     let name =
         std::thread::current().name().map_or_else(|| format!("{:?}", std::thread::current().id()), str::to_owned);
     let id = rt.handshake.register(name);
-    let inner = NonNull::from(Box::leak(Box::new(MutatorInner {
+    let inner = Addr(NonNull::from(Box::leak(Box::new(MutatorInner {
         rt,
         id,
         running: Cell::new(true),
         seen_sweep_epoch: Cell::new(phase::sweep_epoch()),
         local: RefCell::new(Local { cache: AllocCache::default(), shade: ShadeBuffer::default(), assist_debt: 0 }),
-    })));
-    CURRENT.with(|c| c.set(inner.as_ptr()));
-    Ok(Mutator { inner, _not_send: PhantomData })
+    }))));
+    CURRENT.with(|c| c.set(inner.0.as_ptr()));
+    Ok(Mutator { inner, _thread: PhantomData })
 }
 
 /// Run `f` with a mutator attached for its duration (detached afterwards, also on panic).
@@ -211,7 +217,7 @@ impl Mutator {
     fn inner(&self) -> &MutatorInner {
         // SAFETY: `inner` is valid from `try_attach` until `drop`, and only shared
         // references to it exist (see the field's docs).
-        unsafe { self.inner.as_ref() }
+        unsafe { self.inner.0.as_ref() }
     }
 
     pub(crate) fn runtime(&self) -> &'static Runtime {
@@ -384,7 +390,7 @@ impl Drop for Mutator {
         CURRENT.with(|c| c.set(std::ptr::null()));
         // SAFETY: `inner` came from `Box::leak` in `try_attach`; the thread-local pointer was
         // cleared above and no reference to the state outlives this call.
-        drop(unsafe { Box::from_raw(self.inner.as_ptr()) });
+        drop(unsafe { Box::from_raw(self.inner.0.as_ptr()) });
     }
 }
 

@@ -38,6 +38,11 @@ use crate::{header::Header, primitive::sync::atomic::AtomicPtr};
 /// 4. `NEEDS_TRACE` is `false` only if the type can never hold a GC slot.
 /// 5. `trace` should not panic. A panic in `trace` stops the process with a message, because
 ///    the marker cannot know which referents the object still had.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` does not implement `Trace`, so the collector cannot find the GC pointers in it",
+    label = "this type must implement `Trace`",
+    note = "derive it with #[derive(Trace)] (or put #[gc] on the struct); if the field holds no GC pointer, mark it #[trace(skip)]"
+)]
 pub unsafe trait Trace {
     /// `false` when values of this type can never hold a GC pointer, so the marker does not
     /// need to call [`Trace::trace`] (the object is marked black at once).
