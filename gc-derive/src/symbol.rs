@@ -2,7 +2,16 @@
 //!
 //! # Attribute keywords
 //!
-//! [`TRACE`] is the helper attribute (`#[trace(...)]`) and [`SKIP`] its only argument.
+//! [`TRACE`] is the helper attribute (`#[trace(...)]`) and [`SKIP`] its only argument. [`GC`]
+//! is the `#[gc]` attribute, with the arguments [`CONSTRUCTOR`] and [`NO_CONSTRUCTOR`], and
+//! [`PRIVATE`] (`__private(slots(..), types(..))`), the form its own registry macros call it
+//! with (never written by users).
+//!
+//! # Type and attribute names `#[gc]` looks for
+//!
+//! [`GC_TYPE`] and [`OPTION`] make a field a slot (`Gc<T>`, `Option<Gc<T>>`); [`DERIVE`] and
+//! [`TRACE_TRAIT`] find a `#[derive(Trace)]` that `#[gc]` would duplicate; [`CFG`] and
+//! [`CFG_ATTR`] are copied from fields onto the code generated for them.
 //!
 //! # GC pointer type names
 //!
@@ -25,8 +34,45 @@ pub(crate) const TRACE: Symbol = Symbol("trace");
 /// The field attribute argument: `#[trace(skip)]`.
 pub(crate) const SKIP: Symbol = Symbol("skip");
 
+/// The attribute macro: `#[gc]`.
+pub(crate) const GC: Symbol = Symbol("gc");
+
+/// `#[gc(constructor = "make")]`: renames the generated constructor.
+pub(crate) const CONSTRUCTOR: Symbol = Symbol("constructor");
+
+/// `#[gc(no_constructor)]`: omits the generated constructor.
+pub(crate) const NO_CONSTRUCTOR: Symbol = Symbol("no_constructor");
+
+/// `#[gc(__private(...))]`: how a registry macro hands slot names back to `#[gc]`.
+pub(crate) const PRIVATE: Symbol = Symbol("__private");
+
+/// `slots(a, b)` inside `__private(...)`: slot field names gathered so far.
+pub(crate) const SLOTS: Symbol = Symbol("slots");
+
+/// `types(A, B)` inside `__private(...)`: `#[gc]` structs whose registries are still to ask.
+pub(crate) const TYPES: Symbol = Symbol("types");
+
+/// The local pointer type; a `Gc<T>` field becomes a slot.
+pub(crate) const GC_TYPE: Symbol = Symbol("Gc");
+
+/// `Option<Gc<T>>` is a nullable slot.
+pub(crate) const OPTION: Symbol = Symbol("Option");
+
+/// `#[derive(...)]`.
+pub(crate) const DERIVE: Symbol = Symbol("derive");
+
+/// The trait `#[gc]` implements, looked for in `#[derive(...)]`.
+pub(crate) const TRACE_TRAIT: Symbol = Symbol("Trace");
+
+/// `#[cfg(...)]`.
+pub(crate) const CFG: Symbol = Symbol("cfg");
+
+/// `#[cfg_attr(...)]`.
+pub(crate) const CFG_ATTR: Symbol = Symbol("cfg_attr");
+
 /// `gc_runtime` types that hold a GC pointer; a field mentioning one may not be skipped.
-pub(crate) const GC_POINTER_TYPES: &[Symbol] = &[Symbol("Gc"), Symbol("Member"), Symbol("OptMember"), Symbol("Root")];
+pub(crate) const GC_POINTER_TYPES: &[Symbol] =
+    &[Symbol("Gc"), Symbol("Member"), Symbol("NonNullMember"), Symbol("OptMember"), Symbol("Root")];
 
 impl PartialEq<Symbol> for Ident {
     fn eq(&self, word: &Symbol) -> bool {

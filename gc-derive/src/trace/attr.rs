@@ -21,13 +21,12 @@
 //! read. Only a malformed list (say `#[trace(skip skip)]`) stops at its first error, which
 //! `syn` reports.
 
-use proc_macro2::{TokenStream, TokenTree};
-use quote::ToTokens;
-use syn::{meta::ParseNestedMeta, parse::ParseStream, Attribute, Meta, Path};
+use syn::{meta::ParseNestedMeta, Attribute, Meta, Path};
 
 use crate::{
     ctxt::Ctxt,
     symbol::{SKIP, TRACE},
+    util::{path_to_string, take_value},
 };
 
 /// What the `#[trace(...)]` attributes on one field asked for.
@@ -116,35 +115,5 @@ pub(crate) fn reject_not_on_field(cx: &Ctxt, attrs: &[Attribute], place: NotAFie
                  put #[trace(skip)] on each field that should not be traced"
             ),
         );
-    }
-}
-
-/// Consumes the tokens after an argument's path up to the next top-level `,` (or the end),
-/// returning them: empty for a bare `skip`, `= value` or `(...)` otherwise.
-///
-/// Commas inside delimiters are part of a single token tree and do not stop the scan.
-fn take_value(input: ParseStream<'_>) -> syn::Result<TokenStream> {
-    input.step(|cursor| {
-        let mut taken = TokenStream::new();
-        let mut rest = *cursor;
-        while let Some((tree, next)) = rest.token_tree() {
-            if matches!(&tree, TokenTree::Punct(punct) if punct.as_char() == ',') {
-                break;
-            }
-            tree.to_tokens(&mut taken);
-            rest = next;
-        }
-        Ok((taken, rest))
-    })
-}
-
-/// `a::b` for display in a message, without the spaces `quote` would put around `::`.
-fn path_to_string(path: &Path) -> String {
-    let segments = path.segments.iter().map(|segment| segment.ident.to_string());
-    let joined = segments.collect::<Vec<_>>().join("::");
-    if path.leading_colon.is_some() {
-        format!("::{joined}")
-    } else {
-        joined
     }
 }

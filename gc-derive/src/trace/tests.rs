@@ -4,8 +4,8 @@
 //! # Scope
 //!
 //! These run without a compiler in the loop, so they check messages and counts, not spans or
-//! how rustc renders the errors; the trybuild cases (`ui-cases/`) cover those once the
-//! runtime builds. Behaviour of accepted inputs is tested in `tests/expand.rs`.
+//! how rustc renders the errors; the trybuild cases (`ui-tests/tests/ui/derive-trace/`) cover
+//! those. Behaviour of accepted inputs is tested in `tests/expand.rs`.
 
 use proc_macro2::TokenStream;
 use syn::{parse_quote, DeriveInput};

@@ -5,8 +5,8 @@
 //! `#[trace(skip)]` tells the derive not to visit a field. If that field holds a GC pointer,
 //! the marker never sees the pointer, the referent stays white and the sweeper frees it while
 //! it is still reachable. So a skipped field's type is searched for the names in
-//! [`GC_POINTER_TYPES`] (`Gc`, `Member`, `OptMember`, `Root`) in every path segment, at any
-//! depth: `Vec<Option<Member<T>>>` is rejected.
+//! [`GC_POINTER_TYPES`] (`Gc`, `Member`, `NonNullMember`, `OptMember`, `Root`) in every path
+//! segment, at any depth: `Vec<Option<Member<T>>>` is rejected.
 //!
 //! The search is syntactic. It cannot see through a type alias or a user type that holds a
 //! pointer, so it catches the common mistake and is not a proof; the safety of a skip on such
