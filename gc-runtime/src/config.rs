@@ -12,6 +12,7 @@
 //! | `GC_TRACE` | `0`, `1` | `0` | print one line per cycle on stderr |
 //! | `GC_CHECKMARK` | `0`, `1` | `0` | verify every concurrent mark with a stop-the-world mark |
 //! | `GC_SAFEPOINT_WARN_MS` | integer ≥ 1 | `1000` | warn when a mutator takes this long to reach a safepoint |
+//! | `GC_MEMORY_LIMIT` | bytes, with optional `K`/`M`/`G` suffix, or `off` | `off` | hard limit on the live heap (see [`Config::memory_limit`]) |
 //!
 //! A value that does not parse is an error naming the variable and what it accepts; it is never
 //! silently replaced by the default.
@@ -85,6 +86,13 @@ pub struct Config {
     /// How long the collector waits for mutators to reach a safepoint before it prints a
     /// warning (it keeps waiting).
     pub safepoint_warn: Duration,
+    /// A hard limit on the heap, in bytes. The pacer starts cycles before it is reached; an
+    /// allocation that would exceed it requests a collection and, if the heap is still over,
+    /// fails ([`Mutator::try_alloc`](crate::Mutator::try_alloc)) or panics
+    /// ([`Mutator::alloc`](crate::Mutator::alloc)). Checked when a mutator takes a new page
+    /// (64 KiB) or allocates a large object, so the heap can exceed it by at most one page per
+    /// size class per mutator.
+    pub memory_limit: Option<usize>,
 }
 
 impl Default for Config {
@@ -98,6 +106,7 @@ impl Default for Config {
             trace: false,
             checkmark: false,
             safepoint_warn: Duration::from_millis(1000),
+            memory_limit: None,
         }
     }
 }
@@ -181,6 +190,16 @@ impl Config {
                 _ => return Err(bad("GC_SAFEPOINT_WARN_MS", &v, "a positive integer number of milliseconds")),
             };
         }
+        if let Some(v) = get("GC_MEMORY_LIMIT") {
+            self.memory_limit = if v.trim().eq_ignore_ascii_case("off") {
+                None
+            } else {
+                Some(
+                    parse_bytes(&v)
+                        .ok_or_else(|| bad("GC_MEMORY_LIMIT", &v, "a byte count such as `512M`, or `off`"))?,
+                )
+            };
+        }
         Ok(self)
     }
 
@@ -227,6 +246,11 @@ impl Config {
     /// Set [`Config::trace`].
     pub fn with_trace(mut self, on: bool) -> Self {
         self.trace = on;
+        self
+    }
+    /// Set [`Config::memory_limit`].
+    pub fn with_memory_limit(mut self, bytes: Option<usize>) -> Self {
+        self.memory_limit = bytes;
         self
     }
     /// Set [`Config::checkmark`].
@@ -281,6 +305,7 @@ mod tests {
             ("GC_TRACE", "1"),
             ("GC_CHECKMARK", "true"),
             ("GC_SAFEPOINT_WARN_MS", "25"),
+            ("GC_MEMORY_LIMIT", "256M"),
         ])
         .unwrap();
         assert_eq!(c.mode, Mode::StopTheWorld);
@@ -290,6 +315,8 @@ mod tests {
         assert_eq!(c.mark_workers, 2);
         assert!(c.trace && c.checkmark);
         assert_eq!(c.safepoint_warn, Duration::from_millis(25));
+        assert_eq!(c.memory_limit, Some(256 << 20));
+        assert_eq!(with(&[("GC_MEMORY_LIMIT", "off")]).unwrap().memory_limit, None);
         assert_eq!(with(&[("GC_PERCENT", "off")]).unwrap().gc_percent, None);
     }
 
@@ -304,6 +331,7 @@ mod tests {
             ("GC_TRACE", "maybe"),
             ("GC_CHECKMARK", "2"),
             ("GC_SAFEPOINT_WARN_MS", "0"),
+            ("GC_MEMORY_LIMIT", "a lot"),
         ] {
             let err = with(&[(k, v)]).unwrap_err();
             assert_eq!(err.variable, k);

@@ -36,6 +36,26 @@
 //! assert_eq!(head.next.get(&mu).unwrap().value, 2);
 //! ```
 //!
+//! # Destructors (finalization)
+//!
+//! A GC type cannot implement `Drop` itself (`#[derive(Trace)]` and `#[gc]` make that a
+//! compile error), but the destructors of its fields — a `String`, a `Vec<u8>`, a file handle,
+//! a [`Root`] — run when the object is found dead:
+//!
+//! - **exactly once**, after the mark termination of the first cycle that did not reach the
+//!   object, and never while it is reachable;
+//! - **on which thread**: the collector thread's background sweep (thread name
+//!   `gc-collector`), or a mutator thread that sweeps a page lazily inside an allocation that
+//!   needed it; in [`Mode::StopTheWorld`] always the collector thread, inside the pause;
+//! - **in which phase**: usually `Sweep`; a page a mutator kept cached during the cycle is swept
+//!   when it hands it back, which may be later (even during the next cycle's marking);
+//! - **in no particular order** between objects, cycles included — a destructor must not
+//!   assume its object's neighbours are alive, and cannot reach them anyway: reading a slot
+//!   needs a mutator, and the collector's threads cannot attach one ([`AttachError::CollectorThread`]);
+//! - **what it may touch**: its own fields, and anything outside the GC heap (dropping a
+//!   [`Root`] or [`Weak`] there is fine). A destructor that panics is reported on stderr and
+//!   counted in [`CycleStats::drop_panics`]; the object is freed all the same.
+//!
 //! # Where to read on
 //!
 //! The algorithm is documented where it lives: `collector/mod.rs` (the cycle, step by step),
@@ -48,7 +68,9 @@
 extern crate self as gc_runtime;
 
 mod barrier;
+mod cells;
 mod checkmark;
+mod collections;
 mod collector;
 mod config;
 mod gc;
@@ -68,25 +90,31 @@ mod stats;
 mod test_support;
 mod trace;
 mod trace_impls;
+mod weak;
 
 #[doc(hidden)]
 #[path = "private.rs"]
 pub mod __private;
 
+/// A thread-safe cell for `Copy` plain data in GC objects (from `crossbeam-utils`; traced as
+/// holding no GC pointer).
+pub use crossbeam_utils::atomic::AtomicCell;
 pub use gc_derive::{gc, Trace};
 
 pub use crate::{
     checkmark::CheckmarkFailure,
+    collections::{GcIdMap, GcMap, GcVec, GcVecIter, IndexOutOfRange},
     config::{BarrierKind, Config, ConfigError, Mode},
     gc::Gc,
     handshake::{MutatorCounts, MutatorState},
     member::{Member, NonNullMember},
-    mutator::{attach, try_attach, with_mutator, AttachError, Mutator},
+    mutator::{attach, try_attach, with_mutator, AllocError, AttachError, LimitError, Mutator},
     phase::Phase,
-    roots::Root,
+    roots::{GlobalRoot, Root},
     runtime::{config, init, reconfigure, InitError},
     stats::{CycleStats, Pause, PauseKind, PhaseChange, Stats, RECENT_CYCLES},
     trace::{Trace, Tracer},
+    weak::Weak,
 };
 
 /// The phase the collector is in now.
@@ -97,9 +125,11 @@ pub fn phase() -> Phase {
 /// A snapshot of the collector's statistics (starts the runtime if needed).
 pub fn stats() -> Stats {
     match runtime::Runtime::get_or_init() {
-        Ok(rt) => {
-            rt.stats.snapshot(rt.pages.live_bytes(), rt.pages.committed_bytes(), rt.roots.len(), rt.handshake.counts())
-        }
+        Ok(rt) => rt.stats.snapshot(
+            (rt.pages.live_bytes(), rt.pages.committed_bytes()),
+            (rt.roots.len(), rt.weaks.len()),
+            rt.handshake.counts(),
+        ),
         Err(e) => panic!("gc configuration: {e}"),
     }
 }

@@ -72,6 +72,13 @@ impl<T> Member<T> {
         Member { ptr: AtomicPtr::new(unarmed()), _t: PhantomData }
     }
 
+    /// An empty, *armed* slot, for containers that are themselves armed (inside an allocated
+    /// object) and create slots as they grow — GC collections. Never hand one out to code that
+    /// could keep it outside the heap.
+    pub(crate) fn new_armed() -> Member<T> {
+        Member { ptr: AtomicPtr::new(std::ptr::null_mut()), _t: PhantomData }
+    }
+
     /// The referent as a local of `mu`, or `None` if the slot is empty.
     #[inline]
     pub fn get<'m>(&self, mu: &'m Mutator) -> Option<Gc<'m, T>> {

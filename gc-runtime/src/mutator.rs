@@ -37,13 +37,77 @@ use crate::{
     gc::{Addr, Gc},
     handshake::{self, MutatorState},
     header::{GcBox, Header},
-    heap::{cache::AllocCache, size_class::class_of},
+    heap::{cache::AllocCache, page::PAGE_BYTES, size_class::class_of},
     marker, member, phase,
-    primitive::sync::atomic::{AtomicPtr, Ordering},
+    primitive::sync::atomic::{AtomicBool, AtomicPtr, Ordering},
     runtime::Runtime,
     shade::{self, GreyQueue, ShadeBuffer},
     trace::{Trace, TraceSink, Tracer},
 };
+
+/// The memory limit was reached: what was asked for, and how full the heap is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LimitError {
+    /// The configured limit, in bytes.
+    pub limit: usize,
+    /// The heap's live bytes when the request failed.
+    pub live: usize,
+    /// Bytes the last collection found live (what it marked).
+    pub last_marked: usize,
+    /// Bytes the request needed (a page, for small objects).
+    pub requested: usize,
+}
+
+impl fmt::Display for LimitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "gc memory limit reached: the heap holds {} bytes of a {}-byte limit and {} more were needed \
+             (the last collection found {} bytes live)",
+            self.live, self.limit, self.requested, self.last_marked
+        )
+    }
+}
+
+impl std::error::Error for LimitError {}
+
+/// An allocation refused by the memory limit; it gives the value back.
+pub struct AllocError<T> {
+    value: T,
+    state: LimitError,
+}
+
+impl<T> AllocError<T> {
+    /// The value that was not allocated.
+    pub fn into_value(self) -> T {
+        self.value
+    }
+
+    /// The limit and how full the heap was.
+    pub fn state(&self) -> LimitError {
+        self.state
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn fail(self) -> ! {
+        panic!("{}; use Mutator::try_alloc and Mutator::try_reserve to handle this", self.state)
+    }
+}
+
+impl<T> fmt::Debug for AllocError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AllocError").field("type", &std::any::type_name::<T>()).field("state", &self.state).finish()
+    }
+}
+
+impl<T> fmt::Display for AllocError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "cannot allocate a `{}`: {}", std::any::type_name::<T>(), self.state)
+    }
+}
+
+impl<T> std::error::Error for AllocError<T> {}
 
 /// Allocation bytes after which a mutator allocating during marking helps mark.
 const ASSIST_CHUNK: usize = 64 * 1024;
@@ -194,6 +258,11 @@ pub(crate) fn with_running_shade_buffer<R>(f: impl FnOnce(&mut ShadeBuffer, &Gre
 struct ArmSlots;
 
 impl TraceSink for ArmSlots {
+    fn visit_armed_flag(&mut self, flag: &AtomicBool) {
+        // Relaxed: as for slots, the object is not published yet.
+        flag.store(true, Ordering::Relaxed);
+    }
+
     fn visit_slot(&mut self, slot: &AtomicPtr<Header>) {
         let p = slot.load(Ordering::Relaxed);
         debug_assert!(!member::is_object(p), "an armed slot cannot be outside the heap");
@@ -227,18 +296,57 @@ impl Mutator {
     /// Allocate `value` in the heap and return a local pointing to it.
     ///
     /// Not a safepoint: locals stay valid. The object's `Member` slots start empty.
+    ///
+    /// # Panics
+    /// If the heap is over the configured memory limit even after a sweep in progress is
+    /// finished (see [`Mutator::try_alloc`] to handle that instead).
     #[inline]
     pub fn alloc<T: Trace + Send + Sync + 'static>(&self, value: T) -> Gc<'_, T> {
+        match self.try_alloc(value) {
+            Ok(gc) => gc,
+            Err(e) => e.fail(),
+        }
+    }
+
+    /// Allocate `value`, or give it back in an error if the heap is over the memory limit.
+    ///
+    /// Over the limit, the allocation asks for a collection and helps finish a sweep already
+    /// in progress; if the heap is still over, it returns [`AllocError`]. It cannot wait for a
+    /// whole new cycle — allocation is not a safepoint, and a cycle needs this thread at one —
+    /// so to free memory and retry, pass a safepoint: [`Mutator::try_reserve`] or
+    /// [`Mutator::collect`].
+    ///
+    /// ```
+    /// # let mut mu = gc_runtime::attach();
+    /// let s = match mu.try_alloc(String::from("data")) {
+    ///     Ok(s) => s.len(),
+    ///     Err(e) => {
+    ///         let value = e.into_value(); // nothing is lost
+    ///         mu.try_reserve(std::mem::size_of::<String>()).expect("the heap is full of live data");
+    ///         mu.alloc(value).len()
+    ///     }
+    /// };
+    /// assert_eq!(s, 4);
+    /// ```
+    ///
+    /// # Errors
+    /// [`AllocError`] when the memory limit is reached; it carries `value` back.
+    #[inline]
+    pub fn try_alloc<T: Trace + Send + Sync + 'static>(&self, value: T) -> Result<Gc<'_, T>, AllocError<T>> {
         let inner = self.inner();
         let block = match const { small_class::<T>() } {
             Some(class) => {
                 let mut local = inner.local.borrow_mut();
                 match local.cache.alloc_fast(class) {
-                    Some(p) => p,
+                    Some(p) => Some(p),
                     None => inner.alloc_slow(&mut local, class),
                 }
             }
             None => inner.alloc_large(Layout::new::<GcBox<T>>()),
+        };
+        let Some(block) = block else {
+            let needed = if small_class::<T>().is_some() { PAGE_BYTES } else { std::mem::size_of::<GcBox<T>>() };
+            return Err(inner.limit_error(value, needed));
         };
         let obj = block.cast::<GcBox<T>>();
         // SAFETY: `block` is a free slot (or block) of at least `size_of::<GcBox<T>>()` bytes,
@@ -252,7 +360,27 @@ impl Mutator {
         }
         // SAFETY: initialised above; marked with the current epoch (black while marking, and
         // it survives the sweep in progress), so it stays allocated until a safepoint.
-        unsafe { Gc::from_raw(obj, self) }
+        Ok(unsafe { Gc::from_raw(obj, self) })
+    }
+
+    /// Make sure `bytes` more can be allocated under the memory limit, running a full
+    /// collection if needed. A safepoint (like [`Mutator::collect`]). Always `Ok` without a
+    /// limit.
+    ///
+    /// # Errors
+    /// [`LimitError`] if the heap is still too full after the collection.
+    pub fn try_reserve(&mut self, bytes: usize) -> Result<(), LimitError> {
+        let inner = self.inner();
+        if inner.room_for(bytes) {
+            return Ok(());
+        }
+        self.collect();
+        let inner = self.inner();
+        if inner.room_for(bytes) {
+            Ok(())
+        } else {
+            Err(inner.limit_state(bytes))
+        }
     }
 
     /// A safepoint: if the collector is waiting for this thread, do what it needs (publish
@@ -311,24 +439,57 @@ impl Mutator {
 impl MutatorInner {
     #[cold]
     #[inline(never)]
-    fn alloc_slow(&self, local: &mut Local, class: usize) -> NonNull<u8> {
+    fn alloc_slow(&self, local: &mut Local, class: usize) -> Option<NonNull<u8>> {
         if self.seen_sweep_epoch.get() != phase::sweep_epoch() {
             local.cache.release_all(&self.rt.pages);
             self.seen_sweep_epoch.set(phase::sweep_epoch());
         }
+        if !self.room_for(PAGE_BYTES) {
+            return None;
+        }
         local.cache.refill(&self.rt.pages, class);
         let bytes = std::mem::take(&mut local.cache.allocated_since_refill);
         self.after_allocation(local, bytes);
-        local.cache.alloc_fast(class).unwrap_or_else(|| unreachable!("a refilled page has a free slot"))
+        Some(local.cache.alloc_fast(class).unwrap_or_else(|| unreachable!("a refilled page has a free slot")))
     }
 
     #[cold]
     #[inline(never)]
-    fn alloc_large(&self, layout: Layout) -> NonNull<u8> {
+    fn alloc_large(&self, layout: Layout) -> Option<NonNull<u8>> {
+        if !self.room_for(layout.size()) {
+            return None;
+        }
         let block = self.rt.pages.alloc_large(layout);
         let mut local = self.local.borrow_mut();
         self.after_allocation(&mut local, layout.size());
-        block
+        Some(block)
+    }
+
+    /// Whether `bytes` more fit under the memory limit. If not, ask for a collection and finish
+    /// any sweep in progress (this thread sweeps), then look again.
+    fn room_for(&self, bytes: usize) -> bool {
+        let Some(limit) = self.rt.pacer.limit() else { return true };
+        let fits = || self.rt.pages.live_bytes().saturating_add(bytes) <= limit;
+        if fits() {
+            return true;
+        }
+        self.rt.control.request_background();
+        self.rt.pages.finish_sweep();
+        fits()
+    }
+
+    fn limit_state(&self, requested: usize) -> LimitError {
+        LimitError {
+            limit: self.rt.pacer.limit().unwrap_or(usize::MAX),
+            live: self.rt.pages.live_bytes(),
+            last_marked: self.rt.pacer.last_live(),
+            requested,
+        }
+    }
+
+    #[cold]
+    fn limit_error<T>(&self, value: T, requested: usize) -> AllocError<T> {
+        AllocError { value, state: self.limit_state(requested) }
     }
 
     fn after_allocation(&self, local: &mut Local, bytes: usize) {

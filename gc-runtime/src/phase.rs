@@ -103,7 +103,8 @@ pub(crate) fn begin_mark_epoch() -> u64 {
     MARK_EPOCH.fetch_add(1, Ordering::SeqCst) + 1
 }
 
-/// Make the finished marking the reference for sweeping (world stopped, at termination).
+/// Make the finished marking the reference for sweeping (after termination, once weak
+/// references to dead objects are cleared).
 pub(crate) fn publish_sweep_epoch() {
     // Release: pairs with the Acquire in `sweep_epoch`, so a sweeper that sees the new epoch
     // also sees every mark made by the marking it ends.

@@ -2,9 +2,9 @@
 //!
 //! # Structure
 //!
-//! Roots are cells in chunks of 256 that are never freed; a [`Root`] owns one cell. Creating a
-//! root takes a free cell (or a new chunk) under the table's lock; the marker scans a snapshot
-//! of the chunk list without the lock, loading each cell atomically. Roots created after the
+//! Roots are pointer cells (see `cells.rs`); a [`Root`] owns one. Creating a root takes a free
+//! cell under the table's lock; the marker scans a snapshot of the chunk list without the lock,
+//! loading each cell atomically. Roots created after the
 //! snapshot are shaded when created, like any barriered store.
 //!
 //! # Dropping a root on any thread
@@ -23,28 +23,20 @@ use parking_lot::{Mutex, MutexGuard};
 
 use crate::{
     barrier,
+    cells::{CellPool, PtrCell},
     gc::Gc,
     header::{GcBox, Header},
     mutator::Mutator,
     phase,
-    primitive::sync::atomic::{AtomicPtr, AtomicUsize, Ordering},
+    primitive::sync::atomic::Ordering,
     runtime::Runtime,
     shade::{self, ShadeBuffer},
     trace::{Trace, Tracer},
 };
 
-const CHUNK: usize = 256;
-
-struct RootCell {
-    ptr: AtomicPtr<Header>,
-}
-
-type Chunk = [RootCell; CHUNK];
-
 /// Root table state behind the lock.
 pub(crate) struct RootInner {
-    chunks: Vec<&'static Chunk>,
-    free: Vec<&'static RootCell>,
+    cells: CellPool,
     /// Grey objects shaded by root drops on threads without a shade buffer.
     pub(crate) orphan_shades: ShadeBuffer,
 }
@@ -52,36 +44,15 @@ pub(crate) struct RootInner {
 /// All roots.
 pub(crate) struct RootTable {
     inner: Mutex<RootInner>,
-    live: AtomicUsize,
 }
 
 impl Default for RootTable {
     fn default() -> Self {
-        RootTable {
-            inner: Mutex::new(RootInner {
-                chunks: Vec::new(),
-                free: Vec::new(),
-                orphan_shades: ShadeBuffer::default(),
-            }),
-            live: AtomicUsize::new(0),
-        }
+        RootTable { inner: Mutex::new(RootInner { cells: CellPool::default(), orphan_shades: ShadeBuffer::default() }) }
     }
 }
 
 impl RootTable {
-    fn acquire(&self) -> &'static RootCell {
-        let mut inner = self.inner.lock();
-        self.live.fetch_add(1, Ordering::Relaxed);
-        if let Some(cell) = inner.free.pop() {
-            return cell;
-        }
-        let chunk: &'static Chunk =
-            Box::leak(Box::new(std::array::from_fn(|_| RootCell { ptr: AtomicPtr::new(std::ptr::null_mut()) })));
-        inner.chunks.push(chunk);
-        inner.free.extend(chunk[1..].iter().rev());
-        &chunk[0]
-    }
-
     /// Lock the table: the collector holds this while it flips the barrier (see module docs).
     pub(crate) fn lock(&self) -> MutexGuard<'_, RootInner> {
         self.inner.lock()
@@ -89,34 +60,18 @@ impl RootTable {
 
     /// Call `f` with every non-null root pointer.
     pub(crate) fn for_each(&self, mut f: impl FnMut(*const Header)) {
-        let chunks = self.inner.lock().chunks.clone();
-        for chunk in chunks {
-            for cell in chunk.iter() {
-                // Acquire: pairs with the Release store that published the root, so the
-                // referent's header is visible to whoever scans it.
-                let p = cell.ptr.load(Ordering::Acquire);
-                if !p.is_null() {
-                    f(p);
-                }
-            }
-        }
+        let chunks = self.inner.lock().cells.chunks();
+        CellPool::for_each_in(&chunks, |_, p| f(p));
     }
 
     /// Call `f` with every non-null root pointer, with the table already locked by the caller.
     pub(crate) fn for_each_locked(inner: &RootInner, mut f: impl FnMut(*const Header)) {
-        for chunk in &inner.chunks {
-            for cell in chunk.iter() {
-                let p = cell.ptr.load(Ordering::Acquire);
-                if !p.is_null() {
-                    f(p);
-                }
-            }
-        }
+        CellPool::for_each_in(&inner.cells.chunks(), |_, p| f(p));
     }
 
     /// Number of live roots.
     pub(crate) fn len(&self) -> usize {
-        self.live.load(Ordering::Relaxed)
+        self.inner.lock().cells.live()
     }
 }
 
@@ -133,7 +88,7 @@ impl RootTable {
 /// assert_eq!(*root.get(&mu), "kept");
 /// ```
 pub struct Root<T: 'static> {
-    cell: &'static RootCell,
+    cell: &'static PtrCell,
     _t: PhantomData<T>,
 }
 
@@ -141,7 +96,7 @@ impl<T: Trace + Send + Sync + 'static> Root<T> {
     /// Register a root for `gc`.
     pub fn new(mu: &Mutator, gc: Gc<'_, T>) -> Root<T> {
         let rt = mu.runtime();
-        let cell = rt.roots.acquire();
+        let cell = rt.roots.inner.lock().cells.acquire();
         let new = gc.header_ptr();
         // Release: publishes the object to root scanners (Acquire in `for_each`).
         cell.ptr.store(new, Ordering::Release);
@@ -178,8 +133,7 @@ impl<T: 'static> Drop for Root<T> {
             // keeps marking from terminating meanwhile (module docs).
             unsafe { shade::shade(old, phase::mark_epoch(), &mut inner.orphan_shades, &rt.grey) };
         }
-        inner.free.push(self.cell);
-        rt.roots.live.fetch_sub(1, Ordering::Relaxed);
+        inner.cells.release(self.cell);
     }
 }
 
@@ -194,5 +148,68 @@ unsafe impl<T: 'static> Trace for Root<T> {
 impl<T: 'static> fmt::Debug for Root<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Root<{}>({:p})", std::any::type_name::<T>(), self.cell.ptr.load(Ordering::Relaxed))
+    }
+}
+
+/// A root that can live in a `static`: the global root set for long-lived structures (an
+/// interpreter's globals, a cache). Empty until set; any thread may set, read or clear it.
+///
+/// ```
+/// use gc_runtime::GlobalRoot;
+///
+/// static CONFIG: GlobalRoot<String> = GlobalRoot::new();
+///
+/// let mut mu = gc_runtime::attach();
+/// CONFIG.set(&mu, mu.alloc(String::from("verbose")));
+/// mu.collect();
+/// assert_eq!(*CONFIG.get(&mu).unwrap(), "verbose");
+/// CONFIG.clear();
+/// assert!(CONFIG.get(&mu).is_none());
+/// ```
+pub struct GlobalRoot<T: 'static> {
+    root: Mutex<Option<Root<T>>>,
+}
+
+impl<T: 'static> GlobalRoot<T> {
+    /// An empty global root (usable in a `static` initialiser).
+    pub const fn new() -> GlobalRoot<T> {
+        GlobalRoot { root: Mutex::new(None) }
+    }
+
+    /// Forget the object (it can be collected if nothing else holds it).
+    pub fn clear(&self) {
+        let old = self.root.lock().take();
+        drop(old);
+    }
+}
+
+impl<T: Trace + Send + Sync + 'static> GlobalRoot<T> {
+    /// Point the global root at `gc`'s object.
+    pub fn set(&self, mu: &Mutator, gc: Gc<'_, T>) {
+        let mut root = self.root.lock();
+        match &*root {
+            Some(r) => r.set(gc),
+            None => *root = Some(Root::new(mu, gc)),
+        }
+    }
+
+    /// The object, if set.
+    pub fn get<'m>(&self, mu: &'m Mutator) -> Option<Gc<'m, T>> {
+        self.root.lock().as_ref().map(|r| r.get(mu))
+    }
+}
+
+impl<T: 'static> Default for GlobalRoot<T> {
+    fn default() -> Self {
+        GlobalRoot::new()
+    }
+}
+
+impl<T: 'static> fmt::Debug for GlobalRoot<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &*self.root.lock() {
+            Some(r) => write!(f, "GlobalRoot({r:?})"),
+            None => write!(f, "GlobalRoot(empty)"),
+        }
     }
 }

@@ -21,6 +21,7 @@ use crate::{
     roots::RootTable,
     shade::GreyQueue,
     stats::StatsRecorder,
+    weak::WeakTable,
 };
 
 /// Every shared part of the collector.
@@ -30,6 +31,7 @@ pub(crate) struct Runtime {
     pub(crate) grey: GreyQueue,
     pub(crate) handshake: Handshake,
     pub(crate) roots: RootTable,
+    pub(crate) weaks: WeakTable,
     pub(crate) stats: StatsRecorder,
     pub(crate) control: Control,
     pub(crate) pacer: Pacer,
@@ -111,6 +113,7 @@ impl Runtime {
             grey: GreyQueue::default(),
             handshake: Handshake::default(),
             roots: RootTable::default(),
+            weaks: WeakTable::default(),
             stats: StatsRecorder::default(),
             control: Control::default(),
             started: Instant::now(),

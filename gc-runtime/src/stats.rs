@@ -136,6 +136,8 @@ pub struct CycleStats {
     pub checkmarked_objects: Option<usize>,
     /// Destructors that panicked during the sweep.
     pub drop_panics: u64,
+    /// Weak references cleared because their referent died.
+    pub weaks_cleared: usize,
     /// Mutators by state when the cycle started.
     pub mutators: MutatorCounts,
 }
@@ -203,6 +205,8 @@ pub struct Stats {
     pub heap_committed: usize,
     /// Registered roots.
     pub roots: usize,
+    /// Live weak references.
+    pub weak_refs: usize,
     /// Mutators by state.
     pub mutators: MutatorCounts,
 }
@@ -317,13 +321,8 @@ impl StatsRecorder {
     }
 
     /// A snapshot (heap and mutator figures filled in by the caller).
-    pub(crate) fn snapshot(
-        &self,
-        heap_live: usize,
-        heap_committed: usize,
-        roots: usize,
-        mutators: MutatorCounts,
-    ) -> Stats {
+    pub(crate) fn snapshot(&self, heap: (usize, usize), handles: (usize, usize), mutators: MutatorCounts) -> Stats {
+        let ((heap_live, heap_committed), (roots, weak_refs)) = (heap, handles);
         let r = self.recorded.lock();
         let q = |p: f64| Duration::from_nanos(if r.pauses.is_empty() { 0 } else { r.pauses.value_at_quantile(p) });
         Stats {
@@ -340,6 +339,7 @@ impl StatsRecorder {
             heap_live,
             heap_committed,
             roots,
+            weak_refs,
             mutators,
         }
     }
@@ -377,6 +377,7 @@ mod tests {
             termination_retries: 0,
             checkmarked_objects: None,
             drop_panics: 0,
+            weaks_cleared: 0,
             mutators: MutatorCounts { running: 2, at_safepoint: 0, detached: 1 },
         }
     }
@@ -396,7 +397,7 @@ mod tests {
         let rec = StatsRecorder::default();
         rec.record(cycle(1, &[10, 1000]));
         rec.record(cycle(2, &[20]));
-        let s = rec.snapshot(0, 0, 0, MutatorCounts::default());
+        let s = rec.snapshot((0, 0), (0, 0), MutatorCounts::default());
         assert_eq!(s.cycles, 2);
         assert_eq!(s.pause_count, 3);
         assert_eq!(s.objects_freed, 18);
@@ -420,7 +421,7 @@ mod tests {
         for n in 1..=(RECENT_CYCLES as u64 + 5) {
             rec.record(cycle(n, &[1]));
         }
-        let s = rec.snapshot(0, 0, 0, MutatorCounts::default());
+        let s = rec.snapshot((0, 0), (0, 0), MutatorCounts::default());
         assert_eq!(s.recent.len(), RECENT_CYCLES);
         assert_eq!(s.recent[0].cycle, 6);
     }

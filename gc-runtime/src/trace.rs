@@ -15,7 +15,10 @@
 //! `#[derive(Trace)]` macro makes that promise for you. The rules an impl must follow are
 //! listed on the trait.
 
-use crate::{header::Header, primitive::sync::atomic::AtomicPtr};
+use crate::{
+    header::Header,
+    primitive::sync::atomic::{AtomicBool, AtomicPtr},
+};
 
 /// A type whose GC pointers the collector can find.
 ///
@@ -76,6 +79,13 @@ impl<'a> Tracer<'a> {
     pub(crate) fn report_slot(&mut self, slot: &AtomicPtr<Header>) {
         self.sink.visit_slot(slot);
     }
+
+    /// Report the "armed" flag of a container of slots (a GC collection): allocation sets it,
+    /// every other tracer ignores it. See `member.rs`, "Armed and unarmed slots".
+    #[inline]
+    pub(crate) fn report_armed_flag(&mut self, flag: &AtomicBool) {
+        self.sink.visit_armed_flag(flag);
+    }
 }
 
 /// Receiver of the slots a `trace` call reports: the marker, allocation (which arms a new
@@ -83,4 +93,8 @@ impl<'a> Tracer<'a> {
 pub(crate) trait TraceSink {
     /// Called once per slot in a traced object, in field order.
     fn visit_slot(&mut self, slot: &AtomicPtr<Header>);
+
+    /// Called with the armed flag of each GC collection in the traced object. Only the
+    /// allocation-time sink acts on it.
+    fn visit_armed_flag(&mut self, _flag: &AtomicBool) {}
 }

@@ -161,6 +161,16 @@ unsafe impl<K: 'static, V: Trace> Trace for BTreeMap<K, V> {
     }
 }
 
+// SAFETY: holds no GC pointer: a `Copy` type cannot contain a `Member` or a GC collection
+// (neither is `Copy`), and a `Gc` local inside one would make the cell `!Send`, so no object
+// could hold it. Non-`Copy` contents get no impl: `AtomicCell::swap` could move an armed slot
+// out of the heap (see `collections/plain_data.rs`).
+unsafe impl<T: Copy + 'static> Trace for crossbeam_utils::atomic::AtomicCell<T> {
+    const NEEDS_TRACE: bool = false;
+    #[inline]
+    fn trace(&self, _: &mut Tracer<'_>) {}
+}
+
 macro_rules! tuples {
     ($(($($n:tt $T:ident),+)),* $(,)?) => {$(
         // SAFETY: traces every component.

@@ -26,17 +26,20 @@
 //!    such retries, drain inside the pause, so marking always terminates.
 //!    c. Phase `MarkTermination`. With checkmark on, re-mark from the roots into a separate
 //!    table and abort on any reachable object the concurrent mark missed.
-//!    d. Publish the sweep epoch (objects marked before this cycle are now dead), set the phase
-//!    to `Sweep` — barrier off — and start the world. Mutators leaving the pause hand their
-//!    cached pages back for sweeping.
-//! 5. **Sweep** (world running, barrier off). The collector sweeps every unswept page and the
+//!    d. Record the marking's epoch as the verdict for weak references (upgrades of unmarked
+//!    referents now fail), set the phase to `Sweep` — barrier off — and start the world.
+//! 5. **Weak references** (world running). Clear the weak cells of unmarked referents; a
+//!    ragged handshake makes sure no upgrade that read a cell before it was cleared is still
+//!    running; then publish the sweep epoch: objects this cycle did not mark are now dead.
+//!    Mutators hand their cached pages back for sweeping at their next refill or pause.
+//! 6. **Sweep** (world running, barrier off). The collector sweeps every unswept page and the
 //!    large objects, running the destructors of dead objects' fields; allocators sweep pages
 //!    they need first (lazy sweep). When all is swept: phase `Off`, record the cycle, set the
 //!    pacer's next goal.
 //!
 //! In [`Mode::StopTheWorld`] the same steps run inside one pause: stop, finish sweep, mark
-//! from the roots, (checkmark,) sweep, start. That is the seed's `if false` switch: the
-//! baseline for benchmarks and a debugging aid.
+//! from the roots, (checkmark,) clear weak references, sweep, start. That is the seed's
+//! `if false` switch: the baseline for benchmarks and a debugging aid.
 //!
 //! # Why no stack rescan
 //!
@@ -194,7 +197,8 @@ impl<'a> Cycle<'a> {
         self.stats.heap_marked += work.marked_bytes;
     }
 
-    /// World stopped, marking complete: checkmark, sweep epoch, barrier off.
+    /// World stopped, marking complete: checkmark, weak-reference verdict, barrier off. The
+    /// sweep epoch is published later, by `publish_sweep`.
     fn terminate_marking(&mut self, roots: &crate::roots::RootInner) {
         self.set_phase(Phase::MarkTermination, true);
         if self.config.checkmark {
@@ -209,8 +213,20 @@ impl<'a> Cycle<'a> {
                 }
             }
         }
-        phase::publish_sweep_epoch();
+        self.rt.weaks.begin_clearing(phase::mark_epoch());
         self.set_phase(Phase::Sweep, true);
+    }
+
+    /// Clear weak references to dead objects, make sure no upgrade that saw one is still in
+    /// flight, then let the sweep free dead objects (see `weak.rs`). `world_stopped`: in
+    /// stop-the-world mode no mutator runs, so no handshake is needed.
+    fn publish_sweep(&mut self, world_stopped: bool) {
+        self.stats.weaks_cleared = self.rt.weaks.clear_dead();
+        if !world_stopped {
+            self.rt.handshake.ragged_flush(self.config.safepoint_warn);
+        }
+        phase::publish_sweep_epoch();
+        self.rt.weaks.end_clearing();
     }
 
     fn concurrent(&mut self) {
@@ -254,8 +270,9 @@ impl<'a> Cycle<'a> {
             break;
         }
         self.stats.mark_time = mark_started.elapsed();
-        // 5. Sweep.
+        // 5. Weak references, then sweep.
         let sweep_started = Instant::now();
+        self.publish_sweep(false);
         rt.pages.finish_sweep();
         self.set_phase(Phase::Off, false);
         self.stats.sweep_time = sweep_started.elapsed();
@@ -280,6 +297,7 @@ impl<'a> Cycle<'a> {
         drop(roots);
         self.stats.mark_time = mark_started.elapsed();
         let sweep_started = Instant::now();
+        self.publish_sweep(true);
         rt.pages.finish_sweep();
         self.set_phase(Phase::Off, true);
         self.stats.sweep_time = sweep_started.elapsed();
@@ -317,6 +335,7 @@ fn run_cycle(rt: &Runtime) {
             termination_retries: 0,
             checkmarked_objects: None,
             drop_panics: 0,
+            weaks_cleared: 0,
             mutators: rt.handshake.counts(),
         },
         config,

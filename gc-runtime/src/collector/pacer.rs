@@ -4,7 +4,10 @@
 //! is the heap left after the sweep (Go's GOGC rule). Allocation slow paths (page refills and
 //! large objects — not the per-object fast path) compare the live-heap figure to the goal
 //! and ask the collector thread for a cycle when it is reached. `gc_percent = None` turns
-//! pacing off: only explicit collections run.
+//! pacing off: only explicit collections run (and those forced by the memory limit).
+//!
+//! With a memory limit the goal never exceeds 90% of it, so that cycles start while there is
+//! still room to allocate during them.
 
 use crate::{
     config::Config,
@@ -17,6 +20,7 @@ pub(crate) struct Pacer {
     percent: AtomicUsize,
     min_heap: AtomicUsize,
     last_live: AtomicUsize,
+    limit: AtomicUsize,
 }
 
 const OFF: usize = usize::MAX;
@@ -29,6 +33,7 @@ impl Pacer {
             percent: AtomicUsize::new(OFF),
             min_heap: AtomicUsize::new(0),
             last_live: AtomicUsize::new(0),
+            limit: AtomicUsize::new(OFF),
         };
         p.configure(config);
         p
@@ -38,18 +43,21 @@ impl Pacer {
     pub(crate) fn configure(&self, config: &Config) {
         self.percent.store(config.gc_percent.map_or(OFF, |p| p as usize), Ordering::Relaxed);
         self.min_heap.store(config.min_heap, Ordering::Relaxed);
+        self.limit.store(config.memory_limit.unwrap_or(OFF), Ordering::Relaxed);
         self.recompute();
     }
 
     fn recompute(&self) -> usize {
         let percent = self.percent.load(Ordering::Relaxed);
-        let goal = if percent == OFF {
+        let paced = if percent == OFF {
             OFF
         } else {
             let live = self.last_live.load(Ordering::Relaxed);
             let grown = live.saturating_add(live.saturating_mul(percent) / 100);
             grown.max(self.min_heap.load(Ordering::Relaxed))
         };
+        let limit = self.limit.load(Ordering::Relaxed);
+        let goal = if limit == OFF { paced } else { paced.min(limit / 10 * 9) };
         self.trigger.store(goal, Ordering::Relaxed);
         goal
     }
@@ -58,6 +66,16 @@ impl Pacer {
     pub(crate) fn after_cycle(&self, live: usize) -> usize {
         self.last_live.store(live, Ordering::Relaxed);
         self.recompute()
+    }
+
+    /// The memory limit, if any.
+    pub(crate) fn limit(&self) -> Option<usize> {
+        Some(self.limit.load(Ordering::Relaxed)).filter(|&l| l != OFF)
+    }
+
+    /// The live heap the last cycle left (what it marked).
+    pub(crate) fn last_live(&self) -> usize {
+        self.last_live.load(Ordering::Relaxed)
     }
 
     /// Whether a heap of `live` bytes should start a cycle.
@@ -93,5 +111,16 @@ mod tests {
         assert_eq!(p.after_cycle(1000), 1500);
         p.configure(&Config::default().with_gc_percent(None));
         assert!(!p.should_trigger(usize::MAX - 1));
+    }
+
+    #[test]
+    fn a_memory_limit_caps_the_goal() {
+        let p =
+            Pacer::new(&Config::default().with_gc_percent(Some(100)).with_min_heap(0).with_memory_limit(Some(1000)));
+        assert_eq!(p.after_cycle(800), 900, "90% of the limit, not 1600");
+        assert_eq!(p.after_cycle(100), 200);
+        assert_eq!(p.limit(), Some(1000));
+        p.configure(&Config::default().with_gc_percent(None).with_memory_limit(Some(1000)));
+        assert_eq!(p.goal(), 900, "the limit triggers cycles even with pacing off");
     }
 }

@@ -1,0 +1,331 @@
+//! [`GcIdMap`]: a hash map keyed by GC objects (by identity) to GC pointers, shared by every
+//! thread that reaches it.
+//!
+//! Each entry holds two armed slots, the key and the value, in a `HashMap` keyed by the key
+//! object's address. The address is a sound hash key: the collector never moves objects, and
+//! the entry's key slot keeps the key object alive, so while the entry exists no other object
+//! can get that address. The rest of the design is in the module header of
+//! `collections/mod.rs`.
+
+use std::{collections::HashMap, fmt};
+
+use parking_lot::RwLock;
+
+use super::slots::{slot_addr, AddrFmt, Armed};
+use crate::{
+    gc::Gc,
+    member::Member,
+    mutator::Mutator,
+    trace::{Trace, Tracer},
+};
+
+const NAME: &str = "GcIdMap";
+
+struct Entry<K, V> {
+    key: Member<K>,
+    value: Member<V>,
+}
+
+/// A hash map from GC objects, compared by identity (address), to GC pointers, for use inside
+/// GC objects, from several threads at once.
+///
+/// Keys are kept alive (strongly) and traced, like values: an object used as a key lives as
+/// long as its entry. Two distinct objects are distinct keys even if their values are equal.
+/// All methods take `&self`; stores run the write barrier; reads need a [`Mutator`] and return
+/// locals. Like [`GcVec`](crate::GcVec), a `GcIdMap` accepts entries once the object that
+/// holds it (or the map itself) is allocated.
+///
+/// ```
+/// use gc_runtime::{GcIdMap, Trace};
+///
+/// #[derive(Trace)]
+/// struct Instance {
+///     class: String,
+/// }
+///
+/// let mut mu = gc_runtime::attach();
+/// // Side table: instance -> its printed form.
+/// let names = mu.alloc(GcIdMap::<Instance, String>::new());
+/// let a = mu.alloc(Instance { class: "Point".into() });
+/// let b = mu.alloc(Instance { class: "Point".into() });
+/// names.insert(a, mu.alloc(String::from("Point instance #1")));
+/// assert!(names.get(b, &mu).is_none()); // another object with an equal value
+/// let root = names.root(&mu);
+/// mu.collect(); // `a` is alive: the map holds it
+/// let names = root.get(&mu);
+/// let (key, value) = names.entries(&mu)[0];
+/// assert_eq!((key.class.as_str(), value.as_str()), ("Point", "Point instance #1"));
+/// ```
+pub struct GcIdMap<K, V> {
+    armed: Armed,
+    map: RwLock<HashMap<usize, Entry<K, V>>>,
+}
+
+impl<K, V> GcIdMap<K, V> {
+    /// An empty map, to put in a new object (it accepts entries once that object is
+    /// allocated).
+    ///
+    /// ```
+    /// use gc_runtime::GcIdMap;
+    ///
+    /// let mu = gc_runtime::attach();
+    /// let loose: GcIdMap<u8, u8> = GcIdMap::new();
+    /// assert!(loose.is_empty()); // unarmed: reads as empty, `insert` would panic
+    /// let m = mu.alloc(GcIdMap::new());
+    /// m.insert(mu.alloc(1_u8), mu.alloc(2_u8));
+    /// assert_eq!(m.len(), 1);
+    /// ```
+    pub fn new() -> GcIdMap<K, V> {
+        GcIdMap::with_capacity(0)
+    }
+
+    /// An empty map with room for `capacity` entries before it rehashes.
+    ///
+    /// ```
+    /// let mu = gc_runtime::attach();
+    /// let m = mu.alloc(gc_runtime::GcIdMap::with_capacity(16));
+    /// m.insert(mu.alloc(1_u8), mu.alloc(2_u8));
+    /// # assert_eq!(m.len(), 1);
+    /// ```
+    pub fn with_capacity(capacity: usize) -> GcIdMap<K, V> {
+        GcIdMap { armed: Armed::new(), map: RwLock::new(HashMap::with_capacity(capacity)) }
+    }
+
+    /// The number of entries.
+    ///
+    /// ```
+    /// let mu = gc_runtime::attach();
+    /// let m = mu.alloc(gc_runtime::GcIdMap::new());
+    /// let k = mu.alloc(0_u8);
+    /// m.insert(k, mu.alloc(1_u8));
+    /// m.insert(k, mu.alloc(2_u8)); // same key object: replaces
+    /// m.insert(mu.alloc(0_u8), mu.alloc(3_u8)); // equal value, other object: new entry
+    /// assert_eq!(m.len(), 2);
+    /// ```
+    pub fn len(&self) -> usize {
+        self.map.read().len()
+    }
+
+    /// Whether the map has no entry.
+    ///
+    /// ```
+    /// let mu = gc_runtime::attach();
+    /// let m = mu.alloc(gc_runtime::GcIdMap::<u8, u8>::new());
+    /// assert!(m.is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.map.read().is_empty()
+    }
+
+    /// Map the object `key` to `value` (runs the write barrier on both); returns whether an
+    /// entry for `key` was replaced.
+    ///
+    /// # Panics
+    /// If the map is not inside an allocated object.
+    ///
+    /// ```
+    /// let mu = gc_runtime::attach();
+    /// let m = mu.alloc(gc_runtime::GcIdMap::new());
+    /// let k = mu.alloc("key");
+    /// assert!(!m.insert(k, mu.alloc(1_u8)));
+    /// assert!(m.insert(k, mu.alloc(2_u8)));
+    /// assert_eq!(*m.get(k, &mu).unwrap(), 2);
+    /// ```
+    pub fn insert(&self, key: Gc<'_, K>, value: Gc<'_, V>) -> bool {
+        self.armed.check("GcIdMap::insert", NAME);
+        let addr = key.addr();
+        // Overwriting an existing entry stores into one slot: the read lock suffices.
+        if let Some(entry) = self.map.read().get(&addr) {
+            entry.value.set(Some(value));
+            return true;
+        }
+        let mut map = self.map.write();
+        if let Some(entry) = map.get(&addr) {
+            entry.value.set(Some(value));
+            return true;
+        }
+        let entry = Entry { key: Member::new_armed(), value: Member::new_armed() };
+        entry.key.set(Some(key));
+        entry.value.set(Some(value));
+        map.insert(addr, entry);
+        false
+    }
+
+    /// The value for the object `key`, as a local of `mu`.
+    ///
+    /// ```
+    /// let mu = gc_runtime::attach();
+    /// let m = mu.alloc(gc_runtime::GcIdMap::new());
+    /// let (k, other) = (mu.alloc(1_u8), mu.alloc(1_u8));
+    /// m.insert(k, mu.alloc("v"));
+    /// assert_eq!(m.get(k, &mu).map(|v| *v), Some("v"));
+    /// assert!(m.get(other, &mu).is_none());
+    /// ```
+    pub fn get<'m>(&self, key: Gc<'_, K>, mu: &'m Mutator) -> Option<Gc<'m, V>> {
+        self.map.read().get(&key.addr())?.value.get(mu)
+    }
+
+    /// Whether the map has an entry for the object `key`.
+    ///
+    /// ```
+    /// let mu = gc_runtime::attach();
+    /// let m = mu.alloc(gc_runtime::GcIdMap::new());
+    /// let k = mu.alloc(1_u8);
+    /// m.insert(k, mu.alloc(()));
+    /// assert!(m.contains_key(k));
+    /// assert!(!m.contains_key(mu.alloc(1_u8)));
+    /// ```
+    pub fn contains_key(&self, key: Gc<'_, K>) -> bool {
+        self.map.read().contains_key(&key.addr())
+    }
+
+    /// Remove the entry for the object `key` and return its value, as a local of `mu`. The
+    /// key and the value are shaded under the Yuasa and hybrid barriers.
+    ///
+    /// ```
+    /// let mu = gc_runtime::attach();
+    /// let m = mu.alloc(gc_runtime::GcIdMap::new());
+    /// let k = mu.alloc(1_u8);
+    /// m.insert(k, mu.alloc(2_u8));
+    /// assert_eq!(m.remove(k, &mu).map(|v| *v), Some(2));
+    /// assert!(m.remove(k, &mu).is_none());
+    /// ```
+    pub fn remove<'m>(&self, key: Gc<'_, K>, mu: &'m Mutator) -> Option<Gc<'m, V>> {
+        let mut map = self.map.write();
+        let entry = map.remove(&key.addr())?;
+        let value = entry.value.get(mu);
+        entry.key.set(None);
+        entry.value.set(None);
+        value
+    }
+
+    /// Remove every entry (shading keys and values under the Yuasa and hybrid barriers).
+    ///
+    /// ```
+    /// let mu = gc_runtime::attach();
+    /// let m = mu.alloc(gc_runtime::GcIdMap::new());
+    /// m.insert(mu.alloc(1_u8), mu.alloc(2_u8));
+    /// m.clear();
+    /// assert!(m.is_empty());
+    /// ```
+    pub fn clear(&self) {
+        let mut map = self.map.write();
+        for (_, entry) in map.drain() {
+            entry.key.set(None);
+            entry.value.set(None);
+        }
+    }
+
+    /// The entries, as locals of `mu`: a snapshot taken under one lock, in the map's
+    /// iteration order.
+    ///
+    /// ```
+    /// let mu = gc_runtime::attach();
+    /// let m = mu.alloc(gc_runtime::GcIdMap::new());
+    /// let k = mu.alloc(1_u8);
+    /// m.insert(k, mu.alloc(2_u8));
+    /// let entries = m.entries(&mu);
+    /// assert!(gc_runtime::Gc::ptr_eq(entries[0].0, k));
+    /// assert_eq!(*entries[0].1, 2);
+    /// ```
+    pub fn entries<'m>(&self, mu: &'m Mutator) -> Vec<(Gc<'m, K>, Gc<'m, V>)> {
+        self.map.read().values().filter_map(|e| Some((e.key.get(mu)?, e.value.get(mu)?))).collect()
+    }
+
+    /// The key objects, as locals of `mu` (a snapshot).
+    ///
+    /// ```
+    /// let mu = gc_runtime::attach();
+    /// let m = mu.alloc(gc_runtime::GcIdMap::new());
+    /// let k = mu.alloc(1_u8);
+    /// m.insert(k, mu.alloc(2_u8));
+    /// assert!(gc_runtime::Gc::ptr_eq(m.keys(&mu)[0], k));
+    /// ```
+    pub fn keys<'m>(&self, mu: &'m Mutator) -> Vec<Gc<'m, K>> {
+        self.map.read().values().filter_map(|e| e.key.get(mu)).collect()
+    }
+
+    /// The values, as locals of `mu` (a snapshot).
+    ///
+    /// ```
+    /// let mu = gc_runtime::attach();
+    /// let m = mu.alloc(gc_runtime::GcIdMap::new());
+    /// m.insert(mu.alloc(1_u8), mu.alloc(2_u8));
+    /// assert_eq!(*m.values(&mu)[0], 2);
+    /// ```
+    pub fn values<'m>(&self, mu: &'m Mutator) -> Vec<Gc<'m, V>> {
+        self.map.read().values().filter_map(|e| e.value.get(mu)).collect()
+    }
+
+    /// Call `f` with each entry of a snapshot (see [`GcIdMap::entries`]). `f` runs without
+    /// the map's lock, so it may read, change or allocate freely.
+    ///
+    /// ```
+    /// let mu = gc_runtime::attach();
+    /// let m = mu.alloc(gc_runtime::GcIdMap::new());
+    /// m.insert(mu.alloc(1_u32), mu.alloc(10_u32));
+    /// m.insert(mu.alloc(2_u32), mu.alloc(20_u32));
+    /// let mut total = 0;
+    /// m.for_each(&mu, |k, v| total += *k * *v);
+    /// assert_eq!(total, 50);
+    /// ```
+    pub fn for_each<'m>(&self, mu: &'m Mutator, mut f: impl FnMut(Gc<'m, K>, Gc<'m, V>)) {
+        for (k, v) in self.entries(mu) {
+            f(k, v);
+        }
+    }
+}
+
+impl<K, V> Default for GcIdMap<K, V> {
+    fn default() -> Self {
+        GcIdMap::new()
+    }
+}
+
+// SAFETY: reports the armed flag (allocation sets it; no other sink acts on it), then the key
+// and value slots of every entry, under the read lock, which every change to the set of slots
+// excludes (inserting or removing an entry and rehashing happen under the write lock). The
+// hash keys are plain addresses, not pointers the map relies on: the key slot is what keeps
+// the key alive. It takes only this lock, which no thread holds while the world is stopped,
+// and runs no user code.
+unsafe impl<K, V> Trace for GcIdMap<K, V> {
+    fn trace(&self, tracer: &mut Tracer<'_>) {
+        self.armed.trace(tracer);
+        for entry in self.map.read_recursive().values() {
+            entry.key.trace(tracer);
+            entry.value.trace(tracer);
+        }
+    }
+}
+
+impl<K, V> fmt::Debug for GcIdMap<K, V> {
+    /// The length and the entries as key and value addresses (as [`Gc::addr`] gives them):
+    /// nothing is followed, so a map that reaches itself prints without recursing.
+    ///
+    /// ```
+    /// let mu = gc_runtime::attach();
+    /// let m = mu.alloc(gc_runtime::GcIdMap::new());
+    /// let (k, v) = (mu.alloc(1_u8), mu.alloc(2_u8));
+    /// m.insert(k, v);
+    /// assert_eq!(format!("{:?}", *m), format!("GcIdMap {{ len: 1, entries: {{{:#x}: {:#x}}} }}", k.addr(), v.addr()));
+    /// ```
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Copy the addresses out first: no formatting under the lock.
+        let entries: Vec<(AddrFmt, AddrFmt)> =
+            self.map.read().values().map(|e| (AddrFmt(slot_addr(&e.key)), AddrFmt(slot_addr(&e.value)))).collect();
+        let mut s = f.debug_struct(NAME);
+        s.field("len", &entries.len());
+        if !self.armed.get() {
+            s.field("armed", &false);
+        }
+        s.field("entries", &DebugMap(&entries)).finish()
+    }
+}
+
+struct DebugMap<'a>(&'a [(AddrFmt, AddrFmt)]);
+
+impl fmt::Debug for DebugMap<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.0.iter().map(|(k, v)| (k, v))).finish()
+    }
+}

@@ -1,0 +1,345 @@
+//! [`GcMap`]: a hash map from plain keys to GC pointers, shared by every thread that reaches
+//! it.
+//!
+//! The design — a read-write lock around a `HashMap` of armed slots, why a rehash cannot lose
+//! a pointer the marker is scanning — is in the module header of `collections/mod.rs`.
+
+use std::{borrow::Borrow, collections::HashMap, fmt, hash::Hash};
+
+use parking_lot::RwLock;
+
+use super::slots::{slot_addr, AddrFmt, Armed};
+use crate::{
+    gc::Gc,
+    member::Member,
+    mutator::Mutator,
+    trace::{Trace, Tracer},
+};
+
+const NAME: &str = "GcMap";
+
+/// A hash map from plain keys (`String`, integers, …) to GC pointers to `V`, for use inside GC
+/// objects, from several threads at once.
+///
+/// Keys are plain data: they are not traced, so a key holds no GC pointer (a slot inside a key
+/// is never armed and stays empty). To key by object identity, use
+/// [`GcIdMap`](crate::GcIdMap). All methods take `&self`; stores run the write barrier; reads
+/// need a [`Mutator`] and return locals. Like [`GcVec`](crate::GcVec), a `GcMap` accepts
+/// entries once the object that holds it (or the map itself) is allocated.
+///
+/// The keys' `Hash` and `Eq` run under the map's lock: they must not use the same map.
+///
+/// ```
+/// use gc_runtime::{GcMap, Trace};
+///
+/// #[derive(Trace)]
+/// struct Class {
+///     name: String,
+///     methods: GcMap<String, String>,
+/// }
+///
+/// let mut mu = gc_runtime::attach();
+/// let class = mu.alloc(Class { name: "Point".into(), methods: GcMap::new() });
+/// class.methods.insert("init".to_string(), mu.alloc(String::from("fun init() {}")));
+/// let root = class.root(&mu);
+/// mu.collect();
+/// let class = root.get(&mu);
+/// assert_eq!(*class.methods.get("init", &mu).unwrap(), "fun init() {}");
+/// assert!(class.methods.get("area", &mu).is_none());
+/// ```
+pub struct GcMap<K, V> {
+    armed: Armed,
+    map: RwLock<HashMap<K, Member<V>>>,
+}
+
+impl<K, V> GcMap<K, V> {
+    /// An empty map, to put in a new object (it accepts entries once that object is
+    /// allocated).
+    ///
+    /// ```
+    /// use gc_runtime::GcMap;
+    ///
+    /// let mu = gc_runtime::attach();
+    /// let loose: GcMap<u32, u8> = GcMap::new();
+    /// assert!(loose.is_empty()); // unarmed: reads as empty, `insert` would panic
+    /// let m = mu.alloc(GcMap::new());
+    /// m.insert(1_u32, mu.alloc(7_u8));
+    /// assert_eq!(m.len(), 1);
+    /// ```
+    pub fn new() -> GcMap<K, V> {
+        GcMap::with_capacity(0)
+    }
+
+    /// An empty map with room for `capacity` entries before it rehashes.
+    ///
+    /// ```
+    /// let mu = gc_runtime::attach();
+    /// let m = mu.alloc(gc_runtime::GcMap::with_capacity(64));
+    /// m.insert("k", mu.alloc(1_u8));
+    /// # assert_eq!(m.len(), 1);
+    /// ```
+    pub fn with_capacity(capacity: usize) -> GcMap<K, V> {
+        GcMap { armed: Armed::new(), map: RwLock::new(HashMap::with_capacity(capacity)) }
+    }
+
+    /// The number of entries.
+    ///
+    /// ```
+    /// let mu = gc_runtime::attach();
+    /// let m = mu.alloc(gc_runtime::GcMap::new());
+    /// m.insert(1, mu.alloc('a'));
+    /// m.insert(1, mu.alloc('b')); // replaces
+    /// assert_eq!(m.len(), 1);
+    /// ```
+    pub fn len(&self) -> usize {
+        self.map.read().len()
+    }
+
+    /// Whether the map has no entry.
+    ///
+    /// ```
+    /// let mu = gc_runtime::attach();
+    /// let m = mu.alloc(gc_runtime::GcMap::<u8, u8>::new());
+    /// assert!(m.is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.map.read().is_empty()
+    }
+
+    /// Remove every entry (shading each value under the Yuasa and hybrid barriers). The keys
+    /// are dropped after the lock is released.
+    ///
+    /// ```
+    /// let mu = gc_runtime::attach();
+    /// let m = mu.alloc(gc_runtime::GcMap::new());
+    /// m.insert(1, mu.alloc(1_u8));
+    /// m.clear();
+    /// assert!(m.is_empty());
+    /// ```
+    pub fn clear(&self) {
+        let keys: Vec<K> = {
+            let mut map = self.map.write();
+            map.drain()
+                .map(|(k, slot)| {
+                    slot.set(None);
+                    k
+                })
+                .collect()
+        };
+        drop(keys);
+    }
+
+    /// The values, as locals of `mu` (a snapshot, in the map's iteration order).
+    ///
+    /// ```
+    /// let mu = gc_runtime::attach();
+    /// let m = mu.alloc(gc_runtime::GcMap::new());
+    /// m.insert("a", mu.alloc(1_u32));
+    /// m.insert("b", mu.alloc(2_u32));
+    /// assert_eq!(m.values(&mu).iter().map(|v| **v).sum::<u32>(), 3);
+    /// ```
+    pub fn values<'m>(&self, mu: &'m Mutator) -> Vec<Gc<'m, V>> {
+        self.map.read().values().filter_map(|slot| slot.get(mu)).collect()
+    }
+}
+
+impl<K: Hash + Eq, V> GcMap<K, V> {
+    /// Map `key` to `value` (runs the write barrier); returns whether an entry for `key` was
+    /// replaced. When it was, the map keeps its old key and drops `key`.
+    ///
+    /// # Panics
+    /// If the map is not inside an allocated object.
+    ///
+    /// ```
+    /// let mu = gc_runtime::attach();
+    /// let m = mu.alloc(gc_runtime::GcMap::new());
+    /// assert!(!m.insert("x".to_string(), mu.alloc(1_i64)));
+    /// assert!(m.insert("x".to_string(), mu.alloc(2_i64)));
+    /// assert_eq!(*m.get("x", &mu).unwrap(), 2);
+    /// ```
+    pub fn insert(&self, key: K, value: Gc<'_, V>) -> bool {
+        self.armed.check("GcMap::insert", NAME);
+        // Overwriting an existing entry stores into one slot: the read lock suffices.
+        if let Some(slot) = self.map.read().get(&key) {
+            slot.set(Some(value));
+            return true;
+        }
+        let mut map = self.map.write();
+        // Another thread may have inserted `key` between the two locks.
+        if let Some(slot) = map.get(&key) {
+            slot.set(Some(value));
+            drop(map);
+            return true;
+        }
+        let slot = Member::new_armed();
+        slot.set(Some(value));
+        map.insert(key, slot);
+        false
+    }
+
+    /// The value for `key`, as a local of `mu`.
+    ///
+    /// ```
+    /// let mu = gc_runtime::attach();
+    /// let m = mu.alloc(gc_runtime::GcMap::new());
+    /// m.insert(String::from("pi"), mu.alloc(3.14_f64));
+    /// assert_eq!(m.get("pi", &mu).map(|v| *v), Some(3.14)); // `&str` looks up a `String` key
+    /// ```
+    pub fn get<'m, Q>(&self, key: &Q, mu: &'m Mutator) -> Option<Gc<'m, V>>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.map.read().get(key)?.get(mu)
+    }
+
+    /// Whether the map has an entry for `key`.
+    ///
+    /// ```
+    /// let mu = gc_runtime::attach();
+    /// let m = mu.alloc(gc_runtime::GcMap::new());
+    /// m.insert(3_u64, mu.alloc(()));
+    /// assert!(m.contains_key(&3));
+    /// assert!(!m.contains_key(&4));
+    /// ```
+    pub fn contains_key<Q>(&self, key: &Q) -> bool
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.map.read().contains_key(key)
+    }
+
+    /// Remove the entry for `key` and return its value, as a local of `mu`. The value is
+    /// shaded under the Yuasa and hybrid barriers; the key is dropped after the lock is
+    /// released.
+    ///
+    /// ```
+    /// let mu = gc_runtime::attach();
+    /// let m = mu.alloc(gc_runtime::GcMap::new());
+    /// m.insert("k", mu.alloc(9_u8));
+    /// assert_eq!(m.remove("k", &mu).map(|v| *v), Some(9));
+    /// assert!(m.remove("k", &mu).is_none());
+    /// ```
+    pub fn remove<'m, Q>(&self, key: &Q, mu: &'m Mutator) -> Option<Gc<'m, V>>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let (old_key, value) = {
+            let mut map = self.map.write();
+            let (k, slot) = map.remove_entry(key)?;
+            let value = slot.get(mu);
+            slot.set(None);
+            (k, value)
+        };
+        drop(old_key);
+        value
+    }
+}
+
+impl<K: Clone, V> GcMap<K, V> {
+    /// The keys (cloned; a snapshot, in the map's iteration order).
+    ///
+    /// ```
+    /// let mu = gc_runtime::attach();
+    /// let m = mu.alloc(gc_runtime::GcMap::new());
+    /// m.insert(2_u8, mu.alloc(()));
+    /// m.insert(1_u8, mu.alloc(()));
+    /// let mut keys = m.keys();
+    /// keys.sort();
+    /// assert_eq!(keys, [1, 2]);
+    /// ```
+    pub fn keys(&self) -> Vec<K> {
+        self.map.read().keys().cloned().collect()
+    }
+
+    /// The entries (keys cloned, values as locals of `mu`), as a snapshot taken under one
+    /// lock, in the map's iteration order.
+    ///
+    /// ```
+    /// let mu = gc_runtime::attach();
+    /// let m = mu.alloc(gc_runtime::GcMap::new());
+    /// m.insert("one", mu.alloc(1_u8));
+    /// let entries = m.entries(&mu);
+    /// assert_eq!((entries[0].0, *entries[0].1), ("one", 1));
+    /// ```
+    pub fn entries<'m>(&self, mu: &'m Mutator) -> Vec<(K, Gc<'m, V>)> {
+        self.map.read().iter().filter_map(|(k, slot)| Some((k.clone(), slot.get(mu)?))).collect()
+    }
+
+    /// Call `f` with each entry of a snapshot (see [`GcMap::entries`]). `f` runs without the
+    /// map's lock, so it may read, change or allocate freely; changes do not affect the
+    /// entries it is given.
+    ///
+    /// ```
+    /// let mu = gc_runtime::attach();
+    /// let m = mu.alloc(gc_runtime::GcMap::new());
+    /// m.insert("a".to_string(), mu.alloc(1_u32));
+    /// m.insert("b".to_string(), mu.alloc(2_u32));
+    /// let mut total = 0;
+    /// m.for_each(&mu, |key, value| {
+    ///     total += *value;
+    ///     m.insert(format!("{key}{key}"), value); // allowed: no lock is held
+    /// });
+    /// assert_eq!(total, 3);
+    /// assert_eq!(m.len(), 4);
+    /// ```
+    pub fn for_each<'m>(&self, mu: &'m Mutator, mut f: impl FnMut(&K, Gc<'m, V>)) {
+        for (k, v) in self.entries(mu) {
+            f(&k, v);
+        }
+    }
+}
+
+impl<K, V> Default for GcMap<K, V> {
+    fn default() -> Self {
+        GcMap::new()
+    }
+}
+
+// SAFETY: reports the armed flag (allocation sets it; no other sink acts on it), then every
+// value slot, under the read lock, which every change to the set of slots excludes (inserting
+// or removing an entry and rehashing happen under the write lock). Keys are not traced: they
+// are plain data, and a slot or collection inside a key is never armed, so it never holds a
+// pointer. No key method runs here (no hashing, no comparison): only this lock is taken, and
+// no thread holds it while the world is stopped.
+unsafe impl<K, V> Trace for GcMap<K, V> {
+    fn trace(&self, tracer: &mut Tracer<'_>) {
+        self.armed.trace(tracer);
+        for slot in self.map.read_recursive().values() {
+            slot.trace(tracer);
+        }
+    }
+}
+
+impl<K: fmt::Debug, V> fmt::Debug for GcMap<K, V> {
+    /// The length and the entries, with each value's address (as [`Gc::addr`] gives it): the
+    /// values are not followed, so a map that reaches itself prints without recursing. The
+    /// keys' `Debug` runs under the map's read lock.
+    ///
+    /// ```
+    /// let mu = gc_runtime::attach();
+    /// let m = mu.alloc(gc_runtime::GcMap::new());
+    /// let v = mu.alloc(1_u8);
+    /// m.insert("k", v);
+    /// assert_eq!(format!("{:?}", *m), format!("GcMap {{ len: 1, entries: {{\"k\": {:#x}}} }}", v.addr()));
+    /// ```
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let map = self.map.read();
+        let mut s = f.debug_struct(NAME);
+        s.field("len", &map.len());
+        if !self.armed.get() {
+            s.field("armed", &false);
+        }
+        s.field("entries", &Entries(&map)).finish()
+    }
+}
+
+struct Entries<'a, K, V>(&'a HashMap<K, Member<V>>);
+
+impl<K: fmt::Debug, V> fmt::Debug for Entries<'_, K, V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.0.iter().map(|(k, slot)| (k, AddrFmt(slot_addr(slot))))).finish()
+    }
+}

@@ -1,0 +1,111 @@
+//! GC collections: [`GcVec`], [`GcMap`] and [`GcIdMap`], growable containers of GC pointers
+//! that live inside heap objects and are shared by every thread that can reach them.
+//!
+//! # Shape
+//!
+//! Each collection is an *armed* flag plus a [`parking_lot::RwLock`] around a std container of
+//! [`Member`](crate::Member) slots: `Vec<Member<T>>`, `HashMap<K, Member<V>>`, and for the
+//! identity map `HashMap<usize, (Member<K>, Member<V>)>` keyed by the key object's address.
+//! Every pointer in a collection is in one of those slots, so everything the runtime already
+//! guarantees for slots — the write barrier on every store, `Acquire` reads, tracing — holds
+//! element by element. The lock only protects the *structure* (length, buffer, hash table).
+//!
+//! | operation | lock | barrier |
+//! |---|---|---|
+//! | `get`, `len`, `contains_key`, iteration step | read | none (a load) |
+//! | `GcVec::set`, insert over an existing key | read | `Member::set`: shades per the cycle's barrier |
+//! | push, insert of a new key | write | new slot: `Member::set` on an empty armed slot |
+//! | pop, remove, truncate, clear | write | `Member::set(None)` on each removed slot, then remove it |
+//! | growth, rehash, shifting (`insert`/`remove` in a vector) | write | none: pointers move, none is added or deleted |
+//! | `Trace::trace` (marker, assists, checkmark, allocation) | read | — |
+//!
+//! # Why growth cannot lose a pointer the marker is scanning
+//!
+//! The marker scans a collection by calling its `trace`, which holds the read lock for the
+//! whole scan and reports every slot. Growth (a `Vec` reallocation, a hash-table resize) and
+//! shifting move slots to new memory, and both happen only under the write lock. So a scan
+//! sees either the whole old buffer or the whole new one, never a freed buffer or a
+//! half-moved one — and both hold the same set of pointers, because moving a slot neither
+//! creates nor deletes a pointer. That is why moves need no barrier:
+//!
+//! - Dijkstra (insertion) barrier: if the scan ran before the move, every pointer in the
+//!   collection then was shaded by it; pointers added later went through `Member::set`, which
+//!   shades them. If the scan runs after the move, it reads the new buffer.
+//! - Yuasa (deletion) barrier: a move deletes nothing; the only deletions are pops, removals,
+//!   truncations, clears and overwrites, and each runs `Member::set` (shading the old pointer)
+//!   before the slot leaves the collection — still under the write lock, so the marker cannot
+//!   scan the collection between the removal and the shade.
+//! - Hybrid: both of the above.
+//!
+//! A lock-free alternative (a chunked vector whose chunks never move) was considered: it makes
+//! `push` and `trace` wait-free, but `pop`, `truncate` and `remove` then race with the marker on
+//! the length word, and hash maps need a concurrent table with its own reclamation scheme.
+//! The lock keeps all three collections simple and obviously consistent with the marker;
+//! readers (`get`, iteration, `trace`) share it, so the marker does not serialise readers.
+//! A writer waits at most for one scan of the collection by the marker.
+//!
+//! # Armed and unarmed collections
+//!
+//! A collection outside the heap — in a plain Rust variable — would hold pointers the collector
+//! never sees, like a slot outside the heap (see `member.rs`, "Armed and unarmed slots"). So a
+//! new collection is *unarmed*: it reads as empty and every storing method panics with a
+//! message that says what to do. Allocating the object that holds it (or the collection itself)
+//! traces the new value with a sink that sets the armed flag (`Tracer::report_armed_flag`);
+//! from then on its own slots are created armed (`Member::new_armed`). An armed collection never
+//! leaves the heap: objects are reachable only through shared references, and collections are
+//! neither `Clone` nor reachable through `&mut` once allocated. A collection in a field the
+//! tracer skips (`#[trace(skip)]`) is never armed, so it can never hold a pointer either.
+//!
+//! # Locks, safepoints and pauses: why nothing deadlocks
+//!
+//! A `trace` may take a lock only if no thread can hold that lock across a safepoint; these
+//! locks satisfy a stronger rule: *no thread holds a collection's lock while the world is
+//! stopped*. A reference to a collection in the heap exists only through a local or
+//! `into_ref`, that is, while some mutator is borrowed; a borrowed mutator cannot reach a
+//! safepoint or detach (both take `&mut Mutator`). Even a thread with no mutator of its own
+//! (a scoped thread handed `&GcVec` by its parent) runs while its parent's mutator is borrowed,
+//! so the stop-the-world waits for it. The methods never call a safepoint, never allocate, and
+//! never call user code while holding the lock, except `Hash`/`Eq` of map keys and `Debug` of
+//! keys — those must not use the same map (the locks are not reentrant: that would deadlock,
+//! never corrupt).
+//!
+//! Under the lock a store may run the barrier's slow path, which shades into the thread's
+//! buffer and, on a thread with no running mutator, takes the root-table lock. The collector
+//! takes a collection's read lock while holding the root-table lock only inside its
+//! termination pause (draining, checkmark), when by the rule above no collection lock is held.
+//! So the lock order is always collection, then root table.
+//!
+//! `trace` takes the lock with `read_recursive`: if the thread that traces (a mutator in a
+//! mark assist) already holds the read lock further up its stack — say, a `Debug` of the map
+//! writing into a sink that allocates — a writer queued meanwhile does not make it wait for
+//! itself. parking_lot's plain `read` is fair and would block behind that writer.
+//!
+//! # Reading: locals, snapshots, and user code
+//!
+//! Reads return locals (`Gc<'m, T>`) of the mutator passed in, valid until its next safepoint
+//! — the object was reachable from the collection when it was read, and marking cannot end
+//! before that safepoint. No method runs a closure while holding the lock: the lock is not
+//! reentrant, and a closure could allocate (a mark assist then traces this very collection)
+//! or store into it. So [`GcVec::iter`] takes the read lock once per element (a live cursor),
+//! and the `for_each`/`entries` methods of the maps collect a snapshot first.
+//!
+//! # Plain data next to the pointers
+//!
+//! See `plain_data.rs` for the std types that hold plain mutable data inside GC objects
+//! (atomics, `AtomicCell`, `Mutex` in a `#[trace(skip)]` field).
+
+mod error;
+mod id_map;
+mod map;
+mod plain_data;
+mod slots;
+#[cfg(test)]
+mod tests;
+mod vec;
+
+pub use self::{
+    error::IndexOutOfRange,
+    id_map::GcIdMap,
+    map::GcMap,
+    vec::{GcVec, GcVecIter},
+};

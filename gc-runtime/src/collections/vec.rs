@@ -1,0 +1,556 @@
+//! [`GcVec`]: a growable sequence of GC pointers, shared by every thread that reaches it.
+//!
+//! The design — a read-write lock around a `Vec` of armed slots, and why growth cannot lose a
+//! pointer the marker is scanning — is in the module header of `collections/mod.rs`.
+
+use std::fmt;
+
+use parking_lot::RwLock;
+
+use super::{
+    error::IndexOutOfRange,
+    slots::{slot_addr, AddrFmt, Armed},
+};
+use crate::{
+    gc::Gc,
+    member::Member,
+    mutator::Mutator,
+    trace::{Trace, Tracer},
+};
+
+const NAME: &str = "GcVec";
+
+/// A growable sequence of GC pointers to `T`, for use inside GC objects, from several threads
+/// at once.
+///
+/// All methods take `&self`: a `GcVec` lives in a heap object reached through shared
+/// references. Stores run the write barrier; reads need a [`Mutator`] and return locals.
+/// Elements are never empty: every element is a pointer to a `T`.
+///
+/// A `GcVec` works once the object that holds it — or the `GcVec` itself — is allocated
+/// ([`GcVec::new`] is *unarmed*: it reads as empty and every storing method panics).
+///
+/// ```
+/// use gc_runtime::{GcVec, Trace};
+///
+/// #[derive(Trace)]
+/// struct Scope {
+///     name: String,
+///     locals: GcVec<String>,
+/// }
+///
+/// let mut mu = gc_runtime::attach();
+/// let scope = mu.alloc(Scope { name: "main".into(), locals: GcVec::new() });
+/// scope.locals.push(mu.alloc(String::from("x")));
+/// scope.locals.push(mu.alloc(String::from("y")));
+/// let root = scope.root(&mu);
+/// mu.collect(); // the strings are reachable through the vector: they survive
+/// let scope = root.get(&mu);
+/// let names: Vec<&str> = scope.locals.iter(&mu).map(|s| s.into_ref().as_str()).collect();
+/// assert_eq!(names, ["x", "y"]);
+/// assert_eq!(*scope.locals.pop(&mu).unwrap(), "y");
+/// assert_eq!(scope.locals.len(), 1);
+/// ```
+pub struct GcVec<T> {
+    armed: Armed,
+    slots: RwLock<Vec<Member<T>>>,
+}
+
+impl<T> GcVec<T> {
+    /// An empty vector, to put in a new object (it accepts elements once that object is
+    /// allocated).
+    ///
+    /// ```
+    /// use gc_runtime::GcVec;
+    ///
+    /// let mu = gc_runtime::attach();
+    /// let loose: GcVec<u8> = GcVec::new();
+    /// assert!(loose.is_empty()); // unarmed: reads as empty, `push` would panic
+    /// let v = mu.alloc(GcVec::new()); // allocated: armed
+    /// v.push(mu.alloc(7_u8));
+    /// assert_eq!(v.len(), 1);
+    /// ```
+    pub fn new() -> GcVec<T> {
+        GcVec::with_capacity(0)
+    }
+
+    /// An empty vector with room for `capacity` elements before it reallocates.
+    ///
+    /// ```
+    /// let mu = gc_runtime::attach();
+    /// let v = mu.alloc(gc_runtime::GcVec::with_capacity(100));
+    /// v.push(mu.alloc(1_u64));
+    /// # assert_eq!(v.len(), 1);
+    /// ```
+    pub fn with_capacity(capacity: usize) -> GcVec<T> {
+        GcVec { armed: Armed::new(), slots: RwLock::new(Vec::with_capacity(capacity)) }
+    }
+
+    /// The number of elements.
+    ///
+    /// ```
+    /// let mu = gc_runtime::attach();
+    /// let v = mu.alloc(gc_runtime::GcVec::new());
+    /// v.push(mu.alloc('a'));
+    /// assert_eq!(v.len(), 1);
+    /// ```
+    pub fn len(&self) -> usize {
+        self.slots.read().len()
+    }
+
+    /// Whether the vector has no element.
+    ///
+    /// ```
+    /// let mu = gc_runtime::attach();
+    /// let v = mu.alloc(gc_runtime::GcVec::<char>::new());
+    /// assert!(v.is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.slots.read().is_empty()
+    }
+
+    /// Append `value` (runs the write barrier).
+    ///
+    /// # Panics
+    /// If the vector is not inside an allocated object (see the type's docs).
+    ///
+    /// ```
+    /// let mu = gc_runtime::attach();
+    /// let v = mu.alloc(gc_runtime::GcVec::new());
+    /// v.push(mu.alloc(1_i32));
+    /// v.push(mu.alloc(2_i32));
+    /// assert_eq!(*v.get(1, &mu).unwrap(), 2);
+    /// ```
+    pub fn push(&self, value: Gc<'_, T>) {
+        self.armed.check("GcVec::push", NAME);
+        let slot = Member::new_armed();
+        slot.set(Some(value));
+        self.slots.write().push(slot);
+    }
+
+    /// Append every element of `values` (runs the write barrier for each). The iterator runs
+    /// before the vector is locked, so it may read this vector.
+    ///
+    /// # Panics
+    /// If the vector is not inside an allocated object.
+    ///
+    /// ```
+    /// let mu = gc_runtime::attach();
+    /// let v = mu.alloc(gc_runtime::GcVec::new());
+    /// v.extend((0..3_u32).map(|i| mu.alloc(i)));
+    /// assert_eq!(v.len(), 3);
+    /// ```
+    pub fn extend<'g>(&self, values: impl IntoIterator<Item = Gc<'g, T>>)
+    where
+        T: 'g,
+    {
+        self.armed.check("GcVec::extend", NAME);
+        let new: Vec<Member<T>> = values
+            .into_iter()
+            .map(|value| {
+                let slot = Member::new_armed();
+                slot.set(Some(value));
+                slot
+            })
+            .collect();
+        self.slots.write().extend(new);
+    }
+
+    /// Remove the last element and return it, or `None` if the vector is empty.
+    ///
+    /// Under the Yuasa and hybrid barriers the removed pointer is shaded, as for any deletion.
+    ///
+    /// ```
+    /// let mu = gc_runtime::attach();
+    /// let v = mu.alloc(gc_runtime::GcVec::new());
+    /// v.push(mu.alloc(5_u8));
+    /// assert_eq!(v.pop(&mu).map(|x| *x), Some(5));
+    /// assert!(v.pop(&mu).is_none());
+    /// ```
+    pub fn pop<'m>(&self, mu: &'m Mutator) -> Option<Gc<'m, T>> {
+        let mut slots = self.slots.write();
+        let value = slots.last()?.get(mu);
+        if let Some(last) = slots.pop() {
+            last.set(None);
+        }
+        value
+    }
+
+    /// The element at `index`, or `None` if `index >= len`.
+    ///
+    /// ```
+    /// let mu = gc_runtime::attach();
+    /// let v = mu.alloc(gc_runtime::GcVec::new());
+    /// v.push(mu.alloc("zero"));
+    /// assert_eq!(v.get(0, &mu).map(|s| *s), Some("zero"));
+    /// assert!(v.get(1, &mu).is_none());
+    /// ```
+    pub fn get<'m>(&self, index: usize, mu: &'m Mutator) -> Option<Gc<'m, T>> {
+        self.slots.read().get(index)?.get(mu)
+    }
+
+    /// The last element, or `None` if the vector is empty.
+    ///
+    /// ```
+    /// let mu = gc_runtime::attach();
+    /// let v = mu.alloc(gc_runtime::GcVec::new());
+    /// v.extend([mu.alloc(1_u8), mu.alloc(2_u8)]);
+    /// assert_eq!(v.last(&mu).map(|x| *x), Some(2));
+    /// ```
+    pub fn last<'m>(&self, mu: &'m Mutator) -> Option<Gc<'m, T>> {
+        self.slots.read().last()?.get(mu)
+    }
+
+    /// Replace the element at `index` (runs the write barrier).
+    ///
+    /// # Panics
+    /// If `index >= len` (the message gives both), or if the vector is not inside an allocated
+    /// object.
+    ///
+    /// ```
+    /// let mu = gc_runtime::attach();
+    /// let v = mu.alloc(gc_runtime::GcVec::new());
+    /// v.push(mu.alloc(1_u16));
+    /// v.set(0, mu.alloc(10_u16));
+    /// assert_eq!(*v.get(0, &mu).unwrap(), 10);
+    /// ```
+    #[track_caller]
+    pub fn set(&self, index: usize, value: Gc<'_, T>) {
+        if let Err(e) = self.try_set(index, value) {
+            panic!("GcVec::set: {e}");
+        }
+    }
+
+    /// Replace the element at `index` (runs the write barrier), or say why not.
+    ///
+    /// # Errors
+    /// [`IndexOutOfRange`] if `index >= len`; the vector is unchanged.
+    ///
+    /// # Panics
+    /// If the vector is not inside an allocated object.
+    ///
+    /// ```
+    /// let mu = gc_runtime::attach();
+    /// let v = mu.alloc(gc_runtime::GcVec::new());
+    /// v.push(mu.alloc(1_u16));
+    /// assert!(v.try_set(0, mu.alloc(2_u16)).is_ok());
+    /// assert_eq!(v.try_set(1, mu.alloc(3_u16)).unwrap_err().len, 1);
+    /// ```
+    pub fn try_set(&self, index: usize, value: Gc<'_, T>) -> Result<(), IndexOutOfRange> {
+        self.armed.check("GcVec::set", NAME);
+        // A read lock suffices: the store is to one slot, atomic and barriered like any
+        // `Member::set`; the structure does not change.
+        let slots = self.slots.read();
+        match slots.get(index) {
+            Some(slot) => {
+                slot.set(Some(value));
+                Ok(())
+            }
+            None => Err(IndexOutOfRange { index, len: slots.len() }),
+        }
+    }
+
+    /// Insert `value` at `index`, shifting the later elements up (runs the write barrier).
+    ///
+    /// # Panics
+    /// If `index > len` (the message gives both), or if the vector is not inside an allocated
+    /// object.
+    ///
+    /// ```
+    /// let mu = gc_runtime::attach();
+    /// let v = mu.alloc(gc_runtime::GcVec::new());
+    /// v.push(mu.alloc(3_u8));
+    /// v.insert(0, mu.alloc(1_u8));
+    /// v.insert(1, mu.alloc(2_u8));
+    /// assert_eq!(v.iter(&mu).map(|x| *x).collect::<Vec<_>>(), [1, 2, 3]);
+    /// ```
+    #[track_caller]
+    pub fn insert(&self, index: usize, value: Gc<'_, T>) {
+        if let Err(e) = self.try_insert(index, value) {
+            panic!("GcVec::insert: {e}");
+        }
+    }
+
+    /// Insert `value` at `index`, shifting the later elements up (runs the write barrier), or
+    /// say why not. With other threads changing the length, this is the way to insert at an
+    /// index computed from an earlier [`GcVec::len`].
+    ///
+    /// # Errors
+    /// [`IndexOutOfRange`] if `index > len`; the vector is unchanged.
+    ///
+    /// # Panics
+    /// If the vector is not inside an allocated object.
+    ///
+    /// ```
+    /// let mu = gc_runtime::attach();
+    /// let v = mu.alloc(gc_runtime::GcVec::new());
+    /// assert!(v.try_insert(0, mu.alloc(1_u8)).is_ok()); // at the end: allowed
+    /// assert_eq!(v.try_insert(2, mu.alloc(2_u8)).unwrap_err().index, 2);
+    /// ```
+    pub fn try_insert(&self, index: usize, value: Gc<'_, T>) -> Result<(), IndexOutOfRange> {
+        self.armed.check("GcVec::insert", NAME);
+        let mut slots = self.slots.write();
+        if index > slots.len() {
+            return Err(IndexOutOfRange { index, len: slots.len() });
+        }
+        let slot = Member::new_armed();
+        slot.set(Some(value));
+        slots.insert(index, slot);
+        Ok(())
+    }
+
+    /// Remove the element at `index` and return it, shifting the later elements down.
+    ///
+    /// Under the Yuasa and hybrid barriers the removed pointer is shaded.
+    ///
+    /// # Panics
+    /// If `index >= len` (the message gives both).
+    ///
+    /// ```
+    /// let mu = gc_runtime::attach();
+    /// let v = mu.alloc(gc_runtime::GcVec::new());
+    /// v.extend([mu.alloc('a'), mu.alloc('b'), mu.alloc('c')]);
+    /// assert_eq!(*v.remove(1, &mu), 'b');
+    /// assert_eq!(v.iter(&mu).map(|x| *x).collect::<String>(), "ac");
+    /// ```
+    #[track_caller]
+    pub fn remove<'m>(&self, index: usize, mu: &'m Mutator) -> Gc<'m, T> {
+        self.try_remove(index, mu).unwrap_or_else(|e| panic!("GcVec::remove: {e}"))
+    }
+
+    /// Remove the element at `index` and return it, shifting the later elements down, or say
+    /// why not (the vector is then unchanged).
+    ///
+    /// # Errors
+    /// [`IndexOutOfRange`] if `index >= len`.
+    ///
+    /// ```
+    /// let mu = gc_runtime::attach();
+    /// let v = mu.alloc(gc_runtime::GcVec::new());
+    /// v.push(mu.alloc(1_u8));
+    /// assert_eq!(v.try_remove(0, &mu).map(|x| *x), Ok(1));
+    /// assert_eq!(v.try_remove(0, &mu).unwrap_err(), gc_runtime::IndexOutOfRange { index: 0, len: 0 });
+    /// ```
+    pub fn try_remove<'m>(&self, index: usize, mu: &'m Mutator) -> Result<Gc<'m, T>, IndexOutOfRange> {
+        let mut slots = self.slots.write();
+        let len = slots.len();
+        let Some(value) = slots.get(index).and_then(|slot| slot.get(mu)) else {
+            return Err(IndexOutOfRange { index, len });
+        };
+        slots[index].set(None);
+        slots.remove(index);
+        Ok(value)
+    }
+
+    /// Keep the first `len` elements and remove the rest (no effect if `len >= self.len()`).
+    ///
+    /// Under the Yuasa and hybrid barriers every removed pointer is shaded.
+    ///
+    /// ```
+    /// let mu = gc_runtime::attach();
+    /// let v = mu.alloc(gc_runtime::GcVec::new());
+    /// v.extend((0..5_u8).map(|i| mu.alloc(i)));
+    /// v.truncate(2);
+    /// assert_eq!(v.len(), 2);
+    /// ```
+    pub fn truncate(&self, len: usize) {
+        let mut slots = self.slots.write();
+        if len < slots.len() {
+            for slot in &slots[len..] {
+                slot.set(None);
+            }
+            slots.truncate(len);
+        }
+    }
+
+    /// Remove every element (shading each under the Yuasa and hybrid barriers).
+    ///
+    /// ```
+    /// let mu = gc_runtime::attach();
+    /// let v = mu.alloc(gc_runtime::GcVec::new());
+    /// v.push(mu.alloc(1_u8));
+    /// v.clear();
+    /// assert!(v.is_empty());
+    /// ```
+    pub fn clear(&self) {
+        self.truncate(0);
+    }
+
+    /// Whether `value` (this very object, compared by address) is an element.
+    ///
+    /// ```
+    /// let mu = gc_runtime::attach();
+    /// let v = mu.alloc(gc_runtime::GcVec::new());
+    /// let (a, b) = (mu.alloc(1_u8), mu.alloc(1_u8));
+    /// v.push(a);
+    /// assert!(v.contains(a));
+    /// assert!(!v.contains(b)); // equal value, another object
+    /// ```
+    pub fn contains(&self, value: Gc<'_, T>) -> bool {
+        self.slots.read().iter().any(|slot| slot.points_to(value))
+    }
+
+    /// Iterate over the elements as locals of `mu`.
+    ///
+    /// The iterator is a *live cursor*, not a snapshot: each step takes the read lock, reads
+    /// the element at the next index, and releases the lock. So the loop body may use the
+    /// vector freely (push, set, remove, allocate), and changes made meanwhile — by this
+    /// thread or another — are seen as they would be by indexing: an element pushed before
+    /// the cursor reaches the end is visited, a removal before the cursor shifts the rest
+    /// down by one (one element is skipped). The iteration ends at the first index past the
+    /// end. For a consistent copy taken under one lock, use [`GcVec::to_vec`].
+    ///
+    /// ```
+    /// let mu = gc_runtime::attach();
+    /// let v = mu.alloc(gc_runtime::GcVec::new());
+    /// v.extend((1..=3_u32).map(|i| mu.alloc(i)));
+    /// let mut sum = 0;
+    /// for x in v.iter(&mu) {
+    ///     sum += *x;
+    /// }
+    /// assert_eq!(sum, 6);
+    /// ```
+    pub fn iter<'a, 'm>(&'a self, mu: &'m Mutator) -> GcVecIter<'a, 'm, T> {
+        GcVecIter { vec: self, mu, next: 0 }
+    }
+
+    /// A snapshot of the elements, taken under one lock: the vector's contents at one instant.
+    ///
+    /// ```
+    /// let mu = gc_runtime::attach();
+    /// let v = mu.alloc(gc_runtime::GcVec::new());
+    /// v.extend((1..=3_u32).map(|i| mu.alloc(i)));
+    /// let copy = v.to_vec(&mu);
+    /// v.clear();
+    /// assert_eq!(copy.iter().map(|x| **x).collect::<Vec<_>>(), [1, 2, 3]);
+    /// ```
+    pub fn to_vec<'m>(&self, mu: &'m Mutator) -> Vec<Gc<'m, T>> {
+        self.slots.read().iter().filter_map(|slot| slot.get(mu)).collect()
+    }
+}
+
+impl<T> Default for GcVec<T> {
+    fn default() -> Self {
+        GcVec::new()
+    }
+}
+
+// SAFETY: reports the armed flag (allocation sets it; no other sink acts on it), then every
+// element slot, under the read lock, which every change to the set of slots excludes (see the
+// module docs: growth and shifting happen under the write lock). It takes only this lock,
+// which no thread holds while the world is stopped, and runs no user code.
+unsafe impl<T> Trace for GcVec<T> {
+    fn trace(&self, tracer: &mut Tracer<'_>) {
+        self.armed.trace(tracer);
+        for slot in self.slots.read_recursive().iter() {
+            slot.trace(tracer);
+        }
+    }
+}
+
+impl<T> fmt::Debug for GcVec<T> {
+    /// The length and the elements' addresses (as [`Gc::addr`] gives them): the elements
+    /// are not followed, so a vector that reaches itself prints without recursing.
+    ///
+    /// ```
+    /// let mu = gc_runtime::attach();
+    /// let v = mu.alloc(gc_runtime::GcVec::new());
+    /// let x = mu.alloc(1_u8);
+    /// v.push(x);
+    /// assert_eq!(format!("{:?}", *v), format!("GcVec {{ len: 1, elements: [{:#x}] }}", x.addr()));
+    /// ```
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Copy the addresses out first: no formatting (user code) under the lock.
+        let addrs: Vec<AddrFmt> = self.slots.read().iter().map(|slot| AddrFmt(slot_addr(slot))).collect();
+        let mut s = f.debug_struct(NAME);
+        s.field("len", &addrs.len());
+        if !self.armed.get() {
+            s.field("armed", &false);
+        }
+        s.field("elements", &addrs).finish()
+    }
+}
+
+/// The iterator of [`GcVec::iter`]: a live cursor over the elements, as locals of a mutator.
+///
+/// ```
+/// let mu = gc_runtime::attach();
+/// let v = mu.alloc(gc_runtime::GcVec::new());
+/// v.push(mu.alloc(1_u8));
+/// let mut it: gc_runtime::GcVecIter<'_, '_, u8> = v.iter(&mu);
+/// assert_eq!(it.next().map(|x| *x), Some(1));
+/// assert!(it.next().is_none());
+/// ```
+pub struct GcVecIter<'a, 'm, T> {
+    vec: &'a GcVec<T>,
+    mu: &'m Mutator,
+    next: usize,
+}
+
+impl<'m, T> Iterator for GcVecIter<'_, 'm, T> {
+    type Item = Gc<'m, T>;
+
+    fn next(&mut self) -> Option<Gc<'m, T>> {
+        let value = self.vec.get(self.next, self.mu)?;
+        self.next += 1;
+        Some(value)
+    }
+}
+
+impl<T> fmt::Debug for GcVecIter<'_, '_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GcVecIter").field("next", &self.next).finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{header::Header, primitive::sync::atomic::AtomicPtr, test_support, trace::TraceSink};
+
+    #[derive(Default)]
+    struct Count {
+        slots: usize,
+        flags: usize,
+    }
+
+    impl TraceSink for Count {
+        fn visit_slot(&mut self, _: &AtomicPtr<Header>) {
+            self.slots += 1;
+        }
+        fn visit_armed_flag(&mut self, _: &crate::primitive::sync::atomic::AtomicBool) {
+            self.flags += 1;
+        }
+    }
+
+    fn count<T: Trace>(v: &T) -> Count {
+        let mut c = Count::default();
+        v.trace(&mut Tracer::new(&mut c));
+        c
+    }
+
+    #[test]
+    fn trace_reports_the_armed_flag_then_every_element() {
+        let _s = test_support::serial();
+        let mu = crate::attach();
+        let loose = GcVec::<u8>::new();
+        let c = count(&loose);
+        assert_eq!((c.flags, c.slots), (1, 0));
+        let v = mu.alloc(GcVec::new());
+        v.extend((0..5_u8).map(|i| mu.alloc(i)));
+        let c = count(&*v);
+        assert_eq!((c.flags, c.slots), (1, 5));
+        const { assert!(<GcVec<u8>>::NEEDS_TRACE) };
+    }
+
+    #[test]
+    fn allocation_arms_a_nested_vector() {
+        let _s = test_support::serial();
+        let mu = crate::attach();
+        let nested = mu.alloc((1_u8, Some(Box::new(GcVec::<u8>::new()))));
+        let v = nested.1.as_ref().expect("some");
+        assert!(v.armed.get());
+        v.push(mu.alloc(3));
+        assert_eq!(v.len(), 1);
+    }
+}

@@ -1,0 +1,182 @@
+//! Weak references: [`Weak<T>`] points to an object without keeping it alive.
+//!
+//! # Life of a weak reference
+//!
+//! A weak reference owns a pointer cell in the weak table (see `cells.rs`). The marker never
+//! looks at that table, so a weakly referenced object that nothing else reaches stays white.
+//! [`Weak::upgrade`] turns it back into a local:
+//!
+//! - while marking, it shades the object, so an object handed out by an upgrade survives the
+//!   cycle in progress (the same reasoning as a barriered store: a local made during marking
+//!   must not point to a white object at termination);
+//! - otherwise the object is alive if the cell still holds it.
+//!
+//! # Clearing, without a pause that grows with the number of weak references
+//!
+//! Marking's verdict must reach every cell before any dead referent is freed. Scanning all
+//! cells inside the termination pause would make that pause proportional to the number of
+//! weak references, so the collector splits it:
+//!
+//! 1. In the termination pause it records the finished marking's epoch as *pending*. From then
+//!    on an upgrade treats a referent whose mark is older as dead and returns `None`, even
+//!    if its cell was not cleared yet. The sweep epoch is **not** advanced: nothing that
+//!    died in this cycle can be freed yet, so reading the referent's header stays valid.
+//! 2. With the world running, the collector clears every cell whose referent is unmarked.
+//! 3. A ragged handshake: every running mutator passes a safepoint, so no upgrade that read a
+//!    cell before it was cleared is still in progress.
+//! 4. Only then does it publish the sweep epoch and let the sweep free dead objects.
+//!
+//! # Ephemerons
+//!
+//! Weak maps whose values stay alive only through their keys (ephemerons) are not provided:
+//! they need the marker to revisit entries when a key turns black, and a concurrent version of
+//! that fixpoint which stays sound under all three barriers is future work.
+
+use std::{fmt, marker::PhantomData, ptr::NonNull};
+
+use parking_lot::Mutex;
+
+use crate::{
+    cells::{CellPool, PtrCell},
+    gc::Gc,
+    header::{GcBox, Header},
+    mutator::Mutator,
+    phase,
+    primitive::sync::atomic::{AtomicU64, Ordering},
+    runtime::Runtime,
+    trace::{Trace, Tracer},
+};
+
+/// The epoch of a finished marking whose verdict has not reached every weak cell yet; 0 when
+/// none is pending. Written only by the collector: set inside the termination pause, cleared
+/// after the ragged handshake of step 3.
+static PENDING_EPOCH: AtomicU64 = AtomicU64::new(0);
+
+/// All weak cells.
+#[derive(Default)]
+pub(crate) struct WeakTable {
+    cells: Mutex<CellPool>,
+}
+
+impl WeakTable {
+    /// Step 1 (world stopped): marking for `epoch` is final; upgrades now consult it.
+    pub(crate) fn begin_clearing(&self, epoch: u64) {
+        PENDING_EPOCH.store(epoch, Ordering::SeqCst);
+    }
+
+    /// Step 2 (world running): clear every cell whose referent marking did not reach.
+    /// Returns how many were cleared.
+    pub(crate) fn clear_dead(&self) -> usize {
+        let epoch = PENDING_EPOCH.load(Ordering::SeqCst);
+        let chunks = self.cells.lock().chunks();
+        let mut cleared = 0;
+        CellPool::for_each_in(&chunks, |cell, p| {
+            // SAFETY: the sweep epoch has not advanced past objects that died in this cycle,
+            // and referents of older cycles were cleared in their own cycle: `p` is allocated.
+            if unsafe { &*p }.mark_epoch() < epoch
+                && cell.ptr.compare_exchange(p, std::ptr::null_mut(), Ordering::AcqRel, Ordering::Relaxed).is_ok()
+            {
+                cleared += 1;
+            }
+        });
+        cleared
+    }
+
+    /// After step 3: no upgrade needs the pending epoch any more.
+    pub(crate) fn end_clearing(&self) {
+        PENDING_EPOCH.store(0, Ordering::SeqCst);
+    }
+
+    /// Number of live weak references.
+    pub(crate) fn len(&self) -> usize {
+        self.cells.lock().live()
+    }
+}
+
+/// A pointer that does not keep its object alive.
+///
+/// ```
+/// use gc_runtime::Weak;
+///
+/// let mut mu = gc_runtime::attach();
+/// let kept = mu.alloc(String::from("kept")).root(&mu);
+/// let weak_kept = Weak::new(&mu, kept.get(&mu));
+/// let weak_lost = Weak::new(&mu, mu.alloc(String::from("lost")));
+/// mu.collect();
+/// assert_eq!(*weak_kept.upgrade(&mu).unwrap(), "kept");
+/// assert!(weak_lost.upgrade(&mu).is_none(), "nothing kept it alive");
+/// ```
+pub struct Weak<T: 'static> {
+    cell: &'static PtrCell,
+    _t: PhantomData<T>,
+}
+
+impl<T: Trace + Send + Sync + 'static> Weak<T> {
+    /// A weak reference to `gc`'s object.
+    pub fn new(mu: &Mutator, gc: Gc<'_, T>) -> Weak<T> {
+        let cell = mu.runtime().weaks.cells.lock().acquire();
+        // Release: publishes the object to upgraders and to the clearing scan.
+        cell.ptr.store(gc.header_ptr(), Ordering::Release);
+        Weak { cell, _t: PhantomData }
+    }
+
+    /// The object as a local, or `None` if it was collected.
+    pub fn upgrade<'m>(&self, mu: &'m Mutator) -> Option<Gc<'m, T>> {
+        // Acquire: pairs with the Release store in `new`.
+        let p = NonNull::new(self.cell.ptr.load(Ordering::Acquire))?;
+        // SAFETY: a non-null cell names an allocated object (module docs: cells of dead
+        // objects are cleared, and running mutators passed a safepoint, before the sweep may
+        // free them).
+        let header = unsafe { p.as_ref() };
+        let pending = PENDING_EPOCH.load(Ordering::Acquire);
+        if pending != 0 && header.mark_epoch() < pending {
+            return None; // dead by the marking that just finished; its cell is being cleared
+        }
+        if phase::barrier_on() {
+            // Marking: the object may still be white; a local to it must keep it alive.
+            mu.shade(p.as_ptr());
+        }
+        // SAFETY: allocated (above), of type `T` (cells are filled from `Gc<T>`), and alive
+        // until `mu`'s next safepoint: marked, or shaded now.
+        Some(unsafe { Gc::from_raw(p.cast::<GcBox<T>>(), mu) })
+    }
+
+    /// Whether the object is known to be collected (an upgrade would return `None`). A
+    /// `false` can turn `true` at any later collection.
+    pub fn is_cleared(&self) -> bool {
+        self.cell.ptr.load(Ordering::Relaxed).is_null()
+    }
+}
+
+impl<T: 'static> Drop for Weak<T> {
+    fn drop(&mut self) {
+        let rt = Runtime::get();
+        let mut cells = rt.weaks.cells.lock();
+        self.cell.ptr.store(std::ptr::null_mut(), Ordering::Relaxed);
+        cells.release(self.cell);
+    }
+}
+
+// SAFETY: a weak reference reports nothing: it must not keep its referent alive.
+unsafe impl<T: 'static> Trace for Weak<T> {
+    const NEEDS_TRACE: bool = false;
+    fn trace(&self, _tracer: &mut Tracer<'_>) {}
+}
+
+impl<T: 'static> fmt::Debug for Weak<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let p: *mut Header = self.cell.ptr.load(Ordering::Relaxed);
+        if p.is_null() {
+            write!(f, "Weak<{}>(cleared)", std::any::type_name::<T>())
+        } else {
+            write!(f, "Weak<{}>({p:p})", std::any::type_name::<T>())
+        }
+    }
+}
+
+impl<T: Trace + Send + Sync + 'static> Gc<'_, T> {
+    /// A [`Weak`] reference to this object.
+    pub fn downgrade(self, mu: &Mutator) -> Weak<T> {
+        Weak::new(mu, self)
+    }
+}

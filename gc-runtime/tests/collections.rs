@@ -1,0 +1,1027 @@
+//! GC collections (`GcVec`, `GcMap`, `GcIdMap`): every method; bad input (out-of-range
+//! indices, stores into unarmed collections); `Debug` on cycles; contents that survive cycles
+//! and removed elements that are freed; and concurrent use by three mutators while cycles run
+//! back to back in concurrent mode with checkmark on, once per barrier kind — including growth
+//! (reallocation, rehashing) while the marker scans.
+//!
+//! Every element carries a canary checked on every access and a drop probe: at the end of
+//! each test a full collection must leave exactly the elements reachable from the holder, and
+//! every other element's fields must have been dropped exactly once.
+
+use std::{
+    collections::HashSet,
+    panic::{catch_unwind, AssertUnwindSafe},
+    sync::{
+        atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering},
+        Arc, Mutex, MutexGuard,
+    },
+    thread,
+    time::{Duration, Instant},
+};
+
+use gc_runtime::{BarrierKind, Config, Gc, GcIdMap, GcMap, GcVec, IndexOutOfRange, Mode, Mutator, Phase, Root, Trace};
+
+const MAGIC: u64 = 0x9E37_79B9_7F4A_7C15;
+const MUTATORS: usize = 3;
+const RUN_FOR: Duration = Duration::from_millis(if cfg!(miri) { 150 } else { 1500 });
+
+/// Serialises the tests that reconfigure the collector (it is process-wide).
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn serial() -> MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Per-id drop counts for the elements of one test.
+struct Ledger {
+    drops: Vec<AtomicU8>,
+    next: AtomicU64,
+}
+
+impl Ledger {
+    fn new(capacity: usize) -> Arc<Ledger> {
+        Arc::new(Ledger { drops: (0..capacity).map(|_| AtomicU8::new(0)).collect(), next: AtomicU64::new(0) })
+    }
+
+    fn elem<'m>(self: &Arc<Ledger>, mu: &'m Mutator) -> Gc<'m, Elem> {
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        assert!((id as usize) < self.drops.len(), "ledger too small for this test");
+        mu.alloc(Elem { id, canary: id ^ MAGIC, kids: GcVec::new(), probe: Probe { id, ledger: self.clone() } })
+    }
+
+    fn created(&self) -> usize {
+        self.next.load(Ordering::SeqCst) as usize
+    }
+
+    fn nearly_full(&self) -> bool {
+        self.created() + 10_000 >= self.drops.len()
+    }
+
+    fn drops(&self, id: u64) -> u8 {
+        self.drops[id as usize].load(Ordering::SeqCst)
+    }
+
+    fn total_drops(&self) -> usize {
+        self.drops.iter().map(|d| d.load(Ordering::SeqCst) as usize).sum()
+    }
+
+    /// Every created element is dropped at most once, and exactly when it is not in `alive`.
+    fn check_exactly(&self, alive: &HashSet<u64>) {
+        for id in 0..self.created() as u64 {
+            let drops = self.drops(id);
+            assert!(drops <= 1, "element {id} dropped {drops} times");
+            assert_eq!(
+                drops == 0,
+                alive.contains(&id),
+                "element {id}: reachable={} dropped={drops}",
+                alive.contains(&id)
+            );
+        }
+    }
+}
+
+struct Probe {
+    id: u64,
+    ledger: Arc<Ledger>,
+}
+
+impl Drop for Probe {
+    fn drop(&mut self) {
+        self.ledger.drops[self.id as usize].fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[derive(Trace)]
+struct Elem {
+    id: u64,
+    canary: u64,
+    kids: GcVec<Elem>,
+    #[trace(skip)]
+    probe: Probe,
+}
+
+impl Elem {
+    fn check(&self) -> u64 {
+        assert_eq!(self.canary, self.id ^ MAGIC, "canary of element {} corrupted", self.id);
+        assert_eq!(self.probe.id, self.id, "probe of element {} corrupted", self.id);
+        self.id
+    }
+}
+
+#[derive(Trace)]
+struct Holder {
+    vec: GcVec<Elem>,
+    map: GcMap<u64, Elem>,
+    names: GcMap<String, Elem>,
+    ids: GcIdMap<Elem, Elem>,
+}
+
+fn holder(mu: &Mutator) -> Gc<'_, Holder> {
+    mu.alloc(Holder { vec: GcVec::new(), map: GcMap::new(), names: GcMap::new(), ids: GcIdMap::new() })
+}
+
+/// Ids of every element reachable from `h` (checking canaries on the way).
+fn reachable(mu: &Mutator, h: &Holder) -> HashSet<u64> {
+    let mut seen = HashSet::new();
+    let mut stack: Vec<Gc<'_, Elem>> = h.vec.to_vec(mu);
+    stack.extend(h.map.values(mu));
+    stack.extend(h.names.values(mu));
+    for (k, v) in h.ids.entries(mu) {
+        stack.push(k);
+        stack.push(v);
+    }
+    while let Some(e) = stack.pop() {
+        if seen.insert(e.check()) {
+            stack.extend(e.kids.to_vec(mu));
+        }
+    }
+    seen
+}
+
+fn ids(v: &[Gc<'_, Elem>]) -> Vec<u64> {
+    v.iter().map(|e| e.check()).collect()
+}
+
+fn panic_message(f: impl FnOnce()) -> String {
+    let err = catch_unwind(AssertUnwindSafe(f)).expect_err("expected a panic");
+    match err.downcast::<String>() {
+        Ok(s) => *s,
+        Err(e) => e.downcast::<&str>().map(|s| s.to_string()).unwrap_or_default(),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Every method, single-threaded.
+
+#[test]
+fn vec_every_method() {
+    let ledger = Ledger::new(64);
+    let mu = gc_runtime::attach();
+    let v = mu.alloc(GcVec::<Elem>::with_capacity(2));
+    assert!(v.is_empty());
+    assert_eq!(v.len(), 0);
+    assert!(v.get(0, &mu).is_none() && v.last(&mu).is_none() && v.pop(&mu).is_none());
+    let e: Vec<Gc<'_, Elem>> = (0..6).map(|_| ledger.elem(&mu)).collect();
+    v.push(e[0]);
+    v.push(e[1]);
+    v.extend([e[2], e[3]]);
+    assert_eq!(v.len(), 4);
+    assert!(!v.is_empty());
+    assert_eq!(ids(&v.to_vec(&mu)), [0, 1, 2, 3]);
+    assert!(Gc::ptr_eq(v.get(2, &mu).unwrap(), e[2]));
+    assert!(v.get(4, &mu).is_none());
+    assert!(Gc::ptr_eq(v.last(&mu).unwrap(), e[3]));
+    // set / try_set
+    v.set(0, e[4]);
+    assert_eq!(v.get(0, &mu).unwrap().id, 4);
+    assert_eq!(v.try_set(1, e[5]), Ok(()));
+    assert_eq!(v.try_set(4, e[5]), Err(IndexOutOfRange { index: 4, len: 4 }));
+    assert_eq!(v.try_set(usize::MAX, e[5]).unwrap_err().index, usize::MAX);
+    assert_eq!(ids(&v.to_vec(&mu)), [4, 5, 2, 3]);
+    // insert / try_insert / remove / try_remove
+    v.insert(0, e[0]);
+    v.insert(5, e[1]); // at the end
+    v.insert(2, e[1]);
+    assert_eq!(ids(&v.to_vec(&mu)), [0, 4, 1, 5, 2, 3, 1]);
+    assert_eq!(v.try_insert(8, e[0]), Err(IndexOutOfRange { index: 8, len: 7 }));
+    assert_eq!(v.remove(2, &mu).id, 1);
+    assert_eq!(v.try_remove(6, &mu).map(|x| x.id), Err(IndexOutOfRange { index: 6, len: 6 }));
+    assert_eq!(v.try_remove(5, &mu).map(|x| x.id), Ok(1));
+    assert_eq!(ids(&v.to_vec(&mu)), [0, 4, 5, 2, 3]);
+    // contains: by identity
+    assert!(v.contains(e[4]) && !v.contains(e[1]));
+    // iter: a live cursor
+    assert_eq!(v.iter(&mu).map(|x| x.id).collect::<Vec<_>>(), [0, 4, 5, 2, 3]);
+    let mut seen = Vec::new();
+    for (i, x) in v.iter(&mu).enumerate() {
+        seen.push(x.id);
+        if i == 0 {
+            v.push(e[1]); // pushed before the cursor reaches the end: visited
+        }
+    }
+    assert_eq!(seen, [0, 4, 5, 2, 3, 1]);
+    // pop / truncate / clear
+    assert_eq!(v.pop(&mu).unwrap().id, 1);
+    v.truncate(10); // longer than the vector: no effect
+    assert_eq!(v.len(), 5);
+    v.truncate(3);
+    assert_eq!(ids(&v.to_vec(&mu)), [0, 4, 5]);
+    v.clear();
+    assert!(v.is_empty());
+    assert!(v.pop(&mu).is_none());
+    // Default is an unarmed, empty vector.
+    let d: GcVec<Elem> = GcVec::default();
+    assert!(d.is_empty());
+}
+
+#[test]
+#[should_panic(expected = "GcVec::set: index 3 out of range for a GcVec of length 2")]
+fn vec_set_out_of_range_panics_with_index_and_len() {
+    let mu = gc_runtime::attach();
+    let v = mu.alloc(GcVec::new());
+    v.extend([mu.alloc(1_u8), mu.alloc(2_u8)]);
+    v.set(3, mu.alloc(3_u8));
+}
+
+#[test]
+#[should_panic(expected = "GcVec::insert: index 4 out of range for a GcVec of length 2")]
+fn vec_insert_out_of_range_panics_with_index_and_len() {
+    let mu = gc_runtime::attach();
+    let v = mu.alloc(GcVec::new());
+    v.extend([mu.alloc(1_u8), mu.alloc(2_u8)]);
+    v.insert(4, mu.alloc(3_u8));
+}
+
+#[test]
+#[should_panic(expected = "GcVec::remove: index 2 out of range for a GcVec of length 2")]
+fn vec_remove_out_of_range_panics_with_index_and_len() {
+    let mu = gc_runtime::attach();
+    let v = mu.alloc(GcVec::new());
+    v.extend([mu.alloc(1_u8), mu.alloc(2_u8)]);
+    v.remove(2, &mu);
+}
+
+#[test]
+fn out_of_range_error_is_a_std_error_with_a_clear_message() {
+    let e: Box<dyn std::error::Error> = Box::new(IndexOutOfRange { index: 9, len: 3 });
+    assert_eq!(e.to_string(), "index 9 out of range for a GcVec of length 3");
+}
+
+#[test]
+fn map_every_method() {
+    let ledger = Ledger::new(64);
+    let mu = gc_runtime::attach();
+    let m = mu.alloc(GcMap::<String, Elem>::with_capacity(1));
+    assert!(m.is_empty());
+    assert_eq!(m.len(), 0);
+    assert!(m.get("a", &mu).is_none() && m.remove("a", &mu).is_none() && !m.contains_key("a"));
+    let e: Vec<Gc<'_, Elem>> = (0..4).map(|_| ledger.elem(&mu)).collect();
+    assert!(!m.insert("a".into(), e[0]));
+    assert!(!m.insert("b".into(), e[1]));
+    assert!(m.insert("a".into(), e[2]), "replaced");
+    assert_eq!(m.len(), 2);
+    assert_eq!(m.get("a", &mu).unwrap().id, 2);
+    assert_eq!(m.get(&"b".to_string(), &mu).unwrap().id, 1);
+    assert!(m.contains_key("b") && !m.contains_key("c"));
+    let mut keys = m.keys();
+    keys.sort();
+    assert_eq!(keys, ["a", "b"]);
+    let mut values = ids(&m.values(&mu));
+    values.sort();
+    assert_eq!(values, [1, 2]);
+    let mut entries: Vec<(String, u64)> = m.entries(&mu).into_iter().map(|(k, v)| (k, v.id)).collect();
+    entries.sort();
+    assert_eq!(entries, [("a".to_string(), 2), ("b".to_string(), 1)]);
+    // for_each runs on a snapshot without the lock: inserting is fine.
+    let mut visited = 0;
+    m.for_each(&mu, |k, v| {
+        visited += 1;
+        m.insert(format!("{k}{k}"), v);
+    });
+    assert_eq!((visited, m.len()), (2, 4));
+    assert_eq!(m.get("aa", &mu).unwrap().id, 2);
+    assert_eq!(m.remove("aa", &mu).unwrap().id, 2);
+    assert!(m.remove("aa", &mu).is_none());
+    assert!(!m.insert("c".into(), e[3]));
+    assert_eq!(m.len(), 4);
+    m.clear();
+    assert!(m.is_empty() && m.get("a", &mu).is_none());
+    let d: GcMap<u8, Elem> = GcMap::default();
+    assert!(d.is_empty());
+}
+
+#[test]
+fn id_map_every_method() {
+    let ledger = Ledger::new(64);
+    let mu = gc_runtime::attach();
+    let m = mu.alloc(GcIdMap::<Elem, Elem>::with_capacity(1));
+    let e: Vec<Gc<'_, Elem>> = (0..6).map(|_| ledger.elem(&mu)).collect();
+    assert!(m.is_empty() && m.get(e[0], &mu).is_none() && !m.contains_key(e[0]));
+    assert_eq!(m.len(), 0);
+    assert!(m.remove(e[0], &mu).is_none());
+    assert!(!m.insert(e[0], e[1]));
+    assert!(!m.insert(e[1], e[1])); // a value may also be a key
+    assert!(m.insert(e[0], e[2]), "same key object: replaced");
+    assert!(!m.insert(e[3], e[4]));
+    assert_eq!(m.len(), 3);
+    assert_eq!(m.get(e[0], &mu).unwrap().id, 2);
+    assert!(m.contains_key(e[3]) && !m.contains_key(e[5]));
+    let mut pairs: Vec<(u64, u64)> = m.entries(&mu).into_iter().map(|(k, v)| (k.id, v.id)).collect();
+    pairs.sort();
+    assert_eq!(pairs, [(0, 2), (1, 1), (3, 4)]);
+    let mut keys = ids(&m.keys(&mu));
+    keys.sort();
+    assert_eq!(keys, [0, 1, 3]);
+    let mut values = ids(&m.values(&mu));
+    values.sort();
+    assert_eq!(values, [1, 2, 4]);
+    let mut sum = 0;
+    m.for_each(&mu, |k, v| {
+        sum += k.id * 10 + v.id;
+        m.insert(v, k); // allowed: no lock held
+    });
+    assert_eq!(sum, 2 + 11 + 34);
+    assert_eq!(m.remove(e[3], &mu).unwrap().id, 4);
+    assert!(m.remove(e[3], &mu).is_none());
+    m.clear();
+    assert!(m.is_empty());
+    let d: GcIdMap<u8, u8> = GcIdMap::default();
+    assert!(d.is_empty());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bad input: unarmed collections.
+
+#[derive(Trace)]
+struct Skipped {
+    #[trace(skip)]
+    vec: GcVec<u8>,
+    #[trace(skip)]
+    map: GcMap<u8, u8>,
+    #[trace(skip)]
+    ids: GcIdMap<u8, u8>,
+}
+
+#[test]
+fn unarmed_collections_read_empty_and_refuse_every_store() {
+    let mu = gc_runtime::attach();
+    let x = mu.alloc(1_u8);
+    // Outside the heap, and in a field the tracer skips (never armed by allocation).
+    let skipped = mu.alloc(Skipped { vec: GcVec::new(), map: GcMap::new(), ids: GcIdMap::new() });
+    let loose = Skipped { vec: GcVec::new(), map: GcMap::new(), ids: GcIdMap::new() };
+    for s in [&*skipped, &loose] {
+        let msg = panic_message(|| s.vec.push(x));
+        assert!(msg.starts_with("GcVec::push on a GcVec that is not inside an allocated object"), "{msg}");
+        assert!(msg.contains("mu.alloc"), "the message says what to do: {msg}");
+        let msg = panic_message(|| s.vec.extend([x]));
+        assert!(msg.starts_with("GcVec::extend on a GcVec that is not inside"), "{msg}");
+        let msg = panic_message(|| s.vec.insert(0, x));
+        assert!(msg.starts_with("GcVec::insert on a GcVec that is not inside"), "{msg}");
+        let msg = panic_message(|| {
+            let _ = s.vec.try_insert(0, x);
+        });
+        assert!(msg.starts_with("GcVec::insert on a GcVec that is not inside"), "{msg}");
+        let msg = panic_message(|| s.vec.set(0, x));
+        assert!(msg.starts_with("GcVec::set on a GcVec that is not inside"), "{msg}");
+        let msg = panic_message(|| {
+            let _ = s.vec.try_set(0, x);
+        });
+        assert!(msg.starts_with("GcVec::set on a GcVec that is not inside"), "{msg}");
+        let msg = panic_message(|| {
+            s.map.insert(1, x);
+        });
+        assert!(msg.starts_with("GcMap::insert on a GcMap that is not inside"), "{msg}");
+        let msg = panic_message(|| {
+            s.ids.insert(x, x);
+        });
+        assert!(msg.starts_with("GcIdMap::insert on a GcIdMap that is not inside"), "{msg}");
+        // Reads see them empty; removals are no-ops.
+        assert!(s.vec.is_empty() && s.vec.get(0, &mu).is_none() && s.vec.pop(&mu).is_none());
+        assert!(s.vec.try_remove(0, &mu).is_err() && s.vec.iter(&mu).next().is_none());
+        s.vec.truncate(0);
+        s.vec.clear();
+        assert!(s.map.is_empty() && s.map.get(&1, &mu).is_none() && s.map.remove(&1, &mu).is_none());
+        s.map.clear();
+        assert!(s.ids.is_empty() && s.ids.get(x, &mu).is_none() && s.ids.remove(x, &mu).is_none());
+        s.ids.clear();
+        assert!(format!("{:?}", s.vec).contains("armed: false"));
+        assert!(format!("{:?}", s.map).contains("armed: false"));
+        assert!(format!("{:?}", s.ids).contains("armed: false"));
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Debug: addresses only, no recursion on cycles.
+
+#[derive(Trace)]
+struct Cyclic {
+    vec: GcVec<Cyclic>,
+    map: GcMap<&'static str, Cyclic>,
+    ids: GcIdMap<Cyclic, Cyclic>,
+}
+
+#[test]
+fn debug_prints_addresses_and_terminates_on_cycles() {
+    let mu = gc_runtime::attach();
+    let c = mu.alloc(Cyclic { vec: GcVec::new(), map: GcMap::new(), ids: GcIdMap::new() });
+    c.vec.push(c);
+    c.vec.push(c);
+    c.map.insert("self", c);
+    c.ids.insert(c, c);
+    let a = c.addr();
+    assert_eq!(format!("{:?}", c.vec), format!("GcVec {{ len: 2, elements: [{a:#x}, {a:#x}] }}"));
+    assert_eq!(format!("{:?}", c.map), format!("GcMap {{ len: 1, entries: {{\"self\": {a:#x}}} }}"));
+    assert_eq!(format!("{:?}", c.ids), format!("GcIdMap {{ len: 1, entries: {{{a:#x}: {a:#x}}} }}"));
+    assert!(format!("{:#?}", c.vec).contains(&format!("{a:#x}")));
+    let it = c.vec.iter(&mu);
+    assert!(format!("{it:?}").starts_with("GcVecIter"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Survival across cycles; removed elements are freed.
+
+#[test]
+fn vec_contents_survive_cycles_and_removed_elements_are_freed() {
+    let ledger = Ledger::new(256);
+    let mut mu = gc_runtime::attach();
+    let root: Root<Holder> = holder(&mu).root(&mu);
+    {
+        let h = root.get(&mu);
+        for _ in 0..100 {
+            let e = ledger.elem(&mu);
+            h.vec.push(e);
+            e.kids.push(ledger.elem(&mu)); // nested collection: traced through the element
+        }
+    }
+    for _ in 0..3 {
+        mu.collect();
+    }
+    assert_eq!(ledger.total_drops(), 0, "everything is reachable");
+    {
+        let h = root.get(&mu);
+        assert_eq!(h.vec.iter(&mu).map(|e| e.check()).collect::<Vec<_>>(), (0..200).step_by(2).collect::<Vec<_>>());
+        for e in h.vec.iter(&mu) {
+            assert_eq!(e.kids.get(0, &mu).unwrap().check(), e.id + 1);
+        }
+        // Remove in every way: 98 (pop), 0 (remove), 2 (set over it), the last 10 (truncate).
+        assert_eq!(h.vec.pop(&mu).unwrap().id, 198);
+        assert_eq!(h.vec.remove(0, &mu).id, 0);
+        h.vec.set(0, ledger.elem(&mu)); // overwrites element 2 with 200
+        h.vec.truncate(h.vec.len() - 10);
+    }
+    mu.collect();
+    let h = root.get(&mu);
+    let mut alive = reachable(&mu, &h);
+    assert_eq!(alive.len(), 2 * 87 + 1);
+    ledger.check_exactly(&alive);
+    // Clearing frees the rest.
+    h.vec.clear();
+    mu.collect();
+    alive.clear();
+    ledger.check_exactly(&alive);
+    assert_eq!(ledger.total_drops(), ledger.created());
+}
+
+#[test]
+fn map_contents_survive_cycles_and_removed_values_are_freed() {
+    let ledger = Ledger::new(256);
+    let mut mu = gc_runtime::attach();
+    let root = holder(&mu).root(&mu);
+    {
+        let h = root.get(&mu);
+        for i in 0..50 {
+            h.map.insert(i, ledger.elem(&mu));
+            h.names.insert(format!("n{i}"), ledger.elem(&mu));
+        }
+    }
+    for _ in 0..3 {
+        mu.collect();
+    }
+    assert_eq!(ledger.total_drops(), 0);
+    {
+        let h = root.get(&mu);
+        for i in 0..50 {
+            assert_eq!(h.map.get(&i, &mu).unwrap().check(), 2 * i);
+            assert_eq!(h.names.get(format!("n{i}").as_str(), &mu).unwrap().check(), 2 * i + 1);
+        }
+        // remove, replace, and a value shared by two keys.
+        assert_eq!(h.map.remove(&0, &mu).unwrap().id, 0);
+        assert!(h.map.insert(1, ledger.elem(&mu))); // frees 2
+        let shared = h.map.get(&2, &mu).unwrap(); // 4
+        h.names.insert("shared".into(), shared);
+        h.map.remove(&2, &mu); // 4 stays: still under "shared"
+        h.names.clear(); // frees all odd ids but 4 stays
+        h.names.insert("shared".into(), shared);
+    }
+    mu.collect();
+    let h = root.get(&mu);
+    let alive = reachable(&mu, &h);
+    assert!(alive.contains(&4) && !alive.contains(&0) && !alive.contains(&2) && !alive.contains(&1));
+    ledger.check_exactly(&alive);
+}
+
+#[test]
+fn id_map_keeps_keys_alive_and_frees_removed_entries() {
+    let ledger = Ledger::new(256);
+    let mut mu = gc_runtime::attach();
+    let root = holder(&mu).root(&mu);
+    {
+        let h = root.get(&mu);
+        for _ in 0..40 {
+            // The key is reachable only through the map.
+            h.ids.insert(ledger.elem(&mu), ledger.elem(&mu));
+        }
+    }
+    for _ in 0..3 {
+        mu.collect();
+    }
+    assert_eq!(ledger.total_drops(), 0, "keys and values are kept alive by the map");
+    {
+        let h = root.get(&mu);
+        let entries = h.ids.entries(&mu);
+        assert_eq!(entries.len(), 40);
+        for &(k, v) in &entries {
+            assert_eq!(k.check() + 1, v.check());
+            assert!(Gc::ptr_eq(h.ids.get(k, &mu).unwrap(), v));
+        }
+        // Remove the entries with an even key id, replace the value of one other entry.
+        for &(k, _) in &entries {
+            if k.id % 4 == 0 {
+                h.ids.remove(k, &mu);
+            }
+        }
+        let (k, _) = *entries.iter().find(|(k, _)| k.id % 4 == 2).unwrap();
+        h.ids.insert(k, ledger.elem(&mu));
+    }
+    mu.collect();
+    let h = root.get(&mu);
+    let alive = reachable(&mu, &h);
+    assert_eq!(alive.len(), 40);
+    ledger.check_exactly(&alive);
+    h.ids.clear();
+    mu.collect();
+    assert_eq!(ledger.total_drops(), ledger.created());
+}
+
+#[test]
+fn maps_with_many_keys() {
+    let n: u64 = if cfg!(miri) { 300 } else { 20_000 };
+    let ledger = Ledger::new(3 * n as usize + 10);
+    let mut mu = gc_runtime::attach();
+    let root = holder(&mu).root(&mu);
+    {
+        let h = root.get(&mu);
+        for i in 0..n {
+            let e = ledger.elem(&mu);
+            h.map.insert(i, e);
+            h.names.insert(format!("key-{i}"), e);
+            h.ids.insert(e, ledger.elem(&mu));
+        }
+    }
+    mu.collect();
+    {
+        let h = root.get(&mu);
+        assert_eq!((h.map.len(), h.names.len(), h.ids.len()), (n as usize, n as usize, n as usize));
+        for i in 0..n {
+            let e = h.map.get(&i, &mu).unwrap();
+            assert!(Gc::ptr_eq(e, h.names.get(format!("key-{i}").as_str(), &mu).unwrap()));
+            assert_eq!(h.ids.get(e, &mu).unwrap().check(), e.check() + 1);
+        }
+        // Drop every other key from all three maps.
+        for i in (0..n).step_by(2) {
+            let e = h.map.remove(&i, &mu).unwrap();
+            h.names.remove(format!("key-{i}").as_str(), &mu).unwrap();
+            h.ids.remove(e, &mu).unwrap();
+        }
+    }
+    mu.collect();
+    let h = root.get(&mu);
+    let alive = reachable(&mu, &h);
+    assert_eq!(alive.len(), n as usize);
+    ledger.check_exactly(&alive);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Concurrent use while cycles run back to back, checkmark on.
+
+fn configure(barrier: BarrierKind) {
+    gc_runtime::reconfigure(
+        Config::default()
+            .with_mode(Mode::Concurrent)
+            .with_barrier(barrier)
+            .with_checkmark(true)
+            .with_gc_percent(Some(50)),
+    )
+    .unwrap();
+}
+
+/// Run `work` on `MUTATORS` threads (each with its own mutator) while
+/// another thread runs collection cycles back to back; returns the number of cycles.
+fn with_cycles(work: impl Fn(usize, &mut Mutator, &AtomicBool) + Sync) -> u64 {
+    let before = gc_runtime::stats().cycles;
+    let stop = AtomicBool::new(false);
+    thread::scope(|s| {
+        let workers: Vec<_> = (0..MUTATORS)
+            .map(|t| {
+                let (work, stop) = (&work, &stop);
+                s.spawn(move || {
+                    let mut mu = gc_runtime::attach();
+                    work(t, &mut mu, stop);
+                })
+            })
+            .collect();
+        s.spawn(|| {
+            let mut mu = gc_runtime::attach();
+            while !stop.load(Ordering::Relaxed) {
+                mu.collect();
+            }
+        });
+        let deadline = Instant::now() + RUN_FOR;
+        while Instant::now() < deadline && !workers.iter().all(|w| w.is_finished()) {
+            thread::sleep(Duration::from_millis(10));
+        }
+        stop.store(true, Ordering::Relaxed);
+        for w in workers {
+            if let Err(e) = w.join() {
+                std::panic::resume_unwind(e);
+            }
+        }
+    });
+    let stats = gc_runtime::stats();
+    let cycles = stats.cycles - before;
+    let verified: Vec<_> = stats.recent.iter().rev().take(cycles as usize).collect();
+    assert!(verified.iter().all(|c| c.checkmarked_objects.is_some()), "checkmark ran on every cycle");
+    cycles
+}
+
+/// Growth while the marker scans: three mutators push into one vector (reallocating it again
+/// and again) and insert fresh keys into the maps (rehashing them) while cycles run; nothing
+/// may be lost or freed.
+fn growth_during_marking(barrier: BarrierKind) {
+    let _serial = serial();
+    configure(barrier);
+    let per_thread: u64 = if cfg!(miri) { 300 } else { 150_000 };
+    let ledger = Ledger::new(2 * MUTATORS * per_thread as usize + 10);
+    let root = {
+        let mu = gc_runtime::attach();
+        holder(&mu).root(&mu)
+    };
+    let pushed = AtomicUsize::new(0);
+    let during_mark = AtomicUsize::new(0);
+    let cycles = with_cycles(|t, mu, stop| {
+        let mut i = 0;
+        while i < per_thread && !stop.load(Ordering::Relaxed) {
+            for _ in 0..(per_thread - i).min(32) {
+                let h = root.get(mu);
+                let e = ledger.elem(mu);
+                if gc_runtime::phase() == Phase::Mark {
+                    during_mark.fetch_add(1, Ordering::Relaxed);
+                }
+                h.vec.push(e);
+                let key = i * MUTATORS as u64 + t as u64;
+                h.map.insert(key, e);
+                h.names.insert(format!("{key}"), e);
+                h.ids.insert(e, ledger.elem(mu));
+                i += 1;
+                pushed.fetch_add(1, Ordering::Relaxed);
+            }
+            mu.safepoint();
+        }
+    });
+    let pushed = pushed.load(Ordering::Relaxed);
+    let during_mark = during_mark.load(Ordering::Relaxed);
+    eprintln!("{barrier:?}: {pushed} elements pushed ({during_mark} while marking), {cycles} cycles");
+    assert!(cycles >= 2, "cycles ran during the pushes ({cycles})");
+    if !cfg!(miri) {
+        assert!(during_mark > 0, "some pushes happened while marking");
+    }
+    let mut mu = gc_runtime::attach();
+    mu.collect();
+    let h = root.get(&mu);
+    assert_eq!(h.vec.len(), pushed);
+    assert_eq!((h.map.len(), h.names.len(), h.ids.len()), (pushed, pushed, pushed));
+    let mut seen: Vec<u64> = h.vec.iter(&mu).map(|e| e.check()).collect();
+    seen.sort_unstable();
+    seen.dedup();
+    assert_eq!(seen.len(), pushed, "every pushed element is there once");
+    for (k, e) in h.map.entries(&mu) {
+        assert!(Gc::ptr_eq(e, h.names.get(k.to_string().as_str(), &mu).unwrap()));
+        assert_ne!(h.ids.get(e, &mu).unwrap().check(), e.check());
+    }
+    let alive = reachable(&mu, &h);
+    assert_eq!(alive.len(), 2 * pushed);
+    ledger.check_exactly(&alive);
+    drop(root);
+    mu.collect();
+    assert_eq!(ledger.total_drops(), ledger.created(), "with the root gone every element is freed");
+}
+
+#[test]
+fn growth_during_marking_dijkstra() {
+    growth_during_marking(BarrierKind::Dijkstra);
+}
+
+#[test]
+fn growth_during_marking_yuasa() {
+    growth_during_marking(BarrierKind::Yuasa);
+}
+
+#[test]
+fn growth_during_marking_hybrid() {
+    growth_during_marking(BarrierKind::Hybrid);
+}
+
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+const HOLDERS: usize = 32;
+const VEC_CAP: usize = 200;
+const MAP_CAP: usize = 256;
+const KEYS: u64 = 128;
+
+/// Several holders, each a separate object the marker scans at its own time, so that moving
+/// an element from one to another during marking exercises each barrier's promise.
+#[derive(Trace)]
+struct World {
+    holders: GcVec<Holder>,
+}
+
+fn world(mu: &Mutator) -> Root<World> {
+    let w = mu.alloc(World { holders: GcVec::new() });
+    w.holders.extend((0..HOLDERS).map(|_| holder(mu)));
+    w.root(mu)
+}
+
+fn reachable_in_world(mu: &Mutator, w: &World) -> HashSet<u64> {
+    w.holders.iter(mu).flat_map(|h| reachable(mu, &h)).collect()
+}
+
+/// Push `x`, or overwrite an element if the vector is full.
+fn push_capped(v: &GcVec<Elem>, x: Gc<'_, Elem>) {
+    if v.len() < VEC_CAP {
+        v.push(x);
+    } else {
+        let _ = v.try_set(x.id as usize % VEC_CAP, x);
+    }
+}
+
+/// One random operation on the shared collections: stores, removals, reads, and moves of an
+/// element out of one holder into another (the pattern each barrier exists for: under Yuasa
+/// the removal must shade it, under Dijkstra the store must).
+fn mixed_op(mu: &Mutator, w: &World, ledger: &Arc<Ledger>, rng: &mut Rng) {
+    let a = w.holders.get(rng.below(HOLDERS), mu).expect("holder");
+    let b = w.holders.get(rng.below(HOLDERS), mu).expect("holder");
+    let len = a.vec.len();
+    let some_elem = |rng: &mut Rng| a.vec.get(rng.below(len), mu);
+    let key = rng.next() % KEYS;
+    match rng.below(100) {
+        0..=11 => push_capped(&a.vec, ledger.elem(mu)),
+        12..=15 => {
+            if let Some(e) = a.vec.pop(mu) {
+                e.check();
+            }
+        }
+        16..=21 => {
+            let value = b.map.get(&key, mu).unwrap_or_else(|| ledger.elem(mu));
+            let _ = a.vec.try_set(rng.below(len), value);
+        }
+        22..=24 => {
+            if len < VEC_CAP {
+                let _ = a.vec.try_insert(rng.below(len + 1), ledger.elem(mu));
+            }
+        }
+        25..=27 => {
+            if let Ok(e) = a.vec.try_remove(rng.below(len), mu) {
+                e.check();
+            }
+        }
+        28 => a.vec.truncate(len / 2),
+        29..=36 => {
+            let value = some_elem(rng).unwrap_or_else(|| ledger.elem(mu));
+            a.map.insert(key, if rng.below(2) == 0 { value } else { ledger.elem(mu) });
+            a.names.insert(format!("k{}", key % 32), value);
+        }
+        37..=40 => {
+            if let Some(e) = a.map.remove(&key, mu) {
+                e.check();
+            }
+            a.names.remove(format!("k{}", key % 32).as_str(), mu);
+        }
+        41..=45 => {
+            if a.ids.len() > MAP_CAP {
+                a.ids.clear();
+            }
+            if let Some(k) = some_elem(rng) {
+                a.ids.insert(k, ledger.elem(mu));
+            }
+        }
+        46..=48 => {
+            if let Some(k) = some_elem(rng) {
+                if let Some(v) = a.ids.remove(k, mu) {
+                    v.check();
+                }
+            }
+        }
+        49..=53 => {
+            // Nested collections: the kids of an element, possibly allocated black.
+            if let Some(e) = some_elem(rng) {
+                if e.kids.len() > 8 {
+                    e.kids.truncate(2);
+                }
+                e.kids.push(ledger.elem(mu));
+                if let Some(other) = b.vec.get(rng.below(b.vec.len()), mu) {
+                    let _ = e.kids.try_set(0, other); // may make cycles
+                }
+            }
+        }
+        54 => match rng.below(8) {
+            0 => a.vec.clear(),
+            1 => a.map.clear(),
+            2 => a.ids.clear(),
+            _ => a.names.clear(),
+        },
+        // Moves: take out of `a`, store into `b`.
+        55..=62 => {
+            if let Some(x) = a.vec.pop(mu) {
+                push_capped(&b.vec, x);
+            }
+        }
+        63..=67 => {
+            if let Ok(x) = a.vec.try_remove(rng.below(len), mu) {
+                b.map.insert(key, x);
+            }
+        }
+        68..=72 => {
+            if let Some(x) = a.map.remove(&key, mu) {
+                push_capped(&b.vec, x);
+            }
+            if let Some(x) = a.names.remove(format!("k{}", key % 32).as_str(), mu) {
+                b.map.insert(key, x);
+            }
+        }
+        73..=76 => {
+            if let Some(&k) = a.ids.keys(mu).first() {
+                if let (Some(v), Some(e)) = (a.ids.remove(k, mu), b.vec.last(mu)) {
+                    e.kids.push(v);
+                    push_capped(&b.vec, k);
+                }
+            }
+        }
+        77..=80 => {
+            if let Some(x) = some_elem(rng).and_then(|e| e.kids.pop(mu)) {
+                push_capped(&b.vec, x);
+            }
+        }
+        81..=83 => {
+            let values = a.names.values(mu);
+            a.names.clear();
+            for v in values.into_iter().take(4) {
+                push_capped(&b.vec, v);
+            }
+        }
+        _ => {
+            // Reads, checking canaries.
+            for e in a.vec.iter(mu).take(32) {
+                e.check();
+                for k in e.kids.iter(mu) {
+                    k.check();
+                }
+            }
+            if let Some(e) = a.map.get(&key, mu) {
+                e.check();
+            }
+            for (k, v) in a.ids.entries(mu).into_iter().take(16) {
+                k.check();
+                v.check();
+            }
+            a.names.for_each(mu, |_, v| {
+                v.check();
+            });
+        }
+    }
+}
+
+fn concurrent_mixed_use(barrier: BarrierKind) {
+    let _serial = serial();
+    configure(barrier);
+    let ledger = Ledger::new(if cfg!(miri) { 100_000 } else { 6_000_000 });
+    let root = {
+        let mu = gc_runtime::attach();
+        world(&mu)
+    };
+    let ops = AtomicU64::new(0);
+    let cycles = with_cycles(|t, mu, stop| {
+        let mut rng = Rng(0x2545_F491_4F6C_DD1D * (t as u64 + 1));
+        let mut n = 0;
+        while !stop.load(Ordering::Relaxed) && !ledger.nearly_full() {
+            {
+                let w = root.get(mu);
+                for _ in 0..64 {
+                    mixed_op(mu, &w, &ledger, &mut rng);
+                    n += 1;
+                }
+            }
+            mu.safepoint();
+        }
+        ops.fetch_add(n, Ordering::Relaxed);
+    });
+    assert!(cycles >= 2, "cycles ran during the mutation ({cycles})");
+    let mut mu = gc_runtime::attach();
+    mu.collect();
+    let w = root.get(&mu);
+    let alive = reachable_in_world(&mu, &w);
+    ledger.check_exactly(&alive);
+    let created = ledger.created();
+    let freed = ledger.total_drops();
+    assert!(freed > 0, "the run made garbage");
+    eprintln!(
+        "{barrier:?}: {} ops, {cycles} cycles, {created} elements created, {freed} freed, {} alive",
+        ops.load(Ordering::Relaxed),
+        alive.len()
+    );
+    drop(root);
+    mu.collect();
+    assert_eq!(ledger.total_drops(), created, "with the root gone every element is freed");
+}
+
+#[test]
+fn concurrent_mixed_use_dijkstra() {
+    concurrent_mixed_use(BarrierKind::Dijkstra);
+}
+
+#[test]
+fn concurrent_mixed_use_yuasa() {
+    concurrent_mixed_use(BarrierKind::Yuasa);
+}
+
+#[test]
+fn concurrent_mixed_use_hybrid() {
+    concurrent_mixed_use(BarrierKind::Hybrid);
+}
+
+/// Sets the flag when dropped, so a panicking worker still stops the collecting thread.
+struct StopOnDrop<'a>(&'a AtomicBool);
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Removals on a thread with no mutator of its own (a scoped thread handed the vector by its
+/// attached parent): under Yuasa the barrier shades through the root table's buffer.
+#[test]
+fn removals_from_a_thread_without_a_mutator() {
+    let _serial = serial();
+    configure(BarrierKind::Yuasa);
+    let n = if cfg!(miri) { 20 } else { 2_000 };
+    let ledger = Ledger::new(8 * n as usize + 10);
+    let mut mu = gc_runtime::attach();
+    let root = holder(&mu).root(&mu);
+    let stop = AtomicBool::new(false);
+    mu.blocking(|| {
+        thread::scope(|s| {
+            s.spawn(|| {
+                let mut mu = gc_runtime::attach();
+                while !stop.load(Ordering::Relaxed) {
+                    mu.collect();
+                }
+            });
+            s.spawn(|| {
+                let _stop = StopOnDrop(&stop); // also if this thread panics
+                let mu = gc_runtime::attach();
+                for round in 0..n {
+                    let h = root.get(&mu);
+                    for _ in 0..8 {
+                        let e = ledger.elem(&mu);
+                        h.vec.push(e);
+                        h.map.insert(round, e);
+                        h.ids.insert(e, e);
+                    }
+                    // A scoped thread without a mutator removes; the parent stays borrowed.
+                    let h: &Holder = h.into_ref();
+                    thread::scope(|s2| {
+                        s2.spawn(|| {
+                            h.vec.truncate(4);
+                            h.ids.clear();
+                            h.map.clear();
+                        });
+                    });
+                }
+            });
+        })
+    });
+    mu.collect();
+    let h = root.get(&mu);
+    assert_eq!(h.vec.len(), 4);
+    let alive = reachable(&mu, &h);
+    ledger.check_exactly(&alive);
+}
+
+/// The collections are `Send + Sync` (usable from every thread that reaches their object) and
+/// can be allocated on their own.
+#[test]
+fn collections_are_objects() {
+    fn object<T: Trace + Send + Sync + 'static>() {}
+    object::<GcVec<Elem>>();
+    object::<GcMap<String, Elem>>();
+    object::<GcIdMap<Elem, Elem>>();
+    let mu = gc_runtime::attach();
+    let v = mu.alloc(GcVec::new());
+    let inner = mu.alloc(GcVec::new());
+    inner.push(mu.alloc(1_u8));
+    v.push(inner);
+    assert_eq!(*v.get(0, &mu).unwrap().get(0, &mu).unwrap(), 1);
+}

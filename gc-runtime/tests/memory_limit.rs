@@ -1,0 +1,113 @@
+//! The memory limit: reaching it triggers a collection; if the heap is still over, a fallible
+//! allocation returns the value in an error and an infallible one panics with the limit and the
+//! live heap. The heap stays consistent either way (checkmark verifies the next cycles).
+
+use std::{sync::Mutex, thread};
+
+use gc_runtime::{Config, Member, Root, Trace};
+
+static SERIAL: Mutex<()> = Mutex::new(());
+
+const LIMIT: usize = 8 << 20;
+
+#[derive(Trace)]
+struct Chunk {
+    bytes: Vec<u8>,
+    next: Member<Chunk>,
+}
+
+fn limited() -> std::sync::MutexGuard<'static, ()> {
+    let guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    gc_runtime::reconfigure(Config::default().with_memory_limit(Some(LIMIT)).with_checkmark(true)).unwrap();
+    guard
+}
+
+fn unlimited() {
+    gc_runtime::reconfigure(Config::default()).unwrap();
+}
+
+/// Fill the heap with rooted 1 KiB objects until the limit refuses one.
+fn fill(mu: &mut gc_runtime::Mutator) -> (Vec<Root<Chunk>>, gc_runtime::AllocError<Chunk>) {
+    let mut roots = Vec::new();
+    loop {
+        match mu.try_alloc(Chunk { bytes: vec![7; 1000], next: Member::new() }) {
+            Ok(c) => roots.push(c.root(mu)),
+            Err(e) => return (roots, e),
+        }
+        mu.safepoint();
+    }
+}
+
+#[test]
+fn try_alloc_returns_the_value_and_the_heap_recovers() {
+    let _s = limited();
+    let mut mu = gc_runtime::attach();
+    let (roots, err) = fill(&mut mu);
+    let state = err.state();
+    assert_eq!(state.limit, LIMIT);
+    assert!(state.live + state.requested > LIMIT, "{state}");
+    let msg = err.to_string();
+    assert!(msg.contains("memory limit") && msg.contains(&LIMIT.to_string()), "{msg}");
+    let value = err.into_value();
+    assert_eq!(value.bytes.len(), 1000, "the refused value comes back intact");
+    assert!(roots.len() > 1000, "the limit allowed {} objects", roots.len());
+    // Everything rooted is intact; reserving fails while it is all live.
+    assert!(mu.try_reserve(LIMIT).is_err());
+    for r in &roots {
+        assert!(r.get(&mu).bytes.iter().all(|&b| b == 7));
+    }
+    // Drop the roots: a reservation collects and then succeeds.
+    drop(roots);
+    mu.try_reserve(1 << 20).expect("room after a collection");
+    let again = mu.try_alloc(value).expect("allocation works again");
+    assert_eq!(again.bytes.len(), 1000);
+    mu.collect(); // checkmark verifies the heap
+    unlimited();
+}
+
+#[test]
+fn infallible_alloc_panics_with_the_limit_and_the_heap_stays_usable() {
+    let _s = limited();
+    let result = thread::spawn(|| {
+        let mut mu = gc_runtime::attach();
+        let mut roots = Vec::new();
+        loop {
+            roots.push(mu.alloc(Chunk { bytes: vec![1; 1000], next: Member::new() }).root(&mu));
+            mu.safepoint();
+        }
+    })
+    .join();
+    let panic = result.expect_err("allocation past the limit panics");
+    let msg = panic.downcast_ref::<String>().cloned().unwrap_or_default();
+    assert!(msg.contains("memory limit reached") && msg.contains(&LIMIT.to_string()), "{msg}");
+    assert!(msg.contains("try_alloc"), "the message names the fallible API: {msg}");
+    // The panicking thread dropped its roots while unwinding: the heap is usable again.
+    let mut mu = gc_runtime::attach();
+    mu.try_reserve(1 << 20).expect("room after a collection");
+    let c = mu.alloc(Chunk { bytes: vec![2; 10], next: Member::new() });
+    let root = c.root(&mu);
+    mu.collect();
+    assert_eq!(root.get(&mu).bytes, [2; 10]);
+    unlimited();
+}
+
+#[test]
+fn large_objects_count_against_the_limit() {
+    let _s = limited();
+    let mu = gc_runtime::attach();
+    let big = mu.try_alloc(vec![0u8; 1024]).map(|v| v.len());
+    assert_eq!(big.unwrap(), 1024, "the Vec's buffer is outside the GC heap; the object is small");
+    drop(mu);
+    // A 16 MiB value is built on the stack before it is moved into the heap: use a big stack.
+    thread::Builder::new()
+        .stack_size(64 << 20)
+        .spawn(|| {
+            let mu = gc_runtime::attach();
+            let err = mu.try_alloc([0u64; 2 << 20]).expect_err("a 16 MiB object cannot fit under an 8 MiB limit");
+            assert_eq!(err.state().requested, std::mem::size_of::<[u64; 2 << 20]>() + 16);
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+    unlimited();
+}
