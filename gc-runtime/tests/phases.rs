@@ -107,7 +107,7 @@ fn objects_marked_counts_assists_too() {
     let _s = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     gc_runtime::reconfigure(Config::default().with_mode(Mode::Concurrent).with_gc_percent(None)).unwrap();
     let mut mu = gc_runtime::attach();
-    const N: usize = 200_000;
+    const N: usize = if cfg!(miri) { 2_000 } else { 200_000 };
     let holder = mu.alloc(Holder { items: (0..N).map(|_| Member::new()).collect() });
     for slot in &holder.items {
         slot.set(Some(mu.alloc(Cell { next: Member::new() })));
@@ -124,7 +124,7 @@ fn objects_marked_counts_assists_too() {
     };
     // Allocate while the cycle marks, so this mutator assists.
     while !done.load(std::sync::atomic::Ordering::SeqCst) {
-        for _ in 0..10_000 {
+        for _ in 0..if cfg!(miri) { 100 } else { 10_000 } {
             mu.alloc([0u64; 8]);
         }
         mu.safepoint();

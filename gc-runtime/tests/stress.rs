@@ -2,7 +2,9 @@
 //! while collection cycles run back to back, in concurrent mode with checkmark on (every cycle
 //! is verified by a stop-the-world re-mark), once per barrier kind.
 //!
-//! Every node carries a canary checked on every access. At the end, a full collection must
+//! The mutators store pointers every way the API allows: slots, roots, GC vectors, a map with
+//! plain keys, a map keyed by object identity, and objects revived by upgrading weak
+//! references. Every node carries a canary checked on every access. At the end, a full collection must
 //! leave exactly the nodes reachable from the roots (checked against a traversal), and the
 //! destructor of every freed node's fields must have run exactly once.
 
@@ -15,7 +17,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use gc_runtime::{BarrierKind, Config, Gc, Member, Mode, Mutator, Root, Trace};
+use gc_runtime::{BarrierKind, Config, Gc, GcIdMap, GcMap, GcVec, Member, Mode, Mutator, Root, Trace, Weak};
 
 const INITIAL_NODES: usize = if cfg!(miri) { 500 } else { 50_000 };
 const ROOT_SLOTS: usize = 64;
@@ -55,6 +57,7 @@ struct Node {
     id: u64,
     canary: u64,
     edges: [Member<Node>; EDGES],
+    kids: GcVec<Node>,
     #[trace(skip)]
     probe: DropProbe,
     payload: Vec<u8>,
@@ -69,9 +72,23 @@ impl Node {
     }
 }
 
+/// Shared maps, reachable from one root.
+#[derive(Trace)]
+struct Hub {
+    by_id: GcMap<u64, Node>,
+    pairs: GcIdMap<Node, Node>,
+}
+
 struct Shared {
     ledger: Arc<Ledger>,
     roots: Vec<Mutex<Option<Root<Node>>>>,
+    hub: Mutex<Option<Root<Hub>>>,
+}
+
+impl Shared {
+    fn hub<'m>(&self, mu: &'m Mutator) -> Gc<'m, Hub> {
+        self.hub.lock().unwrap().as_ref().expect("built").get(mu)
+    }
 }
 
 fn new_node<'m>(mu: &'m Mutator, shared: &Shared) -> Gc<'m, Node> {
@@ -82,6 +99,7 @@ fn new_node<'m>(mu: &'m Mutator, shared: &Shared) -> Gc<'m, Node> {
         id,
         canary: id ^ MAGIC,
         edges: std::array::from_fn(|_| Member::new()),
+        kids: GcVec::new(),
         probe: DropProbe { id, ledger: shared.ledger.clone() },
         payload,
     })
@@ -130,6 +148,7 @@ fn mutate(shared: &Shared, seed: u64, stop: &AtomicBool, ops: &AtomicU64) {
     let mut mu = gc_runtime::attach();
     let mut rng = Rng(seed | 1);
     let mut n = 0u64;
+    let mut weaks: Vec<Weak<Node>> = Vec::new();
     while !stop.load(Ordering::Relaxed) && (shared.ledger.next_id.load(Ordering::Relaxed) as usize) < LEDGER - 100_000 {
         for _ in 0..64 {
             n += 1;
@@ -167,6 +186,58 @@ fn mutate(shared: &Shared, seed: u64, stop: &AtomicBool, ops: &AtomicU64) {
                 77..=80 => {
                     if let Some(r) = shared.roots[rng.churn_slot()].lock().unwrap().as_ref() {
                         r.set(a);
+                    }
+                }
+                // GC vectors: push, pop, overwrite, shrink
+                81..=83 => {
+                    let kid = if rng.below(2) == 0 { new_node(&mu, shared) } else { a };
+                    a.kids.push(kid);
+                    if a.kids.len() > 8 {
+                        a.kids.truncate(4);
+                    }
+                }
+                84 => {
+                    if let Some(k) = a.kids.pop(&mu) {
+                        k.check();
+                    }
+                }
+                85 => {
+                    if !a.kids.is_empty() {
+                        let i = rng.below(a.kids.len());
+                        let _ = a.kids.try_set(i, new_node(&mu, shared));
+                    }
+                }
+                // the plain-key map and the identity map
+                86..=87 => {
+                    let hub = shared.hub(&mu);
+                    hub.by_id.insert(rng.below(4096) as u64, a);
+                }
+                88 => {
+                    let hub = shared.hub(&mu);
+                    if let Some(x) = hub.by_id.remove(&(rng.below(4096) as u64), &mu) {
+                        x.check();
+                    }
+                }
+                89..=90 => {
+                    let hub = shared.hub(&mu);
+                    if let Some(b) = pick(&mu, shared, &mut rng) {
+                        hub.pairs.insert(a, b);
+                        if hub.pairs.len() > 2048 {
+                            hub.pairs.clear();
+                        }
+                    }
+                }
+                // weak references: make one, or revive an object through one
+                91..=93 => {
+                    if rng.below(2) == 0 || weaks.is_empty() {
+                        weaks.push(new_node(&mu, shared).downgrade(&mu));
+                        if weaks.len() > 256 {
+                            weaks.retain(|w| !w.is_cleared());
+                            weaks.truncate(128);
+                        }
+                    } else if let Some(revived) = weaks[rng.below(weaks.len())].upgrade(&mu) {
+                        revived.check();
+                        a.edges[rng.churn_edge()].set(Some(revived));
                     }
                 }
                 // read a longer path
@@ -214,6 +285,8 @@ fn build(shared: &Shared) {
         for slot in &shared.roots[STABLE_ROOTS..] {
             *slot.lock().unwrap() = Some(all[rng.below(all.len())].root(&mu));
         }
+        let hub = mu.alloc(Hub { by_id: GcMap::new(), pairs: GcIdMap::new() });
+        *shared.hub.lock().unwrap() = Some(hub.root(&mu));
     }
     mu.safepoint();
 }
@@ -222,12 +295,16 @@ fn reachable_ids(mu: &Mutator, shared: &Shared) -> Vec<bool> {
     let mut seen = vec![false; shared.ledger.drops.len()];
     let mut stack: Vec<Gc<'_, Node>> =
         shared.roots.iter().filter_map(|r| r.lock().unwrap().as_ref().map(|r| r.get(mu))).collect();
+    let hub = shared.hub(mu);
+    stack.extend(hub.by_id.values(mu));
+    hub.pairs.for_each(mu, |k, v| stack.extend([k, v]));
     while let Some(n) = stack.pop() {
         let id = n.check() as usize;
         if std::mem::replace(&mut seen[id], true) {
             continue;
         }
         stack.extend(n.edges.iter().filter_map(|e| e.get(mu)));
+        stack.extend(n.kids.iter(mu));
     }
     seen
 }
@@ -245,6 +322,7 @@ fn run(barrier: BarrierKind) {
     let shared = Arc::new(Shared {
         ledger: Arc::new(Ledger { drops: (0..LEDGER).map(|_| AtomicU8::new(0)).collect(), next_id: AtomicU64::new(0) }),
         roots: (0..ROOT_SLOTS).map(|_| Mutex::new(None)).collect(),
+        hub: Mutex::new(None),
     });
     build(&shared);
     let cycles_before = gc_runtime::stats().cycles;
@@ -305,6 +383,7 @@ fn run(barrier: BarrierKind) {
     for r in &shared.roots {
         r.lock().unwrap().take();
     }
+    shared.hub.lock().unwrap().take();
     mu.collect();
     let still = (0..created).filter(|&id| shared.ledger.drops[id].load(Ordering::SeqCst) == 0).count();
     assert_eq!(still, 0, "with no roots every node is freed");
