@@ -18,6 +18,9 @@ pub struct CycleWindow {
     cycles: u64,
     missed: u64,
     pauses: Vec<Duration>,
+    /// Per pause, how long every mutator was stopped at once (the pause minus its time to
+    /// safepoint).
+    stopped: Vec<Duration>,
     peak_heap: usize,
 }
 
@@ -38,6 +41,7 @@ impl CycleWindow {
         for c in stats.recent.iter().filter(|c| c.cycle > from) {
             self.cycles += 1;
             self.pauses.extend(c.pauses.iter().map(|p| p.duration));
+            self.stopped.extend(c.pauses.iter().map(|p| p.world_stopped()));
             self.peak_heap = self.peak_heap.max(c.heap_before);
             self.last_seen = c.cycle;
         }
@@ -55,6 +59,12 @@ impl CycleWindow {
     /// between two samples); their pauses are not in the figures.
     pub fn missed(&self) -> u64 {
         self.missed
+    }
+
+    /// The longest time every mutator was stopped at once (a pause without its time to
+    /// safepoint).
+    pub fn world_stopped_max(&self) -> Duration {
+        self.stopped.iter().copied().max().unwrap_or_default()
     }
 
     /// Number of pauses recorded.

@@ -438,6 +438,7 @@ fn run_child(args: &Args) -> ExitCode {
             .with("cycles", window.cycles())
             .with("pauses", window.pause_count())
             .with("pause_max_ns", window.pause_max().as_nanos())
+            .with("stopped_max_ns", window.world_stopped_max().as_nanos())
             .with("pause_p99_ns", window.pause_quantile(0.99).as_nanos())
             .with("pause_p50_ns", window.pause_quantile(0.5).as_nanos())
             .with("pause_total_ns", window.pause_total().as_nanos())
@@ -511,8 +512,9 @@ fn run_parent(args: &Args) -> ExitCode {
         columns.push(Column { mode, summary });
     }
 
-    let rows: [(&str, CellFn<'_>); 9] = [
+    let rows: [(&str, CellFn<'_>); 10] = [
         ("max pause", &|s| ms_cell(s, "pause_max_ns")),
+        ("max world stopped", &|s| ms_cell(s, "stopped_max_ns")),
         ("p99 pause", &|s| ms_cell(s, "pause_p99_ns")),
         ("p50 pause", &|s| ms_cell(s, "pause_p50_ns")),
         ("total pause time", &|s| ms_cell(s, "pause_total_ns")),

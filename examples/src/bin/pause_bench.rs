@@ -286,6 +286,7 @@ fn run_one(args: &Args, mode: Mode, progress: &dyn Fn(&str)) -> Result<Summary, 
         .with("cycles", w.cycles())
         .with("pauses", w.pause_count())
         .with("pause_max_ns", w.pause_max().as_nanos())
+        .with("stopped_max_ns", w.world_stopped_max().as_nanos())
         .with("pause_p99_ns", w.pause_quantile(0.99).as_nanos())
         .with("pause_p50_ns", w.pause_quantile(0.5).as_nanos())
         .with("pause_total_ns", w.pause_total().as_nanos())
@@ -337,9 +338,10 @@ fn compare(args: &Args) -> ExitCode {
         columns.push((mode, summary));
     }
 
-    let rows: [(&str, CellFn<'_>); 11] = [
+    let rows: [(&str, CellFn<'_>); 12] = [
         ("live objects", &|s| count_cell(s, "live", "")),
         ("max pause", &|s| ms_cell(s, "pause_max_ns")),
+        ("max world stopped", &|s| ms_cell(s, "stopped_max_ns")),
         ("p99 pause", &|s| ms_cell(s, "pause_p99_ns")),
         ("p50 pause", &|s| ms_cell(s, "pause_p50_ns")),
         ("total pause time", &|s| ms_cell(s, "pause_total_ns")),
