@@ -264,12 +264,12 @@ impl TraceSink for ArmSlots {
     }
 
     fn visit_slot(&mut self, slot: &AtomicPtr<Header>) {
-        let p = slot.load(Ordering::Relaxed);
-        debug_assert!(!member::is_object(p), "an armed slot cannot be outside the heap");
-        if p.addr() == member::UNARMED_ADDR {
-            // Relaxed: the object is not published yet; its publication is a Release store.
-            slot.store(std::ptr::null_mut(), Ordering::Relaxed);
-        }
+        // Every slot of a value being allocated is unarmed: armed slots only exist inside the
+        // heap and cannot be moved out. So a blind store arms it; no load (the first touch of
+        // a fresh object would stall on it).
+        debug_assert_eq!(slot.load(Ordering::Relaxed).addr(), member::UNARMED_ADDR, "a new object's slot was armed");
+        // Relaxed: the object is not published yet; its publication is a Release store.
+        slot.store(std::ptr::null_mut(), Ordering::Relaxed);
     }
 }
 
