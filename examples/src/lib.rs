@@ -8,6 +8,10 @@
 //! | `binary_trees` | the Benchmarks Game allocation benchmark with GC nodes |
 //! | `binary_trees_box` | the same program with `Box`, for comparison |
 //! | `pause_bench` | pause times with a large live heap, per collector mode |
+//! | `linked_list` | a doubly linked list and a graph with cycles |
+//! | `weak_cache` | a cache whose entries vanish when nothing else holds them (weak references) |
+//! | `work_queue` | threads sharing GC objects through roots, detaching around blocking receives |
+//! | `gc_rewrite` | the `#[gc]` rewrite next to the hand-written barrier calls it stands for |
 //!
 //! One heap per process: to compare collector modes, `demo` and `pause_bench` run themselves
 //! once per mode as child processes ([`child`]), each child ends with one machine-readable

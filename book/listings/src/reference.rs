@@ -1,0 +1,258 @@
+//! Reference chapter listings: `#[gc]` in each position, the derive, collections, weak
+//! references, configuration and statistics.
+
+/// `#[gc]` on a struct, an impl block, a function and an inline module.
+pub mod gc_positions {
+    // ANCHOR: gc_struct
+    use gc_runtime::{gc, Gc, Mutator};
+
+    /// A `#[gc]` struct: `Gc<T>` fields become `NonNullMember<T>` slots, `Option<Gc<T>>`
+    /// fields become `Member<T>` slots.
+    #[gc]
+    pub struct Node {
+        /// Plain data.
+        pub value: u64,
+        /// A nullable slot (`Member<Node>`).
+        pub next: Option<Gc<Node>>,
+    }
+
+    /// A struct with a non-null slot and a renamed constructor.
+    #[gc(constructor = "make")]
+    pub struct Pair {
+        /// A non-null slot (`NonNullMember<Node>`), set by the constructor.
+        pub first: Gc<Node>,
+        /// A nullable slot.
+        pub second: Option<Gc<Node>>,
+    }
+
+    /// Generated items: `Node::new(mu, value, next)`, the getter `next(&self, mu)` and the
+    /// setter `set_next(&self, value)`.
+    pub fn generated(mu: &Mutator) -> u64 {
+        let a = Node::new(mu, 1, None);
+        let b = Node::new(mu, 2, Some(a));
+        a.set_next(Some(b)); // setter: the barrier runs
+        let pair = Pair::make(mu, a, None);
+        pair.first(mu).next(mu).unwrap().value // getters
+    }
+    // ANCHOR_END: gc_struct
+
+    // ANCHOR: gc_impl
+    #[gc]
+    impl Node {
+        /// In a `#[gc] impl`, `place.next = value` is rewritten into a barrier call.
+        pub fn link(this: Gc<'_, Node>, other: Gc<'_, Node>) {
+            this.next = Some(other);
+        }
+    }
+    // ANCHOR_END: gc_impl
+
+    // ANCHOR: gc_fn
+    /// A `#[gc]` function lists the structs whose slot names it rewrites.
+    #[gc(Node, Pair)]
+    pub fn rotate(pair: Gc<'_, Pair>, mu: &Mutator) {
+        let first = pair.first(mu);
+        if let Some(second) = pair.second(mu) {
+            pair.first = second; // NonNullMember: takes a `Gc`
+            pair.second = Some(first); // Member: takes an `Option<Gc>`
+        }
+    }
+    // ANCHOR_END: gc_fn
+
+    // ANCHOR: gc_mod
+    /// In a `#[gc]` module every `#[gc]` struct's slots are known to every item inside it.
+    #[gc]
+    pub mod tree {
+        use gc_runtime::{Gc, Mutator};
+
+        /// A binary tree node.
+        #[gc]
+        pub struct Tree {
+            /// Left child.
+            pub left: Option<Gc<Tree>>,
+            /// Right child.
+            pub right: Option<Gc<Tree>>,
+        }
+
+        /// A complete tree of `depth` levels below the root.
+        pub fn build(mu: &Mutator, depth: u32) -> Gc<'_, Tree> {
+            let t = Tree::new(mu, None, None);
+            if depth > 0 {
+                t.left = Some(build(mu, depth - 1)); // rewritten
+                t.right = Some(build(mu, depth - 1)); // rewritten
+            }
+            t
+        }
+
+        /// Number of nodes.
+        pub fn count(mu: &Mutator, t: Gc<'_, Tree>) -> usize {
+            1 + t.left(mu).map_or(0, |l| count(mu, l)) + t.right(mu).map_or(0, |r| count(mu, r))
+        }
+    }
+    // ANCHOR_END: gc_mod
+}
+
+/// `#[derive(Trace)]` with `#[trace(skip)]`.
+pub mod derive {
+    // ANCHOR: derive
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    use gc_runtime::{Member, Trace};
+
+    /// Generic parameters get a `Trace` bound; enums trace the fields of the live variant.
+    #[derive(Trace)]
+    pub enum Shape<T> {
+        /// A leaf holding a value.
+        Leaf(T),
+        /// An inner node with a slot.
+        Link {
+            /// The child.
+            child: Member<Shape<T>>,
+        },
+    }
+
+    /// `#[trace(skip)]`: a field whose type does not implement `Trace` (and holds no GC
+    /// pointer — on a slot type it is a compile error).
+    #[derive(Trace)]
+    pub struct Counted {
+        /// A slot.
+        pub next: Member<Counted>,
+        /// Not traced.
+        #[trace(skip)]
+        pub visits: AtomicU64,
+    }
+
+    /// Allocate a small structure of each and read it back.
+    pub fn run() -> (u8, u64) {
+        let mu = gc_runtime::attach();
+        let leaf = mu.alloc(Shape::Leaf(7u8));
+        let link = mu.alloc(Shape::Link { child: Member::new() });
+        if let Shape::Link { child } = &*link {
+            child.set(Some(leaf));
+        }
+        let c = mu.alloc(Counted { next: Member::new(), visits: AtomicU64::new(0) });
+        c.next.set(Some(c));
+        c.next.get(&mu).unwrap().visits.fetch_add(1, Ordering::Relaxed);
+        let value = match &*link {
+            Shape::Link { child } => match &*child.get(&mu).unwrap() {
+                Shape::Leaf(v) => *v,
+                Shape::Link { .. } => 0,
+            },
+            Shape::Leaf(_) => 0,
+        };
+        (value, c.visits.load(Ordering::Relaxed))
+    }
+    // ANCHOR_END: derive
+}
+
+/// Weak references, `GcIdMap`, `AtomicCell`.
+pub mod weak_and_collections {
+    // ANCHOR: weak
+    use gc_runtime::{AtomicCell, GcIdMap, Trace, Weak};
+
+    /// A counter object: `AtomicCell` holds `Copy` plain data, shared between threads.
+    #[derive(Trace)]
+    pub struct Counter {
+        /// The count.
+        pub hits: AtomicCell<u64>,
+    }
+
+    /// One object kept by a root, one kept by nothing: after a collection only the first
+    /// weak reference still upgrades.
+    pub fn run() -> (bool, bool, u64) {
+        let mut mu = gc_runtime::attach();
+        let kept = mu.alloc(Counter { hits: AtomicCell::new(0) }).root(&mu);
+        let weak_kept = Weak::new(&mu, kept.get(&mu));
+        let weak_lost = Weak::new(&mu, mu.alloc(Counter { hits: AtomicCell::new(0) }));
+        // A side table keyed by object identity (keys are kept alive, like values).
+        let table = mu.alloc(GcIdMap::<Counter, Counter>::new()).root(&mu);
+        table.get(&mu).insert(kept.get(&mu), kept.get(&mu));
+        mu.collect();
+        let k = weak_kept.upgrade(&mu);
+        if let Some(k) = k {
+            k.hits.fetch_add(1);
+        }
+        let hits = table.get(&mu).get(kept.get(&mu), &mu).map_or(0, |c| c.hits.load());
+        (k.is_some(), weak_lost.upgrade(&mu).is_none() && weak_lost.is_cleared(), hits)
+    }
+    // ANCHOR_END: weak
+}
+
+/// Configuration and statistics.
+pub mod config_and_stats {
+    // ANCHOR: config
+    use gc_runtime::{BarrierKind, Config, Mode};
+
+    /// A configuration built in code: the same settings as
+    /// `GC_MODE=concurrent GC_BARRIER=hybrid GC_PERCENT=50 GC_MIN_HEAP=16M GC_TRACE=1`.
+    pub fn config() -> Config {
+        Config::default()
+            .with_mode(Mode::Concurrent)
+            .with_barrier(BarrierKind::Hybrid)
+            .with_gc_percent(Some(50))
+            .with_min_heap(16 << 20)
+            .with_trace(true)
+        // then: gc_runtime::init(config) before the first `attach`,
+        // or gc_runtime::reconfigure(config) at any time.
+    }
+    // ANCHOR_END: config
+
+    // ANCHOR: stats
+    /// Run a collection and read the statistics: the cycle count and the last cycle's trace
+    /// line (what `GC_TRACE=1` prints).
+    pub fn last_cycle() -> (u64, String) {
+        let mut mu = gc_runtime::attach();
+        let _garbage = mu.alloc(vec![0u8; 1024]);
+        mu.collect();
+        let stats = gc_runtime::stats();
+        let last = stats.recent.last().expect("a cycle was recorded");
+        (stats.cycles, last.trace_line())
+    }
+    // ANCHOR_END: stats
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gc_in_every_position() {
+        let mu = gc_runtime::attach();
+        assert_eq!(gc_positions::generated(&mu), 2);
+        let a = gc_positions::Node::new(&mu, 10, None);
+        let b = gc_positions::Node::new(&mu, 20, None);
+        gc_positions::Node::link(a, b);
+        assert_eq!(a.next(&mu).unwrap().value, 20);
+        let pair = gc_positions::Pair::make(&mu, a, Some(b));
+        gc_positions::rotate(pair, &mu);
+        assert_eq!((pair.first(&mu).value, pair.second(&mu).unwrap().value), (20, 10));
+        let t = gc_positions::tree::build(&mu, 4);
+        assert_eq!(gc_positions::tree::count(&mu, t), 31);
+    }
+
+    #[test]
+    fn derive_with_skip() {
+        assert_eq!(derive::run(), (7, 1));
+    }
+
+    #[test]
+    fn weak_references_clear() {
+        assert_eq!(weak_and_collections::run(), (true, true, 1));
+    }
+
+    #[test]
+    fn config_builds_and_validates() {
+        let c = config_and_stats::config();
+        assert!(c.validate().is_ok());
+        assert_eq!(
+            (c.barrier, c.gc_percent, c.min_heap, c.trace),
+            (gc_runtime::BarrierKind::Hybrid, Some(50), 16 << 20, true)
+        );
+    }
+
+    #[test]
+    fn stats_have_a_trace_line() {
+        let (cycles, line) = config_and_stats::last_cycle();
+        assert!(cycles >= 1);
+        assert!(line.starts_with("gc ") && line.contains("pauses") && line.contains("objects marked"), "{line}");
+    }
+}
