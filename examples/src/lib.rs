@@ -8,6 +8,7 @@
 //! | `binary_trees` | the Benchmarks Game allocation benchmark with GC nodes |
 //! | `binary_trees_box` | the same program with `Box`, for comparison |
 //! | `pause_bench` | pause times with a large live heap, per collector mode |
+//! | `pause_plot` | runs `pause_bench` at several heap sizes in both modes and draws the pause plot (SVG) |
 //! | `linked_list` | a doubly linked list and a graph with cycles |
 //! | `weak_cache` | a cache whose entries vanish when nothing else holds them (weak references) |
 //! | `work_queue` | threads sharing GC objects through roots, detaching around blocking receives |
