@@ -79,15 +79,26 @@ impl TraceSink for MarkSink<'_> {
             let obj = ObjPtr(std::ptr::NonNull::new(p).unwrap_or_else(|| unreachable!()));
             // SAFETY: a slot of an object being scanned (hence allocated) points to an
             // allocated object.
-            let h = unsafe { obj.header() };
-            if h.try_mark(self.epoch) {
-                let desc = h.desc();
-                if desc.trace.is_some() {
-                    self.stack.push(obj);
-                } else {
-                    *self.leaf_bytes += desc.size;
-                }
-            }
+            unsafe { mark_grey(obj, self.epoch, self.stack, self.leaf_bytes) };
+        }
+    }
+}
+
+/// Mark `obj` for `epoch`; if this call turned it grey, put it on `stack` when it has fields to
+/// scan, or count its bytes in `leaf_bytes` when it is black at once.
+///
+/// # Safety
+/// `obj` is allocated.
+#[inline(always)]
+unsafe fn mark_grey(obj: ObjPtr, epoch: u64, stack: &mut Vec<ObjPtr>, leaf_bytes: &mut usize) {
+    // SAFETY: guaranteed by the caller.
+    let h = unsafe { obj.header() };
+    if h.try_mark(epoch) {
+        let desc = h.desc();
+        if desc.trace.is_some() {
+            stack.push(obj);
+        } else {
+            *leaf_bytes += desc.size;
         }
     }
 }
@@ -116,17 +127,8 @@ impl<'q> MarkWorker<'q> {
     /// `obj` is allocated (it was loaded from a root cell).
     pub(crate) unsafe fn shade_root(&mut self, obj: *const Header) {
         let Some(nn) = std::ptr::NonNull::new(obj.cast_mut()) else { return };
-        let obj = ObjPtr(nn);
         // SAFETY: guaranteed by the caller.
-        let h = unsafe { obj.header() };
-        if h.try_mark(self.epoch) {
-            let desc = h.desc();
-            if desc.trace.is_some() {
-                self.stack.push(obj);
-            } else {
-                self.leaf_bytes += desc.size;
-            }
-        }
+        unsafe { mark_grey(ObjPtr(nn), self.epoch, &mut self.stack, &mut self.leaf_bytes) };
     }
 
     fn scan(&mut self, obj: ObjPtr) {
