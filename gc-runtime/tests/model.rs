@@ -1,0 +1,246 @@
+//! Property-based model test: random sequences of heap operations — allocate, link, unlink,
+//! root, unroot, push to and pop from a GC vector, insert into and remove from a map, upgrade a
+//! weak reference, safepoint, collect — run against the real collector and against a reference
+//! model of reachability. After every collection exactly the objects the model finds reachable
+//! from the roots are alive, every other object's destructor has run exactly once, and weak
+//! references answer accordingly. Failing sequences shrink to a minimal one.
+//!
+//! Pacing is off, so cycles run only at the `Collect` operations and the outcome is exact.
+
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    sync::{
+        atomic::{AtomicU8, Ordering},
+        Arc, Mutex,
+    },
+};
+
+use gc_runtime::{BarrierKind, Config, GcMap, GcVec, Member, Mode, Mutator, Root, Trace, Weak};
+use proptest::prelude::*;
+
+static SERIAL: Mutex<()> = Mutex::new(());
+
+struct Probe(Arc<AtomicU8>);
+impl Drop for Probe {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[derive(Trace)]
+struct Obj {
+    id: usize,
+    slots: [Member<Obj>; 2],
+    kids: GcVec<Obj>,
+    by_key: GcMap<u8, Obj>,
+    #[trace(skip)]
+    _probe: Probe,
+}
+
+#[derive(Clone, Debug)]
+enum Op {
+    Alloc,
+    Link { from: usize, slot: usize, to: usize },
+    Unlink { from: usize, slot: usize },
+    Root { obj: usize },
+    Unroot { root: usize },
+    Push { from: usize, to: usize },
+    Pop { from: usize },
+    Insert { from: usize, key: u8, to: usize },
+    Remove { from: usize, key: u8 },
+    Upgrade { obj: usize },
+    Safepoint,
+    Collect,
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    let i = 0..64usize;
+    prop_oneof![
+        4 => Just(Op::Alloc),
+        4 => (i.clone(), 0..2usize, i.clone()).prop_map(|(from, slot, to)| Op::Link { from, slot, to }),
+        2 => (i.clone(), 0..2usize).prop_map(|(from, slot)| Op::Unlink { from, slot }),
+        2 => i.clone().prop_map(|obj| Op::Root { obj }),
+        2 => (0..16usize).prop_map(|root| Op::Unroot { root }),
+        2 => (i.clone(), i.clone()).prop_map(|(from, to)| Op::Push { from, to }),
+        1 => i.clone().prop_map(|from| Op::Pop { from }),
+        2 => (i.clone(), 0..4u8, i.clone()).prop_map(|(from, key, to)| Op::Insert { from, key, to }),
+        1 => (i.clone(), 0..4u8).prop_map(|(from, key)| Op::Remove { from, key }),
+        1 => i.clone().prop_map(|obj| Op::Upgrade { obj }),
+        1 => Just(Op::Safepoint),
+        2 => Just(Op::Collect),
+    ]
+}
+
+/// The reference model: which objects exist and what points to what.
+#[derive(Default)]
+struct Model {
+    alive: BTreeSet<usize>,
+    slots: BTreeMap<usize, [Option<usize>; 2]>,
+    kids: BTreeMap<usize, Vec<usize>>,
+    by_key: BTreeMap<usize, BTreeMap<u8, usize>>,
+    roots: Vec<usize>,
+}
+
+impl Model {
+    fn reachable(&self) -> BTreeSet<usize> {
+        let mut seen = BTreeSet::new();
+        let mut stack: Vec<usize> = self.roots.clone();
+        while let Some(o) = stack.pop() {
+            if seen.insert(o) {
+                stack.extend(self.slots[&o].iter().flatten());
+                stack.extend(&self.kids[&o]);
+                stack.extend(self.by_key[&o].values());
+            }
+        }
+        seen
+    }
+}
+
+/// The object the model says is alive, as a local.
+fn get<'m>(mu: &'m Mutator, weaks: &[Weak<Obj>], o: usize) -> gc_runtime::Gc<'m, Obj> {
+    weaks[o].upgrade(mu).expect("the model says it is alive")
+}
+
+/// Objects are named by index into `weaks` (allocation order); an operation on an object the
+/// model says is dead is skipped.
+fn run(ops: &[Op], barrier: BarrierKind) -> Result<(), TestCaseError> {
+    gc_runtime::reconfigure(
+        Config::default().with_mode(Mode::Concurrent).with_barrier(barrier).with_gc_percent(None).with_checkmark(true),
+    )
+    .unwrap();
+    let mut mu = gc_runtime::attach();
+    let mut model = Model::default();
+    let mut ledger: Vec<Arc<AtomicU8>> = Vec::new();
+    let mut weaks: Vec<Weak<Obj>> = Vec::new();
+    let mut roots: Vec<Root<Obj>> = Vec::new();
+    let pick = |model: &Model, i: usize, n: usize| -> Option<usize> {
+        (n > 0).then(|| i % n).filter(|o| model.alive.contains(o))
+    };
+    for op in ops {
+        let n = weaks.len();
+        match *op {
+            Op::Alloc => {
+                let probe = Arc::new(AtomicU8::new(0));
+                let o = mu.alloc(Obj {
+                    id: n,
+                    slots: [Member::new(), Member::new()],
+                    kids: GcVec::new(),
+                    by_key: GcMap::new(),
+                    _probe: Probe(probe.clone()),
+                });
+                ledger.push(probe);
+                weaks.push(o.downgrade(&mu));
+                model.alive.insert(n);
+                model.slots.insert(n, [None, None]);
+                model.kids.insert(n, Vec::new());
+                model.by_key.insert(n, BTreeMap::new());
+            }
+            Op::Link { from, slot, to } => {
+                if let (Some(f), Some(t)) = (pick(&model, from, n), pick(&model, to, n)) {
+                    get(&mu, &weaks, f).slots[slot].set(Some(get(&mu, &weaks, t)));
+                    model.slots.get_mut(&f).unwrap()[slot] = Some(t);
+                }
+            }
+            Op::Unlink { from, slot } => {
+                if let Some(f) = pick(&model, from, n) {
+                    get(&mu, &weaks, f).slots[slot].set(None);
+                    model.slots.get_mut(&f).unwrap()[slot] = None;
+                }
+            }
+            Op::Root { obj } => {
+                if let Some(o) = pick(&model, obj, n) {
+                    roots.push(get(&mu, &weaks, o).root(&mu));
+                    model.roots.push(o);
+                }
+            }
+            Op::Unroot { root } => {
+                if !roots.is_empty() {
+                    let r = root % roots.len();
+                    roots.swap_remove(r);
+                    model.roots.swap_remove(r);
+                }
+            }
+            Op::Push { from, to } => {
+                if let (Some(f), Some(t)) = (pick(&model, from, n), pick(&model, to, n)) {
+                    get(&mu, &weaks, f).kids.push(get(&mu, &weaks, t));
+                    model.kids.get_mut(&f).unwrap().push(t);
+                }
+            }
+            Op::Pop { from } => {
+                if let Some(f) = pick(&model, from, n) {
+                    let popped = get(&mu, &weaks, f).kids.pop(&mu).map(|o| o.id);
+                    prop_assert_eq!(popped, model.kids.get_mut(&f).unwrap().pop());
+                }
+            }
+            Op::Insert { from, key, to } => {
+                if let (Some(f), Some(t)) = (pick(&model, from, n), pick(&model, to, n)) {
+                    get(&mu, &weaks, f).by_key.insert(key, get(&mu, &weaks, t));
+                    model.by_key.get_mut(&f).unwrap().insert(key, t);
+                }
+            }
+            Op::Remove { from, key } => {
+                if let Some(f) = pick(&model, from, n) {
+                    let removed = get(&mu, &weaks, f).by_key.remove(&key, &mu).map(|o| o.id);
+                    prop_assert_eq!(removed, model.by_key.get_mut(&f).unwrap().remove(&key));
+                }
+            }
+            Op::Upgrade { obj } => {
+                if n > 0 {
+                    let o = obj % n;
+                    prop_assert_eq!(weaks[o].upgrade(&mu).map(|g| g.id), model.alive.contains(&o).then_some(o));
+                }
+            }
+            Op::Safepoint => mu.safepoint(),
+            Op::Collect => {
+                mu.collect();
+                let reachable = model.reachable();
+                for o in 0..n {
+                    let dropped = ledger[o].load(Ordering::SeqCst);
+                    prop_assert!(dropped <= 1, "object {} dropped {} times", o, dropped);
+                    prop_assert_eq!(dropped == 0, reachable.contains(&o), "object {}: reachable in the model?", o);
+                    prop_assert_eq!(weaks[o].upgrade(&mu).is_some(), reachable.contains(&o));
+                }
+                for dead in model.alive.difference(&reachable) {
+                    model.slots.remove(dead);
+                    model.kids.remove(dead);
+                    model.by_key.remove(dead);
+                }
+                model.alive = reachable;
+            }
+        }
+    }
+    drop(roots);
+    mu.collect();
+    prop_assert!(ledger.iter().all(|d| d.load(Ordering::SeqCst) == 1), "with no roots everything is freed once");
+    Ok(())
+}
+
+fn cases() -> u32 {
+    if cfg!(miri) {
+        4
+    } else {
+        256
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: cases(), ..ProptestConfig::default() })]
+
+    #[test]
+    fn model_dijkstra(ops in proptest::collection::vec(op(), 1..200)) {
+        let _s = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+        run(&ops, BarrierKind::Dijkstra)?;
+    }
+
+    #[test]
+    fn model_yuasa(ops in proptest::collection::vec(op(), 1..200)) {
+        let _s = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+        run(&ops, BarrierKind::Yuasa)?;
+    }
+
+    #[test]
+    fn model_hybrid(ops in proptest::collection::vec(op(), 1..200)) {
+        let _s = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+        run(&ops, BarrierKind::Hybrid)?;
+    }
+}
