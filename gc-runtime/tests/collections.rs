@@ -12,13 +12,16 @@ use std::{
     collections::HashSet,
     panic::{catch_unwind, AssertUnwindSafe},
     sync::{
-        atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering},
+        atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering},
         Arc, Mutex, MutexGuard,
     },
     thread,
     time::{Duration, Instant},
 };
 
+mod common;
+
+use common::{DropProbe, Ledger, Rng};
 use gc_runtime::{BarrierKind, Config, Gc, GcIdMap, GcMap, GcVec, IndexOutOfRange, Mode, Mutator, Phase, Root, Trace};
 
 const MAGIC: u64 = 0x9E37_79B9_7F4A_7C15;
@@ -32,62 +35,16 @@ fn serial() -> MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Per-id drop counts for the elements of one test.
-struct Ledger {
-    drops: Vec<AtomicU8>,
-    next: AtomicU64,
+/// Makes test elements whose drops the ledger records.
+trait MakeElem {
+    fn elem<'m>(&self, mu: &'m Mutator) -> Gc<'m, Elem>;
 }
 
-impl Ledger {
-    fn new(capacity: usize) -> Arc<Ledger> {
-        Arc::new(Ledger { drops: (0..capacity).map(|_| AtomicU8::new(0)).collect(), next: AtomicU64::new(0) })
-    }
-
-    fn elem<'m>(self: &Arc<Ledger>, mu: &'m Mutator) -> Gc<'m, Elem> {
-        let id = self.next.fetch_add(1, Ordering::Relaxed);
-        assert!((id as usize) < self.drops.len(), "ledger too small for this test");
-        mu.alloc(Elem { id, canary: id ^ MAGIC, kids: GcVec::new(), probe: Probe { id, ledger: self.clone() } })
-    }
-
-    fn created(&self) -> usize {
-        self.next.load(Ordering::SeqCst) as usize
-    }
-
-    fn nearly_full(&self) -> bool {
-        self.created() + 10_000 >= self.drops.len()
-    }
-
-    fn drops(&self, id: u64) -> u8 {
-        self.drops[id as usize].load(Ordering::SeqCst)
-    }
-
-    fn total_drops(&self) -> usize {
-        self.drops.iter().map(|d| d.load(Ordering::SeqCst) as usize).sum()
-    }
-
-    /// Every created element is dropped at most once, and exactly when it is not in `alive`.
-    fn check_exactly(&self, alive: &HashSet<u64>) {
-        for id in 0..self.created() as u64 {
-            let drops = self.drops(id);
-            assert!(drops <= 1, "element {id} dropped {drops} times");
-            assert_eq!(
-                drops == 0,
-                alive.contains(&id),
-                "element {id}: reachable={} dropped={drops}",
-                alive.contains(&id)
-            );
-        }
-    }
-}
-
-struct Probe {
-    id: u64,
-    ledger: Arc<Ledger>,
-}
-
-impl Drop for Probe {
-    fn drop(&mut self) {
-        self.ledger.drops[self.id as usize].fetch_add(1, Ordering::SeqCst);
+impl MakeElem for Arc<Ledger> {
+    fn elem<'m>(&self, mu: &'m Mutator) -> Gc<'m, Elem> {
+        let probe = self.probe();
+        let id = probe.id;
+        mu.alloc(Elem { id, canary: id ^ MAGIC, kids: GcVec::new(), probe })
     }
 }
 
@@ -97,7 +54,7 @@ struct Elem {
     canary: u64,
     kids: GcVec<Elem>,
     #[trace(skip)]
-    probe: Probe,
+    probe: DropProbe,
 }
 
 impl Elem {
@@ -711,21 +668,6 @@ fn growth_during_marking_hybrid() {
     growth_during_marking(BarrierKind::Hybrid);
 }
 
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
-
 const HOLDERS: usize = 32;
 const VEC_CAP: usize = 200;
 const MAP_CAP: usize = 256;
@@ -905,7 +847,7 @@ fn concurrent_mixed_use(barrier: BarrierKind) {
     let cycles = with_cycles(|t, mu, stop| {
         let mut rng = Rng(0x2545_F491_4F6C_DD1D * (t as u64 + 1));
         let mut n = 0;
-        while !stop.load(Ordering::Relaxed) && !ledger.nearly_full() {
+        while !stop.load(Ordering::Relaxed) && !ledger.nearly_full(10_000) {
             {
                 let w = root.get(mu);
                 for _ in 0..64 {

@@ -10,13 +10,16 @@
 
 use std::{
     sync::{
-        atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering},
+        atomic::{AtomicBool, AtomicU64, Ordering},
         Arc, Mutex,
     },
     thread,
     time::{Duration, Instant},
 };
 
+mod common;
+
+use common::{DropProbe, Ledger, Rng};
 use gc_runtime::{BarrierKind, Config, Gc, GcIdMap, GcMap, GcVec, Member, Mode, Mutator, Root, Trace, Weak};
 
 const INITIAL_NODES: usize = if cfg!(miri) { 500 } else { 50_000 };
@@ -34,23 +37,6 @@ const MAGIC: u64 = 0x9E37_79B9_7F4A_7C15;
 
 /// Serialises the tests of this file: they share the process-wide heap and reconfigure it.
 static SERIAL: Mutex<()> = Mutex::new(());
-
-/// Per-id drop counts, shared by every node of one run.
-struct Ledger {
-    drops: Vec<AtomicU8>,
-    next_id: AtomicU64,
-}
-
-struct DropProbe {
-    id: u64,
-    ledger: Arc<Ledger>,
-}
-
-impl Drop for DropProbe {
-    fn drop(&mut self) {
-        self.ledger.drops[self.id as usize].fetch_add(1, Ordering::SeqCst);
-    }
-}
 
 #[derive(Trace)]
 struct Node {
@@ -92,35 +78,31 @@ impl Shared {
 }
 
 fn new_node<'m>(mu: &'m Mutator, shared: &Shared) -> Gc<'m, Node> {
-    let id = shared.ledger.next_id.fetch_add(1, Ordering::Relaxed);
-    assert!((id as usize) < shared.ledger.drops.len(), "ledger too small for this run");
+    let probe = shared.ledger.probe();
+    let id = probe.id;
     let payload = vec![id as u8; (id % 7) as usize * 8];
     mu.alloc(Node {
         id,
         canary: id ^ MAGIC,
         edges: std::array::from_fn(|_| Member::new()),
         kids: GcVec::new(),
-        probe: DropProbe { id, ledger: shared.ledger.clone() },
+        probe,
         payload,
     })
 }
 
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
+/// Which parts of the graph the mutators may change.
+trait Churn {
     /// An edge mutators may change.
+    fn churn_edge(&mut self) -> usize;
+    /// A root slot mutators may change.
+    fn churn_slot(&mut self) -> usize;
+}
+
+impl Churn for Rng {
     fn churn_edge(&mut self) -> usize {
         1 + self.below(EDGES - 1)
     }
-    /// A root slot mutators may change.
     fn churn_slot(&mut self) -> usize {
         STABLE_ROOTS + self.below(ROOT_SLOTS - STABLE_ROOTS)
     }
@@ -149,7 +131,7 @@ fn mutate(shared: &Shared, seed: u64, stop: &AtomicBool, ops: &AtomicU64) {
     let mut rng = Rng(seed | 1);
     let mut n = 0u64;
     let mut weaks: Vec<Weak<Node>> = Vec::new();
-    while !stop.load(Ordering::Relaxed) && (shared.ledger.next_id.load(Ordering::Relaxed) as usize) < LEDGER - 100_000 {
+    while !stop.load(Ordering::Relaxed) && !shared.ledger.nearly_full(100_000) {
         for _ in 0..64 {
             n += 1;
             let Some(a) = pick(&mu, shared, &mut rng) else {
@@ -292,7 +274,7 @@ fn build(shared: &Shared) {
 }
 
 fn reachable_ids(mu: &Mutator, shared: &Shared) -> Vec<bool> {
-    let mut seen = vec![false; shared.ledger.drops.len()];
+    let mut seen = vec![false; shared.ledger.capacity()];
     let mut stack: Vec<Gc<'_, Node>> =
         shared.roots.iter().filter_map(|r| r.lock().unwrap().as_ref().map(|r| r.get(mu))).collect();
     let hub = shared.hub(mu);
@@ -320,7 +302,7 @@ fn run(barrier: BarrierKind) {
     )
     .unwrap();
     let shared = Arc::new(Shared {
-        ledger: Arc::new(Ledger { drops: (0..LEDGER).map(|_| AtomicU8::new(0)).collect(), next_id: AtomicU64::new(0) }),
+        ledger: Ledger::new(LEDGER),
         roots: (0..ROOT_SLOTS).map(|_| Mutex::new(None)).collect(),
         hub: Mutex::new(None),
     });
@@ -364,10 +346,10 @@ fn run(barrier: BarrierKind) {
     let mut mu = gc_runtime::attach();
     mu.collect();
     let reachable = reachable_ids(&mu, &shared);
-    let created = shared.ledger.next_id.load(Ordering::SeqCst) as usize;
+    let created = shared.ledger.created();
     let mut freed = 0;
-    for (id, (drops, &reachable)) in shared.ledger.drops.iter().zip(&reachable).take(created).enumerate() {
-        let drops = drops.load(Ordering::SeqCst);
+    for (id, &reachable) in reachable.iter().take(created).enumerate() {
+        let drops = shared.ledger.drops(id as u64);
         assert!(drops <= 1, "node {id} dropped {drops} times");
         assert_eq!(drops == 0, reachable, "node {id}: reachable={reachable} but dropped {drops} times");
         freed += drops as usize;
@@ -385,7 +367,7 @@ fn run(barrier: BarrierKind) {
     }
     shared.hub.lock().unwrap().take();
     mu.collect();
-    let still = (0..created).filter(|&id| shared.ledger.drops[id].load(Ordering::SeqCst) == 0).count();
+    let still = (0..created as u64).filter(|&id| shared.ledger.drops(id) == 0).count();
     assert_eq!(still, 0, "with no roots every node is freed");
 }
 

@@ -1,0 +1,103 @@
+//! Scaffolding shared by the integration tests: a ledger of per-object drop counts (to check
+//! that every freed object's fields were dropped exactly once) and a small deterministic random
+//! number generator.
+
+#![allow(dead_code)] // each test crate uses its own part
+
+use std::{
+    collections::HashSet,
+    sync::{
+        atomic::{AtomicU64, AtomicU8, Ordering},
+        Arc,
+    },
+};
+
+/// Per-id drop counts for the objects of one test run.
+pub struct Ledger {
+    drops: Vec<AtomicU8>,
+    next: AtomicU64,
+}
+
+/// A field that records its drop in the ledger under its object's id.
+pub struct DropProbe {
+    /// The id this probe was given.
+    pub id: u64,
+    ledger: Arc<Ledger>,
+}
+
+impl Drop for DropProbe {
+    fn drop(&mut self) {
+        self.ledger.drops[self.id as usize].fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+impl Ledger {
+    /// A ledger with room for `capacity` ids.
+    pub fn new(capacity: usize) -> Arc<Ledger> {
+        Arc::new(Ledger { drops: (0..capacity).map(|_| AtomicU8::new(0)).collect(), next: AtomicU64::new(0) })
+    }
+
+    /// A probe with the next id.
+    pub fn probe(self: &Arc<Ledger>) -> DropProbe {
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        assert!((id as usize) < self.drops.len(), "ledger too small for this test");
+        DropProbe { id, ledger: self.clone() }
+    }
+
+    /// Ids handed out so far.
+    pub fn created(&self) -> usize {
+        self.next.load(Ordering::SeqCst) as usize
+    }
+
+    /// Ids available in all.
+    pub fn capacity(&self) -> usize {
+        self.drops.len()
+    }
+
+    /// Whether fewer than `margin` ids are left.
+    pub fn nearly_full(&self, margin: usize) -> bool {
+        self.created() + margin >= self.drops.len()
+    }
+
+    /// How many times the probe with `id` was dropped.
+    pub fn drops(&self, id: u64) -> u8 {
+        self.drops[id as usize].load(Ordering::SeqCst)
+    }
+
+    /// Drops recorded in all.
+    pub fn total_drops(&self) -> usize {
+        self.drops.iter().map(|d| d.load(Ordering::SeqCst) as usize).sum()
+    }
+
+    /// Every created id was dropped at most once, and exactly when it is not in `alive`.
+    pub fn check_exactly(&self, alive: &HashSet<u64>) {
+        for id in 0..self.created() as u64 {
+            let drops = self.drops(id);
+            assert!(drops <= 1, "object {id} dropped {drops} times");
+            assert_eq!(
+                drops == 0,
+                alive.contains(&id),
+                "object {id}: reachable={} dropped={drops}",
+                alive.contains(&id)
+            );
+        }
+    }
+}
+
+/// xorshift64: deterministic and fast.
+pub struct Rng(pub u64);
+
+impl Rng {
+    /// The next number.
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// A number below `n` (0 if `n` is 0).
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
