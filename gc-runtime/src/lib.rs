@@ -16,6 +16,9 @@
 //!   written through the barrier.
 //! - [`Root<T>`]: an owned handle that keeps its object alive across safepoints and threads.
 //!
+//! Beyond those: [`Weak<T>`], [`GcVec<T>`], [`GcMap<K, V>`], [`GcIdMap<K, V>`] and
+//! [`GlobalRoot<T>`], all shareable between threads while the collector runs.
+//!
 //! ```
 //! use gc_runtime::{Member, Trace};
 //!
@@ -58,10 +61,13 @@
 //!
 //! # Where to read on
 //!
-//! The algorithm is documented where it lives: `collector/mod.rs` (the cycle, step by step),
-//! `barrier.rs` (the barriers and their memory ordering), `handshake.rs` (stop-the-world and
-//! ragged handshakes), `header.rs` (mark epochs), `heap/` (pages, caches, sweeping),
-//! `shade.rs` and `marker.rs` (grey queue and marking).
+//! The book (`book/` in the repository) explains the whole. The algorithm is also documented
+//! where it lives: `collector/mod.rs` (the cycle, step by step), `barrier.rs` (the barriers and
+//! their memory ordering), `handshake.rs` (stop-the-world and ragged handshakes), `header.rs`
+//! (mark epochs), `member.rs` (why a slot only works inside an allocated object), `roots.rs`
+//! and `cells.rs` (roots), `weak.rs` (weak references and how they are cleared without a long
+//! pause), `collections/` (GC vectors and maps), `heap/` (pages, caches, sweeping), `shade.rs`
+//! and `marker.rs` (grey queue and marking), `checkmark.rs` (verification).
 
 #![warn(missing_docs)]
 
