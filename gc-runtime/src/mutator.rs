@@ -440,10 +440,7 @@ impl MutatorInner {
     #[cold]
     #[inline(never)]
     fn alloc_slow(&self, local: &mut Local, class: usize) -> Option<NonNull<u8>> {
-        if self.seen_sweep_epoch.get() != phase::sweep_epoch() {
-            local.cache.release_all(&self.rt.pages);
-            self.seen_sweep_epoch.set(phase::sweep_epoch());
-        }
+        self.release_stale_pages(local);
         if !self.room_for(PAGE_BYTES) {
             return None;
         }
@@ -507,9 +504,14 @@ impl MutatorInner {
     }
 
     fn release_stale_cache(&self) {
+        self.release_stale_pages(&mut self.local.borrow_mut());
+    }
+
+    /// After a mark termination, hand the cached pages back so the sweeper can reach them.
+    fn release_stale_pages(&self, local: &mut Local) {
         let epoch = phase::sweep_epoch();
         if self.seen_sweep_epoch.get() != epoch {
-            self.local.borrow_mut().cache.release_all(&self.rt.pages);
+            local.cache.release_all(&self.rt.pages);
             self.seen_sweep_epoch.set(epoch);
         }
     }
