@@ -1,0 +1,163 @@
+//! Bytecode: the instruction set and the chunk the compiler writes one function into.
+//!
+//! # Instructions
+//!
+//! The instruction set is clox's, one byte of opcode followed by its operands (one byte, or two
+//! for jump offsets, big-endian). Constant operands index the function's constant table;
+//! global-variable instructions take the constant index of the variable's name, which the
+//! function also maps to the variable's slot in the VM's global array (see
+//! [`Function::globals`](crate::object::Function)) so that no lookup by name is needed at
+//! run time.
+//!
+//! # Chunks while compiling
+//!
+//! A [`Chunk`] is plain Rust data built by the compiler: bytes, one line per byte, and the
+//! constants as locals ([`Value<'m>`](crate::value::Value)). No safepoint happens during
+//! compilation, so the constants stay valid; when a function is finished, the chunk is moved
+//! into a heap [`Function`](crate::object::Function) whose constants are GC slots.
+
+use crate::value::Value;
+
+/// One instruction's opcode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+#[allow(missing_docs)] // the names are clox's
+pub enum OpCode {
+    Constant,
+    Nil,
+    True,
+    False,
+    Pop,
+    GetLocal,
+    SetLocal,
+    GetGlobal,
+    DefineGlobal,
+    SetGlobal,
+    GetUpvalue,
+    SetUpvalue,
+    GetProperty,
+    SetProperty,
+    GetSuper,
+    Equal,
+    Greater,
+    Less,
+    Add,
+    Subtract,
+    Multiply,
+    Divide,
+    Not,
+    Negate,
+    Print,
+    Jump,
+    JumpIfFalse,
+    Loop,
+    Call,
+    Invoke,
+    SuperInvoke,
+    Closure,
+    CloseUpvalue,
+    Return,
+    Class,
+    Inherit,
+    Method,
+}
+
+impl OpCode {
+    /// Every opcode, indexed by its byte.
+    const ALL: [OpCode; 37] = {
+        use OpCode::*;
+        [
+            Constant,
+            Nil,
+            True,
+            False,
+            Pop,
+            GetLocal,
+            SetLocal,
+            GetGlobal,
+            DefineGlobal,
+            SetGlobal,
+            GetUpvalue,
+            SetUpvalue,
+            GetProperty,
+            SetProperty,
+            GetSuper,
+            Equal,
+            Greater,
+            Less,
+            Add,
+            Subtract,
+            Multiply,
+            Divide,
+            Not,
+            Negate,
+            Print,
+            Jump,
+            JumpIfFalse,
+            Loop,
+            Call,
+            Invoke,
+            SuperInvoke,
+            Closure,
+            CloseUpvalue,
+            Return,
+            Class,
+            Inherit,
+            Method,
+        ]
+    };
+
+    /// The opcode of a byte the compiler wrote.
+    ///
+    /// # Panics
+    /// If `byte` is not an opcode (the compiler never writes one).
+    #[inline(always)]
+    pub fn from_byte(byte: u8) -> OpCode {
+        Self::ALL[byte as usize]
+    }
+}
+
+/// A function's bytecode while it is being compiled.
+#[derive(Default)]
+pub struct Chunk<'m> {
+    /// The bytes.
+    pub code: Vec<u8>,
+    /// The source line of each byte.
+    pub lines: Vec<u32>,
+    /// The constant table.
+    pub constants: Vec<Value<'m>>,
+    /// For each constant, the global slot it names (for global-variable instructions), or
+    /// [`NOT_GLOBAL`].
+    pub globals: Vec<u32>,
+}
+
+/// [`Chunk::globals`] entry of a constant that is not a global's name.
+pub const NOT_GLOBAL: u32 = u32::MAX;
+
+impl<'m> Chunk<'m> {
+    /// Append a byte from `line`.
+    pub fn write(&mut self, byte: u8, line: u32) {
+        self.code.push(byte);
+        self.lines.push(line);
+    }
+
+    /// Append a constant and return its index (callers check the 256 limit).
+    pub fn add_constant(&mut self, value: Value<'m>, global: u32) -> usize {
+        self.constants.push(value);
+        self.globals.push(global);
+        self.constants.len() - 1
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn opcodes_round_trip_through_bytes() {
+        for (i, op) in OpCode::ALL.iter().enumerate() {
+            assert_eq!(*op as u8 as usize, i);
+            assert_eq!(OpCode::from_byte(i as u8), *op);
+        }
+    }
+}

@@ -1,0 +1,974 @@
+//! The virtual machine: a stack machine running clox's bytecode, with every object in the
+//! collector's heap.
+//!
+//! # Segments and safepoints
+//!
+//! The VM runs a program as a sequence of *segments*. A segment ([`Segment`]) borrows the
+//! mutator immutably, so it may hold locals (`Gc<'m, Obj>`): it reloads the value stack, call
+//! frames and open upvalues from the heap ([`VmState`]) into Rust vectors, runs instructions,
+//! then spills them back and ends. Between segments the VM owns the mutator mutably and passes
+//! a safepoint:
+//!
+//! ```text
+//! loop {
+//!     segment: reload state → run instructions → spill state   (locals allowed)
+//!     mu.safepoint()   or   mu.collect() (stress mode)          (no local alive)
+//! }
+//! ```
+//!
+//! A segment ends
+//!
+//! - after a budget of calls and backward jumps (the only ways a program runs long), so the
+//!   thread reaches a safepoint every few thousand calls or loop iterations and concurrent
+//!   collection makes progress; the budget grows with the stack depth so that spilling and
+//!   reloading cost stays a small fraction of the work;
+//! - in stress mode, *before* every instruction that allocates: the VM spills, runs a full
+//!   collection (`mu.collect()`), reloads and then executes the instruction, like clox's
+//!   `DEBUG_STRESS_GC`; the instruction's operands are still on the stack, so the collection
+//!   sees them;
+//! - when the program ends or fails.
+//!
+//! Allocation itself is not a safepoint, so objects a segment allocates stay valid until it
+//! ends; the spill stores everything still needed into heap slots through the barrier.
+//!
+//! # Errors
+//!
+//! A runtime error ends the segment with the message and the stack trace (`[line N] in
+//! f()` / `in script`), the stack is reset, and [`Vm::interpret`] returns
+//! [`InterpretError::Runtime`].
+
+use std::{
+    io::{self, Write},
+    mem,
+};
+
+use gc_runtime::{Gc, GcMap, GcVec, Mutator, Root};
+
+use crate::{
+    chunk::OpCode,
+    compiler::{self, Globals},
+    natives,
+    object::{Closure, Fields, Function, Obj},
+    state::{ValueArray, VmState},
+    value::Value,
+};
+
+/// The deepest call stack (clox's `FRAMES_MAX`).
+pub const FRAMES_MAX: usize = 64;
+
+/// Calls and backward jumps a segment runs before a safepoint (plus the stack depth).
+const SEGMENT_BUDGET: usize = 4096;
+
+/// Why [`Vm::interpret`] failed.
+#[derive(Debug)]
+pub enum InterpretError {
+    /// Compile errors, one message per line (exit code 65).
+    Compile(Vec<String>),
+    /// A runtime error: the message, then the stack trace (exit code 70).
+    Runtime(String),
+}
+
+/// A Lox virtual machine: a mutator, the heap state it roots, and the plain data that goes
+/// with it.
+pub struct Vm {
+    mu: Mutator,
+    state: Root<VmState>,
+    globals: Globals,
+    /// Instruction pointer and stack base of each frame, outermost first (the closures are in
+    /// the heap state).
+    frames: Vec<FramePos>,
+    /// The stack length as of the last spill.
+    stack_len: usize,
+    /// How many stack slots of the heap copy may hold stale values (cleared at next spill).
+    spilled_len: usize,
+    stress: bool,
+    out: io::BufWriter<io::Stdout>,
+    /// Buffers reused by every segment (empty between segments).
+    spare: Spare,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct FramePos {
+    ip: usize,
+    base: usize,
+}
+
+/// Vectors kept between segments for their capacity only: they are always empty there, so
+/// their `'static` element types hold no local.
+#[derive(Default)]
+struct Spare {
+    stack: Vec<Value<'static>>,
+    frames: Vec<Frame<'static>>,
+    open: Vec<Gc<'static, Obj>>,
+}
+
+/// Turn an emptied vector of locals back into a spare one, keeping its buffer (in-place
+/// collection reuses the allocation; the closure never runs since the vector is empty).
+fn recycle<A, B>(mut v: Vec<A>) -> Vec<B> {
+    v.clear();
+    v.into_iter().map(|_| unreachable!("the vector is empty")).collect()
+}
+
+impl Vm {
+    /// A VM on this thread (which becomes a mutator). `stress` runs a full collection before
+    /// every allocating instruction.
+    ///
+    /// # Panics
+    /// If the thread is already a mutator, or a `GC_*` variable is invalid.
+    pub fn new(stress: bool) -> Vm {
+        let mu = gc_runtime::attach();
+        let state = {
+            let stack = ValueArray::with_len(&mu, 256);
+            let globals = ValueArray::with_len(&mu, 64);
+            let init = Obj::string(&mu, "init");
+            let state = VmState::new(&mu, stack, GcVec::new(), GcVec::new(), globals, GcMap::new(), init);
+            state.strings.insert("init".into(), init);
+            state.root(&mu)
+        };
+        let mut vm = Vm {
+            mu,
+            state,
+            globals: Globals::default(),
+            frames: Vec::new(),
+            stack_len: 0,
+            spilled_len: 0,
+            stress,
+            out: io::BufWriter::new(io::stdout()),
+            spare: Spare::default(),
+        };
+        vm.define_native("clock", 0, natives::clock);
+        vm
+    }
+
+    fn define_native(&mut self, name: &str, arity: usize, f: crate::object::NativeFn) {
+        let index = self.globals.index(name);
+        self.ensure_globals();
+        let mu = &self.mu;
+        let state = self.state.get(mu);
+        let native = Obj::native(mu, name, arity, f);
+        state.globals(mu).slots[index as usize].set(Value::Obj(native));
+    }
+
+    /// Make the heap's global array as long as the list of global names.
+    fn ensure_globals(&mut self) {
+        let mu = &self.mu;
+        let state = self.state.get(mu);
+        let globals = state.globals(mu);
+        if globals.len() < self.globals.len() {
+            state.set_globals(globals.grown(mu, self.globals.len() * 2));
+        }
+    }
+
+    /// Flush `print` output.
+    pub fn flush(&mut self) {
+        let _ = self.out.flush();
+    }
+
+    /// Compile and run `source`.
+    ///
+    /// # Errors
+    /// Compile errors or a runtime error, with clox's messages.
+    pub fn interpret(&mut self, source: &str) -> Result<(), InterpretError> {
+        {
+            let mu = &self.mu;
+            let state = self.state.get(mu);
+            let function =
+                compiler::compile(mu, source, &state.strings, &mut self.globals).map_err(InterpretError::Compile)?;
+            // Before any safepoint: the script's closure goes into the heap stack and frames.
+            let closure = Obj::closure(mu, function, 0);
+            state.stack(mu).slots[0].set(Value::Obj(closure));
+            state.frames.clear();
+            state.frames.push(closure);
+            state.open_upvalues.clear();
+        }
+        self.ensure_globals();
+        self.frames = vec![FramePos { ip: 0, base: 0 }];
+        self.stack_len = 1;
+        self.spilled_len = self.spilled_len.max(1);
+        let result = self.run();
+        if result.is_err() {
+            self.frames.clear();
+            self.stack_len = 0;
+            let mu = &self.mu;
+            let state = self.state.get(mu);
+            state.frames.clear();
+            state.open_upvalues.clear();
+        }
+        self.flush();
+        result
+    }
+
+    /// Run segments until the program ends.
+    fn run(&mut self) -> Result<(), InterpretError> {
+        let mut after_collect = false;
+        loop {
+            let (exit, spilled) = {
+                let input = SegmentInput {
+                    frames: mem::take(&mut self.frames),
+                    stack_len: self.stack_len,
+                    spare: mem::take(&mut self.spare),
+                    stress: self.stress,
+                    after_collect,
+                };
+                let mut seg = Segment::load(&self.mu, &self.state, &self.globals, &mut self.out, input);
+                let exit = seg.run();
+                (exit, seg.spill(self.spilled_len))
+            };
+            self.frames = spilled.frames;
+            self.stack_len = spilled.stack_len;
+            self.spilled_len = spilled.stack_len;
+            self.spare = spilled.spare;
+            after_collect = false;
+            match exit {
+                Exit::Safepoint => self.mu.safepoint(),
+                Exit::Collect => {
+                    self.mu.collect();
+                    after_collect = true;
+                }
+                Exit::Done => return Ok(()),
+                Exit::Error(message) => return Err(InterpretError::Runtime(message)),
+            }
+        }
+    }
+}
+
+/// The plain data a segment starts from.
+struct SegmentInput {
+    frames: Vec<FramePos>,
+    stack_len: usize,
+    spare: Spare,
+    stress: bool,
+    after_collect: bool,
+}
+
+/// The plain data a segment leaves behind.
+struct Spilled {
+    frames: Vec<FramePos>,
+    stack_len: usize,
+    spare: Spare,
+}
+
+/// How a segment ended.
+enum Exit {
+    /// The budget ran out: pass a safepoint and go on.
+    Safepoint,
+    /// Stress mode: collect, then run the instruction that was about to allocate.
+    Collect,
+    /// The script returned.
+    Done,
+    /// A runtime error (message and stack trace).
+    Error(String),
+}
+
+/// A call frame while a segment runs.
+#[derive(Clone, Copy)]
+struct Frame<'m> {
+    closure: Gc<'m, Obj>,
+    function: &'m Function,
+    ip: usize,
+    base: usize,
+}
+
+/// One segment of execution: the VM's state as locals, between two safepoints.
+struct Segment<'m> {
+    mu: &'m Mutator,
+    /// The positions vector, given back (emptied) by `spill`.
+    positions: Vec<FramePos>,
+    state: Gc<'m, VmState>,
+    globals: &'m ValueArray,
+    init_string: Gc<'m, Obj>,
+    names: &'m Globals,
+    out: &'m mut io::BufWriter<io::Stdout>,
+    stack: Vec<Value<'m>>,
+    frames: Vec<Frame<'m>>,
+    /// Open upvalues by increasing stack index.
+    open: Vec<Gc<'m, Obj>>,
+    budget: usize,
+    stress: bool,
+    /// Stress mode: whether the current instruction must yield before it allocates (false
+    /// for the first instruction after a collection).
+    stress_pending: bool,
+    skip_stress_once: bool,
+    // The current frame, cached.
+    ip: usize,
+    code: &'m [u8],
+    base: usize,
+    function: &'m Function,
+    closure: &'m Closure,
+}
+
+/// Why an instruction stopped the dispatch loop.
+enum Stop {
+    Exit(Exit),
+    /// Stress mode: rewind to the instruction's start and collect.
+    Collect,
+}
+
+type Step = Result<(), Stop>;
+
+fn runtime_error(message: String) -> Stop {
+    Stop::Exit(Exit::Error(message))
+}
+
+impl<'m> Segment<'m> {
+    /// Reload the VM state from the heap.
+    fn load(
+        mu: &'m Mutator,
+        root: &Root<VmState>,
+        names: &'m Globals,
+        out: &'m mut io::BufWriter<io::Stdout>,
+        input: SegmentInput,
+    ) -> Segment<'m> {
+        let state = root.get(mu);
+        let heap_stack = state.stack(mu);
+        let mut spare = input.spare;
+        let mut stack: Vec<Value<'m>> = mem::take(&mut spare.stack);
+        stack.extend(heap_stack.slots[..input.stack_len].iter().map(|s| s.value(mu)));
+        let mut frames: Vec<Frame<'m>> = mem::take(&mut spare.frames);
+        for (i, pos) in input.frames.iter().enumerate() {
+            let closure = state.frames.get(i, mu).expect("a closure per frame");
+            let function = closure_function(mu, closure);
+            frames.push(Frame { closure, function, ip: pos.ip, base: pos.base });
+        }
+        let mut open: Vec<Gc<'m, Obj>> = mem::take(&mut spare.open);
+        open.extend(state.open_upvalues.iter(mu));
+        let current = *frames.last().expect("a frame");
+        let globals = state.globals(mu).into_ref();
+        let init_string = state.init_string(mu);
+        Segment {
+            mu,
+            positions: input.frames,
+            state,
+            globals,
+            init_string,
+            names,
+            out,
+            budget: SEGMENT_BUDGET + stack.len(),
+            stack,
+            frames,
+            open,
+            stress: input.stress,
+            stress_pending: false,
+            skip_stress_once: input.after_collect,
+            ip: current.ip,
+            code: &current.function.code,
+            base: current.base,
+            function: current.function,
+            closure: current.closure.into_ref().as_closure().expect("a frame runs a closure"),
+        }
+    }
+
+    /// Store the state back into the heap; `spilled_len` is how much of the heap stack the
+    /// previous spill used (stale slots above the new length are cleared).
+    fn spill(mut self, spilled_len: usize) -> Spilled {
+        let mu = self.mu;
+        if let Some(f) = self.frames.last_mut() {
+            f.ip = self.ip;
+        }
+        // The stack: grow the heap copy if needed, store the live part, clear stale slots.
+        let mut heap_stack = self.state.stack(mu);
+        if heap_stack.len() < self.stack.len() {
+            heap_stack = heap_stack.grown(mu, self.stack.len() * 2);
+            self.state.set_stack(heap_stack);
+        }
+        for (slot, value) in heap_stack.slots.iter().zip(&self.stack) {
+            slot.set(*value);
+        }
+        let stale_end = spilled_len.min(heap_stack.len());
+        for slot in heap_stack.slots.iter().take(stale_end).skip(self.stack.len()) {
+            slot.set(Value::Nil);
+        }
+        // Frames: closures in the heap, positions in plain data.
+        let heap_frames = &self.state.frames;
+        heap_frames.clear();
+        heap_frames.extend(self.frames.iter().map(|f| f.closure));
+        let mut positions = mem::take(&mut self.positions);
+        positions.clear();
+        positions.extend(self.frames.iter().map(|f| FramePos { ip: f.ip, base: f.base }));
+        // Open upvalues.
+        self.state.open_upvalues.clear();
+        self.state.open_upvalues.extend(self.open.iter().copied());
+        Spilled {
+            frames: positions,
+            stack_len: self.stack.len(),
+            spare: Spare {
+                stack: recycle(mem::take(&mut self.stack)),
+                frames: recycle(mem::take(&mut self.frames)),
+                open: recycle(mem::take(&mut self.open)),
+            },
+        }
+    }
+
+    // ---- the stack ----
+
+    #[inline(always)]
+    fn push(&mut self, v: Value<'m>) {
+        self.stack.push(v);
+    }
+
+    #[inline(always)]
+    fn pop(&mut self) -> Value<'m> {
+        self.stack.pop().expect("stack underflow")
+    }
+
+    #[inline(always)]
+    fn peek(&self, distance: usize) -> Value<'m> {
+        self.stack[self.stack.len() - 1 - distance]
+    }
+
+    #[inline(always)]
+    fn set_top(&mut self, distance: usize, v: Value<'m>) {
+        let len = self.stack.len();
+        self.stack[len - 1 - distance] = v;
+    }
+
+    // ---- reading the code ----
+
+    #[inline(always)]
+    fn read_byte(&mut self) -> u8 {
+        let b = self.code[self.ip];
+        self.ip += 1;
+        b
+    }
+
+    #[inline(always)]
+    fn read_short(&mut self) -> u16 {
+        let hi = self.code[self.ip];
+        let lo = self.code[self.ip + 1];
+        self.ip += 2;
+        u16::from_be_bytes([hi, lo])
+    }
+
+    #[inline(always)]
+    fn read_constant(&mut self) -> Value<'m> {
+        let i = self.read_byte() as usize;
+        self.function.constants[i].value(self.mu)
+    }
+
+    #[inline(always)]
+    fn read_string(&mut self) -> Gc<'m, Obj> {
+        match self.read_constant() {
+            Value::Obj(o) => o,
+            _ => unreachable!("a name constant is a string"),
+        }
+    }
+
+    /// Stress mode: yield (to collect) before the current instruction allocates.
+    #[inline(always)]
+    fn gc_point(&self) -> Step {
+        if self.stress_pending {
+            Err(Stop::Collect)
+        } else {
+            Ok(())
+        }
+    }
+
+    // ---- errors ----
+
+    /// A runtime error with the stack trace, as clox prints it.
+    fn error(&mut self, message: impl Into<String>) -> Stop {
+        if let Some(f) = self.frames.last_mut() {
+            f.ip = self.ip;
+        }
+        let mut text = message.into();
+        for frame in self.frames.iter().rev() {
+            let line = frame.function.lines[frame.ip.saturating_sub(1)];
+            text.push_str(&format!("\n[line {line}] in "));
+            match frame.function.name(self.mu) {
+                Some(name) => {
+                    name.write(self.mu, &mut text);
+                    text.push_str("()");
+                }
+                None => text.push_str("script"),
+            }
+        }
+        runtime_error(text)
+    }
+
+    // ---- the loop ----
+
+    fn run(&mut self) -> Exit {
+        loop {
+            let start = self.ip;
+            if self.stress {
+                self.stress_pending = !mem::take(&mut self.skip_stress_once);
+            }
+            match self.step() {
+                Ok(()) => {}
+                Err(Stop::Exit(exit)) => return exit,
+                Err(Stop::Collect) => {
+                    self.ip = start;
+                    return Exit::Collect;
+                }
+            }
+        }
+    }
+
+    /// Execute one instruction.
+    #[inline(always)]
+    fn step(&mut self) -> Step {
+        let mu = self.mu;
+        match OpCode::from_byte(self.read_byte()) {
+            OpCode::Constant => {
+                let v = self.read_constant();
+                self.push(v);
+            }
+            OpCode::Nil => self.push(Value::Nil),
+            OpCode::True => self.push(Value::Bool(true)),
+            OpCode::False => self.push(Value::Bool(false)),
+            OpCode::Pop => {
+                self.pop();
+            }
+            OpCode::GetLocal => {
+                let slot = self.read_byte() as usize;
+                let v = self.stack[self.base + slot];
+                self.push(v);
+            }
+            OpCode::SetLocal => {
+                let slot = self.read_byte() as usize;
+                let v = self.peek(0);
+                self.stack[self.base + slot] = v;
+            }
+            OpCode::GetGlobal => {
+                let k = self.read_byte() as usize;
+                let index = self.function.globals[k] as usize;
+                match self.globals.slots[index].get(mu) {
+                    Some(v) => self.push(v),
+                    None => return Err(self.undefined_variable(index)),
+                }
+            }
+            OpCode::DefineGlobal => {
+                let k = self.read_byte() as usize;
+                let index = self.function.globals[k] as usize;
+                let v = self.pop();
+                self.globals.slots[index].set(v);
+            }
+            OpCode::SetGlobal => {
+                let k = self.read_byte() as usize;
+                let index = self.function.globals[k] as usize;
+                let slot = &self.globals.slots[index];
+                if !slot.is_defined() {
+                    return Err(self.undefined_variable(index));
+                }
+                slot.set(self.peek(0));
+            }
+            OpCode::GetUpvalue => {
+                let i = self.read_byte() as usize;
+                let up = self.upvalue(i);
+                let v = match up.open_location() {
+                    Some(loc) => self.stack[loc],
+                    None => up.closed.value(mu),
+                };
+                self.push(v);
+            }
+            OpCode::SetUpvalue => {
+                let i = self.read_byte() as usize;
+                let up = self.upvalue(i);
+                let v = self.peek(0);
+                match up.open_location() {
+                    Some(loc) => self.stack[loc] = v,
+                    None => up.closed.set(v),
+                }
+            }
+            OpCode::GetProperty => self.get_property()?,
+            OpCode::SetProperty => self.set_property()?,
+            OpCode::GetSuper => {
+                let name = self.read_string();
+                let superclass = self.peek(0).as_obj().expect("super is a class");
+                self.bind_method(superclass, name, 1)?;
+            }
+            OpCode::Equal => {
+                let b = self.pop();
+                let a = self.pop();
+                self.push(Value::Bool(a.equals(b)));
+            }
+            OpCode::Greater => {
+                let (a, b) = self.number_operands()?;
+                self.push(Value::Bool(a > b));
+            }
+            OpCode::Less => {
+                let (a, b) = self.number_operands()?;
+                self.push(Value::Bool(a < b));
+            }
+            OpCode::Add => self.add()?,
+            OpCode::Subtract => {
+                let (a, b) = self.number_operands()?;
+                self.push(Value::Number(a - b));
+            }
+            OpCode::Multiply => {
+                let (a, b) = self.number_operands()?;
+                self.push(Value::Number(a * b));
+            }
+            OpCode::Divide => {
+                let (a, b) = self.number_operands()?;
+                self.push(Value::Number(a / b));
+            }
+            OpCode::Not => {
+                let v = self.pop();
+                self.push(Value::Bool(v.is_falsey()));
+            }
+            OpCode::Negate => match self.peek(0) {
+                Value::Number(n) => self.set_top(0, Value::Number(-n)),
+                _ => return Err(self.error("Operand must be a number.")),
+            },
+            OpCode::Print => {
+                let v = self.pop();
+                let mut line = String::new();
+                v.write(mu, &mut line);
+                line.push('\n');
+                let _ = self.out.write_all(line.as_bytes());
+            }
+            OpCode::Jump => {
+                let offset = self.read_short() as usize;
+                self.ip += offset;
+            }
+            OpCode::JumpIfFalse => {
+                let offset = self.read_short() as usize;
+                if self.peek(0).is_falsey() {
+                    self.ip += offset;
+                }
+            }
+            OpCode::Loop => {
+                let offset = self.read_short() as usize;
+                self.ip -= offset;
+                self.tick()?;
+            }
+            OpCode::Call => {
+                let argc = self.read_byte() as usize;
+                self.call_value(self.peek(argc), argc)?;
+                self.tick()?;
+            }
+            OpCode::Invoke => {
+                let name = self.read_string();
+                let argc = self.read_byte() as usize;
+                self.invoke(name, argc)?;
+                self.tick()?;
+            }
+            OpCode::SuperInvoke => {
+                let name = self.read_string();
+                let argc = self.read_byte() as usize;
+                let superclass = self.peek(0).as_obj().expect("super is a class");
+                let method = self.find_method(superclass, name);
+                match method {
+                    Some(m) => {
+                        self.pop();
+                        self.call(m, argc)?;
+                    }
+                    None => return Err(self.undefined_property(name)),
+                }
+                self.tick()?;
+            }
+            OpCode::Closure => self.closure()?,
+            OpCode::CloseUpvalue => {
+                self.close_upvalues(self.stack.len() - 1);
+                self.pop();
+            }
+            OpCode::Return => return self.return_(),
+            OpCode::Class => {
+                self.gc_point()?;
+                let name = self.read_string();
+                let class = Obj::class(mu, name);
+                self.push(Value::Obj(class));
+            }
+            OpCode::Inherit => {
+                let Some(superclass) = self.peek(1).as_obj().filter(|o| o.as_class().is_some()) else {
+                    return Err(self.error("Superclass must be a class."));
+                };
+                let sub = self.peek(0).as_obj().expect("a class").into_ref().as_class().expect("a class");
+                let sup = superclass.into_ref().as_class().expect("a class");
+                sup.methods.for_each(mu, |name, method| {
+                    sub.methods.insert(name, method);
+                });
+                sub.set_initializer(sup.initializer(mu));
+                self.pop();
+            }
+            OpCode::Method => {
+                let name = self.read_string();
+                let method = self.peek(0).as_obj().expect("a method is a closure");
+                let class = self.peek(1).as_obj().expect("a class").into_ref().as_class().expect("a class");
+                class.methods.insert(name, method);
+                if Gc::ptr_eq(name, self.init_string) {
+                    class.set_initializer(Some(method));
+                }
+                self.pop();
+            }
+        }
+        Ok(())
+    }
+
+    /// Count a call or backward jump against the segment's budget.
+    #[inline(always)]
+    fn tick(&mut self) -> Step {
+        self.budget -= 1;
+        if self.budget == 0 {
+            Err(Stop::Exit(Exit::Safepoint))
+        } else {
+            Ok(())
+        }
+    }
+
+    fn undefined_variable(&mut self, index: usize) -> Stop {
+        let message = format!("Undefined variable '{}'.", self.names.name(index as u32));
+        self.error(message)
+    }
+
+    fn undefined_property(&mut self, name: Gc<'m, Obj>) -> Stop {
+        let mut message = String::from("Undefined property '");
+        name.write(self.mu, &mut message);
+        message.push_str("'.");
+        self.error(message)
+    }
+
+    #[inline(always)]
+    fn number_operands(&mut self) -> Result<(f64, f64), Stop> {
+        match (self.peek(1), self.peek(0)) {
+            (Value::Number(a), Value::Number(b)) => {
+                self.stack.truncate(self.stack.len() - 2);
+                Ok((a, b))
+            }
+            _ => Err(self.error("Operands must be numbers.")),
+        }
+    }
+
+    fn add(&mut self) -> Step {
+        match (self.peek(1), self.peek(0)) {
+            (Value::Number(a), Value::Number(b)) => {
+                self.stack.truncate(self.stack.len() - 2);
+                self.push(Value::Number(a + b));
+            }
+            (Value::Obj(a), Value::Obj(b)) if a.as_string().is_some() && b.as_string().is_some() => {
+                self.gc_point()?;
+                let (a, b) = (a.into_ref().as_string().expect("string"), b.into_ref().as_string().expect("string"));
+                let mut s = String::with_capacity(a.chars.len() + b.chars.len());
+                s.push_str(&a.chars);
+                s.push_str(&b.chars);
+                let result = Obj::string_owned(self.mu, s);
+                self.stack.truncate(self.stack.len() - 2);
+                self.push(Value::Obj(result));
+            }
+            _ => return Err(self.error("Operands must be two numbers or two strings.")),
+        }
+        Ok(())
+    }
+
+    // ---- upvalues ----
+
+    #[inline(always)]
+    fn upvalue(&self, i: usize) -> &'m crate::object::Upvalue {
+        let up = self.closure.upvalues[i].get(self.mu).expect("upvalues are set when the closure is made");
+        up.into_ref().as_upvalue().expect("an upvalue")
+    }
+
+    fn capture_upvalue(&mut self, location: usize) -> Gc<'m, Obj> {
+        // `open` is sorted by location; new captures are usually at the top.
+        let mut insert_at = self.open.len();
+        while insert_at > 0 {
+            let up = self.open[insert_at - 1];
+            let loc = up.as_upvalue().and_then(|u| u.open_location()).expect("an open upvalue");
+            if loc == location {
+                return up;
+            }
+            if loc < location {
+                break;
+            }
+            insert_at -= 1;
+        }
+        let up = Obj::upvalue(self.mu, location);
+        self.open.insert(insert_at, up);
+        up
+    }
+
+    fn close_upvalues(&mut self, last: usize) {
+        while let Some(&up) = self.open.last() {
+            let u = up.into_ref().as_upvalue().expect("an upvalue");
+            let loc = u.open_location().expect("open");
+            if loc < last {
+                break;
+            }
+            u.close(self.stack[loc]);
+            self.open.pop();
+        }
+    }
+
+    fn closure(&mut self) -> Step {
+        self.gc_point()?;
+        let function = self.read_constant().as_obj().expect("a function constant");
+        let count = function.as_function().expect("a function").upvalue_count;
+        let closure = Obj::closure(self.mu, function, count);
+        self.push(Value::Obj(closure));
+        let c = closure.into_ref().as_closure().expect("a closure");
+        for i in 0..count {
+            let is_local = self.read_byte() == 1;
+            let index = self.read_byte() as usize;
+            let up = if is_local {
+                self.capture_upvalue(self.base + index)
+            } else {
+                self.closure.upvalues[index].get(self.mu).expect("set")
+            };
+            c.upvalues[i].set(Some(up));
+        }
+        Ok(())
+    }
+
+    // ---- calls ----
+
+    fn call_value(&mut self, callee: Value<'m>, argc: usize) -> Step {
+        let Value::Obj(obj) = callee else {
+            return Err(self.error("Can only call functions and classes."));
+        };
+        match &*obj {
+            Obj::Closure(_) => self.call(obj, argc),
+            Obj::Native(native) => {
+                if argc != native.arity {
+                    return Err(self.error(format!("Expected {} arguments but got {argc}.", native.arity)));
+                }
+                let args_start = self.stack.len() - argc;
+                let result = (native.function)(self.mu, &self.stack[args_start..]);
+                self.stack.truncate(args_start - 1);
+                self.push(result);
+                Ok(())
+            }
+            Obj::Class(class) => {
+                self.gc_point()?;
+                let instance = Obj::instance(self.mu, obj);
+                self.set_top(argc, Value::Obj(instance));
+                match class.initializer(self.mu) {
+                    Some(init) => self.call(init, argc),
+                    None if argc != 0 => Err(self.error(format!("Expected 0 arguments but got {argc}."))),
+                    None => Ok(()),
+                }
+            }
+            Obj::BoundMethod(bound) => {
+                let receiver = bound.receiver.value(self.mu);
+                self.set_top(argc, receiver);
+                self.call(bound.method(self.mu), argc)
+            }
+            _ => Err(self.error("Can only call functions and classes.")),
+        }
+    }
+
+    /// Push a frame for `closure` with `argc` arguments on the stack.
+    fn call(&mut self, closure: Gc<'m, Obj>, argc: usize) -> Step {
+        let function = closure_function(self.mu, closure);
+        if argc != function.arity {
+            return Err(self.error(format!("Expected {} arguments but got {argc}.", function.arity)));
+        }
+        if self.frames.len() == FRAMES_MAX {
+            return Err(self.error("Stack overflow."));
+        }
+        if let Some(f) = self.frames.last_mut() {
+            f.ip = self.ip;
+        }
+        let base = self.stack.len() - argc - 1;
+        self.frames.push(Frame { closure, function, ip: 0, base });
+        self.enter(closure, function, 0, base);
+        Ok(())
+    }
+
+    #[inline(always)]
+    fn enter(&mut self, closure: Gc<'m, Obj>, function: &'m Function, ip: usize, base: usize) {
+        self.closure = closure.into_ref().as_closure().expect("a closure");
+        self.function = function;
+        self.code = &function.code;
+        self.ip = ip;
+        self.base = base;
+    }
+
+    fn return_(&mut self) -> Step {
+        let result = self.pop();
+        self.close_upvalues(self.base);
+        self.frames.pop();
+        let Some(&caller) = self.frames.last() else {
+            self.pop(); // the script's closure
+            return Err(Stop::Exit(Exit::Done));
+        };
+        self.stack.truncate(self.base);
+        self.push(result);
+        self.enter(caller.closure, caller.function, caller.ip, caller.base);
+        Ok(())
+    }
+
+    fn find_method(&self, class: Gc<'m, Obj>, name: Gc<'m, Obj>) -> Option<Gc<'m, Obj>> {
+        class.as_class().expect("a class").methods.get(name, self.mu)
+    }
+
+    fn invoke(&mut self, name: Gc<'m, Obj>, argc: usize) -> Step {
+        let receiver = self.peek(argc);
+        let Some(instance) = receiver.as_obj().and_then(|o| o.into_ref().as_instance()) else {
+            return Err(self.error("Only instances have methods."));
+        };
+        if let Some(field) = instance.fields(self.mu).and_then(|f| f.into_ref().find(name)) {
+            let value = field.value(self.mu);
+            if value.as_obj().is_some_and(|o| o.as_class().is_some()) {
+                self.gc_point()?;
+            }
+            self.set_top(argc, value);
+            return self.call_value(value, argc);
+        }
+        let class = instance.class(self.mu);
+        match self.find_method(class, name) {
+            Some(method) => self.call(method, argc),
+            None => Err(self.undefined_property(name)),
+        }
+    }
+
+    /// Replace the receiver `distance` below... the top with `name` bound to it; for `super.name`
+    /// the class is on top and the receiver under it (`pops` = 1).
+    fn bind_method(&mut self, class: Gc<'m, Obj>, name: Gc<'m, Obj>, pops: usize) -> Step {
+        let Some(method) = self.find_method(class, name) else {
+            return Err(self.undefined_property(name));
+        };
+        self.gc_point()?;
+        self.stack.truncate(self.stack.len() - pops);
+        let receiver = self.peek(0);
+        let bound = Obj::bound_method(self.mu, receiver, method);
+        self.set_top(0, Value::Obj(bound));
+        Ok(())
+    }
+
+    fn get_property(&mut self) -> Step {
+        let name = self.read_string();
+        let Some(instance) = self.peek(0).as_obj().and_then(|o| o.into_ref().as_instance()) else {
+            return Err(self.error("Only instances have properties."));
+        };
+        if let Some(field) = instance.fields(self.mu).and_then(|f| f.into_ref().find(name)) {
+            let v = field.value(self.mu);
+            self.set_top(0, v);
+            return Ok(());
+        }
+        self.bind_method(instance.class(self.mu), name, 0)
+    }
+
+    fn set_property(&mut self) -> Step {
+        let name = self.read_string();
+        let Some(instance) = self.peek(1).as_obj().and_then(|o| o.into_ref().as_instance()) else {
+            return Err(self.error("Only instances have fields."));
+        };
+        let value = self.peek(0);
+        let fields = instance.fields(self.mu);
+        if let Some(slot) = fields.and_then(|f| f.into_ref().find(name)) {
+            slot.set(value);
+        } else {
+            let stored = fields.is_some_and(|f| f.push(name, value));
+            if !stored {
+                self.gc_point()?;
+                let table = match fields {
+                    Some(f) => f.grown(self.mu),
+                    None => Fields::with_capacity(self.mu, 4),
+                };
+                table.push(name, value);
+                instance.set_fields(Some(table));
+            }
+        }
+        self.stack.truncate(self.stack.len() - 2);
+        self.push(value);
+        Ok(())
+    }
+}
+
+/// The function a closure object runs.
+#[inline(always)]
+fn closure_function<'m>(mu: &'m Mutator, closure: Gc<'m, Obj>) -> &'m Function {
+    let c = closure.into_ref().as_closure().expect("a closure");
+    c.function(mu).into_ref().as_function().expect("a function")
+}
