@@ -487,13 +487,128 @@ impl<'m> Segment<'m> {
 
     // ---- the loop ----
 
+    /// The dispatch loop. The instruction pointer, the code and the frame's stack base live in
+    /// local variables (registers) for the common instructions, which run inline; every other
+    /// instruction goes through [`Segment::step`] with the pointer written back to `self.ip`
+    /// first and the frame reloaded afterwards (calls and returns change it).
     fn run(&mut self) -> Exit {
+        let mu = self.mu;
+        let stress = self.stress;
+        let mut ip = self.ip;
+        let mut code = self.code;
+        let mut base = self.base;
         loop {
-            let start = self.ip;
-            if self.stress {
+            let start = ip;
+            if stress {
                 self.stress_pending = !mem::take(&mut self.skip_stress_once);
             }
-            match self.step() {
+            let op = OpCode::from_byte(code[ip]);
+            ip += 1;
+            match op {
+                OpCode::Constant => {
+                    let k = code[ip] as usize;
+                    ip += 1;
+                    let v = self.function.constants[k].value(mu);
+                    self.stack.push(v);
+                    continue;
+                }
+                OpCode::Nil => {
+                    self.stack.push(Value::Nil);
+                    continue;
+                }
+                OpCode::True => {
+                    self.stack.push(Value::Bool(true));
+                    continue;
+                }
+                OpCode::False => {
+                    self.stack.push(Value::Bool(false));
+                    continue;
+                }
+                OpCode::Pop => {
+                    self.stack.pop();
+                    continue;
+                }
+                OpCode::GetLocal => {
+                    let slot = code[ip] as usize;
+                    ip += 1;
+                    let v = self.stack[base + slot];
+                    self.stack.push(v);
+                    continue;
+                }
+                OpCode::SetLocal => {
+                    let slot = code[ip] as usize;
+                    ip += 1;
+                    let v = self.peek(0);
+                    self.stack[base + slot] = v;
+                    continue;
+                }
+                OpCode::GetGlobal => {
+                    let k = code[ip] as usize;
+                    let index = self.function.globals[k] as usize;
+                    if let Some(v) = self.globals.slots[index].get(mu) {
+                        ip += 1;
+                        self.stack.push(v);
+                        continue;
+                    }
+                }
+                OpCode::Jump => {
+                    let offset = u16::from_be_bytes([code[ip], code[ip + 1]]) as usize;
+                    ip += 2 + offset;
+                    continue;
+                }
+                OpCode::JumpIfFalse => {
+                    let offset = u16::from_be_bytes([code[ip], code[ip + 1]]) as usize;
+                    ip += 2;
+                    if self.peek(0).is_falsey() {
+                        ip += offset;
+                    }
+                    continue;
+                }
+                OpCode::Loop => {
+                    let offset = u16::from_be_bytes([code[ip], code[ip + 1]]) as usize;
+                    ip = ip + 2 - offset;
+                    self.budget -= 1;
+                    if self.budget != 0 {
+                        continue;
+                    }
+                    self.ip = ip;
+                    return Exit::Safepoint;
+                }
+                OpCode::Not => {
+                    let top = self.stack.len() - 1;
+                    self.stack[top] = Value::Bool(self.stack[top].is_falsey());
+                    continue;
+                }
+                OpCode::Equal => {
+                    let b = self.stack.pop().expect("operand");
+                    let top = self.stack.len() - 1;
+                    self.stack[top] = Value::Bool(self.stack[top].equals(b));
+                    continue;
+                }
+                OpCode::Add | OpCode::Subtract | OpCode::Multiply | OpCode::Divide | OpCode::Less | OpCode::Greater => {
+                    let len = self.stack.len();
+                    if let (Value::Number(a), Value::Number(b)) = (self.stack[len - 2], self.stack[len - 1]) {
+                        self.stack[len - 2] = match op {
+                            OpCode::Add => Value::Number(a + b),
+                            OpCode::Subtract => Value::Number(a - b),
+                            OpCode::Multiply => Value::Number(a * b),
+                            OpCode::Divide => Value::Number(a / b),
+                            OpCode::Less => Value::Bool(a < b),
+                            _ => Value::Bool(a > b),
+                        };
+                        self.stack.pop();
+                        continue;
+                    }
+                }
+                _ => {}
+            }
+            // The general path (also the error paths of the instructions above).
+            self.ip = ip;
+            let result = self.step(op);
+            ip = self.ip;
+            code = self.code;
+            base = self.base;
+            match result {
                 Ok(()) => {}
                 Err(Stop::Exit(exit)) => return exit,
                 Err(Stop::Collect) => {
@@ -504,11 +619,11 @@ impl<'m> Segment<'m> {
         }
     }
 
-    /// Execute one instruction.
-    #[inline(always)]
-    fn step(&mut self) -> Step {
+    /// Execute instruction `op` (its opcode byte already read).
+    #[inline(never)]
+    fn step(&mut self, op: OpCode) -> Step {
         let mu = self.mu;
-        match OpCode::from_byte(self.read_byte()) {
+        match op {
             OpCode::Constant => {
                 let v = self.read_constant();
                 self.push(v);

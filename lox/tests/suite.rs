@@ -83,7 +83,9 @@ fn after<'a>(line: &'a str, marker: &str) -> Option<&'a str> {
 fn check(file: &Path, expected: &Expectations, envs: &[(&str, &str)]) -> Result<(), String> {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_lox"));
     cmd.arg(file).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
-    for var in ["GC_MODE", "GC_CHECKMARK", "GC_MARK_WORKERS", "GC_BARRIER", "GC_PERCENT", "LOX_STRESS_GC"] {
+    for var in
+        ["GC_MODE", "GC_CHECKMARK", "GC_MARK_WORKERS", "GC_BARRIER", "GC_PERCENT", "GC_MIN_HEAP", "LOX_STRESS_GC"]
+    {
         cmd.env_remove(var);
     }
     cmd.envs(envs.iter().copied());
@@ -163,6 +165,9 @@ fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
+/// One file's result: its directory, its path in the suite, and what went wrong if anything.
+type Outcome = (String, PathBuf, Result<(), String>);
+
 /// Run the whole suite in one setting; panics if any file fails.
 fn run_suite(setting: &str, envs: &[(&str, &str)]) {
     let _turn = ONE_SETTING_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
@@ -173,7 +178,7 @@ fn run_suite(setting: &str, envs: &[(&str, &str)]) {
     let started = Instant::now();
 
     let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<(String, PathBuf, Result<(), String>)>> = Mutex::new(Vec::new());
+    let results: Mutex<Vec<Outcome>> = Mutex::new(Vec::new());
     std::thread::scope(|s| {
         for _ in 0..2 {
             s.spawn(|| loop {
@@ -236,8 +241,9 @@ fn suite_stress_gc() {
 #[test]
 fn suite_concurrent_checkmark() {
     run_suite(
-        "concurrent (GC_MODE=concurrent GC_CHECKMARK=1 GC_MARK_WORKERS=1)",
-        &[("GC_MODE", "concurrent"), ("GC_CHECKMARK", "1"), ("GC_MARK_WORKERS", "1")],
+        "concurrent (GC_MODE=concurrent GC_CHECKMARK=1 GC_MARK_WORKERS=1 GC_MIN_HEAP=64K)",
+        // A small minimum heap so that even short tests run concurrent cycles (each checked).
+        &[("GC_MODE", "concurrent"), ("GC_CHECKMARK", "1"), ("GC_MARK_WORKERS", "1"), ("GC_MIN_HEAP", "64K")],
     );
 }
 
