@@ -38,9 +38,10 @@
 
 use std::time::{Duration, Instant};
 
-use parking_lot::{Condvar, Mutex, MutexGuard};
-
-use crate::primitive::sync::atomic::{AtomicU8, Ordering};
+use crate::primitive::sync::{
+    atomic::{AtomicU8, Ordering},
+    Condvar, Mutex, MutexGuard,
+};
 
 /// The state of one attached thread.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -55,16 +56,6 @@ pub enum MutatorState {
 
 const STOP: u8 = 1;
 const FLUSH: u8 = 2;
-
-static POLL: AtomicU8 = AtomicU8::new(0);
-
-/// The safepoint fast path: is there a request for mutators?
-#[inline(always)]
-pub(crate) fn poll_requested() -> bool {
-    // Relaxed: a stale zero only delays the mutator until its next poll; the slow path takes
-    // the lock, which orders everything after it.
-    POLL.load(Ordering::Relaxed) != 0
-}
 
 struct Entry {
     state: MutatorState,
@@ -90,9 +81,11 @@ impl Table {
     }
 }
 
-/// The handshake table and its condition variables.
+/// The handshake table, its condition variables and the poll word.
 #[derive(Default)]
 pub(crate) struct Handshake {
+    /// `STOP | FLUSH` bits: what the collector asks of running mutators.
+    poll: AtomicU8,
     table: Mutex<Table>,
     mutators_cv: Condvar,
     collector_cv: Condvar,
@@ -110,6 +103,14 @@ pub struct MutatorCounts {
 }
 
 impl Handshake {
+    /// The safepoint fast path: is there a request for mutators?
+    #[inline(always)]
+    pub(crate) fn poll_requested(&self) -> bool {
+        // Relaxed: a stale zero only delays the mutator until its next poll; the slow path
+        // takes the lock, which orders everything after it.
+        self.poll.load(Ordering::Relaxed) != 0
+    }
+
     fn wait_world_started(&self, t: &mut MutexGuard<'_, Table>) {
         while t.stop {
             self.mutators_cv.wait(t);
@@ -214,7 +215,7 @@ impl Handshake {
         let mut t = self.table.lock();
         debug_assert!(!t.stop, "the world is already stopped");
         t.stop = true;
-        POLL.fetch_or(STOP, Ordering::SeqCst);
+        self.poll.fetch_or(STOP, Ordering::SeqCst);
         let running = |e: &Entry| e.state == MutatorState::Running;
         self.wait_collector(
             &mut t,
@@ -229,7 +230,7 @@ impl Handshake {
     pub(crate) fn start_the_world(&self) {
         let mut t = self.table.lock();
         t.stop = false;
-        POLL.fetch_and(!STOP, Ordering::SeqCst);
+        self.poll.fetch_and(!STOP, Ordering::SeqCst);
         self.mutators_cv.notify_all();
     }
 
@@ -238,7 +239,7 @@ impl Handshake {
         let mut t = self.table.lock();
         t.flush_seq += 1;
         let seq = t.flush_seq;
-        POLL.fetch_or(FLUSH, Ordering::SeqCst);
+        self.poll.fetch_or(FLUSH, Ordering::SeqCst);
         let pending = move |e: &Entry| e.state == MutatorState::Running && e.flushed_seq < seq;
         self.wait_collector(
             &mut t,
@@ -247,7 +248,7 @@ impl Handshake {
             |t| !t.entries.iter().flatten().any(pending),
             pending,
         );
-        POLL.fetch_and(!FLUSH, Ordering::SeqCst);
+        self.poll.fetch_and(!FLUSH, Ordering::SeqCst);
     }
 
     /// Mutators by state.
@@ -270,7 +271,7 @@ impl Handshake {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(gc_loom)))]
 mod tests {
     use std::{
         sync::{
@@ -293,7 +294,7 @@ mod tests {
         let id = hs.register("test-mutator".into());
         thread::spawn(move || {
             while !quit.load(O::SeqCst) {
-                if poll_requested() {
+                if hs.poll_requested() {
                     hs.safepoint_slow(id, &mut || {
                         flushes.fetch_add(1, O::SeqCst);
                     });

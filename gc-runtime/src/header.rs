@@ -32,7 +32,7 @@
 //! barrier slow paths race to shade the same object, and exactly one of them wins.
 
 use crate::{
-    primitive::sync::atomic::{AtomicU64, Ordering},
+    mark_word::MarkWord,
     trace::{Trace, Tracer},
 };
 
@@ -60,7 +60,7 @@ impl TypeDesc {
 #[repr(C)]
 pub(crate) struct Header {
     desc: &'static TypeDesc,
-    mark: AtomicU64,
+    mark: MarkWord,
 }
 
 /// An object as laid out in the heap: header, then value.
@@ -102,7 +102,7 @@ unsafe fn drop_erased<T>(obj: *mut Header) {
 impl Header {
     /// A header for a new object of type `T`, marked with `epoch`.
     pub(crate) fn new<T: Trace>(epoch: u64) -> Header {
-        Header { desc: &<T as Describe>::DESC, mark: AtomicU64::new(epoch) }
+        Header { desc: &<T as Describe>::DESC, mark: MarkWord::new(epoch) }
     }
 
     /// The type descriptor.
@@ -114,19 +114,14 @@ impl Header {
     /// The epoch of the last cycle that marked this object.
     #[inline]
     pub(crate) fn mark_epoch(&self) -> u64 {
-        // Relaxed: mark words are read by the sweeper after mark termination (ordered by the
-        // stop-the-world handshake) and by shaders that re-check with `try_mark`.
-        self.mark.load(Ordering::Relaxed)
+        self.mark.epoch()
     }
 
     /// Mark the object for `epoch`. Returns `true` for exactly one caller per object and
     /// epoch: the one that turned it from white to grey and must queue it.
     #[inline]
     pub(crate) fn try_mark(&self, epoch: u64) -> bool {
-        // Relaxed: the mark word guards no other memory. Whoever wins hands the object to a
-        // shade queue, and the queue's push/pop carry the happens-before edge to the scanner.
-        // All racers store the same value, so `swap` decides the winner without a CAS loop.
-        self.mark.load(Ordering::Relaxed) != epoch && self.mark.swap(epoch, Ordering::Relaxed) != epoch
+        self.mark.try_mark(epoch)
     }
 }
 

@@ -22,12 +22,13 @@
 //! free live objects. The process stops with a message naming the type.
 
 use crate::{
+    grey_queue::BUFFER_CAP,
     header::{Header, ObjPtr},
     member::is_object,
     phase,
     primitive::sync::atomic::{AtomicPtr, Ordering},
     runtime::Runtime,
-    shade::{GreyQueue, BUFFER_CAP},
+    shade::GreyQueue,
     trace::{TraceSink, Tracer},
 };
 

@@ -30,18 +30,11 @@ use crate::{
     trace::{Trace, Tracer},
 };
 
-/// The address an unarmed slot holds (never a valid object address: objects are 16-aligned).
-pub(crate) const UNARMED_ADDR: usize = 1;
+pub(crate) use crate::barrier::store::{is_object, UNARMED_ADDR};
 
 /// The unarmed sentinel as a pointer (no provenance: it is never dereferenced).
 pub(crate) fn unarmed() -> *mut Header {
     std::ptr::without_provenance_mut(UNARMED_ADDR)
-}
-
-/// Whether a slot value names an object (neither null nor the unarmed sentinel).
-#[inline(always)]
-pub(crate) fn is_object(p: *mut Header) -> bool {
-    p.addr() > UNARMED_ADDR
 }
 
 /// A GC pointer field: empty or pointing to a `T` in the heap.

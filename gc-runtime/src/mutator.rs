@@ -35,7 +35,7 @@ use std::{
 use crate::{
     config::ConfigError,
     gc::{Addr, Gc},
-    handshake::{self, MutatorState},
+    handshake::MutatorState,
     header::{GcBox, Header},
     heap::{cache::AllocCache, page::PAGE_BYTES, size_class::class_of},
     marker, member, phase,
@@ -387,7 +387,7 @@ impl Mutator {
     /// grey objects, or park for a stop-the-world pause).
     #[inline]
     pub fn safepoint(&mut self) {
-        if handshake::poll_requested() {
+        if self.inner().rt.handshake.poll_requested() {
             self.safepoint_slow();
         }
     }

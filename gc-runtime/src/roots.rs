@@ -19,7 +19,7 @@
 
 use std::{fmt, marker::PhantomData, ptr::NonNull};
 
-use parking_lot::{Mutex, MutexGuard};
+use crate::primitive::sync::{Mutex, MutexGuard};
 
 use crate::{
     barrier,

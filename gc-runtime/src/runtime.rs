@@ -11,7 +11,7 @@ use std::{
     time::Instant,
 };
 
-use parking_lot::Mutex;
+use crate::primitive::sync::Mutex;
 
 use crate::{
     collector::{pacer::Pacer, Control},

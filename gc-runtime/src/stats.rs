@@ -25,8 +25,8 @@
 
 use std::{collections::VecDeque, fmt, time::Duration};
 
+use crate::primitive::sync::Mutex;
 use hdrhistogram::Histogram;
-use parking_lot::Mutex;
 
 use crate::{
     config::{BarrierKind, Mode},

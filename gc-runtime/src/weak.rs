@@ -34,7 +34,7 @@
 
 use std::{fmt, marker::PhantomData, ptr::NonNull};
 
-use parking_lot::Mutex;
+use crate::primitive::sync::Mutex;
 
 use crate::{
     cells::{CellPool, PtrCell},

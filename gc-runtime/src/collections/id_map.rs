@@ -9,7 +9,7 @@
 
 use std::{collections::HashMap, fmt};
 
-use parking_lot::RwLock;
+use crate::primitive::sync::RwLock;
 
 use super::slots::{slot_addr, AddrFmt, Armed};
 use crate::{

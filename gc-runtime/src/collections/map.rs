@@ -6,7 +6,7 @@
 
 use std::{borrow::Borrow, collections::HashMap, fmt, hash::Hash};
 
-use parking_lot::RwLock;
+use crate::primitive::sync::RwLock;
 
 use super::slots::{slot_addr, AddrFmt, Armed};
 use crate::{

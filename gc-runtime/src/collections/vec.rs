@@ -5,7 +5,7 @@
 
 use std::fmt;
 
-use parking_lot::RwLock;
+use crate::primitive::sync::RwLock;
 
 use super::{
     error::IndexOutOfRange,

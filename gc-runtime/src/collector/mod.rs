@@ -60,7 +60,7 @@ pub(crate) mod pacer;
 
 use std::time::{Duration, Instant};
 
-use parking_lot::{Condvar, Mutex};
+use crate::primitive::sync::{Condvar, Mutex};
 
 use crate::{
     barrier, checkmark,

@@ -6,7 +6,7 @@
 //! inside the pause, the first thread to take a class's lock afterwards rolls them over
 //! (`partial` and `full` are appended to `unswept`) — Go's sweepgen trick done lazily.
 
-use parking_lot::{Mutex, MutexGuard};
+use crate::primitive::sync::{Mutex, MutexGuard};
 
 use super::page::Page;
 

@@ -6,7 +6,7 @@
 
 use std::{alloc::Layout, ptr::NonNull};
 
-use parking_lot::Mutex;
+use crate::primitive::sync::Mutex;
 
 use super::{page::SweepResult, raw};
 use crate::header::Header;

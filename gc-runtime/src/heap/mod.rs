@@ -33,7 +33,7 @@ pub(crate) mod size_class;
 
 use std::ptr::NonNull;
 
-use parking_lot::Mutex;
+use crate::primitive::sync::Mutex;
 
 use self::{
     central::Central,

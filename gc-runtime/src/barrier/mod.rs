@@ -61,12 +61,13 @@
 //! allocated object (see [`crate::member`]). The check reads the cache line the store is
 //! about to write; it is what makes `Member::new` and `Member::set` safe.
 
+pub(crate) mod store;
+
 use std::ptr::NonNull;
 
 use crate::{
     config::BarrierKind,
     header::Header,
-    member::{is_object, unarmed, UNARMED_ADDR},
     mutator, phase,
     primitive::sync::atomic::{AtomicPtr, AtomicU8, Ordering},
     runtime::Runtime,
@@ -112,11 +113,9 @@ pub(crate) fn write_member(slot: &AtomicPtr<Header>, new: *mut Header) {
     if phase::barrier_on() {
         return write_slow(slot, new, true);
     }
-    if slot.load(Ordering::Relaxed).addr() == UNARMED_ADDR {
+    if store::store_idle(slot, new, true).is_err() {
         unarmed_store();
     }
-    // Release: publication ordering (module docs).
-    slot.store(new, Ordering::Release);
 }
 
 /// Store into a root cell (always armed).
@@ -125,8 +124,8 @@ pub(crate) fn write_root(slot: &AtomicPtr<Header>, new: *mut Header) {
     if phase::barrier_on() {
         return write_slow(slot, new, false);
     }
-    // Release: publication ordering (module docs).
-    slot.store(new, Ordering::Release);
+    // Root cells are always armed: the store cannot fail.
+    let _ = store::store_idle(slot, new, false);
 }
 
 #[cold]
@@ -143,28 +142,9 @@ fn unarmed_store() -> ! {
 fn write_slow(slot: &AtomicPtr<Header>, new: *mut Header, check_armed: bool) {
     let kind = active();
     let epoch = phase::mark_epoch();
-    let old = if kind.shades_old() {
-        // AcqRel: Release publishes `new`; Acquire lets us read the old referent's header.
-        let old = slot.swap(new, Ordering::AcqRel);
-        if check_armed && old.addr() == UNARMED_ADDR {
-            slot.store(unarmed(), Ordering::Relaxed);
-            unarmed_store();
-        }
-        old
-    } else {
-        if check_armed && slot.load(Ordering::Relaxed).addr() == UNARMED_ADDR {
-            unarmed_store();
-        }
-        slot.store(new, Ordering::Release);
-        std::ptr::null_mut()
+    let Ok(grey) = store::store_marking(slot, new, kind.shades_old(), kind.shades_new(), check_armed) else {
+        unarmed_store()
     };
-    let mut grey = [None; 2];
-    if kind.shades_old() && is_object(old) {
-        grey[0] = NonNull::new(old);
-    }
-    if kind.shades_new() && is_object(new) {
-        grey[1] = NonNull::new(new);
-    }
     if grey.iter().any(Option::is_some) {
         shade_from_current_thread(grey.iter().flatten().copied(), epoch);
     }
@@ -197,7 +177,7 @@ fn shade_from_current_thread(objs: impl Iterator<Item = NonNull<Header>> + Clone
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(gc_loom)))]
 mod tests {
     use super::*;
     use crate::{header::GcBox, phase::Phase, test_support, Gc, Member, Trace};

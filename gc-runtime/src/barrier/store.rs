@@ -1,0 +1,72 @@
+//! The slot half of the write barrier: the store itself, the armed-slot check, and which
+//! pointers the store obliges the caller to shade.
+//!
+//! [`store_idle`] is the store with the barrier off; [`store_marking`] the store with it on.
+//! Both are generic over the pointee and touch nothing but the slot, so the loom models
+//! (`gc-loom-models`) race this very code against a marker; `barrier/mod.rs` adds the phase
+//! test and the shading. The orderings are explained in `barrier/mod.rs` ("Publication
+//! ordering", "Why each shade is needed").
+
+use std::ptr::NonNull;
+
+use crate::primitive::sync::atomic::{AtomicPtr, Ordering};
+
+/// The address an unarmed slot holds (never a valid object address: objects are 16-aligned).
+pub(crate) const UNARMED_ADDR: usize = 1;
+
+/// Whether a slot value names an object (neither null nor the unarmed sentinel).
+#[inline(always)]
+pub(crate) fn is_object<T>(p: *mut T) -> bool {
+    p.addr() > UNARMED_ADDR
+}
+
+/// A store into a slot that is not inside an allocated object; the slot is left unchanged.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Unarmed;
+
+/// The objects a barriered store must shade: the overwritten one, the stored one, or both.
+pub(crate) type Greys<T> = [Option<NonNull<T>>; 2];
+
+/// Store with the barrier off. `check_armed` is false for root cells, which are always armed.
+#[inline(always)]
+pub(crate) fn store_idle<T>(slot: &AtomicPtr<T>, new: *mut T, check_armed: bool) -> Result<(), Unarmed> {
+    if check_armed && slot.load(Ordering::Relaxed).addr() == UNARMED_ADDR {
+        return Err(Unarmed);
+    }
+    // Release: publication ordering.
+    slot.store(new, Ordering::Release);
+    Ok(())
+}
+
+/// Store with the barrier on; returns what the caller must shade: the overwritten pointer if
+/// `shades_old` (Yuasa, hybrid), the stored one if `shades_new` (Dijkstra, hybrid).
+#[inline]
+pub(crate) fn store_marking<T>(
+    slot: &AtomicPtr<T>,
+    new: *mut T,
+    shades_old: bool,
+    shades_new: bool,
+    check_armed: bool,
+) -> Result<Greys<T>, Unarmed> {
+    let old = if shades_old {
+        // AcqRel: Release publishes `new`; Acquire lets the shader read the old referent's
+        // header.
+        let old = slot.swap(new, Ordering::AcqRel);
+        if check_armed && old.addr() == UNARMED_ADDR {
+            slot.store(old, Ordering::Relaxed);
+            return Err(Unarmed);
+        }
+        old
+    } else {
+        store_idle(slot, new, check_armed)?;
+        std::ptr::null_mut()
+    };
+    let mut greys = [None, None];
+    if shades_old && is_object(old) {
+        greys[0] = NonNull::new(old);
+    }
+    if shades_new && is_object(new) {
+        greys[1] = NonNull::new(new);
+    }
+    Ok(greys)
+}

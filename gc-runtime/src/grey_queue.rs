@@ -1,0 +1,214 @@
+//! The shade queue's data structure: private buffers of grey objects and the global queue of
+//! full buffers.
+//!
+//! # Structure
+//!
+//! Shading an object (white → grey; see [`crate::shade`]) records its address in the shading
+//! thread's own [`ShadeBuffer`] with no synchronisation. A full buffer (256 entries) is pushed
+//! whole onto the global [`GreyQueue`]; markers pop whole buffers and hand back the empty ones
+//! for reuse, so the steady state allocates nothing (Go's `gcWork` and `workbuf`s on an
+//! lfstack). The queue never looks inside its entries: it is generic over them, so the loom
+//! models (`gc-loom-models`) run this very code with plain numbers for objects.
+//!
+//! # Why a lock-free segmented queue and not a hand-written Treiber stack
+//!
+//! The global list of full buffers is `crossbeam_queue::SegQueue`: lock-free, with memory
+//! reclamation solved and model-checked upstream. Go uses a LIFO stack for cache locality; here
+//! a buffer is the unit of work and the marker keeps its own LIFO stack inside a buffer, so
+//! FIFO order between buffers costs nothing measurable and we avoid hand-writing an ABA-safe
+//! stack.
+//!
+//! # Termination
+//!
+//! The queue alone cannot tell that marking is over: a mutator may hold grey objects in its
+//! private buffer. The collector asks every mutator to flush (a ragged handshake) and then
+//! re-checks with the world stopped; see `collector/mod.rs`.
+//!
+//! Among mark workers, "quiescent" means: the queue is empty and no worker holds grey objects
+//! outside it (a marker between taking a buffer and finishing it, an assist). Two separate
+//! reads — "queue empty", then "nobody busy" — are not enough: a busy worker can publish new
+//! work and leave the busy state between them, and the reader stops early while work is
+//! queued (the loom model `shade_queue` finds that schedule). So the busy word counts busy
+//! workers in its low half and *entries* into the busy state in its high half, a worker becomes
+//! busy *before* it takes a buffer, and [`GreyQueue::is_quiescent`] reads the word, the queue,
+//! and the word again: if the word is unchanged and shows nobody busy, nobody took or published
+//! work in between, so the queue was empty with nobody busy at the moment it was read. A pop
+//! that finds nothing undoes its entry, so idle workers polling the queue do not disturb each
+//! other's checks.
+
+use crate::primitive::sync::{
+    atomic::{AtomicU64, Ordering},
+    SegQueue,
+};
+
+/// Entries per buffer.
+pub(crate) const BUFFER_CAP: usize = 256;
+
+/// A private buffer of grey objects.
+pub(crate) struct ShadeBuffer<T> {
+    items: Vec<T>,
+}
+
+impl<T> Default for ShadeBuffer<T> {
+    fn default() -> Self {
+        ShadeBuffer { items: Vec::new() }
+    }
+}
+
+/// The global queue of full buffers, the pool of empty ones, and the busy count.
+pub(crate) struct GreyQueue<T> {
+    full: SegQueue<Vec<T>>,
+    empty: SegQueue<Vec<T>>,
+    /// Low 32 bits: workers busy; high 32 bits: entries into the busy state (wrapping; an
+    /// exact repeat needs 2^32 entries between the two reads of one check).
+    busy: AtomicU64,
+}
+
+const ONE_BUSY: u64 = 1;
+const ONE_ENTRY: u64 = 1 << 32;
+const BUSY_MASK: u64 = ONE_ENTRY - 1;
+
+impl<T> Default for GreyQueue<T> {
+    fn default() -> Self {
+        GreyQueue { full: SegQueue::default(), empty: SegQueue::default(), busy: AtomicU64::new(0) }
+    }
+}
+
+impl<T> GreyQueue<T> {
+    /// A fresh or recycled empty buffer.
+    pub(crate) fn empty_buffer(&self) -> Vec<T> {
+        self.empty.pop().unwrap_or_else(|| Vec::with_capacity(BUFFER_CAP))
+    }
+
+    /// Publish a non-empty buffer of grey objects.
+    pub(crate) fn push_full(&self, buf: Vec<T>) {
+        debug_assert!(!buf.is_empty());
+        self.full.push(buf);
+    }
+
+    /// Return an emptied buffer for reuse.
+    pub(crate) fn recycle(&self, mut buf: Vec<T>) {
+        buf.clear();
+        if buf.capacity() >= BUFFER_CAP && self.empty.len() < 1024 {
+            self.empty.push(buf);
+        }
+    }
+
+    /// Become busy and take a buffer; on `None` the caller is not busy.
+    pub(crate) fn pop_busy(&self) -> Option<Vec<T>> {
+        // SeqCst, with `is_quiescent`: see "Termination" in the module header.
+        self.busy.fetch_add(ONE_BUSY + ONE_ENTRY, Ordering::SeqCst);
+        let b = self.full.pop();
+        if b.is_none() {
+            // Nothing taken: undo the entry too (see "Termination").
+            self.busy.fetch_sub(ONE_BUSY + ONE_ENTRY, Ordering::SeqCst);
+        }
+        b
+    }
+
+    /// Enter the busy state without taking a buffer (a worker about to scan its own work).
+    pub(crate) fn enter_busy(&self) {
+        self.busy.fetch_add(ONE_BUSY + ONE_ENTRY, Ordering::SeqCst);
+    }
+
+    /// Leave the busy state (after everything taken has been scanned or pushed back).
+    pub(crate) fn leave_busy(&self) {
+        self.busy.fetch_sub(ONE_BUSY, Ordering::SeqCst);
+    }
+
+    /// No buffer in the queue and no worker holding grey objects outside it.
+    pub(crate) fn is_quiescent(&self) -> bool {
+        // SeqCst throughout: the three reads and every update of the word are in one total
+        // order with the queue operations (see "Termination").
+        let before = self.busy.load(Ordering::SeqCst);
+        before & BUSY_MASK == 0 && self.full.is_empty() && self.busy.load(Ordering::SeqCst) == before
+    }
+
+    /// Whether there are buffers to take.
+    pub(crate) fn has_work(&self) -> bool {
+        !self.full.is_empty()
+    }
+
+    /// Drop every queued buffer (only between cycles, when every entry is already black).
+    pub(crate) fn clear(&self) -> usize {
+        let mut n = 0;
+        while let Some(b) = self.full.pop() {
+            n += b.len();
+            self.recycle(b);
+        }
+        n
+    }
+}
+
+impl<T> ShadeBuffer<T> {
+    /// Record a grey object, publishing the buffer when it fills.
+    #[inline]
+    pub(crate) fn push(&mut self, obj: T, queue: &GreyQueue<T>) {
+        if self.items.capacity() == 0 {
+            self.items = queue.empty_buffer();
+        }
+        self.items.push(obj);
+        if self.items.len() >= BUFFER_CAP {
+            self.flush(queue);
+        }
+    }
+
+    /// Publish whatever the buffer holds.
+    pub(crate) fn flush(&mut self, queue: &GreyQueue<T>) {
+        if !self.items.is_empty() {
+            let full = std::mem::replace(&mut self.items, queue.empty_buffer());
+            queue.push_full(full);
+        }
+    }
+}
+
+#[cfg(all(test, not(gc_loom)))]
+mod tests {
+    use super::*;
+    use crate::header::{Header, ObjPtr};
+
+    fn fake(i: usize) -> ObjPtr {
+        // Addresses only: the queue never dereferences them.
+        ObjPtr(std::ptr::NonNull::new(std::ptr::without_provenance_mut::<Header>(16 * (i + 1))).unwrap())
+    }
+
+    #[test]
+    fn full_buffers_reach_the_queue_and_quiescence_counts_busy_workers() {
+        let q = GreyQueue::<ObjPtr>::default();
+        let mut buf = ShadeBuffer::default();
+        assert!(q.is_quiescent());
+        for i in 0..BUFFER_CAP + 3 {
+            buf.push(fake(i), &q);
+        }
+        assert!(q.has_work(), "a full buffer was published");
+        assert!(!q.is_quiescent());
+        buf.flush(&q);
+        let first = q.pop_busy().unwrap();
+        assert_eq!(first.len(), BUFFER_CAP);
+        let second = q.pop_busy().unwrap();
+        assert_eq!(second.len(), 3);
+        assert!(!q.has_work());
+        assert!(!q.is_quiescent(), "two workers hold grey objects");
+        q.recycle(first);
+        q.leave_busy();
+        q.recycle(second);
+        assert!(!q.is_quiescent());
+        q.leave_busy();
+        assert!(q.is_quiescent());
+        assert!(q.pop_busy().is_none());
+        assert!(q.is_quiescent(), "a failed pop leaves nobody busy");
+        assert_eq!(q.empty_buffer().capacity(), BUFFER_CAP, "recycled buffers are reused");
+    }
+
+    #[test]
+    fn clear_discards_queued_entries() {
+        let q = GreyQueue::<ObjPtr>::default();
+        let mut buf = ShadeBuffer::default();
+        for i in 0..10 {
+            buf.push(fake(i), &q);
+        }
+        buf.flush(&q);
+        assert_eq!(q.clear(), 10);
+        assert!(q.is_quiescent());
+    }
+}

@@ -1,0 +1,43 @@
+//! Model checks of the collector's concurrency protocols with [loom].
+//!
+//! loom runs a closure under every interleaving of its threads (up to a preemption bound) and
+//! every outcome the C++11 memory model allows for its atomics. This crate compiles the
+//! protocol modules of `gc-runtime` **from their own source files** (the `#[path]` modules
+//! below), with `cfg(gc_loom)` set by `build.rs`: `primitive.rs` then names loom's atomics,
+//! mutex and condition variable, and everything else is the production code, unchanged.
+//!
+//! | model | protocol | file |
+//! |---|---|---|
+//! | handshake | stop-the-world against mutators attaching, detaching and polling | `models/handshake.rs` |
+//! | barrier | a mutator moving a pointer while the marker scans, for each barrier | `models/barrier.rs` |
+//! | termination | ragged flush and the final pause against a mutator shading privately | `models/termination.rs` |
+//! | shade queue | push, pop and recycle of buffers, and the busy count behind quiescence | `models/shade_queue.rs` |
+//!
+//! Run with `cargo test -p gc-loom-models --release`; each model prints the number of
+//! executions loom explored and its preemption bound. `LOOM_MAX_PREEMPTIONS` overrides the
+//! bound for a longer run.
+
+// Only the parts of each module that the models use are called; the rest is compiled to keep
+// the files whole.
+#![allow(dead_code)]
+
+#[path = "../../gc-runtime/src/primitive.rs"]
+mod primitive;
+
+#[path = "../../gc-runtime/src/handshake.rs"]
+mod handshake;
+
+#[path = "../../gc-runtime/src/phase.rs"]
+mod phase;
+
+#[path = "../../gc-runtime/src/grey_queue.rs"]
+mod grey_queue;
+
+#[path = "../../gc-runtime/src/mark_word.rs"]
+mod mark_word;
+
+#[path = "../../gc-runtime/src/barrier/store.rs"]
+mod store;
+
+#[cfg(test)]
+mod models;
