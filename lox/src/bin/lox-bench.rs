@@ -5,7 +5,8 @@
 //! ```
 //!
 //! Each program runs in a child process (the `lox` binary next to this one), so every run
-//! starts with a fresh heap; the `GC_*` variables are passed through.
+//! starts with a fresh heap; the `GC_*` variables are passed through. A failing program's
+//! exit code and first line of standard error are shown in the status column.
 
 use std::{
     path::{Path, PathBuf},
