@@ -151,6 +151,31 @@ pub struct Class {
     pub methods: GcIdMap<Obj, Obj>,
     /// The `init` method, cached (kept in step with `methods`).
     pub initializer: Option<Gc<Obj>>,
+    /// The name of the method looked up last, and that method: a one-entry cache in front of
+    /// `methods` (a hit is one address comparison instead of a hash-map read).
+    pub cached_name: Option<Gc<Obj>>,
+    /// The method `cached_name` names.
+    pub cached_method: Option<Gc<Obj>>,
+}
+
+impl Class {
+    /// The method called `name` (an interned string), if the class has one.
+    #[inline]
+    pub fn find_method<'m>(&self, mu: &'m Mutator, name: Gc<'_, Obj>) -> Option<Gc<'m, Obj>> {
+        if self.cached_name.points_to(name) {
+            return self.cached_method(mu);
+        }
+        let method = self.methods.get(name, mu)?;
+        self.set_cached_method(Some(method));
+        self.set_cached_name(Some(name));
+        Some(method)
+    }
+
+    /// Add or replace a method (and forget the cached lookup).
+    pub fn add_method(&self, name: Gc<'_, Obj>, method: Gc<'_, Obj>) {
+        self.set_cached_name(None);
+        self.methods.insert(name, method);
+    }
 }
 
 /// An instance: its class and its fields.
@@ -178,32 +203,52 @@ pub struct Field {
     value: Slot,
 }
 
-/// An instance's fields: a small table of (name, value) pairs searched by name identity.
+/// Fields per [`Fields`] chunk: most instances have at most this many, so they need one.
+pub const FIELDS_PER_CHUNK: usize = 4;
+
+/// An instance's fields: chunks of (name, value) pairs searched by name identity.
 ///
 /// Field names come from constants, which are interned, so two equal names are the same
-/// object and a lookup compares addresses. Instances have few fields, so the table is a
-/// vector searched linearly; when it is full the instance gets a table twice the size.
+/// object and a lookup compares addresses. Instances have few fields, so a chunk holds a
+/// handful inline (no allocation besides the chunk itself) and a full chunk links to the next.
 #[gc]
 pub struct Fields {
     len: AtomicUsize,
-    entries: Box<[Field]>,
+    entries: [Field; FIELDS_PER_CHUNK],
+    /// The next chunk, once this one is full.
+    pub next: Option<Gc<Fields>>,
 }
 
 impl Fields {
-    /// A table with room for `capacity` fields.
-    pub fn with_capacity(mu: &Mutator, capacity: usize) -> Gc<'_, Fields> {
-        Fields::new(mu, AtomicUsize::new(0), (0..capacity).map(|_| Field::default()).collect())
+    /// An empty chunk.
+    pub fn empty(mu: &Mutator) -> Gc<'_, Fields> {
+        Fields::new(mu, AtomicUsize::new(0), Default::default(), None)
     }
 
     /// The field's slot, if the instance has it.
     #[inline]
-    pub fn find(&self, key: Gc<'_, Obj>) -> Option<&Slot> {
-        // Relaxed: only the thread running the program changes the table.
-        let len = self.len.load(Ordering::Relaxed);
-        self.entries[..len].iter().find(|f| f.key.points_to(key)).map(|f| &f.value)
+    pub fn find<'m>(&'m self, mu: &'m Mutator, key: Gc<'_, Obj>) -> Option<&'m Slot> {
+        let mut chunk = self;
+        loop {
+            // Relaxed: only the thread running the program changes the table.
+            let len = chunk.len.load(Ordering::Relaxed);
+            if let Some(f) = chunk.entries[..len].iter().find(|f| f.key.points_to(key)) {
+                return Some(&f.value);
+            }
+            chunk = chunk.next(mu)?.into_ref();
+        }
     }
 
-    /// Add a field that is not in the table; `false` if the table is full.
+    /// The last chunk of the chain starting here.
+    pub fn last<'m>(&'m self, mu: &'m Mutator) -> &'m Fields {
+        let mut chunk = self;
+        while let Some(next) = chunk.next(mu) {
+            chunk = next.into_ref();
+        }
+        chunk
+    }
+
+    /// Add a field (not already present) to this chunk; `false` if it is full.
     pub fn push(&self, key: Gc<'_, Obj>, value: Value<'_>) -> bool {
         let len = self.len.load(Ordering::Relaxed);
         let Some(entry) = self.entries.get(len) else {
@@ -213,17 +258,6 @@ impl Fields {
         entry.value.set(value);
         self.len.store(len + 1, Ordering::Relaxed);
         true
-    }
-
-    /// A table twice the size holding the same fields.
-    pub fn grown<'m>(&self, mu: &'m Mutator) -> Gc<'m, Fields> {
-        let bigger = Fields::with_capacity(mu, (self.entries.len() * 2).max(4));
-        let len = self.len.load(Ordering::Relaxed);
-        for f in &self.entries[..len] {
-            let key = f.key.get(mu).expect("a used field has a name");
-            bigger.push(key, f.value.value(mu));
-        }
-        bigger
     }
 }
 
@@ -255,7 +289,13 @@ impl Obj {
 
     /// Allocate a class with no methods.
     pub fn class<'m>(mu: &'m Mutator, name: Gc<'_, Obj>) -> Gc<'m, Obj> {
-        let class = Class { name: Default::default(), methods: GcIdMap::new(), initializer: Member::new() };
+        let class = Class {
+            name: Default::default(),
+            methods: GcIdMap::new(),
+            initializer: Member::new(),
+            cached_name: Member::new(),
+            cached_method: Member::new(),
+        };
         let obj = mu.alloc(Obj::Class(Box::new(class)));
         if let Obj::Class(c) = &*obj {
             c.set_name(name);

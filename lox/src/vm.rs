@@ -791,9 +791,7 @@ impl<'m> Segment<'m> {
                 };
                 let sub = self.peek(0).as_obj().expect("a class").into_ref().as_class().expect("a class");
                 let sup = superclass.into_ref().as_class().expect("a class");
-                sup.methods.for_each(mu, |name, method| {
-                    sub.methods.insert(name, method);
-                });
+                sup.methods.for_each(mu, |name, method| sub.add_method(name, method));
                 sub.set_initializer(sup.initializer(mu));
                 self.pop();
             }
@@ -801,7 +799,7 @@ impl<'m> Segment<'m> {
                 let name = self.read_string();
                 let method = self.peek(0).as_obj().expect("a method is a closure");
                 let class = self.peek(1).as_obj().expect("a class").into_ref().as_class().expect("a class");
-                class.methods.insert(name, method);
+                class.add_method(name, method);
                 if Gc::ptr_eq(name, self.init_string) {
                     class.set_initializer(Some(method));
                 }
@@ -1004,7 +1002,7 @@ impl<'m> Segment<'m> {
     }
 
     fn find_method(&self, class: Gc<'m, Obj>, name: Gc<'m, Obj>) -> Option<Gc<'m, Obj>> {
-        class.as_class().expect("a class").methods.get(name, self.mu)
+        class.as_class().expect("a class").find_method(self.mu, name)
     }
 
     fn invoke(&mut self, name: Gc<'m, Obj>, argc: usize) -> Step {
@@ -1012,7 +1010,7 @@ impl<'m> Segment<'m> {
         let Some(instance) = receiver.as_obj().and_then(|o| o.into_ref().as_instance()) else {
             return Err(self.error("Only instances have methods."));
         };
-        if let Some(field) = instance.fields(self.mu).and_then(|f| f.into_ref().find(name)) {
+        if let Some(field) = instance.fields(self.mu).and_then(|f| f.into_ref().find(self.mu, name)) {
             let value = field.value(self.mu);
             if value.as_obj().is_some_and(|o| o.as_class().is_some()) {
                 self.gc_point()?;
@@ -1046,7 +1044,7 @@ impl<'m> Segment<'m> {
         let Some(instance) = self.peek(0).as_obj().and_then(|o| o.into_ref().as_instance()) else {
             return Err(self.error("Only instances have properties."));
         };
-        if let Some(field) = instance.fields(self.mu).and_then(|f| f.into_ref().find(name)) {
+        if let Some(field) = instance.fields(self.mu).and_then(|f| f.into_ref().find(self.mu, name)) {
             let v = field.value(self.mu);
             self.set_top(0, v);
             return Ok(());
@@ -1060,19 +1058,20 @@ impl<'m> Segment<'m> {
             return Err(self.error("Only instances have fields."));
         };
         let value = self.peek(0);
-        let fields = instance.fields(self.mu);
-        if let Some(slot) = fields.and_then(|f| f.into_ref().find(name)) {
+        let mu = self.mu;
+        let fields = instance.fields(mu).map(Gc::into_ref);
+        if let Some(slot) = fields.and_then(|f| f.find(mu, name)) {
             slot.set(value);
         } else {
-            let stored = fields.is_some_and(|f| f.push(name, value));
-            if !stored {
+            let last = fields.map(|f| f.last(mu));
+            if !last.is_some_and(|l| l.push(name, value)) {
                 self.gc_point()?;
-                let table = match fields {
-                    Some(f) => f.grown(self.mu),
-                    None => Fields::with_capacity(self.mu, 4),
-                };
-                table.push(name, value);
-                instance.set_fields(Some(table));
+                let chunk = Fields::empty(mu);
+                chunk.push(name, value);
+                match last {
+                    Some(l) => l.set_next(Some(chunk)),
+                    None => instance.set_fields(Some(chunk)),
+                }
             }
         }
         self.stack.truncate(self.stack.len() - 2);
