@@ -405,7 +405,9 @@ impl Mutator {
     }
 
     /// Run `f` detached: the collector does not wait for this thread while `f` runs. Use it
-    /// around anything that may block. `f` cannot use the heap (it has no mutator).
+    /// around anything that may block. `f` cannot use the heap (it has no mutator). The
+    /// thread's cached allocation pages are handed back first, so a collection that runs
+    /// meanwhile frees the garbage in them too.
     pub fn blocking<R>(&mut self, f: impl FnOnce() -> R) -> R {
         self.inner().detach();
         let _guard = Reattach(self.inner());
@@ -415,7 +417,6 @@ impl Mutator {
     /// Run a full collection cycle and return when its sweep is done. A safepoint.
     pub fn collect(&mut self) {
         let inner = self.inner();
-        inner.local.borrow_mut().cache.release_all(&inner.rt.pages);
         inner.detach();
         let _guard = Reattach(inner);
         inner.rt.control.collect_and_wait();
@@ -516,9 +517,13 @@ impl MutatorInner {
         }
     }
 
+    /// Running → detached. The cached pages go back to the central lists first: a cycle may
+    /// run while this thread is away, and its sweep must reach the garbage in them (otherwise
+    /// their dead objects' destructors would wait until the thread allocates again).
     fn detach(&self) {
         let (rt, id) = (self.rt, self.id);
         let mut local = self.local.borrow_mut();
+        local.cache.release_all(&rt.pages);
         rt.handshake.detach(id, || local.shade.flush(&rt.grey));
         drop(local);
         self.running.set(false);

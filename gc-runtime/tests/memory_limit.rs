@@ -111,3 +111,67 @@ fn large_objects_count_against_the_limit() {
         .unwrap();
     unlimited();
 }
+
+/// Whether checkmark verified each of the last `n` cycles (as far as the stats remember).
+fn last_cycles_checkmarked(n: usize) -> bool {
+    gc_runtime::stats().recent.iter().rev().take(n).all(|c| c.checkmarked_objects.is_some())
+}
+
+#[test]
+fn the_limit_reached_by_concurrent_allocators_leaves_a_consistent_heap() {
+    let _s = limited();
+    let cycles_before = gc_runtime::stats().cycles;
+    // Three threads fill the heap together; each links its chunks into a list (so the marker
+    // has pointers to follow) and keeps every tenth one rooted.
+    let threads: Vec<_> = (0..3u8)
+        .map(|t| {
+            thread::spawn(move || {
+                let mut mu = gc_runtime::attach();
+                let mut roots = Vec::new();
+                let mut refused = 0;
+                let mut prev: Option<Root<Chunk>> = None;
+                let mut allocated = 0usize;
+                while refused < 20 {
+                    match mu.try_alloc(Chunk { bytes: vec![t; 1000], next: Member::new() }) {
+                        Ok(c) => {
+                            allocated += 1;
+                            if let Some(p) = &prev {
+                                c.next.set(Some(p.get(&mu)));
+                            }
+                            let r = c.root(&mu);
+                            if allocated % 10 == 0 {
+                                roots.push(c.root(&mu));
+                            }
+                            prev = Some(r);
+                        }
+                        Err(e) => {
+                            assert!(e.state().live + e.state().requested > LIMIT, "{}", e.state());
+                            refused += 1;
+                        }
+                    }
+                    mu.safepoint();
+                }
+                // Every list is intact: walk it and check the bytes.
+                let mut n = 0;
+                let mut cur = prev.as_ref().map(|r| r.get(&mu));
+                while let Some(c) = cur {
+                    assert!(c.bytes.iter().all(|&b| b == t), "a chunk of thread {t} was overwritten");
+                    n += 1;
+                    cur = c.next.get(&mu);
+                }
+                assert_eq!(n, allocated, "thread {t}'s list lost chunks");
+                (allocated, roots.len())
+            })
+        })
+        .collect();
+    let counts: Vec<_> = threads.into_iter().map(|t| t.join().expect("allocator thread")).collect();
+    assert!(counts.iter().all(|&(allocated, _)| allocated > 100), "each thread allocated: {counts:?}");
+    // The threads are gone, their roots with them: everything is garbage now.
+    let mut mu = gc_runtime::attach();
+    mu.collect();
+    mu.try_reserve(LIMIT / 2).expect("the whole heap was freed");
+    let cycles = (gc_runtime::stats().cycles - cycles_before) as usize;
+    assert!(cycles >= 2, "the limit forced collections ({cycles})");
+    assert!(last_cycles_checkmarked(cycles), "checkmark verified every cycle");
+    unlimited();
+}

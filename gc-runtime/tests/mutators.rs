@@ -97,6 +97,8 @@ struct Obj {
 #[test]
 fn a_panicking_mutator_detaches_and_the_heap_goes_on() {
     let _s = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    gc_runtime::reconfigure(gc_runtime::Config::default().with_checkmark(true)).unwrap();
+    let cycles_before = gc_runtime::stats().cycles;
     let drops = Arc::new(AtomicUsize::new(0));
     let before = gc_runtime::stats().mutators;
     let d = drops.clone();
@@ -123,6 +125,11 @@ fn a_panicking_mutator_detaches_and_the_heap_goes_on() {
     drop(root);
     mu.collect();
     assert_eq!(drops.load(Ordering::SeqCst), 3);
+    let stats = gc_runtime::stats();
+    let cycles = (stats.cycles - cycles_before) as usize;
+    assert!(cycles >= 3);
+    assert!(stats.recent.iter().rev().take(cycles).all(|c| c.checkmarked_objects.is_some()), "checkmark verified them");
+    gc_runtime::reconfigure(gc_runtime::Config::default()).unwrap();
 }
 
 #[test]

@@ -112,6 +112,7 @@ fn a_panicking_destructor_is_reported_and_the_heap_goes_on() {
         f.next.set(Some(f));
     }
     let survivor = mk(&mu, 99, &drops).root(&mu);
+    let cycles_before = gc_runtime::stats().cycles;
     let panics_before: u64 = gc_runtime::stats().recent.iter().map(|c| c.drop_panics).sum();
     mu.collect();
     let panics_after: u64 = gc_runtime::stats().recent.iter().map(|c| c.drop_panics).sum();
@@ -121,6 +122,15 @@ fn a_panicking_destructor_is_reported_and_the_heap_goes_on() {
     let garbage = mk(&mu, 100, &drops);
     garbage.next.set(Some(survivor.get(&mu)));
     mu.collect();
+    assert_eq!(root_id(&mu, &survivor), 99);
+    // Checkmark (a stop-the-world re-mark from the roots) agrees with the marking after the
+    // panics; it aborts the process if not.
+    gc_runtime::reconfigure(gc_runtime::Config::default().with_checkmark(true)).unwrap();
+    mu.collect();
+    let stats = gc_runtime::stats();
+    assert!(stats.cycles >= cycles_before + 3);
+    assert!(stats.recent.last().is_some_and(|c| c.checkmarked_objects.is_some()), "checkmark verified the heap");
+    gc_runtime::reconfigure(gc_runtime::Config::default()).unwrap();
     assert_eq!(root_id(&mu, &survivor), 99);
 }
 
