@@ -31,11 +31,17 @@ fn main() {
     println!("|---|---:|---|");
     for file in files {
         let started = Instant::now();
-        let status =
-            Command::new(&lox).arg(&file).stdout(Stdio::null()).stderr(Stdio::inherit()).status().expect("run lox");
+        let output =
+            Command::new(&lox).arg(&file).stdout(Stdio::null()).stderr(Stdio::piped()).output().expect("run lox");
         let secs = started.elapsed().as_secs_f64();
         let name = file.file_stem().and_then(|s| s.to_str()).unwrap_or("?");
-        let ok = if status.success() { "ok" } else { "FAILED" };
-        println!("| {name} | {secs:.3} | {ok} |");
+        let status = if output.status.success() {
+            "ok".to_string()
+        } else {
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            let first = stderr.lines().next().unwrap_or("");
+            format!("exit {}: {first}", output.status.code().unwrap_or(-1))
+        };
+        println!("| {name} | {secs:.3} | {status} |");
     }
 }
