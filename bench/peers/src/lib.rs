@@ -1,0 +1,301 @@
+//! gc-peers: the same workloads run on gc-runtime and on the other Rust memory managers, one
+//! `(workload, implementation)` per process, so each gets a fresh heap and its own allocator
+//! state.
+//!
+//! # Layout
+//!
+//! - [`Workload`] and [`Params`]: what to run and how big (`--size tiny|full`, or explicit).
+//! - [`impls`]: one module per implementation, each exposing `run(workload, params)`; the
+//!   registry [`impls::IMPLS`] lists them.
+//! - [`Outcome`]: what a run measured, printed by the `run` binary as one `result` line that
+//!   the `compare` driver parses.
+//! - [`measure`]: resident memory (`/proc/self/statm`), quantiles, and minimum mutator
+//!   utilisation from pause intervals.
+//!
+//! # The workloads
+//!
+//! | workload | what | main figure |
+//! |---|---|---|
+//! | `binary-trees` | the Benchmarks Game program (stretch tree, long-lived tree, many short-lived trees) | wall time |
+//! | `ring` | a ring (cycle) of N nodes built, walked and dropped, K times | wall time; resident memory after each drop |
+//! | `full-gc` | a complete binary tree of N live nodes, then one explicit full collection | time of that collection |
+//! | `pause` | N live objects in chains; one mutator replaces chain tails for S seconds | pauses (max/p99/p50), MMU at 1/10/100 ms |
+//!
+//! Every run prints a check value that depends only on the workload and its size, so the
+//! driver can verify that all implementations computed the same thing.
+
+pub mod impls;
+pub mod measure;
+
+use std::{fmt, time::Duration};
+
+/// A workload of the comparison.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Workload {
+    /// The Benchmarks Game's binary-trees.
+    BinaryTrees,
+    /// A cyclic ring built and dropped repeatedly.
+    Ring,
+    /// One explicit full collection of a large live structure.
+    FullGc,
+    /// Pauses while a mutator keeps replacing parts of a large live structure.
+    Pause,
+}
+
+impl Workload {
+    /// Every workload, in report order.
+    pub const ALL: [Workload; 4] = [Workload::BinaryTrees, Workload::Ring, Workload::FullGc, Workload::Pause];
+
+    /// The command-line name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Workload::BinaryTrees => "binary-trees",
+            Workload::Ring => "ring",
+            Workload::FullGc => "full-gc",
+            Workload::Pause => "pause",
+        }
+    }
+
+    /// Parse a command-line name.
+    pub fn parse(s: &str) -> Option<Workload> {
+        Workload::ALL.into_iter().find(|w| w.name() == s)
+    }
+}
+
+impl fmt::Display for Workload {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Sizes of the workloads.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Params {
+    /// binary-trees: maximum depth.
+    pub depth: u32,
+    /// binary-trees and pause: mutator threads (only implementations that allow it use more
+    /// than one).
+    pub threads: u32,
+    /// ring: nodes per ring.
+    pub ring_nodes: usize,
+    /// ring: rings built and dropped.
+    pub ring_iters: usize,
+    /// full-gc and pause: live objects.
+    pub live: usize,
+    /// pause: how long the mutator runs.
+    pub seconds: f64,
+}
+
+impl Params {
+    /// The sizes of the issue: depth 18, rings of 100k nodes 20 times, 1M live objects, 5 s.
+    pub fn full() -> Params {
+        Params { depth: 18, threads: 1, ring_nodes: 100_000, ring_iters: 20, live: 1_000_000, seconds: 5.0 }
+    }
+
+    /// Small sizes for smoke runs: every workload in well under a second.
+    pub fn tiny() -> Params {
+        Params { depth: 10, threads: 1, ring_nodes: 2_000, ring_iters: 3, live: 20_000, seconds: 0.3 }
+    }
+
+    /// Parse `--size`, `--depth`, `--threads`, `--nodes`, `--iters`, `--live`, `--seconds` from
+    /// `args` (pairs of flag and value); unknown flags are left to the caller.
+    pub fn from_args(args: &[String]) -> Result<Params, String> {
+        let mut p = Params::full();
+        if let Some(size) = flag(args, "--size") {
+            p = match size {
+                "tiny" => Params::tiny(),
+                "full" => Params::full(),
+                other => return Err(format!("--size {other}: expected tiny or full")),
+            };
+        }
+        fn num<T: std::str::FromStr>(args: &[String], name: &str, into: &mut T) -> Result<(), String> {
+            if let Some(v) = flag(args, name) {
+                *into = v.parse().map_err(|_| format!("{name} {v}: not a number"))?;
+            }
+            Ok(())
+        }
+        num(args, "--depth", &mut p.depth)?;
+        num(args, "--threads", &mut p.threads)?;
+        num(args, "--nodes", &mut p.ring_nodes)?;
+        num(args, "--iters", &mut p.ring_iters)?;
+        num(args, "--live", &mut p.live)?;
+        num(args, "--seconds", &mut p.seconds)?;
+        if p.threads == 0 || p.ring_nodes < 2 || p.live == 0 || !(p.seconds > 0.0) {
+            return Err("--threads, --live and --seconds must be positive, --nodes at least 2".into());
+        }
+        Ok(p)
+    }
+
+    /// The same sizes as command-line arguments.
+    pub fn to_args(&self) -> Vec<String> {
+        let pairs = [
+            ("--depth", self.depth.to_string()),
+            ("--threads", self.threads.to_string()),
+            ("--nodes", self.ring_nodes.to_string()),
+            ("--iters", self.ring_iters.to_string()),
+            ("--live", self.live.to_string()),
+            ("--seconds", self.seconds.to_string()),
+        ];
+        pairs.into_iter().flat_map(|(k, v)| [k.to_string(), v]).collect()
+    }
+
+    /// How long the pause workload's mutator runs.
+    pub fn duration(&self) -> Duration {
+        Duration::from_secs_f64(self.seconds)
+    }
+}
+
+/// The value following `name` in `args`, if any.
+pub fn flag<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
+    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).map(String::as_str)
+}
+
+/// What one run measured: named figures, printed as `result key=value ...`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Outcome {
+    /// The figures, in insertion order.
+    pub values: Vec<(String, String)>,
+}
+
+/// The prefix of the line a run prints for the driver.
+pub const RESULT_PREFIX: &str = "result ";
+
+impl Outcome {
+    /// An empty outcome.
+    pub fn new() -> Outcome {
+        Outcome::default()
+    }
+
+    /// Add a figure.
+    pub fn with(mut self, key: &str, value: impl fmt::Display) -> Outcome {
+        self.values.push((key.to_string(), value.to_string()));
+        self
+    }
+
+    /// Add a duration in milliseconds.
+    pub fn with_ms(self, key: &str, d: Duration) -> Outcome {
+        self.with(key, format!("{:.4}", d.as_secs_f64() * 1e3))
+    }
+
+    /// A figure by name.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.values.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
+
+    /// A numeric figure by name.
+    pub fn get_f64(&self, key: &str) -> Option<f64> {
+        self.get(key).and_then(|v| v.parse().ok())
+    }
+
+    /// The `result` line.
+    pub fn line(&self) -> String {
+        let kv: Vec<String> = self.values.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        format!("{RESULT_PREFIX}{}", kv.join(" "))
+    }
+
+    /// Parse a `result` line.
+    pub fn parse(line: &str) -> Option<Outcome> {
+        let rest = line.strip_prefix(RESULT_PREFIX)?;
+        let values = rest
+            .split_whitespace()
+            .filter_map(|kv| kv.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Some(Outcome { values })
+    }
+}
+
+/// binary-trees: the depth of the short-lived trees start at this.
+pub const MIN_DEPTH: u32 = 4;
+
+/// binary-trees: the depths of the short-lived trees.
+pub fn bt_depths(max_depth: u32) -> impl Iterator<Item = u32> {
+    (MIN_DEPTH..=max_depth).step_by(2)
+}
+
+/// binary-trees: how many trees of `depth` are built.
+pub fn bt_iterations(max_depth: u32, depth: u32) -> u64 {
+    1 << (max_depth - depth + MIN_DEPTH)
+}
+
+/// binary-trees: the maximum depth the program uses for an argument `n`.
+pub fn bt_max_depth(n: u32) -> u32 {
+    n.max(MIN_DEPTH + 2)
+}
+
+/// binary-trees: thread `i`'s share of `total` trees among `threads`.
+pub fn bt_share(total: u64, threads: u32, i: u32) -> u64 {
+    let (threads, i) = (u64::from(threads), u64::from(i));
+    total / threads + u64::from(i < total % threads)
+}
+
+/// ring: the check value of one walk around a ring of `n` nodes numbered `0..n`.
+pub fn ring_check(n: usize) -> u64 {
+    (n as u64) * (n as u64 - 1) / 2
+}
+
+/// pause: nodes per chain.
+pub const CHAIN: usize = 4;
+/// pause: chain heads per bucket.
+pub const BUCKET_SLOTS: usize = 1024;
+/// pause: mutations between two safepoints (or collector calls).
+pub const BATCH: usize = 256;
+
+/// pause: the number of chains for `live` objects.
+pub fn chains_for(live: usize) -> usize {
+    live.div_ceil(CHAIN).max(1)
+}
+
+/// A small deterministic pseudo-random generator (xorshift64*), the same for every
+/// implementation so that they all do the same mutations.
+#[derive(Clone, Debug)]
+pub struct Rng(u64);
+
+impl Rng {
+    /// A generator from a non-zero seed.
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed.max(1))
+    }
+
+    /// The next value.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// A value in `0..n`.
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next_u64() % n as u64) as usize
+    }
+}
+
+/// pause: one mutation, as indices: which chain (bucket, slot) and from which depth its tail is
+/// replaced.
+#[derive(Clone, Copy, Debug)]
+pub struct Mutation {
+    /// Bucket index.
+    pub bucket: usize,
+    /// Slot index within the bucket.
+    pub slot: usize,
+    /// Depth from which the chain is replaced (0: the whole chain).
+    pub depth: usize,
+}
+
+/// pause: the next mutation for a heap of `chains` chains.
+pub fn next_mutation(rng: &mut Rng, chains: usize) -> Mutation {
+    let chain = rng.below(chains);
+    Mutation { bucket: chain / BUCKET_SLOTS, slot: chain % BUCKET_SLOTS, depth: rng.below(CHAIN) }
+}
+
+/// full-gc: the children of node `i` in a complete binary tree of `n` nodes laid out by index.
+pub fn tree_children(i: usize, n: usize) -> (Option<usize>, Option<usize>) {
+    let (l, r) = (2 * i + 1, 2 * i + 2);
+    ((l < n).then_some(l), (r < n).then_some(r))
+}
+
+/// full-gc: the check value (sum of node ids `0..n`).
+pub fn tree_check(n: usize) -> u64 {
+    (n as u64) * (n as u64 - 1) / 2
+}
