@@ -387,9 +387,21 @@ impl Mutator {
     /// grey objects, or park for a stop-the-world pause).
     #[inline]
     pub fn safepoint(&mut self) {
-        if self.inner().rt.handshake.poll_requested() {
+        if self.safepoint_requested() {
             self.safepoint_slow();
         }
+    }
+
+    /// Whether the collector is waiting for this thread, so that the next
+    /// [`safepoint`](Self::safepoint) will do work (publish grey objects, or park).
+    ///
+    /// For code that must prepare before a safepoint — an interpreter that keeps values in
+    /// Rust variables and writes them back into the heap first — so it prepares only when a
+    /// safepoint is due. One relaxed load; a `false` may be stale by the time it is used, which
+    /// only delays the collector until the next check.
+    #[inline]
+    pub fn safepoint_requested(&self) -> bool {
+        self.inner().rt.handshake.poll_requested()
     }
 
     #[cold]

@@ -363,16 +363,28 @@ fn run(ops: &[Op], barrier: BarrierKind) -> Result<(), TestCaseError> {
     Ok(())
 }
 
+/// 256 cases per barrier (4 under Miri); `PROPTEST_CASES` sets another number (the long
+/// profile in DEVELOPMENT.md).
 fn cases() -> u32 {
+    match std::env::var("PROPTEST_CASES") {
+        Ok(n) => n.parse().expect("PROPTEST_CASES is a number"),
+        Err(_) if cfg!(miri) => 4,
+        Err(_) => 256,
+    }
+}
+
+/// Miri isolates the test from the file system, so failures are not persisted there.
+fn config() -> ProptestConfig {
+    let config = ProptestConfig { cases: cases(), ..ProptestConfig::default() };
     if cfg!(miri) {
-        4
+        ProptestConfig { failure_persistence: None, ..config }
     } else {
-        256
+        config
     }
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: cases(), ..ProptestConfig::default() })]
+    #![proptest_config(config())]
 
     #[test]
     fn model_dijkstra(ops in proptest::collection::vec(op(), 1..200)) {

@@ -183,3 +183,24 @@ fn a_member_outside_the_heap_cannot_be_set() {
     assert!(loose.get(&mu).is_none());
     loose.set(Some(target));
 }
+
+#[test]
+fn safepoint_requested_says_when_the_collector_waits_for_this_thread() {
+    let _s = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut mu = gc_runtime::attach();
+    let done = collect_in_thread();
+    // Without a safepoint the cycle cannot start: the request stays up until this thread comes.
+    let start = std::time::Instant::now();
+    while !mu.safepoint_requested() {
+        assert!(start.elapsed() < DEADLOCK, "the collector never asked for this thread");
+        std::hint::spin_loop();
+    }
+    assert!(done.try_recv().is_err(), "the cycle cannot finish while this thread runs");
+    loop {
+        mu.safepoint();
+        if done.try_recv().is_ok() {
+            break;
+        }
+        assert!(start.elapsed() < DEADLOCK, "the cycle did not finish");
+    }
+}

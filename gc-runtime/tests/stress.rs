@@ -30,7 +30,7 @@ const ROOT_SLOTS: usize = 64;
 const STABLE_ROOTS: usize = 32;
 const EDGES: usize = 3;
 const MUTATORS: usize = 3;
-const RUN_FOR: Duration = Duration::from_millis(if cfg!(miri) { 200 } else { 2500 });
+const RUN_FOR_MILLIS: u64 = if cfg!(miri) { 200 } else { 2500 };
 /// Node ids available to one run; mutators stop early when they are nearly used up.
 const LEDGER: usize = 8_000_000;
 const MAGIC: u64 = 0x9E37_79B9_7F4A_7C15;
@@ -291,6 +291,14 @@ fn reachable_ids(mu: &Mutator, shared: &Shared) -> Vec<bool> {
     seen
 }
 
+/// How long the mutators run: 2.5 s per barrier (0.2 s under Miri), or `GC_STRESS_MILLIS`
+/// (the long profile in DEVELOPMENT.md).
+fn run_for() -> Duration {
+    let millis =
+        std::env::var("GC_STRESS_MILLIS").map_or(RUN_FOR_MILLIS, |v| v.parse().expect("GC_STRESS_MILLIS is a number"));
+    Duration::from_millis(millis)
+}
+
 fn run(barrier: BarrierKind) {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     gc_runtime::reconfigure(
@@ -325,7 +333,7 @@ fn run(barrier: BarrierKind) {
             }
         })
     };
-    let deadline = Instant::now() + RUN_FOR;
+    let deadline = Instant::now() + run_for();
     while Instant::now() < deadline {
         thread::sleep(Duration::from_millis(20));
     }
