@@ -37,7 +37,7 @@
 //! other's checks.
 
 use crate::primitive::sync::{
-    atomic::{AtomicU64, Ordering},
+    atomic::{AtomicU64, AtomicUsize, Ordering},
     SegQueue,
 };
 
@@ -62,6 +62,9 @@ pub(crate) struct GreyQueue<T> {
     /// Low 32 bits: workers busy; high 32 bits: entries into the busy state (wrapping; an
     /// exact repeat needs 2^32 entries between the two reads of one check).
     busy: AtomicU64,
+    /// Workers waiting for work; busy workers with a private backlog share it when this is
+    /// non-zero and the queue is empty (see [`GreyQueue::wants_work`]).
+    hungry: AtomicUsize,
 }
 
 const ONE_BUSY: u64 = 1;
@@ -70,7 +73,12 @@ const BUSY_MASK: u64 = ONE_ENTRY - 1;
 
 impl<T> Default for GreyQueue<T> {
     fn default() -> Self {
-        GreyQueue { full: SegQueue::default(), empty: SegQueue::default(), busy: AtomicU64::new(0) }
+        GreyQueue {
+            full: SegQueue::default(),
+            empty: SegQueue::default(),
+            busy: AtomicU64::new(0),
+            hungry: AtomicUsize::new(0),
+        }
     }
 }
 
@@ -106,11 +114,6 @@ impl<T> GreyQueue<T> {
         b
     }
 
-    /// Enter the busy state without taking a buffer (a worker about to scan its own work).
-    pub(crate) fn enter_busy(&self) {
-        self.busy.fetch_add(ONE_BUSY + ONE_ENTRY, Ordering::SeqCst);
-    }
-
     /// Leave the busy state (after everything taken has been scanned or pushed back).
     pub(crate) fn leave_busy(&self) {
         self.busy.fetch_sub(ONE_BUSY, Ordering::SeqCst);
@@ -122,6 +125,24 @@ impl<T> GreyQueue<T> {
         // order with the queue operations (see "Termination").
         let before = self.busy.load(Ordering::SeqCst);
         before & BUSY_MASK == 0 && self.full.is_empty() && self.busy.load(Ordering::SeqCst) == before
+    }
+
+    /// A worker found no buffer and waits for one (until [`GreyQueue::fed`]).
+    pub(crate) fn hungry(&self) {
+        self.hungry.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A waiting worker got work or stopped waiting.
+    pub(crate) fn fed(&self) {
+        self.hungry.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// Whether a worker waits while the queue is empty: a busy worker should publish part of
+    /// its private backlog (Go's `gcWork.balance`). A hint only, read every few dozen objects.
+    #[inline]
+    pub(crate) fn wants_work(&self) -> bool {
+        // Relaxed: a stale answer only delays or hastens sharing by one check.
+        self.hungry.load(Ordering::Relaxed) != 0 && self.full.is_empty()
     }
 
     /// Whether there are buffers to take.

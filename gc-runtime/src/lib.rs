@@ -89,6 +89,7 @@ mod marker;
 mod member;
 mod mutator;
 mod phase;
+mod prefetch;
 mod primitive;
 mod roots;
 mod runtime;

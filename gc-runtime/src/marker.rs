@@ -9,6 +9,24 @@
 //! dry the worker takes a full buffer from the global queue; when the stack grows large it
 //! gives a buffer's worth back so idle workers and assists can share the work.
 //!
+//! # Prefetching
+//!
+//! Marking is bound by memory latency: the first read of a newly found object's header misses
+//! the cache. So a found pointer is not marked at once: its header is prefetched and the
+//! pointer enters a small FIFO ring; it is marked (and pushed if it turned grey) when it leaves
+//! the ring, 16 finds later, by which time the header has usually arrived (the FIFO prefetch
+//! buffer of Cher, Hosking and Vijaykumar, 2004). A worker's stack and ring are both private;
+//! it empties the ring before it stops or leaves the busy state, so nothing found is lost.
+//!
+//! # Sharing work between mark workers
+//!
+//! A depth-first stack stays shallow on trees and lists, so "spill when large" alone leaves a
+//! second worker idle while the first marks a whole tree. A worker that finds the queue empty
+//! therefore says it is hungry, and every 64 objects a busy worker checks for that (one
+//! relaxed load); if someone waits and the queue is empty, it publishes the older half of its
+//! stack (up to a buffer) — the entries nearest the roots, the largest pieces of work (Go's
+//! `gcWork.balance`).
+//!
 //! # Mark assists
 //!
 //! A mutator that allocates while marking is in progress pays for it: every 64 KiB it
@@ -35,11 +53,15 @@ use crate::{
 /// Above this many entries a worker gives a buffer back to the global queue.
 const SPILL_AT: usize = 4 * BUFFER_CAP;
 
+/// A worker checks every this many objects whether another worker is waiting for work.
+const BALANCE_EVERY: usize = 64;
+
 /// A mark worker's private state.
 pub(crate) struct MarkWorker<'q> {
     queue: &'q GreyQueue,
     epoch: u64,
     stack: Vec<ObjPtr>,
+    ring: PrefetchRing,
     /// Objects scanned so far.
     pub(crate) scanned_objects: usize,
     /// Bytes of objects scanned so far.
@@ -65,9 +87,40 @@ impl std::ops::AddAssign for MarkWork {
     }
 }
 
+/// Objects found but not yet marked, whose headers are being prefetched.
+const PREFETCH_DISTANCE: usize = 16;
+
+/// A FIFO of found objects: each is prefetched when it enters and marked when it leaves,
+/// `PREFETCH_DISTANCE` finds later.
+struct PrefetchRing {
+    slots: [Option<ObjPtr>; PREFETCH_DISTANCE],
+    next: usize,
+}
+
+impl PrefetchRing {
+    fn new() -> Self {
+        PrefetchRing { slots: [None; PREFETCH_DISTANCE], next: 0 }
+    }
+
+    /// Put `obj` in (prefetching its header) and return the object it displaces, if any.
+    #[inline(always)]
+    fn exchange(&mut self, obj: ObjPtr) -> Option<ObjPtr> {
+        crate::prefetch::prefetch_read(obj.as_ptr());
+        let out = self.slots[self.next].replace(obj);
+        self.next = (self.next + 1) % PREFETCH_DISTANCE;
+        out
+    }
+
+    /// Take the oldest object out, if any.
+    fn take_oldest(&mut self) -> Option<ObjPtr> {
+        (0..PREFETCH_DISTANCE).find_map(|i| self.slots[(self.next + i) % PREFETCH_DISTANCE].take())
+    }
+}
+
 struct MarkSink<'a> {
     epoch: u64,
     stack: &'a mut Vec<ObjPtr>,
+    ring: &'a mut PrefetchRing,
     leaf_bytes: &'a mut usize,
 }
 
@@ -78,9 +131,11 @@ impl TraceSink for MarkSink<'_> {
         let p = slot.load(Ordering::Acquire);
         if is_object(p) {
             let obj = ObjPtr(std::ptr::NonNull::new(p).unwrap_or_else(|| unreachable!()));
-            // SAFETY: a slot of an object being scanned (hence allocated) points to an
-            // allocated object.
-            unsafe { mark_grey(obj, self.epoch, self.stack, self.leaf_bytes) };
+            if let Some(due) = self.ring.exchange(obj) {
+                // SAFETY: `due` was loaded from a slot of an object scanned in this cycle
+                // (hence allocated), and objects are not freed while marking runs.
+                unsafe { mark_grey(due, self.epoch, self.stack, self.leaf_bytes) };
+            }
         }
     }
 }
@@ -111,6 +166,7 @@ impl<'q> MarkWorker<'q> {
             queue,
             epoch: phase::mark_epoch(),
             stack: Vec::new(),
+            ring: PrefetchRing::new(),
             scanned_objects: 0,
             scanned_bytes: 0,
             leaf_bytes: 0,
@@ -137,7 +193,12 @@ impl<'q> MarkWorker<'q> {
         // marked this cycle, so it is reachable and allocated.
         let desc = unsafe { obj.header() }.desc();
         let Some(trace) = desc.trace else { return };
-        let mut sink = MarkSink { epoch: self.epoch, stack: &mut self.stack, leaf_bytes: &mut self.leaf_bytes };
+        let mut sink = MarkSink {
+            epoch: self.epoch,
+            stack: &mut self.stack,
+            ring: &mut self.ring,
+            leaf_bytes: &mut self.leaf_bytes,
+        };
         let mut tracer = Tracer::new(&mut sink);
         // SAFETY: `obj` is an allocated object of the type `desc` describes.
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| unsafe { trace(obj.as_ptr(), &mut tracer) }));
@@ -157,16 +218,46 @@ impl<'q> MarkWorker<'q> {
     /// Returns whether the stack is empty.
     fn drain_stack(&mut self, budget: usize) -> bool {
         let start = self.scanned_bytes;
-        while let Some(obj) = self.stack.pop() {
+        let mut until_balance = BALANCE_EVERY;
+        while let Some(obj) = self.next_grey() {
             self.scan(obj);
             if self.stack.len() > SPILL_AT {
                 self.spill();
             }
+            until_balance -= 1;
+            if until_balance == 0 {
+                until_balance = BALANCE_EVERY;
+                if self.stack.len() > 1 && self.queue.wants_work() {
+                    self.share();
+                }
+            }
             if self.scanned_bytes - start >= budget {
+                self.settle_ring();
                 return self.stack.is_empty();
             }
         }
         true
+    }
+
+    /// The next object to scan: from the stack, or — when it is empty — the oldest found
+    /// object still in the prefetch ring, once marking it makes it grey.
+    fn next_grey(&mut self) -> Option<ObjPtr> {
+        loop {
+            if let Some(obj) = self.stack.pop() {
+                return Some(obj);
+            }
+            let due = self.ring.take_oldest()?;
+            // SAFETY: as in `MarkSink::visit_slot`: found in a slot of a scanned object.
+            unsafe { mark_grey(due, self.epoch, &mut self.stack, &mut self.leaf_bytes) };
+        }
+    }
+
+    /// Publish the older half of the stack (up to a buffer) for a waiting worker.
+    fn share(&mut self) {
+        let n = (self.stack.len() / 2).clamp(1, BUFFER_CAP);
+        let mut buf = self.queue.empty_buffer();
+        buf.extend(self.stack.drain(..n));
+        self.queue.push_full(buf);
     }
 
     fn spill(&mut self) {
@@ -175,8 +266,17 @@ impl<'q> MarkWorker<'q> {
         self.queue.push_full(buf);
     }
 
-    /// Give every object still on the private stack back to the global queue.
+    /// Mark every found object still in the prefetch ring (pushing the grey ones).
+    fn settle_ring(&mut self) {
+        while let Some(due) = self.ring.take_oldest() {
+            // SAFETY: as in `MarkSink::visit_slot`: found in a slot of a scanned object.
+            unsafe { mark_grey(due, self.epoch, &mut self.stack, &mut self.leaf_bytes) };
+        }
+    }
+
+    /// Give every object still on the private stack (and in the ring) back to the global queue.
     fn spill_all(&mut self) {
+        self.settle_ring();
         while !self.stack.is_empty() {
             let mut buf = self.queue.empty_buffer();
             let n = self.stack.len().min(BUFFER_CAP);
@@ -185,11 +285,10 @@ impl<'q> MarkWorker<'q> {
         }
     }
 
-    /// Scan what this worker shaded itself (roots), as a busy worker.
-    pub(crate) fn drain_own(&mut self) {
-        self.queue.enter_busy();
-        self.drain_stack(usize::MAX);
-        self.queue.leave_busy();
+    /// Publish what this worker shaded itself (the roots) to the global queue, for every mark
+    /// worker to take.
+    pub(crate) fn publish_own(&mut self) {
+        self.spill_all();
     }
 
     /// Take buffers from the global queue and scan until the queue is quiescent (empty and no
@@ -198,14 +297,23 @@ impl<'q> MarkWorker<'q> {
         let mut idle_spins = 0u32;
         loop {
             if let Some(buf) = self.queue.pop_busy() {
+                if idle_spins > 0 {
+                    self.queue.fed();
+                }
                 idle_spins = 0;
                 self.stack.extend_from_slice(&buf);
                 self.queue.recycle(buf);
                 self.drain_stack(usize::MAX);
                 self.queue.leave_busy();
             } else if self.queue.is_quiescent() {
+                if idle_spins > 0 {
+                    self.queue.fed();
+                }
                 return;
             } else {
+                if idle_spins == 0 {
+                    self.queue.hungry();
+                }
                 // Another worker or an assist holds grey objects; wait for it to finish or
                 // to spill work.
                 idle_spins += 1;

@@ -373,6 +373,9 @@ fn cases() -> u32 {
     }
 }
 
+/// Operations per case (fewer under Miri, where each costs a thousand times more).
+const MAX_OPS: usize = if cfg!(miri) { 40 } else { 200 };
+
 /// Miri isolates the test from the file system, so failures are not persisted there.
 fn config() -> ProptestConfig {
     let config = ProptestConfig { cases: cases(), ..ProptestConfig::default() };
@@ -387,19 +390,19 @@ proptest! {
     #![proptest_config(config())]
 
     #[test]
-    fn model_dijkstra(ops in proptest::collection::vec(op(), 1..200)) {
+    fn model_dijkstra(ops in proptest::collection::vec(op(), 1..MAX_OPS)) {
         let _s = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
         run(&ops, BarrierKind::Dijkstra)?;
     }
 
     #[test]
-    fn model_yuasa(ops in proptest::collection::vec(op(), 1..200)) {
+    fn model_yuasa(ops in proptest::collection::vec(op(), 1..MAX_OPS)) {
         let _s = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
         run(&ops, BarrierKind::Yuasa)?;
     }
 
     #[test]
-    fn model_hybrid(ops in proptest::collection::vec(op(), 1..200)) {
+    fn model_hybrid(ops in proptest::collection::vec(op(), 1..MAX_OPS)) {
         let _s = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
         run(&ops, BarrierKind::Hybrid)?;
     }

@@ -182,7 +182,8 @@ impl<'a> Cycle<'a> {
             // SAFETY: a pointer loaded from a root cell names an allocated object.
             unsafe { w.shade_root(p) }
         });
-        w.drain_own();
+        // Published, not scanned here: every mark worker takes its share.
+        w.publish_own();
         self.note(w.work());
         self.drain();
     }

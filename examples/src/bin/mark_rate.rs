@@ -1,0 +1,118 @@
+//! Mark rate and its scaling with mark workers: full stop-the-world collections of a large live
+//! heap, timed from the collector's own cycle records.
+//!
+//! ```text
+//! cargo run --release -p gc-examples --bin mark_rate                # 1 and 2 workers, 1M objects
+//! cargo run --release -p gc-examples --bin mark_rate -- --objects 4000000 --runs 9
+//! ```
+//!
+//! The live heap is a forest of complete binary trees (`Tree` nodes of two slots, 48 bytes with
+//! the header), so the marker has parallel work from the start and finds more as it goes. For
+//! each worker count the program runs `--runs` collections in stop-the-world mode and prints
+//! the median mark time, the median pause (mark plus sweep of a heap with no garbage), and the
+//! mark rate in objects and bytes per second, then the speed-up over one worker.
+
+use std::time::Duration;
+
+use clap::Parser;
+use gc_runtime::{Config, Gc, Member, Mode, Mutator, Root, Trace};
+
+/// Command-line options.
+#[derive(Parser)]
+struct Args {
+    /// Live objects to mark (rounded to whole trees of 2^15 - 1 nodes).
+    #[arg(long, default_value_t = 1_000_000)]
+    objects: usize,
+    /// Collections per worker count; the median is reported.
+    #[arg(long, default_value_t = 7)]
+    runs: usize,
+    /// Worker counts to compare.
+    #[arg(long, value_delimiter = ',', default_value = "1,2")]
+    workers: Vec<usize>,
+}
+
+/// A binary tree node.
+#[derive(Trace)]
+struct Tree {
+    left: Member<Tree>,
+    right: Member<Tree>,
+}
+
+/// Depth of each tree of the forest.
+const DEPTH: u32 = 14;
+
+fn tree(mu: &Mutator, depth: u32) -> Gc<'_, Tree> {
+    let node = mu.alloc(Tree { left: Member::new(), right: Member::new() });
+    if depth > 0 {
+        node.left.set(Some(tree(mu, depth - 1)));
+        node.right.set(Some(tree(mu, depth - 1)));
+    }
+    node
+}
+
+/// One measurement: medians over the runs.
+struct Sample {
+    workers: usize,
+    mark: Duration,
+    pause: Duration,
+    objects: usize,
+    bytes: usize,
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn measure(mu: &mut Mutator, workers: usize, runs: usize) -> Sample {
+    gc_runtime::reconfigure(
+        Config::default().with_mode(Mode::StopTheWorld).with_mark_workers(workers).with_gc_percent(None),
+    )
+    .expect("a valid configuration");
+    mu.collect(); // warm-up: sweeps leftovers, settles the heap
+    let (mut marks, mut pauses) = (Vec::new(), Vec::new());
+    let (mut objects, mut bytes) = (0, 0);
+    for _ in 0..runs {
+        let before = gc_runtime::stats().cycles;
+        mu.collect();
+        let c = gc_runtime::stats().recent.into_iter().rfind(|c| c.cycle > before).expect("the cycle was recorded");
+        marks.push(c.mark_time);
+        pauses.push(c.max_pause());
+        (objects, bytes) = (c.objects_marked, c.heap_marked);
+    }
+    Sample { workers, mark: median(marks), pause: median(pauses), objects, bytes }
+}
+
+fn main() {
+    let args = Args::parse();
+    let mut mu = gc_runtime::attach();
+    let per_tree = (1usize << (DEPTH + 1)) - 1;
+    let trees = args.objects.div_ceil(per_tree).max(1);
+    let forest: Vec<Root<Tree>> = (0..trees)
+        .map(|_| {
+            let t = tree(&mu, DEPTH).root(&mu);
+            mu.safepoint();
+            t
+        })
+        .collect();
+    println!("{} live objects in {} trees; {} collections per worker count", trees * per_tree, trees, args.runs);
+    println!("| mark workers | mark (median) | pause (median) | objects/s | MB/s | speed-up |");
+    println!("|---|---|---|---|---|---|");
+    let mut base = None;
+    for &w in &args.workers {
+        let s = measure(&mut mu, w, args.runs);
+        let secs = s.mark.as_secs_f64();
+        let speedup = base.map_or(1.0, |b: Duration| b.as_secs_f64() / secs);
+        base.get_or_insert(s.mark);
+        println!(
+            "| {} | {:.2} ms | {:.2} ms | {:.0}M | {:.0} | {:.2}x |",
+            s.workers,
+            secs * 1e3,
+            s.pause.as_secs_f64() * 1e3,
+            s.objects as f64 / secs / 1e6,
+            s.bytes as f64 / secs / 1e6,
+            speedup
+        );
+    }
+    drop(forest);
+}
