@@ -120,7 +120,7 @@ impl Params {
         num(args, "--iters", &mut p.ring_iters)?;
         num(args, "--live", &mut p.live)?;
         num(args, "--seconds", &mut p.seconds)?;
-        if p.threads == 0 || p.ring_nodes < 2 || p.live == 0 || !(p.seconds > 0.0) {
+        if p.threads == 0 || p.ring_nodes < 2 || p.live == 0 || p.seconds.is_nan() || p.seconds <= 0.0 {
             return Err("--threads, --live and --seconds must be positive, --nodes at least 2".into());
         }
         Ok(p)

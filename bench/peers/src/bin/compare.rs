@@ -153,7 +153,7 @@ fn fmt_ms(ms: f64) -> String {
 }
 
 fn size_label(n: usize) -> String {
-    if n >= 1_000_000 && n % 1_000_000 == 0 {
+    if n >= 1_000_000 && n.is_multiple_of(1_000_000) {
         format!("{}M", n / 1_000_000)
     } else if n >= 1000 {
         format!("{}k", n / 1000)
@@ -558,41 +558,49 @@ fn report(
 
 type DynErr = Box<dyn std::error::Error>;
 
-/// A bar chart of median times (log scale), one bar per implementation.
+/// A horizontal bar chart of median times (log scale), one bar per implementation.
 fn bar_chart(path: &Path, title: &str, bars: &[(String, f64)]) -> Result<(), DynErr> {
     if bars.is_empty() {
         return Ok(());
     }
     let lo = bars.iter().map(|b| b.1).fold(f64::MAX, f64::min).max(1e-3) * 0.5;
     let hi = bars.iter().map(|b| b.1).fold(0.0, f64::max) * 2.0;
-    let root = SVGBackend::new(path, (900, 480)).into_drawing_area();
+    let height = 90 + 32 * bars.len() as u32;
+    let root = SVGBackend::new(path, (900, height)).into_drawing_area();
     root.fill(&WHITE)?;
     let labels: Vec<String> = bars.iter().map(|b| b.0.clone()).collect();
+    let n = bars.len() as f64;
     let mut chart = ChartBuilder::on(&root)
         .caption(title, ("sans-serif", 20))
         .margin(15)
-        .x_label_area_size(110)
-        .y_label_area_size(70)
-        .build_cartesian_2d(0.0..bars.len() as f64, (lo..hi).log_scale())?;
+        .x_label_area_size(40)
+        .y_label_area_size(230)
+        .build_cartesian_2d((lo..hi).log_scale(), 0.0..n)?;
     chart
         .configure_mesh()
-        .disable_x_mesh()
-        .x_labels(bars.len() * 2 + 1)
-        .x_label_formatter(&|x| {
-            let i = (*x - 0.5).round();
-            if (x - 0.5 - i).abs() < 1e-6 && i >= 0.0 {
+        .disable_y_mesh()
+        .y_labels(bars.len() * 2 + 1)
+        .y_label_formatter(&|y| {
+            // Bar i spans [n-i-1, n-i]; label its middle.
+            let k = n - *y - 0.5;
+            let i = k.round();
+            if (k - i).abs() < 1e-6 && i >= 0.0 {
                 labels.get(i as usize).cloned().unwrap_or_default()
             } else {
                 String::new()
             }
         })
-        .x_label_style(("sans-serif", 11).into_font().transform(FontTransform::Rotate90))
-        .y_desc("milliseconds (median, log scale)")
-        .y_label_formatter(&|y| format!("{y}"))
+        .x_desc("milliseconds (median, log scale)")
+        .x_label_formatter(&|x| format!("{x}"))
         .draw()?;
+    chart.draw_series(bars.iter().enumerate().map(|(i, (label, v))| {
+        let color = if label.starts_with("gc-runtime") { RGBColor(30, 100, 200) } else { RGBColor(150, 150, 150) };
+        let y = n - i as f64 - 1.0;
+        Rectangle::new([(lo, y + 0.15), (*v, y + 0.85)], color.filled())
+    }))?;
     chart.draw_series(bars.iter().enumerate().map(|(i, (_, v))| {
-        let color = if labels[i].starts_with("gc-runtime") { RGBColor(30, 100, 200) } else { RGBColor(150, 150, 150) };
-        Rectangle::new([(i as f64 + 0.15, lo), (i as f64 + 0.85, *v)], color.filled())
+        let y = n - i as f64 - 0.5;
+        Text::new(fmt_ms(*v), (*v * 1.05, y + 0.2), ("sans-serif", 12).into_font())
     }))?;
     root.present()?;
     Ok(())

@@ -14,7 +14,7 @@ use crate::{chains_for, next_mutation, Outcome, Params, Rng, Workload, BATCH, BU
 /// Runs a workload.
 pub fn run(w: Workload, p: &Params) -> Result<Outcome, String> {
     Ok(match w {
-        Workload::BinaryTrees => super::binary_trees(p, &mut Trees(Arena::new(|_| None))),
+        Workload::BinaryTrees => super::binary_trees(p, &mut Trees(TreeArena::new(|_| None))),
         Workload::Ring => super::ring(p, &mut RingImpl(Arena::new(|_| None))),
         Workload::FullGc => super::full_gc(p, &mut Full(Arena::new(|_| None))),
         Workload::Pause => pause(p),
@@ -45,7 +45,10 @@ fn item_check(tree: &Tree<'_>) -> u64 {
     }
 }
 
-struct Trees(Arena<Rootable![Option<Gc<'_, Tree<'_>>>]>);
+/// An arena rooted at an optional tree.
+type TreeArena = Arena<Rootable![Option<Gc<'_, Tree<'_>>>]>;
+
+struct Trees(TreeArena);
 
 impl BinaryTrees for Trees {
     fn trees(&mut self, count: u64, depth: u32) -> u64 {
@@ -76,7 +79,10 @@ struct RingNode<'gc> {
     next: Lock<Option<Gc<'gc, RingNode<'gc>>>>,
 }
 
-struct RingImpl(Arena<Rootable![Option<Gc<'_, RingNode<'_>>>]>);
+/// An arena rooted at an optional ring.
+type RingArena = Arena<Rootable![Option<Gc<'_, RingNode<'_>>>]>;
+
+struct RingImpl(RingArena);
 
 impl Ring for RingImpl {
     fn build_walk_drop(&mut self, n: usize) -> u64 {
@@ -128,7 +134,10 @@ fn sum_tree(node: &TreeNode<'_>) -> u64 {
     node.id + node.left.map_or(0, |l| sum_tree(&l)) + node.right.map_or(0, |r| sum_tree(&r))
 }
 
-struct Full(Arena<Rootable![Option<Gc<'_, TreeNode<'_>>>]>);
+/// An arena rooted at an optional indexed tree.
+type FullArena = Arena<Rootable![Option<Gc<'_, TreeNode<'_>>>]>;
+
+struct Full(FullArena);
 
 impl FullGc for Full {
     fn build(&mut self, n: usize) {
@@ -173,10 +182,13 @@ fn fresh_chain<'gc>(mc: &Mutation<'gc>, len: usize, next_id: &mut u64) -> Gc<'gc
     next.expect("len >= 1")
 }
 
+/// An arena rooted at the buckets of chains.
+type BucketArena = Arena<Rootable![Vec<Gc<'_, Bucket<'_>>>]>;
+
 fn pause(p: &Params) -> Outcome {
     let chains = chains_for(p.live);
     let mut next_id = 0;
-    let mut arena: Arena<Rootable![Vec<Gc<'_, Bucket<'_>>>]> = Arena::new(|_| Vec::new());
+    let mut arena = BucketArena::new(|_| Vec::new());
     for first in (0..chains).step_by(BUCKET_SLOTS) {
         let slots = BUCKET_SLOTS.min(chains - first);
         arena.mutate_root(|mc, root| {
