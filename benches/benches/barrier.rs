@@ -1,0 +1,111 @@
+//! The write barrier's cost: a `Member::set` (a slot store through the barrier) with the
+//! collector idle and while a cycle is marking, next to a raw `AtomicPtr` store.
+//!
+//! - `raw_atomic_ptr_store`: `AtomicPtr::store(Release)` of pointers from a pool: the floor.
+//! - `member_set/idle`: concurrent mode, no cycle running (the pacer is off): the barrier's fast
+//!   path, one phase load.
+//! - `member_set/marking`: a live heap of a few hundred thousand objects is collected back to
+//!   back by a second thread, so most stores run while the phase is `Mark` and take the barrier's
+//!   slow path (shade the new value: enqueue it unless already marked). The fraction of stores
+//!   that saw the `Mark` phase is printed.
+//!
+//! Stores are timed in chunks of [`CHUNK`](gc_benches::CHUNK); the safepoint after each chunk
+//! (where the cycles' pauses happen) is not timed.
+
+use std::{
+    hint::black_box,
+    sync::{
+        atomic::{AtomicBool, AtomicPtr, Ordering},
+        Arc,
+    },
+    time::{Duration, Instant},
+};
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use gc_benches::{init, live_chains, small, test_mode, Small, CHUNK};
+use gc_runtime::{Gc, Mode, Mutator, Phase, Root};
+
+/// Pool of store values.
+const POOL: usize = 1024;
+
+/// Time `iters` stores of pool values into one slot, chunk by chunk, with an untimed safepoint
+/// between chunks; returns the time and how many chunks started in the `Mark` phase.
+fn timed_stores(mu: &mut Mutator, holder: &Root<Small>, pool: &[Root<Small>], iters: u64) -> (Duration, u64, u64) {
+    let mut total = Duration::ZERO;
+    let (mut chunks, mut marking) = (0, 0);
+    let mut done = 0;
+    while done < iters {
+        let n = (iters - done).min(CHUNK);
+        {
+            let h = holder.get(mu);
+            let values: Vec<Gc<'_, Small>> = pool.iter().map(|r| r.get(mu)).collect();
+            marking += u64::from(gc_runtime::phase() == Phase::Mark);
+            chunks += 1;
+            let t = Instant::now();
+            for i in 0..n {
+                h.next.set(Some(black_box(values[i as usize % POOL])));
+            }
+            total += t.elapsed();
+        }
+        done += n;
+        mu.safepoint();
+    }
+    (total, chunks, marking)
+}
+
+fn barrier(c: &mut Criterion) {
+    init(Mode::Concurrent, None);
+    let mut mu = gc_runtime::attach();
+    let holder = small(&mu, 0).root(&mu);
+    let pool: Vec<Root<Small>> = (0..POOL).map(|i| small(&mu, i as u64).root(&mu)).collect();
+
+    let mut g = c.benchmark_group("barrier");
+    let raw_targets: Vec<Box<u64>> = (0..POOL as u64).map(Box::new).collect();
+    let raw_ptrs: Vec<*mut u64> = raw_targets.iter().map(|b| &**b as *const u64 as *mut u64).collect();
+    let slot = AtomicPtr::new(std::ptr::null_mut());
+    g.bench_function("raw_atomic_ptr_store", |b| {
+        b.iter_custom(|iters| {
+            let t = Instant::now();
+            for i in 0..iters {
+                slot.store(black_box(raw_ptrs[i as usize % POOL]), Ordering::Release);
+            }
+            t.elapsed()
+        })
+    });
+    g.bench_function("member_set/idle", |b| b.iter_custom(|iters| timed_stores(&mut mu, &holder, &pool, iters).0));
+
+    // Keep cycles marking: a live heap collected back to back by another mutator.
+    let live = if test_mode() { 20_000 } else { 500_000 };
+    let heap = live_chains(&mut mu, live);
+    let stop = Arc::new(AtomicBool::new(false));
+    let collector = {
+        let stop = stop.clone();
+        mu.blocking(|| {
+            std::thread::spawn(move || {
+                let mut mu = gc_runtime::attach();
+                while !stop.load(Ordering::Relaxed) {
+                    mu.collect();
+                }
+            })
+        })
+    };
+    let (mut chunks, mut marking) = (0, 0);
+    g.bench_function("member_set/marking", |b| {
+        b.iter_custom(|iters| {
+            let (t, c, m) = timed_stores(&mut mu, &holder, &pool, iters);
+            chunks += c;
+            marking += m;
+            t
+        })
+    });
+    g.finish();
+    stop.store(true, Ordering::Relaxed);
+    mu.blocking(|| collector.join().expect("collector thread panicked"));
+    eprintln!(
+        "barrier/member_set/marking: {marking} of {chunks} chunks of stores started in the Mark phase ({live} live objects)"
+    );
+    drop(heap);
+}
+
+criterion_group!(benches, barrier);
+criterion_main!(benches);

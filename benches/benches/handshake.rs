@@ -1,0 +1,75 @@
+//! Stop-the-world handshake latency against the number of attached mutators.
+//!
+//! The runtime runs in stop-the-world mode with a tiny heap, so a `collect()` is almost all
+//! handshake: stop every mutator at a safepoint, run the (tiny) cycle, restart them. Besides
+//! the calling thread, 0, 1 or 3 other attached threads call `safepoint()` in a loop (1, 2 or
+//! 4 mutators in all). The calling thread is detached while `collect()` waits (as the API
+//! documents), so the handshake stops the other N-1.
+//!
+//! - `collect/N`: wall time of `mu.collect()` on the calling thread.
+//! - `pause/N`: the pause the collector recorded for that cycle (`CycleStats::pauses`: stop
+//!   request to restart), summed over the iterations.
+//!
+//! On a machine with fewer cores than mutators, the figure includes the time a descheduled
+//! thread takes to run again and reach its safepoint.
+
+use std::{
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc,
+    },
+    thread::JoinHandle,
+    time::{Duration, Instant},
+};
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use gc_benches::{init, small};
+use gc_runtime::Mode;
+
+/// Start `n` threads that attach and call `safepoint()` until `stop`.
+fn spinners(n: usize, stop: &Arc<AtomicBool>) -> Vec<JoinHandle<()>> {
+    (0..n)
+        .map(|_| {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let mut mu = gc_runtime::attach();
+                while !stop.load(Ordering::Relaxed) {
+                    mu.safepoint();
+                    std::hint::spin_loop();
+                }
+            })
+        })
+        .collect()
+}
+
+fn handshake(c: &mut Criterion) {
+    init(Mode::StopTheWorld, None);
+    let mut mu = gc_runtime::attach();
+    let _tiny_heap = small(&mu, 1).root(&mu);
+    let mut g = c.benchmark_group("handshake");
+    for mutators in [1usize, 2, 4] {
+        let stop = Arc::new(AtomicBool::new(false));
+        let threads = spinners(mutators - 1, &stop);
+        g.bench_with_input(BenchmarkId::new("collect", mutators), &mutators, |b, _| b.iter(|| mu.collect()));
+        g.bench_with_input(BenchmarkId::new("pause", mutators), &mutators, |b, _| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    let before = gc_runtime::stats().cycles;
+                    mu.collect();
+                    let stats = gc_runtime::stats();
+                    total += stats.recent.iter().filter(|c| c.cycle > before).map(|c| c.max_pause()).sum::<Duration>();
+                }
+                total
+            })
+        });
+        stop.store(true, Ordering::Relaxed);
+        let t = Instant::now();
+        mu.blocking(|| threads.into_iter().for_each(|h| h.join().expect("spinner panicked")));
+        debug_assert!(t.elapsed() < Duration::from_secs(10));
+    }
+    g.finish();
+}
+
+criterion_group!(benches, handshake);
+criterion_main!(benches);
