@@ -27,6 +27,9 @@ use crate::{
     primitive::sync::atomic::{AtomicU64, Ordering},
 };
 
+/// How far ahead of the header it reads the sweep prefetches.
+const SWEEP_PREFETCH_BYTES: usize = 512;
+
 /// Bytes per page.
 pub(crate) const PAGE_BYTES: usize = 64 * 1024;
 const PAGE_ALIGN: usize = 4096;
@@ -113,6 +116,9 @@ impl Page {
         // SAFETY: the caller owns the page.
         let slots = unsafe { self.slots_mut() };
         let size = slots.slot_size;
+        // Headers are read in address order; prefetching a few slots ahead hides most of the
+        // misses (the hardware prefetcher alone leaves the loop waiting on memory).
+        let ahead = SWEEP_PREFETCH_BYTES.div_ceil(size) * size;
         for w in 0..slots.nslots.div_ceil(64) {
             let mut alloc = slots.bits[w] & slots.valid_mask(w);
             while alloc != 0 {
@@ -121,14 +127,16 @@ impl Page {
                 let i = w * 64 + bit;
                 // SAFETY: `i < nslots`, so the address is inside the page.
                 let obj = unsafe { base.add(i * size) }.cast::<Header>();
+                crate::prefetch::prefetch_read(obj.cast::<u8>().wrapping_add(ahead));
                 // SAFETY: slot `i` is allocated (its bit is set): an initialised header.
-                if unsafe { &*obj }.mark_epoch() >= epoch {
+                let header = unsafe { &*obj };
+                if header.mark_epoch() >= epoch {
                     result.live_objects += 1;
                     continue;
                 }
                 // SAFETY: the object is dead (unmarked at the last termination), so nothing can
                 // reach it; it is dropped once, here, and its slot freed right after.
-                if !unsafe { super::run_destructor(obj) } {
+                if header.desc().drop.is_some() && !unsafe { super::run_destructor(obj) } {
                     result.drop_panics += 1;
                 }
                 slots.bits[w] &= !(1u64 << bit);
