@@ -363,12 +363,12 @@ fn run(ops: &[Op], barrier: BarrierKind) -> Result<(), TestCaseError> {
     Ok(())
 }
 
-/// 256 cases per barrier (4 under Miri); `PROPTEST_CASES` sets another number (the long
+/// 256 cases per barrier (2 under Miri); `PROPTEST_CASES` sets another number (the long
 /// profile in DEVELOPMENT.md).
 fn cases() -> u32 {
     match std::env::var("PROPTEST_CASES") {
         Ok(n) => n.parse().expect("PROPTEST_CASES is a number"),
-        Err(_) if cfg!(miri) => 4,
+        Err(_) if cfg!(miri) => 2,
         Err(_) => 256,
     }
 }

@@ -18,10 +18,11 @@
 //!
 //! A segment ends
 //!
-//! - after a budget of calls and backward jumps (the only ways a program runs long), so the
-//!   thread reaches a safepoint every few thousand calls or loop iterations and concurrent
-//!   collection makes progress; the budget grows with the stack depth so that spilling and
-//!   reloading cost stays a small fraction of the work;
+//! - when the collector waits for this thread ([`Mutator::safepoint_requested`]), checked after
+//!   a budget of calls and backward jumps (the only ways a program runs long), so the thread
+//!   reaches a safepoint within a few thousand calls or loop iterations of a request and
+//!   concurrent collection makes progress; while nobody waits, the budget is renewed and the
+//!   segment goes on without spilling;
 //! - in stress mode, *before* every instruction that allocates: the VM spills, runs a full
 //!   collection (`mu.collect()`), reloads and then executes the instruction, like clox's
 //!   `DEBUG_STRESS_GC`; the instruction's operands are still on the stack, so the collection
@@ -568,7 +569,7 @@ impl<'m> Segment<'m> {
                     let offset = u16::from_be_bytes([code[ip], code[ip + 1]]) as usize;
                     ip = ip + 2 - offset;
                     self.budget -= 1;
-                    if self.budget != 0 {
+                    if self.budget != 0 || !self.safepoint_due() {
                         continue;
                     }
                     self.ip = ip;
@@ -813,11 +814,22 @@ impl<'m> Segment<'m> {
     #[inline(always)]
     fn tick(&mut self) -> Step {
         self.budget -= 1;
-        if self.budget == 0 {
+        if self.budget == 0 && self.safepoint_due() {
             Err(Stop::Exit(Exit::Safepoint))
         } else {
             Ok(())
         }
+    }
+
+    /// The budget ran out: end the segment if the collector waits for this thread (or in
+    /// stress mode); otherwise renew the budget and go on without spilling.
+    #[cold]
+    fn safepoint_due(&mut self) -> bool {
+        if self.stress || self.mu.safepoint_requested() {
+            return true;
+        }
+        self.budget = SEGMENT_BUDGET + self.stack.len();
+        false
     }
 
     fn undefined_variable(&mut self, index: usize) -> Stop {
