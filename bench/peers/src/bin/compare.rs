@@ -102,7 +102,8 @@ impl Driver {
                 }
             }
             if secs > self.slow_secs {
-                let _ = writeln!(self.log, "{w} {size} {}: one run only ({secs:.0} s per run)", imp.name);
+                let _ =
+                    writeln!(self.log, "{w} {size} {}: no more runs after run {} took {secs:.0} s", imp.name, i + 1);
                 break;
             }
         }
@@ -132,6 +133,28 @@ impl Driver {
             .map(|((w, size), checks)| format!("{w} {size}: check values differ: {checks:?}"))
             .collect()
     }
+}
+
+/// Cells from the progress lines `  WORKLOAD SIZE... IMPL run N SECS s  key=value ...` of a run.
+fn parse_progress(text: &str) -> BTreeMap<Key, Cell> {
+    let mut cells: BTreeMap<Key, Cell> = BTreeMap::new();
+    for line in text.lines() {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let Some(run) = words.iter().position(|w| *w == "run") else { continue };
+        let (Some(w), Some(imp)) =
+            (words.first().and_then(|w| Workload::parse(w)), run.checked_sub(1).and_then(|i| impls::find(words[i])))
+        else {
+            continue;
+        };
+        let size = words[1..run - 1].join(" ");
+        let values = words[run + 3..]
+            .iter()
+            .filter_map(|kv| kv.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        cells.entry((w, size, imp.name)).or_default().runs.push(Outcome { values });
+    }
+    cells
 }
 
 fn short(o: &Outcome) -> String {
@@ -228,6 +251,31 @@ fn main() -> ExitCode {
     }
 
     let mut d = Driver { run_bin, runs, pause_runs, slow_secs, cells: BTreeMap::new(), log: String::new() };
+    if let Some(log) = flag(&args, "--replot") {
+        // Redraw the SVGs from the progress lines of an earlier run (its standard error).
+        let text = match std::fs::read_to_string(log) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("compare: {log}: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        d.cells = parse_progress(&text);
+        if let Err(e) = std::fs::create_dir_all(&out_dir) {
+            eprintln!("compare: cannot create {}: {e}", out_dir.display());
+            return ExitCode::FAILURE;
+        }
+        let full_gc_sizes: Vec<usize> =
+            [8, 4, 2].iter().map(|k| params.live / k).chain([params.live, params.live * 2]).collect();
+        let pause_sizes = [params.live, params.live * 8];
+        return match plots(&d, &params, &full_gc_sizes, &pause_sizes, &out_dir) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("compare: cannot draw the plots: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let started = Instant::now();
     // Heap sizes of the collection-time and pause series.
     let full_gc_sizes: Vec<usize> = if smoke {
@@ -622,7 +670,8 @@ fn line_chart(path: &Path, title: &str, y_desc: &str, lines: &[(String, Vec<(f64
         .margin(15)
         .x_label_area_size(45)
         .y_label_area_size(70)
-        .build_cartesian_2d((x_lo * 0.8..x_hi * 1.25).log_scale(), (y_lo..y_hi * 30.0).log_scale())?;
+        // Headroom above the data for the legend.
+        .build_cartesian_2d((x_lo * 0.8..x_hi * 1.25).log_scale(), (y_lo..y_hi * 3000.0).log_scale())?;
     chart
         .configure_mesh()
         .x_desc("live objects")
@@ -673,6 +722,8 @@ fn plots(d: &Driver, p: &Params, full_gc_sizes: &[usize], pause_sizes: &[usize],
                     .filter_map(|&n| {
                         d.get(w, &size_label(n), i.name).and_then(|c| c.median(key)).map(|v| (n as f64, v))
                     })
+                    // No pause recorded in the run: nothing to draw on a log scale.
+                    .filter(|&(_, v)| v > 0.0)
                     .collect();
                 (!pts.is_empty()).then(|| (i.label.to_string(), pts))
             })
