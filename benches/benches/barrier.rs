@@ -5,9 +5,10 @@
 //! - `member_set/idle`: concurrent mode, no cycle running (the pacer is off): the barrier's fast
 //!   path, one phase load.
 //! - `member_set/marking`: a live heap of a few hundred thousand objects is collected back to
-//!   back by a second thread, so most stores run while the phase is `Mark` and take the barrier's
-//!   slow path (shade the new value: enqueue it unless already marked). The fraction of stores
-//!   that saw the `Mark` phase is printed.
+//!   back by a second thread; only chunks of stores that start while the phase is `Mark` are
+//!   timed (the others run untimed), so the figure is the barrier with marking on (shade the new
+//!   value: enqueue it unless already marked). The fraction of chunks that saw the `Mark` phase
+//!   is printed.
 //!
 //! Stores are timed in chunks of [`CHUNK`](gc_benches::CHUNK); the safepoint after each chunk
 //! (where the cycles' pauses happen) is not timed.
@@ -28,27 +29,55 @@ use gc_runtime::{Gc, Mode, Mutator, Phase, Root};
 /// Pool of store values.
 const POOL: usize = 1024;
 
+/// Which chunks of stores [`timed_stores`] times.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Timed {
+    /// Every chunk.
+    All,
+    /// Only chunks that start while the phase is `Mark` (the others run untimed); if too few
+    /// do within [`MARK_WAIT`], the time of those that did is scaled up to `iters` stores.
+    Marking,
+}
+
+/// How long [`Timed::Marking`] waits for enough chunks to start in the `Mark` phase.
+const MARK_WAIT: Duration = Duration::from_secs(5);
+
 /// Time `iters` stores of pool values into one slot, chunk by chunk, with an untimed safepoint
-/// between chunks; returns the time and how many chunks started in the `Mark` phase.
-fn timed_stores(mu: &mut Mutator, holder: &Root<Small>, pool: &[Root<Small>], iters: u64) -> (Duration, u64, u64) {
+/// between chunks; returns the time, the chunks run and how many of them started in the
+/// `Mark` phase.
+fn timed_stores(
+    mu: &mut Mutator,
+    holder: &Root<Small>,
+    pool: &[Root<Small>],
+    iters: u64,
+    timed: Timed,
+) -> (Duration, u64, u64) {
     let mut total = Duration::ZERO;
     let (mut chunks, mut marking) = (0, 0);
     let mut done = 0;
+    let started = Instant::now();
     while done < iters {
         let n = (iters - done).min(CHUNK);
         {
             let h = holder.get(mu);
             let values: Vec<Gc<'_, Small>> = pool.iter().map(|r| r.get(mu)).collect();
-            marking += u64::from(gc_runtime::phase() == Phase::Mark);
+            let in_mark = gc_runtime::phase() == Phase::Mark;
+            marking += u64::from(in_mark);
             chunks += 1;
             let t = Instant::now();
             for i in 0..n {
                 h.next.set(Some(black_box(values[i as usize % POOL])));
             }
-            total += t.elapsed();
+            if in_mark || timed == Timed::All {
+                total += t.elapsed();
+                done += n;
+            }
         }
-        done += n;
         mu.safepoint();
+        if timed == Timed::Marking && started.elapsed() > MARK_WAIT && done > 0 {
+            total = total.mul_f64(iters as f64 / done as f64);
+            break;
+        }
     }
     (total, chunks, marking)
 }
@@ -72,7 +101,9 @@ fn barrier(c: &mut Criterion) {
             t.elapsed()
         })
     });
-    g.bench_function("member_set/idle", |b| b.iter_custom(|iters| timed_stores(&mut mu, &holder, &pool, iters).0));
+    g.bench_function("member_set/idle", |b| {
+        b.iter_custom(|iters| timed_stores(&mut mu, &holder, &pool, iters, Timed::All).0)
+    });
 
     // Keep cycles marking: a live heap collected back to back by another mutator.
     let live = if test_mode() { 20_000 } else { 500_000 };
@@ -92,7 +123,7 @@ fn barrier(c: &mut Criterion) {
     let (mut chunks, mut marking) = (0, 0);
     g.bench_function("member_set/marking", |b| {
         b.iter_custom(|iters| {
-            let (t, c, m) = timed_stores(&mut mu, &holder, &pool, iters);
+            let (t, c, m) = timed_stores(&mut mu, &holder, &pool, iters, Timed::Marking);
             chunks += c;
             marking += m;
             t
