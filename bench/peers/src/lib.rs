@@ -27,7 +27,7 @@
 pub mod impls;
 pub mod measure;
 
-use std::{fmt, time::Duration};
+use std::{fmt, process::ExitCode, time::Duration};
 
 /// A workload of the comparison.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -298,4 +298,46 @@ pub fn tree_children(i: usize, n: usize) -> (Option<usize>, Option<usize>) {
 /// full-gc: the check value (sum of node ids `0..n`).
 pub fn tree_check(n: usize) -> u64 {
     (n as u64) * (n as u64 - 1) / 2
+}
+
+/// The command line of the `run` binary (and of `compare --child`): run one workload on one
+/// implementation in this process and print its `result` line. Exit status 3: the
+/// implementation does not support the workload; 2: bad arguments.
+pub fn run_cli(args: &[String]) -> ExitCode {
+    if args.iter().any(|a| a == "--list") {
+        for i in impls::IMPLS {
+            println!("{}\t{}", i.name, i.label);
+        }
+        return ExitCode::SUCCESS;
+    }
+    let names = || impls::IMPLS.iter().map(|i| i.name).collect::<Vec<_>>().join(", ");
+    let Some(imp) = flag(args, "--impl").and_then(impls::find) else {
+        eprintln!("run: --impl NAME needed (one of: {})", names());
+        return ExitCode::from(2);
+    };
+    let Some(workload) = flag(args, "--workload").and_then(Workload::parse) else {
+        eprintln!("run: --workload binary-trees|ring|full-gc|pause needed");
+        return ExitCode::from(2);
+    };
+    let params = match Params::from_args(args) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("run: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match (imp.run)(workload, &params) {
+        Ok(outcome) => {
+            println!("{}", outcome.with("impl", imp.name).with("workload", workload).line());
+            ExitCode::SUCCESS
+        }
+        Err(e) if e == impls::UNSUPPORTED => {
+            eprintln!("run: {} does not support {workload}", imp.name);
+            ExitCode::from(3)
+        }
+        Err(e) => {
+            eprintln!("run: {}: {workload}: {e}", imp.name);
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -1,5 +1,5 @@
 //! The comparison driver: runs every (workload, implementation) in its own child process
-//! (the `run` binary next to this one), several times, takes medians, checks that every
+//! (this program again, with `--child` and the `run` binary's arguments), several times, takes medians, checks that every
 //! implementation computed the same check value, and writes `results.md` and the SVG plots.
 //!
 //! ```text
@@ -72,7 +72,7 @@ impl Driver {
         for i in 0..runs {
             let t = Instant::now();
             let out = Command::new(&self.run_bin)
-                .args(["--impl", imp.name, "--workload", w.name()])
+                .args(["--child", "--impl", imp.name, "--workload", w.name()])
                 .args(p.to_args())
                 .output();
             let secs = t.elapsed().as_secs_f64();
@@ -209,6 +209,9 @@ fn machine() -> String {
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "--child") {
+        return gc_peers::run_cli(&args);
+    }
     let smoke = args.iter().any(|a| a == "--smoke");
     let mut size_args = args.clone();
     if smoke && flag(&args, "--size").is_none() {
@@ -236,20 +239,12 @@ fn main() -> ExitCode {
     let impl_filter = filter("--impls");
     let workload_filter = filter("--workloads");
     let run_bin = match std::env::current_exe() {
-        Ok(exe) => exe.with_file_name("run"),
+        Ok(exe) => exe,
         Err(e) => {
             eprintln!("compare: {e}");
             return ExitCode::FAILURE;
         }
     };
-    if !run_bin.exists() {
-        eprintln!(
-            "compare: {} not found; build it: cargo build --release --manifest-path bench/peers/Cargo.toml",
-            run_bin.display()
-        );
-        return ExitCode::FAILURE;
-    }
-
     let mut d = Driver { run_bin, runs, pause_runs, slow_secs, cells: BTreeMap::new(), log: String::new() };
     if let Some(log) = flag(&args, "--replot") {
         // Redraw the SVGs from the progress lines of an earlier run (its standard error).
