@@ -69,6 +69,10 @@ impl PauseKind {
 pub struct Pause {
     /// What it was for.
     pub kind: PauseKind,
+    /// When the stop was requested, since the runtime started (the same clock as
+    /// [`CycleStats::started_at`]); with `duration`, enough to compute minimum mutator
+    /// utilisation from these records.
+    pub started_at: Duration,
     /// From the stop request to the restart: the longest any mutator can have waited.
     pub duration: Duration,
     /// From the stop request until the last running mutator reached a safepoint. Mutators
@@ -359,6 +363,7 @@ mod tests {
                 .iter()
                 .map(|&us| Pause {
                     kind: PauseKind::MarkStart,
+                    started_at: Duration::from_millis(1500),
                     duration: Duration::from_micros(us),
                     time_to_safepoint: Duration::from_micros(us / 2),
                 })

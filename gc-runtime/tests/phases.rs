@@ -58,6 +58,11 @@ fn concurrent_cycle_stops_the_world_only_to_flip_the_barrier() {
     assert!(kinds[1..kinds.len() - 1].iter().all(|&k| k == PauseKind::MarkTerminationRetry));
     assert_eq!(c.termination_retries as usize, kinds.len() - 2);
     assert!(c.objects_marked >= 1001, "the rooted chain was scanned: {}", c.objects_marked);
+    // Pause start times are on the cycle's clock, in order, and do not overlap.
+    assert!(c.pauses[0].started_at >= c.started_at);
+    for w in c.pauses.windows(2) {
+        assert!(w[0].started_at + w[0].duration <= w[1].started_at, "{:?} overlaps {:?}", w[0], w[1]);
+    }
 }
 
 #[test]

@@ -162,7 +162,8 @@ impl<'a> Cycle<'a> {
 
     fn start(&mut self, (requested, time_to_safepoint): (Instant, Duration), kind: PauseKind) {
         self.rt.handshake.start_the_world();
-        self.stats.pauses.push(Pause { kind, duration: requested.elapsed(), time_to_safepoint });
+        let started_at = requested.saturating_duration_since(self.rt.started);
+        self.stats.pauses.push(Pause { kind, started_at, duration: requested.elapsed(), time_to_safepoint });
     }
 
     /// World stopped: new epoch, barrier choice, phase `Mark`.
