@@ -76,7 +76,8 @@ pub struct Config {
     pub gc_percent: Option<u32>,
     /// The heap size below which the pacer never triggers a cycle, in bytes.
     pub min_heap: usize,
-    /// Number of threads that mark during a cycle (at least 1).
+    /// Number of threads that mark concurrently with the mutators (at least 1). Marking inside
+    /// a pause (stop-the-world mode) uses at least one thread per core.
     pub mark_workers: usize,
     /// Print one line per cycle on stderr.
     pub trace: bool,

@@ -145,6 +145,8 @@ struct Cycle<'a> {
     rt: &'a Runtime,
     config: Config,
     stats: CycleStats,
+    /// Whether marking runs with the world stopped (then every core marks).
+    marking_in_pause: bool,
 }
 
 impl<'a> Cycle<'a> {
@@ -189,8 +191,16 @@ impl<'a> Cycle<'a> {
         self.drain();
     }
 
+    /// Drain the grey queue. Concurrent marking uses the configured workers, leaving cores to
+    /// the mutators; marking inside a pause uses at least one worker per core, since every
+    /// mutator is parked anyway.
     fn drain(&mut self) {
-        let work = marker::drain_parallel(self.rt, self.config.mark_workers);
+        let workers = if self.marking_in_pause {
+            self.config.mark_workers.max(std::thread::available_parallelism().map_or(1, usize::from))
+        } else {
+            self.config.mark_workers
+        };
+        let work = marker::drain_parallel(self.rt, workers);
         self.note(work);
     }
 
@@ -261,6 +271,7 @@ impl<'a> Cycle<'a> {
                     self.start(t, PauseKind::MarkTerminationRetry);
                     continue;
                 }
+                self.marking_in_pause = true;
                 while !rt.grey.is_quiescent() {
                     self.drain();
                     roots.orphan_shades.flush(&rt.grey);
@@ -284,6 +295,7 @@ impl<'a> Cycle<'a> {
     fn stop_the_world(&mut self) {
         let rt = self.rt;
         let t = self.stop();
+        self.marking_in_pause = true;
         rt.pages.finish_sweep();
         let freed_before = rt.pages.swept.freed_objects.load(Ordering::Relaxed);
         let mark_started = Instant::now();
@@ -317,6 +329,7 @@ fn run_cycle(rt: &Runtime) {
     let bytes_before = rt.pages.swept.freed_bytes.load(Ordering::Relaxed);
     let mut cycle = Cycle {
         rt,
+        marking_in_pause: false,
         stats: CycleStats {
             cycle: rt.stats.cycles() + 1,
             mode: config.mode,
