@@ -18,11 +18,26 @@
 
 use crate::value::Value;
 
-/// One instruction's opcode.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(u8)]
-#[allow(missing_docs)] // the names are clox's
-pub enum OpCode {
+/// Declares the opcodes once: the enum, and the table that decodes a byte (an opcode's byte is
+/// its position in the list).
+macro_rules! opcodes {
+    ($($name:ident),* $(,)?) => {
+        /// One instruction's opcode.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        #[repr(u8)]
+        #[allow(missing_docs)] // the names are clox's
+        pub enum OpCode {
+            $($name),*
+        }
+
+        impl OpCode {
+            /// Every opcode, indexed by its byte.
+            const ALL: &'static [OpCode] = &[$(OpCode::$name),*];
+        }
+    };
+}
+
+opcodes!(
     Constant,
     Nil,
     True,
@@ -60,53 +75,9 @@ pub enum OpCode {
     Class,
     Inherit,
     Method,
-}
+);
 
 impl OpCode {
-    /// Every opcode, indexed by its byte.
-    const ALL: [OpCode; 37] = {
-        use OpCode::*;
-        [
-            Constant,
-            Nil,
-            True,
-            False,
-            Pop,
-            GetLocal,
-            SetLocal,
-            GetGlobal,
-            DefineGlobal,
-            SetGlobal,
-            GetUpvalue,
-            SetUpvalue,
-            GetProperty,
-            SetProperty,
-            GetSuper,
-            Equal,
-            Greater,
-            Less,
-            Add,
-            Subtract,
-            Multiply,
-            Divide,
-            Not,
-            Negate,
-            Print,
-            Jump,
-            JumpIfFalse,
-            Loop,
-            Call,
-            Invoke,
-            SuperInvoke,
-            Closure,
-            CloseUpvalue,
-            Return,
-            Class,
-            Inherit,
-            Method,
-        ]
-    };
-
     /// The opcode of a byte the compiler wrote.
     ///
     /// # Panics
