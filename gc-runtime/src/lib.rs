@@ -62,12 +62,13 @@
 //! # Where to read on
 //!
 //! The book (`book/` in the repository) explains the whole. The algorithm is also documented
-//! where it lives: `collector/mod.rs` (the cycle, step by step), `barrier.rs` (the barriers and
+//! where it lives: `collector/mod.rs` (the cycle, step by step), `barrier/` (the barriers and
 //! their memory ordering), `handshake.rs` (stop-the-world and ragged handshakes), `header.rs`
 //! (mark epochs), `member.rs` (why a slot only works inside an allocated object), `roots.rs`
 //! and `cells.rs` (roots), `weak.rs` (weak references and how they are cleared without a long
-//! pause), `collections/` (GC vectors and maps), `heap/` (pages, caches, sweeping), `shade.rs`
-//! and `marker.rs` (grey queue and marking), `checkmark.rs` (verification).
+//! pause), `collections/` (GC vectors and maps), `heap/` (pages, caches, sweeping), `shade.rs`,
+//! `grey_queue.rs` and `marker.rs` (grey queue and marking), `checkmark.rs` (verification),
+//! `primitive.rs` (the synchronisation types, swapped for loom's in `loom-models`).
 
 #![warn(missing_docs)]
 

@@ -222,7 +222,7 @@ impl<'q> MarkWorker<'q> {
         while let Some(obj) = self.next_grey() {
             self.scan(obj);
             if self.stack.len() > SPILL_AT {
-                self.spill();
+                self.publish_oldest(BUFFER_CAP);
             }
             until_balance -= 1;
             if until_balance == 0 {
@@ -254,15 +254,14 @@ impl<'q> MarkWorker<'q> {
 
     /// Publish the older half of the stack (up to a buffer) for a waiting worker.
     fn share(&mut self) {
-        let n = (self.stack.len() / 2).clamp(1, BUFFER_CAP);
-        let mut buf = self.queue.empty_buffer();
-        buf.extend(self.stack.drain(..n));
-        self.queue.push_full(buf);
+        self.publish_oldest((self.stack.len() / 2).clamp(1, BUFFER_CAP));
     }
 
-    fn spill(&mut self) {
+    /// Publish the `n` oldest entries of the stack (the bottom, nearest the roots) as one
+    /// buffer on the global queue.
+    fn publish_oldest(&mut self, n: usize) {
         let mut buf = self.queue.empty_buffer();
-        buf.extend(self.stack.drain(..BUFFER_CAP));
+        buf.extend(self.stack.drain(..n));
         self.queue.push_full(buf);
     }
 
@@ -275,20 +274,11 @@ impl<'q> MarkWorker<'q> {
     }
 
     /// Give every object still on the private stack (and in the ring) back to the global queue.
-    fn spill_all(&mut self) {
+    pub(crate) fn publish_all(&mut self) {
         self.settle_ring();
         while !self.stack.is_empty() {
-            let mut buf = self.queue.empty_buffer();
-            let n = self.stack.len().min(BUFFER_CAP);
-            buf.extend(self.stack.drain(..n));
-            self.queue.push_full(buf);
+            self.publish_oldest(self.stack.len().min(BUFFER_CAP));
         }
-    }
-
-    /// Publish what this worker shaded itself (the roots) to the global queue, for every mark
-    /// worker to take.
-    pub(crate) fn publish_own(&mut self) {
-        self.spill_all();
     }
 
     /// Take buffers from the global queue and scan until the queue is quiescent (empty and no
@@ -335,7 +325,7 @@ impl<'q> MarkWorker<'q> {
             self.queue.recycle(buf);
             let left = budget - (self.scanned_bytes - start);
             if !self.drain_stack(left) {
-                self.spill_all();
+                self.publish_all();
             }
             self.queue.leave_busy();
         }

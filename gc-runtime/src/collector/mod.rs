@@ -53,7 +53,7 @@
 //!
 //! The global queue being empty is not enough: a mutator may hold grey objects in its buffer,
 //! a worker or assist may hold some on its private stack. Workers count themselves busy
-//! before popping (see `shade.rs`), buffers are flushed by the ragged handshake, and the final
+//! before popping (see `grey_queue.rs`), buffers are flushed by the ragged handshake, and the final
 //! check is repeated with the world stopped, when no mutator can shade.
 
 pub(crate) mod pacer;
@@ -186,7 +186,7 @@ impl<'a> Cycle<'a> {
             unsafe { w.shade_root(p) }
         });
         // Published, not scanned here: every mark worker takes its share.
-        w.publish_own();
+        w.publish_all();
         self.note(w.work());
         self.drain();
     }
