@@ -100,6 +100,7 @@ mod stats;
 mod test_support;
 mod trace;
 mod trace_impls;
+mod variance;
 mod weak;
 
 #[doc(hidden)]

@@ -28,6 +28,7 @@ use crate::{
     mutator::Mutator,
     primitive::sync::atomic::{AtomicPtr, Ordering},
     trace::{Trace, Tracer},
+    variance::Invariant,
 };
 
 pub(crate) use crate::barrier::store::{is_object, UNARMED_ADDR};
@@ -56,7 +57,8 @@ pub(crate) fn unarmed() -> *mut Header {
 /// ```
 pub struct Member<T> {
     ptr: AtomicPtr<Header>,
-    _t: PhantomData<T>,
+    /// Invariant in `T`: a slot is written through `&self` (see `variance.rs`).
+    _t: Invariant<T>,
 }
 
 impl<T> Member<T> {

@@ -32,6 +32,7 @@ use crate::{
     runtime::Runtime,
     shade::{self, ShadeBuffer},
     trace::{Trace, Tracer},
+    variance::Invariant,
 };
 
 /// Root table state behind the lock.
@@ -89,7 +90,8 @@ impl RootTable {
 /// ```
 pub struct Root<T: 'static> {
     cell: &'static PtrCell,
-    _t: PhantomData<T>,
+    /// Invariant in `T` (see `variance.rs`).
+    _t: Invariant<T>,
 }
 
 impl<T: Trace + Send + Sync + 'static> Root<T> {

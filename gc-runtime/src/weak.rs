@@ -45,6 +45,7 @@ use crate::{
     primitive::sync::atomic::{AtomicU64, Ordering},
     runtime::Runtime,
     trace::{Trace, Tracer},
+    variance::Invariant,
 };
 
 /// The epoch of a finished marking whose verdict has not reached every weak cell yet; 0 when
@@ -108,7 +109,8 @@ impl WeakTable {
 /// ```
 pub struct Weak<T: 'static> {
     cell: &'static PtrCell,
-    _t: PhantomData<T>,
+    /// Invariant in `T` (see `variance.rs`).
+    _t: Invariant<T>,
 }
 
 impl<T: Trace + Send + Sync + 'static> Weak<T> {

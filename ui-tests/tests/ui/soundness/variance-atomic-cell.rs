@@ -1,0 +1,16 @@
+// Sub is a subtype of Sup: a function accepting any `&str` can stand in for one accepting only
+// `&'static str`. A handle writable through `&self` that coerced from `Sub` to `Sup` would let
+// a `Sup` object be stored where the object's own type says `Sub`, and read back as a `Sub`
+// (a use-after-free). Every such handle is invariant, so the widening coercion is rejected.
+// `AtomicCell` (re-exported from crossbeam) holds plain data, but it is written through
+// `&self` as well: it must be invariant like the rest.
+use gc_runtime::AtomicCell;
+
+type Sub = &'static for<'a> fn(&'a str);
+type Sup = &'static fn(&'static str);
+
+fn widen<'r>(cell: &'r AtomicCell<Sub>) -> &'r AtomicCell<Sup> {
+    cell
+}
+
+fn main() {}
