@@ -27,8 +27,10 @@
 //! Before the final pause of marking the collector asks every mutator to publish its shade
 //! buffer without stopping them together: it bumps `flush_seq` and sets the `FLUSH` bit; each
 //! running mutator flushes at its next safepoint and records the sequence number. Detached
-//! mutators flushed when they detached. The collector waits until every running entry has
-//! acknowledged.
+//! mutators flushed when they detached. The collector waits until every attached entry has
+//! acknowledged — including one still `AtSafepoint` after the last pause, which flushes once
+//! more on its way out (what a flush publishes may have changed while it was parked: after a
+//! mark termination it also hands back the mutator's cached pages for sweeping).
 //!
 //! # Slow mutators
 //!
@@ -178,10 +180,15 @@ impl Handshake {
         t.entry(id).state = MutatorState::AtSafepoint;
         self.collector_cv.notify_all();
         self.wait_world_started(&mut t);
+        // Answer every flush requested meanwhile with one more flush: the shade buffer is
+        // empty, but the collector may have changed what a flush hands back (the sweep epoch
+        // advances inside a stop-the-world cycle, and the mutator's cached pages are then due).
+        flush();
         let seq = t.flush_seq;
         let e = t.entry(id);
         e.state = MutatorState::Running;
         e.flushed_seq = seq;
+        self.collector_cv.notify_all();
         true
     }
 
@@ -240,7 +247,9 @@ impl Handshake {
         t.flush_seq += 1;
         let seq = t.flush_seq;
         self.poll.fetch_or(FLUSH, Ordering::SeqCst);
-        let pending = move |e: &Entry| e.state == MutatorState::Running && e.flushed_seq < seq;
+        // A mutator still `AtSafepoint` has not left the last pause yet (it waits for the lock
+        // this function holds): it answers on its way out, so it is waited for too.
+        let pending = move |e: &Entry| e.state != MutatorState::Detached && e.flushed_seq < seq;
         self.wait_collector(
             &mut t,
             warn_after,

@@ -92,6 +92,7 @@ mod mutator;
 mod phase;
 mod prefetch;
 mod primitive;
+mod report;
 mod roots;
 mod runtime;
 mod shade;
@@ -138,6 +139,7 @@ pub fn stats() -> Stats {
     match runtime::Runtime::get_or_init() {
         Ok(rt) => rt.stats.snapshot(
             (rt.pages.live_bytes(), rt.pages.committed_bytes()),
+            rt.pages.swept.totals(),
             (rt.roots.len(), rt.weaks.len()),
             rt.handshake.counts(),
         ),

@@ -351,8 +351,15 @@ impl Mutator {
         let obj = block.cast::<GcBox<T>>();
         // SAFETY: `block` is a free slot (or block) of at least `size_of::<GcBox<T>>()` bytes,
         // suitably aligned (slots are 16-aligned and `small_class` sends over-aligned types to
-        // the large-object path), owned by nobody else until published.
+        // the large-object path), owned by nobody else until published: a slot sits in this
+        // mutator's own cached page, a large block is not listed yet.
         unsafe { obj.as_ptr().write(GcBox { header: Header::new::<T>(phase::mark_epoch()), value }) };
+        if const { small_class::<T>().is_none() } {
+            // Publication comes last: only now may a sweeper see the block (see `large.rs`).
+            // SAFETY: the block came from `alloc_large` with this layout and holds the object
+            // just written, marked with the current epoch.
+            unsafe { inner.rt.pages.publish_large(block, Layout::new::<GcBox<T>>()) };
+        }
         if T::NEEDS_TRACE {
             // SAFETY: just initialised.
             let value = unsafe { &(*obj.as_ptr()).value };
@@ -409,11 +416,11 @@ impl Mutator {
     fn safepoint_slow(&mut self) {
         let inner = self.inner();
         let (rt, id) = (inner.rt, inner.id);
-        {
-            let mut local = inner.local.borrow_mut();
-            rt.handshake.safepoint_slow(id, &mut || local.shade.flush(&rt.grey));
-        }
-        inner.release_stale_cache();
+        let mut local = inner.local.borrow_mut();
+        // Acknowledging a request means: grey objects published, and — if a marking has
+        // terminated since the last time — cached pages handed back for sweeping. Both happen
+        // before the acknowledgement, so the collector can sweep them once everyone answered.
+        rt.handshake.safepoint_slow(id, &mut || inner.publish_private_state(&mut local));
     }
 
     /// Run `f` detached: the collector does not wait for this thread while `f` runs. Use it
@@ -426,12 +433,18 @@ impl Mutator {
         f()
     }
 
-    /// Run a full collection cycle and return when its sweep is done. A safepoint.
+    /// Run a full collection cycle and return when every object that was unreachable when
+    /// `collect` was called is freed — in any thread's cached pages too — and its fields'
+    /// destructors have run. A safepoint; the thread is detached while it waits.
+    ///
+    /// The destructors run on the finalizer thread (see the crate docs): a destructor that
+    /// waits for a lock this thread holds while calling `collect` deadlocks it.
     pub fn collect(&mut self) {
         let inner = self.inner();
         inner.detach();
         let _guard = Reattach(inner);
-        inner.rt.control.collect_and_wait();
+        let finalized_by = inner.rt.control.collect_and_wait();
+        inner.rt.pages.finalizer.wait_done(finalized_by);
     }
 
     /// This mutator's state as the collector sees it (always `Running` from its own thread,
@@ -518,6 +531,13 @@ impl MutatorInner {
 
     fn release_stale_cache(&self) {
         self.release_stale_pages(&mut self.local.borrow_mut());
+    }
+
+    /// What a mutator does when it acknowledges a handshake: publish its grey objects, and hand
+    /// back its cached pages if a marking terminated since it last did.
+    fn publish_private_state(&self, local: &mut Local) {
+        local.shade.flush(&self.rt.grey);
+        self.release_stale_pages(local);
     }
 
     /// After a mark termination, hand the cached pages back so the sweeper can reach them.

@@ -3,7 +3,8 @@
 //! One heap per process, as in Go: every attached thread shares it, and there is no way to
 //! store a pointer from one heap into another because there is no other. It starts on first
 //! use — configured from the `GC_*` environment variables — or explicitly with [`init`].
-//! Starting it spawns the collector thread (see `collector/mod.rs`).
+//! Starting it spawns the collector thread (see `collector/mod.rs`) and the finalizer thread
+//! (see `heap/finalize.rs`).
 
 use std::{
     fmt,
@@ -127,6 +128,10 @@ impl Runtime {
                 .name("gc-collector".into())
                 .spawn(move || crate::collector::run(self))
                 .unwrap_or_else(|e| panic!("gc: cannot spawn the collector thread: {e}"));
+            std::thread::Builder::new()
+                .name("gc-finalizer".into())
+                .spawn(move || crate::collector::run_finalizer(self))
+                .unwrap_or_else(|e| panic!("gc: cannot spawn the finalizer thread: {e}"));
         });
     }
 

@@ -31,6 +31,7 @@ use hdrhistogram::Histogram;
 use crate::{
     config::{BarrierKind, Mode},
     handshake::MutatorCounts,
+    heap::SweepTotals,
     marker::MarkWork,
     phase::Phase,
     primitive::sync::atomic::{AtomicU64, Ordering},
@@ -128,9 +129,11 @@ pub struct CycleStats {
     pub heap_goal: usize,
     /// Objects marked (scanned) by workers and assists.
     pub objects_marked: usize,
-    /// Objects freed by this cycle's sweep (including lazy sweeping done before it ended).
+    /// Objects freed since the previous cycle ended, up to the end of this one: by this
+    /// cycle's sweep, by lazy sweeping, and by the finalizer thread (which may still be
+    /// finishing the previous cycle's garbage). Consecutive records count every free once.
     pub objects_freed: u64,
-    /// Bytes freed.
+    /// Bytes freed, counted like `objects_freed`.
     pub bytes_freed: u64,
     /// Bytes scanned by mutator assists.
     pub assist_bytes: u64,
@@ -138,7 +141,7 @@ pub struct CycleStats {
     pub termination_retries: u32,
     /// Objects checked by checkmark, when it ran.
     pub checkmarked_objects: Option<usize>,
-    /// Destructors that panicked during the sweep.
+    /// Destructors that panicked, counted like `objects_freed`.
     pub drop_panics: u64,
     /// Weak references cleared because their referent died.
     pub weaks_cleared: usize,
@@ -201,8 +204,10 @@ pub struct Stats {
     pub pause_p999: Duration,
     /// Bytes handed to mutators since start (page refills and large objects).
     pub bytes_allocated: u64,
-    /// Objects freed since start.
+    /// Objects freed since start (by every sweep and by the finalizer, up to this snapshot).
     pub objects_freed: u64,
+    /// Destructors that panicked since start.
+    pub drop_panics: u64,
     /// Live heap bytes now.
     pub heap_live: usize,
     /// Bytes of memory the heap holds from the system.
@@ -239,7 +244,6 @@ struct Recorded {
     recent: VecDeque<CycleStats>,
     pauses: Histogram<u64>,
     pause_total: Duration,
-    objects_freed: u64,
 }
 
 /// Where the collector records, and where [`Stats`] snapshots come from.
@@ -258,13 +262,7 @@ impl Default for StatsRecorder {
         let pauses = Histogram::new_with_bounds(1, 3_600_000_000_000, 3)
             .unwrap_or_else(|_| unreachable!("valid histogram bounds"));
         StatsRecorder {
-            recorded: Mutex::new(Recorded {
-                cycles: 0,
-                recent: VecDeque::new(),
-                pauses,
-                pause_total: Duration::ZERO,
-                objects_freed: 0,
-            }),
+            recorded: Mutex::new(Recorded { cycles: 0, recent: VecDeque::new(), pauses, pause_total: Duration::ZERO }),
             bytes_allocated: AtomicU64::new(0),
             allocated_black: AtomicU64::new(0),
             assist_bytes: AtomicU64::new(0),
@@ -307,7 +305,6 @@ impl StatsRecorder {
     pub(crate) fn record(&self, cycle: CycleStats) {
         let mut r = self.recorded.lock();
         r.cycles += 1;
-        r.objects_freed += cycle.objects_freed;
         for p in &cycle.pauses {
             let ns = u64::try_from(p.duration.as_nanos()).unwrap_or(u64::MAX).max(1);
             r.pauses.saturating_record(ns);
@@ -325,7 +322,13 @@ impl StatsRecorder {
     }
 
     /// A snapshot (heap and mutator figures filled in by the caller).
-    pub(crate) fn snapshot(&self, heap: (usize, usize), handles: (usize, usize), mutators: MutatorCounts) -> Stats {
+    pub(crate) fn snapshot(
+        &self,
+        heap: (usize, usize),
+        swept: SweepTotals,
+        handles: (usize, usize),
+        mutators: MutatorCounts,
+    ) -> Stats {
         let ((heap_live, heap_committed), (roots, weak_refs)) = (heap, handles);
         let r = self.recorded.lock();
         let q = |p: f64| Duration::from_nanos(if r.pauses.is_empty() { 0 } else { r.pauses.value_at_quantile(p) });
@@ -339,7 +342,8 @@ impl StatsRecorder {
             pause_p99: q(0.99),
             pause_p999: q(0.999),
             bytes_allocated: self.bytes_allocated.load(Ordering::Relaxed),
-            objects_freed: r.objects_freed,
+            objects_freed: swept.freed_objects,
+            drop_panics: swept.drop_panics,
             heap_live,
             heap_committed,
             roots,
@@ -402,10 +406,11 @@ mod tests {
         let rec = StatsRecorder::default();
         rec.record(cycle(1, &[10, 1000]));
         rec.record(cycle(2, &[20]));
-        let s = rec.snapshot((0, 0), (0, 0), MutatorCounts::default());
+        let swept = SweepTotals { freed_objects: 18, freed_bytes: 180, drop_panics: 1 };
+        let s = rec.snapshot((0, 0), swept, (0, 0), MutatorCounts::default());
         assert_eq!(s.cycles, 2);
         assert_eq!(s.pause_count, 3);
-        assert_eq!(s.objects_freed, 18);
+        assert_eq!((s.objects_freed, s.drop_panics), (18, 1));
         assert_eq!(s.pause_total, Duration::from_micros(1030));
         assert!(
             s.pause_max >= Duration::from_micros(999) && s.pause_max <= Duration::from_micros(1001),
@@ -426,7 +431,7 @@ mod tests {
         for n in 1..=(RECENT_CYCLES as u64 + 5) {
             rec.record(cycle(n, &[1]));
         }
-        let s = rec.snapshot((0, 0), (0, 0), MutatorCounts::default());
+        let s = rec.snapshot((0, 0), SweepTotals::default(), (0, 0), MutatorCounts::default());
         assert_eq!(s.recent.len(), RECENT_CYCLES);
         assert_eq!(s.recent[0].cycle, 6);
     }

@@ -65,10 +65,12 @@ use crate::primitive::sync::{Condvar, Mutex};
 use crate::{
     barrier, checkmark,
     config::{Config, Mode},
+    heap::SweepTotals,
     marker::{self, MarkWork, MarkWorker},
     mutator,
     phase::{self, Phase},
     primitive::sync::atomic::{AtomicBool, Ordering},
+    report,
     runtime::Runtime,
     stats::{CycleStats, Pause, PauseKind, PhaseChange},
 };
@@ -81,6 +83,9 @@ struct Requests {
     requested: u64,
     started: u64,
     completed: u64,
+    /// Finalization work queued by the end of the last completed cycle: what `collect` waits
+    /// for after its cycle (see `heap/finalize.rs`).
+    finalize_target: u64,
 }
 
 /// Requests for cycles, from the pacer and from `collect`.
@@ -106,8 +111,10 @@ impl Control {
         }
     }
 
-    /// Ask for a full cycle that starts after this call, and wait until it has swept.
-    pub(crate) fn collect_and_wait(&self) {
+    /// Ask for a full cycle that starts after this call, and wait until it has swept. Returns
+    /// the finalization mark to wait for (every object the cycle found dead is finalized once
+    /// the finalizer has done that much work).
+    pub(crate) fn collect_and_wait(&self) -> u64 {
         let mut r = self.requests.lock();
         let target = r.started + 1;
         r.requested = r.requested.max(target);
@@ -116,12 +123,16 @@ impl Control {
         while r.completed < target {
             self.cycle_done.wait(&mut r);
         }
+        r.finalize_target
     }
 }
 
 /// The collector thread's loop.
 pub(crate) fn run(rt: &'static Runtime) {
     mutator::enter_collector_thread();
+    // The sweep counters when the last cycle ended: each cycle's record counts what was freed
+    // from there to its own end, so consecutive records cover every free exactly once.
+    let mut swept_at_last_end = rt.pages.swept.totals();
     loop {
         {
             let mut r = rt.control.requests.lock();
@@ -130,13 +141,23 @@ pub(crate) fn run(rt: &'static Runtime) {
             }
             r.started += 1;
         }
-        run_cycle(rt);
+        report::or_abort("collector thread", || run_cycle(rt, &mut swept_at_last_end));
+        let finalize_target = rt.pages.finalizer.enqueued();
         let mut r = rt.control.requests.lock();
         r.completed += 1;
+        r.finalize_target = finalize_target;
         if r.requested <= r.started {
             rt.control.pending.store(false, Ordering::Relaxed);
         }
         rt.control.cycle_done.notify_all();
+    }
+}
+
+/// The finalizer thread's loop: run destructors of dead objects as sweepers hand them over.
+pub(crate) fn run_finalizer(rt: &'static Runtime) {
+    mutator::enter_collector_thread();
+    loop {
+        report::or_abort("finalizer thread", || rt.pages.finalize_next());
     }
 }
 
@@ -218,11 +239,10 @@ impl<'a> Cycle<'a> {
             // SAFETY: the world is stopped and the pointers come from the locked root table.
             match unsafe { checkmark::verify(&pointers, phase::mark_epoch()) } {
                 Ok(report) => self.stats.checkmarked_objects = Some(report.objects),
-                Err(failure) => {
-                    eprintln!("{failure}");
-                    eprintln!("gc: fatal: checkmark found a reachable object the concurrent mark missed; aborting before the sweep frees it");
-                    std::process::abort();
-                }
+                Err(failure) => report::fatal(format_args!(
+                    "{failure}\ngc: fatal: checkmark found a reachable object the concurrent mark missed; \
+                     aborting before the sweep frees it"
+                )),
             }
         }
         self.rt.weaks.begin_clearing(phase::mark_epoch());
@@ -241,12 +261,20 @@ impl<'a> Cycle<'a> {
         self.rt.weaks.end_clearing();
     }
 
+    /// With the world running and the sweep epoch published: have every running mutator hand
+    /// back the pages it cached before the termination (it does so when it acknowledges), so
+    /// the sweep reaches the dead objects in them, then sweep everything. Afterwards every
+    /// object this cycle found dead is freed, or queued for the finalizer.
+    fn sweep_all(&mut self) {
+        self.rt.handshake.ragged_flush(self.config.safepoint_warn);
+        self.rt.pages.finish_sweep();
+    }
+
     fn concurrent(&mut self) {
         let rt = self.rt;
         let warn = self.config.safepoint_warn;
         // 1. Sweep termination.
         rt.pages.finish_sweep();
-        let freed_before = rt.pages.swept.freed_objects.load(Ordering::Relaxed);
         // 2. Mark start.
         let t = self.stop();
         self.begin_marking();
@@ -286,10 +314,9 @@ impl<'a> Cycle<'a> {
         // 5. Weak references, then sweep.
         let sweep_started = Instant::now();
         self.publish_sweep(false);
-        rt.pages.finish_sweep();
+        self.sweep_all();
         self.set_phase(Phase::Off, false);
         self.stats.sweep_time = sweep_started.elapsed();
-        self.stats.objects_freed = rt.pages.swept.freed_objects.load(Ordering::Relaxed) - freed_before;
     }
 
     fn stop_the_world(&mut self) {
@@ -297,7 +324,6 @@ impl<'a> Cycle<'a> {
         let t = self.stop();
         self.marking_in_pause = true;
         rt.pages.finish_sweep();
-        let freed_before = rt.pages.swept.freed_objects.load(Ordering::Relaxed);
         let mark_started = Instant::now();
         self.begin_marking();
         self.mark_from_roots();
@@ -316,17 +342,17 @@ impl<'a> Cycle<'a> {
         self.set_phase(Phase::Off, true);
         self.stats.sweep_time = sweep_started.elapsed();
         self.start(t, PauseKind::FullCycle);
-        self.stats.objects_freed = rt.pages.swept.freed_objects.load(Ordering::Relaxed) - freed_before;
+        // The pages mutators kept cached through the pause hold garbage too: they hand them
+        // back at their next safepoint, and the collector sweeps them with the world running.
+        self.sweep_all();
     }
 }
 
-fn run_cycle(rt: &Runtime) {
+fn run_cycle(rt: &Runtime, swept_at_last_end: &mut SweepTotals) {
     let config = rt.config.lock().clone();
     let started_at = rt.started.elapsed();
     let (assist_work_before, assist_bytes_before) = rt.stats.assist_totals();
     let black_before = rt.stats.allocated_black();
-    let panics_before = rt.pages.swept.drop_panics.load(Ordering::Relaxed);
-    let bytes_before = rt.pages.swept.freed_bytes.load(Ordering::Relaxed);
     let mut cycle = Cycle {
         rt,
         marking_in_pause: false,
@@ -372,10 +398,17 @@ fn run_cycle(rt: &Runtime) {
     // Go's heap_marked — not on the heap after the sweep, which also holds what was
     // allocated during the sweep and pages still unswept in caches.
     stats.heap_goal = rt.pacer.after_cycle(stats.heap_marked);
-    stats.drop_panics = rt.pages.swept.drop_panics.load(Ordering::Relaxed) - panics_before;
-    stats.bytes_freed = rt.pages.swept.freed_bytes.load(Ordering::Relaxed) - bytes_before;
+    // One snapshot of the sweep counters: every figure of the record counts the same frees —
+    // those since the previous cycle ended (its finalizer work, lazy sweeps, this cycle's
+    // sweep), whichever cycle found the objects dead.
+    let swept_now = rt.pages.swept.totals();
+    let swept = swept_now - *swept_at_last_end;
+    *swept_at_last_end = swept_now;
+    stats.objects_freed = swept.freed_objects;
+    stats.bytes_freed = swept.freed_bytes;
+    stats.drop_panics = swept.drop_panics;
     if cycle.config.trace {
-        eprintln!("{}", stats.trace_line());
+        report::line(format_args!("{}", stats.trace_line()));
     }
     rt.stats.record(stats);
 }

@@ -1,17 +1,33 @@
 //! Large objects: anything over [`MAX_SMALL`](super::size_class::MAX_SMALL) bytes, or aligned
 //! beyond 16, gets its own block from the system allocator.
 //!
-//! They sit on one locked list. The sweeper takes the whole list out, frees the dead and puts
-//! the survivors back, so allocation (which pushes onto the list) never waits for a sweep.
+//! # Publication
+//!
+//! Listed objects are seen by every sweeper, on any thread, which reads their headers. So a
+//! block is listed only once its object is fully written: [`LargeObjects::alloc`] hands out a
+//! bare block, the allocating mutator writes the header and the value, and only then does
+//! [`LargeObjects::publish`] put it on the list (the list's lock orders the writes before any
+//! sweeper's reads). Until then no other thread knows the block exists.
+//!
+//! # Sweeping
+//!
+//! The objects sit on one locked list. A sweep takes the whole list out, frees the dead that
+//! need no drop, sets aside the dead that do (for the finalizer thread, see `finalize.rs`),
+//! and puts the survivors back, so allocation (which pushes onto the list) never waits for a
+//! sweep.
 
 use std::{alloc::Layout, ptr::NonNull};
 
-use crate::primitive::sync::Mutex;
+use crate::primitive::sync::{
+    atomic::{AtomicUsize, Ordering},
+    Mutex,
+};
 
 use super::{page::SweepResult, raw};
 use crate::header::Header;
 
-struct LargeObject {
+/// One large object: its block and the layout it was allocated with.
+pub(crate) struct LargeObject {
     ptr: NonNull<Header>,
     layout: Layout,
 }
@@ -23,50 +39,77 @@ unsafe impl Send for LargeObject {}
 #[derive(Default)]
 pub(crate) struct LargeObjects {
     list: Mutex<Vec<LargeObject>>,
+    /// Bytes of every block allocated and not yet freed (listed, being written, or waiting for
+    /// the finalizer).
+    bytes: AtomicUsize,
 }
 
 impl LargeObjects {
-    /// Allocate an uninitialised block for one object with `layout`.
+    /// Allocate a block for one object with `layout`. It is not listed: write the object, then
+    /// [`publish`](Self::publish) it.
     pub(crate) fn alloc(&self, layout: Layout) -> NonNull<u8> {
-        let ptr = raw::alloc_zeroed(layout);
-        self.list.lock().push(LargeObject { ptr: ptr.cast(), layout });
-        ptr
+        self.bytes.fetch_add(layout.size(), Ordering::Relaxed);
+        raw::alloc_zeroed(layout)
     }
 
-    /// Free every large object whose mark is older than `epoch`.
+    /// List a block from [`alloc`](Self::alloc) for sweeping.
     ///
-    /// Call with an initialised header in every listed block (the allocating mutator writes
-    /// the object before it can reach a safepoint, and sweeping runs after a safepoint).
-    pub(crate) fn sweep(&self, epoch: u64) -> SweepResult {
+    /// # Safety
+    /// `ptr` came from `alloc(layout)`, is not listed yet, and holds an initialised object
+    /// (header and value) marked for the current epoch.
+    pub(crate) unsafe fn publish(&self, ptr: NonNull<u8>, layout: Layout) {
+        // The lock (released after the push, acquired by every sweep) orders the object's
+        // writes before any sweeper's reads.
+        self.list.lock().push(LargeObject { ptr: ptr.cast(), layout });
+    }
+
+    /// Free every listed object whose mark is older than `epoch` and that needs no drop; return
+    /// the dead that need drop, unlisted, for the finalizer.
+    pub(crate) fn sweep(&self, epoch: u64) -> (SweepResult, Vec<LargeObject>) {
         let taken = std::mem::take(&mut *self.list.lock());
         let mut result = SweepResult::default();
         let mut survivors = Vec::with_capacity(taken.len());
+        let mut to_finalize = Vec::new();
         for obj in taken {
-            // SAFETY: the block holds an initialised header (see above) and the object has not
-            // been freed: it is still on the list.
+            // SAFETY: listed objects are initialised (see "Publication") and not freed (they
+            // are still listed).
             let header = unsafe { obj.ptr.as_ref() };
             if header.mark_epoch() >= epoch {
                 survivors.push(obj);
-                continue;
+            } else if header.desc().drop.is_some() {
+                result.deferred += 1;
+                to_finalize.push(obj);
+            } else {
+                // SAFETY: dead, nothing to drop, and unlisted: freed exactly once.
+                result.add(unsafe { self.free(obj, false) });
             }
-            // SAFETY: the object is dead: nothing can reach it; it is dropped exactly once and
-            // its block freed right after.
-            if !unsafe { super::run_destructor(obj.ptr.as_ptr()) } {
-                result.drop_panics += 1;
-            }
-            result.freed_objects += 1;
-            result.freed_bytes += obj.layout.size();
-            // SAFETY: the block came from `raw::alloc_zeroed(obj.layout)` and is dead.
-            unsafe { raw::dealloc(obj.ptr.cast(), obj.layout) };
         }
         result.live_objects = survivors.len();
         self.list.lock().append(&mut survivors);
+        (result, to_finalize)
+    }
+
+    /// Run the destructor of a dead large object (if `run_destructor`) and free its block.
+    ///
+    /// # Safety
+    /// `obj` is dead and no longer listed; this is the only call for it.
+    pub(crate) unsafe fn free(&self, obj: LargeObject, run_destructor: bool) -> SweepResult {
+        let mut result = SweepResult::default();
+        // SAFETY: the object is dead: nothing can reach it; it is dropped exactly once and its
+        // block freed right after.
+        if run_destructor && !unsafe { super::run_destructor(obj.ptr.as_ptr()) } {
+            result.drop_panics += 1;
+        }
+        result.freed_objects += 1;
+        result.freed_bytes += obj.layout.size();
+        self.bytes.fetch_sub(obj.layout.size(), Ordering::Relaxed);
+        // SAFETY: the block came from `raw::alloc_zeroed(obj.layout)` and is dead.
+        unsafe { raw::dealloc(obj.ptr.cast(), obj.layout) };
         result
     }
 
-    /// Number of large objects and their total bytes.
-    pub(crate) fn usage(&self) -> (usize, usize) {
-        let l = self.list.lock();
-        (l.len(), l.iter().map(|o| o.layout.size()).sum())
+    /// Bytes of large objects allocated and not yet freed.
+    pub(crate) fn bytes(&self) -> usize {
+        self.bytes.load(Ordering::Relaxed)
     }
 }

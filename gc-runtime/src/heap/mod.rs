@@ -7,6 +7,7 @@
 //! - [`central`]: per-class lists of pages that no mutator holds (partial, full, unswept).
 //! - [`cache`]: each mutator's private page per class — the allocation fast path.
 //! - [`large`]: objects too big (or too aligned) for a page, allocated one by one.
+//! - [`finalize`]: the queue of dead objects whose destructors the finalizer thread runs.
 //! - [`raw`]: the only code that calls the system allocator.
 //!
 //! # Accounting
@@ -18,59 +19,102 @@
 //!
 //! # Sweeping
 //!
-//! Sweeping is spread over three kinds of thread: the collector's background sweep
+//! Sweeping is spread over several threads: the collector's background sweep
 //! ([`PageHeap::sweep_class`]), allocators that find only unswept pages when they refill
-//! (lazy sweeping, in [`PageHeap::acquire`]), and mutators that give back cached pages. A
-//! counter of sweeps in flight lets [`PageHeap::finish_sweep`] know when every page taken out
-//! of a list has been swept and filed again.
+//! (lazy sweeping, in [`PageHeap::acquire`]), allocators over the memory limit, and the
+//! finalizer thread. Only the finalizer runs destructors (user code): every other sweep frees
+//! the dead objects that need no drop and hands a page with dead objects that do to the
+//! finalizer ([`PageHeap::finalize_next`]), which sweeps it again with destructors and files
+//! it. A counter of sweeps in flight (raised and lowered by a guard, so nothing is lost if a
+//! sweep unwinds) lets [`PageHeap::finish_sweep`] know when every page taken out of a list has
+//! been swept and filed again or handed to the finalizer.
 
 pub(crate) mod cache;
 pub(crate) mod central;
+pub(crate) mod finalize;
 pub(crate) mod large;
 pub(crate) mod page;
 pub(crate) mod raw;
 pub(crate) mod size_class;
 
-use std::ptr::NonNull;
+use std::{alloc::Layout, any::Any, ptr::NonNull};
 
 use crate::primitive::sync::Mutex;
 
 use self::{
     central::Central,
+    finalize::{FinalizeQueue, Work},
     large::LargeObjects,
-    page::{Page, SweepResult, PAGE_BYTES},
+    page::{Destructors, Page, SweepResult, PAGE_BYTES},
     size_class::NUM_CLASSES,
 };
 use crate::{
+    header::Header,
     phase,
     primitive::sync::atomic::{AtomicU64, AtomicUsize, Ordering},
+    report,
 };
 
 /// Run the destructor of a dead object's value, if its type has one. A panicking destructor
 /// is reported on stderr and counted; the object is freed all the same (its remaining fields
-/// leak). Returns `false` if it panicked.
+/// leak). The panic's payload is dropped inside a guard too: if *its* destructor panics, that
+/// payload is leaked. Returns `false` if the destructor panicked.
 ///
 /// # Safety
 /// `obj` points to a dead object (initialised, unreachable, never used again), with
 /// provenance over the whole object (derived from its page or block, not from a `&Header`).
-pub(crate) unsafe fn run_destructor(obj: *mut crate::header::Header) -> bool {
+pub(crate) unsafe fn run_destructor(obj: *mut Header) -> bool {
     // SAFETY: the caller guarantees an initialised header.
     let desc = unsafe { &*obj }.desc();
     let Some(drop_fn) = desc.drop else { return true };
     // SAFETY: guaranteed by the caller: the value is dropped once and never touched again.
     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| unsafe { drop_fn(obj) }));
-    if r.is_err() {
-        eprintln!("gc: a destructor of a `{}` panicked during sweep; the object was freed", desc.name());
+    match r {
+        Ok(()) => true,
+        Err(payload) => {
+            drop_payload(payload);
+            report::line(format_args!(
+                "gc: a destructor of a `{}` panicked during sweep; the object was freed",
+                desc.name()
+            ));
+            false
+        }
     }
-    r.is_ok()
+}
+
+/// Drop a caught panic payload; if dropping it panics in turn, leak that second payload (its
+/// destructor already failed once, and there is nothing sensible left to do with it).
+pub(crate) fn drop_payload(payload: Box<dyn Any + Send>) {
+    if let Err(again) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(payload))) {
+        std::mem::forget(again);
+    }
 }
 
 /// Cumulative sweep counters (the collector reads differences per cycle).
 #[derive(Default)]
 pub(crate) struct SweepCounters {
-    pub(crate) freed_objects: AtomicU64,
-    pub(crate) freed_bytes: AtomicU64,
-    pub(crate) drop_panics: AtomicU64,
+    freed_objects: AtomicU64,
+    freed_bytes: AtomicU64,
+    drop_panics: AtomicU64,
+}
+
+/// The sweep counters at one moment.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct SweepTotals {
+    pub(crate) freed_objects: u64,
+    pub(crate) freed_bytes: u64,
+    pub(crate) drop_panics: u64,
+}
+
+impl std::ops::Sub for SweepTotals {
+    type Output = SweepTotals;
+    fn sub(self, o: SweepTotals) -> SweepTotals {
+        SweepTotals {
+            freed_objects: self.freed_objects - o.freed_objects,
+            freed_bytes: self.freed_bytes - o.freed_bytes,
+            drop_panics: self.drop_panics - o.drop_panics,
+        }
+    }
 }
 
 impl SweepCounters {
@@ -83,13 +127,40 @@ impl SweepCounters {
             self.drop_panics.fetch_add(r.drop_panics as u64, Ordering::Relaxed);
         }
     }
+
+    /// All counters, read together (each cycle record takes its figures from two of these).
+    pub(crate) fn totals(&self) -> SweepTotals {
+        SweepTotals {
+            freed_objects: self.freed_objects.load(Ordering::Relaxed),
+            freed_bytes: self.freed_bytes.load(Ordering::Relaxed),
+            drop_panics: self.drop_panics.load(Ordering::Relaxed),
+        }
+    }
 }
 
-/// All object memory: pages by class, empty pages, large objects.
+/// A sweep in flight: counted while it lives, so [`PageHeap::finish_sweep`] can wait for it;
+/// uncounted when dropped, also while unwinding.
+struct InFlight<'a>(&'a AtomicUsize);
+
+impl<'a> InFlight<'a> {
+    fn start(counter: &'a AtomicUsize) -> Self {
+        counter.fetch_add(1, Ordering::SeqCst);
+        InFlight(counter)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// All object memory: pages by class, empty pages, large objects, finalization work.
 pub(crate) struct PageHeap {
     central: [Central; NUM_CLASSES],
     empty: Mutex<Vec<&'static Page>>,
     pub(crate) large: LargeObjects,
+    pub(crate) finalizer: FinalizeQueue,
     live_bytes: AtomicUsize,
     pages_total: AtomicUsize,
     sweeps_in_flight: AtomicUsize,
@@ -102,6 +173,7 @@ impl Default for PageHeap {
             central: std::array::from_fn(|_| Central::default()),
             empty: Mutex::new(Vec::new()),
             large: LargeObjects::default(),
+            finalizer: FinalizeQueue::default(),
             live_bytes: AtomicUsize::new(0),
             pages_total: AtomicUsize::new(0),
             sweeps_in_flight: AtomicUsize::new(0),
@@ -118,7 +190,20 @@ impl PageHeap {
 
     /// Bytes of page memory taken from the system, plus large objects.
     pub(crate) fn committed_bytes(&self) -> usize {
-        self.pages_total.load(Ordering::Relaxed) * PAGE_BYTES + self.large.usage().1
+        self.pages_total.load(Ordering::Relaxed) * PAGE_BYTES + self.large.bytes()
+    }
+
+    /// Sweep an owned page without running destructors. Returns the page if it is now swept
+    /// for `epoch`; a page with dead objects that need drop goes to the finalizer instead.
+    fn sweep_owned(&self, page: &'static Page, epoch: u64) -> Option<SweepResult> {
+        // SAFETY: the caller owns the page.
+        let r = unsafe { page.sweep(epoch, Destructors::Defer) };
+        self.account_sweep(r);
+        if r.deferred > 0 {
+            self.finalizer.push(Work::Page(page));
+            return None;
+        }
+        Some(r)
     }
 
     /// Take ownership of a page of `class` that is swept and has a free slot.
@@ -132,20 +217,18 @@ impl PageHeap {
                 return page;
             }
             let Some(page) = lists.unswept.pop() else { break };
-            self.sweeps_in_flight.fetch_add(1, Ordering::SeqCst);
+            let _in_flight = InFlight::start(&self.sweeps_in_flight);
             drop(lists);
-            // SAFETY: popped from the list: this thread owns the page.
-            let r = unsafe { page.sweep(epoch) };
-            self.account_sweep(r);
+            if self.sweep_owned(page, epoch).is_none() {
+                continue; // handed to the finalizer
+            }
             // SAFETY: still owned.
             let has_free = unsafe { page.slots_mut() }.free() > 0;
             if has_free {
-                self.sweeps_in_flight.fetch_sub(1, Ordering::SeqCst);
                 self.charge(page);
                 return page;
             }
             self.central[class].lock(epoch).full.push(page);
-            self.sweeps_in_flight.fetch_sub(1, Ordering::SeqCst);
         }
         let epoch = phase::sweep_epoch();
         let page = match self.empty.lock().pop() {
@@ -191,36 +274,44 @@ impl PageHeap {
         self.swept.add(r);
     }
 
+    /// File an owned page swept for `epoch`: the empty pool if nothing lives in it, else its
+    /// class's lists.
+    fn file(&self, page: &'static Page, epoch: u64, live_objects: usize) {
+        if live_objects == 0 {
+            self.empty.lock().push(page);
+        } else {
+            // SAFETY: still owned by the caller.
+            let slots = unsafe { page.slots_mut() };
+            let (class, has_free) = (slots.class, slots.free() > 0);
+            self.central[class].lock(epoch).file_swept(page, has_free);
+        }
+    }
+
     /// Sweep one unswept page of `class`; `false` when there was none.
     pub(crate) fn sweep_class(&self, class: usize) -> bool {
         let epoch = phase::sweep_epoch();
-        let page = {
+        let (page, _in_flight) = {
             let mut lists = self.central[class].lock(epoch);
             let Some(page) = lists.unswept.pop() else { return false };
-            self.sweeps_in_flight.fetch_add(1, Ordering::SeqCst);
-            page
+            (page, InFlight::start(&self.sweeps_in_flight))
         };
-        // SAFETY: popped from the list: this thread owns the page.
-        let r = unsafe { page.sweep(epoch) };
-        self.account_sweep(r);
-        if r.live_objects == 0 {
-            self.empty.lock().push(page);
-        } else {
-            // SAFETY: still owned.
-            let has_free = unsafe { page.slots_mut() }.free() > 0;
-            self.central[class].lock(epoch).file_swept(page, has_free);
+        if let Some(r) = self.sweep_owned(page, epoch) {
+            self.file(page, epoch, r.live_objects);
         }
-        self.sweeps_in_flight.fetch_sub(1, Ordering::SeqCst);
         true
     }
 
     /// Sweep the large objects against the current sweep epoch.
     pub(crate) fn sweep_large(&self) {
-        let r = self.large.sweep(phase::sweep_epoch());
+        let (r, to_finalize) = self.large.sweep(phase::sweep_epoch());
         self.account_sweep(r);
+        for obj in to_finalize {
+            self.finalizer.push(Work::Large(obj));
+        }
     }
 
-    /// Sweep until no page in any central list is unswept and no sweep is in flight.
+    /// Sweep until no page in any central list is unswept and no sweep is in flight. Runs no
+    /// destructor: pages that need one are handed to the finalizer (see `finalize.rs`).
     pub(crate) fn finish_sweep(&self) {
         for class in 0..NUM_CLASSES {
             while self.sweep_class(class) {}
@@ -231,10 +322,41 @@ impl PageHeap {
         }
     }
 
-    /// Allocate a block for a large object of `layout` and charge it.
-    pub(crate) fn alloc_large(&self, layout: std::alloc::Layout) -> NonNull<u8> {
+    /// The finalizer thread's step: take the next item of finalization work (waiting for one),
+    /// run its destructors, free the dead, and file the page.
+    pub(crate) fn finalize_next(&self) {
+        match self.finalizer.next() {
+            Work::Page(page) => {
+                let epoch = phase::sweep_epoch();
+                // SAFETY: the page was handed to the queue by its last owner; the queue gave it
+                // to this thread alone.
+                let r = unsafe { page.sweep(epoch, Destructors::Run) };
+                self.account_sweep(r);
+                self.file(page, epoch, r.live_objects);
+            }
+            Work::Large(obj) => {
+                // SAFETY: a dead large object, unlisted, handed over once.
+                let r = unsafe { self.large.free(obj, true) };
+                self.account_sweep(r);
+            }
+        }
+        self.finalizer.finished_one();
+    }
+
+    /// Allocate an unlisted block for a large object of `layout` and charge it; list it with
+    /// [`publish_large`](Self::publish_large) once the object is written.
+    pub(crate) fn alloc_large(&self, layout: Layout) -> NonNull<u8> {
         self.live_bytes.fetch_add(layout.size(), Ordering::Relaxed);
         self.large.alloc(layout)
+    }
+
+    /// List a large object for sweeping (see `large.rs`, "Publication").
+    ///
+    /// # Safety
+    /// As [`LargeObjects::publish`].
+    pub(crate) unsafe fn publish_large(&self, block: NonNull<u8>, layout: Layout) {
+        // SAFETY: guaranteed by the caller.
+        unsafe { self.large.publish(block, layout) };
     }
 }
 
@@ -307,12 +429,12 @@ mod tests {
             for p in pages {
                 p.swept_epoch_for_test(epoch - 1);
                 // SAFETY: owned.
-                let r = unsafe { p.sweep(epoch) };
+                let r = unsafe { p.sweep(epoch, Destructors::Run) };
                 assert_eq!(r.freed_objects, r.live_objects, "every other object is dead");
                 heap.account_sweep(r);
             }
         }
         assert_eq!(drops.load(O::SeqCst), 5_000, "each dead object dropped once");
-        assert_eq!(heap.swept.freed_objects.load(O::Relaxed), 5_000);
+        assert_eq!(heap.swept.totals().freed_objects, 5_000);
     }
 }

@@ -15,9 +15,12 @@
 //! # Sweeping a page
 //!
 //! [`Page::sweep`] walks the allocation bitmap; an allocated slot whose mark is older than the
-//! sweep epoch is dead: its destructor runs (a panicking destructor is caught and reported;
-//! the slot is freed all the same) and its bit is cleared. `swept_epoch` records the epoch the
-//! page was last swept for, so nobody allocates from a page that still holds dead objects.
+//! sweep epoch is dead. A dead object whose type needs no drop is freed at once (its bit is
+//! cleared). One that needs drop is freed only by a sweep allowed to run destructors
+//! ([`Destructors::Run`], the finalizer thread's — see `finalize.rs`); any other sweep leaves
+//! it allocated and reports it as deferred, and the page does not count as swept.
+//! `swept_epoch` records the epoch the page was last swept for completely, so nobody allocates
+//! from a page that still holds dead objects.
 
 use std::{alloc::Layout, cell::UnsafeCell, ptr::NonNull};
 
@@ -57,13 +60,35 @@ unsafe impl Send for Page {}
 // SAFETY: as for `Send`; the shared parts (`swept_epoch`, mark words in `mem`) are atomic.
 unsafe impl Sync for Page {}
 
-/// What sweeping one page found.
+/// Whether a sweep may run the destructors of dead objects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Destructors {
+    /// Run them (the finalizer thread only).
+    Run,
+    /// Leave dead objects that need drop allocated, and count them as deferred.
+    Defer,
+}
+
+/// What sweeping one page (or the large objects) found.
 #[derive(Clone, Copy, Default, Debug)]
 pub(crate) struct SweepResult {
     pub(crate) freed_objects: usize,
     pub(crate) freed_bytes: usize,
     pub(crate) live_objects: usize,
     pub(crate) drop_panics: usize,
+    /// Dead objects left for the finalizer (they need drop and the sweep could not run it).
+    pub(crate) deferred: usize,
+}
+
+impl SweepResult {
+    /// Add another sweep's counts to these.
+    pub(crate) fn add(&mut self, o: SweepResult) {
+        self.freed_objects += o.freed_objects;
+        self.freed_bytes += o.freed_bytes;
+        self.live_objects += o.live_objects;
+        self.drop_panics += o.drop_panics;
+        self.deferred += o.deferred;
+    }
 }
 
 impl Page {
@@ -101,11 +126,13 @@ impl Page {
         self.swept_epoch.load(Ordering::Acquire)
     }
 
-    /// Sweep against `epoch` (a no-op if already swept for it).
+    /// Sweep against `epoch` (a no-op if already swept for it). With [`Destructors::Defer`], a
+    /// dead object that needs drop stays allocated and is counted in `deferred`; the page then
+    /// stays unswept for `epoch`, for the finalizer to sweep again.
     ///
     /// # Safety
     /// The caller owns the page.
-    pub(crate) unsafe fn sweep(&self, epoch: u64) -> SweepResult {
+    pub(crate) unsafe fn sweep(&self, epoch: u64, destructors: Destructors) -> SweepResult {
         let mut result = SweepResult::default();
         if self.swept_epoch() >= epoch {
             // SAFETY: the caller owns the page.
@@ -134,17 +161,25 @@ impl Page {
                     result.live_objects += 1;
                     continue;
                 }
-                // SAFETY: the object is dead (unmarked at the last termination), so nothing can
-                // reach it; it is dropped once, here, and its slot freed right after.
-                if header.desc().drop.is_some() && !unsafe { super::run_destructor(obj) } {
-                    result.drop_panics += 1;
+                if header.desc().drop.is_some() {
+                    if destructors == Destructors::Defer {
+                        result.deferred += 1;
+                        continue;
+                    }
+                    // SAFETY: the object is dead (unmarked at the last termination), so nothing
+                    // can reach it; it is dropped once, here, and its slot freed right after.
+                    if !unsafe { super::run_destructor(obj) } {
+                        result.drop_panics += 1;
+                    }
                 }
                 slots.bits[w] &= !(1u64 << bit);
                 result.freed_objects += 1;
                 result.freed_bytes += size;
             }
         }
-        self.swept_epoch.store(epoch, Ordering::Release);
+        if result.deferred == 0 {
+            self.swept_epoch.store(epoch, Ordering::Release);
+        }
         result
     }
 

@@ -1,0 +1,103 @@
+//! Finalization: where the destructors of dead objects run.
+//!
+//! # Why a thread of its own
+//!
+//! A dead object's fields may have destructors (a `String`, a file, a [`Root`](crate::Root)),
+//! and those are user code: they may panic (with a payload whose own destructor panics), block,
+//! reach a thread-local [`Mutator`](crate::Mutator) and allocate, or try to attach. None of
+//! that may happen where the collector holds something it needs: inside an allocation (the
+//! mutator's cache is borrowed), inside a stop-the-world pause, or on the collector thread
+//! (whose progress every mutator waits for). So no sweeper runs a destructor. Sweeping a page —
+//! on any thread — frees the dead objects that need no drop and, if the page also holds dead
+//! objects that do, hands the whole page to this queue instead of keeping or filing it; a dead
+//! large object with a destructor is handed over alone. One thread, `gc-finalizer`, takes the
+//! work in order, runs the destructors (each inside `catch_unwind`, its payload dropped inside
+//! another), frees the objects, and files the page back into its class's lists. Go and cppgc
+//! take the same decision: finalizers run on their own goroutine or task, never inside the
+//! allocator.
+//!
+//! The finalizer thread is a collector thread: it cannot attach a mutator, so a destructor
+//! cannot reach another object (reading a slot needs a mutator), dead or alive.
+//!
+//! # Waiting for finalization
+//!
+//! The queue counts the work items it was given and the ones it finished. A collector cycle
+//! does not wait for destructors (a blocking destructor must not stop collection); instead, at
+//! the end of each cycle, it records how many items had been queued, and
+//! [`Mutator::collect`](crate::Mutator::collect) waits — detached — until that many are done,
+//! so that `collect()` returns only after every object found dead by its cycle was finalized
+//! and freed.
+//!
+//! # Ownership
+//!
+//! A page in the queue is owned by the queue, then by the finalizer thread while it sweeps it
+//! (see `page.rs`, "Ownership"); a large object in the queue is owned by it the same way.
+
+use std::collections::VecDeque;
+
+use super::{large::LargeObject, page::Page};
+use crate::primitive::sync::{Condvar, Mutex};
+
+/// One item of finalization work.
+pub(crate) enum Work {
+    /// A page holding dead objects with destructors (and possibly live ones).
+    Page(&'static Page),
+    /// A dead large object with a destructor.
+    Large(LargeObject),
+}
+
+#[derive(Default)]
+struct Pending {
+    items: VecDeque<Work>,
+    enqueued: u64,
+    done: u64,
+}
+
+/// The queue between sweepers and the finalizer thread.
+#[derive(Default)]
+pub(crate) struct FinalizeQueue {
+    pending: Mutex<Pending>,
+    work_ready: Condvar,
+    progress: Condvar,
+}
+
+impl FinalizeQueue {
+    /// Hand `work` to the finalizer thread.
+    pub(crate) fn push(&self, work: Work) {
+        let mut p = self.pending.lock();
+        p.items.push_back(work);
+        p.enqueued += 1;
+        self.work_ready.notify_one();
+    }
+
+    /// The finalizer thread: wait for the next item.
+    pub(crate) fn next(&self) -> Work {
+        let mut p = self.pending.lock();
+        loop {
+            if let Some(w) = p.items.pop_front() {
+                return w;
+            }
+            self.work_ready.wait(&mut p);
+        }
+    }
+
+    /// The finalizer thread: one item taken by [`next`](Self::next) is finished.
+    pub(crate) fn finished_one(&self) {
+        let mut p = self.pending.lock();
+        p.done += 1;
+        self.progress.notify_all();
+    }
+
+    /// Items queued so far (a mark to wait for with [`wait_done`](Self::wait_done)).
+    pub(crate) fn enqueued(&self) -> u64 {
+        self.pending.lock().enqueued
+    }
+
+    /// Wait until the first `target` items ever queued are finished.
+    pub(crate) fn wait_done(&self, target: u64) {
+        let mut p = self.pending.lock();
+        while p.done < target {
+            self.progress.wait(&mut p);
+        }
+    }
+}
