@@ -125,6 +125,10 @@ struct MutatorInner {
     id: usize,
     running: Cell<bool>,
     seen_sweep_epoch: Cell<u64>,
+    /// The mark epoch of the last marking during which this thread upgraded a weak reference
+    /// (0: none). Under the Yuasa barrier its stores then shade the stored pointer too, until
+    /// that marking ends (see `weak.rs`).
+    weak_upgrade_epoch: Cell<u64>,
     local: RefCell<Local>,
 }
 
@@ -219,6 +223,7 @@ pub fn try_attach() -> Result<Mutator, AttachError> {
         id,
         running: Cell::new(true),
         seen_sweep_epoch: Cell::new(phase::sweep_epoch()),
+        weak_upgrade_epoch: Cell::new(0),
         local: RefCell::new(Local { cache: AllocCache::default(), shade: ShadeBuffer::default(), assist_debt: 0 }),
     }))));
     CURRENT.with(|c| c.set(inner.0.as_ptr()));
@@ -252,6 +257,14 @@ pub(crate) fn with_running_shade_buffer<R>(f: impl FnOnce(&mut ShadeBuffer, &Gre
     }
     let mut local = inner.local.try_borrow_mut().ok()?;
     Some(f(&mut local.shade, &inner.rt.grey))
+}
+
+/// Whether the current thread's mutator upgraded a weak reference during the marking of
+/// `epoch` (its locals may then name objects outside the Yuasa snapshot; see `weak.rs`).
+pub(crate) fn upgraded_weak_during(epoch: u64) -> bool {
+    let p = CURRENT.with(Cell::get);
+    // SAFETY: as in `with_running_shade_buffer`.
+    !p.is_null() && unsafe { &*p }.weak_upgrade_epoch.get() == epoch
 }
 
 /// Sets a new object's slots from unarmed to empty (see `member.rs`).
@@ -451,6 +464,11 @@ impl Mutator {
     /// except inside [`Mutator::blocking`]).
     pub fn state(&self) -> MutatorState {
         self.inner().rt.handshake.state_of(self.inner().id)
+    }
+
+    /// Record that this thread holds a local from a weak upgrade made while marking.
+    pub(crate) fn note_weak_upgrade(&self) {
+        self.inner().weak_upgrade_epoch.set(phase::mark_epoch());
     }
 
     /// Shade an object into this mutator's buffer (barrier helper for roots).

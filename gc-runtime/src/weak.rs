@@ -4,12 +4,25 @@
 //!
 //! A weak reference owns a pointer cell in the weak table (see `cells.rs`). The marker never
 //! looks at that table, so a weakly referenced object that nothing else reaches stays white.
-//! [`Weak::upgrade`] turns it back into a local:
+//! [`Weak::upgrade`] turns it back into a local — without shading it, so that a weak cache
+//! polled in a loop still expires. Why that is sound while marking runs:
 //!
-//! - while marking, it shades the object, so an object handed out by an upgrade survives the
-//!   cycle in progress (the same reasoning as a barriered store: a local made during marking
-//!   must not point to a white object at termination);
-//! - otherwise the object is alive if the cell still holds it.
+//! - **Dijkstra and hybrid barriers.** A local cannot outlive its thread's next safepoint,
+//!   and marking terminates only when every mutator is at one. So the upgraded object survives
+//!   the cycle only if, before that safepoint, the thread stores it somewhere the collector
+//!   sees: into a slot or collection (the insertion barrier shades the stored pointer) or a
+//!   new root (always shaded). If it does neither, the object is unreachable at termination
+//!   and dies, as it should.
+//! - **Yuasa barrier.** Its stores shade only the overwritten pointer; its argument is that
+//!   every object reachable when marking started gets marked (snapshot at the beginning),
+//!   and a weakly reachable object is not in that snapshot. So an upgrade during marking
+//!   marks its *thread* instead: until the marking ends, that thread's stores shade the stored
+//!   pointer too, as under the hybrid barrier (Go's "shade the pointer if the stack is grey").
+//!   The object is still not shaded by the upgrade itself.
+//!
+//! The bound: an object that is only weakly reachable when a cycle starts is cleared by that
+//! cycle, under every barrier, however often other threads upgrade it — unless one of them
+//! stores it into the heap or a root, which makes it strongly reachable again.
 //!
 //! # Clearing, without a pause that grows with the number of weak references
 //!
@@ -135,11 +148,13 @@ impl<T: Trace + Send + Sync + 'static> Weak<T> {
             return None; // dead by the marking that just finished; its cell is being cleared
         }
         if phase::barrier_on() {
-            // Marking: the object may still be white; a local to it must keep it alive.
-            mu.shade(p.as_ptr());
+            // Marking: the object may be white and outside the snapshot; under Yuasa this
+            // thread's stores now shade what they store (module docs).
+            mu.note_weak_upgrade();
         }
         // SAFETY: allocated (above), of type `T` (cells are filled from `Gc<T>`), and alive
-        // until `mu`'s next safepoint: marked, or shaded now.
+        // until `mu`'s next safepoint: no termination (hence no sweep of it) can come before
+        // that safepoint, and a pending verdict that found it dead was checked above.
         Some(unsafe { Gc::from_raw(p.cast::<GcBox<T>>(), mu) })
     }
 

@@ -142,9 +142,10 @@ fn unarmed_store() -> ! {
 fn write_slow(slot: &AtomicPtr<Header>, new: *mut Header, check_armed: bool) {
     let kind = active();
     let epoch = phase::mark_epoch();
-    let Ok(grey) = store::store_marking(slot, new, kind.shades_old(), kind.shades_new(), check_armed) else {
-        unarmed_store()
-    };
+    // Under Yuasa, a thread that upgraded a weak reference during this marking may store an
+    // object outside the snapshot: it shades what it stores as well (see `weak.rs`).
+    let shades_new = kind.shades_new() || mutator::upgraded_weak_during(epoch);
+    let Ok(grey) = store::store_marking(slot, new, kind.shades_old(), shades_new, check_armed) else { unarmed_store() };
     if grey.iter().any(Option::is_some) {
         shade_from_current_thread(grey.iter().flatten().copied(), epoch);
     }
