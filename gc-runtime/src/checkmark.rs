@@ -45,8 +45,19 @@ pub(crate) struct CheckmarkReport {
     pub(crate) objects: usize,
 }
 
+/// Why a checkmark walk did not confirm the marking.
+#[derive(Debug)]
+pub(crate) enum CheckmarkError {
+    /// A reachable object is unmarked: the sweep would free it.
+    Missed(CheckmarkFailure),
+    /// A collection on the way was locked by another thread; the walk must be tried again
+    /// (the collector never waits for such a lock while it holds the root table).
+    Locked,
+}
+
 struct Collect<'a> {
     out: &'a mut Vec<*const Header>,
+    locked: bool,
 }
 
 impl TraceSink for Collect<'_> {
@@ -56,6 +67,10 @@ impl TraceSink for Collect<'_> {
             self.out.push(p);
         }
     }
+
+    fn visit_locked(&mut self) {
+        self.locked = true;
+    }
 }
 
 /// Walk from `roots` and check every reached object is marked for `epoch`.
@@ -63,7 +78,7 @@ impl TraceSink for Collect<'_> {
 /// # Safety
 /// The world is stopped and `roots` are the current root pointers, so every object reached is
 /// allocated.
-pub(crate) unsafe fn verify(roots: &[*const Header], epoch: u64) -> Result<CheckmarkReport, CheckmarkFailure> {
+pub(crate) unsafe fn verify(roots: &[*const Header], epoch: u64) -> Result<CheckmarkReport, CheckmarkError> {
     // object -> parent (null for a root): the separate "bitmap", with enough to explain a miss.
     let mut parent: HashMap<*const Header, *const Header> = HashMap::new();
     let mut stack: Vec<*const Header> = Vec::new();
@@ -77,17 +92,20 @@ pub(crate) unsafe fn verify(roots: &[*const Header], epoch: u64) -> Result<Check
         // SAFETY: reached from a root with the world stopped: allocated.
         let h = unsafe { &*obj };
         if h.mark_epoch() != epoch {
-            return Err(CheckmarkFailure {
+            return Err(CheckmarkError::Missed(CheckmarkFailure {
                 path: path_to(&parent, obj),
                 expected_epoch: epoch,
                 found_epoch: h.mark_epoch(),
-            });
+            }));
         }
         let Some(trace) = h.desc().trace else { continue };
         children.clear();
-        let mut sink = Collect { out: &mut children };
+        let mut sink = Collect { out: &mut children, locked: false };
         // SAFETY: `obj` is allocated and of the type its descriptor describes.
         unsafe { trace(obj, &mut Tracer::new(&mut sink)) };
+        if sink.locked {
+            return Err(CheckmarkError::Locked);
+        }
         for &c in &children {
             if let std::collections::hash_map::Entry::Vacant(e) = parent.entry(c) {
                 e.insert(obj);
@@ -152,7 +170,9 @@ mod tests {
             assert!((*header(b)).try_mark(next));
         }
         // SAFETY: as above.
-        let err = unsafe { verify(&[header(a)], next) }.unwrap_err();
+        let Err(CheckmarkError::Missed(err)) = (unsafe { verify(&[header(a)], next) }) else {
+            panic!("checkmark did not report the missed object")
+        };
         assert_eq!(err.path.len(), 3, "{err}");
         assert!(err.path.iter().all(|p| p.contains("Link")), "{err}");
         assert!(err.path[2].contains(&format!("{:p}", header(c))), "{err}");

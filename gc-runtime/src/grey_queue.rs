@@ -35,10 +35,19 @@
 //! work in between, so the queue was empty with nobody busy at the moment it was read. A pop
 //! that finds nothing undoes its entry, so idle workers polling the queue do not disturb each
 //! other's checks.
+//!
+//! # Deferred objects
+//!
+//! A grey object that could not be traced because another thread holds a lock inside it (a
+//! GC collection being written; see `collections/mod.rs`) is *deferred*: a worker puts it on a
+//! separate list instead of waiting for the lock. It is still grey work: marking is finished
+//! only when the queue is quiescent **and** nothing is deferred ([`GreyQueue::is_done`]). Workers
+//! come back to deferred objects when the queue runs dry ([`GreyQueue::take_deferred_busy`], which
+//! enters the busy state like a pop, so the quiescence argument above covers it).
 
 use crate::primitive::sync::{
     atomic::{AtomicU64, AtomicUsize, Ordering},
-    SegQueue,
+    Mutex, SegQueue,
 };
 
 /// Entries per buffer.
@@ -65,6 +74,10 @@ pub(crate) struct GreyQueue<T> {
     /// Workers waiting for work; busy workers with a private backlog share it when this is
     /// non-zero and the queue is empty (see [`GreyQueue::wants_work`]).
     hungry: AtomicUsize,
+    /// Objects whose tracing found a lock taken (see "Deferred objects").
+    deferred: Mutex<Vec<T>>,
+    /// `deferred.len()`, readable without the lock.
+    deferred_len: AtomicUsize,
 }
 
 const ONE_BUSY: u64 = 1;
@@ -78,6 +91,8 @@ impl<T> Default for GreyQueue<T> {
             empty: SegQueue::default(),
             busy: AtomicU64::new(0),
             hungry: AtomicUsize::new(0),
+            deferred: Mutex::new(Vec::new()),
+            deferred_len: AtomicUsize::new(0),
         }
     }
 }
@@ -127,6 +142,44 @@ impl<T> GreyQueue<T> {
         before & BUSY_MASK == 0 && self.full.is_empty() && self.busy.load(Ordering::SeqCst) == before
     }
 
+    /// Put aside an object that could not be traced now (the caller is busy with it).
+    pub(crate) fn defer(&self, obj: T) {
+        let mut d = self.deferred.lock();
+        d.push(obj);
+        // SeqCst: read by `is_done` after the queue check, in the same total order as the
+        // busy word (see "Termination").
+        self.deferred_len.store(d.len(), Ordering::SeqCst);
+    }
+
+    /// Whether some object is deferred.
+    pub(crate) fn has_deferred(&self) -> bool {
+        self.deferred_len.load(Ordering::SeqCst) != 0
+    }
+
+    /// Become busy and take every deferred object; on `None` the caller is not busy.
+    pub(crate) fn take_deferred_busy(&self) -> Option<Vec<T>> {
+        self.busy.fetch_add(ONE_BUSY + ONE_ENTRY, Ordering::SeqCst);
+        let taken = {
+            let mut d = self.deferred.lock();
+            self.deferred_len.store(0, Ordering::SeqCst);
+            std::mem::take(&mut *d)
+        };
+        if taken.is_empty() {
+            self.busy.fetch_sub(ONE_BUSY + ONE_ENTRY, Ordering::SeqCst);
+            return None;
+        }
+        Some(taken)
+    }
+
+    /// Marking is complete as far as the queue can tell: quiescent, and nothing deferred.
+    pub(crate) fn is_done(&self) -> bool {
+        let before = self.busy.load(Ordering::SeqCst);
+        before & BUSY_MASK == 0
+            && self.full.is_empty()
+            && !self.has_deferred()
+            && self.busy.load(Ordering::SeqCst) == before
+    }
+
     /// A worker found no buffer and waits for one (until [`GreyQueue::fed`]).
     pub(crate) fn hungry(&self) {
         self.hungry.fetch_add(1, Ordering::Relaxed);
@@ -150,13 +203,18 @@ impl<T> GreyQueue<T> {
         !self.full.is_empty()
     }
 
-    /// Drop every queued buffer (only between cycles, when every entry is already black).
+    /// Drop every queued buffer and deferred object (only between cycles, when every entry is
+    /// already black).
     pub(crate) fn clear(&self) -> usize {
         let mut n = 0;
         while let Some(b) = self.full.pop() {
             n += b.len();
             self.recycle(b);
         }
+        let mut d = self.deferred.lock();
+        n += d.len();
+        d.clear();
+        self.deferred_len.store(0, Ordering::SeqCst);
         n
     }
 }
@@ -219,6 +277,29 @@ mod tests {
         assert!(q.pop_busy().is_none());
         assert!(q.is_quiescent(), "a failed pop leaves nobody busy");
         assert_eq!(q.empty_buffer().capacity(), BUFFER_CAP, "recycled buffers are reused");
+    }
+
+    #[test]
+    fn deferred_objects_keep_marking_unfinished_until_taken_and_done() {
+        let q = GreyQueue::<ObjPtr>::default();
+        assert!(q.is_done());
+        let mut b = q.pop_busy();
+        assert!(b.is_none());
+        q.defer(fake(1));
+        assert!(q.is_quiescent(), "nothing queued, nobody busy");
+        assert!(!q.is_done(), "but an object is deferred");
+        b = q.take_deferred_busy();
+        assert_eq!(b.as_deref(), Some(&[fake(1)][..]));
+        assert!(!q.has_deferred());
+        assert!(!q.is_done(), "the taker is busy with it");
+        q.defer(fake(1)); // still locked: deferred again
+        q.leave_busy();
+        assert!(!q.is_done());
+        assert_eq!(q.take_deferred_busy().map(|v| v.len()), Some(1));
+        q.leave_busy();
+        assert!(q.is_done());
+        assert!(q.take_deferred_busy().is_none(), "an empty take leaves nobody busy");
+        assert!(q.is_done());
     }
 
     #[test]

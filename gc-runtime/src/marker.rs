@@ -34,6 +34,18 @@
 //! its allocation returns. Allocation-heavy threads thus slow down instead of outrunning the
 //! marker (Go's assist credit, simplified to a fixed ratio).
 //!
+//! # Locked collections
+//!
+//! A GC collection is traced under its read lock, which a writer may hold while running user
+//! code (a map key's `Eq`) — code that may allocate, and so run a mark assist that would trace
+//! this very collection. So no marker ever waits for a collection's lock: the collection's
+//! `trace` tries the lock and, if it is taken, reports that (`Tracer::report_locked`); the
+//! worker then *defers* the object (see `grey_queue.rs`) and comes back to it when the queue
+//! has run dry, backing off between attempts so the holder can run. An assist never comes
+//! back: it defers and moves on. The holder is always a thread that can make progress: a
+//! running mutator, or a thread without one — which may at most wait for the root-table lock,
+//! and the collector never holds that lock while it drains (see `collector/mod.rs`).
+//!
 //! # A panicking `Trace`
 //!
 //! If a `Trace` impl panics, the marker cannot know the object's referents; going on would
@@ -45,6 +57,7 @@ use crate::{
     member::is_object,
     phase,
     primitive::sync::atomic::{AtomicPtr, Ordering},
+    report,
     runtime::Runtime,
     shade::GreyQueue,
     trace::{TraceSink, Tracer},
@@ -122,6 +135,8 @@ struct MarkSink<'a> {
     stack: &'a mut Vec<ObjPtr>,
     ring: &'a mut PrefetchRing,
     leaf_bytes: &'a mut usize,
+    /// Part of the object was skipped because a lock was taken.
+    locked: bool,
 }
 
 impl TraceSink for MarkSink<'_> {
@@ -137,6 +152,10 @@ impl TraceSink for MarkSink<'_> {
                 unsafe { mark_grey(due, self.epoch, self.stack, self.leaf_bytes) };
             }
         }
+    }
+
+    fn visit_locked(&mut self) {
+        self.locked = true;
     }
 }
 
@@ -198,17 +217,23 @@ impl<'q> MarkWorker<'q> {
             stack: &mut self.stack,
             ring: &mut self.ring,
             leaf_bytes: &mut self.leaf_bytes,
+            locked: false,
         };
         let mut tracer = Tracer::new(&mut sink);
         // SAFETY: `obj` is an allocated object of the type `desc` describes.
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| unsafe { trace(obj.as_ptr(), &mut tracer) }));
-        if r.is_err() {
-            eprintln!(
+        if let Err(payload) = r {
+            crate::heap::drop_payload(payload);
+            report::fatal(format_args!(
                 "gc: fatal: Trace::trace of `{}` panicked; the collector cannot know which objects it \
                  references, and continuing could free live objects",
                 desc.name()
-            );
-            std::process::abort();
+            ));
+        }
+        if sink.locked {
+            // Traced in part: come back to the whole object later (module docs).
+            self.queue.defer(obj);
+            return;
         }
         self.scanned_objects += 1;
         self.scanned_bytes += desc.size;
@@ -281,21 +306,37 @@ impl<'q> MarkWorker<'q> {
         }
     }
 
-    /// Take buffers from the global queue and scan until the queue is quiescent (empty and no
-    /// worker busy) — the background workers' loop.
-    pub(crate) fn drain_until_quiescent(&mut self) {
+    /// Take buffers from the global queue and scan until marking is done as far as the queue
+    /// can tell (empty, no worker busy, nothing deferred) — the workers' loop. Deferred objects
+    /// are retried whenever the queue runs dry.
+    pub(crate) fn drain_until_done(&mut self) {
         let mut idle_spins = 0u32;
+        let mut deferred_tries = 0u32;
         loop {
             if let Some(buf) = self.queue.pop_busy() {
                 if idle_spins > 0 {
                     self.queue.fed();
                 }
                 idle_spins = 0;
+                deferred_tries = 0;
                 self.stack.extend_from_slice(&buf);
                 self.queue.recycle(buf);
                 self.drain_stack(usize::MAX);
                 self.queue.leave_busy();
             } else if self.queue.is_quiescent() {
+                if self.queue.has_deferred() {
+                    if deferred_tries > 0 {
+                        // Every deferred object was still locked last time: let the holder run.
+                        backoff(deferred_tries);
+                    }
+                    deferred_tries += 1;
+                    if let Some(objs) = self.queue.take_deferred_busy() {
+                        self.stack.extend_from_slice(&objs);
+                        self.drain_stack(usize::MAX);
+                        self.queue.leave_busy();
+                    }
+                    continue;
+                }
                 if idle_spins > 0 {
                     self.queue.fed();
                 }
@@ -332,6 +373,18 @@ impl<'q> MarkWorker<'q> {
     }
 }
 
+/// Wait a little before retrying objects whose locks were taken: spin first, then yield, then
+/// sleep, so a lock holder on a busy core gets to run.
+fn backoff(tries: u32) {
+    if tries < 8 {
+        std::hint::spin_loop();
+    } else if tries < 64 {
+        std::thread::yield_now();
+    } else {
+        std::thread::sleep(std::time::Duration::from_micros(100));
+    }
+}
+
 /// A mutator's mark assist: scan about `budget` bytes of grey objects.
 pub(crate) fn assist(rt: &Runtime, budget: usize) {
     if !rt.grey.has_work() {
@@ -342,12 +395,13 @@ pub(crate) fn assist(rt: &Runtime, budget: usize) {
     rt.stats.note_assist(worker.work(), worker.scanned_bytes);
 }
 
-/// Drain the global queue with `workers` threads (this one included) until it is quiescent.
+/// Drain the global queue with `workers` threads (this one included) until marking is done as
+/// far as the queue can tell.
 pub(crate) fn drain_parallel(rt: &Runtime, workers: usize) -> MarkWork {
     let run = || {
         crate::mutator::enter_collector_thread();
         let mut w = MarkWorker::new(&rt.grey);
-        w.drain_until_quiescent();
+        w.drain_until_done();
         w.work()
     };
     if workers <= 1 {

@@ -21,7 +21,7 @@ pub(crate) mod sync {
         pub(crate) use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicU8, AtomicUsize, Ordering};
     }
     pub(crate) use crossbeam_queue::SegQueue;
-    pub(crate) use parking_lot::{Condvar, Mutex, MutexGuard, RwLock};
+    pub(crate) use parking_lot::{Condvar, Mutex, MutexGuard, RwLock, RwLockReadGuard};
 }
 
 #[cfg(gc_loom)]

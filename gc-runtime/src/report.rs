@@ -4,7 +4,7 @@
 //! `eprintln!` panics when stderr cannot be written (a pipe whose reader has exited, a closed
 //! descriptor). A panic on the collector thread would stop collection for good — or, inside a
 //! pause, leave the world stopped — so everything the collector's threads print goes through
-//! [`line`], which writes the whole line in one call on the locked stderr and ignores errors:
+//! [`line()`], which writes the whole line in one call on the locked stderr and ignores errors:
 //! a report that cannot be delivered is dropped, and collection goes on.
 
 use std::{fmt, io::Write};

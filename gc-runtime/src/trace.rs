@@ -86,6 +86,14 @@ impl<'a> Tracer<'a> {
     pub(crate) fn report_armed_flag(&mut self, flag: &AtomicBool) {
         self.sink.visit_armed_flag(flag);
     }
+
+    /// Say that part of the object could not be traced now — a collection whose lock another
+    /// thread holds — so the caller must trace the whole object again later. The collector
+    /// never waits for a lock user code can hold (see `collections/mod.rs`).
+    #[inline]
+    pub(crate) fn report_locked(&mut self) {
+        self.sink.visit_locked();
+    }
 }
 
 /// Receiver of the slots a `trace` call reports: the marker, allocation (which arms a new
@@ -97,4 +105,8 @@ pub(crate) trait TraceSink {
     /// Called with the armed flag of each GC collection in the traced object. Only the
     /// allocation-time sink acts on it.
     fn visit_armed_flag(&mut self, _flag: &AtomicBool) {}
+
+    /// Called when part of the object was skipped because its lock was taken; the slots
+    /// reported so far are valid, the object must be traced again to see the rest.
+    fn visit_locked(&mut self);
 }

@@ -207,6 +207,9 @@ mod tests {
         fn visit_slot(&mut self, _: &AtomicPtr<Header>) {
             self.0 += 1;
         }
+        fn visit_locked(&mut self) {
+            panic!("no lock is taken in these tests");
+        }
     }
 
     fn slots<T: Trace>(v: &T) -> usize {

@@ -11,7 +11,7 @@ use std::{collections::HashMap, fmt};
 
 use crate::primitive::sync::RwLock;
 
-use super::slots::{slot_addr, AddrFmt, Armed};
+use super::slots::{read_for_trace, slot_addr, AddrFmt, Armed};
 use crate::{
     gc::Gc,
     member::Member,
@@ -286,12 +286,13 @@ impl<K, V> Default for GcIdMap<K, V> {
 // and value slots of every entry, under the read lock, which every change to the set of slots
 // excludes (inserting or removing an entry and rehashing happen under the write lock). The
 // hash keys are plain addresses, not pointers the map relies on: the key slot is what keeps
-// the key alive. It takes only this lock, which no thread holds while the world is stopped,
-// and runs no user code.
+// the key alive. It only tries this lock (if it is taken, the collector traces the map again
+// later), and runs no user code.
 unsafe impl<K, V> Trace for GcIdMap<K, V> {
     fn trace(&self, tracer: &mut Tracer<'_>) {
         self.armed.trace(tracer);
-        for entry in self.map.read_recursive().values() {
+        let Some(map) = read_for_trace(&self.map, tracer) else { return };
+        for entry in map.values() {
             entry.key.trace(tracer);
             entry.value.trace(tracer);
         }

@@ -1,14 +1,31 @@
 //! [`GcMap`]: a hash map from plain keys to GC pointers, shared by every thread that reaches
 //! it.
 //!
-//! The design — a read-write lock around a `HashMap` of armed slots, why a rehash cannot lose
+//! The design — a read-write lock around a hash table of armed slots, why a rehash cannot lose
 //! a pointer the marker is scanning — is in the module header of `collections/mod.rs`.
+//!
+//! # Keys' code and the lock
+//!
+//! A key's `Hash` and `Eq` are user code, and user code may allocate (a mark assist then
+//! traces this map) or block. So the table stores each entry's hash next to it
+//! (`hashbrown::HashTable`): a key is hashed *before* the lock is taken, and growing the table
+//! rehashes from the stored hashes, so `Hash` never runs under the lock. `Eq` does (finding an
+//! entry compares keys in place), as does `Debug` of the keys and `Clone` in [`GcMap::keys`]
+//! and [`GcMap::entries`]; the markers never wait for this lock (they try it and come back
+//! later), so those may allocate. They must not use the same map — its lock is not reentrant
+//! for writers: that would deadlock, never corrupt.
 
-use std::{borrow::Borrow, collections::HashMap, fmt, hash::Hash};
+use std::{
+    borrow::Borrow,
+    fmt,
+    hash::{BuildHasher, Hash, RandomState},
+};
+
+use hashbrown::HashTable;
 
 use crate::primitive::sync::RwLock;
 
-use super::slots::{slot_addr, AddrFmt, Armed};
+use super::slots::{read_for_trace, slot_addr, AddrFmt, Armed};
 use crate::{
     gc::Gc,
     member::Member,
@@ -27,7 +44,9 @@ const NAME: &str = "GcMap";
 /// need a [`Mutator`] and return locals. Like [`GcVec`](crate::GcVec), a `GcMap` accepts
 /// entries once the object that holds it (or the map itself) is allocated.
 ///
-/// The keys' `Hash` and `Eq` run under the map's lock: they must not use the same map.
+/// A key's `Hash` runs before the map is locked; its `Eq`, `Clone` and `Debug` run under the
+/// map's lock. All of them may allocate and use other maps, but not this one (see the module
+/// docs of `collections/map.rs`).
 ///
 /// ```
 /// use gc_runtime::{GcMap, Trace};
@@ -49,7 +68,20 @@ const NAME: &str = "GcMap";
 /// ```
 pub struct GcMap<K, V> {
     armed: Armed,
-    map: RwLock<HashMap<K, Member<V>>>,
+    hasher: RandomState,
+    map: RwLock<HashTable<Entry<K, V>>>,
+}
+
+/// One entry: the key's hash (computed once, outside the lock), the key and the value slot.
+struct Entry<K, V> {
+    hash: u64,
+    key: K,
+    value: Member<V>,
+}
+
+/// The stored hash, for growing the table without running `Hash`.
+fn stored_hash<K, V>(e: &Entry<K, V>) -> u64 {
+    e.hash
 }
 
 impl<K, V> GcMap<K, V> {
@@ -79,7 +111,7 @@ impl<K, V> GcMap<K, V> {
     /// # assert_eq!(m.len(), 1);
     /// ```
     pub fn with_capacity(capacity: usize) -> GcMap<K, V> {
-        GcMap { armed: Armed::new(), map: RwLock::new(HashMap::with_capacity(capacity)) }
+        GcMap { armed: Armed::new(), hasher: RandomState::new(), map: RwLock::new(HashTable::with_capacity(capacity)) }
     }
 
     /// The number of entries.
@@ -120,9 +152,9 @@ impl<K, V> GcMap<K, V> {
         let keys: Vec<K> = {
             let mut map = self.map.write();
             map.drain()
-                .map(|(k, slot)| {
-                    slot.set(None);
-                    k
+                .map(|e| {
+                    e.value.set(None);
+                    e.key
                 })
                 .collect()
         };
@@ -139,7 +171,7 @@ impl<K, V> GcMap<K, V> {
     /// assert_eq!(m.values(&mu).iter().map(|v| **v).sum::<u32>(), 3);
     /// ```
     pub fn values<'m>(&self, mu: &'m Mutator) -> Vec<Gc<'m, V>> {
-        self.map.read().values().filter_map(|slot| slot.get(mu)).collect()
+        self.map.read().iter().filter_map(|e| e.value.get(mu)).collect()
     }
 }
 
@@ -159,21 +191,21 @@ impl<K: Hash + Eq, V> GcMap<K, V> {
     /// ```
     pub fn insert(&self, key: K, value: Gc<'_, V>) -> bool {
         self.armed.check("GcMap::insert", NAME);
+        let hash = self.hasher.hash_one(&key);
         // Overwriting an existing entry stores into one slot: the read lock suffices.
-        if let Some(slot) = self.map.read().get(&key) {
-            slot.set(Some(value));
+        if let Some(e) = self.map.read().find(hash, |e| e.key == key) {
+            e.value.set(Some(value));
             return true;
         }
         let mut map = self.map.write();
         // Another thread may have inserted `key` between the two locks.
-        if let Some(slot) = map.get(&key) {
-            slot.set(Some(value));
-            drop(map);
+        if let Some(e) = map.find(hash, |e| e.key == key) {
+            e.value.set(Some(value));
             return true;
         }
-        let slot = Member::new_armed();
-        slot.set(Some(value));
-        map.insert(key, slot);
+        let entry = Entry { hash, key, value: Member::new_armed() };
+        entry.value.set(Some(value));
+        map.insert_unique(hash, entry, stored_hash);
         false
     }
 
@@ -190,7 +222,8 @@ impl<K: Hash + Eq, V> GcMap<K, V> {
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        self.map.read().get(key)?.get(mu)
+        let hash = self.hasher.hash_one(key);
+        self.map.read().find(hash, |e| e.key.borrow() == key)?.value.get(mu)
     }
 
     /// Whether the map has an entry for `key`.
@@ -207,7 +240,8 @@ impl<K: Hash + Eq, V> GcMap<K, V> {
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        self.map.read().contains_key(key)
+        let hash = self.hasher.hash_one(key);
+        self.map.read().find(hash, |e| e.key.borrow() == key).is_some()
     }
 
     /// Remove the entry for `key` and return its value, as a local of `mu`. The value is
@@ -226,13 +260,15 @@ impl<K: Hash + Eq, V> GcMap<K, V> {
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        let (old_key, value) = {
+        let hash = self.hasher.hash_one(key);
+        let removed = {
             let mut map = self.map.write();
-            let (k, slot) = map.remove_entry(key)?;
-            let value = slot.get(mu);
-            slot.set(None);
-            (k, value)
+            let (e, _) = map.find_entry(hash, |e| e.key.borrow() == key).ok()?.remove();
+            let value = e.value.get(mu);
+            e.value.set(None);
+            (e.key, value)
         };
+        let (old_key, value) = removed;
         drop(old_key);
         value
     }
@@ -251,7 +287,7 @@ impl<K: Clone, V> GcMap<K, V> {
     /// assert_eq!(keys, [1, 2]);
     /// ```
     pub fn keys(&self) -> Vec<K> {
-        self.map.read().keys().cloned().collect()
+        self.map.read().iter().map(|e| e.key.clone()).collect()
     }
 
     /// The entries (keys cloned, values as locals of `mu`), as a snapshot taken under one
@@ -265,7 +301,7 @@ impl<K: Clone, V> GcMap<K, V> {
     /// assert_eq!((entries[0].0, *entries[0].1), ("one", 1));
     /// ```
     pub fn entries<'m>(&self, mu: &'m Mutator) -> Vec<(K, Gc<'m, V>)> {
-        self.map.read().iter().filter_map(|(k, slot)| Some((k.clone(), slot.get(mu)?))).collect()
+        self.map.read().iter().filter_map(|e| Some((e.key.clone(), e.value.get(mu)?))).collect()
     }
 
     /// Call `f` with each entry of a snapshot (see [`GcMap::entries`]). `f` runs without the
@@ -300,15 +336,16 @@ impl<K, V> Default for GcMap<K, V> {
 
 // SAFETY: reports the armed flag (allocation sets it; no other sink acts on it), then every
 // value slot, under the read lock, which every change to the set of slots excludes (inserting
-// or removing an entry and rehashing happen under the write lock). Keys are not traced: they
+// or removing an entry and rehashing happen under the write lock); if the lock is taken it
+// reports that instead and the collector traces the map again later. Keys are not traced: they
 // are plain data, and a slot or collection inside a key is never armed, so it never holds a
-// pointer. No key method runs here (no hashing, no comparison): only this lock is taken, and
-// no thread holds it while the world is stopped.
+// pointer. No key method runs here (no hashing, no comparison).
 unsafe impl<K, V> Trace for GcMap<K, V> {
     fn trace(&self, tracer: &mut Tracer<'_>) {
         self.armed.trace(tracer);
-        for slot in self.map.read_recursive().values() {
-            slot.trace(tracer);
+        let Some(map) = read_for_trace(&self.map, tracer) else { return };
+        for e in map.iter() {
+            e.value.trace(tracer);
         }
     }
 }
@@ -336,10 +373,10 @@ impl<K: fmt::Debug, V> fmt::Debug for GcMap<K, V> {
     }
 }
 
-struct Entries<'a, K, V>(&'a HashMap<K, Member<V>>);
+struct Entries<'a, K, V>(&'a HashTable<Entry<K, V>>);
 
 impl<K: fmt::Debug, V> fmt::Debug for Entries<'_, K, V> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_map().entries(self.0.iter().map(|(k, slot)| (k, AddrFmt(slot_addr(slot))))).finish()
+        f.debug_map().entries(self.0.iter().map(|e| (&e.key, AddrFmt(slot_addr(&e.value))))).finish()
     }
 }

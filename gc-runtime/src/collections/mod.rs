@@ -17,7 +17,7 @@
 //! | push, insert of a new key | write | new slot: `Member::set` on an empty armed slot |
 //! | pop, remove, truncate, clear | write | `Member::set(None)` on each removed slot, then remove it |
 //! | growth, rehash, shifting (`insert`/`remove` in a vector) | write | none: pointers move, none is added or deleted |
-//! | `Trace::trace` (marker, assists, checkmark, allocation) | read | — |
+//! | `Trace::trace` (marker, assists, checkmark, allocation) | read, tried (never waited for) | — |
 //!
 //! # Why growth cannot lose a pointer the marker is scanning
 //!
@@ -58,27 +58,31 @@
 //!
 //! # Locks, safepoints and pauses: why nothing deadlocks
 //!
-//! A `trace` may take a lock only if no thread can hold that lock across a safepoint; these
-//! locks satisfy a stronger rule: *no thread holds a collection's lock while the world is
-//! stopped*. A reference to a collection in the heap exists only through a local or
-//! `into_ref`, that is, while some mutator is borrowed; a borrowed mutator cannot reach a
-//! safepoint or detach (both take `&mut Mutator`). Even a thread with no mutator of its own
-//! (a scoped thread handed `&GcVec` by its parent) runs while its parent's mutator is borrowed,
-//! so the stop-the-world waits for it. The methods never call a safepoint, never allocate, and
-//! never call user code while holding the lock, except `Hash`/`Eq` of map keys and `Debug` of
-//! keys — those must not use the same map (the locks are not reentrant: that would deadlock,
-//! never corrupt).
+//! **The collector never waits for a collection's lock.** A writer may hold the lock while user
+//! code runs — a map key's `Eq` — and user code may allocate, which may run a mark assist that
+//! traces this very collection, or block on something that waits for the collector. So `trace`
+//! only *tries* the read lock; if a writer holds it, it reports the collection as locked
+//! (`Tracer::report_locked`) and the marker defers the object and comes back to it later (see
+//! `marker.rs`, "Locked collections"); checkmark does the same inside the termination pause,
+//! releasing the root table meanwhile. The holder is always a thread that can make progress
+//! (a running mutator, or a thread without a mutator, which at most waits for the root-table
+//! lock, never held by the collector while it waits for a collection).
+//!
+//! User code under the lock is kept to a minimum: a map key is hashed *before* the lock is
+//! taken (the table stores each entry's hash, so growing it never calls `Hash`), and keys
+//! removed from a map are dropped after the lock is released. What remains — `Eq` when an
+//! entry is looked up, `Clone` in `keys`/`entries`, `Debug` of the keys — may allocate and use
+//! other collections, but must not use the same one: the locks are not reentrant for writers
+//! (that would deadlock, never corrupt).
 //!
 //! Under the lock a store may run the barrier's slow path, which shades into the thread's
-//! buffer and, on a thread with no running mutator, takes the root-table lock. The collector
-//! takes a collection's read lock while holding the root-table lock only inside its
-//! termination pause (draining, checkmark), when by the rule above no collection lock is held.
-//! So the lock order is always collection, then root table.
+//! buffer and, on a thread with no running mutator, takes the root-table lock. So the lock order
+//! is always collection, then root table, and the collector never holds the root table while
+//! it waits for a collection.
 //!
-//! `trace` takes the lock with `read_recursive`: if the thread that traces (a mutator in a
-//! mark assist) already holds the read lock further up its stack — say, a `Debug` of the map
-//! writing into a sink that allocates — a writer queued meanwhile does not make it wait for
-//! itself. parking_lot's plain `read` is fair and would block behind that writer.
+//! `trace` tries the lock with `try_read_recursive`: a thread that traces (a mutator in a mark
+//! assist) while it already holds the read lock further up its stack — say, a key's `Eq`
+//! during `get` that allocates — gets through even if a writer is queued.
 //!
 //! # Reading: locals, snapshots, and user code
 //!

@@ -6,7 +6,10 @@ use std::fmt;
 use crate::{
     header::Header,
     member::Member,
-    primitive::sync::atomic::{AtomicBool, AtomicPtr, Ordering},
+    primitive::sync::{
+        atomic::{AtomicBool, AtomicPtr, Ordering},
+        RwLock, RwLockReadGuard,
+    },
     trace::{Trace, TraceSink, Tracer},
 };
 
@@ -61,6 +64,23 @@ impl TraceSink for ReadAddr {
         // Relaxed: only the address is used (printed), never dereferenced.
         self.0 = slot.load(Ordering::Relaxed).addr();
     }
+
+    fn visit_locked(&mut self) {
+        // A `Member` takes no lock.
+    }
+}
+
+/// Take a collection's read lock for its `trace`, or — if a writer holds it — report the
+/// object as locked and return `None`, so the collector traces it again later instead of
+/// waiting (see "Locks, safepoints and pauses" in `collections/mod.rs`). Recursive, so a
+/// thread that already reads the collection further up its stack (and then allocates and
+/// assists) gets through even if a writer is queued.
+pub(crate) fn read_for_trace<'a, T>(lock: &'a RwLock<T>, tracer: &mut Tracer<'_>) -> Option<RwLockReadGuard<'a, T>> {
+    let guard = lock.try_read_recursive();
+    if guard.is_none() {
+        tracer.report_locked();
+    }
+    guard
 }
 
 /// The address a slot holds (0 if empty), as [`Gc::addr`](crate::Gc::addr) gives it: for

@@ -9,7 +9,7 @@ use crate::primitive::sync::RwLock;
 
 use super::{
     error::IndexOutOfRange,
-    slots::{slot_addr, AddrFmt, Armed},
+    slots::{read_for_trace, slot_addr, AddrFmt, Armed},
 };
 use crate::{
     gc::Gc,
@@ -438,11 +438,13 @@ impl<T> Default for GcVec<T> {
 // SAFETY: reports the armed flag (allocation sets it; no other sink acts on it), then every
 // element slot, under the read lock, which every change to the set of slots excludes (see the
 // module docs: growth and shifting happen under the write lock). It takes only this lock,
-// which no thread holds while the world is stopped, and runs no user code.
+// tried, never waited for (if it is taken, the collector traces the vector again later), and
+// runs no user code.
 unsafe impl<T> Trace for GcVec<T> {
     fn trace(&self, tracer: &mut Tracer<'_>) {
         self.armed.trace(tracer);
-        for slot in self.slots.read_recursive().iter() {
+        let Some(slots) = read_for_trace(&self.slots, tracer) else { return };
+        for slot in slots.iter() {
             slot.trace(tracer);
         }
     }
@@ -512,6 +514,7 @@ mod tests {
     struct Count {
         slots: usize,
         flags: usize,
+        locked: usize,
     }
 
     impl TraceSink for Count {
@@ -521,6 +524,27 @@ mod tests {
         fn visit_armed_flag(&mut self, _: &crate::primitive::sync::atomic::AtomicBool) {
             self.flags += 1;
         }
+        fn visit_locked(&mut self) {
+            self.locked += 1;
+        }
+    }
+
+    #[test]
+    fn trace_reports_a_write_locked_vector_instead_of_waiting() {
+        let _s = test_support::serial();
+        let mu = crate::attach();
+        let v = mu.alloc(GcVec::new());
+        v.push(mu.alloc(1_u8));
+        let writer = v.slots.write();
+        let c = count(&*v);
+        assert_eq!((c.flags, c.slots, c.locked), (1, 0, 1), "flag reported, lock reported, no slot");
+        drop(writer);
+        let c = count(&*v);
+        assert_eq!((c.flags, c.slots, c.locked), (1, 1, 0));
+        // A reader does not keep the collector out.
+        let reader = v.slots.read();
+        assert_eq!(count(&*v).slots, 1);
+        drop(reader);
     }
 
     fn count<T: Trace>(v: &T) -> Count {

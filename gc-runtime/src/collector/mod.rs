@@ -60,7 +60,7 @@ pub(crate) mod pacer;
 
 use std::time::{Duration, Instant};
 
-use crate::primitive::sync::{Condvar, Mutex};
+use crate::primitive::sync::{Condvar, Mutex, MutexGuard};
 
 use crate::{
     barrier, checkmark,
@@ -71,6 +71,7 @@ use crate::{
     phase::{self, Phase},
     primitive::sync::atomic::{AtomicBool, Ordering},
     report,
+    roots::RootInner,
     runtime::Runtime,
     stats::{CycleStats, Pause, PauseKind, PhaseChange},
 };
@@ -230,21 +231,59 @@ impl<'a> Cycle<'a> {
         self.stats.heap_marked += work.marked_bytes;
     }
 
-    /// World stopped, marking complete: checkmark, weak-reference verdict, barrier off. The
-    /// sweep epoch is published later, by `publish_sweep`.
-    fn terminate_marking(&mut self, roots: &crate::roots::RootInner) {
+    /// World stopped: drain until marking is complete, then return the locked root table with
+    /// orphan shades flushed and nothing grey left. The drains run *without* the root-table lock:
+    /// a thread without a mutator may hold a collection's lock while it waits for the root
+    /// table (a barriered store on such a thread shades through it), and the markers wait for
+    /// that collection (see `marker.rs`, "Locked collections").
+    fn finish_marking_in_pause(&mut self) -> MutexGuard<'a, RootInner> {
+        let rt = self.rt;
+        self.marking_in_pause = true;
+        loop {
+            if !rt.grey.is_done() {
+                self.drain();
+            }
+            let mut roots = rt.roots.lock();
+            roots.orphan_shades.flush(&rt.grey);
+            if rt.grey.is_done() {
+                return roots;
+            }
+        }
+    }
+
+    /// World stopped, root table locked, marking complete: phase `MarkTermination` and, with
+    /// checkmark on, verify the marking. Returns the root table, still locked, once checkmark
+    /// got through: if a collection it must walk is locked by another thread, the table is
+    /// released so the holder can finish, and marking is confirmed again.
+    fn confirm_marking(&mut self, mut roots: MutexGuard<'a, RootInner>) -> MutexGuard<'a, RootInner> {
         self.set_phase(Phase::MarkTermination, true);
-        if self.config.checkmark {
-            let pointers = checkmark::root_pointers(roots);
+        if !self.config.checkmark {
+            return roots;
+        }
+        loop {
+            let pointers = checkmark::root_pointers(&roots);
             // SAFETY: the world is stopped and the pointers come from the locked root table.
             match unsafe { checkmark::verify(&pointers, phase::mark_epoch()) } {
-                Ok(report) => self.stats.checkmarked_objects = Some(report.objects),
-                Err(failure) => report::fatal(format_args!(
+                Ok(report) => {
+                    self.stats.checkmarked_objects = Some(report.objects);
+                    return roots;
+                }
+                Err(checkmark::CheckmarkError::Locked) => {
+                    drop(roots);
+                    std::thread::yield_now();
+                    roots = self.finish_marking_in_pause();
+                }
+                Err(checkmark::CheckmarkError::Missed(failure)) => report::fatal(format_args!(
                     "{failure}\ngc: fatal: checkmark found a reachable object the concurrent mark missed; \
                      aborting before the sweep frees it"
                 )),
             }
         }
+    }
+
+    /// World stopped, marking confirmed: weak-reference verdict, barrier off. The sweep epoch
+    /// is published later, by `publish_sweep`.
+    fn terminate_marking(&mut self) {
         self.rt.weaks.begin_clearing(phase::mark_epoch());
         self.set_phase(Phase::Sweep, true);
     }
@@ -285,27 +324,25 @@ impl<'a> Cycle<'a> {
         loop {
             self.drain();
             rt.handshake.ragged_flush(warn);
-            if !rt.grey.is_quiescent() {
+            if !rt.grey.is_done() {
                 continue;
             }
             // 4. Mark termination.
             let t = self.stop();
             let mut roots = rt.roots.lock();
             roots.orphan_shades.flush(&rt.grey);
-            if !rt.grey.is_quiescent() {
+            if !rt.grey.is_done() {
                 if self.stats.termination_retries < MAX_TERMINATION_RETRIES {
                     self.stats.termination_retries += 1;
                     drop(roots);
                     self.start(t, PauseKind::MarkTerminationRetry);
                     continue;
                 }
-                self.marking_in_pause = true;
-                while !rt.grey.is_quiescent() {
-                    self.drain();
-                    roots.orphan_shades.flush(&rt.grey);
-                }
+                drop(roots);
+                roots = self.finish_marking_in_pause();
             }
-            self.terminate_marking(&roots);
+            let roots = self.confirm_marking(roots);
+            self.terminate_marking();
             drop(roots);
             self.start(t, PauseKind::MarkTermination);
             break;
@@ -327,13 +364,9 @@ impl<'a> Cycle<'a> {
         let mark_started = Instant::now();
         self.begin_marking();
         self.mark_from_roots();
-        let mut roots = rt.roots.lock();
-        roots.orphan_shades.flush(&rt.grey);
-        while !rt.grey.is_quiescent() {
-            self.drain();
-            roots.orphan_shades.flush(&rt.grey);
-        }
-        self.terminate_marking(&roots);
+        let roots = self.finish_marking_in_pause();
+        let roots = self.confirm_marking(roots);
+        self.terminate_marking();
         drop(roots);
         self.stats.mark_time = mark_started.elapsed();
         let sweep_started = Instant::now();
