@@ -35,8 +35,10 @@
 //! # Slow mutators
 //!
 //! A mutator that does not reach a safepoint holds up the collector. After the configured time
-//! the collector prints which threads it is waiting for, then keeps waiting: leaving a running
-//! thread behind would be unsound.
+//! the collector prints which threads it is waiting for and which wait for it (parked, or in
+//! `collect`) — a running thread that waits for one of those, say a parent joining a child that
+//! attached, is a deadlock, and the warning names the fix — then keeps waiting: leaving a
+//! running thread behind would be unsound.
 
 use std::time::{Duration, Instant};
 
@@ -63,6 +65,8 @@ struct Entry {
     state: MutatorState,
     flushed_seq: u64,
     name: String,
+    /// Detached inside `Mutator::collect`: waiting for a cycle to finish (for diagnostics).
+    waiting_for_cycle: bool,
 }
 
 #[derive(Default)]
@@ -71,6 +75,9 @@ struct Table {
     free_ids: Vec<usize>,
     stop: bool,
     flush_seq: u64,
+    /// Mutators removed because their thread ended with them leaked, whose objects the
+    /// collector has not pinned yet (see [`Handshake::exit_leaked`]).
+    leaked_exits: u64,
 }
 
 impl Table {
@@ -78,8 +85,27 @@ impl Table {
         self.entries[id].as_mut().unwrap_or_else(|| unreachable!("mutator {id} is registered"))
     }
 
-    fn laggards(&self, pred: impl Fn(&Entry) -> bool) -> Vec<String> {
-        self.entries.iter().flatten().filter(|e| pred(e)).map(|e| e.name.clone()).collect()
+    fn names(&self, pred: impl Fn(&Entry) -> bool) -> String {
+        let names: Vec<String> =
+            self.entries.iter().flatten().filter(|e| pred(e)).map(|e| format!("`{}`", e.name)).collect();
+        if names.is_empty() {
+            "none".to_string()
+        } else {
+            names.join(", ")
+        }
+    }
+
+    /// The slow-safepoint warning: who holds the collector up, who waits for it, and what to do.
+    fn slow_warning(&self, elapsed: Duration, what: &str, lagging: impl Fn(&Entry) -> bool) -> String {
+        let waiting = self.names(|e| e.waiting_for_cycle || e.state == MutatorState::AtSafepoint);
+        format!(
+            "gc: waiting {elapsed:.0?} for mutators to reach a safepoint ({what}); still running: {}; \
+             waiting for the collector: {waiting}. If a running thread is itself waiting for one of \
+             those (joining it, a lock, a channel), this is a deadlock: wrap that wait in \
+             Mutator::blocking, and share objects with other threads through a Root, not a \
+             reference borrowed from a local; still waiting.",
+            self.names(lagging)
+        )
     }
 }
 
@@ -123,7 +149,7 @@ impl Handshake {
     pub(crate) fn register(&self, name: String) -> usize {
         let mut t = self.table.lock();
         self.wait_world_started(&mut t);
-        let entry = Entry { state: MutatorState::Running, flushed_seq: t.flush_seq, name };
+        let entry = Entry { state: MutatorState::Running, flushed_seq: t.flush_seq, name, waiting_for_cycle: false };
         match t.free_ids.pop() {
             Some(id) => {
                 t.entries[id] = Some(entry);
@@ -145,12 +171,40 @@ impl Handshake {
         self.collector_cv.notify_all();
     }
 
+    /// Remove a mutator whose thread ended while it was leaked (`flush` publishes its grey
+    /// objects first), and ask the collector to pin every live object at its next pause: a
+    /// `'static` borrow of the leaked mutator may still be in use on another thread. Returns
+    /// the mutator's name.
+    ///
+    /// The request is made under the table lock, in the same step that stops waiting for the
+    /// mutator: a pause that no longer waits for it is sure to see the request (see
+    /// [`Handshake::take_leaked_exits`]).
+    pub(crate) fn exit_leaked(&self, id: usize, flush: impl FnOnce()) -> String {
+        let mut t = self.table.lock();
+        flush();
+        let name = t.entries[id].take().map(|e| e.name).unwrap_or_default();
+        t.free_ids.push(id);
+        t.leaked_exits += 1;
+        self.collector_cv.notify_all();
+        name
+    }
+
+    /// With the world stopped: how many leaked mutators' threads ended since the last call.
+    pub(crate) fn take_leaked_exits(&self) -> u64 {
+        std::mem::take(&mut self.table.lock().leaked_exits)
+    }
+
     /// Running → Detached; `flush` publishes the mutator's grey objects first.
     pub(crate) fn detach(&self, id: usize, flush: impl FnOnce()) {
         let mut t = self.table.lock();
         flush();
         t.entry(id).state = MutatorState::Detached;
         self.collector_cv.notify_all();
+    }
+
+    /// A detached mutator now waits for a collection cycle (shown in slow-safepoint warnings).
+    pub(crate) fn waiting_for_cycle(&self, id: usize) {
+        self.table.lock().entry(id).waiting_for_cycle = true;
     }
 
     /// Detached → Running, after any pause in progress.
@@ -161,6 +215,7 @@ impl Handshake {
         let e = t.entry(id);
         e.state = MutatorState::Running;
         e.flushed_seq = seq;
+        e.waiting_for_cycle = false;
     }
 
     /// The safepoint slow path: answer flush requests and park while the world is stopped.
@@ -205,11 +260,14 @@ impl Handshake {
         while !done(t) {
             let elapsed = start.elapsed();
             if elapsed >= next_warning {
-                eprintln!(
-                    "gc: waiting {:.0?} for mutators to reach a safepoint ({what}): {}; still waiting",
-                    elapsed,
-                    t.laggards(&lagging).join(", ")
-                );
+                let warning = t.slow_warning(elapsed, what, &lagging);
+                // Written without the table lock (a stderr that blocks must not keep mutators
+                // from parking or leaving a pause), and ignoring errors: a warning that cannot
+                // be written must not stop the collector — least of all with the world stopped.
+                MutexGuard::unlocked(t, || {
+                    use std::io::Write;
+                    let _ = writeln!(std::io::stderr().lock(), "{warning}");
+                });
                 next_warning += warn_after;
                 continue;
             }

@@ -117,6 +117,18 @@ impl Header {
         self.mark.epoch()
     }
 
+    /// The mark epoch of the header at `p`, read without touching its descriptor (which may
+    /// be unset: the memory may be a zeroed slot that never held an object).
+    ///
+    /// # Safety
+    /// `p` points to 16 readable, 16-aligned bytes of heap memory: a header, or zeroes.
+    #[inline]
+    pub(crate) unsafe fn mark_epoch_at(p: *const Header) -> u64 {
+        // SAFETY: guaranteed by the caller; the mark word is atomic and valid for any bits, and
+        // no reference to the (possibly invalid) descriptor field is made.
+        unsafe { (*p).mark.epoch() }
+    }
+
     /// Mark the object for `epoch`. Returns `true` for exactly one caller per object and
     /// epoch: the one that turned it from white to grey and must queue it.
     #[inline]

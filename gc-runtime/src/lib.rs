@@ -99,6 +99,7 @@ mod shade;
 mod stats;
 #[cfg(test)]
 mod test_support;
+mod thread_exit;
 mod trace;
 mod trace_impls;
 mod variance;
@@ -140,7 +141,7 @@ pub fn stats() -> Stats {
         Ok(rt) => rt.stats.snapshot(
             (rt.pages.live_bytes(), rt.pages.committed_bytes()),
             rt.pages.swept.totals(),
-            (rt.roots.len(), rt.weaks.len()),
+            (rt.roots.len(), rt.weaks.len(), rt.roots.pinned()),
             rt.handshake.counts(),
         ),
         Err(e) => panic!("gc configuration: {e}"),

@@ -18,6 +18,17 @@
 //! then; the fast path is one relaxed load and a branch. Allocation is *not* a safepoint, so
 //! locals survive allocating.
 //!
+//! # Threads that exit
+//!
+//! A thread that ends with its mutator still attached — leaked with `Box::leak` or
+//! `mem::forget`, so never dropped — is noticed on its way out (see `thread_exit.rs`) and
+//! removed, so later cycles do not wait for it. But a leaked mutator can lend `'static`
+//! references (`Gc::into_ref` of a `Gc<'static, T>`), and those may live on in other threads
+//! after its own ended. So every object alive at that moment is *pinned*: kept, and traced as
+//! a root, for the rest of the process (at the collector's next pause; a warning says how many).
+//! Objects made afterwards are collected as usual. Dropping the mutator before its thread ends —
+//! or keeping it in a `thread_local!`, which is dropped then — avoids the leak.
+//!
 //! # Private state
 //!
 //! Each mutator owns an allocation cache (a page per size class) and a shade buffer. Both
@@ -42,6 +53,7 @@ use crate::{
     primitive::sync::atomic::{AtomicBool, AtomicPtr, Ordering},
     runtime::Runtime,
     shade::{self, GreyQueue, ShadeBuffer},
+    thread_exit,
     trace::{Trace, TraceSink, Tracer},
 };
 
@@ -120,7 +132,7 @@ struct Local {
     assist_debt: usize,
 }
 
-struct MutatorInner {
+pub(crate) struct MutatorInner {
     rt: &'static Runtime,
     id: usize,
     running: Cell<bool>,
@@ -227,7 +239,35 @@ pub fn try_attach() -> Result<Mutator, AttachError> {
         local: RefCell::new(Local { cache: AllocCache::default(), shade: ShadeBuffer::default(), assist_debt: 0 }),
     }))));
     CURRENT.with(|c| c.set(inner.0.as_ptr()));
+    thread_exit::watch(inner.0.as_ptr().cast_const().cast());
     Ok(Mutator { inner, _thread: PhantomData })
+}
+
+/// The thread of a leaked mutator ended (called by `thread_exit.rs`): hand its private state
+/// back, remove it from the handshake, and have the collector pin every live object (see
+/// "Threads that exit").
+///
+/// # Safety
+/// `state` is the `MutatorInner` of a mutator attached on the calling, exiting thread and never
+/// dropped (so never freed, and never used again).
+pub(crate) unsafe fn leaked_thread_exited(state: *const MutatorInner) {
+    // SAFETY: guaranteed by the caller; only shared references to the state exist.
+    let inner = unsafe { &*state };
+    let rt = inner.rt;
+    let name = match inner.local.try_borrow_mut() {
+        Ok(mut local) => {
+            local.cache.release_all(&rt.pages);
+            rt.handshake.exit_leaked(inner.id, || local.shade.flush(&rt.grey))
+        }
+        // The thread cannot end inside an allocation; if it somehow did, leak the cache.
+        Err(_) => rt.handshake.exit_leaked(inner.id, || {}),
+    };
+    thread_exit::write_stderr(&format!(
+        "gc: thread `{name}` ended with its Mutator still attached (it was leaked: Box::leak or \
+         mem::forget); references borrowed from it may outlive the thread, so every object alive \
+         now is kept for the rest of the process. Drop the Mutator before the thread ends, or keep \
+         it in a thread_local!.\n"
+    ));
 }
 
 /// Run `f` with a mutator attached for its duration (detached afterwards, also on panic).
@@ -462,6 +502,7 @@ impl Mutator {
         let inner = self.inner();
         inner.detach();
         let _guard = Reattach(inner);
+        inner.rt.handshake.waiting_for_cycle(inner.id);
         let finalized_by = inner.rt.control.collect_and_wait();
         inner.rt.pages.finalizer.wait_done(finalized_by);
     }
@@ -612,8 +653,9 @@ impl Drop for Mutator {
             rt.handshake.unregister(id, || local.shade.flush(&rt.grey));
         }
         CURRENT.with(|c| c.set(std::ptr::null()));
-        // SAFETY: `inner` came from `Box::leak` in `try_attach`; the thread-local pointer was
-        // cleared above and no reference to the state outlives this call.
+        thread_exit::unwatch();
+        // SAFETY: `inner` came from `Box::leak` in `try_attach`; the thread-local pointer and
+        // the exit watch were cleared above and no reference to the state outlives this call.
         drop(unsafe { Box::from_raw(self.inner.0.as_ptr()) });
     }
 }

@@ -47,8 +47,9 @@ pub(crate) mod sync {
         }
     }
 
-    /// The guard of [`Mutex`]; `None` only while a [`Condvar`] waits with it.
-    pub(crate) struct MutexGuard<'a, T>(Option<loom::sync::MutexGuard<'a, T>>);
+    /// The guard of [`Mutex`]; its inner guard is `None` only while a [`Condvar`] waits with it
+    /// or [`MutexGuard::unlocked`] runs.
+    pub(crate) struct MutexGuard<'a, T>(Option<loom::sync::MutexGuard<'a, T>>, &'a loom::sync::Mutex<T>);
 
     impl<T> Mutex<T> {
         /// A new mutex holding `value`.
@@ -58,7 +59,17 @@ pub(crate) mod sync {
 
         /// Lock; a poisoned lock is taken over (as `parking_lot` does).
         pub(crate) fn lock(&self) -> MutexGuard<'_, T> {
-            MutexGuard(Some(self.0.lock().unwrap_or_else(|e| e.into_inner())))
+            MutexGuard(Some(self.0.lock().unwrap_or_else(|e| e.into_inner())), &self.0)
+        }
+    }
+
+    impl<T> MutexGuard<'_, T> {
+        /// Run `f` with the lock released, then take it again (`parking_lot`'s `unlocked`).
+        pub(crate) fn unlocked<U>(s: &mut Self, f: impl FnOnce() -> U) -> U {
+            drop(s.0.take());
+            let r = f();
+            s.0 = Some(s.1.lock().unwrap_or_else(|e| e.into_inner()));
+            r
         }
     }
 

@@ -25,12 +25,12 @@ use crate::{
     barrier,
     cells::{CellPool, PtrCell},
     gc::Gc,
-    header::{GcBox, Header},
+    header::{GcBox, Header, ObjPtr},
     mutator::Mutator,
     phase,
     primitive::sync::atomic::Ordering,
     runtime::Runtime,
-    shade::{self, ShadeBuffer},
+    shade::{self, GreyQueue, ShadeBuffer},
     trace::{Trace, Tracer},
     variance::Invariant,
 };
@@ -40,6 +40,9 @@ pub(crate) struct RootInner {
     cells: CellPool,
     /// Grey objects shaded by root drops on threads without a shade buffer.
     pub(crate) orphan_shades: ShadeBuffer,
+    /// Objects kept alive for the rest of the process because a mutator was leaked on a thread
+    /// that exited (see `mutator.rs`, "Threads that exit"): roots without a handle.
+    pinned: Vec<ObjPtr>,
 }
 
 /// All roots.
@@ -49,7 +52,13 @@ pub(crate) struct RootTable {
 
 impl Default for RootTable {
     fn default() -> Self {
-        RootTable { inner: Mutex::new(RootInner { cells: CellPool::default(), orphan_shades: ShadeBuffer::default() }) }
+        RootTable {
+            inner: Mutex::new(RootInner {
+                cells: CellPool::default(),
+                orphan_shades: ShadeBuffer::default(),
+                pinned: Vec::new(),
+            }),
+        }
     }
 }
 
@@ -59,20 +68,49 @@ impl RootTable {
         self.inner.lock()
     }
 
-    /// Call `f` with every non-null root pointer.
+    /// Call `f` with every non-null root pointer (pinned objects included).
     pub(crate) fn for_each(&self, mut f: impl FnMut(*const Header)) {
-        let chunks = self.inner.lock().cells.chunks();
+        let (chunks, pinned) = {
+            let inner = self.inner.lock();
+            (inner.cells.chunks(), inner.pinned.clone())
+        };
         CellPool::for_each_in(&chunks, |_, p| f(p));
+        pinned.iter().for_each(|p| f(p.as_ptr()));
     }
 
     /// Call `f` with every non-null root pointer, with the table already locked by the caller.
     pub(crate) fn for_each_locked(inner: &RootInner, mut f: impl FnMut(*const Header)) {
         CellPool::for_each_in(&inner.cells.chunks(), |_, p| f(p));
+        inner.pinned.iter().for_each(|p| f(p.as_ptr()));
     }
 
     /// Number of live roots.
     pub(crate) fn len(&self) -> usize {
         self.inner.lock().cells.live()
+    }
+
+    /// Number of pinned objects.
+    pub(crate) fn pinned(&self) -> usize {
+        self.inner.lock().pinned.len()
+    }
+}
+
+impl RootInner {
+    /// Pin `objs` for the rest of the process (world stopped). While marking, they are shaded
+    /// now (into the orphan buffer the collector drains at termination); at every later mark
+    /// start they are scanned with the roots.
+    ///
+    /// # Safety
+    /// Every object in `objs` is allocated, and the world is stopped.
+    pub(crate) unsafe fn pin(&mut self, objs: Vec<NonNull<Header>>, grey: &GreyQueue) {
+        if phase::barrier_on() {
+            let epoch = phase::mark_epoch();
+            for &o in &objs {
+                // SAFETY: allocated (the caller).
+                unsafe { shade::shade(o.as_ptr(), epoch, &mut self.orphan_shades, grey) };
+            }
+        }
+        self.pinned.extend(objs.into_iter().map(ObjPtr));
     }
 }
 

@@ -216,6 +216,9 @@ pub struct Stats {
     pub roots: usize,
     /// Live weak references.
     pub weak_refs: usize,
+    /// Objects kept for the rest of the process because a thread ended with its mutator
+    /// leaked (see [`Mutator`](crate::Mutator), "Threads that exit"); normally 0.
+    pub pinned_objects: usize,
     /// Mutators by state.
     pub mutators: MutatorCounts,
 }
@@ -326,10 +329,10 @@ impl StatsRecorder {
         &self,
         heap: (usize, usize),
         swept: SweepTotals,
-        handles: (usize, usize),
+        handles: (usize, usize, usize),
         mutators: MutatorCounts,
     ) -> Stats {
-        let ((heap_live, heap_committed), (roots, weak_refs)) = (heap, handles);
+        let ((heap_live, heap_committed), (roots, weak_refs, pinned_objects)) = (heap, handles);
         let r = self.recorded.lock();
         let q = |p: f64| Duration::from_nanos(if r.pauses.is_empty() { 0 } else { r.pauses.value_at_quantile(p) });
         Stats {
@@ -348,6 +351,7 @@ impl StatsRecorder {
             heap_committed,
             roots,
             weak_refs,
+            pinned_objects,
             mutators,
         }
     }
@@ -407,7 +411,7 @@ mod tests {
         rec.record(cycle(1, &[10, 1000]));
         rec.record(cycle(2, &[20]));
         let swept = SweepTotals { freed_objects: 18, freed_bytes: 180, drop_panics: 1 };
-        let s = rec.snapshot((0, 0), swept, (0, 0), MutatorCounts::default());
+        let s = rec.snapshot((0, 0), swept, (0, 0, 0), MutatorCounts::default());
         assert_eq!(s.cycles, 2);
         assert_eq!(s.pause_count, 3);
         assert_eq!((s.objects_freed, s.drop_panics), (18, 1));
@@ -431,7 +435,7 @@ mod tests {
         for n in 1..=(RECENT_CYCLES as u64 + 5) {
             rec.record(cycle(n, &[1]));
         }
-        let s = rec.snapshot((0, 0), SweepTotals::default(), (0, 0), MutatorCounts::default());
+        let s = rec.snapshot((0, 0), SweepTotals::default(), (0, 0, 0), MutatorCounts::default());
         assert_eq!(s.recent.len(), RECENT_CYCLES);
         assert_eq!(s.recent[0].cycle, 6);
     }

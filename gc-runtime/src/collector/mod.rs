@@ -177,11 +177,29 @@ impl<'a> Cycle<'a> {
         self.stats.phases.push(PhaseChange { phase, world_stopped });
     }
 
-    /// Stop the world; returns when the stop was requested and how long it took.
-    fn stop(&self) -> (Instant, Duration) {
+    /// Stop the world; returns when the stop was requested and how long it took. Pins every
+    /// live object first if a leaked mutator's thread ended since the last pause.
+    fn stop(&mut self) -> (Instant, Duration) {
         let t = Instant::now();
         self.rt.handshake.stop_the_world(self.config.safepoint_warn);
-        (t, t.elapsed())
+        let time_to_safepoint = t.elapsed();
+        self.pin_for_leaked_mutators();
+        (t, time_to_safepoint)
+    }
+
+    /// World stopped: if threads ended with leaked mutators, pin every object alive now (see
+    /// `mutator.rs`, "Threads that exit"). While marking, the pinned objects are shaded, so
+    /// the termination in progress marks them too.
+    fn pin_for_leaked_mutators(&mut self) {
+        if self.rt.handshake.take_leaked_exits() == 0 {
+            return;
+        }
+        // SAFETY: the world is stopped, and this is the current sweep epoch.
+        let live = unsafe { self.rt.pages.live_objects(phase::sweep_epoch()) };
+        let n = live.len();
+        // SAFETY: `live_objects` returns allocated objects; the world is stopped.
+        unsafe { self.rt.roots.lock().pin(live, &self.rt.grey) };
+        report::line(format_args!("gc: pinned {n} objects alive when a thread with a leaked Mutator ended"));
     }
 
     fn start(&mut self, (requested, time_to_safepoint): (Instant, Duration), kind: PauseKind) {

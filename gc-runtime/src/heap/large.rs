@@ -108,6 +108,14 @@ impl LargeObjects {
         result
     }
 
+    /// Call `f` with every listed object (the world is stopped by the caller, or not: the list
+    /// is locked meanwhile).
+    pub(crate) fn for_each(&self, mut f: impl FnMut(NonNull<Header>)) {
+        for obj in self.list.lock().iter() {
+            f(obj.ptr);
+        }
+    }
+
     /// Bytes of large objects allocated and not yet freed.
     pub(crate) fn bytes(&self) -> usize {
         self.bytes.load(Ordering::Relaxed)

@@ -159,6 +159,8 @@ impl Drop for InFlight<'_> {
 pub(crate) struct PageHeap {
     central: [Central; NUM_CLASSES],
     empty: Mutex<Vec<&'static Page>>,
+    /// Every page ever made (pages are never freed), whoever owns it now.
+    all_pages: Mutex<Vec<&'static Page>>,
     pub(crate) large: LargeObjects,
     pub(crate) finalizer: FinalizeQueue,
     live_bytes: AtomicUsize,
@@ -172,6 +174,7 @@ impl Default for PageHeap {
         PageHeap {
             central: std::array::from_fn(|_| Central::default()),
             empty: Mutex::new(Vec::new()),
+            all_pages: Mutex::new(Vec::new()),
             large: LargeObjects::default(),
             finalizer: FinalizeQueue::default(),
             live_bytes: AtomicUsize::new(0),
@@ -239,7 +242,9 @@ impl PageHeap {
             }
             None => {
                 self.pages_total.fetch_add(1, Ordering::Relaxed);
-                Page::new_leaked(class, epoch)
+                let page = Page::new_leaked(class, epoch);
+                self.all_pages.lock().push(page);
+                page
             }
         };
         self.charge(page);
@@ -341,6 +346,36 @@ impl PageHeap {
             }
         }
         self.finalizer.finished_one();
+    }
+
+    /// Every object that is not dead for `sweep_epoch` (allocated, and marked for it or later),
+    /// in pages and large objects alike, wherever it sits: a cache, a list, the finalizer.
+    ///
+    /// # Safety
+    /// The world is stopped (no thread allocates or reformats a page) and `sweep_epoch` is the
+    /// current sweep epoch.
+    pub(crate) unsafe fn live_objects(&self, sweep_epoch: u64) -> Vec<NonNull<Header>> {
+        let mut out = Vec::new();
+        let pages = self.all_pages.lock().clone();
+        for page in pages {
+            // SAFETY: the world is stopped (the caller).
+            unsafe {
+                page.scan_headers(|h| {
+                    // SAFETY: a slot start: a header or zeroes. A free slot holds zeroes or the
+                    // header of an object that died for an epoch not after `sweep_epoch`.
+                    if Header::mark_epoch_at(h.as_ptr()) >= sweep_epoch {
+                        out.push(h);
+                    }
+                })
+            };
+        }
+        self.large.for_each(|h| {
+            // SAFETY: a listed large object is initialised and not freed.
+            if unsafe { Header::mark_epoch_at(h.as_ptr()) } >= sweep_epoch {
+                out.push(h);
+            }
+        });
+        out
     }
 
     /// Allocate an unlisted block for a large object of `layout` and charge it; list it with

@@ -27,7 +27,7 @@ use std::{alloc::Layout, cell::UnsafeCell, ptr::NonNull};
 use super::{raw, size_class::CLASS_SIZES};
 use crate::{
     header::Header,
-    primitive::sync::atomic::{AtomicU64, Ordering},
+    primitive::sync::atomic::{AtomicU64, AtomicUsize, Ordering},
 };
 
 /// How far ahead of the header it reads the sweep prefetches.
@@ -42,6 +42,9 @@ const MAX_WORDS: usize = PAGE_BYTES / 16 / 64;
 pub(crate) struct Page {
     mem: NonNull<u8>,
     swept_epoch: AtomicU64,
+    /// The slot size of the current format, readable by anyone (see [`Page::scan_headers`]);
+    /// the owner's copy is in `slots`.
+    shared_slot_size: AtomicUsize,
     slots: UnsafeCell<PageSlots>,
 }
 
@@ -98,6 +101,7 @@ impl Page {
         let page = Page {
             mem,
             swept_epoch: AtomicU64::new(epoch),
+            shared_slot_size: AtomicUsize::new(CLASS_SIZES[class]),
             slots: UnsafeCell::new(PageSlots { class, slot_size: 0, nslots: 0, bits: [0; MAX_WORDS] }),
         };
         let page: &'static Page = Box::leak(Box::new(page));
@@ -197,8 +201,33 @@ impl Page {
         // SAFETY: the caller owns the page.
         let slots = unsafe { self.slots_mut() };
         debug_assert_eq!(slots.allocated(), 0);
+        if slots.class != class {
+            // New slot boundaries: clear the memory, so that every slot start holds either a
+            // zeroed header or the header of an object once allocated there (see
+            // `scan_headers`), never bytes from the middle of an old object.
+            // SAFETY: the page's memory is `PAGE_BYTES` long, owned by the caller, and holds no
+            // object (every slot is free).
+            unsafe { std::ptr::write_bytes(self.base(), 0, PAGE_BYTES) };
+            self.shared_slot_size.store(CLASS_SIZES[class], Ordering::Relaxed);
+        }
         slots.format(class);
         self.swept_epoch.store(epoch, Ordering::Release);
+    }
+
+    /// Call `f` with the header at the start of every slot of the current format, whoever owns
+    /// the page. Each is zeroed (never allocated), or the header of an object allocated there
+    /// now or once (a freed object keeps its header, with a mark older than the sweep epoch
+    /// it died for).
+    ///
+    /// # Safety
+    /// No thread allocates from or reformats the page meanwhile (the world is stopped: only
+    /// mutators allocate, and parked ones do not). Sweepers may run: they write no header.
+    pub(crate) unsafe fn scan_headers(&self, mut f: impl FnMut(NonNull<Header>)) {
+        let size = self.shared_slot_size.load(Ordering::Relaxed);
+        for i in 0..PAGE_BYTES / size {
+            // SAFETY: `i * size < PAGE_BYTES`: inside the page, at a slot start (16-aligned).
+            f(unsafe { NonNull::new_unchecked(self.base().add(i * size).cast::<Header>()) });
+        }
     }
 }
 

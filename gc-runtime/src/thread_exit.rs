@@ -1,0 +1,96 @@
+//! Noticing that a thread ended with its mutator still attached.
+//!
+//! A [`Mutator`](crate::Mutator) detaches when it is dropped, and a thread's locals (a
+//! `thread_local!` holding it included) are dropped when the thread ends. A mutator that was
+//! *leaked* (`Box::leak`, `mem::forget`) never is: its thread ends while the collector still
+//! counts it as running, and every later cycle would wait for it forever.
+//!
+//! So each thread that attaches registers its mutator under a POSIX thread-specific key whose
+//! destructor runs when the thread ends — after the thread's Rust `thread_local!` values were
+//! destroyed (glibc runs C++/Rust thread-local destructors first, then key destructors), so a
+//! mutator kept in a thread-local has been dropped by then and cleared the key. A key still set
+//! at that point belongs to a leaked mutator, and the destructor hands it to
+//! [`crate::mutator`]'s `leaked_thread_exited`.
+//!
+//! Outside Unix there is no such hook here: a leaked mutator's thread is never noticed, and the
+//! slow-safepoint warning names it.
+//!
+//! # Invariants
+//!
+//! - The key's value is null, or points to the `MutatorInner` of the mutator attached on this
+//!   thread; [`unwatch`] nulls it before that state is freed.
+//! - The destructor only runs for a non-null value, once, on the exiting thread.
+
+#[cfg(unix)]
+mod imp {
+    use std::{ffi::c_void, sync::OnceLock};
+
+    /// The process-wide key; `None` if the system refused to create one (then leaks are not
+    /// noticed, as outside Unix).
+    static KEY: OnceLock<Option<libc::pthread_key_t>> = OnceLock::new();
+
+    unsafe extern "C" fn on_exit(state: *mut c_void) {
+        // SAFETY: a non-null value was set by `watch` for this thread's mutator, which was
+        // never dropped (dropping it nulls the value), so its state was never freed.
+        unsafe { crate::mutator::leaked_thread_exited(state.cast_const().cast()) };
+    }
+
+    fn key() -> Option<libc::pthread_key_t> {
+        *KEY.get_or_init(|| {
+            let mut key: libc::pthread_key_t = 0;
+            // SAFETY: `key` is a valid place for the new key; `on_exit` has the destructor's
+            // signature.
+            let rc = unsafe { libc::pthread_key_create(&mut key, Some(on_exit)) };
+            (rc == 0).then_some(key)
+        })
+    }
+
+    /// Set this thread's value (null to clear it).
+    pub(super) fn set(state: *const ()) {
+        if let Some(key) = key() {
+            // SAFETY: `key` was created by `pthread_key_create`; the value is only handed back
+            // to `on_exit`. Failure (out of memory) leaves leaks unnoticed, nothing worse.
+            unsafe { libc::pthread_setspecific(key, state.cast()) };
+        }
+    }
+
+    /// Write `msg` to stderr without `std`'s stderr lock or thread-locals, which may already
+    /// be gone on an exiting thread. Errors are ignored.
+    pub(super) fn write_stderr(msg: &str) {
+        let mut rest = msg.as_bytes();
+        while !rest.is_empty() {
+            // SAFETY: `rest` is a valid buffer of `rest.len()` bytes.
+            let n = unsafe { libc::write(2, rest.as_ptr().cast(), rest.len()) };
+            let Ok(n) = usize::try_from(n) else { return };
+            if n == 0 {
+                return;
+            }
+            rest = &rest[n..];
+        }
+    }
+}
+
+#[cfg(not(unix))]
+mod imp {
+    pub(super) fn set(_state: *const ()) {}
+
+    pub(super) fn write_stderr(msg: &str) {
+        crate::report::line(format_args!("{}", msg.trim_end()));
+    }
+}
+
+/// Watch this thread: if it ends with `state`'s mutator still attached, call
+/// `mutator::leaked_thread_exited(state)` on its way out.
+pub(crate) fn watch(state: *const ()) {
+    imp::set(state);
+}
+
+/// Stop watching this thread (its mutator is being dropped).
+pub(crate) fn unwatch() {
+    imp::set(std::ptr::null());
+}
+
+/// A message on stderr from a thread that is ending (see `imp::write_stderr`).
+pub(crate) fn write_stderr(msg: &str) {
+    imp::write_stderr(msg);
+}

@@ -1,0 +1,795 @@
+//! Hostile user programs: safe code that tries to make the collector read freed memory, crash,
+//! or hang. Each scenario runs in a child process (this test binary, re-run with one test
+//! selected), so a crash or a hang fails only that scenario; the parent checks the exit status,
+//! the output, and a deadline.
+//!
+//! One test per way in, each named after what it tries:
+//!
+//! - large or over-aligned objects allocated while another thread collects (an object must not
+//!   be visible to a sweeper before it is fully written);
+//! - destructors whose panic payload panics again when dropped, destructors that reach their
+//!   thread's mutator through a thread-local and allocate, destructors that attach;
+//! - map keys whose `Hash` and `Eq` allocate (a mark assist must not wait for the map's lock);
+//! - the trace line written into a pipe nobody reads;
+//! - a mutator leaked on a thread that exits, with and without a `'static` reference borrowed
+//!   from it still in use elsewhere; a scoped child that attaches while its parent waits for it;
+//! - garbage in another running thread's allocation cache, and a weak reference that another
+//!   thread upgrades in a loop, under each barrier.
+
+use std::{
+    cell::RefCell,
+    hash::{Hash, Hasher},
+    io::Read,
+    process::{Command, Stdio},
+    sync::{
+        atomic::{AtomicBool, AtomicUsize, Ordering},
+        Arc, OnceLock,
+    },
+    thread,
+    time::{Duration, Instant},
+};
+
+use gc_runtime::{BarrierKind, Config, GcMap, Member, Mutator, Root, Trace, Weak};
+
+/// What a child run left behind.
+struct Outcome {
+    success: bool,
+    timed_out: bool,
+    stdout: String,
+    stderr: String,
+}
+
+impl Outcome {
+    fn describe(&self) -> String {
+        format!(
+            "success: {}, timed out: {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            self.success, self.timed_out, self.stdout, self.stderr
+        )
+    }
+
+    /// The child ran to the end and printed `done`.
+    fn assert_completed(&self) {
+        assert!(self.success && !self.timed_out && self.stdout.contains("done"), "{}", self.describe());
+    }
+}
+
+/// Run the test `name` of this binary in a child process with `env`, killing it after
+/// `deadline`.
+fn child(name: &str, env: &[(&str, &str)], deadline: Duration) -> Outcome {
+    let mut cmd = Command::new(std::env::current_exe().unwrap());
+    cmd.args(["--exact", name, "--nocapture", "--test-threads=1"])
+        .env("GC_HOSTILE_CHILD", "1")
+        .env("RUST_BACKTRACE", "0")
+        .env_remove("GC_TRACE")
+        .envs(env.iter().copied())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut proc = cmd.spawn().unwrap();
+    let mut out_pipe = proc.stdout.take().unwrap();
+    let mut err_pipe = proc.stderr.take().unwrap();
+    let out_reader = thread::spawn(move || {
+        let mut s = String::new();
+        let _ = out_pipe.read_to_string(&mut s);
+        s
+    });
+    let err_reader = thread::spawn(move || {
+        let mut s = String::new();
+        let _ = err_pipe.read_to_string(&mut s);
+        s
+    });
+    let start = Instant::now();
+    let (success, timed_out) = loop {
+        if let Some(status) = proc.try_wait().unwrap() {
+            break (status.success(), false);
+        }
+        if start.elapsed() > deadline {
+            let _ = proc.kill();
+            let _ = proc.wait();
+            break (false, true);
+        }
+        thread::sleep(Duration::from_millis(10));
+    };
+    Outcome { success, timed_out, stdout: out_reader.join().unwrap(), stderr: err_reader.join().unwrap() }
+}
+
+fn in_child() -> bool {
+    std::env::var_os("GC_HOSTILE_CHILD").is_some()
+}
+
+const DEADLINE: Duration = Duration::from_secs(60);
+
+fn scenario_millis() -> u64 {
+    std::env::var("GC_HOSTILE_MILLIS").ok().and_then(|v| v.parse().ok()).unwrap_or(600)
+}
+
+fn run_for(millis: u64, mut step: impl FnMut()) {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_millis(millis) {
+        step();
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Publication of large and over-aligned objects.
+
+#[derive(Trace)]
+#[repr(align(32))]
+struct OverAligned {
+    value: u64,
+    next: Member<OverAligned>,
+}
+
+#[derive(Trace)]
+struct Big {
+    bytes: [u8; 9000],
+    label: String,
+}
+
+/// One thread allocates over-aligned and large objects in a loop while another collects.
+#[test]
+fn child_large_objects_while_collecting() {
+    if !in_child() {
+        return;
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let collector = {
+        let stop = stop.clone();
+        thread::spawn(move || {
+            let mut mu = gc_runtime::attach();
+            while !stop.load(Ordering::Relaxed) {
+                mu.collect();
+            }
+        })
+    };
+    let mut mu = gc_runtime::attach();
+    let keep = mu.alloc(OverAligned { value: 7, next: Member::new() }).root(&mu);
+    let mut n = 0u64;
+    run_for(scenario_millis(), || {
+        for _ in 0..64 {
+            let a = mu.alloc(OverAligned { value: n, next: Member::new() });
+            a.next.set(Some(keep.get(&mu)));
+            let b = mu.alloc(Big { bytes: [n as u8; 9000], label: format!("big {n}") });
+            assert_eq!(b.bytes[8999], n as u8);
+            assert_eq!(a.value, n);
+            n += 1;
+        }
+        mu.safepoint();
+    });
+    stop.store(true, Ordering::Relaxed);
+    // Joining a thread that collects: detached, or the two wait for each other.
+    mu.blocking(|| collector.join().unwrap());
+    assert_eq!(keep.get(&mu).value, 7);
+    println!("done after {n} rounds");
+}
+
+#[test]
+fn large_objects_are_never_seen_half_written_concurrent() {
+    child("child_large_objects_while_collecting", &[("GC_MODE", "concurrent")], DEADLINE).assert_completed();
+}
+
+#[test]
+fn large_objects_are_never_seen_half_written_stop_the_world() {
+    child("child_large_objects_while_collecting", &[("GC_MODE", "stw")], DEADLINE).assert_completed();
+}
+
+#[test]
+fn large_objects_are_never_seen_half_written_over_the_memory_limit() {
+    // The limit makes allocators finish sweeps themselves (the memory-limit path).
+    child("child_large_objects_while_collecting", &[("GC_MODE", "stw"), ("GC_MEMORY_LIMIT", "64M")], DEADLINE)
+        .assert_completed();
+}
+
+// ---------------------------------------------------------------------------------------------
+// User code inside the sweep.
+
+/// A panic payload whose own destructor panics.
+struct ExplodingPayload;
+
+impl Drop for ExplodingPayload {
+    fn drop(&mut self) {
+        panic!("the payload's destructor panics too");
+    }
+}
+
+static PAYLOAD_DROPS: AtomicUsize = AtomicUsize::new(0);
+
+/// A field whose destructor panics with an `ExplodingPayload`.
+struct PanicsWithExplodingPayload;
+
+impl Drop for PanicsWithExplodingPayload {
+    fn drop(&mut self) {
+        PAYLOAD_DROPS.fetch_add(1, Ordering::SeqCst);
+        std::panic::panic_any(ExplodingPayload);
+    }
+}
+
+#[derive(Trace)]
+struct Doomed {
+    #[trace(skip)]
+    _field: PanicsWithExplodingPayload,
+    pad: [u64; 2],
+}
+
+#[derive(Trace)]
+struct DoomedLarge {
+    #[trace(skip)]
+    _field: PanicsWithExplodingPayload,
+    pad: [u64; 1100],
+}
+
+/// Destructors that panic with a panicking payload, small and large, swept by every kind of
+/// sweeper (background, lazy inside allocation, in a stop-the-world pause).
+#[test]
+fn child_destructor_payload_panics() {
+    if !in_child() {
+        return;
+    }
+    quiet_panics_on_the_finalizer();
+    const ROUNDS: u64 = 8;
+    let mut mu = gc_runtime::attach();
+    for round in 0..ROUNDS {
+        for _ in 0..1_000 {
+            mu.alloc(Doomed { _field: PanicsWithExplodingPayload, pad: [round; 2] });
+        }
+        for _ in 0..4 {
+            mu.alloc(DoomedLarge { _field: PanicsWithExplodingPayload, pad: [round; 1100] });
+        }
+        mu.collect();
+        // Allocate over the freed pages (lazy sweeping happens here).
+        for _ in 0..1_000 {
+            let k = mu.alloc(Doomed { _field: PanicsWithExplodingPayload, pad: [0; 2] });
+            assert_eq!(k.pad, [0; 2]);
+        }
+    }
+    mu.collect();
+    let total = ROUNDS as usize * 2_004;
+    assert_eq!(PAYLOAD_DROPS.load(Ordering::SeqCst), total, "every dead object's destructor ran once");
+    assert_eq!(gc_runtime::stats().drop_panics, total as u64, "every panic counted");
+    // The collector still works.
+    let keep = mu.alloc(String::from("kept")).root(&mu);
+    mu.collect();
+    assert_eq!(*keep.get(&mu), "kept");
+    println!("done");
+}
+
+/// The finalizer's destructor panics are expected here: keep the default hook's report (and
+/// backtrace) off for them, so the test stays fast.
+fn quiet_panics_on_the_finalizer() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if thread::current().name() != Some("gc-finalizer") {
+            default(info);
+        }
+    }));
+}
+
+#[test]
+fn a_destructor_panic_whose_payload_panics_is_contained_concurrent() {
+    child("child_destructor_payload_panics", &[("GC_MODE", "concurrent")], DEADLINE).assert_completed();
+}
+
+#[test]
+fn a_destructor_panic_whose_payload_panics_is_contained_stop_the_world() {
+    child("child_destructor_payload_panics", &[("GC_MODE", "stw")], DEADLINE).assert_completed();
+}
+
+thread_local! {
+    static THREAD_MUTATOR: RefCell<Option<Mutator>> = const { RefCell::new(None) };
+}
+
+static REENTRANT_DROPS: AtomicUsize = AtomicUsize::new(0);
+
+/// A field whose destructor reaches the current thread's mutator through a thread-local and
+/// allocates with it (large objects too), or attaches one if there is none.
+struct AllocatesWhenDropped;
+
+impl Drop for AllocatesWhenDropped {
+    fn drop(&mut self) {
+        REENTRANT_DROPS.fetch_add(1, Ordering::SeqCst);
+        let used = THREAD_MUTATOR.try_with(|m| {
+            if let Ok(m) = m.try_borrow() {
+                if let Some(mu) = m.as_ref() {
+                    let s = mu.alloc(String::from("allocated by a destructor"));
+                    let big = mu.alloc(Big { bytes: [1; 9000], label: String::new() });
+                    assert_eq!(s.len(), 25);
+                    assert_eq!(big.bytes[0], 1);
+                    return true;
+                }
+            }
+            false
+        });
+        if used != Ok(true) {
+            // No mutator reachable here: try to attach one (the collector's threads refuse).
+            if let Ok(mu) = gc_runtime::try_attach() {
+                mu.alloc(String::from("attached in a destructor"));
+            }
+        }
+    }
+}
+
+#[derive(Trace)]
+struct Reentrant {
+    #[trace(skip)]
+    _field: AllocatesWhenDropped,
+    pad: [u64; 3],
+}
+
+#[derive(Trace)]
+#[repr(align(64))]
+struct ReentrantLarge {
+    #[trace(skip)]
+    _field: AllocatesWhenDropped,
+    pad: u64,
+}
+
+#[test]
+fn child_destructors_reenter_the_allocator() {
+    if !in_child() {
+        return;
+    }
+    THREAD_MUTATOR.with(|m| *m.borrow_mut() = Some(gc_runtime::attach()));
+    let keep = THREAD_MUTATOR.with(|m| {
+        let m = m.borrow();
+        let mu = m.as_ref().unwrap();
+        mu.alloc(String::from("kept")).root(mu)
+    });
+    // Cycles are started by the pacer (a small minimum heap) while this thread allocates, so
+    // it finds unswept pages when it refills: the lazy sweep inside allocation.
+    for round in 0..30u64 {
+        THREAD_MUTATOR.with(|m| {
+            let m = m.borrow();
+            let mu = m.as_ref().unwrap();
+            for _ in 0..3_000 {
+                mu.alloc(Reentrant { _field: AllocatesWhenDropped, pad: [round; 3] });
+                mu.alloc(ReentrantLarge { _field: AllocatesWhenDropped, pad: round });
+            }
+        });
+        THREAD_MUTATOR.with(|m| {
+            let mut m = m.borrow_mut();
+            let mu = m.as_mut().unwrap();
+            if round % 10 == 9 {
+                mu.collect();
+            } else {
+                mu.safepoint();
+            }
+        });
+    }
+    THREAD_MUTATOR.with(|m| {
+        let mut m = m.borrow_mut();
+        let mu = m.as_mut().unwrap();
+        mu.collect();
+        assert_eq!(*keep.get(mu), "kept");
+    });
+    assert!(REENTRANT_DROPS.load(Ordering::SeqCst) > 100_000, "{}", REENTRANT_DROPS.load(Ordering::SeqCst));
+    println!("done");
+}
+
+#[test]
+fn destructors_that_reach_a_mutator_never_run_inside_the_allocator_concurrent() {
+    child("child_destructors_reenter_the_allocator", &[("GC_MODE", "concurrent"), ("GC_MIN_HEAP", "256K")], DEADLINE)
+        .assert_completed();
+}
+
+#[test]
+fn destructors_that_reach_a_mutator_never_run_inside_the_allocator_stop_the_world() {
+    child(
+        "child_destructors_reenter_the_allocator",
+        &[("GC_MODE", "stw"), ("GC_MIN_HEAP", "256K"), ("GC_MEMORY_LIMIT", "256M")],
+        DEADLINE,
+    )
+    .assert_completed();
+}
+
+// ---------------------------------------------------------------------------------------------
+// User code under a collection's lock.
+
+/// A key whose `Hash` and `Eq` allocate through the thread's mutator.
+#[derive(Clone, PartialEq)]
+struct AllocatingKey(u64);
+
+fn allocate_some() {
+    THREAD_MUTATOR.with(|m| {
+        if let Ok(m) = m.try_borrow() {
+            if let Some(mu) = m.as_ref() {
+                // Enough to pass an assist chunk now and then.
+                mu.alloc([0u64; 120]);
+            }
+        }
+    });
+}
+
+impl Hash for AllocatingKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        allocate_some();
+        self.0.hash(state);
+    }
+}
+
+impl Eq for AllocatingKey {}
+
+#[derive(Trace)]
+struct Table {
+    map: GcMap<AllocatingKey, String>,
+}
+
+#[test]
+fn child_map_keys_allocate_in_hash_and_eq() {
+    if !in_child() {
+        return;
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let collector = {
+        let stop = stop.clone();
+        thread::spawn(move || {
+            let mut mu = gc_runtime::attach();
+            while !stop.load(Ordering::Relaxed) {
+                mu.collect();
+            }
+        })
+    };
+    THREAD_MUTATOR.with(|m| *m.borrow_mut() = Some(gc_runtime::attach()));
+    let table = THREAD_MUTATOR.with(|m| {
+        let m = m.borrow();
+        let mu = m.as_ref().unwrap();
+        mu.alloc(Table { map: GcMap::new() }).root(mu)
+    });
+    let mut n = 0u64;
+    run_for(scenario_millis(), || {
+        THREAD_MUTATOR.with(|m| {
+            let m = m.borrow();
+            let mu = m.as_ref().unwrap();
+            let t = table.get(mu);
+            for _ in 0..200 {
+                t.map.insert(AllocatingKey(n % 500), mu.alloc(format!("value {n}")));
+                let _ = t.map.get(&AllocatingKey(n % 300), mu);
+                if n % 7 == 0 {
+                    t.map.remove(&AllocatingKey(n % 200), mu);
+                }
+                n += 1;
+            }
+        });
+        THREAD_MUTATOR.with(|m| m.borrow_mut().as_mut().unwrap().safepoint());
+    });
+    stop.store(true, Ordering::Relaxed);
+    THREAD_MUTATOR.with(|m| m.borrow_mut().as_mut().unwrap().blocking(|| collector.join().unwrap()));
+    THREAD_MUTATOR.with(|m| {
+        let mut m = m.borrow_mut();
+        let mu = m.as_mut().unwrap();
+        mu.collect();
+        let t = table.get(mu);
+        for (k, v) in t.map.entries(mu) {
+            assert!(v.starts_with("value "), "{}", k.0);
+        }
+    });
+    println!("done after {n} operations");
+}
+
+#[test]
+fn a_map_key_whose_hash_allocates_does_not_deadlock_the_marker() {
+    child("child_map_keys_allocate_in_hash_and_eq", &[("GC_MARK_WORKERS", "2")], DEADLINE).assert_completed();
+}
+
+#[test]
+fn a_map_key_whose_hash_allocates_does_not_deadlock_the_marker_hybrid() {
+    child("child_map_keys_allocate_in_hash_and_eq", &[("GC_BARRIER", "hybrid"), ("GC_MIN_HEAP", "256K")], DEADLINE)
+        .assert_completed();
+}
+
+// ---------------------------------------------------------------------------------------------
+// The collector's own output.
+
+#[test]
+fn child_trace_into_a_closed_pipe() {
+    if !in_child() {
+        return;
+    }
+    // Give the parent time to close its end of the pipe.
+    thread::sleep(Duration::from_millis(200));
+    let mut mu = gc_runtime::attach();
+    let keep = mu.alloc(String::from("kept")).root(&mu);
+    for _ in 0..10 {
+        for _ in 0..1000 {
+            mu.alloc(String::from("garbage"));
+        }
+        mu.collect();
+    }
+    assert_eq!(*keep.get(&mu), "kept");
+    println!("done");
+}
+
+#[test]
+fn the_trace_line_into_a_closed_pipe_does_not_kill_the_collector() {
+    for mode in ["concurrent", "stw"] {
+        let mut proc = Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "child_trace_into_a_closed_pipe", "--nocapture", "--test-threads=1"])
+            .env("GC_HOSTILE_CHILD", "1")
+            .env("GC_TRACE", "1")
+            .env("GC_MODE", mode)
+            .env("GC_SAFEPOINT_WARN_MS", "1")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(proc.stderr.take()); // nobody reads the trace lines: writes fail with EPIPE
+        let mut stdout = proc.stdout.take().unwrap();
+        let start = Instant::now();
+        let status = loop {
+            if let Some(status) = proc.try_wait().unwrap() {
+                break Some(status);
+            }
+            if start.elapsed() > DEADLINE {
+                let _ = proc.kill();
+                break None;
+            }
+            thread::sleep(Duration::from_millis(10));
+        };
+        let mut out = String::new();
+        let _ = stdout.read_to_string(&mut out);
+        assert!(status.is_some_and(|s| s.success()) && out.contains("done"), "{mode}: {status:?}\n{out}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Liveness: leaked mutators and threads waiting for each other.
+
+static LEAKED_REF: OnceLock<&'static String> = OnceLock::new();
+static LEAKED_HOLDER: OnceLock<&'static Holder> = OnceLock::new();
+
+#[test]
+fn child_leaked_mutator_on_an_exited_thread() {
+    if !in_child() {
+        return;
+    }
+    let drops = Arc::new(AtomicUsize::new(0));
+    thread::spawn(|| {
+        let mu: &'static Mutator = Box::leak(Box::new(gc_runtime::attach()));
+        // A `'static` borrow of the leaked mutator, handed to another thread.
+        let s: &'static String = mu.alloc(String::from("borrowed for 'static")).into_ref();
+        LEAKED_REF.set(s).unwrap();
+        let h: &'static Holder = mu.alloc(Holder { slot: Member::new() }).into_ref();
+        assert!(LEAKED_HOLDER.set(h).is_ok());
+    })
+    .join()
+    .unwrap();
+    thread::spawn(|| {
+        // Leaked without a borrow.
+        std::mem::forget(gc_runtime::attach());
+    })
+    .join()
+    .unwrap();
+    let mut mu = gc_runtime::attach();
+    mu.collect(); // must not wait for the exited threads; its first pause pins what is alive
+    assert!(gc_runtime::stats().pinned_objects >= 1, "{:?}", gc_runtime::stats());
+    // Garbage made after that is collected as usual.
+    for _ in 0..100 {
+        mu.alloc(Tracked { _f: CountsDrop(drops.clone()), pad: 0 });
+    }
+    for _ in 0..3 {
+        mu.collect();
+        for _ in 0..10_000 {
+            mu.alloc(String::from("garbage"));
+        }
+    }
+    assert_eq!(drops.load(Ordering::SeqCst), 100, "garbage made after the leak is freed");
+    assert_eq!(**LEAKED_REF.get().unwrap(), "borrowed for 'static", "a 'static borrow stays valid");
+    // A pinned object is traced at every cycle: what is stored into it later stays alive.
+    let holder = *LEAKED_HOLDER.get().unwrap();
+    for i in 0..20 {
+        holder.slot.set(Some(mu.alloc(Shared { value: i })));
+        for _ in 0..5_000 {
+            mu.alloc(String::from("garbage"));
+        }
+        mu.collect();
+        assert_eq!(holder.slot.get(&mu).unwrap().value, i);
+    }
+    assert_eq!(gc_runtime::stats().mutators.running, 1, "{:?}", gc_runtime::stats().mutators);
+    println!("done");
+}
+
+#[test]
+fn a_mutator_leaked_on_a_thread_that_exits_does_not_stop_collection() {
+    for mode in ["concurrent", "stw"] {
+        child("child_leaked_mutator_on_an_exited_thread", &[("GC_MODE", mode)], DEADLINE).assert_completed();
+    }
+}
+
+#[derive(Trace)]
+struct Shared {
+    value: u64,
+}
+
+#[test]
+fn child_scoped_child_attaches_while_parent_waits() {
+    if !in_child() {
+        return;
+    }
+    let mu = gc_runtime::attach();
+    let shared: &Shared = mu.alloc(Shared { value: 5 }).into_ref();
+    thread::scope(|s| {
+        thread::Builder::new()
+            .name("scoped-child".into())
+            .spawn_scoped(s, || {
+                let mut child_mu = gc_runtime::attach();
+                assert_eq!(shared.value, 5);
+                child_mu.collect(); // waits for the parent, which waits for this thread
+            })
+            .unwrap();
+    });
+    drop(mu);
+    println!("done");
+}
+
+#[test]
+fn a_parent_waiting_for_an_attached_scoped_child_is_diagnosed() {
+    let out = child(
+        "child_scoped_child_attaches_while_parent_waits",
+        &[("GC_SAFEPOINT_WARN_MS", "100")],
+        Duration::from_secs(3),
+    );
+    // This program deadlocks by construction; the warning must say who waits for whom and
+    // what to do.
+    assert!(out.timed_out, "{}", out.describe());
+    let warning = out.stderr.lines().find(|l| l.contains("waiting")).unwrap_or_default().to_string();
+    let text = out.stderr.clone();
+    assert!(text.contains("child_scoped_child_attaches_while_parent_waits"), "parent named: {text}");
+    assert!(text.contains("scoped-child"), "waiting child named: {text}");
+    assert!(text.contains("Mutator::blocking") && text.contains("Root"), "fix named: {warning}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bounded-time freeing and clearing.
+
+#[derive(Trace)]
+struct Tracked {
+    #[trace(skip)]
+    _f: CountsDrop,
+    pad: u64,
+}
+
+struct CountsDrop(Arc<AtomicUsize>);
+
+impl Drop for CountsDrop {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn child_garbage_in_another_threads_cache() {
+    if !in_child() {
+        return;
+    }
+    let drops = Arc::new(AtomicUsize::new(0));
+    let allocated = Arc::new(AtomicBool::new(false));
+    let stop = Arc::new(AtomicBool::new(false));
+    let other = {
+        let (drops, allocated, stop) = (drops.clone(), allocated.clone(), stop.clone());
+        thread::spawn(move || {
+            let mut mu = gc_runtime::attach();
+            // One object, dead at once, in this thread's cached page.
+            mu.alloc(Tracked { _f: CountsDrop(drops), pad: 1 });
+            allocated.store(true, Ordering::SeqCst);
+            while !stop.load(Ordering::SeqCst) {
+                mu.safepoint(); // running, polling, not allocating
+                std::hint::spin_loop();
+            }
+        })
+    };
+    while !allocated.load(Ordering::SeqCst) {
+        thread::yield_now();
+    }
+    let mut mu = gc_runtime::attach();
+    mu.collect();
+    assert_eq!(drops.load(Ordering::SeqCst), 1, "collect() returned before the dead object was finalized");
+    stop.store(true, Ordering::SeqCst);
+    mu.blocking(|| other.join().unwrap());
+    println!("done");
+}
+
+#[test]
+fn collect_frees_garbage_in_another_running_threads_cache() {
+    for mode in ["concurrent", "stw"] {
+        child("child_garbage_in_another_threads_cache", &[("GC_MODE", mode)], DEADLINE).assert_completed();
+    }
+}
+
+#[test]
+fn child_weak_polled_in_a_loop_expires() {
+    if !in_child() {
+        return;
+    }
+    for barrier in [BarrierKind::Dijkstra, BarrierKind::Yuasa, BarrierKind::Hybrid] {
+        gc_runtime::reconfigure(Config::from_env().unwrap().with_barrier(barrier).with_mark_workers(4)).unwrap();
+        let mut mu = gc_runtime::attach();
+        let target: Root<Shared> = mu.alloc(Shared { value: 9 }).root(&mu);
+        let weak = Arc::new(Weak::new(&mu, target.get(&mu)));
+        let stop = Arc::new(AtomicBool::new(false));
+        let poller = {
+            let (weak, stop) = (weak.clone(), stop.clone());
+            thread::spawn(move || {
+                let mut mu = gc_runtime::attach();
+                let mut seen = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    if let Some(s) = weak.upgrade(&mu) {
+                        seen += s.value;
+                    }
+                    mu.safepoint();
+                }
+                seen
+            })
+        };
+        drop(target);
+        let mut cycles = 0;
+        while !weak.is_cleared() && cycles < 20 {
+            mu.collect();
+            cycles += 1;
+        }
+        stop.store(true, Ordering::Relaxed);
+        let seen = mu.blocking(|| poller.join().unwrap());
+        assert!(weak.is_cleared(), "{barrier:?}: still not cleared after {cycles} cycles");
+        assert!(cycles <= 2, "{barrier:?}: cleared only after {cycles} cycles");
+        assert!(weak.upgrade(&mu).is_none());
+        println!("{barrier:?}: cleared after {cycles} cycles; upgraded {} times", seen / 9);
+        drop(weak);
+    }
+    println!("done");
+}
+
+#[test]
+fn a_weak_reference_polled_in_a_loop_is_still_cleared() {
+    child("child_weak_polled_in_a_loop_expires", &[], DEADLINE).assert_completed();
+}
+
+#[derive(Trace)]
+struct Holder {
+    slot: Member<Shared>,
+}
+
+/// Upgrade a weak reference to an object nothing else holds, then store the local into the
+/// heap, while cycles run back to back with checkmark on: the stored object must survive under
+/// every barrier (the upgrade does not shade it; the store must).
+#[test]
+fn child_weak_upgrade_then_store() {
+    if !in_child() {
+        return;
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let collector = {
+        let stop = stop.clone();
+        thread::spawn(move || {
+            let mut mu = gc_runtime::attach();
+            while !stop.load(Ordering::Relaxed) {
+                mu.collect();
+            }
+        })
+    };
+    let mut mu = gc_runtime::attach();
+    let holder = mu.alloc(Holder { slot: Member::new() }).root(&mu);
+    let (mut stored, mut n) = (0u64, 0u64);
+    run_for(scenario_millis(), || {
+        let weak = Weak::new(&mu, mu.alloc(Shared { value: n }));
+        mu.safepoint(); // the local is gone: only the weak reference names the object
+        if let Some(x) = weak.upgrade(&mu) {
+            holder.get(&mu).slot.set(Some(x));
+            stored += 1;
+        }
+        mu.safepoint();
+        if let Some(x) = holder.get(&mu).slot.get(&mu) {
+            assert!(x.value <= n);
+        }
+        n += 1;
+    });
+    stop.store(true, Ordering::Relaxed);
+    mu.blocking(|| collector.join().unwrap());
+    mu.collect();
+    assert!(stored > 0, "no upgrade succeeded");
+    println!("done: {stored} of {n} upgrades stored");
+}
+
+#[test]
+fn an_upgraded_weak_stored_into_the_heap_survives_under_every_barrier() {
+    for barrier in ["dijkstra", "yuasa", "hybrid"] {
+        child("child_weak_upgrade_then_store", &[("GC_BARRIER", barrier), ("GC_CHECKMARK", "1")], DEADLINE)
+            .assert_completed();
+    }
+}
