@@ -5,8 +5,18 @@
 //! sweep epoch advances and every swept page becomes unswept; instead of moving the lists
 //! inside the pause, the first thread to take a class's lock afterwards rolls them over
 //! (`partial` and `full` are appended to `unswept`) — Go's sweepgen trick done lazily.
+//!
+//! The epoch is read *inside* the lock, so the lists only ever move forward, and a thread that
+//! files a page compares the page's epoch with the lists' under the same lock: a page swept
+//! for an epoch that has since been superseded is filed as unswept (or, by the finalizer,
+//! swept again), never as swept. A thread that took the lock after the collector published a
+//! new epoch (and the collector always takes every class's lock afterwards, in its sweep) sees
+//! that epoch.
 
-use crate::primitive::sync::{Mutex, MutexGuard};
+use crate::{
+    phase,
+    primitive::sync::{Mutex, MutexGuard},
+};
 
 use super::page::Page;
 
@@ -26,10 +36,11 @@ pub(crate) struct Central {
 }
 
 impl Central {
-    /// Lock the lists, rolling them over to `sweep_epoch` first.
-    pub(crate) fn lock(&self, sweep_epoch: u64) -> MutexGuard<'_, ClassLists> {
+    /// Lock the lists, rolling them over to the current sweep epoch first.
+    pub(crate) fn lock(&self) -> MutexGuard<'_, ClassLists> {
         let mut l = self.lists.lock();
-        if l.epoch != sweep_epoch {
+        let sweep_epoch = phase::sweep_epoch();
+        if l.epoch < sweep_epoch {
             let ClassLists { partial, full, unswept, .. } = &mut *l;
             unswept.append(partial);
             unswept.append(full);
@@ -40,9 +51,22 @@ impl Central {
 }
 
 impl ClassLists {
-    /// File a page swept for the current epoch under `partial` or `full`.
-    pub(crate) fn file_swept(&mut self, page: &'static Page, has_free: bool) {
-        if has_free {
+    /// The sweep epoch the lists are at: pages under `partial` and `full` are swept for it.
+    pub(crate) fn epoch(&self) -> u64 {
+        self.epoch
+    }
+
+    /// Whether `page` is swept for the lists' epoch (it may be filed under `partial`/`full`).
+    pub(crate) fn is_current(&self, page: &Page) -> bool {
+        page.swept_epoch() >= self.epoch
+    }
+
+    /// File a page: under `partial` or `full` if it is swept for the lists' epoch, else under
+    /// `unswept`.
+    pub(crate) fn file(&mut self, page: &'static Page, has_free: bool) {
+        if !self.is_current(page) {
+            self.unswept.push(page);
+        } else if has_free {
             self.partial.push(page);
         } else {
             self.full.push(page);

@@ -11,16 +11,19 @@
 //!
 //! # Sweeping
 //!
-//! The objects sit on one locked list. A sweep takes the whole list out, frees the dead that
-//! need no drop, sets aside the dead that do (for the finalizer thread, see `finalize.rs`),
-//! and puts the survivors back, so allocation (which pushes onto the list) never waits for a
-//! sweep.
+//! The objects sit on one locked list. A sweep holds the lock while it frees the dead that
+//! need no drop and sets aside the dead that do (for the finalizer thread, see `finalize.rs`);
+//! it runs no user code, so allocation (which pushes onto the list) waits at most for one pass
+//! over the list.
 
 use std::{alloc::Layout, ptr::NonNull};
 
-use crate::primitive::sync::{
-    atomic::{AtomicUsize, Ordering},
-    Mutex,
+use crate::{
+    phase,
+    primitive::sync::{
+        atomic::{AtomicUsize, Ordering},
+        Mutex,
+    },
 };
 
 use super::{page::SweepResult, raw};
@@ -63,10 +66,15 @@ impl LargeObjects {
         self.list.lock().push(LargeObject { ptr: ptr.cast(), layout });
     }
 
-    /// Free every listed object whose mark is older than `epoch` and that needs no drop; return
-    /// the dead that need drop, unlisted, for the finalizer.
-    pub(crate) fn sweep(&self, epoch: u64) -> (SweepResult, Vec<LargeObject>) {
-        let taken = std::mem::take(&mut *self.list.lock());
+    /// Free every listed object that is dead for the current sweep epoch and needs no drop;
+    /// return the dead that need drop, unlisted, for the finalizer. Runs under the list's lock
+    /// (it runs no user code), with the epoch read under it: a sweep that starts after the
+    /// collector published an epoch sweeps for that epoch, and one that started before has
+    /// finished by then (see `central.rs` for the same rule).
+    pub(crate) fn sweep(&self) -> (SweepResult, Vec<LargeObject>) {
+        let mut list = self.list.lock();
+        let epoch = phase::sweep_epoch();
+        let taken = std::mem::take(&mut *list);
         let mut result = SweepResult::default();
         let mut survivors = Vec::with_capacity(taken.len());
         let mut to_finalize = Vec::new();
@@ -85,7 +93,7 @@ impl LargeObjects {
             }
         }
         result.live_objects = survivors.len();
-        self.list.lock().append(&mut survivors);
+        *list = survivors;
         (result, to_finalize)
     }
 

@@ -73,12 +73,26 @@ pub(crate) unsafe fn run_destructor(obj: *mut Header) -> bool {
         Ok(()) => true,
         Err(payload) => {
             drop_payload(payload);
-            report::line(format_args!(
-                "gc: a destructor of a `{}` panicked during sweep; the object was freed",
-                desc.name()
-            ));
+            report_destructor_panic(desc.name());
             false
         }
+    }
+}
+
+/// Destructor panics reported on stderr before the rest are only counted.
+const REPORTED_DESTRUCTOR_PANICS: u64 = 10;
+
+/// Report a destructor panic on stderr — the first few; all are counted in the statistics.
+fn report_destructor_panic(type_name: &str) {
+    static REPORTED: AtomicU64 = AtomicU64::new(0);
+    let n = REPORTED.fetch_add(1, Ordering::Relaxed);
+    if n < REPORTED_DESTRUCTOR_PANICS {
+        report::line(format_args!("gc: a destructor of a `{type_name}` panicked; the object was freed"));
+    }
+    if n + 1 == REPORTED_DESTRUCTOR_PANICS {
+        report::line(format_args!(
+            "gc: further destructor panics are not reported; Stats::drop_panics and the cycle records count them"
+        ));
     }
 }
 
@@ -212,8 +226,8 @@ impl PageHeap {
     /// Take ownership of a page of `class` that is swept and has a free slot.
     pub(crate) fn acquire(&self, class: usize) -> &'static Page {
         loop {
-            let epoch = phase::sweep_epoch();
-            let mut lists = self.central[class].lock(epoch);
+            let mut lists = self.central[class].lock();
+            let epoch = lists.epoch();
             if let Some(page) = lists.partial.pop() {
                 drop(lists);
                 self.charge(page);
@@ -231,7 +245,7 @@ impl PageHeap {
                 self.charge(page);
                 return page;
             }
-            self.central[class].lock(epoch).full.push(page);
+            self.central[class].lock().file(page, false);
         }
         let epoch = phase::sweep_epoch();
         let page = match self.empty.lock().pop() {
@@ -263,13 +277,7 @@ impl PageHeap {
         let slots = unsafe { page.slots_mut() };
         let (class, free, size) = (slots.class, slots.free(), slots.slot_size);
         self.live_bytes.fetch_sub(free * size, Ordering::Relaxed);
-        let epoch = phase::sweep_epoch();
-        let mut lists = self.central[class].lock(epoch);
-        if page.swept_epoch() < epoch {
-            lists.unswept.push(page);
-        } else {
-            lists.file_swept(page, free > 0);
-        }
+        self.central[class].lock().file(page, free > 0);
     }
 
     fn account_sweep(&self, r: SweepResult) {
@@ -279,36 +287,36 @@ impl PageHeap {
         self.swept.add(r);
     }
 
-    /// File an owned page swept for `epoch`: the empty pool if nothing lives in it, else its
-    /// class's lists.
-    fn file(&self, page: &'static Page, epoch: u64, live_objects: usize) {
+    /// File an owned, swept page: the empty pool if nothing lives in it (nothing can come to
+    /// life in it), else its class's lists — as unswept if the epoch moved on meanwhile.
+    fn file(&self, page: &'static Page, live_objects: usize) {
         if live_objects == 0 {
             self.empty.lock().push(page);
         } else {
             // SAFETY: still owned by the caller.
             let slots = unsafe { page.slots_mut() };
             let (class, has_free) = (slots.class, slots.free() > 0);
-            self.central[class].lock(epoch).file_swept(page, has_free);
+            self.central[class].lock().file(page, has_free);
         }
     }
 
     /// Sweep one unswept page of `class`; `false` when there was none.
     pub(crate) fn sweep_class(&self, class: usize) -> bool {
-        let epoch = phase::sweep_epoch();
-        let (page, _in_flight) = {
-            let mut lists = self.central[class].lock(epoch);
+        let (page, epoch, _in_flight) = {
+            let mut lists = self.central[class].lock();
             let Some(page) = lists.unswept.pop() else { return false };
-            (page, InFlight::start(&self.sweeps_in_flight))
+            (page, lists.epoch(), InFlight::start(&self.sweeps_in_flight))
         };
         if let Some(r) = self.sweep_owned(page, epoch) {
-            self.file(page, epoch, r.live_objects);
+            self.file(page, r.live_objects);
         }
         true
     }
 
     /// Sweep the large objects against the current sweep epoch.
     pub(crate) fn sweep_large(&self) {
-        let (r, to_finalize) = self.large.sweep(phase::sweep_epoch());
+        let _in_flight = InFlight::start(&self.sweeps_in_flight);
+        let (r, to_finalize) = self.large.sweep();
         self.account_sweep(r);
         for obj in to_finalize {
             self.finalizer.push(Work::Large(obj));
@@ -316,14 +324,21 @@ impl PageHeap {
     }
 
     /// Sweep until no page in any central list is unswept and no sweep is in flight. Runs no
-    /// destructor: pages that need one are handed to the finalizer (see `finalize.rs`).
+    /// destructor: pages that need one are handed to the finalizer (see `finalize.rs`). A
+    /// sweep in flight on another thread may file its page as unswept (the epoch moved on while
+    /// it swept), so the lists are checked again once nothing is in flight.
     pub(crate) fn finish_sweep(&self) {
-        for class in 0..NUM_CLASSES {
-            while self.sweep_class(class) {}
-        }
-        self.sweep_large();
-        while self.sweeps_in_flight.load(Ordering::SeqCst) != 0 {
-            std::thread::yield_now();
+        loop {
+            for class in 0..NUM_CLASSES {
+                while self.sweep_class(class) {}
+            }
+            self.sweep_large();
+            while self.sweeps_in_flight.load(Ordering::SeqCst) != 0 {
+                std::thread::yield_now();
+            }
+            if self.central.iter().all(|c| c.lock().unswept.is_empty()) {
+                return;
+            }
         }
     }
 
@@ -331,14 +346,26 @@ impl PageHeap {
     /// run its destructors, free the dead, and file the page.
     pub(crate) fn finalize_next(&self) {
         match self.finalizer.next() {
-            Work::Page(page) => {
-                let epoch = phase::sweep_epoch();
+            Work::Page(page) => loop {
                 // SAFETY: the page was handed to the queue by its last owner; the queue gave it
                 // to this thread alone.
-                let r = unsafe { page.sweep(epoch, Destructors::Run) };
+                let r = unsafe { page.sweep(phase::sweep_epoch(), Destructors::Run) };
                 self.account_sweep(r);
-                self.file(page, epoch, r.live_objects);
-            }
+                if r.live_objects == 0 {
+                    self.empty.lock().push(page);
+                    break;
+                }
+                // SAFETY: still owned.
+                let slots = unsafe { page.slots_mut() };
+                let (class, has_free) = (slots.class, slots.free() > 0);
+                let mut lists = self.central[class].lock();
+                if lists.is_current(page) {
+                    lists.file(page, has_free);
+                    break;
+                }
+                // A marking terminated while the destructors ran: objects that died in it are
+                // this work item's too (`collect` waits for the item), so sweep again.
+            },
             Work::Large(obj) => {
                 // SAFETY: a dead large object, unlisted, handed over once.
                 let r = unsafe { self.large.free(obj, true) };
@@ -456,7 +483,7 @@ mod tests {
         // `epoch` directly, as a lazy sweep after termination would.
         for class_lists in &heap.central {
             let pages: Vec<_> = {
-                let mut l = class_lists.lock(epoch);
+                let mut l = class_lists.lock();
                 let mut pages = std::mem::take(&mut l.partial);
                 pages.append(&mut l.full);
                 pages
