@@ -47,17 +47,30 @@
 //!
 //! - **exactly once**, after the mark termination of the first cycle that did not reach the
 //!   object, and never while it is reachable;
-//! - **on which thread**: the collector thread's background sweep (thread name
-//!   `gc-collector`), or a mutator thread that sweeps a page lazily inside an allocation that
-//!   needed it; in [`Mode::StopTheWorld`] always the collector thread, inside the pause;
-//! - **in which phase**: usually `Sweep`; a page a mutator kept cached during the cycle is swept
-//!   when it hands it back, which may be later (even during the next cycle's marking);
+//! - **on which thread**: always the finalizer thread (thread name `gc-finalizer`), in both
+//!   modes — never inside an allocation, a pause, or on the collector thread. Sweepers free the
+//!   dead objects that need no drop and hand the rest to the finalizer (see `heap/finalize.rs`);
+//! - **when**: after the cycle's mark termination, usually during its sweep or shortly after;
+//!   [`Mutator::collect`] returns only once every object its cycle found dead — in any thread's
+//!   cached pages too — has been finalized and freed. A destructor must therefore not wait for
+//!   a lock that a thread calling `collect` holds;
 //! - **in no particular order** between objects, cycles included — a destructor must not
 //!   assume its object's neighbours are alive, and cannot reach them anyway: reading a slot
 //!   needs a mutator, and the collector's threads cannot attach one ([`AttachError::CollectorThread`]);
 //! - **what it may touch**: its own fields, and anything outside the GC heap (dropping a
-//!   [`Root`] or [`Weak`] there is fine). A destructor that panics is reported on stderr and
-//!   counted in [`CycleStats::drop_panics`]; the object is freed all the same.
+//!   [`Root`] or [`Weak`] there is fine). A destructor that panics is counted in
+//!   [`Stats::drop_panics`] (the first ten are reported on stderr); its panic payload is dropped
+//!   under a guard too; the object is freed all the same.
+//!
+//! # Threads
+//!
+//! Each thread attaches its own [`Mutator`]; objects cross threads as [`Root`]s. A thread that
+//! waits for another (a join, a lock, a channel) wraps the wait in [`Mutator::blocking`]: a
+//! cycle waits for every attached thread to reach a safepoint, and a parent joining, attached,
+//! a child that collects would wait for it forever (the collector's slow-safepoint warning names
+//! both threads and this fix). A mutator leaked on a thread that ends is noticed and removed;
+//! every object alive then is kept for the rest of the process, since `'static` borrows of the
+//! leaked mutator may outlive its thread ([`Stats::pinned_objects`]).
 //!
 //! # Where to read on
 //!

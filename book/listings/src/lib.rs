@@ -6,4 +6,5 @@ pub mod first_program;
 pub mod interpreter;
 pub mod linked;
 pub mod reference;
+pub mod scoped_threads;
 pub mod shared_graph;

@@ -22,24 +22,36 @@
 //! 4. **Mark termination** (world stopped, pause 2).
 //!    a. Stop the world (each mutator publishes its buffer as it parks) and take the root-table
 //!    lock (publishing grey objects shaded by root drops on unattached threads).
-//!    b. If any grey object is left, start the world again and go back to 3(b); after three
-//!    such retries, drain inside the pause, so marking always terminates.
+//!    b. If any grey object is left (queued, held by a worker, or deferred because its
+//!    collection was locked), start the world again and go back to 3(b); after three such
+//!    retries, drain inside the pause, so marking always terminates. Draining never holds the
+//!    root-table lock: a thread without a mutator may hold a collection's lock while it waits
+//!    for that table (see `marker.rs`, "Locked collections").
 //!    c. Phase `MarkTermination`. With checkmark on, re-mark from the roots into a separate
-//!    table and abort on any reachable object the concurrent mark missed.
+//!    table and abort on any reachable object the concurrent mark missed (if a collection on
+//!    the way is locked, release the table, let the holder finish, and confirm again).
 //!    d. Record the marking's epoch as the verdict for weak references (upgrades of unmarked
 //!    referents now fail), set the phase to `Sweep` — barrier off — and start the world.
 //! 5. **Weak references** (world running). Clear the weak cells of unmarked referents; a
 //!    ragged handshake makes sure no upgrade that read a cell before it was cleared is still
 //!    running; then publish the sweep epoch: objects this cycle did not mark are now dead.
-//!    Mutators hand their cached pages back for sweeping at their next refill or pause.
-//! 6. **Sweep** (world running, barrier off). The collector sweeps every unswept page and the
-//!    large objects, running the destructors of dead objects' fields; allocators sweep pages
-//!    they need first (lazy sweep). When all is swept: phase `Off`, record the cycle, set the
-//!    pacer's next goal.
+//! 6. **Sweep** (world running, barrier off). A second ragged handshake: every mutator hands
+//!    back the pages it cached before the termination when it acknowledges (so garbage in any
+//!    thread's cache is reached). The collector then sweeps every unswept page and the large
+//!    objects; allocators sweep pages they need first (lazy sweep). No sweeper runs a
+//!    destructor: pages with dead objects that need drop go to the finalizer thread (see
+//!    `heap/finalize.rs`), which `collect` waits for. When all is swept: phase `Off`, record
+//!    the cycle, set the pacer's next goal.
 //!
 //! In [`Mode::StopTheWorld`] the same steps run inside one pause: stop, finish sweep, mark
-//! from the roots, (checkmark,) clear weak references, sweep, start. That is the seed's
+//! from the roots, (checkmark,) clear weak references, sweep, start; then the handshake of
+//! step 6 reaches the pages mutators kept cached through the pause. That is the seed's
 //! `if false` switch: the baseline for benchmarks and a debugging aid.
+//!
+//! Every pause also pins every live object if a thread ended with its mutator leaked since the
+//! last pause (see `mutator.rs`, "Threads that exit"). A panic on this thread — a bug: user
+//! code here is always caught — aborts the process with a message instead of leaving the world
+//! stopped.
 //!
 //! # Why no stack rescan
 //!
