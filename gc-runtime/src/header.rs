@@ -26,9 +26,12 @@
 //! # Concurrency
 //!
 //! `desc` is written once, by the allocating thread, before the object's address is published
-//! (a `Release` store into a slot or root, or a push onto a shade queue), and never changes
+//! (a `Release` store into a slot or root, a push onto a shade queue, the hand-back of its page
+//! or — for a large object — its listing for the sweepers, both under a lock), and never changes
 //! while the object is allocated; readers that obtained the address through those channels
-//! read it without further synchronisation. `mark` is atomic: the marker, mark assists and
+//! read it without further synchronisation. A freed object's header stays in its slot until the
+//! slot is reused (or the page is reformatted for another class, which zeroes it), with a mark
+//! older than the sweep epoch it died for: `PageHeap::live_objects` relies on that. `mark` is atomic: the marker, mark assists and
 //! barrier slow paths race to shade the same object, and exactly one of them wins.
 
 use crate::{
