@@ -216,6 +216,13 @@ impl Config {
                 expected: "an integer from 1 to 256",
             });
         }
+        if self.safepoint_warn < Duration::from_millis(1) {
+            return Err(ConfigError {
+                variable: "safepoint_warn",
+                value: format!("{:?}", self.safepoint_warn),
+                expected: "at least 1 ms (as GC_SAFEPOINT_WARN_MS)",
+            });
+        }
         Ok(())
     }
 
@@ -344,5 +351,15 @@ mod tests {
     fn validate_rejects_zero_workers() {
         assert!(Config::default().with_mark_workers(0).validate().is_err());
         assert!(Config::default().validate().is_ok());
+    }
+
+    #[test]
+    fn validate_rejects_a_warning_period_under_a_millisecond() {
+        let zero = Config { safepoint_warn: Duration::ZERO, ..Config::default() };
+        let err = zero.validate().unwrap_err();
+        assert_eq!(err.variable, "safepoint_warn");
+        assert!(err.to_string().contains("at least 1 ms"), "{err}");
+        let one = Config { safepoint_warn: Duration::from_millis(1), ..Config::default() };
+        assert!(one.validate().is_ok());
     }
 }

@@ -408,7 +408,13 @@ pub(crate) fn drain_parallel(rt: &Runtime, workers: usize) -> MarkWork {
         return run();
     }
     std::thread::scope(|s| {
-        let helpers: Vec<_> = (1..workers).map(|_| s.spawn(run)).collect();
+        let helpers: Vec<_> = (1..workers)
+            .map(|_| {
+                crate::runtime::collector_thread("gc-mark-worker")
+                    .spawn_scoped(s, run)
+                    .unwrap_or_else(|e| panic!("gc: cannot spawn a mark worker: {e}"))
+            })
+            .collect();
         let mut total = run();
         for h in helpers {
             total += h.join().unwrap_or_else(|_| unreachable!("mark workers abort instead of panicking"));

@@ -95,8 +95,10 @@ impl<T> Member<T> {
     /// If the slot is not inside an allocated object (see "Armed and unarmed slots").
     #[inline]
     pub fn set(&self, value: Option<Gc<'_, T>>) {
-        let new = value.map_or(std::ptr::null_mut(), Gc::header_ptr);
-        barrier::write_member(&self.ptr, new);
+        match value {
+            Some(gc) => barrier::write_member(&self.ptr, gc.header_ptr()),
+            None => barrier::clear_member(&self.ptr),
+        }
     }
 
     /// Whether the slot is empty (needs no mutator: it produces no pointer).

@@ -44,6 +44,7 @@ use std::{
 };
 
 use crate::{
+    collections::user_code,
     config::ConfigError,
     gc::{Addr, Gc},
     handshake::MutatorState,
@@ -299,12 +300,32 @@ pub(crate) fn with_running_shade_buffer<R>(f: impl FnOnce(&mut ShadeBuffer, &Gre
     Some(f(&mut local.shade, &inner.rt.grey))
 }
 
+/// Whether the current thread has a running mutator (attached, not inside `blocking` or
+/// `collect`): the collector then waits for it at every pause, so nothing it does can straddle
+/// one.
+#[inline]
+pub(crate) fn running_here() -> bool {
+    let p = CURRENT.with(Cell::get);
+    // SAFETY: as in `with_running_shade_buffer`.
+    !p.is_null() && unsafe { &*p }.running.get()
+}
+
 /// Whether the current thread's mutator upgraded a weak reference during the marking of
 /// `epoch` (its locals may then name objects outside the Yuasa snapshot; see `weak.rs`).
 pub(crate) fn upgraded_weak_during(epoch: u64) -> bool {
     let p = CURRENT.with(Cell::get);
     // SAFETY: as in `with_running_shade_buffer`.
     !p.is_null() && unsafe { &*p }.weak_upgrade_epoch.get() == epoch
+}
+
+#[cold]
+#[inline(never)]
+fn refuse_collect_under_collection_lock() -> ! {
+    panic!(
+        "Mutator::collect called from a GC collection's key code (Eq, Clone or Debug of a GcMap \
+         key) while the collection is locked: a writer waiting for that lock would keep the \
+         cycle from ever finishing; collect after the collection call returns"
+    )
 }
 
 /// Sets a new object's slots from unarmed to empty (see `member.rs`).
@@ -451,6 +472,9 @@ impl Mutator {
 
     /// A safepoint: if the collector is waiting for this thread, do what it needs (publish
     /// grey objects, or park for a stop-the-world pause).
+    ///
+    /// Called from a `GcMap` key's `Eq`, `Clone` or `Debug` while the map holds its lock, it
+    /// does nothing: parking there could deadlock with a thread waiting for that lock.
     #[inline]
     pub fn safepoint(&mut self) {
         if self.safepoint_requested() {
@@ -473,6 +497,12 @@ impl Mutator {
     #[cold]
     #[inline(never)]
     fn safepoint_slow(&mut self) {
+        if user_code::active() {
+            // Under a collection's lock: parking here could deadlock with a writer of that
+            // collection; the next safepoint after the lock is released parks instead (see
+            // `collections/user_code.rs`).
+            return;
+        }
         let inner = self.inner();
         let (rt, id) = (inner.rt, inner.id);
         let mut local = inner.local.borrow_mut();
@@ -498,7 +528,14 @@ impl Mutator {
     ///
     /// The destructors run on the finalizer thread (see the crate docs): a destructor that
     /// waits for a lock this thread holds while calling `collect` deadlocks it.
+    ///
+    /// # Panics
+    /// If called from a `GcMap` key's `Eq`, `Clone` or `Debug` while the map holds its lock (a
+    /// writer waiting for that lock would keep the cycle from finishing).
     pub fn collect(&mut self) {
+        if user_code::active() {
+            refuse_collect_under_collection_lock();
+        }
         let inner = self.inner();
         inner.detach();
         let _guard = Reattach(inner);

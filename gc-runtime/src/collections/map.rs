@@ -25,7 +25,10 @@ use hashbrown::HashTable;
 
 use crate::primitive::sync::RwLock;
 
-use super::slots::{read_for_trace, slot_addr, AddrFmt, Armed};
+use super::{
+    slots::{read_for_trace, slot_addr, AddrFmt, Armed},
+    user_code,
+};
 use crate::{
     gc::Gc,
     member::Member,
@@ -45,8 +48,8 @@ const NAME: &str = "GcMap";
 /// entries once the object that holds it (or the map itself) is allocated.
 ///
 /// A key's `Hash` runs before the map is locked; its `Eq`, `Clone` and `Debug` run under the
-/// map's lock. All of them may allocate and use other maps, but not this one (see the module
-/// docs of `collections/map.rs`).
+/// map's lock. All of them may allocate and use other maps, but not this one; under the lock a
+/// safepoint does nothing and `collect` panics (see `collections/user_code.rs`).
 ///
 /// ```
 /// use gc_runtime::{GcMap, Trace};
@@ -192,6 +195,8 @@ impl<K: Hash + Eq, V> GcMap<K, V> {
     pub fn insert(&self, key: K, value: Gc<'_, V>) -> bool {
         self.armed.check("GcMap::insert", NAME);
         let hash = self.hasher.hash_one(&key);
+        // `Eq` runs under the lock from here on (see `user_code.rs`).
+        let _user_code = user_code::Guard::enter();
         // Overwriting an existing entry stores into one slot: the read lock suffices.
         if let Some(e) = self.map.read().find(hash, |e| e.key == key) {
             e.value.set(Some(value));
@@ -223,6 +228,7 @@ impl<K: Hash + Eq, V> GcMap<K, V> {
         Q: Hash + Eq + ?Sized,
     {
         let hash = self.hasher.hash_one(key);
+        let _user_code = user_code::Guard::enter();
         self.map.read().find(hash, |e| e.key.borrow() == key)?.value.get(mu)
     }
 
@@ -241,6 +247,7 @@ impl<K: Hash + Eq, V> GcMap<K, V> {
         Q: Hash + Eq + ?Sized,
     {
         let hash = self.hasher.hash_one(key);
+        let _user_code = user_code::Guard::enter();
         self.map.read().find(hash, |e| e.key.borrow() == key).is_some()
     }
 
@@ -262,6 +269,7 @@ impl<K: Hash + Eq, V> GcMap<K, V> {
     {
         let hash = self.hasher.hash_one(key);
         let removed = {
+            let _user_code = user_code::Guard::enter();
             let mut map = self.map.write();
             let (e, _) = map.find_entry(hash, |e| e.key.borrow() == key).ok()?.remove();
             let value = e.value.get(mu);
@@ -287,6 +295,7 @@ impl<K: Clone, V> GcMap<K, V> {
     /// assert_eq!(keys, [1, 2]);
     /// ```
     pub fn keys(&self) -> Vec<K> {
+        let _user_code = user_code::Guard::enter();
         self.map.read().iter().map(|e| e.key.clone()).collect()
     }
 
@@ -301,6 +310,7 @@ impl<K: Clone, V> GcMap<K, V> {
     /// assert_eq!((entries[0].0, *entries[0].1), ("one", 1));
     /// ```
     pub fn entries<'m>(&self, mu: &'m Mutator) -> Vec<(K, Gc<'m, V>)> {
+        let _user_code = user_code::Guard::enter();
         self.map.read().iter().filter_map(|e| Some((e.key.clone(), e.value.get(mu)?))).collect()
     }
 
@@ -363,6 +373,7 @@ impl<K: fmt::Debug, V> fmt::Debug for GcMap<K, V> {
     /// assert_eq!(format!("{:?}", *m), format!("GcMap {{ len: 1, entries: {{\"k\": {:#x}}} }}", v.addr()));
     /// ```
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let _user_code = user_code::Guard::enter();
         let map = self.map.read();
         let mut s = f.debug_struct(NAME);
         s.field("len", &map.len());

@@ -1,0 +1,20 @@
+// Sub is a subtype of Sup (a function accepting any `&str` can stand in for one accepting only
+// `&'static str`). A handle that can be written through `&self` and coerced from `Sub` to
+// `Sup` would let a `Sup` object be stored where the owner's type says `Sub` and read back as a
+// `Sub` (a use-after-free in safe code). It must be invariant: the widening is rejected.
+// Handle under test: a generic #[derive(Trace)] struct holding a slot in a container.
+use gc_runtime::{Member, Trace};
+
+#[derive(Trace)]
+struct Holder<T> {
+    slots: Vec<Option<Member<T>>>,
+}
+
+type Sub = &'static for<'a> fn(&'a str);
+type Sup = &'static fn(&'static str);
+
+fn widen<'r>(holder: &'r Holder<Sub>) -> &'r Holder<Sup> {
+    holder
+}
+
+fn main() {}
