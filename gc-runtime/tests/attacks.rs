@@ -35,8 +35,6 @@ use std::{
     cell::RefCell,
     collections::HashMap,
     hash::{Hash, Hasher},
-    io::Read,
-    process::{Command, Stdio},
     sync::{
         atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering},
         Arc, Mutex as StdMutex,
@@ -45,105 +43,15 @@ use std::{
     time::{Duration, Instant},
 };
 
+mod common;
+
+use common::child::{child, in_child, run_for, spawn_collector, DEADLINE};
 use gc_runtime::{
     BarrierKind, Config, Gc, GcIdMap, GcMap, GcVec, GlobalRoot, Member, Mode, Mutator, NonNullMember, Root, Trace, Weak,
 };
 
 // ---------------------------------------------------------------------------------------------
 // Child-process harness (as in hostile.rs).
-
-/// What a child run left behind.
-struct Outcome {
-    success: bool,
-    timed_out: bool,
-    stdout: String,
-    stderr: String,
-}
-
-impl Outcome {
-    fn describe(&self) -> String {
-        format!(
-            "success: {}, timed out: {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
-            self.success,
-            self.timed_out,
-            self.stdout,
-            // Keep failure reports readable when a child floods stderr.
-            self.stderr.chars().take(6000).collect::<String>()
-        )
-    }
-
-    /// The child ran to the end and printed `done`.
-    fn assert_completed(&self) {
-        assert!(self.success && !self.timed_out && self.stdout.contains("done"), "{}", self.describe());
-    }
-}
-
-/// Run the test `name` of this binary in a child process with `env`, killing it after
-/// `deadline`.
-fn child(name: &str, env: &[(&str, &str)], deadline: Duration) -> Outcome {
-    let mut cmd = Command::new(std::env::current_exe().unwrap());
-    cmd.args(["--exact", name, "--nocapture", "--test-threads=1"])
-        .env("GC_HOSTILE_CHILD", "1")
-        .env("RUST_BACKTRACE", "0")
-        .env_remove("GC_TRACE")
-        .env_remove("RUST_MIN_STACK")
-        .envs(env.iter().copied())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut proc = cmd.spawn().unwrap();
-    let mut out_pipe = proc.stdout.take().unwrap();
-    let mut err_pipe = proc.stderr.take().unwrap();
-    let out_reader = thread::spawn(move || {
-        let mut s = String::new();
-        let _ = out_pipe.read_to_string(&mut s);
-        s
-    });
-    let err_reader = thread::spawn(move || {
-        let mut s = String::new();
-        let _ = err_pipe.read_to_string(&mut s);
-        s
-    });
-    let start = Instant::now();
-    let (success, timed_out) = loop {
-        if let Some(status) = proc.try_wait().unwrap() {
-            break (status.success(), false);
-        }
-        if start.elapsed() > deadline {
-            let _ = proc.kill();
-            let _ = proc.wait();
-            break (false, true);
-        }
-        thread::sleep(Duration::from_millis(10));
-    };
-    Outcome { success, timed_out, stdout: out_reader.join().unwrap(), stderr: err_reader.join().unwrap() }
-}
-
-fn in_child() -> bool {
-    std::env::var_os("GC_HOSTILE_CHILD").is_some()
-}
-
-const DEADLINE: Duration = Duration::from_secs(60);
-
-fn run_for(millis: u64, mut step: impl FnMut()) {
-    let start = Instant::now();
-    while start.elapsed() < Duration::from_millis(millis) {
-        step();
-    }
-}
-
-/// A thread that collects back to back until `stop` is set (joined detached by the caller).
-fn spawn_collector(stop: &Arc<AtomicBool>) -> thread::JoinHandle<u64> {
-    let stop = stop.clone();
-    thread::spawn(move || {
-        let mut mu = gc_runtime::attach();
-        let mut n = 0;
-        while !stop.load(Ordering::Relaxed) {
-            mu.collect();
-            n += 1;
-        }
-        n
-    })
-}
 
 /// Leak a mutator on a thread that then exits, and return `'static` references borrowed from it
 /// (the objects are pinned for the rest of the process at the collector's next pause).

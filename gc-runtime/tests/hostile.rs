@@ -29,84 +29,13 @@ use std::{
     time::{Duration, Instant},
 };
 
+mod common;
+
+use common::child::{child, in_child, run_for, spawn_collector, DEADLINE};
 use gc_runtime::{BarrierKind, Config, GcMap, Member, Mutator, Root, Trace, Weak};
-
-/// What a child run left behind.
-struct Outcome {
-    success: bool,
-    timed_out: bool,
-    stdout: String,
-    stderr: String,
-}
-
-impl Outcome {
-    fn describe(&self) -> String {
-        format!(
-            "success: {}, timed out: {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
-            self.success, self.timed_out, self.stdout, self.stderr
-        )
-    }
-
-    /// The child ran to the end and printed `done`.
-    fn assert_completed(&self) {
-        assert!(self.success && !self.timed_out && self.stdout.contains("done"), "{}", self.describe());
-    }
-}
-
-/// Run the test `name` of this binary in a child process with `env`, killing it after
-/// `deadline`.
-fn child(name: &str, env: &[(&str, &str)], deadline: Duration) -> Outcome {
-    let mut cmd = Command::new(std::env::current_exe().unwrap());
-    cmd.args(["--exact", name, "--nocapture", "--test-threads=1"])
-        .env("GC_HOSTILE_CHILD", "1")
-        .env("RUST_BACKTRACE", "0")
-        .env_remove("GC_TRACE")
-        .envs(env.iter().copied())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut proc = cmd.spawn().unwrap();
-    let mut out_pipe = proc.stdout.take().unwrap();
-    let mut err_pipe = proc.stderr.take().unwrap();
-    let out_reader = thread::spawn(move || {
-        let mut s = String::new();
-        let _ = out_pipe.read_to_string(&mut s);
-        s
-    });
-    let err_reader = thread::spawn(move || {
-        let mut s = String::new();
-        let _ = err_pipe.read_to_string(&mut s);
-        s
-    });
-    let start = Instant::now();
-    let (success, timed_out) = loop {
-        if let Some(status) = proc.try_wait().unwrap() {
-            break (status.success(), false);
-        }
-        if start.elapsed() > deadline {
-            let _ = proc.kill();
-            let _ = proc.wait();
-            break (false, true);
-        }
-        thread::sleep(Duration::from_millis(10));
-    };
-    Outcome { success, timed_out, stdout: out_reader.join().unwrap(), stderr: err_reader.join().unwrap() }
-}
-
-fn in_child() -> bool {
-    std::env::var_os("GC_HOSTILE_CHILD").is_some()
-}
-
-const DEADLINE: Duration = Duration::from_secs(60);
 
 fn scenario_millis() -> u64 {
     std::env::var("GC_HOSTILE_MILLIS").ok().and_then(|v| v.parse().ok()).unwrap_or(600)
-}
-
-fn run_for(millis: u64, mut step: impl FnMut()) {
-    let start = Instant::now();
-    while start.elapsed() < Duration::from_millis(millis) {
-        step();
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -132,15 +61,7 @@ fn child_large_objects_while_collecting() {
         return;
     }
     let stop = Arc::new(AtomicBool::new(false));
-    let collector = {
-        let stop = stop.clone();
-        thread::spawn(move || {
-            let mut mu = gc_runtime::attach();
-            while !stop.load(Ordering::Relaxed) {
-                mu.collect();
-            }
-        })
-    };
+    let collector = spawn_collector(&stop);
     let mut mu = gc_runtime::attach();
     let keep = mu.alloc(OverAligned { value: 7, next: Member::new() }).root(&mu);
     let mut n = 0u64;
@@ -430,15 +351,7 @@ fn child_map_keys_allocate_in_hash_and_eq() {
         return;
     }
     let stop = Arc::new(AtomicBool::new(false));
-    let collector = {
-        let stop = stop.clone();
-        thread::spawn(move || {
-            let mut mu = gc_runtime::attach();
-            while !stop.load(Ordering::Relaxed) {
-                mu.collect();
-            }
-        })
-    };
+    let collector = spawn_collector(&stop);
     THREAD_MUTATOR.with(|m| *m.borrow_mut() = Some(gc_runtime::attach()));
     let table = THREAD_MUTATOR.with(|m| {
         let m = m.borrow();
@@ -766,15 +679,7 @@ fn child_weak_upgrade_then_store() {
         return;
     }
     let stop = Arc::new(AtomicBool::new(false));
-    let collector = {
-        let stop = stop.clone();
-        thread::spawn(move || {
-            let mut mu = gc_runtime::attach();
-            while !stop.load(Ordering::Relaxed) {
-                mu.collect();
-            }
-        })
-    };
+    let collector = spawn_collector(&stop);
     let mut mu = gc_runtime::attach();
     let holder = mu.alloc(Holder { slot: Member::new() }).root(&mu);
     let (mut stored, mut n) = (0u64, 0u64);

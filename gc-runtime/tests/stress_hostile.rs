@@ -22,7 +22,7 @@ use std::{
 
 mod common;
 
-use common::{DropProbe, Ledger, Rng};
+use common::{child::spawn_collector, DropProbe, Ledger, Rng};
 use gc_runtime::{BarrierKind, Config, Gc, GcMap, Member, Mode, Mutator, Root, Trace, Weak};
 
 const INITIAL_NODES: usize = if cfg!(miri) { 60 } else { 4_000 };
@@ -397,15 +397,7 @@ fn run(barrier: BarrierKind) {
         let (shared, stop, ops) = (shared.clone(), stop.clone(), ops.clone());
         threads.push(thread::spawn(move || mutate(&shared, 0x9E37_79B9 * (t as u64 + 1), &stop, &ops)));
     }
-    let collector = {
-        let stop = stop.clone();
-        thread::spawn(move || {
-            let mut mu = gc_runtime::attach();
-            while !stop.load(Ordering::Relaxed) {
-                mu.collect();
-            }
-        })
-    };
+    let collector = spawn_collector(&stop);
     let deadline = Instant::now() + run_for();
     while Instant::now() < deadline {
         thread::sleep(Duration::from_millis(10));

@@ -1,8 +1,10 @@
 //! Scaffolding shared by the integration tests: a ledger of per-object drop counts (to check
-//! that every freed object's fields were dropped exactly once) and a small deterministic random
-//! number generator.
+//! that every freed object's fields were dropped exactly once), a small deterministic random
+//! number generator, and child-process scenarios ([`child`]).
 
 #![allow(dead_code)] // each test crate uses its own part
+
+pub mod child;
 
 use std::{
     collections::HashSet,
