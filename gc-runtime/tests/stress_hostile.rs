@@ -25,7 +25,7 @@ mod common;
 use common::{child::spawn_collector, DropProbe, Ledger, Rng};
 use gc_runtime::{BarrierKind, Config, Gc, GcMap, Member, Mode, Mutator, Root, Trace, Weak};
 
-const INITIAL_NODES: usize = if cfg!(miri) { 60 } else { 4_000 };
+const INITIAL_NODES: usize = if cfg!(miri) { 32 } else { 4_000 };
 const ROOT_SLOTS: usize = 16;
 /// Root slots `0..STABLE_ROOTS` hold chains the mutators never cut.
 const STABLE_ROOTS: usize = 4;
@@ -37,7 +37,7 @@ const LEDGER_MARGIN: usize = if cfg!(miri) { 5_000 } else { 50_000 };
 const MAGIC: u64 = 0xA076_1D64_78BD_642F;
 /// Rounds every mutator runs whatever the clock says (under Miri a run of 100 ms of wall time
 /// may otherwise do almost nothing).
-const MIN_ROUNDS: usize = if cfg!(miri) { 8 } else { 1 };
+const MIN_ROUNDS: usize = if cfg!(miri) { 4 } else { 1 };
 /// Operations a mutator runs between two safepoints.
 const OPS_PER_SAFEPOINT: usize = if cfg!(miri) { 4 } else { 32 };
 
