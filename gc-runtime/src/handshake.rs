@@ -166,9 +166,15 @@ impl Handshake {
     pub(crate) fn unregister(&self, id: usize, flush: impl FnOnce()) {
         let mut t = self.table.lock();
         flush();
-        t.entries[id] = None;
+        self.remove(&mut t, id);
+    }
+
+    /// Free `id`'s entry and tell the collector, which may be waiting for it; returns its name.
+    fn remove(&self, t: &mut Table, id: usize) -> String {
+        let name = t.entries[id].take().map(|e| e.name).unwrap_or_default();
         t.free_ids.push(id);
         self.collector_cv.notify_all();
+        name
     }
 
     /// Remove a mutator whose thread ended while it was leaked (`flush` publishes its grey
@@ -182,11 +188,8 @@ impl Handshake {
     pub(crate) fn exit_leaked(&self, id: usize, flush: impl FnOnce()) -> String {
         let mut t = self.table.lock();
         flush();
-        let name = t.entries[id].take().map(|e| e.name).unwrap_or_default();
-        t.free_ids.push(id);
         t.leaked_exits += 1;
-        self.collector_cv.notify_all();
-        name
+        self.remove(&mut t, id)
     }
 
     /// With the world stopped: how many leaked mutators' threads ended since the last call.

@@ -282,9 +282,20 @@ pub(crate) fn enter_collector_thread() {
     IN_COLLECTOR.with(|c| c.set(true));
 }
 
-/// Run `f` with the current thread's shade buffer if it has a running mutator whose state is
-/// not borrowed; `None` otherwise.
-pub(crate) fn with_running_shade_buffer<R>(f: impl FnOnce(&mut ShadeBuffer, &GreyQueue) -> R) -> Option<R> {
+/// What the write barrier's slow path needs of the current thread's running mutator.
+pub(crate) struct RunningMutator<'a> {
+    /// Its shade buffer.
+    pub(crate) shade: &'a mut ShadeBuffer,
+    /// The global grey queue the buffer flushes into.
+    pub(crate) grey: &'a GreyQueue,
+    /// The mark epoch of the last marking during which it upgraded a weak reference (0: none).
+    pub(crate) weak_upgrade_epoch: u64,
+}
+
+/// Run `f` with the current thread's running mutator (attached, not inside `blocking` or
+/// `collect`, state not borrowed); `None` otherwise. The collector waits for a running mutator
+/// at every pause, so nothing `f` does can straddle one.
+pub(crate) fn with_running_mutator<R>(f: impl FnOnce(RunningMutator<'_>) -> R) -> Option<R> {
     let p = CURRENT.with(Cell::get);
     if p.is_null() {
         return None;
@@ -297,25 +308,19 @@ pub(crate) fn with_running_shade_buffer<R>(f: impl FnOnce(&mut ShadeBuffer, &Gre
         return None;
     }
     let mut local = inner.local.try_borrow_mut().ok()?;
-    Some(f(&mut local.shade, &inner.rt.grey))
+    Some(f(RunningMutator {
+        shade: &mut local.shade,
+        grey: &inner.rt.grey,
+        weak_upgrade_epoch: inner.weak_upgrade_epoch.get(),
+    }))
 }
 
-/// Whether the current thread has a running mutator (attached, not inside `blocking` or
-/// `collect`): the collector then waits for it at every pause, so nothing it does can straddle
-/// one.
+/// Whether the current thread has a running mutator (see [`with_running_mutator`]).
 #[inline]
 pub(crate) fn running_here() -> bool {
     let p = CURRENT.with(Cell::get);
-    // SAFETY: as in `with_running_shade_buffer`.
+    // SAFETY: as in `with_running_mutator`.
     !p.is_null() && unsafe { &*p }.running.get()
-}
-
-/// Whether the current thread's mutator upgraded a weak reference during the marking of
-/// `epoch` (its locals may then name objects outside the Yuasa snapshot; see `weak.rs`).
-pub(crate) fn upgraded_weak_during(epoch: u64) -> bool {
-    let p = CURRENT.with(Cell::get);
-    // SAFETY: as in `with_running_shade_buffer`.
-    !p.is_null() && unsafe { &*p }.weak_upgrade_epoch.get() == epoch
 }
 
 #[cold]

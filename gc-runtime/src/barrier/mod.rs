@@ -66,8 +66,6 @@
 
 pub(crate) mod store;
 
-use std::ptr::NonNull;
-
 use crate::{
     config::BarrierKind,
     header::Header,
@@ -158,17 +156,25 @@ fn unarmed_store() -> ! {
 #[cold]
 #[inline(never)]
 fn write_slow(slot: &AtomicPtr<Header>, new: *mut Header, check_armed: bool) {
-    if !mutator::running_here() {
-        return store_unattached(slot, new, check_armed);
-    }
     let kind = active();
     let epoch = phase::mark_epoch();
-    // Under Yuasa, a thread that upgraded a weak reference during this marking may store an
-    // object outside the snapshot: it shades what it stores as well (see `weak.rs`).
-    let shades_new = kind.shades_new() || mutator::upgraded_weak_during(epoch);
-    let Ok(grey) = store::store_marking(slot, new, kind.shades_old(), shades_new, check_armed) else { unarmed_store() };
-    if grey.iter().any(Option::is_some) {
-        shade_from_current_thread(grey.iter().flatten().copied(), epoch);
+    let stored = mutator::with_running_mutator(|mu| {
+        // Under Yuasa, a thread that upgraded a weak reference during this marking may store an
+        // object outside the snapshot: it shades what it stores as well (see `weak.rs`).
+        let shades_new = kind.shades_new() || mu.weak_upgrade_epoch == epoch;
+        let grey = store::store_marking(slot, new, kind.shades_old(), shades_new, check_armed)?;
+        for o in grey.iter().flatten() {
+            // SAFETY: an overwritten pointer was in a slot of a reachable object until the
+            // swap, a stored one is a local of this mutator, and it has not passed a safepoint
+            // since: both are allocated.
+            unsafe { shade::shade(o.as_ptr(), epoch, mu.shade, mu.grey) };
+        }
+        Ok(())
+    });
+    match stored {
+        Some(Ok(())) => {}
+        Some(Err(store::Unarmed)) => unarmed_store(),
+        None => store_unattached(slot, new, check_armed),
     }
 }
 
@@ -200,34 +206,6 @@ fn store_unattached(slot: &AtomicPtr<Header>, new: *mut Header, check_armed: boo
         // and a stored one is reachable by the caller; the lock keeps marking from terminating
         // (and the sweep from freeing either) meanwhile.
         unsafe { shade::shade(o.as_ptr(), epoch, &mut roots.orphan_shades, &rt.grey) };
-    }
-}
-
-/// Shade objects for the barrier into the running mutator's buffer — or, if its state is
-/// borrowed (not a path any store takes today), through the root table's orphan buffer under
-/// its lock.
-///
-/// `epoch` is the mark epoch read before the store. On the orphan path the objects are shaded
-/// only if that marking is still running; it cannot have terminated in between anyway, since
-/// this thread's mutator is running (not at a safepoint).
-fn shade_from_current_thread(objs: impl Iterator<Item = NonNull<Header>> + Clone, epoch: u64) {
-    let done = mutator::with_running_shade_buffer(|buf, queue| {
-        for o in objs.clone() {
-            // SAFETY: `o` was in a slot of a live object (or is a local) when the barrier ran,
-            // and this mutator has not passed a safepoint since, so it is allocated.
-            unsafe { shade::shade(o.as_ptr(), epoch, buf, queue) };
-        }
-    });
-    if done.is_none() {
-        let rt = Runtime::get();
-        let mut roots = rt.roots.lock();
-        if phase::barrier_on() && phase::mark_epoch() == epoch {
-            for o in objs {
-                // SAFETY: the overwritten pointer was in a slot of a live object until the
-                // swap; the root-table lock keeps marking from terminating meanwhile.
-                unsafe { shade::shade(o.as_ptr(), epoch, &mut roots.orphan_shades, &rt.grey) };
-            }
-        }
     }
 }
 
@@ -274,7 +252,7 @@ mod tests {
     }
 
     fn with_running_shade_buffer_for_test() {
-        mutator::with_running_shade_buffer(|buf, queue| buf.flush(queue)).expect("a running mutator");
+        mutator::with_running_mutator(|mu| mu.shade.flush(mu.grey)).expect("a running mutator");
     }
 
     #[test]

@@ -31,7 +31,7 @@ struct PhaseOff;
 impl Drop for PhaseOff {
     fn drop(&mut self) {
         phase::set_phase(Phase::Off);
-        mutator::with_running_shade_buffer(|buf, queue| buf.flush(queue));
+        mutator::with_running_mutator(|mu| mu.shade.flush(mu.grey));
         Runtime::get().grey.clear();
     }
 }

@@ -273,12 +273,20 @@ impl<'a> Cycle<'a> {
             if !rt.grey.is_done() {
                 self.drain();
             }
-            let mut roots = rt.roots.lock();
-            roots.orphan_shades.flush(&rt.grey);
+            let roots = self.lock_roots();
             if rt.grey.is_done() {
                 return roots;
             }
         }
+    }
+
+    /// Lock the root table and publish the grey objects root drops and threads without a
+    /// mutator shaded into it: with the table held, none can be added, so `is_done` then
+    /// decides (see "Termination detection").
+    fn lock_roots(&self) -> MutexGuard<'a, RootInner> {
+        let mut roots = self.rt.roots.lock();
+        roots.orphan_shades.flush(&self.rt.grey);
+        roots
     }
 
     /// World stopped, root table locked, marking complete: phase `MarkTermination` and, with
@@ -359,8 +367,7 @@ impl<'a> Cycle<'a> {
             }
             // 4. Mark termination.
             let t = self.stop();
-            let mut roots = rt.roots.lock();
-            roots.orphan_shades.flush(&rt.grey);
+            let mut roots = self.lock_roots();
             if !rt.grey.is_done() {
                 if self.stats.termination_retries < MAX_TERMINATION_RETRIES {
                     self.stats.termination_retries += 1;

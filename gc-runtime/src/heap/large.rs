@@ -116,8 +116,7 @@ impl LargeObjects {
         result
     }
 
-    /// Call `f` with every listed object (the world is stopped by the caller, or not: the list
-    /// is locked meanwhile).
+    /// Call `f` with every listed object, with the list locked.
     pub(crate) fn for_each(&self, mut f: impl FnMut(NonNull<Header>)) {
         for obj in self.list.lock().iter() {
             f(obj.ptr);

@@ -56,9 +56,10 @@ use crate::{
 };
 
 /// Run the destructor of a dead object's value, if its type has one. A panicking destructor
-/// is reported on stderr and counted; the object is freed all the same (its remaining fields
-/// leak). The panic's payload is dropped inside a guard too: if *its* destructor panics, that
-/// payload is leaked. Returns `false` if the destructor panicked.
+/// is reported on stderr and counted; the object is freed all the same (its other fields are
+/// dropped while the panic unwinds, as Rust's drop glue does). The panic's payload is dropped
+/// inside a guard too: if *its* destructor panics, that payload is leaked. Returns `false` if
+/// the destructor panicked.
 ///
 /// # Safety
 /// `obj` points to a dead object (initialised, unreachable, never used again), with
@@ -178,7 +179,6 @@ pub(crate) struct PageHeap {
     pub(crate) large: LargeObjects,
     pub(crate) finalizer: FinalizeQueue,
     live_bytes: AtomicUsize,
-    pages_total: AtomicUsize,
     sweeps_in_flight: AtomicUsize,
     pub(crate) swept: SweepCounters,
 }
@@ -192,7 +192,6 @@ impl Default for PageHeap {
             large: LargeObjects::default(),
             finalizer: FinalizeQueue::default(),
             live_bytes: AtomicUsize::new(0),
-            pages_total: AtomicUsize::new(0),
             sweeps_in_flight: AtomicUsize::new(0),
             swept: SweepCounters::default(),
         }
@@ -207,11 +206,12 @@ impl PageHeap {
 
     /// Bytes of page memory taken from the system, plus large objects.
     pub(crate) fn committed_bytes(&self) -> usize {
-        self.pages_total.load(Ordering::Relaxed) * PAGE_BYTES + self.large.bytes()
+        self.all_pages.lock().len() * PAGE_BYTES + self.large.bytes()
     }
 
-    /// Sweep an owned page without running destructors. Returns the page if it is now swept
-    /// for `epoch`; a page with dead objects that need drop goes to the finalizer instead.
+    /// Sweep an owned page without running destructors. Returns what the sweep found if the
+    /// page is now swept for `epoch` (the caller still owns it); `None` if the page held dead
+    /// objects that need drop and went to the finalizer instead.
     fn sweep_owned(&self, page: &'static Page, epoch: u64) -> Option<SweepResult> {
         // SAFETY: the caller owns the page.
         let r = unsafe { page.sweep(epoch, Destructors::Defer) };
@@ -255,7 +255,6 @@ impl PageHeap {
                 page
             }
             None => {
-                self.pages_total.fetch_add(1, Ordering::Relaxed);
                 let page = Page::new_leaked(class, epoch);
                 self.all_pages.lock().push(page);
                 page
