@@ -295,6 +295,7 @@ pub(crate) struct RunningMutator<'a> {
 /// Run `f` with the current thread's running mutator (attached, not inside `blocking` or
 /// `collect`, state not borrowed); `None` otherwise. The collector waits for a running mutator
 /// at every pause, so nothing `f` does can straddle one.
+#[inline]
 pub(crate) fn with_running_mutator<R>(f: impl FnOnce(RunningMutator<'_>) -> R) -> Option<R> {
     let p = CURRENT.with(Cell::get);
     if p.is_null() {
