@@ -23,7 +23,7 @@
 //! ([`PageHeap::sweep_class`]), allocators that find only unswept pages when they refill
 //! (lazy sweeping, in [`PageHeap::acquire`]), allocators over the memory limit, and the
 //! finalizer thread. Only the finalizer runs destructors (user code): every other sweep frees
-//! the dead objects that need no drop and hands a page with dead objects that do to the
+//! dead objects that need no drop until it meets one that does, and then hands the page to the
 //! finalizer ([`PageHeap::finalize_next`]), which sweeps it again with destructors and files
 //! it. A counter of sweeps in flight (raised and lowered by a guard, so nothing is lost if a
 //! sweep unwinds) lets [`PageHeap::finish_sweep`] know when every page taken out of a list has

@@ -79,7 +79,8 @@ pub(crate) struct SweepResult {
     pub(crate) freed_bytes: usize,
     pub(crate) live_objects: usize,
     pub(crate) drop_panics: usize,
-    /// Dead objects left for the finalizer (they need drop and the sweep could not run it).
+    /// Dead objects left for the finalizer (they need drop and the sweep could not run it); a
+    /// page sweep stops at the first, a large-object sweep counts them all.
     pub(crate) deferred: usize,
 }
 
@@ -130,9 +131,10 @@ impl Page {
         self.swept_epoch.load(Ordering::Acquire)
     }
 
-    /// Sweep against `epoch` (a no-op if already swept for it). With [`Destructors::Defer`], a
-    /// dead object that needs drop stays allocated and is counted in `deferred`; the page then
-    /// stays unswept for `epoch`, for the finalizer to sweep again.
+    /// Sweep against `epoch` (a no-op if already swept for it). With [`Destructors::Defer`], the
+    /// sweep stops at the first dead object that needs drop (it stays allocated, counted in
+    /// `deferred`): the page stays unswept for `epoch`, for the finalizer to sweep whole, and
+    /// `live_objects` is not counted.
     ///
     /// # Safety
     /// The caller owns the page.
@@ -150,7 +152,7 @@ impl Page {
         // Headers are read in address order; prefetching a few slots ahead hides most of the
         // misses (the hardware prefetcher alone leaves the loop waiting on memory).
         let ahead = SWEEP_PREFETCH_BYTES.div_ceil(size) * size;
-        for w in 0..slots.nslots.div_ceil(64) {
+        'words: for w in 0..slots.nslots.div_ceil(64) {
             let mut alloc = slots.bits[w] & slots.valid_mask(w);
             while alloc != 0 {
                 let bit = alloc.trailing_zeros() as usize;
@@ -167,8 +169,10 @@ impl Page {
                 }
                 if header.desc().drop.is_some() {
                     if destructors == Destructors::Defer {
+                        // The page goes to the finalizer, which sweeps it whole: reading the
+                        // rest of it here would be work done twice.
                         result.deferred += 1;
-                        continue;
+                        break 'words;
                     }
                     // SAFETY: the object is dead (unmarked at the last termination), so nothing
                     // can reach it; it is dropped once, here, and its slot freed right after.
