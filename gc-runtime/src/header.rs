@@ -29,9 +29,7 @@
 //! (a `Release` store into a slot or root, a push onto a shade queue, the hand-back of its page
 //! or — for a large object — its listing for the sweepers, both under a lock), and never changes
 //! while the object is allocated; readers that obtained the address through those channels
-//! read it without further synchronisation. A freed object's header stays in its slot until the
-//! slot is reused (or the page is reformatted for another class, which zeroes it), with a mark
-//! older than the sweep epoch it died for: `PageHeap::live_objects` relies on that. `mark` is atomic: the marker, mark assists and
+//! read it without further synchronisation. `mark` is atomic: the marker, mark assists and
 //! barrier slow paths race to shade the same object, and exactly one of them wins.
 
 use crate::{
@@ -118,18 +116,6 @@ impl Header {
     #[inline]
     pub(crate) fn mark_epoch(&self) -> u64 {
         self.mark.epoch()
-    }
-
-    /// The mark epoch of the header at `p`, read without touching its descriptor (which may
-    /// be unset: the memory may be a zeroed slot that never held an object).
-    ///
-    /// # Safety
-    /// `p` points to 16 readable, 16-aligned bytes of heap memory: a header, or zeroes.
-    #[inline]
-    pub(crate) unsafe fn mark_epoch_at(p: *const Header) -> u64 {
-        // SAFETY: guaranteed by the caller; the mark word is atomic and valid for any bits, and
-        // no reference to the (possibly invalid) descriptor field is made.
-        unsafe { (*p).mark.epoch() }
     }
 
     /// Mark the object for `epoch`. Returns `true` for exactly one caller per object and

@@ -15,12 +15,13 @@
 use std::ptr::NonNull;
 
 use super::{page::Page, size_class::NUM_CLASSES, PageHeap};
+use crate::primitive::sync::atomic::{AtomicU64, Ordering};
 
 #[derive(Clone, Copy)]
 struct CachedPage {
     page: Option<&'static Page>,
     base: *mut u8,
-    bits: *mut u64,
+    bits: *const AtomicU64,
     slot_size: usize,
     word: usize,
     nwords: usize,
@@ -30,7 +31,7 @@ struct CachedPage {
 const EMPTY: CachedPage = CachedPage {
     page: None,
     base: std::ptr::null_mut(),
-    bits: std::ptr::null_mut(),
+    bits: std::ptr::null(),
     slot_size: 0,
     word: 0,
     nwords: 0,
@@ -63,7 +64,9 @@ impl AllocCache {
                 // non-zero), `word < nwords`, so `bits.add(word)` is inside the bitmap and
                 // the slot address is inside the page.
                 unsafe {
-                    *c.bits.add(c.word) |= 1u64 << bit;
+                    // The owner is the only writer: a load and a store, not an atomic RMW.
+                    let word = &*c.bits.add(c.word);
+                    word.store(word.load(Ordering::Relaxed) | 1u64 << bit, Ordering::Relaxed);
                     return Some(NonNull::new_unchecked(c.base.add((c.word * 64 + bit) * c.slot_size)));
                 }
             }
@@ -72,7 +75,7 @@ impl AllocCache {
             }
             c.word += 1;
             // SAFETY: as above; `word < nwords`.
-            c.free = unsafe { !*c.bits.add(c.word) };
+            c.free = unsafe { !(*c.bits.add(c.word)).load(Ordering::Relaxed) };
         }
     }
 
@@ -82,17 +85,17 @@ impl AllocCache {
             heap.release(old);
         }
         let page = heap.acquire(class);
-        // SAFETY: `acquire` transferred ownership of `page` to this cache.
-        let slots = unsafe { page.slots_mut() };
-        self.allocated_since_refill += slots.free() * slots.slot_size;
+        // SAFETY: `acquire` transferred ownership of `page` to this cache (both calls).
+        let (slots, free) = unsafe { (page.slots(), page.free_slots()) };
+        self.allocated_since_refill += free * slots.slot_size;
         self.pages[class] = CachedPage {
             page: Some(page),
             base: page.base(),
-            bits: slots.bits.as_mut_ptr(),
+            bits: page.bitmap(),
             slot_size: slots.slot_size,
             word: 0,
             nwords: slots.nslots.div_ceil(64),
-            free: !slots.bits[0],
+            free: !page.bitmap_word(0).load(Ordering::Relaxed),
         };
     }
 

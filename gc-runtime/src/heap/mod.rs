@@ -240,7 +240,7 @@ impl PageHeap {
                 continue; // handed to the finalizer
             }
             // SAFETY: still owned.
-            let has_free = unsafe { page.slots_mut() }.free() > 0;
+            let has_free = unsafe { page.free_slots() } > 0;
             if has_free {
                 self.charge(page);
                 return page;
@@ -266,15 +266,15 @@ impl PageHeap {
 
     fn charge(&self, page: &'static Page) {
         // SAFETY: the caller owns `page` (it is about to hand it to a cache).
-        let slots = unsafe { page.slots_mut() };
-        self.live_bytes.fetch_add(slots.free() * slots.slot_size, Ordering::Relaxed);
+        let (slot_size, free) = unsafe { (page.slots().slot_size, page.free_slots()) };
+        self.live_bytes.fetch_add(free * slot_size, Ordering::Relaxed);
     }
 
     /// Take back a page from a cache.
     pub(crate) fn release(&self, page: &'static Page) {
         // SAFETY: the cache owned the page and gives it up here.
-        let slots = unsafe { page.slots_mut() };
-        let (class, free, size) = (slots.class, slots.free(), slots.slot_size);
+        let (slots, free) = unsafe { (page.slots(), page.free_slots()) };
+        let (class, size) = (slots.class, slots.slot_size);
         self.live_bytes.fetch_sub(free * size, Ordering::Relaxed);
         self.central[class].lock().file(page, free > 0);
     }
@@ -293,8 +293,7 @@ impl PageHeap {
             self.empty.lock().push(page);
         } else {
             // SAFETY: still owned by the caller.
-            let slots = unsafe { page.slots_mut() };
-            let (class, has_free) = (slots.class, slots.free() > 0);
+            let (class, has_free) = unsafe { (page.slots().class, page.free_slots() > 0) };
             self.central[class].lock().file(page, has_free);
         }
     }
@@ -355,8 +354,7 @@ impl PageHeap {
                     break;
                 }
                 // SAFETY: still owned.
-                let slots = unsafe { page.slots_mut() };
-                let (class, has_free) = (slots.class, slots.free() > 0);
+                let (class, has_free) = unsafe { (page.slots().class, page.free_slots() > 0) };
                 let mut lists = self.central[class].lock();
                 if lists.is_current(page) {
                     lists.file(page, has_free);
@@ -382,25 +380,19 @@ impl PageHeap {
     /// current sweep epoch.
     pub(crate) unsafe fn live_objects(&self, sweep_epoch: u64) -> Vec<NonNull<Header>> {
         let mut out = Vec::new();
-        let pages = self.all_pages.lock().clone();
-        for page in pages {
-            // SAFETY: the world is stopped (the caller).
-            unsafe {
-                page.scan_headers(|h| {
-                    // SAFETY: a slot start: a header or zeroes. A free slot holds zeroes or the
-                    // header of an object that died for an epoch not after `sweep_epoch`.
-                    if Header::mark_epoch_at(h.as_ptr()) >= sweep_epoch {
-                        out.push(h);
-                    }
-                })
-            };
-        }
-        self.large.for_each(|h| {
-            // SAFETY: a listed large object is initialised and not freed.
-            if unsafe { Header::mark_epoch_at(h.as_ptr()) } >= sweep_epoch {
+        let mut keep_if_live = |h: NonNull<Header>| {
+            // SAFETY: an allocated slot or a listed large object: an initialised header (a
+            // sweeper dropping a dead object meanwhile touches its value, not its header).
+            if unsafe { h.as_ref() }.mark_epoch() >= sweep_epoch {
                 out.push(h);
             }
-        });
+        };
+        let pages = self.all_pages.lock().clone();
+        for page in pages {
+            // SAFETY: the world is stopped (the caller): nobody allocates or reformats.
+            unsafe { page.scan_allocated(&mut keep_if_live) };
+        }
+        self.large.for_each(&mut keep_if_live);
         out
     }
 

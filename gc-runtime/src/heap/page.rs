@@ -2,15 +2,19 @@
 //!
 //! # Ownership
 //!
-//! At any moment a page has exactly one owner, and only the owner touches its [`PageSlots`]
-//! (the allocation bitmap and the class): a central list of its class (under that list's
-//! lock), the empty-page pool (under its lock), a mutator's allocation cache, or a thread
-//! sweeping it after taking it out of a list. Ownership moves only through those locks, which
-//! order one owner's writes before the next owner's reads. Page descriptors are never freed
-//! (they are reused across classes), so `&'static Page` is always valid.
+//! At any moment a page has exactly one owner, and only the owner changes its format
+//! ([`PageSlots`]: the class) and its allocation bitmap: a central list of its class (under
+//! that list's lock), the empty-page pool (under its lock), a mutator's allocation cache, a
+//! thread sweeping it after taking it out of a list, or the finalizer. Ownership moves only
+//! through those locks, which order one owner's writes before the next owner's reads. Page
+//! descriptors are never freed (they are reused across classes), so `&'static Page` is always
+//! valid.
 //!
-//! The mark words inside the slots are the exception: markers and barriers on any thread
-//! touch them atomically (see [`crate::header`]) whoever owns the page.
+//! Two exceptions. The mark words inside the slots: markers and barriers on any thread touch
+//! them atomically (see [`crate::header`]) whoever owns the page. And the bitmap is atomic (the
+//! owner's relaxed loads and stores compile to plain ones), so that with the world stopped the
+//! collector can list every allocated object whoever owns its page
+//! ([`Page::scan_allocated`], for pinning after a leaked mutator's thread ended).
 //!
 //! # Sweeping a page
 //!
@@ -42,25 +46,30 @@ const MAX_WORDS: usize = PAGE_BYTES / 16 / 64;
 pub(crate) struct Page {
     mem: NonNull<u8>,
     swept_epoch: AtomicU64,
-    /// The slot size of the current format, readable by anyone (see [`Page::scan_headers`]);
+    /// The slot size of the current format, readable by anyone (see [`Page::scan_allocated`]);
     /// the owner's copy is in `slots`.
     shared_slot_size: AtomicUsize,
+    /// The allocation bitmap: one bit per slot, set when allocated; bits past the last slot are
+    /// always set. Only the owner writes it, with a relaxed load and store (one writer, so no
+    /// read-modify-write instruction is needed: the same code as a plain `|=`); it is atomic so
+    /// that, with the world stopped, the collector can read it whoever owns the page.
+    bits: [AtomicU64; MAX_WORDS],
     slots: UnsafeCell<PageSlots>,
 }
 
-/// The owner-only part of a page.
+/// The owner-only part of a page: its format.
+#[derive(Clone, Copy)]
 pub(crate) struct PageSlots {
     pub(crate) class: usize,
     pub(crate) slot_size: usize,
     pub(crate) nslots: usize,
-    /// One bit per slot, set when allocated; bits past `nslots` are always set.
-    pub(crate) bits: [u64; MAX_WORDS],
 }
 
 // SAFETY: `mem` is owned memory; `slots` is only accessed by the page's single owner, and
 // ownership changes hands through locks (module header).
 unsafe impl Send for Page {}
-// SAFETY: as for `Send`; the shared parts (`swept_epoch`, mark words in `mem`) are atomic.
+// SAFETY: as for `Send`; the shared parts (`swept_epoch`, `shared_slot_size`, `bits`, mark words
+// in `mem`) are atomic.
 unsafe impl Sync for Page {}
 
 /// Whether a sweep may run the destructors of dead objects.
@@ -103,22 +112,71 @@ impl Page {
             mem,
             swept_epoch: AtomicU64::new(epoch),
             shared_slot_size: AtomicUsize::new(CLASS_SIZES[class]),
-            slots: UnsafeCell::new(PageSlots { class, slot_size: 0, nslots: 0, bits: [0; MAX_WORDS] }),
+            bits: std::array::from_fn(|_| AtomicU64::new(0)),
+            slots: UnsafeCell::new(PageSlots { class, slot_size: 0, nslots: 0 }),
         };
         let page: &'static Page = Box::leak(Box::new(page));
         // SAFETY: the page was just created and is owned by this thread alone.
-        unsafe { page.slots_mut() }.format(class);
+        unsafe { page.format(class) };
         page
     }
 
-    /// The owner-only state.
+    /// Word `w` of the allocation bitmap.
+    #[inline]
+    pub(crate) fn bitmap_word(&self, w: usize) -> &AtomicU64 {
+        &self.bits[w]
+    }
+
+    /// The allocation bitmap, for the cache that owns the page.
+    pub(crate) fn bitmap(&self) -> *const AtomicU64 {
+        self.bits.as_ptr()
+    }
+
+    /// Number of allocated slots.
     ///
     /// # Safety
-    /// The caller owns the page (module header) and holds no other reference to its slots.
-    #[allow(clippy::mut_from_ref)]
-    pub(crate) unsafe fn slots_mut(&self) -> &mut PageSlots {
-        // SAFETY: guaranteed by the caller: single owner, no other live reference.
-        unsafe { &mut *self.slots.get() }
+    /// The caller owns the page.
+    pub(crate) unsafe fn allocated(&self) -> usize {
+        // SAFETY: the caller owns the page.
+        let nslots = unsafe { self.slots() }.nslots;
+        (0..nslots.div_ceil(64))
+            .map(|w| (self.bits[w].load(Ordering::Relaxed) & valid_mask(nslots, w)).count_ones() as usize)
+            .sum()
+    }
+
+    /// Number of free slots.
+    ///
+    /// # Safety
+    /// The caller owns the page.
+    pub(crate) unsafe fn free_slots(&self) -> usize {
+        // SAFETY: the caller owns the page (for both calls).
+        unsafe { self.slots().nslots - self.allocated() }
+    }
+
+    /// Set the page's format to `class`, every slot free.
+    ///
+    /// # Safety
+    /// The caller owns the page and it holds no allocated object.
+    unsafe fn format(&self, class: usize) {
+        let slot_size = CLASS_SIZES[class];
+        let slots = PageSlots { class, slot_size, nslots: PAGE_BYTES / slot_size };
+        // SAFETY: the caller owns the page: no other thread reads or writes the format, and no
+        // reference to it is alive.
+        unsafe { *self.slots.get() = slots };
+        self.shared_slot_size.store(slot_size, Ordering::Relaxed);
+        for (w, word) in self.bits.iter().enumerate() {
+            word.store(!valid_mask(slots.nslots, w), Ordering::Relaxed);
+        }
+    }
+
+    /// The page's format (a copy).
+    ///
+    /// # Safety
+    /// The caller owns the page (module header).
+    pub(crate) unsafe fn slots(&self) -> PageSlots {
+        // SAFETY: guaranteed by the caller: only the owner writes the format, and no reference
+        // to it outlives this read.
+        unsafe { *self.slots.get() }
     }
 
     /// The first byte of the page's memory.
@@ -142,18 +200,18 @@ impl Page {
         let mut result = SweepResult::default();
         if self.swept_epoch() >= epoch {
             // SAFETY: the caller owns the page.
-            result.live_objects = unsafe { self.slots_mut() }.allocated();
+            result.live_objects = unsafe { self.allocated() };
             return result;
         }
         let base = self.base();
         // SAFETY: the caller owns the page.
-        let slots = unsafe { self.slots_mut() };
+        let slots = unsafe { self.slots() };
         let size = slots.slot_size;
         // Headers are read in address order; prefetching a few slots ahead hides most of the
         // misses (the hardware prefetcher alone leaves the loop waiting on memory).
         let ahead = SWEEP_PREFETCH_BYTES.div_ceil(size) * size;
         'words: for w in 0..slots.nslots.div_ceil(64) {
-            let mut alloc = slots.bits[w] & slots.valid_mask(w);
+            let mut alloc = self.bits[w].load(Ordering::Relaxed) & valid_mask(slots.nslots, w);
             while alloc != 0 {
                 let bit = alloc.trailing_zeros() as usize;
                 alloc &= alloc - 1;
@@ -180,7 +238,8 @@ impl Page {
                         result.drop_panics += 1;
                     }
                 }
-                slots.bits[w] &= !(1u64 << bit);
+                let word = &self.bits[w];
+                word.store(word.load(Ordering::Relaxed) & !(1u64 << bit), Ordering::Relaxed);
                 result.freed_objects += 1;
                 result.freed_bytes += size;
             }
@@ -203,69 +262,43 @@ impl Page {
     /// The caller owns the page and it holds no allocated object.
     pub(crate) unsafe fn reformat(&self, class: usize, epoch: u64) {
         // SAFETY: the caller owns the page.
-        let slots = unsafe { self.slots_mut() };
-        debug_assert_eq!(slots.allocated(), 0);
-        if slots.class != class {
-            // New slot boundaries: clear the memory, so that every slot start holds either a
-            // zeroed header or the header of an object once allocated there (see
-            // `scan_headers`), never bytes from the middle of an old object.
-            // SAFETY: the page's memory is `PAGE_BYTES` long, owned by the caller, and holds no
-            // object (every slot is free).
-            unsafe { std::ptr::write_bytes(self.base(), 0, PAGE_BYTES) };
-            self.shared_slot_size.store(CLASS_SIZES[class], Ordering::Relaxed);
-        }
-        slots.format(class);
+        debug_assert_eq!(unsafe { self.allocated() }, 0);
+        // SAFETY: as above, and the page is empty.
+        unsafe { self.format(class) };
         self.swept_epoch.store(epoch, Ordering::Release);
     }
 
-    /// Call `f` with the header at the start of every slot of the current format, whoever owns
-    /// the page. Each is zeroed (never allocated), or the header of an object allocated there
-    /// now or once (a freed object keeps its header, with a mark older than the sweep epoch
-    /// it died for).
+    /// Call `f` with the header of every allocated slot, whoever owns the page (the allocation
+    /// bitmap is atomic). A slot may be freed meanwhile by a sweeper (it frees only dead
+    /// objects, and writes no header).
     ///
     /// # Safety
     /// No thread allocates from or reformats the page meanwhile (the world is stopped: only
-    /// mutators allocate, and parked ones do not). Sweepers may run: they write no header.
-    pub(crate) unsafe fn scan_headers(&self, mut f: impl FnMut(NonNull<Header>)) {
+    /// mutators allocate and reformat, and parked ones do neither).
+    pub(crate) unsafe fn scan_allocated(&self, mut f: impl FnMut(NonNull<Header>)) {
         let size = self.shared_slot_size.load(Ordering::Relaxed);
-        for i in 0..PAGE_BYTES / size {
-            // SAFETY: `i * size < PAGE_BYTES`: inside the page, at a slot start (16-aligned).
-            f(unsafe { NonNull::new_unchecked(self.base().add(i * size).cast::<Header>()) });
+        let nslots = PAGE_BYTES / size;
+        for w in 0..nslots.div_ceil(64) {
+            let mut alloc = self.bits[w].load(Ordering::Relaxed) & valid_mask(nslots, w);
+            while alloc != 0 {
+                let i = w * 64 + alloc.trailing_zeros() as usize;
+                alloc &= alloc - 1;
+                // SAFETY: `i < nslots`: a slot start inside the page (16-aligned, non-null).
+                f(unsafe { NonNull::new_unchecked(self.base().add(i * size).cast::<Header>()) });
+            }
         }
     }
 }
 
-impl PageSlots {
-    fn format(&mut self, class: usize) {
-        self.class = class;
-        self.slot_size = CLASS_SIZES[class];
-        self.nslots = PAGE_BYTES / self.slot_size;
-        self.bits = [!0; MAX_WORDS];
-        for w in 0..self.nslots.div_ceil(64) {
-            self.bits[w] = !self.valid_mask(w);
-        }
-    }
-
-    /// Bits of word `w` that stand for real slots.
-    pub(crate) fn valid_mask(&self, w: usize) -> u64 {
-        let start = w * 64;
-        if start >= self.nslots {
-            0
-        } else if self.nslots - start >= 64 {
-            !0
-        } else {
-            (1u64 << (self.nslots - start)) - 1
-        }
-    }
-
-    /// Number of allocated slots.
-    pub(crate) fn allocated(&self) -> usize {
-        (0..self.nslots.div_ceil(64)).map(|w| (self.bits[w] & self.valid_mask(w)).count_ones() as usize).sum()
-    }
-
-    /// Number of free slots.
-    pub(crate) fn free(&self) -> usize {
-        self.nslots - self.allocated()
+/// Bits of bitmap word `w` that stand for real slots of a page with `nslots` slots.
+fn valid_mask(nslots: usize, w: usize) -> u64 {
+    let start = w * 64;
+    if start >= nslots {
+        0
+    } else if nslots - start >= 64 {
+        !0
+    } else {
+        (1u64 << (nslots - start)) - 1
     }
 }
 
@@ -284,11 +317,13 @@ mod tests {
         for class in [0, 5, NUM_CLASSES - 1] {
             let page = Page::new_leaked(class, 1);
             // SAFETY: this test owns the page.
-            let slots = unsafe { page.slots_mut() };
-            assert_eq!(slots.slot_size, CLASS_SIZES[class]);
-            assert_eq!(slots.nslots, PAGE_BYTES / CLASS_SIZES[class]);
-            assert_eq!(slots.allocated(), 0);
-            assert_eq!(slots.free(), slots.nslots);
+            let PageSlots { slot_size, nslots, .. } = unsafe { page.slots() };
+            assert_eq!(slot_size, CLASS_SIZES[class]);
+            assert_eq!(nslots, PAGE_BYTES / CLASS_SIZES[class]);
+            // SAFETY: owned.
+            assert_eq!(unsafe { page.allocated() }, 0);
+            // SAFETY: owned.
+            assert_eq!(unsafe { page.free_slots() }, nslots);
         }
     }
 }
