@@ -10,8 +10,8 @@ use std::{collections::HashMap, fmt};
 
 use crate::{
     header::Header,
-    member::is_object,
     primitive::sync::atomic::{AtomicPtr, Ordering},
+    slot::is_object,
     trace::{TraceSink, Tracer},
 };
 
@@ -128,17 +128,10 @@ fn path_to(parent: &HashMap<*const Header, *const Header>, mut obj: *const Heade
     path
 }
 
-/// Collect the roots' pointers from the locked root table (helper for the collector).
-pub(crate) fn root_pointers(roots: &crate::roots::RootInner) -> Vec<*const Header> {
-    let mut v = Vec::new();
-    crate::roots::RootTable::for_each_locked(roots, |p| v.push(p));
-    v
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{phase, test_support, Gc, Member, Trace};
+    use crate::{clock, test_support, Gc, Member, Trace};
 
     #[derive(Trace)]
     struct Link {
@@ -158,7 +151,7 @@ mod tests {
         let c = mu.alloc(Link { next: Member::new() });
         a.next.set(Some(b));
         b.next.set(Some(c));
-        let epoch = phase::mark_epoch();
+        let epoch = clock::mark_epoch();
         // SAFETY: the objects are live locals; no collection can run while they exist.
         let ok = unsafe { verify(&[header(a)], epoch) }.unwrap();
         assert_eq!(ok.objects, 3);

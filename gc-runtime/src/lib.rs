@@ -90,6 +90,7 @@ extern crate self as gc_runtime;
 mod barrier;
 mod cells;
 mod checkmark;
+mod clock;
 mod collections;
 mod collector;
 mod config;
@@ -102,13 +103,14 @@ mod mark_word;
 mod marker;
 mod member;
 mod mutator;
-mod phase;
 mod prefetch;
 mod primitive;
 mod report;
+mod root_table;
 mod roots;
 mod runtime;
 mod shade;
+mod slot;
 mod stats;
 #[cfg(test)]
 mod test_support;
@@ -129,13 +131,13 @@ pub use gc_derive::{gc, Trace};
 
 pub use crate::{
     checkmark::CheckmarkFailure,
+    clock::Phase,
     collections::{GcIdMap, GcMap, GcVec, GcVecIter, IndexOutOfRange},
     config::{BarrierKind, Config, ConfigError, Mode},
     gc::Gc,
     handshake::{MutatorCounts, MutatorState},
     member::{Member, NonNullMember},
     mutator::{attach, try_attach, with_mutator, AllocError, AttachError, LimitError, Mutator},
-    phase::Phase,
     roots::{GlobalRoot, Root},
     runtime::{config, init, reconfigure, InitError},
     stats::{CycleStats, Pause, PauseKind, PhaseChange, Stats, RECENT_CYCLES},
@@ -145,7 +147,7 @@ pub use crate::{
 
 /// The phase the collector is in now.
 pub fn phase() -> Phase {
-    phase::current()
+    clock::phase()
 }
 
 /// A snapshot of the collector's statistics (starts the runtime if needed).

@@ -52,14 +52,14 @@
 //! free live objects. The process stops with a message naming the type.
 
 use crate::{
+    clock,
     grey_queue::BUFFER_CAP,
     header::{Header, ObjPtr},
-    member::is_object,
-    phase,
     primitive::sync::atomic::{AtomicPtr, Ordering},
     report,
     runtime::Runtime,
     shade::GreyQueue,
+    slot::is_object,
     trace::{TraceSink, Tracer},
 };
 
@@ -183,7 +183,7 @@ impl<'q> MarkWorker<'q> {
     pub(crate) fn new(queue: &'q GreyQueue) -> Self {
         MarkWorker {
             queue,
-            epoch: phase::mark_epoch(),
+            epoch: clock::mark_epoch(),
             stack: Vec::new(),
             ring: PrefetchRing::new(),
             scanned_objects: 0,

@@ -31,7 +31,7 @@ use crate::{
     variance::Invariant,
 };
 
-pub(crate) use crate::barrier::store::{is_object, UNARMED_ADDR};
+use crate::slot::{is_object, UNARMED_ADDR};
 
 /// The unarmed sentinel as a pointer (no provenance: it is never dereferenced).
 pub(crate) fn unarmed() -> *mut Header {

@@ -44,17 +44,18 @@ use std::{
 };
 
 use crate::{
+    clock,
     collections::user_code,
     config::ConfigError,
     gc::{Addr, Gc},
     handshake::MutatorState,
     header::{GcBox, Header},
     heap::{cache::AllocCache, page::PAGE_BYTES, size_class::class_of},
-    marker, member, phase,
+    marker,
     primitive::sync::atomic::{AtomicBool, AtomicPtr, Ordering},
     runtime::Runtime,
     shade::{self, GreyQueue, ShadeBuffer},
-    thread_exit,
+    slot, thread_exit,
     trace::{Trace, TraceSink, Tracer},
 };
 
@@ -235,7 +236,7 @@ pub fn try_attach() -> Result<Mutator, AttachError> {
         rt,
         id,
         running: Cell::new(true),
-        seen_sweep_epoch: Cell::new(phase::sweep_epoch()),
+        seen_sweep_epoch: Cell::new(clock::sweep_epoch()),
         weak_upgrade_epoch: Cell::new(0),
         local: RefCell::new(Local { cache: AllocCache::default(), shade: ShadeBuffer::default(), assist_debt: 0 }),
     }))));
@@ -347,7 +348,7 @@ impl TraceSink for ArmSlots {
         // Every slot of a value being allocated is unarmed: armed slots only exist inside the
         // heap and cannot be moved out. So a blind store arms it; no load (the first touch of
         // a fresh object would stall on it).
-        debug_assert_eq!(slot.load(Ordering::Relaxed).addr(), member::UNARMED_ADDR, "a new object's slot was armed");
+        debug_assert_eq!(slot.load(Ordering::Relaxed).addr(), slot::UNARMED_ADDR, "a new object's slot was armed");
         // Relaxed: the object is not published yet; its publication is a Release store.
         slot.store(std::ptr::null_mut(), Ordering::Relaxed);
     }
@@ -439,7 +440,7 @@ impl Mutator {
         // suitably aligned (slots are 16-aligned and `small_class` sends over-aligned types to
         // the large-object path), owned by nobody else until published: a slot sits in this
         // mutator's own cached page, a large block is not listed yet.
-        unsafe { obj.as_ptr().write(GcBox { header: Header::new::<T>(phase::mark_epoch()), value }) };
+        unsafe { obj.as_ptr().write(GcBox { header: Header::new::<T>(clock::mark_epoch()), value }) };
         if const { small_class::<T>().is_none() } {
             // Publication comes last: only now may a sweeper see the block (see `large.rs`).
             // SAFETY: the block came from `alloc_large` with this layout and holds the object
@@ -558,7 +559,7 @@ impl Mutator {
 
     /// Record that this thread holds a local from a weak upgrade made while marking.
     pub(crate) fn note_weak_upgrade(&self) {
-        self.inner().weak_upgrade_epoch.set(phase::mark_epoch());
+        self.inner().weak_upgrade_epoch.set(clock::mark_epoch());
     }
 
     /// Shade an object into this mutator's buffer (barrier helper for roots).
@@ -566,7 +567,7 @@ impl Mutator {
         let inner = self.inner();
         let mut local = inner.local.borrow_mut();
         // SAFETY: callers pass an object reachable through a local of this mutator.
-        unsafe { shade::shade(obj, phase::mark_epoch(), &mut local.shade, &inner.rt.grey) };
+        unsafe { shade::shade(obj, clock::mark_epoch(), &mut local.shade, &inner.rt.grey) };
     }
 }
 
@@ -625,7 +626,7 @@ impl MutatorInner {
 
     fn after_allocation(&self, local: &mut Local, bytes: usize) {
         self.rt.note_allocation(bytes);
-        if phase::barrier_on() {
+        if clock::barrier_on() {
             local.assist_debt += bytes;
             if local.assist_debt >= ASSIST_CHUNK {
                 let budget = local.assist_debt * ASSIST_RATIO;
@@ -650,7 +651,7 @@ impl MutatorInner {
 
     /// After a mark termination, hand the cached pages back so the sweeper can reach them.
     fn release_stale_pages(&self, local: &mut Local) {
-        let epoch = phase::sweep_epoch();
+        let epoch = clock::sweep_epoch();
         if self.seen_sweep_epoch.get() != epoch {
             local.cache.release_all(&self.rt.pages);
             self.seen_sweep_epoch.set(epoch);

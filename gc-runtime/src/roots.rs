@@ -1,118 +1,27 @@
-//! The root table: owned, registered pointers that live across safepoints.
+//! Roots: owned, registered handles that keep their objects alive across safepoints and
+//! threads ([`Root`]), and the same in a `static` ([`GlobalRoot`]).
 //!
-//! # Structure
-//!
-//! Roots are pointer cells (see `cells.rs`); a [`Root`] owns one. Creating a root takes a free
-//! cell under the table's lock; the marker scans a snapshot of the chunk list without the lock,
-//! loading each cell atomically. Roots created after the
-//! snapshot are shaded when created, like any barriered store.
-//!
-//! # Dropping a root on any thread
-//!
-//! A root may be dropped on a thread that is not attached. Under the Yuasa and hybrid
-//! barriers, deleting a pointer while marking must shade it, and such a thread has no shade
-//! buffer and does not hold up a pause. So a drop clears its cell *and* tests the barrier under
-//! the table lock, shading into the table's own buffer; the collector takes the same lock
-//! when it turns the barrier on and when it terminates marking, and drains that buffer then.
-//! Either the drop happens before termination (its shade is seen) or after (the barrier is
-//! off and the old referent, marked because it was in a root, needs nothing).
+//! A root owns a cell of the root table (see `root_table.rs`, which the marker scans). A new
+//! root is an insertion: shaded while the barrier is on, under every barrier kind. A root may
+//! be dropped on any thread, attached or not: the drop empties its cell under the table's
+//! orphan-shade protocol, which shades the old referent where the barrier asks for it.
 
 use std::{fmt, marker::PhantomData, ptr::NonNull};
 
-use crate::primitive::sync::{Mutex, MutexGuard};
+use crate::primitive::sync::Mutex;
 
 use crate::{
     barrier,
-    cells::{CellPool, PtrCell},
+    cells::PtrCell,
+    clock,
     gc::Gc,
-    header::{GcBox, Header, ObjPtr},
+    header::GcBox,
     mutator::Mutator,
-    phase,
     primitive::sync::atomic::Ordering,
     runtime::Runtime,
-    shade::{self, GreyQueue, ShadeBuffer},
     trace::{Trace, Tracer},
     variance::Invariant,
 };
-
-/// Root table state behind the lock.
-pub(crate) struct RootInner {
-    cells: CellPool,
-    /// Grey objects shaded by root drops on threads without a shade buffer.
-    pub(crate) orphan_shades: ShadeBuffer,
-    /// Objects kept alive for the rest of the process because a mutator was leaked on a thread
-    /// that exited (see `mutator.rs`, "Threads that exit"): roots without a handle.
-    pinned: Vec<ObjPtr>,
-}
-
-/// All roots.
-pub(crate) struct RootTable {
-    inner: Mutex<RootInner>,
-}
-
-impl Default for RootTable {
-    fn default() -> Self {
-        RootTable {
-            inner: Mutex::new(RootInner {
-                cells: CellPool::default(),
-                orphan_shades: ShadeBuffer::default(),
-                pinned: Vec::new(),
-            }),
-        }
-    }
-}
-
-impl RootTable {
-    /// Lock the table: the collector holds this while it flips the barrier (see module docs).
-    pub(crate) fn lock(&self) -> MutexGuard<'_, RootInner> {
-        self.inner.lock()
-    }
-
-    /// Call `f` with every non-null root pointer (pinned objects included).
-    pub(crate) fn for_each(&self, mut f: impl FnMut(*const Header)) {
-        let (chunks, pinned) = {
-            let inner = self.inner.lock();
-            (inner.cells.chunks(), inner.pinned.clone())
-        };
-        CellPool::for_each_in(&chunks, |_, p| f(p));
-        pinned.iter().for_each(|p| f(p.as_ptr()));
-    }
-
-    /// Call `f` with every non-null root pointer, with the table already locked by the caller.
-    pub(crate) fn for_each_locked(inner: &RootInner, mut f: impl FnMut(*const Header)) {
-        CellPool::for_each_in(&inner.cells.chunks(), |_, p| f(p));
-        inner.pinned.iter().for_each(|p| f(p.as_ptr()));
-    }
-
-    /// Number of live roots.
-    pub(crate) fn len(&self) -> usize {
-        self.inner.lock().cells.live()
-    }
-
-    /// Number of pinned objects.
-    pub(crate) fn pinned(&self) -> usize {
-        self.inner.lock().pinned.len()
-    }
-}
-
-impl RootInner {
-    /// Pin `objs` for the rest of the process (world stopped). While marking, they are shaded
-    /// now (into the orphan buffer the collector drains at termination); at every later mark
-    /// start they are scanned with the roots.
-    ///
-    /// # Safety
-    /// Every object in `objs` is allocated, and the world is stopped.
-    pub(crate) unsafe fn pin(&mut self, objs: Vec<NonNull<Header>>, grey: &GreyQueue) {
-        if phase::barrier_on() {
-            let epoch = phase::mark_epoch();
-            for &o in &objs {
-                // SAFETY: allocated (the caller).
-                unsafe { shade::shade(o.as_ptr(), epoch, &mut self.orphan_shades, grey) };
-            }
-        }
-        self.pinned.extend(objs.into_iter().map(ObjPtr));
-    }
-}
 
 /// An owned, registered pointer that keeps its object alive across safepoints and threads.
 ///
@@ -135,12 +44,9 @@ pub struct Root<T: 'static> {
 impl<T: Trace + Send + Sync + 'static> Root<T> {
     /// Register a root for `gc`.
     pub fn new(mu: &Mutator, gc: Gc<'_, T>) -> Root<T> {
-        let rt = mu.runtime();
-        let cell = rt.roots.inner.lock().cells.acquire();
         let new = gc.header_ptr();
-        // Release: publishes the object to root scanners (Acquire in `for_each`).
-        cell.ptr.store(new, Ordering::Release);
-        if phase::barrier_on() {
+        let cell = mu.runtime().roots.register(new);
+        if clock::barrier_on() {
             // A new root is an insertion: shade it under every barrier kind (the object may
             // have been read from a slot the marker has not scanned yet).
             mu.shade(new);
@@ -166,14 +72,7 @@ impl<T: Trace + Send + Sync + 'static> Root<T> {
 impl<T: 'static> Drop for Root<T> {
     fn drop(&mut self) {
         let rt = Runtime::get();
-        let mut inner = rt.roots.inner.lock();
-        let old = self.cell.ptr.swap(std::ptr::null_mut(), Ordering::AcqRel);
-        if phase::barrier_on() && barrier::active().shades_old() {
-            // SAFETY: `old` was in a root until the swap, so it is allocated; the table lock
-            // keeps marking from terminating meanwhile (module docs).
-            unsafe { shade::shade(old, phase::mark_epoch(), &mut inner.orphan_shades, &rt.grey) };
-        }
-        inner.cells.release(self.cell);
+        rt.roots.unregister(self.cell, &rt.grey);
     }
 }
 

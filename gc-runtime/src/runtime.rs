@@ -19,7 +19,7 @@ use crate::{
     config::{Config, ConfigError},
     handshake::Handshake,
     heap::PageHeap,
-    roots::RootTable,
+    root_table::RootTable,
     shade::GreyQueue,
     stats::StatsRecorder,
     weak::WeakTable,
@@ -168,7 +168,7 @@ impl Runtime {
 
     /// Account `bytes` of new allocation and start a cycle if the pacer says so.
     pub(crate) fn note_allocation(&self, bytes: usize) {
-        self.stats.note_allocation(bytes, crate::phase::barrier_on());
+        self.stats.note_allocation(bytes, crate::clock::barrier_on());
         if self.pacer.should_trigger(self.pages.live_bytes()) {
             self.control.request_background();
         }

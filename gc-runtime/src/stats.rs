@@ -29,11 +29,11 @@ use crate::primitive::sync::Mutex;
 use hdrhistogram::Histogram;
 
 use crate::{
+    clock::Phase,
     config::{BarrierKind, Mode},
     handshake::MutatorCounts,
     heap::SweepTotals,
     marker::MarkWork,
-    phase::Phase,
     primitive::sync::atomic::{AtomicU64, Ordering},
 };
 

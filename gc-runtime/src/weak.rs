@@ -51,20 +51,15 @@ use crate::primitive::sync::Mutex;
 
 use crate::{
     cells::{CellPool, PtrCell},
+    clock,
     gc::Gc,
     header::{GcBox, Header},
     mutator::Mutator,
-    phase,
-    primitive::sync::atomic::{AtomicU64, Ordering},
+    primitive::sync::atomic::Ordering,
     runtime::Runtime,
     trace::{Trace, Tracer},
     variance::Invariant,
 };
-
-/// The epoch of a finished marking whose verdict has not reached every weak cell yet; 0 when
-/// none is pending. Written only by the collector: set inside the termination pause, cleared
-/// after the ragged handshake of step 3.
-static PENDING_EPOCH: AtomicU64 = AtomicU64::new(0);
 
 /// All weak cells.
 #[derive(Default)]
@@ -73,15 +68,10 @@ pub(crate) struct WeakTable {
 }
 
 impl WeakTable {
-    /// Step 1 (world stopped): marking for `epoch` is final; upgrades now consult it.
-    pub(crate) fn begin_clearing(&self, epoch: u64) {
-        PENDING_EPOCH.store(epoch, Ordering::SeqCst);
-    }
-
     /// Step 2 (world running): clear every cell whose referent marking did not reach.
     /// Returns how many were cleared.
     pub(crate) fn clear_dead(&self) -> usize {
-        let epoch = PENDING_EPOCH.load(Ordering::SeqCst);
+        let epoch = clock::weak_verdict();
         let chunks = self.cells.lock().chunks();
         let mut cleared = 0;
         CellPool::for_each_in(&chunks, |cell, p| {
@@ -94,11 +84,6 @@ impl WeakTable {
             }
         });
         cleared
-    }
-
-    /// After step 3: no upgrade needs the pending epoch any more.
-    pub(crate) fn end_clearing(&self) {
-        PENDING_EPOCH.store(0, Ordering::SeqCst);
     }
 
     /// Number of live weak references.
@@ -143,11 +128,11 @@ impl<T: Trace + Send + Sync + 'static> Weak<T> {
         // objects are cleared, and running mutators passed a safepoint, before the sweep may
         // free them).
         let header = unsafe { p.as_ref() };
-        let pending = PENDING_EPOCH.load(Ordering::Acquire);
+        let pending = clock::weak_verdict();
         if pending != 0 && header.mark_epoch() < pending {
             return None; // dead by the marking that just finished; its cell is being cleared
         }
-        if phase::barrier_on() {
+        if clock::barrier_on() {
             // Marking: the object may be white and outside the snapshot; under Yuasa this
             // thread's stores now shade what they store (module docs).
             mu.note_weak_upgrade();

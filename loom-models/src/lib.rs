@@ -27,8 +27,11 @@ mod primitive;
 #[path = "../../gc-runtime/src/handshake.rs"]
 mod handshake;
 
-#[path = "../../gc-runtime/src/phase.rs"]
-mod phase;
+#[path = "../../gc-runtime/src/clock.rs"]
+mod clock;
+
+#[path = "../../gc-runtime/src/config.rs"]
+mod config;
 
 #[path = "../../gc-runtime/src/grey_queue.rs"]
 mod grey_queue;
@@ -36,8 +39,8 @@ mod grey_queue;
 #[path = "../../gc-runtime/src/mark_word.rs"]
 mod mark_word;
 
-#[path = "../../gc-runtime/src/barrier/store.rs"]
-mod store;
+#[path = "../../gc-runtime/src/slot.rs"]
+mod slot;
 
 #[cfg(test)]
 mod models;

@@ -88,7 +88,7 @@ pub(crate) fn read_for_trace<'a, T>(lock: &'a RwLock<T>, tracer: &mut Tracer<'_>
 pub(crate) fn slot_addr<T>(slot: &Member<T>) -> usize {
     let mut sink = ReadAddr(0);
     slot.trace(&mut Tracer::new(&mut sink));
-    if sink.0 == crate::member::UNARMED_ADDR {
+    if sink.0 == crate::slot::UNARMED_ADDR {
         0
     } else {
         sink.0

@@ -5,8 +5,12 @@
 //! end, with real cycles and checkmark, but only probabilistically.)
 
 use crate::{
-    barrier, config::BarrierKind, header::GcBox, mutator, phase, phase::Phase, runtime::Runtime, test_support, Gc,
-    GcIdMap, GcMap, GcVec, Mutator, Trace,
+    clock::{self, Phase},
+    config::BarrierKind,
+    header::GcBox,
+    mutator,
+    runtime::Runtime,
+    test_support, Gc, GcIdMap, GcMap, GcVec, Mutator, Trace,
 };
 
 #[derive(Trace)]
@@ -30,7 +34,7 @@ struct PhaseOff;
 
 impl Drop for PhaseOff {
     fn drop(&mut self) {
-        phase::set_phase(Phase::Off);
+        clock::force(Phase::Off, BarrierKind::Dijkstra);
         mutator::with_running_mutator(|mu| mu.shade.flush(mu.grey));
         Runtime::get().grey.clear();
     }
@@ -87,9 +91,7 @@ fn every_store_and_removal_shades_what_the_barrier_promises() {
             c.i.insert(old, old);
             let white = mark_of(c);
             // Pretend a cycle started: new epoch (everything above is white), barrier on.
-            let epoch = phase::begin_mark_epoch();
-            barrier::set_active(kind);
-            phase::set_phase(Phase::Mark);
+            let epoch = clock::force(Phase::Mark, kind);
             let off = PhaseOff;
             op(&mu, c, old, new);
             drop(off);

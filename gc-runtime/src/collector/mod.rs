@@ -72,18 +72,18 @@ pub(crate) mod pacer;
 
 use std::time::{Duration, Instant};
 
-use crate::primitive::sync::{Condvar, Mutex, MutexGuard};
+use crate::primitive::sync::{Condvar, Mutex};
 
 use crate::{
-    barrier, checkmark,
+    checkmark,
+    clock::{self, Phase},
     config::{Config, Mode},
     heap::SweepTotals,
     marker::{self, MarkWork, MarkWorker},
     mutator,
-    phase::{self, Phase},
     primitive::sync::atomic::{AtomicBool, Ordering},
     report,
-    roots::RootInner,
+    root_table::RootGuard,
     runtime::Runtime,
     stats::{CycleStats, Pause, PauseKind, PhaseChange},
 };
@@ -184,8 +184,9 @@ struct Cycle<'a> {
 }
 
 impl<'a> Cycle<'a> {
-    fn set_phase(&mut self, phase: Phase, world_stopped: bool) {
-        phase::set_phase(phase);
+    /// Record a phase change the clock just made.
+    fn record(&mut self, phase: Phase, world_stopped: bool) {
+        debug_assert_eq!(clock::phase(), phase);
         self.stats.phases.push(PhaseChange { phase, world_stopped });
     }
 
@@ -207,7 +208,7 @@ impl<'a> Cycle<'a> {
             return;
         }
         // SAFETY: the world is stopped, and this is the current sweep epoch.
-        let live = unsafe { self.rt.pages.live_objects(phase::sweep_epoch()) };
+        let live = unsafe { self.rt.pages.live_objects(clock::sweep_epoch()) };
         let n = live.len();
         // SAFETY: `live_objects` returns allocated objects; the world is stopped.
         unsafe { self.rt.roots.lock().pin(live, &self.rt.grey) };
@@ -225,9 +226,8 @@ impl<'a> Cycle<'a> {
         let _roots = self.rt.roots.lock();
         let stale = self.rt.grey.clear();
         debug_assert_eq!(stale, 0, "grey objects left over from the previous cycle");
-        phase::begin_mark_epoch();
-        barrier::set_active(self.config.barrier);
-        self.set_phase(Phase::Mark, true);
+        clock::begin_marking(self.config.barrier);
+        self.record(Phase::Mark, true);
     }
 
     /// Shade the roots and scan what they reach, then drain the queue with the workers.
@@ -266,7 +266,7 @@ impl<'a> Cycle<'a> {
     /// a thread without a mutator may hold a collection's lock while it waits for the root
     /// table (a barriered store on such a thread shades through it), and the markers wait for
     /// that collection (see `marker.rs`, "Locked collections").
-    fn finish_marking_in_pause(&mut self) -> MutexGuard<'a, RootInner> {
+    fn finish_marking_in_pause(&mut self) -> RootGuard<'a> {
         let rt = self.rt;
         self.marking_in_pause = true;
         loop {
@@ -283,9 +283,9 @@ impl<'a> Cycle<'a> {
     /// Lock the root table and publish the grey objects root drops and threads without a
     /// mutator shaded into it: with the table held, none can be added, so `is_done` then
     /// decides (see "Termination detection").
-    fn lock_roots(&self) -> MutexGuard<'a, RootInner> {
+    fn lock_roots(&self) -> RootGuard<'a> {
         let mut roots = self.rt.roots.lock();
-        roots.orphan_shades.flush(&self.rt.grey);
+        roots.flush_orphans(&self.rt.grey);
         roots
     }
 
@@ -293,15 +293,16 @@ impl<'a> Cycle<'a> {
     /// checkmark on, verify the marking. Returns the root table, still locked, once checkmark
     /// got through: if a collection it must walk is locked by another thread, the table is
     /// released so the holder can finish, and marking is confirmed again.
-    fn confirm_marking(&mut self, mut roots: MutexGuard<'a, RootInner>) -> MutexGuard<'a, RootInner> {
-        self.set_phase(Phase::MarkTermination, true);
+    fn confirm_marking(&mut self, mut roots: RootGuard<'a>) -> RootGuard<'a> {
+        clock::confirm_marking();
+        self.record(Phase::MarkTermination, true);
         if !self.config.checkmark {
             return roots;
         }
         loop {
-            let pointers = checkmark::root_pointers(&roots);
+            let pointers = roots.pointers();
             // SAFETY: the world is stopped and the pointers come from the locked root table.
-            match unsafe { checkmark::verify(&pointers, phase::mark_epoch()) } {
+            match unsafe { checkmark::verify(&pointers, clock::mark_epoch()) } {
                 Ok(report) => {
                     self.stats.checkmarked_objects = Some(report.objects);
                     return roots;
@@ -322,8 +323,8 @@ impl<'a> Cycle<'a> {
     /// World stopped, marking confirmed: weak-reference verdict, barrier off. The sweep epoch
     /// is published later, by `publish_sweep`.
     fn terminate_marking(&mut self) {
-        self.rt.weaks.begin_clearing(phase::mark_epoch());
-        self.set_phase(Phase::Sweep, true);
+        clock::end_marking();
+        self.record(Phase::Sweep, true);
     }
 
     /// Clear weak references to dead objects, make sure no upgrade that saw one is still in
@@ -334,8 +335,7 @@ impl<'a> Cycle<'a> {
         if !world_stopped {
             self.rt.handshake.ragged_flush(self.config.safepoint_warn);
         }
-        phase::publish_sweep_epoch();
-        self.rt.weaks.end_clearing();
+        clock::publish_sweep();
     }
 
     /// With the world running and the sweep epoch published: have every running mutator hand
@@ -389,7 +389,8 @@ impl<'a> Cycle<'a> {
         let sweep_started = Instant::now();
         self.publish_sweep(false);
         self.sweep_all();
-        self.set_phase(Phase::Off, false);
+        clock::finish();
+        self.record(Phase::Off, false);
         self.stats.sweep_time = sweep_started.elapsed();
     }
 
@@ -409,7 +410,8 @@ impl<'a> Cycle<'a> {
         let sweep_started = Instant::now();
         self.publish_sweep(true);
         rt.pages.finish_sweep();
-        self.set_phase(Phase::Off, true);
+        clock::finish();
+        self.record(Phase::Off, true);
         self.stats.sweep_time = sweep_started.elapsed();
         self.start(t, PauseKind::FullCycle);
         // The pages mutators kept cached through the pause hold garbage too: they hand them

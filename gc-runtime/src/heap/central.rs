@@ -14,7 +14,7 @@
 //! that epoch.
 
 use crate::{
-    phase,
+    clock,
     primitive::sync::{Mutex, MutexGuard},
 };
 
@@ -39,7 +39,7 @@ impl Central {
     /// Lock the lists, rolling them over to the current sweep epoch first.
     pub(crate) fn lock(&self) -> MutexGuard<'_, ClassLists> {
         let mut l = self.lists.lock();
-        let sweep_epoch = phase::sweep_epoch();
+        let sweep_epoch = clock::sweep_epoch();
         if l.epoch < sweep_epoch {
             let ClassLists { partial, full, unswept, .. } = &mut *l;
             unswept.append(partial);

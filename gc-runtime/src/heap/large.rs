@@ -19,7 +19,7 @@
 use std::{alloc::Layout, ptr::NonNull};
 
 use crate::{
-    phase,
+    clock,
     primitive::sync::{
         atomic::{AtomicUsize, Ordering},
         Mutex,
@@ -73,7 +73,7 @@ impl LargeObjects {
     /// finished by then (see `central.rs` for the same rule).
     pub(crate) fn sweep(&self) -> (SweepResult, Vec<LargeObject>) {
         let mut list = self.list.lock();
-        let epoch = phase::sweep_epoch();
+        let epoch = clock::sweep_epoch();
         let taken = std::mem::take(&mut *list);
         let mut result = SweepResult::default();
         let mut survivors = Vec::with_capacity(taken.len());

@@ -49,8 +49,8 @@ use self::{
     size_class::NUM_CLASSES,
 };
 use crate::{
+    clock,
     header::Header,
-    phase,
     primitive::sync::atomic::{AtomicU64, AtomicUsize, Ordering},
     report,
 };
@@ -247,7 +247,7 @@ impl PageHeap {
             }
             self.central[class].lock().file(page, false);
         }
-        let epoch = phase::sweep_epoch();
+        let epoch = clock::sweep_epoch();
         let page = match self.empty.lock().pop() {
             Some(page) => {
                 // SAFETY: pages in the empty pool are owned by the pool, now by us, and empty.
@@ -347,7 +347,7 @@ impl PageHeap {
             Work::Page(page) => loop {
                 // SAFETY: the page was handed to the queue by its last owner; the queue gave it
                 // to this thread alone.
-                let r = unsafe { page.sweep(phase::sweep_epoch(), Destructors::Run) };
+                let r = unsafe { page.sweep(clock::sweep_epoch(), Destructors::Run) };
                 self.account_sweep(r);
                 if r.live_objects == 0 {
                     self.empty.lock().push(page);
@@ -444,7 +444,7 @@ mod tests {
         let drops = Arc::new(AtomicUsize::new(0));
         let class = class_of(std::mem::size_of::<GcBox<Probe>>()).unwrap();
         let mut cache = AllocCache::default();
-        let epoch = phase::sweep_epoch();
+        let epoch = clock::sweep_epoch();
         // Fill more than one page; mark every other object with an old epoch (dead).
         let mut n = 0;
         while n < 10_000 {

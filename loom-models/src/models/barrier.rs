@@ -8,9 +8,9 @@
 //! safepoint) and termination drains the queue. At the end every object reachable from `R`
 //! must be marked.
 //!
-//! The store is `barrier/store.rs`, the mark word `mark_word.rs`, the queue `grey_queue.rs` and
-//! the phase word `phase.rs`; what this file adds is the glue
-//! `barrier/mod.rs` and `marker.rs` put around them (shade the returned pointers; load each slot
+//! The store is `slot.rs`, the mark word `mark_word.rs`, the queue `grey_queue.rs` and
+//! the phase word `clock.rs`; what this file adds is the glue
+//! `barrier.rs` and `marker.rs` put around them (shade the returned pointers; load each slot
 //! with `Acquire` and mark what it holds). The control: with a barrier that shades nothing,
 //! loom must find the schedule that loses `X`.
 
@@ -26,10 +26,11 @@ use loom::{
 
 use super::explore;
 use crate::{
+    clock::{Phase, PhaseWord},
+    config::BarrierKind,
     grey_queue::{GreyQueue, ShadeBuffer},
     mark_word::MarkWord,
-    phase::{Phase, PhaseWord},
-    store::{is_object, store_idle, store_marking},
+    slot::{is_object, store_idle, store_marking},
 };
 
 const EPOCH: u64 = 1;
@@ -154,7 +155,8 @@ fn drain_queue(heap: &Heap, stack: &mut Vec<usize>) {
 /// the marker's load from loom's race detection. The control test catches such blind spots.
 fn run(barrier: Barrier) -> Vec<usize> {
     let heap = Heap::new();
-    heap.phase.set(Phase::Mark);
+    // The kind in the word is not read here: `write` takes the model's own `Barrier`.
+    heap.phase.set(Phase::Mark, BarrierKind::Hybrid);
     let marker = {
         let heap = heap.clone();
         thread::spawn(move || {

@@ -1,10 +1,13 @@
-//! The slot half of the write barrier: the store itself, the armed-slot check, and which
-//! pointers the store obliges the caller to shade.
+//! Slots: the atomic pointer words inside objects, root cells and collections, and the store
+//! half of the write barrier — the store itself, the armed-slot check, and which pointers the
+//! store obliges the caller to shade.
 //!
-//! [`store_idle`] is the store with the barrier off; [`store_marking`] the store with it on.
-//! Both are generic over the pointee and touch nothing but the slot, so the loom models
-//! (`gc-loom-models`) race this very code against a marker; `barrier/mod.rs` adds the phase
-//! test and the shading. The orderings are explained in `barrier/mod.rs` ("Publication
+//! A slot holds null, an object's address, or [`UNARMED_ADDR`]: a `Member` outside an
+//! allocated object (see `member.rs`). [`store_idle`] is the store with the barrier off;
+//! [`store_marking`] the store with it on. Both are generic over the pointee and touch nothing
+//! but the slot, so the loom models (`gc-loom-models`) race this very code against a marker;
+//! `barrier.rs` adds the phase test and the shading, `root_table.rs` the locked variant for
+//! threads without a mutator. The orderings are explained in `barrier.rs` ("Publication
 //! ordering", "Why each shade is needed").
 
 use std::ptr::NonNull;

@@ -64,18 +64,10 @@
 //! allocated object (see [`crate::member`]). The check reads the cache line the store is
 //! about to write; it is what makes `Member::new` and `Member::set` safe.
 
-pub(crate) mod store;
-
 use crate::{
-    config::BarrierKind,
-    header::Header,
-    mutator, phase,
-    primitive::sync::atomic::{AtomicPtr, AtomicU8, Ordering},
-    runtime::Runtime,
-    shade,
+    clock, config::BarrierKind, header::Header, mutator, primitive::sync::atomic::AtomicPtr, runtime::Runtime, shade,
+    slot,
 };
-
-static ACTIVE: AtomicU8 = AtomicU8::new(0);
 
 impl BarrierKind {
     /// Whether this barrier shades the overwritten pointer.
@@ -89,32 +81,13 @@ impl BarrierKind {
     }
 }
 
-/// The barrier of the current cycle.
-pub(crate) fn active() -> BarrierKind {
-    match ACTIVE.load(Ordering::Relaxed) {
-        0 => BarrierKind::Dijkstra,
-        1 => BarrierKind::Yuasa,
-        _ => BarrierKind::Hybrid,
-    }
-}
-
-/// Choose the barrier for the cycle that is starting (world stopped, barrier off).
-pub(crate) fn set_active(kind: BarrierKind) {
-    let v = match kind {
-        BarrierKind::Dijkstra => 0,
-        BarrierKind::Yuasa => 1,
-        BarrierKind::Hybrid => 2,
-    };
-    ACTIVE.store(v, Ordering::Relaxed);
-}
-
 /// Store into a `Member` slot.
 #[inline(always)]
 pub(crate) fn write_member(slot: &AtomicPtr<Header>, new: *mut Header) {
-    if phase::barrier_on() {
+    if clock::barrier_on() {
         return write_slow(slot, new, true);
     }
-    if store::store_idle(slot, new, true).is_err() {
+    if slot::store_idle(slot, new, true).is_err() {
         unarmed_store();
     }
 }
@@ -137,11 +110,11 @@ pub(crate) fn clear_member(slot: &AtomicPtr<Header>) {
 /// Store into a root cell (always armed).
 #[inline(always)]
 pub(crate) fn write_root(slot: &AtomicPtr<Header>, new: *mut Header) {
-    if phase::barrier_on() {
+    if clock::barrier_on() {
         return write_slow(slot, new, false);
     }
     // Root cells are always armed: the store cannot fail.
-    let _ = store::store_idle(slot, new, false);
+    let _ = slot::store_idle(slot, new, false);
 }
 
 #[cold]
@@ -156,13 +129,15 @@ fn unarmed_store() -> ! {
 #[cold]
 #[inline(never)]
 fn write_slow(slot: &AtomicPtr<Header>, new: *mut Header, check_armed: bool) {
-    let kind = active();
-    let epoch = phase::mark_epoch();
+    let epoch = clock::mark_epoch();
     let stored = mutator::with_running_mutator(|mu| {
+        // A running mutator saw the barrier on and cannot pass a pause before this store, so
+        // the barrier is still on; were it not, shading both pointers is always safe.
+        let kind = clock::barrier().unwrap_or(BarrierKind::Hybrid);
         // Under Yuasa, a thread that upgraded a weak reference during this marking may store an
         // object outside the snapshot: it shades what it stores as well (see `weak.rs`).
         let shades_new = kind.shades_new() || mu.weak_upgrade_epoch == epoch;
-        let grey = store::store_marking(slot, new, kind.shades_old(), shades_new, check_armed)?;
+        let grey = slot::store_marking(slot, new, kind.shades_old(), shades_new, check_armed)?;
         for o in grey.iter().flatten() {
             // SAFETY: an overwritten pointer was in a slot of a reachable object until the
             // swap, a stored one is a local of this mutator, and it has not passed a safepoint
@@ -173,46 +148,28 @@ fn write_slow(slot: &AtomicPtr<Header>, new: *mut Header, check_armed: bool) {
     });
     match stored {
         Some(Ok(())) => {}
-        Some(Err(store::Unarmed)) => unarmed_store(),
+        Some(Err(slot::Unarmed)) => unarmed_store(),
         None => store_unattached(slot, new, check_armed),
     }
 }
 
-/// A store on a thread without a running mutator: the phase test, the store and the shades all
-/// under the root-table lock, which the collector holds when it turns the barrier on (mark
-/// start) and off (termination). So the barrier cannot come on between the test and the store
-/// (a deletion that misses the Yuasa snapshot), and marking cannot terminate between the store
-/// and the shade (an overwritten object freed while another thread just copied it). Shades go
-/// to the table's orphan buffer, which the collector drains at termination.
+/// A store on a thread without a running mutator: under the root table's orphan-shade
+/// protocol (see `root_table.rs`).
 #[cold]
 #[inline(never)]
 fn store_unattached(slot: &AtomicPtr<Header>, new: *mut Header, check_armed: bool) {
     let rt = Runtime::get();
-    let mut roots = rt.roots.lock();
-    if !phase::barrier_on() {
-        if store::store_idle(slot, new, check_armed).is_err() {
-            drop(roots);
-            unarmed_store();
-        }
-        return;
-    }
-    let (kind, epoch) = (active(), phase::mark_epoch());
-    let Ok(grey) = store::store_marking(slot, new, kind.shades_old(), kind.shades_new(), check_armed) else {
-        drop(roots);
-        unarmed_store()
-    };
-    for o in grey.iter().flatten() {
-        // SAFETY: an overwritten pointer was in a slot of a reachable object until the swap,
-        // and a stored one is reachable by the caller; the lock keeps marking from terminating
-        // (and the sweep from freeing either) meanwhile.
-        unsafe { shade::shade(o.as_ptr(), epoch, &mut roots.orphan_shades, &rt.grey) };
+    let (table, stored) = rt.roots.store_orphaned(slot, new, check_armed, &rt.grey);
+    drop(table);
+    if stored.is_err() {
+        unarmed_store();
     }
 }
 
 #[cfg(all(test, not(gc_loom)))]
 mod tests {
     use super::*;
-    use crate::{header::GcBox, phase::Phase, test_support, Gc, Member, Trace};
+    use crate::{clock::Phase, header::GcBox, test_support, Gc, Member, Trace};
 
     #[derive(Trace)]
     struct Obj {
@@ -236,11 +193,9 @@ mod tests {
             a.next.set(Some(b));
             let white = mark_of(b);
             // Pretend a cycle started: new epoch (everything above is white), barrier on.
-            let epoch = phase::begin_mark_epoch();
-            set_active(kind);
-            phase::set_phase(Phase::Mark);
+            let epoch = clock::force(Phase::Mark, kind);
             a.next.set(Some(c)); // overwrites b with c
-            phase::set_phase(Phase::Off);
+            clock::force(Phase::Off, kind);
             let (old_marked, new_marked) = (mark_of(b) == epoch, mark_of(c) == epoch);
             assert_eq!(old_marked, kind.shades_old(), "{kind:?}: overwritten pointer");
             assert_eq!(new_marked, kind.shades_new(), "{kind:?}: stored pointer");
@@ -262,12 +217,11 @@ mod tests {
         let mu = crate::attach();
         let target = mu.alloc(Obj { next: Member::new() });
         let loose = Member::new();
-        set_active(BarrierKind::Yuasa);
-        phase::set_phase(Phase::Mark);
+        clock::force(Phase::Mark, BarrierKind::Yuasa);
         struct Off;
         impl Drop for Off {
             fn drop(&mut self) {
-                phase::set_phase(Phase::Off);
+                clock::force(Phase::Off, BarrierKind::Yuasa);
             }
         }
         let _off = Off;

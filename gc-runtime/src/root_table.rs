@@ -1,0 +1,179 @@
+//! The root table: every registered root cell, the objects pinned for the rest of the process,
+//! and the orphan shade buffer — the one home of the *orphan-shade protocol*.
+//!
+//! # Structure
+//!
+//! Roots are pointer cells (see `cells.rs`); a `Root` owns one. Registering a root takes a
+//! free cell under the table's lock; the marker scans a snapshot of the chunk list without the
+//! lock, loading each cell atomically. Roots registered after the snapshot are shaded by their
+//! creator, like any barriered store.
+//!
+//! # The orphan-shade protocol
+//!
+//! A store can happen on a thread with no running mutator: a `Root` dropped on any thread, a
+//! `Member` emptied by a destructor on the finalizer thread or by a thread holding a `'static`
+//! borrow of a leaked mutator's object. Such a thread has no shade buffer and does not hold up
+//! a pause, so nothing orders its phase test before its store against the collector. So it
+//! makes the whole store under the table's lock ([`RootTable::store_orphaned`]): test the
+//! barrier, store, and shade what the barrier asks into the table's own buffer. The collector
+//! holds the same lock when it turns the barrier on (mark start) and when it terminates
+//! marking, and drains that buffer then ([`RootGuard::flush_orphans`]). So the barrier cannot
+//! come on between the test and the store (a deletion that misses the Yuasa snapshot), and
+//! marking cannot terminate between the store and the shade (an overwritten object freed
+//! while another thread just copied it).
+//!
+//! # Pinned objects
+//!
+//! When a thread ends with its mutator leaked, every object alive then is pinned: kept, and
+//! scanned as a root, for the rest of the process (see `current_thread.rs`, "Threads that
+//! exit").
+
+use std::ptr::NonNull;
+
+use crate::{
+    cells::{CellPool, PtrCell},
+    clock,
+    header::{Header, ObjPtr},
+    primitive::sync::{
+        atomic::{AtomicPtr, Ordering},
+        Mutex, MutexGuard,
+    },
+    shade::{self, GreyQueue, ShadeBuffer},
+    slot::{self, Unarmed},
+};
+
+/// Root table state behind the lock.
+pub(crate) struct RootInner {
+    cells: CellPool,
+    /// Grey objects shaded by stores on threads without a shade buffer.
+    orphan_shades: ShadeBuffer,
+    /// Objects kept alive for the rest of the process: roots without a handle.
+    pinned: Vec<ObjPtr>,
+}
+
+/// The locked root table.
+pub(crate) type RootGuard<'a> = MutexGuard<'a, RootInner>;
+
+/// All roots.
+pub(crate) struct RootTable {
+    inner: Mutex<RootInner>,
+}
+
+impl Default for RootTable {
+    fn default() -> Self {
+        RootTable {
+            inner: Mutex::new(RootInner {
+                cells: CellPool::default(),
+                orphan_shades: ShadeBuffer::default(),
+                pinned: Vec::new(),
+            }),
+        }
+    }
+}
+
+impl RootTable {
+    /// Lock the table: the collector holds this while it turns the barrier on and while it
+    /// terminates marking (see "The orphan-shade protocol").
+    pub(crate) fn lock(&self) -> RootGuard<'_> {
+        self.inner.lock()
+    }
+
+    /// A cell for a new root, holding `obj` (published with `Release`: root scanners load
+    /// cells with `Acquire`). The caller shades `obj` if the barrier is on.
+    pub(crate) fn register(&self, obj: *mut Header) -> &'static PtrCell {
+        let cell = self.inner.lock().cells.acquire();
+        cell.ptr.store(obj, Ordering::Release);
+        cell
+    }
+
+    /// Empty a root's cell (under the orphan-shade protocol: the dropping thread may have no
+    /// mutator) and give the cell back.
+    pub(crate) fn unregister(&self, cell: &'static PtrCell, grey: &GreyQueue) {
+        // Root cells are always armed: the store cannot fail.
+        let (mut table, _) = self.store_orphaned(&cell.ptr, std::ptr::null_mut(), false, grey);
+        table.cells.release(cell);
+    }
+
+    /// Store `new` into `slot` on a thread without a running mutator: the phase test, the
+    /// store and the shades all under the table lock, shades into the orphan buffer (see "The
+    /// orphan-shade protocol"). Returns the table, still locked, and whether the slot was armed
+    /// (`check_armed`: false for root cells, which always are); an unarmed slot is left as it
+    /// was.
+    pub(crate) fn store_orphaned(
+        &self,
+        slot: &AtomicPtr<Header>,
+        new: *mut Header,
+        check_armed: bool,
+        grey: &GreyQueue,
+    ) -> (RootGuard<'_>, Result<(), Unarmed>) {
+        let mut table = self.inner.lock();
+        let Some(kind) = clock::barrier() else {
+            return (table, slot::store_idle(slot, new, check_armed));
+        };
+        let greys = match slot::store_marking(slot, new, kind.shades_old(), kind.shades_new(), check_armed) {
+            Ok(greys) => greys,
+            Err(unarmed) => return (table, Err(unarmed)),
+        };
+        let epoch = clock::mark_epoch();
+        for o in greys.iter().flatten() {
+            // SAFETY: an overwritten pointer was in a slot of a reachable object until the swap,
+            // and a stored one is reachable by the caller; the lock keeps marking from
+            // terminating (and the sweep from freeing either) meanwhile.
+            unsafe { shade::shade(o.as_ptr(), epoch, &mut table.orphan_shades, grey) };
+        }
+        (table, Ok(()))
+    }
+
+    /// Call `f` with every non-null root pointer (pinned objects included).
+    pub(crate) fn for_each(&self, mut f: impl FnMut(*const Header)) {
+        let (chunks, pinned) = {
+            let inner = self.inner.lock();
+            (inner.cells.chunks(), inner.pinned.clone())
+        };
+        CellPool::for_each_in(&chunks, |_, p| f(p));
+        pinned.iter().for_each(|p| f(p.as_ptr()));
+    }
+
+    /// Number of live roots.
+    pub(crate) fn len(&self) -> usize {
+        self.inner.lock().cells.live()
+    }
+
+    /// Number of pinned objects.
+    pub(crate) fn pinned(&self) -> usize {
+        self.inner.lock().pinned.len()
+    }
+}
+
+impl RootInner {
+    /// Publish the grey objects orphan stores shaded into the table: with the table locked,
+    /// none can be added until it is released.
+    pub(crate) fn flush_orphans(&mut self, grey: &GreyQueue) {
+        self.orphan_shades.flush(grey);
+    }
+
+    /// Every non-null root pointer (pinned objects included), read under the lock.
+    pub(crate) fn pointers(&self) -> Vec<*const Header> {
+        let mut v = Vec::new();
+        CellPool::for_each_in(&self.cells.chunks(), |_, p| v.push(p.cast_const()));
+        v.extend(self.pinned.iter().map(|p| p.as_ptr().cast_const()));
+        v
+    }
+
+    /// Pin `objs` for the rest of the process (world stopped). While marking, they are shaded
+    /// now (into the orphan buffer the collector drains at termination); at every later mark
+    /// start they are scanned with the roots.
+    ///
+    /// # Safety
+    /// Every object in `objs` is allocated, and the world is stopped.
+    pub(crate) unsafe fn pin(&mut self, objs: Vec<NonNull<Header>>, grey: &GreyQueue) {
+        if clock::barrier_on() {
+            let epoch = clock::mark_epoch();
+            for &o in &objs {
+                // SAFETY: allocated (the caller).
+                unsafe { shade::shade(o.as_ptr(), epoch, &mut self.orphan_shades, grey) };
+            }
+        }
+        self.pinned.extend(objs.into_iter().map(ObjPtr));
+    }
+}
