@@ -65,8 +65,8 @@
 //! about to write; it is what makes `Member::new` and `Member::set` safe.
 
 use crate::{
-    clock, config::BarrierKind, header::Header, mutator, primitive::sync::atomic::AtomicPtr, runtime::Runtime, shade,
-    slot,
+    clock, config::BarrierKind, object::Header, primitive::sync::atomic::AtomicPtr, runtime::Runtime, shade, slot,
+    thread_state,
 };
 
 impl BarrierKind {
@@ -100,7 +100,7 @@ pub(crate) fn write_member(slot: &AtomicPtr<Header>, new: *mut Header) {
 /// local, which only a running mutator can have.
 #[inline(always)]
 pub(crate) fn clear_member(slot: &AtomicPtr<Header>) {
-    if mutator::running_here() {
+    if thread_state::running_here() {
         write_member(slot, std::ptr::null_mut());
     } else {
         store_unattached(slot, std::ptr::null_mut(), true);
@@ -130,7 +130,7 @@ fn unarmed_store() -> ! {
 #[inline(never)]
 fn write_slow(slot: &AtomicPtr<Header>, new: *mut Header, check_armed: bool) {
     let epoch = clock::mark_epoch();
-    let stored = mutator::with_running_mutator(|mu| {
+    let stored = thread_state::with_running_mutator(|mu| {
         // A running mutator saw the barrier on and cannot pass a pause before this store, so
         // the barrier is still on; were it not, shading both pointers is always safe.
         let kind = clock::barrier().unwrap_or(BarrierKind::Hybrid);
@@ -169,7 +169,7 @@ fn store_unattached(slot: &AtomicPtr<Header>, new: *mut Header, check_armed: boo
 #[cfg(all(test, not(gc_loom)))]
 mod tests {
     use super::*;
-    use crate::{clock::Phase, header::GcBox, test_support, Gc, Member, Trace};
+    use crate::{clock::Phase, object::GcBox, test_support, Gc, Member, Trace};
 
     #[derive(Trace)]
     struct Obj {
@@ -207,7 +207,7 @@ mod tests {
     }
 
     fn with_running_shade_buffer_for_test() {
-        mutator::with_running_mutator(|mu| mu.shade.flush(mu.grey)).expect("a running mutator");
+        thread_state::with_running_mutator(|mu| mu.shade.flush(mu.grey)).expect("a running mutator");
     }
 
     #[test]

@@ -7,7 +7,7 @@
 //! its owner (the root table, the weak table) keeps it behind a lock.
 
 use crate::{
-    header::Header,
+    object::Header,
     primitive::sync::atomic::{AtomicPtr, Ordering},
 };
 

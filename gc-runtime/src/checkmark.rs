@@ -9,10 +9,10 @@
 use std::{collections::HashMap, fmt};
 
 use crate::{
-    header::Header,
+    object::Header,
+    object::{TraceSink, Tracer},
     primitive::sync::atomic::{AtomicPtr, Ordering},
     slot::is_object,
-    trace::{TraceSink, Tracer},
 };
 
 /// An object reachable from a root that the concurrent mark left white.

@@ -17,10 +17,10 @@
 use std::{fmt, marker::PhantomData, ops::Deref, ptr::NonNull};
 
 use crate::{
-    header::{GcBox, Header},
     mutator::Mutator,
+    object::Trace,
+    object::{GcBox, Header},
     roots::Root,
-    trace::Trace,
 };
 
 /// A pointer to a GC object, valid until its mutator's next safepoint.

@@ -244,7 +244,7 @@ impl<T> ShadeBuffer<T> {
 #[cfg(all(test, not(gc_loom)))]
 mod tests {
     use super::*;
-    use crate::header::{Header, ObjPtr};
+    use crate::object::{Header, ObjPtr};
 
     fn fake(i: usize) -> ObjPtr {
         // Addresses only: the queue never dereferences them.

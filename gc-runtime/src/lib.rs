@@ -97,12 +97,11 @@ mod config;
 mod gc;
 mod grey_queue;
 mod handshake;
-mod header;
 mod heap;
-mod mark_word;
 mod marker;
 mod member;
 mod mutator;
+mod object;
 mod prefetch;
 mod primitive;
 mod report;
@@ -114,11 +113,11 @@ mod slot;
 mod stats;
 #[cfg(test)]
 mod test_support;
-mod thread_exit;
-mod trace;
+mod thread_state;
 mod trace_impls;
 mod variance;
 mod weak;
+mod weak_table;
 
 #[doc(hidden)]
 #[path = "private.rs"]
@@ -137,11 +136,12 @@ pub use crate::{
     gc::Gc,
     handshake::{MutatorCounts, MutatorState},
     member::{Member, NonNullMember},
-    mutator::{attach, try_attach, with_mutator, AllocError, AttachError, LimitError, Mutator},
+    mutator::{attach, try_attach, with_mutator, AllocError, AttachError, Mutator},
+    object::trace::{Trace, Tracer},
     roots::{GlobalRoot, Root},
     runtime::{config, init, reconfigure, InitError},
     stats::{CycleStats, Pause, PauseKind, PhaseChange, Stats, RECENT_CYCLES},
-    trace::{Trace, Tracer},
+    thread_state::LimitError,
     weak::Weak,
 };
 

@@ -54,13 +54,15 @@
 use crate::{
     clock,
     grey_queue::BUFFER_CAP,
-    header::{Header, ObjPtr},
+    object::{Header, ObjPtr},
+    object::{TraceSink, Tracer},
     primitive::sync::atomic::{AtomicPtr, Ordering},
     report,
     runtime::Runtime,
     shade::GreyQueue,
     slot::is_object,
-    trace::{TraceSink, Tracer},
+    stats::MarkWork,
+    thread_state,
 };
 
 /// Above this many entries a worker gives a buffer back to the global queue.
@@ -81,23 +83,6 @@ pub(crate) struct MarkWorker<'q> {
     pub(crate) scanned_bytes: usize,
     /// Bytes of objects this worker marked that have nothing to scan (black at once).
     leaf_bytes: usize,
-}
-
-/// What a worker or assist did, for statistics and the pacer.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) struct MarkWork {
-    /// Objects scanned.
-    pub(crate) objects: usize,
-    /// Bytes of objects marked: scanned ones plus those with nothing to scan. The pacer's
-    /// measure of the live heap.
-    pub(crate) marked_bytes: usize,
-}
-
-impl std::ops::AddAssign for MarkWork {
-    fn add_assign(&mut self, o: MarkWork) {
-        self.objects += o.objects;
-        self.marked_bytes += o.marked_bytes;
-    }
 }
 
 /// Objects found but not yet marked, whose headers are being prefetched.
@@ -223,7 +208,7 @@ impl<'q> MarkWorker<'q> {
         // SAFETY: `obj` is an allocated object of the type `desc` describes.
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| unsafe { trace(obj.as_ptr(), &mut tracer) }));
         if let Err(payload) = r {
-            crate::heap::drop_payload(payload);
+            report::drop_payload(payload);
             report::fatal(format_args!(
                 "gc: fatal: Trace::trace of `{}` panicked; the collector cannot know which objects it \
                  references, and continuing could free live objects",
@@ -399,7 +384,7 @@ pub(crate) fn assist(rt: &Runtime, budget: usize) {
 /// far as the queue can tell.
 pub(crate) fn drain_parallel(rt: &Runtime, workers: usize) -> MarkWork {
     let run = || {
-        crate::mutator::enter_collector_thread();
+        thread_state::enter_collector_thread();
         let mut w = MarkWorker::new(&rt.grey);
         w.drain_until_done();
         w.work()
@@ -410,7 +395,7 @@ pub(crate) fn drain_parallel(rt: &Runtime, workers: usize) -> MarkWork {
     std::thread::scope(|s| {
         let helpers: Vec<_> = (1..workers)
             .map(|_| {
-                crate::runtime::collector_thread("gc-mark-worker")
+                thread_state::collector_thread("gc-mark-worker")
                     .spawn_scoped(s, run)
                     .unwrap_or_else(|e| panic!("gc: cannot spawn a mark worker: {e}"))
             })

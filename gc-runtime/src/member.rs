@@ -24,10 +24,10 @@ use std::{fmt, marker::PhantomData, ptr::NonNull};
 use crate::{
     barrier,
     gc::Gc,
-    header::{GcBox, Header},
     mutator::Mutator,
+    object::{GcBox, Header},
+    object::{Trace, Tracer},
     primitive::sync::atomic::{AtomicPtr, Ordering},
-    trace::{Trace, Tracer},
     variance::Invariant,
 };
 

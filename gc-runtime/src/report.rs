@@ -7,7 +7,7 @@
 //! [`line()`], which writes the whole line in one call on the locked stderr and ignores errors:
 //! a report that cannot be delivered is dropped, and collection goes on.
 
-use std::{fmt, io::Write};
+use std::{any::Any, fmt, io::Write};
 
 /// Write one line to stderr, ignoring any error.
 pub(crate) fn line(args: fmt::Arguments<'_>) {
@@ -33,8 +33,16 @@ pub(crate) fn or_abort<R>(what: &str, f: impl FnOnce() -> R) -> R {
                 .map(|s| s.to_string())
                 .or_else(|| payload.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "a non-string payload".to_string());
-            crate::heap::drop_payload(payload);
+            drop_payload(payload);
             fatal(format_args!("gc: fatal: the {what} panicked ({msg}); aborting"))
         }
+    }
+}
+
+/// Drop a caught panic payload; if dropping it panics in turn, leak that second payload (its
+/// destructor already failed once, and there is nothing sensible left to do with it).
+pub(crate) fn drop_payload(payload: Box<dyn Any + Send>) {
+    if let Err(again) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(payload))) {
+        std::mem::forget(again);
     }
 }

@@ -33,7 +33,7 @@ use std::ptr::NonNull;
 use crate::{
     cells::{CellPool, PtrCell},
     clock,
-    header::{Header, ObjPtr},
+    object::{Header, ObjPtr},
     primitive::sync::{
         atomic::{AtomicPtr, Ordering},
         Mutex, MutexGuard,

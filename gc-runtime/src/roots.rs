@@ -15,11 +15,11 @@ use crate::{
     cells::PtrCell,
     clock,
     gc::Gc,
-    header::GcBox,
     mutator::Mutator,
+    object::GcBox,
+    object::{Trace, Tracer},
     primitive::sync::atomic::Ordering,
     runtime::Runtime,
-    trace::{Trace, Tracer},
     variance::Invariant,
 };
 

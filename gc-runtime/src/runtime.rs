@@ -22,24 +22,9 @@ use crate::{
     root_table::RootTable,
     shade::GreyQueue,
     stats::StatsRecorder,
-    weak::WeakTable,
+    thread_state,
+    weak_table::WeakTable,
 };
-
-/// The stack of every thread the collector starts (collector, finalizer, mark workers): 64 MiB,
-/// or `RUST_MIN_STACK` if that is larger. Tracing one object and dropping one object's fields
-/// recurse natively (a `Box` chain inside one object, a deep plain list in a field); a program
-/// can build such a value on its own thread (allocation traces it once), so the collector's
-/// threads must manage at least as deep. The memory is reserved, not committed, until used.
-fn collector_stack_size() -> usize {
-    const DEFAULT: usize = 64 << 20;
-    let min = std::env::var("RUST_MIN_STACK").ok().and_then(|v| v.parse::<usize>().ok()).unwrap_or(0);
-    DEFAULT.max(min)
-}
-
-/// A builder for one of the collector's threads (named, with the collector's stack size).
-pub(crate) fn collector_thread(name: &str) -> std::thread::Builder {
-    std::thread::Builder::new().name(name.into()).stack_size(collector_stack_size())
-}
 
 /// Every shared part of the collector.
 pub(crate) struct Runtime {
@@ -140,10 +125,10 @@ impl Runtime {
 
     fn start_collector(&'static self) {
         self.collector_started.call_once(|| {
-            collector_thread("gc-collector")
+            thread_state::collector_thread("gc-collector")
                 .spawn(move || crate::collector::run(self))
                 .unwrap_or_else(|e| panic!("gc: cannot spawn the collector thread: {e}"));
-            collector_thread("gc-finalizer")
+            thread_state::collector_thread("gc-finalizer")
                 .spawn(move || crate::collector::run_finalizer(self))
                 .unwrap_or_else(|e| panic!("gc: cannot spawn the finalizer thread: {e}"));
         });

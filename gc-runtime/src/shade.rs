@@ -6,7 +6,7 @@
 //! queue ([`crate::grey_queue`]). Objects without pointer fields have nothing to scan: they
 //! become black at once and never enter a buffer.
 
-use crate::header::{Header, ObjPtr};
+use crate::object::{Header, ObjPtr};
 
 /// A private buffer of grey objects.
 pub(crate) type ShadeBuffer = crate::grey_queue::ShadeBuffer<ObjPtr>;

@@ -33,9 +33,25 @@ use crate::{
     config::{BarrierKind, Mode},
     handshake::MutatorCounts,
     heap::SweepTotals,
-    marker::MarkWork,
     primitive::sync::atomic::{AtomicU64, Ordering},
 };
+
+/// What a worker or assist did, for statistics and the pacer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct MarkWork {
+    /// Objects scanned.
+    pub(crate) objects: usize,
+    /// Bytes of objects marked: scanned ones plus those with nothing to scan. The pacer's
+    /// measure of the live heap.
+    pub(crate) marked_bytes: usize,
+}
+
+impl std::ops::AddAssign for MarkWork {
+    fn add_assign(&mut self, o: MarkWork) {
+        self.objects += o.objects;
+        self.marked_bytes += o.marked_bytes;
+    }
+}
 
 /// How many cycle records [`Stats::recent`] keeps.
 pub const RECENT_CYCLES: usize = 256;

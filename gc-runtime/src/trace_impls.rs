@@ -14,7 +14,7 @@ use std::{
     sync::atomic,
 };
 
-use crate::trace::{Trace, Tracer};
+use crate::object::{Trace, Tracer};
 
 macro_rules! no_pointers {
     ($($t:ty),* $(,)?) => {$(
@@ -200,7 +200,10 @@ mod tests {
     use std::sync::atomic::AtomicPtr;
 
     use super::*;
-    use crate::{header::Header, member::Member, trace::TraceSink};
+    use crate::{
+        member::Member,
+        object::{Header, TraceSink},
+    };
 
     struct Count(usize);
     impl TraceSink for Count {

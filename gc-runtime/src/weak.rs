@@ -24,20 +24,11 @@
 //! cycle, under every barrier, however often other threads upgrade it — unless one of them
 //! stores it into the heap or a root, which makes it strongly reachable again.
 //!
-//! # Clearing, without a pause that grows with the number of weak references
+//! # Clearing
 //!
-//! Marking's verdict must reach every cell before any dead referent is freed. Scanning all
-//! cells inside the termination pause would make that pause proportional to the number of
-//! weak references, so the collector splits it:
-//!
-//! 1. In the termination pause it records the finished marking's epoch as *pending*. From then
-//!    on an upgrade treats a referent whose mark is older as dead and returns `None`, even
-//!    if its cell was not cleared yet. The sweep epoch is **not** advanced: nothing that
-//!    died in this cycle can be freed yet, so reading the referent's header stays valid.
-//! 2. With the world running, the collector clears every cell whose referent is unmarked.
-//! 3. A ragged handshake: every running mutator passes a safepoint, so no upgrade that read a
-//!    cell before it was cleared is still in progress.
-//! 4. Only then does it publish the sweep epoch and let the sweep free dead objects.
+//! How the collector clears the cells of dead referents without a pause that grows with the
+//! number of weak references, and why an upgrade never returns a freed object, is in
+//! `weak_table.rs`.
 //!
 //! # Ephemerons
 //!
@@ -47,50 +38,18 @@
 
 use std::{fmt, marker::PhantomData, ptr::NonNull};
 
-use crate::primitive::sync::Mutex;
-
 use crate::{
-    cells::{CellPool, PtrCell},
+    cells::PtrCell,
     clock,
     gc::Gc,
-    header::{GcBox, Header},
     mutator::Mutator,
+    object::{GcBox, Header},
+    object::{Trace, Tracer},
     primitive::sync::atomic::Ordering,
     runtime::Runtime,
-    trace::{Trace, Tracer},
     variance::Invariant,
+    weak_table,
 };
-
-/// All weak cells.
-#[derive(Default)]
-pub(crate) struct WeakTable {
-    cells: Mutex<CellPool>,
-}
-
-impl WeakTable {
-    /// Step 2 (world running): clear every cell whose referent marking did not reach.
-    /// Returns how many were cleared.
-    pub(crate) fn clear_dead(&self) -> usize {
-        let epoch = clock::weak_verdict();
-        let chunks = self.cells.lock().chunks();
-        let mut cleared = 0;
-        CellPool::for_each_in(&chunks, |cell, p| {
-            // SAFETY: the sweep epoch has not advanced past objects that died in this cycle,
-            // and referents of older cycles were cleared in their own cycle: `p` is allocated.
-            if unsafe { &*p }.mark_epoch() < epoch
-                && cell.ptr.compare_exchange(p, std::ptr::null_mut(), Ordering::AcqRel, Ordering::Relaxed).is_ok()
-            {
-                cleared += 1;
-            }
-        });
-        cleared
-    }
-
-    /// Number of live weak references.
-    pub(crate) fn len(&self) -> usize {
-        self.cells.lock().live()
-    }
-}
 
 /// A pointer that does not keep its object alive.
 ///
@@ -114,9 +73,7 @@ pub struct Weak<T: 'static> {
 impl<T: Trace + Send + Sync + 'static> Weak<T> {
     /// A weak reference to `gc`'s object.
     pub fn new(mu: &Mutator, gc: Gc<'_, T>) -> Weak<T> {
-        let cell = mu.runtime().weaks.cells.lock().acquire();
-        // Release: publishes the object to upgraders and to the clearing scan.
-        cell.ptr.store(gc.header_ptr(), Ordering::Release);
+        let cell = mu.runtime().weaks.register(gc.header_ptr());
         Weak { cell, _t: PhantomData }
     }
 
@@ -128,8 +85,7 @@ impl<T: Trace + Send + Sync + 'static> Weak<T> {
         // objects are cleared, and running mutators passed a safepoint, before the sweep may
         // free them).
         let header = unsafe { p.as_ref() };
-        let pending = clock::weak_verdict();
-        if pending != 0 && header.mark_epoch() < pending {
+        if weak_table::condemned(header) {
             return None; // dead by the marking that just finished; its cell is being cleared
         }
         if clock::barrier_on() {
@@ -152,10 +108,7 @@ impl<T: Trace + Send + Sync + 'static> Weak<T> {
 
 impl<T: 'static> Drop for Weak<T> {
     fn drop(&mut self) {
-        let rt = Runtime::get();
-        let mut cells = rt.weaks.cells.lock();
-        self.cell.ptr.store(std::ptr::null_mut(), Ordering::Relaxed);
-        cells.release(self.cell);
+        Runtime::get().weaks.unregister(self.cell);
     }
 }
 

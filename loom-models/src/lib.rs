@@ -36,7 +36,7 @@ mod config;
 #[path = "../../gc-runtime/src/grey_queue.rs"]
 mod grey_queue;
 
-#[path = "../../gc-runtime/src/mark_word.rs"]
+#[path = "../../gc-runtime/src/object/mark_word.rs"]
 mod mark_word;
 
 #[path = "../../gc-runtime/src/slot.rs"]

@@ -16,7 +16,7 @@ use crate::{
     gc::Gc,
     member::Member,
     mutator::Mutator,
-    trace::{Trace, Tracer},
+    object::{Trace, Tracer},
 };
 
 const NAME: &str = "GcIdMap";

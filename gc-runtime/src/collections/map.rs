@@ -25,15 +25,13 @@ use hashbrown::HashTable;
 
 use crate::primitive::sync::RwLock;
 
-use super::{
-    slots::{read_for_trace, slot_addr, AddrFmt, Armed},
-    user_code,
-};
+use super::slots::{read_for_trace, slot_addr, AddrFmt, Armed};
 use crate::{
     gc::Gc,
     member::Member,
     mutator::Mutator,
-    trace::{Trace, Tracer},
+    object::{Trace, Tracer},
+    thread_state::user_code,
 };
 
 const NAME: &str = "GcMap";
@@ -49,7 +47,7 @@ const NAME: &str = "GcMap";
 ///
 /// A key's `Hash` runs before the map is locked; its `Eq`, `Clone` and `Debug` run under the
 /// map's lock. All of them may allocate and use other maps, but not this one; under the lock a
-/// safepoint does nothing and `collect` panics (see `collections/user_code.rs`).
+/// safepoint does nothing and `collect` panics (see `thread_state/user_code.rs`).
 ///
 /// ```
 /// use gc_runtime::{GcMap, Trace};

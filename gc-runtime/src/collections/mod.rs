@@ -105,7 +105,7 @@ mod plain_data;
 mod slots;
 #[cfg(test)]
 mod tests;
-pub(crate) mod user_code;
+
 mod vec;
 
 pub use self::{

@@ -4,13 +4,13 @@
 use std::fmt;
 
 use crate::{
-    header::Header,
     member::Member,
+    object::Header,
+    object::{Trace, TraceSink, Tracer},
     primitive::sync::{
         atomic::{AtomicBool, AtomicPtr, Ordering},
         RwLock, RwLockReadGuard,
     },
-    trace::{Trace, TraceSink, Tracer},
 };
 
 /// Whether a collection is inside an allocated object (see the module docs, "Armed and

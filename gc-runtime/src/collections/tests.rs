@@ -7,10 +7,9 @@
 use crate::{
     clock::{self, Phase},
     config::BarrierKind,
-    header::GcBox,
-    mutator,
+    object::GcBox,
     runtime::Runtime,
-    test_support, Gc, GcIdMap, GcMap, GcVec, Mutator, Trace,
+    test_support, thread_state, Gc, GcIdMap, GcMap, GcVec, Mutator, Trace,
 };
 
 #[derive(Trace)]
@@ -35,7 +34,7 @@ struct PhaseOff;
 impl Drop for PhaseOff {
     fn drop(&mut self) {
         clock::force(Phase::Off, BarrierKind::Dijkstra);
-        mutator::with_running_mutator(|mu| mu.shade.flush(mu.grey));
+        thread_state::with_running_mutator(|mu| mu.shade.flush(mu.grey));
         Runtime::get().grey.clear();
     }
 }

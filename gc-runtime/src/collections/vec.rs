@@ -15,7 +15,7 @@ use crate::{
     gc::Gc,
     member::Member,
     mutator::Mutator,
-    trace::{Trace, Tracer},
+    object::{Trace, Tracer},
 };
 
 const NAME: &str = "GcVec";
@@ -508,7 +508,11 @@ impl<T> fmt::Debug for GcVecIter<'_, '_, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{header::Header, primitive::sync::atomic::AtomicPtr, test_support, trace::TraceSink};
+    use crate::{
+        object::{Header, TraceSink},
+        primitive::sync::atomic::AtomicPtr,
+        test_support,
+    };
 
     #[derive(Default)]
     struct Count {

@@ -79,13 +79,13 @@ use crate::{
     clock::{self, Phase},
     config::{Config, Mode},
     heap::SweepTotals,
-    marker::{self, MarkWork, MarkWorker},
-    mutator,
+    marker::{self, MarkWorker},
     primitive::sync::atomic::{AtomicBool, Ordering},
     report,
     root_table::RootGuard,
     runtime::Runtime,
-    stats::{CycleStats, Pause, PauseKind, PhaseChange},
+    stats::{CycleStats, MarkWork, Pause, PauseKind, PhaseChange},
+    thread_state,
 };
 
 /// Termination attempts that resume concurrent marking before the pause drains the rest.
@@ -142,7 +142,7 @@ impl Control {
 
 /// The collector thread's loop.
 pub(crate) fn run(rt: &'static Runtime) {
-    mutator::enter_collector_thread();
+    thread_state::enter_collector_thread();
     // The sweep counters when the last cycle ended: each cycle's record counts what was freed
     // from there to its own end, so consecutive records cover every free exactly once.
     let mut swept_at_last_end = rt.pages.swept.totals();
@@ -168,7 +168,7 @@ pub(crate) fn run(rt: &'static Runtime) {
 
 /// The finalizer thread's loop: run destructors of dead objects as sweepers hand them over.
 pub(crate) fn run_finalizer(rt: &'static Runtime) {
-    mutator::enter_collector_thread();
+    thread_state::enter_collector_thread();
     loop {
         report::or_abort("finalizer thread", || rt.pages.finalize_next());
     }

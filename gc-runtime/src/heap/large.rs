@@ -27,7 +27,7 @@ use crate::{
 };
 
 use super::{page::SweepResult, raw};
-use crate::header::Header;
+use crate::object::Header;
 
 /// One large object: its block and the layout it was allocated with.
 pub(crate) struct LargeObject {

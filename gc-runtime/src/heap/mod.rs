@@ -37,7 +37,7 @@ pub(crate) mod page;
 pub(crate) mod raw;
 pub(crate) mod size_class;
 
-use std::{alloc::Layout, any::Any, ptr::NonNull};
+use std::{alloc::Layout, ptr::NonNull};
 
 use crate::primitive::sync::Mutex;
 
@@ -50,7 +50,7 @@ use self::{
 };
 use crate::{
     clock,
-    header::Header,
+    object::Header,
     primitive::sync::atomic::{AtomicU64, AtomicUsize, Ordering},
     report,
 };
@@ -73,7 +73,7 @@ pub(crate) unsafe fn run_destructor(obj: *mut Header) -> bool {
     match r {
         Ok(()) => true,
         Err(payload) => {
-            drop_payload(payload);
+            report::drop_payload(payload);
             report_destructor_panic(desc.name());
             false
         }
@@ -94,14 +94,6 @@ fn report_destructor_panic(type_name: &str) {
         report::line(format_args!(
             "gc: further destructor panics are not reported; Stats::drop_panics and the cycle records count them"
         ));
-    }
-}
-
-/// Drop a caught panic payload; if dropping it panics in turn, leak that second payload (its
-/// destructor already failed once, and there is nothing sensible left to do with it).
-pub(crate) fn drop_payload(payload: Box<dyn Any + Send>) {
-    if let Err(again) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(payload))) {
-        std::mem::forget(again);
     }
 }
 
@@ -422,8 +414,8 @@ mod tests {
 
     use super::{cache::AllocCache, size_class::class_of, *};
     use crate::{
-        header::{GcBox, Header},
-        trace::{Trace, Tracer},
+        object::{GcBox, Header},
+        object::{Trace, Tracer},
     };
 
     struct Probe(Arc<AtomicUsize>);

@@ -30,7 +30,7 @@ use std::{alloc::Layout, cell::UnsafeCell, ptr::NonNull};
 
 use super::{raw, size_class::CLASS_SIZES};
 use crate::{
-    header::Header,
+    object::Header,
     primitive::sync::atomic::{AtomicU64, AtomicUsize, Ordering},
 };
 

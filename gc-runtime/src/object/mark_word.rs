@@ -1,6 +1,6 @@
 //! The mark word: the epoch of the last marking that reached an object.
 //!
-//! Every object's [`Header`](crate::header::Header) holds one (the epoch scheme is explained
+//! Every object's [`Header`](super::Header) holds one (the epoch scheme is explained
 //! there). Shading is a race between the marker, mark assists and barrier slow paths on several
 //! threads; [`MarkWord::try_mark`] picks exactly one winner per object and epoch, and only the
 //! winner queues the object, so nothing is scanned twice.

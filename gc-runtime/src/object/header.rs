@@ -32,7 +32,7 @@
 //! read it without further synchronisation. `mark` is atomic: the marker, mark assists and
 //! barrier slow paths race to shade the same object, and exactly one of them wins.
 
-use crate::{
+use super::{
     mark_word::MarkWord,
     trace::{Trace, Tracer},
 };

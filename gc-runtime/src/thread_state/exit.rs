@@ -10,14 +10,14 @@
 //! destroyed (glibc runs C++/Rust thread-local destructors first, then key destructors), so a
 //! mutator kept in a thread-local has been dropped by then and cleared the key. A key still set
 //! at that point belongs to a leaked mutator, and the destructor hands it to
-//! [`crate::mutator`]'s `leaked_thread_exited`.
+//! [`super`]'s `leaked_thread_exited`.
 //!
 //! Outside Unix there is no such hook here: a leaked mutator's thread is never noticed, and the
 //! slow-safepoint warning names it.
 //!
 //! # Invariants
 //!
-//! - The key's value is null, or points to the `MutatorInner` of the mutator attached on this
+//! - The key's value is null, or points to the `ThreadState` of the mutator attached on this
 //!   thread; [`unwatch`] nulls it before that state is freed.
 //! - The destructor only runs for a non-null value, once, on the exiting thread.
 
@@ -32,7 +32,7 @@ mod imp {
     unsafe extern "C" fn on_exit(state: *mut c_void) {
         // SAFETY: a non-null value was set by `watch` for this thread's mutator, which was
         // never dropped (dropping it nulls the value), so its state was never freed.
-        unsafe { crate::mutator::leaked_thread_exited(state.cast_const().cast()) };
+        unsafe { super::super::leaked_thread_exited(state.cast_const().cast()) };
     }
 
     fn key() -> Option<libc::pthread_key_t> {

@@ -15,10 +15,8 @@
 //! `#[derive(Trace)]` macro makes that promise for you. The rules an impl must follow are
 //! listed on the trait.
 
-use crate::{
-    header::Header,
-    primitive::sync::atomic::{AtomicBool, AtomicPtr},
-};
+use super::header::Header;
+use crate::primitive::sync::atomic::{AtomicBool, AtomicPtr};
 
 /// A type whose GC pointers the collector can find.
 ///

@@ -1,0 +1,21 @@
+//! An object in the heap: its header (type descriptor and mark word) and the [`Trace`]
+//! contract through which its type tells the collector where its slots are.
+//!
+//! - `header.rs`: [`GcBox<T>`] = [`Header`] + value; the type descriptor; mark epochs and what
+//!   they mean for an object's colour.
+//! - `mark_word.rs`: the atomic mark epoch and the race to shade an object exactly once.
+//! - `trace.rs`: the public [`Trace`] trait and [`Tracer`], and the collector's side of a
+//!   trace (`TraceSink`).
+//!
+//! The header and the trace contract refer to each other by nature — a descriptor holds its
+//! type's trace function, and a tracer reports slots that point to headers — so they live in
+//! one module; everything else in the crate imports them from here.
+
+pub(crate) mod header;
+pub(crate) mod mark_word;
+pub(crate) mod trace;
+
+pub(crate) use self::{
+    header::{GcBox, Header, ObjPtr},
+    trace::{Trace, TraceSink, Tracer},
+};

@@ -1,0 +1,479 @@
+//! The current thread's part of the collector: its mutator state (allocation cache, shade
+//! buffer, assist debt, handshake entry) and its role (a mutator, a collector thread, or
+//! neither), reached through thread-locals.
+//!
+//! The public [`Mutator`](crate::Mutator) is a handle on a [`ThreadState`]; everything the
+//! engine needs of "this thread" is here, so the barrier, the marker and the collector never
+//! reach up into the public API.
+//!
+//! # Private state
+//!
+//! Each mutator owns an allocation cache (a page per size class) and a shade buffer. Both
+//! are touched only by its thread; the write barrier finds the buffer through the thread-local
+//! [`CURRENT`] ([`with_running_mutator`]), so `Member::set` needs no mutator argument.
+//!
+//! # Threads that exit
+//!
+//! A thread that ends with its mutator still attached — leaked with `Box::leak` or
+//! `mem::forget`, so never dropped — is noticed on its way out (see `thread_state/exit.rs`) and
+//! removed, so later cycles do not wait for it ([`leaked_thread_exited`]). But a leaked mutator
+//! can lend `'static` references (`Gc::into_ref` of a `Gc<'static, T>`), and those may live on
+//! in other threads after its own ended. So every object alive at that moment is *pinned*:
+//! kept, and traced as a root, for the rest of the process (at the collector's next pause; a
+//! warning says how many). Objects made afterwards are collected as usual. Dropping the mutator
+//! before its thread ends — or keeping it in a `thread_local!`, which is dropped then — avoids
+//! the leak.
+//!
+//! # Invariants
+//!
+//! - [`CURRENT`] is null, or points to the state of the mutator attached on this thread; it is
+//!   set by [`ThreadState::attach`] and cleared by [`ThreadState::detach_for_good`] before the
+//!   state is freed.
+//! - Only shared references to a `ThreadState` are ever made (every field is a `Cell` or a
+//!   `RefCell`): the public handle and the barrier reach the same state.
+
+use std::{
+    alloc::Layout,
+    cell::{Cell, RefCell},
+    fmt,
+    ptr::NonNull,
+};
+
+use crate::{
+    clock,
+    heap::{cache::AllocCache, page::PAGE_BYTES, size_class::class_of},
+    marker,
+    object::{GcBox, Header},
+    object::{Trace, TraceSink, Tracer},
+    primitive::sync::atomic::{AtomicBool, AtomicPtr, Ordering},
+    runtime::Runtime,
+    shade::{self, GreyQueue, ShadeBuffer},
+    slot,
+};
+
+mod exit;
+pub(crate) mod user_code;
+
+/// The memory limit was reached: what was asked for, and how full the heap is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LimitError {
+    /// The configured limit, in bytes.
+    pub limit: usize,
+    /// The heap's live bytes when the request failed.
+    pub live: usize,
+    /// Bytes the last collection found live (what it marked).
+    pub last_marked: usize,
+    /// Bytes the request needed (a page, for small objects).
+    pub requested: usize,
+}
+
+impl fmt::Display for LimitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "gc memory limit reached: the heap holds {} bytes of a {}-byte limit and {} more were needed \
+             (the last collection found {} bytes live)",
+            self.live, self.limit, self.requested, self.last_marked
+        )
+    }
+}
+
+impl std::error::Error for LimitError {}
+
+/// Allocation bytes after which a mutator allocating during marking helps mark.
+const ASSIST_CHUNK: usize = 64 * 1024;
+/// Bytes of objects an assist scans per byte its mutator allocated.
+const ASSIST_RATIO: usize = 2;
+
+struct Local {
+    cache: AllocCache,
+    shade: ShadeBuffer,
+    assist_debt: usize,
+}
+
+/// A mutator's state: owned by its [`Mutator`](crate::Mutator) handle, reached by the barrier
+/// through [`CURRENT`].
+pub(crate) struct ThreadState {
+    rt: &'static Runtime,
+    id: usize,
+    running: Cell<bool>,
+    seen_sweep_epoch: Cell<u64>,
+    /// The mark epoch of the last marking during which this thread upgraded a weak reference
+    /// (0: none). Under the Yuasa barrier its stores then shade the stored pointer too, until
+    /// that marking ends (see `weak.rs`).
+    weak_upgrade_epoch: Cell<u64>,
+    local: RefCell<Local>,
+}
+
+thread_local! {
+    /// The state of the mutator attached on this thread, or null.
+    static CURRENT: Cell<*const ThreadState> = const { Cell::new(std::ptr::null()) };
+    /// Whether this thread is one of the collector's (collector, mark worker, finalizer).
+    static IN_COLLECTOR: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Why this thread cannot attach a mutator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    /// It already has one.
+    AlreadyAttached,
+    /// It is one of the collector's threads.
+    CollectorThread,
+}
+
+/// Whether the calling thread may attach a mutator.
+pub(crate) fn may_attach() -> Result<(), Refusal> {
+    if !CURRENT.with(Cell::get).is_null() {
+        return Err(Refusal::AlreadyAttached);
+    }
+    if IN_COLLECTOR.with(Cell::get) {
+        return Err(Refusal::CollectorThread);
+    }
+    Ok(())
+}
+
+impl ThreadState {
+    /// Register the calling thread as a mutator of `rt` (it may attach: see [`may_attach`]).
+    /// The state lives until [`ThreadState::detach_for_good`], or for the rest of the process
+    /// if its handle is leaked.
+    pub(crate) fn attach(rt: &'static Runtime) -> NonNull<ThreadState> {
+        debug_assert_eq!(may_attach(), Ok(()));
+        let name =
+            std::thread::current().name().map_or_else(|| format!("{:?}", std::thread::current().id()), str::to_owned);
+        let id = rt.handshake.register(name);
+        let state = NonNull::from(Box::leak(Box::new(ThreadState {
+            rt,
+            id,
+            running: Cell::new(true),
+            seen_sweep_epoch: Cell::new(clock::sweep_epoch()),
+            weak_upgrade_epoch: Cell::new(0),
+            local: RefCell::new(Local { cache: AllocCache::default(), shade: ShadeBuffer::default(), assist_debt: 0 }),
+        })));
+        CURRENT.with(|c| c.set(state.as_ptr()));
+        exit::watch(state.as_ptr().cast_const().cast());
+        state
+    }
+
+    /// Detach for good: hand back the private state, leave the handshake, clear [`CURRENT`]
+    /// and free the state.
+    ///
+    /// # Safety
+    /// `state` came from [`ThreadState::attach`] on this thread, and no reference to it is
+    /// used after this call.
+    pub(crate) unsafe fn detach_for_good(state: NonNull<ThreadState>) {
+        {
+            // SAFETY: valid until freed below (the caller).
+            let this = unsafe { state.as_ref() };
+            let (rt, id) = (this.rt, this.id);
+            let mut local = this.local.borrow_mut();
+            local.cache.release_all(&rt.pages);
+            rt.handshake.unregister(id, || local.shade.flush(&rt.grey));
+        }
+        CURRENT.with(|c| c.set(std::ptr::null()));
+        exit::unwatch();
+        // SAFETY: `state` came from `Box::leak` in `attach`; the thread-local pointer and the
+        // exit watch were cleared above and no reference to the state outlives this call.
+        drop(unsafe { Box::from_raw(state.as_ptr()) });
+    }
+
+    /// The runtime this mutator belongs to.
+    pub(crate) fn runtime(&self) -> &'static Runtime {
+        self.rt
+    }
+
+    /// This mutator's handshake id.
+    pub(crate) fn id(&self) -> usize {
+        self.id
+    }
+
+    /// Allocate an object holding `value`, or give `value` back with the limit's state.
+    ///
+    /// The object is written (header with the current mark epoch, so black while marking and
+    /// surviving a sweep in progress) and its slots armed before anything can see it; a large
+    /// object is published to the sweepers last. Not a safepoint.
+    #[inline]
+    pub(crate) fn alloc<T: Trace + Send + Sync + 'static>(
+        &self,
+        value: T,
+    ) -> Result<NonNull<GcBox<T>>, (T, LimitError)> {
+        let block = match const { small_class::<T>() } {
+            Some(class) => {
+                let mut local = self.local.borrow_mut();
+                match local.cache.alloc_fast(class) {
+                    Some(p) => Some(p),
+                    None => self.alloc_slow(&mut local, class),
+                }
+            }
+            None => self.alloc_large(Layout::new::<GcBox<T>>()),
+        };
+        let Some(block) = block else {
+            let needed = if small_class::<T>().is_some() { PAGE_BYTES } else { std::mem::size_of::<GcBox<T>>() };
+            return Err((value, self.limit_state(needed)));
+        };
+        let obj = block.cast::<GcBox<T>>();
+        // SAFETY: `block` is a free slot (or block) of at least `size_of::<GcBox<T>>()` bytes,
+        // suitably aligned (slots are 16-aligned and `small_class` sends over-aligned types to
+        // the large-object path), owned by nobody else until published: a slot sits in this
+        // mutator's own cached page, a large block is not listed yet.
+        unsafe { obj.as_ptr().write(GcBox { header: Header::new::<T>(clock::mark_epoch()), value }) };
+        if const { small_class::<T>().is_none() } {
+            // Publication comes last: only now may a sweeper see the block (see `large.rs`).
+            // SAFETY: the block came from `alloc_large` with this layout and holds the object
+            // just written, marked with the current epoch.
+            unsafe { self.rt.pages.publish_large(block, Layout::new::<GcBox<T>>()) };
+        }
+        if T::NEEDS_TRACE {
+            // SAFETY: just initialised.
+            let value = unsafe { &(*obj.as_ptr()).value };
+            value.trace(&mut Tracer::new(&mut ArmSlots));
+        }
+        Ok(obj)
+    }
+
+    /// A safepoint that has work to do: acknowledge the collector's request (publishing grey
+    /// objects and, if a marking terminated since the last time, handing cached pages back —
+    /// both before the acknowledgement, so the collector can sweep them once everyone
+    /// answered), or park for a stop-the-world pause.
+    pub(crate) fn safepoint_slow(&self) {
+        let mut local = self.local.borrow_mut();
+        self.rt.handshake.safepoint_slow(self.id, &mut || self.publish_private_state(&mut local));
+    }
+
+    /// Record that this thread holds a local from a weak upgrade made while marking.
+    pub(crate) fn note_weak_upgrade(&self) {
+        self.weak_upgrade_epoch.set(clock::mark_epoch());
+    }
+
+    /// Shade an object into this mutator's buffer (barrier helper for roots).
+    ///
+    /// # Safety
+    /// `obj` is allocated: reachable through a local of this mutator.
+    pub(crate) unsafe fn shade(&self, obj: *mut Header) {
+        let mut local = self.local.borrow_mut();
+        // SAFETY: the caller.
+        unsafe { shade::shade(obj, clock::mark_epoch(), &mut local.shade, &self.rt.grey) };
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn alloc_slow(&self, local: &mut Local, class: usize) -> Option<NonNull<u8>> {
+        self.release_stale_pages(local);
+        if !self.room_for(PAGE_BYTES) {
+            return None;
+        }
+        local.cache.refill(&self.rt.pages, class);
+        let bytes = std::mem::take(&mut local.cache.allocated_since_refill);
+        self.after_allocation(local, bytes);
+        Some(local.cache.alloc_fast(class).unwrap_or_else(|| unreachable!("a refilled page has a free slot")))
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn alloc_large(&self, layout: Layout) -> Option<NonNull<u8>> {
+        if !self.room_for(layout.size()) {
+            return None;
+        }
+        let block = self.rt.pages.alloc_large(layout);
+        let mut local = self.local.borrow_mut();
+        self.after_allocation(&mut local, layout.size());
+        Some(block)
+    }
+
+    /// Whether `bytes` more fit under the memory limit. If not, ask for a collection and finish
+    /// any sweep in progress (this thread sweeps), then look again.
+    pub(crate) fn room_for(&self, bytes: usize) -> bool {
+        let Some(limit) = self.rt.pacer.limit() else { return true };
+        let fits = || self.rt.pages.live_bytes().saturating_add(bytes) <= limit;
+        if fits() {
+            return true;
+        }
+        self.rt.control.request_background();
+        self.rt.pages.finish_sweep();
+        fits()
+    }
+
+    pub(crate) fn limit_state(&self, requested: usize) -> LimitError {
+        LimitError {
+            limit: self.rt.pacer.limit().unwrap_or(usize::MAX),
+            live: self.rt.pages.live_bytes(),
+            last_marked: self.rt.pacer.last_live(),
+            requested,
+        }
+    }
+
+    fn after_allocation(&self, local: &mut Local, bytes: usize) {
+        self.rt.note_allocation(bytes);
+        if clock::barrier_on() {
+            local.assist_debt += bytes;
+            if local.assist_debt >= ASSIST_CHUNK {
+                let budget = local.assist_debt * ASSIST_RATIO;
+                local.assist_debt = 0;
+                marker::assist(self.rt, budget);
+            }
+        } else {
+            local.assist_debt = 0;
+        }
+    }
+
+    fn release_stale_cache(&self) {
+        self.release_stale_pages(&mut self.local.borrow_mut());
+    }
+
+    /// What a mutator does when it acknowledges a handshake: publish its grey objects, and hand
+    /// back its cached pages if a marking terminated since it last did.
+    fn publish_private_state(&self, local: &mut Local) {
+        local.shade.flush(&self.rt.grey);
+        self.release_stale_pages(local);
+    }
+
+    /// After a mark termination, hand the cached pages back so the sweeper can reach them.
+    fn release_stale_pages(&self, local: &mut Local) {
+        let epoch = clock::sweep_epoch();
+        if self.seen_sweep_epoch.get() != epoch {
+            local.cache.release_all(&self.rt.pages);
+            self.seen_sweep_epoch.set(epoch);
+        }
+    }
+
+    /// Running → detached. The cached pages go back to the central lists first: a cycle may
+    /// run while this thread is away, and its sweep must reach the garbage in them (otherwise
+    /// their dead objects' destructors would wait until the thread allocates again).
+    pub(crate) fn detach(&self) {
+        let (rt, id) = (self.rt, self.id);
+        let mut local = self.local.borrow_mut();
+        local.cache.release_all(&rt.pages);
+        rt.handshake.detach(id, || local.shade.flush(&rt.grey));
+        drop(local);
+        self.running.set(false);
+    }
+
+    pub(crate) fn attach_again(&self) {
+        self.rt.handshake.attach(self.id);
+        self.running.set(true);
+        self.release_stale_cache();
+    }
+}
+
+/// The thread of a leaked mutator ended (called by `thread_exit.rs`): hand its private state
+/// back, remove it from the handshake, and have the collector pin every live object (see
+/// "Threads that exit").
+///
+/// # Safety
+/// `state` is the `ThreadState` of a mutator attached on the calling, exiting thread and never
+/// dropped (so never freed, and never used again).
+pub(crate) unsafe fn leaked_thread_exited(state: *const ThreadState) {
+    // SAFETY: guaranteed by the caller; only shared references to the state exist.
+    let inner = unsafe { &*state };
+    let rt = inner.rt;
+    let name = match inner.local.try_borrow_mut() {
+        Ok(mut local) => {
+            local.cache.release_all(&rt.pages);
+            rt.handshake.exit_leaked(inner.id, || local.shade.flush(&rt.grey))
+        }
+        // The thread cannot end inside an allocation; if it somehow did, leak the cache.
+        Err(_) => rt.handshake.exit_leaked(inner.id, || {}),
+    };
+    exit::write_stderr(&format!(
+        "gc: thread `{name}` ended with its Mutator still attached (it was leaked: Box::leak or \
+         mem::forget); references borrowed from it may outlive the thread, so every object alive \
+         now is kept for the rest of the process. Drop the Mutator before the thread ends, or keep \
+         it in a thread_local!.\n"
+    ));
+}
+
+/// Mark the current thread as a collector thread: it may not attach. Every thread started
+/// from a [`collector_thread`] builder calls this first.
+pub(crate) fn enter_collector_thread() {
+    IN_COLLECTOR.with(|c| c.set(true));
+}
+
+/// The stack of every thread the collector starts (collector, finalizer, mark workers): 64 MiB,
+/// or `RUST_MIN_STACK` if that is larger. Tracing one object and dropping one object's fields
+/// recurse natively (a `Box` chain inside one object, a deep plain list in a field); a program
+/// can build such a value on its own thread (allocation traces it once), so the collector's
+/// threads must manage at least as deep. The memory is reserved, not committed, until used.
+fn collector_stack_size() -> usize {
+    const DEFAULT: usize = 64 << 20;
+    let min = std::env::var("RUST_MIN_STACK").ok().and_then(|v| v.parse::<usize>().ok()).unwrap_or(0);
+    DEFAULT.max(min)
+}
+
+/// A builder for one of the collector's threads (named, with the collector's stack size).
+pub(crate) fn collector_thread(name: &str) -> std::thread::Builder {
+    std::thread::Builder::new().name(name.into()).stack_size(collector_stack_size())
+}
+
+/// What the write barrier's slow path needs of the current thread's running mutator.
+pub(crate) struct RunningMutator<'a> {
+    /// Its shade buffer.
+    pub(crate) shade: &'a mut ShadeBuffer,
+    /// The global grey queue the buffer flushes into.
+    pub(crate) grey: &'a GreyQueue,
+    /// The mark epoch of the last marking during which it upgraded a weak reference (0: none).
+    pub(crate) weak_upgrade_epoch: u64,
+}
+
+/// Run `f` with the current thread's running mutator (attached, not inside `blocking` or
+/// `collect`, state not borrowed); `None` otherwise. The collector waits for a running mutator
+/// at every pause, so nothing `f` does can straddle one.
+#[inline]
+pub(crate) fn with_running_mutator<R>(f: impl FnOnce(RunningMutator<'_>) -> R) -> Option<R> {
+    let p = CURRENT.with(Cell::get);
+    if p.is_null() {
+        return None;
+    }
+    // SAFETY: `CURRENT` points to the inner state while its `Mutator` exists on this thread
+    // and is cleared in `Mutator::drop` before the state is freed; only shared references to
+    // it are ever made.
+    let inner = unsafe { &*p };
+    if !inner.running.get() {
+        return None;
+    }
+    let mut local = inner.local.try_borrow_mut().ok()?;
+    Some(f(RunningMutator {
+        shade: &mut local.shade,
+        grey: &inner.rt.grey,
+        weak_upgrade_epoch: inner.weak_upgrade_epoch.get(),
+    }))
+}
+
+/// Whether the current thread has a running mutator (see [`with_running_mutator`]).
+#[inline]
+pub(crate) fn running_here() -> bool {
+    let p = CURRENT.with(Cell::get);
+    // SAFETY: as in `with_running_mutator`.
+    !p.is_null() && unsafe { &*p }.running.get()
+}
+
+/// Sets a new object's slots from unarmed to empty (see `member.rs`).
+struct ArmSlots;
+
+impl TraceSink for ArmSlots {
+    fn visit_armed_flag(&mut self, flag: &AtomicBool) {
+        // Relaxed: as for slots, the object is not published yet.
+        flag.store(true, Ordering::Relaxed);
+    }
+
+    fn visit_slot(&mut self, slot: &AtomicPtr<Header>) {
+        // Every slot of a value being allocated is unarmed: armed slots only exist inside the
+        // heap and cannot be moved out. So a blind store arms it; no load (the first touch of
+        // a fresh object would stall on it).
+        debug_assert_eq!(slot.load(Ordering::Relaxed).addr(), slot::UNARMED_ADDR, "a new object's slot was armed");
+        // Relaxed: the object is not published yet; its publication is a Release store.
+        slot.store(std::ptr::null_mut(), Ordering::Relaxed);
+    }
+
+    fn visit_locked(&mut self) {
+        // A collection in a value being allocated is known to no other thread, so its lock is
+        // free; and arming needs only its flag, reported before the lock is tried.
+        debug_assert!(false, "a lock inside an object being allocated was taken");
+    }
+}
+
+const fn small_class<T>() -> Option<usize> {
+    if std::mem::align_of::<GcBox<T>>() > 16 {
+        None
+    } else {
+        class_of(std::mem::size_of::<GcBox<T>>())
+    }
+}

@@ -1,0 +1,85 @@
+//! The weak table: every weak reference's cell, and how marking's verdict reaches them.
+//!
+//! The marker never looks at this table, so a weakly referenced object that nothing else
+//! reaches stays white. Why an upgrade (in `weak.rs`) is sound while marking runs is explained
+//! there; this module is the other half: clearing.
+//!
+//! # Clearing, without a pause that grows with the number of weak references
+//!
+//! Marking's verdict must reach every cell before any dead referent is freed. Scanning all
+//! cells inside the termination pause would make that pause proportional to the number of
+//! weak references, so the collector splits it:
+//!
+//! 1. In the termination pause it records the finished marking's epoch as *pending*. From then
+//!    on an upgrade treats a referent whose mark is older as dead and returns `None`, even
+//!    if its cell was not cleared yet. The sweep epoch is **not** advanced: nothing that
+//!    died in this cycle can be freed yet, so reading the referent's header stays valid.
+//! 2. With the world running, the collector clears every cell whose referent is unmarked.
+//! 3. A ragged handshake: every running mutator passes a safepoint, so no upgrade that read a
+//!    cell before it was cleared is still in progress.
+//! 4. Only then does it publish the sweep epoch and let the sweep free dead objects.
+//!
+//! The pending verdict of step 1 is the clock's *weak verdict* epoch (see `clock.rs`), set by
+//! `clock::end_marking` and cleared by `clock::publish_sweep`, which also publishes the sweep
+//! epoch of step 4.
+
+use crate::{
+    cells::{CellPool, PtrCell},
+    clock,
+    object::Header,
+    primitive::sync::{atomic::Ordering, Mutex},
+};
+
+/// All weak cells.
+#[derive(Default)]
+pub(crate) struct WeakTable {
+    cells: Mutex<CellPool>,
+}
+
+impl WeakTable {
+    /// A cell for a new weak reference to `obj` (published with `Release`, for upgraders and
+    /// the clearing scan).
+    pub(crate) fn register(&self, obj: *mut Header) -> &'static PtrCell {
+        let cell = self.cells.lock().acquire();
+        cell.ptr.store(obj, Ordering::Release);
+        cell
+    }
+
+    /// Give a weak reference's cell back.
+    pub(crate) fn unregister(&self, cell: &'static PtrCell) {
+        let mut cells = self.cells.lock();
+        cell.ptr.store(std::ptr::null_mut(), Ordering::Relaxed);
+        cells.release(cell);
+    }
+
+    /// Step 2 (world running, verdict pending): clear every cell whose referent marking did not
+    /// reach. Returns how many were cleared.
+    pub(crate) fn clear_dead(&self) -> usize {
+        let epoch = clock::weak_verdict();
+        let chunks = self.cells.lock().chunks();
+        let mut cleared = 0;
+        CellPool::for_each_in(&chunks, |cell, p| {
+            // SAFETY: the sweep epoch has not advanced past objects that died in this cycle,
+            // and referents of older cycles were cleared in their own cycle: `p` is allocated.
+            if unsafe { &*p }.mark_epoch() < epoch
+                && cell.ptr.compare_exchange(p, std::ptr::null_mut(), Ordering::AcqRel, Ordering::Relaxed).is_ok()
+            {
+                cleared += 1;
+            }
+        });
+        cleared
+    }
+
+    /// Number of live weak references.
+    pub(crate) fn len(&self) -> usize {
+        self.cells.lock().live()
+    }
+}
+
+/// Whether a pending verdict (step 1) found `referent` dead: its cell may not be cleared yet,
+/// but an upgrade must fail.
+#[inline]
+pub(crate) fn condemned(referent: &Header) -> bool {
+    let verdict = clock::weak_verdict();
+    verdict != 0 && referent.mark_epoch() < verdict
+}
