@@ -18,8 +18,9 @@
 //!
 //! # Why each shade is needed
 //!
-//! 1. **Dijkstra (insertion, the seed's barrier).** Marking must never leave a black object
-//!    pointing to a white one. Shading every stored pointer keeps that invariant, so a pointer
+//! 1. **Dijkstra (insertion; the barrier of Go's first write-barrier change,
+//!    golang.org/cl/172190043).** Marking must never leave a black object pointing to a white
+//!    one. Shading every stored pointer keeps that invariant, so a pointer
 //!    the mutator moves from an unscanned object into a scanned one is not lost. Because
 //!    locals cannot exist at safepoints and every root store is barriered, no stack or root
 //!    rescan is needed at termination — the re-scan Go 1.5 had to do is gone by construction.
@@ -30,8 +31,8 @@
 //!
 //! # Memory ordering
 //!
-//! The seed shaded only when the *slot's* object was already shaded (`shaded(slot)`). That
-//! test is a race: on real hardware the mutator's store to the slot and its load of the
+//! Go's first write-barrier change (golang.org/cl/172190043, 2014) shaded only when the
+//! *slot's* object was already shaded (`shaded(slot)`). That test is a race: on real hardware the mutator's store to the slot and its load of the
 //! container's colour can be reordered against the marker's mark-then-scan, and both miss
 //! the pointer:
 //!
@@ -94,7 +95,7 @@ pub(crate) fn write_member(slot: &AtomicPtr<Header>, new: *mut Header) {
 
 /// Empty a `Member` slot: a store of null. A thread without a running mutator can do this — it
 /// needs no local, only a reference to an object: the finalizer running a destructor, a thread
-/// holding a `'static` borrow of a leaked mutator's object (see `mutator.rs`, "Threads that
+/// holding a `'static` borrow of a leaked mutator's object (see `thread_state/mod.rs`, "Threads that
 /// exit") — and for such a thread nothing orders the phase test before the store against a
 /// pause, so it takes the locked path ([`store_unattached`]). Every other store carries a
 /// local, which only a running mutator can have.

@@ -9,8 +9,7 @@
 use std::{collections::HashMap, fmt};
 
 use crate::{
-    object::Header,
-    object::{TraceSink, Tracer},
+    object::{Header, TraceSink, Tracer},
     primitive::sync::atomic::{AtomicPtr, Ordering},
     slot::is_object,
 };

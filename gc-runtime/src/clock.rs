@@ -21,7 +21,7 @@
 //!
 //! - **Mark epoch**: objects marked (or allocated) with it are black or grey in the current
 //!   marking; the mark word is an epoch, not a bit, so nothing is ever cleared (see
-//!   `header.rs`).
+//!   `object/header.rs`).
 //! - **Weak verdict**: the epoch of a finished marking whose verdict has not yet reached every
 //!   weak cell; 0 when none is pending. While it is set, a weak upgrade treats a referent
 //!   marked before it as dead (see `weak.rs`, "Clearing").

@@ -18,8 +18,7 @@ use std::{fmt, marker::PhantomData, ops::Deref, ptr::NonNull};
 
 use crate::{
     mutator::Mutator,
-    object::Trace,
-    object::{GcBox, Header},
+    object::{GcBox, Header, Trace},
     roots::Root,
 };
 

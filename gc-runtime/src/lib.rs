@@ -72,16 +72,27 @@
 //! every object alive then is kept for the rest of the process, since `'static` borrows of the
 //! leaked mutator may outlive its thread ([`Stats::pinned_objects`]).
 //!
-//! # Where to read on
+//! # Layers
 //!
-//! The book (`book/` in the repository) explains the whole. The algorithm is also documented
-//! where it lives: `collector/mod.rs` (the cycle, step by step), `barrier/` (the barriers and
-//! their memory ordering), `handshake.rs` (stop-the-world and ragged handshakes), `header.rs`
-//! (mark epochs), `member.rs` (why a slot only works inside an allocated object), `roots.rs`
-//! and `cells.rs` (roots), `weak.rs` (weak references and how they are cleared without a long
-//! pause), `collections/` (GC vectors and maps), `heap/` (pages, caches, sweeping), `shade.rs`,
-//! `grey_queue.rs` and `marker.rs` (grey queue and marking), `checkmark.rs` (verification),
-//! `primitive.rs` (the synchronisation types, swapped for loom's in `loom-models`).
+//! The crate is an engine with a public API on top; imports run upwards only (checked by
+//! `tests/layering.rs`). Read the engine from the bottom:
+//!
+//! | layer | modules | what they are |
+//! |---|---|---|
+//! | foundations | `primitive.rs`, `prefetch.rs`, `report.rs`, `config.rs` | the synchronisation types (swapped for loom's in `loom-models`), output that cannot panic, the configuration |
+//! | the clock | `clock.rs` | phase word with the barrier kind, mark/sweep/weak-verdict epochs, a state table |
+//! | objects and slots | `object/`, `slot.rs`, `cells.rs` | header, mark epochs, the [`Trace`] contract; the slot store; registered pointer cells |
+//! | grey | `grey_queue.rs`, `shade.rs` | per-thread shade buffers feeding the global grey queue |
+//! | memory | `heap/` | pages, size classes, caches, sweeping, the finalizer |
+//! | tables | `root_table.rs`, `weak_table.rs`, `handshake.rs`, `stats.rs` | roots and the orphan-shade protocol; weak cells and their clearing; stop-the-world and ragged handshakes; statistics |
+//! | mechanisms | `barrier.rs`, `marker.rs`, `checkmark.rs`, `thread_state/` | the write barrier; marking; verification; each thread's mutator state and role |
+//! | policy | `collector/`, `runtime.rs` | the cycle, step by step, and the pacer; the process-wide instance |
+//! | **public API** | `gc.rs`, `member.rs`, `roots.rs`, `weak.rs`, `mutator.rs`, `collections/`, `trace_impls.rs`, `variance.rs`, `private.rs` | the handles users hold |
+//!
+//! The only import circles: the runtime (the context struct every engine path reaches through)
+//! with the collector, the marker and the thread state it starts and serves; and `Gc`, `Mutator`
+//! and `Root`, which refer to each other. The book (`book/` in the repository) explains the
+//! whole.
 
 #![warn(missing_docs)]
 

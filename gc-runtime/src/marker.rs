@@ -54,8 +54,7 @@
 use crate::{
     clock,
     grey_queue::BUFFER_CAP,
-    object::{Header, ObjPtr},
-    object::{TraceSink, Tracer},
+    object::{Header, ObjPtr, TraceSink, Tracer},
     primitive::sync::atomic::{AtomicPtr, Ordering},
     report,
     runtime::Runtime,

@@ -25,13 +25,11 @@ use crate::{
     barrier,
     gc::Gc,
     mutator::Mutator,
-    object::{GcBox, Header},
-    object::{Trace, Tracer},
+    object::{GcBox, Header, Trace, Tracer},
     primitive::sync::atomic::{AtomicPtr, Ordering},
+    slot::{is_object, UNARMED_ADDR},
     variance::Invariant,
 };
-
-use crate::slot::{is_object, UNARMED_ADDR};
 
 /// The unarmed sentinel as a pointer (no provenance: it is never dereferenced).
 pub(crate) fn unarmed() -> *mut Header {

@@ -31,8 +31,7 @@ use crate::{
     config::ConfigError,
     gc::Gc,
     handshake::MutatorState,
-    object::Header,
-    object::Trace,
+    object::{Header, Trace},
     runtime::Runtime,
     thread_state::{self, user_code, LimitError, Refusal, ThreadState},
 };

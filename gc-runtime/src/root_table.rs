@@ -17,7 +17,7 @@
 //! makes the whole store under the table's lock ([`RootTable::store_orphaned`]): test the
 //! barrier, store, and shade what the barrier asks into the table's own buffer. The collector
 //! holds the same lock when it turns the barrier on (mark start) and when it terminates
-//! marking, and drains that buffer then ([`RootGuard::flush_orphans`]). So the barrier cannot
+//! marking, and drains that buffer then ([`RootInner::flush_orphans`]). So the barrier cannot
 //! come on between the test and the store (a deletion that misses the Yuasa snapshot), and
 //! marking cannot terminate between the store and the shade (an overwritten object freed
 //! while another thread just copied it).

@@ -8,17 +8,14 @@
 
 use std::{fmt, marker::PhantomData, ptr::NonNull};
 
-use crate::primitive::sync::Mutex;
-
 use crate::{
     barrier,
     cells::PtrCell,
     clock,
     gc::Gc,
     mutator::Mutator,
-    object::GcBox,
-    object::{Trace, Tracer},
-    primitive::sync::atomic::Ordering,
+    object::{GcBox, Trace, Tracer},
+    primitive::sync::{atomic::Ordering, Mutex},
     runtime::Runtime,
     variance::Invariant,
 };

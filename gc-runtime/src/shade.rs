@@ -1,7 +1,7 @@
 //! Shading: turning a white object grey and queueing it for the marker.
 //!
 //! Shading marks the object for the current epoch (one winner per object, see
-//! [`crate::mark_word`]) and records it in the shading thread's own buffer — a mutator's
+//! [`crate::object::mark_word`]) and records it in the shading thread's own buffer — a mutator's
 //! barrier slow path, an allocation while marking, a mark assist. Full buffers go to the global
 //! queue ([`crate::grey_queue`]). Objects without pointer fields have nothing to scan: they
 //! become black at once and never enter a buffer.

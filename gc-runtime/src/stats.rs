@@ -25,7 +25,6 @@
 
 use std::{collections::VecDeque, fmt, time::Duration};
 
-use crate::primitive::sync::Mutex;
 use hdrhistogram::Histogram;
 
 use crate::{
@@ -33,7 +32,10 @@ use crate::{
     config::{BarrierKind, Mode},
     handshake::MutatorCounts,
     heap::SweepTotals,
-    primitive::sync::atomic::{AtomicU64, Ordering},
+    primitive::sync::{
+        atomic::{AtomicU64, Ordering},
+        Mutex,
+    },
 };
 
 /// What a worker or assist did, for statistics and the pacer.

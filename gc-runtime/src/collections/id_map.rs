@@ -9,14 +9,13 @@
 
 use std::{collections::HashMap, fmt};
 
-use crate::primitive::sync::RwLock;
-
 use super::slots::{read_for_trace, slot_addr, AddrFmt, Armed};
 use crate::{
     gc::Gc,
     member::Member,
     mutator::Mutator,
     object::{Trace, Tracer},
+    primitive::sync::RwLock,
 };
 
 const NAME: &str = "GcIdMap";

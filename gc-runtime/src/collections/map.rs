@@ -23,14 +23,13 @@ use std::{
 
 use hashbrown::HashTable;
 
-use crate::primitive::sync::RwLock;
-
 use super::slots::{read_for_trace, slot_addr, AddrFmt, Armed};
 use crate::{
     gc::Gc,
     member::Member,
     mutator::Mutator,
     object::{Trace, Tracer},
+    primitive::sync::RwLock,
     thread_state::user_code,
 };
 

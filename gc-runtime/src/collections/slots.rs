@@ -5,8 +5,7 @@ use std::fmt;
 
 use crate::{
     member::Member,
-    object::Header,
-    object::{Trace, TraceSink, Tracer},
+    object::{Header, Trace, TraceSink, Tracer},
     primitive::sync::{
         atomic::{AtomicBool, AtomicPtr, Ordering},
         RwLock, RwLockReadGuard,

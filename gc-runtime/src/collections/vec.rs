@@ -5,8 +5,6 @@
 
 use std::fmt;
 
-use crate::primitive::sync::RwLock;
-
 use super::{
     error::IndexOutOfRange,
     slots::{read_for_trace, slot_addr, AddrFmt, Armed},
@@ -16,6 +14,7 @@ use crate::{
     member::Member,
     mutator::Mutator,
     object::{Trace, Tracer},
+    primitive::sync::RwLock,
 };
 
 const NAME: &str = "GcVec";

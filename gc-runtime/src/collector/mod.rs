@@ -6,7 +6,7 @@
 //! 1. **Sweep termination** (world running). Finish sweeping the previous cycle's pages, so
 //!    the heap figures the pacer and the trace line use are exact. (Unlike Go, this does not
 //!    need the world stopped: mark words are epochs, not bits to clear, so a page left
-//!    unswept in a mutator's cache is still swept correctly later — see `header.rs`.)
+//!    unswept in a mutator's cache is still swept correctly later — see `object/header.rs`.)
 //! 2. **Mark start** (world stopped, pause 1).
 //!    a. Stop the world: every mutator parks at a safepoint, publishing its shade buffer;
 //!    detached mutators are not waited for.
@@ -45,11 +45,12 @@
 //!
 //! In [`Mode::StopTheWorld`] the same steps run inside one pause: stop, finish sweep, mark
 //! from the roots, (checkmark,) clear weak references, sweep, start; then the handshake of
-//! step 6 reaches the pages mutators kept cached through the pause. That is the seed's
-//! `if false` switch: the baseline for benchmarks and a debugging aid.
+//! step 6 reaches the pages mutators kept cached through the pause. That is the
+//! `if false` switch of Go's first write-barrier change (golang.org/cl/172190043, 2014): the
+//! baseline for benchmarks and a debugging aid.
 //!
 //! Every pause also pins every live object if a thread ended with its mutator leaked since the
-//! last pause (see `mutator.rs`, "Threads that exit"). A panic on this thread — a bug: user
+//! last pause (see `thread_state/mod.rs`, "Threads that exit"). A panic on this thread — a bug: user
 //! code here is always caught — aborts the process with a message instead of leaving the world
 //! stopped.
 //!
@@ -72,15 +73,16 @@ pub(crate) mod pacer;
 
 use std::time::{Duration, Instant};
 
-use crate::primitive::sync::{Condvar, Mutex};
-
 use crate::{
     checkmark,
     clock::{self, Phase},
     config::{Config, Mode},
     heap::SweepTotals,
     marker::{self, MarkWorker},
-    primitive::sync::atomic::{AtomicBool, Ordering},
+    primitive::sync::{
+        atomic::{AtomicBool, Ordering},
+        Condvar, Mutex,
+    },
     report,
     root_table::RootGuard,
     runtime::Runtime,
@@ -201,7 +203,7 @@ impl<'a> Cycle<'a> {
     }
 
     /// World stopped: if threads ended with leaked mutators, pin every object alive now (see
-    /// `mutator.rs`, "Threads that exit"). While marking, the pinned objects are shaded, so
+    /// `thread_state/mod.rs`, "Threads that exit"). While marking, the pinned objects are shaded, so
     /// the termination in progress marks them too.
     fn pin_for_leaked_mutators(&mut self) {
         if self.rt.handshake.take_leaked_exits() == 0 {

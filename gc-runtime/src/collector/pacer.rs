@@ -1,7 +1,9 @@
 //! The pacer: when to start the next cycle.
 //!
-//! After each cycle the goal is `max(min_heap, live × (1 + gc_percent/100))`, where `live`
-//! is the heap left after the sweep (Go's GOGC rule). Allocation slow paths (page refills and
+//! After each cycle the goal is `max(min_heap, live × (1 + gc_percent/100))` (Go's GOGC rule),
+//! where `live` is what the cycle *marked*: the bytes it found reachable plus those allocated
+//! black while it marked — Go's `heap_marked`. Not the heap after the sweep, which also holds
+//! what was allocated during the sweep and pages still unswept in mutators' caches. Allocation slow paths (page refills and
 //! large objects — not the per-object fast path) compare the live-heap figure to the goal
 //! and ask the collector thread for a cycle when it is reached. `gc_percent = None` turns
 //! pacing off: only explicit collections run (and those forced by the memory limit).

@@ -13,12 +13,11 @@
 //! new epoch (and the collector always takes every class's lock afterwards, in its sweep) sees
 //! that epoch.
 
+use super::page::Page;
 use crate::{
     clock,
     primitive::sync::{Mutex, MutexGuard},
 };
-
-use super::page::Page;
 
 /// The lists of one size class.
 #[derive(Default)]

@@ -18,16 +18,15 @@
 
 use std::{alloc::Layout, ptr::NonNull};
 
+use super::{page::SweepResult, raw};
 use crate::{
     clock,
+    object::Header,
     primitive::sync::{
         atomic::{AtomicUsize, Ordering},
         Mutex,
     },
 };
-
-use super::{page::SweepResult, raw};
-use crate::object::Header;
 
 /// One large object: its block and the layout it was allocated with.
 pub(crate) struct LargeObject {

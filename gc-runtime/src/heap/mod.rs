@@ -39,8 +39,6 @@ pub(crate) mod size_class;
 
 use std::{alloc::Layout, ptr::NonNull};
 
-use crate::primitive::sync::Mutex;
-
 use self::{
     central::Central,
     finalize::{FinalizeQueue, Work},
@@ -51,7 +49,10 @@ use self::{
 use crate::{
     clock,
     object::Header,
-    primitive::sync::atomic::{AtomicU64, AtomicUsize, Ordering},
+    primitive::sync::{
+        atomic::{AtomicU64, AtomicUsize, Ordering},
+        Mutex,
+    },
     report,
 };
 
@@ -413,10 +414,7 @@ mod tests {
     };
 
     use super::{cache::AllocCache, size_class::class_of, *};
-    use crate::{
-        object::{GcBox, Header},
-        object::{Trace, Tracer},
-    };
+    use crate::object::{GcBox, Header, Trace, Tracer};
 
     struct Probe(Arc<AtomicUsize>);
     impl Drop for Probe {

@@ -11,7 +11,7 @@
 //! valid.
 //!
 //! Two exceptions. The mark words inside the slots: markers and barriers on any thread touch
-//! them atomically (see [`crate::header`]) whoever owns the page. And the bitmap is atomic (the
+//! them atomically (see [`crate::object::header`]) whoever owns the page. And the bitmap is atomic (the
 //! owner's relaxed loads and stores compile to plain ones), so that with the world stopped the
 //! collector can list every allocated object whoever owns its page
 //! ([`Page::scan_allocated`], for pinning after a leaked mutator's thread ended).

@@ -5,8 +5,10 @@
 //! Marking is a graph walk. When the marker takes a grey object off the shade queue it calls
 //! the object's `Trace::trace`, which hands every GC pointer slot the object holds to the
 //! [`Tracer`]. The tracer shades each referent (white → grey) and the object becomes black.
-//! The same walk, with a different tracer mode, is used by checkmark verification and by
-//! allocate-black (shading a new object's initial referents).
+//! The same walk, with other sinks, serves checkmark verification (which records visits in
+//! its own table) and allocation, which arms a new object's slots. Allocation shades nothing:
+//! a new object's slots start empty, and the object itself is allocated black while marking
+//! (see `object/header.rs`), so it has no referents to shade.
 //!
 //! # Why the trait is `unsafe`
 //!

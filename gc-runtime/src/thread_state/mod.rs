@@ -43,8 +43,7 @@ use crate::{
     clock,
     heap::{cache::AllocCache, page::PAGE_BYTES, size_class::class_of},
     marker,
-    object::{GcBox, Header},
-    object::{Trace, TraceSink, Tracer},
+    object::{GcBox, Header, Trace, TraceSink, Tracer},
     primitive::sync::atomic::{AtomicBool, AtomicPtr, Ordering},
     runtime::Runtime,
     shade::{self, GreyQueue, ShadeBuffer},
@@ -354,7 +353,7 @@ impl ThreadState {
     }
 }
 
-/// The thread of a leaked mutator ended (called by `thread_exit.rs`): hand its private state
+/// The thread of a leaked mutator ended (called by `exit.rs`): hand its private state
 /// back, remove it from the handshake, and have the collector pin every live object (see
 /// "Threads that exit").
 ///
