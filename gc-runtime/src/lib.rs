@@ -141,7 +141,7 @@ pub use gc_derive::{gc, Trace};
 
 pub use crate::{
     checkmark::CheckmarkFailure,
-    clock::Phase,
+    clock::{ParsePhaseError, Phase},
     collections::{GcIdMap, GcMap, GcVec, GcVecIter, IndexOutOfRange},
     config::{BarrierKind, Config, ConfigError, Mode},
     gc::Gc,
@@ -151,7 +151,7 @@ pub use crate::{
     object::trace::{Trace, Tracer},
     roots::{GlobalRoot, Root},
     runtime::{config, init, reconfigure, InitError},
-    stats::{CycleStats, Pause, PauseKind, PhaseChange, Stats, RECENT_CYCLES},
+    stats::{CycleStats, ParsePauseKindError, Pause, PauseKind, PhaseChange, Stats, RECENT_CYCLES},
     thread_state::LimitError,
     weak::Weak,
 };
@@ -176,5 +176,5 @@ pub fn stats() -> Stats {
 
 /// The README's code, compiled and run as a doctest so it cannot go stale.
 #[cfg(doctest)]
-#[doc = include_str!("../../README.md")]
+#[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
