@@ -22,7 +22,7 @@
 //!
 //! A thread that ends with its mutator leaked (`Box::leak`, `mem::forget`) is noticed and
 //! removed, and every object alive then is kept for the rest of the process: see
-//! `thread_state.rs`, "Threads that exit", which also holds the mutator's private state (its
+//! `thread_state/mod.rs`, "Threads that exit", which also holds the mutator's private state (its
 //! allocation cache and shade buffer).
 
 use std::{fmt, marker::PhantomData, ptr::NonNull};

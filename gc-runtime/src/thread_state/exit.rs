@@ -10,7 +10,7 @@
 //! destroyed (glibc runs C++/Rust thread-local destructors first, then key destructors), so a
 //! mutator kept in a thread-local has been dropped by then and cleared the key. A key still set
 //! at that point belongs to a leaked mutator, and the destructor hands it to
-//! [`super`]'s `leaked_thread_exited`.
+//! the thread state's `leaked_thread_exited`.
 //!
 //! Outside Unix there is no such hook here: a leaked mutator's thread is never noticed, and the
 //! slow-safepoint warning names it.
@@ -80,7 +80,7 @@ mod imp {
 }
 
 /// Watch this thread: if it ends with `state`'s mutator still attached, call
-/// `mutator::leaked_thread_exited(state)` on its way out.
+/// `thread_state::leaked_thread_exited(state)` on its way out.
 pub(crate) fn watch(state: *const ()) {
     imp::set(state);
 }
