@@ -65,8 +65,8 @@ impl BarrierChoice {
     }
 
     /// The command-line spelling.
-    pub fn arg(self) -> &'static str {
-        self.kind().name()
+    pub fn arg(self) -> String {
+        self.kind().to_string()
     }
 }
 

@@ -143,7 +143,7 @@ pub use crate::{
     checkmark::CheckmarkFailure,
     clock::{ParsePhaseError, Phase},
     collections::{GcIdMap, GcMap, GcVec, GcVecIter, IndexOutOfRange},
-    config::{BarrierKind, Config, ConfigError, Mode},
+    config::{BarrierKind, Config, ConfigError, Mode, ParseNameError, Setting},
     gc::Gc,
     handshake::{MutatorCounts, MutatorState},
     member::{Member, NonNullMember},
@@ -161,17 +161,20 @@ pub fn phase() -> Phase {
     clock::phase()
 }
 
-/// A snapshot of the collector's statistics (starts the runtime if needed).
+/// A snapshot of the collector's statistics (starts the runtime from the environment if
+/// needed).
+///
+/// # Panics
+/// If the runtime had not started and a `GC_*` variable is bad (see [`Config`]'s "A bad
+/// environment").
 pub fn stats() -> Stats {
-    match runtime::Runtime::get_or_init() {
-        Ok(rt) => rt.stats.snapshot(
-            (rt.pages.live_bytes(), rt.pages.committed_bytes()),
-            rt.pages.swept.totals(),
-            (rt.roots.len(), rt.weaks.len(), rt.roots.pinned()),
-            rt.handshake.counts(),
-        ),
-        Err(e) => panic!("gc configuration: {e}"),
-    }
+    let rt = runtime::Runtime::get_or_start();
+    rt.stats.snapshot(
+        (rt.pages.live_bytes(), rt.pages.committed_bytes()),
+        rt.pages.swept.totals(),
+        (rt.roots.len(), rt.weaks.len(), rt.roots.pinned()),
+        rt.handshake.counts(),
+    )
 }
 
 /// The README's code, compiled and run as a doctest so it cannot go stale.

@@ -66,7 +66,8 @@ impl fmt::Display for InitError {
 
 impl std::error::Error for InitError {}
 
-/// Start the collector with `config` (instead of the environment variables).
+/// Start the collector with `config` (instead of the environment variables, which it does not
+/// read).
 ///
 /// # Errors
 /// If the runtime already runs, or `config` is invalid.
@@ -85,11 +86,11 @@ pub fn init(config: Config) -> Result<(), InitError> {
 }
 
 /// Replace the settings; cycles that start afterwards use them (a running cycle finishes with
-/// the old ones). Starts the runtime if needed.
+/// the old ones). Starts the runtime from the environment if needed.
 ///
 /// # Errors
-/// If `config` is invalid (nothing changes), or the environment is invalid when the runtime
-/// had not started yet.
+/// If `config` is invalid (nothing changes), or the runtime had not started and a `GC_*`
+/// variable is bad (it stays unstarted; see [`Config`]'s "A bad environment").
 pub fn reconfigure(config: Config) -> Result<(), ConfigError> {
     config.validate()?;
     let rt = Runtime::get_or_init()?;
@@ -98,12 +99,13 @@ pub fn reconfigure(config: Config) -> Result<(), ConfigError> {
     Ok(())
 }
 
-/// The settings in force.
+/// The settings in force (starts the runtime from the environment if needed).
+///
+/// # Panics
+/// If the runtime had not started and a `GC_*` variable is bad (see [`Config`]'s "A bad
+/// environment").
 pub fn config() -> Config {
-    match Runtime::get_or_init() {
-        Ok(rt) => rt.config.lock().clone(),
-        Err(_) => Config::default(),
-    }
+    Runtime::get_or_start().config.lock().clone()
 }
 
 impl Runtime {
@@ -134,7 +136,8 @@ impl Runtime {
         });
     }
 
-    /// The runtime, started from the environment if it is not running yet.
+    /// The runtime, started from the environment if it is not running yet; a bad variable
+    /// leaves it unstarted, so the next call reads the environment again.
     pub(crate) fn get_or_init() -> Result<&'static Runtime, ConfigError> {
         if let Some(rt) = RUNTIME.get() {
             return Ok(rt);
@@ -143,6 +146,12 @@ impl Runtime {
         let rt = RUNTIME.get_or_init(|| Runtime::new(config));
         rt.start_collector();
         Ok(rt)
+    }
+
+    /// [`Runtime::get_or_init`] for the entry points that cannot return an error (`stats`,
+    /// `config`): a bad variable panics with the message `attach` panics with.
+    pub(crate) fn get_or_start() -> &'static Runtime {
+        Runtime::get_or_init().unwrap_or_else(|e| panic!("gc configuration: {e}"))
     }
 
     /// The running runtime. Only called where a mutator, root or object exists, which

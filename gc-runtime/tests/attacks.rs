@@ -1201,7 +1201,7 @@ fn child_zero_safepoint_warning_period() {
     if !in_child() {
         return;
     }
-    let accepted = gc_runtime::reconfigure(Config { safepoint_warn: Duration::ZERO, ..Config::default() });
+    let accepted = gc_runtime::reconfigure(Config::default().with_safepoint_warn(Duration::ZERO));
     println!("reconfigure with safepoint_warn = 0: {accepted:?}");
     let mut mu = gc_runtime::attach();
     let stop = Arc::new(AtomicBool::new(false));
@@ -1813,7 +1813,7 @@ fn child_extreme_configurations() {
     let mut mu = gc_runtime::attach();
     let keep = obj(&mu, 1).root(&mu);
     for c in [
-        Config { safepoint_warn: Duration::MAX, ..Config::default() },
+        Config::default().with_safepoint_warn(Duration::MAX),
         Config::default().with_mode(Mode::StopTheWorld).with_mark_workers(256),
         Config::default().with_mark_workers(256).with_checkmark(true),
         Config::default().with_gc_percent(Some(u32::MAX)).with_min_heap(usize::MAX),

@@ -430,7 +430,7 @@ fn run_child(args: &Args) -> ExitCode {
     drop(table);
     report_summary(
         &Summary::new()
-            .with("mode", mode.name())
+            .with("mode", mode)
             .with("barrier", args.barrier.arg())
             .with("ops", ops)
             .with("seconds", format!("{elapsed:.3}"))
@@ -478,7 +478,7 @@ fn run_parent(args: &Args) -> ExitCode {
             "--mode".into(),
             ModeChoice::of(mode).arg().into(),
             "--barrier".into(),
-            args.barrier.arg().into(),
+            args.barrier.arg(),
             "--nodes".into(),
             args.nodes.to_string(),
             "--threads".into(),
@@ -491,7 +491,7 @@ fn run_parent(args: &Args) -> ExitCode {
         if args.quiet {
             child_args.push("--quiet".into());
         }
-        let summary = match child::run_self(&child_args, mode.name(), &console) {
+        let summary = match child::run_self(&child_args, &mode.to_string(), &console) {
             Ok(run) => {
                 if !run.status.success() {
                     console.err(&format!("demo: the {} run failed: {}", mode_label(mode), run.status));

@@ -281,7 +281,7 @@ fn run_one(args: &Args, mode: Mode, progress: &dyn Fn(&str)) -> Result<Summary, 
         println!("  note: {} cycle records were missed; their pauses are not counted", w.missed());
     }
     Ok(Summary::new()
-        .with("mode", mode.name())
+        .with("mode", mode)
         .with("live", objects)
         .with("cycles", w.cycles())
         .with("pauses", w.pause_count())
@@ -308,7 +308,7 @@ fn compare(args: &Args) -> ExitCode {
             "--mode".into(),
             ModeChoice::of(mode).arg().into(),
             "--barrier".into(),
-            args.barrier.arg().into(),
+            args.barrier.arg(),
             "--live".into(),
             args.live.to_string(),
             "--seconds".into(),
@@ -322,7 +322,7 @@ fn compare(args: &Args) -> ExitCode {
         if args.trace {
             child_args.push("--trace".into());
         }
-        let summary = match child::run_self(&child_args, mode.name(), &console) {
+        let summary = match child::run_self(&child_args, &mode.to_string(), &console) {
             Ok(run) if run.status.success() && run.summary.is_some() => run.summary,
             Ok(run) => {
                 console.err(&format!("pause_bench: the {} run failed: {}", mode_label(mode), run.status));
@@ -382,7 +382,7 @@ fn main() -> ExitCode {
     let result = if args.child {
         run_one(&args, mode, &report_progress)
     } else {
-        let r = run_one(&args, mode, &|text| console.progress(&format!("[{}] {text}", mode.name())));
+        let r = run_one(&args, mode, &|text| console.progress(&format!("[{mode}] {text}")));
         console.clear();
         r
     };

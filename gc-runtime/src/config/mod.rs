@@ -1,0 +1,242 @@
+//! Collector configuration: from code ([`Config`]) and from environment variables.
+//!
+//! # One table
+//!
+//! Every setting is declared once, in the `settings!` table below (MMTk's `options!` is the
+//! model; the macro is in `declare.rs`): its field and type, default, environment variable,
+//! value format (which carries its range) and setter, and one line on what it does. From that
+//! table come the [`Config`] field, `Default`, the environment parsing, the `with_*` setter,
+//! [`Config::validate`] and [`Config::settings`], which generates the settings table of the
+//! docs (`settings.md`, included by the book and by [`Config`]'s rustdoc; copied into the
+//! README). A unit test fails if a copy differs from what the table generates.
+//!
+//! # Strict parsing
+//!
+//! A value that does not parse, or is out of range, is a [`ConfigError`] naming the variable,
+//! the rejected text and what is accepted; it is never silently replaced by the default.
+//! Names and switches ignore ASCII case and surrounding whitespace.
+//!
+//! # When the environment is read
+//!
+//! Once, when the runtime starts by itself; a bad variable is answered the same way by every
+//! entry point. The rule is in [`Config`]'s docs (section "A bad environment"), as users read it.
+
+mod declare;
+mod names;
+mod values;
+
+#[cfg(test)]
+mod tests;
+
+use std::{fmt, time::Duration};
+
+use declare::settings;
+pub use names::{BarrierKind, Mode, ParseNameError};
+use values::{Bytes, Flag, Format, Int, Millis, Name, OrOff};
+
+settings! {
+    /// Collector settings. Build one from [`Config::default`] or [`Config::from_env`] and the
+    /// `with_*` methods, then pass it to [`init`](crate::init) or
+    /// [`reconfigure`](crate::reconfigure); [`config`](fn@crate::config) returns the settings in
+    /// force. The struct is `#[non_exhaustive]`: settings may be added, so it cannot be built
+    /// with a struct literal outside this crate.
+    ///
+    /// ```
+    /// use gc_runtime::{BarrierKind, Config};
+    ///
+    /// let config = Config::default().with_barrier(BarrierKind::Yuasa).with_mark_workers(2);
+    /// assert!(config.validate().is_ok());
+    /// assert!(config.with_mark_workers(0).validate().is_err());
+    /// ```
+    ///
+    /// # Settings
+    ///
+    /// Generated from the declaration below (through [`Config::settings`]); a test keeps the
+    /// copies in the book and the README identical.
+    ///
+    #[doc = include_str!("settings.md")]
+    ///
+    /// # A bad environment
+    ///
+    /// The runtime reads the `GC_*` variables once, when it starts by itself: at the first
+    /// [`attach`](crate::attach), [`try_attach`](crate::try_attach), [`stats`](fn@crate::stats),
+    /// [`config`](fn@crate::config) or [`reconfigure`](crate::reconfigure) of a process that has
+    /// not called [`init`](crate::init). If a variable is bad, the runtime does not start and
+    /// that call reports the [`ConfigError`]:
+    ///
+    /// - `try_attach` and `reconfigure` return it (as
+    ///   [`AttachError::Config`](crate::AttachError::Config) and as is);
+    /// - `attach`, `stats` and `config` panic with `gc configuration: ` and the error, e.g.
+    ///   `` gc configuration: invalid GC_MODE="fast": expected `concurrent` or `stw` ``.
+    ///
+    /// Nothing falls back to a default. As the runtime did not start, the next such call reads
+    /// the environment again and answers the same way. [`init`](crate::init) starts the
+    /// runtime from its `Config` alone and never reads the environment (combine the two with
+    /// `Config::from_env()?.with_…`); once the runtime runs, the environment is not read again.
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    #[non_exhaustive]
+    pub struct Config {
+        /// Mark concurrently with the mutators, or mark and sweep with the world stopped.
+        mode: Mode {
+            default: Mode::Concurrent,
+            env: GC_MODE,
+            values: Name,
+            setter: with_mode,
+        },
+        /// Which write barrier runs on pointer stores while marking.
+        barrier: BarrierKind {
+            default: BarrierKind::Dijkstra,
+            env: GC_BARRIER,
+            values: Name,
+            setter: with_barrier,
+        },
+        /// Start a cycle when the heap has grown this many percent over the last live heap.
+        ///
+        /// `None` (`off`) disables pacer-triggered cycles: only
+        /// [`Mutator::collect`](crate::Mutator::collect) runs one.
+        gc_percent: Option<u32> {
+            default: Some(100),
+            env: GC_PERCENT,
+            values: OrOff(Int::any()),
+            setter: with_gc_percent,
+        },
+        /// Never start a pacer-triggered cycle below this heap size, in bytes.
+        min_heap: usize {
+            default: 4 << 20,
+            env: GC_MIN_HEAP,
+            values: Bytes,
+            setter: with_min_heap,
+        },
+        /// Background threads that mark during a concurrent cycle.
+        ///
+        /// Marking inside a pause (stop-the-world mode) uses at least one thread per core.
+        mark_workers: usize {
+            default: 1,
+            env: GC_MARK_WORKERS,
+            values: Int::range(1, 256),
+            setter: with_mark_workers,
+        },
+        /// Print one line per cycle on stderr.
+        trace: bool {
+            default: false,
+            env: GC_TRACE,
+            values: Flag,
+            setter: with_trace,
+        },
+        /// Verify every concurrent mark with a stop-the-world mark.
+        ///
+        /// After each concurrent mark, re-mark from the roots with the world stopped and abort
+        /// with a report if an object reachable from a root was left unmarked.
+        checkmark: bool {
+            default: false,
+            env: GC_CHECKMARK,
+            values: Flag,
+            setter: with_checkmark,
+        },
+        /// Warn when a mutator takes this long to reach a safepoint (the collector keeps waiting).
+        safepoint_warn: Duration {
+            default: Duration::from_millis(1000),
+            env: GC_SAFEPOINT_WARN_MS,
+            values: Millis::at_least(1),
+            setter: with_safepoint_warn,
+        },
+        /// A hard limit on the heap, in bytes: past it `try_alloc` fails and `alloc` panics.
+        ///
+        /// `None` (`off`): no limit. The pacer starts cycles before it is reached; an allocation that would exceed it
+        /// requests a collection and, if the heap is still over, fails
+        /// ([`Mutator::try_alloc`](crate::Mutator::try_alloc)) or panics
+        /// ([`Mutator::alloc`](crate::Mutator::alloc)). Checked when a mutator takes a new page
+        /// (64 KiB) or allocates a large object, so the heap can exceed it by at most one page
+        /// per size class per mutator.
+        memory_limit: Option<usize> {
+            default: None,
+            env: GC_MEMORY_LIMIT,
+            values: OrOff(Bytes),
+            setter: with_memory_limit,
+        },
+    }
+}
+
+impl Config {
+    /// The defaults overridden by every `GC_*` variable that is set (see [`Config::settings`]
+    /// for the list).
+    ///
+    /// ```
+    /// use gc_runtime::Config;
+    ///
+    /// // The environment's settings, but never the per-cycle trace line.
+    /// let config = Config::from_env()?.with_trace(false);
+    /// # Ok::<(), gc_runtime::ConfigError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// The first variable whose value does not parse or is out of range (a value that is not
+    /// Unicode does not parse).
+    pub fn from_env() -> Result<Config, ConfigError> {
+        Config::default().apply_vars(|name| std::env::var_os(name).map(|v| v.to_string_lossy().into_owned()))
+    }
+}
+
+/// One setting of [`Config`], as declared: what [`Config::settings`] returns.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Setting {
+    /// The [`Config`] field, e.g. `mark_workers`.
+    pub field: &'static str,
+    /// Its builder method, e.g. `with_mark_workers`.
+    pub setter: &'static str,
+    /// Its environment variable, e.g. `GC_MARK_WORKERS`.
+    pub variable: &'static str,
+    /// What it does, in one line.
+    pub summary: &'static str,
+    /// What the variable accepts, e.g. "an integer from 1 to 256" (also the `expected` of a
+    /// [`ConfigError`] about it).
+    pub accepts: String,
+    /// The default, as the variable would spell it, e.g. `4M`.
+    pub default: String,
+    /// The value in the `Config` it was read from, spelled the same way (durations rounded
+    /// down to whole milliseconds).
+    pub value: String,
+}
+
+/// A configuration value that could not be accepted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The variable at fault, e.g. `GC_PERCENT`, or the field when [`Config::validate`]
+    /// rejected a value set in code, e.g. `mark_workers`.
+    pub variable: &'static str,
+    /// The rejected value: the variable's text, or the field's value in `Debug` form.
+    pub value: String,
+    /// What would have been accepted, e.g. "an integer from 1 to 256".
+    pub expected: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid {}={:?}: expected {}", self.variable, self.value, self.expected)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// The value of `variable` written as `text` (trimmed), or why not.
+fn parse_var<T>(variable: &'static str, text: &str, format: &impl Format<T>) -> Result<T, ConfigError> {
+    match format.parse(text.trim()) {
+        Some(value) if format.check(&value) => Ok(value),
+        _ => Err(ConfigError { variable, value: text.to_owned(), expected: format.accepts() }),
+    }
+}
+
+/// Whether the value of `field`, set in code, is in its format's range.
+fn check_field<T: fmt::Debug>(field: &'static str, value: &T, format: &impl Format<T>) -> Result<(), ConfigError> {
+    if format.check(value) {
+        Ok(())
+    } else {
+        Err(ConfigError { variable: field, value: format!("{value:?}"), expected: format.accepts() })
+    }
+}
+
+/// `setting` completed with what its format says about it.
+fn describe<T>(setting: Setting, format: &impl Format<T>, default: &T, value: &T) -> Setting {
+    Setting { accepts: format.accepts(), default: format.show(default), value: format.show(value), ..setting }
+}
