@@ -12,13 +12,12 @@ use std::{
     time::Instant,
 };
 
-use crate::primitive::sync::Mutex;
-
 use crate::{
     collector::{pacer::Pacer, Control},
     config::{Config, ConfigError},
     handshake::Handshake,
     heap::PageHeap,
+    primitive::sync::Mutex,
     root_table::RootTable,
     shade::GreyQueue,
     stats::StatsRecorder,

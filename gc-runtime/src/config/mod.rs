@@ -25,7 +25,7 @@ mod declare;
 mod names;
 mod values;
 
-#[cfg(test)]
+#[cfg(all(test, not(gc_loom)))]
 mod tests;
 
 use std::{fmt, time::Duration};

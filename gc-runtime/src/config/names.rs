@@ -25,8 +25,9 @@ pub enum Mode {
     /// Mutators keep running while roots are scanned, the heap is marked and swept; the world
     /// stops only to turn the barrier on and to terminate marking.
     Concurrent,
-    /// The whole cycle — mark and sweep — runs with the world stopped (the seed's `if false`
-    /// switch). The baseline for benchmarks and a debugging aid.
+    /// The whole cycle — mark and sweep — runs with the world stopped (the `if false` switch
+    /// of Go's first write-barrier change, golang.org/cl/172190043). The baseline for
+    /// benchmarks and a debugging aid.
     StopTheWorld,
 }
 
@@ -42,7 +43,8 @@ pub enum Mode {
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum BarrierKind {
-    /// Dijkstra insertion barrier: shade the pointer being stored (the seed's barrier).
+    /// Dijkstra insertion barrier: shade the pointer being stored (the barrier of Go's first
+    /// write-barrier change, golang.org/cl/172190043).
     Dijkstra,
     /// Yuasa deletion barrier: shade the pointer being overwritten (snapshot at the beginning).
     Yuasa,
