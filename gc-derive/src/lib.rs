@@ -9,14 +9,19 @@
 //!
 //! # Layout
 //!
-//! The entry points below are deliberately thin. For the derive, the work happens in `trace`,
-//! a pipeline of parse (`trace::ast`, `trace::attr`), check (`trace::valid`), and generate
-//! (`trace::expand`), with `trace::fallback` producing a stub impl when the input is
-//! rejected. For the attribute, `gc_attr` dispatches on the item: `gc_attr::strukt` (structs),
-//! `gc_attr::rewrite` (impl blocks and functions), `gc_attr::module` (inline modules), with
-//! `gc_attr::args` for its arguments and `gc_attr::fallback` for rejected items. Errors are
-//! collected with `ctxt::Ctxt` so that every mistake in one input is reported in one compile,
-//! each pointing at the offending token.
+//! The entry points below are deliberately thin. Each macro is a pipeline of the same stages:
+//! parse into a typed IR (`trace::ast` with `trace::attr`; `gc_attr::ast` with
+//! `gc_attr::attr` and `gc_attr::args`), check it (`trace::valid`, `gc_attr::valid`), and
+//! generate code (`trace::expand`; `gc_attr::expand`, one module per kind of item), with a
+//! fallback (`trace::fallback`, `gc_attr::fallback`) standing in for a rejected input. Errors
+//! are collected with `ctxt::Ctxt` so that every mistake in one input is reported in one
+//! compile, each pointing at the offending token.
+//!
+//! Shared by both: `ctxt` (the error accumulator), `symbol` (the names compared against the
+//! user's tokens, including the GC pointer types listed in `pointer_types.rs`), `types` (what
+//! a field's type is: a slot, a GC pointer, ...) and `util` (attribute and path helpers). No
+//! two modules import each other and the imports form no cycle: the shared modules import no
+//! stage, and each stage imports only shared modules and the stages it builds on.
 //!
 //! This crate contains no unsafe code. The `unsafe impl` it emits is justified where it is
 //! emitted, in `trace::expand`.
@@ -27,6 +32,7 @@ mod ctxt;
 mod gc_attr;
 mod symbol;
 mod trace;
+mod types;
 mod util;
 
 use proc_macro::TokenStream;
@@ -47,8 +53,10 @@ use syn::{parse_macro_input, DeriveInput};
 /// # Field attribute
 ///
 /// - `#[trace(skip)]`: the field is not traced and its type need not implement `Trace`. It is
-///   rejected on a field whose type mentions `Gc`, `Member`, `NonNullMember`, `OptMember` or
-///   `Root`, because the collector would then miss a pointer and could free its referent.
+///   rejected on a field whose type mentions `Gc`, `Member`, `NonNullMember`, `GcVec`,
+///   `GcMap` or `GcIdMap`, because the collector would then miss a pointer and could free its
+///   referent. (`Root`, `GlobalRoot` and `Weak` are allowed: the collector does not find their
+///   pointers through `Trace`, so skipping them changes nothing.)
 ///
 /// `#[trace(...)]` is not accepted on the type itself or on enum variants, and unions are
 /// rejected: write an `unsafe impl Trace` by hand for those.

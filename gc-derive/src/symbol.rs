@@ -15,10 +15,15 @@
 //!
 //! # GC pointer type names
 //!
-//! [`GC_POINTER_TYPES`] are the `gc_runtime` types that hold a pointer the collector must see.
-//! A field whose type mentions one of them, anywhere in its type path, may not be
-//! `#[trace(skip)]`. The match is by last path segment name, so `gc_runtime::Member<T>`,
-//! `Member<T>` and `Vec<Option<Member<T>>>` all count.
+//! [`GC_POINTER_TYPES`] are the `gc_runtime` types that hold a pointer the collector finds
+//! only through `Trace` (`Gc`, `Member`, `NonNullMember`, `GcVec`, `GcMap`, `GcIdMap`). A field
+//! whose type mentions one of them, anywhere in its type path, may not be `#[trace(skip)]`.
+//! The match is by path segment name, so `gc_runtime::Member<T>`, `Member<T>` and
+//! `Vec<Option<Member<T>>>` all count.
+//!
+//! The names come from `pointer_types.rs`, a file of plain data that gc-runtime's test
+//! `derive_pointer_types` includes too and checks against the runtime's exports; that file
+//! also says why `Root`, `GlobalRoot` and `Weak` are not in it.
 
 use std::fmt::{self, Display};
 
@@ -70,9 +75,17 @@ pub(crate) const CFG: Symbol = Symbol("cfg");
 /// `#[cfg_attr(...)]`.
 pub(crate) const CFG_ATTR: Symbol = Symbol("cfg_attr");
 
+include!("pointer_types.rs");
+
+/// `[Symbol("Gc"), ...]` for the names `gc_pointer_types!` hands it.
+macro_rules! symbols {
+    ($($name:ident),* $(,)?) => {
+        &[$(Symbol(stringify!($name))),*]
+    };
+}
+
 /// `gc_runtime` types that hold a GC pointer; a field mentioning one may not be skipped.
-pub(crate) const GC_POINTER_TYPES: &[Symbol] =
-    &[Symbol("Gc"), Symbol("Member"), Symbol("NonNullMember"), Symbol("OptMember"), Symbol("Root")];
+pub(crate) const GC_POINTER_TYPES: &[Symbol] = gc_pointer_types!(symbols);
 
 impl PartialEq<Symbol> for Ident {
     fn eq(&self, word: &Symbol) -> bool {

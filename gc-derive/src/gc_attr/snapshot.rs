@@ -32,8 +32,10 @@ use proc_macro2::{Delimiter, TokenStream, TokenTree};
 use quote::{quote, ToTokens};
 use syn::{ext::IdentExt, Attribute, Fields, Ident, ImplItem, Item, ItemImpl, Meta};
 
-use super::{is_gc_attr, strukt::GcStruct};
-use crate::ctxt::Ctxt;
+use super::{
+    ast::Struct,
+    attr::{is_gc_attr, item_attrs},
+};
 
 /// The folder of the inputs and snapshots, in the `ui-tests` crate.
 const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../ui-tests/tests/expand");
@@ -91,9 +93,7 @@ fn collect_registries(items: &[Item], registries: &mut BTreeMap<String, Vec<Iden
             Item::Struct(strukt)
                 if matches!(strukt.fields, Fields::Named(_)) && strukt.attrs.iter().any(is_gc_attr) =>
             {
-                let cx = Ctxt::new();
-                let slots = GcStruct::from_syn(&cx, strukt).slot_names().cloned().collect();
-                cx.check().expect("expansion inputs have no errors");
+                let slots = Struct::from_syn(strukt).slot_names().cloned().collect();
                 registries.insert(strukt.ident.unraw().to_string(), slots);
             }
             Item::Mod(module) => {
@@ -120,7 +120,7 @@ impl Expander {
 
     /// One item, expanded into the items it becomes.
     fn item(&self, mut item: Item) -> Vec<Item> {
-        if let Some(attrs) = super::item_attrs(&mut item) {
+        if let Some(attrs) = item_attrs(&mut item) {
             if let Some(index) = attrs.iter().position(is_gc_attr) {
                 let attr = attrs.remove(index);
                 return self.reparse(super::expand(args_of(&attr), item.into_token_stream()));

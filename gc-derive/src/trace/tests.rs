@@ -129,10 +129,13 @@ fn skip_on_gc_pointer_is_rejected_at_any_depth() {
         enum E<T> {
             A(#[trace(skip)] Vec<Option<Member<T>>>),
             B { #[trace(skip)] g: gc_runtime::Gc<T> },
-            C(#[trace(skip)] [(u8, OptMember<T>); 2]),
-            D(#[trace(skip)] &'static dyn Fn(Root<T>)),
+            C(#[trace(skip)] [(u8, NonNullMember<T>); 2]),
+            D(#[trace(skip)] &'static dyn Fn(GcVec<T>)),
             E(#[trace(skip)] <Member<T> as Iterator>::Item),
             F(#[trace(skip)] Vec<Members>),
+            G(#[trace(skip)] std::sync::Mutex<GcMap<u8, T>>),
+            H(#[trace(skip)] Box<gc_runtime::GcIdMap<T, T>>),
+            I(#[trace(skip)] Root<T>, #[trace(skip)] GlobalRoot<T>, #[trace(skip)] Weak<T>),
         }
     };
     let message = |name: &str| {
@@ -141,10 +144,20 @@ fn skip_on_gc_pointer_is_rejected_at_any_depth() {
              collector would not see it and could free its referent; remove #[trace(skip)]"
         )
     };
-    // `Members` is another name, so `F` is accepted.
+    // `Members` is another name, so `F` is accepted. The collector finds the pointers of
+    // `Root`, `GlobalRoot` and `Weak` without `Trace` (or must not find them), so skipping
+    // them changes nothing and `I` is accepted too.
     assert_eq!(
         errors(&input),
-        [message("Member"), message("Gc"), message("OptMember"), message("Root"), message("Member"),]
+        [
+            message("Member"),
+            message("Gc"),
+            message("NonNullMember"),
+            message("GcVec"),
+            message("Member"),
+            message("GcMap"),
+            message("GcIdMap"),
+        ]
     );
 }
 

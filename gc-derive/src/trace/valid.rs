@@ -5,8 +5,10 @@
 //! `#[trace(skip)]` tells the derive not to visit a field. If that field holds a GC pointer,
 //! the marker never sees the pointer, the referent stays white and the sweeper frees it while
 //! it is still reachable. So a skipped field's type is searched for the names in
-//! [`GC_POINTER_TYPES`] (`Gc`, `Member`, `NonNullMember`, `OptMember`, `Root`) in every path
-//! segment, at any depth: `Vec<Option<Member<T>>>` is rejected.
+//! [`GC_POINTER_TYPES`] (`Gc`, `Member`, `NonNullMember`, `GcVec`, `GcMap`, `GcIdMap`) in
+//! every path segment, at any depth: `Vec<Option<Member<T>>>` is rejected. `Root`,
+//! `GlobalRoot` and `Weak` are not searched for: the collector does not find their pointers
+//! through `Trace`, so skipping one changes nothing (`pointer_types.rs` has the reasons).
 //!
 //! The search is syntactic. It cannot see through a type alias or a user type that holds a
 //! pointer, so it catches the common mistake and is not a proof; the safety of a skip on such
@@ -18,13 +20,10 @@
 //! unaligned and cannot be borrowed, so such types are rejected up front with a message,
 //! rather than with the compiler's error about the generated pattern.
 
-use syn::{
-    visit_mut::{self, VisitMut},
-    Attribute, Ident, PathSegment,
-};
+use syn::Attribute;
 
 use super::ast::Input;
-use crate::{ctxt::Ctxt, symbol::GC_POINTER_TYPES};
+use crate::{ctxt::Ctxt, symbol::GC_POINTER_TYPES, types::find_segment};
 
 /// Runs every cross-cutting check on `input`, reporting failures to `cx`.
 pub(crate) fn check(cx: &Ctxt, input: &Input<'_>) {
@@ -33,7 +32,8 @@ pub(crate) fn check(cx: &Ctxt, input: &Input<'_>) {
         let Some(skip) = &field.attrs.skip else {
             continue;
         };
-        if let Some(pointer) = find_gc_pointer(field.ty()) {
+        if let Some(pointer) = find_segment(field.ty(), GC_POINTER_TYPES) {
+            let pointer = pointer.ident;
             cx.error_spanned_by(
                 skip,
                 format_args!(
@@ -43,30 +43,6 @@ pub(crate) fn check(cx: &Ctxt, input: &Input<'_>) {
                 ),
             );
         }
-    }
-}
-
-/// The first GC pointer type name in `ty`, searching every path segment at every depth.
-fn find_gc_pointer(ty: &syn::Type) -> Option<Ident> {
-    // syn is built with `visit-mut` (for the `#[gc]` rewrite) but not `visit`. Walking a
-    // clone keeps the search exhaustive over every type form without another syn feature.
-    let mut finder = GcPointerFinder { found: None };
-    finder.visit_type_mut(&mut ty.clone());
-    finder.found
-}
-
-/// Records the first path segment named like a GC pointer type.
-struct GcPointerFinder {
-    /// The segment's identifier, once found.
-    found: Option<Ident>,
-}
-
-impl VisitMut for GcPointerFinder {
-    fn visit_path_segment_mut(&mut self, segment: &mut PathSegment) {
-        if self.found.is_none() && GC_POINTER_TYPES.iter().any(|name| segment.ident == *name) {
-            self.found = Some(segment.ident.clone());
-        }
-        visit_mut::visit_path_segment_mut(self, segment);
     }
 }
 

@@ -1,4 +1,4 @@
-//! `#[gc]` on an inline module.
+//! Code generation for `#[gc]` on an inline module.
 //!
 //! # What the module covers
 //!
@@ -12,14 +12,18 @@
 //! The module's macro runs first and owns every `#[gc]` attribute inside it, so nothing is
 //! expanded twice:
 //!
-//! - a `#[gc]` struct is expanded here (its slots are already known);
+//! - a `#[gc]` struct is expanded here (its slots are already known), through the same stages
+//!   as on its own: `ast`, `valid`, then `strukt`;
 //! - `#[gc]` on an impl of one of the module's `#[gc]` structs, on a function, or on a nested
 //!   module is removed: the module's rewrite covers it;
 //! - `#[gc(Types...)]` with a list, or `#[gc]` on an impl of a type declared outside the
 //!   module, is kept, as `#[::gc_runtime::gc(...)]`, so it asks those types' registries
 //!   afterwards; rewriting the same code twice is harmless (a rewritten assignment is a call);
-//! - `#[gc]` anywhere else (an enum, a trait, a field, ...) is reported, as it would be outside
-//!   a module.
+//! - `#[gc]` anywhere else (an enum, a trait, `mod m;`, a field, ...) is reported, as it would
+//!   be outside a module, and a rejected item gets the same stand-in (`fallback`).
+//!
+//! The errors found here are reported as they are met, to the `Ctxt` of the module's own
+//! expansion, so they come out in the order of the source.
 //!
 //! Passes: (1) collect the `#[gc]` structs and their slot names; (2) handle the attributes,
 //! replacing each struct by its expansion (opaque `Item::Verbatim` tokens, which the rewrite
@@ -28,7 +32,7 @@
 use std::collections::BTreeSet;
 
 use proc_macro2::TokenStream;
-use quote::{quote, ToTokens};
+use quote::ToTokens;
 use syn::{
     ext::IdentExt,
     parse_quote_spanned,
@@ -39,36 +43,22 @@ use syn::{
 };
 
 use super::{
-    args::{self, Args, Target},
-    item_attrs, reject, reject_elsewhere,
-    rewrite::{self, call_registry, Reach, Slots},
-    strukt::GcStruct,
-    take_gc_attrs,
+    rewrite::{self, Reach, Slots},
+    strukt,
 };
-use crate::ctxt::Ctxt;
+use crate::{
+    ctxt::Ctxt,
+    gc_attr::{
+        args::{self, Target},
+        ast::Struct,
+        attr::{attr_args, is_gc_attr, item_attrs, reject_elsewhere, take_gc_attrs},
+        fallback, valid,
+    },
+};
 
-/// `#[gc]` on `item`, a module.
-pub(crate) fn expand(cx: &Ctxt, args: Args, item: ItemMod) -> TokenStream {
-    if item.content.is_none() {
-        let (mod_token, ident, semi) = (&item.mod_token, &item.ident, &item.semi);
-        cx.error_spanned_by(
-            quote!(#mod_token #ident #semi),
-            "#[gc] on a module needs its body inline (`mod m { ... }`); \
-             put #[gc] on the items in that file instead",
-        );
-        return item.into_token_stream();
-    }
-    let mut pending = args.types.iter();
-    if let Some(next) = pending.next() {
-        return call_registry(next, &args.slots, pending.as_slice(), &item);
-    }
-    let mut slots = Slots::default();
-    slots.extend(&args.slots);
-    expand_inline(cx, slots, item)
-}
-
-/// The three passes, once every listed registry has been asked.
-fn expand_inline(cx: &Ctxt, mut slots: Slots, mut item: ItemMod) -> TokenStream {
+/// `#[gc]` on `item`, an inline module, once every registry it lists has been asked (their
+/// slot names are in `slots`): the three passes.
+pub(crate) fn expand(cx: &Ctxt, mut slots: Slots, mut item: ItemMod) -> TokenStream {
     let mut collect = Collect { structs: BTreeSet::new(), slots: &mut slots };
     collect.visit_item_mod_mut(&mut item);
     let structs = collect.structs;
@@ -96,13 +86,10 @@ struct Collect<'a> {
 impl VisitMut for Collect<'_> {
     fn visit_item_mut(&mut self, item: &mut Item) {
         if let Item::Struct(strukt) = item {
-            if matches!(strukt.fields, Fields::Named(_)) && strukt.attrs.iter().any(super::is_gc_attr) {
-                // Problems are reported once, by pass 2; this pass only needs the names.
-                let scratch = Ctxt::new();
-                let parsed = GcStruct::from_syn(&scratch, strukt);
-                self.slots.extend(parsed.slot_names());
+            if matches!(strukt.fields, Fields::Named(_)) && strukt.attrs.iter().any(is_gc_attr) {
+                // Mistakes are reported by pass 2; this pass only needs the names.
+                self.slots.extend(Struct::from_syn(strukt).slot_names());
                 self.structs.insert(strukt.ident.unraw().to_string());
-                let _ = scratch.check();
             }
         }
         visit_mut::visit_item_mut(self, item);
@@ -164,10 +151,12 @@ impl VisitMut for HandleAttrs<'_> {
         match item {
             Item::Struct(strukt) if matches!(strukt.fields, Fields::Named(_)) => {
                 if let Some(attr) = take_gc_attrs(self.cx, &mut strukt.attrs) {
+                    // The same stages as for a struct on its own.
                     let args = args::parse(self.cx, attr_args(self.cx, &attr), Target::Struct);
                     let strukt = strukt.clone();
-                    let parsed = GcStruct::from_syn(self.cx, &strukt);
-                    *item = Item::Verbatim(parsed.expand(&args.constructor));
+                    let parsed = Struct::from_syn(&strukt);
+                    valid::check_struct(self.cx, &parsed);
+                    *item = Item::Verbatim(strukt::expand(&parsed, &args.constructor));
                     return;
                 }
             }
@@ -176,25 +165,14 @@ impl VisitMut for HandleAttrs<'_> {
                 self.handle_code(&mut imp.attrs, Target::Impl, Some(&self_ty));
             }
             Item::Fn(func) => self.handle_code(&mut func.attrs, Target::Fn, None),
-            Item::Mod(module) => {
-                if module.content.is_none() {
-                    if take_gc_attrs(self.cx, &mut module.attrs).is_some() {
-                        let (mod_token, ident, semi) = (&module.mod_token, &module.ident, &module.semi);
-                        self.cx.error_spanned_by(
-                            quote!(#mod_token #ident #semi),
-                            "#[gc] on a module needs its body inline (`mod m { ... }`); \
-                             put #[gc] on the items in that file instead",
-                        );
-                    }
-                } else {
-                    self.handle_code(&mut module.attrs, Target::Mod, None);
-                }
-            }
+            Item::Mod(module) if module.content.is_some() => self.handle_code(&mut module.attrs, Target::Mod, None),
             _ => {
+                // Anything else `#[gc]` cannot expand (`mod m;` included): the same stages as
+                // for a rejected item on its own.
                 if let Some(attrs) = item_attrs(item) {
                     if take_gc_attrs(self.cx, attrs).is_some() {
-                        let rejected = std::mem::replace(item, Item::Verbatim(TokenStream::new()));
-                        *item = Item::Verbatim(reject(self.cx, rejected));
+                        valid::check_rejected(self.cx, item);
+                        *item = Item::Verbatim(fallback::expand(item));
                         return;
                     }
                 }
@@ -250,17 +228,5 @@ impl VisitMut for HandleAttrs<'_> {
     fn visit_local_mut(&mut self, local: &mut syn::Local) {
         reject_elsewhere(self.cx, &mut local.attrs);
         visit_mut::visit_local_mut(self, local);
-    }
-}
-
-/// The tokens inside `#[gc(...)]`; reports `#[gc = ...]`.
-pub(crate) fn attr_args(cx: &Ctxt, attr: &Attribute) -> TokenStream {
-    match &attr.meta {
-        Meta::Path(_) => TokenStream::new(),
-        Meta::List(list) => list.tokens.clone(),
-        Meta::NameValue(meta) => {
-            cx.error_spanned_by(meta, "#[gc = ...] is not supported; write #[gc] or #[gc(...)]");
-            TokenStream::new()
-        }
     }
 }

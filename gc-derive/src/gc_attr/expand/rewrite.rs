@@ -1,4 +1,4 @@
-//! The assignment rewrite, and `#[gc]` on an `impl` block or a function.
+//! The assignment rewrite: slot assignments in `#[gc]` code become write-barrier calls.
 //!
 //! # The rewrite
 //!
@@ -27,28 +27,22 @@
 //! for any function call (Rust evaluates an assignment's right-hand side first). It only
 //! matters if both have side effects.
 //!
-//! # `#[gc]` on an impl block or a function: asking the registries
+//! # Where the slot names come from
 //!
-//! The slot names come from the registry macros of the `#[gc]` structs involved (the self
-//! type of an impl, or the types listed in `#[gc(...)]`). The attribute expands to a call of
-//! the first registry, which calls `#[gc(__private(slots(..), types(..)))]` back with its
-//! slot names added; the attribute then calls the next registry, and so on. When no type is
-//! left, it rewrites the item with every slot name gathered.
+//! From the registries of the `#[gc]` structs involved (`super::registry`), for an impl block
+//! or a function; a module adds those of the `#[gc]` structs declared in it (`super::module`).
+//! By the time an item is rewritten, every name is in its [`Slots`].
 
 use std::collections::BTreeSet;
 
-use proc_macro2::{Span, TokenStream};
-use quote::{quote, quote_spanned, ToTokens};
+use quote::quote_spanned;
 use syn::{
     ext::IdentExt,
     parse_quote_spanned,
     spanned::Spanned,
     visit_mut::{self, VisitMut},
-    Attribute, Expr, ExprAssign, ExprField, Ident, Item, ItemFn, ItemImpl, Member, Path, PathArguments, Type, TypePath,
+    Attribute, Expr, ExprAssign, ExprField, Ident, Item, Member,
 };
-
-use super::{args::Args, fallback, strukt::registry_ident};
-use crate::ctxt::Ctxt;
 
 /// The slot field names an item's assignments are checked against.
 ///
@@ -160,78 +154,5 @@ fn take_leftmost_attrs(expr: &mut Expr) -> Vec<Attribute> {
             Some(next) => at = next,
             None => return taken,
         }
-    }
-}
-
-/// `#[gc]` on a function (a free function, or a method in a plain impl or a trait).
-pub(crate) fn expand_fn(cx: &Ctxt, args: Args, item: ItemFn) -> TokenStream {
-    if !args.from_registry && args.types.is_empty() {
-        // The call site of an attribute macro is the attribute: that is what needs arguments.
-        cx.syn_error(syn::Error::new(
-            Span::call_site(),
-            "#[gc] on a function needs the #[gc] structs whose slots it assigns: write #[gc(Node, ...)]",
-        ));
-        return fallback::stub_bodies(Item::Fn(item));
-    }
-    continue_or_rewrite(args, Item::Fn(item))
-}
-
-/// `#[gc]` on an impl block: the self type's slots, or those of the listed types.
-pub(crate) fn expand_impl(cx: &Ctxt, mut args: Args, item: ItemImpl) -> TokenStream {
-    if !args.from_registry && args.types.is_empty() {
-        match self_type_path(&item.self_ty) {
-            Some(path) => args.types.push(path),
-            None => {
-                cx.error_spanned_by(
-                    &item.self_ty,
-                    "#[gc] cannot tell which #[gc] struct this impl block is for; \
-                     list the structs whose slots it assigns: #[gc(Node, ...)]",
-                );
-                return fallback::stub_bodies(Item::Impl(item));
-            }
-        }
-    }
-    continue_or_rewrite(args, Item::Impl(item))
-}
-
-/// Asks the next registry in `args.types`, or rewrites `item` once none is left.
-pub(crate) fn continue_or_rewrite(args: Args, mut item: Item) -> TokenStream {
-    let mut pending = args.types.into_iter();
-    match pending.next() {
-        Some(next) => call_registry(&next, &args.slots, pending.as_slice(), &item),
-        None => {
-            let mut slots = Slots::default();
-            slots.extend(&args.slots);
-            rewrite_item(&slots, &mut item, Reach::Item);
-            item.into_token_stream()
-        }
-    }
-}
-
-/// `path::__gc_slots_Name! { [slots,] [rest types] item }`.
-///
-/// The registry's name is spanned at the user's type name, so a type that is not a `#[gc]`
-/// struct (or whose registry is not in scope) gets "cannot find macro `__gc_slots_Name`"
-/// there.
-pub(crate) fn call_registry(ty: &Path, slots: &[Ident], rest: &[Path], item: &impl ToTokens) -> TokenStream {
-    let mut registry = ty.clone();
-    for segment in &mut registry.segments {
-        segment.arguments = PathArguments::None;
-    }
-    if let Some(last) = registry.segments.last_mut() {
-        last.ident = registry_ident(&last.ident);
-    }
-    quote! {
-        #registry! { [#(#slots,)*] [#(#rest),*] #item }
-    }
-}
-
-/// The path of an impl's self type (`Node<T>` is `Node`), if it is a plain path.
-fn self_type_path(ty: &Type) -> Option<Path> {
-    match ty {
-        Type::Path(TypePath { qself: None, path }) if path.segments.last()?.ident != "Self" => Some(path.clone()),
-        Type::Group(group) => self_type_path(&group.elem),
-        Type::Paren(paren) => self_type_path(&paren.elem),
-        _ => None,
     }
 }
