@@ -25,11 +25,11 @@
 //! `thread_state/mod.rs`, "Threads that exit", which also holds the mutator's private state (its
 //! allocation cache and shade buffer).
 
-use std::{fmt, marker::PhantomData, ptr::NonNull};
+use std::{fmt, marker::PhantomData};
 
 use crate::{
     config::ConfigError,
-    gc::Gc,
+    gc::{Addr, Gc},
     handshake::MutatorState,
     object::{Header, Trace},
     runtime::Runtime,
@@ -94,7 +94,10 @@ pub struct Mutator {
     /// barrier reaches the same state through a thread-local pointer, so a `Box` (which asserts
     /// uniqueness when moved) or a `&mut` would invalidate that pointer. Every field is a
     /// `Cell` or `RefCell`.
-    inner: NonNull<ThreadState>,
+    ///
+    /// An [`Addr`] (`Send` and `Sync` itself), so that the compiler's error for a mutator sent
+    /// to or shared with another thread names `_thread` below, whose type says what to do.
+    inner: Addr<ThreadState>,
     /// What makes a mutator `!Send` and `!Sync`, named for the compiler's error.
     _thread: PhantomData<*mut EachThreadAttachesItsOwnMutator>,
 }
@@ -150,7 +153,7 @@ pub fn try_attach() -> Result<Mutator, AttachError> {
         Refusal::CollectorThread => AttachError::CollectorThread,
     })?;
     let rt = Runtime::get_or_init().map_err(AttachError::Config)?;
-    let inner = ThreadState::attach(rt);
+    let inner = Addr(ThreadState::attach(rt));
     Ok(Mutator { inner, _thread: PhantomData })
 }
 
@@ -175,7 +178,7 @@ impl Mutator {
     fn inner(&self) -> &ThreadState {
         // SAFETY: `inner` is valid from `try_attach` until `drop`, and only shared
         // references to it exist (see the field's docs).
-        unsafe { self.inner.as_ref() }
+        unsafe { self.inner.0.as_ref() }
     }
 
     pub(crate) fn runtime(&self) -> &'static Runtime {
@@ -352,7 +355,7 @@ impl Drop for Mutator {
     fn drop(&mut self) {
         // SAFETY: `inner` came from `ThreadState::attach` on this thread (a `Mutator` is
         // `!Send`), and this handle, the only owner, is going away.
-        unsafe { ThreadState::detach_for_good(self.inner) };
+        unsafe { ThreadState::detach_for_good(self.inner.0) };
     }
 }
 

@@ -102,6 +102,10 @@ const NO_POINTER: &[&str] = &[
     "AttachError",
     "LimitError",
     "IndexOutOfRange",
+    "ParseNameError",
+    "ParsePhaseError",
+    "ParsePauseKindError",
+    "Setting",
 ];
 
 /// The names in `names`, as a set.
