@@ -260,7 +260,7 @@ const README_END: &str = "\n<!-- end of settings table -->";
 /// A copy of the table in the docs: its file, and the markers around it (none: the whole file).
 fn copies() -> [(PathBuf, &'static str, &'static str); 2] {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    [(root.join("src/config/settings.md"), "", ""), (root.join("../README.md"), README_START, README_END)]
+    [(root.join("src/config/settings.md"), "", ""), (root.join("README.md"), README_START, README_END)]
 }
 
 /// The docs tables are what the declaration generates: `settings.md` (included by the book and
