@@ -79,7 +79,7 @@
 //!
 //! | layer | modules | what they are |
 //! |---|---|---|
-//! | foundations | `primitive.rs`, `prefetch.rs`, `report.rs`, `config.rs` | the synchronisation types (swapped for loom's in `loom-models`), output that cannot panic, the configuration |
+//! | foundations | `primitive.rs`, `prefetch.rs`, `report.rs`, `config/` | the synchronisation types (swapped for loom's in `loom-models`), output that cannot panic, the configuration |
 //! | the clock | `clock.rs` | phase word with the barrier kind, mark/sweep/weak-verdict epochs, a state table |
 //! | objects and slots | `object/`, `slot.rs`, `cells.rs` | header, mark epochs, the [`Trace`] contract; the slot store; registered pointer cells |
 //! | grey | `grey_queue.rs`, `shade.rs` | per-thread shade buffers feeding the global grey queue |
