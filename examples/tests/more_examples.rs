@@ -37,10 +37,3 @@ fn gc_rewrite() {
     let out = run_ok(env!("CARGO_BIN_EXE_gc_rewrite"), &["500"]);
     assert!(out.contains("#[gc]: 500 nodes, by hand: 500 nodes, equal: true"), "{out}");
 }
-
-#[test]
-fn mark_rate() {
-    let out = run_ok(env!("CARGO_BIN_EXE_mark_rate"), &["--objects", "70000", "--runs", "1", "--workers", "1,2,3"]);
-    assert!(out.contains("98301 live objects in 3 trees"), "{out}");
-    assert_eq!(out.lines().filter(|l| l.starts_with("| ") && l.contains(" ms |")).count(), 3, "{out}");
-}

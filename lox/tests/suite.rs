@@ -14,10 +14,10 @@
 //!
 //! Every counted `.lox` file (all directories except `scanning/` and `expressions/`, which
 //! test early chapters of the book, and `benchmark/`, whose programs print timings and are run
-//! by `lox-bench` instead) runs as a child process and is checked against its expectation
-//! comments (see `common/mod.rs`): standard output, the compile errors or the runtime error
-//! and the line of its stack trace, and the exit code. `[java line N]` expectations belong to
-//! the tree-walking interpreter and are ignored.
+//! by `lox_bench` in `bench/tools` instead) runs as a child process and is checked against its
+//! expectation comments (see `common/mod.rs`): standard output, the compile errors or the
+//! runtime error and the line of its stack trace, and the exit code. `[java line N]`
+//! expectations belong to the tree-walking interpreter and are ignored.
 //!
 //! Files run on two threads. The three settings are three tests that take turns (a lock), so
 //! at most two interpreters run at once. Each prints passes and failures per directory and a

@@ -7,10 +7,12 @@
 //! - [`Workload`] and [`Params`]: what to run and how big (`--size tiny|full`, or explicit).
 //! - [`impls`]: one module per implementation, each exposing `run(workload, params)`; the
 //!   registry [`impls::IMPLS`] lists them.
-//! - [`Outcome`]: what a run measured, printed by the `run` binary as one `result` line that
-//!   the `compare` driver parses.
-//! - [`measure`]: resident memory (`/proc/self/statm`), quantiles, and minimum mutator
-//!   utilisation from pause intervals.
+//! - What a run measured is a [`Record`](gc_bench_support::record::Record), printed by the
+//!   `run` binary (and by `compare --child`) as the result line of the child-process protocol
+//!   ([`gc_bench_support::child`]) that the `compare` driver parses.
+//! - Resident memory, quantiles, medians and minimum mutator utilisation come from
+//!   [`gc_bench_support::stats`], the PRNG from [`gc_bench_support::rng`], the plots from
+//!   [`gc_bench_support::plot`]: the same code as the workspace's measuring tools.
 //!
 //! # The workloads
 //!
@@ -25,9 +27,10 @@
 //! driver can verify that all implementations computed the same thing.
 
 pub mod impls;
-pub mod measure;
 
 use std::{fmt, process::ExitCode, time::Duration};
+
+use gc_bench_support::rng::Rng;
 
 /// A workload of the comparison.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -150,85 +153,6 @@ pub fn flag<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
     args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).map(String::as_str)
 }
 
-/// What one run measured: named figures, printed as `result key=value ...`.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Outcome {
-    /// The figures, in insertion order.
-    pub values: Vec<(String, String)>,
-}
-
-/// The prefix of the line a run prints for the driver.
-pub const RESULT_PREFIX: &str = "result ";
-
-impl Outcome {
-    /// An empty outcome.
-    pub fn new() -> Outcome {
-        Outcome::default()
-    }
-
-    /// Add a figure.
-    pub fn with(mut self, key: &str, value: impl fmt::Display) -> Outcome {
-        self.values.push((key.to_string(), value.to_string()));
-        self
-    }
-
-    /// Add a duration in milliseconds.
-    pub fn with_ms(self, key: &str, d: Duration) -> Outcome {
-        self.with(key, format!("{:.4}", d.as_secs_f64() * 1e3))
-    }
-
-    /// A figure by name.
-    pub fn get(&self, key: &str) -> Option<&str> {
-        self.values.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
-    }
-
-    /// A numeric figure by name.
-    pub fn get_f64(&self, key: &str) -> Option<f64> {
-        self.get(key).and_then(|v| v.parse().ok())
-    }
-
-    /// The `result` line.
-    pub fn line(&self) -> String {
-        let kv: Vec<String> = self.values.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        format!("{RESULT_PREFIX}{}", kv.join(" "))
-    }
-
-    /// Parse a `result` line.
-    pub fn parse(line: &str) -> Option<Outcome> {
-        let rest = line.strip_prefix(RESULT_PREFIX)?;
-        let values = rest
-            .split_whitespace()
-            .filter_map(|kv| kv.split_once('='))
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        Some(Outcome { values })
-    }
-}
-
-/// binary-trees: the depth of the short-lived trees start at this.
-pub const MIN_DEPTH: u32 = 4;
-
-/// binary-trees: the depths of the short-lived trees.
-pub fn bt_depths(max_depth: u32) -> impl Iterator<Item = u32> {
-    (MIN_DEPTH..=max_depth).step_by(2)
-}
-
-/// binary-trees: how many trees of `depth` are built.
-pub fn bt_iterations(max_depth: u32, depth: u32) -> u64 {
-    1 << (max_depth - depth + MIN_DEPTH)
-}
-
-/// binary-trees: the maximum depth the program uses for an argument `n`.
-pub fn bt_max_depth(n: u32) -> u32 {
-    n.max(MIN_DEPTH + 2)
-}
-
-/// binary-trees: thread `i`'s share of `total` trees among `threads`.
-pub fn bt_share(total: u64, threads: u32, i: u32) -> u64 {
-    let (threads, i) = (u64::from(threads), u64::from(i));
-    total / threads + u64::from(i < total % threads)
-}
-
 /// ring: the check value of one walk around a ring of `n` nodes numbered `0..n`.
 pub fn ring_check(n: usize) -> u64 {
     (n as u64) * (n as u64 - 1) / 2
@@ -246,31 +170,6 @@ pub fn chains_for(live: usize) -> usize {
     live.div_ceil(CHAIN).max(1)
 }
 
-/// A small deterministic pseudo-random generator (xorshift64*), the same for every
-/// implementation so that they all do the same mutations.
-#[derive(Clone, Debug)]
-pub struct Rng(u64);
-
-impl Rng {
-    /// A generator from a non-zero seed.
-    pub fn new(seed: u64) -> Rng {
-        Rng(seed.max(1))
-    }
-
-    /// The next value.
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    /// A value in `0..n`.
-    pub fn below(&mut self, n: usize) -> usize {
-        (self.next_u64() % n as u64) as usize
-    }
-}
-
 /// pause: one mutation, as indices: which chain (bucket, slot) and from which depth its tail is
 /// replaced.
 #[derive(Clone, Copy, Debug)]
@@ -285,8 +184,8 @@ pub struct Mutation {
 
 /// pause: the next mutation for a heap of `chains` chains.
 pub fn next_mutation(rng: &mut Rng, chains: usize) -> Mutation {
-    let chain = rng.below(chains);
-    Mutation { bucket: chain / BUCKET_SLOTS, slot: chain % BUCKET_SLOTS, depth: rng.below(CHAIN) }
+    let chain = rng.usize(..chains);
+    Mutation { bucket: chain / BUCKET_SLOTS, slot: chain % BUCKET_SLOTS, depth: rng.usize(..CHAIN) }
 }
 
 /// full-gc: the children of node `i` in a complete binary tree of `n` nodes laid out by index.
@@ -301,7 +200,7 @@ pub fn tree_check(n: usize) -> u64 {
 }
 
 /// The command line of the `run` binary (and of `compare --child`): run one workload on one
-/// implementation in this process and print its `result` line. Exit status 3: the
+/// implementation in this process and print its result line ([`gc_bench_support::child::report`]). Exit status 3: the
 /// implementation does not support the workload; 2: bad arguments.
 pub fn run_cli(args: &[String]) -> ExitCode {
     if args.iter().any(|a| a == "--list") {
@@ -327,8 +226,8 @@ pub fn run_cli(args: &[String]) -> ExitCode {
         }
     };
     match (imp.run)(workload, &params) {
-        Ok(outcome) => {
-            println!("{}", outcome.with("impl", imp.name).with("workload", workload).line());
+        Ok(record) => {
+            gc_bench_support::child::report(&record.with("impl", imp.name).with("workload", workload));
             ExitCode::SUCCESS
         }
         Err(e) if e == impls::UNSUPPORTED => {

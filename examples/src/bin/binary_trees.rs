@@ -20,12 +20,13 @@
 //!
 //! The collector is configured from the `GC_*` environment variables (mode, barrier,
 //! `GC_PERCENT`, trace...). Only the benchmark output goes to stdout, in the Benchmarks Game
-//! format, identical to `binary_trees_box`'s; the time goes to stderr as `time: X.XXX s`.
+//! format, identical to that of `binary_trees_box` (in `bench/tools`, with `Box` nodes); the
+//! time goes to stderr as `time: X.XXX s`.
 
 use std::time::Instant;
 
 use clap::Parser;
-use gc_examples::binary_trees::{self as bt, Args};
+use gc_bench_support::binary_trees::{self as bt, Args};
 use gc_runtime::{Gc, Member, Mutator, Root, Trace};
 
 /// A binary tree node in the GC heap; leaves have both slots empty.

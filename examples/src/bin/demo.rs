@@ -35,9 +35,10 @@
 //! # Processes
 //!
 //! There is one heap per process, so the program runs itself as a child process per mode
-//! (hidden flag `--child`). Each child prints the collector's trace lines (stderr), progress
-//! and, last, a machine-readable summary line; the parent shows the progress on one line of
-//! its stderr and ends with a table comparing the modes.
+//! (hidden flag `--child`, the protocol of [`gc_bench_support::child`]). Each child prints the
+//! collector's trace lines (stderr), progress and, last, a machine-readable result line; the
+//! parent shows the progress on one line of its stderr and ends with a table comparing the
+//! modes.
 //!
 //! The collector settings not given on the command line come from the `GC_*` environment
 //! variables, e.g. `GC_CHECKMARK=1` to verify every concurrent mark, or `GC_PERCENT`.
@@ -49,13 +50,14 @@ use std::{
 };
 
 use clap::Parser;
-use gc_examples::{
-    child::{self, report_progress, report_summary},
+use gc_bench_support::{
+    child::{self, report, report_progress, CHILD_FLAG},
     cli::{mode_label, BarrierChoice, ModeChoice},
     console::Console,
-    rng::{splitmix64, XorShift64},
-    stats_window::CycleWindow,
-    summary::{comparison, count_cell, mb_cell, ms_cell, raw_cell, CellFn, Summary},
+    cycles::CycleWindow,
+    record::Record,
+    rng::{self, Rng},
+    table::{comparison, count_cell, mb_cell, ms_cell, raw_cell, CellFn},
     units,
 };
 use gc_runtime::{Config, Gc, Member, Mode, Mutator, Root, Trace};
@@ -114,7 +116,7 @@ pub struct Args {
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
 
-    /// Internal: run one mode in this process and print a summary line (used by the parent).
+    /// Internal: run one mode in this process and print a result line (used by the parent).
     #[arg(long, hide = true)]
     pub child: bool,
 }
@@ -152,7 +154,7 @@ const CANARY_SALT: u64 = 0x5EED_CA9A_12E5_0D1E;
 
 /// The canary a node with `id` must carry.
 pub fn canary_of(id: u64) -> u64 {
-    splitmix64(id ^ CANARY_SALT)
+    rng::mix(id ^ CANARY_SALT)
 }
 
 impl Node {
@@ -195,7 +197,7 @@ fn check(node: Gc<'_, Node>, shared: &Shared) -> bool {
 
 /// One mutator thread's private state.
 struct Worker<'s> {
-    rng: XorShift64,
+    rng: Rng,
     shared: &'s Shared,
     /// Thread number, from 1 (0 is the builder).
     thread: u64,
@@ -212,7 +214,7 @@ impl<'s> Worker<'s> {
 
     /// The node in a random slot, checked.
     fn random_node<'m>(&mut self, mu: &'m Mutator, table: &'m Graph) -> Option<Gc<'m, Node>> {
-        let node = table.slots[self.rng.below(table.slots.len())].get(mu)?;
+        let node = table.slots[self.rng.usize(..table.slots.len())].get(mu)?;
         check(node, self.shared).then_some(node)
     }
 
@@ -220,7 +222,7 @@ impl<'s> Worker<'s> {
     /// an empty edge. `None` if a check failed.
     fn walk<'m>(&mut self, mu: &'m Mutator, mut node: Gc<'m, Node>, hops: usize) -> Option<Gc<'m, Node>> {
         for _ in 0..hops {
-            let Some(next) = node.edges[self.rng.below(EDGES)].get(mu) else { break };
+            let Some(next) = node.edges[self.rng.usize(..EDGES)].get(mu) else { break };
             if !check(next, self.shared) {
                 return None;
             }
@@ -232,21 +234,21 @@ impl<'s> Worker<'s> {
 
     /// One random operation (see the module docs).
     fn step<'m>(&mut self, mu: &'m Mutator, table: &'m Graph) {
-        let roll = self.rng.below(100);
+        let roll = self.rng.usize(..100);
         if roll < 45 {
             // Read a path.
             if let Some(start) = self.random_node(mu, table) {
-                let hops = 1 + self.rng.below(MAX_PATH);
+                let hops = 1 + self.rng.usize(..MAX_PATH);
                 self.walk(mu, start, hops);
             }
         } else if roll < 85 {
             // Rewire an edge to a table node (or clear it); whatever the edge held before may
             // become garbage.
             let Some(start) = self.random_node(mu, table) else { return };
-            let hops = self.rng.below(3);
+            let hops = self.rng.usize(..3);
             let Some(src) = self.walk(mu, start, hops) else { return };
-            let edge = &src.edges[self.rng.below(EDGES)];
-            if self.rng.chance(5) {
+            let edge = &src.edges[self.rng.usize(..EDGES)];
+            if self.rng.u32(..100) < 5 {
                 edge.set(None);
             } else if let Some(dst) = self.random_node(mu, table) {
                 edge.set(Some(dst));
@@ -256,11 +258,11 @@ impl<'s> Worker<'s> {
             // other edges point to table nodes) on a random edge; the subgraph the edge held
             // becomes garbage.
             let Some(start) = self.random_node(mu, table) else { return };
-            let hops = self.rng.below(2);
+            let hops = self.rng.usize(..2);
             let Some(src) = self.walk(mu, start, hops) else { return };
             let head = self.fresh_node(mu);
             let mut tail = head;
-            for i in 0..1 + self.rng.below(3) {
+            for i in 0..1 + self.rng.usize(..3) {
                 if i > 0 {
                     let next = self.fresh_node(mu);
                     tail.edges[0].set(Some(next));
@@ -270,11 +272,11 @@ impl<'s> Worker<'s> {
                     edge.set(self.random_node(mu, table));
                 }
             }
-            src.edges[self.rng.below(EDGES)].set(Some(head));
+            src.edges[self.rng.usize(..EDGES)].set(Some(head));
         } else {
             // Short-lived garbage.
-            for _ in 0..1 + self.rng.below(8) {
-                let words = std::array::from_fn(|_| self.rng.next_u64());
+            for _ in 0..1 + self.rng.usize(..8) {
+                let words = std::array::from_fn(|_| self.rng.u64(..));
                 let blob = mu.alloc(Blob { words });
                 self.checksum = self.checksum.wrapping_add(blob.words[0]);
             }
@@ -285,7 +287,7 @@ impl<'s> Worker<'s> {
 /// A mutator thread: batches of random operations until told to stop. Returns its checksum.
 fn mutate(thread: u64, table: &Root<Graph>, shared: &Shared, seed: u64) -> u64 {
     let mut mu = gc_runtime::attach();
-    let mut w = Worker { rng: XorShift64::new(seed ^ thread), shared, thread, next_id: 0, checksum: 0 };
+    let mut w = Worker { rng: rng::seeded(seed ^ thread), shared, thread, next_id: 0, checksum: 0 };
     while !shared.stop.load(Ordering::Relaxed) {
         {
             let table = table.get(&mu).into_ref();
@@ -315,14 +317,14 @@ fn build_graph(mu: &mut Mutator, nodes: usize, seed: u64) -> Root<Graph> {
         }
         mu.safepoint();
     }
-    let mut rng = XorShift64::new(seed);
+    let mut rng = rng::seeded(seed);
     for start in (0..nodes).step_by(CHUNK) {
         {
             let table = root.get(mu);
             for i in start..(start + CHUNK).min(nodes) {
                 let node = table.slots[i].get(mu).expect("every slot was filled");
                 for edge in &node.edges {
-                    edge.set(table.slots[rng.below(nodes)].get(mu));
+                    edge.set(table.slots[rng.usize(..nodes)].get(mu));
                 }
             }
         }
@@ -344,7 +346,7 @@ fn verify_graph(mu: &Mutator, table: &Root<Graph>, shared: &Shared) -> usize {
     seen.len()
 }
 
-/// Child process: run the workload in one mode, print progress and the summary line.
+/// Child process: run the workload in one mode, print progress and the result line.
 fn run_child(args: &Args) -> ExitCode {
     let mode = match args.mode {
         ModeChoice::Concurrent => Mode::Concurrent,
@@ -428,20 +430,20 @@ fn run_child(args: &Args) -> ExitCode {
     println!("final check: {reachable} reachable nodes, every canary checked");
     let failures = shared.failures.load(Ordering::Relaxed);
     drop(table);
-    report_summary(
-        &Summary::new()
+    report(
+        &Record::new()
             .with("mode", mode)
             .with("barrier", args.barrier.arg())
             .with("ops", ops)
             .with("seconds", format!("{elapsed:.3}"))
             .with("ops_per_s", format!("{:.0}", ops as f64 / elapsed))
             .with("cycles", window.cycles())
-            .with("pauses", window.pause_count())
-            .with("pause_max_ns", window.pause_max().as_nanos())
+            .with("pauses", window.pauses().len())
+            .with("pause_max_ns", window.pauses().max().as_nanos())
             .with("stopped_max_ns", window.world_stopped_max().as_nanos())
-            .with("pause_p99_ns", window.pause_quantile(0.99).as_nanos())
-            .with("pause_p50_ns", window.pause_quantile(0.5).as_nanos())
-            .with("pause_total_ns", window.pause_total().as_nanos())
+            .with("pause_p99_ns", window.pauses().quantile(0.99).as_nanos())
+            .with("pause_p50_ns", window.pauses().quantile(0.5).as_nanos())
+            .with("pause_total_ns", window.pauses().total().as_nanos())
             .with("peak_heap", window.peak_heap())
             .with("live_nodes", reachable)
             .with("canary_failures", failures),
@@ -456,7 +458,7 @@ fn run_child(args: &Args) -> ExitCode {
 /// The result column of one mode.
 struct Column {
     mode: Mode,
-    summary: Option<Summary>,
+    record: Option<Record>,
 }
 
 /// Parent process: run one child per mode, then print the comparison table.
@@ -474,7 +476,7 @@ fn run_parent(args: &Args) -> ExitCode {
             args.seconds
         ));
         let mut child_args: Vec<String> = vec![
-            "--child".into(),
+            CHILD_FLAG.into(),
             "--mode".into(),
             ModeChoice::of(mode).arg().into(),
             "--barrier".into(),
@@ -491,17 +493,18 @@ fn run_parent(args: &Args) -> ExitCode {
         if args.quiet {
             child_args.push("--quiet".into());
         }
-        let summary = match child::run_self(&child_args, &mode.to_string(), &console) {
+        // A run whose canaries failed still reports its record (with the failure count).
+        let record = match child::run_self(&child_args, &mode.to_string(), Some(&console)) {
             Ok(run) => {
                 if !run.status.success() {
                     console.err(&format!("demo: the {} run failed: {}", mode_label(mode), run.status));
                     ok = false;
                 }
-                if run.summary.is_none() {
-                    console.err(&format!("demo: the {} run printed no summary", mode_label(mode)));
+                if run.record.is_none() {
+                    console.err(&format!("demo: the {} run printed no result line", mode_label(mode)));
                     ok = false;
                 }
-                run.summary
+                run.record
             }
             Err(e) => {
                 console.err(&format!("demo: cannot run the {} child process: {e}", mode_label(mode)));
@@ -509,7 +512,7 @@ fn run_parent(args: &Args) -> ExitCode {
                 None
             }
         };
-        columns.push(Column { mode, summary });
+        columns.push(Column { mode, record });
     }
 
     let rows: [(&str, CellFn<'_>); 10] = [
@@ -524,12 +527,11 @@ fn run_parent(args: &Args) -> ExitCode {
         ("reachable nodes at end", &|s| count_cell(s, "live_nodes", "")),
         ("canary failures", &|s| raw_cell(s, "canary_failures")),
     ];
-    let table =
-        comparison(&columns.iter().map(|c| (mode_label(c.mode), c.summary.as_ref())).collect::<Vec<_>>(), &rows);
+    let table = comparison(&columns.iter().map(|c| (mode_label(c.mode), c.record.as_ref())).collect::<Vec<_>>(), &rows);
     println!();
     print!("{}", table.render());
     let failures: u64 =
-        columns.iter().filter_map(|c| c.summary.as_ref().and_then(|s| s.get_u64("canary_failures"))).sum();
+        columns.iter().filter_map(|c| c.record.as_ref().and_then(|s| s.get_u64("canary_failures"))).sum();
     if failures > 0 {
         eprintln!("demo: {failures} canary checks FAILED: reachable objects were freed");
         ok = false;

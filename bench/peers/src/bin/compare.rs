@@ -1,5 +1,6 @@
 //! The comparison driver: runs every (workload, implementation) in its own child process
-//! (this program again, with `--child` and the `run` binary's arguments), several times, takes medians, checks that every
+//! (this program again, with `--child` and the `run` binary's arguments; the protocol of
+//! [`gc_bench_support::child`]), several times, takes medians, checks that every
 //! implementation computed the same check value, and writes `results.md` and the SVG plots.
 //!
 //! ```text
@@ -8,10 +9,15 @@
 //! cargo run --release --manifest-path bench/peers/Cargo.toml --bin compare -- --smoke      # every cell once, tiny sizes
 //! ```
 //!
-//! Flags: `--runs N` (default 5), `--pause-runs N` (default 3), `--smoke` (tiny sizes, one run,
-//! results written to `target/` instead of `bench/peers/`), `--impls a,b`, `--workloads a,b`,
-//! `--out DIR`, `--slow-secs S` (a cell whose first run takes longer than S seconds, default
-//! 40, is run only once), and the size flags of `run` (`--size`, `--depth`, ...).
+//! Where it writes: `results.md` into `bench/peers/`, the plots (`peers-*.svg`) into
+//! `book/src/images/`, the one copy the book and the READMEs show. With `--out DIR`, or with
+//! `--smoke` (default `$TMPDIR/gc-peers-smoke`), both go into that one directory instead.
+//!
+//! Flags: `--runs N` (default 5), `--pause-runs N` (default 3), `--smoke` (tiny sizes, one
+//! run), `--impls a,b`, `--workloads a,b`, `--out DIR`, `--replot LOG` (redraw the plots from
+//! the progress lines of an earlier run), `--slow-secs S` (a cell whose first run takes longer
+//! than S seconds, default 40, is run only once), and the size flags of `run` (`--size`,
+//! `--depth`, ...).
 
 use std::{
     collections::BTreeMap,
@@ -21,13 +27,19 @@ use std::{
     time::Instant,
 };
 
-use gc_peers::{flag, impls, measure::median, Outcome, Params, Workload};
-use plotters::prelude::*;
+use gc_bench_support::{
+    child::{self, CHILD_FLAG},
+    plot::{self, Bar, Series},
+    record::Record,
+    stats::median,
+    units::{ms_adaptive as fmt_ms, size_label as size_label_f64},
+};
+use gc_peers::{flag, impls, Params, Workload};
 
 /// One cell: a workload at one size on one implementation, all its runs.
 #[derive(Debug, Default)]
 struct Cell {
-    runs: Vec<Outcome>,
+    runs: Vec<Record>,
     failed: Option<String>,
 }
 
@@ -69,32 +81,32 @@ impl Driver {
     /// Run one cell `runs` times (fewer if it is slow); `None` if unsupported.
     fn cell(&mut self, w: Workload, size: &str, imp: &'static impls::Impl, p: &Params, runs: usize) {
         let mut cell = Cell::default();
+        let args: Vec<String> = [CHILD_FLAG, "--impl", imp.name, "--workload", w.name()]
+            .into_iter()
+            .map(String::from)
+            .chain(p.to_args())
+            .collect();
         for i in 0..runs {
             let t = Instant::now();
-            let out = Command::new(&self.run_bin)
-                .args(["--child", "--impl", imp.name, "--workload", w.name()])
-                .args(p.to_args())
-                .output();
+            let run = child::run(&self.run_bin, &args, imp.name, None);
             let secs = t.elapsed().as_secs_f64();
-            let out = match out {
-                Ok(o) => o,
+            let run = match run {
+                Ok(run) => run,
                 Err(e) => {
-                    cell.failed = Some(format!("cannot run {}: {e}", self.run_bin.display()));
+                    cell.failed = Some(e.to_string());
                     break;
                 }
             };
-            if out.status.code() == Some(3) {
+            // Exit status 3: the implementation does not support the workload (`run_cli`).
+            if run.status.code() == Some(3) {
                 return;
             }
-            let stdout = String::from_utf8_lossy(&out.stdout);
-            match stdout.lines().find_map(Outcome::parse) {
-                Some(o) if out.status.success() => {
+            match run.into_record() {
+                Ok(o) => {
                     eprintln!("  {w} {size} {:<16} run {} {:>8.2} s  {}", imp.name, i + 1, secs, short(&o));
                     cell.runs.push(o);
                 }
-                _ => {
-                    let err = String::from_utf8_lossy(&out.stderr);
-                    let msg = format!("exit {}: {}", out.status, err.lines().last().unwrap_or(""));
+                Err(msg) => {
                     eprintln!("  {w} {size} {:<16} FAILED {msg}", imp.name);
                     let _ = writeln!(self.log, "{w} {size} {}: {msg}", imp.name);
                     cell.failed = Some(msg);
@@ -147,17 +159,15 @@ fn parse_progress(text: &str) -> BTreeMap<Key, Cell> {
             continue;
         };
         let size = words[1..run - 1].join(" ");
-        let values = words[run + 3..]
-            .iter()
-            .filter_map(|kv| kv.split_once('='))
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        cells.entry((w, size, imp.name)).or_default().runs.push(Outcome { values });
+        // After `run N SECS s`: the `key=value` figures.
+        let pairs: Vec<&str> = words[run..].iter().copied().filter(|w| w.contains('=')).collect();
+        let Some(record) = Record::parse_pairs(&pairs.join(" ")) else { continue };
+        cells.entry((w, size, imp.name)).or_default().runs.push(record);
     }
     cells
 }
 
-fn short(o: &Outcome) -> String {
+fn short(o: &Record) -> String {
     ["time_ms", "check", "pause_max_ms", "mmu_10ms", "rss_growth_mb"]
         .iter()
         .filter_map(|k| o.get(k).map(|v| format!("{k}={v}")))
@@ -165,24 +175,9 @@ fn short(o: &Outcome) -> String {
         .join(" ")
 }
 
-fn fmt_ms(ms: f64) -> String {
-    if ms >= 1000.0 {
-        format!("{:.2} s", ms / 1e3)
-    } else if ms >= 10.0 {
-        format!("{ms:.1} ms")
-    } else {
-        format!("{ms:.3} ms")
-    }
-}
-
+/// The label of a size in tables, progress lines and cell keys (`125k`, `1M`).
 fn size_label(n: usize) -> String {
-    if n >= 1_000_000 && n.is_multiple_of(1_000_000) {
-        format!("{}M", n / 1_000_000)
-    } else if n >= 1000 {
-        format!("{}k", n / 1000)
-    } else {
-        n.to_string()
-    }
+    size_label_f64(n as f64)
 }
 
 fn machine() -> String {
@@ -209,7 +204,7 @@ fn machine() -> String {
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.iter().any(|a| a == "--child") {
+    if args.iter().any(|a| a == CHILD_FLAG) {
         return gc_peers::run_cli(&args);
     }
     let smoke = args.iter().any(|a| a == "--smoke");
@@ -228,11 +223,15 @@ fn main() -> ExitCode {
     let runs = if smoke { 1 } else { num("--runs", 5) };
     let pause_runs = if smoke { 1 } else { num("--pause-runs", 3) };
     let slow_secs = flag(&args, "--slow-secs").and_then(|v| v.parse().ok()).unwrap_or(40.0);
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let out_dir = match flag(&args, "--out") {
-        Some(d) => PathBuf::from(d),
-        None if smoke => std::env::temp_dir().join("gc-peers-smoke"),
-        None => manifest.to_path_buf(),
+    // results.md and the plots: one directory with --out or --smoke; otherwise results.md
+    // beside this harness and the plots where the book shows them.
+    let (out_dir, plot_dir) = match flag(&args, "--out") {
+        Some(d) => (PathBuf::from(d), PathBuf::from(d)),
+        None if smoke => {
+            let d = std::env::temp_dir().join("gc-peers-smoke");
+            (d.clone(), d)
+        }
+        None => (PathBuf::from(env!("CARGO_MANIFEST_DIR")), plot::images_dir()),
     };
     let filter =
         |name: &str| -> Option<Vec<String>> { flag(&args, name).map(|v| v.split(',').map(str::to_string).collect()) };
@@ -256,15 +255,14 @@ fn main() -> ExitCode {
             }
         };
         d.cells = parse_progress(&text);
-        if let Err(e) = std::fs::create_dir_all(&out_dir) {
-            eprintln!("compare: cannot create {}: {e}", out_dir.display());
-            return ExitCode::FAILURE;
-        }
         let full_gc_sizes: Vec<usize> =
             [8, 4, 2].iter().map(|k| params.live / k).chain([params.live, params.live * 2]).collect();
         let pause_sizes = [params.live, params.live * 8];
-        return match plots(&d, &params, &full_gc_sizes, &pause_sizes, &out_dir) {
-            Ok(()) => ExitCode::SUCCESS,
+        return match plots(&d, &params, &full_gc_sizes, &pause_sizes, &plot_dir) {
+            Ok(()) => {
+                eprintln!("compare: redrew the plots in {}", plot_dir.display());
+                ExitCode::SUCCESS
+            }
             Err(e) => {
                 eprintln!("compare: cannot draw the plots: {e}");
                 ExitCode::FAILURE
@@ -317,14 +315,14 @@ fn main() -> ExitCode {
         eprintln!("compare: cannot write {}: {e}", md_path.display());
         return ExitCode::FAILURE;
     }
-    if let Err(e) = plots(&d, &params, &full_gc_sizes, &pause_sizes, &out_dir) {
+    if let Err(e) = plots(&d, &params, &full_gc_sizes, &pause_sizes, &plot_dir) {
         eprintln!("compare: cannot draw the plots: {e}");
         return ExitCode::FAILURE;
     }
     eprintln!(
         "compare: wrote {} and the SVGs in {} ({:.0} s)",
         md_path.display(),
-        out_dir.display(),
+        plot_dir.display(),
         elapsed.as_secs_f64()
     );
     for m in mismatches.iter().chain(&failures) {
@@ -592,127 +590,49 @@ fn report(
     }
     let _ = writeln!(
         s,
-        "Plots: `time-binary-trees.svg`, `time-ring.svg` (median time per implementation), \
-         `full-gc-vs-heap.svg` (explicit collection time against live objects), `pause-vs-heap.svg` \
-         (longest pause against live objects)."
+        "Plots (in `book/src/images/`, or beside this file with `--out`): `{}`, `{}` (median time per \
+         implementation), `{}` (explicit collection time against live objects), `{}` (longest pause \
+         against live objects).",
+        PLOTS[0], PLOTS[1], PLOTS[2], PLOTS[3]
     );
     s
 }
 
-type DynErr = Box<dyn std::error::Error>;
+/// The file names of the plots, in the order [`plots`] draws them.
+const PLOTS: [&str; 4] =
+    ["peers-binary-trees.svg", "peers-ring.svg", "peers-full-gc-vs-heap.svg", "peers-pause-vs-heap.svg"];
 
-/// A horizontal bar chart of median times (log scale), one bar per implementation.
-fn bar_chart(path: &Path, title: &str, bars: &[(String, f64)]) -> Result<(), DynErr> {
-    if bars.is_empty() {
-        return Ok(());
-    }
-    let lo = bars.iter().map(|b| b.1).fold(f64::MAX, f64::min).max(1e-3) * 0.5;
-    let hi = bars.iter().map(|b| b.1).fold(0.0, f64::max) * 2.0;
-    let height = 90 + 32 * bars.len() as u32;
-    let root = SVGBackend::new(path, (900, height)).into_drawing_area();
-    root.fill(&WHITE)?;
-    let labels: Vec<String> = bars.iter().map(|b| b.0.clone()).collect();
-    let n = bars.len() as f64;
-    let mut chart = ChartBuilder::on(&root)
-        .caption(title, ("sans-serif", 20))
-        .margin(15)
-        .x_label_area_size(40)
-        .y_label_area_size(230)
-        .build_cartesian_2d((lo..hi).log_scale(), 0.0..n)?;
-    chart
-        .configure_mesh()
-        .disable_y_mesh()
-        .y_labels(bars.len() * 2 + 1)
-        .y_label_formatter(&|y| {
-            // Bar i spans [n-i-1, n-i]; label its middle.
-            let k = n - *y - 0.5;
-            let i = k.round();
-            if (k - i).abs() < 1e-6 && i >= 0.0 {
-                labels.get(i as usize).cloned().unwrap_or_default()
-            } else {
-                String::new()
-            }
-        })
-        .x_desc("milliseconds (median, log scale)")
-        .x_label_formatter(&|x| format!("{x}"))
-        .draw()?;
-    chart.draw_series(bars.iter().enumerate().map(|(i, (label, v))| {
-        let color = if label.starts_with("gc-runtime") { RGBColor(30, 100, 200) } else { RGBColor(150, 150, 150) };
-        let y = n - i as f64 - 1.0;
-        Rectangle::new([(lo, y + 0.15), (*v, y + 0.85)], color.filled())
-    }))?;
-    chart.draw_series(bars.iter().enumerate().map(|(i, (_, v))| {
-        let y = n - i as f64 - 0.5;
-        Text::new(fmt_ms(*v), (*v * 1.05, y + 0.2), ("sans-serif", 12).into_font())
-    }))?;
-    root.present()?;
-    Ok(())
-}
-
-/// A log-log line chart, one line per implementation.
-fn line_chart(path: &Path, title: &str, y_desc: &str, lines: &[(String, Vec<(f64, f64)>)]) -> Result<(), DynErr> {
-    let pts = lines.iter().flat_map(|l| l.1.iter());
-    let (x_lo, x_hi) = pts.clone().fold((f64::MAX, 0.0f64), |(a, b), p| (a.min(p.0), b.max(p.0)));
-    let (y_lo, y_hi) = pts.clone().fold((f64::MAX, 0.0f64), |(a, b), p| (a.min(p.1), b.max(p.1)));
-    if x_hi <= 0.0 {
-        return Ok(());
-    }
-    let y_lo = y_lo.max(1e-4) * 0.5;
-    let root = SVGBackend::new(path, (900, 520)).into_drawing_area();
-    root.fill(&WHITE)?;
-    let mut chart = ChartBuilder::on(&root)
-        .caption(title, ("sans-serif", 20))
-        .margin(15)
-        .x_label_area_size(45)
-        .y_label_area_size(70)
-        // Headroom above the data for the legend.
-        .build_cartesian_2d((x_lo * 0.8..x_hi * 1.25).log_scale(), (y_lo..y_hi * 3000.0).log_scale())?;
-    chart
-        .configure_mesh()
-        .x_desc("live objects")
-        .y_desc(y_desc)
-        .x_label_formatter(&|x| size_label(*x as usize))
-        .y_label_formatter(&|y| format!("{y}"))
-        .draw()?;
-    for (i, (label, data)) in lines.iter().enumerate() {
-        let color = Palette99::pick(i).to_rgba();
-        let data: Vec<(f64, f64)> = data.iter().map(|&(x, y)| (x, y.max(y_lo))).collect();
-        chart
-            .draw_series(LineSeries::new(data.clone(), color.stroke_width(2)))?
-            .label(label.clone())
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
-        chart.draw_series(data.into_iter().map(|xy| Circle::new(xy, 3, color.filled())))?;
-    }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .border_style(BLACK)
-        .background_style(WHITE)
-        .draw()?;
-    root.present()?;
-    Ok(())
-}
-
-fn plots(d: &Driver, p: &Params, full_gc_sizes: &[usize], pause_sizes: &[usize], out: &Path) -> Result<(), DynErr> {
-    let bars = |w: Workload, size: &str| -> Vec<(String, f64)> {
+/// Draw the four plots into `out` (see [`PLOTS`]).
+fn plots(
+    d: &Driver,
+    p: &Params,
+    full_gc_sizes: &[usize],
+    pause_sizes: &[usize],
+    out: &Path,
+) -> Result<(), plot::PlotError> {
+    std::fs::create_dir_all(out)?;
+    let bars = |w: Workload, size: &str| -> Vec<Bar> {
         d.impls_of(w, size)
             .into_iter()
-            .filter_map(|i| d.get(w, size, i.name).and_then(|c| c.median("time_ms")).map(|m| (i.label.to_string(), m)))
+            .filter_map(|i| {
+                let ms = d.get(w, size, i.name).and_then(|c| c.median("time_ms"))?;
+                let color = if i.name.starts_with("ours") { plot::BLUE } else { plot::GREY };
+                Some(Bar { label: i.label.to_string(), ms, color })
+            })
             .collect()
     };
+    let x_desc = "milliseconds (median, log scale)";
     let bt = format!("depth {}", p.depth);
-    bar_chart(
-        &out.join("time-binary-trees.svg"),
-        &format!("binary-trees {bt}: wall time"),
-        &bars(Workload::BinaryTrees, &bt),
-    )?;
+    let title = format!("binary-trees {bt}: wall time");
+    plot::bar_chart(&out.join(PLOTS[0]), &title, x_desc, &bars(Workload::BinaryTrees, &bt))?;
     let ring = format!("{} x {}", size_label(p.ring_nodes), p.ring_iters);
-    bar_chart(&out.join("time-ring.svg"), &format!("ring churn {ring}: wall time"), &bars(Workload::Ring, &ring))?;
-    let series = |w: Workload, sizes: &[usize], key: &str| -> Vec<(String, Vec<(f64, f64)>)> {
+    let title = format!("ring churn {ring}: wall time");
+    plot::bar_chart(&out.join(PLOTS[1]), &title, x_desc, &bars(Workload::Ring, &ring))?;
+    let series = |w: Workload, sizes: &[usize], key: &str| -> Vec<Series> {
         impls::IMPLS
             .iter()
             .filter_map(|i| {
-                let pts: Vec<(f64, f64)> = sizes
+                let points: Vec<(f64, f64)> = sizes
                     .iter()
                     .filter_map(|&n| {
                         d.get(w, &size_label(n), i.name).and_then(|c| c.median(key)).map(|v| (n as f64, v))
@@ -720,21 +640,22 @@ fn plots(d: &Driver, p: &Params, full_gc_sizes: &[usize], pause_sizes: &[usize],
                     // No pause recorded in the run: nothing to draw on a log scale.
                     .filter(|&(_, v)| v > 0.0)
                     .collect();
-                (!pts.is_empty()).then(|| (i.label.to_string(), pts))
+                (!points.is_empty()).then(|| Series { label: i.label.to_string(), points, color: None })
             })
             .collect()
     };
-    line_chart(
-        &out.join("full-gc-vs-heap.svg"),
+    plot::line_chart(
+        &out.join(PLOTS[2]),
         "Explicit full collection: time against live heap",
+        "live objects",
         "milliseconds (median)",
         &series(Workload::FullGc, full_gc_sizes, "time_ms"),
     )?;
-    line_chart(
-        &out.join("pause-vs-heap.svg"),
+    plot::line_chart(
+        &out.join(PLOTS[3]),
         "Longest pause while mutating, against live heap",
+        "live objects",
         "milliseconds (median of runs)",
         &series(Workload::Pause, pause_sizes, "pause_max_ms"),
-    )?;
-    Ok(())
+    )
 }

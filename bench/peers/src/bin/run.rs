@@ -1,4 +1,5 @@
-//! Runs one workload on one implementation in this process and prints its `result` line.
+//! Runs one workload on one implementation in this process and prints its result line
+//! (`@@result key=value ...`, the record of [`gc_bench_support::child`]).
 //!
 //! ```text
 //! cargo run --release --manifest-path bench/peers/Cargo.toml --bin run -- --impl gc-arena --workload ring --size tiny

@@ -4,11 +4,13 @@
 
 use std::sync::{Arc, Mutex};
 
+use gc_bench_support::record::Record;
+
 use super::{BinaryTrees, Ring, UNSUPPORTED};
-use crate::{Outcome, Params, Workload};
+use crate::{Params, Workload};
 
 /// Runs a workload.
-pub fn run(w: Workload, p: &Params) -> Result<Outcome, String> {
+pub fn run(w: Workload, p: &Params) -> Result<Record, String> {
     match w {
         Workload::BinaryTrees => Ok(super::binary_trees(p, &mut Trees(None))),
         Workload::Ring => Ok(super::ring(p, &mut RingImpl)),

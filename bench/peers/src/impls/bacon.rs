@@ -12,12 +12,13 @@
 use std::cell::RefCell;
 
 use bacon_rajan_cc::{collect_cycles, Cc, Trace, Tracer};
+use gc_bench_support::{record::Record, rng, stats};
 
 use super::{BinaryTrees, FullGc, Ring};
-use crate::{chains_for, next_mutation, Outcome, Params, Rng, Workload, BATCH, BUCKET_SLOTS, CHAIN};
+use crate::{chains_for, next_mutation, Params, Workload, BATCH, BUCKET_SLOTS, CHAIN};
 
 /// Runs a workload.
-pub fn run(w: Workload, p: &Params) -> Result<Outcome, String> {
+pub fn run(w: Workload, p: &Params) -> Result<Record, String> {
     Ok(match w {
         Workload::BinaryTrees => super::binary_trees(p, &mut Trees(None)),
         Workload::Ring => super::ring(p, &mut RingImpl),
@@ -140,9 +141,9 @@ impl FullGc for Full {
         self.0 = Some(build_indexed(0, n));
     }
 
-    fn collect(&mut self) -> Outcome {
+    fn collect(&mut self) -> Record {
         collect_cycles();
-        Outcome::new()
+        Record::new()
     }
 
     fn check(&mut self) -> u64 {
@@ -181,7 +182,7 @@ fn fresh_chain(len: usize, next_id: &mut u64) -> Cc<Node> {
     next.expect("len >= 1")
 }
 
-fn pause(p: &Params) -> Outcome {
+fn pause(p: &Params) -> Record {
     let chains = chains_for(p.live);
     let mut next_id = 0;
     let buckets: Vec<Cc<Bucket>> = (0..chains)
@@ -193,7 +194,7 @@ fn pause(p: &Params) -> Outcome {
             })
         })
         .collect();
-    let mut rng = Rng::new(1);
+    let mut rng = rng::seeded(1);
     let out = super::pause_loop(p, |log| {
         for _ in 0..BATCH {
             let m = next_mutation(&mut rng, chains);
@@ -228,5 +229,5 @@ fn pause(p: &Params) -> Outcome {
             len
         })
         .sum();
-    out.with("check", check).with("live", chains * CHAIN).with("rss_mb", format!("{:.1}", crate::measure::rss_mb()))
+    out.with("check", check).with("live", chains * CHAIN).with("rss_mb", format!("{:.1}", stats::rss_mb()))
 }

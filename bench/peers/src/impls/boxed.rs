@@ -1,11 +1,13 @@
 //! `Box`: the baseline without sharing, for binary-trees (nodes freed when their tree is
 //! dropped). A `Box` graph cannot form a ring, and there is nothing to collect.
 
+use gc_bench_support::record::Record;
+
 use super::{BinaryTrees, UNSUPPORTED};
-use crate::{Outcome, Params, Workload};
+use crate::{Params, Workload};
 
 /// Runs a workload.
-pub fn run(w: Workload, p: &Params) -> Result<Outcome, String> {
+pub fn run(w: Workload, p: &Params) -> Result<Record, String> {
     match w {
         Workload::BinaryTrees => Ok(super::binary_trees(p, &mut Trees(None))),
         _ => Err(UNSUPPORTED.into()),

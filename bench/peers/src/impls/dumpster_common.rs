@@ -14,7 +14,7 @@ fn counting_condition(info: &CollectInfo) -> bool {
 }
 
 /// Runs a workload.
-pub fn run(w: Workload, p: &Params) -> Result<Outcome, String> {
+pub fn run(w: Workload, p: &Params) -> Result<Record, String> {
     set_collect_condition(counting_condition);
     Ok(match w {
         Workload::BinaryTrees => super::binary_trees(p, &mut Trees(None)),
@@ -118,9 +118,9 @@ impl FullGc for Full {
         self.0 = Some(build_indexed(0, n));
     }
 
-    fn collect(&mut self) -> Outcome {
+    fn collect(&mut self) -> Record {
         collect();
-        Outcome::new()
+        Record::new()
     }
 
     fn check(&mut self) -> u64 {
@@ -148,7 +148,7 @@ fn fresh_chain(len: usize, next_id: &mut u64) -> Gc<Node> {
     next.expect("len >= 1")
 }
 
-fn pause(p: &Params) -> Outcome {
+fn pause(p: &Params) -> Record {
     let chains = chains_for(p.live);
     let mut next_id = 0;
     let buckets: Vec<Gc<Bucket>> = (0..chains)
@@ -158,7 +158,7 @@ fn pause(p: &Params) -> Outcome {
             Gc::new(Bucket { slots: (0..slots).map(|_| Cell::new(Some(fresh_chain(CHAIN, &mut next_id)))).collect() })
         })
         .collect();
-    let mut rng = Rng::new(1);
+    let mut rng = rng::seeded(1);
     let out = super::pause_loop(p, |log| {
         for _ in 0..BATCH {
             let m = next_mutation(&mut rng, chains);
@@ -194,5 +194,5 @@ fn pause(p: &Params) -> Outcome {
             len
         })
         .sum();
-    out.with("check", check).with("live", chains * CHAIN).with("rss_mb", format!("{:.1}", crate::measure::rss_mb()))
+    out.with("check", check).with("live", chains * CHAIN).with("rss_mb", format!("{:.1}", stats::rss_mb()))
 }

@@ -13,9 +13,10 @@ use dumpster::{
     sync::{collect, default_collect_condition, set_collect_condition, CollectInfo, Gc},
     Trace,
 };
+use gc_bench_support::{record::Record, rng, stats};
 
 use super::{BinaryTrees, FullGc, Ring};
-use crate::{chains_for, next_mutation, Outcome, Params, Rng, Workload, BATCH, BUCKET_SLOTS, CHAIN};
+use crate::{chains_for, next_mutation, Params, Workload, BATCH, BUCKET_SLOTS, CHAIN};
 
 fn read<T>(c: &Cell<T>) -> MutexGuard<'_, T> {
     c.lock().unwrap_or_else(std::sync::PoisonError::into_inner)

@@ -7,12 +7,13 @@
 //! Pauses (pause workload): each `collect_debt()` call between batches of mutations.
 
 use gc_arena::{barrier::unlock, Arena, Collect, Gc, Lock, Mutation, Rootable};
+use gc_bench_support::{record::Record, rng, stats};
 
 use super::{BinaryTrees, FullGc, Ring};
-use crate::{chains_for, next_mutation, Outcome, Params, Rng, Workload, BATCH, BUCKET_SLOTS, CHAIN};
+use crate::{chains_for, next_mutation, Params, Workload, BATCH, BUCKET_SLOTS, CHAIN};
 
 /// Runs a workload.
-pub fn run(w: Workload, p: &Params) -> Result<Outcome, String> {
+pub fn run(w: Workload, p: &Params) -> Result<Record, String> {
     Ok(match w {
         Workload::BinaryTrees => super::binary_trees(p, &mut Trees(TreeArena::new(|_| None))),
         Workload::Ring => super::ring(p, &mut RingImpl(Arena::new(|_| None))),
@@ -146,10 +147,10 @@ impl FullGc for Full {
         self.0.finish_cycle();
     }
 
-    fn collect(&mut self) -> Outcome {
+    fn collect(&mut self) -> Record {
         // From the sleeping phase, `finish_cycle` runs a full collection.
         self.0.finish_cycle();
-        Outcome::new()
+        Record::new()
     }
 
     fn check(&mut self) -> u64 {
@@ -185,7 +186,7 @@ fn fresh_chain<'gc>(mc: &Mutation<'gc>, len: usize, next_id: &mut u64) -> Gc<'gc
 /// An arena rooted at the buckets of chains.
 type BucketArena = Arena<Rootable![Vec<Gc<'_, Bucket<'_>>>]>;
 
-fn pause(p: &Params) -> Outcome {
+fn pause(p: &Params) -> Record {
     let chains = chains_for(p.live);
     let mut next_id = 0;
     let mut arena = BucketArena::new(|_| Vec::new());
@@ -198,7 +199,7 @@ fn pause(p: &Params) -> Outcome {
         });
         arena.collect_debt();
     }
-    let mut rng = Rng::new(1);
+    let mut rng = rng::seeded(1);
     let out = super::pause_loop(p, |log| {
         arena.mutate(|mc, root| {
             for _ in 0..BATCH {
@@ -235,5 +236,5 @@ fn pause(p: &Params) -> Outcome {
             })
             .sum()
     });
-    out.with("check", check).with("live", chains * CHAIN).with("rss_mb", format!("{:.1}", crate::measure::rss_mb()))
+    out.with("check", check).with("live", chains * CHAIN).with("rss_mb", format!("{:.1}", stats::rss_mb()))
 }

@@ -19,10 +19,16 @@ pub mod shredder;
 
 use std::time::{Duration, Instant};
 
-use crate::{bt_depths, bt_iterations, bt_max_depth, measure, Outcome, Params, Workload};
+use gc_bench_support::{
+    binary_trees::{depths, iterations, max_depth},
+    record::Record,
+    stats::{self, PauseLog},
+};
+
+use crate::{Params, Workload};
 
 /// Runs one workload; `Err(UNSUPPORTED)` when the implementation does not support it.
-pub type RunFn = fn(Workload, &Params) -> Result<Outcome, String>;
+pub type RunFn = fn(Workload, &Params) -> Result<Record, String>;
 
 /// The error of a workload an implementation does not support.
 pub const UNSUPPORTED: &str = "unsupported";
@@ -73,16 +79,16 @@ pub trait BinaryTrees {
 
 /// Run binary-trees with `imp`: stretch tree, long-lived tree, short-lived trees, long-lived
 /// check. The check value is the sum of every check line of the original program.
-pub fn binary_trees(p: &Params, imp: &mut impl BinaryTrees) -> Outcome {
+pub fn binary_trees(p: &Params, imp: &mut impl BinaryTrees) -> Record {
     let started = Instant::now();
-    let max_depth = bt_max_depth(p.depth);
+    let max_depth = max_depth(p.depth);
     let mut check = imp.trees(1, max_depth + 1);
     imp.make_long_lived(max_depth);
-    for depth in bt_depths(max_depth) {
-        check += imp.trees(bt_iterations(max_depth, depth), depth);
+    for depth in depths(max_depth) {
+        check += imp.trees(iterations(max_depth, depth), depth);
     }
     check += imp.check_long_lived();
-    Outcome::new().with_ms("time_ms", started.elapsed()).with("check", check)
+    Record::new().with_ms("time_ms", started.elapsed()).with("check", check)
 }
 
 /// The ring workload, per implementation.
@@ -93,21 +99,21 @@ pub trait Ring {
 }
 
 /// Run the ring workload with `imp`: total time, resident memory after each ring was dropped.
-pub fn ring(p: &Params, imp: &mut impl Ring) -> Outcome {
-    let rss_start = measure::rss_mb();
+pub fn ring(p: &Params, imp: &mut impl Ring) -> Record {
+    let rss_start = stats::rss_mb();
     let started = Instant::now();
     let mut check = 0;
     let mut rss = Vec::with_capacity(p.ring_iters);
     for _ in 0..p.ring_iters {
         check += imp.build_walk_drop(p.ring_nodes);
-        rss.push(measure::rss_mb());
+        rss.push(stats::rss_mb());
     }
     let elapsed = started.elapsed();
     let first = rss.first().copied().unwrap_or(rss_start);
     let last = rss.last().copied().unwrap_or(rss_start);
     let max = rss.iter().copied().fold(rss_start, f64::max);
     let per_iter: Vec<String> = rss.iter().map(|r| format!("{r:.1}")).collect();
-    Outcome::new()
+    Record::new()
         .with_ms("time_ms", elapsed)
         .with("check", check)
         .with("rss_start_mb", format!("{rss_start:.1}"))
@@ -125,13 +131,13 @@ pub trait FullGc {
     fn build(&mut self, n: usize);
     /// Run one explicit full collection; extra figures (such as the collector's own pause
     /// record) go into the outcome.
-    fn collect(&mut self) -> Outcome;
+    fn collect(&mut self) -> Record;
     /// Sum of the numbers of the live tree's nodes.
     fn check(&mut self) -> u64;
 }
 
 /// Run the full-collection workload with `imp`: build, collect once (timed), check.
-pub fn full_gc(p: &Params, imp: &mut impl FullGc) -> Outcome {
+pub fn full_gc(p: &Params, imp: &mut impl FullGc) -> Record {
     let t = Instant::now();
     imp.build(p.live);
     let build = t.elapsed();
@@ -139,21 +145,20 @@ pub fn full_gc(p: &Params, imp: &mut impl FullGc) -> Outcome {
     let extra = imp.collect();
     let collect = t.elapsed();
     let check = imp.check();
-    let mut out = Outcome::new()
+    Record::new()
         .with_ms("time_ms", collect)
         .with("check", check)
         .with_ms("build_ms", build)
         .with("live", p.live)
-        .with("rss_mb", format!("{:.1}", measure::rss_mb()));
-    out.values.extend(extra.values);
-    out
+        .with("rss_mb", format!("{:.1}", stats::rss_mb()))
+        .append(extra)
 }
 
 /// A pause-workload mutator loop shared by the single-threaded peers: runs `batch` (which does
 /// [`crate::BATCH`] mutations and records any pause it caused into the log) until `p.seconds`
 /// have passed; returns the figures.
-pub fn pause_loop(p: &Params, mut batch: impl FnMut(&mut measure::PauseLog)) -> Outcome {
-    let mut log = measure::PauseLog::new();
+pub fn pause_loop(p: &Params, mut batch: impl FnMut(&mut PauseLog)) -> Record {
+    let mut log = PauseLog::new();
     let run_for = p.duration();
     let mut ops = 0u64;
     let mut elapsed;
@@ -165,20 +170,31 @@ pub fn pause_loop(p: &Params, mut batch: impl FnMut(&mut measure::PauseLog)) -> 
             break;
         }
     }
-    measure::pause_outcome(&log, elapsed, ops)
+    pause_record(&log, elapsed, ops)
+}
+
+/// The figures of the pause workload from a log of pauses over a run of `total`, plus the
+/// mutator's operation count.
+pub fn pause_record(log: &PauseLog, total: Duration, ops: u64) -> Record {
+    let pauses = log.lengths();
+    Record::new()
+        .with("pauses", pauses.len())
+        .with_ms("pause_max_ms", pauses.max())
+        .with_ms("pause_p99_ms", pauses.quantile(0.99))
+        .with_ms("pause_p50_ms", pauses.quantile(0.5))
+        .with_ms("pause_total_ms", pauses.total())
+        .with("mmu_1ms", format!("{:.3}", log.mmu(total, Duration::from_millis(1))))
+        .with("mmu_10ms", format!("{:.3}", log.mmu(total, Duration::from_millis(10))))
+        .with("mmu_100ms", format!("{:.3}", log.mmu(total, Duration::from_millis(100))))
+        .with("ops_per_s", format!("{:.0}", ops as f64 / total.as_secs_f64()))
 }
 
 /// Time `f`, recording it as a pause when `paused(before, after)` says a collection ran.
-pub fn timed<R>(log: &mut measure::PauseLog, f: impl FnOnce() -> R, collected: impl Fn() -> bool) -> R {
+pub fn timed<R>(log: &mut PauseLog, f: impl FnOnce() -> R, collected: impl Fn() -> bool) -> R {
     let t = Instant::now();
     let r = f();
     if collected() {
         log.record(t, Instant::now());
     }
     r
-}
-
-/// Format a duration in milliseconds.
-pub fn ms(d: Duration) -> String {
-    format!("{:.4}", d.as_secs_f64() * 1e3)
 }

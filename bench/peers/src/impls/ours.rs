@@ -17,30 +17,35 @@ use std::{
     time::{Duration, Instant},
 };
 
+use gc_bench_support::{
+    record::Record,
+    rng::{self, Rng},
+    stats::{self, Latencies, PauseLog},
+};
 use gc_runtime::{Config, CycleStats, Gc, Member, Mode, Mutator, Root, Trace};
 
 use super::{BinaryTrees, FullGc, Ring, UNSUPPORTED};
-use crate::{chains_for, measure, next_mutation, Outcome, Params, Rng, Workload, BATCH, BUCKET_SLOTS, CHAIN};
+use crate::{chains_for, next_mutation, Params, Workload, BATCH, BUCKET_SLOTS, CHAIN};
 
 /// Concurrent mode, one mutator.
-pub fn run(w: Workload, p: &Params) -> Result<Outcome, String> {
+pub fn run(w: Workload, p: &Params) -> Result<Record, String> {
     run_in(w, p, Mode::Concurrent, 1)
 }
 
 /// Stop-the-world mode, one mutator.
-pub fn run_stw(w: Workload, p: &Params) -> Result<Outcome, String> {
+pub fn run_stw(w: Workload, p: &Params) -> Result<Record, String> {
     run_in(w, p, Mode::StopTheWorld, 1)
 }
 
 /// Concurrent mode, two mutator threads (binary-trees and pause only).
-pub fn run_two_threads(w: Workload, p: &Params) -> Result<Outcome, String> {
+pub fn run_two_threads(w: Workload, p: &Params) -> Result<Record, String> {
     match w {
         Workload::BinaryTrees | Workload::Pause => run_in(w, p, Mode::Concurrent, 2),
         _ => Err(UNSUPPORTED.into()),
     }
 }
 
-fn run_in(w: Workload, p: &Params, mode: Mode, threads: u32) -> Result<Outcome, String> {
+fn run_in(w: Workload, p: &Params, mode: Mode, threads: u32) -> Result<Record, String> {
     let env = Config::from_env().map_err(|e| e.to_string())?;
     let config = match w {
         // Only the explicit collection runs: no pacer-triggered cycle during the build.
@@ -105,7 +110,7 @@ impl BinaryTrees for Trees<'_> {
             std::thread::scope(|s| {
                 let handles: Vec<_> = (0..threads)
                     .map(|i| {
-                        let count = crate::bt_share(count, threads, i);
+                        let count = gc_bench_support::binary_trees::share(count, threads, i);
                         s.spawn(move || check_trees(&mut gc_runtime::attach(), count, depth))
                     })
                     .collect();
@@ -201,16 +206,16 @@ impl FullGc for Full<'_> {
         self.mu.safepoint();
     }
 
-    fn collect(&mut self) -> Outcome {
+    fn collect(&mut self) -> Record {
         let before = gc_runtime::stats().cycles;
         self.mu.collect();
         let stats = gc_runtime::stats();
         let Some(c) = stats.recent.iter().rev().find(|c| c.cycle > before) else {
-            return Outcome::new();
+            return Record::new();
         };
         let mark = c.mark_time.as_secs_f64();
         let sweep = c.sweep_time.as_secs_f64();
-        Outcome::new()
+        Record::new()
             .with_ms("pause_ms", c.max_pause())
             .with_ms("world_stopped_ms", c.pauses.iter().map(|p| p.world_stopped()).max().unwrap_or_default())
             .with_ms("mark_ms", c.mark_time)
@@ -295,10 +300,10 @@ fn pause_mutator(
     seed: u64,
     run_for: Duration,
     mut sample: impl FnMut(),
-) -> (measure::PauseLog, Duration, u64) {
-    let mut rng = Rng::new(seed);
+) -> (PauseLog, Duration, u64) {
+    let mut rng = rng::seeded(seed);
     let mut next_id = 1 << 40;
-    let mut log = measure::PauseLog::new();
+    let mut log = PauseLog::new();
     let mut ops = 0u64;
     let mut next_sample = Duration::from_millis(100);
     loop {
@@ -323,7 +328,7 @@ fn pause_mutator(
     }
 }
 
-fn pause(p: &Params, mut mu: Mutator, threads: u32) -> Outcome {
+fn pause(p: &Params, mut mu: Mutator, threads: u32) -> Record {
     let chains = chains_for(p.live);
     let mut roots: Vec<Root<Bucket>> = Vec::new();
     let mut next_id = 0;
@@ -341,7 +346,7 @@ fn pause(p: &Params, mut mu: Mutator, threads: u32) -> Outcome {
     let before = gc_runtime::stats().cycles;
     let mut cycles = Cycles::default();
     let run_for = p.duration();
-    let results: Vec<(measure::PauseLog, Duration, u64)> = if threads == 1 {
+    let results: Vec<(PauseLog, Duration, u64)> = if threads == 1 {
         vec![pause_mutator(&mut mu, &roots, chains, 1, run_for, || cycles.sample(before))]
     } else {
         let roots = &roots;
@@ -386,8 +391,7 @@ fn pause(p: &Params, mut mu: Mutator, threads: u32) -> Outcome {
         .sum();
     let elapsed = results.iter().map(|r| r.1).max().unwrap_or_default();
     let ops: u64 = results.iter().map(|r| r.2).sum();
-    let mut pauses: Vec<Duration> = cycles.0.values().flat_map(|c| c.pauses.iter().map(|p| p.duration)).collect();
-    pauses.sort_unstable();
+    let pauses: Latencies = cycles.0.values().flat_map(|c| c.pauses.iter().map(|p| p.duration)).collect();
     let stopped_max =
         cycles.0.values().flat_map(|c| c.pauses.iter().map(|p| p.world_stopped())).max().unwrap_or_default();
     let mmu = |w: u64| {
@@ -395,22 +399,21 @@ fn pause(p: &Params, mut mu: Mutator, threads: u32) -> Outcome {
         let m = results.iter().map(|(log, t, _)| log.mmu(*t, w)).fold(1.0, f64::min);
         format!("{m:.3}")
     };
-    let blocked_max =
-        results.iter().flat_map(|(log, _, _)| log.sorted_lengths().last().copied()).max().unwrap_or_default();
-    Outcome::new()
+    let blocked_max = results.iter().map(|(log, _, _)| log.lengths().max()).max().unwrap_or_default();
+    Record::new()
         .with("check", check)
         .with("live", chains * CHAIN)
         .with("cycles", cycles.0.len())
         .with("pauses", pauses.len())
-        .with_ms("pause_max_ms", pauses.last().copied().unwrap_or_default())
-        .with_ms("pause_p99_ms", measure::quantile(&pauses, 0.99))
-        .with_ms("pause_p50_ms", measure::quantile(&pauses, 0.5))
-        .with_ms("pause_total_ms", pauses.iter().sum())
+        .with_ms("pause_max_ms", pauses.max())
+        .with_ms("pause_p99_ms", pauses.quantile(0.99))
+        .with_ms("pause_p50_ms", pauses.quantile(0.5))
+        .with_ms("pause_total_ms", pauses.total())
         .with_ms("world_stopped_max_ms", stopped_max)
         .with_ms("mutator_blocked_max_ms", blocked_max)
         .with("mmu_1ms", mmu(1))
         .with("mmu_10ms", mmu(10))
         .with("mmu_100ms", mmu(100))
         .with("ops_per_s", format!("{:.0}", ops as f64 / elapsed.as_secs_f64()))
-        .with("rss_mb", format!("{:.1}", measure::rss_mb()))
+        .with("rss_mb", format!("{:.1}", stats::rss_mb()))
 }

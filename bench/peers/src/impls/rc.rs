@@ -5,11 +5,13 @@
 
 use std::{cell::RefCell, rc::Rc};
 
+use gc_bench_support::record::Record;
+
 use super::{BinaryTrees, Ring, UNSUPPORTED};
-use crate::{Outcome, Params, Workload};
+use crate::{Params, Workload};
 
 /// Runs a workload (the ring leaks).
-pub fn run(w: Workload, p: &Params) -> Result<Outcome, String> {
+pub fn run(w: Workload, p: &Params) -> Result<Record, String> {
     match w {
         Workload::BinaryTrees => Ok(super::binary_trees(p, &mut Trees(None))),
         Workload::Ring => Ok(super::ring(p, &mut RingImpl { hand_free: false })),
@@ -18,7 +20,7 @@ pub fn run(w: Workload, p: &Params) -> Result<Outcome, String> {
 }
 
 /// Runs the ring workload, breaking each ring by hand.
-pub fn run_hand_freed(w: Workload, p: &Params) -> Result<Outcome, String> {
+pub fn run_hand_freed(w: Workload, p: &Params) -> Result<Record, String> {
     match w {
         Workload::Ring => Ok(super::ring(p, &mut RingImpl { hand_free: true })),
         _ => Err(UNSUPPORTED.into()),

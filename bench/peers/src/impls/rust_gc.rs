@@ -10,12 +10,13 @@
 #![allow(non_local_definitions)]
 
 use gc::{Finalize, Gc, GcCell, Trace};
+use gc_bench_support::{record::Record, rng, stats};
 
 use super::{BinaryTrees, FullGc, Ring};
-use crate::{chains_for, next_mutation, Outcome, Params, Rng, Workload, BATCH, BUCKET_SLOTS, CHAIN};
+use crate::{chains_for, next_mutation, Params, Workload, BATCH, BUCKET_SLOTS, CHAIN};
 
 /// Runs a workload.
-pub fn run(w: Workload, p: &Params) -> Result<Outcome, String> {
+pub fn run(w: Workload, p: &Params) -> Result<Record, String> {
     Ok(match w {
         Workload::BinaryTrees => super::binary_trees(p, &mut Trees(None)),
         Workload::Ring => super::ring(p, &mut RingImpl),
@@ -116,9 +117,9 @@ impl FullGc for Full {
         self.0 = Some(build_indexed(0, n));
     }
 
-    fn collect(&mut self) -> Outcome {
+    fn collect(&mut self) -> Record {
         gc::force_collect();
-        Outcome::new()
+        Record::new()
     }
 
     fn check(&mut self) -> u64 {
@@ -146,7 +147,7 @@ fn fresh_chain(len: usize, next_id: &mut u64) -> Gc<Node> {
     next.expect("len >= 1")
 }
 
-fn pause(p: &Params) -> Outcome {
+fn pause(p: &Params) -> Record {
     let chains = chains_for(p.live);
     let mut next_id = 0;
     let buckets: Vec<Gc<Bucket>> = (0..chains)
@@ -156,7 +157,7 @@ fn pause(p: &Params) -> Outcome {
             Gc::new(Bucket { slots: (0..slots).map(|_| GcCell::new(Some(fresh_chain(CHAIN, &mut next_id)))).collect() })
         })
         .collect();
-    let mut rng = Rng::new(1);
+    let mut rng = rng::seeded(1);
     let collections = || gc::stats().collections_performed;
     let out = super::pause_loop(p, |log| {
         for _ in 0..BATCH {
@@ -193,5 +194,5 @@ fn pause(p: &Params) -> Outcome {
             len
         })
         .sum();
-    out.with("check", check).with("live", chains * CHAIN).with("rss_mb", format!("{:.1}", crate::measure::rss_mb()))
+    out.with("check", check).with("live", chains * CHAIN).with("rss_mb", format!("{:.1}", stats::rss_mb()))
 }

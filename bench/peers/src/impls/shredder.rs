@@ -11,13 +11,14 @@
 
 use std::cell::RefCell;
 
+use gc_bench_support::record::Record;
 use shredder::{Gc, Scan};
 
 use super::{BinaryTrees, FullGc, Ring, UNSUPPORTED};
-use crate::{Outcome, Params, Workload};
+use crate::{Params, Workload};
 
 /// Runs a workload.
-pub fn run(w: Workload, p: &Params) -> Result<Outcome, String> {
+pub fn run(w: Workload, p: &Params) -> Result<Record, String> {
     shredder::run_with_gc_cleanup(|| match w {
         Workload::BinaryTrees => Ok(super::binary_trees(p, &mut Trees(None))),
         Workload::Ring => Ok(super::ring(p, &mut RingImpl)),
@@ -124,9 +125,9 @@ impl FullGc for Full {
         self.0 = Some(build_indexed(0, n));
     }
 
-    fn collect(&mut self) -> Outcome {
+    fn collect(&mut self) -> Record {
         shredder::collect();
-        Outcome::new()
+        Record::new()
     }
 
     fn check(&mut self) -> u64 {

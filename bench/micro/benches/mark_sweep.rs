@@ -12,7 +12,7 @@
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use gc_benches::{init, live_chains, small, test_mode, CHUNK};
+use gc_bench_micro::{init, live_chains, small, test_mode, CHUNK};
 use gc_runtime::{CycleStats, Mode, Mutator};
 
 /// Run one collection and return its cycle record.

@@ -1,5 +1,5 @@
-//! Command-line values shared by the examples (clap `ValueEnum`s mapping onto gc-runtime's
-//! configuration types).
+//! Command-line values shared by the programs that compare collector settings (clap
+//! `ValueEnum`s mapping onto gc-runtime's configuration types). Feature `cli`.
 
 use clap::ValueEnum;
 use gc_runtime::{BarrierKind, Mode};

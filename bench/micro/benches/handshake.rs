@@ -23,7 +23,7 @@ use std::{
 };
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use gc_benches::{init, small};
+use gc_bench_micro::{init, small};
 use gc_runtime::Mode;
 
 /// Start `n` threads that attach and call `safepoint()` until `stop`.

@@ -2,8 +2,8 @@
 //! from the collector's own cycle records.
 //!
 //! ```text
-//! cargo run --release -p gc-examples --bin mark_rate                # 1 and 2 workers, 1M objects
-//! cargo run --release -p gc-examples --bin mark_rate -- --objects 4000000 --runs 9
+//! cargo run --release -p gc-bench --bin mark_rate                # 1 and 2 workers, 1M objects
+//! cargo run --release -p gc-bench --bin mark_rate -- --objects 4000000 --runs 9
 //! ```
 //!
 //! The live heap is a forest of complete binary trees (`Tree` nodes of two slots, 32 bytes with
@@ -18,6 +18,7 @@
 use std::time::Duration;
 
 use clap::Parser;
+use gc_bench_support::stats::median;
 use gc_runtime::{Config, Gc, Member, Mode, Mutator, Root, Trace};
 
 /// Command-line options.
@@ -62,9 +63,9 @@ struct Sample {
     bytes: usize,
 }
 
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
+/// The median of durations (zero for none).
+fn median_of(v: &[Duration]) -> Duration {
+    Duration::from_secs_f64(median(&v.iter().map(Duration::as_secs_f64).collect::<Vec<_>>()).unwrap_or(0.0))
 }
 
 fn measure(mu: &mut Mutator, workers: usize, runs: usize) -> Sample {
@@ -83,7 +84,7 @@ fn measure(mu: &mut Mutator, workers: usize, runs: usize) -> Sample {
         pauses.push(c.max_pause());
         (objects, bytes) = (c.objects_marked, c.heap_marked);
     }
-    Sample { workers, mark: median(marks), pause: median(pauses), objects, bytes }
+    Sample { workers, mark: median_of(&marks), pause: median_of(&pauses), objects, bytes }
 }
 
 fn main() {

@@ -1,6 +1,7 @@
-//! What the two binary-trees programs (`binary_trees` with GC nodes, `binary_trees_box` with
-//! `Box`) share: the command line, the schedule of depths and iterations, and the output lines,
-//! so that both print exactly the same text.
+//! What every binary-trees program shares: the schedule of depths and iterations, the output
+//! lines and (feature `cli`) the command line. Its users are the `binary_trees` example (GC
+//! nodes), `binary_trees_box` in `bench/tools` (`Box` nodes: same command line, same output)
+//! and the binary-trees workload of `bench/peers`.
 //!
 //! The benchmark is the Computer Language Benchmarks Game's
 //! [binary-trees](https://benchmarksgame-team.pages.debian.net/benchmarksgame/description/binarytrees.html):
@@ -9,14 +10,13 @@
 //! `2^(n - d + 4)` trees of depth `d`; finally check the long-lived tree. A tree's check is its
 //! number of nodes (`2^(depth + 1) - 1`).
 
-use clap::Parser;
-
 /// The smallest depth of the iterated trees.
 pub const MIN_DEPTH: u32 = 4;
 
 /// Benchmarks Game binary-trees: allocates and checks complete binary trees, prints the
 /// benchmark output on stdout and `time: X.XXX s` on stderr.
-#[derive(Parser, Debug, Clone)]
+#[cfg(feature = "cli")]
+#[derive(clap::Parser, Debug, Clone)]
 pub struct Args {
     /// Maximum tree depth `n` (at least 6 is used: the Benchmarks Game rule `max(n, 4 + 2)`).
     #[arg(default_value_t = 10, value_parser = clap::value_parser!(u32).range(0..=30))]

@@ -10,7 +10,7 @@
 //!   value: enqueue it unless already marked). The fraction of chunks that saw the `Mark` phase
 //!   is printed.
 //!
-//! Stores are timed in chunks of [`CHUNK`](gc_benches::CHUNK); the safepoint after each chunk
+//! Stores are timed in chunks of [`CHUNK`](gc_bench_micro::CHUNK); the safepoint after each chunk
 //! (where the cycles' pauses happen) is not timed.
 
 use std::{
@@ -23,7 +23,7 @@ use std::{
 };
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use gc_benches::{init, live_chains, small, test_mode, Small, CHUNK};
+use gc_bench_micro::{init, live_chains, small, test_mode, Small, CHUNK};
 use gc_runtime::{Gc, Mode, Mutator, Phase, Root};
 
 /// Pool of store values.

@@ -1,9 +1,9 @@
 //! Shared set-up for gc-runtime's criterion micro benchmarks (`benches/`).
 //!
 //! ```text
-//! cargo bench -p gc-benches                 # all of them, with criterion's statistics
-//! cargo bench -p gc-benches -- --test       # smoke: each benchmark once (CI)
-//! cargo bench -p gc-benches --bench barrier # one file
+//! cargo bench -p gc-bench-micro                 # all of them, with criterion's statistics
+//! cargo bench -p gc-bench-micro -- --test       # smoke: each benchmark once (CI)
+//! cargo bench -p gc-bench-micro --bench barrier # one file
 //! ```
 //!
 //! | file | what it measures |

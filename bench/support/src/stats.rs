@@ -1,5 +1,12 @@
-//! Measurements shared by the implementations: resident memory, pause logs, quantiles and
-//! minimum mutator utilisation (MMU).
+//! Statistics of measurements: latency quantiles, medians of runs, minimum mutator
+//! utilisation (MMU), and the process's resident memory.
+//!
+//! # Latencies
+//!
+//! [`Latencies`] records durations into an HdrHistogram (nanoseconds, three significant
+//! digits: a quantile is within 0.1% of the exact one) and keeps the exact count, maximum and
+//! sum beside it. Memory stays constant however many values are recorded, so a program can
+//! record every batch of a long run.
 //!
 //! # Minimum mutator utilisation
 //!
@@ -11,6 +18,8 @@
 //! `O(log n)` with prefix sums.
 
 use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
 
 /// Resident memory of this process in bytes, from `/proc/self/statm` (0 where unavailable).
 pub fn rss_bytes() -> u64 {
@@ -24,16 +33,8 @@ pub fn rss_mb() -> f64 {
     rss_bytes() as f64 / (1 << 20) as f64
 }
 
-/// The `q` quantile (0..=1, nearest rank) of sorted values; zero when empty.
-pub fn quantile(sorted: &[Duration], q: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let rank = ((sorted.len() as f64 * q).ceil() as usize).clamp(1, sorted.len());
-    sorted[rank - 1]
-}
-
-/// The median of unsorted numbers (the mean of the two middle ones for an even count).
+/// The median of numbers in any order (the mean of the two middle ones for an even count);
+/// values that are not finite are ignored, `None` if none is left.
 pub fn median(values: &[f64]) -> Option<f64> {
     let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
     if v.is_empty() {
@@ -42,6 +43,86 @@ pub fn median(values: &[f64]) -> Option<f64> {
     v.sort_by(f64::total_cmp);
     let n = v.len();
     Some(if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 })
+}
+
+/// Recorded durations: quantiles from an HdrHistogram, exact count, maximum and sum (see the
+/// module docs).
+#[derive(Clone, Debug)]
+pub struct Latencies {
+    histogram: Histogram<u64>,
+    max: Duration,
+    total: Duration,
+}
+
+impl Latencies {
+    /// No values yet.
+    pub fn new() -> Latencies {
+        // An auto-resizing histogram: any duration up to u64::MAX nanoseconds can be recorded.
+        let histogram = Histogram::new(3).expect("3 significant digits is a valid precision");
+        Latencies { histogram, max: Duration::ZERO, total: Duration::ZERO }
+    }
+
+    /// Record one duration.
+    pub fn record(&mut self, d: Duration) {
+        let ns = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+        // `record` grows the auto-resizing histogram; it fails only past its highest
+        // trackable value (about 2^62 ns), where the value is clamped.
+        if self.histogram.record(ns).is_err() {
+            self.histogram.saturating_record(ns);
+        }
+        self.max = self.max.max(d);
+        self.total += d;
+    }
+
+    /// Number of recorded durations.
+    pub fn len(&self) -> u64 {
+        self.histogram.len()
+    }
+
+    /// Whether nothing was recorded.
+    pub fn is_empty(&self) -> bool {
+        self.histogram.is_empty()
+    }
+
+    /// The `q` quantile (0..=1), within 0.1%, never above the maximum; zero if empty.
+    pub fn quantile(&self, q: f64) -> Duration {
+        if self.is_empty() {
+            return Duration::ZERO;
+        }
+        Duration::from_nanos(self.histogram.value_at_quantile(q)).min(self.max)
+    }
+
+    /// The longest recorded duration (exact).
+    pub fn max(&self) -> Duration {
+        self.max
+    }
+
+    /// The sum of the recorded durations (exact).
+    pub fn total(&self) -> Duration {
+        self.total
+    }
+}
+
+impl Default for Latencies {
+    fn default() -> Self {
+        Latencies::new()
+    }
+}
+
+impl Extend<Duration> for Latencies {
+    fn extend<I: IntoIterator<Item = Duration>>(&mut self, iter: I) {
+        for d in iter {
+            self.record(d);
+        }
+    }
+}
+
+impl FromIterator<Duration> for Latencies {
+    fn from_iter<I: IntoIterator<Item = Duration>>(iter: I) -> Self {
+        let mut l = Latencies::new();
+        l.extend(iter);
+        l
+    }
 }
 
 /// Pause intervals of one run, relative to the start of the measured window.
@@ -88,11 +169,9 @@ impl PauseLog {
         self.intervals.is_empty()
     }
 
-    /// Pause lengths, sorted.
-    pub fn sorted_lengths(&self) -> Vec<Duration> {
-        let mut v: Vec<Duration> = self.intervals.iter().map(|(s, e)| *e - *s).collect();
-        v.sort_unstable();
-        v
+    /// The pause lengths.
+    pub fn lengths(&self) -> Latencies {
+        self.intervals.iter().map(|(s, e)| *e - *s).collect()
     }
 
     /// Minimum mutator utilisation at window `w` over a run of `total` (see the module docs).
@@ -153,22 +232,6 @@ impl Default for PauseLog {
     }
 }
 
-/// The figures of the pause workload from a log of pauses over a run of `total`, plus the
-/// mutator's operation count.
-pub fn pause_outcome(log: &PauseLog, total: Duration, ops: u64) -> crate::Outcome {
-    let sorted = log.sorted_lengths();
-    crate::Outcome::new()
-        .with("pauses", sorted.len())
-        .with_ms("pause_max_ms", sorted.last().copied().unwrap_or_default())
-        .with_ms("pause_p99_ms", quantile(&sorted, 0.99))
-        .with_ms("pause_p50_ms", quantile(&sorted, 0.5))
-        .with_ms("pause_total_ms", sorted.iter().sum())
-        .with("mmu_1ms", format!("{:.3}", log.mmu(total, Duration::from_millis(1))))
-        .with("mmu_10ms", format!("{:.3}", log.mmu(total, Duration::from_millis(10))))
-        .with("mmu_100ms", format!("{:.3}", log.mmu(total, Duration::from_millis(100))))
-        .with("ops_per_s", format!("{:.0}", ops as f64 / total.as_secs_f64()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -194,10 +257,18 @@ mod tests {
     }
 
     #[test]
-    fn quantiles() {
-        let v: Vec<Duration> = (1..=100).map(Duration::from_millis).collect();
-        assert_eq!(quantile(&v, 0.5), Duration::from_millis(50));
-        assert_eq!(quantile(&v, 0.99), Duration::from_millis(99));
+    fn quantiles_and_medians() {
+        let l: Latencies = (1..=100).map(Duration::from_millis).collect();
+        let near = |d: Duration, ms: f64| (d.as_secs_f64() * 1e3 - ms).abs() <= ms * 1e-3;
+        assert!(near(l.quantile(0.5), 50.0), "{:?}", l.quantile(0.5));
+        assert!(near(l.quantile(0.99), 99.0), "{:?}", l.quantile(0.99));
+        assert_eq!(l.quantile(1.0), Duration::from_millis(100));
+        assert_eq!((l.len(), l.max(), l.total()), (100, Duration::from_millis(100), Duration::from_millis(5050)));
+        assert_eq!(Latencies::new().quantile(0.99), Duration::ZERO);
+        let wide: Latencies = [Duration::from_nanos(300), Duration::from_secs(3600)].into_iter().collect();
+        assert!(near(wide.quantile(0.5), 300e-6) && wide.quantile(1.0) == Duration::from_secs(3600));
         assert_eq!(median(&[3.0, 1.0, 2.0]), Some(2.0));
+        assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), Some(2.5));
+        assert_eq!(median(&[f64::NAN]), None);
     }
 }

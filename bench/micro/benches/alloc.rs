@@ -3,7 +3,7 @@
 //!
 //! The objects become garbage at once; the pacer (default `GC_PERCENT`) runs concurrent cycles
 //! that reclaim them, so the figure includes the occasional page refill, as real allocation
-//! does. Allocations are timed in chunks of [`CHUNK`](gc_benches::CHUNK) with an untimed
+//! does. Allocations are timed in chunks of [`CHUNK`](gc_bench_micro::CHUNK) with an untimed
 //! safepoint between chunks.
 
 use std::{
@@ -12,7 +12,7 @@ use std::{
 };
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use gc_benches::{init, small, Small, CHUNK};
+use gc_bench_micro::{init, small, Small, CHUNK};
 use gc_runtime::{Member, Mode};
 
 fn alloc(c: &mut Criterion) {

@@ -11,16 +11,18 @@ use std::time::Duration;
 
 use gc_runtime::Stats;
 
+use crate::stats::Latencies;
+
 /// Pauses and heap peaks of the cycles completed since the window opened.
 #[derive(Clone, Debug, Default)]
 pub struct CycleWindow {
     last_seen: u64,
     cycles: u64,
     missed: u64,
-    pauses: Vec<Duration>,
-    /// Per pause, how long every mutator was stopped at once (the pause minus its time to
+    pauses: Latencies,
+    /// The longest time every mutator was stopped at once (a pause minus its time to
     /// safepoint).
-    stopped: Vec<Duration>,
+    stopped_max: Duration,
     peak_heap: usize,
 }
 
@@ -41,7 +43,7 @@ impl CycleWindow {
         for c in stats.recent.iter().filter(|c| c.cycle > from) {
             self.cycles += 1;
             self.pauses.extend(c.pauses.iter().map(|p| p.duration));
-            self.stopped.extend(c.pauses.iter().map(|p| p.world_stopped()));
+            self.stopped_max = c.pauses.iter().map(|p| p.world_stopped()).fold(self.stopped_max, Duration::max);
             self.peak_heap = self.peak_heap.max(c.heap_before);
             self.last_seen = c.cycle;
         }
@@ -64,58 +66,17 @@ impl CycleWindow {
     /// The longest time every mutator was stopped at once (a pause without its time to
     /// safepoint).
     pub fn world_stopped_max(&self) -> Duration {
-        self.stopped.iter().copied().max().unwrap_or_default()
+        self.stopped_max
     }
 
-    /// Number of pauses recorded.
-    pub fn pause_count(&self) -> usize {
-        self.pauses.len()
-    }
-
-    /// The `q` quantile of the recorded pauses (nearest rank; `q` in 0..=1); zero if none.
-    pub fn pause_quantile(&self, q: f64) -> Duration {
-        let mut sorted = self.pauses.clone();
-        sorted.sort_unstable();
-        quantile(&sorted, q)
-    }
-
-    /// The longest recorded pause.
-    pub fn pause_max(&self) -> Duration {
-        self.pauses.iter().copied().max().unwrap_or_default()
-    }
-
-    /// Sum of the recorded pauses.
-    pub fn pause_total(&self) -> Duration {
-        self.pauses.iter().sum()
+    /// The recorded pauses: count, quantiles, maximum, total.
+    pub fn pauses(&self) -> &Latencies {
+        &self.pauses
     }
 
     /// The largest live heap seen: the `heap_before` of every recorded cycle and the live heap
     /// at every sample.
     pub fn peak_heap(&self) -> usize {
         self.peak_heap
-    }
-}
-
-/// The `q` quantile (0..=1, nearest rank) of an ascending slice; zero if it is empty.
-pub fn quantile(sorted: &[Duration], q: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
-    sorted[rank - 1]
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn quantiles_by_nearest_rank() {
-        let w = CycleWindow { pauses: (1..=100).map(Duration::from_millis).collect(), ..CycleWindow::default() };
-        assert_eq!(w.pause_quantile(0.5), Duration::from_millis(50));
-        assert_eq!(w.pause_quantile(0.99), Duration::from_millis(99));
-        assert_eq!(w.pause_quantile(1.0), Duration::from_millis(100));
-        assert_eq!(w.pause_max(), Duration::from_millis(100));
-        assert_eq!(CycleWindow::default().pause_quantile(0.99), Duration::ZERO);
     }
 }

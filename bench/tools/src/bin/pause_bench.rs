@@ -1,9 +1,9 @@
 //! Pause times with a large live heap: how long the collector stops the world, per mode.
 //!
 //! ```text
-//! cargo run --release -p gc-examples --bin pause_bench                       # both modes, compared
-//! cargo run --release -p gc-examples --bin pause_bench -- --mode concurrent --live 2000000
-//! cargo run --release -p gc-examples --bin pause_bench -- --mode stw --gc-percent 100
+//! cargo run --release -p gc-bench --bin pause_bench                       # both modes, compared
+//! cargo run --release -p gc-bench --bin pause_bench -- --mode concurrent --live 2000000
+//! cargo run --release -p gc-bench --bin pause_bench -- --mode stw --gc-percent 100
 //! ```
 //!
 //! # What it does
@@ -36,13 +36,15 @@ use std::{
 };
 
 use clap::Parser;
-use gc_examples::{
-    child::{self, report_progress, report_summary},
+use gc_bench_support::{
+    child::{self, report, report_progress, CHILD_FLAG},
     cli::{mode_label, BarrierChoice, ModeChoice},
     console::Console,
-    rng::XorShift64,
-    stats_window::{quantile, CycleWindow},
-    summary::{comparison, count_cell, mb_cell, ms_cell, raw_cell, CellFn, Summary},
+    cycles::CycleWindow,
+    record::Record,
+    rng::{self, Rng},
+    stats::Latencies,
+    table::{comparison, count_cell, mb_cell, ms_cell, raw_cell, CellFn},
     units,
 };
 use gc_runtime::{Config, Gc, Member, Mode, Mutator, Root, Trace};
@@ -98,7 +100,7 @@ pub struct Args {
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
 
-    /// Internal: run one mode and end with a machine-readable summary line.
+    /// Internal: run one mode and end with a machine-readable result line.
     #[arg(long, hide = true)]
     pub child: bool,
 }
@@ -155,10 +157,10 @@ fn build(mu: &mut Mutator, live: usize, next_id: &mut u64) -> (Vec<Root<Bucket>>
 }
 
 /// Replace the chain of a random slot from a random depth on with fresh nodes.
-fn mutate_once(mu: &Mutator, roots: &[Root<Bucket>], rng: &mut XorShift64, next_id: &mut u64) {
-    let bucket = roots[rng.below(roots.len())].get(mu).into_ref();
-    let slot = &bucket.slots[rng.below(bucket.slots.len())];
-    let depth = rng.below(CHAIN);
+fn mutate_once(mu: &Mutator, roots: &[Root<Bucket>], rng: &mut Rng, next_id: &mut u64) {
+    let bucket = roots[rng.usize(..roots.len())].get(mu).into_ref();
+    let slot = &bucket.slots[rng.usize(..bucket.slots.len())];
+    let depth = rng.usize(..CHAIN);
     if depth == 0 {
         slot.set(Some(fresh_chain(mu, CHAIN, next_id)));
         return;
@@ -171,8 +173,8 @@ fn mutate_once(mu: &Mutator, roots: &[Root<Bucket>], rng: &mut XorShift64, next_
 }
 
 /// Run the benchmark in this process in `mode`: print a human-readable report on stdout and
-/// return the summary. `progress` shows a progress text.
-fn run_one(args: &Args, mode: Mode, progress: &dyn Fn(&str)) -> Result<Summary, String> {
+/// return the record. `progress` shows a progress text.
+fn run_one(args: &Args, mode: Mode, progress: &dyn Fn(&str)) -> Result<Record, String> {
     let env = Config::from_env().map_err(|e| e.to_string())?;
     let trace = args.trace || env.trace;
     let config = env.with_mode(mode).with_barrier(args.barrier.kind()).with_gc_percent(None).with_trace(trace);
@@ -195,8 +197,8 @@ fn run_one(args: &Args, mode: Mode, progress: &dyn Fn(&str)) -> Result<Summary, 
     let sample = || window.lock().unwrap_or_else(std::sync::PoisonError::into_inner).sample(&gc_runtime::stats());
     let stop = AtomicBool::new(false);
     let run_for = Duration::from_secs_f64(args.seconds);
-    let mut rng = XorShift64::new(args.seed);
-    let mut batches: Vec<Duration> = Vec::new();
+    let mut rng = rng::seeded(args.seed);
+    let mut batches = Latencies::new();
     let mut ops = 0u64;
     let started = Instant::now();
     let (elapsed, forced) = std::thread::scope(|s| {
@@ -219,7 +221,7 @@ fn run_one(args: &Args, mode: Mode, progress: &dyn Fn(&str)) -> Result<Summary, 
                 mutate_once(&mu, &roots, &mut rng, &mut next_id);
             }
             mu.safepoint();
-            batches.push(t.elapsed());
+            batches.record(t.elapsed());
             ops += BATCH as u64;
             let elapsed = started.elapsed();
             if elapsed >= run_for {
@@ -238,7 +240,7 @@ fn run_one(args: &Args, mode: Mode, progress: &dyn Fn(&str)) -> Result<Summary, 
                     run_for.as_secs_f64(),
                     units::count(ops as f64),
                     w.cycles(),
-                    units::ms(w.pause_max())
+                    units::ms(w.pauses().max())
                 ));
             }
         }
@@ -249,7 +251,7 @@ fn run_one(args: &Args, mode: Mode, progress: &dyn Fn(&str)) -> Result<Summary, 
     });
     sample();
     let w = window.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
-    batches.sort_unstable();
+    let pauses = w.pauses();
     let stats = gc_runtime::stats();
     drop(roots);
 
@@ -260,39 +262,39 @@ fn run_one(args: &Args, mode: Mode, progress: &dyn Fn(&str)) -> Result<Summary, 
     println!(
         "  cycles run {trigger}; {} cycles, {} pauses in {:.2} s",
         w.cycles(),
-        w.pause_count(),
+        pauses.len(),
         elapsed.as_secs_f64()
     );
     println!(
         "  pauses: max {}, p99 {}, p50 {}, total {}",
-        units::ms(w.pause_max()),
-        units::ms(w.pause_quantile(0.99)),
-        units::ms(w.pause_quantile(0.5)),
-        units::ms(w.pause_total())
+        units::ms(pauses.max()),
+        units::ms(pauses.quantile(0.99)),
+        units::ms(pauses.quantile(0.5)),
+        units::ms(pauses.total())
     );
     println!(
         "  mutator: {} ops/s; batch of {BATCH} ops: max {}, p99 {}",
         units::count(ops as f64 / elapsed.as_secs_f64()),
-        units::ms(batches.last().copied().unwrap_or_default()),
-        units::ms(quantile(&batches, 0.99))
+        units::ms(batches.max()),
+        units::ms(batches.quantile(0.99))
     );
     println!("  peak heap {}; runtime totals: {stats}", units::mb(w.peak_heap() as u64));
     if w.missed() > 0 {
         println!("  note: {} cycle records were missed; their pauses are not counted", w.missed());
     }
-    Ok(Summary::new()
+    Ok(Record::new()
         .with("mode", mode)
         .with("live", objects)
         .with("cycles", w.cycles())
-        .with("pauses", w.pause_count())
-        .with("pause_max_ns", w.pause_max().as_nanos())
+        .with("pauses", pauses.len())
+        .with("pause_max_ns", pauses.max().as_nanos())
         .with("stopped_max_ns", w.world_stopped_max().as_nanos())
-        .with("pause_p99_ns", w.pause_quantile(0.99).as_nanos())
-        .with("pause_p50_ns", w.pause_quantile(0.5).as_nanos())
-        .with("pause_total_ns", w.pause_total().as_nanos())
+        .with("pause_p99_ns", pauses.quantile(0.99).as_nanos())
+        .with("pause_p50_ns", pauses.quantile(0.5).as_nanos())
+        .with("pause_total_ns", pauses.total().as_nanos())
         .with("ops_per_s", format!("{:.0}", ops as f64 / elapsed.as_secs_f64()))
-        .with("batch_max_ns", batches.last().copied().unwrap_or_default().as_nanos())
-        .with("batch_p99_ns", quantile(&batches, 0.99).as_nanos())
+        .with("batch_max_ns", batches.max().as_nanos())
+        .with("batch_p99_ns", batches.quantile(0.99).as_nanos())
         .with("peak_heap", w.peak_heap())
         .with("missed", w.missed()))
 }
@@ -304,7 +306,7 @@ fn compare(args: &Args) -> ExitCode {
     let mut columns = Vec::new();
     for mode in ModeChoice::Both.modes() {
         let mut child_args: Vec<String> = vec![
-            "--child".into(),
+            CHILD_FLAG.into(),
             "--mode".into(),
             ModeChoice::of(mode).arg().into(),
             "--barrier".into(),
@@ -322,20 +324,22 @@ fn compare(args: &Args) -> ExitCode {
         if args.trace {
             child_args.push("--trace".into());
         }
-        let summary = match child::run_self(&child_args, &mode.to_string(), &console) {
-            Ok(run) if run.status.success() && run.summary.is_some() => run.summary,
-            Ok(run) => {
-                console.err(&format!("pause_bench: the {} run failed: {}", mode_label(mode), run.status));
-                ok = false;
-                None
-            }
+        let record = match child::run_self(&child_args, &mode.to_string(), Some(&console)) {
+            Ok(run) => match run.into_record() {
+                Ok(r) => Some(r),
+                Err(e) => {
+                    console.err(&format!("pause_bench: the {} run failed: {e}", mode_label(mode)));
+                    ok = false;
+                    None
+                }
+            },
             Err(e) => {
                 console.err(&format!("pause_bench: cannot run the {} child process: {e}", mode_label(mode)));
                 ok = false;
                 None
             }
         };
-        columns.push((mode, summary));
+        columns.push((mode, record));
     }
 
     let rows: [(&str, CellFn<'_>); 12] = [
@@ -352,7 +356,7 @@ fn compare(args: &Args) -> ExitCode {
         ("p99 batch latency", &|s| ms_cell(s, "batch_p99_ns")),
         ("peak heap", &|s| mb_cell(s, "peak_heap")),
     ];
-    let columns: Vec<(&str, Option<&Summary>)> = columns.iter().map(|(m, s)| (mode_label(*m), s.as_ref())).collect();
+    let columns: Vec<(&str, Option<&Record>)> = columns.iter().map(|(m, r)| (mode_label(*m), r.as_ref())).collect();
     let table = comparison(&columns, &rows);
     println!();
     print!("{}", table.render());
@@ -387,9 +391,9 @@ fn main() -> ExitCode {
         r
     };
     match result {
-        Ok(summary) => {
+        Ok(record) => {
             if args.child {
-                report_summary(&summary);
+                report(&record);
             }
             ExitCode::SUCCESS
         }

@@ -1,8 +1,10 @@
-//! The Benchmarks Game's binary-trees with `Box`-allocated nodes: the baseline for
-//! `binary_trees` (GC nodes). Same command line, same output.
+//! The Benchmarks Game's binary-trees with `Box`-allocated nodes: the baseline for the
+//! `binary_trees` example (GC nodes, `examples/src/bin/binary_trees.rs`). Same command line,
+//! same output ([`gc_bench_support::binary_trees`]).
 //!
 //! ```text
-//! cargo run --release -p gc-examples --bin binary_trees_box -- 18
+//! cargo run --release -p gc-bench --bin binary_trees_box -- 18
+//! cargo run --release -p gc-examples --bin binary_trees -- 18   # the same with GC nodes
 //! ```
 //!
 //! Nodes are `Tree { left: Option<Box<Tree>>, right: Option<Box<Tree>> }`, allocated with the
@@ -13,7 +15,7 @@
 use std::time::Instant;
 
 use clap::Parser;
-use gc_examples::binary_trees::{self as bt, Args};
+use gc_bench_support::binary_trees::{self as bt, Args};
 
 /// A binary tree node on the Rust heap; leaves have no children.
 pub struct Tree {

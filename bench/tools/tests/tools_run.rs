@@ -1,0 +1,109 @@
+//! Runs every measuring program at its smallest size and checks its exit status and the shape
+//! of its output (the figures themselves are not checked: they depend on the machine).
+
+use std::{
+    path::PathBuf,
+    process::{Command, Output},
+};
+
+/// Run `exe` with `args`; panics with its output if it does not exit successfully.
+fn run(exe: &str, args: &[&str]) -> (String, String) {
+    let Output { status, stdout, stderr } =
+        Command::new(exe).args(args).output().unwrap_or_else(|e| panic!("cannot run {exe}: {e}"));
+    let (stdout, stderr) =
+        (String::from_utf8_lossy(&stdout).into_owned(), String::from_utf8_lossy(&stderr).into_owned());
+    assert!(status.success(), "{exe} {args:?} failed: {status}\n--- stdout\n{stdout}\n--- stderr\n{stderr}");
+    (stdout, stderr)
+}
+
+/// The row of a comparison table that starts with `label`, split into cells.
+fn table_row<'a>(stdout: &'a str, label: &str) -> Vec<&'a str> {
+    let line =
+        stdout.lines().find(|l| l.starts_with(label)).unwrap_or_else(|| panic!("no table row {label:?} in:\n{stdout}"));
+    line[label.len()..].split("   ").map(str::trim).filter(|c| !c.is_empty()).collect()
+}
+
+/// A fresh scratch directory for one test.
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("gc-bench-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn binary_trees_box_prints_what_the_gc_example_prints() {
+    // The same text as examples/tests/examples_run.rs expects from `binary_trees` (GC nodes).
+    let expected = "stretch tree of depth 7\t check: 255\n\
+                    64\t trees of depth 4\t check: 1984\n\
+                    16\t trees of depth 6\t check: 2032\n\
+                    long lived tree of depth 6\t check: 127\n";
+    let (out, err) = run(env!("CARGO_BIN_EXE_binary_trees_box"), &["6"]);
+    assert_eq!(out, expected);
+    assert!(err.lines().any(|l| l.starts_with("time: ") && l.ends_with(" s")), "{err}");
+    let (threaded, _) = run(env!("CARGO_BIN_EXE_binary_trees_box"), &["6", "--threads", "3"]);
+    assert_eq!(threaded, expected);
+}
+
+#[test]
+fn pause_bench_compares_both_modes() {
+    let (stdout, _) = run(env!("CARGO_BIN_EXE_pause_bench"), &["--live", "20000", "--seconds", "1", "--mode", "both"]);
+    for label in ["max pause", "p99 pause", "p50 pause", "cycles", "pauses"] {
+        let cells = table_row(&stdout, label);
+        assert_eq!(cells.len(), 2, "row {label:?}: {cells:?}");
+        assert!(cells.iter().all(|c| *c != "?" && *c != "failed"), "row {label:?}: {cells:?}");
+    }
+    for c in table_row(&stdout, "cycles") {
+        assert!(c.parse::<u64>().is_ok_and(|n| n > 0), "no cycle ran: {c}\n{stdout}");
+    }
+    assert!(stdout.contains("concurrent mode: built") && stdout.contains("stop-the-world mode: built"), "{stdout}");
+    assert!(!stdout.contains("@@"), "child protocol lines leaked:\n{stdout}");
+}
+
+#[test]
+fn pause_bench_single_mode() {
+    let (stdout, _) = run(env!("CARGO_BIN_EXE_pause_bench"), &["--live", "5000", "--seconds", "0.3", "--mode", "stw"]);
+    assert!(stdout.contains("stop-the-world mode: built") && stdout.contains("pauses: max"), "{stdout}");
+    assert!(!stdout.contains("@@"), "{stdout}");
+}
+
+#[test]
+fn pause_plot_draws_the_svg() {
+    let dir = scratch("pause-plot");
+    let svg = dir.join("pauses.svg");
+    let (stdout, _) = run(
+        env!("CARGO_BIN_EXE_pause_plot"),
+        &["--sizes", "4000,8000", "--seconds", "0.3", "--out", svg.to_str().unwrap()],
+    );
+    assert_eq!(
+        stdout.lines().filter(|l| l.starts_with("| 4000 |") || l.starts_with("| 8000 |")).count(),
+        2,
+        "{stdout}"
+    );
+    let text = std::fs::read_to_string(&svg).unwrap();
+    assert!(text.starts_with("<svg") && text.contains("stop-the-world: max pause"), "{}", svg.display());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn mark_rate() {
+    let (out, _) = run(env!("CARGO_BIN_EXE_mark_rate"), &["--objects", "70000", "--runs", "1", "--workers", "1,2,3"]);
+    assert!(out.contains("98301 live objects in 3 trees"), "{out}");
+    assert_eq!(out.lines().filter(|l| l.starts_with("| ") && l.contains(" ms |")).count(), 3, "{out}");
+    assert_eq!(out.lines().last(), Some("ok"), "{out}");
+}
+
+#[test]
+fn lox_bench_times_each_program() {
+    let dir = scratch("lox-bench");
+    std::fs::write(dir.join("loop.lox"), "var s = 0; for (var i = 0; i < 1000; i = i + 1) { s = s + i; } print s;\n")
+        .unwrap();
+    std::fs::write(dir.join("wrong.lox"), "print 1 +;\n").unwrap();
+    let (out, _) = run(env!("CARGO_BIN_EXE_lox_bench"), &[dir.to_str().unwrap()]);
+    let row =
+        |name: &str| out.lines().find(|l| l.starts_with(&format!("| {name} |"))).unwrap_or_else(|| panic!("{out}"));
+    assert!(row("loop").ends_with("| ok |"), "{out}");
+    assert!(row("wrong").contains("| exit 65: "), "{out}");
+    assert!(!out.contains("499500") && !out.contains("@@"), "program output or protocol lines leaked:\n{out}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
