@@ -95,8 +95,8 @@ pub(crate) fn write_member(slot: &AtomicPtr<Header>, new: *mut Header) {
 
 /// Empty a `Member` slot: a store of null. A thread without a running mutator can do this — it
 /// needs no local, only a reference to an object: the finalizer running a destructor, a thread
-/// holding a `'static` borrow of a leaked mutator's object (see `thread_state/mod.rs`, "Threads that
-/// exit") — and for such a thread nothing orders the phase test before the store against a
+/// holding a `'static` borrow of a leaked mutator's object (see `thread_state/mod.rs`,
+/// "Threads that exit") — and for such a thread nothing orders the phase test before the store against a
 /// pause, so it takes the locked path ([`store_unattached`]). Every other store carries a
 /// local, which only a running mutator can have.
 #[inline(always)]

@@ -38,12 +38,11 @@
 //! with `Release` and read with `Acquire`, so a sweeper that sees it also sees every mark the
 //! marking made.
 
-use std::{fmt, str::FromStr};
-
 #[cfg(not(gc_loom))]
 use crate::primitive::sync::atomic::AtomicU64;
 use crate::{
     config::BarrierKind,
+    named::{display_and_from_str, Named},
     primitive::sync::atomic::{AtomicU8, Ordering},
 };
 
@@ -65,48 +64,25 @@ impl Phase {
     /// Every phase, in cycle order.
     pub const ALL: [Phase; 4] = [Phase::Off, Phase::Mark, Phase::MarkTermination, Phase::Sweep];
 
-    const fn label(self) -> &'static str {
-        match self {
-            Phase::Off => "off",
-            Phase::Mark => "mark",
-            Phase::MarkTermination => "marktermination",
-            Phase::Sweep => "sweep",
-        }
-    }
-
     /// Whether the write barrier is on in this phase.
     pub const fn barrier_on(self) -> bool {
         self as u8 & BARRIER_BIT != 0
     }
 }
 
-/// The phase's short name, as in trace lines: `off`, `mark`, `marktermination`, `sweep`.
-impl fmt::Display for Phase {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.label())
-    }
+/// Phases are written and parsed as in trace lines: `off`, `mark`, `marktermination`,
+/// `sweep`.
+impl Named for Phase {
+    const WHAT: &'static str = "phase";
+    const NAMES: &'static [(&'static str, Self)] = &[
+        ("off", Phase::Off),
+        ("mark", Phase::Mark),
+        ("marktermination", Phase::MarkTermination),
+        ("sweep", Phase::Sweep),
+    ];
 }
 
-/// A string that names no [`Phase`].
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ParsePhaseError(String);
-
-impl fmt::Display for ParsePhaseError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "unknown phase `{}`: expected one of off, mark, marktermination, sweep", self.0)
-    }
-}
-
-impl std::error::Error for ParsePhaseError {}
-
-/// Parses the names [`Display`](fmt::Display) writes.
-impl FromStr for Phase {
-    type Err = ParsePhaseError;
-
-    fn from_str(s: &str) -> Result<Phase, ParsePhaseError> {
-        Phase::ALL.into_iter().find(|p| p.label() == s).ok_or_else(|| ParsePhaseError(s.to_owned()))
-    }
-}
+display_and_from_str!(Phase);
 
 const BARRIER_BIT: u8 = 1;
 const PHASE_BITS: u8 = 0b11;
@@ -323,6 +299,6 @@ mod tests {
             assert_eq!(p.to_string().parse::<Phase>(), Ok(p));
         }
         let err = "marking".parse::<Phase>().unwrap_err();
-        assert!(err.to_string().contains("off, mark, marktermination, sweep"), "{err}");
+        assert!(err.to_string().contains("`off`, `mark`, `marktermination` or `sweep`"), "{err}");
     }
 }

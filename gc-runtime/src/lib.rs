@@ -79,7 +79,7 @@
 //!
 //! | layer | modules | what they are |
 //! |---|---|---|
-//! | foundations | `primitive.rs`, `prefetch.rs`, `report.rs`, `config/` | the synchronisation types (swapped for loom's in `loom-models`), output that cannot panic, the configuration |
+//! | foundations | `primitive.rs`, `prefetch.rs`, `report.rs`, `named.rs`, `config/` | the synchronisation types (swapped for loom's in `loom-models`), output that cannot panic, types spelled as names, the configuration |
 //! | the clock | `clock.rs` | phase word with the barrier kind, mark/sweep/weak-verdict epochs, a state table |
 //! | objects and slots | `object/`, `slot.rs`, `cells.rs` | header, mark epochs, the [`Trace`] contract; the slot store; registered pointer cells |
 //! | grey | `grey_queue.rs`, `shade.rs` | per-thread shade buffers feeding the global grey queue |
@@ -112,6 +112,7 @@ mod heap;
 mod marker;
 mod member;
 mod mutator;
+mod named;
 mod object;
 mod prefetch;
 mod primitive;
@@ -141,17 +142,18 @@ pub use gc_derive::{gc, Trace};
 
 pub use crate::{
     checkmark::CheckmarkFailure,
-    clock::{ParsePhaseError, Phase},
+    clock::Phase,
     collections::{GcIdMap, GcMap, GcVec, GcVecIter, IndexOutOfRange},
-    config::{BarrierKind, Config, ConfigError, Mode, ParseNameError, Setting},
+    config::{BarrierKind, Config, ConfigError, Mode, Setting},
     gc::Gc,
     handshake::{MutatorCounts, MutatorState},
     member::{Member, NonNullMember},
     mutator::{attach, try_attach, with_mutator, AllocError, AttachError, Mutator},
+    named::ParseNameError,
     object::trace::{Trace, Tracer},
     roots::{GlobalRoot, Root},
     runtime::{config, init, reconfigure, InitError},
-    stats::{CycleStats, ParsePauseKindError, Pause, PauseKind, PhaseChange, Stats, RECENT_CYCLES},
+    stats::{CycleStats, Pause, PauseKind, PhaseChange, Stats, RECENT_CYCLES},
     thread_state::LimitError,
     weak::Weak,
 };

@@ -5,8 +5,9 @@
 //! Every other module imports them from here, never from `std::sync`, `parking_lot` or
 //! `crossbeam_queue` directly (crossbeam's `primitive` pattern). Under `cfg(gc_loom)` the same
 //! names are loom's model-checked twins; the `gc-loom-models` crate compiles the protocol modules
-//! (`handshake.rs`, `clock.rs`, `config/`, `grey_queue.rs`, `object/mark_word.rs`, `slot.rs`) from their
-//! real source files with that cfg set, and explores their interleavings. The twins keep the
+//! (`handshake.rs`, `clock.rs`, `config/`, `named.rs`, `grey_queue.rs`, `object/mark_word.rs`,
+//! `slot.rs`) from their real source files with that cfg set, and explores their
+//! interleavings. The twins keep the
 //! production API (`parking_lot`'s guard-by-reference condition variable, infallible locking),
 //! so the protocol source is identical under both.
 //!

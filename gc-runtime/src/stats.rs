@@ -23,7 +23,7 @@
 //! | `objects marked`, `freed` | objects the cycle marked (scanned by workers and assists) and freed |
 //! | `mutators` | attached threads when the cycle started |
 
-use std::{collections::VecDeque, fmt, str::FromStr, time::Duration};
+use std::{collections::VecDeque, fmt, time::Duration};
 
 use hdrhistogram::Histogram;
 
@@ -32,6 +32,7 @@ use crate::{
     config::{BarrierKind, Mode},
     handshake::MutatorCounts,
     heap::SweepTotals,
+    named::{display_and_from_str, Named},
     primitive::sync::{
         atomic::{AtomicU64, Ordering},
         Mutex,
@@ -75,49 +76,21 @@ impl PauseKind {
     /// Every kind of pause.
     pub const ALL: [PauseKind; 4] =
         [PauseKind::MarkStart, PauseKind::MarkTermination, PauseKind::MarkTerminationRetry, PauseKind::FullCycle];
-
-    const fn label(self) -> &'static str {
-        match self {
-            PauseKind::MarkStart => "mark start",
-            PauseKind::MarkTermination => "mark termination",
-            PauseKind::MarkTerminationRetry => "mark termination (retry)",
-            PauseKind::FullCycle => "full cycle",
-        }
-    }
 }
 
-/// The kind's short name, as in reports: `mark start`, `mark termination`,
+/// Pause kinds are written and parsed as in reports: `mark start`, `mark termination`,
 /// `mark termination (retry)`, `full cycle`.
-impl fmt::Display for PauseKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.label())
-    }
+impl Named for PauseKind {
+    const WHAT: &'static str = "pause kind";
+    const NAMES: &'static [(&'static str, Self)] = &[
+        ("mark start", PauseKind::MarkStart),
+        ("mark termination", PauseKind::MarkTermination),
+        ("mark termination (retry)", PauseKind::MarkTerminationRetry),
+        ("full cycle", PauseKind::FullCycle),
+    ];
 }
 
-/// A string that names no [`PauseKind`].
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ParsePauseKindError(String);
-
-impl fmt::Display for ParsePauseKindError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "unknown pause kind `{}`: expected one of mark start, mark termination, mark termination (retry), full cycle",
-            self.0
-        )
-    }
-}
-
-impl std::error::Error for ParsePauseKindError {}
-
-/// Parses the names [`Display`](fmt::Display) writes.
-impl FromStr for PauseKind {
-    type Err = ParsePauseKindError;
-
-    fn from_str(s: &str) -> Result<PauseKind, ParsePauseKindError> {
-        PauseKind::ALL.into_iter().find(|k| k.label() == s).ok_or_else(|| ParsePauseKindError(s.to_owned()))
-    }
-}
+display_and_from_str!(PauseKind);
 
 /// One stop-the-world pause.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -421,7 +394,7 @@ mod tests {
             assert_eq!(k.to_string().parse::<PauseKind>(), Ok(k));
         }
         let err = "mark-start".parse::<PauseKind>().unwrap_err();
-        assert!(err.to_string().contains("mark start, mark termination"), "{err}");
+        assert!(err.to_string().contains("`mark start`, `mark termination`"), "{err}");
     }
 
     fn cycle(n: u64, pauses_us: &[u64]) -> CycleStats {

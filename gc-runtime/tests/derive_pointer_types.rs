@@ -103,8 +103,6 @@ const NO_POINTER: &[&str] = &[
     "LimitError",
     "IndexOutOfRange",
     "ParseNameError",
-    "ParsePhaseError",
-    "ParsePauseKindError",
     "Setting",
 ];
 

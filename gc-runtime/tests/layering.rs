@@ -24,6 +24,7 @@ const ENGINE: &[&str] = &[
     "primitive",
     "prefetch",
     "report",
+    "named",
     "config",
     "clock",
     "object",

@@ -33,6 +33,9 @@ mod clock;
 #[path = "../../gc-runtime/src/config/mod.rs"]
 mod config;
 
+#[path = "../../gc-runtime/src/named.rs"]
+mod named;
+
 #[path = "../../gc-runtime/src/grey_queue.rs"]
 mod grey_queue;
 

@@ -31,7 +31,7 @@ mod tests;
 use std::{fmt, time::Duration};
 
 use declare::settings;
-pub use names::{BarrierKind, Mode, ParseNameError};
+pub use names::{BarrierKind, Mode};
 use values::{Bytes, Flag, Format, Int, Millis, Name, OrOff};
 
 settings! {

@@ -3,7 +3,8 @@
 
 use std::{fs, path::PathBuf};
 
-use super::{names::Named, *};
+use super::*;
+use crate::named::{Named, ParseNameError};
 
 /// `Config::default()` with `vars` applied.
 fn with(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {

@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use super::names::Named;
+use crate::named::Named;
 
 /// The value format of a setting of type `T`.
 pub(crate) trait Format<T> {
