@@ -1,24 +1,7 @@
 //! Runs the demo and binary-trees examples at a small size and checks their exit status and the
 //! shape of their output.
 
-use std::process::{Command, Output};
-
-/// Run `exe` with `args`; panics with its output if it does not exit successfully.
-fn run(exe: &str, args: &[&str]) -> (String, String) {
-    let Output { status, stdout, stderr } =
-        Command::new(exe).args(args).output().unwrap_or_else(|e| panic!("cannot run {exe}: {e}"));
-    let (stdout, stderr) =
-        (String::from_utf8_lossy(&stdout).into_owned(), String::from_utf8_lossy(&stderr).into_owned());
-    assert!(status.success(), "{exe} {args:?} failed: {status}\n--- stdout\n{stdout}\n--- stderr\n{stderr}");
-    (stdout, stderr)
-}
-
-/// The row of a comparison table that starts with `label`, split into cells.
-fn table_row<'a>(stdout: &'a str, label: &str) -> Vec<&'a str> {
-    let line =
-        stdout.lines().find(|l| l.starts_with(label)).unwrap_or_else(|| panic!("no table row {label:?} in:\n{stdout}"));
-    line[label.len()..].split("   ").map(str::trim).filter(|c| !c.is_empty()).collect()
-}
+use gc_bench_support::run_check::{run_ok as run, table_row};
 
 #[test]
 fn demo_compares_both_modes() {
