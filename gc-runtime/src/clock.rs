@@ -16,7 +16,7 @@
 //! | [`begin_marking`] | [`Phase::Mark`] | **on**, kind set | *e* + 1 | 0 | *e* | black |
 //! | [`confirm_marking`] | [`Phase::MarkTermination`] | **on** | *e* + 1 | 0 | *e* | (world stopped) |
 //! | [`end_marking`] | [`Phase::Sweep`] | off | *e* + 1 | *e* + 1 | *e* | black (survives this sweep) |
-//! | [`publish_sweep`] (world running) | [`Phase::Sweep`] | off | *e* + 1 | 0 | *e* + 1 | black |
+//! | [`publish_sweep`] (world running; inside the pause in stop-the-world mode) | [`Phase::Sweep`] | off | *e* + 1 | 0 | *e* + 1 | black |
 //! | [`finish`] (either) | [`Phase::Off`] | off | *e* + 1 | 0 | *e* + 1 | white for the next cycle |
 //!
 //! - **Mark epoch**: objects marked (or allocated) with it are black or grey in the current
@@ -24,9 +24,10 @@
 //!   `object/header.rs`).
 //! - **Weak verdict**: the epoch of a finished marking whose verdict has not yet reached every
 //!   weak cell; 0 when none is pending. While it is set, a weak upgrade treats a referent
-//!   marked before it as dead (see `weak.rs`, "Clearing").
-//! - **Sweep epoch**: objects whose mark is older are dead; sweepers read it under their class
-//!   lock. It moves only after the weak cells are cleared, so nothing a weak reference may
+//!   marked before it as dead (see `weak_table.rs`, "Clearing").
+//! - **Sweep epoch**: objects whose mark is older are dead; sweepers read it with `Acquire`
+//!   (and the lazy sweep of a size class under that class's lock, so a page is filed as swept
+//!   only against the newest epoch; see `heap/central.rs`). It moves only after the weak cells are cleared, so nothing a weak reference may
 //!   still name is freed early.
 //!
 //! # Memory ordering

@@ -25,7 +25,7 @@
 //! # Pinned objects
 //!
 //! When a thread ends with its mutator leaked, every object alive then is pinned: kept, and
-//! scanned as a root, for the rest of the process (see `current_thread.rs`, "Threads that
+//! scanned as a root, for the rest of the process (see `thread_state/mod.rs`, "Threads that
 //! exit").
 
 use std::ptr::NonNull;

@@ -80,9 +80,9 @@ impl<T: Trace + Send + Sync + 'static> Weak<T> {
     pub fn upgrade<'m>(&self, mu: &'m Mutator) -> Option<Gc<'m, T>> {
         // Acquire: pairs with the Release store in `new`.
         let p = NonNull::new(self.cell.ptr.load(Ordering::Acquire))?;
-        // SAFETY: a non-null cell names an allocated object (module docs: cells of dead
-        // objects are cleared, and running mutators passed a safepoint, before the sweep may
-        // free them).
+        // SAFETY: a non-null cell names an allocated object (`weak_table.rs`, "Clearing": cells
+        // of dead objects are cleared, and running mutators passed a safepoint, before the sweep
+        // may free them).
         let header = unsafe { p.as_ref() };
         if weak_table::condemned(header) {
             return None; // dead by the marking that just finished; its cell is being cleared

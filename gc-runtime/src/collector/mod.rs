@@ -21,7 +21,8 @@
 //!    its shade buffer at its next safepoint. If that produced work, go back to (b).
 //! 4. **Mark termination** (world stopped, pause 2).
 //!    a. Stop the world (each mutator publishes its buffer as it parks) and take the root-table
-//!    lock (publishing grey objects shaded by root drops on unattached threads).
+//!    lock (publishing the grey objects that stores on threads without a running mutator —
+//!    a root dropped on any thread, a slot emptied by a destructor — shaded into it).
 //!    b. If any grey object is left (queued, held by a worker, or deferred because its
 //!    collection was locked), start the world again and go back to 3(b); after three such
 //!    retries, drain inside the pause, so marking always terminates. Draining never holds the
@@ -330,7 +331,7 @@ impl<'a> Cycle<'a> {
     }
 
     /// Clear weak references to dead objects, make sure no upgrade that saw one is still in
-    /// flight, then let the sweep free dead objects (see `weak.rs`). `world_stopped`: in
+    /// flight, then let the sweep free dead objects (see `weak_table.rs`). `world_stopped`: in
     /// stop-the-world mode no mutator runs, so no handshake is needed.
     fn publish_sweep(&mut self, world_stopped: bool) {
         self.stats.weaks_cleared = self.rt.weaks.clear_dead();

@@ -136,7 +136,8 @@ impl ThreadState {
     /// The state lives until [`ThreadState::detach_for_good`], or for the rest of the process
     /// if its handle is leaked.
     pub(crate) fn attach(rt: &'static Runtime) -> NonNull<ThreadState> {
-        debug_assert_eq!(may_attach(), Ok(()));
+        // Checked: a second state would overwrite `CURRENT` while the first is still in use.
+        assert_eq!(may_attach(), Ok(()), "ThreadState::attach on a thread that may not attach");
         let name =
             std::thread::current().name().map_or_else(|| format!("{:?}", std::thread::current().id()), str::to_owned);
         let id = rt.handshake.register(name);
@@ -421,9 +422,9 @@ pub(crate) fn with_running_mutator<R>(f: impl FnOnce(RunningMutator<'_>) -> R) -
     if p.is_null() {
         return None;
     }
-    // SAFETY: `CURRENT` points to the inner state while its `Mutator` exists on this thread
-    // and is cleared in `Mutator::drop` before the state is freed; only shared references to
-    // it are ever made.
+    // SAFETY: `CURRENT` points to the state while its `Mutator` exists on this thread and is
+    // cleared in `ThreadState::detach_for_good` before the state is freed; only shared
+    // references to it are ever made.
     let inner = unsafe { &*p };
     if !inner.running.get() {
         return None;
