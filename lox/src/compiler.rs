@@ -4,10 +4,10 @@
 //!
 //! [`compile`] scans and parses the whole program in one pass, emitting instructions as it
 //! goes into the [`Chunk`] of the function being compiled. Nested function declarations push
-//! a new [`FnState`] (locals, upvalues, scope depth); finishing one allocates its
-//! [`Function`](crate::object::Function) object in the heap and stores it as a constant of the
-//! enclosing function. Errors are reported with clox's wording and synchronised at statement
-//! boundaries (panic mode), so one mistake gives one message.
+//! a new `FnState` (locals, upvalues, scope depth); finishing one allocates its [`Function`]
+//! object in the heap and stores it as a constant of the enclosing function. Errors are
+//! reported with clox's wording and synchronised at statement boundaries (panic mode), so one
+//! mistake gives one message.
 //!
 //! # The collector during compilation
 //!
@@ -254,12 +254,14 @@ impl<'s, 'm> Compiler<'s, 'm, '_> {
 
     // ---- emitting ----
 
-    fn f(&mut self) -> &mut FnState<'s, 'm> {
+    /// The innermost function being compiled: the one code is emitted into, whose locals and
+    /// scope depth name resolution looks at first (clox's `current` compiler).
+    fn current_fn(&mut self) -> &mut FnState<'s, 'm> {
         self.fns.last_mut().expect("a function is being compiled")
     }
 
     fn chunk(&mut self) -> &mut Chunk<'m> {
-        &mut self.f().chunk
+        &mut self.current_fn().chunk
     }
 
     fn emit(&mut self, byte: u8) {
@@ -304,7 +306,7 @@ impl<'s, 'm> Compiler<'s, 'm, '_> {
     }
 
     fn emit_return(&mut self) {
-        if self.f().kind == FunctionKind::Initializer {
+        if self.current_fn().kind == FunctionKind::Initializer {
             self.emit_op_arg(OpCode::GetLocal, 0);
         } else {
             self.emit_op(OpCode::Nil);
@@ -350,8 +352,12 @@ impl<'s, 'm> Compiler<'s, 'm, '_> {
     // ---- functions and scopes ----
 
     fn push_fn(&mut self, kind: FunctionKind, name: Option<Gc<'m, Obj>>) {
-        let slot_zero = if kind == FunctionKind::Function { "" } else { "this" };
-        let slot_zero = if kind == FunctionKind::Script { "" } else { slot_zero };
+        // Slot zero holds the function called or, in a method or initializer, the receiver,
+        // which `this` names.
+        let slot_zero = match kind {
+            FunctionKind::Method | FunctionKind::Initializer => "this",
+            FunctionKind::Function | FunctionKind::Script => "",
+        };
         self.fns.push(FnState {
             chunk: Chunk::default(),
             kind,
@@ -387,13 +393,13 @@ impl<'s, 'm> Compiler<'s, 'm, '_> {
     }
 
     fn begin_scope(&mut self) {
-        self.f().scope_depth += 1;
+        self.current_fn().scope_depth += 1;
     }
 
     fn end_scope(&mut self) {
-        self.f().scope_depth -= 1;
+        self.current_fn().scope_depth -= 1;
         loop {
-            let f = self.f();
+            let f = self.current_fn();
             let Some(local) = f.locals.last() else { break };
             if local.depth <= f.scope_depth {
                 break;
@@ -405,15 +411,15 @@ impl<'s, 'm> Compiler<'s, 'm, '_> {
     }
 
     fn add_local(&mut self, name: &'s str) {
-        if self.f().locals.len() == MAX_LOCALS {
+        if self.current_fn().locals.len() == MAX_LOCALS {
             self.error("Too many local variables in function.");
             return;
         }
-        self.f().locals.push(Local { name, depth: -1, is_captured: false });
+        self.current_fn().locals.push(Local { name, depth: -1, is_captured: false });
     }
 
     fn declare_variable(&mut self) {
-        if self.f().scope_depth == 0 {
+        if self.current_fn().scope_depth == 0 {
             return;
         }
         let name = self.previous.lexeme;
@@ -429,7 +435,7 @@ impl<'s, 'm> Compiler<'s, 'm, '_> {
     fn parse_variable(&mut self, message: &str) -> u8 {
         self.consume(TokenKind::Identifier, message);
         self.declare_variable();
-        if self.f().scope_depth > 0 {
+        if self.current_fn().scope_depth > 0 {
             return 0;
         }
         let name = self.previous.lexeme;
@@ -437,7 +443,7 @@ impl<'s, 'm> Compiler<'s, 'm, '_> {
     }
 
     fn mark_initialized(&mut self) {
-        let f = self.f();
+        let f = self.current_fn();
         if f.scope_depth == 0 {
             return;
         }
@@ -448,7 +454,7 @@ impl<'s, 'm> Compiler<'s, 'm, '_> {
     }
 
     fn define_variable(&mut self, global: u8) {
-        if self.f().scope_depth > 0 {
+        if self.current_fn().scope_depth > 0 {
             self.mark_initialized();
             return;
         }
@@ -578,8 +584,8 @@ impl<'s, 'm> Compiler<'s, 'm, '_> {
         self.consume(TokenKind::LeftParen, "Expect '(' after function name.");
         if !self.check(TokenKind::RightParen) {
             loop {
-                self.f().arity += 1;
-                if self.f().arity > 255 {
+                self.current_fn().arity += 1;
+                if self.current_fn().arity > 255 {
                     self.error_at_current("Can't have more than 255 parameters.");
                 }
                 let constant = self.parse_variable("Expect parameter name.");
@@ -715,13 +721,13 @@ impl<'s, 'm> Compiler<'s, 'm, '_> {
     }
 
     fn return_statement(&mut self) {
-        if self.f().kind == FunctionKind::Script {
+        if self.current_fn().kind == FunctionKind::Script {
             self.error("Can't return from top-level code.");
         }
         if self.matches(TokenKind::Semicolon) {
             self.emit_return();
         } else {
-            if self.f().kind == FunctionKind::Initializer {
+            if self.current_fn().kind == FunctionKind::Initializer {
                 self.error("Can't return a value from an initializer.");
             }
             self.expression();

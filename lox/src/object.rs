@@ -95,7 +95,7 @@ pub type NativeFn = for<'m> fn(&'m Mutator, &[Value<'m>]) -> Value<'m>;
 /// A native function.
 #[gc(no_constructor)]
 pub struct Native {
-    /// Its name (for error messages).
+    /// Its name (not shown: `print` writes `<native fn>`, as clox does).
     pub name: Box<str>,
     /// The number of arguments it takes.
     pub arity: usize,

@@ -3,7 +3,7 @@
 //!
 //! # Segments and safepoints
 //!
-//! The VM runs a program as a sequence of *segments*. A segment ([`Segment`]) borrows the
+//! The VM runs a program as a sequence of *segments*. A segment (`Segment`) borrows the
 //! mutator immutably, so it may hold locals (`Gc<'m, Obj>`): it reloads the value stack, call
 //! frames and open upvalues from the heap ([`VmState`]) into Rust vectors, runs instructions,
 //! then spills them back and ends. Between segments the VM owns the mutator mutably and passes
@@ -289,6 +289,8 @@ struct Segment<'m> {
     /// Stress mode: whether the current instruction must yield before it allocates (false
     /// for the first instruction after a collection).
     stress_pending: bool,
+    /// Stress mode: the segment starts right after the collection its first instruction
+    /// yielded for, so that instruction runs without yielding again.
     skip_stress_once: bool,
     // The current frame, cached.
     ip: usize,
@@ -432,12 +434,12 @@ impl<'m> Segment<'m> {
         b
     }
 
+    /// Read a global-variable instruction's operand (a name constant) and return the index of
+    /// the global it names.
     #[inline(always)]
-    fn read_short(&mut self) -> u16 {
-        let hi = self.code[self.ip];
-        let lo = self.code[self.ip + 1];
-        self.ip += 2;
-        u16::from_be_bytes([hi, lo])
+    fn read_global_index(&mut self) -> usize {
+        let k = self.read_byte() as usize;
+        self.function.globals[k] as usize
     }
 
     #[inline(always)]
@@ -489,9 +491,11 @@ impl<'m> Segment<'m> {
     // ---- the loop ----
 
     /// The dispatch loop. The instruction pointer, the code and the frame's stack base live in
-    /// local variables (registers) for the common instructions, which run inline; every other
-    /// instruction goes through [`Segment::step`] with the pointer written back to `self.ip`
-    /// first and the frame reloaded afterwards (calls and returns change it).
+    /// local variables (registers) for the common instructions, which run inline (global reads
+    /// and arithmetic only in their common case: a defined global, number operands); every
+    /// other instruction, and those cases' remainder, goes through [`Segment::step`] with the
+    /// pointer written back to `self.ip` first and the frame reloaded afterwards (calls and
+    /// returns change it).
     fn run(&mut self) -> Exit {
         let mu = self.mu;
         let stress = self.stress;
@@ -568,8 +572,8 @@ impl<'m> Segment<'m> {
                 OpCode::Loop => {
                     let offset = u16::from_be_bytes([code[ip], code[ip + 1]]) as usize;
                     ip = ip + 2 - offset;
-                    self.budget -= 1;
-                    if self.budget != 0 || !self.safepoint_due() {
+                    // `tick` fails only to end the segment at a safepoint.
+                    if self.tick().is_ok() {
                         continue;
                     }
                     self.ip = ip;
@@ -603,7 +607,9 @@ impl<'m> Segment<'m> {
                 }
                 _ => {}
             }
-            // The general path (also the error paths of the instructions above).
+            // The general path (also the uncommon cases of the instructions above that break out
+            // of the match instead of continuing: an undefined global, operands that are not
+            // two numbers).
             self.ip = ip;
             let result = self.step(op);
             ip = self.ip;
@@ -620,48 +626,35 @@ impl<'m> Segment<'m> {
         }
     }
 
-    /// Execute instruction `op` (its opcode byte already read).
+    /// Execute instruction `op` (its opcode byte already read): the slow path of [`Segment::run`].
+    ///
+    /// `run` executes twelve opcodes entirely itself and never comes here for them: `Constant`,
+    /// `Nil`, `True`, `False`, `Pop`, `GetLocal`, `SetLocal`, `Jump`, `JumpIfFalse`, `Loop`,
+    /// `Not` and `Equal`. It executes seven more when their operands allow it and comes here
+    /// only otherwise, so their arms here handle just that case: `GetGlobal` (an undefined
+    /// global), and `Add`, `Subtract`, `Multiply`, `Divide`, `Less` and `Greater` (operands that
+    /// are not two numbers: string concatenation, or a type error). Every other opcode runs
+    /// only here: calls and returns change the frame `run` keeps in registers, and the rest
+    /// (upvalues, properties, classes, everything that may allocate or yield to a stress
+    /// collection) is rarer or larger and would crowd the hot loop. So each opcode has one
+    /// implementation.
     #[inline(never)]
     fn step(&mut self, op: OpCode) -> Step {
         let mu = self.mu;
         match op {
-            OpCode::Constant => {
-                let v = self.read_constant();
-                self.push(v);
-            }
-            OpCode::Nil => self.push(Value::Nil),
-            OpCode::True => self.push(Value::Bool(true)),
-            OpCode::False => self.push(Value::Bool(false)),
-            OpCode::Pop => {
-                self.pop();
-            }
-            OpCode::GetLocal => {
-                let slot = self.read_byte() as usize;
-                let v = self.stack[self.base + slot];
-                self.push(v);
-            }
-            OpCode::SetLocal => {
-                let slot = self.read_byte() as usize;
-                let v = self.peek(0);
-                self.stack[self.base + slot] = v;
-            }
             OpCode::GetGlobal => {
-                let k = self.read_byte() as usize;
-                let index = self.function.globals[k] as usize;
-                match self.globals.slots[index].get(mu) {
-                    Some(v) => self.push(v),
-                    None => return Err(self.undefined_variable(index)),
-                }
+                // `run` pushes a defined global itself.
+                let index = self.read_global_index();
+                debug_assert!(!self.globals.slots[index].is_defined(), "`run` reads defined globals");
+                return Err(self.undefined_variable(index));
             }
             OpCode::DefineGlobal => {
-                let k = self.read_byte() as usize;
-                let index = self.function.globals[k] as usize;
+                let index = self.read_global_index();
                 let v = self.pop();
                 self.globals.slots[index].set(v);
             }
             OpCode::SetGlobal => {
-                let k = self.read_byte() as usize;
-                let index = self.function.globals[k] as usize;
+                let index = self.read_global_index();
                 let slot = &self.globals.slots[index];
                 if !slot.is_defined() {
                     return Err(self.undefined_variable(index));
@@ -693,35 +686,14 @@ impl<'m> Segment<'m> {
                 let superclass = self.peek(0).as_obj().expect("super is a class");
                 self.bind_method(superclass, name, 1)?;
             }
-            OpCode::Equal => {
-                let b = self.pop();
-                let a = self.pop();
-                self.push(Value::Bool(a.equals(b)));
+            // `run` computes these when both operands are numbers.
+            OpCode::Add => {
+                debug_assert!(!self.operands_are_numbers(), "`run` adds numbers");
+                self.concatenate()?;
             }
-            OpCode::Greater => {
-                let (a, b) = self.number_operands()?;
-                self.push(Value::Bool(a > b));
-            }
-            OpCode::Less => {
-                let (a, b) = self.number_operands()?;
-                self.push(Value::Bool(a < b));
-            }
-            OpCode::Add => self.add()?,
-            OpCode::Subtract => {
-                let (a, b) = self.number_operands()?;
-                self.push(Value::Number(a - b));
-            }
-            OpCode::Multiply => {
-                let (a, b) = self.number_operands()?;
-                self.push(Value::Number(a * b));
-            }
-            OpCode::Divide => {
-                let (a, b) = self.number_operands()?;
-                self.push(Value::Number(a / b));
-            }
-            OpCode::Not => {
-                let v = self.pop();
-                self.push(Value::Bool(v.is_falsey()));
+            OpCode::Subtract | OpCode::Multiply | OpCode::Divide | OpCode::Less | OpCode::Greater => {
+                debug_assert!(!self.operands_are_numbers(), "`run` computes on numbers");
+                return Err(self.error("Operands must be numbers."));
             }
             OpCode::Negate => match self.peek(0) {
                 Value::Number(n) => self.set_top(0, Value::Number(-n)),
@@ -733,21 +705,6 @@ impl<'m> Segment<'m> {
                 v.write(mu, &mut line);
                 line.push('\n');
                 let _ = self.out.write_all(line.as_bytes());
-            }
-            OpCode::Jump => {
-                let offset = self.read_short() as usize;
-                self.ip += offset;
-            }
-            OpCode::JumpIfFalse => {
-                let offset = self.read_short() as usize;
-                if self.peek(0).is_falsey() {
-                    self.ip += offset;
-                }
-            }
-            OpCode::Loop => {
-                let offset = self.read_short() as usize;
-                self.ip -= offset;
-                self.tick()?;
             }
             OpCode::Call => {
                 let argc = self.read_byte() as usize;
@@ -806,6 +763,18 @@ impl<'m> Segment<'m> {
                 }
                 self.pop();
             }
+            OpCode::Constant
+            | OpCode::Nil
+            | OpCode::True
+            | OpCode::False
+            | OpCode::Pop
+            | OpCode::GetLocal
+            | OpCode::SetLocal
+            | OpCode::Jump
+            | OpCode::JumpIfFalse
+            | OpCode::Loop
+            | OpCode::Not
+            | OpCode::Equal => unreachable!("`run` executes {op:?} itself"),
         }
         Ok(())
     }
@@ -844,23 +813,15 @@ impl<'m> Segment<'m> {
         self.error(message)
     }
 
-    #[inline(always)]
-    fn number_operands(&mut self) -> Result<(f64, f64), Stop> {
-        match (self.peek(1), self.peek(0)) {
-            (Value::Number(a), Value::Number(b)) => {
-                self.stack.truncate(self.stack.len() - 2);
-                Ok((a, b))
-            }
-            _ => Err(self.error("Operands must be numbers.")),
-        }
+    /// Whether the two operands on top of the stack are numbers.
+    fn operands_are_numbers(&self) -> bool {
+        matches!((self.peek(1), self.peek(0)), (Value::Number(_), Value::Number(_)))
     }
 
-    fn add(&mut self) -> Step {
+    /// `+` on operands that are not two numbers (`run` adds those): two strings concatenate,
+    /// anything else is an error.
+    fn concatenate(&mut self) -> Step {
         match (self.peek(1), self.peek(0)) {
-            (Value::Number(a), Value::Number(b)) => {
-                self.stack.truncate(self.stack.len() - 2);
-                self.push(Value::Number(a + b));
-            }
             (Value::Obj(a), Value::Obj(b)) if a.as_string().is_some() && b.as_string().is_some() => {
                 self.gc_point()?;
                 let (a, b) = (a.into_ref().as_string().expect("string"), b.into_ref().as_string().expect("string"));
@@ -1037,8 +998,8 @@ impl<'m> Segment<'m> {
         }
     }
 
-    /// Replace the receiver `distance` below... the top with `name` bound to it; for `super.name`
-    /// the class is on top and the receiver under it (`pops` = 1).
+    /// Replace the receiver on top of the stack with method `name` of `class` bound to it; for
+    /// `super.name` the superclass is on top and the receiver under it (`pops` = 1).
     fn bind_method(&mut self, class: Gc<'m, Obj>, name: Gc<'m, Obj>, pops: usize) -> Step {
         let Some(method) = self.find_method(class, name) else {
             return Err(self.undefined_property(name));
