@@ -90,7 +90,8 @@ pub struct Params {
 }
 
 impl Params {
-    /// The sizes of the issue: depth 18, rings of 100k nodes 20 times, 1M live objects, 5 s.
+    /// The published sizes (README and book): depth 18, rings of 100k nodes 20 times, 1M live
+    /// objects, 5 s.
     pub fn full() -> Params {
         Params { depth: 18, threads: 1, ring_nodes: 100_000, ring_iters: 20, live: 1_000_000, seconds: 5.0 }
     }

@@ -372,7 +372,7 @@ fn report(
         let _ = writeln!(s, "Notes from the run:\n\n```text\n{}```\n", d.log);
     }
 
-    // The summary table, in the issue's shape plus our columns.
+    // The summary table: one row per workload figure, one column per implementation.
     let cols: Vec<&impls::Impl> = impls::IMPLS.iter().filter(|i| d.cells.keys().any(|k| k.2 == i.name)).collect();
     let _ = writeln!(s, "## Summary\n");
     let _ = write!(s, "| workload |");
