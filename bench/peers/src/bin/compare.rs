@@ -3,6 +3,23 @@
 //! [`gc_bench_support::child`]), several times, takes medians, checks that every
 //! implementation computed the same check value, and writes `results.md` and the SVG plots.
 //!
+//! # Surviving a noisy machine
+//!
+//! - **Interleaved rounds.** For each (workload, size) the driver runs `--runs` rounds; each
+//!   round runs every selected implementation once, and the order is rotated by one every round
+//!   (A B C, B C A, C A B, ...), so a slow minute of the machine spreads over all
+//!   implementations instead of landing on one, and no implementation always goes first. An
+//!   implementation whose run took longer than `--slow-secs` gets no further rounds.
+//! - **Per-round ratios.** A ratio (to `Box`, to the hand-freed `Rc`, to `ours`) is computed
+//!   round by round, from the two runs of the same round, and reported as the median of those
+//!   ratios with their min–max range; a round in which either side has no figure is skipped.
+//!   Two runs of one round ran seconds apart, so they saw mostly the same machine.
+//! - **Load average.** The 1-minute load average (`/proc/loadavg`) is read before each run and
+//!   printed on its progress line (`load L`); `results.md` shows the median and range of a
+//!   cell's, and `-` where `/proc/loadavg` does not exist. It includes the harness's own runs
+//!   (about 1 for a single-threaded run on an otherwise idle machine): a value well above the
+//!   number of cores means other work competed with that cell.
+//!
 //! ```text
 //! cargo build --release --manifest-path bench/peers/Cargo.toml
 //! nice cargo run --release --manifest-path bench/peers/Cargo.toml --bin compare            # full, ~20 min
@@ -15,9 +32,9 @@
 //!
 //! Flags: `--runs N` (default 5), `--pause-runs N` (default 3), `--smoke` (tiny sizes, one
 //! run), `--impls a,b`, `--workloads a,b`, `--out DIR`, `--replot LOG` (redraw the plots from
-//! the progress lines of an earlier run), `--slow-secs S` (a cell whose first run takes longer
-//! than S seconds, default 40, is run only once), and the size flags of `run` (`--size`,
-//! `--depth`, ...).
+//! the progress lines of an earlier run), `--slow-secs S` (an implementation whose run takes
+//! longer than S seconds, default 40, gets no further rounds), and the size flags of `run`
+//! (`--size`, `--depth`, ...).
 
 use std::{
     collections::BTreeMap,
@@ -36,34 +53,110 @@ use gc_bench_support::{
 };
 use gc_peers::{flag, impls, Params, Workload};
 
+/// One run of a cell: the round it belongs to (0-based; the `N - 1` of the progress line's
+/// `run N`), the 1-minute load average just before it started, and what it measured.
+#[derive(Debug)]
+struct Run {
+    round: usize,
+    load: Option<f64>,
+    record: Record,
+}
+
 /// One cell: a workload at one size on one implementation, all its runs.
 #[derive(Debug, Default)]
 struct Cell {
-    runs: Vec<Record>,
+    runs: Vec<Run>,
     failed: Option<String>,
 }
 
 impl Cell {
+    fn values(&self, key: &str) -> Vec<f64> {
+        self.runs.iter().filter_map(|r| r.record.get_f64(key)).collect()
+    }
+
     fn median(&self, key: &str) -> Option<f64> {
-        median(&self.runs.iter().filter_map(|o| o.get_f64(key)).collect::<Vec<_>>())
+        median(&self.values(key))
     }
 
     fn range(&self, key: &str) -> Option<(f64, f64)> {
-        let v: Vec<f64> = self.runs.iter().filter_map(|o| o.get_f64(key)).collect();
-        (!v.is_empty())
-            .then(|| (v.iter().copied().fold(f64::MAX, f64::min), v.iter().copied().fold(f64::MIN, f64::max)))
+        median_range(&self.values(key)).map(|(_, lo, hi)| (lo, hi))
+    }
+
+    /// `(round, value)` of every run that recorded `key`.
+    fn by_round(&self, key: &str) -> Vec<(usize, f64)> {
+        self.runs.iter().filter_map(|r| r.record.get_f64(key).map(|v| (r.round, v))).collect()
+    }
+
+    /// The load averages before the runs: median and range.
+    fn load(&self) -> Option<(f64, f64, f64)> {
+        median_range(&self.runs.iter().filter_map(|r| r.load).collect::<Vec<_>>())
     }
 
     fn checks(&self) -> Vec<String> {
-        let mut c: Vec<String> = self.runs.iter().filter_map(|o| o.get("check").map(str::to_string)).collect();
+        let mut c: Vec<String> = self.runs.iter().filter_map(|r| r.record.get("check").map(str::to_string)).collect();
         c.dedup();
         c
     }
 
     fn last(&self, key: &str) -> Option<&str> {
-        self.runs.last().and_then(|o| o.get(key))
+        self.runs.last().and_then(|r| r.record.get(key))
     }
 }
+
+/// The ratios `num / den` of the rounds both sides ran (`(round, value)` pairs, any order); a
+/// round missing on either side, or with a zero or non-finite denominator, is skipped.
+fn round_ratios(num: &[(usize, f64)], den: &[(usize, f64)]) -> Vec<f64> {
+    num.iter()
+        .filter_map(|&(round, n)| {
+            let &(_, d) = den.iter().find(|(r, _)| *r == round)?;
+            let ratio = n / d;
+            (d != 0.0 && ratio.is_finite()).then_some(ratio)
+        })
+        .collect()
+}
+
+/// Median, minimum and maximum of the finite values; `None` if there is none.
+fn median_range(values: &[f64]) -> Option<(f64, f64, f64)> {
+    let v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
+    let m = median(&v)?;
+    Some((m, v.iter().copied().fold(f64::INFINITY, f64::min), v.iter().copied().fold(f64::NEG_INFINITY, f64::max)))
+}
+
+/// The per-round ratio of `key` between two cells: median and range (see the module docs).
+fn ratio(cell: &Cell, base: &Cell, key: &str) -> Option<(f64, f64, f64)> {
+    median_range(&round_ratios(&cell.by_round(key), &base.by_round(key)))
+}
+
+/// `1.23×`, with ` [1.10–1.40]` when the rounds differ.
+fn fmt_ratio((m, lo, hi): (f64, f64, f64)) -> String {
+    if hi - lo < 0.005 {
+        format!("{m:.2}×")
+    } else {
+        format!("{m:.2}× [{lo:.2}–{hi:.2}]")
+    }
+}
+
+/// The 1-minute load average from `/proc/loadavg`; `None` where there is none.
+fn load_average() -> Option<f64> {
+    std::fs::read_to_string("/proc/loadavg").ok()?.split_whitespace().next()?.parse().ok()
+}
+
+/// A load: `1.23`, or `-` when unknown.
+fn fmt_load(load: Option<f64>) -> String {
+    load.map_or_else(|| "-".into(), |l| format!("{l:.2}"))
+}
+
+/// A cell's load averages: `1.23 [0.90–1.50]`, or `-` when unknown.
+fn fmt_load_range(load: Option<(f64, f64, f64)>) -> String {
+    match load {
+        None => "-".into(),
+        Some((m, lo, hi)) if hi - lo < 0.005 => format!("{m:.2}"),
+        Some((m, lo, hi)) => format!("{m:.2} [{lo:.2}–{hi:.2}]"),
+    }
+}
+
+/// The implementation every other one is also shown relative to.
+const OURS: &str = "ours";
 
 /// Key of a cell: workload, size label, implementation name.
 type Key = (Workload, String, &'static str);
@@ -78,48 +171,101 @@ struct Driver {
 }
 
 impl Driver {
-    /// Run one cell `runs` times (fewer if it is slow); `None` if unsupported.
-    fn cell(&mut self, w: Workload, size: &str, imp: &'static impls::Impl, p: &Params, runs: usize) {
-        let mut cell = Cell::default();
-        let args: Vec<String> = [CHILD_FLAG, "--impl", imp.name, "--workload", w.name()]
-            .into_iter()
-            .map(String::from)
-            .chain(p.to_args())
-            .collect();
-        for i in 0..runs {
-            let t = Instant::now();
-            let run = child::run(&self.run_bin, &args, imp.name, None);
-            let secs = t.elapsed().as_secs_f64();
-            let run = match run {
-                Ok(run) => run,
-                Err(e) => {
-                    cell.failed = Some(e.to_string());
-                    break;
+    /// Run the cells of (w, size) on `imps`, interleaved: `runs` rounds, each running every
+    /// implementation still in play once, the order rotated by one every round. An
+    /// implementation leaves the rounds when it does not support the workload (no cell), when a
+    /// run fails, or after a run that took longer than `slow_secs`.
+    fn cells(&mut self, w: Workload, size: &str, imps: &[&'static impls::Impl], p: &Params, runs: usize) {
+        let mut cells: Vec<Option<Cell>> = imps.iter().map(|_| Some(Cell::default())).collect();
+        // Whether implementation i gets further rounds.
+        let mut active: Vec<bool> = vec![true; imps.len()];
+        for round in 0..runs {
+            let n = imps.len();
+            for i in (0..n).map(|k| (k + round) % n) {
+                if !active[i] {
+                    continue;
                 }
-            };
-            // Exit status 3: the implementation does not support the workload (`run_cli`).
-            if run.status.code() == Some(3) {
-                return;
-            }
-            match run.into_record() {
-                Ok(o) => {
-                    eprintln!("  {w} {size} {:<16} run {} {:>8.2} s  {}", imp.name, i + 1, secs, short(&o));
-                    cell.runs.push(o);
+                let imp = imps[i];
+                let args: Vec<String> = [CHILD_FLAG, "--impl", imp.name, "--workload", w.name()]
+                    .into_iter()
+                    .map(String::from)
+                    .chain(p.to_args())
+                    .collect();
+                let load = load_average();
+                let t = Instant::now();
+                let run = child::run(&self.run_bin, &args, imp.name, None);
+                let secs = t.elapsed().as_secs_f64();
+                let Some(cell) = cells[i].as_mut() else { continue };
+                let run = match run {
+                    Ok(run) => run,
+                    Err(e) => {
+                        cell.failed = Some(e.to_string());
+                        active[i] = false;
+                        continue;
+                    }
+                };
+                // Exit status 3: the implementation does not support the workload (`run_cli`).
+                if run.status.code() == Some(3) {
+                    cells[i] = None;
+                    active[i] = false;
+                    continue;
                 }
-                Err(msg) => {
-                    eprintln!("  {w} {size} {:<16} FAILED {msg}", imp.name);
-                    let _ = writeln!(self.log, "{w} {size} {}: {msg}", imp.name);
-                    cell.failed = Some(msg);
-                    break;
+                match run.into_record() {
+                    Ok(o) => {
+                        eprintln!(
+                            "  {w} {size} {:<16} run {} {:>8.2} s  load {}  {}",
+                            imp.name,
+                            round + 1,
+                            secs,
+                            fmt_load(load),
+                            short(&o)
+                        );
+                        cell.runs.push(Run { round, load, record: o });
+                    }
+                    Err(msg) => {
+                        eprintln!("  {w} {size} {:<16} FAILED {msg}", imp.name);
+                        let _ = writeln!(self.log, "{w} {size} {}: {msg}", imp.name);
+                        cell.failed = Some(msg);
+                        active[i] = false;
+                        continue;
+                    }
                 }
-            }
-            if secs > self.slow_secs {
-                let _ =
-                    writeln!(self.log, "{w} {size} {}: no more runs after run {} took {secs:.0} s", imp.name, i + 1);
-                break;
+                if secs > self.slow_secs && round + 1 < runs {
+                    let _ = writeln!(
+                        self.log,
+                        "{w} {size} {}: no more rounds after run {} took {secs:.1} s",
+                        imp.name,
+                        round + 1
+                    );
+                    active[i] = false;
+                }
             }
         }
-        self.cells.insert((w, size.to_string(), imp.name), cell);
+        for (imp, cell) in imps.iter().zip(cells) {
+            if let Some(cell) = cell {
+                self.cells.insert((w, size.to_string(), imp.name), cell);
+            }
+        }
+        // One line per cell: median time (pause workload: longest pause), the per-round ratio
+        // of times to ours, the load averages.
+        let ours = self.get(w, size, OURS);
+        for imp in imps {
+            let Some(c) = self.get(w, size, imp.name) else { continue };
+            let figure = match (c.median("time_ms"), c.median("pause_max_ms")) {
+                (Some(ms), _) => {
+                    let vs = ours.and_then(|o| ratio(c, o, "time_ms")).map_or_else(|| "-".into(), fmt_ratio);
+                    format!("median {}, x ours {vs}", fmt_ms(ms))
+                }
+                (None, Some(ms)) => format!("median max pause {}", fmt_ms(ms)),
+                (None, None) => "no figure".into(),
+            };
+            eprintln!(
+                "compare: {w} {size} {:<16} {} runs, {figure}, load {}",
+                imp.name,
+                c.runs.len(),
+                fmt_load_range(c.load())
+            );
+        }
     }
 
     fn get(&self, w: Workload, size: &str, imp: &str) -> Option<&Cell> {
@@ -147,7 +293,7 @@ impl Driver {
     }
 }
 
-/// Cells from the progress lines `  WORKLOAD SIZE... IMPL run N SECS s  key=value ...` of a run.
+/// Cells from the progress lines `  WORKLOAD SIZE... IMPL run N SECS s  load L  key=value ...` of a run.
 fn parse_progress(text: &str) -> BTreeMap<Key, Cell> {
     let mut cells: BTreeMap<Key, Cell> = BTreeMap::new();
     for line in text.lines() {
@@ -159,10 +305,16 @@ fn parse_progress(text: &str) -> BTreeMap<Key, Cell> {
             continue;
         };
         let size = words[1..run - 1].join(" ");
+        let Some(round) = words.get(run + 1).and_then(|n| n.parse::<usize>().ok()).and_then(|n| n.checked_sub(1))
+        else {
+            continue;
+        };
+        // `load L` (absent from logs written before it was recorded; `-` where unknown).
+        let load = words[run..].iter().position(|w| *w == "load").and_then(|i| words.get(run + i + 1)?.parse().ok());
         // After `run N SECS s`: the `key=value` figures.
         let pairs: Vec<&str> = words[run..].iter().copied().filter(|w| w.contains('=')).collect();
         let Some(record) = Record::parse_pairs(&pairs.join(" ")) else { continue };
-        cells.entry((w, size, imp.name)).or_default().runs.push(record);
+        cells.entry((w, size, imp.name)).or_default().runs.push(Run { round, load, record });
     }
     cells
 }
@@ -294,10 +446,9 @@ fn main() -> ExitCode {
         };
         for (label, p) in &sizes {
             eprintln!("compare: {w} {label}");
-            for imp in impls::IMPLS.iter().filter(|i| selected(i)) {
-                let n = if w == Workload::Pause { d.pause_runs } else { d.runs };
-                d.cell(w, label, imp, p, n);
-            }
+            let imps: Vec<&'static impls::Impl> = impls::IMPLS.iter().filter(|i| selected(i)).collect();
+            let n = if w == Workload::Pause { d.pause_runs } else { d.runs };
+            d.cells(w, label, &imps, p, n);
         }
     }
     let mismatches = d.check_mismatches();
@@ -352,9 +503,13 @@ fn report(
     let _ = writeln!(
         s,
         "Written by `compare` ({}) in {:.0} s. Machine: {}. Each figure is the median of the runs \
-         of that cell (runs in separate processes, one after the other, all within this one \
-         invocation); ranges are min–max. See `README.md` for what each workload does and what each \
-         number means.\n",
+         of that cell (runs in separate processes, all within this one invocation, interleaved: \
+         round after round, every implementation once per round, the order rotated each round); \
+         ranges are min–max. A ratio is the median of the per-round ratios of the two \
+         implementations' times, with their range in brackets [min–max] when the rounds differ. \
+         `load` is the 1-minute load average read before each run of the cell (median \
+         [min–max]; it includes this harness's own runs, about 1 on an otherwise idle machine). \
+         See `README.md` for what each workload does and what each number means.\n",
         if smoke { "smoke mode: tiny sizes, one run" } else { "full sizes" },
         secs,
         machine()
@@ -385,13 +540,14 @@ fn report(
     }
     s.push('\n');
     let ratio_row = |s: &mut String, title: &str, w: Workload, size: &str, base: &str| {
-        let base_ms = d.get(w, size, base).and_then(|c| c.median("time_ms"));
+        let base_cell = d.get(w, size, base);
         let _ = write!(s, "| {title} |");
         for c in &cols {
             let cell = d.get(w, size, c.name);
-            let text = match (cell.and_then(|c| c.median("time_ms")), base_ms) {
-                (Some(ms), Some(b)) => {
-                    let mut t = format!("{:.2}× ({})", ms / b, fmt_ms(ms));
+            let r = cell.zip(base_cell).and_then(|(c, b)| ratio(c, b, "time_ms"));
+            let text = match (cell.and_then(|c| c.median("time_ms")), r) {
+                (Some(ms), Some(r)) => {
+                    let mut t = format!("{} ({})", fmt_ratio(r), fmt_ms(ms));
                     if w == Workload::Ring {
                         if let Some(g) = cell.and_then(|c| c.median("rss_growth_mb")) {
                             let _ = write!(t, ", RSS {g:+.0} MB");
@@ -457,22 +613,31 @@ fn report(
         if impls.is_empty() {
             return;
         }
-        let _ = write!(s, "| implementation | median | range | runs |");
-        if base.is_some() {
-            s.push_str(" ratio |");
+        // Times relative to ours, except for the pause workload (no time figure).
+        let vs_ours = w != Workload::Pause;
+        let _ = write!(s, "| implementation | median | range | runs | load (1 min) |");
+        if let Some(b) = base {
+            let _ = write!(s, " ratio to {b} |");
+        }
+        if vs_ours {
+            let _ = write!(s, " × {OURS} |");
         }
         for (title, _) in extra {
             let _ = write!(s, " {title} |");
         }
-        let _ = write!(s, "\n|---|---|---|---|");
-        if base.is_some() {
+        let _ = write!(s, "\n|---|---|---|---|---|");
+        for _ in base.iter().chain(vs_ours.then_some(&OURS)) {
             s.push_str("---|");
         }
         for _ in extra {
             s.push_str("---|");
         }
         s.push('\n');
-        let base_ms = base.and_then(|b| d.get(w, size, b)).and_then(|c| c.median("time_ms"));
+        let base_cell = base.and_then(|b| d.get(w, size, b));
+        let ours_cell = d.get(w, size, OURS);
+        let ratio_to = |c: &Cell, b: Option<&Cell>| -> String {
+            b.and_then(|b| ratio(c, b, "time_ms")).map_or_else(|| "—".into(), fmt_ratio)
+        };
         for imp in impls {
             let Some(c) = d.get(w, size, imp.name) else { continue };
             if let Some(f) = &c.failed {
@@ -484,13 +649,12 @@ fn report(
             let med = c.median("time_ms").map(fmt_ms).unwrap_or_else(|| "—".into());
             let range =
                 c.range("time_ms").map(|(a, b)| format!("{}–{}", fmt_ms(a), fmt_ms(b))).unwrap_or_else(|| "—".into());
-            let _ = write!(s, "| {} | {med} | {range} | {} |", imp.label, c.runs.len());
+            let _ = write!(s, "| {} | {med} | {range} | {} | {} |", imp.label, c.runs.len(), fmt_load_range(c.load()));
             if base.is_some() {
-                let r = match (c.median("time_ms"), base_ms) {
-                    (Some(m), Some(b)) => format!("{:.2}×", m / b),
-                    _ => "—".into(),
-                };
-                let _ = write!(s, " {r} |");
+                let _ = write!(s, " {} |", ratio_to(c, base_cell));
+            }
+            if vs_ours {
+                let _ = write!(s, " {} |", ratio_to(c, ours_cell));
             }
             for (_, key) in extra {
                 let v = if key.ends_with("_per_iter_mb") {
@@ -509,12 +673,15 @@ fn report(
         }
         s.push('\n');
     };
-    let _ = writeln!(s, "## binary-trees, {bt}\n\nWall time of the whole program; ratio to `Box`.\n");
+    let _ = writeln!(
+        s,
+        "## binary-trees, {bt}\n\nWall time of the whole program; ratios to `Box` and to gc-runtime (concurrent).\n"
+    );
     detail(&mut s, Workload::BinaryTrees, &bt, Some("box"), &[]);
     let _ = writeln!(
         s,
-        "## ring, {ring}\n\nWall time of building, walking and dropping every ring; ratio to the hand-freed `Rc` \
-         ring. RSS is the resident memory after each ring was dropped (and whatever collection the \
+        "## ring, {ring}\n\nWall time of building, walking and dropping every ring; ratios to the hand-freed `Rc` \
+         ring and to gc-runtime (concurrent). RSS is the resident memory after each ring was dropped (and whatever collection the \
          implementation runs by itself); the last column lists it per ring, from the last run.\n"
     );
     detail(
@@ -658,4 +825,58 @@ fn plots(
         "milliseconds (median of runs)",
         &series(Workload::Pause, pause_sizes, "pause_max_ms"),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn per_round_ratios_skip_missing_rounds() {
+        // Rounds 0..4; the numerator has no round 2, the denominator no round 3.
+        let num = [(0, 10.0), (1, 30.0), (3, 99.0), (4, 12.0)];
+        let den = [(4, 4.0), (0, 5.0), (1, 10.0), (2, 7.0)];
+        let r = round_ratios(&num, &den);
+        assert_eq!(r, vec![2.0, 3.0, 3.0]);
+        assert_eq!(median_range(&r), Some((3.0, 2.0, 3.0)));
+        // Not the ratio of the medians (12 / 7).
+        assert_eq!(median_range(&round_ratios(&[(0, 1.0), (1, 4.0)], &[(0, 1.0), (1, 1.0)])), Some((2.5, 1.0, 4.0)));
+        // A zero denominator is skipped; nothing paired, nothing reported.
+        assert_eq!(round_ratios(&[(0, 1.0)], &[(0, 0.0)]), Vec::<f64>::new());
+        assert_eq!(median_range(&round_ratios(&[(0, 1.0)], &[(1, 1.0)])), None);
+    }
+
+    #[test]
+    fn ratio_of_cells_and_formats() {
+        let cell = |v: &[(usize, f64)]| Cell {
+            runs: v
+                .iter()
+                .map(|&(round, ms)| Run {
+                    round,
+                    load: Some(1.0 + round as f64),
+                    record: Record::new().with("time_ms", ms),
+                })
+                .collect(),
+            failed: None,
+        };
+        let (a, b) = (cell(&[(0, 20.0), (1, 40.0), (2, 15.0)]), cell(&[(0, 10.0), (2, 10.0)]));
+        assert_eq!(ratio(&a, &b, "time_ms"), Some((1.75, 1.5, 2.0)));
+        assert_eq!(fmt_ratio((1.75, 1.5, 2.0)), "1.75× [1.50–2.00]");
+        assert_eq!(fmt_ratio((2.0, 2.0, 2.0)), "2.00×");
+        assert_eq!(fmt_load_range(a.load()), "2.00 [1.00–3.00]");
+        assert_eq!(fmt_load_range(None), "-");
+    }
+
+    #[test]
+    fn progress_lines_round_trip() {
+        let text = "  ring tiny x 2 ours             run 2     0.05 s  load 1.50  time_ms=3.5 check=7\n\
+                    compare: ring tiny x 2 ours             1 runs, median 3.5 ms, x ours 1.00×, load 1.50\n\
+                    \x20 ring tiny x 2 box              run 1     0.05 s  time_ms=4 check=7\n";
+        let cells = parse_progress(text);
+        let ours = &cells[&(Workload::Ring, "tiny x 2".to_string(), "ours")];
+        assert_eq!((ours.runs.len(), ours.runs[0].round, ours.runs[0].load), (1, 1, Some(1.5)));
+        assert_eq!(ours.median("time_ms"), Some(3.5));
+        let boxed = &cells[&(Workload::Ring, "tiny x 2".to_string(), "box")];
+        assert_eq!((boxed.runs[0].round, boxed.runs[0].load), (0, None));
+    }
 }
