@@ -6,6 +6,11 @@
 //! (hashing or ordering a GC pointer by address would need the object to stay put, which it
 //! does, but a slot used as a key could change under the map, so keys are not traced).
 //!
+//! `PhantomData<T>` and function pointers (`fn(A, ..) -> R`, up to six arguments) hold no GC
+//! pointer whatever they name. A function pointer whose arguments are references (`fn(&T)`)
+//! is a higher-ranked type the generic impls do not cover; wrap it in a struct with
+//! `#[trace(skip)]`.
+//!
 //! Deliberately missing: `Mutex`, `RwLock`, `RefCell`, `Cell` and other interior mutability
 //! around slots — they would let safe code take a slot out of an object through `&mut`.
 
@@ -61,6 +66,28 @@ no_pointers!(
     atomic::AtomicI64,
     atomic::AtomicIsize,
 );
+
+// SAFETY: a `PhantomData` holds nothing at all, whatever it names.
+unsafe impl<T: ?Sized> Trace for std::marker::PhantomData<T> {
+    const NEEDS_TRACE: bool = false;
+    #[inline]
+    fn trace(&self, _: &mut Tracer<'_>) {}
+}
+
+/// `Trace` for function pointers of up to six arguments: a function pointer is a code address
+/// and holds no GC pointer, whatever its argument and return types name.
+macro_rules! fn_pointers {
+    ($(($($arg:ident),*)),* $(,)?) => {$(
+        // SAFETY: a code address, not a GC pointer.
+        unsafe impl<R, $($arg),*> Trace for fn($($arg),*) -> R {
+            const NEEDS_TRACE: bool = false;
+            #[inline]
+            fn trace(&self, _: &mut Tracer<'_>) {}
+        }
+    )*};
+}
+
+fn_pointers!((), (A), (A, B), (A, B, C), (A, B, C, D), (A, B, C, D, E), (A, B, C, D, E, F));
 
 // SAFETY: `&'static T` cannot point into the GC heap (objects are never `'static` borrows
 // that the collector knows nothing about: a `Gc<'m, T>` gives `&'m T` only).
@@ -219,6 +246,24 @@ mod tests {
         let mut c = Count(0);
         v.trace(&mut Tracer::new(&mut c));
         c.0
+    }
+
+    #[test]
+    fn phantom_data_and_function_pointers_hold_no_gc_pointer() {
+        fn double(x: u32) -> u32 {
+            x * 2
+        }
+        fn pick(a: Member<u8>, _: u8, _: u8, _: u8, _: u8, _: u8) -> Member<u8> {
+            a
+        }
+        assert!(!<std::marker::PhantomData<Member<u8>> as Trace>::NEEDS_TRACE);
+        assert!(!<fn() as Trace>::NEEDS_TRACE);
+        assert!(!<fn(Member<u8>, u8, u8, u8, u8, u8) -> Member<u8> as Trace>::NEEDS_TRACE);
+        let f: fn(u32) -> u32 = double;
+        let g: fn(Member<u8>, u8, u8, u8, u8, u8) -> Member<u8> = pick;
+        assert_eq!(slots(&std::marker::PhantomData::<Member<u8>>), 0);
+        assert_eq!(slots(&f) + slots(&g), 0);
+        assert_eq!(f(21), 42);
     }
 
     #[test]
