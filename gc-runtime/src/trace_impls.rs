@@ -256,9 +256,11 @@ mod tests {
         fn pick(a: Member<u8>, _: u8, _: u8, _: u8, _: u8, _: u8) -> Member<u8> {
             a
         }
-        assert!(!<std::marker::PhantomData<Member<u8>> as Trace>::NEEDS_TRACE);
-        assert!(!<fn() as Trace>::NEEDS_TRACE);
-        assert!(!<fn(Member<u8>, u8, u8, u8, u8, u8) -> Member<u8> as Trace>::NEEDS_TRACE);
+        const {
+            assert!(!<std::marker::PhantomData<Member<u8>> as Trace>::NEEDS_TRACE);
+            assert!(!<fn() as Trace>::NEEDS_TRACE);
+            assert!(!<fn(Member<u8>, u8, u8, u8, u8, u8) -> Member<u8> as Trace>::NEEDS_TRACE);
+        }
         let f: fn(u32) -> u32 = double;
         let g: fn(Member<u8>, u8, u8, u8, u8, u8) -> Member<u8> = pick;
         assert_eq!(slots(&std::marker::PhantomData::<Member<u8>>), 0);
