@@ -172,7 +172,7 @@ pub fn phase() -> Phase {
 pub fn stats() -> Stats {
     let rt = runtime::Runtime::get_or_start();
     rt.stats.snapshot(
-        (rt.pages.live_bytes(), rt.pages.committed_bytes()),
+        (rt.pages.live_bytes(), rt.pages.committed_bytes(), rt.pages.released_bytes()),
         rt.pages.swept.totals(),
         (rt.roots.len(), rt.weaks.len(), rt.roots.pinned()),
         rt.handshake.counts(),

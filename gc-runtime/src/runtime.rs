@@ -95,6 +95,8 @@ pub fn reconfigure(config: Config) -> Result<(), ConfigError> {
     let rt = Runtime::get_or_init()?;
     rt.pacer.configure(&config);
     *rt.config.lock() = config;
+    // The collector thread reads the scavenger's delay while it waits: let it see the new one.
+    rt.control.wake_idle();
     Ok(())
 }
 

@@ -237,8 +237,13 @@ pub struct Stats {
     pub drop_panics: u64,
     /// Live heap bytes now.
     pub heap_live: usize,
-    /// Bytes of memory the heap holds from the system.
+    /// Bytes of memory the heap holds from the system: pages whose memory is resident (in use
+    /// or empty), plus large objects.
     pub heap_committed: usize,
+    /// Bytes of empty pages whose memory the scavenger gave back to the OS (the heap keeps the
+    /// address range and reuses it, zeroed, when it needs a page again). See
+    /// [`Config::scavenge_after`](crate::Config).
+    pub heap_released: usize,
     /// Registered roots.
     pub roots: usize,
     /// Live weak references.
@@ -254,7 +259,7 @@ impl fmt::Display for Stats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} cycles, {} pauses: max {:.3} ms, p99 {:.3} ms, p50 {:.3} ms, total {:.1} ms; {:.1} MB allocated, {} objects freed, heap {:.1} MB live / {:.1} MB committed",
+            "{} cycles, {} pauses: max {:.3} ms, p99 {:.3} ms, p50 {:.3} ms, total {:.1} ms; {:.1} MB allocated, {} objects freed, heap {:.1} MB live / {:.1} MB committed / {:.1} MB released",
             self.cycles,
             self.pause_count,
             self.pause_max.as_secs_f64() * 1e3,
@@ -265,6 +270,7 @@ impl fmt::Display for Stats {
             self.objects_freed,
             self.heap_live as f64 / (1 << 20) as f64,
             self.heap_committed as f64 / (1 << 20) as f64,
+            self.heap_released as f64 / (1 << 20) as f64,
         )
     }
 }
@@ -354,12 +360,12 @@ impl StatsRecorder {
     /// A snapshot (heap and mutator figures filled in by the caller).
     pub(crate) fn snapshot(
         &self,
-        heap: (usize, usize),
+        heap: (usize, usize, usize),
         swept: SweepTotals,
         handles: (usize, usize, usize),
         mutators: MutatorCounts,
     ) -> Stats {
-        let ((heap_live, heap_committed), (roots, weak_refs, pinned_objects)) = (heap, handles);
+        let ((heap_live, heap_committed, heap_released), (roots, weak_refs, pinned_objects)) = (heap, handles);
         let r = self.recorded.lock();
         let q = |p: f64| Duration::from_nanos(if r.pauses.is_empty() { 0 } else { r.pauses.value_at_quantile(p) });
         Stats {
@@ -376,6 +382,7 @@ impl StatsRecorder {
             drop_panics: swept.drop_panics,
             heap_live,
             heap_committed,
+            heap_released,
             roots,
             weak_refs,
             pinned_objects,
@@ -447,7 +454,7 @@ mod tests {
         rec.record(cycle(1, &[10, 1000]));
         rec.record(cycle(2, &[20]));
         let swept = SweepTotals { freed_objects: 18, freed_bytes: 180, drop_panics: 1 };
-        let s = rec.snapshot((0, 0), swept, (0, 0, 0), MutatorCounts::default());
+        let s = rec.snapshot((0, 0, 0), swept, (0, 0, 0), MutatorCounts::default());
         assert_eq!(s.cycles, 2);
         assert_eq!(s.pause_count, 3);
         assert_eq!((s.objects_freed, s.drop_panics), (18, 1));
@@ -471,7 +478,7 @@ mod tests {
         for n in 1..=(RECENT_CYCLES as u64 + 5) {
             rec.record(cycle(n, &[1]));
         }
-        let s = rec.snapshot((0, 0), SweepTotals::default(), (0, 0, 0), MutatorCounts::default());
+        let s = rec.snapshot((0, 0, 0), SweepTotals::default(), (0, 0, 0), MutatorCounts::default());
         assert_eq!(s.recent.len(), RECENT_CYCLES);
         assert_eq!(s.recent[0].cycle, 6);
     }

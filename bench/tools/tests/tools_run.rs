@@ -89,3 +89,17 @@ fn lox_bench_times_each_program() {
     assert!(!out.contains("499500") && !out.contains("@@"), "program output or protocol lines leaked:\n{out}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn spike_prints_the_timeline_and_the_target() {
+    let (stdout, _) = run(env!("CARGO_BIN_EXE_spike"), &["--mb", "8", "--seconds", "0.3", "--scavenge-after-ms", "0"]);
+    assert!(stdout.contains("built 8 MiB live") && stdout.contains("target: resident"), "{stdout}");
+    assert!(stdout.contains("resident MiB") && stdout.contains("released MiB"), "{stdout}");
+    let rows = stdout.lines().filter(|l| {
+        let cells: Vec<&str> = l.split_whitespace().collect();
+        cells.len() == 4 && cells.iter().all(|c| c.parse::<f64>().is_ok())
+    });
+    assert!(rows.count() >= 1, "no timeline row:\n{stdout}");
+    assert!(stdout.lines().any(|l| l.starts_with("target met after") || l.starts_with("target not met")), "{stdout}");
+    assert_eq!(stdout.lines().last(), Some("ok"), "{stdout}");
+}

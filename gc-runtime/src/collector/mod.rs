@@ -82,7 +82,7 @@ use crate::{
     marker::{self, MarkWorker},
     primitive::sync::{
         atomic::{AtomicBool, Ordering},
-        Condvar, Mutex,
+        Condvar, Mutex, MutexGuard,
     },
     report,
     root_table::RootGuard,
@@ -127,6 +127,13 @@ impl Control {
         }
     }
 
+    /// Wake the collector thread if it waits between cycles, without asking for a cycle (it
+    /// re-reads the settings it uses while idle).
+    pub(crate) fn wake_idle(&self) {
+        let _r = self.requests.lock();
+        self.wake_collector.notify_one();
+    }
+
     /// Ask for a full cycle that starts after this call, and wait until it has swept. Returns
     /// the finalization mark to wait for (every object the cycle found dead is finalized once
     /// the finalizer has done that much work).
@@ -153,7 +160,20 @@ pub(crate) fn run(rt: &'static Runtime) {
         {
             let mut r = rt.control.requests.lock();
             while r.requested <= r.started {
-                rt.control.wake_collector.wait(&mut r);
+                // Between cycles, the scavenger (see `heap/pool.rs`): it makes system calls, so
+                // not under the requests lock; a request made meanwhile is seen below.
+                let scavenge_after = rt.config.lock().scavenge_after;
+                let Some(delay) = scavenge_after else {
+                    rt.control.wake_collector.wait(&mut r);
+                    continue;
+                };
+                let next_due = MutexGuard::unlocked(&mut r, || scavenge(rt, delay));
+                if r.requested <= r.started {
+                    // Pages may also empty without a cycle (the finalizer, lazy sweeps): look
+                    // again after `delay` at the latest.
+                    let wait = next_due.map_or(delay, |due| due.min(delay)).max(MIN_SCAVENGE_WAIT);
+                    rt.control.wake_collector.wait_for(&mut r, wait);
+                }
             }
             r.started += 1;
         }
@@ -167,6 +187,16 @@ pub(crate) fn run(rt: &'static Runtime) {
         }
         rt.control.cycle_done.notify_all();
     }
+}
+
+/// The shortest the collector thread waits between two scavenges, so that a delay of zero does
+/// not make it spin.
+const MIN_SCAVENGE_WAIT: Duration = Duration::from_millis(10);
+
+/// Release the memory of pages empty for `delay` beyond what the pacer expects the heap to
+/// need; returns when the next page comes due.
+fn scavenge(rt: &Runtime, delay: Duration) -> Option<Duration> {
+    rt.pages.scavenge(delay, rt.pacer.scavenge_retain()).next_due
 }
 
 /// The finalizer thread's loop: run destructors of dead objects as sweepers hand them over.

@@ -86,6 +86,15 @@ impl Pacer {
         live >= self.trigger.load(Ordering::Relaxed)
     }
 
+    /// The heap the scavenger leaves in place: the goal plus 10 %, as Go's scavenger retains
+    /// (with pacing off, the last live heap plus 10 %). Pages beyond it that stay empty go
+    /// back to the OS (see `heap/pool.rs`).
+    pub(crate) fn scavenge_retain(&self) -> usize {
+        let goal = self.trigger.load(Ordering::Relaxed);
+        let base = if goal == OFF { self.last_live() } else { goal };
+        base.saturating_add(base / 10)
+    }
+
     /// The current goal (`usize::MAX` when pacing is off).
     #[cfg(test)]
     pub(crate) fn goal(&self) -> usize {
@@ -105,6 +114,9 @@ mod tests {
         assert_eq!(p.after_cycle(4000), 8000);
         assert!(!p.should_trigger(7999) && p.should_trigger(8000));
         assert_eq!(p.after_cycle(100), 1000, "the floor again");
+        assert_eq!(p.scavenge_retain(), 1100, "the goal plus 10 %");
+        p.configure(&Config::default().with_gc_percent(None));
+        assert_eq!(p.scavenge_retain(), 110, "pacing off: the last live heap plus 10 %");
     }
 
     #[test]

@@ -154,6 +154,18 @@ settings! {
             values: OrOff(Bytes),
             setter: with_memory_limit,
         },
+        /// Give the memory of a page that has been empty this long back to the OS.
+        ///
+        /// The collector thread releases such pages (`madvise(MADV_DONTNEED)` on Unix; other
+        /// platforms keep the memory) while the heap holds more than the pacer's goal plus
+        /// 10 %; [`Stats::heap_released`](crate::Stats::heap_released) counts them. `None`
+        /// (`off`): keep every page's memory.
+        scavenge_after: Option<Duration> {
+            default: Some(Duration::from_millis(1000)),
+            env: GC_SCAVENGE_AFTER_MS,
+            values: OrOff(Millis::at_least(0)),
+            setter: with_scavenge_after,
+        },
     }
 }
 

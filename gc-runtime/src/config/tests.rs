@@ -29,6 +29,7 @@ fn defaults() {
     assert!(!c.checkmark);
     assert_eq!(c.safepoint_warn, Duration::from_millis(1000));
     assert_eq!(c.memory_limit, None);
+    assert_eq!(c.scavenge_after, Some(Duration::from_millis(1000)));
     assert_eq!(c.validate(), Ok(()));
     assert_eq!(with(&[]), Ok(Config::default()), "no variables: the defaults");
     let shown: Vec<(&str, String)> = c.settings().into_iter().map(|s| (s.variable, s.default)).collect();
@@ -42,6 +43,7 @@ fn defaults() {
         ("GC_CHECKMARK", "0"),
         ("GC_SAFEPOINT_WARN_MS", "1000"),
         ("GC_MEMORY_LIMIT", "off"),
+        ("GC_SCAVENGE_AFTER_MS", "1000"),
     ];
     assert_eq!(shown, expected.map(|(v, d)| (v, d.to_string())));
 }
@@ -95,6 +97,9 @@ fn each_variable_accepts_its_values_as_its_setter_does() {
         ("GC_MEMORY_LIMIT", "off", d().with_memory_limit(None)),
         ("GC_MEMORY_LIMIT", "0", d().with_memory_limit(Some(0))),
         ("GC_MEMORY_LIMIT", "256M", d().with_memory_limit(Some(256 << 20))),
+        ("GC_SCAVENGE_AFTER_MS", "0", d().with_scavenge_after(Some(Duration::ZERO))),
+        ("GC_SCAVENGE_AFTER_MS", "5000", d().with_scavenge_after(Some(Duration::from_secs(5)))),
+        ("GC_SCAVENGE_AFTER_MS", "OFF", d().with_scavenge_after(None)),
     ];
     for (texts, value) in [(on, true), (off, false)] {
         for text in texts {
@@ -120,6 +125,7 @@ fn each_setter_sets_its_field_only() {
         d.clone().with_checkmark(true),
         d.clone().with_safepoint_warn(Duration::from_millis(7)),
         d.clone().with_memory_limit(Some(1 << 30)),
+        d.clone().with_scavenge_after(None),
     ];
     let defaults = d.settings();
     assert_eq!(changed.len(), defaults.len(), "one case per setting");
@@ -142,6 +148,7 @@ fn each_variable_rejects_bad_values_naming_itself() {
         ("GC_CHECKMARK", &["2", "y"]),
         ("GC_SAFEPOINT_WARN_MS", &["0", "-1", "1.5", "", "1s"]),
         ("GC_MEMORY_LIMIT", &["a lot", "", "unlimited", "-1M"]),
+        ("GC_SCAVENGE_AFTER_MS", &["-1", "1s", "", "never", "0.5"]),
     ] {
         let accepts = setting(var).accepts;
         for text in bad {
@@ -203,8 +210,10 @@ fn settings_round_trip_through_their_variables() {
         .with_trace(true)
         .with_checkmark(true)
         .with_safepoint_warn(Duration::from_millis(25))
-        .with_memory_limit(Some(1536));
-    for config in [Config::default(), custom] {
+        .with_memory_limit(Some(1536))
+        .with_scavenge_after(Some(Duration::from_millis(250)));
+    let never_scavenge = Config::default().with_scavenge_after(None);
+    for config in [Config::default(), custom, never_scavenge] {
         let vars: Vec<(&str, String)> = config.settings().into_iter().map(|s| (s.variable, s.value)).collect();
         let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
         assert_eq!(with(&vars), Ok(config));

@@ -7,8 +7,10 @@
 //! - [`central`]: per-class lists of pages that no mutator holds (partial, full, unswept).
 //! - [`cache`]: each mutator's private page per class — the allocation fast path.
 //! - [`large`]: objects too big (or too aligned) for a page, allocated one by one.
+//! - [`pool`]: where pages come from (runs mapped from the system) and where empty ones wait;
+//!   the scavenger, which gives the memory of long-empty pages back to the OS.
 //! - [`finalize`]: the queue of dead objects whose destructors the finalizer thread runs.
-//! - [`raw`]: the only code that calls the system allocator.
+//! - [`raw`]: the only code that takes memory from the system or gives it back.
 //!
 //! # Accounting
 //!
@@ -34,25 +36,28 @@ pub(crate) mod central;
 pub(crate) mod finalize;
 pub(crate) mod large;
 pub(crate) mod page;
+pub(crate) mod pool;
 pub(crate) mod raw;
 pub(crate) mod size_class;
 
-use std::{alloc::Layout, ptr::NonNull};
+use std::{
+    alloc::Layout,
+    ptr::NonNull,
+    time::{Duration, Instant},
+};
 
 use self::{
     central::Central,
     finalize::{FinalizeQueue, Work},
     large::LargeObjects,
-    page::{Destructors, Page, SweepResult, PAGE_BYTES},
+    page::{Destructors, Page, SweepResult},
+    pool::{PagePool, Scavenged, Taken},
     size_class::NUM_CLASSES,
 };
 use crate::{
     clock,
     object::Header,
-    primitive::sync::{
-        atomic::{AtomicU64, AtomicUsize, Ordering},
-        Mutex,
-    },
+    primitive::sync::atomic::{AtomicU64, AtomicUsize, Ordering},
     report,
 };
 
@@ -166,9 +171,8 @@ impl Drop for InFlight<'_> {
 /// All object memory: pages by class, empty pages, large objects, finalization work.
 pub(crate) struct PageHeap {
     central: [Central; NUM_CLASSES],
-    empty: Mutex<Vec<&'static Page>>,
-    /// Every page ever made (pages are never freed), whoever owns it now.
-    all_pages: Mutex<Vec<&'static Page>>,
+    /// Every page, and the empty ones.
+    pool: PagePool,
     pub(crate) large: LargeObjects,
     pub(crate) finalizer: FinalizeQueue,
     live_bytes: AtomicUsize,
@@ -180,8 +184,7 @@ impl Default for PageHeap {
     fn default() -> Self {
         PageHeap {
             central: std::array::from_fn(|_| Central::default()),
-            empty: Mutex::new(Vec::new()),
-            all_pages: Mutex::new(Vec::new()),
+            pool: PagePool::default(),
             large: LargeObjects::default(),
             finalizer: FinalizeQueue::default(),
             live_bytes: AtomicUsize::new(0),
@@ -197,9 +200,20 @@ impl PageHeap {
         self.live_bytes.load(Ordering::Relaxed)
     }
 
-    /// Bytes of page memory taken from the system, plus large objects.
+    /// Bytes of memory the heap holds: page memory not released to the OS, plus large objects.
     pub(crate) fn committed_bytes(&self) -> usize {
-        self.all_pages.lock().len() * PAGE_BYTES + self.large.bytes()
+        self.pool.resident_bytes() + self.large.bytes()
+    }
+
+    /// Bytes of page memory given back to the OS by the scavenger (the pages stay reserved).
+    pub(crate) fn released_bytes(&self) -> usize {
+        self.pool.released_bytes()
+    }
+
+    /// Give the memory of pages empty for at least `delay` back to the OS while the heap holds
+    /// more than `retain` bytes (see `pool.rs`, "The scavenger").
+    pub(crate) fn scavenge(&self, delay: Duration, retain: usize) -> Scavenged {
+        self.pool.scavenge(Instant::now(), delay, retain, self.large.bytes())
     }
 
     /// Sweep an owned page without running destructors. Returns what the sweep found if the
@@ -241,18 +255,11 @@ impl PageHeap {
             self.central[class].lock().file(page, false);
         }
         let epoch = clock::sweep_epoch();
-        let page = match self.empty.lock().pop() {
-            Some(page) => {
-                // SAFETY: pages in the empty pool are owned by the pool, now by us, and empty.
-                unsafe { page.reformat(class, epoch) };
-                page
-            }
-            None => {
-                let page = Page::new_leaked(class, epoch);
-                self.all_pages.lock().push(page);
-                page
-            }
-        };
+        let (page, taken) = self.pool.take(class, epoch);
+        if taken == Taken::Reused {
+            // SAFETY: pages in the pool are empty; taking one out made us its owner.
+            unsafe { page.reformat(class, epoch) };
+        }
         self.charge(page);
         page
     }
@@ -283,7 +290,7 @@ impl PageHeap {
     /// life in it), else its class's lists — as unswept if the epoch moved on meanwhile.
     fn file(&self, page: &'static Page, live_objects: usize) {
         if live_objects == 0 {
-            self.empty.lock().push(page);
+            self.pool.put(page);
         } else {
             // SAFETY: still owned by the caller.
             let (class, has_free) = unsafe { (page.slots().class, page.free_slots() > 0) };
@@ -343,7 +350,7 @@ impl PageHeap {
                 let r = unsafe { page.sweep(clock::sweep_epoch(), Destructors::Run) };
                 self.account_sweep(r);
                 if r.live_objects == 0 {
-                    self.empty.lock().push(page);
+                    self.pool.put(page);
                     break;
                 }
                 // SAFETY: still owned.
@@ -380,8 +387,7 @@ impl PageHeap {
                 out.push(h);
             }
         };
-        let pages = self.all_pages.lock().clone();
-        for page in pages {
+        for page in self.pool.all() {
             // SAFETY: the world is stopped (the caller): nobody allocates or reformats.
             unsafe { page.scan_allocated(&mut keep_if_live) };
         }

@@ -26,9 +26,9 @@
 //! `swept_epoch` records the epoch the page was last swept for completely, so nobody allocates
 //! from a page that still holds dead objects.
 
-use std::{alloc::Layout, cell::UnsafeCell, ptr::NonNull};
+use std::{cell::UnsafeCell, ptr::NonNull};
 
-use super::{raw, size_class::CLASS_SIZES};
+use super::{raw::PageRun, size_class::CLASS_SIZES};
 use crate::{
     object::Header,
     primitive::sync::atomic::{AtomicU64, AtomicUsize, Ordering},
@@ -37,14 +37,15 @@ use crate::{
 /// How far ahead of the header it reads the sweep prefetches.
 const SWEEP_PREFETCH_BYTES: usize = 512;
 
-/// Bytes per page.
+/// Bytes per page. Pages are aligned to their size.
 pub(crate) const PAGE_BYTES: usize = 64 * 1024;
-const PAGE_ALIGN: usize = 4096;
 const MAX_WORDS: usize = PAGE_BYTES / 16 / 64;
 
 /// A page descriptor.
 pub(crate) struct Page {
     mem: NonNull<u8>,
+    /// The mapping `mem` belongs to, through which the page's memory goes back to the OS.
+    run: &'static PageRun,
     swept_epoch: AtomicU64,
     /// The slot size of the current format, readable by anyone (see [`Page::scan_allocated`]);
     /// the owner's copy is in `slots`.
@@ -105,11 +106,12 @@ impl SweepResult {
 }
 
 impl Page {
-    /// A fresh, empty page for `class`, considered swept for `epoch`.
-    pub(crate) fn new_leaked(class: usize, epoch: u64) -> &'static Page {
-        let mem = raw::alloc_zeroed(page_layout());
+    /// A fresh, empty page for `class` in page `index` of `run`, considered swept for `epoch`.
+    /// Each page of a run must be made once.
+    pub(crate) fn new_leaked(run: &'static PageRun, index: usize, class: usize, epoch: u64) -> &'static Page {
         let page = Page {
-            mem,
+            mem: run.page(index),
+            run,
             swept_epoch: AtomicU64::new(epoch),
             shared_slot_size: AtomicUsize::new(CLASS_SIZES[class]),
             bits: std::array::from_fn(|_| AtomicU64::new(0)),
@@ -250,6 +252,19 @@ impl Page {
         result
     }
 
+    /// Give the page's memory back to the OS (see `raw.rs`); `false` if the platform cannot.
+    /// The page stays valid and may be reformatted later: its memory comes back, zeroed, when
+    /// it is next written.
+    ///
+    /// # Safety
+    /// The caller owns the page, and it holds no allocated object (no object header or value
+    /// in it is read again).
+    pub(crate) unsafe fn release_memory(&self) -> bool {
+        // SAFETY: `mem` is a page of `run`; the page is empty and owned by the caller, so no
+        // thread reads its memory (the descriptor, with the bitmap, is elsewhere).
+        unsafe { self.run.release(self.mem) }
+    }
+
     /// Pretend the page was last swept for `epoch` (tests).
     #[cfg(test)]
     pub(crate) fn swept_epoch_for_test(&self, epoch: u64) {
@@ -302,11 +317,6 @@ fn valid_mask(nslots: usize, w: usize) -> u64 {
     }
 }
 
-fn page_layout() -> Layout {
-    // `PAGE_BYTES` and `PAGE_ALIGN` are non-zero powers of two with size ≥ align.
-    Layout::from_size_align(PAGE_BYTES, PAGE_ALIGN).unwrap_or_else(|_| unreachable!())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -314,8 +324,10 @@ mod tests {
 
     #[test]
     fn fresh_pages_are_empty_with_the_right_slot_count() {
-        for class in [0, 5, NUM_CLASSES - 1] {
-            let page = Page::new_leaked(class, 1);
+        let run = PageRun::map(PAGE_BYTES);
+        for (i, class) in [0, 5, NUM_CLASSES - 1].into_iter().enumerate() {
+            let page = Page::new_leaked(run, i, class, 1);
+            assert_eq!(page.base() as usize % PAGE_BYTES, 0, "pages are aligned to their size");
             // SAFETY: this test owns the page.
             let PageSlots { slot_size, nslots, .. } = unsafe { page.slots() };
             assert_eq!(slot_size, CLASS_SIZES[class]);

@@ -1,9 +1,19 @@
-//! The one audited funnel to the system allocator.
+//! The one audited funnel to the system's memory.
 //!
 //! Pages and large objects are the only memory the collector takes from the system; both come
-//! from here, so every raw allocation and deallocation in the crate can be found in one file.
-//! Clippy enforces it: `clippy.toml` at the workspace root disallows the `std::alloc` functions,
-//! and this module alone is allowed to call them.
+//! from here, so every raw allocation, mapping and release in the crate can be found in one
+//! file. Clippy enforces it for the allocator: `clippy.toml` at the workspace root disallows the
+//! `std::alloc` functions, and this module alone is allowed to call them.
+//!
+//! # Page memory
+//!
+//! Pages come from anonymous memory mappings ([`PageRun`]: [`RUN_PAGES`] pages each, aligned to
+//! the page size so that a page's base address is a multiple of `PAGE_BYTES`), taken from the
+//! system by `memmap2` and never unmapped: page descriptors are never freed either. A page that
+//! has been empty for a while is *released* — `madvise(MADV_DONTNEED)`, through `memmap2` — so
+//! the OS takes its physical memory back while the address range stays ours; the next write
+//! faults in fresh zeroed memory. On platforms without `madvise`, and under Miri (which has no
+//! such call), [`PageRun::release`] does nothing and says so.
 
 #![allow(clippy::disallowed_methods)]
 
@@ -28,4 +38,96 @@ pub(crate) fn alloc_zeroed(layout: Layout) -> NonNull<u8> {
 pub(crate) unsafe fn dealloc(ptr: NonNull<u8>, layout: Layout) {
     // SAFETY: guaranteed by the caller.
     unsafe { std::alloc::dealloc(ptr.as_ptr(), layout) }
+}
+
+/// Pages per mapping: 2 MiB of address space at a time (the memory is faulted in only as pages
+/// are used).
+pub(crate) const RUN_PAGES: usize = 32;
+
+/// One mapping of [`RUN_PAGES`] pages of `page_bytes` each, aligned to `page_bytes`. Leaked:
+/// it lives as long as the process.
+pub(crate) struct PageRun {
+    /// The aligned start of the first page.
+    start: NonNull<u8>,
+    /// Where `start` lies in the mapping, for `madvise`.
+    offset: usize,
+    page_bytes: usize,
+    /// The mapping (kept for `madvise`; dropping it would unmap the pages).
+    #[cfg(not(miri))]
+    #[cfg_attr(not(unix), allow(dead_code))]
+    map: memmap2::MmapRaw,
+}
+
+// SAFETY: a `PageRun` is an address range owned by the heap for the life of the process; the
+// memory in it is handed out page by page under the heap's ownership rules (`page.rs`).
+unsafe impl Send for PageRun {}
+// SAFETY: as for `Send`; `release` takes `&self` but is only called by a page's owner.
+unsafe impl Sync for PageRun {}
+
+impl PageRun {
+    /// Map a new run of pages of `page_bytes` (a power of two, at least the OS page size), or
+    /// abort as an allocation failure would.
+    pub(crate) fn map(page_bytes: usize) -> &'static PageRun {
+        let bytes = RUN_PAGES * page_bytes;
+        let layout = Layout::from_size_align(bytes, page_bytes).expect("page run layout");
+        Box::leak(Box::new(Self::map_aligned(layout)))
+    }
+
+    #[cfg(not(miri))]
+    fn map_aligned(layout: Layout) -> PageRun {
+        // One extra alignment's worth, to find an aligned start inside: the OS aligns mappings to
+        // its own page size only. The slack is address space, never touched, never resident.
+        let len = layout.size() + layout.align();
+        let map: memmap2::MmapRaw = match memmap2::MmapOptions::new().len(len).map_anon() {
+            Ok(map) => map.into(),
+            Err(_) => std::alloc::handle_alloc_error(layout),
+        };
+        let base = map.as_mut_ptr();
+        let offset = base.align_offset(layout.align());
+        // SAFETY: `offset < align`, and the mapping is `size + align` bytes long, so the
+        // aligned start and the `size` bytes after it are inside it.
+        let start = unsafe { base.add(offset) };
+        let start = NonNull::new(start).unwrap_or_else(|| std::alloc::handle_alloc_error(layout));
+        PageRun { start, offset, page_bytes: layout.align(), map }
+    }
+
+    /// Miri has no `mmap` of this kind: take the run from the allocator (and never release it).
+    #[cfg(miri)]
+    fn map_aligned(layout: Layout) -> PageRun {
+        PageRun { start: alloc_zeroed(layout), offset: 0, page_bytes: layout.align() }
+    }
+
+    /// The base address of page `i` of the run (`i < RUN_PAGES`).
+    pub(crate) fn page(&self, i: usize) -> NonNull<u8> {
+        assert!(i < RUN_PAGES);
+        // SAFETY: page `i` starts inside the run (`i < RUN_PAGES`).
+        unsafe { self.start.add(i * self.page_bytes) }
+    }
+
+    /// Give the memory of the page at `base` back to the OS: its contents are lost, its address
+    /// stays valid, and the next access finds zeroes. Returns `false` where the platform cannot
+    /// release memory (the page then keeps its memory and its contents).
+    ///
+    /// # Safety
+    /// `base` is a page of this run, and nothing reads or writes the page's memory while this
+    /// runs, nor relies on its contents afterwards (the page is empty and owned by the caller).
+    pub(crate) unsafe fn release(&self, base: NonNull<u8>) -> bool {
+        let index = (base.as_ptr() as usize - self.start.as_ptr() as usize) / self.page_bytes;
+        debug_assert!(index < RUN_PAGES && self.page(index) == base);
+        #[cfg(all(unix, not(miri)))]
+        {
+            let offset = self.offset + index * self.page_bytes;
+            // SAFETY: the range is one page of this mapping (checked above in debug builds,
+            // guaranteed by the caller); nothing holds a reference into it while the kernel
+            // replaces its contents with zero-fill-on-demand memory (the caller's promise).
+            let done =
+                unsafe { self.map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, offset, self.page_bytes) };
+            done.is_ok()
+        }
+        #[cfg(not(all(unix, not(miri))))]
+        {
+            let _ = (index, self.offset);
+            false
+        }
+    }
 }

@@ -1,0 +1,233 @@
+//! Where pages come from and go back to: new memory, empty pages, and the scavenger.
+//!
+//! # Life of a page
+//!
+//! A page is made once, in a run of pages mapped from the system (`raw.rs`), and never freed:
+//! its descriptor and its address stay valid for the life of the process. When a sweep leaves
+//! it with no live object, it comes here, stamped with the time ([`PagePool::put`]); allocation
+//! takes the most recently emptied page first ([`PagePool::take`]): its memory is the most
+//! likely to be resident and in cache.
+//!
+//! # The scavenger
+//!
+//! A page that stays empty is memory the program does not use. [`PagePool::scavenge`], run by
+//! the collector thread while it waits for work, gives the memory of pages that have been
+//! empty for at least the configured delay back to the OS, oldest first, as long as the heap
+//! holds more than it is expected to need: the pacer's goal plus 10 %, as Go's scavenger
+//! retains. Released pages are handed out only when no resident one is left; their memory
+//! comes back, zeroed, when they are next written. The delay keeps a program whose heap
+//! shrinks and grows with every cycle from paying page faults each time: only memory unused
+//! for that long goes back.
+
+use std::time::{Duration, Instant};
+
+use super::{
+    page::{Page, PAGE_BYTES},
+    raw::{PageRun, RUN_PAGES},
+};
+use crate::primitive::sync::{
+    atomic::{AtomicBool, AtomicUsize, Ordering},
+    Mutex,
+};
+
+/// Every page, and the empty ones by state.
+#[derive(Default)]
+pub(crate) struct PagePool {
+    lists: Mutex<Lists>,
+    /// Pages whose memory is released now (in `lists.released`, or being taken out of it).
+    released_pages: AtomicUsize,
+    /// Set when the platform cannot release memory: the scavenger stops trying.
+    cannot_release: AtomicBool,
+}
+
+#[derive(Default)]
+struct Lists {
+    /// Every page ever made, whoever owns it now.
+    all: Vec<&'static Page>,
+    /// Empty pages with their memory, each with the time it was emptied.
+    resident: Vec<(&'static Page, Instant)>,
+    /// Empty pages whose memory went back to the OS.
+    released: Vec<&'static Page>,
+    /// The run new pages are cut from, and how many of its pages are used.
+    run: Option<(&'static PageRun, usize)>,
+}
+
+/// What one call of [`PagePool::scavenge`] did, and when it wants to run next.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Scavenged {
+    /// Pages whose memory went back to the OS in this call.
+    pub(crate) released_pages: usize,
+    /// How long until the oldest resident empty page has been empty for the delay (`None`:
+    /// no empty page is resident).
+    pub(crate) next_due: Option<Duration>,
+}
+
+impl PagePool {
+    /// An empty page for the caller to own and format: a resident one if any, else a released
+    /// one, else a new one. New pages are considered swept for `epoch`; pages from the pool
+    /// keep the swept epoch they were filed with, which the caller sets when it reformats.
+    pub(crate) fn take(&self, class: usize, epoch: u64) -> (&'static Page, Taken) {
+        let mut lists = self.lists.lock();
+        if let Some((page, _)) = lists.resident.pop() {
+            return (page, Taken::Reused);
+        }
+        if let Some(page) = lists.released.pop() {
+            self.released_pages.fetch_sub(1, Ordering::Relaxed);
+            return (page, Taken::Reused);
+        }
+        let (run, used) = match lists.run {
+            Some((run, used)) if used < RUN_PAGES => (run, used),
+            _ => (PageRun::map(PAGE_BYTES), 0),
+        };
+        lists.run = Some((run, used + 1));
+        let page = Page::new_leaked(run, used, class, epoch);
+        lists.all.push(page);
+        (page, Taken::New)
+    }
+
+    /// Give back an empty page the caller owns.
+    pub(crate) fn put(&self, page: &'static Page) {
+        self.lists.lock().resident.push((page, Instant::now()));
+    }
+
+    /// Every page ever made (for scans with the world stopped).
+    pub(crate) fn all(&self) -> Vec<&'static Page> {
+        self.lists.lock().all.clone()
+    }
+
+    /// Bytes of page memory the heap holds: every page made, less the released ones.
+    pub(crate) fn resident_bytes(&self) -> usize {
+        let all = self.lists.lock().all.len();
+        (all - self.released_pages.load(Ordering::Relaxed)) * PAGE_BYTES
+    }
+
+    /// Bytes of page memory given back to the OS (the address space is kept).
+    pub(crate) fn released_bytes(&self) -> usize {
+        self.released_pages.load(Ordering::Relaxed) * PAGE_BYTES
+    }
+
+    /// Release the memory of pages empty since at least `delay` before `now`, oldest first,
+    /// until the heap holds no more than `retain` bytes (`other_bytes`, the memory outside
+    /// pages, counts towards it). See "The scavenger".
+    pub(crate) fn scavenge(&self, now: Instant, delay: Duration, retain: usize, other_bytes: usize) -> Scavenged {
+        if self.cannot_release.load(Ordering::Relaxed) {
+            return Scavenged::default();
+        }
+        let aged = |since: Instant| now.saturating_duration_since(since) >= delay;
+        let mut taken = Vec::new();
+        {
+            let mut lists = self.lists.lock();
+            let resident = lists.all.len() - self.released_pages.load(Ordering::Relaxed);
+            let held = resident * PAGE_BYTES + other_bytes;
+            let mut excess = held.saturating_sub(retain).div_ceil(PAGE_BYTES);
+            // Oldest first: pages are pushed as they empty, so the front is the oldest.
+            lists.resident.retain(|&(page, since)| {
+                let release = excess > 0 && aged(since);
+                if release {
+                    excess -= 1;
+                    taken.push((page, since));
+                }
+                !release
+            });
+            // Counted as released from here on, so that `resident_bytes` never counts a page
+            // twice while its memory goes back outside the lock.
+            self.released_pages.fetch_add(taken.len(), Ordering::Relaxed);
+        }
+        let mut released = Vec::with_capacity(taken.len());
+        let mut kept = Vec::new();
+        for (page, since) in taken {
+            // SAFETY: the page was in the pool, so it is empty, and taking it out made this
+            // thread its owner.
+            if unsafe { page.release_memory() } {
+                released.push(page);
+            } else {
+                self.cannot_release.store(true, Ordering::Relaxed);
+                kept.push((page, since));
+            }
+        }
+        let mut lists = self.lists.lock();
+        self.released_pages.fetch_sub(kept.len(), Ordering::Relaxed);
+        let released_pages = released.len();
+        lists.released.extend(released);
+        // Pages that could not be released go back to the front: still the oldest.
+        lists.resident.splice(0..0, kept);
+        let next_due = lists.resident.iter().map(|&(_, since)| since).min().map(|oldest| {
+            let due = oldest + delay;
+            due.saturating_duration_since(now)
+        });
+        Scavenged { released_pages, next_due }
+    }
+}
+
+/// Where [`PagePool::take`] found its page.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Taken {
+    /// A page that was empty in the pool: the caller reformats it.
+    Reused,
+    /// A page just made, already formatted for the class.
+    New,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pages_are_reused_newest_first_then_released_ones() {
+        let pool = PagePool::default();
+        let (a, how) = pool.take(0, 1);
+        assert_eq!(how, Taken::New);
+        let (b, _) = pool.take(0, 1);
+        assert_eq!(pool.resident_bytes(), 2 * PAGE_BYTES);
+        pool.put(a);
+        pool.put(b);
+        let (again, how) = pool.take(0, 1);
+        assert_eq!(how, Taken::Reused);
+        assert!(std::ptr::eq(again, b), "the most recently emptied page comes back first");
+        pool.put(again);
+        assert_eq!(pool.all().len(), 2);
+    }
+
+    #[test]
+    fn the_scavenger_releases_aged_pages_down_to_what_it_retains() {
+        let pool = PagePool::default();
+        let pages: Vec<_> = (0..4).map(|_| pool.take(3, 1).0).collect();
+        for (i, page) in pages.iter().enumerate() {
+            // Write to the page so it is resident, to see that its memory comes back zeroed.
+            // SAFETY: the test owns the empty page; nothing else reads or writes its memory.
+            unsafe { page.base().add(100).write(i as u8 + 1) };
+            pool.put(page);
+        }
+        let now = Instant::now();
+        let delay = Duration::from_secs(1);
+        let early = pool.scavenge(now, delay, 0, 0);
+        assert_eq!(early.released_pages, 0, "nothing has been empty for the delay yet");
+        assert!(early.next_due.is_some_and(|d| d <= delay));
+
+        let later = now + delay;
+        // Retain two pages' worth: two of the four go back.
+        let r = pool.scavenge(later, delay, 2 * PAGE_BYTES, 0);
+        if cfg!(all(unix, not(miri))) {
+            assert_eq!(r.released_pages, 2);
+            assert_eq!(pool.released_bytes(), 2 * PAGE_BYTES);
+            assert_eq!(pool.resident_bytes(), 2 * PAGE_BYTES);
+            // Memory outside pages counts towards what is retained: the rest goes too.
+            let r = pool.scavenge(later, delay, 2 * PAGE_BYTES, 2 * PAGE_BYTES);
+            assert_eq!((r.released_pages, r.next_due), (2, None));
+            assert_eq!(pool.resident_bytes(), 0);
+            // Released pages are handed out again, and their memory reads as zeroes.
+            for _ in 0..4 {
+                let (page, how) = pool.take(3, 1);
+                assert_eq!(how, Taken::Reused);
+                // SAFETY: the test owns the page; its memory is mapped (released memory reads
+                // as zeroes).
+                assert_eq!(unsafe { page.base().add(100).read() }, 0, "released memory comes back zeroed");
+            }
+            assert_eq!(pool.released_bytes(), 0);
+            assert_eq!(pool.resident_bytes(), 4 * PAGE_BYTES);
+        } else {
+            assert_eq!(r.released_pages, 0, "this platform keeps the memory");
+            assert_eq!(pool.resident_bytes(), 4 * PAGE_BYTES);
+        }
+    }
+}
