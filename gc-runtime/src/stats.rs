@@ -6,7 +6,7 @@
 //! line per cycle on stderr, like Go's `GODEBUG=gctrace=1`:
 //!
 //! ```text
-//! gc 12 @3.456s concurrent/dijkstra: pauses 0.021+0.034 ms (to safepoint 0.015+0.020), mark 4.10 ms, sweep 2.30 ms, heap 12.3->5.1 MB, marked 4.8 MB (goal 9.6 MB), 80012 objects marked, 120345 freed, 4 mutators
+//! gc 12 @3.456s concurrent/dijkstra: pauses 0.021+0.034 ms (to safepoint 0.015+0.020), mark 4.10 ms, sweep 2.30 ms, heap 12.3->5.1 MB, peak 13.0 MB (goal 13.2 MB), marked 4.8 MB (next goal 9.6 MB, trigger 8.3 MB), 80012 objects marked, 120345 freed, 4 mutators
 //! ```
 //!
 //! | field | meaning |
@@ -18,8 +18,9 @@
 //! | `to safepoint` | the part of each pause spent waiting for the last running mutator to reach a safepoint |
 //! | `mark`, `sweep` | wall time of the mark phase (from barrier on to termination) and of the background sweep |
 //! | `heap a->b MB` | live heap when the cycle started and after its sweep |
+//! | `peak MB (goal MB)` | live heap when marking terminated (the cycle's largest), and the goal the cycle ran under (`off` with pacing off) |
 //! | `marked MB` | bytes of objects the marking found reachable (the pacer's live heap) |
-//! | `goal` | the heap size that will trigger the next cycle |
+//! | `next goal`, `trigger` | the heap the next cycle should stay under, and the heap at which it will start (the goal less the runway) |
 //! | `objects marked`, `freed` | objects the cycle marked (scanned by workers and assists) and freed |
 //! | `mutators` | attached threads when the cycle started |
 
@@ -152,8 +153,17 @@ pub struct CycleStats {
     /// Bytes marked by the cycle: objects the marking found reachable plus objects allocated
     /// (black) while it ran — the live heap the pacer uses, as Go's `heap_marked`.
     pub heap_marked: usize,
-    /// The heap size that triggers the next cycle.
+    /// Live heap bytes when marking terminated: the most the heap held during the cycle (it
+    /// grows while marking; only the sweep frees).
+    pub heap_peak: usize,
+    /// The goal this cycle ran under (the previous cycle's `heap_goal`; `usize::MAX` with
+    /// pacing off): the peak should not exceed it. See [`CycleStats::overshoot`].
+    pub cycle_goal: usize,
+    /// The goal for the next cycle: the heap it should stay under.
     pub heap_goal: usize,
+    /// The live heap at which the next cycle starts: `heap_goal` less the bytes the heap is
+    /// expected to grow by while the next cycle marks (the pacer's runway).
+    pub next_trigger: usize,
     /// Objects marked (scanned) by workers and assists.
     pub objects_marked: usize,
     /// Objects freed since the previous cycle ended, up to the end of this one: by this
@@ -182,15 +192,23 @@ impl CycleStats {
         self.pauses.iter().map(|p| p.duration).max().unwrap_or_default()
     }
 
+    /// By how many bytes the heap exceeded the cycle's goal while the cycle marked (`0` when it
+    /// stayed under it).
+    pub fn overshoot(&self) -> usize {
+        self.heap_peak.saturating_sub(self.cycle_goal)
+    }
+
     /// The trace line (see the module docs).
     pub fn trace_line(&self) -> String {
         let mb = |b: usize| b as f64 / (1 << 20) as f64;
+        let mb_or_off = |b: usize| if b == usize::MAX { "off".to_owned() } else { format!("{:.1} MB", mb(b)) };
         let ms = |d: Duration| format!("{:.3}", d.as_secs_f64() * 1e3);
         let pauses: Vec<String> = self.pauses.iter().map(|p| ms(p.duration)).collect();
         let ttsp: Vec<String> = self.pauses.iter().map(|p| ms(p.time_to_safepoint)).collect();
         format!(
             "gc {} @{:.3}s {}/{}: pauses {} ms (to safepoint {}), mark {:.2} ms, sweep {:.2} ms, \
-             heap {:.1}->{:.1} MB, marked {:.1} MB (goal {:.1} MB), {} objects marked, {} freed, {} mutators",
+             heap {:.1}->{:.1} MB, peak {:.1} MB (goal {}), marked {:.1} MB (next goal {}, trigger {}), \
+             {} objects marked, {} freed, {} mutators",
             self.cycle,
             self.started_at.as_secs_f64(),
             self.mode,
@@ -201,8 +219,11 @@ impl CycleStats {
             self.sweep_time.as_secs_f64() * 1e3,
             mb(self.heap_before),
             mb(self.heap_after),
+            mb(self.heap_peak),
+            mb_or_off(self.cycle_goal),
             mb(self.heap_marked),
-            mb(self.heap_goal),
+            mb_or_off(self.heap_goal),
+            mb_or_off(self.next_trigger),
             self.objects_marked,
             self.objects_freed,
             self.mutators.running + self.mutators.at_safepoint + self.mutators.detached,
@@ -425,7 +446,10 @@ mod tests {
             heap_before: 12 << 20,
             heap_after: 5 << 20,
             heap_marked: 4 << 20,
+            heap_peak: 13 << 20,
+            cycle_goal: 12 << 20,
             heap_goal: 8 << 20,
+            next_trigger: 7 << 20,
             objects_marked: 7,
             objects_freed: 9,
             bytes_freed: 90,
@@ -444,8 +468,14 @@ mod tests {
         assert_eq!(
             line,
             "gc 12 @1.500s concurrent/dijkstra: pauses 0.021+0.034 ms (to safepoint 0.010+0.017), mark 4.10 ms, sweep 2.30 ms, \
-             heap 12.0->5.0 MB, marked 4.0 MB (goal 8.0 MB), 7 objects marked, 9 freed, 3 mutators"
+             heap 12.0->5.0 MB, peak 13.0 MB (goal 12.0 MB), marked 4.0 MB (next goal 8.0 MB, trigger 7.0 MB), \
+             7 objects marked, 9 freed, 3 mutators"
         );
+        let c = cycle(12, &[21, 34]);
+        assert_eq!(c.overshoot(), 1 << 20, "peak 13 MB over a goal of 12 MB");
+        let off = CycleStats { cycle_goal: usize::MAX, heap_goal: usize::MAX, next_trigger: usize::MAX, ..c };
+        assert_eq!(off.overshoot(), 0, "no goal, no overshoot");
+        assert!(off.trace_line().contains("peak 13.0 MB (goal off), marked 4.0 MB (next goal off, trigger off)"));
     }
 
     #[test]

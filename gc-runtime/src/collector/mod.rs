@@ -214,6 +214,9 @@ struct Cycle<'a> {
     stats: CycleStats,
     /// Whether marking runs with the world stopped (then every core marks).
     marking_in_pause: bool,
+    /// The live heap when marking began (the pacer's runway is what it grew by until marking
+    /// terminated).
+    heap_at_mark_start: usize,
 }
 
 impl<'a> Cycle<'a> {
@@ -260,6 +263,7 @@ impl<'a> Cycle<'a> {
         let stale = self.rt.grey.clear();
         debug_assert_eq!(stale, 0, "grey objects left over from the previous cycle");
         clock::begin_marking(self.config.barrier);
+        self.heap_at_mark_start = self.rt.pages.live_bytes();
         self.record(Phase::Mark, true);
     }
 
@@ -356,6 +360,8 @@ impl<'a> Cycle<'a> {
     /// World stopped, marking confirmed: weak-reference verdict, barrier off. The sweep epoch
     /// is published later, by `publish_sweep`.
     fn terminate_marking(&mut self) {
+        // The heap is at its largest now: it grew while marking, and only the sweep frees.
+        self.stats.heap_peak = self.rt.pages.live_bytes();
         clock::end_marking();
         self.record(Phase::Sweep, true);
     }
@@ -461,6 +467,7 @@ fn run_cycle(rt: &Runtime, swept_at_last_end: &mut SweepTotals) {
     let mut cycle = Cycle {
         rt,
         marking_in_pause: false,
+        heap_at_mark_start: 0,
         stats: CycleStats {
             cycle: rt.stats.cycles() + 1,
             mode: config.mode,
@@ -473,7 +480,10 @@ fn run_cycle(rt: &Runtime, swept_at_last_end: &mut SweepTotals) {
             heap_before: rt.pages.live_bytes(),
             heap_after: 0,
             heap_marked: 0,
+            heap_peak: 0,
+            cycle_goal: rt.pacer.goal(),
             heap_goal: 0,
+            next_trigger: 0,
             objects_marked: 0,
             objects_freed: 0,
             bytes_freed: 0,
@@ -502,7 +512,8 @@ fn run_cycle(rt: &Runtime, swept_at_last_end: &mut SweepTotals) {
     // Pace on what the cycle marked — found reachable or allocated black while marking, as
     // Go's heap_marked — not on the heap after the sweep, which also holds what was
     // allocated during the sweep and pages still unswept in caches.
-    stats.heap_goal = rt.pacer.after_cycle(stats.heap_marked);
+    let grown_while_marking = stats.heap_peak.saturating_sub(cycle.heap_at_mark_start);
+    (stats.heap_goal, stats.next_trigger) = rt.pacer.after_cycle(stats.heap_marked, grown_while_marking);
     // One snapshot of the sweep counters: every figure of the record counts the same frees —
     // those since the previous cycle ended (its finalizer work, lazy sweeps, this cycle's
     // sweep), whichever cycle found the objects dead.
