@@ -43,9 +43,20 @@ use syn::{parse_macro_input, DeriveInput};
 /// The generated `trace` visits every field, in declaration order, by calling the field
 /// type's `gc_runtime::Trace::trace` on it. Every generic type parameter gets a
 /// `gc_runtime::Trace` bound; lifetimes, const parameters and an existing `where` clause are
-/// kept as written. `NEEDS_TRACE` is `false` only when the type has no traced field at all
-/// (a unit struct, an enum whose variants carry no data, or a type whose fields are all
-/// skipped).
+/// kept as written.
+///
+/// `NEEDS_TRACE` is `false` when no field is traced (a unit struct, an enum whose variants
+/// carry no data, a type whose fields are all skipped), and otherwise the `||` of the traced
+/// fields' own `NEEDS_TRACE` wherever reading those cannot create a const-evaluation cycle:
+/// when every traced field's type is built only from primitives, the type's own type
+/// parameters and the std types the runtime implements `Trace` for (`String`, `Box`, `Vec`,
+/// `VecDeque`, `Option`, `Result`, `HashMap`, `BTreeMap`, `PhantomData`, `Duration`,
+/// `Instant`, the atomics, `AtomicCell`), through tuples, arrays, slices, references and `fn`
+/// pointers. So `struct P { a: i32, b: Vec<String> }` and `G<u32>` for `struct G<T> { x: T }`
+/// are `false`, and `G<Member<X>>` is `true`. A traced field of any other type (a user type,
+/// an alias, `Self`, `dyn Trait`) makes it `true`: that is how recursive types such as
+/// `struct Node { children: Vec<Node> }` stay free of cycles, at the price of being traced. A
+/// type whose `NEEDS_TRACE` is `false` is never traced by the marker, nor armed at allocation.
 ///
 /// The derive also makes a `Drop` impl on the type a compile error: destructors run on the
 /// sweeper, after the object's neighbours may already be freed.

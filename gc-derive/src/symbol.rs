@@ -24,6 +24,15 @@
 //! The names come from `pointer_types.rs`, a file of plain data that gc-runtime's test
 //! `derive_pointer_types` includes too and checks against the runtime's exports; that file
 //! also says why `Root`, `GlobalRoot` and `Weak` are not in it.
+//!
+//! # Types whose `NEEDS_TRACE` the derive reads
+//!
+//! [`PRIMITIVE_TYPES`] and [`STD_TRACE_TYPES`] are the types gc-runtime implements `Trace` for
+//! (`trace_impls.rs`) with a `NEEDS_TRACE` that depends on nothing but their type arguments'
+//! own; [`STD_CRATES`] are the crates whose paths cannot name a user type. A field built from
+//! these alone gets an exact `NEEDS_TRACE` (`types::needs_trace_can_be_read` says why that
+//! is free of cycles). A name missing here only makes a field's contribution conservative;
+//! a name listed here whose impl looked at anything but its arguments could cycle.
 
 use std::fmt::{self, Display};
 
@@ -74,6 +83,67 @@ pub(crate) const CFG: Symbol = Symbol("cfg");
 
 /// `#[cfg_attr(...)]`.
 pub(crate) const CFG_ATTR: Symbol = Symbol("cfg_attr");
+
+/// The primitive types with a `Trace` impl: none holds a GC pointer.
+pub(crate) const PRIMITIVE_TYPES: &[Symbol] = &[
+    Symbol("bool"),
+    Symbol("char"),
+    Symbol("str"),
+    Symbol("u8"),
+    Symbol("u16"),
+    Symbol("u32"),
+    Symbol("u64"),
+    Symbol("u128"),
+    Symbol("usize"),
+    Symbol("i8"),
+    Symbol("i16"),
+    Symbol("i32"),
+    Symbol("i64"),
+    Symbol("i128"),
+    Symbol("isize"),
+    Symbol("f32"),
+    Symbol("f64"),
+];
+
+/// The non-primitive types gc-runtime's `trace_impls.rs` implements `Trace` for, by the last
+/// segment of their path. Each impl's `NEEDS_TRACE` is a constant or forwards to its type
+/// arguments' (`Vec<T>`: `T::NEEDS_TRACE`); it never names another type.
+///
+/// `Rc`, `Arc`, `Cell`, `RefCell`, `HashSet` and `BTreeSet` have no impl, so a field of one
+/// fails to compile whatever is listed here; leaving them out keeps that failure a single
+/// error, and keeps user types of those common names (a spreadsheet's `Cell`) from being
+/// taken for std ones.
+pub(crate) const STD_TRACE_TYPES: &[Symbol] = &[
+    Symbol("String"),
+    Symbol("Box"),
+    Symbol("Vec"),
+    Symbol("VecDeque"),
+    Symbol("Option"),
+    Symbol("Result"),
+    Symbol("HashMap"),
+    Symbol("BTreeMap"),
+    Symbol("PhantomData"),
+    Symbol("Duration"),
+    Symbol("Instant"),
+    Symbol("AtomicBool"),
+    Symbol("AtomicU8"),
+    Symbol("AtomicU16"),
+    Symbol("AtomicU32"),
+    Symbol("AtomicU64"),
+    Symbol("AtomicUsize"),
+    Symbol("AtomicI8"),
+    Symbol("AtomicI16"),
+    Symbol("AtomicI32"),
+    Symbol("AtomicI64"),
+    Symbol("AtomicIsize"),
+    // Re-exported by gc-runtime from crossbeam-utils.
+    Symbol("AtomicCell"),
+];
+
+/// The crates a path may start with and still be taken for a type in [`PRIMITIVE_TYPES`] or
+/// [`STD_TRACE_TYPES`] (`std::vec::Vec`, `::core::primitive::u8`, `gc_runtime::AtomicCell`):
+/// none of them can name a type of the user's crate.
+pub(crate) const STD_CRATES: &[Symbol] = &[Symbol("std"), Symbol("core"), Symbol("alloc"), Symbol("gc_runtime")];
 
 include!("pointer_types.rs");
 

@@ -13,6 +13,13 @@
 //! type: `#[derive(Trace)]` looks for the GC pointer types in a skipped field, `#[gc]` for a
 //! `Gc` nested inside a field's type.
 //!
+//! # Whose `NEEDS_TRACE` `#[derive(Trace)]` may read
+//!
+//! [`needs_trace_can_be_read`] says whether a field's type is built only from primitives, the
+//! input's own type parameters and the std types of [`STD_TRACE_TYPES`], so that the derived
+//! `NEEDS_TRACE` can defer to the field type's own without a const-evaluation cycle (the
+//! argument is on the function).
+//!
 //! # The slot types of `#[gc]`
 //!
 //! [`classify`] sorts the type of a `#[gc]` struct's field into a [`FieldType`]: `Gc<T>` (a
@@ -33,11 +40,11 @@ use syn::{
     parse_quote_spanned,
     spanned::Spanned,
     visit_mut::{self, VisitMut},
-    GenericArgument, Lifetime, Path, PathArguments, PathSegment, Type, TypePath,
+    GenericArgument, Ident, Lifetime, Path, PathArguments, PathSegment, ReturnType, Type, TypePath,
 };
 
 use crate::{
-    symbol::{Symbol, GC_TYPE, OPTION},
+    symbol::{Symbol, GC_TYPE, OPTION, PRIMITIVE_TYPES, STD_CRATES, STD_TRACE_TYPES},
     util::last_ident_is,
 };
 
@@ -205,6 +212,103 @@ pub(crate) fn find_segment(ty: &Type, names: &[Symbol]) -> Option<PathSegment> {
     let mut finder = Finder { names, found: None };
     finder.visit_type_mut(&mut ty.clone());
     finder.found
+}
+
+/// Whether `#[derive(Trace)]` on the type `own` (with the type parameters `params`) may use
+/// `<ty as Trace>::NEEDS_TRACE` for a field of type `ty`, rather than `true`.
+///
+/// Yes when `ty`, read syntactically, names only:
+///
+/// - a primitive type ([`PRIMITIVE_TYPES`]);
+/// - one of `params`, written as a bare identifier;
+/// - a type of [`STD_TRACE_TYPES`], by the last segment of its path, written bare (`Vec<T>`)
+///   or from a crate of [`STD_CRATES`] (`std::vec::Vec<T>`), with arguments that are lifetimes,
+///   constants, or types that qualify in turn;
+///
+/// combined through tuples, arrays, slices, references, parentheses and `fn` pointers. Any
+/// other path (a user type, a type alias, `Self`, `<T as X>::Y`, `T::Y`), a macro, `dyn` or
+/// `impl Trait`, a raw pointer, `!` makes it no.
+///
+/// # Why reading such a type's constant cannot cycle
+///
+/// Say every derived constant is built this way. Then the constant of a derived type
+/// `D<A1, .., An>` reads only the constants of types built from primitives, std types and
+/// the `Ai`; the std impls forward only to their type arguments, and primitives to nothing;
+/// so it depends on the constants of the `Ai` alone, which are strictly smaller types than
+/// `D<A1, .., An>`. Each step of the evaluation goes to a smaller type, so it ends, and no
+/// constant depends on itself. Recursion must be written with a path not on the list
+/// (`Vec<Node>` names `Node`; `type Link = Option<Box<L>>` hides `L` behind `Link`), and such
+/// a field contributes `true`, which stops the chain.
+///
+/// The names are matched, not resolved. So `own` is taken off the list: a type that is itself
+/// called `String` or `Box` and recurses through its own name (`struct String { parts:
+/// Vec<String> }`) would otherwise read its own constant. The argument still fails, with a
+/// compile error (E0391), never an unsound constant, if a listed name is shadowed by a type
+/// alias whose body leads back to the input (`type Result<T> = std::result::Result<T,
+/// Box<Input>>`), by a user type with a hand-written `Trace` impl whose constant does, or by
+/// several derived types that are mutually recursive through such names alone; and if an
+/// array length or a const argument is an expression that reads the input's own
+/// `NEEDS_TRACE` (`[u8; <Input as Trace>::NEEDS_TRACE as usize]`), since the read type is
+/// normalised, and its length evaluated, before its constant is.
+pub(crate) fn needs_trace_can_be_read(ty: &Type, params: &[&Ident], own: &Ident) -> bool {
+    let readable = |ty: &Type| needs_trace_can_be_read(ty, params, own);
+    match ty {
+        Type::Path(TypePath { qself: None, path }) => readable_path(path, params, own),
+        Type::Array(array) => readable(&array.elem),
+        Type::Slice(slice) => readable(&slice.elem),
+        Type::Reference(reference) => readable(&reference.elem),
+        Type::Paren(paren) => readable(&paren.elem),
+        // The invisible group around a `$ty` a `macro_rules!` pasted into the item.
+        Type::Group(group) => readable(&group.elem),
+        Type::Tuple(tuple) => tuple.elems.iter().all(readable),
+        Type::BareFn(function) => {
+            function.variadic.is_none()
+                && function.inputs.iter().all(|input| readable(&input.ty))
+                && match &function.output {
+                    ReturnType::Default => true,
+                    ReturnType::Type(_, output) => readable(output),
+                }
+        }
+        _ => false,
+    }
+}
+
+/// [`needs_trace_can_be_read`] for a path without a `<T as Trait>::` qualifier.
+fn readable_path(path: &Path, params: &[&Ident], own: &Ident) -> bool {
+    let Some(last) = path.segments.last() else {
+        return false;
+    };
+    let bare = path.leading_colon.is_none() && path.segments.len() == 1;
+    if bare && params.contains(&&last.ident) {
+        return last.arguments.is_none();
+    }
+    let prefix_ok = if bare {
+        last.ident != *own
+    } else {
+        // `std::vec::Vec<T>`: a crate root, then modules, without arguments before the type.
+        let before_last = path.segments.len().saturating_sub(1);
+        path.segments.first().is_some_and(|root| is_one_of(&root.ident, STD_CRATES))
+            && path.segments.iter().take(before_last).all(|segment| segment.arguments.is_none())
+    };
+    let listed = is_one_of(&last.ident, PRIMITIVE_TYPES) || is_one_of(&last.ident, STD_TRACE_TYPES);
+    if !prefix_ok || !listed {
+        return false;
+    }
+    match &last.arguments {
+        PathArguments::None => true,
+        PathArguments::AngleBracketed(args) => args.args.iter().all(|arg| match arg {
+            GenericArgument::Type(ty) => needs_trace_can_be_read(ty, params, own),
+            // Neither changes which impl is used or what it forwards to.
+            GenericArgument::Lifetime(_) | GenericArgument::Const(_) => true,
+            _ => false,
+        }),
+        PathArguments::Parenthesized(_) => false,
+    }
+}
+
+/// Whether `ident` is one of `names`.
+fn is_one_of(ident: &Ident, names: &[Symbol]) -> bool {
+    names.iter().any(|name| ident == *name)
 }
 
 /// `ty` with every `Gc<T>` (or `Gc<'a, T>`) inside it replaced by `::gc_runtime::Member<T>`,

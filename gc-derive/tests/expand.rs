@@ -93,6 +93,7 @@ unsafe impl Trace for u32 {
 
 // SAFETY: forwards to the element.
 unsafe impl<T: Trace> Trace for Option<T> {
+    const NEEDS_TRACE: bool = T::NEEDS_TRACE;
     fn trace(&self, tracer: &mut Tracer<'_>) {
         if let Some(value) = self {
             value.trace(tracer);
@@ -102,6 +103,7 @@ unsafe impl<T: Trace> Trace for Option<T> {
 
 // SAFETY: forwards to the element.
 unsafe impl<T: Trace + ?Sized> Trace for Box<T> {
+    const NEEDS_TRACE: bool = T::NEEDS_TRACE;
     fn trace(&self, tracer: &mut Tracer<'_>) {
         (**self).trace(tracer);
     }
@@ -109,6 +111,7 @@ unsafe impl<T: Trace + ?Sized> Trace for Box<T> {
 
 // SAFETY: forwards to each element.
 unsafe impl<T: Trace> Trace for Vec<T> {
+    const NEEDS_TRACE: bool = T::NEEDS_TRACE;
     fn trace(&self, tracer: &mut Tracer<'_>) {
         for value in self {
             value.trace(tracer);
@@ -118,6 +121,7 @@ unsafe impl<T: Trace> Trace for Vec<T> {
 
 // SAFETY: forwards to each element.
 unsafe impl<T: Trace, const N: usize> Trace for [T; N] {
+    const NEEDS_TRACE: bool = T::NEEDS_TRACE;
     fn trace(&self, tracer: &mut Tracer<'_>) {
         for value in self {
             value.trace(tracer);
@@ -226,17 +230,34 @@ fn all_skipped_does_not_need_trace() {
     assert!(!AllSkippedTuple::NEEDS_TRACE);
 }
 
-/// `NEEDS_TRACE` follows the attributes, not the field types: a traced field whose type does
-/// not need tracing still makes it `true` (conservative, and free of const cycles).
+/// Fields of primitive and std types: `NEEDS_TRACE` is read from their impls, so exact.
 #[derive(Trace)]
 struct OnlyPlainData {
     n: u32,
+    v: Vec<Option<[u32; 2]>>,
+}
+
+/// A field of a user type contributes `true` whatever that type's own `NEEDS_TRACE` (which
+/// could depend on this type's, for a recursive one).
+#[derive(Trace)]
+struct WrapsPlainData {
+    inner: OnlyPlainData,
+}
+
+/// A type parameter's `NEEDS_TRACE` is read at each instantiation.
+#[derive(Trace)]
+struct Wrapper<T> {
+    boxed: Box<T>,
 }
 
 #[test]
-fn needs_trace_is_syntactic() {
-    assert!(OnlyPlainData::NEEDS_TRACE);
-    assert!(visits(&OnlyPlainData { n: 1 }).is_empty());
+fn needs_trace_reads_std_and_parameter_types_only() {
+    assert!(!OnlyPlainData::NEEDS_TRACE);
+    assert!(visits(&OnlyPlainData { n: 1, v: vec![Some([2, 3])] }).is_empty());
+    assert!(WrapsPlainData::NEEDS_TRACE);
+    assert!(!<Wrapper<u32>>::NEEDS_TRACE);
+    assert!(<Wrapper<Member<()>>>::NEEDS_TRACE);
+    assert!(!<Wrapper<OnlyPlainData>>::NEEDS_TRACE);
 }
 
 // --- enums ------------------------------------------------------------------------------------

@@ -13,6 +13,13 @@
 //!
 //! Deliberately missing: `Mutex`, `RwLock`, `RefCell`, `Cell` and other interior mutability
 //! around slots — they would let safe code take a slot out of an object through `&mut`.
+//!
+//! `#[derive(Trace)]` reads the `NEEDS_TRACE` of the std types here (gc-derive's
+//! `symbol::STD_TRACE_TYPES`) and of the primitives, relying on each being a constant or a
+//! function of the type arguments' own `NEEDS_TRACE`, never of another type's: that is what
+//! keeps a recursive derived type's constant from depending on itself (gc-derive's
+//! `types::needs_trace_can_be_read`). Keep it so, and list a new std type there to make
+//! derived types holding it exact.
 
 use std::{
     collections::{BTreeMap, HashMap, VecDeque},

@@ -14,10 +14,10 @@
 //! field is live, so it cannot trace one. Checks that need the whole field (its type and its
 //! attributes together) live in `valid`.
 
-use syn::{spanned::Spanned, DeriveInput, Fields, Index, Member, Type};
+use syn::{spanned::Spanned, DeriveInput, Fields, Ident, Index, Member, Type};
 
 use super::attr::{self, FieldAttrs, NotAField};
-use crate::ctxt::Ctxt;
+use crate::{ctxt::Ctxt, types::needs_trace_can_be_read};
 
 /// A struct or enum that `#[derive(Trace)]` was applied to.
 pub(crate) struct Input<'a> {
@@ -69,6 +69,17 @@ pub(crate) struct Field<'a> {
     pub(crate) attrs: FieldAttrs,
 }
 
+/// The derived `NEEDS_TRACE`, as [`Input::needs_trace`] decides it.
+pub(crate) enum NeedsTrace<'a> {
+    /// No field is traced: `false`.
+    Never,
+    /// Some traced field's type is not one whose constant may be read: `true`.
+    Always,
+    /// The `||` of these types' own `NEEDS_TRACE`: the distinct types of the traced fields, in
+    /// declaration order.
+    AnyOf(Vec<&'a Type>),
+}
+
 /// How the fields of a struct or variant are written, which decides the pattern syntax.
 #[derive(Copy, Clone, PartialEq, Eq)]
 pub(crate) enum Style {
@@ -115,11 +126,40 @@ impl<'a> Input<'a> {
         }
     }
 
-    /// Whether any field is traced; this is the derived `NEEDS_TRACE`.
+    /// What the derived `NEEDS_TRACE` is made of.
     ///
-    /// Decided from the attributes alone, never from the field types' own `NEEDS_TRACE`: a
-    /// recursive type would make that constant depend on itself.
-    pub(crate) fn needs_trace(&self) -> bool {
+    /// Skipped fields count for nothing. A traced field contributes its type's own
+    /// `NEEDS_TRACE` when [`needs_trace_can_be_read`] allows it (its type is built only from
+    /// primitives, this input's type parameters and std types whose impls forward to their
+    /// arguments), and `true` otherwise. Both are sound: the field's impl is. Only the first
+    /// could make a recursive type's constant depend on itself (rustc E0391), and the
+    /// restriction rules that out: such a constant depends only on the constants of the type
+    /// arguments, which are strictly smaller types, so the evaluation always ends. Recursion
+    /// has to go through a path off the list (the type's own name, a user type, an alias),
+    /// which contributes `true`. `needs_trace_can_be_read` has the details, and the holes
+    /// name matching leaves.
+    pub(crate) fn needs_trace(&self) -> NeedsTrace<'_> {
+        let generics = &self.original.generics;
+        let params: Vec<&Ident> = generics.type_params().map(|param| &param.ident).collect();
+        let mut read: Vec<&Type> = Vec::new();
+        for field in self.fields().filter(|field| field.is_traced()) {
+            if !needs_trace_can_be_read(field.ty(), &params, &self.original.ident) {
+                return NeedsTrace::Always;
+            }
+            // `a: u32, b: u32` reads `u32` once (`extra-traits`' equality ignores spans).
+            if !read.contains(&field.ty()) {
+                read.push(field.ty());
+            }
+        }
+        if read.is_empty() {
+            NeedsTrace::Never
+        } else {
+            NeedsTrace::AnyOf(read)
+        }
+    }
+
+    /// Whether any field is traced, so that `trace` has something to do.
+    pub(crate) fn has_traced_field(&self) -> bool {
         self.fields().any(Field::is_traced)
     }
 }

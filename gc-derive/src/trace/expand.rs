@@ -8,7 +8,7 @@
 //! ```text
 //! #[automatically_derived]
 //! unsafe impl<T: ::gc_runtime::Trace> ::gc_runtime::Trace for Foo<T> where /* as written */ {
-//!     const NEEDS_TRACE: bool = true;
+//!     const NEEDS_TRACE: bool = <A as ::gc_runtime::Trace>::NEEDS_TRACE; // or `true`: below
 //!     #[inline]
 //!     fn trace(&self, tracer: &mut ::gc_runtime::Tracer<'_>) {
 //!         match self {
@@ -36,8 +36,22 @@
 //!   with a user's field, constant or variable of the same name.
 //! - Paths are absolute (`::gc_runtime::...`, `::core::...`), so user imports cannot shadow
 //!   them.
-//! - `NEEDS_TRACE` comes from the attributes (any traced field), not from the field types'
-//!   own `NEEDS_TRACE`, which would be a cycle for recursive types.
+//! - `NEEDS_TRACE` is exact wherever that cannot create a const-evaluation cycle (E0391).
+//!   It is `false` with no traced field. Otherwise each traced field's type `F` contributes
+//!   `<F as ::gc_runtime::Trace>::NEEDS_TRACE` if `F` is built only from primitives, the
+//!   input's own type parameters and the std types gc-runtime implements `Trace` for (`Vec`,
+//!   `Option`, `Box`, `HashMap`, ...: `symbol::STD_TRACE_TYPES`), through tuples, arrays,
+//!   slices, references and `fn` pointers; and `true` otherwise (a user type, an alias,
+//!   `Self`, `T::Assoc`, `dyn`, a macro), which makes the whole constant `true`. Both are
+//!   sound, since `F`'s impl is. Why the first cannot cycle: the std impls forward only to
+//!   their type arguments, so the constant of `D<A1, .., An>` depends only on those of the
+//!   `Ai`, strictly smaller types, and the evaluation ends; recursion (`children: Vec<Node>`,
+//!   `next: Link` with `type Link = Option<Box<L>>`, `n: Node2<Foo>`) must name a type off the
+//!   list, which contributes `true`. Names are matched, not resolved: the input's own name is
+//!   taken off the list, and the rest of that caveat is on `types::needs_trace_can_be_read`.
+//!   Each read is spanned at its field type, like the `trace` call: rustc reports an unmet
+//!   bound once per span and predicate, so a field type that does not implement `Trace` still
+//!   gets a single error, on the type.
 //! - The second impl makes `Drop` on the type a coherence error: `__private` implements the
 //!   same trait for every `T: Drop`.
 
@@ -45,7 +59,7 @@ use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned, ToTokens};
 use syn::{parse_quote, spanned::Spanned, GenericParam, Generics};
 
-use super::ast::{Data, Field, Input, Style};
+use super::ast::{Data, Field, Input, NeedsTrace, Style};
 
 /// The two impls for a checked input, wrapped in `const _: () = { ... };`.
 pub(crate) fn expand(input: &Input<'_>) -> TokenStream {
@@ -53,10 +67,10 @@ pub(crate) fn expand(input: &Input<'_>) -> TokenStream {
     let generics = with_trace_bounds(&input.original.generics);
     let (impl_generics, ty_generics, where_clause) = generics.split_for_impl();
     let tracer = Ident::new("tracer", Span::mixed_site());
-    let needs_trace = input.needs_trace();
+    let needs_trace = needs_trace(input);
     let body = trace_body(input, &tracer);
     // With no traced field the argument is never read; mark it used without renaming it.
-    let unused_tracer = (!needs_trace).then(|| quote!(let _ = #tracer;));
+    let unused_tracer = (!input.has_traced_field()).then(|| quote!(let _ = #tracer;));
     let allowed_lints = allowed_lints();
 
     // SAFETY: the emitted `unsafe impl` meets each rule of `gc_runtime::Trace`:
@@ -68,8 +82,9 @@ pub(crate) fn expand(input: &Input<'_>) -> TokenStream {
     //     itself, and [5] it adds no panic of its own;
     // [3] the `TraceTypesMustNotImplementDrop` impl conflicts with `__private`'s blanket impl
     //     for `T: Drop`, so the type cannot also implement `Drop`;
-    // [4] `NEEDS_TRACE` is `false` only when no field is traced, i.e. when every field is
-    //     skipped (and so holds no GC pointer) or there is no field at all.
+    // [4] `NEEDS_TRACE` is `false` only when every traced field's type has `NEEDS_TRACE`
+    //     `false` by its own impl (which that impl's rule [4] makes a promise that the field
+    //     holds no slot), or there is no traced field; skipped fields hold none, as in [1].
     quote! {
         #allowed_lints
         const _: () = {
@@ -115,6 +130,20 @@ pub(crate) fn allowed_lints() -> TokenStream {
             // wrote (seen in tests/expand.rs: `DeprecatedEnum`).
             deprecated,
         )]
+    }
+}
+
+/// The value of `NEEDS_TRACE` (see the module docs, and [`Input::needs_trace`]).
+fn needs_trace(input: &Input<'_>) -> TokenStream {
+    match input.needs_trace() {
+        NeedsTrace::Never => quote!(false),
+        NeedsTrace::Always => quote!(true),
+        NeedsTrace::AnyOf(types) => {
+            // Spanned at the field type, like the `trace` calls: an unmet `Trace` bound is
+            // reported there.
+            let reads = types.iter().map(|ty| quote_spanned!(ty.span()=> <#ty as ::gc_runtime::Trace>::NEEDS_TRACE));
+            quote!(#(#reads)||*)
+        }
     }
 }
 

@@ -275,3 +275,95 @@ fn needs_trace_is_false_without_traced_fields() {
         assert!(out.contains("let_=tracer;"), "{out}");
     }
 }
+
+/// The expression the derive emits for `NEEDS_TRACE`, without whitespace.
+fn needs_trace_of(input: &DeriveInput) -> String {
+    let out = squash(&derive(input).unwrap_or_else(|e| panic!("{e}")));
+    let start = out.find("constNEEDS_TRACE:bool=").unwrap_or_else(|| panic!("no NEEDS_TRACE in {out}"));
+    let value = &out[start + "constNEEDS_TRACE:bool=".len()..];
+    // An array type has a `;` of its own; the constant ends where `trace` begins.
+    value[..value.find(";#[inline]").unwrap_or_else(|| panic!("unterminated NEEDS_TRACE in {out}"))].to_owned()
+}
+
+/// `<ty as ::gc_runtime::Trace>::NEEDS_TRACE`, squashed.
+fn read(ty: &str) -> String {
+    format!("<{ty}as::gc_runtime::Trace>::NEEDS_TRACE")
+}
+
+#[test]
+fn needs_trace_reads_primitive_and_std_field_types() {
+    let plain = parse_quote! {
+        struct P { a: i32, b: i32 }
+    };
+    // The same type twice is read once.
+    assert_eq!(needs_trace_of(&plain), read("i32"));
+
+    let generic = parse_quote! {
+        struct G<'a, T, U: ?Sized, const N: usize> {
+            x: T,
+            v: Vec<Option<String>>,
+            t: (u8, [T; N], &'a str),
+            m: std::collections::HashMap<u64, ::std::boxed::Box<U>>,
+            f: fn(bool) -> core::primitive::char,
+            p: std::marker::PhantomData<&'a ()>,
+            c: AtomicCell<f64>,
+        }
+    };
+    let expected = [
+        read("T"),
+        read("Vec<Option<String>>"),
+        read("(u8,[T;N],&'astr)"),
+        read("std::collections::HashMap<u64,::std::boxed::Box<U>>"),
+        read("fn(bool)->core::primitive::char"),
+        read("std::marker::PhantomData<&'a()>"),
+        read("AtomicCell<f64>"),
+    ]
+    .join("||");
+    assert_eq!(needs_trace_of(&generic), expected);
+}
+
+#[test]
+fn needs_trace_reads_every_variant_and_ignores_skipped_fields() {
+    let input = parse_quote! {
+        enum E<T> {
+            A(u32, #[trace(skip)] Opaque),
+            B { b: Result<T, String> },
+            C,
+        }
+    };
+    assert_eq!(needs_trace_of(&input), [read("u32"), read("Result<T,String>")].join("||"));
+}
+
+#[test]
+fn needs_trace_is_true_for_a_field_naming_another_type() {
+    // Each of these could reach the input itself (or does), so its constant is not read.
+    let inputs: [DeriveInput; 14] = [
+        parse_quote! { struct Node { v: u32, children: Vec<Node> } },
+        parse_quote! { struct L { next: Link, v: u32 } },
+        parse_quote! { struct Foo { n: Node2<Foo> } },
+        parse_quote! { enum Expr { Block(Vec<Stmt>), Lit(u32) } },
+        parse_quote! { struct S { a: u32, m: Member<S> } },
+        parse_quote! { struct S { next: Option<Box<Self>> } },
+        parse_quote! { struct S { r: &'static Node } },
+        parse_quote! { struct S<T: Iterator> { item: T::Item } },
+        parse_quote! { struct S<T> { item: <T as IntoIterator>::Item } },
+        parse_quote! { struct S { f: Box<dyn Fn()> } },
+        parse_quote! { struct S { m: ty_macro!() } },
+        parse_quote! { struct S { p: *const u8 } },
+        // A path into the user's crate, or into a crate not known to hold only std types.
+        parse_quote! { struct S { v: crate::Vec<u8>, w: other::Option<u8> } },
+        // The input's own name is never taken for the std type it shadows.
+        parse_quote! { struct String { parts: Vec<String> } },
+    ];
+    for input in &inputs {
+        assert_eq!(needs_trace_of(input), "true", "{}", squash(&quote::quote!(#input)));
+    }
+}
+
+#[test]
+fn needs_trace_is_false_when_every_field_is_skipped() {
+    let input = parse_quote! {
+        struct S { #[trace(skip)] a: Opaque, #[trace(skip)] b: Vec<Node> }
+    };
+    assert_eq!(needs_trace_of(&input), "false");
+}
