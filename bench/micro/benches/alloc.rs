@@ -1,5 +1,6 @@
-//! The allocation fast path: `mu.alloc` of a small object (one word and one slot), next to
-//! `Box::new` of the same value.
+//! The allocation fast path: `mu.alloc` of a small object — one word and one slot
+//! (`gc_small`), one word and two slots (`gc_two_slots`), two words and no slot (`gc_plain`) —
+//! next to `Box::new` of the first.
 //!
 //! The objects become garbage at once; the pacer (default `GC_PERCENT`) runs concurrent cycles
 //! that reclaim them, so the figure includes the occasional page refill, as real allocation
@@ -13,7 +14,39 @@ use std::{
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use gc_bench_micro::{init, small, Small, CHUNK};
-use gc_runtime::{Member, Mode};
+use gc_runtime::{Member, Mode, Mutator, Trace};
+
+/// A small object with two slots.
+#[derive(Trace)]
+struct TwoSlots {
+    value: u64,
+    left: Member<TwoSlots>,
+    right: Member<TwoSlots>,
+}
+
+/// A small object with no slot: nothing to arm or trace.
+#[derive(Trace)]
+struct Plain {
+    value: u64,
+    other: u64,
+}
+
+/// Time `iters` calls of `f`, in chunks with an untimed safepoint between them.
+fn timed(mu: &mut Mutator, iters: u64, f: impl Fn(&Mutator, u64)) -> Duration {
+    let mut total = Duration::ZERO;
+    let mut done = 0;
+    while done < iters {
+        let n = (iters - done).min(CHUNK);
+        let t = Instant::now();
+        for i in 0..n {
+            f(mu, i);
+        }
+        total += t.elapsed();
+        done += n;
+        mu.safepoint();
+    }
+    total
+}
 
 fn alloc(c: &mut Criterion) {
     init(Mode::Concurrent, Some(100));
@@ -22,19 +55,23 @@ fn alloc(c: &mut Criterion) {
     g.throughput(Throughput::Elements(1));
     g.bench_function("gc_small", |b| {
         b.iter_custom(|iters| {
-            let mut total = Duration::ZERO;
-            let mut done = 0;
-            while done < iters {
-                let n = (iters - done).min(CHUNK);
-                let t = Instant::now();
-                for i in 0..n {
-                    black_box(small(&mu, i));
-                }
-                total += t.elapsed();
-                done += n;
-                mu.safepoint();
-            }
-            total
+            timed(&mut mu, iters, |mu, i| {
+                black_box(small(mu, i));
+            })
+        })
+    });
+    g.bench_function("gc_two_slots", |b| {
+        b.iter_custom(|iters| {
+            timed(&mut mu, iters, |mu, i| {
+                black_box(mu.alloc(TwoSlots { value: i, left: Member::new(), right: Member::new() }));
+            })
+        })
+    });
+    g.bench_function("gc_plain", |b| {
+        b.iter_custom(|iters| {
+            timed(&mut mu, iters, |mu, i| {
+                black_box(mu.alloc(Plain { value: i, other: i }));
+            })
         })
     });
     g.bench_function("box_small", |b| {

@@ -18,7 +18,10 @@
 //! listed on the trait.
 
 use super::header::Header;
-use crate::primitive::sync::atomic::{AtomicBool, AtomicPtr};
+use crate::{
+    primitive::sync::atomic::{AtomicBool, AtomicPtr, Ordering},
+    slot,
+};
 
 /// A type whose GC pointers the collector can find.
 ///
@@ -60,7 +63,8 @@ pub unsafe trait Trace {
 /// Opaque to users: its only use outside this crate is to be passed on, unchanged, to the
 /// `trace` of each field, as `#[derive(Trace)]` does.
 pub struct Tracer<'a> {
-    pub(crate) sink: &'a mut dyn TraceSink,
+    /// Where reported slots go; `None` for allocation's tracer, which arms them in place.
+    sink: Option<&'a mut dyn TraceSink>,
 }
 
 impl std::fmt::Debug for Tracer<'_> {
@@ -71,20 +75,49 @@ impl std::fmt::Debug for Tracer<'_> {
 
 impl<'a> Tracer<'a> {
     pub(crate) fn new(sink: &'a mut dyn TraceSink) -> Self {
-        Tracer { sink }
+        Tracer { sink: Some(sink) }
+    }
+
+    /// Allocation's tracer: it sets a new object's slots from unarmed to empty, and its
+    /// collections' armed flags (see `member.rs`, "Armed and unarmed slots").
+    ///
+    /// It has no sink: the arming is done here, so that when allocation's `trace` call is
+    /// inlined (it is generic over the type), each slot becomes one plain store of null — no
+    /// call per slot through a vtable.
+    #[inline(always)]
+    pub(crate) fn arming() -> Tracer<'static> {
+        Tracer { sink: None }
     }
 
     /// Report one slot of the traced object.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn report_slot(&mut self, slot: &AtomicPtr<Header>) {
-        self.sink.visit_slot(slot);
+        match &mut self.sink {
+            Some(sink) => sink.visit_slot(slot),
+            None => {
+                // Every slot of a value being allocated is unarmed: armed slots only exist
+                // inside the heap and cannot be moved out. So a blind store arms it; no load
+                // (the first touch of a fresh object would stall on it).
+                debug_assert_eq!(
+                    slot.load(Ordering::Relaxed).addr(),
+                    slot::UNARMED_ADDR,
+                    "a new object's slot was armed"
+                );
+                // Relaxed: the object is not published yet; its publication is a Release store.
+                slot.store(std::ptr::null_mut(), Ordering::Relaxed);
+            }
+        }
     }
 
     /// Report the "armed" flag of a container of slots (a GC collection): allocation sets it,
     /// every other tracer ignores it. See `member.rs`, "Armed and unarmed slots".
-    #[inline]
+    #[inline(always)]
     pub(crate) fn report_armed_flag(&mut self, flag: &AtomicBool) {
-        self.sink.visit_armed_flag(flag);
+        match &mut self.sink {
+            Some(sink) => sink.visit_armed_flag(flag),
+            // Relaxed: as for slots, the object is not published yet.
+            None => flag.store(true, Ordering::Relaxed),
+        }
     }
 
     /// Say that part of the object could not be traced now — a collection whose lock another
@@ -92,18 +125,23 @@ impl<'a> Tracer<'a> {
     /// never waits for a lock user code can hold (see `collections/mod.rs`).
     #[inline]
     pub(crate) fn report_locked(&mut self) {
-        self.sink.visit_locked();
+        match &mut self.sink {
+            Some(sink) => sink.visit_locked(),
+            // A collection in a value being allocated is known to no other thread, so its lock
+            // is free; and arming needs only its flag, reported before the lock is tried.
+            None => debug_assert!(false, "a lock inside an object being allocated was taken"),
+        }
     }
 }
 
-/// Receiver of the slots a `trace` call reports: the marker, allocation (which arms a new
-/// object's slots), checkmark, or a test that collects edges.
+/// Receiver of the slots a `trace` call reports: the marker, checkmark, or a test that collects
+/// edges. (Allocation, which arms a new object's slots, uses [`Tracer::arming`] instead.)
 pub(crate) trait TraceSink {
     /// Called once per slot in a traced object, in field order.
     fn visit_slot(&mut self, slot: &AtomicPtr<Header>);
 
-    /// Called with the armed flag of each GC collection in the traced object. Only the
-    /// allocation-time sink acts on it.
+    /// Called with the armed flag of each GC collection in the traced object. Only allocation
+    /// acts on it ([`Tracer::arming`]), and it has no sink.
     fn visit_armed_flag(&mut self, _flag: &AtomicBool) {}
 
     /// Called when part of the object was skipped because its lock was taken; the slots

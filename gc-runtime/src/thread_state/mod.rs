@@ -43,11 +43,9 @@ use crate::{
     clock,
     heap::{cache::AllocCache, page::PAGE_BYTES, size_class::class_of},
     marker,
-    object::{GcBox, Header, Trace, TraceSink, Tracer},
-    primitive::sync::atomic::{AtomicBool, AtomicPtr, Ordering},
+    object::{GcBox, Header, Trace, Tracer},
     runtime::Runtime,
     shade::{self, GreyQueue, ShadeBuffer},
-    slot,
 };
 
 mod exit;
@@ -225,7 +223,7 @@ impl ThreadState {
         if T::NEEDS_TRACE {
             // SAFETY: just initialised.
             let value = unsafe { &(*obj.as_ptr()).value };
-            value.trace(&mut Tracer::new(&mut ArmSlots));
+            value.trace(&mut Tracer::arming());
         }
         Ok(obj)
     }
@@ -443,31 +441,6 @@ pub(crate) fn running_here() -> bool {
     let p = CURRENT.with(Cell::get);
     // SAFETY: as in `with_running_mutator`.
     !p.is_null() && unsafe { &*p }.running.get()
-}
-
-/// Sets a new object's slots from unarmed to empty (see `member.rs`).
-struct ArmSlots;
-
-impl TraceSink for ArmSlots {
-    fn visit_armed_flag(&mut self, flag: &AtomicBool) {
-        // Relaxed: as for slots, the object is not published yet.
-        flag.store(true, Ordering::Relaxed);
-    }
-
-    fn visit_slot(&mut self, slot: &AtomicPtr<Header>) {
-        // Every slot of a value being allocated is unarmed: armed slots only exist inside the
-        // heap and cannot be moved out. So a blind store arms it; no load (the first touch of
-        // a fresh object would stall on it).
-        debug_assert_eq!(slot.load(Ordering::Relaxed).addr(), slot::UNARMED_ADDR, "a new object's slot was armed");
-        // Relaxed: the object is not published yet; its publication is a Release store.
-        slot.store(std::ptr::null_mut(), Ordering::Relaxed);
-    }
-
-    fn visit_locked(&mut self) {
-        // A collection in a value being allocated is known to no other thread, so its lock is
-        // free; and arming needs only its flag, reported before the lock is tried.
-        debug_assert!(false, "a lock inside an object being allocated was taken");
-    }
 }
 
 const fn small_class<T>() -> Option<usize> {
