@@ -11,12 +11,9 @@
 //!
 //! # Prefetching
 //!
-//! Marking is bound by memory latency: the first read of a newly found object's header misses
-//! the cache. So a found pointer is not marked at once: its header is prefetched and the
-//! pointer enters a small FIFO ring; it is marked (and pushed if it turned grey) when it leaves
-//! the ring, 16 finds later, by which time the header has usually arrived (the FIFO prefetch
-//! buffer of Cher, Hosking and Vijaykumar, 2004). A worker's stack and ring are both private;
-//! it empties the ring before it stops or leaves the busy state, so nothing found is lost.
+//! Marking is bound by memory latency. A found pointer's header is prefetched and the pointer
+//! waits in a small FIFO ring before it is marked; the per-slot step, the ring and the stack
+//! are in `object/mark_visit.rs`, where the tracer reaches them without a call per slot.
 //!
 //! # Sharing work between mark workers
 //!
@@ -54,12 +51,10 @@
 use crate::{
     clock,
     grey_queue::BUFFER_CAP,
-    object::{Header, ObjPtr, TraceSink, Tracer},
-    primitive::sync::atomic::{AtomicPtr, Ordering},
+    object::{Header, MarkVisitor, ObjPtr, Tracer},
     report,
     runtime::Runtime,
     shade::GreyQueue,
-    slot::is_object,
     stats::MarkWork,
     thread_state,
 };
@@ -73,112 +68,23 @@ const BALANCE_EVERY: usize = 64;
 /// A mark worker's private state.
 pub(crate) struct MarkWorker<'q> {
     queue: &'q GreyQueue,
-    epoch: u64,
-    stack: Vec<ObjPtr>,
-    ring: PrefetchRing,
+    /// The grey stack, the prefetch ring and the leaf bytes (see `object/mark_visit.rs`).
+    visit: MarkVisitor,
     /// Objects scanned so far.
     pub(crate) scanned_objects: usize,
     /// Bytes of objects scanned so far.
     pub(crate) scanned_bytes: usize,
-    /// Bytes of objects this worker marked that have nothing to scan (black at once).
-    leaf_bytes: usize,
-}
-
-/// Objects found but not yet marked, whose headers are being prefetched.
-const PREFETCH_DISTANCE: usize = 16;
-
-/// A FIFO of found objects: each is prefetched when it enters and marked when it leaves,
-/// `PREFETCH_DISTANCE` finds later.
-struct PrefetchRing {
-    slots: [Option<ObjPtr>; PREFETCH_DISTANCE],
-    next: usize,
-}
-
-impl PrefetchRing {
-    fn new() -> Self {
-        PrefetchRing { slots: [None; PREFETCH_DISTANCE], next: 0 }
-    }
-
-    /// Put `obj` in (prefetching its header) and return the object it displaces, if any.
-    #[inline(always)]
-    fn exchange(&mut self, obj: ObjPtr) -> Option<ObjPtr> {
-        crate::prefetch::prefetch_read(obj.as_ptr());
-        let out = self.slots[self.next].replace(obj);
-        self.next = (self.next + 1) % PREFETCH_DISTANCE;
-        out
-    }
-
-    /// Take the oldest object out, if any.
-    fn take_oldest(&mut self) -> Option<ObjPtr> {
-        (0..PREFETCH_DISTANCE).find_map(|i| self.slots[(self.next + i) % PREFETCH_DISTANCE].take())
-    }
-}
-
-struct MarkSink<'a> {
-    epoch: u64,
-    stack: &'a mut Vec<ObjPtr>,
-    ring: &'a mut PrefetchRing,
-    leaf_bytes: &'a mut usize,
-    /// Part of the object was skipped because a lock was taken.
-    locked: bool,
-}
-
-impl TraceSink for MarkSink<'_> {
-    #[inline]
-    fn visit_slot(&mut self, slot: &AtomicPtr<Header>) {
-        // Acquire: pairs with the barrier's Release store (publication ordering).
-        let p = slot.load(Ordering::Acquire);
-        if is_object(p) {
-            let obj = ObjPtr(std::ptr::NonNull::new(p).unwrap_or_else(|| unreachable!()));
-            if let Some(due) = self.ring.exchange(obj) {
-                // SAFETY: `due` was loaded from a slot of an object scanned in this cycle
-                // (hence allocated), and objects are not freed while marking runs.
-                unsafe { mark_grey(due, self.epoch, self.stack, self.leaf_bytes) };
-            }
-        }
-    }
-
-    fn visit_locked(&mut self) {
-        self.locked = true;
-    }
-}
-
-/// Mark `obj` for `epoch`; if this call turned it grey, put it on `stack` when it has fields to
-/// scan, or count its bytes in `leaf_bytes` when it is black at once.
-///
-/// # Safety
-/// `obj` is allocated.
-#[inline(always)]
-unsafe fn mark_grey(obj: ObjPtr, epoch: u64, stack: &mut Vec<ObjPtr>, leaf_bytes: &mut usize) {
-    // SAFETY: guaranteed by the caller.
-    let h = unsafe { obj.header() };
-    if h.try_mark(epoch) {
-        let desc = h.desc();
-        if desc.trace.is_some() {
-            stack.push(obj);
-        } else {
-            *leaf_bytes += desc.size;
-        }
-    }
 }
 
 impl<'q> MarkWorker<'q> {
     /// A worker for the current marking.
     pub(crate) fn new(queue: &'q GreyQueue) -> Self {
-        MarkWorker {
-            queue,
-            epoch: clock::mark_epoch(),
-            stack: Vec::new(),
-            ring: PrefetchRing::new(),
-            scanned_objects: 0,
-            scanned_bytes: 0,
-            leaf_bytes: 0,
-        }
+        MarkWorker { queue, visit: MarkVisitor::new(clock::mark_epoch()), scanned_objects: 0, scanned_bytes: 0 }
     }
 
     /// What this worker did so far.
     pub(crate) fn work(&self) -> MarkWork {
-        MarkWork { objects: self.scanned_objects, marked_bytes: self.scanned_bytes + self.leaf_bytes }
+        MarkWork { objects: self.scanned_objects, marked_bytes: self.scanned_bytes + self.visit.leaf_bytes }
     }
 
     /// Shade a root: mark it and, if it has fields, put it on this worker's stack.
@@ -188,7 +94,7 @@ impl<'q> MarkWorker<'q> {
     pub(crate) unsafe fn shade_root(&mut self, obj: *const Header) {
         let Some(nn) = std::ptr::NonNull::new(obj.cast_mut()) else { return };
         // SAFETY: guaranteed by the caller.
-        unsafe { mark_grey(ObjPtr(nn), self.epoch, &mut self.stack, &mut self.leaf_bytes) };
+        unsafe { self.visit.mark_grey(ObjPtr(nn)) };
     }
 
     fn scan(&mut self, obj: ObjPtr) {
@@ -196,14 +102,8 @@ impl<'q> MarkWorker<'q> {
         // marked this cycle, so it is reachable and allocated.
         let desc = unsafe { obj.header() }.desc();
         let Some(trace) = desc.trace else { return };
-        let mut sink = MarkSink {
-            epoch: self.epoch,
-            stack: &mut self.stack,
-            ring: &mut self.ring,
-            leaf_bytes: &mut self.leaf_bytes,
-            locked: false,
-        };
-        let mut tracer = Tracer::new(&mut sink);
+        self.visit.locked = false;
+        let mut tracer = Tracer::marking(&mut self.visit);
         // SAFETY: `obj` is an allocated object of the type `desc` describes.
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| unsafe { trace(obj.as_ptr(), &mut tracer) }));
         if let Err(payload) = r {
@@ -214,7 +114,7 @@ impl<'q> MarkWorker<'q> {
                 desc.name()
             ));
         }
-        if sink.locked {
+        if self.visit.locked {
             // Traced in part: come back to the whole object later (module docs).
             self.queue.defer(obj);
             return;
@@ -228,65 +128,44 @@ impl<'q> MarkWorker<'q> {
     fn drain_stack(&mut self, budget: usize) -> bool {
         let start = self.scanned_bytes;
         let mut until_balance = BALANCE_EVERY;
-        while let Some(obj) = self.next_grey() {
+        while let Some(obj) = self.visit.next_grey() {
             self.scan(obj);
-            if self.stack.len() > SPILL_AT {
+            if self.visit.stack.len() > SPILL_AT {
                 self.publish_oldest(BUFFER_CAP);
             }
             until_balance -= 1;
             if until_balance == 0 {
                 until_balance = BALANCE_EVERY;
-                if self.stack.len() > 1 && self.queue.wants_work() {
+                if self.visit.stack.len() > 1 && self.queue.wants_work() {
                     self.share();
                 }
             }
             if self.scanned_bytes - start >= budget {
-                self.settle_ring();
-                return self.stack.is_empty();
+                self.visit.settle_ring();
+                return self.visit.stack.is_empty();
             }
         }
         true
     }
 
-    /// The next object to scan: from the stack, or — when it is empty — the oldest found
-    /// object still in the prefetch ring, once marking it makes it grey.
-    fn next_grey(&mut self) -> Option<ObjPtr> {
-        loop {
-            if let Some(obj) = self.stack.pop() {
-                return Some(obj);
-            }
-            let due = self.ring.take_oldest()?;
-            // SAFETY: as in `MarkSink::visit_slot`: found in a slot of a scanned object.
-            unsafe { mark_grey(due, self.epoch, &mut self.stack, &mut self.leaf_bytes) };
-        }
-    }
-
     /// Publish the older half of the stack (up to a buffer) for a waiting worker.
     fn share(&mut self) {
-        self.publish_oldest((self.stack.len() / 2).clamp(1, BUFFER_CAP));
+        self.publish_oldest((self.visit.stack.len() / 2).clamp(1, BUFFER_CAP));
     }
 
     /// Publish the `n` oldest entries of the stack (the bottom, nearest the roots) as one
     /// buffer on the global queue.
     fn publish_oldest(&mut self, n: usize) {
         let mut buf = self.queue.empty_buffer();
-        buf.extend(self.stack.drain(..n));
+        buf.extend(self.visit.stack.drain(..n));
         self.queue.push_full(buf);
-    }
-
-    /// Mark every found object still in the prefetch ring (pushing the grey ones).
-    fn settle_ring(&mut self) {
-        while let Some(due) = self.ring.take_oldest() {
-            // SAFETY: as in `MarkSink::visit_slot`: found in a slot of a scanned object.
-            unsafe { mark_grey(due, self.epoch, &mut self.stack, &mut self.leaf_bytes) };
-        }
     }
 
     /// Give every object still on the private stack (and in the ring) back to the global queue.
     pub(crate) fn publish_all(&mut self) {
-        self.settle_ring();
-        while !self.stack.is_empty() {
-            self.publish_oldest(self.stack.len().min(BUFFER_CAP));
+        self.visit.settle_ring();
+        while !self.visit.stack.is_empty() {
+            self.publish_oldest(self.visit.stack.len().min(BUFFER_CAP));
         }
     }
 
@@ -303,7 +182,7 @@ impl<'q> MarkWorker<'q> {
                 }
                 idle_spins = 0;
                 deferred_tries = 0;
-                self.stack.extend_from_slice(&buf);
+                self.visit.stack.extend_from_slice(&buf);
                 self.queue.recycle(buf);
                 self.drain_stack(usize::MAX);
                 self.queue.leave_busy();
@@ -315,7 +194,7 @@ impl<'q> MarkWorker<'q> {
                     }
                     deferred_tries += 1;
                     if let Some(objs) = self.queue.take_deferred_busy() {
-                        self.stack.extend_from_slice(&objs);
+                        self.visit.stack.extend_from_slice(&objs);
                         self.drain_stack(usize::MAX);
                         self.queue.leave_busy();
                     }
@@ -346,7 +225,7 @@ impl<'q> MarkWorker<'q> {
         let start = self.scanned_bytes;
         while self.scanned_bytes - start < budget {
             let Some(buf) = self.queue.pop_busy() else { return };
-            self.stack.extend_from_slice(&buf);
+            self.visit.stack.extend_from_slice(&buf);
             self.queue.recycle(buf);
             let left = budget - (self.scanned_bytes - start);
             if !self.drain_stack(left) {

@@ -6,16 +6,20 @@
 //! - `mark_word.rs`: the atomic mark epoch and the race to shade an object exactly once.
 //! - `trace.rs`: the public [`Trace`] trait and [`Tracer`], and the collector's side of a
 //!   trace (`TraceSink`).
+//! - `mark_visit.rs`: what a mark worker does with each slot a trace reports (its grey stack
+//!   and prefetch ring), known to [`Tracer`] by type so the marker's per-slot step is inlined.
 //!
 //! The header and the trace contract refer to each other by nature — a descriptor holds its
 //! type's trace function, and a tracer reports slots that point to headers — so they live in
 //! one module; everything else in the crate imports them from here.
 
 pub(crate) mod header;
+pub(crate) mod mark_visit;
 pub(crate) mod mark_word;
 pub(crate) mod trace;
 
 pub(crate) use self::{
     header::{GcBox, Header, ObjPtr},
+    mark_visit::MarkVisitor,
     trace::{Trace, TraceSink, Tracer},
 };

@@ -17,7 +17,7 @@
 //! `#[derive(Trace)]` macro makes that promise for you. The rules an impl must follow are
 //! listed on the trait.
 
-use super::header::Header;
+use super::{header::Header, mark_visit::MarkVisitor};
 use crate::{
     primitive::sync::atomic::{AtomicBool, AtomicPtr, Ordering},
     slot,
@@ -63,8 +63,19 @@ pub unsafe trait Trace {
 /// Opaque to users: its only use outside this crate is to be passed on, unchanged, to the
 /// `trace` of each field, as `#[derive(Trace)]` does.
 pub struct Tracer<'a> {
-    /// Where reported slots go; `None` for allocation's tracer, which arms them in place.
-    sink: Option<&'a mut dyn TraceSink>,
+    sink: Sink<'a>,
+}
+
+/// Where a [`Tracer`]'s reports go. The two hot cases — allocation arming a new object's
+/// slots, and the marker — are concrete, so that a type's inlined `trace` reaches them without
+/// a call through a vtable per slot; the rest (checkmark, tests) go through [`TraceSink`].
+enum Sink<'a> {
+    /// Allocation: arm each slot in place.
+    Arm,
+    /// A mark worker.
+    Mark(&'a mut MarkVisitor),
+    /// Anything else.
+    Dyn(&'a mut dyn TraceSink),
 }
 
 impl std::fmt::Debug for Tracer<'_> {
@@ -75,7 +86,13 @@ impl std::fmt::Debug for Tracer<'_> {
 
 impl<'a> Tracer<'a> {
     pub(crate) fn new(sink: &'a mut dyn TraceSink) -> Self {
-        Tracer { sink: Some(sink) }
+        Tracer { sink: Sink::Dyn(sink) }
+    }
+
+    /// A mark worker's tracer: slots go to `visitor` (see `mark_visit.rs`).
+    #[inline(always)]
+    pub(crate) fn marking(visitor: &'a mut MarkVisitor) -> Self {
+        Tracer { sink: Sink::Mark(visitor) }
     }
 
     /// Allocation's tracer: it sets a new object's slots from unarmed to empty, and its
@@ -86,15 +103,16 @@ impl<'a> Tracer<'a> {
     /// call per slot through a vtable.
     #[inline(always)]
     pub(crate) fn arming() -> Tracer<'static> {
-        Tracer { sink: None }
+        Tracer { sink: Sink::Arm }
     }
 
     /// Report one slot of the traced object.
     #[inline(always)]
     pub(crate) fn report_slot(&mut self, slot: &AtomicPtr<Header>) {
         match &mut self.sink {
-            Some(sink) => sink.visit_slot(slot),
-            None => {
+            Sink::Mark(visitor) => visitor.visit_slot(slot),
+            Sink::Dyn(sink) => sink.visit_slot(slot),
+            Sink::Arm => {
                 // Every slot of a value being allocated is unarmed: armed slots only exist
                 // inside the heap and cannot be moved out. So a blind store arms it; no load
                 // (the first touch of a fresh object would stall on it).
@@ -114,9 +132,10 @@ impl<'a> Tracer<'a> {
     #[inline(always)]
     pub(crate) fn report_armed_flag(&mut self, flag: &AtomicBool) {
         match &mut self.sink {
-            Some(sink) => sink.visit_armed_flag(flag),
+            Sink::Mark(_) => {}
+            Sink::Dyn(sink) => sink.visit_armed_flag(flag),
             // Relaxed: as for slots, the object is not published yet.
-            None => flag.store(true, Ordering::Relaxed),
+            Sink::Arm => flag.store(true, Ordering::Relaxed),
         }
     }
 
@@ -126,16 +145,18 @@ impl<'a> Tracer<'a> {
     #[inline]
     pub(crate) fn report_locked(&mut self) {
         match &mut self.sink {
-            Some(sink) => sink.visit_locked(),
+            Sink::Mark(visitor) => visitor.locked = true,
+            Sink::Dyn(sink) => sink.visit_locked(),
             // A collection in a value being allocated is known to no other thread, so its lock
             // is free; and arming needs only its flag, reported before the lock is tried.
-            None => debug_assert!(false, "a lock inside an object being allocated was taken"),
+            Sink::Arm => debug_assert!(false, "a lock inside an object being allocated was taken"),
         }
     }
 }
 
-/// Receiver of the slots a `trace` call reports: the marker, checkmark, or a test that collects
-/// edges. (Allocation, which arms a new object's slots, uses [`Tracer::arming`] instead.)
+/// Receiver of the slots a `trace` call reports: checkmark, or a test that collects edges.
+/// (Allocation, which arms a new object's slots, and the marker have their own cases in
+/// [`Tracer`].)
 pub(crate) trait TraceSink {
     /// Called once per slot in a traced object, in field order.
     fn visit_slot(&mut self, slot: &AtomicPtr<Header>);
