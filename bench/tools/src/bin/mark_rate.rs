@@ -70,7 +70,11 @@ fn median_of(v: &[Duration]) -> Duration {
 
 fn measure(mu: &mut Mutator, workers: usize, runs: usize) -> Sample {
     gc_runtime::reconfigure(
-        Config::default().with_mode(Mode::Concurrent).with_mark_workers(workers).with_gc_percent(None),
+        Config::from_env()
+            .expect("valid GC_* variables")
+            .with_mode(Mode::Concurrent)
+            .with_mark_workers(workers)
+            .with_gc_percent(None),
     )
     .expect("a valid configuration");
     mu.collect(); // warm-up: sweeps leftovers, settles the heap
