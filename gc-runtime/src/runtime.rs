@@ -17,6 +17,7 @@ use crate::{
     config::{Config, ConfigError},
     handshake::Handshake,
     heap::PageHeap,
+    marker::pool::MarkPool,
     primitive::sync::Mutex,
     root_table::RootTable,
     shade::GreyQueue,
@@ -36,6 +37,8 @@ pub(crate) struct Runtime {
     pub(crate) stats: StatsRecorder,
     pub(crate) control: Control,
     pub(crate) pacer: Pacer,
+    /// The persistent mark workers (see `marker/pool.rs`).
+    pub(crate) mark_pool: MarkPool,
     pub(crate) started: Instant,
     collector_started: Once,
 }
@@ -121,6 +124,7 @@ impl Runtime {
             weaks: WeakTable::default(),
             stats: StatsRecorder::default(),
             control: Control::default(),
+            mark_pool: MarkPool::default(),
             started: Instant::now(),
             collector_started: Once::new(),
         }

@@ -208,8 +208,8 @@ pub(crate) fn run_finalizer(rt: &'static Runtime) {
 }
 
 /// Builds the cycle record as the cycle goes.
-struct Cycle<'a> {
-    rt: &'a Runtime,
+struct Cycle {
+    rt: &'static Runtime,
     config: Config,
     stats: CycleStats,
     /// Whether marking runs with the world stopped (then every core marks).
@@ -219,7 +219,7 @@ struct Cycle<'a> {
     heap_at_mark_start: usize,
 }
 
-impl<'a> Cycle<'a> {
+impl Cycle {
     /// Record a phase change the clock just made.
     fn record(&mut self, phase: Phase, world_stopped: bool) {
         debug_assert_eq!(clock::phase(), phase);
@@ -303,7 +303,7 @@ impl<'a> Cycle<'a> {
     /// a thread without a mutator may hold a collection's lock while it waits for the root
     /// table (a barriered store on such a thread shades through it), and the markers wait for
     /// that collection (see `marker.rs`, "Locked collections").
-    fn finish_marking_in_pause(&mut self) -> RootGuard<'a> {
+    fn finish_marking_in_pause(&mut self) -> RootGuard<'static> {
         let rt = self.rt;
         self.marking_in_pause = true;
         loop {
@@ -320,7 +320,7 @@ impl<'a> Cycle<'a> {
     /// Lock the root table and publish the grey objects root drops and threads without a
     /// mutator shaded into it: with the table held, none can be added, so `is_done` then
     /// decides (see "Termination detection").
-    fn lock_roots(&self) -> RootGuard<'a> {
+    fn lock_roots(&self) -> RootGuard<'static> {
         let mut roots = self.rt.roots.lock();
         roots.flush_orphans(&self.rt.grey);
         roots
@@ -330,7 +330,7 @@ impl<'a> Cycle<'a> {
     /// checkmark on, verify the marking. Returns the root table, still locked, once checkmark
     /// got through: if a collection it must walk is locked by another thread, the table is
     /// released so the holder can finish, and marking is confirmed again.
-    fn confirm_marking(&mut self, mut roots: RootGuard<'a>) -> RootGuard<'a> {
+    fn confirm_marking(&mut self, mut roots: RootGuard<'static>) -> RootGuard<'static> {
         clock::confirm_marking();
         self.record(Phase::MarkTermination, true);
         if !self.config.checkmark {
@@ -459,7 +459,7 @@ impl<'a> Cycle<'a> {
     }
 }
 
-fn run_cycle(rt: &Runtime, swept_at_last_end: &mut SweepTotals) {
+fn run_cycle(rt: &'static Runtime, swept_at_last_end: &mut SweepTotals) {
     let config = rt.config.lock().clone();
     let started_at = rt.started.elapsed();
     let (assist_work_before, assist_bytes_before) = rt.stats.assist_totals();

@@ -24,6 +24,11 @@
 //! stack (up to a buffer) — the entries nearest the roots, the largest pieces of work (Go's
 //! `gcWork.balance`).
 //!
+//! # Several workers
+//!
+//! With more than one mark worker (or in a pause, which marks with every core) the collector
+//! thread drains alongside persistent helper threads, parked between drains (`pool.rs`).
+//!
 //! # Mark assists
 //!
 //! A mutator that allocates while marking is in progress pays for it: every 64 KiB it
@@ -48,6 +53,8 @@
 //! If a `Trace` impl panics, the marker cannot know the object's referents; going on would
 //! free live objects. The process stops with a message naming the type.
 
+pub(crate) mod pool;
+
 use crate::{
     clock,
     grey_queue::BUFFER_CAP,
@@ -56,7 +63,6 @@ use crate::{
     runtime::Runtime,
     shade::GreyQueue,
     stats::MarkWork,
-    thread_state,
 };
 
 /// Above this many entries a worker gives a buffer back to the global queue.
@@ -258,30 +264,16 @@ pub(crate) fn assist(rt: &Runtime, budget: usize) {
     rt.stats.note_assist(worker.work(), worker.scanned_bytes);
 }
 
-/// Drain the global queue with `workers` threads (this one included) until marking is done as
-/// far as the queue can tell.
-pub(crate) fn drain_parallel(rt: &Runtime, workers: usize) -> MarkWork {
-    let run = || {
-        thread_state::enter_collector_thread();
+/// Drain the global queue with `workers` threads (this one included; the others are the
+/// persistent helpers of `pool.rs`) until marking is done as far as the queue can tell.
+pub(crate) fn drain_parallel(rt: &'static Runtime, workers: usize) -> MarkWork {
+    fn drain(rt: &'static Runtime) -> MarkWork {
         let mut w = MarkWorker::new(&rt.grey);
         w.drain_until_done();
         w.work()
-    };
-    if workers <= 1 {
-        return run();
     }
-    std::thread::scope(|s| {
-        let helpers: Vec<_> = (1..workers)
-            .map(|_| {
-                thread_state::collector_thread("gc-mark-worker")
-                    .spawn_scoped(s, run)
-                    .unwrap_or_else(|e| panic!("gc: cannot spawn a mark worker: {e}"))
-            })
-            .collect();
-        let mut total = run();
-        for h in helpers {
-            total += h.join().unwrap_or_else(|_| unreachable!("mark workers abort instead of panicking"));
-        }
-        total
-    })
+    if workers <= 1 {
+        return drain(rt);
+    }
+    rt.mark_pool.run(rt, workers - 1, drain)
 }
