@@ -262,7 +262,8 @@ pub struct Stats {
     /// or empty), plus large objects.
     pub heap_committed: usize,
     /// Bytes of empty pages whose memory the scavenger gave back to the OS (the heap keeps the
-    /// address range and reuses it, zeroed, when it needs a page again). See
+    /// address range and reuses it, zeroed, when it needs a page again), counted from the
+    /// moment the scavenger takes a page to release it. See
     /// [`Config::scavenge_after`](crate::Config).
     pub heap_released: usize,
     /// Registered roots.

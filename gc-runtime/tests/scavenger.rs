@@ -90,8 +90,12 @@ fn empty_pages_go_back_to_the_os_and_come_back_zeroed_for_reuse() {
     wait_until("the empty pages are released", || gc_runtime::stats().heap_released >= peak - 8 * MB);
     let released = gc_runtime::stats();
     assert!(released.heap_committed <= 8 * MB, "{released}");
-    if let (Some(before), Some(after)) = (rss_before, rss_bytes()) {
-        assert!(after + 48 * MB <= before, "resident memory {before} -> {after} bytes");
+    if let Some(before) = rss_before {
+        // The statistics count a page as released when the scavenger takes it, just before
+        // its `madvise`: the resident memory follows a moment later.
+        wait_until("resident memory falls by the released pages", || {
+            rss_bytes().is_some_and(|after| after + 48 * MB <= before)
+        });
     }
 
     // The released pages are used again, and what is written in them reads back.
