@@ -46,7 +46,7 @@
 //! enters the busy state like a pop, so the quiescence argument above covers it).
 
 use crate::primitive::sync::{
-    atomic::{AtomicU64, AtomicUsize, Ordering},
+    atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering},
     Mutex, SegQueue,
 };
 
@@ -74,6 +74,9 @@ pub(crate) struct GreyQueue<T> {
     /// Workers waiting for work; busy workers with a private backlog share it when this is
     /// non-zero and the queue is empty (see [`GreyQueue::wants_work`]).
     hungry: AtomicUsize,
+    /// Set by a mark assist that found the queue empty: the next busy worker to check shares
+    /// part of its backlog, so the assist's next attempt finds work.
+    assist_wanted: AtomicBool,
     /// Objects whose tracing found a lock taken (see "Deferred objects").
     deferred: Mutex<Vec<T>>,
     /// `deferred.len()`, readable without the lock.
@@ -91,6 +94,7 @@ impl<T> Default for GreyQueue<T> {
             empty: SegQueue::default(),
             busy: AtomicU64::new(0),
             hungry: AtomicUsize::new(0),
+            assist_wanted: AtomicBool::new(false),
             deferred: Mutex::new(Vec::new()),
             deferred_len: AtomicUsize::new(0),
         }
@@ -190,12 +194,29 @@ impl<T> GreyQueue<T> {
         self.hungry.fetch_sub(1, Ordering::Relaxed);
     }
 
-    /// Whether a worker waits while the queue is empty: a busy worker should publish part of
-    /// its private backlog (Go's `gcWork.balance`). A hint only, read every few dozen objects.
+    /// Whether a worker waits, or an assist wanted work, while the queue is empty: a busy
+    /// worker should publish part of its private backlog (Go's `gcWork.balance`). A hint only,
+    /// read every few dozen objects.
     #[inline]
     pub(crate) fn wants_work(&self) -> bool {
         // Relaxed: a stale answer only delays or hastens sharing by one check.
-        self.hungry.load(Ordering::Relaxed) != 0 && self.full.is_empty()
+        (self.hungry.load(Ordering::Relaxed) != 0 || self.assist_wanted.load(Ordering::Relaxed)) && self.full.is_empty()
+    }
+
+    /// A mark assist found nothing to take: ask busy workers to share (see
+    /// [`GreyQueue::wants_work`]); the flag is cleared when a worker shares.
+    pub(crate) fn want_assist_work(&self) {
+        // Relaxed: a hint, as in `wants_work`.
+        if !self.assist_wanted.load(Ordering::Relaxed) {
+            self.assist_wanted.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// A worker shared part of its backlog: assists are served.
+    pub(crate) fn shared(&self) {
+        if self.assist_wanted.load(Ordering::Relaxed) {
+            self.assist_wanted.store(false, Ordering::Relaxed);
+        }
     }
 
     /// Whether there are buffers to take.
