@@ -20,6 +20,10 @@
 //!
 //! A panic in a helper aborts the process (as one in the collector thread does): a helper that
 //! died silently would leave `running` above zero and the collector waiting forever.
+//!
+//! Helpers are never stopped: the pool grows to the largest number of workers a drain has asked
+//! for (`GC_MARK_WORKERS`, or the core count in a pause) and keeps them parked. Each has the
+//! collector threads' stack, reserved rather than committed until used.
 
 use crate::{
     primitive::sync::{Condvar, Mutex},
