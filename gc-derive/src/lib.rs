@@ -42,8 +42,8 @@ use syn::{parse_macro_input, DeriveInput};
 ///
 /// The generated `trace` visits every field, in declaration order, by calling the field
 /// type's `gc_runtime::Trace::trace` on it. Every generic type parameter gets a
-/// `gc_runtime::Trace` bound; lifetimes, const parameters and an existing `where` clause are
-/// kept as written.
+/// `gc_runtime::Trace` bound, unless `#[trace(bound = "...")]` says otherwise (below);
+/// lifetimes, const parameters and an existing `where` clause are kept as written.
 ///
 /// `NEEDS_TRACE` is `false` when no field is traced (a unit struct, an enum whose variants
 /// carry no data, a type whose fields are all skipped), and otherwise the `||` of the traced
@@ -69,8 +69,17 @@ use syn::{parse_macro_input, DeriveInput};
 ///   referent. (`Root`, `GlobalRoot` and `Weak` are allowed: the collector does not find their
 ///   pointers through `Trace`, so skipping them changes nothing.)
 ///
-/// `#[trace(...)]` is not accepted on the type itself or on enum variants, and unions are
-/// rejected: write an `unsafe impl Trace` by hand for those.
+/// # Type attribute
+///
+/// - `#[trace(bound = "...")]`: no type parameter gets an automatic `Trace` bound; the
+///   string's where-predicates, comma-separated and possibly none, are added to the `where`
+///   clause of the generated impls instead. `#[trace(bound = "")]` makes
+///   `struct Tagged<T> { id: u32, _marker: PhantomData<T> }` `Trace` for every `T`. It cannot
+///   make the impl unsound: every traced field is still traced, so a bound too weak for the
+///   fields fails to compile at the field's type. On a `#[gc]` struct, write it after `#[gc]`.
+///
+/// `#[trace(skip)]` is not accepted on the type, no `#[trace(...)]` on enum variants, and
+/// unions are rejected: write an `unsafe impl Trace` by hand for those.
 ///
 /// # Example
 ///
@@ -104,8 +113,9 @@ pub fn derive_trace(input: TokenStream) -> TokenStream {
 ///
 /// A field declared `Gc<T>` becomes a `NonNullMember<T>` slot, and `Option<Gc<T>>` a
 /// `Member<T>` slot; other fields stay as declared. The struct gets
-/// `#[derive(gc_runtime::Trace)]` (appended, so that it runs after `#[cfg]` on the fields),
-/// and an inherent impl with:
+/// `#[derive(gc_runtime::Trace)]` (appended, so that it runs after `#[cfg]` on the fields;
+/// a `#[trace(bound = "...")]` on the struct is moved after it and applies), and an inherent
+/// impl with:
 ///
 /// - a constructor, `new(mu, field1, field2, ...)` with one parameter per field in order (a
 ///   slot field takes a `Gc<'_, T>` or `Option<Gc<'_, T>>`), returning a `Gc<'m, Self>`; it

@@ -2,7 +2,8 @@
 //!
 //! # Attribute keywords
 //!
-//! [`TRACE`] is the helper attribute (`#[trace(...)]`) and [`SKIP`] its only argument. [`GC`]
+//! [`TRACE`] is the helper attribute (`#[trace(...)]`), with [`SKIP`] its field argument and
+//! [`BOUND`] its argument on the type (`#[trace(bound = "...")]`). [`GC`]
 //! is the `#[gc]` attribute, with the arguments [`CONSTRUCTOR`] and [`NO_CONSTRUCTOR`], and
 //! [`PRIVATE`] (`__private(slots(..), types(..))`), the form its own registry macros call it
 //! with (never written by users).
@@ -47,6 +48,9 @@ pub(crate) const TRACE: Symbol = Symbol("trace");
 
 /// The field attribute argument: `#[trace(skip)]`.
 pub(crate) const SKIP: Symbol = Symbol("skip");
+
+/// The type attribute argument: `#[trace(bound = "T: Trace")]`.
+pub(crate) const BOUND: Symbol = Symbol("bound");
 
 /// The attribute macro: `#[gc]`.
 pub(crate) const GC: Symbol = Symbol("gc");

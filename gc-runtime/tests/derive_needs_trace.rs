@@ -126,6 +126,18 @@ struct SkipsAnOpaqueField {
     _opaque: HashSet<u8>,
 }
 
+/// Not `Trace`: a type argument of `Tagged` that no field stores.
+struct NotTrace;
+
+/// `Trace` for every `T`, by `#[trace(bound = "")]`: the `PhantomData<T>` read for
+/// `NEEDS_TRACE` is `false` whatever `T` is.
+#[derive(Trace)]
+#[trace(bound = "")]
+struct Tagged<T> {
+    id: u32,
+    _marker: PhantomData<T>,
+}
+
 #[test]
 fn needs_trace_is_exact_for_std_and_parameter_types() {
     const {
@@ -143,6 +155,8 @@ fn needs_trace_is_exact_for_std_and_parameter_types() {
         assert!(!AllPlain::NEEDS_TRACE);
         assert!(OneVariantHasASlot::NEEDS_TRACE);
         assert!(!SkipsAnOpaqueField::NEEDS_TRACE);
+        assert!(!<Tagged<NotTrace>>::NEEDS_TRACE);
+        assert!(!<Tagged<Member<X>>>::NEEDS_TRACE);
         // Conservative: `P` is a user type, whose constant is not read.
         assert!(WrapsP::NEEDS_TRACE);
     }

@@ -30,7 +30,7 @@ use syn::{Attribute, Fields, Ident, Item, ItemStruct, Path, Type, TypePath};
 
 use super::{
     args::{self, Constructor, Target},
-    attr::{self, cfgs_of, derive_trace_paths, is_gc_attr, item_attrs, trace_skip},
+    attr::{self, cfgs_of, derive_trace_paths, is_gc_attr, item_attrs, trace_bound, trace_skip},
 };
 use crate::{
     ctxt::Ctxt,
@@ -63,6 +63,9 @@ pub(crate) struct Struct<'a> {
     /// Every `Trace` in its `#[derive(...)]`s: a mistake, after which the user's derive is
     /// kept rather than doubled.
     pub(crate) derive_trace: Vec<Path>,
+    /// Whether it has a `#[trace(bound = "...")]`, which the derive reads: then the `Trace`
+    /// bounds of the constructor are the derive's business too.
+    pub(crate) trace_bound: bool,
 }
 
 /// One named field.
@@ -166,7 +169,13 @@ impl<'a> Struct<'a> {
                 })
             })
             .collect();
-        Struct { original: item, fields, cfgs: cfgs_of(&item.attrs), derive_trace: derive_trace_paths(&item.attrs) }
+        Struct {
+            original: item,
+            fields,
+            cfgs: cfgs_of(&item.attrs),
+            derive_trace: derive_trace_paths(&item.attrs),
+            trace_bound: item.attrs.iter().any(|attr| trace_bound(attr).is_some()),
+        }
     }
 
     /// The slot fields' names, for the registry and for a module's rewrite.

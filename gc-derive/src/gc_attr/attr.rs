@@ -17,11 +17,11 @@
 //! for the compiler or the derive to report.
 
 use proc_macro2::TokenStream;
-use syn::{punctuated::Punctuated, Attribute, Item, Meta, Path, Token};
+use syn::{parse_quote, punctuated::Punctuated, Attribute, Item, Meta, Path, Token};
 
 use crate::{
     ctxt::Ctxt,
-    symbol::{DERIVE, GC, SKIP, TRACE, TRACE_TRAIT},
+    symbol::{Symbol, BOUND, DERIVE, GC, SKIP, TRACE, TRACE_TRAIT},
     util::{is_cfg_only, last_ident_is, take_value},
 };
 
@@ -97,6 +97,19 @@ pub(crate) fn reject_elsewhere(cx: &Ctxt, attrs: &mut Vec<Attribute>) {
     attrs.retain(|attr| !is_gc_attr(attr));
 }
 
+/// Appends `#[derive(::gc_runtime::Trace)]` to `attrs`, followed by the struct's own
+/// `#[trace(...)]`s (`#[trace(bound = "...")]`), which the derive reads.
+///
+/// A derive's helper attribute written before the derive that introduces it is rejected by
+/// rustc's `legacy_derive_helpers` lint (deny by default), so those attributes are moved
+/// after the derive rather than left where the user wrote them.
+pub(crate) fn append_derive_trace(attrs: &mut Vec<Attribute>) {
+    let (helpers, rest): (Vec<_>, Vec<_>) = attrs.drain(..).partition(|attr| attr.path() == TRACE);
+    *attrs = rest;
+    attrs.push(parse_quote!(#[derive(::gc_runtime::Trace)]));
+    attrs.extend(helpers);
+}
+
 /// Every `Trace` named in the `#[derive(...)]`s among `attrs`.
 pub(crate) fn derive_trace_paths(attrs: &[Attribute]) -> Vec<Path> {
     let mut found = Vec::new();
@@ -112,18 +125,28 @@ pub(crate) fn derive_trace_paths(attrs: &[Attribute]) -> Vec<Path> {
 
 /// The `skip` of a `#[trace(skip)]`, if `attr` is one.
 pub(crate) fn trace_skip(attr: &Attribute) -> Option<Path> {
+    trace_arg(attr, SKIP)
+}
+
+/// The `bound` of a `#[trace(bound = "...")]`, if `attr` is one.
+pub(crate) fn trace_bound(attr: &Attribute) -> Option<Path> {
+    trace_arg(attr, BOUND)
+}
+
+/// The argument `word` of `attr`, if `attr` is a `#[trace(...)]` that has one.
+fn trace_arg(attr: &Attribute, word: Symbol) -> Option<Path> {
     if attr.path() != TRACE {
         return None;
     }
-    let mut skip = None;
+    let mut found = None;
     // Malformed `#[trace(...)]` is the derive's to report.
     let _ = attr.parse_nested_meta(|meta| {
-        if meta.path == SKIP {
-            skip = Some(meta.path.clone());
+        if meta.path == word && found.is_none() {
+            found = Some(meta.path.clone());
         }
         take_value(meta.input).map(drop)
     });
-    skip
+    found
 }
 
 /// The attributes among `attrs` that must follow generated code around (see `is_cfg_only`).

@@ -21,7 +21,7 @@ use proc_macro2::TokenStream;
 use quote::{quote, ToTokens};
 use syn::{parse_quote, Attribute, Fields, ImplItem, Item, TraitItem, TraitItemFn};
 
-use super::attr::derive_trace_paths;
+use super::attr::{append_derive_trace, derive_trace_paths};
 use crate::types::{classify, keep_used, without_gc, FieldType};
 
 /// The stand-in for `item`, which `#[gc]` rejected.
@@ -73,7 +73,7 @@ fn data_item(mut item: Item) -> TokenStream {
         _ => return item.into_token_stream(),
     };
     if derive_trace_paths(attrs).is_empty() {
-        attrs.push(parse_quote!(#[derive(::gc_runtime::Trace)]));
+        append_derive_trace(attrs);
     }
     let mut gc_paths = Vec::new();
     for field in fields.into_iter().flat_map(|fields| fields.iter_mut()) {

@@ -9,14 +9,14 @@
 //!
 //! # What is rejected here
 //!
-//! Building the IR parses the field attributes (`attr`), rejects `#[trace(...)]` on the type or
-//! on a variant, and rejects unions, which have no IR: the derive cannot know which union
+//! Building the IR parses the attributes (`attr`): `#[trace(skip)]` on fields and
+//! `#[trace(bound = "...")]` on the type. It rejects `#[trace(...)]` on a variant, and unions, which have no IR: the derive cannot know which union
 //! field is live, so it cannot trace one. Checks that need the whole field (its type and its
 //! attributes together) live in `valid`.
 
 use syn::{spanned::Spanned, DeriveInput, Fields, Ident, Index, Member, Type};
 
-use super::attr::{self, FieldAttrs, NotAField};
+use super::attr::{self, ContainerAttrs, FieldAttrs};
 use crate::{ctxt::Ctxt, types::needs_trace_can_be_read};
 
 /// A struct or enum that `#[derive(Trace)]` was applied to.
@@ -25,6 +25,8 @@ pub(crate) struct Input<'a> {
     pub(crate) original: &'a DeriveInput,
     /// The struct's fields or the enum's variants.
     pub(crate) data: Data<'a>,
+    /// What its own `#[trace(...)]` attributes asked for.
+    pub(crate) attrs: ContainerAttrs,
 }
 
 /// The body of an [`Input`].
@@ -114,8 +116,8 @@ impl<'a> Input<'a> {
                 return None;
             }
         };
-        attr::reject_not_on_field(cx, &input.attrs, NotAField::Container(kind));
-        Some(Input { original: input, data })
+        let attrs = attr::container_attrs(cx, &input.attrs, kind);
+        Some(Input { original: input, data, attrs })
     }
 
     /// Every field of the input, across all variants, in declaration order.
@@ -167,7 +169,7 @@ impl<'a> Input<'a> {
 impl<'a> Variant<'a> {
     /// Builds one variant, rejecting `#[trace(...)]` on the variant itself.
     fn from_syn(cx: &Ctxt, variant: &'a syn::Variant) -> Self {
-        attr::reject_not_on_field(cx, &variant.attrs, NotAField::Variant);
+        attr::reject_on_variant(cx, &variant.attrs);
         let (style, fields) = fields_from_syn(cx, &variant.fields);
         Variant { original: variant, style, fields }
     }

@@ -54,17 +54,22 @@
 //!   gets a single error, on the type.
 //! - The second impl makes `Drop` on the type a coherence error: `__private` implements the
 //!   same trait for every `T: Drop`.
+//! - `#[trace(bound = "...")]` on the type replaces the `T: ::gc_runtime::Trace` bounds of
+//!   both impls with the predicates it lists, appended to the `where` clause as written
+//!   ([`bounded_generics`]). It is for parameters that no traced field needs to be `Trace`
+//!   (`PhantomData<T>`, a skipped field) or that need another spelling of the bound. It
+//!   cannot make the impl unsound: see the comment on [`bounded_generics`].
 
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned, ToTokens};
-use syn::{parse_quote, spanned::Spanned, GenericParam, Generics};
+use syn::{parse_quote, punctuated::Punctuated, spanned::Spanned, GenericParam, Generics, Token, WherePredicate};
 
 use super::ast::{Data, Field, Input, NeedsTrace, Style};
 
 /// The two impls for a checked input, wrapped in `const _: () = { ... };`.
 pub(crate) fn expand(input: &Input<'_>) -> TokenStream {
     let ty = &input.original.ident;
-    let generics = with_trace_bounds(&input.original.generics);
+    let generics = bounded_generics(&input.original.generics, input.attrs.bound.as_ref());
     let (impl_generics, ty_generics, where_clause) = generics.split_for_impl();
     let tracer = Ident::new("tracer", Span::mixed_site());
     let needs_trace = needs_trace(input);
@@ -106,15 +111,36 @@ pub(crate) fn expand(input: &Input<'_>) -> TokenStream {
     }
 }
 
-/// The input's generics with a `::gc_runtime::Trace` bound added to every type parameter.
+/// The input's generics with the bounds both impls need.
 ///
-/// Lifetimes and const parameters are left alone, and the `where` clause is kept as written.
-pub(crate) fn with_trace_bounds(generics: &Generics) -> Generics {
+/// Without `bound` (no `#[trace(bound = "...")]`), a `::gc_runtime::Trace` bound is added to
+/// every type parameter. With it, no parameter gets a bound of its own and the given
+/// predicates, which may be none, are appended to the `where` clause instead. Lifetimes,
+/// const parameters and the `where` clause as written are kept either way.
+pub(crate) fn bounded_generics(generics: &Generics, bound: Option<&Punctuated<WherePredicate, Token![,]>>) -> Generics {
     let mut generics = generics.clone();
-    for param in &mut generics.params {
-        if let GenericParam::Type(param) = param {
-            param.bounds.push(parse_quote!(::gc_runtime::Trace));
+    // Why a user's `bound` cannot make the impl unsound, however weak it is: the bounds are
+    // only the conditions under which the impl exists; they decide nothing in its body. The
+    // body is the same with or without them: `trace` still calls
+    // `<F as ::gc_runtime::Trace>::trace` on every traced field, and `NEEDS_TRACE` still reads
+    // `<F as ::gc_runtime::Trace>::NEEDS_TRACE` of each traced field type (or is `true`).
+    // Both are checked against the impl's own where clause, so if the predicates do not prove
+    // `F: Trace` for some traced field type `F`, the impl fails to compile, at that field's
+    // type (`ui-tests/tests/ui/derive-trace/bound-too-weak.rs`); it never compiles with a
+    // field left untraced. A bound that is stronger than needed only makes the impl apply to
+    // fewer types.
+    match bound {
+        None => {
+            for param in &mut generics.params {
+                if let GenericParam::Type(param) = param {
+                    param.bounds.push(parse_quote!(::gc_runtime::Trace));
+                }
+            }
         }
+        // An empty `where` is valid Rust, but only adding a clause when there is something to
+        // put in it keeps the output as the user would write it.
+        Some(bound) if bound.is_empty() => {}
+        Some(bound) => generics.make_where_clause().predicates.extend(bound.iter().cloned()),
     }
     generics
 }

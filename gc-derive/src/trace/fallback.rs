@@ -5,7 +5,7 @@
 //! If a rejected input expanded to errors alone, every use of the type as `Trace` elsewhere
 //! (as a field of another traced type, as `Gc<Foo>`) would add an error of its own, burying
 //! the real one. So alongside the errors the derive still emits a `Trace` impl, with the same
-//! bounds as a real one and a body that is never run, as thiserror's fallback does.
+//! bounds as a real one (`#[trace(bound = "...")]` included) and a body that is never run, as thiserror's fallback does.
 //!
 //! Unions get no stub: a union is the error, and there is nothing the user could have meant.
 //! The `Drop` guard impl is not emitted either, so a `Drop` impl does not add a second error.
@@ -14,7 +14,11 @@ use proc_macro2::TokenStream;
 use quote::quote;
 use syn::DeriveInput;
 
-use super::expand::{allowed_lints, with_trace_bounds};
+use super::{
+    attr,
+    expand::{allowed_lints, bounded_generics},
+};
+use crate::ctxt::Ctxt;
 
 /// The accumulated `error` as `compile_error!`s, plus a stub `Trace` impl unless `input` is a
 /// union.
@@ -24,7 +28,13 @@ pub(crate) fn expand(input: &DeriveInput, error: syn::Error) -> TokenStream {
         return errors;
     }
     let ty = &input.ident;
-    let generics = with_trace_bounds(&input.generics);
+    // The stub takes the bounds of a real impl, `#[trace(bound = "...")]` included, so that
+    // `Tagged<NotTrace>` elsewhere adds no error. A malformed attribute was already reported
+    // by `derive`; parsing it again here only reads the bound, and its errors are dropped.
+    let cx = Ctxt::new();
+    let container = attr::container_attrs(&cx, &input.attrs, "");
+    let _already_reported = cx.check();
+    let generics = bounded_generics(&input.generics, container.bound.as_ref());
     let (impl_generics, ty_generics, where_clause) = generics.split_for_impl();
     let allowed_lints = allowed_lints();
 

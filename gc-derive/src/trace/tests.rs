@@ -109,7 +109,7 @@ fn trace_attribute_outside_fields_is_rejected() {
     };
     assert_eq!(
         errors(&on_struct),
-        ["#[trace(...)] is only allowed on fields, not on a struct; put #[trace(skip)] on each \
+        ["#[trace(skip)] is only allowed on fields, not on a struct; put #[trace(skip)] on each \
           field that should not be traced"]
     );
     assert_eq!(
@@ -117,10 +117,117 @@ fn trace_attribute_outside_fields_is_rejected() {
         [
             "#[trace(...)] is only allowed on fields, not on an enum variant; put #[trace(skip)] \
              on each field that should not be traced",
-            "#[trace(...)] is only allowed on fields, not on an enum; put #[trace(skip)] on each \
-             field that should not be traced",
+            "#[trace] needs an argument; write #[trace(bound = \"...\")] to replace the automatic \
+             `T: Trace` bounds, or put #[trace(skip)] on each field that should not be traced",
         ]
     );
+}
+
+#[test]
+fn bound_replaces_the_automatic_bounds_in_both_impls() {
+    let input: DeriveInput = parse_quote! {
+        #[trace(bound = "T: Trace + Clone, U: 'static")]
+        struct W<'a, T, U: Copy, const N: usize> where T: Default { a: &'a [T; N], b: PhantomData<U> }
+    };
+    let out = squash(&derive(&input).unwrap_or_else(|e| panic!("{e}")));
+    let generics = "<'a,T,U:Copy,constN:usize>";
+    let clause = "whereT:Default,T:Trace+Clone,U:'static";
+    assert!(out.contains(&format!("unsafeimpl{generics}::gc_runtime::TraceforW<'a,T,U,N>{clause}{{")), "{out}");
+    assert!(
+        out.contains(&format!(
+            "impl{generics}::gc_runtime::__private::TraceTypesMustNotImplementDropforW<'a,T,U,N>{clause}{{}}"
+        )),
+        "{out}"
+    );
+    // The fields are traced as without the attribute.
+    assert!(out.contains("<&'a[T;N]as::gc_runtime::Trace>::trace(__binding_0,tracer);"), "{out}");
+}
+
+#[test]
+fn empty_bound_leaves_the_parameters_unbounded() {
+    let input: DeriveInput = parse_quote! {
+        #[trace(bound = "")]
+        enum Tagged<T> { A(PhantomData<T>), B }
+    };
+    let out = squash(&derive(&input).unwrap_or_else(|e| panic!("{e}")));
+    assert!(out.contains("unsafeimpl<T>::gc_runtime::TraceforTagged<T>{"), "{out}");
+    assert!(out.contains("impl<T>::gc_runtime::__private::TraceTypesMustNotImplementDropforTagged<T>{}"), "{out}");
+}
+
+#[test]
+fn misused_bound_is_rejected() {
+    let input = parse_quote! {
+        #[trace(bound = "T: Trace", bound = "")]
+        #[trace(bound = T, bound, bound(x))]
+        #[trace(bound = "T Trace", skip, nope)]
+        enum E<T> {
+            #[trace(bound = "")]
+            A { #[trace(bound = "")] t: T },
+        }
+    };
+    let example = "write the where-predicates as a string, such as #[trace(bound = \"T: Trace\")], \
+                   or #[trace(bound = \"\")] for no bounds";
+    let duplicate = "duplicate #[trace(bound = \"...\")] on an enum; write all the predicates in one \
+                     string, separated by commas";
+    assert_eq!(
+        errors(&input),
+        [
+            // The variant and its field are built before the enum's own attributes are read.
+            "#[trace(bound = \"...\")] is only allowed on the struct or enum itself, not on an \
+             enum variant; move it onto the type"
+                .to_owned(),
+            "#[trace(bound = \"...\")] is only allowed on the struct or enum itself, not on a \
+             field; move it onto the type"
+                .to_owned(),
+            duplicate.to_owned(),
+            duplicate.to_owned(),
+            duplicate.to_owned(),
+            duplicate.to_owned(),
+            duplicate.to_owned(),
+            "#[trace(skip)] is only allowed on fields, not on an enum; put #[trace(skip)] on each \
+             field that should not be traced"
+                .to_owned(),
+            "unknown trace attribute `nope` on an enum; the only attribute on the type is \
+             #[trace(bound = \"...\")], and fields take #[trace(skip)]"
+                .to_owned(),
+        ]
+    );
+    // Each malformed value on its own, so no earlier `bound` makes it a duplicate.
+    for (input, message) in [
+        (
+            parse_quote!(
+                #[trace(bound = T)]
+                struct S;
+            ),
+            format!("#[trace(bound = ...)] takes a string literal; {example}"),
+        ),
+        (
+            parse_quote!(
+                #[trace(bound)]
+                struct S;
+            ),
+            format!("#[trace(bound)] needs a value; {example}"),
+        ),
+        (
+            parse_quote!(
+                #[trace(bound(T: Trace))]
+                struct S;
+            ),
+            format!("expected `=` after `bound`; {example}"),
+        ),
+        (
+            parse_quote!(
+                #[trace(bound = "T Trace")]
+                struct S;
+            ),
+            "#[trace(bound = \"...\")] is not a list of where-predicates: expected `:`; write \
+             predicates separated by commas, such as \"T: Trace, U: Clone\""
+                .to_owned(),
+        ),
+    ] {
+        let input: DeriveInput = input;
+        assert_eq!(errors(&input), [message]);
+    }
 }
 
 #[test]

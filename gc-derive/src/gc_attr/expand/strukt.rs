@@ -16,7 +16,8 @@
 //! # Expansion
 //!
 //! 1. The struct, with slot field types replaced and `#[derive(::gc_runtime::Trace)]`
-//!    appended to its attributes. The derive, not this attribute, implements `Trace`: derives
+//!    appended to its attributes, followed by the struct's own `#[trace(bound = "...")]` if
+//!    it has one (a derive helper must come after its derive). The derive, not this attribute, implements `Trace`: derives
 //!    run after `cfg`/`cfg_attr` are applied to the fields, attribute macros before (the lesson
 //!    pin-project documents), so only the derive sees which fields really exist.
 //! 2. In `const _: () = { ... };`, an inherent impl with the constructor (`new`, or the name
@@ -39,14 +40,14 @@
 
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned, ToTokens};
-use syn::{ext::IdentExt, parse_quote, GenericParam, Generics, Ident, ItemStruct, Lifetime};
+use syn::{ext::IdentExt, GenericParam, Generics, Ident, ItemStruct, Lifetime};
 
 use super::registry;
 use crate::{
     gc_attr::{
         args::Constructor,
         ast::{Field, Struct},
-        attr::{is_gc_attr, trace_skip},
+        attr::{append_derive_trace, is_gc_attr, trace_skip},
     },
     types::{keep_used, Slot},
 };
@@ -71,7 +72,7 @@ fn expand_struct(strukt: &Struct<'_>) -> ItemStruct {
     let mut item = strukt.original.clone();
     item.attrs.retain(|attr| !is_gc_attr(attr));
     if strukt.derive_trace.is_empty() {
-        item.attrs.push(parse_quote!(#[derive(::gc_runtime::Trace)]));
+        append_derive_trace(&mut item.attrs);
     }
     for (field, ir) in item.fields.iter_mut().zip(&strukt.fields) {
         field.attrs.retain(|attr| !is_gc_attr(attr));
@@ -150,7 +151,7 @@ fn expand_constructor(strukt: &Struct<'_>, fn_name: &Ident, m: &Lifetime) -> Tok
         .collect();
     let fields_ref_binding =
         (!sets.is_empty()).then(|| quote!(let #fields_ref: &Self = ::gc_runtime::Gc::into_ref(#object);));
-    let bounds = allocation_bounds(&strukt.original.generics);
+    let bounds = allocation_bounds(&strukt.original.generics, strukt.trace_bound);
     // Spanned at the struct's name: a field type that is not `Send`, `Sync`, `'static` or
     // `Trace` makes `alloc` fail, and that is where the user should look.
     let alloc = quote_spanned!(name.span()=> ::gc_runtime::Mutator::alloc(#mu, Self { #(#inits,)* }));
@@ -248,7 +249,13 @@ fn fresh_lifetime(generics: &Generics) -> Lifetime {
 
 /// The `where` clause of the constructor: what `Mutator::alloc` needs of the struct's
 /// parameters (`Trace + Send + Sync + 'static` for each type, `'static` for each lifetime).
-fn allocation_bounds(generics: &Generics) -> Option<TokenStream> {
+///
+/// With `trace_bound` (the struct has `#[trace(bound = "...")]`), a type parameter need not
+/// be `Trace` for the struct to be, so the parameters lose that bound and the clause asks
+/// for `Self: ::gc_runtime::Trace` instead, whatever the user's predicates make that mean.
+fn allocation_bounds(generics: &Generics, trace_bound: bool) -> Option<TokenStream> {
+    let trace = (!trace_bound).then(|| quote!(::gc_runtime::Trace+));
+    let own = trace_bound.then(|| quote!(Self: ::gc_runtime::Trace));
     let predicates: Vec<TokenStream> = generics
         .params
         .iter()
@@ -256,7 +263,7 @@ fn allocation_bounds(generics: &Generics) -> Option<TokenStream> {
             GenericParam::Type(param) => {
                 let ident = &param.ident;
                 Some(quote! {
-                    #ident: ::gc_runtime::Trace + ::core::marker::Send + ::core::marker::Sync + 'static
+                    #ident: #trace ::core::marker::Send + ::core::marker::Sync + 'static
                 })
             }
             GenericParam::Lifetime(param) => {
@@ -265,6 +272,7 @@ fn allocation_bounds(generics: &Generics) -> Option<TokenStream> {
             }
             GenericParam::Const(_) => None,
         })
+        .chain(own)
         .collect();
     (!predicates.is_empty()).then(|| quote!(where #(#predicates),*))
 }
