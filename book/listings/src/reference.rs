@@ -144,6 +144,44 @@ pub mod derive {
     // ANCHOR_END: derive
 }
 
+/// `#[trace(bound = "...")]`.
+pub mod derive_bound {
+    // ANCHOR: derive_bound
+    use std::marker::PhantomData;
+
+    use gc_runtime::Trace;
+
+    /// A type that does not implement `Trace`.
+    pub struct NotTrace;
+
+    /// `Trace` for every `T`: a `PhantomData<T>` is, whatever `T` is.
+    #[derive(Trace)]
+    #[trace(bound = "")]
+    pub struct Tagged<T> {
+        /// Plain data.
+        pub id: u32,
+        /// No `T` is stored.
+        pub marker: PhantomData<T>,
+    }
+
+    /// The bound spelled out.
+    #[derive(Trace)]
+    #[trace(bound = "T: Trace + Clone")]
+    pub struct Wrapper<T: Clone> {
+        /// A traced value.
+        pub value: T,
+    }
+
+    /// Allocate a `Tagged<NotTrace>` (pointer-free, so never traced) and a `Wrapper`.
+    pub fn run() -> (u32, u8, bool) {
+        let mu = gc_runtime::attach();
+        let tagged = mu.alloc(Tagged::<NotTrace> { id: 1, marker: PhantomData });
+        let wrapped = mu.alloc(Wrapper { value: 5u8 });
+        (tagged.id, wrapped.value, <Tagged<NotTrace> as Trace>::NEEDS_TRACE)
+    }
+    // ANCHOR_END: derive_bound
+}
+
 /// Weak references, `GcIdMap`, `AtomicCell`.
 pub mod weak_and_collections {
     // ANCHOR: weak
@@ -232,6 +270,11 @@ mod tests {
     #[test]
     fn derive_with_skip() {
         assert_eq!(derive::run(), (7, 1));
+    }
+
+    #[test]
+    fn derive_with_a_bound() {
+        assert_eq!(derive_bound::run(), (1, 5, false));
     }
 
     #[test]
