@@ -151,10 +151,15 @@ impl PagePool {
         lists.released.extend(released);
         // Pages that could not be released go back to the front: still the oldest.
         lists.resident.splice(0..0, kept);
-        let next_due = lists.resident.iter().map(|&(_, since)| since).min().map(|oldest| {
-            let due = oldest + delay;
-            due.saturating_duration_since(now)
-        });
+        // `checked_add`: a delay of centuries (`GC_SCAVENGE_AFTER_MS` accepts any number) has no
+        // due time at all, rather than an overflow on the collector thread.
+        let next_due = lists
+            .resident
+            .iter()
+            .map(|&(_, since)| since)
+            .min()
+            .and_then(|oldest| oldest.checked_add(delay))
+            .map(|due| due.saturating_duration_since(now));
         Scavenged { released_pages, next_due }
     }
 }
@@ -186,6 +191,16 @@ mod tests {
         assert!(std::ptr::eq(again, b), "the most recently emptied page comes back first");
         pool.put(again);
         assert_eq!(pool.all().len(), 2);
+    }
+
+    #[test]
+    fn a_delay_too_long_to_add_to_a_time_releases_nothing_and_never_comes_due() {
+        let pool = PagePool::default();
+        let (page, _) = pool.take(0, 1);
+        pool.put(page);
+        let r = pool.scavenge(Instant::now(), Duration::MAX, 0, 0);
+        assert_eq!(r, Scavenged { released_pages: 0, next_due: None });
+        assert_eq!(pool.resident_bytes(), PAGE_BYTES);
     }
 
     #[test]
