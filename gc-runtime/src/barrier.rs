@@ -170,16 +170,16 @@ fn store_unattached(slot: &AtomicPtr<Header>, new: *mut Header, check_armed: boo
 #[cfg(all(test, not(gc_loom)))]
 mod tests {
     use super::*;
-    use crate::{clock::Phase, object::GcBox, test_support, Gc, Member, Trace};
+    use crate::{clock::Phase, object::mark, test_support, Gc, Member, Trace};
 
     #[derive(Trace)]
     struct Obj {
         next: Member<Obj>,
     }
 
-    fn mark_of(g: Gc<'_, Obj>) -> u64 {
+    fn marked(g: Gc<'_, Obj>) -> bool {
         // SAFETY: `g` is a live local.
-        unsafe { (*g.header_ptr().cast::<GcBox<Obj>>()).header.mark_epoch() }
+        unsafe { mark::is_marked(g.header_ptr(), clock::mark_epoch()) }
     }
 
     #[test]
@@ -192,15 +192,15 @@ mod tests {
             let c = mu.alloc(Obj { next: Member::new() });
             // Idle: a plain store.
             a.next.set(Some(b));
-            let white = mark_of(b);
-            // Pretend a cycle started: new epoch (everything above is white), barrier on.
-            let epoch = clock::force(Phase::Mark, kind);
+            let _clear = test_support::ClearMarks;
+            assert!(!marked(a) && !marked(b) && !marked(c), "objects are white outside a marking");
+            // Pretend a cycle started: barrier on.
+            clock::force(Phase::Mark, kind);
             a.next.set(Some(c)); // overwrites b with c
             clock::force(Phase::Off, kind);
-            let (old_marked, new_marked) = (mark_of(b) == epoch, mark_of(c) == epoch);
-            assert_eq!(old_marked, kind.shades_old(), "{kind:?}: overwritten pointer");
-            assert_eq!(new_marked, kind.shades_new(), "{kind:?}: stored pointer");
-            assert_eq!(mark_of(a), white, "{kind:?}: the container is not shaded");
+            assert_eq!(marked(b), kind.shades_old(), "{kind:?}: overwritten pointer");
+            assert_eq!(marked(c), kind.shades_new(), "{kind:?}: stored pointer");
+            assert!(!marked(a), "{kind:?}: the container is not shaded");
             // Shaded objects went to this mutator's buffer; drop them so no cycle sees them.
             with_running_shade_buffer_for_test();
             Runtime::get().grey.clear();

@@ -81,7 +81,8 @@
 //! |---|---|---|
 //! | foundations | `primitive.rs`, `prefetch.rs`, `report.rs`, `named.rs`, `config/` | the synchronisation types (swapped for loom's in `loom-models`), output that cannot panic, types spelled as names, the configuration |
 //! | the clock | `clock.rs` | phase word with the barrier kind, mark/sweep/weak-verdict epochs, a state table |
-//! | objects and slots | `object/`, `slot.rs`, `cells.rs` | header, mark epochs, the [`Trace`] contract; the slot store; registered pointer cells |
+//! | mark bits | `mark_bits.rs` | one bit per slot beside each page, found from an object's address by arithmetic |
+//! | objects and slots | `object/`, `slot.rs`, `cells.rs` | header, marking an object, the [`Trace`] contract; the slot store; registered pointer cells |
 //! | grey | `grey_queue.rs`, `shade.rs` | per-thread shade buffers feeding the global grey queue |
 //! | memory | `heap/` | pages, size classes, caches, sweeping, the finalizer |
 //! | tables | `root_table.rs`, `weak_table.rs`, `handshake.rs`, `stats.rs` | roots and the orphan-shade protocol; weak cells and their clearing; stop-the-world and ragged handshakes; statistics |
@@ -109,6 +110,7 @@ mod gc;
 mod grey_queue;
 mod handshake;
 mod heap;
+mod mark_bits;
 mod marker;
 mod member;
 mod mutator;

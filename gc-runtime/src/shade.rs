@@ -1,12 +1,13 @@
 //! Shading: turning a white object grey and queueing it for the marker.
 //!
 //! Shading marks the object for the current epoch (one winner per object, see
-//! [`crate::object::mark_word`]) and records it in the shading thread's own buffer — a mutator's
+//! [`crate::object::mark`]) and records it in the shading thread's own buffer — a mutator's
 //! barrier slow path, an allocation while marking, a mark assist. Full buffers go to the global
-//! queue ([`crate::grey_queue`]). Objects without pointer fields have nothing to scan: they
-//! become black at once and never enter a buffer.
+//! queue ([`crate::grey_queue`]). Shading does not read the object: its mark bit is beside it,
+//! so an object without pointer fields is queued like any other, and the marker, which reads
+//! its header to scan it, finds nothing to scan.
 
-use crate::object::{Header, ObjPtr};
+use crate::object::{mark, Header, ObjPtr};
 
 /// A private buffer of grey objects.
 pub(crate) type ShadeBuffer = crate::grey_queue::ShadeBuffer<ObjPtr>;
@@ -14,18 +15,15 @@ pub(crate) type ShadeBuffer = crate::grey_queue::ShadeBuffer<ObjPtr>;
 /// The global queue of full buffers of grey objects.
 pub(crate) type GreyQueue = crate::grey_queue::GreyQueue<ObjPtr>;
 
-/// Shade `obj` for `epoch`: if this call turns it from white to grey and it has fields to
-/// scan, record it in `buf`. Objects without pointers become black at once.
+/// Shade `obj` for `epoch`: if this call turns it from white to grey, record it in `buf`.
 ///
 /// # Safety
 /// `obj` is allocated (reachable by the caller through a slot, root or local).
 #[inline]
 pub(crate) unsafe fn shade(obj: *const Header, epoch: u64, buf: &mut ShadeBuffer, queue: &GreyQueue) {
     let Some(nn) = std::ptr::NonNull::new(obj.cast_mut()) else { return };
-    let obj = ObjPtr(nn);
     // SAFETY: the caller guarantees the object is allocated.
-    let header = unsafe { obj.header() };
-    if header.try_mark(epoch) && header.desc().trace.is_some() {
-        buf.push(obj, queue);
+    if unsafe { mark::try_mark(obj, epoch) } {
+        buf.push(ObjPtr(nn), queue);
     }
 }

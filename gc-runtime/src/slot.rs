@@ -14,7 +14,7 @@ use std::ptr::NonNull;
 
 use crate::primitive::sync::atomic::{AtomicPtr, Ordering};
 
-/// The address an unarmed slot holds (never a valid object address: objects are 16-aligned).
+/// The address an unarmed slot holds (never a valid object address: objects are 8-aligned).
 pub(crate) const UNARMED_ADDR: usize = 1;
 
 /// Whether a slot value names an object (neither null nor the unarmed sentinel).

@@ -14,3 +14,14 @@ pub(crate) fn serial() -> MutexGuard<'static, ()> {
     crate::reconfigure(Config::default().with_gc_percent(None)).expect("valid config");
     guard
 }
+
+/// Clears every mark bit when dropped (also when an assertion fails): for tests that mark
+/// objects or turn the barrier on without running a cycle, whose sweep would clear them. Left
+/// set, a bit would make the next real marking take its object for one already scanned.
+pub(crate) struct ClearMarks;
+
+impl Drop for ClearMarks {
+    fn drop(&mut self) {
+        crate::runtime::Runtime::get().pages.clear_marks_for_test();
+    }
+}

@@ -83,8 +83,7 @@ impl<T: Trace + Send + Sync + 'static> Weak<T> {
         // SAFETY: a non-null cell names an allocated object (`weak_table.rs`, "Clearing": cells
         // of dead objects are cleared, and running mutators passed a safepoint, before the sweep
         // may free them).
-        let header = unsafe { p.as_ref() };
-        if weak_table::condemned(header) {
+        if unsafe { weak_table::condemned(p.as_ptr()) } {
             return None; // dead by the marking that just finished; its cell is being cleared
         }
         if clock::barrier_on() {

@@ -26,7 +26,7 @@
 use crate::{
     cells::{CellPool, PtrCell},
     clock,
-    object::Header,
+    object::{mark, Header},
     primitive::sync::{atomic::Ordering, Mutex},
 };
 
@@ -60,8 +60,9 @@ impl WeakTable {
         let mut cleared = 0;
         CellPool::for_each_in(&chunks, |cell, p| {
             // SAFETY: the sweep epoch has not advanced past objects that died in this cycle,
-            // and referents of older cycles were cleared in their own cycle: `p` is allocated.
-            if unsafe { &*p }.mark_epoch() < epoch
+            // and referents of older cycles were cleared in their own cycle: `p` is allocated
+            // (and its mark is still the finished marking's: its page is not swept yet).
+            if !unsafe { mark::is_marked(p, epoch) }
                 && cell.ptr.compare_exchange(p, std::ptr::null_mut(), Ordering::AcqRel, Ordering::Relaxed).is_ok()
             {
                 cleared += 1;
@@ -78,8 +79,13 @@ impl WeakTable {
 
 /// Whether a pending verdict (step 1) found `referent` dead: its cell may not be cleared yet,
 /// but an upgrade must fail.
+///
+/// # Safety
+/// `referent` was read from a weak cell that is not cleared: an allocated object (whose page is
+/// not swept for the pending verdict, since the sweep epoch is published only afterwards).
 #[inline]
-pub(crate) fn condemned(referent: &Header) -> bool {
+pub(crate) unsafe fn condemned(referent: *const Header) -> bool {
     let verdict = clock::weak_verdict();
-    verdict != 0 && referent.mark_epoch() < verdict
+    // SAFETY: guaranteed by the caller.
+    verdict != 0 && !unsafe { mark::is_marked(referent, verdict) }
 }

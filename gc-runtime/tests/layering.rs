@@ -27,6 +27,7 @@ const ENGINE: &[&str] = &[
     "named",
     "config",
     "clock",
+    "mark_bits",
     "slot",
     "object",
     "cells",

@@ -1,13 +1,13 @@
 //! Unit tests: each storing and removing method of each collection shades exactly what the
 //! cycle's barrier promises — the removed or overwritten pointer under Yuasa and hybrid, the
-//! stored one under Dijkstra and hybrid — checked on mark words with a pretend marking, for
+//! stored one under Dijkstra and hybrid — checked on mark bits with a pretend marking, for
 //! every barrier kind. (The integration tests in `tests/collections.rs` check the same end to
 //! end, with real cycles and checkmark, but only probabilistically.)
 
 use crate::{
     clock::{self, Phase},
     config::BarrierKind,
-    object::GcBox,
+    object::mark,
     runtime::Runtime,
     test_support, thread_state, Gc, GcIdMap, GcMap, GcVec, Mutator, Trace,
 };
@@ -23,9 +23,9 @@ fn obj(mu: &Mutator) -> Gc<'_, Obj> {
     mu.alloc(Obj { v: GcVec::new(), m: GcMap::new(), i: GcIdMap::new() })
 }
 
-fn mark_of(g: Gc<'_, Obj>) -> u64 {
+fn marked(g: Gc<'_, Obj>) -> bool {
     // SAFETY: `g` is a live local: its object is allocated and initialised.
-    unsafe { (*g.header_ptr().cast::<GcBox<Obj>>()).header.mark_epoch() }
+    unsafe { mark::is_marked(g.header_ptr(), clock::mark_epoch()) }
 }
 
 /// Turns the pretend marking off again, also if an assertion fails.
@@ -36,6 +36,7 @@ impl Drop for PhaseOff {
         clock::force(Phase::Off, BarrierKind::Dijkstra);
         thread_state::with_running_mutator(|mu| mu.shade.flush(mu.grey));
         Runtime::get().grey.clear();
+        drop(test_support::ClearMarks);
     }
 }
 
@@ -88,17 +89,18 @@ fn every_store_and_removal_shades_what_the_barrier_promises() {
             c.v.push(old);
             c.m.insert(1, old);
             c.i.insert(old, old);
-            let white = mark_of(c);
-            // Pretend a cycle started: new epoch (everything above is white), barrier on.
-            let epoch = clock::force(Phase::Mark, kind);
+            assert!(!marked(c) && !marked(old) && !marked(new), "objects are white outside a marking");
+            // Pretend a cycle started: barrier on.
+            clock::force(Phase::Mark, kind);
             let off = PhaseOff;
             op(&mu, c, old, new);
-            drop(off);
             let removed_shaded = removes && kind.shades_old();
             let stored_shaded = stores && kind.shades_new();
-            assert_eq!(mark_of(old) == epoch, removed_shaded, "{kind:?}, {name}: the removed or overwritten pointer");
-            assert_eq!(mark_of(new) == epoch, stored_shaded, "{kind:?}, {name}: the stored pointer");
-            assert_eq!(mark_of(c), white, "{kind:?}, {name}: the container is not shaded");
+            let (old_marked, new_marked, c_marked) = (marked(old), marked(new), marked(c));
+            drop(off);
+            assert_eq!(old_marked, removed_shaded, "{kind:?}, {name}: the removed or overwritten pointer");
+            assert_eq!(new_marked, stored_shaded, "{kind:?}, {name}: the stored pointer");
+            assert!(!c_marked, "{kind:?}, {name}: the container is not shaded");
         }
     }
 }

@@ -5,6 +5,16 @@
 //! `mcache` with `allocCache`). When the page has no free slot left it goes back to its
 //! central list and the cache takes another, sweeping it first if needed (lazy sweep).
 //!
+//! # Allocate black
+//!
+//! A new object must survive the next sweep of its page when that sweep is due to a marking
+//! that has started: the marking in progress, or one that ended while the page sat in this
+//! cache (its sweep comes when the page is handed back). That is exactly when the current mark
+//! epoch is newer than the epoch the page was last swept for, so the fast path compares the two
+//! and, if so, sets the object's mark bit (see `mark_bits.rs`). Otherwise the object is white,
+//! as it must be: a mark bit set outside a marking would be taken by the next marking for an
+//! object already scanned.
+//!
 //! After marking terminates, the pages in the cache may hold dead objects. The mutator gives
 //! them all back ([`AllocCache::release_all`]) when it leaves the stop-the-world pause, so the
 //! sweeper can reach them; until then it keeps allocating from them, which is sound because
@@ -15,13 +25,21 @@
 use std::ptr::NonNull;
 
 use super::{page::Page, size_class::NUM_CLASSES, PageHeap};
-use crate::primitive::sync::atomic::{AtomicU64, Ordering};
+use crate::{
+    clock,
+    mark_bits::PageMarks,
+    primitive::sync::atomic::{AtomicU64, Ordering},
+};
 
 #[derive(Clone, Copy)]
 struct CachedPage {
     page: Option<&'static Page>,
     base: *mut u8,
     bits: *const AtomicU64,
+    has_drop: *const AtomicU64,
+    marks: Option<&'static PageMarks>,
+    /// The epoch the page was last swept for (it does not change while the page is cached).
+    swept_epoch: u64,
     slot_size: usize,
     word: usize,
     nwords: usize,
@@ -32,6 +50,9 @@ const EMPTY: CachedPage = CachedPage {
     page: None,
     base: std::ptr::null_mut(),
     bits: std::ptr::null(),
+    has_drop: std::ptr::null(),
+    marks: None,
+    swept_epoch: u64::MAX,
     slot_size: 0,
     word: 0,
     nwords: 0,
@@ -52,21 +73,31 @@ impl Default for AllocCache {
 }
 
 impl AllocCache {
-    /// Take a free slot of `class` from the cached page, if it has one.
+    /// Take a free slot of `class` from the cached page, if it has one, for an object whose
+    /// type needs drop if `needs_drop` (a constant at every call site); the slot is marked if
+    /// it must be allocated black (module header).
     #[inline(always)]
-    pub(crate) fn alloc_fast(&mut self, class: usize) -> Option<NonNull<u8>> {
+    pub(crate) fn alloc_fast(&mut self, class: usize, needs_drop: bool) -> Option<NonNull<u8>> {
         let c = &mut self.pages[class];
         loop {
             if c.free != 0 {
                 let bit = c.free.trailing_zeros() as usize;
                 c.free &= c.free - 1;
+                let mask = 1u64 << bit;
                 // SAFETY: `c.page` is owned by this cache (it is non-null whenever `free` is
-                // non-zero), `word < nwords`, so `bits.add(word)` is inside the bitmap and
-                // the slot address is inside the page.
+                // non-zero), `word < nwords`, so `bits.add(word)` and `has_drop.add(word)` are
+                // inside their bitmaps and the slot address is inside the page.
                 unsafe {
                     // The owner is the only writer: a load and a store, not an atomic RMW.
                     let word = &*c.bits.add(c.word);
-                    word.store(word.load(Ordering::Relaxed) | 1u64 << bit, Ordering::Relaxed);
+                    word.store(word.load(Ordering::Relaxed) | mask, Ordering::Relaxed);
+                    if needs_drop {
+                        let word = &*c.has_drop.add(c.word);
+                        word.store(word.load(Ordering::Relaxed) | mask, Ordering::Relaxed);
+                    }
+                    if clock::mark_epoch() > c.swept_epoch {
+                        allocate_black(c.marks, c.word * 64 + bit);
+                    }
                     return Some(NonNull::new_unchecked(c.base.add((c.word * 64 + bit) * c.slot_size)));
                 }
             }
@@ -92,6 +123,9 @@ impl AllocCache {
             page: Some(page),
             base: page.base(),
             bits: page.bitmap(),
+            has_drop: page.drop_bitmap(),
+            marks: Some(page.marks()),
+            swept_epoch: page.swept_epoch(),
             slot_size: slots.slot_size,
             word: 0,
             nwords: slots.nslots.div_ceil(64),
@@ -107,5 +141,13 @@ impl AllocCache {
             }
             *c = EMPTY;
         }
+    }
+}
+
+/// Set the mark bit of a new object: while marking runs, or before its page's due sweep.
+#[inline]
+fn allocate_black(marks: Option<&PageMarks>, slot: usize) {
+    if let Some(marks) = marks {
+        marks.try_mark(slot);
     }
 }

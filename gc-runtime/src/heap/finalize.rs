@@ -8,13 +8,13 @@
 //! that may happen where the collector holds something it needs: inside an allocation (the
 //! mutator's cache is borrowed), inside a stop-the-world pause, or on the collector thread
 //! (whose progress every mutator waits for). So no sweeper runs a destructor. Sweeping a page —
-//! on any thread — frees the dead objects that need no drop and, if the page also holds dead
-//! objects that do, hands the whole page to this queue instead of keeping or filing it; a dead
-//! large object with a destructor is handed over alone. One thread, `gc-finalizer`, takes the
-//! work in order, runs the destructors (each inside `catch_unwind`, its payload dropped inside
-//! another), frees the objects, and files the page back into its class's lists. Go and cppgc
-//! take the same decision: finalizers run on their own goroutine or task, never inside the
-//! allocator.
+//! on any thread — frees the dead objects that need no drop and *dooms* those that do: they
+//! keep their slots, and the sweep hands their slot bits (with the page) to this queue, while
+//! the page itself is filed as usual; a dead large object with a destructor is handed over
+//! alone. One thread, `gc-finalizer`, takes the work in order, runs the destructors (each
+//! inside `catch_unwind`, its payload dropped inside another), and reports the slots back to
+//! the page, whose owner frees them at its next sweep (see `page.rs`). Go and cppgc take the
+//! same decision: finalizers run on their own goroutine or task, never inside the allocator.
 //!
 //! The finalizer thread is a collector thread: it cannot attach a mutator, so a destructor
 //! cannot reach another object (reading a slot needs a mutator), dead or alive.
@@ -30,18 +30,19 @@
 //!
 //! # Ownership
 //!
-//! A page in the queue is owned by the queue, then by the finalizer thread while it sweeps it
-//! (see `page.rs`, "Ownership"); a large object in the queue is owned by it the same way.
+//! The queue never owns a page: it owns the doomed objects it lists, which nobody else touches
+//! until the finalizer reports them finalized (see `page.rs`, "Ownership"). A large object in
+//! the queue is owned by it.
 
 use std::collections::VecDeque;
 
-use super::{large::LargeObject, page::Page};
+use super::{large::LargeObject, page::Doomed};
 use crate::primitive::sync::{Condvar, Mutex};
 
 /// One item of finalization work.
 pub(crate) enum Work {
-    /// A page holding dead objects with destructors (and possibly live ones).
-    Page(&'static Page),
+    /// The doomed objects one sweep of a page found.
+    Page(Doomed),
     /// A dead large object with a destructor.
     Large(LargeObject),
 }

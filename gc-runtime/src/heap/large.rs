@@ -1,6 +1,13 @@
 //! Large objects: anything over [`MAX_SMALL`](super::size_class::MAX_SMALL) bytes, or aligned
 //! beyond 16, gets its own block from the system allocator.
 //!
+//! # Layout
+//!
+//! A block holds the object's mark word (the epoch of the last marking that reached it, see
+//! `object/mark.rs`), padded to the object's alignment, then the object: header and value. The
+//! object's address is what every pointer to it holds; the block starts
+//! [`block_offset`] bytes before it.
+//!
 //! # Publication
 //!
 //! Listed objects are seen by every sweeper, on any thread, which reads their headers. So a
@@ -21,17 +28,32 @@ use std::{alloc::Layout, ptr::NonNull};
 use super::{page::SweepResult, raw};
 use crate::{
     clock,
-    object::Header,
+    object::{
+        mark::{large_mark, LARGE_MARK_BYTES},
+        mark_word::MarkWord,
+        Header,
+    },
     primitive::sync::{
         atomic::{AtomicUsize, Ordering},
         Mutex,
     },
 };
 
-/// One large object: its block and the layout it was allocated with.
+/// One large object: the object (not the block) and the block's layout.
 pub(crate) struct LargeObject {
     ptr: NonNull<Header>,
     layout: Layout,
+}
+
+/// Where an object of `layout` starts in its block: after its mark word, at its alignment.
+fn block_offset(layout: Layout) -> usize {
+    layout.align().max(LARGE_MARK_BYTES)
+}
+
+/// The layout of the block for an object of `layout`.
+fn block_layout(layout: Layout) -> Layout {
+    Layout::from_size_align(block_offset(layout) + layout.size(), layout.align().max(align_of::<MarkWord>()))
+        .expect("a large object's block layout")
 }
 
 // SAFETY: a `LargeObject` owns its block; the object in it is `Send + Sync`.
@@ -47,22 +69,30 @@ pub(crate) struct LargeObjects {
 }
 
 impl LargeObjects {
-    /// Allocate a block for one object with `layout`. It is not listed: write the object, then
-    /// [`publish`](Self::publish) it.
+    /// Allocate a block for one object with `layout`, its mark word written with the current
+    /// mark epoch (allocated black), and return where the object goes. It is not listed: write
+    /// the object, then [`publish`](Self::publish) it.
     pub(crate) fn alloc(&self, layout: Layout) -> NonNull<u8> {
-        self.bytes.fetch_add(layout.size(), Ordering::Relaxed);
-        raw::alloc_zeroed(layout)
+        let block_layout = block_layout(layout);
+        self.bytes.fetch_add(block_layout.size(), Ordering::Relaxed);
+        let block = raw::alloc_zeroed(block_layout);
+        // SAFETY: the block holds the offset and the object after it.
+        let obj = unsafe { block.add(block_offset(layout)) };
+        // SAFETY: the mark word's 8 bytes lie in the block, right before the object, aligned
+        // (the offset and the block's alignment are multiples of 8).
+        unsafe { obj.sub(LARGE_MARK_BYTES).cast::<MarkWord>().write(MarkWord::new(clock::mark_epoch())) };
+        obj
     }
 
-    /// List a block from [`alloc`](Self::alloc) for sweeping.
+    /// List an object from [`alloc`](Self::alloc) for sweeping.
     ///
     /// # Safety
-    /// `ptr` came from `alloc(layout)`, is not listed yet, and holds an initialised object
-    /// (header and value) marked for the current epoch.
-    pub(crate) unsafe fn publish(&self, ptr: NonNull<u8>, layout: Layout) {
+    /// `obj` came from `alloc(layout)`, is not listed yet, and holds an initialised object
+    /// (header and value).
+    pub(crate) unsafe fn publish(&self, obj: NonNull<u8>, layout: Layout) {
         // The lock (released after the push, acquired by every sweep) orders the object's
         // writes before any sweeper's reads.
-        self.list.lock().push(LargeObject { ptr: ptr.cast(), layout });
+        self.list.lock().push(LargeObject { ptr: obj.cast(), layout: block_layout(layout) });
     }
 
     /// Free every listed object that is dead for the current sweep epoch and needs no drop;
@@ -81,7 +111,8 @@ impl LargeObjects {
             // SAFETY: listed objects are initialised (see "Publication") and not freed (they
             // are still listed).
             let header = unsafe { obj.ptr.as_ref() };
-            if header.mark_epoch() >= epoch {
+            // SAFETY: as above.
+            if unsafe { large_mark(obj.ptr.as_ptr()) }.epoch() >= epoch {
                 survivors.push(obj);
             } else if header.desc().drop.is_some() {
                 result.deferred += 1;
@@ -107,11 +138,14 @@ impl LargeObjects {
         if run_destructor && !unsafe { super::run_destructor(obj.ptr.as_ptr()) } {
             result.drop_panics += 1;
         }
+        let offset = obj.layout.align().max(LARGE_MARK_BYTES);
         result.freed_objects += 1;
-        result.freed_bytes += obj.layout.size();
+        // The object's bytes, as charged by `PageHeap::alloc_large`.
+        result.freed_bytes += obj.layout.size() - offset;
         self.bytes.fetch_sub(obj.layout.size(), Ordering::Relaxed);
-        // SAFETY: the block came from `raw::alloc_zeroed(obj.layout)` and is dead.
-        unsafe { raw::dealloc(obj.ptr.cast(), obj.layout) };
+        // SAFETY: the object lies `block_offset` into its block, which came from
+        // `raw::alloc_zeroed(obj.layout)`, and is dead.
+        unsafe { raw::dealloc(obj.ptr.cast::<u8>().sub(offset), obj.layout) };
         result
     }
 

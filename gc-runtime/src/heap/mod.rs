@@ -23,13 +23,14 @@
 //!
 //! Sweeping is spread over several threads: the collector's background sweep
 //! ([`PageHeap::sweep_class`]), allocators that find only unswept pages when they refill
-//! (lazy sweeping, in [`PageHeap::acquire`]), allocators over the memory limit, and the
-//! finalizer thread. Only the finalizer runs destructors (user code): every other sweep frees
-//! dead objects that need no drop until it meets one that does, and then hands the page to the
-//! finalizer ([`PageHeap::finalize_next`]), which sweeps it again with destructors and files
-//! it. A counter of sweeps in flight (raised and lowered by a guard, so nothing is lost if a
-//! sweep unwinds) lets [`PageHeap::finish_sweep`] know when every page taken out of a list has
-//! been swept and filed again or handed to the finalizer.
+//! (lazy sweeping, in [`PageHeap::acquire`]), and allocators over the memory limit. No sweep
+//! runs a destructor (user code): a sweep frees the dead objects that need no drop and dooms
+//! the others, whose slot bits it hands to the finalizer thread ([`PageHeap::finalize_next`]);
+//! the page itself stays with the sweeper and is filed as usual. So every page is swept
+//! completely, once per marking, whatever destructors are still pending. A counter of sweeps in
+//! flight (raised and lowered by a guard, so nothing is lost if a sweep unwinds) lets
+//! [`PageHeap::finish_sweep`] know when every page taken out of a list has been swept and
+//! filed again.
 
 pub(crate) mod cache;
 pub(crate) mod central;
@@ -50,13 +51,13 @@ use self::{
     central::Central,
     finalize::{FinalizeQueue, Work},
     large::LargeObjects,
-    page::{Destructors, Page, SweepResult},
+    page::{Page, SweepResult},
     pool::{PagePool, Scavenged, Taken},
     size_class::NUM_CLASSES,
 };
 use crate::{
     clock,
-    object::Header,
+    object::{mark, Header},
     primitive::sync::atomic::{AtomicU64, AtomicUsize, Ordering},
     report,
 };
@@ -216,18 +217,16 @@ impl PageHeap {
         self.pool.scavenge(Instant::now(), delay, retain, self.large.bytes())
     }
 
-    /// Sweep an owned page without running destructors. Returns what the sweep found if the
-    /// page is now swept for `epoch` (the caller still owns it); `None` if the page held dead
-    /// objects that need drop and went to the finalizer instead.
-    fn sweep_owned(&self, page: &'static Page, epoch: u64) -> Option<SweepResult> {
-        // SAFETY: the caller owns the page.
-        let r = unsafe { page.sweep(epoch, Destructors::Defer) };
+    /// Sweep an owned page (it stays the caller's); its dead objects that need drop go to the
+    /// finalizer.
+    fn sweep_owned(&self, page: &'static Page, epoch: u64) -> SweepResult {
+        // SAFETY: the caller owns the page, and `epoch` is a sweep epoch: its marking ended.
+        let (r, doomed) = unsafe { page.sweep(epoch) };
         self.account_sweep(r);
-        if r.deferred > 0 {
-            self.finalizer.push(Work::Page(page));
-            return None;
+        if let Some(doomed) = doomed {
+            self.finalizer.push(Work::Page(doomed));
         }
-        Some(r)
+        r
     }
 
     /// Take ownership of a page of `class` that is swept and has a free slot.
@@ -243,9 +242,7 @@ impl PageHeap {
             let Some(page) = lists.unswept.pop() else { break };
             let _in_flight = InFlight::start(&self.sweeps_in_flight);
             drop(lists);
-            if self.sweep_owned(page, epoch).is_none() {
-                continue; // handed to the finalizer
-            }
+            self.sweep_owned(page, epoch);
             // SAFETY: still owned.
             let has_free = unsafe { page.free_slots() } > 0;
             if has_free {
@@ -305,9 +302,8 @@ impl PageHeap {
             let Some(page) = lists.unswept.pop() else { return false };
             (page, lists.epoch(), InFlight::start(&self.sweeps_in_flight))
         };
-        if let Some(r) = self.sweep_owned(page, epoch) {
-            self.file(page, r.live_objects);
-        }
+        let r = self.sweep_owned(page, epoch);
+        self.file(page, r.live_objects);
         true
     }
 
@@ -322,7 +318,7 @@ impl PageHeap {
     }
 
     /// Sweep until no page in any central list is unswept and no sweep is in flight. Runs no
-    /// destructor: pages that need one are handed to the finalizer (see `finalize.rs`). A
+    /// destructor: dead objects that need one are handed to the finalizer (see `finalize.rs`). A
     /// sweep in flight on another thread may file its page as unswept (the epoch moved on while
     /// it swept), so the lists are checked again once nothing is in flight.
     pub(crate) fn finish_sweep(&self) {
@@ -341,28 +337,34 @@ impl PageHeap {
     }
 
     /// The finalizer thread's step: take the next item of finalization work (waiting for one),
-    /// run its destructors, free the dead, and file the page.
+    /// run its destructors, and free the objects (a page's slots are taken back by the page's
+    /// owner at its next sweep, see `page.rs`).
     pub(crate) fn finalize_next(&self) {
         match self.finalizer.next() {
-            Work::Page(page) => loop {
-                // SAFETY: the page was handed to the queue by its last owner; the queue gave it
-                // to this thread alone.
-                let r = unsafe { page.sweep(clock::sweep_epoch(), Destructors::Run) };
+            Work::Page(doomed) => {
+                let page = doomed.page;
+                let size = page.slot_size();
+                let mut r = SweepResult::default();
+                for (w, &bits) in doomed.bits.iter().enumerate() {
+                    let mut bits = bits;
+                    while bits != 0 {
+                        let i = w * 64 + bits.trailing_zeros() as usize;
+                        bits &= bits - 1;
+                        // SAFETY: a doomed slot: its object is dead (unmarked when its marking
+                        // ended, so nothing reaches it) and stays allocated, untouched by anyone
+                        // else, until this thread reports it finalized; it is dropped once, here.
+                        let obj = unsafe { page.base().add(i * size) }.cast::<Header>();
+                        // SAFETY: as above.
+                        if !unsafe { run_destructor(obj) } {
+                            r.drop_panics += 1;
+                        }
+                        r.freed_objects += 1;
+                        r.freed_bytes += size;
+                    }
+                }
                 self.account_sweep(r);
-                if r.live_objects == 0 {
-                    self.pool.put(page);
-                    break;
-                }
-                // SAFETY: still owned.
-                let (class, has_free) = unsafe { (page.slots().class, page.free_slots() > 0) };
-                let mut lists = self.central[class].lock();
-                if lists.is_current(page) {
-                    lists.file(page, has_free);
-                    break;
-                }
-                // A marking terminated while the destructors ran: objects that died in it are
-                // this work item's too (`collect` waits for the item), so sweep again.
-            },
+                page.report_finalized(&doomed.bits);
+            }
             Work::Large(obj) => {
                 // SAFETY: a dead large object, unlisted, handed over once.
                 let r = unsafe { self.large.free(obj, true) };
@@ -373,30 +375,37 @@ impl PageHeap {
     }
 
     /// Every object that is not dead for `sweep_epoch` (allocated, and marked for it or later),
-    /// in pages and large objects alike, wherever it sits: a cache, a list, the finalizer.
+    /// in pages and large objects alike, wherever it sits: a cache or a list.
     ///
     /// # Safety
     /// The world is stopped (no thread allocates or reformats a page) and `sweep_epoch` is the
     /// current sweep epoch.
     pub(crate) unsafe fn live_objects(&self, sweep_epoch: u64) -> Vec<NonNull<Header>> {
         let mut out = Vec::new();
-        let mut keep_if_live = |h: NonNull<Header>| {
-            // SAFETY: an allocated slot or a listed large object: an initialised header (a
-            // sweeper dropping a dead object meanwhile touches its value, not its header).
-            if unsafe { h.as_ref() }.mark_epoch() >= sweep_epoch {
+        for page in self.pool.all() {
+            // SAFETY: the world is stopped (the caller): nobody allocates, sweeps or reformats.
+            unsafe { page.scan_live(sweep_epoch, |h| out.push(h)) };
+        }
+        self.large.for_each(|h| {
+            // SAFETY: a listed large object: allocated, with its block's provenance.
+            if unsafe { mark::large_mark(h.as_ptr()) }.epoch() >= sweep_epoch {
                 out.push(h);
             }
-        };
-        for page in self.pool.all() {
-            // SAFETY: the world is stopped (the caller): nobody allocates or reformats.
-            unsafe { page.scan_allocated(&mut keep_if_live) };
-        }
-        self.large.for_each(&mut keep_if_live);
+        });
         out
     }
 
-    /// Allocate an unlisted block for a large object of `layout` and charge it; list it with
-    /// [`publish_large`](Self::publish_large) once the object is written.
+    /// Clear the mark bits of every page (tests that pretend a marking).
+    #[cfg(test)]
+    pub(crate) fn clear_marks_for_test(&self) {
+        for page in self.pool.all() {
+            page.clear_marks_for_test();
+        }
+    }
+
+    /// Allocate an unlisted block for a large object of `layout` (allocated black) and charge
+    /// it; returns where the object goes. List it with [`publish_large`](Self::publish_large)
+    /// once the object is written.
     pub(crate) fn alloc_large(&self, layout: Layout) -> NonNull<u8> {
         self.live_bytes.fetch_add(layout.size(), Ordering::Relaxed);
         self.large.alloc(layout)
@@ -434,56 +443,107 @@ mod tests {
         fn trace(&self, _: &mut Tracer<'_>) {}
     }
 
+    /// Same class as `Probe`, no drop.
+    struct Plain(#[allow(dead_code)] u64);
+    // SAFETY: holds no GC pointer.
+    unsafe impl Trace for Plain {
+        const NEEDS_TRACE: bool = false;
+        fn trace(&self, _: &mut Tracer<'_>) {}
+    }
+
     #[test]
-    fn pages_fill_sweep_and_account() {
+    fn pages_fill_sweep_doom_finalize_and_account() {
+        const N: usize = 10_000;
         let heap = PageHeap::default();
         let drops = Arc::new(AtomicUsize::new(0));
-        let class = class_of(std::mem::size_of::<GcBox<Probe>>()).unwrap();
+        let class = class_of(std::mem::size_of::<GcBox<Probe>>(), 8).unwrap();
+        assert_eq!(class_of(std::mem::size_of::<GcBox<Plain>>(), 8), Some(class));
         let mut cache = AllocCache::default();
         let epoch = clock::sweep_epoch();
-        // Fill more than one page; mark every other object with an old epoch (dead).
-        let mut n = 0;
-        while n < 10_000 {
-            let block = match cache.alloc_fast(class) {
-                Some(b) => b,
-                None => {
-                    cache.refill(&heap, class);
-                    continue;
-                }
+        // Fill more than one page with Probes (drop) and Plains (no drop), alternating; mark
+        // the objects with `n % 4 < 2`, as a marking would.
+        let mut objs = Vec::new();
+        while objs.len() < N {
+            let n = objs.len();
+            let Some(block) = cache.alloc_fast(class, n % 2 == 0) else {
+                cache.refill(&heap, class);
+                continue;
             };
-            let mark = if n % 2 == 0 { epoch } else { epoch - 1 };
             // SAFETY: a free slot of the right class, exclusively ours.
             unsafe {
-                block
-                    .cast::<GcBox<Probe>>()
-                    .write(GcBox { header: Header::new::<Probe>(mark), value: Probe(drops.clone()) })
-            };
-            n += 1;
+                if n % 2 == 0 {
+                    let value = Probe(drops.clone());
+                    block.cast::<GcBox<Probe>>().write(GcBox { header: Header::new::<Probe>(), value });
+                } else {
+                    block.cast::<GcBox<Plain>>().write(GcBox { header: Header::new::<Plain>(), value: Plain(0) });
+                }
+            }
+            let obj = block.as_ptr().cast::<Header>();
+            // SAFETY: allocated just now, in a page of this heap.
+            assert!(!unsafe { mark::is_marked(obj, epoch) }, "not allocated black outside a marking");
+            if n % 4 < 2 {
+                // SAFETY: as above.
+                assert!(unsafe { mark::try_mark(obj, epoch) });
+            }
+            objs.push(obj);
         }
-        assert!(heap.live_bytes() >= 10_000 * std::mem::size_of::<GcBox<Probe>>());
+        assert!(heap.live_bytes() >= N * std::mem::size_of::<GcBox<Probe>>());
         cache.release_all(&heap);
         // Released pages were swept for `epoch` already (fresh pages): nothing freed yet.
         heap.finish_sweep();
         assert_eq!(drops.load(O::SeqCst), 0);
-        // Advance the sweep epoch past the odd objects' marks: pretend a marking ended.
-        // Pages hold objects marked `epoch` (live) and `epoch - 1` (dead): sweep against
-        // `epoch` directly, as a lazy sweep after termination would.
-        for class_lists in &heap.central {
-            let pages: Vec<_> = {
-                let mut l = class_lists.lock();
-                let mut pages = std::mem::take(&mut l.partial);
-                pages.append(&mut l.full);
-                pages
-            };
-            for p in pages {
-                p.swept_epoch_for_test(epoch - 1);
-                // SAFETY: owned.
-                let r = unsafe { p.sweep(epoch, Destructors::Run) };
-                assert_eq!(r.freed_objects, r.live_objects, "every other object is dead");
-                heap.account_sweep(r);
+        let pages = |heap: &PageHeap| -> Vec<&'static Page> {
+            heap.central
+                .iter()
+                .flat_map(|c| {
+                    let mut l = c.lock();
+                    let mut pages = std::mem::take(&mut l.partial);
+                    pages.append(&mut l.full);
+                    pages
+                })
+                .collect()
+        };
+        // Pretend the marking `epoch + 1` ended with those marks: sweep for it.
+        let mut total = SweepResult::default();
+        for p in pages(&heap) {
+            // SAFETY: owned (taken out of the lists); no marking runs.
+            let (r, doomed) = unsafe { p.sweep(epoch + 1) };
+            assert_eq!(r.deferred, doomed.as_ref().map_or(0, |d| d.bits.iter().map(|w| w.count_ones() as usize).sum()));
+            if let Some(d) = doomed {
+                heap.finalizer.push(Work::Page(d));
+            }
+            heap.account_sweep(r);
+            total.add(r);
+            heap.central[class].lock().file(p, true);
+        }
+        // SAFETY: the objects' pages are this heap's; their bits are read, not the objects.
+        assert!(objs.iter().all(|&o| !unsafe { mark::is_marked(o, epoch) }), "the sweep cleared the marks");
+        assert_eq!(total.freed_objects, N / 4, "unmarked objects without drop are freed at once");
+        assert_eq!(total.deferred, N / 4, "unmarked objects with drop are doomed");
+        assert_eq!(total.live_objects, N / 2 + N / 4, "marked and doomed objects keep their slots");
+        assert_eq!(drops.load(O::SeqCst), 0, "no sweep runs a destructor");
+        for _ in 0..heap.finalizer.enqueued() {
+            heap.finalize_next();
+        }
+        assert_eq!(drops.load(O::SeqCst), N / 4, "the finalizer drops each doomed object once");
+        assert_eq!(heap.swept.totals().freed_objects, (N / 2) as u64);
+        // The next sweep (marking `epoch + 2` reached the same objects) takes the finalized
+        // slots back, frees nothing else, and drops nothing again.
+        for (n, &o) in objs.iter().enumerate() {
+            if n % 4 < 2 {
+                // SAFETY: a live object of this heap.
+                assert!(unsafe { mark::try_mark(o, epoch) });
             }
         }
-        assert_eq!(drops.load(O::SeqCst), 5_000, "each dead object dropped once");
-        assert_eq!(heap.swept.totals().freed_objects, 5_000);
+        let mut live = 0;
+        for p in pages(&heap) {
+            // SAFETY: owned (taken out of the lists); no marking runs.
+            let (r, doomed) = unsafe { p.sweep(epoch + 2) };
+            assert!(doomed.is_none());
+            assert_eq!(r.freed_objects, 0);
+            live += r.live_objects;
+        }
+        assert_eq!(live, N / 2, "finalized slots are free again");
+        assert_eq!(drops.load(O::SeqCst), N / 4);
     }
 }

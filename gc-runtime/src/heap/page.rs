@@ -3,43 +3,43 @@
 //! # Ownership
 //!
 //! At any moment a page has exactly one owner, and only the owner changes its format
-//! ([`PageSlots`]: the class) and its allocation bitmap: a central list of its class (under
-//! that list's lock), the empty-page pool (under its lock), a mutator's allocation cache, a
-//! thread sweeping it after taking it out of a list, or the finalizer. Ownership moves only
-//! through those locks, which order one owner's writes before the next owner's reads. Page
-//! descriptors are never freed (they are reused across classes), so `&'static Page` is always
-//! valid.
+//! ([`PageSlots`]: the class) and its allocation, drop and doomed bitmaps: a central list of its
+//! class (under that list's lock), the empty-page pool (under its lock), a mutator's allocation
+//! cache, or a thread sweeping it after taking it out of a list. Ownership moves only through
+//! those locks, which order one owner's writes before the next owner's reads. Page descriptors
+//! are never freed (they are reused across classes), so `&'static Page` is always valid.
 //!
-//! Two exceptions. The mark words inside the slots: markers and barriers on any thread touch
-//! them atomically (see [`crate::object::header`]) whoever owns the page. And the bitmap is atomic (the
-//! owner's relaxed loads and stores compile to plain ones), so that with the world stopped the
-//! collector can list every allocated object whoever owns its page
+//! Three exceptions, all atomic. The mark bits ([`PageMarks`], see `mark_bits.rs`): markers,
+//! barriers and allocators on any thread set them whoever owns the page. The `finalized`
+//! bitmap: the finalizer thread sets a bit there when it has run a doomed object's destructor,
+//! and the owner folds those bits in when it next sweeps. And the allocation bitmap is atomic
+//! (the owner's relaxed loads and stores compile to plain ones), so that with the world stopped
+//! the collector can list every allocated object whoever owns its page
 //! ([`Page::scan_allocated`], for pinning after a leaked mutator's thread ended).
 //!
-//! # Sweeping a page
+//! # Sweeping a page: words, not objects
 //!
-//! [`Page::sweep`] walks the allocation bitmap; an allocated slot whose mark is older than the
-//! sweep epoch is dead. A dead object whose type needs no drop is freed at once (its bit is
-//! cleared). One that needs drop is freed only by a sweep allowed to run destructors
-//! ([`Destructors::Run`], the finalizer thread's — see `finalize.rs`); any other sweep leaves
-//! it allocated and reports it as deferred, and the page does not count as swept.
-//! `swept_epoch` records the epoch the page was last swept for completely, so nobody allocates
-//! from a page that still holds dead objects.
+//! [`Page::sweep`] works on 64 slots at a time. A slot is *dead* if it is allocated, unmarked
+//! and not already doomed: `alloc & !marks & !doomed`. Dead slots whose object needs no drop
+//! (the `has_drop` bitmap, set at allocation for types with drop glue) are freed by clearing
+//! their allocation bits: no object is read. Dead objects that need drop become *doomed*: they
+//! keep their slots, and their bits go to the finalizer thread (see `finalize.rs`), which runs
+//! their destructors and reports each one back in `finalized`; the next sweep of the page frees
+//! those slots. Then the mark bits are cleared, ready for the next marking. A sweep never stops
+//! half-way and never waits for a destructor, so every page is swept between one marking and
+//! the next — which is what lets the mark bits be a single bitmap (see `mark_bits.rs`, "When
+//! bits are valid"). `swept_epoch` records the epoch the page was last swept for, so nobody
+//! allocates from a page that still holds dead objects.
 
 use std::{cell::UnsafeCell, ptr::NonNull};
 
 use super::{raw::PageRun, size_class::CLASS_SIZES};
+pub(crate) use crate::mark_bits::PAGE_BYTES;
 use crate::{
+    mark_bits::{PageMarks, PAGE_WORDS},
     object::Header,
     primitive::sync::atomic::{AtomicU64, AtomicUsize, Ordering},
 };
-
-/// How far ahead of the header it reads the sweep prefetches.
-const SWEEP_PREFETCH_BYTES: usize = 512;
-
-/// Bytes per page. Pages are aligned to their size.
-pub(crate) const PAGE_BYTES: usize = 64 * 1024;
-const MAX_WORDS: usize = PAGE_BYTES / 16 / 64;
 
 /// A page descriptor.
 pub(crate) struct Page {
@@ -54,7 +54,16 @@ pub(crate) struct Page {
     /// always set. Only the owner writes it, with a relaxed load and store (one writer, so no
     /// read-modify-write instruction is needed: the same code as a plain `|=`); it is atomic so
     /// that, with the world stopped, the collector can read it whoever owns the page.
-    bits: [AtomicU64; MAX_WORDS],
+    bits: [AtomicU64; PAGE_WORDS],
+    /// One bit per allocated slot whose object needs drop (owner only).
+    has_drop: [AtomicU64; PAGE_WORDS],
+    /// Dead objects waiting for the finalizer to run their destructors (owner only; read with
+    /// the world stopped).
+    doomed: [AtomicU64; PAGE_WORDS],
+    /// Doomed objects whose destructors have run (set by the finalizer, taken by the owner).
+    finalized: [AtomicU64; PAGE_WORDS],
+    /// The mark bits (registered in the run's table, see `mark_bits.rs`).
+    marks: PageMarks,
     slots: UnsafeCell<PageSlots>,
 }
 
@@ -69,28 +78,20 @@ pub(crate) struct PageSlots {
 // SAFETY: `mem` is owned memory; `slots` is only accessed by the page's single owner, and
 // ownership changes hands through locks (module header).
 unsafe impl Send for Page {}
-// SAFETY: as for `Send`; the shared parts (`swept_epoch`, `shared_slot_size`, `bits`, mark words
-// in `mem`) are atomic.
+// SAFETY: as for `Send`; the shared parts (`swept_epoch`, `shared_slot_size`, the bitmaps) are
+// atomic.
 unsafe impl Sync for Page {}
-
-/// Whether a sweep may run the destructors of dead objects.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Destructors {
-    /// Run them (the finalizer thread only).
-    Run,
-    /// Leave dead objects that need drop allocated, and count them as deferred.
-    Defer,
-}
 
 /// What sweeping one page (or the large objects) found.
 #[derive(Clone, Copy, Default, Debug)]
 pub(crate) struct SweepResult {
     pub(crate) freed_objects: usize,
     pub(crate) freed_bytes: usize,
+    /// Slots still allocated after the sweep: live objects, and doomed ones waiting for the
+    /// finalizer.
     pub(crate) live_objects: usize,
     pub(crate) drop_panics: usize,
-    /// Dead objects left for the finalizer (they need drop and the sweep could not run it); a
-    /// page sweep stops at the first, a large-object sweep counts them all.
+    /// Dead objects handed to the finalizer (they need drop).
     pub(crate) deferred: usize,
 }
 
@@ -105,21 +106,34 @@ impl SweepResult {
     }
 }
 
+/// The dead objects with destructors one sweep of a page found: their slot bits, for the
+/// finalizer.
+pub(crate) struct Doomed {
+    pub(crate) page: &'static Page,
+    pub(crate) bits: Box<[u64; PAGE_WORDS]>,
+}
+
 impl Page {
     /// A fresh, empty page for `class` in page `index` of `run`, considered swept for `epoch`.
     /// Each page of a run must be made once.
     pub(crate) fn new_leaked(run: &'static PageRun, index: usize, class: usize, epoch: u64) -> &'static Page {
+        let zeroes = || std::array::from_fn(|_| AtomicU64::new(0));
         let page = Page {
             mem: run.page(index),
             run,
             swept_epoch: AtomicU64::new(epoch),
             shared_slot_size: AtomicUsize::new(CLASS_SIZES[class]),
-            bits: std::array::from_fn(|_| AtomicU64::new(0)),
+            bits: zeroes(),
+            has_drop: zeroes(),
+            doomed: zeroes(),
+            finalized: zeroes(),
+            marks: PageMarks::new(CLASS_SIZES[class]),
             slots: UnsafeCell::new(PageSlots { class, slot_size: 0, nslots: 0 }),
         };
         let page: &'static Page = Box::leak(Box::new(page));
         // SAFETY: the page was just created and is owned by this thread alone.
         unsafe { page.format(class) };
+        run.table().set_page(index, &page.marks);
         page
     }
 
@@ -132,6 +146,16 @@ impl Page {
     /// The allocation bitmap, for the cache that owns the page.
     pub(crate) fn bitmap(&self) -> *const AtomicU64 {
         self.bits.as_ptr()
+    }
+
+    /// The drop bitmap, for the cache that owns the page.
+    pub(crate) fn drop_bitmap(&self) -> *const AtomicU64 {
+        self.has_drop.as_ptr()
+    }
+
+    /// The page's mark bits.
+    pub(crate) fn marks(&self) -> &PageMarks {
+        &self.marks
     }
 
     /// Number of allocated slots.
@@ -166,8 +190,12 @@ impl Page {
         // reference to it is alive.
         unsafe { *self.slots.get() = slots };
         self.shared_slot_size.store(slot_size, Ordering::Relaxed);
-        for (w, word) in self.bits.iter().enumerate() {
-            word.store(!valid_mask(slots.nslots, w), Ordering::Relaxed);
+        self.marks.reformat(slot_size);
+        for w in 0..PAGE_WORDS {
+            self.bits[w].store(!valid_mask(slots.nslots, w), Ordering::Relaxed);
+            self.has_drop[w].store(0, Ordering::Relaxed);
+            self.doomed[w].store(0, Ordering::Relaxed);
+            self.finalized[w].store(0, Ordering::Relaxed);
         }
     }
 
@@ -191,65 +219,78 @@ impl Page {
         self.swept_epoch.load(Ordering::Acquire)
     }
 
-    /// Sweep against `epoch` (a no-op if already swept for it). With [`Destructors::Defer`], the
-    /// sweep stops at the first dead object that needs drop (it stays allocated, counted in
-    /// `deferred`): the page stays unswept for `epoch`, for the finalizer to sweep whole, and
-    /// `live_objects` is not counted.
+    /// Sweep against `epoch` (a no-op if already swept for it): free the dead objects that need
+    /// no drop, doom the ones that do (returned, for the finalizer), take back the slots of
+    /// doomed objects the finalizer is done with, and clear the mark bits (module header).
     ///
     /// # Safety
-    /// The caller owns the page.
-    pub(crate) unsafe fn sweep(&self, epoch: u64, destructors: Destructors) -> SweepResult {
+    /// The caller owns the page, and the marking `epoch` ended (no thread sets mark bits in it
+    /// until the next marking starts).
+    pub(crate) unsafe fn sweep(&'static self, epoch: u64) -> (SweepResult, Option<Doomed>) {
         let mut result = SweepResult::default();
+        // SAFETY: the caller owns the page.
+        let slots = unsafe { self.slots() };
         if self.swept_epoch() >= epoch {
             // SAFETY: the caller owns the page.
             result.live_objects = unsafe { self.allocated() };
-            return result;
+            return (result, None);
         }
-        let base = self.base();
+        // Every page that holds objects is swept once per marking (module header): bits of an
+        // older marking are never left behind.
         // SAFETY: the caller owns the page.
-        let slots = unsafe { self.slots() };
-        let size = slots.slot_size;
-        // Headers are read in address order; prefetching a few slots ahead hides most of the
-        // misses (the hardware prefetcher alone leaves the loop waiting on memory).
-        let ahead = SWEEP_PREFETCH_BYTES.div_ceil(size) * size;
-        'words: for w in 0..slots.nslots.div_ceil(64) {
-            let mut alloc = self.bits[w].load(Ordering::Relaxed) & valid_mask(slots.nslots, w);
-            while alloc != 0 {
-                let bit = alloc.trailing_zeros() as usize;
-                alloc &= alloc - 1;
-                let i = w * 64 + bit;
-                // SAFETY: `i < nslots`, so the address is inside the page.
-                let obj = unsafe { base.add(i * size) }.cast::<Header>();
-                crate::prefetch::prefetch_read(obj.cast::<u8>().wrapping_add(ahead));
-                // SAFETY: slot `i` is allocated (its bit is set): an initialised header.
-                let header = unsafe { &*obj };
-                if header.mark_epoch() >= epoch {
-                    result.live_objects += 1;
-                    continue;
+        debug_assert!(self.swept_epoch() + 1 == epoch || unsafe { self.allocated() } == 0, "a page skipped a sweep");
+        let mut doomed_out: Option<Box<[u64; PAGE_WORDS]>> = None;
+        let mut freed = 0;
+        for w in 0..slots.nslots.div_ceil(64) {
+            let valid = valid_mask(slots.nslots, w);
+            // Acquire: pairs with the finalizer's Release, so its destructor's writes to the
+            // slot come before the slot's reuse.
+            let finalized = self.finalized[w].swap(0, Ordering::Acquire);
+            let mut alloc = self.bits[w].load(Ordering::Relaxed) & !finalized;
+            let mut doomed = self.doomed[w].load(Ordering::Relaxed) & !finalized;
+            let mut has_drop = self.has_drop[w].load(Ordering::Relaxed) & !finalized;
+            let marks = self.marks.word(w).load(Ordering::Relaxed);
+            let dead = alloc & valid & !marks & !doomed;
+            if dead != 0 {
+                let to_drop = dead & has_drop;
+                let free = dead & !to_drop;
+                alloc &= !free;
+                if to_drop != 0 {
+                    doomed |= to_drop;
+                    result.deferred += to_drop.count_ones() as usize;
+                    doomed_out.get_or_insert_with(|| Box::new([0; PAGE_WORDS]))[w] = to_drop;
                 }
-                if header.desc().drop.is_some() {
-                    if destructors == Destructors::Defer {
-                        // The page goes to the finalizer, which sweeps it whole: reading the
-                        // rest of it here would be work done twice.
-                        result.deferred += 1;
-                        break 'words;
-                    }
-                    // SAFETY: the object is dead (unmarked at the last termination), so nothing
-                    // can reach it; it is dropped once, here, and its slot freed right after.
-                    if !unsafe { super::run_destructor(obj) } {
-                        result.drop_panics += 1;
-                    }
-                }
-                let word = &self.bits[w];
-                word.store(word.load(Ordering::Relaxed) & !(1u64 << bit), Ordering::Relaxed);
-                result.freed_objects += 1;
-                result.freed_bytes += size;
+                freed += free.count_ones() as usize;
+                has_drop &= !free;
+            }
+            self.bits[w].store(alloc, Ordering::Relaxed);
+            self.doomed[w].store(doomed, Ordering::Relaxed);
+            self.has_drop[w].store(has_drop, Ordering::Relaxed);
+            self.marks.word(w).store(0, Ordering::Relaxed);
+            result.live_objects += (alloc & valid).count_ones() as usize;
+        }
+        result.freed_objects = freed;
+        result.freed_bytes = freed * slots.slot_size;
+        self.swept_epoch.store(epoch, Ordering::Release);
+        (result, doomed_out.map(|bits| Doomed { page: self, bits }))
+    }
+
+    /// The finalizer ran the destructors of the doomed objects in `bits`: their slots may be
+    /// reused once the owner next sweeps the page. Called by the finalizer thread, whoever owns
+    /// the page.
+    pub(crate) fn report_finalized(&self, bits: &[u64; PAGE_WORDS]) {
+        for (w, &b) in bits.iter().enumerate() {
+            if b != 0 {
+                // Release: the destructors' writes come before the slots' reuse (see `sweep`).
+                self.finalized[w].fetch_or(b, Ordering::Release);
             }
         }
-        if result.deferred == 0 {
-            self.swept_epoch.store(epoch, Ordering::Release);
-        }
-        result
+    }
+
+    /// The slot size of the current format, for the finalizer (a page with doomed objects is
+    /// never reformatted).
+    pub(crate) fn slot_size(&self) -> usize {
+        self.shared_slot_size.load(Ordering::Relaxed)
     }
 
     /// Give the page's memory back to the OS (see `raw.rs`); `false` if the platform cannot.
@@ -261,14 +302,16 @@ impl Page {
     /// in it is read again).
     pub(crate) unsafe fn release_memory(&self) -> bool {
         // SAFETY: `mem` is a page of `run`; the page is empty and owned by the caller, so no
-        // thread reads its memory (the descriptor, with the bitmap, is elsewhere).
+        // thread reads its memory (the descriptor, with the bitmaps, is elsewhere).
         unsafe { self.run.release(self.mem) }
     }
 
-    /// Pretend the page was last swept for `epoch` (tests).
+    /// Clear every mark bit (tests that pretend a marking without finishing it).
     #[cfg(test)]
-    pub(crate) fn swept_epoch_for_test(&self, epoch: u64) {
-        self.swept_epoch.store(epoch, Ordering::Release);
+    pub(crate) fn clear_marks_for_test(&self) {
+        for w in 0..PAGE_WORDS {
+            self.marks.word(w).store(0, Ordering::Relaxed);
+        }
     }
 
     /// Reset the page for `class` (it must be empty) and mark it swept for `epoch`.
@@ -283,22 +326,28 @@ impl Page {
         self.swept_epoch.store(epoch, Ordering::Release);
     }
 
-    /// Call `f` with the header of every allocated slot, whoever owns the page (the allocation
-    /// bitmap is atomic). A slot may be freed meanwhile by a sweeper (it frees only dead
-    /// objects, and writes no header).
+    /// Call `f` with the header of every object in the page that is not dead for `sweep_epoch`
+    /// (allocated, not doomed, and — if the page is not swept for that epoch yet — marked),
+    /// whoever owns the page (the bitmaps are atomic).
     ///
     /// # Safety
-    /// No thread allocates from or reformats the page meanwhile (the world is stopped: only
-    /// mutators allocate and reformat, and parked ones do neither).
-    pub(crate) unsafe fn scan_allocated(&self, mut f: impl FnMut(NonNull<Header>)) {
+    /// No thread allocates from, sweeps or reformats the page meanwhile (the world is stopped:
+    /// only mutators allocate and reformat, and parked ones do neither; the caller makes sure
+    /// no sweep is in flight).
+    pub(crate) unsafe fn scan_live(&self, sweep_epoch: u64, mut f: impl FnMut(NonNull<Header>)) {
         let size = self.shared_slot_size.load(Ordering::Relaxed);
         let nslots = PAGE_BYTES / size;
+        let swept = self.swept_epoch() >= sweep_epoch;
         for w in 0..nslots.div_ceil(64) {
-            let mut alloc = self.bits[w].load(Ordering::Relaxed) & valid_mask(nslots, w);
-            while alloc != 0 {
-                let i = w * 64 + alloc.trailing_zeros() as usize;
-                alloc &= alloc - 1;
-                // SAFETY: `i < nslots`: a slot start inside the page (16-aligned, non-null).
+            let mut live =
+                self.bits[w].load(Ordering::Relaxed) & valid_mask(nslots, w) & !self.doomed[w].load(Ordering::Relaxed);
+            if !swept {
+                live &= self.marks.word(w).load(Ordering::Relaxed);
+            }
+            while live != 0 {
+                let i = w * 64 + live.trailing_zeros() as usize;
+                live &= live - 1;
+                // SAFETY: `i < nslots`: a slot start inside the page (8-aligned, non-null).
                 f(unsafe { NonNull::new_unchecked(self.base().add(i * size).cast::<Header>()) });
             }
         }
@@ -326,7 +375,7 @@ mod tests {
     fn fresh_pages_are_empty_with_the_right_slot_count() {
         let run = PageRun::map(PAGE_BYTES);
         for (i, class) in [0, 5, NUM_CLASSES - 1].into_iter().enumerate() {
-            let page = Page::new_leaked(run, i, class, 1);
+            let page = Page::new_leaked(run, i + 1, class, 1);
             assert_eq!(page.base() as usize % PAGE_BYTES, 0, "pages are aligned to their size");
             // SAFETY: this test owns the page.
             let PageSlots { slot_size, nslots, .. } = unsafe { page.slots() };

@@ -77,7 +77,8 @@ impl PagePool {
         }
         let (run, used) = match lists.run {
             Some((run, used)) if used < RUN_PAGES => (run, used),
-            _ => (PageRun::map(PAGE_BYTES), 0),
+            // Page 0 of a run holds its table (see `mark_bits.rs`).
+            _ => (PageRun::map(PAGE_BYTES), 1),
         };
         lists.run = Some((run, used + 1));
         let page = Page::new_leaked(run, used, class, epoch);

@@ -8,7 +8,8 @@
 //! # Page memory
 //!
 //! Pages come from anonymous memory mappings ([`PageRun`]: [`RUN_PAGES`] pages each, 2 MiB,
-//! aligned to their size, so that a page's base address is a multiple of `PAGE_BYTES`), taken
+//! aligned to their size, so that a page's base address is a multiple of `PAGE_BYTES`, and the
+//! first page of each holds the run's table of mark bitmaps, see `mark_bits.rs`), taken
 //! from the system by `memmap2` and never unmapped: page descriptors are never freed either.
 //! (In interleaved runs on a busy 2-core machine, aligning runs to 2 MiB rather than to the page
 //! size raised the mark rate of 4M objects from 75–77M to 85–91M objects/s; why is not
@@ -44,9 +45,8 @@ pub(crate) unsafe fn dealloc(ptr: NonNull<u8>, layout: Layout) {
     unsafe { std::alloc::dealloc(ptr.as_ptr(), layout) }
 }
 
-/// Pages per mapping: 2 MiB of address space at a time (the memory is faulted in only as pages
-/// are used).
-pub(crate) const RUN_PAGES: usize = 32;
+pub(crate) use crate::mark_bits::RUN_PAGES;
+use crate::mark_bits::{self, RunTable};
 
 /// One mapping of [`RUN_PAGES`] pages of `page_bytes` each, aligned to its size. Leaked:
 /// it lives as long as the process.
@@ -56,6 +56,8 @@ pub(crate) struct PageRun {
     /// Where `start` lies in the mapping, for `madvise`.
     offset: usize,
     page_bytes: usize,
+    /// The run's page table, in its first page (see `mark_bits.rs`).
+    table: &'static RunTable,
     /// The mapping (kept for `madvise`; dropping it would unmap the pages).
     #[cfg(not(miri))]
     #[cfg_attr(not(unix), allow(dead_code))]
@@ -74,7 +76,13 @@ impl PageRun {
     pub(crate) fn map(page_bytes: usize) -> &'static PageRun {
         let bytes = RUN_PAGES * page_bytes;
         let layout = Layout::from_size_align(bytes, bytes).expect("page run layout");
+        assert_eq!(bytes, mark_bits::RUN_BYTES, "runs have the size the mark bits' lookup expects");
         Box::leak(Box::new(Self::map_aligned(layout, page_bytes)))
+    }
+
+    /// The run's page table (in its first page, which holds no objects).
+    pub(crate) fn table(&self) -> &'static RunTable {
+        self.table
     }
 
     #[cfg(not(miri))]
@@ -92,13 +100,18 @@ impl PageRun {
         // aligned start and the `size` bytes after it are inside it.
         let start = unsafe { base.add(offset) };
         let start = NonNull::new(start).unwrap_or_else(|| std::alloc::handle_alloc_error(layout));
-        PageRun { start, offset, page_bytes, map }
+        // SAFETY: `start` begins `layout.size()` fresh, writable, aligned bytes of this mapping.
+        let table = unsafe { mark_bits::register_run(start.as_ptr()) };
+        PageRun { start, offset, page_bytes, table, map }
     }
 
     /// Miri has no `mmap` of this kind: take the run from the allocator (and never release it).
     #[cfg(miri)]
     fn map_aligned(layout: Layout, page_bytes: usize) -> PageRun {
-        PageRun { start: alloc_zeroed(layout), offset: 0, page_bytes }
+        let start = alloc_zeroed(layout);
+        // SAFETY: a fresh, zeroed, aligned block of the run's size.
+        let table = unsafe { mark_bits::register_run(start.as_ptr()) };
+        PageRun { start, offset: 0, page_bytes, table }
     }
 
     /// The base address of page `i` of the run (`i < RUN_PAGES`).

@@ -112,7 +112,11 @@ impl<'q> MarkWorker<'q> {
         // SAFETY: `obj` came off a shade queue or this stack in the current cycle: it was
         // marked this cycle, so it is reachable and allocated.
         let desc = unsafe { obj.header() }.desc();
-        let Some(trace) = desc.trace else { return };
+        let Some(trace) = desc.trace else {
+            // Shaded by a barrier or an assist, which do not read objects: nothing to scan.
+            self.visit.leaf_bytes += desc.size;
+            return;
+        };
         self.visit.locked = false;
         let mut tracer = Tracer::marking(&mut self.visit);
         // SAFETY: `obj` is an allocated object of the type `desc` describes.

@@ -1,27 +1,12 @@
-//! The per-object header: mark state and type descriptor.
+//! The per-object header: the type descriptor.
 //!
 //! # Layout
 //!
-//! Every object lives in a [`GcBox<T>`]: a 16-byte [`Header`] followed by the value. The header
-//! holds a pointer to the type's [`TypeDesc`] (trace, drop, size, name) and the mark word.
-//!
-//! # Mark epochs instead of mark bits
-//!
-//! The mark word holds the number of the last cycle ("epoch") that marked the object. The
-//! collector keeps two global counters: `mark_epoch`, bumped when a cycle starts, and
-//! `sweep_epoch`, set to `mark_epoch` when marking terminates. Then, for an allocated object:
-//!
-//! | condition | colour |
-//! |---|---|
-//! | `mark == mark_epoch` | marked in this cycle: grey if still on a shade queue, black otherwise |
-//! | `mark <  mark_epoch` | white: not (yet) reached in this cycle |
-//! | `mark <  sweep_epoch` | dead: unreachable when the last mark terminated; the sweeper frees it |
-//!
-//! A new object is written with `mark = mark_epoch`. That is *allocate black* while marking,
-//! survives the sweep that is in progress after marking, and is white for the next cycle —
-//! one rule for every phase. Nothing ever clears marks, so the sweep of a page can be put off
-//! to any later time: a page is always swept against the newest `sweep_epoch`, and an object
-//! dead for an older epoch is dead for every newer one. Epochs are 64-bit and never wrap.
+//! Every object lives in a [`GcBox<T>`]: an 8-byte [`Header`] followed by the value. The header
+//! holds a pointer to the type's [`TypeDesc`] (trace, drop, size, name) and nothing else: the
+//! mark state lives beside the objects, in a bitmap per page (see `mark_bits.rs`), or — for a
+//! large object, which has a block of its own — in a [`MarkWord`] just in front of the header
+//! (see [`super::mark`]).
 //!
 //! # Concurrency
 //!
@@ -29,13 +14,11 @@
 //! (a `Release` store into a slot or root, a push onto a shade queue, the hand-back of its page
 //! or — for a large object — its listing for the sweepers, both under a lock), and never changes
 //! while the object is allocated; readers that obtained the address through those channels
-//! read it without further synchronisation. `mark` is atomic: the marker, mark assists and
-//! barrier slow paths race to shade the same object, and exactly one of them wins.
+//! read it without further synchronisation.
 
-use super::{
-    mark_word::MarkWord,
-    trace::{Trace, Tracer},
-};
+#[cfg(doc)]
+use super::mark_word::MarkWord;
+use super::trace::{Trace, Tracer};
 
 /// Type information the collector needs about an object: how to trace it, how to drop it.
 pub(crate) struct TypeDesc {
@@ -61,7 +44,6 @@ impl TypeDesc {
 #[repr(C)]
 pub(crate) struct Header {
     desc: &'static TypeDesc,
-    mark: MarkWord,
 }
 
 /// An object as laid out in the heap: header, then value.
@@ -101,28 +83,15 @@ unsafe fn drop_erased<T>(obj: *mut Header) {
 }
 
 impl Header {
-    /// A header for a new object of type `T`, marked with `epoch`.
-    pub(crate) fn new<T: Trace>(epoch: u64) -> Header {
-        Header { desc: &<T as Describe>::DESC, mark: MarkWord::new(epoch) }
+    /// A header for a new object of type `T`.
+    pub(crate) fn new<T: Trace>() -> Header {
+        Header { desc: &<T as Describe>::DESC }
     }
 
     /// The type descriptor.
     #[inline]
     pub(crate) fn desc(&self) -> &'static TypeDesc {
         self.desc
-    }
-
-    /// The epoch of the last cycle that marked this object.
-    #[inline]
-    pub(crate) fn mark_epoch(&self) -> u64 {
-        self.mark.epoch()
-    }
-
-    /// Mark the object for `epoch`. Returns `true` for exactly one caller per object and
-    /// epoch: the one that turned it from white to grey and must queue it.
-    #[inline]
-    pub(crate) fn try_mark(&self, epoch: u64) -> bool {
-        self.mark.try_mark(epoch)
     }
 }
 
@@ -137,7 +106,7 @@ unsafe impl Send for ObjPtr {}
 unsafe impl Sync for ObjPtr {}
 
 impl ObjPtr {
-    /// The header, for reading `desc` and the mark word.
+    /// The header, for reading `desc`.
     ///
     /// # Safety
     /// The object must be allocated (not yet swept): reachable, or named by a shade queue
@@ -160,21 +129,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn try_mark_has_one_winner_per_epoch() {
-        let h = Header::new::<u64>(1);
-        assert!(!h.try_mark(1), "allocated with epoch 1: already marked");
-        assert!(h.try_mark(2));
-        assert!(!h.try_mark(2));
-        assert_eq!(h.mark_epoch(), 2);
-    }
-
-    #[test]
     fn descriptor_reflects_the_type() {
         let d = <String as Describe>::DESC;
         assert!(d.trace.is_none(), "a String holds no GC pointer");
         assert!(d.drop.is_some(), "a String needs drop");
         assert_eq!(d.size, std::mem::size_of::<GcBox<String>>());
         assert!(d.name().contains("String"));
-        assert_eq!(std::mem::size_of::<Header>(), 16);
+        assert_eq!(std::mem::size_of::<Header>(), 8);
     }
 }

@@ -10,24 +10,29 @@
 //! # Prefetching
 //!
 //! Marking is bound by memory latency: the first read of a newly found object's header misses
-//! the cache. So a found pointer is not marked at once: its header is prefetched and the
-//! pointer enters a small FIFO ring; it is marked (and pushed if it turned grey) when it leaves
-//! the ring, [`PREFETCH_DISTANCE`] finds later, by which time the header has usually arrived
-//! (the FIFO prefetch buffer of Cher, Hosking and Vijaykumar, 2004). The stack and the ring are
-//! private to one worker; the worker empties the ring ([`MarkVisitor::settle_ring`]) before it
-//! stops or leaves the busy state, so nothing found is lost.
+//! the cache. Marking it does not read it (its bit is beside it, see `mark_bits.rs`), so a
+//! found pointer is marked at once, and only if that made it grey is its header prefetched and
+//! the pointer put in a small FIFO ring. When it leaves the ring, [`PREFETCH_DISTANCE`] grey
+//! finds later, its header has usually arrived: the worker reads its descriptor and pushes it
+//! if it has fields to scan (the FIFO prefetch buffer of Cher, Hosking and Vijaykumar, 2004).
+//! The stack and the ring are private to one worker; the worker empties the ring
+//! ([`MarkVisitor::settle_ring`]) before it stops or leaves the busy state, so nothing found is
+//! lost.
 
-use super::header::{Header, ObjPtr};
+use super::{
+    header::{Header, ObjPtr},
+    mark,
+};
 use crate::{
     primitive::sync::atomic::{AtomicPtr, Ordering},
     slot::is_object,
 };
 
-/// Objects found but not yet marked, whose headers are being prefetched.
+/// Grey objects found but not yet pushed, whose headers are being prefetched.
 const PREFETCH_DISTANCE: usize = 16;
 
-/// A FIFO of found objects: each is prefetched when it enters and marked when it leaves,
-/// `PREFETCH_DISTANCE` finds later.
+/// A FIFO of grey objects: each is prefetched when it enters and pushed (or counted as black)
+/// when it leaves, `PREFETCH_DISTANCE` grey finds later.
 struct PrefetchRing {
     slots: [Option<ObjPtr>; PREFETCH_DISTANCE],
     next: usize,
@@ -72,43 +77,50 @@ impl MarkVisitor {
         MarkVisitor { epoch, stack: Vec::new(), ring: PrefetchRing::new(), leaf_bytes: 0, locked: false }
     }
 
-    /// A slot of the object being traced: if it holds an object, prefetch that object's header
-    /// and queue it in the ring; mark the object the ring hands back.
+    /// A slot of the object being traced: if it holds an object, mark it; if that made it
+    /// grey, prefetch its header and queue it in the ring, and settle the object the ring hands
+    /// back.
     #[inline(always)]
     pub(crate) fn visit_slot(&mut self, slot: &AtomicPtr<Header>) {
         // Acquire: pairs with the barrier's Release store (publication ordering).
         let p = slot.load(Ordering::Acquire);
         if is_object(p) {
             let obj = ObjPtr(std::ptr::NonNull::new(p).unwrap_or_else(|| unreachable!()));
-            if let Some(due) = self.ring.exchange(obj) {
-                // SAFETY: `due` was loaded from a slot of an object scanned in this cycle
-                // (hence allocated), and objects are not freed while marking runs.
-                unsafe { self.mark_grey(due) };
-            }
+            // SAFETY: `p` was loaded from a slot of an object scanned in this cycle (hence
+            // allocated), and objects are not freed while marking runs.
+            unsafe { self.mark_grey(obj) };
         }
     }
 
-    /// Mark `obj`; if this call turned it grey, push it when it has fields to scan, or count
-    /// its bytes in `leaf_bytes` when it is black at once.
+    /// Mark `obj`; if this call turned it grey, queue it in the prefetch ring.
     ///
     /// # Safety
     /// `obj` is allocated.
     #[inline(always)]
     pub(crate) unsafe fn mark_grey(&mut self, obj: ObjPtr) {
         // SAFETY: guaranteed by the caller.
-        let h = unsafe { obj.header() };
-        if h.try_mark(self.epoch) {
-            let desc = h.desc();
-            if desc.trace.is_some() {
-                self.stack.push(obj);
-            } else {
-                self.leaf_bytes += desc.size;
+        if unsafe { mark::try_mark(obj.as_ptr(), self.epoch) } {
+            if let Some(due) = self.ring.exchange(obj) {
+                self.settle(due);
             }
         }
     }
 
-    /// The next object to scan: from the stack, or — when it is empty — the oldest found
-    /// object still in the prefetch ring, once marking it makes it grey.
+    /// A grey object leaving the ring: push it if it has fields to scan, else it is black at
+    /// once and its bytes count in `leaf_bytes`.
+    #[inline(always)]
+    fn settle(&mut self, obj: ObjPtr) {
+        // SAFETY: a grey object of this marking: allocated (see `visit_slot`).
+        let desc = unsafe { obj.header() }.desc();
+        if desc.trace.is_some() {
+            self.stack.push(obj);
+        } else {
+            self.leaf_bytes += desc.size;
+        }
+    }
+
+    /// The next object to scan: from the stack, or — when it is empty — the oldest grey
+    /// object still in the prefetch ring that has fields to scan.
     #[inline]
     pub(crate) fn next_grey(&mut self) -> Option<ObjPtr> {
         loop {
@@ -116,16 +128,14 @@ impl MarkVisitor {
                 return Some(obj);
             }
             let due = self.ring.take_oldest()?;
-            // SAFETY: as in `visit_slot`: found in a slot of a scanned object.
-            unsafe { self.mark_grey(due) };
+            self.settle(due);
         }
     }
 
-    /// Mark every found object still in the prefetch ring (pushing the grey ones).
+    /// Settle every grey object still in the prefetch ring (pushing those with fields).
     pub(crate) fn settle_ring(&mut self) {
         while let Some(due) = self.ring.take_oldest() {
-            // SAFETY: as in `visit_slot`: found in a slot of a scanned object.
-            unsafe { self.mark_grey(due) };
+            self.settle(due);
         }
     }
 }

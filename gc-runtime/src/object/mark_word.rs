@@ -1,7 +1,8 @@
-//! The mark word: the epoch of the last marking that reached an object.
+//! The mark word: the epoch of the last marking that reached a large object.
 //!
-//! Every object's [`Header`](super::Header) holds one (the epoch scheme is explained
-//! there). Shading is a race between the marker, mark assists and barrier slow paths on several
+//! Every large object has one in front of its header (see [`super::mark`]; objects in pages
+//! use bits beside them instead). An object is marked for the marking whose epoch its word
+//! holds; a new one is written with the current epoch (allocated black). Shading is a race between the marker, mark assists and barrier slow paths on several
 //! threads; [`MarkWord::try_mark`] picks exactly one winner per object and epoch, and only the
 //! winner queues the object, so nothing is scanned twice.
 //!

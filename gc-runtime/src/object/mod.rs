@@ -1,9 +1,10 @@
-//! An object in the heap: its header (type descriptor and mark word) and the [`Trace`]
+//! An object in the heap: its header (the type descriptor), its mark, and the [`Trace`]
 //! contract through which its type tells the collector where its slots are.
 //!
-//! - `header.rs`: [`GcBox<T>`] = [`Header`] + value; the type descriptor; mark epochs and what
-//!   they mean for an object's colour.
-//! - `mark_word.rs`: the atomic mark epoch and the race to shade an object exactly once.
+//! - `header.rs`: [`GcBox<T>`] = [`Header`] + value; the type descriptor.
+//! - `mark.rs`: marking an object — its bit beside it in its page, or a large object's mark
+//!   word — with one winner per object and marking.
+//! - `mark_word.rs`: a large object's atomic mark epoch and the race to shade it exactly once.
 //! - `trace.rs`: the public [`Trace`] trait and [`Tracer`], and the collector's side of a
 //!   trace (`TraceSink`).
 //! - `mark_visit.rs`: what a mark worker does with each slot a trace reports (its grey stack
@@ -14,6 +15,7 @@
 //! one module; everything else in the crate imports them from here.
 
 pub(crate) mod header;
+pub(crate) mod mark;
 pub(crate) mod mark_visit;
 pub(crate) mod mark_word;
 pub(crate) mod trace;

@@ -186,8 +186,8 @@ impl ThreadState {
 
     /// Allocate an object holding `value`, or give `value` back with the limit's state.
     ///
-    /// The object is written (header with the current mark epoch, so black while marking and
-    /// surviving a sweep in progress) and its slots armed before anything can see it; a large
+    /// The object is written (marked if allocated while marking runs or before its page's due
+    /// sweep, see `heap/cache.rs`) and its slots armed before anything can see it; a large
     /// object is published to the sweepers last. Not a safepoint.
     #[inline]
     pub(crate) fn alloc<T: Trace + Send + Sync + 'static>(
@@ -197,9 +197,9 @@ impl ThreadState {
         let block = match const { small_class::<T>() } {
             Some(class) => {
                 let mut local = self.local.borrow_mut();
-                match local.cache.alloc_fast(class) {
+                match local.cache.alloc_fast(class, std::mem::needs_drop::<T>()) {
                     Some(p) => Some(p),
-                    None => self.alloc_slow(&mut local, class),
+                    None => self.alloc_slow(&mut local, class, std::mem::needs_drop::<T>()),
                 }
             }
             None => self.alloc_large(Layout::new::<GcBox<T>>()),
@@ -210,14 +210,15 @@ impl ThreadState {
         };
         let obj = block.cast::<GcBox<T>>();
         // SAFETY: `block` is a free slot (or block) of at least `size_of::<GcBox<T>>()` bytes,
-        // suitably aligned (slots are 16-aligned and `small_class` sends over-aligned types to
-        // the large-object path), owned by nobody else until published: a slot sits in this
-        // mutator's own cached page, a large block is not listed yet.
-        unsafe { obj.as_ptr().write(GcBox { header: Header::new::<T>(clock::mark_epoch()), value }) };
+        // suitably aligned (`small_class` picks a class whose slots are aligned for `T`, and
+        // sends over-aligned types to the large-object path), owned by nobody else until
+        // published: a slot sits in this mutator's own cached page, a large block is not
+        // listed yet.
+        unsafe { obj.as_ptr().write(GcBox { header: Header::new::<T>(), value }) };
         if const { small_class::<T>().is_none() } {
             // Publication comes last: only now may a sweeper see the block (see `large.rs`).
             // SAFETY: the block came from `alloc_large` with this layout and holds the object
-            // just written, marked with the current epoch.
+            // just written.
             unsafe { self.rt.pages.publish_large(block, Layout::new::<GcBox<T>>()) };
         }
         if T::NEEDS_TRACE {
@@ -254,7 +255,7 @@ impl ThreadState {
 
     #[cold]
     #[inline(never)]
-    fn alloc_slow(&self, local: &mut Local, class: usize) -> Option<NonNull<u8>> {
+    fn alloc_slow(&self, local: &mut Local, class: usize, needs_drop: bool) -> Option<NonNull<u8>> {
         self.release_stale_pages(local);
         if !self.room_for(PAGE_BYTES) {
             return None;
@@ -262,7 +263,12 @@ impl ThreadState {
         local.cache.refill(&self.rt.pages, class);
         let bytes = std::mem::take(&mut local.cache.allocated_since_refill);
         self.after_allocation(local, bytes);
-        Some(local.cache.alloc_fast(class).unwrap_or_else(|| unreachable!("a refilled page has a free slot")))
+        Some(
+            local
+                .cache
+                .alloc_fast(class, needs_drop)
+                .unwrap_or_else(|| unreachable!("a refilled page has a free slot")),
+        )
     }
 
     #[cold]
@@ -444,9 +450,5 @@ pub(crate) fn running_here() -> bool {
 }
 
 const fn small_class<T>() -> Option<usize> {
-    if std::mem::align_of::<GcBox<T>>() > 16 {
-        None
-    } else {
-        class_of(std::mem::size_of::<GcBox<T>>())
-    }
+    class_of(std::mem::size_of::<GcBox<T>>(), std::mem::align_of::<GcBox<T>>())
 }
