@@ -14,17 +14,21 @@
 //! # Finding a page's bits
 //!
 //! Pages come in runs of [`RUN_PAGES`] (2 MiB, aligned to their size; see `heap/raw.rs`). The
-//! first page of every run is not used for objects: it starts with the run's table
-//! ([`RunTable`]), where each page's [`PageMarks`] is registered when the page is made. Given
-//! an object address, its run is the address rounded down to 2 MiB and its page index the next
-//! five bits, so the marks are two loads away. Which addresses belong to runs at all is a
-//! bitmap over the address space in 2 MiB units ([`is_run`]; 8 MiB of zeroed address space,
-//! of which only the words for runs in use are ever touched): any other object is a large
-//! object, which keeps its mark in a word in front of its header (see `object/header.rs`).
+//! first page of every run is not used for objects: it holds the marks of the run's other
+//! pages ([`RunMarks`]). Given an object address, its run is the address rounded down to
+//! 2 MiB and its page index the next five bits, so its page's marks are found by arithmetic
+//! alone, and reading the slot size's reciprocal and the bit word are the only loads. The marks
+//! do not sit at the start of the run: addresses 2 MiB apart fall into the same cache sets, so
+//! the marks of a large heap, all at run starts, would evict each other. Each run's marks are
+//! placed at an offset chosen by the run's number ([`marks_offset`]), which spreads them over
+//! the cache sets. Which addresses belong to runs at all is a bitmap over the address space in
+//! 2 MiB units ([`is_run`]; 8 MiB of zeroed address space, of which only the words for runs in
+//! use are ever touched): any other object is a large object, which keeps its mark in a word in
+//! front of its header (see `object/mark.rs`).
 //!
 //! A slot's index is its offset in the page divided by the slot size, computed as a multiply
-//! and a shift by the page's [`PageMarks::slot_magic`] (exact for every slot start; the unit
-//! test below checks every class).
+//! and a shift by the page's reciprocal of the slot size (exact for every slot start; the unit
+//! test below checks every class), as Go's `divMagic`.
 //!
 //! # When bits are valid
 //!
@@ -40,13 +44,13 @@
 //! the object over through a shade queue, whose push and pop carry the ordering). They are read
 //! and cleared by the page's owner when it sweeps, after the marking ended.
 
-use std::sync::atomic::{AtomicPtr, AtomicU64 as StdAtomicU64, Ordering as StdOrdering};
+use std::sync::atomic::{AtomicU64 as StdAtomicU64, Ordering as StdOrdering};
 
 use crate::primitive::sync::atomic::{AtomicU64, Ordering};
 
 /// Bytes per page. Pages are aligned to their size.
 pub(crate) const PAGE_BYTES: usize = 64 * 1024;
-/// Pages per run (the first holds the run's table; the others hold objects).
+/// Pages per run (the first holds the marks of the others, which hold objects).
 pub(crate) const RUN_PAGES: usize = 32;
 /// Bytes per run: the unit of address-space mapping, aligned to its size.
 pub(crate) const RUN_BYTES: usize = PAGE_BYTES * RUN_PAGES;
@@ -65,44 +69,53 @@ const REGISTRY_WORDS: usize = 1 << (ADDRESS_BITS - RUN_SHIFT - 6);
 /// unmapped). Zero-initialised, so only the words of runs in use are ever touched.
 static REGISTRY: [StdAtomicU64; REGISTRY_WORDS] = [const { StdAtomicU64::new(0) }; REGISTRY_WORDS];
 
-/// The table at the start of every run: each page's mark bits.
+/// The marks of every page of a run, in the run's first page.
 #[repr(C)]
-pub(crate) struct RunTable {
-    marks: [AtomicPtr<PageMarks>; RUN_PAGES],
+pub(crate) struct RunMarks {
+    pages: [PageMarks; RUN_PAGES],
+}
+
+/// Where in the first page of the run starting at `run_start` its marks lie: one of the places
+/// 1 KiB apart that leave room for them, by the run's number.
+#[inline(always)]
+fn marks_offset(run_start: usize) -> usize {
+    const PLACES: usize = (PAGE_BYTES - std::mem::size_of::<RunMarks>()) / 1024 + 1;
+    (run_start >> RUN_SHIFT) % PLACES * 1024
 }
 
 /// Register a newly mapped run starting at `start` (aligned to [`RUN_BYTES`]) and write its
-/// empty table into its first page. Aborts if the run lies outside the address range the
+/// marks, all clear, into its first page. Aborts if the run lies outside the address range the
 /// registry covers.
 ///
 /// # Safety
 /// `start` is the start of a run of [`RUN_BYTES`] writable bytes owned by the caller, not
 /// registered before.
-pub(crate) unsafe fn register_run(start: *mut u8) -> &'static RunTable {
+pub(crate) unsafe fn register_run(start: *mut u8) -> &'static RunMarks {
     let addr = start as usize;
     assert!(addr % RUN_BYTES == 0, "runs are aligned to their size");
     assert!(
         addr >> ADDRESS_BITS == 0,
         "gc: the system mapped heap memory above 2^{ADDRESS_BITS}, which the collector does not support"
     );
-    let table = start.cast::<RunTable>();
+    // SAFETY: the offset and the marks after it lie in the first page of the run (see
+    // `marks_offset`).
+    let marks = unsafe { start.add(marks_offset(addr)) }.cast::<RunMarks>();
     // SAFETY: the first page of the run is writable and owned by the caller (nothing else knows
-    // the run yet); `RunTable` is a few hundred bytes of pointers, aligned by the run's
-    // alignment.
-    unsafe { table.write(RunTable { marks: std::array::from_fn(|_| AtomicPtr::new(std::ptr::null_mut())) }) };
+    // the run yet); the offset is a multiple of 1 KiB, enough for the marks' alignment.
+    unsafe { marks.write(RunMarks { pages: std::array::from_fn(|_| PageMarks::new(MIN_SLOT)) }) };
     let run = addr >> RUN_SHIFT;
     // Release: a thread that finds the bit set (through an object address it received after
-    // this) also finds the table written.
+    // this) also finds the marks written.
     REGISTRY[run / 64].fetch_or(1 << (run % 64), StdOrdering::Release);
     // SAFETY: just written; the run is never unmapped.
-    unsafe { &*table }
+    unsafe { &*marks }
 }
 
-impl RunTable {
-    /// Record where the marks of page `index` of this run are (when the page is made).
-    pub(crate) fn set_page(&self, index: usize, marks: &'static PageMarks) {
-        assert!((1..RUN_PAGES).contains(&index), "page 0 of a run holds its table");
-        self.marks[index].store(std::ptr::from_ref(marks).cast_mut(), StdOrdering::Release);
+impl RunMarks {
+    /// The marks of page `index` of the run (not 0: the first page holds these marks).
+    pub(crate) fn page(&'static self, index: usize) -> &'static PageMarks {
+        assert!((1..RUN_PAGES).contains(&index), "page 0 of a run holds its marks");
+        &self.pages[index]
     }
 }
 
@@ -127,17 +140,17 @@ pub(crate) unsafe fn page_marks(obj: *const u8) -> Option<(&'static PageMarks, u
         return None;
     }
     let in_run = addr & (RUN_BYTES - 1);
-    // SAFETY: the object lies in a registered run, whose first bytes hold its table; stepping
-    // back inside the run keeps the object pointer's provenance (the run's mapping).
-    let table = unsafe { &*obj.sub(in_run).cast::<RunTable>() };
-    let marks = table.marks[in_run / PAGE_BYTES].load(StdOrdering::Acquire);
-    // SAFETY: an allocated object lies in a page that was made (and registered) before it was
-    // allocated; page marks are never freed.
-    let marks = unsafe { &*marks };
+    // SAFETY: the object lies in a registered run, whose first page holds its marks at
+    // `marks_offset`; stepping back inside the run keeps the object pointer's provenance (the
+    // run's mapping).
+    let run = unsafe { &*obj.sub(in_run).add(marks_offset(addr)).cast::<RunMarks>() };
+    let marks = &run.pages[in_run / PAGE_BYTES];
     Some((marks, marks.slot_of(in_run % PAGE_BYTES)))
 }
 
-/// One page's mark bits, and how to turn an offset in the page into a slot index.
+/// One page's mark bits, and how to turn an offset in the page into a slot index. Aligned to
+/// cache lines, so the reciprocal shares a line with the first bits and no two pages share one.
+#[repr(C, align(64))]
 pub(crate) struct PageMarks {
     /// `ceil(2^32 / slot_size)` for the page's current format.
     slot_magic: AtomicU64,
@@ -146,7 +159,7 @@ pub(crate) struct PageMarks {
 
 impl PageMarks {
     /// Marks for a page of `slot_size`, all clear.
-    pub(crate) fn new(slot_size: usize) -> Self {
+    fn new(slot_size: usize) -> Self {
         PageMarks { slot_magic: AtomicU64::new(magic(slot_size)), bits: std::array::from_fn(|_| AtomicU64::new(0)) }
     }
 
@@ -208,6 +221,15 @@ mod tests {
             for i in 0..PAGE_BYTES / size {
                 assert_eq!(m.slot_of(i * size), i, "slot size {size}");
             }
+        }
+    }
+
+    #[test]
+    fn a_runs_marks_fit_in_its_first_page_wherever_they_are_placed() {
+        let places = (0..64).map(|run| marks_offset(run * RUN_BYTES)).collect::<std::collections::BTreeSet<_>>();
+        assert!(places.len() > 32, "runs' marks are spread over many offsets");
+        for offset in places {
+            assert!(offset + std::mem::size_of::<RunMarks>() <= PAGE_BYTES);
         }
     }
 

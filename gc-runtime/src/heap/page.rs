@@ -62,8 +62,8 @@ pub(crate) struct Page {
     doomed: [AtomicU64; PAGE_WORDS],
     /// Doomed objects whose destructors have run (set by the finalizer, taken by the owner).
     finalized: [AtomicU64; PAGE_WORDS],
-    /// The mark bits (registered in the run's table, see `mark_bits.rs`).
-    marks: PageMarks,
+    /// The mark bits (in the run's first page, see `mark_bits.rs`).
+    marks: &'static PageMarks,
     slots: UnsafeCell<PageSlots>,
 }
 
@@ -127,13 +127,12 @@ impl Page {
             has_drop: zeroes(),
             doomed: zeroes(),
             finalized: zeroes(),
-            marks: PageMarks::new(CLASS_SIZES[class]),
+            marks: run.marks().page(index),
             slots: UnsafeCell::new(PageSlots { class, slot_size: 0, nslots: 0 }),
         };
         let page: &'static Page = Box::leak(Box::new(page));
         // SAFETY: the page was just created and is owned by this thread alone.
         unsafe { page.format(class) };
-        run.table().set_page(index, &page.marks);
         page
     }
 
@@ -154,8 +153,8 @@ impl Page {
     }
 
     /// The page's mark bits.
-    pub(crate) fn marks(&self) -> &PageMarks {
-        &self.marks
+    pub(crate) fn marks(&self) -> &'static PageMarks {
+        self.marks
     }
 
     /// Number of allocated slots.

@@ -9,7 +9,7 @@
 //!
 //! Pages come from anonymous memory mappings ([`PageRun`]: [`RUN_PAGES`] pages each, 2 MiB,
 //! aligned to their size, so that a page's base address is a multiple of `PAGE_BYTES`, and the
-//! first page of each holds the run's table of mark bitmaps, see `mark_bits.rs`), taken
+//! first page of each holds the mark bits of the others, see `mark_bits.rs`), taken
 //! from the system by `memmap2` and never unmapped: page descriptors are never freed either.
 //! (In interleaved runs on a busy 2-core machine, aligning runs to 2 MiB rather than to the page
 //! size raised the mark rate of 4M objects from 75–77M to 85–91M objects/s; why is not
@@ -46,7 +46,7 @@ pub(crate) unsafe fn dealloc(ptr: NonNull<u8>, layout: Layout) {
 }
 
 pub(crate) use crate::mark_bits::RUN_PAGES;
-use crate::mark_bits::{self, RunTable};
+use crate::mark_bits::{self, RunMarks};
 
 /// One mapping of [`RUN_PAGES`] pages of `page_bytes` each, aligned to its size. Leaked:
 /// it lives as long as the process.
@@ -56,8 +56,8 @@ pub(crate) struct PageRun {
     /// Where `start` lies in the mapping, for `madvise`.
     offset: usize,
     page_bytes: usize,
-    /// The run's page table, in its first page (see `mark_bits.rs`).
-    table: &'static RunTable,
+    /// The marks of the run's pages, in its first page (see `mark_bits.rs`).
+    marks: &'static RunMarks,
     /// The mapping (kept for `madvise`; dropping it would unmap the pages).
     #[cfg(not(miri))]
     #[cfg_attr(not(unix), allow(dead_code))]
@@ -80,9 +80,9 @@ impl PageRun {
         Box::leak(Box::new(Self::map_aligned(layout, page_bytes)))
     }
 
-    /// The run's page table (in its first page, which holds no objects).
-    pub(crate) fn table(&self) -> &'static RunTable {
-        self.table
+    /// The marks of the run's pages (in its first page, which holds no objects).
+    pub(crate) fn marks(&self) -> &'static RunMarks {
+        self.marks
     }
 
     #[cfg(not(miri))]
@@ -101,8 +101,8 @@ impl PageRun {
         let start = unsafe { base.add(offset) };
         let start = NonNull::new(start).unwrap_or_else(|| std::alloc::handle_alloc_error(layout));
         // SAFETY: `start` begins `layout.size()` fresh, writable, aligned bytes of this mapping.
-        let table = unsafe { mark_bits::register_run(start.as_ptr()) };
-        PageRun { start, offset, page_bytes, table, map }
+        let marks = unsafe { mark_bits::register_run(start.as_ptr()) };
+        PageRun { start, offset, page_bytes, marks, map }
     }
 
     /// Miri has no `mmap` of this kind: take the run from the allocator (and never release it).
@@ -110,8 +110,8 @@ impl PageRun {
     fn map_aligned(layout: Layout, page_bytes: usize) -> PageRun {
         let start = alloc_zeroed(layout);
         // SAFETY: a fresh, zeroed, aligned block of the run's size.
-        let table = unsafe { mark_bits::register_run(start.as_ptr()) };
-        PageRun { start, offset: 0, page_bytes, table }
+        let marks = unsafe { mark_bits::register_run(start.as_ptr()) };
+        PageRun { start, offset: 0, page_bytes, marks }
     }
 
     /// The base address of page `i` of the run (`i < RUN_PAGES`).

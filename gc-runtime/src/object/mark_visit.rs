@@ -28,8 +28,10 @@ use crate::{
     slot::is_object,
 };
 
-/// Grey objects found but not yet pushed, whose headers are being prefetched.
-const PREFETCH_DISTANCE: usize = 16;
+/// Grey objects found but not yet pushed, whose headers are being prefetched. (With marks
+/// beside the objects, 32 marked 4M tree nodes at 97–101M objects/s against 86–88M with 16;
+/// 64 gained nothing more.)
+const PREFETCH_DISTANCE: usize = 32;
 
 /// A FIFO of grey objects: each is prefetched when it enters and pushed (or counted as black)
 /// when it leaves, `PREFETCH_DISTANCE` grey finds later.
@@ -47,6 +49,9 @@ impl PrefetchRing {
     #[inline(always)]
     fn exchange(&mut self, obj: ObjPtr) -> Option<ObjPtr> {
         crate::prefetch::prefetch_read(obj.as_ptr());
+        // Slots are 8-aligned, so a small object may straddle two cache lines: fetch the line
+        // of its third word too (the same line for most objects; a 24-byte object's last slot).
+        crate::prefetch::prefetch_read(obj.as_ptr().cast::<u8>().wrapping_add(16));
         let out = self.slots[self.next].replace(obj);
         self.next = (self.next + 1) % PREFETCH_DISTANCE;
         out
