@@ -5,7 +5,7 @@
 //!
 //! Marking an object used to write a word in its own header: a locked read-modify-write on a
 //! cache line that, for most objects, was not in any cache yet. The bits now sit in a small
-//! bitmap per page ([`PageMarks`], 512 bytes for 64 KiB of objects), so a marker decides
+//! bitmap per page ([`PageMarks`], 1 KiB for 64 KiB of objects), so a marker decides
 //! whether a found object is new by touching a line it has most likely touched recently, and
 //! reads the object itself only when it scans it — late enough for a prefetch to have brought
 //! it in. The sweep reads bitmaps, not objects (see `heap/page.rs`), and headers shrink to one
@@ -17,7 +17,7 @@
 //! first page of every run is not used for objects: it holds the marks of the run's other
 //! pages ([`RunMarks`]). Given an object address, its run is the address rounded down to
 //! 2 MiB and its page index the next five bits, so its page's marks are found by arithmetic
-//! alone, and reading the slot size's reciprocal and the bit word are the only loads. The marks
+//! alone, and reading the bit word is the only load. The marks
 //! do not sit at the start of the run: addresses 2 MiB apart fall into the same cache sets, so
 //! the marks of a large heap, all at run starts, would evict each other. Each run's marks are
 //! placed at an offset chosen by the run's number ([`marks_offset`]), which spreads them over
@@ -26,9 +26,15 @@
 //! use are ever touched): any other object is a large object, which keeps its mark in a word in
 //! front of its header (see `object/mark.rs`).
 //!
-//! A slot's index is its offset in the page divided by the slot size, computed as a multiply
-//! and a shift by the page's reciprocal of the slot size (exact for every slot start; the unit
-//! test below checks every class), as Go's `divMagic`.
+//! # One bit per 8-byte granule
+//!
+//! An object's bit is the one for the first 8-byte granule of its slot: a shift of its offset
+//! in the page, with nothing to load first. (Go keeps one bit per slot instead, and divides
+//! the offset by the slot size with a multiply by a per-span reciprocal: here that put a load
+//! and a multiply in front of every mark test, and the barrier's slow path, which tests both
+//! objects of a store, ran 35 % slower than with marks in the headers.) The price is paid by
+//! the sweep, which needs one bit per slot: [`PageMarks::slot_word`] gathers 64 slots' bits at
+//! the slot size's stride, skipping regions with no mark at all.
 //!
 //! # When bits are valid
 //!
@@ -58,6 +64,10 @@ pub(crate) const RUN_BYTES: usize = PAGE_BYTES * RUN_PAGES;
 pub(crate) const MIN_SLOT: usize = 16;
 /// Words of a per-page bitmap with one bit per slot of the smallest size.
 pub(crate) const PAGE_WORDS: usize = PAGE_BYTES / MIN_SLOT / 64;
+/// Bytes per mark bit (every slot size is a multiple of it).
+pub(crate) const GRANULE: usize = 8;
+/// Words of a page's mark bitmap.
+const MARK_WORDS: usize = PAGE_BYTES / GRANULE / 64;
 
 /// Addresses at or above this are never run addresses (user space on the 64-bit platforms this
 /// crate supports ends below 2^47 unless a program asks the kernel for more).
@@ -75,12 +85,16 @@ pub(crate) struct RunMarks {
     pages: [PageMarks; RUN_PAGES],
 }
 
-/// Where in the first page of the run starting at `run_start` its marks lie: one of the places
-/// 1 KiB apart that leave room for them, by the run's number.
+/// Places for a run's marks in its first page, 1 KiB apart (a power of two, so choosing one is
+/// a mask).
+const MARKS_PLACES: usize = 32;
+const _: () = assert!((MARKS_PLACES - 1) * 1024 + std::mem::size_of::<RunMarks>() <= PAGE_BYTES);
+
+/// Where in the first page of the run holding `addr` its marks lie: one of [`MARKS_PLACES`]
+/// places, by the run's number.
 #[inline(always)]
-fn marks_offset(run_start: usize) -> usize {
-    const PLACES: usize = (PAGE_BYTES - std::mem::size_of::<RunMarks>()) / 1024 + 1;
-    (run_start >> RUN_SHIFT) % PLACES * 1024
+fn marks_offset(addr: usize) -> usize {
+    ((addr >> RUN_SHIFT) & (MARKS_PLACES - 1)) * 1024
 }
 
 /// Register a newly mapped run starting at `start` (aligned to [`RUN_BYTES`]) and write its
@@ -102,7 +116,7 @@ pub(crate) unsafe fn register_run(start: *mut u8) -> &'static RunMarks {
     let marks = unsafe { start.add(marks_offset(addr)) }.cast::<RunMarks>();
     // SAFETY: the first page of the run is writable and owned by the caller (nothing else knows
     // the run yet); the offset is a multiple of 1 KiB, enough for the marks' alignment.
-    unsafe { marks.write(RunMarks { pages: std::array::from_fn(|_| PageMarks::new(MIN_SLOT)) }) };
+    unsafe { marks.write(RunMarks { pages: std::array::from_fn(|_| PageMarks::new()) }) };
     let run = addr >> RUN_SHIFT;
     // Release: a thread that finds the bit set (through an object address it received after
     // this) also finds the marks written.
@@ -127,8 +141,8 @@ pub(crate) fn is_run(addr: usize) -> bool {
     word < REGISTRY_WORDS && REGISTRY[word].load(StdOrdering::Acquire) & (1 << (run % 64)) != 0
 }
 
-/// The marks of the page holding the object at `obj`, with the object's slot index; `None` if
-/// the object is not in a page (a large object).
+/// The marks of the page holding the object at `obj`, with the object's granule (its bit);
+/// `None` if the object is not in a page (a large object).
 ///
 /// # Safety
 /// `obj` is the start of an allocated object, derived from the memory it lives in (so that its
@@ -144,69 +158,66 @@ pub(crate) unsafe fn page_marks(obj: *const u8) -> Option<(&'static PageMarks, u
     // `marks_offset`; stepping back inside the run keeps the object pointer's provenance (the
     // run's mapping).
     let run = unsafe { &*obj.sub(in_run).add(marks_offset(addr)).cast::<RunMarks>() };
-    let marks = &run.pages[in_run / PAGE_BYTES];
-    Some((marks, marks.slot_of(in_run % PAGE_BYTES)))
+    Some((&run.pages[in_run / PAGE_BYTES], in_run % PAGE_BYTES / GRANULE))
 }
 
-/// One page's mark bits, and how to turn an offset in the page into a slot index. Aligned to
-/// cache lines, so the reciprocal shares a line with the first bits and no two pages share one.
+/// One page's mark bits: one per 8-byte granule, set for the first granule of a marked
+/// object. Aligned to cache lines, so no two pages share one.
 #[repr(C, align(64))]
 pub(crate) struct PageMarks {
-    /// `ceil(2^32 / slot_size)` for the page's current format.
-    slot_magic: AtomicU64,
-    bits: [AtomicU64; PAGE_WORDS],
+    bits: [AtomicU64; MARK_WORDS],
 }
 
 impl PageMarks {
-    /// Marks for a page of `slot_size`, all clear.
-    fn new(slot_size: usize) -> Self {
-        PageMarks { slot_magic: AtomicU64::new(magic(slot_size)), bits: std::array::from_fn(|_| AtomicU64::new(0)) }
+    /// Marks with every bit clear.
+    fn new() -> Self {
+        PageMarks { bits: std::array::from_fn(|_| AtomicU64::new(0)) }
     }
 
-    /// Set the slot size for a new format, clearing every bit (the page is empty and owned by
-    /// the caller; no object in it can be marked).
-    pub(crate) fn reformat(&self, slot_size: usize) {
-        self.slot_magic.store(magic(slot_size), Ordering::Relaxed);
+    /// Clear every bit (the page's owner, when it sweeps or reformats the page: no marking
+    /// runs, or the page holds no object).
+    pub(crate) fn clear(&self) {
         for w in &self.bits {
             w.store(0, Ordering::Relaxed);
         }
     }
 
-    /// The slot index of the slot starting `offset` bytes into the page.
+    /// Mark granule `g` (an object's first). Returns `true` for exactly one caller per object
+    /// and marking: the one that set the bit.
     #[inline(always)]
-    pub(crate) fn slot_of(&self, offset: usize) -> usize {
-        // Relaxed: the format was set before any object of it was allocated, and the caller
-        // received the object's address through a channel ordered after that allocation.
-        ((offset as u64 * self.slot_magic.load(Ordering::Relaxed)) >> 32) as usize
-    }
-
-    /// Mark slot `i`. Returns `true` for exactly one caller per slot and marking: the one that
-    /// set the bit.
-    #[inline(always)]
-    pub(crate) fn try_mark(&self, i: usize) -> bool {
-        let (word, bit) = (&self.bits[i / 64], 1u64 << (i % 64));
+    pub(crate) fn try_mark(&self, g: usize) -> bool {
+        let (word, bit) = (&self.bits[g / 64 % MARK_WORDS], 1u64 << (g % 64));
         // A plain load first: most objects found are already marked, and a load leaves the
         // line shared between the markers' caches.
         word.load(Ordering::Relaxed) & bit == 0 && word.fetch_or(bit, Ordering::Relaxed) & bit == 0
     }
 
-    /// Whether slot `i` is marked.
+    /// Whether granule `g` is marked.
     #[inline]
-    pub(crate) fn is_marked(&self, i: usize) -> bool {
-        self.bits[i / 64].load(Ordering::Relaxed) & (1 << (i % 64)) != 0
+    pub(crate) fn is_marked(&self, g: usize) -> bool {
+        self.bits[g / 64 % MARK_WORDS].load(Ordering::Relaxed) & (1 << (g % 64)) != 0
     }
 
-    /// Word `w` of the bitmap.
-    #[inline(always)]
-    pub(crate) fn word(&self, w: usize) -> &AtomicU64 {
-        &self.bits[w]
+    /// The marks of slots `64 * w .. 64 * w + 64` of a page of `slot_size` slots, one bit per
+    /// slot (bit `i` for slot `64 * w + i`; bits past the page's end are clear).
+    pub(crate) fn slot_word(&self, w: usize, slot_size: usize) -> u64 {
+        let stride = slot_size / GRANULE;
+        let first = w * 64 * stride;
+        if first >= MARK_WORDS * 64 {
+            return 0;
+        }
+        let end = ((w + 1) * 64 * stride).min(MARK_WORDS * 64);
+        // Most regions are all marked or all clear; skip the clear ones without a gather.
+        let words = first / 64..end.div_ceil(64);
+        if words.clone().all(|i| self.bits[i].load(Ordering::Relaxed) == 0) {
+            return 0;
+        }
+        let mut out = 0;
+        for (i, g) in (first..end).step_by(stride).enumerate() {
+            out |= ((self.bits[g / 64].load(Ordering::Relaxed) >> (g % 64)) & 1) << i;
+        }
+        out
     }
-}
-
-/// `ceil(2^32 / slot_size)`: `(i * slot_size * magic) >> 32 == i` for every slot index `i` of a
-/// page (the error term `i * (slot_size * magic - 2^32)` stays below `2^32`).
-const fn magic(slot_size: usize) -> u64 {
-    (1u64 << 32).div_ceil(slot_size as u64)
 }
 
 #[cfg(test)]
@@ -215,32 +226,41 @@ mod tests {
     use crate::heap::size_class::CLASS_SIZES;
 
     #[test]
-    fn slot_index_is_exact_for_every_slot_of_every_class() {
+    fn slot_words_gather_each_slots_first_granule_for_every_class() {
         for &size in &CLASS_SIZES {
-            let m = PageMarks::new(size);
-            for i in 0..PAGE_BYTES / size {
-                assert_eq!(m.slot_of(i * size), i, "slot size {size}");
+            let m = PageMarks::new();
+            let nslots = PAGE_BYTES / size;
+            let marked = |i: usize| i % 3 == 0 || i % 7 == 1;
+            for i in (0..nslots).filter(|&i| marked(i)) {
+                assert!(m.try_mark(i * size / GRANULE));
             }
+            for w in 0..PAGE_WORDS {
+                let expect =
+                    (0..64).filter(|b| w * 64 + b < nslots && marked(w * 64 + b)).fold(0, |acc, b| acc | 1 << b);
+                assert_eq!(m.slot_word(w, size), expect, "slot size {size}, word {w}");
+            }
+            m.clear();
+            assert!((0..PAGE_WORDS).all(|w| m.slot_word(w, size) == 0));
         }
     }
 
     #[test]
     fn a_runs_marks_fit_in_its_first_page_wherever_they_are_placed() {
         let places = (0..64).map(|run| marks_offset(run * RUN_BYTES)).collect::<std::collections::BTreeSet<_>>();
-        assert!(places.len() > 32, "runs' marks are spread over many offsets");
+        assert_eq!(places.len(), MARKS_PLACES, "runs' marks are spread over every place");
         for offset in places {
             assert!(offset + std::mem::size_of::<RunMarks>() <= PAGE_BYTES);
         }
     }
 
     #[test]
-    fn one_winner_per_slot() {
-        let m = PageMarks::new(32);
+    fn one_winner_per_object() {
+        let m = PageMarks::new();
         assert!(m.try_mark(70));
         assert!(!m.try_mark(70));
         assert!(m.is_marked(70) && !m.is_marked(71));
-        m.reformat(48);
-        assert!(!m.is_marked(70), "a new format starts clear");
+        m.clear();
+        assert!(!m.is_marked(70));
     }
 
     #[test]

@@ -27,7 +27,7 @@ use std::ptr::NonNull;
 use super::{page::Page, size_class::NUM_CLASSES, PageHeap};
 use crate::{
     clock,
-    mark_bits::PageMarks,
+    mark_bits::{PageMarks, GRANULE},
     primitive::sync::atomic::{AtomicU64, Ordering},
 };
 
@@ -95,10 +95,11 @@ impl AllocCache {
                         let word = &*c.has_drop.add(c.word);
                         word.store(word.load(Ordering::Relaxed) | mask, Ordering::Relaxed);
                     }
+                    let slot = c.word * 64 + bit;
                     if clock::mark_epoch() > c.swept_epoch {
-                        allocate_black(c.marks, c.word * 64 + bit);
+                        allocate_black(c.marks, slot * c.slot_size / GRANULE);
                     }
-                    return Some(NonNull::new_unchecked(c.base.add((c.word * 64 + bit) * c.slot_size)));
+                    return Some(NonNull::new_unchecked(c.base.add(slot * c.slot_size)));
                 }
             }
             if c.word + 1 >= c.nwords {
@@ -146,8 +147,8 @@ impl AllocCache {
 
 /// Set the mark bit of a new object: while marking runs, or before its page's due sweep.
 #[inline]
-fn allocate_black(marks: Option<&PageMarks>, slot: usize) {
+fn allocate_black(marks: Option<&PageMarks>, granule: usize) {
     if let Some(marks) = marks {
-        marks.try_mark(slot);
+        marks.try_mark(granule);
     }
 }

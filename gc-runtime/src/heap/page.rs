@@ -189,7 +189,7 @@ impl Page {
         // reference to it is alive.
         unsafe { *self.slots.get() = slots };
         self.shared_slot_size.store(slot_size, Ordering::Relaxed);
-        self.marks.reformat(slot_size);
+        self.marks.clear();
         for w in 0..PAGE_WORDS {
             self.bits[w].store(!valid_mask(slots.nslots, w), Ordering::Relaxed);
             self.has_drop[w].store(0, Ordering::Relaxed);
@@ -248,7 +248,7 @@ impl Page {
             let mut alloc = self.bits[w].load(Ordering::Relaxed) & !finalized;
             let mut doomed = self.doomed[w].load(Ordering::Relaxed) & !finalized;
             let mut has_drop = self.has_drop[w].load(Ordering::Relaxed) & !finalized;
-            let marks = self.marks.word(w).load(Ordering::Relaxed);
+            let marks = self.marks.slot_word(w, slots.slot_size);
             let dead = alloc & valid & !marks & !doomed;
             if dead != 0 {
                 let to_drop = dead & has_drop;
@@ -265,9 +265,9 @@ impl Page {
             self.bits[w].store(alloc, Ordering::Relaxed);
             self.doomed[w].store(doomed, Ordering::Relaxed);
             self.has_drop[w].store(has_drop, Ordering::Relaxed);
-            self.marks.word(w).store(0, Ordering::Relaxed);
             result.live_objects += (alloc & valid).count_ones() as usize;
         }
+        self.marks.clear();
         result.freed_objects = freed;
         result.freed_bytes = freed * slots.slot_size;
         self.swept_epoch.store(epoch, Ordering::Release);
@@ -308,9 +308,7 @@ impl Page {
     /// Clear every mark bit (tests that pretend a marking without finishing it).
     #[cfg(test)]
     pub(crate) fn clear_marks_for_test(&self) {
-        for w in 0..PAGE_WORDS {
-            self.marks.word(w).store(0, Ordering::Relaxed);
-        }
+        self.marks.clear();
     }
 
     /// Reset the page for `class` (it must be empty) and mark it swept for `epoch`.
@@ -341,7 +339,7 @@ impl Page {
             let mut live =
                 self.bits[w].load(Ordering::Relaxed) & valid_mask(nslots, w) & !self.doomed[w].load(Ordering::Relaxed);
             if !swept {
-                live &= self.marks.word(w).load(Ordering::Relaxed);
+                live &= self.marks.slot_word(w, size);
             }
             while live != 0 {
                 let i = w * 64 + live.trailing_zeros() as usize;

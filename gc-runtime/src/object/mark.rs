@@ -25,7 +25,7 @@ pub(crate) const LARGE_MARK_BYTES: usize = std::mem::size_of::<MarkWord>();
 pub(crate) unsafe fn try_mark(obj: *const Header, epoch: u64) -> bool {
     // SAFETY: guaranteed by the caller.
     match unsafe { mark_bits::page_marks(obj.cast()) } {
-        Some((marks, slot)) => marks.try_mark(slot),
+        Some((marks, granule)) => marks.try_mark(granule),
         // SAFETY: not in a page: a large object (the caller guarantees it is allocated).
         None => unsafe { large_mark(obj) }.try_mark(epoch),
     }
@@ -39,7 +39,7 @@ pub(crate) unsafe fn try_mark(obj: *const Header, epoch: u64) -> bool {
 pub(crate) unsafe fn is_marked(obj: *const Header, epoch: u64) -> bool {
     // SAFETY: guaranteed by the caller.
     match unsafe { mark_bits::page_marks(obj.cast()) } {
-        Some((marks, slot)) => marks.is_marked(slot),
+        Some((marks, granule)) => marks.is_marked(granule),
         // SAFETY: not in a page: a large object (the caller guarantees it is allocated).
         None => unsafe { large_mark(obj) }.epoch() >= epoch,
     }
