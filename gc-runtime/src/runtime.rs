@@ -17,7 +17,7 @@ use crate::{
     config::{Config, ConfigError},
     handshake::Handshake,
     heap::PageHeap,
-    marker::pool::MarkPool,
+    marker::{credit::AssistCredit, pool::MarkPool},
     primitive::sync::Mutex,
     root_table::RootTable,
     shade::GreyQueue,
@@ -39,6 +39,9 @@ pub(crate) struct Runtime {
     pub(crate) pacer: Pacer,
     /// The persistent mark workers (see `marker/pool.rs`).
     pub(crate) mark_pool: MarkPool,
+    /// The marking done so far in this cycle, and the workers' credit for assists (see
+    /// `marker/credit.rs`).
+    pub(crate) assist_credit: AssistCredit,
     pub(crate) started: Instant,
     collector_started: Once,
 }
@@ -125,6 +128,7 @@ impl Runtime {
             stats: StatsRecorder::default(),
             control: Control::default(),
             mark_pool: MarkPool::default(),
+            assist_credit: AssistCredit::default(),
             started: Instant::now(),
             collector_started: Once::new(),
         }

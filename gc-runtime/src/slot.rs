@@ -52,8 +52,8 @@ pub(crate) fn store_marking<T>(
     check_armed: bool,
 ) -> Result<Greys<T>, Unarmed> {
     let old = if shades_old {
-        // AcqRel: Release publishes `new`; Acquire lets the shader read the old referent's
-        // header.
+        // AcqRel: Release publishes `new`; Acquire orders the old referent's initialisation
+        // (and its page's format) before this thread shades it and hands it to a scanner.
         let old = slot.swap(new, Ordering::AcqRel);
         if check_armed && old.addr() == UNARMED_ADDR {
             slot.store(old, Ordering::Relaxed);

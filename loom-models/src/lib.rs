@@ -39,8 +39,8 @@ mod named;
 #[path = "../../gc-runtime/src/grey_queue.rs"]
 mod grey_queue;
 
-#[path = "../../gc-runtime/src/object/mark_word.rs"]
-mod mark_word;
+#[path = "../../gc-runtime/src/mark_bits.rs"]
+mod mark_bits;
 
 #[path = "../../gc-runtime/src/slot.rs"]
 mod slot;

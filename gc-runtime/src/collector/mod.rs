@@ -262,6 +262,7 @@ impl Cycle {
         let _roots = self.rt.roots.lock();
         let stale = self.rt.grey.clear();
         debug_assert_eq!(stale, 0, "grey objects left over from the previous cycle");
+        self.rt.assist_credit.reset();
         clock::begin_marking(self.config.barrier);
         self.heap_at_mark_start = self.rt.pages.live_bytes();
         self.record(Phase::Mark, true);

@@ -130,6 +130,11 @@ impl Pacer {
         self.goal.load(Ordering::Relaxed)
     }
 
+    /// The goal, if there is one (pacing on, or a memory limit).
+    pub(crate) fn paced_goal(&self) -> Option<usize> {
+        Some(self.goal()).filter(|&g| g != OFF)
+    }
+
     /// The heap at which the next cycle starts (`usize::MAX` when pacing is off).
     #[cfg(test)]
     pub(crate) fn trigger(&self) -> usize {

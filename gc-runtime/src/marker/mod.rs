@@ -31,10 +31,12 @@
 //!
 //! # Mark assists
 //!
-//! A mutator that allocates while marking is in progress pays for it: every 64 KiB it
-//! allocates, it scans about twice that many bytes of grey objects before its allocation
-//! returns (Go's assist credit, simplified to a fixed ratio). Allocation-heavy threads thus slow
-//! down instead of outrunning the marker. The grey objects are mostly on the workers' private
+//! A mutator that allocates while marking is in progress pays for it: each refill of its
+//! allocation cache owes marking in proportion to the bytes allocated, at a ratio set by how
+//! much marking is left and how close the heap is to its goal; the mark workers' progress pays
+//! for it first, and the mutator scans the rest before its allocation returns (Go's assist
+//! ratio and background credit; see `credit.rs`). Allocation-heavy threads thus slow down
+//! instead of outrunning the marker. The grey objects are mostly on the workers' private
 //! stacks, so an assist that finds the global queue empty asks for work
 //! (`GreyQueue::want_assist_work`): the next worker to check its balance shares half its stack,
 //! as it does for an idle worker, and the assist's next attempt has something to scan. (Before,
@@ -58,8 +60,10 @@
 //! If a `Trace` impl panics, the marker cannot know the object's referents; going on would
 //! free live objects. The process stops with a message naming the type.
 
+pub(crate) mod credit;
 pub(crate) mod pool;
 
+use self::credit::AssistCredit;
 use crate::{
     clock,
     grey_queue::BUFFER_CAP,
@@ -85,12 +89,37 @@ pub(crate) struct MarkWorker<'q> {
     pub(crate) scanned_objects: usize,
     /// Bytes of objects scanned so far.
     pub(crate) scanned_bytes: usize,
+    /// Where a mark worker publishes its progress as assist credit (`None` for an assist).
+    credit: Option<&'q AssistCredit>,
+    /// Marked bytes already published to `credit`.
+    published: usize,
 }
 
 impl<'q> MarkWorker<'q> {
-    /// A worker for the current marking.
+    /// A worker for the current marking, for an assist (its progress is no credit).
     pub(crate) fn new(queue: &'q GreyQueue) -> Self {
-        MarkWorker { queue, visit: MarkVisitor::new(clock::mark_epoch()), scanned_objects: 0, scanned_bytes: 0 }
+        MarkWorker {
+            queue,
+            visit: MarkVisitor::new(clock::mark_epoch()),
+            scanned_objects: 0,
+            scanned_bytes: 0,
+            credit: None,
+            published: 0,
+        }
+    }
+
+    /// A mark worker for the current marking, whose progress becomes assist credit.
+    pub(crate) fn background(rt: &'q Runtime) -> Self {
+        MarkWorker { credit: Some(&rt.assist_credit), ..MarkWorker::new(&rt.grey) }
+    }
+
+    /// Publish what this worker marked since the last time as assist credit.
+    fn publish_credit(&mut self) {
+        if let Some(credit) = self.credit {
+            let marked = self.work().marked_bytes;
+            credit.add_background(marked - self.published);
+            self.published = marked;
+        }
     }
 
     /// What this worker did so far.
@@ -202,6 +231,7 @@ impl<'q> MarkWorker<'q> {
                 self.queue.recycle(buf);
                 self.drain_stack(usize::MAX);
                 self.queue.leave_busy();
+                self.publish_credit();
             } else if self.queue.is_quiescent() {
                 if self.queue.has_deferred() {
                     if deferred_tries > 0 {
@@ -264,7 +294,8 @@ fn backoff(tries: u32) {
     }
 }
 
-/// A mutator's mark assist: scan about `budget` bytes of grey objects.
+/// A mutator's mark assist: scan about `budget` bytes of grey objects (it owes them, see
+/// `credit.rs`).
 pub(crate) fn assist(rt: &Runtime, budget: usize) {
     if !rt.grey.has_work() {
         // The work is on the workers' private stacks: have one share some for next time.
@@ -273,6 +304,7 @@ pub(crate) fn assist(rt: &Runtime, budget: usize) {
     }
     let mut worker = MarkWorker::new(&rt.grey);
     worker.drain_budget(budget);
+    rt.assist_credit.add_assist(worker.work().marked_bytes);
     rt.stats.note_assist(worker.work(), worker.scanned_bytes);
 }
 
@@ -280,8 +312,9 @@ pub(crate) fn assist(rt: &Runtime, budget: usize) {
 /// persistent helpers of `pool.rs`) until marking is done as far as the queue can tell.
 pub(crate) fn drain_parallel(rt: &'static Runtime, workers: usize) -> MarkWork {
     fn drain(rt: &'static Runtime) -> MarkWork {
-        let mut w = MarkWorker::new(&rt.grey);
+        let mut w = MarkWorker::background(rt);
         w.drain_until_done();
+        w.publish_credit();
         w.work()
     }
     if workers <= 1 {

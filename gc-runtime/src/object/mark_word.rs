@@ -2,12 +2,10 @@
 //!
 //! Every large object has one in front of its header (see [`super::mark`]; objects in pages
 //! use bits beside them instead). An object is marked for the marking whose epoch its word
-//! holds; a new one is written with the current epoch (allocated black). Shading is a race between the marker, mark assists and barrier slow paths on several
-//! threads; [`MarkWord::try_mark`] picks exactly one winner per object and epoch, and only the
-//! winner queues the object, so nothing is scanned twice.
-//!
-//! The type is on its own so the loom models (`gc-loom-models`) can race the real `try_mark`
-//! against the real barrier store and shade queue.
+//! holds; a new one is written with the current epoch (allocated black). Shading is a race
+//! between the marker, mark assists and barrier slow paths on several threads;
+//! [`MarkWord::try_mark`] picks exactly one winner per object and epoch, and only the winner
+//! queues the object, so nothing is scanned twice.
 
 use crate::primitive::sync::atomic::{AtomicU64, Ordering};
 

@@ -42,7 +42,7 @@ use std::{
 use crate::{
     clock,
     heap::{cache::AllocCache, page::PAGE_BYTES, size_class::class_of},
-    marker,
+    marker::{self, credit::assist_ratio},
     object::{GcBox, Header, Trace, Tracer},
     runtime::Runtime,
     shade::{self, GreyQueue, ShadeBuffer},
@@ -77,10 +77,12 @@ impl fmt::Display for LimitError {
 
 impl std::error::Error for LimitError {}
 
-/// Allocation bytes after which a mutator allocating during marking helps mark.
+/// Bytes of marking owed after which a mutator allocating during marking pays (from the
+/// workers' credit, else by marking itself).
 const ASSIST_CHUNK: usize = 64 * 1024;
-/// Bytes of objects an assist scans per byte its mutator allocated.
-const ASSIST_RATIO: usize = 2;
+/// Bytes of marking owed per byte allocated when no pacing goal sets the ratio (pacing off:
+/// only explicit collections run).
+const UNPACED_ASSIST_RATIO: f64 = 2.0;
 
 struct Local {
     cache: AllocCache,
@@ -308,11 +310,18 @@ impl ThreadState {
     fn after_allocation(&self, local: &mut Local, bytes: usize) {
         self.rt.note_allocation(bytes);
         if clock::barrier_on() {
-            local.assist_debt += bytes;
+            let (rt, credit) = (self.rt, &self.rt.assist_credit);
+            let ratio = match rt.pacer.paced_goal() {
+                Some(goal) => assist_ratio(rt.pacer.last_live(), credit.marked(), rt.pages.live_bytes(), goal),
+                None => UNPACED_ASSIST_RATIO,
+            };
+            local.assist_debt += (bytes as f64 * ratio) as usize;
             if local.assist_debt >= ASSIST_CHUNK {
-                let budget = local.assist_debt * ASSIST_RATIO;
+                let owed = local.assist_debt - credit.steal(local.assist_debt);
                 local.assist_debt = 0;
-                marker::assist(self.rt, budget);
+                if owed > 0 {
+                    marker::assist(rt, owed);
+                }
             }
         } else {
             local.assist_debt = 0;

@@ -8,7 +8,8 @@
 //! safepoint) and termination drains the queue. At the end every object reachable from `R`
 //! must be marked.
 //!
-//! The store is `slot.rs`, the mark word `mark_word.rs`, the queue `grey_queue.rs` and
+//! The store is `slot.rs`, the mark bits `mark_bits.rs` (the four objects' bits share one
+//! bitmap word, as neighbouring 24-byte objects do), the queue `grey_queue.rs` and
 //! the phase word `clock.rs`; what this file adds is the glue
 //! `barrier.rs` and `marker.rs` put around them (shade the returned pointers; load each slot
 //! with `Acquire` and mark what it holds). The control: with a barrier that shades nothing,
@@ -29,24 +30,28 @@ use crate::{
     clock::{Phase, PhaseWord},
     config::BarrierKind,
     grey_queue::{GreyQueue, ShadeBuffer},
-    mark_word::MarkWord,
+    mark_bits::{PageMarks, GRANULE},
     slot::{is_object, store_idle, store_marking},
 };
 
-const EPOCH: u64 = 1;
 const R: usize = 0;
 const A: usize = 1;
 const B: usize = 2;
 const X: usize = 3;
 
 struct Obj {
-    mark: MarkWord,
     slots: [AtomicPtr<Obj>; 2],
 }
 
-/// The objects, the phase word and the grey queue of one execution.
+/// The granule of object `o`'s mark bit: 24-byte objects side by side in one page.
+fn granule(o: usize) -> usize {
+    o * 24 / GRANULE
+}
+
+/// The objects, their page's mark bits, the phase word and the grey queue of one execution.
 struct Heap {
     objs: [Obj; 4],
+    marks: PageMarks,
     phase: PhaseWord,
     queue: GreyQueue<usize>,
 }
@@ -60,9 +65,13 @@ unsafe impl Sync for Heap {}
 impl Heap {
     /// The heap, in place (slots point into it, so it is linked after it stops moving).
     fn new() -> Arc<Heap> {
-        let obj = || Obj { mark: MarkWord::new(0), slots: [AtomicPtr::default(), AtomicPtr::default()] };
-        let heap =
-            Arc::new(Heap { objs: [obj(), obj(), obj(), obj()], phase: PhaseWord::new(), queue: GreyQueue::default() });
+        let obj = || Obj { slots: [AtomicPtr::default(), AtomicPtr::default()] };
+        let heap = Arc::new(Heap {
+            objs: [obj(), obj(), obj(), obj()],
+            marks: PageMarks::new(),
+            phase: PhaseWord::new(),
+            queue: GreyQueue::default(),
+        });
         heap.objs[R].slots[0].store(heap.ptr(A), Ordering::Relaxed);
         heap.objs[R].slots[1].store(heap.ptr(B), Ordering::Relaxed);
         heap.objs[A].slots[0].store(heap.ptr(X), Ordering::Relaxed);
@@ -116,7 +125,7 @@ fn write(heap: &Heap, barrier: Barrier, buf: &mut ShadeBuffer<usize>, slot: &Ato
     let greys = store_marking(slot, new, barrier.shades_old, barrier.shades_new, true).expect("armed");
     for g in greys.into_iter().flatten() {
         let o = heap.index(g);
-        if heap.objs[o].mark.try_mark(EPOCH) {
+        if heap.marks.try_mark(granule(o)) {
             buf.push(o, &heap.queue);
         }
     }
@@ -128,7 +137,7 @@ fn drain(heap: &Heap, stack: &mut Vec<usize>) {
         for slot in &heap.objs[o].slots {
             // Acquire: as `MarkSink::visit_slot`.
             if let Some(t) = heap.target(slot.load(Ordering::Acquire)) {
-                if heap.objs[t].mark.try_mark(EPOCH) {
+                if heap.marks.try_mark(granule(t)) {
                     stack.push(t);
                 }
             }
@@ -161,7 +170,7 @@ fn run(barrier: Barrier) -> Vec<usize> {
         let heap = heap.clone();
         thread::spawn(move || {
             let mut stack = vec![];
-            if heap.objs[R].mark.try_mark(EPOCH) {
+            if heap.marks.try_mark(granule(R)) {
                 stack.push(R);
             }
             drain(&heap, &mut stack);
@@ -180,7 +189,7 @@ fn run(barrier: Barrier) -> Vec<usize> {
     let mut stack = vec![];
     drain_queue(&heap, &mut stack);
     assert!(heap.queue.is_quiescent());
-    heap.reachable().into_iter().filter(|&o| heap.objs[o].mark.epoch() != EPOCH).collect()
+    heap.reachable().into_iter().filter(|&o| !heap.marks.is_marked(granule(o))).collect()
 }
 
 /// Explore `barrier`; every execution must mark every reachable object.
