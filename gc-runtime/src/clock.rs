@@ -16,16 +16,17 @@
 //! | [`begin_marking`] | [`Phase::Mark`] | **on**, kind set | *e* + 1 | 0 | *e* | black |
 //! | [`confirm_marking`] | [`Phase::MarkTermination`] | **on** | *e* + 1 | 0 | *e* | (world stopped) |
 //! | [`end_marking`] | [`Phase::Sweep`] | off | *e* + 1 | *e* + 1 | *e* | black (survives this sweep) |
-//! | [`publish_sweep`] (world running; inside the pause in stop-the-world mode) | [`Phase::Sweep`] | off | *e* + 1 | 0 | *e* + 1 | black |
-//! | [`finish`] (either) | [`Phase::Off`] | off | *e* + 1 | 0 | *e* + 1 | white for the next cycle |
+//! | [`publish_sweep`] (world running; inside the pause in stop-the-world mode) | [`Phase::Sweep`] | off | *e* + 1 | 0 | *e* + 1 | black in pages not yet swept for *e* + 1, white in the others |
+//! | [`finish`] (either) | [`Phase::Off`] | off | *e* + 1 | 0 | *e* + 1 | white (every page is swept) |
 //!
-//! - **Mark epoch**: objects marked (or allocated) with it are black or grey in the current
-//!   marking; the mark word is an epoch, not a bit, so nothing is ever cleared (see
-//!   `object/header.rs`).
+//! - **Mark epoch**: the current (or last) marking. A new object is allocated black exactly
+//!   when the mark epoch is newer than the epoch its page was last swept for (see
+//!   `heap/cache.rs`); a large object's mark word holds the epoch of the last marking that
+//!   reached it (see `object/mark.rs`).
 //! - **Weak verdict**: the epoch of a finished marking whose verdict has not yet reached every
 //!   weak cell; 0 when none is pending. While it is set, a weak upgrade treats a referent
 //!   marked before it as dead (see `weak_table.rs`, "Clearing").
-//! - **Sweep epoch**: objects whose mark is older are dead; sweepers read it with `Acquire`
+//! - **Sweep epoch**: the marking whose verdict the sweep acts on; sweepers read it with `Acquire`
 //!   (and the lazy sweep of a size class under that class's lock, so a page is filed as swept
 //!   only against the newest epoch; see `heap/central.rs`). It moves only after the weak cells are cleared, so nothing a weak reference may
 //!   still name is freed early.

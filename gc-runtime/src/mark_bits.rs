@@ -91,6 +91,9 @@ pub(crate) struct RunMarks {
 /// a mask).
 const MARKS_PLACES: usize = 32;
 const _: () = assert!((MARKS_PLACES - 1) * 1024 + std::mem::size_of::<RunMarks>() <= PAGE_BYTES);
+// `mark_word` finds a word by arithmetic: the bitmaps are laid out without padding.
+const _: () = assert!(std::mem::size_of::<PageMarks>() == MARK_WORDS * 8);
+const _: () = assert!(std::mem::size_of::<RunMarks>() == RUN_PAGES * std::mem::size_of::<PageMarks>());
 
 /// Where in the first page of the run holding `addr` its marks lie: one of [`MARKS_PLACES`]
 /// places, by the run's number.
@@ -143,28 +146,47 @@ pub(crate) fn is_run(addr: usize) -> bool {
     word < REGISTRY_WORDS && REGISTRY[word].load(StdOrdering::Acquire) & (1 << (run % 64)) != 0
 }
 
-/// The marks of the page holding the object at `obj`, with the object's granule (its bit);
-/// `None` if the object is not in a page (a large object).
+/// The word holding the mark bit of the object at `obj`, and the bit within it; `None` if the
+/// object is not in a page (a large object).
+///
+/// Only that word is referenced (not the run's or the page's whole bitmap: a reference to
+/// 32 KiB of marks per test made Miri, which tracks every byte a reference covers, hundreds of
+/// times slower).
 ///
 /// # Safety
 /// `obj` is the start of an allocated object, derived from the memory it lives in (so that its
 /// provenance covers the run).
 #[inline(always)]
-pub(crate) unsafe fn page_marks(obj: *const u8) -> Option<(&'static PageMarks, usize)> {
+pub(crate) unsafe fn mark_word(obj: *const u8) -> Option<(&'static AtomicU64, u64)> {
     let addr = obj as usize;
     if !is_run(addr) {
         return None;
     }
     let in_run = addr & (RUN_BYTES - 1);
+    let granule = in_run % PAGE_BYTES / GRANULE;
+    let offset = marks_offset(addr)
+        + in_run / PAGE_BYTES * std::mem::size_of::<PageMarks>()
+        + granule / 64 * std::mem::size_of::<AtomicU64>();
     // SAFETY: the object lies in a registered run, whose first page holds its marks at
-    // `marks_offset`; stepping back inside the run keeps the object pointer's provenance (the
-    // run's mapping).
-    let run = unsafe { &*obj.sub(in_run).add(marks_offset(addr)).cast::<RunMarks>() };
-    Some((&run.pages[in_run / PAGE_BYTES], in_run % PAGE_BYTES / GRANULE))
+    // `marks_offset` (`RunMarks` and `PageMarks` are `repr(C)` arrays, so the word's offset is
+    // plain arithmetic); stepping back inside the run keeps the object pointer's provenance
+    // (the run's mapping), and the marks are never freed.
+    let word = unsafe { &*obj.sub(in_run).add(offset).cast::<AtomicU64>() };
+    Some((word, 1 << (granule % 64)))
+}
+
+/// Mark the object whose mark bit is `bit` of `word` (see [`mark_word`]). Returns `true` for
+/// exactly one caller per object and marking: the one that set the bit.
+#[inline(always)]
+pub(crate) fn try_mark_bit(word: &AtomicU64, bit: u64) -> bool {
+    // A plain load first: most objects found are already marked, and a load leaves the line
+    // shared between the markers' caches.
+    word.load(Ordering::Relaxed) & bit == 0 && word.fetch_or(bit, Ordering::Relaxed) & bit == 0
 }
 
 /// One page's mark bits: one per 8-byte granule, set for the first granule of a marked
-/// object. Aligned to cache lines, so no two pages share one.
+/// object. Aligned to cache lines, so no two pages share one (its size, 1 KiB, is a multiple of
+/// that alignment, so the pages of a run are laid out without padding).
 #[repr(C, align(64))]
 pub(crate) struct PageMarks {
     bits: [AtomicU64; MARK_WORDS],
@@ -188,14 +210,11 @@ impl PageMarks {
     /// and marking: the one that set the bit.
     #[inline(always)]
     pub(crate) fn try_mark(&self, g: usize) -> bool {
-        let (word, bit) = (&self.bits[g / 64 % MARK_WORDS], 1u64 << (g % 64));
-        // A plain load first: most objects found are already marked, and a load leaves the
-        // line shared between the markers' caches.
-        word.load(Ordering::Relaxed) & bit == 0 && word.fetch_or(bit, Ordering::Relaxed) & bit == 0
+        try_mark_bit(&self.bits[g / 64 % MARK_WORDS], 1 << (g % 64))
     }
 
     /// Whether granule `g` is marked.
-    #[inline]
+    #[cfg(test)]
     pub(crate) fn is_marked(&self, g: usize) -> bool {
         self.bits[g / 64 % MARK_WORDS].load(Ordering::Relaxed) & (1 << (g % 64)) != 0
     }

@@ -4,14 +4,15 @@
 //! In [`Mode::Concurrent`]:
 //!
 //! 1. **Sweep termination** (world running). Finish sweeping the previous cycle's pages, so
-//!    the heap figures the pacer and the trace line use are exact. (Unlike Go, this does not
-//!    need the world stopped: mark words are epochs, not bits to clear, so a page left
-//!    unswept in a mutator's cache is still swept correctly later — see `object/header.rs`.)
+//!    the heap figures the pacer and the trace line use are exact, and every page's mark bits
+//!    are clear before this marking sets them (see `mark_bits.rs`, "When bits are valid").
+//!    (Unlike Go, this does not need the world stopped: the pages mutators cached were handed
+//!    back at the handshake after the last termination, and no sweep waits for a destructor.)
 //! 2. **Mark start** (world stopped, pause 1).
 //!    a. Stop the world: every mutator parks at a safepoint, publishing its shade buffer;
 //!    detached mutators are not waited for.
-//!    b. Discard any stale queue entries; start a new mark epoch (from now on, new objects
-//!    are black); choose the cycle's barrier; set the phase to `Mark` — the barrier is on —
+//!    b. Discard any stale queue entries; reset the assist credit; start a new mark epoch
+//!    (from now on, new objects are black); choose the cycle's barrier; set the phase to `Mark` — the barrier is on —
 //!    while holding the root-table lock, so no root can be dropped half-way across the flip.
 //!    c. Start the world. Every mutator has seen the barrier on before it runs again.
 //! 3. **Concurrent mark** (world running, barrier on, allocation black).

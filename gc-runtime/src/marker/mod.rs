@@ -11,9 +11,11 @@
 //!
 //! # Prefetching
 //!
-//! Marking is bound by memory latency. A found pointer's header is prefetched and the pointer
-//! waits in a small FIFO ring before it is marked; the per-slot step, the ring and the stack
-//! are in `object/mark_visit.rs`, where the tracer reaches them without a call per slot.
+//! Marking is bound by memory latency. A found pointer is marked at once (its bit is beside
+//! it, see `mark_bits.rs`); if it turned grey, its first lines are prefetched and it waits in a
+//! small FIFO ring before its descriptor is read and it is pushed; the per-slot step, the ring
+//! and the stack are in `object/mark_visit.rs`, where the tracer reaches them without a call
+//! per slot.
 //!
 //! # Sharing work between mark workers
 //!

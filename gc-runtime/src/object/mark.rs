@@ -11,7 +11,7 @@
 //! asks in that window.
 
 use super::{header::Header, mark_word::MarkWord};
-use crate::mark_bits;
+use crate::{mark_bits, primitive::sync::atomic::Ordering};
 
 /// Bytes in front of a large object's header that hold its [`MarkWord`].
 pub(crate) const LARGE_MARK_BYTES: usize = std::mem::size_of::<MarkWord>();
@@ -24,8 +24,8 @@ pub(crate) const LARGE_MARK_BYTES: usize = std::mem::size_of::<MarkWord>();
 #[inline(always)]
 pub(crate) unsafe fn try_mark(obj: *const Header, epoch: u64) -> bool {
     // SAFETY: guaranteed by the caller.
-    match unsafe { mark_bits::page_marks(obj.cast()) } {
-        Some((marks, granule)) => marks.try_mark(granule),
+    match unsafe { mark_bits::mark_word(obj.cast()) } {
+        Some((word, bit)) => mark_bits::try_mark_bit(word, bit),
         // SAFETY: not in a page: a large object (the caller guarantees it is allocated).
         None => unsafe { large_mark(obj) }.try_mark(epoch),
     }
@@ -38,8 +38,8 @@ pub(crate) unsafe fn try_mark(obj: *const Header, epoch: u64) -> bool {
 #[inline]
 pub(crate) unsafe fn is_marked(obj: *const Header, epoch: u64) -> bool {
     // SAFETY: guaranteed by the caller.
-    match unsafe { mark_bits::page_marks(obj.cast()) } {
-        Some((marks, granule)) => marks.is_marked(granule),
+    match unsafe { mark_bits::mark_word(obj.cast()) } {
+        Some((word, bit)) => word.load(Ordering::Relaxed) & bit != 0,
         // SAFETY: not in a page: a large object (the caller guarantees it is allocated).
         None => unsafe { large_mark(obj) }.epoch() >= epoch,
     }
