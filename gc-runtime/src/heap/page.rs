@@ -15,7 +15,7 @@
 //! and the owner folds those bits in when it next sweeps. And the allocation bitmap is atomic
 //! (the owner's relaxed loads and stores compile to plain ones), so that with the world stopped
 //! the collector can list every allocated object whoever owns its page
-//! ([`Page::scan_allocated`], for pinning after a leaked mutator's thread ended).
+//! ([`Page::scan_live`], for pinning after a leaked mutator's thread ended).
 //!
 //! # Sweeping a page: words, not objects
 //!
@@ -47,7 +47,7 @@ pub(crate) struct Page {
     /// The mapping `mem` belongs to, through which the page's memory goes back to the OS.
     run: &'static PageRun,
     swept_epoch: AtomicU64,
-    /// The slot size of the current format, readable by anyone (see [`Page::scan_allocated`]);
+    /// The slot size of the current format, readable by anyone (see [`Page::scan_live`]);
     /// the owner's copy is in `slots`.
     shared_slot_size: AtomicUsize,
     /// The allocation bitmap: one bit per slot, set when allocated; bits past the last slot are
