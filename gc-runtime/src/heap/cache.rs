@@ -16,11 +16,11 @@
 //! object already scanned.
 //!
 //! After marking terminates, the pages in the cache may hold dead objects. The mutator gives
-//! them all back ([`AllocCache::release_all`]) when it leaves the stop-the-world pause, so the
-//! sweeper can reach them; until then it keeps allocating from them, which is sound because
-//! new objects are marked with the current epoch. A mutator that detaches (for a blocking call,
-//! a collection, or for good) gives its pages back first, so a cycle that runs while it is
-//! away sweeps them too.
+//! them all back ([`AllocCache::release_all`]) when it acknowledges the handshake that follows
+//! (it sees the new sweep epoch), so the sweeper can reach them before the next marking; until
+//! then it keeps allocating from them, which is sound because new objects in them are allocated
+//! black (above). A mutator that detaches (for a blocking call, a collection, or for good)
+//! gives its pages back first, so a cycle that runs while it is away sweeps them too.
 
 use std::ptr::NonNull;
 
