@@ -8,8 +8,7 @@
 //!
 //! The epoch is read *inside* the lock, so the lists only ever move forward, and a thread that
 //! files a page compares the page's epoch with the lists' under the same lock: a page swept
-//! for an epoch that has since been superseded is filed as unswept (or, by the finalizer,
-//! swept again), never as swept. A thread that took the lock after the collector published a
+//! for an epoch that has since been superseded is filed as unswept, never as swept. A thread that took the lock after the collector published a
 //! new epoch (and the collector always takes every class's lock afterwards, in its sweep) sees
 //! that epoch.
 
