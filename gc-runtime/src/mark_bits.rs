@@ -33,8 +33,8 @@
 //! the offset by the slot size with a multiply by a per-span reciprocal: here that put a load
 //! and a multiply in front of every mark test, and the barrier's slow path, which tests both
 //! objects of a store, ran 35 % slower than with marks in the headers.) The price is paid by
-//! the sweep, which needs one bit per slot: [`PageMarks::slot_word`] gathers 64 slots' bits at
-//! the slot size's stride, skipping regions with no mark at all.
+//! the sweep, which needs one bit per slot: [`PageMarks::take_slot_bits`] visits the set bits only
+//! and turns each granule number into a slot number with a multiply.
 //!
 //! # When bits are valid
 //!
@@ -52,7 +52,10 @@
 //! the barrier (`gc-loom-models`, `models/barrier.rs`) marks with this file's code, with the
 //! bits of all its objects in one word.
 
-use std::sync::atomic::{AtomicU64 as StdAtomicU64, Ordering as StdOrdering};
+use std::{
+    cell::UnsafeCell,
+    sync::atomic::{AtomicU64 as StdAtomicU64, Ordering as StdOrdering},
+};
 
 use crate::primitive::sync::atomic::{AtomicU64, Ordering};
 
@@ -79,7 +82,36 @@ const REGISTRY_WORDS: usize = 1 << (ADDRESS_BITS - RUN_SHIFT - 6);
 
 /// One bit per possible run: set once the run is mapped, never cleared (runs are never
 /// unmapped). Zero-initialised, so only the words of runs in use are ever touched.
-static REGISTRY: [StdAtomicU64; REGISTRY_WORDS] = [const { StdAtomicU64::new(0) }; REGISTRY_WORDS];
+static REGISTRY: Registry = Registry(UnsafeCell::new([0; REGISTRY_WORDS]));
+
+/// The registry's words: atomics, kept in one `UnsafeCell` rather than as an array of a million
+/// `AtomicU64`s. The two are the same memory; the difference is what a checker sees. Every use
+/// of a static array goes through a reference to the whole of it, and Miri inspects each
+/// `UnsafeCell` a reference covers: an array of atomics made every `is_run` cost a million
+/// steps there (the test suite under Miri ran three times slower). One cell is one step.
+#[repr(transparent)]
+struct Registry(UnsafeCell<[u64; REGISTRY_WORDS]>);
+
+// SAFETY: the words are only ever accessed atomically, through `Registry::word`.
+unsafe impl Sync for Registry {}
+
+// `Registry::word` views a `u64` as an `AtomicU64`: they must agree in size and alignment.
+const _: () = assert!(std::mem::size_of::<u64>() == std::mem::size_of::<StdAtomicU64>());
+const _: () = assert!(std::mem::align_of::<u64>() == std::mem::align_of::<StdAtomicU64>());
+
+impl Registry {
+    /// Word `i` of the registry, or `None` past its end.
+    #[inline(always)]
+    fn word(&'static self, i: usize) -> Option<&'static StdAtomicU64> {
+        if i >= REGISTRY_WORDS {
+            return None;
+        }
+        // SAFETY: `i` is in bounds, so the pointer is to a word of the static, which lives
+        // forever and is aligned for an atomic (checked above); every access to the words is
+        // atomic (this is the only way to them), so no non-atomic access races with one.
+        Some(unsafe { StdAtomicU64::from_ptr(self.0.get().cast::<u64>().add(i)) })
+    }
+}
 
 /// The marks of every page of a run, in the run's first page.
 #[repr(C)]
@@ -125,7 +157,8 @@ pub(crate) unsafe fn register_run(start: *mut u8) -> &'static RunMarks {
     let run = addr >> RUN_SHIFT;
     // Release: a thread that finds the bit set (through an object address it received after
     // this) also finds the marks written.
-    REGISTRY[run / 64].fetch_or(1 << (run % 64), StdOrdering::Release);
+    let word = REGISTRY.word(run / 64).expect("the address was checked to be below the registry's limit");
+    word.fetch_or(1 << (run % 64), StdOrdering::Release);
     // SAFETY: just written; the run is never unmapped.
     unsafe { &*marks }
 }
@@ -142,8 +175,7 @@ impl RunMarks {
 #[inline(always)]
 pub(crate) fn is_run(addr: usize) -> bool {
     let run = addr >> RUN_SHIFT;
-    let word = run / 64;
-    word < REGISTRY_WORDS && REGISTRY[word].load(StdOrdering::Acquire) & (1 << (run % 64)) != 0
+    REGISTRY.word(run / 64).is_some_and(|w| w.load(StdOrdering::Acquire) & (1 << (run % 64)) != 0)
 }
 
 /// The word holding the mark bit of the object at `obj`, and the bit within it; `None` if the
@@ -219,24 +251,52 @@ impl PageMarks {
         self.bits[g / 64 % MARK_WORDS].load(Ordering::Relaxed) & (1 << (g % 64)) != 0
     }
 
-    /// The marks of slots `64 * w .. 64 * w + 64` of a page of `slot_size` slots, one bit per
-    /// slot (bit `i` for slot `64 * w + i`; bits past the page's end are clear).
-    pub(crate) fn slot_word(&self, w: usize, slot_size: usize) -> u64 {
-        let stride = slot_size / GRANULE;
-        let first = w * 64 * stride;
-        if first >= MARK_WORDS * 64 {
-            return 0;
+    /// The marks of the page's slots for a page of `slot_size` slots, one bit per slot (bit
+    /// `i % 64` of word `i / 64` for slot `i`).
+    ///
+    /// Only the set bits are visited: each is the first granule of a marked object, and its
+    /// slot number is the granule number divided by the stride, done as a multiply by a
+    /// rounded-up reciprocal (exact for every granule of a page: granule × stride < 2^32).
+    /// So a sparsely marked page costs the bitmap's 128 loads and little more, and a densely
+    /// marked one a few instructions per marked object.
+    pub(crate) fn slot_bits(&self, slot_size: usize) -> [u64; PAGE_WORDS] {
+        self.gather(slot_size, false)
+    }
+
+    /// [`slot_bits`](Self::slot_bits), clearing the marks as they are read (the page's owner
+    /// when it sweeps: no marking runs). Only words with a mark are written.
+    pub(crate) fn take_slot_bits(&self, slot_size: usize) -> [u64; PAGE_WORDS] {
+        self.gather(slot_size, true)
+    }
+
+    fn gather(&self, slot_size: usize, take: bool) -> [u64; PAGE_WORDS] {
+        let stride = (slot_size / GRANULE) as u64;
+        debug_assert!(stride >= 2 && slot_size % GRANULE == 0);
+        let reciprocal = (1u64 << 32).div_ceil(stride);
+        let mut out = [0u64; PAGE_WORDS];
+        // Slot numbers only grow as granules do: build each output word in a register and
+        // store it when the next marked slot falls into a later word.
+        let (mut at, mut acc) = (0usize, 0u64);
+        for (i, word) in self.bits.iter().enumerate() {
+            let mut m = word.load(Ordering::Relaxed);
+            if m == 0 {
+                continue;
+            }
+            if take {
+                word.store(0, Ordering::Relaxed);
+            }
+            while m != 0 {
+                let g = (i * 64) as u64 + u64::from(m.trailing_zeros());
+                m &= m - 1;
+                let slot = ((g * reciprocal) >> 32) as usize;
+                if slot / 64 != at {
+                    out[at] |= acc;
+                    (at, acc) = (slot / 64, 0);
+                }
+                acc |= 1 << (slot % 64);
+            }
         }
-        let end = ((w + 1) * 64 * stride).min(MARK_WORDS * 64);
-        // Most regions are all marked or all clear; skip the clear ones without a gather.
-        let words = first / 64..end.div_ceil(64);
-        if words.clone().all(|i| self.bits[i].load(Ordering::Relaxed) == 0) {
-            return 0;
-        }
-        let mut out = 0;
-        for (i, g) in (first..end).step_by(stride).enumerate() {
-            out |= ((self.bits[g / 64].load(Ordering::Relaxed) >> (g % 64)) & 1) << i;
-        }
+        out[at] |= acc;
         out
     }
 }
@@ -247,23 +307,25 @@ mod tests {
     use crate::heap::size_class::CLASS_SIZES;
 
     #[test]
-    fn slot_words_gather_each_slots_first_granule_for_every_class() {
+    fn slot_bits_gather_each_slots_first_granule_for_every_class() {
         // Every class; under Miri, which is slow, the smallest ones and the largest.
         let classes = if cfg!(miri) { &[16, 24, 32, 48, 8192][..] } else { &CLASS_SIZES[..] };
         for &size in classes {
-            let m = PageMarks::new();
             let nslots = PAGE_BYTES / size;
-            let marked = |i: usize| i % 3 == 0 || i % 7 == 1;
-            for i in (0..nslots).filter(|&i| marked(i)) {
-                assert!(m.try_mark(i * size / GRANULE));
+            for marked in
+                [&|i: usize| i % 3 == 0 || i % 7 == 1, &|_| true, &|i| i + 1 == nslots] as [&dyn Fn(usize) -> bool; 3]
+            {
+                let m = PageMarks::new();
+                for i in (0..nslots).filter(|&i| marked(i)) {
+                    assert!(m.try_mark(i * size / GRANULE));
+                }
+                let expect: [u64; PAGE_WORDS] = std::array::from_fn(|w| {
+                    (0..64).filter(|b| w * 64 + b < nslots && marked(w * 64 + b)).fold(0, |acc, b| acc | 1 << b)
+                });
+                assert_eq!(m.slot_bits(size), expect, "slot size {size}");
+                assert_eq!(m.take_slot_bits(size), expect, "slot size {size}");
+                assert_eq!(m.slot_bits(size), [0; PAGE_WORDS], "taking clears, slot size {size}");
             }
-            for w in 0..PAGE_WORDS {
-                let expect =
-                    (0..64).filter(|b| w * 64 + b < nslots && marked(w * 64 + b)).fold(0, |acc, b| acc | 1 << b);
-                assert_eq!(m.slot_word(w, size), expect, "slot size {size}, word {w}");
-            }
-            m.clear();
-            assert!((0..PAGE_WORDS).all(|w| m.slot_word(w, size) == 0));
         }
     }
 

@@ -25,7 +25,7 @@
 //! their allocation bits: no object is read. Dead objects that need drop become *doomed*: they
 //! keep their slots, and their bits go to the finalizer thread (see `finalize.rs`), which runs
 //! their destructors and reports each one back in `finalized`; the next sweep of the page frees
-//! those slots. Then the mark bits are cleared, ready for the next marking. A sweep never stops
+//! those slots. The mark bits are cleared as they are read, ready for the next marking. A sweep never stops
 //! half-way and never waits for a destructor, so every page is swept between one marking and
 //! the next — which is what lets the mark bits be a single bitmap (see `mark_bits.rs`, "When
 //! bits are valid"). `swept_epoch` records the epoch the page was last swept for, so nobody
@@ -240,15 +240,20 @@ impl Page {
         debug_assert!(self.swept_epoch() + 1 == epoch || unsafe { self.allocated() } == 0, "a page skipped a sweep");
         let mut doomed_out: Option<Box<[u64; PAGE_WORDS]>> = None;
         let mut freed = 0;
-        for w in 0..slots.nslots.div_ceil(64) {
+        let marks = self.marks.take_slot_bits(slots.slot_size);
+        for (w, &marks) in marks.iter().enumerate().take(slots.nslots.div_ceil(64)) {
             let valid = valid_mask(slots.nslots, w);
             // Acquire: pairs with the finalizer's Release, so its destructor's writes to the
             // slot come before the slot's reuse.
             let finalized = self.finalized[w].swap(0, Ordering::Acquire);
             let mut alloc = self.bits[w].load(Ordering::Relaxed) & !finalized;
+            if alloc & valid == 0 && finalized == 0 {
+                // No object here (doomed and has_drop bits are subsets of alloc's): nothing
+                // to free or to write back.
+                continue;
+            }
             let mut doomed = self.doomed[w].load(Ordering::Relaxed) & !finalized;
             let mut has_drop = self.has_drop[w].load(Ordering::Relaxed) & !finalized;
-            let marks = self.marks.slot_word(w, slots.slot_size);
             let dead = alloc & valid & !marks & !doomed;
             if dead != 0 {
                 let to_drop = dead & has_drop;
@@ -267,7 +272,6 @@ impl Page {
             self.has_drop[w].store(has_drop, Ordering::Relaxed);
             result.live_objects += (alloc & valid).count_ones() as usize;
         }
-        self.marks.clear();
         result.freed_objects = freed;
         result.freed_bytes = freed * slots.slot_size;
         self.swept_epoch.store(epoch, Ordering::Release);
@@ -334,12 +338,12 @@ impl Page {
     pub(crate) unsafe fn scan_live(&self, sweep_epoch: u64, mut f: impl FnMut(NonNull<Header>)) {
         let size = self.shared_slot_size.load(Ordering::Relaxed);
         let nslots = PAGE_BYTES / size;
-        let swept = self.swept_epoch() >= sweep_epoch;
+        let marks = (self.swept_epoch() < sweep_epoch).then(|| self.marks.slot_bits(size));
         for w in 0..nslots.div_ceil(64) {
             let mut live =
                 self.bits[w].load(Ordering::Relaxed) & valid_mask(nslots, w) & !self.doomed[w].load(Ordering::Relaxed);
-            if !swept {
-                live &= self.marks.slot_word(w, size);
+            if let Some(marks) = &marks {
+                live &= marks[w];
             }
             while live != 0 {
                 let i = w * 64 + live.trailing_zeros() as usize;
