@@ -8,13 +8,19 @@
 //!         *slot = ptr                        // (Release: publishes the object's contents)
 //!         return
 //!     match barrier kind of this cycle:
-//!         Dijkstra:  *slot = ptr;            shade(ptr)
-//!         Yuasa:     old = swap(slot, ptr);  shade(old)
-//!         Hybrid:    old = swap(slot, ptr);  shade(old); shade(ptr)
+//!         Dijkstra:  *slot = ptr;               shade(ptr)
+//!         Yuasa:     old = *slot; *slot = ptr;  shade(old)
+//!         Hybrid:    old = *slot; *slot = ptr;  shade(old); shade(ptr)
+//!
+//! shade(obj):
+//!     if obj is marked: return               // most shades: a load of its mark-bit word
+//!     mark obj; push it on this thread's shade buffer
 //! ```
 //!
 //! `shade` marks the object (white → grey) and records it in the current thread's shade
-//! buffer; see [`crate::shade`].
+//! buffer; see [`crate::shade`]. The test of the mark bit comes first and needs no thread
+//! state, so a store of (or over) an object already marked — most stores, once a marking is
+//! under way — costs the store, a load of the slot and a load of a bitmap word.
 //!
 //! # Why each shade is needed
 //!
@@ -45,6 +51,23 @@
 //! unconditionally while the barrier is on, so no fence is needed between the store and the
 //! shade: whichever value the marker reads, the stored pointer is grey.
 //!
+//! # Reading the overwritten pointer
+//!
+//! The deletion barrier (Yuasa, hybrid) loads the old pointer and then stores the new one: two
+//! plain atomic accesses, not an atomic swap. A locked exchange cost more than all the rest of
+//! the slow path, and the snapshot argument does not need one. With two threads storing into
+//! one slot at once, a load-then-store can miss an old value: both load `A`, one stores `B`,
+//! the other stores `C` over it, and nobody shades `B`. But the missed value is always one that
+//! another thread stored *during this marking*; the value the slot held when marking started
+//! is never missed. The first store over it comes after its writer's load in program order,
+//! and by read-write coherence that load reads the start value (nothing was stored before it
+//! since mark start, and the mark-start pause orders everything stored earlier before it). So
+//! every pointer of the snapshot is shaded when it is overwritten, which is all Yuasa's
+//! argument asks for: an object stored during marking, like `B`, was either reachable at mark
+//! start (the snapshot marks it, or its last snapshot pointer's deletion shades it), allocated
+//! black, or obtained from a weak upgrade, after which the thread shades what it stores (see
+//! `weak.rs`). The hybrid barrier shades `B` when it is stored anyway.
+//!
 //! # Publication ordering
 //!
 //! A new object's header and value are written before its address is stored anywhere; the
@@ -66,8 +89,12 @@
 //! about to write; it is what makes `Member::new` and `Member::set` safe.
 
 use crate::{
-    clock, config::BarrierKind, object::Header, primitive::sync::atomic::AtomicPtr, runtime::Runtime, shade, slot,
-    thread_state,
+    clock,
+    config::BarrierKind,
+    object::{mark, Header},
+    primitive::sync::atomic::AtomicPtr,
+    runtime::Runtime,
+    shade, slot, thread_state,
 };
 
 impl BarrierKind {
@@ -86,7 +113,7 @@ impl BarrierKind {
 #[inline(always)]
 pub(crate) fn write_member(slot: &AtomicPtr<Header>, new: *mut Header) {
     if clock::barrier_on() {
-        return write_slow(slot, new, true);
+        return write_marking(slot, new, true);
     }
     if slot::store_idle(slot, new, true).is_err() {
         unarmed_store();
@@ -112,7 +139,7 @@ pub(crate) fn clear_member(slot: &AtomicPtr<Header>) {
 #[inline(always)]
 pub(crate) fn write_root(slot: &AtomicPtr<Header>, new: *mut Header) {
     if clock::barrier_on() {
-        return write_slow(slot, new, false);
+        return write_marking(slot, new, false);
     }
     // Root cells are always armed: the store cannot fail.
     let _ = slot::store_idle(slot, new, false);
@@ -127,30 +154,51 @@ fn unarmed_store() -> ! {
     )
 }
 
+/// The barrier while marking. The store and the tests of the mark bits need no thread state
+/// beyond the running flag; the thread's shade buffer is reached only for an object still
+/// white ([`shade_white`]), which is rare after the first moments of a marking: most stores
+/// store, or overwrite, objects already marked.
+#[inline(never)]
+fn write_marking(slot: &AtomicPtr<Header>, new: *mut Header, check_armed: bool) {
+    let Some(weak_upgrade_epoch) = thread_state::running_weak_upgrade_epoch() else {
+        return store_unattached(slot, new, check_armed);
+    };
+    // A running mutator saw the barrier on and cannot pass a pause before this store, so the
+    // barrier is still on; were it not, shading both pointers is always safe.
+    let kind = clock::barrier().unwrap_or(BarrierKind::Hybrid);
+    let epoch = clock::mark_epoch();
+    // Under Yuasa, a thread that upgraded a weak reference during this marking may store an
+    // object outside the snapshot: it shades what it stores as well (see `weak.rs`).
+    let shades_new = kind.shades_new() || weak_upgrade_epoch == epoch;
+    let Ok(greys) = slot::store_marking(slot, new, kind.shades_old(), shades_new, check_armed) else { unarmed_store() };
+    for o in greys.into_iter().flatten() {
+        // SAFETY: an overwritten pointer was in a slot of a reachable object until the store,
+        // a stored one is a local of this mutator, and it has not passed a safepoint since:
+        // both are allocated. A set bit means marked in this marking (bits are all clear at
+        // mark start and only a sweep, after the marking, clears them).
+        if !unsafe { mark::is_marked(o.as_ptr(), epoch) } {
+            // SAFETY: as above.
+            unsafe { shade_white(o.as_ptr(), epoch) };
+        }
+    }
+}
+
+/// Shade an object the barrier found white, into this mutator's buffer.
+///
+/// # Safety
+/// `obj` is allocated, and the current thread has a running mutator (it cannot pass a pause
+/// meanwhile).
 #[cold]
 #[inline(never)]
-fn write_slow(slot: &AtomicPtr<Header>, new: *mut Header, check_armed: bool) {
-    let epoch = clock::mark_epoch();
-    let stored = thread_state::with_running_mutator(|mu| {
-        // A running mutator saw the barrier on and cannot pass a pause before this store, so
-        // the barrier is still on; were it not, shading both pointers is always safe.
-        let kind = clock::barrier().unwrap_or(BarrierKind::Hybrid);
-        // Under Yuasa, a thread that upgraded a weak reference during this marking may store an
-        // object outside the snapshot: it shades what it stores as well (see `weak.rs`).
-        let shades_new = kind.shades_new() || mu.weak_upgrade_epoch == epoch;
-        let grey = slot::store_marking(slot, new, kind.shades_old(), shades_new, check_armed)?;
-        for o in grey.iter().flatten() {
-            // SAFETY: an overwritten pointer was in a slot of a reachable object until the
-            // swap, a stored one is a local of this mutator, and it has not passed a safepoint
-            // since: both are allocated.
-            unsafe { shade::shade(o.as_ptr(), epoch, mu.shade, mu.grey) };
-        }
-        Ok(())
-    });
-    match stored {
-        Some(Ok(())) => {}
-        Some(Err(slot::Unarmed)) => unarmed_store(),
-        None => store_unattached(slot, new, check_armed),
+unsafe fn shade_white(obj: *const Header, epoch: u64) {
+    // SAFETY: `obj` is allocated (the caller).
+    let shaded = thread_state::with_running_mutator(|mu| unsafe { shade::shade(obj, epoch, mu.shade, mu.grey) });
+    if shaded.is_none() {
+        // The thread's state is borrowed: the store came from inside the runtime's own paths
+        // (user code the runtime runs). Shade into the root table's orphan buffer instead.
+        let rt = Runtime::get();
+        // SAFETY: as above.
+        unsafe { rt.roots.shade_orphaned(obj, &rt.grey) };
     }
 }
 

@@ -116,12 +116,26 @@ impl RootTable {
         };
         let epoch = clock::mark_epoch();
         for o in greys.iter().flatten() {
-            // SAFETY: an overwritten pointer was in a slot of a reachable object until the swap,
+            // SAFETY: an overwritten pointer was in a slot of a reachable object until the store,
             // and a stored one is reachable by the caller; the lock keeps marking from
             // terminating (and the sweep from freeing either) meanwhile.
             unsafe { shade::shade(o.as_ptr(), epoch, &mut table.orphan_shades, grey) };
         }
         (table, Ok(()))
+    }
+
+    /// Shade `obj` into the orphan buffer, if marking still runs: for a barrier on a running
+    /// mutator whose own buffer is out of reach (its state is borrowed by the runtime).
+    ///
+    /// # Safety
+    /// `obj` is allocated.
+    pub(crate) unsafe fn shade_orphaned(&self, obj: *const Header, grey: &GreyQueue) {
+        let mut table = self.inner.lock();
+        if clock::barrier_on() {
+            // SAFETY: allocated (the caller); the lock keeps marking from terminating
+            // meanwhile.
+            unsafe { shade::shade(obj, clock::mark_epoch(), &mut table.orphan_shades, grey) };
+        }
     }
 
     /// Call `f` with every non-null root pointer (pinned objects included).

@@ -52,13 +52,16 @@ pub(crate) fn store_marking<T>(
     check_armed: bool,
 ) -> Result<Greys<T>, Unarmed> {
     let old = if shades_old {
-        // AcqRel: Release publishes `new`; Acquire orders the old referent's initialisation
-        // (and its page's format) before this thread shades it and hands it to a scanner.
-        let old = slot.swap(new, Ordering::AcqRel);
+        // A load and a store, not a swap: a locked exchange cost more than the rest of the
+        // barrier's slow path together, and the deletion barrier does not need one (see
+        // `barrier.rs`, "Reading the overwritten pointer"). Acquire orders the old referent's
+        // initialisation (and its page's format) before this thread shades it and hands it to
+        // a scanner; Release publishes `new`.
+        let old = slot.load(Ordering::Acquire);
         if check_armed && old.addr() == UNARMED_ADDR {
-            slot.store(old, Ordering::Relaxed);
             return Err(Unarmed);
         }
+        slot.store(new, Ordering::Release);
         old
     } else {
         store_idle(slot, new, check_armed)?;

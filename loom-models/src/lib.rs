@@ -9,7 +9,7 @@
 //! | model | protocol | file |
 //! |---|---|---|
 //! | handshake | stop-the-world against mutators attaching, detaching and polling | `models/handshake.rs` |
-//! | barrier | a mutator moving a pointer while the marker scans, for each barrier | `models/barrier.rs` |
+//! | barrier | a mutator moving a pointer while the marker scans, for each barrier; two mutators racing on one slot | `models/barrier.rs` |
 //! | termination | ragged flush and the final pause against a mutator shading privately | `models/termination.rs` |
 //! | shade queue | push, pop and recycle of buffers, and the busy count behind quiescence | `models/shade_queue.rs` |
 //!

@@ -422,8 +422,6 @@ pub(crate) struct RunningMutator<'a> {
     pub(crate) shade: &'a mut ShadeBuffer,
     /// The global grey queue the buffer flushes into.
     pub(crate) grey: &'a GreyQueue,
-    /// The mark epoch of the last marking during which it upgraded a weak reference (0: none).
-    pub(crate) weak_upgrade_epoch: u64,
 }
 
 /// Run `f` with the current thread's running mutator (attached, not inside `blocking` or
@@ -443,11 +441,21 @@ pub(crate) fn with_running_mutator<R>(f: impl FnOnce(RunningMutator<'_>) -> R) -
         return None;
     }
     let mut local = inner.local.try_borrow_mut().ok()?;
-    Some(f(RunningMutator {
-        shade: &mut local.shade,
-        grey: &inner.rt.grey,
-        weak_upgrade_epoch: inner.weak_upgrade_epoch.get(),
-    }))
+    Some(f(RunningMutator { shade: &mut local.shade, grey: &inner.rt.grey }))
+}
+
+/// The current thread's `weak_upgrade_epoch` if it has a running mutator, attached and not
+/// inside `blocking` or `collect` (its state may be borrowed: this takes no borrow); `None`
+/// otherwise. The barrier's test for a thread it may trust to stay out of pauses.
+#[inline]
+pub(crate) fn running_weak_upgrade_epoch() -> Option<u64> {
+    let p = CURRENT.with(Cell::get);
+    if p.is_null() {
+        return None;
+    }
+    // SAFETY: as in `with_running_mutator`.
+    let inner = unsafe { &*p };
+    inner.running.get().then(|| inner.weak_upgrade_epoch.get())
 }
 
 /// Whether the current thread has a running mutator (see [`with_running_mutator`]).

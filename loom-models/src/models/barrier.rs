@@ -14,6 +14,11 @@
 //! `barrier.rs` and `marker.rs` put around them (shade the returned pointers; load each slot
 //! with `Acquire` and mark what it holds). The control: with a barrier that shades nothing,
 //! loom must find the schedule that loses `X`.
+//!
+//! The racing-writers variant adds a second mutator storing `Y` into `A`'s first slot at the
+//! same time (see [`run_with`]): the deletion barrier reads old pointers with a load, not a
+//! swap, and the model checks that the slot's value at mark start is still always shaded. Its
+//! control is a racer without a barrier, which loom must catch losing `X`.
 
 use std::ptr::NonNull;
 
@@ -38,6 +43,8 @@ const R: usize = 0;
 const A: usize = 1;
 const B: usize = 2;
 const X: usize = 3;
+/// Only in the racing-writers model: held by `B`'s second slot.
+const Y: usize = 4;
 
 struct Obj {
     slots: [AtomicPtr<Obj>; 2],
@@ -50,7 +57,7 @@ fn granule(o: usize) -> usize {
 
 /// The objects, their page's mark bits, the phase word and the grey queue of one execution.
 struct Heap {
-    objs: [Obj; 4],
+    objs: [Obj; 5],
     marks: PageMarks,
     phase: PhaseWord,
     queue: GreyQueue<usize>,
@@ -67,7 +74,7 @@ impl Heap {
     fn new() -> Arc<Heap> {
         let obj = || Obj { slots: [AtomicPtr::default(), AtomicPtr::default()] };
         let heap = Arc::new(Heap {
-            objs: [obj(), obj(), obj(), obj()],
+            objs: [obj(), obj(), obj(), obj(), obj()],
             marks: PageMarks::new(),
             phase: PhaseWord::new(),
             queue: GreyQueue::default(),
@@ -83,7 +90,7 @@ impl Heap {
     }
 
     fn index(&self, p: NonNull<Obj>) -> usize {
-        (0..4).find(|&i| self.ptr(i) == p.as_ptr()).expect("slots point into the heap")
+        (0..5).find(|&i| self.ptr(i) == p.as_ptr()).expect("slots point into the heap")
     }
 
     /// The object a slot value names, if any.
@@ -124,8 +131,9 @@ fn write(heap: &Heap, barrier: Barrier, buf: &mut ShadeBuffer<usize>, slot: &Ato
     }
     let greys = store_marking(slot, new, barrier.shades_old, barrier.shades_new, true).expect("armed");
     for g in greys.into_iter().flatten() {
+        // `barrier.rs` tests the bit first and reaches for the buffer only for a white object.
         let o = heap.index(g);
-        if heap.marks.try_mark(granule(o)) {
+        if !heap.marks.is_marked(granule(o)) && heap.marks.try_mark(granule(o)) {
             buf.push(o, &heap.queue);
         }
     }
@@ -163,7 +171,24 @@ fn drain_queue(heap: &Heap, stack: &mut Vec<usize>) {
 /// loads around the mutator's stores: the barrier's own load of the slot before its store hides
 /// the marker's load from loom's race detection. The control test catches such blind spots.
 fn run(barrier: Barrier) -> Vec<usize> {
+    run_with(barrier, None)
+}
+
+/// [`run`], with a second mutator racing the first on `A`'s first slot if `racer` is given:
+/// it stores `Y` (which `B`'s second slot holds too) there, through a barrier of that kind,
+/// while the first moves what it finds there into `B`.
+///
+/// The deletion barrier reads the old pointer with a load before its store, not a swap, so
+/// with two writers one old value can go unseen: `Y`, when the racer stores it between the
+/// other's load and store. That is allowed — `Y` was stored during the marking — but the value
+/// the slot held at mark start, `X`, must be seen and shaded by whichever store overwrites it
+/// first (see `barrier.rs`, "Reading the overwritten pointer"). The racer's control: a racer
+/// that shades nothing overwrites `X` unshaded, and loom must find the schedule that loses it.
+fn run_with(barrier: Barrier, racer: Option<Barrier>) -> Vec<usize> {
     let heap = Heap::new();
+    if racer.is_some() {
+        heap.objs[B].slots[1].store(heap.ptr(Y), Ordering::Relaxed);
+    }
     // The kind in the word is not read here: `write` takes the model's own `Barrier`.
     heap.phase.set(Phase::Mark, BarrierKind::Hybrid);
     let marker = {
@@ -177,6 +202,15 @@ fn run(barrier: Barrier) -> Vec<usize> {
             drain_queue(&heap, &mut stack);
         })
     };
+    let racer = racer.map(|racer| {
+        let heap = heap.clone();
+        thread::spawn(move || {
+            let mut buf = ShadeBuffer::default();
+            let y = heap.objs[B].slots[1].load(Ordering::Acquire);
+            write(&heap, racer, &mut buf, &heap.objs[A].slots[0], y);
+            buf.flush(&heap.queue);
+        })
+    });
     // The mutator moves X from A to B; `x` is a local, held only until the next safepoint,
     // where the buffer is published.
     let mut buf = ShadeBuffer::default();
@@ -185,6 +219,9 @@ fn run(barrier: Barrier) -> Vec<usize> {
     write(&heap, barrier, &mut buf, &heap.objs[A].slots[0], std::ptr::null_mut());
     buf.flush(&heap.queue);
     marker.join().unwrap();
+    if let Some(racer) = racer {
+        racer.join().unwrap();
+    }
     // Termination with the world stopped: whatever the mutator published is drained.
     let mut stack = vec![];
     drain_queue(&heap, &mut stack);
@@ -226,4 +263,36 @@ fn without_a_barrier_the_model_finds_the_lost_object() {
         }
     });
     assert!(lost.load(std::sync::atomic::Ordering::Relaxed), "loom found no schedule that loses X without a barrier");
+}
+
+/// Explore the racing writers for `barrier`; every execution must mark every reachable object.
+fn check_racing(name: &str, barrier: Barrier) {
+    explore(name, 2, move || {
+        let missed = run_with(barrier, Some(barrier));
+        assert!(missed.is_empty(), "objects {missed:?} are reachable but not marked");
+    });
+}
+
+#[test]
+fn yuasa_racing_writers_never_lose_the_start_value() {
+    check_racing("barrier: Yuasa, racing writers", YUASA);
+}
+
+#[test]
+fn hybrid_racing_writers_never_lose_the_start_value() {
+    check_racing("barrier: hybrid, racing writers", HYBRID);
+}
+
+/// The racers' control: a racer that shades nothing overwrites `X`, the start value, unseen, and
+/// loom finds the schedule where the other mutator moved it into the already scanned `B`.
+#[test]
+fn a_racing_writer_without_a_barrier_loses_the_start_value() {
+    let lost = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let seen = lost.clone();
+    explore("barrier: Yuasa, racing writer without a barrier (control)", 2, move || {
+        if run_with(YUASA, Some(NONE)).contains(&X) {
+            seen.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+    });
+    assert!(lost.load(std::sync::atomic::Ordering::Relaxed), "loom found no schedule that loses X to the racer");
 }
