@@ -255,6 +255,31 @@ mod tests {
         }
     }
 
+    /// A store made while the runtime itself holds the thread's state (user code run from
+    /// inside an allocation's mark assist: a hand-written `Trace` that breaks its contract and
+    /// clears a slot) cannot reach the thread's shade buffer; the overwritten object goes to
+    /// the root table's orphan buffer instead, and is still shaded.
+    #[test]
+    fn a_deletion_while_the_thread_state_is_borrowed_shades_into_the_orphan_buffer() {
+        let _s = test_support::serial();
+        let mu = crate::attach();
+        for kind in [BarrierKind::Yuasa, BarrierKind::Hybrid] {
+            let a = mu.alloc(Obj { next: Member::new() });
+            let b = mu.alloc(Obj { next: Member::new() });
+            a.next.set(Some(b));
+            let _clear = test_support::ClearMarks;
+            clock::force(Phase::Mark, kind);
+            let inside = thread_state::with_running_mutator(|_borrowed| a.next.set(None));
+            clock::force(Phase::Off, kind);
+            assert!(inside.is_some(), "the closure ran with the thread's state borrowed");
+            assert!(a.next.is_none());
+            assert!(marked(b), "{kind:?}: the overwritten object was shaded through the orphan buffer");
+            let rt = Runtime::get();
+            rt.roots.lock().flush_orphans(&rt.grey);
+            assert_eq!(rt.grey.clear(), 1, "{kind:?}: the orphan buffer held the one shaded object");
+        }
+    }
+
     fn with_running_shade_buffer_for_test() {
         thread_state::with_running_mutator(|mu| mu.shade.flush(mu.grey)).expect("a running mutator");
     }
