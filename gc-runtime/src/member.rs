@@ -72,6 +72,15 @@ impl<T> Member<T> {
         Member { ptr: AtomicPtr::new(std::ptr::null_mut()), _t: PhantomData }
     }
 
+    /// Store the slot's own value back through the write barrier. While marking runs, that
+    /// shades the referent under every barrier kind (Dijkstra shades the stored pointer, Yuasa
+    /// the overwritten one: the same object); otherwise it changes nothing. For a collection
+    /// whose entries moved behind the marker's chunked scan (see `object/scan_cursor.rs`);
+    /// called under the collection's write lock, so no other store races with it.
+    pub(crate) fn reshade(&self) {
+        barrier::write_member(&self.ptr, self.ptr.load(Ordering::Relaxed));
+    }
+
     /// The referent as a local of `mu`, or `None` if the slot is empty.
     #[inline]
     pub fn get<'m>(&self, mu: &'m Mutator) -> Option<Gc<'m, T>> {

@@ -842,6 +842,34 @@ fn mixed_op(mu: &Mutator, w: &World, ledger: &Arc<Ledger>, rng: &mut Rng) {
     }
 }
 
+/// Run `op` on the object `root` holds, 64 times between safepoints, on `MUTATORS` threads
+/// (each with its own generator, seeded from `seed`) while cycles run back to back, until the
+/// run's time is up or the ledger is nearly full; returns the cycles and the operations done.
+fn random_ops_with_cycles<R: Trace + Send + Sync + 'static>(
+    root: &Root<R>,
+    ledger: &Arc<Ledger>,
+    seed: u64,
+    op: fn(&Mutator, &R, &Arc<Ledger>, &mut Rng),
+) -> (u64, u64) {
+    let ops = AtomicU64::new(0);
+    let cycles = with_cycles(|t, mu, stop| {
+        let mut rng = Rng(seed.wrapping_mul(t as u64 + 1));
+        let mut n = 0;
+        while !stop.load(Ordering::Relaxed) && !ledger.nearly_full(10_000) {
+            {
+                let r = root.get(mu);
+                for _ in 0..64 {
+                    op(mu, &r, ledger, &mut rng);
+                    n += 1;
+                }
+            }
+            mu.safepoint();
+        }
+        ops.fetch_add(n, Ordering::Relaxed);
+    });
+    (cycles, ops.into_inner())
+}
+
 fn concurrent_mixed_use(barrier: BarrierKind) {
     let _serial = serial();
     configure(barrier);
@@ -850,22 +878,7 @@ fn concurrent_mixed_use(barrier: BarrierKind) {
         let mu = gc_runtime::attach();
         world(&mu)
     };
-    let ops = AtomicU64::new(0);
-    let cycles = with_cycles(|t, mu, stop| {
-        let mut rng = Rng(0x2545_F491_4F6C_DD1D * (t as u64 + 1));
-        let mut n = 0;
-        while !stop.load(Ordering::Relaxed) && !ledger.nearly_full(10_000) {
-            {
-                let w = root.get(mu);
-                for _ in 0..64 {
-                    mixed_op(mu, &w, &ledger, &mut rng);
-                    n += 1;
-                }
-            }
-            mu.safepoint();
-        }
-        ops.fetch_add(n, Ordering::Relaxed);
-    });
+    let (cycles, ops) = random_ops_with_cycles(&root, &ledger, 0x2545_F491_4F6C_DD1D, mixed_op);
     assert!(cycles >= 2, "cycles ran during the mutation ({cycles})");
     let mut mu = gc_runtime::attach();
     mu.collect();
@@ -877,7 +890,7 @@ fn concurrent_mixed_use(barrier: BarrierKind) {
     assert!(freed > 0, "the run made garbage");
     eprintln!(
         "{barrier:?}: {} ops, {cycles} cycles, {created} elements created, {freed} freed, {} alive",
-        ops.load(Ordering::Relaxed),
+        ops,
         alive.len()
     );
     drop(root);
@@ -898,6 +911,115 @@ fn concurrent_mixed_use_yuasa() {
 #[test]
 fn concurrent_mixed_use_hybrid() {
     concurrent_mixed_use(BarrierKind::Hybrid);
+}
+
+/// Elements kept in each large collection: several of the marker's scan chunks (it scans a
+/// large collection a chunk per visit and lets writers in between).
+const LARGE: usize = if cfg!(miri) { 1_500 } else { 6_000 };
+
+/// One random operation on large collections, biased to what a chunked scan must survive:
+/// removals and insertions near the front of the vector (shifting every later element across
+/// the marker's cursor), fresh keys in the maps (rehashing them, in place or by growth, with
+/// removals keeping their size), and moves between the three.
+fn large_op(mu: &Mutator, h: &Holder, ledger: &Arc<Ledger>, rng: &mut Rng) {
+    let len = h.vec.len();
+    let front = |rng: &mut Rng| rng.below(len.min(64));
+    let key = rng.next() % (4 * LARGE as u64);
+    match rng.below(10) {
+        0 | 1 => {
+            if len > LARGE / 2 {
+                if let Ok(e) = h.vec.try_remove(front(rng), mu) {
+                    h.map.insert(key, e); // a move: vector to map
+                }
+            }
+        }
+        2 | 3 => {
+            if len < LARGE {
+                let _ = h.vec.try_insert(front(rng), ledger.elem(mu));
+            }
+        }
+        4 => {
+            if let Some(e) = h.map.remove(&key, mu) {
+                let _ = h.vec.try_insert(rng.below(len + 1), e); // a move: map to vector
+            }
+        }
+        5 | 6 => {
+            if h.map.len() > LARGE {
+                h.map.remove(&key, mu);
+            } else {
+                h.map.insert(key, ledger.elem(mu));
+            }
+        }
+        7 | 8 => {
+            if h.ids.len() > LARGE {
+                if let Some(k) = h.vec.get(rng.below(len), mu) {
+                    h.ids.remove(k, mu);
+                }
+            } else if let Some(k) = h.vec.get(rng.below(len), mu) {
+                h.ids.insert(k, ledger.elem(mu));
+            }
+        }
+        _ => {
+            if let Some(e) = h.vec.get(rng.below(len), mu) {
+                e.check();
+            }
+            if let Some(e) = h.map.get(&key, mu) {
+                e.check();
+            }
+        }
+    }
+}
+
+/// Large collections shifted and rehashed while cycles run back to back, checkmark on: the
+/// marker scans each a chunk per visit, and writers move slots between two visits.
+fn large_collections_during_chunked_scans(barrier: BarrierKind) {
+    let _serial = serial();
+    configure(barrier);
+    let ledger = Ledger::new(if cfg!(miri) { 100_000 } else { 4_000_000 });
+    let mu = gc_runtime::attach();
+    let root = holder(&mu).root(&mu);
+    {
+        let h = root.get(&mu);
+        h.vec.extend((0..LARGE).map(|_| ledger.elem(&mu)));
+        for i in 0..LARGE as u64 {
+            h.map.insert(i, ledger.elem(&mu));
+            let k = h.vec.get(i as usize, &mu).expect("filled");
+            h.ids.insert(k, ledger.elem(&mu));
+        }
+    }
+    drop(mu);
+    let (cycles, ops) = random_ops_with_cycles(&root, &ledger, 0x9E37_79B9_7F4A_7C15, large_op);
+    assert!(cycles >= 2, "cycles ran during the mutation ({cycles})");
+    let mut mu = gc_runtime::attach();
+    mu.collect();
+    let h = root.get(&mu);
+    let alive = reachable(&mu, &h);
+    assert!(h.vec.len() >= LARGE / 2 && h.map.len() >= LARGE / 2, "the collections stayed large");
+    ledger.check_exactly(&alive);
+    eprintln!(
+        "{barrier:?}: {} ops, {cycles} cycles, {} elements created, {} alive",
+        ops,
+        ledger.created(),
+        alive.len()
+    );
+    drop(root);
+    mu.collect();
+    assert_eq!(ledger.total_drops(), ledger.created(), "with the root gone every element is freed");
+}
+
+#[test]
+fn large_collections_during_chunked_scans_dijkstra() {
+    large_collections_during_chunked_scans(BarrierKind::Dijkstra);
+}
+
+#[test]
+fn large_collections_during_chunked_scans_yuasa() {
+    large_collections_during_chunked_scans(BarrierKind::Yuasa);
+}
+
+#[test]
+fn large_collections_during_chunked_scans_hybrid() {
+    large_collections_during_chunked_scans(BarrierKind::Hybrid);
 }
 
 /// Sets the flag when dropped, so a panicking worker still stops the collecting thread.

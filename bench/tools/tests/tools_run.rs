@@ -103,3 +103,19 @@ fn spike_prints_the_timeline_and_the_target() {
     assert!(stdout.lines().any(|l| l.starts_with("target met after") || l.starts_with("target not met")), "{stdout}");
     assert_eq!(stdout.lines().last(), Some("ok"), "{stdout}");
 }
+
+#[test]
+fn collection_writer_times_writes_to_each_collection() {
+    for (collection, control) in [("vec", false), ("map", false), ("id-map", false), ("vec", true)] {
+        let mut args = vec!["--collection", collection, "--len", "5000", "--secs", "0.3"];
+        if control {
+            args.push("--control");
+        }
+        let (out, _) = run(env!("CARGO_BIN_EXE_collection_writer"), &args);
+        let first = out.lines().next().unwrap_or_default();
+        assert!(first.starts_with("5000 elements; ") && first.contains(" while marking: p50 "), "{collection}: {out}");
+        let cycles: u64 = first.split("; ").nth(1).and_then(|c| c.strip_suffix(" cycles")?.parse().ok()).unwrap_or(0);
+        assert!(cycles > 0, "{collection}: no cycle ran:\n{out}");
+        assert_eq!(out.lines().last(), Some("ok"), "{collection}: {out}");
+    }
+}

@@ -1,26 +1,33 @@
 //! [`GcIdMap`]: a hash map keyed by GC objects (by identity) to GC pointers, shared by every
 //! thread that reaches it.
 //!
-//! Each entry holds two armed slots, the key and the value, in a `HashMap` keyed by the key
-//! object's address. The address is a sound hash key: the collector never moves objects, and
+//! Each entry holds two armed slots, the key and the value, and the key object's address, in a
+//! `hashbrown::HashTable` hashed by that address. The address is a sound hash key: the collector never moves objects, and
 //! the entry's key slot keeps the key object alive, so while the entry exists no other object
 //! can get that address. The rest of the design is in the module header of
 //! `collections/mod.rs`.
 
-use std::{collections::HashMap, fmt};
+use std::{
+    fmt,
+    hash::{BuildHasher, RandomState},
+};
 
-use super::slots::{read_for_trace, slot_addr, AddrFmt, Armed};
+use hashbrown::HashTable;
+
+use super::slots::{read_for_trace, reserve_one, slot_addr, trace_buckets, AddrFmt, Armed};
 use crate::{
     gc::Gc,
     member::Member,
     mutator::Mutator,
-    object::{Trace, Tracer},
+    object::{ScanCursor, Trace, Tracer},
     primitive::sync::RwLock,
 };
 
 const NAME: &str = "GcIdMap";
 
 struct Entry<K, V> {
+    /// The key object's address: what the table hashes and compares.
+    addr: usize,
     key: Member<K>,
     value: Member<V>,
 }
@@ -57,10 +64,18 @@ struct Entry<K, V> {
 /// ```
 pub struct GcIdMap<K, V> {
     armed: Armed,
-    map: RwLock<HashMap<usize, Entry<K, V>>>,
+    /// Where the marker's chunked scan resumes, in buckets (see `object/scan_cursor.rs`).
+    cursor: ScanCursor,
+    hasher: RandomState,
+    map: RwLock<HashTable<Entry<K, V>>>,
 }
 
 impl<K, V> GcIdMap<K, V> {
+    /// The table's hash of a key object's address.
+    fn hash(&self, addr: usize) -> u64 {
+        self.hasher.hash_one(addr)
+    }
+
     /// An empty map, to put in a new object (it accepts entries once that object is
     /// allocated).
     ///
@@ -87,7 +102,12 @@ impl<K, V> GcIdMap<K, V> {
     /// # assert_eq!(m.len(), 1);
     /// ```
     pub fn with_capacity(capacity: usize) -> GcIdMap<K, V> {
-        GcIdMap { armed: Armed::new(), map: RwLock::new(HashMap::with_capacity(capacity)) }
+        GcIdMap {
+            armed: Armed::new(),
+            cursor: ScanCursor::new(),
+            hasher: RandomState::new(),
+            map: RwLock::new(HashTable::with_capacity(capacity)),
+        }
     }
 
     /// The number of entries.
@@ -133,20 +153,26 @@ impl<K, V> GcIdMap<K, V> {
     pub fn insert(&self, key: Gc<'_, K>, value: Gc<'_, V>) -> bool {
         self.armed.check("GcIdMap::insert", NAME);
         let addr = key.addr();
+        let hash = self.hash(addr);
         // Overwriting an existing entry stores into one slot: the read lock suffices.
-        if let Some(entry) = self.map.read().get(&addr) {
+        if let Some(entry) = self.map.read().find(hash, |e| e.addr == addr) {
             entry.value.set(Some(value));
             return true;
         }
         let mut map = self.map.write();
-        if let Some(entry) = map.get(&addr) {
+        if let Some(entry) = map.find(hash, |e| e.addr == addr) {
             entry.value.set(Some(value));
             return true;
         }
-        let entry = Entry { key: Member::new_armed(), value: Member::new_armed() };
+        let entry = Entry { addr, key: Member::new_armed(), value: Member::new_armed() };
         entry.key.set(Some(key));
         entry.value.set(Some(value));
-        map.insert(addr, entry);
+        let rehash = |e: &Entry<K, V>| self.hash(e.addr);
+        reserve_one(&mut map, &self.cursor, rehash, |e| {
+            e.key.reshade();
+            e.value.reshade();
+        });
+        map.insert_unique(hash, entry, rehash);
         false
     }
 
@@ -161,7 +187,8 @@ impl<K, V> GcIdMap<K, V> {
     /// assert!(m.get(other, &mu).is_none());
     /// ```
     pub fn get<'m>(&self, key: Gc<'_, K>, mu: &'m Mutator) -> Option<Gc<'m, V>> {
-        self.map.read().get(&key.addr())?.value.get(mu)
+        let addr = key.addr();
+        self.map.read().find(self.hash(addr), |e| e.addr == addr)?.value.get(mu)
     }
 
     /// Whether the map has an entry for the object `key`.
@@ -175,7 +202,8 @@ impl<K, V> GcIdMap<K, V> {
     /// assert!(!m.contains_key(mu.alloc(1_u8)));
     /// ```
     pub fn contains_key(&self, key: Gc<'_, K>) -> bool {
-        self.map.read().contains_key(&key.addr())
+        let addr = key.addr();
+        self.map.read().find(self.hash(addr), |e| e.addr == addr).is_some()
     }
 
     /// Remove the entry for the object `key` and return its value, as a local of `mu`. The
@@ -190,8 +218,9 @@ impl<K, V> GcIdMap<K, V> {
     /// assert!(m.remove(k, &mu).is_none());
     /// ```
     pub fn remove<'m>(&self, key: Gc<'_, K>, mu: &'m Mutator) -> Option<Gc<'m, V>> {
+        let addr = key.addr();
         let mut map = self.map.write();
-        let entry = map.remove(&key.addr())?;
+        let (entry, _) = map.find_entry(self.hash(addr), |e| e.addr == addr).ok()?.remove();
         let value = entry.value.get(mu);
         entry.key.set(None);
         entry.value.set(None);
@@ -209,7 +238,7 @@ impl<K, V> GcIdMap<K, V> {
     /// ```
     pub fn clear(&self) {
         let mut map = self.map.write();
-        for (_, entry) in map.drain() {
+        for entry in map.drain() {
             entry.key.set(None);
             entry.value.set(None);
         }
@@ -228,7 +257,7 @@ impl<K, V> GcIdMap<K, V> {
     /// assert_eq!(*entries[0].1, 2);
     /// ```
     pub fn entries<'m>(&self, mu: &'m Mutator) -> Vec<(Gc<'m, K>, Gc<'m, V>)> {
-        self.map.read().values().filter_map(|e| Some((e.key.get(mu)?, e.value.get(mu)?))).collect()
+        self.map.read().iter().filter_map(|e| Some((e.key.get(mu)?, e.value.get(mu)?))).collect()
     }
 
     /// The key objects, as locals of `mu` (a snapshot).
@@ -241,7 +270,7 @@ impl<K, V> GcIdMap<K, V> {
     /// assert!(gc_runtime::Gc::ptr_eq(m.keys(&mu)[0], k));
     /// ```
     pub fn keys<'m>(&self, mu: &'m Mutator) -> Vec<Gc<'m, K>> {
-        self.map.read().values().filter_map(|e| e.key.get(mu)).collect()
+        self.map.read().iter().filter_map(|e| e.key.get(mu)).collect()
     }
 
     /// The values, as locals of `mu` (a snapshot).
@@ -253,7 +282,7 @@ impl<K, V> GcIdMap<K, V> {
     /// assert_eq!(*m.values(&mu)[0], 2);
     /// ```
     pub fn values<'m>(&self, mu: &'m Mutator) -> Vec<Gc<'m, V>> {
-        self.map.read().values().filter_map(|e| e.value.get(mu)).collect()
+        self.map.read().iter().filter_map(|e| e.value.get(mu)).collect()
     }
 
     /// Call `f` with each entry of a snapshot (see [`GcIdMap::entries`]). `f` runs without
@@ -275,6 +304,15 @@ impl<K, V> GcIdMap<K, V> {
     }
 }
 
+impl<K, V> GcIdMap<K, V> {
+    /// The table's length, capacity (entries it holds before it rehashes) and buckets.
+    #[cfg(test)]
+    pub(super) fn table_shape(&self) -> (usize, usize, usize) {
+        let t = self.map.read();
+        (t.len(), t.capacity(), t.num_buckets())
+    }
+}
+
 impl<K, V> Default for GcIdMap<K, V> {
     fn default() -> Self {
         GcIdMap::new()
@@ -282,19 +320,22 @@ impl<K, V> Default for GcIdMap<K, V> {
 }
 
 // SAFETY: reports the armed flag (allocation sets it; no other sink acts on it), then the key
-// and value slots of every entry, under the read lock, which every change to the set of slots
-// excludes (inserting or removing an entry and rehashing happen under the write lock). The
-// hash keys are plain addresses, not pointers the map relies on: the key slot is what keeps
-// the key alive. It only tries this lock (if it is taken, the collector traces the map again
-// later), and runs no user code.
+// and value slots of the entries, under the read lock, which every change to the set of slots
+// excludes (inserting or removing an entry and rehashing happen under the write lock). Every
+// sink but the marker gets every slot; the marker gets a chunk of buckets per visit, and an
+// insertion that rehashes while its scan is part way through shades every key and value
+// (`reserve_one`), so each slot present throughout the scan is reported or shaded. The hash
+// keys are plain addresses, not pointers the map relies on: the key slot is what keeps the key
+// alive. It only tries this lock (if it is taken, the collector traces the map again later),
+// and runs no user code.
 unsafe impl<K, V> Trace for GcIdMap<K, V> {
     fn trace(&self, tracer: &mut Tracer<'_>) {
         self.armed.trace(tracer);
-        let Some(map) = read_for_trace(&self.map, tracer) else { return };
-        for entry in map.values() {
-            entry.key.trace(tracer);
-            entry.value.trace(tracer);
-        }
+        let Some(map) = read_for_trace(&self.map, &self.cursor, tracer) else { return };
+        trace_buckets(&map, &self.cursor, tracer, |e, tracer| {
+            e.key.trace(tracer);
+            e.value.trace(tracer);
+        });
     }
 }
 
@@ -312,7 +353,7 @@ impl<K, V> fmt::Debug for GcIdMap<K, V> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Copy the addresses out first: no formatting under the lock.
         let entries: Vec<(AddrFmt, AddrFmt)> =
-            self.map.read().values().map(|e| (AddrFmt(slot_addr(&e.key)), AddrFmt(slot_addr(&e.value)))).collect();
+            self.map.read().iter().map(|e| (AddrFmt(slot_addr(&e.key)), AddrFmt(slot_addr(&e.value)))).collect();
         let mut s = f.debug_struct(NAME);
         s.field("len", &entries.len());
         if !self.armed.get() {

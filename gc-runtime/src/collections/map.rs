@@ -23,12 +23,12 @@ use std::{
 
 use hashbrown::HashTable;
 
-use super::slots::{read_for_trace, slot_addr, AddrFmt, Armed};
+use super::slots::{read_for_trace, reserve_one, slot_addr, trace_buckets, AddrFmt, Armed};
 use crate::{
     gc::Gc,
     member::Member,
     mutator::Mutator,
-    object::{Trace, Tracer},
+    object::{ScanCursor, Trace, Tracer},
     primitive::sync::RwLock,
     thread_state::user_code,
 };
@@ -68,6 +68,8 @@ const NAME: &str = "GcMap";
 /// ```
 pub struct GcMap<K, V> {
     armed: Armed,
+    /// Where the marker's chunked scan resumes, in buckets (see `object/scan_cursor.rs`).
+    cursor: ScanCursor,
     hasher: RandomState,
     map: RwLock<HashTable<Entry<K, V>>>,
 }
@@ -111,7 +113,12 @@ impl<K, V> GcMap<K, V> {
     /// # assert_eq!(m.len(), 1);
     /// ```
     pub fn with_capacity(capacity: usize) -> GcMap<K, V> {
-        GcMap { armed: Armed::new(), hasher: RandomState::new(), map: RwLock::new(HashTable::with_capacity(capacity)) }
+        GcMap {
+            armed: Armed::new(),
+            cursor: ScanCursor::new(),
+            hasher: RandomState::new(),
+            map: RwLock::new(HashTable::with_capacity(capacity)),
+        }
     }
 
     /// The number of entries.
@@ -207,6 +214,7 @@ impl<K: Hash + Eq, V> GcMap<K, V> {
         }
         let entry = Entry { hash, key, value: Member::new_armed() };
         entry.value.set(Some(value));
+        reserve_one(&mut map, &self.cursor, stored_hash, |e| e.value.reshade());
         map.insert_unique(hash, entry, stored_hash);
         false
     }
@@ -335,25 +343,35 @@ impl<K: Clone, V> GcMap<K, V> {
     }
 }
 
+impl<K, V> GcMap<K, V> {
+    /// The table's length, capacity (entries it holds before it rehashes) and buckets.
+    #[cfg(test)]
+    pub(super) fn table_shape(&self) -> (usize, usize, usize) {
+        let t = self.map.read();
+        (t.len(), t.capacity(), t.num_buckets())
+    }
+}
+
 impl<K, V> Default for GcMap<K, V> {
     fn default() -> Self {
         GcMap::new()
     }
 }
 
-// SAFETY: reports the armed flag (allocation sets it; no other sink acts on it), then every
-// value slot, under the read lock, which every change to the set of slots excludes (inserting
-// or removing an entry and rehashing happen under the write lock); if the lock is taken it
-// reports that instead and the collector traces the map again later. Keys are not traced: they
-// are plain data, and a slot or collection inside a key is never armed, so it never holds a
-// pointer. No key method runs here (no hashing, no comparison).
+// SAFETY: reports the armed flag (allocation sets it; no other sink acts on it), then the value
+// slots, under the read lock, which every change to the set of slots excludes (inserting or
+// removing an entry and rehashing happen under the write lock); if the lock is taken it
+// reports that instead and the collector traces the map again later. Every sink but the marker
+// gets every slot; the marker gets a chunk of buckets per visit, and an insertion that rehashes
+// while its scan is part way through shades every value (`reserve_one`), so each slot present
+// throughout the scan is reported or shaded. Keys are not traced: they are plain data, and a
+// slot or collection inside a key is never armed, so it never holds a pointer. No key method
+// runs here (no hashing, no comparison).
 unsafe impl<K, V> Trace for GcMap<K, V> {
     fn trace(&self, tracer: &mut Tracer<'_>) {
         self.armed.trace(tracer);
-        let Some(map) = read_for_trace(&self.map, tracer) else { return };
-        for e in map.iter() {
-            e.value.trace(tracer);
-        }
+        let Some(map) = read_for_trace(&self.map, &self.cursor, tracer) else { return };
+        trace_buckets(&map, &self.cursor, tracer, |e, tracer| e.value.trace(tracer));
     }
 }
 

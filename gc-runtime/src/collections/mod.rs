@@ -17,16 +17,16 @@
 //! | push, insert of a new key | write | new slot: `Member::set` on an empty armed slot |
 //! | pop, remove, truncate, clear | write | `Member::set(None)` on each removed slot, then remove it |
 //! | growth, rehash, shifting (`insert`/`remove` in a vector) | write | none: pointers move, none is added or deleted |
-//! | `Trace::trace` (marker, assists, checkmark, allocation) | read, tried (never waited for) | — |
+//! | `Trace::trace` (marker, assists, checkmark, allocation) | read, tried (never waited for); the marker holds it for one chunk of a large collection at a time | — |
 //!
 //! # Why growth cannot lose a pointer the marker is scanning
 //!
-//! The marker scans a collection by calling its `trace`, which holds the read lock for the
-//! whole scan and reports every slot. Growth (a `Vec` reallocation, a hash-table resize) and
-//! shifting move slots to new memory, and both happen only under the write lock. So a scan
-//! sees either the whole old buffer or the whole new one, never a freed buffer or a
-//! half-moved one — and both hold the same set of pointers, because moving a slot neither
-//! creates nor deletes a pointer. That is why moves need no barrier:
+//! The marker scans a collection by calling its `trace`, which holds the read lock while it
+//! reports slots. Growth (a `Vec` reallocation, a hash-table resize) and shifting move slots
+//! to new memory, and both happen only under the write lock. So one visit sees either the
+//! whole old buffer or the whole new one, never a freed buffer or a half-moved one — and both
+//! hold the same set of pointers, because moving a slot neither creates nor deletes a pointer.
+//! That is why moves need no barrier:
 //!
 //! - Dijkstra (insertion) barrier: if the scan ran before the move, every pointer in the
 //!   collection then was shaded by it; pointers added later went through `Member::set`, which
@@ -37,12 +37,18 @@
 //!   scan the collection between the removal and the shade.
 //! - Hybrid: both of the above.
 //!
+//! A collection larger than one chunk (1024 slots or buckets) is not scanned in one visit: the
+//! marker scans a chunk under the read lock, lets go, and comes back for the next (V8's
+//! "oblets"), so a writer waits for at most one chunk, never for a whole scan of a big
+//! collection. Between two visits a writer may move slots, so the argument above holds per
+//! visit only; what keeps a moved slot from slipping behind the scan — the cursor following a
+//! shifted vector, every entry shaded again after a rehash — is in `object/scan_cursor.rs`.
+//!
 //! A lock-free alternative (a chunked vector whose chunks never move) was considered: it makes
 //! `push` and `trace` wait-free, but `pop`, `truncate` and `remove` then race with the marker on
 //! the length word, and hash maps need a concurrent table with its own reclamation scheme.
 //! The lock keeps all three collections simple and obviously consistent with the marker;
 //! readers (`get`, iteration, `trace`) share it, so the marker does not serialise readers.
-//! A writer waits at most for one scan of the collection by the marker.
 //!
 //! # Armed and unarmed collections
 //!
@@ -102,6 +108,8 @@ mod error;
 mod id_map;
 mod map;
 mod plain_data;
+#[cfg(test)]
+mod scan_tests;
 mod slots;
 #[cfg(test)]
 mod tests;

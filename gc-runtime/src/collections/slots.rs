@@ -3,9 +3,11 @@
 
 use std::fmt;
 
+use hashbrown::HashTable;
+
 use crate::{
     member::Member,
-    object::{Header, Trace, TraceSink, Tracer},
+    object::{Header, ScanCursor, ScanState, Trace, TraceSink, Tracer},
     primitive::sync::{
         atomic::{AtomicBool, AtomicPtr, Ordering},
         RwLock, RwLockReadGuard,
@@ -69,17 +71,71 @@ impl TraceSink for ReadAddr {
     }
 }
 
-/// Take a collection's read lock for its `trace`, or — if a writer holds it — report the
-/// object as locked and return `None`, so the collector traces it again later instead of
-/// waiting (see "Locks, safepoints and pauses" in `collections/mod.rs`). Recursive, so a
-/// thread that already reads the collection further up its stack (and then allocates and
-/// assists) gets through even if a writer is queued.
-pub(crate) fn read_for_trace<'a, T>(lock: &'a RwLock<T>, tracer: &mut Tracer<'_>) -> Option<RwLockReadGuard<'a, T>> {
-    let guard = lock.try_read_recursive();
+/// Take a collection's read lock for its `trace`. Returns `None` if the marker already scanned
+/// the collection in this marking (its cursor says so: nothing to report), or if a writer holds
+/// the lock — then the object is reported as locked, so the collector traces it again later
+/// instead of waiting (see "Locks, safepoints and pauses" in `collections/mod.rs`).
+///
+/// A first visit takes the lock recursively, so a thread that already reads the collection
+/// further up its stack (and then allocates and assists) gets through even if a writer is
+/// queued. The marker coming back for the next chunk of a large collection takes it fairly — it
+/// fails while a writer waits — so the writer gets in between two chunks
+/// (`object/scan_cursor.rs`).
+pub(crate) fn read_for_trace<'a, T>(
+    lock: &'a RwLock<T>,
+    cursor: &ScanCursor,
+    tracer: &mut Tracer<'_>,
+) -> Option<RwLockReadGuard<'a, T>> {
+    let guard = match tracer.scan_state(cursor) {
+        ScanState::Done => return None,
+        ScanState::Partway => lock.try_read(),
+        ScanState::Fresh => lock.try_read_recursive(),
+    };
     if guard.is_none() {
         tracer.report_locked();
     }
     guard
+}
+
+/// Make room for one more entry in a hash table, under its write lock, before inserting it. If
+/// that rehashes the table — entries change buckets — while the marker's scan of it is part way
+/// through, an entry may have moved behind the scan's cursor, so every entry's slots are
+/// shaded again with `reshade` (see `object/scan_cursor.rs`). With no scan part way through, a
+/// rehash is harmless and the insertion makes room itself.
+///
+/// `capacity()` is the entries the table holds without rehashing; an insertion rehashes only
+/// when it is reached (which `reserve` does first, here), and a rehash always raises it.
+pub(crate) fn reserve_one<T>(
+    table: &mut HashTable<T>,
+    cursor: &ScanCursor,
+    hasher: impl Fn(&T) -> u64,
+    reshade: impl Fn(&T),
+) {
+    if !cursor.mid_scan() {
+        return;
+    }
+    let room = table.capacity();
+    table.reserve(1, hasher);
+    if table.capacity() != room {
+        table.iter().for_each(reshade);
+    }
+}
+
+/// Report the slots of the entries in the hash-table buckets the tracer asks for (all of them,
+/// or the marker's next chunk), under the table's read lock.
+pub(crate) fn trace_buckets<T>(
+    table: &HashTable<T>,
+    cursor: &ScanCursor,
+    tracer: &mut Tracer<'_>,
+    mut trace_entry: impl FnMut(&T, &mut Tracer<'_>),
+) {
+    let buckets = table.num_buckets();
+    let window = tracer.scan_window(cursor, buckets);
+    if window == (0..buckets) {
+        table.iter().for_each(|e| trace_entry(e, tracer));
+    } else {
+        window.filter_map(|i| table.get_bucket(i)).for_each(|e| trace_entry(e, tracer));
+    }
 }
 
 /// The address a slot holds (0 if empty), as [`Gc::addr`](crate::Gc::addr) gives it: for

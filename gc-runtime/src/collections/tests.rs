@@ -29,7 +29,7 @@ fn marked(g: Gc<'_, Obj>) -> bool {
 }
 
 /// Turns the pretend marking off again, also if an assertion fails.
-struct PhaseOff;
+pub(super) struct PhaseOff;
 
 impl Drop for PhaseOff {
     fn drop(&mut self) {

@@ -13,7 +13,7 @@ use crate::{
     gc::Gc,
     member::Member,
     mutator::Mutator,
-    object::{Trace, Tracer},
+    object::{ScanCursor, Trace, Tracer},
     primitive::sync::RwLock,
 };
 
@@ -52,6 +52,8 @@ const NAME: &str = "GcVec";
 /// ```
 pub struct GcVec<T> {
     armed: Armed,
+    /// Where the marker's chunked scan resumes (see `object/scan_cursor.rs`).
+    cursor: ScanCursor,
     slots: RwLock<Vec<Member<T>>>,
 }
 
@@ -82,7 +84,7 @@ impl<T> GcVec<T> {
     /// # assert_eq!(v.len(), 1);
     /// ```
     pub fn with_capacity(capacity: usize) -> GcVec<T> {
-        GcVec { armed: Armed::new(), slots: RwLock::new(Vec::with_capacity(capacity)) }
+        GcVec { armed: Armed::new(), cursor: ScanCursor::new(), slots: RwLock::new(Vec::with_capacity(capacity)) }
     }
 
     /// The number of elements.
@@ -295,6 +297,7 @@ impl<T> GcVec<T> {
         let slot = Member::new_armed();
         slot.set(Some(value));
         slots.insert(index, slot);
+        self.cursor.inserted(index);
         Ok(())
     }
 
@@ -338,6 +341,7 @@ impl<T> GcVec<T> {
         };
         slots[index].set(None);
         slots.remove(index);
+        self.cursor.removed(index);
         Ok(value)
     }
 
@@ -428,22 +432,33 @@ impl<T> GcVec<T> {
     }
 }
 
+impl<T> GcVec<T> {
+    /// Hold the write lock, as a writer would.
+    #[cfg(test)]
+    pub(super) fn write_lock_for_test(&self) -> impl Drop + '_ {
+        self.slots.write()
+    }
+}
+
 impl<T> Default for GcVec<T> {
     fn default() -> Self {
         GcVec::new()
     }
 }
 
-// SAFETY: reports the armed flag (allocation sets it; no other sink acts on it), then every
-// element slot, under the read lock, which every change to the set of slots excludes (see the
-// module docs: growth and shifting happen under the write lock). It takes only this lock,
-// tried, never waited for (if it is taken, the collector traces the vector again later), and
-// runs no user code.
+// SAFETY: reports the armed flag (allocation sets it; no other sink acts on it), then the
+// element slots, under the read lock, which every change to the set of slots excludes (see the
+// module docs: growth and shifting happen under the write lock). Every sink but the marker gets
+// every slot; the marker gets a chunk per visit and comes back for the rest, and the writers
+// that shift elements under the write lock keep its cursor on the same element
+// (`object/scan_cursor.rs`), so each slot present throughout the scan is reported. It takes
+// only this lock, tried, never waited for (if it is taken, the collector traces the vector
+// again later), and runs no user code.
 unsafe impl<T> Trace for GcVec<T> {
     fn trace(&self, tracer: &mut Tracer<'_>) {
         self.armed.trace(tracer);
-        let Some(slots) = read_for_trace(&self.slots, tracer) else { return };
-        for slot in slots.iter() {
+        let Some(slots) = read_for_trace(&self.slots, &self.cursor, tracer) else { return };
+        for slot in &slots[tracer.scan_window(&self.cursor, slots.len())] {
             slot.trace(tracer);
         }
     }

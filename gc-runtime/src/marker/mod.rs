@@ -57,6 +57,17 @@
 //! running mutator, or a thread without one — which may at most wait for the root-table lock,
 //! and the collector never holds that lock while it drains (see `collector/mod.rs`).
 //!
+//! # Large collections
+//!
+//! A collection larger than one chunk is scanned a chunk per visit (see
+//! `object/scan_cursor.rs`), so its lock is held for one chunk at a time: after each partial
+//! visit the worker puts the collection back on its stack *below* the objects the chunk found,
+//! so it scans those first (depth-first, as for any object) and the collection's next chunk
+//! after them. A continuation is an ordinary stack entry: it may be shared with another worker
+//! or given back to the queue, and marking cannot terminate while one is pending. If the lock
+//! is taken when the worker comes back, the collection is deferred like any locked object and
+//! resumes where it stopped.
+//!
 //! # A panicking `Trace`
 //!
 //! If a `Trace` impl panics, the marker cannot know the object's referents; going on would
@@ -91,6 +102,9 @@ pub(crate) struct MarkWorker<'q> {
     pub(crate) scanned_objects: usize,
     /// Bytes of objects scanned so far.
     pub(crate) scanned_bytes: usize,
+    /// Objects traced so far, in whole or in part (a chunk of a large collection), but not
+    /// those found locked: how the retry loop of deferred objects sees progress.
+    visits: usize,
     /// Where a mark worker publishes its progress as assist credit (`None` for an assist).
     credit: Option<&'q AssistCredit>,
     /// Marked bytes already published to `credit`.
@@ -105,6 +119,7 @@ impl<'q> MarkWorker<'q> {
             visit: MarkVisitor::new(clock::mark_epoch()),
             scanned_objects: 0,
             scanned_bytes: 0,
+            visits: 0,
             credit: None,
             published: 0,
         }
@@ -149,6 +164,8 @@ impl<'q> MarkWorker<'q> {
             return;
         };
         self.visit.locked = false;
+        self.visit.more = false;
+        let below_children = self.visit.stack.len();
         let mut tracer = Tracer::marking(&mut self.visit);
         // SAFETY: `obj` is an allocated object of the type `desc` describes.
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| unsafe { trace(obj.as_ptr(), &mut tracer) }));
@@ -163,6 +180,13 @@ impl<'q> MarkWorker<'q> {
         if self.visit.locked {
             // Traced in part: come back to the whole object later (module docs).
             self.queue.defer(obj);
+            return;
+        }
+        self.visits += 1;
+        if self.visit.more {
+            // A large collection, scanned one chunk this time: come back for the next one
+            // after the objects this chunk found (module docs, "Large collections").
+            self.visit.stack.insert(below_children, obj);
             return;
         }
         self.scanned_objects += 1;
@@ -242,9 +266,15 @@ impl<'q> MarkWorker<'q> {
                     }
                     deferred_tries += 1;
                     if let Some(objs) = self.queue.take_deferred_busy() {
+                        let visits = self.visits;
                         self.visit.stack.extend_from_slice(&objs);
                         self.drain_stack(usize::MAX);
                         self.queue.leave_busy();
+                        if self.visits > visits {
+                            // Some got through (a large collection, a chunk at a time between
+                            // its writers): no reason to back off further.
+                            deferred_tries = 0;
+                        }
                     }
                     continue;
                 }

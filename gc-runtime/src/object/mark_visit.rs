@@ -74,12 +74,21 @@ pub(crate) struct MarkVisitor {
     /// Set when part of the object being traced was skipped because a lock was taken (see
     /// `marker.rs`, "Locked collections").
     pub(crate) locked: bool,
+    /// Set when a collection in the object being traced was scanned only in part, a chunk of
+    /// it (see `object/scan_cursor.rs`): the worker must come back for the rest.
+    pub(crate) more: bool,
 }
 
 impl MarkVisitor {
     /// A visitor that marks for `epoch`.
     pub(crate) fn new(epoch: u64) -> Self {
-        MarkVisitor { epoch, stack: Vec::new(), ring: PrefetchRing::new(), leaf_bytes: 0, locked: false }
+        MarkVisitor { epoch, stack: Vec::new(), ring: PrefetchRing::new(), leaf_bytes: 0, locked: false, more: false }
+    }
+
+    /// The epoch of the marking this visitor marks for.
+    #[inline]
+    pub(crate) fn epoch(&self) -> u64 {
+        self.epoch
     }
 
     /// A slot of the object being traced: if it holds an object, mark it; if that made it

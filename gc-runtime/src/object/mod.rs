@@ -7,6 +7,8 @@
 //! - `mark_word.rs`: a large object's atomic mark epoch and the race to shade it exactly once.
 //! - `trace.rs`: the public [`Trace`] trait and [`Tracer`], and the collector's side of a
 //!   trace (`TraceSink`).
+//! - `scan_cursor.rs`: where the marker resumes its chunked scan of a large collection, and
+//!   what a writer that moves the collection's slots meanwhile must do.
 //! - `mark_visit.rs`: what a mark worker does with each slot a trace reports (its grey stack
 //!   and prefetch ring), known to [`Tracer`] by type so the marker's per-slot step is inlined.
 //!
@@ -18,10 +20,12 @@ pub(crate) mod header;
 pub(crate) mod mark;
 pub(crate) mod mark_visit;
 pub(crate) mod mark_word;
+pub(crate) mod scan_cursor;
 pub(crate) mod trace;
 
 pub(crate) use self::{
     header::{GcBox, Header, ObjPtr},
     mark_visit::MarkVisitor,
+    scan_cursor::{ScanCursor, ScanState},
     trace::{Trace, TraceSink, Tracer},
 };

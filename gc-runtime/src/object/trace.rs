@@ -17,7 +17,13 @@
 //! `#[derive(Trace)]` macro makes that promise for you. The rules an impl must follow are
 //! listed on the trait.
 
-use super::{header::Header, mark_visit::MarkVisitor};
+use std::ops::Range;
+
+use super::{
+    header::Header,
+    mark_visit::MarkVisitor,
+    scan_cursor::{ScanCursor, ScanState},
+};
 use crate::{
     primitive::sync::atomic::{AtomicBool, AtomicPtr, Ordering},
     slot,
@@ -136,6 +142,32 @@ impl<'a> Tracer<'a> {
             Sink::Dyn(sink) => sink.visit_armed_flag(flag),
             // Relaxed: as for slots, the object is not published yet.
             Sink::Arm => flag.store(true, Ordering::Relaxed),
+        }
+    }
+
+    /// How far this tracer got with the collection whose cursor is `cursor`: the marker may
+    /// have scanned it in part or whole earlier in this marking (see `object/scan_cursor.rs`);
+    /// every other tracer starts afresh.
+    #[inline]
+    pub(crate) fn scan_state(&self, cursor: &ScanCursor) -> ScanState {
+        match &self.sink {
+            Sink::Mark(visitor) => cursor.state(visitor.epoch()),
+            Sink::Dyn(_) | Sink::Arm => ScanState::Fresh,
+        }
+    }
+
+    /// The indices of a collection of `len` slots (or hash buckets) to report in this call,
+    /// under the collection's read lock: all of them, except for the marker, which takes at
+    /// most one chunk per visit and comes back for the rest (see `object/scan_cursor.rs`).
+    #[inline]
+    pub(crate) fn scan_window(&mut self, cursor: &ScanCursor, len: usize) -> Range<usize> {
+        match &mut self.sink {
+            Sink::Mark(visitor) => {
+                let (window, more) = cursor.claim(visitor.epoch(), len);
+                visitor.more |= more;
+                window
+            }
+            Sink::Dyn(_) | Sink::Arm => 0..len,
         }
     }
 
