@@ -10,7 +10,9 @@ use super::tests::PhaseOff;
 use crate::{
     clock::{self, Phase},
     config::BarrierKind,
-    object::{mark, scan_cursor::SCAN_CHUNK, MarkVisitor, Tracer},
+    grey_queue::GreyQueue,
+    marker::MarkWorker,
+    object::{mark, scan_cursor::SCAN_CHUNK, MarkVisitor, ObjPtr, Tracer},
     test_support, Gc, GcIdMap, GcMap, GcVec, Trace,
 };
 
@@ -246,4 +248,25 @@ fn hash_tables_move_entries_only_when_an_insertion_reaches_capacity() {
             );
         }
     }
+}
+
+/// An assist pays its debt in chunks too: with a budget smaller than one chunk, it scans one
+/// chunk of a large vector and stops, leaving the rest for later, rather than scanning the whole
+/// vector a chunk at a time.
+#[test]
+fn an_assist_budget_counts_the_chunks_of_a_large_collection() {
+    let _s = test_support::serial();
+    let mu = crate::attach();
+    let v = mu.alloc(GcVec::new());
+    v.extend((0..4 * SCAN_CHUNK as u32).map(|i| mu.alloc(i)));
+    clock::force(Phase::Mark, BarrierKind::Dijkstra);
+    let off = PhaseOff;
+    let queue = GreyQueue::default();
+    let mut assist = MarkWorker::new(&queue);
+    assist.push_for_test(ObjPtr(std::ptr::NonNull::new(v.header_ptr()).expect("an object")));
+    let empty = assist.drain_stack_for_test(1);
+    let scanned = v.to_vec(&mu).into_iter().filter(|&e| marked(e)).count();
+    drop(off);
+    assert!(!empty, "the vector's continuation is left on the stack");
+    assert_eq!(scanned, SCAN_CHUNK, "one chunk, then the budget was spent");
 }

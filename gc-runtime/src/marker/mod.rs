@@ -66,7 +66,9 @@
 //! after them. A continuation is an ordinary stack entry: it may be shared with another worker
 //! or given back to the queue, and marking cannot terminate while one is pending. If the lock
 //! is taken when the worker comes back, the collection is deferred like any locked object and
-//! resumes where it stopped.
+//! resumes where it stopped. Each chunk counts against an assist's budget (as the bytes of its
+//! slots), so an assist that meets a large collection scans a few chunks and returns, instead
+//! of scanning the whole collection a chunk at a time.
 //!
 //! # A panicking `Trace`
 //!
@@ -80,7 +82,7 @@ use self::credit::AssistCredit;
 use crate::{
     clock,
     grey_queue::BUFFER_CAP,
-    object::{Header, MarkVisitor, ObjPtr, Tracer},
+    object::{scan_cursor::SCAN_CHUNK, Header, MarkVisitor, ObjPtr, Tracer},
     report,
     runtime::Runtime,
     shade::GreyQueue,
@@ -105,6 +107,9 @@ pub(crate) struct MarkWorker<'q> {
     /// Objects traced so far, in whole or in part (a chunk of a large collection), but not
     /// those found locked: how the retry loop of deferred objects sees progress.
     visits: usize,
+    /// Slot bytes of the chunks scanned in large collections that are not finished yet: work
+    /// that counts against a budget (an assist's debt), though it marks no heap bytes.
+    chunk_bytes: usize,
     /// Where a mark worker publishes its progress as assist credit (`None` for an assist).
     credit: Option<&'q AssistCredit>,
     /// Marked bytes already published to `credit`.
@@ -120,6 +125,7 @@ impl<'q> MarkWorker<'q> {
             scanned_objects: 0,
             scanned_bytes: 0,
             visits: 0,
+            chunk_bytes: 0,
             credit: None,
             published: 0,
         }
@@ -187,16 +193,23 @@ impl<'q> MarkWorker<'q> {
             // A large collection, scanned one chunk this time: come back for the next one
             // after the objects this chunk found (module docs, "Large collections").
             self.visit.stack.insert(below_children, obj);
+            self.chunk_bytes += SCAN_CHUNK * std::mem::size_of::<usize>();
             return;
         }
         self.scanned_objects += 1;
         self.scanned_bytes += desc.size;
     }
 
+    /// The work done so far against a budget, in bytes: the objects scanned and the chunks of
+    /// large collections.
+    fn spent(&self) -> usize {
+        self.scanned_bytes + self.chunk_bytes
+    }
+
     /// Scan objects from the private stack until it is empty or `budget` bytes were scanned.
     /// Returns whether the stack is empty.
     fn drain_stack(&mut self, budget: usize) -> bool {
-        let start = self.scanned_bytes;
+        let start = self.spent();
         let mut until_balance = BALANCE_EVERY;
         while let Some(obj) = self.visit.next_grey() {
             self.scan(obj);
@@ -210,12 +223,24 @@ impl<'q> MarkWorker<'q> {
                     self.share();
                 }
             }
-            if self.scanned_bytes - start >= budget {
+            if self.spent() - start >= budget {
                 self.visit.settle_ring();
                 return self.visit.stack.is_empty();
             }
         }
         true
+    }
+
+    /// Put `obj` on the private stack, as if found grey.
+    #[cfg(test)]
+    pub(crate) fn push_for_test(&mut self, obj: ObjPtr) {
+        self.visit.stack.push(obj);
+    }
+
+    /// [`drain_stack`](Self::drain_stack), for tests.
+    #[cfg(test)]
+    pub(crate) fn drain_stack_for_test(&mut self, budget: usize) -> bool {
+        self.drain_stack(budget)
     }
 
     /// Publish the older half of the stack (up to a buffer) for a waiting worker.
@@ -300,12 +325,12 @@ impl<'q> MarkWorker<'q> {
 
     /// Scan up to `budget` bytes from the global queue, then give back what is left.
     pub(crate) fn drain_budget(&mut self, budget: usize) {
-        let start = self.scanned_bytes;
-        while self.scanned_bytes - start < budget {
+        let start = self.spent();
+        while self.spent() - start < budget {
             let Some(buf) = self.queue.pop_busy() else { return };
             self.visit.stack.extend_from_slice(&buf);
             self.queue.recycle(buf);
-            let left = budget - (self.scanned_bytes - start);
+            let left = budget - (self.spent() - start);
             if !self.drain_stack(left) {
                 self.publish_all();
             }
