@@ -14,9 +14,10 @@
 //!
 //! Each collection has a [`ScanCursor`]: the epoch of the marking that last scanned it (0 for
 //! none) and how far that scan got — an index where it resumes, or [`DONE`]. Every index below
-//! the resume point was scanned in that marking. Only the marker reads and moves it (under the
+//! the resume point was scanned in that marking. Only the marker moves it forward (under the
 //! read lock; one marker at a time, because a grey object is in one place — a worker's stack,
-//! the queue or the deferred list — until it is scanned). A finished scan stays finished for
+//! the queue or the deferred list — until it is scanned); writers that shift elements move it
+//! with them (below). A finished scan stays finished for
 //! the rest of its marking: an object holding two large collections is visited once per chunk
 //! of either, and each visit must skip the one already scanned, or the two would restart each
 //! other forever. The next marking has another epoch and starts from the beginning. A marking
