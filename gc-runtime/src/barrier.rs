@@ -38,9 +38,9 @@
 //! # Memory ordering
 //!
 //! Go's first write-barrier change (golang.org/cl/172190043, 2014) shaded only when the
-//! *slot's* object was already shaded (`shaded(slot)`). That test is a race: on real hardware the mutator's store to the slot and its load of the
-//! container's colour can be reordered against the marker's mark-then-scan, and both miss
-//! the pointer:
+//! *slot's* object was already shaded (`shaded(slot)`). That test is a race: on real hardware
+//! the mutator's store to the slot and its load of the container's colour can be reordered
+//! against the marker's mark-then-scan, and both miss the pointer:
 //!
 //! | mutator | marker |
 //! |---|---|

@@ -2,10 +2,10 @@
 //! thread that reaches it.
 //!
 //! Each entry holds two armed slots, the key and the value, and the key object's address, in a
-//! `hashbrown::HashTable` hashed by that address. The address is a sound hash key: the collector never moves objects, and
-//! the entry's key slot keeps the key object alive, so while the entry exists no other object
-//! can get that address. The rest of the design is in the module header of
-//! `collections/mod.rs`.
+//! `hashbrown::HashTable` hashed by that address. The address is a sound hash key: the
+//! collector never moves objects, and the entry's key slot keeps the key object alive, so while
+//! the entry exists no other object can get that address. The rest of the design is in the
+//! module header of `collections/mod.rs`.
 
 use std::{
     fmt,

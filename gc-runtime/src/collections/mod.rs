@@ -17,7 +17,7 @@
 //! | push, insert of a new key | write | new slot: `Member::set` on an empty armed slot |
 //! | pop, remove, truncate, clear | write | `Member::set(None)` on each removed slot, then remove it |
 //! | growth, rehash, shifting (`insert`/`remove` in a vector) | write | none: pointers move, none is added or deleted |
-//! | `Trace::trace` (marker, assists, checkmark, allocation) | read, tried (never waited for); the marker holds it for one chunk of a large collection at a time | — |
+//! | `Trace::trace` (marker, assists, checkmark, allocation) | read, tried (never waited for); one chunk at a time | — |
 //!
 //! # Why growth cannot lose a pointer the marker is scanning
 //!
