@@ -127,6 +127,7 @@ mod slot;
 mod stats;
 #[cfg(test)]
 mod test_support;
+mod thread_pauses;
 mod thread_state;
 mod trace_impls;
 mod variance;
@@ -156,6 +157,7 @@ pub use crate::{
     roots::{GlobalRoot, Root},
     runtime::{config, init, reconfigure, InitError},
     stats::{CycleStats, Pause, PauseKind, PhaseChange, Stats, RECENT_CYCLES},
+    thread_pauses::{ThreadPauseStats, MMU_WINDOWS},
     thread_state::LimitError,
     weak::Weak,
 };
@@ -178,6 +180,7 @@ pub fn stats() -> Stats {
         rt.pages.swept.totals(),
         (rt.roots.len(), rt.weaks.len(), rt.roots.pinned()),
         rt.handshake.counts(),
+        rt.thread_pauses.snapshot(rt.started.elapsed()),
     )
 }
 

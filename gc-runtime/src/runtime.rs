@@ -22,6 +22,7 @@ use crate::{
     root_table::RootTable,
     shade::GreyQueue,
     stats::StatsRecorder,
+    thread_pauses::ThreadPauses,
     thread_state,
     weak_table::WeakTable,
 };
@@ -35,6 +36,8 @@ pub(crate) struct Runtime {
     pub(crate) roots: RootTable,
     pub(crate) weaks: WeakTable,
     pub(crate) stats: StatsRecorder,
+    /// Pauses as each mutator thread saw them (see `thread_pauses.rs`).
+    pub(crate) thread_pauses: ThreadPauses,
     pub(crate) control: Control,
     pub(crate) pacer: Pacer,
     /// The persistent mark workers (see `marker/pool.rs`).
@@ -126,6 +129,7 @@ impl Runtime {
             roots: RootTable::default(),
             weaks: WeakTable::default(),
             stats: StatsRecorder::default(),
+            thread_pauses: ThreadPauses::default(),
             control: Control::default(),
             mark_pool: MarkPool::default(),
             assist_credit: AssistCredit::default(),

@@ -6,7 +6,7 @@
 //! line per cycle on stderr, like Go's `GODEBUG=gctrace=1`:
 //!
 //! ```text
-//! gc 12 @3.456s concurrent/dijkstra: pauses 0.021+0.034 ms (to safepoint 0.015+0.020), mark 4.10 ms, sweep 2.30 ms, heap 12.3->5.1 MB, peak 13.0 MB (goal 13.2 MB), marked 4.8 MB (next goal 9.6 MB, trigger 8.3 MB), 80012 objects marked, 120345 freed, 4 mutators
+//! gc 12 @3.456s concurrent/dijkstra: pauses 0.021+0.034 ms (to safepoint 0.015+0.020; longest in a thread 0.030), mark 4.10 ms, sweep 2.30 ms, heap 12.3->5.1 MB, peak 13.0 MB (goal 13.2 MB), marked 4.8 MB (next goal 9.6 MB, trigger 8.3 MB), 80012 objects marked, 120345 freed, 4 mutators
 //! ```
 //!
 //! | field | meaning |
@@ -16,6 +16,7 @@
 //! | `concurrent/dijkstra` | mode and barrier of the cycle |
 //! | `pauses a+b ms` | every stop-the-world pause of the cycle, in order (mark start, then mark termination and any retries; one full pause in stop-the-world mode), from stop request to restart |
 //! | `to safepoint` | the part of each pause spent waiting for the last running mutator to reach a safepoint |
+//! | `longest in a thread` | the longest time any mutator thread spent inside a handshake since the last cycle ended, measured by the thread (see `thread_pauses.rs`): the pause as the program saw it |
 //! | `mark`, `sweep` | wall time of the mark phase (from barrier on to termination) and of the background sweep |
 //! | `heap a->b MB` | live heap when the cycle started and after its sweep |
 //! | `peak MB (goal MB)` | live heap when marking terminated (the cycle's largest), and the goal the cycle ran under (`off` with pacing off) |
@@ -38,6 +39,7 @@ use crate::{
         atomic::{AtomicU64, Ordering},
         Mutex,
     },
+    thread_pauses::ThreadPauseStats,
 };
 
 /// What a worker or assist did, for statistics and the pacer.
@@ -139,6 +141,10 @@ pub struct CycleStats {
     pub started_at: Duration,
     /// Every pause, in order.
     pub pauses: Vec<Pause>,
+    /// The longest time any mutator thread spent inside one of the collector's handshakes
+    /// (parked, acknowledging, or waiting to re-attach), recorded by the end of this cycle:
+    /// the pause as the program saw it (see [`ThreadPauseStats`]).
+    pub thread_pause_max: Duration,
     /// Every phase change, in order (`Mark`, `MarkTermination`, `Sweep`, `Off`).
     pub phases: Vec<PhaseChange>,
     /// Wall time of marking.
@@ -206,7 +212,7 @@ impl CycleStats {
         let pauses: Vec<String> = self.pauses.iter().map(|p| ms(p.duration)).collect();
         let ttsp: Vec<String> = self.pauses.iter().map(|p| ms(p.time_to_safepoint)).collect();
         format!(
-            "gc {} @{:.3}s {}/{}: pauses {} ms (to safepoint {}), mark {:.2} ms, sweep {:.2} ms, \
+            "gc {} @{:.3}s {}/{}: pauses {} ms (to safepoint {}; longest in a thread {}), mark {:.2} ms, sweep {:.2} ms, \
              heap {:.1}->{:.1} MB, peak {:.1} MB (goal {}), marked {:.1} MB (next goal {}, trigger {}), \
              {} objects marked, {} freed, {} mutators",
             self.cycle,
@@ -215,6 +221,7 @@ impl CycleStats {
             self.barrier,
             pauses.join("+"),
             ttsp.join("+"),
+            ms(self.thread_pause_max),
             self.mark_time.as_secs_f64() * 1e3,
             self.sweep_time.as_secs_f64() * 1e3,
             mb(self.heap_before),
@@ -275,6 +282,9 @@ pub struct Stats {
     pub pinned_objects: usize,
     /// Mutators by state.
     pub mutators: MutatorCounts,
+    /// Pauses as the mutator threads saw them, measured by each thread: what the program
+    /// waited for, where the pause figures above are the collector's view.
+    pub thread_pauses: ThreadPauseStats,
 }
 
 impl fmt::Display for Stats {
@@ -386,6 +396,7 @@ impl StatsRecorder {
         swept: SweepTotals,
         handles: (usize, usize, usize),
         mutators: MutatorCounts,
+        thread_pauses: ThreadPauseStats,
     ) -> Stats {
         let ((heap_live, heap_committed, heap_released), (roots, weak_refs, pinned_objects)) = (heap, handles);
         let r = self.recorded.lock();
@@ -409,6 +420,7 @@ impl StatsRecorder {
             weak_refs,
             pinned_objects,
             mutators,
+            thread_pauses,
         }
     }
 }
@@ -441,6 +453,7 @@ mod tests {
                     time_to_safepoint: Duration::from_micros(us / 2),
                 })
                 .collect(),
+            thread_pause_max: Duration::from_micros(40),
             phases: Vec::new(),
             mark_time: Duration::from_micros(4100),
             sweep_time: Duration::from_micros(2300),
@@ -468,7 +481,7 @@ mod tests {
         let line = cycle(12, &[21, 34]).trace_line();
         assert_eq!(
             line,
-            "gc 12 @1.500s concurrent/dijkstra: pauses 0.021+0.034 ms (to safepoint 0.010+0.017), mark 4.10 ms, sweep 2.30 ms, \
+            "gc 12 @1.500s concurrent/dijkstra: pauses 0.021+0.034 ms (to safepoint 0.010+0.017; longest in a thread 0.040), mark 4.10 ms, sweep 2.30 ms, \
              heap 12.0->5.0 MB, peak 13.0 MB (goal 12.0 MB), marked 4.0 MB (next goal 8.0 MB, trigger 7.0 MB), \
              7 objects marked, 9 freed, 3 mutators"
         );
@@ -485,7 +498,7 @@ mod tests {
         rec.record(cycle(1, &[10, 1000]));
         rec.record(cycle(2, &[20]));
         let swept = SweepTotals { freed_objects: 18, freed_bytes: 180, drop_panics: 1 };
-        let s = rec.snapshot((0, 0, 0), swept, (0, 0, 0), MutatorCounts::default());
+        let s = rec.snapshot((0, 0, 0), swept, (0, 0, 0), MutatorCounts::default(), ThreadPauseStats::default());
         assert_eq!(s.cycles, 2);
         assert_eq!(s.pause_count, 3);
         assert_eq!((s.objects_freed, s.drop_panics), (18, 1));
@@ -509,7 +522,13 @@ mod tests {
         for n in 1..=(RECENT_CYCLES as u64 + 5) {
             rec.record(cycle(n, &[1]));
         }
-        let s = rec.snapshot((0, 0, 0), SweepTotals::default(), (0, 0, 0), MutatorCounts::default());
+        let s = rec.snapshot(
+            (0, 0, 0),
+            SweepTotals::default(),
+            (0, 0, 0),
+            MutatorCounts::default(),
+            ThreadPauseStats::default(),
+        );
         assert_eq!(s.recent.len(), RECENT_CYCLES);
         assert_eq!(s.recent[0].cycle, 6);
     }

@@ -204,3 +204,64 @@ fn safepoint_requested_says_when_the_collector_waits_for_this_thread() {
         assert!(start.elapsed() < DEADLOCK, "the cycle did not finish");
     }
 }
+
+/// A thread that runs without a safepoint holds up a stop of the world: the other thread parks
+/// at its safepoint for as long, and the time it spent there is recorded as its pause (the
+/// pause as the program sees it, `Stats::thread_pauses`).
+#[test]
+fn a_thread_parked_behind_a_slow_one_records_the_wait_as_its_pause() {
+    let _s = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let (go, stop) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicBool::new(false)));
+    let (started, steps) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let slow = {
+        let (go, started) = (go.clone(), started.clone());
+        thread::spawn(move || {
+            let mut mu = gc_runtime::attach();
+            started.fetch_add(1, Ordering::SeqCst);
+            while !go.load(Ordering::SeqCst) {
+                std::hint::spin_loop(); // no safepoint
+            }
+            mu.safepoint();
+        })
+    };
+    let busy = {
+        let (stop, started, steps) = (stop.clone(), started.clone(), steps.clone());
+        thread::spawn(move || {
+            let mut mu = gc_runtime::attach();
+            started.fetch_add(1, Ordering::SeqCst);
+            while !stop.load(Ordering::SeqCst) {
+                mu.safepoint();
+                steps.fetch_add(1, Ordering::SeqCst);
+            }
+        })
+    };
+    while started.load(Ordering::SeqCst) < 2 {
+        thread::yield_now();
+    }
+    let pauses_before = gc_runtime::stats().thread_pauses;
+    let done = collect_in_thread();
+    // Wait until the busy thread is parked at a safepoint (the stop was requested).
+    while gc_runtime::stats().mutators.at_safepoint == 0 {
+        thread::yield_now();
+    }
+    let parked_steps = steps.load(Ordering::SeqCst);
+    let parked_at = std::time::Instant::now();
+    thread::sleep(Duration::from_millis(200));
+    assert_eq!(gc_runtime::stats().mutators.at_safepoint, 1, "still parked behind the slow thread");
+    assert_eq!(steps.load(Ordering::SeqCst), parked_steps, "the parked thread made no progress");
+    let held = parked_at.elapsed();
+    go.store(true, Ordering::SeqCst);
+    done.recv_timeout(DEADLOCK).expect("the cycle completes once the slow thread reaches a safepoint");
+    stop.store(true, Ordering::SeqCst);
+    slow.join().unwrap();
+    busy.join().unwrap();
+    let after = gc_runtime::stats().thread_pauses;
+    assert!(after.count > pauses_before.count, "the waits were recorded");
+    assert!(after.max >= held, "the busy thread's pause ({:?}) covers the time it was parked ({held:?})", after.max);
+    let recent = gc_runtime::stats().recent;
+    assert!(
+        recent.iter().any(|c| c.thread_pause_max >= held),
+        "a cycle record carries the wait: {:?}",
+        recent.iter().map(|c| c.thread_pause_max).collect::<Vec<_>>()
+    );
+}

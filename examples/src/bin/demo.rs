@@ -430,6 +430,8 @@ fn run_child(args: &Args) -> ExitCode {
     println!("final check: {reachable} reachable nodes, every canary checked");
     let failures = shared.failures.load(Ordering::Relaxed);
     drop(table);
+    let tp = &stats.thread_pauses;
+    let mmu = |i: usize| tp.mmu[i].map_or_else(|| "-".to_owned(), |u| format!("{u:.3}"));
     report(
         &Record::new()
             .with("mode", mode)
@@ -444,6 +446,12 @@ fn run_child(args: &Args) -> ExitCode {
             .with("pause_p99_ns", window.pauses().quantile(0.99).as_nanos())
             .with("pause_p50_ns", window.pauses().quantile(0.5).as_nanos())
             .with("pause_total_ns", window.pauses().total().as_nanos())
+            .with("thread_pause_max_ns", tp.max.as_nanos())
+            .with("thread_pause_p999_ns", tp.p999.as_nanos())
+            .with("thread_pause_p99_ns", tp.p99.as_nanos())
+            .with("thread_mmu_1ms", mmu(0))
+            .with("thread_mmu_10ms", mmu(1))
+            .with("thread_mmu_100ms", mmu(2))
             .with("peak_heap", window.peak_heap())
             .with("live_nodes", reachable)
             .with("canary_failures", failures),
@@ -515,8 +523,20 @@ fn run_parent(args: &Args) -> ExitCode {
         columns.push(Column { mode, record });
     }
 
-    let rows: [(&str, CellFn<'_>); 10] = [
-        ("max pause", &|s| ms_cell(s, "pause_max_ns")),
+    let rows: [(&str, CellFn<'_>); 13] = [
+        ("longest pause a thread saw", &|s| ms_cell(s, "thread_pause_max_ns")),
+        ("  p99.9 / p99 (any thread)", &|s| {
+            format!("{} / {}", ms_cell(s, "thread_pause_p999_ns"), ms_cell(s, "thread_pause_p99_ns"))
+        }),
+        ("  MMU 1 / 10 / 100 ms (worst thread)", &|s| {
+            format!(
+                "{} / {} / {}",
+                raw_cell(s, "thread_mmu_1ms"),
+                raw_cell(s, "thread_mmu_10ms"),
+                raw_cell(s, "thread_mmu_100ms")
+            )
+        }),
+        ("max pause (collector's view)", &|s| ms_cell(s, "pause_max_ns")),
         ("max world stopped", &|s| ms_cell(s, "stopped_max_ns")),
         ("p99 pause", &|s| ms_cell(s, "pause_p99_ns")),
         ("p50 pause", &|s| ms_cell(s, "pause_p50_ns")),

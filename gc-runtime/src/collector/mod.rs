@@ -476,6 +476,7 @@ fn run_cycle(rt: &'static Runtime, swept_at_last_end: &mut SweepTotals) {
             barrier: config.barrier,
             started_at,
             pauses: Vec::new(),
+            thread_pause_max: Duration::ZERO,
             phases: Vec::new(),
             mark_time: Duration::ZERO,
             sweep_time: Duration::ZERO,
@@ -508,6 +509,7 @@ fn run_cycle(rt: &'static Runtime, swept_at_last_end: &mut SweepTotals) {
         marked_bytes: assist_work.marked_bytes - assist_work_before.marked_bytes,
     });
     let mut stats = cycle.stats;
+    stats.thread_pause_max = rt.thread_pauses.take_cycle_max();
     stats.heap_marked += (rt.stats.allocated_black() - black_before) as usize;
     stats.assist_bytes = assist_bytes - assist_bytes_before;
     stats.heap_after = rt.pages.live_bytes();

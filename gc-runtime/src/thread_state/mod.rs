@@ -46,6 +46,7 @@ use crate::{
     object::{GcBox, Header, Trace, Tracer},
     runtime::Runtime,
     shade::{self, GreyQueue, ShadeBuffer},
+    thread_pauses::ThreadPauseLog,
 };
 
 mod exit;
@@ -102,6 +103,8 @@ pub(crate) struct ThreadState {
     /// that marking ends (see `weak.rs`).
     weak_upgrade_epoch: Cell<u64>,
     local: RefCell<Local>,
+    /// Where this thread records the time it spends inside the collector's handshakes.
+    pauses: ThreadPauseLog,
 }
 
 thread_local! {
@@ -148,6 +151,7 @@ impl ThreadState {
             seen_sweep_epoch: Cell::new(clock::sweep_epoch()),
             weak_upgrade_epoch: Cell::new(0),
             local: RefCell::new(Local { cache: AllocCache::default(), shade: ShadeBuffer::default(), assist_debt: 0 }),
+            pauses: rt.thread_pauses.register(rt.started.elapsed()),
         })));
         CURRENT.with(|c| c.set(state.as_ptr()));
         exit::watch(state.as_ptr().cast_const().cast());
@@ -168,6 +172,7 @@ impl ThreadState {
             let mut local = this.local.borrow_mut();
             local.cache.release_all(&rt.pages);
             rt.handshake.unregister(id, || local.shade.flush(&rt.grey));
+            rt.thread_pauses.ended(&this.pauses, rt.started.elapsed());
         }
         CURRENT.with(|c| c.set(std::ptr::null()));
         exit::unwatch();
@@ -236,8 +241,20 @@ impl ThreadState {
     /// both before the acknowledgement, so the collector can sweep them once everyone
     /// answered), or park for a stop-the-world pause.
     pub(crate) fn safepoint_slow(&self) {
-        let mut local = self.local.borrow_mut();
-        self.rt.handshake.safepoint_slow(self.id, &mut || self.publish_private_state(&mut local));
+        self.timed(|| {
+            let mut local = self.local.borrow_mut();
+            self.rt.handshake.safepoint_slow(self.id, &mut || self.publish_private_state(&mut local));
+        });
+    }
+
+    /// Run a visit to the collector's handshake and record its length as a pause of this
+    /// thread (see `thread_pauses.rs`).
+    fn timed<R>(&self, visit: impl FnOnce() -> R) -> R {
+        let start = self.rt.started.elapsed();
+        let r = visit();
+        let end = self.rt.started.elapsed();
+        self.rt.thread_pauses.record(&self.pauses, start, end.saturating_sub(start));
+        r
     }
 
     /// Record that this thread holds a local from a weak upgrade made while marking.
@@ -361,7 +378,8 @@ impl ThreadState {
     }
 
     pub(crate) fn attach_again(&self) {
-        self.rt.handshake.attach(self.id);
+        // Waits out a stopped world: a pause this thread sees on its way back.
+        self.timed(|| self.rt.handshake.attach(self.id));
         self.running.set(true);
         self.release_stale_cache();
     }

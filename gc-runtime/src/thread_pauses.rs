@@ -1,0 +1,325 @@
+//! Pauses as each mutator thread sees them: the time it spent inside the collector's
+//! handshakes, recorded by the thread itself.
+//!
+//! # Why the collector's own figure is not enough
+//!
+//! The collector times a stop-the-world pause from its stop request to the return of its
+//! restart call ([`Pause`](crate::Pause)). With more runnable threads than cores that figure
+//! says little about any one thread. On 2 cores with 4 mutators, a mark-start pause whose world
+//! was stopped for a few microseconds of collector work was reported as 4, 8 or 12 ms: when the
+//! collector wakes the parked mutators, one of them takes its core, and the collector itself —
+//! whose clock is still running — waits for a scheduler tick (4 ms) or three to get a core back
+//! and read the time. The mutators' side is different again: each woken thread must take the
+//! handshake lock in turn, so a thread woken onto a busy core delays the others behind it, and
+//! the threads saw parks of 4–12 ms (multiples of the tick) while the collector's log showed the
+//! pause it caused as over.
+//!
+//! So every mutator times each of its visits to the collector from entry to exit on its own
+//! clock — a safepoint that acknowledged a request or parked for a stopped world, and a return
+//! from [`Mutator::blocking`](crate::Mutator::blocking) that waited for a pause to end — and
+//! records it here: into one histogram over all threads (the distribution of pauses any
+//! thread saw), into the running maximum of the current cycle, and into the thread's own log of
+//! recent intervals, from which the minimum mutator utilisation is computed.
+//!
+//! # Minimum mutator utilisation
+//!
+//! For a window length `w`, a thread's MMU is the smallest fraction of any `w`-long window of
+//! its attached life that it spent outside the collector's handshakes (Cheng and Blelloch,
+//! PLDI 2001). The worst window starts where a pause starts or ends where a pause ends, so only
+//! those windows are tried; each is measured with a binary search over the log's prefix sums.
+//! [`ThreadPauseStats`] reports the worst thread's figure for 1, 10 and 100 ms windows. A log
+//! keeps the last [`LOG_CAPACITY`] intervals; when it drops older ones, its MMU covers the
+//! retained span only.
+
+use std::{collections::VecDeque, sync::Arc, time::Duration};
+
+use hdrhistogram::Histogram;
+
+use crate::primitive::sync::{
+    atomic::{AtomicU64, Ordering},
+    Mutex,
+};
+
+/// Intervals a thread's log keeps.
+pub(crate) const LOG_CAPACITY: usize = 16 * 1024;
+
+/// Logs of detached threads kept for the MMU figures beyond the attached ones.
+const ENDED_LOGS: usize = 64;
+
+/// The MMU windows reported.
+pub const MMU_WINDOWS: [Duration; 3] =
+    [Duration::from_millis(1), Duration::from_millis(10), Duration::from_millis(100)];
+
+/// Pauses as the mutator threads saw them: the time each spent inside the collector's
+/// handshakes (parked for a stopped world, acknowledging a request, or waiting to re-attach
+/// after [`Mutator::blocking`](crate::Mutator::blocking)), measured by the thread itself.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ThreadPauseStats {
+    /// Pauses recorded, over all threads.
+    pub count: u64,
+    /// Their sum.
+    pub total: Duration,
+    /// The longest any thread saw.
+    pub max: Duration,
+    /// Median.
+    pub p50: Duration,
+    /// 99th percentile.
+    pub p99: Duration,
+    /// 99.9th percentile.
+    pub p999: Duration,
+    /// Minimum mutator utilisation of the worst thread for 1, 10 and 100 ms windows
+    /// ([`MMU_WINDOWS`]), from 0 to 1; `None` for a window longer than every thread's log.
+    pub mmu: [Option<f64>; 3],
+}
+
+/// One thread's log: when it attached, when it left, and its recent pauses.
+struct ThreadLog {
+    /// Nanoseconds since the runtime started: attach, and detach for good (`None`: attached).
+    since: u64,
+    until: Option<u64>,
+    /// `(start, length)` in nanoseconds since the runtime started, in order, not overlapping.
+    intervals: VecDeque<(u64, u64)>,
+    /// Whether older intervals were dropped (the MMU then covers the retained span only).
+    truncated: bool,
+}
+
+/// A mutator's handle on its log.
+pub(crate) struct ThreadPauseLog(Arc<Mutex<ThreadLog>>);
+
+struct Totals {
+    all: Histogram<u64>,
+    total: Duration,
+}
+
+/// Every thread's pauses.
+pub(crate) struct ThreadPauses {
+    totals: Mutex<Totals>,
+    logs: Mutex<Vec<Arc<Mutex<ThreadLog>>>>,
+    /// The longest pause recorded since the collector last took it (once per cycle), in ns.
+    cycle_max: AtomicU64,
+}
+
+impl Default for ThreadPauses {
+    fn default() -> Self {
+        // 1 ns to 1 hour at 3 significant digits: fixed, valid bounds.
+        let all = Histogram::new_with_bounds(1, 3_600_000_000_000, 3)
+            .unwrap_or_else(|_| unreachable!("valid histogram bounds"));
+        ThreadPauses {
+            totals: Mutex::new(Totals { all, total: Duration::ZERO }),
+            logs: Mutex::new(Vec::new()),
+            cycle_max: AtomicU64::new(0),
+        }
+    }
+}
+
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+impl ThreadPauses {
+    /// A log for a thread attaching `now` after the runtime started.
+    pub(crate) fn register(&self, now: Duration) -> ThreadPauseLog {
+        let log = Arc::new(Mutex::new(ThreadLog {
+            since: nanos(now),
+            until: None,
+            intervals: VecDeque::new(),
+            truncated: false,
+        }));
+        let mut logs = self.logs.lock();
+        // Keep every attached thread's log and the most recently ended ones.
+        let ended = logs.iter().filter(|l| l.lock().until.is_some()).count();
+        if ended > ENDED_LOGS {
+            let mut to_drop = ended - ENDED_LOGS;
+            logs.retain(|l| {
+                let drop = to_drop > 0 && l.lock().until.is_some();
+                to_drop -= usize::from(drop);
+                !drop
+            });
+        }
+        logs.push(log.clone());
+        ThreadPauseLog(log)
+    }
+
+    /// The thread of `log` spent `[start, start + length)` (since the runtime started) inside
+    /// a handshake.
+    pub(crate) fn record(&self, log: &ThreadPauseLog, start: Duration, length: Duration) {
+        let (start, ns) = (nanos(start), nanos(length).max(1));
+        {
+            let mut l = log.0.lock();
+            // A thread's pauses do not overlap; clamp clock jitter so the log stays ordered.
+            let start = l.intervals.back().map_or(start, |&(s, n)| start.max(s + n));
+            if l.intervals.len() == LOG_CAPACITY {
+                l.intervals.pop_front();
+                l.truncated = true;
+            }
+            l.intervals.push_back((start, ns));
+        }
+        let mut t = self.totals.lock();
+        t.all.saturating_record(ns);
+        t.total += length;
+        drop(t);
+        self.cycle_max.fetch_max(ns, Ordering::Relaxed);
+    }
+
+    /// The thread of `log` detached for good `now` after the runtime started.
+    pub(crate) fn ended(&self, log: &ThreadPauseLog, now: Duration) {
+        log.0.lock().until = Some(nanos(now));
+    }
+
+    /// The longest pause recorded since the last call (the collector calls it once per cycle).
+    pub(crate) fn take_cycle_max(&self) -> Duration {
+        Duration::from_nanos(self.cycle_max.swap(0, Ordering::Relaxed))
+    }
+
+    /// The figures, `now` after the runtime started.
+    pub(crate) fn snapshot(&self, now: Duration) -> ThreadPauseStats {
+        let t = self.totals.lock();
+        let q = |p: f64| Duration::from_nanos(if t.all.is_empty() { 0 } else { t.all.value_at_quantile(p) });
+        let mut stats = ThreadPauseStats {
+            count: t.all.len(),
+            total: t.total,
+            max: Duration::from_nanos(if t.all.is_empty() { 0 } else { t.all.max() }),
+            p50: q(0.5),
+            p99: q(0.99),
+            p999: q(0.999),
+            mmu: [None; 3],
+        };
+        drop(t);
+        let logs: Vec<_> = self.logs.lock().clone();
+        for log in logs {
+            let l = log.lock();
+            let start = if l.truncated { l.intervals.front().map_or(l.since, |&(s, _)| s) } else { l.since };
+            let end = l.until.unwrap_or(nanos(now));
+            let intervals: Vec<(u64, u64)> = l.intervals.iter().copied().collect();
+            drop(l);
+            for (i, w) in MMU_WINDOWS.iter().enumerate() {
+                if let Some(u) = mmu(&intervals, start, end, nanos(*w)) {
+                    stats.mmu[i] = Some(stats.mmu[i].map_or(u, |m: f64| m.min(u)));
+                }
+            }
+        }
+        stats
+    }
+}
+
+/// The minimum utilisation over every `window`-long span of `[start, end]`, given the pauses
+/// `intervals` (`(start, length)`, ordered, not overlapping); `None` if the span is shorter
+/// than the window.
+pub(crate) fn mmu(intervals: &[(u64, u64)], start: u64, end: u64, window: u64) -> Option<f64> {
+    if window == 0 || end.saturating_sub(start) < window {
+        return None;
+    }
+    // prefix[i]: paused time of intervals[..i].
+    let mut prefix = Vec::with_capacity(intervals.len() + 1);
+    prefix.push(0u64);
+    for &(_, n) in intervals {
+        prefix.push(prefix.last().copied().unwrap_or(0) + n);
+    }
+    // Paused time in [start, t].
+    let paused_until = |t: u64| -> u64 {
+        // Intervals starting at or before t.
+        let k = intervals.partition_point(|&(s, _)| s <= t);
+        if k == 0 {
+            return 0;
+        }
+        let (s, n) = intervals[k - 1];
+        prefix[k - 1] + n.min(t - s)
+    };
+    let paused = |a: u64| paused_until(a + window) - paused_until(a);
+    let clamp = |a: u64| a.clamp(start, end - window);
+    let worst = intervals
+        .iter()
+        .flat_map(|&(s, n)| [clamp(s), clamp((s + n).saturating_sub(window))])
+        .map(paused)
+        .max()
+        .unwrap_or(0);
+    Some(1.0 - worst.min(window) as f64 / window as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: u64 = 1_000_000;
+
+    #[test]
+    fn mmu_of_a_span_without_pauses_is_one() {
+        assert_eq!(mmu(&[], 0, 50 * MS, 10 * MS), Some(1.0));
+    }
+
+    #[test]
+    fn mmu_is_undefined_for_a_window_longer_than_the_span() {
+        assert_eq!(mmu(&[(MS, MS)], 0, 5 * MS, 10 * MS), None);
+    }
+
+    #[test]
+    fn mmu_finds_the_worst_window() {
+        // 2 ms paused at 10 ms, 3 ms at 14 ms: a 10 ms window can hold both (5 ms paused).
+        let pauses = [(10 * MS, 2 * MS), (14 * MS, 3 * MS)];
+        let u = mmu(&pauses, 0, 100 * MS, 10 * MS).unwrap();
+        assert!((u - 0.5).abs() < 1e-9, "{u}");
+        // A 1 ms window inside a pause is fully paused.
+        assert_eq!(mmu(&pauses, 0, 100 * MS, MS), Some(0.0));
+        // 100 ms holds all 5 ms.
+        let u = mmu(&pauses, 0, 100 * MS, 100 * MS).unwrap();
+        assert!((u - 0.95).abs() < 1e-9, "{u}");
+    }
+
+    #[test]
+    fn mmu_clips_windows_to_the_span() {
+        // A pause at the very start: the window cannot begin before the thread attached.
+        let u = mmu(&[(0, 4 * MS)], 0, 30 * MS, 10 * MS).unwrap();
+        assert!((u - 0.6).abs() < 1e-9, "{u}");
+        // And at the very end.
+        let u = mmu(&[(27 * MS, 3 * MS)], 0, 30 * MS, 10 * MS).unwrap();
+        assert!((u - 0.7).abs() < 1e-9, "{u}");
+    }
+
+    #[test]
+    fn records_reach_the_histogram_the_cycle_maximum_and_the_worst_thread() {
+        let p = ThreadPauses::default();
+        let a = p.register(Duration::ZERO);
+        let b = p.register(Duration::ZERO);
+        p.record(&a, Duration::from_millis(5), Duration::from_micros(20));
+        p.record(&b, Duration::from_millis(5), Duration::from_millis(4));
+        assert_eq!(p.take_cycle_max(), Duration::from_millis(4));
+        assert_eq!(p.take_cycle_max(), Duration::ZERO, "taken once per cycle");
+        let s = p.snapshot(Duration::from_millis(50));
+        assert_eq!(s.count, 2);
+        assert!(s.max >= Duration::from_millis(4) && s.max < Duration::from_micros(4010));
+        // Thread b: 4 ms of a 10 ms window paused; thread a barely.
+        let u10 = s.mmu[1].unwrap();
+        assert!((u10 - 0.6).abs() < 1e-3, "{u10}");
+        assert_eq!(s.mmu[2], None, "no thread lived 100 ms");
+        // A thread that detached keeps its log until enough others ended.
+        p.ended(&b, Duration::from_millis(50));
+        let s = p.snapshot(Duration::from_millis(80));
+        assert!((s.mmu[1].unwrap() - 0.6).abs() < 1e-3);
+    }
+
+    #[test]
+    fn a_log_keeps_its_most_recent_intervals() {
+        let p = ThreadPauses::default();
+        let a = p.register(Duration::ZERO);
+        for i in 0..LOG_CAPACITY as u64 + 10 {
+            p.record(&a, Duration::from_micros(100 * i), Duration::from_micros(1));
+        }
+        let l = a.0.lock();
+        assert_eq!(l.intervals.len(), LOG_CAPACITY);
+        assert!(l.truncated);
+        assert_eq!(l.intervals.front().unwrap().0, 10 * 100_000);
+    }
+
+    #[test]
+    fn ended_logs_are_bounded() {
+        let p = ThreadPauses::default();
+        for _ in 0..ENDED_LOGS + 20 {
+            let l = p.register(Duration::ZERO);
+            p.ended(&l, Duration::from_millis(1));
+        }
+        let attached = p.register(Duration::ZERO);
+        let logs = p.logs.lock();
+        assert!(logs.len() <= ENDED_LOGS + 2, "{}", logs.len());
+        assert!(logs.iter().any(|l| Arc::ptr_eq(l, &attached.0)), "an attached thread's log is kept");
+    }
+}
