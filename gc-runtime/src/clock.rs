@@ -14,7 +14,10 @@
 //! |---|---|---|---|---|---|---|
 //! | (start) | [`Phase::Off`] | off | 1 | 0 | 1 | white |
 //! | [`begin_marking`] | [`Phase::Mark`] | **on**, kind set | *e* + 1 | 0 | *e* | black |
+//! | [`begin_marking_window`] (handshakes: world running) | [`Phase::Mark`], no scanning | **on**: Dijkstra, or hybrid for a Yuasa or hybrid cycle | *e* + 1 | 0 | *e* | white until the mutator acknowledges, then black |
+//! | [`open_marking`] (handshakes: after every mutator acknowledged) | [`Phase::Mark`] | **on**, the cycle's kind | *e* + 1 | 0 | *e* | black |
 //! | [`confirm_marking`] | [`Phase::MarkTermination`] | **on** | *e* + 1 | 0 | *e* | (world stopped) |
+//! | [`set_weak_verdict`] (handshakes: world running, after the deciding round) | [`Phase::Mark`] | **on** | *e* + 1 | *e* + 1 | *e* | black |
 //! | [`end_marking`] | [`Phase::Sweep`] | off | *e* + 1 | *e* + 1 | *e* | black (survives this sweep) |
 //! | [`publish_sweep`] (world running; inside the pause in stop-the-world mode) | [`Phase::Sweep`] | off | *e* + 1 | 0 | *e* + 1 | black in pages not yet swept for *e* + 1, white in the others |
 //! | [`finish`] (either) | [`Phase::Off`] | off | *e* + 1 | 0 | *e* + 1 | white (every page is swept) |
@@ -33,9 +36,14 @@
 //!
 //! # Memory ordering
 //!
-//! Mutators read the phase word with `Relaxed`: a change of the barrier bit happens inside a
-//! stop-the-world pause, whose handshake (a lock acquired by every parked mutator on its way
-//! out) orders the store before the mutator's next read. Marker threads read it without the
+//! Mutators read the phase word with `Relaxed` on the barrier's fast path. A change of the
+//! barrier bit happens inside a stop-the-world pause, whose handshake (a lock acquired by every
+//! parked mutator on its way out) orders the store before the mutator's next read — or, with
+//! per-thread handshakes, before a round the collector waits out, whose acknowledgement orders
+//! it the same way for each mutator (see `collector/mod.rs`). Before that acknowledgement a
+//! mutator may see either value, which the mark-start window allows for. The slow path re-reads
+//! the word with `Acquire`, and the collector stores a new mark epoch before the word, so a
+//! slow path that sees the barrier on shades with the new epoch. Marker threads read it without the
 //! lock, so the collector's stores are `SeqCst` (not a hot path). The sweep epoch is published
 //! with `Release` and read with `Acquire`, so a sweeper that sees it also sees every mark the
 //! marking made.
@@ -89,6 +97,10 @@ display_and_from_str!(Phase);
 const BARRIER_BIT: u8 = 1;
 const PHASE_BITS: u8 = 0b11;
 const KIND_SHIFT: u32 = 2;
+const KIND_BITS: u8 = 0b11;
+/// Set during the mark-start window of a handshake start: the barrier is on, but no object may
+/// be scanned yet (see `collector/mod.rs`, "Mark start without a pause").
+const WINDOW_BIT: u8 = 1 << 4;
 
 const fn kind_bits(kind: BarrierKind) -> u8 {
     (match kind {
@@ -99,7 +111,7 @@ const fn kind_bits(kind: BarrierKind) -> u8 {
 }
 
 const fn kind_of(word: u8) -> BarrierKind {
-    match word >> KIND_SHIFT {
+    match (word >> KIND_SHIFT) & KIND_BITS {
         0 => BarrierKind::Dijkstra,
         1 => BarrierKind::Yuasa,
         _ => BarrierKind::Hybrid,
@@ -147,10 +159,20 @@ impl PhaseWord {
     }
 
     /// The barrier in force, if it is on (the slow path's load: phase and kind in one).
+    ///
+    /// Acquire: the collector stores the new mark epoch before it turns the barrier on, so a
+    /// slow path that sees the barrier on also sees the epoch it must shade with, even when
+    /// the barrier goes on without a pause (see "Memory ordering").
     #[inline]
     pub(crate) fn barrier(&self) -> Option<BarrierKind> {
-        let word = self.0.load(Ordering::Relaxed);
+        let word = self.0.load(Ordering::Acquire);
         (word & BARRIER_BIT != 0).then(|| kind_of(word))
+    }
+
+    /// Whether objects may be scanned: the barrier is on and the mark-start window is over.
+    #[inline]
+    pub(crate) fn scanning_allowed(&self) -> bool {
+        self.0.load(Ordering::Relaxed) & (BARRIER_BIT | WINDOW_BIT) == BARRIER_BIT
     }
 
     /// Store a phase and the barrier kind that goes with it (collector only; see the state
@@ -158,6 +180,11 @@ impl PhaseWord {
     pub(crate) fn set(&self, phase: Phase, kind: BarrierKind) {
         // SeqCst: see "Memory ordering".
         self.0.store(phase as u8 | kind_bits(kind), Ordering::SeqCst);
+    }
+
+    /// Phase `Mark` with the barrier `kind`, in the mark-start window: no scanning yet.
+    pub(crate) fn set_window(&self, kind: BarrierKind) {
+        self.0.store(Phase::Mark as u8 | kind_bits(kind) | WINDOW_BIT, Ordering::SeqCst);
     }
 
     /// The barrier kind last stored (kept across the phases of a cycle).
@@ -196,6 +223,13 @@ pub(crate) fn barrier() -> Option<BarrierKind> {
     WORD.barrier()
 }
 
+/// Whether objects may be scanned now (assists check it; see [`PhaseWord::scanning_allowed`]).
+#[cfg(not(gc_loom))]
+#[inline]
+pub(crate) fn scanning_allowed() -> bool {
+    WORD.scanning_allowed()
+}
+
 /// The epoch of the current (or last) marking; new objects are marked with it.
 #[cfg(not(gc_loom))]
 #[inline]
@@ -228,14 +262,41 @@ pub(crate) fn begin_marking(kind: BarrierKind) -> u64 {
     epoch
 }
 
+/// Off → Mark without a pause (world running, root table locked): a new mark epoch, then the
+/// barrier on with `kind` in the mark-start window, in which no object is scanned (see
+/// `collector/mod.rs`, "Mark start without a pause"). Returns the new epoch.
+#[cfg(not(gc_loom))]
+pub(crate) fn begin_marking_window(kind: BarrierKind) -> u64 {
+    // The epoch first: a barrier slow path that sees the barrier on (Acquire) sees it.
+    let epoch = MARK_EPOCH.fetch_add(1, Ordering::SeqCst) + 1;
+    WORD.set_window(kind);
+    epoch
+}
+
+/// End of the mark-start window (root table locked): the cycle's barrier `kind`, and scanning
+/// allowed.
+#[cfg(not(gc_loom))]
+pub(crate) fn open_marking(kind: BarrierKind) {
+    WORD.set(Phase::Mark, kind);
+}
+
 /// Mark → MarkTermination (world stopped, marking complete); the barrier stays on.
 #[cfg(not(gc_loom))]
 pub(crate) fn confirm_marking() {
     WORD.set(Phase::MarkTermination, WORD.kind());
 }
 
-/// MarkTermination → Sweep (world stopped): the marking's epoch becomes the weak verdict, then
-/// the barrier goes off.
+/// Marking decided complete by a handshake round, the barrier still on (world running, under
+/// the weak gate; see `collector/mod.rs`, "Termination without a pause"): the marking's epoch
+/// becomes the weak verdict, so from now on an upgrade of an unmarked referent fails.
+#[cfg(not(gc_loom))]
+pub(crate) fn set_weak_verdict() {
+    WEAK_VERDICT.store(MARK_EPOCH.load(Ordering::SeqCst), Ordering::SeqCst);
+}
+
+/// MarkTermination → Sweep (world stopped, or world running after [`set_weak_verdict`] with
+/// per-thread handshakes): the marking's epoch becomes the weak verdict, then the barrier goes
+/// off.
 #[cfg(not(gc_loom))]
 pub(crate) fn end_marking() {
     WEAK_VERDICT.store(MARK_EPOCH.load(Ordering::SeqCst), Ordering::SeqCst);
@@ -283,6 +344,21 @@ mod tests {
                 assert_eq!(w.barrier_on(), phase.barrier_on());
                 assert_eq!(w.barrier(), phase.barrier_on().then_some(kind), "{phase} {kind:?}");
             }
+        }
+    }
+
+    #[test]
+    fn the_window_keeps_the_barrier_on_and_scanning_off() {
+        let w = PhaseWord::new();
+        for kind in [BarrierKind::Dijkstra, BarrierKind::Hybrid] {
+            w.set_window(kind);
+            assert_eq!((w.phase(), w.barrier(), w.barrier_on()), (Phase::Mark, Some(kind), true));
+            assert!(!w.scanning_allowed());
+            w.set(Phase::Mark, BarrierKind::Yuasa);
+            assert_eq!(w.barrier(), Some(BarrierKind::Yuasa));
+            assert!(w.scanning_allowed());
+            w.set(Phase::Sweep, BarrierKind::Yuasa);
+            assert!(!w.scanning_allowed() && !w.barrier_on());
         }
     }
 

@@ -36,6 +36,16 @@
 //! that finds nothing undoes its entry, so idle workers polling the queue do not disturb each
 //! other's checks.
 //!
+//! # Ragged termination
+//!
+//! With per-thread handshakes the collector decides that marking is over without stopping
+//! the world (see `collector/mod.rs`, "Termination without a pause"). It needs to know that no
+//! grey work was created or taken up during a whole handshake round, not only that the queue is
+//! empty at its end: [`GreyQueue::stamp`] pairs the busy word's entry count (work taken) with a
+//! count of buffers published (work created where another thread can see it). Both only grow
+//! while work moves (a pop that finds nothing undoes its entry), so an unchanged stamp across
+//! the round means that nobody published or took a buffer in it.
+//!
 //! # Deferred objects
 //!
 //! A grey object that could not be traced because another thread holds a lock inside it (a
@@ -81,6 +91,8 @@ pub(crate) struct GreyQueue<T> {
     deferred: Mutex<Vec<T>>,
     /// `deferred.len()`, readable without the lock.
     deferred_len: AtomicUsize,
+    /// Buffers published so far (see "Ragged termination").
+    published: AtomicU64,
 }
 
 const ONE_BUSY: u64 = 1;
@@ -97,6 +109,7 @@ impl<T> Default for GreyQueue<T> {
             assist_wanted: AtomicBool::new(false),
             deferred: Mutex::new(Vec::new()),
             deferred_len: AtomicUsize::new(0),
+            published: AtomicU64::new(0),
         }
     }
 }
@@ -111,6 +124,8 @@ impl<T> GreyQueue<T> {
     pub(crate) fn push_full(&self, buf: Vec<T>) {
         debug_assert!(!buf.is_empty());
         self.full.push(buf);
+        // SeqCst: read by `stamp` in the same total order as the busy word.
+        self.published.fetch_add(1, Ordering::SeqCst);
     }
 
     /// Return an emptied buffer for reuse.
@@ -182,6 +197,12 @@ impl<T> GreyQueue<T> {
             && self.full.is_empty()
             && !self.has_deferred()
             && self.busy.load(Ordering::SeqCst) == before
+    }
+
+    /// A stamp that changes whenever grey work is published or taken up: buffers published, and
+    /// entries into the busy state that took work (see "Ragged termination").
+    pub(crate) fn stamp(&self) -> (u64, u64) {
+        (self.busy.load(Ordering::SeqCst) >> 32, self.published.load(Ordering::SeqCst))
     }
 
     /// A worker found no buffer and waits for one (until [`GreyQueue::fed`]).

@@ -23,6 +23,11 @@ pub(crate) mod sync {
     }
     pub(crate) use crossbeam_queue::SegQueue;
     pub(crate) use parking_lot::{Condvar, Mutex, MutexGuard, RwLock, RwLockReadGuard};
+
+    /// Let other threads run for about `d` while polling for a condition.
+    pub(crate) fn pause(d: std::time::Duration) {
+        std::thread::sleep(d);
+    }
 }
 
 #[cfg(gc_loom)]
@@ -113,6 +118,11 @@ pub(crate) mod sync {
         pub(crate) fn notify_all(&self) {
             self.0.notify_all();
         }
+    }
+
+    /// Loom has no clock: a pause while polling is a yield to the other threads.
+    pub(crate) fn pause(_d: Duration) {
+        loom::thread::yield_now();
     }
 
     /// `crossbeam_queue::SegQueue`'s API as a locked queue (see the module header).

@@ -18,7 +18,7 @@ use crate::{
     handshake::Handshake,
     heap::PageHeap,
     marker::{credit::AssistCredit, pool::MarkPool},
-    primitive::sync::Mutex,
+    primitive::sync::{Mutex, RwLock},
     root_table::RootTable,
     shade::GreyQueue,
     stats::StatsRecorder,
@@ -35,6 +35,10 @@ pub(crate) struct Runtime {
     pub(crate) handshake: Handshake,
     pub(crate) roots: RootTable,
     pub(crate) weaks: WeakTable,
+    /// Weak upgrades while marking hold it shared; the collector's decision that marking is
+    /// over holds it exclusively (see `weak.rs` and `collector/mod.rs`, "Termination without a
+    /// pause").
+    pub(crate) weak_gate: RwLock<()>,
     pub(crate) stats: StatsRecorder,
     /// Pauses as each mutator thread saw them (see `thread_pauses.rs`).
     pub(crate) thread_pauses: ThreadPauses,
@@ -128,6 +132,7 @@ impl Runtime {
             handshake: Handshake::default(),
             roots: RootTable::default(),
             weaks: WeakTable::default(),
+            weak_gate: RwLock::new(()),
             stats: StatsRecorder::default(),
             thread_pauses: ThreadPauses::default(),
             control: Control::default(),

@@ -24,6 +24,20 @@
 //! cycle, under every barrier, however often other threads upgrade it — unless one of them
 //! stores it into the heap or a root, which makes it strongly reachable again.
 //!
+//! # Termination without a pause
+//!
+//! With per-thread handshakes (the default) marking ends without the world stopped, so "every
+//! mutator is at a safepoint" no longer comes for free: a thread may upgrade a white object
+//! after it acknowledged the collector's last handshake round and store it after the barrier
+//! went off. So an upgrade of an *unmarked* object while marking is counted, under the shared
+//! side of the runtime's weak gate; the collector decides that marking is over only holding
+//! the gate exclusively, setting the weak verdict in the same step, and only if that count did
+//! not move during its last round (see `collector/mod.rs`). An upgrade either comes first and
+//! the collector runs another round — in which the thread passes a safepoint, so its local is
+//! dead or stored, and a store shades it — or comes after and sees the verdict. A weak cache
+//! polled in a loop could keep every round busy; after a few such rounds the collector stops
+//! the world once instead, so the bound above holds.
+//!
 //! # Clearing
 //!
 //! How the collector clears the cells of dead referents without a pause that grows with the
@@ -43,7 +57,7 @@ use crate::{
     clock,
     gc::Gc,
     mutator::Mutator,
-    object::{GcBox, Header, Trace, Tracer},
+    object::{mark, GcBox, Header, Trace, Tracer},
     primitive::sync::atomic::Ordering,
     runtime::Runtime,
     variance::Invariant,
@@ -88,8 +102,19 @@ impl<T: Trace + Send + Sync + 'static> Weak<T> {
         }
         if clock::barrier_on() {
             // Marking: the object may be white and outside the snapshot; under Yuasa this
-            // thread's stores now shade what they store (module docs).
+            // thread's stores now shade what they store (module docs). Under the weak gate, an
+            // upgrade of an unmarked object is counted, and a termination decided without a
+            // pause waits for a handshake round without one (see "Termination without a
+            // pause" below).
+            let rt = mu.runtime();
+            let _gate = rt.weak_gate.read();
+            // SAFETY: as above (the decision may have come since the first check).
+            if unsafe { weak_table::condemned(p.as_ptr()) } {
+                return None;
+            }
             mu.note_weak_upgrade();
+            // SAFETY: allocated (above).
+            rt.weaks.note_upgrade_while_marking(unsafe { mark::is_marked(p.as_ptr(), clock::mark_epoch()) });
         }
         // SAFETY: allocated (above), of type `T` (cells are filled from `Gc<T>`), and alive
         // until `mu`'s next safepoint: no termination (hence no sweep of it) can come before

@@ -27,13 +27,19 @@ use crate::{
     cells::{CellPool, PtrCell},
     clock,
     object::{mark, Header},
-    primitive::sync::{atomic::Ordering, Mutex},
+    primitive::sync::{
+        atomic::{AtomicU64, Ordering},
+        Mutex,
+    },
 };
 
 /// All weak cells.
 #[derive(Default)]
 pub(crate) struct WeakTable {
     cells: Mutex<CellPool>,
+    /// Upgrades of unmarked referents while marking (see `weak.rs`, "Termination without a
+    /// pause").
+    unmarked_upgrades: AtomicU64,
 }
 
 impl WeakTable {
@@ -69,6 +75,19 @@ impl WeakTable {
             }
         });
         cleared
+    }
+
+    /// An upgrade while marking (under the weak gate's shared side); `marked`: whether its
+    /// referent was marked already.
+    pub(crate) fn note_upgrade_while_marking(&self, marked: bool) {
+        if !marked {
+            self.unmarked_upgrades.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    /// Upgrades of unmarked referents while marking, so far (read under the weak gate).
+    pub(crate) fn unmarked_upgrades(&self) -> u64 {
+        self.unmarked_upgrades.load(Ordering::SeqCst)
     }
 
     /// Number of live weak references.

@@ -76,7 +76,7 @@ const NOT_FOUND_THROUGH_TRACE: &[&str] = &["Root", "GlobalRoot", "Weak", "GcVecI
 /// - `Mutator`: the thread's handle to the collector, not a pointer to an object.
 /// - `Trace` (the trait and its derive) and `Tracer` (passes slots on, holds none).
 /// - Configuration, statistics, states and errors, all plain data: `Config`, `BarrierKind`,
-///   `Mode`, `Phase`, `Stats`, `CycleStats`, `Pause`, `PauseKind`, `PhaseChange`,
+///   `Mode`, `Phase`, `Stats`, `CycleStats`, `ThreadPauseStats`, `Pause`, `PauseKind`, `PhaseChange`,
 ///   `MutatorCounts`, `MutatorState`, `CheckmarkFailure` (type names and addresses as text),
 ///   `ConfigError`, `InitError`, `AllocError`, `AttachError`, `LimitError`, `IndexOutOfRange`.
 const NO_POINTER: &[&str] = &[
@@ -90,6 +90,7 @@ const NO_POINTER: &[&str] = &[
     "Phase",
     "Stats",
     "CycleStats",
+    "ThreadPauseStats",
     "Pause",
     "PauseKind",
     "PhaseChange",

@@ -35,6 +35,7 @@ const ENGINE: &[&str] = &[
     "shade",
     "heap",
     "handshake",
+    "thread_pauses",
     "stats",
     "root_table",
     "weak_table",

@@ -205,14 +205,14 @@ fn safepoint_requested_says_when_the_collector_waits_for_this_thread() {
     }
 }
 
-/// A thread that runs without a safepoint holds up a stop of the world: the other thread parks
-/// at its safepoint for as long, and the time it spent there is recorded as its pause (the
-/// pause as the program sees it, `Stats::thread_pauses`).
-#[test]
-fn a_thread_parked_behind_a_slow_one_records_the_wait_as_its_pause() {
-    let _s = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let (go, stop) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicBool::new(false)));
-    let (started, steps) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+/// Two mutators: one runs without a safepoint until `go`, the other calls `safepoint` in a loop
+/// and counts its steps until `stop`. Returns their handles once both are attached.
+fn slow_and_busy(
+    go: &Arc<AtomicBool>,
+    stop: &Arc<AtomicBool>,
+    steps: &Arc<AtomicUsize>,
+) -> (thread::JoinHandle<()>, thread::JoinHandle<()>) {
+    let started = Arc::new(AtomicUsize::new(0));
     let slow = {
         let (go, started) = (go.clone(), started.clone());
         thread::spawn(move || {
@@ -238,6 +238,60 @@ fn a_thread_parked_behind_a_slow_one_records_the_wait_as_its_pause() {
     while started.load(Ordering::SeqCst) < 2 {
         thread::yield_now();
     }
+    (slow, busy)
+}
+
+/// With per-thread handshakes (the default), a thread that runs without a safepoint delays
+/// only the cycle: the other thread goes on through its safepoints, never parked, while the
+/// collector waits, and the cycle has no pause at all.
+#[test]
+fn with_handshakes_a_slow_thread_delays_the_cycle_but_no_other_thread() {
+    let _s = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    gc_runtime::reconfigure(gc_runtime::Config::default().with_gc_percent(None)).unwrap();
+    let (go, stop, steps) =
+        (Arc::new(AtomicBool::new(false)), Arc::new(AtomicBool::new(false)), Arc::new(AtomicUsize::new(0)));
+    let (slow, busy) = slow_and_busy(&go, &stop, &steps);
+    let cycles_before = gc_runtime::stats().cycles;
+    let done = collect_in_thread();
+    // The cycle has begun: its mark start waits for the slow thread's answer (with global
+    // stops, the busy thread would be parked instead).
+    let deadline = std::time::Instant::now() + DEADLOCK;
+    while gc_runtime::phase() == gc_runtime::Phase::Off && gc_runtime::stats().mutators.at_safepoint == 0 {
+        assert!(std::time::Instant::now() < deadline, "the cycle did not begin");
+        thread::yield_now();
+    }
+    // While the slow thread holds out, the cycle cannot finish, yet the busy thread keeps
+    // passing its safepoints (100 of them), and nobody is parked.
+    let before = steps.load(Ordering::SeqCst);
+    let deadline = std::time::Instant::now() + DEADLOCK;
+    while steps.load(Ordering::SeqCst) < before + 100 {
+        assert!(std::time::Instant::now() < deadline, "the busy thread made no progress while the collector waited");
+        assert!(done.try_recv().is_err(), "a cycle completed without the slow thread");
+        assert_eq!(gc_runtime::stats().mutators.at_safepoint, 0, "a thread was parked");
+        thread::yield_now();
+    }
+    assert_ne!(gc_runtime::phase(), gc_runtime::Phase::Off, "the cycle is still waiting");
+    go.store(true, Ordering::SeqCst);
+    done.recv_timeout(DEADLOCK).expect("the cycle completes once the slow thread reaches a safepoint");
+    stop.store(true, Ordering::SeqCst);
+    slow.join().unwrap();
+    busy.join().unwrap();
+    let stats = gc_runtime::stats();
+    let cycle = stats.recent.iter().find(|c| c.cycle == cycles_before + 1).expect("the cycle's record");
+    assert_eq!(cycle.pauses, [], "no stop of the world");
+    gc_runtime::reconfigure(gc_runtime::Config::default()).unwrap();
+}
+
+/// With handshakes off, a thread that runs without a safepoint holds up a stop of the world:
+/// the other thread parks at its safepoint for as long, and the time it spent there is
+/// recorded as its pause (the pause as the program sees it, `Stats::thread_pauses`).
+#[test]
+fn with_stops_a_thread_parked_behind_a_slow_one_records_the_wait_as_its_pause() {
+    let _s = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    gc_runtime::reconfigure(gc_runtime::Config::default().with_handshakes(false)).unwrap();
+    let (go, stop) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicBool::new(false)));
+    let steps = Arc::new(AtomicUsize::new(0));
+    let (slow, busy) = slow_and_busy(&go, &stop, &steps);
     let pauses_before = gc_runtime::stats().thread_pauses;
     let done = collect_in_thread();
     // Wait until the busy thread is parked at a safepoint (the stop was requested).
@@ -264,4 +318,5 @@ fn a_thread_parked_behind_a_slow_one_records_the_wait_as_its_pause() {
         "a cycle record carries the wait: {:?}",
         recent.iter().map(|c| c.thread_pause_max).collect::<Vec<_>>()
     );
+    gc_runtime::reconfigure(gc_runtime::Config::default()).unwrap();
 }

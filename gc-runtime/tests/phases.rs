@@ -3,7 +3,7 @@
 
 use std::sync::Mutex;
 
-use gc_runtime::{Config, Member, Mode, PauseKind, Phase, PhaseChange, Trace};
+use gc_runtime::{BarrierKind, Config, Member, Mode, PauseKind, Phase, PhaseChange, Trace};
 
 static SERIAL: Mutex<()> = Mutex::new(());
 
@@ -18,7 +18,12 @@ fn change(phase: Phase, world_stopped: bool) -> PhaseChange {
 
 /// Run one collection with some live data and return its record.
 fn one_cycle(mode: Mode) -> gc_runtime::CycleStats {
-    gc_runtime::reconfigure(Config::default().with_mode(mode).with_gc_percent(None)).unwrap();
+    one_cycle_with(Config::default().with_mode(mode))
+}
+
+/// Run one collection under `config` (pacing off) and return its record.
+fn one_cycle_with(config: Config) -> gc_runtime::CycleStats {
+    gc_runtime::reconfigure(config.with_gc_percent(None)).unwrap();
     let mut mu = gc_runtime::attach();
     let head = mu.alloc(Cell { next: Member::new() });
     let mut tail = head;
@@ -39,9 +44,29 @@ fn one_cycle(mode: Mode) -> gc_runtime::CycleStats {
 }
 
 #[test]
-fn concurrent_cycle_stops_the_world_only_to_flip_the_barrier() {
+fn concurrent_cycle_with_handshakes_never_stops_the_world() {
     let _s = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let c = one_cycle(Mode::Concurrent);
+    for barrier in [BarrierKind::Dijkstra, BarrierKind::Yuasa, BarrierKind::Hybrid] {
+        let c = one_cycle_with(Config::default().with_mode(Mode::Concurrent).with_barrier(barrier));
+        assert_eq!((c.mode, c.barrier), (Mode::Concurrent, barrier));
+        assert_eq!(
+            c.phases,
+            [
+                change(Phase::Mark, false),            // barrier on, by handshake rounds
+                change(Phase::MarkTermination, false), // decided by a handshake round
+                change(Phase::Sweep, false),           // barrier off
+                change(Phase::Off, false),             // after the concurrent sweep
+            ]
+        );
+        assert_eq!(c.pauses, [], "{barrier:?}: no pause");
+        assert!(c.objects_marked >= 1001, "the rooted chain was scanned: {}", c.objects_marked);
+    }
+}
+
+#[test]
+fn concurrent_cycle_with_stops_stops_the_world_only_to_flip_the_barrier() {
+    let _s = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let c = one_cycle_with(Config::default().with_mode(Mode::Concurrent).with_handshakes(false));
     assert_eq!(c.mode, Mode::Concurrent);
     assert_eq!(
         c.phases,

@@ -56,6 +56,90 @@
 //! code here is always caught — aborts the process with a message instead of leaving the world
 //! stopped.
 //!
+//! # Per-thread handshakes (the default)
+//!
+//! With [`Config::handshakes`](crate::Config) on, steps 2 and 4 stop nobody. Each becomes a
+//! series of handshake rounds (`handshake.rs`, "Ragged flush"): the collector asks, every
+//! running mutator answers at its own next safepoint — publishing its shade buffer, taking the
+//! new mark epoch for its allocations — and goes on; the collector, not the other mutators,
+//! waits for the last answer. These are the on-the-fly collectors of Doligez, Leroy and
+//! Gonthier (POPL '93/'94) and Domani et al. (PLDI 2000), and HotSpot's thread-local
+//! handshakes (JEP 312). What makes them possible without preempting threads: at a safepoint a
+//! thread holds no GC pointer (the borrow checker proves it), and every pointer store and every
+//! new root is barriered. A thread that runs long without a safepoint delays the cycle, never
+//! another thread.
+//!
+//! ## Mark start without a pause
+//!
+//! 2'. a. Holding the root-table lock: discard stale queue entries, reset the assist credit,
+//!    advance the mark epoch and turn the barrier on in the *mark-start window*: phase `Mark`,
+//!    but nothing is scanned (assists check `clock::scanning_allowed`; the workers have not
+//!    started). The window's barrier is Dijkstra for a Dijkstra cycle, hybrid (both shades)
+//!    for a Yuasa or hybrid one.
+//!    b. One handshake round for Dijkstra, two for Yuasa and hybrid. A mutator's answer also
+//!    takes the new epoch for its allocations (`heap/cache.rs`, "Whose mark epoch"): it
+//!    allocates white before, black after.
+//!    c. Holding the root-table lock: the cycle's own barrier, scanning allowed. Then step 3,
+//!    whose root scan comes after every answer.
+//!
+//! Why each barrier is sound — the world-stopped version (step 2) makes every mutator see the
+//! barrier on before anything is scanned, and the window gives the same guarantee per thread:
+//!
+//! - **Dijkstra** keeps "no black object points to a white one". Until the round ends, no object
+//!   is black: nothing is scanned, and only a mutator that has answered allocates black. A black
+//!   object made by a mutator A that answered reaches another mutator B only through a store by
+//!   A and a load by B (slots and roots are Release/Acquire; so are channels and locks), which
+//!   orders the collector's barrier-on before B's next store: B's stores into it are
+//!   barriered even if B has not answered yet. After the round every store shades what it
+//!   stores, roots made later are shaded when made, and the roots are scanned after the round:
+//!   the invariant holds from the first scan on. One round is enough.
+//! - **Yuasa and hybrid** (snapshot at the beginning) need every object reachable at the
+//!   snapshot — the root scan — marked. The first round makes sure every mutator's deletion
+//!   barrier is on. The second makes sure every mutator has passed a safepoint since, so every
+//!   pointer a mutator holds at the snapshot was loaded from the heap while every deletion
+//!   barrier was on, and removing it from the heap afterwards shades it (DLG's two
+//!   synchronous handshakes). A pointer loaded before the second round could have been
+//!   unlinked, unshaded, by a thread that had not answered the first, and stored later into
+//!   a scanned object; the second round kills it. Objects allocated black before the snapshot
+//!   are never scanned, so until the snapshot the window's barrier also shades the stored
+//!   pointer (hybrid): whatever is stored into them is grey.
+//!
+//! ## Termination without a pause
+//!
+//! 4'. Repeat: drain the queue with the workers; a handshake round (every mutator publishes its
+//!    buffer); then, holding the root-table lock (orphan shades published) and the weak gate
+//!    exclusively, decide: marking is over if the queue is done (quiescent, nothing deferred),
+//!    *and* no buffer was published or taken up since before the round
+//!    ([`GreyQueue::stamp`](crate::shade::GreyQueue)), *and* no unmarked object was upgraded
+//!    from a weak reference since before the round (`weak.rs`). If so, still holding both: the
+//!    weak verdict, phase `MarkTermination`, then `Sweep` (barrier off). No drain ever runs
+//!    inside a pause. After [`MAX_RAGGED_ROUNDS`] rounds that found work, or when a leaked
+//!    mutator's thread ended (pinning needs the world stopped), the termination stops the
+//!    world instead (step 4). With checkmark on, the decision is confirmed with the world
+//!    stopped: nothing may be grey, and checkmark must find every reachable object marked.
+//!
+//! Why a quiet round is enough. Call a shaded object that no worker has scanned yet *grey* —
+//! in a mutator's buffer, the queue, a worker's or assist's stack, the deferred list. Take a
+//! round that ran from `s` (stamp read) to `e` (decision), with the queue done at `e`. Suppose
+//! some mutator M shaded a white object W at a time `t` in the round after M answered (before
+//! its answer, its flush would have published W and moved the stamp). M holds no pointer
+//! across its answer, so W — a pointer M stores, loaded after its answer, or the one its store
+//! overwrites — was in a slot or root after M's answer: W was reachable at `t`.
+//! By the barrier's invariant (Dijkstra: no black-to-white edge; Yuasa: every white snapshot
+//! object is protected by a grey one), a path to W passes through a grey object G at `t`. If G
+//! is in the queue or a worker's hands, it is scanned by `e` (the queue is done then), and
+//! taking it or shading its white successor moves the stamp. If G is in a mutator's buffer, it
+//! is published at that mutator's answer if that comes after `t`, which moves the stamp — or G
+//! was shaded after that mutator's answer, and the same reasoning applies to G at an earlier
+//! time. The chain of earlier times is finite, so it ends in a stamp change: contradiction.
+//! Hence in a quiet round nothing white was shaded after its shader's answer, nothing is grey
+//! at `e`, and every reachable object is marked; from then on a mutator can only load marked
+//! objects and allocates black, so turning the barrier off — each thread seeing it at its own
+//! moment — loses nothing. A weak upgrade is the one way to get a pointer that is not reachable;
+//! the gate makes each upgrade of an unmarked object either move the count before the decision
+//! or come after the verdict and fail. Before the sweep epoch is published, a further round
+//! (step 5) makes sure no barrier slow path that saw the barrier on is still running.
+//!
 //! # Why no stack rescan
 //!
 //! Go 1.5 had to rescan stacks at termination because stack writes were not barriered. Here
@@ -78,7 +162,7 @@ use std::time::{Duration, Instant};
 use crate::{
     checkmark,
     clock::{self, Phase},
-    config::{Config, Mode},
+    config::{BarrierKind, Config, Mode},
     heap::SweepTotals,
     marker::{self, MarkWorker},
     primitive::sync::{
@@ -94,6 +178,12 @@ use crate::{
 
 /// Termination attempts that resume concurrent marking before the pause drains the rest.
 const MAX_TERMINATION_RETRIES: u32 = 3;
+
+/// Handshake rounds that found new grey work (or a weak upgrade of an unmarked object) before
+/// the collector terminates marking with the world stopped instead (see "Termination without
+/// a pause"): a thread that keeps upgrading a weak reference in a loop must not keep marking
+/// from ending.
+const MAX_RAGGED_ROUNDS: u32 = 64;
 
 #[derive(Default)]
 struct Requests {
@@ -269,6 +359,35 @@ impl Cycle {
         self.record(Phase::Mark, true);
     }
 
+    /// Mark start without a pause (see "Mark start without a pause"): the barrier on in the
+    /// mark-start window, one handshake round (two unless the cycle's barrier is Dijkstra),
+    /// then the cycle's barrier and scanning allowed. Returns `false`, having done nothing, if
+    /// a leaked mutator's thread ended: its objects must be pinned with the world stopped.
+    fn begin_marking_by_handshakes(&mut self) -> bool {
+        let rt = self.rt;
+        if rt.handshake.leaked_exits_pending() {
+            return false;
+        }
+        let barrier = self.config.barrier;
+        let window_kind = if barrier == BarrierKind::Dijkstra { barrier } else { BarrierKind::Hybrid };
+        {
+            let _roots = rt.roots.lock();
+            let stale = rt.grey.clear();
+            debug_assert_eq!(stale, 0, "grey objects left over from the previous cycle");
+            rt.assist_credit.reset();
+            clock::begin_marking_window(window_kind);
+            self.heap_at_mark_start = rt.pages.live_bytes();
+            self.record(Phase::Mark, false);
+        }
+        let rounds = if barrier == BarrierKind::Dijkstra { 1 } else { 2 };
+        for _ in 0..rounds {
+            rt.handshake.ragged_flush(self.config.safepoint_warn);
+        }
+        let _roots = rt.roots.lock();
+        clock::open_marking(barrier);
+        true
+    }
+
     /// Shade the roots and scan what they reach, then drain the queue with the workers.
     fn mark_from_roots(&mut self) {
         let mut w = MarkWorker::new(&self.rt.grey);
@@ -359,13 +478,72 @@ impl Cycle {
         }
     }
 
-    /// World stopped, marking confirmed: weak-reference verdict, barrier off. The sweep epoch
-    /// is published later, by `publish_sweep`.
-    fn terminate_marking(&mut self) {
+    /// Marking confirmed (world stopped, or decided by a handshake round): weak-reference
+    /// verdict, barrier off. The sweep epoch is published later, by `publish_sweep`.
+    fn terminate_marking(&mut self, world_stopped: bool) {
         // The heap is at its largest now: it grew while marking, and only the sweep frees.
         self.stats.heap_peak = self.rt.pages.live_bytes();
         clock::end_marking();
-        self.record(Phase::Sweep, true);
+        self.record(Phase::Sweep, world_stopped);
+    }
+
+    /// One handshake round of the termination without a pause: every running mutator
+    /// publishes its grey objects at its next safepoint; then, holding the root table (orphan
+    /// shades flushed) and the weak gate, decide. Marking is over if no grey work is left
+    /// *and* none was published or taken up, and no unmarked object was upgraded from a weak
+    /// reference, since before the round (see "Termination without a pause"). If so, the weak
+    /// verdict is set while the gate is held, and the locked root table is returned.
+    fn ragged_round(&mut self) -> Option<RootGuard<'static>> {
+        let rt = self.rt;
+        let before = (rt.grey.stamp(), rt.weaks.unmarked_upgrades());
+        rt.handshake.ragged_flush(self.config.safepoint_warn);
+        let roots = self.lock_roots();
+        let _gate = rt.weak_gate.write();
+        let quiet = (rt.grey.stamp(), rt.weaks.unmarked_upgrades()) == before;
+        if !(quiet && rt.grey.is_done()) {
+            return None;
+        }
+        clock::set_weak_verdict();
+        Some(roots)
+    }
+
+    /// Mark termination by handshake rounds (see "Termination without a pause"). Returns
+    /// `false` if it must stop the world instead: a leaked mutator's thread ended (its objects
+    /// must be pinned with the world stopped), or rounds kept finding work.
+    fn terminate_by_handshakes(&mut self) -> bool {
+        let rt = self.rt;
+        loop {
+            self.drain();
+            if rt.handshake.leaked_exits_pending() || self.stats.termination_retries >= MAX_RAGGED_ROUNDS {
+                return false;
+            }
+            let Some(roots) = self.ragged_round() else {
+                self.stats.termination_retries += 1;
+                continue;
+            };
+            if self.config.checkmark {
+                // Verify the decision with the world stopped: nothing may be grey, and every
+                // reachable object must be marked.
+                drop(roots);
+                let t = self.stop();
+                let roots = self.lock_roots();
+                if !rt.grey.is_done() {
+                    report::fatal(format_args!(
+                        "gc: fatal: grey objects left after a handshake round decided that marking was over"
+                    ));
+                }
+                let roots = self.confirm_marking(roots);
+                self.terminate_marking(true);
+                drop(roots);
+                self.start(t, PauseKind::MarkTermination);
+            } else {
+                clock::confirm_marking();
+                self.record(Phase::MarkTermination, false);
+                self.terminate_marking(false);
+                drop(roots);
+            }
+            return true;
+        }
     }
 
     /// Clear weak references to dead objects, make sure no upgrade that saw one is still in
@@ -390,23 +568,41 @@ impl Cycle {
 
     fn concurrent(&mut self) {
         let rt = self.rt;
-        let warn = self.config.safepoint_warn;
         // 1. Sweep termination.
         rt.pages.finish_sweep();
         // 2. Mark start.
-        let t = self.stop();
-        self.begin_marking();
-        self.start(t, PauseKind::MarkStart);
+        if !(self.config.handshakes && self.begin_marking_by_handshakes()) {
+            let t = self.stop();
+            self.begin_marking();
+            self.start(t, PauseKind::MarkStart);
+        }
         // 3. Concurrent mark.
         let mark_started = Instant::now();
         self.mark_from_roots();
+        // 4. Mark termination.
+        if !(self.config.handshakes && self.terminate_by_handshakes()) {
+            self.terminate_by_stopping();
+        }
+        self.stats.mark_time = mark_started.elapsed();
+        // 5. Weak references, then sweep.
+        let sweep_started = Instant::now();
+        self.publish_sweep(false);
+        self.sweep_all();
+        clock::finish();
+        self.record(Phase::Off, false);
+        self.stats.sweep_time = sweep_started.elapsed();
+    }
+
+    /// Mark termination with the world stopped (handshakes off, or as their fallback): drain
+    /// and flush raggedly until the queue looks done, then confirm with the world stopped.
+    fn terminate_by_stopping(&mut self) {
+        let rt = self.rt;
         loop {
             self.drain();
-            rt.handshake.ragged_flush(warn);
+            rt.handshake.ragged_flush(self.config.safepoint_warn);
             if !rt.grey.is_done() {
                 continue;
             }
-            // 4. Mark termination.
             let t = self.stop();
             let mut roots = self.lock_roots();
             if !rt.grey.is_done() {
@@ -420,19 +616,11 @@ impl Cycle {
                 roots = self.finish_marking_in_pause();
             }
             let roots = self.confirm_marking(roots);
-            self.terminate_marking();
+            self.terminate_marking(true);
             drop(roots);
             self.start(t, PauseKind::MarkTermination);
-            break;
+            return;
         }
-        self.stats.mark_time = mark_started.elapsed();
-        // 5. Weak references, then sweep.
-        let sweep_started = Instant::now();
-        self.publish_sweep(false);
-        self.sweep_all();
-        clock::finish();
-        self.record(Phase::Off, false);
-        self.stats.sweep_time = sweep_started.elapsed();
     }
 
     fn stop_the_world(&mut self) {
@@ -445,7 +633,7 @@ impl Cycle {
         self.mark_from_roots();
         let roots = self.finish_marking_in_pause();
         let roots = self.confirm_marking(roots);
-        self.terminate_marking();
+        self.terminate_marking(true);
         drop(roots);
         self.stats.mark_time = mark_started.elapsed();
         let sweep_started = Instant::now();

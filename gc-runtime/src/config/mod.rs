@@ -133,6 +133,20 @@ settings! {
             values: Flag,
             setter: with_checkmark,
         },
+        /// Change phases by per-thread handshakes instead of stopping the world.
+        ///
+        /// In concurrent mode, marking terminates without a pause: the collector runs
+        /// handshake rounds, in which each mutator publishes its grey objects at its own next
+        /// safepoint and goes on, until a round in which no grey work appeared anywhere; no
+        /// mutator waits for another. `false` (`0`): stop the world for mark termination, as
+        /// the seed's collector does. With checkmark on, or after a thread ended with its
+        /// mutator leaked, the termination still stops the world once, to verify or to pin.
+        handshakes: bool {
+            default: true,
+            env: GC_HANDSHAKES,
+            values: Flag,
+            setter: with_handshakes,
+        },
         /// Warn when a mutator takes this long to reach a safepoint (the collector keeps waiting).
         safepoint_warn: Duration {
             default: Duration::from_millis(1000),

@@ -27,6 +27,7 @@ fn defaults() {
     assert_eq!(c.mark_workers, 1);
     assert!(!c.trace);
     assert!(!c.checkmark);
+    assert!(c.handshakes);
     assert_eq!(c.safepoint_warn, Duration::from_millis(1000));
     assert_eq!(c.memory_limit, None);
     assert_eq!(c.scavenge_after, Some(Duration::from_millis(1000)));
@@ -41,6 +42,7 @@ fn defaults() {
         ("GC_MARK_WORKERS", "1"),
         ("GC_TRACE", "0"),
         ("GC_CHECKMARK", "0"),
+        ("GC_HANDSHAKES", "1"),
         ("GC_SAFEPOINT_WARN_MS", "1000"),
         ("GC_MEMORY_LIMIT", "off"),
         ("GC_SCAVENGE_AFTER_MS", "1000"),
@@ -105,6 +107,7 @@ fn each_variable_accepts_its_values_as_its_setter_does() {
         for text in texts {
             cases.push(("GC_TRACE", text, d().with_trace(value)));
             cases.push(("GC_CHECKMARK", text, d().with_checkmark(value)));
+            cases.push(("GC_HANDSHAKES", text, d().with_handshakes(value)));
         }
     }
     for (var, text, expected) in cases {
@@ -123,6 +126,7 @@ fn each_setter_sets_its_field_only() {
         d.clone().with_mark_workers(3),
         d.clone().with_trace(true),
         d.clone().with_checkmark(true),
+        d.clone().with_handshakes(false),
         d.clone().with_safepoint_warn(Duration::from_millis(7)),
         d.clone().with_memory_limit(Some(1 << 30)),
         d.clone().with_scavenge_after(None),

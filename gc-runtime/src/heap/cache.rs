@@ -15,6 +15,19 @@
 //! as it must be: a mark bit set outside a marking would be taken by the next marking for an
 //! object already scanned.
 //!
+//! # Whose mark epoch
+//!
+//! The comparison uses the mark epoch *as this mutator last acknowledged it*, a field of the
+//! cache, not the collector's current one. It is updated whenever the mutator answers a
+//! handshake, leaves a pause or attaches. With per-thread handshakes the collector starts a
+//! marking without stopping anyone (see `collector/mod.rs`, "Mark start without a pause"): a
+//! mutator that has not answered yet may still store without the barrier, and a black object
+//! it could store into would break the marking's invariant. Objects it allocates stay white
+//! until it answers — white objects are scanned like any other, so that is always sound — and
+//! a black object allocated by a mutator that did answer reaches another thread only through a
+//! store that orders the collector's barrier-on before that thread's next store. With a
+//! stop-the-world mark start every mutator answers inside the pause, so nothing changes there.
+//!
 //! After marking terminates, the pages in the cache may hold dead objects. The mutator gives
 //! them all back ([`AllocCache::release_all`]) when it acknowledges the handshake that follows
 //! (it sees the new sweep epoch), so the sweeper can reach them before the next marking; until
@@ -62,13 +75,15 @@ const EMPTY: CachedPage = CachedPage {
 /// The per-mutator cache.
 pub(crate) struct AllocCache {
     pages: [CachedPage; NUM_CLASSES],
+    /// The mark epoch as this mutator last acknowledged it (see "Whose mark epoch").
+    epoch_view: u64,
     /// Bytes handed out since the last refill, for mark assists and statistics.
     pub(crate) allocated_since_refill: usize,
 }
 
 impl Default for AllocCache {
     fn default() -> Self {
-        AllocCache { pages: [EMPTY; NUM_CLASSES], allocated_since_refill: 0 }
+        AllocCache { pages: [EMPTY; NUM_CLASSES], epoch_view: clock::mark_epoch(), allocated_since_refill: 0 }
     }
 }
 
@@ -78,6 +93,7 @@ impl AllocCache {
     /// it must be allocated black (module header).
     #[inline(always)]
     pub(crate) fn alloc_fast(&mut self, class: usize, needs_drop: bool) -> Option<NonNull<u8>> {
+        let epoch = self.epoch_view;
         let c = &mut self.pages[class];
         loop {
             if c.free != 0 {
@@ -96,7 +112,7 @@ impl AllocCache {
                         word.store(word.load(Ordering::Relaxed) | mask, Ordering::Relaxed);
                     }
                     let slot = c.word * 64 + bit;
-                    if clock::mark_epoch() > c.swept_epoch {
+                    if epoch > c.swept_epoch {
                         allocate_black(c.marks, slot * c.slot_size / GRANULE);
                     }
                     return Some(NonNull::new_unchecked(c.base.add(slot * c.slot_size)));
@@ -109,6 +125,12 @@ impl AllocCache {
             // SAFETY: as above; `word < nwords`.
             c.free = unsafe { !(*c.bits.add(c.word)).load(Ordering::Relaxed) };
         }
+    }
+
+    /// Take the current mark epoch as this mutator's (see "Whose mark epoch"): called when
+    /// the mutator acknowledges a handshake, leaves a pause, or attaches.
+    pub(crate) fn see_mark_epoch(&mut self) {
+        self.epoch_view = clock::mark_epoch();
     }
 
     /// Give the current page of `class` back and take a page with free slots.

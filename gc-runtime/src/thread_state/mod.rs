@@ -37,6 +37,7 @@ use std::{
     cell::{Cell, RefCell},
     fmt,
     ptr::NonNull,
+    sync::Arc,
 };
 
 use crate::{
@@ -44,6 +45,7 @@ use crate::{
     heap::{cache::AllocCache, page::PAGE_BYTES, size_class::class_of},
     marker::{self, credit::assist_ratio},
     object::{GcBox, Header, Trace, Tracer},
+    primitive::sync::atomic::AtomicU64,
     runtime::Runtime,
     shade::{self, GreyQueue, ShadeBuffer},
     thread_pauses::ThreadPauseLog,
@@ -105,6 +107,8 @@ pub(crate) struct ThreadState {
     local: RefCell<Local>,
     /// Where this thread records the time it spends inside the collector's handshakes.
     pauses: ThreadPauseLog,
+    /// This mutator's acknowledgement cell in the handshake table (answers take no lock).
+    ack: Arc<AtomicU64>,
 }
 
 thread_local! {
@@ -152,6 +156,7 @@ impl ThreadState {
             weak_upgrade_epoch: Cell::new(0),
             local: RefCell::new(Local { cache: AllocCache::default(), shade: ShadeBuffer::default(), assist_debt: 0 }),
             pauses: rt.thread_pauses.register(rt.started.elapsed()),
+            ack: rt.handshake.ack_cell(id),
         })));
         CURRENT.with(|c| c.set(state.as_ptr()));
         exit::watch(state.as_ptr().cast_const().cast());
@@ -243,7 +248,7 @@ impl ThreadState {
     pub(crate) fn safepoint_slow(&self) {
         self.timed(|| {
             let mut local = self.local.borrow_mut();
-            self.rt.handshake.safepoint_slow(self.id, &mut || self.publish_private_state(&mut local));
+            self.rt.handshake.safepoint_slow(self.id, &self.ack, &mut || self.publish_private_state(&mut local));
         });
     }
 
@@ -326,7 +331,9 @@ impl ThreadState {
 
     fn after_allocation(&self, local: &mut Local, bytes: usize) {
         self.rt.note_allocation(bytes);
-        if clock::barrier_on() {
+        // Not in the mark-start window of a handshake start: nothing may be scanned until
+        // every mutator has the barrier on.
+        if clock::scanning_allowed() {
             let (rt, credit) = (self.rt, &self.rt.assist_credit);
             let ratio = match rt.pacer.paced_goal() {
                 Some(goal) => assist_ratio(rt.pacer.last_live(), credit.marked(), rt.pages.live_bytes(), goal),
@@ -353,6 +360,7 @@ impl ThreadState {
     /// back its cached pages if a marking terminated since it last did.
     fn publish_private_state(&self, local: &mut Local) {
         local.shade.flush(&self.rt.grey);
+        local.cache.see_mark_epoch();
         self.release_stale_pages(local);
     }
 
@@ -380,6 +388,7 @@ impl ThreadState {
     pub(crate) fn attach_again(&self) {
         // Waits out a stopped world: a pause this thread sees on its way back.
         self.timed(|| self.rt.handshake.attach(self.id));
+        self.local.borrow_mut().cache.see_mark_epoch();
         self.running.set(true);
         self.release_stale_cache();
     }
