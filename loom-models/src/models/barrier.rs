@@ -39,28 +39,28 @@ use crate::{
     slot::{is_object, store_idle, store_marking},
 };
 
-const R: usize = 0;
-const A: usize = 1;
-const B: usize = 2;
-const X: usize = 3;
+pub(super) const R: usize = 0;
+pub(super) const A: usize = 1;
+pub(super) const B: usize = 2;
+pub(super) const X: usize = 3;
 /// Only in the racing-writers model: held by `B`'s second slot.
-const Y: usize = 4;
+pub(super) const Y: usize = 4;
 
-struct Obj {
-    slots: [AtomicPtr<Obj>; 2],
+pub(super) struct Obj {
+    pub(super) slots: [AtomicPtr<Obj>; 2],
 }
 
 /// The granule of object `o`'s mark bit: 24-byte objects side by side in one page.
-fn granule(o: usize) -> usize {
+pub(super) fn granule(o: usize) -> usize {
     o * 24 / GRANULE
 }
 
 /// The objects, their page's mark bits, the phase word and the grey queue of one execution.
-struct Heap {
-    objs: [Obj; 5],
-    marks: PageMarks,
-    phase: PhaseWord,
-    queue: GreyQueue<usize>,
+pub(super) struct Heap {
+    pub(super) objs: [Obj; 5],
+    pub(super) marks: PageMarks,
+    pub(super) phase: PhaseWord,
+    pub(super) queue: GreyQueue<usize>,
 }
 
 // SAFETY: the raw pointers in the slots only ever point into `objs` of the same `Heap`, which
@@ -71,7 +71,7 @@ unsafe impl Sync for Heap {}
 
 impl Heap {
     /// The heap, in place (slots point into it, so it is linked after it stops moving).
-    fn new() -> Arc<Heap> {
+    pub(super) fn new() -> Arc<Heap> {
         let obj = || Obj { slots: [AtomicPtr::default(), AtomicPtr::default()] };
         let heap = Arc::new(Heap {
             objs: [obj(), obj(), obj(), obj(), obj()],
@@ -85,7 +85,7 @@ impl Heap {
         heap
     }
 
-    fn ptr(&self, i: usize) -> *mut Obj {
+    pub(super) fn ptr(&self, i: usize) -> *mut Obj {
         (&raw const self.objs[i]).cast_mut()
     }
 
@@ -99,7 +99,7 @@ impl Heap {
     }
 
     /// Objects reachable from `R` in the current graph (world stopped).
-    fn reachable(&self) -> Vec<usize> {
+    pub(super) fn reachable(&self) -> Vec<usize> {
         let (mut seen, mut stack) = (vec![], vec![R]);
         while let Some(o) = stack.pop() {
             if !seen.contains(&o) {
@@ -113,18 +113,18 @@ impl Heap {
 
 /// Which pointers a barrier shades: (overwritten, stored).
 #[derive(Clone, Copy)]
-struct Barrier {
-    shades_old: bool,
-    shades_new: bool,
+pub(super) struct Barrier {
+    pub(super) shades_old: bool,
+    pub(super) shades_new: bool,
 }
 
-const DIJKSTRA: Barrier = Barrier { shades_old: false, shades_new: true };
-const YUASA: Barrier = Barrier { shades_old: true, shades_new: false };
-const HYBRID: Barrier = Barrier { shades_old: true, shades_new: true };
+pub(super) const DIJKSTRA: Barrier = Barrier { shades_old: false, shades_new: true };
+pub(super) const YUASA: Barrier = Barrier { shades_old: true, shades_new: false };
+pub(super) const HYBRID: Barrier = Barrier { shades_old: true, shades_new: true };
 const NONE: Barrier = Barrier { shades_old: false, shades_new: false };
 
 /// `barrier::write_member`, with `shade::shade` into this mutator's buffer.
-fn write(heap: &Heap, barrier: Barrier, buf: &mut ShadeBuffer<usize>, slot: &AtomicPtr<Obj>, new: *mut Obj) {
+pub(super) fn write(heap: &Heap, barrier: Barrier, buf: &mut ShadeBuffer<usize>, slot: &AtomicPtr<Obj>, new: *mut Obj) {
     if !heap.phase.barrier_on() {
         store_idle(slot, new, true).expect("slots in the model are armed");
         return;
@@ -140,7 +140,7 @@ fn write(heap: &Heap, barrier: Barrier, buf: &mut ShadeBuffer<usize>, slot: &Ato
 }
 
 /// `marker.rs`: scan grey objects until the local stack is empty.
-fn drain(heap: &Heap, stack: &mut Vec<usize>) {
+pub(super) fn drain(heap: &Heap, stack: &mut Vec<usize>) {
     while let Some(o) = stack.pop() {
         for slot in &heap.objs[o].slots {
             // Acquire: as `MarkSink::visit_slot`.
@@ -154,7 +154,7 @@ fn drain(heap: &Heap, stack: &mut Vec<usize>) {
 }
 
 /// Pop every queued buffer and scan it (`MarkWorker::drain_until_quiescent`).
-fn drain_queue(heap: &Heap, stack: &mut Vec<usize>) {
+pub(super) fn drain_queue(heap: &Heap, stack: &mut Vec<usize>) {
     while let Some(buf) = heap.queue.pop_busy() {
         stack.extend(buf.iter().copied());
         heap.queue.recycle(buf);

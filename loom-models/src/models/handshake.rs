@@ -26,6 +26,7 @@ const WARN_AFTER: Duration = Duration::from_secs(3600);
 struct Mutator {
     hs: Arc<Handshake>,
     id: usize,
+    ack: std::sync::Arc<crate::primitive::sync::atomic::AtomicU64>,
     private: Arc<AtomicUsize>,
     published: Arc<AtomicUsize>,
     in_user_code: Arc<AtomicUsize>,
@@ -38,6 +39,7 @@ impl Mutator {
         Mutator {
             hs: shared.hs.clone(),
             id,
+            ack: shared.hs.ack_cell(id),
             private,
             published: shared.published.clone(),
             in_user_code: shared.in_user_code.clone(),
@@ -59,7 +61,7 @@ impl Mutator {
         if self.hs.poll_requested() {
             self.in_user_code.fetch_sub(1, Ordering::SeqCst);
             let (private, published) = (&self.private, &self.published);
-            self.hs.safepoint_slow(self.id, &mut || Self::flush(private, published));
+            self.hs.safepoint_slow(self.id, &self.ack, &mut || Self::flush(private, published));
             self.in_user_code.fetch_add(1, Ordering::SeqCst);
         }
     }

@@ -3,6 +3,7 @@
 
 mod barrier;
 mod handshake;
+mod ragged;
 mod shade_queue;
 mod termination;
 

@@ -69,6 +69,7 @@ fn run(flush_when_parking: bool) -> (usize, usize) {
 
     // The mutator: shade, safepoint, shade, safepoint, shade, leave.
     let id = shared.hs.register("mutator".into());
+    let ack = shared.hs.ack_cell(id);
     let mut buf = ShadeBuffer::default();
     let mut next = 0;
     let mut shade = |buf: &mut ShadeBuffer<usize>| {
@@ -78,7 +79,7 @@ fn run(flush_when_parking: bool) -> (usize, usize) {
     };
     let safepoint = |buf: &mut ShadeBuffer<usize>| {
         if shared.hs.poll_requested() {
-            shared.hs.safepoint_slow(id, &mut || {
+            shared.hs.safepoint_slow(id, &ack, &mut || {
                 if flush_when_parking {
                     buf.flush(&shared.queue);
                 }

@@ -1,0 +1,254 @@
+//! Model (d): the phase changes by per-thread handshakes — mark start and mark termination
+//! without stopping the world (`collector/mod.rs`, "Per-thread handshakes").
+//!
+//! Both run the real handshake (`handshake.rs`: ragged flushes answered at safepoints), the
+//! real phase word (`clock.rs`), grey queue and its stamp (`grey_queue.rs`), mark bits and
+//! slot stores, on model (b)'s heap: a root `R` pointing to `A` and `B`, `X` in `A`'s first
+//! slot, and — for termination — `Y` in `X`'s first slot. Mutators keep no pointer across a
+//! safepoint, as the borrow checker makes them.
+//!
+//! **Mark start.** Two mutators that answer whenever their code reaches a safepoint, one of
+//! them late: `M1` passes a safepoint, moves `X` from `A` into `B` (load, store) and passes
+//! another; `M2` clears `A`'s slot and passes one. The collector turns the barrier on in the
+//! mark-start window, runs its rounds, turns the cycle's barrier on and scans from `R`; then
+//! termination drains what the mutators published. Every object reachable at the end must be
+//! marked, under each barrier. Controls: Dijkstra with no round (scanning right away), and
+//! Yuasa with one round instead of two — loom must find the schedule that loses `X` (for Yuasa:
+//! `M1` answers, loads `X`; `M2`, not yet answering, clears `A` without a barrier; the snapshot
+//! is taken and `B` scanned; `M1` stores `X` into `B` under Yuasa, which does not shade it).
+//!
+//! **Termination.** Marking runs (Dijkstra); a mutator moves `X` from `A` into `B` between two
+//! safepoints while a worker drains the queue and the collector runs rounds (draining between
+//! them), deciding as `ragged_round` does: the queue done, and the stamp unchanged across the
+//! round. After the decision nothing is drained
+//! any more — the barrier goes off — so every reachable object must be marked *at* the
+//! decision: in particular `Y`, which only a scan of `X` marks. The control decides on "the
+//! queue is done" alone, and loom must find the schedule in which the mutator, after
+//! answering, shades `X` into its private buffer while the worker takes `A` (moving the stamp),
+//! so `X` is never scanned and `Y` is lost.
+
+use std::time::Duration;
+
+use loom::{
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc,
+    },
+    thread,
+};
+
+use super::{
+    barrier::{drain, drain_queue, granule, write, Barrier, Heap, Obj, A, B, DIJKSTRA, HYBRID, R, X, Y, YUASA},
+    explore,
+};
+use crate::{clock::Phase, config::BarrierKind, grey_queue::ShadeBuffer, handshake::Handshake};
+
+const WARN_AFTER: Duration = Duration::from_secs(3600);
+
+/// The shades of a barrier kind, as `barrier.rs` derives them.
+fn shades(kind: BarrierKind) -> Barrier {
+    match kind {
+        BarrierKind::Dijkstra => DIJKSTRA,
+        BarrierKind::Yuasa => YUASA,
+        BarrierKind::Hybrid => HYBRID,
+    }
+}
+
+/// A mutator of the model: its handshake entry and its private shade buffer.
+struct Mutator {
+    hs: Arc<Handshake>,
+    heap: Arc<Heap>,
+    id: usize,
+    ack: std::sync::Arc<AtomicU64>,
+    buf: ShadeBuffer<usize>,
+}
+
+impl Mutator {
+    fn register(hs: &Arc<Handshake>, heap: &Arc<Heap>) -> Mutator {
+        let id = hs.register("mutator".into());
+        Mutator { hs: hs.clone(), heap: heap.clone(), id, ack: hs.ack_cell(id), buf: ShadeBuffer::default() }
+    }
+
+    /// A barriered store of `new` into slot `slot` of object `obj`, with the barrier the phase
+    /// word says is in force.
+    fn store(&mut self, obj: usize, slot: usize, new: *mut Obj) {
+        let barrier = self.heap.phase.barrier().map_or(DIJKSTRA, shades);
+        write(&self.heap, barrier, &mut self.buf, &self.heap.objs[obj].slots[slot], new);
+    }
+
+    /// Load slot `slot` of object `obj` (`Member::get`).
+    fn load(&self, obj: usize, slot: usize) -> *mut Obj {
+        self.heap.objs[obj].slots[slot].load(Ordering::Acquire)
+    }
+
+    /// `Mutator::safepoint`: answer a flush request (publishing the buffer).
+    fn safepoint(&mut self) {
+        if self.hs.poll_requested() {
+            let (heap, buf) = (&self.heap, &mut self.buf);
+            self.hs.safepoint_slow(self.id, &self.ack, &mut || buf.flush(&heap.queue));
+        }
+    }
+
+    fn leave(mut self) {
+        let (heap, buf) = (&self.heap, &mut self.buf);
+        self.hs.unregister(self.id, || buf.flush(&heap.queue));
+    }
+}
+
+/// One execution of the mark start; returns the reachable objects the marking missed.
+fn start(kind: BarrierKind, rounds: usize) -> Vec<usize> {
+    let heap = Heap::new();
+    let hs = Arc::new(Handshake::default());
+    let mut m1 = Mutator::register(&hs, &heap);
+    let mut m2 = Mutator::register(&hs, &heap);
+    let collector = {
+        let (heap, hs) = (heap.clone(), hs.clone());
+        thread::spawn(move || {
+            let window = if kind == BarrierKind::Dijkstra { kind } else { BarrierKind::Hybrid };
+            heap.phase.set_window(window);
+            for _ in 0..rounds {
+                hs.ragged_flush(WARN_AFTER);
+            }
+            heap.phase.set(Phase::Mark, kind);
+            let mut stack = vec![];
+            if heap.marks.try_mark(granule(R)) {
+                stack.push(R);
+            }
+            drain(&heap, &mut stack);
+            drain_queue(&heap, &mut stack);
+        })
+    };
+    let late = thread::spawn(move || {
+        m2.store(A, 0, std::ptr::null_mut());
+        m2.safepoint();
+        m2.leave();
+    });
+    m1.safepoint();
+    let x = m1.load(A, 0);
+    m1.store(B, 0, x);
+    m1.safepoint();
+    m1.leave();
+    late.join().unwrap();
+    collector.join().unwrap();
+    // Termination (world stopped): whatever was published is drained.
+    let mut stack = vec![];
+    drain_queue(&heap, &mut stack);
+    heap.reachable().into_iter().filter(|&o| !heap.marks.is_marked(granule(o))).collect()
+}
+
+/// One execution of the termination; returns the reachable objects unmarked at the decision.
+fn terminate(check_stamp: bool) -> Vec<usize> {
+    let heap = Heap::new();
+    heap.objs[X].slots[0].store(heap.ptr(Y), Ordering::Relaxed);
+    heap.phase.set(Phase::Mark, BarrierKind::Dijkstra);
+    let hs = Arc::new(Handshake::default());
+    let mut m = Mutator::register(&hs, &heap);
+    // The root scan already ran: `R` is black, `A` and `B` are grey in the queue.
+    let mut roots = ShadeBuffer::default();
+    for o in [R, A, B] {
+        assert!(heap.marks.try_mark(granule(o)));
+    }
+    roots.push(A, &heap.queue);
+    roots.push(B, &heap.queue);
+    roots.flush(&heap.queue);
+    // A worker (or an assist) drains the queue while the collector's first round runs.
+    let worker = {
+        let heap = heap.clone();
+        thread::spawn(move || drain_queue(&heap, &mut vec![]))
+    };
+    let collector = {
+        let (heap, hs) = (heap.clone(), hs.clone());
+        thread::spawn(move || {
+            let mut stack = vec![];
+            let mut first = true;
+            loop {
+                if !std::mem::take(&mut first) {
+                    drain_queue(&heap, &mut stack);
+                }
+                let before = heap.queue.stamp();
+                hs.ragged_flush(WARN_AFTER);
+                let quiet = !check_stamp || heap.queue.stamp() == before;
+                if quiet && heap.queue.is_done() {
+                    // The decision: the barrier goes off, nothing is drained any more.
+                    let missed: Vec<usize> =
+                        heap.reachable().into_iter().filter(|&o| !heap.marks.is_marked(granule(o))).collect();
+                    heap.phase.set(Phase::Sweep, BarrierKind::Dijkstra);
+                    return missed;
+                }
+                // Not yet: let the worker and the mutator run (the real collector's drain waits
+                // for its workers).
+                thread::yield_now();
+            }
+        })
+    };
+    m.safepoint();
+    let x = m.load(A, 0);
+    m.store(B, 0, x);
+    m.store(A, 0, std::ptr::null_mut());
+    m.safepoint();
+    m.leave();
+    worker.join().unwrap();
+    collector.join().unwrap()
+}
+
+fn check_start(name: &str, kind: BarrierKind, rounds: usize) {
+    explore(name, 2, move || {
+        let missed = start(kind, rounds);
+        assert!(missed.is_empty(), "objects {missed:?} are reachable but not marked");
+    });
+}
+
+/// Explore a model expected to fail, and assert that loom found a failing schedule.
+fn control(name: &str, bound: usize, model: impl Fn() -> bool + Sync + Send + 'static) {
+    let lost = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let seen = lost.clone();
+    explore(name, bound, move || {
+        if model() {
+            seen.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+    });
+    assert!(lost.load(std::sync::atomic::Ordering::Relaxed), "{name}: loom found no schedule that loses an object");
+}
+
+#[test]
+fn a_handshake_start_with_dijkstra_needs_one_round() {
+    check_start("ragged start: Dijkstra, one round", BarrierKind::Dijkstra, 1);
+}
+
+#[test]
+fn a_handshake_start_with_yuasa_needs_two_rounds() {
+    check_start("ragged start: Yuasa, two rounds", BarrierKind::Yuasa, 2);
+}
+
+#[test]
+fn a_handshake_start_with_the_hybrid_barrier_needs_two_rounds() {
+    check_start("ragged start: hybrid, two rounds", BarrierKind::Hybrid, 2);
+}
+
+/// Control: scanning before every mutator answered loses `X` under Dijkstra.
+#[test]
+fn a_start_that_does_not_wait_for_answers_is_caught() {
+    control("ragged start: Dijkstra, no round (control)", 2, || start(BarrierKind::Dijkstra, 0).contains(&X));
+}
+
+/// Control: one round is not enough for the snapshot barrier.
+#[test]
+fn a_yuasa_start_with_one_round_is_caught() {
+    control("ragged start: Yuasa, one round (control)", 2, || start(BarrierKind::Yuasa, 1).contains(&X));
+}
+
+#[test]
+fn a_handshake_termination_decides_only_when_everything_reachable_is_marked() {
+    // Three preemptions: the losing schedule of the control needs them (the mutator must
+    // answer after the round was requested, and shade before the worker reaches `A`).
+    explore("ragged termination: stamp checked", 3, || {
+        let missed = terminate(true);
+        assert!(missed.is_empty(), "objects {missed:?} are reachable but not marked at the decision");
+    });
+}
+
+/// Control: deciding on an empty queue alone, without the stamp, loses `Y`.
+#[test]
+fn a_termination_without_the_stamp_is_caught() {
+    control("ragged termination: no stamp (control)", 3, || terminate(false).contains(&Y));
+}
