@@ -4,19 +4,34 @@
 use gc_bench_support::run_check::{run_ok as run, table_row};
 
 #[test]
-fn demo_compares_both_modes() {
+fn demo_compares_handshakes_stops_and_stop_the_world() {
     let (stdout, _) =
         run(env!("CARGO_BIN_EXE_demo"), &["--seconds", "1", "--nodes", "5000", "--threads", "2", "--quiet"]);
-    let header =
-        stdout.lines().find(|l| l.contains("concurrent") && l.contains("stop-the-world") && !l.contains("==="));
+    let header = stdout.lines().find(|l| {
+        l.contains("concurrent, handshakes")
+            && l.contains("concurrent, stops")
+            && l.contains("stop-the-world")
+            && !l.contains("===")
+    });
     assert!(header.is_some(), "no table header in:\n{stdout}");
-    for label in ["max pause", "p99 pause", "cycles (pauses)", "throughput", "peak heap"] {
+    for label in [
+        "thread pause max",
+        "thread MMU 1 / 10 / 100 ms",
+        "max pause",
+        "p99 pause",
+        "cycles (pauses)",
+        "throughput",
+        "peak heap",
+    ] {
         let cells = table_row(&stdout, label);
-        assert_eq!(cells.len(), 2, "row {label:?}: {cells:?}");
+        assert_eq!(cells.len(), 3, "row {label:?}: {cells:?}");
         assert!(cells.iter().all(|c| *c != "?" && *c != "failed"), "row {label:?}: {cells:?}");
     }
-    assert_eq!(table_row(&stdout, "canary failures"), ["0", "0"]);
-    assert_eq!(stdout.matches("final check:").count(), 2, "{stdout}");
+    assert_eq!(table_row(&stdout, "canary failures"), ["0", "0", "0"]);
+    // With handshakes no cycle stops the world: the collector records no pause.
+    let cycles = table_row(&stdout, "cycles (pauses)");
+    assert!(cycles[0].ends_with("(0)"), "{cycles:?}");
+    assert_eq!(stdout.matches("final check:").count(), 3, "{stdout}");
     assert!(!stdout.contains("@@"), "child protocol lines leaked:\n{stdout}");
 }
 

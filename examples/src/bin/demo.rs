@@ -34,11 +34,15 @@
 //!
 //! # Processes
 //!
-//! There is one heap per process, so the program runs itself as a child process per mode
-//! (hidden flag `--child`, the protocol of [`gc_bench_support::child`]). Each child prints the
-//! collector's trace lines (stderr), progress and, last, a machine-readable result line; the
-//! parent shows the progress on one line of its stderr and ends with a table comparing the
-//! modes.
+//! There is one heap per process, so the program runs itself as a child process per run
+//! (hidden flag `--child`, the protocol of [`gc_bench_support::child`]): by default three —
+//! concurrent with phase changes by per-thread handshakes, concurrent with global stops of the
+//! world, and stop-the-world. Each child prints the collector's trace lines (stderr), progress
+//! and, last, a machine-readable result line; the parent shows the progress on one line of its
+//! stderr and ends with a table comparing the runs. The first rows are the pauses as the
+//! mutator threads saw them (`Stats::thread_pauses`: the time each thread spent inside the
+//! collector's handshakes, and the worst thread's minimum mutator utilisation); the rows after
+//! are the collector's own pause records.
 //!
 //! The collector settings not given on the command line come from the `GC_*` environment
 //! variables, e.g. `GC_CHECKMARK=1` to verify every concurrent mark, or `GC_PERCENT`.
@@ -108,6 +112,11 @@ pub struct Args {
     #[arg(long, value_enum, default_value_t = BarrierChoice::Dijkstra)]
     pub barrier: BarrierChoice,
 
+    /// How the concurrent collector changes phases: by per-thread handshakes, by global stops
+    /// of the world, or `both` (one run each, side by side).
+    #[arg(long, value_enum, default_value_t = PhaseChanges::Both)]
+    pub phase_changes: PhaseChanges,
+
     /// Do not print the collector's per-cycle trace lines.
     #[arg(long)]
     pub quiet: bool,
@@ -119,6 +128,27 @@ pub struct Args {
     /// Internal: run one mode in this process and print a result line (used by the parent).
     #[arg(long, hide = true)]
     pub child: bool,
+}
+
+/// How the concurrent collector changes phases (`Config::handshakes`).
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PhaseChanges {
+    /// Per-thread handshakes: no mutator waits for another.
+    Handshakes,
+    /// Global stops of the world for mark start and mark termination.
+    Stops,
+    /// One run of each.
+    Both,
+}
+
+impl PhaseChanges {
+    fn arg(self) -> &'static str {
+        match self {
+            PhaseChanges::Handshakes => "handshakes",
+            PhaseChanges::Stops => "stops",
+            PhaseChanges::Both => "both",
+        }
+    }
 }
 
 /// A graph node. Its canary is a function of its id, checked on every access.
@@ -356,8 +386,18 @@ fn run_child(args: &Args) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let handshakes = match args.phase_changes {
+        PhaseChanges::Handshakes => true,
+        PhaseChanges::Stops => false,
+        PhaseChanges::Both => {
+            eprintln!("demo: --child needs --phase-changes handshakes or stops");
+            return ExitCode::from(2);
+        }
+    };
     let config = match Config::from_env() {
-        Ok(c) => c.with_mode(mode).with_barrier(args.barrier.kind()).with_trace(!args.quiet),
+        Ok(c) => {
+            c.with_mode(mode).with_barrier(args.barrier.kind()).with_handshakes(handshakes).with_trace(!args.quiet)
+        }
         Err(e) => {
             eprintln!("demo: {e}");
             return ExitCode::from(2);
@@ -463,10 +503,27 @@ fn run_child(args: &Args) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// The result column of one mode.
+/// The result column of one run.
 struct Column {
-    mode: Mode,
+    label: &'static str,
     record: Option<Record>,
+}
+
+/// The runs to make: a mode, and for concurrent mode how phases change, with a column label.
+fn runs(args: &Args) -> Vec<(Mode, PhaseChanges, &'static str)> {
+    let mut runs = Vec::new();
+    for mode in args.mode.modes() {
+        match (mode, args.phase_changes) {
+            (Mode::StopTheWorld, _) => runs.push((mode, PhaseChanges::Stops, "stop-the-world")),
+            (_, PhaseChanges::Both) => {
+                runs.push((mode, PhaseChanges::Handshakes, "concurrent, handshakes"));
+                runs.push((mode, PhaseChanges::Stops, "concurrent, stops"));
+            }
+            (_, PhaseChanges::Handshakes) => runs.push((mode, PhaseChanges::Handshakes, "concurrent, handshakes")),
+            (_, PhaseChanges::Stops) => runs.push((mode, PhaseChanges::Stops, "concurrent, stops")),
+        }
+    }
+    runs
 }
 
 /// Parent process: run one child per mode, then print the comparison table.
@@ -474,11 +531,15 @@ fn run_parent(args: &Args) -> ExitCode {
     let console = Console::new(!args.quiet);
     let mut ok = true;
     let mut columns = Vec::new();
-    for mode in args.mode.modes() {
+    for (mode, phase_changes, label) in runs(args) {
         console.out(&format!(
             "=== {} mode{}: {} threads, {} nodes, {} s ===",
             mode_label(mode),
-            if mode == Mode::Concurrent { format!(" ({} barrier)", args.barrier.arg()) } else { String::new() },
+            if mode == Mode::Concurrent {
+                format!(" ({} barrier, phase changes by {})", args.barrier.arg(), phase_changes.arg())
+            } else {
+                String::new()
+            },
             args.threads,
             args.nodes,
             args.seconds
@@ -489,6 +550,8 @@ fn run_parent(args: &Args) -> ExitCode {
             ModeChoice::of(mode).arg().into(),
             "--barrier".into(),
             args.barrier.arg(),
+            "--phase-changes".into(),
+            phase_changes.arg().into(),
             "--nodes".into(),
             args.nodes.to_string(),
             "--threads".into(),
@@ -502,33 +565,33 @@ fn run_parent(args: &Args) -> ExitCode {
             child_args.push("--quiet".into());
         }
         // A run whose canaries failed still reports its record (with the failure count).
-        let record = match child::run_self(&child_args, &mode.to_string(), Some(&console)) {
+        let record = match child::run_self(&child_args, label, Some(&console)) {
             Ok(run) => {
                 if !run.status.success() {
-                    console.err(&format!("demo: the {} run failed: {}", mode_label(mode), run.status));
+                    console.err(&format!("demo: the {label} run failed: {}", run.status));
                     ok = false;
                 }
                 if run.record.is_none() {
-                    console.err(&format!("demo: the {} run printed no result line", mode_label(mode)));
+                    console.err(&format!("demo: the {label} run printed no result line"));
                     ok = false;
                 }
                 run.record
             }
             Err(e) => {
-                console.err(&format!("demo: cannot run the {} child process: {e}", mode_label(mode)));
+                console.err(&format!("demo: cannot run the {label} child process: {e}"));
                 ok = false;
                 None
             }
         };
-        columns.push(Column { mode, record });
+        columns.push(Column { label, record });
     }
 
     let rows: [(&str, CellFn<'_>); 13] = [
-        ("longest pause a thread saw", &|s| ms_cell(s, "thread_pause_max_ns")),
-        ("  p99.9 / p99 (any thread)", &|s| {
+        ("thread pause max", &|s| ms_cell(s, "thread_pause_max_ns")),
+        ("thread pause p99.9 / p99", &|s| {
             format!("{} / {}", ms_cell(s, "thread_pause_p999_ns"), ms_cell(s, "thread_pause_p99_ns"))
         }),
-        ("  MMU 1 / 10 / 100 ms (worst thread)", &|s| {
+        ("thread MMU 1 / 10 / 100 ms", &|s| {
             format!(
                 "{} / {} / {}",
                 raw_cell(s, "thread_mmu_1ms"),
@@ -536,7 +599,7 @@ fn run_parent(args: &Args) -> ExitCode {
                 raw_cell(s, "thread_mmu_100ms")
             )
         }),
-        ("max pause (collector's view)", &|s| ms_cell(s, "pause_max_ns")),
+        ("max pause", &|s| ms_cell(s, "pause_max_ns")),
         ("max world stopped", &|s| ms_cell(s, "stopped_max_ns")),
         ("p99 pause", &|s| ms_cell(s, "pause_p99_ns")),
         ("p50 pause", &|s| ms_cell(s, "pause_p50_ns")),
@@ -547,7 +610,7 @@ fn run_parent(args: &Args) -> ExitCode {
         ("reachable nodes at end", &|s| count_cell(s, "live_nodes", "")),
         ("canary failures", &|s| raw_cell(s, "canary_failures")),
     ];
-    let table = comparison(&columns.iter().map(|c| (mode_label(c.mode), c.record.as_ref())).collect::<Vec<_>>(), &rows);
+    let table = comparison(&columns.iter().map(|c| (c.label, c.record.as_ref())).collect::<Vec<_>>(), &rows);
     println!();
     print!("{}", table.render());
     let failures: u64 =
