@@ -70,6 +70,55 @@ impl BarrierChoice {
     }
 }
 
+/// How the concurrent collector changes phases (`Config::handshakes`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum PhaseChanges {
+    /// One run with handshakes, one with global stops, side by side.
+    Both,
+    /// Per-thread handshakes: no mutator waits for another.
+    Handshakes,
+    /// Global stops of the world for mark start and mark termination.
+    Stops,
+}
+
+impl PhaseChanges {
+    /// The command-line spelling.
+    pub fn arg(self) -> &'static str {
+        match self {
+            PhaseChanges::Both => "both",
+            PhaseChanges::Handshakes => "handshakes",
+            PhaseChanges::Stops => "stops",
+        }
+    }
+
+    /// `Config::handshakes` for a single choice; `None` for `Both`.
+    pub fn handshakes(self) -> Option<bool> {
+        match self {
+            PhaseChanges::Both => None,
+            PhaseChanges::Handshakes => Some(true),
+            PhaseChanges::Stops => Some(false),
+        }
+    }
+}
+
+/// The runs a comparison makes for `modes` and `phase_changes`, each with its column label:
+/// stop-the-world once, and concurrent once per way of changing phases.
+pub fn runs(modes: &[Mode], phase_changes: PhaseChanges) -> Vec<(Mode, PhaseChanges, &'static str)> {
+    let mut runs = Vec::new();
+    for &mode in modes {
+        match (mode, phase_changes) {
+            (Mode::StopTheWorld, _) => runs.push((mode, PhaseChanges::Stops, "stop-the-world")),
+            (_, PhaseChanges::Both) => {
+                runs.push((mode, PhaseChanges::Handshakes, "concurrent, handshakes"));
+                runs.push((mode, PhaseChanges::Stops, "concurrent, stops"));
+            }
+            (_, PhaseChanges::Handshakes) => runs.push((mode, PhaseChanges::Handshakes, "concurrent, handshakes")),
+            (_, PhaseChanges::Stops) => runs.push((mode, PhaseChanges::Stops, "concurrent, stops")),
+        }
+    }
+    runs
+}
+
 /// Human name of a mode for reports ("concurrent" / "stop-the-world").
 pub fn mode_label(mode: Mode) -> &'static str {
     match mode {

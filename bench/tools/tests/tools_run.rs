@@ -30,9 +30,11 @@ fn binary_trees_box_prints_what_the_gc_example_prints() {
 #[test]
 fn pause_bench_compares_both_modes() {
     let (stdout, _) = run(env!("CARGO_BIN_EXE_pause_bench"), &["--live", "20000", "--seconds", "1", "--mode", "both"]);
-    for label in ["max pause", "p99 pause", "p50 pause", "cycles", "pauses"] {
+    for label in
+        ["thread pause max", "thread MMU 1 / 10 / 100 ms", "max pause", "p99 pause", "p50 pause", "cycles", "pauses"]
+    {
         let cells = table_row(&stdout, label);
-        assert_eq!(cells.len(), 2, "row {label:?}: {cells:?}");
+        assert_eq!(cells.len(), 3, "row {label:?}: {cells:?}");
         assert!(cells.iter().all(|c| *c != "?" && *c != "failed"), "row {label:?}: {cells:?}");
     }
     for c in table_row(&stdout, "cycles") {

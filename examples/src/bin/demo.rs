@@ -56,7 +56,7 @@ use std::{
 use clap::Parser;
 use gc_bench_support::{
     child::{self, report, report_progress, CHILD_FLAG},
-    cli::{mode_label, BarrierChoice, ModeChoice},
+    cli::{mode_label, runs, BarrierChoice, ModeChoice, PhaseChanges},
     console::Console,
     cycles::CycleWindow,
     record::Record,
@@ -128,27 +128,6 @@ pub struct Args {
     /// Internal: run one mode in this process and print a result line (used by the parent).
     #[arg(long, hide = true)]
     pub child: bool,
-}
-
-/// How the concurrent collector changes phases (`Config::handshakes`).
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PhaseChanges {
-    /// Per-thread handshakes: no mutator waits for another.
-    Handshakes,
-    /// Global stops of the world for mark start and mark termination.
-    Stops,
-    /// One run of each.
-    Both,
-}
-
-impl PhaseChanges {
-    fn arg(self) -> &'static str {
-        match self {
-            PhaseChanges::Handshakes => "handshakes",
-            PhaseChanges::Stops => "stops",
-            PhaseChanges::Both => "both",
-        }
-    }
 }
 
 /// A graph node. Its canary is a function of its id, checked on every access.
@@ -386,13 +365,9 @@ fn run_child(args: &Args) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let handshakes = match args.phase_changes {
-        PhaseChanges::Handshakes => true,
-        PhaseChanges::Stops => false,
-        PhaseChanges::Both => {
-            eprintln!("demo: --child needs --phase-changes handshakes or stops");
-            return ExitCode::from(2);
-        }
+    let Some(handshakes) = args.phase_changes.handshakes() else {
+        eprintln!("demo: --child needs --phase-changes handshakes or stops");
+        return ExitCode::from(2);
     };
     let config = match Config::from_env() {
         Ok(c) => {
@@ -509,29 +484,12 @@ struct Column {
     record: Option<Record>,
 }
 
-/// The runs to make: a mode, and for concurrent mode how phases change, with a column label.
-fn runs(args: &Args) -> Vec<(Mode, PhaseChanges, &'static str)> {
-    let mut runs = Vec::new();
-    for mode in args.mode.modes() {
-        match (mode, args.phase_changes) {
-            (Mode::StopTheWorld, _) => runs.push((mode, PhaseChanges::Stops, "stop-the-world")),
-            (_, PhaseChanges::Both) => {
-                runs.push((mode, PhaseChanges::Handshakes, "concurrent, handshakes"));
-                runs.push((mode, PhaseChanges::Stops, "concurrent, stops"));
-            }
-            (_, PhaseChanges::Handshakes) => runs.push((mode, PhaseChanges::Handshakes, "concurrent, handshakes")),
-            (_, PhaseChanges::Stops) => runs.push((mode, PhaseChanges::Stops, "concurrent, stops")),
-        }
-    }
-    runs
-}
-
 /// Parent process: run one child per mode, then print the comparison table.
 fn run_parent(args: &Args) -> ExitCode {
     let console = Console::new(!args.quiet);
     let mut ok = true;
     let mut columns = Vec::new();
-    for (mode, phase_changes, label) in runs(args) {
+    for (mode, phase_changes, label) in runs(&args.mode.modes(), args.phase_changes) {
         console.out(&format!(
             "=== {} mode{}: {} threads, {} nodes, {} s ===",
             mode_label(mode),

@@ -38,7 +38,7 @@ use std::{
 use clap::Parser;
 use gc_bench_support::{
     child::{self, report, report_progress, CHILD_FLAG},
-    cli::{mode_label, BarrierChoice, ModeChoice},
+    cli::{mode_label, runs, BarrierChoice, ModeChoice, PhaseChanges},
     console::Console,
     cycles::CycleWindow,
     record::Record,
@@ -86,6 +86,12 @@ pub struct Args {
     /// Write barrier of the concurrent collector (unused by stop-the-world cycles).
     #[arg(long, value_enum, default_value_t = BarrierChoice::Dijkstra)]
     pub barrier: BarrierChoice,
+
+    /// How the concurrent collector changes phases: per-thread handshakes, global stops, or
+    /// `both` (compared side by side with `--mode both`). A single run with `both` uses
+    /// handshakes.
+    #[arg(long, value_enum, default_value_t = PhaseChanges::Both)]
+    pub phase_changes: PhaseChanges,
 
     /// Let the pacer trigger cycles at this heap growth (percent) instead of running cycles
     /// back to back from a second thread.
@@ -177,7 +183,13 @@ fn mutate_once(mu: &Mutator, roots: &[Root<Bucket>], rng: &mut Rng, next_id: &mu
 fn run_one(args: &Args, mode: Mode, progress: &dyn Fn(&str)) -> Result<Record, String> {
     let env = Config::from_env().map_err(|e| e.to_string())?;
     let trace = args.trace || env.trace;
-    let config = env.with_mode(mode).with_barrier(args.barrier.kind()).with_gc_percent(None).with_trace(trace);
+    let handshakes = args.phase_changes.handshakes().unwrap_or(true);
+    let config = env
+        .with_mode(mode)
+        .with_barrier(args.barrier.kind())
+        .with_handshakes(handshakes)
+        .with_gc_percent(None)
+        .with_trace(trace);
     gc_runtime::init(config.clone()).map_err(|e| e.to_string())?;
     let mut mu = gc_runtime::attach();
     let mut next_id = 0;
@@ -278,6 +290,17 @@ fn run_one(args: &Args, mode: Mode, progress: &dyn Fn(&str)) -> Result<Record, S
         units::ms(batches.max()),
         units::ms(batches.quantile(0.99))
     );
+    let tp = &stats.thread_pauses;
+    let mmu = |i: usize| tp.mmu[i].map_or_else(|| "-".to_owned(), |u| format!("{u:.3}"));
+    println!(
+        "  pauses as the threads saw them: max {}, p99.9 {}, p99 {}; MMU 1/10/100 ms {} / {} / {}",
+        units::ms(tp.max),
+        units::ms(tp.p999),
+        units::ms(tp.p99),
+        mmu(0),
+        mmu(1),
+        mmu(2)
+    );
     println!("  peak heap {}; runtime totals: {stats}", units::mb(w.peak_heap() as u64));
     if w.missed() > 0 {
         println!("  note: {} cycle records were missed; their pauses are not counted", w.missed());
@@ -292,6 +315,12 @@ fn run_one(args: &Args, mode: Mode, progress: &dyn Fn(&str)) -> Result<Record, S
         .with("pause_p99_ns", pauses.quantile(0.99).as_nanos())
         .with("pause_p50_ns", pauses.quantile(0.5).as_nanos())
         .with("pause_total_ns", pauses.total().as_nanos())
+        .with("thread_pause_max_ns", tp.max.as_nanos())
+        .with("thread_pause_p999_ns", tp.p999.as_nanos())
+        .with("thread_pause_p99_ns", tp.p99.as_nanos())
+        .with("thread_mmu_1ms", mmu(0))
+        .with("thread_mmu_10ms", mmu(1))
+        .with("thread_mmu_100ms", mmu(2))
         .with("ops_per_s", format!("{:.0}", ops as f64 / elapsed.as_secs_f64()))
         .with("batch_max_ns", batches.max().as_nanos())
         .with("batch_p99_ns", batches.quantile(0.99).as_nanos())
@@ -304,11 +333,13 @@ fn compare(args: &Args) -> ExitCode {
     let console = Console::new(true);
     let mut ok = true;
     let mut columns = Vec::new();
-    for mode in ModeChoice::Both.modes() {
+    for (mode, phase_changes, label) in runs(&ModeChoice::Both.modes(), args.phase_changes) {
         let mut child_args: Vec<String> = vec![
             CHILD_FLAG.into(),
             "--mode".into(),
             ModeChoice::of(mode).arg().into(),
+            "--phase-changes".into(),
+            phase_changes.arg().into(),
             "--barrier".into(),
             args.barrier.arg(),
             "--live".into(),
@@ -324,26 +355,38 @@ fn compare(args: &Args) -> ExitCode {
         if args.trace {
             child_args.push("--trace".into());
         }
-        let record = match child::run_self(&child_args, &mode.to_string(), Some(&console)) {
+        let record = match child::run_self(&child_args, label, Some(&console)) {
             Ok(run) => match run.into_record() {
                 Ok(r) => Some(r),
                 Err(e) => {
-                    console.err(&format!("pause_bench: the {} run failed: {e}", mode_label(mode)));
+                    console.err(&format!("pause_bench: the {label} run failed: {e}"));
                     ok = false;
                     None
                 }
             },
             Err(e) => {
-                console.err(&format!("pause_bench: cannot run the {} child process: {e}", mode_label(mode)));
+                console.err(&format!("pause_bench: cannot run the {label} child process: {e}"));
                 ok = false;
                 None
             }
         };
-        columns.push((mode, record));
+        columns.push((label, record));
     }
 
-    let rows: [(&str, CellFn<'_>); 12] = [
+    let rows: [(&str, CellFn<'_>); 15] = [
         ("live objects", &|s| count_cell(s, "live", "")),
+        ("thread pause max", &|s| ms_cell(s, "thread_pause_max_ns")),
+        ("thread pause p99.9 / p99", &|s| {
+            format!("{} / {}", ms_cell(s, "thread_pause_p999_ns"), ms_cell(s, "thread_pause_p99_ns"))
+        }),
+        ("thread MMU 1 / 10 / 100 ms", &|s| {
+            format!(
+                "{} / {} / {}",
+                raw_cell(s, "thread_mmu_1ms"),
+                raw_cell(s, "thread_mmu_10ms"),
+                raw_cell(s, "thread_mmu_100ms")
+            )
+        }),
         ("max pause", &|s| ms_cell(s, "pause_max_ns")),
         ("max world stopped", &|s| ms_cell(s, "stopped_max_ns")),
         ("p99 pause", &|s| ms_cell(s, "pause_p99_ns")),
@@ -356,7 +399,7 @@ fn compare(args: &Args) -> ExitCode {
         ("p99 batch latency", &|s| ms_cell(s, "batch_p99_ns")),
         ("peak heap", &|s| mb_cell(s, "peak_heap")),
     ];
-    let columns: Vec<(&str, Option<&Record>)> = columns.iter().map(|(m, r)| (mode_label(*m), r.as_ref())).collect();
+    let columns: Vec<(&str, Option<&Record>)> = columns.iter().map(|(l, r)| (*l, r.as_ref())).collect();
     let table = comparison(&columns, &rows);
     println!();
     print!("{}", table.render());

@@ -10,7 +10,9 @@
 //! ```
 //!
 //! Each point is one `pause_bench` run: one mutator keeps replacing parts of the live heap
-//! while cycles run back to back, for `--seconds` seconds. The SVG is the one the book and the
+//! while cycles run back to back, for `--seconds` seconds. The concurrent runs change phases by
+//! global stops of the world (`--phase-changes stops`), the stops this plot is about; with
+//! per-thread handshakes, the default, a concurrent cycle does not stop the world at all. The SVG is the one the book and the
 //! README show ([`plot::images_dir`]); `--out` writes it elsewhere.
 
 use std::{
@@ -51,7 +53,20 @@ struct Point {
 
 fn run(mode: &str, live: u64, seconds: f64) -> Result<Point, String> {
     let bench = child::sibling("pause_bench").map_err(|e| e.to_string())?;
-    let args = [CHILD_FLAG, "--mode", mode, "--live", &live.to_string(), "--seconds", &seconds.to_string()];
+    // Global stops: the figures plotted are the collector's stops of the world (with per-thread
+    // handshakes, the default, a concurrent cycle has none; `pause_bench` and the demo compare
+    // the two).
+    let args = [
+        CHILD_FLAG,
+        "--mode",
+        mode,
+        "--phase-changes",
+        "stops",
+        "--live",
+        &live.to_string(),
+        "--seconds",
+        &seconds.to_string(),
+    ];
     let record = child::run(&bench, &args, mode, None)
         .map_err(|e| format!("{e} (build it first: cargo build --release -p gc-bench)"))?
         .into_record()
