@@ -17,9 +17,11 @@
 //! So every mutator times each of its visits to the collector from entry to exit on its own
 //! clock — a safepoint that acknowledged a request or parked for a stopped world, and a return
 //! from [`Mutator::blocking`](crate::Mutator::blocking) that waited for a pause to end — and
-//! records it here: into one histogram over all threads (the distribution of pauses any
-//! thread saw), into the running maximum of the current cycle, and into the thread's own log of
-//! recent intervals, from which the minimum mutator utilisation is computed.
+//! records it here: into the thread's own log of recent intervals, from which the minimum mutator
+//! utilisation is computed, into the running maximum of the current cycle, and into one
+//! histogram over all threads (the distribution of pauses any thread saw) — which a thread
+//! only *tries* to lock, so that recording never makes a thread wait (see
+//! [`ThreadPauses::record`]).
 //!
 //! # Minimum mutator utilisation
 //!
@@ -81,6 +83,8 @@ struct ThreadLog {
     intervals: VecDeque<(u64, u64)>,
     /// Whether older intervals were dropped (the MMU then covers the retained span only).
     truncated: bool,
+    /// Lengths not yet in the shared histogram (see [`ThreadPauses::record`]).
+    unmerged: Vec<u64>,
 }
 
 /// A mutator's handle on its log.
@@ -89,6 +93,16 @@ pub(crate) struct ThreadPauseLog(Arc<Mutex<ThreadLog>>);
 struct Totals {
     all: Histogram<u64>,
     total: Duration,
+}
+
+impl Totals {
+    /// Move `lengths` (ns) into the histogram and the sum.
+    fn merge(&mut self, lengths: &mut Vec<u64>) {
+        for ns in lengths.drain(..) {
+            self.all.saturating_record(ns);
+            self.total += Duration::from_nanos(ns);
+        }
+    }
 }
 
 /// Every thread's pauses.
@@ -124,6 +138,7 @@ impl ThreadPauses {
             until: None,
             intervals: VecDeque::new(),
             truncated: false,
+            unmerged: Vec::new(),
         }));
         let mut logs = self.logs.lock();
         // Keep every attached thread's log and the most recently ended ones.
@@ -142,22 +157,28 @@ impl ThreadPauses {
 
     /// The thread of `log` spent `[start, start + length)` (since the runtime started) inside
     /// a handshake.
+    ///
+    /// Recording must not become a wait of its own, which the figures would not show: the
+    /// thread's log is its own (only a snapshot takes its lock too), and the shared histogram
+    /// is only *tried*. Threads answer a round at about the same moment; one preempted while
+    /// holding the histogram's lock would otherwise hold up the others for a scheduler tick.
+    /// A length that does not get in stays in the log's `unmerged` list until a later record
+    /// or the next snapshot merges it.
     pub(crate) fn record(&self, log: &ThreadPauseLog, start: Duration, length: Duration) {
         let (start, ns) = (nanos(start), nanos(length).max(1));
-        {
-            let mut l = log.0.lock();
-            // A thread's pauses do not overlap; clamp clock jitter so the log stays ordered.
-            let start = l.intervals.back().map_or(start, |&(s, n)| start.max(s + n));
-            if l.intervals.len() == LOG_CAPACITY {
-                l.intervals.pop_front();
-                l.truncated = true;
-            }
-            l.intervals.push_back((start, ns));
+        let mut l = log.0.lock();
+        // A thread's pauses do not overlap; clamp clock jitter so the log stays ordered.
+        let start = l.intervals.back().map_or(start, |&(s, n)| start.max(s + n));
+        if l.intervals.len() == LOG_CAPACITY {
+            l.intervals.pop_front();
+            l.truncated = true;
         }
-        let mut t = self.totals.lock();
-        t.all.saturating_record(ns);
-        t.total += length;
-        drop(t);
+        l.intervals.push_back((start, ns));
+        l.unmerged.push(ns);
+        if let Some(mut t) = self.totals.try_lock() {
+            t.merge(&mut l.unmerged);
+        }
+        drop(l);
         self.cycle_max.fetch_max(ns, Ordering::Relaxed);
     }
 
@@ -173,7 +194,11 @@ impl ThreadPauses {
 
     /// The figures, `now` after the runtime started.
     pub(crate) fn snapshot(&self, now: Duration) -> ThreadPauseStats {
-        let t = self.totals.lock();
+        let logs: Vec<_> = self.logs.lock().clone();
+        let mut t = self.totals.lock();
+        for log in &logs {
+            t.merge(&mut log.lock().unmerged);
+        }
         let q = |p: f64| Duration::from_nanos(if t.all.is_empty() { 0 } else { t.all.value_at_quantile(p) });
         let mut stats = ThreadPauseStats {
             count: t.all.len(),
@@ -185,7 +210,6 @@ impl ThreadPauses {
             mmu: [None; 3],
         };
         drop(t);
-        let logs: Vec<_> = self.logs.lock().clone();
         for log in logs {
             let l = log.lock();
             let start = if l.truncated { l.intervals.front().map_or(l.since, |&(s, _)| s) } else { l.since };
@@ -295,6 +319,21 @@ mod tests {
         p.ended(&b, Duration::from_millis(50));
         let s = p.snapshot(Duration::from_millis(80));
         assert!((s.mmu[1].unwrap() - 0.6).abs() < 1e-3);
+    }
+
+    #[test]
+    fn a_record_never_waits_for_the_shared_histogram() {
+        let p = ThreadPauses::default();
+        let a = p.register(Duration::ZERO);
+        let held = p.totals.lock();
+        // Would deadlock if `record` waited for the histogram's lock.
+        p.record(&a, Duration::from_millis(1), Duration::from_micros(7));
+        assert_eq!(held.all.len(), 0, "not merged while the histogram was busy");
+        drop(held);
+        assert_eq!(a.0.lock().unmerged, [7_000]);
+        let s = p.snapshot(Duration::from_millis(2));
+        assert_eq!((s.count, s.total), (1, Duration::from_micros(7)), "merged by the snapshot");
+        assert!(a.0.lock().unmerged.is_empty());
     }
 
     #[test]
