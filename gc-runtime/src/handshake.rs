@@ -258,6 +258,16 @@ impl Handshake {
         e.waiting_for_cycle = false;
     }
 
+    /// Whether a mutator whose acknowledgement cell is `ack` has something to do at this
+    /// safepoint: a stop is requested, or a flush request it has not answered. While a round
+    /// waits for a slow thread the `FLUSH` bit stays set; the threads that already answered
+    /// pass their safepoints on this check, not through the slow path again.
+    #[inline]
+    pub(crate) fn has_request_for(&self, ack: &AtomicU64) -> bool {
+        self.poll.load(Ordering::SeqCst) & STOP != 0
+            || ack.load(Ordering::Relaxed) < self.requested_seq.load(Ordering::SeqCst)
+    }
+
     /// The safepoint slow path: answer flush requests and park while the world is stopped.
     /// Returns whether the mutator was parked.
     ///

@@ -246,6 +246,10 @@ impl ThreadState {
     /// both before the acknowledgement, so the collector can sweep them once everyone
     /// answered), or park for a stop-the-world pause.
     pub(crate) fn safepoint_slow(&self) {
+        if !self.rt.handshake.has_request_for(&self.ack) {
+            // Answered this round already (the round waits for another thread): not a visit.
+            return;
+        }
         self.timed(|| {
             let mut local = self.local.borrow_mut();
             self.rt.handshake.safepoint_slow(self.id, &self.ack, &mut || self.publish_private_state(&mut local));
