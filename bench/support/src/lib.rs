@@ -40,4 +40,5 @@ pub mod rng;
 pub mod run_check;
 pub mod stats;
 pub mod table;
+pub mod thread_pauses;
 pub mod units;

@@ -62,6 +62,7 @@ use gc_bench_support::{
     record::Record,
     rng::{self, Rng},
     table::{comparison, count_cell, mb_cell, ms_cell, raw_cell, CellFn},
+    thread_pauses::{thread_pause_rows, with_thread_pauses},
     units,
 };
 use gc_runtime::{Config, Gc, Member, Mode, Mutator, Root, Trace};
@@ -445,10 +446,8 @@ fn run_child(args: &Args) -> ExitCode {
     println!("final check: {reachable} reachable nodes, every canary checked");
     let failures = shared.failures.load(Ordering::Relaxed);
     drop(table);
-    let tp = &stats.thread_pauses;
-    let mmu = |i: usize| tp.mmu[i].map_or_else(|| "-".to_owned(), |u| format!("{u:.3}"));
     report(
-        &Record::new()
+        &with_thread_pauses(Record::new(), &stats.thread_pauses)
             .with("mode", mode)
             .with("barrier", args.barrier.arg())
             .with("ops", ops)
@@ -461,12 +460,6 @@ fn run_child(args: &Args) -> ExitCode {
             .with("pause_p99_ns", window.pauses().quantile(0.99).as_nanos())
             .with("pause_p50_ns", window.pauses().quantile(0.5).as_nanos())
             .with("pause_total_ns", window.pauses().total().as_nanos())
-            .with("thread_pause_max_ns", tp.max.as_nanos())
-            .with("thread_pause_p999_ns", tp.p999.as_nanos())
-            .with("thread_pause_p99_ns", tp.p99.as_nanos())
-            .with("thread_mmu_1ms", mmu(0))
-            .with("thread_mmu_10ms", mmu(1))
-            .with("thread_mmu_100ms", mmu(2))
             .with("peak_heap", window.peak_heap())
             .with("live_nodes", reachable)
             .with("canary_failures", failures),
@@ -544,19 +537,7 @@ fn run_parent(args: &Args) -> ExitCode {
         columns.push(Column { label, record });
     }
 
-    let rows: [(&str, CellFn<'_>); 13] = [
-        ("thread pause max", &|s| ms_cell(s, "thread_pause_max_ns")),
-        ("thread pause p99.9 / p99", &|s| {
-            format!("{} / {}", ms_cell(s, "thread_pause_p999_ns"), ms_cell(s, "thread_pause_p99_ns"))
-        }),
-        ("thread MMU 1 / 10 / 100 ms", &|s| {
-            format!(
-                "{} / {} / {}",
-                raw_cell(s, "thread_mmu_1ms"),
-                raw_cell(s, "thread_mmu_10ms"),
-                raw_cell(s, "thread_mmu_100ms")
-            )
-        }),
+    let collector_rows: [(&str, CellFn<'_>); 10] = [
         ("max pause", &|s| ms_cell(s, "pause_max_ns")),
         ("max world stopped", &|s| ms_cell(s, "stopped_max_ns")),
         ("p99 pause", &|s| ms_cell(s, "pause_p99_ns")),
@@ -568,6 +549,7 @@ fn run_parent(args: &Args) -> ExitCode {
         ("reachable nodes at end", &|s| count_cell(s, "live_nodes", "")),
         ("canary failures", &|s| raw_cell(s, "canary_failures")),
     ];
+    let rows: Vec<(&str, CellFn<'_>)> = thread_pause_rows().into_iter().chain(collector_rows).collect();
     let table = comparison(&columns.iter().map(|c| (c.label, c.record.as_ref())).collect::<Vec<_>>(), &rows);
     println!();
     print!("{}", table.render());

@@ -45,6 +45,7 @@ use gc_bench_support::{
     rng::{self, Rng},
     stats::Latencies,
     table::{comparison, count_cell, mb_cell, ms_cell, raw_cell, CellFn},
+    thread_pauses::{thread_pause_rows, with_thread_pauses},
     units,
 };
 use gc_runtime::{Config, Gc, Member, Mode, Mutator, Root, Trace};
@@ -305,7 +306,7 @@ fn run_one(args: &Args, mode: Mode, progress: &dyn Fn(&str)) -> Result<Record, S
     if w.missed() > 0 {
         println!("  note: {} cycle records were missed; their pauses are not counted", w.missed());
     }
-    Ok(Record::new()
+    Ok(with_thread_pauses(Record::new(), tp)
         .with("mode", mode)
         .with("live", objects)
         .with("cycles", w.cycles())
@@ -315,12 +316,6 @@ fn run_one(args: &Args, mode: Mode, progress: &dyn Fn(&str)) -> Result<Record, S
         .with("pause_p99_ns", pauses.quantile(0.99).as_nanos())
         .with("pause_p50_ns", pauses.quantile(0.5).as_nanos())
         .with("pause_total_ns", pauses.total().as_nanos())
-        .with("thread_pause_max_ns", tp.max.as_nanos())
-        .with("thread_pause_p999_ns", tp.p999.as_nanos())
-        .with("thread_pause_p99_ns", tp.p99.as_nanos())
-        .with("thread_mmu_1ms", mmu(0))
-        .with("thread_mmu_10ms", mmu(1))
-        .with("thread_mmu_100ms", mmu(2))
         .with("ops_per_s", format!("{:.0}", ops as f64 / elapsed.as_secs_f64()))
         .with("batch_max_ns", batches.max().as_nanos())
         .with("batch_p99_ns", batches.quantile(0.99).as_nanos())
@@ -373,20 +368,8 @@ fn compare(args: &Args) -> ExitCode {
         columns.push((label, record));
     }
 
-    let rows: [(&str, CellFn<'_>); 15] = [
-        ("live objects", &|s| count_cell(s, "live", "")),
-        ("thread pause max", &|s| ms_cell(s, "thread_pause_max_ns")),
-        ("thread pause p99.9 / p99", &|s| {
-            format!("{} / {}", ms_cell(s, "thread_pause_p999_ns"), ms_cell(s, "thread_pause_p99_ns"))
-        }),
-        ("thread MMU 1 / 10 / 100 ms", &|s| {
-            format!(
-                "{} / {} / {}",
-                raw_cell(s, "thread_mmu_1ms"),
-                raw_cell(s, "thread_mmu_10ms"),
-                raw_cell(s, "thread_mmu_100ms")
-            )
-        }),
+    let live: [(&str, CellFn<'_>); 1] = [("live objects", &|s| count_cell(s, "live", ""))];
+    let collector_rows: [(&str, CellFn<'_>); 11] = [
         ("max pause", &|s| ms_cell(s, "pause_max_ns")),
         ("max world stopped", &|s| ms_cell(s, "stopped_max_ns")),
         ("p99 pause", &|s| ms_cell(s, "pause_p99_ns")),
@@ -400,6 +383,7 @@ fn compare(args: &Args) -> ExitCode {
         ("peak heap", &|s| mb_cell(s, "peak_heap")),
     ];
     let columns: Vec<(&str, Option<&Record>)> = columns.iter().map(|(l, r)| (*l, r.as_ref())).collect();
+    let rows: Vec<(&str, CellFn<'_>)> = live.into_iter().chain(thread_pause_rows()).chain(collector_rows).collect();
     let table = comparison(&columns, &rows);
     println!();
     print!("{}", table.render());
