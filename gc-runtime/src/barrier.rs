@@ -76,8 +76,10 @@
 //!
 //! # Turning the barrier on
 //!
-//! The barrier bit flips only with the world stopped (see `collector/mod.rs`), so every
-//! mutator sees it before the marker trusts that it sees every store. A thread *without* a
+//! The marker trusts that it sees every store only once every mutator has seen the barrier
+//! on: the bit flips with the world stopped, or — with per-thread handshakes, the default — in
+//! the mark-start window, before a handshake round that every mutator answers before anything
+//! is scanned (see `collector/mod.rs`, "Mark start without a pause"). A thread *without* a
 //! running mutator is not stopped; it can only empty slots (storing a pointer needs a local),
 //! and it does so under the root-table lock, which the collector holds when it flips the bit
 //! either way ([`clear_member`]).

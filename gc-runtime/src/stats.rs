@@ -326,9 +326,7 @@ pub(crate) struct StatsRecorder {
 
 impl Default for StatsRecorder {
     fn default() -> Self {
-        // 1 ns to 1 hour at 3 significant digits: fixed, valid bounds.
-        let pauses = Histogram::new_with_bounds(1, 3_600_000_000_000, 3)
-            .unwrap_or_else(|_| unreachable!("valid histogram bounds"));
+        let pauses = crate::thread_pauses::pause_histogram();
         StatsRecorder {
             recorded: Mutex::new(Recorded { cycles: 0, recent: VecDeque::new(), pauses, pause_total: Duration::ZERO }),
             bytes_allocated: AtomicU64::new(0),

@@ -115,15 +115,18 @@ pub(crate) struct ThreadPauses {
 
 impl Default for ThreadPauses {
     fn default() -> Self {
-        // 1 ns to 1 hour at 3 significant digits: fixed, valid bounds.
-        let all = Histogram::new_with_bounds(1, 3_600_000_000_000, 3)
-            .unwrap_or_else(|_| unreachable!("valid histogram bounds"));
         ThreadPauses {
-            totals: Mutex::new(Totals { all, total: Duration::ZERO }),
+            totals: Mutex::new(Totals { all: pause_histogram(), total: Duration::ZERO }),
             logs: Mutex::new(Vec::new()),
             cycle_max: AtomicU64::new(0),
         }
     }
+}
+
+/// An empty histogram of pause lengths in nanoseconds: 1 ns to 1 hour at 3 significant digits
+/// (also the collector's pause histogram, `stats.rs`).
+pub(crate) fn pause_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 3_600_000_000_000, 3).unwrap_or_else(|_| unreachable!("valid histogram bounds"))
 }
 
 fn nanos(d: Duration) -> u64 {
