@@ -1556,6 +1556,79 @@ fn attach_detach_churn_while_collecting() {
     child("child_attach_detach_churn", &[("GC_CHECKMARK", "1")], DEADLINE).assert_completed();
 }
 
+/// A leaked mutator answers the mark start, then lends a `'static` reference to an object and
+/// unlinks the object from the heap (the Dijkstra barrier does not shade the old value), so only
+/// the borrow reaches it. Its thread ends while the collector waits for it in a handshake
+/// round of the termination: that round must not decide that marking is over — the object is
+/// pinned, with the world stopped, before the sweep.
+#[test]
+fn child_leaked_borrow_ends_during_a_termination_round() {
+    if !in_child() {
+        return;
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let collector = spawn_collector(&stop);
+    let mut mu = gc_runtime::attach();
+    let mut lent = Vec::new();
+    for round in 0..20u64 {
+        let holder = obj(&mu, round);
+        holder.next.set(Some(obj(&mu, 1_000 + round)));
+        let holder = Arc::new(holder.root(&mu));
+        let (tx, rx) = std::sync::mpsc::channel::<&'static Obj>();
+        let lender = thread::spawn(move || {
+            let mu: &'static mut Mutator = Box::leak(Box::new(gc_runtime::attach()));
+            // Answer the mark start (every round of it), then hold out.
+            while gc_runtime::phase() != gc_runtime::Phase::Mark {
+                mu.safepoint();
+            }
+            for _ in 0..3 {
+                thread::sleep(Duration::from_millis(1));
+                mu.safepoint();
+            }
+            let mu: &'static Mutator = mu;
+            let h = holder.get(mu);
+            let x = h.next.get(mu).unwrap();
+            h.next.set(None);
+            tx.send(x.into_ref()).unwrap();
+            // The collector drains and waits for this thread in a termination round.
+            thread::sleep(Duration::from_millis(20));
+        });
+        let x = mu.blocking(|| {
+            let x = rx.recv().unwrap();
+            lender.join().unwrap();
+            x
+        });
+        lent.push((round, x));
+        // Reuse whatever a wrong sweep freed.
+        for i in 0..2_000 {
+            obj(&mu, u64::MAX - i);
+            mu.safepoint();
+        }
+        for &(r, x) in &lent {
+            assert_eq!(x.value, 1_000 + r, "an object lent by a leaked mutator was freed");
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    mu.blocking(|| collector.join().unwrap());
+    mu.collect();
+    for &(r, x) in &lent {
+        assert_eq!(x.value, 1_000 + r, "an object lent by a leaked mutator was freed");
+    }
+    println!("done: {} lent objects intact", lent.len());
+}
+
+#[test]
+fn a_leaked_borrow_that_ends_during_a_termination_round_is_pinned() {
+    for checkmark in ["0", "1"] {
+        child(
+            "child_leaked_borrow_ends_during_a_termination_round",
+            &[("GC_BARRIER", "dijkstra"), ("GC_CHECKMARK", checkmark)],
+            DEADLINE,
+        )
+        .assert_completed();
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // A safepoint passed by user code that runs under a collection's lock.
 

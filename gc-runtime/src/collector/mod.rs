@@ -140,6 +140,13 @@
 //! or come after the verdict and fail. Before the sweep epoch is published, a further round
 //! (step 5) makes sure no barrier slow path that saw the barrier on is still running.
 //!
+//! A leaked mutator's thread that ends is removed from the round without answering, and it
+//! may have held a pointer across the round: a `'static` borrow of its mutator, which also
+//! kept it from answering earlier rounds. So a round in which such a thread ended decides
+//! nothing; the termination stops the world to pin (step 4). A leaked mutator whose thread
+//! ends after the decision answered the deciding round, so what it lends is marked; its
+//! objects are pinned at the next cycle's first pause.
+//!
 //! # Why no stack rescan
 //!
 //! Go 1.5 had to rescan stacks at termination because stack writes were not barriered. Here
@@ -184,6 +191,16 @@ const MAX_TERMINATION_RETRIES: u32 = 3;
 /// a pause"): a thread that keeps upgrading a weak reference in a loop must not keep marking
 /// from ending.
 const MAX_RAGGED_ROUNDS: u32 = 64;
+
+/// What one handshake round of the termination found.
+enum RaggedRound {
+    /// Marking is over: the weak verdict is set; the root table is still locked.
+    Over(RootGuard<'static>),
+    /// Grey work was published, taken up or is left, or an unmarked object was upgraded.
+    Busy,
+    /// A leaked mutator's thread ended: pin with the world stopped before deciding.
+    MustStop,
+}
 
 #[derive(Default)]
 struct Requests {
@@ -320,11 +337,20 @@ impl Cycle {
     /// Stop the world; returns when the stop was requested and how long it took. Pins every
     /// live object first if a leaked mutator's thread ended since the last pause.
     fn stop(&mut self) -> (Instant, Duration) {
+        let t = self.stop_without_pinning();
+        self.pin_for_leaked_mutators();
+        t
+    }
+
+    /// Stop the world, leaving leaked mutators' exits for the next [`Cycle::stop`] to pin.
+    /// Only for the checkmark's confirmation of a handshake decision: a leaked mutator whose
+    /// thread ended after that decision answered the deciding round, so everything it lent
+    /// was marked (see "Termination without a pause"); pinning now would shade this cycle's
+    /// garbage after marking is over.
+    fn stop_without_pinning(&mut self) -> (Instant, Duration) {
         let t = Instant::now();
         self.rt.handshake.stop_the_world(self.config.safepoint_warn);
-        let time_to_safepoint = t.elapsed();
-        self.pin_for_leaked_mutators();
-        (t, time_to_safepoint)
+        (t, t.elapsed())
     }
 
     /// World stopped: if threads ended with leaked mutators, pin every object alive now (see
@@ -493,18 +519,26 @@ impl Cycle {
     /// *and* none was published or taken up, and no unmarked object was upgraded from a weak
     /// reference, since before the round (see "Termination without a pause"). If so, the weak
     /// verdict is set while the gate is held, and the locked root table is returned.
-    fn ragged_round(&mut self) -> Option<RootGuard<'static>> {
+    ///
+    /// A leaked mutator's thread that ended during the round may have lent `'static`
+    /// references to objects nothing else reaches (its mutator could not answer while such a
+    /// borrow lived, so the round waited for the thread's end): those objects are not marked,
+    /// and must be pinned with the world stopped before any decision.
+    fn ragged_round(&mut self) -> RaggedRound {
         let rt = self.rt;
         let before = (rt.grey.stamp(), rt.weaks.unmarked_upgrades());
         rt.handshake.ragged_flush(self.config.safepoint_warn);
         let roots = self.lock_roots();
+        if rt.handshake.leaked_exits_pending() {
+            return RaggedRound::MustStop;
+        }
         let _gate = rt.weak_gate.write();
         let quiet = (rt.grey.stamp(), rt.weaks.unmarked_upgrades()) == before;
         if !(quiet && rt.grey.is_done()) {
-            return None;
+            return RaggedRound::Busy;
         }
         clock::set_weak_verdict();
-        Some(roots)
+        RaggedRound::Over(roots)
     }
 
     /// Mark termination by handshake rounds (see "Termination without a pause"). Returns
@@ -517,15 +551,19 @@ impl Cycle {
             if rt.handshake.leaked_exits_pending() || self.stats.termination_retries >= MAX_RAGGED_ROUNDS {
                 return false;
             }
-            let Some(roots) = self.ragged_round() else {
-                self.stats.termination_retries += 1;
-                continue;
+            let roots = match self.ragged_round() {
+                RaggedRound::Over(roots) => roots,
+                RaggedRound::Busy => {
+                    self.stats.termination_retries += 1;
+                    continue;
+                }
+                RaggedRound::MustStop => return false,
             };
             if self.config.checkmark {
                 // Verify the decision with the world stopped: nothing may be grey, and every
                 // reachable object must be marked.
                 drop(roots);
-                let t = self.stop();
+                let t = self.stop_without_pinning();
                 let roots = self.lock_roots();
                 if !rt.grey.is_done() {
                     report::fatal(format_args!(
