@@ -357,8 +357,9 @@ impl Handshake {
         self.mutators_cv.notify_all();
     }
 
-    /// Have every running mutator publish its shade buffer at its next safepoint.
-    pub(crate) fn ragged_flush(&self, warn_after: Duration) {
+    /// Have every running mutator publish its shade buffer at its next safepoint. Returns how
+    /// long the collector waited for the last answer, and how many mutators it waited for.
+    pub(crate) fn ragged_flush(&self, warn_after: Duration) -> (Duration, usize) {
         let seq = {
             let mut t = self.table.lock();
             t.flush_seq += 1;
@@ -373,11 +374,13 @@ impl Handshake {
         let start = Instant::now();
         let mut next_warning = warn_after;
         let mut poll_interval = FIRST_POLL;
+        let mut waited_for = None;
         loop {
             let t = self.table.lock();
             if answered(&t) {
                 break;
             }
+            waited_for.get_or_insert_with(|| t.entries.iter().flatten().filter(|e| pending(e)).count());
             let elapsed = start.elapsed();
             if elapsed >= next_warning {
                 let warning = t.slow_warning(elapsed, "flush shade buffers", pending);
@@ -393,6 +396,7 @@ impl Handshake {
             poll_interval = (poll_interval * 2).min(LAST_POLL);
         }
         self.poll.fetch_and(!FLUSH, Ordering::SeqCst);
+        (start.elapsed(), waited_for.unwrap_or(0))
     }
 
     /// Mutators by state.

@@ -156,7 +156,7 @@ pub use crate::{
     object::trace::{Trace, Tracer},
     roots::{GlobalRoot, Root},
     runtime::{config, init, reconfigure, InitError},
-    stats::{CycleStats, Pause, PauseKind, PhaseChange, Stats, RECENT_CYCLES},
+    stats::{CycleStats, HandshakeKind, HandshakeRound, Pause, PauseKind, PhaseChange, Stats, RECENT_CYCLES},
     thread_pauses::{ThreadPauseStats, MMU_WINDOWS},
     thread_state::LimitError,
     weak::Weak,

@@ -6,17 +6,23 @@
 //! line per cycle on stderr, like Go's `GODEBUG=gctrace=1`:
 //!
 //! ```text
-//! gc 12 @3.456s concurrent/dijkstra: pauses 0.021+0.034 ms (to safepoint 0.015+0.020; longest in a thread 0.030), mark 4.10 ms, sweep 2.30 ms, heap 12.3->5.1 MB, peak 13.0 MB (goal 13.2 MB), marked 4.8 MB (next goal 9.6 MB, trigger 8.3 MB), 80012 objects marked, 120345 freed, 4 mutators
+//! gc 12 @3.456s concurrent/dijkstra: pauses none (longest in a thread 0.030), handshakes 4 (collector waited 0.410 ms, longest 0.250), mark 4.10 ms, sweep 2.30 ms, heap 12.3->5.1 MB, peak 13.0 MB (goal 13.2 MB), marked 4.8 MB (next goal 9.6 MB, trigger 8.3 MB), 80012 objects marked, 120345 freed, 4 mutators
+//! gc 13 @3.501s concurrent/dijkstra: pauses 0.021+0.034 ms (to safepoint 0.015+0.020; longest in a thread 0.030), handshakes 2 (collector waited 0.120 ms, longest 0.080), mark 4.02 ms, sweep 2.25 ms, heap 12.1->5.0 MB, peak 12.9 MB (goal 13.2 MB), marked 4.8 MB (next goal 9.6 MB, trigger 8.3 MB), 80004 objects marked, 120011 freed, 4 mutators
 //! ```
+//!
+//! The first line is a cycle whose phase changes were all handshakes (the default); the
+//! second one with global stops (`GC_HANDSHAKES=0`).
 //!
 //! | field | meaning |
 //! |---|---|
 //! | `gc 12` | cycle number, from 1 |
 //! | `@3.456s` | time since the runtime started |
 //! | `concurrent/dijkstra` | mode and barrier of the cycle |
-//! | `pauses a+b ms` | every stop-the-world pause of the cycle, in order (mark start, then mark termination and any retries; one full pause in stop-the-world mode), from stop request to restart |
+//! | `pauses a+b ms` | every stop-the-world pause of the cycle, in order (mark start, then mark termination and any retries; one full pause in stop-the-world mode), from stop request to restart; `none` when every phase change was a handshake |
 //! | `to safepoint` | the part of each pause spent waiting for the last running mutator to reach a safepoint |
-//! | `longest in a thread` | the longest time any mutator thread spent inside a handshake since the last cycle ended, measured by the thread (see `thread_pauses.rs`): the pause as the program saw it |
+//! | `longest in a thread` | the longest time any mutator thread spent inside the collector (answering a handshake, parked in a pause, waiting to re-attach) since the last cycle ended, measured by the thread (see `thread_pauses.rs`): the pause as the program saw it |
+//! | `handshakes n` | the cycle's handshakes ([`HandshakeRound`]): requests each running mutator answers at its own next safepoint |
+//! | `collector waited`, `longest` | the collector's latency: the sum and the longest, over the handshakes, of the time from request to the last answer. It delays the cycle, not any thread |
 //! | `mark`, `sweep` | wall time of the mark phase (from barrier on to termination) and of the background sweep |
 //! | `heap a->b MB` | live heap when the cycle started and after its sweep |
 //! | `peak MB (goal MB)` | live heap when marking terminated (the cycle's largest), and the goal the cycle ran under (`off` with pacing off) |
@@ -61,6 +67,70 @@ impl std::ops::AddAssign for MarkWork {
 
 /// How many cycle records [`Stats::recent`] keeps.
 pub const RECENT_CYCLES: usize = 256;
+
+/// What a handshake was for: a request that every running mutator answers at its own next
+/// safepoint, the collector waiting for the last answer (see [`HandshakeRound`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum HandshakeKind {
+    /// Mark start without a pause: each mutator takes up the barrier and the new epoch (one
+    /// round for Dijkstra, two for Yuasa and the hybrid).
+    MarkStart,
+    /// A round of the termination without a pause: each mutator publishes its shade buffer;
+    /// a quiet round ends marking.
+    Termination,
+    /// A flush before a termination with the world stopped (handshakes off, or their
+    /// fallback).
+    Flush,
+    /// Before the sweep epoch is published: no barrier slow path that saw the barrier on is
+    /// still running.
+    PublishSweep,
+    /// After the sweep epoch is published: each mutator hands back its cached pages.
+    HandBackPages,
+}
+
+impl HandshakeKind {
+    /// Every kind of handshake.
+    pub const ALL: [HandshakeKind; 5] = [
+        HandshakeKind::MarkStart,
+        HandshakeKind::Termination,
+        HandshakeKind::Flush,
+        HandshakeKind::PublishSweep,
+        HandshakeKind::HandBackPages,
+    ];
+}
+
+/// Handshake kinds are written and parsed as in reports: `mark start`, `termination`,
+/// `flush`, `publish sweep`, `hand back pages`.
+impl Named for HandshakeKind {
+    const WHAT: &'static str = "handshake kind";
+    const NAMES: &'static [(&'static str, Self)] = &[
+        ("mark start", HandshakeKind::MarkStart),
+        ("termination", HandshakeKind::Termination),
+        ("flush", HandshakeKind::Flush),
+        ("publish sweep", HandshakeKind::PublishSweep),
+        ("hand back pages", HandshakeKind::HandBackPages),
+    ];
+}
+
+display_and_from_str!(HandshakeKind);
+
+/// One handshake, seen from the collector: how long it waited for the last answer. No mutator
+/// waits for another in a handshake, so this time delays only the cycle; what each thread
+/// spent answering is in [`ThreadPauseStats`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HandshakeRound {
+    /// What it was for.
+    pub kind: HandshakeKind,
+    /// When it was requested, since the runtime started (the clock of
+    /// [`CycleStats::started_at`]).
+    pub started_at: Duration,
+    /// From the request until the collector saw the last running mutator's answer (it
+    /// polls, sleeping 20 µs at first and at most 0.5 ms between looks).
+    pub latency: Duration,
+    /// Running mutators that had not answered when the request was made: the threads it
+    /// waited for.
+    pub waited_for: usize,
+}
 
 /// What a stop-the-world pause was for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -145,6 +215,9 @@ pub struct CycleStats {
     /// (parked, acknowledging, or waiting to re-attach), recorded by the end of this cycle:
     /// the pause as the program saw it (see [`ThreadPauseStats`]).
     pub thread_pause_max: Duration,
+    /// Every handshake of the cycle, in order: the collector's latency for each phase change
+    /// made without a pause.
+    pub handshakes: Vec<HandshakeRound>,
     /// Every phase change, in order (`Mark`, `MarkTermination`, `Sweep`, `Off`).
     pub phases: Vec<PhaseChange>,
     /// Wall time of marking.
@@ -198,6 +271,11 @@ impl CycleStats {
         self.pauses.iter().map(|p| p.duration).max().unwrap_or_default()
     }
 
+    /// The longest the collector waited for a handshake's last answer in this cycle.
+    pub fn max_handshake_latency(&self) -> Duration {
+        self.handshakes.iter().map(|h| h.latency).max().unwrap_or_default()
+    }
+
     /// By how many bytes the heap exceeded the cycle's goal while the cycle marked (`0` when it
     /// stayed under it).
     pub fn overshoot(&self) -> usize {
@@ -209,19 +287,31 @@ impl CycleStats {
         let mb = |b: usize| b as f64 / (1 << 20) as f64;
         let mb_or_off = |b: usize| if b == usize::MAX { "off".to_owned() } else { format!("{:.1} MB", mb(b)) };
         let ms = |d: Duration| format!("{:.3}", d.as_secs_f64() * 1e3);
-        let pauses: Vec<String> = self.pauses.iter().map(|p| ms(p.duration)).collect();
-        let ttsp: Vec<String> = self.pauses.iter().map(|p| ms(p.time_to_safepoint)).collect();
+        let pauses = if self.pauses.is_empty() {
+            format!("pauses none (longest in a thread {})", ms(self.thread_pause_max))
+        } else {
+            let pauses: Vec<String> = self.pauses.iter().map(|p| ms(p.duration)).collect();
+            let ttsp: Vec<String> = self.pauses.iter().map(|p| ms(p.time_to_safepoint)).collect();
+            format!(
+                "pauses {} ms (to safepoint {}; longest in a thread {})",
+                pauses.join("+"),
+                ttsp.join("+"),
+                ms(self.thread_pause_max)
+            )
+        };
+        let waited: Duration = self.handshakes.iter().map(|h| h.latency).sum();
         format!(
-            "gc {} @{:.3}s {}/{}: pauses {} ms (to safepoint {}; longest in a thread {}), mark {:.2} ms, sweep {:.2} ms, \
-             heap {:.1}->{:.1} MB, peak {:.1} MB (goal {}), marked {:.1} MB (next goal {}, trigger {}), \
-             {} objects marked, {} freed, {} mutators",
+            "gc {} @{:.3}s {}/{}: {}, handshakes {} (collector waited {} ms, longest {}), mark {:.2} ms, \
+             sweep {:.2} ms, heap {:.1}->{:.1} MB, peak {:.1} MB (goal {}), marked {:.1} MB (next goal {}, \
+             trigger {}), {} objects marked, {} freed, {} mutators",
             self.cycle,
             self.started_at.as_secs_f64(),
             self.mode,
             self.barrier,
-            pauses.join("+"),
-            ttsp.join("+"),
-            ms(self.thread_pause_max),
+            pauses,
+            self.handshakes.len(),
+            ms(waited),
+            ms(self.max_handshake_latency()),
             self.mark_time.as_secs_f64() * 1e3,
             self.sweep_time.as_secs_f64() * 1e3,
             mb(self.heap_before),
@@ -428,6 +518,14 @@ mod tests {
     use super::*;
 
     #[test]
+    fn handshake_kind_names_round_trip() {
+        for k in HandshakeKind::ALL {
+            assert_eq!(k.to_string().parse::<HandshakeKind>(), Ok(k));
+        }
+        assert!("hand-back".parse::<HandshakeKind>().is_err());
+    }
+
+    #[test]
     fn pause_kind_names_round_trip() {
         for k in PauseKind::ALL {
             assert_eq!(k.to_string().parse::<PauseKind>(), Ok(k));
@@ -452,6 +550,15 @@ mod tests {
                 })
                 .collect(),
             thread_pause_max: Duration::from_micros(40),
+            handshakes: [(HandshakeKind::Flush, 120), (HandshakeKind::HandBackPages, 80)]
+                .into_iter()
+                .map(|(kind, us)| HandshakeRound {
+                    kind,
+                    started_at: Duration::from_millis(1502),
+                    latency: Duration::from_micros(us),
+                    waited_for: 2,
+                })
+                .collect(),
             phases: Vec::new(),
             mark_time: Duration::from_micros(4100),
             sweep_time: Duration::from_micros(2300),
@@ -479,9 +586,15 @@ mod tests {
         let line = cycle(12, &[21, 34]).trace_line();
         assert_eq!(
             line,
-            "gc 12 @1.500s concurrent/dijkstra: pauses 0.021+0.034 ms (to safepoint 0.010+0.017; longest in a thread 0.040), mark 4.10 ms, sweep 2.30 ms, \
+            "gc 12 @1.500s concurrent/dijkstra: pauses 0.021+0.034 ms (to safepoint 0.010+0.017; longest in a thread 0.040), \
+             handshakes 2 (collector waited 0.200 ms, longest 0.120), mark 4.10 ms, sweep 2.30 ms, \
              heap 12.0->5.0 MB, peak 13.0 MB (goal 12.0 MB), marked 4.0 MB (next goal 8.0 MB, trigger 7.0 MB), \
              7 objects marked, 9 freed, 3 mutators"
+        );
+        let by_handshakes = CycleStats { handshakes: Vec::new(), ..cycle(13, &[]) }.trace_line();
+        assert!(
+            by_handshakes.contains(": pauses none (longest in a thread 0.040), handshakes 0 (collector waited 0.000 ms, longest 0.000), mark"),
+            "{by_handshakes}"
         );
         let c = cycle(12, &[21, 34]);
         assert_eq!(c.overshoot(), 1 << 20, "peak 13 MB over a goal of 12 MB");

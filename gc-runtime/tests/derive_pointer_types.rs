@@ -93,6 +93,8 @@ const NO_POINTER: &[&str] = &[
     "ThreadPauseStats",
     "Pause",
     "PauseKind",
+    "HandshakeRound",
+    "HandshakeKind",
     "PhaseChange",
     "MutatorCounts",
     "MutatorState",

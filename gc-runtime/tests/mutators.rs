@@ -260,6 +260,7 @@ fn with_handshakes_a_slow_thread_delays_the_cycle_but_no_other_thread() {
         assert!(std::time::Instant::now() < deadline, "the cycle did not begin");
         thread::yield_now();
     }
+    let seen_at = std::time::Instant::now();
     // While the slow thread holds out, the cycle cannot finish, yet the busy thread keeps
     // passing its safepoints (100 of them; 10 under Miri), and nobody is parked.
     let before = steps.load(Ordering::SeqCst);
@@ -272,6 +273,7 @@ fn with_handshakes_a_slow_thread_delays_the_cycle_but_no_other_thread() {
     }
     assert_eq!(gc_runtime::stats().mutators.at_safepoint, 0, "a thread was parked");
     assert_ne!(gc_runtime::phase(), gc_runtime::Phase::Off, "the cycle is still waiting");
+    let held = seen_at.elapsed();
     go.store(true, Ordering::SeqCst);
     done.recv_timeout(DEADLOCK).expect("the cycle completes once the slow thread reaches a safepoint");
     stop.store(true, Ordering::SeqCst);
@@ -280,6 +282,18 @@ fn with_handshakes_a_slow_thread_delays_the_cycle_but_no_other_thread() {
     let stats = gc_runtime::stats();
     let cycle = stats.recent.iter().find(|c| c.cycle == cycles_before + 1).expect("the cycle's record");
     assert_eq!(cycle.pauses, [], "no stop of the world");
+    // The collector's latency records the wait: the cycle began before this thread saw it, and
+    // its mark start's last round could only end after the slow thread was let go.
+    let start_rounds: Vec<_> =
+        cycle.handshakes.iter().filter(|h| h.kind == gc_runtime::HandshakeKind::MarkStart).collect();
+    let last = start_rounds.last().expect("a mark start by handshakes");
+    let waited = last.started_at + last.latency - cycle.started_at;
+    assert!(
+        waited >= held,
+        "the mark start's rounds ({start_rounds:?}) cover the time the slow thread held out ({held:?})"
+    );
+    assert!(cycle.max_handshake_latency() >= last.latency);
+    assert!(start_rounds[0].waited_for >= 1, "the slow thread was waited for: {:?}", start_rounds[0]);
     gc_runtime::reconfigure(gc_runtime::Config::default()).unwrap();
 }
 

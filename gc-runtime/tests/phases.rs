@@ -3,7 +3,7 @@
 
 use std::sync::Mutex;
 
-use gc_runtime::{BarrierKind, Config, Member, Mode, PauseKind, Phase, PhaseChange, Trace};
+use gc_runtime::{BarrierKind, Config, CycleStats, HandshakeKind, Member, Mode, PauseKind, Phase, PhaseChange, Trace};
 
 static SERIAL: Mutex<()> = Mutex::new(());
 
@@ -17,12 +17,12 @@ fn change(phase: Phase, world_stopped: bool) -> PhaseChange {
 }
 
 /// Run one collection with some live data and return its record.
-fn one_cycle(mode: Mode) -> gc_runtime::CycleStats {
+fn one_cycle(mode: Mode) -> CycleStats {
     one_cycle_with(Config::default().with_mode(mode))
 }
 
 /// Run one collection under `config` (pacing off) and return its record.
-fn one_cycle_with(config: Config) -> gc_runtime::CycleStats {
+fn one_cycle_with(config: Config) -> CycleStats {
     gc_runtime::reconfigure(config.with_gc_percent(None)).unwrap();
     let mut mu = gc_runtime::attach();
     let head = mu.alloc(Cell { next: Member::new() });
@@ -60,6 +60,37 @@ fn concurrent_cycle_with_handshakes_never_stops_the_world() {
         );
         assert_eq!(c.pauses, [], "{barrier:?}: no pause");
         assert!(c.objects_marked >= 1001, "the rooted chain was scanned: {}", c.objects_marked);
+        // The handshakes, in order: the mark start's rounds (one for Dijkstra, two for the
+        // deletion barriers), termination rounds (the last one quiet), then the sweep's two.
+        let start_rounds = if barrier == BarrierKind::Dijkstra { 1 } else { 2 };
+        let kinds = handshake_kinds(&c);
+        assert!(kinds.len() >= start_rounds + 3, "{barrier:?}: {kinds:?}");
+        assert!(kinds[..start_rounds].iter().all(|&k| k == HandshakeKind::MarkStart), "{barrier:?}: {kinds:?}");
+        let termination = &kinds[start_rounds..kinds.len() - 2];
+        assert!(!termination.is_empty() && termination.iter().all(|&k| k == HandshakeKind::Termination), "{kinds:?}");
+        assert_eq!(termination.len(), c.termination_retries as usize + 1, "every busy round is counted as a retry");
+        assert_eq!(kinds[kinds.len() - 2..], [HandshakeKind::PublishSweep, HandshakeKind::HandBackPages]);
+        assert_handshakes_in_order(&c);
+        // This thread is the only mutator, and it waits in `collect`, detached: nobody to wait for.
+        assert!(c.handshakes.iter().all(|h| h.waited_for == 0), "{:?}", c.handshakes);
+    }
+}
+
+fn handshake_kinds(c: &CycleStats) -> Vec<HandshakeKind> {
+    c.handshakes.iter().map(|h| h.kind).collect()
+}
+
+/// Handshakes are on the cycle's clock, in order, and do not overlap each other or a pause.
+fn assert_handshakes_in_order(c: &CycleStats) {
+    assert!(c.handshakes[0].started_at >= c.started_at);
+    for w in c.handshakes.windows(2) {
+        assert!(w[0].started_at + w[0].latency <= w[1].started_at, "{:?} overlaps {:?}", w[0], w[1]);
+    }
+    for h in &c.handshakes {
+        for p in &c.pauses {
+            let (h_end, p_end) = (h.started_at + h.latency, p.started_at + p.duration);
+            assert!(h_end <= p.started_at || p_end <= h.started_at, "{h:?} overlaps {p:?}");
+        }
     }
 }
 
@@ -88,6 +119,12 @@ fn concurrent_cycle_with_stops_stops_the_world_only_to_flip_the_barrier() {
     for w in c.pauses.windows(2) {
         assert!(w[0].started_at + w[0].duration <= w[1].started_at, "{:?} overlaps {:?}", w[0], w[1]);
     }
+    // The handshakes left: a flush before each termination stop, then the sweep's two.
+    let kinds = handshake_kinds(&c);
+    assert_eq!(kinds.iter().filter(|&&k| k == HandshakeKind::Flush).count(), c.pauses.len() - 1, "{kinds:?}");
+    assert_eq!(kinds[kinds.len() - 2..], [HandshakeKind::PublishSweep, HandshakeKind::HandBackPages]);
+    assert!(!kinds.contains(&HandshakeKind::MarkStart) && !kinds.contains(&HandshakeKind::Termination));
+    assert_handshakes_in_order(&c);
 }
 
 #[test]
@@ -106,6 +143,9 @@ fn stop_the_world_cycle_runs_in_one_pause() {
     );
     assert_eq!(c.pauses.len(), 1);
     assert_eq!(c.pauses[0].kind, PauseKind::FullCycle);
+    // After the pause: mutators hand back the pages they kept cached through it.
+    assert_eq!(handshake_kinds(&c), [HandshakeKind::HandBackPages]);
+    assert_handshakes_in_order(&c);
     assert!(c.objects_marked >= 1001);
 }
 

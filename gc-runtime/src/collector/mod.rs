@@ -179,7 +179,7 @@ use crate::{
     report,
     root_table::RootGuard,
     runtime::Runtime,
-    stats::{CycleStats, MarkWork, Pause, PauseKind, PhaseChange},
+    stats::{CycleStats, HandshakeKind, HandshakeRound, MarkWork, Pause, PauseKind, PhaseChange},
     thread_state,
 };
 
@@ -368,6 +368,14 @@ impl Cycle {
         report::line(format_args!("gc: pinned {n} objects alive when a thread with a leaked Mutator ended"));
     }
 
+    /// A handshake (every running mutator answers at its own next safepoint), recorded with
+    /// the collector's latency.
+    fn handshake(&mut self, kind: HandshakeKind) {
+        let started_at = self.rt.started.elapsed();
+        let (latency, waited_for) = self.rt.handshake.ragged_flush(self.config.safepoint_warn);
+        self.stats.handshakes.push(HandshakeRound { kind, started_at, latency, waited_for });
+    }
+
     fn start(&mut self, (requested, time_to_safepoint): (Instant, Duration), kind: PauseKind) {
         self.rt.handshake.start_the_world();
         let started_at = requested.saturating_duration_since(self.rt.started);
@@ -407,7 +415,7 @@ impl Cycle {
         }
         let rounds = if barrier == BarrierKind::Dijkstra { 1 } else { 2 };
         for _ in 0..rounds {
-            rt.handshake.ragged_flush(self.config.safepoint_warn);
+            self.handshake(HandshakeKind::MarkStart);
         }
         let _roots = rt.roots.lock();
         clock::open_marking(barrier);
@@ -527,7 +535,7 @@ impl Cycle {
     fn ragged_round(&mut self) -> RaggedRound {
         let rt = self.rt;
         let before = (rt.grey.stamp(), rt.weaks.unmarked_upgrades());
-        rt.handshake.ragged_flush(self.config.safepoint_warn);
+        self.handshake(HandshakeKind::Termination);
         let roots = self.lock_roots();
         if rt.handshake.leaked_exits_pending() {
             return RaggedRound::MustStop;
@@ -590,7 +598,7 @@ impl Cycle {
     fn publish_sweep(&mut self, world_stopped: bool) {
         self.stats.weaks_cleared = self.rt.weaks.clear_dead();
         if !world_stopped {
-            self.rt.handshake.ragged_flush(self.config.safepoint_warn);
+            self.handshake(HandshakeKind::PublishSweep);
         }
         clock::publish_sweep();
     }
@@ -600,7 +608,7 @@ impl Cycle {
     /// the sweep reaches the dead objects in them, then sweep everything. Afterwards every
     /// object this cycle found dead is freed, or queued for the finalizer.
     fn sweep_all(&mut self) {
-        self.rt.handshake.ragged_flush(self.config.safepoint_warn);
+        self.handshake(HandshakeKind::HandBackPages);
         self.rt.pages.finish_sweep();
     }
 
@@ -637,7 +645,7 @@ impl Cycle {
         let rt = self.rt;
         loop {
             self.drain();
-            rt.handshake.ragged_flush(self.config.safepoint_warn);
+            self.handshake(HandshakeKind::Flush);
             if !rt.grey.is_done() {
                 continue;
             }
@@ -702,6 +710,7 @@ fn run_cycle(rt: &'static Runtime, swept_at_last_end: &mut SweepTotals) {
             barrier: config.barrier,
             started_at,
             pauses: Vec::new(),
+            handshakes: Vec::new(),
             thread_pause_max: Duration::ZERO,
             phases: Vec::new(),
             mark_time: Duration::ZERO,

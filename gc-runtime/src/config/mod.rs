@@ -135,12 +135,15 @@ settings! {
         },
         /// Change phases by per-thread handshakes instead of stopping the world.
         ///
-        /// In concurrent mode, marking terminates without a pause: the collector runs
-        /// handshake rounds, in which each mutator publishes its grey objects at its own next
-        /// safepoint and goes on, until a round in which no grey work appeared anywhere; no
-        /// mutator waits for another. `false` (`0`): stop the world for mark termination, as
-        /// the seed's collector does. With checkmark on, or after a thread ended with its
-        /// mutator leaked, the termination still stops the world once, to verify or to pin.
+        /// In concurrent mode, marking starts and terminates without a pause: to start, each
+        /// mutator takes up the barrier and the new epoch at its own next safepoint (one round
+        /// for Dijkstra, two for Yuasa and the hybrid) before the roots are scanned; to
+        /// terminate, the collector runs handshake rounds, in which each mutator publishes its
+        /// grey objects at its own next safepoint and goes on, until a round in which no grey
+        /// work appeared anywhere. No mutator waits for another. `false` (`0`): stop the world
+        /// for mark start and mark termination, as the seed's collector does. With checkmark
+        /// on, or after a thread ended with its mutator leaked, the termination still stops the
+        /// world once, to verify or to pin.
         handshakes: bool {
             default: true,
             env: GC_HANDSHAKES,
