@@ -1,4 +1,4 @@
-//! Collecting the pauses and heap sizes of the cycles that ran during one phase of a program.
+//! Collecting the pauses, handshake latencies and heap sizes of the cycles that ran during one phase of a program.
 //!
 //! [`gc_runtime::stats`] keeps totals since the runtime started and the records of the last
 //! [`RECENT_CYCLES`](gc_runtime::RECENT_CYCLES) cycles. A benchmark wants the cycles of its measured phase only (not those
@@ -11,7 +11,11 @@ use std::time::Duration;
 
 use gc_runtime::Stats;
 
-use crate::stats::Latencies;
+use crate::{
+    record::Record,
+    stats::Latencies,
+    table::{ms_cell, raw_cell, CellFn},
+};
 
 /// Pauses and heap peaks of the cycles completed since the window opened.
 #[derive(Clone, Debug, Default)]
@@ -23,6 +27,8 @@ pub struct CycleWindow {
     /// The longest time every mutator was stopped at once (a pause minus its time to
     /// safepoint).
     stopped_max: Duration,
+    /// The collector's latency of each handshake (request to last answer).
+    handshakes: Latencies,
     peak_heap: usize,
 }
 
@@ -44,6 +50,7 @@ impl CycleWindow {
             self.cycles += 1;
             self.pauses.extend(c.pauses.iter().map(|p| p.duration));
             self.stopped_max = c.pauses.iter().map(|p| p.world_stopped()).fold(self.stopped_max, Duration::max);
+            self.handshakes.extend(c.handshakes.iter().map(|h| h.latency));
             self.peak_heap = self.peak_heap.max(c.heap_before);
             self.last_seen = c.cycle;
         }
@@ -74,9 +81,37 @@ impl CycleWindow {
         &self.pauses
     }
 
+    /// The collector's latency of each recorded handshake, from its request to the last
+    /// mutator's answer: how long phase changes kept the cycle waiting (no thread waits for
+    /// it).
+    pub fn handshake_latencies(&self) -> &Latencies {
+        &self.handshakes
+    }
+
     /// The largest live heap seen: the `heap_before` of every recorded cycle and the live heap
     /// at every sample.
     pub fn peak_heap(&self) -> usize {
         self.peak_heap
     }
+}
+
+/// `record` with the collector's handshake latencies `h` (such as
+/// [`CycleWindow::handshake_latencies`]): count, p50 and max (ns).
+pub fn with_handshake_latency(record: Record, h: &Latencies) -> Record {
+    record
+        .with("handshakes", h.len())
+        .with("handshake_p50_ns", h.quantile(0.5).as_nanos())
+        .with("handshake_max_ns", h.max().as_nanos())
+}
+
+/// The comparison-table row of the fields [`with_handshake_latency`] writes.
+pub fn handshake_latency_row() -> (&'static str, CellFn<'static>) {
+    ("collector handshake wait max / p50 (n)", &|s| {
+        format!(
+            "{} / {} ({})",
+            ms_cell(s, "handshake_max_ns"),
+            ms_cell(s, "handshake_p50_ns"),
+            raw_cell(s, "handshakes")
+        )
+    })
 }

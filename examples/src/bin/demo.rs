@@ -58,7 +58,7 @@ use gc_bench_support::{
     child::{self, report, report_progress, CHILD_FLAG},
     cli::{mode_label, runs, BarrierChoice, ModeChoice, PhaseChanges},
     console::Console,
-    cycles::CycleWindow,
+    cycles::{handshake_latency_row, with_handshake_latency, CycleWindow},
     record::Record,
     rng::{self, Rng},
     table::{comparison, count_cell, mb_cell, ms_cell, raw_cell, CellFn},
@@ -117,6 +117,12 @@ pub struct Args {
     /// of the world, or `both` (one run each, side by side).
     #[arg(long, value_enum, default_value_t = PhaseChanges::Both)]
     pub phase_changes: PhaseChanges,
+
+    /// Add one more mutator thread that works this many milliseconds at a stretch between its
+    /// safepoints (0: none). With handshakes it delays only the cycle; with global stops every
+    /// other thread parks behind it. Its own pauses are counted with the others'.
+    #[arg(long, default_value_t = 0)]
+    pub holdout_ms: u64,
 
     /// Do not print the collector's per-cycle trace lines.
     #[arg(long)]
@@ -311,6 +317,29 @@ fn mutate(thread: u64, table: &Root<Graph>, shared: &Shared, seed: u64) -> u64 {
     w.checksum
 }
 
+/// The `--holdout-ms` thread: the same operations, but `hold` of them at a stretch between two
+/// safepoints — a thread the collector cannot reach for that long.
+fn hold_out(thread: u64, table: &Root<Graph>, shared: &Shared, seed: u64, hold: Duration) -> u64 {
+    let mut mu = gc_runtime::attach();
+    let mut w = Worker { rng: rng::seeded(seed ^ thread), shared, thread, next_id: 0, checksum: 0 };
+    while !shared.stop.load(Ordering::Relaxed) {
+        let started = Instant::now();
+        let mut ops = 0u64;
+        {
+            let table = table.get(&mu).into_ref();
+            while started.elapsed() < hold {
+                for _ in 0..BATCH {
+                    w.step(&mu, table);
+                }
+                ops += BATCH as u64;
+            }
+        }
+        mu.safepoint();
+        shared.ops.fetch_add(ops, Ordering::Relaxed);
+    }
+    w.checksum
+}
+
 /// Build the table and `nodes` nodes with random edges, calling safepoints as it goes.
 fn build_graph(mu: &mut Mutator, nodes: usize, seed: u64) -> Root<Graph> {
     const CHUNK: usize = 4096;
@@ -399,7 +428,7 @@ fn run_child(args: &Args) -> ExitCode {
     let started = Instant::now();
     let checksum = mu.blocking(|| {
         std::thread::scope(|s| {
-            let handles: Vec<_> = (1..=args.threads as u64)
+            let mut handles: Vec<_> = (1..=args.threads as u64)
                 .map(|t| {
                     let (table, shared) = (&table, &shared);
                     std::thread::Builder::new()
@@ -408,6 +437,16 @@ fn run_child(args: &Args) -> ExitCode {
                         .expect("spawn a mutator thread")
                 })
                 .collect();
+            if args.holdout_ms > 0 {
+                let (table, shared, t) = (&table, &shared, args.threads as u64 + 1);
+                let hold = Duration::from_millis(args.holdout_ms);
+                handles.push(
+                    std::thread::Builder::new()
+                        .name("holdout".into())
+                        .spawn_scoped(s, move || hold_out(t, table, shared, args.seed, hold))
+                        .expect("spawn the holdout thread"),
+                );
+            }
             let mut next_report = Duration::from_secs(1);
             loop {
                 let elapsed = started.elapsed();
@@ -437,7 +476,12 @@ fn run_child(args: &Args) -> ExitCode {
     let stats = gc_runtime::stats();
     window.sample(&stats);
     let ops = shared.ops.load(Ordering::Relaxed);
-    println!("{} ops in {elapsed:.2} s by {} threads (checksum {checksum:#x})", ops, args.threads);
+    println!(
+        "{} ops in {elapsed:.2} s by {} threads{} (checksum {checksum:#x})",
+        ops,
+        args.threads,
+        if args.holdout_ms > 0 { " and the holdout thread" } else { "" }
+    );
     println!("runtime totals: {stats}");
     if window.missed() > 0 {
         println!("note: {} cycle records were missed; their pauses are not counted", window.missed());
@@ -447,7 +491,7 @@ fn run_child(args: &Args) -> ExitCode {
     let failures = shared.failures.load(Ordering::Relaxed);
     drop(table);
     report(
-        &with_thread_pauses(Record::new(), &stats.thread_pauses)
+        &with_handshake_latency(with_thread_pauses(Record::new(), &stats.thread_pauses), window.handshake_latencies())
             .with("mode", mode)
             .with("barrier", args.barrier.arg())
             .with("ops", ops)
@@ -484,7 +528,7 @@ fn run_parent(args: &Args) -> ExitCode {
     let mut columns = Vec::new();
     for (mode, phase_changes, label) in runs(&args.mode.modes(), args.phase_changes) {
         console.out(&format!(
-            "=== {} mode{}: {} threads, {} nodes, {} s ===",
+            "=== {} mode{}: {} threads{}, {} nodes, {} s ===",
             mode_label(mode),
             if mode == Mode::Concurrent {
                 format!(" ({} barrier, phase changes by {})", args.barrier.arg(), phase_changes.arg())
@@ -492,6 +536,7 @@ fn run_parent(args: &Args) -> ExitCode {
                 String::new()
             },
             args.threads,
+            if args.holdout_ms > 0 { format!(" + one holding out {} ms", args.holdout_ms) } else { String::new() },
             args.nodes,
             args.seconds
         ));
@@ -511,6 +556,8 @@ fn run_parent(args: &Args) -> ExitCode {
             args.seconds.to_string(),
             "--seed".into(),
             args.seed.to_string(),
+            "--holdout-ms".into(),
+            args.holdout_ms.to_string(),
         ];
         if args.quiet {
             child_args.push("--quiet".into());
@@ -549,7 +596,8 @@ fn run_parent(args: &Args) -> ExitCode {
         ("reachable nodes at end", &|s| count_cell(s, "live_nodes", "")),
         ("canary failures", &|s| raw_cell(s, "canary_failures")),
     ];
-    let rows: Vec<(&str, CellFn<'_>)> = thread_pause_rows().into_iter().chain(collector_rows).collect();
+    let rows: Vec<(&str, CellFn<'_>)> =
+        thread_pause_rows().into_iter().chain([handshake_latency_row()]).chain(collector_rows).collect();
     let table = comparison(&columns.iter().map(|c| (c.label, c.record.as_ref())).collect::<Vec<_>>(), &rows);
     println!();
     print!("{}", table.render());

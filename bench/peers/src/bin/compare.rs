@@ -727,9 +727,12 @@ fn report(
         s,
         "## Pauses while mutating\n\nOne mutator replaces chain tails for {} s (gc-runtime 2t: two mutators). \
          Pause: gc-runtime, the collector's own records (stop request to restart); peers, the collector \
-         calls or collecting mutations as each module describes. MMU: minimum mutator utilisation over \
-         windows of 1, 10, 100 ms, from the intervals the mutator spent blocked (gc-runtime: inside \
-         `safepoint()`; `CycleStats` has no pause start times).\n",
+         calls or collecting mutations as each module describes. Thread pause and thread MMU (gc-runtime \
+         only): the time each mutator thread spent inside the collector, recorded by the thread \
+         (`Stats::thread_pauses`), and the worst thread's minimum mutator utilisation over 10 ms windows. \
+         Handshake wait: the longest the collector waited for a handshake's last answer (it delays the \
+         cycle, not a thread). MMU: minimum mutator utilisation over windows of 1, 10, 100 ms, from the \
+         intervals the harness saw the mutator blocked (gc-runtime: inside `safepoint()`).\n",
         p.seconds
     );
     for &n in pause_sizes {
@@ -747,6 +750,11 @@ fn report(
                 ("pauses", "pauses"),
                 ("cycles", "cycles"),
                 ("world stopped max", "world_stopped_max_ms"),
+                ("thread pause max", "thread_pause_max_ms"),
+                ("thread p99.9", "thread_pause_p999_ms"),
+                ("thread p99", "thread_pause_p99_ms"),
+                ("thread MMU 10 ms", "thread_mmu_10"),
+                ("handshake wait max", "handshake_max_ms"),
                 ("MMU 1 ms", "mmu_1ms"),
                 ("MMU 10 ms", "mmu_10ms"),
                 ("MMU 100 ms", "mmu_100ms"),

@@ -59,6 +59,7 @@ pub const IMPLS: &[Impl] = &[
     Impl { name: "shredder", label: "shredder 0.2", run: shredder::run },
     Impl { name: "ours", label: "gc-runtime (concurrent)", run: ours::run },
     Impl { name: "ours-stw", label: "gc-runtime (stop-the-world)", run: ours::run_stw },
+    Impl { name: "ours-stops", label: "gc-runtime (concurrent, global stops)", run: ours::run_with_stops },
     Impl { name: "ours-2t", label: "gc-runtime (concurrent, 2 mutator threads)", run: ours::run_two_threads },
 ];
 

@@ -1,16 +1,20 @@
 //! gc-runtime: this workspace's concurrent collector, in concurrent mode (`ours`),
-//! stop-the-world mode (`ours-stw`), and concurrent with two mutator threads (`ours-2t`).
+//! stop-the-world mode (`ours-stw`), concurrent with global stops instead of handshakes
+//! (`ours-stops`), and concurrent with two mutator threads (`ours-2t`).
 //!
 //! Settings not chosen here come from the `GC_*` environment variables. Nodes are
 //! `#[derive(Trace)]` structs with [`Member`] slots written through the barrier; long-lived
 //! structures are held by [`Root`]s; each thread calls [`Mutator::safepoint`] between units of
 //! work, as the crate's documentation asks.
 //!
-//! Pauses (pause workload) are the collector's own records ([`gc_runtime::CycleStats::pauses`]:
-//! stop request to restart). `CycleStats` records each pause's duration but not when it
-//! started, so the MMU is computed from what the mutator saw instead: the intervals it spent
-//! blocked inside `safepoint()` (longer than 2 µs). Mark assists, done inside allocation, are
-//! not counted as paused time.
+//! Pauses (pause workload) come from three places: the collector's records of its global stops
+//! ([`gc_runtime::CycleStats::pauses`]: stop request to restart; none when every phase change
+//! is a handshake, the default); the pauses each mutator thread recorded itself
+//! ([`gc_runtime::Stats::thread_pauses`]: max, p99.9, p99 and the worst thread's MMU); and, as
+//! for the peers, what the harness saw: the intervals a mutator spent blocked inside
+//! `safepoint()` (longer than 2 µs), from which the `mmu_*` columns are computed. Mark assists,
+//! done inside allocation, are not counted as paused time. `ours-stops` is concurrent mode
+//! with global stops for its phase changes, for the side-by-side figures.
 
 use std::{
     collections::BTreeMap,
@@ -37,6 +41,16 @@ pub fn run_stw(w: Workload, p: &Params) -> Result<Record, String> {
     run_in(w, p, Mode::StopTheWorld, 1)
 }
 
+/// Concurrent mode with its phase changes made by global stops instead of per-thread
+/// handshakes (`GC_HANDSHAKES=0`), one mutator (pause only: the other workloads do not tell
+/// the two apart).
+pub fn run_with_stops(w: Workload, p: &Params) -> Result<Record, String> {
+    match w {
+        Workload::Pause => run_configured(w, p, Mode::Concurrent, 1, false),
+        _ => Err(UNSUPPORTED.into()),
+    }
+}
+
 /// Concurrent mode, two mutator threads (binary-trees and pause only).
 pub fn run_two_threads(w: Workload, p: &Params) -> Result<Record, String> {
     match w {
@@ -46,11 +60,16 @@ pub fn run_two_threads(w: Workload, p: &Params) -> Result<Record, String> {
 }
 
 fn run_in(w: Workload, p: &Params, mode: Mode, threads: u32) -> Result<Record, String> {
-    let env = Config::from_env().map_err(|e| e.to_string())?;
+    let handshakes = Config::from_env().map_err(|e| e.to_string())?.handshakes;
+    run_configured(w, p, mode, threads, handshakes)
+}
+
+fn run_configured(w: Workload, p: &Params, mode: Mode, threads: u32, handshakes: bool) -> Result<Record, String> {
+    let env = Config::from_env().map_err(|e| e.to_string())?.with_mode(mode).with_handshakes(handshakes);
     let config = match w {
         // Only the explicit collection runs: no pacer-triggered cycle during the build.
-        Workload::FullGc => env.with_mode(mode).with_gc_percent(None),
-        _ => env.with_mode(mode),
+        Workload::FullGc => env.with_gc_percent(None),
+        _ => env,
     };
     gc_runtime::init(config).map_err(|e| e.to_string())?;
     let mut mu = gc_runtime::attach();
@@ -400,6 +419,10 @@ fn pause(p: &Params, mut mu: Mutator, threads: u32) -> Record {
         format!("{m:.3}")
     };
     let blocked_max = results.iter().map(|(log, _, _)| log.lengths().max()).max().unwrap_or_default();
+    let handshakes: Latencies = cycles.0.values().flat_map(|c| c.handshakes.iter().map(|h| h.latency)).collect();
+    // The collector's own per-thread records (the whole run, set-up included).
+    let tp = gc_runtime::stats().thread_pauses;
+    let mmu_of = |i: usize| tp.mmu[i].map_or_else(|| "-".to_owned(), |u| format!("{u:.3}"));
     Record::new()
         .with("check", check)
         .with("live", chains * CHAIN)
@@ -414,6 +437,14 @@ fn pause(p: &Params, mut mu: Mutator, threads: u32) -> Record {
         .with("mmu_1ms", mmu(1))
         .with("mmu_10ms", mmu(10))
         .with("mmu_100ms", mmu(100))
+        .with_ms("thread_pause_max_ms", tp.max)
+        .with_ms("thread_pause_p999_ms", tp.p999)
+        .with_ms("thread_pause_p99_ms", tp.p99)
+        .with("thread_mmu_1", mmu_of(0))
+        .with("thread_mmu_10", mmu_of(1))
+        .with("thread_mmu_100", mmu_of(2))
+        .with("handshakes", handshakes.len())
+        .with_ms("handshake_max_ms", handshakes.max())
         .with("ops_per_s", format!("{:.0}", ops as f64 / elapsed.as_secs_f64()))
         .with("rss_mb", format!("{:.1}", stats::rss_mb()))
 }

@@ -40,7 +40,7 @@ use gc_bench_support::{
     child::{self, report, report_progress, CHILD_FLAG},
     cli::{mode_label, runs, BarrierChoice, ModeChoice, PhaseChanges},
     console::Console,
-    cycles::CycleWindow,
+    cycles::{handshake_latency_row, with_handshake_latency, CycleWindow},
     record::Record,
     rng::{self, Rng},
     stats::Latencies,
@@ -306,7 +306,7 @@ fn run_one(args: &Args, mode: Mode, progress: &dyn Fn(&str)) -> Result<Record, S
     if w.missed() > 0 {
         println!("  note: {} cycle records were missed; their pauses are not counted", w.missed());
     }
-    Ok(with_thread_pauses(Record::new(), tp)
+    Ok(with_handshake_latency(with_thread_pauses(Record::new(), tp), w.handshake_latencies())
         .with("mode", mode)
         .with("live", objects)
         .with("cycles", w.cycles())
@@ -383,7 +383,8 @@ fn compare(args: &Args) -> ExitCode {
         ("peak heap", &|s| mb_cell(s, "peak_heap")),
     ];
     let columns: Vec<(&str, Option<&Record>)> = columns.iter().map(|(l, r)| (*l, r.as_ref())).collect();
-    let rows: Vec<(&str, CellFn<'_>)> = live.into_iter().chain(thread_pause_rows()).chain(collector_rows).collect();
+    let rows: Vec<(&str, CellFn<'_>)> =
+        live.into_iter().chain(thread_pause_rows()).chain([handshake_latency_row()]).chain(collector_rows).collect();
     let table = comparison(&columns, &rows);
     println!();
     print!("{}", table.render());
