@@ -17,7 +17,7 @@
 //! `M1` answers, loads `X`; `M2`, not yet answering, clears `A` without a barrier; the snapshot
 //! is taken and `B` scanned; `M1` stores `X` into `B` under Yuasa, which does not shade it).
 //!
-//! **Termination.** Marking runs (Dijkstra); a mutator moves `X` from `A` into `B` between two
+//! **Termination.** Marking runs (under each barrier); a mutator moves `X` from `A` into `B` between two
 //! safepoints while a worker drains the queue and the collector runs rounds (draining between
 //! them), deciding as `ragged_round` does: the queue done, and the stamp unchanged across the
 //! round. After the decision nothing is drained
@@ -25,7 +25,8 @@
 //! decision: in particular `Y`, which only a scan of `X` marks. The control decides on "the
 //! queue is done" alone, and loom must find the schedule in which the mutator, after
 //! answering, shades `X` into its private buffer while the worker takes `A` (moving the stamp),
-//! so `X` is never scanned and `Y` is lost.
+//! so `X` is never scanned and `Y` is lost (under Dijkstra `X` is shaded by its store into
+//! `B`, under Yuasa by its deletion from `A`; a control runs for each).
 
 use std::time::Duration;
 
@@ -136,11 +137,12 @@ fn start(kind: BarrierKind, rounds: usize) -> Vec<usize> {
     heap.reachable().into_iter().filter(|&o| !heap.marks.is_marked(granule(o))).collect()
 }
 
-/// One execution of the termination; returns the reachable objects unmarked at the decision.
-fn terminate(check_stamp: bool) -> Vec<usize> {
+/// One execution of the termination under `kind`; returns the reachable objects unmarked at
+/// the decision.
+fn terminate(kind: BarrierKind, check_stamp: bool) -> Vec<usize> {
     let heap = Heap::new();
     heap.objs[X].slots[0].store(heap.ptr(Y), Ordering::Relaxed);
-    heap.phase.set(Phase::Mark, BarrierKind::Dijkstra);
+    heap.phase.set(Phase::Mark, kind);
     let hs = Arc::new(Handshake::default());
     let mut m = Mutator::register(&hs, &heap);
     // The root scan already ran: `R` is black, `A` and `B` are grey in the queue.
@@ -172,7 +174,7 @@ fn terminate(check_stamp: bool) -> Vec<usize> {
                     // The decision: the barrier goes off, nothing is drained any more.
                     let missed: Vec<usize> =
                         heap.reachable().into_iter().filter(|&o| !heap.marks.is_marked(granule(o))).collect();
-                    heap.phase.set(Phase::Sweep, BarrierKind::Dijkstra);
+                    heap.phase.set(Phase::Sweep, kind);
                     return missed;
                 }
                 // Not yet: let the worker and the mutator run (the real collector's drain waits
@@ -237,18 +239,48 @@ fn a_yuasa_start_with_one_round_is_caught() {
     control("ragged start: Yuasa, one round (control)", 2, || start(BarrierKind::Yuasa, 1).contains(&X));
 }
 
-#[test]
-fn a_handshake_termination_decides_only_when_everything_reachable_is_marked() {
+fn check_termination(name: &str, kind: BarrierKind) {
     // Three preemptions: the losing schedule of the control needs them (the mutator must
     // answer after the round was requested, and shade before the worker reaches `A`).
-    explore("ragged termination: stamp checked", 3, || {
-        let missed = terminate(true);
+    explore(name, 3, move || {
+        let missed = terminate(kind, true);
         assert!(missed.is_empty(), "objects {missed:?} are reachable but not marked at the decision");
     });
+}
+
+#[test]
+fn a_handshake_termination_decides_only_when_everything_reachable_is_marked() {
+    check_termination("ragged termination: Dijkstra, stamp checked", BarrierKind::Dijkstra);
+}
+
+/// Under Yuasa the mutator's clearing of `A` shades `X` (the deletion barrier) into its
+/// private buffer, where only the stamp shows it; its store into `B` shades nothing.
+#[test]
+fn a_handshake_termination_under_yuasa_decides_only_when_everything_reachable_is_marked() {
+    check_termination("ragged termination: Yuasa, stamp checked", BarrierKind::Yuasa);
+}
+
+#[test]
+fn a_handshake_termination_under_the_hybrid_barrier_decides_only_when_everything_reachable_is_marked() {
+    check_termination("ragged termination: hybrid, stamp checked", BarrierKind::Hybrid);
 }
 
 /// Control: deciding on an empty queue alone, without the stamp, loses `Y`.
 #[test]
 fn a_termination_without_the_stamp_is_caught() {
-    control("ragged termination: no stamp (control)", 3, || terminate(false).contains(&Y));
+    control("ragged termination: Dijkstra, no stamp (control)", 3, || {
+        terminate(BarrierKind::Dijkstra, false).contains(&Y)
+    });
+}
+
+/// Control: the same under Yuasa, where `X` waits in the buffer as a deleted value.
+#[test]
+fn a_yuasa_termination_without_the_stamp_is_caught() {
+    control("ragged termination: Yuasa, no stamp (control)", 3, || terminate(BarrierKind::Yuasa, false).contains(&Y));
+}
+
+/// Control: the same under the hybrid barrier.
+#[test]
+fn a_hybrid_termination_without_the_stamp_is_caught() {
+    control("ragged termination: hybrid, no stamp (control)", 3, || terminate(BarrierKind::Hybrid, false).contains(&Y));
 }
