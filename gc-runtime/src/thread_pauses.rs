@@ -19,8 +19,8 @@
 //! from [`Mutator::blocking`](crate::Mutator::blocking) that waited for a pause to end — and
 //! records it here: into the thread's own log of recent intervals, from which the minimum mutator
 //! utilisation is computed, into the running maximum of the current cycle, and into one
-//! histogram over all threads (the distribution of pauses any thread saw) — which a thread
-//! only *tries* to lock, so that recording never makes a thread wait (see
+//! histogram over all threads (the distribution of pauses any thread saw). A thread only
+//! *tries* to lock its log and the histogram, so that recording never makes it wait (see
 //! [`ThreadPauses::record`]).
 //!
 //! # Minimum mutator utilisation
@@ -33,7 +33,7 @@
 //! keeps the last [`LOG_CAPACITY`] intervals; when it drops older ones, its MMU covers the
 //! retained span only.
 
-use std::{collections::VecDeque, sync::Arc, time::Duration};
+use std::{cell::RefCell, collections::VecDeque, sync::Arc, time::Duration};
 
 use hdrhistogram::Histogram;
 
@@ -87,8 +87,27 @@ struct ThreadLog {
     unmerged: Vec<u64>,
 }
 
-/// A mutator's handle on its log.
-pub(crate) struct ThreadPauseLog(Arc<Mutex<ThreadLog>>);
+impl ThreadLog {
+    /// Append the interval `[start, start + ns)`, dropping the oldest at capacity.
+    fn push(&mut self, start: u64, ns: u64) {
+        // A thread's pauses do not overlap; clamp clock jitter so the log stays ordered.
+        let start = self.intervals.back().map_or(start, |&(s, n)| start.max(s + n));
+        if self.intervals.len() == LOG_CAPACITY {
+            self.intervals.pop_front();
+            self.truncated = true;
+        }
+        self.intervals.push_back((start, ns));
+        self.unmerged.push(ns);
+    }
+}
+
+/// A mutator's handle on its log, used by its own thread only.
+pub(crate) struct ThreadPauseLog {
+    shared: Arc<Mutex<ThreadLog>>,
+    /// Intervals recorded while a snapshot held the log's lock, oldest first: moved into the
+    /// log by the next record that gets the lock (see [`ThreadPauses::record`]).
+    pending: RefCell<Vec<(u64, u64)>>,
+}
 
 struct Totals {
     all: Histogram<u64>,
@@ -155,39 +174,44 @@ impl ThreadPauses {
             });
         }
         logs.push(log.clone());
-        ThreadPauseLog(log)
+        ThreadPauseLog { shared: log, pending: RefCell::new(Vec::new()) }
     }
 
     /// The thread of `log` spent `[start, start + length)` (since the runtime started) inside
     /// a handshake.
     ///
-    /// Recording must not become a wait of its own, which the figures would not show: the
-    /// thread's log is its own (only a snapshot takes its lock too), and the shared histogram
-    /// is only *tried*. Threads answer a round at about the same moment; one preempted while
-    /// holding the histogram's lock would otherwise hold up the others for a scheduler tick.
-    /// A length that does not get in stays in the log's `unmerged` list until a later record
-    /// or the next snapshot merges it.
+    /// Recording must not become a wait of its own, which the figures would not show, so no
+    /// lock is waited for. The thread's log is only *tried*: a snapshot (a [`crate::stats`]
+    /// call on another thread) may hold it, and that thread may be preempted; the interval
+    /// then waits in the handle's `pending` list, which only this thread touches, until a
+    /// later record gets the lock. The shared histogram is only tried too: threads answer a
+    /// round at about the same moment, and one preempted while holding the histogram's lock
+    /// would otherwise hold up the others for a scheduler tick. A length that does not get in
+    /// stays in the log's `unmerged` list until a later record or the next snapshot merges it.
     pub(crate) fn record(&self, log: &ThreadPauseLog, start: Duration, length: Duration) {
-        let (start, ns) = (nanos(start), nanos(length).max(1));
-        let mut l = log.0.lock();
-        // A thread's pauses do not overlap; clamp clock jitter so the log stays ordered.
-        let start = l.intervals.back().map_or(start, |&(s, n)| start.max(s + n));
-        if l.intervals.len() == LOG_CAPACITY {
-            l.intervals.pop_front();
-            l.truncated = true;
+        let ns = nanos(length).max(1);
+        let mut pending = log.pending.borrow_mut();
+        pending.push((nanos(start), ns));
+        if let Some(mut l) = log.shared.try_lock() {
+            for (start, ns) in pending.drain(..) {
+                l.push(start, ns);
+            }
+            if let Some(mut t) = self.totals.try_lock() {
+                t.merge(&mut l.unmerged);
+            }
         }
-        l.intervals.push_back((start, ns));
-        l.unmerged.push(ns);
-        if let Some(mut t) = self.totals.try_lock() {
-            t.merge(&mut l.unmerged);
-        }
-        drop(l);
+        drop(pending);
         self.cycle_max.fetch_max(ns, Ordering::Relaxed);
     }
 
-    /// The thread of `log` detached for good `now` after the runtime started.
+    /// The thread of `log` detached for good `now` after the runtime started (its pending
+    /// intervals go into the log: the thread leaves, so it may wait here).
     pub(crate) fn ended(&self, log: &ThreadPauseLog, now: Duration) {
-        log.0.lock().until = Some(nanos(now));
+        let mut l = log.shared.lock();
+        for (start, ns) in log.pending.borrow_mut().drain(..) {
+            l.push(start, ns);
+        }
+        l.until = Some(nanos(now));
     }
 
     /// The longest pause recorded since the last call (the collector calls it once per cycle).
@@ -333,10 +357,35 @@ mod tests {
         p.record(&a, Duration::from_millis(1), Duration::from_micros(7));
         assert_eq!(held.all.len(), 0, "not merged while the histogram was busy");
         drop(held);
-        assert_eq!(a.0.lock().unmerged, [7_000]);
+        assert_eq!(a.shared.lock().unmerged, [7_000]);
         let s = p.snapshot(Duration::from_millis(2));
         assert_eq!((s.count, s.total), (1, Duration::from_micros(7)), "merged by the snapshot");
-        assert!(a.0.lock().unmerged.is_empty());
+        assert!(a.shared.lock().unmerged.is_empty());
+    }
+
+    #[test]
+    fn a_record_never_waits_for_its_own_log() {
+        let p = ThreadPauses::default();
+        let a = p.register(Duration::ZERO);
+        p.record(&a, Duration::from_millis(1), Duration::from_micros(5));
+        let held = a.shared.lock();
+        // Would deadlock if `record` waited for the log (a snapshot holding it).
+        p.record(&a, Duration::from_millis(2), Duration::from_micros(9));
+        assert_eq!(p.take_cycle_max(), Duration::from_micros(9), "the maximum does not wait");
+        assert_eq!(held.intervals.len(), 1, "the second interval waits with the thread");
+        drop(held);
+        assert_eq!(*a.pending.borrow(), [(2_000_000, 9_000)]);
+        p.record(&a, Duration::from_millis(3), Duration::from_micros(2));
+        assert!(a.pending.borrow().is_empty(), "moved in by the next record");
+        let starts: Vec<u64> = a.shared.lock().intervals.iter().map(|&(s, _)| s).collect();
+        assert_eq!(starts, [1_000_000, 2_000_000, 3_000_000], "in order");
+        assert_eq!(p.snapshot(Duration::from_millis(4)).count, 3);
+        // One left pending when the thread ends is not lost.
+        let held = a.shared.lock();
+        p.record(&a, Duration::from_millis(5), Duration::from_micros(4));
+        drop(held);
+        p.ended(&a, Duration::from_millis(6));
+        assert_eq!(p.snapshot(Duration::from_millis(7)).count, 4);
     }
 
     #[test]
@@ -346,7 +395,7 @@ mod tests {
         for i in 0..LOG_CAPACITY as u64 + 10 {
             p.record(&a, Duration::from_micros(100 * i), Duration::from_micros(1));
         }
-        let l = a.0.lock();
+        let l = a.shared.lock();
         assert_eq!(l.intervals.len(), LOG_CAPACITY);
         assert!(l.truncated);
         assert_eq!(l.intervals.front().unwrap().0, 10 * 100_000);
@@ -362,6 +411,6 @@ mod tests {
         let attached = p.register(Duration::ZERO);
         let logs = p.logs.lock();
         assert!(logs.len() <= ENDED_LOGS + 2, "{}", logs.len());
-        assert!(logs.iter().any(|l| Arc::ptr_eq(l, &attached.0)), "an attached thread's log is kept");
+        assert!(logs.iter().any(|l| Arc::ptr_eq(l, &attached.shared)), "an attached thread's log is kept");
     }
 }
