@@ -1,7 +1,8 @@
-//! Pause time against heap size, concurrent vs stop-the-world: runs `pause_bench` once per
-//! collector mode and live-heap size, each in its own child process, then draws the longest
-//! pause of each run (and, for the concurrent collector, the longest time the world was
-//! stopped) into an SVG, and prints the figures as a Markdown table.
+//! Pause time against heap size, in the three settings: runs `pause_bench` once per setting
+//! and live-heap size, each in its own child process, then draws the longest pause any mutator
+//! thread saw in each run (`Stats::thread_pauses`: the time the thread spent inside the
+//! collector, measured by the thread) into an SVG, with the longest time the world was stopped
+//! for the concurrent collector with global stops, and prints the figures as a Markdown table.
 //!
 //! ```text
 //! cargo build --release -p gc-bench
@@ -10,10 +11,11 @@
 //! ```
 //!
 //! Each point is one `pause_bench` run: one mutator keeps replacing parts of the live heap
-//! while cycles run back to back, for `--seconds` seconds. The concurrent runs change phases by
-//! global stops of the world (`--phase-changes stops`), the stops this plot is about; with
-//! per-thread handshakes, the default, a concurrent cycle does not stop the world at all. The SVG is the one the book and the
-//! README show ([`plot::images_dir`]); `--out` writes it elsewhere.
+//! while cycles run back to back, for `--seconds` seconds. The settings: concurrent with phase
+//! changes by per-thread handshakes (the default; no global stop at all), concurrent with
+//! global stops of the world for its phase changes (`--phase-changes stops`, as the seed's
+//! collector), and stop-the-world. The SVG is the one the book and the README show
+//! ([`plot::images_dir`]); `--out` writes it elsewhere.
 
 use std::{
     path::{Path, PathBuf},
@@ -28,7 +30,7 @@ use gc_bench_support::{
 
 /// Command line.
 #[derive(Parser, Debug)]
-#[command(about = "Runs pause_bench at several heap sizes in both collector modes and plots the pauses (SVG)")]
+#[command(about = "Runs pause_bench at several heap sizes in three collector settings and plots the pauses (SVG)")]
 struct Args {
     /// Live objects per run, comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "125000,250000,500000,1000000,2000000")]
@@ -46,22 +48,26 @@ struct Args {
 #[derive(Debug, Clone, Copy)]
 struct Point {
     live: u64,
-    pause_max: f64,
-    pause_p99: f64,
+    thread_max: f64,
+    thread_p99: f64,
     stopped_max: f64,
 }
 
-fn run(mode: &str, live: u64, seconds: f64) -> Result<Point, String> {
+/// The settings, in plot and table order: label, `pause_bench --mode`, `--phase-changes`.
+const SETTINGS: [(&str, &str, &str); 3] = [
+    ("concurrent, handshakes", "concurrent", "handshakes"),
+    ("concurrent, global stops", "concurrent", "stops"),
+    ("stop-the-world", "stw", "stops"),
+];
+
+fn run(mode: &str, phase_changes: &str, live: u64, seconds: f64) -> Result<Point, String> {
     let bench = child::sibling("pause_bench").map_err(|e| e.to_string())?;
-    // Global stops: the figures plotted are the collector's stops of the world (with per-thread
-    // handshakes, the default, a concurrent cycle has none; `pause_bench` and the demo compare
-    // the two).
     let args = [
         CHILD_FLAG,
         "--mode",
         mode,
         "--phase-changes",
-        "stops",
+        phase_changes,
         "--live",
         &live.to_string(),
         "--seconds",
@@ -70,17 +76,17 @@ fn run(mode: &str, live: u64, seconds: f64) -> Result<Point, String> {
     let record = child::run(&bench, &args, mode, None)
         .map_err(|e| format!("{e} (build it first: cargo build --release -p gc-bench)"))?
         .into_record()
-        .map_err(|e| format!("pause_bench failed for {mode} {live}: {e}"))?;
+        .map_err(|e| format!("pause_bench failed for {mode} ({phase_changes}) {live}: {e}"))?;
     let ms = |key: &str| record.get_u64(key).map(|ns| ns as f64 / 1e6).ok_or_else(|| format!("result lacks {key}"));
     Ok(Point {
         live,
-        pause_max: ms("pause_max_ns")?,
-        pause_p99: ms("pause_p99_ns")?,
+        thread_max: ms("thread_pause_max_ns")?,
+        thread_p99: ms("thread_pause_p99_ns")?,
         stopped_max: ms("stopped_max_ns")?,
     })
 }
 
-fn draw(path: &Path, concurrent: &[Point], stw: &[Point]) -> Result<(), plot::PlotError> {
+fn draw(path: &Path, results: &[Vec<Point>]) -> Result<(), plot::PlotError> {
     let series = |label: &str, points: &[Point], value: fn(&Point) -> f64, color| Series {
         label: label.to_owned(),
         points: points.iter().map(|p| (p.live as f64, value(p))).collect(),
@@ -88,13 +94,19 @@ fn draw(path: &Path, concurrent: &[Point], stw: &[Point]) -> Result<(), plot::Pl
     };
     plot::line_chart(
         path,
-        "Longest pause vs live heap (one mutator mutating)",
+        "Longest pause a thread saw vs live heap (one mutator mutating)",
         "live objects",
         "milliseconds",
         &[
-            series("stop-the-world: max pause", stw, |p| p.pause_max, plot::RED),
-            series("concurrent: max pause (incl. time to safepoint)", concurrent, |p| p.pause_max, plot::BLUE),
-            series("concurrent: max time the world was stopped", concurrent, |p| p.stopped_max, plot::GREEN),
+            series("stop-the-world: longest pause", &results[2], |p| p.thread_max, plot::RED),
+            series("concurrent, global stops: longest pause", &results[1], |p| p.thread_max, plot::GREY),
+            series(
+                "concurrent, global stops: longest time the world was stopped",
+                &results[1],
+                |p| p.stopped_max,
+                plot::GREEN,
+            ),
+            series("concurrent, handshakes: longest pause", &results[0], |p| p.thread_max, plot::BLUE),
         ],
     )
 }
@@ -106,12 +118,12 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     }
     let out = args.out.clone().unwrap_or_else(|| plot::images_dir().join("pauses.svg"));
-    let mut results: Vec<(&str, Vec<Point>)> = Vec::new();
-    for mode in ["concurrent", "stw"] {
+    let mut results: Vec<Vec<Point>> = Vec::new();
+    for (label, mode, phase_changes) in SETTINGS {
         let mut points = Vec::new();
         for &live in &args.sizes {
-            eprintln!("pause_plot: {mode}, {live} live objects ...");
-            match run(mode, live, args.seconds) {
+            eprintln!("pause_plot: {label}, {live} live objects ...");
+            match run(mode, phase_changes, live, args.seconds) {
                 Ok(p) => points.push(p),
                 Err(e) => {
                     eprintln!("pause_plot: {e}");
@@ -119,17 +131,19 @@ fn main() -> ExitCode {
                 }
             }
         }
-        results.push((mode, points));
+        results.push(points);
     }
-    println!("| live objects | concurrent max pause | concurrent p99 | concurrent world stopped | stop-the-world max pause |");
+    println!(
+        "| live objects | handshakes: longest pause (p99) | global stops: longest pause (p99) | global stops: world stopped | stop-the-world: longest pause |"
+    );
     println!("|---|---|---|---|---|");
-    for (c, s) in results[0].1.iter().zip(&results[1].1) {
+    for ((h, g), s) in results[0].iter().zip(&results[1]).zip(&results[2]) {
         println!(
-            "| {} | {:.3} ms | {:.3} ms | {:.3} ms | {:.1} ms |",
-            c.live, c.pause_max, c.pause_p99, c.stopped_max, s.pause_max
+            "| {} | {:.3} ms ({:.3}) | {:.3} ms ({:.3}) | {:.3} ms | {:.1} ms |",
+            h.live, h.thread_max, h.thread_p99, g.thread_max, g.thread_p99, g.stopped_max, s.thread_max
         );
     }
-    if let Err(e) = draw(&out, &results[0].1, &results[1].1) {
+    if let Err(e) = draw(&out, &results) {
         eprintln!("pause_plot: cannot draw {}: {e}", out.display());
         return ExitCode::FAILURE;
     }
