@@ -267,13 +267,14 @@ impl PageHeap {
         self.live_bytes.fetch_add(free * slot_size, Ordering::Relaxed);
     }
 
-    /// Take back a page from a cache.
+    /// Take back a page from a cache, without waiting for its class's lock (see
+    /// `central.rs`, "Pages handed back without the lock").
     pub(crate) fn release(&self, page: &'static Page) {
         // SAFETY: the cache owned the page and gives it up here.
         let (slots, free) = unsafe { (page.slots(), page.free_slots()) };
         let (class, size) = (slots.class, slots.slot_size);
         self.live_bytes.fetch_sub(free * size, Ordering::Relaxed);
-        self.central[class].lock().file(page, free > 0);
+        self.central[class].hand_back(page, free > 0);
     }
 
     fn account_sweep(&self, r: SweepResult) {
