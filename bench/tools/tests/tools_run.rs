@@ -65,7 +65,15 @@ fn pause_plot_draws_the_svg() {
         "{stdout}"
     );
     let text = std::fs::read_to_string(&svg).unwrap();
-    assert!(text.starts_with("<svg") && text.contains("stop-the-world: max pause"), "{}", svg.display());
+    assert!(text.starts_with("<svg"), "{}", svg.display());
+    for legend in [
+        "stop-the-world: longest pause",
+        "concurrent, global stops: longest pause",
+        "concurrent, global stops: longest time the world was stopped",
+        "concurrent, handshakes: longest pause",
+    ] {
+        assert!(text.contains(legend), "{} lacks {legend}", svg.display());
+    }
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
