@@ -181,7 +181,7 @@ impl ThreadPauses {
     /// a handshake.
     ///
     /// Recording must not become a wait of its own, which the figures would not show, so no
-    /// lock is waited for. The thread's log is only *tried*: a snapshot (a [`crate::stats`]
+    /// lock is waited for. The thread's log is only *tried*: a snapshot (a [`crate::stats()`]
     /// call on another thread) may hold it, and that thread may be preempted; the interval
     /// then waits in the handle's `pending` list, which only this thread touches, until a
     /// later record gets the lock. The shared histogram is only tried too: threads answer a
