@@ -15,6 +15,15 @@ use std::{
     time::Instant,
 };
 
+/// A loom builder with at most `bound` preemptions per execution, unless
+/// `LOOM_MAX_PREEMPTIONS` sets another; returns it with the bound in force.
+fn bounded_builder(bound: usize) -> (loom::model::Builder, usize) {
+    let mut builder = loom::model::Builder::new();
+    let bound = builder.preemption_bound.unwrap_or(bound);
+    builder.preemption_bound = (bound < 100).then_some(bound);
+    (builder, bound)
+}
+
 /// The panic payload [`find_losing_schedule`] stops loom's exploration with.
 struct Lost;
 
@@ -30,9 +39,7 @@ pub(crate) fn find_losing_schedule(
     bound: usize,
     model: impl Fn() -> bool + Sync + Send + 'static,
 ) -> usize {
-    let mut builder = loom::model::Builder::new();
-    let bound = builder.preemption_bound.unwrap_or(bound);
-    builder.preemption_bound = (bound < 100).then_some(bound);
+    let (builder, bound) = bounded_builder(bound);
     let executions = Arc::new(AtomicUsize::new(0));
     let counter = executions.clone();
     let start = Instant::now();
@@ -89,9 +96,7 @@ fn report(line: &str) {
 /// The line is also appended to the file `LOOM_REPORT` names, if set: CI runs the models once,
 /// inside `cargo test --workspace`, and shows the counts from that file.
 pub(crate) fn explore(name: &str, bound: usize, model: impl Fn() + Sync + Send + 'static) -> usize {
-    let mut builder = loom::model::Builder::new();
-    let bound = builder.preemption_bound.unwrap_or(bound);
-    builder.preemption_bound = (bound < 100).then_some(bound);
+    let (builder, bound) = bounded_builder(bound);
     let executions = Arc::new(AtomicUsize::new(0));
     let counter = executions.clone();
     let start = Instant::now();
