@@ -41,10 +41,17 @@
 //! With per-thread handshakes the collector decides that marking is over without stopping
 //! the world (see `collector/mod.rs`, "Termination without a pause"). It needs to know that no
 //! grey work was created or taken up during a whole handshake round, not only that the queue is
-//! empty at its end: [`GreyQueue::stamp`] pairs the busy word's entry count (work taken) with a
-//! count of buffers published (work created where another thread can see it). Both only grow
-//! while work moves (a pop that finds nothing undoes its entry), so an unchanged stamp across
-//! the round means that nobody published or took a buffer in it.
+//! empty at its end: [`GreyQueue::stamp`] pairs the whole busy word — the entry count (work
+//! taken) *and* the number of workers busy — with a count of buffers published (work created
+//! where another thread can see it). The counts only grow while work moves (a pop that finds
+//! nothing undoes its entry), so an unchanged stamp across the round means that nobody
+//! published or took a buffer in it — and, with the queue done at its end (nobody busy then),
+//! that nobody was busy at its start either. The busy count is part of the stamp for that last
+//! clause: a worker or assist that took grey work *before* the round and finished scanning it
+//! during the round moves no entry count, yet a mutator that answered early may have shaded,
+//! into its private buffer, an object whose only grey protector was in that worker's hands
+//! (the loom model `ragged termination: Dijkstra, stamp checked` finds that schedule when the
+//! stamp holds the entry count alone).
 //!
 //! # Deferred objects
 //!
@@ -199,10 +206,11 @@ impl<T> GreyQueue<T> {
             && self.busy.load(Ordering::SeqCst) == before
     }
 
-    /// A stamp that changes whenever grey work is published or taken up: buffers published, and
-    /// entries into the busy state that took work (see "Ragged termination").
+    /// A stamp that changes whenever grey work is published, taken up or finished: buffers
+    /// published, and the busy word (entries into the busy state that took work, and workers
+    /// busy now; see "Ragged termination").
     pub(crate) fn stamp(&self) -> (u64, u64) {
-        (self.busy.load(Ordering::SeqCst) >> 32, self.published.load(Ordering::SeqCst))
+        (self.busy.load(Ordering::SeqCst), self.published.load(Ordering::SeqCst))
     }
 
     /// A worker found no buffer and waits for one (until [`GreyQueue::fed`]).
@@ -354,5 +362,28 @@ mod tests {
         buf.flush(&q);
         assert_eq!(q.clear(), 10);
         assert!(q.is_quiescent());
+    }
+
+    #[test]
+    fn the_stamp_moves_when_work_is_published_taken_or_finished_and_not_on_a_failed_pop() {
+        let q = GreyQueue::<ObjPtr>::default();
+        let mut buf = ShadeBuffer::default();
+        let s0 = q.stamp();
+        assert!(q.pop_busy().is_none());
+        assert_eq!(q.stamp(), s0, "a pop that found nothing undoes its entry");
+        buf.push(fake(0), &q);
+        assert_eq!(q.stamp(), s0, "a private shade is not visible");
+        buf.flush(&q);
+        let s1 = q.stamp();
+        assert_ne!(s1, s0, "a publication moves the stamp");
+        let taken = q.pop_busy().unwrap();
+        let s2 = q.stamp();
+        assert_ne!(s2, s1, "taking work moves the stamp");
+        q.recycle(taken);
+        q.leave_busy();
+        // A worker busy since before `s2` finished: the entry count is what it was at `s2`,
+        // the busy count is not (see "Ragged termination").
+        assert!(q.is_done());
+        assert_ne!(q.stamp(), s2, "finishing work moves the stamp");
     }
 }

@@ -109,7 +109,8 @@
 //! 4'. Repeat: drain the queue with the workers; a handshake round (every mutator publishes its
 //!    buffer); then, holding the root-table lock (orphan shades published) and the weak gate
 //!    exclusively, decide: marking is over if the queue is done (quiescent, nothing deferred),
-//!    *and* no buffer was published or taken up since before the round
+//!    *and then* — read after that — no buffer was published or taken up since before the
+//!    round and the number of busy workers is what it was then
 //!    ([`GreyQueue::stamp`](crate::shade::GreyQueue)), *and* no unmarked object was upgraded
 //!    from a weak reference since before the round (`weak.rs`). If so, still holding both: the
 //!    weak verdict, phase `MarkTermination`, then `Sweep` (barrier off). No drain ever runs
@@ -120,15 +121,22 @@
 //!
 //! Why a quiet round is enough. Call a shaded object that no worker has scanned yet *grey* —
 //! in a mutator's buffer, the queue, a worker's or assist's stack, the deferred list. Take a
-//! round that ran from `s` (stamp read) to `e` (decision), with the queue done at `e`. Suppose
+//! round that ran from `s` (stamp read) to `e` (the queue found done), with the stamp read
+//! again after `e` unchanged: nothing was published or taken up in `[s, e]`, and as nobody is
+//! busy at `e`, nobody held grey work at `s` either (the busy count is part of the stamp: a
+//! worker that finished in the round lowered it, and raising it again takes a new entry).
+//! Suppose
 //! some mutator M shaded a white object W at a time `t` in the round after M answered (before
 //! its answer, its flush would have published W and moved the stamp). M holds no pointer
 //! across its answer, so W — a pointer M stores, loaded after its answer, or the one its store
 //! overwrites — was in a slot or root after M's answer: W was reachable at `t`.
 //! By the barrier's invariant (Dijkstra: no black-to-white edge; Yuasa: every white snapshot
 //! object is protected by a grey one), a path to W passes through a grey object G at `t`. If G
-//! is in the queue or a worker's hands, it is scanned by `e` (the queue is done then), and
-//! taking it or shading its white successor moves the stamp. If G is in a mutator's buffer, it
+//! is in the queue or a worker's hands, it is scanned by `e` (the queue is done then), and it
+//! was taken up after `s` — which moves the stamp — for nobody held grey work at `s`. (Both halves
+//! matter, and the loom models have a control for each: read the stamp before the queue, and
+//! a worker takes and finishes G between the two reads; leave the busy count out, and a
+//! worker that took G before `s` finishes it in the round unseen.) If G is in a mutator's buffer, it
 //! is published at that mutator's answer if that comes after `t`, which moves the stamp — or G
 //! was shaded after that mutator's answer, and the same reasoning applies to G at an earlier
 //! time. The chain of earlier times is finite, so it ends in a stamp change: contradiction.
@@ -541,8 +549,10 @@ impl Cycle {
             return RaggedRound::MustStop;
         }
         let _gate = rt.weak_gate.write();
-        let quiet = (rt.grey.stamp(), rt.weaks.unmarked_upgrades()) == before;
-        if !(quiet && rt.grey.is_done()) {
+        // The queue done first, then the stamp: read the other way round, a worker or an assist
+        // could take and finish the last grey work between the two reads, seen by neither (the
+        // loom control `ragged termination: Dijkstra, stamp read first`).
+        if !rt.grey.is_done() || (rt.grey.stamp(), rt.weaks.unmarked_upgrades()) != before {
             return RaggedRound::Busy;
         }
         clock::set_weak_verdict();

@@ -265,22 +265,20 @@ fn without_a_barrier_the_model_finds_the_lost_object() {
     assert!(lost.load(std::sync::atomic::Ordering::Relaxed), "loom found no schedule that loses X without a barrier");
 }
 
-/// Explore the racing writers for `barrier`; every execution must mark every reachable object.
-fn check_racing(name: &str, barrier: Barrier) {
-    explore(name, 2, move || {
-        let missed = run_with(barrier, Some(barrier));
-        assert!(missed.is_empty(), "objects {missed:?} are reachable but not marked");
-    });
-}
-
+/// Two writers race on `A`'s first slot under the deletion barrier: every execution must mark
+/// every reachable object.
+///
+/// The hybrid barrier is not modelled separately here: it shades what Yuasa shades (the
+/// overwritten pointer, read the same way) and, besides, the stored one, and shading more
+/// never loses an object. Its own paths run in the hybrid barrier model above and in the
+/// handshake models (`ragged.rs`); a separate racing run cost 400k executions, two minutes of
+/// CI, for nothing this one does not check.
 #[test]
 fn yuasa_racing_writers_never_lose_the_start_value() {
-    check_racing("barrier: Yuasa, racing writers", YUASA);
-}
-
-#[test]
-fn hybrid_racing_writers_never_lose_the_start_value() {
-    check_racing("barrier: hybrid, racing writers", HYBRID);
+    explore("barrier: Yuasa, racing writers", 2, || {
+        let missed = run_with(YUASA, Some(YUASA));
+        assert!(missed.is_empty(), "objects {missed:?} are reachable but not marked");
+    });
 }
 
 /// The racers' control: a racer that shades nothing overwrites `X`, the start value, unseen, and

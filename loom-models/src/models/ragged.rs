@@ -17,16 +17,26 @@
 //! `M1` answers, loads `X`; `M2`, not yet answering, clears `A` without a barrier; the snapshot
 //! is taken and `B` scanned; `M1` stores `X` into `B` under Yuasa, which does not shade it).
 //!
-//! **Termination.** Marking runs (under each barrier); a mutator moves `X` from `A` into `B` between two
-//! safepoints while a worker drains the queue and the collector runs rounds (draining between
-//! them), deciding as `ragged_round` does: the queue done, and the stamp unchanged across the
-//! round. After the decision nothing is drained
-//! any more — the barrier goes off — so every reachable object must be marked *at* the
-//! decision: in particular `Y`, which only a scan of `X` marks. The control decides on "the
-//! queue is done" alone, and loom must find the schedule in which the mutator, after
-//! answering, shades `X` into its private buffer while the worker takes `A` (moving the stamp),
-//! so `X` is never scanned and `Y` is lost (under Dijkstra `X` is shaded by its store into
-//! `B`, under Yuasa by its deletion from `A`; a control runs for each).
+//! **Termination.** Marking runs (under each barrier); the collector, on the model's main
+//! thread, runs rounds (draining between them) and decides as `ragged_round` does: the queue
+//! done, then the stamp unchanged across the round. After the decision nothing is drained any
+//! more — the barrier goes off — so every reachable object must be marked *at* the decision:
+//! in particular `Y`, which only a scan of `X` marks. Two scenarios:
+//!
+//! - *One mutator and a worker* ([`terminate`]): `A` and `B` grey in the queue; the mutator
+//!   moves `X` from `A` into `B` between two safepoints while the worker drains the queue —
+//!   from the start, or (`busy_before`) having taken `A` and `B` before the first stamp.
+//! - *Two mutators, one answering late* ([`terminate_late`]): `A` grey in the late mutator's
+//!   buffer; the early one answers and moves `X`, the late one answers (publishing `A`) and
+//!   then takes `A` back from the queue as a mark assist.
+//!
+//! In both, the losing schedule has a mutator that, after answering, shades `X` into its
+//! private buffer (under Dijkstra by its store into `B`, under Yuasa by its deletion from
+//! `A`) while the grey object that protected `X` is scanned, so `X` is never scanned and `Y`
+//! is lost. The controls decide by a broken rule, and loom must find that schedule: no stamp
+//! (for each barrier, in both scenarios), the stamp read before the queue is found done, and a
+//! stamp without the busy count (with the worker busy since before the round). The last two
+//! are what the first version of `ragged_round` did; these models found them.
 
 use std::time::Duration;
 
@@ -139,7 +149,7 @@ fn start(kind: BarrierKind, rounds: usize) -> Vec<usize> {
 
 /// One execution of the termination under `kind`; returns the reachable objects unmarked at
 /// the decision.
-fn terminate(kind: BarrierKind, check_stamp: bool) -> Vec<usize> {
+fn terminate(kind: BarrierKind, check: Decision, busy_before: bool) -> Vec<usize> {
     let heap = Heap::new();
     heap.objs[X].slots[0].store(heap.ptr(Y), Ordering::Relaxed);
     heap.phase.set(Phase::Mark, kind);
@@ -153,44 +163,130 @@ fn terminate(kind: BarrierKind, check_stamp: bool) -> Vec<usize> {
     roots.push(A, &heap.queue);
     roots.push(B, &heap.queue);
     roots.flush(&heap.queue);
-    // A worker (or an assist) drains the queue while the collector's first round runs.
+    // A worker (or an assist) drains the queue while the collector's first round runs; with
+    // `busy_before` it took `A` and `B` before the collector read its first stamp.
+    let taken = busy_before.then(|| heap.queue.pop_busy().expect("A and B are queued"));
     let worker = {
         let heap = heap.clone();
-        thread::spawn(move || drain_queue(&heap, &mut vec![]))
-    };
-    let collector = {
-        let (heap, hs) = (heap.clone(), hs.clone());
         thread::spawn(move || {
             let mut stack = vec![];
-            let mut first = true;
-            loop {
-                if !std::mem::take(&mut first) {
-                    drain_queue(&heap, &mut stack);
-                }
-                let before = heap.queue.stamp();
-                hs.ragged_flush(WARN_AFTER);
-                let quiet = !check_stamp || heap.queue.stamp() == before;
-                if quiet && heap.queue.is_done() {
-                    // The decision: the barrier goes off, nothing is drained any more.
-                    let missed: Vec<usize> =
-                        heap.reachable().into_iter().filter(|&o| !heap.marks.is_marked(granule(o))).collect();
-                    heap.phase.set(Phase::Sweep, kind);
-                    return missed;
-                }
-                // Not yet: let the worker and the mutator run (the real collector's drain waits
-                // for its workers).
-                thread::yield_now();
+            if let Some(buf) = taken {
+                stack.extend(buf.iter().copied());
+                heap.queue.recycle(buf);
+                drain(&heap, &mut stack);
+                heap.queue.leave_busy();
             }
+            drain_queue(&heap, &mut stack)
         })
     };
-    m.safepoint();
-    let x = m.load(A, 0);
-    m.store(B, 0, x);
-    m.store(A, 0, std::ptr::null_mut());
-    m.safepoint();
-    m.leave();
+    let mutator = thread::spawn(move || {
+        m.safepoint();
+        let x = m.load(A, 0);
+        m.store(B, 0, x);
+        m.store(A, 0, std::ptr::null_mut());
+        m.safepoint();
+        m.leave();
+    });
+    // The collector, on the model's main thread.
+    let missed = decide(&heap, &hs, kind, check);
+    mutator.join().unwrap();
     worker.join().unwrap();
-    collector.join().unwrap()
+    missed
+}
+
+/// How the collector decides that a round was quiet: `ragged_round`'s rule, and the broken
+/// rules the controls check.
+#[derive(Clone, Copy, PartialEq)]
+enum Decision {
+    /// The queue done at the end of the round, then the stamp unchanged across it.
+    Stamp,
+    /// The queue done, nothing else.
+    NoStamp,
+    /// The stamp read first, then the queue: a worker may take and finish the last grey work
+    /// between the two reads.
+    StampReadFirst,
+    /// The stamp without the busy count (entries and publications only): a worker busy since
+    /// before the round may finish during it unseen.
+    EntriesOnly,
+}
+
+/// The collector's termination: rounds (draining between them, not before the first) until
+/// one decides by `rule`. After the decision nothing is drained any more (the barrier goes
+/// off), so it returns the reachable objects unmarked at that moment.
+fn decide(heap: &Heap, hs: &Handshake, kind: BarrierKind, rule: Decision) -> Vec<usize> {
+    let stamp = || {
+        let (busy, published) = heap.queue.stamp();
+        if rule == Decision::EntriesOnly {
+            (busy >> 32, published)
+        } else {
+            (busy, published)
+        }
+    };
+    let mut stack = vec![];
+    let mut first = true;
+    loop {
+        if !std::mem::take(&mut first) {
+            drain_queue(heap, &mut stack);
+        }
+        let before = stamp();
+        hs.ragged_flush(WARN_AFTER);
+        let quiet = match rule {
+            Decision::NoStamp => heap.queue.is_done(),
+            Decision::StampReadFirst => stamp() == before && heap.queue.is_done(),
+            // The queue done first, then the stamp (as `ragged_round`).
+            Decision::Stamp | Decision::EntriesOnly => heap.queue.is_done() && stamp() == before,
+        };
+        if quiet {
+            let missed: Vec<usize> =
+                heap.reachable().into_iter().filter(|&o| !heap.marks.is_marked(granule(o))).collect();
+            heap.phase.set(Phase::Sweep, kind);
+            return missed;
+        }
+        // Not yet: let the worker and the mutators run (the real collector's drain waits for
+        // its workers).
+        thread::yield_now();
+    }
+}
+
+/// One execution of the termination with two mutators, one of which answers late; returns
+/// the reachable objects unmarked at the decision.
+///
+/// `R` and `B` are black; `A` is grey in the late mutator's private buffer (it shaded `A`
+/// before the round: the grey object of the argument's second case, "in a mutator's buffer").
+/// `M1` answers, then moves `X` from `A` into `B` — shading `X` into its own buffer, under
+/// Dijkstra by the store into black `B`, under Yuasa by clearing `A` — while `M2`, late, answers
+/// (publishing `A`), and then assists: it takes `A` and scans it. No worker runs; the
+/// collector drains between rounds.
+fn terminate_late(kind: BarrierKind, check: Decision) -> Vec<usize> {
+    let heap = Heap::new();
+    heap.objs[X].slots[0].store(heap.ptr(Y), Ordering::Relaxed);
+    heap.phase.set(Phase::Mark, kind);
+    let hs = Arc::new(Handshake::default());
+    let mut m1 = Mutator::register(&hs, &heap);
+    let mut m2 = Mutator::register(&hs, &heap);
+    for o in [R, B, A] {
+        assert!(heap.marks.try_mark(granule(o)));
+    }
+    m2.buf.push(A, &heap.queue);
+    let late = thread::spawn(move || {
+        m2.safepoint();
+        // A mark assist (an allocation's): take grey work from the queue and scan it.
+        drain_queue(&m2.heap, &mut vec![]);
+        m2.leave();
+    });
+    let early = thread::spawn(move || {
+        m1.safepoint();
+        let x = m1.load(A, 0);
+        m1.store(B, 0, x);
+        m1.store(A, 0, std::ptr::null_mut());
+        m1.safepoint();
+        m1.leave();
+    });
+    // The collector, on the model's main thread.
+    let missed = decide(&heap, &hs, kind, check);
+    early.join().unwrap();
+    late.join().unwrap();
+    missed
 }
 
 fn check_start(name: &str, kind: BarrierKind, rounds: usize) {
@@ -232,48 +328,135 @@ fn a_yuasa_start_with_one_round_is_caught() {
     control("ragged start: Yuasa, one round (control)", 2, || start(BarrierKind::Yuasa, 1).contains(&X));
 }
 
-fn check_termination(name: &str, kind: BarrierKind) {
-    // Three preemptions: the losing schedule of the control needs them (the mutator must
-    // answer after the round was requested, and shade before the worker reaches `A`).
-    explore(name, 3, move || {
-        let missed = terminate(kind, true);
+/// Explore a termination model that must mark everything reachable by its decision. Two
+/// preemptions: with the collector on the main thread, every control's losing schedule needs
+/// at most two (at three, the one-mutator models pass too, at 0.8–1.0 M executions each,
+/// minutes in all: `LOOM_MAX_PREEMPTIONS=3`).
+fn check_termination(name: &str, model: impl Fn() -> Vec<usize> + Sync + Send + 'static) {
+    explore(name, 2, move || {
+        let missed = model();
         assert!(missed.is_empty(), "objects {missed:?} are reachable but not marked at the decision");
     });
 }
 
 #[test]
 fn a_handshake_termination_decides_only_when_everything_reachable_is_marked() {
-    check_termination("ragged termination: Dijkstra, stamp checked", BarrierKind::Dijkstra);
+    check_termination("ragged termination: Dijkstra, stamp checked", || {
+        terminate(BarrierKind::Dijkstra, Decision::Stamp, false)
+    });
 }
 
 /// Under Yuasa the mutator's clearing of `A` shades `X` (the deletion barrier) into its
 /// private buffer, where only the stamp shows it; its store into `B` shades nothing.
 #[test]
 fn a_handshake_termination_under_yuasa_decides_only_when_everything_reachable_is_marked() {
-    check_termination("ragged termination: Yuasa, stamp checked", BarrierKind::Yuasa);
+    check_termination("ragged termination: Yuasa, stamp checked", || {
+        terminate(BarrierKind::Yuasa, Decision::Stamp, false)
+    });
 }
 
 #[test]
 fn a_handshake_termination_under_the_hybrid_barrier_decides_only_when_everything_reachable_is_marked() {
-    check_termination("ragged termination: hybrid, stamp checked", BarrierKind::Hybrid);
+    check_termination("ragged termination: hybrid, stamp checked", || {
+        terminate(BarrierKind::Hybrid, Decision::Stamp, false)
+    });
+}
+
+/// A worker that took `A` and `B` before the collector's first stamp, and scans them during
+/// the round: only the busy count in the stamp shows that.
+#[test]
+fn a_handshake_termination_sees_a_worker_busy_since_before_the_round() {
+    check_termination("ragged termination: Dijkstra, a worker busy since before the round", || {
+        terminate(BarrierKind::Dijkstra, Decision::Stamp, true)
+    });
+}
+
+/// Two mutators, one answering late and then assisting: the grey object protecting `X` is
+/// in the late one's buffer when the round starts.
+#[test]
+fn a_handshake_termination_with_a_late_mutator_decides_only_when_everything_reachable_is_marked() {
+    check_termination("ragged termination, two mutators: Dijkstra, stamp checked", || {
+        terminate_late(BarrierKind::Dijkstra, Decision::Stamp)
+    });
+}
+
+#[test]
+fn a_handshake_termination_with_a_late_mutator_under_yuasa_decides_only_when_everything_reachable_is_marked() {
+    check_termination("ragged termination, two mutators: Yuasa, stamp checked", || {
+        terminate_late(BarrierKind::Yuasa, Decision::Stamp)
+    });
+}
+
+#[test]
+fn a_handshake_termination_with_a_late_mutator_under_the_hybrid_barrier_decides_only_when_everything_reachable_is_marked(
+) {
+    check_termination("ragged termination, two mutators: hybrid, stamp checked", || {
+        terminate_late(BarrierKind::Hybrid, Decision::Stamp)
+    });
 }
 
 /// Control: deciding on an empty queue alone, without the stamp, loses `Y`.
 #[test]
 fn a_termination_without_the_stamp_is_caught() {
-    control("ragged termination: Dijkstra, no stamp (control)", 3, || {
-        terminate(BarrierKind::Dijkstra, false).contains(&Y)
+    control("ragged termination: Dijkstra, no stamp (control)", 2, || {
+        terminate(BarrierKind::Dijkstra, Decision::NoStamp, false).contains(&Y)
     });
 }
 
 /// Control: the same under Yuasa, where `X` waits in the buffer as a deleted value.
 #[test]
 fn a_yuasa_termination_without_the_stamp_is_caught() {
-    control("ragged termination: Yuasa, no stamp (control)", 3, || terminate(BarrierKind::Yuasa, false).contains(&Y));
+    control("ragged termination: Yuasa, no stamp (control)", 2, || {
+        terminate(BarrierKind::Yuasa, Decision::NoStamp, false).contains(&Y)
+    });
 }
 
 /// Control: the same under the hybrid barrier.
 #[test]
 fn a_hybrid_termination_without_the_stamp_is_caught() {
-    control("ragged termination: hybrid, no stamp (control)", 3, || terminate(BarrierKind::Hybrid, false).contains(&Y));
+    control("ragged termination: hybrid, no stamp (control)", 2, || {
+        terminate(BarrierKind::Hybrid, Decision::NoStamp, false).contains(&Y)
+    });
+}
+
+/// Control: the stamp read before the queue is found done — the worker takes and finishes
+/// the last grey work between the two reads.
+#[test]
+fn a_termination_that_reads_the_stamp_first_is_caught() {
+    control("ragged termination: Dijkstra, stamp read first (control)", 2, || {
+        terminate(BarrierKind::Dijkstra, Decision::StampReadFirst, false).contains(&Y)
+    });
+}
+
+/// Control: a stamp without the busy count misses the worker busy since before the round.
+#[test]
+fn a_termination_without_the_busy_count_is_caught() {
+    control("ragged termination: Dijkstra, stamp without busy count (control)", 2, || {
+        terminate(BarrierKind::Dijkstra, Decision::EntriesOnly, true).contains(&Y)
+    });
+}
+
+/// Control: two mutators, no stamp — the late mutator publishes `A` and takes it back as an
+/// assist within the round, while the early one holds `X` in its buffer.
+#[test]
+fn a_termination_with_a_late_mutator_without_the_stamp_is_caught() {
+    control("ragged termination, two mutators: Dijkstra, no stamp (control)", 2, || {
+        terminate_late(BarrierKind::Dijkstra, Decision::NoStamp).contains(&Y)
+    });
+}
+
+/// Control: the same under Yuasa (`X` shaded by its deletion from `A`).
+#[test]
+fn a_yuasa_termination_with_a_late_mutator_without_the_stamp_is_caught() {
+    control("ragged termination, two mutators: Yuasa, no stamp (control)", 2, || {
+        terminate_late(BarrierKind::Yuasa, Decision::NoStamp).contains(&Y)
+    });
+}
+
+/// Control: the same under the hybrid barrier.
+#[test]
+fn a_hybrid_termination_with_a_late_mutator_without_the_stamp_is_caught() {
+    control("ragged termination, two mutators: hybrid, no stamp (control)", 2, || {
+        terminate_late(BarrierKind::Hybrid, Decision::NoStamp).contains(&Y)
+    });
 }
