@@ -46,12 +46,12 @@
 //! where another thread can see it). The counts only grow while work moves (a pop that finds
 //! nothing undoes its entry), so an unchanged stamp across the round means that nobody
 //! published or took a buffer in it — and, with the queue done at its end (nobody busy then),
-//! that nobody was busy at its start either. The busy count is part of the stamp for that last
-//! clause: a worker or assist that took grey work *before* the round and finished scanning it
-//! during the round moves no entry count, yet a mutator that answered early may have shaded,
-//! into its private buffer, an object whose only grey protector was in that worker's hands
-//! (the loom model `ragged termination: Dijkstra, stamp checked` finds that schedule when the
-//! stamp holds the entry count alone).
+//! that nobody held grey work at its start either. The busy count is part of the stamp for
+//! that last clause: a worker or assist that took grey work *before* the round and finished
+//! scanning it during the round moves no entry count, yet a mutator that answered early may
+//! have shaded, into its private buffer, an object whose only grey protector was in that
+//! worker's hands (the loom control `ragged termination: Dijkstra, stamp without busy count`
+//! finds that schedule).
 //!
 //! # Deferred objects
 //!
