@@ -156,11 +156,16 @@ pub(super) fn drain(heap: &Heap, stack: &mut Vec<usize>) {
 /// Pop every queued buffer and scan it (`MarkWorker::drain_until_quiescent`).
 pub(super) fn drain_queue(heap: &Heap, stack: &mut Vec<usize>) {
     while let Some(buf) = heap.queue.pop_busy() {
-        stack.extend(buf.iter().copied());
-        heap.queue.recycle(buf);
-        drain(heap, stack);
-        heap.queue.leave_busy();
+        scan_taken(heap, buf, stack);
     }
+}
+
+/// Scan a buffer taken with [`GreyQueue::pop_busy`] and leave the busy state.
+pub(super) fn scan_taken(heap: &Heap, buf: Vec<usize>, stack: &mut Vec<usize>) {
+    stack.extend(buf.iter().copied());
+    heap.queue.recycle(buf);
+    drain(heap, stack);
+    heap.queue.leave_busy();
 }
 
 /// One execution; returns the reachable objects the marking missed.

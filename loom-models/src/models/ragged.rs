@@ -54,7 +54,9 @@ use loom::{
 };
 
 use super::{
-    barrier::{drain, drain_queue, granule, write, Barrier, Heap, Obj, A, B, DIJKSTRA, HYBRID, R, X, Y, YUASA},
+    barrier::{
+        drain, drain_queue, granule, scan_taken, write, Barrier, Heap, Obj, A, B, DIJKSTRA, HYBRID, R, X, Y, YUASA,
+    },
     explore, find_losing_schedule,
 };
 use crate::{clock::Phase, config::BarrierKind, grey_queue::ShadeBuffer, handshake::Handshake};
@@ -176,10 +178,7 @@ fn terminate(kind: BarrierKind, check: Decision, busy_before: bool) -> Vec<usize
         thread::spawn(move || {
             let mut stack = vec![];
             if let Some(buf) = taken {
-                stack.extend(buf.iter().copied());
-                heap.queue.recycle(buf);
-                drain(&heap, &mut stack);
-                heap.queue.leave_busy();
+                scan_taken(&heap, buf, &mut stack);
             }
             drain_queue(&heap, &mut stack)
         })
