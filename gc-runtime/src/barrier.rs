@@ -91,25 +91,13 @@
 //! about to write; it is what makes `Member::new` and `Member::set` safe.
 
 use crate::{
-    clock,
+    clock::{self, BarrierState},
     config::BarrierKind,
     object::{mark, Header},
     primitive::sync::atomic::AtomicPtr,
     runtime::Runtime,
     shade, slot, thread_state,
 };
-
-impl BarrierKind {
-    /// Whether this barrier shades the overwritten pointer.
-    pub(crate) fn shades_old(self) -> bool {
-        matches!(self, BarrierKind::Yuasa | BarrierKind::Hybrid)
-    }
-
-    /// Whether this barrier shades the stored pointer.
-    pub(crate) fn shades_new(self) -> bool {
-        matches!(self, BarrierKind::Dijkstra | BarrierKind::Hybrid)
-    }
-}
 
 /// Store into a `Member` slot.
 #[inline(always)]
@@ -167,12 +155,18 @@ fn write_marking(slot: &AtomicPtr<Header>, new: *mut Header, check_armed: bool) 
     };
     // A running mutator saw the barrier on and cannot pass a pause before this store, so the
     // barrier is still on; were it not, shading both pointers is always safe.
-    let kind = clock::barrier().unwrap_or(BarrierKind::Hybrid);
-    let epoch = clock::mark_epoch();
+    let state = clock::barrier_state().unwrap_or_else(|| BarrierState {
+        kind: BarrierKind::Hybrid,
+        epoch: clock::mark_epoch(),
+        window: false,
+    });
+    let epoch = state.epoch;
     // Under Yuasa, a thread that upgraded a weak reference during this marking may store an
     // object outside the snapshot: it shades what it stores as well (see `weak.rs`).
-    let shades_new = kind.shades_new() || weak_upgrade_epoch == epoch;
-    let Ok(greys) = slot::store_marking(slot, new, kind.shades_old(), shades_new, check_armed) else { unarmed_store() };
+    let shades_new = state.shades_new(clock::allocation_views()) || weak_upgrade_epoch == epoch;
+    let Ok(greys) = slot::store_marking(slot, new, state.shades_old(), shades_new, check_armed) else {
+        unarmed_store()
+    };
     for o in greys.into_iter().flatten() {
         // SAFETY: an overwritten pointer was in a slot of a reachable object until the store,
         // a stored one is a local of this mutator, and it has not passed a safepoint since:

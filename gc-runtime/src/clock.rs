@@ -4,11 +4,12 @@
 //!
 //! # State table
 //!
-//! The phase word is one atomic byte: bits 0–1 the phase, bits 2–3 the barrier kind of the
-//! cycle. Bit 0 is "write barrier on", so the barrier's fast path is one relaxed load and a bit
-//! test, and its slow path finds the kind in the same byte — the kind is set by the very store
+//! The phase word is one atomic 64-bit word: bits 0–1 the phase, bits 2–3 the barrier kind of
+//! the cycle, bit 4 the mark-start window, and the bits from 8 up the mark epoch. Bit 0 is
+//! "write barrier on", so the barrier's fast path is one relaxed load and a bit test, and its
+//! slow path finds the kind and the epoch in the same word — the kind is set by the very store
 //! that turns the barrier on, as Go's `setGCPhase` derives `writeBarrier.enabled` from
-//! `gcphase`.
+//! `gcphase`, and so is the epoch of the marking that begins.
 //!
 //! | transition (collector, world stopped unless noted) | phase | barrier | mark epoch | weak verdict | sweep epoch | allocation |
 //! |---|---|---|---|---|---|---|
@@ -41,19 +42,27 @@
 //! parked mutator on its way out) orders the store before the mutator's next read — or, with
 //! per-thread handshakes, before a round the collector waits out, whose acknowledgement orders
 //! it the same way for each mutator (see `collector/mod.rs`). Before that acknowledgement a
-//! mutator may see either value, which the mark-start window allows for. The slow path re-reads
-//! the word with `Acquire`, and the collector stores a new mark epoch before the word, so a
-//! slow path that sees the barrier on shades with the new epoch. Marker threads read it without the
-//! lock, so the collector's stores are `SeqCst` (not a hot path). The sweep epoch is published
-//! with `Release` and read with `Acquire`, so a sweeper that sees it also sees every mark the
-//! marking made.
+//! mutator may see either value, which the mark-start window allows for. Marker threads read
+//! it without the lock, so the collector's stores are `SeqCst` (not a hot path). The sweep
+//! epoch is published with `Release` and read with `Acquire`, so a sweeper that sees it also
+//! sees every mark the marking made.
+//!
+//! # Why the mark epoch is in the phase word
+//!
+//! A mutator allocates black for the marking whose epoch it last took (`heap/cache.rs`, "Whose
+//! mark epoch"), and a black object must never be stored into without the barrier. With the
+//! epoch in a word of its own, advanced just before the barrier went on, a mutator attaching
+//! between the two stores (the collector preempted there) took the new epoch while its
+//! barrier tests still read "off": it allocated black and stored into the new objects
+//! unbarriered, and the marking never scanned them. In one word the two cannot disagree: a
+//! thread that reads an epoch reads the barrier state stored with it, and by coherence its
+//! later reads of the word see that store or a later one. The barrier's slow path likewise
+//! finds the epoch to shade with in the word it tested.
 
-#[cfg(not(gc_loom))]
-use crate::primitive::sync::atomic::AtomicU64;
 use crate::{
     config::BarrierKind,
     named::{display_and_from_str, Named},
-    primitive::sync::atomic::{AtomicU8, Ordering},
+    primitive::sync::atomic::{AtomicU64, Ordering},
 };
 
 /// The phase of the collection cycle.
@@ -95,6 +104,12 @@ impl Named for Phase {
 display_and_from_str!(Phase);
 
 const BARRIER_BIT: u8 = 1;
+/// The mark epoch before the first marking (the sweep epoch starts there too).
+pub(crate) const FIRST_EPOCH: u64 = 1;
+/// The mark epoch's place in the phase word.
+const EPOCH_SHIFT: u32 = 8;
+/// The word's bits below the epoch: phase, kind and window.
+const STATE_MASK: u64 = (1 << EPOCH_SHIFT) - 1;
 const PHASE_BITS: u8 = 0b11;
 const KIND_SHIFT: u32 = 2;
 const KIND_BITS: u8 = 0b11;
@@ -127,76 +142,196 @@ const fn phase_of(word: u8) -> Phase {
     }
 }
 
-/// A phase word: the encoding of the state table in one atomic byte.
+/// A phase word: the encoding of the state table — phase, barrier kind, mark-start window and
+/// mark epoch — in one atomic word (see "Why the mark epoch is in the phase word").
 ///
-/// The collector has exactly one, in a process-wide static; the type exists on its own so the
-/// loom models (`gc-loom-models`) can run the real load and store orderings.
-pub(crate) struct PhaseWord(AtomicU8);
+/// The collector has exactly one, in a process-wide static, and is its only writer; the type
+/// exists on its own so the loom models (`gc-loom-models`) can run the real load and store
+/// orderings.
+pub(crate) struct PhaseWord(AtomicU64);
+
+/// The state bits of a word (phase, kind, window): its low byte.
+const fn state(word: u64) -> u8 {
+    (word & STATE_MASK) as u8
+}
 
 impl PhaseWord {
-    /// A word in [`Phase::Off`].
+    /// A word in [`Phase::Off`], mark epoch [`FIRST_EPOCH`].
     #[cfg(not(gc_loom))]
     pub(crate) const fn new() -> Self {
-        PhaseWord(AtomicU8::new(Phase::Off as u8))
+        PhaseWord(AtomicU64::new(FIRST_EPOCH << EPOCH_SHIFT | Phase::Off as u64))
     }
 
-    /// A word in [`Phase::Off`] (loom's atomics have no `const` constructor).
+    /// A word in [`Phase::Off`], mark epoch [`FIRST_EPOCH`] (loom's atomics have no `const`
+    /// constructor).
     #[cfg(gc_loom)]
     pub(crate) fn new() -> Self {
-        PhaseWord(AtomicU8::new(Phase::Off as u8))
+        PhaseWord(AtomicU64::new(FIRST_EPOCH << EPOCH_SHIFT | Phase::Off as u64))
     }
 
     /// The phase.
     #[inline]
     pub(crate) fn phase(&self) -> Phase {
-        phase_of(self.0.load(Ordering::Relaxed))
+        phase_of(state(self.0.load(Ordering::Relaxed)))
     }
 
     /// The barrier fast-path test: one relaxed load and a bit test.
     #[inline(always)]
     pub(crate) fn barrier_on(&self) -> bool {
-        self.0.load(Ordering::Relaxed) & BARRIER_BIT != 0
+        state(self.0.load(Ordering::Relaxed)) & BARRIER_BIT != 0
+    }
+
+    /// The mark epoch: the current (or last) marking's.
+    #[inline]
+    pub(crate) fn epoch(&self) -> u64 {
+        self.0.load(Ordering::Relaxed) >> EPOCH_SHIFT
     }
 
     /// The barrier in force, if it is on (the slow path's load: phase and kind in one).
-    ///
-    /// Acquire: the collector stores the new mark epoch before it turns the barrier on, so a
-    /// slow path that sees the barrier on also sees the epoch it must shade with, even when
-    /// the barrier goes on without a pause (see "Memory ordering").
     #[inline]
     pub(crate) fn barrier(&self) -> Option<BarrierKind> {
+        self.barrier_state().map(|b| b.kind)
+    }
+
+    /// The barrier in force, the epoch of its marking and whether the mark-start window is
+    /// open, if the barrier is on: one load, so they belong together.
+    ///
+    /// Acquire: what the collector wrote before it turned the barrier on (the grey queue
+    /// emptied, the assist credit reset) is seen by a slow path that sees the barrier on.
+    #[inline]
+    pub(crate) fn barrier_state(&self) -> Option<BarrierState> {
         let word = self.0.load(Ordering::Acquire);
-        (word & BARRIER_BIT != 0).then(|| kind_of(word))
+        let bits = state(word);
+        (bits & BARRIER_BIT != 0).then(|| BarrierState {
+            kind: kind_of(bits),
+            epoch: word >> EPOCH_SHIFT,
+            window: bits & WINDOW_BIT != 0,
+        })
     }
 
     /// Whether objects may be scanned: the barrier is on and the mark-start window is over.
     #[inline]
     pub(crate) fn scanning_allowed(&self) -> bool {
-        self.0.load(Ordering::Relaxed) & (BARRIER_BIT | WINDOW_BIT) == BARRIER_BIT
+        state(self.0.load(Ordering::Relaxed)) & (BARRIER_BIT | WINDOW_BIT) == BARRIER_BIT
     }
 
-    /// Store a phase and the barrier kind that goes with it (collector only; see the state
-    /// table for when).
-    pub(crate) fn set(&self, phase: Phase, kind: BarrierKind) {
+    /// Store the state bits `bits` with the mark epoch `epoch` (the collector, the only writer).
+    fn store(&self, bits: u8, epoch: u64) {
         // SeqCst: see "Memory ordering".
-        self.0.store(phase as u8 | kind_bits(kind), Ordering::SeqCst);
+        self.0.store(epoch << EPOCH_SHIFT | u64::from(bits), Ordering::SeqCst);
     }
 
-    /// Phase `Mark` with the barrier `kind`, in the mark-start window: no scanning yet.
-    pub(crate) fn set_window(&self, kind: BarrierKind) {
-        self.0.store(Phase::Mark as u8 | kind_bits(kind) | WINDOW_BIT, Ordering::SeqCst);
+    /// Store a phase and the barrier kind that goes with it, with the mark epoch `epoch` — the
+    /// current one, which the collector knows: it began the marking (collector only; see the
+    /// state table for when). The loom models pass the epoch rather than this method reading
+    /// it: a load of the word just before the store hid from loom a schedule in which a
+    /// mutator reads an old value of it (`ragged start: Yuasa, one round (control)`).
+    pub(crate) fn set(&self, phase: Phase, kind: BarrierKind, epoch: u64) {
+        self.store(phase as u8 | kind_bits(kind), epoch);
+    }
+
+    /// A new marking: the next mark epoch and phase `Mark` with the barrier `kind` — in the
+    /// mark-start window if `window` — in one store. Returns the new epoch.
+    pub(crate) fn begin_marking(&self, kind: BarrierKind, window: bool) -> u64 {
+        let epoch = self.epoch() + 1;
+        let window = if window { WINDOW_BIT } else { 0 };
+        self.store(Phase::Mark as u8 | kind_bits(kind) | window, epoch);
+        epoch
     }
 
     /// The barrier kind last stored (kept across the phases of a cycle).
     fn kind(&self) -> BarrierKind {
-        kind_of(self.0.load(Ordering::Relaxed))
+        kind_of(state(self.0.load(Ordering::Relaxed)))
+    }
+}
+
+impl BarrierKind {
+    /// Whether this barrier shades the overwritten pointer.
+    pub(crate) fn shades_old(self) -> bool {
+        matches!(self, BarrierKind::Yuasa | BarrierKind::Hybrid)
+    }
+
+    /// Whether this barrier shades the stored pointer.
+    pub(crate) fn shades_new(self) -> bool {
+        matches!(self, BarrierKind::Dijkstra | BarrierKind::Hybrid)
+    }
+}
+
+/// What a barrier slow path reads from the phase word: see [`PhaseWord::barrier_state`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct BarrierState {
+    /// The barrier in force.
+    pub(crate) kind: BarrierKind,
+    /// The epoch of the marking it serves (shades mark with it).
+    pub(crate) epoch: u64,
+    /// Whether the mark-start window is open (nothing scanned yet).
+    pub(crate) window: bool,
+}
+
+impl BarrierState {
+    /// Whether a store must shade the pointer it overwrites.
+    #[inline]
+    pub(crate) fn shades_old(self) -> bool {
+        self.kind.shades_old()
+    }
+
+    /// Whether a store must shade the pointer it stores.
+    ///
+    /// The barrier shades stored pointers so that no black object comes to point to a white
+    /// one. In the mark-start window nothing has been scanned, so the only black objects are
+    /// those allocated black — by a mutator that took this marking's epoch for its allocations
+    /// (it answered the mark start, or attached since). Until one has, no object is black and
+    /// the stored pointer needs no shade: the objects a mutator fills while the collector
+    /// waits for the last answer stay white, and die in this cycle if they are garbage by the
+    /// root scan. A thread can only store into another's black object after receiving it,
+    /// through a chain of release and acquire that also carries that thread's
+    /// [`AllocationViews::take`], so it sees that black allocation began.
+    #[inline]
+    pub(crate) fn shades_new(self, views: &AllocationViews) -> bool {
+        self.kind.shades_new() && (!self.window || views.black_possible(self.epoch))
+    }
+}
+
+/// The newest mark epoch a mutator has taken to allocate with (see
+/// [`BarrierState::shades_new`]). The collector has one, in a process-wide static; the type
+/// exists on its own for the loom models.
+pub(crate) struct AllocationViews(AtomicU64);
+
+impl AllocationViews {
+    /// No mutator has taken an epoch newer than the first.
+    #[cfg(not(gc_loom))]
+    pub(crate) const fn new() -> Self {
+        AllocationViews(AtomicU64::new(1))
+    }
+
+    /// As the other `new` (loom's atomics have no `const` constructor).
+    #[cfg(gc_loom)]
+    pub(crate) fn new() -> Self {
+        AllocationViews(AtomicU64::new(1))
+    }
+
+    /// A mutator takes the mark epoch in `word` to allocate with (black for that marking, if
+    /// it is running); recorded before the mutator allocates anything with it. Returns it.
+    pub(crate) fn take(&self, word: &PhaseWord) -> u64 {
+        let epoch = word.epoch();
+        if self.0.load(Ordering::Relaxed) < epoch {
+            // Release: ordered before every object this mutator then allocates and publishes.
+            self.0.fetch_max(epoch, Ordering::Release);
+        }
+        epoch
+    }
+
+    /// Whether some mutator may allocate black for the marking `epoch`.
+    #[inline]
+    pub(crate) fn black_possible(&self, epoch: u64) -> bool {
+        self.0.load(Ordering::Acquire) >= epoch
     }
 }
 
 #[cfg(not(gc_loom))]
 static WORD: PhaseWord = PhaseWord::new();
 #[cfg(not(gc_loom))]
-static MARK_EPOCH: AtomicU64 = AtomicU64::new(1);
+static VIEWS: AllocationViews = AllocationViews::new();
 #[cfg(not(gc_loom))]
 static SWEEP_EPOCH: AtomicU64 = AtomicU64::new(1);
 #[cfg(not(gc_loom))]
@@ -223,6 +358,28 @@ pub(crate) fn barrier() -> Option<BarrierKind> {
     WORD.barrier()
 }
 
+/// The barrier in force, its marking's epoch and the window, if it is on (one load; see
+/// [`PhaseWord::barrier_state`]).
+#[cfg(not(gc_loom))]
+#[inline]
+pub(crate) fn barrier_state() -> Option<BarrierState> {
+    WORD.barrier_state()
+}
+
+/// The mutators' allocation views (see [`BarrierState::shades_new`]).
+#[cfg(not(gc_loom))]
+#[inline]
+pub(crate) fn allocation_views() -> &'static AllocationViews {
+    &VIEWS
+}
+
+/// The mark epoch a mutator takes to allocate with, recorded in the allocation views (see
+/// `heap/cache.rs`, "Whose mark epoch").
+#[cfg(not(gc_loom))]
+pub(crate) fn take_allocation_epoch() -> u64 {
+    VIEWS.take(&WORD)
+}
+
 /// Whether objects may be scanned now (assists check it; see [`PhaseWord::scanning_allowed`]).
 #[cfg(not(gc_loom))]
 #[inline]
@@ -234,7 +391,7 @@ pub(crate) fn scanning_allowed() -> bool {
 #[cfg(not(gc_loom))]
 #[inline]
 pub(crate) fn mark_epoch() -> u64 {
-    MARK_EPOCH.load(Ordering::Relaxed)
+    WORD.epoch()
 }
 
 /// The epoch against which pages are swept: objects whose mark is older are dead.
@@ -257,9 +414,7 @@ pub(crate) fn weak_verdict() -> u64 {
 /// new epoch.
 #[cfg(not(gc_loom))]
 pub(crate) fn begin_marking(kind: BarrierKind) -> u64 {
-    let epoch = MARK_EPOCH.fetch_add(1, Ordering::SeqCst) + 1;
-    WORD.set(Phase::Mark, kind);
-    epoch
+    WORD.begin_marking(kind, false)
 }
 
 /// Off → Mark without a pause (world running, root table locked): a new mark epoch, then the
@@ -267,23 +422,21 @@ pub(crate) fn begin_marking(kind: BarrierKind) -> u64 {
 /// `collector/mod.rs`, "Mark start without a pause"). Returns the new epoch.
 #[cfg(not(gc_loom))]
 pub(crate) fn begin_marking_window(kind: BarrierKind) -> u64 {
-    // The epoch first: a barrier slow path that sees the barrier on (Acquire) sees it.
-    let epoch = MARK_EPOCH.fetch_add(1, Ordering::SeqCst) + 1;
-    WORD.set_window(kind);
-    epoch
+    // Epoch and barrier in one store (see "Why the mark epoch is in the phase word").
+    WORD.begin_marking(kind, true)
 }
 
 /// End of the mark-start window (root table locked): the cycle's barrier `kind`, and scanning
 /// allowed.
 #[cfg(not(gc_loom))]
 pub(crate) fn open_marking(kind: BarrierKind) {
-    WORD.set(Phase::Mark, kind);
+    WORD.set(Phase::Mark, kind, WORD.epoch());
 }
 
 /// Mark → MarkTermination (world stopped, marking complete); the barrier stays on.
 #[cfg(not(gc_loom))]
 pub(crate) fn confirm_marking() {
-    WORD.set(Phase::MarkTermination, WORD.kind());
+    WORD.set(Phase::MarkTermination, WORD.kind(), WORD.epoch());
 }
 
 /// Marking decided complete by a handshake round, the barrier still on (world running, under
@@ -291,7 +444,7 @@ pub(crate) fn confirm_marking() {
 /// becomes the weak verdict, so from now on an upgrade of an unmarked referent fails.
 #[cfg(not(gc_loom))]
 pub(crate) fn set_weak_verdict() {
-    WEAK_VERDICT.store(MARK_EPOCH.load(Ordering::SeqCst), Ordering::SeqCst);
+    WEAK_VERDICT.store(WORD.epoch(), Ordering::SeqCst);
 }
 
 /// MarkTermination → Sweep (world stopped, or world running after [`set_weak_verdict`] with
@@ -299,8 +452,8 @@ pub(crate) fn set_weak_verdict() {
 /// off.
 #[cfg(not(gc_loom))]
 pub(crate) fn end_marking() {
-    WEAK_VERDICT.store(MARK_EPOCH.load(Ordering::SeqCst), Ordering::SeqCst);
-    WORD.set(Phase::Sweep, WORD.kind());
+    WEAK_VERDICT.store(WORD.epoch(), Ordering::SeqCst);
+    WORD.set(Phase::Sweep, WORD.kind(), WORD.epoch());
 }
 
 /// Sweep (world running, weak cells of dead referents cleared, no upgrade that read one in
@@ -310,14 +463,14 @@ pub(crate) fn end_marking() {
 pub(crate) fn publish_sweep() {
     // Release: pairs with the Acquire in `sweep_epoch`, so a sweeper that sees the new epoch
     // also sees every mark made by the marking it ends.
-    SWEEP_EPOCH.store(MARK_EPOCH.load(Ordering::SeqCst), Ordering::Release);
+    SWEEP_EPOCH.store(WORD.epoch(), Ordering::Release);
     WEAK_VERDICT.store(0, Ordering::SeqCst);
 }
 
 /// Sweep → Off: the cycle is over.
 #[cfg(not(gc_loom))]
 pub(crate) fn finish() {
-    WORD.set(Phase::Off, WORD.kind());
+    WORD.set(Phase::Off, WORD.kind(), WORD.epoch());
 }
 
 /// Test support: put the clock in `phase` with `kind`, keeping the epochs (the world is not
@@ -325,7 +478,7 @@ pub(crate) fn finish() {
 /// they cause before one runs, see `test_support::ClearMarks`). Returns the mark epoch.
 #[cfg(all(test, not(gc_loom)))]
 pub(crate) fn force(phase: Phase, kind: BarrierKind) -> u64 {
-    WORD.set(phase, kind);
+    WORD.set(phase, kind, WORD.epoch());
     mark_epoch()
 }
 
@@ -339,7 +492,7 @@ mod tests {
         assert_eq!((w.phase(), w.barrier()), (Phase::Off, None));
         for kind in [BarrierKind::Dijkstra, BarrierKind::Yuasa, BarrierKind::Hybrid] {
             for phase in Phase::ALL {
-                w.set(phase, kind);
+                w.set(phase, kind, FIRST_EPOCH);
                 assert_eq!(w.phase(), phase);
                 assert_eq!(w.barrier_on(), phase.barrier_on());
                 assert_eq!(w.barrier(), phase.barrier_on().then_some(kind), "{phase} {kind:?}");
@@ -351,15 +504,56 @@ mod tests {
     fn the_window_keeps_the_barrier_on_and_scanning_off() {
         let w = PhaseWord::new();
         for kind in [BarrierKind::Dijkstra, BarrierKind::Hybrid] {
-            w.set_window(kind);
+            w.begin_marking(kind, true);
             assert_eq!((w.phase(), w.barrier(), w.barrier_on()), (Phase::Mark, Some(kind), true));
             assert!(!w.scanning_allowed());
-            w.set(Phase::Mark, BarrierKind::Yuasa);
+            w.set(Phase::Mark, BarrierKind::Yuasa, w.epoch());
             assert_eq!(w.barrier(), Some(BarrierKind::Yuasa));
             assert!(w.scanning_allowed());
-            w.set(Phase::Sweep, BarrierKind::Yuasa);
+            w.set(Phase::Sweep, BarrierKind::Yuasa, w.epoch());
             assert!(!w.scanning_allowed() && !w.barrier_on());
         }
+    }
+
+    #[test]
+    fn a_marking_begins_with_its_epoch_and_its_barrier_in_one_store() {
+        let w = PhaseWord::new();
+        assert_eq!((w.epoch(), w.barrier_state()), (1, None));
+        for (window, kind) in [(true, BarrierKind::Dijkstra), (false, BarrierKind::Yuasa), (true, BarrierKind::Hybrid)]
+        {
+            let before = w.epoch();
+            let epoch = w.begin_marking(kind, window);
+            assert_eq!(epoch, before + 1);
+            let state = BarrierState { kind, epoch, window };
+            assert_eq!(w.barrier_state(), Some(state), "the epoch is read with its barrier");
+            assert_eq!(w.scanning_allowed(), !window);
+            // Every later transition of the cycle keeps the epoch, up to the next marking.
+            for phase in [Phase::Mark, Phase::MarkTermination, Phase::Sweep, Phase::Off] {
+                w.set(phase, kind, epoch);
+                assert_eq!((w.phase(), w.epoch()), (phase, epoch));
+            }
+        }
+    }
+
+    #[test]
+    fn in_the_window_stored_pointers_are_shaded_once_a_mutator_may_allocate_black() {
+        let (w, views) = (PhaseWord::new(), AllocationViews::new());
+        assert_eq!(views.take(&w), 1);
+        for kind in [BarrierKind::Dijkstra, BarrierKind::Hybrid] {
+            let epoch = w.begin_marking(kind, true);
+            let state = w.barrier_state().expect("on");
+            assert!(!state.shades_new(&views), "{kind:?}: nobody allocates black yet");
+            assert_eq!(state.shades_old(), kind.shades_old(), "{kind:?}: deletions are shaded all along");
+            assert_eq!(views.take(&w), epoch);
+            assert!(state.shades_new(&views), "{kind:?}: a mutator took the marking's epoch");
+            // Out of the window: the kind alone decides.
+            w.set(Phase::Mark, kind, epoch);
+            assert!(w.barrier_state().expect("on").shades_new(&AllocationViews::new()));
+            w.set(Phase::Off, kind, epoch);
+        }
+        let epoch = w.begin_marking(BarrierKind::Yuasa, false);
+        assert!(!w.barrier_state().expect("on").shades_new(&views), "Yuasa never shades stored pointers");
+        assert_eq!(views.take(&w), epoch);
     }
 
     #[test]

@@ -178,9 +178,10 @@ impl Runtime {
         RUNTIME.get().unwrap_or_else(|| unreachable!("a GC pointer exists, so the runtime was started"))
     }
 
-    /// Account `bytes` of new allocation and start a cycle if the pacer says so.
-    pub(crate) fn note_allocation(&self, bytes: usize) {
-        self.stats.note_allocation(bytes, crate::clock::barrier_on());
+    /// Account `bytes` of new allocation (`black`: allocated black for the marking in
+    /// progress) and start a cycle if the pacer says so.
+    pub(crate) fn note_allocation(&self, bytes: usize, black: bool) {
+        self.stats.note_allocation(bytes, black);
         if self.pacer.should_trigger(self.pages.live_bytes()) {
             self.control.request_background();
         }

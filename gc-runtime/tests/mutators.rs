@@ -336,3 +336,59 @@ fn with_stops_a_thread_parked_behind_a_slow_one_records_the_wait_as_its_pause() 
     );
     gc_runtime::reconfigure(gc_runtime::Config::default()).unwrap();
 }
+
+#[derive(Trace)]
+struct Small {
+    value: u64,
+}
+
+/// Bigger than the largest size class: a large object with a block of its own.
+#[derive(Trace)]
+struct Large {
+    words: [u64; 4096],
+}
+
+/// A mutator allocates white until it answers a marking's start (its cycle's handshake): what
+/// it allocates and drops before answering is garbage of that very cycle — small objects and
+/// large ones alike — and the pacer does not count it as marked. (A large object used to take
+/// the collector's mark epoch, which advances before the barrier goes on: allocated black, it
+/// could be stored into without the barrier. And every byte allocated while the barrier was on
+/// counted as allocated black.)
+#[test]
+fn objects_allocated_before_answering_the_mark_start_die_in_that_cycle() {
+    let _s = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    gc_runtime::reconfigure(gc_runtime::Config::default().with_gc_percent(None)).unwrap();
+    let mut mu = gc_runtime::attach();
+    // Nothing from before: the cycle below starts with this thread's cache empty.
+    mu.collect();
+    let cycles_before = gc_runtime::stats().cycles;
+    let done = collect_in_thread();
+    let start = std::time::Instant::now();
+    while !mu.safepoint_requested() {
+        assert!(start.elapsed() < DEADLOCK, "the collector never asked for this thread");
+        std::hint::spin_loop();
+    }
+    // The mark-start window: the barrier is on, this thread has not answered.
+    assert_eq!(gc_runtime::phase(), gc_runtime::Phase::Mark);
+    let small = mu.alloc(Small { value: 7 }).downgrade(&mu);
+    let large = mu.alloc(Large { words: [7; 4096] }).downgrade(&mu);
+    // 2 MiB more of white garbage, which must not count as marked.
+    const MORE: usize = 64;
+    for _ in 0..MORE {
+        mu.alloc(Large { words: [7; 4096] });
+    }
+    loop {
+        mu.safepoint();
+        if done.try_recv().is_ok() {
+            break;
+        }
+        assert!(start.elapsed() < DEADLOCK, "the cycle did not finish");
+    }
+    assert!(small.upgrade(&mu).is_none(), "a small object allocated before the answer was kept");
+    assert!(large.upgrade(&mu).is_none(), "a large object allocated before the answer was kept");
+    let stats = gc_runtime::stats();
+    let cycle = stats.recent.iter().find(|c| c.cycle == cycles_before + 1).expect("the cycle's record");
+    let white = MORE * std::mem::size_of::<Large>();
+    assert!(cycle.heap_marked < white, "{white} bytes of white garbage counted as marked: {cycle:?}");
+    gc_runtime::reconfigure(gc_runtime::Config::default()).unwrap();
+}

@@ -11,7 +11,7 @@
 //! | handshake | stop-the-world against mutators attaching, detaching and polling | `models/handshake.rs` |
 //! | barrier | a mutator moving a pointer while the marker scans, for each barrier; two mutators racing on one slot | `models/barrier.rs` |
 //! | termination | ragged flush and the final pause against a mutator shading privately | `models/termination.rs` |
-//! | ragged | mark start and termination by per-thread handshakes: two mutators, one answering late; a worker or an assist draining during the round; the stamp | `models/ragged.rs` |
+//! | ragged | mark start and termination by per-thread handshakes: two mutators, one answering late; black allocation in the mark-start window; a worker or an assist draining during the round; the stamp | `models/ragged.rs` |
 //! | shade queue | push, pop and recycle of buffers, and the busy count behind quiescence | `models/shade_queue.rs` |
 //!
 //! Run with `cargo test -p gc-loom-models --release`; each model prints the number of

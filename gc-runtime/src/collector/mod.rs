@@ -104,6 +104,22 @@
 //!   are never scanned, so until the snapshot the window's barrier also shades the stored
 //!   pointer (hybrid): whatever is stored into them is grey.
 //!
+//! **Which stores in the window shade the stored pointer.** Only a store into a black object
+//! needs that shade (a white or grey object is scanned after the round, and sees the store),
+//! and in the window the only black objects are those allocated black. So the window's barrier
+//! shades a stored pointer only once some mutator has taken the marking's epoch to allocate
+//! with (`clock::BarrierState::shades_new`; each answer takes it, and so does an attach).
+//! A thread that finds no view taken has not answered itself, so its store comes before its
+//! answer and before any scan; and it cannot hold another thread's black object, because
+//! receiving one synchronises with that thread's taking of the view. The deletion shades
+//! (Yuasa, hybrid) stay on throughout. What this buys: while the collector waits for a slow
+//! thread's answer, the objects the other threads fill stay white and die in this cycle if
+//! they are garbage by the root scan — before, every pointer stored in the window was marked,
+//! and a program that built a large structure and dropped it during the wait kept it for a
+//! whole cycle and paced the next one on it. The loom model `ragged start: Dijkstra, black
+//! allocation in the window` checks the rule, with controls that shade only after the storing
+//! thread's own answer, never in the window, or take no views at the answers.
+//!
 //! ## Termination without a pause
 //!
 //! 4'. Repeat: drain the queue with the workers; a handshake round (every mutator publishes its

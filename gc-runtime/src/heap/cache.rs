@@ -27,6 +27,12 @@
 //! a black object allocated by a mutator that did answer reaches another thread only through a
 //! store that orders the collector's barrier-on before that thread's next store. With a
 //! stop-the-world mark start every mutator answers inside the pause, so nothing changes there.
+//! Large objects take the same view ([`AllocCache::mark_epoch_view`], see `heap/large.rs`), and
+//! the pacer counts as allocated black only what a mutator allocates after its answer
+//! ([`AllocCache::allocates_black`]). Taking the view records it in the allocation views
+//! (`clock::take_allocation_epoch`): until some mutator has, the mark-start window's barrier
+//! does not shade stored pointers, since no object is black yet (see `collector/mod.rs`,
+//! "Which stores in the window shade the stored pointer").
 //!
 //! After marking terminates, the pages in the cache may hold dead objects. The mutator gives
 //! them all back ([`AllocCache::release_all`]) when it acknowledges the handshake that follows
@@ -83,7 +89,11 @@ pub(crate) struct AllocCache {
 
 impl Default for AllocCache {
     fn default() -> Self {
-        AllocCache { pages: [EMPTY; NUM_CLASSES], epoch_view: clock::mark_epoch(), allocated_since_refill: 0 }
+        AllocCache {
+            pages: [EMPTY; NUM_CLASSES],
+            epoch_view: clock::take_allocation_epoch(),
+            allocated_since_refill: 0,
+        }
     }
 }
 
@@ -127,10 +137,24 @@ impl AllocCache {
         }
     }
 
+    /// The mark epoch as this mutator last acknowledged it (see "Whose mark epoch").
+    #[inline]
+    pub(crate) fn mark_epoch_view(&self) -> u64 {
+        self.epoch_view
+    }
+
+    /// Whether this mutator allocates black for a marking in progress: the barrier is on and
+    /// the mutator has answered the marking's start (in the mark-start window, before its
+    /// answer, it allocates white). What the pacer counts as allocated black.
+    #[inline]
+    pub(crate) fn allocates_black(&self) -> bool {
+        clock::barrier_on() && self.epoch_view == clock::mark_epoch()
+    }
+
     /// Take the current mark epoch as this mutator's (see "Whose mark epoch"): called when
     /// the mutator acknowledges a handshake, leaves a pause, or attaches.
     pub(crate) fn see_mark_epoch(&mut self) {
-        self.epoch_view = clock::mark_epoch();
+        self.epoch_view = clock::take_allocation_epoch();
     }
 
     /// Give the current page of `class` back and take a page with free slots.

@@ -69,10 +69,16 @@ pub(crate) struct LargeObjects {
 }
 
 impl LargeObjects {
-    /// Allocate a block for one object with `layout`, its mark word written with the current
-    /// mark epoch (allocated black), and return where the object goes. It is not listed: write
-    /// the object, then [`publish`](Self::publish) it.
-    pub(crate) fn alloc(&self, layout: Layout) -> NonNull<u8> {
+    /// Allocate a block for one object with `layout`, its mark word written with `epoch`, and
+    /// return where the object goes. It is not listed: write the object, then
+    /// [`publish`](Self::publish) it.
+    ///
+    /// `epoch` is the mark epoch as the allocating mutator last acknowledged it (see
+    /// `heap/cache.rs`, "Whose mark epoch"): black for a marking that mutator has answered,
+    /// white for one whose mark-start handshake it has not answered yet. (The collector's
+    /// current epoch would not do: it advances before the barrier goes on, so a mutator could
+    /// allocate black and then store into the object without the barrier.)
+    pub(crate) fn alloc(&self, layout: Layout, epoch: u64) -> NonNull<u8> {
         let block_layout = block_layout(layout);
         self.bytes.fetch_add(block_layout.size(), Ordering::Relaxed);
         let block = raw::alloc_zeroed(block_layout);
@@ -80,7 +86,7 @@ impl LargeObjects {
         let obj = unsafe { block.add(block_offset(layout)) };
         // SAFETY: the mark word's 8 bytes lie in the block, right before the object, aligned
         // (the offset and the block's alignment are multiples of 8).
-        unsafe { obj.sub(LARGE_MARK_BYTES).cast::<MarkWord>().write(MarkWord::new(clock::mark_epoch())) };
+        unsafe { obj.sub(LARGE_MARK_BYTES).cast::<MarkWord>().write(MarkWord::new(epoch)) };
         obj
     }
 

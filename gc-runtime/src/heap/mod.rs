@@ -404,12 +404,13 @@ impl PageHeap {
         }
     }
 
-    /// Allocate an unlisted block for a large object of `layout` (allocated black) and charge
+    /// Allocate an unlisted block for a large object of `layout`, marked for `epoch` (the
+    /// allocating mutator's view of the mark epoch: see [`LargeObjects::alloc`]), and charge
     /// it; returns where the object goes. List it with [`publish_large`](Self::publish_large)
     /// once the object is written.
-    pub(crate) fn alloc_large(&self, layout: Layout) -> NonNull<u8> {
+    pub(crate) fn alloc_large(&self, layout: Layout, epoch: u64) -> NonNull<u8> {
         self.live_bytes.fetch_add(layout.size(), Ordering::Relaxed);
-        self.large.alloc(layout)
+        self.large.alloc(layout, epoch)
     }
 
     /// List a large object for sweeping (see `large.rs`, "Publication").

@@ -305,8 +305,8 @@ impl ThreadState {
         if !self.room_for(layout.size()) {
             return None;
         }
-        let block = self.rt.pages.alloc_large(layout);
         let mut local = self.local.borrow_mut();
+        let block = self.rt.pages.alloc_large(layout, local.cache.mark_epoch_view());
         self.after_allocation(&mut local, layout.size());
         Some(block)
     }
@@ -334,7 +334,7 @@ impl ThreadState {
     }
 
     fn after_allocation(&self, local: &mut Local, bytes: usize) {
-        self.rt.note_allocation(bytes);
+        self.rt.note_allocation(bytes, local.cache.allocates_black());
         // Not in the mark-start window of a handshake start: nothing may be scanned until
         // every mutator has the barrier on.
         if clock::scanning_allowed() {

@@ -32,7 +32,7 @@ use loom::{
 
 use super::explore;
 use crate::{
-    clock::{Phase, PhaseWord},
+    clock::{AllocationViews, Phase, PhaseWord, FIRST_EPOCH},
     config::BarrierKind,
     grey_queue::{GreyQueue, ShadeBuffer},
     mark_bits::{PageMarks, GRANULE},
@@ -43,7 +43,8 @@ pub(super) const R: usize = 0;
 pub(super) const A: usize = 1;
 pub(super) const B: usize = 2;
 pub(super) const X: usize = 3;
-/// Only in the racing-writers model: held by `B`'s second slot.
+/// In the racing-writers model: held by `B`'s second slot; in the termination models, by
+/// `X`'s first; in the black-allocation mark-start model, the object allocated.
 pub(super) const Y: usize = 4;
 
 pub(super) struct Obj {
@@ -61,6 +62,8 @@ pub(super) struct Heap {
     pub(super) marks: PageMarks,
     pub(super) phase: PhaseWord,
     pub(super) queue: GreyQueue<usize>,
+    /// The mutators' allocation views (only the mark-start models take any).
+    pub(super) views: AllocationViews,
 }
 
 // SAFETY: the raw pointers in the slots only ever point into `objs` of the same `Heap`, which
@@ -78,6 +81,7 @@ impl Heap {
             marks: PageMarks::new(),
             phase: PhaseWord::new(),
             queue: GreyQueue::default(),
+            views: AllocationViews::new(),
         });
         heap.objs[R].slots[0].store(heap.ptr(A), Ordering::Relaxed);
         heap.objs[R].slots[1].store(heap.ptr(B), Ordering::Relaxed);
@@ -195,7 +199,7 @@ fn run_with(barrier: Barrier, racer: Option<Barrier>) -> Vec<usize> {
         heap.objs[B].slots[1].store(heap.ptr(Y), Ordering::Relaxed);
     }
     // The kind in the word is not read here: `write` takes the model's own `Barrier`.
-    heap.phase.set(Phase::Mark, BarrierKind::Hybrid);
+    heap.phase.set(Phase::Mark, BarrierKind::Hybrid, FIRST_EPOCH + 1);
     let marker = {
         let heap = heap.clone();
         thread::spawn(move || {

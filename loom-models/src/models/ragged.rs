@@ -17,6 +17,12 @@
 //! `M1` answers, loads `X`; `M2`, not yet answering, clears `A` without a barrier; the snapshot
 //! is taken and `B` scanned; `M1` stores `X` into `B` under Yuasa, which does not shade it).
 //!
+//! **Black allocation in the window** ([`start_black`], Dijkstra): a mutator that answered
+//! allocates an object black and links it in; one that has not answered finds it and moves
+//! `X` into it. The window's barrier shades a stored pointer once any mutator took the
+//! marking's epoch to allocate with; controls shade only after the storing thread's own answer,
+//! never in the window, or let the answers take no epoch at all (in [`start`]).
+//!
 //! **Termination.** Marking runs (under each barrier); the collector, on the model's main
 //! thread, runs rounds (draining between them) and decides as `ragged_round` does: the queue
 //! done, then the stamp unchanged across the round. After the decision nothing is drained any
@@ -59,9 +65,17 @@ use super::{
     },
     explore, find_losing_schedule,
 };
-use crate::{clock::Phase, config::BarrierKind, grey_queue::ShadeBuffer, handshake::Handshake};
+use crate::{
+    clock::{Phase, FIRST_EPOCH},
+    config::BarrierKind,
+    grey_queue::ShadeBuffer,
+    handshake::Handshake,
+};
 
 const WARN_AFTER: Duration = Duration::from_secs(3600);
+
+/// The epoch of the marking the termination models run (one began after the first).
+const MARKING: u64 = FIRST_EPOCH + 1;
 
 /// The shades of a barrier kind, as `barrier.rs` derives them.
 fn shades(kind: BarrierKind) -> Barrier {
@@ -72,26 +86,79 @@ fn shades(kind: BarrierKind) -> Barrier {
     }
 }
 
-/// A mutator of the model: its handshake entry and its private shade buffer.
+/// When a barrier in the mark-start window shades the pointer it stores.
+#[derive(Clone, Copy, PartialEq)]
+enum WindowRule {
+    /// `BarrierState::shades_new`: once any mutator took the marking's epoch to allocate with.
+    AnyView,
+    /// Control: never (only the deletion barrier works in the window).
+    Never,
+    /// Control: once *this* mutator took the marking's epoch (it answered).
+    OwnView,
+}
+
+/// A mutator of the model: its handshake entry, its private shade buffer, and — in the
+/// mark-start models — the mark epoch it allocates with (its view; `heap/cache.rs`, "Whose mark
+/// epoch"), taken when it answers a round. The termination models take no views: the window
+/// is closed there, and the view's atomics would only multiply the executions.
 struct Mutator {
     hs: Arc<Handshake>,
     heap: Arc<Heap>,
     id: usize,
     ack: std::sync::Arc<AtomicU64>,
     buf: ShadeBuffer<usize>,
+    view: Option<u64>,
+    rule: WindowRule,
 }
 
 impl Mutator {
     fn register(hs: &Arc<Handshake>, heap: &Arc<Heap>) -> Mutator {
         let id = hs.register("mutator".into());
-        Mutator { hs: hs.clone(), heap: heap.clone(), id, ack: hs.ack_cell(id), buf: ShadeBuffer::default() }
+        Mutator {
+            hs: hs.clone(),
+            heap: heap.clone(),
+            id,
+            ack: hs.ack_cell(id),
+            buf: ShadeBuffer::default(),
+            view: None,
+            rule: WindowRule::AnyView,
+        }
+    }
+
+    /// A mutator of a mark-start model: it takes its view at attach and at every answer, and
+    /// its barrier decides by `rule` in the window.
+    fn register_with_view(hs: &Arc<Handshake>, heap: &Arc<Heap>, rule: WindowRule) -> Mutator {
+        let view = Some(heap.views.take(&heap.phase));
+        Mutator { view, rule, ..Mutator::register(hs, heap) }
     }
 
     /// A barriered store of `new` into slot `slot` of object `obj`, with the barrier the phase
-    /// word says is in force.
+    /// word says is in force (`barrier.rs`'s `write_marking`).
     fn store(&mut self, obj: usize, slot: usize, new: *mut Obj) {
-        let barrier = self.heap.phase.barrier().map_or(DIJKSTRA, shades);
+        let barrier = match self.heap.phase.barrier_state() {
+            // `write` stores without a barrier when it reads the barrier off.
+            None => DIJKSTRA,
+            Some(state) => {
+                let kind = shades(state.kind);
+                let shades_new = match self.rule {
+                    WindowRule::AnyView => state.shades_new(&self.heap.views),
+                    WindowRule::Never => kind.shades_new && !state.window,
+                    WindowRule::OwnView => {
+                        kind.shades_new && (!state.window || self.view.is_some_and(|v| v >= state.epoch))
+                    }
+                };
+                Barrier { shades_old: state.shades_old(), shades_new }
+            }
+        };
         write(&self.heap, barrier, &mut self.buf, &self.heap.objs[obj].slots[slot], new);
+    }
+
+    /// Allocate `o`, an object nothing points to yet: black if this mutator's view is newer
+    /// than the epoch the page was swept for (the first, here), as `AllocCache::alloc_fast`.
+    fn alloc(&self, o: usize) {
+        if self.view.is_some_and(|v| v > 1) {
+            self.heap.marks.try_mark(granule(o));
+        }
     }
 
     /// Load slot `slot` of object `obj` (`Member::get`).
@@ -99,11 +166,17 @@ impl Mutator {
         self.heap.objs[obj].slots[slot].load(Ordering::Acquire)
     }
 
-    /// `Mutator::safepoint`: answer a flush request (publishing the buffer).
+    /// `Mutator::safepoint`: answer a flush request (publishing the buffer, then taking the
+    /// mark epoch to allocate with, as `publish_private_state`).
     fn safepoint(&mut self) {
         if self.hs.poll_requested() {
-            let (heap, buf) = (&self.heap, &mut self.buf);
-            self.hs.safepoint_slow(self.id, &self.ack, &mut || buf.flush(&heap.queue));
+            let (heap, buf, view) = (&self.heap, &mut self.buf, &mut self.view);
+            self.hs.safepoint_slow(self.id, &self.ack, &mut || {
+                buf.flush(&heap.queue);
+                if view.is_some() {
+                    *view = Some(heap.views.take(&heap.phase));
+                }
+            });
         }
     }
 
@@ -113,21 +186,29 @@ impl Mutator {
     }
 }
 
-/// One execution of the mark start; returns the reachable objects the marking missed.
-fn start(kind: BarrierKind, rounds: usize) -> Vec<usize> {
+/// One execution of the mark start; returns the reachable objects the marking missed. With
+/// `views` false (a control) the mutators take no allocation views, so the window's barrier
+/// never shades a stored pointer.
+fn start(kind: BarrierKind, rounds: usize, views: bool) -> Vec<usize> {
     let heap = Heap::new();
     let hs = Arc::new(Handshake::default());
-    let mut m1 = Mutator::register(&hs, &heap);
-    let mut m2 = Mutator::register(&hs, &heap);
+    let (mut m1, mut m2) = if views {
+        (
+            Mutator::register_with_view(&hs, &heap, WindowRule::AnyView),
+            Mutator::register_with_view(&hs, &heap, WindowRule::AnyView),
+        )
+    } else {
+        (Mutator::register(&hs, &heap), Mutator::register(&hs, &heap))
+    };
     let collector = {
         let (heap, hs) = (heap.clone(), hs.clone());
         thread::spawn(move || {
             let window = if kind == BarrierKind::Dijkstra { kind } else { BarrierKind::Hybrid };
-            heap.phase.set_window(window);
+            let epoch = heap.phase.begin_marking(window, true);
             for _ in 0..rounds {
                 hs.ragged_flush(WARN_AFTER);
             }
-            heap.phase.set(Phase::Mark, kind);
+            heap.phase.set(Phase::Mark, kind, epoch);
             let mut stack = vec![];
             if heap.marks.try_mark(granule(R)) {
                 stack.push(R);
@@ -154,12 +235,61 @@ fn start(kind: BarrierKind, rounds: usize) -> Vec<usize> {
     heap.reachable().into_iter().filter(|&o| !heap.marks.is_marked(granule(o))).collect()
 }
 
+/// One execution of a Dijkstra mark start in which a mutator allocates black; returns the
+/// reachable objects the marking missed.
+///
+/// `M1` answers the round (taking the new epoch), allocates `Y` — black — and links it into
+/// `B`'s second slot, then detaches. `M2`, which has not answered, finds `Y` there, moves `X`
+/// from `A` into `Y` and answers. `Y` is never scanned (it is black), so `X` survives only if
+/// `M2`'s store into `Y` shaded it: in the window, a stored pointer is shaded once *any*
+/// mutator took the marking's epoch (`BarrierState::shades_new`), which `M2` sees because it
+/// received `Y` from `M1`. Controls: no insertion shade in the window, and one only after the
+/// storing thread's own answer — loom must find both losing `X`. (Under Yuasa and hybrid the
+/// window's deletion barrier shades `X` when `A` is cleared, whatever the rule.)
+fn start_black(rule: WindowRule) -> Vec<usize> {
+    let heap = Heap::new();
+    let hs = Arc::new(Handshake::default());
+    let mut m1 = Mutator::register_with_view(&hs, &heap, rule);
+    let mut m2 = Mutator::register_with_view(&hs, &heap, rule);
+    let early = thread::spawn(move || {
+        m1.safepoint();
+        m1.alloc(Y);
+        let y = m1.heap.ptr(Y);
+        m1.store(B, 1, y);
+        m1.leave();
+    });
+    let late = thread::spawn(move || {
+        if !m2.load(B, 1).is_null() {
+            let x = m2.load(A, 0);
+            m2.store(Y, 0, x);
+            m2.store(A, 0, std::ptr::null_mut());
+        }
+        m2.safepoint();
+        m2.leave();
+    });
+    // The collector, on the model's main thread: window, one round, scan.
+    let epoch = heap.phase.begin_marking(BarrierKind::Dijkstra, true);
+    hs.ragged_flush(WARN_AFTER);
+    heap.phase.set(Phase::Mark, BarrierKind::Dijkstra, epoch);
+    let mut stack = vec![];
+    if heap.marks.try_mark(granule(R)) {
+        stack.push(R);
+    }
+    drain(&heap, &mut stack);
+    drain_queue(&heap, &mut stack);
+    early.join().unwrap();
+    late.join().unwrap();
+    // Termination (world stopped): whatever was published is drained.
+    drain_queue(&heap, &mut stack);
+    heap.reachable().into_iter().filter(|&o| !heap.marks.is_marked(granule(o))).collect()
+}
+
 /// One execution of the termination under `kind`; returns the reachable objects unmarked at
 /// the decision.
 fn terminate(kind: BarrierKind, check: Decision, busy_before: bool) -> Vec<usize> {
     let heap = Heap::new();
     heap.objs[X].slots[0].store(heap.ptr(Y), Ordering::Relaxed);
-    heap.phase.set(Phase::Mark, kind);
+    heap.phase.set(Phase::Mark, kind, MARKING);
     let hs = Arc::new(Handshake::default());
     let mut m = Mutator::register(&hs, &heap);
     // The root scan already ran: `R` is black, `A` and `B` are grey in the queue.
@@ -242,7 +372,7 @@ fn decide(heap: &Heap, hs: &Handshake, kind: BarrierKind, rule: Decision) -> Vec
         if quiet {
             let missed: Vec<usize> =
                 heap.reachable().into_iter().filter(|&o| !heap.marks.is_marked(granule(o))).collect();
-            heap.phase.set(Phase::Sweep, kind);
+            heap.phase.set(Phase::Sweep, kind, MARKING);
             return missed;
         }
         // Not yet: let the worker and the mutators run (the real collector's drain waits for
@@ -264,7 +394,7 @@ fn decide(heap: &Heap, hs: &Handshake, kind: BarrierKind, rule: Decision) -> Vec
 fn terminate_late(kind: BarrierKind, check: Decision) -> Vec<usize> {
     let heap = Heap::new();
     heap.objs[X].slots[0].store(heap.ptr(Y), Ordering::Relaxed);
-    heap.phase.set(Phase::Mark, kind);
+    heap.phase.set(Phase::Mark, kind, MARKING);
     let hs = Arc::new(Handshake::default());
     let mut m1 = Mutator::register(&hs, &heap);
     let mut m2 = Mutator::register(&hs, &heap);
@@ -294,7 +424,7 @@ fn terminate_late(kind: BarrierKind, check: Decision) -> Vec<usize> {
 
 fn check_start(name: &str, kind: BarrierKind, rounds: usize) {
     explore(name, 2, move || {
-        let missed = start(kind, rounds);
+        let missed = start(kind, rounds, true);
         assert!(missed.is_empty(), "objects {missed:?} are reachable but not marked");
     });
 }
@@ -322,13 +452,50 @@ fn a_handshake_start_with_the_hybrid_barrier_needs_two_rounds() {
 /// Control: scanning before every mutator answered loses `X` under Dijkstra.
 #[test]
 fn a_start_that_does_not_wait_for_answers_is_caught() {
-    control("ragged start: Dijkstra, no round (control)", 2, || start(BarrierKind::Dijkstra, 0).contains(&X));
+    control("ragged start: Dijkstra, no round (control)", 2, || start(BarrierKind::Dijkstra, 0, true).contains(&X));
+}
+
+/// In the window, a store into an object another mutator allocated black is shaded.
+#[test]
+fn a_handshake_start_shades_stores_into_objects_allocated_black_in_the_window() {
+    explore("ragged start: Dijkstra, black allocation in the window", 2, || {
+        let missed = start_black(WindowRule::AnyView);
+        assert!(missed.is_empty(), "objects {missed:?} are reachable but not marked");
+    });
+}
+
+/// Control: without insertion shades in the window, `M2` hides `X` in black `Y`.
+#[test]
+fn a_window_without_insertion_shades_is_caught() {
+    control("ragged start: Dijkstra, no shade in the window (control)", 2, || {
+        start_black(WindowRule::Never).contains(&X)
+    });
+}
+
+/// Control: shading only after the storing thread's own answer is not enough: `M2` has not
+/// answered, `M1` has.
+#[test]
+fn a_window_that_shades_after_the_own_answer_only_is_caught() {
+    control("ragged start: Dijkstra, shade after own answer (control)", 2, || {
+        start_black(WindowRule::OwnView).contains(&X)
+    });
 }
 
 /// Control: one round is not enough for the snapshot barrier.
 #[test]
 fn a_yuasa_start_with_one_round_is_caught() {
-    control("ragged start: Yuasa, one round (control)", 2, || start(BarrierKind::Yuasa, 1).contains(&X));
+    control("ragged start: Yuasa, one round (control)", 2, || start(BarrierKind::Yuasa, 1, true).contains(&X));
+}
+
+/// Control: a window whose barrier never sees an allocation view (the mutators take none when
+/// they answer) does not shade what `M1` stores after answering; the store can land in `B`
+/// after `B` was scanned. Taking the view at the answer is what makes the answering thread's
+/// own stores shade (`BarrierState::shades_new`).
+#[test]
+fn a_window_whose_answers_take_no_views_is_caught() {
+    control("ragged start: Dijkstra, answers take no views (control)", 2, || {
+        start(BarrierKind::Dijkstra, 1, false).contains(&X)
+    });
 }
 
 /// Explore a termination model that must mark everything reachable by its decision. Two
