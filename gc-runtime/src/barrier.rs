@@ -12,6 +12,10 @@
 //!         Yuasa:     old = *slot; *slot = ptr;  shade(old)
 //!         Hybrid:    old = *slot; *slot = ptr;  shade(old); shade(ptr)
 //!
+//! swap / compare_exchange(slot, ...):         // Member::swap, take, compare_exchange
+//!     the same shades as a store, if one happened, with the exact old value of the atomic
+//!     read-modify-write; a failed compare-exchange is a load and shades nothing
+//!
 //! shade(obj):
 //!     if obj is marked: return               // most shades: a load of its mark-bit word
 //!     mark obj; push it on this thread's shade buffer
@@ -125,6 +129,46 @@ pub(crate) fn clear_member(slot: &AtomicPtr<Header>) {
     }
 }
 
+/// A swap (`current` is `None`) or compare-exchange against `current` on a `Member` slot, by a
+/// thread with a running mutator (the caller holds a `&Mutator`): returns the old value and
+/// whether `new` was stored. While marking, a store shades as [`write_member`] does, with the
+/// overwritten value known exactly; a failed compare-exchange stores nothing and shades
+/// nothing (it is a load).
+#[inline]
+pub(crate) fn exchange_member(
+    slot: &AtomicPtr<Header>,
+    new: *mut Header,
+    current: Option<*mut Header>,
+) -> (*mut Header, bool) {
+    let done = if clock::barrier_on() {
+        exchange_marking(slot, new, current)
+    } else {
+        slot::exchange(slot, new, current, true)
+    };
+    done.unwrap_or_else(|_| unarmed_store())
+}
+
+#[inline(never)]
+fn exchange_marking(
+    slot: &AtomicPtr<Header>,
+    new: *mut Header,
+    current: Option<*mut Header>,
+) -> Result<(*mut Header, bool), slot::Unarmed> {
+    let Some(weak_upgrade_epoch) = thread_state::running_weak_upgrade_epoch() else {
+        // The mutator is not running (user code the runtime runs, holding a leaked mutator):
+        // the locked path, as for any thread without one.
+        let rt = Runtime::get();
+        return rt.roots.exchange_orphaned(slot, new, current, &rt.grey).1;
+    };
+    let (state, shades_new) = marking_shades(weak_upgrade_epoch);
+    let (old, stored) = slot::exchange(slot, new, current, true)?;
+    // SAFETY: the overwritten pointer was in a slot of a reachable object until the exchange,
+    // the stored one is a local of this mutator, which has not passed a safepoint since; the
+    // thread has a running mutator.
+    unsafe { shade_all(slot::exchange_greys(old, new, stored, state.shades_old(), shades_new), state.epoch) };
+    Ok((old, stored))
+}
+
 /// Store into a root cell (always armed).
 #[inline(always)]
 pub(crate) fn write_root(slot: &AtomicPtr<Header>, new: *mut Header) {
@@ -153,6 +197,20 @@ fn write_marking(slot: &AtomicPtr<Header>, new: *mut Header, check_armed: bool) 
     let Some(weak_upgrade_epoch) = thread_state::running_weak_upgrade_epoch() else {
         return store_unattached(slot, new, check_armed);
     };
+    let (state, shades_new) = marking_shades(weak_upgrade_epoch);
+    let Ok(greys) = slot::store_marking(slot, new, state.shades_old(), shades_new, check_armed) else {
+        unarmed_store()
+    };
+    // SAFETY: an overwritten pointer was in a slot of a reachable object until the store, a
+    // stored one is a local of this mutator, and it has not passed a safepoint since: both are
+    // allocated; the thread has a running mutator.
+    unsafe { shade_all(greys, state.epoch) };
+}
+
+/// The barrier in force for a running mutator's store, and whether it shades the stored
+/// pointer.
+#[inline]
+fn marking_shades(weak_upgrade_epoch: u64) -> (BarrierState, bool) {
     // A running mutator saw the barrier on and cannot pass a pause before this store, so the
     // barrier is still on; were it not, shading both pointers is always safe.
     let state = clock::barrier_state().unwrap_or_else(|| BarrierState {
@@ -160,18 +218,22 @@ fn write_marking(slot: &AtomicPtr<Header>, new: *mut Header, check_armed: bool) 
         epoch: clock::mark_epoch(),
         window: false,
     });
-    let epoch = state.epoch;
     // Under Yuasa, a thread that upgraded a weak reference during this marking may store an
     // object outside the snapshot: it shades what it stores as well (see `weak.rs`).
-    let shades_new = state.shades_new(clock::allocation_views()) || weak_upgrade_epoch == epoch;
-    let Ok(greys) = slot::store_marking(slot, new, state.shades_old(), shades_new, check_armed) else {
-        unarmed_store()
-    };
+    let shades_new = state.shades_new(clock::allocation_views()) || weak_upgrade_epoch == state.epoch;
+    (state, shades_new)
+}
+
+/// Shade every white object of `greys` for the marking `epoch`.
+///
+/// # Safety
+/// The objects are allocated, and the current thread has a running mutator (it cannot pass a
+/// pause meanwhile).
+#[inline]
+unsafe fn shade_all(greys: slot::Greys<Header>, epoch: u64) {
     for o in greys.into_iter().flatten() {
-        // SAFETY: an overwritten pointer was in a slot of a reachable object until the store,
-        // a stored one is a local of this mutator, and it has not passed a safepoint since:
-        // both are allocated. A set bit means marked in this marking (bits are all clear at
-        // mark start and only a sweep, after the marking, clears them).
+        // SAFETY: allocated (the caller). A set bit means marked in this marking (bits are all
+        // clear at mark start and only a sweep, after the marking, clears them).
         if !unsafe { mark::is_marked(o.as_ptr(), epoch) } {
             // SAFETY: as above.
             unsafe { shade_white(o.as_ptr(), epoch) };
@@ -246,6 +308,41 @@ mod tests {
             assert_eq!(marked(c), kind.shades_new(), "{kind:?}: stored pointer");
             assert!(!marked(a), "{kind:?}: the container is not shaded");
             // Shaded objects went to this mutator's buffer; drop them so no cycle sees them.
+            with_running_shade_buffer_for_test();
+            Runtime::get().grey.clear();
+        }
+    }
+
+    #[test]
+    fn swaps_and_compare_exchanges_shade_like_stores_and_a_failed_one_shades_nothing() {
+        let _s = test_support::serial();
+        let mu = crate::attach();
+        for kind in [BarrierKind::Dijkstra, BarrierKind::Yuasa, BarrierKind::Hybrid] {
+            let [a, b, c, d] = [(); 4].map(|()| mu.alloc(Obj { next: Member::new() }));
+            a.next.set(Some(b));
+            let clear = test_support::ClearMarks;
+            clock::force(Phase::Mark, kind);
+            let old = a.next.swap(Some(c), &mu); // b out, c in
+            let missed = a.next.compare_exchange(Some(b), Some(d), &mu); // fails: c is there
+            clock::force(Phase::Off, kind);
+            assert!(old.is_some_and(|o| Gc::ptr_eq(o, b)) && a.next.points_to(c));
+            assert!(missed.is_err_and(|found| found.is_some_and(|f| Gc::ptr_eq(f, c))));
+            assert_eq!(marked(b), kind.shades_old(), "{kind:?}: swapped-out pointer");
+            assert_eq!(marked(c), kind.shades_new(), "{kind:?}: swapped-in pointer");
+            assert!(!marked(d), "{kind:?}: a failed compare-exchange stores and shades nothing");
+            with_running_shade_buffer_for_test();
+            Runtime::get().grey.clear();
+            drop(clear);
+            // A successful one shades like a store of `d` over `c`.
+            let _clear = test_support::ClearMarks;
+            clock::force(Phase::Mark, kind);
+            let replaced = a.next.compare_exchange(Some(c), Some(d), &mu);
+            let taken = b.next.take(&mu);
+            clock::force(Phase::Off, kind);
+            assert!(replaced.is_ok_and(|was| was.is_some_and(|w| Gc::ptr_eq(w, c))) && a.next.points_to(d));
+            assert!(taken.is_none() && b.next.is_none());
+            assert_eq!(marked(c), kind.shades_old(), "{kind:?}: replaced pointer");
+            assert_eq!(marked(d), kind.shades_new(), "{kind:?}: stored pointer");
             with_running_shade_buffer_for_test();
             Runtime::get().grey.clear();
         }

@@ -4,7 +4,9 @@
 //!
 //! A slot is an atomic pointer. It is read with a mutator ([`Member::get`]), so code without
 //! one — a destructor on the sweeper — cannot reach another object, and written only through
-//! the write barrier ([`Member::set`]).
+//! the write barrier ([`Member::set`]; [`Member::swap`], [`Member::take`] and
+//! [`Member::compare_exchange`] read and write in one atomic step, for lock-free structures in
+//! the heap, and need a mutator for the value they return).
 //!
 //! # Armed and unarmed slots
 //!
@@ -34,6 +36,30 @@ use crate::{
 /// The unarmed sentinel as a pointer (no provenance: it is never dereferenced).
 pub(crate) fn unarmed() -> *mut Header {
     std::ptr::without_provenance_mut(UNARMED_ADDR)
+}
+
+/// The slot value of a local (null for `None`).
+fn raw<T>(value: Option<Gc<'_, T>>) -> *mut Header {
+    value.map_or(std::ptr::null_mut(), |gc| gc.header_ptr())
+}
+
+/// A value read from a slot as a local of `mu`: `None` for an empty or unarmed slot.
+///
+/// # Safety
+/// `p` was read (with `Acquire`, or by a read-modify-write that acquires) from a slot of type
+/// `T` inside an allocated object, by the thread `mu` runs on, since its last safepoint.
+#[inline]
+unsafe fn local<'m, T>(p: *mut Header, mu: &'m Mutator) -> Option<Gc<'m, T>> {
+    if !is_object(p) {
+        return None;
+    }
+    // SAFETY: an armed, non-null slot is inside an allocated object and points to an
+    // allocated `GcBox<T>` (slots are only set from locals of type `T`); it stays allocated
+    // while `mu` does not pass a safepoint (see `gc.rs`): until the read it was reachable from
+    // the slot's object, and from then on it is this local, which the barrier treats as any
+    // local (a pointer taken out of the heap by a swap was shaded by the deletion barrier if
+    // the barrier shades overwritten pointers).
+    Some(unsafe { Gc::from_raw(NonNull::new_unchecked(p).cast::<GcBox<T>>(), mu) })
 }
 
 /// A GC pointer field: empty or pointing to a `T` in the heap.
@@ -86,14 +112,98 @@ impl<T> Member<T> {
     pub fn get<'m>(&self, mu: &'m Mutator) -> Option<Gc<'m, T>> {
         // Acquire: pairs with the Release store of the barrier, so the referent's header and
         // value, written before it was published, are visible.
-        let p = self.ptr.load(Ordering::Acquire);
-        if !is_object(p) {
-            return None;
+        // SAFETY: read from this slot just now.
+        unsafe { local(self.ptr.load(Ordering::Acquire), mu) }
+    }
+
+    /// Store `value` and return what the slot held, in one atomic step (through the write
+    /// barrier, like [`set`](Self::set)).
+    ///
+    /// ```
+    /// use gc_runtime::{Member, Trace};
+    ///
+    /// #[derive(Trace)]
+    /// struct Cell {
+    ///     item: Member<Cell>,
+    /// }
+    ///
+    /// let mu = gc_runtime::attach();
+    /// let (holder, a, b) = (
+    ///     mu.alloc(Cell { item: Member::new() }),
+    ///     mu.alloc(Cell { item: Member::new() }),
+    ///     mu.alloc(Cell { item: Member::new() }),
+    /// );
+    /// assert!(holder.item.swap(Some(a), &mu).is_none());
+    /// let was = holder.item.swap(Some(b), &mu).unwrap();
+    /// assert!(gc_runtime::Gc::ptr_eq(was, a) && holder.item.points_to(b));
+    /// ```
+    ///
+    /// # Panics
+    /// If the slot is not inside an allocated object (see "Armed and unarmed slots").
+    #[inline]
+    pub fn swap<'m>(&self, value: Option<Gc<'_, T>>, mu: &'m Mutator) -> Option<Gc<'m, T>> {
+        let (old, _) = barrier::exchange_member(&self.ptr, raw(value), None);
+        // SAFETY: the value the slot held until the swap.
+        unsafe { local(old, mu) }
+    }
+
+    /// Empty the slot and return what it held (a [`swap`](Self::swap) with `None`).
+    ///
+    /// # Panics
+    /// If the slot is not inside an allocated object.
+    #[inline]
+    pub fn take<'m>(&self, mu: &'m Mutator) -> Option<Gc<'m, T>> {
+        self.swap(None, mu)
+    }
+
+    /// Store `new` if the slot points to `current` (both compared by identity, `None` for
+    /// empty), in one atomic step, as `AtomicPtr::compare_exchange`: `Ok` with the previous
+    /// value if it stored (through the write barrier), `Err` with the value found if not (then
+    /// nothing was written). The building block of lock-free structures in the heap.
+    ///
+    /// ```
+    /// use gc_runtime::{Member, Trace};
+    ///
+    /// #[derive(Trace)]
+    /// struct Node {
+    ///     value: u32,
+    ///     next: Member<Node>,
+    /// }
+    ///
+    /// let mu = gc_runtime::attach();
+    /// let head = mu.alloc(Node { value: 0, next: Member::new() });
+    /// // Push onto a lock-free stack: retry until the head did not move under us.
+    /// for value in 1..=3 {
+    ///     let node = mu.alloc(Node { value, next: Member::new() });
+    ///     let mut seen = head.next.get(&mu);
+    ///     loop {
+    ///         node.next.set(seen);
+    ///         match head.next.compare_exchange(seen, Some(node), &mu) {
+    ///             Ok(_) => break,
+    ///             Err(actual) => seen = actual,
+    ///         }
+    ///     }
+    /// }
+    /// assert_eq!(head.next.get(&mu).unwrap().value, 3);
+    /// ```
+    ///
+    /// # Panics
+    /// If the slot is not inside an allocated object.
+    #[inline]
+    pub fn compare_exchange<'m>(
+        &self,
+        current: Option<Gc<'_, T>>,
+        new: Option<Gc<'_, T>>,
+        mu: &'m Mutator,
+    ) -> Result<Option<Gc<'m, T>>, Option<Gc<'m, T>>> {
+        let (old, stored) = barrier::exchange_member(&self.ptr, raw(new), Some(raw(current)));
+        // SAFETY: the value the slot held at the exchange.
+        let old = unsafe { local(old, mu) };
+        if stored {
+            Ok(old)
+        } else {
+            Err(old)
         }
-        // SAFETY: an armed, non-null slot is inside an allocated object and points to an
-        // allocated `GcBox<T>` (slots are only set from locals of type `T`); it stays
-        // allocated while `mu` does not pass a safepoint (see `gc.rs`).
-        Some(unsafe { Gc::from_raw(NonNull::new_unchecked(p).cast::<GcBox<T>>(), mu) })
     }
 
     /// Store `value` through the write barrier.

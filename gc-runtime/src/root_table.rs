@@ -33,13 +33,14 @@ use std::ptr::NonNull;
 use crate::{
     cells::{CellPool, PtrCell},
     clock,
+    config::BarrierKind,
     object::{Header, ObjPtr},
     primitive::sync::{
         atomic::{AtomicPtr, Ordering},
         Mutex, MutexGuard,
     },
     shade::{self, GreyQueue, ShadeBuffer},
-    slot::{self, Unarmed},
+    slot::{self, Greys, Unarmed},
 };
 
 /// Root table state behind the lock.
@@ -106,12 +107,42 @@ impl RootTable {
         check_armed: bool,
         grey: &GreyQueue,
     ) -> (RootGuard<'_>, Result<(), Unarmed>) {
+        self.write_orphaned(grey, |kind| match kind {
+            None => slot::store_idle(slot, new, check_armed).map(|()| ((), [None, None])),
+            Some(kind) => {
+                slot::store_marking(slot, new, kind.shades_old(), kind.shades_new(), check_armed).map(|g| ((), g))
+            }
+        })
+    }
+
+    /// [`store_orphaned`](Self::store_orphaned) for a swap or compare-exchange (see
+    /// [`slot::exchange`]): returns the old value and whether `new` was stored.
+    pub(crate) fn exchange_orphaned(
+        &self,
+        slot: &AtomicPtr<Header>,
+        new: *mut Header,
+        current: Option<*mut Header>,
+        grey: &GreyQueue,
+    ) -> (RootGuard<'_>, Result<(*mut Header, bool), Unarmed>) {
+        self.write_orphaned(grey, |kind| {
+            let (old, stored) = slot::exchange(slot, new, current, true)?;
+            let greys =
+                kind.map_or([None, None], |k| slot::exchange_greys(old, new, stored, k.shades_old(), k.shades_new()));
+            Ok(((old, stored), greys))
+        })
+    }
+
+    /// A write on a thread without a running mutator, under the table lock: `write` gets the
+    /// barrier in force (if on) and returns its result and what it must shade, which is shaded
+    /// into the orphan buffer before the lock is released.
+    fn write_orphaned<R>(
+        &self,
+        grey: &GreyQueue,
+        write: impl FnOnce(Option<BarrierKind>) -> Result<(R, Greys<Header>), Unarmed>,
+    ) -> (RootGuard<'_>, Result<R, Unarmed>) {
         let mut table = self.inner.lock();
-        let Some(kind) = clock::barrier() else {
-            return (table, slot::store_idle(slot, new, check_armed));
-        };
-        let greys = match slot::store_marking(slot, new, kind.shades_old(), kind.shades_new(), check_armed) {
-            Ok(greys) => greys,
+        let (result, greys) = match write(clock::barrier()) {
+            Ok(done) => done,
             Err(unarmed) => return (table, Err(unarmed)),
         };
         let epoch = clock::mark_epoch();
@@ -121,7 +152,7 @@ impl RootTable {
             // terminating (and the sweep from freeing either) meanwhile.
             unsafe { shade::shade(o.as_ptr(), epoch, &mut table.orphan_shades, grey) };
         }
-        (table, Ok(()))
+        (table, Ok(result))
     }
 
     /// Shade `obj` into the orphan buffer, if marking still runs: for a barrier on a running

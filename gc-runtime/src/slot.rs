@@ -4,7 +4,8 @@
 //!
 //! A slot holds null, an object's address, or [`UNARMED_ADDR`]: a `Member` outside an
 //! allocated object (see `member.rs`). [`store_idle`] is the store with the barrier off;
-//! [`store_marking`] the store with it on. Both are generic over the pointee and touch nothing
+//! [`store_marking`] the store with it on; [`exchange`] a swap or compare-exchange, with
+//! [`exchange_greys`] what it must shade. Both are generic over the pointee and touch nothing
 //! but the slot, so the loom models (`gc-loom-models`) race this very code against a marker;
 //! `barrier.rs` adds the phase test and the shading, `root_table.rs` the locked variant for
 //! threads without a mutator. The orderings are explained in `barrier.rs` ("Publication
@@ -41,6 +42,54 @@ pub(crate) fn store_idle<T>(slot: &AtomicPtr<T>, new: *mut T, check_armed: bool)
     Ok(())
 }
 
+/// A read-modify-write of a slot, as one atomic step: a swap (`current` is `None`) or a
+/// compare-exchange against `current`. Returns the value the slot held and whether `new` was
+/// stored. An unarmed slot is refused (and left as it was) before anything is written.
+///
+/// `AcqRel` on success: Acquire for the old value, which the caller gets as a local (its
+/// referent's initialisation must be visible, as for a load), Release to publish `new`
+/// (publication ordering); `Acquire` on failure, a load.
+#[inline]
+pub(crate) fn exchange<T>(
+    slot: &AtomicPtr<T>,
+    new: *mut T,
+    current: Option<*mut T>,
+    check_armed: bool,
+) -> Result<(*mut T, bool), Unarmed> {
+    if check_armed && slot.load(Ordering::Relaxed).addr() == UNARMED_ADDR {
+        // Armed slots never become unarmed, nor unarmed ones armed once their object is
+        // published: the test cannot be overtaken by another thread's write.
+        return Err(Unarmed);
+    }
+    Ok(match current {
+        None => (slot.swap(new, Ordering::AcqRel), true),
+        Some(current) => match slot.compare_exchange(current, new, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(old) => (old, true),
+            Err(actual) => (actual, false),
+        },
+    })
+}
+
+/// What an exchange that stored `new` over `old` obliges the caller to shade (nothing if it
+/// stored nothing): as [`store_marking`], with the old value known exactly.
+#[inline]
+pub(crate) fn exchange_greys<T>(
+    old: *mut T,
+    new: *mut T,
+    stored: bool,
+    shades_old: bool,
+    shades_new: bool,
+) -> Greys<T> {
+    let mut greys = [None, None];
+    if stored && shades_old && is_object(old) {
+        greys[0] = NonNull::new(old);
+    }
+    if stored && shades_new && is_object(new) {
+        greys[1] = NonNull::new(new);
+    }
+    greys
+}
+
 /// Store with the barrier on; returns what the caller must shade: the overwritten pointer if
 /// `shades_old` (Yuasa, hybrid), the stored one if `shades_new` (Dijkstra, hybrid).
 #[inline]
@@ -67,12 +116,5 @@ pub(crate) fn store_marking<T>(
         store_idle(slot, new, check_armed)?;
         std::ptr::null_mut()
     };
-    let mut greys = [None, None];
-    if shades_old && is_object(old) {
-        greys[0] = NonNull::new(old);
-    }
-    if shades_new && is_object(new) {
-        greys[1] = NonNull::new(new);
-    }
-    Ok(greys)
+    Ok(exchange_greys(old, new, true, shades_old, shades_new))
 }
