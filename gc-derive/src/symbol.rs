@@ -120,6 +120,7 @@ pub(crate) const PRIMITIVE_TYPES: &[Symbol] = &[
 pub(crate) const STD_TRACE_TYPES: &[Symbol] = &[
     Symbol("String"),
     Symbol("Box"),
+    Symbol("Arc"),
     Symbol("Vec"),
     Symbol("VecDeque"),
     Symbol("Option"),

@@ -6,6 +6,9 @@
 //! (hashing or ordering a GC pointer by address would need the object to stay put, which it
 //! does, but a slot used as a key could change under the map, so keys are not traced).
 //!
+//! `Arc<T>` is traced as holding nothing, and so is for plain data: a clone could take its
+//! contents out of the heap, so a slot in it is never armed (see the impl).
+//!
 //! `PhantomData<T>` and function pointers (`fn(A, ..) -> R`, up to six arguments) hold no GC
 //! pointer whatever they name. A function pointer whose arguments are references (`fn(&T)`)
 //! is a higher-ranked type the generic impls do not cover; wrap it in a struct with
@@ -110,6 +113,17 @@ unsafe impl<T: ?Sized + Trace> Trace for Box<T> {
     fn trace(&self, t: &mut Tracer<'_>) {
         (**self).trace(t);
     }
+}
+
+// SAFETY: reports no slot, and no slot inside it is ever armed. An `Arc` can be cloned out of
+// its object through a shared reference, so its contents may outlive the object, outside the
+// heap, where a slot would be a pointer the collector no longer sees. Allocation arms the slots
+// it reaches by tracing; it never reaches into an `Arc`, so a `Member` or collection there
+// stays unarmed — empty, refusing every store — as in a `#[trace(skip)]` field.
+unsafe impl<T: ?Sized + Trace> Trace for std::sync::Arc<T> {
+    const NEEDS_TRACE: bool = false;
+    #[inline]
+    fn trace(&self, _: &mut Tracer<'_>) {}
 }
 
 // SAFETY: traces every element.
@@ -273,6 +287,17 @@ mod tests {
         assert_eq!(slots(&std::marker::PhantomData::<Member<u8>>), 0);
         assert_eq!(slots(&f) + slots(&g), 0);
         assert_eq!(f(21), 42);
+    }
+
+    #[test]
+    fn an_arc_is_traced_as_holding_nothing() {
+        use std::sync::Arc;
+        const {
+            assert!(!<Arc<str>>::NEEDS_TRACE && !<Arc<[u8]>>::NEEDS_TRACE && !<Arc<Vec<String>>>::NEEDS_TRACE);
+            assert!(!<Arc<Member<u8>>>::NEEDS_TRACE, "never traced: its slot is never armed");
+        }
+        assert_eq!(slots(&Arc::<str>::from("shared")), 0);
+        assert_eq!(slots(&Arc::new(Member::<u8>::new())), 0);
     }
 
     #[test]

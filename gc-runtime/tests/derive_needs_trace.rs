@@ -56,6 +56,7 @@ struct X {
 struct EveryStdType<'a> {
     string: String,
     boxed: Box<str>,
+    shared: std::sync::Arc<str>,
     vec: Vec<u8>,
     deque: VecDeque<u16>,
     option: Option<String>,

@@ -184,6 +184,29 @@ fn a_member_outside_the_heap_cannot_be_set() {
     loose.set(Some(target));
 }
 
+/// A slot inside an `Arc` is never armed (an `Arc` is traced as holding nothing: a clone could
+/// take its contents out of the heap), so it refuses stores like any slot outside the heap.
+#[test]
+fn a_member_in_an_arc_is_never_armed() {
+    #[derive(Trace)]
+    struct Holder {
+        shared: Arc<Member<Obj>>,
+    }
+    let _s = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mu = gc_runtime::attach();
+    let target = mu.alloc(Obj { next: Member::new(), _probe: Probe(Arc::default()) });
+    let holder = mu.alloc(Holder { shared: Arc::new(Member::new()) });
+    let escaped = Arc::clone(&holder.shared);
+    assert!(escaped.get(&mu).is_none());
+    let store = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| holder.shared.set(Some(target))));
+    let message = store.expect_err("a store into a slot in an Arc panics");
+    let message =
+        message.downcast_ref::<&str>().copied().or_else(|| message.downcast_ref::<String>().map(String::as_str));
+    let message = message.unwrap_or_default();
+    assert!(message.contains("not inside an allocated object"), "{message}");
+    assert!(escaped.get(&mu).is_none() && holder.shared.get(&mu).is_none());
+}
+
 #[test]
 fn safepoint_requested_says_when_the_collector_waits_for_this_thread() {
     let _s = SERIAL.lock().unwrap_or_else(|e| e.into_inner());

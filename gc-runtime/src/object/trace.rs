@@ -34,6 +34,11 @@ use crate::{
 /// Implement it with `#[derive(Trace)]`. Impls for std types (integers, `String`, `Vec`,
 /// `Option`, tuples, maps, atomics, …) are provided.
 ///
+/// `Arc<T>` is traced as holding nothing: a clone, taken through a shared reference, could
+/// carry its contents out of the heap. So it is for plain data (`Arc<str>`, `Arc<[u8]>`); a
+/// [`Member`](crate::Member) or GC collection inside an `Arc` is never armed — it reads as
+/// empty and refuses stores, like one in a `#[trace(skip)]` field.
+///
 /// # Safety
 ///
 /// An implementation must uphold all of the following:
