@@ -247,6 +247,103 @@ fn map_every_method() {
     assert!(d.is_empty());
 }
 
+/// Hashes every key to the same value: every entry collides, so lookups rest on `Eq` alone.
+#[derive(Clone, Default)]
+struct Constant;
+
+impl std::hash::BuildHasher for Constant {
+    type Hasher = ConstantHasher;
+    fn build_hasher(&self) -> ConstantHasher {
+        ConstantHasher
+    }
+}
+
+struct ConstantHasher;
+
+impl std::hash::Hasher for ConstantHasher {
+    fn finish(&self) -> u64 {
+        7
+    }
+    fn write(&mut self, _: &[u8]) {}
+}
+
+/// Panics when it hashes the key `"boom"`, and counts the keys it hashes.
+#[derive(Default)]
+struct Hostile {
+    hashed: std::sync::atomic::AtomicUsize,
+}
+
+impl std::hash::BuildHasher for Hostile {
+    type Hasher = HostileHasher;
+    fn build_hasher(&self) -> HostileHasher {
+        self.hashed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        HostileHasher(std::hash::DefaultHasher::new())
+    }
+}
+
+struct HostileHasher(std::hash::DefaultHasher);
+
+impl std::hash::Hasher for HostileHasher {
+    fn finish(&self) -> u64 {
+        self.0.finish()
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        assert!(!bytes.starts_with(b"boom"), "the hasher refuses this key");
+        self.0.write(bytes);
+    }
+}
+
+/// A map takes the hasher it is given: with one that sends every key to one bucket, every
+/// method still finds exactly its key, and the entries survive collections.
+#[test]
+fn map_with_a_colliding_hasher_still_finds_each_key() {
+    let _s = serial();
+    let ledger = Ledger::new(300);
+    let mut mu = gc_runtime::attach();
+    let root = mu.alloc(GcMap::<u64, Elem, Constant>::with_capacity_and_hasher(4, Constant)).root(&mu);
+    {
+        let m = root.get(&mu);
+        for k in 0..200 {
+            assert!(!m.insert(k, ledger.elem(&mu)));
+        }
+        for k in (0..200).step_by(2) {
+            assert!(m.remove(&k, &mu).is_some());
+        }
+    }
+    mu.collect();
+    let m = root.get(&mu);
+    assert_eq!(m.len(), 100);
+    for k in 0..200 {
+        assert_eq!(m.contains_key(&k), k % 2 == 1, "key {k}");
+    }
+    let ids: HashSet<u64> = (1..200).step_by(2).map(|k| m.get(&k, &mu).unwrap().id).collect();
+    assert_eq!(ids.len(), 100, "each key has its own value");
+    assert!(std::ptr::eq(m.hasher(), m.hasher()));
+}
+
+/// The hasher is user code: it runs before the map's lock is taken, so one that panics leaves
+/// the map as it was and usable, and one that is slow never holds up another thread's access.
+#[test]
+fn a_panicking_hasher_leaves_the_map_consistent() {
+    let _s = serial();
+    let ledger = Ledger::new(8);
+    let mu = gc_runtime::attach();
+    let m = mu.alloc(GcMap::<String, Elem, Hostile>::default());
+    assert!(!m.insert("a".into(), ledger.elem(&mu)));
+    let message = panic_message(|| {
+        m.insert("boom".into(), ledger.elem(&mu));
+    });
+    assert!(message.contains("the hasher refuses this key"), "{message}");
+    assert!(panic_message(|| {
+        let _ = m.get("boom", &mu);
+    })
+    .contains("refuses"));
+    assert_eq!(m.len(), 1);
+    assert!(!m.insert("b".into(), ledger.elem(&mu)));
+    assert_eq!((m.get("a", &mu).unwrap().id, m.get("b", &mu).unwrap().id), (0, 2));
+    assert!(m.hasher().hashed.load(std::sync::atomic::Ordering::Relaxed) >= 5);
+}
+
 #[test]
 fn id_map_every_method() {
     let ledger = Ledger::new(64);

@@ -2,19 +2,20 @@
 //! thread that reaches it.
 //!
 //! Each entry holds two armed slots, the key and the value, and the key object's address, in a
-//! `hashbrown::HashTable` hashed by that address. The address is a sound hash key: the
+//! `hashbrown::HashTable` hashed by that address (a multiplicative hash, see
+//! `address_hash.rs`). The address is a sound hash key: the
 //! collector never moves objects, and the entry's key slot keeps the key object alive, so while
 //! the entry exists no other object can get that address. The rest of the design is in the
 //! module header of `collections/mod.rs`.
 
-use std::{
-    fmt,
-    hash::{BuildHasher, RandomState},
-};
+use std::fmt;
 
 use hashbrown::HashTable;
 
-use super::slots::{read_for_trace, reserve_one, slot_addr, trace_buckets, AddrFmt, Armed};
+use super::{
+    address_hash::address_hash,
+    slots::{read_for_trace, reserve_one, slot_addr, trace_buckets, AddrFmt, Armed},
+};
 use crate::{
     gc::Gc,
     member::Member,
@@ -66,14 +67,14 @@ pub struct GcIdMap<K, V> {
     armed: Armed,
     /// Where the marker's chunked scan resumes, in buckets (see `object/scan_cursor.rs`).
     cursor: ScanCursor,
-    hasher: RandomState,
     map: RwLock<HashTable<Entry<K, V>>>,
 }
 
 impl<K, V> GcIdMap<K, V> {
-    /// The table's hash of a key object's address.
+    /// The table's hash of a key object's address (no user code: it also runs under the lock,
+    /// when the table grows).
     fn hash(&self, addr: usize) -> u64 {
-        self.hasher.hash_one(addr)
+        address_hash(addr)
     }
 
     /// An empty map, to put in a new object (it accepts entries once that object is
@@ -102,12 +103,7 @@ impl<K, V> GcIdMap<K, V> {
     /// # assert_eq!(m.len(), 1);
     /// ```
     pub fn with_capacity(capacity: usize) -> GcIdMap<K, V> {
-        GcIdMap {
-            armed: Armed::new(),
-            cursor: ScanCursor::new(),
-            hasher: RandomState::new(),
-            map: RwLock::new(HashTable::with_capacity(capacity)),
-        }
+        GcIdMap { armed: Armed::new(), cursor: ScanCursor::new(), map: RwLock::new(HashTable::with_capacity(capacity)) }
     }
 
     /// The number of entries.

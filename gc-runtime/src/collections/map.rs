@@ -66,11 +66,12 @@ const NAME: &str = "GcMap";
 /// assert_eq!(*class.methods.get("init", &mu).unwrap(), "fun init() {}");
 /// assert!(class.methods.get("area", &mu).is_none());
 /// ```
-pub struct GcMap<K, V> {
+pub struct GcMap<K, V, S = RandomState> {
     armed: Armed,
     /// Where the marker's chunked scan resumes, in buckets (see `object/scan_cursor.rs`).
     cursor: ScanCursor,
-    hasher: RandomState,
+    /// Hashes keys, always before the lock is taken (see "Keys' code and the lock").
+    hasher: S,
     map: RwLock<HashTable<Entry<K, V>>>,
 }
 
@@ -113,12 +114,43 @@ impl<K, V> GcMap<K, V> {
     /// # assert_eq!(m.len(), 1);
     /// ```
     pub fn with_capacity(capacity: usize) -> GcMap<K, V> {
+        GcMap::with_capacity_and_hasher(capacity, RandomState::new())
+    }
+}
+
+impl<K, V, S> GcMap<K, V, S> {
+    /// An empty map that hashes keys with `hasher`, like `HashMap::with_hasher`. The default
+    /// is std's `RandomState` (SipHash, resistant to chosen keys); a runtime whose keys are its
+    /// own (interned names, small integers) can take a faster one. The hasher runs before the
+    /// map's lock is taken, never under it.
+    ///
+    /// ```
+    /// use std::hash::{BuildHasherDefault, DefaultHasher};
+    /// use gc_runtime::GcMap;
+    ///
+    /// let mu = gc_runtime::attach();
+    /// let m = mu.alloc(GcMap::with_hasher(BuildHasherDefault::<DefaultHasher>::default()));
+    /// m.insert("answer", mu.alloc(42_u8));
+    /// assert_eq!(*m.get("answer", &mu).unwrap(), 42);
+    /// ```
+    pub fn with_hasher(hasher: S) -> GcMap<K, V, S> {
+        GcMap::with_capacity_and_hasher(0, hasher)
+    }
+
+    /// An empty map with room for `capacity` entries before it rehashes, hashing keys with
+    /// `hasher`.
+    pub fn with_capacity_and_hasher(capacity: usize, hasher: S) -> GcMap<K, V, S> {
         GcMap {
             armed: Armed::new(),
             cursor: ScanCursor::new(),
-            hasher: RandomState::new(),
+            hasher,
             map: RwLock::new(HashTable::with_capacity(capacity)),
         }
+    }
+
+    /// The hasher the map hashes keys with.
+    pub fn hasher(&self) -> &S {
+        &self.hasher
     }
 
     /// The number of entries.
@@ -182,7 +214,7 @@ impl<K, V> GcMap<K, V> {
     }
 }
 
-impl<K: Hash + Eq, V> GcMap<K, V> {
+impl<K: Hash + Eq, V, S: BuildHasher> GcMap<K, V, S> {
     /// Map `key` to `value` (runs the write barrier); returns whether an entry for `key` was
     /// replaced. When it was, the map keeps its old key and drops `key`.
     ///
@@ -287,7 +319,7 @@ impl<K: Hash + Eq, V> GcMap<K, V> {
     }
 }
 
-impl<K: Clone, V> GcMap<K, V> {
+impl<K: Clone, V, S> GcMap<K, V, S> {
     /// The keys (cloned; a snapshot, in the map's iteration order).
     ///
     /// ```
@@ -343,7 +375,7 @@ impl<K: Clone, V> GcMap<K, V> {
     }
 }
 
-impl<K, V> GcMap<K, V> {
+impl<K, V, S> GcMap<K, V, S> {
     /// The table's length, capacity (entries it holds before it rehashes) and buckets.
     #[cfg(test)]
     pub(super) fn table_shape(&self) -> (usize, usize, usize) {
@@ -352,9 +384,9 @@ impl<K, V> GcMap<K, V> {
     }
 }
 
-impl<K, V> Default for GcMap<K, V> {
+impl<K, V, S: Default> Default for GcMap<K, V, S> {
     fn default() -> Self {
-        GcMap::new()
+        GcMap::with_hasher(S::default())
     }
 }
 
@@ -367,7 +399,7 @@ impl<K, V> Default for GcMap<K, V> {
 // throughout the scan is reported or shaded. Keys are not traced: they are plain data, and a
 // slot or collection inside a key is never armed, so it never holds a pointer. No key method
 // runs here (no hashing, no comparison).
-unsafe impl<K, V> Trace for GcMap<K, V> {
+unsafe impl<K, V, S> Trace for GcMap<K, V, S> {
     fn trace(&self, tracer: &mut Tracer<'_>) {
         self.armed.trace(tracer);
         let Some(map) = read_for_trace(&self.map, &self.cursor, tracer) else { return };
@@ -375,7 +407,7 @@ unsafe impl<K, V> Trace for GcMap<K, V> {
     }
 }
 
-impl<K: fmt::Debug, V> fmt::Debug for GcMap<K, V> {
+impl<K: fmt::Debug, V, S> fmt::Debug for GcMap<K, V, S> {
     /// The length and the entries, with each value's address (as [`Gc::addr`] gives it): the
     /// values are not followed, so a map that reaches itself prints without recursing. The
     /// keys' `Debug` runs under the map's read lock.

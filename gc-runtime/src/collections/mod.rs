@@ -104,6 +104,7 @@
 //! See `plain_data.rs` for the std types that hold plain mutable data inside GC objects
 //! (atomics, `AtomicCell`, `Mutex` in a `#[trace(skip)]` field).
 
+mod address_hash;
 mod error;
 mod id_map;
 mod map;
