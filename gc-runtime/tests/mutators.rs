@@ -365,10 +365,10 @@ struct Small {
     value: u64,
 }
 
-/// Bigger than the largest size class: a large object with a block of its own.
+/// Bigger than the largest size class (8 KiB): a large object with a block of its own.
 #[derive(Trace)]
 struct Large {
-    words: [u64; 4096],
+    words: [u64; 1100],
 }
 
 /// A mutator allocates white until it answers a marking's start (its cycle's handshake): what
@@ -394,11 +394,11 @@ fn objects_allocated_before_answering_the_mark_start_die_in_that_cycle() {
     // The mark-start window: the barrier is on, this thread has not answered.
     assert_eq!(gc_runtime::phase(), gc_runtime::Phase::Mark);
     let small = mu.alloc(Small { value: 7 }).downgrade(&mu);
-    let large = mu.alloc(Large { words: [7; 4096] }).downgrade(&mu);
-    // 2 MiB more of white garbage, which must not count as marked.
-    const MORE: usize = 64;
+    let large = mu.alloc(Large { words: [7; 1100] }).downgrade(&mu);
+    // Over half a MiB more of white garbage (70 KiB under Miri), which must not count as marked.
+    const MORE: usize = if cfg!(miri) { 8 } else { 64 };
     for _ in 0..MORE {
-        mu.alloc(Large { words: [7; 4096] });
+        mu.alloc(Large { words: [7; 1100] });
     }
     loop {
         mu.safepoint();

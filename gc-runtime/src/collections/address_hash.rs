@@ -35,7 +35,7 @@ mod tests {
             let hashes: Vec<u64> = (0..4096).map(|i| address_hash(base + i * stride)).collect();
             let buckets: HashSet<u64> = hashes.iter().map(|h| h & 4095).collect();
             let tags: HashSet<u64> = hashes.iter().map(|h| h >> 57).collect();
-            // Random hashes would fill 4096 × (1 − 1/e) ≈ 2589 of 4096 buckets.
+            // Random hashes would fill 4096 × (1 − 1/e) ≈ 2589 of 4096 buckets, and every tag.
             assert!(buckets.len() >= 2400, "stride {stride}: {} of 4096 buckets", buckets.len());
             assert!(tags.len() >= 120, "stride {stride}: {} of 128 tags", tags.len());
         }
