@@ -113,7 +113,7 @@ pub(crate) const PRIMITIVE_TYPES: &[Symbol] = &[
 /// segment of their path. Each impl's `NEEDS_TRACE` is a constant or forwards to its type
 /// arguments' (`Vec<T>`: `T::NEEDS_TRACE`); it never names another type.
 ///
-/// `Rc`, `Arc`, `Cell`, `RefCell`, `HashSet` and `BTreeSet` have no impl, so a field of one
+/// `Rc`, `Cell`, `RefCell`, `HashSet` and `BTreeSet` have no impl, so a field of one
 /// fails to compile whatever is listed here; leaving them out keeps that failure a single
 /// error, and keeps user types of those common names (a spreadsheet's `Cell`) from being
 /// taken for std ones.

@@ -183,8 +183,8 @@ pub(crate) fn write_root(slot: &AtomicPtr<Header>, new: *mut Header) {
 #[inline(never)]
 fn unarmed_store() -> ! {
     panic!(
-        "Member::set on a slot that is not inside an allocated object; \
-         put the Member in the object, allocate it, then set the slot"
+        "store into a Member slot that is not inside an allocated object (set, swap, take or \
+         compare_exchange); put the Member in the object, allocate it, then store into the slot"
     )
 }
 
