@@ -75,9 +75,10 @@ impl LargeObjects {
     ///
     /// `epoch` is the mark epoch as the allocating mutator last acknowledged it (see
     /// `heap/cache.rs`, "Whose mark epoch"): black for a marking that mutator has answered,
-    /// white for one whose mark-start handshake it has not answered yet. (The collector's
-    /// current epoch would not do: it advances before the barrier goes on, so a mutator could
-    /// allocate black and then store into the object without the barrier.)
+    /// white for one whose mark-start handshake it has not answered yet. Before its answer the
+    /// mutator has taken no allocation view, so the window's barrier may leave what it stores
+    /// unshaded (`clock::BarrierState::shades_new`); an object it allocated black would never
+    /// be scanned, and those stores would be lost.
     pub(crate) fn alloc(&self, layout: Layout, epoch: u64) -> NonNull<u8> {
         let block_layout = block_layout(layout);
         self.bytes.fetch_add(block_layout.size(), Ordering::Relaxed);
