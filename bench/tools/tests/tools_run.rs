@@ -101,6 +101,39 @@ fn lox_bench_times_each_program() {
 }
 
 #[test]
+fn lox_bench_against_a_reference_prints_cpu_ratios_and_their_geometric_mean() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = scratch("lox-bench-against");
+    std::fs::write(dir.join("loop.lox"), "var s = 0; for (var i = 0; i < 1000; i = i + 1) { s = s + i; } print s;\n")
+        .unwrap();
+    std::fs::write(dir.join("wrong.lox"), "print 1 +;\n").unwrap();
+    // Skipped: the reference interpreter rejects it too.
+    std::fs::write(dir.join("string_equality.lox"), "print 1;\n").unwrap();
+    // A stand-in reference that burns a little CPU, and fails on `wrong.lox` as clox would.
+    let reference = dir.join("reference.sh");
+    std::fs::write(
+        &reference,
+        "#!/bin/sh\ncase \"$1\" in *wrong.lox) exit 65;; esac\ni=0; while [ $i -lt 20000 ]; do i=$((i+1)); done\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&reference, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let args = ["--against", reference.to_str().unwrap(), "--runs", "2", dir.to_str().unwrap()];
+    let (out, _) = run(env!("CARGO_BIN_EXE_lox_bench"), &args);
+    let row =
+        |name: &str| out.lines().find(|l| l.starts_with(&format!("| {name} |"))).unwrap_or_else(|| panic!("{out}"));
+    let cells: Vec<&str> = row("loop").split('|').map(str::trim).collect();
+    let ours: f64 = cells[2].parse().unwrap_or_else(|_| panic!("{out}"));
+    let theirs: f64 = cells[3].parse().unwrap_or_else(|_| panic!("{out}"));
+    assert!(ours > 0.0 && theirs > 0.0, "{out}");
+    assert!(cells[4].ends_with('×') && cells[5].contains('–'), "{out}");
+    assert!(row("wrong").contains("| exit 65"), "{out}");
+    assert!(!out.contains("| string_equality |"), "{out}");
+    assert!(row("**geometric mean**").contains("1 programs"), "{out}");
+    assert!(out.contains("2 runs of each, interleaved"), "{out}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn spike_prints_the_timeline_and_the_target() {
     let (stdout, _) = run(env!("CARGO_BIN_EXE_spike"), &["--mb", "8", "--seconds", "0.3", "--scavenge-after-ms", "0"]);
     assert!(stdout.contains("built 8 MiB live") && stdout.contains("target: resident"), "{stdout}");
