@@ -65,7 +65,7 @@ use syn::{parse_macro_input, DeriveInput};
 ///
 /// - `#[trace(skip)]`: the field is not traced and its type need not implement `Trace`. It is
 ///   rejected on a field whose type mentions `Gc`, `Member`, `NonNullMember`, `GcVec`,
-///   `GcMap` or `GcIdMap`, because the collector would then miss a pointer and could free its
+///   `GcMap`, `GcIdMap` or `GcWeakMap`, because the collector would then miss a pointer and could free its
 ///   referent. (`Root`, `GlobalRoot` and `Weak` are allowed: the collector does not find their
 ///   pointers through `Trace`, so skipping them changes nothing.)
 ///

@@ -17,7 +17,8 @@
 //! # GC pointer type names
 //!
 //! [`GC_POINTER_TYPES`] are the `gc_runtime` types that hold a pointer the collector finds
-//! only through `Trace` (`Gc`, `Member`, `NonNullMember`, `GcVec`, `GcMap`, `GcIdMap`). A field
+//! only through `Trace` (`Gc`, `Member`, `NonNullMember`, `GcVec`, `GcMap`, `GcIdMap`,
+//! `GcWeakMap`). A field
 //! whose type mentions one of them, anywhere in its type path, may not be `#[trace(skip)]`.
 //! The match is by path segment name, so `gc_runtime::Member<T>`, `Member<T>` and
 //! `Vec<Option<Member<T>>>` all count.

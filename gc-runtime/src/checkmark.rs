@@ -2,9 +2,10 @@
 //!
 //! With the world stopped at mark termination, walk everything reachable from the roots again,
 //! recording visits in a separate table (not the mark bits), and check that the concurrent
-//! marking marked each object it reaches. An object reachable but unmarked would be freed by
-//! the sweep while still in use: the collector stops with a report naming the object's type
-//! and the path from the root that reaches it.
+//! marking marked each object it reaches. A weak map's value counts as reached once its map
+//! and its key are (ephemeron semantics, see `collections/weak_map.rs`). An object reachable
+//! but unmarked would be freed by the sweep while still in use: the collector stops with a
+//! report naming the object's type and the path from the root that reaches it.
 
 use std::{collections::HashMap, fmt};
 
@@ -53,6 +54,8 @@ pub(crate) enum CheckmarkError {
 
 struct Collect<'a> {
     out: &'a mut Vec<*const Header>,
+    /// The traced object's ephemeron entries: (key, value).
+    ephemerons: &'a mut Vec<(*const Header, *const Header)>,
     locked: bool,
 }
 
@@ -64,49 +67,92 @@ impl TraceSink for Collect<'_> {
         }
     }
 
+    fn visit_ephemeron(&mut self, key: *const Header, value: &AtomicPtr<Header>) {
+        let v = value.load(Ordering::Acquire);
+        if is_object(v) {
+            self.ephemerons.push((key, v));
+        }
+    }
+
     fn visit_locked(&mut self) {
         self.locked = true;
     }
 }
 
-/// Walk from `roots` and check every reached object is marked for `epoch`.
+/// The walk's separate "bitmap", with what explains a miss: object -> parent (null for a
+/// root), and the ephemeron values waiting for their keys.
+#[derive(Default)]
+struct Walk {
+    parent: HashMap<*const Header, *const Header>,
+    stack: Vec<*const Header>,
+    /// key -> (value, the object holding the entry) for entries whose key is not reached yet.
+    waiting: HashMap<*const Header, Vec<(*const Header, *const Header)>>,
+}
+
+impl Walk {
+    /// `obj` is reached from `from`: if it is new, scan it later, and reach the values that
+    /// waited for it as a key (ephemeron semantics: a value is reachable once its map and its
+    /// key both are).
+    fn reach(&mut self, obj: *const Header, from: *const Header) {
+        let mut todo = vec![(obj, from)];
+        while let Some((obj, from)) = todo.pop() {
+            if let std::collections::hash_map::Entry::Vacant(e) = self.parent.entry(obj) {
+                e.insert(from);
+                self.stack.push(obj);
+                if let Some(values) = self.waiting.remove(&obj) {
+                    todo.extend(values);
+                }
+            }
+        }
+    }
+
+    /// A weak-map entry of the reached object `holder`.
+    fn ephemeron(&mut self, key: *const Header, value: *const Header, holder: *const Header) {
+        if self.parent.contains_key(&key) {
+            self.reach(value, holder);
+        } else {
+            self.waiting.entry(key).or_default().push((value, holder));
+        }
+    }
+}
+
+/// Walk from `roots` and check every reached object is marked for `epoch`. A weak map's value
+/// counts as reached once its map and its key are.
 ///
 /// # Safety
 /// The world is stopped and `roots` are the current root pointers, so every object reached is
 /// allocated.
 pub(crate) unsafe fn verify(roots: &[*const Header], epoch: u64) -> Result<CheckmarkReport, CheckmarkError> {
-    // object -> parent (null for a root): the separate "bitmap", with enough to explain a miss.
-    let mut parent: HashMap<*const Header, *const Header> = HashMap::new();
-    let mut stack: Vec<*const Header> = Vec::new();
+    let mut walk = Walk::default();
     for &r in roots {
-        if parent.insert(r, std::ptr::null()).is_none() {
-            stack.push(r);
-        }
+        walk.reach(r, std::ptr::null());
     }
     let mut children = Vec::new();
-    while let Some(obj) = stack.pop() {
+    let mut ephemerons = Vec::new();
+    while let Some(obj) = walk.stack.pop() {
         // SAFETY: reached from a root with the world stopped: allocated.
         let h = unsafe { &*obj };
         // SAFETY: as above.
         if !unsafe { mark::is_marked(obj, epoch) } {
-            return Err(CheckmarkError::Missed(CheckmarkFailure { path: path_to(&parent, obj), epoch }));
+            return Err(CheckmarkError::Missed(CheckmarkFailure { path: path_to(&walk.parent, obj), epoch }));
         }
         let Some(trace) = h.desc().trace else { continue };
         children.clear();
-        let mut sink = Collect { out: &mut children, locked: false };
+        ephemerons.clear();
+        let mut sink = Collect { out: &mut children, ephemerons: &mut ephemerons, locked: false };
         // SAFETY: `obj` is allocated and of the type its descriptor describes.
         unsafe { trace(obj, &mut Tracer::new(&mut sink)) };
         if sink.locked {
             return Err(CheckmarkError::Locked);
         }
         for &c in &children {
-            if let std::collections::hash_map::Entry::Vacant(e) = parent.entry(c) {
-                e.insert(obj);
-                stack.push(c);
-            }
+            walk.reach(c, obj);
+        }
+        for &(key, value) in &ephemerons {
+            walk.ephemeron(key, value, obj);
         }
     }
-    Ok(CheckmarkReport { objects: parent.len() })
+    Ok(CheckmarkReport { objects: walk.parent.len() })
 }
 
 fn path_to(parent: &HashMap<*const Header, *const Header>, mut obj: *const Header) -> Vec<String> {

@@ -181,6 +181,12 @@ impl PhaseWord {
         state(self.0.load(Ordering::Relaxed)) & BARRIER_BIT != 0
     }
 
+    /// Whether the barrier is on, read with `Acquire` (see [`barrier_on_acquire`]).
+    #[inline]
+    pub(crate) fn barrier_on_acquire(&self) -> bool {
+        state(self.0.load(Ordering::Acquire)) & BARRIER_BIT != 0
+    }
+
     /// The mark epoch: the current (or last) marking's.
     #[inline]
     pub(crate) fn epoch(&self) -> u64 {
@@ -351,6 +357,16 @@ pub(crate) fn barrier_on() -> bool {
     WORD.barrier_on()
 }
 
+/// Whether the barrier is on, read with `Acquire`: a reader that finds it off sees every store
+/// the collector made before turning it off — the weak verdict of [`end_marking`] and
+/// [`set_weak_verdict`] above all. (The fast path's [`barrier_on`] is `Relaxed`: a weak read
+/// that found the barrier off through it could still read a verdict older than the phase.)
+#[cfg(not(gc_loom))]
+#[inline]
+pub(crate) fn barrier_on_acquire() -> bool {
+    WORD.barrier_on_acquire()
+}
+
 /// The barrier in force, if it is on.
 #[cfg(not(gc_loom))]
 #[inline]
@@ -471,6 +487,13 @@ pub(crate) fn publish_sweep() {
 #[cfg(not(gc_loom))]
 pub(crate) fn finish() {
     WORD.set(Phase::Off, WORD.kind(), WORD.epoch());
+}
+
+/// Test support: set the weak verdict to `epoch` (0: none pending), as a termination would;
+/// only for tests that run no collector cycle meanwhile.
+#[cfg(all(test, not(gc_loom)))]
+pub(crate) fn force_weak_verdict(epoch: u64) {
+    WEAK_VERDICT.store(epoch, Ordering::SeqCst);
 }
 
 /// Test support: put the clock in `phase` with `kind`, keeping the epochs (the world is not

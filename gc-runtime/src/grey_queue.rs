@@ -61,6 +61,14 @@
 //! only when the queue is quiescent **and** nothing is deferred ([`GreyQueue::is_done`]). Workers
 //! come back to deferred objects when the queue runs dry ([`GreyQueue::take_deferred_busy`], which
 //! enters the busy state like a pop, so the quiescence argument above covers it).
+//!
+//! # Ephemeron holders
+//!
+//! An object traced while one of its weak-map entries had an unmarked key (see
+//! `collections/weak_map.rs`) is not grey work — it is scanned — but it may owe a value to the
+//! marking if that key turns black later. Workers note such objects on one more list
+//! ([`GreyQueue::note_ephemeron_holder`]); the collector looks at them again, with the queue
+//! done, before it decides that marking is over (`marker::resolve_ephemerons`).
 
 use crate::primitive::sync::{
     atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering},
@@ -100,6 +108,9 @@ pub(crate) struct GreyQueue<T> {
     deferred_len: AtomicUsize,
     /// Buffers published so far (see "Ragged termination").
     published: AtomicU64,
+    /// Objects with ephemeron entries whose keys were unmarked when traced (see "Ephemeron
+    /// holders"); may hold duplicates.
+    ephemeron_holders: Mutex<Vec<T>>,
 }
 
 const ONE_BUSY: u64 = 1;
@@ -117,6 +128,7 @@ impl<T> Default for GreyQueue<T> {
             deferred: Mutex::new(Vec::new()),
             deferred_len: AtomicUsize::new(0),
             published: AtomicU64::new(0),
+            ephemeron_holders: Mutex::new(Vec::new()),
         }
     }
 }
@@ -175,6 +187,30 @@ impl<T> GreyQueue<T> {
         // SeqCst: read by `is_done` after the queue check, in the same total order as the
         // busy word (see "Termination").
         self.deferred_len.store(d.len(), Ordering::SeqCst);
+    }
+
+    /// Note an object that holds ephemeron entries with unmarked keys (see "Ephemeron
+    /// holders").
+    pub(crate) fn note_ephemeron_holder(&self, obj: T) {
+        self.ephemeron_holders.lock().push(obj);
+    }
+
+    /// The objects noted by [`GreyQueue::note_ephemeron_holder`] in this marking, each once.
+    pub(crate) fn ephemeron_holders(&self) -> Vec<T>
+    where
+        T: Ord + Copy,
+    {
+        let mut holders = self.ephemeron_holders.lock();
+        holders.sort_unstable();
+        holders.dedup();
+        holders.clone()
+    }
+
+    /// Forget the ephemeron holders: the marking that noted them is over (or beginning).
+    pub(crate) fn clear_ephemeron_holders(&self) {
+        let mut holders = self.ephemeron_holders.lock();
+        holders.clear();
+        holders.shrink_to(BUFFER_CAP);
     }
 
     /// Whether some object is deferred.
@@ -265,6 +301,7 @@ impl<T> GreyQueue<T> {
         n += d.len();
         d.clear();
         self.deferred_len.store(0, Ordering::SeqCst);
+        self.ephemeron_holders.lock().clear();
         n
     }
 }

@@ -16,8 +16,8 @@
 //!   written through the barrier.
 //! - [`Root<T>`]: an owned handle that keeps its object alive across safepoints and threads.
 //!
-//! Beyond those: [`Weak<T>`], [`GcVec<T>`], [`GcMap<K, V>`], [`GcIdMap<K, V>`] and
-//! [`GlobalRoot<T>`], all shareable between threads while the collector runs.
+//! Beyond those: [`Weak<T>`], [`GcVec<T>`], [`GcMap<K, V>`], [`GcIdMap<K, V>`],
+//! [`GcWeakMap<K, V>`] and [`GlobalRoot<T>`], all shareable between threads while the collector runs.
 //!
 //! ```
 //! use gc_runtime::{Member, Trace};
@@ -85,7 +85,7 @@
 //! | objects and slots | `object/`, `slot.rs`, `cells.rs` | header, marking an object, the [`Trace`] contract; the slot store; registered pointer cells |
 //! | grey | `grey_queue.rs`, `shade.rs` | per-thread shade buffers feeding the global grey queue |
 //! | memory | `heap/` | pages, size classes, caches, sweeping, the finalizer |
-//! | tables | `root_table.rs`, `weak_table.rs`, `handshake.rs`, `stats.rs` | roots and the orphan-shade protocol; weak cells and their clearing; stop-the-world and ragged handshakes; statistics |
+//! | tables | `root_table.rs`, `weak_table.rs`, `weak_map_table.rs`, `handshake.rs`, `stats.rs` | roots and the orphan-shade protocol; weak cells and their clearing; weak maps and the removal of their dead keys; stop-the-world and ragged handshakes; statistics |
 //! | mechanisms | `barrier.rs`, `marker.rs`, `checkmark.rs`, `thread_state/` | the write barrier; marking; verification; each thread's mutator state and role |
 //! | policy | `collector/`, `runtime.rs` | the cycle, step by step, and the pacer; the process-wide instance |
 //! | **public API** | `gc.rs`, `member.rs`, `roots.rs`, `weak.rs`, `mutator.rs`, `collections/`, `trace_impls.rs`, `variance.rs`, `private.rs` | the handles users hold |
@@ -132,6 +132,7 @@ mod thread_state;
 mod trace_impls;
 mod variance;
 mod weak;
+mod weak_map_table;
 mod weak_table;
 
 #[doc(hidden)]
@@ -146,7 +147,7 @@ pub use gc_derive::{gc, Trace};
 pub use crate::{
     checkmark::CheckmarkFailure,
     clock::Phase,
-    collections::{GcIdMap, GcMap, GcVec, GcVecIter, IndexOutOfRange},
+    collections::{GcIdMap, GcMap, GcVec, GcVecIter, GcWeakMap, IndexOutOfRange},
     config::{BarrierKind, Config, ConfigError, Mode, Setting},
     gc::Gc,
     handshake::{MutatorCounts, MutatorState},

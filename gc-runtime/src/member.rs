@@ -107,6 +107,20 @@ impl<T> Member<T> {
         barrier::write_member(&self.ptr, self.ptr.load(Ordering::Relaxed));
     }
 
+    /// The slot's raw value (`Acquire`), for the collections' bookkeeping: null, the unarmed
+    /// sentinel, or an object's header.
+    #[inline]
+    pub(crate) fn raw(&self) -> *mut Header {
+        self.ptr.load(Ordering::Acquire)
+    }
+
+    /// Report this slot as the value of an ephemeron entry whose key is `key` (a weak map's
+    /// `trace`; see `Tracer::report_ephemeron`).
+    #[inline]
+    pub(crate) fn trace_as_value_of(&self, key: *const Header, tracer: &mut Tracer<'_>) {
+        tracer.report_ephemeron(key, &self.ptr);
+    }
+
     /// The referent as a local of `mu`, or `None` if the slot is empty.
     #[inline]
     pub fn get<'m>(&self, mu: &'m Mutator) -> Option<Gc<'m, T>> {

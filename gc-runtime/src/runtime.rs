@@ -24,6 +24,7 @@ use crate::{
     stats::StatsRecorder,
     thread_pauses::ThreadPauses,
     thread_state,
+    weak_map_table::WeakMapTable,
     weak_table::WeakTable,
 };
 
@@ -35,6 +36,8 @@ pub(crate) struct Runtime {
     pub(crate) handshake: Handshake,
     pub(crate) roots: RootTable,
     pub(crate) weaks: WeakTable,
+    /// Every weak map, for the removal of entries whose keys died (see `weak_map_table.rs`).
+    pub(crate) weak_maps: WeakMapTable,
     /// Weak upgrades while marking hold it shared; the collector's decision that marking is
     /// over holds it exclusively (see `weak.rs` and `collector/mod.rs`, "Termination without a
     /// pause").
@@ -132,6 +135,7 @@ impl Runtime {
             handshake: Handshake::default(),
             roots: RootTable::default(),
             weaks: WeakTable::default(),
+            weak_maps: WeakMapTable::default(),
             weak_gate: RwLock::new(()),
             stats: StatsRecorder::default(),
             thread_pauses: ThreadPauses::default(),

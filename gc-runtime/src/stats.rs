@@ -261,6 +261,8 @@ pub struct CycleStats {
     pub drop_panics: u64,
     /// Weak references cleared because their referent died.
     pub weaks_cleared: usize,
+    /// Weak-map entries removed because their key died ([`GcWeakMap`](crate::GcWeakMap)).
+    pub weak_map_entries_cleared: usize,
     /// Mutators by state when the cycle started.
     pub mutators: MutatorCounts,
 }
@@ -577,6 +579,7 @@ mod tests {
             checkmarked_objects: None,
             drop_panics: 0,
             weaks_cleared: 0,
+            weak_map_entries_cleared: 0,
             mutators: MutatorCounts { running: 2, at_safepoint: 0, detached: 1 },
         }
     }

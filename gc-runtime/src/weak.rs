@@ -44,11 +44,10 @@
 //! number of weak references, and why an upgrade never returns a freed object, is in
 //! `weak_table.rs`.
 //!
-//! # Ephemerons
+//! # Weak maps
 //!
-//! Weak maps whose values stay alive only through their keys (ephemerons) are not provided:
-//! they need the marker to revisit entries when a key turns black, and a concurrent version of
-//! that fixpoint which stays sound under all three barriers is future work.
+//! A [`GcWeakMap`](crate::GcWeakMap)'s lookups are weak reads too: they go through the same
+//! checks ([`note_weak_read`]); the map itself is in `collections/weak_map.rs`.
 
 use std::{fmt, marker::PhantomData, ptr::NonNull};
 
@@ -97,24 +96,8 @@ impl<T: Trace + Send + Sync + 'static> Weak<T> {
         // SAFETY: a non-null cell names an allocated object (`weak_table.rs`, "Clearing": cells
         // of dead objects are cleared, and running mutators passed a safepoint, before the sweep
         // may free them).
-        if unsafe { weak_table::condemned(p.as_ptr()) } {
+        if !unsafe { note_weak_read(mu, p.as_ptr()) } {
             return None; // dead by the marking that just finished; its cell is being cleared
-        }
-        if clock::barrier_on() {
-            // Marking: the object may be white and outside the snapshot; under Yuasa this
-            // thread's stores now shade what they store (module docs). Under the weak gate, an
-            // upgrade of an unmarked object is counted, and a termination decided without a
-            // pause waits for a handshake round without one (see "Termination without a
-            // pause" below).
-            let rt = mu.runtime();
-            let _gate = rt.weak_gate.read();
-            // SAFETY: as above (the decision may have come since the first check).
-            if unsafe { weak_table::condemned(p.as_ptr()) } {
-                return None;
-            }
-            mu.note_weak_upgrade();
-            // SAFETY: allocated (above).
-            rt.weaks.note_upgrade_while_marking(unsafe { mark::is_marked(p.as_ptr(), clock::mark_epoch()) });
         }
         // SAFETY: allocated (above), of type `T` (cells are filled from `Gc<T>`), and alive
         // until `mu`'s next safepoint: no termination (hence no sweep of it) can come before
@@ -127,6 +110,60 @@ impl<T: Trace + Send + Sync + 'static> Weak<T> {
     pub fn is_cleared(&self) -> bool {
         self.cell.ptr.load(Ordering::Relaxed).is_null()
     }
+}
+
+/// The checks of a read through a weak reference (an upgrade, or a weak map's lookup) of the
+/// object `p`: returns `false` if a finished marking found `p` dead (the read must fail).
+/// While marking runs, a read of an unmarked object is counted under the weak gate and, under
+/// Yuasa, turns the thread's stores into shading ones (module docs).
+///
+/// The order matters: the phase is read first, with `Acquire`, and the verdict after it. Read
+/// the other way round, a read that crossed a termination decided without a pause could find
+/// no verdict yet and then the barrier already off, and hand out an unmarked object uncounted —
+/// which the thread could store, with the barrier off, into an object that lives on, while the
+/// sweep frees it.
+///
+/// # Safety
+/// `p` is allocated: read from an uncleared weak cell, or a weak map entry whose key is alive.
+pub(crate) unsafe fn note_weak_read(mu: &Mutator, p: *mut Header) -> bool {
+    if !clock::barrier_on_acquire() {
+        // Off (or after a decision): a verdict stored before the barrier went off is seen.
+        // SAFETY: guaranteed by the caller.
+        return !unsafe { weak_table::condemned(p) };
+    }
+    // Marking: the object may be white and outside the snapshot; under Yuasa this thread's
+    // stores now shade what they store (module docs). Under the weak gate, a read of an
+    // unmarked object is counted, and a termination decided without a pause waits for a
+    // handshake round without one (see "Termination without a pause" above).
+    let rt = mu.runtime();
+    let _gate = rt.weak_gate.read();
+    // SAFETY: guaranteed by the caller (a decision may have come since the phase was read).
+    if unsafe { weak_table::condemned(p) } {
+        return false;
+    }
+    mu.note_weak_upgrade();
+    // SAFETY: allocated (the caller).
+    rt.weaks.note_upgrade_while_marking(unsafe { mark::is_marked(p, clock::mark_epoch()) });
+    true
+}
+
+/// A weak map's value that a mutator shades again in place (after a rehash, for the marker's
+/// chunked scan) while marking: counted like a weak read if it is unmarked
+/// (`collections/weak_map.rs`, point 3). Call it *before* the store that shades it: afterwards
+/// the object looks marked, though it may sit grey in this thread's private buffer, where a
+/// termination decided now would never scan it.
+///
+/// # Safety
+/// `p` is allocated: a value of a weak map whose entry is still there (the map's write lock is
+/// held).
+pub(crate) unsafe fn note_weak_shade(p: *mut Header) {
+    if !clock::barrier_on() {
+        return;
+    }
+    let rt = Runtime::get();
+    let _gate = rt.weak_gate.read();
+    // SAFETY: guaranteed by the caller.
+    rt.weaks.note_upgrade_while_marking(unsafe { mark::is_marked(p, clock::mark_epoch()) });
 }
 
 impl<T: 'static> Drop for Weak<T> {

@@ -20,7 +20,7 @@
 
 use std::collections::BTreeSet;
 
-use gc_runtime::{GcIdMap, GcMap, GcVec, Member, NonNullMember, Root, Trace, Weak};
+use gc_runtime::{GcIdMap, GcMap, GcVec, GcWeakMap, Member, NonNullMember, Root, Trace, Weak};
 
 include!("../../gc-derive/src/pointer_types.rs");
 
@@ -54,10 +54,11 @@ const DERIVE_LIST: &[&str] = gc_pointer_types!(names);
 ///
 /// - `Member`, `NonNullMember`: a slot; `trace` reports it.
 /// - `GcVec`, `GcMap`, `GcIdMap`: collections of slots; `trace` reports every element.
+/// - `GcWeakMap`: a weak map; `trace` reports each value whose key the marking reaches.
 /// - `Gc`: a local. It does not implement `Trace` and cannot be kept in the heap; it is listed
 ///   so that `#[trace(skip)]` does not silence the "does not implement `Trace`" error that
 ///   storing one gets.
-const FOUND_THROUGH_TRACE: &[&str] = &["Gc", "Member", "NonNullMember", "GcVec", "GcMap", "GcIdMap"];
+const FOUND_THROUGH_TRACE: &[&str] = &["Gc", "Member", "NonNullMember", "GcVec", "GcMap", "GcIdMap", "GcWeakMap"];
 
 /// Exported types that point into the heap, but whose pointer the collector does not find
 /// through `Trace`, so that skipping a field of one changes nothing:
@@ -152,6 +153,7 @@ const _: () = {
     assert!(<GcVec<u8> as Trace>::NEEDS_TRACE);
     assert!(<GcMap<u8, u8> as Trace>::NEEDS_TRACE);
     assert!(<GcIdMap<u8, u8> as Trace>::NEEDS_TRACE);
+    assert!(<GcWeakMap<u8, u8> as Trace>::NEEDS_TRACE);
     // Not listed: their `trace` reports nothing, so a skip changes nothing. If one of these
     // starts reporting slots, it belongs in the derive's list.
     assert!(!<Root<u8> as Trace>::NEEDS_TRACE);

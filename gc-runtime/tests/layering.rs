@@ -39,6 +39,7 @@ const ENGINE: &[&str] = &[
     "stats",
     "root_table",
     "weak_table",
+    "weak_map_table",
     "barrier",
     "marker",
     "checkmark",

@@ -215,6 +215,46 @@ pub mod weak_and_collections {
     // ANCHOR_END: weak
 }
 
+/// A weak map (ephemeron table): properties attached to host objects without keeping them alive.
+pub mod weak_map {
+    // ANCHOR: weak_map
+    use gc_runtime::{GcWeakMap, Member, Trace};
+
+    /// An object of the host program.
+    #[derive(Trace)]
+    pub struct Host {
+        /// Its name.
+        pub name: String,
+    }
+
+    /// What a script attached to a host object; it may point back to the object.
+    #[derive(Trace)]
+    pub struct Extra {
+        /// The attached value.
+        pub note: String,
+        /// The host object it belongs to (a cycle through the map's value).
+        pub owner: Member<Host>,
+    }
+
+    /// Attach extras to two hosts, keep one: after a collection only its entry is left, though
+    /// the other's extra pointed back to its host. Returns (entries, the kept host's note).
+    pub fn run() -> (usize, String) {
+        let mut mu = gc_runtime::attach();
+        let extras = mu.alloc(GcWeakMap::<Host, Extra>::new()).root(&mu);
+        let kept = mu.alloc(Host { name: "window".into() }).root(&mu);
+        for host in [kept.get(&mu), mu.alloc(Host { name: "popup".into() })] {
+            let extra = mu.alloc(Extra { note: format!("{} extra", host.name), owner: Member::new() });
+            extra.owner.set(Some(host));
+            extras.get(&mu).insert(host, extra);
+        }
+        mu.collect(); // "popup" is unreachable: its entry, and the extra, go with it
+        let extras = extras.get(&mu);
+        let note = extras.get(kept.get(&mu), &mu).map(|e| e.note.clone()).unwrap_or_default();
+        (extras.len(), note)
+    }
+    // ANCHOR_END: weak_map
+}
+
 /// Configuration and statistics.
 pub mod config_and_stats {
     // ANCHOR: config
@@ -280,6 +320,11 @@ mod tests {
     #[test]
     fn weak_references_clear() {
         assert_eq!(weak_and_collections::run(), (true, true, 1));
+    }
+
+    #[test]
+    fn weak_map_entries_die_with_their_keys() {
+        assert_eq!(weak_map::run(), (1, "window extra".to_string()));
     }
 
     #[test]

@@ -242,6 +242,7 @@ fn skip_on_gc_pointer_is_rejected_at_any_depth() {
             F(#[trace(skip)] Vec<Members>),
             G(#[trace(skip)] std::sync::Mutex<GcMap<u8, T>>),
             H(#[trace(skip)] Box<gc_runtime::GcIdMap<T, T>>),
+            J(#[trace(skip)] gc_runtime::GcWeakMap<T, T>),
             I(#[trace(skip)] Root<T>, #[trace(skip)] GlobalRoot<T>, #[trace(skip)] Weak<T>),
         }
     };
@@ -264,6 +265,7 @@ fn skip_on_gc_pointer_is_rejected_at_any_depth() {
             message("Member"),
             message("GcMap"),
             message("GcIdMap"),
+            message("GcWeakMap"),
         ]
     );
 }

@@ -5,7 +5,8 @@
 //! `#[trace(skip)]` tells the derive not to visit a field. If that field holds a GC pointer,
 //! the marker never sees the pointer, the referent stays white and the sweeper frees it while
 //! it is still reachable. So a skipped field's type is searched for the names in
-//! [`GC_POINTER_TYPES`] (`Gc`, `Member`, `NonNullMember`, `GcVec`, `GcMap`, `GcIdMap`) in
+//! [`GC_POINTER_TYPES`] (`Gc`, `Member`, `NonNullMember`, `GcVec`, `GcMap`, `GcIdMap`,
+//! `GcWeakMap`) in
 //! every path segment, at any depth: `Vec<Option<Member<T>>>` is rejected. `Root`,
 //! `GlobalRoot` and `Weak` are not searched for: the collector does not find their pointers
 //! through `Trace`, so skipping one changes nothing (`pointer_types.rs` has the reasons).

@@ -14,7 +14,7 @@ use hashbrown::HashTable;
 
 use super::{
     address_hash::address_hash,
-    slots::{read_for_trace, reserve_one, slot_addr, trace_buckets, AddrFmt, Armed},
+    slots::{debug_address_map, read_for_trace, reserve_one, slot_addr, trace_buckets, AddrFmt, Armed},
 };
 use crate::{
     gc::Gc,
@@ -350,19 +350,6 @@ impl<K, V> fmt::Debug for GcIdMap<K, V> {
         // Copy the addresses out first: no formatting under the lock.
         let entries: Vec<(AddrFmt, AddrFmt)> =
             self.map.read().iter().map(|e| (AddrFmt(slot_addr(&e.key)), AddrFmt(slot_addr(&e.value)))).collect();
-        let mut s = f.debug_struct(NAME);
-        s.field("len", &entries.len());
-        if !self.armed.get() {
-            s.field("armed", &false);
-        }
-        s.field("entries", &DebugMap(&entries)).finish()
-    }
-}
-
-struct DebugMap<'a>(&'a [(AddrFmt, AddrFmt)]);
-
-impl fmt::Debug for DebugMap<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_map().entries(self.0.iter().map(|(k, v)| (k, v))).finish()
+        debug_address_map(f, NAME, self.armed.get(), &entries)
     }
 }

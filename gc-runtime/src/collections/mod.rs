@@ -1,5 +1,7 @@
-//! GC collections: [`GcVec`], [`GcMap`] and [`GcIdMap`], growable containers of GC pointers
-//! that live inside heap objects and are shared by every thread that can reach them.
+//! GC collections: [`GcVec`], [`GcMap`], [`GcIdMap`] and the weak map [`GcWeakMap`], growable
+//! containers of GC pointers that live inside heap objects and are shared by every thread that
+//! can reach them. (The weak map's ephemeron semantics are in `weak_map.rs`; everything below
+//! holds for it too, with its key an address rather than a slot.)
 //!
 //! # Shape
 //!
@@ -116,10 +118,12 @@ mod slots;
 mod tests;
 
 mod vec;
+mod weak_map;
 
 pub use self::{
     error::IndexOutOfRange,
     id_map::GcIdMap,
     map::GcMap,
     vec::{GcVec, GcVecIter},
+    weak_map::GcWeakMap,
 };

@@ -163,3 +163,26 @@ impl fmt::Debug for AddrFmt {
         }
     }
 }
+
+/// The `Debug` output of an identity-keyed map (`GcIdMap`, `GcWeakMap`): its name, length,
+/// an unarmed map's flag, and the entries as key and value addresses, copied out beforehand (no
+/// formatting under the map's lock).
+pub(crate) fn debug_address_map(
+    f: &mut fmt::Formatter<'_>,
+    name: &str,
+    armed: bool,
+    entries: &[(AddrFmt, AddrFmt)],
+) -> fmt::Result {
+    struct Entries<'a>(&'a [(AddrFmt, AddrFmt)]);
+    impl fmt::Debug for Entries<'_> {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.debug_map().entries(self.0.iter().map(|(k, v)| (k, v))).finish()
+        }
+    }
+    let mut s = f.debug_struct(name);
+    s.field("len", &entries.len());
+    if !armed {
+        s.field("armed", &false);
+    }
+    s.field("entries", &Entries(entries)).finish()
+}

@@ -9,7 +9,7 @@ use crate::{
     config::BarrierKind,
     object::mark,
     runtime::Runtime,
-    test_support, thread_state, Gc, GcIdMap, GcMap, GcVec, Mutator, Trace,
+    test_support, thread_state, Gc, GcIdMap, GcMap, GcVec, GcWeakMap, Mutator, Trace,
 };
 
 #[derive(Trace)]
@@ -103,4 +103,143 @@ fn every_store_and_removal_shades_what_the_barrier_promises() {
             assert!(!c_marked, "{kind:?}, {name}: the container is not shaded");
         }
     }
+}
+
+/// A weak map under a pretend marking: `insert` shades the value it stores under every barrier
+/// (`weak_map.rs`, point 3), and nothing else: not the key, which the map does not keep alive,
+/// nor a value it overwrites or removes (point 4).
+#[test]
+fn a_weak_maps_stores_shade_the_stored_value_under_every_barrier_and_nothing_else() {
+    let _s = test_support::serial();
+    let mu = crate::attach();
+    for kind in [BarrierKind::Dijkstra, BarrierKind::Yuasa, BarrierKind::Hybrid] {
+        let map = mu.alloc(GcWeakMap::<Obj, Obj>::new());
+        let (key, old, new, other_key, removed) = (obj(&mu), obj(&mu), obj(&mu), obj(&mu), obj(&mu));
+        map.insert(key, old);
+        map.insert(other_key, removed);
+        clock::force(Phase::Mark, kind);
+        let off = PhaseOff;
+        map.insert(key, new);
+        let after_insert = (marked(key), marked(new), marked(old));
+        let _ = map.remove(other_key, &mu);
+        map.clear();
+        let after_removals = (marked(removed), marked(old), marked(other_key));
+        drop(off);
+        assert!(!after_insert.0, "{kind:?}: the key is not shaded");
+        assert!(after_insert.1, "{kind:?}: insert shades the stored value");
+        assert!(!after_insert.2, "{kind:?}: the overwritten value is not shaded");
+        assert_eq!(after_removals, (false, false, false), "{kind:?}: removals shade nothing");
+    }
+}
+
+/// While marking runs, reading an unmarked value out of a weak map counts as a weak upgrade of
+/// an unmarked object (`weak_map.rs`, point 2): a handshake round in which it happens is not
+/// quiet. Reading a marked value, or reading with the barrier off, counts nothing.
+#[test]
+fn a_weak_map_read_of_an_unmarked_value_while_marking_is_counted() {
+    let _s = test_support::serial();
+    let mu = crate::attach();
+    let rt = Runtime::get();
+    let map = mu.alloc(GcWeakMap::<Obj, Obj>::new());
+    let (key, value) = (obj(&mu), obj(&mu));
+    map.insert(key, value);
+    let before = rt.weaks.unmarked_upgrades();
+    assert!(map.get(key, &mu).is_some());
+    assert_eq!(rt.weaks.unmarked_upgrades(), before, "barrier off: no count");
+    let epoch = clock::force(Phase::Mark, BarrierKind::Dijkstra);
+    let off = PhaseOff;
+    let white = map.get(key, &mu).is_some();
+    let counted_white = rt.weaks.unmarked_upgrades() - before;
+    // SAFETY: a live local's object is allocated.
+    unsafe { mark::try_mark(value.header_ptr(), epoch) };
+    let black = map.get(key, &mu).is_some();
+    let counted_black = rt.weaks.unmarked_upgrades() - before - counted_white;
+    drop(off);
+    assert!(white && black);
+    assert_eq!((counted_white, counted_black), (1, 0));
+}
+
+/// The marker traces a weak map's value only once its key is marked: scanning the holder with
+/// the key white leaves the value white and notes the holder; the collector's pass then shades
+/// the value once the key is marked, and a second pass finds nothing more.
+#[test]
+fn the_marker_traces_a_value_once_its_key_is_marked_and_the_pass_catches_up() {
+    use crate::{
+        marker::{resolve_ephemerons, EphemeronPass, MarkWorker},
+        object::ObjPtr,
+        shade::GreyQueue,
+    };
+    let _s = test_support::serial();
+    let mu = crate::attach();
+    let map = mu.alloc(GcWeakMap::<Obj, Obj>::new());
+    let (key, value) = (obj(&mu), obj(&mu));
+    map.insert(key, value);
+    let epoch = clock::force(Phase::Mark, BarrierKind::Dijkstra);
+    let off = PhaseOff;
+    let queue = GreyQueue::default();
+    let mut worker = MarkWorker::new(&queue);
+    let holder = ObjPtr(std::ptr::NonNull::new(map.header_ptr()).expect("an object"));
+    // SAFETY: a live local's object is allocated.
+    unsafe { mark::try_mark(holder.as_ptr(), epoch) };
+    worker.push_for_test(holder);
+    worker.drain_stack_for_test(usize::MAX);
+    let scanned_white = (marked(value), queue.ephemeron_holders());
+    let pass_white = resolve_ephemerons(&queue);
+    // SAFETY: as above.
+    unsafe { mark::try_mark(key.header_ptr(), epoch) };
+    let pass_marked = resolve_ephemerons(&queue);
+    let value_marked = marked(value);
+    let pass_again = resolve_ephemerons(&queue);
+    drop(off);
+    assert_eq!(scanned_white, (false, vec![holder]), "the value waits for its key; the holder is noted");
+    assert_eq!(pass_white, EphemeronPass::Quiet, "the key is still white: nothing is owed");
+    assert_eq!((pass_marked, value_marked), (EphemeronPass::Shaded(1), true));
+    assert_eq!(pass_again, EphemeronPass::Quiet);
+}
+
+/// Removals, overwrites and clears of unmarked values count nothing (they shade nothing); a
+/// removal that hands its value out is a weak read, counted like `get`.
+#[test]
+fn a_weak_maps_removals_count_only_the_value_they_hand_out() {
+    let _s = test_support::serial();
+    let mu = crate::attach();
+    let rt = Runtime::get();
+    let map = mu.alloc(GcWeakMap::<Obj, Obj>::new());
+    let keys = [obj(&mu), obj(&mu), obj(&mu)];
+    for k in keys {
+        map.insert(k, obj(&mu));
+    }
+    let before = rt.weaks.unmarked_upgrades();
+    clock::force(Phase::Mark, BarrierKind::Yuasa);
+    let off = PhaseOff;
+    map.insert(keys[0], obj(&mu));
+    let overwrite = rt.weaks.unmarked_upgrades() - before;
+    let removed = map.remove(keys[1], &mu).is_some();
+    let removal = rt.weaks.unmarked_upgrades() - before - overwrite;
+    map.clear();
+    let clear = rt.weaks.unmarked_upgrades() - before - overwrite - removal;
+    drop(off);
+    assert!(removed);
+    assert_eq!((overwrite, removal, clear), (0, 1, 0));
+}
+
+/// With a verdict pending, the weak-map table removes exactly the entries whose keys the
+/// marking did not reach, from every registered map (`weak_map_table.rs`): here, one of two.
+#[test]
+fn the_weak_map_table_removes_the_entries_of_unmarked_keys() {
+    let _s = test_support::serial();
+    let mu = crate::attach();
+    let map = mu.alloc(GcWeakMap::<Obj, Obj>::new());
+    let (live, dead) = (obj(&mu), obj(&mu));
+    map.insert(live, obj(&mu));
+    map.insert(dead, obj(&mu));
+    let epoch = clock::mark_epoch();
+    let _clear = test_support::ClearMarks;
+    // SAFETY: a live local's object is allocated.
+    unsafe { mark::try_mark(live.header_ptr(), epoch) };
+    clock::force_weak_verdict(epoch);
+    let removed = Runtime::get().weak_maps.clear_dead();
+    clock::force_weak_verdict(0);
+    assert!(removed >= 1, "other tests' maps may lose entries too, never fewer");
+    assert!(map.contains_key(live) && !map.contains_key(dead) && map.len() == 1);
 }

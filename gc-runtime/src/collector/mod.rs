@@ -195,7 +195,7 @@ use crate::{
     clock::{self, Phase},
     config::{BarrierKind, Config, Mode},
     heap::SweepTotals,
-    marker::{self, MarkWorker},
+    marker::{self, EphemeronPass, MarkWorker},
     primitive::sync::{
         atomic::{AtomicBool, Ordering},
         Condvar, Mutex, MutexGuard,
@@ -491,7 +491,17 @@ impl Cycle {
             }
             let roots = self.lock_roots();
             if rt.grey.is_done() {
-                return roots;
+                // The weak maps' fixpoint (see `marker/ephemerons.rs`): values owed to keys
+                // marked since their maps were scanned are more work; a map a writer holds
+                // locked is looked at again once the writer has run.
+                match marker::resolve_ephemerons(&rt.grey) {
+                    EphemeronPass::Quiet => return roots,
+                    EphemeronPass::Shaded(_) => {}
+                    EphemeronPass::Locked => {
+                        drop(roots);
+                        std::thread::yield_now();
+                    }
+                }
             }
         }
     }
@@ -541,6 +551,7 @@ impl Cycle {
     fn terminate_marking(&mut self, world_stopped: bool) {
         // The heap is at its largest now: it grew while marking, and only the sweep frees.
         self.stats.heap_peak = self.rt.pages.live_bytes();
+        self.rt.grey.clear_ephemeron_holders();
         clock::end_marking();
         self.record(Phase::Sweep, world_stopped);
     }
@@ -569,6 +580,12 @@ impl Cycle {
         // could take and finish the last grey work between the two reads, seen by neither (the
         // loom control `ragged termination: Dijkstra, stamp read first`).
         if !rt.grey.is_done() || (rt.grey.stamp(), rt.weaks.unmarked_upgrades()) != before {
+            return RaggedRound::Busy;
+        }
+        // Weak maps: a key marked since its map was scanned owes its value to this marking.
+        // Shading one makes work, and a locked map cannot be looked at: either way, not yet
+        // (see `collections/weak_map.rs`, "Why the fixpoint is sound without a pause").
+        if marker::resolve_ephemerons(&rt.grey) != EphemeronPass::Quiet {
             return RaggedRound::Busy;
         }
         clock::set_weak_verdict();
@@ -623,6 +640,7 @@ impl Cycle {
     /// stop-the-world mode no mutator runs, so no handshake is needed.
     fn publish_sweep(&mut self, world_stopped: bool) {
         self.stats.weaks_cleared = self.rt.weaks.clear_dead();
+        self.stats.weak_map_entries_cleared = self.rt.weak_maps.clear_dead();
         if !world_stopped {
             self.handshake(HandshakeKind::PublishSweep);
         }
@@ -676,17 +694,16 @@ impl Cycle {
                 continue;
             }
             let t = self.stop();
-            let mut roots = self.lock_roots();
-            if !rt.grey.is_done() {
-                if self.stats.termination_retries < MAX_TERMINATION_RETRIES {
-                    self.stats.termination_retries += 1;
-                    drop(roots);
-                    self.start(t, PauseKind::MarkTerminationRetry);
-                    continue;
-                }
+            let roots = self.lock_roots();
+            if !rt.grey.is_done() && self.stats.termination_retries < MAX_TERMINATION_RETRIES {
+                self.stats.termination_retries += 1;
                 drop(roots);
-                roots = self.finish_marking_in_pause();
+                self.start(t, PauseKind::MarkTerminationRetry);
+                continue;
             }
+            // Drain what is left, if anything, and make the weak maps' pass.
+            drop(roots);
+            let roots = self.finish_marking_in_pause();
             let roots = self.confirm_marking(roots);
             self.terminate_marking(true);
             drop(roots);
@@ -756,6 +773,7 @@ fn run_cycle(rt: &'static Runtime, swept_at_last_end: &mut SweepTotals) {
             checkmarked_objects: None,
             drop_panics: 0,
             weaks_cleared: 0,
+            weak_map_entries_cleared: 0,
             mutators: rt.handshake.counts(),
         },
         config,

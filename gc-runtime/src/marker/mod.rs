@@ -70,19 +70,28 @@
 //! slots), so an assist that meets a large collection scans a few chunks and returns, instead
 //! of scanning the whole collection a chunk at a time.
 //!
+//! # Ephemerons
+//!
+//! A weak map's entry reports its value only if its key is marked; an object traced while one
+//! of its entries' keys was not is noted as an *ephemeron holder*, and the collector looks at
+//! the holders again before it ends the marking (`ephemerons.rs`).
+//!
 //! # A panicking `Trace`
 //!
 //! If a `Trace` impl panics, the marker cannot know the object's referents; going on would
 //! free live objects. The process stops with a message naming the type.
 
 pub(crate) mod credit;
+mod ephemerons;
 pub(crate) mod pool;
+
+pub(crate) use self::ephemerons::{resolve_ephemerons, EphemeronPass};
 
 use self::credit::AssistCredit;
 use crate::{
     clock,
     grey_queue::BUFFER_CAP,
-    object::{scan_cursor::SCAN_CHUNK, Header, MarkVisitor, ObjPtr, Tracer},
+    object::{header::TypeDesc, scan_cursor::SCAN_CHUNK, Header, MarkVisitor, ObjPtr, Tracer},
     report,
     runtime::Runtime,
     shade::GreyQueue,
@@ -164,24 +173,22 @@ impl<'q> MarkWorker<'q> {
         // SAFETY: `obj` came off a shade queue or this stack in the current cycle: it was
         // marked this cycle, so it is reachable and allocated.
         let desc = unsafe { obj.header() }.desc();
-        let Some(trace) = desc.trace else {
+        if desc.trace.is_none() {
             // Shaded by a barrier or an assist, which do not read objects: nothing to scan.
             self.visit.leaf_bytes += desc.size;
             return;
-        };
+        }
         self.visit.locked = false;
         self.visit.more = false;
+        self.visit.ephemerons_pending = false;
         let below_children = self.visit.stack.len();
-        let mut tracer = Tracer::marking(&mut self.visit);
         // SAFETY: `obj` is an allocated object of the type `desc` describes.
-        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| unsafe { trace(obj.as_ptr(), &mut tracer) }));
-        if let Err(payload) = r {
-            report::drop_payload(payload);
-            report::fatal(format_args!(
-                "gc: fatal: Trace::trace of `{}` panicked; the collector cannot know which objects it \
-                 references, and continuing could free live objects",
-                desc.name()
-            ));
+        unsafe { trace_or_abort(obj, desc, &mut Tracer::marking(&mut self.visit)) };
+        if self.visit.ephemerons_pending {
+            // Some weak-map entry's key was unmarked: look again before marking ends
+            // ("Ephemerons"). Also when the visit is abandoned for a lock below: the weak map
+            // may have been scanned whole in it, and the next visit then reports nothing of it.
+            self.queue.note_ephemeron_holder(obj);
         }
         if self.visit.locked {
             // Traced in part: come back to the whole object later (module docs).
@@ -336,6 +343,26 @@ impl<'q> MarkWorker<'q> {
             }
             self.queue.leave_busy();
         }
+    }
+}
+
+/// Call `obj`'s `trace` with `tracer`; if it panics, stop the process (module docs, "A
+/// panicking `Trace`").
+///
+/// # Safety
+/// `obj` is an allocated object of the type `desc` describes.
+#[inline(always)]
+pub(crate) unsafe fn trace_or_abort(obj: ObjPtr, desc: &TypeDesc, tracer: &mut Tracer<'_>) {
+    let Some(trace) = desc.trace else { return };
+    // SAFETY: guaranteed by the caller.
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| unsafe { trace(obj.as_ptr(), tracer) }));
+    if let Err(payload) = r {
+        report::drop_payload(payload);
+        report::fatal(format_args!(
+            "gc: fatal: Trace::trace of `{}` panicked; the collector cannot know which objects it \
+             references, and continuing could free live objects",
+            desc.name()
+        ));
     }
 }
 

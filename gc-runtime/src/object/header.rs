@@ -96,7 +96,7 @@ impl Header {
 }
 
 /// A non-null pointer to an object header that may cross threads (shade queues, root table).
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
 pub(crate) struct ObjPtr(pub(crate) std::ptr::NonNull<Header>);
 
 // SAFETY: an `ObjPtr` is an address; the object it names is `Send + Sync` (allocation requires

@@ -74,6 +74,9 @@ pub(crate) struct MarkVisitor {
     /// Set when part of the object being traced was skipped because a lock was taken (see
     /// `marker.rs`, "Locked collections").
     pub(crate) locked: bool,
+    /// Set when the object being traced holds an ephemeron entry whose key was unmarked: the
+    /// object must be looked at again before marking ends (see `marker::resolve_ephemerons`).
+    pub(crate) ephemerons_pending: bool,
     /// Set when a collection in the object being traced was scanned only in part, a chunk of
     /// it (see `object/scan_cursor.rs`): the worker must come back for the rest.
     pub(crate) more: bool,
@@ -82,7 +85,15 @@ pub(crate) struct MarkVisitor {
 impl MarkVisitor {
     /// A visitor that marks for `epoch`.
     pub(crate) fn new(epoch: u64) -> Self {
-        MarkVisitor { epoch, stack: Vec::new(), ring: PrefetchRing::new(), leaf_bytes: 0, locked: false, more: false }
+        MarkVisitor {
+            epoch,
+            stack: Vec::new(),
+            ring: PrefetchRing::new(),
+            leaf_bytes: 0,
+            locked: false,
+            ephemerons_pending: false,
+            more: false,
+        }
     }
 
     /// The epoch of the marking this visitor marks for.
@@ -103,6 +114,18 @@ impl MarkVisitor {
             // SAFETY: `p` was loaded from a slot of an object scanned in this cycle (hence
             // allocated), and objects are not freed while marking runs.
             unsafe { self.mark_grey(obj) };
+        }
+    }
+
+    /// An ephemeron entry of the object being traced: its value is a slot to visit if `key`
+    /// is marked; otherwise the object is noted as pending.
+    #[inline]
+    pub(crate) fn visit_ephemeron(&mut self, key: *const Header, value: &AtomicPtr<Header>) {
+        // SAFETY: an entry's key is allocated (`Tracer::report_ephemeron`).
+        if unsafe { mark::is_marked(key, self.epoch) } {
+            self.visit_slot(value);
+        } else {
+            self.ephemerons_pending = true;
         }
     }
 

@@ -138,6 +138,24 @@ impl<'a> Tracer<'a> {
         }
     }
 
+    /// Report an ephemeron entry of the traced object: its value slot, which is to be traced
+    /// only if the marking reaches `key` by other paths (see `collections/weak_map.rs`). The
+    /// marker reports the value now if the key is marked, and otherwise remembers that the
+    /// object must be looked at again before marking ends (`marker::resolve_ephemerons`).
+    ///
+    /// `key` is an allocated object: a weak map's entries are removed in the cycle whose
+    /// marking finds their key dead, before the sweep may free it.
+    #[inline]
+    pub(crate) fn report_ephemeron(&mut self, key: *const Header, value: &AtomicPtr<Header>) {
+        match &mut self.sink {
+            Sink::Mark(visitor) => visitor.visit_ephemeron(key, value),
+            Sink::Dyn(sink) => sink.visit_ephemeron(key, value),
+            // A weak map in a value being allocated has no entries: it refuses them until it is
+            // armed (see `collections/mod.rs`, "Armed and unarmed collections").
+            Sink::Arm => debug_assert!(false, "an ephemeron entry in an object being allocated"),
+        }
+    }
+
     /// Report the "armed" flag of a container of slots (a GC collection): allocation sets it,
     /// every other tracer ignores it. See `member.rs`, "Armed and unarmed slots".
     #[inline(always)]
@@ -197,6 +215,14 @@ impl<'a> Tracer<'a> {
 pub(crate) trait TraceSink {
     /// Called once per slot in a traced object, in field order.
     fn visit_slot(&mut self, slot: &AtomicPtr<Header>);
+
+    /// Called for each ephemeron entry (a weak map's key and value slot) in the traced object;
+    /// the key is not a slot: it must not keep its object alive. By default the value is
+    /// reported like any slot — right for sinks that do not decide liveness (reading
+    /// addresses, counting slots); checkmark and the collector's ephemeron pass override it.
+    fn visit_ephemeron(&mut self, _key: *const Header, value: &AtomicPtr<Header>) {
+        self.visit_slot(value);
+    }
 
     /// Called with the armed flag of each GC collection in the traced object. Only allocation
     /// acts on it ([`Tracer::arming`]), and it has no sink.

@@ -98,7 +98,7 @@ impl Heap {
     }
 
     /// The object a slot value names, if any.
-    fn target(&self, p: *mut Obj) -> Option<usize> {
+    pub(super) fn target(&self, p: *mut Obj) -> Option<usize> {
         NonNull::new(p).filter(|_| is_object(p)).map(|p| self.index(p))
     }
 

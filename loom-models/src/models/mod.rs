@@ -2,6 +2,7 @@
 //! many executions loom explored.
 
 mod barrier;
+mod ephemeron;
 mod handshake;
 mod ragged;
 mod shade_queue;

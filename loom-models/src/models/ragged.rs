@@ -72,10 +72,10 @@ use crate::{
     handshake::Handshake,
 };
 
-const WARN_AFTER: Duration = Duration::from_secs(3600);
+pub(super) const WARN_AFTER: Duration = Duration::from_secs(3600);
 
 /// The epoch of the marking the termination models run (one began after the first).
-const MARKING: u64 = FIRST_EPOCH + 1;
+pub(super) const MARKING: u64 = FIRST_EPOCH + 1;
 
 /// The shades of a barrier kind, as `barrier.rs` derives them.
 fn shades(kind: BarrierKind) -> Barrier {
@@ -101,18 +101,18 @@ enum WindowRule {
 /// mark-start models — the mark epoch it allocates with (its view; `heap/cache.rs`, "Whose mark
 /// epoch"), taken when it answers a round. The termination models take no views: the window
 /// is closed there, and the view's atomics would only multiply the executions.
-struct Mutator {
+pub(super) struct Mutator {
     hs: Arc<Handshake>,
-    heap: Arc<Heap>,
+    pub(super) heap: Arc<Heap>,
     id: usize,
     ack: std::sync::Arc<AtomicU64>,
-    buf: ShadeBuffer<usize>,
+    pub(super) buf: ShadeBuffer<usize>,
     view: Option<u64>,
     rule: WindowRule,
 }
 
 impl Mutator {
-    fn register(hs: &Arc<Handshake>, heap: &Arc<Heap>) -> Mutator {
+    pub(super) fn register(hs: &Arc<Handshake>, heap: &Arc<Heap>) -> Mutator {
         let id = hs.register("mutator".into());
         Mutator {
             hs: hs.clone(),
@@ -162,13 +162,13 @@ impl Mutator {
     }
 
     /// Load slot `slot` of object `obj` (`Member::get`).
-    fn load(&self, obj: usize, slot: usize) -> *mut Obj {
+    pub(super) fn load(&self, obj: usize, slot: usize) -> *mut Obj {
         self.heap.objs[obj].slots[slot].load(Ordering::Acquire)
     }
 
     /// `Mutator::safepoint`: answer a flush request (publishing the buffer, then taking the
     /// mark epoch to allocate with, as `publish_private_state`).
-    fn safepoint(&mut self) {
+    pub(super) fn safepoint(&mut self) {
         if self.hs.poll_requested() {
             let (heap, buf, view) = (&self.heap, &mut self.buf, &mut self.view);
             self.hs.safepoint_slow(self.id, &self.ack, &mut || {
@@ -180,7 +180,7 @@ impl Mutator {
         }
     }
 
-    fn leave(mut self) {
+    pub(super) fn leave(mut self) {
         let (heap, buf) = (&self.heap, &mut self.buf);
         self.hs.unregister(self.id, || buf.flush(&heap.queue));
     }

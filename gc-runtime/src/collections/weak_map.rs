@@ -1,0 +1,433 @@
+//! [`GcWeakMap`]: an ephemeron table — JavaScript's `WeakMap` — keyed by GC objects (by
+//! identity), whose entries keep their values alive only while their keys are reachable
+//! from elsewhere.
+//!
+//! # Shape
+//!
+//! Like [`GcIdMap`](crate::GcIdMap): an armed flag and a `hashbrown::HashTable` under a
+//! `RwLock`, hashed by the key object's address. An entry holds the key's *address* — not a
+//! slot: nothing reports it to the marker, so the map does not keep its key alive — and an
+//! armed value slot ([`Member`]), written through the barrier. Every pointer store is
+//! barriered, reads take the read lock, growth and rehashing are handled as in the other
+//! collections (`collections/mod.rs`).
+//!
+//! # Ephemeron semantics
+//!
+//! A value is reachable if its map is reachable and its key is reachable (Hayes, "Ephemerons",
+//! OOPSLA '97). A key that only its own value reaches is therefore garbage, cycles through
+//! values included, and the whole entry goes with it.
+//!
+//! - **Marking.** A map's `trace` reports each entry as an ephemeron
+//!   (`Tracer::report_ephemeron`): the marker traces the value if the key is marked already,
+//!   and otherwise notes the object as a holder of pending entries (`grey_queue.rs`,
+//!   "Ephemeron holders").
+//! - **The fixpoint.** Before the collector decides that marking is over, it traces every
+//!   holder again and shades the values of entries whose keys are marked now
+//!   (`marker/ephemerons.rs`). New values can mark new keys, so it drains and asks again, until
+//!   a pass shades nothing.
+//! - **Clearing.** Once a marking is over, every entry whose key it did not reach is removed,
+//!   before the sweep frees the key and its address can be reused (`weak_map_table.rs`).
+//! - **Checkmark** walks with the same semantics: a value counts as reached once its map and
+//!   its key are (`checkmark.rs`).
+//!
+//! # Why the fixpoint is sound without a pause
+//!
+//! With per-thread handshakes the collector decides that marking is over while mutators run
+//! (`collector/mod.rs`, "Termination without a pause"). The argument there shows that after a
+//! quiet round every object reachable through *slots* is marked, using the barrier's invariant
+//! along a path of slots. An ephemeron entry is an edge the barrier does not see appear: a
+//! scanned map can hold an entry whose key turns black later, and then the edge from the black
+//! map to its white value exists without any store. Three things restore the argument:
+//!
+//! 1. **The pass at the decision.** The decision is taken only if a pass over the holders,
+//!    made after the quiet round (under the root-table lock and the weak gate), shaded nothing.
+//!    A map with no entry pending when it was scanned had every value traced then; an entry
+//!    made later shades its value (below). So at the decision, every entry of a scanned map
+//!    whose key is marked has a marked value — the edge is not black-to-white.
+//! 2. **Reads are weak reads.** A mutator that takes a value out of a map (`get`, `remove`)
+//!    may get a white object through such an edge before the pass sees it — and then the entry
+//!    may be removed, leaving the object reachable only through what the thread does with it.
+//!    So a read while marking is treated exactly like a weak reference's upgrade (`weak.rs`):
+//!    counted under the weak gate if the value is unmarked (the round is then not quiet) and,
+//!    under Yuasa, making the thread's stores shade. Without a counted read, every pointer a
+//!    mutator obtains after its answer comes through slots from roots — the argument's case.
+//! 3. **A stored value is shaded.** `insert` shades the value it stores under every barrier
+//!    while marking (Dijkstra's shade; Yuasa's stores shade only what they overwrite). A value
+//!    stored into a map scanned earlier, under a key marked later, is thus never left white
+//!    behind the scan. A value shaded again in place after a rehash (for the marker's chunked
+//!    scan, `object/scan_cursor.rs`) is counted as in point 2 if it was unmarked: the shade
+//!    marks it but leaves it grey in the thread's private buffer, and the pass, which sees only
+//!    marks, would take it for done.
+//! 4. **Removals do not shade.** An overwritten, removed or cleared value leaves its entry
+//!    without a store, under every barrier — unlike a slot's, whose deletion barrier protects
+//!    what a thread may have loaded before and stores elsewhere later. A thread holds a map's
+//!    value only through a read, which point 2 counts (and under Yuasa makes its stores shade),
+//!    so a value that only its entry reached is garbage once the entry is gone. Shading it
+//!    anyway would do harm: it would mark it grey in the thread's private buffer, where the
+//!    read's check (`remove` hands the value out) sees it marked and does not count it — the
+//!    loom model `weak map across a ragged termination: Yuasa` lost the value's referents that
+//!    way — and a `clear` between a decision and the barrier going off would shade the values
+//!    of keys the decision found dead, grey work after the marking is over.
+//!
+//! The stop-the-world termination makes the same pass inside its pause (no mutator runs, so
+//! only point 1 is needed), and so does stop-the-world mode.
+
+use std::fmt;
+
+use hashbrown::HashTable;
+
+use super::{
+    address_hash::address_hash,
+    slots::{debug_address_map, read_for_trace, reserve_one, slot_addr, trace_buckets, AddrFmt, Armed},
+};
+use crate::{
+    gc::Gc,
+    member::Member,
+    mutator::Mutator,
+    object::{mark, Header, ScanCursor, Trace, Tracer},
+    primitive::sync::{
+        atomic::{AtomicBool, Ordering},
+        RwLock,
+    },
+    runtime::Runtime,
+    slot::is_object,
+    variance::Invariant,
+    weak::{note_weak_read, note_weak_shade},
+};
+
+const NAME: &str = "GcWeakMap";
+
+struct Entry<V> {
+    /// The key object's address: hashed and compared, never followed, and not a slot (the
+    /// map does not keep its key alive). While the entry exists the key is allocated
+    /// (`weak_map_table.rs`).
+    key: usize,
+    value: Member<V>,
+}
+
+/// A weak map (an ephemeron table): from GC objects, compared by identity, to GC pointers;
+/// an entry keeps its value alive only as long as its key is reachable from elsewhere, and
+/// goes away with its key.
+///
+/// This is JavaScript's `WeakMap`, for side tables that must not keep their keys alive: the
+/// properties an interpreter attaches to host objects, memoised results per object, private
+/// fields. A value may refer to its own key (or to other keys of the map): such cycles are
+/// collected, unlike in a [`GcIdMap`](crate::GcIdMap) with [`Weak`](crate::Weak) keys.
+///
+/// There is no iteration, as in JavaScript: which keys are alive is the collector's to decide.
+/// All methods take `&self`; stores run the write barrier; reads need a [`Mutator`] and return
+/// locals. Like the other collections, a `GcWeakMap` accepts entries once the object that
+/// holds it (or the map itself) is allocated.
+///
+/// ```
+/// use gc_runtime::{GcWeakMap, Member, Trace};
+///
+/// #[derive(Trace)]
+/// struct Node {
+///     name: String,
+///     back: Member<Node>,
+/// }
+///
+/// let mut mu = gc_runtime::attach();
+/// let table = mu.alloc(GcWeakMap::<Node, Node>::new()).root(&mu);
+/// let kept = mu.alloc(Node { name: "kept".into(), back: Member::new() }).root(&mu);
+/// {
+///     let table = table.get(&mu);
+///     let gone = mu.alloc(Node { name: "gone".into(), back: Member::new() });
+///     // A value that points back to its key: the entry still dies with the key.
+///     let meta = mu.alloc(Node { name: "meta".into(), back: Member::new() });
+///     meta.back.set(Some(gone));
+///     table.insert(gone, meta);
+///     table.insert(kept.get(&mu), mu.alloc(Node { name: "kept's".into(), back: Member::new() }));
+///     assert_eq!(table.len(), 2);
+/// }
+/// mu.collect();
+/// let table = table.get(&mu);
+/// assert_eq!(table.len(), 1, "the entry of the unreachable key is gone");
+/// assert_eq!(table.get(kept.get(&mu), &mu).unwrap().name, "kept's");
+/// ```
+pub struct GcWeakMap<K, V> {
+    armed: Armed,
+    /// Whether the map is in the runtime's table of weak maps (it registers on its first
+    /// entry; see `weak_map_table.rs`).
+    registered: AtomicBool,
+    /// Where the marker's chunked scan resumes, in buckets (see `object/scan_cursor.rs`).
+    cursor: ScanCursor,
+    map: RwLock<HashTable<Entry<V>>>,
+    /// Invariant in `K` (see `variance.rs`; `V` is in the lock).
+    _k: Invariant<K>,
+}
+
+impl<K, V> GcWeakMap<K, V> {
+    /// An empty map, to put in a new object (it accepts entries once that object is
+    /// allocated).
+    ///
+    /// ```
+    /// let mu = gc_runtime::attach();
+    /// let loose: gc_runtime::GcWeakMap<u8, u8> = gc_runtime::GcWeakMap::new();
+    /// assert!(loose.is_empty()); // unarmed: reads as empty, `insert` would panic
+    /// let m = mu.alloc(gc_runtime::GcWeakMap::new());
+    /// let k = mu.alloc(1_u8);
+    /// m.insert(k, mu.alloc(2_u8));
+    /// assert_eq!(m.len(), 1);
+    /// ```
+    pub fn new() -> GcWeakMap<K, V> {
+        GcWeakMap::with_capacity(0)
+    }
+
+    /// An empty map with room for `capacity` entries before it rehashes.
+    ///
+    /// ```
+    /// let mu = gc_runtime::attach();
+    /// let m = mu.alloc(gc_runtime::GcWeakMap::with_capacity(16));
+    /// m.insert(mu.alloc(1_u8), mu.alloc(2_u8));
+    /// # assert_eq!(m.len(), 1);
+    /// ```
+    pub fn with_capacity(capacity: usize) -> GcWeakMap<K, V> {
+        GcWeakMap {
+            armed: Armed::new(),
+            registered: AtomicBool::new(false),
+            cursor: ScanCursor::new(),
+            map: RwLock::new(HashTable::with_capacity(capacity)),
+            _k: std::marker::PhantomData,
+        }
+    }
+
+    /// The number of entries. Entries whose keys died are counted until the collector removes
+    /// them, at the end of the cycle that found the key dead.
+    ///
+    /// ```
+    /// let mu = gc_runtime::attach();
+    /// let m = mu.alloc(gc_runtime::GcWeakMap::new());
+    /// let k = mu.alloc(0_u8);
+    /// m.insert(k, mu.alloc(1_u8));
+    /// m.insert(k, mu.alloc(2_u8)); // same key object: replaces
+    /// m.insert(mu.alloc(0_u8), mu.alloc(3_u8)); // equal value, other object: new entry
+    /// assert_eq!(m.len(), 2);
+    /// ```
+    pub fn len(&self) -> usize {
+        self.map.read().len()
+    }
+
+    /// Whether the map has no entry (see [`GcWeakMap::len`]).
+    ///
+    /// ```
+    /// let mu = gc_runtime::attach();
+    /// let m = mu.alloc(gc_runtime::GcWeakMap::<u8, u8>::new());
+    /// assert!(m.is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.map.read().is_empty()
+    }
+
+    fn hash(addr: usize) -> u64 {
+        address_hash(addr)
+    }
+
+    /// Map the object `key` to `value`; returns whether an entry for `key` was replaced. The
+    /// map does not keep `key` alive; it keeps `value` alive as long as `key` is reachable
+    /// from elsewhere. While marking runs, `value` is shaded (module docs, point 3).
+    ///
+    /// # Panics
+    /// If the map is not inside an allocated object.
+    ///
+    /// ```
+    /// let mu = gc_runtime::attach();
+    /// let m = mu.alloc(gc_runtime::GcWeakMap::new());
+    /// let k = mu.alloc("key");
+    /// assert!(!m.insert(k, mu.alloc(1_u8)));
+    /// assert!(m.insert(k, mu.alloc(2_u8)));
+    /// assert_eq!(*m.get(k, &mu).unwrap(), 2);
+    /// ```
+    pub fn insert(&self, key: Gc<'_, K>, value: Gc<'_, V>) -> bool {
+        self.armed.check("GcWeakMap::insert", NAME);
+        self.register();
+        let addr = key.addr();
+        let hash = Self::hash(addr);
+        let mut map = self.map.write();
+        if let Some(entry) = map.find_mut(hash, |e| e.key == addr) {
+            // The old value leaves in a slot of its own, without a store: removals do not
+            // shade (module docs, point 4). The write lock keeps the marker out meanwhile.
+            entry.value = Member::new_armed();
+            store_value(&entry.value, value);
+            return true;
+        }
+        let entry = Entry { key: addr, value: Member::new_armed() };
+        store_value(&entry.value, value);
+        let rehash = |e: &Entry<V>| Self::hash(e.key);
+        reserve_one(&mut map, &self.cursor, rehash, |e| {
+            note_reshade(&e.value);
+            e.value.reshade();
+        });
+        map.insert_unique(hash, entry, rehash);
+        false
+    }
+
+    /// The value for the object `key`, as a local of `mu`.
+    ///
+    /// ```
+    /// let mu = gc_runtime::attach();
+    /// let m = mu.alloc(gc_runtime::GcWeakMap::new());
+    /// let (k, other) = (mu.alloc(1_u8), mu.alloc(1_u8));
+    /// m.insert(k, mu.alloc("v"));
+    /// assert_eq!(m.get(k, &mu).map(|v| *v), Some("v"));
+    /// assert!(m.get(other, &mu).is_none());
+    /// ```
+    pub fn get<'m>(&self, key: Gc<'_, K>, mu: &'m Mutator) -> Option<Gc<'m, V>> {
+        let addr = key.addr();
+        let value = self.map.read().find(Self::hash(addr), |e| e.key == addr)?.value.get(mu)?;
+        weak_read(value, mu)
+    }
+
+    /// Whether the map has an entry for the object `key`.
+    ///
+    /// ```
+    /// let mu = gc_runtime::attach();
+    /// let m = mu.alloc(gc_runtime::GcWeakMap::new());
+    /// let k = mu.alloc(1_u8);
+    /// m.insert(k, mu.alloc(()));
+    /// assert!(m.contains_key(k));
+    /// assert!(!m.contains_key(mu.alloc(1_u8)));
+    /// ```
+    pub fn contains_key(&self, key: Gc<'_, K>) -> bool {
+        let addr = key.addr();
+        self.map.read().find(Self::hash(addr), |e| e.key == addr).is_some()
+    }
+
+    /// Remove the entry for the object `key` and return its value, as a local of `mu` (a weak
+    /// read, like [`get`](Self::get); nothing is shaded).
+    ///
+    /// ```
+    /// let mu = gc_runtime::attach();
+    /// let m = mu.alloc(gc_runtime::GcWeakMap::new());
+    /// let k = mu.alloc(1_u8);
+    /// m.insert(k, mu.alloc(2_u8));
+    /// assert_eq!(m.remove(k, &mu).map(|v| *v), Some(2));
+    /// assert!(m.remove(k, &mu).is_none());
+    /// ```
+    pub fn remove<'m>(&self, key: Gc<'_, K>, mu: &'m Mutator) -> Option<Gc<'m, V>> {
+        let addr = key.addr();
+        let mut map = self.map.write();
+        let (entry, _) = map.find_entry(Self::hash(addr), |e| e.key == addr).ok()?.remove();
+        // The entry leaves without a store (module docs, point 4); the value is handed out
+        // through the weak read's checks.
+        entry.value.get(mu).and_then(|v| weak_read(v, mu))
+    }
+
+    /// Remove every entry (nothing is shaded: module docs, point 4).
+    ///
+    /// ```
+    /// let mu = gc_runtime::attach();
+    /// let m = mu.alloc(gc_runtime::GcWeakMap::new());
+    /// m.insert(mu.alloc(1_u8), mu.alloc(2_u8));
+    /// m.clear();
+    /// assert!(m.is_empty());
+    /// ```
+    pub fn clear(&self) {
+        self.map.write().clear();
+    }
+
+    /// Put the map in the runtime's table of weak maps, once (see `weak_map_table.rs`). Called
+    /// before the map's own lock is taken: the table's clearing takes the map's lock while it
+    /// holds its own.
+    fn register(&self) {
+        // Relaxed: the flag only decides who registers; the table has its own lock.
+        if !self.registered.load(Ordering::Relaxed) && !self.registered.swap(true, Ordering::Relaxed) {
+            Runtime::get().weak_maps.register(std::ptr::from_ref(self).cast(), purge_dead::<K, V>);
+        }
+    }
+}
+
+/// Store `value` into an entry's slot, and shade it while marking whatever the barrier (module
+/// docs, point 3): storing the slot's value again shades it under Yuasa too.
+fn store_value<V>(slot: &Member<V>, value: Gc<'_, V>) {
+    slot.set(Some(value));
+    slot.reshade();
+}
+
+/// A value about to be shaded again in place after a rehash (`reserve_one`): counted like a
+/// weak read if it is unmarked while marking (module docs, point 3; `weak.rs`,
+/// `note_weak_shade`), before the shade marks it.
+fn note_reshade<V>(slot: &Member<V>) {
+    let p = slot.raw();
+    if is_object(p) {
+        // SAFETY: loaded from an entry of a map this thread reaches, by a running mutator that
+        // passes no safepoint before this use: allocated (see `gc.rs`, "Why a local cannot
+        // dangle").
+        unsafe { note_weak_shade(p) };
+    }
+}
+
+/// A value read out of a weak map: a weak read (module docs, point 2); `None` if a finished
+/// marking found it dead — its entry was being removed.
+fn weak_read<'m, V>(value: Gc<'m, V>, mu: &'m Mutator) -> Option<Gc<'m, V>> {
+    // SAFETY: read from the map just now, by this thread, which has passed no safepoint since:
+    // allocated.
+    unsafe { note_weak_read(mu, value.header_ptr()) }.then_some(value)
+}
+
+/// The weak-map table's [`PurgeDead`](crate::weak_map_table::PurgeDead) for `GcWeakMap<K, V>`.
+///
+/// # Safety
+/// `map` is a registered, not dropped, `GcWeakMap<K, V>`; the weak verdict `verdict` is
+/// pending (no object it found dead is freed yet).
+unsafe fn purge_dead<K, V>(map: *const (), verdict: u64) -> usize {
+    // SAFETY: guaranteed by the caller.
+    let map = unsafe { &*map.cast::<GcWeakMap<K, V>>() };
+    let mut table = map.map.write();
+    let before = table.len();
+    // SAFETY: every entry's key is allocated until the sweep of the cycle that finds it dead
+    // (`weak_map_table.rs`), which has not published its epoch yet.
+    table.retain(|e| unsafe { mark::is_marked(e.key as *const Header, verdict) });
+    before - table.len()
+}
+
+impl<K, V> Default for GcWeakMap<K, V> {
+    fn default() -> Self {
+        GcWeakMap::new()
+    }
+}
+
+impl<K, V> Drop for GcWeakMap<K, V> {
+    fn drop(&mut self) {
+        if *self.registered.get_mut() {
+            Runtime::get().weak_maps.unregister(std::ptr::from_ref(self).cast());
+        }
+    }
+}
+
+// SAFETY: reports the armed flag (allocation sets it; no other sink acts on it), then each
+// entry as an ephemeron — its key's address and its value slot — under the read lock, which
+// every change to the set of entries excludes (inserting, removing and rehashing happen under
+// the write lock). The key is not a slot: it must not keep its object alive, and it stays
+// allocated while the entry exists (`weak_map_table.rs`). Every sink but the marker gets every
+// entry; the marker gets a chunk of buckets per visit, and an insertion that rehashes while
+// its scan is part way through shades every value (`reserve_one`). It only tries this lock
+// (if it is taken, the collector traces the map again later), and runs no user code.
+unsafe impl<K, V> Trace for GcWeakMap<K, V> {
+    fn trace(&self, tracer: &mut Tracer<'_>) {
+        self.armed.trace(tracer);
+        let Some(map) = read_for_trace(&self.map, &self.cursor, tracer) else { return };
+        trace_buckets(&map, &self.cursor, tracer, |e, tracer| {
+            e.value.trace_as_value_of(e.key as *const Header, tracer);
+        });
+    }
+}
+
+impl<K, V> fmt::Debug for GcWeakMap<K, V> {
+    /// The length and the entries as key and value addresses (as [`Gc::addr`] gives them).
+    ///
+    /// ```
+    /// let mu = gc_runtime::attach();
+    /// let m = mu.alloc(gc_runtime::GcWeakMap::new());
+    /// let (k, v) = (mu.alloc(1_u8), mu.alloc(2_u8));
+    /// m.insert(k, v);
+    /// assert_eq!(format!("{:?}", *m), format!("GcWeakMap {{ len: 1, entries: {{{:#x}: {:#x}}} }}", k.addr(), v.addr()));
+    /// ```
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Copy the addresses out first: no formatting under the lock.
+        let entries: Vec<(AddrFmt, AddrFmt)> =
+            self.map.read().iter().map(|e| (AddrFmt(e.key), AddrFmt(slot_addr(&e.value)))).collect();
+        debug_address_map(f, NAME, self.armed.get(), &entries)
+    }
+}
