@@ -1,7 +1,8 @@
 //! GC collections: [`GcVec`], [`GcMap`], [`GcIdMap`] and the weak map [`GcWeakMap`], growable
 //! containers of GC pointers that live inside heap objects and are shared by every thread that
 //! can reach them. (The weak map's ephemeron semantics are in `weak_map.rs`; everything below
-//! holds for it too, with its key an address rather than a slot.)
+//! holds for it too, except that its key is not a slot and its removals do not shade: see
+//! `weak_map.rs`, point 4.)
 //!
 //! # Shape
 //!

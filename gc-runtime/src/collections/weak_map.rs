@@ -5,10 +5,10 @@
 //! # Shape
 //!
 //! Like [`GcIdMap`](crate::GcIdMap): an armed flag and a `hashbrown::HashTable` under a
-//! `RwLock`, hashed by the key object's address. An entry holds the key's *address* — not a
+//! `RwLock`, hashed by the key object's address. An entry holds a pointer to the key — not a
 //! slot: nothing reports it to the marker, so the map does not keep its key alive — and an
-//! armed value slot ([`Member`]), written through the barrier. Every pointer store is
-//! barriered, reads take the read lock, growth and rehashing are handled as in the other
+//! armed value slot ([`Member`]), written through the barrier (removals are not: see point 4
+//! below). Reads take the read lock; growth and rehashing are handled as in the other
 //! collections (`collections/mod.rs`).
 //!
 //! # Ephemeron semantics
@@ -37,7 +37,7 @@
 //! quiet round every object reachable through *slots* is marked, using the barrier's invariant
 //! along a path of slots. An ephemeron entry is an edge the barrier does not see appear: a
 //! scanned map can hold an entry whose key turns black later, and then the edge from the black
-//! map to its white value exists without any store. Three things restore the argument:
+//! map to its white value exists without any store. Four rules restore the argument:
 //!
 //! 1. **The pass at the decision.** The decision is taken only if a pass over the holders,
 //!    made after the quiet round (under the root-table lock and the weak gate), shaded nothing.
@@ -81,7 +81,7 @@ use super::{
     slots::{debug_address_map, read_for_trace, reserve_one, slot_addr, trace_buckets, AddrFmt, Armed},
 };
 use crate::{
-    gc::Gc,
+    gc::{Addr, Gc},
     member::Member,
     mutator::Mutator,
     object::{mark, Header, ScanCursor, Trace, Tracer},
@@ -97,11 +97,17 @@ use crate::{
 
 const NAME: &str = "GcWeakMap";
 
+/// A key's header pointer (what [`Entry::key`] holds).
+fn key_header<K>(key: Gc<'_, K>) -> std::ptr::NonNull<Header> {
+    std::ptr::NonNull::new(key.header_ptr()).unwrap_or_else(|| unreachable!("a local is never null"))
+}
+
 struct Entry<V> {
-    /// The key object's address: hashed and compared, never followed, and not a slot (the
+    /// The key object (its header, with the pointer's provenance, for reading its mark):
+    /// hashed and compared by address, never dereferenced, and not a slot (the
     /// map does not keep its key alive). While the entry exists the key is allocated
     /// (`weak_map_table.rs`).
-    key: usize,
+    key: Addr<Header>,
     value: Member<V>,
 }
 
@@ -156,6 +162,13 @@ pub struct GcWeakMap<K, V> {
     map: RwLock<HashTable<Entry<V>>>,
     /// Invariant in `K` (see `variance.rs`; `V` is in the lock).
     _k: Invariant<K>,
+}
+
+impl<V> Entry<V> {
+    /// The key's address, as [`Gc::addr`] gives it.
+    fn key_addr(&self) -> usize {
+        self.key.0.as_ptr().addr()
+    }
 }
 
 impl<K, V> GcWeakMap<K, V> {
@@ -245,16 +258,16 @@ impl<K, V> GcWeakMap<K, V> {
         let addr = key.addr();
         let hash = Self::hash(addr);
         let mut map = self.map.write();
-        if let Some(entry) = map.find_mut(hash, |e| e.key == addr) {
+        if let Some(entry) = map.find_mut(hash, |e| e.key_addr() == addr) {
             // The old value leaves in a slot of its own, without a store: removals do not
             // shade (module docs, point 4). The write lock keeps the marker out meanwhile.
             entry.value = Member::new_armed();
             store_value(&entry.value, value);
             return true;
         }
-        let entry = Entry { key: addr, value: Member::new_armed() };
+        let entry = Entry { key: Addr(key_header(key)), value: Member::new_armed() };
         store_value(&entry.value, value);
-        let rehash = |e: &Entry<V>| Self::hash(e.key);
+        let rehash = |e: &Entry<V>| Self::hash(e.key_addr());
         reserve_one(&mut map, &self.cursor, rehash, |e| {
             note_reshade(&e.value);
             e.value.reshade();
@@ -275,7 +288,7 @@ impl<K, V> GcWeakMap<K, V> {
     /// ```
     pub fn get<'m>(&self, key: Gc<'_, K>, mu: &'m Mutator) -> Option<Gc<'m, V>> {
         let addr = key.addr();
-        let value = self.map.read().find(Self::hash(addr), |e| e.key == addr)?.value.get(mu)?;
+        let value = self.map.read().find(Self::hash(addr), |e| e.key_addr() == addr)?.value.get(mu)?;
         weak_read(value, mu)
     }
 
@@ -291,7 +304,7 @@ impl<K, V> GcWeakMap<K, V> {
     /// ```
     pub fn contains_key(&self, key: Gc<'_, K>) -> bool {
         let addr = key.addr();
-        self.map.read().find(Self::hash(addr), |e| e.key == addr).is_some()
+        self.map.read().find(Self::hash(addr), |e| e.key_addr() == addr).is_some()
     }
 
     /// Remove the entry for the object `key` and return its value, as a local of `mu` (a weak
@@ -308,7 +321,7 @@ impl<K, V> GcWeakMap<K, V> {
     pub fn remove<'m>(&self, key: Gc<'_, K>, mu: &'m Mutator) -> Option<Gc<'m, V>> {
         let addr = key.addr();
         let mut map = self.map.write();
-        let (entry, _) = map.find_entry(Self::hash(addr), |e| e.key == addr).ok()?.remove();
+        let (entry, _) = map.find_entry(Self::hash(addr), |e| e.key_addr() == addr).ok()?.remove();
         // The entry leaves without a store (module docs, point 4); the value is handed out
         // through the weak read's checks.
         entry.value.get(mu).and_then(|v| weak_read(v, mu))
@@ -378,7 +391,7 @@ unsafe fn purge_dead<K, V>(map: *const (), verdict: u64) -> usize {
     let before = table.len();
     // SAFETY: every entry's key is allocated until the sweep of the cycle that finds it dead
     // (`weak_map_table.rs`), which has not published its epoch yet.
-    table.retain(|e| unsafe { mark::is_marked(e.key as *const Header, verdict) });
+    table.retain(|e| unsafe { mark::is_marked(e.key.0.as_ptr(), verdict) });
     before - table.len()
 }
 
@@ -409,7 +422,7 @@ unsafe impl<K, V> Trace for GcWeakMap<K, V> {
         self.armed.trace(tracer);
         let Some(map) = read_for_trace(&self.map, &self.cursor, tracer) else { return };
         trace_buckets(&map, &self.cursor, tracer, |e, tracer| {
-            e.value.trace_as_value_of(e.key as *const Header, tracer);
+            e.value.trace_as_value_of(e.key.0.as_ptr(), tracer);
         });
     }
 }
@@ -427,7 +440,7 @@ impl<K, V> fmt::Debug for GcWeakMap<K, V> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Copy the addresses out first: no formatting under the lock.
         let entries: Vec<(AddrFmt, AddrFmt)> =
-            self.map.read().iter().map(|e| (AddrFmt(e.key), AddrFmt(slot_addr(&e.value)))).collect();
+            self.map.read().iter().map(|e| (AddrFmt(e.key_addr()), AddrFmt(slot_addr(&e.value)))).collect();
         debug_address_map(f, NAME, self.armed.get(), &entries)
     }
 }
