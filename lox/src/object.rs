@@ -151,51 +151,29 @@ pub struct Class {
     pub methods: GcIdMap<Obj, Obj>,
     /// The `init` method, cached (kept in step with `methods`).
     pub initializer: Option<Gc<Obj>>,
-    /// Methods looked up before, in front of `methods`: a direct-mapped cache indexed by the
-    /// name's address, so a hit is one address comparison instead of a hash-map read, and a
-    /// class whose methods are called in turn (`properties.lox` calls thirty) keeps hitting.
-    pub cache: [CachedMethod; METHOD_CACHE],
-}
-
-/// Entries of a class's method cache (a power of two).
-pub const METHOD_CACHE: usize = 64;
-
-/// One entry of a class's method cache: a method name (an interned string) and the method.
-#[derive(Trace, Default)]
-pub struct CachedMethod {
-    name: Member<Obj>,
-    method: Member<Obj>,
-}
-
-/// The cache entry for a method name: the top bits of its address times a large odd constant
-/// (Fibonacci hashing), which spreads the interned names' addresses over the entries.
-#[inline]
-fn cache_index(name: Gc<'_, Obj>) -> usize {
-    const BITS: u32 = METHOD_CACHE.trailing_zeros();
-    ((name.addr() as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - BITS)) as usize
+    /// The name of the method looked up last, and that method: a one-entry cache in front of
+    /// `methods` (a hit is one address comparison instead of a hash-map read).
+    pub cached_name: Option<Gc<Obj>>,
+    /// The method `cached_name` names.
+    pub cached_method: Option<Gc<Obj>>,
 }
 
 impl Class {
     /// The method called `name` (an interned string), if the class has one.
     #[inline]
     pub fn find_method<'m>(&self, mu: &'m Mutator, name: Gc<'_, Obj>) -> Option<Gc<'m, Obj>> {
-        let entry = &self.cache[cache_index(name)];
-        if entry.name.points_to(name) {
-            return entry.method.get(mu);
+        if self.cached_name.points_to(name) {
+            return self.cached_method(mu);
         }
         let method = self.methods.get(name, mu)?;
-        // Name out, method in, name in: a name in the entry always names the method beside it.
-        entry.name.set(None);
-        entry.method.set(Some(method));
-        entry.name.set(Some(name));
+        self.set_cached_method(Some(method));
+        self.set_cached_name(Some(name));
         Some(method)
     }
 
-    /// Add or replace a method (and forget the cached lookups).
+    /// Add or replace a method (and forget the cached lookup).
     pub fn add_method(&self, name: Gc<'_, Obj>, method: Gc<'_, Obj>) {
-        for entry in &self.cache {
-            entry.name.set(None);
-        }
+        self.set_cached_name(None);
         self.methods.insert(name, method);
     }
 }
@@ -315,7 +293,8 @@ impl Obj {
             name: Default::default(),
             methods: GcIdMap::new(),
             initializer: Member::new(),
-            cache: std::array::from_fn(|_| CachedMethod::default()),
+            cached_name: Member::new(),
+            cached_method: Member::new(),
         };
         let obj = mu.alloc(Obj::Class(Box::new(class)));
         if let Obj::Class(c) = &*obj {
