@@ -26,7 +26,9 @@
 //!    a root dropped on any thread, a slot emptied by a destructor — shaded into it).
 //!    b. If any grey object is left (queued, held by a worker, or deferred because its
 //!    collection was locked), start the world again and go back to 3(b); after three such
-//!    retries, drain inside the pause, so marking always terminates. Draining never holds the
+//!    retries, drain inside the pause, so marking always terminates. Then the weak maps'
+//!    fixpoint, inside the pause: values owed to keys marked since their maps were scanned are
+//!    shaded and drained, until a pass shades nothing (`marker/ephemerons.rs`). Draining never holds the
 //!    root-table lock: a thread without a mutator may hold a collection's lock while it waits
 //!    for that table (see `marker.rs`, "Locked collections").
 //!    c. Phase `MarkTermination`. With checkmark on, re-mark from the roots into a separate
@@ -34,9 +36,10 @@
 //!    the way is locked, release the table, let the holder finish, and confirm again).
 //!    d. Record the marking's epoch as the verdict for weak references (upgrades of unmarked
 //!    referents now fail), set the phase to `Sweep` — barrier off — and start the world.
-//! 5. **Weak references** (world running). Clear the weak cells of unmarked referents; a
-//!    ragged handshake makes sure no upgrade that read a cell before it was cleared is still
-//!    running; then publish the sweep epoch: objects this cycle did not mark are now dead.
+//! 5. **Weak references** (world running). Clear the weak cells of unmarked referents and remove
+//!    the weak maps' entries whose keys are unmarked (`weak_map_table.rs`); a ragged handshake
+//!    makes sure no upgrade that read a cell before it was cleared is still running; then
+//!    publish the sweep epoch: objects this cycle did not mark are now dead.
 //! 6. **Sweep** (world running, barrier off). A second ragged handshake: every mutator hands
 //!    back the pages it cached before the termination when it acknowledges (so garbage in any
 //!    thread's cache is reached). The collector then sweeps every unswept page and the large
@@ -128,7 +131,9 @@
 //!    *and then* — read after that — no buffer was published or taken up since before the
 //!    round and the number of busy workers is what it was then
 //!    ([`GreyQueue::stamp`](crate::shade::GreyQueue)), *and* no unmarked object was upgraded
-//!    from a weak reference since before the round (`weak.rs`). If so, still holding both: the
+//!    from a weak reference (or read out of a weak map) since before the round (`weak.rs`),
+//!    *and* a pass over the weak maps' holders shades nothing (`marker/ephemerons.rs`; why
+//!    that suffices is in `collections/weak_map.rs`). If so, still holding both: the
 //!    weak verdict, phase `MarkTermination`, then `Sweep` (barrier off). No drain ever runs
 //!    inside a pause. After [`MAX_RAGGED_ROUNDS`] rounds that found work, or when a leaked
 //!    mutator's thread ended (pinning needs the world stopped), the termination stops the
