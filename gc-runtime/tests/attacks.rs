@@ -1355,12 +1355,7 @@ fn child_destructors_use_the_runtime() {
     if !in_child() {
         return;
     }
-    let default = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        if thread::current().name() != Some("gc-finalizer") {
-            default(info);
-        }
-    }));
+    common::quiet_panics_on_the_finalizer();
     let pinned = leak_static(|mu| slots(mu).into_ref());
     let _ = PINNED_FOR_DESTRUCTORS.set(pinned);
     let mut mu = gc_runtime::attach();

@@ -157,7 +157,7 @@ fn child_destructor_payload_panics() {
     if !in_child() {
         return;
     }
-    quiet_panics_on_the_finalizer();
+    common::quiet_panics_on_the_finalizer();
     const ROUNDS: u64 = 8;
     let mut mu = gc_runtime::attach();
     for round in 0..ROUNDS {
@@ -183,17 +183,6 @@ fn child_destructor_payload_panics() {
     mu.collect();
     assert_eq!(*keep.get(&mu), "kept");
     println!("done");
-}
-
-/// The finalizer's destructor panics are expected here: keep the default hook's report (and
-/// backtrace) off for them, so the test stays fast.
-fn quiet_panics_on_the_finalizer() {
-    let default = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        if thread::current().name() != Some("gc-finalizer") {
-            default(info);
-        }
-    }));
 }
 
 #[test]

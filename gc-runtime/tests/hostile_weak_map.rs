@@ -886,12 +886,7 @@ fn child_panicking_destructor_before_the_map() {
     if !in_child() {
         return;
     }
-    let default = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        if thread::current().name() != Some("gc-finalizer") {
-            default(info);
-        }
-    }));
+    common::quiet_panics_on_the_finalizer();
     gc_runtime::reconfigure(Config::default().with_checkmark(true).with_gc_percent(None)).unwrap();
     let mut mu = gc_runtime::attach();
     let key = mu.alloc(Plain { n: 1 }).root(&mu);

@@ -457,12 +457,7 @@ fn collect_to_fixpoint(mu: &mut Mutator, shared: &Shared) {
 fn quiet_finalizer_panics() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
-        let default = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            if thread::current().name() != Some("gc-finalizer") {
-                default(info);
-            }
-        }));
+        common::quiet_panics_on_the_finalizer();
     });
 }
 

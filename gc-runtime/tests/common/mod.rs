@@ -103,3 +103,15 @@ impl Rng {
         (self.next() % n.max(1) as u64) as usize
     }
 }
+
+/// Destructor panics on the finalizer thread are expected by the caller: keep the default
+/// panic hook's report (and backtrace) off for them, so the test's output and time stay small.
+/// Panics on every other thread are reported as before.
+pub fn quiet_panics_on_the_finalizer() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if std::thread::current().name() != Some("gc-finalizer") {
+            default(info);
+        }
+    }));
+}
