@@ -18,7 +18,7 @@ use std::{fmt, marker::PhantomData, ops::Deref, ptr::NonNull};
 
 use crate::{
     mutator::Mutator,
-    object::{GcBox, Header, Trace},
+    object::{Header, Object, Trace},
     roots::Root,
 };
 
@@ -31,11 +31,15 @@ use crate::{
 /// assert_eq!(*a + 1, 42);
 /// assert!(gc_runtime::Gc::ptr_eq(a, b));
 /// ```
-pub struct Gc<'m, T> {
-    ptr: Addr<GcBox<T>>,
+pub struct Gc<'m, T: ?Sized> {
+    /// The object's header: one word for every `T`, sized or not (see `object/layout.rs`).
+    ptr: Addr<Header>,
     /// The mutator borrow, and the one thing that makes a local `!Send` and `!Sync` — named
     /// so that the compiler's error says what to do instead.
     _mutator: PhantomData<(&'m (), *mut UseARootToShareAnObjectWithAnotherThread)>,
+    /// Covariant in `T`, like `&T`: a local is only read. (`Send` and `Sync` itself, so that
+    /// the compiler's error about threads names the marker above, not this one.)
+    _t: PhantomData<fn() -> *const T>,
 }
 
 /// A bare address. It is `Send + Sync` so that the types holding one get their thread
@@ -61,33 +65,31 @@ unsafe impl<T> Sync for Addr<T> {}
 #[doc(hidden)]
 pub enum UseARootToShareAnObjectWithAnotherThread {}
 
-impl<'m, T> Gc<'m, T> {
-    /// Wrap a pointer to an allocated object.
+impl<'m, T: ?Sized> Gc<'m, T> {
+    /// Wrap the header address of an allocated object.
     ///
     /// # Safety
-    /// `ptr` points to an initialised `GcBox<T>` that stays allocated until `mu` passes a
-    /// safepoint (it is reachable or was allocated black by `mu`).
+    /// `header` is the header of an initialised object of type `T` (laid out as
+    /// `object/layout.rs` says) that stays allocated until `mu` passes a safepoint (it is
+    /// reachable or was allocated black by `mu`).
     #[inline]
-    pub(crate) unsafe fn from_raw(ptr: NonNull<GcBox<T>>, _mu: &'m Mutator) -> Gc<'m, T> {
-        Gc { ptr: Addr(ptr), _mutator: PhantomData }
+    pub(crate) unsafe fn from_header(header: NonNull<Header>, _mu: &'m Mutator) -> Gc<'m, T> {
+        Gc { ptr: Addr(header), _mutator: PhantomData, _t: PhantomData }
     }
 
     /// The object's header address (what slots store).
     #[inline]
     pub(crate) fn header_ptr(self) -> *mut Header {
-        self.ptr.0.as_ptr().cast()
-    }
-
-    /// A reference to the object that lives as long as the mutator borrow.
-    #[inline]
-    pub fn into_ref(self) -> &'m T {
-        // SAFETY: the object is allocated until the mutator's next safepoint, which cannot
-        // come while `'m` lasts (module docs); objects are `Sync` and only shared references
-        // are handed out.
-        unsafe { &(*self.ptr.0.as_ptr()).value }
+        self.ptr.0.as_ptr()
     }
 
     /// Whether two locals name the same object.
+    ///
+    /// ```
+    /// let mu = gc_runtime::attach();
+    /// let (a, b) = (mu.alloc_str("same"), mu.alloc_str("same"));
+    /// assert!(gc_runtime::Gc::ptr_eq(a, a) && !gc_runtime::Gc::ptr_eq(a, b));
+    /// ```
     #[inline]
     pub fn ptr_eq(a: Gc<'_, T>, b: Gc<'_, T>) -> bool {
         a.ptr.0 == b.ptr.0
@@ -101,21 +103,33 @@ impl<'m, T> Gc<'m, T> {
     }
 }
 
-impl<T: Trace + Send + Sync + 'static> Gc<'_, T> {
+impl<'m, T: ?Sized + Object> Gc<'m, T> {
+    /// A reference to the object that lives as long as the mutator borrow.
+    #[inline]
+    pub fn into_ref(self) -> &'m T {
+        // SAFETY: the object is allocated until the mutator's next safepoint, which cannot
+        // come while `'m` lasts (module docs), and is a `T` (every constructor of a local
+        // takes a header of an object of type `T`); objects are `Sync` and only shared
+        // references are handed out.
+        unsafe { T::from_header(self.ptr.0.cast()) }
+    }
+}
+
+impl<T: ?Sized + Object + Trace + Send + Sync + 'static> Gc<'_, T> {
     /// Register a [`Root`] for this object.
     pub fn root(self, mu: &Mutator) -> Root<T> {
         Root::new(mu, self)
     }
 }
 
-impl<T> Clone for Gc<'_, T> {
+impl<T: ?Sized> Clone for Gc<'_, T> {
     fn clone(&self) -> Self {
         *self
     }
 }
-impl<T> Copy for Gc<'_, T> {}
+impl<T: ?Sized> Copy for Gc<'_, T> {}
 
-impl<T> Deref for Gc<'_, T> {
+impl<T: ?Sized + Object> Deref for Gc<'_, T> {
     type Target = T;
     #[inline]
     fn deref(&self) -> &T {
@@ -123,19 +137,19 @@ impl<T> Deref for Gc<'_, T> {
     }
 }
 
-impl<T: fmt::Debug> fmt::Debug for Gc<'_, T> {
+impl<T: ?Sized + Object + fmt::Debug> fmt::Debug for Gc<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(&**self, f)
     }
 }
 
-impl<T: fmt::Display> fmt::Display for Gc<'_, T> {
+impl<T: ?Sized + Object + fmt::Display> fmt::Display for Gc<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Display::fmt(&**self, f)
     }
 }
 
-impl<T> fmt::Pointer for Gc<'_, T> {
+impl<T: ?Sized> fmt::Pointer for Gc<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Pointer::fmt(&self.ptr.0, f)
     }

@@ -18,6 +18,8 @@
 //!
 //! Beyond those: [`Weak<T>`], [`GcVec<T>`], [`GcMap<K, V>`], [`GcIdMap<K, V>`],
 //! [`GcWeakMap<K, V>`] and [`GlobalRoot<T>`], all shareable between threads while the collector runs.
+//! `T` may be unsized — a slice or `str` ([`Mutator::alloc_slice`], [`Mutator::alloc_str`]; see
+//! [`Object`]) — and every pointer stays one word.
 //!
 //! ```
 //! use gc_runtime::{Member, Trace};
@@ -154,7 +156,10 @@ pub use crate::{
     member::{Member, NonNullMember},
     mutator::{attach, try_attach, with_mutator, AllocError, AttachError, Mutator},
     named::ParseNameError,
-    object::trace::{Trace, Tracer},
+    object::{
+        layout::Object,
+        trace::{Trace, Tracer},
+    },
     roots::{GlobalRoot, Root},
     runtime::{config, init, reconfigure, InitError},
     stats::{CycleStats, HandshakeKind, HandshakeRound, Pause, PauseKind, PhaseChange, Stats, RECENT_CYCLES},

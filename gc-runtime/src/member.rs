@@ -27,7 +27,7 @@ use crate::{
     barrier,
     gc::Gc,
     mutator::Mutator,
-    object::{GcBox, Header, Trace, Tracer},
+    object::{Header, Trace, Tracer},
     primitive::sync::atomic::{AtomicPtr, Ordering},
     slot::{is_object, UNARMED_ADDR},
     variance::Invariant,
@@ -39,7 +39,7 @@ pub(crate) fn unarmed() -> *mut Header {
 }
 
 /// The slot value of a local (null for `None`).
-fn raw<T>(value: Option<Gc<'_, T>>) -> *mut Header {
+fn raw<T: ?Sized>(value: Option<Gc<'_, T>>) -> *mut Header {
     value.map_or(std::ptr::null_mut(), |gc| gc.header_ptr())
 }
 
@@ -49,17 +49,17 @@ fn raw<T>(value: Option<Gc<'_, T>>) -> *mut Header {
 /// `p` was read (with `Acquire`, or by a read-modify-write that acquires) from a slot of type
 /// `T` inside an allocated object, by the thread `mu` runs on, since its last safepoint.
 #[inline]
-unsafe fn local<'m, T>(p: *mut Header, mu: &'m Mutator) -> Option<Gc<'m, T>> {
+unsafe fn local<'m, T: ?Sized>(p: *mut Header, mu: &'m Mutator) -> Option<Gc<'m, T>> {
     if !is_object(p) {
         return None;
     }
     // SAFETY: an armed, non-null slot is inside an allocated object and points to an
-    // allocated `GcBox<T>` (slots are only set from locals of type `T`); it stays allocated
+    // allocated object of type `T` (slots are only set from locals of type `T`); it stays allocated
     // while `mu` does not pass a safepoint (see `gc.rs`): until the read it was reachable from
     // the slot's object, and from then on it is this local, which the barrier treats as any
     // local (a pointer taken out of the heap by a swap was shaded by the deletion barrier if
     // the barrier shades overwritten pointers).
-    Some(unsafe { Gc::from_raw(NonNull::new_unchecked(p).cast::<GcBox<T>>(), mu) })
+    Some(unsafe { Gc::from_header(NonNull::new_unchecked(p), mu) })
 }
 
 /// A GC pointer field: empty or pointing to a `T` in the heap.
@@ -79,13 +79,13 @@ unsafe fn local<'m, T>(p: *mut Header, mu: &'m Mutator) -> Option<Gc<'m, T>> {
 /// a.next.set(Some(b)); // the write barrier runs here
 /// assert_eq!(a.next.get(&mu).unwrap().value, 2);
 /// ```
-pub struct Member<T> {
+pub struct Member<T: ?Sized> {
     ptr: AtomicPtr<Header>,
     /// Invariant in `T`: a slot is written through `&self` (see `variance.rs`).
     _t: Invariant<T>,
 }
 
-impl<T> Member<T> {
+impl<T: ?Sized> Member<T> {
     /// An empty slot, to put in a new object (it works once the object is allocated).
     pub fn new() -> Member<T> {
         Member { ptr: AtomicPtr::new(unarmed()), _t: PhantomData }
@@ -245,21 +245,21 @@ impl<T> Member<T> {
     }
 }
 
-impl<T> Default for Member<T> {
+impl<T: ?Sized> Default for Member<T> {
     fn default() -> Self {
         Member::new()
     }
 }
 
 // SAFETY: reports its one slot; holds nothing else.
-unsafe impl<T> Trace for Member<T> {
+unsafe impl<T: ?Sized> Trace for Member<T> {
     #[inline]
     fn trace(&self, tracer: &mut Tracer<'_>) {
         tracer.report_slot(&self.ptr);
     }
 }
 
-impl<T> fmt::Debug for Member<T> {
+impl<T: ?Sized> fmt::Debug for Member<T> {
     /// Prints the address only: following the pointer needs a mutator, and printing the
     /// referent could recurse forever on a cycle.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -279,11 +279,11 @@ impl<T> fmt::Debug for Member<T> {
 /// `#[gc]` constructor sets it before handing out the object, so [`NonNullMember::get`] never
 /// finds it empty there. Hand-written code that reads one before setting it gets a panic,
 /// never a dangling pointer.
-pub struct NonNullMember<T> {
+pub struct NonNullMember<T: ?Sized> {
     slot: Member<T>,
 }
 
-impl<T> NonNullMember<T> {
+impl<T: ?Sized> NonNullMember<T> {
     /// An unset slot, to put in a new object and set right after allocation.
     pub fn new() -> NonNullMember<T> {
         NonNullMember { slot: Member::new() }
@@ -317,21 +317,21 @@ impl<T> NonNullMember<T> {
     }
 }
 
-impl<T> Default for NonNullMember<T> {
+impl<T: ?Sized> Default for NonNullMember<T> {
     fn default() -> Self {
         NonNullMember::new()
     }
 }
 
 // SAFETY: reports its one slot.
-unsafe impl<T> Trace for NonNullMember<T> {
+unsafe impl<T: ?Sized> Trace for NonNullMember<T> {
     #[inline]
     fn trace(&self, tracer: &mut Tracer<'_>) {
         self.slot.trace(tracer);
     }
 }
 
-impl<T> fmt::Debug for NonNullMember<T> {
+impl<T: ?Sized> fmt::Debug for NonNullMember<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let p = self.slot.ptr.load(Ordering::Relaxed);
         if is_object(p) {

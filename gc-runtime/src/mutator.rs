@@ -231,7 +231,121 @@ impl Mutator {
         };
         // SAFETY: initialised above; marked with the current epoch (black while marking, and
         // it survives the sweep in progress), so it stays allocated until a safepoint.
-        Ok(unsafe { Gc::from_raw(obj, self) })
+        Ok(unsafe { Gc::from_header(obj.cast(), self) })
+    }
+
+    /// Allocate a slice object holding `elements` and return a local pointing to it: the
+    /// unsized `Gc<[E]>` of a runtime's arrays, one allocation (header, length, elements) and
+    /// one word per pointer to it, like any object (see [`Object`](crate::Object)).
+    ///
+    /// Takes anything a `Vec<E>` can be made from: a `Vec` or `Box<[E]>` (the elements are
+    /// moved, no clone), an array, a `&[E]` of `Clone` elements. For an iterator, see
+    /// [`alloc_from_iter`](Self::alloc_from_iter). The elements' slots start empty, as in
+    /// [`alloc`](Self::alloc), and are set through the write barrier afterwards.
+    ///
+    /// ```
+    /// use gc_runtime::{Gc, Member};
+    ///
+    /// let mu = gc_runtime::attach();
+    /// let numbers: Gc<[u32]> = mu.alloc_slice(vec![1, 2, 3]);
+    /// assert_eq!(numbers.iter().sum::<u32>(), 6);
+    /// // An array of slots: a fixed-size table of GC pointers.
+    /// let table: Gc<[Member<str>]> = mu.alloc_slice((0..2).map(|_| Member::new()).collect::<Vec<_>>());
+    /// table[1].set(Some(mu.alloc_str("second")));
+    /// assert!(table[0].get(&mu).is_none());
+    /// assert_eq!(&*table[1].get(&mu).unwrap(), "second");
+    /// ```
+    ///
+    /// # Panics
+    /// Over the memory limit (see [`try_alloc_slice`](Self::try_alloc_slice)), or if the
+    /// object's size would overflow `isize`.
+    #[inline]
+    pub fn alloc_slice<E: Trace + Send + Sync + 'static>(&self, elements: impl Into<Vec<E>>) -> Gc<'_, [E]> {
+        match self.try_alloc_slice(elements) {
+            Ok(gc) => gc,
+            Err(e) => e.fail(),
+        }
+    }
+
+    /// [`alloc_slice`](Self::alloc_slice), or the elements back in an error if the heap is
+    /// over the memory limit (as [`try_alloc`](Self::try_alloc)).
+    ///
+    /// # Errors
+    /// [`AllocError`] when the memory limit is reached; it carries the elements back.
+    ///
+    /// # Panics
+    /// If the object's size would overflow `isize`.
+    pub fn try_alloc_slice<E: Trace + Send + Sync + 'static>(
+        &self,
+        elements: impl Into<Vec<E>>,
+    ) -> Result<Gc<'_, [E]>, AllocError<Vec<E>>> {
+        match self.inner().alloc_array(elements.into()) {
+            // SAFETY: an initialised `[E]` object, allocated black (as in `try_alloc`).
+            Ok(obj) => Ok(unsafe { Gc::from_header(obj, self) }),
+            Err((value, state)) => Err(AllocError { value, state }),
+        }
+    }
+
+    /// Allocate a slice object holding the items of `iter`, in order (`FromIterator` for
+    /// `Gc<[E]>`, which needs the mutator). The items are collected first: `iter` runs
+    /// before anything is allocated, so it may allocate too.
+    ///
+    /// ```
+    /// let mu = gc_runtime::attach();
+    /// let squares = mu.alloc_from_iter((1..=4).map(|i| i * i));
+    /// assert_eq!(&*squares, &[1, 4, 9, 16]);
+    /// let words = mu.alloc_from_iter("a b".split(' ').map(String::from));
+    /// assert_eq!(words.len(), 2);
+    /// ```
+    ///
+    /// # Panics
+    /// As [`alloc_slice`](Self::alloc_slice).
+    pub fn alloc_from_iter<E: Trace + Send + Sync + 'static>(&self, iter: impl IntoIterator<Item = E>) -> Gc<'_, [E]> {
+        self.alloc_slice(iter.into_iter().collect::<Vec<E>>())
+    }
+
+    /// Allocate a string object holding a copy of `text`: the unsized `Gc<str>`, one
+    /// allocation with the bytes inline (where `alloc(String)` would make two).
+    ///
+    /// ```
+    /// use gc_runtime::{Gc, Member, Trace};
+    ///
+    /// #[derive(Trace)]
+    /// struct Symbol {
+    ///     name: Member<str>,
+    /// }
+    ///
+    /// let mut mu = gc_runtime::attach();
+    /// let sym = mu.alloc(Symbol { name: Member::new() });
+    /// sym.name.set(Some(mu.alloc_str("lambda")));
+    /// let root = sym.root(&mu);
+    /// mu.collect();
+    /// let name: Gc<str> = root.get(&mu).name.get(&mu).unwrap();
+    /// assert_eq!(name.len(), 6);
+    /// assert_eq!(name.to_uppercase(), "LAMBDA");
+    /// ```
+    ///
+    /// # Panics
+    /// Over the memory limit (see [`try_alloc_str`](Self::try_alloc_str)).
+    #[inline]
+    pub fn alloc_str(&self, text: &str) -> Gc<'_, str> {
+        match self.try_alloc_str(text) {
+            Ok(gc) => gc,
+            Err(e) => e.fail(),
+        }
+    }
+
+    /// [`alloc_str`](Self::alloc_str), or an error if the heap is over the memory limit (as
+    /// [`try_alloc`](Self::try_alloc); the error carries `text` back).
+    ///
+    /// # Errors
+    /// [`AllocError`] when the memory limit is reached.
+    pub fn try_alloc_str<'s>(&self, text: &'s str) -> Result<Gc<'_, str>, AllocError<&'s str>> {
+        match self.inner().alloc_str(text) {
+            // SAFETY: an initialised `str` object, allocated black (as in `try_alloc`).
+            Ok(obj) => Ok(unsafe { Gc::from_header(obj, self) }),
+            Err(state) => Err(AllocError { value: text, state }),
+        }
     }
 
     /// Make sure `bytes` more can be allocated under the memory limit, running a full

@@ -14,7 +14,7 @@ use crate::{
     clock,
     gc::Gc,
     mutator::Mutator,
-    object::{GcBox, Trace, Tracer},
+    object::{Object, Trace, Tracer},
     primitive::sync::{atomic::Ordering, Mutex},
     runtime::Runtime,
     variance::Invariant,
@@ -32,13 +32,13 @@ use crate::{
 /// mu.safepoint(); // locals die here, the root does not
 /// assert_eq!(*root.get(&mu), "kept");
 /// ```
-pub struct Root<T: 'static> {
+pub struct Root<T: ?Sized + 'static> {
     cell: &'static PtrCell,
     /// Invariant in `T` (see `variance.rs`).
     _t: Invariant<T>,
 }
 
-impl<T: Trace + Send + Sync + 'static> Root<T> {
+impl<T: ?Sized + Object + Trace + Send + Sync + 'static> Root<T> {
     /// Register a root for `gc`.
     pub fn new(mu: &Mutator, gc: Gc<'_, T>) -> Root<T> {
         let new = gc.header_ptr();
@@ -55,9 +55,9 @@ impl<T: Trace + Send + Sync + 'static> Root<T> {
     pub fn get<'m>(&self, mu: &'m Mutator) -> Gc<'m, T> {
         let p = self.cell.ptr.load(Ordering::Acquire);
         // SAFETY: a root cell owned by a `Root<T>` always holds a non-null pointer to a live
-        // `GcBox<T>` (set in `new`/`set`, cleared only in `drop`); the object is alive
+        // object of type `T` (set in `new`/`set`, cleared only in `drop`); the object is alive
         // because roots are scanned.
-        unsafe { Gc::from_raw(NonNull::new_unchecked(p.cast::<GcBox<T>>()), mu) }
+        unsafe { Gc::from_header(NonNull::new_unchecked(p), mu) }
     }
 
     /// Point the root at another object (runs the write barrier).
@@ -66,7 +66,7 @@ impl<T: Trace + Send + Sync + 'static> Root<T> {
     }
 }
 
-impl<T: 'static> Drop for Root<T> {
+impl<T: ?Sized + 'static> Drop for Root<T> {
     fn drop(&mut self) {
         let rt = Runtime::get();
         rt.roots.unregister(self.cell, &rt.grey);
@@ -76,12 +76,12 @@ impl<T: 'static> Drop for Root<T> {
 // SAFETY: a root is a strong reference held outside the heap; the marker scans the root table
 // directly, so a root inside an object reports nothing (and keeps its referent alive like an
 // `Arc` would).
-unsafe impl<T: 'static> Trace for Root<T> {
+unsafe impl<T: ?Sized + 'static> Trace for Root<T> {
     const NEEDS_TRACE: bool = false;
     fn trace(&self, _tracer: &mut Tracer<'_>) {}
 }
 
-impl<T: 'static> fmt::Debug for Root<T> {
+impl<T: ?Sized + 'static> fmt::Debug for Root<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Root<{}>({:p})", std::any::type_name::<T>(), self.cell.ptr.load(Ordering::Relaxed))
     }
@@ -102,11 +102,11 @@ impl<T: 'static> fmt::Debug for Root<T> {
 /// CONFIG.clear();
 /// assert!(CONFIG.get(&mu).is_none());
 /// ```
-pub struct GlobalRoot<T: 'static> {
+pub struct GlobalRoot<T: ?Sized + 'static> {
     root: Mutex<Option<Root<T>>>,
 }
 
-impl<T: 'static> GlobalRoot<T> {
+impl<T: ?Sized + 'static> GlobalRoot<T> {
     /// An empty global root (usable in a `static` initialiser).
     pub const fn new() -> GlobalRoot<T> {
         GlobalRoot { root: Mutex::new(None) }
@@ -119,7 +119,7 @@ impl<T: 'static> GlobalRoot<T> {
     }
 }
 
-impl<T: Trace + Send + Sync + 'static> GlobalRoot<T> {
+impl<T: ?Sized + Object + Trace + Send + Sync + 'static> GlobalRoot<T> {
     /// Point the global root at `gc`'s object.
     pub fn set(&self, mu: &Mutator, gc: Gc<'_, T>) {
         let mut root = self.root.lock();
@@ -135,13 +135,13 @@ impl<T: Trace + Send + Sync + 'static> GlobalRoot<T> {
     }
 }
 
-impl<T: 'static> Default for GlobalRoot<T> {
+impl<T: ?Sized + 'static> Default for GlobalRoot<T> {
     fn default() -> Self {
         GlobalRoot::new()
     }
 }
 
-impl<T: 'static> fmt::Debug for GlobalRoot<T> {
+impl<T: ?Sized + 'static> fmt::Debug for GlobalRoot<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &*self.root.lock() {
             Some(r) => write!(f, "GlobalRoot({r:?})"),

@@ -37,4 +37,4 @@ use std::marker::PhantomData;
 /// `Sync` and `Copy` whatever `T` is, like the bare address it sits next to: a handle's thread
 /// rules come from the objects it can point to (always `Send + Sync`) and from explicit
 /// markers, never from this field.
-pub(crate) type Invariant<T> = PhantomData<fn(T) -> T>;
+pub(crate) type Invariant<T> = PhantomData<fn(*const T) -> *const T>;

@@ -56,7 +56,7 @@ use crate::{
     clock,
     gc::Gc,
     mutator::Mutator,
-    object::{mark, GcBox, Header, Trace, Tracer},
+    object::{mark, Header, Object, Trace, Tracer},
     primitive::sync::atomic::Ordering,
     runtime::Runtime,
     variance::Invariant,
@@ -76,13 +76,13 @@ use crate::{
 /// assert_eq!(*weak_kept.upgrade(&mu).unwrap(), "kept");
 /// assert!(weak_lost.upgrade(&mu).is_none(), "nothing kept it alive");
 /// ```
-pub struct Weak<T: 'static> {
+pub struct Weak<T: ?Sized + 'static> {
     cell: &'static PtrCell,
     /// Invariant in `T` (see `variance.rs`).
     _t: Invariant<T>,
 }
 
-impl<T: Trace + Send + Sync + 'static> Weak<T> {
+impl<T: ?Sized + Object + Trace + Send + Sync + 'static> Weak<T> {
     /// A weak reference to `gc`'s object.
     pub fn new(mu: &Mutator, gc: Gc<'_, T>) -> Weak<T> {
         let cell = mu.runtime().weaks.register(gc.header_ptr());
@@ -102,7 +102,7 @@ impl<T: Trace + Send + Sync + 'static> Weak<T> {
         // SAFETY: allocated (above), of type `T` (cells are filled from `Gc<T>`), and alive
         // until `mu`'s next safepoint: no termination (hence no sweep of it) can come before
         // that safepoint, and a pending verdict that found it dead was checked above.
-        Some(unsafe { Gc::from_raw(p.cast::<GcBox<T>>(), mu) })
+        Some(unsafe { Gc::from_header(p, mu) })
     }
 
     /// Whether the object is known to be collected (an upgrade would return `None`). A
@@ -166,19 +166,19 @@ pub(crate) unsafe fn note_weak_shade(p: *mut Header) {
     rt.weaks.note_upgrade_while_marking(unsafe { mark::is_marked(p, clock::mark_epoch()) });
 }
 
-impl<T: 'static> Drop for Weak<T> {
+impl<T: ?Sized + 'static> Drop for Weak<T> {
     fn drop(&mut self) {
         Runtime::get().weaks.unregister(self.cell);
     }
 }
 
 // SAFETY: a weak reference reports nothing: it must not keep its referent alive.
-unsafe impl<T: 'static> Trace for Weak<T> {
+unsafe impl<T: ?Sized + 'static> Trace for Weak<T> {
     const NEEDS_TRACE: bool = false;
     fn trace(&self, _tracer: &mut Tracer<'_>) {}
 }
 
-impl<T: 'static> fmt::Debug for Weak<T> {
+impl<T: ?Sized + 'static> fmt::Debug for Weak<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let p: *mut Header = self.cell.ptr.load(Ordering::Relaxed);
         if p.is_null() {
@@ -189,7 +189,7 @@ impl<T: 'static> fmt::Debug for Weak<T> {
     }
 }
 
-impl<T: Trace + Send + Sync + 'static> Gc<'_, T> {
+impl<T: ?Sized + Object + Trace + Send + Sync + 'static> Gc<'_, T> {
     /// A [`Weak`] reference to this object.
     pub fn downgrade(self, mu: &Mutator) -> Weak<T> {
         Weak::new(mu, self)

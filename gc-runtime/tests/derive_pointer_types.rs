@@ -76,6 +76,8 @@ const NOT_FOUND_THROUGH_TRACE: &[&str] = &["Root", "GlobalRoot", "Weak", "GcVecI
 ///   `ui-tests/tests/ui/collections/atomic-cell-of-member.rs`).
 /// - `Mutator`: the thread's handle to the collector, not a pointer to an object.
 /// - `Trace` (the trait and its derive) and `Tracer` (passes slots on, holds none).
+/// - `Object`: a sealed trait naming the types a GC pointer can point to; no value has it as
+///   its type.
 /// - Configuration, statistics, states and errors, all plain data: `Config`, `BarrierKind`,
 ///   `Mode`, `Phase`, `Stats`, `CycleStats`, `ThreadPauseStats`, `Pause`, `PauseKind`, `PhaseChange`,
 ///   `MutatorCounts`, `MutatorState`, `CheckmarkFailure` (type names and addresses as text),
@@ -85,6 +87,7 @@ const NO_POINTER: &[&str] = &[
     "Mutator",
     "Trace",
     "Tracer",
+    "Object",
     "Config",
     "BarrierKind",
     "Mode",

@@ -4,13 +4,9 @@
 //! survive (the marking's fixpoint); and all of it under every barrier, in every mode, with
 //! checkmark verifying each cycle, while several threads insert, read, remove and collect.
 
-use std::{
-    sync::{
-        atomic::{AtomicBool, AtomicU64, Ordering},
-        Arc, Mutex,
-    },
-    thread,
-    time::{Duration, Instant},
+use std::sync::{
+    atomic::{AtomicBool, AtomicU64, Ordering},
+    Arc, Mutex,
 };
 
 mod common;
@@ -259,25 +255,10 @@ fn stress(barrier: BarrierKind, handshakes: bool) {
         let mu = gc_runtime::attach();
         mu.alloc(Table { map: GcWeakMap::new() }).root(&mu)
     };
-    let cycles_before = gc_runtime::stats().cycles;
-    let stop = Arc::new(AtomicBool::new(false));
-    let ops = Arc::new(AtomicU64::new(0));
-    let collector = common::child::spawn_collector(&stop);
-    let started = Instant::now();
-    thread::scope(|s| {
-        for t in 0..THREADS {
-            let (table, ledger, stop, ops) = (&table, &ledger, &stop, &ops);
-            s.spawn(move || mutate(table, ledger, 0x9E37_79B9 * (t as u64 + 1), stop, ops));
-        }
-        while started.elapsed() < Duration::from_millis(RUN_FOR_MILLIS) {
-            thread::sleep(Duration::from_millis(10));
-        }
-        stop.store(true, Ordering::Relaxed);
-    });
-    collector.join().unwrap();
-    let cycles = gc_runtime::stats().cycles - cycles_before;
+    let (cycles, ops) =
+        common::churn(THREADS as u64, RUN_FOR_MILLIS, |seed, stop, ops| mutate(&table, &ledger, seed, stop, ops));
     assert!(cycles >= 2, "{barrier:?}: only {cycles} cycles ran");
-    assert!(ops.load(Ordering::Relaxed) > 0);
+    assert!(ops > 0);
     // Every key is gone now (the threads' roots were dropped): two cycles free every entry and
     // every object; each freed exactly once (a double free would show as two drops).
     let mut mu = gc_runtime::attach();

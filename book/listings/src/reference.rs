@@ -255,6 +255,51 @@ pub mod weak_map {
     // ANCHOR_END: weak_map
 }
 
+/// Unsized objects: a runtime's strings and arrays, one allocation each.
+pub mod unsized_objects {
+    // ANCHOR: unsized
+    use gc_runtime::{Gc, GcMap, Member, Mutator, Trace};
+
+    /// A script-level array: a fixed number of slots, allocated once.
+    #[derive(Trace)]
+    pub struct Array {
+        /// The elements (`None` is the script's `nil`).
+        pub items: Member<[Member<Array>]>,
+        /// A label, shared by every array built with it.
+        pub label: Member<str>,
+    }
+
+    /// An array of `len` empty slots, labelled.
+    pub fn array<'m>(mu: &'m Mutator, len: usize, label: Gc<'_, str>) -> Gc<'m, Array> {
+        let a = mu.alloc(Array { items: Member::new(), label: Member::new() });
+        a.items.set(Some(mu.alloc_from_iter((0..len).map(|_| Member::new()))));
+        a.label.set(Some(label));
+        a
+    }
+
+    /// Intern two strings, build a nested array, collect, read it all back. Returns (the
+    /// outer array's length, the inner one's label, the interned name's bytes).
+    pub fn run() -> (usize, String, usize) {
+        let mut mu = gc_runtime::attach();
+        let names = mu.alloc(GcMap::<u32, str>::new()).root(&mu);
+        let outer = {
+            let label = mu.alloc_str("list");
+            names.get(&mu).insert(0, label);
+            let outer = array(&mu, 3, label);
+            let inner = array(&mu, 1, mu.alloc_str("inner"));
+            outer.items.get(&mu).unwrap()[2].set(Some(inner));
+            outer.root(&mu)
+        };
+        mu.collect();
+        let outer = outer.get(&mu);
+        let items = outer.items.get(&mu).unwrap();
+        let inner = items[2].get(&mu).unwrap();
+        let label = inner.label.get(&mu).unwrap().to_string();
+        (items.len(), label, names.get(&mu).get(&0, &mu).unwrap().len())
+    }
+    // ANCHOR_END: unsized
+}
+
 /// Configuration and statistics.
 pub mod config_and_stats {
     // ANCHOR: config
@@ -325,6 +370,11 @@ mod tests {
     #[test]
     fn weak_map_entries_die_with_their_keys() {
         assert_eq!(weak_map::run(), (1, "window extra".to_string()));
+    }
+
+    #[test]
+    fn unsized_objects_read_back() {
+        assert_eq!(unsized_objects::run(), (3, "inner".to_string(), 4));
     }
 
     #[test]

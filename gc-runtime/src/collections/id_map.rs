@@ -26,7 +26,7 @@ use crate::{
 
 const NAME: &str = "GcIdMap";
 
-struct Entry<K, V> {
+struct Entry<K: ?Sized, V: ?Sized> {
     /// The key object's address: what the table hashes and compares.
     addr: usize,
     key: Member<K>,
@@ -63,14 +63,14 @@ struct Entry<K, V> {
 /// let (key, value) = names.entries(&mu)[0];
 /// assert_eq!((key.class.as_str(), value.as_str()), ("Point", "Point instance #1"));
 /// ```
-pub struct GcIdMap<K, V> {
+pub struct GcIdMap<K: ?Sized, V: ?Sized> {
     armed: Armed,
     /// Where the marker's chunked scan resumes, in buckets (see `object/scan_cursor.rs`).
     cursor: ScanCursor,
     map: RwLock<HashTable<Entry<K, V>>>,
 }
 
-impl<K, V> GcIdMap<K, V> {
+impl<K: ?Sized, V: ?Sized> GcIdMap<K, V> {
     /// The table's hash of a key object's address (no user code: it also runs under the lock,
     /// when the table grows).
     fn hash(&self, addr: usize) -> u64 {
@@ -300,7 +300,7 @@ impl<K, V> GcIdMap<K, V> {
     }
 }
 
-impl<K, V> GcIdMap<K, V> {
+impl<K: ?Sized, V: ?Sized> GcIdMap<K, V> {
     /// The table's length, capacity (entries it holds before it rehashes) and buckets.
     #[cfg(test)]
     pub(super) fn table_shape(&self) -> (usize, usize, usize) {
@@ -309,7 +309,7 @@ impl<K, V> GcIdMap<K, V> {
     }
 }
 
-impl<K, V> Default for GcIdMap<K, V> {
+impl<K: ?Sized, V: ?Sized> Default for GcIdMap<K, V> {
     fn default() -> Self {
         GcIdMap::new()
     }
@@ -324,7 +324,7 @@ impl<K, V> Default for GcIdMap<K, V> {
 // keys are plain addresses, not pointers the map relies on: the key slot is what keeps the key
 // alive. It only tries this lock (if it is taken, the collector traces the map again later),
 // and runs no user code.
-unsafe impl<K, V> Trace for GcIdMap<K, V> {
+unsafe impl<K: ?Sized, V: ?Sized> Trace for GcIdMap<K, V> {
     fn trace(&self, tracer: &mut Tracer<'_>) {
         self.armed.trace(tracer);
         let Some(map) = read_for_trace(&self.map, &self.cursor, tracer) else { return };
@@ -335,7 +335,7 @@ unsafe impl<K, V> Trace for GcIdMap<K, V> {
     }
 }
 
-impl<K, V> fmt::Debug for GcIdMap<K, V> {
+impl<K: ?Sized, V: ?Sized> fmt::Debug for GcIdMap<K, V> {
     /// The length and the entries as key and value addresses (as [`Gc::addr`] gives them):
     /// nothing is followed, so a map that reaches itself prints without recursing.
     ///

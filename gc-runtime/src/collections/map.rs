@@ -66,7 +66,7 @@ const NAME: &str = "GcMap";
 /// assert_eq!(*class.methods.get("init", &mu).unwrap(), "fun init() {}");
 /// assert!(class.methods.get("area", &mu).is_none());
 /// ```
-pub struct GcMap<K, V, S = RandomState> {
+pub struct GcMap<K, V: ?Sized, S = RandomState> {
     armed: Armed,
     /// Where the marker's chunked scan resumes, in buckets (see `object/scan_cursor.rs`).
     cursor: ScanCursor,
@@ -76,18 +76,18 @@ pub struct GcMap<K, V, S = RandomState> {
 }
 
 /// One entry: the key's hash (computed once, outside the lock), the key and the value slot.
-struct Entry<K, V> {
+struct Entry<K, V: ?Sized> {
     hash: u64,
     key: K,
     value: Member<V>,
 }
 
 /// The stored hash, for growing the table without running `Hash`.
-fn stored_hash<K, V>(e: &Entry<K, V>) -> u64 {
+fn stored_hash<K, V: ?Sized>(e: &Entry<K, V>) -> u64 {
     e.hash
 }
 
-impl<K, V> GcMap<K, V> {
+impl<K, V: ?Sized> GcMap<K, V> {
     /// An empty map, to put in a new object (it accepts entries once that object is
     /// allocated).
     ///
@@ -118,7 +118,7 @@ impl<K, V> GcMap<K, V> {
     }
 }
 
-impl<K, V, S> GcMap<K, V, S> {
+impl<K, V: ?Sized, S> GcMap<K, V, S> {
     /// An empty map that hashes keys with `hasher`, like `HashMap::with_hasher`. The default
     /// is std's `RandomState` (SipHash, resistant to chosen keys); a runtime whose keys are its
     /// own (interned names, small integers) can take a faster one. The hasher runs before the
@@ -214,7 +214,7 @@ impl<K, V, S> GcMap<K, V, S> {
     }
 }
 
-impl<K: Hash + Eq, V, S: BuildHasher> GcMap<K, V, S> {
+impl<K: Hash + Eq, V: ?Sized, S: BuildHasher> GcMap<K, V, S> {
     /// Map `key` to `value` (runs the write barrier); returns whether an entry for `key` was
     /// replaced. When it was, the map keeps its old key and drops `key`.
     ///
@@ -319,7 +319,7 @@ impl<K: Hash + Eq, V, S: BuildHasher> GcMap<K, V, S> {
     }
 }
 
-impl<K: Clone, V, S> GcMap<K, V, S> {
+impl<K: Clone, V: ?Sized, S> GcMap<K, V, S> {
     /// The keys (cloned; a snapshot, in the map's iteration order).
     ///
     /// ```
@@ -375,7 +375,7 @@ impl<K: Clone, V, S> GcMap<K, V, S> {
     }
 }
 
-impl<K, V, S> GcMap<K, V, S> {
+impl<K, V: ?Sized, S> GcMap<K, V, S> {
     /// The table's length, capacity (entries it holds before it rehashes) and buckets.
     #[cfg(test)]
     pub(super) fn table_shape(&self) -> (usize, usize, usize) {
@@ -384,7 +384,7 @@ impl<K, V, S> GcMap<K, V, S> {
     }
 }
 
-impl<K, V, S: Default> Default for GcMap<K, V, S> {
+impl<K, V: ?Sized, S: Default> Default for GcMap<K, V, S> {
     fn default() -> Self {
         GcMap::with_hasher(S::default())
     }
@@ -399,7 +399,7 @@ impl<K, V, S: Default> Default for GcMap<K, V, S> {
 // throughout the scan is reported or shaded. Keys are not traced: they are plain data, and a
 // slot or collection inside a key is never armed, so it never holds a pointer. No key method
 // runs here (no hashing, no comparison).
-unsafe impl<K, V, S> Trace for GcMap<K, V, S> {
+unsafe impl<K, V: ?Sized, S> Trace for GcMap<K, V, S> {
     fn trace(&self, tracer: &mut Tracer<'_>) {
         self.armed.trace(tracer);
         let Some(map) = read_for_trace(&self.map, &self.cursor, tracer) else { return };
@@ -407,7 +407,7 @@ unsafe impl<K, V, S> Trace for GcMap<K, V, S> {
     }
 }
 
-impl<K: fmt::Debug, V, S> fmt::Debug for GcMap<K, V, S> {
+impl<K: fmt::Debug, V: ?Sized, S> fmt::Debug for GcMap<K, V, S> {
     /// The length and the entries, with each value's address (as [`Gc::addr`] gives it): the
     /// values are not followed, so a map that reaches itself prints without recursing. The
     /// keys' `Debug` runs under the map's read lock.
@@ -431,9 +431,9 @@ impl<K: fmt::Debug, V, S> fmt::Debug for GcMap<K, V, S> {
     }
 }
 
-struct Entries<'a, K, V>(&'a HashTable<Entry<K, V>>);
+struct Entries<'a, K, V: ?Sized>(&'a HashTable<Entry<K, V>>);
 
-impl<K: fmt::Debug, V> fmt::Debug for Entries<'_, K, V> {
+impl<K: fmt::Debug, V: ?Sized> fmt::Debug for Entries<'_, K, V> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_map().entries(self.0.iter().map(|e| (&e.key, AddrFmt(slot_addr(&e.value))))).finish()
     }

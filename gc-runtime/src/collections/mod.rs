@@ -9,6 +9,8 @@
 //! Each collection is an *armed* flag plus a [`parking_lot::RwLock`] around a std container of
 //! [`Member`](crate::Member) slots: `Vec<Member<T>>`, `HashMap<K, Member<V>>`, and for the
 //! identity map `HashMap<usize, (Member<K>, Member<V>)>` keyed by the key object's address.
+//! The referents may be unsized (`GcVec<str>`, `GcIdMap<str, [u8]>`): a slot is one word for
+//! every pointee type (see `object/layout.rs`).
 //! Every pointer in a collection is in one of those slots, so everything the runtime already
 //! guarantees for slots — the write barrier on every store, `Acquire` reads, tracing — holds
 //! element by element. The lock only protects the *structure* (length, buffer, hash table).

@@ -140,7 +140,7 @@ pub(crate) fn trace_buckets<T>(
 
 /// The address a slot holds (0 if empty), as [`Gc::addr`](crate::Gc::addr) gives it: for
 /// `Debug`, which must not follow pointers (a cycle would recurse forever) and has no mutator.
-pub(crate) fn slot_addr<T>(slot: &Member<T>) -> usize {
+pub(crate) fn slot_addr<T: ?Sized>(slot: &Member<T>) -> usize {
     let mut sink = ReadAddr(0);
     slot.trace(&mut Tracer::new(&mut sink));
     if sink.0 == crate::slot::UNARMED_ADDR {

@@ -50,14 +50,14 @@ const NAME: &str = "GcVec";
 /// assert_eq!(*scope.locals.pop(&mu).unwrap(), "y");
 /// assert_eq!(scope.locals.len(), 1);
 /// ```
-pub struct GcVec<T> {
+pub struct GcVec<T: ?Sized> {
     armed: Armed,
     /// Where the marker's chunked scan resumes (see `object/scan_cursor.rs`).
     cursor: ScanCursor,
     slots: RwLock<Vec<Member<T>>>,
 }
 
-impl<T> GcVec<T> {
+impl<T: ?Sized> GcVec<T> {
     /// An empty vector, to put in a new object (it accepts elements once that object is
     /// allocated).
     ///
@@ -432,7 +432,7 @@ impl<T> GcVec<T> {
     }
 }
 
-impl<T> GcVec<T> {
+impl<T: ?Sized> GcVec<T> {
     /// Hold the write lock, as a writer would.
     #[cfg(test)]
     pub(super) fn write_lock_for_test(&self) -> impl Drop + '_ {
@@ -440,7 +440,7 @@ impl<T> GcVec<T> {
     }
 }
 
-impl<T> Default for GcVec<T> {
+impl<T: ?Sized> Default for GcVec<T> {
     fn default() -> Self {
         GcVec::new()
     }
@@ -454,7 +454,7 @@ impl<T> Default for GcVec<T> {
 // (`object/scan_cursor.rs`), so each slot present throughout the scan is reported. It takes
 // only this lock, tried, never waited for (if it is taken, the collector traces the vector
 // again later), and runs no user code.
-unsafe impl<T> Trace for GcVec<T> {
+unsafe impl<T: ?Sized> Trace for GcVec<T> {
     fn trace(&self, tracer: &mut Tracer<'_>) {
         self.armed.trace(tracer);
         let Some(slots) = read_for_trace(&self.slots, &self.cursor, tracer) else { return };
@@ -464,7 +464,7 @@ unsafe impl<T> Trace for GcVec<T> {
     }
 }
 
-impl<T> fmt::Debug for GcVec<T> {
+impl<T: ?Sized> fmt::Debug for GcVec<T> {
     /// The length and the elements' addresses (as [`Gc::addr`] gives them): the elements
     /// are not followed, so a vector that reaches itself prints without recursing.
     ///
@@ -497,13 +497,13 @@ impl<T> fmt::Debug for GcVec<T> {
 /// assert_eq!(it.next().map(|x| *x), Some(1));
 /// assert!(it.next().is_none());
 /// ```
-pub struct GcVecIter<'a, 'm, T> {
+pub struct GcVecIter<'a, 'm, T: ?Sized> {
     vec: &'a GcVec<T>,
     mu: &'m Mutator,
     next: usize,
 }
 
-impl<'m, T> Iterator for GcVecIter<'_, 'm, T> {
+impl<'m, T: ?Sized> Iterator for GcVecIter<'_, 'm, T> {
     type Item = Gc<'m, T>;
 
     fn next(&mut self) -> Option<Gc<'m, T>> {
@@ -513,7 +513,7 @@ impl<'m, T> Iterator for GcVecIter<'_, 'm, T> {
     }
 }
 
-impl<T> fmt::Debug for GcVecIter<'_, '_, T> {
+impl<T: ?Sized> fmt::Debug for GcVecIter<'_, '_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("GcVecIter").field("next", &self.next).finish_non_exhaustive()
     }

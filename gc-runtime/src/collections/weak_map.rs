@@ -98,11 +98,11 @@ use crate::{
 const NAME: &str = "GcWeakMap";
 
 /// A key's header pointer (what [`Entry::key`] holds).
-fn key_header<K>(key: Gc<'_, K>) -> std::ptr::NonNull<Header> {
+fn key_header<K: ?Sized>(key: Gc<'_, K>) -> std::ptr::NonNull<Header> {
     std::ptr::NonNull::new(key.header_ptr()).unwrap_or_else(|| unreachable!("a local is never null"))
 }
 
-struct Entry<V> {
+struct Entry<V: ?Sized> {
     /// The key object (its header, with the pointer's provenance, for reading its mark):
     /// hashed and compared by address, never dereferenced, and not a slot (the
     /// map does not keep its key alive). While the entry exists the key is allocated
@@ -152,7 +152,7 @@ struct Entry<V> {
 /// assert_eq!(table.len(), 1, "the entry of the unreachable key is gone");
 /// assert_eq!(table.get(kept.get(&mu), &mu).unwrap().name, "kept's");
 /// ```
-pub struct GcWeakMap<K, V> {
+pub struct GcWeakMap<K: ?Sized, V: ?Sized> {
     armed: Armed,
     /// Whether the map is in the runtime's table of weak maps (it registers on its first
     /// entry; see `weak_map_table.rs`).
@@ -164,14 +164,14 @@ pub struct GcWeakMap<K, V> {
     _k: Invariant<K>,
 }
 
-impl<V> Entry<V> {
+impl<V: ?Sized> Entry<V> {
     /// The key's address, as [`Gc::addr`] gives it.
     fn key_addr(&self) -> usize {
         self.key.0.as_ptr().addr()
     }
 }
 
-impl<K, V> GcWeakMap<K, V> {
+impl<K: ?Sized, V: ?Sized> GcWeakMap<K, V> {
     /// An empty map, to put in a new object (it accepts entries once that object is
     /// allocated).
     ///
@@ -353,7 +353,7 @@ impl<K, V> GcWeakMap<K, V> {
 
 /// Store `value` into an entry's slot, and shade it while marking whatever the barrier (module
 /// docs, point 3): storing the slot's value again shades it under Yuasa too.
-fn store_value<V>(slot: &Member<V>, value: Gc<'_, V>) {
+fn store_value<V: ?Sized>(slot: &Member<V>, value: Gc<'_, V>) {
     slot.set(Some(value));
     slot.reshade();
 }
@@ -361,7 +361,7 @@ fn store_value<V>(slot: &Member<V>, value: Gc<'_, V>) {
 /// A value about to be shaded again in place after a rehash (`reserve_one`): counted like a
 /// weak read if it is unmarked while marking (module docs, point 3; `weak.rs`,
 /// `note_weak_shade`), before the shade marks it.
-fn note_reshade<V>(slot: &Member<V>) {
+fn note_reshade<V: ?Sized>(slot: &Member<V>) {
     let p = slot.raw();
     if is_object(p) {
         // SAFETY: loaded from an entry of a map this thread reaches, by a running mutator that
@@ -373,7 +373,7 @@ fn note_reshade<V>(slot: &Member<V>) {
 
 /// A value read out of a weak map: a weak read (module docs, point 2); `None` if a finished
 /// marking found it dead — its entry was being removed.
-fn weak_read<'m, V>(value: Gc<'m, V>, mu: &'m Mutator) -> Option<Gc<'m, V>> {
+fn weak_read<'m, V: ?Sized>(value: Gc<'m, V>, mu: &'m Mutator) -> Option<Gc<'m, V>> {
     // SAFETY: read from the map just now, by this thread, which has passed no safepoint since:
     // allocated.
     unsafe { note_weak_read(mu, value.header_ptr()) }.then_some(value)
@@ -384,7 +384,7 @@ fn weak_read<'m, V>(value: Gc<'m, V>, mu: &'m Mutator) -> Option<Gc<'m, V>> {
 /// # Safety
 /// `map` is a registered, not dropped, `GcWeakMap<K, V>`; the weak verdict `verdict` is
 /// pending (no object it found dead is freed yet).
-unsafe fn purge_dead<K, V>(map: *const (), verdict: u64) -> usize {
+unsafe fn purge_dead<K: ?Sized, V: ?Sized>(map: *const (), verdict: u64) -> usize {
     // SAFETY: guaranteed by the caller.
     let map = unsafe { &*map.cast::<GcWeakMap<K, V>>() };
     let mut table = map.map.write();
@@ -395,13 +395,13 @@ unsafe fn purge_dead<K, V>(map: *const (), verdict: u64) -> usize {
     before - table.len()
 }
 
-impl<K, V> Default for GcWeakMap<K, V> {
+impl<K: ?Sized, V: ?Sized> Default for GcWeakMap<K, V> {
     fn default() -> Self {
         GcWeakMap::new()
     }
 }
 
-impl<K, V> Drop for GcWeakMap<K, V> {
+impl<K: ?Sized, V: ?Sized> Drop for GcWeakMap<K, V> {
     fn drop(&mut self) {
         if *self.registered.get_mut() {
             Runtime::get().weak_maps.unregister(std::ptr::from_ref(self).cast());
@@ -417,7 +417,7 @@ impl<K, V> Drop for GcWeakMap<K, V> {
 // entry; the marker gets a chunk of buckets per visit, and an insertion that rehashes while
 // its scan is part way through shades every value (`reserve_one`). It only tries this lock
 // (if it is taken, the collector traces the map again later), and runs no user code.
-unsafe impl<K, V> Trace for GcWeakMap<K, V> {
+unsafe impl<K: ?Sized, V: ?Sized> Trace for GcWeakMap<K, V> {
     fn trace(&self, tracer: &mut Tracer<'_>) {
         self.armed.trace(tracer);
         let Some(map) = read_for_trace(&self.map, &self.cursor, tracer) else { return };
@@ -427,7 +427,7 @@ unsafe impl<K, V> Trace for GcWeakMap<K, V> {
     }
 }
 
-impl<K, V> fmt::Debug for GcWeakMap<K, V> {
+impl<K: ?Sized, V: ?Sized> fmt::Debug for GcWeakMap<K, V> {
     /// The length and the entries as key and value addresses (as [`Gc::addr`] gives them).
     ///
     /// ```

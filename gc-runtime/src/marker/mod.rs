@@ -175,7 +175,8 @@ impl<'q> MarkWorker<'q> {
         let desc = unsafe { obj.header() }.desc();
         if desc.trace.is_none() {
             // Shaded by a barrier or an assist, which do not read objects: nothing to scan.
-            self.visit.leaf_bytes += desc.size;
+            // SAFETY: as above.
+            self.visit.leaf_bytes += unsafe { desc.size_of(obj.as_ptr()) };
             return;
         }
         self.visit.locked = false;
@@ -204,7 +205,8 @@ impl<'q> MarkWorker<'q> {
             return;
         }
         self.scanned_objects += 1;
-        self.scanned_bytes += desc.size;
+        // SAFETY: as above.
+        self.scanned_bytes += unsafe { desc.size_of(obj.as_ptr()) };
     }
 
     /// The work done so far against a budget, in bytes: the objects scanned and the chunks of

@@ -2,7 +2,8 @@
 //!
 //! # Layout
 //!
-//! Every object lives in a [`GcBox<T>`]: an 8-byte [`Header`] followed by the value. The header
+//! Every sized object lives in a [`GcBox<T>`]: an 8-byte [`Header`] followed by the value (an
+//! unsized one — a slice or a `str` — in an array box: see `layout.rs`). The header
 //! holds a pointer to the type's [`TypeDesc`] (trace, drop, size, name) and nothing else: the
 //! mark state lives beside the objects, in a bitmap per page (see `mark_bits.rs`), or — for a
 //! large object, which has a block of its own — in a [`MarkWord`] just in front of the header
@@ -27,16 +28,35 @@ pub(crate) struct TypeDesc {
     pub(crate) trace: Option<unsafe fn(*const Header, &mut Tracer<'_>)>,
     /// Runs the value's destructor; `None` when the type needs no drop.
     pub(crate) drop: Option<unsafe fn(*mut Header)>,
-    /// `size_of::<GcBox<T>>()`.
+    /// `size_of::<GcBox<T>>()`; for an array (`[E]`, `str`), the size of its header and
+    /// length word (see `layout.rs`).
     pub(crate) size: usize,
+    /// `0` for a sized type; for an array, the size of one element: the object's size is then
+    /// `size + element_size * len`.
+    pub(crate) element_size: usize,
     /// `type_name::<T>` (not yet callable in a const), for reports.
-    type_name: fn() -> &'static str,
+    pub(crate) type_name: fn() -> &'static str,
 }
 
 impl TypeDesc {
     /// The Rust type name of the object.
     pub(crate) fn name(&self) -> &'static str {
         (self.type_name)()
+    }
+
+    /// The size in bytes of the object at `obj`, which this descriptor describes.
+    ///
+    /// # Safety
+    /// `obj` is an allocated object of this descriptor's type.
+    #[inline]
+    pub(crate) unsafe fn size_of(&self, obj: *const Header) -> usize {
+        if self.element_size == 0 {
+            self.size
+        } else {
+            // SAFETY: an array's descriptor (`element_size != 0`) is only put in front of an
+            // array object, which the caller guarantees is allocated.
+            self.size + self.element_size * unsafe { super::layout::array_len(obj) }
+        }
     }
 }
 
@@ -59,6 +79,7 @@ pub(crate) trait Describe: Trace + Sized {
         trace: if Self::NEEDS_TRACE { Some(trace_erased::<Self>) } else { None },
         drop: if std::mem::needs_drop::<Self>() { Some(drop_erased::<Self>) } else { None },
         size: std::mem::size_of::<GcBox<Self>>(),
+        element_size: 0,
         type_name: std::any::type_name::<Self>,
     };
 }
@@ -86,6 +107,11 @@ impl Header {
     /// A header for a new object of type `T`.
     pub(crate) fn new<T: Trace>() -> Header {
         Header { desc: &<T as Describe>::DESC }
+    }
+
+    /// A header for a new object that `desc` describes (an array: see `layout.rs`).
+    pub(crate) fn with_desc(desc: &'static TypeDesc) -> Header {
+        Header { desc }
     }
 
     /// The type descriptor.

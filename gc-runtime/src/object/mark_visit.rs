@@ -152,7 +152,8 @@ impl MarkVisitor {
         if desc.trace.is_some() {
             self.stack.push(obj);
         } else {
-            self.leaf_bytes += desc.size;
+            // SAFETY: as above.
+            self.leaf_bytes += unsafe { desc.size_of(obj.as_ptr()) };
         }
     }
 

@@ -2,6 +2,8 @@
 //! contract through which its type tells the collector where its slots are.
 //!
 //! - `header.rs`: [`GcBox<T>`] = [`Header`] + value; the type descriptor.
+//! - `layout.rs`: how a header address becomes a reference — sized objects, and slices and
+//!   `str` (header, length, elements) — and the public [`Object`] trait naming them.
 //! - `mark.rs`: marking an object — its bit beside it in its page, or a large object's mark
 //!   word — with one winner per object and marking.
 //! - `mark_word.rs`: a large object's atomic mark epoch and the race to shade it exactly once.
@@ -17,6 +19,7 @@
 //! one module; everything else in the crate imports them from here.
 
 pub(crate) mod header;
+pub(crate) mod layout;
 pub(crate) mod mark;
 pub(crate) mod mark_visit;
 pub(crate) mod mark_word;
@@ -25,6 +28,7 @@ pub(crate) mod trace;
 
 pub(crate) use self::{
     header::{GcBox, Header, ObjPtr},
+    layout::Object,
     mark_visit::MarkVisitor,
     scan_cursor::{ScanCursor, ScanState},
     trace::{Trace, TraceSink, Tracer},

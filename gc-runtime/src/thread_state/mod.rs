@@ -44,7 +44,11 @@ use crate::{
     clock,
     heap::{cache::AllocCache, page::PAGE_BYTES, size_class::class_of},
     marker::{self, credit::assist_ratio},
-    object::{GcBox, Header, Trace, Tracer},
+    object::{
+        header::TypeDesc,
+        layout::{array_desc, array_needs_arming, ArrayBox, STR_DESC},
+        GcBox, Header, Trace, Tracer,
+    },
     primitive::sync::atomic::AtomicU64,
     runtime::Runtime,
     shade::{self, GreyQueue, ShadeBuffer},
@@ -239,6 +243,98 @@ impl ThreadState {
             value.trace(&mut Tracer::arming());
         }
         Ok(obj)
+    }
+
+    /// Allocate an array object (`[E]`) holding `elements` — moved in, the vector's buffer
+    /// freed — or give them back with the limit's state. As [`alloc`](Self::alloc): written
+    /// and armed before anything can see it.
+    pub(crate) fn alloc_array<E: Trace + Send + Sync + 'static>(
+        &self,
+        mut elements: Vec<E>,
+    ) -> Result<NonNull<Header>, (Vec<E>, LimitError)> {
+        let len = elements.len();
+        // SAFETY: `fill` copies the `len` elements bitwise into the object and cannot panic;
+        // `set_len(0)` below makes the vector forget them (the object owns them now).
+        let result = unsafe {
+            self.alloc_array_with(array_desc::<E>(), len, |start| {
+                std::ptr::copy_nonoverlapping(elements.as_ptr(), start, len)
+            })
+        };
+        match result {
+            Ok(obj) => {
+                // SAFETY: the elements were moved into the object above.
+                unsafe { elements.set_len(0) };
+                Ok(obj)
+            }
+            Err(state) => Err((elements, state)),
+        }
+    }
+
+    /// Allocate a `str` object holding a copy of `text`.
+    pub(crate) fn alloc_str(&self, text: &str) -> Result<NonNull<Header>, LimitError> {
+        let bytes = text.as_bytes();
+        // SAFETY: `fill` copies the `len` bytes and cannot panic; they are UTF-8, as a `str`
+        // object's bytes must be (`layout.rs`).
+        unsafe {
+            self.alloc_array_with(&STR_DESC, bytes.len(), |start| {
+                std::ptr::copy_nonoverlapping(bytes.as_ptr(), start, bytes.len())
+            })
+        }
+    }
+
+    /// Allocate an array object of `len` elements that `fill` writes, described by `desc`.
+    ///
+    /// # Safety
+    /// `desc` describes `[E]` (or `str`, with `E = u8`); `fill`, given where the elements
+    /// start, initialises exactly `len` of them (UTF-8 bytes for `str`) and does not panic.
+    ///
+    /// # Panics
+    /// If the object's size overflows `isize` (before anything is allocated).
+    unsafe fn alloc_array_with<E: Trace>(
+        &self,
+        desc: &'static TypeDesc,
+        len: usize,
+        fill: impl FnOnce(*mut E),
+    ) -> Result<NonNull<Header>, LimitError> {
+        let layout = ArrayBox::<E>::layout(len)
+            .unwrap_or_else(|| panic!("an array of {len} `{}` is too large to allocate", std::any::type_name::<E>()));
+        let class = class_of(layout.size(), layout.align());
+        let block = match class {
+            Some(class) => {
+                let mut local = self.local.borrow_mut();
+                let needs_drop = desc.drop.is_some();
+                match local.cache.alloc_fast(class, needs_drop) {
+                    Some(p) => Some(p),
+                    None => self.alloc_slow(&mut local, class, needs_drop),
+                }
+            }
+            None => self.alloc_large(layout),
+        };
+        let Some(block) = block else {
+            return Err(self.limit_state(if class.is_some() { PAGE_BYTES } else { layout.size() }));
+        };
+        let array = block.cast::<ArrayBox<E>>();
+        // SAFETY: `block` is a free slot (or block) of at least `layout.size()` bytes, aligned
+        // for `ArrayBox<E>` (`class_of` picks a class whose slots have the layout's alignment,
+        // or none, and then the large-object path honours it), owned by nobody else until
+        // published (as in `alloc`); `fill` initialises the `len` elements (the caller).
+        unsafe {
+            (&raw mut (*array.as_ptr()).header).write(Header::with_desc(desc));
+            (&raw mut (*array.as_ptr()).len).write(len);
+            fill((&raw mut (*array.as_ptr()).elements).cast::<E>());
+        }
+        if class.is_none() {
+            // SAFETY: as in `alloc`: the block came from `alloc_large` with this layout and
+            // holds the object just written.
+            unsafe { self.rt.pages.publish_large(block, layout) };
+        }
+        if const { array_needs_arming::<E>() } {
+            // SAFETY: just initialised, with `len` elements.
+            for element in unsafe { ArrayBox::<E>::elements(array.as_ptr().cast()) } {
+                element.trace(&mut Tracer::arming());
+            }
+        }
+        Ok(array.cast())
     }
 
     /// A safepoint that has work to do: acknowledge the collector's request (publishing grey

@@ -115,3 +115,36 @@ pub fn quiet_panics_on_the_finalizer() {
         }
     }));
 }
+
+/// A concurrent stress run: `threads` mutator threads run `work(seed, stop, ops)` — each with
+/// its own seed, until `stop` is set, adding the operations it did to `ops` — for `millis`
+/// milliseconds while a collector thread runs cycles back to back. Returns the cycles that
+/// completed meanwhile and the operations done.
+pub fn churn(
+    threads: u64,
+    millis: u64,
+    work: impl Fn(u64, &std::sync::atomic::AtomicBool, &AtomicU64) + Sync,
+) -> (u64, u64) {
+    use std::{
+        sync::atomic::AtomicBool,
+        thread,
+        time::{Duration, Instant},
+    };
+    let cycles_before = gc_runtime::stats().cycles;
+    let stop = Arc::new(AtomicBool::new(false));
+    let ops = AtomicU64::new(0);
+    let collector = child::spawn_collector(&stop);
+    let started = Instant::now();
+    thread::scope(|s| {
+        for t in 0..threads {
+            let (work, stop, ops) = (&work, &stop, &ops);
+            s.spawn(move || work(0x2545_F491_4F6C_DD1D_u64.wrapping_mul(t + 1), stop, ops));
+        }
+        while started.elapsed() < Duration::from_millis(millis) {
+            thread::sleep(Duration::from_millis(10));
+        }
+        stop.store(true, Ordering::Relaxed);
+    });
+    collector.join().unwrap();
+    (gc_runtime::stats().cycles - cycles_before, ops.load(Ordering::Relaxed))
+}
