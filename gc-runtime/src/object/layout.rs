@@ -196,15 +196,35 @@ unsafe fn trace_array<E: Trace>(obj: *const Header, tracer: &mut Tracer<'_>) {
     }
 }
 
+/// Drops the elements one at a time, each under its own `catch_unwind`. One `drop_in_place`
+/// of the whole slice would go on dropping the rest while unwinding from a first panicking
+/// element, and a second panic during that unwinding aborts the process (Rust's rule); the
+/// collector's promise is that a panicking destructor is caught, counted and its object freed
+/// (`heap::run_destructor`). So every element is dropped, the first panic is raised again once
+/// they all are — for the caller to catch and count, once per object — and later ones are
+/// dropped quietly.
+///
 /// # Safety
 /// `obj` points to an initialised `ArrayBox<E>` that is never used again.
 unsafe fn drop_array<E>(obj: *mut Header) {
     let array = obj.cast::<ArrayBox<E>>();
-    // SAFETY: the caller guarantees an initialised `ArrayBox<E>` nobody uses again: its `len`
-    // elements may be dropped in place exactly once.
-    unsafe {
-        let elements = std::ptr::slice_from_raw_parts_mut((&raw mut (*array).elements).cast::<E>(), (*array).len);
-        std::ptr::drop_in_place(elements);
+    // SAFETY: the caller guarantees an initialised `ArrayBox<E>` nobody uses again.
+    let (start, len) = unsafe { ((&raw mut (*array).elements).cast::<E>(), (*array).len) };
+    let mut first_panic = None;
+    for i in 0..len {
+        // SAFETY: element `i` of `len` initialised ones, dropped exactly once (here), never
+        // touched again.
+        let dropped =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| unsafe { std::ptr::drop_in_place(start.add(i)) }));
+        if let Err(payload) = dropped {
+            match first_panic {
+                None => first_panic = Some(payload),
+                Some(_) => crate::report::drop_payload(payload),
+            }
+        }
+    }
+    if let Some(payload) = first_panic {
+        std::panic::resume_unwind(payload);
     }
 }
 
