@@ -286,6 +286,61 @@ impl Mutator {
         }
     }
 
+    /// Allocate a slice object of `len` elements, element `i` being `make(i)` — made in order
+    /// and written straight into the object, with no vector in between (`std::array::from_fn`
+    /// for slices).
+    ///
+    /// `make` may allocate. If it panics, the panic goes on, and the elements made so far are
+    /// dropped with the half-made object, which nothing reaches, at a later sweep.
+    ///
+    /// ```
+    /// use gc_runtime::Member;
+    ///
+    /// let mu = gc_runtime::attach();
+    /// let table = mu.alloc_slice_from_fn(8, |_| Member::<str>::new());
+    /// table[3].set(Some(mu.alloc_str("three")));
+    /// let squares = mu.alloc_slice_from_fn(4, |i| i * i);
+    /// assert_eq!(&*squares, &[0, 1, 4, 9]);
+    /// ```
+    ///
+    /// # Panics
+    /// Over the memory limit (see [`try_alloc_slice_from_fn`](Self::try_alloc_slice_from_fn)),
+    /// if the object's size would overflow `isize`, or if `make` panics.
+    #[inline]
+    pub fn alloc_slice_from_fn<E: Trace + Send + Sync + 'static>(
+        &self,
+        len: usize,
+        make: impl FnMut(usize) -> E,
+    ) -> Gc<'_, [E]> {
+        match self.try_alloc_slice_from_fn(len, make) {
+            Ok(gc) => gc,
+            Err(e) => e.fail(),
+        }
+    }
+
+    /// [`alloc_slice_from_fn`](Self::alloc_slice_from_fn), or an error if the heap is over the
+    /// memory limit; the error carries `make` back, never called.
+    ///
+    /// # Errors
+    /// [`AllocError`] when the memory limit is reached.
+    ///
+    /// # Panics
+    /// If the object's size would overflow `isize`, or if `make` panics.
+    pub fn try_alloc_slice_from_fn<E: Trace + Send + Sync + 'static, F: FnMut(usize) -> E>(
+        &self,
+        len: usize,
+        make: F,
+    ) -> Result<Gc<'_, [E]>, AllocError<F>> {
+        // `make` is needed back if the allocation fails, so it is lent, not moved, to the
+        // allocator; it is called only once the object's memory is there.
+        let mut make = Some(make);
+        match self.inner().alloc_array_from_fn(len, |i| (make.as_mut().expect("lent to the allocator"))(i)) {
+            // SAFETY: an initialised `[E]` object, allocated black (as in `try_alloc`).
+            Ok(obj) => Ok(unsafe { Gc::from_header(obj, self) }),
+            Err(state) => Err(AllocError { value: make.take().expect("not taken"), state }),
+        }
+    }
+
     /// Allocate a slice object holding the items of `iter`, in order (`FromIterator` for
     /// `Gc<[E]>`, which needs the mutator). The items are collected first: `iter` runs
     /// before anything is allocated, so it may allocate too.

@@ -304,6 +304,64 @@ fn over_the_memory_limit_the_elements_come_back() {
 }
 
 #[test]
+fn slices_made_element_by_element_may_allocate_and_a_panic_leaves_a_well_formed_object() {
+    let _s = serial();
+    let ledger = Ledger::new(300_000);
+    let mut mu = gc_runtime::attach();
+    // `make` allocates, also arrays made the same way.
+    let nested = mu.alloc_slice_from_fn(20, |i| {
+        let inner = mu.alloc_slice_from_fn(i, |j| j as u32);
+        let slot = Member::<[u32]>::new();
+        (inner.len(), slot)
+    });
+    nested[5].1.set(Some(mu.alloc_slice_from_fn(5, |j| j as u32 * 10)));
+    let kept = nested.root(&mu);
+    for len in [5, 70_000] {
+        // A small and a large array whose `make` panics at element 3: the three elements made
+        // are dropped once, with the garbage object, by a later sweep.
+        let before = ledger.created();
+        let err = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            mu.alloc_slice_from_fn(len, |i| {
+                assert!(i != 3, "make fails at 3");
+                Probed { id: i as u64, probe: ledger.probe() }
+            })
+            .len()
+        }))
+        .unwrap_err();
+        assert_eq!(err.downcast_ref::<&str>(), Some(&"make fails at 3"));
+        assert_eq!(ledger.created() - before, 3);
+    }
+    mu.collect();
+    mu.collect();
+    ledger.check_exactly(&HashSet::new());
+    let nested = kept.get(&mu);
+    assert!(nested.iter().enumerate().all(|(i, (len, _))| *len == i));
+    assert_eq!(&*nested[5].1.get(&mu).unwrap(), &[0, 10, 20, 30, 40]);
+    assert!(nested[6].1.get(&mu).is_none());
+}
+
+#[test]
+fn over_the_memory_limit_make_is_given_back_uncalled() {
+    let _s = serial();
+    gc_runtime::reconfigure(Config::default().with_memory_limit(Some(4 << 20)).with_checkmark(true)).unwrap();
+    let mut mu = gc_runtime::attach();
+    mu.collect();
+    let calls = std::cell::Cell::new(0);
+    let err = mu
+        .try_alloc_slice_from_fn(1 << 20, |i| {
+            calls.set(calls.get() + 1);
+            i as u64
+        })
+        .unwrap_err();
+    assert_eq!(calls.get(), 0, "over the limit, `make` is never called");
+    let mut make = err.into_value();
+    assert_eq!(make(7), 7);
+    let fits = mu.try_alloc_slice_from_fn(4, make).expect("a small slice fits");
+    assert_eq!(&*fits, &[0, 1, 2, 3]);
+    gc_runtime::reconfigure(Config::default().with_gc_percent(None)).unwrap();
+}
+
+#[test]
 fn zero_sized_elements_take_any_count_in_a_fixed_size_object() {
     let _s = serial();
     let mut mu = gc_runtime::attach();

@@ -300,9 +300,19 @@ mod tests {
             assert_eq!(&*numbers, &[u128::MAX, 1]);
             slots.root(&mu)
         };
+        // A half-made array: `make` panics at element 2, the two elements made so far are
+        // dropped with it.
+        let half = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            mu.alloc_slice_from_fn(4, |i| {
+                assert!(i < 2, "make fails at 2");
+                Counted(drops.clone())
+            })
+            .len()
+        }));
+        assert!(half.is_err());
         mu.collect();
         mu.collect();
-        assert_eq!(drops.load(Ordering::SeqCst), 2, "both elements of the dead array were dropped, once");
+        assert_eq!(drops.load(Ordering::SeqCst), 4, "the elements of the dead arrays were dropped, once");
         let slots = root.get(&mu);
         let read: Vec<Option<String>> = slots.iter().map(|m| m.get(&mu).map(|s| s.to_string())).collect();
         assert_eq!(read, [Some("zero".to_string()), None, Some("two".to_string())]);

@@ -42,7 +42,7 @@ use std::{
 
 use crate::{
     clock,
-    heap::{cache::AllocCache, page::PAGE_BYTES, size_class::class_of},
+    heap::{cache::AllocCache, page::PAGE_BYTES, size_class::class_of, PageHeap},
     marker::{self, credit::assist_ratio},
     object::{
         header::TypeDesc,
@@ -253,11 +253,12 @@ impl ThreadState {
         mut elements: Vec<E>,
     ) -> Result<NonNull<Header>, (Vec<E>, LimitError)> {
         let len = elements.len();
-        // SAFETY: `fill` copies the `len` elements bitwise into the object and cannot panic;
-        // `set_len(0)` below makes the vector forget them (the object owns them now).
+        // SAFETY: `fill` copies the `len` elements bitwise into the object and says so; it
+        // cannot panic. `set_len(0)` below makes the vector forget them (the object owns them).
         let result = unsafe {
-            self.alloc_array_with(array_desc::<E>(), len, |start| {
-                std::ptr::copy_nonoverlapping(elements.as_ptr(), start, len)
+            self.alloc_array_with(array_desc::<E>(), len, |start, written| {
+                std::ptr::copy_nonoverlapping(elements.as_ptr(), start, len);
+                *written = len;
             })
         };
         match result {
@@ -270,32 +271,81 @@ impl ThreadState {
         }
     }
 
+    /// Allocate an array object of `len` elements, element `i` being `make(i)`, made in order
+    /// and written straight into the object. `make` may allocate, and may panic: the object
+    /// then holds the elements made so far (a garbage object, dropped and freed by a later
+    /// sweep), and the panic goes on.
+    pub(crate) fn alloc_array_from_fn<E: Trace + Send + Sync + 'static>(
+        &self,
+        len: usize,
+        mut make: impl FnMut(usize) -> E,
+    ) -> Result<NonNull<Header>, LimitError> {
+        // SAFETY: `fill` writes elements `0..len` in order and counts each one right after
+        // writing it, so the count is right whenever `make` panics.
+        unsafe {
+            self.alloc_array_with(array_desc::<E>(), len, |start: *mut E, written| {
+                for i in 0..len {
+                    start.add(i).write(make(i));
+                    *written = i + 1;
+                }
+            })
+        }
+    }
+
     /// Allocate a `str` object holding a copy of `text`.
     pub(crate) fn alloc_str(&self, text: &str) -> Result<NonNull<Header>, LimitError> {
         let bytes = text.as_bytes();
-        // SAFETY: `fill` copies the `len` bytes and cannot panic; they are UTF-8, as a `str`
-        // object's bytes must be (`layout.rs`).
+        // SAFETY: `fill` copies the `len` bytes, says so, and cannot panic; they are UTF-8, as
+        // a `str` object's bytes must be (`layout.rs`).
         unsafe {
-            self.alloc_array_with(&STR_DESC, bytes.len(), |start| {
-                std::ptr::copy_nonoverlapping(bytes.as_ptr(), start, bytes.len())
+            self.alloc_array_with(&STR_DESC, bytes.len(), |start, written| {
+                std::ptr::copy_nonoverlapping(bytes.as_ptr(), start, bytes.len());
+                *written = bytes.len();
             })
         }
     }
 
     /// Allocate an array object of `len` elements that `fill` writes, described by `desc`.
     ///
+    /// `fill` gets where the elements start and a count of those written so far; it may run
+    /// user code (which may allocate: no borrow of this thread's state is held meanwhile) and
+    /// may panic. Whether it returns or unwinds, the object's length word is then set to the
+    /// count, and a large object is published to the sweepers, so a half-filled object is a
+    /// well-formed garbage object, never a leak or uninitialised memory behind a header.
+    ///
     /// # Safety
-    /// `desc` describes `[E]` (or `str`, with `E = u8`); `fill`, given where the elements
-    /// start, initialises exactly `len` of them (UTF-8 bytes for `str`) and does not panic.
+    /// `desc` describes `[E]` (or `str`, with `E = u8`); `fill` initialises elements `0..n` in
+    /// order, with `n` in the count whenever it returns or panics, and `n == len` when it
+    /// returns (UTF-8 bytes for `str`).
     ///
     /// # Panics
-    /// If the object's size overflows `isize` (before anything is allocated).
+    /// If the object's size overflows `isize` (before anything is allocated), or if `fill`
+    /// panics.
     unsafe fn alloc_array_with<E: Trace>(
         &self,
         desc: &'static TypeDesc,
         len: usize,
-        fill: impl FnOnce(*mut E),
+        fill: impl FnOnce(*mut E, &mut usize),
     ) -> Result<NonNull<Header>, LimitError> {
+        /// Sets the length word to the count of written elements, and publishes a large
+        /// object, on every exit from `fill`.
+        struct Finish<'a, E> {
+            array: NonNull<ArrayBox<E>>,
+            written: usize,
+            large: Option<(&'a PageHeap, Layout)>,
+        }
+        impl<E> Drop for Finish<'_, E> {
+            fn drop(&mut self) {
+                // SAFETY: the header was written and `written` elements initialised (the
+                // contract of `fill`); the block is still this thread's alone.
+                unsafe { (&raw mut (*self.array.as_ptr()).len).write(self.written) };
+                if let Some((heap, layout)) = self.large {
+                    // SAFETY: as in `alloc`: the block came from `alloc_large` with this
+                    // layout and holds a well-formed object now; publication comes last.
+                    unsafe { heap.publish_large(self.array.cast(), layout) };
+                }
+            }
+        }
         let layout = ArrayBox::<E>::layout(len)
             .unwrap_or_else(|| panic!("an array of {len} `{}` is too large to allocate", std::any::type_name::<E>()));
         let class = class_of(layout.size(), layout.align());
@@ -314,19 +364,18 @@ impl ThreadState {
             return Err(self.limit_state(if class.is_some() { PAGE_BYTES } else { layout.size() }));
         };
         let array = block.cast::<ArrayBox<E>>();
-        // SAFETY: `block` is a free slot (or block) of at least `layout.size()` bytes, aligned
-        // for `ArrayBox<E>` (`class_of` picks a class whose slots have the layout's alignment,
-        // or none, and then the large-object path honours it), owned by nobody else until
-        // published (as in `alloc`); `fill` initialises the `len` elements (the caller).
-        unsafe {
-            (&raw mut (*array.as_ptr()).header).write(Header::with_desc(desc));
-            (&raw mut (*array.as_ptr()).len).write(len);
-            fill((&raw mut (*array.as_ptr()).elements).cast::<E>());
-        }
-        if class.is_none() {
-            // SAFETY: as in `alloc`: the block came from `alloc_large` with this layout and
-            // holds the object just written.
-            unsafe { self.rt.pages.publish_large(block, layout) };
+        {
+            let mut finish = Finish { array, written: 0, large: class.is_none().then_some((&self.rt.pages, layout)) };
+            // SAFETY: `block` is a free slot (or block) of at least `layout.size()` bytes,
+            // aligned for `ArrayBox<E>` (`class_of` picks a class whose slots have the layout's
+            // alignment, or none, and then the large-object path honours it), owned by nobody
+            // else until published (as in `alloc`); `fill` initialises the elements it counts
+            // (the caller), and `finish` records them on every exit.
+            unsafe {
+                (&raw mut (*array.as_ptr()).header).write(Header::with_desc(desc));
+                fill((&raw mut (*array.as_ptr()).elements).cast::<E>(), &mut finish.written);
+            }
+            debug_assert_eq!(finish.written, len, "`fill` returned with elements missing");
         }
         if const { array_needs_arming::<E>() } {
             // SAFETY: just initialised, with `len` elements.
