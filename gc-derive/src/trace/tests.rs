@@ -391,7 +391,7 @@ fn needs_trace_of(input: &DeriveInput) -> String {
     let start = out.find("constNEEDS_TRACE:bool=").unwrap_or_else(|| panic!("no NEEDS_TRACE in {out}"));
     let value = &out[start + "constNEEDS_TRACE:bool=".len()..];
     // An array type has a `;` of its own; the constant ends where `trace` begins.
-    value[..value.find(";#[inline]").unwrap_or_else(|| panic!("unterminated NEEDS_TRACE in {out}"))].to_owned()
+    value[..value.find(";#[inline(always)]").unwrap_or_else(|| panic!("unterminated NEEDS_TRACE in {out}"))].to_owned()
 }
 
 /// `<ty as ::gc_runtime::Trace>::NEEDS_TRACE`, squashed.
