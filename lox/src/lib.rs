@@ -22,6 +22,7 @@ pub mod natives;
 pub mod object;
 pub mod scanner;
 pub mod state;
+pub mod table;
 pub mod value;
 pub mod vm;
 

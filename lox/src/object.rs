@@ -14,8 +14,8 @@
 //! | native function | [`Native`] | none |
 //! | closure | [`Closure`] | function, upvalues |
 //! | upvalue | [`Upvalue`] | the closed-over value once closed (a slot) |
-//! | class | [`Class`] | name, methods ([`GcIdMap`]), cached initializer |
-//! | instance | [`Instance`] | class, field table ([`Fields`]) |
+//! | class | [`Class`] | name, methods (a [`Table`]), cached initializer |
+//! | instance | [`Instance`] | class, fields (a [`Table`]) |
 //! | bound method | [`BoundMethod`] | receiver (a slot), method |
 //!
 //! # Building objects
@@ -26,9 +26,12 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use gc_runtime::{gc, Gc, GcIdMap, Member, Mutator, Trace};
+use gc_runtime::{gc, Gc, Member, Mutator, Trace};
 
-use crate::value::{Slot, Value};
+use crate::{
+    table::Table,
+    value::{Slot, Value},
+};
 
 /// Every heap object of a Lox program.
 #[derive(Trace)]
@@ -147,8 +150,8 @@ impl Upvalue {
 pub struct Class {
     /// The name.
     pub name: Gc<Obj>,
-    /// Methods by name (interned strings, compared by identity) to closures.
-    pub methods: GcIdMap<Obj, Obj>,
+    /// Methods by name (interned strings, compared by identity): closures.
+    pub methods: Table,
     /// The `init` method, cached (kept in step with `methods`).
     pub initializer: Option<Gc<Obj>>,
     /// The name of the method looked up last, and that method: a one-entry cache in front of
@@ -165,16 +168,16 @@ impl Class {
         if self.cached_name.points_to(name) {
             return self.cached_method(mu);
         }
-        let method = self.methods.get(name, mu)?;
+        let method = self.methods.get(mu, name)?.value(mu).as_obj()?;
         self.set_cached_method(Some(method));
         self.set_cached_name(Some(name));
         Some(method)
     }
 
     /// Add or replace a method (and forget the cached lookup).
-    pub fn add_method(&self, name: Gc<'_, Obj>, method: Gc<'_, Obj>) {
+    pub fn add_method(&self, mu: &Mutator, name: Gc<'_, Obj>, method: Gc<'_, Obj>) {
         self.set_cached_name(None);
-        self.methods.insert(name, method);
+        self.methods.set(mu, name, Value::Obj(method));
     }
 }
 
@@ -183,8 +186,8 @@ impl Class {
 pub struct Instance {
     /// The class.
     pub class: Gc<Obj>,
-    /// The fields; empty until the first one is set.
-    pub fields: Option<Gc<Fields>>,
+    /// The fields.
+    pub fields: Table,
 }
 
 /// A method bound to the receiver it was read from.
@@ -194,71 +197,6 @@ pub struct BoundMethod {
     pub receiver: Slot,
     /// The method (a closure).
     pub method: Gc<Obj>,
-}
-
-/// One field of an instance: its name (an interned string) and its value.
-#[derive(Trace, Default)]
-pub struct Field {
-    key: Member<Obj>,
-    value: Slot,
-}
-
-/// Fields per [`Fields`] chunk: most instances have at most this many, so they need one.
-pub const FIELDS_PER_CHUNK: usize = 4;
-
-/// An instance's fields: chunks of (name, value) pairs searched by name identity.
-///
-/// Field names come from constants, which are interned, so two equal names are the same
-/// object and a lookup compares addresses. Instances have few fields, so a chunk holds a
-/// handful inline (no allocation besides the chunk itself) and a full chunk links to the next.
-#[gc]
-pub struct Fields {
-    len: AtomicUsize,
-    entries: [Field; FIELDS_PER_CHUNK],
-    /// The next chunk, once this one is full.
-    pub next: Option<Gc<Fields>>,
-}
-
-impl Fields {
-    /// An empty chunk.
-    pub fn empty(mu: &Mutator) -> Gc<'_, Fields> {
-        Fields::new(mu, AtomicUsize::new(0), Default::default(), None)
-    }
-
-    /// The field's slot, if the instance has it.
-    #[inline]
-    pub fn find<'m>(&'m self, mu: &'m Mutator, key: Gc<'_, Obj>) -> Option<&'m Slot> {
-        let mut chunk = self;
-        loop {
-            // Relaxed: only the thread running the program changes the table.
-            let len = chunk.len.load(Ordering::Relaxed);
-            if let Some(f) = chunk.entries[..len].iter().find(|f| f.key.points_to(key)) {
-                return Some(&f.value);
-            }
-            chunk = chunk.next(mu)?.into_ref();
-        }
-    }
-
-    /// The last chunk of the chain starting here.
-    pub fn last<'m>(&'m self, mu: &'m Mutator) -> &'m Fields {
-        let mut chunk = self;
-        while let Some(next) = chunk.next(mu) {
-            chunk = next.into_ref();
-        }
-        chunk
-    }
-
-    /// Add a field (not already present) to this chunk; `false` if it is full.
-    pub fn push(&self, key: Gc<'_, Obj>, value: Value<'_>) -> bool {
-        let len = self.len.load(Ordering::Relaxed);
-        let Some(entry) = self.entries.get(len) else {
-            return false;
-        };
-        entry.key.set(Some(key));
-        entry.value.set(value);
-        self.len.store(len + 1, Ordering::Relaxed);
-        true
-    }
 }
 
 impl Obj {
@@ -291,7 +229,7 @@ impl Obj {
     pub fn class<'m>(mu: &'m Mutator, name: Gc<'_, Obj>) -> Gc<'m, Obj> {
         let class = Class {
             name: Default::default(),
-            methods: GcIdMap::new(),
+            methods: Table::new(),
             initializer: Member::new(),
             cached_name: Member::new(),
             cached_method: Member::new(),
@@ -305,7 +243,7 @@ impl Obj {
 
     /// Allocate an instance of `class`, with no fields.
     pub fn instance<'m>(mu: &'m Mutator, class: Gc<'_, Obj>) -> Gc<'m, Obj> {
-        let obj = mu.alloc(Obj::Instance(Instance { class: Default::default(), fields: Member::new() }));
+        let obj = mu.alloc(Obj::Instance(Instance { class: Default::default(), fields: Table::new() }));
         if let Obj::Instance(i) = &*obj {
             i.set_class(class);
         }
@@ -405,5 +343,15 @@ impl Obj {
             }
             Obj::BoundMethod(b) => b.method(mu).write(mu, out),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_obj_is_forty_bytes() {
+        assert_eq!(std::mem::size_of::<Obj>(), 40, "the module docs promise 40 bytes");
     }
 }

@@ -198,7 +198,11 @@ impl Slot {
                 return;
             }
         };
-        if self.tag.swap(tag, Ordering::Relaxed) == OBJECT {
+        // A load and a store, not a swap: only this thread writes the tag, and a swap is a
+        // locked instruction, paid on every store of a number.
+        let old = self.tag.load(Ordering::Relaxed);
+        self.tag.store(tag, Ordering::Relaxed);
+        if old == OBJECT {
             self.obj = None;
         }
     }

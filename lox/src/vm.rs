@@ -49,7 +49,7 @@ use crate::{
     chunk::OpCode,
     compiler::{self, Globals},
     natives,
-    object::{Closure, Fields, Function, Obj},
+    object::{Closure, Function, Obj},
     state::{ValueArray, VmState},
     value::Value,
 };
@@ -744,12 +744,17 @@ impl<'m> Segment<'m> {
                 self.push(Value::Obj(class));
             }
             OpCode::Inherit => {
+                // Copying the methods may grow the subclass's table.
+                self.gc_point()?;
                 let Some(superclass) = self.peek(1).as_obj().filter(|o| o.as_class().is_some()) else {
                     return Err(self.error("Superclass must be a class."));
                 };
                 let sub = self.peek(0).as_obj().expect("a class").into_ref().as_class().expect("a class");
                 let sup = superclass.into_ref().as_class().expect("a class");
-                sup.methods.for_each(mu, |name, method| sub.add_method(name, method));
+                sup.methods.for_each(mu, |name, method| {
+                    sub.methods.set(mu, name, method);
+                });
+                sub.set_cached_name(None);
                 sub.set_initializer(sup.initializer(mu));
                 self.pop();
             }
@@ -757,7 +762,10 @@ impl<'m> Segment<'m> {
                 let name = self.read_string();
                 let method = self.peek(0).as_obj().expect("a method is a closure");
                 let class = self.peek(1).as_obj().expect("a class").into_ref().as_class().expect("a class");
-                class.add_method(name, method);
+                if class.methods.insert_allocates(mu) {
+                    self.gc_point()?;
+                }
+                class.add_method(mu, name, method);
                 if Gc::ptr_eq(name, self.init_string) {
                     class.set_initializer(Some(method));
                 }
@@ -983,7 +991,7 @@ impl<'m> Segment<'m> {
         let Some(instance) = receiver.as_obj().and_then(|o| o.into_ref().as_instance()) else {
             return Err(self.error("Only instances have methods."));
         };
-        if let Some(field) = instance.fields(self.mu).and_then(|f| f.into_ref().find(self.mu, name)) {
+        if let Some(field) = instance.fields.get(self.mu, name) {
             let value = field.value(self.mu);
             if value.as_obj().is_some_and(|o| o.as_class().is_some()) {
                 self.gc_point()?;
@@ -1017,7 +1025,7 @@ impl<'m> Segment<'m> {
         let Some(instance) = self.peek(0).as_obj().and_then(|o| o.into_ref().as_instance()) else {
             return Err(self.error("Only instances have properties."));
         };
-        if let Some(field) = instance.fields(self.mu).and_then(|f| f.into_ref().find(self.mu, name)) {
+        if let Some(field) = instance.fields.get(self.mu, name) {
             let v = field.value(self.mu);
             self.set_top(0, v);
             return Ok(());
@@ -1032,20 +1040,13 @@ impl<'m> Segment<'m> {
         };
         let value = self.peek(0);
         let mu = self.mu;
-        let fields = instance.fields(mu).map(Gc::into_ref);
-        if let Some(slot) = fields.and_then(|f| f.find(mu, name)) {
+        if let Some(slot) = instance.fields.get(mu, name) {
             slot.set(value);
         } else {
-            let last = fields.map(|f| f.last(mu));
-            if !last.is_some_and(|l| l.push(name, value)) {
+            if instance.fields.insert_allocates(mu) {
                 self.gc_point()?;
-                let chunk = Fields::empty(mu);
-                chunk.push(name, value);
-                match last {
-                    Some(l) => l.set_next(Some(chunk)),
-                    None => instance.set_fields(Some(chunk)),
-                }
             }
+            instance.fields.insert_new(mu, name, value);
         }
         self.stack.truncate(self.stack.len() - 2);
         self.push(value);

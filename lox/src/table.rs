@@ -1,0 +1,214 @@
+//! [`Table`]: an instance's fields and a class's methods — a hash table keyed by interned
+//! strings, as clox's `Table`, whose entries live in one GC array object.
+//!
+//! # Layout
+//!
+//! The entries are a `Gc<[Entry]>`: one unsized array object whose elements are (name, value)
+//! pairs — a slot for the name and a [`Slot`] for the value — armed by allocation like the
+//! fields of any object. The table's capacity is the array's length, a power of two; it is
+//! open-addressed with linear probing from the name's cached FNV hash, and grows (a new array
+//! of twice the length, every entry stored into it through the barrier, then the table's slot
+//! pointed at it) before it is three-quarters full — or, up to [`SMALL`] entries, only once it
+//! is full: a probe of a small table that finds no free entry stops after one pass, and a
+//! typical instance's four fields then take one array of four entries, not a second array of
+//! eight. Nothing is ever removed: Lox cannot delete a field or a method.
+//!
+//! Names are interned, so a lookup compares addresses, never characters.
+//!
+//! # Concurrency
+//!
+//! One thread runs a program and is the only one to read or change its tables; the collector
+//! reads only the GC slots, which the barrier publishes. So the count is `Relaxed`.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use gc_runtime::{Gc, Member, Mutator, Trace};
+
+use crate::{
+    object::Obj,
+    value::{Slot, Value},
+};
+
+/// One entry: a name (an interned string), empty while the entry is free, and its value.
+#[derive(Trace, Default)]
+pub struct Entry {
+    key: Member<Obj>,
+    value: Slot,
+}
+
+/// A hash table from interned names to values (see the module docs).
+#[derive(Trace, Default)]
+pub struct Table {
+    /// Entries in use.
+    count: AtomicU32,
+    /// The entries; empty until the first insertion.
+    entries: Member<[Entry]>,
+}
+
+/// The capacity of a new table: a typical instance's fields (a larger first table costs
+/// every small instance memory and marking time).
+const MIN_CAPACITY: usize = 4;
+
+/// Tables up to this capacity fill up completely before they grow (module docs).
+pub const SMALL: usize = 8;
+
+/// The hash of a name: the FNV hash its string object caches.
+#[inline(always)]
+fn hash_of(name: Gc<'_, Obj>) -> usize {
+    name.as_string().expect("a table key is a string").hash as usize
+}
+
+/// The entry for `name` in `entries`: the one holding it, or the free one where it would go;
+/// `None` if the table is full and does not hold it.
+#[inline(always)]
+fn probe<'e>(entries: &'e [Entry], name: Gc<'_, Obj>) -> Option<&'e Entry> {
+    let mask = entries.len() - 1;
+    let mut i = hash_of(name) & mask;
+    for _ in 0..entries.len() {
+        let entry = &entries[i];
+        if entry.key.points_to(name) || entry.key.is_none() {
+            return Some(entry);
+        }
+        i = (i + 1) & mask;
+    }
+    None
+}
+
+impl Table {
+    /// An empty table, to put in a new object.
+    pub fn new() -> Table {
+        Table::default()
+    }
+
+    /// The value slot of `name`, if the table has it.
+    #[inline]
+    pub fn get<'m>(&self, mu: &'m Mutator, name: Gc<'_, Obj>) -> Option<&'m Slot> {
+        let entries = self.entries.get(mu)?.into_ref();
+        let entry = probe(entries, name)?;
+        (!entry.key.is_none()).then_some(&entry.value)
+    }
+
+    /// Whether adding a new name would allocate (the table is empty or too full): the caller
+    /// must be at a point where allocating is allowed (the VM's stress mode yields first).
+    #[inline]
+    pub fn insert_allocates(&self, mu: &Mutator) -> bool {
+        match self.entries.get(mu) {
+            None => true,
+            Some(entries) => {
+                let after = self.count.load(Ordering::Relaxed) as usize + 1;
+                if entries.len() <= SMALL {
+                    after > entries.len()
+                } else {
+                    after * 4 > entries.len() * 3
+                }
+            }
+        }
+    }
+
+    /// Set `name` to `value`, adding the entry if it is new (growing the table first if needed).
+    /// Returns whether the name was new.
+    pub fn set(&self, mu: &Mutator, name: Gc<'_, Obj>, value: Value<'_>) -> bool {
+        if let Some(slot) = self.get(mu, name) {
+            slot.set(value);
+            return false;
+        }
+        self.insert_new(mu, name, value);
+        true
+    }
+
+    /// Add `name`, which the table does not hold, with `value` (growing the table first if
+    /// needed).
+    pub fn insert_new(&self, mu: &Mutator, name: Gc<'_, Obj>, value: Value<'_>) {
+        debug_assert!(self.get(mu, name).is_none(), "insert_new of a name already there");
+        let entries = if self.insert_allocates(mu) { self.grow(mu) } else { self.entries.get(mu).expect("grown") };
+        let entry = probe(entries.into_ref(), name).expect("room for a new entry");
+        entry.value.set(value);
+        entry.key.set(Some(name));
+        // A load and a store, not a locked add: only this thread changes the table.
+        self.count.store(self.count.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+    }
+
+    /// Call `f` with every (name, value) pair, in table order.
+    pub fn for_each<'m>(&self, mu: &'m Mutator, mut f: impl FnMut(Gc<'m, Obj>, Value<'m>)) {
+        let Some(entries) = self.entries.get(mu) else { return };
+        for entry in entries.into_ref() {
+            if let Some(key) = entry.key.get(mu) {
+                f(key, entry.value.value(mu));
+            }
+        }
+    }
+
+    /// The number of entries.
+    pub fn len(&self) -> usize {
+        self.count.load(Ordering::Relaxed) as usize
+    }
+
+    /// Whether the table has no entry.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Move the entries into an array of twice the capacity and return it.
+    fn grow<'m>(&self, mu: &'m Mutator) -> Gc<'m, [Entry]> {
+        let old = self.entries.get(mu);
+        let capacity = old.map_or(MIN_CAPACITY, |o| o.len() * 2);
+        let new = mu.alloc_slice_from_fn(capacity, |_| Entry::default());
+        for entry in old.iter().flat_map(|o| o.into_ref()) {
+            if let Some(key) = entry.key.get(mu) {
+                let slot = probe(new.into_ref(), key).expect("a grown table has room");
+                if let Some(v) = entry.value.get(mu) {
+                    slot.value.set(v);
+                }
+                slot.key.set(Some(key));
+            }
+        }
+        self.entries.set(Some(new));
+        new
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Trace)]
+    struct Holder {
+        table: Table,
+    }
+
+    #[test]
+    fn names_map_to_values_across_growth_and_collections() {
+        let mut mu = gc_runtime::attach();
+        let holder = mu.alloc(Holder { table: Table::new() }).root(&mu);
+        let names: Vec<_> = {
+            let names: Vec<_> = (0..100).map(|i| Obj::string(&mu, &format!("name{i}")).root(&mu)).collect();
+            let table = &holder.get(&mu).table;
+            for (i, n) in names.iter().enumerate() {
+                assert!(table.set(&mu, n.get(&mu), Value::Number(i as f64)));
+            }
+            assert!(!table.set(&mu, names[7].get(&mu), Value::Bool(true)), "an existing name is replaced");
+            let value = Obj::string(&mu, "a value");
+            table.set(&mu, names[8].get(&mu), Value::Obj(value));
+            names
+        };
+        mu.collect();
+        let table = &holder.get(&mu).table;
+        assert_eq!(table.len(), 100);
+        for (i, n) in names.iter().enumerate() {
+            let v = table.get(&mu, n.get(&mu)).expect("present").value(&mu);
+            match i {
+                7 => assert!(matches!(v, Value::Bool(true))),
+                8 => assert_eq!(
+                    v.as_obj().and_then(|o| o.into_ref().as_string().map(|s| s.chars.to_string())).as_deref(),
+                    Some("a value")
+                ),
+                _ => assert!(matches!(v, Value::Number(x) if x == i as f64)),
+            }
+        }
+        let other = Obj::string(&mu, "name7"); // equal text, another object: not interned here
+        assert!(table.get(&mu, other).is_none());
+        let mut seen = 0;
+        table.for_each(&mu, |_, _| seen += 1);
+        assert_eq!(seen, 100);
+    }
+}
