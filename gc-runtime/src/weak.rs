@@ -44,6 +44,19 @@
 //! number of weak references, and why an upgrade never returns a freed object, is in
 //! `weak_table.rs`.
 //!
+//! # Weak references to an object being built
+//!
+//! [`Mutator::alloc_cyclic`] hands its closure a weak reference to the object the closure is
+//! building, for the object to keep (a node that knows itself, a parent pointer in a child
+//! built first). Its cell holds a *pending* sentinel until the object is allocated: upgrades
+//! fail and the clearing scan skips it. Then one compare-exchange (`Release`) points it at the
+//! object. The weak reference may be dropped meanwhile — inside the closure, or on another
+//! thread it was sent to — so both sides go through compare-exchanges on the cell, and the
+//! cell is given back exactly once: by the weak reference's drop if the object was built (or
+//! its building failed and the cell was cleared), else by `alloc_cyclic`, which finds the
+//! cell *abandoned*. (`weak_table.rs`: `register_pending`, `publish_pending`,
+//! `abandon_pending`, `drop_weak`.)
+//!
 //! # Weak maps
 //!
 //! A [`GcWeakMap`](crate::GcWeakMap)'s lookups are weak reads too: they go through the same
@@ -89,10 +102,20 @@ impl<T: ?Sized + Object + Trace + Send + Sync + 'static> Weak<T> {
         Weak { cell, _t: PhantomData }
     }
 
+    /// A weak reference owning `cell` (a pending cell of `alloc_cyclic`).
+    pub(crate) fn from_cell(cell: &'static PtrCell) -> Weak<T> {
+        Weak { cell, _t: PhantomData }
+    }
+
     /// The object as a local, or `None` if it was collected.
     pub fn upgrade<'m>(&self, mu: &'m Mutator) -> Option<Gc<'m, T>> {
-        // Acquire: pairs with the Release store in `new`.
-        let p = NonNull::new(self.cell.ptr.load(Ordering::Acquire))?;
+        // Acquire: pairs with the Release store in `new` (or `publish_pending`).
+        let p = self.cell.ptr.load(Ordering::Acquire);
+        if !weak_table::is_referent(p) {
+            return None; // cleared, or its object is still being built
+        }
+        // SAFETY: not null (`is_referent`).
+        let p = unsafe { NonNull::new_unchecked(p) };
         // SAFETY: a non-null cell names an allocated object (`weak_table.rs`, "Clearing": cells
         // of dead objects are cleared, and running mutators passed a safepoint, before the sweep
         // may free them).
@@ -108,7 +131,7 @@ impl<T: ?Sized + Object + Trace + Send + Sync + 'static> Weak<T> {
     /// Whether the object is known to be collected (an upgrade would return `None`). A
     /// `false` can turn `true` at any later collection.
     pub fn is_cleared(&self) -> bool {
-        self.cell.ptr.load(Ordering::Relaxed).is_null()
+        !weak_table::is_referent(self.cell.ptr.load(Ordering::Relaxed))
     }
 }
 
@@ -168,7 +191,7 @@ pub(crate) unsafe fn note_weak_shade(p: *mut Header) {
 
 impl<T: ?Sized + 'static> Drop for Weak<T> {
     fn drop(&mut self) {
-        Runtime::get().weaks.unregister(self.cell);
+        Runtime::get().weaks.drop_weak(self.cell);
     }
 }
 
@@ -183,6 +206,8 @@ impl<T: ?Sized + 'static> fmt::Debug for Weak<T> {
         let p: *mut Header = self.cell.ptr.load(Ordering::Relaxed);
         if p.is_null() {
             write!(f, "Weak<{}>(cleared)", std::any::type_name::<T>())
+        } else if !weak_table::is_referent(p) {
+            write!(f, "Weak<{}>(being built)", std::any::type_name::<T>())
         } else {
             write!(f, "Weak<{}>({p:p})", std::any::type_name::<T>())
         }

@@ -33,6 +33,24 @@ use crate::{
     },
 };
 
+/// A weak cell's value while the object of [`Mutator::alloc_cyclic`](crate::Mutator) is being
+/// built: the weak reference exists, its object does not yet (upgrades fail).
+const PENDING_ADDR: usize = 1;
+
+/// A weak cell's value once its pending weak reference was dropped before the object was
+/// built: no `Weak` owns the cell any more, and `alloc_cyclic` gives it back.
+const ABANDONED_ADDR: usize = 2;
+
+fn sentinel(addr: usize) -> *mut Header {
+    std::ptr::without_provenance_mut(addr)
+}
+
+/// Whether a weak cell's value names an object: not null (cleared) and neither sentinel.
+#[inline(always)]
+pub(crate) fn is_referent(p: *mut Header) -> bool {
+    p.addr() > ABANDONED_ADDR
+}
+
 /// All weak cells.
 #[derive(Default)]
 pub(crate) struct WeakTable {
@@ -58,6 +76,41 @@ impl WeakTable {
         cells.release(cell);
     }
 
+    /// A cell for the weak reference `alloc_cyclic` hands out before its object exists
+    /// ("Weak references to an object being built" in `weak.rs`).
+    pub(crate) fn register_pending(&self) -> &'static PtrCell {
+        let cell = self.cells.lock().acquire();
+        cell.ptr.store(sentinel(PENDING_ADDR), Ordering::Relaxed);
+        cell
+    }
+
+    /// The object of a pending cell is built: point the cell at it (`Release`, for upgraders),
+    /// or — if the weak reference was dropped meanwhile — give the cell back.
+    pub(crate) fn publish_pending(&self, cell: &'static PtrCell, obj: *mut Header) {
+        if cell.ptr.compare_exchange(sentinel(PENDING_ADDR), obj, Ordering::AcqRel, Ordering::Acquire).is_err() {
+            self.unregister(cell);
+        }
+    }
+
+    /// Building the object of a pending cell failed (a panic): the weak reference, if it still
+    /// exists, reads as cleared from now on and gives the cell back when dropped; if it was
+    /// dropped already, the cell is given back here.
+    pub(crate) fn abandon_pending(&self, cell: &'static PtrCell) {
+        let cleared = std::ptr::null_mut();
+        if cell.ptr.compare_exchange(sentinel(PENDING_ADDR), cleared, Ordering::AcqRel, Ordering::Acquire).is_err() {
+            self.unregister(cell);
+        }
+    }
+
+    /// A weak reference is dropped: give its cell back — unless its object is still being
+    /// built, in which case the cell is marked abandoned and `alloc_cyclic` gives it back.
+    pub(crate) fn drop_weak(&self, cell: &'static PtrCell) {
+        let abandoned = sentinel(ABANDONED_ADDR);
+        if cell.ptr.compare_exchange(sentinel(PENDING_ADDR), abandoned, Ordering::AcqRel, Ordering::Acquire).is_err() {
+            self.unregister(cell);
+        }
+    }
+
     /// Step 2 (world running, verdict pending): clear every cell whose referent marking did not
     /// reach. Returns how many were cleared.
     pub(crate) fn clear_dead(&self) -> usize {
@@ -65,6 +118,9 @@ impl WeakTable {
         let chunks = self.cells.lock().chunks();
         let mut cleared = 0;
         CellPool::for_each_in(&chunks, |cell, p| {
+            if !is_referent(p) {
+                return; // a weak reference to an object still being built
+            }
             // SAFETY: the sweep epoch has not advanced past objects that died in this cycle,
             // and referents of older cycles were cleared in their own cycle: `p` is allocated
             // (and its mark is still the finished marking's: its page is not swept yet).
