@@ -17,12 +17,8 @@ mod common;
 use common::{DropProbe, Ledger, Rng};
 use gc_runtime::{BarrierKind, Config, Gc, Member, Mode, Trace, Weak};
 
-static SERIAL: Mutex<()> = Mutex::new(());
-
 fn serial() -> std::sync::MutexGuard<'static, ()> {
-    let guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    gc_runtime::reconfigure(Config::default().with_gc_percent(None).with_checkmark(true)).unwrap();
-    guard
+    common::serial_with_checkmark()
 }
 
 #[derive(Trace)]

@@ -8,7 +8,7 @@ use std::{
     collections::HashSet,
     sync::{
         atomic::{AtomicBool, AtomicU64, Ordering},
-        Arc, Mutex,
+        Arc,
     },
 };
 
@@ -20,13 +20,8 @@ use gc_runtime::{
     Trace, Weak,
 };
 
-/// Serialises the tests of this file: they share the process-wide heap and reconfigure it.
-static SERIAL: Mutex<()> = Mutex::new(());
-
 fn serial() -> std::sync::MutexGuard<'static, ()> {
-    let guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    gc_runtime::reconfigure(Config::default().with_gc_percent(None).with_checkmark(true)).unwrap();
-    guard
+    common::serial_with_checkmark()
 }
 
 /// An element that records its drop.
@@ -507,7 +502,7 @@ fn mutate(ledger: &Arc<Ledger>, seed: u64, stop: &AtomicBool, ops: &AtomicU64) {
 }
 
 fn stress(config: Config) {
-    let _s = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _s = common::serial_only();
     let label = format!("{config:?}");
     gc_runtime::reconfigure(config.with_checkmark(true).with_gc_percent(Some(50))).unwrap();
     let ledger = Ledger::new(2_000_000);

@@ -148,3 +148,20 @@ pub fn churn(
     collector.join().unwrap();
     (gc_runtime::stats().cycles - cycles_before, ops.load(Ordering::Relaxed))
 }
+
+/// Serialises the tests of one test binary that share the process-wide heap and reconfigure
+/// it (each binary has its own copy of this lock).
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Take [`SERIAL`] (also after a test that panicked holding it) and configure the heap for a
+/// test that collects only when it asks, with checkmark verifying every marking.
+pub fn serial_with_checkmark() -> std::sync::MutexGuard<'static, ()> {
+    let guard = serial_only();
+    gc_runtime::reconfigure(gc_runtime::Config::default().with_gc_percent(None).with_checkmark(true)).unwrap();
+    guard
+}
+
+/// Take [`SERIAL`], leaving the configuration to the caller.
+pub fn serial_only() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
