@@ -34,7 +34,6 @@ use crate::{
     object::{Header, Trace},
     runtime::Runtime,
     thread_state::{self, user_code, LimitError, Refusal, ThreadState},
-    weak::Weak,
 };
 
 /// An allocation refused by the memory limit; it gives the value back.
@@ -233,54 +232,6 @@ impl Mutator {
         // SAFETY: initialised above; marked with the current epoch (black while marking, and
         // it survives the sweep in progress), so it stays allocated until a safepoint.
         Ok(unsafe { Gc::from_header(obj.cast(), self) })
-    }
-
-    /// Allocate the object `build` returns, handing `build` a [`Weak`] reference to that very
-    /// object first, for the object to keep (`Rc::new_cyclic`): a node that knows itself, a
-    /// parent that its children, built first, point back to.
-    ///
-    /// The weak reference upgrades to nothing until `build` has returned and the object is
-    /// allocated (`upgrade` gives `None` and `is_cleared` is `true` meanwhile); from then on it
-    /// is an ordinary weak reference to the object. If `build` panics, it stays cleared for
-    /// good. (Strong cycles need no special constructor: allocate, then set the slots.)
-    ///
-    /// ```
-    /// use gc_runtime::{Trace, Weak};
-    ///
-    /// #[derive(Trace)]
-    /// struct Node {
-    ///     name: String,
-    ///     me: Weak<Node>,
-    /// }
-    ///
-    /// let mut mu = gc_runtime::attach();
-    /// let node = mu.alloc_cyclic(|me: Weak<Node>| {
-    ///     assert!(me.is_cleared(), "nothing to upgrade to while building");
-    ///     Node { name: "self-aware".into(), me }
-    /// });
-    /// let root = node.root(&mu);
-    /// mu.collect();
-    /// let node = root.get(&mu);
-    /// assert!(gc_runtime::Gc::ptr_eq(node.me.upgrade(&mu).unwrap(), node));
-    /// ```
-    ///
-    /// # Panics
-    /// If `build` panics, or over the memory limit (as [`alloc`](Self::alloc)).
-    pub fn alloc_cyclic<T: Trace + Send + Sync + 'static>(&self, build: impl FnOnce(Weak<T>) -> T) -> Gc<'_, T> {
-        /// Clears the pending cell if building fails (see `weak.rs`).
-        struct Building(&'static crate::cells::PtrCell);
-        impl Drop for Building {
-            fn drop(&mut self) {
-                Runtime::get().weaks.abandon_pending(self.0);
-            }
-        }
-        let weaks = &self.runtime().weaks;
-        let building = Building(weaks.register_pending());
-        let value = build(Weak::from_cell(building.0));
-        let gc = self.alloc(value);
-        weaks.publish_pending(building.0, gc.header_ptr());
-        std::mem::forget(building);
-        gc
     }
 
     /// Allocate a slice object holding `elements` and return a local pointing to it: the

@@ -1763,7 +1763,7 @@ fn leaked_mutator_scenario() {
     let mut rng = Rng(99);
     let started = Instant::now();
     let mut n = 0_u64;
-    while started.elapsed() < Duration::from_millis(400) {
+    while started.elapsed() < Duration::from_millis(400) && !ledger.nearly_full(1000) {
         {
             let slot = &table[rng.below(table.len())];
             if let Some(old) = slot.swap(Some(leaf(&mu, &ledger)), &mu) {
