@@ -590,6 +590,47 @@ impl<'m> Segment<'m> {
                     self.stack[top] = Value::Bool(self.stack[top].equals(b));
                     continue;
                 }
+                OpCode::Call => {
+                    // The common case: a closure of the right arity, room for a frame, budget
+                    // left (this call is counted here, as `tick` would).
+                    let argc = code[ip] as usize;
+                    if let Value::Obj(callee) = self.stack[self.stack.len() - 1 - argc] {
+                        if callee.as_closure().is_some() {
+                            let function = closure_function(mu, callee);
+                            if function.arity == argc && self.frames.len() < FRAMES_MAX && self.budget > 1 {
+                                self.budget -= 1;
+                                if let Some(f) = self.frames.last_mut() {
+                                    f.ip = ip + 1;
+                                }
+                                base = self.stack.len() - argc - 1;
+                                self.frames.push(Frame { closure: callee, function, ip: 0, base });
+                                self.enter(callee, function, 0, base);
+                                code = self.code;
+                                ip = 0;
+                                continue;
+                            }
+                        }
+                    }
+                }
+                OpCode::Return => {
+                    // The common case: a caller to return to, and no open upvalue to close.
+                    let frames = self.frames.len();
+                    let closes = self.open.last().is_some_and(|u| {
+                        u.into_ref().as_upvalue().and_then(|u| u.open_location()).is_some_and(|loc| loc >= base)
+                    });
+                    if frames > 1 && !closes {
+                        let result = self.stack.pop().expect("a return value");
+                        self.frames.pop();
+                        let caller = self.frames[frames - 2];
+                        self.stack.truncate(base);
+                        self.stack.push(result);
+                        self.enter(caller.closure, caller.function, caller.ip, caller.base);
+                        code = self.code;
+                        base = caller.base;
+                        ip = caller.ip;
+                        continue;
+                    }
+                }
                 OpCode::Add | OpCode::Subtract | OpCode::Multiply | OpCode::Divide | OpCode::Less | OpCode::Greater => {
                     let len = self.stack.len();
                     if let (Value::Number(a), Value::Number(b)) = (self.stack[len - 2], self.stack[len - 1]) {
@@ -630,14 +671,14 @@ impl<'m> Segment<'m> {
     ///
     /// `run` executes twelve opcodes entirely itself and never comes here for them: `Constant`,
     /// `Nil`, `True`, `False`, `Pop`, `GetLocal`, `SetLocal`, `Jump`, `JumpIfFalse`, `Loop`,
-    /// `Not` and `Equal`. It executes seven more when their operands allow it and comes here
-    /// only otherwise, so their arms here handle just that case: `GetGlobal` (an undefined
-    /// global), and `Add`, `Subtract`, `Multiply`, `Divide`, `Less` and `Greater` (operands that
-    /// are not two numbers: string concatenation, or a type error). Every other opcode runs
-    /// only here: calls and returns change the frame `run` keeps in registers, and the rest
+    /// `Not` and `Equal`. It executes nine more in their common case and comes here only
+    /// otherwise: `GetGlobal` (here: an undefined global); `Add`, `Subtract`, `Multiply`,
+    /// `Divide`, `Less` and `Greater` (here: operands that are not two numbers — string
+    /// concatenation, or a type error); `Call` (here: a callee that is not a closure, a wrong
+    /// arity, a full frame stack, or the segment's budget running out) and `Return` (here: an
+    /// upvalue to close, or the script's own return). Every other opcode runs only here
     /// (upvalues, properties, classes, everything that may allocate or yield to a stress
-    /// collection) is rarer or larger and would crowd the hot loop. So each opcode has one
-    /// implementation.
+    /// collection): rarer or larger, it would crowd the hot loop.
     #[inline(never)]
     fn step(&mut self, op: OpCode) -> Step {
         let mu = self.mu;
