@@ -108,17 +108,7 @@ struct Table {
     map: GcWeakMap<Obj, Obj>,
 }
 
-/// Every configuration: stop-the-world, and concurrent under each barrier with per-thread
-/// handshakes and with global stops; checkmark on, no automatic cycles.
-fn configs() -> Vec<Config> {
-    let mut out = vec![Config::default().with_mode(Mode::StopTheWorld)];
-    for barrier in [BarrierKind::Dijkstra, BarrierKind::Yuasa, BarrierKind::Hybrid] {
-        for handshakes in [true, false] {
-            out.push(Config::default().with_mode(Mode::Concurrent).with_barrier(barrier).with_handshakes(handshakes));
-        }
-    }
-    out.into_iter().map(|c| c.with_checkmark(true).with_gc_percent(None)).collect()
-}
+use common::every_config as configs;
 
 /// Two collections: the first finds the garbage dead, the finalizer frees it; `collect`
 /// returns only after that.

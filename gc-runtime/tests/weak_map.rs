@@ -49,17 +49,7 @@ fn obj<'m>(mu: &'m Mutator, ledger: &Arc<Ledger>, key_of: u64) -> Gc<'m, Obj> {
     mu.alloc(Obj { id, canary: id ^ MAGIC, key_of, next: Member::new(), probe })
 }
 
-/// Every configuration the entries' lifetimes must hold in: stop-the-world mode, and
-/// concurrent mode under each barrier, with per-thread handshakes and with global stops.
-fn configs() -> Vec<Config> {
-    let mut out = vec![Config::default().with_mode(Mode::StopTheWorld)];
-    for barrier in [BarrierKind::Dijkstra, BarrierKind::Yuasa, BarrierKind::Hybrid] {
-        for handshakes in [true, false] {
-            out.push(Config::default().with_mode(Mode::Concurrent).with_barrier(barrier).with_handshakes(handshakes));
-        }
-    }
-    out.into_iter().map(|c| c.with_checkmark(true).with_gc_percent(None)).collect()
-}
+use common::every_config as configs;
 
 #[test]
 fn an_entry_lives_exactly_as_long_as_its_key() {

@@ -165,3 +165,17 @@ pub fn serial_with_checkmark() -> std::sync::MutexGuard<'static, ()> {
 pub fn serial_only() -> std::sync::MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|e| e.into_inner())
 }
+
+/// Every configuration a property of the heap must hold in: stop-the-world mode, and
+/// concurrent mode under each barrier with per-thread handshakes and with global stops;
+/// checkmark on, no automatic cycles.
+pub fn every_config() -> Vec<gc_runtime::Config> {
+    use gc_runtime::{BarrierKind, Config, Mode};
+    let mut out = vec![Config::default().with_mode(Mode::StopTheWorld)];
+    for barrier in [BarrierKind::Dijkstra, BarrierKind::Yuasa, BarrierKind::Hybrid] {
+        for handshakes in [true, false] {
+            out.push(Config::default().with_mode(Mode::Concurrent).with_barrier(barrier).with_handshakes(handshakes));
+        }
+    }
+    out.into_iter().map(|c| c.with_checkmark(true).with_gc_percent(None)).collect()
+}
