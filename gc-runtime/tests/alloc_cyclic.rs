@@ -240,3 +240,24 @@ fn build_lists(ledger: &Arc<Ledger>, seed: u64, stop: &AtomicBool, ops: &AtomicU
     }
     ops.fetch_add(n, Ordering::Relaxed);
 }
+
+#[test]
+fn over_the_memory_limit_the_weak_reference_and_its_cell_are_given_back() {
+    #[derive(Trace)]
+    struct Big {
+        me: Weak<Big>,
+        pad: [u8; 16 << 10], // a large object: its allocation always checks the limit
+    }
+    let _s = serial();
+    let mut mu = gc_runtime::attach();
+    mu.collect();
+    let cells = weak_cells();
+    let live = gc_runtime::stats().heap_live;
+    gc_runtime::reconfigure(Config::default().with_gc_percent(None).with_memory_limit(Some(live + 4096))).unwrap();
+    let err = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        mu.alloc_cyclic(|me: Weak<Big>| Big { me, pad: [0; 16 << 10] }).pad.len()
+    }));
+    assert!(err.is_err(), "the allocation is over the limit");
+    gc_runtime::reconfigure(Config::default().with_gc_percent(None)).unwrap();
+    assert_eq!(weak_cells(), cells, "the dropped value's weak reference gave its cell back");
+}
