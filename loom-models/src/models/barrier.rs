@@ -29,6 +29,7 @@ use loom::{
     },
     thread,
 };
+use rusty_fork::rusty_fork_test;
 
 use super::explore;
 use crate::{
@@ -246,60 +247,62 @@ fn check(name: &str, barrier: Barrier) {
     });
 }
 
-#[test]
-fn dijkstra_never_loses_a_moved_pointer() {
-    check("barrier: Dijkstra", DIJKSTRA);
-}
+rusty_fork_test! {
+    #[test]
+    fn dijkstra_never_loses_a_moved_pointer() {
+        check("barrier: Dijkstra", DIJKSTRA);
+    }
 
-#[test]
-fn yuasa_never_loses_a_moved_pointer() {
-    check("barrier: Yuasa", YUASA);
-}
+    #[test]
+    fn yuasa_never_loses_a_moved_pointer() {
+        check("barrier: Yuasa", YUASA);
+    }
 
-#[test]
-fn hybrid_never_loses_a_moved_pointer() {
-    check("barrier: hybrid", HYBRID);
-}
+    #[test]
+    fn hybrid_never_loses_a_moved_pointer() {
+        check("barrier: hybrid", HYBRID);
+    }
 
-/// The control: without a barrier loom finds a schedule that hides `X` (so the model can fail).
-#[test]
-fn without_a_barrier_the_model_finds_the_lost_object() {
-    let lost = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let seen = lost.clone();
-    explore("barrier: none (control)", 6, move || {
-        if run(NONE).contains(&X) {
-            seen.store(true, std::sync::atomic::Ordering::Relaxed);
-        }
-    });
-    assert!(lost.load(std::sync::atomic::Ordering::Relaxed), "loom found no schedule that loses X without a barrier");
-}
+    /// The control: without a barrier loom finds a schedule that hides `X` (so the model can fail).
+    #[test]
+    fn without_a_barrier_the_model_finds_the_lost_object() {
+        let lost = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let seen = lost.clone();
+        explore("barrier: none (control)", 6, move || {
+            if run(NONE).contains(&X) {
+                seen.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+        });
+        assert!(lost.load(std::sync::atomic::Ordering::Relaxed), "loom found no schedule that loses X without a barrier");
+    }
 
-/// Two writers race on `A`'s first slot under the deletion barrier: every execution must mark
-/// every reachable object.
-///
-/// The hybrid barrier is not modelled separately here: it shades what Yuasa shades (the
-/// overwritten pointer, read the same way) and, besides, the stored one, and shading more
-/// never loses an object. Its own paths run in the hybrid barrier model above and in the
-/// handshake models (`ragged.rs`); a separate racing run cost 400k executions, two minutes of
-/// CI, for nothing this one does not check.
-#[test]
-fn yuasa_racing_writers_never_lose_the_start_value() {
-    explore("barrier: Yuasa, racing writers", 2, || {
-        let missed = run_with(YUASA, Some(YUASA));
-        assert!(missed.is_empty(), "objects {missed:?} are reachable but not marked");
-    });
-}
+    /// Two writers race on `A`'s first slot under the deletion barrier: every execution must mark
+    /// every reachable object.
+    ///
+    /// The hybrid barrier is not modelled separately here: it shades what Yuasa shades (the
+    /// overwritten pointer, read the same way) and, besides, the stored one, and shading more
+    /// never loses an object. Its own paths run in the hybrid barrier model above and in the
+    /// handshake models (`ragged.rs`); a separate racing run cost 400k executions, two minutes of
+    /// CI, for nothing this one does not check.
+    #[test]
+    fn yuasa_racing_writers_never_lose_the_start_value() {
+        explore("barrier: Yuasa, racing writers", 2, || {
+            let missed = run_with(YUASA, Some(YUASA));
+            assert!(missed.is_empty(), "objects {missed:?} are reachable but not marked");
+        });
+    }
 
-/// The racers' control: a racer that shades nothing overwrites `X`, the start value, unseen, and
-/// loom finds the schedule where the other mutator moved it into the already scanned `B`.
-#[test]
-fn a_racing_writer_without_a_barrier_loses_the_start_value() {
-    let lost = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let seen = lost.clone();
-    explore("barrier: Yuasa, racing writer without a barrier (control)", 2, move || {
-        if run_with(YUASA, Some(NONE)).contains(&X) {
-            seen.store(true, std::sync::atomic::Ordering::Relaxed);
-        }
-    });
-    assert!(lost.load(std::sync::atomic::Ordering::Relaxed), "loom found no schedule that loses X to the racer");
+    /// The racers' control: a racer that shades nothing overwrites `X`, the start value, unseen, and
+    /// loom finds the schedule where the other mutator moved it into the already scanned `B`.
+    #[test]
+    fn a_racing_writer_without_a_barrier_loses_the_start_value() {
+        let lost = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let seen = lost.clone();
+        explore("barrier: Yuasa, racing writer without a barrier (control)", 2, move || {
+            if run_with(YUASA, Some(NONE)).contains(&X) {
+                seen.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+        });
+        assert!(lost.load(std::sync::atomic::Ordering::Relaxed), "loom found no schedule that loses X to the racer");
+    }
 }

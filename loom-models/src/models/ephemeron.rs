@@ -48,6 +48,7 @@ use loom::{
     },
     thread,
 };
+use rusty_fork::rusty_fork_test;
 
 use super::{
     barrier::{drain_queue, granule, write, Barrier, Heap, A, B, DIJKSTRA, HYBRID, X, Y, YUASA},
@@ -250,55 +251,57 @@ fn check(name: &str, kind: BarrierKind, scenario: Scenario) {
     });
 }
 
-#[test]
-fn a_weak_map_entry_taken_out_across_the_decision_is_marked_under_dijkstra() {
-    check("weak map across a ragged termination: Dijkstra", BarrierKind::Dijkstra, Scenario::RemoveFromMap);
-}
+rusty_fork_test! {
+    #[test]
+    fn a_weak_map_entry_taken_out_across_the_decision_is_marked_under_dijkstra() {
+        check("weak map across a ragged termination: Dijkstra", BarrierKind::Dijkstra, Scenario::RemoveFromMap);
+    }
 
-#[test]
-fn a_weak_map_entry_taken_out_across_the_decision_is_marked_under_yuasa() {
-    check("weak map across a ragged termination: Yuasa", BarrierKind::Yuasa, Scenario::RemoveFromMap);
-}
+    #[test]
+    fn a_weak_map_entry_taken_out_across_the_decision_is_marked_under_yuasa() {
+        check("weak map across a ragged termination: Yuasa", BarrierKind::Yuasa, Scenario::RemoveFromMap);
+    }
 
-#[test]
-fn a_weak_map_entry_taken_out_across_the_decision_is_marked_under_the_hybrid_barrier() {
-    check("weak map across a ragged termination: hybrid", BarrierKind::Hybrid, Scenario::RemoveFromMap);
-}
+    #[test]
+    fn a_weak_map_entry_taken_out_across_the_decision_is_marked_under_the_hybrid_barrier() {
+        check("weak map across a ragged termination: hybrid", BarrierKind::Hybrid, Scenario::RemoveFromMap);
+    }
 
-#[test]
-fn a_weak_upgrade_across_the_decision_is_marked_or_fails_under_yuasa() {
-    check("weak upgrade across a ragged termination: Yuasa", BarrierKind::Yuasa, Scenario::Upgrade);
-}
+    #[test]
+    fn a_weak_upgrade_across_the_decision_is_marked_or_fails_under_yuasa() {
+        check("weak upgrade across a ragged termination: Yuasa", BarrierKind::Yuasa, Scenario::Upgrade);
+    }
 
-#[test]
-fn a_weak_upgrade_across_the_decision_is_marked_or_fails() {
-    check("weak upgrade across a ragged termination: Dijkstra", BarrierKind::Dijkstra, Scenario::Upgrade);
-}
+    #[test]
+    fn a_weak_upgrade_across_the_decision_is_marked_or_fails() {
+        check("weak upgrade across a ragged termination: Dijkstra", BarrierKind::Dijkstra, Scenario::Upgrade);
+    }
 
-#[test]
-fn a_weak_read_that_is_not_counted_is_caught() {
-    find_losing_schedule("weak map across a ragged termination: Dijkstra, reads not counted (control)", 2, || {
-        run(BarrierKind::Dijkstra, Rules::NoCount, Scenario::RemoveFromMap).contains(&Y)
-    });
-}
+    #[test]
+    fn a_weak_read_that_is_not_counted_is_caught() {
+        find_losing_schedule("weak map across a ragged termination: Dijkstra, reads not counted (control)", 2, || {
+            run(BarrierKind::Dijkstra, Rules::NoCount, Scenario::RemoveFromMap).contains(&Y)
+        });
+    }
 
-#[test]
-fn a_decision_without_the_ephemeron_pass_is_caught() {
-    find_losing_schedule("weak map across a ragged termination: Dijkstra, no pass (control)", 2, || {
-        run(BarrierKind::Dijkstra, Rules::NoPass, Scenario::RemoveFromMap).contains(&Y)
-    });
-}
+    #[test]
+    fn a_decision_without_the_ephemeron_pass_is_caught() {
+        find_losing_schedule("weak map across a ragged termination: Dijkstra, no pass (control)", 2, || {
+            run(BarrierKind::Dijkstra, Rules::NoPass, Scenario::RemoveFromMap).contains(&Y)
+        });
+    }
 
-#[test]
-fn a_removal_that_shades_before_the_read_is_caught_under_yuasa() {
-    find_losing_schedule("weak map across a ragged termination: Yuasa, removal shades first (control)", 2, || {
-        run(BarrierKind::Yuasa, Rules::ShadeOnRemove, Scenario::RemoveFromMap).contains(&Y)
-    });
-}
+    #[test]
+    fn a_removal_that_shades_before_the_read_is_caught_under_yuasa() {
+        find_losing_schedule("weak map across a ragged termination: Yuasa, removal shades first (control)", 2, || {
+            run(BarrierKind::Yuasa, Rules::ShadeOnRemove, Scenario::RemoveFromMap).contains(&Y)
+        });
+    }
 
-#[test]
-fn an_upgrade_that_checks_the_verdict_first_is_caught() {
-    find_losing_schedule("weak upgrade across a ragged termination: Dijkstra, verdict read first (control)", 2, || {
-        run(BarrierKind::Dijkstra, Rules::VerdictFirst, Scenario::Upgrade).contains(&Y)
-    });
+    #[test]
+    fn an_upgrade_that_checks_the_verdict_first_is_caught() {
+        find_losing_schedule("weak upgrade across a ragged termination: Dijkstra, verdict read first (control)", 2, || {
+            run(BarrierKind::Dijkstra, Rules::VerdictFirst, Scenario::Upgrade).contains(&Y)
+        });
+    }
 }

@@ -16,6 +16,7 @@ use loom::{
     },
     thread,
 };
+use rusty_fork::rusty_fork_test;
 
 use super::explore;
 use crate::handshake::Handshake;
@@ -89,55 +90,57 @@ struct Shared {
     in_user_code: Arc<AtomicUsize>,
 }
 
-#[test]
-fn stop_the_world_excludes_user_code_and_sees_every_private_buffer() {
-    explore("handshake", 3, || {
-        let shared = Shared {
-            hs: Arc::new(Handshake::default()),
-            published: Arc::new(AtomicUsize::new(0)),
-            in_user_code: Arc::new(AtomicUsize::new(0)),
-        };
-        let buffers = [Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0))];
-        // Mutator 1 detaches and re-attaches between two safepoints.
-        let m1 = {
-            let (shared, private) = (shared.clone(), buffers[0].clone());
-            thread::spawn(move || {
-                let m = Mutator::register(&shared, private);
-                m.shade();
-                m.safepoint();
-                m.detach();
-                m.attach();
-                m.shade();
-                m.safepoint();
-                m.leave();
-            })
-        };
-        // Mutator 2 shades and leaves.
-        let m2 = {
-            let (shared, private) = (shared.clone(), buffers[1].clone());
-            thread::spawn(move || {
-                let m = Mutator::register(&shared, private);
-                m.shade();
-                m.safepoint();
-                m.leave();
-            })
-        };
+rusty_fork_test! {
+    #[test]
+    fn stop_the_world_excludes_user_code_and_sees_every_private_buffer() {
+        explore("handshake", 3, || {
+            let shared = Shared {
+                hs: Arc::new(Handshake::default()),
+                published: Arc::new(AtomicUsize::new(0)),
+                in_user_code: Arc::new(AtomicUsize::new(0)),
+            };
+            let buffers = [Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0))];
+            // Mutator 1 detaches and re-attaches between two safepoints.
+            let m1 = {
+                let (shared, private) = (shared.clone(), buffers[0].clone());
+                thread::spawn(move || {
+                    let m = Mutator::register(&shared, private);
+                    m.shade();
+                    m.safepoint();
+                    m.detach();
+                    m.attach();
+                    m.shade();
+                    m.safepoint();
+                    m.leave();
+                })
+            };
+            // Mutator 2 shades and leaves.
+            let m2 = {
+                let (shared, private) = (shared.clone(), buffers[1].clone());
+                thread::spawn(move || {
+                    let m = Mutator::register(&shared, private);
+                    m.shade();
+                    m.safepoint();
+                    m.leave();
+                })
+            };
 
-        shared.hs.stop_the_world(WARN_AFTER);
-        assert_eq!(
-            shared.in_user_code.load(Ordering::SeqCst),
-            0,
-            "a mutator runs user code while the world is stopped"
-        );
-        for b in &buffers {
-            assert_eq!(b.load(Ordering::SeqCst), 0, "a stopped mutator kept grey objects private");
-        }
-        shared.hs.start_the_world();
-        shared.hs.ragged_flush(WARN_AFTER);
+            shared.hs.stop_the_world(WARN_AFTER);
+            assert_eq!(
+                shared.in_user_code.load(Ordering::SeqCst),
+                0,
+                "a mutator runs user code while the world is stopped"
+            );
+            for b in &buffers {
+                assert_eq!(b.load(Ordering::SeqCst), 0, "a stopped mutator kept grey objects private");
+            }
+            shared.hs.start_the_world();
+            shared.hs.ragged_flush(WARN_AFTER);
 
-        m1.join().unwrap();
-        m2.join().unwrap();
-        assert_eq!(shared.published.load(Ordering::SeqCst), 3, "every shade was published exactly once");
-        assert_eq!(shared.hs.counts(), crate::handshake::MutatorCounts::default());
-    });
+            m1.join().unwrap();
+            m2.join().unwrap();
+            assert_eq!(shared.published.load(Ordering::SeqCst), 3, "every shade was published exactly once");
+            assert_eq!(shared.hs.counts(), crate::handshake::MutatorCounts::default());
+        });
+    }
 }

@@ -58,6 +58,7 @@ use loom::{
     },
     thread,
 };
+use rusty_fork::rusty_fork_test;
 
 use super::{
     barrier::{
@@ -429,75 +430,6 @@ fn check_start(name: &str, kind: BarrierKind, rounds: usize) {
     });
 }
 
-/// Explore a model expected to fail until loom finds a failing schedule.
-fn control(name: &str, bound: usize, model: impl Fn() -> bool + Sync + Send + 'static) {
-    find_losing_schedule(name, bound, model);
-}
-
-#[test]
-fn a_handshake_start_with_dijkstra_needs_one_round() {
-    check_start("ragged start: Dijkstra, one round", BarrierKind::Dijkstra, 1);
-}
-
-#[test]
-fn a_handshake_start_with_yuasa_needs_two_rounds() {
-    check_start("ragged start: Yuasa, two rounds", BarrierKind::Yuasa, 2);
-}
-
-#[test]
-fn a_handshake_start_with_the_hybrid_barrier_needs_two_rounds() {
-    check_start("ragged start: hybrid, two rounds", BarrierKind::Hybrid, 2);
-}
-
-/// Control: scanning before every mutator answered loses `X` under Dijkstra.
-#[test]
-fn a_start_that_does_not_wait_for_answers_is_caught() {
-    control("ragged start: Dijkstra, no round (control)", 2, || start(BarrierKind::Dijkstra, 0, true).contains(&X));
-}
-
-/// In the window, a store into an object another mutator allocated black is shaded.
-#[test]
-fn a_handshake_start_shades_stores_into_objects_allocated_black_in_the_window() {
-    explore("ragged start: Dijkstra, black allocation in the window", 2, || {
-        let missed = start_black(WindowRule::AnyView);
-        assert!(missed.is_empty(), "objects {missed:?} are reachable but not marked");
-    });
-}
-
-/// Control: without insertion shades in the window, `M2` hides `X` in black `Y`.
-#[test]
-fn a_window_without_insertion_shades_is_caught() {
-    control("ragged start: Dijkstra, no shade in the window (control)", 2, || {
-        start_black(WindowRule::Never).contains(&X)
-    });
-}
-
-/// Control: shading only after the storing thread's own answer is not enough: `M2` has not
-/// answered, `M1` has.
-#[test]
-fn a_window_that_shades_after_the_own_answer_only_is_caught() {
-    control("ragged start: Dijkstra, shade after own answer (control)", 2, || {
-        start_black(WindowRule::OwnView).contains(&X)
-    });
-}
-
-/// Control: one round is not enough for the snapshot barrier.
-#[test]
-fn a_yuasa_start_with_one_round_is_caught() {
-    control("ragged start: Yuasa, one round (control)", 2, || start(BarrierKind::Yuasa, 1, true).contains(&X));
-}
-
-/// Control: a window whose barrier never sees an allocation view (the mutators take none when
-/// they answer) does not shade what `M1` stores after answering; the store can land in `B`
-/// after `B` was scanned. Taking the view at the answer is what makes the answering thread's
-/// own stores shade (`BarrierState::shades_new`).
-#[test]
-fn a_window_whose_answers_take_no_views_is_caught() {
-    control("ragged start: Dijkstra, answers take no views (control)", 2, || {
-        start(BarrierKind::Dijkstra, 1, false).contains(&X)
-    });
-}
-
 /// Explore a termination model that must mark everything reachable by its decision. Two
 /// preemptions: with the collector on the main thread, every control's losing schedule needs
 /// at most two (at three, the one-mutator models pass too, at 0.8–1.0 M executions each,
@@ -509,124 +441,194 @@ fn check_termination(name: &str, model: impl Fn() -> Vec<usize> + Sync + Send + 
     });
 }
 
-#[test]
-fn a_handshake_termination_decides_only_when_everything_reachable_is_marked() {
-    check_termination("ragged termination: Dijkstra, stamp checked", || {
-        terminate(BarrierKind::Dijkstra, Decision::Stamp, false)
-    });
+/// Explore a model expected to fail until loom finds a failing schedule.
+fn control(name: &str, bound: usize, model: impl Fn() -> bool + Sync + Send + 'static) {
+    find_losing_schedule(name, bound, model);
 }
 
-/// Under Yuasa the mutator's clearing of `A` shades `X` (the deletion barrier) into its
-/// private buffer, where only the stamp shows it; its store into `B` shades nothing.
-#[test]
-fn a_handshake_termination_under_yuasa_decides_only_when_everything_reachable_is_marked() {
-    check_termination("ragged termination: Yuasa, stamp checked", || {
-        terminate(BarrierKind::Yuasa, Decision::Stamp, false)
-    });
-}
+rusty_fork_test! {
+    #[test]
+    fn a_handshake_start_with_dijkstra_needs_one_round() {
+        check_start("ragged start: Dijkstra, one round", BarrierKind::Dijkstra, 1);
+    }
 
-#[test]
-fn a_handshake_termination_under_the_hybrid_barrier_decides_only_when_everything_reachable_is_marked() {
-    check_termination("ragged termination: hybrid, stamp checked", || {
-        terminate(BarrierKind::Hybrid, Decision::Stamp, false)
-    });
-}
+    #[test]
+    fn a_handshake_start_with_yuasa_needs_two_rounds() {
+        check_start("ragged start: Yuasa, two rounds", BarrierKind::Yuasa, 2);
+    }
 
-/// A worker that took `A` and `B` before the collector's first stamp, and scans them during
-/// the round: only the busy count in the stamp shows that.
-#[test]
-fn a_handshake_termination_sees_a_worker_busy_since_before_the_round() {
-    check_termination("ragged termination: Dijkstra, a worker busy since before the round", || {
-        terminate(BarrierKind::Dijkstra, Decision::Stamp, true)
-    });
-}
+    #[test]
+    fn a_handshake_start_with_the_hybrid_barrier_needs_two_rounds() {
+        check_start("ragged start: hybrid, two rounds", BarrierKind::Hybrid, 2);
+    }
 
-/// Two mutators, one answering late and then assisting: the grey object protecting `X` is
-/// in the late one's buffer when the round starts.
-#[test]
-fn a_handshake_termination_with_a_late_mutator_decides_only_when_everything_reachable_is_marked() {
-    check_termination("ragged termination, two mutators: Dijkstra, stamp checked", || {
-        terminate_late(BarrierKind::Dijkstra, Decision::Stamp)
-    });
-}
+    /// Control: scanning before every mutator answered loses `X` under Dijkstra.
+    #[test]
+    fn a_start_that_does_not_wait_for_answers_is_caught() {
+        control("ragged start: Dijkstra, no round (control)", 2, || start(BarrierKind::Dijkstra, 0, true).contains(&X));
+    }
 
-#[test]
-fn a_handshake_termination_with_a_late_mutator_under_yuasa_decides_only_when_everything_reachable_is_marked() {
-    check_termination("ragged termination, two mutators: Yuasa, stamp checked", || {
-        terminate_late(BarrierKind::Yuasa, Decision::Stamp)
-    });
-}
+    /// In the window, a store into an object another mutator allocated black is shaded.
+    #[test]
+    fn a_handshake_start_shades_stores_into_objects_allocated_black_in_the_window() {
+        explore("ragged start: Dijkstra, black allocation in the window", 2, || {
+            let missed = start_black(WindowRule::AnyView);
+            assert!(missed.is_empty(), "objects {missed:?} are reachable but not marked");
+        });
+    }
 
-#[test]
-fn a_handshake_termination_with_a_late_mutator_under_the_hybrid_barrier_decides_only_when_everything_reachable_is_marked(
-) {
-    check_termination("ragged termination, two mutators: hybrid, stamp checked", || {
-        terminate_late(BarrierKind::Hybrid, Decision::Stamp)
-    });
-}
+    /// Control: without insertion shades in the window, `M2` hides `X` in black `Y`.
+    #[test]
+    fn a_window_without_insertion_shades_is_caught() {
+        control("ragged start: Dijkstra, no shade in the window (control)", 2, || {
+            start_black(WindowRule::Never).contains(&X)
+        });
+    }
 
-/// Control: deciding on an empty queue alone, without the stamp, loses `Y`.
-#[test]
-fn a_termination_without_the_stamp_is_caught() {
-    control("ragged termination: Dijkstra, no stamp (control)", 2, || {
-        terminate(BarrierKind::Dijkstra, Decision::NoStamp, false).contains(&Y)
-    });
-}
+    /// Control: shading only after the storing thread's own answer is not enough: `M2` has not
+    /// answered, `M1` has.
+    #[test]
+    fn a_window_that_shades_after_the_own_answer_only_is_caught() {
+        control("ragged start: Dijkstra, shade after own answer (control)", 2, || {
+            start_black(WindowRule::OwnView).contains(&X)
+        });
+    }
 
-/// Control: the same under Yuasa, where `X` waits in the buffer as a deleted value.
-#[test]
-fn a_yuasa_termination_without_the_stamp_is_caught() {
-    control("ragged termination: Yuasa, no stamp (control)", 2, || {
-        terminate(BarrierKind::Yuasa, Decision::NoStamp, false).contains(&Y)
-    });
-}
+    /// Control: one round is not enough for the snapshot barrier.
+    #[test]
+    fn a_yuasa_start_with_one_round_is_caught() {
+        control("ragged start: Yuasa, one round (control)", 2, || start(BarrierKind::Yuasa, 1, true).contains(&X));
+    }
 
-/// Control: the same under the hybrid barrier.
-#[test]
-fn a_hybrid_termination_without_the_stamp_is_caught() {
-    control("ragged termination: hybrid, no stamp (control)", 2, || {
-        terminate(BarrierKind::Hybrid, Decision::NoStamp, false).contains(&Y)
-    });
-}
+    /// Control: a window whose barrier never sees an allocation view (the mutators take none when
+    /// they answer) does not shade what `M1` stores after answering; the store can land in `B`
+    /// after `B` was scanned. Taking the view at the answer is what makes the answering thread's
+    /// own stores shade (`BarrierState::shades_new`).
+    #[test]
+    fn a_window_whose_answers_take_no_views_is_caught() {
+        control("ragged start: Dijkstra, answers take no views (control)", 2, || {
+            start(BarrierKind::Dijkstra, 1, false).contains(&X)
+        });
+    }
 
-/// Control: the stamp read before the queue is found done — the worker takes and finishes
-/// the last grey work between the two reads.
-#[test]
-fn a_termination_that_reads_the_stamp_first_is_caught() {
-    control("ragged termination: Dijkstra, stamp read first (control)", 2, || {
-        terminate(BarrierKind::Dijkstra, Decision::StampReadFirst, false).contains(&Y)
-    });
-}
+    #[test]
+    fn a_handshake_termination_decides_only_when_everything_reachable_is_marked() {
+        check_termination("ragged termination: Dijkstra, stamp checked", || {
+            terminate(BarrierKind::Dijkstra, Decision::Stamp, false)
+        });
+    }
 
-/// Control: a stamp without the busy count misses the worker busy since before the round.
-#[test]
-fn a_termination_without_the_busy_count_is_caught() {
-    control("ragged termination: Dijkstra, stamp without busy count (control)", 2, || {
-        terminate(BarrierKind::Dijkstra, Decision::EntriesOnly, true).contains(&Y)
-    });
-}
+    /// Under Yuasa the mutator's clearing of `A` shades `X` (the deletion barrier) into its
+    /// private buffer, where only the stamp shows it; its store into `B` shades nothing.
+    #[test]
+    fn a_handshake_termination_under_yuasa_decides_only_when_everything_reachable_is_marked() {
+        check_termination("ragged termination: Yuasa, stamp checked", || {
+            terminate(BarrierKind::Yuasa, Decision::Stamp, false)
+        });
+    }
 
-/// Control: two mutators, no stamp — the late mutator publishes `A` and takes it back as an
-/// assist within the round, while the early one holds `X` in its buffer.
-#[test]
-fn a_termination_with_a_late_mutator_without_the_stamp_is_caught() {
-    control("ragged termination, two mutators: Dijkstra, no stamp (control)", 2, || {
-        terminate_late(BarrierKind::Dijkstra, Decision::NoStamp).contains(&Y)
-    });
-}
+    #[test]
+    fn a_handshake_termination_under_the_hybrid_barrier_decides_only_when_everything_reachable_is_marked() {
+        check_termination("ragged termination: hybrid, stamp checked", || {
+            terminate(BarrierKind::Hybrid, Decision::Stamp, false)
+        });
+    }
 
-/// Control: the same under Yuasa (`X` shaded by its deletion from `A`).
-#[test]
-fn a_yuasa_termination_with_a_late_mutator_without_the_stamp_is_caught() {
-    control("ragged termination, two mutators: Yuasa, no stamp (control)", 2, || {
-        terminate_late(BarrierKind::Yuasa, Decision::NoStamp).contains(&Y)
-    });
-}
+    /// A worker that took `A` and `B` before the collector's first stamp, and scans them during
+    /// the round: only the busy count in the stamp shows that.
+    #[test]
+    fn a_handshake_termination_sees_a_worker_busy_since_before_the_round() {
+        check_termination("ragged termination: Dijkstra, a worker busy since before the round", || {
+            terminate(BarrierKind::Dijkstra, Decision::Stamp, true)
+        });
+    }
 
-/// Control: the same under the hybrid barrier.
-#[test]
-fn a_hybrid_termination_with_a_late_mutator_without_the_stamp_is_caught() {
-    control("ragged termination, two mutators: hybrid, no stamp (control)", 2, || {
-        terminate_late(BarrierKind::Hybrid, Decision::NoStamp).contains(&Y)
-    });
+    /// Two mutators, one answering late and then assisting: the grey object protecting `X` is
+    /// in the late one's buffer when the round starts.
+    #[test]
+    fn a_handshake_termination_with_a_late_mutator_decides_only_when_everything_reachable_is_marked() {
+        check_termination("ragged termination, two mutators: Dijkstra, stamp checked", || {
+            terminate_late(BarrierKind::Dijkstra, Decision::Stamp)
+        });
+    }
+
+    #[test]
+    fn a_handshake_termination_with_a_late_mutator_under_yuasa_decides_only_when_everything_reachable_is_marked() {
+        check_termination("ragged termination, two mutators: Yuasa, stamp checked", || {
+            terminate_late(BarrierKind::Yuasa, Decision::Stamp)
+        });
+    }
+
+    #[test]
+    fn a_handshake_termination_with_a_late_mutator_under_the_hybrid_barrier_decides_only_when_everything_reachable_is_marked() {
+        check_termination("ragged termination, two mutators: hybrid, stamp checked", || {
+            terminate_late(BarrierKind::Hybrid, Decision::Stamp)
+        });
+    }
+
+    /// Control: deciding on an empty queue alone, without the stamp, loses `Y`.
+    #[test]
+    fn a_termination_without_the_stamp_is_caught() {
+        control("ragged termination: Dijkstra, no stamp (control)", 2, || {
+            terminate(BarrierKind::Dijkstra, Decision::NoStamp, false).contains(&Y)
+        });
+    }
+
+    /// Control: the same under Yuasa, where `X` waits in the buffer as a deleted value.
+    #[test]
+    fn a_yuasa_termination_without_the_stamp_is_caught() {
+        control("ragged termination: Yuasa, no stamp (control)", 2, || {
+            terminate(BarrierKind::Yuasa, Decision::NoStamp, false).contains(&Y)
+        });
+    }
+
+    /// Control: the same under the hybrid barrier.
+    #[test]
+    fn a_hybrid_termination_without_the_stamp_is_caught() {
+        control("ragged termination: hybrid, no stamp (control)", 2, || {
+            terminate(BarrierKind::Hybrid, Decision::NoStamp, false).contains(&Y)
+        });
+    }
+
+    /// Control: the stamp read before the queue is found done — the worker takes and finishes
+    /// the last grey work between the two reads.
+    #[test]
+    fn a_termination_that_reads_the_stamp_first_is_caught() {
+        control("ragged termination: Dijkstra, stamp read first (control)", 2, || {
+            terminate(BarrierKind::Dijkstra, Decision::StampReadFirst, false).contains(&Y)
+        });
+    }
+
+    /// Control: a stamp without the busy count misses the worker busy since before the round.
+    #[test]
+    fn a_termination_without_the_busy_count_is_caught() {
+        control("ragged termination: Dijkstra, stamp without busy count (control)", 2, || {
+            terminate(BarrierKind::Dijkstra, Decision::EntriesOnly, true).contains(&Y)
+        });
+    }
+
+    /// Control: two mutators, no stamp — the late mutator publishes `A` and takes it back as an
+    /// assist within the round, while the early one holds `X` in its buffer.
+    #[test]
+    fn a_termination_with_a_late_mutator_without_the_stamp_is_caught() {
+        control("ragged termination, two mutators: Dijkstra, no stamp (control)", 2, || {
+            terminate_late(BarrierKind::Dijkstra, Decision::NoStamp).contains(&Y)
+        });
+    }
+
+    /// Control: the same under Yuasa (`X` shaded by its deletion from `A`).
+    #[test]
+    fn a_yuasa_termination_with_a_late_mutator_without_the_stamp_is_caught() {
+        control("ragged termination, two mutators: Yuasa, no stamp (control)", 2, || {
+            terminate_late(BarrierKind::Yuasa, Decision::NoStamp).contains(&Y)
+        });
+    }
+
+    /// Control: the same under the hybrid barrier.
+    #[test]
+    fn a_hybrid_termination_with_a_late_mutator_without_the_stamp_is_caught() {
+        control("ragged termination, two mutators: hybrid, no stamp (control)", 2, || {
+            terminate_late(BarrierKind::Hybrid, Decision::NoStamp).contains(&Y)
+        });
+    }
 }

@@ -16,6 +16,7 @@ use loom::{
     },
     thread,
 };
+use rusty_fork::rusty_fork_test;
 
 use super::explore;
 use crate::grey_queue::{GreyQueue, ShadeBuffer};
@@ -74,22 +75,24 @@ fn run(publish_before_leaving: bool) -> bool {
     here && there
 }
 
-#[test]
-fn quiescence_is_seen_only_after_all_work_is_done() {
-    explore("shade queue", 4, || {
-        assert!(run(true), "a marker saw a quiescent queue while work was in transit");
-    });
-}
+rusty_fork_test! {
+    #[test]
+    fn quiescence_is_seen_only_after_all_work_is_done() {
+        explore("shade queue", 4, || {
+            assert!(run(true), "a marker saw a quiescent queue while work was in transit");
+        });
+    }
 
-/// The control: leaving the busy state before publishing is caught.
-#[test]
-fn leaving_busy_before_publishing_is_caught() {
-    let caught = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let seen = caught.clone();
-    explore("shade queue: leave busy before publishing (control)", 4, move || {
-        if !run(false) {
-            seen.store(true, std::sync::atomic::Ordering::Relaxed);
-        }
-    });
-    assert!(caught.load(std::sync::atomic::Ordering::Relaxed), "loom found no schedule that loses work in transit");
+    /// The control: leaving the busy state before publishing is caught.
+    #[test]
+    fn leaving_busy_before_publishing_is_caught() {
+        let caught = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let seen = caught.clone();
+        explore("shade queue: leave busy before publishing (control)", 4, move || {
+            if !run(false) {
+                seen.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+        });
+        assert!(caught.load(std::sync::atomic::Ordering::Relaxed), "loom found no schedule that loses work in transit");
+    }
 }

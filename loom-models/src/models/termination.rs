@@ -17,6 +17,7 @@ use loom::{
     },
     thread,
 };
+use rusty_fork::rusty_fork_test;
 
 use super::explore;
 use crate::{grey_queue::GreyQueue, grey_queue::ShadeBuffer, handshake::Handshake};
@@ -95,24 +96,26 @@ fn run(flush_when_parking: bool) -> (usize, usize) {
     collector.join().unwrap()
 }
 
-#[test]
-fn accepted_termination_has_seen_every_shaded_object() {
-    explore("termination", 6, || {
-        let (shaded, reached) = run(true);
-        assert_eq!(shaded, reached, "termination accepted with grey objects still private");
-    });
-}
+rusty_fork_test! {
+    #[test]
+    fn accepted_termination_has_seen_every_shaded_object() {
+        explore("termination", 6, || {
+            let (shaded, reached) = run(true);
+            assert_eq!(shaded, reached, "termination accepted with grey objects still private");
+        });
+    }
 
-/// The control: a mutator that skips its flush while the collector waits for it is caught.
-#[test]
-fn a_mutator_that_keeps_its_buffer_when_asked_is_caught() {
-    let caught = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let seen = caught.clone();
-    explore("termination: no flush at safepoints (control)", 6, move || {
-        let (shaded, reached) = run(false);
-        if shaded != reached {
-            seen.store(true, std::sync::atomic::Ordering::Relaxed);
-        }
-    });
-    assert!(caught.load(std::sync::atomic::Ordering::Relaxed), "loom found no schedule that loses a grey object");
+    /// The control: a mutator that skips its flush while the collector waits for it is caught.
+    #[test]
+    fn a_mutator_that_keeps_its_buffer_when_asked_is_caught() {
+        let caught = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let seen = caught.clone();
+        explore("termination: no flush at safepoints (control)", 6, move || {
+            let (shaded, reached) = run(false);
+            if shaded != reached {
+                seen.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+        });
+        assert!(caught.load(std::sync::atomic::Ordering::Relaxed), "loom found no schedule that loses a grey object");
+    }
 }
