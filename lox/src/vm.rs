@@ -491,8 +491,10 @@ impl<'m> Segment<'m> {
     // ---- the loop ----
 
     /// The dispatch loop. The instruction pointer, the code and the frame's stack base live in
-    /// local variables (registers) for the common instructions, which run inline (global reads
-    /// and arithmetic only in their common case: a defined global, number operands); every
+    /// local variables (registers) for the common instructions, which run inline (global reads,
+    /// arithmetic, calls, returns, method invocations and field accesses only in their common
+    /// case: a defined global, number operands, a closure or method of the right arity, a
+    /// field the instance has); every
     /// other instruction, and those cases' remainder, goes through [`Segment::step`] with the
     /// pointer written back to `self.ip` first and the frame reloaded afterwards (calls and
     /// returns change it).
@@ -591,24 +593,95 @@ impl<'m> Segment<'m> {
                     continue;
                 }
                 OpCode::Call => {
-                    // The common case: a closure of the right arity, room for a frame, budget
-                    // left (this call is counted here, as `tick` would).
+                    // The common cases: a closure of the right arity, or a class whose
+                    // initializer is one (or a class without one, called with no argument,
+                    // not in a stress run's collection point); room for a frame, budget left
+                    // (this call is counted here, as `tick` would).
                     let argc = code[ip] as usize;
-                    if let Value::Obj(callee) = self.stack[self.stack.len() - 1 - argc] {
+                    let callee_at = self.stack.len() - 1 - argc;
+                    if let Value::Obj(callee) = self.stack[callee_at] {
                         if callee.as_closure().is_some() {
                             let function = closure_function(mu, callee);
-                            if function.arity == argc && self.frames.len() < FRAMES_MAX && self.budget > 1 {
-                                self.budget -= 1;
-                                if let Some(f) = self.frames.last_mut() {
-                                    f.ip = ip + 1;
-                                }
-                                base = self.stack.len() - argc - 1;
-                                self.frames.push(Frame { closure: callee, function, ip: 0, base });
-                                self.enter(callee, function, 0, base);
+                            if self.can_enter_fast(function, argc) {
+                                base = self.enter_fast(callee, function, argc, ip + 1);
                                 code = self.code;
                                 ip = 0;
                                 continue;
                             }
+                        } else if let Some(class) = callee.into_ref().as_class() {
+                            if !self.stress_pending {
+                                match class.initializer(mu) {
+                                    Some(init) => {
+                                        let function = closure_function(mu, init);
+                                        if self.can_enter_fast(function, argc) {
+                                            self.stack[callee_at] = Value::Obj(Obj::instance(mu, callee));
+                                            base = self.enter_fast(init, function, argc, ip + 1);
+                                            code = self.code;
+                                            ip = 0;
+                                            continue;
+                                        }
+                                    }
+                                    None if argc == 0 && self.budget > 1 => {
+                                        self.budget -= 1;
+                                        self.stack[callee_at] = Value::Obj(Obj::instance(mu, callee));
+                                        ip += 1;
+                                        continue;
+                                    }
+                                    None => {}
+                                }
+                            }
+                        }
+                    }
+                }
+                OpCode::Invoke => {
+                    // The common case: a method (not a field holding a callable) of the
+                    // receiver's class, called with the right arity, room for a frame and
+                    // budget left.
+                    let name = self.function.constants[code[ip] as usize].value(mu).as_obj();
+                    let argc = code[ip + 1] as usize;
+                    let receiver = self.stack[self.stack.len() - 1 - argc];
+                    let instance = receiver.as_obj().and_then(|o| o.into_ref().as_instance());
+                    if let (Some(name), Some(instance)) = (name, instance) {
+                        if instance.fields.get(mu, name).is_none() {
+                            let class = instance.class(mu).into_ref().as_class().expect("a class");
+                            if let Some(method) = class.find_method(mu, name) {
+                                let function = closure_function(mu, method);
+                                if self.can_enter_fast(function, argc) {
+                                    base = self.enter_fast(method, function, argc, ip + 2);
+                                    code = self.code;
+                                    ip = 0;
+                                    continue;
+                                }
+                            }
+                        }
+                    }
+                }
+                OpCode::GetProperty => {
+                    // The common case: a field of an instance.
+                    let name = self.function.constants[code[ip] as usize].value(mu).as_obj();
+                    let top = self.stack.len() - 1;
+                    let instance = self.stack[top].as_obj().and_then(|o| o.into_ref().as_instance());
+                    if let (Some(name), Some(instance)) = (name, instance) {
+                        if let Some(field) = instance.fields.get(mu, name) {
+                            self.stack[top] = field.value(mu);
+                            ip += 1;
+                            continue;
+                        }
+                    }
+                }
+                OpCode::SetProperty => {
+                    // The common case: a field the instance already has.
+                    let name = self.function.constants[code[ip] as usize].value(mu).as_obj();
+                    let len = self.stack.len();
+                    let instance = self.stack[len - 2].as_obj().and_then(|o| o.into_ref().as_instance());
+                    if let (Some(name), Some(instance)) = (name, instance) {
+                        if let Some(field) = instance.fields.get(mu, name) {
+                            let value = self.stack[len - 1];
+                            field.set(value);
+                            self.stack[len - 2] = value;
+                            self.stack.pop();
+                            ip += 1;
+                            continue;
                         }
                     }
                 }
@@ -671,14 +744,23 @@ impl<'m> Segment<'m> {
     ///
     /// `run` executes twelve opcodes entirely itself and never comes here for them: `Constant`,
     /// `Nil`, `True`, `False`, `Pop`, `GetLocal`, `SetLocal`, `Jump`, `JumpIfFalse`, `Loop`,
-    /// `Not` and `Equal`. It executes nine more in their common case and comes here only
-    /// otherwise: `GetGlobal` (here: an undefined global); `Add`, `Subtract`, `Multiply`,
-    /// `Divide`, `Less` and `Greater` (here: operands that are not two numbers — string
-    /// concatenation, or a type error); `Call` (here: a callee that is not a closure, a wrong
-    /// arity, a full frame stack, or the segment's budget running out) and `Return` (here: an
-    /// upvalue to close, or the script's own return). Every other opcode runs only here
-    /// (upvalues, properties, classes, everything that may allocate or yield to a stress
-    /// collection): rarer or larger, it would crowd the hot loop.
+    /// `Not` and `Equal`. It executes twelve more in their common case and comes here only
+    /// otherwise:
+    /// - `GetGlobal`: an undefined global;
+    /// - `Add`, `Subtract`, `Multiply`, `Divide`, `Less` and `Greater`: operands that are not
+    ///   two numbers (string concatenation, or a type error);
+    /// - `Call`: a callee that is neither a closure nor a class (a native, a bound method, an
+    ///   error), a wrong arity, a full frame stack, the segment's budget running out, or a class
+    ///   at a stress run's collection point;
+    /// - `Invoke`: a field holding the callee, a missing method, or the cases of `Call`;
+    /// - `GetProperty`: a method to bind, or a receiver that is not an instance;
+    /// - `SetProperty`: a new field (which may grow the table), or a receiver that is not an
+    ///   instance;
+    /// - `Return`: an upvalue to close, or the script's own return.
+    ///
+    /// Every other opcode runs only here (upvalues, global definitions, classes, `super`,
+    /// everything else that may allocate or yield to a stress collection): rarer or larger, it
+    /// would crowd the hot loop.
     #[inline(never)]
     fn step(&mut self, op: OpCode) -> Step {
         let mu = self.mu;
@@ -826,6 +908,28 @@ impl<'m> Segment<'m> {
             | OpCode::Equal => unreachable!("`run` executes {op:?} itself"),
         }
         Ok(())
+    }
+
+    /// Whether a call of `function` with `argc` arguments can take the dispatch loop's fast
+    /// path: the right arity, room for a frame, and budget left (`enter_fast` counts the call
+    /// as `tick` would, without ending the segment).
+    #[inline(always)]
+    fn can_enter_fast(&self, function: &Function, argc: usize) -> bool {
+        function.arity == argc && self.frames.len() < FRAMES_MAX && self.budget > 1
+    }
+
+    /// Push a frame for `closure` (its callee slot and `argc` arguments on top of the stack),
+    /// after saving `return_ip` in the caller's frame; returns the new frame's stack base.
+    #[inline(always)]
+    fn enter_fast(&mut self, closure: Gc<'m, Obj>, function: &'m Function, argc: usize, return_ip: usize) -> usize {
+        self.budget -= 1;
+        if let Some(f) = self.frames.last_mut() {
+            f.ip = return_ip;
+        }
+        let base = self.stack.len() - argc - 1;
+        self.frames.push(Frame { closure, function, ip: 0, base });
+        self.enter(closure, function, 0, base);
+        base
     }
 
     /// Count a call or backward jump against the segment's budget.
