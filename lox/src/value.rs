@@ -5,21 +5,23 @@
 //! Running code (the VM between two safepoints, the compiler) holds values as [`Value<'m>`]:
 //! a small `Copy` enum whose object case is a local, `Gc<'m, Obj>`, borrowed from the
 //! thread's mutator. Locals cannot cross a safepoint, so whatever must survive one — the VM
-//! stack, globals, constants, fields, upvalues — is stored in the heap as a [`Slot`]: a tag,
-//! the number's bits, and a GC pointer field written through the write barrier.
+//! stack, globals, constants, fields, upvalues — is stored in the heap as a [`Slot`]: a word
+//! and a GC pointer field written through the write barrier. The word holds a number's bits,
+//! or, for anything else, a quiet NaN that no number is stored as (NaNs are stored as the
+//! canonical one) with the kind of value in its low bits.
 //!
 //! | Lox value | `Value<'m>` | `Slot` |
 //! |---|---|---|
-//! | `nil`, `true`, `false` | `Nil`, `Bool(_)` | tag only, pointer field empty |
-//! | a number | `Number(f64)` | tag + bits, pointer field empty |
-//! | an object | `Obj(Gc<'m, Obj>)` | tag + pointer field |
-//! | (an undefined global) | — | tag `UNDEFINED` |
+//! | `nil`, `true`, `false` | `Nil`, `Bool(_)` | word `NIL`, `FALSE`, `TRUE`; pointer field empty |
+//! | a number | `Number(f64)` | word: the bits (a NaN: `f64::NAN`'s); pointer field empty |
+//! | an object | `Obj(Gc<'m, Obj>)` | word `OBJECT` + pointer field |
+//! | (an undefined global) | — | word `UNDEFINED` |
 //!
 //! Storing a non-object clears the pointer field, so a slot never keeps a dead object alive.
 
 use std::{
     fmt,
-    sync::atomic::{AtomicU64, AtomicU8, Ordering},
+    sync::atomic::{AtomicU64, Ordering},
 };
 
 use gc_runtime::{gc, Gc, Mutator};
@@ -117,21 +119,36 @@ fn strip_zeros(s: &str) -> &str {
     }
 }
 
-const UNDEFINED: u8 = 0;
-const NIL: u8 = 1;
-const FALSE: u8 = 2;
-const TRUE: u8 = 3;
-const NUMBER: u8 = 4;
-const OBJECT: u8 = 5;
+/// A slot's word for anything but a number: a quiet NaN with the value's kind in its low bits
+/// (the top 16 bits are `0x7ffc`). Numbers are stored as their bits, every NaN as the canonical
+/// one (`0x7ff8...`), so no number's bits look like a tag. Lox cannot tell NaNs apart (it prints
+/// every one as `nan`).
+const TAG: u64 = 0x7ffc_0000_0000_0000;
+const TAG_MASK: u64 = 0xffff_0000_0000_0000;
+const UNDEFINED: u64 = TAG;
+const NIL: u64 = TAG | 1;
+const FALSE: u64 = TAG | 2;
+const TRUE: u64 = TAG | 3;
+const OBJECT: u64 = TAG | 4;
 
-/// A Lox value stored in a heap object: a tag, a number's bits, and a GC pointer field.
+/// The word that stores number `n`.
+#[inline(always)]
+fn number_word(n: f64) -> u64 {
+    if n.is_nan() {
+        f64::NAN.to_bits()
+    } else {
+        n.to_bits()
+    }
+}
+
+/// A Lox value stored in a heap object: one word (a number's bits, or the kind of a value that
+/// is not a number) and a GC pointer field; 16 bytes.
 ///
 /// A slot works only inside an allocated object (its pointer field is armed by allocation);
 /// a new slot holds the *undefined* marker, which only globals ever read.
 #[gc(no_constructor)]
 pub struct Slot {
-    tag: AtomicU8,
-    bits: AtomicU64,
+    word: AtomicU64,
     obj: Option<Gc<Obj>>,
 }
 
@@ -143,27 +160,40 @@ impl Default for Slot {
 
 impl fmt::Debug for Slot {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Slot").field("tag", &self.tag.load(Ordering::Relaxed)).finish_non_exhaustive()
+        let word = self.word.load(Ordering::Relaxed);
+        let mut s = f.debug_struct("Slot");
+        match word {
+            UNDEFINED => s.field("value", &"undefined"),
+            NIL => s.field("value", &"nil"),
+            FALSE => s.field("value", &false),
+            TRUE => s.field("value", &true),
+            OBJECT => s.field("value", &"object"),
+            _ => s.field("value", &f64::from_bits(word)),
+        };
+        s.finish()
     }
 }
 
-// Relaxed orderings: tag and bits are only used by the thread that runs the program (one
-// mutator per VM); the collector reads only the pointer field, which the barrier publishes.
+// Relaxed orderings: the word is only used by the thread that runs the program (one mutator
+// per VM); the collector reads only the pointer field, which the barrier publishes.
 #[gc]
 impl Slot {
     /// An undefined slot, to put in a new object.
     pub fn new() -> Slot {
-        Slot { tag: AtomicU8::new(UNDEFINED), bits: AtomicU64::new(0), obj: gc_runtime::Member::new() }
+        Slot { word: AtomicU64::new(UNDEFINED), obj: gc_runtime::Member::new() }
     }
 
     /// The value, or `None` if the slot was never set.
     #[inline]
     pub fn get<'m>(&self, mu: &'m Mutator) -> Option<Value<'m>> {
-        Some(match self.tag.load(Ordering::Relaxed) {
+        let word = self.word.load(Ordering::Relaxed);
+        if word & TAG_MASK != TAG {
+            return Some(Value::Number(f64::from_bits(word)));
+        }
+        Some(match word {
             NIL => Value::Nil,
             FALSE => Value::Bool(false),
             TRUE => Value::Bool(true),
-            NUMBER => Value::Number(f64::from_bits(self.bits.load(Ordering::Relaxed))),
             OBJECT => Value::Obj(self.obj(mu).expect("an object slot holds an object")),
             _ => return None,
         })
@@ -178,30 +208,27 @@ impl Slot {
     /// Whether the slot was ever set.
     #[inline]
     pub fn is_defined(&self) -> bool {
-        self.tag.load(Ordering::Relaxed) != UNDEFINED
+        self.word.load(Ordering::Relaxed) != UNDEFINED
     }
 
     /// Store `value` (the pointer field through the write barrier).
     #[inline]
     pub fn set(&self, value: Value<'_>) {
-        let tag = match value {
+        let word = match value {
             Value::Nil => NIL,
             Value::Bool(false) => FALSE,
             Value::Bool(true) => TRUE,
-            Value::Number(n) => {
-                self.bits.store(n.to_bits(), Ordering::Relaxed);
-                NUMBER
-            }
+            Value::Number(n) => number_word(n),
             Value::Obj(o) => {
                 self.obj = Some(o);
-                self.tag.store(OBJECT, Ordering::Relaxed);
+                self.word.store(OBJECT, Ordering::Relaxed);
                 return;
             }
         };
-        // A load and a store, not a swap: only this thread writes the tag, and a swap is a
+        // A load and a store, not a swap: only this thread writes the word, and a swap is a
         // locked instruction, paid on every store of a number.
-        let old = self.tag.load(Ordering::Relaxed);
-        self.tag.store(tag, Ordering::Relaxed);
+        let old = self.word.load(Ordering::Relaxed);
+        self.word.store(word, Ordering::Relaxed);
         if old == OBJECT {
             self.obj = None;
         }
@@ -244,5 +271,21 @@ mod tests {
         assert!(matches!(slot.get(&mu), Some(Value::Bool(true))));
         slot.set(Value::Nil);
         assert!(matches!(slot.get(&mu), Some(Value::Nil)));
+        slot.set(Value::Bool(false));
+        assert!(matches!(slot.get(&mu), Some(Value::Bool(false))));
+        let o = Obj::string(&mu, "o");
+        slot.set(Value::Obj(o));
+        assert!(matches!(slot.get(&mu), Some(Value::Obj(p)) if p.addr() == o.addr()));
+        // A NaN whose bits look like a tag is stored as the canonical NaN: still a number.
+        for bits in [UNDEFINED, NIL, OBJECT, TAG | 0xdead, f64::NAN.to_bits(), (-f64::NAN).to_bits()] {
+            slot.set(Value::Number(f64::from_bits(bits)));
+            assert!(matches!(slot.get(&mu), Some(Value::Number(n)) if n.is_nan()), "{bits:#x}");
+            assert!(slot.is_defined());
+        }
+        for n in [0.0, -0.0, f64::INFINITY, f64::NEG_INFINITY, f64::MIN_POSITIVE, -1e300] {
+            slot.set(Value::Number(n));
+            assert!(matches!(slot.get(&mu), Some(Value::Number(m)) if m.to_bits() == n.to_bits()), "{n}");
+        }
+        assert_eq!(std::mem::size_of::<Slot>(), 16);
     }
 }
