@@ -491,8 +491,8 @@ impl<'m> Segment<'m> {
     // ---- the loop ----
 
     /// The dispatch loop. The instruction pointer, the code and the frame's stack base live in
-    /// local variables (registers) for the common instructions, which run inline (global reads,
-    /// arithmetic, calls, returns, method invocations and field accesses only in their common
+    /// local variables (registers) for the common instructions, which run inline (global reads
+    /// and writes, arithmetic, calls, returns, method invocations and field accesses only in their common
     /// case: a defined global, number operands, a closure or method of the right arity, a
     /// field the instance has); every
     /// other instruction, and those cases' remainder, goes through [`Segment::step`] with the
@@ -555,6 +555,15 @@ impl<'m> Segment<'m> {
                     if let Some(v) = self.globals.slots[index].get(mu) {
                         ip += 1;
                         self.stack.push(v);
+                        continue;
+                    }
+                }
+                OpCode::SetGlobal => {
+                    let k = code[ip] as usize;
+                    let slot = &self.globals.slots[self.function.globals[k] as usize];
+                    if slot.is_defined() {
+                        ip += 1;
+                        slot.set(self.stack[self.stack.len() - 1]);
                         continue;
                     }
                 }
@@ -744,9 +753,9 @@ impl<'m> Segment<'m> {
     ///
     /// `run` executes twelve opcodes entirely itself and never comes here for them: `Constant`,
     /// `Nil`, `True`, `False`, `Pop`, `GetLocal`, `SetLocal`, `Jump`, `JumpIfFalse`, `Loop`,
-    /// `Not` and `Equal`. It executes twelve more in their common case and comes here only
+    /// `Not` and `Equal`. It executes thirteen more in their common case and comes here only
     /// otherwise:
-    /// - `GetGlobal`: an undefined global;
+    /// - `GetGlobal` and `SetGlobal`: an undefined global;
     /// - `Add`, `Subtract`, `Multiply`, `Divide`, `Less` and `Greater`: operands that are not
     ///   two numbers (string concatenation, or a type error);
     /// - `Call`: a callee that is neither a closure nor a class (a native, a bound method, an
@@ -777,12 +786,10 @@ impl<'m> Segment<'m> {
                 self.globals.slots[index].set(v);
             }
             OpCode::SetGlobal => {
+                // `run` writes defined globals itself.
                 let index = self.read_global_index();
-                let slot = &self.globals.slots[index];
-                if !slot.is_defined() {
-                    return Err(self.undefined_variable(index));
-                }
-                slot.set(self.peek(0));
+                debug_assert!(!self.globals.slots[index].is_defined(), "`run` writes defined globals");
+                return Err(self.undefined_variable(index));
             }
             OpCode::GetUpvalue => {
                 let i = self.read_byte() as usize;
