@@ -258,7 +258,8 @@ impl Mutator {
     ///
     /// # Panics
     /// Over the memory limit (see [`try_alloc_slice`](Self::try_alloc_slice)), or if the
-    /// object's size would overflow `isize`.
+    /// object's size, with the collector's mark word in front of a large object, would overflow
+    /// `isize`.
     #[inline]
     pub fn alloc_slice<E: Trace + Send + Sync + 'static>(&self, elements: impl Into<Vec<E>>) -> Gc<'_, [E]> {
         match self.try_alloc_slice(elements) {
@@ -274,7 +275,8 @@ impl Mutator {
     /// [`AllocError`] when the memory limit is reached; it carries the elements back.
     ///
     /// # Panics
-    /// If the object's size would overflow `isize`.
+    /// If the object's size, with the collector's mark word in front of a large object,
+    /// would overflow `isize`.
     pub fn try_alloc_slice<E: Trace + Send + Sync + 'static>(
         &self,
         elements: impl Into<Vec<E>>,
@@ -305,7 +307,8 @@ impl Mutator {
     ///
     /// # Panics
     /// Over the memory limit (see [`try_alloc_slice_from_fn`](Self::try_alloc_slice_from_fn)),
-    /// if the object's size would overflow `isize`, or if `make` panics.
+    /// if the object's size, with the collector's mark word in front of a large object, would
+    /// overflow `isize`, or if `make` panics.
     #[inline]
     pub fn alloc_slice_from_fn<E: Trace + Send + Sync + 'static>(
         &self,
@@ -325,7 +328,8 @@ impl Mutator {
     /// [`AllocError`] when the memory limit is reached.
     ///
     /// # Panics
-    /// If the object's size would overflow `isize`, or if `make` panics.
+    /// If the object's size, with the collector's mark word in front of a large object,
+    /// would overflow `isize`, or if `make` panics.
     pub fn try_alloc_slice_from_fn<E: Trace + Send + Sync + 'static, F: FnMut(usize) -> E>(
         &self,
         len: usize,

@@ -42,9 +42,8 @@
 //!   reused are not found through weak references or weak maps; a local read from a global
 //!   root outlives the root's clearing while another thread's cycle waits.
 //!
-//! One of these fails: `two_panicking_element_destructors_in_one_array_do_not_abort_the_process`
-//! (see its comment): an array with two elements whose destructors panic aborts the process
-//! on the finalizer thread.
+//! One of these found a bug, since fixed:
+//! `two_panicking_element_destructors_in_one_array_do_not_abort_the_process` (see its comment).
 //!
 //! Checked outside this file, since they must not compile (and they do not): a `&[E]` or a
 //! `Gc<str>` kept across `safepoint`, `collect`, `blocking` or an upgrade's safepoint; a
@@ -538,12 +537,11 @@ fn child_two_panicking_element_destructors() {
 /// elements while the first panic unwinds, so the second element's panic is a panic during
 /// unwinding, which aborts the process ("panic in a destructor during cleanup").
 ///
-/// FAILS: the child aborts on the finalizer thread. (The same happens, outside this feature,
-/// to a sized object with two panicking fields or a `Vec` field of two panicking elements —
-/// drop glue — but for an array the collector drops the elements itself, in `drop_array`
-/// (`object/layout.rs`), with one `drop_in_place` of the whole slice under the single
-/// `catch_unwind` of `heap::run_destructor`; dropping the elements one by one, each under its
-/// own guard, would keep the promise.)
+/// This was a bug: the child aborted on the finalizer thread, because `drop_array`
+/// (`object/layout.rs`) dropped the whole slice with one `drop_in_place` under the single
+/// `catch_unwind` of `heap::run_destructor`. It now drops the elements one at a time, each
+/// under its own guard. (A sized object with two panicking fields, or a `Vec` field of two
+/// panicking elements, still aborts: that is Rust's drop glue.)
 #[test]
 fn two_panicking_element_destructors_in_one_array_do_not_abort_the_process() {
     let out = child("child_two_panicking_element_destructors", &[], DEADLINE);

@@ -50,10 +50,21 @@ fn block_offset(layout: Layout) -> usize {
     layout.align().max(LARGE_MARK_BYTES)
 }
 
-/// The layout of the block for an object of `layout`.
+/// The layout of the block for an object of `layout`, or `None` if the block would not fit
+/// `isize` (an object within 16 bytes of `isize::MAX`).
+fn checked_block_layout(layout: Layout) -> Option<Layout> {
+    Layout::from_size_align(block_offset(layout) + layout.size(), layout.align().max(align_of::<MarkWord>())).ok()
+}
+
+/// Whether an object of `layout` fits in a large block: what allocation checks first, before
+/// it charges anything (see `thread_state`).
+pub(crate) fn fits_in_a_block(layout: Layout) -> bool {
+    checked_block_layout(layout).is_some()
+}
+
+/// The layout of the block for an object of `layout`, which [`fits_in_a_block`].
 fn block_layout(layout: Layout) -> Layout {
-    Layout::from_size_align(block_offset(layout) + layout.size(), layout.align().max(align_of::<MarkWord>()))
-        .expect("a large object's block layout")
+    checked_block_layout(layout).expect("the allocator checked that the object fits in a large block")
 }
 
 // SAFETY: a `LargeObject` owns its block; the object in it is `Send + Sync`.

@@ -409,8 +409,10 @@ impl PageHeap {
     /// it; returns where the object goes. List it with [`publish_large`](Self::publish_large)
     /// once the object is written.
     pub(crate) fn alloc_large(&self, layout: Layout, epoch: u64) -> NonNull<u8> {
+        // The block first: nothing is charged for an object that gets no block.
+        let obj = self.large.alloc(layout, epoch);
         self.live_bytes.fetch_add(layout.size(), Ordering::Relaxed);
-        self.large.alloc(layout, epoch)
+        obj
     }
 
     /// List a large object for sweeping (see `large.rs`, "Publication").

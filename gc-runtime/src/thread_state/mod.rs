@@ -42,7 +42,7 @@ use std::{
 
 use crate::{
     clock,
-    heap::{cache::AllocCache, page::PAGE_BYTES, size_class::class_of, PageHeap},
+    heap::{cache::AllocCache, large, page::PAGE_BYTES, size_class::class_of, PageHeap},
     marker::{self, credit::assist_ratio},
     object::{
         header::TypeDesc,
@@ -346,7 +346,9 @@ impl ThreadState {
                 }
             }
         }
+        // Too large: the layout overflows `isize`, or the large-object block around it would.
         let layout = ArrayBox::<E>::layout(len)
+            .filter(|&layout| large::fits_in_a_block(layout))
             .unwrap_or_else(|| panic!("an array of {len} `{}` is too large to allocate", std::any::type_name::<E>()));
         let class = class_of(layout.size(), layout.align());
         let block = match class {
@@ -447,6 +449,7 @@ impl ThreadState {
     #[cold]
     #[inline(never)]
     fn alloc_large(&self, layout: Layout) -> Option<NonNull<u8>> {
+        assert!(large::fits_in_a_block(layout), "an object of {} bytes is too large to allocate", layout.size());
         if !self.room_for(layout.size()) {
             return None;
         }
