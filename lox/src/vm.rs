@@ -499,14 +499,24 @@ impl<'m> Segment<'m> {
     /// pointer written back to `self.ip` first and the frame reloaded afterwards (calls and
     /// returns change it).
     fn run(&mut self) -> Exit {
+        if self.stress {
+            self.run_loop::<true>()
+        } else {
+            self.run_loop::<false>()
+        }
+    }
+
+    /// [`run`](Self::run), compiled once for stress runs and once for the others, so the test
+    /// of stress mode is not made at every instruction.
+    #[inline(always)]
+    fn run_loop<const STRESS: bool>(&mut self) -> Exit {
         let mu = self.mu;
-        let stress = self.stress;
         let mut ip = self.ip;
         let mut code = self.code;
         let mut base = self.base;
         loop {
             let start = ip;
-            if stress {
+            if STRESS {
                 self.stress_pending = !mem::take(&mut self.skip_stress_once);
             }
             let op = OpCode::from_byte(code[ip]);
@@ -728,7 +738,20 @@ impl<'m> Segment<'m> {
                         continue;
                     }
                 }
-                _ => {}
+                // Listed rather than `_`: with every opcode an arm, the jump table needs no
+                // range check.
+                OpCode::DefineGlobal
+                | OpCode::GetUpvalue
+                | OpCode::SetUpvalue
+                | OpCode::GetSuper
+                | OpCode::Negate
+                | OpCode::Print
+                | OpCode::SuperInvoke
+                | OpCode::Closure
+                | OpCode::CloseUpvalue
+                | OpCode::Class
+                | OpCode::Inherit
+                | OpCode::Method => {}
             }
             // The general path (also the uncommon cases of the instructions above that break out
             // of the match instead of continuing: an undefined global, operands that are not
