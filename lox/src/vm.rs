@@ -492,12 +492,11 @@ impl<'m> Segment<'m> {
 
     /// The dispatch loop. The instruction pointer, the code and the frame's stack base live in
     /// local variables (registers) for the common instructions, which run inline (global reads
-    /// and writes, arithmetic, calls, returns, method invocations and field accesses only in their common
-    /// case: a defined global, number operands, a closure or method of the right arity, a
-    /// field the instance has); every
-    /// other instruction, and those cases' remainder, goes through [`Segment::step`] with the
-    /// pointer written back to `self.ip` first and the frame reloaded afterwards (calls and
-    /// returns change it).
+    /// and writes, arithmetic, calls, returns, method invocations and field accesses only in
+    /// their common case: a defined global, number operands, a closure or method of the right
+    /// arity, a field the instance has); every other instruction, and those cases' remainder,
+    /// goes through [`Segment::step`] with the pointer written back to `self.ip` first and the
+    /// frame reloaded afterwards (calls and returns change it).
     fn run(&mut self) -> Exit {
         if self.stress {
             self.run_loop::<true>()
