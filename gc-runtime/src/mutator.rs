@@ -192,6 +192,12 @@ impl Mutator {
     /// # Panics
     /// If the heap is over the configured memory limit even after a sweep in progress is
     /// finished (see [`Mutator::try_alloc`] to handle that instead).
+    ///
+    /// # Aborts
+    /// If the system cannot provide the memory, the process aborts ("memory allocation of N
+    /// bytes failed"), as `Box::new` and `Vec` do. So does every allocating method. A memory
+    /// limit ([`Config::with_memory_limit`](crate::Config::with_memory_limit)) refuses such a
+    /// request before the system is asked: a panic, or an [`AllocError`] from the `try_` forms.
     #[inline]
     pub fn alloc<T: Trace + Send + Sync + 'static>(&self, value: T) -> Gc<'_, T> {
         match self.try_alloc(value) {

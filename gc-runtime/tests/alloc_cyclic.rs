@@ -15,7 +15,7 @@ use std::{
 mod common;
 
 use common::{DropProbe, Ledger, Rng};
-use gc_runtime::{BarrierKind, Config, Gc, Member, Mode, Trace, Weak};
+use gc_runtime::{BarrierKind, Config, Gc, Member, Mode, Mutator, Trace, Weak};
 
 fn serial() -> std::sync::MutexGuard<'static, ()> {
     common::serial_with_checkmark()
@@ -37,6 +37,16 @@ fn node(id: u64, me: Option<Weak<Node>>) -> Node {
 /// Weak references alive now (the cells the weak table holds).
 fn weak_cells() -> usize {
     gc_runtime::stats().weak_refs
+}
+
+/// The weak references alive once the garbage earlier tests left is gone: a test's baseline.
+/// (A dead object holding a weak reference gives its cell back when its destructor runs, in
+/// whatever cycle frees it; two collections free it, and what only its roots kept, and wait
+/// for the destructors.)
+fn settled_weak_cells(mu: &mut Mutator) -> usize {
+    mu.collect();
+    mu.collect();
+    weak_cells()
 }
 
 #[test]
@@ -61,7 +71,7 @@ fn an_object_kept_only_by_its_own_weak_reference_dies_and_both_cells_go_back() {
     let _s = serial();
     let ledger = Ledger::new(10);
     let mut mu = gc_runtime::attach();
-    let cells = weak_cells();
+    let cells = settled_weak_cells(&mut mu);
     let outside = {
         let n = mu.alloc_cyclic(|me| Node { probe: Some(ledger.probe()), ..node(2, Some(me)) });
         n.downgrade(&mu)
@@ -77,8 +87,8 @@ fn an_object_kept_only_by_its_own_weak_reference_dies_and_both_cells_go_back() {
 #[test]
 fn weak_references_dropped_while_building_give_their_cells_back_once() {
     let _s = serial();
-    let mu = gc_runtime::attach();
-    let cells = weak_cells();
+    let mut mu = gc_runtime::attach();
+    let cells = settled_weak_cells(&mut mu);
     let mut kept = Vec::new();
     for i in 0..100 {
         let n = mu.alloc_cyclic(|me: Weak<Node>| {
@@ -104,7 +114,7 @@ fn weak_references_dropped_while_building_give_their_cells_back_once() {
 fn a_panic_while_building_leaves_the_weak_reference_cleared_for_good() {
     let _s = serial();
     let mut mu = gc_runtime::attach();
-    let cells = weak_cells();
+    let cells = settled_weak_cells(&mut mu);
     let escaped: Mutex<Option<Weak<Node>>> = Mutex::new(None);
     let err = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         mu.alloc_cyclic(|me: Weak<Node>| {
@@ -135,8 +145,8 @@ fn a_panic_while_building_leaves_the_weak_reference_cleared_for_good() {
 #[test]
 fn weak_references_sent_to_other_threads_race_the_publication() {
     let _s = serial();
-    let mu = gc_runtime::attach();
-    let cells = weak_cells();
+    let mut mu = gc_runtime::attach();
+    let cells = settled_weak_cells(&mut mu);
     let (tx, rx) = mpsc::channel::<(u64, Weak<Node>)>();
     let checked = Arc::new(AtomicU64::new(0));
     let reader = {
@@ -188,7 +198,7 @@ fn concurrent_builds_under_every_barrier_with_checkmark() {
     ] {
         gc_runtime::reconfigure(config.with_checkmark(true).with_gc_percent(Some(50))).unwrap();
         let ledger = Ledger::new(2_000_000);
-        let cells = weak_cells();
+        let cells = settled_weak_cells(&mut gc_runtime::attach());
         let (cycles, ops) = common::churn(3, 400, |seed, stop: &AtomicBool, ops| build_lists(&ledger, seed, stop, ops));
         assert!(cycles >= 2 && ops > 0, "{cycles} cycles, {ops} builds");
         let mut mu = gc_runtime::attach();
@@ -250,8 +260,7 @@ fn over_the_memory_limit_the_weak_reference_and_its_cell_are_given_back() {
     }
     let _s = serial();
     let mut mu = gc_runtime::attach();
-    mu.collect();
-    let cells = weak_cells();
+    let cells = settled_weak_cells(&mut mu);
     let live = gc_runtime::stats().heap_live;
     gc_runtime::reconfigure(Config::default().with_gc_percent(None).with_memory_limit(Some(live + 4096))).unwrap();
     let err = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
