@@ -62,7 +62,7 @@ mod common;
 
 use common::{
     child::{child, in_child},
-    every_config, DropProbe, Ledger, Rng,
+    every_config, BoomElem, DropProbe, Ledger, Rng,
 };
 use gc_runtime::{Config, Gc, GcWeakMap, Member, Mutator, Root, Trace, Weak};
 
@@ -266,39 +266,6 @@ fn a_panic_payload_whose_destructor_panics_passes_through_untouched() {
     ledger.check_exactly(&HashSet::new());
 }
 
-/// An element whose destructor panics if told to (1: a string; 2: a payload whose destructor
-/// panics too).
-struct Boom {
-    _probe: DropProbe,
-    panics: u8,
-}
-
-impl Drop for Boom {
-    fn drop(&mut self) {
-        match self.panics {
-            0 => {}
-            1 => panic!("element destructor panics"),
-            _ => std::panic::panic_any(QuietExplodingPayload),
-        }
-    }
-}
-
-/// Like [`ExplodingPayload`], without the counter (it is dropped on the finalizer thread).
-struct QuietExplodingPayload;
-
-impl Drop for QuietExplodingPayload {
-    fn drop(&mut self) {
-        panic!("a finalizer payload's destructor panics");
-    }
-}
-
-/// An element holding a [`Boom`].
-#[derive(Trace)]
-struct BoomElem {
-    #[trace(skip)]
-    _boom: Boom,
-}
-
 /// Half-made arrays (`make` panics at `bad`) whose written elements include two with
 /// panicking destructors (one of them with a payload that panics when dropped): every written
 /// element is still dropped exactly once, one destructor panic is counted per array, and the
@@ -325,7 +292,7 @@ fn half_made_arrays_with_panicking_element_destructors() {
                 } else {
                     0
                 };
-                BoomElem { _boom: Boom { _probe: ledger.probe(), panics } }
+                BoomElem::new(&ledger, panics)
             })
             .len()
         }))

@@ -69,7 +69,7 @@ mod common;
 
 use common::{
     child::{child, in_child, spawn_collector, DEADLINE},
-    DropProbe, Ledger, Rng,
+    BoomElem, DropProbe, Ledger, Rng,
 };
 use gc_runtime::{
     AttachError, BarrierKind, Config, Gc, GcIdMap, GcMap, GcVec, GcWeakMap, GlobalRoot, Member, Mode, Mutator, Root,
@@ -449,38 +449,6 @@ fn element_destructors_run_on_the_finalizer_and_cannot_attach() {
     }
 }
 
-/// An element whose destructor panics if told to: with a string, or with a payload whose own
-/// destructor panics too.
-struct Boom {
-    _probe: DropProbe,
-    panics: u8,
-}
-
-/// A panic payload whose destructor panics.
-struct ExplodingPayload;
-
-impl Drop for ExplodingPayload {
-    fn drop(&mut self) {
-        panic!("the payload's destructor panics too");
-    }
-}
-
-impl Drop for Boom {
-    fn drop(&mut self) {
-        match self.panics {
-            0 => {}
-            1 => panic!("element destructor panics"),
-            _ => std::panic::panic_any(ExplodingPayload),
-        }
-    }
-}
-
-#[derive(Trace)]
-struct BoomElem {
-    #[trace(skip)]
-    _boom: Boom,
-}
-
 #[test]
 fn one_panicking_element_destructor_still_drops_the_other_elements_once() {
     let _s = serial();
@@ -492,10 +460,7 @@ fn one_panicking_element_destructor_still_drops_the_other_elements_once() {
     // (length, index of the panicking element, how it panics)
     let cases = [(5, 2, 1), (1, 0, 1), (3000, 2999, 1), (3000, 0, 1), (7, 3, 2), (2000, 1, 2)];
     for (len, bad, how) in cases {
-        let arr = mu.alloc_from_iter(
-            (0..len)
-                .map(|i| BoomElem { _boom: Boom { _probe: ledger.probe(), panics: if i == bad { how } else { 0 } } }),
-        );
+        let arr = mu.alloc_from_iter((0..len).map(|i| BoomElem::new(&ledger, if i == bad { how } else { 0 })));
         assert_eq!(arr.len(), len);
     }
     collect2(&mut mu);
@@ -512,9 +477,7 @@ fn two_panicking_elements_scenario() {
     mu.collect();
     let before = gc_runtime::stats().drop_panics;
     {
-        let arr = mu.alloc_from_iter(
-            (0..4).map(|i| BoomElem { _boom: Boom { _probe: ledger.probe(), panics: u8::from(i == 1 || i == 2) } }),
-        );
+        let arr = mu.alloc_from_iter((0..4).map(|i| BoomElem::new(&ledger, u8::from(i == 1 || i == 2))));
         assert_eq!(arr.len(), 4);
     }
     collect2(&mut mu);

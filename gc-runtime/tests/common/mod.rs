@@ -179,3 +179,47 @@ pub fn every_config() -> Vec<gc_runtime::Config> {
     }
     out.into_iter().map(|c| c.with_checkmark(true).with_gc_percent(None)).collect()
 }
+
+/// An element whose destructor panics if told to (`panics`: 0 never; 1 with a string; 2 with a
+/// payload whose own destructor panics too, on the finalizer thread where dead objects are
+/// dropped), with a probe that records its drop.
+pub struct Boom {
+    /// Records the drop in its ledger.
+    pub probe: DropProbe,
+    /// How the destructor panics (see the type's docs).
+    pub panics: u8,
+}
+
+/// The payload a [`Boom`] told to panic with one panics with: its destructor panics too.
+pub struct ExplodingFinalizerPayload;
+
+impl Drop for ExplodingFinalizerPayload {
+    fn drop(&mut self) {
+        panic!("a finalizer payload's destructor panics");
+    }
+}
+
+impl Drop for Boom {
+    fn drop(&mut self) {
+        match self.panics {
+            0 => {}
+            1 => panic!("element destructor panics"),
+            _ => std::panic::panic_any(ExplodingFinalizerPayload),
+        }
+    }
+}
+
+/// A GC object (or array element) holding a [`Boom`].
+#[derive(gc_runtime::Trace)]
+pub struct BoomElem {
+    /// The element's destructor's behaviour.
+    #[trace(skip)]
+    pub boom: Boom,
+}
+
+impl BoomElem {
+    /// An element recording its drop in `ledger`, whose destructor panics as `panics` says.
+    pub fn new(ledger: &Arc<Ledger>, panics: u8) -> BoomElem {
+        BoomElem { boom: Boom { probe: ledger.probe(), panics } }
+    }
+}
