@@ -18,7 +18,7 @@ use std::{fmt, marker::PhantomData, ops::Deref, ptr::NonNull};
 
 use crate::{
     mutator::Mutator,
-    object::{Header, Object, Trace},
+    object::{Header, Object},
     roots::Root,
 };
 
@@ -115,7 +115,7 @@ impl<'m, T: ?Sized + Object> Gc<'m, T> {
     }
 }
 
-impl<T: ?Sized + Object + Trace + Send + Sync + 'static> Gc<'_, T> {
+impl<T: ?Sized + Object + 'static> Gc<'_, T> {
     /// Register a [`Root`] for this object.
     pub fn root(self, mu: &Mutator) -> Root<T> {
         Root::new(mu, self)

@@ -157,6 +157,7 @@ pub use crate::{
     mutator::{attach, try_attach, with_mutator, AllocError, AttachError, Mutator},
     named::ParseNameError,
     object::{
+        dyn_object::{DynObject, Unsize},
         layout::Object,
         trace::{Trace, Tracer},
     },

@@ -31,7 +31,10 @@ use crate::{
     config::ConfigError,
     gc::{Addr, Gc},
     handshake::MutatorState,
-    object::{Header, Trace},
+    object::{
+        dyn_object::{self, DynObject, DynValue, Unsize},
+        Header, Trace,
+    },
     runtime::Runtime,
     thread_state::{self, user_code, LimitError, Refusal, ThreadState},
 };
@@ -238,6 +241,124 @@ impl Mutator {
         // SAFETY: initialised above; marked with the current epoch (black while marking, and
         // it survives the sweep in progress), so it stays allocated until a safepoint.
         Ok(unsafe { Gc::from_header(obj.cast(), self) })
+    }
+
+    /// Allocate `value` as a trait object and return a local pointing to it as a `U`
+    /// (`Gc<dyn Shape>`): the object keeps, after its header, the view — a pointer to its
+    /// value with `U`'s vtable — so a slot pointing to it is still one word (see
+    /// [`DynObject`]). `unsize` comes from [`unsize!`](crate::unsize)`(T => U)`, which
+    /// compiles only if `T` unsizes to `U`; `U` is declared once with
+    /// [`dyn_object!`](crate::dyn_object). The collector traces and drops the concrete `T`.
+    ///
+    /// A value allocated with [`alloc`](Self::alloc) cannot be viewed as a `U` later: allocate
+    /// it with this method if it is to be used as one.
+    ///
+    /// ```
+    /// use std::fmt::Debug;
+    ///
+    /// use gc_runtime::{unsize, Gc, Member, Trace};
+    ///
+    /// #[derive(Trace, Debug)]
+    /// struct Point {
+    ///     x: i32,
+    ///     y: i32,
+    /// }
+    ///
+    /// let mu = gc_runtime::attach();
+    /// // `dyn Debug`, `dyn Display` and `dyn Any` are declared by this crate.
+    /// let p: Gc<dyn Debug> = mu.alloc_dyn(Point { x: 1, y: 2 }, unsize!(Point => dyn Debug));
+    /// assert_eq!(format!("{p:?}"), "Point { x: 1, y: 2 }");
+    /// let slot = mu.alloc(Member::<dyn Debug>::new());
+    /// slot.set(Some(p));
+    /// ```
+    ///
+    /// # Panics
+    /// Over the memory limit (see [`try_alloc_dyn`](Self::try_alloc_dyn)).
+    #[inline]
+    pub fn alloc_dyn<T, U>(&self, value: T, unsize: Unsize<T, U>) -> Gc<'_, U>
+    where
+        T: Trace + Send + Sync + 'static,
+        U: ?Sized + DynObject + 'static,
+    {
+        match self.try_alloc_dyn(value, unsize) {
+            Ok(gc) => gc,
+            Err(e) => e.fail(),
+        }
+    }
+
+    /// [`alloc_dyn`](Self::alloc_dyn), or the value back in an error if the heap is over the
+    /// memory limit (see [`try_alloc`](Self::try_alloc)).
+    ///
+    /// # Errors
+    /// [`AllocError`] when the memory limit is reached; it carries `value` back.
+    #[inline]
+    pub fn try_alloc_dyn<T, U>(&self, value: T, unsize: Unsize<T, U>) -> Result<Gc<'_, U>, AllocError<T>>
+    where
+        T: Trace + Send + Sync + 'static,
+        U: ?Sized + DynObject + 'static,
+    {
+        self.try_alloc_dyn_split(value, unsize).map(|(gc, _)| gc)
+    }
+
+    /// [`alloc_dyn`](Self::alloc_dyn), also returning the concrete value, to set its slots: a
+    /// trait object's slots are reachable only through its trait otherwise. The reference lives
+    /// as long as the local (until the next safepoint).
+    ///
+    /// ```
+    /// use gc_runtime::{dyn_object, unsize, Gc, Member, Trace};
+    ///
+    /// trait Named {
+    ///     fn name(&self) -> String;
+    /// }
+    /// dyn_object!(dyn Named);
+    ///
+    /// #[derive(Trace)]
+    /// struct Person {
+    ///     first: Member<str>,
+    /// }
+    /// impl Named for Person {
+    ///     fn name(&self) -> String {
+    ///         String::from("a person") // reading `first` would need a mutator
+    ///     }
+    /// }
+    ///
+    /// let mu = gc_runtime::attach();
+    /// let (named, person) = mu.alloc_dyn_split(Person { first: Member::new() }, unsize!(Person => dyn Named));
+    /// person.first.set(Some(mu.alloc_str("Ada")));
+    /// assert_eq!(named.name(), "a person");
+    /// assert_eq!(&*person.first.get(&mu).unwrap(), "Ada");
+    /// ```
+    ///
+    /// # Panics
+    /// Over the memory limit.
+    #[inline]
+    pub fn alloc_dyn_split<T, U>(&self, value: T, unsize: Unsize<T, U>) -> (Gc<'_, U>, &'_ T)
+    where
+        T: Trace + Send + Sync + 'static,
+        U: ?Sized + DynObject + 'static,
+    {
+        match self.try_alloc_dyn_split(value, unsize) {
+            Ok(parts) => parts,
+            Err(e) => e.fail(),
+        }
+    }
+
+    fn try_alloc_dyn_split<T, U>(&self, value: T, unsize: Unsize<T, U>) -> Result<(Gc<'_, U>, &'_ T), AllocError<T>>
+    where
+        T: Trace + Send + Sync + 'static,
+        U: ?Sized + DynObject + 'static,
+    {
+        let obj = match self.inner().alloc(DynValue::new(value, unsize)) {
+            Ok(obj) => obj,
+            Err((dyn_value, state)) => return Err(AllocError { value: dyn_value.into_value(), state }),
+        };
+        // SAFETY: allocated and initialised just now, and not published: nothing else can see
+        // it.
+        unsafe { dyn_object::set_view(obj, unsize) };
+        // SAFETY: initialised above, view included; a `GcBox<DynValue<U, T>>` is what `U`'s
+        // `Object` impl reads (`DynObject`); marked as in `try_alloc`, so it stays allocated
+        // until a safepoint, which `&self` rules out while the two are borrowed.
+        Ok(unsafe { (Gc::from_header(obj.cast(), self), DynValue::value(obj)) })
     }
 
     /// Allocate a slice object holding `elements` and return a local pointing to it: the

@@ -38,7 +38,7 @@ pub struct Root<T: ?Sized + 'static> {
     _t: Invariant<T>,
 }
 
-impl<T: ?Sized + Object + Trace + Send + Sync + 'static> Root<T> {
+impl<T: ?Sized + Object + 'static> Root<T> {
     /// Register a root for `gc`.
     pub fn new(mu: &Mutator, gc: Gc<'_, T>) -> Root<T> {
         let new = gc.header_ptr();
@@ -119,7 +119,7 @@ impl<T: ?Sized + 'static> GlobalRoot<T> {
     }
 }
 
-impl<T: ?Sized + Object + Trace + Send + Sync + 'static> GlobalRoot<T> {
+impl<T: ?Sized + Object + 'static> GlobalRoot<T> {
     /// Point the global root at `gc`'s object.
     pub fn set(&self, mu: &Mutator, gc: Gc<'_, T>) {
         let mut root = self.root.lock();

@@ -95,7 +95,7 @@ pub struct Weak<T: ?Sized + 'static> {
     _t: Invariant<T>,
 }
 
-impl<T: ?Sized + Object + Trace + Send + Sync + 'static> Weak<T> {
+impl<T: ?Sized + Object + 'static> Weak<T> {
     /// A weak reference to `gc`'s object.
     pub fn new(mu: &Mutator, gc: Gc<'_, T>) -> Weak<T> {
         let cell = mu.runtime().weaks.register(gc.header_ptr());
@@ -267,7 +267,7 @@ impl Mutator {
     }
 }
 
-impl<T: ?Sized + Object + Trace + Send + Sync + 'static> Gc<'_, T> {
+impl<T: ?Sized + Object + 'static> Gc<'_, T> {
     /// A [`Weak`] reference to this object.
     pub fn downgrade(self, mu: &Mutator) -> Weak<T> {
         Weak::new(mu, self)

@@ -77,7 +77,8 @@ const NOT_FOUND_THROUGH_TRACE: &[&str] = &["Root", "GlobalRoot", "Weak", "GcVecI
 /// - `Mutator`: the thread's handle to the collector, not a pointer to an object.
 /// - `Trace` (the trait and its derive) and `Tracer` (passes slots on, holds none).
 /// - `Object`: a sealed trait naming the types a GC pointer can point to; no value has it as
-///   its type.
+///   its type. Likewise `DynObject`, the trait-object types among them.
+/// - `Unsize`: a coercion function (`fn(*const T) -> *const U`) for `alloc_dyn`.
 /// - Configuration, statistics, states and errors, all plain data: `Config`, `BarrierKind`,
 ///   `Mode`, `Phase`, `Stats`, `CycleStats`, `ThreadPauseStats`, `Pause`, `PauseKind`, `PhaseChange`,
 ///   `MutatorCounts`, `MutatorState`, `CheckmarkFailure` (type names and addresses as text),
@@ -88,6 +89,8 @@ const NO_POINTER: &[&str] = &[
     "Trace",
     "Tracer",
     "Object",
+    "DynObject",
+    "Unsize",
     "Config",
     "BarrierKind",
     "Mode",

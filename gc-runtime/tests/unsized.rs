@@ -16,8 +16,7 @@ mod common;
 
 use common::{DropProbe, Ledger, Rng};
 use gc_runtime::{
-    gc, BarrierKind, Config, Gc, GcIdMap, GcMap, GcVec, GcWeakMap, GlobalRoot, Member, Mode, Mutator, Object, Root,
-    Trace, Weak,
+    gc, Config, Gc, GcIdMap, GcMap, GcVec, GcWeakMap, GlobalRoot, Member, Mutator, Object, Root, Trace, Weak,
 };
 
 fn serial() -> std::sync::MutexGuard<'static, ()> {
@@ -501,37 +500,9 @@ fn mutate(ledger: &Arc<Ledger>, seed: u64, stop: &AtomicBool, ops: &AtomicU64) {
     ops.fetch_add(n, Ordering::Relaxed);
 }
 
-fn stress(config: Config) {
-    let _s = common::serial_only();
-    let label = format!("{config:?}");
-    gc_runtime::reconfigure(config.with_checkmark(true).with_gc_percent(Some(50))).unwrap();
-    let ledger = Ledger::new(2_000_000);
-    let (cycles, ops) = common::churn(3, RUN_FOR_MILLIS, |seed, stop, ops| mutate(&ledger, seed, stop, ops));
-    assert!(cycles >= 2, "{label}: only {cycles} cycles ran");
-    assert!(ops > 0);
-    // The working sets' roots are gone: every node is garbage, each freed exactly once.
-    let mut mu = gc_runtime::attach();
-    mu.collect();
-    mu.collect();
-    ledger.check_exactly(&HashSet::new());
-}
-
 #[test]
-fn stress_stop_the_world() {
-    stress(Config::default().with_mode(Mode::StopTheWorld));
-}
-
-#[test]
-fn stress_dijkstra_with_handshakes() {
-    stress(Config::default().with_mode(Mode::Concurrent).with_barrier(BarrierKind::Dijkstra).with_handshakes(true));
-}
-
-#[test]
-fn stress_yuasa_with_handshakes() {
-    stress(Config::default().with_mode(Mode::Concurrent).with_barrier(BarrierKind::Yuasa).with_handshakes(true));
-}
-
-#[test]
-fn stress_hybrid_with_global_stops() {
-    stress(Config::default().with_mode(Mode::Concurrent).with_barrier(BarrierKind::Hybrid).with_handshakes(false));
+fn stress_under_every_barrier() {
+    for config in common::stress_configs() {
+        common::ledger_stress(config, RUN_FOR_MILLIS, mutate);
+    }
 }

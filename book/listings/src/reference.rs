@@ -300,6 +300,72 @@ pub mod unsized_objects {
     // ANCHOR_END: unsized
 }
 
+/// Trait objects: a runtime's natives or AST nodes behind one trait.
+pub mod trait_objects {
+    // ANCHOR: dyn_objects
+    use gc_runtime::{dyn_object, unsize, Gc, Member, Mutator, Trace};
+
+    /// A node of an expression tree, evaluated through a vtable.
+    pub trait Expr {
+        /// The node's value.
+        fn eval(&self, mu: &Mutator) -> f64;
+    }
+    // Once, next to the trait: `Gc<dyn Expr>`, `Member<dyn Expr>` and the rest now work.
+    dyn_object!(dyn Expr);
+
+    /// A literal.
+    #[derive(Trace)]
+    pub struct Num(pub f64);
+
+    impl Expr for Num {
+        fn eval(&self, _: &Mutator) -> f64 {
+            self.0
+        }
+    }
+
+    /// A sum of two subtrees: slots of the trait-object type.
+    #[derive(Trace)]
+    pub struct Add {
+        /// The left operand.
+        pub left: Member<dyn Expr>,
+        /// The right operand.
+        pub right: Member<dyn Expr>,
+    }
+
+    impl Expr for Add {
+        fn eval(&self, mu: &Mutator) -> f64 {
+            let operand = |m: &Member<dyn Expr>| m.get(mu).map_or(0.0, |e| e.eval(mu));
+            operand(&self.left) + operand(&self.right)
+        }
+    }
+
+    /// A literal, as an `Expr`.
+    pub fn num(mu: &Mutator, n: f64) -> Gc<'_, dyn Expr> {
+        mu.alloc_dyn(Num(n), unsize!(Num => dyn Expr))
+    }
+
+    /// `1 + (2 + 3)`, built, collected, evaluated.
+    pub fn run() -> f64 {
+        let mut mu = gc_runtime::attach();
+        let tree = {
+            // `alloc_dyn_split` also hands out the concrete `Add`, to set its slots.
+            let (inner, add) =
+                mu.alloc_dyn_split(Add { left: Member::new(), right: Member::new() }, unsize!(Add => dyn Expr));
+            add.left.set(Some(num(&mu, 2.0)));
+            add.right.set(Some(num(&mu, 3.0)));
+            let (outer, add) =
+                mu.alloc_dyn_split(Add { left: Member::new(), right: Member::new() }, unsize!(Add => dyn Expr));
+            add.left.set(Some(num(&mu, 1.0)));
+            add.right.set(Some(inner));
+            outer.root(&mu)
+        };
+        mu.collect(); // everything is reachable from the root: it all survives
+        let tree = tree.get(&mu);
+        tree.eval(&mu)
+    }
+    // ANCHOR_END: dyn_objects
+}
+
 /// Configuration and statistics.
 pub mod config_and_stats {
     // ANCHOR: config
@@ -375,6 +441,11 @@ mod tests {
     #[test]
     fn unsized_objects_read_back() {
         assert_eq!(unsized_objects::run(), (3, "inner".to_string(), 4));
+    }
+
+    #[test]
+    fn trait_objects_evaluate() {
+        assert_eq!(trait_objects::run(), 6.0);
     }
 
     #[test]

@@ -34,6 +34,10 @@ pub(crate) struct TypeDesc {
     /// `0` for a sized type; for an array, the size of one element: the object's size is then
     /// `size + element_size * len`.
     pub(crate) element_size: usize,
+    /// Where the value starts, from the header: `offset_of!(GcBox<T>, value)` (8, or more for
+    /// an over-aligned type); for an array, where its elements start. A trait object's reader
+    /// finds its view here without knowing the concrete type (see `dyn_object.rs`).
+    pub(crate) value_offset: usize,
     /// `type_name::<T>` (not yet callable in a const), for reports.
     pub(crate) type_name: fn() -> &'static str,
 }
@@ -80,6 +84,7 @@ pub(crate) trait Describe: Trace + Sized {
         drop: if std::mem::needs_drop::<Self>() { Some(drop_erased::<Self>) } else { None },
         size: std::mem::size_of::<GcBox<Self>>(),
         element_size: 0,
+        value_offset: std::mem::offset_of!(GcBox<Self>, value),
         type_name: std::any::type_name::<Self>,
     };
 }

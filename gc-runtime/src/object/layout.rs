@@ -1,5 +1,6 @@
 //! Object layouts: how an object's header address becomes a reference to its value, for sized
-//! types and for the two unsized kinds, slices (`[E]`) and `str`.
+//! types and for the two unsized kinds, slices (`[E]`) and `str` (trait objects: see
+//! `dyn_object.rs`).
 //!
 //! # Why every GC pointer is one word
 //!
@@ -14,7 +15,11 @@
 //! | `[E]` | [`ArrayBox<E>`]: header, length, the elements | the elements, with the stored length |
 //! | `str` | `ArrayBox<u8>`, bytes that are UTF-8 | as `[u8]`, then `from_utf8_unchecked` |
 //!
-//! [`Object`] is the sealed trait that names these three cases; `Gc`, `Member`, `Root` and
+//! A fourth kind, trait objects (`dyn Trait`, a sized value with a view of it after the
+//! header), is in `dyn_object.rs`.
+//!
+//! [`Object`] is the sealed trait that names these three cases (and the declared trait-object
+//! types); `Gc`, `Member`, `Root` and
 //! `Weak` accept any `T: ?Sized + Object`.
 //!
 //! # Invariants
@@ -53,10 +58,14 @@ use super::{
 /// assert_eq!(describe(mu.alloc_str("hi")), "\"hi\"");
 /// ```
 ///
+/// Trait objects are objects too, once their type is declared with
+/// [`dyn_object!`](crate::dyn_object) (see [`DynObject`](crate::DynObject)).
+///
 /// # Safety
 ///
-/// Implemented only in this module (the trait is sealed): `from_header` must read the value
-/// laid out behind the header exactly as the allocator wrote it.
+/// Implemented only in this module and by [`dyn_object!`](crate::dyn_object) (the trait is
+/// sealed): `from_header` must read the value laid out behind the header exactly as the
+/// allocator wrote it.
 pub unsafe trait Object: sealed::Sealed {
     /// The value of the object whose header is at `header` (the header's address, its type
     /// erased: `Header` is private).
@@ -68,7 +77,8 @@ pub unsafe trait Object: sealed::Sealed {
     unsafe fn from_header<'a>(header: NonNull<()>) -> &'a Self;
 }
 
-mod sealed {
+pub(crate) mod sealed {
+    /// Seals [`Object`](super::Object): only this crate's impls and `dyn_object!`'s.
     pub trait Sealed {}
     impl<T> Sealed for T {}
     impl<E> Sealed for [E] {}
@@ -151,6 +161,7 @@ trait DescribeArray: Trace + Sized {
         drop: if std::mem::needs_drop::<Self>() { Some(drop_array::<Self>) } else { None },
         size: ArrayBox::<Self>::ELEMENTS_OFFSET,
         element_size: std::mem::size_of::<Self>(),
+        value_offset: ArrayBox::<Self>::ELEMENTS_OFFSET,
         type_name: std::any::type_name::<[Self]>,
     };
 }
@@ -173,6 +184,7 @@ pub(crate) static STR_DESC: TypeDesc = TypeDesc {
     drop: None,
     size: ArrayBox::<u8>::ELEMENTS_OFFSET,
     element_size: 1,
+    value_offset: ArrayBox::<u8>::ELEMENTS_OFFSET,
     type_name: std::any::type_name::<str>,
 };
 

@@ -4,6 +4,8 @@
 //! - `header.rs`: [`GcBox<T>`] = [`Header`] + value; the type descriptor.
 //! - `layout.rs`: how a header address becomes a reference — sized objects, and slices and
 //!   `str` (header, length, elements) — and the public [`Object`] trait naming them.
+//! - `dyn_object.rs`: trait objects (`Gc<dyn Trait>`): the view, a fat pointer to the value
+//!   kept after the header, and the macros that make the coercion and declare the types.
 //! - `mark.rs`: marking an object — its bit beside it in its page, or a large object's mark
 //!   word — with one winner per object and marking.
 //! - `mark_word.rs`: a large object's atomic mark epoch and the race to shade it exactly once.
@@ -18,6 +20,7 @@
 //! type's trace function, and a tracer reports slots that point to headers — so they live in
 //! one module; everything else in the crate imports them from here.
 
+pub(crate) mod dyn_object;
 pub(crate) mod header;
 pub(crate) mod layout;
 pub(crate) mod mark;

@@ -149,6 +149,44 @@ pub fn churn(
     (gc_runtime::stats().cycles - cycles_before, ops.load(Ordering::Relaxed))
 }
 
+/// The configurations a concurrent stress run covers: stop-the-world mode, and each barrier
+/// in concurrent mode (Dijkstra and Yuasa with per-thread handshakes, the hybrid with global
+/// stops).
+pub fn stress_configs() -> [gc_runtime::Config; 4] {
+    use gc_runtime::{BarrierKind, Config, Mode};
+    let concurrent = |barrier, handshakes| {
+        Config::default().with_mode(Mode::Concurrent).with_barrier(barrier).with_handshakes(handshakes)
+    };
+    [
+        Config::default().with_mode(Mode::StopTheWorld),
+        concurrent(BarrierKind::Dijkstra, true),
+        concurrent(BarrierKind::Yuasa, true),
+        concurrent(BarrierKind::Hybrid, false),
+    ]
+}
+
+/// A concurrent stress run under `config`, with checkmark on and frequent cycles: three
+/// threads run `mutate(ledger, seed, stop, ops)` for `millis` milliseconds ([`churn`]), each
+/// object recording its drop in `ledger`; then, the threads' roots gone, every object must
+/// have been dropped exactly once.
+pub fn ledger_stress(
+    config: gc_runtime::Config,
+    millis: u64,
+    mutate: impl Fn(&Arc<Ledger>, u64, &std::sync::atomic::AtomicBool, &AtomicU64) + Sync,
+) {
+    let _s = serial_only();
+    let label = format!("{config:?}");
+    gc_runtime::reconfigure(config.with_checkmark(true).with_gc_percent(Some(50))).unwrap();
+    let ledger = Ledger::new(2_000_000);
+    let (cycles, ops) = churn(3, millis, |seed, stop, ops| mutate(&ledger, seed, stop, ops));
+    assert!(cycles >= 2, "{label}: only {cycles} cycles ran");
+    assert!(ops > 0);
+    let mut mu = gc_runtime::attach();
+    mu.collect();
+    mu.collect();
+    ledger.check_exactly(&HashSet::new());
+}
+
 /// Serialises the tests of one test binary that share the process-wide heap and reconfigure
 /// it (each binary has its own copy of this lock).
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
