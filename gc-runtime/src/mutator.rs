@@ -35,6 +35,7 @@ use crate::{
         dyn_object::{self, DynObject, DynValue, Unsize},
         Header, Trace,
     },
+    report,
     runtime::Runtime,
     thread_state::{self, user_code, LimitError, Refusal, ThreadState},
 };
@@ -56,10 +57,18 @@ impl<T> AllocError<T> {
         self.state
     }
 
+    /// The infallible allocators' panic. The value is dropped first, not during the unwinding:
+    /// a destructor that panicked while this panic unwinds would abort the process. One that
+    /// panics now is caught (its payload dropped under a guard), and the limit's panic follows
+    /// all the same.
     #[cold]
     #[inline(never)]
     fn fail(self) -> ! {
-        panic!("{}; use Mutator::try_alloc and Mutator::try_reserve to handle this", self.state)
+        let AllocError { value, state } = self;
+        if let Err(payload) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(value))) {
+            report::drop_payload(payload);
+        }
+        panic!("{state}; use Mutator::try_alloc and Mutator::try_reserve to handle this")
     }
 }
 

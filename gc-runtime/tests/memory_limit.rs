@@ -91,6 +91,47 @@ fn infallible_alloc_panics_with_the_limit_and_the_heap_stays_usable() {
     unlimited();
 }
 
+/// A value whose destructor panics.
+#[derive(Trace)]
+struct PanicsOnDrop {
+    #[trace(skip)]
+    _armed: Armed,
+}
+
+struct Armed;
+
+impl Drop for Armed {
+    fn drop(&mut self) {
+        panic!("the refused value's destructor panics");
+    }
+}
+
+/// An infallible allocation over the limit, of a value whose destructor panics: the value is
+/// dropped before the limit's panic starts (during its unwinding, the destructor's panic would
+/// abort the process), and the caller sees the limit's panic. The heap stays usable.
+#[test]
+fn over_the_limit_a_value_whose_destructor_panics_is_dropped_before_the_limit_panics() {
+    let _s = limited();
+    let result = thread::spawn(|| {
+        let mut mu = gc_runtime::attach();
+        let (roots, refused) = fill(&mut mu);
+        drop(refused);
+        let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let _ = mu.alloc(PanicsOnDrop { _armed: Armed });
+        }));
+        let panic = caught.expect_err("allocation past the limit panics");
+        let msg = panic.downcast_ref::<String>().cloned().unwrap_or_default();
+        drop(roots);
+        msg
+    })
+    .join();
+    let msg = result.expect("the thread caught the limit's panic: the process did not abort");
+    assert!(msg.contains("memory limit reached"), "the limit's panic, not the destructor's: {msg}");
+    let mut mu = gc_runtime::attach();
+    mu.try_reserve(1 << 20).expect("room after a collection");
+    unlimited();
+}
+
 #[test]
 fn large_objects_count_against_the_limit() {
     let _s = limited();
