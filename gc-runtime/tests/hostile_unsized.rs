@@ -92,11 +92,7 @@ fn base() -> Config {
 
 use common::every_config as configs;
 
-/// Two collections: the first finds the garbage dead, its finalization is waited for.
-fn collect2(mu: &mut Mutator) {
-    mu.collect();
-    mu.collect();
-}
+use common::collect2;
 
 const MAGIC: u64 = 0x9E37_79B9_7F4A_7C15;
 

@@ -110,12 +110,7 @@ struct Table {
 
 use common::every_config as configs;
 
-/// Two collections: the first finds the garbage dead, the finalizer frees it; `collect`
-/// returns only after that.
-fn collect2(mu: &mut Mutator) {
-    mu.collect();
-    mu.collect();
-}
+use common::collect2;
 
 // ---------------------------------------------------------------------------------------------
 // Odd entry shapes.

@@ -235,7 +235,9 @@ macro_rules! unsize {
 
 /// Declare a `dyn Trait` type as one GC pointers can point to (`Gc<dyn Trait>`,
 /// `Member<dyn Trait>`, `Root`, `Weak`, collections), once, in the crate that defines the
-/// trait. Generic traits list their parameters first: `dyn_object!(<T> dyn Handler<T>)`.
+/// trait. Generic traits list their parameters first: `dyn_object!(<T> dyn Handler<T>)`. A
+/// struct of the crate with an unsized last field works the same way (`dyn_object!(Framed<[u64]>)`,
+/// made by `unsize!(Framed<[u64; 4]> => Framed<[u64]>)`): its view carries the length.
 ///
 /// ```
 /// use gc_runtime::{dyn_object, unsize, Member, Trace};

@@ -187,6 +187,14 @@ pub fn ledger_stress(
     ledger.check_exactly(&HashSet::new());
 }
 
+/// Two collections: the first finds the garbage dead; `collect` returns only once its
+/// destructors ran and its memory was freed, and the second settles what the first left (weak
+/// cells, doomed slots).
+pub fn collect2(mu: &mut gc_runtime::Mutator) {
+    mu.collect();
+    mu.collect();
+}
+
 /// Serialises the tests of one test binary that share the process-wide heap and reconfigure
 /// it (each binary has its own copy of this lock).
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
