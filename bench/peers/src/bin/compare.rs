@@ -34,7 +34,8 @@
 //! run), `--impls a,b`, `--workloads a,b`, `--out DIR`, `--replot LOG` (redraw the plots from
 //! the progress lines of an earlier run), `--slow-secs S` (an implementation whose run takes
 //! longer than S seconds, default 40, gets no further rounds), and the size flags of `run`
-//! (`--size`, `--depth`, ...).
+//! (`--size`, `--depth`, ...). `--help` lists them; any other argument is refused before
+//! anything runs.
 
 use std::{
     collections::BTreeMap,
@@ -354,10 +355,78 @@ fn machine() -> String {
     )
 }
 
+/// What `--help` prints.
+const USAGE: &str = "\
+compare: gc-runtime against the Rust GC peers, each cell in its own process
+
+usage: compare [FLAGS]
+  (no flags)          the full comparison, about 20 minutes; writes bench/peers/results.md and
+                      the book's plots (book/src/images/peers-*.svg)
+  --out DIR           write results.md and the plots into DIR instead
+  --smoke             every cell once at tiny sizes, into $TMPDIR/gc-peers-smoke (or --out)
+  --impls a,b         only these implementations (box, rc, rc-hand, arc, bumpalo, gc, gc-arena,
+                      dumpster-unsync, dumpster-sync, bacon-rajan-cc, shredder, ours, ours-stw,
+                      ours-stops, ours-2t)
+  --workloads a,b     only these workloads (binary-trees, ring, full-gc, pause)
+  --runs N            rounds per cell (default 5); --pause-runs N for the pause workload (3)
+  --slow-secs S       an implementation slower than S seconds per run gets no more rounds (40)
+  --replot LOG        redraw the plots from the progress lines of an earlier run
+  --size tiny|full, --depth N, --threads N, --nodes N, --iters N, --live N, --seconds S
+                      workload sizes
+  --help              this text";
+
+/// Flags that take a value, and flags that do not: anything else is refused, so that a typo
+/// (or `--help` in a version without it) cannot start the 20-minute run and overwrite the
+/// published results.
+const VALUE_FLAGS: &[&str] = &[
+    "--out",
+    "--impls",
+    "--workloads",
+    "--runs",
+    "--pause-runs",
+    "--slow-secs",
+    "--replot",
+    "--size",
+    "--depth",
+    "--threads",
+    "--nodes",
+    "--iters",
+    "--live",
+    "--seconds",
+];
+const SWITCHES: &[&str] = &["--smoke"];
+
+/// What is wrong with the arguments, if anything: an unknown one, or a flag without its value.
+fn bad_arguments(args: &[String]) -> Option<String> {
+    let mut i = 0;
+    while i < args.len() {
+        let a = args[i].as_str();
+        if VALUE_FLAGS.contains(&a) {
+            match args.get(i + 1) {
+                Some(v) if !v.starts_with("--") => i += 2,
+                _ => return Some(format!("{a} needs a value")),
+            }
+        } else if SWITCHES.contains(&a) {
+            i += 1;
+        } else {
+            return Some(format!("unknown argument {a:?}"));
+        }
+    }
+    None
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.iter().any(|a| a == CHILD_FLAG) {
         return gc_peers::run_cli(&args);
+    }
+    if args.iter().any(|a| a == "--help" || a == "-h") {
+        println!("{USAGE}");
+        return ExitCode::SUCCESS;
+    }
+    if let Some(bad) = bad_arguments(&args) {
+        eprintln!("compare: {bad}; see --help");
+        return ExitCode::from(2);
     }
     let smoke = args.iter().any(|a| a == "--smoke");
     let mut size_args = args.clone();
