@@ -203,7 +203,9 @@ impl Mutator {
     ///
     /// # Panics
     /// If the heap is over the configured memory limit even after a sweep in progress is
-    /// finished (see [`Mutator::try_alloc`] to handle that instead).
+    /// finished (see [`Mutator::try_alloc`] to handle that instead). The value is dropped
+    /// before the panic starts (by every allocating method), so a destructor that panics as
+    /// well is caught instead of aborting the process.
     ///
     /// # Aborts
     /// If the system cannot provide the memory, the process aborts ("memory allocation of N
