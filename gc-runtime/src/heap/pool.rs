@@ -57,8 +57,8 @@ struct Lists {
 pub(crate) struct Scavenged {
     /// Pages whose memory went back to the OS in this call.
     pub(crate) released_pages: usize,
-    /// How long until the oldest resident empty page has been empty for the delay (`None`:
-    /// no empty page is resident).
+    /// How long until the oldest resident empty page that has not been empty for the delay yet
+    /// has been (`None`: no empty page is waiting to age; the aged ones left are retained).
     pub(crate) next_due: Option<Duration>,
 }
 
@@ -152,12 +152,18 @@ impl PagePool {
         lists.released.extend(released);
         // Pages that could not be released go back to the front: still the oldest.
         lists.resident.splice(0..0, kept);
+        // The next page to come due is the oldest that has not aged yet. A page that has aged
+        // and is still here is one the heap retains: it goes only when the retained size
+        // shrinks (after a cycle, when the collector calls again) or more pages empty (each
+        // comes due by itself), so it schedules nothing — counting it would wake the collector
+        // every `MIN_SCAVENGE_WAIT` for as long as the program runs, to find it retained again.
         // `checked_add`: a delay of centuries (`GC_SCAVENGE_AFTER_MS` accepts any number) has no
         // due time at all, rather than an overflow on the collector thread.
         let next_due = lists
             .resident
             .iter()
             .map(|&(_, since)| since)
+            .filter(|&since| !aged(since))
             .min()
             .and_then(|oldest| oldest.checked_add(delay))
             .map(|due| due.saturating_duration_since(now));
@@ -202,6 +208,26 @@ mod tests {
         let r = pool.scavenge(Instant::now(), Duration::MAX, 0, 0);
         assert_eq!(r, Scavenged { released_pages: 0, next_due: None });
         assert_eq!(pool.resident_bytes(), PAGE_BYTES);
+    }
+
+    #[test]
+    fn aged_pages_the_heap_retains_schedule_no_next_scavenge() {
+        let pool = PagePool::default();
+        let pages: Vec<_> = (0..3).map(|_| pool.take(3, 1).0).collect();
+        let start = Instant::now();
+        for page in &pages[..2] {
+            pool.put(page);
+        }
+        let delay = Duration::from_secs(1);
+        // Two aged pages, both retained: nothing to release, and nothing comes due.
+        let r = pool.scavenge(start + 2 * delay, delay, 4 * PAGE_BYTES, 0);
+        assert_eq!(r, Scavenged { released_pages: 0, next_due: None });
+        assert_eq!(pool.resident_bytes(), 3 * PAGE_BYTES, "every page made keeps its memory");
+        // A page emptied later comes due by itself, the retained ones still schedule nothing.
+        pool.put(pages[2]);
+        let r = pool.scavenge(Instant::now(), delay, 4 * PAGE_BYTES, 0);
+        assert_eq!(r.released_pages, 0);
+        assert!(r.next_due.is_some_and(|d| d > Duration::ZERO && d <= delay), "{r:?}");
     }
 
     #[test]
