@@ -45,7 +45,7 @@ use crate::{
         atomic::{AtomicU64, Ordering},
         Mutex,
     },
-    thread_pauses::ThreadPauseStats,
+    thread_pauses::{percentiles, ThreadPauseStats},
 };
 
 /// What a worker or assist did, for statistics and the pacer.
@@ -490,16 +490,16 @@ impl StatsRecorder {
     ) -> Stats {
         let ((heap_live, heap_committed, heap_released), (roots, weak_refs, pinned_objects)) = (heap, handles);
         let r = self.recorded.lock();
-        let q = |p: f64| Duration::from_nanos(if r.pauses.is_empty() { 0 } else { r.pauses.value_at_quantile(p) });
+        let [pause_p50, pause_p99, pause_p999] = percentiles(&r.pauses);
         Stats {
             cycles: r.cycles,
             recent: r.recent.iter().cloned().collect(),
             pause_count: r.pauses.len(),
             pause_total: r.pause_total,
             pause_max: Duration::from_nanos(if r.pauses.is_empty() { 0 } else { r.pauses.max() }),
-            pause_p50: q(0.5),
-            pause_p99: q(0.99),
-            pause_p999: q(0.999),
+            pause_p50,
+            pause_p99,
+            pause_p999,
             bytes_allocated: self.bytes_allocated.load(Ordering::Relaxed),
             objects_freed: swept.freed_objects,
             drop_panics: swept.drop_panics,
