@@ -281,6 +281,19 @@ impl BarrierState {
         self.kind.shades_old()
     }
 
+    /// Whether a mutator that last scanned its value stacks during the marking of epoch
+    /// `last_scan` must scan them now, at a handshake answer, park, detach or attach (see
+    /// `stack_scan.rs`, rule 1): always under Dijkstra (the stacks are grey roots, rescanned
+    /// at termination); under Yuasa and hybrid at every answer in the mark-start window, then
+    /// only if it has not scanned during this marking.
+    #[inline]
+    pub(crate) fn stack_scan_due(self, last_scan: u64) -> bool {
+        match self.kind {
+            BarrierKind::Dijkstra => true,
+            BarrierKind::Yuasa | BarrierKind::Hybrid => self.window || last_scan != self.epoch,
+        }
+    }
+
     /// Whether a store must shade the pointer it stores.
     ///
     /// The barrier shades stored pointers so that no black object comes to point to a white

@@ -399,6 +399,19 @@ impl Handshake {
         (start.elapsed(), waited_for.unwrap_or(0))
     }
 
+    /// Call `f` with the id of every mutator that is not running (detached, or parked at a
+    /// safepoint), holding the table's lock: none of them can re-attach or leave its park
+    /// until `f` has returned for all (the collector's scan of their value stacks; see
+    /// `stack_scan.rs`).
+    pub(crate) fn for_each_stopped(&self, mut f: impl FnMut(usize)) {
+        let t = self.table.lock();
+        for (id, e) in t.entries.iter().enumerate() {
+            if e.as_ref().is_some_and(|e| e.state != MutatorState::Running) {
+                f(id);
+            }
+        }
+    }
+
     /// Mutators by state.
     pub(crate) fn counts(&self) -> MutatorCounts {
         let t = self.table.lock();

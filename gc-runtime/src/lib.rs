@@ -126,12 +126,14 @@ mod roots;
 mod runtime;
 mod shade;
 mod slot;
+mod stack_scan;
 mod stats;
 #[cfg(test)]
 mod test_support;
 mod thread_pauses;
 mod thread_state;
 mod trace_impls;
+mod value_stack;
 mod variance;
 mod weak;
 mod weak_map_table;
@@ -166,6 +168,7 @@ pub use crate::{
     stats::{CycleStats, HandshakeKind, HandshakeRound, Pause, PauseKind, PhaseChange, Stats, RECENT_CYCLES},
     thread_pauses::{ThreadPauseStats, MMU_WINDOWS},
     thread_state::LimitError,
+    value_stack::{StackTracer, StackValue, StackView, ValueStack},
     weak::Weak,
 };
 

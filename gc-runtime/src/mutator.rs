@@ -187,7 +187,7 @@ fn refuse_collect_under_collection_lock() -> ! {
 
 impl Mutator {
     #[inline(always)]
-    fn inner(&self) -> &ThreadState {
+    pub(crate) fn inner(&self) -> &ThreadState {
         // SAFETY: `inner` is valid from `try_attach` until `drop`, and only shared
         // references to it exist (see the field's docs).
         unsafe { self.inner.0.as_ref() }

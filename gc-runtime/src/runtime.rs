@@ -21,6 +21,7 @@ use crate::{
     primitive::sync::{Mutex, RwLock},
     root_table::RootTable,
     shade::GreyQueue,
+    stack_scan::StackRegistries,
     stats::StatsRecorder,
     thread_pauses::ThreadPauses,
     thread_state,
@@ -35,6 +36,8 @@ pub(crate) struct Runtime {
     pub(crate) grey: GreyQueue,
     pub(crate) handshake: Handshake,
     pub(crate) roots: RootTable,
+    /// The mutators' value stacks, for the collector's scans (see `stack_scan.rs`).
+    pub(crate) stacks: StackRegistries,
     pub(crate) weaks: WeakTable,
     /// Every weak map, for the removal of entries whose keys died (see `weak_map_table.rs`).
     pub(crate) weak_maps: WeakMapTable,
@@ -134,6 +137,7 @@ impl Runtime {
             grey: GreyQueue::default(),
             handshake: Handshake::default(),
             roots: RootTable::default(),
+            stacks: StackRegistries::default(),
             weaks: WeakTable::default(),
             weak_maps: WeakMapTable::default(),
             weak_gate: RwLock::new(()),

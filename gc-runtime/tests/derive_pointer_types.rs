@@ -68,14 +68,18 @@ const FOUND_THROUGH_TRACE: &[&str] = &["Gc", "Member", "NonNullMember", "GcVec",
 /// - `Weak`: must not keep its referent alive; its `trace` reports nothing.
 /// - `GcVecIter`: an iterator borrowing a `GcVec` and the `Mutator`, like a local: it is not
 ///   `Send`, so no object can hold one.
-const NOT_FOUND_THROUGH_TRACE: &[&str] = &["Root", "GlobalRoot", "Weak", "GcVecIter"];
+/// - `ValueStack`, `StackView`: a mutator's value stack and a view of it, scanned by their
+///   thread and the collector as a root region (`stack_scan.rs`); neither is `Send`, so no
+///   object can hold one.
+const NOT_FOUND_THROUGH_TRACE: &[&str] = &["Root", "GlobalRoot", "Weak", "GcVecIter", "ValueStack", "StackView"];
 
 /// Exported types that hold no GC pointer at all.
 ///
 /// - `AtomicCell`: `Copy` plain data only (no slot is `Copy`, see
 ///   `ui-tests/tests/ui/collections/atomic-cell-of-member.rs`).
 /// - `Mutator`: the thread's handle to the collector, not a pointer to an object.
-/// - `Trace` (the trait and its derive) and `Tracer` (passes slots on, holds none).
+/// - `Trace` (the trait and its derive) and `Tracer` (passes slots on, holds none); likewise
+///   `StackValue` (a trait naming a value stack's element type) and `StackTracer`.
 /// - `Object`: a sealed trait naming the types a GC pointer can point to; no value has it as
 ///   its type. Likewise `DynObject`, the trait-object types among them.
 /// - `Unsize`: a coercion function (`fn(*const T) -> *const U`) for `alloc_dyn`.
@@ -88,6 +92,8 @@ const NO_POINTER: &[&str] = &[
     "Mutator",
     "Trace",
     "Tracer",
+    "StackValue",
+    "StackTracer",
     "Object",
     "DynObject",
     "Unsize",

@@ -1,20 +1,15 @@
-//! The VM's state in the heap: everything a running program needs to survive a safepoint.
+//! The VM's state in the heap: the globals and the interned strings, which a
+//! [`Root`](gc_runtime::Root) keeps alive.
 //!
-//! # Why the stack has two homes
-//!
-//! Between two safepoints the VM works on plain Rust vectors of locals (the value stack, the
-//! call frames, the open upvalues), which is as fast as clox's C arrays. A local cannot cross
-//! a safepoint, so before each one the VM *spills* those vectors into the [`VmState`] object,
-//! which a [`Root`](gc_runtime::Root) keeps alive, and after it *reloads* them (see `vm.rs`).
-//! At a safepoint, then, every value the program can still use is in a heap slot the
-//! collector traces: the spilled stack, the frames' closures, the open upvalues, the globals
-//! and the interned strings.
+//! The value stack, the call frames and the open upvalues are not here: they are the thread's
+//! own [`ValueStack`](gc_runtime::ValueStack)s (see `vm.rs`), written with plain stores like
+//! clox's C arrays and scanned by the VM's thread when the collector asks.
 
-use gc_runtime::{gc, Gc, GcMap, GcVec, Mutator};
+use gc_runtime::{gc, Gc, GcMap, Mutator};
 
 use crate::{object::Obj, value::Slot};
 
-/// A fixed-size array of value slots: the spilled stack, or the globals.
+/// A fixed-size array of value slots: the globals.
 #[gc]
 pub struct ValueArray {
     /// The slots.
@@ -52,12 +47,6 @@ impl ValueArray {
 /// The VM's heap-resident state.
 #[gc]
 pub struct VmState {
-    /// The value stack as of the last spill.
-    pub stack: Gc<ValueArray>,
-    /// The closure of each call frame, outermost first, as of the last spill.
-    pub frames: GcVec<Obj>,
-    /// The open upvalues, by increasing stack index, as of the last spill.
-    pub open_upvalues: GcVec<Obj>,
     /// The global variables, by the index the compiler gave their names.
     pub globals: Gc<ValueArray>,
     /// Interned strings: every string constant and name, so equal names are one object.

@@ -4,11 +4,13 @@
 //!
 //! Running code (the VM between two safepoints, the compiler) holds values as [`Value<'m>`]:
 //! a small `Copy` enum whose object case is a local, `Gc<'m, Obj>`, borrowed from the
-//! thread's mutator. Locals cannot cross a safepoint, so whatever must survive one — the VM
-//! stack, globals, constants, fields, upvalues — is stored in the heap as a [`Slot`]: a word
+//! thread's mutator. Locals cannot cross a safepoint, so whatever must survive one — globals,
+//! constants, fields, closed upvalues — is stored in the heap as a [`Slot`]: a word
 //! and a GC pointer field written through the write barrier. The word holds a number's bits,
 //! or, for anything else, a quiet NaN that no number is stored as (NaNs are stored as the
-//! canonical one) with the kind of value in its low bits.
+//! canonical one) with the kind of value in its low bits. The VM's stack is the exception: it
+//! holds `Value`s themselves, in the thread's own value stack ([`Values`]), which the
+//! collector has the thread scan instead of barriering its stores.
 //!
 //! | Lox value | `Value<'m>` | `Slot` |
 //! |---|---|---|
@@ -24,7 +26,7 @@ use std::{
     sync::atomic::{AtomicU64, Ordering},
 };
 
-use gc_runtime::{gc, Gc, Mutator};
+use gc_runtime::{gc, Gc, Mutator, StackTracer, StackValue};
 
 use crate::object::Obj;
 
@@ -39,6 +41,22 @@ pub enum Value<'m> {
     Number(f64),
     /// A heap object.
     Obj(Gc<'m, Obj>),
+}
+
+/// The marker naming [`Value<'m>`] for every `'m`: the element type of the VM's value stack
+/// (a [`ValueStack<Values>`](gc_runtime::ValueStack)).
+pub enum Values {}
+
+// SAFETY: a `Value`'s one GC pointer, the object case's, is reported; nothing else runs.
+unsafe impl StackValue for Values {
+    type At<'m> = Value<'m>;
+
+    #[inline]
+    fn trace(value: &Value<'_>, tracer: &mut StackTracer<'_>) {
+        if let Value::Obj(o) = value {
+            tracer.gc(*o);
+        }
+    }
 }
 
 impl<'m> Value<'m> {

@@ -3,16 +3,17 @@
 //!
 //! # Segments and safepoints
 //!
-//! The VM runs a program as a sequence of *segments*. A segment (`Segment`) borrows the
-//! mutator immutably, so it may hold locals (`Gc<'m, Obj>`): it reloads the value stack, call
-//! frames and open upvalues from the heap ([`VmState`]) into Rust vectors, runs instructions,
-//! then spills them back and ends. Between segments the VM owns the mutator mutably and passes
-//! a safepoint:
+//! The value stack, the call frames and the open upvalues are the thread's own
+//! [`ValueStack`]s: plain arrays, as in clox, that the collector has this thread scan at its
+//! safepoints instead of barriering every push (see `gc_runtime`'s value stacks). The VM runs
+//! a program as a sequence of *segments*. A segment (`Segment`) borrows the mutator immutably
+//! and opens the three stacks, so it may hold locals (`Gc<'m, Obj>`) and push them; between
+//! segments the VM owns the mutator mutably and passes a safepoint:
 //!
 //! ```text
 //! loop {
-//!     segment: reload state → run instructions → spill state   (locals allowed)
-//!     mu.safepoint()   or   mu.collect() (stress mode)          (no local alive)
+//!     segment: open the stacks → run instructions → save the frame's ip   (locals allowed)
+//!     mu.safepoint()   or   mu.collect() (stress mode)                      (no local alive)
 //! }
 //! ```
 //!
@@ -22,15 +23,14 @@
 //!   a budget of calls and backward jumps (the only ways a program runs long), so the thread
 //!   reaches a safepoint within a few thousand calls or loop iterations of a request and
 //!   concurrent collection makes progress; while nobody waits, the budget is renewed and the
-//!   segment goes on without spilling;
-//! - in stress mode, *before* every instruction that allocates: the VM spills, runs a full
-//!   collection (`mu.collect()`), reloads and then executes the instruction, like clox's
-//!   `DEBUG_STRESS_GC`; the instruction's operands are still on the stack, so the collection
-//!   sees them;
+//!   segment goes on;
+//! - in stress mode, *before* every instruction that allocates: the VM runs a full collection
+//!   (`mu.collect()`), then executes the instruction, like clox's `DEBUG_STRESS_GC`; the
+//!   instruction's operands are still on the stack, so the collection sees them;
 //! - when the program ends or fails.
 //!
 //! Allocation itself is not a safepoint, so objects a segment allocates stay valid until it
-//! ends; the spill stores everything still needed into heap slots through the barrier.
+//! ends; whatever it still needs then is on one of the stacks or in a heap slot.
 //!
 //! # Errors
 //!
@@ -43,7 +43,7 @@ use std::{
     mem,
 };
 
-use gc_runtime::{Gc, GcMap, GcVec, Mutator, Root};
+use gc_runtime::{Gc, GcMap, Mutator, Root, StackTracer, StackValue, StackView, ValueStack};
 
 use crate::{
     chunk::OpCode,
@@ -51,7 +51,7 @@ use crate::{
     natives,
     object::{Closure, Function, Obj},
     state::{ValueArray, VmState},
-    value::Value,
+    value::{Value, Values},
 };
 
 /// The deepest call stack (clox's `FRAMES_MAX`).
@@ -69,45 +69,20 @@ pub enum InterpretError {
     Runtime(String),
 }
 
-/// A Lox virtual machine: a mutator, the heap state it roots, and the plain data that goes
-/// with it.
+/// A Lox virtual machine: a mutator, the heap state it roots, its stacks, and the plain data
+/// that goes with them.
 pub struct Vm {
     mu: Mutator,
     state: Root<VmState>,
     globals: Globals,
-    /// Instruction pointer and stack base of each frame, outermost first (the closures are in
-    /// the heap state).
-    frames: Vec<FramePos>,
-    /// The stack length as of the last spill.
-    stack_len: usize,
-    /// How many stack slots of the heap copy may hold stale values (cleared at next spill).
-    spilled_len: usize,
+    /// The value stack.
+    stack: ValueStack<Values>,
+    /// The call frames, outermost first.
+    frames: ValueStack<Frames>,
+    /// The open upvalues, by increasing stack index.
+    open: ValueStack<Gc<'static, Obj>>,
     stress: bool,
     out: io::BufWriter<io::Stdout>,
-    /// Buffers reused by every segment (empty between segments).
-    spare: Spare,
-}
-
-#[derive(Clone, Copy, Debug)]
-struct FramePos {
-    ip: usize,
-    base: usize,
-}
-
-/// Vectors kept between segments for their capacity only: they are always empty there, so
-/// their `'static` element types hold no local.
-#[derive(Default)]
-struct Spare {
-    stack: Vec<Value<'static>>,
-    frames: Vec<Frame<'static>>,
-    open: Vec<Gc<'static, Obj>>,
-}
-
-/// Turn an emptied vector of locals back into a spare one, keeping its buffer (in-place
-/// collection reuses the allocation; the closure never runs since the vector is empty).
-fn recycle<A, B>(mut v: Vec<A>) -> Vec<B> {
-    v.clear();
-    v.into_iter().map(|_| unreachable!("the vector is empty")).collect()
 }
 
 impl Vm {
@@ -119,23 +94,21 @@ impl Vm {
     pub fn new(stress: bool) -> Vm {
         let mu = gc_runtime::attach();
         let state = {
-            let stack = ValueArray::with_len(&mu, 256);
             let globals = ValueArray::with_len(&mu, 64);
             let init = Obj::string(&mu, "init");
-            let state = VmState::new(&mu, stack, GcVec::new(), GcVec::new(), globals, GcMap::new(), init);
+            let state = VmState::new(&mu, globals, GcMap::new(), init);
             state.strings.insert("init".into(), init);
             state.root(&mu)
         };
         let mut vm = Vm {
+            stack: ValueStack::with_capacity(&mu, 256 * FRAMES_MAX),
+            frames: ValueStack::with_capacity(&mu, FRAMES_MAX),
+            open: ValueStack::new(&mu),
             mu,
             state,
             globals: Globals::default(),
-            frames: Vec::new(),
-            stack_len: 0,
-            spilled_len: 0,
             stress,
             out: io::BufWriter::new(io::stdout()),
-            spare: Spare::default(),
         };
         vm.define_native("clock", 0, natives::clock);
         vm
@@ -175,25 +148,23 @@ impl Vm {
             let state = self.state.get(mu);
             let function =
                 compiler::compile(mu, source, &state.strings, &mut self.globals).map_err(InterpretError::Compile)?;
-            // Before any safepoint: the script's closure goes into the heap stack and frames.
+            // Before any safepoint: the script's closure goes onto the stack and into a frame.
             let closure = Obj::closure(mu, function, 0);
-            state.stack(mu).slots[0].set(Value::Obj(closure));
-            state.frames.clear();
-            state.frames.push(closure);
-            state.open_upvalues.clear();
+            let mut stack = self.stack.open(mu);
+            stack.clear();
+            stack.push(Value::Obj(closure));
+            let mut frames = self.frames.open(mu);
+            frames.clear();
+            frames.push(Frame { closure, function: closure_function(mu, closure), ip: 0, base: 0 });
+            self.open.open(mu).clear();
         }
         self.ensure_globals();
-        self.frames = vec![FramePos { ip: 0, base: 0 }];
-        self.stack_len = 1;
-        self.spilled_len = self.spilled_len.max(1);
         let result = self.run();
         if result.is_err() {
-            self.frames.clear();
-            self.stack_len = 0;
             let mu = &self.mu;
-            let state = self.state.get(mu);
-            state.frames.clear();
-            state.open_upvalues.clear();
+            self.stack.open(mu).clear();
+            self.frames.open(mu).clear();
+            self.open.open(mu).clear();
         }
         self.flush();
         result
@@ -203,22 +174,21 @@ impl Vm {
     fn run(&mut self) -> Result<(), InterpretError> {
         let mut after_collect = false;
         loop {
-            let (exit, spilled) = {
-                let input = SegmentInput {
-                    frames: mem::take(&mut self.frames),
-                    stack_len: self.stack_len,
-                    spare: mem::take(&mut self.spare),
-                    stress: self.stress,
+            let exit = {
+                let stacks = Stacks { stack: &mut self.stack, frames: &mut self.frames, open: &mut self.open };
+                let mut seg = Segment::load(
+                    &self.mu,
+                    &self.state,
+                    &self.globals,
+                    &mut self.out,
+                    stacks,
+                    self.stress,
                     after_collect,
-                };
-                let mut seg = Segment::load(&self.mu, &self.state, &self.globals, &mut self.out, input);
+                );
                 let exit = seg.run();
-                (exit, seg.spill(self.spilled_len))
+                seg.save_ip();
+                exit
             };
-            self.frames = spilled.frames;
-            self.stack_len = spilled.stack_len;
-            self.spilled_len = spilled.stack_len;
-            self.spare = spilled.spare;
             after_collect = false;
             match exit {
                 Exit::Safepoint => self.mu.safepoint(),
@@ -233,20 +203,11 @@ impl Vm {
     }
 }
 
-/// The plain data a segment starts from.
-struct SegmentInput {
-    frames: Vec<FramePos>,
-    stack_len: usize,
-    spare: Spare,
-    stress: bool,
-    after_collect: bool,
-}
-
-/// The plain data a segment leaves behind.
-struct Spilled {
-    frames: Vec<FramePos>,
-    stack_len: usize,
-    spare: Spare,
+/// The VM's stacks, lent to a segment.
+struct Stacks<'a> {
+    stack: &'a mut ValueStack<Values>,
+    frames: &'a mut ValueStack<Frames>,
+    open: &'a mut ValueStack<Gc<'static, Obj>>,
 }
 
 /// How a segment ended.
@@ -261,7 +222,8 @@ enum Exit {
     Error(String),
 }
 
-/// A call frame while a segment runs.
+/// A call frame: its closure, the closure's function, where it is in the function's code and
+/// where its slots start on the value stack.
 #[derive(Clone, Copy)]
 struct Frame<'m> {
     closure: Gc<'m, Obj>,
@@ -270,20 +232,31 @@ struct Frame<'m> {
     base: usize,
 }
 
-/// One segment of execution: the VM's state as locals, between two safepoints.
+/// The marker naming [`Frame<'m>`] for every `'m`: the element type of the frame stack.
+enum Frames {}
+
+// SAFETY: a frame's GC pointer is its closure, which is reported; `function` is a reference
+// into an object the closure keeps alive (its function).
+unsafe impl StackValue for Frames {
+    type At<'m> = Frame<'m>;
+
+    #[inline]
+    fn trace(frame: &Frame<'_>, tracer: &mut StackTracer<'_>) {
+        tracer.gc(frame.closure);
+    }
+}
+
+/// One segment of execution: the VM's stacks open, between two safepoints.
 struct Segment<'m> {
     mu: &'m Mutator,
-    /// The positions vector, given back (emptied) by `spill`.
-    positions: Vec<FramePos>,
-    state: Gc<'m, VmState>,
     globals: &'m ValueArray,
     init_string: Gc<'m, Obj>,
     names: &'m Globals,
     out: &'m mut io::BufWriter<io::Stdout>,
-    stack: Vec<Value<'m>>,
-    frames: Vec<Frame<'m>>,
+    stack: StackView<'m, 'm, Values>,
+    frames: StackView<'m, 'm, Frames>,
     /// Open upvalues by increasing stack index.
-    open: Vec<Gc<'m, Obj>>,
+    open: StackView<'m, 'm, Gc<'static, Obj>>,
     budget: usize,
     stress: bool,
     /// Stress mode: whether the current instruction must yield before it allocates (false
@@ -314,34 +287,25 @@ fn runtime_error(message: String) -> Stop {
 }
 
 impl<'m> Segment<'m> {
-    /// Reload the VM state from the heap.
+    /// Open the stacks and cache the current frame.
     fn load(
         mu: &'m Mutator,
         root: &Root<VmState>,
         names: &'m Globals,
         out: &'m mut io::BufWriter<io::Stdout>,
-        input: SegmentInput,
+        stacks: Stacks<'m>,
+        stress: bool,
+        after_collect: bool,
     ) -> Segment<'m> {
         let state = root.get(mu);
-        let heap_stack = state.stack(mu);
-        let mut spare = input.spare;
-        let mut stack: Vec<Value<'m>> = mem::take(&mut spare.stack);
-        stack.extend(heap_stack.slots[..input.stack_len].iter().map(|s| s.value(mu)));
-        let mut frames: Vec<Frame<'m>> = mem::take(&mut spare.frames);
-        for (i, pos) in input.frames.iter().enumerate() {
-            let closure = state.frames.get(i, mu).expect("a closure per frame");
-            let function = closure_function(mu, closure);
-            frames.push(Frame { closure, function, ip: pos.ip, base: pos.base });
-        }
-        let mut open: Vec<Gc<'m, Obj>> = mem::take(&mut spare.open);
-        open.extend(state.open_upvalues.iter(mu));
+        let stack = stacks.stack.open(mu);
+        let frames = stacks.frames.open(mu);
+        let open = stacks.open.open(mu);
         let current = *frames.last().expect("a frame");
         let globals = state.globals(mu).into_ref();
         let init_string = state.init_string(mu);
         Segment {
             mu,
-            positions: input.frames,
-            state,
             globals,
             init_string,
             names,
@@ -350,9 +314,9 @@ impl<'m> Segment<'m> {
             stack,
             frames,
             open,
-            stress: input.stress,
+            stress,
             stress_pending: false,
-            skip_stress_once: input.after_collect,
+            skip_stress_once: after_collect,
             ip: current.ip,
             code: &current.function.code,
             base: current.base,
@@ -361,44 +325,11 @@ impl<'m> Segment<'m> {
         }
     }
 
-    /// Store the state back into the heap; `spilled_len` is how much of the heap stack the
-    /// previous spill used (stale slots above the new length are cleared).
-    fn spill(mut self, spilled_len: usize) -> Spilled {
-        let mu = self.mu;
+    /// Save the current frame's instruction pointer in its frame (the rest of the state is on
+    /// the stacks already).
+    fn save_ip(&mut self) {
         if let Some(f) = self.frames.last_mut() {
             f.ip = self.ip;
-        }
-        // The stack: grow the heap copy if needed, store the live part, clear stale slots.
-        let mut heap_stack = self.state.stack(mu);
-        if heap_stack.len() < self.stack.len() {
-            heap_stack = heap_stack.grown(mu, self.stack.len() * 2);
-            self.state.set_stack(heap_stack);
-        }
-        for (slot, value) in heap_stack.slots.iter().zip(&self.stack) {
-            slot.set(*value);
-        }
-        let stale_end = spilled_len.min(heap_stack.len());
-        for slot in heap_stack.slots.iter().take(stale_end).skip(self.stack.len()) {
-            slot.set(Value::Nil);
-        }
-        // Frames: closures in the heap, positions in plain data.
-        let heap_frames = &self.state.frames;
-        heap_frames.clear();
-        heap_frames.extend(self.frames.iter().map(|f| f.closure));
-        let mut positions = mem::take(&mut self.positions);
-        positions.clear();
-        positions.extend(self.frames.iter().map(|f| FramePos { ip: f.ip, base: f.base }));
-        // Open upvalues.
-        self.state.open_upvalues.clear();
-        self.state.open_upvalues.extend(self.open.iter().copied());
-        Spilled {
-            frames: positions,
-            stack_len: self.stack.len(),
-            spare: Spare {
-                stack: recycle(mem::take(&mut self.stack)),
-                frames: recycle(mem::take(&mut self.frames)),
-                open: recycle(mem::take(&mut self.open)),
-            },
         }
     }
 

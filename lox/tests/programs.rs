@@ -1,5 +1,5 @@
 //! This crate's own Lox programs (`tests/programs/*.lox`), run against the `lox` binary in the
-//! three collector settings of the conformance suite; unlike the suite, they are part of the
+//! four collector settings of the conformance suite; unlike the suite, they are part of the
 //! repository and always run.
 //!
 //! Each program states what it expects in the suite's comments (`// expect: ...`,
@@ -15,7 +15,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{Setting, CONCURRENT_CHECKMARK, DEFAULT, STRESS_GC};
+use common::{Setting, CONCURRENT_CHECKMARK, DEFAULT, HYBRID_CHECKMARK, STRESS_GC};
 
 fn programs_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/programs")
@@ -44,6 +44,11 @@ fn programs_stress_gc() {
 #[test]
 fn programs_concurrent_checkmark() {
     run_programs(&CONCURRENT_CHECKMARK);
+}
+
+#[test]
+fn programs_hybrid_checkmark() {
+    run_programs(&HYBRID_CHECKMARK);
 }
 
 /// A program without expectation comments would only check that it prints nothing, and one
@@ -143,14 +148,14 @@ fn the_checker_rejects_wrong_expectations() {
 }
 
 /// The programs in `gc/` are there to make the collector work. Stress mode collects before
-/// every allocating instruction whatever a program does; in the other two settings the pacer
+/// every allocating instruction whatever a program does; in the other three settings the pacer
 /// decides, so check there that each program allocates enough for two cycles or more (with
 /// the default 4 MB minimum heap: cycles in the middle of the run, not only at its start).
 #[test]
 fn gc_programs_collect_without_stress() {
     let files = common::collect_files(&programs_dir().join("gc"), &[]);
     assert!(!files.is_empty(), "no programs in tests/programs/gc");
-    for setting in [&DEFAULT, &CONCURRENT_CHECKMARK] {
+    for setting in [&DEFAULT, &CONCURRENT_CHECKMARK, &HYBRID_CHECKMARK] {
         let envs: Vec<(&str, &str)> = setting.envs.iter().copied().chain([("GC_TRACE", "1")]).collect();
         for file in &files {
             let name = file.display();

@@ -19,7 +19,7 @@
 //! runtime error and the line of its stack trace, and the exit code. `[java line N]`
 //! expectations belong to the tree-walking interpreter and are ignored.
 //!
-//! Files run on two threads. The three settings are three tests that take turns (a lock), so
+//! Files run on two threads. The four settings are four tests that take turns (a lock), so
 //! at most two interpreters run at once. Each prints passes and failures per directory and a
 //! total, and fails if any file failed.
 
@@ -30,7 +30,7 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use common::{Setting, CONCURRENT_CHECKMARK, DEFAULT, STRESS_GC};
+use common::{Setting, CONCURRENT_CHECKMARK, DEFAULT, HYBRID_CHECKMARK, STRESS_GC};
 
 /// Directories of the suite that do not count (see the module docs).
 const SKIPPED_DIRS: [&str; 3] = ["scanning", "expressions", "benchmark"];
@@ -98,4 +98,9 @@ fn suite_stress_gc() {
 #[test]
 fn suite_concurrent_checkmark() {
     run_suite(&CONCURRENT_CHECKMARK);
+}
+
+#[test]
+fn suite_hybrid_checkmark() {
+    run_suite(&HYBRID_CHECKMARK);
 }

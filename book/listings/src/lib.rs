@@ -8,3 +8,4 @@ pub mod linked;
 pub mod reference;
 pub mod scoped_threads;
 pub mod shared_graph;
+pub mod value_stack;

@@ -176,13 +176,17 @@
 //! ends after the decision answered the deciding round, so what it lends is marked; its
 //! objects are pinned at the next cycle's first pause.
 //!
-//! # Why no stack rescan
+//! # Stacks, and why locals need no rescan
 //!
 //! Go 1.5 had to rescan stacks at termination because stack writes were not barriered. Here
 //! locals cannot be alive at a safepoint, so at every pause all pointers the mutators hold are
-//! in slots or roots, both barriered: the Dijkstra invariant (no black object points to a
-//! white one) plus "every root is grey or black" gives that every reachable object is marked
-//! when the queue is empty with the world stopped.
+//! in slots or roots, both barriered, or in their value stacks: the Dijkstra invariant (no
+//! black object points to a white one) plus "every root is grey or black" gives that every
+//! reachable object is marked when the queue is empty with the world stopped. Value stacks
+//! (`value_stack.rs`) are the one root region written without a barrier: each mutator scans
+//! its own at its answers and parks — under Dijkstra at every one while marking, which is
+//! Go 1.5's rescan — and the collector scans those of stopped mutators, in `mark_from_roots`
+//! and for checkmark (`stack_scan.rs` has the rules and why they suffice).
 //!
 //! # Termination detection
 //!
@@ -208,6 +212,7 @@ use crate::{
     report,
     root_table::RootGuard,
     runtime::Runtime,
+    stack_scan,
     stats::{CycleStats, HandshakeKind, HandshakeRound, MarkWork, Pause, PauseKind, PhaseChange},
     thread_state,
 };
@@ -458,6 +463,12 @@ impl Cycle {
             // SAFETY: a pointer loaded from a root cell names an allocated object.
             unsafe { w.shade_root(p) }
         });
+        // The value stacks of mutators that are detached or parked: they answer no round
+        // (see `stack_scan.rs`, rule 2).
+        stack_scan::scan_stopped(self.rt, &mut |p| {
+            // SAFETY: a value stack holds locals of its mutator: allocated objects.
+            unsafe { w.shade_root(p) }
+        });
         // Published, not scanned here: every mark worker takes its share.
         w.publish_all();
         self.note(w.work());
@@ -531,7 +542,9 @@ impl Cycle {
             return roots;
         }
         loop {
-            let pointers = roots.pointers();
+            let mut pointers = roots.pointers();
+            // The world is stopped: every mutator's value stacks are roots too.
+            stack_scan::scan_stopped(self.rt, &mut |p| pointers.push(p));
             // SAFETY: the world is stopped and the pointers come from the locked root table.
             match unsafe { checkmark::verify(&pointers, clock::mark_epoch()) } {
                 Ok(report) => {

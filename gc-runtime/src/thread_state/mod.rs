@@ -34,7 +34,7 @@
 
 use std::{
     alloc::Layout,
-    cell::{Cell, RefCell},
+    cell::{Cell, OnceCell, RefCell},
     fmt,
     ptr::NonNull,
     sync::Arc,
@@ -52,6 +52,7 @@ use crate::{
     primitive::sync::atomic::AtomicU64,
     runtime::Runtime,
     shade::{self, GreyQueue, ShadeBuffer},
+    stack_scan::{self, StackRegistry},
     thread_pauses::ThreadPauseLog,
 };
 
@@ -113,6 +114,10 @@ pub(crate) struct ThreadState {
     pauses: ThreadPauseLog,
     /// This mutator's acknowledgement cell in the handshake table (answers take no lock).
     ack: Arc<AtomicU64>,
+    /// This mutator's value stacks, once it made one (see `stack_scan.rs`).
+    stacks: OnceCell<Arc<StackRegistry>>,
+    /// The mark epoch of the marking during which this thread last scanned its value stacks.
+    stacks_scanned: Cell<u64>,
 }
 
 thread_local! {
@@ -152,6 +157,9 @@ impl ThreadState {
         let name =
             std::thread::current().name().map_or_else(|| format!("{:?}", std::thread::current().id()), str::to_owned);
         let id = rt.handshake.register(name);
+        // The id may be a reused one, whose registry was a leaked mutator's: this one has no
+        // stacks yet (and, running, is not scanned by the collector meanwhile).
+        rt.stacks.set(id, None);
         let state = NonNull::from(Box::leak(Box::new(ThreadState {
             rt,
             id,
@@ -161,6 +169,8 @@ impl ThreadState {
             local: RefCell::new(Local { cache: AllocCache::default(), shade: ShadeBuffer::default(), assist_debt: 0 }),
             pauses: rt.thread_pauses.register(rt.started.elapsed()),
             ack: rt.handshake.ack_cell(id),
+            stacks: OnceCell::new(),
+            stacks_scanned: Cell::new(0),
         })));
         CURRENT.with(|c| c.set(state.as_ptr()));
         exit::watch(state.as_ptr().cast_const().cast());
@@ -180,6 +190,8 @@ impl ThreadState {
             let (rt, id) = (this.rt, this.id);
             let mut local = this.local.borrow_mut();
             local.cache.release_all(&rt.pages);
+            // The stacks die with the mutator (a `ValueStack` left behind cannot be opened).
+            rt.stacks.set(id, None);
             rt.handshake.unregister(id, || local.shade.flush(&rt.grey));
             rt.thread_pauses.ended(&this.pauses, rt.started.elapsed());
         }
@@ -413,6 +425,42 @@ impl ThreadState {
         r
     }
 
+    /// This mutator's value-stack registry, made (and announced to the collector) on first use.
+    pub(crate) fn stack_registry(&self) -> Arc<StackRegistry> {
+        self.stacks
+            .get_or_init(|| {
+                let registry = Arc::new(StackRegistry::default());
+                self.rt.stacks.set(self.id, Some(registry.clone()));
+                registry
+            })
+            .clone()
+    }
+
+    /// Whether `registry` is this mutator's.
+    pub(crate) fn owns_stack_registry(&self, registry: &Arc<StackRegistry>) -> bool {
+        self.stacks.get().is_some_and(|mine| Arc::ptr_eq(mine, registry))
+    }
+
+    /// Shade what this thread's value stacks hold into its buffer, if a scan is due (see
+    /// `stack_scan.rs`, rule 1). Returns whether it scanned. Called only where no view of a
+    /// stack can be open: at a safepoint's answer or park, and when detaching or re-attaching.
+    fn scan_stacks(&self, local: &mut Local) -> bool {
+        let Some(registry) = self.stacks.get() else { return false };
+        let Some(epoch) = stack_scan::scan_due(self.stacks_scanned.get()) else { return false };
+        let queue = &self.rt.grey;
+        let shade = &mut local.shade;
+        // SAFETY: this is the owning thread, inside a safepoint, a detach or an attach — all
+        // of which take the mutator mutably, so no view is open.
+        unsafe {
+            registry.scan(&mut |obj| {
+                // SAFETY: a stack holds locals of this mutator, which are allocated objects.
+                shade::shade(obj, epoch, shade, queue)
+            })
+        };
+        self.stacks_scanned.set(epoch);
+        true
+    }
+
     /// Record that this thread holds a local from a weak upgrade made while marking.
     pub(crate) fn note_weak_upgrade(&self) {
         self.weak_upgrade_epoch.set(clock::mark_epoch());
@@ -511,6 +559,7 @@ impl ThreadState {
     /// What a mutator does when it acknowledges a handshake: publish its grey objects, and hand
     /// back its cached pages if a marking terminated since it last did.
     fn publish_private_state(&self, local: &mut Local) {
+        self.scan_stacks(local);
         local.shade.flush(&self.rt.grey);
         local.cache.see_mark_epoch();
         self.release_stale_pages(local);
@@ -532,6 +581,9 @@ impl ThreadState {
         let (rt, id) = (self.rt, self.id);
         let mut local = self.local.borrow_mut();
         local.cache.release_all(&rt.pages);
+        // Before detaching: while detached, nobody scans this thread's stacks until the next
+        // mark start (see `stack_scan.rs`).
+        self.scan_stacks(&mut local);
         rt.handshake.detach(id, || local.shade.flush(&rt.grey));
         drop(local);
         self.running.set(false);
@@ -539,7 +591,15 @@ impl ThreadState {
 
     pub(crate) fn attach_again(&self) {
         // Waits out a stopped world: a pause this thread sees on its way back.
-        self.timed(|| self.rt.handshake.attach(self.id));
+        self.timed(|| {
+            self.rt.handshake.attach(self.id);
+            // The collector may have scanned the stopped mutators' stacks before this attach,
+            // or not yet (see `stack_scan.rs`, the last paragraph).
+            let mut local = self.local.borrow_mut();
+            if self.scan_stacks(&mut local) {
+                local.shade.flush(&self.rt.grey);
+            }
+        });
         self.local.borrow_mut().cache.see_mark_epoch();
         self.running.set(true);
         self.release_stale_cache();

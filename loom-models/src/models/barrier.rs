@@ -105,7 +105,14 @@ impl Heap {
 
     /// Objects reachable from `R` in the current graph (world stopped).
     pub(super) fn reachable(&self) -> Vec<usize> {
+        self.reachable_from(&[])
+    }
+
+    /// Objects reachable from `R` and from `extra` (value stacks' contents) in the current
+    /// graph (world stopped).
+    pub(super) fn reachable_from(&self, extra: &[usize]) -> Vec<usize> {
         let (mut seen, mut stack) = (vec![], vec![R]);
+        stack.extend_from_slice(extra);
         while let Some(o) = stack.pop() {
             if !seen.contains(&o) {
                 seen.push(o);

@@ -16,6 +16,7 @@ mod handshake;
 mod ragged;
 mod shade_queue;
 mod termination;
+mod value_stack;
 
 use std::{
     sync::{

@@ -103,10 +103,10 @@ enum WindowRule {
 /// epoch"), taken when it answers a round. The termination models take no views: the window
 /// is closed there, and the view's atomics would only multiply the executions.
 pub(super) struct Mutator {
-    hs: Arc<Handshake>,
+    pub(super) hs: Arc<Handshake>,
     pub(super) heap: Arc<Heap>,
-    id: usize,
-    ack: std::sync::Arc<AtomicU64>,
+    pub(super) id: usize,
+    pub(super) ack: std::sync::Arc<AtomicU64>,
     pub(super) buf: ShadeBuffer<usize>,
     view: Option<u64>,
     rule: WindowRule,
@@ -135,7 +135,7 @@ impl Mutator {
 
     /// A barriered store of `new` into slot `slot` of object `obj`, with the barrier the phase
     /// word says is in force (`barrier.rs`'s `write_marking`).
-    fn store(&mut self, obj: usize, slot: usize, new: *mut Obj) {
+    pub(super) fn store(&mut self, obj: usize, slot: usize, new: *mut Obj) {
         let barrier = match self.heap.phase.barrier_state() {
             // `write` stores without a barrier when it reads the barrier off.
             None => DIJKSTRA,
@@ -331,7 +331,7 @@ fn terminate(kind: BarrierKind, check: Decision, busy_before: bool) -> Vec<usize
 /// How the collector decides that a round was quiet: `ragged_round`'s rule, and the broken
 /// rules the controls check.
 #[derive(Clone, Copy, PartialEq)]
-enum Decision {
+pub(super) enum Decision {
     /// The queue done at the end of the round, then the stamp unchanged across it.
     Stamp,
     /// The queue done, nothing else.
@@ -348,6 +348,13 @@ enum Decision {
 /// one decides by `rule`. After the decision nothing is drained any more (the barrier goes
 /// off), so it returns the reachable objects unmarked at that moment.
 fn decide(heap: &Heap, hs: &Handshake, kind: BarrierKind, rule: Decision) -> Vec<usize> {
+    let marked = decide_marks(heap, hs, kind, rule);
+    heap.reachable().into_iter().filter(|&o| !marked[o]).collect()
+}
+
+/// [`decide`], returning which objects were marked at the decision (for models whose
+/// reachable objects include value stacks, read once their owners are done).
+pub(super) fn decide_marks(heap: &Heap, hs: &Handshake, kind: BarrierKind, rule: Decision) -> Vec<bool> {
     let stamp = || {
         let (busy, published) = heap.queue.stamp();
         if rule == Decision::EntriesOnly {
@@ -371,10 +378,9 @@ fn decide(heap: &Heap, hs: &Handshake, kind: BarrierKind, rule: Decision) -> Vec
             Decision::Stamp | Decision::EntriesOnly => heap.queue.is_done() && stamp() == before,
         };
         if quiet {
-            let missed: Vec<usize> =
-                heap.reachable().into_iter().filter(|&o| !heap.marks.is_marked(granule(o))).collect();
+            let marked = (0..heap.objs.len()).map(|o| heap.marks.is_marked(granule(o))).collect();
             heap.phase.set(Phase::Sweep, kind, MARKING);
-            return missed;
+            return marked;
         }
         // Not yet: let the worker and the mutators run (the real collector's drain waits for
         // its workers).

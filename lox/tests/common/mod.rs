@@ -67,6 +67,14 @@ pub const CONCURRENT_CHECKMARK: Setting = Setting {
     envs: &[("GC_MODE", "concurrent"), ("GC_CHECKMARK", "1"), ("GC_MARK_WORKERS", "1"), ("GC_MIN_HEAP", "64K")],
 };
 
+/// The hybrid barrier, whose value stacks (the VM's stack, frames and open upvalues) are
+/// scanned once per marking (in the mark-start handshakes), every cycle checked by a
+/// stop-the-world re-mark that reads the stacks too.
+pub const HYBRID_CHECKMARK: Setting = Setting {
+    name: "hybrid (GC_BARRIER=hybrid GC_CHECKMARK=1 GC_MARK_WORKERS=1 GC_MIN_HEAP=64K)",
+    envs: &[("GC_BARRIER", "hybrid"), ("GC_CHECKMARK", "1"), ("GC_MARK_WORKERS", "1"), ("GC_MIN_HEAP", "64K")],
+};
+
 /// The settings of one test binary take turns.
 static ONE_SETTING_AT_A_TIME: Mutex<()> = Mutex::new(());
 
