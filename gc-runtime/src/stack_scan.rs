@@ -39,7 +39,7 @@
 
 use std::sync::Arc;
 
-use crate::{clock, object::Header, primitive::sync::Mutex, runtime::Runtime};
+use crate::{clock, handshake::Handshake, object::Header, primitive::sync::Mutex};
 
 /// A value stack's storage, as the scanners see it.
 pub(crate) trait ScanStack: Send + Sync {
@@ -108,12 +108,16 @@ pub(crate) fn scan_due(last_scan: u64) -> Option<u64> {
     state.stack_scan_due(last_scan).then_some(state.epoch)
 }
 
-/// The collector: scan the stacks of every mutator that is not running (rule 2), holding the
-/// handshake table's lock. Returns the number of values scanned.
-pub(crate) fn scan_stopped(rt: &Runtime, visit: &mut dyn FnMut(*mut Header)) -> usize {
+/// The collector: scan the stacks of every mutator of `handshake` that is not running (rule
+/// 2), holding the handshake table's lock. Returns the number of values scanned.
+pub(crate) fn scan_stopped(
+    handshake: &Handshake,
+    stacks: &StackRegistries,
+    visit: &mut dyn FnMut(*mut Header),
+) -> usize {
     let mut values = 0;
-    rt.handshake.for_each_stopped(|id| {
-        if let Some(registry) = rt.stacks.get(id) {
+    handshake.for_each_stopped(|id| {
+        if let Some(registry) = stacks.get(id) {
             // SAFETY: mutator `id` is detached or parked, and the table's lock (held by
             // `for_each_stopped`) keeps it so: no view of its stacks is open.
             values += unsafe { registry.scan(visit) };

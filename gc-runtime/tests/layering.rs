@@ -17,7 +17,8 @@ use std::{
 };
 
 /// The public API: what users hold and call. Everything here may import the engine.
-const API: &[&str] = &["collections", "gc", "member", "mutator", "private", "roots", "trace_impls", "variance", "weak"];
+const API: &[&str] =
+    &["collections", "gc", "member", "mutator", "private", "roots", "trace_impls", "value_stack", "variance", "weak"];
 
 /// The engine, bottom to top. Nothing here imports an API module.
 const ENGINE: &[&str] = &[
@@ -35,6 +36,7 @@ const ENGINE: &[&str] = &[
     "shade",
     "heap",
     "handshake",
+    "stack_scan",
     "thread_pauses",
     "stats",
     "root_table",

@@ -465,7 +465,7 @@ impl Cycle {
         });
         // The value stacks of mutators that are detached or parked: they answer no round
         // (see `stack_scan.rs`, rule 2).
-        stack_scan::scan_stopped(self.rt, &mut |p| {
+        stack_scan::scan_stopped(&self.rt.handshake, &self.rt.stacks, &mut |p| {
             // SAFETY: a value stack holds locals of its mutator: allocated objects.
             unsafe { w.shade_root(p) }
         });
@@ -544,7 +544,7 @@ impl Cycle {
         loop {
             let mut pointers = roots.pointers();
             // The world is stopped: every mutator's value stacks are roots too.
-            stack_scan::scan_stopped(self.rt, &mut |p| pointers.push(p));
+            stack_scan::scan_stopped(&self.rt.handshake, &self.rt.stacks, &mut |p| pointers.push(p));
             // SAFETY: the world is stopped and the pointers come from the locked root table.
             match unsafe { checkmark::verify(&pointers, clock::mark_epoch()) } {
                 Ok(report) => {
