@@ -440,7 +440,7 @@ fn check_start(name: &str, kind: BarrierKind, rounds: usize) {
 /// preemptions: with the collector on the main thread, every control's losing schedule needs
 /// at most two (at three, the one-mutator models pass too, at 0.8–1.0 M executions each,
 /// minutes in all: `LOOM_MAX_PREEMPTIONS=3`).
-fn check_termination(name: &str, model: impl Fn() -> Vec<usize> + Sync + Send + 'static) {
+pub(super) fn check_termination(name: &str, model: impl Fn() -> Vec<usize> + Sync + Send + 'static) {
     explore(name, 2, move || {
         let missed = model();
         assert!(missed.is_empty(), "objects {missed:?} are reachable but not marked at the decision");
