@@ -772,7 +772,7 @@ impl<'s, 'm> Compiler<'s, 'm, '_> {
             }
             K::Number => {
                 let n: f64 = self.previous.lexeme.parse().expect("the scanner checked the digits");
-                self.emit_constant(Value::Number(n));
+                self.emit_constant(Value::number(n));
             }
             K::String => {
                 let lexeme = self.previous.lexeme;

@@ -184,9 +184,9 @@ mod tests {
             let names: Vec<_> = (0..100).map(|i| Obj::string(&mu, &format!("name{i}")).root(&mu)).collect();
             let table = &holder.get(&mu).table;
             for (i, n) in names.iter().enumerate() {
-                assert!(table.set(&mu, n.get(&mu), Value::Number(i as f64)));
+                assert!(table.set(&mu, n.get(&mu), Value::number(i as f64)));
             }
-            assert!(!table.set(&mu, names[7].get(&mu), Value::Bool(true)), "an existing name is replaced");
+            assert!(!table.set(&mu, names[7].get(&mu), Value::True), "an existing name is replaced");
             let value = Obj::string(&mu, "a value");
             table.set(&mu, names[8].get(&mu), Value::Obj(value));
             names
@@ -197,12 +197,12 @@ mod tests {
         for (i, n) in names.iter().enumerate() {
             let v = table.get(&mu, n.get(&mu)).expect("present").value(&mu);
             match i {
-                7 => assert!(matches!(v, Value::Bool(true))),
+                7 => assert!(matches!(v, Value::True)),
                 8 => assert_eq!(
                     v.as_obj().and_then(|o| o.into_ref().as_string().map(|s| s.chars.to_string())).as_deref(),
                     Some("a value")
                 ),
-                _ => assert!(matches!(v, Value::Number(x) if x == i as f64)),
+                _ => assert!(matches!(v, Value::Number(x) if x.get() == i as f64)),
             }
         }
         let other = Obj::string(&mu, "name7"); // equal text, another object: not interned here

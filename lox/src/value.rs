@@ -14,8 +14,8 @@
 //!
 //! | Lox value | `Value<'m>` | `Slot` |
 //! |---|---|---|
-//! | `nil`, `true`, `false` | `Nil`, `Bool(_)` | word `NIL`, `FALSE`, `TRUE`; pointer field empty |
-//! | a number | `Number(f64)` | word: the bits (a NaN: `f64::NAN`'s); pointer field empty |
+//! | `nil`, `true`, `false` | `Nil`, `True`, `False` | word `NIL`, `TRUE`, `FALSE`; pointer field empty |
+//! | a number | `Number(_)`: the `f64`'s bits | word: the bits (a NaN: `f64::NAN`'s); pointer field empty |
 //! | an object | `Obj(Gc<'m, Obj>)` | word `OBJECT` + pointer field |
 //! | (an undefined global) | — | word `UNDEFINED` |
 //!
@@ -35,10 +35,12 @@ use crate::object::Obj;
 pub enum Value<'m> {
     /// `nil`.
     Nil,
-    /// `true` or `false`.
-    Bool(bool),
+    /// `false`.
+    False,
+    /// `true`.
+    True,
     /// A number.
-    Number(f64),
+    Number(NumberBits),
     /// A heap object.
     Obj(Gc<'m, Obj>),
 }
@@ -59,11 +61,54 @@ unsafe impl StackValue for Values {
     }
 }
 
+/// A number's `f64`, kept as its bits.
+///
+/// So that every case of [`Value`] with data holds a word-sized integer or a pointer: the
+/// compiler then represents a `Value` as a pair of registers (tag, payload) and copies it as
+/// two words. With an `f64` case beside the pointer case, a `Value` is an opaque 16 bytes,
+/// built byte by byte in memory and copied as one 16-byte vector — a load that the CPU cannot
+/// forward from the narrower stores just before it, which stalls the VM on every push.
+#[derive(Clone, Copy, Debug)]
+pub struct NumberBits(u64);
+
+impl NumberBits {
+    /// The number.
+    #[inline(always)]
+    pub fn get(self) -> f64 {
+        f64::from_bits(self.0)
+    }
+}
+
 impl<'m> Value<'m> {
+    /// The value of number `n`.
+    #[inline(always)]
+    pub fn number(n: f64) -> Value<'m> {
+        Value::Number(NumberBits(n.to_bits()))
+    }
+
+    /// The value of boolean `b`.
+    #[inline(always)]
+    pub fn bool(b: bool) -> Value<'m> {
+        if b {
+            Value::True
+        } else {
+            Value::False
+        }
+    }
+
+    /// The number, if this is one.
+    #[inline(always)]
+    pub fn as_number(self) -> Option<f64> {
+        match self {
+            Value::Number(n) => Some(n.get()),
+            _ => None,
+        }
+    }
+
     /// Lox truthiness: `nil` and `false` are false, everything else is true.
     #[inline]
     pub fn is_falsey(self) -> bool {
-        matches!(self, Value::Nil | Value::Bool(false))
+        matches!(self, Value::Nil | Value::False)
     }
 
     /// The object, if this is one.
@@ -80,8 +125,8 @@ impl<'m> Value<'m> {
     pub fn equals(self, other: Value<'_>) -> bool {
         match (self, other) {
             (Value::Nil, Value::Nil) => true,
-            (Value::Bool(a), Value::Bool(b)) => a == b,
-            (Value::Number(a), Value::Number(b)) => a == b,
+            (Value::False, Value::False) | (Value::True, Value::True) => true,
+            (Value::Number(a), Value::Number(b)) => a.get() == b.get(),
             (Value::Obj(a), Value::Obj(b)) => {
                 a.addr() == b.addr()
                     || match (a.as_string(), b.as_string()) {
@@ -99,8 +144,9 @@ impl Value<'_> {
     pub fn write(self, mu: &Mutator, out: &mut String) {
         match self {
             Value::Nil => out.push_str("nil"),
-            Value::Bool(b) => out.push_str(if b { "true" } else { "false" }),
-            Value::Number(n) => out.push_str(&format_number(n)),
+            Value::False => out.push_str("false"),
+            Value::True => out.push_str("true"),
+            Value::Number(n) => out.push_str(&format_number(n.get())),
             Value::Obj(o) => o.write(mu, out),
         }
     }
@@ -206,12 +252,12 @@ impl Slot {
     pub fn get<'m>(&self, mu: &'m Mutator) -> Option<Value<'m>> {
         let word = self.word.load(Ordering::Relaxed);
         if word & TAG_MASK != TAG {
-            return Some(Value::Number(f64::from_bits(word)));
+            return Some(Value::Number(NumberBits(word)));
         }
         Some(match word {
             NIL => Value::Nil,
-            FALSE => Value::Bool(false),
-            TRUE => Value::Bool(true),
+            FALSE => Value::False,
+            TRUE => Value::True,
             OBJECT => Value::Obj(self.obj(mu).expect("an object slot holds an object")),
             _ => return None,
         })
@@ -234,9 +280,9 @@ impl Slot {
     pub fn set(&self, value: Value<'_>) {
         let word = match value {
             Value::Nil => NIL,
-            Value::Bool(false) => FALSE,
-            Value::Bool(true) => TRUE,
-            Value::Number(n) => number_word(n),
+            Value::False => FALSE,
+            Value::True => TRUE,
+            Value::Number(n) => number_word(n.get()),
             Value::Obj(o) => {
                 self.obj = Some(o);
                 self.word.store(OBJECT, Ordering::Relaxed);
@@ -283,26 +329,26 @@ mod tests {
         let mu = gc_runtime::attach();
         let slot = mu.alloc(Slot::new());
         assert!(slot.get(&mu).is_none());
-        slot.set(Value::Number(2.5));
-        assert!(matches!(slot.get(&mu), Some(Value::Number(n)) if n == 2.5));
-        slot.set(Value::Bool(true));
-        assert!(matches!(slot.get(&mu), Some(Value::Bool(true))));
+        slot.set(Value::number(2.5));
+        assert!(matches!(slot.get(&mu), Some(Value::Number(n)) if n.get() == 2.5));
+        slot.set(Value::True);
+        assert!(matches!(slot.get(&mu), Some(Value::True)));
         slot.set(Value::Nil);
         assert!(matches!(slot.get(&mu), Some(Value::Nil)));
-        slot.set(Value::Bool(false));
-        assert!(matches!(slot.get(&mu), Some(Value::Bool(false))));
+        slot.set(Value::False);
+        assert!(matches!(slot.get(&mu), Some(Value::False)));
         let o = Obj::string(&mu, "o");
         slot.set(Value::Obj(o));
         assert!(matches!(slot.get(&mu), Some(Value::Obj(p)) if p.addr() == o.addr()));
         // A NaN whose bits look like a tag is stored as the canonical NaN: still a number.
         for bits in [UNDEFINED, NIL, OBJECT, TAG | 0xdead, f64::NAN.to_bits(), (-f64::NAN).to_bits()] {
-            slot.set(Value::Number(f64::from_bits(bits)));
-            assert!(matches!(slot.get(&mu), Some(Value::Number(n)) if n.is_nan()), "{bits:#x}");
+            slot.set(Value::number(f64::from_bits(bits)));
+            assert!(matches!(slot.get(&mu), Some(Value::Number(n)) if n.get().is_nan()), "{bits:#x}");
             assert!(slot.is_defined());
         }
         for n in [0.0, -0.0, f64::INFINITY, f64::NEG_INFINITY, f64::MIN_POSITIVE, -1e300] {
-            slot.set(Value::Number(n));
-            assert!(matches!(slot.get(&mu), Some(Value::Number(m)) if m.to_bits() == n.to_bits()), "{n}");
+            slot.set(Value::number(n));
+            assert!(matches!(slot.get(&mu), Some(Value::Number(m)) if m.get().to_bits() == n.to_bits()), "{n}");
         }
         assert_eq!(std::mem::size_of::<Slot>(), 16);
     }

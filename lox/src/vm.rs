@@ -186,7 +186,7 @@ impl Vm {
                     after_collect,
                 );
                 let exit = seg.run();
-                seg.save_ip();
+                seg.close();
                 exit
             };
             after_collect = false;
@@ -253,7 +253,15 @@ struct Segment<'m> {
     init_string: Gc<'m, Obj>,
     names: &'m Globals,
     out: &'m mut io::BufWriter<io::Stdout>,
+    /// The value stack's storage: the values below `sp`, then (within a segment) stale ones
+    /// left by pops, which the next pushes overwrite. Cut back to `sp` when the segment ends,
+    /// so that the collector, which sees the stack only between segments, sees only the live
+    /// values.
     stack: StackView<'m, 'm, Values>,
+    /// The stack's top: the number of live values. Pops and pushes move it without changing
+    /// the storage's length (a push grows the storage only past its end), so the common
+    /// instructions neither check a capacity nor store a length.
+    sp: usize,
     frames: StackView<'m, 'm, Frames>,
     /// Open upvalues by increasing stack index.
     open: StackView<'m, 'm, Gc<'static, Obj>>,
@@ -311,6 +319,7 @@ impl<'m> Segment<'m> {
             names,
             out,
             budget: SEGMENT_BUDGET + stack.len(),
+            sp: stack.len(),
             stack,
             frames,
             open,
@@ -325,34 +334,57 @@ impl<'m> Segment<'m> {
         }
     }
 
-    /// Save the current frame's instruction pointer in its frame (the rest of the state is on
-    /// the stacks already).
-    fn save_ip(&mut self) {
+    /// End the segment: save the current frame's instruction pointer in its frame (the rest of
+    /// the state is on the stacks already) and cut the value stack's storage back to its live
+    /// values.
+    fn close(&mut self) {
         if let Some(f) = self.frames.last_mut() {
             f.ip = self.ip;
         }
+        self.stack.truncate(self.sp);
     }
 
     // ---- the stack ----
 
     #[inline(always)]
     fn push(&mut self, v: Value<'m>) {
+        if self.sp < self.stack.len() {
+            self.stack[self.sp] = v;
+        } else {
+            self.grow(v);
+        }
+        self.sp += 1;
+    }
+
+    /// Push `v` past the end of the stack's storage (the stack is deeper than it has been
+    /// in this segment).
+    #[cold]
+    #[inline(never)]
+    fn grow(&mut self, v: Value<'m>) {
         self.stack.push(v);
     }
 
     #[inline(always)]
     fn pop(&mut self) -> Value<'m> {
-        self.stack.pop().expect("stack underflow")
+        self.sp -= 1;
+        self.stack[self.sp]
+    }
+
+    /// Drop the values above the first `len`.
+    #[inline(always)]
+    fn truncate(&mut self, len: usize) {
+        debug_assert!(len <= self.sp);
+        self.sp = len;
     }
 
     #[inline(always)]
     fn peek(&self, distance: usize) -> Value<'m> {
-        self.stack[self.stack.len() - 1 - distance]
+        self.stack[self.sp - 1 - distance]
     }
 
     #[inline(always)]
     fn set_top(&mut self, distance: usize, v: Value<'m>) {
-        let len = self.stack.len();
+        let len = self.sp;
         self.stack[len - 1 - distance] = v;
     }
 
@@ -444,6 +476,32 @@ impl<'m> Segment<'m> {
         let mut ip = self.ip;
         let mut code = self.code;
         let mut base = self.base;
+        // The stack's top, in a register: `sp` is written back before `step` runs and
+        // before the segment ends, and read again after `step`.
+        let mut sp = self.sp;
+        // Push onto the stack (growing its storage only past its end).
+        macro_rules! push {
+            ($v:expr) => {{
+                let v = $v;
+                if sp < self.stack.len() {
+                    self.stack[sp] = v;
+                } else {
+                    self.grow(v);
+                }
+                sp += 1;
+            }};
+        }
+        // The common case of a binary operator: two numbers on top of the stack, replaced by
+        // `Value::$kind(a $op b)`; otherwise the arm falls through to `step`.
+        macro_rules! binary {
+            ($kind:ident, $op:tt) => {{
+                if let (Value::Number(a), Value::Number(b)) = (self.stack[sp - 2], self.stack[sp - 1]) {
+                    self.stack[sp - 2] = Value::$kind(a.get() $op b.get());
+                    sp -= 1;
+                    continue;
+                }
+            }};
+        }
         loop {
             let start = ip;
             if STRESS {
@@ -456,36 +514,36 @@ impl<'m> Segment<'m> {
                     let k = code[ip] as usize;
                     ip += 1;
                     let v = self.function.constants[k].value(mu);
-                    self.stack.push(v);
+                    push!(v);
                     continue;
                 }
                 OpCode::Nil => {
-                    self.stack.push(Value::Nil);
+                    push!(Value::Nil);
                     continue;
                 }
                 OpCode::True => {
-                    self.stack.push(Value::Bool(true));
+                    push!(Value::True);
                     continue;
                 }
                 OpCode::False => {
-                    self.stack.push(Value::Bool(false));
+                    push!(Value::False);
                     continue;
                 }
                 OpCode::Pop => {
-                    self.stack.pop();
+                    sp -= 1;
                     continue;
                 }
                 OpCode::GetLocal => {
                     let slot = code[ip] as usize;
                     ip += 1;
                     let v = self.stack[base + slot];
-                    self.stack.push(v);
+                    push!(v);
                     continue;
                 }
                 OpCode::SetLocal => {
                     let slot = code[ip] as usize;
                     ip += 1;
-                    let v = self.peek(0);
+                    let v = self.stack[sp - 1];
                     self.stack[base + slot] = v;
                     continue;
                 }
@@ -494,7 +552,7 @@ impl<'m> Segment<'m> {
                     let index = self.function.globals[k] as usize;
                     if let Some(v) = self.globals.slots[index].get(mu) {
                         ip += 1;
-                        self.stack.push(v);
+                        push!(v);
                         continue;
                     }
                 }
@@ -503,7 +561,7 @@ impl<'m> Segment<'m> {
                     let slot = &self.globals.slots[self.function.globals[k] as usize];
                     if slot.is_defined() {
                         ip += 1;
-                        slot.set(self.stack[self.stack.len() - 1]);
+                        slot.set(self.stack[sp - 1]);
                         continue;
                     }
                 }
@@ -515,7 +573,7 @@ impl<'m> Segment<'m> {
                 OpCode::JumpIfFalse => {
                     let offset = u16::from_be_bytes([code[ip], code[ip + 1]]) as usize;
                     ip += 2;
-                    if self.peek(0).is_falsey() {
+                    if self.stack[sp - 1].is_falsey() {
                         ip += offset;
                     }
                     continue;
@@ -528,17 +586,19 @@ impl<'m> Segment<'m> {
                         continue;
                     }
                     self.ip = ip;
+                    self.sp = sp;
                     return Exit::Safepoint;
                 }
                 OpCode::Not => {
-                    let top = self.stack.len() - 1;
-                    self.stack[top] = Value::Bool(self.stack[top].is_falsey());
+                    let top = sp - 1;
+                    self.stack[top] = Value::bool(self.stack[top].is_falsey());
                     continue;
                 }
                 OpCode::Equal => {
-                    let b = self.stack.pop().expect("operand");
-                    let top = self.stack.len() - 1;
-                    self.stack[top] = Value::Bool(self.stack[top].equals(b));
+                    sp -= 1;
+                    let b = self.stack[sp];
+                    let top = sp - 1;
+                    self.stack[top] = Value::bool(self.stack[top].equals(b));
                     continue;
                 }
                 OpCode::Call => {
@@ -547,12 +607,13 @@ impl<'m> Segment<'m> {
                     // not in a stress run's collection point); room for a frame, budget left
                     // (this call is counted here, as `tick` would).
                     let argc = code[ip] as usize;
-                    let callee_at = self.stack.len() - 1 - argc;
+                    let callee_at = sp - 1 - argc;
                     if let Value::Obj(callee) = self.stack[callee_at] {
                         if callee.as_closure().is_some() {
                             let function = closure_function(mu, callee);
                             if self.can_enter_fast(function, argc) {
-                                base = self.enter_fast(callee, function, argc, ip + 1);
+                                base = sp - argc - 1;
+                                self.enter_fast(callee, function, base, ip + 1);
                                 code = self.code;
                                 ip = 0;
                                 continue;
@@ -564,7 +625,8 @@ impl<'m> Segment<'m> {
                                         let function = closure_function(mu, init);
                                         if self.can_enter_fast(function, argc) {
                                             self.stack[callee_at] = Value::Obj(Obj::instance(mu, callee));
-                                            base = self.enter_fast(init, function, argc, ip + 1);
+                                            base = sp - argc - 1;
+                                            self.enter_fast(init, function, base, ip + 1);
                                             code = self.code;
                                             ip = 0;
                                             continue;
@@ -588,7 +650,7 @@ impl<'m> Segment<'m> {
                     // budget left.
                     let name = self.function.constants[code[ip] as usize].value(mu).as_obj();
                     let argc = code[ip + 1] as usize;
-                    let receiver = self.stack[self.stack.len() - 1 - argc];
+                    let receiver = self.stack[sp - 1 - argc];
                     let instance = receiver.as_obj().and_then(|o| o.into_ref().as_instance());
                     if let (Some(name), Some(instance)) = (name, instance) {
                         if instance.fields.get(mu, name).is_none() {
@@ -596,7 +658,8 @@ impl<'m> Segment<'m> {
                             if let Some(method) = class.find_method(mu, name) {
                                 let function = closure_function(mu, method);
                                 if self.can_enter_fast(function, argc) {
-                                    base = self.enter_fast(method, function, argc, ip + 2);
+                                    base = sp - argc - 1;
+                                    self.enter_fast(method, function, base, ip + 2);
                                     code = self.code;
                                     ip = 0;
                                     continue;
@@ -608,7 +671,7 @@ impl<'m> Segment<'m> {
                 OpCode::GetProperty => {
                     // The common case: a field of an instance.
                     let name = self.function.constants[code[ip] as usize].value(mu).as_obj();
-                    let top = self.stack.len() - 1;
+                    let top = sp - 1;
                     let instance = self.stack[top].as_obj().and_then(|o| o.into_ref().as_instance());
                     if let (Some(name), Some(instance)) = (name, instance) {
                         if let Some(field) = instance.fields.get(mu, name) {
@@ -621,14 +684,14 @@ impl<'m> Segment<'m> {
                 OpCode::SetProperty => {
                     // The common case: a field the instance already has.
                     let name = self.function.constants[code[ip] as usize].value(mu).as_obj();
-                    let len = self.stack.len();
+                    let len = sp;
                     let instance = self.stack[len - 2].as_obj().and_then(|o| o.into_ref().as_instance());
                     if let (Some(name), Some(instance)) = (name, instance) {
                         if let Some(field) = instance.fields.get(mu, name) {
                             let value = self.stack[len - 1];
                             field.set(value);
                             self.stack[len - 2] = value;
-                            self.stack.pop();
+                            sp -= 1;
                             ip += 1;
                             continue;
                         }
@@ -641,11 +704,12 @@ impl<'m> Segment<'m> {
                         u.into_ref().as_upvalue().and_then(|u| u.open_location()).is_some_and(|loc| loc >= base)
                     });
                     if frames > 1 && !closes {
-                        let result = self.stack.pop().expect("a return value");
+                        sp -= 1;
+                        let result = self.stack[sp];
                         self.frames.pop();
                         let caller = self.frames[frames - 2];
-                        self.stack.truncate(base);
-                        self.stack.push(result);
+                        sp = base;
+                        push!(result);
                         self.enter(caller.closure, caller.function, caller.ip, caller.base);
                         code = self.code;
                         base = caller.base;
@@ -653,21 +717,13 @@ impl<'m> Segment<'m> {
                         continue;
                     }
                 }
-                OpCode::Add | OpCode::Subtract | OpCode::Multiply | OpCode::Divide | OpCode::Less | OpCode::Greater => {
-                    let len = self.stack.len();
-                    if let (Value::Number(a), Value::Number(b)) = (self.stack[len - 2], self.stack[len - 1]) {
-                        self.stack[len - 2] = match op {
-                            OpCode::Add => Value::Number(a + b),
-                            OpCode::Subtract => Value::Number(a - b),
-                            OpCode::Multiply => Value::Number(a * b),
-                            OpCode::Divide => Value::Number(a / b),
-                            OpCode::Less => Value::Bool(a < b),
-                            _ => Value::Bool(a > b),
-                        };
-                        self.stack.pop();
-                        continue;
-                    }
-                }
+                // One arm per operator, so the operator is known without a second `match`.
+                OpCode::Add => binary!(number, +),
+                OpCode::Subtract => binary!(number, -),
+                OpCode::Multiply => binary!(number, *),
+                OpCode::Divide => binary!(number, /),
+                OpCode::Less => binary!(bool, <),
+                OpCode::Greater => binary!(bool, >),
                 // Listed rather than `_`: with every opcode an arm, the jump table needs no
                 // range check.
                 OpCode::DefineGlobal
@@ -687,7 +743,9 @@ impl<'m> Segment<'m> {
             // of the match instead of continuing: an undefined global, operands that are not
             // two numbers).
             self.ip = ip;
+            self.sp = sp;
             let result = self.step(op);
+            sp = self.sp;
             ip = self.ip;
             code = self.code;
             base = self.base;
@@ -779,7 +837,7 @@ impl<'m> Segment<'m> {
                 return Err(self.error("Operands must be numbers."));
             }
             OpCode::Negate => match self.peek(0) {
-                Value::Number(n) => self.set_top(0, Value::Number(-n)),
+                Value::Number(n) => self.set_top(0, Value::number(-n.get())),
                 _ => return Err(self.error("Operand must be a number.")),
             },
             OpCode::Print => {
@@ -816,7 +874,7 @@ impl<'m> Segment<'m> {
             }
             OpCode::Closure => self.closure()?,
             OpCode::CloseUpvalue => {
-                self.close_upvalues(self.stack.len() - 1);
+                self.close_upvalues(self.sp - 1);
                 self.pop();
             }
             OpCode::Return => return self.return_(),
@@ -881,15 +939,13 @@ impl<'m> Segment<'m> {
     /// Push a frame for `closure` (its callee slot and `argc` arguments on top of the stack),
     /// after saving `return_ip` in the caller's frame; returns the new frame's stack base.
     #[inline(always)]
-    fn enter_fast(&mut self, closure: Gc<'m, Obj>, function: &'m Function, argc: usize, return_ip: usize) -> usize {
+    fn enter_fast(&mut self, closure: Gc<'m, Obj>, function: &'m Function, base: usize, return_ip: usize) {
         self.budget -= 1;
         if let Some(f) = self.frames.last_mut() {
             f.ip = return_ip;
         }
-        let base = self.stack.len() - argc - 1;
         self.frames.push(Frame { closure, function, ip: 0, base });
         self.enter(closure, function, 0, base);
-        base
     }
 
     /// Count a call or backward jump against the segment's budget.
@@ -910,7 +966,7 @@ impl<'m> Segment<'m> {
         if self.stress || self.mu.safepoint_requested() {
             return true;
         }
-        self.budget = SEGMENT_BUDGET + self.stack.len();
+        self.budget = SEGMENT_BUDGET + self.sp;
         false
     }
 
@@ -942,7 +998,7 @@ impl<'m> Segment<'m> {
                 s.push_str(&a.chars);
                 s.push_str(&b.chars);
                 let result = Obj::string_owned(self.mu, s);
-                self.stack.truncate(self.stack.len() - 2);
+                self.truncate(self.sp - 2);
                 self.push(Value::Obj(result));
             }
             _ => return Err(self.error("Operands must be two numbers or two strings.")),
@@ -1021,9 +1077,9 @@ impl<'m> Segment<'m> {
                 if argc != native.arity {
                     return Err(self.error(format!("Expected {} arguments but got {argc}.", native.arity)));
                 }
-                let args_start = self.stack.len() - argc;
-                let result = (native.function)(self.mu, &self.stack[args_start..]);
-                self.stack.truncate(args_start - 1);
+                let args_start = self.sp - argc;
+                let result = (native.function)(self.mu, &self.stack[args_start..self.sp]);
+                self.truncate(args_start - 1);
                 self.push(result);
                 Ok(())
             }
@@ -1058,7 +1114,7 @@ impl<'m> Segment<'m> {
         if let Some(f) = self.frames.last_mut() {
             f.ip = self.ip;
         }
-        let base = self.stack.len() - argc - 1;
+        let base = self.sp - argc - 1;
         self.frames.push(Frame { closure, function, ip: 0, base });
         self.enter(closure, function, 0, base);
         Ok(())
@@ -1081,7 +1137,7 @@ impl<'m> Segment<'m> {
             self.pop(); // the script's closure
             return Err(Stop::Exit(Exit::Done));
         };
-        self.stack.truncate(self.base);
+        self.truncate(self.base);
         self.push(result);
         self.enter(caller.closure, caller.function, caller.ip, caller.base);
         Ok(())
@@ -1118,7 +1174,7 @@ impl<'m> Segment<'m> {
             return Err(self.undefined_property(name));
         };
         self.gc_point()?;
-        self.stack.truncate(self.stack.len() - pops);
+        self.truncate(self.sp - pops);
         let receiver = self.peek(0);
         let bound = Obj::bound_method(self.mu, receiver, method);
         self.set_top(0, Value::Obj(bound));
@@ -1153,7 +1209,7 @@ impl<'m> Segment<'m> {
             }
             instance.fields.insert_new(mu, name, value);
         }
-        self.stack.truncate(self.stack.len() - 2);
+        self.truncate(self.sp - 2);
         self.push(value);
         Ok(())
     }

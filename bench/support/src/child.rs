@@ -11,7 +11,8 @@
 //! - the line starting with [`RECORD_PREFIX`](crate::record::RECORD_PREFIX) carries the
 //!   results ([`report`], a [`Record`]); the last one counts;
 //! - any other line is forwarded to the parent's stdout, or dropped if the parent gave no
-//!   console.
+//!   console; its last lines are kept in [`ChildRun::stdout_tail`] either way (for a parent
+//!   that reads a program's own output, such as a count of work done).
 //!
 //! The child's stderr (the collector's trace lines, warnings, panics) is forwarded line by line
 //! to the parent's stderr, above the progress line, if the parent gave a console; its last
@@ -35,8 +36,17 @@ pub const CHILD_FLAG: &str = "--child";
 /// What a progress line from a child starts with.
 pub const PROGRESS_PREFIX: &str = "@@progress ";
 
-/// How many of the child's last stderr lines [`ChildRun::stderr_tail`] keeps.
+/// How many of the child's last stderr lines [`ChildRun::stderr_tail`] keeps, and of its other
+/// stdout lines [`ChildRun::stdout_tail`].
 pub const STDERR_TAIL: usize = 10;
+
+/// Append `line` to `tail`, keeping its last [`STDERR_TAIL`] lines.
+fn keep_last(tail: &mut VecDeque<String>, line: String) {
+    if tail.len() == STDERR_TAIL {
+        tail.pop_front();
+    }
+    tail.push_back(line);
+}
 
 /// Print a progress line (child side) and flush, so the parent sees it at once.
 pub fn report_progress(text: &str) {
@@ -61,6 +71,9 @@ pub struct ChildRun {
     pub record: Option<Record>,
     /// The last [`STDERR_TAIL`] lines of its stderr.
     pub stderr_tail: Vec<String>,
+    /// The last [`STDERR_TAIL`] lines of its stdout that were neither progress nor record
+    /// lines.
+    pub stdout_tail: Vec<String>,
 }
 
 impl ChildRun {
@@ -112,6 +125,7 @@ pub fn run(program: &Path, args: &[impl AsRef<OsStr>], label: &str, console: Opt
     let stdout = child.stdout.take().ok_or_else(|| io::Error::other("child stdout not captured"))?;
     let stderr = child.stderr.take().ok_or_else(|| io::Error::other("child stderr not captured"))?;
     let mut record = None;
+    let mut stdout_tail = VecDeque::with_capacity(STDERR_TAIL);
     let stderr_tail = std::thread::scope(|s| -> io::Result<Vec<String>> {
         let errors = s.spawn(move || -> io::Result<Vec<String>> {
             let mut tail = VecDeque::with_capacity(STDERR_TAIL);
@@ -120,10 +134,7 @@ pub fn run(program: &Path, args: &[impl AsRef<OsStr>], label: &str, console: Opt
                 if let Some(console) = console {
                     console.err(&line);
                 }
-                if tail.len() == STDERR_TAIL {
-                    tail.pop_front();
-                }
-                tail.push_back(line);
+                keep_last(&mut tail, line);
             }
             Ok(tail.into())
         });
@@ -135,8 +146,11 @@ pub fn run(program: &Path, args: &[impl AsRef<OsStr>], label: &str, console: Opt
                 }
             } else if let Some(r) = Record::parse(&line) {
                 record = Some(r);
-            } else if let Some(console) = console {
-                console.out(&line);
+            } else {
+                if let Some(console) = console {
+                    console.out(&line);
+                }
+                keep_last(&mut stdout_tail, line);
             }
         }
         errors.join().unwrap_or_else(|e| std::panic::resume_unwind(e))
@@ -145,5 +159,5 @@ pub fn run(program: &Path, args: &[impl AsRef<OsStr>], label: &str, console: Opt
     if let Some(console) = console {
         console.clear();
     }
-    Ok(ChildRun { status, record, stderr_tail })
+    Ok(ChildRun { status, record, stderr_tail, stdout_tail: stdout_tail.into() })
 }

@@ -24,6 +24,11 @@
 //! geometric mean of the ratios; the load average before and after. A program either
 //! interpreter fails on is shown with its status and left out of the mean;
 //! `string_equality.lox` is skipped, as the reference rejects it too.
+//!
+//! A program that runs for a fixed time (its loop is `while (clock() - start < N)`, as
+//! `zoo_batch.lox`'s) does a different amount of work in each interpreter, so its CPU time says
+//! nothing: it prints how many batches it ran as its second-to-last line, and such a program is
+//! compared by CPU time per batch (shown in milliseconds, `ms/batch`).
 use std::{
     path::{Path, PathBuf},
     process::ExitCode,
@@ -172,13 +177,30 @@ fn load_average() -> Option<f64> {
     std::fs::read_to_string("/proc/loadavg").ok()?.split_whitespace().next()?.parse().ok()
 }
 
-/// One run of `program`: its CPU time, or why it failed.
-fn cpu_of(program: &Path, args: &[String], label: &str) -> Result<Duration, String> {
+/// Whether a program runs for a fixed time rather than a fixed amount of work (module docs).
+fn is_time_bounded(source: &str) -> bool {
+    source.contains("clock() - start <")
+}
+
+/// One run of `program`: its CPU time in seconds — per batch if it is `time_bounded` — or
+/// why it failed.
+fn cpu_of(program: &Path, args: &[String], label: &str, time_bounded: bool) -> Result<f64, String> {
     let before = children_cpu();
     let run = child::run(program, args, label, None).map_err(|e| e.to_string())?;
-    let cpu = children_cpu().saturating_sub(before);
+    let cpu = children_cpu().saturating_sub(before).as_secs_f64();
     if run.status.success() {
-        Ok(cpu)
+        if !time_bounded {
+            return Ok(cpu);
+        }
+        // The batch count is the second-to-last line the program printed.
+        let lines = &run.stdout_tail;
+        let batches = lines
+            .len()
+            .checked_sub(2)
+            .and_then(|i| lines[i].trim().parse::<f64>().ok())
+            .filter(|&b| b >= 1.0)
+            .ok_or_else(|| format!("no batch count in its output: {lines:?}"))?;
+        Ok(cpu / batches)
     } else {
         let first = run.stderr_tail.first().map_or("", String::as_str);
         Err(format!("exit {}: {first}", run.status.code().unwrap_or(-1)))
@@ -212,15 +234,16 @@ fn against(reference: &Path, files: &[PathBuf], runs: usize) -> ExitCode {
             continue;
         }
         let path = file.display().to_string();
+        let time_bounded = std::fs::read_to_string(file).is_ok_and(|s| is_time_bounded(&s));
         let ours_args = [CHILD_FLAG.to_owned(), path.clone()];
         let (mut a, mut b) = (Vec::new(), Vec::new());
         let mut failed = None;
         for run in 0..runs {
             let mut one = |which: bool| {
                 if which {
-                    cpu_of(&ours, &ours_args, name).map(|t| a.push(t.as_secs_f64()))
+                    cpu_of(&ours, &ours_args, name, time_bounded).map(|t| a.push(t))
                 } else {
-                    cpu_of(reference, std::slice::from_ref(&path), name).map(|t| b.push(t.as_secs_f64()))
+                    cpu_of(reference, std::slice::from_ref(&path), name, time_bounded).map(|t| b.push(t))
                 }
             };
             // Ours first in even runs, the reference first in odd ones.
@@ -239,7 +262,12 @@ fn against(reference: &Path, files: &[PathBuf], runs: usize) -> ExitCode {
         let (ma, mb) = (median(a), median(b));
         let ratio = ma / mb;
         ratios.push(ratio);
-        println!("| {name} | {ma:.3} | {mb:.3} | {ratio:.2}× | {lo:.2}–{hi:.2} |");
+        if time_bounded {
+            let (ms_a, ms_b) = (ma * 1e3, mb * 1e3);
+            println!("| {name} | {ms_a:.3} ms/batch | {ms_b:.3} ms/batch | {ratio:.2}× | {lo:.2}–{hi:.2} |");
+        } else {
+            println!("| {name} | {ma:.3} | {mb:.3} | {ratio:.2}× | {lo:.2}–{hi:.2} |");
+        }
     }
     if !ratios.is_empty() {
         let geo = (ratios.iter().map(|r| r.ln()).sum::<f64>() / ratios.len() as f64).exp();
