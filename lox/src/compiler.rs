@@ -29,7 +29,7 @@ use gc_runtime::{Gc, GcMap, Mutator};
 
 use crate::{
     chunk::{Chunk, OpCode, NOT_GLOBAL},
-    object::{Function, Obj},
+    object::{Function, MethodCache, Obj},
     scanner::{Scanner, Token, TokenKind},
     value::{Slot, Value},
 };
@@ -382,6 +382,7 @@ impl<'s, 'm> Compiler<'s, 'm, '_> {
             lines: chunk.lines.into_boxed_slice(),
             constants: chunk.constants.iter().map(|_| Slot::new()).collect(),
             globals: chunk.globals.into_boxed_slice(),
+            method_caches: chunk.constants.iter().map(|_| MethodCache::default()).collect(),
         };
         let obj = self.mu.alloc(Obj::Function(Box::new(function)));
         let function = obj.as_function().expect("just allocated");

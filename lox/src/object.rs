@@ -90,6 +90,48 @@ pub struct Function {
     pub constants: Box<[Slot]>,
     /// For each constant naming a global variable, its index in the VM's globals.
     pub globals: Box<[u32]>,
+    /// For each constant, the method cache of the calls (`Invoke`, `SuperInvoke`) whose method
+    /// name it is.
+    pub method_caches: Box<[MethodCache]>,
+}
+
+/// The method a call site found last, and the class it found it in: an inline cache in front
+/// of the class's method table, kept per call site (per name constant of the calling function)
+/// rather than per class, so that a site that always calls one method hits even when the class
+/// serves many (a hit is one address comparison instead of a hash-table probe). Only a miss
+/// writes (two stores through the barrier).
+///
+/// A class's methods never change once its declaration has run (`Method` and `Inherit` run
+/// before any code can call a method of the class), so an entry never goes stale.
+#[derive(Trace, Default)]
+pub struct MethodCache {
+    /// The class the method was found in.
+    class: Member<Obj>,
+    /// The method: a closure.
+    method: Member<Obj>,
+}
+
+impl MethodCache {
+    /// Method `name` of `class` (an interned string), if the class has one.
+    #[inline(always)]
+    pub fn find<'m>(&self, mu: &'m Mutator, class: Gc<'_, Obj>, name: Gc<'_, Obj>) -> Option<Gc<'m, Obj>> {
+        if self.class.points_to(class) {
+            return self.method.get(mu);
+        }
+        self.miss(mu, class, name)
+    }
+
+    /// Look the method up in the class and remember it.
+    #[cold]
+    #[inline(never)]
+    fn miss<'m>(&self, mu: &'m Mutator, class: Gc<'_, Obj>, name: Gc<'_, Obj>) -> Option<Gc<'m, Obj>> {
+        let method = class.into_ref().as_class()?.find_method(mu, name)?;
+        // The method first: `find` trusts the method once the class matches (only the
+        // thread that runs the program reads or writes a cache).
+        self.method.set(Some(method));
+        self.class.set(Some(class));
+        Some(method)
+    }
 }
 
 /// The signature of a native function: the arguments in, the result out.
@@ -154,29 +196,17 @@ pub struct Class {
     pub methods: Table,
     /// The `init` method, cached (kept in step with `methods`).
     pub initializer: Option<Gc<Obj>>,
-    /// The name of the method looked up last, and that method: a one-entry cache in front of
-    /// `methods` (a hit is one address comparison instead of a hash-map read).
-    pub cached_name: Option<Gc<Obj>>,
-    /// The method `cached_name` names.
-    pub cached_method: Option<Gc<Obj>>,
 }
 
 impl Class {
     /// The method called `name` (an interned string), if the class has one.
     #[inline]
     pub fn find_method<'m>(&self, mu: &'m Mutator, name: Gc<'_, Obj>) -> Option<Gc<'m, Obj>> {
-        if self.cached_name.points_to(name) {
-            return self.cached_method(mu);
-        }
-        let method = self.methods.get(mu, name)?.value(mu).as_obj()?;
-        self.set_cached_method(Some(method));
-        self.set_cached_name(Some(name));
-        Some(method)
+        self.methods.get(mu, name)?.value(mu).as_obj()
     }
 
-    /// Add or replace a method (and forget the cached lookup).
+    /// Add or replace a method (only while the class's declaration runs: see [`MethodCache`]).
     pub fn add_method(&self, mu: &Mutator, name: Gc<'_, Obj>, method: Gc<'_, Obj>) {
-        self.set_cached_name(None);
         self.methods.set(mu, name, Value::Obj(method));
     }
 }
@@ -227,13 +257,7 @@ impl Obj {
 
     /// Allocate a class with no methods.
     pub fn class<'m>(mu: &'m Mutator, name: Gc<'_, Obj>) -> Gc<'m, Obj> {
-        let class = Class {
-            name: Default::default(),
-            methods: Table::new(),
-            initializer: Member::new(),
-            cached_name: Member::new(),
-            cached_method: Member::new(),
-        };
+        let class = Class { name: Default::default(), methods: Table::new(), initializer: Member::new() };
         let obj = mu.alloc(Obj::Class(Box::new(class)));
         if let Obj::Class(c) = &*obj {
             c.set_name(name);

@@ -647,15 +647,16 @@ impl<'m> Segment<'m> {
                 OpCode::Invoke => {
                     // The common case: a method (not a field holding a callable) of the
                     // receiver's class, called with the right arity, room for a frame and
-                    // budget left.
-                    let name = self.function.constants[code[ip] as usize].value(mu).as_obj();
+                    // budget left. The method comes from the call site's cache.
+                    let k = code[ip] as usize;
+                    let name = self.function.constants[k].value(mu).as_obj();
                     let argc = code[ip + 1] as usize;
                     let receiver = self.stack[sp - 1 - argc];
                     let instance = receiver.as_obj().and_then(|o| o.into_ref().as_instance());
                     if let (Some(name), Some(instance)) = (name, instance) {
                         if instance.fields.get(mu, name).is_none() {
-                            let class = instance.class(mu).into_ref().as_class().expect("a class");
-                            if let Some(method) = class.find_method(mu, name) {
+                            let class = instance.class(mu);
+                            if let Some(method) = self.function.method_caches[k].find(mu, class, name) {
                                 let function = closure_function(mu, method);
                                 if self.can_enter_fast(function, argc) {
                                     base = sp - argc - 1;
@@ -859,10 +860,11 @@ impl<'m> Segment<'m> {
                 self.tick()?;
             }
             OpCode::SuperInvoke => {
-                let name = self.read_string();
+                let k = self.read_byte() as usize;
+                let name = self.function.constants[k].value(mu).as_obj().expect("a name constant is a string");
                 let argc = self.read_byte() as usize;
                 let superclass = self.peek(0).as_obj().expect("super is a class");
-                let method = self.find_method(superclass, name);
+                let method = self.function.method_caches[k].find(mu, superclass, name);
                 match method {
                     Some(m) => {
                         self.pop();
@@ -895,7 +897,6 @@ impl<'m> Segment<'m> {
                 sup.methods.for_each(mu, |name, method| {
                     sub.methods.set(mu, name, method);
                 });
-                sub.set_cached_name(None);
                 sub.set_initializer(sup.initializer(mu));
                 self.pop();
             }
