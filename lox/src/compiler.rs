@@ -23,7 +23,7 @@
 //! name — with the function mapping that constant to the global's index. Whether a global is
 //! *defined* is still decided at run time, as in clox.
 
-use std::collections::HashMap;
+use std::{collections::HashMap, sync::atomic::AtomicU32};
 
 use gc_runtime::{Gc, GcMap, Mutator};
 
@@ -383,6 +383,7 @@ impl<'s, 'm> Compiler<'s, 'm, '_> {
             constants: chunk.constants.iter().map(|_| Slot::new()).collect(),
             globals: chunk.globals.into_boxed_slice(),
             method_caches: chunk.constants.iter().map(|_| MethodCache::default()).collect(),
+            field_hints: chunk.constants.iter().map(|_| AtomicU32::new(0)).collect(),
         };
         let obj = self.mu.alloc(Obj::Function(Box::new(function)));
         let function = obj.as_function().expect("just allocated");

@@ -24,7 +24,7 @@
 //! are stored afterwards, through the barrier (the `#[gc]` setters, or assignments in `#[gc]`
 //! code). The constructors here (`Obj::closure`, ...) do both and return a local.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 
 use gc_runtime::{gc, Gc, Member, Mutator, Trace};
 
@@ -93,6 +93,10 @@ pub struct Function {
     /// For each constant, the method cache of the calls (`Invoke`, `SuperInvoke`) whose method
     /// name it is.
     pub method_caches: Box<[MethodCache]>,
+    /// For each constant, where the field accesses (`GetProperty`, `SetProperty`) whose field
+    /// name it is found that field last: an entry index, a hint for
+    /// [`Table::get_hinted`].
+    pub field_hints: Box<[AtomicU32]>,
 }
 
 /// The method a call site found last, and the class it found it in: an inline cache in front

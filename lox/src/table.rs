@@ -15,6 +15,18 @@
 //!
 //! Names are interned, so a lookup compares addresses, never characters.
 //!
+//! # Two shortcuts
+//!
+//! - **A filter for absent names**: the table keeps one bit per name it holds, bit
+//!   `hash % 32` of a word beside the count (a one-word Bloom filter). A lookup whose bit is
+//!   clear returns at once; the VM looks for a name the table does not hold on every method
+//!   call (a field of that name would shadow the method).
+//! - **A hint per access site** ([`Table::get_hinted`]): the VM keeps, for each field name
+//!   constant of a function, the entry index where that name was found last. Instances that
+//!   got the same fields in the same order (those of one class, usually) hold each name at the
+//!   same index, so the next access there is one comparison of the entry's key with the name,
+//!   with no hashing or probing; a wrong hint only costs that comparison.
+//!
 //! # Concurrency
 //!
 //! One thread runs a program and is the only one to read or change its tables; the collector
@@ -41,6 +53,8 @@ pub struct Entry {
 pub struct Table {
     /// Entries in use.
     count: AtomicU32,
+    /// Bit `hash % 32` set for every name held (module docs).
+    names: AtomicU32,
     /// The entries; empty until the first insertion.
     entries: Member<[Entry]>,
 }
@@ -58,16 +72,28 @@ fn hash_of(name: Gc<'_, Obj>) -> usize {
     name.as_string().expect("a table key is a string").hash as usize
 }
 
+/// The bit of the absent-name filter (module docs) for a name of hash `hash`.
+#[inline(always)]
+fn name_bit(hash: usize) -> u32 {
+    1 << (hash % 32)
+}
+
 /// The entry for `name` in `entries`: the one holding it, or the free one where it would go;
 /// `None` if the table is full and does not hold it.
 #[inline(always)]
 fn probe<'e>(entries: &'e [Entry], name: Gc<'_, Obj>) -> Option<&'e Entry> {
+    probe_index(entries, name).map(|i| &entries[i])
+}
+
+/// The index of [`probe`]'s entry.
+#[inline(always)]
+fn probe_index(entries: &[Entry], name: Gc<'_, Obj>) -> Option<usize> {
     let mask = entries.len() - 1;
     let mut i = hash_of(name) & mask;
     for _ in 0..entries.len() {
         let entry = &entries[i];
         if entry.key.points_to(name) || entry.key.is_none() {
-            return Some(entry);
+            return Some(i);
         }
         i = (i + 1) & mask;
     }
@@ -83,9 +109,41 @@ impl Table {
     /// The value slot of `name`, if the table has it.
     #[inline]
     pub fn get<'m>(&self, mu: &'m Mutator, name: Gc<'_, Obj>) -> Option<&'m Slot> {
+        let hash = hash_of(name);
+        if self.names.load(Ordering::Relaxed) & name_bit(hash) == 0 {
+            return None;
+        }
         let entries = self.entries.get(mu)?.into_ref();
         let entry = probe(entries, name)?;
         (!entry.key.is_none()).then_some(&entry.value)
+    }
+
+    /// [`get`](Self::get), trying the entry at index `hint` first and leaving the index where
+    /// `name` was found in it (module docs).
+    #[inline(always)]
+    pub fn get_hinted<'m>(&self, mu: &'m Mutator, name: Gc<'_, Obj>, hint: &AtomicU32) -> Option<&'m Slot> {
+        let entries = self.entries.get(mu)?.into_ref();
+        if let Some(entry) = entries.get(hint.load(Ordering::Relaxed) as usize) {
+            if entry.key.points_to(name) {
+                return Some(&entry.value);
+            }
+        }
+        self.get_and_hint(entries, name, hint)
+    }
+
+    /// The slow path of [`get_hinted`](Self::get_hinted).
+    #[inline(never)]
+    fn get_and_hint<'m>(&self, entries: &'m [Entry], name: Gc<'_, Obj>, hint: &AtomicU32) -> Option<&'m Slot> {
+        if self.names.load(Ordering::Relaxed) & name_bit(hash_of(name)) == 0 {
+            return None;
+        }
+        let index = probe_index(entries, name)?;
+        let entry = &entries[index];
+        if entry.key.is_none() {
+            return None;
+        }
+        hint.store(index as u32, Ordering::Relaxed);
+        Some(&entry.value)
     }
 
     /// Whether adding a new name would allocate (the table is empty or too full): the caller
@@ -124,8 +182,9 @@ impl Table {
         let entry = probe(entries.into_ref(), name).expect("room for a new entry");
         entry.value.set(value);
         entry.key.set(Some(name));
-        // A load and a store, not a locked add: only this thread changes the table.
+        // Loads and stores, not locked read-modify-writes: only this thread changes the table.
         self.count.store(self.count.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+        self.names.store(self.names.load(Ordering::Relaxed) | name_bit(hash_of(name)), Ordering::Relaxed);
     }
 
     /// Call `f` with every (name, value) pair, in table order.
@@ -210,5 +269,40 @@ mod tests {
         let mut seen = 0;
         table.for_each(&mu, |_, _| seen += 1);
         assert_eq!(seen, 100);
+    }
+
+    #[test]
+    fn hinted_reads_find_every_name_whatever_the_hint() {
+        let mu = gc_runtime::attach();
+        let holder = mu.alloc(Holder { table: Table::new() });
+        let table = &holder.table;
+        let names: Vec<_> = (0..40).map(|i| Obj::string(&mu, &format!("field{i}"))).collect();
+        let hint = AtomicU32::new(0);
+        for (i, &n) in names.iter().enumerate() {
+            // Absent (its filter bit may be set by another name): no entry, and the hint kept.
+            hint.store(3, Ordering::Relaxed);
+            assert!(table.get_hinted(&mu, n, &hint).is_none());
+            assert!(table.get(&mu, n).is_none());
+            assert_eq!(hint.load(Ordering::Relaxed), 3);
+            table.insert_new(&mu, n, Value::number(i as f64));
+        }
+        for (i, &n) in names.iter().enumerate() {
+            // A wrong hint, one past the end, and then the hint the miss left.
+            for start in [0, u32::MAX, 1_000] {
+                hint.store(start, Ordering::Relaxed);
+                let slot = table.get_hinted(&mu, n, &hint).expect("present");
+                assert!(matches!(slot.value(&mu), Value::Number(x) if x.get() == i as f64));
+                let found = hint.load(Ordering::Relaxed);
+                let again = table.get_hinted(&mu, n, &hint).expect("present");
+                assert!(std::ptr::eq(slot, again));
+                assert_eq!(hint.load(Ordering::Relaxed), found, "a hit leaves the hint");
+            }
+        }
+        // Absent names, whether another name set their filter bit (40 names: most bits are
+        // set) or not, are not found.
+        let absent: Vec<_> = (0..64).map(|i| Obj::string(&mu, &format!("absent{i}"))).collect();
+        for a in absent {
+            assert!(table.get(&mu, a).is_none());
+        }
     }
 }

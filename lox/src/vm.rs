@@ -670,12 +670,13 @@ impl<'m> Segment<'m> {
                     }
                 }
                 OpCode::GetProperty => {
-                    // The common case: a field of an instance.
-                    let name = self.function.constants[code[ip] as usize].value(mu).as_obj();
+                    // The common case: a field of an instance (found through the site's hint).
+                    let k = code[ip] as usize;
+                    let name = self.function.constants[k].value(mu).as_obj();
                     let top = sp - 1;
                     let instance = self.stack[top].as_obj().and_then(|o| o.into_ref().as_instance());
                     if let (Some(name), Some(instance)) = (name, instance) {
-                        if let Some(field) = instance.fields.get(mu, name) {
+                        if let Some(field) = instance.fields.get_hinted(mu, name, &self.function.field_hints[k]) {
                             self.stack[top] = field.value(mu);
                             ip += 1;
                             continue;
@@ -683,12 +684,14 @@ impl<'m> Segment<'m> {
                     }
                 }
                 OpCode::SetProperty => {
-                    // The common case: a field the instance already has.
-                    let name = self.function.constants[code[ip] as usize].value(mu).as_obj();
+                    // The common case: a field the instance already has (found through the
+                    // site's hint).
+                    let k = code[ip] as usize;
+                    let name = self.function.constants[k].value(mu).as_obj();
                     let len = sp;
                     let instance = self.stack[len - 2].as_obj().and_then(|o| o.into_ref().as_instance());
                     if let (Some(name), Some(instance)) = (name, instance) {
-                        if let Some(field) = instance.fields.get(mu, name) {
+                        if let Some(field) = instance.fields.get_hinted(mu, name, &self.function.field_hints[k]) {
                             let value = self.stack[len - 1];
                             field.set(value);
                             self.stack[len - 2] = value;
