@@ -9,6 +9,12 @@
 //! [`Function::globals`](crate::object::Function)) so that no lookup by name is needed at
 //! run time.
 //!
+//! Beyond clox's set, seven *superinstructions* fuse a number constant with the binary
+//! operator that consumes it (`n - 2`, `i < 100`, `depth == 0`): `AddConstant k` does what
+//! `Constant k; Add` does, in one dispatch and without pushing the constant. The compiler emits
+//! one when an operator's right operand compiled to exactly one `Constant` of a number (so no
+//! jump can land between the two).
+//!
 //! # Chunks while compiling
 //!
 //! A [`Chunk`] is plain Rust data built by the compiler: bytes, one line per byte, and the
@@ -104,7 +110,45 @@ opcodes!(
     Class,
     Inherit,
     Method,
+    AddConstant,
+    SubtractConstant,
+    MultiplyConstant,
+    DivideConstant,
+    LessConstant,
+    GreaterConstant,
+    EqualConstant,
 );
+
+impl OpCode {
+    /// The superinstruction that fuses a number constant into binary operator `self`, if there
+    /// is one.
+    pub fn with_constant(self) -> Option<OpCode> {
+        Some(match self {
+            OpCode::Add => OpCode::AddConstant,
+            OpCode::Subtract => OpCode::SubtractConstant,
+            OpCode::Multiply => OpCode::MultiplyConstant,
+            OpCode::Divide => OpCode::DivideConstant,
+            OpCode::Less => OpCode::LessConstant,
+            OpCode::Greater => OpCode::GreaterConstant,
+            OpCode::Equal => OpCode::EqualConstant,
+            _ => return None,
+        })
+    }
+
+    /// The binary operator a superinstruction fuses a constant into, if `self` is one.
+    pub fn without_constant(self) -> Option<OpCode> {
+        Some(match self {
+            OpCode::AddConstant => OpCode::Add,
+            OpCode::SubtractConstant => OpCode::Subtract,
+            OpCode::MultiplyConstant => OpCode::Multiply,
+            OpCode::DivideConstant => OpCode::Divide,
+            OpCode::LessConstant => OpCode::Less,
+            OpCode::GreaterConstant => OpCode::Greater,
+            OpCode::EqualConstant => OpCode::Equal,
+            _ => return None,
+        })
+    }
+}
 
 /// A function's bytecode while it is being compiled.
 #[derive(Default)]
@@ -147,6 +191,20 @@ mod tests {
         for (i, op) in OpCode::ALL.iter().enumerate() {
             assert_eq!(*op as u8 as usize, i);
             assert_eq!(OpCode::from_byte(i as u8), *op);
+        }
+    }
+
+    #[test]
+    fn superinstructions_pair_with_their_operators() {
+        let fused: Vec<OpCode> = OpCode::ALL.iter().filter_map(|op| op.with_constant()).collect();
+        assert_eq!(fused.len(), 7);
+        for op in OpCode::ALL {
+            if let Some(f) = op.with_constant() {
+                assert_eq!(f.without_constant(), Some(*op));
+            }
+            if let Some(base) = op.without_constant() {
+                assert_eq!(base.with_constant(), Some(*op));
+            }
         }
     }
 

@@ -820,29 +820,45 @@ impl<'s, 'm> Compiler<'s, 'm, '_> {
 
     fn binary(&mut self, kind: TokenKind) {
         use TokenKind as K;
+        let right_start = self.chunk().code.len();
         self.parse_precedence(infix_precedence(kind).next());
-        match kind {
-            K::BangEqual => {
-                self.emit_op(OpCode::Equal);
-                self.emit_op(OpCode::Not);
-            }
-            K::EqualEqual => self.emit_op(OpCode::Equal),
-            K::Greater => self.emit_op(OpCode::Greater),
-            K::GreaterEqual => {
-                self.emit_op(OpCode::Less);
-                self.emit_op(OpCode::Not);
-            }
-            K::Less => self.emit_op(OpCode::Less),
-            K::LessEqual => {
-                self.emit_op(OpCode::Greater);
-                self.emit_op(OpCode::Not);
-            }
-            K::Plus => self.emit_op(OpCode::Add),
-            K::Minus => self.emit_op(OpCode::Subtract),
-            K::Star => self.emit_op(OpCode::Multiply),
-            K::Slash => self.emit_op(OpCode::Divide),
+        let constant = self.take_number_constant(right_start);
+        let (op, not) = match kind {
+            K::BangEqual => (OpCode::Equal, true),
+            K::EqualEqual => (OpCode::Equal, false),
+            K::Greater => (OpCode::Greater, false),
+            K::GreaterEqual => (OpCode::Less, true),
+            K::Less => (OpCode::Less, false),
+            K::LessEqual => (OpCode::Greater, true),
+            K::Plus => (OpCode::Add, false),
+            K::Minus => (OpCode::Subtract, false),
+            K::Star => (OpCode::Multiply, false),
+            K::Slash => (OpCode::Divide, false),
             _ => unreachable!("not a binary operator"),
+        };
+        match (constant, op.with_constant()) {
+            (Some(k), Some(fused)) => self.emit_op_arg(fused, k),
+            _ => self.emit_op(op),
         }
+        if not {
+            self.emit_op(OpCode::Not);
+        }
+    }
+
+    /// If the code since `start` (a binary operator's right operand) is exactly one `Constant`
+    /// of a number, remove it and return its constant index, for a superinstruction (see
+    /// `chunk.rs`). Nothing can jump between that constant and the operator: the operand holds
+    /// no jump, and every enclosing construct patches its jumps after the operator.
+    fn take_number_constant(&mut self, start: usize) -> Option<u8> {
+        let chunk = self.chunk();
+        if chunk.code.len() != start + 2 || chunk.code[start] != OpCode::Constant as u8 {
+            return None;
+        }
+        let k = chunk.code[start + 1];
+        chunk.constants[k as usize].as_number()?;
+        chunk.code.truncate(start);
+        chunk.lines.truncate(start);
+        Some(k)
     }
 
     fn argument_list(&mut self) -> u8 {

@@ -247,6 +247,13 @@ impl Slot {
         Slot { word: AtomicU64::new(UNDEFINED), obj: gc_runtime::Member::new() }
     }
 
+    /// The number, if the slot holds one.
+    #[inline(always)]
+    pub fn number(&self) -> Option<f64> {
+        let word = self.word.load(Ordering::Relaxed);
+        (word & TAG_MASK != TAG).then(|| f64::from_bits(word))
+    }
+
     /// The value, or `None` if the slot was never set.
     #[inline]
     pub fn get<'m>(&self, mu: &'m Mutator) -> Option<Value<'m>> {

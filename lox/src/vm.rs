@@ -502,6 +502,19 @@ impl<'m> Segment<'m> {
                 }
             }};
         }
+        // The common case of a superinstruction (see `chunk.rs`): a number on top of the stack,
+        // replaced by `Value::$kind(a $op k)` for the number constant `k`; otherwise the arm
+        // falls through to `step`.
+        macro_rules! binary_constant {
+            ($kind:ident, $op:tt) => {{
+                let k = code[ip] as usize;
+                if let (Value::Number(a), Some(b)) = (self.stack[sp - 1], self.function.constants[k].number()) {
+                    self.stack[sp - 1] = Value::$kind(a.get() $op b);
+                    ip += 1;
+                    continue;
+                }
+            }};
+        }
         loop {
             let start = ip;
             if STRESS {
@@ -728,6 +741,20 @@ impl<'m> Segment<'m> {
                 OpCode::Divide => binary!(number, /),
                 OpCode::Less => binary!(bool, <),
                 OpCode::Greater => binary!(bool, >),
+                OpCode::AddConstant => binary_constant!(number, +),
+                OpCode::SubtractConstant => binary_constant!(number, -),
+                OpCode::MultiplyConstant => binary_constant!(number, *),
+                OpCode::DivideConstant => binary_constant!(number, /),
+                OpCode::LessConstant => binary_constant!(bool, <),
+                OpCode::GreaterConstant => binary_constant!(bool, >),
+                OpCode::EqualConstant => {
+                    let k = code[ip] as usize;
+                    ip += 1;
+                    let c = self.function.constants[k].value(mu);
+                    let top = sp - 1;
+                    self.stack[top] = Value::bool(self.stack[top].equals(c));
+                    continue;
+                }
                 // Listed rather than `_`: with every opcode an arm, the jump table needs no
                 // range check.
                 OpCode::DefineGlobal
@@ -766,13 +793,16 @@ impl<'m> Segment<'m> {
 
     /// Execute instruction `op` (its opcode byte already read): the slow path of [`Segment::run`].
     ///
-    /// `run` executes twelve opcodes entirely itself and never comes here for them: `Constant`,
-    /// `Nil`, `True`, `False`, `Pop`, `GetLocal`, `SetLocal`, `Jump`, `JumpIfFalse`, `Loop`,
-    /// `Not` and `Equal`. It executes thirteen more in their common case and comes here only
-    /// otherwise:
+    /// `run` executes thirteen opcodes entirely itself and never comes here for them:
+    /// `Constant`, `Nil`, `True`, `False`, `Pop`, `GetLocal`, `SetLocal`, `Jump`,
+    /// `JumpIfFalse`, `Loop`, `Not`, `Equal` and `EqualConstant`. It executes nineteen more in
+    /// their common case and comes here only otherwise:
     /// - `GetGlobal` and `SetGlobal`: an undefined global;
     /// - `Add`, `Subtract`, `Multiply`, `Divide`, `Less` and `Greater`: operands that are not
     ///   two numbers (string concatenation, or a type error);
+    /// - their superinstructions with a number constant (`AddConstant`, ...): an operand that
+    ///   is not a number (a type error: the constant is pushed and the operator's own case
+    ///   reports it);
     /// - `Call`: a callee that is neither a closure nor a class (a native, a bound method, an
     ///   error), a wrong arity, a full frame stack, the segment's budget running out, or a class
     ///   at a stress run's collection point;
@@ -839,6 +869,19 @@ impl<'m> Segment<'m> {
             OpCode::Subtract | OpCode::Multiply | OpCode::Divide | OpCode::Less | OpCode::Greater => {
                 debug_assert!(!self.operands_are_numbers(), "`run` computes on numbers");
                 return Err(self.error("Operands must be numbers."));
+            }
+            // `run` computes these when the operand on the stack is a number; otherwise the
+            // two-instruction form fails with its message.
+            OpCode::AddConstant
+            | OpCode::SubtractConstant
+            | OpCode::MultiplyConstant
+            | OpCode::DivideConstant
+            | OpCode::LessConstant
+            | OpCode::GreaterConstant => {
+                let c = self.read_constant();
+                self.push(c);
+                let op = op.without_constant().expect("a superinstruction");
+                return self.step(op);
             }
             OpCode::Negate => match self.peek(0) {
                 Value::Number(n) => self.set_top(0, Value::number(-n.get())),
@@ -927,7 +970,8 @@ impl<'m> Segment<'m> {
             | OpCode::JumpIfFalse
             | OpCode::Loop
             | OpCode::Not
-            | OpCode::Equal => unreachable!("`run` executes {op:?} itself"),
+            | OpCode::Equal
+            | OpCode::EqualConstant => unreachable!("`run` executes {op:?} itself"),
         }
         Ok(())
     }
