@@ -9,11 +9,15 @@
 //! [`Function::globals`](crate::object::Function)) so that no lookup by name is needed at
 //! run time.
 //!
-//! Beyond clox's set, seven *superinstructions* fuse a number constant with the binary
-//! operator that consumes it (`n - 2`, `i < 100`, `depth == 0`): `AddConstant k` does what
-//! `Constant k; Add` does, in one dispatch and without pushing the constant. The compiler emits
-//! one when an operator's right operand compiled to exactly one `Constant` of a number (so no
-//! jump can land between the two).
+//! Beyond clox's set, eight *superinstructions* fuse two instructions that often follow each
+//! other into one dispatch:
+//! - seven fuse a number constant with the binary operator that consumes it (`n - 2`,
+//!   `i < 100`, `depth == 0`): `AddConstant k` does what `Constant k; Add` does, without
+//!   pushing the constant. The compiler emits one when an operator's right operand compiled to
+//!   exactly one `Constant` of a number (so no jump can land between the two);
+//! - `GetLocalProperty slot k` does what `GetLocal slot; GetProperty k` does (`this.x`, or
+//!   `p.x` for a local `p`). The compiler emits it when the instruction before a property read
+//!   is a `GetLocal` that no jump lands after ([`Chunk::last_op`], [`Chunk::jump_target`]).
 //!
 //! # Chunks while compiling
 //!
@@ -117,6 +121,7 @@ opcodes!(
     LessConstant,
     GreaterConstant,
     EqualConstant,
+    GetLocalProperty,
 );
 
 impl OpCode {
@@ -162,6 +167,11 @@ pub struct Chunk<'m> {
     /// For each constant, the global slot it names (for global-variable instructions), or
     /// [`NOT_GLOBAL`].
     pub globals: Vec<u32>,
+    /// Where the last instruction written starts.
+    pub last_op: usize,
+    /// The furthest position a forward jump has been patched to land on: an instruction that
+    /// starts there is a jump target and must not be fused with the one before it.
+    pub jump_target: usize,
 }
 
 /// [`Chunk::globals`] entry of a constant that is not a global's name.
@@ -172,6 +182,26 @@ impl<'m> Chunk<'m> {
     pub fn write(&mut self, byte: u8, line: u32) {
         self.code.push(byte);
         self.lines.push(line);
+    }
+
+    /// Append opcode `op` from `line`.
+    pub fn write_op(&mut self, op: OpCode, line: u32) {
+        self.last_op = self.code.len();
+        self.write(op as u8, line);
+    }
+
+    /// If the last instruction is `op` with one operand and nothing jumps to the position after
+    /// it, remove it and return its operand (for a superinstruction that replaces it and the
+    /// instruction about to be written).
+    pub fn take_last(&mut self, op: OpCode) -> Option<u8> {
+        let at = self.last_op;
+        if self.code.len() != at + 2 || self.code[at] != op as u8 || self.jump_target == self.code.len() {
+            return None;
+        }
+        let operand = self.code[at + 1];
+        self.code.truncate(at);
+        self.lines.truncate(at);
+        Some(operand)
     }
 
     /// Append a constant and return its index (callers check the 256 limit).

@@ -270,11 +270,12 @@ impl<'s, 'm> Compiler<'s, 'm, '_> {
     }
 
     fn emit_op(&mut self, op: OpCode) {
-        self.emit(op as u8);
+        let line = self.previous.line;
+        self.chunk().write_op(op, line);
     }
 
     fn emit_op_arg(&mut self, op: OpCode, arg: u8) {
-        self.emit(op as u8);
+        self.emit_op(op);
         self.emit(arg);
     }
 
@@ -300,9 +301,10 @@ impl<'s, 'm> Compiler<'s, 'm, '_> {
         if jump > u16::MAX as usize {
             self.error("Too much code to jump over.");
         }
-        let code = &mut self.chunk().code;
-        code[at] = (jump >> 8) as u8;
-        code[at + 1] = jump as u8;
+        let chunk = self.chunk();
+        chunk.code[at] = (jump >> 8) as u8;
+        chunk.code[at + 1] = jump as u8;
+        chunk.jump_target = chunk.code.len();
     }
 
     fn emit_return(&mut self) {
@@ -890,6 +892,9 @@ impl<'s, 'm> Compiler<'s, 'm, '_> {
             let argc = self.argument_list();
             self.emit_op_arg(OpCode::Invoke, name);
             self.emit(argc);
+        } else if let Some(slot) = self.chunk().take_last(OpCode::GetLocal) {
+            self.emit_op_arg(OpCode::GetLocalProperty, slot);
+            self.emit(name);
         } else {
             self.emit_op_arg(OpCode::GetProperty, name);
         }

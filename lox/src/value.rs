@@ -247,6 +247,13 @@ impl Slot {
         Slot { word: AtomicU64::new(UNDEFINED), obj: gc_runtime::Member::new() }
     }
 
+    /// The object, if the slot holds one: one load, no decoding of the word (the pointer field
+    /// is empty whenever the slot holds anything else).
+    #[inline(always)]
+    pub fn object<'m>(&self, mu: &'m Mutator) -> Option<Gc<'m, Obj>> {
+        self.obj(mu)
+    }
+
     /// The number, if the slot holds one.
     #[inline(always)]
     pub fn number(&self) -> Option<f64> {

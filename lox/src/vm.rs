@@ -413,10 +413,8 @@ impl<'m> Segment<'m> {
 
     #[inline(always)]
     fn read_string(&mut self) -> Gc<'m, Obj> {
-        match self.read_constant() {
-            Value::Obj(o) => o,
-            _ => unreachable!("a name constant is a string"),
-        }
+        let i = self.read_byte() as usize;
+        self.function.constants[i].object(self.mu).expect("a name constant is a string")
     }
 
     /// Stress mode: yield (to collect) before the current instruction allocates.
@@ -662,7 +660,7 @@ impl<'m> Segment<'m> {
                     // receiver's class, called with the right arity, room for a frame and
                     // budget left. The method comes from the call site's cache.
                     let k = code[ip] as usize;
-                    let name = self.function.constants[k].value(mu).as_obj();
+                    let name = self.function.constants[k].object(mu);
                     let argc = code[ip + 1] as usize;
                     let receiver = self.stack[sp - 1 - argc];
                     let instance = receiver.as_obj().and_then(|o| o.into_ref().as_instance());
@@ -685,7 +683,7 @@ impl<'m> Segment<'m> {
                 OpCode::GetProperty => {
                     // The common case: a field of an instance (found through the site's hint).
                     let k = code[ip] as usize;
-                    let name = self.function.constants[k].value(mu).as_obj();
+                    let name = self.function.constants[k].object(mu);
                     let top = sp - 1;
                     let instance = self.stack[top].as_obj().and_then(|o| o.into_ref().as_instance());
                     if let (Some(name), Some(instance)) = (name, instance) {
@@ -696,11 +694,26 @@ impl<'m> Segment<'m> {
                         }
                     }
                 }
+                OpCode::GetLocalProperty => {
+                    // `GetLocal` and `GetProperty`'s common case: a field of an instance.
+                    let slot = code[ip] as usize;
+                    let k = code[ip + 1] as usize;
+                    let name = self.function.constants[k].object(mu);
+                    let local = self.stack[base + slot];
+                    let instance = local.as_obj().and_then(|o| o.into_ref().as_instance());
+                    if let (Some(name), Some(instance)) = (name, instance) {
+                        if let Some(field) = instance.fields.get_hinted(mu, name, &self.function.field_hints[k]) {
+                            push!(field.value(mu));
+                            ip += 2;
+                            continue;
+                        }
+                    }
+                }
                 OpCode::SetProperty => {
                     // The common case: a field the instance already has (found through the
                     // site's hint).
                     let k = code[ip] as usize;
-                    let name = self.function.constants[k].value(mu).as_obj();
+                    let name = self.function.constants[k].object(mu);
                     let len = sp;
                     let instance = self.stack[len - 2].as_obj().and_then(|o| o.into_ref().as_instance());
                     if let (Some(name), Some(instance)) = (name, instance) {
@@ -795,7 +808,7 @@ impl<'m> Segment<'m> {
     ///
     /// `run` executes thirteen opcodes entirely itself and never comes here for them:
     /// `Constant`, `Nil`, `True`, `False`, `Pop`, `GetLocal`, `SetLocal`, `Jump`,
-    /// `JumpIfFalse`, `Loop`, `Not`, `Equal` and `EqualConstant`. It executes nineteen more in
+    /// `JumpIfFalse`, `Loop`, `Not`, `Equal` and `EqualConstant`. It executes twenty more in
     /// their common case and comes here only otherwise:
     /// - `GetGlobal` and `SetGlobal`: an undefined global;
     /// - `Add`, `Subtract`, `Multiply`, `Divide`, `Less` and `Greater`: operands that are not
@@ -807,7 +820,8 @@ impl<'m> Segment<'m> {
     ///   error), a wrong arity, a full frame stack, the segment's budget running out, or a class
     ///   at a stress run's collection point;
     /// - `Invoke`: a field holding the callee, a missing method, or the cases of `Call`;
-    /// - `GetProperty`: a method to bind, or a receiver that is not an instance;
+    /// - `GetProperty`, and `GetLocalProperty` (which pushes the local first): a method to
+    ///   bind, or a receiver that is not an instance;
     /// - `SetProperty`: a new field (which may grow the table), or a receiver that is not an
     ///   instance;
     /// - `Return`: an upvalue to close, or the script's own return.
@@ -882,6 +896,15 @@ impl<'m> Segment<'m> {
                 self.push(c);
                 let op = op.without_constant().expect("a superinstruction");
                 return self.step(op);
+            }
+            OpCode::GetLocalProperty => {
+                // Yield to a stress collection before pushing: `GetProperty` may allocate (a
+                // bound method), and after a collection this instruction runs again from its
+                // start.
+                self.gc_point()?;
+                let slot = self.read_byte() as usize;
+                self.push(self.stack[self.base + slot]);
+                self.get_property()?;
             }
             OpCode::Negate => match self.peek(0) {
                 Value::Number(n) => self.set_top(0, Value::number(-n.get())),
