@@ -9,8 +9,11 @@
 //! [`Function::globals`](crate::object::Function)) so that no lookup by name is needed at
 //! run time.
 //!
-//! Beyond clox's set, eight *superinstructions* fuse two instructions that often follow each
+//! Beyond clox's set, nine *superinstructions* fuse two instructions that often follow each
 //! other into one dispatch:
+//! - `PopJumpIfFalse` pops the condition of an `if`, `while` or `for` and jumps if it is false:
+//!   clox's `JumpIfFalse` followed by a `Pop` at the start of both paths (`and` and `or`, which
+//!   keep the value on one path, still use `JumpIfFalse`);
 //! - seven fuse a number constant with the binary operator that consumes it (`n - 2`,
 //!   `i < 100`, `depth == 0`): `AddConstant k` does what `Constant k; Add` does, without
 //!   pushing the constant. The compiler emits one when an operator's right operand compiled to
@@ -122,6 +125,7 @@ opcodes!(
     GreaterConstant,
     EqualConstant,
     GetLocalProperty,
+    PopJumpIfFalse,
 );
 
 impl OpCode {

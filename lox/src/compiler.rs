@@ -657,12 +657,12 @@ impl<'s, 'm> Compiler<'s, 'm, '_> {
         self.consume(TokenKind::LeftParen, "Expect '(' after 'if'.");
         self.expression();
         self.consume(TokenKind::RightParen, "Expect ')' after condition.");
-        let then_jump = self.emit_jump(OpCode::JumpIfFalse);
-        self.emit_op(OpCode::Pop);
+        // The condition is popped on both paths (clox: `JumpIfFalse`, then a `Pop` at the start
+        // of each branch).
+        let then_jump = self.emit_jump(OpCode::PopJumpIfFalse);
         self.statement();
         let else_jump = self.emit_jump(OpCode::Jump);
         self.patch_jump(then_jump);
-        self.emit_op(OpCode::Pop);
         if self.matches(TokenKind::Else) {
             self.statement();
         }
@@ -674,12 +674,10 @@ impl<'s, 'm> Compiler<'s, 'm, '_> {
         self.consume(TokenKind::LeftParen, "Expect '(' after 'while'.");
         self.expression();
         self.consume(TokenKind::RightParen, "Expect ')' after condition.");
-        let exit_jump = self.emit_jump(OpCode::JumpIfFalse);
-        self.emit_op(OpCode::Pop);
+        let exit_jump = self.emit_jump(OpCode::PopJumpIfFalse);
         self.statement();
         self.emit_loop(loop_start);
         self.patch_jump(exit_jump);
-        self.emit_op(OpCode::Pop);
     }
 
     fn for_statement(&mut self) {
@@ -700,8 +698,7 @@ impl<'s, 'm> Compiler<'s, 'm, '_> {
         if !self.matches(TokenKind::Semicolon) {
             self.expression();
             self.consume(TokenKind::Semicolon, "Expect ';' after loop condition.");
-            exit_jump = Some(self.emit_jump(OpCode::JumpIfFalse));
-            self.emit_op(OpCode::Pop);
+            exit_jump = Some(self.emit_jump(OpCode::PopJumpIfFalse));
         }
 
         if !self.matches(TokenKind::RightParen) {
@@ -719,7 +716,6 @@ impl<'s, 'm> Compiler<'s, 'm, '_> {
         self.emit_loop(loop_start);
         if let Some(exit) = exit_jump {
             self.patch_jump(exit);
-            self.emit_op(OpCode::Pop);
         }
         self.end_scope();
     }

@@ -589,6 +589,15 @@ impl<'m> Segment<'m> {
                     }
                     continue;
                 }
+                OpCode::PopJumpIfFalse => {
+                    let offset = u16::from_be_bytes([code[ip], code[ip + 1]]) as usize;
+                    ip += 2;
+                    sp -= 1;
+                    if self.stack[sp].is_falsey() {
+                        ip += offset;
+                    }
+                    continue;
+                }
                 OpCode::Loop => {
                     let offset = u16::from_be_bytes([code[ip], code[ip + 1]]) as usize;
                     ip = ip + 2 - offset;
@@ -806,9 +815,9 @@ impl<'m> Segment<'m> {
 
     /// Execute instruction `op` (its opcode byte already read): the slow path of [`Segment::run`].
     ///
-    /// `run` executes thirteen opcodes entirely itself and never comes here for them:
+    /// `run` executes fourteen opcodes entirely itself and never comes here for them:
     /// `Constant`, `Nil`, `True`, `False`, `Pop`, `GetLocal`, `SetLocal`, `Jump`,
-    /// `JumpIfFalse`, `Loop`, `Not`, `Equal` and `EqualConstant`. It executes twenty more in
+    /// `JumpIfFalse`, `PopJumpIfFalse`, `Loop`, `Not`, `Equal` and `EqualConstant`. It executes twenty more in
     /// their common case and comes here only otherwise:
     /// - `GetGlobal` and `SetGlobal`: an undefined global;
     /// - `Add`, `Subtract`, `Multiply`, `Divide`, `Less` and `Greater`: operands that are not
@@ -994,7 +1003,8 @@ impl<'m> Segment<'m> {
             | OpCode::Loop
             | OpCode::Not
             | OpCode::Equal
-            | OpCode::EqualConstant => unreachable!("`run` executes {op:?} itself"),
+            | OpCode::EqualConstant
+            | OpCode::PopJumpIfFalse => unreachable!("`run` executes {op:?} itself"),
         }
         Ok(())
     }
