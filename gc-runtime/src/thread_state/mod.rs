@@ -582,8 +582,12 @@ impl ThreadState {
         let mut local = self.local.borrow_mut();
         local.cache.release_all(&rt.pages);
         // Before detaching: while detached, nobody scans this thread's stacks until the next
-        // mark start (see `stack_scan.rs`).
-        self.scan_stacks(&mut local);
+        // mark start (see `stack_scan.rs`). The scan is work done for the collector, outside a
+        // handshake visit: it is recorded as a pause of this thread, as a scan at a safepoint
+        // is inside the visit's.
+        if self.stacks.get().is_some() && stack_scan::scan_due(self.stacks_scanned.get()).is_some() {
+            self.timed(|| self.scan_stacks(&mut local));
+        }
         rt.handshake.detach(id, || local.shade.flush(&rt.grey));
         drop(local);
         self.running.set(false);

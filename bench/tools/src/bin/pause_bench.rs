@@ -4,6 +4,7 @@
 //! cargo run --release -p gc-bench --bin pause_bench                       # both modes, compared
 //! cargo run --release -p gc-bench --bin pause_bench -- --mode concurrent --live 2000000
 //! cargo run --release -p gc-bench --bin pause_bench -- --mode stw --gc-percent 100
+//! cargo run --release -p gc-bench --bin pause_bench -- --mode concurrent --value-stack 100000
 //! ```
 //!
 //! # What it does
@@ -16,6 +17,11 @@
 //!    calls [`Mutator::safepoint`] every [`BATCH`] operations. Meanwhile cycles run back to
 //!    back: a second thread calls [`Mutator::collect`] in a loop (or, with `--gc-percent`, the
 //!    pacer triggers them).
+//!    With `--value-stack N`, the mutator also keeps N more live nodes in a
+//!    [`ValueStack`](gc_runtime::ValueStack) — an interpreter's stack — and overwrites one
+//!    random entry of it per batch, with plain stores; the thread scans it itself when the
+//!    collector asks (at its answers to handshakes), so the pauses *as the thread saw them*
+//!    include the scans: compare them with and without the stack.
 //! 3. Reports the pauses of the cycles of step 2 (max, p99, p50, counts), the mutator's
 //!    throughput, the worst latency of one batch of operations as the mutator saw it (which
 //!    includes any pause it was caught in), and the peak heap.
@@ -48,7 +54,7 @@ use gc_bench_support::{
     thread_pauses::{thread_pause_rows, with_thread_pauses},
     units,
 };
-use gc_runtime::{Config, Gc, Member, Mode, Mutator, Root, Trace};
+use gc_runtime::{Config, Gc, Member, Mode, Mutator, Root, Trace, ValueStack};
 
 /// Nodes per chain.
 pub const CHAIN: usize = 4;
@@ -98,6 +104,10 @@ pub struct Args {
     /// back to back from a second thread.
     #[arg(long)]
     pub gc_percent: Option<u32>,
+
+    /// Keep this many more live nodes in a value stack of the mutator (see the module docs).
+    #[arg(long, default_value_t = 0)]
+    pub value_stack: usize,
 
     /// Print the collector's per-cycle trace lines on stderr.
     #[arg(long)]
@@ -202,6 +212,16 @@ fn run_one(args: &Args, mode: Mode, progress: &dyn Fn(&str)) -> Result<Record, S
         built.elapsed().as_secs_f64(),
         units::mb(gc_runtime::stats().heap_live as u64)
     );
+    let mut stack: ValueStack<Gc<'static, Node>> = ValueStack::with_capacity(&mu, args.value_stack);
+    if args.value_stack > 0 {
+        {
+            let mut view = stack.open(&mu);
+            for _ in 0..args.value_stack {
+                view.push(fresh_chain(&mu, 1, &mut next_id));
+            }
+        }
+        println!("  value stack: {} nodes", args.value_stack);
+    }
     if let Some(p) = args.gc_percent {
         gc_runtime::reconfigure(config.with_gc_percent(Some(p))).map_err(|e| e.to_string())?;
     }
@@ -232,6 +252,11 @@ fn run_one(args: &Args, mode: Mode, progress: &dyn Fn(&str)) -> Result<Record, S
             let t = Instant::now();
             for _ in 0..BATCH {
                 mutate_once(&mu, &roots, &mut rng, &mut next_id);
+            }
+            if args.value_stack > 0 {
+                let mut view = stack.open(&mu);
+                let i = rng.usize(..view.len());
+                view[i] = fresh_chain(&mu, 1, &mut next_id);
             }
             mu.safepoint();
             batches.record(t.elapsed());
@@ -309,6 +334,7 @@ fn run_one(args: &Args, mode: Mode, progress: &dyn Fn(&str)) -> Result<Record, S
     Ok(with_handshake_latency(with_thread_pauses(Record::new(), tp), w.handshake_latencies())
         .with("mode", mode)
         .with("live", objects)
+        .with("value_stack", args.value_stack)
         .with("cycles", w.cycles())
         .with("pauses", pauses.len())
         .with("pause_max_ns", pauses.max().as_nanos())
@@ -343,6 +369,8 @@ fn compare(args: &Args) -> ExitCode {
             args.seconds.to_string(),
             "--seed".into(),
             args.seed.to_string(),
+            "--value-stack".into(),
+            args.value_stack.to_string(),
         ];
         if let Some(p) = args.gc_percent {
             child_args.extend(["--gc-percent".into(), p.to_string()]);
