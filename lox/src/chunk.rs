@@ -194,15 +194,18 @@ impl<'m> Chunk<'m> {
         self.write(op as u8, line);
     }
 
-    /// If the last instruction is `op` with one operand and nothing jumps to the position after
-    /// it, remove it and return its operand (for a superinstruction that replaces it and the
-    /// instruction about to be written).
-    pub fn take_last(&mut self, op: OpCode) -> Option<u8> {
+    /// If the last instruction is `op` with one operand, `accept`ed, and nothing jumps to the
+    /// position after it, remove it and return its operand (for a superinstruction that
+    /// replaces it and the instruction about to be written).
+    pub fn take_last(&mut self, op: OpCode, accept: impl FnOnce(&Self, u8) -> bool) -> Option<u8> {
         let at = self.last_op;
         if self.code.len() != at + 2 || self.code[at] != op as u8 || self.jump_target == self.code.len() {
             return None;
         }
         let operand = self.code[at + 1];
+        if !accept(self, operand) {
+            return None;
+        }
         self.code.truncate(at);
         self.lines.truncate(at);
         Some(operand)

@@ -820,7 +820,12 @@ impl<'s, 'm> Compiler<'s, 'm, '_> {
         use TokenKind as K;
         let right_start = self.chunk().code.len();
         self.parse_precedence(infix_precedence(kind).next());
-        let constant = self.take_number_constant(right_start);
+        // A right operand that compiled to exactly one `Constant` of a number (so it holds no
+        // jump, and every enclosing construct patches its jumps after the operator) is fused
+        // into the operator: a superinstruction (see `chunk.rs`).
+        let constant = self.chunk().take_last(OpCode::Constant, |chunk, k| {
+            chunk.code.len() == right_start + 2 && chunk.constants[k as usize].as_number().is_some()
+        });
         let (op, not) = match kind {
             K::BangEqual => (OpCode::Equal, true),
             K::EqualEqual => (OpCode::Equal, false),
@@ -841,22 +846,6 @@ impl<'s, 'm> Compiler<'s, 'm, '_> {
         if not {
             self.emit_op(OpCode::Not);
         }
-    }
-
-    /// If the code since `start` (a binary operator's right operand) is exactly one `Constant`
-    /// of a number, remove it and return its constant index, for a superinstruction (see
-    /// `chunk.rs`). Nothing can jump between that constant and the operator: the operand holds
-    /// no jump, and every enclosing construct patches its jumps after the operator.
-    fn take_number_constant(&mut self, start: usize) -> Option<u8> {
-        let chunk = self.chunk();
-        if chunk.code.len() != start + 2 || chunk.code[start] != OpCode::Constant as u8 {
-            return None;
-        }
-        let k = chunk.code[start + 1];
-        chunk.constants[k as usize].as_number()?;
-        chunk.code.truncate(start);
-        chunk.lines.truncate(start);
-        Some(k)
     }
 
     fn argument_list(&mut self) -> u8 {
@@ -888,7 +877,7 @@ impl<'s, 'm> Compiler<'s, 'm, '_> {
             let argc = self.argument_list();
             self.emit_op_arg(OpCode::Invoke, name);
             self.emit(argc);
-        } else if let Some(slot) = self.chunk().take_last(OpCode::GetLocal) {
+        } else if let Some(slot) = self.chunk().take_last(OpCode::GetLocal, |_, _| true) {
             self.emit_op_arg(OpCode::GetLocalProperty, slot);
             self.emit(name);
         } else {

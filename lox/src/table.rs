@@ -109,13 +109,19 @@ impl Table {
     /// The value slot of `name`, if the table has it.
     #[inline]
     pub fn get<'m>(&self, mu: &'m Mutator, name: Gc<'_, Obj>) -> Option<&'m Slot> {
-        let hash = hash_of(name);
-        if self.names.load(Ordering::Relaxed) & name_bit(hash) == 0 {
+        let entries = self.entries.get(mu)?.into_ref();
+        self.index_of(entries, name).map(|i| &entries[i].value)
+    }
+
+    /// The index in `entries` (this table's) of the entry holding `name`, if the table holds
+    /// it: the absent-name filter first, then the probe.
+    #[inline(always)]
+    fn index_of(&self, entries: &[Entry], name: Gc<'_, Obj>) -> Option<usize> {
+        if self.names.load(Ordering::Relaxed) & name_bit(hash_of(name)) == 0 {
             return None;
         }
-        let entries = self.entries.get(mu)?.into_ref();
-        let entry = probe(entries, name)?;
-        (!entry.key.is_none()).then_some(&entry.value)
+        let index = probe_index(entries, name)?;
+        (!entries[index].key.is_none()).then_some(index)
     }
 
     /// [`get`](Self::get), trying the entry at index `hint` first and leaving the index where
@@ -134,16 +140,9 @@ impl Table {
     /// The slow path of [`get_hinted`](Self::get_hinted).
     #[inline(never)]
     fn get_and_hint<'m>(&self, entries: &'m [Entry], name: Gc<'_, Obj>, hint: &AtomicU32) -> Option<&'m Slot> {
-        if self.names.load(Ordering::Relaxed) & name_bit(hash_of(name)) == 0 {
-            return None;
-        }
-        let index = probe_index(entries, name)?;
-        let entry = &entries[index];
-        if entry.key.is_none() {
-            return None;
-        }
+        let index = self.index_of(entries, name)?;
         hint.store(index as u32, Ordering::Relaxed);
-        Some(&entry.value)
+        Some(&entries[index].value)
     }
 
     /// Whether adding a new name would allocate (the table is empty or too full): the caller
