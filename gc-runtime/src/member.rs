@@ -30,6 +30,7 @@ use crate::{
     object::{Header, Trace, Tracer},
     primitive::sync::atomic::{AtomicPtr, Ordering},
     slot::{is_object, UNARMED_ADDR},
+    slot_array::ArraySlot,
     variance::Invariant,
 };
 
@@ -112,6 +113,18 @@ impl<T: ?Sized> Member<T> {
     #[inline]
     pub(crate) fn raw(&self) -> *mut Header {
         self.ptr.load(Ordering::Acquire)
+    }
+
+    /// A value read from a slot of type `T` as a local of `mu`: `None` for an empty one.
+    ///
+    /// # Safety
+    /// As for reading a slot: `raw` was read with `Acquire` from a slot of type `T` inside an
+    /// allocated object (or from a buffer of such slots, see `slot_array.rs`), by the thread
+    /// `mu` runs on, since its last safepoint.
+    #[inline]
+    pub(crate) unsafe fn local_of<'m>(raw: *mut Header, mu: &'m Mutator) -> Option<Gc<'m, T>> {
+        // SAFETY: the caller's promise is `local`'s.
+        unsafe { local(raw, mu) }
     }
 
     /// Report this slot as the value of an ephemeron entry whose key is `key` (a weak map's
@@ -248,6 +261,42 @@ impl<T: ?Sized> Member<T> {
 impl<T: ?Sized> Default for Member<T> {
     fn default() -> Self {
         Member::new()
+    }
+}
+
+/// The slots of a `GcVec`'s buffer: armed from the start (the vector is inside an allocated
+/// object, see `collections/mod.rs`), stored through the barrier when an element enters or
+/// leaves, moved without it.
+impl<T: ?Sized> ArraySlot for Member<T> {
+    type Raw = *mut Header;
+    const EMPTY: *mut Header = std::ptr::null_mut();
+
+    fn empty() -> Self {
+        Member::new_armed()
+    }
+
+    #[inline]
+    fn load(&self) -> *mut Header {
+        self.raw()
+    }
+
+    #[inline]
+    fn is_empty(raw: *mut Header) -> bool {
+        !is_object(raw)
+    }
+
+    #[inline]
+    fn store(&self, raw: *mut Header) {
+        if is_object(raw) {
+            barrier::write_member(&self.ptr, raw);
+        } else {
+            barrier::clear_member(&self.ptr);
+        }
+    }
+
+    #[inline]
+    fn put_moved(&self, raw: *mut Header) {
+        self.ptr.store(raw, Ordering::Release);
     }
 }
 

@@ -757,6 +757,135 @@ fn growth_during_marking(barrier: BarrierKind) {
     assert_eq!(ledger.total_drops(), ledger.created(), "with the root gone every element is freed");
 }
 
+/// Lock-free reads while one thread changes the vector's structure and cycles run: two
+/// mutators read (`get`, `iter`, `last`, `contains`, `to_vec`, `len`) without any lock while a
+/// third pushes (growing the buffer), inserts and removes at random indices, pops, truncates
+/// and sets, and a fourth collects back to back. The writer never lets the length drop below
+/// `FLOOR`, so at every instant indices below it hold an element: a reader must never find one
+/// of them empty (a shift or a growth that exposed a hole), and every element it reads must be
+/// intact (not freed, not torn). The writer goes on until it has made its writes *and* two
+/// cycles have run, so reads and writes overlap marking however slow the machine (or Miri).
+fn lock_free_reads_during_structural_writes(barrier: BarrierKind) {
+    const FLOOR: usize = if cfg!(miri) { 8 } else { 64 };
+    const CAP: usize = if cfg!(miri) { 40 } else { 5_000 };
+    const ROUNDS_PER_SAFEPOINT: usize = if cfg!(miri) { 1 } else { 8 };
+    const WRITES: usize = if cfg!(miri) { 300 } else { 200_000 };
+    const MIN_CYCLES: u64 = 2;
+    let _serial = serial();
+    configure(barrier);
+    let ledger = Ledger::new(if cfg!(miri) { 20_000 } else { 2_000_000 });
+    let root = {
+        let mu = gc_runtime::attach();
+        let h = holder(&mu);
+        h.vec.extend((0..FLOOR).map(|_| ledger.elem(&mu)));
+        h.root(&mu)
+    };
+    let (reads, cycles) = (AtomicU64::new(0), AtomicU64::new(0));
+    let writer_done = AtomicBool::new(false);
+    let reader = |mu: &mut Mutator| {
+        while !writer_done.load(Ordering::Relaxed) {
+            for _ in 0..ROUNDS_PER_SAFEPOINT {
+                let v = &root.get(mu).vec;
+                assert!(v.len() >= FLOOR, "the length never drops below the floor");
+                for i in 0..FLOOR {
+                    v.get(i, mu).unwrap_or_else(|| panic!("index {i} below the floor read as empty")).check();
+                }
+                let first = v.get(0, mu).expect("below the floor");
+                let seen = v.iter(mu).inspect(|e| {
+                    e.check();
+                });
+                assert!(seen.count() >= FLOOR, "an iteration saw every index below the floor");
+                v.last(mu).expect("never empty").check();
+                let _ = v.contains(first);
+                assert!(v.to_vec(mu).len() >= FLOOR);
+                reads.fetch_add(1, Ordering::Relaxed);
+            }
+            mu.safepoint();
+        }
+    };
+    thread::scope(|s| {
+        let threads = [
+            s.spawn(|| {
+                let mut mu = gc_runtime::attach();
+                let mut rng = Rng(0x5EED_0001);
+                let mut w = 0;
+                while w < WRITES || cycles.load(Ordering::Relaxed) < MIN_CYCLES {
+                    let v = &root.get(&mu).vec;
+                    let len = v.len();
+                    match rng.below(8) {
+                        0 | 1 if len < CAP => v.push(fresh_or_reused(&ledger, v, &mu)),
+                        2 if len < CAP => v.insert(rng.below(len + 1), fresh_or_reused(&ledger, v, &mu)),
+                        3 if len > FLOOR => {
+                            v.remove(rng.below(len), &mu).check();
+                        }
+                        4 if len > FLOOR => {
+                            v.pop(&mu).expect("above the floor").check();
+                        }
+                        5 if len > FLOOR && rng.below(50) == 0 => v.truncate(FLOOR + rng.below(len - FLOOR)),
+                        _ => v.set(rng.below(len), fresh_or_reused(&ledger, v, &mu)),
+                    }
+                    w += 1;
+                    if w % 16 == 0 {
+                        mu.safepoint();
+                    }
+                }
+                writer_done.store(true, Ordering::Relaxed);
+            }),
+            s.spawn(|| reader(&mut gc_runtime::attach())),
+            s.spawn(|| reader(&mut gc_runtime::attach())),
+            s.spawn(|| {
+                let mut mu = gc_runtime::attach();
+                while !writer_done.load(Ordering::Relaxed) {
+                    mu.collect();
+                    cycles.fetch_add(1, Ordering::Relaxed);
+                }
+            }),
+        ];
+        for t in threads {
+            if let Err(e) = t.join() {
+                std::panic::resume_unwind(e);
+            }
+        }
+    });
+    let (reads, cycles) = (reads.load(Ordering::Relaxed), cycles.load(Ordering::Relaxed));
+    eprintln!("{barrier:?}: {reads} read rounds, {cycles} cycles");
+    assert!(cycles >= MIN_CYCLES && reads > 0, "cycles ({cycles}) and reads ({reads}) ran during the writes");
+    let mut mu = gc_runtime::attach();
+    mu.collect();
+    let h = root.get(&mu);
+    let alive = reachable(&mu, &h);
+    assert_eq!(alive.len(), h.vec.len());
+    ledger.check_exactly(&alive);
+    drop(root);
+    mu.collect();
+    assert_eq!(ledger.total_drops(), ledger.created(), "with the root gone every element is freed");
+}
+
+/// A new element, or once the ledger runs out of ids (a writer waiting for slow cycles), the
+/// vector's first.
+fn fresh_or_reused<'m>(ledger: &Arc<Ledger>, v: &GcVec<Elem>, mu: &'m Mutator) -> Gc<'m, Elem> {
+    if ledger.nearly_full(10) {
+        v.get(0, mu).expect("never empty")
+    } else {
+        ledger.elem(mu)
+    }
+}
+
+#[test]
+fn lock_free_reads_during_structural_writes_dijkstra() {
+    lock_free_reads_during_structural_writes(BarrierKind::Dijkstra);
+}
+
+#[test]
+fn lock_free_reads_during_structural_writes_yuasa() {
+    lock_free_reads_during_structural_writes(BarrierKind::Yuasa);
+}
+
+#[test]
+fn lock_free_reads_during_structural_writes_hybrid() {
+    lock_free_reads_during_structural_writes(BarrierKind::Hybrid);
+}
+
 #[test]
 fn growth_during_marking_dijkstra() {
     growth_during_marking(BarrierKind::Dijkstra);

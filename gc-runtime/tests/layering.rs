@@ -23,6 +23,7 @@ const API: &[&str] =
 /// The engine, bottom to top. Nothing here imports an API module.
 const ENGINE: &[&str] = &[
     "primitive",
+    "shared_slice",
     "prefetch",
     "report",
     "named",
@@ -30,6 +31,7 @@ const ENGINE: &[&str] = &[
     "clock",
     "mark_bits",
     "slot",
+    "slot_array",
     "object",
     "cells",
     "grey_queue",

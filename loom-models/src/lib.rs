@@ -14,6 +14,7 @@
 //! | ragged | mark start and termination by per-thread handshakes: two mutators, one answering late; black allocation in the mark-start window; a worker or an assist draining during the round; the stamp | `models/ragged.rs` |
 //! | shade queue | push, pop and recycle of buffers, and the busy count behind quiescence | `models/shade_queue.rs` |
 //! | value stack | a mutator's value stack (plain stores) scanned at its answers, detach and attach, and by the collector while it is stopped: a Yuasa mark start holding a pointer across the rounds, a re-attach during the mark start, a Dijkstra termination that needs the rescan | `models/value_stack.rs` |
+//! | slot array | lock-free reads of a `GcVec`'s slots while a writer removes, inserts (growing the buffer), pops and pushes: no empty index below the length's floor, every element published with its contents | `models/slot_array.rs` |
 //! | ephemeron | a weak map's owed entry (and a weak upgrade) across a termination decided by a handshake round: the count of weak reads, the ephemeron pass, the order of the weak read's checks | `models/ephemeron.rs` |
 //!
 //! Run with `cargo test -p gc-loom-models --release`; each model prints the number of
@@ -47,6 +48,12 @@ mod mark_bits;
 
 #[path = "../../gc-runtime/src/slot.rs"]
 mod slot;
+
+#[path = "../../gc-runtime/src/shared_slice.rs"]
+mod shared_slice;
+
+#[path = "../../gc-runtime/src/slot_array.rs"]
+mod slot_array;
 
 #[cfg(test)]
 mod models;

@@ -399,6 +399,40 @@ pub mod config_and_stats {
     // ANCHOR_END: stats
 }
 
+/// A `GcVec` read by one thread while another changes it: no lock on the reading side.
+pub mod lock_free_reads {
+    // ANCHOR: lock_free_reads
+    use gc_runtime::{GcVec, Trace};
+
+    /// An object shared by two threads.
+    #[derive(Trace)]
+    pub struct Shared {
+        /// Read by one thread, changed by the other.
+        pub items: GcVec<u64>,
+    }
+
+    /// The sum a reader computes while the writer inserts at the front, and the vector's
+    /// length after both are done.
+    pub fn run() -> (u64, usize) {
+        let mut mu = gc_runtime::attach();
+        let shared = mu.alloc(Shared { items: GcVec::new() });
+        shared.items.extend((1..=4).map(|i| mu.alloc(i)));
+        let (root, mine) = (shared.root(&mu), shared.root(&mu));
+        let reader = std::thread::spawn(move || {
+            let mu = gc_runtime::attach();
+            let items = &root.get(&mu).items;
+            // No lock: these reads never wait for the writer below. Each index below 4 holds
+            // an element throughout, from before the insertion or from after it.
+            (0..4).map(|i| *items.get(i, &mu).expect("an element at every index below 4")).sum::<u64>()
+        });
+        shared.items.insert(0, mu.alloc(100));
+        // Waiting for another thread: detached, so that a cycle does not wait for us.
+        let sum = mu.blocking(|| reader.join().expect("the reader"));
+        (sum, mine.get(&mu).items.len())
+    }
+    // ANCHOR_END: lock_free_reads
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -416,6 +450,13 @@ mod tests {
         assert_eq!((pair.first(&mu).value, pair.second(&mu).unwrap().value), (20, 10));
         let t = gc_positions::tree::build(&mu, 4);
         assert_eq!(gc_positions::tree::count(&mu, t), 31);
+    }
+
+    #[test]
+    fn a_vector_read_while_another_thread_inserts() {
+        let (sum, len) = lock_free_reads::run();
+        assert!(sum == 1 + 2 + 3 + 4 || sum == 100 + 1 + 2 + 3, "before or after the insertion: {sum}");
+        assert_eq!(len, 5);
     }
 
     #[test]

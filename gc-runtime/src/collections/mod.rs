@@ -6,9 +6,11 @@
 //!
 //! # Shape
 //!
-//! Each collection is an *armed* flag plus a [`parking_lot::RwLock`] around a std container of
-//! [`Member`](crate::Member) slots: `Vec<Member<T>>`, `HashMap<K, Member<V>>`, and for the
-//! identity map `HashMap<usize, (Member<K>, Member<V>)>` keyed by the key object's address.
+//! Each collection is an *armed* flag plus a [`parking_lot::RwLock`] and a container of
+//! [`Member`](crate::Member) slots: for the vector, a length and a buffer of slots that readers
+//! use without the lock (`slot_array.rs`: the lock orders only the writers and the marker);
+//! for the maps, a `hashbrown` table inside the lock, `HashTable<(K, Member<V>)>`, and for the
+//! identity map `(Member<K>, Member<V>)` entries keyed by the key object's address.
 //! The referents may be unsized (`GcVec<str>`, `GcIdMap<str, [u8]>`): a slot is one word for
 //! every pointee type (see `object/layout.rs`).
 //! Every pointer in a collection is in one of those slots, so everything the runtime already
@@ -17,7 +19,8 @@
 //!
 //! | operation | lock | barrier |
 //! |---|---|---|
-//! | `get`, `len`, `contains_key`, iteration step | read | none (a load) |
+//! | `GcVec` reads: `get`, `len`, `last`, `contains`, iteration step | none: the epoch is pinned (`shared_slice.rs`) | none (a load) |
+//! | map reads: `get`, `len`, `contains_key`, iteration step | read | none (a load) |
 //! | `GcVec::set`, insert over an existing key | read | `Member::set`: shades per the cycle's barrier |
 //! | push, insert of a new key | write | new slot: `Member::set` on an empty armed slot |
 //! | pop, remove, truncate, clear | write | `Member::set(None)` on each removed slot, then remove it |
@@ -49,11 +52,25 @@
 //! visit only; what keeps a moved slot from slipping behind the scan — the cursor following a
 //! shifted vector, every entry shaded again after a rehash — is in `object/scan_cursor.rs`.
 //!
-//! A lock-free alternative (a chunked vector whose chunks never move) was considered: it makes
-//! `push` and `trace` wait-free, but `pop`, `truncate` and `remove` then race with the marker on
-//! the length word, and hash maps need a concurrent table with its own reclamation scheme.
-//! The lock keeps all three collections simple and obviously consistent with the marker;
-//! readers (`get`, iteration, `trace`) share it, so the marker does not serialise readers.
+//! # Lock-free reads of a vector
+//!
+//! A `GcVec`'s readers take no lock: they pin the epoch (crossbeam-epoch, a thread-local
+//! counter), load the length and the buffer, and read slots. The writers that change the
+//! structure still take the write lock — among themselves and against the marker's scan the
+//! argument above is unchanged — and order each change so that a reader running beside it
+//! sees, at each index, the element from before or from after (`slot_array.rs`); a buffer
+//! replaced by growth is freed through the epoch once no reader can hold it. So readers on
+//! many threads never write a shared word (a read lock's count is one, bouncing between their
+//! caches), and never wait for a writer or for a scan.
+//!
+//! The maps keep their readers under the read lock, for now. For `GcMap` a lock-free read
+//! compares keys against entries that a writer may remove and free meanwhile: the removed keys
+//! would have to be freed through the epoch, which would run the keys' destructors — user code
+//! — on whichever thread next collects the epoch's garbage, inside another collection's read.
+//! `GcIdMap` and `GcWeakMap` have no such problem (their keys are addresses); an open-addressed
+//! table of slot pairs in a `SharedSlice` would serve them as the slot array serves the vector.
+//! A chunked vector whose chunks never move was considered too: it makes `push` wait-free, but
+//! `pop`, `truncate` and `remove` then race with the marker on the length word.
 //!
 //! # Armed and unarmed collections
 //!
@@ -79,7 +96,7 @@
 //! (a running mutator, or a thread without a mutator, which at most waits for the root-table
 //! lock, never held by the collector while it waits for a collection).
 //!
-//! User code under the lock is kept to a minimum: a map key is hashed *before* the lock is
+//! User code under a map's lock is kept to a minimum: a map key is hashed *before* the lock is
 //! taken (the table stores each entry's hash, so growing it never calls `Hash`), and keys
 //! removed from a map are dropped after the lock is released. What remains — `Eq` when an
 //! entry is looked up, `Clone` in `keys`/`entries`, `Debug` of the keys — may allocate and use
@@ -92,7 +109,7 @@
 //! it waits for a collection.
 //!
 //! `trace` tries the lock with `try_read_recursive`: a thread that traces (a mutator in a mark
-//! assist) while it already holds the read lock further up its stack — say, a key's `Eq`
+//! assist) while it already holds a map's read lock further up its stack — say, a key's `Eq`
 //! during `get` that allocates — gets through even if a writer is queued.
 //!
 //! # Reading: locals, snapshots, and user code
@@ -101,8 +118,8 @@
 //! — the object was reachable from the collection when it was read, and marking cannot end
 //! before that safepoint. No method runs a closure while holding the lock: the lock is not
 //! reentrant, and a closure could allocate (a mark assist then traces this very collection)
-//! or store into it. So [`GcVec::iter`] takes the read lock once per element (a live cursor),
-//! and the `for_each`/`entries` methods of the maps collect a snapshot first.
+//! or store into it. So [`GcVec::iter`] reads one element per step (a live cursor, lock-free
+//! like `get`), and the `for_each`/`entries` methods of the maps collect a snapshot first.
 //!
 //! # Plain data next to the pointers
 //!

@@ -1,7 +1,8 @@
 //! [`GcVec`]: a growable sequence of GC pointers, shared by every thread that reaches it.
 //!
-//! The design — a read-write lock around a `Vec` of armed slots, and why growth cannot lose a
-//! pointer the marker is scanning — is in the module header of `collections/mod.rs`.
+//! The design — lock-free reads of a buffer of armed slots (`slot_array.rs`), a read-write lock
+//! that orders the writers and the marker, and why growth cannot lose a pointer the marker is
+//! scanning — is in the module header of `collections/mod.rs`.
 
 use std::fmt;
 
@@ -13,8 +14,10 @@ use crate::{
     gc::Gc,
     member::Member,
     mutator::Mutator,
-    object::{ScanCursor, Trace, Tracer},
+    object::{Header, ScanCursor, Trace, Tracer},
     primitive::sync::RwLock,
+    shared_slice::{pin, Guard},
+    slot_array::SlotArray,
 };
 
 const NAME: &str = "GcVec";
@@ -25,6 +28,14 @@ const NAME: &str = "GcVec";
 /// All methods take `&self`: a `GcVec` lives in a heap object reached through shared
 /// references. Stores run the write barrier; reads need a [`Mutator`] and return locals.
 /// Elements are never empty: every element is a pointer to a `T`.
+///
+/// Reads take no lock: [`get`](GcVec::get), [`len`](GcVec::len), [`iter`](GcVec::iter),
+/// [`contains`](GcVec::contains) and [`to_vec`](GcVec::to_vec) load atomics, so readers on many
+/// threads never contend, and never wait for a writer or for the collector. Writers that
+/// change the length take a lock that orders them among themselves and with the collector's
+/// scan of the vector; a buffer replaced by growth is freed once no reader can still be
+/// reading it (epoch-based reclamation, through `crossbeam-epoch`). A reader running while a
+/// writer works sees, at each index, the element from before the change or from after it.
 ///
 /// A `GcVec` works once the object that holds it — or the `GcVec` itself — is allocated
 /// ([`GcVec::new`] is *unarmed*: it reads as empty and every storing method panics).
@@ -54,7 +65,10 @@ pub struct GcVec<T: ?Sized> {
     armed: Armed,
     /// Where the marker's chunked scan resumes (see `object/scan_cursor.rs`).
     cursor: ScanCursor,
-    slots: RwLock<Vec<Member<T>>>,
+    /// Held for writing by the writers that change the length or move elements, for reading
+    /// by `set` and by the marker's scan; readers do not take it.
+    lock: RwLock<()>,
+    slots: SlotArray<Member<T>>,
 }
 
 impl<T: ?Sized> GcVec<T> {
@@ -84,7 +98,12 @@ impl<T: ?Sized> GcVec<T> {
     /// # assert_eq!(v.len(), 1);
     /// ```
     pub fn with_capacity(capacity: usize) -> GcVec<T> {
-        GcVec { armed: Armed::new(), cursor: ScanCursor::new(), slots: RwLock::new(Vec::with_capacity(capacity)) }
+        GcVec {
+            armed: Armed::new(),
+            cursor: ScanCursor::new(),
+            lock: RwLock::new(()),
+            slots: SlotArray::with_capacity(capacity),
+        }
     }
 
     /// The number of elements.
@@ -96,7 +115,7 @@ impl<T: ?Sized> GcVec<T> {
     /// assert_eq!(v.len(), 1);
     /// ```
     pub fn len(&self) -> usize {
-        self.slots.read().len()
+        self.slots.len()
     }
 
     /// Whether the vector has no element.
@@ -107,7 +126,7 @@ impl<T: ?Sized> GcVec<T> {
     /// assert!(v.is_empty());
     /// ```
     pub fn is_empty(&self) -> bool {
-        self.slots.read().is_empty()
+        self.len() == 0
     }
 
     /// Append `value` (runs the write barrier).
@@ -124,9 +143,9 @@ impl<T: ?Sized> GcVec<T> {
     /// ```
     pub fn push(&self, value: Gc<'_, T>) {
         self.armed.check("GcVec::push", NAME);
-        let slot = Member::new_armed();
-        slot.set(Some(value));
-        self.slots.write().push(slot);
+        let _writer = self.lock.write();
+        // SAFETY: the write lock is held.
+        unsafe { self.slots.extend(std::iter::once(value.header_ptr())) };
     }
 
     /// Append every element of `values` (runs the write barrier for each). The iterator runs
@@ -146,15 +165,10 @@ impl<T: ?Sized> GcVec<T> {
         T: 'g,
     {
         self.armed.check("GcVec::extend", NAME);
-        let new: Vec<Member<T>> = values
-            .into_iter()
-            .map(|value| {
-                let slot = Member::new_armed();
-                slot.set(Some(value));
-                slot
-            })
-            .collect();
-        self.slots.write().extend(new);
+        let new: Vec<*mut Header> = values.into_iter().map(|v| v.header_ptr()).collect();
+        let _writer = self.lock.write();
+        // SAFETY: the write lock is held.
+        unsafe { self.slots.extend(new.into_iter()) };
     }
 
     /// Remove the last element and return it, or `None` if the vector is empty.
@@ -169,12 +183,12 @@ impl<T: ?Sized> GcVec<T> {
     /// assert!(v.pop(&mu).is_none());
     /// ```
     pub fn pop<'m>(&self, mu: &'m Mutator) -> Option<Gc<'m, T>> {
-        let mut slots = self.slots.write();
-        let value = slots.last()?.get(mu);
-        if let Some(last) = slots.pop() {
-            last.set(None);
-        }
-        value
+        let _writer = self.lock.write();
+        let last = self.slots.len().checked_sub(1)?;
+        // SAFETY: the write lock is held.
+        let raw = unsafe { self.slots.remove(last) }?;
+        // SAFETY: read (`Acquire`) from a slot of this vector just now, on `mu`'s thread.
+        unsafe { Member::local_of(raw, mu) }
     }
 
     /// The element at `index`, or `None` if `index >= len`.
@@ -187,7 +201,9 @@ impl<T: ?Sized> GcVec<T> {
     /// assert!(v.get(1, &mu).is_none());
     /// ```
     pub fn get<'m>(&self, index: usize, mu: &'m Mutator) -> Option<Gc<'m, T>> {
-        self.slots.read().get(index)?.get(mu)
+        let raw = self.slots.get(index, &pin())?;
+        // SAFETY: read (`Acquire`) from a slot of this vector just now, on `mu`'s thread.
+        unsafe { Member::local_of(raw, mu) }
     }
 
     /// The last element, or `None` if the vector is empty.
@@ -199,7 +215,9 @@ impl<T: ?Sized> GcVec<T> {
     /// assert_eq!(v.last(&mu).map(|x| *x), Some(2));
     /// ```
     pub fn last<'m>(&self, mu: &'m Mutator) -> Option<Gc<'m, T>> {
-        self.slots.read().last()?.get(mu)
+        let raw = self.slots.last(&pin())?;
+        // SAFETY: read (`Acquire`) from a slot of this vector just now, on `mu`'s thread.
+        unsafe { Member::local_of(raw, mu) }
     }
 
     /// Replace the element at `index` (runs the write barrier).
@@ -241,7 +259,9 @@ impl<T: ?Sized> GcVec<T> {
         self.armed.check("GcVec::set", NAME);
         // A read lock suffices: the store is to one slot, atomic and barriered like any
         // `Member::set`; the structure does not change.
-        let slots = self.slots.read();
+        let _setter = self.lock.read();
+        // SAFETY: the read lock is held.
+        let slots = unsafe { self.slots.slots_locked() };
         match slots.get(index) {
             Some(slot) => {
                 slot.set(Some(value));
@@ -290,13 +310,13 @@ impl<T: ?Sized> GcVec<T> {
     /// ```
     pub fn try_insert(&self, index: usize, value: Gc<'_, T>) -> Result<(), IndexOutOfRange> {
         self.armed.check("GcVec::insert", NAME);
-        let mut slots = self.slots.write();
-        if index > slots.len() {
-            return Err(IndexOutOfRange { index, len: slots.len() });
+        let _writer = self.lock.write();
+        let len = self.slots.len();
+        if index > len {
+            return Err(IndexOutOfRange { index, len });
         }
-        let slot = Member::new_armed();
-        slot.set(Some(value));
-        slots.insert(index, slot);
+        // SAFETY: the write lock is held.
+        unsafe { self.slots.insert(index, value.header_ptr()) };
         self.cursor.inserted(index);
         Ok(())
     }
@@ -334,15 +354,16 @@ impl<T: ?Sized> GcVec<T> {
     /// assert_eq!(v.try_remove(0, &mu).unwrap_err(), gc_runtime::IndexOutOfRange { index: 0, len: 0 });
     /// ```
     pub fn try_remove<'m>(&self, index: usize, mu: &'m Mutator) -> Result<Gc<'m, T>, IndexOutOfRange> {
-        let mut slots = self.slots.write();
-        let len = slots.len();
-        let Some(value) = slots.get(index).and_then(|slot| slot.get(mu)) else {
+        let _writer = self.lock.write();
+        let len = self.slots.len();
+        // SAFETY: the write lock is held.
+        let Some(raw) = (unsafe { self.slots.remove(index) }) else {
             return Err(IndexOutOfRange { index, len });
         };
-        slots[index].set(None);
-        slots.remove(index);
         self.cursor.removed(index);
-        Ok(value)
+        // SAFETY: read (`Acquire`) from a slot of this vector just now, on `mu`'s thread.
+        let value = unsafe { Member::local_of(raw, mu) };
+        Ok(value.expect("the elements of a GcVec are never empty"))
     }
 
     /// Keep the first `len` elements and remove the rest (no effect if `len >= self.len()`).
@@ -357,13 +378,9 @@ impl<T: ?Sized> GcVec<T> {
     /// assert_eq!(v.len(), 2);
     /// ```
     pub fn truncate(&self, len: usize) {
-        let mut slots = self.slots.write();
-        if len < slots.len() {
-            for slot in &slots[len..] {
-                slot.set(None);
-            }
-            slots.truncate(len);
-        }
+        let _writer = self.lock.write();
+        // SAFETY: the write lock is held.
+        unsafe { self.slots.truncate(len) };
     }
 
     /// Remove every element (shading each under the Yuasa and hybrid barriers).
@@ -390,18 +407,18 @@ impl<T: ?Sized> GcVec<T> {
     /// assert!(!v.contains(b)); // equal value, another object
     /// ```
     pub fn contains(&self, value: Gc<'_, T>) -> bool {
-        self.slots.read().iter().any(|slot| slot.points_to(value))
+        self.slots.slots(&pin()).iter().any(|slot| slot.points_to(value))
     }
 
     /// Iterate over the elements as locals of `mu`.
     ///
-    /// The iterator is a *live cursor*, not a snapshot: each step takes the read lock, reads
-    /// the element at the next index, and releases the lock. So the loop body may use the
-    /// vector freely (push, set, remove, allocate), and changes made meanwhile — by this
-    /// thread or another — are seen as they would be by indexing: an element pushed before
-    /// the cursor reaches the end is visited, a removal before the cursor shifts the rest
-    /// down by one (one element is skipped). The iteration ends at the first index past the
-    /// end. For a consistent copy taken under one lock, use [`GcVec::to_vec`].
+    /// The iterator is a *live cursor*, not a snapshot: each step reads the element at the
+    /// next index, as [`GcVec::get`] does (no lock). So the loop body may use the vector
+    /// freely (push, set, remove, allocate), and changes made meanwhile — by this thread or
+    /// another — are seen as they would be by indexing: an element pushed before the cursor
+    /// reaches the end is visited, a removal before the cursor shifts the rest down by one
+    /// (one element is skipped). The iteration ends at the first index past the end. For a
+    /// copy of the whole vector taken at one instant, use [`GcVec::to_vec`].
     ///
     /// ```
     /// let mu = gc_runtime::attach();
@@ -414,10 +431,11 @@ impl<T: ?Sized> GcVec<T> {
     /// assert_eq!(sum, 6);
     /// ```
     pub fn iter<'a, 'm>(&'a self, mu: &'m Mutator) -> GcVecIter<'a, 'm, T> {
-        GcVecIter { vec: self, mu, next: 0 }
+        GcVecIter { vec: self, mu, next: 0, guard: pin() }
     }
 
-    /// A snapshot of the elements, taken under one lock: the vector's contents at one instant.
+    /// A snapshot of the elements: the vector's contents at one instant (it waits for a writer
+    /// part way through a change, and keeps the next one out while it copies).
     ///
     /// ```
     /// let mu = gc_runtime::attach();
@@ -428,7 +446,9 @@ impl<T: ?Sized> GcVec<T> {
     /// assert_eq!(copy.iter().map(|x| **x).collect::<Vec<_>>(), [1, 2, 3]);
     /// ```
     pub fn to_vec<'m>(&self, mu: &'m Mutator) -> Vec<Gc<'m, T>> {
-        self.slots.read().iter().filter_map(|slot| slot.get(mu)).collect()
+        let _reader = self.lock.read();
+        // SAFETY: the read lock is held.
+        unsafe { self.slots.slots_locked() }.iter().filter_map(|slot| slot.get(mu)).collect()
     }
 }
 
@@ -436,7 +456,7 @@ impl<T: ?Sized> GcVec<T> {
     /// Hold the write lock, as a writer would.
     #[cfg(test)]
     pub(super) fn write_lock_for_test(&self) -> impl Drop + '_ {
-        self.slots.write()
+        self.lock.write()
     }
 }
 
@@ -448,7 +468,7 @@ impl<T: ?Sized> Default for GcVec<T> {
 
 // SAFETY: reports the armed flag (allocation sets it; no other sink acts on it), then the
 // element slots, under the read lock, which every change to the set of slots excludes (see the
-// module docs: growth and shifting happen under the write lock). Every sink but the marker gets
+// module docs: growth and shifting happen under the write lock; readers change nothing). Every sink but the marker gets
 // every slot; the marker gets a chunk per visit and comes back for the rest, and the writers
 // that shift elements under the write lock keep its cursor on the same element
 // (`object/scan_cursor.rs`), so each slot present throughout the scan is reported. It takes
@@ -457,7 +477,9 @@ impl<T: ?Sized> Default for GcVec<T> {
 unsafe impl<T: ?Sized> Trace for GcVec<T> {
     fn trace(&self, tracer: &mut Tracer<'_>) {
         self.armed.trace(tracer);
-        let Some(slots) = read_for_trace(&self.slots, &self.cursor, tracer) else { return };
+        let Some(_scan) = read_for_trace(&self.lock, &self.cursor, tracer) else { return };
+        // SAFETY: the read lock is held.
+        let slots = unsafe { self.slots.slots_locked() };
         for slot in &slots[tracer.scan_window(&self.cursor, slots.len())] {
             slot.trace(tracer);
         }
@@ -476,8 +498,8 @@ impl<T: ?Sized> fmt::Debug for GcVec<T> {
     /// assert_eq!(format!("{:?}", *v), format!("GcVec {{ len: 1, elements: [{:#x}] }}", x.addr()));
     /// ```
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Copy the addresses out first: no formatting (user code) under the lock.
-        let addrs: Vec<AddrFmt> = self.slots.read().iter().map(|slot| AddrFmt(slot_addr(slot))).collect();
+        // Copy the addresses out first: no formatting (user code) with the epoch pinned.
+        let addrs: Vec<AddrFmt> = self.slots.slots(&pin()).iter().map(|slot| AddrFmt(slot_addr(slot))).collect();
         let mut s = f.debug_struct(NAME);
         s.field("len", &addrs.len());
         if !self.armed.get() {
@@ -488,6 +510,11 @@ impl<T: ?Sized> fmt::Debug for GcVec<T> {
 }
 
 /// The iterator of [`GcVec::iter`]: a live cursor over the elements, as locals of a mutator.
+///
+/// It keeps its thread pinned to the epoch while it lives (one pin for the whole iteration,
+/// instead of one per step), so buffers the vector's writers replace meanwhile are freed only
+/// after it is dropped. An iterator kept alive for good (`mem::forget`) keeps them for good —
+/// memory, never soundness.
 ///
 /// ```
 /// let mu = gc_runtime::attach();
@@ -501,13 +528,17 @@ pub struct GcVecIter<'a, 'm, T: ?Sized> {
     vec: &'a GcVec<T>,
     mu: &'m Mutator,
     next: usize,
+    /// One pin for the whole iteration.
+    guard: Guard,
 }
 
 impl<'m, T: ?Sized> Iterator for GcVecIter<'_, 'm, T> {
     type Item = Gc<'m, T>;
 
     fn next(&mut self) -> Option<Gc<'m, T>> {
-        let value = self.vec.get(self.next, self.mu)?;
+        let raw = self.vec.slots.get(self.next, &self.guard)?;
+        // SAFETY: read (`Acquire`) from a slot of the vector just now, on `mu`'s thread.
+        let value = unsafe { Member::local_of(raw, self.mu) }?;
         self.next += 1;
         Some(value)
     }
@@ -553,14 +584,14 @@ mod tests {
         let mu = crate::attach();
         let v = mu.alloc(GcVec::new());
         v.push(mu.alloc(1_u8));
-        let writer = v.slots.write();
+        let writer = v.lock.write();
         let c = count(&*v);
         assert_eq!((c.flags, c.slots, c.locked), (1, 0, 1), "flag reported, lock reported, no slot");
         drop(writer);
         let c = count(&*v);
         assert_eq!((c.flags, c.slots, c.locked), (1, 1, 0));
         // A reader does not keep the collector out.
-        let reader = v.slots.read();
+        let reader = v.lock.read();
         assert_eq!(count(&*v).slots, 1);
         drop(reader);
     }

@@ -15,6 +15,7 @@ mod ephemeron;
 mod handshake;
 mod ragged;
 mod shade_queue;
+mod slot_array;
 mod termination;
 mod value_stack;
 

@@ -1,0 +1,278 @@
+//! [`SharedSlice`]: a heap slice that readers load without a lock while a writer replaces it
+//! with a new one; a replaced slice is freed through crossbeam-epoch once no reader can still
+//! be looking at it.
+//!
+//! # Role
+//!
+//! The GC collections' elements live in slots (atomic pointers) inside a buffer that grows by
+//! being copied into a larger one. Readers (`GcVec::get`, iteration) must not take a lock, so
+//! a reader may still be reading the old buffer while a writer copies it and publishes the new
+//! one; the old buffer can be freed only when every such reader is done. That is epoch-based
+//! reclamation: a reader *pins* the thread ([`pin`], cheap: a thread-local counter and a fence)
+//! for as long as it holds a slice; a replaced slice is handed to the epoch collector, which
+//! frees it once every thread pinned at that moment has unpinned. The collector is
+//! crossbeam-epoch's, a private instance (so a thread pinned here never holds back other users
+//! of crossbeam in the process, nor they us).
+//!
+//! What the slice's elements mean, and when a writer may replace it, is the caller's protocol
+//! (see `slot_array.rs`); this module only guarantees that a slice a reader loaded
+//! stays allocated and fully written for as long as the reader's guard lives.
+//!
+//! # Invariants (the unsafe code below relies on them)
+//!
+//! 1. `ptr` is null (the empty slice) or points to a `[MaybeUninit<T>]` allocation made by
+//!    crossbeam-epoch whose every element was written before the pointer was stored (with
+//!    `Release`; loads are `Acquire`).
+//! 2. A pointer is taken out of `ptr` only by [`SharedSlice::replace`] (an atomic `swap`, so
+//!    each replaced pointer is retired exactly once, even by racing writers) or by `Drop`.
+//! 3. A retired slice is freed only by the epoch collector, after every guard pinned before its
+//!    retirement is dropped. A loaded slice borrows both the `SharedSlice` and the guard, so it
+//!    outlives neither; `Drop` (which has `&mut self`, so no loaded slice is alive) frees the
+//!    current slice at once. The one thread that may replace the slice (the caller's lock says
+//!    which) can read it without pinning (`load_exclusive`, `unsafe`): nobody else retires it.
+//! 4. `T` has no drop glue (checked at compile time): a slice is freed without running
+//!    anything on its elements, so freeing never runs user code, on any thread.
+//!
+//! # Under loom and Miri
+//!
+//! Under `cfg(gc_loom)` the same API is a model (see the bottom of this file): retired slices
+//! are kept until the `SharedSlice` is dropped, and pinning does nothing. The loom models check
+//! the protocol of the caller (publication of the slice and the length, the order of the
+//! copies); the reclamation scheme itself is crossbeam's, model-checked upstream.
+//!
+//! Under Miri the model is used too, unless `cfg(gc_miri_epoch)` is set: crossbeam-epoch's own
+//! list of registered threads breaks a rule of Miri's default aliasing model, Stacked Borrows
+//! (crossbeam issue 545; upstream checks it under Tree Borrows instead), so with the real epoch
+//! every test that touches a `GcVec` would stop there. CI runs the bulk of the Miri tests under
+//! Stacked Borrows with the model, and the collections' tests again under Tree Borrows with
+//! `--cfg gc_miri_epoch`: the real epoch path, freeing included.
+
+#[cfg(not(any(gc_loom, all(miri, not(gc_miri_epoch)))))]
+pub(crate) use self::epoch_impl::{pin, Guard, SharedSlice};
+#[cfg(any(gc_loom, all(miri, not(gc_miri_epoch))))]
+pub(crate) use self::model::{pin, Guard, SharedSlice};
+
+#[cfg(not(any(gc_loom, all(miri, not(gc_miri_epoch)))))]
+mod epoch_impl {
+    use std::{mem::MaybeUninit, sync::OnceLock};
+
+    use crossbeam_epoch::{Atomic, Collector, LocalHandle, Owned};
+
+    use crate::primitive::sync::atomic::Ordering;
+
+    /// A pinned thread: slices loaded with it stay allocated until it is dropped.
+    pub(crate) struct Guard(crossbeam_epoch::Guard);
+
+    /// The private epoch collector (module docs).
+    fn collector() -> &'static Collector {
+        static COLLECTOR: OnceLock<Collector> = OnceLock::new();
+        COLLECTOR.get_or_init(Collector::new)
+    }
+
+    thread_local! {
+        /// This thread's registration with [`collector`].
+        static HANDLE: LocalHandle = collector().register();
+    }
+
+    /// Pin the current thread. Nested pins are cheap (a counter).
+    #[inline]
+    pub(crate) fn pin() -> Guard {
+        // During thread exit the thread-local may be gone: register for this one pin (as
+        // crossbeam's own default collector does).
+        Guard(HANDLE.try_with(LocalHandle::pin).unwrap_or_else(|_| collector().register().pin()))
+    }
+
+    /// An atomically replaceable heap slice of `T` (module docs).
+    pub(crate) struct SharedSlice<T> {
+        ptr: Atomic<[MaybeUninit<T>]>,
+    }
+
+    impl<T> SharedSlice<T> {
+        const NO_DROP_GLUE: () = assert!(!std::mem::needs_drop::<T>(), "invariant 4");
+
+        /// The empty slice (allocates nothing).
+        pub(crate) const fn empty() -> SharedSlice<T> {
+            let () = Self::NO_DROP_GLUE;
+            SharedSlice { ptr: Atomic::null() }
+        }
+
+        /// The current slice, valid while both `self` and `guard` are borrowed.
+        #[inline]
+        pub(crate) fn load<'a>(&'a self, guard: &'a Guard) -> &'a [T] {
+            let shared = self.ptr.load(Ordering::Acquire, &guard.0);
+            // SAFETY: the pointer is null or a slice allocation (invariant 1) that stays
+            // allocated while `guard` is pinned and `self` is borrowed (invariant 3).
+            match unsafe { shared.as_ref() } {
+                None => &[],
+                // SAFETY: every element was written before the pointer was published, and
+                // the `Acquire` load above makes those writes visible (invariant 1).
+                Some(elements) => unsafe { std::slice::from_raw_parts(elements.as_ptr().cast::<T>(), elements.len()) },
+            }
+        }
+
+        /// The current slice, without pinning, for the one thread that may replace it.
+        ///
+        /// # Safety
+        /// No other thread calls [`replace`](Self::replace) on `self` while the returned slice
+        /// is in use, and the caller does not use it after calling `replace` itself (a replaced
+        /// slice may be freed as soon as no *pinned* reader holds it).
+        #[inline]
+        pub(crate) unsafe fn load_exclusive(&self) -> &[T] {
+            // SAFETY: nothing retires the current slice while the caller uses it (the caller's
+            // promise), so it stays allocated without a pin; `unprotected` is for exactly that.
+            let shared = self.ptr.load(Ordering::Acquire, unsafe { crossbeam_epoch::unprotected() });
+            // SAFETY: null or a fully written slice allocation (invariant 1), not retired while
+            // in use (above).
+            match unsafe { shared.as_ref() } {
+                None => &[],
+                // SAFETY: as in `load`.
+                Some(elements) => unsafe { std::slice::from_raw_parts(elements.as_ptr().cast::<T>(), elements.len()) },
+            }
+        }
+
+        /// Publish a slice of `len` elements made by `element(i)` in place of the current one,
+        /// which is retired (freed once every reader pinned now has unpinned). Every element
+        /// is made before the new slice is published.
+        pub(crate) fn replace(&self, len: usize, mut element: impl FnMut(usize) -> T) {
+            let mut new = Owned::<[MaybeUninit<T>]>::init(len);
+            for (i, e) in new.iter_mut().enumerate() {
+                e.write(element(i));
+            }
+            let guard = pin();
+            let old = self.ptr.swap(new, Ordering::AcqRel, &guard.0);
+            if !old.is_null() {
+                // SAFETY: `old` left `ptr` through this swap, so no other `replace` retires it
+                // (invariant 2), and new readers can no longer load it; readers that loaded it
+                // are pinned, and the collector frees it after they unpin (invariant 3). Its
+                // elements need no drop (invariant 4).
+                unsafe { guard.0.defer_destroy(old) };
+            }
+        }
+    }
+
+    impl<T> Drop for SharedSlice<T> {
+        fn drop(&mut self) {
+            // SAFETY: `&mut self`: no slice loaded from `self` is alive (invariant 3), and no
+            // other thread can load it any more; the current pointer is null or an allocation
+            // of crossbeam's that nothing else will free (invariant 2).
+            unsafe {
+                let current = self.ptr.load(Ordering::Relaxed, crossbeam_epoch::unprotected());
+                if !current.is_null() {
+                    drop(current.into_owned());
+                }
+            }
+        }
+    }
+}
+
+#[cfg(any(gc_loom, all(miri, not(gc_miri_epoch))))]
+mod model {
+    use std::sync::Mutex;
+
+    use crate::primitive::sync::atomic::{AtomicPtr, Ordering};
+
+    /// Pinning is not modelled.
+    pub(crate) struct Guard;
+
+    /// Pin (nothing to do in the model).
+    pub(crate) fn pin() -> Guard {
+        Guard
+    }
+
+    /// The model: an atomic pointer (loom's under loom) to a boxed slice; replaced slices are
+    /// kept until the `SharedSlice` is dropped (`&mut self`: no reader is left).
+    pub(crate) struct SharedSlice<T> {
+        ptr: AtomicPtr<Box<[T]>>,
+        retired: Mutex<Vec<*mut Box<[T]>>>,
+    }
+
+    // SAFETY: the pointers are owned boxes of `T`, shared as `&[T]`.
+    unsafe impl<T: Send + Sync> Send for SharedSlice<T> {}
+    // SAFETY: as above.
+    unsafe impl<T: Send + Sync> Sync for SharedSlice<T> {}
+
+    impl<T> SharedSlice<T> {
+        /// The empty slice.
+        pub(crate) fn empty() -> SharedSlice<T> {
+            SharedSlice { ptr: AtomicPtr::new(std::ptr::null_mut()), retired: Mutex::new(Vec::new()) }
+        }
+
+        /// The current slice.
+        pub(crate) fn load<'a>(&'a self, _guard: &'a Guard) -> &'a [T] {
+            let p = self.ptr.load(Ordering::Acquire);
+            // SAFETY: null or a leaked box, freed only by `drop` (`&mut self`).
+            unsafe { p.as_ref().map_or(&[], |b| &b[..]) }
+        }
+
+        /// The current slice (the model never frees a slice before drop).
+        ///
+        /// # Safety
+        /// As for the production `load_exclusive`.
+        pub(crate) unsafe fn load_exclusive(&self) -> &[T] {
+            self.load(&Guard)
+        }
+
+        /// Publish a new slice; keep the old one until drop.
+        pub(crate) fn replace(&self, len: usize, element: impl FnMut(usize) -> T) {
+            let new: Box<[T]> = (0..len).map(element).collect();
+            let old = self.ptr.swap(Box::into_raw(Box::new(new)), Ordering::AcqRel);
+            if !old.is_null() {
+                self.retired.lock().unwrap_or_else(|e| e.into_inner()).push(old);
+            }
+        }
+    }
+
+    impl<T> Drop for SharedSlice<T> {
+        fn drop(&mut self) {
+            let current = self.ptr.load(Ordering::Relaxed);
+            let retired = self.retired.get_mut().unwrap_or_else(|e| e.into_inner());
+            for p in retired.drain(..).chain((!current.is_null()).then_some(current)) {
+                // SAFETY: each pointer came from `Box::into_raw` and is freed once, here.
+                drop(unsafe { Box::from_raw(p) });
+            }
+        }
+    }
+}
+
+#[cfg(all(test, not(gc_loom)))]
+mod tests {
+    use std::sync::{
+        atomic::{AtomicBool, Ordering},
+        Barrier,
+    };
+
+    use super::{pin, SharedSlice};
+
+    #[test]
+    fn a_pinned_reader_keeps_its_slice_while_the_writer_replaces_it_many_times() {
+        const REPLACEMENTS: usize = if cfg!(miri) { 300 } else { 20_000 };
+        let slice = SharedSlice::<usize>::empty();
+        assert!(slice.load(&pin()).is_empty());
+        slice.replace(8, |i| i);
+        let (loaded, done) = (Barrier::new(2), AtomicBool::new(false));
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                let guard = pin();
+                let held = slice.load(&guard);
+                loaded.wait();
+                // The writer replaces (and retires) slices meanwhile; this one stays intact.
+                while !done.load(Ordering::Acquire) {
+                    assert_eq!(held, [0, 1, 2, 3, 4, 5, 6, 7]);
+                    std::thread::yield_now();
+                }
+                assert_eq!(held, [0, 1, 2, 3, 4, 5, 6, 7]);
+            });
+            loaded.wait();
+            for n in 1..=REPLACEMENTS {
+                slice.replace(n % 16, |i| i * n);
+                // Other readers pin and unpin, so the epoch advances and older slices are freed.
+                let guard = pin();
+                let now = slice.load(&guard);
+                assert_eq!(now.len(), n % 16);
+                assert!(now.iter().enumerate().all(|(i, &x)| x == i * n));
+            }
+            done.store(true, Ordering::Release);
+        });
+        assert_eq!(slice.load(&pin()).len(), REPLACEMENTS % 16);
+    }
+}
