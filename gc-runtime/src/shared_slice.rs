@@ -20,8 +20,8 @@
 //!
 //! # Invariants (the unsafe code below relies on them)
 //!
-//! 1. `ptr` is null (the empty slice) or points to a `[MaybeUninit<T>]` allocation made by
-//!    crossbeam-epoch whose every element was written before the pointer was stored (with
+//! 1. `ptr` is null (the empty slice) or points to an `Elements<T>` allocation (the length, then
+//!    the elements) whose every element was written before the pointer was stored (with
 //!    `Release`; loads are `Acquire`).
 //! 2. A pointer is taken out of `ptr` only by [`SharedSlice::replace`] (an atomic `swap`, so
 //!    each replaced pointer is retired exactly once, even by racing writers) or by `Drop`.
@@ -54,9 +54,16 @@ pub(crate) use self::model::{pin, Guard, SharedSlice};
 
 #[cfg(not(any(gc_loom, all(miri, not(gc_miri_epoch)))))]
 mod epoch_impl {
-    use std::{mem::MaybeUninit, sync::OnceLock};
+    use std::{
+        alloc::Layout,
+        mem::{align_of, size_of},
+        ptr::{self, NonNull},
+        sync::OnceLock,
+    };
 
-    use crossbeam_epoch::{Atomic, Collector, LocalHandle, Owned};
+    use crossbeam_epoch::{Atomic, Collector, LocalHandle, Owned, Pointable};
+
+    use crate::heap::raw;
 
     use crate::primitive::sync::atomic::Ordering;
 
@@ -82,9 +89,93 @@ mod epoch_impl {
         Guard(HANDLE.try_with(LocalHandle::pin).unwrap_or_else(|_| collector().register().pin()))
     }
 
+    /// A published slice as crossbeam's pointer sees it: one allocation holding the length,
+    /// then the elements, so a reader reaches them with one load. (crossbeam's own
+    /// `[MaybeUninit<T>]` makes the `&mut` it writes through from a `&`, which Miri rejects
+    /// for elements that are not atomics; this type is written through a pointer from the
+    /// allocation.)
+    #[repr(transparent)]
+    struct Elements<T>([T]);
+
+    impl<T> Elements<T> {
+        /// Where the elements start: after the length, aligned for `T`.
+        const OFFSET: usize = size_of::<usize>().next_multiple_of(align_of::<T>());
+
+        /// The allocation of `len` elements.
+        fn layout(len: usize) -> Layout {
+            let bytes = size_of::<T>().checked_mul(len).and_then(|b| b.checked_add(Self::OFFSET));
+            bytes
+                .and_then(|bytes| Layout::from_size_align(bytes, align_of::<usize>().max(align_of::<T>())).ok())
+                .expect("slice size overflows isize")
+        }
+
+        /// The length and the first element of the allocation at `addr`.
+        ///
+        /// # Safety
+        /// `addr` came from [`Pointable::init`] of this type and was not dropped.
+        unsafe fn parts(addr: usize) -> (usize, *mut T) {
+            let base = addr as *mut u8;
+            // SAFETY: `init` wrote the length at the start and the elements at `OFFSET`.
+            unsafe { (base.cast::<usize>().read(), base.add(Self::OFFSET).cast::<T>()) }
+        }
+    }
+
+    // The trait's contract (its methods are `unsafe`): `init` makes one allocation of
+    // `layout(len)`, writes the length and moves the elements in; `deref`/`deref_mut` view
+    // exactly those elements; `drop` drops them in place and frees the allocation with the same
+    // layout. The address is aligned for `usize` and `T` (`ALIGN`).
+    impl<T> Pointable for Elements<T> {
+        const ALIGN: usize = if align_of::<T>() > align_of::<usize>() { align_of::<T>() } else { align_of::<usize>() };
+
+        type Init = Vec<T>;
+
+        unsafe fn init(elements: Vec<T>) -> usize {
+            let len = elements.len();
+            let layout = Self::layout(len);
+            // The layout's size is at least `OFFSET` (one `usize`), so not zero.
+            let base = raw::alloc_zeroed(layout).as_ptr();
+            let mut elements = std::mem::ManuallyDrop::new(elements);
+            // SAFETY: `base` is a fresh allocation of `layout`: room for the length at the start
+            // and `len` elements at `OFFSET`; the elements are moved (bitwise) out of the vector,
+            // whose buffer is then freed without dropping them (length 0).
+            unsafe {
+                base.cast::<usize>().write(len);
+                ptr::copy_nonoverlapping(elements.as_ptr(), base.add(Self::OFFSET).cast::<T>(), len);
+                elements.set_len(0);
+                std::mem::ManuallyDrop::drop(&mut elements);
+            }
+            base as usize
+        }
+
+        unsafe fn deref<'a>(addr: usize) -> &'a Self {
+            // SAFETY: crossbeam passes an address from `init` that was not dropped.
+            let (len, first) = unsafe { Self::parts(addr) };
+            // SAFETY: `len` initialised elements from `first`; `Elements<T>` is a transparent
+            // `[T]`.
+            unsafe { &*(ptr::slice_from_raw_parts(first, len) as *const Elements<T>) }
+        }
+
+        unsafe fn deref_mut<'a>(addr: usize) -> &'a mut Self {
+            // SAFETY: as in `deref`; crossbeam hands out `&mut` only to the owner.
+            let (len, first) = unsafe { Self::parts(addr) };
+            // SAFETY: as in `deref`.
+            unsafe { &mut *(ptr::slice_from_raw_parts_mut(first, len) as *mut Elements<T>) }
+        }
+
+        unsafe fn drop(addr: usize) {
+            // SAFETY: as in `deref`; the elements are dropped once, then the allocation freed
+            // with the layout `init` used.
+            unsafe {
+                let (len, first) = Self::parts(addr);
+                ptr::drop_in_place(ptr::slice_from_raw_parts_mut(first, len));
+                raw::dealloc(NonNull::new_unchecked(addr as *mut u8), Self::layout(len));
+            }
+        }
+    }
+
     /// An atomically replaceable heap slice of `T` (module docs).
     pub(crate) struct SharedSlice<T> {
-        ptr: Atomic<[MaybeUninit<T>]>,
+        ptr: Atomic<Elements<T>>,
     }
 
     impl<T> SharedSlice<T> {
@@ -102,12 +193,9 @@ mod epoch_impl {
             let shared = self.ptr.load(Ordering::Acquire, &guard.0);
             // SAFETY: the pointer is null or a slice allocation (invariant 1) that stays
             // allocated while `guard` is pinned and `self` is borrowed (invariant 3).
-            match unsafe { shared.as_ref() } {
-                None => &[],
-                // SAFETY: every element was written before the pointer was published, and
-                // the `Acquire` load above makes those writes visible (invariant 1).
-                Some(elements) => unsafe { std::slice::from_raw_parts(elements.as_ptr().cast::<T>(), elements.len()) },
-            }
+            // Every element was written before the pointer was published, and the `Acquire`
+            // load above makes those writes visible (invariant 1).
+            unsafe { shared.as_ref() }.map_or(&[], |elements| &elements.0)
         }
 
         /// The current slice, without pinning, for the one thread that may replace it.
@@ -123,21 +211,14 @@ mod epoch_impl {
             let shared = self.ptr.load(Ordering::Acquire, unsafe { crossbeam_epoch::unprotected() });
             // SAFETY: null or a fully written slice allocation (invariant 1), not retired while
             // in use (above).
-            match unsafe { shared.as_ref() } {
-                None => &[],
-                // SAFETY: as in `load`.
-                Some(elements) => unsafe { std::slice::from_raw_parts(elements.as_ptr().cast::<T>(), elements.len()) },
-            }
+            unsafe { shared.as_ref() }.map_or(&[], |elements| &elements.0)
         }
 
         /// Publish a slice of `len` elements made by `element(i)` in place of the current one,
         /// which is retired (freed once every reader pinned now has unpinned). Every element
         /// is made before the new slice is published.
-        pub(crate) fn replace(&self, len: usize, mut element: impl FnMut(usize) -> T) {
-            let mut new = Owned::<[MaybeUninit<T>]>::init(len);
-            for (i, e) in new.iter_mut().enumerate() {
-                e.write(element(i));
-            }
+        pub(crate) fn replace(&self, len: usize, element: impl FnMut(usize) -> T) {
+            let new = Owned::<Elements<T>>::init((0..len).map(element).collect());
             let guard = pin();
             let old = self.ptr.swap(new, Ordering::AcqRel, &guard.0);
             if !old.is_null() {
