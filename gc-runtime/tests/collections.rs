@@ -796,7 +796,8 @@ fn lock_free_reads_during_structural_writes(barrier: BarrierKind) {
                 });
                 assert!(seen.count() >= FLOOR, "an iteration saw every index below the floor");
                 v.last(mu).expect("never empty").check();
-                let _ = v.contains(first);
+                assert!(v.contains(first) || !Gc::ptr_eq(first, v.get(0, mu).expect("below the floor")));
+                assert!(!format!("{:?}", v).contains("null"), "Debug shows elements only");
                 assert!(v.to_vec(mu).len() >= FLOOR);
                 reads.fetch_add(1, Ordering::Relaxed);
             }
@@ -859,6 +860,56 @@ fn lock_free_reads_during_structural_writes(barrier: BarrierKind) {
     drop(root);
     mu.collect();
     assert_eq!(ledger.total_drops(), ledger.created(), "with the root gone every element is freed");
+}
+
+/// `contains` of an element that stays in the vector throughout, while another thread shifts
+/// it back and forth (an insertion at the front, then a removal): a lock-free scan can miss it
+/// as it moves past, so `contains` looks again under the lock before it answers no.
+#[test]
+fn contains_finds_an_element_present_throughout_a_concurrent_shift() {
+    let _serial = serial();
+    configure(BarrierKind::Hybrid);
+    let ledger = Ledger::new(100);
+    let root = {
+        let mu = gc_runtime::attach();
+        let h = holder(&mu);
+        h.vec.extend((0..64).map(|_| ledger.elem(&mu)));
+        h.root(&mu)
+    };
+    let (done, shifts) = (AtomicBool::new(false), AtomicU64::new(0));
+    let target_shifts: u64 = if cfg!(miri) { 50 } else { 200_000 };
+    thread::scope(|s| {
+        s.spawn(|| {
+            let mut mu = gc_runtime::attach();
+            let z = root.get(&mu).vec.get(0, &mu).expect("not empty").root(&mu);
+            while !done.load(Ordering::Relaxed) {
+                let v = &root.get(&mu).vec;
+                v.insert(0, z.get(&mu));
+                v.remove(0, &mu);
+                shifts.fetch_add(1, Ordering::Relaxed);
+                mu.safepoint();
+            }
+        });
+        // Stops the shifting thread also when an assertion below fails.
+        struct Done<'a>(&'a AtomicBool);
+        impl Drop for Done<'_> {
+            fn drop(&mut self) {
+                self.0.store(true, Ordering::Relaxed);
+            }
+        }
+        let _done = Done(&done);
+        let mut mu = gc_runtime::attach();
+        let y = root.get(&mu).vec.last(&mu).expect("not empty").root(&mu);
+        let (mut calls, mut misses) = (0, 0);
+        while shifts.load(Ordering::Relaxed) < target_shifts {
+            calls += 1;
+            if !root.get(&mu).vec.contains(y.get(&mu)) {
+                misses += 1;
+            }
+            mu.safepoint();
+        }
+        assert_eq!(misses, 0, "the last element is in the vector throughout ({calls} calls)");
+    });
 }
 
 /// A new element, or once the ledger runs out of ids (a writer waiting for slow cycles), the

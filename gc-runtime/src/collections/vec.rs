@@ -16,7 +16,7 @@ use crate::{
     mutator::Mutator,
     object::{Header, ScanCursor, Trace, Tracer},
     primitive::sync::RwLock,
-    shared_slice::{pin, Guard},
+    shared_slice::pin,
     slot_array::SlotArray,
 };
 
@@ -396,7 +396,10 @@ impl<T: ?Sized> GcVec<T> {
         self.truncate(0);
     }
 
-    /// Whether `value` (this very object, compared by address) is an element.
+    /// Whether `value` (this very object, compared by address) is an element. It looks without
+    /// a lock first; only if that finds nothing does it look again with the writers kept out
+    /// (a writer shifting elements could have moved `value` past the first look), so an
+    /// element present throughout the call is always found.
     ///
     /// ```
     /// let mu = gc_runtime::attach();
@@ -407,7 +410,14 @@ impl<T: ?Sized> GcVec<T> {
     /// assert!(!v.contains(b)); // equal value, another object
     /// ```
     pub fn contains(&self, value: Gc<'_, T>) -> bool {
-        self.slots.slots(&pin()).iter().any(|slot| slot.points_to(value))
+        if self.slots.slots(&pin()).iter().any(|slot| slot.points_to(value)) {
+            return true;
+        }
+        // A miss without the lock may be a writer's shift moving `value` past the scan (from an
+        // index not yet read to one already read): look again with the writers kept out.
+        let _reader = self.lock.read();
+        // SAFETY: the read lock is held.
+        unsafe { self.slots.slots_locked() }.iter().any(|slot| slot.points_to(value))
     }
 
     /// Iterate over the elements as locals of `mu`.
@@ -431,7 +441,7 @@ impl<T: ?Sized> GcVec<T> {
     /// assert_eq!(sum, 6);
     /// ```
     pub fn iter<'a, 'm>(&'a self, mu: &'m Mutator) -> GcVecIter<'a, 'm, T> {
-        GcVecIter { vec: self, mu, next: 0, guard: pin() }
+        GcVecIter { vec: self, mu, next: 0 }
     }
 
     /// A snapshot of the elements: the vector's contents at one instant (it waits for a writer
@@ -498,8 +508,10 @@ impl<T: ?Sized> fmt::Debug for GcVec<T> {
     /// assert_eq!(format!("{:?}", *v), format!("GcVec {{ len: 1, elements: [{:#x}] }}", x.addr()));
     /// ```
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Copy the addresses out first: no formatting (user code) with the epoch pinned.
-        let addrs: Vec<AddrFmt> = self.slots.slots(&pin()).iter().map(|slot| AddrFmt(slot_addr(slot))).collect();
+        // Copy the addresses out first: no formatting (user code) with the epoch pinned. A slot
+        // a concurrent pop or removal emptied after the length was read is not an element.
+        let addrs: Vec<AddrFmt> =
+            self.slots.slots(&pin()).iter().map(slot_addr).filter(|&addr| addr != 0).map(AddrFmt).collect();
         let mut s = f.debug_struct(NAME);
         s.field("len", &addrs.len());
         if !self.armed.get() {
@@ -511,10 +523,8 @@ impl<T: ?Sized> fmt::Debug for GcVec<T> {
 
 /// The iterator of [`GcVec::iter`]: a live cursor over the elements, as locals of a mutator.
 ///
-/// It keeps its thread pinned to the epoch while it lives (one pin for the whole iteration,
-/// instead of one per step), so buffers the vector's writers replace meanwhile are freed only
-/// after it is dropped. An iterator kept alive for good (`mem::forget`) keeps them for good —
-/// memory, never soundness.
+/// Each step pins the epoch for its one read, like [`GcVec::get`]: an iterator kept alive for a
+/// long time (or forgotten) holds nothing back.
 ///
 /// ```
 /// let mu = gc_runtime::attach();
@@ -528,15 +538,13 @@ pub struct GcVecIter<'a, 'm, T: ?Sized> {
     vec: &'a GcVec<T>,
     mu: &'m Mutator,
     next: usize,
-    /// One pin for the whole iteration.
-    guard: Guard,
 }
 
 impl<'m, T: ?Sized> Iterator for GcVecIter<'_, 'm, T> {
     type Item = Gc<'m, T>;
 
     fn next(&mut self) -> Option<Gc<'m, T>> {
-        let raw = self.vec.slots.get(self.next, &self.guard)?;
+        let raw = self.vec.slots.get(self.next, &pin())?;
         // SAFETY: read (`Acquire`) from a slot of the vector just now, on `mu`'s thread.
         let value = unsafe { Member::local_of(raw, self.mu) }?;
         self.next += 1;
