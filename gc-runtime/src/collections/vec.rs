@@ -29,9 +29,10 @@ const NAME: &str = "GcVec";
 /// references. Stores run the write barrier; reads need a [`Mutator`] and return locals.
 /// Elements are never empty: every element is a pointer to a `T`.
 ///
-/// Reads take no lock: [`get`](GcVec::get), [`len`](GcVec::len), [`iter`](GcVec::iter),
-/// [`contains`](GcVec::contains) and [`to_vec`](GcVec::to_vec) load atomics, so readers on many
-/// threads never contend, and never wait for a writer or for the collector. Writers that
+/// Reads take no lock: [`get`](GcVec::get), [`len`](GcVec::len), [`last`](GcVec::last),
+/// [`iter`](GcVec::iter) and [`contains`](GcVec::contains) (unless its first look misses) load
+/// atomics, so readers on many threads never contend, and never wait for a writer or for the
+/// collector; [`to_vec`](GcVec::to_vec), a copy at one instant, takes the lock shared. Writers that
 /// change the length take a lock that orders them among themselves and with the collector's
 /// scan of the vector; a buffer replaced by growth is freed once no reader can still be
 /// reading it (epoch-based reclamation, through `crossbeam-epoch`). A reader running while a
