@@ -190,12 +190,9 @@ mod epoch_impl {
         /// The current slice, valid while both `self` and `guard` are borrowed.
         #[inline]
         pub(crate) fn load<'a>(&'a self, guard: &'a Guard) -> &'a [T] {
-            let shared = self.ptr.load(Ordering::Acquire, &guard.0);
-            // SAFETY: the pointer is null or a slice allocation (invariant 1) that stays
-            // allocated while `guard` is pinned and `self` is borrowed (invariant 3).
-            // Every element was written before the pointer was published, and the `Acquire`
-            // load above makes those writes visible (invariant 1).
-            unsafe { shared.as_ref() }.map_or(&[], |elements| &elements.0)
+            // SAFETY: the slice stays allocated while `guard` is pinned and `self` is borrowed
+            // (invariant 3).
+            unsafe { self.load_with(&guard.0) }
         }
 
         /// The current slice, without pinning, for the one thread that may replace it.
@@ -208,9 +205,20 @@ mod epoch_impl {
         pub(crate) unsafe fn load_exclusive(&self) -> &[T] {
             // SAFETY: nothing retires the current slice while the caller uses it (the caller's
             // promise), so it stays allocated without a pin; `unprotected` is for exactly that.
-            let shared = self.ptr.load(Ordering::Acquire, unsafe { crossbeam_epoch::unprotected() });
-            // SAFETY: null or a fully written slice allocation (invariant 1), not retired while
-            // in use (above).
+            unsafe { self.load_with(crossbeam_epoch::unprotected()) }
+        }
+
+        /// The current slice, loaded under `guard`.
+        ///
+        /// # Safety
+        /// The slice loaded stays allocated for `'a`: `guard` is pinned, or nothing retires it
+        /// meanwhile.
+        #[inline]
+        unsafe fn load_with<'a>(&'a self, guard: &'a crossbeam_epoch::Guard) -> &'a [T] {
+            let shared = self.ptr.load(Ordering::Acquire, guard);
+            // SAFETY: the pointer is null or a slice allocation (invariant 1), allocated for
+            // `'a` (the caller). Every element was written before the pointer was published,
+            // and the `Acquire` load above makes those writes visible (invariant 1).
             unsafe { shared.as_ref() }.map_or(&[], |elements| &elements.0)
         }
 

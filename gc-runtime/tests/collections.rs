@@ -769,7 +769,7 @@ fn lock_free_reads_during_structural_writes(barrier: BarrierKind) {
     const FLOOR: usize = if cfg!(miri) { 8 } else { 64 };
     const CAP: usize = if cfg!(miri) { 40 } else { 5_000 };
     const ROUNDS_PER_SAFEPOINT: usize = if cfg!(miri) { 1 } else { 8 };
-    const WRITES: usize = if cfg!(miri) { 300 } else { 200_000 };
+    const WRITES: usize = if cfg!(miri) { 150 } else { 200_000 };
     const MIN_CYCLES: u64 = 2;
     let _serial = serial();
     configure(barrier);
@@ -797,8 +797,11 @@ fn lock_free_reads_during_structural_writes(barrier: BarrierKind) {
                 assert!(seen.count() >= FLOOR, "an iteration saw every index below the floor");
                 v.last(mu).expect("never empty").check();
                 assert!(v.contains(first) || !Gc::ptr_eq(first, v.get(0, mu).expect("below the floor")));
-                assert!(!format!("{:?}", v).contains("null"), "Debug shows elements only");
-                assert!(v.to_vec(mu).len() >= FLOOR);
+                // Under Miri (where a round is slow) the whole-vector copies run every fourth round.
+                if !cfg!(miri) || reads.load(Ordering::Relaxed) % 4 == 0 {
+                    assert!(!format!("{:?}", v).contains("null"), "Debug shows elements only");
+                    assert!(v.to_vec(mu).len() >= FLOOR);
+                }
                 reads.fetch_add(1, Ordering::Relaxed);
             }
             mu.safepoint();
