@@ -153,7 +153,9 @@ pub use gc_derive::{gc, Trace};
 pub use crate::{
     checkmark::CheckmarkFailure,
     clock::Phase,
-    collections::{GcIdMap, GcMap, GcVec, GcVecIter, GcWeakMap, IndexOutOfRange},
+    collections::{
+        GcIdMap, GcMap, GcValueVec, GcValueVecIter, GcVec, GcVecIter, GcWeakMap, HeapValue, IndexOutOfRange,
+    },
     config::{BarrierKind, Config, ConfigError, Mode, Setting},
     gc::Gc,
     handshake::{MutatorCounts, MutatorState},

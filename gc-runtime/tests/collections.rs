@@ -10,7 +10,6 @@
 
 use std::{
     collections::HashSet,
-    panic::{catch_unwind, AssertUnwindSafe},
     sync::{
         atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering},
         Arc, Mutex, MutexGuard,
@@ -21,7 +20,7 @@ use std::{
 
 mod common;
 
-use common::{DropProbe, Ledger, Rng};
+use common::{panic_message, DropProbe, Ledger, Rng};
 use gc_runtime::{BarrierKind, Config, Gc, GcIdMap, GcMap, GcVec, IndexOutOfRange, Mode, Mutator, Phase, Root, Trace};
 
 const MAGIC: u64 = 0x9E37_79B9_7F4A_7C15;
@@ -99,14 +98,6 @@ fn ids(v: &[Gc<'_, Elem>]) -> Vec<u64> {
     v.iter().map(|e| e.check()).collect()
 }
 
-fn panic_message(f: impl FnOnce()) -> String {
-    let err = catch_unwind(AssertUnwindSafe(f)).expect_err("expected a panic");
-    match err.downcast::<String>() {
-        Ok(s) => *s,
-        Err(e) => e.downcast::<&str>().map(|s| s.to_string()).unwrap_or_default(),
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Every method, single-threaded.
 
@@ -172,7 +163,7 @@ fn vec_every_method() {
 }
 
 #[test]
-#[should_panic(expected = "GcVec::set: index 3 out of range for a GcVec of length 2")]
+#[should_panic(expected = "GcVec::set: index 3 out of range for length 2")]
 fn vec_set_out_of_range_panics_with_index_and_len() {
     let mu = gc_runtime::attach();
     let v = mu.alloc(GcVec::new());
@@ -181,7 +172,7 @@ fn vec_set_out_of_range_panics_with_index_and_len() {
 }
 
 #[test]
-#[should_panic(expected = "GcVec::insert: index 4 out of range for a GcVec of length 2")]
+#[should_panic(expected = "GcVec::insert: index 4 out of range for length 2")]
 fn vec_insert_out_of_range_panics_with_index_and_len() {
     let mu = gc_runtime::attach();
     let v = mu.alloc(GcVec::new());
@@ -190,7 +181,7 @@ fn vec_insert_out_of_range_panics_with_index_and_len() {
 }
 
 #[test]
-#[should_panic(expected = "GcVec::remove: index 2 out of range for a GcVec of length 2")]
+#[should_panic(expected = "GcVec::remove: index 2 out of range for length 2")]
 fn vec_remove_out_of_range_panics_with_index_and_len() {
     let mu = gc_runtime::attach();
     let v = mu.alloc(GcVec::new());
@@ -201,7 +192,7 @@ fn vec_remove_out_of_range_panics_with_index_and_len() {
 #[test]
 fn out_of_range_error_is_a_std_error_with_a_clear_message() {
     let e: Box<dyn std::error::Error> = Box::new(IndexOutOfRange { index: 9, len: 3 });
-    assert_eq!(e.to_string(), "index 9 out of range for a GcVec of length 3");
+    assert_eq!(e.to_string(), "index 9 out of range for length 3");
 }
 
 #[test]

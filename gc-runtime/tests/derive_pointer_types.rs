@@ -20,7 +20,7 @@
 
 use std::collections::BTreeSet;
 
-use gc_runtime::{GcIdMap, GcMap, GcVec, GcWeakMap, Member, NonNullMember, Root, Trace, Weak};
+use gc_runtime::{GcIdMap, GcMap, GcValueVec, GcVec, GcWeakMap, Member, NonNullMember, Root, Trace, Weak};
 
 include!("../../gc-derive/src/pointer_types.rs");
 
@@ -58,7 +58,8 @@ const DERIVE_LIST: &[&str] = gc_pointer_types!(names);
 /// - `Gc`: a local. It does not implement `Trace` and cannot be kept in the heap; it is listed
 ///   so that `#[trace(skip)]` does not silence the "does not implement `Trace`" error that
 ///   storing one gets.
-const FOUND_THROUGH_TRACE: &[&str] = &["Gc", "Member", "NonNullMember", "GcVec", "GcMap", "GcIdMap", "GcWeakMap"];
+const FOUND_THROUGH_TRACE: &[&str] =
+    &["Gc", "Member", "NonNullMember", "GcVec", "GcValueVec", "GcMap", "GcIdMap", "GcWeakMap"];
 
 /// Exported types that point into the heap, but whose pointer the collector does not find
 /// through `Trace`, so that skipping a field of one changes nothing:
@@ -71,7 +72,8 @@ const FOUND_THROUGH_TRACE: &[&str] = &["Gc", "Member", "NonNullMember", "GcVec",
 /// - `ValueStack`, `StackView`: a mutator's value stack and a view of it, scanned by their
 ///   thread and the collector as a root region (`stack_scan.rs`); neither is `Send`, so no
 ///   object can hold one.
-const NOT_FOUND_THROUGH_TRACE: &[&str] = &["Root", "GlobalRoot", "Weak", "GcVecIter", "ValueStack", "StackView"];
+const NOT_FOUND_THROUGH_TRACE: &[&str] =
+    &["Root", "GlobalRoot", "Weak", "GcVecIter", "GcValueVecIter", "ValueStack", "StackView"];
 
 /// Exported types that hold no GC pointer at all.
 ///
@@ -93,6 +95,7 @@ const NO_POINTER: &[&str] = &[
     "Trace",
     "Tracer",
     "StackValue",
+    "HeapValue",
     "StackTracer",
     "Object",
     "DynObject",
@@ -163,6 +166,7 @@ const _: () = {
     assert!(<Member<u8> as Trace>::NEEDS_TRACE);
     assert!(<NonNullMember<u8> as Trace>::NEEDS_TRACE);
     assert!(<GcVec<u8> as Trace>::NEEDS_TRACE);
+    assert!(<GcValueVec<Member<u8>> as Trace>::NEEDS_TRACE);
     assert!(<GcMap<u8, u8> as Trace>::NEEDS_TRACE);
     assert!(<GcIdMap<u8, u8> as Trace>::NEEDS_TRACE);
     assert!(<GcWeakMap<u8, u8> as Trace>::NEEDS_TRACE);

@@ -7,6 +7,9 @@
 //!   that cache line; readers that do not, do not.
 //! - `gc_vec/iter_step`: one step of `iter()`, per element.
 //! - `gc_vec/push_pop`: a push and a pop at the end (a structural write each).
+//! - `gc_value_vec/get`, `gc_value_vec/push_pop`: the same for a `GcValueVec<Member<_>>`, the
+//!   value vector with the simplest element (an optional pointer), whose reads take its lock
+//!   shared and whose elements are written before they join the vector.
 //!
 //! Each timed chunk is [`LEN`] operations; the safepoint between chunks is not timed.
 
@@ -22,7 +25,7 @@ use std::{
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use gc_bench_micro::{init, small, Small};
-use gc_runtime::{GcVec, Mode, Mutator, Root};
+use gc_runtime::{GcValueVec, GcVec, Member, Mode, Mutator, Root};
 
 /// Elements in the vector.
 const LEN: usize = 1024;
@@ -103,5 +106,39 @@ fn reads(c: &mut Criterion) {
     mu.blocking(|| other.join().expect("the reader thread"));
 }
 
-criterion_group!(benches, reads);
+fn value_reads(c: &mut Criterion) {
+    init(Mode::Concurrent, None);
+    let mut mu = gc_runtime::attach();
+    let root = {
+        let v = mu.alloc(GcValueVec::<Member<Small>>::new());
+        v.extend((0..LEN as u64).map(|i| Some(small(&mu, i))));
+        v.root(&mu)
+    };
+    let mut g = c.benchmark_group("gc_value_vec");
+    g.bench_function("get", |b| {
+        b.iter_custom(|iters| {
+            chunked(&mut mu, iters, |mu| {
+                let v = root.get(mu);
+                for i in 0..LEN {
+                    black_box(v.get(i, mu));
+                }
+            })
+        })
+    });
+    g.bench_function("push_pop", |b| {
+        b.iter_custom(|iters| {
+            chunked(&mut mu, iters, |mu| {
+                let v = root.get(mu);
+                let x = v.get(0, mu).expect("not empty");
+                for _ in 0..LEN {
+                    v.push(x);
+                    black_box(v.pop(mu));
+                }
+            })
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, reads, value_reads);
 criterion_main!(benches);

@@ -433,6 +433,80 @@ pub mod lock_free_reads {
     // ANCHOR_END: lock_free_reads
 }
 
+/// A dynamic language's array: numbers, `nil` and strings in one vector, by value.
+pub mod value_array {
+    // ANCHOR: value_array
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    use gc_runtime::{Gc, GcValueVec, HeapValue, Member, Mutator, Trace};
+
+    /// A value as running code holds it: the string is a local.
+    #[derive(Clone, Copy)]
+    pub enum Value<'m> {
+        /// `nil`.
+        Nil,
+        /// A number.
+        Number(f64),
+        /// A string object.
+        Str(Gc<'m, str>),
+    }
+
+    /// The same value in the heap: one word (a number's bits, or a tag) and a slot.
+    #[derive(Trace)]
+    pub struct Cell {
+        word: AtomicU64,
+        string: Member<str>,
+    }
+
+    const NIL: u64 = 0x7FF8_0000_0000_0001; // NaNs that no number is stored as
+    const STR: u64 = 0x7FF8_0000_0000_0002;
+
+    impl HeapValue for Cell {
+        type Local<'m> = Value<'m>;
+
+        fn empty() -> Cell {
+            Cell { word: AtomicU64::new(NIL), string: Member::new() }
+        }
+
+        fn load<'m>(&self, mu: &'m Mutator) -> Value<'m> {
+            match self.word.load(Ordering::Relaxed) {
+                NIL => Value::Nil,
+                STR => Value::Str(self.string.get(mu).expect("a string cell holds its string")),
+                bits => Value::Number(f64::from_bits(bits)),
+            }
+        }
+
+        fn store(&self, value: Value<'_>) {
+            let word = match value {
+                Value::Nil => NIL,
+                Value::Number(n) if n.is_nan() => f64::NAN.to_bits(),
+                Value::Number(n) => n.to_bits(),
+                Value::Str(s) => {
+                    self.string.set(Some(s)); // through the write barrier
+                    STR
+                }
+            };
+            self.word.store(word, Ordering::Relaxed);
+        }
+    }
+
+    /// An array of three values kept across a collection; returns what it reads back.
+    pub fn run() -> (f64, String, usize) {
+        let mut mu = gc_runtime::attach();
+        let array = mu.alloc(GcValueVec::<Cell>::new());
+        array.push(Value::Number(2.5));
+        array.push(Value::Str(mu.alloc_str("two and a half")));
+        array.push(Value::Nil);
+        let root = array.root(&mu);
+        mu.collect(); // the string is reachable through the array: it survives
+        let array = root.get(&mu);
+        let Some(Value::Number(n)) = array.get(0, &mu) else { unreachable!("a number") };
+        let Some(Value::Str(s)) = array.get(1, &mu) else { unreachable!("a string") };
+        (n, s.into_ref().to_string(), array.len())
+    }
+    // ANCHOR_END: value_array
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -457,6 +531,11 @@ mod tests {
         let (sum, len) = lock_free_reads::run();
         assert!(sum == 1 + 2 + 3 + 4 || sum == 100 + 1 + 2 + 3, "before or after the insertion: {sum}");
         assert_eq!(len, 5);
+    }
+
+    #[test]
+    fn an_array_of_mixed_values() {
+        assert_eq!(value_array::run(), (2.5, "two and a half".to_string(), 3));
     }
 
     #[test]

@@ -1,9 +1,11 @@
-//! [`IndexOutOfRange`]: the error of the fallible indexed stores of [`GcVec`](crate::GcVec).
+//! [`IndexOutOfRange`]: the error of the fallible indexed operations of [`GcVec`](crate::GcVec)
+//! and [`GcValueVec`](crate::GcValueVec).
 
 use std::fmt;
 
-/// An index at or past the end of a [`GcVec`](crate::GcVec), returned by
-/// [`GcVec::try_set`](crate::GcVec::try_set).
+/// An index at or past the end of a [`GcVec`](crate::GcVec) or a
+/// [`GcValueVec`](crate::GcValueVec), returned by their `try_set`, `try_insert` and
+/// `try_remove` (the panicking forms put the same text after the method's name).
 ///
 /// ```
 /// use gc_runtime::{GcVec, IndexOutOfRange};
@@ -13,7 +15,7 @@ use std::fmt;
 /// v.push(mu.alloc(1_u32));
 /// let err = v.try_set(3, mu.alloc(2_u32)).unwrap_err();
 /// assert_eq!(err, IndexOutOfRange { index: 3, len: 1 });
-/// assert_eq!(err.to_string(), "index 3 out of range for a GcVec of length 1");
+/// assert_eq!(err.to_string(), "index 3 out of range for length 1");
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct IndexOutOfRange {
@@ -25,7 +27,7 @@ pub struct IndexOutOfRange {
 
 impl fmt::Display for IndexOutOfRange {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "index {} out of range for a GcVec of length {}", self.index, self.len)
+        write!(f, "index {} out of range for length {}", self.index, self.len)
     }
 }
 

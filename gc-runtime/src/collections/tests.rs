@@ -7,9 +7,10 @@
 use crate::{
     clock::{self, Phase},
     config::BarrierKind,
-    object::mark,
+    object::{mark, Header, TraceSink, Tracer},
+    primitive::sync::atomic::{AtomicBool, AtomicPtr},
     runtime::Runtime,
-    test_support, thread_state, Gc, GcIdMap, GcMap, GcVec, GcWeakMap, Mutator, Trace,
+    test_support, thread_state, Gc, GcIdMap, GcMap, GcValueVec, GcVec, GcWeakMap, HeapValue, Member, Mutator, Trace,
 };
 
 #[derive(Trace)]
@@ -17,15 +18,68 @@ struct Obj {
     v: GcVec<Obj>,
     m: GcMap<u32, Obj>,
     i: GcIdMap<Obj, Obj>,
+    w: GcValueVec<Pair>,
 }
 
 fn obj(mu: &Mutator) -> Gc<'_, Obj> {
-    mu.alloc(Obj { v: GcVec::new(), m: GcMap::new(), i: GcIdMap::new() })
+    mu.alloc(Obj { v: GcVec::new(), m: GcMap::new(), i: GcIdMap::new(), w: GcValueVec::new() })
+}
+
+/// A value with two slots, both set to the one pointer stored: a removal must empty (and so
+/// shade through) each.
+#[derive(Trace)]
+struct Pair {
+    a: Member<Obj>,
+    b: Member<Obj>,
+}
+
+impl HeapValue for Pair {
+    type Local<'m> = Option<Gc<'m, Obj>>;
+
+    fn empty() -> Pair {
+        Pair { a: Member::new(), b: Member::new() }
+    }
+
+    fn load<'m>(&self, mu: &'m Mutator) -> Option<Gc<'m, Obj>> {
+        self.b.get(mu)
+    }
+
+    fn store(&self, value: Option<Gc<'_, Obj>>) {
+        self.a.set(value);
+        self.b.set(value);
+    }
 }
 
 fn marked(g: Gc<'_, Obj>) -> bool {
     // SAFETY: `g` is a live local: its object is allocated and initialised.
     unsafe { mark::is_marked(g.header_ptr(), clock::mark_epoch()) }
+}
+
+/// Counts what a `trace` reports (for the collections' unit tests).
+#[derive(Default)]
+pub(super) struct Count {
+    pub(super) slots: usize,
+    pub(super) flags: usize,
+    pub(super) locked: usize,
+}
+
+impl TraceSink for Count {
+    fn visit_slot(&mut self, _: &AtomicPtr<Header>) {
+        self.slots += 1;
+    }
+    fn visit_armed_flag(&mut self, _: &AtomicBool) {
+        self.flags += 1;
+    }
+    fn visit_locked(&mut self) {
+        self.locked += 1;
+    }
+}
+
+/// What tracing `v` reports.
+pub(super) fn count<T: Trace>(v: &T) -> Count {
+    let mut c = Count::default();
+    v.trace(&mut Tracer::new(&mut c));
+    c
 }
 
 /// Turns the pretend marking off again, also if an assertion fails.
@@ -43,7 +97,8 @@ impl Drop for PhaseOff {
 type Op = fn(&Mutator, Gc<'_, Obj>, Gc<'_, Obj>, Gc<'_, Obj>);
 
 /// `(name, removes or overwrites old, stores new, op(mu, container, old, new))`; before each
-/// op, `old` is in the container's vector (index 0), map (key 1) and id map (key and value).
+/// op, `old` is in the container's vector (index 0), map (key 1), id map (key and value) and
+/// value vector (index 0, both slots).
 const CASES: &[(&str, bool, bool, Op)] = &[
     ("GcVec::pop", true, false, |mu, c, _, _| {
         let _ = c.v.pop(mu);
@@ -77,6 +132,19 @@ const CASES: &[(&str, bool, bool, Op)] = &[
         let _ = c.i.remove(old, mu);
     }),
     ("GcIdMap::clear", true, false, |_, c, _, _| c.i.clear()),
+    ("GcValueVec::pop", true, false, |mu, c, _, _| {
+        let _ = c.w.pop(mu);
+    }),
+    ("GcValueVec::try_remove", true, false, |mu, c, _, _| {
+        let _ = c.w.try_remove(0, mu);
+    }),
+    ("GcValueVec::truncate", true, false, |_, c, _, _| c.w.truncate(0)),
+    ("GcValueVec::clear", true, false, |_, c, _, _| c.w.clear()),
+    ("GcValueVec::set", true, true, |_, c, _, new| c.w.set(0, Some(new))),
+    ("GcValueVec::set of no pointer", true, false, |_, c, _, _| c.w.set(0, None)),
+    ("GcValueVec::push", false, true, |_, c, _, new| c.w.push(Some(new))),
+    ("GcValueVec::insert", false, true, |_, c, _, new| c.w.insert(0, Some(new))),
+    ("GcValueVec::extend", false, true, |_, c, _, new| c.w.extend([Some(new)])),
 ];
 
 #[test]
@@ -89,6 +157,7 @@ fn every_store_and_removal_shades_what_the_barrier_promises() {
             c.v.push(old);
             c.m.insert(1, old);
             c.i.insert(old, old);
+            c.w.push(Some(old));
             assert!(!marked(c) && !marked(old) && !marked(new), "objects are white outside a marking");
             // Pretend a cycle started: barrier on.
             clock::force(Phase::Mark, kind);

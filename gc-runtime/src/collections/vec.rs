@@ -562,30 +562,7 @@ impl<T: ?Sized> fmt::Debug for GcVecIter<'_, '_, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{
-        object::{Header, TraceSink},
-        primitive::sync::atomic::AtomicPtr,
-        test_support,
-    };
-
-    #[derive(Default)]
-    struct Count {
-        slots: usize,
-        flags: usize,
-        locked: usize,
-    }
-
-    impl TraceSink for Count {
-        fn visit_slot(&mut self, _: &AtomicPtr<Header>) {
-            self.slots += 1;
-        }
-        fn visit_armed_flag(&mut self, _: &crate::primitive::sync::atomic::AtomicBool) {
-            self.flags += 1;
-        }
-        fn visit_locked(&mut self) {
-            self.locked += 1;
-        }
-    }
+    use crate::{collections::tests::count, test_support};
 
     #[test]
     fn trace_reports_a_write_locked_vector_instead_of_waiting() {
@@ -603,12 +580,6 @@ mod tests {
         let reader = v.lock.read();
         assert_eq!(count(&*v).slots, 1);
         drop(reader);
-    }
-
-    fn count<T: Trace>(v: &T) -> Count {
-        let mut c = Count::default();
-        v.trace(&mut Tracer::new(&mut c));
-        c
     }
 
     #[test]

@@ -269,3 +269,13 @@ impl BoomElem {
         BoomElem { boom: Boom { probe: ledger.probe(), panics } }
     }
 }
+
+/// The message of the panic `f` raises (it must raise one): a `String` or `&str` payload, or
+/// empty for any other.
+pub fn panic_message(f: impl FnOnce()) -> String {
+    let err = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).expect_err("expected a panic");
+    match err.downcast::<String>() {
+        Ok(s) => *s,
+        Err(e) => e.downcast::<&str>().map(|s| s.to_string()).unwrap_or_default(),
+    }
+}

@@ -1,0 +1,153 @@
+//! [`HeapValue`]: a value type that a collection holds by value — a number, a boolean, a GC
+//! pointer, a tag and a pointer together — with its GC pointers in armed slots.
+//!
+//! # Two forms of a value
+//!
+//! A dynamic language's value mixes plain data and pointers (`nil`, a number, an object). In
+//! the heap such a value needs slots ([`Member`]) for its pointers, so that every store runs
+//! the write barrier and the marker finds them; running code wants it as a local, borrowed
+//! from its mutator (`Gc<'m, T>` for the pointers). A `HeapValue` is the heap form, and names
+//! its local form with [`HeapValue::Local`]; `load` reads one from the other, `store` writes
+//! the other way, through the slots' barrier.
+//!
+//! The trait is safe to implement: all it does is use the heap form's own safe API (slots,
+//! atomics) through `&self`, and the `Trace` impl — derived, or an `unsafe impl` whose promise
+//! is the usual one — is what tells the collector where the slots are.
+//!
+//! # How a collection uses it
+//!
+//! A [`GcValueVec`](super::GcValueVec) makes each element with [`HeapValue::empty`], arms its
+//! slots (as allocation arms an object's: see `collections/mod.rs`, "Armed and unarmed
+//! collections") and stores the value into it before the element joins the vector; after
+//! that, the element moves only with the vector's write lock held (growth, shifting), which no
+//! reader and no marker can see part way. A removed element's slots are emptied through the
+//! barrier under that lock (the deletion barriers shade what they held) before it is dropped.
+
+use crate::{gc::Gc, member::Member, mutator::Mutator, object::Trace};
+
+/// A value type held by value in a [`GcValueVec`](crate::GcValueVec): its heap form, whose GC
+/// pointers live in slots ([`Member`]s) reported by its [`Trace`] impl, and the local form that
+/// running code reads and writes ([`HeapValue::Local`]).
+///
+/// `load` runs with the collection's lock held (shared for a read, exclusive for a removal), so
+/// it must not use the same collection (that would deadlock, never corrupt); `store` runs
+/// before the element joins the collection, with no lock held. Both should be quick: they are
+/// the collection's reads and writes.
+///
+/// A value that reads something other than what was stored is the impl's own bug, not a
+/// memory-safety one: slots keep every pointer they hold alive, whatever the impl does.
+///
+/// ```
+/// use std::sync::atomic::{AtomicU64, Ordering};
+/// use gc_runtime::{Gc, GcValueVec, HeapValue, Member, Mutator, Trace};
+///
+/// #[derive(Trace)]
+/// struct Str(String);
+///
+/// /// A dynamic language's value as running code holds it.
+/// #[derive(Clone, Copy)]
+/// enum Value<'m> {
+///     Nil,
+///     Number(f64),
+///     Str(Gc<'m, Str>),
+/// }
+///
+/// /// Its heap form: a tag and a number's bits in one word, and a slot for the pointer.
+/// #[derive(Trace)]
+/// struct Cell {
+///     word: AtomicU64,
+///     obj: Member<Str>,
+/// }
+///
+/// const NIL: u64 = u64::MAX;
+/// const OBJ: u64 = u64::MAX - 1;
+///
+/// impl HeapValue for Cell {
+///     type Local<'m> = Value<'m>;
+///
+///     fn empty() -> Cell {
+///         Cell { word: AtomicU64::new(NIL), obj: Member::new() }
+///     }
+///
+///     fn load<'m>(&self, mu: &'m Mutator) -> Value<'m> {
+///         match self.word.load(Ordering::Relaxed) {
+///             NIL => Value::Nil,
+///             OBJ => Value::Str(self.obj.get(mu).expect("an object cell holds an object")),
+///             bits => Value::Number(f64::from_bits(bits)),
+///         }
+///     }
+///
+///     fn store(&self, value: Value<'_>) {
+///         let word = match value {
+///             Value::Nil => NIL,
+///             Value::Number(n) if n.is_nan() => f64::NAN.to_bits(), // never NIL's or OBJ's bits
+///             Value::Number(n) => n.to_bits(),
+///             Value::Str(s) => {
+///                 self.obj.set(Some(s));
+///                 OBJ
+///             }
+///         };
+///         self.word.store(word, Ordering::Relaxed);
+///     }
+/// }
+///
+/// let mut mu = gc_runtime::attach();
+/// let array = mu.alloc(GcValueVec::<Cell>::new());
+/// array.push(Value::Number(1.5));
+/// array.push(Value::Str(mu.alloc(Str("one and a half".into()))));
+/// array.push(Value::Nil);
+/// let root = array.root(&mu);
+/// mu.collect(); // the string is reachable through the array: it survives
+/// let array = root.get(&mu);
+/// assert!(matches!(array.get(0, &mu), Some(Value::Number(n)) if n == 1.5));
+/// assert!(matches!(array.get(1, &mu), Some(Value::Str(s)) if s.0 == "one and a half"));
+/// assert!(matches!(array.pop(&mu), Some(Value::Nil)));
+/// assert_eq!(array.len(), 2);
+/// ```
+pub trait HeapValue: Trace + Send + Sync + 'static {
+    /// The value as running code holds it, valid until the mutator's next safepoint: GC
+    /// pointers in it are locals, `Gc<'m, _>`.
+    type Local<'m>;
+
+    /// A new element, before it joins a collection (its slots unarmed, as [`Member::new`]
+    /// makes them; the collection arms them). What a collection of these would read for an
+    /// element that `store` never wrote; collections always store after `empty`.
+    fn empty() -> Self;
+
+    /// Read the value as a local of `mu`.
+    fn load<'m>(&self, mu: &'m Mutator) -> Self::Local<'m>;
+
+    /// Write `value`: its GC pointers through the slots' write barrier ([`Member::set`]).
+    fn store(&self, value: Self::Local<'_>);
+}
+
+/// A slot as a value: a GC pointer or nothing (a vector of these has elements that may be
+/// empty, unlike a [`GcVec`](crate::GcVec)).
+///
+/// ```
+/// use gc_runtime::{GcValueVec, Member};
+///
+/// let mu = gc_runtime::attach();
+/// let v = mu.alloc(GcValueVec::<Member<u8>>::new());
+/// v.push(None);
+/// v.push(Some(mu.alloc(7)));
+/// assert!(v.get(0, &mu).unwrap().is_none());
+/// assert_eq!(*v.get(1, &mu).unwrap().unwrap(), 7);
+/// ```
+impl<T: ?Sized + 'static> HeapValue for Member<T> {
+    type Local<'m> = Option<Gc<'m, T>>;
+
+    fn empty() -> Member<T> {
+        Member::new()
+    }
+
+    #[inline]
+    fn load<'m>(&self, mu: &'m Mutator) -> Option<Gc<'m, T>> {
+        self.get(mu)
+    }
+
+    #[inline]
+    fn store(&self, value: Option<Gc<'_, T>>) {
+        self.set(value);
+    }
+}

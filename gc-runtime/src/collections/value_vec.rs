@@ -1,0 +1,784 @@
+//! [`GcValueVec`]: a growable sequence of values held by value — numbers, booleans, tagged
+//! pointers, any [`HeapValue`] — shared by every thread that reaches it.
+//!
+//! # Shape
+//!
+//! An armed flag, a scan cursor and a [`parking_lot::RwLock`] around a `Vec<H>`: the elements
+//! themselves, each with its GC pointers in armed slots. Readers take the lock shared and
+//! `load` an element into its local form; writers take it exclusively. This is the design of
+//! the collections' header (`collections/mod.rs`) with whole values where a `GcVec` has single
+//! slots, and the same argument holds element by element:
+//!
+//! - **Stores.** A new element is made ([`HeapValue::empty`]), armed, and written
+//!   ([`HeapValue::store`], which runs the write barrier on each pointer) *before* it joins the
+//!   vector, with no lock held — so no user code runs under the write lock on the way in — and
+//!   then pushed, inserted, or swapped into place (`set`) under the write lock. The write lock
+//!   also keeps readers from seeing an element half written: `set` replaces the element whole.
+//!   Between the barriered store and the element's joining the vector the thread passes no
+//!   safepoint, so the barrier it ran is the one in force when the element joins.
+//! - **Moves.** Growth and shifting move elements bitwise inside the `Vec`, only under the
+//!   write lock: no reader or marker sees a move part way, and a move neither adds nor deletes
+//!   a pointer, so it needs no barrier. Insertions and removals keep the marker's chunked scan
+//!   on the same element (`object/scan_cursor.rs`).
+//! - **Removals** (`pop`, `remove`, `truncate`, `clear`, and the element `set` replaces): the
+//!   element leaves the vector under the write lock, and every slot it reports to `Trace` is
+//!   emptied through the barrier before the lock is released, so the deletion barriers (Yuasa,
+//!   hybrid) shade what it held, as `GcVec`'s removals do. It is dropped after the lock is
+//!   released (its destructor is user code).
+//! - **Tracing** reports each element's slots through its own `Trace`, under the read lock,
+//!   tried and never waited for, a chunk of 1024 elements per visit.
+//!
+//! User code under the lock is `HeapValue::load` (shared for `get`, exclusive for `pop` and
+//! `remove`, which read the element they take out) and the elements' `Trace`; neither may use
+//! the same vector.
+
+use std::fmt;
+
+use super::{
+    error::IndexOutOfRange,
+    heap_value::HeapValue,
+    slots::{read_for_trace, Armed},
+};
+use crate::{
+    barrier,
+    mutator::Mutator,
+    object::{Header, ScanCursor, Trace, TraceSink, Tracer},
+    primitive::sync::{
+        atomic::{AtomicBool, AtomicPtr},
+        RwLock,
+    },
+};
+
+const NAME: &str = "GcValueVec";
+
+/// A growable sequence of values of type `H` — plain data and GC pointers together, as a
+/// dynamic language's array holds them — for use inside GC objects, from several threads at
+/// once.
+///
+/// `H` is the value's heap form, a [`HeapValue`]: its pointers live in slots, so every store
+/// runs the write barrier; reads hand out its local form (`H::Local<'m>`), valid until the
+/// mutator's next safepoint. [`Member<T>`](crate::Member) is a `HeapValue` (an optional
+/// pointer); the trait's docs show a tagged value of numbers and objects.
+///
+/// All methods take `&self`. Reads take the vector's lock shared, writers exclusively (see the
+/// module docs in the crate's source); the marker never waits for it. Like every collection,
+/// a `GcValueVec` works once the object that holds it — or the vector itself — is allocated
+/// ([`GcValueVec::new`] is *unarmed*: it reads as empty and every storing method panics).
+///
+/// ```
+/// use gc_runtime::{GcValueVec, Member, Trace};
+///
+/// #[derive(Trace)]
+/// struct Frame {
+///     name: String,
+///     registers: GcValueVec<Member<String>>,
+/// }
+///
+/// let mut mu = gc_runtime::attach();
+/// let frame = mu.alloc(Frame { name: "main".into(), registers: GcValueVec::new() });
+/// frame.registers.push(Some(mu.alloc(String::from("x"))));
+/// frame.registers.push(None); // an empty register
+/// let root = frame.root(&mu);
+/// mu.collect();
+/// let frame = root.get(&mu);
+/// assert_eq!(frame.registers.get(0, &mu).flatten().map(|s| s.into_ref().as_str()), Some("x"));
+/// assert_eq!(frame.registers.len(), 2);
+/// ```
+pub struct GcValueVec<H: HeapValue> {
+    armed: Armed,
+    /// Where the marker's chunked scan resumes (see `object/scan_cursor.rs`).
+    cursor: ScanCursor,
+    values: RwLock<Vec<H>>,
+}
+
+impl<H: HeapValue> GcValueVec<H> {
+    /// An empty vector, to put in a new object (it accepts elements once that object is
+    /// allocated).
+    ///
+    /// ```
+    /// use gc_runtime::{GcValueVec, Member};
+    ///
+    /// let mu = gc_runtime::attach();
+    /// let loose: GcValueVec<Member<u8>> = GcValueVec::new();
+    /// assert!(loose.is_empty()); // unarmed: reads as empty, `push` would panic
+    /// let v = mu.alloc(GcValueVec::<Member<u8>>::new()); // allocated: armed
+    /// v.push(None);
+    /// assert_eq!(v.len(), 1);
+    /// ```
+    pub fn new() -> GcValueVec<H> {
+        GcValueVec::with_capacity(0)
+    }
+
+    /// An empty vector with room for `capacity` elements before it reallocates.
+    ///
+    /// ```
+    /// use gc_runtime::{GcValueVec, Member};
+    ///
+    /// let mu = gc_runtime::attach();
+    /// let v = mu.alloc(GcValueVec::<Member<u64>>::with_capacity(100));
+    /// v.push(Some(mu.alloc(1)));
+    /// # assert_eq!(v.len(), 1);
+    /// ```
+    pub fn with_capacity(capacity: usize) -> GcValueVec<H> {
+        GcValueVec { armed: Armed::new(), cursor: ScanCursor::new(), values: RwLock::new(Vec::with_capacity(capacity)) }
+    }
+
+    /// The number of elements.
+    ///
+    /// ```
+    /// use gc_runtime::{GcValueVec, Member};
+    ///
+    /// let mu = gc_runtime::attach();
+    /// let v = mu.alloc(GcValueVec::<Member<char>>::new());
+    /// v.push(Some(mu.alloc('a')));
+    /// assert_eq!(v.len(), 1);
+    /// ```
+    pub fn len(&self) -> usize {
+        self.values.read().len()
+    }
+
+    /// Whether the vector has no element.
+    ///
+    /// ```
+    /// use gc_runtime::{GcValueVec, Member};
+    ///
+    /// let mu = gc_runtime::attach();
+    /// let v = mu.alloc(GcValueVec::<Member<char>>::new());
+    /// assert!(v.is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.values.read().is_empty()
+    }
+
+    /// Append `value` (its pointers through the write barrier).
+    ///
+    /// # Panics
+    /// If the vector is not inside an allocated object (see the type's docs), or if
+    /// `H::store` panics (the vector is then unchanged).
+    ///
+    /// ```
+    /// use gc_runtime::{GcValueVec, Member};
+    ///
+    /// let mu = gc_runtime::attach();
+    /// let v = mu.alloc(GcValueVec::<Member<i32>>::new());
+    /// v.push(Some(mu.alloc(1)));
+    /// v.push(Some(mu.alloc(2)));
+    /// assert_eq!(*v.get(1, &mu).unwrap().unwrap(), 2);
+    /// ```
+    pub fn push(&self, value: H::Local<'_>) {
+        self.armed.check("GcValueVec::push", NAME);
+        let element = new_element::<H>(value);
+        self.values.write().push(element);
+    }
+
+    /// Append every value of `values` (each stored through the write barrier). The iterator
+    /// runs, and every element is written, before the vector is locked, so the iterator may
+    /// read this vector; the elements join it together.
+    ///
+    /// # Panics
+    /// If the vector is not inside an allocated object, or if the iterator or `H::store`
+    /// panics (the vector is then unchanged).
+    ///
+    /// ```
+    /// use gc_runtime::{GcValueVec, Member};
+    ///
+    /// let mu = gc_runtime::attach();
+    /// let v = mu.alloc(GcValueVec::<Member<u8>>::new());
+    /// v.extend((0..3).map(|i| Some(mu.alloc(i))));
+    /// assert_eq!(v.len(), 3);
+    /// ```
+    pub fn extend<'g>(&self, values: impl IntoIterator<Item = H::Local<'g>>) {
+        self.armed.check("GcValueVec::extend", NAME);
+        let elements: Vec<H> = values.into_iter().map(new_element::<H>).collect();
+        self.values.write().extend(elements);
+    }
+
+    /// Remove the last element and return its value, or `None` if the vector is empty.
+    ///
+    /// Under the Yuasa and hybrid barriers the removed element's pointers are shaded.
+    ///
+    /// ```
+    /// use gc_runtime::{GcValueVec, Member};
+    ///
+    /// let mu = gc_runtime::attach();
+    /// let v = mu.alloc(GcValueVec::<Member<u8>>::new());
+    /// v.push(Some(mu.alloc(9)));
+    /// assert_eq!(*v.pop(&mu).unwrap().unwrap(), 9);
+    /// assert!(v.pop(&mu).is_none());
+    /// ```
+    pub fn pop<'m>(&self, mu: &'m Mutator) -> Option<H::Local<'m>> {
+        let (value, removed) = {
+            let mut values = self.values.write();
+            let removed = values.pop()?;
+            (load_leaving(&removed, mu), removed)
+        };
+        drop(removed);
+        Some(value)
+    }
+
+    /// The value at `index`, or `None` if out of range.
+    ///
+    /// ```
+    /// use gc_runtime::{GcValueVec, Member};
+    ///
+    /// let mu = gc_runtime::attach();
+    /// let v = mu.alloc(GcValueVec::<Member<char>>::new());
+    /// v.push(Some(mu.alloc('x')));
+    /// assert_eq!(*v.get(0, &mu).unwrap().unwrap(), 'x');
+    /// assert!(v.get(1, &mu).is_none());
+    /// ```
+    pub fn get<'m>(&self, index: usize, mu: &'m Mutator) -> Option<H::Local<'m>> {
+        self.values.read().get(index).map(|element| element.load(mu))
+    }
+
+    /// The last value, or `None` if the vector is empty.
+    ///
+    /// ```
+    /// use gc_runtime::{GcValueVec, Member};
+    ///
+    /// let mu = gc_runtime::attach();
+    /// let v = mu.alloc(GcValueVec::<Member<u8>>::new());
+    /// assert!(v.last(&mu).is_none());
+    /// v.extend([Some(mu.alloc(1)), None]);
+    /// assert!(v.last(&mu).unwrap().is_none());
+    /// ```
+    pub fn last<'m>(&self, mu: &'m Mutator) -> Option<H::Local<'m>> {
+        self.values.read().last().map(|element| element.load(mu))
+    }
+
+    /// Replace the value at `index` (the old value's pointers are shaded under the Yuasa and
+    /// hybrid barriers, the new one's under Dijkstra and hybrid). Readers see the old value or
+    /// the new one whole.
+    ///
+    /// # Panics
+    /// If `index >= len` (the message gives both), or if the vector is not inside an allocated
+    /// object.
+    ///
+    /// ```
+    /// use gc_runtime::{GcValueVec, Member};
+    ///
+    /// let mu = gc_runtime::attach();
+    /// let v = mu.alloc(GcValueVec::<Member<u8>>::new());
+    /// v.push(Some(mu.alloc(1)));
+    /// v.set(0, None);
+    /// assert!(v.get(0, &mu).unwrap().is_none());
+    /// ```
+    #[track_caller]
+    pub fn set(&self, index: usize, value: H::Local<'_>) {
+        if let Err(e) = self.try_set(index, value) {
+            panic!("GcValueVec::set: {e}");
+        }
+    }
+
+    /// Replace the value at `index`, or say why not (the vector is then unchanged).
+    ///
+    /// # Errors
+    /// [`IndexOutOfRange`] if `index >= len`.
+    ///
+    /// # Panics
+    /// If the vector is not inside an allocated object.
+    ///
+    /// ```
+    /// use gc_runtime::{GcValueVec, Member};
+    ///
+    /// let mu = gc_runtime::attach();
+    /// let v = mu.alloc(GcValueVec::<Member<u8>>::new());
+    /// assert_eq!(v.try_set(0, None).unwrap_err().len, 0);
+    /// ```
+    pub fn try_set(&self, index: usize, value: H::Local<'_>) -> Result<(), IndexOutOfRange> {
+        self.armed.check("GcValueVec::set", NAME);
+        let mut element = new_element::<H>(value);
+        let mut values = self.values.write();
+        let len = values.len();
+        let Some(place) = values.get_mut(index) else {
+            drop(values);
+            drop(element);
+            return Err(IndexOutOfRange { index, len });
+        };
+        std::mem::swap(place, &mut element);
+        empty_slots(&element);
+        drop(values);
+        // The replaced element, dropped after the lock.
+        drop(element);
+        Ok(())
+    }
+
+    /// Insert `value` at `index`, shifting the later elements up.
+    ///
+    /// # Panics
+    /// If `index > len` (the message gives both), or if the vector is not inside an allocated
+    /// object.
+    ///
+    /// ```
+    /// use gc_runtime::{GcValueVec, Member};
+    ///
+    /// let mu = gc_runtime::attach();
+    /// let v = mu.alloc(GcValueVec::<Member<u8>>::new());
+    /// v.push(Some(mu.alloc(2)));
+    /// v.insert(0, Some(mu.alloc(1)));
+    /// assert_eq!(*v.get(0, &mu).unwrap().unwrap(), 1);
+    /// ```
+    #[track_caller]
+    pub fn insert(&self, index: usize, value: H::Local<'_>) {
+        if let Err(e) = self.try_insert(index, value) {
+            panic!("GcValueVec::insert: {e}");
+        }
+    }
+
+    /// Insert `value` at `index`, shifting the later elements up, or say why not (the vector
+    /// is then unchanged).
+    ///
+    /// # Errors
+    /// [`IndexOutOfRange`] if `index > len`.
+    ///
+    /// # Panics
+    /// If the vector is not inside an allocated object.
+    ///
+    /// ```
+    /// use gc_runtime::{GcValueVec, Member};
+    ///
+    /// let mu = gc_runtime::attach();
+    /// let v = mu.alloc(GcValueVec::<Member<u8>>::new());
+    /// assert!(v.try_insert(0, None).is_ok()); // at the end: allowed
+    /// assert_eq!(v.try_insert(2, None).unwrap_err().index, 2);
+    /// ```
+    pub fn try_insert(&self, index: usize, value: H::Local<'_>) -> Result<(), IndexOutOfRange> {
+        self.armed.check("GcValueVec::insert", NAME);
+        let element = new_element::<H>(value);
+        let mut values = self.values.write();
+        let len = values.len();
+        if index > len {
+            drop(values);
+            // Never in the vector: dropped after the lock, as a removed element is.
+            drop(element);
+            return Err(IndexOutOfRange { index, len });
+        }
+        values.insert(index, element);
+        self.cursor.inserted(index);
+        Ok(())
+    }
+
+    /// Remove the element at `index` and return its value, shifting the later elements down.
+    ///
+    /// Under the Yuasa and hybrid barriers the removed element's pointers are shaded.
+    ///
+    /// # Panics
+    /// If `index >= len` (the message gives both).
+    ///
+    /// ```
+    /// use gc_runtime::{GcValueVec, Member};
+    ///
+    /// let mu = gc_runtime::attach();
+    /// let v = mu.alloc(GcValueVec::<Member<char>>::new());
+    /// v.extend(['a', 'b', 'c'].map(|c| Some(mu.alloc(c))));
+    /// assert_eq!(*v.remove(1, &mu).unwrap(), 'b');
+    /// assert_eq!(v.len(), 2);
+    /// ```
+    #[track_caller]
+    pub fn remove<'m>(&self, index: usize, mu: &'m Mutator) -> H::Local<'m> {
+        match self.try_remove(index, mu) {
+            Ok(value) => value,
+            Err(e) => panic!("GcValueVec::remove: {e}"),
+        }
+    }
+
+    /// Remove the element at `index` and return its value, shifting the later elements down,
+    /// or say why not (the vector is then unchanged).
+    ///
+    /// # Errors
+    /// [`IndexOutOfRange`] if `index >= len`.
+    ///
+    /// ```
+    /// use gc_runtime::{GcValueVec, IndexOutOfRange, Member};
+    ///
+    /// let mu = gc_runtime::attach();
+    /// let v = mu.alloc(GcValueVec::<Member<u8>>::new());
+    /// assert_eq!(v.try_remove(0, &mu).unwrap_err(), IndexOutOfRange { index: 0, len: 0 });
+    /// ```
+    pub fn try_remove<'m>(&self, index: usize, mu: &'m Mutator) -> Result<H::Local<'m>, IndexOutOfRange> {
+        let (value, removed) = {
+            let mut values = self.values.write();
+            let len = values.len();
+            if index >= len {
+                return Err(IndexOutOfRange { index, len });
+            }
+            let removed = values.remove(index);
+            self.cursor.removed(index);
+            (load_leaving(&removed, mu), removed)
+        };
+        drop(removed);
+        Ok(value)
+    }
+
+    /// Keep the first `len` elements and remove the rest (no effect if `len >= self.len()`).
+    ///
+    /// Under the Yuasa and hybrid barriers every removed element's pointers are shaded.
+    ///
+    /// ```
+    /// use gc_runtime::{GcValueVec, Member};
+    ///
+    /// let mu = gc_runtime::attach();
+    /// let v = mu.alloc(GcValueVec::<Member<u8>>::new());
+    /// v.extend((0..5).map(|i| Some(mu.alloc(i))));
+    /// v.truncate(2);
+    /// assert_eq!(v.len(), 2);
+    /// ```
+    pub fn truncate(&self, len: usize) {
+        let removed = {
+            let mut values = self.values.write();
+            if len >= values.len() {
+                return;
+            }
+            let removed = values.split_off(len);
+            removed.iter().for_each(empty_slots);
+            removed
+        };
+        drop(removed);
+    }
+
+    /// Remove every element (shading their pointers under the Yuasa and hybrid barriers).
+    ///
+    /// ```
+    /// use gc_runtime::{GcValueVec, Member};
+    ///
+    /// let mu = gc_runtime::attach();
+    /// let v = mu.alloc(GcValueVec::<Member<u8>>::new());
+    /// v.push(None);
+    /// v.clear();
+    /// assert!(v.is_empty());
+    /// ```
+    pub fn clear(&self) {
+        self.truncate(0);
+    }
+
+    /// Iterate over the values as locals of `mu`.
+    ///
+    /// The iterator is a *live cursor*, as [`GcVec::iter`](crate::GcVec::iter)'s is: each step
+    /// reads the element at the next index, as [`GcValueVec::get`] does, holding no lock
+    /// between steps, so the loop body may use the vector freely. For the contents at one
+    /// instant, use [`GcValueVec::to_vec`].
+    ///
+    /// ```
+    /// use gc_runtime::{GcValueVec, Member};
+    ///
+    /// let mu = gc_runtime::attach();
+    /// let v = mu.alloc(GcValueVec::<Member<u32>>::new());
+    /// v.extend([Some(mu.alloc(1)), None, Some(mu.alloc(2))]);
+    /// let sum: u32 = v.iter(&mu).flatten().map(|x| *x).sum();
+    /// assert_eq!(sum, 3);
+    /// ```
+    pub fn iter<'a, 'm>(&'a self, mu: &'m Mutator) -> GcValueVecIter<'a, 'm, H> {
+        GcValueVecIter { vec: self, mu, next: 0 }
+    }
+
+    /// A snapshot of the values: the vector's contents at one instant.
+    ///
+    /// ```
+    /// use gc_runtime::{GcValueVec, Member};
+    ///
+    /// let mu = gc_runtime::attach();
+    /// let v = mu.alloc(GcValueVec::<Member<u32>>::new());
+    /// v.extend((1..=3).map(|i| Some(mu.alloc(i))));
+    /// let copy = v.to_vec(&mu);
+    /// v.clear();
+    /// assert_eq!(copy.iter().map(|x| **x.as_ref().unwrap()).collect::<Vec<_>>(), [1, 2, 3]);
+    /// ```
+    pub fn to_vec<'m>(&self, mu: &'m Mutator) -> Vec<H::Local<'m>> {
+        self.values.read().iter().map(|element| element.load(mu)).collect()
+    }
+}
+
+impl<H: HeapValue> GcValueVec<H> {
+    /// Hold the write lock, as a writer would.
+    #[cfg(test)]
+    pub(super) fn write_lock_for_test(&self) -> impl Drop + '_ {
+        self.values.write()
+    }
+}
+
+impl<H: HeapValue> Default for GcValueVec<H> {
+    fn default() -> Self {
+        GcValueVec::new()
+    }
+}
+
+/// A new element holding `value`: made, armed, then written, before it joins a vector.
+fn new_element<H: HeapValue>(value: H::Local<'_>) -> H {
+    let element = H::empty();
+    if H::NEEDS_TRACE {
+        // Arm its slots, as allocation arms a new object's: the element is about to live in an
+        // armed collection, inside the heap, and nothing has stored into it yet.
+        element.trace(&mut Tracer::arming());
+    }
+    element.store(value);
+    element
+}
+
+/// The value of an element that has just left its vector (under the write lock), then its
+/// slots emptied through the barrier — also if `load` panics, so a deletion barrier never misses
+/// the pointers of an element that left.
+fn load_leaving<'m, H: HeapValue>(element: &H, mu: &'m Mutator) -> H::Local<'m> {
+    struct EmptyAfter<'a, H: HeapValue>(&'a H);
+    impl<H: HeapValue> Drop for EmptyAfter<'_, H> {
+        fn drop(&mut self) {
+            empty_slots(self.0);
+        }
+    }
+    let _empty_after = EmptyAfter(element);
+    element.load(mu)
+}
+
+/// Empty every slot `element` reports, through the barrier (the deletion barriers shade what
+/// they held): the element is leaving its vector, under the write lock.
+fn empty_slots<H: HeapValue>(element: &H) {
+    struct Empty;
+    impl TraceSink for Empty {
+        fn visit_slot(&mut self, slot: &AtomicPtr<Header>) {
+            barrier::clear_member(slot);
+        }
+
+        fn visit_armed_flag(&mut self, _flag: &AtomicBool) {}
+
+        fn visit_locked(&mut self) {
+            // A collection inside the element is reached only through the element, which is
+            // ours alone now (the vector is write-locked and hands out no references to its
+            // elements), so its lock is free.
+            debug_assert!(false, "a collection inside a removed element was locked");
+        }
+    }
+    if H::NEEDS_TRACE {
+        element.trace(&mut Tracer::new(&mut Empty));
+    }
+}
+
+// SAFETY: reports the armed flag (allocation sets it; no other sink acts on it), then the
+// slots of the elements, each through the element's own `Trace`, under the read lock, which
+// every change to the set of elements excludes (pushes, removals, moves and `set`'s swap happen
+// under the write lock). Every sink but the marker gets every element; the marker gets a chunk
+// per visit and comes back for the rest, and insertions and removals keep its cursor on the
+// same element (`object/scan_cursor.rs`). It takes only this lock, tried, never waited for.
+unsafe impl<H: HeapValue> Trace for GcValueVec<H> {
+    fn trace(&self, tracer: &mut Tracer<'_>) {
+        self.armed.trace(tracer);
+        if !H::NEEDS_TRACE {
+            return;
+        }
+        let Some(values) = read_for_trace(&self.values, &self.cursor, tracer) else { return };
+        for element in &values[tracer.scan_window(&self.cursor, values.len())] {
+            element.trace(tracer);
+        }
+    }
+}
+
+impl<H: HeapValue> fmt::Debug for GcValueVec<H> {
+    /// The length (and `armed: false` for an unarmed vector); not the elements, whose local
+    /// form needs a mutator.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut s = f.debug_struct(NAME);
+        s.field("len", &self.len());
+        if !self.armed.get() {
+            s.field("armed", &false);
+        }
+        s.finish_non_exhaustive()
+    }
+}
+
+/// The iterator of [`GcValueVec::iter`]: a live cursor over the values, as locals of a
+/// mutator.
+///
+/// ```
+/// use gc_runtime::{GcValueVec, GcValueVecIter, Member};
+///
+/// let mu = gc_runtime::attach();
+/// let v = mu.alloc(GcValueVec::<Member<u8>>::new());
+/// v.push(None);
+/// let mut it: GcValueVecIter<'_, '_, Member<u8>> = v.iter(&mu);
+/// assert!(it.next().is_some_and(|x| x.is_none()));
+/// assert!(it.next().is_none());
+/// ```
+pub struct GcValueVecIter<'a, 'm, H: HeapValue> {
+    vec: &'a GcValueVec<H>,
+    mu: &'m Mutator,
+    next: usize,
+}
+
+impl<'m, H: HeapValue> Iterator for GcValueVecIter<'_, 'm, H> {
+    type Item = H::Local<'m>;
+
+    fn next(&mut self) -> Option<H::Local<'m>> {
+        let value = self.vec.get(self.next, self.mu)?;
+        self.next += 1;
+        Some(value)
+    }
+}
+
+impl<H: HeapValue> fmt::Debug for GcValueVecIter<'_, '_, H> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GcValueVecIter").field("next", &self.next).finish_non_exhaustive()
+    }
+}
+
+#[cfg(all(test, not(gc_loom)))]
+mod tests {
+    use std::{
+        panic::{catch_unwind, AssertUnwindSafe},
+        sync::atomic::{AtomicU64, Ordering},
+    };
+
+    use super::*;
+    use crate::{
+        clock::{self, Phase},
+        collections::tests::{count, PhaseOff},
+        config::BarrierKind,
+        gc::Gc,
+        member::Member,
+        object::mark,
+        test_support, GcVec, Trace,
+    };
+
+    /// A number and two slots, the second a nested vector's: an element with more than one
+    /// slot, and a collection inside an element.
+    #[derive(Trace)]
+    struct Entry {
+        n: AtomicU64,
+        obj: Member<u32>,
+        more: GcVec<u32>,
+    }
+
+    impl HeapValue for Entry {
+        type Local<'m> = (u64, Option<Gc<'m, u32>>);
+
+        fn empty() -> Entry {
+            Entry { n: AtomicU64::new(0), obj: Member::new(), more: GcVec::new() }
+        }
+
+        fn load<'m>(&self, mu: &'m Mutator) -> (u64, Option<Gc<'m, u32>>) {
+            if self.n.load(Ordering::Relaxed) == u64::MAX {
+                panic!("a load that panics");
+            }
+            (self.n.load(Ordering::Relaxed), self.obj.get(mu))
+        }
+
+        fn store(&self, (n, obj): (u64, Option<Gc<'_, u32>>)) {
+            self.n.store(n, Ordering::Relaxed);
+            self.obj.set(obj);
+            if let Some(o) = obj {
+                // The nested vector was armed with the element: it accepts the pointer.
+                self.more.push(o);
+            }
+        }
+    }
+
+    #[test]
+    fn trace_reports_the_armed_flag_then_every_slot_of_every_element() {
+        let _s = test_support::serial();
+        let mu = crate::attach();
+        let loose = GcValueVec::<Entry>::new();
+        let c = count(&loose);
+        assert_eq!((c.flags, c.slots, c.locked), (1, 0, 0));
+        let v = mu.alloc(GcValueVec::<Entry>::new());
+        v.extend((0..3).map(|i| (i, Some(mu.alloc(i as u32)))));
+        v.push((9, None));
+        // Per element: the vector's own flag is one; each element reports its slot, its nested
+        // vector's flag, and that vector's one element (none for the last).
+        let c = count(&*v);
+        assert_eq!((c.flags, c.slots, c.locked), (1 + 4, 3 * 2 + 1, 0));
+        let writer = v.write_lock_for_test();
+        let c = count(&*v);
+        assert_eq!((c.flags, c.slots, c.locked), (1, 0, 1), "flag reported, lock reported, no slot");
+        drop(writer);
+    }
+
+    #[test]
+    fn elements_without_pointers_are_neither_armed_nor_traced() {
+        #[derive(Trace)]
+        struct Number(AtomicU64);
+        impl HeapValue for Number {
+            type Local<'m> = u64;
+            fn empty() -> Number {
+                Number(AtomicU64::new(0))
+            }
+            fn load(&self, _: &Mutator) -> u64 {
+                self.0.load(Ordering::Relaxed)
+            }
+            fn store(&self, n: u64) {
+                self.0.store(n, Ordering::Relaxed);
+            }
+        }
+        const { assert!(!Number::NEEDS_TRACE) };
+        let _s = test_support::serial();
+        let mu = crate::attach();
+        let v = mu.alloc(GcValueVec::<Number>::new());
+        v.extend(0..2000);
+        let c = count(&*v);
+        assert_eq!((c.flags, c.slots), (1, 0));
+        assert_eq!(v.iter(&mu).sum::<u64>(), 1999 * 2000 / 2);
+    }
+
+    /// A `load` that panics while `pop` or `remove` takes the element out: the element has
+    /// left, and its slots are still emptied through the barrier (the deletion barriers shade
+    /// its pointers), so no pointer leaves the vector unseen.
+    #[test]
+    fn a_load_that_panics_during_a_removal_still_empties_the_removed_slots() {
+        let _s = test_support::serial();
+        let mu = crate::attach();
+        for remove in [true, false] {
+            let v = mu.alloc(GcValueVec::<Entry>::new());
+            let o = mu.alloc(5_u32);
+            v.push((u64::MAX, Some(o)));
+            let _clear = test_support::ClearMarks;
+            clock::force(Phase::Mark, BarrierKind::Yuasa);
+            let off = PhaseOff;
+            let outcome = catch_unwind(AssertUnwindSafe(|| {
+                if remove {
+                    let _ = v.remove(0, &mu);
+                } else {
+                    let _ = v.pop(&mu);
+                }
+            }));
+            // SAFETY: `o` is a live local.
+            let shaded = unsafe { mark::is_marked(o.header_ptr(), clock::mark_epoch()) };
+            drop(off);
+            assert!(outcome.is_err(), "the load panicked");
+            assert!(shaded, "the removed element's pointer was shaded (remove: {remove})");
+            assert!(v.is_empty(), "the element left (remove: {remove})");
+            v.push((1, None));
+            assert_eq!(v.len(), 1, "the vector is usable after the panic");
+        }
+    }
+
+    #[test]
+    fn a_store_that_panics_leaves_the_vector_unchanged() {
+        #[derive(Trace)]
+        struct Picky(Member<u8>);
+        impl HeapValue for Picky {
+            type Local<'m> = Option<Gc<'m, u8>>;
+            fn empty() -> Picky {
+                Picky(Member::new())
+            }
+            fn load<'m>(&self, mu: &'m Mutator) -> Option<Gc<'m, u8>> {
+                self.0.get(mu)
+            }
+            fn store(&self, value: Option<Gc<'_, u8>>) {
+                self.0.set(value);
+                assert!(value.is_none_or(|v| *v != 0), "a store that panics on zero");
+            }
+        }
+        let _s = test_support::serial();
+        let mu = crate::attach();
+        let v = mu.alloc(GcValueVec::<Picky>::new());
+        v.push(Some(mu.alloc(1)));
+        let zero = mu.alloc(0);
+        for op in 0..4 {
+            let outcome = catch_unwind(AssertUnwindSafe(|| match op {
+                0 => v.push(Some(zero)),
+                1 => v.insert(0, Some(zero)),
+                2 => v.set(0, Some(zero)),
+                _ => v.extend([None, Some(zero)]),
+            }));
+            assert!(outcome.is_err(), "op {op} panicked");
+            assert_eq!(v.len(), 1, "op {op}: unchanged");
+            assert_eq!(v.get(0, &mu).flatten().map(|x| *x), Some(1), "op {op}: unchanged");
+        }
+    }
+}
