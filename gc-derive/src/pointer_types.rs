@@ -13,7 +13,8 @@
 //
 // - `Member`, `NonNullMember`: a slot; their `trace` reports it.
 // - `GcVec`, `GcMap`, `GcIdMap`: collections of slots; their `trace` reports every element.
-// - `GcValueVec`: a collection of values; its `trace` reports every slot of every element.
+// - `GcValueVec`, `GcValueMap`: collections of values; their `trace` reports every slot of every
+//   value.
 // - `GcWeakMap`: a weak map; its `trace` reports each value whose key the marking reaches.
 // - `Gc`: a local. It does not implement `Trace` and cannot be kept in the heap, so the user
 //   who stores one in a field gets "does not implement `Trace`"; the skip that would silence
@@ -38,6 +39,6 @@
 /// can become an identifier (a path in the runtime's test) or a string (in `symbol.rs`).
 macro_rules! gc_pointer_types {
     ($then:ident) => {
-        $then! { Gc, Member, NonNullMember, GcVec, GcValueVec, GcMap, GcIdMap, GcWeakMap }
+        $then! { Gc, Member, NonNullMember, GcVec, GcValueVec, GcMap, GcValueMap, GcIdMap, GcWeakMap }
     };
 }

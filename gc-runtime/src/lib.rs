@@ -154,7 +154,7 @@ pub use crate::{
     checkmark::CheckmarkFailure,
     clock::Phase,
     collections::{
-        GcIdMap, GcMap, GcValueVec, GcValueVecIter, GcVec, GcVecIter, GcWeakMap, HeapValue, IndexOutOfRange,
+        GcIdMap, GcMap, GcValueMap, GcValueVec, GcValueVecIter, GcVec, GcVecIter, GcWeakMap, HeapValue, IndexOutOfRange,
     },
     config::{BarrierKind, Config, ConfigError, Mode, Setting},
     gc::Gc,

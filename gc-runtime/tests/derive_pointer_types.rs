@@ -20,7 +20,7 @@
 
 use std::collections::BTreeSet;
 
-use gc_runtime::{GcIdMap, GcMap, GcValueVec, GcVec, GcWeakMap, Member, NonNullMember, Root, Trace, Weak};
+use gc_runtime::{GcIdMap, GcMap, GcValueMap, GcValueVec, GcVec, GcWeakMap, Member, NonNullMember, Root, Trace, Weak};
 
 include!("../../gc-derive/src/pointer_types.rs");
 
@@ -59,7 +59,7 @@ const DERIVE_LIST: &[&str] = gc_pointer_types!(names);
 ///   so that `#[trace(skip)]` does not silence the "does not implement `Trace`" error that
 ///   storing one gets.
 const FOUND_THROUGH_TRACE: &[&str] =
-    &["Gc", "Member", "NonNullMember", "GcVec", "GcValueVec", "GcMap", "GcIdMap", "GcWeakMap"];
+    &["Gc", "Member", "NonNullMember", "GcVec", "GcValueVec", "GcMap", "GcValueMap", "GcIdMap", "GcWeakMap"];
 
 /// Exported types that point into the heap, but whose pointer the collector does not find
 /// through `Trace`, so that skipping a field of one changes nothing:
@@ -167,6 +167,7 @@ const _: () = {
     assert!(<NonNullMember<u8> as Trace>::NEEDS_TRACE);
     assert!(<GcVec<u8> as Trace>::NEEDS_TRACE);
     assert!(<GcValueVec<Member<u8>> as Trace>::NEEDS_TRACE);
+    assert!(<GcValueMap<u8, Member<u8>> as Trace>::NEEDS_TRACE);
     assert!(<GcMap<u8, u8> as Trace>::NEEDS_TRACE);
     assert!(<GcIdMap<u8, u8> as Trace>::NEEDS_TRACE);
     assert!(<GcWeakMap<u8, u8> as Trace>::NEEDS_TRACE);

@@ -16,16 +16,28 @@
 //!
 //! # How a collection uses it
 //!
-//! A [`GcValueVec`](super::GcValueVec) makes each element with [`HeapValue::empty`], arms its
-//! slots (as allocation arms an object's: see `collections/mod.rs`, "Armed and unarmed
-//! collections") and stores the value into it before the element joins the vector; after
-//! that, the element moves only with the vector's write lock held (growth, shifting), which no
-//! reader and no marker can see part way. A removed element's slots are emptied through the
-//! barrier under that lock (the deletion barriers shade what they held) before it is dropped.
+//! A [`GcValueVec`](super::GcValueVec) or [`GcValueMap`](super::GcValueMap) makes each element
+//! with [`HeapValue::empty`], arms its slots (as allocation arms an object's: see
+//! `collections/mod.rs`, "Armed and unarmed collections") and stores the value into it before
+//! the element joins the collection (`new_element`, below); after that, the element moves only
+//! with the collection's write lock held (growth, shifting, rehashing), which no reader and no
+//! marker can see part way. A removed or replaced element's slots are emptied through the
+//! barrier under that lock (`empty_slots`: the deletion barriers shade what they held) before
+//! it is dropped.
 
-use crate::{gc::Gc, member::Member, mutator::Mutator, object::Trace};
+use crate::{
+    barrier,
+    gc::Gc,
+    member::Member,
+    mutator::Mutator,
+    object::{Header, Trace, TraceSink, Tracer},
+    primitive::sync::atomic::{AtomicBool, AtomicPtr, Ordering},
+    slot,
+    thread_state::user_code,
+};
 
-/// A value type held by value in a [`GcValueVec`](crate::GcValueVec): its heap form, whose GC
+/// A value type held by value in a [`GcValueVec`](crate::GcValueVec) or a
+/// [`GcValueMap`](crate::GcValueMap): its heap form, whose GC
 /// pointers live in slots ([`Member`]s) reported by its [`Trace`] impl, and the local form that
 /// running code reads and writes ([`HeapValue::Local`]).
 ///
@@ -36,6 +48,15 @@ use crate::{gc::Gc, member::Member, mutator::Mutator, object::Trace};
 ///
 /// A value that reads something other than what was stored is the impl's own bug, not a
 /// memory-safety one: slots keep every pointer they hold alive, whatever the impl does.
+///
+/// # No collections inside a value
+///
+/// A value may hold slots, plain data, boxes and options of them — but not a GC collection
+/// (`GcVec`, `GcMap`, `GcIdMap`, `GcWeakMap`, `GcValueVec`, `GcValueMap`): storing such a value
+/// panics, and the collection is left unchanged. The marker scans a large collection a chunk
+/// per visit and keeps its place in a cursor, which a collection can only do for itself, not
+/// for another collection hidden in one of its elements. A dynamic language's nested array is
+/// an object of its own anyway: hold a `Member` to it in the value.
 ///
 /// ```
 /// use std::sync::atomic::{AtomicU64, Ordering};
@@ -149,5 +170,113 @@ impl<T: ?Sized + 'static> HeapValue for Member<T> {
     #[inline]
     fn store(&self, value: Option<Gc<'_, T>>) {
         self.set(value);
+    }
+}
+
+/// A new element holding `value`: made, armed, then written, before it joins a collection.
+/// `what` names the storing method, for the panic if `H` holds a GC collection.
+pub(super) fn new_element<H: HeapValue>(value: H::Local<'_>, what: &'static str) -> H {
+    /// Arms each slot, as allocation arms a new object's (the element is about to live in an
+    /// armed collection, inside the heap, and nothing has stored into it yet), and counts the
+    /// collections inside the element, which it leaves unarmed.
+    struct Arm {
+        collections: usize,
+    }
+    impl TraceSink for Arm {
+        fn visit_slot(&mut self, slot: &AtomicPtr<Header>) {
+            debug_assert_eq!(slot.load(Ordering::Relaxed).addr(), slot::UNARMED_ADDR, "a new element's slot was armed");
+            // Relaxed: the element is not published yet; it joins its collection under a lock.
+            slot.store(std::ptr::null_mut(), Ordering::Relaxed);
+        }
+
+        fn visit_armed_flag(&mut self, _flag: &AtomicBool) {
+            self.collections += 1;
+        }
+
+        fn visit_locked(&mut self) {
+            debug_assert!(false, "a collection inside a new element was locked");
+        }
+    }
+    let element = H::empty();
+    if H::NEEDS_TRACE {
+        let mut arm = Arm { collections: 0 };
+        element.trace(&mut Tracer::new(&mut arm));
+        if arm.collections > 0 {
+            holds_a_collection(what, std::any::type_name::<H>());
+        }
+    }
+    element.store(value);
+    element
+}
+
+/// The refusal of a value type that holds a GC collection: see [`HeapValue`], "No collections
+/// inside a value".
+#[cold]
+#[inline(never)]
+fn holds_a_collection(what: &str, value_type: &str) -> ! {
+    panic!(
+        "{what}: the value type `{value_type}` holds a GC collection (a GcVec, GcMap, GcIdMap, \
+         GcWeakMap, GcValueVec or GcValueMap), which a value in a collection cannot hold; put \
+         that collection in an object of its own and hold a `Member` to the object in the value"
+    )
+}
+
+/// The value of an element that has just left its collection (under the write lock), then its
+/// slots emptied through the barrier — also if `load` panics, so a deletion barrier never misses
+/// the pointers of an element that left.
+pub(super) fn load_leaving<'m, H: HeapValue>(element: &H, mu: &'m Mutator) -> H::Local<'m> {
+    struct EmptyAfter<'a, H: HeapValue>(&'a H);
+    impl<H: HeapValue> Drop for EmptyAfter<'_, H> {
+        fn drop(&mut self) {
+            empty_slots(self.0);
+        }
+    }
+    let _empty_after = EmptyAfter(element);
+    let _user_code = user_code::Guard::enter();
+    element.load(mu)
+}
+
+/// Empty every slot `element` reports, through the barrier (the deletion barriers shade what
+/// they held): the element is leaving its collection, under the write lock.
+pub(super) fn empty_slots<H: HeapValue>(element: &H) {
+    struct Empty;
+    impl TraceSink for Empty {
+        fn visit_slot(&mut self, slot: &AtomicPtr<Header>) {
+            barrier::clear_member(slot);
+        }
+
+        fn visit_armed_flag(&mut self, _flag: &AtomicBool) {}
+
+        fn visit_locked(&mut self) {
+            // A collection inside the element is reached only through the element, which is
+            // ours alone now (its collection is write-locked and hands out no references to
+            // its elements), so its lock is free.
+            debug_assert!(false, "a collection inside a removed element was locked");
+        }
+    }
+    if H::NEEDS_TRACE {
+        element.trace(&mut Tracer::new(&mut Empty));
+    }
+}
+
+/// Store every slot `element` reports back through the barrier, which shades its referent
+/// while marking runs (as `Member::reshade` does): for the entries of a table that rehashed
+/// while the marker's scan of it was part way through, under the write lock.
+pub(super) fn reshade_slots<H: HeapValue>(element: &H) {
+    struct Reshade;
+    impl TraceSink for Reshade {
+        fn visit_slot(&mut self, slot: &AtomicPtr<Header>) {
+            barrier::write_member(slot, slot.load(Ordering::Relaxed));
+        }
+
+        fn visit_armed_flag(&mut self, _flag: &AtomicBool) {}
+
+        fn visit_locked(&mut self) {
+            // As in `empty_slots`: the element's collection is write-locked, so is nothing in it.
+            debug_assert!(false, "a collection inside an element was locked");
+        }
+    }
+    if H::NEEDS_TRACE {
+        element.trace(&mut Tracer::new(&mut Reshade));
     }
 }

@@ -2,9 +2,10 @@
 //! containers of GC pointers that live inside heap objects and are shared by every thread that
 //! can reach them. (The weak map's ephemeron semantics are in `weak_map.rs`; everything below
 //! holds for it too, except that its key is not a slot and its removals do not shade: see
-//! `weak_map.rs`, point 4.) [`GcValueVec`] holds whole values instead of single pointers — any
-//! [`HeapValue`], a type with its pointers in slots and its plain data in atomics — under the
-//! same rules, element by element (`value_vec.rs`, `heap_value.rs`).
+//! `weak_map.rs`, point 4.) [`GcValueVec`] and [`GcValueMap`] hold whole values instead of
+//! single pointers — any [`HeapValue`], a type with its pointers in slots and its plain data in
+//! atomics — under the same rules, element by element (`value_vec.rs`, `value_map.rs`,
+//! `heap_value.rs`).
 //!
 //! # Shape
 //!
@@ -22,8 +23,8 @@
 //! | operation | lock | barrier |
 //! |---|---|---|
 //! | `GcVec` reads: `get`, `len`, `last`, `contains`, iteration step | none: the epoch is pinned (`shared_slice.rs`) | none (a load) |
-//! | `GcValueVec` reads (`HeapValue::load` runs under the lock) | read | none (loads) |
-//! | `GcValueVec` push, insert, `set` | write, after the element is written outside it | `HeapValue::store` on the new element |
+//! | `GcValueVec`, `GcValueMap` reads (`HeapValue::load` runs under the lock) | read | none (loads) |
+//! | `GcValueVec` push, insert, `set`; `GcValueMap::insert` | write, after the value is written outside it | `HeapValue::store` on the new value; a replaced one's slots emptied |
 //! | map reads: `get`, `len`, `contains_key`, iteration step | read | none (a load) |
 //! | `GcVec::set`, insert over an existing key | read | `Member::set`: shades per the cycle's barrier |
 //! | push, insert of a new key | write | new slot: `Member::set` on an empty armed slot |
@@ -142,6 +143,7 @@ mod slots;
 #[cfg(test)]
 mod tests;
 
+mod value_map;
 mod value_vec;
 mod vec;
 mod weak_map;
@@ -151,6 +153,7 @@ pub use self::{
     heap_value::HeapValue,
     id_map::GcIdMap,
     map::GcMap,
+    value_map::GcValueMap,
     value_vec::{GcValueVec, GcValueVecIter},
     vec::{GcVec, GcVecIter},
     weak_map::GcWeakMap,

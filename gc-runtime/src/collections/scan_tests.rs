@@ -13,7 +13,7 @@ use crate::{
     grey_queue::GreyQueue,
     marker::MarkWorker,
     object::{mark, scan_cursor::SCAN_CHUNK, MarkVisitor, ObjPtr, Tracer},
-    test_support, Gc, GcIdMap, GcMap, GcVec, Trace,
+    test_support, Gc, GcIdMap, GcMap, GcValueMap, GcValueVec, GcVec, Member, Trace,
 };
 
 const KINDS: [BarrierKind; 3] = [BarrierKind::Dijkstra, BarrierKind::Yuasa, BarrierKind::Hybrid];
@@ -159,6 +159,62 @@ fn a_map_rehashed_between_two_visits_loses_no_value() {
         // Dijkstra and the hybrid; under Yuasa it would be allocated black in a real cycle.)
         let old = |e: Gc<'_, u32>| *e != u32::MAX;
         let unmarked = m.values(&mu).into_iter().filter(|&e| old(e) && !marked(e)).count();
+        drop(off);
+        assert_eq!(unmarked, 0, "{kind:?}");
+    }
+}
+
+/// As `a_vector_shifted_between_two_visits_loses_no_element`, for a vector of values.
+#[test]
+fn a_value_vector_shifted_between_two_visits_loses_no_element() {
+    let _s = test_support::serial();
+    let mu = crate::attach();
+    for kind in KINDS {
+        let v = mu.alloc(GcValueVec::<Member<u32>>::new());
+        v.extend((0..3 * SCAN_CHUNK as u32).map(|i| Some(mu.alloc(i))));
+        clock::force(Phase::Mark, kind);
+        let off = PhaseOff;
+        let mut marker = MarkVisitor::new(clock::mark_epoch());
+        assert!(visit(&*v, &mut marker));
+        let _ = v.remove(0, &mu);
+        let _ = v.remove(SCAN_CHUNK / 2, &mu);
+        v.insert(3, Some(mu.alloc(u32::MAX)));
+        assert!(visit(&*v, &mut marker));
+        let _ = v.remove(SCAN_CHUNK + 1, &mu);
+        let _ = v.remove(0, &mu);
+        finish(&*v, &mut marker);
+        let values = v.to_vec(&mu).into_iter().flatten();
+        let unmarked: Vec<u32> = values.filter(|&e| !marked(e)).map(|e| *e).collect();
+        drop(off);
+        let expected: Vec<u32> = if kind.shades_new() { vec![] } else { vec![u32::MAX] };
+        assert_eq!(unmarked, expected, "{kind:?}");
+    }
+}
+
+/// As `a_map_rehashed_between_two_visits_loses_no_value`, for a map of values.
+#[test]
+fn a_value_map_rehashed_between_two_visits_loses_no_value() {
+    let _s = test_support::serial();
+    let mu = crate::attach();
+    for kind in KINDS {
+        let m = mu.alloc(GcValueMap::<u32, Member<u32>>::new());
+        fill_to_capacity(
+            || m.table_shape(),
+            |i| {
+                m.insert(i, Some(mu.alloc(i)));
+            },
+        );
+        clock::force(Phase::Mark, kind);
+        let off = PhaseOff;
+        let mut marker = MarkVisitor::new(clock::mark_epoch());
+        assert!(visit(&*m, &mut marker));
+        let buckets = m.table_shape().2;
+        m.insert(u32::MAX, Some(mu.alloc(u32::MAX))); // rehashes: entries change buckets
+        assert!(m.table_shape().2 > buckets, "the insertion grew the table");
+        finish(&*m, &mut marker);
+        let old = |e: Gc<'_, u32>| *e != u32::MAX;
+        let values = m.values(&mu).into_iter().flatten();
+        let unmarked = values.filter(|&e| old(e) && !marked(e)).count();
         drop(off);
         assert_eq!(unmarked, 0, "{kind:?}");
     }

@@ -10,7 +10,8 @@ use crate::{
     object::{mark, Header, TraceSink, Tracer},
     primitive::sync::atomic::{AtomicBool, AtomicPtr},
     runtime::Runtime,
-    test_support, thread_state, Gc, GcIdMap, GcMap, GcValueVec, GcVec, GcWeakMap, HeapValue, Member, Mutator, Trace,
+    test_support, thread_state, Gc, GcIdMap, GcMap, GcValueMap, GcValueVec, GcVec, GcWeakMap, HeapValue, Member,
+    Mutator, Trace,
 };
 
 #[derive(Trace)]
@@ -19,10 +20,11 @@ struct Obj {
     m: GcMap<u32, Obj>,
     i: GcIdMap<Obj, Obj>,
     w: GcValueVec<Pair>,
+    x: GcValueMap<u32, Pair>,
 }
 
 fn obj(mu: &Mutator) -> Gc<'_, Obj> {
-    mu.alloc(Obj { v: GcVec::new(), m: GcMap::new(), i: GcIdMap::new(), w: GcValueVec::new() })
+    mu.alloc(Obj { v: GcVec::new(), m: GcMap::new(), i: GcIdMap::new(), w: GcValueVec::new(), x: GcValueMap::new() })
 }
 
 /// A value with two slots, both set to the one pointer stored: a removal must empty (and so
@@ -97,8 +99,8 @@ impl Drop for PhaseOff {
 type Op = fn(&Mutator, Gc<'_, Obj>, Gc<'_, Obj>, Gc<'_, Obj>);
 
 /// `(name, removes or overwrites old, stores new, op(mu, container, old, new))`; before each
-/// op, `old` is in the container's vector (index 0), map (key 1), id map (key and value) and
-/// value vector (index 0, both slots).
+/// op, `old` is in the container's vector (index 0), map (key 1), id map (key and value),
+/// value vector (index 0, both slots) and value map (key 1, both slots).
 const CASES: &[(&str, bool, bool, Op)] = &[
     ("GcVec::pop", true, false, |mu, c, _, _| {
         let _ = c.v.pop(mu);
@@ -145,6 +147,16 @@ const CASES: &[(&str, bool, bool, Op)] = &[
     ("GcValueVec::push", false, true, |_, c, _, new| c.w.push(Some(new))),
     ("GcValueVec::insert", false, true, |_, c, _, new| c.w.insert(0, Some(new))),
     ("GcValueVec::extend", false, true, |_, c, _, new| c.w.extend([Some(new)])),
+    ("GcValueMap::insert over a key", true, true, |_, c, _, new| {
+        let _ = c.x.insert(1, Some(new));
+    }),
+    ("GcValueMap::insert of a new key", false, true, |_, c, _, new| {
+        let _ = c.x.insert(2, Some(new));
+    }),
+    ("GcValueMap::remove", true, false, |mu, c, _, _| {
+        let _ = c.x.remove(&1, mu);
+    }),
+    ("GcValueMap::clear", true, false, |_, c, _, _| c.x.clear()),
 ];
 
 #[test]
@@ -158,6 +170,7 @@ fn every_store_and_removal_shades_what_the_barrier_promises() {
             c.m.insert(1, old);
             c.i.insert(old, old);
             c.w.push(Some(old));
+            c.x.insert(1, Some(old));
             assert!(!marked(c) && !marked(old) && !marked(new), "objects are white outside a marking");
             // Pretend a cycle started: barrier on.
             clock::force(Phase::Mark, kind);

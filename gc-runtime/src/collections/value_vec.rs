@@ -9,7 +9,8 @@
 //! the collections' header (`collections/mod.rs`) with whole values where a `GcVec` has single
 //! slots, and the same argument holds element by element:
 //!
-//! - **Stores.** A new element is made ([`HeapValue::empty`]), armed, and written
+//! - **Stores.** A new element is made ([`HeapValue::empty`]), armed (a value type that holds a
+//!   GC collection is refused here: see [`HeapValue`], "No collections inside a value"), and written
 //!   ([`HeapValue::store`], which runs the write barrier on each pointer) *before* it joins the
 //!   vector, with no lock held — so no user code runs under the write lock on the way in — and
 //!   then pushed, inserted, or swapped into place (`set`) under the write lock. The write lock
@@ -30,23 +31,22 @@
 //!
 //! User code under the lock is `HeapValue::load` (shared for `get`, exclusive for `pop` and
 //! `remove`, which read the element they take out) and the elements' `Trace`; neither may use
-//! the same vector.
+//! the same vector. `load` runs marked as user code under a collection's lock, as a map key's
+//! `Eq` does (`thread_state/user_code.rs`): a safepoint there does nothing and `collect`
+//! panics, so it cannot park the thread while a writer waits for the lock.
 
 use std::fmt;
 
 use super::{
     error::IndexOutOfRange,
-    heap_value::HeapValue,
+    heap_value::{empty_slots, load_leaving, new_element, HeapValue},
     slots::{read_for_trace, Armed},
 };
 use crate::{
-    barrier,
     mutator::Mutator,
-    object::{Header, ScanCursor, Trace, TraceSink, Tracer},
-    primitive::sync::{
-        atomic::{AtomicBool, AtomicPtr},
-        RwLock,
-    },
+    object::{ScanCursor, Trace, Tracer},
+    primitive::sync::RwLock,
+    thread_state::user_code,
 };
 
 const NAME: &str = "GcValueVec";
@@ -167,7 +167,7 @@ impl<H: HeapValue> GcValueVec<H> {
     /// ```
     pub fn push(&self, value: H::Local<'_>) {
         self.armed.check("GcValueVec::push", NAME);
-        let element = new_element::<H>(value);
+        let element = new_element::<H>(value, "GcValueVec::push");
         self.values.write().push(element);
     }
 
@@ -189,7 +189,7 @@ impl<H: HeapValue> GcValueVec<H> {
     /// ```
     pub fn extend<'g>(&self, values: impl IntoIterator<Item = H::Local<'g>>) {
         self.armed.check("GcValueVec::extend", NAME);
-        let elements: Vec<H> = values.into_iter().map(new_element::<H>).collect();
+        let elements: Vec<H> = values.into_iter().map(|v| new_element::<H>(v, "GcValueVec::extend")).collect();
         self.values.write().extend(elements);
     }
 
@@ -207,10 +207,12 @@ impl<H: HeapValue> GcValueVec<H> {
     /// assert!(v.pop(&mu).is_none());
     /// ```
     pub fn pop<'m>(&self, mu: &'m Mutator) -> Option<H::Local<'m>> {
-        let (value, removed) = {
+        // Declared before the guard, so the element is dropped after the lock is released, also
+        // when `load` panics.
+        let mut removed = None;
+        let value = {
             let mut values = self.values.write();
-            let removed = values.pop()?;
-            (load_leaving(&removed, mu), removed)
+            load_leaving(removed.insert(values.pop()?), mu)
         };
         drop(removed);
         Some(value)
@@ -228,6 +230,7 @@ impl<H: HeapValue> GcValueVec<H> {
     /// assert!(v.get(1, &mu).is_none());
     /// ```
     pub fn get<'m>(&self, index: usize, mu: &'m Mutator) -> Option<H::Local<'m>> {
+        let _user_code = user_code::Guard::enter();
         self.values.read().get(index).map(|element| element.load(mu))
     }
 
@@ -243,6 +246,7 @@ impl<H: HeapValue> GcValueVec<H> {
     /// assert!(v.last(&mu).unwrap().is_none());
     /// ```
     pub fn last<'m>(&self, mu: &'m Mutator) -> Option<H::Local<'m>> {
+        let _user_code = user_code::Guard::enter();
         self.values.read().last().map(|element| element.load(mu))
     }
 
@@ -287,7 +291,7 @@ impl<H: HeapValue> GcValueVec<H> {
     /// ```
     pub fn try_set(&self, index: usize, value: H::Local<'_>) -> Result<(), IndexOutOfRange> {
         self.armed.check("GcValueVec::set", NAME);
-        let mut element = new_element::<H>(value);
+        let mut element = new_element::<H>(value, "GcValueVec::set");
         let mut values = self.values.write();
         let len = values.len();
         let Some(place) = values.get_mut(index) else {
@@ -344,7 +348,7 @@ impl<H: HeapValue> GcValueVec<H> {
     /// ```
     pub fn try_insert(&self, index: usize, value: H::Local<'_>) -> Result<(), IndexOutOfRange> {
         self.armed.check("GcValueVec::insert", NAME);
-        let element = new_element::<H>(value);
+        let element = new_element::<H>(value, "GcValueVec::insert");
         let mut values = self.values.write();
         let len = values.len();
         if index > len {
@@ -396,15 +400,17 @@ impl<H: HeapValue> GcValueVec<H> {
     /// assert_eq!(v.try_remove(0, &mu).unwrap_err(), IndexOutOfRange { index: 0, len: 0 });
     /// ```
     pub fn try_remove<'m>(&self, index: usize, mu: &'m Mutator) -> Result<H::Local<'m>, IndexOutOfRange> {
-        let (value, removed) = {
+        // Declared before the guard: dropped after the lock is released, also when `load` panics.
+        let mut removed = None;
+        let value = {
             let mut values = self.values.write();
             let len = values.len();
             if index >= len {
                 return Err(IndexOutOfRange { index, len });
             }
-            let removed = values.remove(index);
+            let element = removed.insert(values.remove(index));
             self.cursor.removed(index);
-            (load_leaving(&removed, mu), removed)
+            load_leaving(element, mu)
         };
         drop(removed);
         Ok(value)
@@ -484,6 +490,7 @@ impl<H: HeapValue> GcValueVec<H> {
     /// assert_eq!(copy.iter().map(|x| **x.as_ref().unwrap()).collect::<Vec<_>>(), [1, 2, 3]);
     /// ```
     pub fn to_vec<'m>(&self, mu: &'m Mutator) -> Vec<H::Local<'m>> {
+        let _user_code = user_code::Guard::enter();
         self.values.read().iter().map(|element| element.load(mu)).collect()
     }
 }
@@ -499,55 +506,6 @@ impl<H: HeapValue> GcValueVec<H> {
 impl<H: HeapValue> Default for GcValueVec<H> {
     fn default() -> Self {
         GcValueVec::new()
-    }
-}
-
-/// A new element holding `value`: made, armed, then written, before it joins a vector.
-fn new_element<H: HeapValue>(value: H::Local<'_>) -> H {
-    let element = H::empty();
-    if H::NEEDS_TRACE {
-        // Arm its slots, as allocation arms a new object's: the element is about to live in an
-        // armed collection, inside the heap, and nothing has stored into it yet.
-        element.trace(&mut Tracer::arming());
-    }
-    element.store(value);
-    element
-}
-
-/// The value of an element that has just left its vector (under the write lock), then its
-/// slots emptied through the barrier — also if `load` panics, so a deletion barrier never misses
-/// the pointers of an element that left.
-fn load_leaving<'m, H: HeapValue>(element: &H, mu: &'m Mutator) -> H::Local<'m> {
-    struct EmptyAfter<'a, H: HeapValue>(&'a H);
-    impl<H: HeapValue> Drop for EmptyAfter<'_, H> {
-        fn drop(&mut self) {
-            empty_slots(self.0);
-        }
-    }
-    let _empty_after = EmptyAfter(element);
-    element.load(mu)
-}
-
-/// Empty every slot `element` reports, through the barrier (the deletion barriers shade what
-/// they held): the element is leaving its vector, under the write lock.
-fn empty_slots<H: HeapValue>(element: &H) {
-    struct Empty;
-    impl TraceSink for Empty {
-        fn visit_slot(&mut self, slot: &AtomicPtr<Header>) {
-            barrier::clear_member(slot);
-        }
-
-        fn visit_armed_flag(&mut self, _flag: &AtomicBool) {}
-
-        fn visit_locked(&mut self) {
-            // A collection inside the element is reached only through the element, which is
-            // ours alone now (the vector is write-locked and hands out no references to its
-            // elements), so its lock is free.
-            debug_assert!(false, "a collection inside a removed element was locked");
-        }
-    }
-    if H::NEEDS_TRACE {
-        element.trace(&mut Tracer::new(&mut Empty));
     }
 }
 
@@ -636,20 +594,20 @@ mod tests {
         test_support, GcVec, Trace,
     };
 
-    /// A number and two slots, the second a nested vector's: an element with more than one
-    /// slot, and a collection inside an element.
+    /// A number and two slots, the second boxed: an element with more than one slot, one of
+    /// them outside the element's own bytes.
     #[derive(Trace)]
     struct Entry {
         n: AtomicU64,
         obj: Member<u32>,
-        more: GcVec<u32>,
+        more: Box<Member<u32>>,
     }
 
     impl HeapValue for Entry {
         type Local<'m> = (u64, Option<Gc<'m, u32>>);
 
         fn empty() -> Entry {
-            Entry { n: AtomicU64::new(0), obj: Member::new(), more: GcVec::new() }
+            Entry { n: AtomicU64::new(0), obj: Member::new(), more: Box::new(Member::new()) }
         }
 
         fn load<'m>(&self, mu: &'m Mutator) -> (u64, Option<Gc<'m, u32>>) {
@@ -662,10 +620,8 @@ mod tests {
         fn store(&self, (n, obj): (u64, Option<Gc<'_, u32>>)) {
             self.n.store(n, Ordering::Relaxed);
             self.obj.set(obj);
-            if let Some(o) = obj {
-                // The nested vector was armed with the element: it accepts the pointer.
-                self.more.push(o);
-            }
+            // The boxed slot was armed with the element: it accepts the pointer.
+            self.more.set(obj);
         }
     }
 
@@ -679,14 +635,46 @@ mod tests {
         let v = mu.alloc(GcValueVec::<Entry>::new());
         v.extend((0..3).map(|i| (i, Some(mu.alloc(i as u32)))));
         v.push((9, None));
-        // Per element: the vector's own flag is one; each element reports its slot, its nested
-        // vector's flag, and that vector's one element (none for the last).
+        // The vector's own flag, then both slots of each element.
         let c = count(&*v);
-        assert_eq!((c.flags, c.slots, c.locked), (1 + 4, 3 * 2 + 1, 0));
+        assert_eq!((c.flags, c.slots, c.locked), (1, 4 * 2, 0));
         let writer = v.write_lock_for_test();
         let c = count(&*v);
         assert_eq!((c.flags, c.slots, c.locked), (1, 0, 1), "flag reported, lock reported, no slot");
         drop(writer);
+    }
+
+    /// A value type with a collection inside is refused by every storing method, before
+    /// anything joins the vector (see `HeapValue`, "No collections inside a value").
+    #[test]
+    fn a_value_holding_a_collection_is_refused() {
+        #[derive(Trace)]
+        struct Nest(Option<Box<GcVec<u8>>>);
+        impl HeapValue for Nest {
+            type Local<'m> = ();
+            fn empty() -> Nest {
+                Nest(Some(Box::new(GcVec::new())))
+            }
+            fn load(&self, _: &Mutator) {}
+            fn store(&self, (): ()) {}
+        }
+        let _s = test_support::serial();
+        let mu = crate::attach();
+        let v = mu.alloc(GcValueVec::<Nest>::new());
+        let refusals: [(&str, &dyn Fn()); 4] = [
+            ("push", &|| v.push(())),
+            ("extend", &|| v.extend([()])),
+            ("insert", &|| v.insert(0, ())),
+            ("set", &|| v.set(0, ())),
+        ];
+        for (name, store) in refusals {
+            let err = catch_unwind(AssertUnwindSafe(store)).expect_err("refused");
+            let message = err.downcast::<String>().expect("a formatted message");
+            assert!(message.starts_with(&format!("GcValueVec::{name}: the value type `")), "{message}");
+            assert!(message.contains("holds a GC collection"), "{message}");
+            assert!(message.contains("hold a `Member` to the object in the value"), "{message}");
+            assert!(v.is_empty(), "{name}: nothing joined");
+        }
     }
 
     #[test]

@@ -1,8 +1,8 @@
-//! `GcValueVec`: a vector of values — numbers, `nil` and objects in one element type, the way
-//! a dynamic language's array holds them. Every method with mixed values, the unarmed vector's
-//! refusals, contents that survive cycles and removed objects that are freed, and concurrent use
-//! (two writers, two readers, cycles back to back, checkmark on) under each barrier and in
-//! stop-the-world mode.
+//! `GcValueVec` and `GcValueMap`: collections of values — numbers, `nil` and objects in one
+//! value type, the way a dynamic language's arrays and objects hold them. Every method with
+//! mixed values, the unarmed collections' refusals, contents that survive cycles and removed
+//! objects that are freed, and concurrent use (two writers, two readers, cycles back to back,
+//! checkmark on) under each barrier and in stop-the-world mode.
 //!
 //! Each element is a `Cell`: a word (a number, `nil`, or an object's id with a tag) and a slot.
 //! Reading one checks that its word and its slot agree (an object cell's slot holds the object
@@ -21,7 +21,7 @@ use std::{
 mod common;
 
 use common::{panic_message, DropProbe, Ledger, Rng};
-use gc_runtime::{Gc, GcValueVec, HeapValue, IndexOutOfRange, Member, Mutator, Root, Trace};
+use gc_runtime::{Gc, GcValueMap, GcValueVec, HeapValue, IndexOutOfRange, Member, Mutator, Root, Trace};
 
 const MAGIC: u64 = 0x9E37_79B9_7F4A_7C15;
 
@@ -139,10 +139,11 @@ impl HeapValue for Cell {
 #[derive(Trace)]
 struct Holder {
     values: GcValueVec<Cell>,
+    fields: GcValueMap<u32, Cell>,
 }
 
 fn holder(mu: &Mutator) -> Gc<'_, Holder> {
-    mu.alloc(Holder { values: GcValueVec::new() })
+    mu.alloc(Holder { values: GcValueVec::new(), fields: GcValueMap::new() })
 }
 
 /// The vector of one of the holders.
@@ -150,13 +151,23 @@ fn vector<'m>(roots: &[Root<Holder>; 2], mu: &'m Mutator, side: usize) -> &'m Gc
     &roots[side].get(mu).into_ref().values
 }
 
+/// The map of one of the holders.
+fn fields<'m>(roots: &[Root<Holder>; 2], mu: &'m Mutator, side: usize) -> &'m GcValueMap<u32, Cell> {
+    &roots[side].get(mu).into_ref().fields
+}
+
 fn keys(values: &[Value<'_>]) -> Vec<(u8, u64)> {
     values.iter().map(|v| v.key()).collect()
 }
 
-/// The ids of the objects in the holders' vectors (checking each on the way).
+/// The ids of the objects in the holders' vectors and maps (checking each on the way).
 fn alive<'a>(mu: &Mutator, holders: impl IntoIterator<Item = &'a Root<Holder>>) -> HashSet<u64> {
-    let values = holders.into_iter().flat_map(|h| h.get(mu).values.to_vec(mu));
+    let values = holders.into_iter().flat_map(|h| {
+        let h = h.get(mu);
+        let mut values = h.values.to_vec(mu);
+        values.extend(h.fields.values(mu));
+        values
+    });
     values.filter_map(|v| if let Value::Obj(o) = v { Some(o.check()) } else { None }).collect()
 }
 
@@ -166,7 +177,7 @@ fn every_method_with_mixed_values() {
     let ledger = Ledger::new(64);
     let mut mu = gc_runtime::attach();
     let root: Root<Holder> = {
-        let h = mu.alloc(Holder { values: GcValueVec::with_capacity(2) });
+        let h = mu.alloc(Holder { values: GcValueVec::with_capacity(2), fields: GcValueMap::new() });
         let v = &h.values;
         assert!(v.is_empty() && v.get(0, &mu).is_none() && v.last(&mu).is_none() && v.pop(&mu).is_none());
         let (a, b, c) = (elem(&ledger, &mu), elem(&ledger, &mu), elem(&ledger, &mu));
@@ -242,28 +253,29 @@ fn an_unarmed_vector_reads_as_empty_and_refuses_stores() {
     assert_eq!(panic_message(|| v.insert(1, Value::Nil)), "GcValueVec::insert: index 1 out of range for length 0");
 }
 
-/// Two writers push, insert, remove, pop, set and truncate mixed values in one vector while two
-/// readers read every index, iterate, copy and read the last value, and a fifth thread runs
-/// cycles back to back; checkmark verifies every marking. Every value read must be whole (its
-/// word and slot agree), every number must be one a writer stored, and at the end exactly the
-/// objects still in the vector are alive.
-fn concurrent_use(config: gc_runtime::Config) {
+/// The harness of the concurrent tests. Two holders, each a root: the marker scans one and
+/// everything it reaches before it gets to the other, so values moved from the second into the
+/// first while it does must not be lost (the deletion barriers' work, when the second's copy is
+/// overwritten). Two writers run `write` (one operation each time) at least `WRITES` times and
+/// until `MIN_CYCLES` cycles ran, two readers run `read` on alternate holders meanwhile, and a
+/// fifth thread runs cycles back to back, under `config` with checkmark on. Then exactly the
+/// objects still in the holders' collections must be alive, and with the roots gone, none.
+fn concurrently(
+    config: gc_runtime::Config,
+    write: impl Fn(&[Root<Holder>; 2], &Arc<Ledger>, &mut Rng, &Mutator) + Sync,
+    read: impl Fn(&[Root<Holder>; 2], usize, &Mutator) + Sync,
+) {
     const WRITES: usize = if cfg!(miri) { 100 } else { 250_000 };
     const MIN_CYCLES: u64 = if cfg!(miri) { 2 } else { 4 };
-    const CAP: usize = if cfg!(miri) { 24 } else { 3_000 };
     let _s = common::serial_only();
     let config = config.with_checkmark(true).with_gc_percent(Some(50));
     let label = format!("{config:?}");
     gc_runtime::reconfigure(config).unwrap();
     let ledger = Ledger::new(if cfg!(miri) { 10_000 } else { 1_000_000 });
-    // Two holders, each a root: the marker scans one and everything it reaches before it
-    // gets to the other, so values moved from the second into the first while it does must
-    // not be lost (the deletion barriers' work, when the second's copy is overwritten).
     let roots = {
         let mu = gc_runtime::attach();
         [holder(&mu).root(&mu), holder(&mu).root(&mu)]
     };
-
     let (writers_done, cycles, reads) = (AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0));
     let stop = AtomicBool::new(false);
     let writer = |seed: u64| {
@@ -272,42 +284,7 @@ fn concurrent_use(config: gc_runtime::Config) {
         let mut w = 0;
         while w < WRITES || cycles.load(Ordering::Relaxed) < MIN_CYCLES {
             w += 1;
-            let side = rng.below(2);
-            let v = vector(&roots, &mu, side);
-            let len = v.len();
-            let value = match rng.below(4) {
-                0 => Value::Nil,
-                // A value read from the other vector, to be stored in this one: the pattern the
-                // deletion barriers exist for (its old place may be overwritten before the
-                // marker gets there, its new one may be behind the marker).
-                3 => {
-                    let from = vector(&roots, &mu, 1 - side);
-                    from.get(rng.below(from.len().max(1)), &mu).unwrap_or(Value::Nil)
-                }
-                // Numbers a writer stores are 3 mod 7.
-                1 => Value::Number(rng.below(1 << 20) as u64 * 7 + 3),
-                _ if ledger.nearly_full(10) => Value::Nil,
-                _ => Value::Obj(elem(&ledger, &mu)),
-            };
-            match rng.below(10) {
-                0..=2 if len < CAP => v.push(value),
-                3 => {
-                    let _ = v.try_insert(rng.below(len + 1), value);
-                }
-                // Another writer may have shortened the vector since `len` was read: the `try_`
-                // forms say so instead of panicking.
-                4 if len > 0 => {
-                    let _ = v.try_remove(rng.below(len), &mu).map(Value::key);
-                }
-                5 => {
-                    let _ = v.pop(&mu).map(Value::key);
-                }
-                6 if rng.below(2000) == 0 => v.truncate(rng.below(len + 1)),
-                _ if len > 0 => {
-                    let _ = v.try_set(rng.below(len), value);
-                }
-                _ => v.push(value),
-            }
+            write(&roots, &ledger, &mut rng, &mu);
             if w % 16 == 0 {
                 mu.safepoint();
             }
@@ -316,25 +293,10 @@ fn concurrent_use(config: gc_runtime::Config) {
     };
     let reader = || {
         let mut mu = gc_runtime::attach();
-        let check = |v: Value<'_>| {
-            if let Value::Number(n) = v {
-                assert_eq!(n % 7, 3, "a number some writer stored");
-            }
-            v.key()
-        };
         let mut side = 0;
         while writers_done.load(Ordering::Relaxed) < 2 {
             side = 1 - side;
-            let v = vector(&roots, &mu, side);
-            let len = v.len();
-            for i in 0..len {
-                if let Some(value) = v.get(i, &mu) {
-                    check(value);
-                }
-            }
-            for x in v.iter(&mu).chain(v.to_vec(&mu)).chain(v.last(&mu)) {
-                check(x);
-            }
+            read(&roots, side, &mu);
             reads.fetch_add(1, Ordering::Relaxed);
             mu.safepoint();
         }
@@ -361,12 +323,12 @@ fn concurrent_use(config: gc_runtime::Config) {
         }
     });
     let (cycles, reads) = (cycles.load(Ordering::Relaxed), reads.load(Ordering::Relaxed));
-    let lengths = {
+    let sizes = {
         let mu = gc_runtime::attach();
-        [0, 1].map(|side| vector(&roots, &mu, side).len())
+        [0, 1].map(|side| (vector(&roots, &mu, side).len(), fields(&roots, &mu, side).len()))
     };
     eprintln!(
-        "{label}: {cycles} cycles, {reads} read rounds, {} objects, lengths at the end {lengths:?}",
+        "{label}: {cycles} cycles, {reads} read rounds, {} objects, sizes at the end {sizes:?}",
         ledger.created()
     );
     assert!(cycles >= MIN_CYCLES && reads > 0, "{label}: cycles ({cycles}) and reads ({reads}) ran during the writes");
@@ -377,7 +339,77 @@ fn concurrent_use(config: gc_runtime::Config) {
     drop(roots);
     mu.collect();
     mu.collect();
-    assert_eq!(ledger.total_drops(), ledger.created(), "{label}: with the root gone every object is freed");
+    assert_eq!(ledger.total_drops(), ledger.created(), "{label}: with the roots gone every object is freed");
+}
+
+/// A value for a writer to store: `nil`, a number (3 mod 7, so a reader can tell one a writer
+/// stored), a new object, or one read from the other holder (`from`), to be stored in this one:
+/// the pattern the deletion barriers exist for.
+fn any_value<'m>(
+    ledger: &Arc<Ledger>,
+    rng: &mut Rng,
+    mu: &'m Mutator,
+    from: impl FnOnce(&mut Rng) -> Option<Value<'m>>,
+) -> Value<'m> {
+    match rng.below(4) {
+        0 => Value::Nil,
+        1 => Value::Number(rng.below(1 << 20) as u64 * 7 + 3),
+        2 if !ledger.nearly_full(10) => Value::Obj(elem(ledger, mu)),
+        _ => from(rng).unwrap_or(Value::Nil),
+    }
+}
+
+/// A value a reader found: numbers must be ones a writer stored.
+fn check(v: Value<'_>) -> (u8, u64) {
+    if let Value::Number(n) = v {
+        assert_eq!(n % 7, 3, "a number some writer stored");
+    }
+    v.key()
+}
+
+/// Two writers push, insert, remove, pop, set and truncate mixed values in two vectors (moving
+/// values from one to the other) while two readers read every index, iterate, copy and read the
+/// last value (see `concurrently`). Every value read must be whole (its word and slot agree).
+fn concurrent_use(config: gc_runtime::Config) {
+    const CAP: usize = if cfg!(miri) { 24 } else { 3_000 };
+    let write = |roots: &[Root<Holder>; 2], ledger: &Arc<Ledger>, rng: &mut Rng, mu: &Mutator| {
+        let side = rng.below(2);
+        let v = vector(roots, mu, side);
+        let len = v.len();
+        let value = any_value(ledger, rng, mu, |rng| {
+            let from = vector(roots, mu, 1 - side);
+            from.get(rng.below(from.len().max(1)), mu)
+        });
+        match rng.below(10) {
+            0..=2 if len < CAP => v.push(value),
+            3 => {
+                let _ = v.try_insert(rng.below(len + 1), value);
+            }
+            // Another writer may have shortened the vector since `len` was read: the `try_`
+            // forms say so instead of panicking.
+            4 if len > 0 => {
+                let _ = v.try_remove(rng.below(len), mu).map(check);
+            }
+            5 => {
+                let _ = v.pop(mu).map(check);
+            }
+            6 if rng.below(2000) == 0 => v.truncate(rng.below(len + 1)),
+            _ if len > 0 => {
+                let _ = v.try_set(rng.below(len), value);
+            }
+            _ => v.push(value),
+        }
+    };
+    let read = |roots: &[Root<Holder>; 2], side: usize, mu: &Mutator| {
+        let v = vector(roots, mu, side);
+        for i in 0..v.len() {
+            v.get(i, mu).map(check);
+        }
+        for x in v.iter(mu).chain(v.to_vec(mu)).chain(v.last(mu)) {
+            check(x);
+        }
+    };
+    concurrently(config, write, read);
 }
 
 #[test]
@@ -398,4 +430,119 @@ fn concurrent_use_yuasa() {
 #[test]
 fn concurrent_use_hybrid() {
     concurrent_use(common::stress_configs()[3].clone());
+}
+
+#[test]
+fn map_every_method_with_mixed_values() {
+    let _s = common::serial_with_checkmark();
+    let ledger = Ledger::new(64);
+    let mut mu = gc_runtime::attach();
+    let root: Root<Holder> = {
+        let h = holder(&mu);
+        let m = &h.fields;
+        assert!(m.is_empty() && m.get(&0, &mu).is_none() && m.remove(&0, &mu).is_none());
+        let (a, b) = (elem(&ledger, &mu), elem(&ledger, &mu));
+        assert!(!m.insert(1, Value::Number(7)));
+        assert!(!m.insert(2, Value::Obj(a)));
+        assert!(!m.insert(3, Value::Nil));
+        assert!(m.insert(1, Value::Obj(b)), "replaces the number");
+        assert!(m.insert(2, Value::Number(8)), "replaces the object");
+        assert_eq!(m.len(), 3);
+        assert!(m.contains_key(&3) && !m.contains_key(&4));
+        assert_eq!(m.get(&1, &mu).map(Value::key), Some((2, 1)));
+        let mut entries: Vec<(u32, (u8, u64))> = m.entries(&mu).into_iter().map(|(k, v)| (k, v.key())).collect();
+        entries.sort();
+        assert_eq!(entries, [(1, (2, 1)), (2, (1, 8)), (3, (0, 0))]);
+        let mut keys = m.keys();
+        keys.sort();
+        assert_eq!(keys, [1, 2, 3]);
+        assert_eq!(m.values(&mu).len(), 3);
+        let mut seen = 0;
+        m.for_each(&mu, |_, v| seen += usize::from(v.key().0 == 2));
+        assert_eq!(seen, 1);
+        assert_eq!(m.remove(&3, &mu).map(Value::key), Some((0, 0)));
+        assert_eq!(format!("{m:?}"), "GcValueMap { len: 2, .. }");
+        h.root(&mu)
+    };
+    // `a` left the map; `b` is in it.
+    mu.collect();
+    mu.collect();
+    ledger.check_exactly(&alive(&mu, [&root]));
+    assert_eq!(alive(&mu, [&root]), HashSet::from([1]));
+    root.get(&mu).fields.clear();
+    assert!(root.get(&mu).fields.is_empty());
+    mu.collect();
+    mu.collect();
+    assert_eq!(ledger.total_drops(), ledger.created(), "every object left the map and was freed");
+}
+
+#[test]
+fn an_unarmed_map_reads_as_empty_and_refuses_stores() {
+    let mu = gc_runtime::attach();
+    let loose = GcValueMap::<u32, Cell>::new();
+    assert!(loose.is_empty() && loose.get(&0, &mu).is_none() && loose.remove(&0, &mu).is_none());
+    let message = panic_message(|| {
+        loose.insert(0, Value::Nil);
+    });
+    assert!(
+        message.starts_with("GcValueMap::insert on a GcValueMap that is not inside an allocated object"),
+        "{message}"
+    );
+    assert!(loose.is_empty());
+}
+
+/// Two writers insert, replace and remove mixed values under 3,000 keys in two maps (moving
+/// values from one to the other, and clearing one now and then) while two readers look up keys
+/// and copy the entries (see `concurrently`). Every value read must be whole.
+fn concurrent_map_use(config: gc_runtime::Config) {
+    const KEYS: usize = if cfg!(miri) { 24 } else { 3_000 };
+    let write = |roots: &[Root<Holder>; 2], ledger: &Arc<Ledger>, rng: &mut Rng, mu: &Mutator| {
+        let side = rng.below(2);
+        let m = fields(roots, mu, side);
+        let key = rng.below(KEYS) as u32;
+        let value = any_value(ledger, rng, mu, |_| fields(roots, mu, 1 - side).get(&key, mu));
+        match rng.below(8) {
+            0..=4 => {
+                m.insert(key, value);
+            }
+            5 | 6 => {
+                m.remove(&key, mu).map(check);
+            }
+            _ if rng.below(5000) == 0 => m.clear(),
+            _ => {
+                m.get(&key, mu).map(check);
+            }
+        }
+    };
+    let read = |roots: &[Root<Holder>; 2], side: usize, mu: &Mutator| {
+        let m = fields(roots, mu, side);
+        for key in (0..KEYS as u32).step_by(7) {
+            m.get(&key, mu).map(check);
+        }
+        for (key, value) in m.entries(mu) {
+            assert!((key as usize) < KEYS);
+            check(value);
+        }
+    };
+    concurrently(config, write, read);
+}
+
+#[test]
+fn concurrent_map_use_stop_the_world() {
+    concurrent_map_use(common::stress_configs()[0].clone());
+}
+
+#[test]
+fn concurrent_map_use_dijkstra() {
+    concurrent_map_use(common::stress_configs()[1].clone());
+}
+
+#[test]
+fn concurrent_map_use_yuasa() {
+    concurrent_map_use(common::stress_configs()[2].clone());
+}
+
+#[test]
+fn concurrent_map_use_hybrid() {
+    concurrent_map_use(common::stress_configs()[3].clone());
 }
