@@ -106,8 +106,8 @@ fn reads(c: &mut Criterion) {
     mu.blocking(|| other.join().expect("the reader thread"));
 }
 
+/// After `reads`, which started the runtime.
 fn value_reads(c: &mut Criterion) {
-    init(Mode::Concurrent, None);
     let mut mu = gc_runtime::attach();
     let root = {
         let v = mu.alloc(GcValueVec::<Member<Small>>::new());
