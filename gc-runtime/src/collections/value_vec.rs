@@ -697,10 +697,11 @@ mod tests {
         let _s = test_support::serial();
         let mu = crate::attach();
         let v = mu.alloc(GcValueVec::<Number>::new());
-        v.extend(0..2000);
+        let n: u64 = if cfg!(miri) { 64 } else { 2000 };
+        v.extend(0..n);
         let c = count(&*v);
         assert_eq!((c.flags, c.slots), (1, 0));
-        assert_eq!(v.iter(&mu).sum::<u64>(), 1999 * 2000 / 2);
+        assert_eq!(v.iter(&mu).sum::<u64>(), (n - 1) * n / 2);
     }
 
     /// A `load` that panics while `pop` or `remove` takes the element out: the element has
