@@ -55,6 +55,8 @@ const NAME: &str = "GcValueMap";
 /// before the map is locked. Reads return the value's local form (`H::Local<'m>`), valid until
 /// the mutator's next safepoint; stores run the write barrier. All methods take `&self`; the
 /// map accepts entries once the object that holds it (or the map itself) is allocated.
+/// `insert` panics, leaving the map unchanged, if `H` holds a GC collection (see
+/// `HeapValue`, "No collections inside a value").
 ///
 /// ```
 /// use gc_runtime::{GcValueMap, Member, Trace};

@@ -64,6 +64,8 @@ const NAME: &str = "GcValueVec";
 /// module docs in the crate's source); the marker never waits for it. Like every collection,
 /// a `GcValueVec` works once the object that holds it — or the vector itself — is allocated
 /// ([`GcValueVec::new`] is *unarmed*: it reads as empty and every storing method panics).
+/// Every storing method also panics, leaving the vector unchanged, if `H` holds a GC
+/// collection (see `HeapValue`, "No collections inside a value").
 ///
 /// ```
 /// use gc_runtime::{GcValueVec, Member, Trace};
