@@ -56,6 +56,7 @@ pub(crate) use self::model::{pin, Guard, SharedSlice};
 mod epoch_impl {
     use std::{
         alloc::Layout,
+        marker::PhantomData,
         mem::{align_of, size_of},
         ptr::{self, NonNull},
         sync::OnceLock,
@@ -120,31 +121,44 @@ mod epoch_impl {
         }
     }
 
-    // The trait's contract (its methods are `unsafe`): `init` makes one allocation of
-    // `layout(len)`, writes the length and moves the elements in; `deref`/`deref_mut` view
+    /// A slice allocation made and filled but not published: what [`Pointable::init`] takes.
+    struct Prepared<T> {
+        addr: usize,
+        _elements: PhantomData<T>,
+    }
+
+    impl<T> Elements<T> {
+        /// One allocation of `layout(len)` holding the length and `element(i)` for each index,
+        /// each written in place. (If `element` panics, the allocation leaks, half written and
+        /// never read; no `element` in this crate panics.)
+        fn prepare(len: usize, mut element: impl FnMut(usize) -> T) -> Prepared<T> {
+            let layout = Self::layout(len);
+            // The layout's size is at least `OFFSET` (one `usize`), so not zero.
+            let base = raw::alloc_zeroed(layout).as_ptr();
+            // SAFETY: `base` is a fresh allocation of `layout`: room for the length at the start
+            // and `len` elements of `T` at `OFFSET`, aligned for both.
+            unsafe {
+                base.cast::<usize>().write(len);
+                let first = base.add(Self::OFFSET).cast::<T>();
+                for i in 0..len {
+                    first.add(i).write(element(i));
+                }
+            }
+            Prepared { addr: base as usize, _elements: PhantomData }
+        }
+    }
+
+    // The trait's contract (its methods are `unsafe`): `init` takes one allocation of
+    // `layout(len)` holding the length and the elements (`prepare`); `deref`/`deref_mut` view
     // exactly those elements; `drop` drops them in place and frees the allocation with the same
     // layout. The address is aligned for `usize` and `T` (`ALIGN`).
     impl<T> Pointable for Elements<T> {
         const ALIGN: usize = if align_of::<T>() > align_of::<usize>() { align_of::<T>() } else { align_of::<usize>() };
 
-        type Init = Vec<T>;
+        type Init = Prepared<T>;
 
-        unsafe fn init(elements: Vec<T>) -> usize {
-            let len = elements.len();
-            let layout = Self::layout(len);
-            // The layout's size is at least `OFFSET` (one `usize`), so not zero.
-            let base = raw::alloc_zeroed(layout).as_ptr();
-            let mut elements = std::mem::ManuallyDrop::new(elements);
-            // SAFETY: `base` is a fresh allocation of `layout`: room for the length at the start
-            // and `len` elements at `OFFSET`; the elements are moved (bitwise) out of the vector,
-            // whose buffer is then freed without dropping them (length 0).
-            unsafe {
-                base.cast::<usize>().write(len);
-                ptr::copy_nonoverlapping(elements.as_ptr(), base.add(Self::OFFSET).cast::<T>(), len);
-                elements.set_len(0);
-                std::mem::ManuallyDrop::drop(&mut elements);
-            }
-            base as usize
+        unsafe fn init(prepared: Prepared<T>) -> usize {
+            prepared.addr
         }
 
         unsafe fn deref<'a>(addr: usize) -> &'a Self {
@@ -226,7 +240,19 @@ mod epoch_impl {
         /// which is retired (freed once every reader pinned now has unpinned). Every element
         /// is made before the new slice is published.
         pub(crate) fn replace(&self, len: usize, element: impl FnMut(usize) -> T) {
-            let new = Owned::<Elements<T>>::init((0..len).map(element).collect());
+            self.replace_filled(len, element, |_| ());
+        }
+
+        /// As [`replace`](Self::replace), and `fill` sees the new slice before it is published:
+        /// for a caller that must fill the elements (atomics) in an order of its own — a hash
+        /// table placing entries by their hash — before anyone sees them. (If `fill` panics,
+        /// the new slice leaks and the current one stays.)
+        pub(crate) fn replace_filled(&self, len: usize, element: impl FnMut(usize) -> T, fill: impl FnOnce(&[T])) {
+            let prepared = Elements::prepare(len, element);
+            // SAFETY: `prepared` holds `len` elements written by `prepare`, seen by no other
+            // thread and not freed (it is published or leaked below, never dropped).
+            fill(unsafe { &Elements::<T>::deref(prepared.addr).0 });
+            let new = Owned::<Elements<T>>::init(prepared);
             let guard = pin();
             let old = self.ptr.swap(new, Ordering::AcqRel, &guard.0);
             if !old.is_null() {
@@ -303,7 +329,13 @@ mod model {
 
         /// Publish a new slice; keep the old one until drop.
         pub(crate) fn replace(&self, len: usize, element: impl FnMut(usize) -> T) {
+            self.replace_filled(len, element, |_| ());
+        }
+
+        /// Make a new slice, let `fill` see it, publish it; keep the old one until drop.
+        pub(crate) fn replace_filled(&self, len: usize, element: impl FnMut(usize) -> T, fill: impl FnOnce(&[T])) {
             let new: Box<[T]> = (0..len).map(element).collect();
+            fill(&new);
             let old = self.ptr.swap(Box::into_raw(Box::new(new)), Ordering::AcqRel);
             if !old.is_null() {
                 self.retired.lock().unwrap_or_else(|e| e.into_inner()).push(old);

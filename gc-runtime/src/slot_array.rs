@@ -82,6 +82,38 @@ pub(crate) trait ArraySlot {
     fn put_moved(&self, raw: Self::Raw);
 }
 
+/// A slot holding a number, 0 when empty: the element of the tests and loom models of the
+/// protocols written over [`ArraySlot`] (this array, `slot_table.rs`). With `RELAXED_MOVES`,
+/// moved elements are stored `Relaxed` (a model's control).
+#[cfg(test)]
+pub(crate) struct NumberSlot<const RELAXED_MOVES: bool = false>(AtomicUsize);
+
+#[cfg(test)]
+impl<const RELAXED_MOVES: bool> ArraySlot for NumberSlot<RELAXED_MOVES> {
+    type Raw = usize;
+    const EMPTY: usize = 0;
+
+    fn empty() -> Self {
+        NumberSlot(AtomicUsize::new(0))
+    }
+
+    fn load(&self) -> usize {
+        self.0.load(Ordering::Acquire)
+    }
+
+    fn is_empty(raw: usize) -> bool {
+        raw == 0
+    }
+
+    fn store(&self, raw: usize) {
+        self.0.store(raw, Ordering::Release);
+    }
+
+    fn put_moved(&self, raw: usize) {
+        self.0.store(raw, if RELAXED_MOVES { Ordering::Relaxed } else { Ordering::Release });
+    }
+}
+
 /// The smallest buffer an array grows to.
 const MIN_CAPACITY: usize = 4;
 

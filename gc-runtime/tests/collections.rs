@@ -748,53 +748,24 @@ fn growth_during_marking(barrier: BarrierKind) {
     assert_eq!(ledger.total_drops(), ledger.created(), "with the root gone every element is freed");
 }
 
-/// Lock-free reads while one thread changes the vector's structure and cycles run: two
-/// mutators read (`get`, `iter`, `last`, `contains`, `to_vec`, `len`) without any lock while a
-/// third pushes (growing the buffer), inserts and removes at random indices, pops, truncates
-/// and sets, and a fourth collects back to back. The writer never lets the length drop below
-/// `FLOOR`, so at every instant indices below it hold an element: a reader must never find one
-/// of them empty (a shift or a growth that exposed a hole), and every element it reads must be
-/// intact (not freed, not torn). The writer goes on until it has made its writes *and* two
-/// cycles have run, so reads and writes overlap marking however slow the machine (or Miri).
-fn lock_free_reads_during_structural_writes(barrier: BarrierKind) {
-    const FLOOR: usize = if cfg!(miri) { 8 } else { 64 };
-    const CAP: usize = if cfg!(miri) { 40 } else { 5_000 };
-    const ROUNDS_PER_SAFEPOINT: usize = if cfg!(miri) { 1 } else { 8 };
-    const WRITES: usize = if cfg!(miri) { 150 } else { 200_000 };
-    const MIN_CYCLES: u64 = 2;
-    let _serial = serial();
-    configure(barrier);
-    let ledger = Ledger::new(if cfg!(miri) { 20_000 } else { 2_000_000 });
-    let root = {
-        let mu = gc_runtime::attach();
-        let h = holder(&mu);
-        h.vec.extend((0..FLOOR).map(|_| ledger.elem(&mu)));
-        h.root(&mu)
-    };
+/// The harness of the lock-free read tests: one thread runs `write` (with its own random
+/// numbers, seeded with `seed`) `writes` times and on until `min_cycles` cycles have run, with
+/// a safepoint every 16 writes; two threads run `read` (with the number of the round) with a
+/// safepoint after each round until the writer is done; a fourth collects back to back
+/// meanwhile. Returns the read rounds and the cycles. A panic on any thread fails the test.
+fn writer_beside_two_readers_and_cycles(
+    writes: usize,
+    min_cycles: u64,
+    seed: u64,
+    write: impl Fn(&Mutator, &mut Rng) + Sync,
+    read: impl Fn(&Mutator, u64) + Sync,
+) -> (u64, u64) {
     let (reads, cycles) = (AtomicU64::new(0), AtomicU64::new(0));
     let writer_done = AtomicBool::new(false);
-    let reader = |mu: &mut Mutator| {
+    let reader = || {
+        let mut mu = gc_runtime::attach();
         while !writer_done.load(Ordering::Relaxed) {
-            for _ in 0..ROUNDS_PER_SAFEPOINT {
-                let v = &root.get(mu).vec;
-                assert!(v.len() >= FLOOR, "the length never drops below the floor");
-                for i in 0..FLOOR {
-                    v.get(i, mu).unwrap_or_else(|| panic!("index {i} below the floor read as empty")).check();
-                }
-                let first = v.get(0, mu).expect("below the floor");
-                let seen = v.iter(mu).inspect(|e| {
-                    e.check();
-                });
-                assert!(seen.count() >= FLOOR, "an iteration saw every index below the floor");
-                v.last(mu).expect("never empty").check();
-                assert!(v.contains(first) || !Gc::ptr_eq(first, v.get(0, mu).expect("below the floor")));
-                // Under Miri (where a round is slow) the whole-vector copies run every fourth round.
-                if !cfg!(miri) || reads.load(Ordering::Relaxed) % 4 == 0 {
-                    assert!(!format!("{:?}", v).contains("null"), "Debug shows elements only");
-                    assert!(v.to_vec(mu).len() >= FLOOR);
-                }
-                reads.fetch_add(1, Ordering::Relaxed);
-            }
+            read(&mu, reads.fetch_add(1, Ordering::Relaxed));
             mu.safepoint();
         }
     };
@@ -802,23 +773,10 @@ fn lock_free_reads_during_structural_writes(barrier: BarrierKind) {
         let threads = [
             s.spawn(|| {
                 let mut mu = gc_runtime::attach();
-                let mut rng = Rng(0x5EED_0001);
+                let mut rng = Rng(seed);
                 let mut w = 0;
-                while w < WRITES || cycles.load(Ordering::Relaxed) < MIN_CYCLES {
-                    let v = &root.get(&mu).vec;
-                    let len = v.len();
-                    match rng.below(8) {
-                        0 | 1 if len < CAP => v.push(fresh_or_reused(&ledger, v, &mu)),
-                        2 if len < CAP => v.insert(rng.below(len + 1), fresh_or_reused(&ledger, v, &mu)),
-                        3 if len > FLOOR => {
-                            v.remove(rng.below(len), &mu).check();
-                        }
-                        4 if len > FLOOR => {
-                            v.pop(&mu).expect("above the floor").check();
-                        }
-                        5 if len > FLOOR && rng.below(50) == 0 => v.truncate(FLOOR + rng.below(len - FLOOR)),
-                        _ => v.set(rng.below(len), fresh_or_reused(&ledger, v, &mu)),
-                    }
+                while w < writes || cycles.load(Ordering::Relaxed) < min_cycles {
+                    write(&mu, &mut rng);
                     w += 1;
                     if w % 16 == 0 {
                         mu.safepoint();
@@ -826,8 +784,8 @@ fn lock_free_reads_during_structural_writes(barrier: BarrierKind) {
                 }
                 writer_done.store(true, Ordering::Relaxed);
             }),
-            s.spawn(|| reader(&mut gc_runtime::attach())),
-            s.spawn(|| reader(&mut gc_runtime::attach())),
+            s.spawn(reader),
+            s.spawn(reader),
             s.spawn(|| {
                 let mut mu = gc_runtime::attach();
                 while !writer_done.load(Ordering::Relaxed) {
@@ -842,7 +800,71 @@ fn lock_free_reads_during_structural_writes(barrier: BarrierKind) {
             }
         }
     });
-    let (reads, cycles) = (reads.load(Ordering::Relaxed), cycles.load(Ordering::Relaxed));
+    (reads.load(Ordering::Relaxed), cycles.load(Ordering::Relaxed))
+}
+
+/// Lock-free reads while one thread changes the vector's structure and cycles run: two
+/// mutators read (`get`, `iter`, `last`, `contains`, `to_vec`, `len`) without any lock while a
+/// third pushes (growing the buffer), inserts and removes at random indices, pops, truncates
+/// and sets, and a fourth collects back to back. The writer never lets the length drop below
+/// `FLOOR`, so at every instant indices below it hold an element: a reader must never find one
+/// of them empty (a shift or a growth that exposed a hole), and every element it reads must be
+/// intact (not freed, not torn). The writer goes on until it has made its writes *and* two
+/// cycles have run, so reads and writes overlap marking however slow the machine (or Miri).
+fn lock_free_reads_during_structural_writes(barrier: BarrierKind) {
+    const FLOOR: usize = if cfg!(miri) { 8 } else { 64 };
+    const CAP: usize = if cfg!(miri) { 40 } else { 5_000 };
+    const WRITES: usize = if cfg!(miri) { 150 } else { 200_000 };
+    const MIN_CYCLES: u64 = 2;
+    let _serial = serial();
+    configure(barrier);
+    let ledger = Ledger::new(if cfg!(miri) { 20_000 } else { 2_000_000 });
+    let root = {
+        let mu = gc_runtime::attach();
+        let h = holder(&mu);
+        h.vec.extend((0..FLOOR).map(|_| ledger.elem(&mu)));
+        h.root(&mu)
+    };
+    let (reads, cycles) = writer_beside_two_readers_and_cycles(
+        WRITES,
+        MIN_CYCLES,
+        0x5EED_0001,
+        |mu, rng| {
+            let v = &root.get(mu).vec;
+            let len = v.len();
+            match rng.below(8) {
+                0 | 1 if len < CAP => v.push(fresh_or_reused(&ledger, v, mu)),
+                2 if len < CAP => v.insert(rng.below(len + 1), fresh_or_reused(&ledger, v, mu)),
+                3 if len > FLOOR => {
+                    v.remove(rng.below(len), mu).check();
+                }
+                4 if len > FLOOR => {
+                    v.pop(mu).expect("above the floor").check();
+                }
+                5 if len > FLOOR && rng.below(50) == 0 => v.truncate(FLOOR + rng.below(len - FLOOR)),
+                _ => v.set(rng.below(len), fresh_or_reused(&ledger, v, mu)),
+            }
+        },
+        |mu, round| {
+            let v = &root.get(mu).vec;
+            assert!(v.len() >= FLOOR, "the length never drops below the floor");
+            for i in 0..FLOOR {
+                v.get(i, mu).unwrap_or_else(|| panic!("index {i} below the floor read as empty")).check();
+            }
+            let first = v.get(0, mu).expect("below the floor");
+            let seen = v.iter(mu).inspect(|e| {
+                e.check();
+            });
+            assert!(seen.count() >= FLOOR, "an iteration saw every index below the floor");
+            v.last(mu).expect("never empty").check();
+            assert!(v.contains(first) || !Gc::ptr_eq(first, v.get(0, mu).expect("below the floor")));
+            // Under Miri (where a round is slow) the whole-vector copies run every fourth round.
+            if !cfg!(miri) || round % 4 == 0 {
+                assert!(!format!("{:?}", v).contains("null"), "Debug shows elements only");
+                assert!(v.to_vec(mu).len() >= FLOOR);
+            }
+        },
+    );
     eprintln!("{barrier:?}: {reads} read rounds, {cycles} cycles");
     assert!(cycles >= MIN_CYCLES && reads > 0, "cycles ({cycles}) and reads ({reads}) ran during the writes");
     let mut mu = gc_runtime::attach();
@@ -854,6 +876,119 @@ fn lock_free_reads_during_structural_writes(barrier: BarrierKind) {
     drop(root);
     mu.collect();
     assert_eq!(ledger.total_drops(), ledger.created(), "with the root gone every element is freed");
+}
+
+/// Lock-free reads of an identity map while one thread adds and removes keys (rehashing the
+/// table as it grows and as removed entries pile up) and overwrites values, and a fourth
+/// collects back to back. Each value holds its key in its `kids` vector, so a reader can tell
+/// a value read for a key from another key's (an entry reused while a reader probes it). The
+/// `FLOOR` keys at the front of the holder's vector are never removed: readers must always
+/// find them. The churned keys follow them in the vector (and are removed from both); a reader
+/// may find one gone, but never with another key's value.
+fn lock_free_id_map_reads_during_structural_writes(barrier: BarrierKind) {
+    const FLOOR: usize = if cfg!(miri) { 4 } else { 32 };
+    const CAP: usize = if cfg!(miri) { 24 } else { 3_000 };
+    const WRITES: usize = if cfg!(miri) { 120 } else { 150_000 };
+    const MIN_CYCLES: u64 = 2;
+    let _serial = serial();
+    configure(barrier);
+    let ledger = Ledger::new(if cfg!(miri) { 20_000 } else { 2_000_000 });
+    /// A value for `key`: a new element holding `key`.
+    fn value_for<'m>(ledger: &Arc<Ledger>, key: Gc<'_, Elem>, mu: &'m Mutator) -> Gc<'m, Elem> {
+        let v = ledger.elem(mu);
+        v.kids.push(key);
+        v
+    }
+    /// `v` read for `key`: intact, and `key`'s.
+    fn check_pair(key: Gc<'_, Elem>, v: Gc<'_, Elem>, mu: &Mutator) {
+        v.check();
+        let owner = v.kids.get(0, mu).expect("a value holds its key");
+        assert!(Gc::ptr_eq(owner, key), "key {} read a value of key {}", key.check(), owner.check());
+    }
+    let root = {
+        let mu = gc_runtime::attach();
+        let h = holder(&mu);
+        for _ in 0..FLOOR {
+            let k = ledger.elem(&mu);
+            h.vec.push(k);
+            h.ids.insert(k, value_for(&ledger, k, &mu));
+        }
+        h.root(&mu)
+    };
+    let (reads, cycles) = writer_beside_two_readers_and_cycles(
+        WRITES,
+        MIN_CYCLES,
+        0x5EED_0003,
+        |mu, rng| {
+            let h = root.get(mu);
+            let len = h.vec.len();
+            match rng.below(4) {
+                0 | 1 if len < CAP && !ledger.nearly_full(10) => {
+                    let k = ledger.elem(mu);
+                    h.ids.insert(k, value_for(&ledger, k, mu));
+                    h.vec.push(k);
+                }
+                2 if len > FLOOR => {
+                    let k = h.vec.remove(FLOOR + rng.below(len - FLOOR), mu);
+                    check_pair(k, h.ids.remove(k, mu).expect("a churned key is in the map"), mu);
+                }
+                _ if !ledger.nearly_full(10) => {
+                    let k = h.vec.get(rng.below(len), mu).expect("in range");
+                    assert!(h.ids.insert(k, value_for(&ledger, k, mu)), "an overwrite");
+                }
+                _ => {}
+            }
+        },
+        |mu, round| {
+            let h = root.get(mu);
+            assert!(h.ids.len() >= FLOOR, "the map never holds fewer than the floor");
+            for i in 0..FLOOR {
+                let k = h.vec.get(i, mu).expect("below the floor");
+                let v = h.ids.get(k, mu).unwrap_or_else(|| panic!("floor key {i} read as absent"));
+                check_pair(k, v, mu);
+                assert!(h.ids.contains_key(k));
+            }
+            let mut rng = Rng(0x5EED_0002 ^ round);
+            for _ in 0..FLOOR {
+                let churned = h.vec.len().saturating_sub(FLOOR);
+                if let Some(k) = h.vec.get(FLOOR + rng.below(churned), mu) {
+                    if let Some(v) = h.ids.get(k, mu) {
+                        check_pair(k, v, mu);
+                    }
+                }
+            }
+        },
+    );
+    eprintln!("{barrier:?}: {reads} read rounds, {cycles} cycles");
+    assert!(cycles >= MIN_CYCLES && reads > 0, "cycles ({cycles}) and reads ({reads}) ran during the writes");
+    let mut mu = gc_runtime::attach();
+    mu.collect();
+    let h = root.get(&mu);
+    assert_eq!(h.ids.len(), h.vec.len(), "every key in the vector is in the map, and no other");
+    for k in h.vec.to_vec(&mu) {
+        check_pair(k, h.ids.get(k, &mu).expect("in the map"), &mu);
+    }
+    let alive = reachable(&mu, &h);
+    assert_eq!(alive.len(), 2 * h.vec.len());
+    ledger.check_exactly(&alive);
+    drop(root);
+    mu.collect();
+    assert_eq!(ledger.total_drops(), ledger.created(), "with the root gone every element is freed");
+}
+
+#[test]
+fn lock_free_id_map_reads_during_structural_writes_dijkstra() {
+    lock_free_id_map_reads_during_structural_writes(BarrierKind::Dijkstra);
+}
+
+#[test]
+fn lock_free_id_map_reads_during_structural_writes_yuasa() {
+    lock_free_id_map_reads_during_structural_writes(BarrierKind::Yuasa);
+}
+
+#[test]
+fn lock_free_id_map_reads_during_structural_writes_hybrid() {
+    lock_free_id_map_reads_during_structural_writes(BarrierKind::Hybrid);
 }
 
 /// `contains` of an element that stays in the vector throughout, while another thread shifts

@@ -23,6 +23,7 @@ const API: &[&str] =
 /// The engine, bottom to top. Nothing here imports an API module.
 const ENGINE: &[&str] = &[
     "primitive",
+    "address_hash",
     "shared_slice",
     "prefetch",
     "report",
@@ -32,6 +33,7 @@ const ENGINE: &[&str] = &[
     "mark_bits",
     "slot",
     "slot_array",
+    "slot_table",
     "object",
     "cells",
     "grey_queue",

@@ -15,6 +15,7 @@
 //! | shade queue | push, pop and recycle of buffers, and the busy count behind quiescence | `models/shade_queue.rs` |
 //! | value stack | a mutator's value stack (plain stores) scanned at its answers, detach and attach, and by the collector while it is stopped: a Yuasa mark start holding a pointer across the rounds, a re-attach during the mark start, a Dijkstra termination that needs the rescan | `models/value_stack.rs` |
 //! | slot array | lock-free reads of a `GcVec`'s slots while a writer removes, inserts (growing the buffer), pops and pushes: no empty index below the length's floor, every element published with its contents | `models/slot_array.rs` |
+//! | slot table | lock-free lookups in a `GcIdMap`'s table while a writer removes a key and inserts one that collides with it, and while an insertion rehashes: a key present throughout is always found, a value read is its key's and published with its contents; the control reuses the removed entry and a reader reads another key's value | `models/slot_table.rs` |
 //! | ephemeron | a weak map's owed entry (and a weak upgrade) across a termination decided by a handshake round: the count of weak reads, the ephemeron pass, the order of the weak read's checks | `models/ephemeron.rs` |
 //!
 //! Run with `cargo test -p gc-loom-models --release`; each model prints the number of
@@ -54,6 +55,12 @@ mod shared_slice;
 
 #[path = "../../gc-runtime/src/slot_array.rs"]
 mod slot_array;
+
+#[path = "../../gc-runtime/src/address_hash.rs"]
+mod address_hash;
+
+#[path = "../../gc-runtime/src/slot_table.rs"]
+mod slot_table;
 
 #[cfg(test)]
 mod models;

@@ -1,5 +1,5 @@
-//! Reading a `GcVec`: the cost of `get` and of an iteration step, on one thread and with a
-//! second thread reading the same vector, and of a push and a pop.
+//! Reading a `GcVec` and looking keys up in a `GcIdMap`: the cost of a read, on one thread and
+//! with a second thread reading the same collection, and of structural writes.
 //!
 //! - `gc_vec/get`: `get(i)` over a vector of [`LEN`] elements, one mutator, collector idle.
 //! - `gc_vec/get_beside_a_reader`: the same while another thread reads the same vector in a
@@ -10,6 +10,11 @@
 //! - `gc_value_vec/get`, `gc_value_vec/push_pop`: the same for a `GcValueVec<Member<_>>`, the
 //!   value vector with the simplest element (an optional pointer), whose reads take its lock
 //!   shared and whose elements are written before they join the vector.
+//!
+//! - `gc_id_map/get`: `get(key)` on a `GcIdMap` of [`LEN`] entries, for each key in turn (the
+//!   keys are gathered as locals before the chunk is timed); `get_beside_a_reader`: the same
+//!   while another thread looks up the same keys in a loop; `insert_remove`: an insertion of a
+//!   new key and its removal (a structural write each).
 //!
 //! Each timed chunk is [`LEN`] operations; the safepoint between chunks is not timed.
 
@@ -25,7 +30,7 @@ use std::{
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use gc_bench_micro::{init, small, Small};
-use gc_runtime::{GcValueVec, GcVec, Member, Mode, Mutator, Root};
+use gc_runtime::{Gc, GcIdMap, GcValueVec, GcVec, Member, Mode, Mutator, Root};
 
 /// Elements in the vector.
 const LEN: usize = 1024;
@@ -140,5 +145,87 @@ fn value_reads(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, reads, value_reads);
+/// An identity map of [`LEN`] fresh keys to fresh values, and its keys in a vector; rooted.
+struct IdMap {
+    map: Root<GcIdMap<Small, Small>>,
+    keys: Root<GcVec<Small>>,
+}
+
+impl IdMap {
+    fn new(mu: &Mutator) -> IdMap {
+        let map = mu.alloc(GcIdMap::new());
+        let keys = vector(mu);
+        for k in keys.get(mu).iter(mu) {
+            map.insert(k, small(mu, 0));
+        }
+        IdMap { map: map.root(mu), keys }
+    }
+
+    /// Look each key up once (keys gathered beforehand); the time of the lookups.
+    fn get_each(&self, mu: &Mutator) -> Duration {
+        let keys: Vec<Gc<'_, Small>> = self.keys.get(mu).to_vec(mu);
+        let map = self.map.get(mu);
+        let start = Instant::now();
+        for &k in &keys {
+            black_box(map.get(k, mu));
+        }
+        start.elapsed()
+    }
+}
+
+/// Time `iters` operations in chunks of [`LEN`]: `chunk` does `LEN` of them and returns their
+/// time; a safepoint between chunks.
+fn timed_chunks(mu: &mut Mutator, iters: u64, mut chunk: impl FnMut(&Mutator) -> Duration) -> Duration {
+    let mut total = Duration::ZERO;
+    let mut done = 0;
+    while done < iters {
+        total += chunk(mu);
+        done += LEN as u64;
+        mu.safepoint();
+    }
+    total.mul_f64(iters as f64 / done as f64)
+}
+
+/// After `reads`, which started the runtime.
+fn id_map(c: &mut Criterion) {
+    let mut mu = gc_runtime::attach();
+    let m = IdMap::new(&mu);
+    let mut g = c.benchmark_group("gc_id_map");
+    g.bench_function("get", |b| b.iter_custom(|iters| timed_chunks(&mut mu, iters, |mu| m.get_each(mu))));
+    g.bench_function("insert_remove", |b| {
+        b.iter_custom(|iters| {
+            timed_chunks(&mut mu, iters, |mu| {
+                let map = m.map.get(mu);
+                let fresh: Vec<Gc<'_, Small>> = (0..LEN as u64).map(|i| small(mu, i)).collect();
+                let value = small(mu, 0);
+                let start = Instant::now();
+                for &k in &fresh {
+                    map.insert(k, value);
+                    black_box(map.remove(k, mu));
+                }
+                start.elapsed()
+            })
+        })
+    });
+    let stop = Arc::new(AtomicBool::new(false));
+    let other = {
+        let stop = stop.clone();
+        let shared = IdMap { map: m.map.get(&mu).root(&mu), keys: m.keys.get(&mu).root(&mu) };
+        thread::spawn(move || {
+            let mut mu = gc_runtime::attach();
+            while !stop.load(Ordering::Relaxed) {
+                shared.get_each(&mu);
+                mu.safepoint();
+            }
+        })
+    };
+    g.bench_function("get_beside_a_reader", |b| {
+        b.iter_custom(|iters| timed_chunks(&mut mu, iters, |mu| m.get_each(mu)))
+    });
+    g.finish();
+    stop.store(true, Ordering::Relaxed);
+    mu.blocking(|| other.join().expect("the reader thread"));
+}
+
+criterion_group!(benches, reads, value_reads, id_map);
 criterion_main!(benches);

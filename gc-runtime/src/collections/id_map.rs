@@ -1,37 +1,27 @@
 //! [`GcIdMap`]: a hash map keyed by GC objects (by identity) to GC pointers, shared by every
 //! thread that reaches it.
 //!
-//! Each entry holds two armed slots, the key and the value, and the key object's address, in a
-//! `hashbrown::HashTable` hashed by that address (a multiplicative hash, see
-//! `address_hash.rs`). The address is a sound hash key: the
+//! Each entry holds two armed slots, the key and the value, and the key object's address, in an
+//! open-addressed table hashed by that address (a multiplicative hash, see `address_hash.rs`)
+//! that readers probe without a lock (`slot_table.rs`). The address is a sound hash key: the
 //! collector never moves objects, and the entry's key slot keeps the key object alive, so while
 //! the entry exists no other object can get that address. The rest of the design is in the
 //! module header of `collections/mod.rs`.
 
 use std::fmt;
 
-use hashbrown::HashTable;
-
-use super::{
-    address_hash::address_hash,
-    slots::{debug_address_map, read_for_trace, reserve_one, slot_addr, trace_buckets, AddrFmt, Armed},
-};
+use super::slots::{debug_address_map, read_for_trace, slot_addr, AddrFmt, Armed};
 use crate::{
     gc::Gc,
     member::Member,
     mutator::Mutator,
     object::{ScanCursor, Trace, Tracer},
     primitive::sync::RwLock,
+    shared_slice::pin,
+    slot_table::{Entry, SlotTable, TableEntry},
 };
 
 const NAME: &str = "GcIdMap";
-
-struct Entry<K: ?Sized, V: ?Sized> {
-    /// The key object's address: what the table hashes and compares.
-    addr: usize,
-    key: Member<K>,
-    value: Member<V>,
-}
 
 /// A hash map from GC objects, compared by identity (address), to GC pointers, for use inside
 /// GC objects, from several threads at once.
@@ -41,6 +31,10 @@ struct Entry<K: ?Sized, V: ?Sized> {
 /// All methods take `&self`; stores run the write barrier; reads need a [`Mutator`] and return
 /// locals. Like [`GcVec`](crate::GcVec), a `GcIdMap` accepts entries once the object that
 /// holds it (or the map itself) is allocated.
+///
+/// Lookups (`get`, `contains_key`, `len`) take no lock, so threads that only look keys up never
+/// wait for a writer, for the collector's scan, or for each other; writers that add or remove
+/// keys take the map's lock, and snapshots (`entries`, `keys`, `values`) take it shared.
 ///
 /// ```
 /// use gc_runtime::{GcIdMap, Trace};
@@ -67,16 +61,13 @@ pub struct GcIdMap<K: ?Sized, V: ?Sized> {
     armed: Armed,
     /// Where the marker's chunked scan resumes, in buckets (see `object/scan_cursor.rs`).
     cursor: ScanCursor,
-    map: RwLock<HashTable<Entry<K, V>>>,
+    /// Held for writing by the writers that add or remove entries (and rehash), for reading by
+    /// an insertion over an existing key and by the marker's scan; readers do not take it.
+    lock: RwLock<()>,
+    table: SlotTable<Member<K>, Member<V>>,
 }
 
 impl<K: ?Sized, V: ?Sized> GcIdMap<K, V> {
-    /// The table's hash of a key object's address (no user code: it also runs under the lock,
-    /// when the table grows).
-    fn hash(&self, addr: usize) -> u64 {
-        address_hash(addr)
-    }
-
     /// An empty map, to put in a new object (it accepts entries once that object is
     /// allocated).
     ///
@@ -103,7 +94,12 @@ impl<K: ?Sized, V: ?Sized> GcIdMap<K, V> {
     /// # assert_eq!(m.len(), 1);
     /// ```
     pub fn with_capacity(capacity: usize) -> GcIdMap<K, V> {
-        GcIdMap { armed: Armed::new(), cursor: ScanCursor::new(), map: RwLock::new(HashTable::with_capacity(capacity)) }
+        GcIdMap {
+            armed: Armed::new(),
+            cursor: ScanCursor::new(),
+            lock: RwLock::new(()),
+            table: SlotTable::with_capacity(capacity),
+        }
     }
 
     /// The number of entries.
@@ -118,7 +114,7 @@ impl<K: ?Sized, V: ?Sized> GcIdMap<K, V> {
     /// assert_eq!(m.len(), 2);
     /// ```
     pub fn len(&self) -> usize {
-        self.map.read().len()
+        self.table.len()
     }
 
     /// Whether the map has no entry.
@@ -129,7 +125,7 @@ impl<K: ?Sized, V: ?Sized> GcIdMap<K, V> {
     /// assert!(m.is_empty());
     /// ```
     pub fn is_empty(&self) -> bool {
-        self.map.read().is_empty()
+        self.len() == 0
     }
 
     /// Map the object `key` to `value` (runs the write barrier on both); returns whether an
@@ -149,27 +145,37 @@ impl<K: ?Sized, V: ?Sized> GcIdMap<K, V> {
     pub fn insert(&self, key: Gc<'_, K>, value: Gc<'_, V>) -> bool {
         self.armed.check("GcIdMap::insert", NAME);
         let addr = key.addr();
-        let hash = self.hash(addr);
         // Overwriting an existing entry stores into one slot: the read lock suffices.
-        if let Some(entry) = self.map.read().find(hash, |e| e.addr == addr) {
-            entry.value.set(Some(value));
-            return true;
+        {
+            let _reader = self.lock.read();
+            // SAFETY: the lock is held (shared) while the entry is used.
+            if let Some(entry) = unsafe { self.table.find_locked(addr) } {
+                entry.value.set(Some(value));
+                return true;
+            }
         }
-        let mut map = self.map.write();
-        if let Some(entry) = map.find(hash, |e| e.addr == addr) {
-            entry.value.set(Some(value));
-            return true;
+        let _writer = self.lock.write();
+        // SAFETY: the lock is held exclusively from here on (every call below).
+        unsafe {
+            // A rehash part way through the marker's scan may move entries behind its cursor:
+            // shade every entry again (`object/scan_cursor.rs`).
+            if self.table.reserve_one() && self.cursor.mid_scan() {
+                for entry in self.table.buckets_locked().iter().filter(|e| e.key_addr().is_some()) {
+                    entry.key.reshade();
+                    entry.value.reshade();
+                }
+            }
+            match self.table.entry(addr) {
+                Entry::Occupied(entry) => {
+                    entry.value.set(Some(value));
+                    true
+                }
+                Entry::Vacant(room) => {
+                    room.insert(key.header_ptr(), value.header_ptr());
+                    false
+                }
+            }
         }
-        let entry = Entry { addr, key: Member::new_armed(), value: Member::new_armed() };
-        entry.key.set(Some(key));
-        entry.value.set(Some(value));
-        let rehash = |e: &Entry<K, V>| self.hash(e.addr);
-        reserve_one(&mut map, &self.cursor, rehash, |e| {
-            e.key.reshade();
-            e.value.reshade();
-        });
-        map.insert_unique(hash, entry, rehash);
-        false
     }
 
     /// The value for the object `key`, as a local of `mu`.
@@ -183,8 +189,9 @@ impl<K: ?Sized, V: ?Sized> GcIdMap<K, V> {
     /// assert!(m.get(other, &mu).is_none());
     /// ```
     pub fn get<'m>(&self, key: Gc<'_, K>, mu: &'m Mutator) -> Option<Gc<'m, V>> {
-        let addr = key.addr();
-        self.map.read().find(self.hash(addr), |e| e.addr == addr)?.value.get(mu)
+        let raw = self.table.get(key.addr(), &pin())?;
+        // SAFETY: read (`Acquire`) from a value slot of this map just now, on `mu`'s thread.
+        unsafe { Member::local_of(raw, mu) }
     }
 
     /// Whether the map has an entry for the object `key`.
@@ -198,8 +205,7 @@ impl<K: ?Sized, V: ?Sized> GcIdMap<K, V> {
     /// assert!(!m.contains_key(mu.alloc(1_u8)));
     /// ```
     pub fn contains_key(&self, key: Gc<'_, K>) -> bool {
-        let addr = key.addr();
-        self.map.read().find(self.hash(addr), |e| e.addr == addr).is_some()
+        self.table.get(key.addr(), &pin()).is_some()
     }
 
     /// Remove the entry for the object `key` and return its value, as a local of `mu`. The
@@ -214,13 +220,11 @@ impl<K: ?Sized, V: ?Sized> GcIdMap<K, V> {
     /// assert!(m.remove(k, &mu).is_none());
     /// ```
     pub fn remove<'m>(&self, key: Gc<'_, K>, mu: &'m Mutator) -> Option<Gc<'m, V>> {
-        let addr = key.addr();
-        let mut map = self.map.write();
-        let (entry, _) = map.find_entry(self.hash(addr), |e| e.addr == addr).ok()?.remove();
-        let value = entry.value.get(mu);
-        entry.key.set(None);
-        entry.value.set(None);
-        value
+        let _writer = self.lock.write();
+        // SAFETY: the lock is held exclusively.
+        let (_, value) = unsafe { self.table.remove(key.addr()) }?;
+        // SAFETY: read (`Acquire`) from a value slot of this map just now, on `mu`'s thread.
+        unsafe { Member::local_of(value, mu) }
     }
 
     /// Remove every entry (shading keys and values under the Yuasa and hybrid barriers).
@@ -233,11 +237,9 @@ impl<K: ?Sized, V: ?Sized> GcIdMap<K, V> {
     /// assert!(m.is_empty());
     /// ```
     pub fn clear(&self) {
-        let mut map = self.map.write();
-        for entry in map.drain() {
-            entry.key.set(None);
-            entry.value.set(None);
-        }
+        let _writer = self.lock.write();
+        // SAFETY: the lock is held exclusively.
+        unsafe { self.table.clear() };
     }
 
     /// The entries, as locals of `mu`: a snapshot taken under one lock, in the map's
@@ -253,7 +255,7 @@ impl<K: ?Sized, V: ?Sized> GcIdMap<K, V> {
     /// assert_eq!(*entries[0].1, 2);
     /// ```
     pub fn entries<'m>(&self, mu: &'m Mutator) -> Vec<(Gc<'m, K>, Gc<'m, V>)> {
-        self.map.read().iter().filter_map(|e| Some((e.key.get(mu)?, e.value.get(mu)?))).collect()
+        self.snapshot(|e| Some((e.key.get(mu)?, e.value.get(mu)?)))
     }
 
     /// The key objects, as locals of `mu` (a snapshot).
@@ -266,7 +268,7 @@ impl<K: ?Sized, V: ?Sized> GcIdMap<K, V> {
     /// assert!(gc_runtime::Gc::ptr_eq(m.keys(&mu)[0], k));
     /// ```
     pub fn keys<'m>(&self, mu: &'m Mutator) -> Vec<Gc<'m, K>> {
-        self.map.read().iter().filter_map(|e| e.key.get(mu)).collect()
+        self.snapshot(|e| e.key.get(mu))
     }
 
     /// The values, as locals of `mu` (a snapshot).
@@ -278,7 +280,7 @@ impl<K: ?Sized, V: ?Sized> GcIdMap<K, V> {
     /// assert_eq!(*m.values(&mu)[0], 2);
     /// ```
     pub fn values<'m>(&self, mu: &'m Mutator) -> Vec<Gc<'m, V>> {
-        self.map.read().iter().filter_map(|e| e.value.get(mu)).collect()
+        self.snapshot(|e| e.value.get(mu))
     }
 
     /// Call `f` with each entry of a snapshot (see [`GcIdMap::entries`]). `f` runs without
@@ -301,11 +303,20 @@ impl<K: ?Sized, V: ?Sized> GcIdMap<K, V> {
 }
 
 impl<K: ?Sized, V: ?Sized> GcIdMap<K, V> {
-    /// The table's length, capacity (entries it holds before it rehashes) and buckets.
+    /// `f` of every entry holding a key, under the read lock (so no entry is added or removed
+    /// meanwhile: one snapshot), in bucket order. `f` runs no user code.
+    fn snapshot<T>(&self, f: impl FnMut(&TableEntry<Member<K>, Member<V>>) -> Option<T>) -> Vec<T> {
+        let _reader = self.lock.read();
+        // SAFETY: the lock is held (shared) while the buckets are used.
+        let buckets = unsafe { self.table.buckets_locked() };
+        buckets.iter().filter(|e| e.key_addr().is_some()).filter_map(f).collect()
+    }
+
+    /// The table's length, capacity (keys it holds before it rehashes) and buckets.
     #[cfg(test)]
     pub(super) fn table_shape(&self) -> (usize, usize, usize) {
-        let t = self.map.read();
-        (t.len(), t.capacity(), t.num_buckets())
+        let (capacity, buckets) = self.table.shape(&pin());
+        (self.len(), capacity, buckets)
     }
 }
 
@@ -316,22 +327,26 @@ impl<K: ?Sized, V: ?Sized> Default for GcIdMap<K, V> {
 }
 
 // SAFETY: reports the armed flag (allocation sets it; no other sink acts on it), then the key
-// and value slots of the entries, under the read lock, which every change to the set of slots
+// and value slots of the buckets, under the read lock, which every change to the set of slots
 // excludes (inserting or removing an entry and rehashing happen under the write lock). Every
 // sink but the marker gets every slot; the marker gets a chunk of buckets per visit, and an
 // insertion that rehashes while its scan is part way through shades every key and value
-// (`reserve_one`), so each slot present throughout the scan is reported or shaded. The hash
-// keys are plain addresses, not pointers the map relies on: the key slot is what keeps the key
-// alive. It only tries this lock (if it is taken, the collector traces the map again later),
-// and runs no user code.
+// (`insert`), so each slot present throughout the scan is reported or shaded. Free and removed
+// buckets hold no pointer and are skipped (a new map's free buckets hold slots created armed,
+// which allocation's arming must not see). The address words are plain addresses, not pointers the map relies
+// on: the key slot is what keeps the key alive. It only tries this lock (if it is taken, the
+// collector traces the map again later), and runs no user code.
 unsafe impl<K: ?Sized, V: ?Sized> Trace for GcIdMap<K, V> {
     fn trace(&self, tracer: &mut Tracer<'_>) {
         self.armed.trace(tracer);
-        let Some(map) = read_for_trace(&self.map, &self.cursor, tracer) else { return };
-        trace_buckets(&map, &self.cursor, tracer, |e, tracer| {
-            e.key.trace(tracer);
-            e.value.trace(tracer);
-        });
+        let Some(_reader) = read_for_trace(&self.lock, &self.cursor, tracer) else { return };
+        // SAFETY: the read lock is held while the buckets are used.
+        let buckets = unsafe { self.table.buckets_locked() };
+        for entry in buckets[tracer.scan_window(&self.cursor, buckets.len())].iter().filter(|e| e.key_addr().is_some())
+        {
+            entry.key.trace(tracer);
+            entry.value.trace(tracer);
+        }
     }
 }
 
@@ -349,7 +364,63 @@ impl<K: ?Sized, V: ?Sized> fmt::Debug for GcIdMap<K, V> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Copy the addresses out first: no formatting under the lock.
         let entries: Vec<(AddrFmt, AddrFmt)> =
-            self.map.read().iter().map(|e| (AddrFmt(slot_addr(&e.key)), AddrFmt(slot_addr(&e.value)))).collect();
+            self.snapshot(|e| Some((AddrFmt(slot_addr(&e.key)), AddrFmt(slot_addr(&e.value)))));
         debug_address_map(f, NAME, self.armed.get(), &entries)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::{sync::mpsc, time::Duration};
+
+    use super::*;
+    use crate::{collections::tests::count, test_support};
+
+    #[test]
+    fn trace_reports_the_armed_flag_then_each_key_and_value_and_skips_free_buckets() {
+        let _s = test_support::serial();
+        let mu = crate::attach();
+        let loose = GcIdMap::<u8, u8>::with_capacity(8);
+        let c = count(&loose);
+        assert_eq!((c.flags, c.slots), (1, 0), "free buckets hold no pointer");
+        let m = mu.alloc(GcIdMap::with_capacity(8));
+        let keys: Vec<_> = (0..5_u8).map(|i| mu.alloc(i)).collect();
+        for &k in &keys {
+            m.insert(k, mu.alloc(*k));
+        }
+        assert_eq!(count(&*m).slots, 10);
+        m.remove(keys[0], &mu);
+        assert_eq!(count(&*m).slots, 8, "a removed entry is skipped");
+        m.clear();
+        assert_eq!(count(&*m).slots, 0);
+    }
+
+    #[test]
+    fn trace_reports_a_write_locked_map_and_reads_do_not_wait_for_the_writer() {
+        let _s = test_support::serial();
+        let mu = crate::attach();
+        let m = mu.alloc(GcIdMap::new());
+        let k = mu.alloc(1_u8);
+        m.insert(k, mu.alloc(2_u8));
+        let (m_root, k_root) = (m.root(&mu), k.root(&mu));
+        let writer = m.lock.write();
+        let c = count(&*m);
+        assert_eq!((c.flags, c.slots, c.locked), (1, 0, 1), "flag reported, lock reported, no slot");
+        // Another thread reads while this one holds the write lock: the reads take no lock, so
+        // they finish now (a read lock would wait until the writer lets go).
+        let (done, finished) = mpsc::channel();
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                let reader = crate::attach();
+                let (m, k) = (m_root.get(&reader), k_root.get(&reader));
+                let read = (m.len(), m.contains_key(k), m.get(k, &reader).map(|v| *v));
+                done.send(read).expect("the test thread waits");
+            });
+            let read = finished.recv_timeout(Duration::from_secs(60));
+            drop(writer);
+            assert_eq!(read, Ok((1, true, Some(2))), "the reads finished while the write lock was held");
+        });
+        let c = count(&*m);
+        assert_eq!((c.flags, c.slots, c.locked), (1, 2, 0));
     }
 }

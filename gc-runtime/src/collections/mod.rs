@@ -12,8 +12,9 @@
 //! Each collection is an *armed* flag plus a [`parking_lot::RwLock`] and a container of
 //! [`Member`](crate::Member) slots: for the vector, a length and a buffer of slots that readers
 //! use without the lock (`slot_array.rs`: the lock orders only the writers and the marker);
-//! for the maps, a `hashbrown` table inside the lock, `HashTable<(K, Member<V>)>`, and for the
-//! identity map `(Member<K>, Member<V>)` entries keyed by the key object's address.
+//! for the identity map, an open-addressed table of `(Member<K>, Member<V>)` entries keyed by
+//! the key object's address, which readers also probe without the lock (`slot_table.rs`); for
+//! the other maps, a `hashbrown` table inside the lock, `HashTable<(K, Member<V>)>`.
 //! The referents may be unsized (`GcVec<str>`, `GcIdMap<str, [u8]>`): a slot is one word for
 //! every pointee type (see `object/layout.rs`).
 //! Every pointer in a collection is in one of those slots, so everything the runtime already
@@ -23,9 +24,10 @@
 //! | operation | lock | barrier |
 //! |---|---|---|
 //! | `GcVec` reads: `get`, `len`, `last`, `contains`, iteration step | none: the epoch is pinned (`shared_slice.rs`) | none (a load) |
+//! | `GcIdMap` reads: `get`, `contains_key`, `len` | none: the epoch is pinned | none (a load) |
 //! | `GcValueVec`, `GcValueMap` reads (`HeapValue::load` runs under the lock) | read | none (loads) |
 //! | `GcValueVec` push, insert, `set`; `GcValueMap::insert` | write, after the value is written outside it | `HeapValue::store` on the new value; a replaced one's slots emptied |
-//! | map reads: `get`, `len`, `contains_key`, iteration step | read | none (a load) |
+//! | other map reads: `get`, `len`, `contains_key`, iteration step; snapshots (`entries`, `keys`, `values`) of every map | read | none (a load) |
 //! | `GcVec::set`, insert over an existing key | read | `Member::set`: shades per the cycle's barrier |
 //! | push, insert of a new key | write | new slot: `Member::set` on an empty armed slot |
 //! | pop, remove, truncate, clear | write | `Member::set(None)` on each removed slot, then remove it |
@@ -57,7 +59,7 @@
 //! visit only; what keeps a moved slot from slipping behind the scan — the cursor following a
 //! shifted vector, every entry shaded again after a rehash — is in `object/scan_cursor.rs`.
 //!
-//! # Lock-free reads of a vector
+//! # Lock-free reads of a vector and an identity map
 //!
 //! A `GcVec`'s readers take no lock: they pin the epoch (crossbeam-epoch, a thread-local
 //! counter), load the length and the buffer, and read slots. The writers that change the
@@ -68,12 +70,19 @@
 //! many threads never write a shared word (a read lock's count is one, bouncing between their
 //! caches), and never wait for a writer or for a scan.
 //!
-//! The maps keep their readers under the read lock, for now. For `GcMap` a lock-free read
+//! A `GcIdMap`'s lookups are lock-free the same way: its table is a `SharedSlice` of (address,
+//! key slot, value slot) entries, open-addressed, that a lookup probes after pinning; an entry
+//! once removed is never reused for another key before a rehash copies the live entries into
+//! new buckets, so a reader that matched its key's address never reads another key's value
+//! (`slot_table.rs`, with a loom model whose control reuses entries). Snapshots (`entries`,
+//! `keys`, `values`, `Debug`) still take the read lock, so they see one moment of the map.
+//!
+//! The other maps keep their readers under the read lock, for now. For `GcMap` a lock-free read
 //! compares keys against entries that a writer may remove and free meanwhile: the removed keys
 //! would have to be freed through the epoch, which would run the keys' destructors — user code
 //! — on whichever thread next collects the epoch's garbage, inside another collection's read.
-//! `GcIdMap` and `GcWeakMap` have no such problem (their keys are addresses); an open-addressed
-//! table of slot pairs in a `SharedSlice` would serve them as the slot array serves the vector.
+//! `GcWeakMap`'s keys are addresses, as the identity map's, but its entries take part in the
+//! ephemeron protocol (`weak_map.rs`), which a lock-free read would have to join.
 //! A chunked vector whose chunks never move was considered too: it makes `push` wait-free, but
 //! `pop`, `truncate` and `remove` then race with the marker on the length word.
 //!
@@ -131,7 +140,6 @@
 //! See `plain_data.rs` for the std types that hold plain mutable data inside GC objects
 //! (atomics, `AtomicCell`, `Mutex` in a `#[trace(skip)]` field).
 
-mod address_hash;
 mod error;
 mod heap_value;
 mod id_map;

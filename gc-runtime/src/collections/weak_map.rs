@@ -76,11 +76,9 @@ use std::fmt;
 
 use hashbrown::HashTable;
 
-use super::{
-    address_hash::address_hash,
-    slots::{debug_address_map, read_for_trace, reserve_one, slot_addr, trace_buckets, AddrFmt, Armed},
-};
+use super::slots::{debug_address_map, read_for_trace, reserve_one, slot_addr, trace_buckets, AddrFmt, Armed};
 use crate::{
+    address_hash::address_hash,
     gc::{Addr, Gc},
     member::Member,
     mutator::Mutator,

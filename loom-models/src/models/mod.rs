@@ -16,6 +16,7 @@ mod handshake;
 mod ragged;
 mod shade_queue;
 mod slot_array;
+mod slot_table;
 mod termination;
 mod value_stack;
 

@@ -34,42 +34,14 @@ use rusty_fork::rusty_fork_test;
 use super::{explore, find_losing_schedule};
 use crate::{
     shared_slice::pin,
-    slot_array::{ArraySlot, SlotArray},
+    slot_array::{NumberSlot, SlotArray},
 };
 
 /// Payload cells of elements 1..=5 (index 0 unused: 0 is the empty slot).
 const ELEMENTS: usize = 6;
 
-/// A slot holding an element number (0: empty). `RELAXED_MOVES` is the control.
-struct Slot<const RELAXED_MOVES: bool>(AtomicUsize);
-
-impl<const RELAXED_MOVES: bool> ArraySlot for Slot<RELAXED_MOVES> {
-    type Raw = usize;
-    const EMPTY: usize = 0;
-
-    fn empty() -> Self {
-        Slot(AtomicUsize::new(0))
-    }
-
-    fn load(&self) -> usize {
-        self.0.load(Ordering::Acquire)
-    }
-
-    fn is_empty(raw: usize) -> bool {
-        raw == 0
-    }
-
-    fn store(&self, raw: usize) {
-        self.0.store(raw, Ordering::Release);
-    }
-
-    fn put_moved(&self, raw: usize) {
-        self.0.store(raw, if RELAXED_MOVES { Ordering::Relaxed } else { Ordering::Release });
-    }
-}
-
 struct Shared<const R: bool> {
-    array: SlotArray<Slot<R>>,
+    array: SlotArray<NumberSlot<R>>,
     payload: [AtomicUsize; ELEMENTS],
 }
 

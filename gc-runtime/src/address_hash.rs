@@ -1,4 +1,5 @@
-//! The hash of an object's address, for [`GcIdMap`](crate::GcIdMap)'s table.
+//! The hash of an object's address, for the identity-keyed tables: [`GcIdMap`](crate::GcIdMap)'s
+//! (`slot_table.rs`) and [`GcWeakMap`](crate::GcWeakMap)'s.
 //!
 //! Keys of an identity map are addresses the allocator chose, not values a user could pick to
 //! collide, so the map needs no keyed hash (SipHash cost 14 % of a Lox interpreter's time in
