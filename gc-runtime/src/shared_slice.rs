@@ -48,9 +48,9 @@
 //! `--cfg gc_miri_epoch`: the real epoch path, freeing included.
 
 #[cfg(not(any(gc_loom, all(miri, not(gc_miri_epoch)))))]
-pub(crate) use self::epoch_impl::{pin, Guard, SharedSlice};
+pub(crate) use self::epoch_impl::{nudge, pin, retire_allocation, Guard, Reclaimed, SharedSlice};
 #[cfg(any(gc_loom, all(miri, not(gc_miri_epoch))))]
-pub(crate) use self::model::{pin, Guard, SharedSlice};
+pub(crate) use self::model::{nudge, pin, retire_allocation, Guard, Reclaimed, SharedSlice};
 
 #[cfg(not(any(gc_loom, all(miri, not(gc_miri_epoch)))))]
 mod epoch_impl {
@@ -88,6 +88,57 @@ mod epoch_impl {
         // During thread exit the thread-local may be gone: register for this one pin (as
         // crossbeam's own default collector does).
         Guard(HANDLE.try_with(LocalHandle::pin).unwrap_or_else(|_| collector().register().pin()))
+    }
+
+    /// A flag that is set once every thread pinned when it was made has unpinned: for a caller
+    /// that retires things of its own (a map's removed keys, whose destructors are user code)
+    /// and must free them itself, on a thread and at a moment of its choosing, rather than
+    /// inside whatever call collects the epoch's garbage. The deferred function only sets the
+    /// flag.
+    pub(crate) struct Reclaimed(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+    impl Reclaimed {
+        /// A flag for what was unlinked before this call.
+        pub(crate) fn new() -> Reclaimed {
+            let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let set = flag.clone();
+            let guard = pin();
+            guard.0.defer(move || set.store(true, std::sync::atomic::Ordering::Release));
+            // Hand the deferred function to the collector now, so any thread's next pins can
+            // run it (it would otherwise wait in this thread's bag).
+            guard.0.flush();
+            Reclaimed(flag)
+        }
+
+        /// Whether every thread pinned when the flag was made has unpinned (and the epoch has
+        /// run the deferred function since: see [`nudge`]).
+        pub(crate) fn is_set(&self) -> bool {
+            self.0.load(std::sync::atomic::Ordering::Acquire)
+        }
+    }
+
+    /// Free the allocation at `ptr` (of `layout`, from the global allocator, e.g. a `Box`'s)
+    /// once every thread pinned now has unpinned. Nothing is dropped: freeing runs no user
+    /// code, wherever the epoch's garbage is collected.
+    ///
+    /// # Safety
+    /// `ptr` was allocated with `layout` by the global allocator, holds nothing that needs
+    /// dropping, is not freed otherwise, and no thread that pins from now on can reach it.
+    pub(crate) unsafe fn retire_allocation(ptr: NonNull<u8>, layout: Layout) {
+        let addr = ptr.as_ptr() as usize;
+        let guard = pin();
+        // SAFETY: the caller's promise: nothing frees the allocation meanwhile, and readers
+        // that could still reach it are pinned now, so the epoch runs this after they unpin.
+        unsafe {
+            guard.0.defer_unchecked(move || raw::dealloc(NonNull::new_unchecked(addr as *mut u8), layout));
+        }
+    }
+
+    /// Move the epoch on if every pinned thread allows it, and run the deferred functions that
+    /// are due (flags of [`Reclaimed`] included). Pins do this now and then by themselves; a
+    /// thread waiting for a flag while it does not pin (it makes no lookups) calls this.
+    pub(crate) fn nudge() {
+        pin().0.flush();
     }
 
     /// A published slice as crossbeam's pointer sees it: one allocation holding the length,
@@ -292,6 +343,33 @@ mod model {
     /// Pin (nothing to do in the model).
     pub(crate) fn pin() -> Guard {
         Guard
+    }
+
+    /// The model's flag is never set: what a caller retires is kept until the caller itself
+    /// is dropped, as the model keeps replaced slices.
+    pub(crate) struct Reclaimed;
+
+    impl Reclaimed {
+        /// A flag that stays clear.
+        pub(crate) fn new() -> Reclaimed {
+            Reclaimed
+        }
+
+        /// Never.
+        pub(crate) fn is_set(&self) -> bool {
+            false
+        }
+    }
+
+    /// Nothing to move on in the model.
+    pub(crate) fn nudge() {}
+
+    /// The model never frees what it retires (as it keeps replaced slices): it leaks.
+    ///
+    /// # Safety
+    /// As for the production `retire_allocation`.
+    pub(crate) unsafe fn retire_allocation(ptr: std::ptr::NonNull<u8>, layout: std::alloc::Layout) {
+        let _ = (ptr, layout);
     }
 
     /// The model: an atomic pointer (loom's under loom) to a boxed slice; replaced slices are

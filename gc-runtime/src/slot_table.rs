@@ -17,10 +17,12 @@
 //!
 //! - **Readers** (`get`, `contains_key`, `len`) take no lock: they pin the epoch, load the
 //!   buckets and probe, loading each address word with `Acquire`.
-//! - **Structural writers** (an insertion of a new key, a removal, `clear`, a rehash) hold the
-//!   collection's write lock: one at a time, and the marker is not scanning meanwhile.
-//! - **Value writers** (an insertion over an existing key: one store into the value slot) and
-//!   the **marker** hold its read lock: the buckets do not change under them.
+//! - **Writers** (an insertion, a removal, `clear`, a rehash) hold the collection's write lock:
+//!   one at a time, and the marker is not scanning meanwhile. (An insertion over an existing
+//!   key is one store into the value slot and would need only the read lock, but the insertion
+//!   finds the key or its room with one probe under the write lock.)
+//! - The **marker** and the snapshots hold its read lock: the buckets do not change under
+//!   them.
 //!
 //! # What a reader can see, and why it is enough
 //!
@@ -63,6 +65,8 @@
 //! afterwards (`object/scan_cursor.rs`, "Rehashing a hash table"). Removed entries keep empty
 //! slots, which the marker skips like any empty slot.
 
+use std::marker::PhantomData;
+
 use crate::{
     address_hash::address_hash,
     primitive::sync::atomic::{AtomicUsize, Ordering},
@@ -93,7 +97,7 @@ fn limit(buckets: usize) -> usize {
 fn buckets_for(entries: usize) -> usize {
     let mut buckets = MIN_BUCKETS;
     while limit(buckets) < entries {
-        buckets = buckets.checked_mul(2).expect("GcIdMap size overflows usize");
+        buckets = buckets.checked_mul(2).expect("table size overflows usize");
     }
     buckets
 }
@@ -128,17 +132,85 @@ impl<K: ArraySlot, V: ArraySlot> TableEntry<K, V> {
     }
 }
 
-/// An open-addressed table of slot pairs keyed by address (module docs).
-pub(crate) struct SlotTable<K, V> {
+/// An open-addressed table of slot pairs keyed by address words (module docs); `H` says what
+/// the words are.
+pub(crate) struct SlotTable<K, V, H = ObjectAddresses> {
     /// Entries holding a key.
     live: AtomicUsize,
     /// Entries holding a key or a tombstone. Only structural writers use it.
     used: AtomicUsize,
     buckets: SharedSlice<TableEntry<K, V>>,
+    keys: PhantomData<H>,
 }
 
-/// Where a probe for an address ended: at the entry holding it, or at the free bucket where
-/// it would go.
+/// How a table gets the hash of the key an address word names (the word of an entry holding a
+/// key: never [`FREE`] or [`TOMBSTONE`]). A rehash uses it to place each key anew.
+pub(crate) trait KeyWords {
+    /// The hash of the key `word` names.
+    ///
+    /// # Safety
+    /// `word` is the address word of an entry of a table, read by a thread that holds the
+    /// collection's lock (so the key it names is not freed meanwhile).
+    unsafe fn hash(word: usize) -> u64;
+}
+
+/// The key slot of a table whose keys live behind their address words (`GcMap`'s boxed keys):
+/// nothing is stored, and the entry is an address word and a value slot.
+pub(crate) struct NoKeySlot;
+
+impl ArraySlot for NoKeySlot {
+    type Raw = ();
+    const EMPTY: () = ();
+
+    fn empty() -> Self {
+        NoKeySlot
+    }
+
+    fn load(&self) {}
+
+    fn is_empty((): ()) -> bool {
+        true
+    }
+
+    fn store(&self, (): ()) {}
+
+    fn put_moved(&self, (): ()) {}
+}
+
+/// Address words that are the key objects' own addresses (`GcIdMap`), hashed by
+/// `address_hash.rs`.
+pub(crate) enum ObjectAddresses {}
+
+impl KeyWords for ObjectAddresses {
+    #[inline]
+    unsafe fn hash(word: usize) -> u64 {
+        address_hash(word)
+    }
+}
+
+/// What a lookup looks for: the key's hash, and the test of whether an entry's address word
+/// names the key.
+pub(crate) struct Lookup<F> {
+    hash: u64,
+    is_key: F,
+}
+
+impl<F> Lookup<F> {
+    /// The key of hash `hash` that `is_key` recognises by an entry's address word and key
+    /// slot.
+    #[inline]
+    pub(crate) fn new(hash: u64, is_key: F) -> Lookup<F> {
+        Lookup { hash, is_key }
+    }
+}
+
+/// The key object at `addr`, in a table of [`ObjectAddresses`].
+#[inline]
+pub(crate) fn object_at<K>(addr: usize) -> Lookup<impl Fn(usize, &K) -> bool> {
+    Lookup::new(address_hash(addr), move |word, _: &K| word == addr)
+}
+
+/// Where a probe ended: at the entry holding the key, or at the free bucket where it would go.
 enum Probed<'a, K, V> {
     Found(&'a TableEntry<K, V>),
     Free(&'a TableEntry<K, V>),
@@ -146,74 +218,87 @@ enum Probed<'a, K, V> {
     Neither,
 }
 
-/// Probe `buckets` for `addr` from its home bucket, past other keys and removed entries.
+/// Probe `buckets` for `key` from its home bucket, past other keys and removed entries.
 #[inline]
-fn probe<K: ArraySlot, V: ArraySlot>(buckets: &[TableEntry<K, V>], addr: usize) -> Probed<'_, K, V> {
+fn probe<'a, K: ArraySlot, V: ArraySlot>(
+    buckets: &'a [TableEntry<K, V>],
+    key: &Lookup<impl Fn(usize, &K) -> bool>,
+) -> Probed<'a, K, V> {
     let Some(mask) = buckets.len().checked_sub(1) else { return Probed::Neither };
-    let mut i = address_hash(addr) as usize & mask;
+    let mut i = key.hash as usize & mask;
     // At most every bucket: a table always has free ones (the limit), but a bound costs
     // nothing and keeps a lookup finite whatever it meets.
     for _ in 0..buckets.len() {
         let entry = &buckets[i];
         match entry.addr.load(Ordering::Acquire) {
             FREE => return Probed::Free(entry),
-            a if a == addr => return Probed::Found(entry),
-            _ => i = (i + 1) & mask,
+            TOMBSTONE => {}
+            word if (key.is_key)(word, &entry.key) => return Probed::Found(entry),
+            _ => {}
         }
+        i = (i + 1) & mask;
     }
     Probed::Neither
 }
 
-/// The entry for `addr` in `buckets`, or `None`.
+/// The entry for `key` in `buckets`, or `None`.
 #[inline]
-fn find_in<K: ArraySlot, V: ArraySlot>(buckets: &[TableEntry<K, V>], addr: usize) -> Option<&TableEntry<K, V>> {
-    match probe(buckets, addr) {
+fn find_in<'a, K: ArraySlot, V: ArraySlot>(
+    buckets: &'a [TableEntry<K, V>],
+    key: &Lookup<impl Fn(usize, &K) -> bool>,
+) -> Option<&'a TableEntry<K, V>> {
+    match probe(buckets, key) {
         Probed::Found(entry) => Some(entry),
         Probed::Free(_) | Probed::Neither => None,
     }
 }
 
-/// The first free bucket on `addr`'s probe sequence, in buckets that do not hold `addr` and
-/// are below their limit.
-fn free_bucket<K: ArraySlot, V: ArraySlot>(buckets: &[TableEntry<K, V>], addr: usize) -> &TableEntry<K, V> {
-    match probe(buckets, addr) {
+/// The first free bucket on the probe sequence of hash `hash`, in buckets below their limit.
+fn free_bucket<K: ArraySlot, V: ArraySlot>(buckets: &[TableEntry<K, V>], hash: u64) -> &TableEntry<K, V> {
+    match probe(buckets, &Lookup::new(hash, |_, _: &K| false)) {
         Probed::Free(entry) => entry,
-        Probed::Found(_) | Probed::Neither => unreachable!("new buckets below their limit, without the key"),
+        Probed::Found(_) | Probed::Neither => unreachable!("new buckets below their limit"),
     }
 }
 
 /// What [`SlotTable::entry`] found: the entry holding the key, or room for it.
-pub(crate) enum Entry<'a, K, V> {
+pub(crate) enum Entry<'a, K, V, H> {
     /// The entry holding the key.
     Occupied(&'a TableEntry<K, V>),
     /// The free bucket where the key goes.
-    Vacant(Vacant<'a, K, V>),
+    Vacant(Vacant<'a, K, V, H>),
 }
 
 /// Room for a key, found under the exclusive lock: [`Vacant::insert`] fills it.
-pub(crate) struct Vacant<'a, K, V> {
-    table: &'a SlotTable<K, V>,
+pub(crate) struct Vacant<'a, K, V, H> {
+    table: &'a SlotTable<K, V, H>,
     entry: &'a TableEntry<K, V>,
-    addr: usize,
 }
 
-impl<K: ArraySlot, V: ArraySlot> Vacant<'_, K, V> {
-    /// Insert the key (its slot value `key`) with `value`, each stored through the barrier,
+impl<K: ArraySlot, V: ArraySlot, H> Vacant<'_, K, V, H> {
+    /// Insert the key named by the address word `word` (whose hash the lookup gave, and whose
+    /// test recognises it), its slot value `key` and `value`, each stored through the barrier,
     /// then publish it (module docs).
-    pub(crate) fn insert(self, key: K::Raw, value: V::Raw) {
-        let Vacant { table, entry, addr } = self;
+    pub(crate) fn insert(self, word: usize, key: K::Raw, value: V::Raw) {
+        debug_assert!(word > TOMBSTONE, "a key's address word");
+        let Vacant { table, entry } = self;
         entry.key.store(key);
         entry.value.store(value);
-        entry.publish(addr);
+        entry.publish(word);
         table.used.store(table.used.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
         table.live.store(table.live.load(Ordering::Relaxed) + 1, Ordering::Release);
     }
 }
 
-impl<K: ArraySlot, V: ArraySlot> SlotTable<K, V> {
+impl<K: ArraySlot, V: ArraySlot, H: KeyWords> SlotTable<K, V, H> {
     /// Empty, with room for `capacity` keys before it rehashes.
-    pub(crate) fn with_capacity(capacity: usize) -> SlotTable<K, V> {
-        let table = SlotTable { live: AtomicUsize::new(0), used: AtomicUsize::new(0), buckets: SharedSlice::empty() };
+    pub(crate) fn with_capacity(capacity: usize) -> SlotTable<K, V, H> {
+        let table = SlotTable {
+            live: AtomicUsize::new(0),
+            used: AtomicUsize::new(0),
+            buckets: SharedSlice::empty(),
+            keys: PhantomData,
+        };
         if capacity > 0 {
             table.buckets.replace(buckets_for(capacity), |_| TableEntry::free());
         }
@@ -226,17 +311,21 @@ impl<K: ArraySlot, V: ArraySlot> SlotTable<K, V> {
         self.live.load(Ordering::Acquire)
     }
 
-    /// The entry holding `addr` when the reader probed it (it may be removed by the time the
+    /// The entry holding `key` when the reader probed it (it may be removed by the time the
     /// caller loads its slots: then the value slot is empty).
     #[inline]
-    pub(crate) fn find<'a>(&'a self, addr: usize, guard: &'a Guard) -> Option<&'a TableEntry<K, V>> {
-        find_in(self.buckets.load(guard), addr)
+    pub(crate) fn find<'a>(
+        &'a self,
+        key: &Lookup<impl Fn(usize, &K) -> bool>,
+        guard: &'a Guard,
+    ) -> Option<&'a TableEntry<K, V>> {
+        find_in(self.buckets.load(guard), key)
     }
 
-    /// The value of `addr`, or `None` if the table does not hold it.
+    /// The value of `key`, or `None` if the table does not hold it.
     #[inline]
-    pub(crate) fn get(&self, addr: usize, guard: &Guard) -> Option<V::Raw> {
-        let raw = self.find(addr, guard)?.value.load();
+    pub(crate) fn get(&self, key: &Lookup<impl Fn(usize, &K) -> bool>, guard: &Guard) -> Option<V::Raw> {
+        let raw = self.find(key, guard)?.value.load();
         (!V::is_empty(raw)).then_some(raw)
     }
 
@@ -252,14 +341,14 @@ impl<K: ArraySlot, V: ArraySlot> SlotTable<K, V> {
         unsafe { self.buckets.load_exclusive() }
     }
 
-    /// The entry holding `addr`, for a thread that holds the lock.
+    /// The entry holding `key`, for a thread that holds the lock.
     ///
     /// # Safety
     /// As for [`buckets_locked`](Self::buckets_locked).
     #[inline]
-    pub(crate) unsafe fn find_locked(&self, addr: usize) -> Option<&TableEntry<K, V>> {
+    pub(crate) unsafe fn find_locked(&self, key: &Lookup<impl Fn(usize, &K) -> bool>) -> Option<&TableEntry<K, V>> {
         // SAFETY: the caller's promise.
-        find_in(unsafe { self.buckets_locked() }, addr)
+        find_in(unsafe { self.buckets_locked() }, key)
     }
 
     /// The keys the table holds before its next insertion rehashes, and its buckets (for
@@ -285,18 +374,19 @@ impl<K: ArraySlot, V: ArraySlot> SlotTable<K, V> {
         }
         // Room for half as many again as the live keys: a table of live keys doubles; one
         // mostly of tombstones is rebuilt at its size, or smaller.
-        let needed = live.checked_add(1).and_then(|n| n.checked_add(n / 2)).expect("GcIdMap size overflows usize");
+        let needed = live.checked_add(1).and_then(|n| n.checked_add(n / 2)).expect("table size overflows usize");
         // Every new bucket is written before it is published (`Release` in the swap).
         self.buckets.replace_filled(
             buckets_for(needed),
             |_| TableEntry::free(),
             |buckets| {
                 for entry in old {
-                    if let Some(addr) = entry.key_addr() {
-                        let to = free_bucket(buckets, addr);
+                    if let Some(word) = entry.key_addr() {
+                        // SAFETY: an address word of this table, read under the exclusive lock.
+                        let to = free_bucket(buckets, unsafe { H::hash(word) });
                         to.key.put_moved(entry.key.load());
                         to.value.put_moved(entry.value.load());
-                        to.addr.store(addr, Ordering::Relaxed);
+                        to.addr.store(word, Ordering::Relaxed);
                     }
                 }
             },
@@ -305,30 +395,32 @@ impl<K: ArraySlot, V: ArraySlot> SlotTable<K, V> {
         true
     }
 
-    /// The entry holding `addr`, or room for it: one probe.
+    /// The entry holding `key`, or room for it: one probe.
     ///
     /// # Safety
     /// The caller holds the collection's lock exclusively (the entry is used under it), and
     /// [`reserve_one`](Self::reserve_one) ran since the lock was taken (so there is room).
-    pub(crate) unsafe fn entry(&self, addr: usize) -> Entry<'_, K, V> {
-        debug_assert!(addr > TOMBSTONE, "an object address");
+    pub(crate) unsafe fn entry(&self, key: &Lookup<impl Fn(usize, &K) -> bool>) -> Entry<'_, K, V, H> {
         // SAFETY: the caller's promise; loaded after `reserve_one`, so it is the current table.
-        match probe(unsafe { self.buckets_locked() }, addr) {
+        match probe(unsafe { self.buckets_locked() }, key) {
             Probed::Found(entry) => Entry::Occupied(entry),
-            Probed::Free(entry) => Entry::Vacant(Vacant { table: self, entry, addr }),
+            Probed::Free(entry) => Entry::Vacant(Vacant { table: self, entry }),
             Probed::Neither => unreachable!("`reserve_one` left room"),
         }
     }
 
-    /// Remove the key at `addr`, emptying both slots through the barrier; returns what they
-    /// held, or `None` (and no change) if the table does not hold `addr`.
+    /// Remove `key`, emptying both slots through the barrier; returns its address word and
+    /// what the slots held, or `None` (and no change) if the table does not hold it. (Readers
+    /// may still be looking at the key the word names: see the module docs for when it may be
+    /// freed.)
     ///
     /// # Safety
     /// The caller holds the collection's lock exclusively (a structural write).
-    pub(crate) unsafe fn remove(&self, addr: usize) -> Option<(K::Raw, V::Raw)> {
+    pub(crate) unsafe fn remove(&self, key: &Lookup<impl Fn(usize, &K) -> bool>) -> Option<(usize, K::Raw, V::Raw)> {
         // SAFETY: the caller's promise.
-        let entry = unsafe { self.find_locked(addr) }?;
-        let held = (entry.key.load(), entry.value.load());
+        let entry = unsafe { self.find_locked(key) }?;
+        let word = entry.addr.load(Ordering::Relaxed);
+        let held = (word, entry.key.load(), entry.value.load());
         self.remove_entry(entry);
         Some(held)
     }
@@ -342,18 +434,21 @@ impl<K: ArraySlot, V: ArraySlot> SlotTable<K, V> {
     }
 
     /// Remove every key (each slot emptied through the barrier), keeping the number of
-    /// buckets.
+    /// buckets; `removed` gets each key's address word.
     ///
     /// # Safety
     /// The caller holds the collection's lock exclusively (a structural write).
-    pub(crate) unsafe fn clear(&self) {
+    pub(crate) unsafe fn clear(&self, mut removed: impl FnMut(usize)) {
         // SAFETY: the caller's promise; `buckets` is last used before `replace`.
         let buckets = unsafe { self.buckets_locked() };
         if self.used.load(Ordering::Relaxed) == 0 {
             return;
         }
-        for entry in buckets.iter().filter(|e| e.key_addr().is_some()) {
-            self.remove_entry(entry);
+        for entry in buckets {
+            if let Some(word) = entry.key_addr() {
+                self.remove_entry(entry);
+                removed(word);
+            }
         }
         self.buckets.replace(buckets.len(), |_| TableEntry::free());
         self.used.store(0, Ordering::Relaxed);
@@ -379,8 +474,8 @@ mod tests {
         // SAFETY: the tests' writers are alone (or serialised by a mutex).
         unsafe {
             t.reserve_one();
-            match t.entry(addr(k)) {
-                Entry::Vacant(room) => room.insert(k, value),
+            match t.entry(&object_at(addr(k))) {
+                Entry::Vacant(room) => room.insert(addr(k), k, value),
                 Entry::Occupied(_) => panic!("key {k} is already in"),
             }
         }
@@ -388,7 +483,10 @@ mod tests {
 
     fn remove(t: &Table, k: usize) -> Option<(usize, usize)> {
         // SAFETY: as in `insert`.
-        unsafe { t.remove(addr(k)) }
+        unsafe { t.remove(&object_at(addr(k))) }.map(|(word, key, value)| {
+            assert_eq!(word, addr(k));
+            (key, value)
+        })
     }
 
     #[test]
@@ -406,26 +504,26 @@ mod tests {
     fn keys_are_found_until_removed_across_rehashes() {
         let t = Table::with_capacity(0);
         let guard = pin();
-        assert_eq!((t.len(), t.get(addr(1), &guard)), (0, None));
+        assert_eq!((t.len(), t.get(&object_at(addr(1)), &guard)), (0, None));
         let n = if cfg!(miri) { 40 } else { 1000 };
         for k in 1..=n {
             insert(&t, k, k * 10);
         }
         assert_eq!(t.len(), n);
-        assert!((1..=n).all(|k| t.get(addr(k), &pin()) == Some(k * 10)));
-        assert_eq!(t.get(addr(n + 1), &pin()), None);
+        assert!((1..=n).all(|k| t.get(&object_at(addr(k)), &pin()) == Some(k * 10)));
+        assert_eq!(t.get(&object_at(addr(n + 1)), &pin()), None);
         for k in (1..=n).step_by(2) {
             assert_eq!(remove(&t, k), Some((k, k * 10)));
         }
         assert_eq!(remove(&t, 1), None, "removed once");
         assert_eq!(t.len(), n / 2);
-        assert!((1..=n).all(|k| t.get(addr(k), &pin()) == (k % 2 == 0).then_some(k * 10)));
+        assert!((1..=n).all(|k| t.get(&object_at(addr(k)), &pin()) == (k % 2 == 0).then_some(k * 10)));
         // SAFETY: the only writer.
-        unsafe { t.clear() };
+        unsafe { t.clear(|_| ()) };
         assert_eq!(t.len(), 0);
-        assert!((1..=n).all(|k| t.get(addr(k), &pin()).is_none()));
+        assert!((1..=n).all(|k| t.get(&object_at(addr(k)), &pin()).is_none()));
         insert(&t, 3, 33);
-        assert_eq!(t.get(addr(3), &pin()), Some(33));
+        assert_eq!(t.get(&object_at(addr(3)), &pin()), Some(33));
     }
 
     /// Removed entries are not reused: each removal lowers the keys the table takes before it
@@ -443,14 +541,14 @@ mod tests {
         }
         assert_eq!(t.shape(&pin()), (1, 8), "five tombstones: the one key left fills it");
         // SAFETY: the only writer.
-        let entry_of_6 = unsafe { t.find_locked(addr(6)) }.map(|e| e as *const _);
+        let entry_of_6 = unsafe { t.find_locked(&object_at(addr(6))) }.map(|e| e as *const _);
         // SAFETY: as above.
         assert!(unsafe { t.reserve_one() }, "the table is at its limit: it rehashes");
         assert_eq!(t.shape(&pin()), (6, 8), "the same size, without the tombstones");
         // SAFETY: as above.
-        let moved = unsafe { t.find_locked(addr(6)) }.map(|e| e as *const _);
+        let moved = unsafe { t.find_locked(&object_at(addr(6))) }.map(|e| e as *const _);
         assert_ne!(moved, entry_of_6, "into new buckets");
-        assert_eq!(t.get(addr(6), &pin()), Some(6));
+        assert_eq!(t.get(&object_at(addr(6)), &pin()), Some(6));
     }
 
     /// Readers probe while a writer inserts, removes, reinserts and rehashes: every value a
@@ -470,7 +568,7 @@ mod tests {
                     while !done.load(Ordering::Acquire) || seen == 0 {
                         for k in 0..KEYS {
                             let guard = pin();
-                            match t.get(addr(k), &guard) {
+                            match t.get(&object_at(addr(k)), &guard) {
                                 Some(v) => {
                                     assert_eq!(v % KEYS, k, "key {k} read value {v} of key {}", v % KEYS);
                                     seen += 1;

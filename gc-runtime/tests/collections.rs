@@ -878,14 +878,72 @@ fn lock_free_reads_during_structural_writes(barrier: BarrierKind) {
     assert_eq!(ledger.total_drops(), ledger.created(), "with the root gone every element is freed");
 }
 
-/// Lock-free reads of an identity map while one thread adds and removes keys (rehashing the
-/// table as it grows and as removed entries pile up) and overwrites values, and a fourth
-/// collects back to back. Each value holds its key in its `kids` vector, so a reader can tell
-/// a value read for a key from another key's (an entry reused while a reader probes it). The
-/// `FLOOR` keys at the front of the holder's vector are never removed: readers must always
-/// find them. The churned keys follow them in the vector (and are removed from both); a reader
-/// may find one gone, but never with another key's value.
-fn lock_free_id_map_reads_during_structural_writes(barrier: BarrierKind) {
+/// A map of the holder keyed by elements, for the lock-free lookup tests: by identity (`ids`,
+/// a `GcIdMap`), or by the name each element gives (`names`, a `GcMap<String, _>`).
+trait KeyedByElem {
+    fn insert(h: &Holder, k: Gc<'_, Elem>, v: Gc<'_, Elem>) -> bool;
+    fn remove<'m>(h: &Holder, k: Gc<'_, Elem>, mu: &'m Mutator) -> Option<Gc<'m, Elem>>;
+    fn get<'m>(h: &Holder, k: Gc<'_, Elem>, mu: &'m Mutator) -> Option<Gc<'m, Elem>>;
+    fn contains(h: &Holder, k: Gc<'_, Elem>) -> bool;
+    fn len(h: &Holder) -> usize;
+}
+
+/// `Holder::ids`.
+struct ById;
+
+impl KeyedByElem for ById {
+    fn insert(h: &Holder, k: Gc<'_, Elem>, v: Gc<'_, Elem>) -> bool {
+        h.ids.insert(k, v)
+    }
+    fn remove<'m>(h: &Holder, k: Gc<'_, Elem>, mu: &'m Mutator) -> Option<Gc<'m, Elem>> {
+        h.ids.remove(k, mu)
+    }
+    fn get<'m>(h: &Holder, k: Gc<'_, Elem>, mu: &'m Mutator) -> Option<Gc<'m, Elem>> {
+        h.ids.get(k, mu)
+    }
+    fn contains(h: &Holder, k: Gc<'_, Elem>) -> bool {
+        h.ids.contains_key(k)
+    }
+    fn len(h: &Holder) -> usize {
+        h.ids.len()
+    }
+}
+
+/// `Holder::names`, keyed by [`name_of`] the element: keys compared by `Eq`, each a `String`
+/// whose drop waits until no lookup can be comparing against it.
+struct ByName;
+
+/// The string key an element names.
+fn name_of(e: Gc<'_, Elem>) -> String {
+    format!("k{}", e.check())
+}
+
+impl KeyedByElem for ByName {
+    fn insert(h: &Holder, k: Gc<'_, Elem>, v: Gc<'_, Elem>) -> bool {
+        h.names.insert(name_of(k), v)
+    }
+    fn remove<'m>(h: &Holder, k: Gc<'_, Elem>, mu: &'m Mutator) -> Option<Gc<'m, Elem>> {
+        h.names.remove(&name_of(k), mu)
+    }
+    fn get<'m>(h: &Holder, k: Gc<'_, Elem>, mu: &'m Mutator) -> Option<Gc<'m, Elem>> {
+        h.names.get(&name_of(k), mu)
+    }
+    fn contains(h: &Holder, k: Gc<'_, Elem>) -> bool {
+        h.names.contains_key(&name_of(k))
+    }
+    fn len(h: &Holder) -> usize {
+        h.names.len()
+    }
+}
+
+/// Lock-free lookups in a map keyed by elements (`M`) while one thread adds and removes keys
+/// (rehashing the table as it grows and as removed entries pile up) and overwrites values, and
+/// a fourth collects back to back. Each value holds its key element in its `kids` vector, so a
+/// reader can tell a value read for a key from another key's (an entry reused while a reader
+/// probes it). The `FLOOR` keys at the front of the holder's vector are never removed: readers
+/// must always find them. The churned keys follow them in the vector (and are removed from
+/// both); a reader may find one gone, but never with another key's value.
+fn lock_free_keyed_reads_during_structural_writes<M: KeyedByElem>(barrier: BarrierKind) {
     const FLOOR: usize = if cfg!(miri) { 4 } else { 32 };
     const CAP: usize = if cfg!(miri) { 24 } else { 3_000 };
     const WRITES: usize = if cfg!(miri) { 120 } else { 150_000 };
@@ -893,25 +951,13 @@ fn lock_free_id_map_reads_during_structural_writes(barrier: BarrierKind) {
     let _serial = serial();
     configure(barrier);
     let ledger = Ledger::new(if cfg!(miri) { 20_000 } else { 2_000_000 });
-    /// A value for `key`: a new element holding `key`.
-    fn value_for<'m>(ledger: &Arc<Ledger>, key: Gc<'_, Elem>, mu: &'m Mutator) -> Gc<'m, Elem> {
-        let v = ledger.elem(mu);
-        v.kids.push(key);
-        v
-    }
-    /// `v` read for `key`: intact, and `key`'s.
-    fn check_pair(key: Gc<'_, Elem>, v: Gc<'_, Elem>, mu: &Mutator) {
-        v.check();
-        let owner = v.kids.get(0, mu).expect("a value holds its key");
-        assert!(Gc::ptr_eq(owner, key), "key {} read a value of key {}", key.check(), owner.check());
-    }
     let root = {
         let mu = gc_runtime::attach();
         let h = holder(&mu);
         for _ in 0..FLOOR {
             let k = ledger.elem(&mu);
             h.vec.push(k);
-            h.ids.insert(k, value_for(&ledger, k, &mu));
+            M::insert(&h, k, value_for(&ledger, k, &mu));
         }
         h.root(&mu)
     };
@@ -925,34 +971,34 @@ fn lock_free_id_map_reads_during_structural_writes(barrier: BarrierKind) {
             match rng.below(4) {
                 0 | 1 if len < CAP && !ledger.nearly_full(10) => {
                     let k = ledger.elem(mu);
-                    h.ids.insert(k, value_for(&ledger, k, mu));
+                    assert!(!M::insert(&h, k, value_for(&ledger, k, mu)), "a new key");
                     h.vec.push(k);
                 }
                 2 if len > FLOOR => {
                     let k = h.vec.remove(FLOOR + rng.below(len - FLOOR), mu);
-                    check_pair(k, h.ids.remove(k, mu).expect("a churned key is in the map"), mu);
+                    check_pair(k, M::remove(&h, k, mu).expect("a churned key is in the map"), mu);
                 }
                 _ if !ledger.nearly_full(10) => {
                     let k = h.vec.get(rng.below(len), mu).expect("in range");
-                    assert!(h.ids.insert(k, value_for(&ledger, k, mu)), "an overwrite");
+                    assert!(M::insert(&h, k, value_for(&ledger, k, mu)), "an overwrite");
                 }
                 _ => {}
             }
         },
         |mu, round| {
             let h = root.get(mu);
-            assert!(h.ids.len() >= FLOOR, "the map never holds fewer than the floor");
+            assert!(M::len(&h) >= FLOOR, "the map never holds fewer than the floor");
             for i in 0..FLOOR {
                 let k = h.vec.get(i, mu).expect("below the floor");
-                let v = h.ids.get(k, mu).unwrap_or_else(|| panic!("floor key {i} read as absent"));
+                let v = M::get(&h, k, mu).unwrap_or_else(|| panic!("floor key {i} read as absent"));
                 check_pair(k, v, mu);
-                assert!(h.ids.contains_key(k));
+                assert!(M::contains(&h, k));
             }
             let mut rng = Rng(0x5EED_0002 ^ round);
             for _ in 0..FLOOR {
                 let churned = h.vec.len().saturating_sub(FLOOR);
                 if let Some(k) = h.vec.get(FLOOR + rng.below(churned), mu) {
-                    if let Some(v) = h.ids.get(k, mu) {
+                    if let Some(v) = M::get(&h, k, mu) {
                         check_pair(k, v, mu);
                     }
                 }
@@ -964,9 +1010,9 @@ fn lock_free_id_map_reads_during_structural_writes(barrier: BarrierKind) {
     let mut mu = gc_runtime::attach();
     mu.collect();
     let h = root.get(&mu);
-    assert_eq!(h.ids.len(), h.vec.len(), "every key in the vector is in the map, and no other");
+    assert_eq!(M::len(&h), h.vec.len(), "every key in the vector is in the map, and no other");
     for k in h.vec.to_vec(&mu) {
-        check_pair(k, h.ids.get(k, &mu).expect("in the map"), &mu);
+        check_pair(k, M::get(&h, k, &mu).expect("in the map"), &mu);
     }
     let alive = reachable(&mu, &h);
     assert_eq!(alive.len(), 2 * h.vec.len());
@@ -978,17 +1024,47 @@ fn lock_free_id_map_reads_during_structural_writes(barrier: BarrierKind) {
 
 #[test]
 fn lock_free_id_map_reads_during_structural_writes_dijkstra() {
-    lock_free_id_map_reads_during_structural_writes(BarrierKind::Dijkstra);
+    lock_free_keyed_reads_during_structural_writes::<ById>(BarrierKind::Dijkstra);
 }
 
 #[test]
 fn lock_free_id_map_reads_during_structural_writes_yuasa() {
-    lock_free_id_map_reads_during_structural_writes(BarrierKind::Yuasa);
+    lock_free_keyed_reads_during_structural_writes::<ById>(BarrierKind::Yuasa);
 }
 
 #[test]
 fn lock_free_id_map_reads_during_structural_writes_hybrid() {
-    lock_free_id_map_reads_during_structural_writes(BarrierKind::Hybrid);
+    lock_free_keyed_reads_during_structural_writes::<ById>(BarrierKind::Hybrid);
+}
+
+/// A value for `key` (a key object, or the element a string key names): a new element
+/// holding `key`, so a reader can tell a value read for a key from another key's.
+fn value_for<'m>(ledger: &Arc<Ledger>, key: Gc<'_, Elem>, mu: &'m Mutator) -> Gc<'m, Elem> {
+    let v = ledger.elem(mu);
+    v.kids.push(key);
+    v
+}
+
+/// `v` read for `key`: intact, and `key`'s.
+fn check_pair(key: Gc<'_, Elem>, v: Gc<'_, Elem>, mu: &Mutator) {
+    v.check();
+    let owner = v.kids.get(0, mu).expect("a value holds its key");
+    assert!(Gc::ptr_eq(owner, key), "key {} read a value of key {}", key.check(), owner.check());
+}
+
+#[test]
+fn lock_free_map_reads_during_structural_writes_dijkstra() {
+    lock_free_keyed_reads_during_structural_writes::<ByName>(BarrierKind::Dijkstra);
+}
+
+#[test]
+fn lock_free_map_reads_during_structural_writes_yuasa() {
+    lock_free_keyed_reads_during_structural_writes::<ByName>(BarrierKind::Yuasa);
+}
+
+#[test]
+fn lock_free_map_reads_during_structural_writes_hybrid() {
+    lock_free_keyed_reads_during_structural_writes::<ByName>(BarrierKind::Hybrid);
 }
 
 /// `contains` of an element that stays in the vector throughout, while another thread shifts

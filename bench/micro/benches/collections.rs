@@ -15,6 +15,8 @@
 //!   keys are gathered as locals before the chunk is timed); `get_beside_a_reader`: the same
 //!   while another thread looks up the same keys in a loop; `insert_remove`: an insertion of a
 //!   new key and its removal (a structural write each).
+//! - `gc_map/get`, `gc_map/get_beside_a_reader`, `gc_map/insert_remove`: the same for a
+//!   `GcMap<u64, _>` with std's default hasher (SipHash), the keys `0..LEN`.
 //!
 //! Each timed chunk is [`LEN`] operations; the safepoint between chunks is not timed.
 
@@ -30,7 +32,7 @@ use std::{
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use gc_bench_micro::{init, small, Small};
-use gc_runtime::{Gc, GcIdMap, GcValueVec, GcVec, Member, Mode, Mutator, Root};
+use gc_runtime::{Gc, GcIdMap, GcMap, GcValueVec, GcVec, Member, Mode, Mutator, Root};
 
 /// Elements in the vector.
 const LEN: usize = 1024;
@@ -65,6 +67,30 @@ fn chunked(mu: &mut Mutator, iters: u64, mut chunk: impl FnMut(&Mutator)) -> Dur
     total.mul_f64(iters as f64 / done as f64)
 }
 
+/// Run `body` while another thread (with a mutator of its own) calls `read(&shared, mu)` in a
+/// loop, a safepoint after each call; stop and join it afterwards.
+fn beside_a_reader<R: Send + 'static>(
+    mu: &mut Mutator,
+    shared: R,
+    read: fn(&R, &Mutator),
+    body: impl FnOnce(&mut Mutator),
+) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let other = {
+        let stop = stop.clone();
+        thread::spawn(move || {
+            let mut mu = gc_runtime::attach();
+            while !stop.load(Ordering::Relaxed) {
+                read(&shared, &mu);
+                mu.safepoint();
+            }
+        })
+    };
+    body(mu);
+    stop.store(true, Ordering::Relaxed);
+    mu.blocking(|| other.join().expect("the reader thread"));
+}
+
 fn reads(c: &mut Criterion) {
     init(Mode::Concurrent, None);
     let mut mu = gc_runtime::attach();
@@ -92,23 +118,13 @@ fn reads(c: &mut Criterion) {
             })
         })
     });
-    let stop = Arc::new(AtomicBool::new(false));
-    let other = {
-        let (stop, shared) = (stop.clone(), root.get(&mu).root(&mu));
-        thread::spawn(move || {
-            let mut mu = gc_runtime::attach();
-            while !stop.load(Ordering::Relaxed) {
-                get_each(&shared, &mu);
-                mu.safepoint();
-            }
-        })
-    };
-    g.bench_function("get_beside_a_reader", |b| {
-        b.iter_custom(|iters| chunked(&mut mu, iters, |mu| get_each(&root, mu)))
+    let shared = root.get(&mu).root(&mu);
+    beside_a_reader(&mut mu, shared, get_each, |mu| {
+        g.bench_function("get_beside_a_reader", |b| {
+            b.iter_custom(|iters| chunked(mu, iters, |mu| get_each(&root, mu)))
+        });
     });
     g.finish();
-    stop.store(true, Ordering::Relaxed);
-    mu.blocking(|| other.join().expect("the reader thread"));
 }
 
 /// After `reads`, which started the runtime.
@@ -207,25 +223,62 @@ fn id_map(c: &mut Criterion) {
             })
         })
     });
-    let stop = Arc::new(AtomicBool::new(false));
-    let other = {
-        let stop = stop.clone();
-        let shared = IdMap { map: m.map.get(&mu).root(&mu), keys: m.keys.get(&mu).root(&mu) };
-        thread::spawn(move || {
-            let mut mu = gc_runtime::attach();
-            while !stop.load(Ordering::Relaxed) {
-                shared.get_each(&mu);
-                mu.safepoint();
-            }
-        })
-    };
-    g.bench_function("get_beside_a_reader", |b| {
-        b.iter_custom(|iters| timed_chunks(&mut mu, iters, |mu| m.get_each(mu)))
-    });
+    let shared = IdMap { map: m.map.get(&mu).root(&mu), keys: m.keys.get(&mu).root(&mu) };
+    beside_a_reader(
+        &mut mu,
+        shared,
+        |m, mu| {
+            m.get_each(mu);
+        },
+        |mu| {
+            g.bench_function("get_beside_a_reader", |b| {
+                b.iter_custom(|iters| timed_chunks(mu, iters, |mu| m.get_each(mu)))
+            });
+        },
+    );
     g.finish();
-    stop.store(true, Ordering::Relaxed);
-    mu.blocking(|| other.join().expect("the reader thread"));
 }
 
-criterion_group!(benches, reads, value_reads, id_map);
+/// `get` each key of a map of the keys `0..LEN`.
+fn get_each_key(root: &Root<GcMap<u64, Small>>, mu: &Mutator) {
+    let m = root.get(mu);
+    for k in 0..LEN as u64 {
+        black_box(m.get(&k, mu));
+    }
+}
+
+/// After `reads`, which started the runtime.
+fn map(c: &mut Criterion) {
+    let mut mu = gc_runtime::attach();
+    let root = {
+        let m = mu.alloc(GcMap::new());
+        for k in 0..LEN as u64 {
+            m.insert(k, small(&mu, k));
+        }
+        m.root(&mu)
+    };
+    let mut g = c.benchmark_group("gc_map");
+    g.bench_function("get", |b| b.iter_custom(|iters| chunked(&mut mu, iters, |mu| get_each_key(&root, mu))));
+    g.bench_function("insert_remove", |b| {
+        b.iter_custom(|iters| {
+            chunked(&mut mu, iters, |mu| {
+                let m = root.get(mu);
+                let value = small(mu, 0);
+                for k in LEN as u64..2 * LEN as u64 {
+                    m.insert(k, value);
+                    black_box(m.remove(&k, mu));
+                }
+            })
+        })
+    });
+    let shared = root.get(&mu).root(&mu);
+    beside_a_reader(&mut mu, shared, get_each_key, |mu| {
+        g.bench_function("get_beside_a_reader", |b| {
+            b.iter_custom(|iters| chunked(mu, iters, |mu| get_each_key(&root, mu)))
+        });
+    });
+    g.finish();
+}
+
+criterion_group!(benches, reads, value_reads, id_map, map);
 criterion_main!(benches);

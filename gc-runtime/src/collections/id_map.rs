@@ -18,7 +18,7 @@ use crate::{
     object::{ScanCursor, Trace, Tracer},
     primitive::sync::RwLock,
     shared_slice::pin,
-    slot_table::{Entry, SlotTable, TableEntry},
+    slot_table::{object_at, Entry, SlotTable, TableEntry},
 };
 
 const NAME: &str = "GcIdMap";
@@ -61,8 +61,8 @@ pub struct GcIdMap<K: ?Sized, V: ?Sized> {
     armed: Armed,
     /// Where the marker's chunked scan resumes, in buckets (see `object/scan_cursor.rs`).
     cursor: ScanCursor,
-    /// Held for writing by the writers that add or remove entries (and rehash), for reading by
-    /// an insertion over an existing key and by the marker's scan; readers do not take it.
+    /// Held for writing by insertions, removals and `clear` (and rehashes), for reading by the
+    /// snapshots and the marker's scan; lookups do not take it.
     lock: RwLock<()>,
     table: SlotTable<Member<K>, Member<V>>,
 }
@@ -145,15 +145,7 @@ impl<K: ?Sized, V: ?Sized> GcIdMap<K, V> {
     pub fn insert(&self, key: Gc<'_, K>, value: Gc<'_, V>) -> bool {
         self.armed.check("GcIdMap::insert", NAME);
         let addr = key.addr();
-        // Overwriting an existing entry stores into one slot: the read lock suffices.
-        {
-            let _reader = self.lock.read();
-            // SAFETY: the lock is held (shared) while the entry is used.
-            if let Some(entry) = unsafe { self.table.find_locked(addr) } {
-                entry.value.set(Some(value));
-                return true;
-            }
-        }
+        // One probe, under the write lock, finds the key or its room (as in `GcMap::insert`).
         let _writer = self.lock.write();
         // SAFETY: the lock is held exclusively from here on (every call below).
         unsafe {
@@ -165,13 +157,13 @@ impl<K: ?Sized, V: ?Sized> GcIdMap<K, V> {
                     entry.value.reshade();
                 }
             }
-            match self.table.entry(addr) {
+            match self.table.entry(&object_at(addr)) {
                 Entry::Occupied(entry) => {
                     entry.value.set(Some(value));
                     true
                 }
                 Entry::Vacant(room) => {
-                    room.insert(key.header_ptr(), value.header_ptr());
+                    room.insert(addr, key.header_ptr(), value.header_ptr());
                     false
                 }
             }
@@ -189,7 +181,7 @@ impl<K: ?Sized, V: ?Sized> GcIdMap<K, V> {
     /// assert!(m.get(other, &mu).is_none());
     /// ```
     pub fn get<'m>(&self, key: Gc<'_, K>, mu: &'m Mutator) -> Option<Gc<'m, V>> {
-        let raw = self.table.get(key.addr(), &pin())?;
+        let raw = self.table.get(&object_at(key.addr()), &pin())?;
         // SAFETY: read (`Acquire`) from a value slot of this map just now, on `mu`'s thread.
         unsafe { Member::local_of(raw, mu) }
     }
@@ -205,7 +197,7 @@ impl<K: ?Sized, V: ?Sized> GcIdMap<K, V> {
     /// assert!(!m.contains_key(mu.alloc(1_u8)));
     /// ```
     pub fn contains_key(&self, key: Gc<'_, K>) -> bool {
-        self.table.get(key.addr(), &pin()).is_some()
+        self.table.get(&object_at(key.addr()), &pin()).is_some()
     }
 
     /// Remove the entry for the object `key` and return its value, as a local of `mu`. The
@@ -222,7 +214,7 @@ impl<K: ?Sized, V: ?Sized> GcIdMap<K, V> {
     pub fn remove<'m>(&self, key: Gc<'_, K>, mu: &'m Mutator) -> Option<Gc<'m, V>> {
         let _writer = self.lock.write();
         // SAFETY: the lock is held exclusively.
-        let (_, value) = unsafe { self.table.remove(key.addr()) }?;
+        let (_, _, value) = unsafe { self.table.remove(&object_at(key.addr())) }?;
         // SAFETY: read (`Acquire`) from a value slot of this map just now, on `mu`'s thread.
         unsafe { Member::local_of(value, mu) }
     }
@@ -239,7 +231,7 @@ impl<K: ?Sized, V: ?Sized> GcIdMap<K, V> {
     pub fn clear(&self) {
         let _writer = self.lock.write();
         // SAFETY: the lock is held exclusively.
-        unsafe { self.table.clear() };
+        unsafe { self.table.clear(|_| ()) };
     }
 
     /// The entries, as locals of `mu`: a snapshot taken under one lock, in the map's

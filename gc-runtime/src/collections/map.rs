@@ -1,35 +1,53 @@
 //! [`GcMap`]: a hash map from plain keys to GC pointers, shared by every thread that reaches
 //! it.
 //!
-//! The design — a read-write lock around a hash table of armed slots, why a rehash cannot lose
-//! a pointer the marker is scanning — is in the module header of `collections/mod.rs`.
+//! The design — an open-addressed table of value slots that lookups probe without a lock
+//! (`slot_table.rs`), a read-write lock that orders the writers and the marker, why a rehash
+//! cannot lose a pointer the marker is scanning — is in the module header of
+//! `collections/mod.rs`.
+//!
+//! # Keys behind the table
+//!
+//! Each key lives in an allocation of its own with its hash (a [`KeyBox`]); the table's address
+//! word for the entry is that allocation's address. So a lookup, which runs beside writers,
+//! compares its key against keys that cannot move (a rehash moves words, not keys), and the
+//! table rehashes from the stored hashes. A removed key may still be under a lookup's
+//! comparison, so it is not dropped at once: it is *retired* (`retired_keys.rs`) until every
+//! lookup that could have found it is over, and a later write to the map (or the map's drop)
+//! drops it, after releasing the lock. A key's destructor is user code; freeing it through the
+//! epoch's own deferred functions would run it inside whichever call collects the epoch's
+//! garbage — possibly under another collection's lock.
 //!
 //! # Keys' code and the lock
 //!
 //! A key's `Hash` and `Eq` are user code, and user code may allocate (a mark assist then
-//! traces this map) or block. So the table stores each entry's hash next to it
-//! (`hashbrown::HashTable`): a key is hashed *before* the lock is taken, and growing the table
-//! rehashes from the stored hashes, so `Hash` never runs under the lock. `Eq` does (finding an
-//! entry compares keys in place), as does `Debug` of the keys and `Clone` in [`GcMap::keys`]
-//! and [`GcMap::entries`]; the markers never wait for this lock (they try it and come back
-//! later), so those may allocate. They must not use the same map — its lock is not reentrant
-//! for writers: that would deadlock, never corrupt.
+//! traces this map) or block. A key is hashed *before* any lock is taken, and growing the
+//! table rehashes from the stored hashes, so `Hash` never runs under the lock. `Eq` runs with
+//! no lock in lookups (`get`, `contains_key`) and under the lock in `insert` and `remove`, as do
+//! `Debug` of the keys and `Clone` in [`GcMap::keys`] and [`GcMap::entries`]; the markers never
+//! wait for this lock (they try it and come back later), so those may allocate. Under the lock
+//! they must not use the same map — its lock is not reentrant for writers: that would
+//! deadlock, never corrupt.
 
 use std::{
     borrow::Borrow,
     fmt,
     hash::{BuildHasher, Hash, RandomState},
+    marker::PhantomData,
 };
 
-use hashbrown::HashTable;
-
-use super::slots::{read_for_trace, reserve_one, slot_addr, trace_buckets, AddrFmt, Armed};
+use super::{
+    retired_keys::RetiredKeys,
+    slots::{read_for_trace, slot_addr, AddrFmt, Armed},
+};
 use crate::{
     gc::Gc,
     member::Member,
     mutator::Mutator,
     object::{ScanCursor, Trace, Tracer},
     primitive::sync::RwLock,
+    shared_slice::{self, pin},
+    slot_table::{Entry, KeyWords, Lookup, NoKeySlot, SlotTable, TableEntry},
     thread_state::user_code,
 };
 
@@ -44,9 +62,14 @@ const NAME: &str = "GcMap";
 /// need a [`Mutator`] and return locals. Like [`GcVec`](crate::GcVec), a `GcMap` accepts
 /// entries once the object that holds it (or the map itself) is allocated.
 ///
-/// A key's `Hash` runs before the map is locked; its `Eq`, `Clone` and `Debug` run under the
-/// map's lock. All of them may allocate and use other maps, but not this one; under the lock a
-/// safepoint does nothing and `collect` panics (see `thread_state/user_code.rs`).
+/// Lookups (`get`, `contains_key`, `len`) take no lock: threads that only look keys up never
+/// wait for a writer, for the collector's scan, or for each other. A key's `Hash` runs before
+/// the map is locked; its `Eq` runs with no lock in lookups and under the map's lock in
+/// `insert` and `remove`, and `Clone` and `Debug` under the lock. All of them may allocate and
+/// use other maps, but not this one under its lock; while any of them runs a safepoint does
+/// nothing and `collect` panics (see `thread_state/user_code.rs`). A removed or replaced key is
+/// dropped once no lookup can be comparing against it: by a later write to the map, or when
+/// the map is dropped.
 ///
 /// ```
 /// use gc_runtime::{GcMap, Trace};
@@ -72,19 +95,61 @@ pub struct GcMap<K, V: ?Sized, S = RandomState> {
     cursor: ScanCursor,
     /// Hashes keys, always before the lock is taken (see "Keys' code and the lock").
     hasher: S,
-    map: RwLock<HashTable<Entry<K, V>>>,
+    /// Held for writing by insertions, removals and `clear` (and rehashes), for reading by the
+    /// snapshots and the marker's scan; lookups do not take it.
+    lock: RwLock<()>,
+    /// Address words: the entries' [`KeyBox`]es, owned by the map.
+    table: SlotTable<NoKeySlot, Member<V>, BoxedKeys<K>>,
+    /// Removed keys waiting until no lookup can be comparing against them (module docs).
+    retired: RetiredKeys,
+    /// The map owns its keys (`Send`), and lookups on several threads share them (`Sync`): the
+    /// auto traits of a lock around them.
+    keys: PhantomData<RwLock<K>>,
 }
 
-/// One entry: the key's hash (computed once, outside the lock), the key and the value slot.
-struct Entry<K, V: ?Sized> {
+/// A key in an allocation of its own, with its hash (module docs).
+struct KeyBox<K> {
     hash: u64,
     key: K,
-    value: Member<V>,
 }
 
-/// The stored hash, for growing the table without running `Hash`.
-fn stored_hash<K, V: ?Sized>(e: &Entry<K, V>) -> u64 {
-    e.hash
+/// The address words of a `GcMap`'s table: pointers to [`KeyBox`]es.
+struct BoxedKeys<K>(PhantomData<fn() -> K>);
+
+impl<K> KeyWords for BoxedKeys<K> {
+    #[inline]
+    unsafe fn hash(word: usize) -> u64 {
+        // SAFETY: the caller's promise: a word of the table, read under its lock, so a live
+        // `KeyBox<K>` (the map frees a key only after it left the table and no lookup or lock
+        // holder can see it).
+        unsafe { (*(word as *const KeyBox<K>)).hash }
+    }
+}
+
+/// The key a table word names.
+///
+/// # Safety
+/// `word` was read from an entry of a `GcMap<K, ..>`'s table while the thread was pinned (or
+/// held the map's lock), and `'a` ends before the thread unpins (releases the lock).
+#[inline]
+unsafe fn key_at<'a, K>(word: usize) -> &'a KeyBox<K> {
+    // SAFETY: the caller's promise: the key is retired, not dropped, until every thread pinned
+    // when it left the table has unpinned, and the lock excludes removals.
+    unsafe { &*(word as *const KeyBox<K>) }
+}
+
+/// The lookup of `key`, hashed to `hash`: the stored hash first, then the keys' `Eq`.
+///
+/// The returned lookup may only be used while the thread is pinned or holds the map's lock
+/// (its test reads keys through table words: see [`key_at`]).
+#[inline]
+fn lookup<'q, K: Borrow<Q>, Q: Eq + ?Sized>(hash: u64, key: &'q Q) -> Lookup<impl Fn(usize, &NoKeySlot) -> bool + 'q> {
+    Lookup::new(hash, move |word, _: &NoKeySlot| {
+        // SAFETY: the lookup is used only by a pinned thread or one holding the lock, on words
+        // of this map's table (`table.get`, `find_locked`, `entry`, `remove`).
+        let stored = unsafe { key_at::<K>(word) };
+        stored.hash == hash && stored.key.borrow() == key
+    })
 }
 
 impl<K, V: ?Sized> GcMap<K, V> {
@@ -144,7 +209,10 @@ impl<K, V: ?Sized, S> GcMap<K, V, S> {
             armed: Armed::new(),
             cursor: ScanCursor::new(),
             hasher,
-            map: RwLock::new(HashTable::with_capacity(capacity)),
+            lock: RwLock::new(()),
+            table: SlotTable::with_capacity(capacity),
+            retired: RetiredKeys::new(),
+            keys: PhantomData,
         }
     }
 
@@ -163,7 +231,7 @@ impl<K, V: ?Sized, S> GcMap<K, V, S> {
     /// assert_eq!(m.len(), 1);
     /// ```
     pub fn len(&self) -> usize {
-        self.map.read().len()
+        self.table.len()
     }
 
     /// Whether the map has no entry.
@@ -174,11 +242,11 @@ impl<K, V: ?Sized, S> GcMap<K, V, S> {
     /// assert!(m.is_empty());
     /// ```
     pub fn is_empty(&self) -> bool {
-        self.map.read().is_empty()
+        self.len() == 0
     }
 
     /// Remove every entry (shading each value under the Yuasa and hybrid barriers). The keys
-    /// are dropped after the lock is released.
+    /// are dropped once no lookup can be comparing against them (see the type's docs).
     ///
     /// ```
     /// let mu = gc_runtime::attach();
@@ -188,16 +256,13 @@ impl<K, V: ?Sized, S> GcMap<K, V, S> {
     /// assert!(m.is_empty());
     /// ```
     pub fn clear(&self) {
-        let keys: Vec<K> = {
-            let mut map = self.map.write();
-            map.drain()
-                .map(|e| {
-                    e.value.set(None);
-                    e.key
-                })
-                .collect()
-        };
-        drop(keys);
+        let mut removed = Vec::new();
+        {
+            let _writer = self.lock.write();
+            // SAFETY: the lock is held exclusively.
+            unsafe { self.table.clear(|word| removed.push(word)) };
+        }
+        self.retire(removed);
     }
 
     /// The values, as locals of `mu` (a snapshot, in the map's iteration order).
@@ -210,7 +275,55 @@ impl<K, V: ?Sized, S> GcMap<K, V, S> {
     /// assert_eq!(m.values(&mu).iter().map(|v| **v).sum::<u32>(), 3);
     /// ```
     pub fn values<'m>(&self, mu: &'m Mutator) -> Vec<Gc<'m, V>> {
-        self.map.read().iter().filter_map(|e| e.value.get(mu)).collect()
+        self.snapshot(|_, e| e.value.get(mu))
+    }
+
+    /// `f` of every entry holding a key (its key box and its entry), under the read lock (so no
+    /// entry is added or removed meanwhile: one snapshot), in bucket order.
+    fn snapshot<T>(&self, mut f: impl FnMut(&KeyBox<K>, &TableEntry<NoKeySlot, Member<V>>) -> Option<T>) -> Vec<T> {
+        let _reader = self.lock.read();
+        // SAFETY: the lock is held (shared) while the buckets are used.
+        let buckets = unsafe { self.table.buckets_locked() };
+        buckets
+            .iter()
+            .filter_map(|e| {
+                // SAFETY: a word of the table, read under the lock, used while it is held.
+                let key = unsafe { key_at::<K>(e.key_addr()?) };
+                f(key, e)
+            })
+            .collect()
+    }
+
+    /// Retire the keys in `words`, just removed from the table (none after an insertion), and
+    /// drop the retired keys whose lookups are over (module docs). No lock is held: a key's
+    /// destructor is user code.
+    fn retire(&self, words: Vec<usize>) {
+        if !std::mem::needs_drop::<K>() {
+            // No destructor to run: the epoch frees these keys itself (no user code runs).
+            for word in words {
+                // SAFETY: `word` is the address of a `Box<KeyBox<K>>` the map owns (the global
+                // allocator, `KeyBox<K>`'s layout), just removed from the table (no thread that
+                // pins from now on finds it), handed to the epoch once; `KeyBox<K>` has no drop
+                // glue.
+                unsafe {
+                    shared_slice::retire_allocation(
+                        std::ptr::NonNull::new_unchecked(word as *mut u8),
+                        std::alloc::Layout::new::<KeyBox<K>>(),
+                    );
+                }
+            }
+            return;
+        }
+        let keys: Vec<Box<KeyBox<K>>> = self
+            .retired
+            .retire_and_take_ready(words)
+            .into_iter()
+            // SAFETY: each word is a `KeyBox<K>` allocation the map owns, no longer in the
+            // table, that no thread can still be reading (`RetiredKeys` hands it out once, when
+            // its flag is set).
+            .map(|word| unsafe { Box::from_raw(word as *mut KeyBox<K>) })
+            .collect();
+        drop(keys);
     }
 }
 
@@ -231,23 +344,37 @@ impl<K: Hash + Eq, V: ?Sized, S: BuildHasher> GcMap<K, V, S> {
     pub fn insert(&self, key: K, value: Gc<'_, V>) -> bool {
         self.armed.check("GcMap::insert", NAME);
         let hash = self.hasher.hash_one(&key);
-        // `Eq` runs under the lock from here on (see `user_code.rs`).
-        let _user_code = user_code::Guard::enter();
-        // Overwriting an existing entry stores into one slot: the read lock suffices.
-        if let Some(e) = self.map.read().find(hash, |e| e.key == key) {
-            e.value.set(Some(value));
-            return true;
+        // `Eq` runs from here on, under the lock (see `user_code.rs`).
+        let user_code = user_code::Guard::enter();
+        let found = lookup::<K, K>(hash, &key);
+        // One probe, under the write lock, finds the key or its room. (An overwrite needs only
+        // the read lock; but lookups take no lock now, so the write lock keeps out only other
+        // writers and the marker's chunk, and a first probe under the read lock would cost
+        // every new key a second probe.)
+        let writer = self.lock.write();
+        // SAFETY: the lock is held exclusively.
+        unsafe {
+            // A rehash part way through the marker's scan may move entries behind its cursor:
+            // shade every value again (`object/scan_cursor.rs`).
+            if self.table.reserve_one() && self.cursor.mid_scan() {
+                for entry in self.table.buckets_locked().iter().filter(|e| e.key_addr().is_some()) {
+                    entry.value.reshade();
+                }
+            }
         }
-        let mut map = self.map.write();
-        // Another thread may have inserted `key` between the two locks.
-        if let Some(e) = map.find(hash, |e| e.key == key) {
-            e.value.set(Some(value));
-            return true;
-        }
-        let entry = Entry { hash, key, value: Member::new_armed() };
-        entry.value.set(Some(value));
-        reserve_one(&mut map, &self.cursor, stored_hash, |e| e.value.reshade());
-        map.insert_unique(hash, entry, stored_hash);
+        // SAFETY: the lock is held exclusively, and `reserve_one` ran under it.
+        let room = match unsafe { self.table.entry(&found) } {
+            Entry::Occupied(entry) => {
+                entry.value.set(Some(value));
+                return true;
+            }
+            Entry::Vacant(room) => room,
+        };
+        drop(found);
+        room.insert(Box::into_raw(Box::new(KeyBox { hash, key })) as usize, (), value.header_ptr());
+        drop(writer);
+        drop(user_code);
+        self.retire(Vec::new());
         false
     }
 
@@ -266,7 +393,9 @@ impl<K: Hash + Eq, V: ?Sized, S: BuildHasher> GcMap<K, V, S> {
     {
         let hash = self.hasher.hash_one(key);
         let _user_code = user_code::Guard::enter();
-        self.map.read().find(hash, |e| e.key.borrow() == key)?.value.get(mu)
+        let raw = self.table.get(&lookup::<K, Q>(hash, key), &pin())?;
+        // SAFETY: read (`Acquire`) from a value slot of this map just now, on `mu`'s thread.
+        unsafe { Member::local_of(raw, mu) }
     }
 
     /// Whether the map has an entry for `key`.
@@ -285,12 +414,12 @@ impl<K: Hash + Eq, V: ?Sized, S: BuildHasher> GcMap<K, V, S> {
     {
         let hash = self.hasher.hash_one(key);
         let _user_code = user_code::Guard::enter();
-        self.map.read().find(hash, |e| e.key.borrow() == key).is_some()
+        self.table.get(&lookup::<K, Q>(hash, key), &pin()).is_some()
     }
 
     /// Remove the entry for `key` and return its value, as a local of `mu`. The value is
-    /// shaded under the Yuasa and hybrid barriers; the key is dropped after the lock is
-    /// released.
+    /// shaded under the Yuasa and hybrid barriers; the map's key is dropped once no lookup can
+    /// be comparing against it (see the type's docs).
     ///
     /// ```
     /// let mu = gc_runtime::attach();
@@ -305,17 +434,16 @@ impl<K: Hash + Eq, V: ?Sized, S: BuildHasher> GcMap<K, V, S> {
         Q: Hash + Eq + ?Sized,
     {
         let hash = self.hasher.hash_one(key);
-        let removed = {
+        let (word, value) = {
             let _user_code = user_code::Guard::enter();
-            let mut map = self.map.write();
-            let (e, _) = map.find_entry(hash, |e| e.key.borrow() == key).ok()?.remove();
-            let value = e.value.get(mu);
-            e.value.set(None);
-            (e.key, value)
+            let _writer = self.lock.write();
+            // SAFETY: the lock is held exclusively.
+            let (word, _, value) = unsafe { self.table.remove(&lookup::<K, Q>(hash, key)) }?;
+            (word, value)
         };
-        let (old_key, value) = removed;
-        drop(old_key);
-        value
+        self.retire(vec![word]);
+        // SAFETY: read (`Acquire`) from a value slot of this map just now, on `mu`'s thread.
+        unsafe { Member::local_of(value, mu) }
     }
 }
 
@@ -333,7 +461,7 @@ impl<K: Clone, V: ?Sized, S> GcMap<K, V, S> {
     /// ```
     pub fn keys(&self) -> Vec<K> {
         let _user_code = user_code::Guard::enter();
-        self.map.read().iter().map(|e| e.key.clone()).collect()
+        self.snapshot(|k, _| Some(k.key.clone()))
     }
 
     /// The entries (keys cloned, values as locals of `mu`), as a snapshot taken under one
@@ -348,7 +476,7 @@ impl<K: Clone, V: ?Sized, S> GcMap<K, V, S> {
     /// ```
     pub fn entries<'m>(&self, mu: &'m Mutator) -> Vec<(K, Gc<'m, V>)> {
         let _user_code = user_code::Guard::enter();
-        self.map.read().iter().filter_map(|e| Some((e.key.clone(), e.value.get(mu)?))).collect()
+        self.snapshot(|k, e| Some((k.key.clone(), e.value.get(mu)?)))
     }
 
     /// Call `f` with each entry of a snapshot (see [`GcMap::entries`]). `f` runs without the
@@ -379,8 +507,14 @@ impl<K, V: ?Sized, S> GcMap<K, V, S> {
     /// The table's length, capacity (entries it holds before it rehashes) and buckets.
     #[cfg(test)]
     pub(super) fn table_shape(&self) -> (usize, usize, usize) {
-        let t = self.map.read();
-        (t.len(), t.capacity(), t.num_buckets())
+        let (capacity, buckets) = self.table.shape(&pin());
+        (self.len(), capacity, buckets)
+    }
+
+    /// Keys removed and not dropped yet.
+    #[cfg(test)]
+    pub(super) fn retired_keys(&self) -> usize {
+        self.retired.len()
     }
 }
 
@@ -395,15 +529,35 @@ impl<K, V: ?Sized, S: Default> Default for GcMap<K, V, S> {
 // removing an entry and rehashing happen under the write lock); if the lock is taken it
 // reports that instead and the collector traces the map again later. Every sink but the marker
 // gets every slot; the marker gets a chunk of buckets per visit, and an insertion that rehashes
-// while its scan is part way through shades every value (`reserve_one`), so each slot present
-// throughout the scan is reported or shaded. Keys are not traced: they are plain data, and a
-// slot or collection inside a key is never armed, so it never holds a pointer. No key method
-// runs here (no hashing, no comparison).
+// while its scan is part way through shades every value (`insert`), so each slot present
+// throughout the scan is reported or shaded. Free and removed buckets hold no pointer and are
+// skipped. Keys are not traced: they are plain data, and a slot or collection inside a key is
+// never armed, so it never holds a pointer. No key method runs here (no hashing, no
+// comparison).
 unsafe impl<K, V: ?Sized, S> Trace for GcMap<K, V, S> {
     fn trace(&self, tracer: &mut Tracer<'_>) {
         self.armed.trace(tracer);
-        let Some(map) = read_for_trace(&self.map, &self.cursor, tracer) else { return };
-        trace_buckets(&map, &self.cursor, tracer, |e, tracer| e.value.trace(tracer));
+        let Some(_reader) = read_for_trace(&self.lock, &self.cursor, tracer) else { return };
+        // SAFETY: the read lock is held while the buckets are used.
+        let buckets = unsafe { self.table.buckets_locked() };
+        for entry in buckets[tracer.scan_window(&self.cursor, buckets.len())].iter().filter(|e| e.key_addr().is_some())
+        {
+            entry.value.trace(tracer);
+        }
+    }
+}
+
+impl<K, V: ?Sized, S> Drop for GcMap<K, V, S> {
+    /// Drops the keys in the table and the retired ones: with `&mut self`, no lookup is running.
+    fn drop(&mut self) {
+        // SAFETY: `&mut self` excludes every other use of the table.
+        let live = unsafe { self.table.buckets_locked() }.iter().filter_map(TableEntry::key_addr);
+        let words: Vec<usize> = live.chain(self.retired.take_all()).collect();
+        // SAFETY: each word is a `KeyBox<K>` the map owns (in the table or retired, never
+        // both), dropped once here; no thread can be reading it (`&mut self`).
+        let keys: Vec<Box<KeyBox<K>>> =
+            words.into_iter().map(|w| unsafe { Box::from_raw(w as *mut KeyBox<K>) }).collect();
+        drop(keys);
     }
 }
 
@@ -421,20 +575,159 @@ impl<K: fmt::Debug, V: ?Sized, S> fmt::Debug for GcMap<K, V, S> {
     /// ```
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let _user_code = user_code::Guard::enter();
-        let map = self.map.read();
+        let _reader = self.lock.read();
+        // SAFETY: the lock is held (shared) while the buckets are used.
+        let buckets = unsafe { self.table.buckets_locked() };
         let mut s = f.debug_struct(NAME);
-        s.field("len", &map.len());
+        s.field("len", &self.table.len());
         if !self.armed.get() {
             s.field("armed", &false);
         }
-        s.field("entries", &Entries(&map)).finish()
+        s.field("entries", &Entries::<K, V>(buckets, PhantomData)).finish()
     }
 }
 
-struct Entries<'a, K, V: ?Sized>(&'a HashTable<Entry<K, V>>);
+/// The entries of a table, for `Debug` (under the lock).
+struct Entries<'a, K, V: ?Sized>(&'a [TableEntry<NoKeySlot, Member<V>>], PhantomData<&'a K>);
 
 impl<K: fmt::Debug, V: ?Sized> fmt::Debug for Entries<'_, K, V> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_map().entries(self.0.iter().map(|e| (&e.key, AddrFmt(slot_addr(&e.value))))).finish()
+        let entries = self.0.iter().filter_map(|e| {
+            // SAFETY: a word of the table, read under the lock `Debug` holds while it prints.
+            let key = unsafe { key_at::<K>(e.key_addr()?) };
+            Some((&key.key, AddrFmt(slot_addr(&e.value))))
+        });
+        f.debug_map().entries(entries).finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc,
+    };
+
+    use super::*;
+    use crate::{collections::tests::count, shared_slice, test_support};
+
+    /// A key that counts its drops (compared and hashed by its number).
+    struct Counted(u32, Arc<AtomicUsize>);
+
+    impl PartialEq for Counted {
+        fn eq(&self, other: &Counted) -> bool {
+            self.0 == other.0
+        }
+    }
+
+    impl Eq for Counted {}
+
+    impl std::hash::Hash for Counted {
+        fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+            self.0.hash(state);
+        }
+    }
+
+    impl Drop for Counted {
+        fn drop(&mut self) {
+            self.1.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Whether the epoch here frees anything (the stand-in used under loom and plain Miri keeps
+    /// everything until its owner is dropped: see `shared_slice.rs`).
+    const EPOCH_RECLAIMS: bool = !cfg!(any(gc_loom, all(miri, not(gc_miri_epoch))));
+
+    /// A removed key is not dropped while a lookup that could be comparing against it may run
+    /// (a pinned thread), however many writes follow; once none can, a later write drops it,
+    /// once; the map's drop drops the rest.
+    #[test]
+    fn a_removed_key_is_dropped_by_a_later_write_once_no_lookup_can_see_it() {
+        let _s = test_support::serial();
+        let mut mu = crate::attach();
+        let (drops, made) = (Arc::new(AtomicUsize::new(0)), AtomicUsize::new(0));
+        let key = |i| {
+            made.fetch_add(1, Ordering::Relaxed);
+            Counted(i, drops.clone())
+        };
+        let m = mu.alloc(GcMap::new());
+        for i in 0..4 {
+            m.insert(key(i), mu.alloc(i));
+        }
+        let lookup = shared_slice::pin(); // as a lookup in progress on some thread
+        assert_eq!(m.remove(&key(0), &mu).map(|v| *v), Some(0));
+        const CHURN: usize = if cfg!(miri) { 20 } else { 1000 };
+        for _ in 0..CHURN {
+            assert!(!m.insert(key(9), mu.alloc(9)), "a new key");
+            assert!(m.insert(key(9), mu.alloc(9)), "an overwrite drops the key passed in");
+            m.remove(&key(9), &mu);
+        }
+        assert_eq!(m.retired_keys(), CHURN + 1, "key 0 and each removed key 9 wait for the lookup");
+        assert_eq!(
+            drops.load(Ordering::Relaxed),
+            made.load(Ordering::Relaxed) - 3 - (CHURN + 1),
+            "only the keys passed in to look up or to overwrite were dropped"
+        );
+        drop(lookup);
+        // Insertions of new keys (each one a write that drops what is ready), until all are.
+        let mut writes = 0;
+        while m.retired_keys() > 0 && writes < 100_000 && EPOCH_RECLAIMS {
+            m.insert(key(100 + writes), mu.alloc(0));
+            writes += 1;
+        }
+        if EPOCH_RECLAIMS {
+            assert_eq!(m.retired_keys(), 0, "dropped by later writes ({writes} of them)");
+        }
+        let live = 3 + writes as usize;
+        assert_eq!(drops.load(Ordering::Relaxed), made.load(Ordering::Relaxed) - live - m.retired_keys());
+        assert_eq!((m.len(), m.get(&key(0), &mu).is_none()), (live, true));
+        // The map's drop (when the sweep frees it) drops the rest, each once.
+        mu.collect();
+        mu.collect();
+        assert_eq!(drops.load(Ordering::Relaxed), made.load(Ordering::Relaxed));
+    }
+
+    #[test]
+    fn a_dropped_map_drops_its_keys_and_retired_keys_once() {
+        let _s = test_support::serial();
+        let mu = crate::attach();
+        let drops = Arc::new(AtomicUsize::new(0));
+        {
+            let m = mu.alloc(GcMap::new());
+            for i in 0..10 {
+                m.insert(Counted(i, drops.clone()), mu.alloc(i));
+            }
+            let _lookup = shared_slice::pin(); // nothing retired is dropped meanwhile
+            for i in 0..4 {
+                m.remove(&Counted(i, drops.clone()), &mu);
+            }
+            m.clear();
+            assert_eq!(m.retired_keys(), 10);
+        }
+        assert_eq!(drops.swap(0, Ordering::Relaxed), 4, "the probe keys");
+        // Free the map: a full collection sweeps it, and its drop drops all ten keys.
+        let mut mu = mu;
+        mu.collect();
+        mu.collect();
+        assert_eq!(drops.load(Ordering::Relaxed), 10);
+    }
+
+    #[test]
+    fn trace_reports_each_value_and_a_write_locked_map() {
+        let _s = test_support::serial();
+        let mu = crate::attach();
+        let m = mu.alloc(GcMap::with_capacity(8));
+        for i in 0..5_u8 {
+            m.insert(i, mu.alloc(i));
+        }
+        m.remove(&0, &mu);
+        let c = count(&*m);
+        assert_eq!((c.flags, c.slots, c.locked), (1, 4, 0), "a removed entry is skipped");
+        let writer = m.lock.write();
+        let c = count(&*m);
+        assert_eq!((c.flags, c.slots, c.locked), (1, 0, 1));
+        drop(writer);
+        let loose = GcMap::<u8, u8>::with_capacity(8);
+        assert_eq!(count(&loose).slots, 0, "free buckets hold no pointer");
     }
 }

@@ -12,9 +12,11 @@
 //! Each collection is an *armed* flag plus a [`parking_lot::RwLock`] and a container of
 //! [`Member`](crate::Member) slots: for the vector, a length and a buffer of slots that readers
 //! use without the lock (`slot_array.rs`: the lock orders only the writers and the marker);
-//! for the identity map, an open-addressed table of `(Member<K>, Member<V>)` entries keyed by
-//! the key object's address, which readers also probe without the lock (`slot_table.rs`); for
-//! the other maps, a `hashbrown` table inside the lock, `HashTable<(K, Member<V>)>`.
+//! for `GcMap` and the identity map, an open-addressed table that readers also probe without
+//! the lock (`slot_table.rs`), of `(key word, Member<V>)` entries — the word is the address of
+//! the key, boxed with its hash, for `GcMap`, and the key object's own address, beside a
+//! `Member<K>`, for `GcIdMap`; for the weak map and the value map, a `hashbrown` table inside
+//! the lock.
 //! The referents may be unsized (`GcVec<str>`, `GcIdMap<str, [u8]>`): a slot is one word for
 //! every pointee type (see `object/layout.rs`).
 //! Every pointer in a collection is in one of those slots, so everything the runtime already
@@ -24,11 +26,12 @@
 //! | operation | lock | barrier |
 //! |---|---|---|
 //! | `GcVec` reads: `get`, `len`, `last`, `contains`, iteration step | none: the epoch is pinned (`shared_slice.rs`) | none (a load) |
-//! | `GcIdMap` reads: `get`, `contains_key`, `len` | none: the epoch is pinned | none (a load) |
+//! | `GcMap` and `GcIdMap` reads: `get`, `contains_key`, `len` | none: the epoch is pinned | none (a load) |
 //! | `GcValueVec`, `GcValueMap` reads (`HeapValue::load` runs under the lock) | read | none (loads) |
 //! | `GcValueVec` push, insert, `set`; `GcValueMap::insert` | write, after the value is written outside it | `HeapValue::store` on the new value; a replaced one's slots emptied |
-//! | other map reads: `get`, `len`, `contains_key`, iteration step; snapshots (`entries`, `keys`, `values`) of every map | read | none (a load) |
-//! | `GcVec::set`, insert over an existing key | read | `Member::set`: shades per the cycle's barrier |
+//! | `GcWeakMap` reads; snapshots (`entries`, `keys`, `values`) of every map | read | none (a load) |
+//! | `GcVec::set` | read | `Member::set`: shades per the cycle's barrier |
+//! | insert over an existing key | write (`GcMap`, `GcIdMap`: one probe finds the key or its room); read (`GcWeakMap`) | `Member::set`: shades per the cycle's barrier |
 //! | push, insert of a new key | write | new slot: `Member::set` on an empty armed slot |
 //! | pop, remove, truncate, clear | write | `Member::set(None)` on each removed slot, then remove it |
 //! | growth, rehash, shifting (`insert`/`remove` in a vector) | write | none: pointers move, none is added or deleted |
@@ -70,19 +73,27 @@
 //! many threads never write a shared word (a read lock's count is one, bouncing between their
 //! caches), and never wait for a writer or for a scan.
 //!
-//! A `GcIdMap`'s lookups are lock-free the same way: its table is a `SharedSlice` of (address,
-//! key slot, value slot) entries, open-addressed, that a lookup probes after pinning; an entry
-//! once removed is never reused for another key before a rehash copies the live entries into
-//! new buckets, so a reader that matched its key's address never reads another key's value
-//! (`slot_table.rs`, with a loom model whose control reuses entries). Snapshots (`entries`,
-//! `keys`, `values`, `Debug`) still take the read lock, so they see one moment of the map.
+//! The lookups of `GcMap` and `GcIdMap` are lock-free the same way: each table is a
+//! `SharedSlice` of (address word, key slot, value slot) entries, open-addressed, that a lookup
+//! probes after pinning; an entry once removed is never reused for another key before a rehash
+//! copies the live entries into new buckets, so a reader that matched its key never reads
+//! another key's value (`slot_table.rs`, with a loom model whose control reuses entries).
+//! Snapshots (`entries`, `keys`, `values`, `Debug`) still take the read lock, so they see one
+//! moment of the map.
 //!
-//! The other maps keep their readers under the read lock, for now. For `GcMap` a lock-free read
-//! compares keys against entries that a writer may remove and free meanwhile: the removed keys
-//! would have to be freed through the epoch, which would run the keys' destructors — user code
-//! — on whichever thread next collects the epoch's garbage, inside another collection's read.
+//! A `GcMap` lookup compares its key (`Eq`, user code) against keys that a writer may remove
+//! meanwhile. So each key lives in a box of its own (a rehash moves the box's address, never
+//! the key), and a removed key is *retired*, not dropped: it waits for a flag from the epoch
+//! that says every lookup that could have found it is over, and a later write to the map (or
+//! the map's drop) drops it, with no lock held (`map.rs`). The epoch's own deferred functions
+//! would run its destructor — user code — inside whatever call collects the epoch's garbage,
+//! possibly under another collection's lock.
+//!
+//! The weak map and the value map keep their readers under the read lock, for now.
 //! `GcWeakMap`'s keys are addresses, as the identity map's, but its entries take part in the
-//! ephemeron protocol (`weak_map.rs`), which a lock-free read would have to join.
+//! ephemeron protocol (`weak_map.rs`), which a lock-free read would have to join; a
+//! `GcValueMap`'s values are read by `HeapValue::load`, several loads that must see one value
+//! whole, which a swap under the lock guarantees today.
 //! A chunked vector whose chunks never move was considered too: it makes `push` wait-free, but
 //! `pop`, `truncate` and `remove` then race with the marker on the length word.
 //!
@@ -112,10 +123,11 @@
 //!
 //! User code under a map's lock is kept to a minimum: a map key is hashed *before* the lock is
 //! taken (the table stores each entry's hash, so growing it never calls `Hash`), and keys
-//! removed from a map are dropped after the lock is released. What remains — `Eq` when an
-//! entry is looked up, `Clone` in `keys`/`entries`, `Debug` of the keys — may allocate and use
-//! other collections, but must not use the same one: the locks are not reentrant for writers
-//! (that would deadlock, never corrupt).
+//! removed from a map are dropped after the lock is released (a `GcMap`'s later still: see
+//! above). What remains — `Eq` when an insertion or a removal looks an entry up (a `GcMap`
+//! lookup compares with no lock held), `Clone` in `keys`/`entries`, `Debug` of the keys — may
+//! allocate and use other collections, but must not use the same one: the locks are not
+//! reentrant for writers (that would deadlock, never corrupt).
 //!
 //! Under the lock a store may run the barrier's slow path, which shades into the thread's
 //! buffer and, on a thread with no running mutator, takes the root-table lock. So the lock order
@@ -145,6 +157,7 @@ mod heap_value;
 mod id_map;
 mod map;
 mod plain_data;
+mod retired_keys;
 #[cfg(test)]
 mod scan_tests;
 mod slots;

@@ -36,10 +36,11 @@ pub(crate) fn alloc_zeroed(layout: Layout) -> NonNull<u8> {
     NonNull::new(p).unwrap_or_else(|| std::alloc::handle_alloc_error(layout))
 }
 
-/// Return a block obtained from [`alloc_zeroed`].
+/// Return a block of the global allocator: one from [`alloc_zeroed`], or a `Box`'s.
 ///
 /// # Safety
-/// `ptr` was returned by `alloc_zeroed(layout)` with this same `layout` and is not used again.
+/// `ptr` was allocated by the global allocator with this same `layout` (by `alloc_zeroed`, or
+/// as a `Box` of a type of this layout) and is not used again.
 pub(crate) unsafe fn dealloc(ptr: NonNull<u8>, layout: Layout) {
     // SAFETY: guaranteed by the caller.
     unsafe { std::alloc::dealloc(ptr.as_ptr(), layout) }

@@ -36,7 +36,7 @@ use crate::{
     address_hash::address_hash,
     shared_slice::pin,
     slot_array::{ArraySlot, NumberSlot},
-    slot_table::{Entry, SlotTable},
+    slot_table::{object_at, Entry, SlotTable},
 };
 
 /// No preemption bound: these models are small enough for loom to explore every interleaving
@@ -87,8 +87,8 @@ impl Shared {
         // SAFETY: the model's one writer (the main thread).
         unsafe {
             self.table.reserve_one();
-            match self.table.entry(self.addr[k]) {
-                Entry::Vacant(room) => room.insert(k, k),
+            match self.table.entry(&object_at(self.addr[k])) {
+                Entry::Vacant(room) => room.insert(self.addr[k], k, k),
                 Entry::Occupied(_) => panic!("key {k} is already in"),
             }
         }
@@ -98,7 +98,7 @@ impl Shared {
     /// payload was visible too (`true` for `None`).
     fn read(&self, k: usize) -> (Option<usize>, bool) {
         let guard = pin();
-        let found = self.table.get(self.addr[k], &guard);
+        let found = self.table.get(&object_at(self.addr[k]), &guard);
         let intact = found.is_none_or(|v| self.payload[v].load(Ordering::Relaxed) == v * 10);
         (found, intact)
     }
@@ -121,8 +121,8 @@ fn remove_and_insert_while_reading<const REUSE: bool>() -> bool {
         })
     };
     // SAFETY: this thread is the model's only writer.
-    let removed = unsafe { shared.table.remove(shared.addr[1]) };
-    assert_eq!(removed, Some((1, 1)));
+    let removed = unsafe { shared.table.remove(&object_at(shared.addr[1])) };
+    assert_eq!(removed, Some((shared.addr[1], 1, 1)));
     if REUSE {
         // What a table that reuses removed entries would do: 3 goes into 1's entry, the first
         // on its probe sequence that holds no key.
@@ -165,7 +165,7 @@ fn insert_with_rehash_while_reading() {
     };
     shared.insert(4);
     // SAFETY: this thread is the model's only writer.
-    assert_eq!(unsafe { shared.table.remove(shared.addr[1]) }, Some((1, 1)));
+    assert_eq!(unsafe { shared.table.remove(&object_at(shared.addr[1])) }, Some((shared.addr[1], 1, 1)));
     reader.join().unwrap();
     assert_eq!((1..=4).map(|k| shared.read(k).0).collect::<Vec<_>>(), [None, Some(2), Some(3), Some(4)]);
     assert_eq!(shared.table.len(), 3);
