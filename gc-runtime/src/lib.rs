@@ -84,7 +84,7 @@
 //! | foundations | `primitive.rs`, `shared_slice.rs`, `prefetch.rs`, `report.rs`, `named.rs`, `config/` | the synchronisation types (swapped for loom's in `loom-models`), slices replaced under lock-free readers and freed through the epoch, output that cannot panic, types spelled as names, the configuration |
 //! | the clock | `clock.rs` | phase word with the barrier kind, mark/sweep/weak-verdict epochs, a state table |
 //! | mark bits | `mark_bits.rs` | one bit per slot beside each page, found from an object's address by arithmetic |
-//! | objects and slots | `object/`, `slot.rs`, `slot_array.rs`, `slot_table.rs`, `address_hash.rs`, `cells.rs` | header, marking an object, the [`Trace`] contract; the slot store; the lock-free-readable array of slots under `GcVec` and table of slot pairs under `GcIdMap`, and the address hash; registered pointer cells |
+//! | objects and slots | `object/`, `slot.rs`, `slot_array.rs`, `slot_table.rs`, `address_hash.rs`, `cells.rs` | header, marking an object, the [`Trace`] contract; the slot store; the lock-free-readable array of slots under `GcVec` and table of slot pairs under the maps, and the address hash; registered pointer cells |
 //! | grey | `grey_queue.rs`, `shade.rs` | per-thread shade buffers feeding the global grey queue |
 //! | memory | `heap/` | pages, size classes, caches, sweeping, the finalizer |
 //! | tables | `root_table.rs`, `weak_table.rs`, `weak_map_table.rs`, `handshake.rs`, `stats.rs` | roots and the orphan-shade protocol; weak cells and their clearing; weak maps and the removal of their dead keys; stop-the-world and ragged handshakes; statistics |

@@ -1,5 +1,6 @@
-//! [`SlotTable`]: the storage of a `GcIdMap` — an open-addressed hash table of (key, value)
-//! slot pairs, keyed by the key object's address, that readers probe without any lock.
+//! [`SlotTable`]: the storage of `GcIdMap`, `GcMap` and `GcWeakMap` — an open-addressed hash
+//! table of (key, value) slot pairs, keyed by an address word (the key object's address, or
+//! the address of a boxed key), that readers probe without any lock.
 //!
 //! # Layout
 //!
@@ -154,8 +155,9 @@ pub(crate) trait KeyWords {
     unsafe fn hash(word: usize) -> u64;
 }
 
-/// The key slot of a table whose keys live behind their address words (`GcMap`'s boxed keys):
-/// nothing is stored, and the entry is an address word and a value slot.
+/// The key slot of a table whose keys live behind their address words (`GcMap`'s boxed keys,
+/// `GcWeakMap`'s key objects, which the map must not keep alive): nothing is stored, and the
+/// entry is an address word and a value slot.
 pub(crate) struct NoKeySlot;
 
 impl ArraySlot for NoKeySlot {
@@ -433,6 +435,25 @@ impl<K: ArraySlot, V: ArraySlot, H: KeyWords> SlotTable<K, V, H> {
         entry.key.store(K::EMPTY);
     }
 
+    /// Remove each key whose entry `keep` rejects, as [`remove`](Self::remove) does, and
+    /// return how many were removed. Their entries become tombstones, given back by the next
+    /// rehash.
+    ///
+    /// # Safety
+    /// The caller holds the collection's lock exclusively (a structural write).
+    pub(crate) unsafe fn retain(&self, mut keep: impl FnMut(&TableEntry<K, V>) -> bool) -> usize {
+        // SAFETY: the caller's promise.
+        let buckets = unsafe { self.buckets_locked() };
+        let mut removed = 0;
+        for entry in buckets.iter().filter(|e| e.key_addr().is_some()) {
+            if !keep(entry) {
+                self.remove_entry(entry);
+                removed += 1;
+            }
+        }
+        removed
+    }
+
     /// Remove every key (each slot emptied through the barrier), keeping the number of
     /// buckets; `removed` gets each key's address word.
     ///
@@ -549,6 +570,25 @@ mod tests {
         let moved = unsafe { t.find_locked(&object_at(addr(6))) }.map(|e| e as *const _);
         assert_ne!(moved, entry_of_6, "into new buckets");
         assert_eq!(t.get(&object_at(addr(6)), &pin()), Some(6));
+    }
+
+    /// `retain` removes exactly the rejected keys, as removals (tombstones, room given back by
+    /// the next rehash), and the kept ones are still found.
+    #[test]
+    fn retain_removes_the_rejected_keys_as_removals() {
+        let t = Table::with_capacity(6);
+        for k in 1..=6 {
+            insert(&t, k, k * 10);
+        }
+        // SAFETY: the only writer.
+        let removed = unsafe { t.retain(|e| e.value.load() % 20 == 0) };
+        assert_eq!((removed, t.len()), (3, 3));
+        assert!((1..=6).all(|k| t.get(&object_at(addr(k)), &pin()) == (k % 2 == 0).then_some(k * 10)));
+        assert_eq!(t.shape(&pin()), (3, 8), "three tombstones");
+        // SAFETY: as above.
+        assert_eq!(unsafe { t.retain(|_| true) }, 0);
+        insert(&t, 1, 11);
+        assert_eq!(t.get(&object_at(addr(1)), &pin()), Some(11));
     }
 
     /// Readers probe while a writer inserts, removes, reinserts and rehashes: every value a

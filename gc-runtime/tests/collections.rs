@@ -21,7 +21,9 @@ use std::{
 mod common;
 
 use common::{panic_message, DropProbe, Ledger, Rng};
-use gc_runtime::{BarrierKind, Config, Gc, GcIdMap, GcMap, GcVec, IndexOutOfRange, Mode, Mutator, Phase, Root, Trace};
+use gc_runtime::{
+    BarrierKind, Config, Gc, GcIdMap, GcMap, GcVec, GcWeakMap, IndexOutOfRange, Mode, Mutator, Phase, Root, Trace,
+};
 
 const MAGIC: u64 = 0x9E37_79B9_7F4A_7C15;
 const MUTATORS: usize = 3;
@@ -70,13 +72,21 @@ struct Holder {
     map: GcMap<u64, Elem>,
     names: GcMap<String, Elem>,
     ids: GcIdMap<Elem, Elem>,
+    weak: GcWeakMap<Elem, Elem>,
 }
 
 fn holder(mu: &Mutator) -> Gc<'_, Holder> {
-    mu.alloc(Holder { vec: GcVec::new(), map: GcMap::new(), names: GcMap::new(), ids: GcIdMap::new() })
+    mu.alloc(Holder {
+        vec: GcVec::new(),
+        map: GcMap::new(),
+        names: GcMap::new(),
+        ids: GcIdMap::new(),
+        weak: GcWeakMap::new(),
+    })
 }
 
-/// Ids of every element reachable from `h` (checking canaries on the way).
+/// Ids of every element reachable from `h` (checking canaries on the way): the weak map's
+/// values count once their keys are reached.
 fn reachable(mu: &Mutator, h: &Holder) -> HashSet<u64> {
     let mut seen = HashSet::new();
     let mut stack: Vec<Gc<'_, Elem>> = h.vec.to_vec(mu);
@@ -89,6 +99,7 @@ fn reachable(mu: &Mutator, h: &Holder) -> HashSet<u64> {
     while let Some(e) = stack.pop() {
         if seen.insert(e.check()) {
             stack.extend(e.kids.to_vec(mu));
+            stack.extend(h.weak.get(e, mu));
         }
     }
     seen
@@ -913,6 +924,28 @@ impl KeyedByElem for ById {
 /// whose drop waits until no lookup can be comparing against it.
 struct ByName;
 
+/// `Holder::weak`: keys held by identity, not kept alive by the map (the holder's vector keeps
+/// them), and lookups that are weak reads.
+struct ByWeak;
+
+impl KeyedByElem for ByWeak {
+    fn insert(h: &Holder, k: Gc<'_, Elem>, v: Gc<'_, Elem>) -> bool {
+        h.weak.insert(k, v)
+    }
+    fn remove<'m>(h: &Holder, k: Gc<'_, Elem>, mu: &'m Mutator) -> Option<Gc<'m, Elem>> {
+        h.weak.remove(k, mu)
+    }
+    fn get<'m>(h: &Holder, k: Gc<'_, Elem>, mu: &'m Mutator) -> Option<Gc<'m, Elem>> {
+        h.weak.get(k, mu)
+    }
+    fn contains(h: &Holder, k: Gc<'_, Elem>) -> bool {
+        h.weak.contains_key(k)
+    }
+    fn len(h: &Holder) -> usize {
+        h.weak.len()
+    }
+}
+
 /// The string key an element names.
 fn name_of(e: Gc<'_, Elem>) -> String {
     format!("k{}", e.check())
@@ -1050,6 +1083,21 @@ fn check_pair(key: Gc<'_, Elem>, v: Gc<'_, Elem>, mu: &Mutator) {
     v.check();
     let owner = v.kids.get(0, mu).expect("a value holds its key");
     assert!(Gc::ptr_eq(owner, key), "key {} read a value of key {}", key.check(), owner.check());
+}
+
+#[test]
+fn lock_free_weak_map_reads_during_structural_writes_dijkstra() {
+    lock_free_keyed_reads_during_structural_writes::<ByWeak>(BarrierKind::Dijkstra);
+}
+
+#[test]
+fn lock_free_weak_map_reads_during_structural_writes_yuasa() {
+    lock_free_keyed_reads_during_structural_writes::<ByWeak>(BarrierKind::Yuasa);
+}
+
+#[test]
+fn lock_free_weak_map_reads_during_structural_writes_hybrid() {
+    lock_free_keyed_reads_during_structural_writes::<ByWeak>(BarrierKind::Hybrid);
 }
 
 #[test]

@@ -1,4 +1,4 @@
-//! Reading a `GcVec` and looking keys up in a `GcIdMap`: the cost of a read, on one thread and
+//! Reading a `GcVec` and looking keys up in the maps: the cost of a read, on one thread and
 //! with a second thread reading the same collection, and of structural writes.
 //!
 //! - `gc_vec/get`: `get(i)` over a vector of [`LEN`] elements, one mutator, collector idle.
@@ -15,6 +15,8 @@
 //!   keys are gathered as locals before the chunk is timed); `get_beside_a_reader`: the same
 //!   while another thread looks up the same keys in a loop; `insert_remove`: an insertion of a
 //!   new key and its removal (a structural write each).
+//! - `gc_weak_map/get`, `gc_weak_map/get_beside_a_reader`, `gc_weak_map/insert_remove`: the
+//!   same for a `GcWeakMap` (whose keys the vector of keys keeps alive).
 //! - `gc_map/get`, `gc_map/get_beside_a_reader`, `gc_map/insert_remove`: the same for a
 //!   `GcMap<u64, _>` with std's default hasher (SipHash), the keys `0..LEN`.
 //!
@@ -32,7 +34,7 @@ use std::{
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use gc_bench_micro::{init, small, Small};
-use gc_runtime::{Gc, GcIdMap, GcMap, GcValueVec, GcVec, Member, Mode, Mutator, Root};
+use gc_runtime::{Gc, GcIdMap, GcMap, GcValueVec, GcVec, GcWeakMap, Member, Mode, Mutator, Root, Trace};
 
 /// Elements in the vector.
 const LEN: usize = 1024;
@@ -161,18 +163,57 @@ fn value_reads(c: &mut Criterion) {
     g.finish();
 }
 
-/// An identity map of [`LEN`] fresh keys to fresh values, and its keys in a vector; rooted.
-struct IdMap {
-    map: Root<GcIdMap<Small, Small>>,
+/// A map keyed by objects (by identity): `GcIdMap` or `GcWeakMap`.
+trait ObjectKeyed: Trace + Send + Sync + Sized + 'static {
+    fn empty() -> Self;
+    fn put(&self, k: Gc<'_, Small>, v: Gc<'_, Small>);
+    fn get<'m>(&self, k: Gc<'_, Small>, mu: &'m Mutator) -> Option<Gc<'m, Small>>;
+    fn take<'m>(&self, k: Gc<'_, Small>, mu: &'m Mutator) -> Option<Gc<'m, Small>>;
+}
+
+impl ObjectKeyed for GcIdMap<Small, Small> {
+    fn empty() -> Self {
+        GcIdMap::new()
+    }
+    fn put(&self, k: Gc<'_, Small>, v: Gc<'_, Small>) {
+        self.insert(k, v);
+    }
+    fn get<'m>(&self, k: Gc<'_, Small>, mu: &'m Mutator) -> Option<Gc<'m, Small>> {
+        GcIdMap::get(self, k, mu)
+    }
+    fn take<'m>(&self, k: Gc<'_, Small>, mu: &'m Mutator) -> Option<Gc<'m, Small>> {
+        self.remove(k, mu)
+    }
+}
+
+impl ObjectKeyed for GcWeakMap<Small, Small> {
+    fn empty() -> Self {
+        GcWeakMap::new()
+    }
+    fn put(&self, k: Gc<'_, Small>, v: Gc<'_, Small>) {
+        self.insert(k, v);
+    }
+    fn get<'m>(&self, k: Gc<'_, Small>, mu: &'m Mutator) -> Option<Gc<'m, Small>> {
+        GcWeakMap::get(self, k, mu)
+    }
+    fn take<'m>(&self, k: Gc<'_, Small>, mu: &'m Mutator) -> Option<Gc<'m, Small>> {
+        self.remove(k, mu)
+    }
+}
+
+/// A map keyed by objects of [`LEN`] fresh keys to fresh values, and its keys in a vector
+/// (which keeps a weak map's keys alive); rooted.
+struct IdMap<M: ObjectKeyed> {
+    map: Root<M>,
     keys: Root<GcVec<Small>>,
 }
 
-impl IdMap {
-    fn new(mu: &Mutator) -> IdMap {
-        let map = mu.alloc(GcIdMap::new());
+impl<M: ObjectKeyed> IdMap<M> {
+    fn new(mu: &Mutator) -> IdMap<M> {
+        let map = mu.alloc(M::empty());
         let keys = vector(mu);
         for k in keys.get(mu).iter(mu) {
-            map.insert(k, small(mu, 0));
+            map.put(k, small(mu, 0));
         }
         IdMap { map: map.root(mu), keys }
     }
@@ -204,9 +245,19 @@ fn timed_chunks(mu: &mut Mutator, iters: u64, mut chunk: impl FnMut(&Mutator) ->
 
 /// After `reads`, which started the runtime.
 fn id_map(c: &mut Criterion) {
+    object_keyed::<GcIdMap<Small, Small>>(c, "gc_id_map");
+}
+
+/// After `reads`, which started the runtime.
+fn weak_map(c: &mut Criterion) {
+    object_keyed::<GcWeakMap<Small, Small>>(c, "gc_weak_map");
+}
+
+/// The `gc_id_map` or `gc_weak_map` group (`group`) for `M`.
+fn object_keyed<M: ObjectKeyed>(c: &mut Criterion, group: &str) {
     let mut mu = gc_runtime::attach();
-    let m = IdMap::new(&mu);
-    let mut g = c.benchmark_group("gc_id_map");
+    let m = IdMap::<M>::new(&mu);
+    let mut g = c.benchmark_group(group);
     g.bench_function("get", |b| b.iter_custom(|iters| timed_chunks(&mut mu, iters, |mu| m.get_each(mu))));
     g.bench_function("insert_remove", |b| {
         b.iter_custom(|iters| {
@@ -216,8 +267,8 @@ fn id_map(c: &mut Criterion) {
                 let value = small(mu, 0);
                 let start = Instant::now();
                 for &k in &fresh {
-                    map.insert(k, value);
-                    black_box(map.remove(k, mu));
+                    map.put(k, value);
+                    black_box(map.take(k, mu));
                 }
                 start.elapsed()
             })
@@ -280,5 +331,5 @@ fn map(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, reads, value_reads, id_map, map);
+criterion_group!(benches, reads, value_reads, id_map, weak_map, map);
 criterion_main!(benches);

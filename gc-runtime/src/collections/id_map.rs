@@ -363,56 +363,7 @@ impl<K: ?Sized, V: ?Sized> fmt::Debug for GcIdMap<K, V> {
 
 #[cfg(test)]
 mod tests {
-    use std::{sync::mpsc, time::Duration};
-
     use super::*;
-    use crate::{collections::tests::count, test_support};
 
-    #[test]
-    fn trace_reports_the_armed_flag_then_each_key_and_value_and_skips_free_buckets() {
-        let _s = test_support::serial();
-        let mu = crate::attach();
-        let loose = GcIdMap::<u8, u8>::with_capacity(8);
-        let c = count(&loose);
-        assert_eq!((c.flags, c.slots), (1, 0), "free buckets hold no pointer");
-        let m = mu.alloc(GcIdMap::with_capacity(8));
-        let keys: Vec<_> = (0..5_u8).map(|i| mu.alloc(i)).collect();
-        for &k in &keys {
-            m.insert(k, mu.alloc(*k));
-        }
-        assert_eq!(count(&*m).slots, 10);
-        m.remove(keys[0], &mu);
-        assert_eq!(count(&*m).slots, 8, "a removed entry is skipped");
-        m.clear();
-        assert_eq!(count(&*m).slots, 0);
-    }
-
-    #[test]
-    fn trace_reports_a_write_locked_map_and_reads_do_not_wait_for_the_writer() {
-        let _s = test_support::serial();
-        let mu = crate::attach();
-        let m = mu.alloc(GcIdMap::new());
-        let k = mu.alloc(1_u8);
-        m.insert(k, mu.alloc(2_u8));
-        let (m_root, k_root) = (m.root(&mu), k.root(&mu));
-        let writer = m.lock.write();
-        let c = count(&*m);
-        assert_eq!((c.flags, c.slots, c.locked), (1, 0, 1), "flag reported, lock reported, no slot");
-        // Another thread reads while this one holds the write lock: the reads take no lock, so
-        // they finish now (a read lock would wait until the writer lets go).
-        let (done, finished) = mpsc::channel();
-        std::thread::scope(|s| {
-            s.spawn(|| {
-                let reader = crate::attach();
-                let (m, k) = (m_root.get(&reader), k_root.get(&reader));
-                let read = (m.len(), m.contains_key(k), m.get(k, &reader).map(|v| *v));
-                done.send(read).expect("the test thread waits");
-            });
-            let read = finished.recv_timeout(Duration::from_secs(60));
-            drop(writer);
-            assert_eq!(read, Ok((1, true, Some(2))), "the reads finished while the write lock was held");
-        });
-        let c = count(&*m);
-        assert_eq!((c.flags, c.slots, c.locked), (1, 2, 0));
-    }
+    crate::collections::tests::object_keyed_map_tests!(GcIdMap, 2);
 }

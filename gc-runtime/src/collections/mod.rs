@@ -62,7 +62,7 @@
 //! visit only; what keeps a moved slot from slipping behind the scan — the cursor following a
 //! shifted vector, every entry shaded again after a rehash — is in `object/scan_cursor.rs`.
 //!
-//! # Lock-free reads of a vector and an identity map
+//! # Lock-free reads of a vector and the maps
 //!
 //! A `GcVec`'s readers take no lock: they pin the epoch (crossbeam-epoch, a thread-local
 //! counter), load the length and the buffer, and read slots. The writers that change the
@@ -89,11 +89,22 @@
 //! would run its destructor — user code — inside whatever call collects the epoch's garbage,
 //! possibly under another collection's lock.
 //!
-//! The weak map and the value map keep their readers under the read lock, for now.
-//! `GcWeakMap`'s keys are addresses, as the identity map's, but its entries take part in the
-//! ephemeron protocol (`weak_map.rs`), which a lock-free read would have to join; a
-//! `GcValueMap`'s values are read by `HeapValue::load`, several loads that must see one value
-//! whole, which a swap under the lock guarantees today.
+//! `GcWeakMap`'s lookups probe the same table, keyed by the key objects' addresses, with a key
+//! that is not a slot and a value slot whose removals shade nothing (`weak_map.rs`). A lookup
+//! was a weak read already, made after the read lock was let go; what the lock hid is that a
+//! decision can come between the load and the weak read's checks, which then find the value
+//! dead if the entry lost it meanwhile: the lookup reads the entry again (the stress test
+//! `lock_free_weak_map_reads_during_structural_writes_*` found a present key reported absent
+//! that way, with the old locked lookups too), and `remove` makes its checks with
+//! the write lock held.
+//!
+//! The value collections keep their readers under the read lock: a `GcValueVec`'s or a
+//! `GcValueMap`'s elements are read by `HeapValue::load`, user code making several loads that
+//! must see one value whole, which the lock guarantees (a writer replaces an element whole under
+//! it). A lock-free read would need each element in a box of its own, replaced and retired on
+//! every store — an allocation per `set`, for a dynamic language's arrays and fields, where
+//! stores are as common as reads — or a version check around `load`, which would let user
+//! code see a half-written value.
 //! A chunked vector whose chunks never move was considered too: it makes `push` wait-free, but
 //! `pop`, `truncate` and `remove` then race with the marker on the length word.
 //!

@@ -84,6 +84,76 @@ pub(super) fn count<T: Trace>(v: &T) -> Count {
     c
 }
 
+/// The unit tests shared by the maps keyed by object identity, `$map` (`GcIdMap`,
+/// `GcWeakMap`), whose entries each report `$slots` slots to `trace` (the key and the value; a
+/// weak map's value only): `trace` reports the armed flag, then each entry, skipping free and
+/// removed buckets; a write-locked map reports the lock and no entry, and lookups from another
+/// thread finish while the write lock is held.
+macro_rules! object_keyed_map_tests {
+    ($map:ident, $slots:expr) => {
+        #[test]
+        fn trace_reports_the_armed_flag_then_each_entry_and_skips_free_and_removed_buckets() {
+            let _s = crate::test_support::serial();
+            let mu = crate::attach();
+            let loose = $map::<u8, u8>::with_capacity(8);
+            let c = crate::collections::tests::count(&loose);
+            assert_eq!((c.flags, c.slots), (1, 0), "free buckets hold no pointer");
+            let m = mu.alloc($map::with_capacity(8));
+            let keys: Vec<_> = (0..5_u8).map(|i| mu.alloc(i)).collect();
+            for &k in &keys {
+                m.insert(k, mu.alloc(*k));
+            }
+            assert_eq!(crate::collections::tests::count(&*m).slots, 5 * $slots);
+            m.remove(keys[0], &mu);
+            assert_eq!(crate::collections::tests::count(&*m).slots, 4 * $slots, "a removed entry is skipped");
+            m.clear();
+            assert_eq!(crate::collections::tests::count(&*m).slots, 0);
+        }
+
+        #[test]
+        fn trace_reports_a_write_locked_map_and_reads_do_not_wait_for_the_writer() {
+            let _s = crate::test_support::serial();
+            let mu = crate::attach();
+            let m = mu.alloc($map::new());
+            let k = mu.alloc(1_u8);
+            m.insert(k, mu.alloc(2_u8));
+            let (m_root, k_root) = (m.root(&mu), k.root(&mu));
+            let writer = m.lock.write();
+            let c = crate::collections::tests::count(&*m);
+            assert_eq!((c.flags, c.slots, c.locked), (1, 0, 1), "flag reported, lock reported, no slot");
+            let read = crate::collections::tests::read_beside_a_writer(writer, |reader| {
+                let (m, k) = (m_root.get(reader), k_root.get(reader));
+                (m.len(), m.contains_key(k), m.get(k, reader).map(|v| *v))
+            });
+            assert_eq!(read, Ok((1, true, Some(2))), "the reads finished while the write lock was held");
+            let c = crate::collections::tests::count(&*m);
+            assert_eq!((c.flags, c.slots, c.locked), (1, $slots, 0));
+        }
+    };
+}
+pub(super) use object_keyed_map_tests;
+
+/// What `read` gives on another thread (with a mutator of its own) while this thread holds
+/// `writer` (a collection's write lock): lookups that take no lock finish meanwhile, where a
+/// read lock would wait until the writer lets go — then `Err` after a minute. `writer` is let
+/// go before this returns.
+pub(super) fn read_beside_a_writer<W, T: Send>(
+    writer: W,
+    read: impl FnOnce(&Mutator) -> T + Send,
+) -> Result<T, std::sync::mpsc::RecvTimeoutError> {
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::scope(|s| {
+        s.spawn(move || {
+            let reader = crate::attach();
+            // The test thread may have given up waiting: nobody to tell, then.
+            let _ = done.send(read(&reader));
+        });
+        let read = finished.recv_timeout(std::time::Duration::from_secs(60));
+        drop(writer);
+        read
+    })
+}
+
 /// Turns the pretend marking off again, also if an assertion fails.
 pub(super) struct PhaseOff;
 

@@ -4,12 +4,20 @@
 //!
 //! # Shape
 //!
-//! Like [`GcIdMap`](crate::GcIdMap): an armed flag and a `hashbrown::HashTable` under a
-//! `RwLock`, hashed by the key object's address. An entry holds a pointer to the key — not a
-//! slot: nothing reports it to the marker, so the map does not keep its key alive — and an
-//! armed value slot ([`Member`]), written through the barrier (removals are not: see point 4
-//! below). Reads take the read lock; growth and rehashing are handled as in the other
-//! collections (`collections/mod.rs`).
+//! Like [`GcIdMap`](crate::GcIdMap): an armed flag, a lock for writers and the marker, and an
+//! open-addressed table hashed by the key object's address that lookups probe without a lock
+//! (`slot_table.rs`). An entry holds a pointer to the key — not a slot: nothing reports it to
+//! the marker, so the map does not keep its key alive — and an armed value slot ([`Member`]),
+//! written through the barrier (removals are not: see point 4 below). Insertions, removals,
+//! `clear` and the collector's clearing of dead keys hold the write lock, the marker's scan
+//! the read lock; rehashing is handled as in the other collections (`collections/mod.rs`).
+//!
+//! A lookup takes no lock because the table never gives a removed entry to another key before
+//! a rehash (`slot_table.rs`): a reader that matched its key's address reads that key's value,
+//! or an empty slot if the entry was removed meanwhile. Its key is one the reader holds, so it
+//! is alive: the collector's clearing, which removes only entries of keys a marking did not
+//! reach, never removes it, and no other object can have its address. What the lookup reads
+//! is then a weak read (point 2), as it was under a lock.
 //!
 //! # Ephemeron semantics
 //!
@@ -51,6 +59,11 @@
 //!    counted under the weak gate if the value is unmarked (the round is then not quiet) and,
 //!    under Yuasa, making the thread's stores shade. Without a counted read, every pointer a
 //!    mutator obtains after its answer comes through slots from roots — the argument's case.
+//!    A decision can still come between a lookup's load of the value and its checks (the
+//!    thread answered the round before): the checks then find the value dead if the entry
+//!    lost it meanwhile (replaced or removed), and `get` reads the entry again rather than
+//!    report a present key absent; `remove` makes its checks before it lets go of the write
+//!    lock, which keeps a decision out (the pass finds the map locked).
 //! 3. **A stored value is shaded.** `insert` shades the value it stores under every barrier
 //!    while marking (Dijkstra's shade; Yuasa's stores shade only what they overwrite). A value
 //!    stored into a map scanned earlier, under a key marked later, is thus never left white
@@ -74,12 +87,9 @@
 
 use std::fmt;
 
-use hashbrown::HashTable;
-
-use super::slots::{debug_address_map, read_for_trace, reserve_one, slot_addr, trace_buckets, AddrFmt, Armed};
+use super::slots::{debug_address_map, read_for_trace, slot_addr, AddrFmt, Armed};
 use crate::{
-    address_hash::address_hash,
-    gc::{Addr, Gc},
+    gc::Gc,
     member::Member,
     mutator::Mutator,
     object::{mark, Header, ScanCursor, Trace, Tracer},
@@ -88,25 +98,70 @@ use crate::{
         RwLock,
     },
     runtime::Runtime,
+    shared_slice::pin,
     slot::is_object,
+    slot_array::ArraySlot,
+    slot_table::{object_at, Entry, NoKeySlot, SlotTable},
     variance::Invariant,
     weak::{note_weak_read, note_weak_shade},
 };
 
 const NAME: &str = "GcWeakMap";
 
-/// A key's header pointer (what [`Entry::key`] holds).
-fn key_header<K: ?Sized>(key: Gc<'_, K>) -> std::ptr::NonNull<Header> {
-    std::ptr::NonNull::new(key.header_ptr()).unwrap_or_else(|| unreachable!("a local is never null"))
+/// An entry's value: an armed slot whose stores shade the value under every barrier (module
+/// docs, point 3) and whose removals shade nothing (point 4).
+struct EphemeronValue<V: ?Sized>(Member<V>);
+
+impl<V: ?Sized> ArraySlot for EphemeronValue<V> {
+    type Raw = *mut Header;
+    const EMPTY: *mut Header = std::ptr::null_mut();
+
+    fn empty() -> Self {
+        EphemeronValue(Member::new_armed())
+    }
+
+    #[inline]
+    fn load(&self) -> *mut Header {
+        self.0.raw()
+    }
+
+    #[inline]
+    fn is_empty(raw: *mut Header) -> bool {
+        !is_object(raw)
+    }
+
+    /// A value entering an empty slot, shaded (point 3); or the slot emptied without a store
+    /// (point 4).
+    fn store(&self, raw: *mut Header) {
+        if is_object(raw) {
+            ArraySlot::store(&self.0, raw);
+            self.0.reshade();
+        } else {
+            self.0.put_moved(std::ptr::null_mut());
+        }
+    }
+
+    fn put_moved(&self, raw: *mut Header) {
+        self.0.put_moved(raw);
+    }
 }
 
-struct Entry<V: ?Sized> {
-    /// The key object (its header, with the pointer's provenance, for reading its mark):
-    /// hashed and compared by address, never dereferenced, and not a slot (the
-    /// map does not keep its key alive). While the entry exists the key is allocated
-    /// (`weak_map_table.rs`).
-    key: Addr<Header>,
-    value: Member<V>,
+/// The table: each entry's address word is the key object's header address, exposed
+/// ([`key_word`]), and its value slot. The key is not a slot: the map does not keep its key
+/// alive, and no barrier runs on it. While the entry exists the key is allocated
+/// (`weak_map_table.rs`), so the marker and the clearing read its mark through the word
+/// ([`key_of`]).
+type Table<V> = SlotTable<NoKeySlot, EphemeronValue<V>>;
+
+/// The address word of `key`'s entry: its header's address, with the pointer's provenance
+/// exposed, so that [`key_of`] can read the key's mark.
+fn key_word<K: ?Sized>(key: Gc<'_, K>) -> usize {
+    key.header_ptr().expose_provenance()
+}
+
+/// The key object an entry's address word names (see [`key_word`]).
+fn key_of(word: usize) -> *const Header {
+    std::ptr::with_exposed_provenance(word)
 }
 
 /// A weak map (an ephemeron table): from GC objects, compared by identity, to GC pointers;
@@ -157,16 +212,13 @@ pub struct GcWeakMap<K: ?Sized, V: ?Sized> {
     registered: AtomicBool,
     /// Where the marker's chunked scan resumes, in buckets (see `object/scan_cursor.rs`).
     cursor: ScanCursor,
-    map: RwLock<HashTable<Entry<V>>>,
-    /// Invariant in `K` (see `variance.rs`; `V` is in the lock).
+    /// Held for writing by insertions, removals, `clear` (and rehashes) and the collector's
+    /// clearing of dead keys, for reading by the marker's scan and `Debug`; lookups do not
+    /// take it.
+    lock: RwLock<()>,
+    table: Table<V>,
+    /// Invariant in `K` (see `variance.rs`; `V` is in the table's slots).
     _k: Invariant<K>,
-}
-
-impl<V: ?Sized> Entry<V> {
-    /// The key's address, as [`Gc::addr`] gives it.
-    fn key_addr(&self) -> usize {
-        self.key.0.as_ptr().addr()
-    }
 }
 
 impl<K: ?Sized, V: ?Sized> GcWeakMap<K, V> {
@@ -199,7 +251,8 @@ impl<K: ?Sized, V: ?Sized> GcWeakMap<K, V> {
             armed: Armed::new(),
             registered: AtomicBool::new(false),
             cursor: ScanCursor::new(),
-            map: RwLock::new(HashTable::with_capacity(capacity)),
+            lock: RwLock::new(()),
+            table: SlotTable::with_capacity(capacity),
             _k: std::marker::PhantomData,
         }
     }
@@ -217,7 +270,7 @@ impl<K: ?Sized, V: ?Sized> GcWeakMap<K, V> {
     /// assert_eq!(m.len(), 2);
     /// ```
     pub fn len(&self) -> usize {
-        self.map.read().len()
+        self.table.len()
     }
 
     /// Whether the map has no entry (see [`GcWeakMap::len`]).
@@ -228,11 +281,7 @@ impl<K: ?Sized, V: ?Sized> GcWeakMap<K, V> {
     /// assert!(m.is_empty());
     /// ```
     pub fn is_empty(&self) -> bool {
-        self.map.read().is_empty()
-    }
-
-    fn hash(addr: usize) -> u64 {
-        address_hash(addr)
+        self.len() == 0
     }
 
     /// Map the object `key` to `value`; returns whether an entry for `key` was replaced. The
@@ -253,25 +302,33 @@ impl<K: ?Sized, V: ?Sized> GcWeakMap<K, V> {
     pub fn insert(&self, key: Gc<'_, K>, value: Gc<'_, V>) -> bool {
         self.armed.check("GcWeakMap::insert", NAME);
         self.register();
-        let addr = key.addr();
-        let hash = Self::hash(addr);
-        let mut map = self.map.write();
-        if let Some(entry) = map.find_mut(hash, |e| e.key_addr() == addr) {
-            // The old value leaves in a slot of its own, without a store: removals do not
-            // shade (module docs, point 4). The write lock keeps the marker out meanwhile.
-            entry.value = Member::new_armed();
-            store_value(&entry.value, value);
-            return true;
+        let word = key_word(key);
+        let _writer = self.lock.write();
+        // SAFETY: the lock is held exclusively from here on (every call below).
+        unsafe {
+            // A rehash part way through the marker's scan may move entries behind its cursor:
+            // shade every value again (`object/scan_cursor.rs`), counted as point 3 says.
+            if self.table.reserve_one() && self.cursor.mid_scan() {
+                for entry in self.table.buckets_locked().iter().filter(|e| e.key_addr().is_some()) {
+                    note_reshade(&entry.value.0);
+                    entry.value.0.reshade();
+                }
+            }
+            match self.table.entry(&object_at(word)) {
+                Entry::Occupied(entry) => {
+                    // The old value leaves without a store: removals do not shade (module
+                    // docs, point 4). A lookup reads the old value or the new one; the write
+                    // lock keeps the marker out until the new one is shaded.
+                    entry.value.0.put_moved(value.header_ptr());
+                    entry.value.0.reshade();
+                    true
+                }
+                Entry::Vacant(room) => {
+                    room.insert(word, (), value.header_ptr());
+                    false
+                }
+            }
         }
-        let entry = Entry { key: Addr(key_header(key)), value: Member::new_armed() };
-        store_value(&entry.value, value);
-        let rehash = |e: &Entry<V>| Self::hash(e.key_addr());
-        reserve_one(&mut map, &self.cursor, rehash, |e| {
-            note_reshade(&e.value);
-            e.value.reshade();
-        });
-        map.insert_unique(hash, entry, rehash);
-        false
     }
 
     /// The value for the object `key`, as a local of `mu`.
@@ -285,9 +342,21 @@ impl<K: ?Sized, V: ?Sized> GcWeakMap<K, V> {
     /// assert!(m.get(other, &mu).is_none());
     /// ```
     pub fn get<'m>(&self, key: Gc<'_, K>, mu: &'m Mutator) -> Option<Gc<'m, V>> {
-        let addr = key.addr();
-        let value = self.map.read().find(Self::hash(addr), |e| e.key_addr() == addr)?.value.get(mu)?;
-        weak_read(value, mu)
+        let key = object_at(key.addr());
+        loop {
+            let raw = self.table.get(&key, &pin())?;
+            // SAFETY: read (`Acquire`) from a value slot of this map just now, on `mu`'s thread.
+            let value = unsafe { Member::local_of(raw, mu) }?;
+            if let Some(value) = weak_read(value, mu) {
+                return Some(value);
+            }
+            // A decision came between the read and the weak read's checks and found the value
+            // dead. Its key is alive (this thread holds it), so the entry no longer held the
+            // value then — an entry of a marked key has a marked value at the decision (module
+            // docs, point 1): it was replaced or removed after this thread read it (removals do
+            // not shade, point 4). Read the entry again: what it holds now is marked, or
+            // stored since, and passes.
+        }
     }
 
     /// Whether the map has an entry for the object `key`.
@@ -301,8 +370,7 @@ impl<K: ?Sized, V: ?Sized> GcWeakMap<K, V> {
     /// assert!(!m.contains_key(mu.alloc(1_u8)));
     /// ```
     pub fn contains_key(&self, key: Gc<'_, K>) -> bool {
-        let addr = key.addr();
-        self.map.read().find(Self::hash(addr), |e| e.key_addr() == addr).is_some()
+        self.table.get(&object_at(key.addr()), &pin()).is_some()
     }
 
     /// Remove the entry for the object `key` and return its value, as a local of `mu` (a weak
@@ -317,12 +385,21 @@ impl<K: ?Sized, V: ?Sized> GcWeakMap<K, V> {
     /// assert!(m.remove(k, &mu).is_none());
     /// ```
     pub fn remove<'m>(&self, key: Gc<'_, K>, mu: &'m Mutator) -> Option<Gc<'m, V>> {
-        let addr = key.addr();
-        let mut map = self.map.write();
-        let (entry, _) = map.find_entry(Self::hash(addr), |e| e.key_addr() == addr).ok()?.remove();
-        // The entry leaves without a store (module docs, point 4); the value is handed out
-        // through the weak read's checks.
-        entry.value.get(mu).and_then(|v| weak_read(v, mu))
+        let _writer = self.lock.write();
+        // SAFETY: the lock is held exclusively. The entry leaves without a store (module docs,
+        // point 4: `EphemeronValue`).
+        let (_, _, raw) = unsafe { self.table.remove(&object_at(key.addr())) }?;
+        // SAFETY: read (`Acquire`) from a value slot of this map just now, on `mu`'s thread.
+        let value = unsafe { Member::local_of(raw, mu) }?;
+        // The weak read's checks, with the write lock still held: a decision cannot come
+        // between the removal and the checks while the map is locked (the ephemeron pass finds
+        // it locked and the round is not quiet), so the value is one the entry held at any
+        // decision before them — marked, since its key is alive (this thread holds it) — or
+        // counted as the checks say (module docs, point 2). Handed out after a decision, it
+        // could be one the decision found dead, and `remove` would return `None` for an entry
+        // it removed. (The checks take the weak gate for reading; the collector, which holds
+        // it for writing, only tries map locks.)
+        weak_read(value, mu)
     }
 
     /// Remove every entry (nothing is shaded: module docs, point 4).
@@ -335,7 +412,9 @@ impl<K: ?Sized, V: ?Sized> GcWeakMap<K, V> {
     /// assert!(m.is_empty());
     /// ```
     pub fn clear(&self) {
-        self.map.write().clear();
+        let _writer = self.lock.write();
+        // SAFETY: the lock is held exclusively.
+        unsafe { self.table.clear(|_| ()) };
     }
 
     /// Put the map in the runtime's table of weak maps, once (see `weak_map_table.rs`). Called
@@ -347,13 +426,6 @@ impl<K: ?Sized, V: ?Sized> GcWeakMap<K, V> {
             Runtime::get().weak_maps.register(std::ptr::from_ref(self).cast(), purge_dead::<K, V>);
         }
     }
-}
-
-/// Store `value` into an entry's slot, and shade it while marking whatever the barrier (module
-/// docs, point 3): storing the slot's value again shades it under Yuasa too.
-fn store_value<V: ?Sized>(slot: &Member<V>, value: Gc<'_, V>) {
-    slot.set(Some(value));
-    slot.reshade();
 }
 
 /// A value about to be shaded again in place after a rehash (`reserve_one`): counted like a
@@ -369,8 +441,9 @@ fn note_reshade<V: ?Sized>(slot: &Member<V>) {
     }
 }
 
-/// A value read out of a weak map: a weak read (module docs, point 2); `None` if a finished
-/// marking found it dead — its entry was being removed.
+/// A value read out of a weak map: a weak read (module docs, point 2); `None` if a decision
+/// found it dead, which a value the map still held at the decision never is (see `get` and
+/// `remove` for why that leaves no wrong answer).
 fn weak_read<'m, V: ?Sized>(value: Gc<'m, V>, mu: &'m Mutator) -> Option<Gc<'m, V>> {
     // SAFETY: read from the map just now, by this thread, which has passed no safepoint since:
     // allocated.
@@ -385,12 +458,11 @@ fn weak_read<'m, V: ?Sized>(value: Gc<'m, V>, mu: &'m Mutator) -> Option<Gc<'m, 
 unsafe fn purge_dead<K: ?Sized, V: ?Sized>(map: *const (), verdict: u64) -> usize {
     // SAFETY: guaranteed by the caller.
     let map = unsafe { &*map.cast::<GcWeakMap<K, V>>() };
-    let mut table = map.map.write();
-    let before = table.len();
-    // SAFETY: every entry's key is allocated until the sweep of the cycle that finds it dead
-    // (`weak_map_table.rs`), which has not published its epoch yet.
-    table.retain(|e| unsafe { mark::is_marked(e.key.0.as_ptr(), verdict) });
-    before - table.len()
+    let _writer = map.lock.write();
+    // SAFETY: the lock is held exclusively. Every entry's key is allocated until the sweep of
+    // the cycle that finds it dead (`weak_map_table.rs`), which has not published its epoch
+    // yet. A lookup running meanwhile holds its key, which is alive: its entry stays.
+    unsafe { map.table.retain(|e| e.key_addr().is_some_and(|word| mark::is_marked(key_of(word), verdict))) }
 }
 
 impl<K: ?Sized, V: ?Sized> Default for GcWeakMap<K, V> {
@@ -418,10 +490,14 @@ impl<K: ?Sized, V: ?Sized> Drop for GcWeakMap<K, V> {
 unsafe impl<K: ?Sized, V: ?Sized> Trace for GcWeakMap<K, V> {
     fn trace(&self, tracer: &mut Tracer<'_>) {
         self.armed.trace(tracer);
-        let Some(map) = read_for_trace(&self.map, &self.cursor, tracer) else { return };
-        trace_buckets(&map, &self.cursor, tracer, |e, tracer| {
-            e.value.trace_as_value_of(e.key.0.as_ptr(), tracer);
-        });
+        let Some(_reader) = read_for_trace(&self.lock, &self.cursor, tracer) else { return };
+        // SAFETY: the read lock is held while the buckets are used.
+        let buckets = unsafe { self.table.buckets_locked() };
+        for entry in &buckets[tracer.scan_window(&self.cursor, buckets.len())] {
+            if let Some(word) = entry.key_addr() {
+                entry.value.0.trace_as_value_of(key_of(word), tracer);
+            }
+        }
     }
 }
 
@@ -437,8 +513,49 @@ impl<K: ?Sized, V: ?Sized> fmt::Debug for GcWeakMap<K, V> {
     /// ```
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Copy the addresses out first: no formatting under the lock.
-        let entries: Vec<(AddrFmt, AddrFmt)> =
-            self.map.read().iter().map(|e| (AddrFmt(e.key_addr()), AddrFmt(slot_addr(&e.value)))).collect();
+        let entries: Vec<(AddrFmt, AddrFmt)> = {
+            let _reader = self.lock.read();
+            // SAFETY: the read lock is held while the buckets are used.
+            let buckets = unsafe { self.table.buckets_locked() };
+            buckets.iter().filter_map(|e| Some((AddrFmt(e.key_addr()?), AddrFmt(slot_addr(&e.value.0))))).collect()
+        };
         debug_address_map(f, NAME, self.armed.get(), &entries)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_support;
+
+    crate::collections::tests::object_keyed_map_tests!(GcWeakMap, 1);
+
+    /// An overwrite replaces the value in place, and the collector's clearing removes the
+    /// entries of dead keys as removals (tombstones): the live keys are found with their
+    /// values afterwards, and new keys go in.
+    #[test]
+    fn overwrites_and_the_clearing_of_dead_keys_keep_the_live_entries() {
+        let _s = test_support::serial();
+        let mut mu = crate::attach();
+        let m = mu.alloc(GcWeakMap::<u32, u32>::new());
+        let kept: Vec<_> = (0..4_u32).map(|i| mu.alloc(i).root(&mu)).collect();
+        for (i, k) in kept.iter().enumerate() {
+            m.insert(k.get(&mu), mu.alloc(i as u32));
+            assert!(m.insert(k.get(&mu), mu.alloc(10 * i as u32)), "an overwrite");
+        }
+        for i in 0..20_u32 {
+            m.insert(mu.alloc(100 + i), mu.alloc(i)); // keys nothing else reaches
+        }
+        let m = m.root(&mu);
+        mu.collect();
+        mu.collect();
+        let m = m.get(&mu);
+        assert_eq!(m.len(), 4, "the dead keys' entries are cleared");
+        for (i, k) in kept.iter().enumerate() {
+            assert_eq!(m.get(k.get(&mu), &mu).map(|v| *v), Some(10 * i as u32));
+        }
+        let late = mu.alloc(7_u32);
+        m.insert(late, mu.alloc(70));
+        assert_eq!((m.len(), m.get(late, &mu).map(|v| *v)), (5, Some(70)));
     }
 }
