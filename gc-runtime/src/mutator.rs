@@ -180,8 +180,8 @@ pub fn with_mutator<R>(f: impl FnOnce(&mut Mutator) -> R) -> R {
 fn refuse_collect_under_collection_lock() -> ! {
     panic!(
         "Mutator::collect called from a GC collection's key code (Eq, Clone or Debug of a GcMap \
-         key) while the collection is locked: a writer waiting for that lock would keep the \
-         cycle from ever finishing; collect after the collection call returns"
+         key) during a call on that collection: a writer waiting for the collection's lock \
+         would keep the cycle from ever finishing; collect after the collection call returns"
     )
 }
 

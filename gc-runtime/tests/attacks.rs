@@ -46,23 +46,13 @@ use std::{
 mod common;
 
 use common::child::{child, in_child, run_for, spawn_collector, DEADLINE};
+use common::leak_static;
 use gc_runtime::{
     BarrierKind, Config, Gc, GcIdMap, GcMap, GcVec, GlobalRoot, Member, Mode, Mutator, NonNullMember, Root, Trace, Weak,
 };
 
 // ---------------------------------------------------------------------------------------------
 // Child-process harness (as in hostile.rs).
-
-/// Leak a mutator on a thread that then exits, and return `'static` references borrowed from it
-/// (the objects are pinned for the rest of the process at the collector's next pause).
-fn leak_static<R: Send + 'static>(make: impl FnOnce(&'static Mutator) -> R + Send + 'static) -> R {
-    thread::spawn(move || {
-        let mu: &'static Mutator = Box::leak(Box::new(gc_runtime::attach()));
-        make(mu)
-    })
-    .join()
-    .unwrap()
-}
 
 thread_local! {
     static THREAD_MUTATOR: RefCell<Option<Mutator>> = const { RefCell::new(None) };

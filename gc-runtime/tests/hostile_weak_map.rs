@@ -111,6 +111,7 @@ struct Table {
 use common::every_config as configs;
 
 use common::collect2;
+use common::leak_static;
 
 // ---------------------------------------------------------------------------------------------
 // Odd entry shapes.
@@ -1542,18 +1543,6 @@ fn a_pending_entry_control_without_the_locker() {
 
 // ---------------------------------------------------------------------------------------------
 // Threads without a mutator: pinned maps, used from plain threads and from the finalizer.
-
-/// Leak a mutator on a thread that then exits, and return `'static` references borrowed from it
-/// (the objects are pinned for the rest of the process at the collector's next pause), as in
-/// `attacks.rs`.
-fn leak_static<R: Send + 'static>(make: impl FnOnce(&'static Mutator) -> R + Send + 'static) -> R {
-    thread::spawn(move || {
-        let mu: &'static Mutator = Box::leak(Box::new(gc_runtime::attach()));
-        make(mu)
-    })
-    .join()
-    .unwrap()
-}
 
 #[derive(Trace)]
 struct PlainTable {

@@ -363,19 +363,23 @@ impl<K: Hash + Eq, V: ?Sized, S: BuildHasher> GcMap<K, V, S> {
             }
         }
         // SAFETY: the lock is held exclusively, and `reserve_one` ran under it.
-        let room = match unsafe { self.table.entry(&found) } {
+        let replaced = match unsafe { self.table.entry(&found) } {
             Entry::Occupied(entry) => {
                 entry.value.set(Some(value));
-                return true;
+                true
             }
-            Entry::Vacant(room) => room,
+            Entry::Vacant(room) => {
+                drop(found);
+                room.insert(Box::into_raw(Box::new(KeyBox { hash, key })) as usize, (), value.header_ptr());
+                false
+            }
         };
-        drop(found);
-        room.insert(Box::into_raw(Box::new(KeyBox { hash, key })) as usize, (), value.header_ptr());
         drop(writer);
         drop(user_code);
+        // Every write drops the retired keys that are ready, overwrites too: a map only
+        // updated in place would otherwise keep its removed keys until its drop.
         self.retire(Vec::new());
-        false
+        replaced
     }
 
     /// The value for `key`, as a local of `mu`.

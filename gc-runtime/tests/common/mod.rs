@@ -279,3 +279,14 @@ pub fn panic_message(f: impl FnOnce()) -> String {
         Err(e) => e.downcast::<&str>().map(|s| s.to_string()).unwrap_or_default(),
     }
 }
+
+/// Leak a mutator on a thread that then exits, and return `'static` references borrowed from it
+/// (the objects are pinned for the rest of the process at the collector's next pause).
+pub fn leak_static<R: Send + 'static>(make: impl FnOnce(&'static gc_runtime::Mutator) -> R + Send + 'static) -> R {
+    std::thread::spawn(move || {
+        let mu: &'static gc_runtime::Mutator = Box::leak(Box::new(gc_runtime::attach()));
+        make(mu)
+    })
+    .join()
+    .unwrap()
+}
