@@ -148,12 +148,25 @@ impl<T: ?Sized + Object + 'static> Weak<T> {
 ///
 /// # Safety
 /// `p` is allocated: read from an uncleared weak cell, or a weak map entry whose key is alive.
+#[inline]
 pub(crate) unsafe fn note_weak_read(mu: &Mutator, p: *mut Header) -> bool {
     if !clock::barrier_on_acquire() {
         // Off (or after a decision): a verdict stored before the barrier went off is seen.
         // SAFETY: guaranteed by the caller.
         return !unsafe { weak_table::condemned(p) };
     }
+    // SAFETY: guaranteed by the caller.
+    unsafe { note_weak_read_while_marking(mu, p) }
+}
+
+/// [`note_weak_read`] with the barrier on (out of line: the lookups' and upgrades' common case
+/// is the collector idle).
+///
+/// # Safety
+/// As for [`note_weak_read`].
+#[cold]
+#[inline(never)]
+unsafe fn note_weak_read_while_marking(mu: &Mutator, p: *mut Header) -> bool {
     // Marking: the object may be white and outside the snapshot; under Yuasa this thread's
     // stores now shade what they store (module docs). Under the weak gate, a read of an
     // unmarked object is counted, and a termination decided without a pause waits for a
