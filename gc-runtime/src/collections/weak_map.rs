@@ -19,6 +19,16 @@
 //! reach, never removes it, and no other object can have its address. What the lookup reads
 //! is then a weak read (point 2), as it was under a lock.
 //!
+//! # Lock order
+//!
+//! A writer takes the map's write lock, then (in `remove`'s weak read, and `insert`'s count of
+//! a value shaded again after a rehash) the runtime's weak gate, shared. The collector takes
+//! the gate exclusively for a termination decision and, holding it, only *tries* map locks
+//! (the ephemeron pass: a locked map makes the round busy); the clearing of dead keys'
+//! entries waits for each map's write lock while it holds the weak-map table's lock, and never
+//! the gate. So no thread waits for a map's lock while holding what a writer of that map may
+//! wait for.
+//!
 //! # Ephemeron semantics
 //!
 //! A value is reachable if its map is reachable and its key is reachable (Hayes, "Ephemerons",
