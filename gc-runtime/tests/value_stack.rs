@@ -222,7 +222,10 @@ fn a_stack_keeps_its_values_alive_and_they_die_with_it() {
 fn a_detached_threads_stack_is_scanned_by_the_collector() {
     let _s = serial_only();
     let ledger = Ledger::new(50_000);
-    for config in stack_configs() {
+    // Under Miri, only the configuration in which the collector scans the detached thread's
+    // stack while the other threads answer handshakes: with the world stopped the collector
+    // scans every stack, which `a_stack_keeps_its_values_alive_and_they_die_with_it` covers.
+    for config in stack_configs().into_iter().skip(usize::from(cfg!(miri))) {
         gc_runtime::reconfigure(config.clone().with_checkmark(true)).unwrap();
         let mut mu = gc_runtime::attach();
         let mut stack = Stack::new(&mu);
