@@ -825,7 +825,14 @@ fn writer_beside_two_readers_and_cycles(
 fn lock_free_reads_during_structural_writes(barrier: BarrierKind) {
     const FLOOR: usize = if cfg!(miri) { 8 } else { 64 };
     const CAP: usize = if cfg!(miri) { 40 } else { 5_000 };
-    const WRITES: usize = if cfg!(miri) { 150 } else { 200_000 };
+    // Under ThreadSanitizer (`--cfg gc_tsan`, CI), a quarter: each write is checked there.
+    const WRITES: usize = if cfg!(miri) {
+        150
+    } else if cfg!(gc_tsan) {
+        50_000
+    } else {
+        200_000
+    };
     const MIN_CYCLES: u64 = 2;
     let _serial = serial();
     configure(barrier);
@@ -979,7 +986,14 @@ impl KeyedByElem for ByName {
 fn lock_free_keyed_reads_during_structural_writes<M: KeyedByElem>(barrier: BarrierKind) {
     const FLOOR: usize = if cfg!(miri) { 4 } else { 32 };
     const CAP: usize = if cfg!(miri) { 24 } else { 3_000 };
-    const WRITES: usize = if cfg!(miri) { 120 } else { 150_000 };
+    // Under ThreadSanitizer (`--cfg gc_tsan`, CI), a quarter: each write is checked there.
+    const WRITES: usize = if cfg!(miri) {
+        120
+    } else if cfg!(gc_tsan) {
+        37_500
+    } else {
+        150_000
+    };
     const MIN_CYCLES: u64 = 2;
     let _serial = serial();
     configure(barrier);
