@@ -11,7 +11,7 @@
 // A type is listed when skipping a field of that type would hide a pointer from the marker, so
 // that its referent could be freed while still reachable:
 //
-// - `Member`, `NonNullMember`: a slot; their `trace` reports it.
+// - `Member`, `NonNullMember`, `TaggedMember`: a slot; their `trace` reports it.
 // - `GcVec`, `GcMap`, `GcIdMap`: collections of slots; their `trace` reports every element.
 // - `GcValueVec`, `GcValueMap`: collections of values; their `trace` reports every slot of every
 //   value.
@@ -19,6 +19,7 @@
 // - `Gc`: a local. It does not implement `Trace` and cannot be kept in the heap, so the user
 //   who stores one in a field gets "does not implement `Trace`"; the skip that would silence
 //   that error is rejected too: a `Gc` field is the mistake, and a slot (`Member<T>`) the fix.
+//   Likewise `Tagged`, the local form of a `TaggedMember` (it holds a `Gc`).
 //
 // The runtime has a second line of defence for slots and collections: allocation arms them by
 // tracing the new object, so a skipped one is never armed and panics on every store instead of
@@ -39,6 +40,6 @@
 /// can become an identifier (a path in the runtime's test) or a string (in `symbol.rs`).
 macro_rules! gc_pointer_types {
     ($then:ident) => {
-        $then! { Gc, Member, NonNullMember, GcVec, GcValueVec, GcMap, GcValueMap, GcIdMap, GcWeakMap }
+        $then! { Gc, Tagged, Member, NonNullMember, TaggedMember, GcVec, GcValueVec, GcMap, GcValueMap, GcIdMap, GcWeakMap }
     };
 }

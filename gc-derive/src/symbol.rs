@@ -17,7 +17,7 @@
 //! # GC pointer type names
 //!
 //! [`GC_POINTER_TYPES`] are the `gc_runtime` types that hold a pointer the collector finds
-//! only through `Trace` (`Gc`, `Member`, `NonNullMember`, `GcVec`, `GcMap`, `GcIdMap`,
+//! only through `Trace` (`Gc`, `Tagged`, `Member`, `NonNullMember`, `TaggedMember`, `GcVec`, `GcMap`, `GcIdMap`,
 //! `GcWeakMap`). A field
 //! whose type mentions one of them, anywhere in its type path, may not be `#[trace(skip)]`.
 //! The match is by path segment name, so `gc_runtime::Member<T>`, `Member<T>` and

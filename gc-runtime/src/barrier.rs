@@ -122,10 +122,20 @@ pub(crate) fn write_member(slot: &AtomicPtr<Header>, new: *mut Header) {
 /// local, which only a running mutator can have.
 #[inline(always)]
 pub(crate) fn clear_member(slot: &AtomicPtr<Header>) {
+    write_non_object(slot, std::ptr::null_mut());
+}
+
+/// Store a value that names no object — null, or an immediate of a `TaggedMember` (see
+/// `tagged.rs`) — into a `Member` slot. Like emptying it ([`clear_member`]), this needs no
+/// local, so a thread without a running mutator may do it, and takes the locked path: under a
+/// deletion barrier the pointer it overwrites must still be shaded.
+#[inline(always)]
+pub(crate) fn write_non_object(slot: &AtomicPtr<Header>, new: *mut Header) {
+    debug_assert!(!slot::is_object(new), "write_non_object of an object's address");
     if thread_state::running_here() {
-        write_member(slot, std::ptr::null_mut());
+        write_member(slot, new);
     } else {
-        store_unattached(slot, std::ptr::null_mut(), true);
+        store_unattached(slot, new, true);
     }
 }
 

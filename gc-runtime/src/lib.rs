@@ -132,6 +132,8 @@ mod slot_array;
 mod slot_table;
 mod stack_scan;
 mod stats;
+#[cfg(target_pointer_width = "64")]
+mod tagged;
 #[cfg(test)]
 mod test_support;
 mod thread_pauses;
@@ -177,6 +179,9 @@ pub use crate::{
     value_stack::{StackTracer, StackValue, StackView, ValueStack},
     weak::Weak,
 };
+
+#[cfg(target_pointer_width = "64")]
+pub use crate::tagged::{Tagged, TaggedMember, TAGGED_DATA_MAX};
 
 /// The phase the collector is in now.
 pub fn phase() -> Phase {

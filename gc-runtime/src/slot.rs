@@ -2,8 +2,9 @@
 //! half of the write barrier — the store itself, the armed-slot check, and which pointers the
 //! store obliges the caller to shade.
 //!
-//! A slot holds null, an object's address, or [`UNARMED_ADDR`]: a `Member` outside an
-//! allocated object (see `member.rs`). [`store_idle`] is the store with the barrier off;
+//! A slot holds null, an object's address, [`UNARMED_ADDR`] (a `Member` outside an
+//! allocated object, see `member.rs`), or — in a `TaggedMember` only — an immediate at or
+//! above [`IMMEDIATE_MIN`] (see `tagged.rs`). [`store_idle`] is the store with the barrier off;
 //! [`store_marking`] the store with it on; [`exchange`] a swap or compare-exchange, with
 //! [`exchange_greys`] what it must shade. Both are generic over the pointee and touch nothing
 //! but the slot, so the loom models (`gc-loom-models`) race this very code against a marker;
@@ -18,10 +19,23 @@ use crate::primitive::sync::atomic::{AtomicPtr, Ordering};
 /// The address an unarmed slot holds (never a valid object address: objects are 8-aligned).
 pub(crate) const UNARMED_ADDR: usize = 1;
 
-/// Whether a slot value names an object (neither null nor the unarmed sentinel).
+/// The least slot value that is an *immediate* — a number or small integer that a
+/// [`TaggedMember`](crate::TaggedMember) holds in place of a pointer (see `tagged.rs`) — and
+/// never an address: the heap's memory lies below it (`heap/raw.rs` refuses any other).
+#[cfg(target_pointer_width = "64")]
+pub(crate) const IMMEDIATE_MIN: usize = 1 << 48;
+/// (No immediates on targets with narrower pointers: every value but null and the unarmed
+/// sentinel is an address.)
+#[cfg(not(target_pointer_width = "64"))]
+pub(crate) const IMMEDIATE_MIN: usize = usize::MAX;
+
+/// Whether a slot value names an object: neither null, nor the unarmed sentinel, nor an
+/// immediate. Every reader of slots — the marker, checkmark, the barrier's shades, the
+/// ephemeron pass — asks this of the value it loaded, so an immediate is never followed.
 #[inline(always)]
 pub(crate) fn is_object<T>(p: *mut T) -> bool {
-    p.addr() > UNARMED_ADDR
+    // One subtraction and one comparison: `UNARMED_ADDR < addr < IMMEDIATE_MIN`.
+    p.addr().wrapping_sub(UNARMED_ADDR + 1) < IMMEDIATE_MIN - (UNARMED_ADDR + 1)
 }
 
 /// A store into a slot that is not inside an allocated object; the slot is left unchanged.

@@ -12,7 +12,7 @@
 //! `'static` strings called with a short-lived one, a use-after-free in safe code.
 //!
 //! So every handle whose referent can be replaced through a shared reference — [`Member`],
-//! [`NonNullMember`], [`Root`], [`GlobalRoot`], the collections — is invariant in its type
+//! [`NonNullMember`], [`TaggedMember`], [`Root`], [`GlobalRoot`], the collections — is invariant in its type
 //! parameter: its marker is [`Invariant<T>`], which is `PhantomData<fn(T) -> T>` (a function
 //! type is contravariant in its argument and covariant in its result, so both together are
 //! invariant). [`Weak`] is invariant too: it cannot be written, but a uniform rule is easier to
@@ -26,6 +26,7 @@
 //!
 //! [`Member`]: crate::Member
 //! [`NonNullMember`]: crate::NonNullMember
+//! [`TaggedMember`]: crate::TaggedMember
 //! [`Root`]: crate::Root
 //! [`GlobalRoot`]: crate::GlobalRoot
 //! [`Weak`]: crate::Weak

@@ -20,7 +20,9 @@
 
 use std::collections::BTreeSet;
 
-use gc_runtime::{GcIdMap, GcMap, GcValueMap, GcValueVec, GcVec, GcWeakMap, Member, NonNullMember, Root, Trace, Weak};
+use gc_runtime::{
+    GcIdMap, GcMap, GcValueMap, GcValueVec, GcVec, GcWeakMap, Member, NonNullMember, Root, TaggedMember, Trace, Weak,
+};
 
 include!("../../gc-derive/src/pointer_types.rs");
 
@@ -52,14 +54,26 @@ const DERIVE_LIST: &[&str] = gc_pointer_types!(names);
 /// Exported types whose values hold a GC pointer that the collector finds only through
 /// `Trace`: skipping a field of one would hide the pointer, so the derive must reject it.
 ///
-/// - `Member`, `NonNullMember`: a slot; `trace` reports it.
+/// - `Member`, `NonNullMember`, `TaggedMember`: a slot; `trace` reports it (a tagged slot's
+///   pointer, when it holds one).
 /// - `GcVec`, `GcMap`, `GcIdMap`: collections of slots; `trace` reports every element.
 /// - `GcWeakMap`: a weak map; `trace` reports each value whose key the marking reaches.
 /// - `Gc`: a local. It does not implement `Trace` and cannot be kept in the heap; it is listed
 ///   so that `#[trace(skip)]` does not silence the "does not implement `Trace`" error that
-///   storing one gets.
-const FOUND_THROUGH_TRACE: &[&str] =
-    &["Gc", "Member", "NonNullMember", "GcVec", "GcValueVec", "GcMap", "GcValueMap", "GcIdMap", "GcWeakMap"];
+///   storing one gets. Likewise `Tagged`, a tagged slot's local form (it holds a `Gc`).
+const FOUND_THROUGH_TRACE: &[&str] = &[
+    "Gc",
+    "Tagged",
+    "Member",
+    "NonNullMember",
+    "TaggedMember",
+    "GcVec",
+    "GcValueVec",
+    "GcMap",
+    "GcValueMap",
+    "GcIdMap",
+    "GcWeakMap",
+];
 
 /// Exported types that point into the heap, but whose pointer the collector does not find
 /// through `Trace`, so that skipping a field of one changes nothing:
@@ -165,6 +179,7 @@ const _: () = {
     // Listed: their `trace` reports slots.
     assert!(<Member<u8> as Trace>::NEEDS_TRACE);
     assert!(<NonNullMember<u8> as Trace>::NEEDS_TRACE);
+    assert!(<TaggedMember<u8> as Trace>::NEEDS_TRACE);
     assert!(<GcVec<u8> as Trace>::NEEDS_TRACE);
     assert!(<GcValueVec<Member<u8>> as Trace>::NEEDS_TRACE);
     assert!(<GcValueMap<u8, Member<u8>> as Trace>::NEEDS_TRACE);

@@ -17,8 +17,19 @@ use std::{
 };
 
 /// The public API: what users hold and call. Everything here may import the engine.
-const API: &[&str] =
-    &["collections", "gc", "member", "mutator", "private", "roots", "trace_impls", "value_stack", "variance", "weak"];
+const API: &[&str] = &[
+    "collections",
+    "gc",
+    "member",
+    "mutator",
+    "private",
+    "roots",
+    "tagged",
+    "trace_impls",
+    "value_stack",
+    "variance",
+    "weak",
+];
 
 /// The engine, bottom to top. Nothing here imports an API module.
 const ENGINE: &[&str] = &[

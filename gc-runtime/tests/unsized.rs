@@ -7,7 +7,7 @@
 use std::{
     collections::HashSet,
     sync::{
-        atomic::{AtomicBool, AtomicU64, Ordering},
+        atomic::{AtomicBool, AtomicU64},
         Arc,
     },
 };
@@ -448,18 +448,18 @@ const RUN_FOR_MILLIS: u64 = if cfg!(miri) { 100 } else { 700 };
 /// Each thread keeps a rooted array of slots (its working set) and rewires it: new nodes,
 /// nodes stored into other nodes' kid arrays, kid arrays and names replaced, slots cleared.
 fn mutate(ledger: &Arc<Ledger>, seed: u64, stop: &AtomicBool, ops: &AtomicU64) {
-    let mut mu = gc_runtime::attach();
-    let mut rng = Rng(seed);
-    let set = mu.alloc_slice((0..SLOTS).map(|_| Member::<Node>::new()).collect::<Vec<_>>()).root(&mu);
-    let mut n = 0_u64;
-    while !stop.load(Ordering::Relaxed) && !ledger.nearly_full(1000) {
-        {
-            let set = set.get(&mu);
+    common::rewire_working_set::<Member<Node>>(
+        ledger,
+        seed,
+        stop,
+        ops,
+        SLOTS,
+        |mu, set, rng| {
             let slot = &set[rng.below(SLOTS)];
-            match (rng.below(8), slot.get(&mu)) {
-                (0 | 1, _) => slot.set(Some(node(&mu, ledger, &mut rng))),
+            match (rng.below(8), slot.get(mu)) {
+                (0 | 1, _) => slot.set(Some(node(mu, ledger, rng))),
                 (2, Some(a)) => {
-                    if let (Some(kids), Some(b)) = (a.kids.get(&mu), set[rng.below(SLOTS)].get(&mu)) {
+                    if let (Some(kids), Some(b)) = (a.kids.get(mu), set[rng.below(SLOTS)].get(mu)) {
                         if !kids.is_empty() {
                             kids[rng.below(kids.len())].set(Some(b));
                         }
@@ -467,7 +467,7 @@ fn mutate(ledger: &Arc<Ledger>, seed: u64, stop: &AtomicBool, ops: &AtomicU64) {
                 }
                 (3, Some(a)) => {
                     // Replace the kid array by a longer copy: the old one becomes garbage.
-                    let old = a.kids.get(&mu).map(|k| k.iter().map(|m| m.get(&mu)).collect::<Vec<_>>());
+                    let old = a.kids.get(mu).map(|k| k.iter().map(|m| m.get(mu)).collect::<Vec<_>>());
                     let old = old.unwrap_or_default();
                     let bigger = mu.alloc_slice((0..old.len() + 1).map(|_| Member::new()).collect::<Vec<_>>());
                     for (m, kid) in bigger.iter().zip(old) {
@@ -477,27 +477,24 @@ fn mutate(ledger: &Arc<Ledger>, seed: u64, stop: &AtomicBool, ops: &AtomicU64) {
                 }
                 (4, Some(a)) => {
                     // A kid, reached only through an array, moved into the working set.
-                    if let Some(kid) = a.kids.get(&mu).and_then(|k| k.first().and_then(|m| m.get(&mu))) {
-                        kid.check(&mu);
+                    if let Some(kid) = a.kids.get(mu).and_then(|k| k.first().and_then(|m| m.get(mu))) {
+                        kid.check(mu);
                         set[rng.below(SLOTS)].set(Some(kid));
                     }
                 }
                 (5, Some(_)) => slot.set(None),
-                (6, Some(a)) => a.check(&mu),
+                (6, Some(a)) => a.check(mu),
                 _ => {}
             }
-        }
-        n += 1;
-        if n % 8 == 0 {
-            mu.safepoint();
-        }
-    }
-    for slot in set.get(&mu).iter() {
-        if let Some(a) = slot.get(&mu) {
-            a.check(&mu);
-        }
-    }
-    ops.fetch_add(n, Ordering::Relaxed);
+        },
+        |mu, set| {
+            for slot in set {
+                if let Some(a) = slot.get(mu) {
+                    a.check(mu);
+                }
+            }
+        },
+    );
 }
 
 #[test]

@@ -507,6 +507,44 @@ pub mod value_array {
     // ANCHOR_END: value_array
 }
 
+/// The same array with the library's tagged slot: 8 bytes per value, no hand-made encoding.
+pub mod tagged {
+    // ANCHOR: tagged
+    use gc_runtime::{GcValueVec, Tagged, TaggedMember, Trace};
+
+    /// A dynamic language's object: its fields hold `nil`, booleans, numbers or objects.
+    #[derive(Trace)]
+    pub struct Object {
+        /// Two fields, each one word.
+        pub fields: [TaggedMember<Object>; 2],
+    }
+
+    /// The language's small constants, as `Tagged::Data`.
+    pub const NIL: u64 = 0;
+
+    /// Builds an object whose first field is a number and whose second points to another
+    /// object, and an array of three values; collects; returns what it reads back.
+    pub fn run() -> (f64, u64, usize) {
+        let mut mu = gc_runtime::attach();
+        let new_object = || Object { fields: [TaggedMember::new(), TaggedMember::new()] };
+        let outer = mu.alloc(new_object());
+        outer.fields[0].set(Tagged::Number(2.5));
+        outer.fields[1].set(Tagged::Ptr(mu.alloc(new_object())));
+        let array = mu.alloc(GcValueVec::<TaggedMember<Object>>::new());
+        array.push(Tagged::Ptr(outer));
+        array.push(Tagged::Data(NIL));
+        array.push(Tagged::Number(-1.0));
+        let root = array.root(&mu);
+        mu.collect(); // both objects are reachable through the array: they survive
+        let array = root.get(&mu);
+        let outer = array.get(0, &mu).and_then(Tagged::as_gc).expect("an object");
+        let inner = outer.fields[1].get(&mu).as_gc().expect("an object");
+        inner.fields[0].set(Tagged::Data(NIL));
+        (outer.fields[0].number().expect("a number"), inner.fields[0].data().expect("data"), array.len())
+    }
+    // ANCHOR_END: tagged
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -536,6 +574,7 @@ mod tests {
     #[test]
     fn an_array_of_mixed_values() {
         assert_eq!(value_array::run(), (2.5, "two and a half".to_string(), 3));
+        assert_eq!(tagged::run(), (2.5, tagged::NIL, 3));
     }
 
     #[test]

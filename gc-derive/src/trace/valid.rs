@@ -5,7 +5,7 @@
 //! `#[trace(skip)]` tells the derive not to visit a field. If that field holds a GC pointer,
 //! the marker never sees the pointer, the referent stays white and the sweeper frees it while
 //! it is still reachable. So a skipped field's type is searched for the names in
-//! [`GC_POINTER_TYPES`] (`Gc`, `Member`, `NonNullMember`, `GcVec`, `GcMap`, `GcIdMap`,
+//! [`GC_POINTER_TYPES`] (`Gc`, `Tagged`, `Member`, `NonNullMember`, `TaggedMember`, `GcVec`, `GcMap`, `GcIdMap`,
 //! `GcWeakMap`) in
 //! every path segment, at any depth: `Vec<Option<Member<T>>>` is rejected. `Root`,
 //! `GlobalRoot` and `Weak` are not searched for: the collector does not find their pointers

@@ -33,7 +33,24 @@ pub(crate) fn alloc_zeroed(layout: Layout) -> NonNull<u8> {
     assert!(layout.size() > 0, "raw::alloc_zeroed of a zero-sized layout");
     // SAFETY: `layout` has a non-zero size (asserted above).
     let p = unsafe { std::alloc::alloc_zeroed(layout) };
-    NonNull::new(p).unwrap_or_else(|| std::alloc::handle_alloc_error(layout))
+    let p = NonNull::new(p).unwrap_or_else(|| std::alloc::handle_alloc_error(layout));
+    below_immediates(p, layout.size());
+    p
+}
+
+/// Refuse memory that reaches [`IMMEDIATE_MIN`](crate::slot::IMMEDIATE_MIN): a slot value
+/// from there on is an immediate (a `TaggedMember`'s number or integer, see `tagged.rs`), so
+/// an object there would be taken for one and never marked. Current 64-bit systems hand
+/// programs addresses below 2^47 (x86-64) or 2^48 (AArch64) unless asked for more; this
+/// test, made once per page run or large object, turns any other system into a clear panic
+/// rather than an object freed while reachable.
+fn below_immediates(start: NonNull<u8>, len: usize) {
+    let end = start.addr().get().checked_add(len);
+    assert!(
+        end.is_some_and(|end| end <= crate::slot::IMMEDIATE_MIN),
+        "the system gave the collector memory at {start:p} ({len} bytes), at or above 2^48: \
+         the collector needs its heap below 2^48, where no slot value is an immediate"
+    );
 }
 
 /// Return a block of the global allocator: one from [`alloc_zeroed`], or a `Box`'s.
@@ -101,6 +118,7 @@ impl PageRun {
         // aligned start and the `size` bytes after it are inside it.
         let start = unsafe { base.add(offset) };
         let start = NonNull::new(start).unwrap_or_else(|| std::alloc::handle_alloc_error(layout));
+        below_immediates(start, layout.size());
         // SAFETY: `start` begins `layout.size()` fresh, writable, aligned bytes of this mapping.
         let marks = unsafe { mark_bits::register_run(start.as_ptr()) };
         PageRun { start, offset, page_bytes, marks, map }

@@ -290,3 +290,31 @@ pub fn leak_static<R: Send + 'static>(make: impl FnOnce(&'static gc_runtime::Mut
     .join()
     .unwrap()
 }
+
+/// The loop of a working-set stress mutator (run by [`ledger_stress`]): a rooted array of
+/// `slots` slots (`S::default()`, armed by its allocation), which `step` rewires, one step at a
+/// time, until `stop` is set or the ledger is nearly full, with a safepoint every eight steps;
+/// then `finish` looks at the array once more. Adds the steps taken to `ops`.
+pub fn rewire_working_set<S: gc_runtime::Trace + Default + Send + Sync + 'static>(
+    ledger: &Arc<Ledger>,
+    seed: u64,
+    stop: &std::sync::atomic::AtomicBool,
+    ops: &AtomicU64,
+    slots: usize,
+    mut step: impl FnMut(&gc_runtime::Mutator, &[S], &mut Rng),
+    finish: impl FnOnce(&gc_runtime::Mutator, &[S]),
+) {
+    let mut mu = gc_runtime::attach();
+    let mut rng = Rng(seed);
+    let set = mu.alloc_slice((0..slots).map(|_| S::default()).collect::<Vec<_>>()).root(&mu);
+    let mut n = 0_u64;
+    while !stop.load(Ordering::Relaxed) && !ledger.nearly_full(1000) {
+        step(&mu, set.get(&mu).into_ref(), &mut rng);
+        n += 1;
+        if n % 8 == 0 {
+            mu.safepoint();
+        }
+    }
+    finish(&mu, set.get(&mu).into_ref());
+    ops.fetch_add(n, Ordering::Relaxed);
+}
