@@ -200,6 +200,10 @@ pub struct Class {
     pub methods: Table,
     /// The `init` method, cached (kept in step with `methods`).
     pub initializer: Option<Gc<Obj>>,
+    /// The capacity of the largest field table an instance of this class has grown: a new
+    /// instance's first table has it (see `table.rs`, "The first capacity").
+    #[trace(skip)]
+    pub field_capacity: AtomicU32,
 }
 
 impl Class {
@@ -261,7 +265,12 @@ impl Obj {
 
     /// Allocate a class with no methods.
     pub fn class<'m>(mu: &'m Mutator, name: Gc<'_, Obj>) -> Gc<'m, Obj> {
-        let class = Class { name: Default::default(), methods: Table::new(), initializer: Member::new() };
+        let class = Class {
+            name: Default::default(),
+            methods: Table::new(),
+            initializer: Member::new(),
+            field_capacity: AtomicU32::new(0),
+        };
         let obj = mu.alloc(Obj::Class(Box::new(class)));
         if let Obj::Class(c) = &*obj {
             c.set_name(name);

@@ -5,28 +5,22 @@
 //! Running code (the VM between two safepoints, the compiler) holds values as [`Value<'m>`]:
 //! a small `Copy` enum whose object case is a local, `Gc<'m, Obj>`, borrowed from the
 //! thread's mutator. Locals cannot cross a safepoint, so whatever must survive one — globals,
-//! constants, fields, closed upvalues — is stored in the heap as a [`Slot`]: a word
-//! and a GC pointer field written through the write barrier. The word holds a number's bits,
-//! or, for anything else, a quiet NaN that no number is stored as (NaNs are stored as the
-//! canonical one) with the kind of value in its low bits. The VM's stack is the exception: it
-//! holds `Value`s themselves, in the thread's own value stack ([`Values`]), which the
-//! collector has the thread scan instead of barriering its stores.
+//! constants, fields, closed upvalues — is stored in the heap as a [`Slot`]: the library's
+//! [`TaggedMember`], one word that holds a number, a small integer or a GC pointer (written
+//! through the write barrier, whatever it holds; the collector follows only pointers). The VM's
+//! stack is the exception: it holds `Value`s themselves, in the thread's own value stack
+//! ([`Values`]), which the collector has the thread scan instead of barriering its stores.
 //!
 //! | Lox value | `Value<'m>` | `Slot` |
 //! |---|---|---|
-//! | `nil`, `true`, `false` | `Nil`, `True`, `False` | word `NIL`, `TRUE`, `FALSE`; pointer field empty |
-//! | a number | `Number(_)`: the `f64`'s bits | word: the bits (a NaN: `f64::NAN`'s); pointer field empty |
-//! | an object | `Obj(Gc<'m, Obj>)` | word `OBJECT` + pointer field |
-//! | (an undefined global) | — | word `UNDEFINED` |
-//!
-//! Storing a non-object clears the pointer field, so a slot never keeps a dead object alive.
+//! | `nil`, `false`, `true` | `Nil`, `False`, `True` | `Tagged::Data(0)`, `(1)`, `(2)` |
+//! | a number | `Number(_)`: the `f64`'s bits | `Tagged::Number` (every NaN as the canonical one) |
+//! | an object | `Obj(Gc<'m, Obj>)` | `Tagged::Ptr` |
+//! | (an undefined global) | — | `Tagged::Empty` |
 
-use std::{
-    fmt,
-    sync::atomic::{AtomicU64, Ordering},
-};
+use std::fmt;
 
-use gc_runtime::{gc, Gc, Mutator, StackTracer, StackValue};
+use gc_runtime::{Gc, Mutator, StackTracer, StackValue, Tagged, TaggedMember, Trace};
 
 use crate::object::Obj;
 
@@ -183,97 +177,70 @@ fn strip_zeros(s: &str) -> &str {
     }
 }
 
-/// A slot's word for anything but a number: a quiet NaN with the value's kind in its low bits
-/// (the top 16 bits are `0x7ffc`). Numbers are stored as their bits, every NaN as the canonical
-/// one (`0x7ff8...`), so no number's bits look like a tag. Lox cannot tell NaNs apart (it prints
-/// every one as `nan`).
-const TAG: u64 = 0x7ffc_0000_0000_0000;
-const TAG_MASK: u64 = 0xffff_0000_0000_0000;
-const UNDEFINED: u64 = TAG;
-const NIL: u64 = TAG | 1;
-const FALSE: u64 = TAG | 2;
-const TRUE: u64 = TAG | 3;
-const OBJECT: u64 = TAG | 4;
+/// The [`Tagged::Data`] values of a slot's non-number, non-object values. A slot that was
+/// never set is [`Tagged::Empty`]: the *undefined* marker, which only globals ever read.
+const NIL: u64 = 0;
+const FALSE: u64 = 1;
+const TRUE: u64 = 2;
 
-/// The word that stores number `n`.
-#[inline(always)]
-fn number_word(n: f64) -> u64 {
-    if n.is_nan() {
-        f64::NAN.to_bits()
-    } else {
-        n.to_bits()
-    }
-}
-
-/// A Lox value stored in a heap object: one word (a number's bits, or the kind of a value that
-/// is not a number) and a GC pointer field; 16 bytes.
+/// A Lox value stored in a heap object: a [`TaggedMember`], one word holding a number, a small
+/// integer for `nil` and the booleans, or a GC pointer — 8 bytes, every store through the
+/// write barrier.
 ///
-/// A slot works only inside an allocated object (its pointer field is armed by allocation);
-/// a new slot holds the *undefined* marker, which only globals ever read.
-#[gc(no_constructor)]
+/// A slot works only inside an allocated object (allocation arms it); a new slot is empty,
+/// the *undefined* marker, which only globals ever read.
+#[derive(Trace, Default)]
 pub struct Slot {
-    word: AtomicU64,
-    obj: Option<Gc<Obj>>,
-}
-
-impl Default for Slot {
-    fn default() -> Self {
-        Slot::new()
-    }
+    value: TaggedMember<Obj>,
 }
 
 impl fmt::Debug for Slot {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let word = self.word.load(Ordering::Relaxed);
         let mut s = f.debug_struct("Slot");
-        match word {
-            UNDEFINED => s.field("value", &"undefined"),
-            NIL => s.field("value", &"nil"),
-            FALSE => s.field("value", &false),
-            TRUE => s.field("value", &true),
-            OBJECT => s.field("value", &"object"),
-            _ => s.field("value", &f64::from_bits(word)),
-        };
+        if let Some(n) = self.value.number() {
+            s.field("value", &n);
+        } else {
+            match self.value.data() {
+                Some(NIL) => s.field("value", &"nil"),
+                Some(FALSE) => s.field("value", &false),
+                Some(TRUE) => s.field("value", &true),
+                Some(other) => s.field("data", &other),
+                None if self.value.is_gc() => s.field("value", &"object"),
+                None => s.field("value", &"undefined"),
+            };
+        }
         s.finish()
     }
 }
 
-// Relaxed orderings: the word is only used by the thread that runs the program (one mutator
-// per VM); the collector reads only the pointer field, which the barrier publishes.
-#[gc]
 impl Slot {
     /// An undefined slot, to put in a new object.
     pub fn new() -> Slot {
-        Slot { word: AtomicU64::new(UNDEFINED), obj: gc_runtime::Member::new() }
+        Slot::default()
     }
 
-    /// The object, if the slot holds one: one load, no decoding of the word (the pointer field
-    /// is empty whenever the slot holds anything else).
+    /// The object, if the slot holds one.
     #[inline(always)]
     pub fn object<'m>(&self, mu: &'m Mutator) -> Option<Gc<'m, Obj>> {
-        self.obj(mu)
+        self.value.get(mu).as_gc()
     }
 
     /// The number, if the slot holds one.
     #[inline(always)]
     pub fn number(&self) -> Option<f64> {
-        let word = self.word.load(Ordering::Relaxed);
-        (word & TAG_MASK != TAG).then(|| f64::from_bits(word))
+        self.value.number()
     }
 
     /// The value, or `None` if the slot was never set.
     #[inline]
     pub fn get<'m>(&self, mu: &'m Mutator) -> Option<Value<'m>> {
-        let word = self.word.load(Ordering::Relaxed);
-        if word & TAG_MASK != TAG {
-            return Some(Value::Number(NumberBits(word)));
-        }
-        Some(match word {
-            NIL => Value::Nil,
-            FALSE => Value::False,
-            TRUE => Value::True,
-            OBJECT => Value::Obj(self.obj(mu).expect("an object slot holds an object")),
-            _ => return None,
+        Some(match self.value.get(mu) {
+            Tagged::Number(n) => Value::number(n),
+            Tagged::Ptr(o) => Value::Obj(o),
+            Tagged::Data(NIL) => Value::Nil,
+            Tagged::Data(FALSE) => Value::False,
+            Tagged::Data(TRUE) => Value::True,
+            Tagged::Data(_) | Tagged::Empty => return None,
         })
     }
 
@@ -286,30 +253,19 @@ impl Slot {
     /// Whether the slot was ever set.
     #[inline]
     pub fn is_defined(&self) -> bool {
-        self.word.load(Ordering::Relaxed) != UNDEFINED
+        !self.value.is_empty()
     }
 
-    /// Store `value` (the pointer field through the write barrier).
+    /// Store `value` (through the write barrier).
     #[inline]
     pub fn set(&self, value: Value<'_>) {
-        let word = match value {
-            Value::Nil => NIL,
-            Value::False => FALSE,
-            Value::True => TRUE,
-            Value::Number(n) => number_word(n.get()),
-            Value::Obj(o) => {
-                self.obj = Some(o);
-                self.word.store(OBJECT, Ordering::Relaxed);
-                return;
-            }
-        };
-        // A load and a store, not a swap: only this thread writes the word, and a swap is a
-        // locked instruction, paid on every store of a number.
-        let old = self.word.load(Ordering::Relaxed);
-        self.word.store(word, Ordering::Relaxed);
-        if old == OBJECT {
-            self.obj = None;
-        }
+        self.value.set(match value {
+            Value::Nil => Tagged::Data(NIL),
+            Value::False => Tagged::Data(FALSE),
+            Value::True => Tagged::Data(TRUE),
+            Value::Number(n) => Tagged::Number(n.get()),
+            Value::Obj(o) => Tagged::Ptr(o),
+        });
     }
 }
 
@@ -354,8 +310,8 @@ mod tests {
         let o = Obj::string(&mu, "o");
         slot.set(Value::Obj(o));
         assert!(matches!(slot.get(&mu), Some(Value::Obj(p)) if p.addr() == o.addr()));
-        // A NaN whose bits look like a tag is stored as the canonical NaN: still a number.
-        for bits in [UNDEFINED, NIL, OBJECT, TAG | 0xdead, f64::NAN.to_bits(), (-f64::NAN).to_bits()] {
+        // Every NaN is a number: stored as the canonical one.
+        for bits in [f64::NAN.to_bits(), (-f64::NAN).to_bits(), 0x7ffc_0000_0000_0004, u64::MAX] {
             slot.set(Value::number(f64::from_bits(bits)));
             assert!(matches!(slot.get(&mu), Some(Value::Number(n)) if n.get().is_nan()), "{bits:#x}");
             assert!(slot.is_defined());
@@ -364,6 +320,6 @@ mod tests {
             slot.set(Value::number(n));
             assert!(matches!(slot.get(&mu), Some(Value::Number(m)) if m.get().to_bits() == n.to_bits()), "{n}");
         }
-        assert_eq!(std::mem::size_of::<Slot>(), 16);
+        assert_eq!(std::mem::size_of::<Slot>(), 8);
     }
 }

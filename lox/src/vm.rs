@@ -1288,7 +1288,8 @@ impl<'m> Segment<'m> {
             if instance.fields.insert_allocates(mu) {
                 self.gc_point()?;
             }
-            instance.fields.insert_new(mu, name, value);
+            let class = instance.class(mu).into_ref().as_class().expect("an instance's class is a class");
+            instance.fields.insert_new_for_class(mu, name, value, &class.field_capacity);
         }
         self.truncate(self.sp - 2);
         self.push(value);
