@@ -126,6 +126,11 @@ pub enum AttachError {
     AlreadyAttached,
     /// The collector's own threads (marker, sweeper, destructors run by them) cannot attach.
     CollectorThread,
+    /// The thread is running code that a GC collection calls with its lock held (`Eq`,
+    /// `Hash`, `Clone` or `Debug` of a map key): attaching waits out a stopped world, and the
+    /// world may be waiting for a mutator blocked on that very lock. Attach before calling the
+    /// collection.
+    InCollectionCode,
     /// The runtime was started from environment variables and one is invalid.
     Config(ConfigError),
 }
@@ -139,6 +144,13 @@ impl fmt::Display for AttachError {
             AttachError::CollectorThread => {
                 write!(f, "a collector thread cannot attach (a destructor or Trace impl tried to use the heap)")
             }
+            AttachError::InCollectionCode => write!(
+                f,
+                "a GC collection's key code (Eq, Hash, Clone or Debug of a map key, run under the \
+                 collection's lock) cannot attach a mutator: attaching waits for a stopped world, \
+                 which may be waiting for a writer blocked on that lock; attach before calling the \
+                 collection"
+            ),
             AttachError::Config(e) => write!(f, "gc configuration: {e}"),
         }
     }
@@ -164,6 +176,9 @@ pub fn try_attach() -> Result<Mutator, AttachError> {
         Refusal::AlreadyAttached => AttachError::AlreadyAttached,
         Refusal::CollectorThread => AttachError::CollectorThread,
     })?;
+    if user_code::active() {
+        return Err(AttachError::InCollectionCode);
+    }
     let rt = Runtime::get_or_init().map_err(AttachError::Config)?;
     let inner = Addr(ThreadState::attach(rt));
     Ok(Mutator { inner, _thread: PhantomData })
@@ -605,7 +620,16 @@ impl Mutator {
     /// around anything that may block. `f` cannot use the heap (it has no mutator). The
     /// thread's cached allocation pages are handed back first, so a collection that runs
     /// meanwhile frees the garbage in them too.
+    ///
+    /// Inside code that a GC collection runs with its lock held (`Eq`, `Hash`, `Clone` or
+    /// `Debug` of a map key), `f` runs without detaching: coming back would wait out a stopped
+    /// world, which may be waiting for a writer blocked on that lock (see
+    /// `thread_state/user_code.rs`). A pause then waits for `f`, as for any other work done
+    /// under the lock.
     pub fn blocking<R>(&mut self, f: impl FnOnce() -> R) -> R {
+        if user_code::active() {
+            return f();
+        }
         self.inner().detach();
         let _guard = Reattach(self.inner());
         f()

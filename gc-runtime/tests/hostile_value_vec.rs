@@ -32,29 +32,11 @@ mod common;
 use common::{DropProbe, Ledger};
 use gc_runtime::{Gc, GcValueVec, GcVec, GlobalRoot, HeapValue, IndexOutOfRange, Member, Mutator, Root, Trace};
 
-const MAGIC: u64 = 0x5EED_CAFE_F00D_BEEF;
-
 /// A heap object with a canary and a drop probe (in the test's own ledger).
-#[derive(Trace)]
-struct Obj {
-    id: u64,
-    canary: u64,
-    #[trace(skip)]
-    probe: DropProbe,
-}
-
-impl Obj {
-    fn check(&self) -> u64 {
-        assert_eq!(self.canary, self.id ^ MAGIC, "canary of object {} corrupted", self.id);
-        assert_eq!(self.probe.id, self.id, "probe of object {} corrupted", self.id);
-        self.id
-    }
-}
+use common::Canary as Obj;
 
 fn obj<'m>(ledger: &Arc<Ledger>, mu: &'m Mutator) -> Gc<'m, Obj> {
-    let probe = ledger.probe();
-    let id = probe.id;
-    mu.alloc(Obj { id, canary: id ^ MAGIC, probe })
+    Obj::alloc(mu, ledger)
 }
 
 /// Junk: allocated by hostile `load`s and `store`s to drive mark assists.

@@ -4,6 +4,9 @@
 //! - `raw_atomic_ptr_store`: `AtomicPtr::store(Release)` of pointers from a pool: the floor.
 //! - `member_set/idle`: concurrent mode, no cycle running (the pacer is off): the barrier's fast
 //!   path, one phase load.
+//! - `tagged_set/idle_number`, `tagged_set/idle_pointer`: a `TaggedMember::set` of a number
+//!   (which also checks that the thread has a running mutator: an immediate carries no local)
+//!   and of a pointer, collector idle.
 //! - `member_set/marking`: a live heap of a few hundred thousand objects is collected back to
 //!   back by a second thread; only chunks of stores that start while the phase is `Mark` are
 //!   timed (the others run untimed), so the figure is the barrier with marking on (shade the new
@@ -24,10 +27,51 @@ use std::{
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use gc_bench_micro::{init, live_chains, small, test_mode, Small, CHUNK};
-use gc_runtime::{Gc, Mode, Mutator, Phase, Root};
+use gc_runtime::{Gc, Mode, Mutator, Phase, Root, Tagged, TaggedMember, Trace};
 
 /// Pool of store values.
 const POOL: usize = 1024;
+
+/// An object with one tagged slot (a pointer, a number or a small integer in one word).
+#[derive(Trace)]
+struct Tagged1 {
+    slot: TaggedMember<Small>,
+}
+
+/// Time `iters` stores into a tagged slot with the collector idle, chunk by chunk with an
+/// untimed safepoint between chunks: numbers from a pool if `pool` is `None`, else pointers.
+fn timed_tagged_stores(mu: &mut Mutator, holder: &Root<Tagged1>, pool: Option<&[Root<Small>]>, iters: u64) -> Duration {
+    let numbers: Vec<f64> = (0..POOL).map(|i| i as f64 * 0.5).collect();
+    let mut total = Duration::ZERO;
+    let mut done = 0;
+    while done < iters {
+        let n = (iters - done).min(CHUNK);
+        {
+            let h = holder.get(mu);
+            let t = match pool {
+                None => {
+                    let t = Instant::now();
+                    for i in 0..n {
+                        h.slot.set(Tagged::Number(black_box(numbers[i as usize % POOL])));
+                    }
+                    t
+                }
+                Some(pool) => {
+                    let values: Vec<Gc<'_, Small>> = pool.iter().map(|r| r.get(mu)).collect();
+                    let t = Instant::now();
+                    for i in 0..n {
+                        h.slot.set(Tagged::Ptr(black_box(values[i as usize % POOL])));
+                    }
+                    t
+                }
+            };
+            total += t.elapsed();
+            done += n;
+        }
+        mu.safepoint();
+    }
+    total
+}
 
 /// Which chunks of stores [`timed_stores`] times.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -103,6 +147,13 @@ fn barrier(c: &mut Criterion) {
     });
     g.bench_function("member_set/idle", |b| {
         b.iter_custom(|iters| timed_stores(&mut mu, &holder, &pool, iters, Timed::All).0)
+    });
+    let tagged = mu.alloc(Tagged1 { slot: TaggedMember::new() }).root(&mu);
+    g.bench_function("tagged_set/idle_number", |b| {
+        b.iter_custom(|iters| timed_tagged_stores(&mut mu, &tagged, None, iters))
+    });
+    g.bench_function("tagged_set/idle_pointer", |b| {
+        b.iter_custom(|iters| timed_tagged_stores(&mut mu, &tagged, Some(&pool), iters))
     });
 
     // Keep cycles marking: a live heap collected back to back by another mutator.

@@ -13,7 +13,12 @@
 //! - `Mutator::collect` (and `try_reserve` when it would collect) panics with a message
 //!   saying why — waiting for a cycle there could never end.
 //!
-//! `Mutator::blocking` is allowed: it detaches the thread, so no pause waits for it.
+//! - attaching a mutator (`attach`, `try_attach`) is refused
+//!   ([`AttachError::InCollectionCode`](crate::AttachError::InCollectionCode)), and
+//!   `Mutator::blocking` runs its closure *without* detaching: both would otherwise wait out
+//!   a stopped world on the way in (or back), while holding the lock — the same deadlock. (A
+//!   hostile review found it: a key's `Eq` that attached, or went through `blocking`, stopped
+//!   the collector for good in stop-the-world mode and under global stops.)
 
 use std::cell::Cell;
 

@@ -318,3 +318,39 @@ pub fn rewire_working_set<S: gc_runtime::Trace + Default + Send + Sync + 'static
     finish(&mu, set.get(&mu).into_ref());
     ops.fetch_add(n, Ordering::Relaxed);
 }
+
+/// The scramble of a [`Canary`]'s id.
+const CANARY_MAGIC: u64 = 0xA5A5_5A5A_0F0F_F0F0;
+
+/// A heap object with a canary (its id, scrambled) and a drop probe: freed while reachable and
+/// reused, it fails [`Canary::check`]; freed twice or never, its ledger says so.
+#[derive(gc_runtime::Trace)]
+pub struct Canary {
+    /// The probe's id.
+    pub id: u64,
+    canary: u64,
+    /// Records the drop.
+    #[trace(skip)]
+    pub probe: DropProbe,
+}
+
+impl Canary {
+    /// A new canary object with the next id of `ledger`.
+    pub fn alloc<'m>(mu: &'m gc_runtime::Mutator, ledger: &Arc<Ledger>) -> gc_runtime::Gc<'m, Canary> {
+        let probe = ledger.probe();
+        let id = probe.id;
+        mu.alloc(Canary { id, canary: id ^ CANARY_MAGIC, probe })
+    }
+
+    /// Check the canary and the probe; returns the id.
+    pub fn check(&self) -> u64 {
+        assert_eq!(
+            self.canary,
+            self.id ^ CANARY_MAGIC,
+            "canary of object {} corrupted (freed while reachable?)",
+            self.id
+        );
+        assert_eq!(self.probe.id, self.id, "probe of object {} corrupted", self.id);
+        self.id
+    }
+}
