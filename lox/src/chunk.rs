@@ -9,7 +9,7 @@
 //! [`Function::globals`](crate::object::Function)) so that no lookup by name is needed at
 //! run time.
 //!
-//! Beyond clox's set, nine *superinstructions* fuse two instructions that often follow each
+//! Beyond clox's set, thirteen *superinstructions* fuse two instructions that often follow each
 //! other into one dispatch:
 //! - `PopJumpIfFalse` pops the condition of an `if`, `while` or `for` and jumps if it is false:
 //!   clox's `JumpIfFalse` followed by a `Pop` at the start of both paths (`and` and `or`, which
@@ -21,6 +21,12 @@
 //! - `GetLocalProperty slot k` does what `GetLocal slot; GetProperty k` does (`this.x`, or
 //!   `p.x` for a local `p`). The compiler emits it when the instruction before a property read
 //!   is a `GetLocal` that no jump lands after ([`Chunk::last_op`], [`Chunk::jump_target`]).
+//! - four fuse a comparison with the `PopJumpIfFalse` of the `if`, `while` or `for` whose
+//!   condition it is (`n < 2`, `i < count`, `depth > 0`): `JumpIfNotLess offset` does what
+//!   `Less; PopJumpIfFalse offset` does without pushing the boolean, and
+//!   `JumpIfNotLessConstant k offset` what `LessConstant k; PopJumpIfFalse offset` does; the
+//!   `Greater` forms likewise. The compiler emits one when the condition's last instruction is
+//!   such a comparison that no jump lands after ([`Chunk::take_last_comparison`]).
 //!
 //! # Chunks while compiling
 //!
@@ -126,6 +132,10 @@ opcodes!(
     EqualConstant,
     GetLocalProperty,
     PopJumpIfFalse,
+    JumpIfNotLess,
+    JumpIfNotGreater,
+    JumpIfNotLessConstant,
+    JumpIfNotGreaterConstant,
 );
 
 impl OpCode {
@@ -211,6 +221,32 @@ impl<'m> Chunk<'m> {
         Some(operand)
     }
 
+    /// If the last instruction is a comparison (`Less`, `Greater`, or their forms with a
+    /// constant) and nothing jumps to the position after it, remove it and return the
+    /// superinstruction that fuses it with a `PopJumpIfFalse`, its constant operand if it has
+    /// one, and its source line (where a runtime error in the fused instruction is reported).
+    pub fn take_last_comparison(&mut self) -> Option<(OpCode, Option<u8>, u32)> {
+        let at = self.last_op;
+        if at >= self.code.len() || self.jump_target == self.code.len() {
+            return None;
+        }
+        let (fused, operands) = match OpCode::from_byte(self.code[at]) {
+            OpCode::Less => (OpCode::JumpIfNotLess, 0),
+            OpCode::Greater => (OpCode::JumpIfNotGreater, 0),
+            OpCode::LessConstant => (OpCode::JumpIfNotLessConstant, 1),
+            OpCode::GreaterConstant => (OpCode::JumpIfNotGreaterConstant, 1),
+            _ => return None,
+        };
+        if self.code.len() != at + 1 + operands {
+            return None;
+        }
+        let operand = (operands == 1).then(|| self.code[at + 1]);
+        let line = self.lines[at];
+        self.code.truncate(at);
+        self.lines.truncate(at);
+        Some((fused, operand, line))
+    }
+
     /// Append a constant and return its index (callers check the 256 limit).
     pub fn add_constant(&mut self, value: Value<'m>, global: u32) -> usize {
         self.constants.push(value);
@@ -243,6 +279,30 @@ mod tests {
                 assert_eq!(base.with_constant(), Some(*op));
             }
         }
+    }
+
+    #[test]
+    fn only_a_trailing_comparison_that_no_jump_lands_after_is_taken() {
+        let mut chunk = Chunk::default();
+        chunk.write_op(OpCode::GetLocal, 1);
+        chunk.write(1, 1);
+        chunk.write_op(OpCode::LessConstant, 2);
+        chunk.write(0, 2);
+        let mut jumped_to = Chunk { jump_target: chunk.code.len(), ..Chunk::default() };
+        jumped_to.code = chunk.code.clone();
+        jumped_to.lines = chunk.lines.clone();
+        jumped_to.last_op = chunk.last_op;
+        assert_eq!(jumped_to.take_last_comparison(), None);
+        assert_eq!(chunk.take_last_comparison(), Some((OpCode::JumpIfNotLessConstant, Some(0), 2)));
+        assert_eq!(chunk.code, [OpCode::GetLocal as u8, 1]);
+        // The `GetLocal` is not a comparison.
+        assert_eq!(chunk.take_last_comparison(), None);
+        chunk.write_op(OpCode::GetLocal, 3);
+        chunk.write(2, 3);
+        chunk.write_op(OpCode::Greater, 3);
+        assert_eq!(chunk.take_last_comparison(), Some((OpCode::JumpIfNotGreater, None, 3)));
+        // Nothing is written after a taken comparison, so a second take finds none.
+        assert_eq!(chunk.take_last_comparison(), None);
     }
 
     #[test]

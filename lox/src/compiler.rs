@@ -296,6 +296,23 @@ impl<'s, 'm> Compiler<'s, 'm, '_> {
         self.chunk().code.len() - 2
     }
 
+    /// Emit the jump of an `if`, `while` or `for` that pops its condition and jumps if it is
+    /// false, fused with the condition's comparison when it ends in one (see `chunk.rs`).
+    /// Returns where the offset goes, for [`patch_jump`](Self::patch_jump).
+    fn emit_condition_jump(&mut self) -> usize {
+        let Some((op, operand, line)) = self.chunk().take_last_comparison() else {
+            return self.emit_jump(OpCode::PopJumpIfFalse);
+        };
+        let chunk = self.chunk();
+        chunk.write_op(op, line);
+        if let Some(k) = operand {
+            chunk.write(k, line);
+        }
+        chunk.write(0xff, line);
+        chunk.write(0xff, line);
+        chunk.code.len() - 2
+    }
+
     fn patch_jump(&mut self, at: usize) {
         let jump = self.chunk().code.len() - at - 2;
         if jump > u16::MAX as usize {
@@ -659,7 +676,7 @@ impl<'s, 'm> Compiler<'s, 'm, '_> {
         self.consume(TokenKind::RightParen, "Expect ')' after condition.");
         // The condition is popped on both paths (clox: `JumpIfFalse`, then a `Pop` at the start
         // of each branch).
-        let then_jump = self.emit_jump(OpCode::PopJumpIfFalse);
+        let then_jump = self.emit_condition_jump();
         self.statement();
         let else_jump = self.emit_jump(OpCode::Jump);
         self.patch_jump(then_jump);
@@ -674,7 +691,7 @@ impl<'s, 'm> Compiler<'s, 'm, '_> {
         self.consume(TokenKind::LeftParen, "Expect '(' after 'while'.");
         self.expression();
         self.consume(TokenKind::RightParen, "Expect ')' after condition.");
-        let exit_jump = self.emit_jump(OpCode::PopJumpIfFalse);
+        let exit_jump = self.emit_condition_jump();
         self.statement();
         self.emit_loop(loop_start);
         self.patch_jump(exit_jump);
@@ -698,7 +715,7 @@ impl<'s, 'm> Compiler<'s, 'm, '_> {
         if !self.matches(TokenKind::Semicolon) {
             self.expression();
             self.consume(TokenKind::Semicolon, "Expect ';' after loop condition.");
-            exit_jump = Some(self.emit_jump(OpCode::PopJumpIfFalse));
+            exit_jump = Some(self.emit_condition_jump());
         }
 
         if !self.matches(TokenKind::RightParen) {

@@ -278,7 +278,6 @@ struct Segment<'m> {
     code: &'m [u8],
     base: usize,
     function: &'m Function,
-    closure: &'m Closure,
 }
 
 /// Why an instruction stopped the dispatch loop.
@@ -330,7 +329,6 @@ impl<'m> Segment<'m> {
             code: &current.function.code,
             base: current.base,
             function: current.function,
-            closure: current.closure.into_ref().as_closure().expect("a frame runs a closure"),
         }
     }
 
@@ -513,6 +511,35 @@ impl<'m> Segment<'m> {
                 }
             }};
         }
+        // The common case of a comparison fused with a conditional jump (see `chunk.rs`): two
+        // numbers on top of the stack, popped, and the jump taken unless `a $op b`; otherwise
+        // the arm falls through to `step`.
+        macro_rules! compare_jump {
+            ($op:tt) => {{
+                if let (Value::Number(a), Value::Number(b)) = (self.stack[sp - 2], self.stack[sp - 1]) {
+                    let offset = u16::from_be_bytes([code[ip], code[ip + 1]]) as usize;
+                    ip += 2;
+                    sp -= 2;
+                    // Taken unless `a $op b`, so also when either is NaN.
+                    ip += if a.get() $op b.get() { 0 } else { offset };
+                    continue;
+                }
+            }};
+        }
+        // As `compare_jump`, with the right operand the number constant `k`.
+        macro_rules! compare_constant_jump {
+            ($op:tt) => {{
+                let k = code[ip] as usize;
+                if let (Value::Number(a), Some(b)) = (self.stack[sp - 1], self.function.constants[k].number()) {
+                    let offset = u16::from_be_bytes([code[ip + 1], code[ip + 2]]) as usize;
+                    ip += 3;
+                    sp -= 1;
+                    // Taken unless `a $op b`, so also when either is NaN.
+                    ip += if a.get() $op b { 0 } else { offset };
+                    continue;
+                }
+            }};
+        }
         loop {
             let start = ip;
             if STRESS {
@@ -629,8 +656,8 @@ impl<'m> Segment<'m> {
                     let argc = code[ip] as usize;
                     let callee_at = sp - 1 - argc;
                     if let Value::Obj(callee) = self.stack[callee_at] {
-                        if callee.as_closure().is_some() {
-                            let function = closure_function(mu, callee);
+                        if let Some(closure) = callee.into_ref().as_closure() {
+                            let function = function_of(mu, closure);
                             if self.can_enter_fast(function, argc) {
                                 base = sp - argc - 1;
                                 self.enter_fast(callee, function, base, ip + 1);
@@ -749,7 +776,7 @@ impl<'m> Segment<'m> {
                         let caller = self.frames[frames - 2];
                         sp = base;
                         push!(result);
-                        self.enter(caller.closure, caller.function, caller.ip, caller.base);
+                        self.enter(caller.function, caller.ip, caller.base);
                         code = self.code;
                         base = caller.base;
                         ip = caller.ip;
@@ -769,6 +796,10 @@ impl<'m> Segment<'m> {
                 OpCode::DivideConstant => binary_constant!(number, /),
                 OpCode::LessConstant => binary_constant!(bool, <),
                 OpCode::GreaterConstant => binary_constant!(bool, >),
+                OpCode::JumpIfNotLess => compare_jump!(<),
+                OpCode::JumpIfNotGreater => compare_jump!(>),
+                OpCode::JumpIfNotLessConstant => compare_constant_jump!(<),
+                OpCode::JumpIfNotGreaterConstant => compare_constant_jump!(>),
                 OpCode::EqualConstant => {
                     let k = code[ip] as usize;
                     ip += 1;
@@ -889,7 +920,17 @@ impl<'m> Segment<'m> {
                 debug_assert!(!self.operands_are_numbers(), "`run` adds numbers");
                 self.concatenate()?;
             }
-            OpCode::Subtract | OpCode::Multiply | OpCode::Divide | OpCode::Less | OpCode::Greater => {
+            // A fused comparison's operands are not two numbers either (its constant is a
+            // number): the comparison's error.
+            OpCode::Subtract
+            | OpCode::Multiply
+            | OpCode::Divide
+            | OpCode::Less
+            | OpCode::Greater
+            | OpCode::JumpIfNotLess
+            | OpCode::JumpIfNotGreater
+            | OpCode::JumpIfNotLessConstant
+            | OpCode::JumpIfNotGreaterConstant => {
                 debug_assert!(!self.operands_are_numbers(), "`run` computes on numbers");
                 return Err(self.error("Operands must be numbers."));
             }
@@ -1026,7 +1067,7 @@ impl<'m> Segment<'m> {
             f.ip = return_ip;
         }
         self.frames.push(Frame { closure, function, ip: 0, base });
-        self.enter(closure, function, 0, base);
+        self.enter(function, 0, base);
     }
 
     /// Count a call or backward jump against the segment's budget.
@@ -1089,9 +1130,17 @@ impl<'m> Segment<'m> {
 
     // ---- upvalues ----
 
+    /// The closure the current frame runs (read from the frame, not cached: only the upvalue
+    /// instructions need it, so calls and returns need not derive it).
+    #[inline(always)]
+    fn current_closure(&self) -> &'m Closure {
+        let frame = self.frames.last().expect("a frame");
+        frame.closure.into_ref().as_closure().expect("a frame runs a closure")
+    }
+
     #[inline(always)]
     fn upvalue(&self, i: usize) -> &'m crate::object::Upvalue {
-        let up = self.closure.upvalues[i].get(self.mu).expect("upvalues are set when the closure is made");
+        let up = self.current_closure().upvalues[i].get(self.mu).expect("upvalues are set when the closure is made");
         up.into_ref().as_upvalue().expect("an upvalue")
     }
 
@@ -1139,7 +1188,7 @@ impl<'m> Segment<'m> {
             let up = if is_local {
                 self.capture_upvalue(self.base + index)
             } else {
-                self.closure.upvalues[index].get(self.mu).expect("set")
+                self.current_closure().upvalues[index].get(self.mu).expect("set")
             };
             c.upvalues[i].set(Some(up));
         }
@@ -1197,13 +1246,12 @@ impl<'m> Segment<'m> {
         }
         let base = self.sp - argc - 1;
         self.frames.push(Frame { closure, function, ip: 0, base });
-        self.enter(closure, function, 0, base);
+        self.enter(function, 0, base);
         Ok(())
     }
 
     #[inline(always)]
-    fn enter(&mut self, closure: Gc<'m, Obj>, function: &'m Function, ip: usize, base: usize) {
-        self.closure = closure.into_ref().as_closure().expect("a closure");
+    fn enter(&mut self, function: &'m Function, ip: usize, base: usize) {
         self.function = function;
         self.code = &function.code;
         self.ip = ip;
@@ -1220,7 +1268,7 @@ impl<'m> Segment<'m> {
         };
         self.truncate(self.base);
         self.push(result);
-        self.enter(caller.closure, caller.function, caller.ip, caller.base);
+        self.enter(caller.function, caller.ip, caller.base);
         Ok(())
     }
 
@@ -1300,6 +1348,11 @@ impl<'m> Segment<'m> {
 /// The function a closure object runs.
 #[inline(always)]
 fn closure_function<'m>(mu: &'m Mutator, closure: Gc<'m, Obj>) -> &'m Function {
-    let c = closure.into_ref().as_closure().expect("a closure");
-    c.function(mu).into_ref().as_function().expect("a function")
+    function_of(mu, closure.into_ref().as_closure().expect("a closure"))
+}
+
+/// The function `closure` runs.
+#[inline(always)]
+fn function_of<'m>(mu: &'m Mutator, closure: &'m Closure) -> &'m Function {
+    closure.function(mu).into_ref().as_function().expect("a function")
 }
