@@ -19,7 +19,8 @@
 // - `Gc`: a local. It does not implement `Trace` and cannot be kept in the heap, so the user
 //   who stores one in a field gets "does not implement `Trace`"; the skip that would silence
 //   that error is rejected too: a `Gc` field is the mistake, and a slot (`Member<T>`) the fix.
-//   Likewise `Tagged`, the local form of a `TaggedMember` (it holds a `Gc`).
+//   Likewise `Tagged` and `TaggedWord`, the local forms of a `TaggedMember` (they hold a
+//   `Gc`).
 //
 // The runtime has a second line of defence for slots and collections: allocation arms them by
 // tracing the new object, so a skipped one is never armed and panics on every store instead of
@@ -40,6 +41,6 @@
 /// can become an identifier (a path in the runtime's test) or a string (in `symbol.rs`).
 macro_rules! gc_pointer_types {
     ($then:ident) => {
-        $then! { Gc, Tagged, Member, NonNullMember, TaggedMember, GcVec, GcValueVec, GcMap, GcValueMap, GcIdMap, GcWeakMap }
+        $then! { Gc, Tagged, TaggedWord, Member, NonNullMember, TaggedMember, GcVec, GcValueVec, GcMap, GcValueMap, GcIdMap, GcWeakMap }
     };
 }

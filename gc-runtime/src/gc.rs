@@ -77,6 +77,16 @@ impl<'m, T: ?Sized> Gc<'m, T> {
         Gc { ptr: Addr(header), _mutator: PhantomData, _t: PhantomData }
     }
 
+    /// As [`from_header`](Self::from_header), for a header taken from a local of lifetime `'m`
+    /// that was stored in a form without one (`TaggedWord`).
+    ///
+    /// # Safety
+    /// As `from_header`'s, with `'m` the lifetime of the local the header came from.
+    #[inline(always)]
+    pub(crate) unsafe fn from_header_unbound(header: NonNull<Header>) -> Gc<'m, T> {
+        Gc { ptr: Addr(header), _mutator: PhantomData, _t: PhantomData }
+    }
+
     /// The object's header address (what slots store).
     #[inline]
     pub(crate) fn header_ptr(self) -> *mut Header {

@@ -181,7 +181,7 @@ pub use crate::{
 };
 
 #[cfg(target_pointer_width = "64")]
-pub use crate::tagged::{Tagged, TaggedMember, TAGGED_DATA_MAX};
+pub use crate::tagged::{Tagged, TaggedMember, TaggedWord, TAGGED_DATA_MAX};
 
 /// The phase the collector is in now.
 pub fn phase() -> Phase {

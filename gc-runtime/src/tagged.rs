@@ -38,9 +38,19 @@
 //!   never shaded. A thread without a running mutator takes the root table's locked path, as
 //!   for any store that carries no local (`barrier::write_non_object`).
 //!
+//! # The same word in running code: [`TaggedWord`]
+//!
+//! [`Tagged`] is the local form that code matches on: an enum, 16 bytes. An interpreter's value
+//! stack wants the word itself — 8 bytes a value, a constant or a global copied without
+//! decoding, a number told apart by one comparison — which is what clox's NaN-boxed stack has.
+//! [`TaggedWord<'m, T>`] is that: the encoding above in one word, with the lifetime of a local.
+//! Its pointer comes only from a [`Gc<'m, T>`] (or from a slot, read as a `Gc` would be), so it
+//! is valid exactly as long as one, and it goes back into the heap only through
+//! [`TaggedMember::set_word`], which runs the write barrier as [`TaggedMember::set`] does.
+//!
 //! On targets whose pointers are narrower than 64 bits the type does not exist.
 
-use std::{fmt, marker::PhantomData};
+use std::{fmt, marker::PhantomData, ptr::NonNull};
 
 use crate::{
     barrier,
@@ -50,7 +60,7 @@ use crate::{
     mutator::Mutator,
     object::{Header, Trace, Tracer},
     primitive::sync::atomic::{AtomicPtr, Ordering},
-    slot::{is_object, IMMEDIATE_MIN},
+    slot::{is_object, IMMEDIATE_MIN, UNARMED_ADDR},
     variance::Invariant,
 };
 
@@ -244,6 +254,38 @@ impl<T: ?Sized> TaggedMember<T> {
         }
     }
 
+    /// What the slot holds as one word ([`TaggedWord`]): no decoding, so a copy onto an
+    /// interpreter's stack is a load and a store. A GC pointer in it is a local of `mu`.
+    #[inline(always)]
+    pub fn get_word<'m>(&self, _mu: &'m Mutator) -> TaggedWord<'m, T> {
+        // Acquire: pairs with the barrier's Release store, as `Member::get`.
+        let p = self.ptr.load(Ordering::Acquire);
+        // An unarmed slot reads as empty, as in `get`.
+        let p = if p.addr() == UNARMED_ADDR { std::ptr::null_mut() } else { p };
+        // What `mu`'s thread just read from a slot of `T`s, with Acquire: null, an immediate, or
+        // a pointer to a `T` that stays allocated until `mu`'s next safepoint (as `get`'s).
+        TaggedWord { word: Word(p), _local: PhantomData }
+    }
+
+    /// Store `value` through the write barrier, as [`set`](Self::set) stores the [`Tagged`]
+    /// it encodes.
+    ///
+    /// # Panics
+    /// If the slot is not inside an allocated object (as [`Member::set`]); the slot is left as
+    /// it was.
+    #[inline(always)]
+    pub fn set_word(&self, value: TaggedWord<'_, T>) {
+        let p = value.word.0;
+        if is_object(p) {
+            // A pointer of a local (`TaggedWord`'s invariant): the barrier may shade it.
+            barrier::write_member(&self.ptr, p);
+        } else if p.is_null() {
+            barrier::clear_member(&self.ptr);
+        } else {
+            barrier::write_non_object(&self.ptr, p);
+        }
+    }
+
     /// Whether the slot holds a GC pointer (needs no mutator: it produces none).
     #[inline]
     pub fn is_gc(&self) -> bool {
@@ -260,6 +302,179 @@ impl<T: ?Sized> TaggedMember<T> {
     #[inline]
     pub fn points_to(&self, other: Gc<'_, T>) -> bool {
         self.ptr.load(Ordering::Relaxed) == other.header_ptr()
+    }
+}
+
+/// A [`Tagged`] in one word, encoded as a [`TaggedMember`] stores it (see the module docs):
+/// the form of a dynamic value for an interpreter's stack, 8 bytes, copied to and from slots
+/// without decoding ([`TaggedMember::get_word`], [`TaggedMember::set_word`]).
+///
+/// A local like [`Gc<'m, T>`]: valid until `mu`'s next safepoint, on `mu`'s thread. On a
+/// [`ValueStack`](crate::ValueStack) it is traced by reporting [`as_gc`](Self::as_gc).
+///
+/// ```
+/// use gc_runtime::{Tagged, TaggedMember, TaggedWord, Trace};
+///
+/// #[derive(Trace)]
+/// struct Global {
+///     value: TaggedMember<String>,
+/// }
+///
+/// let mu = gc_runtime::attach();
+/// let g = mu.alloc(Global { value: TaggedMember::new() });
+/// let two = TaggedWord::number(2.0);
+/// assert_eq!(two.as_number(), Some(2.0));
+/// g.value.set_word(two);
+/// assert_eq!(g.value.number(), Some(2.0));
+///
+/// let s = TaggedWord::ptr(mu.alloc(String::from("s")));
+/// g.value.set_word(s);
+/// let back = g.value.get_word(&mu);
+/// assert_eq!(back.to_bits(), s.to_bits()); // the same word
+/// assert!(matches!(back.get(), Tagged::Ptr(p) if *p == "s"));
+/// assert_eq!(std::mem::size_of::<TaggedWord<'_, String>>(), 8);
+/// ```
+pub struct TaggedWord<'m, T: ?Sized> {
+    /// Null (empty), an immediate (`immediate`), or the header of a `T` that a local of the
+    /// lifetime `'m` pointed to. A pointer type, so that the pointer keeps its provenance.
+    word: Word,
+    /// A local, as `Gc<'m, T>`: its lifetime, variance and thread affinity.
+    _local: PhantomData<Gc<'m, T>>,
+}
+
+/// The word of a [`TaggedWord`]. `Send + Sync` itself, so that the type's thread affinity
+/// comes from its `Gc` marker (and the compiler's errors name that marker).
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Word(*mut Header);
+
+// SAFETY: a word alone grants nothing; `TaggedWord` restricts its thread use with a `!Send`,
+// `!Sync` marker (its `PhantomData<Gc>`).
+unsafe impl Send for Word {}
+// SAFETY: as above.
+unsafe impl Sync for Word {}
+
+impl<'m, T: ?Sized> TaggedWord<'m, T> {
+    /// Nothing ([`Tagged::Empty`]).
+    #[inline(always)]
+    pub fn empty() -> Self {
+        TaggedWord { word: Word(std::ptr::null_mut()), _local: PhantomData }
+    }
+
+    /// Number `n` ([`Tagged::Number`]); a NaN becomes the canonical one.
+    #[inline(always)]
+    pub fn number(n: f64) -> Self {
+        TaggedWord { word: Word(immediate(number_word(n))), _local: PhantomData }
+    }
+
+    /// Small integer `d` ([`Tagged::Data`]).
+    ///
+    /// # Panics
+    /// If `d` is above [`TAGGED_DATA_MAX`].
+    #[inline(always)]
+    pub fn data(d: u64) -> Self {
+        if d > TAGGED_DATA_MAX {
+            data_too_large(d);
+        }
+        TaggedWord { word: Word(immediate(DATA_BASE + d)), _local: PhantomData }
+    }
+
+    /// The GC pointer `gc` ([`Tagged::Ptr`]).
+    #[inline(always)]
+    pub fn ptr(gc: Gc<'m, T>) -> Self {
+        TaggedWord { word: Word(gc.header_ptr()), _local: PhantomData }
+    }
+
+    /// The value as [`Tagged`], to match on.
+    #[inline(always)]
+    pub fn get(self) -> Tagged<'m, T> {
+        let word = self.to_bits();
+        if word >= NUMBER_OFFSET {
+            Tagged::Number(f64::from_bits(word - NUMBER_OFFSET))
+        } else if word >= DATA_BASE {
+            Tagged::Data(word - DATA_BASE)
+        } else {
+            match self.as_gc() {
+                Some(gc) => Tagged::Ptr(gc),
+                None => Tagged::Empty,
+            }
+        }
+    }
+
+    /// The number, if this is one: one comparison.
+    #[inline(always)]
+    pub fn as_number(self) -> Option<f64> {
+        let word = self.to_bits();
+        (word >= NUMBER_OFFSET).then(|| f64::from_bits(word - NUMBER_OFFSET))
+    }
+
+    /// The small integer, if this is one.
+    #[inline(always)]
+    pub fn as_data(self) -> Option<u64> {
+        let word = self.to_bits();
+        (DATA_BASE..NUMBER_OFFSET).contains(&word).then(|| word - DATA_BASE)
+    }
+
+    /// The GC pointer, if this is one.
+    #[inline(always)]
+    pub fn as_gc(self) -> Option<Gc<'m, T>> {
+        let p = self.word.0;
+        if !is_object(p) {
+            return None;
+        }
+        // SAFETY: a word below 2^48 other than null is the header of a `T` taken from a local
+        // of lifetime `'m` (`ptr`) or read from a slot of `T`s as a local of `'m` would be
+        // (`get_word`); `is_object` excludes null and immediates.
+        Some(unsafe { Gc::from_header_unbound(NonNull::new_unchecked(p)) })
+    }
+
+    /// Whether this is empty.
+    #[inline(always)]
+    pub fn is_empty(self) -> bool {
+        self.word.0.is_null()
+    }
+
+    /// The encoded word (see the module docs): equal words are equal values, and numbers are
+    /// the only values that can be equal with different words (`0.0` and `-0.0`).
+    #[inline(always)]
+    pub fn to_bits(self) -> u64 {
+        self.word.0.addr() as u64
+    }
+}
+
+// Not derived: a derive would ask `T: Clone`.
+impl<T: ?Sized> Clone for TaggedWord<'_, T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T: ?Sized> Copy for TaggedWord<'_, T> {}
+
+impl<'m, T: ?Sized> From<Tagged<'m, T>> for TaggedWord<'m, T> {
+    /// # Panics
+    /// If the value is [`Tagged::Data`] above [`TAGGED_DATA_MAX`].
+    #[inline(always)]
+    fn from(value: Tagged<'m, T>) -> Self {
+        match value {
+            Tagged::Empty => TaggedWord::empty(),
+            Tagged::Ptr(gc) => TaggedWord::ptr(gc),
+            Tagged::Number(n) => TaggedWord::number(n),
+            Tagged::Data(d) => TaggedWord::data(d),
+        }
+    }
+}
+
+impl<'m, T: ?Sized> From<TaggedWord<'m, T>> for Tagged<'m, T> {
+    #[inline(always)]
+    fn from(word: TaggedWord<'m, T>) -> Self {
+        word.get()
+    }
+}
+
+impl<T: ?Sized> fmt::Debug for TaggedWord<'_, T> {
+    /// As the [`Tagged`] it encodes.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "TaggedWord({:?})", self.get())
     }
 }
 
@@ -410,6 +625,59 @@ mod tests {
         assert_eq!(std::mem::size_of::<TaggedMember<Obj>>(), 8);
     }
 
+    /// A `TaggedWord` is the slot's word: every kind of value goes through it and back
+    /// unchanged, in both directions, and decodes as `get` does.
+    #[test]
+    fn words_carry_every_kind_of_value_between_slots_unchanged() {
+        let mu = crate::attach();
+        let o = mu.alloc(Obj { slot: TaggedMember::new() });
+        let p = mu.alloc(Obj { slot: TaggedMember::new() });
+        let values = [
+            Tagged::Empty,
+            Tagged::Ptr(p),
+            Tagged::Number(-0.0),
+            Tagged::Number(f64::NEG_INFINITY),
+            Tagged::Number(f64::from_bits(0xfff4_dead_beef_0000)), // a NaN: stored canonical
+            Tagged::Data(0),
+            Tagged::Data(TAGGED_DATA_MAX),
+        ];
+        for value in values {
+            o.slot.set(value);
+            let stored = word(&o.slot);
+            let w = o.slot.get_word(&mu);
+            assert_eq!(w.to_bits(), stored, "{value:?}: the slot's word");
+            assert_eq!(TaggedWord::from(value).to_bits(), stored, "{value:?}: encoded as the slot does");
+            assert_eq!(format!("{:?}", w.get()), format!("{:?}", o.slot.get(&mu)), "decoded as `get` does");
+            assert_eq!(w.as_number().map(f64::to_bits), o.slot.number().map(f64::to_bits));
+            assert_eq!(w.as_data(), o.slot.data());
+            assert_eq!(w.as_gc().is_some(), o.slot.is_gc());
+            assert_eq!(w.is_empty(), o.slot.is_empty());
+            o.slot.set(Tagged::Data(7));
+            o.slot.set_word(w);
+            assert_eq!(word(&o.slot), stored, "{value:?}: stored back as it was read");
+        }
+        o.slot.set(Tagged::Empty);
+        assert!(o.slot.get_word(&mu).is_empty());
+        assert!(TaggedWord::<Obj>::number(f64::NAN).as_number().is_some_and(f64::is_nan));
+        assert!(TaggedWord::ptr(p).as_gc().is_some_and(|g| Gc::ptr_eq(g, p)));
+        let too_large = std::panic::catch_unwind(|| TaggedWord::<Obj>::data(TAGGED_DATA_MAX + 1));
+        assert!(too_large.is_err(), "data above the maximum is refused");
+    }
+
+    #[test]
+    fn an_unarmed_slot_reads_as_an_empty_word_and_refuses_words() {
+        let mu = crate::attach();
+        let loose = TaggedMember::<Obj>::new();
+        let read = loose.get_word(&mu);
+        assert!(read.is_empty() && read.to_bits() == 0 && read.as_gc().is_none());
+        let p = mu.alloc(Obj { slot: TaggedMember::new() });
+        for value in [TaggedWord::number(1.0), TaggedWord::data(1), TaggedWord::empty(), TaggedWord::ptr(p)] {
+            let refused = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| loose.set_word(value)));
+            assert!(refused.is_err(), "{value:?} stored into an unarmed slot");
+            assert_eq!(word(&loose), crate::slot::UNARMED_ADDR as u64, "the slot stays unarmed");
+        }
+    }
+
     #[test]
     fn data_above_the_maximum_is_refused_and_the_slot_keeps_its_value() {
         let mu = crate::attach();
@@ -442,8 +710,19 @@ mod tests {
     fn immediates_overwriting_pointers_are_deletions_to_the_barrier() {
         let _s = test_support::serial();
         let mu = crate::attach();
-        for kind in [BarrierKind::Dijkstra, BarrierKind::Yuasa, BarrierKind::Hybrid] {
-            for immediate in [Tagged::Number(2.0), Tagged::Data(5)] {
+        // Stores through `set`, and through `set_word` (which must run the same barrier).
+        fn store(slot: &TaggedMember<Obj>, value: Tagged<'_, Obj>, as_word: bool) {
+            if as_word {
+                slot.set_word(TaggedWord::from(value));
+            } else {
+                slot.set(value);
+            }
+        }
+        for (kind, as_word) in [BarrierKind::Dijkstra, BarrierKind::Yuasa, BarrierKind::Hybrid]
+            .into_iter()
+            .flat_map(|kind| [(kind, false), (kind, true)])
+        {
+            for immediate in [Tagged::Number(2.0), Tagged::Data(5), Tagged::Empty] {
                 let a = mu.alloc(Obj { slot: TaggedMember::new() });
                 let b = mu.alloc(Obj { slot: TaggedMember::new() });
                 let c = mu.alloc(Obj { slot: TaggedMember::new() });
@@ -451,14 +730,14 @@ mod tests {
                 c.slot.set(immediate);
                 let _clear = test_support::ClearMarks;
                 clock::force(Phase::Mark, kind);
-                a.slot.set(immediate); // overwrites b
-                c.slot.set(Tagged::Ptr(b)); // stores b over an immediate
+                store(&a.slot, immediate, as_word); // overwrites b
+                store(&c.slot, Tagged::Ptr(b), as_word); // stores b over an immediate
                 clock::force(Phase::Off, kind);
                 assert!(marked(b), "{kind:?}: b was overwritten (deletion) or stored (insertion)");
                 drop(_clear);
                 let _clear = test_support::ClearMarks;
                 clock::force(Phase::Mark, kind);
-                c.slot.set(immediate); // overwrites b again
+                store(&c.slot, immediate, as_word); // overwrites b again
                 clock::force(Phase::Off, kind);
                 assert_eq!(marked(b), kind.shades_old(), "{kind:?} {immediate:?}: the overwritten pointer");
                 assert!(!marked(a) && !marked(c), "{kind:?}: containers are not shaded");

@@ -60,10 +60,12 @@ const DERIVE_LIST: &[&str] = gc_pointer_types!(names);
 /// - `GcWeakMap`: a weak map; `trace` reports each value whose key the marking reaches.
 /// - `Gc`: a local. It does not implement `Trace` and cannot be kept in the heap; it is listed
 ///   so that `#[trace(skip)]` does not silence the "does not implement `Trace`" error that
-///   storing one gets. Likewise `Tagged`, a tagged slot's local form (it holds a `Gc`).
+///   storing one gets. Likewise `Tagged` and `TaggedWord`, a tagged slot's local forms (they
+///   hold a `Gc`).
 const FOUND_THROUGH_TRACE: &[&str] = &[
     "Gc",
     "Tagged",
+    "TaggedWord",
     "Member",
     "NonNullMember",
     "TaggedMember",
