@@ -358,14 +358,14 @@ impl<'s, 'm> Compiler<'s, 'm, '_> {
     /// A constant holding the name of a property or method.
     fn name_constant(&mut self, name: &str) -> u8 {
         let s = self.intern(name);
-        self.make_constant(Value::Obj(s))
+        self.make_constant(Value::obj(s))
     }
 
     /// A constant holding the name of a variable, mapped to its global index.
     fn identifier_constant(&mut self, name: &str) -> u8 {
         let s = self.intern(name);
         let global = self.globals.index(name);
-        self.make_constant_global(Value::Obj(s), global)
+        self.make_constant_global(Value::obj(s), global)
     }
 
     // ---- functions and scopes ----
@@ -620,7 +620,7 @@ impl<'s, 'm> Compiler<'s, 'm, '_> {
         self.consume(TokenKind::LeftBrace, "Expect '{' before function body.");
         self.block();
         let (function, upvalues) = self.end_fn();
-        let constant = self.make_constant(Value::Obj(function));
+        let constant = self.make_constant(Value::obj(function));
         self.emit_op_arg(OpCode::Closure, constant);
         for up in upvalues {
             self.emit(u8::from(up.is_local));
@@ -794,7 +794,7 @@ impl<'s, 'm> Compiler<'s, 'm, '_> {
             K::String => {
                 let lexeme = self.previous.lexeme;
                 let s = self.intern(&lexeme[1..lexeme.len() - 1]);
-                self.emit_constant(Value::Obj(s));
+                self.emit_constant(Value::obj(s));
             }
             K::False => self.emit_op(OpCode::False),
             K::True => self.emit_op(OpCode::True),

@@ -215,7 +215,7 @@ impl Class {
 
     /// Add or replace a method (only while the class's declaration runs: see [`MethodCache`]).
     pub fn add_method(&self, mu: &Mutator, name: Gc<'_, Obj>, method: Gc<'_, Obj>) {
-        self.methods.set(mu, name, Value::Obj(method));
+        self.methods.set(mu, name, Value::obj(method));
     }
 }
 

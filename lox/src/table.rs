@@ -261,6 +261,7 @@ impl Table {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::value::Kind;
 
     #[derive(Trace)]
     struct Holder {
@@ -277,9 +278,9 @@ mod tests {
             for (i, n) in names.iter().enumerate() {
                 assert!(table.set(&mu, n.get(&mu), Value::number(i as f64)));
             }
-            assert!(!table.set(&mu, names[7].get(&mu), Value::True), "an existing name is replaced");
+            assert!(!table.set(&mu, names[7].get(&mu), Value::bool(true)), "an existing name is replaced");
             let value = Obj::string(&mu, "a value");
-            table.set(&mu, names[8].get(&mu), Value::Obj(value));
+            table.set(&mu, names[8].get(&mu), Value::obj(value));
             names
         };
         mu.collect();
@@ -288,12 +289,12 @@ mod tests {
         for (i, n) in names.iter().enumerate() {
             let v = table.get(&mu, n.get(&mu)).expect("present").value(&mu);
             match i {
-                7 => assert!(matches!(v, Value::True)),
+                7 => assert!(matches!(v.kind(), Kind::True)),
                 8 => assert_eq!(
                     v.as_obj().and_then(|o| o.into_ref().as_string().map(|s| s.chars.to_string())).as_deref(),
                     Some("a value")
                 ),
-                _ => assert!(matches!(v, Value::Number(x) if x.get() == i as f64)),
+                _ => assert_eq!(v.as_number(), Some(i as f64)),
             }
         }
         let other = Obj::string(&mu, "name7"); // equal text, another object: not interned here
@@ -311,7 +312,7 @@ mod tests {
         let capacity = |t: &Table| t.entries.get(&mu).map_or(0, |e| e.len());
         // The first instance starts small and grows; the class learns the capacity it reached.
         let first = mu.alloc(Holder { table: Table::new() });
-        first.table.insert_new_for_class(&mu, names[0], Value::Nil, &class_capacity);
+        first.table.insert_new_for_class(&mu, names[0], Value::nil(), &class_capacity);
         assert_eq!(capacity(&first.table), MIN_CAPACITY);
         for (i, &n) in names.iter().enumerate().skip(1) {
             first.table.insert_new_for_class(&mu, n, Value::number(i as f64), &class_capacity);
@@ -321,7 +322,7 @@ mod tests {
         // The next starts at that capacity, holds its first field there, and never grows for
         // the six.
         let next = mu.alloc(Holder { table: Table::new() });
-        next.table.insert_new_for_class(&mu, names[0], Value::Nil, &class_capacity);
+        next.table.insert_new_for_class(&mu, names[0], Value::nil(), &class_capacity);
         assert_eq!(capacity(&next.table), 8);
         let array = next.table.entries.get(&mu).map(|e| e.addr());
         for (i, &n) in names.iter().enumerate().skip(1) {
@@ -329,9 +330,7 @@ mod tests {
         }
         assert_eq!(next.table.entries.get(&mu).map(|e| e.addr()), array, "no second array");
         for (i, &n) in names.iter().enumerate().skip(1) {
-            assert!(
-                matches!(next.table.get(&mu, n).map(|s| s.value(&mu)), Some(Value::Number(x)) if x.get() == i as f64)
-            );
+            assert!(next.table.get(&mu, n).and_then(|s| s.value(&mu).as_number()) == Some(i as f64));
         }
         assert_eq!(class_capacity.load(Ordering::Relaxed), 8, "a smaller table never lowers it");
     }
@@ -356,7 +355,7 @@ mod tests {
             for start in [0, u32::MAX, 1_000] {
                 hint.store(start, Ordering::Relaxed);
                 let slot = table.get_hinted(&mu, n, &hint).expect("present");
-                assert!(matches!(slot.value(&mu), Value::Number(x) if x.get() == i as f64));
+                assert_eq!(slot.value(&mu).as_number(), Some(i as f64));
                 let found = hint.load(Ordering::Relaxed);
                 let again = table.get_hinted(&mu, n, &hint).expect("present");
                 assert!(std::ptr::eq(slot, again));

@@ -3,30 +3,42 @@
 //! # Two representations
 //!
 //! Running code (the VM between two safepoints, the compiler) holds values as [`Value<'m>`]:
-//! a small `Copy` enum whose object case is a local, `Gc<'m, Obj>`, borrowed from the
-//! thread's mutator. Locals cannot cross a safepoint, so whatever must survive one — globals,
+//! one word, the library's [`TaggedWord`], whose object case is a local of the thread's
+//! mutator. Locals cannot cross a safepoint, so whatever must survive one — globals,
 //! constants, fields, closed upvalues — is stored in the heap as a [`Slot`]: the library's
-//! [`TaggedMember`], one word that holds a number, a small integer or a GC pointer (written
-//! through the write barrier, whatever it holds; the collector follows only pointers). The VM's
-//! stack is the exception: it holds `Value`s themselves, in the thread's own value stack
-//! ([`Values`]), which the collector has the thread scan instead of barriering its stores.
+//! [`TaggedMember`], the same word in a GC slot (written through the write barrier, whatever
+//! it holds; the collector follows only pointers). So a value moves between the stack and the
+//! heap as one word, never decoded (clox's NaN-boxing, kept by the collector). The VM's stack
+//! holds `Value`s themselves, in the thread's own value stack ([`Values`]), which the collector
+//! has the thread scan instead of barriering its stores.
 //!
-//! | Lox value | `Value<'m>` | `Slot` |
+//! | Lox value | `Value<'m>` ([`Value::kind`]) | the word |
 //! |---|---|---|
-//! | `nil`, `false`, `true` | `Nil`, `False`, `True` | `Tagged::Data(0)`, `(1)`, `(2)` |
-//! | a number | `Number(_)`: the `f64`'s bits | `Tagged::Number` (every NaN as the canonical one) |
-//! | an object | `Obj(Gc<'m, Obj>)` | `Tagged::Ptr` |
-//! | (an undefined global) | — | `Tagged::Empty` |
+//! | `nil`, `false`, `true` | `Kind::Nil`, `False`, `True` | `Tagged::Data(0)`, `(1)`, `(2)` |
+//! | a number | `Kind::Number(_)` | `Tagged::Number` (every NaN as the canonical one) |
+//! | an object | `Kind::Obj(Gc<'m, Obj>)` | `Tagged::Ptr` |
+//! | (an undefined global) | — | `Tagged::Empty`, only in a `Slot` |
 
 use std::fmt;
 
-use gc_runtime::{Gc, Mutator, StackTracer, StackValue, Tagged, TaggedMember, Trace};
+use gc_runtime::{Gc, Mutator, StackTracer, StackValue, TaggedMember, TaggedWord, Trace};
 
 use crate::object::Obj;
 
-/// A Lox value held by running code; valid until the mutator's next safepoint.
+/// The [`Tagged::Data`](gc_runtime::Tagged::Data) values of `nil` and the booleans. A slot
+/// that was never set is empty: the *undefined* marker, which only globals ever read.
+const NIL: u64 = 0;
+const FALSE: u64 = 1;
+const TRUE: u64 = 2;
+
+/// A Lox value held by running code, in one word; valid until the mutator's next safepoint.
 #[derive(Clone, Copy)]
-pub enum Value<'m> {
+pub struct Value<'m>(TaggedWord<'m, Obj>);
+
+/// What a [`Value`] is, to match on (the hot paths of the VM test the word directly:
+/// [`Value::as_number`], [`Value::as_obj`], [`Value::is_falsey`]).
+#[derive(Clone, Copy)]
+pub enum Kind<'m> {
     /// `nil`.
     Nil,
     /// `false`.
@@ -34,7 +46,7 @@ pub enum Value<'m> {
     /// `true`.
     True,
     /// A number.
-    Number(NumberBits),
+    Number(f64),
     /// A heap object.
     Obj(Gc<'m, Obj>),
 }
@@ -49,85 +61,93 @@ unsafe impl StackValue for Values {
 
     #[inline]
     fn trace(value: &Value<'_>, tracer: &mut StackTracer<'_>) {
-        if let Value::Obj(o) = value {
-            tracer.gc(*o);
+        if let Some(o) = value.as_obj() {
+            tracer.gc(o);
         }
     }
 }
 
-/// A number's `f64`, kept as its bits.
-///
-/// So that every case of [`Value`] with data holds a word-sized integer or a pointer: the
-/// compiler then represents a `Value` as a pair of registers (tag, payload) and copies it as
-/// two words. With an `f64` case beside the pointer case, a `Value` is an opaque 16 bytes,
-/// built byte by byte in memory and copied as one 16-byte vector — a load that the CPU cannot
-/// forward from the narrower stores just before it, which stalls the VM on every push.
-#[derive(Clone, Copy, Debug)]
-pub struct NumberBits(u64);
-
-impl NumberBits {
-    /// The number.
-    #[inline(always)]
-    pub fn get(self) -> f64 {
-        f64::from_bits(self.0)
-    }
-}
-
 impl<'m> Value<'m> {
+    /// `nil`.
+    #[inline(always)]
+    pub fn nil() -> Value<'m> {
+        Value(TaggedWord::data(NIL))
+    }
+
     /// The value of number `n`.
     #[inline(always)]
     pub fn number(n: f64) -> Value<'m> {
-        Value::Number(NumberBits(n.to_bits()))
+        Value(TaggedWord::number(n))
     }
 
     /// The value of boolean `b`.
     #[inline(always)]
     pub fn bool(b: bool) -> Value<'m> {
-        if b {
-            Value::True
+        Value(TaggedWord::data(if b { TRUE } else { FALSE }))
+    }
+
+    /// The object `o`.
+    #[inline(always)]
+    pub fn obj(o: Gc<'m, Obj>) -> Value<'m> {
+        Value(TaggedWord::ptr(o))
+    }
+
+    /// What the value is.
+    #[inline]
+    pub fn kind(self) -> Kind<'m> {
+        if let Some(n) = self.0.as_number() {
+            Kind::Number(n)
+        } else if let Some(o) = self.0.as_gc() {
+            Kind::Obj(o)
         } else {
-            Value::False
+            match self.0.as_data() {
+                Some(TRUE) => Kind::True,
+                Some(FALSE) => Kind::False,
+                _ => Kind::Nil,
+            }
         }
     }
 
-    /// The number, if this is one.
+    /// The number, if this is one: one comparison.
     #[inline(always)]
     pub fn as_number(self) -> Option<f64> {
-        match self {
-            Value::Number(n) => Some(n.get()),
-            _ => None,
-        }
+        self.0.as_number()
     }
 
     /// Lox truthiness: `nil` and `false` are false, everything else is true.
-    #[inline]
+    #[inline(always)]
     pub fn is_falsey(self) -> bool {
-        matches!(self, Value::Nil | Value::False)
+        matches!(self.0.as_data(), Some(NIL | FALSE))
+    }
+
+    /// Whether this is `nil`.
+    #[inline]
+    pub fn is_nil(self) -> bool {
+        self.0.as_data() == Some(NIL)
     }
 
     /// The object, if this is one.
-    #[inline]
+    #[inline(always)]
     pub fn as_obj(self) -> Option<Gc<'m, Obj>> {
-        match self {
-            Value::Obj(o) => Some(o),
-            _ => None,
-        }
+        self.0.as_gc()
     }
 
     /// Lox `==`: numbers by value (so `NaN != NaN`), strings by content, other objects by
     /// identity.
+    #[inline]
     pub fn equals(self, other: Value<'_>) -> bool {
-        match (self, other) {
-            (Value::Nil, Value::Nil) => true,
-            (Value::False, Value::False) | (Value::True, Value::True) => true,
-            (Value::Number(a), Value::Number(b)) => a.get() == b.get(),
-            (Value::Obj(a), Value::Obj(b)) => {
-                a.addr() == b.addr()
-                    || match (a.as_string(), b.as_string()) {
-                        (Some(a), Some(b)) => a.hash == b.hash && a.chars == b.chars,
-                        _ => false,
-                    }
-            }
+        if let (Some(a), Some(b)) = (self.as_number(), other.as_number()) {
+            return a == b;
+        }
+        // Not two numbers: equal words are equal values (`nil`, the booleans, one object).
+        if self.0.to_bits() == other.0.to_bits() {
+            return true;
+        }
+        match (self.as_obj(), other.as_obj()) {
+            (Some(a), Some(b)) => match (a.as_string(), b.as_string()) {
+                (Some(a), Some(b)) => a.hash == b.hash && a.chars == b.chars,
+                _ => false,
+            },
             _ => false,
         }
     }
@@ -136,12 +156,12 @@ impl<'m> Value<'m> {
 impl Value<'_> {
     /// Write the value as `print` shows it.
     pub fn write(self, mu: &Mutator, out: &mut String) {
-        match self {
-            Value::Nil => out.push_str("nil"),
-            Value::False => out.push_str("false"),
-            Value::True => out.push_str("true"),
-            Value::Number(n) => out.push_str(&format_number(n.get())),
-            Value::Obj(o) => o.write(mu, out),
+        match self.kind() {
+            Kind::Nil => out.push_str("nil"),
+            Kind::False => out.push_str("false"),
+            Kind::True => out.push_str("true"),
+            Kind::Number(n) => out.push_str(&format_number(n)),
+            Kind::Obj(o) => o.write(mu, out),
         }
     }
 }
@@ -176,12 +196,6 @@ fn strip_zeros(s: &str) -> &str {
         s
     }
 }
-
-/// The [`Tagged::Data`] values of a slot's non-number, non-object values. A slot that was
-/// never set is [`Tagged::Empty`]: the *undefined* marker, which only globals ever read.
-const NIL: u64 = 0;
-const FALSE: u64 = 1;
-const TRUE: u64 = 2;
 
 /// A Lox value stored in a heap object: a [`TaggedMember`], one word holding a number, a small
 /// integer for `nil` and the booleans, or a GC pointer — 8 bytes, every store through the
@@ -222,7 +236,7 @@ impl Slot {
     /// The object, if the slot holds one.
     #[inline(always)]
     pub fn object<'m>(&self, mu: &'m Mutator) -> Option<Gc<'m, Obj>> {
-        self.value.get(mu).as_gc()
+        self.value.get_word(mu).as_gc()
     }
 
     /// The number, if the slot holds one.
@@ -234,20 +248,14 @@ impl Slot {
     /// The value, or `None` if the slot was never set.
     #[inline]
     pub fn get<'m>(&self, mu: &'m Mutator) -> Option<Value<'m>> {
-        Some(match self.value.get(mu) {
-            Tagged::Number(n) => Value::number(n),
-            Tagged::Ptr(o) => Value::Obj(o),
-            Tagged::Data(NIL) => Value::Nil,
-            Tagged::Data(FALSE) => Value::False,
-            Tagged::Data(TRUE) => Value::True,
-            Tagged::Data(_) | Tagged::Empty => return None,
-        })
+        let word = self.value.get_word(mu);
+        (!word.is_empty()).then_some(Value(word))
     }
 
     /// The value; `nil` if the slot was never set.
     #[inline]
     pub fn value<'m>(&self, mu: &'m Mutator) -> Value<'m> {
-        self.get(mu).unwrap_or(Value::Nil)
+        self.get(mu).unwrap_or(Value::nil())
     }
 
     /// Whether the slot was ever set.
@@ -259,13 +267,7 @@ impl Slot {
     /// Store `value` (through the write barrier).
     #[inline]
     pub fn set(&self, value: Value<'_>) {
-        self.value.set(match value {
-            Value::Nil => Tagged::Data(NIL),
-            Value::False => Tagged::Data(FALSE),
-            Value::True => Tagged::Data(TRUE),
-            Value::Number(n) => Tagged::Number(n.get()),
-            Value::Obj(o) => Tagged::Ptr(o),
-        });
+        self.value.set_word(value.0);
     }
 }
 
@@ -299,27 +301,47 @@ mod tests {
         let mu = gc_runtime::attach();
         let slot = mu.alloc(Slot::new());
         assert!(slot.get(&mu).is_none());
+        let read = |mu| slot.get(mu).map(Value::kind);
         slot.set(Value::number(2.5));
-        assert!(matches!(slot.get(&mu), Some(Value::Number(n)) if n.get() == 2.5));
-        slot.set(Value::True);
-        assert!(matches!(slot.get(&mu), Some(Value::True)));
-        slot.set(Value::Nil);
-        assert!(matches!(slot.get(&mu), Some(Value::Nil)));
-        slot.set(Value::False);
-        assert!(matches!(slot.get(&mu), Some(Value::False)));
+        assert!(matches!(read(&mu), Some(Kind::Number(n)) if n == 2.5));
+        slot.set(Value::bool(true));
+        assert!(matches!(read(&mu), Some(Kind::True)));
+        slot.set(Value::nil());
+        assert!(matches!(read(&mu), Some(Kind::Nil)));
+        slot.set(Value::bool(false));
+        assert!(matches!(read(&mu), Some(Kind::False)));
         let o = Obj::string(&mu, "o");
-        slot.set(Value::Obj(o));
-        assert!(matches!(slot.get(&mu), Some(Value::Obj(p)) if p.addr() == o.addr()));
+        slot.set(Value::obj(o));
+        assert!(matches!(read(&mu), Some(Kind::Obj(p)) if p.addr() == o.addr()));
         // Every NaN is a number: stored as the canonical one.
         for bits in [f64::NAN.to_bits(), (-f64::NAN).to_bits(), 0x7ffc_0000_0000_0004, u64::MAX] {
             slot.set(Value::number(f64::from_bits(bits)));
-            assert!(matches!(slot.get(&mu), Some(Value::Number(n)) if n.get().is_nan()), "{bits:#x}");
+            assert!(matches!(read(&mu), Some(Kind::Number(n)) if n.is_nan()), "{bits:#x}");
             assert!(slot.is_defined());
         }
         for n in [0.0, -0.0, f64::INFINITY, f64::NEG_INFINITY, f64::MIN_POSITIVE, -1e300] {
             slot.set(Value::number(n));
-            assert!(matches!(slot.get(&mu), Some(Value::Number(m)) if m.get().to_bits() == n.to_bits()), "{n}");
+            assert!(matches!(read(&mu), Some(Kind::Number(m)) if m.to_bits() == n.to_bits()), "{n}");
         }
         assert_eq!(std::mem::size_of::<Slot>(), 8);
+        assert_eq!(std::mem::size_of::<Value<'_>>(), 8);
+    }
+
+    #[test]
+    fn values_compare_as_lox_compares_them() {
+        let mu = gc_runtime::attach();
+        let (a, b, c) = (Obj::string(&mu, "s"), Obj::string(&mu, "s"), Obj::string(&mu, "t"));
+        let nan = Value::number(f64::NAN);
+        assert!(!nan.equals(nan), "NaN is not equal to itself");
+        assert!(Value::number(0.0).equals(Value::number(-0.0)), "0 == -0");
+        assert!(Value::number(1.0).equals(Value::number(1.0)));
+        assert!(!Value::number(1.0).equals(Value::bool(true)));
+        assert!(Value::nil().equals(Value::nil()) && !Value::nil().equals(Value::bool(false)));
+        assert!(Value::bool(true).equals(Value::bool(true)) && !Value::bool(true).equals(Value::bool(false)));
+        assert!(Value::obj(a).equals(Value::obj(b)), "strings by content");
+        assert!(!Value::obj(a).equals(Value::obj(c)));
+        assert!(Value::nil().is_falsey() && Value::bool(false).is_falsey());
+        assert!(!Value::bool(true).is_falsey() && !Value::number(0.0).is_falsey() && !Value::obj(a).is_falsey());
+        assert!(Value::nil().is_nil() && !Value::bool(false).is_nil());
     }
 }

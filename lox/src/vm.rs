@@ -120,7 +120,7 @@ impl Vm {
         let mu = &self.mu;
         let state = self.state.get(mu);
         let native = Obj::native(mu, name, arity, f);
-        state.globals(mu).slots[index as usize].set(Value::Obj(native));
+        state.globals(mu).slots[index as usize].set(Value::obj(native));
     }
 
     /// Make the heap's global array as long as the list of global names.
@@ -152,7 +152,7 @@ impl Vm {
             let closure = Obj::closure(mu, function, 0);
             let mut stack = self.stack.open(mu);
             stack.clear();
-            stack.push(Value::Obj(closure));
+            stack.push(Value::obj(closure));
             let mut frames = self.frames.open(mu);
             frames.clear();
             frames.push(Frame { closure, function: closure_function(mu, closure), ip: 0, base: 0 });
@@ -475,6 +475,9 @@ impl<'m> Segment<'m> {
         // The stack's top, in a register: `sp` is written back before `step` runs and
         // before the segment ends, and read again after `step`.
         let mut sp = self.sp;
+        // The opcode of the instruction at `ip - 1`, about to run.
+        let mut op = OpCode::from_byte(code[ip]);
+        ip += 1;
         // Push onto the stack (growing its storage only past its end).
         macro_rules! push {
             ($v:expr) => {{
@@ -487,14 +490,26 @@ impl<'m> Segment<'m> {
                 sp += 1;
             }};
         }
+        // Fetch the next instruction's opcode and go to it. Every arm that finishes its
+        // instruction ends with its own fetch (not one shared at the loop's head), so that
+        // the compiler can give each a jump to the next arm of its own, which the CPU predicts
+        // from where it is (the opcode that usually follows this one), as a threaded
+        // interpreter's dispatch.
+        macro_rules! next {
+            () => {{
+                op = OpCode::from_byte(code[ip]);
+                ip += 1;
+                continue;
+            }};
+        }
         // The common case of a binary operator: two numbers on top of the stack, replaced by
         // `Value::$kind(a $op b)`; otherwise the arm falls through to `step`.
         macro_rules! binary {
             ($kind:ident, $op:tt) => {{
-                if let (Value::Number(a), Value::Number(b)) = (self.stack[sp - 2], self.stack[sp - 1]) {
-                    self.stack[sp - 2] = Value::$kind(a.get() $op b.get());
+                if let (Some(a), Some(b)) = (self.stack[sp - 2].as_number(), self.stack[sp - 1].as_number()) {
+                    self.stack[sp - 2] = Value::$kind(a $op b);
                     sp -= 1;
-                    continue;
+                    next!();
                 }
             }};
         }
@@ -504,10 +519,10 @@ impl<'m> Segment<'m> {
         macro_rules! binary_constant {
             ($kind:ident, $op:tt) => {{
                 let k = code[ip] as usize;
-                if let (Value::Number(a), Some(b)) = (self.stack[sp - 1], self.function.constants[k].number()) {
-                    self.stack[sp - 1] = Value::$kind(a.get() $op b);
+                if let (Some(a), Some(b)) = (self.stack[sp - 1].as_number(), self.function.constants[k].number()) {
+                    self.stack[sp - 1] = Value::$kind(a $op b);
                     ip += 1;
-                    continue;
+                    next!();
                 }
             }};
         }
@@ -516,13 +531,13 @@ impl<'m> Segment<'m> {
         // the arm falls through to `step`.
         macro_rules! compare_jump {
             ($op:tt) => {{
-                if let (Value::Number(a), Value::Number(b)) = (self.stack[sp - 2], self.stack[sp - 1]) {
+                if let (Some(a), Some(b)) = (self.stack[sp - 2].as_number(), self.stack[sp - 1].as_number()) {
                     let offset = u16::from_be_bytes([code[ip], code[ip + 1]]) as usize;
                     ip += 2;
                     sp -= 2;
                     // Taken unless `a $op b`, so also when either is NaN.
-                    ip += if a.get() $op b.get() { 0 } else { offset };
-                    continue;
+                    ip += if a $op b { 0 } else { offset };
+                    next!();
                 }
             }};
         }
@@ -530,60 +545,57 @@ impl<'m> Segment<'m> {
         macro_rules! compare_constant_jump {
             ($op:tt) => {{
                 let k = code[ip] as usize;
-                if let (Value::Number(a), Some(b)) = (self.stack[sp - 1], self.function.constants[k].number()) {
+                if let (Some(a), Some(b)) = (self.stack[sp - 1].as_number(), self.function.constants[k].number()) {
                     let offset = u16::from_be_bytes([code[ip + 1], code[ip + 2]]) as usize;
                     ip += 3;
                     sp -= 1;
                     // Taken unless `a $op b`, so also when either is NaN.
-                    ip += if a.get() $op b { 0 } else { offset };
-                    continue;
+                    ip += if a $op b { 0 } else { offset };
+                    next!();
                 }
             }};
         }
         loop {
-            let start = ip;
             if STRESS {
                 self.stress_pending = !mem::take(&mut self.skip_stress_once);
             }
-            let op = OpCode::from_byte(code[ip]);
-            ip += 1;
             match op {
                 OpCode::Constant => {
                     let k = code[ip] as usize;
                     ip += 1;
                     let v = self.function.constants[k].value(mu);
                     push!(v);
-                    continue;
+                    next!();
                 }
                 OpCode::Nil => {
-                    push!(Value::Nil);
-                    continue;
+                    push!(Value::nil());
+                    next!();
                 }
                 OpCode::True => {
-                    push!(Value::True);
-                    continue;
+                    push!(Value::bool(true));
+                    next!();
                 }
                 OpCode::False => {
-                    push!(Value::False);
-                    continue;
+                    push!(Value::bool(false));
+                    next!();
                 }
                 OpCode::Pop => {
                     sp -= 1;
-                    continue;
+                    next!();
                 }
                 OpCode::GetLocal => {
                     let slot = code[ip] as usize;
                     ip += 1;
                     let v = self.stack[base + slot];
                     push!(v);
-                    continue;
+                    next!();
                 }
                 OpCode::SetLocal => {
                     let slot = code[ip] as usize;
                     ip += 1;
                     let v = self.stack[sp - 1];
                     self.stack[base + slot] = v;
-                    continue;
+                    next!();
                 }
                 OpCode::GetGlobal => {
                     let k = code[ip] as usize;
@@ -591,7 +603,7 @@ impl<'m> Segment<'m> {
                     if let Some(v) = self.globals.slots[index].get(mu) {
                         ip += 1;
                         push!(v);
-                        continue;
+                        next!();
                     }
                 }
                 OpCode::SetGlobal => {
@@ -600,13 +612,13 @@ impl<'m> Segment<'m> {
                     if slot.is_defined() {
                         ip += 1;
                         slot.set(self.stack[sp - 1]);
-                        continue;
+                        next!();
                     }
                 }
                 OpCode::Jump => {
                     let offset = u16::from_be_bytes([code[ip], code[ip + 1]]) as usize;
                     ip += 2 + offset;
-                    continue;
+                    next!();
                 }
                 OpCode::JumpIfFalse => {
                     let offset = u16::from_be_bytes([code[ip], code[ip + 1]]) as usize;
@@ -614,7 +626,7 @@ impl<'m> Segment<'m> {
                     if self.stack[sp - 1].is_falsey() {
                         ip += offset;
                     }
-                    continue;
+                    next!();
                 }
                 OpCode::PopJumpIfFalse => {
                     let offset = u16::from_be_bytes([code[ip], code[ip + 1]]) as usize;
@@ -623,14 +635,14 @@ impl<'m> Segment<'m> {
                     if self.stack[sp].is_falsey() {
                         ip += offset;
                     }
-                    continue;
+                    next!();
                 }
                 OpCode::Loop => {
                     let offset = u16::from_be_bytes([code[ip], code[ip + 1]]) as usize;
                     ip = ip + 2 - offset;
                     // `tick` fails only to end the segment at a safepoint.
                     if self.tick().is_ok() {
-                        continue;
+                        next!();
                     }
                     self.ip = ip;
                     self.sp = sp;
@@ -639,14 +651,14 @@ impl<'m> Segment<'m> {
                 OpCode::Not => {
                     let top = sp - 1;
                     self.stack[top] = Value::bool(self.stack[top].is_falsey());
-                    continue;
+                    next!();
                 }
                 OpCode::Equal => {
                     sp -= 1;
                     let b = self.stack[sp];
                     let top = sp - 1;
                     self.stack[top] = Value::bool(self.stack[top].equals(b));
-                    continue;
+                    next!();
                 }
                 OpCode::Call => {
                     // The common cases: a closure of the right arity, or a class whose
@@ -655,7 +667,7 @@ impl<'m> Segment<'m> {
                     // (this call is counted here, as `tick` would).
                     let argc = code[ip] as usize;
                     let callee_at = sp - 1 - argc;
-                    if let Value::Obj(callee) = self.stack[callee_at] {
+                    if let Some(callee) = self.stack[callee_at].as_obj() {
                         if let Some(closure) = callee.into_ref().as_closure() {
                             let function = function_of(mu, closure);
                             if self.can_enter_fast(function, argc) {
@@ -663,7 +675,7 @@ impl<'m> Segment<'m> {
                                 self.enter_fast(callee, function, base, ip + 1);
                                 code = self.code;
                                 ip = 0;
-                                continue;
+                                next!();
                             }
                         } else if let Some(class) = callee.into_ref().as_class() {
                             if !self.stress_pending {
@@ -671,19 +683,19 @@ impl<'m> Segment<'m> {
                                     Some(init) => {
                                         let function = closure_function(mu, init);
                                         if self.can_enter_fast(function, argc) {
-                                            self.stack[callee_at] = Value::Obj(Obj::instance(mu, callee));
+                                            self.stack[callee_at] = Value::obj(Obj::instance(mu, callee));
                                             base = sp - argc - 1;
                                             self.enter_fast(init, function, base, ip + 1);
                                             code = self.code;
                                             ip = 0;
-                                            continue;
+                                            next!();
                                         }
                                     }
                                     None if argc == 0 && self.budget > 1 => {
                                         self.budget -= 1;
-                                        self.stack[callee_at] = Value::Obj(Obj::instance(mu, callee));
+                                        self.stack[callee_at] = Value::obj(Obj::instance(mu, callee));
                                         ip += 1;
-                                        continue;
+                                        next!();
                                     }
                                     None => {}
                                 }
@@ -710,7 +722,7 @@ impl<'m> Segment<'m> {
                                     self.enter_fast(method, function, base, ip + 2);
                                     code = self.code;
                                     ip = 0;
-                                    continue;
+                                    next!();
                                 }
                             }
                         }
@@ -726,7 +738,7 @@ impl<'m> Segment<'m> {
                         if let Some(field) = instance.fields.get_hinted(mu, name, &self.function.field_hints[k]) {
                             self.stack[top] = field.value(mu);
                             ip += 1;
-                            continue;
+                            next!();
                         }
                     }
                 }
@@ -741,7 +753,7 @@ impl<'m> Segment<'m> {
                         if let Some(field) = instance.fields.get_hinted(mu, name, &self.function.field_hints[k]) {
                             push!(field.value(mu));
                             ip += 2;
-                            continue;
+                            next!();
                         }
                     }
                 }
@@ -759,7 +771,7 @@ impl<'m> Segment<'m> {
                             self.stack[len - 2] = value;
                             sp -= 1;
                             ip += 1;
-                            continue;
+                            next!();
                         }
                     }
                 }
@@ -780,7 +792,7 @@ impl<'m> Segment<'m> {
                         code = self.code;
                         base = caller.base;
                         ip = caller.ip;
-                        continue;
+                        next!();
                     }
                 }
                 // One arm per operator, so the operator is known without a second `match`.
@@ -806,7 +818,7 @@ impl<'m> Segment<'m> {
                     let c = self.function.constants[k].value(mu);
                     let top = sp - 1;
                     self.stack[top] = Value::bool(self.stack[top].equals(c));
-                    continue;
+                    next!();
                 }
                 // Listed rather than `_`: with every opcode an arm, the jump table needs no
                 // range check.
@@ -825,7 +837,10 @@ impl<'m> Segment<'m> {
             }
             // The general path (also the uncommon cases of the instructions above that break out
             // of the match instead of continuing: an undefined global, operands that are not
-            // two numbers).
+            // two numbers). An arm breaks out with `ip` right after its opcode, so the
+            // instruction starts one byte before (where a stress collection rewinds to).
+            let start = ip - 1;
+            debug_assert_eq!(code[start], op as u8, "the general path starts after the opcode");
             self.ip = ip;
             self.sp = sp;
             let result = self.step(op);
@@ -834,7 +849,7 @@ impl<'m> Segment<'m> {
             code = self.code;
             base = self.base;
             match result {
-                Ok(()) => {}
+                Ok(()) => next!(),
                 Err(Stop::Exit(exit)) => return exit,
                 Err(Stop::Collect) => {
                     self.ip = start;
@@ -956,9 +971,9 @@ impl<'m> Segment<'m> {
                 self.push(self.stack[self.base + slot]);
                 self.get_property()?;
             }
-            OpCode::Negate => match self.peek(0) {
-                Value::Number(n) => self.set_top(0, Value::number(-n.get())),
-                _ => return Err(self.error("Operand must be a number.")),
+            OpCode::Negate => match self.peek(0).as_number() {
+                Some(n) => self.set_top(0, Value::number(-n)),
+                None => return Err(self.error("Operand must be a number.")),
             },
             OpCode::Print => {
                 let v = self.pop();
@@ -1003,7 +1018,7 @@ impl<'m> Segment<'m> {
                 self.gc_point()?;
                 let name = self.read_string();
                 let class = Obj::class(mu, name);
-                self.push(Value::Obj(class));
+                self.push(Value::obj(class));
             }
             OpCode::Inherit => {
                 // Copying the methods may grow the subclass's table.
@@ -1106,14 +1121,14 @@ impl<'m> Segment<'m> {
 
     /// Whether the two operands on top of the stack are numbers.
     fn operands_are_numbers(&self) -> bool {
-        matches!((self.peek(1), self.peek(0)), (Value::Number(_), Value::Number(_)))
+        self.peek(1).as_number().is_some() && self.peek(0).as_number().is_some()
     }
 
     /// `+` on operands that are not two numbers (`run` adds those): two strings concatenate,
     /// anything else is an error.
     fn concatenate(&mut self) -> Step {
-        match (self.peek(1), self.peek(0)) {
-            (Value::Obj(a), Value::Obj(b)) if a.as_string().is_some() && b.as_string().is_some() => {
+        match (self.peek(1).as_obj(), self.peek(0).as_obj()) {
+            (Some(a), Some(b)) if a.as_string().is_some() && b.as_string().is_some() => {
                 self.gc_point()?;
                 let (a, b) = (a.into_ref().as_string().expect("string"), b.into_ref().as_string().expect("string"));
                 let mut s = String::with_capacity(a.chars.len() + b.chars.len());
@@ -1121,7 +1136,7 @@ impl<'m> Segment<'m> {
                 s.push_str(&b.chars);
                 let result = Obj::string_owned(self.mu, s);
                 self.truncate(self.sp - 2);
-                self.push(Value::Obj(result));
+                self.push(Value::obj(result));
             }
             _ => return Err(self.error("Operands must be two numbers or two strings.")),
         }
@@ -1180,7 +1195,7 @@ impl<'m> Segment<'m> {
         let function = self.read_constant().as_obj().expect("a function constant");
         let count = function.as_function().expect("a function").upvalue_count;
         let closure = Obj::closure(self.mu, function, count);
-        self.push(Value::Obj(closure));
+        self.push(Value::obj(closure));
         let c = closure.into_ref().as_closure().expect("a closure");
         for i in 0..count {
             let is_local = self.read_byte() == 1;
@@ -1198,7 +1213,7 @@ impl<'m> Segment<'m> {
     // ---- calls ----
 
     fn call_value(&mut self, callee: Value<'m>, argc: usize) -> Step {
-        let Value::Obj(obj) = callee else {
+        let Some(obj) = callee.as_obj() else {
             return Err(self.error("Can only call functions and classes."));
         };
         match &*obj {
@@ -1216,7 +1231,7 @@ impl<'m> Segment<'m> {
             Obj::Class(class) => {
                 self.gc_point()?;
                 let instance = Obj::instance(self.mu, obj);
-                self.set_top(argc, Value::Obj(instance));
+                self.set_top(argc, Value::obj(instance));
                 match class.initializer(self.mu) {
                     Some(init) => self.call(init, argc),
                     None if argc != 0 => Err(self.error(format!("Expected 0 arguments but got {argc}."))),
@@ -1306,7 +1321,7 @@ impl<'m> Segment<'m> {
         self.truncate(self.sp - pops);
         let receiver = self.peek(0);
         let bound = Obj::bound_method(self.mu, receiver, method);
-        self.set_top(0, Value::Obj(bound));
+        self.set_top(0, Value::obj(bound));
         Ok(())
     }
 
