@@ -61,6 +61,7 @@ use crate::{
     object::{Header, Trace, Tracer},
     primitive::sync::atomic::{AtomicPtr, Ordering},
     slot::{is_object, IMMEDIATE_MIN, UNARMED_ADDR},
+    value_stack::{StackTracer, StackValue},
     variance::Invariant,
 };
 
@@ -309,8 +310,9 @@ impl<T: ?Sized> TaggedMember<T> {
 /// the form of a dynamic value for an interpreter's stack, 8 bytes, copied to and from slots
 /// without decoding ([`TaggedMember::get_word`], [`TaggedMember::set_word`]).
 ///
-/// A local like [`Gc<'m, T>`]: valid until `mu`'s next safepoint, on `mu`'s thread. On a
-/// [`ValueStack`](crate::ValueStack) it is traced by reporting [`as_gc`](Self::as_gc).
+/// A local like [`Gc<'m, T>`]: valid until `mu`'s next safepoint, on `mu`'s thread. A
+/// [`ValueStack<TaggedWord<'static, T>>`](crate::ValueStack) holds them across safepoints (so
+/// does one of [`Tagged<'static, T>`]), reporting each word's pointer to the collector.
 ///
 /// ```
 /// use gc_runtime::{Tagged, TaggedMember, TaggedWord, Trace};
@@ -475,6 +477,30 @@ impl<T: ?Sized> fmt::Debug for TaggedWord<'_, T> {
     /// As the [`Tagged`] it encodes.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "TaggedWord({:?})", self.get())
+    }
+}
+
+// SAFETY: the pointer, if the word holds one, is reported; immediates hold none.
+unsafe impl<T: ?Sized + 'static> StackValue for TaggedWord<'static, T> {
+    type At<'m> = TaggedWord<'m, T>;
+
+    #[inline]
+    fn trace(value: &TaggedWord<'_, T>, tracer: &mut StackTracer<'_>) {
+        if let Some(gc) = value.as_gc() {
+            tracer.gc(gc);
+        }
+    }
+}
+
+// SAFETY: as above.
+unsafe impl<T: ?Sized + 'static> StackValue for Tagged<'static, T> {
+    type At<'m> = Tagged<'m, T>;
+
+    #[inline]
+    fn trace(value: &Tagged<'_, T>, tracer: &mut StackTracer<'_>) {
+        if let Tagged::Ptr(gc) = value {
+            tracer.gc(*gc);
+        }
     }
 }
 

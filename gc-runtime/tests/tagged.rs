@@ -15,7 +15,7 @@ use std::sync::{
 };
 
 use common::{DropProbe, Ledger};
-use gc_runtime::{Gc, Mutator, Tagged, TaggedMember, Trace, TAGGED_DATA_MAX};
+use gc_runtime::{Gc, Mutator, Tagged, TaggedMember, TaggedWord, Trace, ValueStack, TAGGED_DATA_MAX};
 
 #[derive(Trace)]
 struct Probe {
@@ -56,6 +56,43 @@ fn a_pointer_keeps_its_object_alive_and_no_immediate_does() {
         assert_eq!(holder.get(&mu).slot.number().map(f64::to_bits), Some(addr), "{label}");
         assert_eq!(spare.get(&mu).slot.number().map(f64::to_bits), Some(addr), "{label}");
     }
+}
+
+/// A value stack of `TaggedWord`s, and one of `Tagged`s, keep the objects their pointers name
+/// alive across collections (and only those: popped, they are freed); the immediates beside
+/// them, numbers made from the objects' addresses included, keep nothing.
+#[test]
+fn value_stacks_of_tagged_values_keep_exactly_their_objects() {
+    let _s = common::serial_only();
+    let ledger = Ledger::new(64);
+    let mut mu = gc_runtime::attach();
+    let mut words = ValueStack::<TaggedWord<'static, Probe>>::new(&mu);
+    let mut tagged = ValueStack::<Tagged<'static, Probe>>::new(&mu);
+    {
+        let (mut w, mut t) = (words.open(&mu), tagged.open(&mu));
+        for _ in 0..16 {
+            let p = mu.alloc(Probe { probe: ledger.probe() });
+            w.push(TaggedWord::ptr(p));
+            w.push(TaggedWord::number(f64::from_bits(p.addr() as u64)));
+            let q = mu.alloc(Probe { probe: ledger.probe() });
+            t.push(Tagged::Ptr(q));
+            t.push(Tagged::Data(q.addr() as u64 & TAGGED_DATA_MAX));
+        }
+    }
+    common::collect2(&mut mu);
+    assert_eq!(ledger.total_drops(), 0, "an object named by a stack value was freed");
+    {
+        let (w, t) = (words.open(&mu), tagged.open(&mu));
+        let ids = |v: Vec<u64>| v.into_iter().collect::<std::collections::HashSet<_>>().len();
+        let word_ids: Vec<u64> = w.iter().filter_map(|v| v.as_gc()).map(|p| p.probe.id).collect();
+        let tagged_ids: Vec<u64> = t.iter().filter_map(|v| v.as_gc()).map(|p| p.probe.id).collect();
+        assert_eq!((ids(word_ids), ids(tagged_ids)), (16, 16), "every object is still there, once");
+    }
+    words.open(&mu).truncate(16); // keeps 8 objects of the words' 16
+    tagged.open(&mu).clear();
+    common::collect2(&mut mu);
+    assert_eq!(ledger.total_drops(), 24, "exactly the objects no stack value names any more were freed");
+    assert!(words.open(&mu).iter().step_by(2).all(|v| v.as_gc().is_some_and(|p| ledger.drops(p.probe.id) == 0)));
 }
 
 const MAGIC: u64 = 0x9E37_79B9_7F4A_7C15;
