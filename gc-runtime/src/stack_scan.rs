@@ -20,7 +20,9 @@
 //!      plays the part of the locals that cannot cross it);
 //!    - under the **Yuasa** and **hybrid** barriers, at every answer in the mark-start window,
 //!      then once more if the thread has not scanned its stacks during this marking (it parked
-//!      through a stopped mark start, or was detached). A stack scanned at the window's last
+//!      through a stopped mark start, or was detached) or has made a weak read since it last
+//!      scanned them (`ThreadState::note_weak_upgrade`: a weak upgrade or weak-map lookup hands
+//!      out an object from outside the snapshot, which a push could then keep on a stack). A stack scanned at the window's last
 //!      round holds only pointers loaded while every thread's deletion barrier was on, so it
 //!      never needs a rescan: whatever it gains later was in the snapshot (and is protected by
 //!      the deletion barrier) or is allocated black — Go 1.8's hybrid-barrier argument, with

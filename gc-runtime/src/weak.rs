@@ -19,6 +19,14 @@
 //!   marks its *thread* instead: until the marking ends, that thread's stores shade the stored
 //!   pointer too, as under the hybrid barrier (Go's "shade the pointer if the stack is grey").
 //!   The object is still not shaded by the upgrade itself.
+//! - **Value stacks, under every barrier.** A local pushed onto a
+//!   [`ValueStack`](crate::ValueStack) does outlive the safepoint, and the push is a plain
+//!   store. Under Yuasa and hybrid a stack is otherwise scanned once per marking, so an upgrade
+//!   while marking makes the thread's stacks due for a scan again at its next answer or park
+//!   (`ThreadState::note_weak_upgrade`); the upgrade is counted (below) or the world is
+//!   stopped to decide, so that scan comes before the decision. Under Dijkstra stacks are
+//!   rescanned at every round anyway. (`tests/hostile_tagged_word.rs` found this: an object
+//!   upgraded and pushed while marking was freed under Yuasa and hybrid.)
 //!
 //! The bound: an object that is only weakly reachable when a cycle starts is cleared by that
 //! cycle, under every barrier, however often other threads upgrade it — unless one of them

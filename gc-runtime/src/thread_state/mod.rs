@@ -461,9 +461,18 @@ impl ThreadState {
         true
     }
 
-    /// Record that this thread holds a local from a weak upgrade made while marking.
+    /// Record that this thread holds a local from a weak upgrade made while marking: its
+    /// stores shade what they store from now on (Yuasa), and its value stacks are due for a
+    /// scan again at its next answer or park. The local may be white and outside the snapshot,
+    /// and a push onto a value stack is a plain store that survives the safepoint, so a stack
+    /// scanned once in this marking (all a Yuasa or hybrid marking otherwise asks: see
+    /// `stack_scan.rs`, rule 1) could hide it. The upgrade is counted, so the termination
+    /// round it crosses is not quiet and the next one comes after that scan.
     pub(crate) fn note_weak_upgrade(&self) {
         self.weak_upgrade_epoch.set(clock::mark_epoch());
+        // No marking has epoch 0 (`clock::FIRST_EPOCH` is the one before the first), so the
+        // next `scan_due` finds the stacks unscanned in this marking.
+        self.stacks_scanned.set(0);
     }
 
     /// Shade an object into this mutator's buffer (barrier helper for roots).
