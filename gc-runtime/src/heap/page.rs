@@ -244,8 +244,12 @@ impl Page {
         for (w, &marks) in marks.iter().enumerate().take(slots.nslots.div_ceil(64)) {
             let valid = valid_mask(slots.nslots, w);
             // Acquire: pairs with the finalizer's Release, so its destructor's writes to the
-            // slot come before the slot's reuse.
-            let finalized = self.finalized[w].swap(0, Ordering::Acquire);
+            // slot come before the slot's reuse. Most words have no finalized slot: a load
+            // decides, and only a word with some pays for the locked swap.
+            let finalized = match self.finalized[w].load(Ordering::Acquire) {
+                0 => 0,
+                _ => self.finalized[w].swap(0, Ordering::Acquire),
+            };
             let mut alloc = self.bits[w].load(Ordering::Relaxed) & !finalized;
             if alloc & valid == 0 && finalized == 0 {
                 // No object here (doomed and has_drop bits are subsets of alloc's): nothing
@@ -255,6 +259,12 @@ impl Page {
             let mut doomed = self.doomed[w].load(Ordering::Relaxed) & !finalized;
             let mut has_drop = self.has_drop[w].load(Ordering::Relaxed) & !finalized;
             let dead = alloc & valid & !marks & !doomed;
+            if dead == 0 && finalized == 0 {
+                // Every object here survived and none was finalized: the word's bits stay as
+                // they are (not writing them keeps a fully live heap's metadata clean).
+                result.live_objects += (alloc & valid).count_ones() as usize;
+                continue;
+            }
             if dead != 0 {
                 let to_drop = dead & has_drop;
                 let free = dead & !to_drop;
