@@ -479,11 +479,8 @@ impl Cycle {
     /// the mutators; marking inside a pause uses at least one worker per core, since every
     /// mutator is parked anyway.
     fn drain(&mut self) {
-        let workers = if self.marking_in_pause {
-            self.config.mark_workers.max(std::thread::available_parallelism().map_or(1, usize::from))
-        } else {
-            self.config.mark_workers
-        };
+        let workers =
+            if self.marking_in_pause { self.config.mark_workers.max(cores()) } else { self.config.mark_workers };
         let work = marker::drain_parallel(self.rt, workers);
         self.note(work);
     }
@@ -754,6 +751,14 @@ impl Cycle {
         // back at their next safepoint, and the collector sweeps them with the world running.
         self.sweep_all();
     }
+}
+
+/// The cores this process may use, asked once: `available_parallelism` reads the cgroup's CPU
+/// quota from files on every call (tens of microseconds, on the collector's path inside a
+/// pause, once per drain).
+fn cores() -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, usize::from))
 }
 
 fn run_cycle(rt: &'static Runtime, swept_at_last_end: &mut SweepTotals) {
