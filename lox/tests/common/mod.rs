@@ -1,6 +1,6 @@
 //! What `suite.rs` (the external conformance suite) and `programs.rs` (this crate's own Lox
 //! programs) share: the expectation comments of a `.lox` file, the check of one run of the
-//! `lox` binary against them, the three collector settings, and a runner that checks a list of
+//! `lox` binary against them, the four collector settings, and a runner that checks a list of
 //! files in one setting and reports.
 //!
 //! # Expectations
