@@ -247,6 +247,17 @@ impl Handshake {
         self.table.lock().entry(id).waiting_for_cycle = true;
     }
 
+    /// How many mutators are running user code, and how many wait (detached) for a cycle to
+    /// end: the collector's estimate of the cores the mutators use and leave idle.
+    pub(crate) fn running_and_waiting(&self) -> (usize, usize) {
+        let t = self.table.lock();
+        t.entries.iter().flatten().fold((0, 0), |(running, waiting), e| match e.state {
+            MutatorState::Running => (running + 1, waiting),
+            MutatorState::Detached if e.waiting_for_cycle => (running, waiting + 1),
+            _ => (running, waiting),
+        })
+    }
+
     /// Detached → Running, after any pause in progress.
     pub(crate) fn attach(&self, id: usize) {
         let mut t = self.table.lock();

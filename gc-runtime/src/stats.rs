@@ -255,6 +255,10 @@ pub struct CycleStats {
     pub assist_bytes: u64,
     /// Termination attempts that had to resume marking.
     pub termination_retries: u32,
+    /// The most threads that marked at once in this cycle, the collector's own included: the
+    /// configured mark workers, one per core inside a pause, and the idle workers added for
+    /// mutators waiting in `collect` (see `Config::idle_mark_workers`).
+    pub mark_workers: usize,
     /// Objects checked by checkmark, when it ran.
     pub checkmarked_objects: Option<usize>,
     /// Destructors that panicked, counted like `objects_freed`.
@@ -576,6 +580,7 @@ mod tests {
             bytes_freed: 90,
             assist_bytes: 0,
             termination_retries: 0,
+            mark_workers: 0,
             checkmarked_objects: None,
             drop_panics: 0,
             weaks_cleared: 0,

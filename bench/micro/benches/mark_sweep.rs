@@ -7,7 +7,7 @@
 //!   cycle's `sweep_time`, the throughput objects freed per second.
 //!
 //! Stop-the-world mode, so that marking and sweeping run without a mutator competing for the
-//! cores, with the `GC_MARK_WORKERS` of the environment (default 1).
+//! cores; marking inside the pause uses every core (or `GC_MARK_WORKERS`, if more).
 
 use std::time::Duration;
 

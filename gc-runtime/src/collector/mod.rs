@@ -476,11 +476,20 @@ impl Cycle {
     }
 
     /// Drain the grey queue. Concurrent marking uses the configured workers, leaving cores to
-    /// the mutators; marking inside a pause uses at least one worker per core, since every
+    /// the mutators, plus — with `idle_mark_workers` — one per mutator that waits in `collect`
+    /// for this cycle while a core is left over (the workers and the running mutators stay
+    /// within the cores); marking inside a pause uses at least one worker per core, since every
     /// mutator is parked anyway.
     fn drain(&mut self) {
-        let workers =
-            if self.marking_in_pause { self.config.mark_workers.max(cores()) } else { self.config.mark_workers };
+        let workers = if self.marking_in_pause {
+            self.config.mark_workers.max(cores())
+        } else if self.config.idle_mark_workers {
+            let (running, waiting) = self.rt.handshake.running_and_waiting();
+            self.config.mark_workers + waiting.min(cores().saturating_sub(self.config.mark_workers + running))
+        } else {
+            self.config.mark_workers
+        };
+        self.stats.mark_workers = self.stats.mark_workers.max(workers);
         let work = marker::drain_parallel(self.rt, workers);
         self.note(work);
     }
@@ -793,6 +802,7 @@ fn run_cycle(rt: &'static Runtime, swept_at_last_end: &mut SweepTotals) {
             bytes_freed: 0,
             assist_bytes: 0,
             termination_retries: 0,
+            mark_workers: 0,
             checkmarked_objects: None,
             drop_panics: 0,
             weaks_cleared: 0,

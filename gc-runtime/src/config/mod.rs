@@ -116,6 +116,18 @@ settings! {
             values: Int::range(1, 256),
             setter: with_mark_workers,
         },
+        /// Also mark on the cores of mutators that wait in `collect` for the cycle.
+        ///
+        /// A mutator that waits for a concurrent cycle leaves its core idle: with this on, the
+        /// collector adds one mark worker per such mutator, as long as the workers and the
+        /// running mutators together stay within the cores (Go's idle mark workers). Off, a
+        /// concurrent cycle marks with exactly `mark_workers` threads.
+        idle_mark_workers: bool {
+            default: true,
+            env: GC_IDLE_MARK_WORKERS,
+            values: Flag,
+            setter: with_idle_mark_workers,
+        },
         /// Print one line per cycle on stderr.
         trace: bool {
             default: false,

@@ -9,8 +9,8 @@
 //! The live heap is a forest of complete binary trees (`Tree` nodes of two slots, 32 bytes with
 //! the header), so the marker has parallel work from the start and finds more as it goes. For
 //! each worker count the program runs `--runs` concurrent collections — the only mutator waits
-//! in `collect`, so the workers have the cores (a stop-the-world pause always marks with every
-//! core) — and prints the median mark time (from mark start to termination, handshakes
+//! in `collect`, so the workers have the cores; idle mark workers are off, so exactly that many
+//! threads mark (a stop-the-world pause always marks with every core) — and prints the median mark time (from mark start to termination, handshakes
 //! included), the median longest pause, the mark rate in objects and bytes per second, and the
 //! speed-up over one worker. It checks that every collection marked exactly the live objects,
 //! and prints `ok` last.
@@ -74,6 +74,8 @@ fn measure(mu: &mut Mutator, workers: usize, runs: usize) -> Sample {
             .expect("valid GC_* variables")
             .with_mode(Mode::Concurrent)
             .with_mark_workers(workers)
+            // Exactly `workers` threads: no idle worker on the core of the mutator that waits.
+            .with_idle_mark_workers(false)
             .with_gc_percent(None),
     )
     .expect("a valid configuration");
