@@ -34,9 +34,10 @@
 //! and a multiply in front of every mark test, and the barrier's slow path, which tests both
 //! objects of a store, ran 35 % slower than with marks in the headers.) The price is paid by
 //! the sweep, which needs one bit per slot: [`PageMarks::take_slot_bits`] packs every
-//! `2^k`-th bit of each mark word with a few shifts for the power-of-two classes (16, 32,
-//! 64 … bytes), and for the others visits the set bits only, turning each granule number into a
-//! slot number with a multiply.
+//! `S`-th bit of each mark word with a few constant shifts and masks for the classes up to
+//! 128 bytes (strides of 2 to 16 granules), and for the larger ones, with a few objects per
+//! word, visits the set bits only, turning each granule number into a slot number with a
+//! multiply.
 //!
 //! # When bits are valid
 //!
@@ -241,10 +242,40 @@ impl PageMarks {
     }
 
     /// Mark granule `g` (an object's first). Returns `true` for exactly one caller per object
-    /// and marking: the one that set the bit.
-    #[inline(always)]
+    /// and marking: the one that set the bit. (Markers find the word by address, see
+    /// [`mark_word`]; allocation marks whole runs of slots, [`PageMarks::mark_slots`].)
+    #[cfg(test)]
     pub(crate) fn try_mark(&self, g: usize) -> bool {
         try_mark_bit(&self.bits[g / 64 % MARK_WORDS], 1 << (g % 64))
+    }
+
+    /// Mark the first granules of the slots set in `slots`, bits of slot word `word` of a
+    /// page of `slot_size` slots (allocation black for a run of slots, see `heap/cache.rs`):
+    /// one `fetch_or` per mark word touched.
+    pub(crate) fn mark_slots(&self, word: usize, mut slots: u64, slot_size: usize) {
+        let stride = slot_size / GRANULE;
+        let (mut at, mut acc) = (usize::MAX, 0u64);
+        while slots != 0 {
+            let g = (word * 64 + slots.trailing_zeros() as usize) * stride;
+            slots &= slots - 1;
+            if g / 64 != at {
+                self.set_bits(at, acc);
+                (at, acc) = (g / 64, 0);
+            }
+            acc |= 1 << (g % 64);
+        }
+        self.set_bits(at, acc);
+    }
+
+    /// Set `bits` in mark word `w` (nothing for no bits).
+    #[inline]
+    fn set_bits(&self, w: usize, bits: u64) {
+        if bits != 0 {
+            let word = &self.bits[w % MARK_WORDS];
+            if word.load(Ordering::Relaxed) & bits != bits {
+                word.fetch_or(bits, Ordering::Relaxed);
+            }
+        }
     }
 
     /// Whether granule `g` is marked.
@@ -256,13 +287,14 @@ impl PageMarks {
     /// The marks of the page's slots for a page of `slot_size` slots, one bit per slot (bit
     /// `i % 64` of word `i / 64` for slot `i`).
     ///
-    /// For a power-of-two stride the mark words are packed whole ([`compress_stride`]).
-    /// Otherwise only the set bits are visited: each is the first granule of a marked object,
-    /// and its slot number is the granule number divided by the stride, done as a multiply by
-    /// a rounded-up reciprocal (exact for every granule of a page: granule × stride < 2^32).
+    /// For a stride of up to 16 granules the mark words are packed whole
+    /// ([`compress_stride`]). Otherwise only the set bits are visited: each is the first
+    /// granule of a marked object, and its slot number is the granule number divided by the
+    /// stride, done as a multiply by a rounded-up reciprocal (exact for every granule of a
+    /// page: granule × stride < 2^32).
     /// So a sparsely marked page costs the bitmap's 128 loads and little more, and a densely
-    /// marked one a few shifts per word (power-of-two classes) or a few instructions per
-    /// marked object (the others).
+    /// marked one a few shifts per word (classes up to 128 bytes) or a few instructions per
+    /// marked object (the larger ones, at most eight per word).
     pub(crate) fn slot_bits(&self, slot_size: usize) -> [u64; PAGE_WORDS] {
         self.gather(slot_size, false)
     }
@@ -276,16 +308,19 @@ impl PageMarks {
     fn gather(&self, slot_size: usize, take: bool) -> [u64; PAGE_WORDS] {
         let stride = (slot_size / GRANULE) as u64;
         debug_assert!(stride >= 2 && slot_size % GRANULE == 0);
-        if stride.is_power_of_two() && stride <= 64 {
-            // One copy per stride, so every shift and mask below is a constant.
-            return match stride.trailing_zeros() {
-                1 => self.gather_pow2::<1>(take),
-                2 => self.gather_pow2::<2>(take),
-                3 => self.gather_pow2::<3>(take),
-                4 => self.gather_pow2::<4>(take),
-                5 => self.gather_pow2::<5>(take),
-                _ => self.gather_pow2::<6>(take),
-            };
+        // One copy per small stride (the classes of 16 to 128 bytes), so every shift and mask
+        // below is a constant.
+        match stride {
+            2 => return self.gather_strided::<2>(take),
+            3 => return self.gather_strided::<3>(take),
+            4 => return self.gather_strided::<4>(take),
+            6 => return self.gather_strided::<6>(take),
+            8 => return self.gather_strided::<8>(take),
+            10 => return self.gather_strided::<10>(take),
+            12 => return self.gather_strided::<12>(take),
+            14 => return self.gather_strided::<14>(take),
+            16 => return self.gather_strided::<16>(take),
+            _ => {}
         }
         let reciprocal = (1u64 << 32).div_ceil(stride);
         let mut out = [0u64; PAGE_WORDS];
@@ -315,15 +350,14 @@ impl PageMarks {
         out
     }
 
-    /// [`gather`](Self::gather) for a stride of `2^k` granules (16-, 32-, 64-byte… slots, the
-    /// most common classes): word by word, with no step per marked object. Each mark word holds
-    /// the first granules of `64 >> k` slots, at every `2^k`-th bit; [`compress_stride`]
-    /// packs them into the low bits, and `2^k` consecutive mark words make one slot word. A
-    /// page of live 32-byte objects costs 128 loads and a few shifts per word instead of a
-    /// multiply and a branch per object (the sweep of a fully live heap was dominated by that
-    /// step).
-    fn gather_pow2<const K: u32>(&self, take: bool) -> [u64; PAGE_WORDS] {
-        let per_word = 64 >> K;
+    /// [`gather`](Self::gather) for a stride of `S` granules (16 ≤ 8·`S` ≤ 128 bytes: the
+    /// most common classes), word by word, with no step per marked object. The first granules
+    /// of slots fall on every `S`-th bit, starting at bit `p0` of word `i` (`p0` is where the
+    /// first slot starting in the word lies); [`compress_stride`] packs them into the low
+    /// bits, which are the slot bits of consecutive slots from `(64·i + p0) / S` on. A page of
+    /// live 32-byte objects costs 128 loads and a few shifts per word instead of a multiply and
+    /// a branch per object (the sweep of a fully live heap was dominated by that step).
+    fn gather_strided<const S: usize>(&self, take: bool) -> [u64; PAGE_WORDS] {
         let mut out = [0u64; PAGE_WORDS];
         for (i, word) in self.bits.iter().enumerate() {
             let m = word.load(Ordering::Relaxed);
@@ -333,40 +367,71 @@ impl PageMarks {
             if take {
                 word.store(0, Ordering::Relaxed);
             }
-            let first_slot = i * per_word;
-            out[first_slot / 64] |= compress_stride(m, K) << (first_slot % 64);
+            let p0 = (S - 64 * i % S) % S;
+            let packed = compress_stride::<S>(m >> p0);
+            let first_slot = (64 * i + p0) / S;
+            let (w, b) = (first_slot / 64, first_slot % 64);
+            out[w] |= packed << b;
+            // A word holds at most 32 slots' first granules: they spill into the next slot
+            // word only if they start past its bit 32.
+            if b > 32 {
+                if let Some(next) = out.get_mut(w + 1) {
+                    *next |= packed >> (64 - b);
+                }
+            }
         }
         out
     }
 }
 
-/// The bits of `m` at multiples of `2^k` (`k` ≤ 6), packed into the low `64 >> k` bits, in
-/// order; every other bit of `m` is ignored. Pairs of neighbouring groups are merged in
-/// `6 - k` shift-and-mask steps (the reverse of a bit interleave). With `k` a constant the
-/// loop unrolls and every mask folds to a constant.
+/// The bits of `m` at multiples of `S` (2 ≤ `S` ≤ 64), packed into the low bits, in order;
+/// every other bit of `m` is ignored. Neighbouring groups of `S` bits are merged pairwise, in
+/// as many shift-and-mask steps as it takes a group to cover the word (the reverse of a bit
+/// interleave; for `S` = 3: 5 steps). With `S` a constant the loop unrolls and every mask is a
+/// constant.
 #[inline(always)]
-fn compress_stride(m: u64, k: u32) -> u64 {
-    // Start: groups of `span = 2^k` bits, each with its one valid bit at the bottom.
-    let mut x = m & repeat_low_bits(1 << k, 1);
-    let (mut span, mut width) = (1u32 << k, 1u32);
+fn compress_stride<const S: usize>(m: u64) -> u64 {
+    // Start: groups of `span = S` bits, each with its one valid bit at the bottom.
+    let masks = const { merge_masks(S) };
+    let mut x = m & masks[0];
+    let (mut span, mut width, mut step) = (S, 1, 1);
     while span < 64 {
         // Merge each pair of groups: the upper group's `width` valid bits move down next to
-        // the lower group's.
-        x = (x | x >> (span - width)) & repeat_low_bits(2 * span, 2 * width);
+        // the lower group's, and only the lower group of each pair is kept.
+        x = (x | x >> (span - width)) & masks[step];
         span *= 2;
         width *= 2;
+        step += 1;
     }
     x
 }
 
-/// A word whose every `period`-bit group has its low `width` bits set (`period` a power of two
-/// ≤ 64, `width` ≤ `period`).
-#[inline(always)]
-const fn repeat_low_bits(period: u32, width: u32) -> u64 {
-    let group = if width >= 64 { u64::MAX } else { (1u64 << width) - 1 };
-    // `u64::MAX / (2^period - 1)` has bit 0 of every group set (for period 64, just bit 0).
-    let ones = if period >= 64 { 1 } else { u64::MAX / ((1u64 << period) - 1) };
-    ones * group
+/// The masks of [`compress_stride`] for stride `s`: the first keeps the bits at multiples of
+/// `s`, step `k` the low `2^k` bits of every group of `s·2^k` bits.
+const fn merge_masks(s: usize) -> [u64; 7] {
+    let mut masks = [0u64; 7];
+    let (mut span, mut width, mut step) = (s, 1, 0);
+    while step < 7 {
+        masks[step] = repeat_low_bits(span, width);
+        span *= 2;
+        width *= 2;
+        step += 1;
+    }
+    masks
+}
+
+/// A word whose bit `p` is set when `p % period < width`: the low `width` bits of every group
+/// of `period` bits, the last group cut off at bit 63.
+const fn repeat_low_bits(period: usize, width: usize) -> u64 {
+    let mut mask = 0u64;
+    let mut p = 0;
+    while p < 64 {
+        if p % period < width {
+            mask |= 1 << p;
+        }
+        p += 1;
+    }
+    mask
 }
 
 #[cfg(all(test, not(gc_loom)))]
@@ -400,15 +465,44 @@ mod tests {
 
     #[test]
     fn compressing_a_stride_keeps_exactly_the_bits_at_its_multiples_in_order() {
+        fn check<const S: usize>(m: u64) {
+            let expect = (0..64usize.div_ceil(S)).filter(|j| m & (1 << (j * S)) != 0).fold(0u64, |acc, j| acc | 1 << j);
+            assert_eq!(compress_stride::<S>(m), expect, "stride {S}, m = {m:#x}");
+        }
         let mut rng = 0x9E37_79B9_7F4A_7C15u64;
-        for k in 0..=6 {
-            for _ in 0..200 {
-                rng ^= rng << 13;
-                rng ^= rng >> 7;
-                rng ^= rng << 17;
-                for m in [rng, u64::MAX, 0, 1, 1 << 63, rng & rng.rotate_left(5)] {
-                    let expect = (0..64 >> k).filter(|j| m & (1 << (j << k)) != 0).fold(0u64, |acc, j| acc | 1 << j);
-                    assert_eq!(compress_stride(m, k), expect, "k = {k}, m = {m:#x}");
+        for _ in 0..200 {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            for m in [rng, u64::MAX, 0, 1, 1 << 63, rng & rng.rotate_left(5)] {
+                check::<2>(m);
+                check::<3>(m);
+                check::<4>(m);
+                check::<5>(m);
+                check::<6>(m);
+                check::<7>(m);
+                check::<8>(m);
+                check::<10>(m);
+                check::<12>(m);
+                check::<14>(m);
+                check::<16>(m);
+                check::<32>(m);
+                check::<64>(m);
+            }
+        }
+    }
+
+    #[test]
+    fn marking_a_run_of_slots_marks_exactly_their_first_granules() {
+        for &size in &CLASS_SIZES[..] {
+            let nslots = PAGE_BYTES / size;
+            for word in 0..nslots.div_ceil(64) {
+                let valid = if nslots - word * 64 >= 64 { u64::MAX } else { (1 << (nslots - word * 64)) - 1 };
+                for slots in [valid, valid & 0x5555_0000_ffff_0001, valid & (1 << 63 | 1)] {
+                    let m = PageMarks::new();
+                    m.mark_slots(word, slots, size);
+                    let expect: [u64; PAGE_WORDS] = std::array::from_fn(|w| if w == word { slots } else { 0 });
+                    assert_eq!(m.slot_bits(size), expect, "slot size {size}, word {word}");
                 }
             }
         }
