@@ -118,8 +118,10 @@ pub fn quiet_panics_on_the_finalizer() {
 
 /// A concurrent stress run: `threads` mutator threads run `work(seed, stop, ops)` — each with
 /// its own seed, until `stop` is set, adding the operations it did to `ops` — for `millis`
-/// milliseconds while a collector thread runs cycles back to back. Returns the cycles that
-/// completed meanwhile and the operations done.
+/// milliseconds while a collector thread runs cycles back to back — and on, if fewer than two
+/// cycles completed by then (a slow or loaded machine), until two have or a minute has passed,
+/// so that callers can require at least two without depending on the machine's speed. Returns
+/// the cycles that completed meanwhile and the operations done.
 pub fn churn(
     threads: u64,
     millis: u64,
@@ -140,7 +142,10 @@ pub fn churn(
             let (work, stop, ops) = (&work, &stop, &ops);
             s.spawn(move || work(0x2545_F491_4F6C_DD1D_u64.wrapping_mul(t + 1), stop, ops));
         }
-        while started.elapsed() < Duration::from_millis(millis) {
+        let cycles = || gc_runtime::stats().cycles - cycles_before;
+        while started.elapsed() < Duration::from_millis(millis)
+            || (cycles() < 2 && started.elapsed() < Duration::from_secs(60))
+        {
             thread::sleep(Duration::from_millis(10));
         }
         stop.store(true, Ordering::Relaxed);
