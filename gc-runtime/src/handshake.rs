@@ -27,7 +27,7 @@
 //! The collector asks every mutator to publish its shade buffer without stopping them
 //! together — the handshake round that every phase change is built from when the world is not
 //! stopped (see `collector/mod.rs`): it bumps `flush_seq` and sets the `FLUSH` bit; each running
-//! mutator flushes at its next safepoint and records the sequence number it read *before*
+//! mutator flushes at its next safepoint (or, for some rounds, at an allocation: below) and records the sequence number it read *before*
 //! flushing in its own acknowledgement cell, and goes on. Detached mutators flushed when they
 //! detached. The collector waits until every attached entry has acknowledged — including one
 //! still `AtSafepoint` after the last pause, which flushes once more on its way out (what a
@@ -42,6 +42,22 @@
 //! answers that woke a sleeping collector were preempted by the collector they woke. Polling
 //! moves the cost to the collector — a round ends up to one poll interval after its last
 //! answer — which is the party that can afford to wait.
+//!
+//! # Rounds answered at an allocation
+//!
+//! A safepoint takes `&mut Mutator`, so the thread holds no local there; an allocation does not
+//! (locals survive allocating). Most rounds need that: mark termination decides that nothing
+//! is left to mark, which holds only if no thread can still hold an object that nothing else
+//! reaches. Some rounds ask nothing about locals, and a thread that builds a large structure
+//! between two safepoints — a deep tree in one recursive call — should not hold them up, nor
+//! the memory they free: the collector may mark such a round answerable where an allocation
+//! refills its cache ([`AnswerAt::SafepointsAndAllocations`]; which rounds, and why, is in
+//! `collector/mod.rs`, "Rounds answered at an allocation"). The collector writes the round's
+//! number into `allocation_seq` *before* it publishes the request, and only for such a round;
+//! an allocation answers the request it reads only if `allocation_seq` holds that same number
+//! ([`Handshake::allocation_answer_due`]). So a round meant for safepoints is never answered
+//! at an allocation, even when it is requested while an allocation looks. An allocation never
+//! parks: a stopped world still waits for a safepoint.
 //!
 //! # Slow mutators
 //!
@@ -77,6 +93,15 @@ const FLUSH: u8 = 2;
 
 /// How long the collector first sleeps between two looks at the answers of a ragged flush, and
 /// the longest it sleeps (the interval doubles; see "Ragged flush").
+/// Where the mutators may answer a ragged round (see "Rounds answered at an allocation").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum AnswerAt {
+    /// Only at a safepoint, where the thread holds no local.
+    Safepoints,
+    /// At a safepoint, or where an allocation refills its cache.
+    SafepointsAndAllocations,
+}
+
 const FIRST_POLL: Duration = Duration::from_micros(20);
 const LAST_POLL: Duration = Duration::from_micros(500);
 
@@ -137,6 +162,9 @@ pub(crate) struct Handshake {
     poll: AtomicU8,
     /// `flush_seq` of the table, readable without the lock (written under it).
     requested_seq: AtomicU64,
+    /// The last round that may be answered at an allocation (see "Rounds answered at an
+    /// allocation"); written before `requested_seq`.
+    allocation_seq: AtomicU64,
 
     table: Mutex<Table>,
     mutators_cv: Condvar,
@@ -316,6 +344,30 @@ impl Handshake {
         true
     }
 
+    /// Whether an allocation by the mutator whose acknowledgement cell is `ack` may answer a
+    /// round now: `Some(seq)` if a round it has not answered was requested as answerable at
+    /// allocations (see "Rounds answered at an allocation"). The caller then flushes what a
+    /// round answered there asks for and calls [`Handshake::acknowledge`] with `seq`.
+    #[inline]
+    pub(crate) fn allocation_answer_due(&self, ack: &AtomicU64) -> Option<u64> {
+        if self.poll.load(Ordering::Relaxed) & FLUSH == 0 {
+            return None;
+        }
+        let requested = self.requested_seq.load(Ordering::SeqCst);
+        // The request first, then the permission: the permission of a round is written before
+        // its request, so reading `requested` here means the permission read below is that
+        // round's or a later one's — never equal to `requested` unless that round allows it.
+        (ack.load(Ordering::Relaxed) < requested && self.allocation_seq.load(Ordering::SeqCst) == requested)
+            .then_some(requested)
+    }
+
+    /// Record that the mutator answered every request up to `seq`, having flushed after reading
+    /// it (see [`Handshake::allocation_answer_due`]).
+    pub(crate) fn acknowledge(&self, ack: &AtomicU64, seq: u64) {
+        // SeqCst: read by the collector's polls (see "Ragged flush").
+        ack.fetch_max(seq, Ordering::SeqCst);
+    }
+
     fn wait_collector(
         &self,
         t: &mut MutexGuard<'_, Table>,
@@ -368,14 +420,19 @@ impl Handshake {
         self.mutators_cv.notify_all();
     }
 
-    /// Have every running mutator publish its shade buffer at its next safepoint. Returns how
-    /// long the collector waited for the last answer, and how many mutators it waited for.
-    pub(crate) fn ragged_flush(&self, warn_after: Duration) -> (Duration, usize) {
+    /// Have every running mutator publish its shade buffer at its next safepoint — or, if `at`
+    /// allows it, at its next allocation that refills its cache, if that comes first. Returns
+    /// how long the collector waited for the last answer, and how many mutators it waited for.
+    pub(crate) fn ragged_flush(&self, warn_after: Duration, at: AnswerAt) -> (Duration, usize) {
         let seq = {
             let mut t = self.table.lock();
             t.flush_seq += 1;
             t.flush_seq
         };
+        if at == AnswerAt::SafepointsAndAllocations {
+            // Before the request (see `allocation_answer_due`).
+            self.allocation_seq.store(seq, Ordering::SeqCst);
+        }
         self.requested_seq.store(seq, Ordering::SeqCst);
         self.poll.fetch_or(FLUSH, Ordering::SeqCst);
         // A mutator still `AtSafepoint` has not left the last pause yet: it answers on its way
@@ -394,7 +451,13 @@ impl Handshake {
             waited_for.get_or_insert_with(|| t.entries.iter().flatten().filter(|e| pending(e)).count());
             let elapsed = start.elapsed();
             if elapsed >= next_warning {
-                let warning = t.slow_warning(elapsed, "flush shade buffers", pending);
+                let what = match at {
+                    AnswerAt::Safepoints => "flush shade buffers",
+                    AnswerAt::SafepointsAndAllocations => {
+                        "flush shade buffers; an allocation that refills its cache answers too"
+                    }
+                };
+                let warning = t.slow_warning(elapsed, what, pending);
                 drop(t);
                 // Written without the lock, ignoring errors (see `wait_collector`).
                 use std::io::Write;
@@ -499,7 +562,7 @@ mod tests {
             thread::yield_now();
         }
         // Ragged flush: every running mutator flushes once more, nobody parks.
-        hs.ragged_flush(Duration::from_secs(60));
+        hs.ragged_flush(Duration::from_secs(60), AnswerAt::Safepoints);
         assert!(flushes.load(O::SeqCst) >= 4);
         quit.store(true, O::SeqCst);
         threads.into_iter().for_each(|t| t.join().unwrap());
@@ -507,6 +570,49 @@ mod tests {
         assert_eq!(hs.state_of(sleeper), MutatorState::Running);
         hs.unregister(sleeper, || {});
         assert_eq!(hs.counts(), MutatorCounts::default());
+    }
+
+    #[test]
+    fn an_allocation_answers_only_a_round_that_allows_it() {
+        let _s = test_support::serial();
+        let hs = Arc::new(Handshake::default());
+        let id = hs.register("m".into());
+        let ack = hs.ack_cell(id);
+        assert_eq!(hs.allocation_answer_due(&ack), None, "no round requested");
+        let round = |at: AnswerAt| {
+            let hs = hs.clone();
+            thread::spawn(move || hs.ragged_flush(Duration::from_secs(60), at))
+        };
+        // A round for safepoints only: an allocation leaves it; a safepoint answers it.
+        let collector = round(AnswerAt::Safepoints);
+        while !hs.poll_requested() {
+            thread::yield_now();
+        }
+        assert_eq!(hs.allocation_answer_due(&ack), None, "a safepoint-only round answered at an allocation");
+        hs.safepoint_slow(id, &ack, &mut || {});
+        collector.join().unwrap();
+        // A round that allows it: the allocation answers, once.
+        let collector = round(AnswerAt::SafepointsAndAllocations);
+        let seq = loop {
+            if let Some(seq) = hs.allocation_answer_due(&ack) {
+                break seq;
+            }
+            thread::yield_now();
+        };
+        assert_eq!(seq, 2);
+        hs.acknowledge(&ack, seq);
+        assert_eq!(hs.allocation_answer_due(&ack), None, "answered already");
+        let (_, waited_for) = collector.join().unwrap();
+        assert!(waited_for <= 1);
+        // The next round is for safepoints again: the earlier permission does not carry over.
+        let collector = round(AnswerAt::Safepoints);
+        while !hs.poll_requested() {
+            thread::yield_now();
+        }
+        assert_eq!(hs.allocation_answer_due(&ack), None);
+        hs.safepoint_slow(id, &ack, &mut || {});
+        collector.join().unwrap();
+        hs.unregister(id, || {});
     }
 
     #[test]

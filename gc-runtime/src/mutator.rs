@@ -16,7 +16,10 @@
 //! of them take `&mut Mutator`, so no local ([`Gc`]) can be alive there — the borrow checker
 //! proves it. Code that loops for long without allocating should call `safepoint` now and
 //! then; the fast path is one relaxed load and a branch. Allocation is *not* a safepoint, so
-//! locals survive allocating.
+//! locals survive allocating. (Where an allocation refills the thread's cache it answers the
+//! collector's rounds that ask nothing about locals — the ones after marking that publish the
+//! sweep and take back cached pages — so a long build between two safepoints holds up only
+//! the marking: see `collector/mod.rs`, "Rounds answered at an allocation".)
 //!
 //! # Threads that exit
 //!

@@ -8,7 +8,9 @@
 //! # The rules
 //!
 //! 1. **The owner scans its stacks** into its shade buffer, before publishing that buffer, at
-//!    every handshake it answers or park it enters or leaves, and when it detaches or
+//!    every handshake it answers at a safepoint or park it enters or leaves (an answer at an
+//!    allocation never scans — a view may be open — and is only allowed for the rounds after
+//!    marking, when the barrier is off and no scan is due), and when it detaches or
 //!    re-attaches — whenever the barrier is on and a scan is due ([`scan_due`]):
 //!    - under the **Dijkstra** barrier, always. A stack is a grey root under Dijkstra (a plain
 //!      store may put a white object in it), so the stacks are scanned again at every

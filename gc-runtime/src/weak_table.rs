@@ -15,8 +15,9 @@
 //!    if its cell was not cleared yet. The sweep epoch is **not** advanced: nothing that
 //!    died in this cycle can be freed yet, so reading the referent's header stays valid.
 //! 2. With the world running, the collector clears every cell whose referent is unmarked.
-//! 3. A ragged handshake: every running mutator passes a safepoint, so no upgrade that read a
-//!    cell before it was cleared is still in progress.
+//! 3. A ragged handshake: every running mutator passes a safepoint, or refills its allocation
+//!    cache (no upgrade allocates; see `collector/mod.rs`, "Rounds answered at an
+//!    allocation"), so no upgrade that read a cell before it was cleared is still in progress.
 //! 4. Only then does it publish the sweep epoch and let the sweep free dead objects.
 //!
 //! The pending verdict of step 1 is the clock's *weak verdict* epoch (see `clock.rs`), set by

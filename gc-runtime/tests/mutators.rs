@@ -425,3 +425,47 @@ fn objects_allocated_before_answering_the_mark_start_die_in_that_cycle() {
     assert!(cycle.heap_marked < white, "{white} bytes of white garbage counted as marked: {cycle:?}");
     gc_runtime::reconfigure(gc_runtime::Config::default()).unwrap();
 }
+
+/// After marking, the rounds that publish the sweep and take back the cached pages ask nothing
+/// about locals, so a thread answers them where an allocation refills its cache: a thread in the
+/// middle of a long build — allocating, holding locals, passing no safepoint — no longer holds
+/// up the end of the cycle, nor the reuse of the memory it frees. (Termination, and the mark
+/// start, still wait for its safepoint: the test before this one.)
+#[test]
+fn after_marking_a_thread_answers_the_rounds_at_its_allocations() {
+    let _s = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    gc_runtime::reconfigure(gc_runtime::Config::default().with_gc_percent(None)).unwrap();
+    let mut mu = gc_runtime::attach();
+    let start = std::time::Instant::now();
+    let cycles_before = gc_runtime::stats().cycles;
+    let done = collect_in_thread();
+    // Answer at safepoints until marking is over: a safepoint answers one round at most, and
+    // the phase is `Sweep` from the decision on, before the rounds that follow it.
+    while !matches!(gc_runtime::phase(), gc_runtime::Phase::MarkTermination | gc_runtime::Phase::Sweep) {
+        assert!(done.try_recv().is_err(), "the cycle ended before this thread saw its sweep");
+        assert!(start.elapsed() < DEADLOCK, "marking did not end");
+        mu.safepoint();
+    }
+    // From here on no safepoint: allocate (more than a page of small objects at a time, so
+    // the cache refills), holding a local throughout, until the cycle has ended.
+    let local = mu.alloc(Small { value: 7 });
+    let mut batches = 0;
+    while done.try_recv().is_err() {
+        assert!(start.elapsed() < DEADLOCK, "the cycle waited for a safepoint after marking ({batches} batches)");
+        for _ in 0..5000 {
+            mu.alloc(Small { value: 1 });
+        }
+        batches += 1;
+        thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(local.value, 7);
+    let stats = gc_runtime::stats();
+    let cycle = stats.recent.iter().find(|c| c.cycle == cycles_before + 1).expect("the cycle's record");
+    let hand_back = cycle
+        .handshakes
+        .iter()
+        .find(|h| h.kind == gc_runtime::HandshakeKind::HandBackPages)
+        .expect("a round that takes back the cached pages");
+    assert!(hand_back.waited_for >= 1, "this thread, running, was waited for and answered: {hand_back:?}");
+    gc_runtime::reconfigure(gc_runtime::Config::default()).unwrap();
+}

@@ -488,6 +488,7 @@ impl ThreadState {
     #[cold]
     #[inline(never)]
     fn alloc_slow(&self, local: &mut Local, class: usize, needs_drop: bool) -> Option<NonNull<u8>> {
+        self.answer_at_allocation(local);
         self.release_stale_pages(local);
         if !self.room_for(PAGE_BYTES) {
             return None;
@@ -511,6 +512,7 @@ impl ThreadState {
             return None;
         }
         let mut local = self.local.borrow_mut();
+        self.answer_at_allocation(&mut local);
         let block = self.rt.pages.alloc_large(layout, local.cache.mark_epoch_view());
         self.after_allocation(&mut local, layout.size());
         Some(block)
@@ -572,6 +574,25 @@ impl ThreadState {
         local.shade.flush(&self.rt.grey);
         local.cache.see_mark_epoch();
         self.release_stale_pages(local);
+    }
+
+    /// Where an allocation refills its cache (or allocates a large object): answer a round
+    /// that may be answered there (see `handshake.rs` and `collector/mod.rs`, "Rounds answered
+    /// at an allocation") — as at a safepoint, but without scanning the value stacks, whose
+    /// views may be open. Not while user code runs under a collection's lock, whose caller may
+    /// be in the middle of something a round asks about.
+    fn answer_at_allocation(&self, local: &mut Local) {
+        let handshake = &self.rt.handshake;
+        let Some(seq) = handshake.allocation_answer_due(&self.ack) else { return };
+        if user_code::active() {
+            return;
+        }
+        self.timed(|| {
+            local.shade.flush(&self.rt.grey);
+            local.cache.see_mark_epoch();
+            self.release_stale_pages(local);
+            handshake.acknowledge(&self.ack, seq);
+        });
     }
 
     /// After a mark termination, hand the cached pages back so the sweeper can reach them.

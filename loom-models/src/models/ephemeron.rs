@@ -55,7 +55,12 @@ use super::{
     explore, find_losing_schedule,
     ragged::{Mutator, MARKING, WARN_AFTER},
 };
-use crate::{clock::Phase, config::BarrierKind, grey_queue::ShadeBuffer, handshake::Handshake};
+use crate::{
+    clock::Phase,
+    config::BarrierKind,
+    grey_queue::ShadeBuffer,
+    handshake::{AnswerAt, Handshake},
+};
 
 /// What the protocol does; the controls leave one part out.
 #[derive(Clone, Copy, PartialEq)]
@@ -202,7 +207,7 @@ fn run(kind: BarrierKind, rules: Rules, scenario: Scenario) -> Vec<usize> {
             drain_queue(&heap, &mut stack);
         }
         let before = (heap.queue.stamp(), weak.unmarked_reads.load(Ordering::SeqCst));
-        hs.ragged_flush(WARN_AFTER);
+        hs.ragged_flush(WARN_AFTER, AnswerAt::Safepoints);
         let gate = weak.gate.write().unwrap();
         let quiet = heap.queue.is_done() && (heap.queue.stamp(), weak.unmarked_reads.load(Ordering::SeqCst)) == before;
         let owed = rules != Rules::NoPass && quiet && marked(&heap, B) && {

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use loom::{
     sync::{
-        atomic::{AtomicUsize, Ordering},
+        atomic::{AtomicBool, AtomicUsize, Ordering},
         Arc,
     },
     thread,
@@ -19,7 +19,7 @@ use loom::{
 use rusty_fork::rusty_fork_test;
 
 use super::explore;
-use crate::handshake::Handshake;
+use crate::handshake::{AnswerAt, Handshake};
 
 const WARN_AFTER: Duration = Duration::from_secs(3600);
 
@@ -67,6 +67,16 @@ impl Mutator {
         }
     }
 
+    /// An allocation that refills its cache: answer a round that allows it. Only the first
+    /// round of the model does.
+    fn allocate(&self) {
+        if let Some(seq) = self.hs.allocation_answer_due(&self.ack) {
+            assert_eq!(seq, 1, "a round meant for safepoints was answered at an allocation");
+            Self::flush(&self.private, &self.published);
+            self.hs.acknowledge(&self.ack, seq);
+        }
+    }
+
     fn detach(&self) {
         self.in_user_code.fetch_sub(1, Ordering::SeqCst);
         self.hs.detach(self.id, || Self::flush(&self.private, &self.published));
@@ -91,6 +101,44 @@ struct Shared {
 }
 
 rusty_fork_test! {
+    /// A round the collector marks answerable at allocations completes while a mutator only
+    /// allocates (no safepoint), and publishes what that mutator shaded before; the
+    /// safepoint-only round requested right after it is never answered by an allocation, even
+    /// one that looks while it is being requested.
+    #[test]
+    fn allocations_answer_only_the_rounds_that_allow_it() {
+        explore("handshake: rounds answered at an allocation", 3, || {
+            let shared = Shared {
+                hs: Arc::new(Handshake::default()),
+                published: Arc::new(AtomicUsize::new(0)),
+                in_user_code: Arc::new(AtomicUsize::new(0)),
+            };
+            let first_round_over = Arc::new(AtomicBool::new(false));
+            // Registered, with a grey object, before the first round: it must answer it.
+            let m = Mutator::register(&shared, Arc::new(AtomicUsize::new(0)));
+            m.shade();
+            let mutator = {
+                let over = first_round_over.clone();
+                thread::spawn(move || {
+                    // Allocations only, until the collector has its first round's answers.
+                    while !over.load(Ordering::SeqCst) {
+                        m.allocate();
+                        thread::yield_now();
+                    }
+                    // The second round may be requested meanwhile: an allocation must leave it.
+                    m.allocate();
+                    m.safepoint();
+                    m.leave();
+                })
+            };
+            shared.hs.ragged_flush(WARN_AFTER, AnswerAt::SafepointsAndAllocations);
+            assert_eq!(shared.published.load(Ordering::SeqCst), 1, "the answer did not publish the buffer");
+            first_round_over.store(true, Ordering::SeqCst);
+            shared.hs.ragged_flush(WARN_AFTER, AnswerAt::Safepoints);
+            mutator.join().unwrap();
+        });
+    }
+
     #[test]
     fn stop_the_world_excludes_user_code_and_sees_every_private_buffer() {
         explore("handshake", 3, || {
@@ -135,7 +183,7 @@ rusty_fork_test! {
                 assert_eq!(b.load(Ordering::SeqCst), 0, "a stopped mutator kept grey objects private");
             }
             shared.hs.start_the_world();
-            shared.hs.ragged_flush(WARN_AFTER);
+            shared.hs.ragged_flush(WARN_AFTER, AnswerAt::Safepoints);
 
             m1.join().unwrap();
             m2.join().unwrap();

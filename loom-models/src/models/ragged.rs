@@ -70,7 +70,7 @@ use crate::{
     clock::{Phase, FIRST_EPOCH},
     config::BarrierKind,
     grey_queue::ShadeBuffer,
-    handshake::Handshake,
+    handshake::{AnswerAt, Handshake},
 };
 
 pub(super) const WARN_AFTER: Duration = Duration::from_secs(3600);
@@ -207,7 +207,7 @@ fn start(kind: BarrierKind, rounds: usize, views: bool) -> Vec<usize> {
             let window = if kind == BarrierKind::Dijkstra { kind } else { BarrierKind::Hybrid };
             let epoch = heap.phase.begin_marking(window, true);
             for _ in 0..rounds {
-                hs.ragged_flush(WARN_AFTER);
+                hs.ragged_flush(WARN_AFTER, AnswerAt::Safepoints);
             }
             heap.phase.set(Phase::Mark, kind, epoch);
             let mut stack = vec![];
@@ -270,7 +270,7 @@ fn start_black(rule: WindowRule) -> Vec<usize> {
     });
     // The collector, on the model's main thread: window, one round, scan.
     let epoch = heap.phase.begin_marking(BarrierKind::Dijkstra, true);
-    hs.ragged_flush(WARN_AFTER);
+    hs.ragged_flush(WARN_AFTER, AnswerAt::Safepoints);
     heap.phase.set(Phase::Mark, BarrierKind::Dijkstra, epoch);
     let mut stack = vec![];
     if heap.marks.try_mark(granule(R)) {
@@ -370,7 +370,7 @@ pub(super) fn decide_marks(heap: &Heap, hs: &Handshake, kind: BarrierKind, rule:
             drain_queue(heap, &mut stack);
         }
         let before = stamp();
-        hs.ragged_flush(WARN_AFTER);
+        hs.ragged_flush(WARN_AFTER, AnswerAt::Safepoints);
         let quiet = match rule {
             Decision::NoStamp => heap.queue.is_done(),
             Decision::StampReadFirst => stamp() == before && heap.queue.is_done(),

@@ -20,7 +20,11 @@ use loom::{
 use rusty_fork::rusty_fork_test;
 
 use super::explore;
-use crate::{grey_queue::GreyQueue, grey_queue::ShadeBuffer, handshake::Handshake};
+use crate::{
+    grey_queue::GreyQueue,
+    grey_queue::ShadeBuffer,
+    handshake::{AnswerAt, Handshake},
+};
 
 const WARN_AFTER: Duration = Duration::from_secs(3600);
 
@@ -49,7 +53,7 @@ fn run(flush_when_parking: bool) -> (usize, usize) {
             let mut popped = 0;
             let mut attempts = 0;
             loop {
-                shared.hs.ragged_flush(WARN_AFTER);
+                shared.hs.ragged_flush(WARN_AFTER, AnswerAt::Safepoints);
                 drain(&shared, &mut popped);
                 shared.hs.stop_the_world(WARN_AFTER);
                 if shared.queue.is_quiescent() {

@@ -34,7 +34,7 @@ use crate::{
     clock::{Phase, FIRST_EPOCH},
     config::BarrierKind,
     grey_queue::ShadeBuffer,
-    handshake::Handshake,
+    handshake::{AnswerAt, Handshake},
 };
 
 /// A value stack's storage: object indices, written by the owner, read by the collector.
@@ -160,7 +160,7 @@ fn collector_start(hs: &Handshake, heap: &Heap, owner: usize, stack: &Stack, kin
     let epoch = heap.phase.begin_marking(window, true);
     let rounds = if kind == BarrierKind::Dijkstra { 1 } else { 2 };
     for _ in 0..rounds {
-        hs.ragged_flush(WARN_AFTER);
+        hs.ragged_flush(WARN_AFTER, AnswerAt::Safepoints);
     }
     heap.phase.set(Phase::Mark, kind, epoch);
     let mut grey = vec![];
