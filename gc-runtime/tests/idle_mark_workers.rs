@@ -20,12 +20,20 @@ fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, usize::from)
 }
 
+/// Over a MiB of live cells: smaller heaps mark with the configured workers only.
+const CELLS: usize = 100_000;
+
 /// Collect with a chain of live cells under `config`; the most threads that marked at once.
 fn mark_workers_of_one_cycle(mu: &mut Mutator, config: Config) -> usize {
+    mark_workers_with(mu, config, CELLS)
+}
+
+/// As `mark_workers_of_one_cycle`, with a chain of `cells` cells.
+fn mark_workers_with(mu: &mut Mutator, config: Config, cells: usize) -> usize {
     gc_runtime::reconfigure(config.with_gc_percent(None)).unwrap();
     let head = mu.alloc(Cell { next: Member::new() });
     let mut tail = head;
-    for _ in 0..10_000 {
+    for _ in 0..cells {
         let c = mu.alloc(Cell { next: Member::new() });
         tail.next.set(Some(c));
         tail = c;
@@ -52,6 +60,25 @@ fn a_mutator_waiting_in_collect_lends_its_core_to_marking() {
     assert_eq!(mark_workers_of_one_cycle(&mut mu, concurrent.with_mark_workers(cores())), cores());
     // Inside a pause every core marks anyway.
     assert_eq!(mark_workers_of_one_cycle(&mut mu, Config::default().with_mode(Mode::StopTheWorld)), cores());
+}
+
+/// A heap under a MiB at mark start marks faster than an extra worker wakes: it gets none,
+/// neither an idle one nor one per core in a pause.
+#[test]
+fn a_small_heap_marks_with_the_configured_workers_only() {
+    let _s = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut mu = gc_runtime::attach();
+    // Whatever an earlier test left dead is freed by this cycle's sweep.
+    mu.collect();
+    let concurrent = Config::default().with_mode(Mode::Concurrent).with_mark_workers(1);
+    assert_eq!(mark_workers_with(&mut mu, concurrent, 1000), 1);
+    mu.collect();
+    assert_eq!(mark_workers_with(&mut mu, Config::default().with_mode(Mode::StopTheWorld), 1000), 1);
+    // The same heap with more cells than the threshold takes them again.
+    mu.collect();
+    let concurrent = Config::default().with_mode(Mode::Concurrent).with_mark_workers(1);
+    assert_eq!(mark_workers_with(&mut mu, concurrent, CELLS), cores().min(2));
+    gc_runtime::reconfigure(Config::default()).unwrap();
 }
 
 #[test]

@@ -120,8 +120,9 @@ settings! {
         ///
         /// A mutator that waits for a concurrent cycle leaves its core idle: with this on, the
         /// collector adds one mark worker per such mutator, as long as the workers and the
-        /// running mutators together stay within the cores (Go's idle mark workers). Off, a
-        /// concurrent cycle marks with exactly `mark_workers` threads.
+        /// running mutators together stay within the cores (Go's idle mark workers), once the
+        /// heap at mark start reaches 1 MiB (a smaller one marks faster than a worker wakes).
+        /// Off, a concurrent cycle marks with exactly `mark_workers` threads.
         idle_mark_workers: bool {
             default: true,
             env: GC_IDLE_MARK_WORKERS,
