@@ -25,7 +25,7 @@
 //! | `collector waited`, `longest` | the collector's latency: the sum and the longest, over the handshakes, of the time from request to the last answer. It delays the cycle, not any thread |
 //! | `mark`, `sweep` | wall time of the mark phase (from barrier on to termination) and of the background sweep |
 //! | `heap a->b MB` | live heap when the cycle started and after its sweep |
-//! | `peak MB (goal MB)` | live heap when marking terminated (the cycle's largest), and the goal the cycle ran under (`off` with pacing off) |
+//! | `peak MB (goal MB)` | live heap when marking terminated (nearly the cycle's largest: see [`CycleStats::heap_peak`]), and the goal the cycle ran under (`off` with pacing off) |
 //! | `marked MB` | bytes of objects the marking found reachable (the pacer's live heap) |
 //! | `next goal`, `trigger` | the heap the next cycle should stay under, and the heap at which it will start (the goal less the runway) |
 //! | `objects marked`, `freed` | objects the cycle marked (scanned by workers and assists) and freed |
@@ -232,8 +232,10 @@ pub struct CycleStats {
     /// Bytes marked by the cycle: objects the marking found reachable plus objects allocated
     /// (black) while it ran — the live heap the pacer uses, as Go's `heap_marked`.
     pub heap_marked: usize,
-    /// Live heap bytes when marking terminated: the most the heap held during the cycle (it
-    /// grows while marking; only the sweep frees).
+    /// Live heap bytes when marking terminated. The heap grows while marking, and may grow a
+    /// little more until the sweep epoch is published (a thread that needs a page before then
+    /// takes a new one; the rounds in between are answered at allocations too, so that window
+    /// is short): a lower bound of the cycle's largest heap.
     pub heap_peak: usize,
     /// The goal this cycle ran under (the previous cycle's `heap_goal`; `usize::MAX` with
     /// pacing off): the peak should not exceed it. See [`CycleStats::overshoot`].

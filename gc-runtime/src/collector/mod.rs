@@ -215,7 +215,7 @@
 //!   but it does not pay: the thread then allocates black for the rest of the structure it is
 //!   building, which survives the cycle even if it dies at once. Measured on binary-trees
 //!   depth 18 (one 12 MB tree per safepoint): 24 → 36 MB marked per cycle, a heap goal half as
-//!   large again, peak RSS 69 → 96–100 MB. Waiting for the safepoint lets that tree die white.
+//!   large again, peak RSS 67 → 92–98 MiB. Waiting for the safepoint lets that tree die white.
 //!
 //! # Termination detection
 //!
