@@ -27,9 +27,9 @@
 //! The collector asks every mutator to publish its shade buffer without stopping them
 //! together — the handshake round that every phase change is built from when the world is not
 //! stopped (see `collector/mod.rs`): it bumps `flush_seq` and sets the `FLUSH` bit; each running
-//! mutator flushes at its next safepoint (or, for some rounds, at an allocation: below) and records the sequence number it read *before*
-//! flushing in its own acknowledgement cell, and goes on. Detached mutators flushed when they
-//! detached. The collector waits until every attached entry has acknowledged — including one
+//! mutator flushes at its next safepoint (or, for some rounds, at an allocation: below) and
+//! records the sequence number it read *before* flushing in its own acknowledgement cell, and
+//! goes on. Detached mutators flushed when they detached. The collector waits until every attached entry has acknowledged — including one
 //! still `AtSafepoint` after the last pause, which flushes once more on its way out (what a
 //! flush publishes may have changed while it was parked: after a mark termination it also
 //! hands back the mutator's cached pages for sweeping).

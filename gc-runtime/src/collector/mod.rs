@@ -43,10 +43,10 @@
 //!    allocation"); then publish the sweep epoch: objects this cycle did not mark are now dead.
 //! 6. **Sweep** (world running, barrier off). A second ragged handshake (answered at
 //!    allocations too): every mutator hands back the pages it cached before the termination
-//!    when it acknowledges (so garbage in any thread's cache is reached). The collector then sweeps every unswept page and the large
-//!    objects; allocators sweep pages they need first (lazy sweep). No sweeper runs a
-//!    destructor: pages with dead objects that need drop go to the finalizer thread (see
-//!    `heap/finalize.rs`), which `collect` waits for. When all is swept: phase `Off`, record
+//!    when it acknowledges (so garbage in any thread's cache is reached). The collector then
+//!    sweeps every unswept page and the large objects; allocators sweep pages they need first
+//!    (lazy sweep). No sweeper runs a destructor: pages with dead objects that need drop go to
+//!    the finalizer thread (see `heap/finalize.rs`), which `collect` waits for. When all is swept: phase `Off`, record
 //!    the cycle, set the pacer's next goal.
 //!
 //! In [`Mode::StopTheWorld`] the same steps run inside one pause: stop, finish sweep, mark
