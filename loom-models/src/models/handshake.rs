@@ -100,6 +100,17 @@ struct Shared {
     in_user_code: Arc<AtomicUsize>,
 }
 
+impl Shared {
+    /// A fresh handshake, nothing published, nobody in user code.
+    fn new() -> Shared {
+        Shared {
+            hs: Arc::new(Handshake::default()),
+            published: Arc::new(AtomicUsize::new(0)),
+            in_user_code: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+}
+
 rusty_fork_test! {
     /// A round the collector marks answerable at allocations completes while a mutator only
     /// allocates (no safepoint), and publishes what that mutator shaded before; the
@@ -108,11 +119,7 @@ rusty_fork_test! {
     #[test]
     fn allocations_answer_only_the_rounds_that_allow_it() {
         explore("handshake: rounds answered at an allocation", 3, || {
-            let shared = Shared {
-                hs: Arc::new(Handshake::default()),
-                published: Arc::new(AtomicUsize::new(0)),
-                in_user_code: Arc::new(AtomicUsize::new(0)),
-            };
+            let shared = Shared::new();
             let first_round_over = Arc::new(AtomicBool::new(false));
             // Registered, with a grey object, before the first round: it must answer it.
             let m = Mutator::register(&shared, Arc::new(AtomicUsize::new(0)));
@@ -142,11 +149,7 @@ rusty_fork_test! {
     #[test]
     fn stop_the_world_excludes_user_code_and_sees_every_private_buffer() {
         explore("handshake", 3, || {
-            let shared = Shared {
-                hs: Arc::new(Handshake::default()),
-                published: Arc::new(AtomicUsize::new(0)),
-                in_user_code: Arc::new(AtomicUsize::new(0)),
-            };
+            let shared = Shared::new();
             let buffers = [Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0))];
             // Mutator 1 detaches and re-attaches between two safepoints.
             let m1 = {
