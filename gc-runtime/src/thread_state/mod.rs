@@ -508,11 +508,13 @@ impl ThreadState {
     #[inline(never)]
     fn alloc_large(&self, layout: Layout) -> Option<NonNull<u8>> {
         assert!(large::fits_in_a_block(layout), "an object of {} bytes is too large to allocate", layout.size());
+        // Answer first, as a refill does: a request the memory limit refuses still answers the
+        // rounds after marking, which publish the sweep that makes room.
+        self.answer_at_allocation(&mut self.local.borrow_mut());
         if !self.room_for(layout.size()) {
             return None;
         }
         let mut local = self.local.borrow_mut();
-        self.answer_at_allocation(&mut local);
         let block = self.rt.pages.alloc_large(layout, local.cache.mark_epoch_view());
         self.after_allocation(&mut local, layout.size());
         Some(block)
