@@ -197,7 +197,10 @@ pub fn phase() -> Phase {
 pub fn stats() -> Stats {
     let rt = runtime::Runtime::get_or_start();
     rt.stats.snapshot(
-        (rt.pages.live_bytes(), rt.pages.committed_bytes(), rt.pages.released_bytes()),
+        {
+            let (live, committed) = rt.pages.live_and_committed();
+            (live, committed, rt.pages.released_bytes())
+        },
         rt.pages.swept.totals(),
         (rt.roots.len(), rt.weaks.len(), rt.roots.pinned()),
         rt.handshake.counts(),

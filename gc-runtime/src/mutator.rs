@@ -570,17 +570,11 @@ impl Mutator {
     /// # Errors
     /// [`LimitError`] if the heap is still too full after the collection.
     pub fn try_reserve(&mut self, bytes: usize) -> Result<(), LimitError> {
-        let inner = self.inner();
-        if inner.room_for(bytes) {
+        if self.inner().room_for(bytes).is_ok() {
             return Ok(());
         }
         self.collect();
-        let inner = self.inner();
-        if inner.room_for(bytes) {
-            Ok(())
-        } else {
-            Err(inner.limit_state(bytes))
-        }
+        self.inner().room_for(bytes)
     }
 
     /// A safepoint: if the collector is waiting for this thread, do what it needs (publish

@@ -112,8 +112,12 @@ pub fn init(config: Config) -> Result<(), InitError> {
 pub fn reconfigure(config: Config) -> Result<(), ConfigError> {
     config.validate()?;
     let rt = Runtime::get_or_init()?;
-    rt.pacer.configure(&config);
-    *rt.config.lock() = config;
+    {
+        // One lock for both: two racing calls leave the pacer and `config()` with the same one.
+        let mut current = rt.config.lock();
+        rt.pacer.configure(&config);
+        *current = config;
+    }
     // The collector thread reads the scavenger's delay while it waits: let it see the new one.
     rt.control.wake_idle();
     Ok(())

@@ -361,7 +361,7 @@ pub struct Stats {
     pub objects_freed: u64,
     /// Destructors that panicked since start.
     pub drop_panics: u64,
-    /// Live heap bytes now.
+    /// Live heap bytes now: never more than `heap_committed`.
     pub heap_live: usize,
     /// Bytes of memory the heap holds from the system: pages whose memory is resident (in use
     /// or empty), plus large objects.

@@ -90,9 +90,14 @@ impl LargeObjects {
     /// mutator has taken no allocation view, so the window's barrier may leave what it stores
     /// unshaded (`clock::BarrierState::shades_new`); an object it allocated black would never
     /// be scanned, and those stores would be lost.
-    pub(crate) fn alloc(&self, layout: Layout, epoch: u64) -> NonNull<u8> {
+    ///
+    /// The block's bytes are counted as committed here, unless [`commit_ahead`](Self::commit_ahead)
+    /// counted them already (`committed`).
+    pub(crate) fn alloc(&self, layout: Layout, epoch: u64, committed: bool) -> NonNull<u8> {
         let block_layout = block_layout(layout);
-        self.bytes.fetch_add(block_layout.size(), Ordering::Relaxed);
+        if !committed {
+            self.commit_ahead(layout);
+        }
         let block = raw::alloc_zeroed(block_layout);
         // SAFETY: the block holds the offset and the object after it.
         let obj = unsafe { block.add(block_offset(layout)) };
@@ -118,7 +123,8 @@ impl LargeObjects {
     /// (it runs no user code), with the epoch read under it: a sweep that starts after the
     /// collector published an epoch sweeps for that epoch, and one that started before has
     /// finished by then (see `central.rs` for the same rule).
-    pub(crate) fn sweep(&self) -> (SweepResult, Vec<LargeObject>) {
+    /// Freed objects leave `live` (the heap's live bytes) as they are freed.
+    pub(crate) fn sweep(&self, live: &AtomicUsize) -> (SweepResult, Vec<LargeObject>) {
         let mut list = self.list.lock();
         let epoch = clock::sweep_epoch();
         let taken = std::mem::take(&mut *list);
@@ -137,7 +143,7 @@ impl LargeObjects {
                 to_finalize.push(obj);
             } else {
                 // SAFETY: dead, nothing to drop, and unlisted: freed exactly once.
-                result.add(unsafe { self.free(obj, false) });
+                result.add(unsafe { self.free(obj, false, live) });
             }
         }
         result.live_objects = survivors.len();
@@ -149,7 +155,7 @@ impl LargeObjects {
     ///
     /// # Safety
     /// `obj` is dead and no longer listed; this is the only call for it.
-    pub(crate) unsafe fn free(&self, obj: LargeObject, run_destructor: bool) -> SweepResult {
+    pub(crate) unsafe fn free(&self, obj: LargeObject, run_destructor: bool, live: &AtomicUsize) -> SweepResult {
         let mut result = SweepResult::default();
         // SAFETY: the object is dead: nothing can reach it; it is dropped exactly once and its
         // block freed right after.
@@ -158,9 +164,11 @@ impl LargeObjects {
         }
         let offset = obj.layout.align().max(LARGE_MARK_BYTES);
         result.freed_objects += 1;
-        // The object's bytes, as charged by `PageHeap::alloc_large`.
+        // The object's bytes, as charged by `PageHeap::alloc_large`: no longer live, and only
+        // then no longer committed (see `PageHeap::live_and_committed`).
         result.freed_bytes += obj.layout.size() - offset;
-        self.bytes.fetch_sub(obj.layout.size(), Ordering::Relaxed);
+        live.fetch_sub(result.freed_bytes, Ordering::Relaxed);
+        self.bytes.fetch_sub(obj.layout.size(), Ordering::Release);
         // SAFETY: the object lies `block_offset` into its block, which came from
         // `raw::alloc_zeroed(obj.layout)`, and is dead.
         unsafe { raw::dealloc(obj.ptr.cast::<u8>().sub(offset), obj.layout) };
@@ -174,8 +182,20 @@ impl LargeObjects {
         }
     }
 
-    /// Bytes of large objects allocated and not yet freed.
+    /// Bytes of large objects allocated and not yet freed (Acquire: see
+    /// `PageHeap::live_and_committed`).
     pub(crate) fn bytes(&self) -> usize {
-        self.bytes.load(Ordering::Relaxed)
+        self.bytes.load(Ordering::Acquire)
+    }
+
+    /// Count the block for an object of `layout` as committed before it is allocated (a
+    /// committed count is raised before the live count, see `PageHeap::live_and_committed`).
+    pub(crate) fn commit_ahead(&self, layout: Layout) {
+        self.bytes.fetch_add(block_layout(layout).size(), Ordering::Relaxed);
+    }
+
+    /// Take back [`commit_ahead`](Self::commit_ahead) for a block that will not be allocated.
+    pub(crate) fn uncommit(&self, layout: Layout) {
+        self.bytes.fetch_sub(block_layout(layout).size(), Ordering::Release);
     }
 }

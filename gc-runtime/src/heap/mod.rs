@@ -206,6 +206,53 @@ impl PageHeap {
         self.pool.resident_bytes() + self.large.bytes()
     }
 
+    /// The live and the committed bytes, for a report: never more live than committed.
+    ///
+    /// Memory is counted committed before any of it is counted live, and no longer live before
+    /// it is no longer committed: a page is resident before it is charged to a cache, a large
+    /// block committed before its object is charged ([`LargeObjects::commit_ahead`]), and a
+    /// freed large object leaves the live count before its block leaves the committed one
+    /// (the second step of each pair is a `Release`). Read one after the other, the two could
+    /// still straddle such a pair, in either direction; so the live count is read before and
+    /// after the committed one (`Acquire`) and the smaller taken. A rise seen in the first
+    /// read has its commitment seen by the committed read; a fall seen by the committed read
+    /// is seen by the second live read.
+    pub(crate) fn live_and_committed(&self) -> (usize, usize) {
+        let before = self.live_bytes.load(Ordering::Acquire);
+        let committed = self.committed_bytes();
+        let after = self.live_bytes.load(Ordering::Acquire);
+        (before.min(after), committed)
+    }
+
+    /// Whether `bytes` more fit under `limit`; if not, the bytes in use the decision saw.
+    pub(crate) fn room_under(&self, bytes: usize, limit: usize) -> Result<(), usize> {
+        let live = self.live_bytes();
+        if live.saturating_add(bytes) <= limit {
+            Ok(())
+        } else {
+            Err(live)
+        }
+    }
+
+    /// Charge a large object of `layout` now if it fits under `limit`, in one atomic step with
+    /// the check: threads racing for the last room cannot all be granted it. Its block is
+    /// counted committed first (see [`live_and_committed`](Self::live_and_committed)), and
+    /// uncounted if it does not fit. If it fits, allocate it with
+    /// [`alloc_large`](Self::alloc_large) and `charged`; if not, the bytes in use the decision
+    /// saw.
+    pub(crate) fn charge_large_under(&self, layout: Layout, limit: usize) -> Result<(), usize> {
+        self.large.commit_ahead(layout);
+        let bytes = layout.size();
+        let fits = |live: usize| live.checked_add(bytes).filter(|&total| total <= limit);
+        match self.live_bytes.fetch_update(Ordering::Release, Ordering::Relaxed, fits) {
+            Ok(_) => Ok(()),
+            Err(live) => {
+                self.large.uncommit(layout);
+                Err(live)
+            }
+        }
+    }
+
     /// Bytes of page memory given back to the OS by the scavenger (the pages stay reserved).
     pub(crate) fn released_bytes(&self) -> usize {
         self.pool.released_bytes()
@@ -264,7 +311,8 @@ impl PageHeap {
     fn charge(&self, page: &'static Page) {
         // SAFETY: the caller owns `page` (it is about to hand it to a cache).
         let (slot_size, free) = unsafe { (page.slots().slot_size, page.free_slots()) };
-        self.live_bytes.fetch_add(free * slot_size, Ordering::Relaxed);
+        // Release: after the page became resident (see `live_and_committed`).
+        self.live_bytes.fetch_add(free * slot_size, Ordering::Release);
     }
 
     /// Take back a page from a cache, without waiting for its class's lock (see
@@ -311,8 +359,9 @@ impl PageHeap {
     /// Sweep the large objects against the current sweep epoch.
     pub(crate) fn sweep_large(&self) {
         let _in_flight = InFlight::start(&self.sweeps_in_flight);
-        let (r, to_finalize) = self.large.sweep();
-        self.account_sweep(r);
+        // The freed objects leave the live bytes one by one, as they are freed.
+        let (r, to_finalize) = self.large.sweep(&self.live_bytes);
+        self.swept.add(r);
         for obj in to_finalize {
             self.finalizer.push(Work::Large(obj));
         }
@@ -368,8 +417,8 @@ impl PageHeap {
             }
             Work::Large(obj) => {
                 // SAFETY: a dead large object, unlisted, handed over once.
-                let r = unsafe { self.large.free(obj, true) };
-                self.account_sweep(r);
+                let r = unsafe { self.large.free(obj, true, &self.live_bytes) };
+                self.swept.add(r);
             }
         }
         self.finalizer.finished_one();
@@ -406,12 +455,16 @@ impl PageHeap {
 
     /// Allocate an unlisted block for a large object of `layout`, marked for `epoch` (the
     /// allocating mutator's view of the mark epoch: see [`LargeObjects::alloc`]), and charge
-    /// it; returns where the object goes. List it with [`publish_large`](Self::publish_large)
-    /// once the object is written.
-    pub(crate) fn alloc_large(&self, layout: Layout, epoch: u64) -> NonNull<u8> {
+    /// it, unless [`charge_large_under`](Self::charge_large_under) did (`charged`); returns
+    /// where the object goes. List it with [`publish_large`](Self::publish_large) once the
+    /// object is written.
+    pub(crate) fn alloc_large(&self, layout: Layout, epoch: u64, charged: bool) -> NonNull<u8> {
         // The block first: nothing is charged for an object that gets no block.
-        let obj = self.large.alloc(layout, epoch);
-        self.live_bytes.fetch_add(layout.size(), Ordering::Relaxed);
+        let obj = self.large.alloc(layout, epoch, charged);
+        if !charged {
+            // Release: after the block was counted committed (see `live_and_committed`).
+            self.live_bytes.fetch_add(layout.size(), Ordering::Release);
+        }
         obj
     }
 

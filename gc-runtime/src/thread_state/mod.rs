@@ -226,15 +226,15 @@ impl ThreadState {
             Some(class) => {
                 let mut local = self.local.borrow_mut();
                 match local.cache.alloc_fast(class, std::mem::needs_drop::<T>()) {
-                    Some(p) => Some(p),
+                    Some(p) => Ok(p),
                     None => self.alloc_slow(&mut local, class, std::mem::needs_drop::<T>()),
                 }
             }
             None => self.alloc_large(Layout::new::<GcBox<T>>()),
         };
-        let Some(block) = block else {
-            let needed = if small_class::<T>().is_some() { PAGE_BYTES } else { std::mem::size_of::<GcBox<T>>() };
-            return Err((value, self.limit_state(needed)));
+        let block = match block {
+            Ok(block) => block,
+            Err(refused) => return Err((value, refused)),
         };
         let obj = block.cast::<GcBox<T>>();
         // SAFETY: `block` is a free slot (or block) of at least `size_of::<GcBox<T>>()` bytes,
@@ -368,15 +368,13 @@ impl ThreadState {
                 let mut local = self.local.borrow_mut();
                 let needs_drop = desc.drop.is_some();
                 match local.cache.alloc_fast(class, needs_drop) {
-                    Some(p) => Some(p),
+                    Some(p) => Ok(p),
                     None => self.alloc_slow(&mut local, class, needs_drop),
                 }
             }
             None => self.alloc_large(layout),
         };
-        let Some(block) = block else {
-            return Err(self.limit_state(if class.is_some() { PAGE_BYTES } else { layout.size() }));
-        };
+        let block = block?;
         let array = block.cast::<ArrayBox<E>>();
         {
             let mut finish = Finish { array, written: 0, large: class.is_none().then_some((&self.rt.pages, layout)) };
@@ -487,58 +485,54 @@ impl ThreadState {
 
     #[cold]
     #[inline(never)]
-    fn alloc_slow(&self, local: &mut Local, class: usize, needs_drop: bool) -> Option<NonNull<u8>> {
+    fn alloc_slow(&self, local: &mut Local, class: usize, needs_drop: bool) -> Result<NonNull<u8>, LimitError> {
         self.answer_at_allocation(local);
         self.release_stale_pages(local);
-        if !self.room_for(PAGE_BYTES) {
-            return None;
-        }
+        self.room_for(PAGE_BYTES)?;
         local.cache.refill(&self.rt.pages, class);
         let bytes = std::mem::take(&mut local.cache.allocated_since_refill);
         self.after_allocation(local, bytes);
-        Some(
-            local
-                .cache
-                .alloc_fast(class, needs_drop)
-                .unwrap_or_else(|| unreachable!("a refilled page has a free slot")),
-        )
+        Ok(local.cache.alloc_fast(class, needs_drop).unwrap_or_else(|| unreachable!("a refilled page has a free slot")))
     }
 
     #[cold]
     #[inline(never)]
-    fn alloc_large(&self, layout: Layout) -> Option<NonNull<u8>> {
+    fn alloc_large(&self, layout: Layout) -> Result<NonNull<u8>, LimitError> {
         assert!(large::fits_in_a_block(layout), "an object of {} bytes is too large to allocate", layout.size());
         // Answer first, as a refill does: a request the memory limit refuses still answers the
         // rounds after marking, which publish the sweep that makes room.
         self.answer_at_allocation(&mut self.local.borrow_mut());
-        if !self.room_for(layout.size()) {
-            return None;
-        }
+        // Under a limit the object is charged with the check, in one step (racing threads
+        // cannot all be granted the last room).
+        let charged = self.under_limit(layout.size(), |limit| self.rt.pages.charge_large_under(layout, limit))?;
         let mut local = self.local.borrow_mut();
-        let block = self.rt.pages.alloc_large(layout, local.cache.mark_epoch_view());
+        let block = self.rt.pages.alloc_large(layout, local.cache.mark_epoch_view(), charged);
         self.after_allocation(&mut local, layout.size());
-        Some(block)
+        Ok(block)
     }
 
-    /// Whether `bytes` more fit under the memory limit. If not, ask for a collection and finish
-    /// any sweep in progress (this thread sweeps), then look again.
-    pub(crate) fn room_for(&self, bytes: usize) -> bool {
-        let Some(limit) = self.rt.pacer.limit() else { return true };
-        let fits = || self.rt.pages.live_bytes().saturating_add(bytes) <= limit;
-        if fits() {
-            return true;
+    /// Whether `bytes` more fit under the memory limit; if not, the refusal, with the figures
+    /// the decision was made on.
+    pub(crate) fn room_for(&self, bytes: usize) -> Result<(), LimitError> {
+        self.under_limit(bytes, |limit| self.rt.pages.room_under(bytes, limit)).map(drop)
+    }
+
+    /// Check a request of `requested` bytes against the memory limit with `check` (which
+    /// returns the bytes in use it saw if they do not fit). If they do not fit, ask for a
+    /// collection and finish any sweep in progress (this thread sweeps), then check again.
+    /// `Ok(false)` without a limit (nothing was checked), `Ok(true)` if the check passed. The
+    /// limit is read once, so a refusal reports the limit and the heap it was decided on, even
+    /// while another thread reconfigures.
+    fn under_limit(&self, requested: usize, check: impl Fn(usize) -> Result<(), usize>) -> Result<bool, LimitError> {
+        let Some(limit) = self.rt.pacer.limit() else { return Ok(false) };
+        if check(limit).is_ok() {
+            return Ok(true);
         }
         self.rt.control.request_background();
         self.rt.pages.finish_sweep();
-        fits()
-    }
-
-    pub(crate) fn limit_state(&self, requested: usize) -> LimitError {
-        LimitError {
-            limit: self.rt.pacer.limit().unwrap_or(usize::MAX),
-            live: self.rt.pages.live_bytes(),
-            last_marked: self.rt.pacer.last_live(),
-            requested,
+        match check(limit) {
+            Ok(()) => Ok(true),
+            Err(live) => Err(LimitError { limit, live, last_marked: self.rt.pacer.last_live(), requested }),
         }
     }
 
