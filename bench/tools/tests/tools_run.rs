@@ -85,6 +85,19 @@ fn mark_rate() {
     assert_eq!(out.lines().last(), Some("ok"), "{out}");
 }
 
+/// The graph shape: every node of the random graph is reachable (the tool checks that each
+/// collection marked exactly the live objects, and prints `ok` only then).
+#[test]
+fn mark_rate_graph() {
+    let (out, _) = run(
+        env!("CARGO_BIN_EXE_mark_rate"),
+        &["--objects", "50000", "--runs", "1", "--workers", "1,2", "--shape", "graph"],
+    );
+    assert!(out.contains("50000 live objects in a graph linked in random order"), "{out}");
+    assert_eq!(out.lines().filter(|l| l.starts_with("| ") && l.contains(" ms |")).count(), 2, "{out}");
+    assert_eq!(out.lines().last(), Some("ok"), "{out}");
+}
+
 #[test]
 fn lox_bench_times_each_program() {
     let dir = scratch("lox-bench");

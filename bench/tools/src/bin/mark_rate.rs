@@ -4,10 +4,13 @@
 //! ```text
 //! cargo run --release -p gc-bench --bin mark_rate                # 1 and 2 workers, 1M objects
 //! cargo run --release -p gc-bench --bin mark_rate -- --objects 4000000 --runs 9
+//! cargo run --release -p gc-bench --bin mark_rate -- --shape graph  # a heap linked in random order
 //! ```
 //!
 //! The live heap is a forest of complete binary trees (`Tree` nodes of two slots, 32 bytes with
-//! the header), so the marker has parallel work from the start and finds more as it goes. For
+//! the header), so the marker has parallel work from the start and finds more as it goes; or,
+//! with `--shape graph`, the same nodes linked in random order, where each pointer followed
+//! leads elsewhere in the heap (a marker's worst case for memory locality). For
 //! each worker count the program runs `--runs` concurrent collections — the only mutator waits
 //! in `collect`, so the workers have the cores; idle mark workers are off, so exactly that many
 //! threads mark (a stop-the-world pause always marks with every core) — and prints the median mark time (from mark start to termination, handshakes
@@ -33,6 +36,19 @@ struct Args {
     /// Worker counts to compare.
     #[arg(long, value_delimiter = ',', default_value = "1,2")]
     workers: Vec<usize>,
+    /// The live heap's shape: `trees` (a forest of complete binary trees, each allocated in
+    /// one stretch, so a depth-first marking reads memory nearly in order) or `graph` (nodes
+    /// allocated in a row and linked in random order: every pointer the marker follows leads
+    /// somewhere else in the heap).
+    #[arg(long, value_enum, default_value_t = Shape::Trees)]
+    shape: Shape,
+}
+
+/// See [`Args::shape`].
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Shape {
+    Trees,
+    Graph,
 }
 
 /// A binary tree node.
@@ -52,6 +68,31 @@ fn tree(mu: &Mutator, depth: u32) -> Gc<'_, Tree> {
         node.right.set(Some(tree(mu, depth - 1)));
     }
     node
+}
+
+/// `n` nodes allocated in a row, then linked in random order: the `left` pointers form one
+/// cycle through all of them in a random permutation (Sattolo's shuffle), so every node is
+/// reachable from any one; each `right` points to a node drawn at random. Returns node 0.
+fn graph(mu: &Mutator, n: usize) -> Gc<'_, Tree> {
+    let nodes: Vec<Gc<'_, Tree>> =
+        (0..n).map(|_| mu.alloc(Tree { left: Member::new(), right: Member::new() })).collect();
+    // xorshift64: reproducible, no dependency.
+    let mut state = 0x9E37_79B9_7F4A_7C15_u64;
+    let mut below = |bound: usize| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state % bound as u64) as usize
+    };
+    let mut order: Vec<usize> = (0..n).collect();
+    for i in (1..n).rev() {
+        order.swap(i, below(i));
+    }
+    for (i, node) in nodes.iter().enumerate() {
+        node.left.set(Some(nodes[order[i]]));
+        node.right.set(Some(nodes[below(n)]));
+    }
+    nodes[0]
 }
 
 /// One measurement: medians over the runs.
@@ -96,19 +137,30 @@ fn measure(mu: &mut Mutator, workers: usize, runs: usize) -> Sample {
 fn main() {
     let args = Args::parse();
     let mut mu = gc_runtime::attach();
-    let per_tree = (1usize << (DEPTH + 1)) - 1;
-    let trees = args.objects.div_ceil(per_tree).max(1);
-    let forest: Vec<Root<Tree>> = (0..trees)
-        .map(|_| {
-            let t = tree(&mu, DEPTH).root(&mu);
+    let (forest, live): (Vec<Root<Tree>>, usize) = match args.shape {
+        Shape::Trees => {
+            let per_tree = (1usize << (DEPTH + 1)) - 1;
+            let trees = args.objects.div_ceil(per_tree).max(1);
+            let forest = (0..trees)
+                .map(|_| {
+                    let t = tree(&mu, DEPTH).root(&mu);
+                    mu.safepoint();
+                    t
+                })
+                .collect();
+            println!("{} live objects in {trees} trees; {} collections per worker count", trees * per_tree, args.runs);
+            (forest, trees * per_tree)
+        }
+        Shape::Graph => {
+            let n = args.objects.max(2);
+            let root = graph(&mu, n).root(&mu);
             mu.safepoint();
-            t
-        })
-        .collect();
-    println!("{} live objects in {} trees; {} collections per worker count", trees * per_tree, trees, args.runs);
+            println!("{n} live objects in a graph linked in random order; {} collections per worker count", args.runs);
+            (vec![root], n)
+        }
+    };
     println!("| mark workers | mark (median) | pause (median) | objects/s | MB/s | speed-up |");
     println!("|---|---|---|---|---|---|");
-    let live = trees * per_tree;
     let mut base = None;
     for &w in &args.workers {
         let s = measure(&mut mu, w, args.runs);
