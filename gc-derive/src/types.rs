@@ -108,6 +108,23 @@ impl Slot<'_> {
         }
     }
 
+    /// For a nullable slot, a check that the `Option` its field names is the standard one:
+    /// `Option` is recognised by name, and a user's own `Option` in scope would otherwise be
+    /// silently replaced. The written path with `()` for its argument must be
+    /// `core::option::Option<()>` (a bound with a message of its own, spanned at the field
+    /// type).
+    pub(crate) fn option_check(&self) -> Option<TokenStream> {
+        if !self.nullable {
+            return None;
+        }
+        let Type::Path(TypePath { qself: None, path }) = self.written else { return None };
+        let mut option = path.clone();
+        option.segments.last_mut()?.arguments = PathArguments::None;
+        Some(quote_spanned!(self.written.span()=>
+            const _: fn() = ::gc_runtime::__private::slot_option_is_std::<#option<()>>;
+        ))
+    }
+
     /// The field's type once it is a slot: `Member<T>` or `NonNullMember<T>`.
     pub(crate) fn field_type(&self) -> Type {
         let (slot_type, referent) = (self.slot_path(), self.referent);

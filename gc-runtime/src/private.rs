@@ -49,3 +49,18 @@ impl<'a, T: ?Sized> SlotAssign<Gc<'a, T>> for NonNullMember<T> {
 pub fn assign<S: SlotAssign<V> + ?Sized, V>(slot: &S, value: V) {
     slot.gc_assign(value);
 }
+
+/// The standard `Option`. `#[gc]` makes a field written `Option<Gc<T>>` a nullable slot,
+/// recognising `Option` by name; it checks with [`slot_option_is_std`] that the name meant this
+/// type, and not a type of the user's that is also called `Option`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not the standard `Option`, which a #[gc] field `Option<Gc<T>>` must use",
+    label = "#[gc] makes this field a nullable slot, reading `Option` as `core::option::Option`",
+    note = "another type named `Option` is in scope here: write the field as `core::option::Option<Gc<T>>`, or rename that type"
+)]
+pub trait StdOption {}
+
+impl<T> StdOption for Option<T> {}
+
+/// Compiles only if `O` is the standard `Option` (see [`StdOption`]).
+pub fn slot_option_is_std<O: StdOption>() {}

@@ -5,6 +5,7 @@ struct Node {
     next: ::gc_runtime::Member<Node>,
 }
 const _: () = {
+    const _: fn() = ::gc_runtime::__private::slot_option_is_std::<Option<()>>;
     #[allow(unused_qualifications)]
     impl Node {
         /// Allocates a new `Node` on the GC heap and returns a local pointing to it.
@@ -61,6 +62,7 @@ struct List {
     head: ::gc_runtime::Member<Node>,
 }
 const _: () = {
+    const _: fn() = ::gc_runtime::__private::slot_option_is_std::<Option<()>>;
     #[allow(unused_qualifications)]
     impl List {
         /// Allocates a new `List` on the GC heap and returns a local pointing to it.

@@ -6,6 +6,8 @@ struct Node {
     prev: ::gc_runtime::Member<Node>,
 }
 const _: () = {
+    const _: fn() = ::gc_runtime::__private::slot_option_is_std::<Option<()>>;
+    const _: fn() = ::gc_runtime::__private::slot_option_is_std::<Option<()>>;
     #[allow(unused_qualifications)]
     impl Node {
         /// Allocates a new `Node` on the GC heap and returns a local pointing to it.

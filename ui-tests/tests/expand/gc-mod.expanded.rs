@@ -8,6 +8,9 @@ mod tree {
         pub leaf: ::gc_runtime::Member<Leaf>,
     }
     const _: () = {
+        const _: fn() = ::gc_runtime::__private::slot_option_is_std::<Option<()>>;
+        const _: fn() = ::gc_runtime::__private::slot_option_is_std::<Option<()>>;
+        const _: fn() = ::gc_runtime::__private::slot_option_is_std::<Option<()>>;
         #[allow(unused_qualifications)]
         impl Branch {
             /// Allocates a new `Branch` on the GC heap and returns a local pointing to it.

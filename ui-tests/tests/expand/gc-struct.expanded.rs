@@ -8,6 +8,9 @@ pub struct Node<T> {
     pub debug_prev: ::gc_runtime::Member<Node<T>>,
 }
 const _: () = {
+    const _: fn() = ::gc_runtime::__private::slot_option_is_std::<Option<()>>;
+    #[cfg(any())]
+    const _: fn() = ::gc_runtime::__private::slot_option_is_std::<Option<()>>;
     #[allow(unused_qualifications)]
     impl<T> Node<T> {
         /// Allocates a new `Node` on the GC heap and returns a local pointing to it.

@@ -9,7 +9,9 @@
 //! | anything else     | unchanged                        | the field's type          | none                                                   |
 //!
 //! `Gc` and `Option` are recognised by the last segment of their path (`crate::types`), so
-//! `gc_runtime::Gc<T>` and `std::option::Option<Gc<T>>` count too. The generated signatures
+//! `gc_runtime::Gc<T>` and `std::option::Option<Gc<T>>` count too. An `Option` that is not
+//! the standard one (a type of the user's named `Option`) is a compile error at the field,
+//! from a check the expansion adds (`Slot::option_check`), not a field silently replaced. The generated signatures
 //! spell `Gc` with the path the field used, so they resolve the same way and the user's
 //! `use gc_runtime::Gc` stays used.
 //!
@@ -97,10 +99,16 @@ fn expand_impl(strukt: &Struct<'_>, constructor: &Constructor) -> TokenStream {
         Constructor::Omitted => None,
     };
     let accessors = strukt.fields.iter().filter_map(|field| expand_accessors(field, name, &m));
+    let option_checks = strukt.fields.iter().filter_map(|field| {
+        let check = field.slot()?.option_check()?;
+        let cfgs = &field.cfgs;
+        Some(quote!(#(#cfgs)* #check))
+    });
     let cfgs = &strukt.cfgs;
     quote! {
         #(#cfgs)*
         const _: () = {
+            #(#option_checks)*
             #[allow(
                 // The paths are absolute so that user imports cannot shadow them; some
                 // carry the user's spans (field types), which this lint would flag.
