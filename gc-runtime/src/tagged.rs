@@ -21,8 +21,10 @@
 //! | `2^49 ..= 2^64 - 1` | a number's bits `+ 2^49` | [`Tagged::Number`] |
 //!
 //! Every `f64` that is not a NaN has bits in `0 ..= 0xfff0_0000_0000_0000` (−∞ is the largest),
-//! and NaNs are stored as the canonical one (`0x7ff8_0000_0000_0000`, [`f64::NAN`]'s), so adding
-//! 2^49 never wraps. JavaScriptCore offsets its doubles the same way, so that a pointer is
+//! and a NaN is stored as one of two canonical ones, by its sign: `0x7ff8_0000_0000_0000`
+//! ([`f64::NAN`]'s) or `0xfff8_0000_0000_0000` (`-f64::NAN`'s), so adding 2^49 never wraps. The
+//! sign is kept because programs print it (C's `printf` shows `-nan`, and `0.0 / 0.0` is the
+//! negative one on x86-64); the payload is not. JavaScriptCore offsets its doubles the same way, so that a pointer is
 //! stored as itself: the marker and the barrier read this slot exactly as a `Member`'s.
 //!
 //! # Why the collector never takes an immediate for a pointer
@@ -81,8 +83,8 @@ pub enum Tagged<'m, T: ?Sized> {
     Empty,
     /// A GC pointer.
     Ptr(Gc<'m, T>),
-    /// A number. Every NaN is stored as the canonical one, so a NaN reads back as
-    /// [`f64::NAN`]'s bits, whatever its sign and payload were.
+    /// A number. A NaN is stored as the canonical one of its sign, so it reads back as
+    /// [`f64::NAN`]'s bits or `-f64::NAN`'s, whatever its payload was.
     Number(f64),
     /// A small integer, at most [`TAGGED_DATA_MAX`] (2^48 − 1): a tag of the caller's own
     /// (`nil`, `true`, `false`, …), a character, an index.
@@ -142,7 +144,11 @@ impl<T: ?Sized> fmt::Debug for Tagged<'_, T> {
 /// The word that stores number `n`.
 #[inline(always)]
 fn number_word(n: f64) -> u64 {
-    let bits = if n.is_nan() { f64::NAN.to_bits() } else { n.to_bits() };
+    let bits = match n {
+        n if !n.is_nan() => n.to_bits(),
+        n if n.is_sign_negative() => (-f64::NAN).to_bits(),
+        _ => f64::NAN.to_bits(),
+    };
     bits + NUMBER_OFFSET
 }
 
@@ -362,7 +368,7 @@ impl<'m, T: ?Sized> TaggedWord<'m, T> {
         TaggedWord { word: Word(std::ptr::null_mut()), _local: PhantomData }
     }
 
-    /// Number `n` ([`Tagged::Number`]); a NaN becomes the canonical one.
+    /// Number `n` ([`Tagged::Number`]); a NaN becomes the canonical one of its sign.
     #[inline(always)]
     pub fn number(n: f64) -> Self {
         TaggedWord { word: Word(immediate(number_word(n))), _local: PhantomData }
@@ -628,12 +634,14 @@ mod tests {
             assert!(o.slot.data().is_none() && !o.slot.is_gc() && !o.slot.is_empty());
             assert!(word(&o.slot) >= NUMBER_OFFSET, "{n:e} is stored above the data range");
         }
-        // Every NaN, whatever its sign and payload, is stored as the canonical one: it must not
-        // wrap around into the pointer range.
+        // Every NaN, whatever its payload, is stored as the canonical one of its sign: it must
+        // not wrap around into the pointer range, and its sign reads back.
         for bits in [f64::NAN.to_bits(), (-f64::NAN).to_bits(), u64::MAX, 0x7ff0_0000_0000_0001, 0xfff4_dead_beef_0000]
         {
             o.slot.set(Tagged::Number(f64::from_bits(bits)));
-            assert_eq!(o.slot.number().map(f64::to_bits), Some(f64::NAN.to_bits()), "{bits:#x}");
+            let canonical = if bits >> 63 == 1 { (-f64::NAN).to_bits() } else { f64::NAN.to_bits() };
+            assert_eq!(o.slot.number().map(f64::to_bits), Some(canonical), "{bits:#x}");
+            assert!(word(&o.slot) >= NUMBER_OFFSET, "{bits:#x} is stored above the data range");
         }
         for d in [0, 1, 2, 0xdead_beef, TAGGED_DATA_MAX] {
             o.slot.set(Tagged::Data(d));

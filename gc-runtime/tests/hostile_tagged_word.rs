@@ -6,7 +6,7 @@
 //! - the encoding: every kind of value built through `From<Tagged>` and the constructors is the
 //!   documented word (0, an address, 2^48 + d, bits + 2^49), decodes back bit for bit (NaNs of
 //!   every sign and payload, and those whose bits plus the offset would wrap onto an object's
-//!   address, as the canonical one), goes through `set_word` and `get_word` unchanged and agrees
+//!   address, as the canonical one of their sign), goes through `set_word` and `get_word` unchanged and agrees
 //!   with `set` and `get`; immediates made from addresses keep nothing alive;
 //! - `Data` above the maximum: every way of making such a word panics before anything is
 //!   stored, a slot and a value stack keep what they held;
@@ -51,6 +51,17 @@ const DATA_OFFSET: u64 = 1 << 48;
 const NUMBER_OFFSET: u64 = 1 << 49;
 /// The bits every NaN is stored as.
 const CANONICAL_NAN: u64 = 0x7ff8_0000_0000_0000;
+/// The canonical NaN of the negative sign (a NaN keeps its sign, not its payload).
+const CANONICAL_NEGATIVE_NAN: u64 = 0xfff8_0000_0000_0000;
+
+/// The canonical NaN of `n`'s sign.
+fn canonical_nan(n: f64) -> u64 {
+    if n.is_sign_negative() {
+        CANONICAL_NEGATIVE_NAN
+    } else {
+        CANONICAL_NAN
+    }
+}
 
 type Word<'m> = TaggedWord<'m, Obj>;
 type Words = ValueStack<TaggedWord<'static, Obj>>;
@@ -69,7 +80,7 @@ fn encode(value: Tagged<'_, Obj>) -> u64 {
     match value {
         Tagged::Empty => 0,
         Tagged::Ptr(o) => o.addr() as u64,
-        Tagged::Number(n) if n.is_nan() => CANONICAL_NAN + NUMBER_OFFSET,
+        Tagged::Number(n) if n.is_nan() => canonical_nan(n) + NUMBER_OFFSET,
         Tagged::Number(n) => n.to_bits() + NUMBER_OFFSET,
         Tagged::Data(d) => DATA_OFFSET + d,
     }
@@ -595,10 +606,10 @@ fn immediate<'m>(rng: &mut Rng) -> Word<'m> {
     }
 }
 
-/// What a word must read back as once stored (NaNs canonical).
+/// What a word must read back as once stored (NaNs canonical, by sign).
 fn want(w: Word<'_>) -> Want {
     match w.get() {
-        Tagged::Number(n) if n.is_nan() => Want::Num(CANONICAL_NAN),
+        Tagged::Number(n) if n.is_nan() => Want::Num(canonical_nan(n)),
         _ => seen(w),
     }
 }
