@@ -89,6 +89,7 @@ pub fn compile<'m>(
 ) -> Result<Gc<'m, Obj>, Vec<String>> {
     let mut c = Compiler {
         mu,
+        depth: 0,
         strings,
         globals,
         scanner: Scanner::new(source),
@@ -184,8 +185,17 @@ impl Precedence {
 const MAX_LOCALS: usize = 256;
 const MAX_UPVALUES: usize = 256;
 
+/// How deep the compiler follows the source's nesting (statements inside statements,
+/// expressions inside expressions), each level a recursive call: beyond it, a compile error
+/// instead of a stack overflow. clox has no limit and overflows the C stack at about 47,000
+/// nested blocks; `main` runs the interpreter on a thread whose stack holds this depth with
+/// room to spare, in an unoptimised build too.
+pub const MAX_NESTING: usize = 100_000;
+
 struct Compiler<'s, 'm, 'c> {
     mu: &'m Mutator,
+    /// Statements and expressions being compiled, one inside the other (see [`MAX_NESTING`]).
+    depth: usize,
     strings: &'c GcMap<Box<str>, Obj>,
     globals: &'c mut Globals,
     scanner: Scanner<'s>,
@@ -639,7 +649,31 @@ impl<'s, 'm> Compiler<'s, 'm, '_> {
         self.define_variable(global);
     }
 
+    /// Enter one more level of nesting; `false` (an error reported, a token skipped so that
+    /// the caller makes progress) past [`MAX_NESTING`]. Pair a `true` with [`Self::leave`].
+    fn enter(&mut self) -> bool {
+        if self.depth >= MAX_NESTING {
+            self.error_at_current("Too much nesting.");
+            self.advance();
+            return false;
+        }
+        self.depth += 1;
+        true
+    }
+
+    fn leave(&mut self) {
+        self.depth -= 1;
+    }
+
     fn statement(&mut self) {
+        if !self.enter() {
+            return;
+        }
+        self.statement_inner();
+        self.leave();
+    }
+
+    fn statement_inner(&mut self) {
         if self.matches(TokenKind::Print) {
             self.expression();
             self.consume(TokenKind::Semicolon, "Expect ';' after value.");
@@ -760,6 +794,14 @@ impl<'s, 'm> Compiler<'s, 'm, '_> {
     }
 
     fn parse_precedence(&mut self, precedence: Precedence) {
+        if !self.enter() {
+            return;
+        }
+        self.parse_precedence_inner(precedence);
+        self.leave();
+    }
+
+    fn parse_precedence_inner(&mut self, precedence: Precedence) {
         self.advance();
         let can_assign = precedence <= Precedence::Assignment;
         if !self.prefix(self.previous.kind, can_assign) {

@@ -17,7 +17,22 @@ use std::{
 
 use gc_lox::{InterpretError, Vm};
 
+/// The interpreter thread's stack: the compiler recurses once per level of the source's
+/// nesting, up to `gc_lox::compiler::MAX_NESTING` levels (a few hundred bytes each when
+/// optimised, some kilobytes without). Only the pages it touches take memory.
+const INTERPRETER_STACK: usize = 1 << 30;
+
 fn main() -> ExitCode {
+    // On a thread of its own, for the stack (see `INTERPRETER_STACK`).
+    let interpreter = std::thread::Builder::new()
+        .name("lox".into())
+        .stack_size(INTERPRETER_STACK)
+        .spawn(run)
+        .expect("start the interpreter thread");
+    interpreter.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+}
+
+fn run() -> ExitCode {
     let mut stress = std::env::var("LOX_STRESS_GC").is_ok_and(|v| v == "1");
     let mut file = None;
     for arg in std::env::args().skip(1) {

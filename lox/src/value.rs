@@ -15,7 +15,7 @@
 //! | Lox value | `Value<'m>` ([`Value::kind`]) | the word |
 //! |---|---|---|
 //! | `nil`, `false`, `true` | `Kind::Nil`, `False`, `True` | `Tagged::Data(0)`, `(1)`, `(2)` |
-//! | a number | `Kind::Number(_)` | `Tagged::Number` (every NaN as the canonical one) |
+//! | a number | `Kind::Number(_)` | `Tagged::Number` (a NaN as the canonical one of its sign) |
 //! | an object | `Kind::Obj(Gc<'m, Obj>)` | `Tagged::Ptr` |
 //! | (an undefined global) | — | `Tagged::Empty`, only in a `Slot` |
 
@@ -169,7 +169,9 @@ impl Value<'_> {
 /// Format a number as C's `printf("%g", n)` does (what clox prints).
 pub fn format_number(n: f64) -> String {
     if n.is_nan() {
-        return "nan".into();
+        // With its sign, as glibc's `printf` shows it: `0/0` is the CPU's default NaN, whose
+        // sign bit is set on x86-64 (`-nan`) and clear on ARM (`nan`).
+        return if n.is_sign_negative() { "-nan".into() } else { "nan".into() };
     }
     if n.is_infinite() {
         return if n > 0.0 { "inf".into() } else { "-inf".into() };
@@ -290,10 +292,18 @@ mod tests {
             (100000.0, "100000"),
             (999999.5, "1e+06"),
             (f64::INFINITY, "inf"),
+            (f64::NEG_INFINITY, "-inf"),
+            // NaNs with their sign, as glibc prints them (`0/0` is the negative one on x86-64).
+            (f64::NAN, "nan"),
+            (-f64::NAN, "-nan"),
+            (f64::from_bits(0xfff4_dead_beef_0000), "-nan"),
         ];
         for (n, s) in cases {
             assert_eq!(format_number(n), s, "{n}");
         }
+        // The sign survives a trip through a value (the tagged word keeps it).
+        assert_eq!(format_number(Value::number(-f64::NAN).as_number().expect("a number")), "-nan");
+        assert_eq!(format_number(Value::number(f64::NAN).as_number().expect("a number")), "nan");
     }
 
     #[test]
@@ -313,7 +323,7 @@ mod tests {
         let o = Obj::string(&mu, "o");
         slot.set(Value::obj(o));
         assert!(matches!(read(&mu), Some(Kind::Obj(p)) if p.addr() == o.addr()));
-        // Every NaN is a number: stored as the canonical one.
+        // Every NaN is a number: stored as the canonical one of its sign.
         for bits in [f64::NAN.to_bits(), (-f64::NAN).to_bits(), 0x7ffc_0000_0000_0004, u64::MAX] {
             slot.set(Value::number(f64::from_bits(bits)));
             assert!(matches!(read(&mu), Some(Kind::Number(n)) if n.is_nan()), "{bits:#x}");

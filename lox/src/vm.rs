@@ -1219,7 +1219,9 @@ impl<'m> Segment<'m> {
         match &*obj {
             Obj::Closure(_) => self.call(obj, argc),
             Obj::Native(native) => {
-                if argc != native.arity {
+                // As clox: extra arguments are ignored (`clock(1)` is the time); too few would
+                // leave the native without its arguments, an error.
+                if argc < native.arity {
                     return Err(self.error(format!("Expected {} arguments but got {argc}.", native.arity)));
                 }
                 let args_start = self.sp - argc;

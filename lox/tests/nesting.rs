@@ -1,0 +1,43 @@
+//! Deep nesting in the source: the compiler recurses once per level, so past
+//! `compiler::MAX_NESTING` levels it reports a compile error instead of overflowing its stack,
+//! and below that it compiles (the `lox` binary runs the interpreter on a thread with a stack
+//! for that depth; these tests make their own).
+
+use gc_lox::{compiler::MAX_NESTING, InterpretError, Vm};
+
+/// Run `source` on a fresh VM, on a thread with the interpreter's stack.
+fn run(source: String) -> Result<(), InterpretError> {
+    std::thread::Builder::new()
+        .stack_size(1 << 30)
+        .spawn(move || Vm::new(false).interpret(&source))
+        .expect("spawn")
+        .join()
+        .expect("the interpreter did not panic")
+}
+
+/// `depth` blocks, one inside the other, around `inner`.
+fn blocks(depth: usize, inner: &str) -> String {
+    format!("{}{inner}{}", "{".repeat(depth), "}".repeat(depth))
+}
+
+fn nesting_error(result: Result<(), InterpretError>) -> bool {
+    matches!(result, Err(InterpretError::Compile(errors)) if errors.iter().any(|e| e.contains("Too much nesting.")))
+}
+
+#[test]
+fn blocks_nested_up_to_the_limit_compile_and_past_it_are_an_error() {
+    // Each block is a statement (one level); the print statement and its expression add two.
+    assert!(run(blocks(MAX_NESTING - 3, "print 1;")).is_ok());
+    assert!(nesting_error(run(blocks(MAX_NESTING + 1, "print 1;"))));
+    // Far past it: still one error, no overflow.
+    assert!(nesting_error(run(blocks(3 * MAX_NESTING, ""))));
+}
+
+#[test]
+fn expressions_nested_past_the_limit_are_an_error() {
+    let parens = |depth: usize| format!("print {}1{};", "(".repeat(depth), ")".repeat(depth));
+    assert!(run(parens(MAX_NESTING / 2)).is_ok());
+    assert!(nesting_error(run(parens(MAX_NESTING + 1))));
+    let negations = format!("print {}1;", "-".repeat(2 * MAX_NESTING));
+    assert!(nesting_error(run(negations)));
+}
