@@ -184,7 +184,14 @@ fn parse_private(keyword: Ident, input: ParseStream<'_>) -> syn::Result<RawArg> 
         } else if key == TYPES {
             types.extend(Punctuated::<Path, Token![,]>::parse_terminated(&content)?);
         } else {
-            return Err(syn::Error::new(key.span(), "gc-derive bug: unknown key in #[gc(__private(...))]"));
+            return Err(syn::Error::new(
+                key.span(),
+                format_args!(
+                    "`{key}` is not a key of `__private`, which is #[gc]'s own (its expansion passes \
+                     a struct's slots along in it); remove `__private(...)` and list the #[gc] structs \
+                     instead: #[gc(Node, ...)]"
+                ),
+            ));
         }
         if !input.is_empty() {
             input.parse::<Token![,]>()?;

@@ -50,6 +50,11 @@
 //! message: "`u32` is not a GC slot that accepts `{integer}`", whose note says to assign it
 //! outside `#[gc]` code or rename it. It never compiles into a wrong store.
 //!
+//! The generated methods have names of their own: the constructor, and per slot `f` a getter
+//! `f` and a setter `set_f`. Two of them with one name (a slot `new` beside the constructor
+//! `new`, slots `next` and `set_next`) are reported at the later field, which names the two
+//! methods and says what to rename (`valid::name_clashes`).
+//!
 //! # Recognising `#[gc]` and the types
 //!
 //! `#[gc]`, `#[gc_runtime::gc]` and `#[::gc_runtime::gc]` are all recognised (by the last

@@ -12,6 +12,7 @@
 //! | `Vec<Gc<T>>` (a `Gc` in a plain type) | the inner `Gc<T>`  | makes it `Member<T>`      |
 //! | `Gc<Vec<Gc<T>>>` (in a referent)     | the inner `Gc<T>`   | keeps the slot as written |
 //! | `#[trace(skip)]` on a slot field     | `skip`              | drops it                  |
+//! | a slot whose getter or setter is named like an earlier generated method | the field | leaves that method out |
 //!
 //! Each mistake is undone where it can be, so the struct still expands into what the user most
 //! likely meant and the error is not followed by a cascade of the compiler's own.
@@ -22,11 +23,14 @@
 //! message for its kind: what `#[gc]` supports, and what to use instead. Code (impl blocks,
 //! functions, modules) has nothing to check beyond its arguments, which `args` reported.
 
+use std::collections::HashMap;
+
 use proc_macro2::Span;
 use quote::quote;
-use syn::{Fields, Item};
+use syn::{ext::IdentExt, Fields, Ident, Item};
 
 use super::{
+    args::Constructor,
     ast::{Input, Struct},
     attr::UNSUPPORTED,
 };
@@ -35,7 +39,12 @@ use crate::{ctxt::Ctxt, types::FieldType};
 /// Runs every check on `input`, reporting failures to `cx`.
 pub(crate) fn check(cx: &Ctxt, input: &Input<'_>) {
     match input {
-        Input::Struct(strukt, _) => check_struct(cx, strukt),
+        Input::Struct(strukt, constructor) => {
+            check_struct(cx, strukt);
+            for clash in name_clashes(strukt, constructor) {
+                cx.error_spanned_by(clash.field, clash.message());
+            }
+        }
         Input::Code(_) => {}
         Input::Rejected(item) => check_rejected(cx, item),
     }
@@ -63,6 +72,59 @@ pub(crate) fn check_struct(cx: &Ctxt, strukt: &Struct<'_>) {
             );
         }
     }
+}
+
+/// A method `#[gc]` would generate under a name an earlier one already has: the getter `f` or
+/// the setter `set_f` of the slot `field`, against the constructor or another slot's accessor.
+pub(crate) struct NameClash<'a> {
+    /// The later slot field, where the clash is reported.
+    pub(crate) field: &'a Ident,
+    /// The name both methods would have.
+    pub(crate) name: String,
+    /// What the later method is ("the setter of the slot `next`").
+    what: String,
+    /// What the earlier one is.
+    other: String,
+}
+
+impl NameClash<'_> {
+    fn message(&self) -> String {
+        let fix = if self.other == "the constructor" {
+            "; rename the field, or name the constructor with #[gc(constructor = \"...\")]"
+        } else {
+            "; rename one of the two fields"
+        };
+        format!("#[gc] would generate two methods named `{}`: {} and {}{fix}", self.name, self.what, self.other)
+    }
+}
+
+/// The clashes among the methods `#[gc]` generates for `strukt` (the constructor, then a
+/// getter `f` and a setter `set_f` per slot, in field order); without this check they are
+/// rustc's "duplicate definitions" at the attribute, naming neither field. The expansion leaves
+/// out each clashing method, so that error does not follow. Fields under a `#[cfg]` are left
+/// out of the check: two of them may share names under exclusive conditions.
+pub(crate) fn name_clashes<'a>(strukt: &Struct<'a>, constructor: &Constructor) -> Vec<NameClash<'a>> {
+    let mut taken: HashMap<String, String> = HashMap::new();
+    if let Constructor::Named(name) = constructor {
+        taken.insert(name.unraw().to_string(), "the constructor".to_string());
+    }
+    let mut clashes = Vec::new();
+    for field in strukt.fields.iter().filter(|field| field.slot().is_some() && field.cfgs.is_empty()) {
+        let name = field.ident.unraw().to_string();
+        let methods = [
+            (name.clone(), format!("the getter of the slot `{name}`")),
+            (format!("set_{name}"), format!("the setter of the slot `{name}`")),
+        ];
+        for (method, what) in methods {
+            match taken.get(&method) {
+                Some(other) => clashes.push(NameClash { field: field.ident, name: method, what, other: other.clone() }),
+                None => {
+                    taken.insert(method, what);
+                }
+            }
+        }
+    }
+    clashes
 }
 
 /// Reports what is wrong with how a field's type is written.

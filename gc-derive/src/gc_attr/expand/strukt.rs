@@ -50,6 +50,7 @@ use crate::{
         args::Constructor,
         ast::{Field, Struct},
         attr::{append_derive_trace, is_gc_attr, trace_skip},
+        valid,
     },
     types::{keep_used, Slot},
 };
@@ -94,11 +95,17 @@ fn expand_impl(strukt: &Struct<'_>, constructor: &Constructor) -> TokenStream {
     let name = &strukt.original.ident;
     let (impl_generics, ty_generics, where_clause) = strukt.original.generics.split_for_impl();
     let m = fresh_lifetime(&strukt.original.generics);
+    // A clash was reported (`valid::name_clashes`); leave the later method out.
+    let clashing: Vec<(&Ident, String)> =
+        valid::name_clashes(strukt, constructor).into_iter().map(|clash| (clash.field, clash.name)).collect();
     let constructor = match constructor {
         Constructor::Named(fn_name) => Some(expand_constructor(strukt, fn_name, &m)),
         Constructor::Omitted => None,
     };
-    let accessors = strukt.fields.iter().filter_map(|field| expand_accessors(field, name, &m));
+    let accessors = strukt.fields.iter().filter_map(|field| {
+        let keep = |method: &Ident| !clashing.iter().any(|(f, n)| *f == field.ident && method.unraw() == *n);
+        expand_accessors(field, name, &m, keep)
+    });
     let option_checks = strukt.fields.iter().filter_map(|field| {
         let check = field.slot()?.option_check()?;
         let cfgs = &field.cfgs;
@@ -187,7 +194,12 @@ fn expand_constructor(strukt: &Struct<'_>, fn_name: &Ident, m: &Lifetime) -> Tok
 }
 
 /// The getter and the setter of a slot field; `None` for a plain field.
-fn expand_accessors(field: &Field<'_>, struct_name: &Ident, m: &Lifetime) -> Option<TokenStream> {
+fn expand_accessors(
+    field: &Field<'_>,
+    struct_name: &Ident,
+    m: &Lifetime,
+    keep: impl Fn(&Ident) -> bool,
+) -> Option<TokenStream> {
     let slot = field.slot()?;
     let (cfgs, ident, vis) = (&field.cfgs, field.ident, &field.original.vis);
     let setter = format_ident!("set_{}", ident.unraw(), span = ident.span());
@@ -208,29 +220,35 @@ fn expand_accessors(field: &Field<'_>, struct_name: &Ident, m: &Lifetime) -> Opt
             format!(" Stores `value` in `{struct_name}::{field}` through the write barrier."),
         )
     };
-    Some(quote! {
-        #(#cfgs)*
-        #[doc = #getter_doc]
-        #[inline]
-        #[allow(
-            // Accessors are generated for every slot, whether the program uses them or not.
-            dead_code,
-        )]
-        #vis fn #ident<#m>(&self, #mu: &#m ::gc_runtime::Mutator) -> #getter_type {
-            #slot_type::get(&self.#ident, #mu)
+    let getter = keep(ident).then(|| {
+        quote! {
+            #(#cfgs)*
+            #[doc = #getter_doc]
+            #[inline]
+            #[allow(
+                // Accessors are generated for every slot, whether the program uses them or not.
+                dead_code,
+            )]
+            #vis fn #ident<#m>(&self, #mu: &#m ::gc_runtime::Mutator) -> #getter_type {
+                #slot_type::get(&self.#ident, #mu)
+            }
         }
-
-        #(#cfgs)*
-        #[doc = #setter_doc]
-        #[inline]
-        #[allow(
-            // As above.
-            dead_code,
-        )]
-        #vis fn #setter(&self, #value: #setter_type) {
-            #slot_type::set(&self.#ident, #value)
+    });
+    let setter = keep(&setter).then(|| {
+        quote! {
+            #(#cfgs)*
+            #[doc = #setter_doc]
+            #[inline]
+            #[allow(
+                // As above.
+                dead_code,
+            )]
+            #vis fn #setter(&self, #value: #setter_type) {
+                #slot_type::set(&self.#ident, #value)
+            }
         }
-    })
+    });
+    Some(quote!(#getter #setter))
 }
 
 /// What a constructor parameter, a getter or a setter uses: `Gc<'lt, T>` or

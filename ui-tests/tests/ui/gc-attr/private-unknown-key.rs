@@ -1,5 +1,5 @@
 // `__private(...)` is the form the registries call #[gc] with. A user who writes it with an
-// unknown key is told of a "gc-derive bug".
+// unknown key is told that the key is not one, and what to write instead.
 use gc_runtime::{gc, Gc};
 
 #[gc]
