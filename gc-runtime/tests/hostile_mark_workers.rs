@@ -105,10 +105,11 @@ fn with_collector(threads: usize, millis: u64, work: impl Fn(usize, &AtomicBool)
             })
             .collect();
         let cycles = || gc_runtime::stats().cycles - before;
-        while (start.elapsed() < Duration::from_millis(millis) || cycles() < 2)
-            && start.elapsed() < Duration::from_secs(60)
-            && !handles.iter().all(|h| h.is_finished())
-        {
+        // Until `millis` have passed (or the workers finished: their ledgers fill up) and two
+        // cycles have ended; the collector thread goes on collecting after the workers are
+        // done, so a fast machine that fills the ledgers first still sees its two cycles.
+        let running = || start.elapsed() < Duration::from_millis(millis) && !handles.iter().all(|h| h.is_finished());
+        while (running() || cycles() < 2) && start.elapsed() < Duration::from_secs(60) {
             thread::sleep(Duration::from_millis(5));
         }
         stop.store(true, Ordering::Relaxed);
