@@ -198,17 +198,31 @@ pub(crate) unsafe fn mark_word(obj: *const u8) -> Option<(&'static AtomicU64, u6
         return None;
     }
     let in_run = addr & (RUN_BYTES - 1);
-    let granule = in_run % PAGE_BYTES / GRANULE;
-    let offset = marks_offset(addr)
-        + in_run / PAGE_BYTES * std::mem::size_of::<PageMarks>()
-        + granule / 64 * std::mem::size_of::<AtomicU64>();
+    let offset = marks_offset(addr) + marks_word_offset(in_run);
     // SAFETY: the object lies in a registered run, whose first page holds its marks at
     // `marks_offset` (`RunMarks` and `PageMarks` are `repr(C)` arrays, so the word's offset is
     // plain arithmetic); stepping back inside the run keeps the object pointer's provenance
     // (the run's mapping), and the marks are never freed.
     let word = unsafe { &*obj.sub(in_run).add(offset).cast::<AtomicU64>() };
-    Some((word, 1 << (granule % 64)))
+    Some((word, 1 << (addr / GRANULE % 64)))
 }
+
+/// Where the mark word of the object at `in_run` (its offset in its run) lies in the run's
+/// [`RunMarks`]: its page's [`PageMarks`], then the word of its granule.
+///
+/// The two parts are adjacent bit fields of `in_run`, so one shift and one mask give their sum:
+/// `in_run / PAGE_BYTES * size_of::<PageMarks>() + in_run % PAGE_BYTES / GRANULE / 64 * 8`
+/// (checked against that formula in the tests).
+#[inline(always)]
+fn marks_word_offset(in_run: usize) -> usize {
+    // A mark word covers 64 granules, 512 bytes, and takes 8 bytes: offsets scale by 1/64.
+    const SCALE_SHIFT: u32 = (64 * GRANULE / std::mem::size_of::<u64>()).trailing_zeros();
+    (in_run >> SCALE_SHIFT) & !(std::mem::size_of::<u64>() - 1)
+}
+
+// `marks_word_offset`'s one shift: a page's bitmap takes exactly its bytes / 64, so the page
+// index and the word index scale alike.
+const _: () = assert!(std::mem::size_of::<PageMarks>() * 64 == PAGE_BYTES);
 
 /// Mark the object whose mark bit is `bit` of `word` (see [`mark_word`]). Returns `true` for
 /// exactly one caller per object and marking: the one that set the bit.
@@ -438,6 +452,16 @@ const fn repeat_low_bits(period: usize, width: usize) -> u64 {
 mod tests {
     use super::*;
     use crate::heap::size_class::CLASS_SIZES;
+
+    #[test]
+    fn a_mark_words_offset_is_its_pages_bitmap_then_its_granules_word() {
+        // Every granule of a run (every 61st under Miri).
+        for in_run in (PAGE_BYTES..RUN_BYTES).step_by(GRANULE * if cfg!(miri) { 61 } else { 1 }) {
+            let granule = in_run % PAGE_BYTES / GRANULE;
+            let expect = in_run / PAGE_BYTES * std::mem::size_of::<PageMarks>() + granule / 64 * 8;
+            assert_eq!(marks_word_offset(in_run), expect, "offset {in_run:#x} in its run");
+        }
+    }
 
     #[test]
     fn slot_bits_gather_each_slots_first_granule_for_every_class() {

@@ -12,7 +12,7 @@ use crate::{
     config::BarrierKind,
     grey_queue::GreyQueue,
     marker::MarkWorker,
-    object::{mark, scan_cursor::SCAN_CHUNK, MarkVisitor, ObjPtr, Tracer},
+    object::{mark, mark_visit::note, scan_cursor::SCAN_CHUNK, MarkVisitor, ObjPtr, Tracer},
     test_support, Gc, GcIdMap, GcMap, GcValueMap, GcValueVec, GcVec, Member, Trace,
 };
 
@@ -25,12 +25,11 @@ fn marked<T>(g: Gc<'_, T>) -> bool {
 
 /// One visit of the marker to `collection`: whether it must come back for more.
 fn visit(collection: &impl Trace, marker: &mut MarkVisitor) -> bool {
-    marker.more = false;
-    marker.locked = false;
+    marker.notes = 0;
     collection.trace(&mut Tracer::marking(marker));
     marker.settle_ring();
-    assert!(!marker.locked, "no lock was taken");
-    marker.more
+    assert_eq!(marker.notes & note::LOCKED, 0, "no lock was taken");
+    marker.notes & note::MORE != 0
 }
 
 /// Visit until the scan is finished; returns the number of visits.
@@ -256,9 +255,9 @@ fn a_continuation_waits_for_no_writer_and_resumes_where_it_stopped() {
     let mut marker = MarkVisitor::new(clock::mark_epoch());
     assert!(visit(&*v, &mut marker));
     let writer = v.write_lock_for_test();
-    marker.locked = false;
+    marker.notes = 0;
     v.trace(&mut Tracer::marking(&mut marker));
-    assert!(marker.locked, "a write-locked vector is reported, not waited for");
+    assert_ne!(marker.notes & note::LOCKED, 0, "a write-locked vector is reported, not waited for");
     drop(writer);
     assert!(!visit(&*v, &mut marker), "the second chunk is the last");
     assert!(v.to_vec(&mu).into_iter().all(marked));

@@ -9,6 +9,11 @@
 //! dry the worker takes a full buffer from the global queue; when the stack grows large it
 //! gives a buffer's worth back so idle workers and assists can share the work.
 //!
+//! For a sized type the call is its *run* (`object/mark_visit.rs`, "Runs of one type"): it
+//! goes on scanning while the top of the stack holds an object of the same type, so a heap of
+//! tree nodes or list cells is marked without a call per object. The worker's checks between
+//! objects — its budget, the balance check, the spill — become limits it hands the run.
+//!
 //! # Prefetching
 //!
 //! Marking is bound by memory latency. A found pointer is marked at once (its bit is beside
@@ -91,7 +96,12 @@ use self::credit::AssistCredit;
 use crate::{
     clock,
     grey_queue::BUFFER_CAP,
-    object::{header::TypeDesc, scan_cursor::SCAN_CHUNK, Header, MarkVisitor, ObjPtr, Tracer},
+    object::{
+        header::TypeDesc,
+        mark_visit::{note, RunLimits},
+        scan_cursor::SCAN_CHUNK,
+        Header, MarkVisitor, ObjPtr, Tracer,
+    },
     report,
     runtime::Runtime,
     shade::GreyQueue,
@@ -169,35 +179,65 @@ impl<'q> MarkWorker<'q> {
         unsafe { self.visit.mark_grey(ObjPtr(nn)) };
     }
 
-    fn scan(&mut self, obj: ObjPtr) {
+    /// Scan `obj` and, if its type has a run (see `object/mark_visit.rs`, "Runs of one type"),
+    /// the objects of its type that follow it on the stack, at most `max_objects` of them and
+    /// until `max_bytes` are scanned. Returns how many objects were visited.
+    fn scan(&mut self, obj: ObjPtr, max_objects: usize, max_bytes: usize) -> usize {
         // SAFETY: `obj` came off a shade queue or this stack in the current cycle: it was
         // marked this cycle, so it is reachable and allocated.
         let desc = unsafe { obj.header() }.desc();
+        if let Some(run) = desc.mark_run {
+            let limits = RunLimits { objects: max_objects, bytes: max_bytes, stack: SPILL_AT };
+            // SAFETY: `obj` is grey in this marking and `desc` is its descriptor, whose run this is.
+            let end = abort_on_panic(desc, || unsafe { run(obj, desc, &mut self.visit, &limits) });
+            self.visits += end.objects;
+            self.scanned_objects += end.objects;
+            // A run's objects are of one sized type: `desc.size` bytes each.
+            self.scanned_bytes += end.objects * desc.size;
+            let Some((noted, below_children)) = end.noted else { return end.objects };
+            self.after_noted_visit(noted, desc, below_children);
+            return end.objects + 1;
+        }
         if desc.trace.is_none() {
             // Shaded by a barrier or an assist, which do not read objects: nothing to scan.
             // SAFETY: as above.
             self.visit.leaf_bytes += unsafe { desc.size_of(obj.as_ptr()) };
-            return;
+            return 1;
         }
-        self.visit.locked = false;
-        self.visit.more = false;
-        self.visit.ephemerons_pending = false;
+        self.visit.notes = 0;
         let below_children = self.visit.stack.len();
         // SAFETY: `obj` is an allocated object of the type `desc` describes.
         unsafe { trace_or_abort(obj, desc, &mut Tracer::marking(&mut self.visit)) };
-        if self.visit.ephemerons_pending {
+        if self.visit.notes != 0 {
+            self.after_noted_visit(obj, desc, below_children);
+            return 1;
+        }
+        self.visits += 1;
+        self.scanned_objects += 1;
+        // SAFETY: as above.
+        self.scanned_bytes += unsafe { desc.size_of(obj.as_ptr()) };
+        1
+    }
+
+    /// The rest of [`scan`](Self::scan) for a visit that noted something besides slots: a
+    /// lock taken, a collection scanned in part, an ephemeron pending.
+    #[cold]
+    #[inline(never)]
+    fn after_noted_visit(&mut self, obj: ObjPtr, desc: &TypeDesc, below_children: usize) {
+        let notes = self.visit.notes;
+        if notes & note::EPHEMERONS_PENDING != 0 {
             // Some weak-map entry's key was unmarked: look again before marking ends
             // ("Ephemerons"). Also when the visit is abandoned for a lock below: the weak map
             // may have been scanned whole in it, and the next visit then reports nothing of it.
             self.queue.note_ephemeron_holder(obj);
         }
-        if self.visit.locked {
+        if notes & note::LOCKED != 0 {
             // Traced in part: come back to the whole object later (module docs).
             self.queue.defer(obj);
             return;
         }
         self.visits += 1;
-        if self.visit.more {
+        if notes & note::MORE != 0 {
             // A large collection, scanned one chunk this time: come back for the next one
             // after the objects this chunk found (module docs, "Large collections").
             self.visit.stack.insert(below_children, obj);
@@ -205,7 +245,7 @@ impl<'q> MarkWorker<'q> {
             return;
         }
         self.scanned_objects += 1;
-        // SAFETY: as above.
+        // SAFETY: `obj` came off a shade queue or this stack in the current cycle (see `scan`).
         self.scanned_bytes += unsafe { desc.size_of(obj.as_ptr()) };
     }
 
@@ -218,21 +258,21 @@ impl<'q> MarkWorker<'q> {
     /// Scan objects from the private stack until it is empty or `budget` bytes were scanned.
     /// Returns whether the stack is empty.
     fn drain_stack(&mut self, budget: usize) -> bool {
-        let start = self.spent();
+        let end = self.spent().saturating_add(budget);
         let mut until_balance = BALANCE_EVERY;
         while let Some(obj) = self.visit.next_grey() {
-            self.scan(obj);
+            let visited = self.scan(obj, until_balance, end - self.spent());
             if self.visit.stack.len() > SPILL_AT {
                 self.publish_oldest(BUFFER_CAP);
             }
-            until_balance -= 1;
+            until_balance = until_balance.saturating_sub(visited);
             if until_balance == 0 {
                 until_balance = BALANCE_EVERY;
                 if self.visit.stack.len() > 1 && self.queue.wants_work() {
                     self.share();
                 }
             }
-            if self.spent() - start >= budget {
+            if self.spent() >= end {
                 self.visit.settle_ring();
                 return self.visit.stack.is_empty();
             }
@@ -357,14 +397,23 @@ impl<'q> MarkWorker<'q> {
 pub(crate) unsafe fn trace_or_abort(obj: ObjPtr, desc: &TypeDesc, tracer: &mut Tracer<'_>) {
     let Some(trace) = desc.trace else { return };
     // SAFETY: guaranteed by the caller.
-    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| unsafe { trace(obj.as_ptr(), tracer) }));
-    if let Err(payload) = r {
-        report::drop_payload(payload);
-        report::fatal(format_args!(
-            "gc: fatal: Trace::trace of `{}` panicked; the collector cannot know which objects it \
-             references, and continuing could free live objects",
-            desc.name()
-        ));
+    abort_on_panic(desc, || unsafe { trace(obj.as_ptr(), tracer) });
+}
+
+/// Run `f`, a trace of objects `desc` describes; if it panics, stop the process (module docs,
+/// "A panicking `Trace`").
+#[inline(always)]
+fn abort_on_panic<R>(desc: &TypeDesc, f: impl FnOnce() -> R) -> R {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(r) => r,
+        Err(payload) => {
+            report::drop_payload(payload);
+            report::fatal(format_args!(
+                "gc: fatal: Trace::trace of `{}` panicked; the collector cannot know which objects it \
+                 references, and continuing could free live objects",
+                desc.name()
+            ))
+        }
     }
 }
 

@@ -19,13 +19,20 @@
 
 #[cfg(doc)]
 use super::mark_word::MarkWord;
-use super::trace::{Trace, Tracer};
+use super::{
+    mark_visit::{mark_run, MarkVisitor, RunEnd, RunLimits},
+    trace::{Trace, Tracer},
+};
 
 /// Type information the collector needs about an object: how to trace it, how to drop it.
 pub(crate) struct TypeDesc {
     /// Reports the object's slots; `None` when the type holds no GC pointer (the object is
     /// black as soon as it is marked).
     pub(crate) trace: Option<unsafe fn(*const Header, &mut Tracer<'_>)>,
+    /// The marker's way in for sized types with slots: scans a run of objects of this type
+    /// with `trace` inlined (see `mark_visit.rs`, "Runs of one type"); `None` for arrays, and
+    /// wherever `trace` is.
+    pub(crate) mark_run: Option<MarkRun>,
     /// Runs the value's destructor; `None` when the type needs no drop.
     pub(crate) drop: Option<unsafe fn(*mut Header)>,
     /// `size_of::<GcBox<T>>()`; for an array (`[E]`, `str`), the size of its header and
@@ -64,6 +71,9 @@ impl TypeDesc {
     }
 }
 
+/// A type's [`mark_run`].
+pub(crate) type MarkRun = unsafe fn(ObjPtr, &'static TypeDesc, &mut MarkVisitor, &RunLimits) -> RunEnd;
+
 /// The header in front of every object.
 #[repr(C)]
 pub(crate) struct Header {
@@ -81,6 +91,7 @@ pub(crate) struct GcBox<T> {
 pub(crate) trait Describe: Trace + Sized {
     const DESC: TypeDesc = TypeDesc {
         trace: if Self::NEEDS_TRACE { Some(trace_erased::<Self>) } else { None },
+        mark_run: if Self::NEEDS_TRACE { Some(mark_run::<Self>) } else { None },
         drop: if std::mem::needs_drop::<Self>() { Some(drop_erased::<Self>) } else { None },
         size: std::mem::size_of::<GcBox<Self>>(),
         element_size: 0,

@@ -158,6 +158,7 @@ trait DescribeArray: Trace + Sized {
 
     const ARRAY_DESC: TypeDesc = TypeDesc {
         trace: if Self::ARRAY_NEEDS_TRACE { Some(trace_array::<Self>) } else { None },
+        mark_run: None,
         drop: if std::mem::needs_drop::<Self>() { Some(drop_array::<Self>) } else { None },
         size: ArrayBox::<Self>::ELEMENTS_OFFSET,
         element_size: std::mem::size_of::<Self>(),
@@ -181,6 +182,7 @@ pub(crate) const fn array_needs_arming<E: Trace>() -> bool {
 /// The descriptor of `str` objects: arrays of bytes with their own name.
 pub(crate) static STR_DESC: TypeDesc = TypeDesc {
     trace: None,
+    mark_run: None,
     drop: None,
     size: ArrayBox::<u8>::ELEMENTS_OFFSET,
     element_size: 1,

@@ -187,7 +187,7 @@ impl<'a> Tracer<'a> {
         match &mut self.sink {
             Sink::Mark(visitor) => {
                 let (window, more) = cursor.claim(visitor.epoch(), len);
-                visitor.more |= more;
+                visitor.notes |= if more { super::mark_visit::note::MORE } else { 0 };
                 window
             }
             Sink::Dyn(_) | Sink::Arm => 0..len,
@@ -200,7 +200,7 @@ impl<'a> Tracer<'a> {
     #[inline]
     pub(crate) fn report_locked(&mut self) {
         match &mut self.sink {
-            Sink::Mark(visitor) => visitor.locked = true,
+            Sink::Mark(visitor) => visitor.notes |= super::mark_visit::note::LOCKED,
             Sink::Dyn(sink) => sink.visit_locked(),
             // A collection in a value being allocated is known to no other thread, so its lock
             // is free; and arming needs only its flag, reported before the lock is tried.
