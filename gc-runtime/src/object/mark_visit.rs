@@ -231,8 +231,10 @@ pub(crate) unsafe fn mark_run<T: Trace>(
     visitor: &mut MarkVisitor,
     limits: &RunLimits,
 ) -> RunEnd {
+    // The byte limit as a count of objects (all of one size; a division by a constant).
     let size = std::mem::size_of::<GcBox<T>>();
-    let (mut obj, mut objects, mut bytes) = (first, 0, 0);
+    let max_objects = limits.objects.min(limits.bytes.div_ceil(size));
+    let (mut obj, mut objects) = (first, 0);
     loop {
         visitor.notes = 0;
         let below_children = visitor.stack.len();
@@ -245,8 +247,7 @@ pub(crate) unsafe fn mark_run<T: Trace>(
             return RunEnd { objects, noted: Some((obj, below_children)) };
         }
         objects += 1;
-        bytes += size;
-        if objects >= limits.objects || bytes >= limits.bytes || visitor.stack.len() > limits.stack {
+        if objects >= max_objects || visitor.stack.len() > limits.stack {
             break;
         }
         let Some(&next) = visitor.stack.last() else { break };
