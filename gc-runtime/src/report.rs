@@ -4,15 +4,24 @@
 //! `eprintln!` panics when stderr cannot be written (a pipe whose reader has exited, a closed
 //! descriptor). A panic on the collector thread would stop collection for good — or, inside a
 //! pause, leave the world stopped — so everything the collector's threads print goes through
-//! [`line()`], which writes the whole line in one call on the locked stderr and ignores errors:
+//! [`line()`], which writes the whole line in one call and ignores errors:
 //! a report that cannot be delivered is dropped, and collection goes on.
 
 use std::{any::Any, fmt, io::Write};
 
 /// Write one line to stderr, ignoring any error.
+///
+/// The line is formatted first and written with one `write_all`: stderr is unbuffered, so
+/// `write_fmt` would make a system call per piece of the format, and another thread's output
+/// — a panic message, which the default hook writes without taking the stderr lock — could land
+/// between them, in the middle of the line.
 pub(crate) fn line(args: fmt::Arguments<'_>) {
-    let mut err = std::io::stderr().lock();
-    let _ = err.write_fmt(args).and_then(|()| err.write_all(b"\n"));
+    let mut text = String::new();
+    // A `fmt::Error` here could only come from a `Display` impl of an argument: print what was
+    // formatted.
+    let _ = fmt::Write::write_fmt(&mut text, args);
+    text.push('\n');
+    let _ = std::io::stderr().lock().write_all(text.as_bytes());
 }
 
 /// Report a fatal inconsistency and abort the process (never unwinds, never returns).

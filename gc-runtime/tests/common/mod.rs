@@ -1,10 +1,12 @@
 //! Scaffolding shared by the integration tests: a ledger of per-object drop counts (to check
 //! that every freed object's fields were dropped exactly once), a small deterministic random
-//! number generator, and child-process scenarios ([`child`]).
+//! number generator, child-process scenarios ([`child`]), and what the hostile tests of marking
+//! share ([`hostile`]).
 
 #![allow(dead_code)] // each test crate uses its own part
 
 pub mod child;
+pub mod hostile;
 
 use std::{
     collections::HashSet,
