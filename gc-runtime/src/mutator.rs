@@ -230,7 +230,7 @@ impl Mutator {
     /// bytes failed"), as `Box::new` and `Vec` do. So does every allocating method. A memory
     /// limit ([`Config::with_memory_limit`](crate::Config::with_memory_limit)) refuses such a
     /// request before the system is asked: a panic, or an [`AllocError`] from the `try_` forms.
-    #[inline]
+    #[inline(always)]
     pub fn alloc<T: Trace + Send + Sync + 'static>(&self, value: T) -> Gc<'_, T> {
         match self.try_alloc(value) {
             Ok(gc) => gc,
@@ -261,7 +261,7 @@ impl Mutator {
     ///
     /// # Errors
     /// [`AllocError`] when the memory limit is reached; it carries `value` back.
-    #[inline]
+    #[inline(always)]
     pub fn try_alloc<T: Trace + Send + Sync + 'static>(&self, value: T) -> Result<Gc<'_, T>, AllocError<T>> {
         let obj = match self.inner().alloc(value) {
             Ok(obj) => obj,

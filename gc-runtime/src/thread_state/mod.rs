@@ -217,7 +217,7 @@ impl ThreadState {
     /// The object is written (marked if allocated while marking runs or before its page's due
     /// sweep, see `heap/cache.rs`) and its slots armed before anything can see it; a large
     /// object is published to the sweepers last. Not a safepoint.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn alloc<T: Trace + Send + Sync + 'static>(
         &self,
         value: T,
