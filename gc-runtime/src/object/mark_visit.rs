@@ -4,8 +4,9 @@
 //! The worker's private state — its stack of grey objects and its prefetch ring — lives in a
 //! [`MarkVisitor`], which [`Tracer`] knows by its concrete type: when a type's
 //! `trace` (monomorphised in its descriptor's trace function) reports a slot to the marker, the
-//! call is a direct, inlined one, not a call through a vtable per slot. The loops around it
-//! (taking work from the queue, sharing it, budgets) are `marker.rs`'s.
+//! call is a direct, inlined one, not a call through a vtable per slot. The run of one type
+//! (below) loops around it; the loops around the runs (taking work from the queue, sharing it,
+//! budgets) are `marker/mod.rs`'s.
 //!
 //! # Prefetching
 //!
@@ -24,8 +25,8 @@
 //! A heap is mostly made of many objects of a few types (tree nodes, list cells, a VM's
 //! closures), and a depth-first marker pops them in long stretches of one type. A type's
 //! descriptor holds [`mark_run`] for it: it scans an object with the type's `trace` inlined,
-//! then — while the top of the stack is an object with the same descriptor — pops and scans that
-//! one too, without returning. So the common case costs no call per object (a call's
+//! then — while the top of the stack is an object of the same type ([`same_run`]) — pops and
+//! scans that one too, without returning. So the common case costs no call per object (a call's
 //! saving and restoring of registers, and the worker's loop around it, cost as much as the
 //! scan of a two-slot node), and the worker's checks between objects — budget, balance, spill
 //! — are made once per run, under limits it passes in ([`RunLimits`]).
@@ -215,16 +216,16 @@ pub(crate) struct RunEnd {
     pub(crate) noted: Option<(ObjPtr, usize)>,
 }
 
-/// Scan `first`, then, while the top of the stack is an object with the same descriptor and
-/// `limits` allow, pop and scan that one too (module docs, "Runs of one type"). Always scans
-/// `first`.
+/// Scan `first`, then, while the top of the stack is an object of the same type and `limits`
+/// allow, pop and scan that one too (module docs, "Runs of one type"). Always scans `first`.
 ///
-/// Which objects qualify is decided by the descriptor's address: objects with one descriptor
-/// have one trace function (the descriptor holds it), so scanning them with `T`'s `trace` is
-/// what the worker would do one object at a time.
+/// Which objects qualify is decided by their descriptors ([`same_run`]), so scanning them with
+/// `T`'s `trace` is what the worker would do one object at a time.
 ///
 /// # Safety
-/// `first` is a grey object of this marking whose descriptor is `desc`, `T`'s.
+/// `first` is a grey object of this marking whose descriptor is `desc`, a descriptor of `T`,
+/// and this function is called as `desc.mark_run` (so an object whose descriptor has the same
+/// run function is a `T`, or one whose own run is this very code).
 pub(crate) unsafe fn mark_run<T: Trace>(
     first: ObjPtr,
     desc: &'static TypeDesc,
@@ -239,8 +240,9 @@ pub(crate) unsafe fn mark_run<T: Trace>(
         visitor.notes = 0;
         let below_children = visitor.stack.len();
         // SAFETY: `obj` is a grey object (allocated) of type `T`: `first` by the caller's
-        // guarantee, the others by their descriptor, `T`'s (tested below). `GcBox` is
-        // `repr(C)` with the header first, so the cast recovers the box.
+        // guarantee, the others because their descriptor is `desc` or has `desc`'s run
+        // function, `T`'s (tested below, see the caller's guarantee). `GcBox` is `repr(C)` with
+        // the header first, so the cast recovers the box.
         let value = unsafe { &(*obj.as_ptr().cast::<GcBox<T>>()).value };
         value.trace(&mut Tracer::marking(visitor));
         if visitor.notes != 0 {
@@ -252,13 +254,27 @@ pub(crate) unsafe fn mark_run<T: Trace>(
         }
         let Some(&next) = visitor.stack.last() else { break };
         // SAFETY: every object on the stack is grey in this marking, hence allocated.
-        if !std::ptr::eq(unsafe { next.header() }.desc(), desc) {
+        if !same_run(unsafe { next.header() }.desc(), desc) {
             break;
         }
         visitor.stack.pop();
         obj = next;
     }
     RunEnd { objects, noted: None }
+}
+
+/// Whether an object described by `next` belongs in the run being scanned, which started at an
+/// object described by `desc` (and runs `desc.mark_run`).
+///
+/// The same descriptor does (the common case: one comparison). So does another descriptor
+/// with the same run function: a descriptor is a constant, and each crate or codegen unit that
+/// allocates a type may hold its own copy of it, at its own address. Comparing the run
+/// functions is sound however the compiler merges or copies functions: equal means that the
+/// object's own run is the very code now running.
+#[inline(always)]
+fn same_run(next: &'static TypeDesc, desc: &'static TypeDesc) -> bool {
+    std::ptr::eq(next, desc)
+        || matches!((next.mark_run, desc.mark_run), (Some(a), Some(b)) if std::ptr::fn_addr_eq(a, b))
 }
 
 #[cfg(all(test, not(gc_loom)))]
@@ -271,9 +287,12 @@ mod tests {
         next: Member<Node>,
     }
 
+    /// Not laid out as `Node` is: the compiler may merge the run functions of types whose runs
+    /// compile to the same code, and a run then goes on through both (see `same_run`).
     #[derive(Trace)]
     struct Other {
         node: Member<Node>,
+        more: Member<Node>,
     }
 
     #[derive(Trace)]
@@ -299,7 +318,7 @@ mod tests {
         let _clear = test_support::ClearMarks;
         let mu = crate::attach();
         let [a, b, c] = [(); 3].map(|()| mu.alloc(Node { next: Member::new() }));
-        let other = mu.alloc(Other { node: Member::new() });
+        let other = mu.alloc(Other { node: Member::new(), more: Member::new() });
         let mut v = MarkVisitor::new(crate::clock::mark_epoch());
         v.stack.extend([obj(other), obj(c), obj(b)]);
         // SAFETY: `a` is a live `Node`, with its own descriptor.
@@ -326,6 +345,56 @@ mod tests {
         // the run pops as it goes).
         assert_eq!(run_with(&RunLimits { stack: 2, ..NO_LIMITS }), (1, 3));
         assert_eq!(run_with(&RunLimits { stack: 3, ..NO_LIMITS }), (3, 1));
+    }
+
+    #[test]
+    fn a_run_goes_on_through_another_copy_of_its_types_descriptor() {
+        let _s = test_support::serial();
+        let _clear = test_support::ClearMarks;
+        let mu = crate::attach();
+        let [a, b, c] = [(); 3].map(|()| mu.alloc(Node { next: Member::new() }));
+        let other = mu.alloc(Other { node: Member::new(), more: Member::new() });
+        // What an object allocated in another codegen unit may have: the same descriptor
+        // constant at another address.
+        let original = desc(obj(c));
+        let copy: &'static TypeDesc = Box::leak(Box::new(TypeDesc {
+            trace: original.trace,
+            mark_run: original.mark_run,
+            drop: original.drop,
+            size: original.size,
+            element_size: original.element_size,
+            value_offset: original.value_offset,
+            type_name: original.type_name,
+        }));
+        // SAFETY: `c` is a live `Node` and `copy` describes `Node` exactly as its own does.
+        unsafe { c.header_ptr().write(Header::with_desc(copy)) };
+        let mut v = MarkVisitor::new(crate::clock::mark_epoch());
+        v.stack.extend([obj(other), obj(c), obj(b)]);
+        // SAFETY: `a` is a live `Node`, with its own descriptor.
+        let end = unsafe { mark_run::<Node>(obj(a), desc(obj(a)), &mut v, &NO_LIMITS) };
+        // SAFETY: as above; back to the descriptor it was allocated with.
+        unsafe { c.header_ptr().write(Header::with_desc(original)) };
+        assert_eq!(end.objects, 3, "the copy's object is part of the run");
+        assert_eq!(v.stack, [obj(other)]);
+    }
+
+    #[test]
+    fn the_worker_ends_a_run_where_its_budget_ends_and_keeps_the_rest() {
+        let _s = test_support::serial();
+        let _clear = test_support::ClearMarks;
+        let mu = crate::attach();
+        let nodes: Vec<_> = (0..10).map(|_| mu.alloc(Node { next: Member::new() })).collect();
+        let queue = crate::shade::GreyQueue::default();
+        let mut worker = crate::marker::MarkWorker::new(&queue);
+        for n in &nodes {
+            worker.push_for_test(obj(*n));
+        }
+        let node_bytes = std::mem::size_of::<GcBox<Node>>();
+        assert!(!worker.drain_stack_for_test(3 * node_bytes), "seven objects are left");
+        assert_eq!(worker.work().objects, 3, "one run of three, cut by the budget");
+        assert!(worker.drain_stack_for_test(usize::MAX));
+        assert_eq!(worker.work().objects, 10);
+        assert_eq!(worker.work().marked_bytes, 10 * node_bytes);
     }
 
     #[test]
