@@ -9,7 +9,7 @@
 //! dry the worker takes a full buffer from the global queue; when the stack grows large it
 //! gives a buffer's worth back so idle workers and assists can share the work.
 //!
-//! For a sized type the call is its *run* (`object/mark_visit.rs`, "Runs of one type"): it
+//! For a sized type with slots the call is its *run* (`object/mark_visit.rs`, "Runs of one type"): it
 //! goes on scanning while the top of the stack holds an object of the same type, so a heap of
 //! tree nodes or list cells is marked without a call per object. The worker's checks between
 //! objects — its budget, the balance check, the spill — become limits it hands the run.
@@ -181,7 +181,8 @@ impl<'q> MarkWorker<'q> {
 
     /// Scan `obj` and, if its type has a run (see `object/mark_visit.rs`, "Runs of one type"),
     /// the objects of its type that follow it on the stack, at most `max_objects` of them and
-    /// until `max_bytes` are scanned. Returns how many objects were visited.
+    /// until `max_bytes` are scanned. Returns how many objects were taken off the stack
+    /// (scanned, or deferred because a lock was taken).
     fn scan(&mut self, obj: ObjPtr, max_objects: usize, max_bytes: usize) -> usize {
         // SAFETY: `obj` came off a shade queue or this stack in the current cycle: it was
         // marked this cycle, so it is reachable and allocated.

@@ -4,7 +4,7 @@
 //!
 //! Every sized object lives in a [`GcBox<T>`]: an 8-byte [`Header`] followed by the value (an
 //! unsized one — a slice or a `str` — in an array box: see `layout.rs`). The header
-//! holds a pointer to the type's [`TypeDesc`] (trace, drop, size, name) and nothing else: the
+//! holds a pointer to the type's [`TypeDesc`] (trace, the marker's run, drop, size, name) and nothing else: the
 //! mark state lives beside the objects, in a bitmap per page (see `mark_bits.rs`), or — for a
 //! large object, which has a block of its own — in a [`MarkWord`] just in front of the header
 //! (see [`super::mark`]).
@@ -30,8 +30,8 @@ pub(crate) struct TypeDesc {
     /// black as soon as it is marked).
     pub(crate) trace: Option<unsafe fn(*const Header, &mut Tracer<'_>)>,
     /// The marker's way in for sized types with slots: scans a run of objects of this type
-    /// with `trace` inlined (see `mark_visit.rs`, "Runs of one type"); `None` for arrays, and
-    /// wherever `trace` is.
+    /// with `trace` inlined (see `mark_visit.rs`, "Runs of one type"); `None` for arrays and
+    /// `str`, and wherever `trace` is `None`.
     pub(crate) mark_run: Option<MarkRun>,
     /// Runs the value's destructor; `None` when the type needs no drop.
     pub(crate) drop: Option<unsafe fn(*mut Header)>,
