@@ -84,7 +84,7 @@ impl PrefetchRing {
 /// cleared before each object, so that the worker tests one byte after the common visit, which
 /// found none of them.
 pub(crate) mod note {
-    /// Part of the object was skipped because a lock was taken (see `marker.rs`, "Locked
+    /// Part of the object was skipped because a lock was taken (see `marker/mod.rs`, "Locked
     /// collections").
     pub(crate) const LOCKED: u8 = 1;
     /// A collection in the object was scanned only in part, a chunk of it (see
@@ -208,7 +208,8 @@ pub(crate) struct RunLimits {
 
 /// How a run of one type ended.
 pub(crate) struct RunEnd {
-    /// Objects scanned whole with nothing noted: the run's first `objects`, all of its type.
+    /// Objects scanned whole with nothing noted: the run's first `objects`, all of its type (or
+    /// of a type whose run is the same code, see [`same_run`]).
     pub(crate) objects: usize,
     /// The object whose visit noted something (a lock, a chunk, an ephemeron: the visitor's
     /// `notes` still say which), with the stack's length before that visit. It ended the run;
