@@ -400,6 +400,15 @@ fn churn_maps(mu: &Mutator, bag: &Bag, ledger: &Arc<Ledger>, rng: &mut Rng) {
     }
 }
 
+/// Churn operations between two checks of the ledger.
+const CHURN_OPS_PER_CHECK: usize = 16;
+
+/// Room the churn leaves in its ledger: what every thread may allocate between two checks (an
+/// operation allocates at most 3000 objects: a burst of pushes). The runs are timed, so a faster
+/// collector allocates more in one; with a smaller margin (it was 20,000) three threads could
+/// pass the check together and overrun the ledger.
+const CHURN_LEDGER_MARGIN: usize = 3 * CHURN_OPS_PER_CHECK * 3000 + 10_000;
+
 /// Three mutators run `churn` on one shared bag for about half a second under `mode`/`barrier`
 /// with three mark workers while cycles run back to back; then the bag must hold intact
 /// elements only and the ledger must show exactly the unreachable ones dropped, once.
@@ -427,9 +436,9 @@ fn shared_bag_under_churn(
         let mut mu = gc_runtime::attach();
         let mut rng = Rng(0xDEAD_BEEF ^ ((t as u64 + 1) * 0x1234_5677));
         let mut n = 0usize;
-        while !stop.load(Ordering::Relaxed) && !ledger.nearly_full(20_000) {
+        while !stop.load(Ordering::Relaxed) && !ledger.nearly_full(CHURN_LEDGER_MARGIN) {
             let bag = root.get(&mu);
-            for _ in 0..16 {
+            for _ in 0..CHURN_OPS_PER_CHECK {
                 churn(&mu, &bag, &ledger, &mut rng);
             }
             n += 16;
