@@ -278,6 +278,9 @@ fn bag_alive(mu: &Mutator, bag: &Bag, settled: bool) -> HashSet<u64> {
     alive
 }
 
+/// The most objects one churn operation allocates: a burst of pushes, several chunks at once.
+const PUSH_BURST: usize = 3000;
+
 /// One random structural or slot write to the bag's vectors: push, insert, remove, set, pop,
 /// a burst that grows the vector by several chunks, truncation back to a few elements, clear.
 fn churn_vectors(mu: &Mutator, bag: &Bag, ledger: &Arc<Ledger>, rng: &mut Rng) {
@@ -308,7 +311,7 @@ fn churn_vectors(mu: &Mutator, bag: &Bag, ledger: &Arc<Ledger>, rng: &mut Rng) {
         }
         16 => {
             // Tiny to huge: several chunks at once.
-            for _ in 0..3000 {
+            for _ in 0..PUSH_BURST {
                 bag.vec.push(Canary::alloc(mu, ledger));
             }
         }
@@ -400,14 +403,17 @@ fn churn_maps(mu: &Mutator, bag: &Bag, ledger: &Arc<Ledger>, rng: &mut Rng) {
     }
 }
 
+/// Mutator threads of [`shared_bag_under_churn`].
+const CHURN_THREADS: usize = 3;
+
 /// Churn operations between two checks of the ledger.
 const CHURN_OPS_PER_CHECK: usize = 16;
 
 /// Room the churn leaves in its ledger: what every thread may allocate between two checks (an
-/// operation allocates at most 3000 objects: a burst of pushes). The runs are timed, so a faster
-/// collector allocates more in one; with a smaller margin (it was 20,000) three threads could
+/// operation allocates at most [`PUSH_BURST`] objects). The runs are timed, so a faster
+/// collector allocates more in one; with a smaller margin (it was 20,000) the threads could
 /// pass the check together and overrun the ledger.
-const CHURN_LEDGER_MARGIN: usize = 3 * CHURN_OPS_PER_CHECK * 3000 + 10_000;
+const CHURN_LEDGER_MARGIN: usize = CHURN_THREADS * CHURN_OPS_PER_CHECK * PUSH_BURST + 10_000;
 
 /// Three mutators run `churn` on one shared bag for about half a second under `mode`/`barrier`
 /// with three mark workers while cycles run back to back; then the bag must hold intact
@@ -432,7 +438,7 @@ fn shared_bag_under_churn(
         bag.root(&mu)
     };
     let ops = AtomicUsize::new(0);
-    let cycles = with_collector(3, 500, |t, stop| {
+    let cycles = with_collector(CHURN_THREADS, 500, |t, stop| {
         let mut mu = gc_runtime::attach();
         let mut rng = Rng(0xDEAD_BEEF ^ ((t as u64 + 1) * 0x1234_5677));
         let mut n = 0usize;
@@ -441,7 +447,7 @@ fn shared_bag_under_churn(
             for _ in 0..CHURN_OPS_PER_CHECK {
                 churn(&mu, &bag, &ledger, &mut rng);
             }
-            n += 16;
+            n += CHURN_OPS_PER_CHECK;
             if n % 2048 == 0 {
                 bag_alive(&mu, &bag, false);
             }
