@@ -31,7 +31,7 @@
 use std::{fmt, marker::PhantomData};
 
 use crate::{
-    config::ConfigError,
+    config::{ConfigError, Mode},
     gc::{Addr, Gc},
     handshake::MutatorState,
     object::{
@@ -636,6 +636,10 @@ impl Mutator {
     /// `collect` was called is freed — in any thread's cached pages too — and its fields'
     /// destructors have run. A safepoint; the thread is detached while it waits.
     ///
+    /// In [`Mode::StopTheWorld`] the thread does not park while the cycle's pause marks: it
+    /// marks beside the collector (and yields its core between looks for work), so objects'
+    /// [`Trace`] impls may run on it, as they do in mark assists.
+    ///
     /// The destructors run on the finalizer thread (see the crate docs): a destructor that
     /// waits for a lock this thread holds while calling `collect` deadlocks it.
     ///
@@ -651,7 +655,10 @@ impl Mutator {
         let _guard = Reattach(inner);
         let rt = inner.runtime();
         rt.handshake.waiting_for_cycle(inner.id());
-        let finalized_by = rt.control.collect_and_wait();
+        // In stop-the-world mode the cycle is one pause, which this thread helps mark rather
+        // than park through (see `marker/pool.rs`, "Threads waiting in `collect` join").
+        let stop_the_world = rt.config.lock().mode == Mode::StopTheWorld;
+        let finalized_by = rt.control.collect_and_wait(stop_the_world.then_some(rt));
         rt.pages.finalizer.wait_done(finalized_by);
     }
 

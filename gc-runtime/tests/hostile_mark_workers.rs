@@ -604,10 +604,22 @@ fn elements_shuttled_between_two_large_vectors_of_one_object() {
 /// heap is intact.
 #[test]
 fn collect_from_many_threads_at_once() {
+    collect_storm(hostile_config(Mode::Concurrent, BarrierKind::Hybrid, 2).with_idle_mark_workers(true));
+}
+
+/// [`collect_from_many_threads_at_once`] in stop-the-world mode, where every thread waiting in
+/// `collect` polls the mark pool and joins each pause's marking (see `marker/pool.rs`,
+/// "Threads waiting in `collect` join"): twelve pollers race the helper threads for the
+/// pauses' room. Must hold as there.
+#[test]
+fn collect_from_many_threads_at_once_stop_the_world() {
+    collect_storm(hostile_config(Mode::StopTheWorld, BarrierKind::Dijkstra, 2));
+}
+
+fn collect_storm(config: Config) {
     let _s = serial_only();
     let _w = watchdog("collect storm");
-    gc_runtime::reconfigure(hostile_config(Mode::Concurrent, BarrierKind::Hybrid, 2).with_idle_mark_workers(true))
-        .unwrap();
+    gc_runtime::reconfigure(config).unwrap();
     let before = gc_runtime::stats().cycles;
     let ledger = Ledger::new(1_000_000);
     let root = {

@@ -325,12 +325,32 @@ impl Control {
     /// Ask for a full cycle that starts after this call, and wait until it has swept. Returns
     /// the finalization mark to wait for (every object the cycle found dead is finalized once
     /// the finalizer has done that much work).
-    pub(crate) fn collect_and_wait(&self) -> u64 {
+    ///
+    /// With `marks_with` (a runtime in stop-the-world mode), the thread does not park until
+    /// the cycle's marking is over: it joins the cycle's mark jobs as they open and yields its
+    /// core between polls (see `marker/pool.rs`, "Threads waiting in `collect` join"); then it
+    /// parks for the rest of the cycle (the sweep of the pages mutators kept cached through the
+    /// pause waits for their next safepoints). Its caller is detached, so no pause waits for it.
+    pub(crate) fn collect_and_wait(&self, marks_with: Option<&'static Runtime>) -> u64 {
         let mut r = self.requests.lock();
         let target = r.started + 1;
         r.requested = r.requested.max(target);
         self.pending.store(true, Ordering::Relaxed);
         self.wake_collector.notify_one();
+        if let Some(rt) = marks_with {
+            // No marking runs now (the caller was a running mutator, and a stop-the-world cycle
+            // marks only in its pause): one that begins with a later epoch and ends is this
+            // cycle's, or a later one's.
+            let epoch_before = clock::mark_epoch();
+            let marked = || clock::mark_epoch() > epoch_before && !clock::barrier_on_acquire();
+            let mut last_job = 0;
+            while r.completed < target && !marked() {
+                match MutexGuard::unlocked(&mut r, || rt.mark_pool.join(rt, last_job)) {
+                    Some(job) => last_job = job,
+                    None => MutexGuard::unlocked(&mut r, std::thread::yield_now),
+                }
+            }
+        }
         while r.completed < target {
             self.cycle_done.wait(&mut r);
         }
