@@ -330,14 +330,16 @@ impl Control {
     /// the cycle's marking is over: it joins the cycle's mark jobs as they open and yields its
     /// core between polls (see `marker/pool.rs`, "Threads waiting in `collect` join"); then it
     /// parks for the rest of the cycle (the sweep of the pages mutators kept cached through the
-    /// pause waits for their next safepoints). Its caller is detached, so no pause waits for it.
+    /// pause waits for their next safepoints). At most one thread per core but one polls; the
+    /// others park at once. Its caller is detached, so no pause waits for it.
     pub(crate) fn collect_and_wait(&self, marks_with: Option<&'static Runtime>) -> u64 {
         let mut r = self.requests.lock();
         let target = r.started + 1;
         r.requested = r.requested.max(target);
         self.pending.store(true, Ordering::Relaxed);
         self.wake_collector.notify_one();
-        if let Some(rt) = marks_with {
+        let poller = marks_with.and_then(|rt| Some((rt, rt.mark_pool.poller(cores() - 1)?)));
+        if let Some((rt, _poller)) = poller {
             // No marking runs now (the caller was a running mutator, and a stop-the-world cycle
             // marks only in its pause): one that begins with a later epoch and ends is this
             // cycle's, or a later one's.

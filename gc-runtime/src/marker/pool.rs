@@ -35,8 +35,11 @@
 //! the leader, and then a helper on the other core does the work — but a job has room for as
 //! many workers as it asked for, so the workers stay within the cores: a helper that wakes to
 //! find the job full skips it. Once the cycle's marking is over the thread parks for the rest
-//! of the cycle. (Only in stop-the-world mode: a concurrent cycle lasts long, and a thread
-//! polling through it would take a core from the mutators and the workers.)
+//! of the cycle. At most one thread per core but one polls ([`MarkPool::poller`]; none on one
+//! core): with a dozen threads in `collect`, each yielding between polls, the collector would
+//! get its turn on a core only now and then. (Only in stop-the-world mode: a concurrent cycle
+//! lasts long, and a thread polling through it would take a core from the mutators and the
+//! workers.)
 //!
 //! A panic in a helper aborts the process (as one in the collector thread does): a helper that
 //! died silently would leave `running` above zero and the collector waiting forever.
@@ -81,6 +84,8 @@ struct PoolState {
     work: MarkWork,
     /// The current job's drain, for threads that join it.
     drain: Option<fn(&'static Runtime) -> MarkWork>,
+    /// Threads polling to join (see [`MarkPool::poller`]).
+    pollers: usize,
 }
 
 impl MarkPool {
@@ -121,6 +126,16 @@ impl MarkPool {
         total
     }
 
+    /// Register the calling thread as one that polls to join jobs, if fewer than `limit` do:
+    /// more would only take turns on the cores from the workers.
+    pub(crate) fn poller(&self, limit: usize) -> Option<Poller<'_>> {
+        let mut s = self.state.lock();
+        (s.pollers < limit).then(|| {
+            s.pollers += 1;
+            Poller(self)
+        })
+    }
+
     /// Join the current job, unless it is closed, full or the job `last`: drain alongside its
     /// workers, report the work, and return the job's number.
     pub(crate) fn join(&self, rt: &'static Runtime, last: u64) -> Option<u64> {
@@ -153,6 +168,15 @@ impl PoolState {
     /// Whether the current job takes another worker.
     fn takes_more(&self) -> bool {
         self.open && self.running < self.room
+    }
+}
+
+/// A thread registered to poll for jobs (see [`MarkPool::poller`]), until dropped.
+pub(crate) struct Poller<'a>(&'a MarkPool);
+
+impl Drop for Poller<'_> {
+    fn drop(&mut self) {
+        self.0.state.lock().pollers -= 1;
     }
 }
 
@@ -261,6 +285,19 @@ mod tests {
             assert!(work.objects >= 2, "round {round}: the leader waited for a second worker");
             assert!(work.objects <= 2 + joined, "round {round}: work from workers that never joined");
         }
+    }
+
+    #[test]
+    fn no_more_threads_poll_than_the_limit() {
+        let pool = fresh_pool();
+        let first = pool.poller(2).expect("the first of two");
+        let second = pool.poller(2).expect("the second of two");
+        assert!(pool.poller(2).is_none(), "a third is refused");
+        drop(first);
+        let third = pool.poller(2).expect("a place freed");
+        assert!(pool.poller(0).is_none(), "a limit of 0 takes none");
+        drop((second, third));
+        assert_eq!(pool.state.lock().pollers, 0);
     }
 
     #[test]
