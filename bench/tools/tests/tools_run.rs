@@ -175,3 +175,18 @@ fn collection_writer_times_writes_to_each_collection() {
         assert_eq!(out.lines().last(), Some("ok"), "{collection}: {out}");
     }
 }
+
+#[test]
+fn collect_latency_times_the_first_collect_and_the_rest() {
+    for mode in ["stw", "concurrent"] {
+        let (out, _) = run(
+            env!("CARGO_BIN_EXE_collect_latency"),
+            &["--depth", "10", "--garbage", "5000", "--runs", "3", "--mode", mode],
+        );
+        let line =
+            out.lines().find(|l| l.contains("first collect")).unwrap_or_else(|| panic!("no result line:\n{out}"));
+        assert!(line.starts_with("2047 live nodes, 5000 garbage nodes per cycle"), "{out}");
+        assert!(line.contains("the next 2: median") && line.contains("slowest"), "{out}");
+        assert_eq!(out.lines().last(), Some("ok"), "{out}");
+    }
+}

@@ -326,12 +326,12 @@ impl Control {
     /// the finalization mark to wait for (every object the cycle found dead is finalized once
     /// the finalizer has done that much work).
     ///
-    /// With `marks_with` (a runtime in stop-the-world mode), the thread does not park until
-    /// the cycle's marking is over: it joins the cycle's mark jobs as they open and yields its
-    /// core between polls (see `marker/pool.rs`, "Threads waiting in `collect` join"); then it
-    /// parks for the rest of the cycle (the sweep of the pages mutators kept cached through the
-    /// pause waits for their next safepoints). At most one thread per core but one polls; the
-    /// others park at once. Its caller is detached, so no pause waits for it.
+    /// With `marks_with` (a runtime in stop-the-world mode), the thread does not park at once:
+    /// it polls for the cycle's first mark job, yielding its core between polls, joins it if
+    /// it has room, and parks after that job (see `marker/pool.rs`, "Threads waiting in
+    /// `collect` join"), or when the marking ended without one (a small heap marks alone). At
+    /// most one thread per core but one polls; the others park at once. Its caller is detached,
+    /// so no pause waits for it.
     pub(crate) fn collect_and_wait(&self, marks_with: Option<&'static Runtime>) -> u64 {
         let mut r = self.requests.lock();
         let target = r.started + 1;
@@ -345,12 +345,12 @@ impl Control {
             // cycle's, or a later one's.
             let epoch_before = clock::mark_epoch();
             let marked = || clock::mark_epoch() > epoch_before && !clock::barrier_on_acquire();
-            let mut last_job = 0;
+            let after = rt.mark_pool.latest_job();
             while r.completed < target && !marked() {
-                match MutexGuard::unlocked(&mut r, || rt.mark_pool.join(rt, last_job)) {
-                    Some(job) => last_job = job,
-                    None => MutexGuard::unlocked(&mut r, std::thread::yield_now),
+                if MutexGuard::unlocked(&mut r, || rt.mark_pool.join_on_collector_stack(rt, after)).is_some() {
+                    break;
                 }
+                MutexGuard::unlocked(&mut r, std::thread::yield_now);
             }
         }
         while r.completed < target {

@@ -29,17 +29,21 @@
 //! collection of a million objects marks for about 5 ms, and in about a third of the runs the
 //! helper started 1–5 ms late (measured with timestamps in the drains), so the pause took
 //! 9–14 ms instead of 5. A mutator that called `collect` in stop-the-world mode is already
-//! running on a core and has nothing to do until the cycle ends, so it does not park: it polls
-//! the pool ([`MarkPool::join`]), yielding its core between polls, and joins each job as soon
-//! as it opens. The leader still wakes its helpers — the polling thread may share a core with
-//! the leader, and then a helper on the other core does the work — but a job has room for as
-//! many workers as it asked for, so the workers stay within the cores: a helper that wakes to
-//! find the job full skips it. Once the cycle's marking is over the thread parks for the rest
-//! of the cycle. At most one thread per core but one polls ([`MarkPool::poller`]; none on one
-//! core): with a dozen threads in `collect`, each yielding between polls, the collector would
-//! get its turn on a core only now and then. (Only in stop-the-world mode: a concurrent cycle
-//! lasts long, and a thread polling through it would take a core from the mutators and the
-//! workers.)
+//! running on a core and has nothing to do until the cycle ends, so it does not park at once:
+//! it polls the pool ([`MarkPool::join_after`]), yielding its core between polls, and joins
+//! the cycle's first job as soon as it opens; then it parks for the rest of the cycle. The
+//! leader still wakes its helpers — the polling thread may share a core with the leader, and
+//! then a helper on the other core does the work — but a job has room for as many workers as
+//! it asked for, so the workers stay within the cores: a helper that wakes to find the job full
+//! skips it, and a polling thread that finds it full or closed parks at once. (It polled on
+//! through the cycle at first: once the helpers were awake — from the second collection of a
+//! process on — they took the room, and the polling thread, yielding beside the two workers on
+//! two cores, slowed them by half: 13–14 ms marks instead of 6–7.)
+//!
+//! At most one thread per core but one polls ([`MarkPool::poller`]; none on one core): with a
+//! dozen threads in `collect`, each yielding between polls, the collector would get its turn on
+//! a core only now and then. Only in stop-the-world mode: a concurrent cycle lasts long, and a
+//! thread polling through it would take a core from the mutators and the workers.
 //!
 //! A panic in a helper aborts the process (as one in the collector thread does): a helper that
 //! died silently would leave `running` above zero and the collector waiting forever.
@@ -136,21 +140,55 @@ impl MarkPool {
         })
     }
 
-    /// Join the current job, unless it is closed, full or the job `last`: drain alongside its
-    /// workers, report the work, and return the job's number.
-    pub(crate) fn join(&self, rt: &'static Runtime, last: u64) -> Option<u64> {
-        let (job, drain) = {
+    /// The number of the latest job (0: none yet).
+    pub(crate) fn latest_job(&self) -> u64 {
+        self.state.lock().job
+    }
+
+    /// Join the first job after job `after`: `None` while there is none; `Some(true)` once this
+    /// thread has drained alongside its workers and reported the work; `Some(false)` if it
+    /// was closed or full when this thread came. The drain runs inside `run` (which may switch
+    /// to another stack first), after this thread has taken its place in the job.
+    #[cfg_attr(any(miri, gc_tsan), allow(dead_code))] // only through the stack switch, absent there
+    pub(crate) fn join_after(
+        &self,
+        rt: &'static Runtime,
+        after: u64,
+        run: impl FnOnce(&dyn Fn() -> MarkWork) -> MarkWork,
+    ) -> Option<bool> {
+        let drain = {
             let mut s = self.state.lock();
-            let drain = s.drain?;
-            if s.job == last || !s.takes_more() {
+            if s.job <= after {
                 return None;
             }
+            let Some(drain) = s.drain else { return Some(false) };
+            if !s.takes_more() {
+                return Some(false);
+            }
             s.running += 1;
-            (s.job, drain)
+            drain
         };
-        let work = report::or_abort("mark worker", || drain(rt));
+        let work = run(&|| report::or_abort("mark worker", || drain(rt)));
         self.leave(work);
-        Some(job)
+        Some(true)
+    }
+
+    /// [`MarkPool::join_after`] on a stack as deep as the collector's own threads' (see
+    /// `thread_state::collector_stack_size`): tracing an object may recurse natively (a `Box`
+    /// chain inside one object), and the collector promises to trace any value a program could
+    /// build — on a thread of its own, whose stack may be deeper than this one's. The stack is
+    /// mapped once this thread has its place in the job, and unmapped after it (reserved, not
+    /// committed, until used); none is mapped while the thread only polls.
+    #[cfg(not(any(miri, gc_tsan)))]
+    pub(crate) fn join_on_collector_stack(&self, rt: &'static Runtime, after: u64) -> Option<bool> {
+        self.join_after(rt, after, |drain| stacker::grow(thread_state::collector_stack_size(), drain))
+    }
+
+    /// Under Miri and ThreadSanitizer, which do not follow a switch of stacks, the thread does
+    /// not join: it parks, as in concurrent mode.
+    #[cfg(any(miri, gc_tsan))]
+    pub(crate) fn join_on_collector_stack(&self, _rt: &'static Runtime, _after: u64) -> Option<bool> {
+        Some(false)
     }
 
     /// A worker that joined the current job has finished it with `work` done.
@@ -254,9 +292,10 @@ mod tests {
         assert_eq!((s.started, s.running, s.open), (1, 0, false), "one helper, finished; the job closed");
     }
 
-    /// A thread polling with `join` and a helper compete for a job with room for one worker
-    /// besides the leader: either may take it, never both at once, and the leader returns only
-    /// once whoever joined has finished.
+    /// A thread polling with `join_after` and a helper compete for a job with room for one
+    /// worker besides the leader: never both at once (one may join after the other left, while
+    /// the leader still drains), the leader returns only once whoever joined has finished, and
+    /// the polling thread learns whether it took part.
     #[test]
     fn a_joining_thread_and_a_helper_share_a_jobs_room() {
         let _s = test_support::serial();
@@ -264,27 +303,70 @@ mod tests {
         let pool = fresh_pool();
         for round in 0..20 {
             reset();
-            let stop = std::sync::atomic::AtomicBool::new(false);
+            let after = pool.latest_job();
             let (work, joined) = std::thread::scope(|scope| {
-                let joiner = scope.spawn(|| {
-                    let mut joined = 0;
-                    while !stop.load(Ordering::SeqCst) {
-                        if pool.join(rt, 0).is_some() {
-                            joined += 1;
-                        }
-                        std::thread::yield_now();
+                let joiner = scope.spawn(|| loop {
+                    if let Some(joined) = pool.join_after(rt, after, |drain| drain()) {
+                        return joined;
                     }
-                    joined
+                    std::thread::yield_now();
                 });
                 let work = pool.run(rt, 1, two_at_once);
                 assert_eq!(pool.state.lock().running, 0, "round {round}: a worker still in the job");
-                stop.store(true, Ordering::SeqCst);
                 (work, joiner.join().expect("the joiner"))
             });
-            assert!(MOST_INSIDE.load(Ordering::SeqCst) <= 2, "round {round}: more workers than the job's room");
-            assert!(work.objects >= 2, "round {round}: the leader waited for a second worker");
-            assert!(work.objects <= 2 + joined, "round {round}: work from workers that never joined");
+            assert_eq!(MOST_INSIDE.load(Ordering::SeqCst), 2, "round {round}: never more than the room at once");
+            let others = if joined { 1..=2 } else { 1..=1 };
+            assert!(others.contains(&(work.objects - 1)), "round {round}: {} workers, joined: {joined}", work.objects);
+            assert_eq!(
+                pool.join_after(rt, after, |drain| drain()),
+                Some(false),
+                "round {round}: the job is closed now"
+            );
         }
+    }
+
+    /// A drain that recurses `DEEP_FRAMES` times with a kilobyte on each frame: far more than
+    /// the small stack of the thread that joins in the test below.
+    #[cfg(not(any(miri, gc_tsan)))]
+    fn deep_drain(_rt: &'static Runtime) -> MarkWork {
+        const DEEP_FRAMES: usize = 8 * 1024;
+        fn down(n: usize) -> usize {
+            let frame = std::hint::black_box([n as u8; 1024]);
+            if n == 0 {
+                return frame[0] as usize;
+            }
+            down(n - 1) + std::hint::black_box(frame)[1] as usize
+        }
+        std::hint::black_box(down(DEEP_FRAMES));
+        MarkWork { objects: 1, marked_bytes: 8 }
+    }
+
+    /// A thread with a 256 KiB stack joins a job whose drain needs about 8 MiB of stack (as
+    /// tracing a deep `Box` chain inside one object does): it drains on a stack as deep as the
+    /// collector's threads' and finishes, where on its own stack it would overflow and abort.
+    #[cfg(not(any(miri, gc_tsan)))]
+    #[test]
+    fn a_thread_that_joins_drains_on_a_stack_as_deep_as_the_collectors() {
+        let _s = test_support::serial();
+        let rt = Runtime::get_or_start();
+        let pool = fresh_pool();
+        {
+            let mut s = pool.state.lock();
+            s.job = 1;
+            s.open = true;
+            s.room = 1;
+            s.drain = Some(deep_drain);
+        }
+        let joined = std::thread::Builder::new()
+            .stack_size(256 << 10)
+            .spawn(move || pool.join_on_collector_stack(rt, 0))
+            .expect("a small-stack thread")
+            .join()
+            .expect("the small-stack thread finished");
+        assert_eq!(joined, Some(true));
+        let s = pool.state.lock();
+        assert_eq!((s.running, s.work.objects), (0, 1), "its work was reported");
     }
 
     #[test]
@@ -301,27 +383,32 @@ mod tests {
     }
 
     #[test]
-    fn a_closed_job_a_full_job_and_a_job_already_joined_are_not_joined() {
+    fn a_closed_job_a_full_job_and_an_old_job_are_not_joined() {
         let _s = test_support::serial();
         let rt = Runtime::get_or_start();
         let pool = fresh_pool();
-        assert_eq!(pool.join(rt, 0), None, "no job yet");
+        assert_eq!(pool.join_after(rt, 0, |drain| drain()), None, "no job yet");
         fn alone(_rt: &'static Runtime) -> MarkWork {
             MarkWork { objects: 1, marked_bytes: 8 }
         }
         let work = pool.run(rt, 0, alone);
         assert_eq!(work.objects, 1, "the leader alone");
-        assert_eq!(pool.join(rt, 0), None, "the job closed when the leader's drain returned");
+        let job = pool.latest_job();
+        assert_eq!(
+            pool.join_after(rt, 0, |drain| drain()),
+            Some(false),
+            "the job closed when the leader's drain returned"
+        );
         let mut s = pool.state.lock();
         s.open = true;
         s.room = 1;
-        let job = s.job;
         drop(s);
-        assert_eq!(pool.join(rt, job), None, "the job this thread last joined");
+        assert_eq!(pool.join_after(rt, job, |drain| drain()), None, "no job after this one");
         pool.state.lock().room = 0;
-        assert_eq!(pool.join(rt, 0), None, "no room left");
+        assert_eq!(pool.join_after(rt, 0, |drain| drain()), Some(false), "no room left");
         pool.state.lock().room = 1;
-        assert_eq!(pool.join(rt, 0), Some(job), "open, with room: joined");
+        assert_eq!(pool.join_after(rt, 0, |drain| drain()), Some(true), "open, with room: joined and drained");
+        assert_eq!(pool.state.lock().work.objects, 1, "the joined drain's work was reported");
         pool.state.lock().open = false;
     }
 }

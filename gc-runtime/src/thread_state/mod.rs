@@ -674,7 +674,7 @@ pub(crate) fn enter_collector_thread() {
 /// recurse natively (a `Box` chain inside one object, a deep plain list in a field); a program
 /// can build such a value on its own thread (allocation traces it once), so the collector's
 /// threads must manage at least as deep. The memory is reserved, not committed, until used.
-fn collector_stack_size() -> usize {
+pub(crate) fn collector_stack_size() -> usize {
     const DEFAULT: usize = 64 << 20;
     let min = std::env::var("RUST_MIN_STACK").ok().and_then(|v| v.parse::<usize>().ok()).unwrap_or(0);
     DEFAULT.max(min)
