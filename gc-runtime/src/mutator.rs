@@ -636,9 +636,10 @@ impl Mutator {
     /// `collect` was called is freed — in any thread's cached pages too — and its fields'
     /// destructors have run. A safepoint; the thread is detached while it waits.
     ///
-    /// In [`Mode::StopTheWorld`] the thread does not park while the cycle's pause marks: it
-    /// marks beside the collector (and yields its core between looks for work), so objects'
-    /// [`Trace`] impls may run on it, as they do in mark assists.
+    /// In [`Mode::StopTheWorld`] the thread does not park at once: until the pause's marking
+    /// starts it yields its core between looks for work, and it marks beside the collector if
+    /// the marking has room for it (on a stack as deep as the collector's own threads'). So
+    /// objects' [`Trace`] impls may run on it, as they do in mark assists.
     ///
     /// The destructors run on the finalizer thread (see the crate docs): a destructor that
     /// waits for a lock this thread holds while calling `collect` deadlocks it.
