@@ -15,6 +15,7 @@ mod common;
 
 use common::{
     child::{child, in_child, DEADLINE},
+    cores,
     hostile::watchdog,
     serial_only,
 };
@@ -47,10 +48,6 @@ unsafe impl Trace for Node {
         }
         self.next.trace(tracer);
     }
-}
-
-fn cores() -> usize {
-    std::thread::available_parallelism().map_or(1, usize::from)
 }
 
 /// Stop-the-world mode, no automatic cycles, and eight mark workers. A pause marks with

@@ -40,15 +40,11 @@ mod common;
 
 use common::{
     child::{child, in_child, DEADLINE},
-    collect2,
+    collect2, cores,
     hostile::{assert_checkmarked_since, watchdog},
     serial_only, Canary, Ledger, Rng,
 };
 use gc_runtime::{BarrierKind, Config, GcVec, Member, Mode, Mutator, Root, Trace, Tracer};
-
-fn cores() -> usize {
-    thread::available_parallelism().map_or(1, usize::from)
-}
 
 thread_local! {
     /// How many objects [`Slow::trace`] and [`Node::trace`] traced on the current thread.

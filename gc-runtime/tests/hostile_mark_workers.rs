@@ -29,7 +29,7 @@ mod common;
 
 use common::{
     child::{child, in_child},
-    collect2,
+    collect2, cores,
     hostile::{assert_checkmarked_since, hostile_config, modes, watchdog, with_collector, DEADLOCK_BOUND},
     serial_only, Canary, Ledger, Rng,
 };
@@ -37,10 +37,6 @@ use gc_runtime::{
     AttachError, BarrierKind, Config, Gc, GcIdMap, GcMap, GcValueMap, GcValueVec, GcVec, GcWeakMap, Member, Mode,
     Mutator, Root, Trace,
 };
-
-fn cores() -> usize {
-    thread::available_parallelism().map_or(1, usize::from)
-}
 
 // ---------------------------------------------------------------------------------------------
 // The worker count, reconfigured while cycles run.

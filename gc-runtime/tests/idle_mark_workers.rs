@@ -7,6 +7,9 @@ use std::sync::{
     Mutex,
 };
 
+mod common;
+
+use common::cores;
 use gc_runtime::{Config, Member, Mode, Mutator, Trace};
 
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -14,10 +17,6 @@ static SERIAL: Mutex<()> = Mutex::new(());
 #[derive(Trace)]
 struct Cell {
     next: Member<Cell>,
-}
-
-fn cores() -> usize {
-    std::thread::available_parallelism().map_or(1, usize::from)
 }
 
 /// Over a MiB of live cells: smaller heaps mark with the configured workers only.

@@ -86,7 +86,7 @@ struct PoolState {
     running: usize,
     /// The work the current job's workers reported.
     work: MarkWork,
-    /// The current job's drain, for threads that join it.
+    /// The current job's drain, for the workers that join it.
     drain: Option<fn(&'static Runtime) -> MarkWork>,
     /// Threads polling to join (see [`MarkPool::poller`]).
     pollers: usize,
@@ -108,7 +108,7 @@ impl MarkPool {
             while s.started < helpers {
                 let index = s.started;
                 thread_state::collector_thread("gc-mark-worker")
-                    .spawn(move || helper(self, rt, index, drain))
+                    .spawn(move || helper(self, rt, index))
                     .unwrap_or_else(|e| panic!("gc: cannot start a mark worker: {e}"));
                 s.started += 1;
             }
@@ -218,12 +218,12 @@ impl Drop for Poller<'_> {
     }
 }
 
-/// Helper `index`'s loop: wait for a job that wants it, drain, report.
-fn helper(pool: &'static MarkPool, rt: &'static Runtime, index: usize, drain: fn(&'static Runtime) -> MarkWork) {
+/// Helper `index`'s loop: wait for a job that wants it, run the job's drain, report.
+fn helper(pool: &'static MarkPool, rt: &'static Runtime, index: usize) {
     thread_state::enter_collector_thread();
     let mut done_job = 0;
     loop {
-        {
+        let drain = {
             let mut s = pool.state.lock();
             loop {
                 if s.job != done_job {
@@ -238,7 +238,8 @@ fn helper(pool: &'static MarkPool, rt: &'static Runtime, index: usize, drain: fn
             }
             done_job = s.job;
             s.running += 1;
-        }
+            s.drain.expect("an open job has a drain")
+        };
         let work = report::or_abort("mark worker", || drain(rt));
         pool.leave(work);
     }

@@ -16,6 +16,11 @@ use std::{
     },
 };
 
+/// The cores this process may use (at least 1).
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
+}
+
 /// Per-id drop counts for the objects of one test run.
 pub struct Ledger {
     drops: Vec<AtomicU8>,
