@@ -589,7 +589,6 @@ mod tests {
     use super::*;
     use crate::{
         clock::{self, Phase},
-        config::BarrierKind,
         object::mark,
         runtime::Runtime,
         test_support, thread_state, Trace,
@@ -752,10 +751,7 @@ mod tests {
                 slot.set(value);
             }
         }
-        for (kind, as_word) in [BarrierKind::Dijkstra, BarrierKind::Yuasa, BarrierKind::Hybrid]
-            .into_iter()
-            .flat_map(|kind| [(kind, false), (kind, true)])
-        {
+        for (kind, as_word) in test_support::barrier_kinds().iter().flat_map(|&kind| [(kind, false), (kind, true)]) {
             for immediate in [Tagged::Number(2.0), Tagged::Data(5), Tagged::Empty] {
                 let a = mu.alloc(Obj { slot: TaggedMember::new() });
                 let b = mu.alloc(Obj { slot: TaggedMember::new() });

@@ -233,7 +233,7 @@ const CASES: &[(&str, bool, bool, Op)] = &[
 fn every_store_and_removal_shades_what_the_barrier_promises() {
     let _s = test_support::serial();
     let mu = crate::attach();
-    for kind in [BarrierKind::Dijkstra, BarrierKind::Yuasa, BarrierKind::Hybrid] {
+    for &kind in test_support::barrier_kinds() {
         for &(name, removes, stores, op) in CASES {
             let (c, old, new) = (obj(&mu), obj(&mu), obj(&mu));
             c.v.push(old);
