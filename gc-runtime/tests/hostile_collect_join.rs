@@ -550,35 +550,30 @@ fn threads_that_collect_then_leak_their_mutator() {
 /// Chains of 64 [`Node`]s, rooted by their heads, until the live heap is about `bytes`.
 fn build_chains(mu: &mut Mutator, bytes: usize) -> Vec<Root<Node>> {
     let mut chains = Vec::new();
-    let probe = || {
-        let head = mu.alloc(Node { next: Member::new(), _pad: [0; 2] });
-        let mut tail = head;
-        for _ in 0..63 {
-            let n = mu.alloc(Node { next: Member::new(), _pad: [0; 2] });
-            tail.next.set(Some(n));
-            tail = n;
-        }
-        head.root(mu)
-    };
     // Measure a chain's bytes from a collection's marked heap.
     for _ in 0..64 {
-        chains.push(probe());
+        chains.push(node_chain(mu));
     }
     mu.collect();
     let base = gc_runtime::stats().recent.last().unwrap().heap_marked;
     let per_chain = base / 64;
     let more = bytes.saturating_sub(base) / per_chain.max(1);
     for _ in 0..more {
-        let head = mu.alloc(Node { next: Member::new(), _pad: [0; 2] });
-        let mut tail = head;
-        for _ in 0..63 {
-            let n = mu.alloc(Node { next: Member::new(), _pad: [0; 2] });
-            tail.next.set(Some(n));
-            tail = n;
-        }
-        chains.push(head.root(mu));
+        chains.push(node_chain(mu));
     }
     chains
+}
+
+/// A chain of 64 [`Node`]s, rooted by its head.
+fn node_chain(mu: &Mutator) -> Root<Node> {
+    let head = mu.alloc(Node { next: Member::new(), _pad: [0; 2] });
+    let mut tail = head;
+    for _ in 0..63 {
+        let n = mu.alloc(Node { next: Member::new(), _pad: [0; 2] });
+        tail.next.set(Some(n));
+        tail = n;
+    }
+    head.root(mu)
 }
 
 fn chains_intact(mu: &Mutator, chains: &[Root<Node>]) -> bool {
