@@ -53,6 +53,15 @@
 //! worker's hands (the loom control `ragged termination: Dijkstra, stamp without busy count`
 //! finds that schedule).
 //!
+//! # Forwarded objects
+//!
+//! In an exclusive marking (a drain inside a pause, see `object/exclusive.rs`) each mark bit
+//! has one owner, and a worker that finds a white object in memory another worker owns
+//! publishes it on that owner's own queue ([`GreyQueue::push_forwarded`]), unmarked; only the
+//! owner takes from it ([`GreyQueue::pop_forwarded_busy`]). These queues are grey work like
+//! the global one: published while busy, taken after entering the busy state, and read by the
+//! quiescence test between its two reads of the busy word.
+//!
 //! # Deferred objects
 //!
 //! A grey object that could not be traced because another thread holds a lock inside it (a
@@ -78,6 +87,10 @@ use crate::primitive::sync::{
 /// Entries per buffer.
 pub(crate) const BUFFER_CAP: usize = 256;
 
+/// Owners' queues of forwarded objects: one per worker an exclusive job may take (see "Forwarded
+/// objects"). Two under loom, whose models have at most two workers.
+pub(crate) const OWNER_QUEUES: usize = if cfg!(gc_loom) { 2 } else { 64 };
+
 /// A private buffer of grey objects.
 pub(crate) struct ShadeBuffer<T> {
     items: Vec<T>,
@@ -92,6 +105,8 @@ impl<T> Default for ShadeBuffer<T> {
 /// The global queue of full buffers, the pool of empty ones, and the busy count.
 pub(crate) struct GreyQueue<T> {
     full: SegQueue<Vec<T>>,
+    /// Each owner's queue of forwarded objects (see "Forwarded objects").
+    forwarded: Box<[SegQueue<Vec<T>>]>,
     empty: SegQueue<Vec<T>>,
     /// Low 32 bits: workers busy; high 32 bits: entries into the busy state (wrapping; an
     /// exact repeat needs 2^32 entries between the two reads of one check).
@@ -121,6 +136,7 @@ impl<T> Default for GreyQueue<T> {
     fn default() -> Self {
         GreyQueue {
             full: SegQueue::default(),
+            forwarded: (0..OWNER_QUEUES).map(|_| SegQueue::default()).collect(),
             empty: SegQueue::default(),
             busy: AtomicU64::new(0),
             hungry: AtomicUsize::new(0),
@@ -145,6 +161,39 @@ impl<T> GreyQueue<T> {
         self.full.push(buf);
         // SeqCst: read by `stamp` in the same total order as the busy word.
         self.published.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Publish a non-empty buffer of objects forwarded to worker `owner` of an exclusive job
+    /// (the caller is busy; see "Forwarded objects").
+    pub(crate) fn push_forwarded(&self, owner: usize, buf: Vec<T>) {
+        debug_assert!(!buf.is_empty());
+        self.forwarded[owner].push(buf);
+        // SeqCst: as in `push_full`.
+        self.published.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Become busy and take a buffer forwarded to worker `owner`; on `None` the caller is not
+    /// busy.
+    pub(crate) fn pop_forwarded_busy(&self, owner: usize) -> Option<Vec<T>> {
+        // SeqCst: as in `pop_busy`.
+        self.busy.fetch_add(ONE_BUSY + ONE_ENTRY, Ordering::SeqCst);
+        let b = self.forwarded[owner].pop();
+        if b.is_none() {
+            self.busy.fetch_sub(ONE_BUSY + ONE_ENTRY, Ordering::SeqCst);
+        }
+        b
+    }
+
+    /// Whether a buffer waits in worker `owner`'s queue of forwarded objects (a hint: one may
+    /// arrive right after).
+    #[inline]
+    pub(crate) fn has_forwarded(&self, owner: usize) -> bool {
+        !self.forwarded[owner].is_empty()
+    }
+
+    /// No buffer in the global queue nor in any owner's queue.
+    fn queues_empty(&self) -> bool {
+        self.full.is_empty() && self.forwarded.iter().all(SegQueue::is_empty)
     }
 
     /// Return an emptied buffer for reuse.
@@ -177,7 +226,7 @@ impl<T> GreyQueue<T> {
         // SeqCst throughout: the three reads and every update of the word are in one total
         // order with the queue operations (see "Termination").
         let before = self.busy.load(Ordering::SeqCst);
-        before & BUSY_MASK == 0 && self.full.is_empty() && self.busy.load(Ordering::SeqCst) == before
+        before & BUSY_MASK == 0 && self.queues_empty() && self.busy.load(Ordering::SeqCst) == before
     }
 
     /// Put aside an object that could not be traced now (the caller is busy with it).
@@ -237,7 +286,7 @@ impl<T> GreyQueue<T> {
     pub(crate) fn is_done(&self) -> bool {
         let before = self.busy.load(Ordering::SeqCst);
         before & BUSY_MASK == 0
-            && self.full.is_empty()
+            && self.queues_empty()
             && !self.has_deferred()
             && self.busy.load(Ordering::SeqCst) == before
     }
@@ -293,9 +342,11 @@ impl<T> GreyQueue<T> {
     /// already black).
     pub(crate) fn clear(&self) -> usize {
         let mut n = 0;
-        while let Some(b) = self.full.pop() {
-            n += b.len();
-            self.recycle(b);
+        for q in std::iter::once(&self.full).chain(self.forwarded.iter()) {
+            while let Some(b) = q.pop() {
+                n += b.len();
+                self.recycle(b);
+            }
         }
         let mut d = self.deferred.lock();
         n += d.len();

@@ -22,6 +22,14 @@
 //! marking cannot terminate between the store and the shade (an overwritten object freed
 //! while another thread just copied it).
 //!
+//! # During an exclusive job
+//!
+//! Inside a pause the mark workers set the bits of the pages they own with plain stores
+//! (`object/exclusive.rs`); a locked mark set beside them could be overwritten. So while an
+//! exclusive job runs — the collector starts and ends it holding this lock — an orphan shade
+//! does not mark: it records the object in the table ([`RootInner::mark_held_shades`] marks
+//! them when the job has ended, before the collector decides that marking is over).
+//!
 //! # Pinned objects
 //!
 //! When a thread ends with its mutator leaked, every object alive then is pinned: kept, and
@@ -34,7 +42,7 @@ use crate::{
     cells::{CellPool, PtrCell},
     clock,
     config::BarrierKind,
-    object::{Header, ObjPtr},
+    object::{exclusive, Header, ObjPtr},
     primitive::sync::{
         atomic::{AtomicPtr, Ordering},
         Mutex, MutexGuard,
@@ -48,6 +56,9 @@ pub(crate) struct RootInner {
     cells: CellPool,
     /// Grey objects shaded by stores on threads without a shade buffer.
     orphan_shades: ShadeBuffer,
+    /// Objects such stores shaded while an exclusive job ran: not marked yet (see "During an
+    /// exclusive job").
+    held_shades: Vec<ObjPtr>,
     /// Objects kept alive for the rest of the process: roots without a handle.
     pinned: Vec<ObjPtr>,
 }
@@ -66,6 +77,7 @@ impl Default for RootTable {
             inner: Mutex::new(RootInner {
                 cells: CellPool::default(),
                 orphan_shades: ShadeBuffer::default(),
+                held_shades: Vec::new(),
                 pinned: Vec::new(),
             }),
         }
@@ -145,12 +157,11 @@ impl RootTable {
             Ok(done) => done,
             Err(unarmed) => return (table, Err(unarmed)),
         };
-        let epoch = clock::mark_epoch();
         for o in greys.iter().flatten() {
             // SAFETY: an overwritten pointer was in a slot of a reachable object until the store,
             // and a stored one is reachable by the caller; the lock keeps marking from
             // terminating (and the sweep from freeing either) meanwhile.
-            unsafe { shade::shade(o.as_ptr(), epoch, &mut table.orphan_shades, grey) };
+            unsafe { table.shade_orphan(o.as_ptr(), grey) };
         }
         (table, Ok(result))
     }
@@ -165,7 +176,7 @@ impl RootTable {
         if clock::barrier_on() {
             // SAFETY: allocated (the caller); the lock keeps marking from terminating
             // meanwhile.
-            unsafe { shade::shade(obj, clock::mark_epoch(), &mut table.orphan_shades, grey) };
+            unsafe { table.shade_orphan(obj, grey) };
         }
     }
 
@@ -191,6 +202,35 @@ impl RootTable {
 }
 
 impl RootInner {
+    /// Shade `obj` for a store on a thread without a shade buffer (the table is locked): into
+    /// the orphan buffer, or — while an exclusive job runs — held unmarked until it ends (see
+    /// "During an exclusive job").
+    ///
+    /// # Safety
+    /// `obj` is allocated.
+    unsafe fn shade_orphan(&mut self, obj: *const Header, grey: &GreyQueue) {
+        if exclusive::current().is_some() {
+            if let Some(nn) = NonNull::new(obj.cast_mut()) {
+                self.held_shades.push(ObjPtr(nn));
+            }
+            return;
+        }
+        // SAFETY: guaranteed by the caller.
+        unsafe { shade::shade(obj, clock::mark_epoch(), &mut self.orphan_shades, grey) };
+    }
+
+    /// Shade the objects orphan stores shaded while an exclusive job ran, now that it has
+    /// ended (the table is locked, so none is added meanwhile).
+    pub(crate) fn mark_held_shades(&mut self, grey: &GreyQueue) {
+        debug_assert!(exclusive::current().is_none(), "the exclusive job has ended");
+        let epoch = clock::mark_epoch();
+        for obj in std::mem::take(&mut self.held_shades) {
+            // SAFETY: held by an orphan shade of this marking, which the lock kept from
+            // terminating since: allocated.
+            unsafe { shade::shade(obj.as_ptr(), epoch, &mut self.orphan_shades, grey) };
+        }
+    }
+
     /// Publish the grey objects orphan stores shaded into the table: with the table locked,
     /// none can be added until it is released.
     pub(crate) fn flush_orphans(&mut self, grey: &GreyQueue) {
@@ -213,10 +253,9 @@ impl RootInner {
     /// Every object in `objs` is allocated, and the world is stopped.
     pub(crate) unsafe fn pin(&mut self, objs: Vec<NonNull<Header>>, grey: &GreyQueue) {
         if clock::barrier_on() {
-            let epoch = clock::mark_epoch();
             for &o in &objs {
                 // SAFETY: allocated (the caller).
-                unsafe { shade::shade(o.as_ptr(), epoch, &mut self.orphan_shades, grey) };
+                unsafe { self.shade_orphan(o.as_ptr(), grey) };
             }
         }
         self.pinned.extend(objs.into_iter().map(ObjPtr));

@@ -56,12 +56,16 @@ pub(crate) struct MarkWork {
     /// Bytes of objects marked: scanned ones plus those with nothing to scan. The pacer's
     /// measure of the live heap.
     pub(crate) marked_bytes: usize,
+    /// Objects found in pages another worker of an exclusive job owned, and forwarded to it
+    /// (see `object/exclusive.rs`).
+    pub(crate) forwarded: usize,
 }
 
 impl std::ops::AddAssign for MarkWork {
     fn add_assign(&mut self, o: MarkWork) {
         self.objects += o.objects;
         self.marked_bytes += o.marked_bytes;
+        self.forwarded += o.forwarded;
     }
 }
 
@@ -261,6 +265,10 @@ pub struct CycleStats {
     /// configured mark workers, one per core inside a pause, and the idle workers added for
     /// mutators waiting in `collect` (see `Config::idle_mark_workers`).
     pub mark_workers: usize,
+    /// Objects that mark workers inside a pause found in memory another worker of the same
+    /// drain had claimed, and handed to it to mark: each 4 KiB of a page is marked by one
+    /// worker there, without a locked instruction (see the book's "Marking inside a pause").
+    pub objects_forwarded: usize,
     /// Objects checked by checkmark, when it ran.
     pub checkmarked_objects: Option<usize>,
     /// Destructors that panicked, counted like `objects_freed`.
@@ -461,6 +469,8 @@ impl StatsRecorder {
         let work = MarkWork {
             objects: self.assist_objects.load(Ordering::Relaxed) as usize,
             marked_bytes: self.assist_marked_bytes.load(Ordering::Relaxed) as usize,
+            // Assists mark with the world running: never in an exclusive job.
+            forwarded: 0,
         };
         (work, self.assist_bytes.load(Ordering::Relaxed))
     }
@@ -583,6 +593,7 @@ mod tests {
             assist_bytes: 0,
             termination_retries: 0,
             mark_workers: 0,
+            objects_forwarded: 0,
             checkmarked_objects: None,
             drop_panics: 0,
             weaks_cleared: 0,

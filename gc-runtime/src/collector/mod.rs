@@ -243,6 +243,7 @@ use crate::{
     handshake::AnswerAt,
     heap::SweepTotals,
     marker::{self, EphemeronPass, MarkWorker},
+    object::exclusive,
     primitive::sync::{
         atomic::{AtomicBool, Ordering},
         Condvar, Mutex, MutexGuard,
@@ -563,12 +564,30 @@ impl Cycle {
             self.config.mark_workers
         };
         self.stats.mark_workers = self.stats.mark_workers.max(workers);
+        if !self.marking_in_pause {
+            let work = marker::drain_parallel(self.rt, workers);
+            self.note(work);
+            return;
+        }
+        // With the world stopped, the drain is an exclusive job: each mark bit has one writer
+        // (see `object/exclusive.rs`). It starts and ends under the root-table lock,
+        // which orders it against orphan shades; those made meanwhile are marked after it.
+        {
+            let _roots = self.rt.roots.lock();
+            exclusive::begin();
+        }
         let work = marker::drain_parallel(self.rt, workers);
+        {
+            let mut roots = self.rt.roots.lock();
+            exclusive::end();
+            roots.mark_held_shades(&self.rt.grey);
+        }
         self.note(work);
     }
 
     fn note(&mut self, work: MarkWork) {
         self.stats.objects_marked += work.objects;
+        self.stats.objects_forwarded += work.forwarded;
         self.stats.heap_marked += work.marked_bytes;
     }
 
@@ -876,6 +895,7 @@ fn run_cycle(rt: &'static Runtime, swept_at_last_end: &mut SweepTotals) {
             assist_bytes: 0,
             termination_retries: 0,
             mark_workers: 0,
+            objects_forwarded: 0,
             checkmarked_objects: None,
             drop_panics: 0,
             weaks_cleared: 0,
@@ -892,6 +912,7 @@ fn run_cycle(rt: &'static Runtime, swept_at_last_end: &mut SweepTotals) {
     cycle.note(MarkWork {
         objects: assist_work.objects - assist_work_before.objects,
         marked_bytes: assist_work.marked_bytes - assist_work_before.marked_bytes,
+        forwarded: 0,
     });
     let mut stats = cycle.stats;
     stats.thread_pause_max = rt.thread_pauses.take_cycle_max();

@@ -36,6 +36,14 @@
 //! With more than one mark worker (or in a pause, which marks with every core) the collector
 //! thread drains alongside persistent helper threads, parked between drains (`pool.rs`).
 //!
+//! # Inside a pause
+//!
+//! A drain with the world stopped is an *exclusive job* (`object/exclusive.rs`): each 4 KiB of
+//! memory has one worker that sets its mark bits, with a plain store instead of a locked
+//! instruction, and the others forward the objects they find there to it. A worker publishes
+//! what it forwarded before it leaves the busy state, and takes what was forwarded to it before
+//! the global queue, and every 64 objects while it marks (the balance check).
+//!
 //! # Mark assists
 //!
 //! A mutator that allocates while marking is in progress pays for it: each refill of its
@@ -97,6 +105,7 @@ use crate::{
     clock,
     grey_queue::BUFFER_CAP,
     object::{
+        exclusive::{self, Exclusive},
         header::TypeDesc,
         mark_visit::{note, RunLimits},
         scan_cursor::SCAN_CHUNK,
@@ -150,9 +159,13 @@ impl<'q> MarkWorker<'q> {
         }
     }
 
-    /// A mark worker for the current marking, whose progress becomes assist credit.
-    pub(crate) fn background(rt: &'q Runtime) -> Self {
-        MarkWorker { credit: Some(&rt.assist_credit), ..MarkWorker::new(&rt.grey) }
+    /// A mark worker for the current marking, whose progress becomes assist credit: worker
+    /// `owner` of the drain (0 for the thread that leads it), which marks as that owner if the
+    /// drain is an exclusive job (see `object/exclusive.rs`).
+    pub(crate) fn background(rt: &'q Runtime, owner: usize) -> Self {
+        let mut worker = MarkWorker { credit: Some(&rt.assist_credit), ..MarkWorker::new(&rt.grey) };
+        worker.visit.exclusive = exclusive::current().map(|job| Exclusive::new(job, owner));
+        worker
     }
 
     /// Publish what this worker marked since the last time as assist credit.
@@ -166,7 +179,11 @@ impl<'q> MarkWorker<'q> {
 
     /// What this worker did so far.
     pub(crate) fn work(&self) -> MarkWork {
-        MarkWork { objects: self.scanned_objects, marked_bytes: self.scanned_bytes + self.visit.leaf_bytes }
+        MarkWork {
+            objects: self.scanned_objects,
+            marked_bytes: self.scanned_bytes + self.visit.leaf_bytes,
+            forwarded: self.visit.exclusive.as_ref().map_or(0, Exclusive::forwarded_in_all),
+        }
     }
 
     /// Shade a root: mark it and, if it has fields, put it on this worker's stack.
@@ -266,11 +283,19 @@ impl<'q> MarkWorker<'q> {
             if self.visit.stack.len() > SPILL_AT {
                 self.publish_oldest(BUFFER_CAP);
             }
+            if self.visit.exclusive.as_ref().is_some_and(|x| x.forwarded() >= BUFFER_CAP) {
+                self.publish_forwarded();
+            }
             until_balance = until_balance.saturating_sub(visited);
             if until_balance == 0 {
                 until_balance = BALANCE_EVERY;
                 if self.visit.stack.len() > 1 && self.queue.wants_work() {
                     self.share();
+                }
+                // Objects other workers found in memory this worker owns wait for it alone: take
+                // them now, not only once this stack is empty (the others may be idle by then).
+                if self.take_forwarded_busy() {
+                    self.queue.leave_busy();
                 }
             }
             if self.spent() >= end {
@@ -307,12 +332,39 @@ impl<'q> MarkWorker<'q> {
         self.queue.push_full(buf);
     }
 
-    /// Give every object still on the private stack (and in the ring) back to the global queue.
+    /// Give every object still on the private stack (and in the ring) back to the global queue,
+    /// and every object found in memory another worker owns to that worker.
     pub(crate) fn publish_all(&mut self) {
         self.visit.settle_ring();
         while !self.visit.stack.is_empty() {
             self.publish_oldest(self.visit.stack.len().min(BUFFER_CAP));
         }
+        self.publish_forwarded();
+    }
+
+    /// Publish the objects found in memory other workers of an exclusive job own, each on its
+    /// owner's queue (the caller is busy).
+    fn publish_forwarded(&mut self) {
+        if let Some(x) = &mut self.visit.exclusive {
+            x.publish(self.queue);
+        }
+    }
+
+    /// Become busy and take a buffer of objects forwarded to this worker, which owns the memory
+    /// they lie in for an exclusive job, and mark them; `false` (and not busy) if there is none.
+    fn take_forwarded_busy(&mut self) -> bool {
+        let Some(owner) = self.visit.exclusive.as_ref().map(Exclusive::owner) else { return false };
+        if !self.queue.has_forwarded(owner) {
+            return false;
+        }
+        let Some(buf) = self.queue.pop_forwarded_busy(owner) else { return false };
+        for &obj in &buf {
+            // SAFETY: a forwarded object was found in a slot of an object scanned in this
+            // marking (allocated), by a worker of this running job, of which this worker is one.
+            unsafe { self.visit.mark_grey(obj) };
+        }
+        self.queue.recycle(buf);
+        true
     }
 
     /// Take buffers from the global queue and scan until marking is done as far as the queue
@@ -322,15 +374,23 @@ impl<'q> MarkWorker<'q> {
         let mut idle_spins = 0u32;
         let mut deferred_tries = 0u32;
         loop {
-            if let Some(buf) = self.queue.pop_busy() {
+            let took = self.take_forwarded_busy() || {
+                let buf = self.queue.pop_busy();
+                buf.map(|buf| {
+                    self.visit.stack.extend_from_slice(&buf);
+                    self.queue.recycle(buf);
+                })
+                .is_some()
+            };
+            if took {
                 if idle_spins > 0 {
                     self.queue.fed();
                 }
                 idle_spins = 0;
                 deferred_tries = 0;
-                self.visit.stack.extend_from_slice(&buf);
-                self.queue.recycle(buf);
                 self.drain_stack(usize::MAX);
+                // Before leaving the busy state: forwarded objects are grey work.
+                self.publish_forwarded();
                 self.queue.leave_busy();
                 self.publish_credit();
             } else if self.queue.is_quiescent() {
@@ -344,6 +404,7 @@ impl<'q> MarkWorker<'q> {
                         let visits = self.visits;
                         self.visit.stack.extend_from_slice(&objs);
                         self.drain_stack(usize::MAX);
+                        self.publish_forwarded();
                         self.queue.leave_busy();
                         if self.visits > visits {
                             // Some got through (a large collection, a chunk at a time between
@@ -447,14 +508,15 @@ pub(crate) fn assist(rt: &Runtime, budget: usize) {
 /// Drain the global queue with `workers` threads (this one included; the others are the
 /// persistent helpers of `pool.rs`) until marking is done as far as the queue can tell.
 pub(crate) fn drain_parallel(rt: &'static Runtime, workers: usize) -> MarkWork {
-    fn drain(rt: &'static Runtime) -> MarkWork {
-        let mut w = MarkWorker::background(rt);
+    fn drain(rt: &'static Runtime, owner: usize) -> MarkWork {
+        let mut w = MarkWorker::background(rt, owner);
         w.drain_until_done();
+        debug_assert!(w.visit.exclusive.as_ref().is_none_or(|x| x.forwarded() == 0), "outboxes published");
         w.publish_credit();
         w.work()
     }
     if workers <= 1 {
-        return drain(rt);
+        return drain(rt, 0);
     }
     rt.mark_pool.run(rt, workers - 1, drain)
 }

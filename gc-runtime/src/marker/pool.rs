@@ -53,12 +53,17 @@
 //! collector threads' stack, reserved rather than committed until used.
 
 use crate::{
+    object::exclusive::MAX_OWNERS,
     primitive::sync::{Condvar, Mutex},
     report,
     runtime::Runtime,
     stats::MarkWork,
     thread_state,
 };
+
+/// A job's drain: run by each of its workers with the worker's number in the job (0 for the
+/// leader), until the shared queue says marking is done.
+pub(crate) type Drain = fn(&'static Runtime, usize) -> MarkWork;
 
 /// The persistent helpers and the job they share.
 #[derive(Default)]
@@ -84,10 +89,15 @@ struct PoolState {
     room: usize,
     /// Workers that joined the current job and have not finished it.
     running: usize,
+    /// Workers that joined the current job so far, finished or not: the next one is worker
+    /// `joined + 1` of the job (the leader is worker 0; see `object/exclusive.rs`, which
+    /// numbers the owners of an exclusive job so).
+    joined: usize,
     /// The work the current job's workers reported.
     work: MarkWork,
-    /// The current job's drain, for the workers that join it.
-    drain: Option<fn(&'static Runtime) -> MarkWork>,
+    /// The current job's drain, for the workers that join it; it takes the worker's number in
+    /// the job.
+    drain: Option<Drain>,
     /// Threads polling to join (see [`MarkPool::poller`]).
     pollers: usize,
 }
@@ -97,12 +107,7 @@ impl MarkPool {
     /// threads, started if needed, and threads that join (see "Threads waiting in `collect`
     /// join") — until each returns; the sum of their work. `drain` must return only once the
     /// shared queue says marking is done, on every thread.
-    pub(crate) fn run(
-        &'static self,
-        rt: &'static Runtime,
-        helpers: usize,
-        drain: fn(&'static Runtime) -> MarkWork,
-    ) -> MarkWork {
+    pub(crate) fn run(&'static self, rt: &'static Runtime, helpers: usize, drain: Drain) -> MarkWork {
         {
             let mut s = self.state.lock();
             while s.started < helpers {
@@ -116,11 +121,12 @@ impl MarkPool {
             s.open = true;
             s.room = helpers;
             s.running = 0;
+            s.joined = 0;
             s.work = MarkWork::default();
             s.drain = Some(drain);
             self.job.notify_all();
         }
-        let mut total = drain(rt);
+        let mut total = drain(rt, 0);
         let mut s = self.state.lock();
         s.open = false;
         while s.running > 0 {
@@ -156,7 +162,7 @@ impl MarkPool {
         after: u64,
         run: impl FnOnce(&dyn Fn() -> MarkWork) -> MarkWork,
     ) -> Option<bool> {
-        let drain = {
+        let (drain, worker) = {
             let mut s = self.state.lock();
             if s.job <= after {
                 return None;
@@ -165,10 +171,9 @@ impl MarkPool {
             if !s.takes_more() {
                 return Some(false);
             }
-            s.running += 1;
-            drain
+            (drain, s.join())
         };
-        let work = run(&|| report::or_abort("mark worker", || drain(rt)));
+        let work = run(&|| report::or_abort("mark worker", || drain(rt, worker)));
         self.leave(work);
         Some(true)
     }
@@ -203,9 +208,17 @@ impl MarkPool {
 }
 
 impl PoolState {
-    /// Whether the current job takes another worker.
+    /// Whether the current job takes another worker: it is open, has room, and has a number
+    /// left for it (at most [`MAX_OWNERS`] workers, the leader included, ever join one job).
     fn takes_more(&self) -> bool {
-        self.open && self.running < self.room
+        self.open && self.running < self.room && self.joined + 1 < MAX_OWNERS
+    }
+
+    /// A worker joins the current job: its number in the job.
+    fn join(&mut self) -> usize {
+        self.running += 1;
+        self.joined += 1;
+        self.joined
     }
 }
 
@@ -223,7 +236,7 @@ fn helper(pool: &'static MarkPool, rt: &'static Runtime, index: usize) {
     thread_state::enter_collector_thread();
     let mut done_job = 0;
     loop {
-        let drain = {
+        let (drain, worker) = {
             let mut s = pool.state.lock();
             loop {
                 if s.job != done_job {
@@ -237,10 +250,9 @@ fn helper(pool: &'static MarkPool, rt: &'static Runtime, index: usize) {
                 pool.job.wait(&mut s);
             }
             done_job = s.job;
-            s.running += 1;
-            s.drain.expect("an open job has a drain")
+            (s.drain.expect("an open job has a drain"), s.join())
         };
-        let work = report::or_abort("mark worker", || drain(rt));
+        let work = report::or_abort("mark worker", || drain(rt, worker));
         pool.leave(work);
     }
 }
@@ -260,7 +272,7 @@ mod tests {
 
     /// A drain that returns only once two workers have entered it (so the leader waits for
     /// another worker to take part), and reports one object.
-    fn two_at_once(_rt: &'static Runtime) -> MarkWork {
+    fn two_at_once(_rt: &'static Runtime, _worker: usize) -> MarkWork {
         let inside = INSIDE.fetch_add(1, Ordering::SeqCst) + 1;
         MOST_INSIDE.fetch_max(inside, Ordering::SeqCst);
         ENTERED.fetch_add(1, Ordering::SeqCst);
@@ -268,7 +280,7 @@ mod tests {
             std::thread::yield_now();
         }
         INSIDE.fetch_sub(1, Ordering::SeqCst);
-        MarkWork { objects: 1, marked_bytes: 8 }
+        MarkWork { objects: 1, marked_bytes: 8, forwarded: 0 }
     }
 
     fn reset() {
@@ -330,7 +342,7 @@ mod tests {
     /// A drain that recurses `DEEP_FRAMES` times with a kilobyte on each frame: far more than
     /// the small stack of the thread that joins in the test below.
     #[cfg(not(any(miri, gc_tsan)))]
-    fn deep_drain(_rt: &'static Runtime) -> MarkWork {
+    fn deep_drain(_rt: &'static Runtime, _worker: usize) -> MarkWork {
         const DEEP_FRAMES: usize = 8 * 1024;
         fn down(n: usize) -> usize {
             let frame = std::hint::black_box([n as u8; 1024]);
@@ -340,7 +352,7 @@ mod tests {
             down(n - 1) + std::hint::black_box(frame)[1] as usize
         }
         std::hint::black_box(down(DEEP_FRAMES));
-        MarkWork { objects: 1, marked_bytes: 8 }
+        MarkWork { objects: 1, marked_bytes: 8, forwarded: 0 }
     }
 
     /// A thread with a 256 KiB stack joins a job whose drain needs about 8 MiB of stack (as
@@ -389,8 +401,8 @@ mod tests {
         let rt = Runtime::get_or_start();
         let pool = fresh_pool();
         assert_eq!(pool.join_after(rt, 0, |drain| drain()), None, "no job yet");
-        fn alone(_rt: &'static Runtime) -> MarkWork {
-            MarkWork { objects: 1, marked_bytes: 8 }
+        fn alone(_rt: &'static Runtime, _worker: usize) -> MarkWork {
+            MarkWork { objects: 1, marked_bytes: 8, forwarded: 0 }
         }
         let work = pool.run(rt, 0, alone);
         assert_eq!(work.objects, 1, "the leader alone");

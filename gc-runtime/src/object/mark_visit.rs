@@ -32,6 +32,7 @@
 //! — are made once per run, under limits it passes in ([`RunLimits`]).
 
 use super::{
+    exclusive::Exclusive,
     header::{GcBox, Header, ObjPtr, TypeDesc},
     mark,
     trace::{Trace, Tracer},
@@ -105,12 +106,14 @@ pub(crate) struct MarkVisitor {
     pub(crate) leaf_bytes: usize,
     /// What the visit of the object being traced found besides its slots (bits of [`note`]).
     pub(crate) notes: u8,
+    /// This worker's part in an exclusive job, if it marks in one (see `object/exclusive.rs`).
+    pub(crate) exclusive: Option<Exclusive>,
 }
 
 impl MarkVisitor {
     /// A visitor that marks for `epoch`.
     pub(crate) fn new(epoch: u64) -> Self {
-        MarkVisitor { epoch, stack: Vec::new(), ring: PrefetchRing::new(), leaf_bytes: 0, notes: 0 }
+        MarkVisitor { epoch, stack: Vec::new(), ring: PrefetchRing::new(), leaf_bytes: 0, notes: 0, exclusive: None }
     }
 
     /// The epoch of the marking this visitor marks for.
@@ -130,7 +133,8 @@ impl MarkVisitor {
             // SAFETY: `is_object` is false for null.
             let obj = ObjPtr(unsafe { std::ptr::NonNull::new_unchecked(p) });
             // SAFETY: `p` was loaded from a slot of an object scanned in this cycle (hence
-            // allocated), and objects are not freed while marking runs.
+            // allocated), and objects are not freed while marking runs; a visitor with an
+            // exclusive part traces only inside its job's drain.
             unsafe { self.mark_grey(obj) };
         }
     }
@@ -147,14 +151,21 @@ impl MarkVisitor {
         }
     }
 
-    /// Mark `obj`; if this call turned it grey, queue it in the prefetch ring.
+    /// Mark `obj`; if this call turned it grey, queue it in the prefetch ring. In an exclusive
+    /// job, an object in a page another worker owns is forwarded to it instead.
     ///
     /// # Safety
-    /// `obj` is allocated.
+    /// `obj` is allocated; if this visitor has an exclusive part, the caller is a worker of
+    /// that running job.
     #[inline(always)]
     pub(crate) unsafe fn mark_grey(&mut self, obj: ObjPtr) {
-        // SAFETY: guaranteed by the caller.
-        if unsafe { mark::try_mark(obj.as_ptr(), self.epoch) } {
+        let won = match &mut self.exclusive {
+            // SAFETY: guaranteed by the caller.
+            None => unsafe { mark::try_mark(obj.as_ptr(), self.epoch) },
+            // SAFETY: guaranteed by the caller.
+            Some(exclusive) => unsafe { exclusive.try_mark(obj, self.epoch) },
+        };
+        if won {
             if let Some(due) = self.ring.exchange(obj) {
                 self.settle(due);
             }

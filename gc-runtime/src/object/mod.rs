@@ -9,6 +9,8 @@
 //! - `mark.rs`: marking an object — its bit beside it in its page, or a large object's mark
 //!   word — with one winner per object and marking.
 //! - `mark_word.rs`: a large object's atomic mark epoch and the race to shade it exactly once.
+//! - `exclusive.rs`: marking inside a pause, where each page's bits have one writer (no locked
+//!   instruction per object), and the forwarding of objects found in other workers' pages.
 //! - `trace.rs`: the public [`Trace`] trait and [`Tracer`], and the collector's side of a
 //!   trace (`TraceSink`).
 //! - `scan_cursor.rs`: where the marker resumes its chunked scan of a large collection, and
@@ -21,6 +23,7 @@
 //! one module; everything else in the crate imports them from here.
 
 pub(crate) mod dyn_object;
+pub(crate) mod exclusive;
 pub(crate) mod header;
 pub(crate) mod layout;
 pub(crate) mod mark;

@@ -42,6 +42,19 @@ struct Args {
     /// somewhere else in the heap).
     #[arg(long, value_enum, default_value_t = Shape::Trees)]
     shape: Shape,
+    /// Mark concurrently (the mutator waits in `collect`), or inside a stop-the-world pause —
+    /// an exclusive marking, where each page's bits have one writer. A pause marks with at
+    /// least one worker per core whatever `--workers` asks (run under `taskset` for fewer);
+    /// the table reports the workers that marked.
+    #[arg(long, value_enum, default_value_t = MarkMode::Concurrent)]
+    mode: MarkMode,
+}
+
+/// See [`Args::mode`].
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum MarkMode {
+    Concurrent,
+    Stw,
 }
 
 /// See [`Args::shape`].
@@ -109,11 +122,15 @@ fn median_of(v: &[Duration]) -> Duration {
     Duration::from_secs_f64(median(&v.iter().map(Duration::as_secs_f64).collect::<Vec<_>>()).unwrap_or(0.0))
 }
 
-fn measure(mu: &mut Mutator, workers: usize, runs: usize) -> Sample {
+fn measure(mu: &mut Mutator, workers: usize, runs: usize, mode: MarkMode) -> Sample {
+    let mode = match mode {
+        MarkMode::Concurrent => Mode::Concurrent,
+        MarkMode::Stw => Mode::StopTheWorld,
+    };
     gc_runtime::reconfigure(
         Config::from_env()
             .expect("valid GC_* variables")
-            .with_mode(Mode::Concurrent)
+            .with_mode(mode)
             .with_mark_workers(workers)
             // Exactly `workers` threads: no idle worker on the core of the mutator that waits.
             .with_idle_mark_workers(false)
@@ -122,16 +139,16 @@ fn measure(mu: &mut Mutator, workers: usize, runs: usize) -> Sample {
     .expect("a valid configuration");
     mu.collect(); // warm-up: sweeps leftovers, settles the heap
     let (mut marks, mut pauses) = (Vec::new(), Vec::new());
-    let (mut objects, mut bytes) = (0, 0);
+    let (mut objects, mut bytes, mut marked_by) = (0, 0, 0);
     for _ in 0..runs {
         let before = gc_runtime::stats().cycles;
         mu.collect();
         let c = gc_runtime::stats().recent.into_iter().rfind(|c| c.cycle > before).expect("the cycle was recorded");
         marks.push(c.mark_time);
         pauses.push(c.max_pause());
-        (objects, bytes) = (c.objects_marked, c.heap_marked);
+        (objects, bytes, marked_by) = (c.objects_marked, c.heap_marked, c.mark_workers);
     }
-    Sample { workers, mark: median_of(&marks), pause: median_of(&pauses), objects, bytes }
+    Sample { workers: marked_by, mark: median_of(&marks), pause: median_of(&pauses), objects, bytes }
 }
 
 fn main() {
@@ -163,7 +180,7 @@ fn main() {
     println!("|---|---|---|---|---|---|");
     let mut base = None;
     for &w in &args.workers {
-        let s = measure(&mut mu, w, args.runs);
+        let s = measure(&mut mu, w, args.runs, args.mode);
         assert_eq!(s.objects, live, "every live object is marked exactly once with {w} workers");
         let secs = s.mark.as_secs_f64();
         let speedup = base.map_or(1.0, |b: Duration| b.as_secs_f64() / secs);

@@ -1,0 +1,344 @@
+//! Exclusive marking: inside a pause, each mark bit has one writer, which sets it with a plain
+//! load and store instead of a locked instruction.
+//!
+//! # Why
+//!
+//! Marking an object sets its bit with an atomic read-modify-write (see `mark_bits.rs`):
+//! markers, barrier slow paths, assists and allocating mutators may set bits of one word at
+//! once, and the one that turns a bit on must be the only one to queue the object. On x86 that
+//! is a locked instruction per object marked, and it is about half of a mark worker's time:
+//! a build that set the bits with a plain load and store (unsound with several writers) marked
+//! 1M tree nodes at 200–220M objects/s per worker instead of 105–112M (`mark_rate`, one
+//! worker), and one that did so for half of the objects at 154–160M.
+//!
+//! # Who may write the bits
+//!
+//! With the world stopped, no mutator runs: no barrier shades, no assist marks, nothing is
+//! allocated, and the sweep is finished. The only writers left are the mark workers of the
+//! pause's drains and threads *without* a mutator, which can still empty slots and so shade
+//! the pointers they overwrite — through the root table's orphan path, under its lock. A drain
+//! in a pause is therefore an *exclusive job*:
+//!
+//! - **Orphan shades wait.** The collector starts and ends each job holding the root-table
+//!   lock, and while a job runs an orphan shade only records its object, unmarked, under that
+//!   lock; the collector marks the recorded objects (with locked instructions, as outside a
+//!   job) when the job has ended, before it decides that marking is over (see
+//!   `root_table.rs`). An orphan shade made before the job started set its bit before the
+//!   collector took the lock to start the job, so every worker's first read of the word sees it.
+//! - **Each 4 KiB of a page has one owner.** A worker that finds a white object claims the
+//!   4 KiB around it for this job if no worker has (a compare-exchange of its claim word, once
+//!   per claim and job; see `mark_bits.rs`, `RunClaims`), and from then on sets their bits with
+//!   a plain load and store ([`mark_bits::try_mark_bit_owned`]). An object in memory another
+//!   worker owns is *forwarded*: collected in a private outbox per owner, published as a buffer
+//!   on the owner's own queue (`GreyQueue::push_forwarded`), and marked by the owner when it
+//!   takes the buffer — which it looks for every few dozen objects, not only when its own stack
+//!   is empty (see `marker/mod.rs`). Once marked, an object is grey work like any other: its
+//!   scan may be shared with, or stolen by, any worker; only setting bits is the owner's.
+//!
+//! A claim names the job and the owner, so claims of earlier jobs are simply stale: nothing
+//! clears them. The jobs of a pause run one after another (the drains, with the ephemeron
+//! passes and orphan shades between them, all on the collector thread), and a worker's writes
+//! in one job happen before the next job starts (the pool's lock orders them), so the next
+//! owner of a claim reads its words as the last one left them.
+//!
+//! # Termination
+//!
+//! A forwarded buffer is grey work in the queue: the owner enters the busy state before it
+//! takes one, and a worker publishes its outboxes before it leaves the busy state, so the
+//! quiescence test, which reads every owner's queue between its two reads of the busy word,
+//! covers them as it covers the global queue (see `grey_queue.rs`, "Termination"). A worker
+//! that has left the job found the queues quiescent, and in a pause nothing can make work
+//! again, so nothing is ever forwarded to a worker that is gone. A worker that joins late owns
+//! nothing, and nothing is forwarded to it.
+//!
+//! # Large objects
+//!
+//! A large object's mark is a word of its own in front of it (see `object/mark.rs`), which no
+//! neighbour shares: it is set with a locked swap as always, by whichever worker finds it.
+
+use super::{mark, ObjPtr};
+use crate::{
+    grey_queue::{GreyQueue, OWNER_QUEUES},
+    mark_bits,
+    primitive::sync::atomic::{AtomicU64, Ordering},
+};
+
+/// The most workers an exclusive job takes (the owner field of a claim); the pool admits no
+/// more to a job.
+pub(crate) const MAX_OWNERS: usize = 1 << OWNER_BITS;
+const OWNER_BITS: u32 = 6;
+const OWNER_MASK: u64 = (1 << OWNER_BITS) - 1;
+const _: () = assert!(MAX_OWNERS == OWNER_QUEUES, "one forwarding queue per owner");
+
+/// The exclusive job running now, 0 when none.
+static JOB: AtomicU64 = AtomicU64::new(0);
+/// The last job number given out.
+static LAST_JOB: AtomicU64 = AtomicU64::new(0);
+
+/// Start an exclusive job. The caller holds the root-table lock and the
+/// world is stopped (see "Who may write the bits").
+pub(crate) fn begin() {
+    let job = LAST_JOB.fetch_add(1, Ordering::Relaxed) + 1;
+    assert!(job < 1 << (64 - OWNER_BITS), "exclusive job numbers exhausted");
+    // Relaxed: read under the root-table lock, or by a worker the pool started after this.
+    JOB.store(job, Ordering::Relaxed);
+}
+
+/// End the exclusive job (the caller holds the root-table lock; every worker of the job has
+/// finished).
+pub(crate) fn end() {
+    JOB.store(0, Ordering::Relaxed);
+}
+
+/// The exclusive job running now, if any: read by orphan shades under the root-table lock,
+/// and by mark workers when they start a drain.
+pub(crate) fn current() -> Option<u64> {
+    match JOB.load(Ordering::Relaxed) {
+        0 => None,
+        job => Some(job),
+    }
+}
+
+/// A mark worker's part in an exclusive job: its claim tag, and its outboxes of objects found
+/// in memory other workers own.
+pub(crate) struct Exclusive {
+    /// `job << OWNER_BITS | owner`: the value of a claim word this worker holds.
+    tag: u64,
+    job: u64,
+    /// Objects found white in memory other workers own, by owner.
+    outboxes: Vec<Vec<ObjPtr>>,
+    /// Entries in the outboxes.
+    forwarded: usize,
+    /// Objects forwarded in this job so far.
+    forwarded_in_all: usize,
+}
+
+impl Exclusive {
+    /// Worker `owner` of job `job`.
+    pub(crate) fn new(job: u64, owner: usize) -> Self {
+        assert!(owner < MAX_OWNERS, "an exclusive job takes at most {MAX_OWNERS} workers");
+        Exclusive {
+            tag: job << OWNER_BITS | owner as u64,
+            job,
+            outboxes: Vec::new(),
+            forwarded: 0,
+            forwarded_in_all: 0,
+        }
+    }
+
+    /// This worker's number in its job.
+    pub(crate) fn owner(&self) -> usize {
+        (self.tag & OWNER_MASK) as usize
+    }
+
+    /// Mark `obj` if it is white and this worker owns (or now claims) the memory around it;
+    /// forward it to the owner if another worker owns it. Returns `true` if this call marked it.
+    ///
+    /// # Safety
+    /// `obj` is an allocated object, with the provenance of the memory it lives in; the
+    /// caller is a worker of the running job `self` belongs to.
+    #[inline(always)]
+    pub(crate) unsafe fn try_mark(&mut self, obj: ObjPtr, epoch: u64) -> bool {
+        // SAFETY: guaranteed by the caller.
+        let Some((word, bit, claim)) = (unsafe { mark_bits::mark_word_and_claim(obj.as_ptr().cast()) }) else {
+            // SAFETY: not in a page: a large object (allocated, the caller guarantees).
+            return unsafe { mark::large_mark(obj.as_ptr()) }.try_mark(epoch);
+        };
+        if word.load(Ordering::Relaxed) & bit != 0 {
+            return false;
+        }
+        if claim.load(Ordering::Relaxed) != self.tag {
+            if let Err(owner) = self.claim(claim) {
+                self.forward(owner, obj);
+                return false;
+            }
+        }
+        mark_bits::try_mark_bit_owned(word, bit)
+    }
+
+    /// Claim the memory `claim` covers for this worker unless another worker of the job
+    /// holds it; `Err` names that worker.
+    #[inline(never)]
+    fn claim(&mut self, claim: &AtomicU64) -> Result<(), usize> {
+        let mut held = claim.load(Ordering::Relaxed);
+        if held >> OWNER_BITS != self.job {
+            // Unclaimed in this job: one compare-exchange decides who owns it. Relaxed:
+            // the claim guards no memory of its own; the owner's writes reach the other workers
+            // and the sweep through the end of the job (see "Termination").
+            held = match claim.compare_exchange(held, self.tag, Ordering::Relaxed, Ordering::Relaxed) {
+                Ok(_) => self.tag,
+                Err(now) => now,
+            };
+        }
+        if held == self.tag {
+            Ok(())
+        } else {
+            debug_assert_eq!(held >> OWNER_BITS, self.job, "claimed in this job");
+            Err((held & OWNER_MASK) as usize)
+        }
+    }
+
+    fn forward(&mut self, owner: usize, obj: ObjPtr) {
+        if self.outboxes.len() <= owner {
+            self.outboxes.resize_with(owner + 1, Vec::new);
+        }
+        self.outboxes[owner].push(obj);
+        self.forwarded += 1;
+        self.forwarded_in_all += 1;
+    }
+
+    /// Objects waiting in the outboxes.
+    pub(crate) fn forwarded(&self) -> usize {
+        self.forwarded
+    }
+
+    /// Objects this worker forwarded in its job so far.
+    pub(crate) fn forwarded_in_all(&self) -> usize {
+        self.forwarded_in_all
+    }
+
+    /// Publish every outbox on its owner's queue (the caller is busy).
+    pub(crate) fn publish(&mut self, queue: &GreyQueue<ObjPtr>) {
+        for (owner, out) in self.outboxes.iter_mut().enumerate() {
+            if !out.is_empty() {
+                let mut buf = queue.empty_buffer();
+                buf.append(out);
+                queue.push_forwarded(owner, buf);
+            }
+        }
+        self.forwarded = 0;
+    }
+}
+
+#[cfg(all(test, not(gc_loom)))]
+mod tests {
+    use super::*;
+    use crate::{
+        clock::{self, Phase},
+        config::BarrierKind,
+        runtime::Runtime,
+        test_support, thread_state, Gc, Member, Trace,
+    };
+
+    #[derive(Trace)]
+    struct Node {
+        next: Member<Node>,
+    }
+
+    /// Big enough to be a large object (its own block, its own mark word).
+    #[derive(Trace)]
+    struct Big {
+        _bytes: [u8; 16 * 1024],
+    }
+
+    fn obj<T>(g: Gc<'_, T>) -> ObjPtr {
+        ObjPtr(std::ptr::NonNull::new(g.header_ptr()).expect("an object"))
+    }
+
+    fn marked(o: ObjPtr) -> bool {
+        // SAFETY: `o` names a live local's object.
+        unsafe { mark::is_marked(o.as_ptr(), clock::mark_epoch()) }
+    }
+
+    /// Nodes allocated in a row, with two of them at least `CLAIM_BYTES` apart (in different
+    /// claims): `(near, near_too, far)`.
+    fn three_nodes(mu: &crate::Mutator) -> [Gc<'_, Node>; 3] {
+        let first = mu.alloc(Node { next: Member::new() });
+        let second = mu.alloc(Node { next: Member::new() });
+        let far = loop {
+            let n = mu.alloc(Node { next: Member::new() });
+            let apart = (n.header_ptr() as usize).abs_diff(first.header_ptr() as usize);
+            if apart >= 2 * mark_bits::CLAIM_BYTES {
+                break n;
+            }
+        };
+        [first, second, far]
+    }
+
+    /// Two workers of one job: the first to mark in a claim owns it; the other forwards what
+    /// it finds there, and the owner marks it when it takes its queue. A claim left by an
+    /// earlier job is taken afresh.
+    #[test]
+    fn the_first_worker_to_mark_in_a_claim_owns_it_and_the_other_forwards_to_it() {
+        let _s = test_support::serial();
+        let _clear = test_support::ClearMarks;
+        let mu = crate::attach();
+        let [a, b, far] = three_nodes(&mu);
+        let queue = GreyQueue::default();
+        let epoch = clock::mark_epoch();
+        let (mut w0, mut w1) = (Exclusive::new(1 << 20, 0), Exclusive::new(1 << 20, 1));
+        let mark = |w: &mut Exclusive, o: ObjPtr| {
+            // SAFETY: `o` is a live local's object; no other writer of these marks runs.
+            unsafe { w.try_mark(o, epoch) }
+        };
+        assert!(mark(&mut w0, obj(a)), "worker 0 claims a's memory and marks it");
+        assert!(!mark(&mut w0, obj(a)), "marked once");
+        assert!(!mark(&mut w1, obj(b)), "b's memory is worker 0's: forwarded");
+        assert!(!marked(obj(b)) && w1.forwarded() == 1);
+        assert!(mark(&mut w1, obj(far)), "far is in another claim: worker 1 takes it");
+        w1.publish(&queue);
+        assert_eq!((w1.forwarded(), w1.forwarded_in_all()), (0, 1));
+        assert!(queue.pop_forwarded_busy(1).is_none(), "nothing for worker 1");
+        let buf = queue.pop_forwarded_busy(0).expect("worker 0's queue holds b");
+        assert_eq!(buf, [obj(b)]);
+        assert!(mark(&mut w0, buf[0]), "the owner marks what it was forwarded");
+        queue.leave_busy();
+        assert!(queue.is_quiescent());
+        assert!([a, b, far].iter().all(|&n| marked(obj(n))));
+        // A later job: the claims are stale, and worker 1 of it may take a's memory.
+        Runtime::get().pages.clear_marks_for_test();
+        let mut later = Exclusive::new((1 << 20) + 1, 1);
+        assert!(mark(&mut later, obj(b)) && later.forwarded() == 0);
+    }
+
+    /// A large object's mark is its own word: any worker marks it, once, with no claim.
+    #[test]
+    fn any_worker_marks_a_large_object_once() {
+        let _s = test_support::serial();
+        let _clear = test_support::ClearMarks;
+        let mu = crate::attach();
+        let big = mu.alloc(Big { _bytes: [0; 16 * 1024] });
+        // The next marking's epoch: a new large object counts as marked in the current one.
+        let epoch = clock::mark_epoch() + 1;
+        let (mut w0, mut w1) = (Exclusive::new(1 << 21, 0), Exclusive::new(1 << 21, 1));
+        // SAFETY: a live local; no other writer of its mark runs.
+        let won = unsafe { [w1.try_mark(obj(big), epoch), w0.try_mark(obj(big), epoch)] };
+        assert_eq!(won, [true, false]);
+        assert_eq!(w0.forwarded() + w1.forwarded(), 0);
+    }
+
+    /// While a job runs, a store on a thread whose state the runtime holds (a `Trace` that
+    /// clears a slot, run by a mark worker) does not mark what it overwrites: a locked mark
+    /// beside a worker's plain store could be lost. The object is held, and marked — and queued —
+    /// when the job ends.
+    #[test]
+    fn an_orphan_shade_during_a_job_is_held_unmarked_and_marked_when_the_job_ends() {
+        let _s = test_support::serial();
+        let _clear = test_support::ClearMarks;
+        let mu = crate::attach();
+        let rt = Runtime::get();
+        for kind in [BarrierKind::Yuasa, BarrierKind::Hybrid] {
+            let a = mu.alloc(Node { next: Member::new() });
+            let b = mu.alloc(Node { next: Member::new() });
+            a.next.set(Some(b));
+            clock::force(Phase::Mark, kind);
+            {
+                let _roots = rt.roots.lock();
+                begin();
+            }
+            let inside = thread_state::with_running_mutator(|_borrowed| a.next.set(None));
+            assert!(inside.is_some() && a.next.is_none());
+            assert!(!marked(obj(b)), "{kind:?}: not marked while the job runs");
+            {
+                let mut roots = rt.roots.lock();
+                end();
+                roots.mark_held_shades(&rt.grey);
+                assert!(marked(obj(b)), "{kind:?}: marked once the job ended");
+                roots.flush_orphans(&rt.grey);
+            }
+            clock::force(Phase::Off, kind);
+            assert_eq!(rt.grey.clear(), 1, "{kind:?}: and queued");
+            rt.pages.clear_marks_for_test();
+        }
+    }
+}

@@ -1,0 +1,214 @@
+//! Marking inside a pause without a locked instruction per object (see the book's "Marking
+//! inside a pause"): each 4 KiB of a page is marked by the one worker of the drain that claimed
+//! it, and a worker that finds an object in another worker's memory forwards it there.
+//! Attacked here, in stop-the-world mode with checkmark on (a reachable object left unmarked
+//! aborts the process before the sweep):
+//! - a graph linked in random order — nearly every pointer leads to memory another claim
+//!   covers, so whichever workers join a drain forward to each other — mutated between
+//!   collections: every collection must mark exactly the live objects, and every node must
+//!   keep its contents;
+//! - a `Trace` that empties slots while a mark worker traces it, under a deletion barrier: the
+//!   overwritten objects are shaded through the root table's orphan path, on a thread without
+//!   a mutator, in the middle of the drain — the one writer of mark bits besides the workers
+//!   in a pause. Each such object is also reachable from another object, and must survive.
+
+use std::sync::{
+    atomic::{AtomicBool, Ordering},
+    Mutex,
+};
+
+use gc_runtime::{BarrierKind, Config, Gc, Member, Mode, Mutator, Root, Trace, Tracer};
+
+mod common;
+
+use common::Rng;
+
+/// A graph node: `next` links every node into one cycle, `other` points anywhere.
+#[derive(Trace)]
+struct Node {
+    id: u64,
+    check: u64,
+    next: Member<Node>,
+    other: Member<Node>,
+}
+
+fn check_of(id: u64) -> u64 {
+    id.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0xA5A5
+}
+
+/// The tests reconfigure the one runtime of this process: one at a time.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn stop_the_world(barrier: BarrierKind) -> Config {
+    Config::default().with_mode(Mode::StopTheWorld).with_barrier(barrier).with_mark_workers(4).with_gc_percent(None)
+}
+
+/// `n` nodes allocated in a row, `next` linking them in one cycle in a random order
+/// (Sattolo's shuffle), `other` pointing at random; returns node 0.
+fn random_graph<'m>(mu: &'m Mutator, n: usize, rng: &mut Rng) -> (Gc<'m, Node>, Vec<Gc<'m, Node>>) {
+    let nodes: Vec<_> = (0..n as u64)
+        .map(|id| mu.alloc(Node { id, check: check_of(id), next: Member::new(), other: Member::new() }))
+        .collect();
+    let mut order: Vec<usize> = (0..n).collect();
+    for i in (1..n).rev() {
+        order.swap(i, rng.below(i));
+    }
+    for (i, &from) in order.iter().enumerate() {
+        nodes[from].next.set(Some(nodes[order[(i + 1) % n]]));
+        nodes[from].other.set(Some(nodes[rng.below(n)]));
+    }
+    (nodes[0], nodes)
+}
+
+/// Walk the `next` cycle from `start`: every node once, each with its contents.
+fn verify(mu: &Mutator, start: Gc<'_, Node>, n: usize) {
+    let (mut node, mut seen) = (start, vec![false; n]);
+    for _ in 0..n {
+        let id = node.id as usize;
+        assert!(id < n && !seen[id], "node {id} reached twice, or out of range: freed and reused?");
+        assert_eq!(node.check, check_of(node.id), "node {id}'s contents changed: freed and reused?");
+        assert!(node.other.get(mu).is_some_and(|o| (o.id as usize) < n && o.check == check_of(o.id)));
+        seen[id] = true;
+        node = node.next.get(mu).expect("a cycle");
+    }
+    assert!(seen.iter().all(|&s| s), "the cycle passes every node");
+}
+
+/// The last cycle's record (the caller collected).
+fn last_cycle(before: u64) -> gc_runtime::CycleStats {
+    gc_runtime::stats().recent.into_iter().rfind(|c| c.cycle > before).expect("the cycle was recorded")
+}
+
+#[test]
+fn a_graph_in_random_order_is_marked_exactly_in_every_pause() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let n = if cfg!(miri) { 200 } else { 40_000 };
+    let mut mu = gc_runtime::attach();
+    gc_runtime::reconfigure(stop_the_world(BarrierKind::Hybrid).with_checkmark(true)).unwrap();
+    let mut rng = Rng(0x5EED_0001);
+    let (root, _) = random_graph(&mu, n, &mut rng);
+    let root: Root<Node> = root.root(&mu);
+    mu.safepoint();
+    let mut forwarded = 0;
+    for round in 0..6 {
+        // Garbage beside the live graph, pointing into it, and a few `other` links moved.
+        {
+            let live = root.get(&mu);
+            for i in 0..n / 4 {
+                let g = mu.alloc(Node { id: u64::MAX, check: 0, next: Member::new(), other: Member::new() });
+                g.other.set(Some(live));
+                if i % 8 == 0 {
+                    live.other.set(Some(live.next.get(&mu).expect("a cycle")));
+                }
+            }
+        }
+        mu.safepoint();
+        let before = gc_runtime::stats().cycles;
+        mu.collect();
+        let c = last_cycle(before);
+        assert_eq!(c.objects_marked, n, "round {round}: exactly the live nodes, each once");
+        assert!(c.checkmarked_objects.is_some(), "round {round}: checkmark confirmed the marking");
+        assert!(c.objects_forwarded <= c.objects_marked);
+        forwarded += c.objects_forwarded;
+        verify(&mu, root.get(&mu), n);
+    }
+    eprintln!("{forwarded} objects forwarded between workers in 6 pauses ({} cores)", common::cores());
+    gc_runtime::reconfigure(Config::default()).unwrap();
+}
+
+/// A leaf reachable from two places.
+#[derive(Trace)]
+struct Leaf {
+    id: u64,
+    check: u64,
+}
+
+/// Holds the leaves for good.
+#[derive(Trace)]
+struct Holder {
+    leaves: Vec<Member<Leaf>>,
+}
+
+/// Whether an [`Eraser`] empties its slots when traced: only while the test collects (its
+/// trace also runs when it is allocated, to arm its slots, and then it must leave them be).
+static ERASING: AtomicBool = AtomicBool::new(false);
+
+/// Holds the same leaves, and empties its slots whenever a worker traces it.
+struct Eraser {
+    victims: Vec<Member<Leaf>>,
+}
+
+// SAFETY: reports every slot it has (after emptying it: an empty slot reports nothing).
+unsafe impl Trace for Eraser {
+    fn trace(&self, tracer: &mut Tracer<'_>) {
+        for v in &self.victims {
+            if ERASING.load(Ordering::Relaxed) {
+                // A store of null on a thread without a running mutator: the orphan path.
+                v.set(None);
+            }
+            v.trace(tracer);
+        }
+    }
+}
+
+#[test]
+fn slots_emptied_by_a_trace_during_a_pause_lose_no_object_reachable_elsewhere() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let (leaves, erasers) = if cfg!(miri) { (64, 2) } else { (20_000, 16) };
+    let mut mu = gc_runtime::attach();
+    for barrier in [BarrierKind::Yuasa, BarrierKind::Hybrid] {
+        // No checkmark: it traces with the root table locked, and this trace's stores take
+        // that lock. A leaf freed while reachable is caught below instead: its slot is
+        // reused by the garbage allocated after the collection.
+        gc_runtime::reconfigure(stop_the_world(barrier)).unwrap();
+        // Leaves allocated in a row, then the holder and the erasers that point to them.
+        let all: Vec<Gc<'_, Leaf>> = (0..leaves as u64).map(|id| mu.alloc(Leaf { id, check: check_of(id) })).collect();
+        let holder = mu.alloc(Holder { leaves: (0..leaves).map(|_| Member::new()).collect() });
+        for (m, &l) in holder.leaves.iter().zip(&all) {
+            m.set(Some(l));
+        }
+        let eraser_roots: Vec<Root<Eraser>> = all
+            .chunks(leaves / erasers)
+            .map(|chunk| {
+                let e = mu.alloc(Eraser { victims: chunk.iter().map(|_| Member::new()).collect() });
+                for (v, &l) in e.victims.iter().zip(chunk) {
+                    v.set(Some(l));
+                }
+                e.root(&mu)
+            })
+            .collect();
+        let holder: Root<Holder> = holder.root(&mu);
+        drop(all);
+        mu.safepoint();
+        for round in 0..4 {
+            let before = gc_runtime::stats().cycles;
+            ERASING.store(true, Ordering::Relaxed);
+            mu.collect();
+            ERASING.store(false, Ordering::Relaxed);
+            assert!(gc_runtime::stats().cycles > before, "{barrier:?} round {round}: a cycle ran");
+            for _ in 0..leaves {
+                mu.alloc(Leaf { id: u64::MAX, check: 0 });
+            }
+            let h = holder.get(&mu);
+            for (i, m) in h.leaves.iter().enumerate() {
+                let leaf = m.get(&mu).expect("the holder's slots are never emptied");
+                assert_eq!(
+                    (leaf.id, leaf.check),
+                    (i as u64, check_of(i as u64)),
+                    "{barrier:?} round {round}: leaf {i}"
+                );
+            }
+            // Re-arm the erasers for the next pause.
+            for (k, e) in eraser_roots.iter().enumerate() {
+                let e = e.get(&mu);
+                for (j, v) in e.victims.iter().enumerate() {
+                    assert!(v.is_none(), "{barrier:?} round {round}: the trace emptied every slot it reported");
+                    let leaf = h.leaves[k * (leaves / erasers) + j].get(&mu).expect("held");
+                    v.set(Some(leaf));
+                }
+            }
+            mu.safepoint();
+        }
+    }
+    gc_runtime::reconfigure(Config::default()).unwrap();
+}
