@@ -7,10 +7,12 @@
 //!   covers, so whichever workers join a drain forward to each other — mutated between
 //!   collections: every collection must mark exactly the live objects, and every node must
 //!   keep its contents;
-//! - a `Trace` that empties slots while a mark worker traces it, under a deletion barrier: the
-//!   overwritten objects are shaded through the root table's orphan path, on a thread without
-//!   a mutator, in the middle of the drain — the one writer of mark bits besides the workers
-//!   in a pause. Each such object is also reachable from another object, and must survive.
+//! - the one writer of mark bits in a pause besides its workers: a thread without a mutator,
+//!   which shades what it overwrites through the root table's orphan path. A thread that drops
+//!   roots while the main thread collects (a `Root` may be dropped on any thread), and — beyond
+//!   `Trace`'s contract, which forbids writing slots — a `Trace` that empties slots while a mark
+//!   worker traces it, in the middle of the drain, under deletion barriers. Each object so
+//!   shaded is also reachable from another object, and must survive.
 
 use std::sync::{
     atomic::{AtomicBool, Ordering},
@@ -133,7 +135,8 @@ struct Holder {
 /// trace also runs when it is allocated, to arm its slots, and then it must leave them be).
 static ERASING: AtomicBool = AtomicBool::new(false);
 
-/// Holds the same leaves, and empties its slots whenever a worker traces it.
+/// Holds the same leaves, and empties its slots whenever a worker traces it (breaking rule 2 of
+/// `Trace`'s contract: the runtime stays sound anyway, and this checks that it does).
 struct Eraser {
     victims: Vec<Member<Leaf>>,
 }
@@ -208,6 +211,56 @@ fn slots_emptied_by_a_trace_during_a_pause_lose_no_object_reachable_elsewhere() 
                 }
             }
             mu.safepoint();
+        }
+    }
+    gc_runtime::reconfigure(Config::default()).unwrap();
+}
+
+#[test]
+fn roots_dropped_on_another_thread_during_pauses_lose_no_object_reachable_elsewhere() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let (leaves, rounds) = if cfg!(miri) { (64, 2) } else { (20_000, 6) };
+    let mut mu = gc_runtime::attach();
+    for barrier in [BarrierKind::Yuasa, BarrierKind::Hybrid] {
+        gc_runtime::reconfigure(stop_the_world(barrier).with_checkmark(true)).unwrap();
+        let holder = mu.alloc(Holder { leaves: (0..leaves).map(|_| Member::new()).collect() });
+        let all: Vec<Gc<'_, Leaf>> = (0..leaves as u64).map(|id| mu.alloc(Leaf { id, check: check_of(id) })).collect();
+        for (m, &l) in holder.leaves.iter().zip(&all) {
+            m.set(Some(l));
+        }
+        let holder: Root<Holder> = holder.root(&mu);
+        for round in 0..rounds {
+            // Roots of every leaf, dropped one by one on a thread without a mutator while this
+            // thread collects: each drop stores null into a root cell and shades the leaf.
+            let roots: Vec<Root<Leaf>> =
+                holder.get(&mu).leaves.iter().map(|m| m.get(&mu).expect("held").root(&mu)).collect();
+            std::thread::scope(|s| {
+                let dropper = s.spawn(move || {
+                    for (i, r) in roots.into_iter().enumerate() {
+                        drop(r);
+                        if i % 256 == 0 {
+                            // Spread the drops over several collections.
+                            std::thread::sleep(std::time::Duration::from_micros(100));
+                        }
+                    }
+                });
+                loop {
+                    mu.collect();
+                    if dropper.is_finished() {
+                        break;
+                    }
+                }
+            });
+            mu.collect();
+            let h = holder.get(&mu);
+            for (i, m) in h.leaves.iter().enumerate() {
+                let leaf = m.get(&mu).expect("the holder's slots are never emptied");
+                assert_eq!(
+                    (leaf.id, leaf.check),
+                    (i as u64, check_of(i as u64)),
+                    "{barrier:?} round {round}: leaf {i}"
+                );
+            }
         }
     }
     gc_runtime::reconfigure(Config::default()).unwrap();
