@@ -131,6 +131,24 @@ struct Holder {
     leaves: Vec<Member<Leaf>>,
 }
 
+/// `n` leaves allocated in a row, and a holder pointing to each.
+fn held_leaves<'m>(mu: &'m Mutator, n: usize) -> (Gc<'m, Holder>, Vec<Gc<'m, Leaf>>) {
+    let all: Vec<Gc<'_, Leaf>> = (0..n as u64).map(|id| mu.alloc(Leaf { id, check: check_of(id) })).collect();
+    let holder = mu.alloc(Holder { leaves: (0..n).map(|_| Member::new()).collect() });
+    for (m, &l) in holder.leaves.iter().zip(&all) {
+        m.set(Some(l));
+    }
+    (holder, all)
+}
+
+/// Every leaf of `holder` with its contents (`what` says where the check failed).
+fn verify_leaves(mu: &Mutator, holder: Gc<'_, Holder>, what: &str) {
+    for (i, m) in holder.leaves.iter().enumerate() {
+        let leaf = m.get(mu).expect("the holder's slots are never emptied");
+        assert_eq!((leaf.id, leaf.check), (i as u64, check_of(i as u64)), "{what}: leaf {i}");
+    }
+}
+
 /// Whether an [`Eraser`] empties its slots when traced: only while the test collects (its
 /// trace also runs when it is allocated, to arm its slots, and then it must leave them be).
 static ERASING: AtomicBool = AtomicBool::new(false);
@@ -165,11 +183,7 @@ fn slots_emptied_by_a_trace_during_a_pause_lose_no_object_reachable_elsewhere() 
         // reused by the garbage allocated after the collection.
         gc_runtime::reconfigure(stop_the_world(barrier)).unwrap();
         // Leaves allocated in a row, then the holder and the erasers that point to them.
-        let all: Vec<Gc<'_, Leaf>> = (0..leaves as u64).map(|id| mu.alloc(Leaf { id, check: check_of(id) })).collect();
-        let holder = mu.alloc(Holder { leaves: (0..leaves).map(|_| Member::new()).collect() });
-        for (m, &l) in holder.leaves.iter().zip(&all) {
-            m.set(Some(l));
-        }
+        let (holder, all) = held_leaves(&mu, leaves);
         let eraser_roots: Vec<Root<Eraser>> = all
             .chunks(leaves / erasers)
             .map(|chunk| {
@@ -193,14 +207,7 @@ fn slots_emptied_by_a_trace_during_a_pause_lose_no_object_reachable_elsewhere() 
                 mu.alloc(Leaf { id: u64::MAX, check: 0 });
             }
             let h = holder.get(&mu);
-            for (i, m) in h.leaves.iter().enumerate() {
-                let leaf = m.get(&mu).expect("the holder's slots are never emptied");
-                assert_eq!(
-                    (leaf.id, leaf.check),
-                    (i as u64, check_of(i as u64)),
-                    "{barrier:?} round {round}: leaf {i}"
-                );
-            }
+            verify_leaves(&mu, h, &format!("{barrier:?} round {round}"));
             // Re-arm the erasers for the next pause.
             for (k, e) in eraser_roots.iter().enumerate() {
                 let e = e.get(&mu);
@@ -223,12 +230,7 @@ fn roots_dropped_on_another_thread_during_pauses_lose_no_object_reachable_elsewh
     let mut mu = gc_runtime::attach();
     for barrier in [BarrierKind::Yuasa, BarrierKind::Hybrid] {
         gc_runtime::reconfigure(stop_the_world(barrier).with_checkmark(true)).unwrap();
-        let holder = mu.alloc(Holder { leaves: (0..leaves).map(|_| Member::new()).collect() });
-        let all: Vec<Gc<'_, Leaf>> = (0..leaves as u64).map(|id| mu.alloc(Leaf { id, check: check_of(id) })).collect();
-        for (m, &l) in holder.leaves.iter().zip(&all) {
-            m.set(Some(l));
-        }
-        let holder: Root<Holder> = holder.root(&mu);
+        let holder: Root<Holder> = held_leaves(&mu, leaves).0.root(&mu);
         for round in 0..rounds {
             // Roots of every leaf, dropped one by one on a thread without a mutator while this
             // thread collects: each drop stores null into a root cell and shades the leaf.
@@ -252,15 +254,7 @@ fn roots_dropped_on_another_thread_during_pauses_lose_no_object_reachable_elsewh
                 }
             });
             mu.collect();
-            let h = holder.get(&mu);
-            for (i, m) in h.leaves.iter().enumerate() {
-                let leaf = m.get(&mu).expect("the holder's slots are never emptied");
-                assert_eq!(
-                    (leaf.id, leaf.check),
-                    (i as u64, check_of(i as u64)),
-                    "{barrier:?} round {round}: leaf {i}"
-                );
-            }
+            verify_leaves(&mu, holder.get(&mu), &format!("{barrier:?} round {round}"));
         }
     }
     gc_runtime::reconfigure(Config::default()).unwrap();
