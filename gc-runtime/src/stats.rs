@@ -268,6 +268,7 @@ pub struct CycleStats {
     /// Objects that mark workers inside a pause found in memory another worker of the same
     /// drain had claimed, and handed to it to mark: each 4 KiB of a page is marked by one
     /// worker there, without a locked instruction (see the book's "Marking inside a pause").
+    /// Counted per hand-over: an object two workers found is counted twice.
     pub objects_forwarded: usize,
     /// Objects checked by checkmark, when it ran.
     pub checkmarked_objects: Option<usize>,

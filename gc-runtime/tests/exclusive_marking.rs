@@ -110,7 +110,6 @@ fn a_graph_in_random_order_is_marked_exactly_in_every_pause() {
         let c = last_cycle(before);
         assert_eq!(c.objects_marked, n, "round {round}: exactly the live nodes, each once");
         assert!(c.checkmarked_objects.is_some(), "round {round}: checkmark confirmed the marking");
-        assert!(c.objects_forwarded <= c.objects_marked);
         forwarded += c.objects_forwarded;
         verify(&mu, root.get(&mu), n);
     }

@@ -12,7 +12,7 @@
 //! | barrier | a mutator moving a pointer while the marker scans, for each barrier; two mutators racing on one slot | `models/barrier.rs` |
 //! | termination | ragged flush and the final pause against a mutator shading privately | `models/termination.rs` |
 //! | ragged | mark start and termination by per-thread handshakes: two mutators, one answering late; black allocation in the mark-start window; a worker or an assist draining during the round; the stamp | `models/ragged.rs` |
-//! | shade queue | push, pop and recycle of buffers, and the busy count behind quiescence | `models/shade_queue.rs` |
+//! | shade queue | push, pop and recycle of buffers, and the busy count behind quiescence; with two workers of a pause forwarding objects to each other's queues | `models/shade_queue.rs` |
 //! | value stack | a mutator's value stack (plain stores) scanned at its answers, detach and attach, and by the collector while it is stopped: a Yuasa mark start holding a pointer across the rounds, a re-attach during the mark start, a Dijkstra termination that needs the rescan | `models/value_stack.rs` |
 //! | slot array | lock-free reads of a `GcVec`'s slots while a writer removes, inserts (growing the buffer), pops and pushes: no empty index below the length's floor, every element published with its contents | `models/slot_array.rs` |
 //! | slot table | lock-free lookups in a `GcIdMap`'s table while a writer removes a key and inserts one that collides with it, and while an insertion rehashes: a key present throughout is always found, a value read is its key's and published with its contents; the control reuses the removed entry and a reader reads another key's value | `models/slot_table.rs` |

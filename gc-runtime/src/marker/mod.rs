@@ -414,6 +414,14 @@ impl<'q> MarkWorker<'q> {
                     }
                     continue;
                 }
+                // Leave only on one consistent reading of "quiescent and nothing deferred":
+                // between the two reads above another worker may have taken the deferred
+                // objects, and tracing them makes work again — in an exclusive job, work
+                // forwarded to this worker alone, which nobody would take once it had left
+                // (the pause then never ended; a hostile review found it).
+                if !self.queue.is_done() {
+                    continue;
+                }
                 if idle_spins > 0 {
                     self.queue.fed();
                 }

@@ -47,9 +47,13 @@
 //! takes one, and a worker publishes its outboxes before it leaves the busy state, so the
 //! quiescence test, which reads every owner's queue between its two reads of the busy word,
 //! covers them as it covers the global queue (see `grey_queue.rs`, "Termination"). A worker
-//! that has left the job found the queues quiescent, and in a pause nothing can make work
-//! again, so nothing is ever forwarded to a worker that is gone. A worker that joins late owns
-//! nothing, and nothing is forwarded to it.
+//! leaves the job only when the queue is *done* — quiescent with nothing deferred, in one
+//! consistent reading (`GreyQueue::is_done`) — and in a pause nothing can make work after that,
+//! so nothing is ever forwarded to a worker that is gone. (Deferred objects, collections whose
+//! lock a thread without a mutator holds, are work that a worker may take up after another
+//! found the queues quiescent: a worker that left on "quiescent" and then "nothing deferred",
+//! two separate reads, could be forwarded the objects such a collection held, and the pause
+//! never ended.) A worker that joins late takes part like any other.
 //!
 //! # Large objects
 //!
@@ -231,6 +235,10 @@ mod tests {
         _bytes: [u8; 16 * 1024],
     }
 
+    /// Job numbers for these tests: far above any a real drain in this process reaches, so the
+    /// claims they leave are stale for every real job.
+    const TEST_JOB: u64 = 1 << 56;
+
     fn obj<T>(g: Gc<'_, T>) -> ObjPtr {
         ObjPtr(std::ptr::NonNull::new(g.header_ptr()).expect("an object"))
     }
@@ -266,7 +274,7 @@ mod tests {
         let [a, b, far] = three_nodes(&mu);
         let queue = GreyQueue::default();
         let epoch = clock::mark_epoch();
-        let (mut w0, mut w1) = (Exclusive::new(1 << 20, 0), Exclusive::new(1 << 20, 1));
+        let (mut w0, mut w1) = (Exclusive::new(TEST_JOB, 0), Exclusive::new(TEST_JOB, 1));
         let mark = |w: &mut Exclusive, o: ObjPtr| {
             // SAFETY: `o` is a live local's object; no other writer of these marks runs.
             unsafe { w.try_mark(o, epoch) }
@@ -287,7 +295,7 @@ mod tests {
         assert!([a, b, far].iter().all(|&n| marked(obj(n))));
         // A later job: the claims are stale, and worker 1 of it may take a's memory.
         Runtime::get().pages.clear_marks_for_test();
-        let mut later = Exclusive::new((1 << 20) + 1, 1);
+        let mut later = Exclusive::new(TEST_JOB + 1, 1);
         assert!(mark(&mut later, obj(b)) && later.forwarded() == 0);
     }
 
@@ -300,7 +308,7 @@ mod tests {
         let big = mu.alloc(Big { _bytes: [0; 16 * 1024] });
         // The next marking's epoch: a new large object counts as marked in the current one.
         let epoch = clock::mark_epoch() + 1;
-        let (mut w0, mut w1) = (Exclusive::new(1 << 21, 0), Exclusive::new(1 << 21, 1));
+        let (mut w0, mut w1) = (Exclusive::new(TEST_JOB + 2, 0), Exclusive::new(TEST_JOB + 2, 1));
         // SAFETY: a live local; no other writer of its mark runs.
         let won = unsafe { [w1.try_mark(obj(big), epoch), w0.try_mark(obj(big), epoch)] };
         assert_eq!(won, [true, false]);
