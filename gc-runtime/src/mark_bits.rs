@@ -26,6 +26,11 @@
 //! use are ever touched): any other object is a large object, which keeps its mark in a word in
 //! front of its header (see `object/mark.rs`).
 //!
+//! Beside the marks, the first page holds one *claim* word per 4 KiB of the run ([`RunClaims`],
+//! at [`claims_offset`]): which mark worker of a drain inside a pause sets that memory's bits,
+//! with plain stores (see `object/exclusive.rs`). [`mark_word_and_claim`] finds both by the
+//! same arithmetic.
+//!
 //! # One bit per 8-byte granule
 //!
 //! An object's bit is the one for the first 8-byte granule of its slot: a shift of its offset
@@ -49,8 +54,10 @@
 //! or into a page whose sweep is still due (allocate black; see `heap/cache.rs`).
 //!
 //! Concurrency: bits are set by markers, barrier slow paths, assists and allocating mutators
-//! on any thread, with a relaxed `fetch_or` (a bit guards no other memory; the winner hands
-//! the object over through a shade queue, whose push and pop carry the ordering). They are read
+//! on any thread, with a relaxed read-modify-write (a bit guards no other memory; the winner
+//! hands the object over through a shade queue, whose push and pop carry the ordering) — except
+//! inside a pause, where each bit has one writer, which stores it plainly
+//! ([`try_mark_bit_owned`], see `object/exclusive.rs`). They are read
 //! and cleared by the page's owner when it sweeps, after the marking ended. The loom model of
 //! the barrier (`gc-loom-models`, `models/barrier.rs`) marks with this file's code, with the
 //! bits of all its objects in one word.
