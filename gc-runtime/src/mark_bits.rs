@@ -248,12 +248,9 @@ pub(crate) unsafe fn mark_word(obj: *const u8) -> Option<(&'static AtomicU64, u6
         return None;
     }
     let in_run = addr & (RUN_BYTES - 1);
-    let offset = marks_offset(addr) + marks_word_offset(in_run);
-    // SAFETY: the object lies in a registered run, whose first page holds its marks at
-    // `marks_offset` (`RunMarks` and `PageMarks` are `repr(C)` arrays, so the word's offset is
-    // plain arithmetic); stepping back inside the run keeps the object pointer's provenance
-    // (the run's mapping), and the marks are never freed.
-    let word = unsafe { &*obj.sub(in_run).add(offset).cast::<AtomicU64>() };
+    // SAFETY: the object lies in a registered run (tested above), derived from its memory (the
+    // caller); the offset is that of its mark word in the run's marks.
+    let word = unsafe { first_page_word(obj, marks_offset(addr) + marks_word_offset(in_run)) };
     Some((word, 1 << (addr / GRANULE % 64)))
 }
 
@@ -264,20 +261,32 @@ pub(crate) unsafe fn mark_word(obj: *const u8) -> Option<(&'static AtomicU64, u6
 /// As [`mark_word`].
 #[inline(always)]
 pub(crate) unsafe fn mark_word_and_claim(obj: *const u8) -> Option<(&'static AtomicU64, u64, &'static AtomicU64)> {
+    // SAFETY: guaranteed by the caller.
+    let (word, bit) = unsafe { mark_word(obj) }?;
     let addr = obj as usize;
-    if !is_run(addr) {
-        return None;
-    }
-    let in_run = addr & (RUN_BYTES - 1);
-    // SAFETY: as in `mark_word`: the marks and the claims lie in the run's first page, within
-    // the run the pointer's provenance covers.
-    let run = unsafe { obj.sub(in_run) };
-    // SAFETY: as above.
-    let word = unsafe { &*run.add(marks_offset(addr) + marks_word_offset(in_run)).cast::<AtomicU64>() };
-    let claim_offset = claims_offset(addr) + in_run / CLAIM_BYTES * std::mem::size_of::<u64>();
-    // SAFETY: as above (`RunClaims` is `repr(C)`, an array of words).
-    let claim = unsafe { &*run.add(claim_offset).cast::<AtomicU64>() };
-    Some((word, 1 << (addr / GRANULE % 64), claim))
+    let claim_offset = claims_offset(addr) + (addr & (RUN_BYTES - 1)) / CLAIM_BYTES * std::mem::size_of::<u64>();
+    // SAFETY: the object lies in a registered run (`mark_word` found its word), derived from
+    // its memory; the offset is that of its claim in the run's claims (`RunClaims` is
+    // `repr(C)`, an array of words).
+    let claim = unsafe { first_page_word(obj, claim_offset) };
+    Some((word, bit, claim))
+}
+
+/// The word at `offset` in the first page of the run holding the object at `obj`: one of the
+/// run's mark words or claims.
+///
+/// # Safety
+/// `obj` lies in a registered run and is derived from the memory it lives in; `offset` is that
+/// of a word of the run's [`RunMarks`] or [`RunClaims`] (at [`marks_offset`] and
+/// [`claims_offset`]).
+#[inline(always)]
+unsafe fn first_page_word(obj: *const u8, offset: usize) -> &'static AtomicU64 {
+    let in_run = obj as usize & (RUN_BYTES - 1);
+    // SAFETY: the run's first page holds its marks and claims, written by `register_run` as
+    // `repr(C)` arrays of words, so the offset is plain arithmetic; stepping back inside the
+    // run keeps the object pointer's provenance (the run's mapping), and the words are never
+    // freed.
+    unsafe { &*obj.sub(in_run).add(offset).cast::<AtomicU64>() }
 }
 
 /// Where the mark word of the object at `in_run` (its offset in its run) lies in the run's

@@ -108,7 +108,6 @@ pub(crate) fn current() -> Option<u64> {
 pub(crate) struct Exclusive {
     /// `job << OWNER_BITS | owner`: the value of a claim word this worker holds.
     tag: u64,
-    job: u64,
     /// Objects found white in memory other workers own, by owner.
     outboxes: Vec<Vec<ObjPtr>>,
     /// Entries in the outboxes.
@@ -121,13 +120,7 @@ impl Exclusive {
     /// Worker `owner` of job `job`.
     pub(crate) fn new(job: u64, owner: usize) -> Self {
         assert!(owner < MAX_OWNERS, "an exclusive job takes at most {MAX_OWNERS} workers");
-        Exclusive {
-            tag: job << OWNER_BITS | owner as u64,
-            job,
-            outboxes: Vec::new(),
-            forwarded: 0,
-            forwarded_in_all: 0,
-        }
+        Exclusive { tag: job << OWNER_BITS | owner as u64, outboxes: Vec::new(), forwarded: 0, forwarded_in_all: 0 }
     }
 
     /// This worker's number in its job.
@@ -165,7 +158,8 @@ impl Exclusive {
     #[inline(never)]
     fn claim(&mut self, claim: &AtomicU64) -> Result<(), usize> {
         let mut held = claim.load(Ordering::Relaxed);
-        if held >> OWNER_BITS != self.job {
+        let job = self.tag >> OWNER_BITS;
+        if held >> OWNER_BITS != job {
             // Unclaimed in this job: one compare-exchange decides who owns it. Relaxed:
             // the claim guards no memory of its own; the owner's writes reach the other workers
             // and the sweep through the end of the job (see "Termination").
@@ -177,7 +171,7 @@ impl Exclusive {
         if held == self.tag {
             Ok(())
         } else {
-            debug_assert_eq!(held >> OWNER_BITS, self.job, "claimed in this job");
+            debug_assert_eq!(held >> OWNER_BITS, job, "claimed in this job");
             Err((held & OWNER_MASK) as usize)
         }
     }

@@ -152,7 +152,7 @@ impl MarkVisitor {
     }
 
     /// Mark `obj`; if this call turned it grey, queue it in the prefetch ring. In an exclusive
-    /// job, an object in a page another worker owns is forwarded to it instead.
+    /// job, an object in memory another worker owns is forwarded to it instead.
     ///
     /// # Safety
     /// `obj` is allocated; if this visitor has an exclusive part, the caller is a worker of
