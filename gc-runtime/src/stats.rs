@@ -270,6 +270,12 @@ pub struct CycleStats {
     /// worker there, without a locked instruction (see the book's "Marking inside a pause").
     /// Counted per hand-over: an object two workers found is counted twice.
     pub objects_forwarded: usize,
+    /// The threads the sweep inside the cycle's pause ran with, the collector's own included
+    /// (as for `mark_workers`, the workers asked for: a helper that wakes after the pages are
+    /// swept finds nothing left): in stop-the-world mode one per 64 unswept pages, up to one
+    /// per core (see the book's "Sweep and destructors"); 0 in a concurrent cycle, whose sweep
+    /// runs on the collector thread with the world running.
+    pub sweep_workers: usize,
     /// Objects checked by checkmark, when it ran.
     pub checkmarked_objects: Option<usize>,
     /// Destructors that panicked, counted like `objects_freed`.
@@ -595,6 +601,7 @@ mod tests {
             termination_retries: 0,
             mark_workers: 0,
             objects_forwarded: 0,
+            sweep_workers: 0,
             checkmarked_objects: None,
             drop_panics: 0,
             weaks_cleared: 0,

@@ -225,6 +225,7 @@
 //! check is repeated with the world stopped, when no mutator can shade.
 
 pub(crate) mod pacer;
+mod parallel_sweep;
 
 /// Where the mutators may answer a round of `kind` (see "Rounds answered at an allocation").
 fn answer_at(kind: HandshakeKind) -> AnswerAt {
@@ -843,7 +844,8 @@ impl Cycle {
         self.stats.mark_time = mark_started.elapsed();
         let sweep_started = Instant::now();
         self.publish_sweep(true);
-        rt.pages.finish_sweep();
+        self.stats.sweep_workers =
+            parallel_sweep::sweep_in_pause(rt, parallel_sweep::max_workers(self.config.mark_workers));
         clock::finish();
         self.record(Phase::Off, true);
         self.stats.sweep_time = sweep_started.elapsed();
@@ -896,6 +898,7 @@ fn run_cycle(rt: &'static Runtime, swept_at_last_end: &mut SweepTotals) {
             termination_retries: 0,
             mark_workers: 0,
             objects_forwarded: 0,
+            sweep_workers: 0,
             checkmarked_objects: None,
             drop_panics: 0,
             weaks_cleared: 0,

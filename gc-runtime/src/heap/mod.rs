@@ -156,6 +156,9 @@ impl SweepCounters {
 /// uncounted when dropped, also while unwinding.
 struct InFlight<'a>(&'a AtomicUsize);
 
+/// The most pages a sweeper takes from a class's list at once ([`PageHeap::sweep_class`]).
+const SWEEP_BATCH: usize = 16;
+
 impl<'a> InFlight<'a> {
     fn start(counter: &'a AtomicUsize) -> Self {
         counter.fetch_add(1, Ordering::SeqCst);
@@ -332,28 +335,68 @@ impl PageHeap {
         self.swept.add(r);
     }
 
-    /// File an owned, swept page: the empty pool if nothing lives in it (nothing can come to
-    /// life in it), else its class's lists — as unswept if the epoch moved on meanwhile.
-    fn file(&self, page: &'static Page, live_objects: usize) {
-        if live_objects == 0 {
-            self.pool.put(page);
-        } else {
-            // SAFETY: still owned by the caller.
-            let (class, has_free) = unsafe { (page.slots().class, page.free_slots() > 0) };
-            self.central[class].lock().file(page, has_free);
+    /// Sweep a batch of unswept pages of `class` — up to [`SWEEP_BATCH`], taken in one hold of
+    /// its lock and filed back in one — and `false` when there was none. Batches keep the
+    /// threads that share a sweep (see `collector/parallel_sweep.rs`) off each other's cache
+    /// lines: with one page per hold, two threads sweeping one class spent more time passing
+    /// its lock and the counters between their cores than sweeping (0.36 ms for 489 pages on
+    /// one thread, 0.33 ms on two).
+    pub(crate) fn sweep_class(&self, class: usize) -> bool {
+        let mut batch = [None; SWEEP_BATCH];
+        let (epoch, _in_flight) = {
+            let mut lists = self.central[class].lock();
+            let taken = lists.unswept.len().min(SWEEP_BATCH);
+            if taken == 0 {
+                return false;
+            }
+            let from = lists.unswept.len() - taken;
+            for (slot, page) in batch.iter_mut().zip(lists.unswept.drain(from..)) {
+                *slot = Some((page, 0));
+            }
+            (lists.epoch(), InFlight::start(&self.sweeps_in_flight))
+        };
+        let mut total = SweepResult::default();
+        for (page, live) in batch.iter_mut().map_while(Option::as_mut) {
+            // SAFETY: the batch's pages were taken out of the unswept list: this thread owns
+            // them; `epoch` is the lists' sweep epoch, whose marking ended.
+            let (r, doomed) = unsafe { page.sweep(epoch) };
+            if let Some(doomed) = doomed {
+                self.finalizer.push(Work::Page(doomed));
+            }
+            total.add(r);
+            *live = r.live_objects;
+        }
+        self.account_sweep(total);
+        // File them: the empty ones in the pool (nothing can come to life in them), the others
+        // in their class's lists (as unswept if the epoch moved on meanwhile).
+        let swept = || batch.iter().map_while(|p| *p);
+        self.pool.put_all(swept().filter(|&(_, live)| live == 0).map(|(page, _)| page));
+        if swept().any(|(_, live)| live > 0) {
+            let mut lists = self.central[class].lock();
+            for (page, live) in swept().filter(|&(_, live)| live > 0) {
+                // SAFETY: still owned by this thread.
+                let has_free = live < unsafe { page.slots() }.nslots;
+                lists.file(page, has_free);
+            }
+        }
+        true
+    }
+
+    /// Sweep unswept pages of every class, beginning with class `first % NUM_CLASSES` and going
+    /// round, until this thread finds none left; one page per hold of a class's lock, so that
+    /// several threads can share the work (see `collector/parallel_sweep.rs`). Large objects,
+    /// and pages another thread is still sweeping, are left to [`finish_sweep`](Self::finish_sweep).
+    pub(crate) fn sweep_pages_from(&self, first: usize) {
+        let first = first % NUM_CLASSES;
+        for class in (first..NUM_CLASSES).chain(0..first) {
+            while self.sweep_class(class) {}
         }
     }
 
-    /// Sweep one unswept page of `class`; `false` when there was none.
-    pub(crate) fn sweep_class(&self, class: usize) -> bool {
-        let (page, epoch, _in_flight) = {
-            let mut lists = self.central[class].lock();
-            let Some(page) = lists.unswept.pop() else { return false };
-            (page, lists.epoch(), InFlight::start(&self.sweeps_in_flight))
-        };
-        let r = self.sweep_owned(page, epoch);
-        self.file(page, r.live_objects);
-        true
+    /// The pages of every class waiting to be swept, now (rolling the lists over to the current
+    /// sweep epoch, see `central.rs`).
+    pub(crate) fn unswept_pages(&self) -> usize {
+        self.central.iter().map(|c| c.lock().unswept.len()).sum()
     }
 
     /// Sweep the large objects against the current sweep epoch.
@@ -373,9 +416,7 @@ impl PageHeap {
     /// it swept), so the lists are checked again once nothing is in flight.
     pub(crate) fn finish_sweep(&self) {
         loop {
-            for class in 0..NUM_CLASSES {
-                while self.sweep_class(class) {}
-            }
+            self.sweep_pages_from(0);
             self.sweep_large();
             while self.sweeps_in_flight.load(Ordering::SeqCst) != 0 {
                 std::thread::yield_now();

@@ -4,7 +4,7 @@
 //!
 //! A page is made once, in a run of pages mapped from the system (`raw.rs`), and never freed:
 //! its descriptor and its address stay valid for the life of the process. When a sweep leaves
-//! it with no live object, it comes here, stamped with the time ([`PagePool::put`]); allocation
+//! it with no live object, it comes here, stamped with the time ([`PagePool::put_all`]); allocation
 //! takes the most recently emptied page first ([`PagePool::take`]): its memory is the most
 //! likely to be resident and in cache.
 //!
@@ -86,9 +86,13 @@ impl PagePool {
         (page, Taken::New)
     }
 
-    /// Give back an empty page the caller owns.
-    pub(crate) fn put(&self, page: &'static Page) {
-        self.lists.lock().resident.push((page, Instant::now()));
+    /// Give back empty pages the caller owns, in one hold of the lock (none if there are none).
+    pub(crate) fn put_all(&self, pages: impl Iterator<Item = &'static Page>) {
+        let mut pages = pages.peekable();
+        if pages.peek().is_some() {
+            let now = Instant::now();
+            self.lists.lock().resident.extend(pages.map(|page| (page, now)));
+        }
     }
 
     /// Every page ever made (for scans with the world stopped).
@@ -191,12 +195,12 @@ mod tests {
         assert_eq!(how, Taken::New);
         let (b, _) = pool.take(0, 1);
         assert_eq!(pool.resident_bytes(), 2 * PAGE_BYTES);
-        pool.put(a);
-        pool.put(b);
+        pool.put_all(std::iter::once(a));
+        pool.put_all(std::iter::once(b));
         let (again, how) = pool.take(0, 1);
         assert_eq!(how, Taken::Reused);
         assert!(std::ptr::eq(again, b), "the most recently emptied page comes back first");
-        pool.put(again);
+        pool.put_all(std::iter::once(again));
         assert_eq!(pool.all().len(), 2);
     }
 
@@ -204,7 +208,7 @@ mod tests {
     fn a_delay_too_long_to_add_to_a_time_releases_nothing_and_never_comes_due() {
         let pool = PagePool::default();
         let (page, _) = pool.take(0, 1);
-        pool.put(page);
+        pool.put_all(std::iter::once(page));
         let r = pool.scavenge(Instant::now(), Duration::MAX, 0, 0);
         assert_eq!(r, Scavenged { released_pages: 0, next_due: None });
         assert_eq!(pool.resident_bytes(), PAGE_BYTES);
@@ -216,7 +220,7 @@ mod tests {
         let pages: Vec<_> = (0..3).map(|_| pool.take(3, 1).0).collect();
         let start = Instant::now();
         for page in &pages[..2] {
-            pool.put(page);
+            pool.put_all(std::iter::once(*page));
         }
         let delay = Duration::from_secs(1);
         // Two aged pages, both retained: nothing to release, and nothing comes due.
@@ -239,7 +243,7 @@ mod tests {
             // Write to the page so it is resident, to see that its memory comes back zeroed.
             // SAFETY: the test owns the empty page; nothing else reads or writes its memory.
             unsafe { page.base().add(100).write(i as u8 + 1) };
-            pool.put(page);
+            pool.put_all(std::iter::once(*page));
         }
         let now = Instant::now();
         let delay = Duration::from_secs(1);

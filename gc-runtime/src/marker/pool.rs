@@ -62,7 +62,8 @@ use crate::{
 };
 
 /// A job's drain: run by each of its workers with the worker's number in the job (0 for the
-/// leader), until the shared queue says marking is done.
+/// leader), until the shared queue says marking is done — or, in a stop-the-world pause's
+/// sweep, until no unswept page is left (`collector/parallel_sweep.rs`).
 pub(crate) type Drain = fn(&'static Runtime, usize) -> MarkWork;
 
 /// The persistent helpers and the job they share.
@@ -106,7 +107,8 @@ impl MarkPool {
     /// Run `drain` on this thread and on up to `helpers` other workers — persistent helper
     /// threads, started if needed, and threads that join (see "Threads waiting in `collect`
     /// join") — until each returns; the sum of their work. `drain` must return only once the
-    /// shared queue says marking is done, on every thread.
+    /// job's work is done as far as its thread can tell (for a marking: the shared queue says
+    /// marking is done), on every thread.
     pub(crate) fn run(&'static self, rt: &'static Runtime, helpers: usize, drain: Drain) -> MarkWork {
         {
             let mut s = self.state.lock();
