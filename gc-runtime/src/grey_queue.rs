@@ -333,6 +333,13 @@ impl<T> GreyQueue<T> {
         }
     }
 
+    /// Take a buffer forwarded to any owner, for the collector after an exclusive job was
+    /// given up (see `object/exclusive.rs`, "When forwarding dominates"); only while no worker
+    /// drains.
+    pub(crate) fn pop_any_forwarded(&self) -> Option<Vec<T>> {
+        self.forwarded.iter().find_map(SegQueue::pop)
+    }
+
     /// Whether there are buffers to take.
     pub(crate) fn has_work(&self) -> bool {
         !self.full.is_empty()

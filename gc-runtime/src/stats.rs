@@ -270,6 +270,11 @@ pub struct CycleStats {
     /// worker there, without a locked instruction (see the book's "Marking inside a pause").
     /// Counted per hand-over: an object two workers found is counted twice.
     pub objects_forwarded: usize,
+    /// Drains inside the pause that gave exclusive marking up because forwarding dominated (a
+    /// heap linked in random order: most objects a worker finds lie in memory another worker
+    /// owns), and marked the rest, and every later drain of the cycle, with locked
+    /// instructions (see the book's "Marking inside a pause"). 0 or 1.
+    pub exclusive_jobs_given_up: u32,
     /// The threads the sweep inside the cycle's pause ran with, the collector's own included
     /// (as for `mark_workers`, the workers asked for: a helper that wakes after the pages are
     /// swept finds nothing left): in stop-the-world mode one per 64 unswept pages, up to one
@@ -601,6 +606,7 @@ mod tests {
             termination_retries: 0,
             mark_workers: 0,
             objects_forwarded: 0,
+            exclusive_jobs_given_up: 0,
             sweep_workers: 0,
             checkmarked_objects: None,
             drop_panics: 0,

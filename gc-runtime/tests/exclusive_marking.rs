@@ -45,12 +45,27 @@ fn stop_the_world(barrier: BarrierKind) -> Config {
     Config::default().with_mode(Mode::StopTheWorld).with_barrier(barrier).with_mark_workers(4).with_gc_percent(None)
 }
 
-/// `n` nodes allocated in a row, `next` linking them in one cycle in a random order
-/// (Sattolo's shuffle), `other` pointing at random; returns node 0.
-fn random_graph<'m>(mu: &'m Mutator, n: usize, rng: &mut Rng) -> (Gc<'m, Node>, Vec<Gc<'m, Node>>) {
-    let nodes: Vec<_> = (0..n as u64)
-        .map(|id| mu.alloc(Node { id, check: check_of(id), next: Member::new(), other: Member::new() }))
-        .collect();
+/// How the nodes of a graph are linked.
+#[derive(Clone, Copy, Debug)]
+enum Shape {
+    /// `next` links every node into one cycle in a random order (Sattolo's shuffle), `other`
+    /// points at random: nearly every pointer leads into another claim, and two workers
+    /// forward about one object per object scanned — enough to give exclusive marking up.
+    Random,
+    /// A complete binary tree allocated depth-first, `next` and `other` its children (the
+    /// collector's favourable case, like a parse tree or a VM's nested scopes): a worker
+    /// forwards only what it finds below objects it took from another worker's stack, and the
+    /// job stays exclusive.
+    Tree,
+}
+
+/// `n` nodes linked as `shape` says; returns the root.
+fn graph<'m>(mu: &'m Mutator, n: usize, shape: Shape, rng: &mut Rng) -> Gc<'m, Node> {
+    let node = |id: u64| mu.alloc(Node { id, check: check_of(id), next: Member::new(), other: Member::new() });
+    if let Shape::Tree = shape {
+        return tree(&mut 0, n as u64, &node);
+    }
+    let nodes: Vec<_> = (0..n as u64).map(node).collect();
     let mut order: Vec<usize> = (0..n).collect();
     for i in (1..n).rev() {
         order.swap(i, rng.below(i));
@@ -59,21 +74,37 @@ fn random_graph<'m>(mu: &'m Mutator, n: usize, rng: &mut Rng) -> (Gc<'m, Node>, 
         nodes[from].next.set(Some(nodes[order[(i + 1) % n]]));
         nodes[from].other.set(Some(nodes[rng.below(n)]));
     }
-    (nodes[0], nodes)
+    nodes[0]
 }
 
-/// Walk the `next` cycle from `start`: every node once, each with its contents.
-fn verify(mu: &Mutator, start: Gc<'_, Node>, n: usize) {
-    let (mut node, mut seen) = (start, vec![false; n]);
-    for _ in 0..n {
-        let id = node.id as usize;
-        assert!(id < n && !seen[id], "node {id} reached twice, or out of range: freed and reused?");
-        assert_eq!(node.check, check_of(node.id), "node {id}'s contents changed: freed and reused?");
-        assert!(node.other.get(mu).is_some_and(|o| (o.id as usize) < n && o.check == check_of(o.id)));
-        seen[id] = true;
-        node = node.next.get(mu).expect("a cycle");
+/// A subtree of `size` nodes allocated depth-first, ids from `*next_id` on (preorder).
+fn tree<'m>(next_id: &mut u64, size: u64, node: &impl Fn(u64) -> Gc<'m, Node>) -> Gc<'m, Node> {
+    let root = node(*next_id);
+    *next_id += 1;
+    let below = size - 1;
+    if below > 0 {
+        root.next.set(Some(tree(next_id, below.div_ceil(2), node)));
     }
-    assert!(seen.iter().all(|&s| s), "the cycle passes every node");
+    if below > 1 {
+        root.other.set(Some(tree(next_id, below / 2, node)));
+    }
+    root
+}
+
+/// Walk everything reachable from `root`: each of the `n` nodes once, with its contents.
+fn verify(mu: &Mutator, root: Gc<'_, Node>, n: usize) {
+    let (mut todo, mut seen, mut count) = (vec![root], vec![false; n], 0);
+    while let Some(node) = todo.pop() {
+        let id = node.id as usize;
+        assert!(id < n, "node id {id} out of range: freed and reused?");
+        assert_eq!(node.check, check_of(node.id), "node {id}'s contents changed: freed and reused?");
+        if std::mem::replace(&mut seen[id], true) {
+            continue;
+        }
+        count += 1;
+        todo.extend([node.next.get(mu), node.other.get(mu)].into_iter().flatten());
+    }
+    assert_eq!(count, n, "every node reachable");
 }
 
 /// The last cycle's record (the caller collected).
@@ -81,25 +112,26 @@ fn last_cycle(before: u64) -> gc_runtime::CycleStats {
     gc_runtime::stats().recent.into_iter().rfind(|c| c.cycle > before).expect("the cycle was recorded")
 }
 
-#[test]
-fn a_graph_in_random_order_is_marked_exactly_in_every_pause() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+/// Six stop-the-world collections of a graph of `shape`, with garbage pointing into it and
+/// some links moved between them, checkmark on: every collection marks exactly the live nodes,
+/// and every node keeps its contents. Returns the objects forwarded and the jobs given up.
+fn marked_exactly_in_every_pause(shape: Shape) -> (usize, u32) {
     let n = if cfg!(miri) { 200 } else { 40_000 };
     let mut mu = gc_runtime::attach();
     gc_runtime::reconfigure(stop_the_world(BarrierKind::Hybrid).with_checkmark(true)).unwrap();
     let mut rng = Rng(0x5EED_0001);
-    let (root, _) = random_graph(&mu, n, &mut rng);
-    let root: Root<Node> = root.root(&mu);
+    let root: Root<Node> = graph(&mu, n, shape, &mut rng).root(&mu);
     mu.safepoint();
-    let mut forwarded = 0;
+    let (mut forwarded, mut given_up) = (0, 0);
     for round in 0..6 {
-        // Garbage beside the live graph, pointing into it, and a few `other` links moved.
+        // Garbage beside the live graph, pointing into it, and (in the random graph) a few
+        // `other` links moved.
         {
             let live = root.get(&mu);
             for i in 0..n / 4 {
                 let g = mu.alloc(Node { id: u64::MAX, check: 0, next: Member::new(), other: Member::new() });
                 g.other.set(Some(live));
-                if i % 8 == 0 {
+                if i % 8 == 0 && matches!(shape, Shape::Random) {
                     live.other.set(Some(live.next.get(&mu).expect("a cycle")));
                 }
             }
@@ -108,13 +140,37 @@ fn a_graph_in_random_order_is_marked_exactly_in_every_pause() {
         let before = gc_runtime::stats().cycles;
         mu.collect();
         let c = last_cycle(before);
-        assert_eq!(c.objects_marked, n, "round {round}: exactly the live nodes, each once");
-        assert!(c.checkmarked_objects.is_some(), "round {round}: checkmark confirmed the marking");
+        assert_eq!(c.objects_marked, n, "{shape:?} round {round}: exactly the live nodes, each once");
+        assert!(c.checkmarked_objects.is_some(), "{shape:?} round {round}: checkmark confirmed the marking");
+        assert!(c.exclusive_jobs_given_up <= 1, "{shape:?} round {round}: given up once at most");
         forwarded += c.objects_forwarded;
+        given_up += c.exclusive_jobs_given_up;
         verify(&mu, root.get(&mu), n);
     }
-    eprintln!("{forwarded} objects forwarded between workers in 6 pauses ({} cores)", common::cores());
+    eprintln!(
+        "{shape:?}: {forwarded} objects forwarded between workers in 6 pauses, {given_up} jobs given up ({} cores)",
+        common::cores()
+    );
     gc_runtime::reconfigure(Config::default()).unwrap();
+    (forwarded, given_up)
+}
+
+/// Workers forward to each other at every other pointer, and give exclusive marking up part
+/// of the way through (when more than one worker marks; see the book's "Marking inside a
+/// pause"): the objects still forwarded then, white, are marked by the collector and the rest
+/// is marked with locked instructions.
+#[test]
+fn a_graph_in_random_order_is_marked_exactly_in_every_pause() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    marked_exactly_in_every_pause(Shape::Random);
+}
+
+/// Workers forward now and then, and the jobs stay exclusive to the end.
+#[test]
+fn a_tree_is_marked_exactly_in_every_pause_without_giving_up() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let (_, given_up) = marked_exactly_in_every_pause(Shape::Tree);
+    assert_eq!(given_up, 0, "forwarding never dominated");
 }
 
 /// A leaf reachable from two places.

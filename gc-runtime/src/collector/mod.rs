@@ -565,7 +565,7 @@ impl Cycle {
             self.config.mark_workers
         };
         self.stats.mark_workers = self.stats.mark_workers.max(workers);
-        if !self.marking_in_pause {
+        if !self.marking_in_pause || self.stats.exclusive_jobs_given_up > 0 {
             let work = marker::drain_parallel(self.rt, workers);
             self.note(work);
             return;
@@ -584,6 +584,16 @@ impl Cycle {
             roots.mark_held_shades(&self.rt.grey);
         }
         self.note(work);
+        if exclusive::given_up() {
+            // Forwarding dominated: the workers left with work published, some of it on the
+            // owners' queues, unmarked. No worker runs now: mark those, then drain the rest —
+            // and the cycle's later drains — with locked instructions (see `object/exclusive.rs`, "When forwarding dominates").
+            self.stats.exclusive_jobs_given_up += 1;
+            let leftovers = marker::mark_forwarded_leftovers(&self.rt.grey);
+            self.note(leftovers);
+            let work = marker::drain_parallel(self.rt, workers);
+            self.note(work);
+        }
     }
 
     fn note(&mut self, work: MarkWork) {
@@ -898,6 +908,7 @@ fn run_cycle(rt: &'static Runtime, swept_at_last_end: &mut SweepTotals) {
             termination_retries: 0,
             mark_workers: 0,
             objects_forwarded: 0,
+            exclusive_jobs_given_up: 0,
             sweep_workers: 0,
             checkmarked_objects: None,
             drop_panics: 0,

@@ -289,6 +289,12 @@ impl<'q> MarkWorker<'q> {
             until_balance = until_balance.saturating_sub(visited);
             if until_balance == 0 {
                 until_balance = BALANCE_EVERY;
+                if self.gives_up_exclusive_job() {
+                    // Hand everything on; the drain returns (see `object/exclusive.rs`, "When
+                    // forwarding dominates").
+                    self.publish_all();
+                    return true;
+                }
                 if self.visit.stack.len() > 1 && self.queue.wants_work() {
                     self.share();
                 }
@@ -304,6 +310,17 @@ impl<'q> MarkWorker<'q> {
             }
         }
         true
+    }
+
+    /// Whether this worker's exclusive job is given up — by another worker, or now by this one
+    /// if, with this worker's progress added, the job's workers forward more than they mark (see `object/exclusive.rs`, "When forwarding
+    /// dominates"); always `false` outside an exclusive job.
+    fn gives_up_exclusive_job(&mut self) -> bool {
+        let Some(x) = &mut self.visit.exclusive else { return false };
+        if x.forwarding_dominates(self.scanned_objects) {
+            exclusive::give_up();
+        }
+        exclusive::given_up()
     }
 
     /// Put `obj` on the private stack, as if found grey.
@@ -374,6 +391,10 @@ impl<'q> MarkWorker<'q> {
         let mut idle_spins = 0u32;
         let mut deferred_tries = 0u32;
         loop {
+            if self.visit.exclusive.is_some() && exclusive::given_up() {
+                // Not busy, nothing held: the collector drains the rest with locked marking.
+                return;
+            }
             let took = self.take_forwarded_busy() || {
                 let buf = self.queue.pop_busy();
                 buf.map(|buf| {
@@ -513,6 +534,25 @@ pub(crate) fn assist(rt: &Runtime, budget: usize) {
     rt.stats.note_assist(worker.work(), worker.scanned_bytes);
 }
 
+/// Mark the objects left on owners' queues by an exclusive job that was given up (see
+/// `object/exclusive.rs`, "When forwarding dominates"), and queue those this turned grey. They
+/// were found white and are still unmarked (marking them was their owner's part), so unlike
+/// the global queue's entries they cannot simply be scanned. Only between drains, when no
+/// worker runs. Returns the work: the bytes of those that had nothing to scan.
+pub(crate) fn mark_forwarded_leftovers(queue: &GreyQueue) -> MarkWork {
+    let mut worker = MarkWorker::new(queue);
+    while let Some(buf) = queue.pop_any_forwarded() {
+        for &obj in &buf {
+            // SAFETY: a forwarded object was found in a slot of an object scanned in this
+            // marking, hence allocated; the worker is not part of an exclusive job.
+            unsafe { worker.visit.mark_grey(obj) };
+        }
+        queue.recycle(buf);
+    }
+    worker.publish_all();
+    worker.work()
+}
+
 /// Drain the global queue with `workers` threads (this one included; the others are the
 /// persistent helpers of `pool.rs`) until marking is done as far as the queue can tell.
 pub(crate) fn drain_parallel(rt: &'static Runtime, workers: usize) -> MarkWork {
@@ -527,4 +567,91 @@ pub(crate) fn drain_parallel(rt: &'static Runtime, workers: usize) -> MarkWork {
         return drain(rt, 0);
     }
     rt.mark_pool.run(rt, workers - 1, drain)
+}
+
+#[cfg(all(test, not(gc_loom)))]
+mod tests {
+    use super::*;
+    use crate::{object::mark, test_support, Gc, Member, Trace};
+
+    #[derive(Trace)]
+    struct Node {
+        next: Member<Node>,
+    }
+
+    fn obj<T>(g: Gc<'_, T>) -> ObjPtr {
+        ObjPtr(std::ptr::NonNull::new(g.header_ptr()).expect("an object"))
+    }
+
+    fn marked(o: ObjPtr) -> bool {
+        // SAFETY: `o` names a live local's object.
+        unsafe { mark::is_marked(o.as_ptr(), clock::mark_epoch()) }
+    }
+
+    /// A worker of an exclusive job that is given up stops at its next check, with everything
+    /// it held — its stack, its prefetch ring — published on the global queue, from which a
+    /// drain without owners marks the rest: each object scanned exactly once in all.
+    #[test]
+    fn a_worker_whose_job_is_given_up_publishes_what_it_holds_and_stops() {
+        let _s = test_support::serial();
+        let _clear = test_support::ClearMarks;
+        let mu = crate::attach();
+        let rt = Runtime::get();
+        let n = 4 * BALANCE_EVERY;
+        let nodes: Vec<_> = (0..n).map(|_| mu.alloc(Node { next: Member::new() })).collect();
+        for pair in nodes.windows(2) {
+            pair[0].next.set(Some(pair[1]));
+        }
+        let queue = GreyQueue::default();
+        {
+            let _roots = rt.roots.lock();
+            exclusive::begin();
+        }
+        let mut w = MarkWorker::new(&queue);
+        w.visit.exclusive = Some(Exclusive::new(exclusive::current().expect("a job"), 0));
+        // SAFETY: a live local's object; this worker is the job's only one.
+        unsafe { w.visit.mark_grey(obj(nodes[0])) };
+        exclusive::give_up();
+        assert!(w.drain_stack_for_test(usize::MAX), "it left nothing on its stack");
+        let first = w.work().objects;
+        assert!(first > 0 && first < n / 2, "stopped at its first check: {first} of {n} scanned");
+        assert!(queue.has_work(), "what it held is on the global queue");
+        {
+            let _roots = rt.roots.lock();
+            exclusive::end();
+        }
+        assert!(exclusive::given_up(), "the collector reads it after the job");
+        let mut rest = MarkWorker::new(&queue);
+        rest.drain_until_done();
+        assert_eq!(first + rest.work().objects, n, "every node scanned exactly once");
+        assert!(nodes.iter().all(|&g| marked(obj(g))));
+        assert!(queue.is_done());
+    }
+
+    /// Objects left on owners' queues when a job is given up are still white: they are marked,
+    /// and each one this turned grey is queued once — whether forwarded twice or already marked.
+    #[test]
+    fn objects_left_on_owners_queues_are_marked_and_those_turned_grey_queued_once() {
+        let _s = test_support::serial();
+        let _clear = test_support::ClearMarks;
+        let mu = crate::attach();
+        let [a, b, c] = [(); 3].map(|()| obj(mu.alloc(Node { next: Member::new() })));
+        // SAFETY: a live local's object; nothing else marks.
+        assert!(unsafe { mark::try_mark(a.as_ptr(), clock::mark_epoch()) });
+        let queue = GreyQueue::default();
+        queue.push_forwarded(0, vec![a, b]);
+        queue.push_forwarded(1, vec![c, b]);
+        mark_forwarded_leftovers(&queue);
+        assert!([a, b, c].into_iter().all(marked));
+        assert!(queue.pop_any_forwarded().is_none(), "the owners' queues are empty");
+        let mut queued = Vec::new();
+        while let Some(buf) = queue.pop_busy() {
+            queued.extend_from_slice(&buf);
+            queue.leave_busy();
+        }
+        queued.sort();
+        let mut expected = vec![b, c];
+        expected.sort();
+        assert_eq!(queued, expected, "b and c turned grey here, once each; a was black already");
+    }
 }
