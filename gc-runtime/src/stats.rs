@@ -277,8 +277,8 @@ pub struct CycleStats {
     pub exclusive_jobs_given_up: u32,
     /// The threads the sweep inside the cycle's pause ran with, the collector's own included
     /// (as for `mark_workers`, the workers asked for: a helper that wakes after the pages are
-    /// swept finds nothing left): in stop-the-world mode one per 64 unswept pages, up to one
-    /// per core (see the book's "Sweep and destructors"); 0 in a concurrent cycle, whose sweep
+    /// swept finds nothing left): in stop-the-world mode one per 64 unswept pages, up to the
+    /// pause's mark workers (at least one per core) (see the book's "Sweep and destructors"); 0 in a concurrent cycle, whose sweep
     /// runs on the collector thread with the world running.
     pub sweep_workers: usize,
     /// Objects checked by checkmark, when it ran.

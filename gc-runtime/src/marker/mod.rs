@@ -42,7 +42,10 @@
 //! memory has one worker that sets its mark bits, with a plain store instead of a locked
 //! instruction, and the others forward the objects they find there to it. A worker publishes
 //! what it forwarded before it leaves the busy state, and takes what was forwarded to it before
-//! the global queue, and every 64 objects while it marks (the balance check).
+//! the global queue, and every 64 objects while it marks (the balance check). Where forwarding
+//! dominates (a heap linked at random), the job is given up at a balance check: each worker
+//! publishes everything and returns, and the collector marks the forwarded leftovers
+//! ([`mark_forwarded_leftovers`]) and drains the rest without owners.
 //!
 //! # Mark assists
 //!
@@ -313,7 +316,8 @@ impl<'q> MarkWorker<'q> {
     }
 
     /// Whether this worker's exclusive job is given up — by another worker, or now by this one
-    /// if, with this worker's progress added, the job's workers forward more than they mark (see `object/exclusive.rs`, "When forwarding
+    /// if, with this worker's progress added, the job's workers have forwarded enough, and more
+    /// than one object per four scanned (see `object/exclusive.rs`, "When forwarding
     /// dominates"); always `false` outside an exclusive job.
     fn gives_up_exclusive_job(&mut self) -> bool {
         let Some(x) = &mut self.visit.exclusive else { return false };
@@ -393,6 +397,11 @@ impl<'q> MarkWorker<'q> {
         loop {
             if self.visit.exclusive.is_some() && exclusive::given_up() {
                 // Not busy, nothing held: the collector drains the rest with locked marking.
+                // A worker that was waiting for work no longer is (else every later drain's
+                // workers would share their stacks with nobody).
+                if idle_spins > 0 {
+                    self.queue.fed();
+                }
                 return;
             }
             let took = self.take_forwarded_busy() || {
@@ -626,6 +635,45 @@ mod tests {
         assert_eq!(first + rest.work().objects, n, "every node scanned exactly once");
         assert!(nodes.iter().all(|&g| marked(obj(g))));
         assert!(queue.is_done());
+    }
+
+    /// A worker that was waiting for work when its job was given up leaves no longer counted
+    /// as waiting: otherwise the queue would want work for good, and every busy worker of
+    /// every later drain would share half its stack at each check with nobody.
+    #[test]
+    fn a_waiting_worker_that_leaves_a_given_up_job_is_no_longer_counted_hungry() {
+        let _s = test_support::serial();
+        let _clear = test_support::ClearMarks;
+        let mu = crate::attach();
+        let rt = Runtime::get();
+        let n = obj(mu.alloc(Node { next: Member::new() }));
+        let queue = GreyQueue::default();
+        // Another worker is busy with a buffer: the queue is not quiescent, so this worker waits.
+        queue.push_full(vec![n]);
+        let held = queue.pop_busy().expect("the buffer");
+        assert!(!queue.wants_work(), "nobody waits yet");
+        {
+            let _roots = rt.roots.lock();
+            exclusive::begin();
+        }
+        let job = exclusive::current().expect("a job");
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+                exclusive::give_up();
+            });
+            let mut w = MarkWorker::new(&queue);
+            w.visit.exclusive = Some(Exclusive::new(job, 1));
+            w.drain_until_done();
+        });
+        {
+            let _roots = rt.roots.lock();
+            exclusive::end();
+        }
+        let still_hungry = queue.wants_work();
+        queue.recycle(held);
+        queue.leave_busy();
+        assert!(!still_hungry, "the worker left the job but is still counted hungry");
     }
 
     /// Objects left on owners' queues when a job is given up are still white: they are marked,

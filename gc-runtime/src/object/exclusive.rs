@@ -53,7 +53,10 @@
 //! lock a thread without a mutator holds, are work that a worker may take up after another
 //! found the queues quiescent: a worker that left on "quiescent" and then "nothing deferred",
 //! two separate reads, could be forwarded the objects such a collection held, and the pause
-//! never ended.) A worker that joins late takes part like any other.
+//! never ended.) A worker that joins late takes part like any other. The one other way out
+//! is a job given up (below): then workers leave with work left, and whatever is forwarded to
+//! one that is gone waits on its queue until the collector marks it, after every worker has
+//! returned.
 //!
 //! # When forwarding dominates
 //!
@@ -62,7 +65,8 @@
 //! object a worker finds lies in memory another worker owns, and forwarding it costs more than
 //! the lock it saves: two workers marked 1M nodes linked in random order in 28–35 ms inside a
 //! pause, against 21 ms for one worker and 18–19 ms for two with locked marking. So the workers
-//! add up their forwards and scans as they go (every few dozen objects), and once they have
+//! add up their forwards and scans as they go (each reports every 256 forwards or 4 096
+//! scans, at its checks every 64 objects), and once they have
 //! forwarded [`GIVE_UP_MIN_FORWARDS`] objects together, and more than one for every
 //! [`GIVE_UP_SCANNED_PER_FORWARD`] they scanned, the worker that sees it gives the job up
 //! ([`give_up`]): every worker that
@@ -109,11 +113,12 @@ static GIVEN_UP: AtomicBool = AtomicBool::new(false);
 static JOB_FORWARDED: AtomicUsize = AtomicUsize::new(0);
 static JOB_SCANNED: AtomicUsize = AtomicUsize::new(0);
 
-/// Objects a worker forwards before its ratio of forwards to scans can make it give a job up.
+/// Objects a job's workers forward, together, before their ratio of forwards to scans can make
+/// the job be given up.
 pub(crate) const GIVE_UP_MIN_FORWARDS: usize = 4096;
 
-/// A worker gives its job up once it forwarded more than one object per this many it scanned
-/// (and at least [`GIVE_UP_MIN_FORWARDS`]). On trees, lists and graphs built in the order they
+/// A job is given up once its workers, together, forwarded more than one object per this many
+/// they scanned (and at least [`GIVE_UP_MIN_FORWARDS`]). On trees, lists and graphs built in the order they
 /// are linked, forwards are a fraction of a percent of the objects scanned; in a heap linked at
 /// random about one per object scanned.
 pub(crate) const GIVE_UP_SCANNED_PER_FORWARD: usize = 4;
