@@ -38,3 +38,23 @@ pub(crate) fn barrier_kinds() -> &'static [BarrierKind] {
         &[BarrierKind::Dijkstra, BarrierKind::Yuasa, BarrierKind::Hybrid]
     }
 }
+
+/// An exclusive job (`object/exclusive.rs`) begun under the root-table lock, as the collector
+/// begins one, and ended the same way when dropped (also when an assertion fails).
+pub(crate) struct ExclusiveJob(pub(crate) u64);
+
+impl ExclusiveJob {
+    /// Begin a job; its number is the field.
+    pub(crate) fn begin() -> Self {
+        let _roots = crate::runtime::Runtime::get().roots.lock();
+        crate::object::exclusive::begin();
+        ExclusiveJob(crate::object::exclusive::current().expect("a job was just begun"))
+    }
+}
+
+impl Drop for ExclusiveJob {
+    fn drop(&mut self) {
+        let _roots = crate::runtime::Runtime::get().roots.lock();
+        crate::object::exclusive::end();
+    }
+}

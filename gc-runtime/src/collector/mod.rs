@@ -557,7 +557,7 @@ impl Cycle {
         let workers = if self.heap_at_mark_start < PARALLEL_MARK_MIN_HEAP {
             self.config.mark_workers
         } else if self.marking_in_pause {
-            self.config.mark_workers.max(cores())
+            self.pause_workers()
         } else if self.config.idle_mark_workers {
             let (running, waiting) = self.rt.handshake.running_and_waiting();
             self.config.mark_workers + waiting.min(cores().saturating_sub(self.config.mark_workers + running))
@@ -594,6 +594,12 @@ impl Cycle {
             let work = marker::drain_parallel(self.rt, workers);
             self.note(work);
         }
+    }
+
+    /// The most threads that work inside a pause, the collector's own included: every mutator
+    /// is parked, so at least one per core (more if more mark workers are configured).
+    fn pause_workers(&self) -> usize {
+        self.config.mark_workers.max(cores())
     }
 
     fn note(&mut self, work: MarkWork) {
@@ -854,8 +860,7 @@ impl Cycle {
         self.stats.mark_time = mark_started.elapsed();
         let sweep_started = Instant::now();
         self.publish_sweep(true);
-        self.stats.sweep_workers =
-            parallel_sweep::sweep_in_pause(rt, parallel_sweep::max_workers(self.config.mark_workers));
+        self.stats.sweep_workers = parallel_sweep::sweep_in_pause(rt, self.pause_workers());
         clock::finish();
         self.record(Phase::Off, true);
         self.stats.sweep_time = sweep_started.elapsed();

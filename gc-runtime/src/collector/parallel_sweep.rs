@@ -19,7 +19,6 @@
 //! A concurrent cycle sweeps on the collector thread alone, with the world running: there the
 //! other cores belong to the mutators, who sweep what they allocate from themselves.
 
-use super::cores;
 use crate::{runtime::Runtime, stats::MarkWork};
 
 /// Unswept pages per worker below which another worker does not pay: waking a parked helper
@@ -51,11 +50,6 @@ fn sweep_share(rt: &'static Runtime, worker: usize) -> MarkWork {
     // before every class has a worker).
     rt.pages.sweep_pages_from(worker * 7);
     MarkWork::default()
-}
-
-/// The most workers a pause sweeps with: the cores, or more if configured for marking.
-pub(super) fn max_workers(mark_workers: usize) -> usize {
-    mark_workers.max(cores())
 }
 
 #[cfg(all(test, not(gc_loom)))]

@@ -267,12 +267,19 @@ impl PageHeap {
         self.pool.scavenge(Instant::now(), delay, retain, self.large.bytes())
     }
 
-    /// Sweep an owned page (it stays the caller's); its dead objects that need drop go to the
-    /// finalizer.
+    /// Sweep an owned page (it stays the caller's) and account for it; its dead objects that
+    /// need drop go to the finalizer.
     fn sweep_owned(&self, page: &'static Page, epoch: u64) -> SweepResult {
+        let r = self.sweep_page(page, epoch);
+        self.account_sweep(r);
+        r
+    }
+
+    /// [`sweep_owned`](Self::sweep_owned) without the accounting, for a caller that accounts
+    /// for a batch at once.
+    fn sweep_page(&self, page: &'static Page, epoch: u64) -> SweepResult {
         // SAFETY: the caller owns the page, and `epoch` is a sweep epoch: its marking ended.
         let (r, doomed) = unsafe { page.sweep(epoch) };
-        self.account_sweep(r);
         if let Some(doomed) = doomed {
             self.finalizer.push(Work::Page(doomed));
         }
@@ -360,12 +367,9 @@ impl PageHeap {
         };
         let mut total = SweepResult::default();
         for (page, live) in batch.iter_mut().map_while(Option::as_mut) {
-            // SAFETY: the batch's pages were taken out of the unswept list: this thread owns
-            // them; `epoch` is the lists' sweep epoch, whose marking ended.
-            let (r, doomed) = unsafe { page.sweep(epoch) };
-            if let Some(doomed) = doomed {
-                self.finalizer.push(Work::Page(doomed));
-            }
+            // The batch's pages were taken out of the unswept list: this thread owns them;
+            // `epoch` is the lists' sweep epoch, whose marking ended.
+            let r = self.sweep_page(page, epoch);
             total.add(r);
             *live = r.live_objects;
         }

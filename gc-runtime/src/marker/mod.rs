@@ -379,13 +379,23 @@ impl<'q> MarkWorker<'q> {
             return false;
         }
         let Some(buf) = self.queue.pop_forwarded_busy(owner) else { return false };
-        for &obj in &buf {
-            // SAFETY: a forwarded object was found in a slot of an object scanned in this
-            // marking (allocated), by a worker of this running job, of which this worker is one.
+        // SAFETY: a forwarded object was found in a slot of an object scanned in this marking
+        // (allocated), by a worker of this running job, of which this worker is one.
+        unsafe { self.mark_found(buf) };
+        true
+    }
+
+    /// Mark each of `objs` — objects found, not marked: forwarded ones — queueing those this
+    /// turned grey, and recycle the buffer.
+    ///
+    /// # Safety
+    /// As [`MarkVisitor::mark_grey`] for each object.
+    unsafe fn mark_found(&mut self, objs: Vec<ObjPtr>) {
+        for &obj in &objs {
+            // SAFETY: guaranteed by the caller.
             unsafe { self.visit.mark_grey(obj) };
         }
-        self.queue.recycle(buf);
-        true
+        self.queue.recycle(objs);
     }
 
     /// Take buffers from the global queue and scan until marking is done as far as the queue
@@ -551,12 +561,9 @@ pub(crate) fn assist(rt: &Runtime, budget: usize) {
 pub(crate) fn mark_forwarded_leftovers(queue: &GreyQueue) -> MarkWork {
     let mut worker = MarkWorker::new(queue);
     while let Some(buf) = queue.pop_any_forwarded() {
-        for &obj in &buf {
-            // SAFETY: a forwarded object was found in a slot of an object scanned in this
-            // marking, hence allocated; the worker is not part of an exclusive job.
-            unsafe { worker.visit.mark_grey(obj) };
-        }
-        queue.recycle(buf);
+        // SAFETY: a forwarded object was found in a slot of an object scanned in this marking,
+        // hence allocated; the worker is not part of an exclusive job.
+        unsafe { worker.mark_found(buf) };
     }
     worker.publish_all();
     worker.work()
@@ -605,19 +612,15 @@ mod tests {
         let _s = test_support::serial();
         let _clear = test_support::ClearMarks;
         let mu = crate::attach();
-        let rt = Runtime::get();
         let n = 4 * BALANCE_EVERY;
         let nodes: Vec<_> = (0..n).map(|_| mu.alloc(Node { next: Member::new() })).collect();
         for pair in nodes.windows(2) {
             pair[0].next.set(Some(pair[1]));
         }
         let queue = GreyQueue::default();
-        {
-            let _roots = rt.roots.lock();
-            exclusive::begin();
-        }
+        let job = test_support::ExclusiveJob::begin();
         let mut w = MarkWorker::new(&queue);
-        w.visit.exclusive = Some(Exclusive::new(exclusive::current().expect("a job"), 0));
+        w.visit.exclusive = Some(Exclusive::new(job.0, 0));
         // SAFETY: a live local's object; this worker is the job's only one.
         unsafe { w.visit.mark_grey(obj(nodes[0])) };
         exclusive::give_up();
@@ -625,10 +628,7 @@ mod tests {
         let first = w.work().objects;
         assert!(first > 0 && first < n / 2, "stopped at its first check: {first} of {n} scanned");
         assert!(queue.has_work(), "what it held is on the global queue");
-        {
-            let _roots = rt.roots.lock();
-            exclusive::end();
-        }
+        drop(job);
         assert!(exclusive::given_up(), "the collector reads it after the job");
         let mut rest = MarkWorker::new(&queue);
         rest.drain_until_done();
@@ -645,31 +645,23 @@ mod tests {
         let _s = test_support::serial();
         let _clear = test_support::ClearMarks;
         let mu = crate::attach();
-        let rt = Runtime::get();
         let n = obj(mu.alloc(Node { next: Member::new() }));
         let queue = GreyQueue::default();
         // Another worker is busy with a buffer: the queue is not quiescent, so this worker waits.
         queue.push_full(vec![n]);
         let held = queue.pop_busy().expect("the buffer");
         assert!(!queue.wants_work(), "nobody waits yet");
-        {
-            let _roots = rt.roots.lock();
-            exclusive::begin();
-        }
-        let job = exclusive::current().expect("a job");
+        let job = test_support::ExclusiveJob::begin();
         std::thread::scope(|s| {
             s.spawn(|| {
                 std::thread::sleep(std::time::Duration::from_millis(20));
                 exclusive::give_up();
             });
             let mut w = MarkWorker::new(&queue);
-            w.visit.exclusive = Some(Exclusive::new(job, 1));
+            w.visit.exclusive = Some(Exclusive::new(job.0, 1));
             w.drain_until_done();
         });
-        {
-            let _roots = rt.roots.lock();
-            exclusive::end();
-        }
+        drop(job);
         let still_hungry = queue.wants_work();
         queue.recycle(held);
         queue.leave_busy();

@@ -412,12 +412,8 @@ mod tests {
     #[test]
     fn the_workers_forwards_and_scans_count_together() {
         let _s = test_support::serial();
-        let job = {
-            let _roots = Runtime::get().roots.lock();
-            begin();
-            current().expect("a job")
-        };
-        let (mut thief, mut owner) = (Exclusive::new(job, 1), Exclusive::new(job, 0));
+        let job = test_support::ExclusiveJob::begin();
+        let (mut thief, mut owner) = (Exclusive::new(job.0, 1), Exclusive::new(job.0, 0));
         thief.forwarded_in_all = GIVE_UP_MIN_FORWARDS;
         assert!(thief.forwarding_dominates(GIVE_UP_MIN_FORWARDS / 2), "alone, it would give up");
         owner.forwarded_in_all = 10;
@@ -430,10 +426,6 @@ mod tests {
             "nothing new enough to report"
         );
         assert!(owner.forwarding_dominates(100 * GIVE_UP_MIN_FORWARDS), "its forwards now count: they dominate");
-        {
-            let _roots = Runtime::get().roots.lock();
-            end();
-        }
     }
 
     /// A large object's mark is its own word: any worker marks it, once, with no claim.
