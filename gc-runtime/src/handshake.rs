@@ -191,6 +191,12 @@ impl Handshake {
         self.poll.load(Ordering::Relaxed) != 0
     }
 
+    /// Whether the world is stopped (or being stopped) now. Relaxed: for a thread that polls
+    /// for the pause's work and may stop polling a little early or late.
+    pub(crate) fn world_stopped(&self) -> bool {
+        self.poll.load(Ordering::Relaxed) & STOP != 0
+    }
+
     fn wait_world_started(&self, t: &mut MutexGuard<'_, Table>) {
         while t.stop {
             self.mutators_cv.wait(t);

@@ -183,6 +183,12 @@ pub fn try_attach() -> Result<Mutator, AttachError> {
         return Err(AttachError::InCollectionCode);
     }
     let rt = Runtime::get_or_init().map_err(AttachError::Config)?;
+    // A thread in a stop-the-world `collect` marks on a stack of the collector's depth
+    // (`marker/pool.rs`); the stack switch asks for this thread's stack bounds the first time,
+    // which on the main thread reads `/proc/self/maps` — 100 µs in a process with a large heap,
+    // all of it inside the first collection. Asked here, once per thread, instead.
+    #[cfg(not(any(miri, gc_tsan)))]
+    let _ = stacker::remaining_stack();
     let inner = Addr(ThreadState::attach(rt));
     Ok(Mutator { inner, _thread: PhantomData })
 }

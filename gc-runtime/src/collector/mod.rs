@@ -332,13 +332,13 @@ impl Control {
     /// the finalizer has done that much work).
     ///
     /// With `marks_with` (a runtime in stop-the-world mode), the thread does not park at once:
-    /// it polls for the cycle's first mark job, yielding its core between polls, joins it if
-    /// it has room, and parks after that job (see `marker/pool.rs`, "Threads waiting in
-    /// `collect` join"), or when the marking ended without one (a small heap marks alone). At
-    /// most one thread per core but one polls; the others park at once. Its caller is detached,
-    /// so no pause waits for it. It polls without the requests lock, which the collector takes
-    /// to start the cycle: a poller that held it between polls kept the woken collector
-    /// waiting for it (20–45 µs of a 4 ms collection).
+    /// it polls for the cycle's jobs — its marking's, its sweep's — yielding its core between
+    /// polls, and joins each that has room, until the cycle's pause is over or a job is full
+    /// (see `marker/pool.rs`, "Threads waiting in `collect` join"); then it parks. At most one
+    /// thread per core but one polls; the others park at once. Its caller is detached, so no
+    /// pause waits for it. It polls without the requests lock, which the collector takes to
+    /// start the cycle: a poller that held it between polls kept the woken collector waiting
+    /// for it (20–45 µs of a 4 ms collection).
     pub(crate) fn collect_and_wait(&self, marks_with: Option<&'static Runtime>) -> u64 {
         let cores = cores();
         let mut r = self.requests.lock();
@@ -349,18 +349,18 @@ impl Control {
         let poller = marks_with.and_then(|rt| Some((rt, rt.mark_pool.poller(cores - 1)?)));
         if let Some((rt, _poller)) = poller {
             // No marking runs now (the caller was a running mutator, and a stop-the-world cycle
-            // marks only in its pause; the lock keeps this cycle from starting): one that
-            // begins with a later epoch and ends is this cycle's, or a later one's.
+            // marks only in its pause; the lock keeps this cycle from starting). The next
+            // marking begins with a new epoch, with the world stopped, and the world starts
+            // again after the sweep: poll until the epoch moved and the world runs. (A cycle
+            // that marks with the world running — the mode was changed meanwhile — ends the
+            // polling as its marking begins.)
             let epoch_before = clock::mark_epoch();
-            let marked = || clock::mark_epoch() > epoch_before && !clock::barrier_on_acquire();
             let after = rt.mark_pool.latest_job();
             drop(r);
-            while self.completed.load(Ordering::Acquire) < target && !marked() {
-                if rt.mark_pool.join_on_collector_stack(rt, after).is_some() {
-                    break;
-                }
-                std::thread::yield_now();
-            }
+            rt.mark_pool.poll_and_join(rt, after, || {
+                self.completed.load(Ordering::Acquire) < target
+                    && (clock::mark_epoch() == epoch_before || rt.handshake.world_stopped())
+            });
             r = self.requests.lock();
         }
         while r.completed < target {

@@ -7,8 +7,11 @@
 //! several threads can sweep at once without any further protocol — mutators already sweep
 //! the pages they need beside the collector's own sweep. So when the pause holds enough pages
 //! for the helpers' wake-up to pay, the collector runs a job on the persistent mark workers
-//! (`marker/pool.rs`) in which each worker sweeps pages until none is left; the collector then
-//! finishes as it always does ([`PageHeap::finish_sweep`](crate::heap::PageHeap::finish_sweep)):
+//! (`marker/pool.rs`) in which each worker sweeps pages until none is left — the thread
+//! waiting in `collect`, which polls for the pause's jobs, first: the job wakes helpers only
+//! for the room the polling threads cannot take ([`Wake::BeyondPollers`]; a helper woken onto
+//! the collector's core held it up in half the collections, so the sweep of 1M live objects
+//! took 0.31 ms on two workers instead of 0.16). The collector then finishes as it always does ([`PageHeap::finish_sweep`](crate::heap::PageHeap::finish_sweep)):
 //! the large objects, a last pass over the lists, and a wait for sweeps in flight.
 //!
 //! Each worker starts at another size class and goes round, so that in a heap of several
@@ -19,7 +22,7 @@
 //! A concurrent cycle sweeps on the collector thread alone, with the world running: there the
 //! other cores belong to the mutators, who sweep what they allocate from themselves.
 
-use crate::{runtime::Runtime, stats::MarkWork};
+use crate::{marker::pool::Wake, runtime::Runtime, stats::MarkWork};
 
 /// Unswept pages per worker below which another worker does not pay: waking a parked helper
 /// takes tens of microseconds, about what sweeping 64 full pages of small objects takes.
@@ -32,7 +35,7 @@ pub(super) const PAGES_PER_SWEEPER: usize = 64;
 pub(super) fn sweep_in_pause(rt: &'static Runtime, max_workers: usize) -> usize {
     let workers = workers_for(rt.pages.unswept_pages(), max_workers);
     if workers > 1 {
-        rt.mark_pool.run(rt, workers - 1, sweep_share);
+        rt.mark_pool.run(rt, workers - 1, Wake::BeyondPollers, sweep_share);
     }
     rt.pages.finish_sweep();
     workers

@@ -582,7 +582,7 @@ pub(crate) fn drain_parallel(rt: &'static Runtime, workers: usize) -> MarkWork {
     if workers <= 1 {
         return drain(rt, 0);
     }
-    rt.mark_pool.run(rt, workers - 1, drain)
+    rt.mark_pool.run(rt, workers - 1, pool::Wake::All, drain)
 }
 
 #[cfg(all(test, not(gc_loom)))]

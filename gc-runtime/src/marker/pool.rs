@@ -30,15 +30,32 @@
 //! helper started 1–5 ms late (measured with timestamps in the drains), so the pause took
 //! 9–14 ms instead of 5. A mutator that called `collect` in stop-the-world mode is already
 //! running on a core and has nothing to do until the cycle ends, so it does not park at once:
-//! it polls the pool ([`MarkPool::join_after`]), yielding its core between polls, and joins
-//! the cycle's first job as soon as it opens; then it parks for the rest of the cycle. The
-//! leader still wakes its helpers — the polling thread may share a core with the leader, and
-//! then a helper on the other core does the work — but a job has room for as many workers as
-//! it asked for, so the workers stay within the cores: a helper that wakes to find the job full
-//! skips it, and a polling thread that finds it full or closed parks at once. (It polled on
-//! through the cycle at first: once the helpers were awake — from the second collection of a
-//! process on — they took the room, and the polling thread, yielding beside the two workers on
-//! two cores, slowed them by half: 13–14 ms marks instead of 6–7.)
+//! it polls the pool ([`MarkPool::poll_and_join`]), yielding its core between polls, and joins
+//! each job of the cycle's pause as soon as it opens — the marking's, then the sweep's
+//! (`collector/parallel_sweep.rs`) — until the pause is over; then it parks for the rest of
+//! the cycle. The leader still wakes its helpers — the polling thread may share a core with
+//! the leader, and then a helper on the other core does the work — but a job has room for as
+//! many workers as it asked for, so the workers stay within the cores: a helper that wakes to
+//! find the job full skips it, and a polling thread that finds a job full stops polling and
+//! parks at once. (It polled on through the cycle whatever it found at first: once the
+//! helpers were awake — from the second collection of a process on — they took the room, and
+//! the polling thread, yielding beside the two workers on two cores, slowed them by half:
+//! 13–14 ms marks instead of 6–7.)
+//!
+//! It used to park after the first job, and the sweep's helper had to be woken. On a virtual
+//! machine a woken thread often runs on the waker's core even when the other is idle — here
+//! the leader's, which then waited while the helper swept: in timestamps of the sweep, in
+//! about half the collections of 1M objects, the leader began its share 330 µs late, after the
+//! helper had swept everything. Now the polling thread, awake on the other core, takes the
+//! sweep's room, and the sweep wakes helpers only for room the polling threads cannot take
+//! ([`Wake::BeyondPollers`]): if the polling thread cannot run soon, the leader sweeps alone,
+//! a fraction of a millisecond. The marking still wakes its helpers ([`Wake::All`]): there a
+//! polling thread that cannot run soon would leave the leader to mark alone for milliseconds
+//! (not waking them cut the median collection, but one in ten took 6–8 ms instead of 4–5).
+//! The polling thread polls and drains on one deep stack for the whole pause, mapped once.
+//! Starting the helpers ahead, when the collector thread starts, was tried and not kept: a
+//! woken helper lands on the waker's core more often than a new thread does, and one
+//! collection in three then marked with the helper starting 1–3 ms late.
 //!
 //! At most one thread per core but one polls ([`MarkPool::poller`]; none on one core): with a
 //! dozen threads in `collect`, each yielding between polls, the collector would get its turn on
@@ -103,16 +120,34 @@ struct PoolState {
     pollers: usize,
 }
 
+/// Which helpers a job wakes ([`MarkPool::run`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Wake {
+    /// As many as the job has room for, though polling threads may take some of the room
+    /// first: a marking, where a polling thread that cannot run soon would leave one worker
+    /// to mark alone for milliseconds.
+    All,
+    /// Only as many as the polling threads cannot take the place of (see "Threads waiting in
+    /// `collect` join"): a pause's sweep, where a helper woken onto the leader's core would hold
+    /// the leader up, and a polling thread that cannot run soon leaves the leader to sweep
+    /// alone — a fraction of a millisecond.
+    BeyondPollers,
+}
+
 impl MarkPool {
     /// Run `drain` on this thread and on up to `helpers` other workers — persistent helper
-    /// threads, started if needed, and threads that join (see "Threads waiting in `collect`
-    /// join") — until each returns; the sum of their work. `drain` must return only once the
-    /// job's work is done as far as its thread can tell (for a marking: the shared queue says
-    /// marking is done), on every thread.
-    pub(crate) fn run(&'static self, rt: &'static Runtime, helpers: usize, drain: Drain) -> MarkWork {
+    /// threads, started if needed and woken as `wake` says, and threads that join (see
+    /// "Threads waiting in `collect` join") — until each returns; the sum of their work.
+    /// `drain` must return only once the job's work is done as far as its thread can tell (for
+    /// a marking: the shared queue says marking is done), on every thread.
+    pub(crate) fn run(&'static self, rt: &'static Runtime, helpers: usize, wake: Wake, drain: Drain) -> MarkWork {
         {
             let mut s = self.state.lock();
-            while s.started < helpers {
+            let woken = match wake {
+                Wake::All => helpers,
+                Wake::BeyondPollers => helpers.saturating_sub(s.pollers),
+            };
+            while s.started < woken {
                 let index = s.started;
                 thread_state::collector_thread("gc-mark-worker")
                     .spawn(move || helper(self, rt, index))
@@ -126,7 +161,9 @@ impl MarkPool {
             s.joined = 0;
             s.work = MarkWork::default();
             s.drain = Some(drain);
-            self.job.notify_all();
+            if woken > 0 {
+                self.job.notify_all();
+            }
         }
         let mut total = drain(rt, 0);
         let mut s = self.state.lock();
@@ -153,49 +190,58 @@ impl MarkPool {
         self.state.lock().job
     }
 
-    /// Join the first job after job `after`: `None` while there is none; `Some(true)` once this
-    /// thread has drained alongside its workers and reported the work; `Some(false)` if it
-    /// was closed or full when this thread came. The drain runs inside `run` (which may switch
-    /// to another stack first), after this thread has taken its place in the job.
-    #[cfg_attr(any(miri, gc_tsan), allow(dead_code))] // only through the stack switch, absent there
-    pub(crate) fn join_after(
-        &self,
-        rt: &'static Runtime,
-        after: u64,
-        run: impl FnOnce(&dyn Fn() -> MarkWork) -> MarkWork,
-    ) -> Option<bool> {
-        let (drain, worker) = {
+    /// Join the first job after job `after` if it is open and has room: `None` while there is
+    /// no such job or it closed before this thread came (poll again); [`Joined::Drained`] once
+    /// this thread has drained alongside its workers and reported the work; [`Joined::Full`]
+    /// if helpers took its room. The drain runs on this thread's stack: see
+    /// [`MarkPool::poll_and_join`] for a stack deep enough.
+    #[cfg_attr(any(miri, gc_tsan), allow(dead_code))] // polling is absent there, but for tests
+    pub(crate) fn join_after(&self, rt: &'static Runtime, after: u64) -> Option<Joined> {
+        let (job, drain, worker) = {
             let mut s = self.state.lock();
-            if s.job <= after {
+            if s.job <= after || !s.open {
                 return None;
             }
-            let Some(drain) = s.drain else { return Some(false) };
+            let drain = s.drain.expect("an open job has a drain");
             if !s.takes_more() {
-                return Some(false);
+                return Some(Joined::Full);
             }
-            (drain, s.join())
+            (s.job, drain, s.join())
         };
-        let work = run(&|| report::or_abort("mark worker", || drain(rt, worker)));
+        let work = report::or_abort("mark worker", || drain(rt, worker));
         self.leave(work);
-        Some(true)
+        Some(Joined::Drained(job))
     }
 
-    /// [`MarkPool::join_after`] on a stack as deep as the collector's own threads' (see
+    /// Poll for the jobs after job `after` and join each that has room, yielding the core
+    /// between polls, while `keep_polling` says so and until a job is full (helpers took its
+    /// room: this thread would only take turns on the cores with them); returns the jobs it
+    /// joined. It polls and drains on a stack as deep as the collector's own threads' (see
     /// `thread_state::collector_stack_size`): tracing an object may recurse natively (a `Box`
     /// chain inside one object), and the collector promises to trace any value a program could
     /// build — on a thread of its own, whose stack may be deeper than this one's. The stack is
-    /// mapped once this thread has its place in the job, and unmapped after it (reserved, not
-    /// committed, until used); none is mapped while the thread only polls.
+    /// mapped once for all the jobs (reserved, not committed, until used).
     #[cfg(not(any(miri, gc_tsan)))]
-    pub(crate) fn join_on_collector_stack(&self, rt: &'static Runtime, after: u64) -> Option<bool> {
-        self.join_after(rt, after, |drain| stacker::grow(thread_state::collector_stack_size(), drain))
+    pub(crate) fn poll_and_join(&self, rt: &'static Runtime, after: u64, keep_polling: impl Fn() -> bool) -> usize {
+        stacker::grow(thread_state::collector_stack_size(), || {
+            let (mut after, mut joined) = (after, 0);
+            while keep_polling() {
+                match self.join_after(rt, after) {
+                    Some(Joined::Drained(job)) => (after, joined) = (job, joined + 1),
+                    Some(Joined::Full) => break,
+                    None => {}
+                }
+                std::thread::yield_now();
+            }
+            joined
+        })
     }
 
     /// Under Miri and ThreadSanitizer, which do not follow a switch of stacks, the thread does
     /// not join: it parks, as in concurrent mode.
     #[cfg(any(miri, gc_tsan))]
-    pub(crate) fn join_on_collector_stack(&self, _rt: &'static Runtime, _after: u64) -> Option<bool> {
-        Some(false)
+    pub(crate) fn poll_and_join(&self, _rt: &'static Runtime, _after: u64, _keep_polling: impl Fn() -> bool) -> usize {
+        0
     }
 
     /// A worker that joined the current job has finished it with `work` done.
@@ -222,6 +268,15 @@ impl PoolState {
         self.joined += 1;
         self.joined
     }
+}
+
+/// What became of a thread's attempt to join a job ([`MarkPool::join_after`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Joined {
+    /// It drained in job number `.0` alongside the job's workers, and reported its work.
+    Drained(u64),
+    /// The job was open but full: helpers had taken its room.
+    Full,
 }
 
 /// A thread registered to poll for jobs (see [`MarkPool::poller`]), until dropped.
@@ -278,7 +333,9 @@ mod tests {
         let inside = INSIDE.fetch_add(1, Ordering::SeqCst) + 1;
         MOST_INSIDE.fetch_max(inside, Ordering::SeqCst);
         ENTERED.fetch_add(1, Ordering::SeqCst);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
         while ENTERED.load(Ordering::SeqCst) < 2 {
+            assert!(std::time::Instant::now() < deadline, "no second worker entered the job");
             std::thread::yield_now();
         }
         INSIDE.fetch_sub(1, Ordering::SeqCst);
@@ -301,7 +358,7 @@ mod tests {
         let rt = Runtime::get_or_start();
         let pool = fresh_pool();
         reset();
-        let work = pool.run(rt, 1, two_at_once);
+        let work = pool.run(rt, 1, Wake::All, two_at_once);
         assert_eq!(work.objects, 2, "the leader and the helper");
         let s = pool.state.lock();
         assert_eq!((s.started, s.running, s.open), (1, 0, false), "one helper, finished; the job closed");
@@ -310,7 +367,7 @@ mod tests {
     /// A thread polling with `join_after` and a helper compete for a job with room for one
     /// worker besides the leader: never both at once (one may join after the other left, while
     /// the leader still drains), the leader returns only once whoever joined has finished, and
-    /// the polling thread learns whether it took part.
+    /// the polling thread learns whether it took part (or came after the job closed).
     #[test]
     fn a_joining_thread_and_a_helper_share_a_jobs_room() {
         let _s = test_support::serial();
@@ -321,23 +378,30 @@ mod tests {
             let after = pool.latest_job();
             let (work, joined) = std::thread::scope(|scope| {
                 let joiner = scope.spawn(|| loop {
-                    if let Some(joined) = pool.join_after(rt, after, |drain| drain()) {
-                        return joined;
+                    match pool.join_after(rt, after) {
+                        Some(Joined::Drained(job)) => {
+                            assert_eq!(job, after + 1, "the first job after `after`");
+                            return true;
+                        }
+                        Some(Joined::Full) => return false,
+                        None if {
+                            let s = pool.state.lock();
+                            s.job > after && !s.open
+                        } =>
+                        {
+                            return false
+                        }
+                        None => std::thread::yield_now(),
                     }
-                    std::thread::yield_now();
                 });
-                let work = pool.run(rt, 1, two_at_once);
+                let work = pool.run(rt, 1, Wake::All, two_at_once);
                 assert_eq!(pool.state.lock().running, 0, "round {round}: a worker still in the job");
                 (work, joiner.join().expect("the joiner"))
             });
             assert_eq!(MOST_INSIDE.load(Ordering::SeqCst), 2, "round {round}: never more than the room at once");
             let others = if joined { 1..=2 } else { 1..=1 };
             assert!(others.contains(&(work.objects - 1)), "round {round}: {} workers, joined: {joined}", work.objects);
-            assert_eq!(
-                pool.join_after(rt, after, |drain| drain()),
-                Some(false),
-                "round {round}: the job is closed now"
-            );
+            assert_eq!(pool.join_after(rt, after), None, "round {round}: the job is closed now");
         }
     }
 
@@ -357,9 +421,10 @@ mod tests {
         MarkWork { objects: 1, marked_bytes: 8, forwarded: 0 }
     }
 
-    /// A thread with a 256 KiB stack joins a job whose drain needs about 8 MiB of stack (as
-    /// tracing a deep `Box` chain inside one object does): it drains on a stack as deep as the
-    /// collector's threads' and finishes, where on its own stack it would overflow and abort.
+    /// A thread with a 256 KiB stack polls for and joins a job whose drain needs about 8 MiB of
+    /// stack (as tracing a deep `Box` chain inside one object does): it drains on a stack as
+    /// deep as the collector's threads' and finishes, where on its own stack it would overflow
+    /// and abort.
     #[cfg(not(any(miri, gc_tsan)))]
     #[test]
     fn a_thread_that_joins_drains_on_a_stack_as_deep_as_the_collectors() {
@@ -375,11 +440,11 @@ mod tests {
         }
         let joined = std::thread::Builder::new()
             .stack_size(256 << 10)
-            .spawn(move || pool.join_on_collector_stack(rt, 0))
+            .spawn(move || pool.poll_and_join(rt, 0, || pool.state.lock().work.objects == 0))
             .expect("a small-stack thread")
             .join()
             .expect("the small-stack thread finished");
-        assert_eq!(joined, Some(true));
+        assert_eq!(joined, 1, "one job joined, then its work was in");
         let s = pool.state.lock();
         assert_eq!((s.running, s.work.objects), (0, 1), "its work was reported");
     }
@@ -402,28 +467,81 @@ mod tests {
         let _s = test_support::serial();
         let rt = Runtime::get_or_start();
         let pool = fresh_pool();
-        assert_eq!(pool.join_after(rt, 0, |drain| drain()), None, "no job yet");
+        assert_eq!(pool.join_after(rt, 0), None, "no job yet");
         fn alone(_rt: &'static Runtime, _worker: usize) -> MarkWork {
             MarkWork { objects: 1, marked_bytes: 8, forwarded: 0 }
         }
-        let work = pool.run(rt, 0, alone);
+        let work = pool.run(rt, 0, Wake::All, alone);
         assert_eq!(work.objects, 1, "the leader alone");
         let job = pool.latest_job();
-        assert_eq!(
-            pool.join_after(rt, 0, |drain| drain()),
-            Some(false),
-            "the job closed when the leader's drain returned"
-        );
+        assert_eq!(pool.join_after(rt, 0), None, "the job closed when the leader's drain returned");
         let mut s = pool.state.lock();
         s.open = true;
         s.room = 1;
         drop(s);
-        assert_eq!(pool.join_after(rt, job, |drain| drain()), None, "no job after this one");
+        assert_eq!(pool.join_after(rt, job), None, "no job after this one");
         pool.state.lock().room = 0;
-        assert_eq!(pool.join_after(rt, 0, |drain| drain()), Some(false), "no room left");
+        assert_eq!(pool.join_after(rt, 0), Some(Joined::Full), "no room left");
         pool.state.lock().room = 1;
-        assert_eq!(pool.join_after(rt, 0, |drain| drain()), Some(true), "open, with room: joined and drained");
+        assert_eq!(pool.join_after(rt, 0), Some(Joined::Drained(job)), "open, with room: joined and drained");
         assert_eq!(pool.state.lock().work.objects, 1, "the joined drain's work was reported");
         pool.state.lock().open = false;
+    }
+
+    /// A polling thread joins job after job — skipping none, draining each once — until one is
+    /// full (helpers took its room), and then stops polling.
+    #[cfg(not(any(miri, gc_tsan)))]
+    #[test]
+    fn a_polling_thread_joins_every_job_with_room_and_stops_at_a_full_one() {
+        fn one(_rt: &'static Runtime, _worker: usize) -> MarkWork {
+            MarkWork { objects: 1, marked_bytes: 8, forwarded: 0 }
+        }
+        let _s = test_support::serial();
+        let rt = Runtime::get_or_start();
+        let pool = fresh_pool();
+        let open_job = |room: usize| {
+            let mut s = pool.state.lock();
+            s.job += 1;
+            (s.open, s.room, s.running, s.joined, s.work) = (true, room, 0, 0, MarkWork::default());
+            s.drain = Some(one);
+        };
+        let poller = std::thread::spawn(move || pool.poll_and_join(rt, 0, || true));
+        for job in 1..=3 {
+            open_job(1);
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            while pool.state.lock().work.objects == 0 {
+                assert!(std::time::Instant::now() < deadline, "job {job}: the polling thread never joined");
+                std::thread::yield_now();
+            }
+            let mut s = pool.state.lock();
+            assert_eq!((s.job, s.work.objects, s.joined), (job, 1, 1), "job {job}: joined and drained once");
+            s.open = false;
+        }
+        open_job(0);
+        assert_eq!(poller.join().expect("the poller"), 3, "three jobs joined, then stopped at the full one");
+        pool.state.lock().open = false;
+    }
+
+    /// A job that wakes helpers only beyond the polling threads leaves its room to a polling
+    /// thread (no helper is even started); with nobody polling, it wakes a helper.
+    #[cfg(not(any(miri, gc_tsan)))]
+    #[test]
+    fn a_job_for_pollers_wakes_no_helper_while_a_thread_polls() {
+        let _s = test_support::serial();
+        let rt = Runtime::get_or_start();
+        let pool = fresh_pool();
+        reset();
+        let poller = pool.poller(1).expect("the only poller");
+        let polling =
+            std::thread::spawn(move || pool.poll_and_join(rt, 0, || pool.latest_job() == 0 || pool.state.lock().open));
+        let work = pool.run(rt, 1, Wake::BeyondPollers, two_at_once);
+        assert_eq!(work.objects, 2, "the leader and the polling thread");
+        assert_eq!(polling.join().expect("the polling thread"), 1, "it joined the job");
+        assert_eq!(pool.state.lock().started, 0, "no helper was started");
+        drop(poller);
+        reset();
+        let work = pool.run(rt, 1, Wake::BeyondPollers, two_at_once);
+        assert_eq!(work.objects, 2, "the leader and a helper");
+        assert_eq!(pool.state.lock().started, 1, "with nobody polling, a helper");
     }
 }
