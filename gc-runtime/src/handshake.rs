@@ -73,7 +73,7 @@ use std::{
 };
 
 use crate::primitive::sync::{
-    atomic::{AtomicU64, AtomicU8, Ordering},
+    atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering},
     pause, Condvar, Mutex, MutexGuard,
 };
 
@@ -165,6 +165,9 @@ pub(crate) struct Handshake {
     /// The last round that may be answered at an allocation (see "Rounds answered at an
     /// allocation"); written before `requested_seq`.
     allocation_seq: AtomicU64,
+    /// Whether the world is stopped — every mutator parked or detached — not only asked to
+    /// stop: set when [`Handshake::stop_the_world`] returns, cleared when the world starts.
+    stopped: AtomicBool,
 
     table: Mutex<Table>,
     mutators_cv: Condvar,
@@ -191,10 +194,11 @@ impl Handshake {
         self.poll.load(Ordering::Relaxed) != 0
     }
 
-    /// Whether the world is stopped (or being stopped) now. Relaxed: for a thread that polls
-    /// for the pause's work and may stop polling a little early or late.
+    /// Whether the world is stopped now (not only asked to stop: a stop may wait long for a
+    /// mutator slow to reach a safepoint). Relaxed: for a thread that polls for the pause's
+    /// work and may stop polling a little early or late.
     pub(crate) fn world_stopped(&self) -> bool {
-        self.poll.load(Ordering::Relaxed) & STOP != 0
+        self.stopped.load(Ordering::Relaxed)
     }
 
     fn wait_world_started(&self, t: &mut MutexGuard<'_, Table>) {
@@ -416,10 +420,12 @@ impl Handshake {
             |t| !t.entries.iter().flatten().any(running),
             running,
         );
+        self.stopped.store(true, Ordering::Relaxed);
     }
 
     /// Let every mutator go on.
     pub(crate) fn start_the_world(&self) {
+        self.stopped.store(false, Ordering::Relaxed);
         let mut t = self.table.lock();
         t.stop = false;
         self.poll.fetch_and(!STOP, Ordering::SeqCst);

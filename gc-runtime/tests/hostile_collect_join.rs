@@ -1,8 +1,8 @@
 //! A hostile (safe-Rust-only) user against the threads that join marking from a stop-the-world
 //! `collect` (see `marker/pool.rs`, "Threads waiting in `collect` join"): in
-//! [`Mode::StopTheWorld`] a thread in `Mutator::collect` polls the mark pool, joins the cycle's
-//! first mark job if it has room, and runs user `Trace` impls on its own thread — its own stack
-//! and its own thread-locals — before it parks.
+//! [`Mode::StopTheWorld`] a thread in `Mutator::collect` polls the mark pool, joins each job of
+//! the cycle's pause that has room (marking, sweep), and runs user `Trace` impls on its own
+//! thread — its own stack and its own thread-locals — before it parks.
 //!
 //! Attacked here:
 //! - the joining thread's stack: a deep plain-Rust value inside one object, built and traced
@@ -21,7 +21,9 @@
 //!   that yield, threads that exit right after `collect`, and `blocking` interleaved;
 //! - the mode flipped between stop-the-world and concurrent while threads sit in `collect`;
 //! - threads that `collect` and then leak their mutator (`std::mem::forget`) and exit;
-//! - heaps just below and just above the 1 MiB threshold of parallel marking.
+//! - heaps just below and just above the 1 MiB threshold of parallel marking;
+//! - a stop held up for a second and a half by a mutator that does not reach a safepoint: the
+//!   thread in `collect` must park, not spin, while it waits for the pause.
 //!
 //! Objects carry a `Canary` and a drop probe: one freed while reachable fails its canary or the
 //! ledger; checkmark verifies every marking (a missed object aborts the process). A watchdog
@@ -650,4 +652,52 @@ fn heaps_just_below_and_just_above_the_parallel_threshold() {
     drop(chains);
     drop(mu);
     gc_runtime::reconfigure(Config::default()).unwrap();
+}
+
+/// This thread's CPU time so far (Linux: the first field of `/proc/thread-self/schedstat`, in
+/// nanoseconds); `None` where that file does not exist.
+fn thread_cpu() -> Option<Duration> {
+    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    Some(Duration::from_nanos(s.split_whitespace().next()?.parse().ok()?))
+}
+
+/// A mutator keeps running for 1.5 s without a safepoint, so the collector's stop waits for it,
+/// while another thread calls `collect` in stop-the-world mode: that thread polls for the pause
+/// for a millisecond at most, then parks — its CPU time is a small part of its wait. (Before,
+/// it yielded in a loop for the whole wait: 1.50 s of CPU in 1.50 s.)
+#[test]
+fn a_thread_in_collect_parks_while_a_slow_mutator_holds_up_the_stop() {
+    let _s = serial_only();
+    let _w = watchdog("stop-the-world collect waiting for a slow safepoint");
+    if thread_cpu().is_none() {
+        return; // No per-thread CPU time on this platform: nothing to measure.
+    }
+    gc_runtime::reconfigure(stw().with_checkmark(false).with_safepoint_warn(Duration::from_secs(30))).unwrap();
+    let holding = AtomicBool::new(false);
+    let (cpu, wall) = thread::scope(|scope| {
+        scope.spawn(|| {
+            let mut mu = gc_runtime::attach();
+            holding.store(true, Ordering::SeqCst);
+            let start = Instant::now();
+            while start.elapsed() < Duration::from_millis(1500) {
+                std::hint::spin_loop();
+            }
+            mu.safepoint();
+        });
+        while !holding.load(Ordering::SeqCst) {
+            thread::yield_now();
+        }
+        scope
+            .spawn(|| {
+                let mut mu = gc_runtime::attach();
+                let (cpu, wall) = (thread_cpu().expect("checked above"), Instant::now());
+                mu.collect();
+                (thread_cpu().expect("checked above") - cpu, wall.elapsed())
+            })
+            .join()
+            .expect("the collecting thread")
+    });
+    gc_runtime::reconfigure(Config::default()).unwrap();
+    assert!(wall >= Duration::from_millis(1000), "the collection waited for the slow mutator: {wall:?}");
+    assert!(cpu < wall / 4, "the thread in collect used {cpu:?} of CPU while it waited {wall:?} for the stop");
 }

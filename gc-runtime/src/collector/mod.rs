@@ -257,6 +257,11 @@ use crate::{
     thread_state,
 };
 
+/// How long a thread in a stop-the-world `collect` polls for its cycle's pause to begin before
+/// it parks (see [`Control::collect_and_wait`]). The collector thread normally stops the world
+/// 20–100 µs after the request.
+const POLL_BEFORE_PAUSE: Duration = Duration::from_millis(1);
+
 /// Termination attempts that resume concurrent marking before the pause drains the rest.
 const MAX_TERMINATION_RETRIES: u32 = 3;
 
@@ -334,7 +339,8 @@ impl Control {
     /// With `marks_with` (a runtime in stop-the-world mode), the thread does not park at once:
     /// it polls for the cycle's jobs — its marking's, its sweep's — yielding its core between
     /// polls, and joins each that has room, until the cycle's pause is over or a job is full
-    /// (see `marker/pool.rs`, "Threads waiting in `collect` join"); then it parks. At most one
+    /// (see `marker/pool.rs`, "Threads waiting in `collect` join"), or — if the pause has not
+    /// begun — for [`POLL_BEFORE_PAUSE`] at most; then it parks. At most one
     /// thread per core but one polls; the others park at once. Its caller is detached, so no
     /// pause waits for it. It polls without the requests lock, which the collector takes to
     /// start the cycle: a poller that held it between polls kept the woken collector waiting
@@ -347,20 +353,24 @@ impl Control {
         self.pending.store(true, Ordering::Relaxed);
         self.wake_collector.notify_one();
         let poller = marks_with.and_then(|rt| Some((rt, rt.mark_pool.poller(cores - 1)?)));
-        if let Some((rt, _poller)) = poller {
-            // No marking runs now (the caller was a running mutator, and a stop-the-world cycle
-            // marks only in its pause; the lock keeps this cycle from starting). The next
-            // marking begins with a new epoch, with the world stopped, and the world starts
-            // again after the sweep: poll until the epoch moved and the world runs. (A cycle
-            // that marks with the world running — the mode was changed meanwhile — ends the
-            // polling as its marking begins.)
+        if let Some((rt, poller)) = poller {
+            // This cycle has not begun (the lock keeps it from starting), though an earlier
+            // request's may be under way: the caller detached before taking the lock. Poll
+            // while a pause runs — whichever cycle's: its jobs are work this thread can take —
+            // and before that only until this cycle's marking begins (a new epoch) or for
+            // `POLL_BEFORE_PAUSE` at most: a stop held up by a mutator slow to reach a
+            // safepoint, or a cycle that marks with the world running (the mode was changed
+            // meanwhile), must not keep this thread spinning.
             let epoch_before = clock::mark_epoch();
             let after = rt.mark_pool.latest_job();
             drop(r);
+            let give_up_at = Instant::now() + POLL_BEFORE_PAUSE;
             rt.mark_pool.poll_and_join(rt, after, || {
                 self.completed.load(Ordering::Acquire) < target
-                    && (clock::mark_epoch() == epoch_before || rt.handshake.world_stopped())
+                    && (rt.handshake.world_stopped()
+                        || (clock::mark_epoch() == epoch_before && Instant::now() < give_up_at))
             });
+            drop(poller);
             r = self.requests.lock();
         }
         while r.completed < target {

@@ -52,7 +52,10 @@
 //! a fraction of a millisecond. The marking still wakes its helpers ([`Wake::All`]): there a
 //! polling thread that cannot run soon would leave the leader to mark alone for milliseconds
 //! (not waking them cut the median collection, but one in ten took 6–8 ms instead of 4–5).
-//! The polling thread polls and drains on one deep stack for the whole pause, mapped once.
+//! The polling thread drains on a deep stack, mapped when the first job opens and kept for
+//! the jobs after it. It polls for a pause to begin for a millisecond at most (the collector
+//! normally stops the world 20–100 µs after the request): a stop held up by a mutator slow to
+//! reach a safepoint, or a cycle that marks with the world running, does not keep it spinning.
 //! Starting the helpers ahead, when the collector thread starts, was tried and not kept: a
 //! woken helper lands on the waker's core more often than a new thread does, and one
 //! collection in three then marked with the helper starting 1–3 ms late.
@@ -71,7 +74,10 @@
 
 use crate::{
     object::exclusive::MAX_OWNERS,
-    primitive::sync::{Condvar, Mutex},
+    primitive::sync::{
+        atomic::{AtomicU64, Ordering},
+        Condvar, Mutex,
+    },
     report,
     runtime::Runtime,
     stats::MarkWork,
@@ -91,6 +97,9 @@ pub(crate) struct MarkPool {
     job: Condvar,
     /// The leader waits here for the helpers to finish.
     finished: Condvar,
+    /// The open job's number, 0 while none is open: written under the state's lock, read
+    /// without it by polling threads, which take the lock only to join.
+    open_job: AtomicU64,
 }
 
 #[derive(Default)]
@@ -102,9 +111,10 @@ struct PoolState {
     /// Whether the current job still takes workers: from its start until the leader's own
     /// drain returns.
     open: bool,
-    /// Workers the current job takes besides the leader, helpers and joining threads alike
-    /// (helpers with an index below it may take part).
+    /// Workers the current job takes besides the leader, helpers and joining threads alike.
     room: usize,
+    /// Helpers with an index below this may take part in the current job: those it woke.
+    helper_room: usize,
     /// Workers that joined the current job and have not finished it.
     running: usize,
     /// Workers that joined the current job so far, finished or not: the next one is worker
@@ -157,10 +167,12 @@ impl MarkPool {
             s.job += 1;
             s.open = true;
             s.room = helpers;
+            s.helper_room = woken;
             s.running = 0;
             s.joined = 0;
             s.work = MarkWork::default();
             s.drain = Some(drain);
+            self.open_job.store(s.job, Ordering::Relaxed);
             if woken > 0 {
                 self.job.notify_all();
             }
@@ -168,6 +180,7 @@ impl MarkPool {
         let mut total = drain(rt, 0);
         let mut s = self.state.lock();
         s.open = false;
+        self.open_job.store(0, Ordering::Relaxed);
         while s.running > 0 {
             self.finished.wait(&mut s);
         }
@@ -213,23 +226,41 @@ impl MarkPool {
         Some(Joined::Drained(job))
     }
 
+    /// Whether a job after job `after` is open now (a hint, read without the lock).
+    #[cfg(not(any(miri, gc_tsan)))]
+    fn job_open_after(&self, after: u64) -> bool {
+        self.open_job.load(Ordering::Relaxed) > after
+    }
+
     /// Poll for the jobs after job `after` and join each that has room, yielding the core
     /// between polls, while `keep_polling` says so and until a job is full (helpers took its
     /// room: this thread would only take turns on the cores with them); returns the jobs it
-    /// joined. It polls and drains on a stack as deep as the collector's own threads' (see
+    /// joined. It drains on a stack as deep as the collector's own threads' (see
     /// `thread_state::collector_stack_size`): tracing an object may recurse natively (a `Box`
     /// chain inside one object), and the collector promises to trace any value a program could
     /// build — on a thread of its own, whose stack may be deeper than this one's. The stack is
-    /// mapped once for all the jobs (reserved, not committed, until used).
+    /// mapped once the first job is open, and kept for the jobs after it (reserved, not
+    /// committed, until used); none is mapped while the thread only polls.
     #[cfg(not(any(miri, gc_tsan)))]
     pub(crate) fn poll_and_join(&self, rt: &'static Runtime, after: u64, keep_polling: impl Fn() -> bool) -> usize {
+        loop {
+            if !keep_polling() {
+                return 0;
+            }
+            if self.job_open_after(after) {
+                break;
+            }
+            std::thread::yield_now();
+        }
         stacker::grow(thread_state::collector_stack_size(), || {
             let (mut after, mut joined) = (after, 0);
             while keep_polling() {
-                match self.join_after(rt, after) {
-                    Some(Joined::Drained(job)) => (after, joined) = (job, joined + 1),
-                    Some(Joined::Full) => break,
-                    None => {}
+                if self.job_open_after(after) {
+                    match self.join_after(rt, after) {
+                        Some(Joined::Drained(job)) => (after, joined) = (job, joined + 1),
+                        Some(Joined::Full) => break,
+                        None => {}
+                    }
                 }
                 std::thread::yield_now();
             }
@@ -297,7 +328,7 @@ fn helper(pool: &'static MarkPool, rt: &'static Runtime, index: usize) {
             let mut s = pool.state.lock();
             loop {
                 if s.job != done_job {
-                    if index < s.room && s.takes_more() {
+                    if index < s.helper_room && s.takes_more() {
                         break;
                     }
                     // Not wanted for this job, or it closed or filled up before this helper
@@ -350,6 +381,22 @@ mod tests {
 
     fn fresh_pool() -> &'static MarkPool {
         Box::leak(Box::default())
+    }
+
+    /// Open job number `job` by hand, as `run` opens one but with no leader and no helper:
+    /// room for `room` workers.
+    fn open_by_hand(pool: &MarkPool, job: u64, room: usize, drain: Drain) {
+        let mut s = pool.state.lock();
+        s.job = job;
+        (s.open, s.room, s.helper_room, s.running, s.joined, s.work) = (true, room, 0, 0, 0, MarkWork::default());
+        s.drain = Some(drain);
+        pool.open_job.store(job, Ordering::Relaxed);
+    }
+
+    /// Close the current job by hand.
+    fn close_by_hand(pool: &MarkPool) {
+        pool.state.lock().open = false;
+        pool.open_job.store(0, Ordering::Relaxed);
     }
 
     #[test]
@@ -431,13 +478,7 @@ mod tests {
         let _s = test_support::serial();
         let rt = Runtime::get_or_start();
         let pool = fresh_pool();
-        {
-            let mut s = pool.state.lock();
-            s.job = 1;
-            s.open = true;
-            s.room = 1;
-            s.drain = Some(deep_drain);
-        }
+        open_by_hand(pool, 1, 1, deep_drain);
         let joined = std::thread::Builder::new()
             .stack_size(256 << 10)
             .spawn(move || pool.poll_and_join(rt, 0, || pool.state.lock().work.objects == 0))
@@ -475,17 +516,14 @@ mod tests {
         assert_eq!(work.objects, 1, "the leader alone");
         let job = pool.latest_job();
         assert_eq!(pool.join_after(rt, 0), None, "the job closed when the leader's drain returned");
-        let mut s = pool.state.lock();
-        s.open = true;
-        s.room = 1;
-        drop(s);
+        open_by_hand(pool, job, 1, alone);
         assert_eq!(pool.join_after(rt, job), None, "no job after this one");
         pool.state.lock().room = 0;
         assert_eq!(pool.join_after(rt, 0), Some(Joined::Full), "no room left");
         pool.state.lock().room = 1;
         assert_eq!(pool.join_after(rt, 0), Some(Joined::Drained(job)), "open, with room: joined and drained");
         assert_eq!(pool.state.lock().work.objects, 1, "the joined drain's work was reported");
-        pool.state.lock().open = false;
+        close_by_hand(pool);
     }
 
     /// A polling thread joins job after job — skipping none, draining each once — until one is
@@ -499,27 +537,22 @@ mod tests {
         let _s = test_support::serial();
         let rt = Runtime::get_or_start();
         let pool = fresh_pool();
-        let open_job = |room: usize| {
-            let mut s = pool.state.lock();
-            s.job += 1;
-            (s.open, s.room, s.running, s.joined, s.work) = (true, room, 0, 0, MarkWork::default());
-            s.drain = Some(one);
-        };
         let poller = std::thread::spawn(move || pool.poll_and_join(rt, 0, || true));
         for job in 1..=3 {
-            open_job(1);
+            open_by_hand(pool, job, 1, one);
             let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
             while pool.state.lock().work.objects == 0 {
                 assert!(std::time::Instant::now() < deadline, "job {job}: the polling thread never joined");
                 std::thread::yield_now();
             }
-            let mut s = pool.state.lock();
+            let s = pool.state.lock();
             assert_eq!((s.job, s.work.objects, s.joined), (job, 1, 1), "job {job}: joined and drained once");
-            s.open = false;
+            drop(s);
+            close_by_hand(pool);
         }
-        open_job(0);
+        open_by_hand(pool, 4, 0, one);
         assert_eq!(poller.join().expect("the poller"), 3, "three jobs joined, then stopped at the full one");
-        pool.state.lock().open = false;
+        close_by_hand(pool);
     }
 
     /// A job that wakes helpers only beyond the polling threads leaves its room to a polling
@@ -543,5 +576,25 @@ mod tests {
         let work = pool.run(rt, 1, Wake::BeyondPollers, two_at_once);
         assert_eq!(work.objects, 2, "the leader and a helper");
         assert_eq!(pool.state.lock().started, 1, "with nobody polling, a helper");
+    }
+
+    /// A job for pollers lets only the helpers it woke take part: with room for two besides
+    /// the leader and one thread registered to poll (which never comes), one helper joins,
+    /// not both, though both are started and awake.
+    #[test]
+    fn a_job_for_pollers_keeps_their_room_from_the_other_helpers() {
+        fn linger(_rt: &'static Runtime, _worker: usize) -> MarkWork {
+            std::thread::sleep(std::time::Duration::from_millis(30));
+            MarkWork { objects: 1, marked_bytes: 8, forwarded: 0 }
+        }
+        let _s = test_support::serial();
+        let rt = Runtime::get_or_start();
+        let pool = fresh_pool();
+        pool.run(rt, 2, Wake::All, linger);
+        assert_eq!(pool.state.lock().started, 2, "two helpers started");
+        let _poller = pool.poller(1).expect("a registered poller");
+        let work = pool.run(rt, 2, Wake::BeyondPollers, linger);
+        let joined = pool.state.lock().joined;
+        assert!(joined <= 1 && work.objects == 1 + joined, "{joined} helpers joined, {} objects", work.objects);
     }
 }
