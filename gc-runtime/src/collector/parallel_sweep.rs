@@ -11,7 +11,8 @@
 //! waiting in `collect`, which polls for the pause's jobs, first: the job wakes helpers only
 //! for the room the polling threads cannot take ([`Wake::BeyondPollers`]; a helper woken onto
 //! the collector's core held it up in half the collections, so the sweep of 1M live objects
-//! took 0.31 ms on two workers instead of 0.16). The collector then finishes as it always does ([`PageHeap::finish_sweep`](crate::heap::PageHeap::finish_sweep)):
+//! took 0.31 ms on two workers instead of 0.16). The collector then finishes as it always
+//! does ([`PageHeap::finish_sweep`](crate::heap::PageHeap::finish_sweep)):
 //! the large objects, a last pass over the lists, and a wait for sweeps in flight.
 //!
 //! Each worker starts at another size class and goes round, so that in a heap of several

@@ -226,10 +226,20 @@ impl MarkPool {
         Some(Joined::Drained(job))
     }
 
-    /// Whether a job after job `after` is open now (a hint, read without the lock).
+    /// Poll, yielding the core between polls, until a job after job `after` is open (read
+    /// without the lock: a hint, which `join_after` confirms); `false` if `keep_polling` said
+    /// stop first.
     #[cfg(not(any(miri, gc_tsan)))]
-    fn job_open_after(&self, after: u64) -> bool {
-        self.open_job.load(Ordering::Relaxed) > after
+    fn wait_for_job_after(&self, after: u64, keep_polling: &impl Fn() -> bool) -> bool {
+        loop {
+            if !keep_polling() {
+                return false;
+            }
+            if self.open_job.load(Ordering::Relaxed) > after {
+                return true;
+            }
+            std::thread::yield_now();
+        }
     }
 
     /// Poll for the jobs after job `after` and join each that has room, yielding the core
@@ -243,28 +253,22 @@ impl MarkPool {
     /// committed, until used); none is mapped while the thread only polls.
     #[cfg(not(any(miri, gc_tsan)))]
     pub(crate) fn poll_and_join(&self, rt: &'static Runtime, after: u64, keep_polling: impl Fn() -> bool) -> usize {
-        loop {
-            if !keep_polling() {
-                return 0;
-            }
-            if self.job_open_after(after) {
-                break;
-            }
-            std::thread::yield_now();
+        if !self.wait_for_job_after(after, &keep_polling) {
+            return 0;
         }
         stacker::grow(thread_state::collector_stack_size(), || {
             let (mut after, mut joined) = (after, 0);
-            while keep_polling() {
-                if self.job_open_after(after) {
-                    match self.join_after(rt, after) {
-                        Some(Joined::Drained(job)) => (after, joined) = (job, joined + 1),
-                        Some(Joined::Full) => break,
-                        None => {}
-                    }
+            loop {
+                match self.join_after(rt, after) {
+                    Some(Joined::Drained(job)) => (after, joined) = (job, joined + 1),
+                    Some(Joined::Full) => return joined,
+                    // It closed before this thread came.
+                    None => std::thread::yield_now(),
                 }
-                std::thread::yield_now();
+                if !self.wait_for_job_after(after, &keep_polling) {
+                    return joined;
+                }
             }
-            joined
         })
     }
 
