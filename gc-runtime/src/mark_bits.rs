@@ -26,8 +26,8 @@
 //! use are ever touched): any other object is a large object, which keeps its mark in a word in
 //! front of its header (see `object/mark.rs`).
 //!
-//! Beside the marks, the first page holds one *claim* word per 4 KiB of the run ([`RunClaims`],
-//! at [`claims_offset`]): which mark worker of a drain inside a pause sets that memory's bits,
+//! Beside the marks, the first page holds one *claim* word per 4 KiB of the run ([`RUN_CLAIMS`],
+//! at [`claim_offset`]): which mark worker of a drain inside a pause sets that memory's bits,
 //! with plain stores (see `object/exclusive.rs`). [`mark_word_and_claim`] finds both by the
 //! same arithmetic.
 //!
@@ -129,21 +129,20 @@ pub(crate) struct RunMarks {
     pages: [PageMarks; RUN_PAGES],
 }
 
-/// Bytes of a page one claim covers (see [`RunClaims`]): eight mark words.
+/// Bytes of a page one claim covers (see [`RUN_CLAIMS`]): eight mark words.
 pub(crate) const CLAIM_BYTES: usize = 4096;
 
 /// Which mark worker sets the bits of each 4 KiB of a run's pages during an exclusive marking
-/// (see `object/exclusive.rs`), in the run's first page beside its marks ([`claims_offset`]).
+/// (see `object/exclusive.rs`): one claim word per 4 KiB, [`RUN_CLAIMS`] in all, in the run's
+/// first page right after its marks, wrapping around to the page's start where they would pass
+/// its end ([`claim_offset`]).
 ///
 /// Why 4 KiB and not a page: a worker that takes grey objects from another's stack finds
 /// their children next to them, in memory the other worker claimed when it marked them; those
 /// it must forward. With a claim per 64 KiB page, stop-the-world collections of a tree of 1M
 /// nodes forwarded 23 000–58 000 objects and marked in 4.6 ms (median of 21); with a claim per
 /// 4 KiB, 1 000–4 000 objects and 4.1 ms.
-#[repr(C)]
-struct RunClaims {
-    claims: [AtomicU64; RUN_BYTES / CLAIM_BYTES],
-}
+const RUN_CLAIMS: usize = RUN_BYTES / CLAIM_BYTES;
 
 /// Places for a run's marks in its first page, 1 KiB apart (a power of two, so choosing one is
 /// a mask).
@@ -160,24 +159,19 @@ fn marks_offset(addr: usize) -> usize {
     ((addr >> RUN_SHIFT) & (MARKS_PLACES - 1)) * 1024
 }
 
-/// Where in the first page of the run holding `addr` its claims lie: right after its marks
-/// if they fit there, else at the start of the page (the marks of the last few places end
-/// too near the page's end, and start far enough from its beginning).
+/// Where in the first page of the run holding `addr` the claim word of the 4 KiB holding `addr`
+/// lies: the claims follow the run's marks, word after word, and wrap around to the start of the
+/// page (the marks of the last few places end too near the page's end for all of them; those
+/// marks start far enough from the page's beginning for the rest). One addition and one mask,
+/// found beside the mark word's own arithmetic on every object an exclusive marking finds.
 #[inline(always)]
-fn claims_offset(addr: usize) -> usize {
-    let after_marks = marks_offset(addr) + std::mem::size_of::<RunMarks>();
-    if after_marks + std::mem::size_of::<RunClaims>() <= PAGE_BYTES {
-        after_marks
-    } else {
-        0
-    }
+fn claim_offset(addr: usize) -> usize {
+    let index = (addr & (RUN_BYTES - 1)) / CLAIM_BYTES;
+    (marks_offset(addr) + std::mem::size_of::<RunMarks>() + index * std::mem::size_of::<u64>()) & (PAGE_BYTES - 1)
 }
 
-// `claims_offset`'s second choice: the first place whose claims do not fit after its marks
-// starts its marks after the claims' end (and so do the later ones).
-const FIRST_PLACE_WITH_CLAIMS_FIRST: usize =
-    (PAGE_BYTES - std::mem::size_of::<RunMarks>() - std::mem::size_of::<RunClaims>()) / 1024 + 1;
-const _: () = assert!(FIRST_PLACE_WITH_CLAIMS_FIRST * 1024 >= std::mem::size_of::<RunClaims>());
+// `claim_offset`'s wrap: the claims that wrap end before the marks of their run begin.
+const _: () = assert!(std::mem::size_of::<RunMarks>() + RUN_CLAIMS * std::mem::size_of::<u64>() <= PAGE_BYTES);
 
 /// Register a newly mapped run starting at `start` (aligned to [`RUN_BYTES`]) and write its
 /// marks, all clear, into its first page. Aborts if the run lies outside the address range the
@@ -199,14 +193,11 @@ pub(crate) unsafe fn register_run(start: *mut u8) -> &'static RunMarks {
     // SAFETY: the first page of the run is writable and owned by the caller (nothing else knows
     // the run yet); the offset is a multiple of 1 KiB, enough for the marks' alignment.
     unsafe { marks.write(RunMarks { pages: std::array::from_fn(|_| PageMarks::new()) }) };
-    // SAFETY: as for the marks: the claims lie in the first page, apart from the marks (see
-    // `claims_offset`), at a multiple of 1 KiB.
-    unsafe {
-        start
-            .add(claims_offset(addr))
-            .cast::<RunClaims>()
-            .write(RunClaims { claims: std::array::from_fn(|_| AtomicU64::new(0)) })
-    };
+    for claim in 0..RUN_CLAIMS {
+        // SAFETY: as for the marks: each claim word lies in the first page, apart from the
+        // marks and from the other claims (see `claim_offset`), at a multiple of 8 bytes.
+        unsafe { start.add(claim_offset(addr + claim * CLAIM_BYTES)).cast::<AtomicU64>().write(AtomicU64::new(0)) };
+    }
     let run = addr >> RUN_SHIFT;
     // Release: a thread that finds the bit set (through an object address it received after
     // this) also finds the marks written.
@@ -255,7 +246,7 @@ pub(crate) unsafe fn mark_word(obj: *const u8) -> Option<(&'static AtomicU64, u6
 }
 
 /// [`mark_word`], and the claim word of the 4 KiB of its page that hold the object (see
-/// [`RunClaims`]); `None` if the object is not in a page.
+/// [`RUN_CLAIMS`]); `None` if the object is not in a page.
 ///
 /// # Safety
 /// As [`mark_word`].
@@ -264,11 +255,9 @@ pub(crate) unsafe fn mark_word_and_claim(obj: *const u8) -> Option<(&'static Ato
     // SAFETY: guaranteed by the caller.
     let (word, bit) = unsafe { mark_word(obj) }?;
     let addr = obj as usize;
-    let claim_offset = claims_offset(addr) + (addr & (RUN_BYTES - 1)) / CLAIM_BYTES * std::mem::size_of::<u64>();
     // SAFETY: the object lies in a registered run (`mark_word` found its word), derived from
-    // its memory; the offset is that of its claim in the run's claims (`RunClaims` is
-    // `repr(C)`, an array of words).
-    let claim = unsafe { first_page_word(obj, claim_offset) };
+    // its memory; the offset is that of its claim word, written by `register_run`.
+    let claim = unsafe { first_page_word(obj, claim_offset(addr)) };
     Some((word, bit, claim))
 }
 
@@ -277,8 +266,8 @@ pub(crate) unsafe fn mark_word_and_claim(obj: *const u8) -> Option<(&'static Ato
 ///
 /// # Safety
 /// `obj` lies in a registered run and is derived from the memory it lives in; `offset` is that
-/// of a word of the run's [`RunMarks`] or [`RunClaims`] (at [`marks_offset`] and
-/// [`claims_offset`]).
+/// of a word of the run's [`RunMarks`] (at [`marks_offset`]) or one of its claim words (at
+/// [`claim_offset`]).
 #[inline(always)]
 unsafe fn first_page_word(obj: *const u8, offset: usize) -> &'static AtomicU64 {
     let in_run = obj as usize & (RUN_BYTES - 1);
@@ -732,12 +721,20 @@ mod tests {
     fn a_runs_marks_and_claims_fit_apart_in_its_first_page_wherever_they_are_placed() {
         let places = (0..64).map(|run| marks_offset(run * RUN_BYTES)).collect::<std::collections::BTreeSet<_>>();
         assert_eq!(places.len(), MARKS_PLACES, "runs' marks are spread over every place");
-        let (marks, claims) = (std::mem::size_of::<RunMarks>(), std::mem::size_of::<RunClaims>());
+        let marks = std::mem::size_of::<RunMarks>();
         for run in 0..MARKS_PLACES {
-            let (m, c) = (marks_offset(run * RUN_BYTES), claims_offset(run * RUN_BYTES));
-            assert!(m + marks <= PAGE_BYTES && c + claims <= PAGE_BYTES, "run {run}: in the page");
-            assert!(c + claims <= m || m + marks <= c, "run {run}: marks {m}.. and claims {c}.. overlap");
-            assert_eq!(c % 1024, 0, "run {run}: claims aligned");
+            let start = run * RUN_BYTES;
+            let m = marks_offset(start);
+            assert!(m + marks <= PAGE_BYTES, "run {run}: marks in the page");
+            let claims: std::collections::BTreeSet<usize> =
+                (0..RUN_CLAIMS).map(|i| claim_offset(start + i * CLAIM_BYTES)).collect();
+            assert_eq!(claims.len(), RUN_CLAIMS, "run {run}: one word per claim");
+            for &c in &claims {
+                assert!(c % 8 == 0 && c + 8 <= PAGE_BYTES, "run {run}: claim at {c} aligned, in the page");
+                assert!(c + 8 <= m || m + marks <= c, "run {run}: claim at {c} inside the marks at {m}..");
+            }
+            // Every address of a 4 KiB has the same claim.
+            assert_eq!(claim_offset(start + CLAIM_BYTES), claim_offset(start + 2 * CLAIM_BYTES - 8), "run {run}");
         }
     }
 

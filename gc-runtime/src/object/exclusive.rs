@@ -27,7 +27,7 @@
 //!   collector took the lock to start the job, so every worker's first read of the word sees it.
 //! - **Each 4 KiB of a page has one owner.** A worker that finds a white object claims the
 //!   4 KiB around it for this job if no worker has (a compare-exchange of its claim word, once
-//!   per claim and job; see `mark_bits.rs`, `RunClaims`), and from then on sets their bits with
+//!   per claim and job; see `mark_bits.rs`, `RUN_CLAIMS`), and from then on sets their bits with
 //!   a plain load and store ([`mark_bits::try_mark_bit_owned`]). An object in memory another
 //!   worker owns is *forwarded*: collected in a private outbox per owner, published as a buffer
 //!   on the owner's own queue (`GreyQueue::push_forwarded`), and marked by the owner when it
