@@ -22,6 +22,21 @@
 //!    lock (nobody can leave the pause while `stop` is set).
 //! 4. Starting the world clears `stop` and the bit and wakes everyone.
 //!
+//! # Idle stops
+//!
+//! A stop can also be had for free: when no mutator is running — every one parked, detached,
+//! blocked or waiting in `collect` — the collector may stop the world without asking anyone
+//! ([`Handshake::stop_if_idle`]) and work as it would inside a pause (a concurrent cycle's drains
+//! then mark without locked instructions, see `object/exclusive.rs`). Nobody is held up by such a
+//! stop unless they want to run: a thread that attaches, registers or comes back from a blocking
+//! section while it lasts first calls the hook the collector gave ([`Handshake::stop_if_idle`]'s
+//! `on_yield`, which asks the work to end early) and then waits, as for any stop, for the world to
+//! start ([`Handshake::start_the_world`] tells the collector whether one did, in the step that
+//! ends the stop). The hook runs under the table lock, once per waiting thread, and no idle
+//! stop begins while a thread still waits to run after the last one. The world starts a few microseconds later, once the
+//! work has handed everything back, so the thread yields its core for up to
+//! [`IDLE_STOP_SPIN`] before it parks: a wake-up on a virtual machine takes 50–100 µs.
+//!
 //! # Ragged flush
 //!
 //! The collector asks every mutator to publish its shade buffer without stopping them
@@ -102,6 +117,10 @@ pub(crate) enum AnswerAt {
     SafepointsAndAllocations,
 }
 
+/// How long a thread that ends an idle stop yields, waiting for the world to start, before it
+/// parks (see "Idle stops").
+const IDLE_STOP_SPIN: Duration = Duration::from_micros(200);
+
 const FIRST_POLL: Duration = Duration::from_micros(20);
 const LAST_POLL: Duration = Duration::from_micros(500);
 
@@ -120,6 +139,14 @@ struct Table {
     entries: Vec<Option<Entry>>,
     free_ids: Vec<usize>,
     stop: bool,
+    /// The stop is an idle stop (see "Idle stops"): what a thread that wants to run calls
+    /// before it waits.
+    idle_stop: Option<fn()>,
+    /// A thread wanted to run during the current (or last) idle stop.
+    yield_wanted: bool,
+    /// Threads waiting for the world to start so that they can run (attaching, registering):
+    /// no idle stop begins while one waits (see [`Handshake::stop_if_idle`]).
+    waiting_to_run: usize,
     flush_seq: u64,
     /// Mutators removed because their thread ended with them leaked, whose objects the
     /// collector has not pinned yet (see [`Handshake::exit_leaked`]).
@@ -201,10 +228,26 @@ impl Handshake {
         self.stopped.load(Ordering::Relaxed)
     }
 
+    /// Wait, holding `t` between waits, until the world runs — for a thread about to run.
     fn wait_world_started(&self, t: &mut MutexGuard<'_, Table>) {
+        if !t.stop {
+            return;
+        }
+        t.waiting_to_run += 1;
+        if let Some(on_yield) = t.idle_stop {
+            t.yield_wanted = true;
+            on_yield();
+            // The stop ends within microseconds: yield the core meanwhile rather than park
+            // and wait for a wake-up (see "Idle stops").
+            let until = Instant::now() + IDLE_STOP_SPIN;
+            while t.stop && Instant::now() < until {
+                MutexGuard::unlocked(t, std::thread::yield_now);
+            }
+        }
         while t.stop {
             self.mutators_cv.wait(t);
         }
+        t.waiting_to_run -= 1;
     }
 
     /// Register the calling thread as a running mutator; waits out a stopped world.
@@ -285,11 +328,12 @@ impl Handshake {
         self.table.lock().entry(id).waiting_for_cycle = true;
     }
 
-    /// How many mutators are running user code, and how many wait (detached) for a cycle to
-    /// end: the collector's estimate of the cores the mutators use and leave idle.
+    /// How many mutators are running user code (or about to: waiting for a stop to end), and
+    /// how many wait (detached) for a cycle to end: the collector's estimate of the cores the
+    /// mutators use and leave idle.
     pub(crate) fn running_and_waiting(&self) -> (usize, usize) {
         let t = self.table.lock();
-        t.entries.iter().flatten().fold((0, 0), |(running, waiting), e| match e.state {
+        t.entries.iter().flatten().fold((t.waiting_to_run, 0), |(running, waiting), e| match e.state {
             MutatorState::Running => (running + 1, waiting),
             MutatorState::Detached if e.waiting_for_cycle => (running, waiting + 1),
             _ => (running, waiting),
@@ -423,13 +467,44 @@ impl Handshake {
         self.stopped.store(true, Ordering::Relaxed);
     }
 
-    /// Let every mutator go on.
-    pub(crate) fn start_the_world(&self) {
+    /// Stop the world if no mutator is running, at once, and return `true`; return `false`
+    /// (and stop nothing) if one is, if a thread still waits to run after the last stop — it
+    /// asked that one to end, and would wait out this one — or if the world is stopped already. A thread that wants to run while
+    /// this stop lasts calls `on_yield` first, under the table lock, then waits for
+    /// [`Handshake::start_the_world`] (see "Idle stops").
+    pub(crate) fn stop_if_idle(&self, on_yield: fn()) -> bool {
+        let mut t = self.table.lock();
+        if t.stop || t.waiting_to_run > 0 || t.entries.iter().flatten().any(|e| e.state == MutatorState::Running) {
+            return false;
+        }
+        t.stop = true;
+        t.idle_stop = Some(on_yield);
+        t.yield_wanted = false;
+        self.poll.fetch_or(STOP, Ordering::SeqCst);
+        self.stopped.store(true, Ordering::Relaxed);
+        true
+    }
+
+    /// Whether a thread wanted to run during the current idle stop, or the last one (it called
+    /// the stop's `on_yield`): read under the table lock, so a thread that wants to run after
+    /// this returned `false` calls `on_yield` after it — what the collector relies on when it
+    /// asks right after beginning its work, in case a thread called `on_yield` before.
+    pub(crate) fn yield_wanted(&self) -> bool {
+        self.table.lock().yield_wanted
+    }
+
+    /// Let every mutator go on. Returns whether a thread wanted to run during the stop this
+    /// ends, if it is an idle stop: read in the same step, so a thread that wants to run after
+    /// it is not counted (`false` for any other stop).
+    pub(crate) fn start_the_world(&self) -> bool {
         self.stopped.store(false, Ordering::Relaxed);
         let mut t = self.table.lock();
+        let yielded = t.idle_stop.is_some() && t.yield_wanted;
         t.stop = false;
+        t.idle_stop = None;
         self.poll.fetch_and(!STOP, Ordering::SeqCst);
         self.mutators_cv.notify_all();
+        yielded
     }
 
     /// Have every running mutator publish its shade buffer at its next safepoint — or, if `at`
@@ -624,6 +699,58 @@ mod tests {
         assert_eq!(hs.allocation_answer_due(&ack), None);
         hs.safepoint_slow(id, &ack, &mut || {});
         collector.join().unwrap();
+        hs.unregister(id, || {});
+    }
+
+    static YIELDS: AtomicUsize = AtomicUsize::new(0);
+
+    fn count_yield() {
+        YIELDS.fetch_add(1, O::SeqCst);
+    }
+
+    #[test]
+    fn an_idle_stop_stops_only_a_world_where_nobody_runs_and_yields_to_whoever_wants_to_run() {
+        let _s = test_support::serial();
+        YIELDS.store(0, O::SeqCst);
+        let hs = Arc::new(Handshake::default());
+        let id = hs.register("m".into());
+        assert!(!hs.stop_if_idle(count_yield), "a mutator runs");
+        assert!(!hs.world_stopped() && !hs.poll_requested());
+        hs.detach(id, || {});
+        assert!(hs.stop_if_idle(count_yield), "nobody runs");
+        assert!(hs.world_stopped() && !hs.yield_wanted());
+        let attached = Arc::new(AtomicBool::new(false));
+        let t = {
+            let (hs, attached) = (hs.clone(), attached.clone());
+            thread::spawn(move || {
+                hs.attach(id);
+                attached.store(true, O::SeqCst);
+            })
+        };
+        while YIELDS.load(O::SeqCst) == 0 {
+            thread::yield_now();
+        }
+        assert!(hs.yield_wanted(), "the attaching thread asked for the world");
+        assert!(!attached.load(O::SeqCst), "it waits for the world to start");
+        assert!(hs.start_the_world(), "the stop ended knows a thread wanted to run");
+        t.join().unwrap();
+        assert!(attached.load(O::SeqCst) && hs.state_of(id) == MutatorState::Running);
+        assert_eq!(YIELDS.load(O::SeqCst), 1, "one call per waiting thread");
+        // An ordinary stop calls no hook; `yield_wanted` tells of the last idle stop only.
+        hs.detach(id, || {});
+        hs.stop_the_world(Duration::from_secs(60));
+        let t = {
+            let hs = hs.clone();
+            thread::spawn(move || hs.attach(id))
+        };
+        thread::sleep(Duration::from_millis(20));
+        assert!(!hs.start_the_world(), "not an idle stop");
+        t.join().unwrap();
+        assert_eq!(YIELDS.load(O::SeqCst), 1, "no hook outside an idle stop");
+        // A new idle stop starts with nobody wanting to run, and ends so.
+        hs.detach(id, || {});
+        assert!(hs.stop_if_idle(count_yield) && !hs.yield_wanted());
+        assert!(!hs.start_the_world(), "nobody wanted to run");
         hs.unregister(id, || {});
     }
 

@@ -275,6 +275,15 @@ pub struct CycleStats {
     /// owns), and marked the rest, and every later drain of the cycle, with locked
     /// instructions (see the book's "Marking inside a pause"). 0 or 1.
     pub exclusive_jobs_given_up: u32,
+    /// Drains of a concurrent marking that ran while no mutator was running, with the world
+    /// stopped at no one's expense and each mark bit set by one worker without a locked
+    /// instruction, as inside a pause (see `Config::idle_exclusive_marking` and the book's
+    /// "Marking inside a pause").
+    pub idle_exclusive_drains: u32,
+    /// Of those, the drains a thread ended early because it wanted to run (attaching, or coming
+    /// back from `collect` or a blocking section): the workers handed their work back, the
+    /// world started, and the marking went on with locked instructions.
+    pub idle_drains_yielded: u32,
     /// The threads the sweep inside the cycle's pause ran with, the collector's own included
     /// (as for `mark_workers`, the workers asked for: a helper that wakes after the pages are
     /// swept finds nothing left): in stop-the-world mode one per 64 unswept pages, up to the
@@ -607,6 +616,8 @@ mod tests {
             mark_workers: 0,
             objects_forwarded: 0,
             exclusive_jobs_given_up: 0,
+            idle_exclusive_drains: 0,
+            idle_drains_yielded: 0,
             sweep_workers: 0,
             checkmarked_objects: None,
             drop_panics: 0,

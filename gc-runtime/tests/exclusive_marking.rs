@@ -13,6 +13,12 @@
 //!   `Trace`'s contract, which forbids writing slots — a `Trace` that empties slots while a mark
 //!   worker traces it, in the middle of the drain, under deletion barriers. Each object so
 //!   shaded is also reachable from another object, and must survive.
+//!
+//! And in concurrent mode, where a drain is exclusive only while no mutator runs (the world is
+//! stopped at no one's expense; see `Config::idle_exclusive_marking`): a collection whose caller
+//! is the only mutator marks that way, exactly; and threads that come back from blocking
+//! sections and attach — while other threads' collections mark — end such drains early, with
+//! the marking finished by locked instructions and checkmark confirming it.
 
 use std::sync::{
     atomic::{AtomicBool, Ordering},
@@ -312,5 +318,132 @@ fn roots_dropped_on_another_thread_during_pauses_lose_no_object_reachable_elsewh
             verify_leaves(&mu, holder.get(&mu), &format!("{barrier:?} round {round}"));
         }
     }
+    gc_runtime::reconfigure(Config::default()).unwrap();
+}
+
+/// Sets the flag when dropped.
+struct StopOnDrop<'a>(&'a AtomicBool);
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+fn concurrent(barrier: BarrierKind) -> Config {
+    Config::default()
+        .with_barrier(barrier)
+        .with_mark_workers(2)
+        .with_gc_percent(None)
+        .with_checkmark(true)
+        .with_idle_exclusive_marking(true)
+}
+
+/// A concurrent collection whose caller is the only mutator: nobody runs while it marks, so its
+/// drains are exclusive (the world stopped for them at no one's expense), and each marks
+/// exactly the live nodes — a tree without giving the job up, a random graph perhaps giving it
+/// up where forwarding dominates. Off, the same collections mark with locked instructions.
+#[test]
+fn a_concurrent_collection_while_no_mutator_runs_marks_exclusively_and_exactly() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let n = if cfg!(miri) { 200 } else { 40_000 };
+    let mut mu = gc_runtime::attach();
+    let mut rng = Rng(0x5EED_0002);
+    for shape in [Shape::Tree, Shape::Random] {
+        for on in [true, false] {
+            gc_runtime::reconfigure(concurrent(BarrierKind::Dijkstra).with_idle_exclusive_marking(on)).unwrap();
+            let root: Root<Node> = graph(&mu, n, shape, &mut rng).root(&mu);
+            for round in 0..3 {
+                mu.safepoint();
+                let before = gc_runtime::stats().cycles;
+                mu.collect();
+                let c = last_cycle(before);
+                let what = format!("{shape:?}, idle exclusive marking {on}, round {round}");
+                assert_eq!(c.objects_marked, n, "{what}: exactly the live nodes, each once");
+                assert!(c.checkmarked_objects.is_some(), "{what}: checkmark confirmed the marking");
+                assert_eq!(c.idle_drains_yielded, 0, "{what}: nobody wanted to run");
+                if on {
+                    assert!(c.idle_exclusive_drains >= 1, "{what}: no drain ran exclusive");
+                } else {
+                    assert_eq!((c.idle_exclusive_drains, c.objects_forwarded), (0, 0), "{what}: a drain ran exclusive");
+                }
+                if let Shape::Tree = shape {
+                    assert_eq!(c.exclusive_jobs_given_up, 0, "{what}: forwarding dominated on a tree");
+                }
+                verify(&mu, root.get(&mu), n);
+            }
+        }
+    }
+    gc_runtime::reconfigure(Config::default()).unwrap();
+}
+
+/// Threads that spend most of their time in blocking sections, and come back to mutate the
+/// shared graph, while another thread collects in a loop: each comes back (attaches) whenever
+/// it likes, so some come back while a drain runs exclusive with the world stopped for it, and
+/// end it — the workers hand their work back, the world starts, the rest is marked with locked
+/// instructions. Under each barrier, checkmark on: every collection marks every live node,
+/// whatever was moved meanwhile; every node keeps its contents; and drains did yield.
+#[test]
+fn threads_that_want_to_run_end_an_idle_exclusive_drain_and_lose_nothing() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let n = if cfg!(miri) { 200 } else { 20_000 };
+    let (mut drains, mut yielded, mut cycles) = (0, 0, 0);
+    let mut mu = gc_runtime::attach();
+    for barrier in [BarrierKind::Dijkstra, BarrierKind::Yuasa, BarrierKind::Hybrid] {
+        gc_runtime::reconfigure(concurrent(barrier)).unwrap();
+        let mut rng = Rng(0x5EED_0003);
+        let root: Root<Node> = graph(&mu, n, Shape::Tree, &mut rng).root(&mu);
+        let stop = AtomicBool::new(false);
+        let barrier_yielded = std::thread::scope(|s| {
+            // Ends the threads below when this scope ends, also by a failed assertion.
+            let _stop = StopOnDrop(&stop);
+            for t in 0..2u64 {
+                let (root, stop) = (&root, &stop);
+                s.spawn(move || {
+                    let mut mu = gc_runtime::attach();
+                    let mut rng = Rng(0xB10C_0000 + t);
+                    while !stop.load(Ordering::Relaxed) {
+                        // Away: the collector may stop the world for a drain meanwhile.
+                        let micros = 20 + rng.below(200) as u64;
+                        mu.blocking(|| std::thread::sleep(std::time::Duration::from_micros(micros)));
+                        // Back: move a subtree's links around — the two children of the root's
+                        // child this thread alone changes swap places — and allocate a little
+                        // garbage pointing into the graph.
+                        let root = root.get(&mu);
+                        let live = if t == 0 { root.next.get(&mu) } else { root.other.get(&mu) }.expect("a child");
+                        let (a, b) = (live.next.get(&mu), live.other.get(&mu));
+                        live.next.set(b);
+                        live.other.set(a);
+                        let g = mu.alloc(Node { id: u64::MAX, check: 0, next: Member::new(), other: Member::new() });
+                        g.next.set(a);
+                        mu.safepoint();
+                    }
+                });
+            }
+            let mut barrier_yielded = 0;
+            let started = std::time::Instant::now();
+            // Until enough drains yielded, for 10 s at most (an idle drain runs for a fraction of
+            // a millisecond, and a thread comes back every 0.1 ms or so).
+            for round in 0.. {
+                let before = gc_runtime::stats().cycles;
+                mu.collect();
+                let c = last_cycle(before);
+                assert!(c.objects_marked >= n, "{barrier:?} round {round}: every live node marked");
+                assert!(c.checkmarked_objects.is_some(), "{barrier:?} round {round}: checkmark confirmed the marking");
+                drains += c.idle_exclusive_drains;
+                barrier_yielded += c.idle_drains_yielded;
+                cycles += 1;
+                if (barrier_yielded >= 3 && round >= 20) || started.elapsed() > std::time::Duration::from_secs(10) {
+                    break;
+                }
+            }
+            barrier_yielded
+        });
+        yielded += barrier_yielded;
+        mu.collect();
+        verify(&mu, root.get(&mu), n);
+        assert!(barrier_yielded >= 1, "{barrier:?}: no thread ever came back during an idle exclusive drain");
+    }
+    eprintln!("{cycles} collections: {drains} idle exclusive drains, {yielded} ended early by a thread that came back");
     gc_runtime::reconfigure(Config::default()).unwrap();
 }

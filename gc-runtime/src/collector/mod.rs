@@ -217,6 +217,21 @@
 //!   depth 18 (one 12 MB tree per safepoint): 24 → 36 MB marked per cycle, a heap goal half as
 //!   large again, peak RSS 67 → 92–98 MiB. Waiting for the safepoint lets that tree die white.
 //!
+//! # Drains while no mutator runs
+//!
+//! A concurrent marking sets mark bits with locked instructions, because mutators set them
+//! too (barrier shades, black allocation, assists). With `Config::idle_exclusive_marking`, a
+//! drain that begins while no mutator is running — every one parked, detached, blocked or
+//! waiting in `collect` — stops the world for itself, which waits for nobody
+//! (`handshake.rs`, "Idle stops"), and runs as an exclusive job, as a drain inside a pause
+//! does (`object/exclusive.rs`). A thread that wants to run meanwhile gives the job up and
+//! waits: the workers see it at their next check and hand their work back, the world starts,
+//! and the collector marks the forwarded leftovers and drains the rest with locked
+//! instructions and the configured workers alone. Off by default: the thread that comes back
+//! waits tens of microseconds, now and then milliseconds on a busy machine (the workers must
+//! get a core to notice), where without it a concurrent cycle never makes a thread wait for
+//! marking (`bench/tools` `return_latency`).
+//!
 //! # Termination detection
 //!
 //! The global queue being empty is not enough: a mutator may hold grey objects in its buffer,
@@ -577,7 +592,75 @@ impl Cycle {
     /// mutator is parked anyway. Neither adds workers to the configured ones for a heap below
     /// [`PARALLEL_MARK_MIN_HEAP`] at mark start: waking them costs more than they save.
     fn drain(&mut self) {
-        let workers = if self.heap_at_mark_start < PARALLEL_MARK_MIN_HEAP {
+        let workers = self.drain_workers();
+        self.stats.mark_workers = self.stats.mark_workers.max(workers);
+        // A drain with the world stopped is an exclusive job: each mark bit has one writer (see
+        // `object/exclusive.rs`). In a concurrent marking the world is stopped for it only if
+        // no mutator runs, and only until one wants to run (see `handshake.rs`, "Idle stops").
+        let idle = !self.marking_in_pause;
+        let exclusive = self.stats.exclusive_jobs_given_up == 0
+            && (self.marking_in_pause
+                || (self.config.idle_exclusive_marking && self.rt.handshake.stop_if_idle(exclusive::give_up)));
+        if !exclusive {
+            let work = marker::drain_parallel(self.rt, workers);
+            self.note(work);
+            return;
+        }
+        // The job starts and ends under the root-table lock, which orders it against orphan
+        // shades; those made meanwhile are marked after it.
+        {
+            let _roots = self.rt.roots.lock();
+            exclusive::begin();
+        }
+        // A thread that wanted to run before the job began gave up the job that was not yet
+        // there: give this one up. (One that wants to run from now on gives it up after
+        // `begin`: the handshake's lock orders the two.)
+        if idle && self.rt.handshake.yield_wanted() {
+            exclusive::give_up();
+        }
+        let work = marker::drain_parallel(self.rt, workers);
+        let mut roots = self.rt.roots.lock();
+        exclusive::end();
+        let mut yielded = false;
+        if idle {
+            // Every worker has returned and the job has ended: no bit has a plain writer any
+            // more. Start the world before marking the held shades, which are ordinary locked
+            // marks now: a thread that wants to run need not wait for them. (Whether one did is
+            // read as the world starts: one that comes later is not this job's reason to end.)
+            drop(roots);
+            yielded = self.rt.handshake.start_the_world();
+            self.stats.idle_exclusive_drains += 1;
+            roots = self.rt.roots.lock();
+        }
+        roots.mark_held_shades(&self.rt.grey);
+        drop(roots);
+        self.note(work);
+        if !exclusive::given_up() {
+            return;
+        }
+        // The workers left with work published, some of it on the owners' queues, unmarked:
+        // mark those, then drain the rest with locked instructions (see `object/exclusive.rs`,
+        // "When forwarding dominates"). If forwarding dominated, the cycle's later drains mark
+        // that way too. If a thread wanted to run, only this one, and with the configured
+        // workers alone: the threads that wanted to run do now, and idle workers counted while
+        // nobody ran would take their cores (with them, a thread coming back waited 0.1–0.8 ms
+        // once in a thousand times, against 50–90 µs).
+        let leftovers = marker::mark_forwarded_leftovers(&self.rt.grey);
+        self.note(leftovers);
+        let workers = if yielded {
+            self.stats.idle_drains_yielded += 1;
+            self.config.mark_workers
+        } else {
+            self.stats.exclusive_jobs_given_up += 1;
+            workers
+        };
+        let work = marker::drain_parallel(self.rt, workers);
+        self.note(work);
+    }
+
+    /// The threads a drain marks with (see [`Cycle::drain`]).
+    fn drain_workers(&self) -> usize {
+        if self.heap_at_mark_start < PARALLEL_MARK_MIN_HEAP {
             self.config.mark_workers
         } else if self.marking_in_pause {
             self.pause_workers()
@@ -586,36 +669,6 @@ impl Cycle {
             self.config.mark_workers + waiting.min(cores().saturating_sub(self.config.mark_workers + running))
         } else {
             self.config.mark_workers
-        };
-        self.stats.mark_workers = self.stats.mark_workers.max(workers);
-        if !self.marking_in_pause || self.stats.exclusive_jobs_given_up > 0 {
-            let work = marker::drain_parallel(self.rt, workers);
-            self.note(work);
-            return;
-        }
-        // With the world stopped, the drain is an exclusive job: each mark bit has one writer
-        // (see `object/exclusive.rs`). It starts and ends under the root-table lock,
-        // which orders it against orphan shades; those made meanwhile are marked after it.
-        {
-            let _roots = self.rt.roots.lock();
-            exclusive::begin();
-        }
-        let work = marker::drain_parallel(self.rt, workers);
-        {
-            let mut roots = self.rt.roots.lock();
-            exclusive::end();
-            roots.mark_held_shades(&self.rt.grey);
-        }
-        self.note(work);
-        if exclusive::given_up() {
-            // Forwarding dominated: the workers left with work published, some of it on the
-            // owners' queues, unmarked. No worker runs now: mark those, then drain the rest —
-            // and the cycle's later drains — with locked instructions (see `object/exclusive.rs`, "When forwarding dominates").
-            self.stats.exclusive_jobs_given_up += 1;
-            let leftovers = marker::mark_forwarded_leftovers(&self.rt.grey);
-            self.note(leftovers);
-            let work = marker::drain_parallel(self.rt, workers);
-            self.note(work);
         }
     }
 
@@ -937,6 +990,8 @@ fn run_cycle(rt: &'static Runtime, swept_at_last_end: &mut SweepTotals) {
             mark_workers: 0,
             objects_forwarded: 0,
             exclusive_jobs_given_up: 0,
+            idle_exclusive_drains: 0,
+            idle_drains_yielded: 0,
             sweep_workers: 0,
             checkmarked_objects: None,
             drop_panics: 0,

@@ -129,6 +129,23 @@ settings! {
             values: Flag,
             setter: with_idle_mark_workers,
         },
+        /// In a concurrent cycle, mark without locked instructions while no mutator runs.
+        ///
+        /// When every mutator waits in `collect`, is blocked or detached, the collector stops
+        /// the world — which holds nobody up — and marks as it does inside a pause: each mark
+        /// bit has one writer, which sets it with a plain store (see the book's "Marking inside
+        /// a pause"); a concurrent `collect` whose caller is the only mutator marks 1.5–1.7 times
+        /// as fast. A thread that wants to run meanwhile (attaching, or coming back from `collect`
+        /// or a blocking section) ends it and waits until the workers have handed their work
+        /// back and the world has started: tens of microseconds, but now and then, on a busy
+        /// machine, milliseconds (the workers must get a core to notice). Off by default, so
+        /// that a concurrent cycle never makes a thread wait for marking.
+        idle_exclusive_marking: bool {
+            default: false,
+            env: GC_IDLE_EXCLUSIVE_MARKING,
+            values: Flag,
+            setter: with_idle_exclusive_marking,
+        },
         /// Print one line per cycle on stderr.
         trace: bool {
             default: false,

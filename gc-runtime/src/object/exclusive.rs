@@ -17,7 +17,11 @@
 //! allocated, and the sweep is finished. The only writers left are the mark workers of the
 //! pause's drains and threads *without* a mutator, which can still empty slots and so shade
 //! the pointers they overwrite — through the root table's orphan path, under its lock. A drain
-//! in a pause is therefore an *exclusive job*:
+//! in a pause is therefore an *exclusive job*. So is a drain of a concurrent cycle while no
+//! mutator runs, with `Config::idle_exclusive_marking`: the collector stops the world for it
+//! at no one's expense (`handshake.rs`, "Idle stops"), and a thread that wants to run
+//! meanwhile gives the job up — as forwarding does, below — and waits until every worker has
+//! returned and the world has started:
 //!
 //! - **Orphan shades wait.** The collector starts and ends each job holding the root-table
 //!   lock, and while a job runs an orphan shade only records its object, unmarked, under that

@@ -17,6 +17,10 @@
 //! included), the median longest pause, the mark rate in objects and bytes per second, and the
 //! speed-up over one worker. It checks that every collection marked exactly the live objects,
 //! and prints `ok` last.
+//!
+//! Concurrent collections mark with a locked instruction per object, as they do beside running
+//! mutators; with `GC_IDLE_EXCLUSIVE_MARKING=1` they mark as exclusive jobs instead (nobody
+//! runs while the only mutator waits in `collect`; see the book's "Marking inside a pause").
 
 use std::time::Duration;
 

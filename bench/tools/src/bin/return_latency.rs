@@ -1,0 +1,167 @@
+//! How long a thread waits for the collector when it comes back from a blocking section while
+//! concurrent cycles mark: the cost of `Config::idle_exclusive_marking` to the threads that want
+//! to run, next to what it buys the collections.
+//!
+//! ```text
+//! cargo run --release -p gc-bench --bin return_latency                      # off, then on
+//! cargo run --release -p gc-bench --bin return_latency -- --idle-exclusive on --seconds 10
+//! ```
+//!
+//! The program builds a complete binary tree of `2^(depth+1) - 1` nodes (24 bytes with the
+//! header; depth 20: 2M nodes), rooted, in concurrent mode with the pacer off. Then, for
+//! `--seconds`, the main thread calls `collect()` in a loop while a second thread sleeps
+//! `--sleep-us` inside `Mutator::blocking`, comes back (re-attaching: it waits if the world is
+//! stopped), and goes on: it times each `blocking` call, less the sleep it measured inside. So
+//! the figure is what coming back cost it — a few hundred nanoseconds when the world runs; when
+//! no mutator ran, and a drain had the world stopped for exclusive marking, the wait until that
+//! drain handed its work back and the world started. It prints the distribution of those
+//! costs, the collections completed, and the drains that ran exclusive and that the thread
+//! ended; with `--idle-exclusive both` (the default) it runs itself once per setting, as a
+//! child process, and prints both lines.
+
+use std::{
+    process::Command,
+    sync::atomic::{AtomicBool, Ordering},
+    time::{Duration, Instant},
+};
+
+use clap::{Parser, ValueEnum};
+use gc_runtime::{Config, Gc, Member, Mode, Mutator, Root, Trace};
+
+/// Command-line options.
+#[derive(Parser)]
+struct Args {
+    /// Depth of the live tree (`2^(depth+1) - 1` nodes).
+    #[arg(long, default_value_t = 20)]
+    depth: u32,
+    /// How long the measurement runs.
+    #[arg(long, default_value_t = 4)]
+    seconds: u64,
+    /// How long the returning thread sleeps inside each blocking section, in microseconds.
+    #[arg(long, default_value_t = 300)]
+    sleep_us: u64,
+    /// `Config::idle_exclusive_marking`: `on`, `off`, or `both` (one child process each).
+    #[arg(long, value_enum, default_value_t = Setting::Both)]
+    idle_exclusive: Setting,
+    /// Print the row only (a child of `--idle-exclusive both`).
+    #[arg(long, hide = true)]
+    row_only: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Setting {
+    On,
+    Off,
+    Both,
+}
+
+#[derive(Trace)]
+struct Node {
+    left: Member<Node>,
+    right: Member<Node>,
+}
+
+fn tree<'m>(mu: &'m Mutator, depth: u32) -> Gc<'m, Node> {
+    let node = mu.alloc(Node { left: Member::new(), right: Member::new() });
+    if depth > 0 {
+        node.left.set(Some(tree(mu, depth - 1)));
+        node.right.set(Some(tree(mu, depth - 1)));
+    }
+    node
+}
+
+fn count(mu: &Mutator, node: Gc<'_, Node>) -> usize {
+    1 + [node.left.get(mu), node.right.get(mu)].into_iter().flatten().map(|c| count(mu, c)).sum::<usize>()
+}
+
+/// The value at quantile `q` of sorted `v`.
+fn quantile(v: &[f64], q: f64) -> f64 {
+    v[((v.len() - 1) as f64 * q).round() as usize]
+}
+
+fn run(args: &Args, on: bool) {
+    let config = Config::from_env()
+        .unwrap_or_else(|e| panic!("{e}"))
+        .with_mode(Mode::Concurrent)
+        .with_gc_percent(None)
+        .with_idle_exclusive_marking(on);
+    gc_runtime::init(config).unwrap_or_else(|e| panic!("{e}"));
+    let mut mu = gc_runtime::attach();
+    let root: Root<Node> = tree(&mu, args.depth).root(&mu);
+    mu.safepoint();
+    let stop = AtomicBool::new(false);
+    let cycles_before = gc_runtime::stats().cycles;
+    let (mut costs, collections) = std::thread::scope(|s| {
+        let returner = s.spawn(|| {
+            let mut mu = gc_runtime::attach();
+            let mut costs = Vec::new();
+            let end = Instant::now() + Duration::from_secs(args.seconds);
+            while Instant::now() < end {
+                let mut slept = Duration::ZERO;
+                let t = Instant::now();
+                mu.blocking(|| {
+                    let s = Instant::now();
+                    std::thread::sleep(Duration::from_micros(args.sleep_us));
+                    slept = s.elapsed();
+                });
+                costs.push((t.elapsed().saturating_sub(slept)).as_secs_f64() * 1e6);
+                mu.safepoint();
+            }
+            stop.store(true, Ordering::Relaxed);
+            costs
+        });
+        let mut collections = 0u64;
+        while !stop.load(Ordering::Relaxed) {
+            mu.collect();
+            collections += 1;
+        }
+        (returner.join().expect("the returning thread panicked"), collections)
+    });
+    let stats = gc_runtime::stats();
+    let recent: Vec<_> = stats.recent.iter().filter(|c| c.cycle > cycles_before).collect();
+    let drains: u32 = recent.iter().map(|c| c.idle_exclusive_drains).sum();
+    let yielded: u32 = recent.iter().map(|c| c.idle_drains_yielded).sum();
+    costs.sort_by(f64::total_cmp);
+    println!(
+        "| {} | {} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {collections} | {drains} / {yielded} (of the last {}) |",
+        if on { "on" } else { "off" },
+        costs.len(),
+        quantile(&costs, 0.5),
+        quantile(&costs, 0.9),
+        quantile(&costs, 0.99),
+        quantile(&costs, 0.999),
+        costs[costs.len() - 1],
+        recent.len(),
+    );
+    assert_eq!(count(&mu, root.get(&mu)), (1 << (args.depth + 1)) - 1, "the tree is intact");
+}
+
+fn main() {
+    let args = Args::parse();
+    let header = "| idle exclusive marking | returns | p50 µs | p90 µs | p99 µs | p99.9 µs | max µs | collections | drains exclusive / ended by the thread |\n|---|---|---|---|---|---|---|---|---|";
+    if !args.row_only {
+        println!("{header}");
+    }
+    match args.idle_exclusive {
+        Setting::On | Setting::Off => run(&args, args.idle_exclusive == Setting::On),
+        Setting::Both => {
+            for setting in ["off", "on"] {
+                let exe = std::env::current_exe().expect("the program's path");
+                let out = Command::new(exe)
+                    .args(["--depth", &args.depth.to_string(), "--seconds", &args.seconds.to_string()])
+                    .args(["--sleep-us", &args.sleep_us.to_string(), "--idle-exclusive", setting, "--row-only"])
+                    .output()
+                    .expect("run a child");
+                assert!(
+                    out.status.success(),
+                    "the child for {setting} failed: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                print!("{}", String::from_utf8_lossy(&out.stdout));
+            }
+        }
+    }
+    if !args.row_only {
+        println!("ok");
+    }
+}
