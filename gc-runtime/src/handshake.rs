@@ -33,9 +33,10 @@
 //! `on_yield`, which asks the work to end early) and then waits, as for any stop, for the world to
 //! start ([`Handshake::start_the_world`] tells the collector whether one did, in the step that
 //! ends the stop). The hook runs under the table lock, once per waiting thread, and no idle
-//! stop begins while a thread still waits to run after the last one. The world starts a few microseconds later, once the
-//! work has handed everything back, so the thread yields its core for up to
-//! [`IDLE_STOP_SPIN`] before it parks: a wake-up on a virtual machine takes 50–100 µs.
+//! stop begins while a thread still waits to run after the last one. The world starts a few
+//! microseconds after the request, once the work has handed everything back, so the thread
+//! yields its core for up to [`IDLE_STOP_SPIN`] before it parks: a wake-up on a virtual machine
+//! takes 50–100 µs.
 //!
 //! # Ragged flush
 //!
@@ -469,9 +470,9 @@ impl Handshake {
 
     /// Stop the world if no mutator is running, at once, and return `true`; return `false`
     /// (and stop nothing) if one is, if a thread still waits to run after the last stop — it
-    /// asked that one to end, and would wait out this one — or if the world is stopped already. A thread that wants to run while
-    /// this stop lasts calls `on_yield` first, under the table lock, then waits for
-    /// [`Handshake::start_the_world`] (see "Idle stops").
+    /// asked that one to end, and would wait out this one — or if the world is stopped
+    /// already. A thread that wants to run while this stop lasts calls `on_yield` first, under
+    /// the table lock, then waits for [`Handshake::start_the_world`] (see "Idle stops").
     pub(crate) fn stop_if_idle(&self, on_yield: fn()) -> bool {
         let mut t = self.table.lock();
         if t.stop || t.waiting_to_run > 0 || t.entries.iter().flatten().any(|e| e.state == MutatorState::Running) {
@@ -732,7 +733,7 @@ mod tests {
         }
         assert!(hs.yield_wanted(), "the attaching thread asked for the world");
         assert!(!attached.load(O::SeqCst), "it waits for the world to start");
-        assert!(hs.start_the_world(), "the stop ended knows a thread wanted to run");
+        assert!(hs.start_the_world(), "ending the stop reports that a thread wanted to run");
         t.join().unwrap();
         assert!(attached.load(O::SeqCst) && hs.state_of(id) == MutatorState::Running);
         assert_eq!(YIELDS.load(O::SeqCst), 1, "one call per waiting thread");

@@ -271,10 +271,10 @@ pub(crate) unsafe fn mark_word_and_claim(obj: *const u8) -> Option<(&'static Ato
 #[inline(always)]
 unsafe fn first_page_word(obj: *const u8, offset: usize) -> &'static AtomicU64 {
     let in_run = obj as usize & (RUN_BYTES - 1);
-    // SAFETY: the run's first page holds its marks and claims, written by `register_run` as
-    // `repr(C)` arrays of words, so the offset is plain arithmetic; stepping back inside the
-    // run keeps the object pointer's provenance (the run's mapping), and the words are never
-    // freed.
+    // SAFETY: the run's first page holds its marks and claims, written by `register_run` (the
+    // marks as a `repr(C)` array of words, the claims word by word), so the offset is plain
+    // arithmetic; stepping back inside the run keeps the object pointer's provenance (the
+    // run's mapping), and the words are never freed.
     unsafe { &*obj.sub(in_run).add(offset).cast::<AtomicU64>() }
 }
 
