@@ -17,6 +17,7 @@
 //! | [`table`] | aligned text tables, and the comparison table of several records |
 //! | [`plot`] | log-scale line and bar charts written as SVG, and where the book keeps them |
 //! | [`binary_trees`] | the Benchmarks Game binary-trees schedule and output lines |
+//! | [`tree`] | the measuring programs' live heap: complete binary trees of two-slot nodes |
 //! | [`run_check`] | for tests: run a program to completion, read a row of its comparison table |
 //! | `cli` (feature `cli`) | clap values for the collector mode and write barrier |
 //!
@@ -41,4 +42,5 @@ pub mod run_check;
 pub mod stats;
 pub mod table;
 pub mod thread_pauses;
+pub mod tree;
 pub mod units;

@@ -17,8 +17,11 @@
 use std::time::Instant;
 
 use clap::Parser;
-use gc_bench_support::stats::median;
-use gc_runtime::{Config, Gc, Member, Mode, Mutator, Trace};
+use gc_bench_support::{
+    stats::median,
+    tree::{self, Tree},
+};
+use gc_runtime::{Config, Mode};
 
 /// Command-line options.
 #[derive(Parser)]
@@ -37,36 +40,17 @@ struct Args {
     mode: Mode,
 }
 
-#[derive(Trace)]
-struct Node {
-    left: Member<Node>,
-    right: Member<Node>,
-}
-
-fn tree(mu: &Mutator, depth: u32) -> Gc<'_, Node> {
-    let node = mu.alloc(Node { left: Member::new(), right: Member::new() });
-    if depth > 0 {
-        node.left.set(Some(tree(mu, depth - 1)));
-        node.right.set(Some(tree(mu, depth - 1)));
-    }
-    node
-}
-
-fn count(mu: &Mutator, node: Gc<'_, Node>) -> usize {
-    1 + node.left.get(mu).map_or(0, |l| count(mu, l)) + node.right.get(mu).map_or(0, |r| count(mu, r))
-}
-
 fn main() {
     let args = Args::parse();
     assert!(args.runs >= 2, "--runs: at least 2 (the first call, and one after it)");
     gc_runtime::init(Config::default().with_mode(args.mode).with_gc_percent(None)).unwrap_or_else(|e| panic!("{e}"));
     let mut mu = gc_runtime::attach();
-    let root = tree(&mu, args.depth).root(&mu);
+    let root = tree::build(&mu, args.depth).root(&mu);
     mu.safepoint();
     let mut times = Vec::with_capacity(args.runs);
     for _ in 0..args.runs {
         for i in 0..args.garbage {
-            std::hint::black_box(mu.alloc(Node { left: Member::new(), right: Member::new() }));
+            std::hint::black_box(Tree::leaf(&mu));
             if i % 4096 == 0 {
                 mu.safepoint();
             }
@@ -88,7 +72,7 @@ fn main() {
         min,
         max
     );
-    let live = count(&mu, root.get(&mu));
+    let live = tree::count(&mu, root.get(&mu));
     assert_eq!(live, (1 << (args.depth + 1)) - 1, "the live tree is intact");
     println!("ok");
 }

@@ -25,8 +25,11 @@
 use std::time::Duration;
 
 use clap::Parser;
-use gc_bench_support::stats::median;
-use gc_runtime::{Config, Gc, Member, Mode, Mutator, Root, Trace};
+use gc_bench_support::{
+    stats::median,
+    tree::{self, Tree},
+};
+use gc_runtime::{Config, Gc, Mode, Mutator, Root};
 
 /// Command-line options.
 #[derive(Parser)]
@@ -68,31 +71,14 @@ enum Shape {
     Graph,
 }
 
-/// A binary tree node.
-#[derive(Trace)]
-struct Tree {
-    left: Member<Tree>,
-    right: Member<Tree>,
-}
-
 /// Depth of each tree of the forest.
 const DEPTH: u32 = 14;
-
-fn tree(mu: &Mutator, depth: u32) -> Gc<'_, Tree> {
-    let node = mu.alloc(Tree { left: Member::new(), right: Member::new() });
-    if depth > 0 {
-        node.left.set(Some(tree(mu, depth - 1)));
-        node.right.set(Some(tree(mu, depth - 1)));
-    }
-    node
-}
 
 /// `n` nodes allocated in a row, then linked in random order: the `left` pointers form one
 /// cycle through all of them in a random permutation (Sattolo's shuffle), so every node is
 /// reachable from any one; each `right` points to a node drawn at random. Returns node 0.
 fn graph(mu: &Mutator, n: usize) -> Gc<'_, Tree> {
-    let nodes: Vec<Gc<'_, Tree>> =
-        (0..n).map(|_| mu.alloc(Tree { left: Member::new(), right: Member::new() })).collect();
+    let nodes: Vec<Gc<'_, Tree>> = (0..n).map(|_| Tree::leaf(mu)).collect();
     // xorshift64: reproducible, no dependency.
     let mut state = 0x9E37_79B9_7F4A_7C15_u64;
     let mut below = |bound: usize| {
@@ -164,7 +150,7 @@ fn main() {
             let trees = args.objects.div_ceil(per_tree).max(1);
             let forest = (0..trees)
                 .map(|_| {
-                    let t = tree(&mu, DEPTH).root(&mu);
+                    let t = tree::build(&mu, DEPTH).root(&mu);
                     mu.safepoint();
                     t
                 })

@@ -26,7 +26,11 @@ use std::{
 };
 
 use clap::{Parser, ValueEnum};
-use gc_runtime::{Config, Gc, Member, Mode, Mutator, Root, Trace};
+use gc_bench_support::{
+    stats::Latencies,
+    tree::{self, Tree},
+};
+use gc_runtime::{Config, Mode, Root};
 
 /// Command-line options.
 #[derive(Parser)]
@@ -55,30 +59,6 @@ enum Setting {
     Both,
 }
 
-#[derive(Trace)]
-struct Node {
-    left: Member<Node>,
-    right: Member<Node>,
-}
-
-fn tree<'m>(mu: &'m Mutator, depth: u32) -> Gc<'m, Node> {
-    let node = mu.alloc(Node { left: Member::new(), right: Member::new() });
-    if depth > 0 {
-        node.left.set(Some(tree(mu, depth - 1)));
-        node.right.set(Some(tree(mu, depth - 1)));
-    }
-    node
-}
-
-fn count(mu: &Mutator, node: Gc<'_, Node>) -> usize {
-    1 + [node.left.get(mu), node.right.get(mu)].into_iter().flatten().map(|c| count(mu, c)).sum::<usize>()
-}
-
-/// The value at quantile `q` of sorted `v`.
-fn quantile(v: &[f64], q: f64) -> f64 {
-    v[((v.len() - 1) as f64 * q).round() as usize]
-}
-
 fn run(args: &Args, on: bool) {
     let config = Config::from_env()
         .unwrap_or_else(|e| panic!("{e}"))
@@ -87,14 +67,14 @@ fn run(args: &Args, on: bool) {
         .with_idle_exclusive_marking(on);
     gc_runtime::init(config).unwrap_or_else(|e| panic!("{e}"));
     let mut mu = gc_runtime::attach();
-    let root: Root<Node> = tree(&mu, args.depth).root(&mu);
+    let root: Root<Tree> = tree::build(&mu, args.depth).root(&mu);
     mu.safepoint();
     let stop = AtomicBool::new(false);
     let cycles_before = gc_runtime::stats().cycles;
-    let (mut costs, collections) = std::thread::scope(|s| {
+    let (costs, collections) = std::thread::scope(|s| {
         let returner = s.spawn(|| {
             let mut mu = gc_runtime::attach();
-            let mut costs = Vec::new();
+            let mut costs = Latencies::new();
             let end = Instant::now() + Duration::from_secs(args.seconds);
             while Instant::now() < end {
                 let mut slept = Duration::ZERO;
@@ -104,7 +84,7 @@ fn run(args: &Args, on: bool) {
                     std::thread::sleep(Duration::from_micros(args.sleep_us));
                     slept = s.elapsed();
                 });
-                costs.push((t.elapsed().saturating_sub(slept)).as_secs_f64() * 1e6);
+                costs.record(t.elapsed().saturating_sub(slept));
                 mu.safepoint();
             }
             stop.store(true, Ordering::Relaxed);
@@ -121,19 +101,19 @@ fn run(args: &Args, on: bool) {
     let recent: Vec<_> = stats.recent.iter().filter(|c| c.cycle > cycles_before).collect();
     let drains: u32 = recent.iter().map(|c| c.idle_exclusive_drains).sum();
     let yielded: u32 = recent.iter().map(|c| c.idle_drains_yielded).sum();
-    costs.sort_by(f64::total_cmp);
+    let us = |d: Duration| d.as_secs_f64() * 1e6;
     println!(
         "| {} | {} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {collections} | {drains} / {yielded} (of the last {}) |",
         if on { "on" } else { "off" },
         costs.len(),
-        quantile(&costs, 0.5),
-        quantile(&costs, 0.9),
-        quantile(&costs, 0.99),
-        quantile(&costs, 0.999),
-        costs[costs.len() - 1],
+        us(costs.quantile(0.5)),
+        us(costs.quantile(0.9)),
+        us(costs.quantile(0.99)),
+        us(costs.quantile(0.999)),
+        us(costs.max()),
         recent.len(),
     );
-    assert_eq!(count(&mu, root.get(&mu)), (1 << (args.depth + 1)) - 1, "the tree is intact");
+    assert_eq!(tree::count(&mu, root.get(&mu)), tree::size(args.depth), "the tree is intact");
 }
 
 fn main() {
