@@ -703,6 +703,20 @@ mod tests {
         hs.unregister(id, || {});
     }
 
+    /// A thread that attaches mutator `id` (waiting out any stop), and a flag it sets once
+    /// attached.
+    fn spawn_attach(hs: &Arc<Handshake>, id: usize) -> (thread::JoinHandle<()>, Arc<AtomicBool>) {
+        let attached = Arc::new(AtomicBool::new(false));
+        let t = {
+            let (hs, attached) = (hs.clone(), attached.clone());
+            thread::spawn(move || {
+                hs.attach(id);
+                attached.store(true, O::SeqCst);
+            })
+        };
+        (t, attached)
+    }
+
     static YIELDS: AtomicUsize = AtomicUsize::new(0);
 
     fn count_yield() {
@@ -720,14 +734,7 @@ mod tests {
         hs.detach(id, || {});
         assert!(hs.stop_if_idle(count_yield), "nobody runs");
         assert!(hs.world_stopped() && !hs.yield_wanted());
-        let attached = Arc::new(AtomicBool::new(false));
-        let t = {
-            let (hs, attached) = (hs.clone(), attached.clone());
-            thread::spawn(move || {
-                hs.attach(id);
-                attached.store(true, O::SeqCst);
-            })
-        };
+        let (t, attached) = spawn_attach(&hs, id);
         while YIELDS.load(O::SeqCst) == 0 {
             thread::yield_now();
         }
@@ -762,14 +769,7 @@ mod tests {
         let id = hs.register("m".into());
         hs.detach(id, || {});
         hs.stop_the_world(Duration::from_secs(60));
-        let attached = Arc::new(AtomicBool::new(false));
-        let t = {
-            let (hs, attached) = (hs.clone(), attached.clone());
-            thread::spawn(move || {
-                hs.attach(id);
-                attached.store(true, O::SeqCst);
-            })
-        };
+        let (t, attached) = spawn_attach(&hs, id);
         thread::sleep(Duration::from_millis(50));
         assert!(!attached.load(O::SeqCst), "re-attached during a pause");
         hs.start_the_world();

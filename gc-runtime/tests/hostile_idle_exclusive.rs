@@ -197,6 +197,14 @@ fn collectors<'scope, 'env>(
         .collect()
 }
 
+/// Tell the threads of a round to stop, and join the collectors ([`collectors`]) among them.
+fn stop_round(stop: &AtomicBool, collectors: Vec<thread::ScopedJoinHandle<'_, u64>>) {
+    stop.store(true, Ordering::Relaxed);
+    for c in collectors {
+        c.join().unwrap();
+    }
+}
+
 /// Run until `enough()` says so (checked every 5 ms) once `min` has passed, or `max` has passed.
 fn run_until(min: Duration, max: Duration, enough: impl Fn() -> bool) {
     let start = Instant::now();
@@ -314,10 +322,7 @@ fn stores_without_a_mutator_during_idle_drains_lose_nothing() {
                     }
                 });
                 run_until(Duration::from_secs(1), Duration::from_secs(5), || idle_drains_since(before).0 >= 20);
-                stop.store(true, Ordering::Relaxed);
-                for c in cs {
-                    c.join().unwrap();
-                }
+                stop_round(&stop, cs);
             })
         });
         mu.collect();
@@ -423,10 +428,7 @@ fn finalizer_stores_during_idle_drains_lose_nothing() {
                     }
                 });
                 run_until(Duration::from_secs(1), Duration::from_secs(5), || idle_drains_since(before).0 >= 20);
-                stop.store(true, Ordering::Relaxed);
-                for c in cs {
-                    c.join().unwrap();
-                }
+                stop_round(&stop, cs);
             })
         });
         mu.collect();
@@ -448,8 +450,9 @@ fn finalizer_stores_during_idle_drains_lose_nothing() {
 
 /// Short-lived threads register (attach) whenever they like — often while an idle drain runs,
 /// which they must end rather than wait out — mutate a shared tree, allocate, and end; two
-/// (under the first barrier; pins are for good and slow every later cycle) leak their mutator (its thread's end pins every live object, with the world stopped).
-/// Another thread collects back to back. Checkmark on; the tree keeps its contents.
+/// (under the first barrier; pins are for good and slow every later cycle) leak their mutator
+/// (its thread's end pins every live object, with the world stopped). Another thread collects
+/// back to back. Checkmark on; the tree keeps its contents.
 #[test]
 fn threads_that_attach_and_end_during_idle_drains_lose_nothing() {
     let _s = serial();
@@ -502,10 +505,7 @@ fn threads_that_attach_and_end_during_idle_drains_lose_nothing() {
                     });
                 }
                 run_until(Duration::from_secs(1), Duration::from_secs(6), || idle_drains_since(before).1 >= 3);
-                stop.store(true, Ordering::Relaxed);
-                for c in cs {
-                    c.join().unwrap();
-                }
+                stop_round(&stop, cs);
             })
         });
         mu.collect();
@@ -628,10 +628,7 @@ fn reconfiguring_during_cycles_loses_nothing() {
                 flips += 1;
                 thread::sleep(Duration::from_micros(500 + rng.below(1500) as u64));
             }
-            stop.store(true, Ordering::Relaxed);
-            for c in cs {
-                c.join().unwrap();
-            }
+            stop_round(&stop, cs);
             eprintln!("reconfigure: {flips} flips, {} cycles", cycles() - before);
         })
     });
@@ -773,10 +770,7 @@ fn weak_references_and_weak_map_chains_survive_idle_drains() {
                     }
                 });
                 run_until(Duration::from_secs(1), Duration::from_secs(5), || idle_drains_since(before).0 >= 20);
-                stop.store(true, Ordering::Relaxed);
-                for c in cs {
-                    c.join().unwrap();
-                }
+                stop_round(&stop, cs);
             })
         });
         mu.collect();
@@ -903,10 +897,7 @@ fn blocking_closures_that_do_things_during_idle_drains() {
                     }
                 });
                 run_until(Duration::from_secs(1), Duration::from_secs(5), || idle_drains_since(before).0 >= 20);
-                stop.store(true, Ordering::Relaxed);
-                for c in cs {
-                    c.join().unwrap();
-                }
+                stop_round(&stop, cs);
             })
         });
         mu.collect();
