@@ -245,19 +245,33 @@ impl RootInner {
         v
     }
 
-    /// Pin `objs` for the rest of the process (world stopped). While marking, they are shaded
-    /// now (into the orphan buffer the collector drains at termination); at every later mark
-    /// start they are scanned with the roots.
+    /// Pin `live`, every object alive now, for the rest of the process (world stopped),
+    /// in place of the objects pinned before. While marking, they are shaded now (into the
+    /// orphan buffer the collector drains at termination); at every later mark start they are
+    /// scanned with the roots.
+    ///
+    /// The objects pinned before are among `live`: a pinned object is a root, marked by every
+    /// cycle since it was pinned (or shaded in the marking that pinned it), so it is never
+    /// dead. Replacing them, not adding to them, keeps one entry per object however many
+    /// threads end with leaked mutators (before, every such exit added the whole live heap
+    /// again).
     ///
     /// # Safety
-    /// Every object in `objs` is allocated, and the world is stopped.
-    pub(crate) unsafe fn pin(&mut self, objs: Vec<NonNull<Header>>, grey: &GreyQueue) {
+    /// `live` is every object not dead for the current sweep epoch (`PageHeap::live_objects`),
+    /// and the world is stopped.
+    pub(crate) unsafe fn pin(&mut self, live: Vec<NonNull<Header>>, grey: &GreyQueue) {
         if clock::barrier_on() {
-            for &o in &objs {
+            for &o in &live {
                 // SAFETY: allocated (the caller).
                 unsafe { self.shade_orphan(o.as_ptr(), grey) };
             }
         }
-        self.pinned.extend(objs.into_iter().map(ObjPtr));
+        let live: Vec<ObjPtr> = live.into_iter().map(ObjPtr).collect();
+        #[cfg(debug_assertions)]
+        {
+            let now: std::collections::HashSet<ObjPtr> = live.iter().copied().collect();
+            debug_assert!(self.pinned.iter().all(|p| now.contains(p)), "a pinned object is alive");
+        }
+        self.pinned = live;
     }
 }

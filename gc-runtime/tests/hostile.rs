@@ -12,7 +12,8 @@
 //! - map keys whose `Hash` and `Eq` allocate (a mark assist must not wait for the map's lock);
 //! - the trace line written into a pipe nobody reads;
 //! - a mutator leaked on a thread that exits, with and without a `'static` reference borrowed
-//!   from it still in use elsewhere; a scoped child that attaches while its parent waits for it;
+//!   from it still in use elsewhere, and threads that leak theirs one after another; a scoped
+//!   child that attaches while its parent waits for it;
 //! - garbage in another running thread's allocation cache, and a weak reference that another
 //!   thread upgrades in a loop, under each barrier.
 
@@ -504,6 +505,44 @@ fn child_leaked_mutator_on_an_exited_thread() {
 fn a_mutator_leaked_on_a_thread_that_exits_does_not_stop_collection() {
     for mode in ["concurrent", "stw"] {
         child("child_leaked_mutator_on_an_exited_thread", &[("GC_MODE", mode)], DEADLINE).assert_completed();
+    }
+}
+
+/// Threads that end with leaked mutators one after another: each exit pins every object alive
+/// then, and an object pinned before is pinned once, not once more per exit (the root table
+/// would otherwise grow by the whole live heap at every exit, and every mark start would scan
+/// each pinned object as many times).
+#[test]
+fn child_mutators_leaked_again_and_again() {
+    if !in_child() {
+        return;
+    }
+    let mut mu = gc_runtime::attach();
+    let keep: Vec<Root<Shared>> = (0..1_000).map(|i| mu.alloc(Shared { value: i }).root(&mu)).collect();
+    mu.collect();
+    let mut pinned = Vec::new();
+    for _ in 0..5 {
+        thread::spawn(|| std::mem::forget(gc_runtime::attach())).join().unwrap();
+        mu.collect();
+        pinned.push(gc_runtime::stats().pinned_objects);
+    }
+    assert!(pinned[0] >= keep.len(), "every object alive at the first exit is pinned: {pinned:?}");
+    assert!(pinned.iter().all(|&p| p == pinned[0]), "each object pinned once: {pinned:?}");
+    // Objects made after the exits and alive at the next one are pinned with the rest.
+    let more: Vec<Root<Shared>> = (0..500).map(|i| mu.alloc(Shared { value: 1_000 + i }).root(&mu)).collect();
+    thread::spawn(|| std::mem::forget(gc_runtime::attach())).join().unwrap();
+    mu.collect();
+    assert_eq!(gc_runtime::stats().pinned_objects, pinned[0] + more.len());
+    for (i, r) in keep.iter().chain(&more).enumerate() {
+        assert_eq!(r.get(&mu).value, i as u64);
+    }
+    println!("done");
+}
+
+#[test]
+fn mutators_leaked_again_and_again_pin_each_object_once() {
+    for mode in ["concurrent", "stw"] {
+        child("child_mutators_leaked_again_and_again", &[("GC_MODE", mode)], DEADLINE).assert_completed();
     }
 }
 
