@@ -18,13 +18,16 @@
 //!
 //! shade(obj):
 //!     if obj is marked: return               // most shades: a load of its mark-bit word
-//!     mark obj; push it on this thread's shade buffer
+//!     push it on this thread's buffer of candidates
 //! ```
 //!
-//! `shade` marks the object (white → grey) and records it in the current thread's shade
-//! buffer; see [`crate::shade`]. The test of the mark bit comes first and needs no thread
-//! state, so a store of (or over) an object already marked — most stores, once a marking is
-//! under way — costs the store, a load of the slot and a load of a bitmap word.
+//! `shade` records the white object, unmarked, in the current thread's buffer of candidates,
+//! which a mark worker marks when it takes the published buffer (Go's `wbBuf`, with the marking
+//! at the worker's end; see [`crate::shade`]): no locked instruction, and no mark bit written on
+//! a mutator's thread, so a drain can mark with plain stores beside running mutators (see
+//! `object/exclusive.rs`). The test of the mark bit comes first and needs no thread state, so a
+//! store of (or over) an object already marked — most stores, once a marking is under way —
+//! costs the store, a load of the slot and a load of a bitmap word.
 //!
 //! # Why each shade is needed
 //!
@@ -254,7 +257,7 @@ unsafe fn shade_all(greys: slot::Greys<Header>, epoch: u64) {
     }
 }
 
-/// Shade an object the barrier found white, into this mutator's buffer.
+/// Shade an object the barrier found white: record it as a candidate in this mutator's buffer.
 ///
 /// # Safety
 /// `obj` is allocated, and the current thread has a running mutator (it cannot pass a pause
@@ -263,7 +266,8 @@ unsafe fn shade_all(greys: slot::Greys<Header>, epoch: u64) {
 #[inline(never)]
 unsafe fn shade_white(obj: *const Header, epoch: u64) {
     // SAFETY: `obj` is allocated (the caller).
-    let shaded = thread_state::with_running_mutator(|mu| unsafe { shade::shade(obj, epoch, mu.shade, mu.grey) });
+    let shaded =
+        thread_state::with_running_mutator(|mu| unsafe { shade::shade_candidate(obj, epoch, mu.shade, mu.grey) });
     if shaded.is_none() {
         // The thread's state is borrowed: the store came from inside the runtime's own paths
         // (user code the runtime runs). Shade into the root table's orphan buffer instead.
@@ -289,16 +293,16 @@ fn store_unattached(slot: &AtomicPtr<Header>, new: *mut Header, check_armed: boo
 #[cfg(all(test, not(gc_loom)))]
 mod tests {
     use super::*;
-    use crate::{clock::Phase, object::mark, test_support, Gc, Member, Trace};
+    use crate::{clock::Phase, test_support, Gc, Member, Trace};
 
     #[derive(Trace)]
     struct Obj {
         next: Member<Obj>,
     }
 
-    fn marked(g: Gc<'_, Obj>) -> bool {
+    fn shaded(g: Gc<'_, Obj>) -> bool {
         // SAFETY: `g` is a live local.
-        unsafe { mark::is_marked(g.header_ptr(), clock::mark_epoch()) }
+        unsafe { test_support::shaded(g.header_ptr()) }
     }
 
     #[test]
@@ -312,14 +316,14 @@ mod tests {
             // Idle: a plain store.
             a.next.set(Some(b));
             let _clear = test_support::ClearMarks;
-            assert!(!marked(a) && !marked(b) && !marked(c), "objects are white outside a marking");
+            assert!(!shaded(a) && !shaded(b) && !shaded(c), "objects are white outside a marking");
             // Pretend a cycle started: barrier on.
             clock::force(Phase::Mark, kind);
             a.next.set(Some(c)); // overwrites b with c
             clock::force(Phase::Off, kind);
-            assert_eq!(marked(b), kind.shades_old(), "{kind:?}: overwritten pointer");
-            assert_eq!(marked(c), kind.shades_new(), "{kind:?}: stored pointer");
-            assert!(!marked(a), "{kind:?}: the container is not shaded");
+            assert_eq!(shaded(b), kind.shades_old(), "{kind:?}: overwritten pointer");
+            assert_eq!(shaded(c), kind.shades_new(), "{kind:?}: stored pointer");
+            assert!(!shaded(a), "{kind:?}: the container is not shaded");
             // Shaded objects went to this mutator's buffer; drop them so no cycle sees them.
             with_running_shade_buffer_for_test();
             Runtime::get().grey.clear();
@@ -340,9 +344,9 @@ mod tests {
             clock::force(Phase::Off, kind);
             assert!(old.is_some_and(|o| Gc::ptr_eq(o, b)) && a.next.points_to(c));
             assert!(missed.is_err_and(|found| found.is_some_and(|f| Gc::ptr_eq(f, c))));
-            assert_eq!(marked(b), kind.shades_old(), "{kind:?}: swapped-out pointer");
-            assert_eq!(marked(c), kind.shades_new(), "{kind:?}: swapped-in pointer");
-            assert!(!marked(d), "{kind:?}: a failed compare-exchange stores and shades nothing");
+            assert_eq!(shaded(b), kind.shades_old(), "{kind:?}: swapped-out pointer");
+            assert_eq!(shaded(c), kind.shades_new(), "{kind:?}: swapped-in pointer");
+            assert!(!shaded(d), "{kind:?}: a failed compare-exchange stores and shades nothing");
             with_running_shade_buffer_for_test();
             Runtime::get().grey.clear();
             drop(clear);
@@ -354,8 +358,8 @@ mod tests {
             clock::force(Phase::Off, kind);
             assert!(replaced.is_ok_and(|was| was.is_some_and(|w| Gc::ptr_eq(w, c))) && a.next.points_to(d));
             assert!(taken.is_none() && b.next.is_none());
-            assert_eq!(marked(c), kind.shades_old(), "{kind:?}: replaced pointer");
-            assert_eq!(marked(d), kind.shades_new(), "{kind:?}: stored pointer");
+            assert_eq!(shaded(c), kind.shades_old(), "{kind:?}: replaced pointer");
+            assert_eq!(shaded(d), kind.shades_new(), "{kind:?}: stored pointer");
             with_running_shade_buffer_for_test();
             Runtime::get().grey.clear();
         }
@@ -379,10 +383,10 @@ mod tests {
             clock::force(Phase::Off, kind);
             assert!(inside.is_some(), "the closure ran with the thread's state borrowed");
             assert!(a.next.is_none());
-            assert!(marked(b), "{kind:?}: the overwritten object was shaded through the orphan buffer");
+            assert!(shaded(b), "{kind:?}: the overwritten object was shaded through the orphan buffer");
             let rt = Runtime::get();
             rt.roots.lock().flush_orphans(&rt.grey);
-            assert_eq!(rt.grey.clear(), 1, "{kind:?}: the orphan buffer held the one shaded object");
+            assert_eq!(rt.grey.clear(), (1, 0), "{kind:?}: the orphan buffer held the one shaded object");
         }
     }
 

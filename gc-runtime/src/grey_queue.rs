@@ -59,9 +59,21 @@
 //! has one owner, and a worker that finds a white object in memory another worker owns
 //! publishes it on that owner's own queue ([`GreyQueue::push_forwarded`]), unmarked; only the
 //! owner takes from it ([`GreyQueue::pop_forwarded_busy`]) — or, after a job was given up and
-//! every worker has returned, the collector ([`GreyQueue::pop_any_forwarded`]). These queues are grey work like
+//! every worker has returned, the collector ([`GreyQueue::pop_any_unmarked`]). These queues are grey work like
 //! the global one: published while busy, taken after entering the busy state, and read by the
 //! quiescence test between its two reads of the busy word.
+//!
+//! # Candidates
+//!
+//! Mutators do not mark: a barrier, a weak read, a root store or a scan of a value stack that
+//! finds a white object records it, unmarked, in the thread's [`ShadeBuffer`] of *candidates*,
+//! which it publishes as a buffer on the candidates queue ([`GreyQueue::push_candidates`]). Mark
+//! workers take such buffers ([`GreyQueue::pop_candidates_busy`]) and mark each object as they
+//! mark what they find, turning the white ones grey; between drains the collector does
+//! ([`GreyQueue::pop_any_unmarked`]). So the mark bits have no writers on mutator threads but
+//! allocation and mark assists, whose marks are logged (see `mark_bits.rs`, "Who writes the
+//! bits"), and a drain can be an exclusive job while mutators run (see `object/exclusive.rs`). Candidates are grey work like the rest:
+//! published and taken as the forwarded buffers are, and read by the quiescence test.
 //!
 //! # Deferred objects
 //!
@@ -92,14 +104,17 @@ pub(crate) const BUFFER_CAP: usize = 256;
 /// objects"). Two under loom, whose models have at most two workers.
 pub(crate) const OWNER_QUEUES: usize = if cfg!(gc_loom) { 2 } else { 64 };
 
-/// A private buffer of grey objects.
+/// A private buffer of grey objects, or of candidates (see "Candidates").
 pub(crate) struct ShadeBuffer<T> {
     items: Vec<T>,
+    /// Whether the entries are candidates (unmarked), published on the candidates queue.
+    candidates: bool,
 }
 
 impl<T> Default for ShadeBuffer<T> {
+    /// A buffer of grey objects, published on the global queue.
     fn default() -> Self {
-        ShadeBuffer { items: Vec::new() }
+        ShadeBuffer { items: Vec::new(), candidates: false }
     }
 }
 
@@ -108,6 +123,8 @@ pub(crate) struct GreyQueue<T> {
     full: SegQueue<Vec<T>>,
     /// Each owner's queue of forwarded objects (see "Forwarded objects").
     forwarded: Box<[SegQueue<Vec<T>>]>,
+    /// Buffers of candidates, for any worker to mark (see "Candidates").
+    candidates: SegQueue<Vec<T>>,
     empty: SegQueue<Vec<T>>,
     /// Low 32 bits: workers busy; high 32 bits: entries into the busy state (wrapping; an
     /// exact repeat needs 2^32 entries between the two reads of one check).
@@ -138,6 +155,7 @@ impl<T> Default for GreyQueue<T> {
         GreyQueue {
             full: SegQueue::default(),
             forwarded: (0..OWNER_QUEUES).map(|_| SegQueue::default()).collect(),
+            candidates: SegQueue::default(),
             empty: SegQueue::default(),
             busy: AtomicU64::new(0),
             hungry: AtomicUsize::new(0),
@@ -192,9 +210,34 @@ impl<T> GreyQueue<T> {
         !self.forwarded[owner].is_empty()
     }
 
-    /// No buffer in the global queue nor in any owner's queue.
+    /// Publish a non-empty buffer of candidates (see "Candidates").
+    pub(crate) fn push_candidates(&self, buf: Vec<T>) {
+        debug_assert!(!buf.is_empty());
+        self.candidates.push(buf);
+        // SeqCst: as in `push_full`.
+        self.published.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Become busy and take a buffer of candidates; on `None` the caller is not busy.
+    pub(crate) fn pop_candidates_busy(&self) -> Option<Vec<T>> {
+        // SeqCst: as in `pop_busy`.
+        self.busy.fetch_add(ONE_BUSY + ONE_ENTRY, Ordering::SeqCst);
+        let b = self.candidates.pop();
+        if b.is_none() {
+            self.busy.fetch_sub(ONE_BUSY + ONE_ENTRY, Ordering::SeqCst);
+        }
+        b
+    }
+
+    /// Whether a buffer of candidates waits (a hint, as [`GreyQueue::has_forwarded`]).
+    #[inline]
+    pub(crate) fn has_candidates(&self) -> bool {
+        !self.candidates.is_empty()
+    }
+
+    /// No buffer in the global queue, in any owner's queue, nor of candidates.
     fn queues_empty(&self) -> bool {
-        self.full.is_empty() && self.forwarded.iter().all(SegQueue::is_empty)
+        self.full.is_empty() && self.candidates.is_empty() && self.forwarded.iter().all(SegQueue::is_empty)
     }
 
     /// Return an emptied buffer for reuse.
@@ -334,11 +377,11 @@ impl<T> GreyQueue<T> {
         }
     }
 
-    /// Take a buffer forwarded to any owner, for the collector after an exclusive job was
-    /// given up (see `object/exclusive.rs`, "When forwarding dominates"); only while no worker
-    /// drains.
-    pub(crate) fn pop_any_forwarded(&self) -> Option<Vec<T>> {
-        self.forwarded.iter().find_map(SegQueue::pop)
+    /// Take a buffer of unmarked objects — forwarded to any owner, or candidates — for the
+    /// collector between drains (see `object/exclusive.rs`, "When forwarding dominates", and
+    /// "Candidates"); only while no worker drains.
+    pub(crate) fn pop_any_unmarked(&self) -> Option<Vec<T>> {
+        self.forwarded.iter().chain(std::iter::once(&self.candidates)).find_map(SegQueue::pop)
     }
 
     /// Whether there are buffers to take.
@@ -347,8 +390,11 @@ impl<T> GreyQueue<T> {
     }
 
     /// Drop every queued buffer and deferred object (only between cycles, when every entry is
-    /// already black).
-    pub(crate) fn clear(&self) -> usize {
+    /// already black). Returns the grey objects dropped (queued, forwarded or deferred), and
+    /// apart the candidates: a mutator may record one after the marking was decided, of an
+    /// object whose mark a drain had undone and the collector had not yet set again (see
+    /// `mutator_marks.rs`), and publish it later — harmless, the object is marked.
+    pub(crate) fn clear(&self) -> (usize, usize) {
         let mut n = 0;
         for q in std::iter::once(&self.full).chain(self.forwarded.iter()) {
             while let Some(b) = q.pop() {
@@ -356,17 +402,40 @@ impl<T> GreyQueue<T> {
                 self.recycle(b);
             }
         }
+        let candidates = self.take_candidates().len();
         let mut d = self.deferred.lock();
         n += d.len();
         d.clear();
         self.deferred_len.store(0, Ordering::SeqCst);
         self.ephemeron_holders.lock().clear();
-        n
+        (n, candidates)
+    }
+
+    /// Take every queued candidate, without entering the busy state: only while no worker
+    /// drains and no mutator runs, or between cycles.
+    pub(crate) fn take_candidates(&self) -> Vec<T> {
+        let mut all = Vec::new();
+        while let Some(mut b) = self.candidates.pop() {
+            all.append(&mut b);
+            self.recycle(b);
+        }
+        all
     }
 }
 
 impl<T> ShadeBuffer<T> {
-    /// Record a grey object, publishing the buffer when it fills.
+    /// A buffer of candidates, published on the candidates queue (see "Candidates").
+    pub(crate) fn of_candidates() -> Self {
+        ShadeBuffer { items: Vec::new(), candidates: true }
+    }
+
+    /// The entry recorded last, if the buffer holds any.
+    #[inline]
+    pub(crate) fn last(&self) -> Option<&T> {
+        self.items.last()
+    }
+
+    /// Record a grey object (or a candidate), publishing the buffer when it fills.
     #[inline]
     pub(crate) fn push(&mut self, obj: T, queue: &GreyQueue<T>) {
         if self.items.capacity() == 0 {
@@ -382,7 +451,11 @@ impl<T> ShadeBuffer<T> {
     pub(crate) fn flush(&mut self, queue: &GreyQueue<T>) {
         if !self.items.is_empty() {
             let full = std::mem::replace(&mut self.items, queue.empty_buffer());
-            queue.push_full(full);
+            if self.candidates {
+                queue.push_candidates(full);
+            } else {
+                queue.push_full(full);
+            }
         }
     }
 }
@@ -456,7 +529,7 @@ mod tests {
             buf.push(fake(i), &q);
         }
         buf.flush(&q);
-        assert_eq!(q.clear(), 10);
+        assert_eq!(q.clear(), (10, 0));
         assert!(q.is_quiescent());
     }
 

@@ -117,6 +117,7 @@ mod mark_bits;
 mod marker;
 mod member;
 mod mutator;
+mod mutator_marks;
 mod named;
 mod object;
 mod prefetch;

@@ -53,14 +53,21 @@
 //! of all pages are clear. A new object gets its bit when it is allocated while marking runs,
 //! or into a page whose sweep is still due (allocate black; see `heap/cache.rs`).
 //!
-//! Concurrency: bits are set by markers, barrier slow paths, assists and allocating mutators
-//! on any thread, with a relaxed read-modify-write (a bit guards no other memory; the winner
-//! hands the object over through a shade queue, whose push and pop carry the ordering) — except
-//! inside a pause, where each bit has one writer, which stores it plainly
-//! ([`try_mark_bit_owned`], see `object/exclusive.rs`). They are read
-//! and cleared by the page's owner when it sweeps, after the marking ended. The loom model of
-//! the barrier (`gc-loom-models`, `models/barrier.rs`) marks with this file's code, with the
-//! bits of all its objects in one word.
+//! # Who writes the bits
+//!
+//! Mark workers, the collector between drains, stores on threads without a mutator (under the
+//! root table's lock), allocating mutators and mark assists — not a mutator's barrier or weak
+//! reads, which record candidates for the workers instead (see `shade.rs`). Outside an
+//! exclusive job every writer sets bits with a relaxed read-modify-write (a bit guards no
+//! other memory; the winner hands the object over through a shade queue, whose push and pop
+//! carry the ordering). In an exclusive job — every drain inside a pause, and by default every
+//! drain of a concurrent cycle — each word has one mark worker, which stores it plainly
+//! ([`try_mark_bit_owned`], see `object/exclusive.rs`); a mutator's black allocation or mark
+//! assist beside it may be undone by such a store, and is logged and set again before marks are
+//! read to decide (`mutator_marks.rs`). The bits are read and cleared by the page's owner when it sweeps,
+//! after the marking ended. The loom models of the barrier (`gc-loom-models`,
+//! `models/barrier.rs`) and of the mutators' marks (`models/mutator_marks.rs`) mark with this
+//! file's code, with the bits of all their objects in one word.
 
 use std::{
     cell::UnsafeCell,
@@ -360,6 +367,13 @@ impl PageMarks {
     #[cfg(test)]
     pub(crate) fn try_mark(&self, g: usize) -> bool {
         try_mark_bit(&self.bits[g / 64 % MARK_WORDS], 1 << (g % 64))
+    }
+
+    /// Mark granule `g` as the owner of its word in an exclusive job: a plain load and store
+    /// ([`try_mark_bit_owned`]). For the loom model of the black-allocation log.
+    #[cfg(gc_loom)]
+    pub(crate) fn try_mark_owned(&self, g: usize) -> bool {
+        try_mark_bit_owned(&self.bits[g / 64 % MARK_WORDS], 1 << (g % 64))
     }
 
     /// Mark the first granules of the slots set in `slots`, bits of slot word `word` of a

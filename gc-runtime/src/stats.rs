@@ -265,20 +265,26 @@ pub struct CycleStats {
     /// configured mark workers, one per core inside a pause, and the idle workers added for
     /// mutators waiting in `collect` (see `Config::idle_mark_workers`).
     pub mark_workers: usize,
-    /// Objects that mark workers inside a pause found in memory another worker of the same
-    /// drain had claimed, and handed to it to mark: each 4 KiB of a page is marked by one
-    /// worker there, without a locked instruction (see the book's "Marking inside a pause").
+    /// Objects that mark workers of an exclusive drain (inside a pause, or beside the mutators)
+    /// found in memory another worker of the same drain had claimed, and handed to it to mark:
+    /// each 4 KiB of a page is marked by one worker there, without a locked instruction (see
+    /// the book's "Marking without a locked instruction").
     /// Counted per hand-over: an object two workers found is counted twice.
     pub objects_forwarded: usize,
-    /// Drains inside the pause that gave exclusive marking up because forwarding dominated (a
-    /// heap linked in random order: most objects a worker finds lie in memory another worker
-    /// owns), and marked the rest, and every later drain of the cycle, with locked
-    /// instructions (see the book's "Marking inside a pause"). 0 or 1.
+    /// Exclusive drains (inside the pause, or beside the mutators) that gave exclusive marking
+    /// up because forwarding dominated (a heap linked in random order: most objects a worker
+    /// finds lie in memory another worker owns), and marked the rest, and every later drain of
+    /// the cycle, with locked instructions (see the book's "Marking without a locked
+    /// instruction"). 0 or 1.
     pub exclusive_jobs_given_up: u32,
+    /// Drains of a concurrent marking that ran as exclusive jobs beside the running mutators:
+    /// each mark bit set by one worker without a locked instruction (see
+    /// `Config::exclusive_marking` and the book's "Marking without a locked instruction").
+    pub exclusive_drains_beside_mutators: u32,
     /// Drains of a concurrent marking that ran while no mutator was running, with the world
     /// stopped at no one's expense and each mark bit set by one worker without a locked
     /// instruction, as inside a pause (see `Config::idle_exclusive_marking` and the book's
-    /// "Marking inside a pause").
+    /// "Marking without a locked instruction").
     pub idle_exclusive_drains: u32,
     /// Of those, the drains a thread ended early because it wanted to run (attaching, or coming
     /// back from `collect` or a blocking section): the workers handed their work back, the
@@ -616,6 +622,7 @@ mod tests {
             mark_workers: 0,
             objects_forwarded: 0,
             exclusive_jobs_given_up: 0,
+            exclusive_drains_beside_mutators: 0,
             idle_exclusive_drains: 0,
             idle_drains_yielded: 0,
             sweep_workers: 0,

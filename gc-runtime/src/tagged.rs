@@ -589,7 +589,6 @@ mod tests {
     use super::*;
     use crate::{
         clock::{self, Phase},
-        object::mark,
         runtime::Runtime,
         test_support, thread_state, Trace,
     };
@@ -599,9 +598,9 @@ mod tests {
         slot: TaggedMember<Obj>,
     }
 
-    fn marked(g: Gc<'_, Obj>) -> bool {
+    fn shaded(g: Gc<'_, Obj>) -> bool {
         // SAFETY: `g` is a live local.
-        unsafe { mark::is_marked(g.header_ptr(), clock::mark_epoch()) }
+        unsafe { test_support::shaded(g.header_ptr()) }
     }
 
     fn word(slot: &TaggedMember<Obj>) -> u64 {
@@ -763,14 +762,14 @@ mod tests {
                 store(&a.slot, immediate, as_word); // overwrites b
                 store(&c.slot, Tagged::Ptr(b), as_word); // stores b over an immediate
                 clock::force(Phase::Off, kind);
-                assert!(marked(b), "{kind:?}: b was overwritten (deletion) or stored (insertion)");
+                assert!(shaded(b), "{kind:?}: b was overwritten (deletion) or stored (insertion)");
                 drop(_clear);
                 let _clear = test_support::ClearMarks;
                 clock::force(Phase::Mark, kind);
                 store(&c.slot, immediate, as_word); // overwrites b again
                 clock::force(Phase::Off, kind);
-                assert_eq!(marked(b), kind.shades_old(), "{kind:?} {immediate:?}: the overwritten pointer");
-                assert!(!marked(a) && !marked(c), "{kind:?}: containers are not shaded");
+                assert_eq!(shaded(b), kind.shades_old(), "{kind:?} {immediate:?}: the overwritten pointer");
+                assert!(!shaded(a) && !shaded(c), "{kind:?}: containers are not shaded");
                 thread_state::with_running_mutator(|mu| mu.shade.flush(mu.grey)).expect("a running mutator");
                 Runtime::get().grey.clear();
             }

@@ -20,6 +20,21 @@ pub(crate) fn serial() -> MutexGuard<'static, ()> {
 /// set, a bit would make the next real marking take its object for one already scanned.
 pub(crate) struct ClearMarks;
 
+/// Whether `obj` is shaded in the current marking. A mutator's shades are unmarked
+/// candidates until a mark worker takes them (see `shade.rs`): this publishes this thread's
+/// candidates and marks every published one, as the collector does between drains (the grey
+/// ones go to the global queue), then reads `obj`'s mark.
+///
+/// # Safety
+/// `obj` is allocated, and no collector drains now (a test that pretends a marking).
+pub(crate) unsafe fn shaded(obj: *const crate::object::Header) -> bool {
+    let rt = crate::runtime::Runtime::get();
+    crate::thread_state::with_running_mutator(|mu| mu.shade.flush(mu.grey));
+    crate::marker::mark_forwarded_leftovers(&rt.grey);
+    // SAFETY: guaranteed by the caller.
+    unsafe { crate::object::mark::is_marked(obj, crate::clock::mark_epoch()) }
+}
+
 impl Drop for ClearMarks {
     fn drop(&mut self) {
         crate::runtime::Runtime::get().pages.clear_marks_for_test();
@@ -47,7 +62,7 @@ impl ExclusiveJob {
     /// Begin a job; its number is the field.
     pub(crate) fn begin() -> Self {
         let _roots = crate::runtime::Runtime::get().roots.lock();
-        crate::object::exclusive::begin();
+        crate::object::exclusive::begin(false);
         ExclusiveJob(crate::object::exclusive::current().expect("a job was just begun"))
     }
 }

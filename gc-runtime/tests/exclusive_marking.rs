@@ -1,4 +1,4 @@
-//! Marking inside a pause without a locked instruction per object (see the book's "Marking
+//! Marking without a locked instruction without a locked instruction per object (see the book's "Marking
 //! inside a pause"): each 4 KiB of a page is marked by the one worker of the drain that claimed
 //! it, and a worker that finds an object in another worker's memory forwards it there.
 //! Attacked here, in stop-the-world mode with checkmark on (a reachable object left unmarked
@@ -14,11 +14,14 @@
 //!   worker traces it, in the middle of the drain, under deletion barriers. Each object so
 //!   shaded is also reachable from another object, and must survive.
 //!
-//! And in concurrent mode, where a drain is exclusive only while no mutator runs (the world is
-//! stopped at no one's expense; see `Config::idle_exclusive_marking`): a collection whose caller
-//! is the only mutator marks that way, exactly; and threads that come back from blocking
-//! sections and attach — while other threads' collections mark — end such drains early, with
-//! the marking finished by locked instructions and checkmark confirming it.
+//! And in concurrent mode, where every drain is exclusive beside the running mutators (the
+//! default, `Config::exclusive_marking`), or — with that off — only while no mutator runs (the
+//! world is stopped at no one's expense; see `Config::idle_exclusive_marking`): a collection
+//! whose caller is the only mutator marks that way, exactly; threads that come back from
+//! blocking sections and attach — while other threads' collections mark — end idle drains
+//! early, with the marking finished by locked instructions and checkmark confirming it; and
+//! mutators that allocate into holes among live objects while drains mark beside them lose
+//! nothing.
 
 use std::sync::{
     atomic::{AtomicBool, Ordering},
@@ -330,19 +333,34 @@ impl Drop for StopOnDrop<'_> {
     }
 }
 
+/// Concurrent, checkmark on, collections only when asked; drains exclusive only while no
+/// mutator runs (idle exclusive marking on, exclusive marking beside mutators off).
 fn concurrent(barrier: BarrierKind) -> Config {
     Config::default()
         .with_barrier(barrier)
         .with_mark_workers(2)
         .with_gc_percent(None)
         .with_checkmark(true)
+        .with_exclusive_marking(false)
         .with_idle_exclusive_marking(true)
 }
 
-/// A concurrent collection whose caller is the only mutator: nobody runs while it marks, so its
-/// drains are exclusive (the world stopped for them at no one's expense), and each marks
-/// exactly the live nodes — a tree without giving the job up, a random graph perhaps giving it
-/// up where forwarding dominates. Off, the same collections mark with locked instructions.
+/// How a concurrent drain marks, by configuration.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Drains {
+    /// Exclusive jobs beside the running mutators (the default).
+    BesideMutators,
+    /// Exclusive jobs only while no mutator runs, the world stopped for them.
+    WhileIdle,
+    /// With locked instructions.
+    Locked,
+}
+
+/// A concurrent collection whose caller is the only mutator: its drains are exclusive —
+/// beside the mutators (the default), or, with that off and idle exclusive marking on, with the
+/// world stopped for them at no one's expense — and each marks exactly the live nodes: a tree
+/// without giving the job up, a random graph perhaps giving it up where forwarding dominates.
+/// With both off, the same collections mark with locked instructions.
 #[test]
 fn a_concurrent_collection_while_no_mutator_runs_marks_exclusively_and_exactly() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
@@ -350,22 +368,28 @@ fn a_concurrent_collection_while_no_mutator_runs_marks_exclusively_and_exactly()
     let mut mu = gc_runtime::attach();
     let mut rng = Rng(0x5EED_0002);
     for shape in [Shape::Tree, Shape::Random] {
-        for on in [true, false] {
-            gc_runtime::reconfigure(concurrent(BarrierKind::Dijkstra).with_idle_exclusive_marking(on)).unwrap();
+        for drains in [Drains::BesideMutators, Drains::WhileIdle, Drains::Locked] {
+            let config = concurrent(BarrierKind::Dijkstra)
+                .with_exclusive_marking(drains == Drains::BesideMutators)
+                .with_idle_exclusive_marking(drains == Drains::WhileIdle);
+            gc_runtime::reconfigure(config).unwrap();
             let root: Root<Node> = graph(&mu, n, shape, &mut rng).root(&mu);
             for round in 0..3 {
                 mu.safepoint();
                 let before = gc_runtime::stats().cycles;
                 mu.collect();
                 let c = last_cycle(before);
-                let what = format!("{shape:?}, idle exclusive marking {on}, round {round}");
+                let what = format!("{shape:?}, drains {drains:?}, round {round}");
                 assert_eq!(c.objects_marked, n, "{what}: exactly the live nodes, each once");
                 assert!(c.checkmarked_objects.is_some(), "{what}: checkmark confirmed the marking");
                 assert_eq!(c.idle_drains_yielded, 0, "{what}: nobody wanted to run");
-                if on {
-                    assert!(c.idle_exclusive_drains >= 1, "{what}: no drain ran exclusive");
-                } else {
-                    assert_eq!((c.idle_exclusive_drains, c.objects_forwarded), (0, 0), "{what}: a drain ran exclusive");
+                let (beside, idle) = (c.exclusive_drains_beside_mutators, c.idle_exclusive_drains);
+                match drains {
+                    Drains::BesideMutators => assert!(beside >= 1 && idle == 0, "{what}: {beside} {idle}"),
+                    Drains::WhileIdle => assert!(beside == 0 && idle >= 1, "{what}: {beside} {idle}"),
+                    Drains::Locked => {
+                        assert_eq!((beside, idle, c.objects_forwarded), (0, 0, 0), "{what}: a drain ran exclusive")
+                    }
                 }
                 if let Shape::Tree = shape {
                     assert_eq!(c.exclusive_jobs_given_up, 0, "{what}: forwarding dominated on a tree");
@@ -445,5 +469,232 @@ fn threads_that_want_to_run_end_an_idle_exclusive_drain_and_lose_nothing() {
         assert!(barrier_yielded >= 1, "{barrier:?}: no thread ever came back during an idle exclusive drain");
     }
     eprintln!("{cycles} collections: {drains} idle exclusive drains, {yielded} ended early by a thread that came back");
+    gc_runtime::reconfigure(Config::default()).unwrap();
+}
+
+/// A leaf hung on a link of [`mutators_allocating_into_holes_beside_exclusive_drains_lose_nothing`].
+#[derive(Trace)]
+struct Tag {
+    id: u64,
+    check: u64,
+}
+
+/// A link of a chain, with a slot for a tag.
+#[derive(Trace)]
+struct Link {
+    tag: Member<Tag>,
+    next: Member<Link>,
+}
+
+fn new_tag(mu: &Mutator, id: u64) -> Gc<'_, Tag> {
+    mu.alloc(Tag { id, check: check_of(id) })
+}
+
+/// Mutators allocating black beside exclusive drains (the default concurrent marking): two
+/// threads each keep a chain of links whose tags they replace, a third of them per walk, with
+/// new ones, while a third thread collects back to back with checkmark on. The tags replaced
+/// leave holes in pages of live tags, so new tags are allocated — and marked, with a locked
+/// instruction — into the very mark words whose old tags a mark worker marks with plain
+/// stores. A bit so undone must be set again before the marking ends (see
+/// `mutator_marks.rs`): else checkmark finds the new tag unmarked and aborts the process, or
+/// the sweep frees it and its contents change under the thread that checks them. (The undoing
+/// needs a worker preempted between its load and its store, after the new tag was stored: a
+/// rare schedule, which the loom model `mutator_marks` explores; here the whole of the marking
+/// beside mutators — candidates, forwarding, the leader ending the jobs — is checked against
+/// checkmark, over about a hundred cycles.)
+#[test]
+fn mutators_allocating_into_holes_beside_exclusive_drains_lose_nothing() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let config = Config::default().with_mark_workers(2).with_gc_percent(None).with_checkmark(true);
+    gc_runtime::reconfigure(config).unwrap();
+    // Under ThreadSanitizer (`--cfg gc_tsan`, CI), shorter chains: each access is checked there.
+    let (chain, millis) = if cfg!(miri) {
+        (50, 200)
+    } else if cfg!(gc_tsan) {
+        (5_000, 1_500)
+    } else {
+        (20_000, 1_500)
+    };
+    let stop = AtomicBool::new(false);
+    let before = gc_runtime::stats().cycles;
+    std::thread::scope(|s| {
+        let collector = s.spawn(|| {
+            let mut mu = gc_runtime::attach();
+            let mut cycles = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                mu.collect();
+                cycles += 1;
+            }
+            cycles
+        });
+        let mutators: Vec<_> = (0..2u64)
+            .map(|t| {
+                let stop = &stop;
+                s.spawn(move || {
+                    let _stop = StopOnDrop(stop);
+                    let mut mu = gc_runtime::attach();
+                    let mut next_id = t << 48;
+                    let head: Root<Link> = {
+                        let head = mu.alloc(Link { tag: Member::new(), next: Member::new() });
+                        let mut tail = head;
+                        for _ in 0..chain {
+                            let h = mu.alloc(Link { tag: Member::new(), next: Member::new() });
+                            h.tag.set(Some(new_tag(&mu, next_id)));
+                            next_id += 1;
+                            tail.next.set(Some(h));
+                            tail = h;
+                        }
+                        head.root(&mu)
+                    };
+                    let started = std::time::Instant::now();
+                    let mut replaced = 0u64;
+                    while started.elapsed().as_millis() < millis {
+                        let mut h = head.get(&mu).next.get(&mu);
+                        let mut i = 0u64;
+                        while let Some(link) = h {
+                            let old = link.tag.get(&mu).expect("every link has a tag");
+                            assert_eq!(old.check, check_of(old.id), "a tag's contents changed: freed and reused?");
+                            // Every third tag replaced: holes among live tags.
+                            if (i + replaced) % 3 == 0 {
+                                link.tag.set(Some(new_tag(&mu, next_id)));
+                                next_id += 1;
+                            }
+                            i += 1;
+                            h = link.next.get(&mu);
+                        }
+                        replaced += 1;
+                        mu.safepoint();
+                    }
+                    replaced
+                })
+            })
+            .collect();
+        for m in mutators {
+            assert!(m.join().unwrap() > 0, "the mutator walked its chain");
+        }
+        stop.store(true, Ordering::Relaxed);
+        let cycles = collector.join().unwrap();
+        assert!(cycles >= 2, "collections ran ({cycles})");
+    });
+    let stats = gc_runtime::stats();
+    let cycles: Vec<_> = stats.recent.iter().filter(|c| c.cycle > before).collect();
+    assert!(cycles.iter().all(|c| c.checkmarked_objects.is_some()), "checkmark confirmed every marking");
+    assert!(
+        cycles.iter().any(|c| c.exclusive_drains_beside_mutators > 0),
+        "some drain ran as an exclusive job beside the mutators"
+    );
+    gc_runtime::reconfigure(Config::default()).unwrap();
+}
+
+/// A chain link of [`assists_and_drains_mark_beside_each_other_and_lose_nothing`].
+#[derive(Trace)]
+struct Cell {
+    id: u64,
+    check: u64,
+    next: Member<Cell>,
+}
+
+/// A bucket of chain heads.
+#[derive(Trace)]
+struct Bucket {
+    heads: Vec<Member<Cell>>,
+}
+
+const CELLS: usize = 4;
+
+fn new_chain<'m>(mu: &'m Mutator, len: usize, next_id: &mut u64) -> Gc<'m, Cell> {
+    let cell = |mu: &'m Mutator, id: u64| mu.alloc(Cell { id, check: check_of(id), next: Member::new() });
+    let head = cell(mu, *next_id);
+    let mut tail = head;
+    for _ in 1..len {
+        *next_id += 1;
+        let c = cell(mu, *next_id);
+        tail.next.set(Some(c));
+        tail = c;
+    }
+    *next_id += 1;
+    head
+}
+
+/// Mark assists beside exclusive drains: a live heap of a few hundred thousand cells in chains
+/// of four, whose tails a mutator replaces with new chains as fast as it can, with the pacer
+/// on, so that cycles follow each other and the mutator assists the marking — marking with a
+/// locked instruction the objects it finds, in words a drain's worker owns and writes with
+/// plain stores. An assist's mark so undone must be set again before the marking ends (see
+/// `mutator_marks.rs`): without that, this program lost a chain's cells within a second (the
+/// `bench/peers` pause workload, whose shape this is, did as soon as assists marked beside the
+/// drains), checkmark aborting the process or a walk finding a chain cut short.
+#[test]
+fn assists_and_drains_mark_beside_each_other_and_lose_nothing() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    // Under ThreadSanitizer (`--cfg gc_tsan`, CI), a quarter of the heap.
+    let (live, millis) = if cfg!(miri) {
+        (2_000, 100)
+    } else if cfg!(gc_tsan) {
+        (100_000, 1_500)
+    } else {
+        (400_000, 1_500)
+    };
+    let config = Config::default().with_mark_workers(1).with_min_heap(1 << 20).with_checkmark(true);
+    gc_runtime::reconfigure(config).unwrap();
+    let mut mu = gc_runtime::attach();
+    let chains = live / CELLS;
+    let mut next_id = 0;
+    let buckets: Vec<Root<Bucket>> = (0..chains.div_ceil(1024))
+        .map(|_| {
+            let heads = (0..1024).map(|_| Member::new()).collect();
+            let b = mu.alloc(Bucket { heads });
+            for h in &b.heads {
+                h.set(Some(new_chain(&mu, CELLS, &mut next_id)));
+            }
+            b.root(&mu)
+        })
+        .collect();
+    let before = gc_runtime::stats().cycles;
+    let mut rng = Rng(0x5EED_0004);
+    let started = std::time::Instant::now();
+    let mut mutations = 0u64;
+    // At least `millis`, and until three cycles ran (a minute at most: under ThreadSanitizer a
+    // cycle can take longer than `millis`).
+    while started.elapsed().as_millis() < millis
+        || (gc_runtime::stats().cycles - before < 3 && started.elapsed().as_secs() < 60)
+    {
+        for _ in 0..256 {
+            let chain = rng.below(buckets.len() * 1024);
+            let bucket = buckets[chain / 1024].get(&mu);
+            let head = &bucket.into_ref().heads[chain % 1024];
+            let depth = rng.below(CELLS);
+            let mut cell = head.get(&mu).expect("chains are never empty");
+            let mut len = 1;
+            while let Some(next) = cell.next.get(&mu) {
+                assert_eq!(next.check, check_of(next.id), "a cell's contents changed: freed and reused?");
+                cell = next;
+                len += 1;
+            }
+            assert_eq!(len, CELLS, "a chain was cut short: a cell freed while reachable?");
+            if depth == 0 {
+                head.set(Some(new_chain(&mu, CELLS, &mut next_id)));
+            } else {
+                let mut at = head.get(&mu).expect("chains are never empty");
+                for _ in 1..depth {
+                    at = at.next.get(&mu).expect("chains have four cells");
+                }
+                at.next.set(Some(new_chain(&mu, CELLS - depth, &mut next_id)));
+            }
+            mutations += 1;
+        }
+        mu.safepoint();
+    }
+    let stats = gc_runtime::stats();
+    let cycles: Vec<_> = stats.recent.iter().filter(|c| c.cycle > before).collect();
+    assert!(
+        stats.cycles - before >= 2,
+        "the pacer started cycles ({} in {mutations} mutations)",
+        stats.cycles - before
+    );
+    assert!(cycles.iter().all(|c| c.checkmarked_objects.is_some()), "checkmark confirmed every marking");
+    assert!(cycles.iter().any(|c| c.exclusive_drains_beside_mutators > 0), "drains ran beside the mutator");
+    assert!(cycles.iter().any(|c| c.assist_bytes > 0), "the mutator assisted the marking");
+    drop(buckets);
     gc_runtime::reconfigure(Config::default()).unwrap();
 }

@@ -51,7 +51,8 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
 
 const BARRIERS: [BarrierKind; 3] = [BarrierKind::Dijkstra, BarrierKind::Yuasa, BarrierKind::Hybrid];
 
-/// Concurrent, idle exclusive marking on, checkmark on, collections only when asked.
+/// Concurrent, idle exclusive marking on (and exclusive marking beside mutators off: with it on,
+/// no drain needs the world stopped), checkmark on, collections only when asked.
 fn idle(barrier: BarrierKind) -> Config {
     Config::default()
         .with_mode(Mode::Concurrent)
@@ -59,6 +60,7 @@ fn idle(barrier: BarrierKind) -> Config {
         .with_mark_workers(2)
         .with_gc_percent(None)
         .with_checkmark(true)
+        .with_exclusive_marking(false)
         .with_idle_exclusive_marking(true)
 }
 

@@ -49,6 +49,7 @@ const ENGINE: &[&str] = &[
     "cells",
     "grey_queue",
     "shade",
+    "mutator_marks",
     "heap",
     "handshake",
     "stack_scan",

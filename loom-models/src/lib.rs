@@ -10,6 +10,7 @@
 //! |---|---|---|
 //! | handshake | stop-the-world against mutators attaching, detaching and polling | `models/handshake.rs` |
 //! | barrier | a mutator moving a pointer while the marker scans, for each barrier; two mutators racing on one slot | `models/barrier.rs` |
+//! | mutator marks | a mutator allocating black, or assisting the marking, beside a mark worker that owns the word and stores it plainly; the log set again after a termination round | `models/mutator_marks.rs` |
 //! | termination | ragged flush and the final pause against a mutator shading privately | `models/termination.rs` |
 //! | ragged | mark start and termination by per-thread handshakes: two mutators, one answering late; black allocation in the mark-start window; a worker or an assist draining during the round; the stamp | `models/ragged.rs` |
 //! | shade queue | push, pop and recycle of buffers, and the busy count behind quiescence; with two workers of a pause forwarding objects to each other's queues | `models/shade_queue.rs` |

@@ -12,15 +12,15 @@ use crate::{
     config::BarrierKind,
     grey_queue::GreyQueue,
     marker::MarkWorker,
-    object::{mark, mark_visit::note, scan_cursor::SCAN_CHUNK, MarkVisitor, ObjPtr, Tracer},
+    object::{mark_visit::note, scan_cursor::SCAN_CHUNK, MarkVisitor, ObjPtr, Tracer},
     test_support, Gc, GcIdMap, GcMap, GcValueMap, GcValueVec, GcVec, Member, Trace,
 };
 
 const KINDS: [BarrierKind; 3] = [BarrierKind::Dijkstra, BarrierKind::Yuasa, BarrierKind::Hybrid];
 
-fn marked<T>(g: Gc<'_, T>) -> bool {
+fn shaded<T>(g: Gc<'_, T>) -> bool {
     // SAFETY: `g` is a live local: its object is allocated and initialised.
-    unsafe { mark::is_marked(g.header_ptr(), clock::mark_epoch()) }
+    unsafe { test_support::shaded(g.header_ptr()) }
 }
 
 /// One visit of the marker to `collection`: whether it must come back for more.
@@ -52,10 +52,10 @@ fn a_large_vector_is_scanned_a_chunk_per_visit() {
     let _off = PhaseOff;
     let mut marker = MarkVisitor::new(clock::mark_epoch());
     assert!(visit(&*v, &mut marker));
-    let after_one = v.to_vec(&mu).into_iter().filter(|&e| marked(e)).count();
+    let after_one = v.to_vec(&mu).into_iter().filter(|&e| shaded(e)).count();
     assert_eq!(after_one, SCAN_CHUNK, "one visit scans one chunk");
     assert_eq!(finish(&*v, &mut marker), 3, "three more visits: two full chunks and the rest");
-    assert!(v.to_vec(&mu).into_iter().all(marked));
+    assert!(v.to_vec(&mu).into_iter().all(shaded));
     // A finished scan is not repeated in the same marking (an object holding two large
     // collections is visited once per chunk of either); the next marking starts over.
     assert!(!visit(&*v, &mut marker));
@@ -86,8 +86,8 @@ fn an_object_with_two_large_collections_finishes() {
     let _off = PhaseOff;
     let mut marker = MarkVisitor::new(clock::mark_epoch());
     assert_eq!(finish(&*two, &mut marker), 3);
-    assert!(two.a.to_vec(&mu).into_iter().all(marked));
-    assert!(two.b.values(&mu).into_iter().all(marked));
+    assert!(two.a.to_vec(&mu).into_iter().all(shaded));
+    assert!(two.b.values(&mu).into_iter().all(shaded));
 }
 
 #[test]
@@ -110,7 +110,7 @@ fn a_vector_shifted_between_two_visits_loses_no_element() {
         let _ = v.remove(SCAN_CHUNK + 1, &mu);
         let _ = v.remove(0, &mu);
         finish(&*v, &mut marker);
-        let unmarked: Vec<u32> = v.to_vec(&mu).into_iter().filter(|&e| !marked(e)).map(|e| *e).collect();
+        let unmarked: Vec<u32> = v.to_vec(&mu).into_iter().filter(|&e| !shaded(e)).map(|e| *e).collect();
         drop(off);
         // The new element is not scanned (it is before the cursor) but only Dijkstra and the
         // hybrid shade it when stored; under Yuasa it was allocated after marking started
@@ -157,7 +157,7 @@ fn a_map_rehashed_between_two_visits_loses_no_value() {
         // Every value present throughout. (The new one is shaded when stored only under
         // Dijkstra and the hybrid; under Yuasa it would be allocated black in a real cycle.)
         let old = |e: Gc<'_, u32>| *e != u32::MAX;
-        let unmarked = m.values(&mu).into_iter().filter(|&e| old(e) && !marked(e)).count();
+        let unmarked = m.values(&mu).into_iter().filter(|&e| old(e) && !shaded(e)).count();
         drop(off);
         assert_eq!(unmarked, 0, "{kind:?}");
     }
@@ -183,7 +183,7 @@ fn a_value_vector_shifted_between_two_visits_loses_no_element() {
         let _ = v.remove(0, &mu);
         finish(&*v, &mut marker);
         let values = v.to_vec(&mu).into_iter().flatten();
-        let unmarked: Vec<u32> = values.filter(|&e| !marked(e)).map(|e| *e).collect();
+        let unmarked: Vec<u32> = values.filter(|&e| !shaded(e)).map(|e| *e).collect();
         drop(off);
         let expected: Vec<u32> = if kind.shades_new() { vec![] } else { vec![u32::MAX] };
         assert_eq!(unmarked, expected, "{kind:?}");
@@ -213,7 +213,7 @@ fn a_value_map_rehashed_between_two_visits_loses_no_value() {
         finish(&*m, &mut marker);
         let old = |e: Gc<'_, u32>| *e != u32::MAX;
         let values = m.values(&mu).into_iter().flatten();
-        let unmarked = values.filter(|&e| old(e) && !marked(e)).count();
+        let unmarked = values.filter(|&e| old(e) && !shaded(e)).count();
         drop(off);
         assert_eq!(unmarked, 0, "{kind:?}");
     }
@@ -238,7 +238,7 @@ fn an_id_map_rehashed_between_two_visits_loses_no_key_or_value() {
         m.insert(mu.alloc(u32::MAX), mu.alloc(u32::MAX));
         finish(&*m, &mut marker);
         let old = |e: Gc<'_, u32>| *e != u32::MAX;
-        let unmarked = m.entries(&mu).into_iter().flat_map(|(k, v)| [k, v]).filter(|&e| old(e) && !marked(e)).count();
+        let unmarked = m.entries(&mu).into_iter().flat_map(|(k, v)| [k, v]).filter(|&e| old(e) && !shaded(e)).count();
         drop(off);
         assert_eq!(unmarked, 0, "{kind:?}");
     }
@@ -260,7 +260,7 @@ fn a_continuation_waits_for_no_writer_and_resumes_where_it_stopped() {
     assert_ne!(marker.notes & note::LOCKED, 0, "a write-locked vector is reported, not waited for");
     drop(writer);
     assert!(!visit(&*v, &mut marker), "the second chunk is the last");
-    assert!(v.to_vec(&mu).into_iter().all(marked));
+    assert!(v.to_vec(&mu).into_iter().all(shaded));
 }
 
 /// What `slots::reserve_one` relies on in hashbrown: an insertion below `capacity()` moves no
@@ -320,7 +320,7 @@ fn an_assist_budget_counts_the_chunks_of_a_large_collection() {
     let mut assist = MarkWorker::new(&queue);
     assist.push_for_test(ObjPtr(std::ptr::NonNull::new(v.header_ptr()).expect("an object")));
     let empty = assist.drain_stack_for_test(1);
-    let scanned = v.to_vec(&mu).into_iter().filter(|&e| marked(e)).count();
+    let scanned = v.to_vec(&mu).into_iter().filter(|&e| shaded(e)).count();
     drop(off);
     assert!(!empty, "the vector's continuation is left on the stack");
     assert_eq!(scanned, SCAN_CHUNK, "one chunk, then the budget was spent");

@@ -52,9 +52,9 @@ impl HeapValue for Pair {
     }
 }
 
-fn marked(g: Gc<'_, Obj>) -> bool {
+fn shaded(g: Gc<'_, Obj>) -> bool {
     // SAFETY: `g` is a live local: its object is allocated and initialised.
-    unsafe { mark::is_marked(g.header_ptr(), clock::mark_epoch()) }
+    unsafe { test_support::shaded(g.header_ptr()) }
 }
 
 /// Counts what a `trace` reports (for the collections' unit tests).
@@ -241,14 +241,14 @@ fn every_store_and_removal_shades_what_the_barrier_promises() {
             c.i.insert(old, old);
             c.w.push(Some(old));
             c.x.insert(1, Some(old));
-            assert!(!marked(c) && !marked(old) && !marked(new), "objects are white outside a marking");
+            assert!(!shaded(c) && !shaded(old) && !shaded(new), "objects are white outside a marking");
             // Pretend a cycle started: barrier on.
             clock::force(Phase::Mark, kind);
             let off = PhaseOff;
             op(&mu, c, old, new);
             let removed_shaded = removes && kind.shades_old();
             let stored_shaded = stores && kind.shades_new();
-            let (old_marked, new_marked, c_marked) = (marked(old), marked(new), marked(c));
+            let (old_marked, new_marked, c_marked) = (shaded(old), shaded(new), shaded(c));
             drop(off);
             assert_eq!(old_marked, removed_shaded, "{kind:?}, {name}: the removed or overwritten pointer");
             assert_eq!(new_marked, stored_shaded, "{kind:?}, {name}: the stored pointer");
@@ -272,10 +272,10 @@ fn a_weak_maps_stores_shade_the_stored_value_under_every_barrier_and_nothing_els
         clock::force(Phase::Mark, kind);
         let off = PhaseOff;
         map.insert(key, new);
-        let after_insert = (marked(key), marked(new), marked(old));
+        let after_insert = (shaded(key), shaded(new), shaded(old));
         let _ = map.remove(other_key, &mu);
         map.clear();
-        let after_removals = (marked(removed), marked(old), marked(other_key));
+        let after_removals = (shaded(removed), shaded(old), shaded(other_key));
         drop(off);
         assert!(!after_insert.0, "{kind:?}: the key is not shaded");
         assert!(after_insert.1, "{kind:?}: insert shades the stored value");
@@ -335,12 +335,12 @@ fn the_marker_traces_a_value_once_its_key_is_marked_and_the_pass_catches_up() {
     unsafe { mark::try_mark(holder.as_ptr(), epoch) };
     worker.push_for_test(holder);
     worker.drain_stack_for_test(usize::MAX);
-    let scanned_white = (marked(value), queue.ephemeron_holders());
+    let scanned_white = (shaded(value), queue.ephemeron_holders());
     let pass_white = resolve_ephemerons(&queue);
     // SAFETY: as above.
     unsafe { mark::try_mark(key.header_ptr(), epoch) };
     let pass_marked = resolve_ephemerons(&queue);
-    let value_marked = marked(value);
+    let value_marked = shaded(value);
     let pass_again = resolve_ephemerons(&queue);
     drop(off);
     assert_eq!(scanned_white, (false, vec![holder]), "the value waits for its key; the holder is noted");

@@ -467,7 +467,6 @@ mod tests {
         config::BarrierKind,
         gc::Gc,
         member::Member,
-        object::mark,
         test_support, Trace,
     };
 
@@ -529,7 +528,7 @@ mod tests {
             let _ = m.remove(&7, &mu);
         }));
         // SAFETY: `zero` is a live local.
-        let shaded = unsafe { mark::is_marked(zero.header_ptr(), clock::mark_epoch()) };
+        let shaded = unsafe { test_support::shaded(zero.header_ptr()) };
         drop(off);
         assert!(outcome.is_err(), "the load panicked");
         assert!(shaded, "the removed value's pointer was shaded");

@@ -592,7 +592,6 @@ mod tests {
         config::BarrierKind,
         gc::Gc,
         member::Member,
-        object::mark,
         test_support, GcVec, Trace,
     };
 
@@ -728,7 +727,7 @@ mod tests {
                 }
             }));
             // SAFETY: `o` is a live local.
-            let shaded = unsafe { mark::is_marked(o.header_ptr(), clock::mark_epoch()) };
+            let shaded = unsafe { test_support::shaded(o.header_ptr()) };
             drop(off);
             assert!(outcome.is_err(), "the load panicked");
             assert!(shaded, "the removed element's pointer was shaded (remove: {remove})");

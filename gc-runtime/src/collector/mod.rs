@@ -17,14 +17,19 @@
 //!    c. Start the world. Every mutator has seen the barrier on before it runs again.
 //! 3. **Concurrent mark** (world running, barrier on, allocation black).
 //!    a. Scan the roots: shade every root. Roots made later are shaded when made.
-//!    b. Drain the shade queue with the mark workers; mutators that allocate assist.
+//!    b. Drain the shade queue with the mark workers; mutators that allocate assist. Each
+//!    drain is an exclusive job beside the running mutators (`Config::exclusive_marking`: one
+//!    worker sets the bits of each 4 KiB, with plain stores; see `object/exclusive.rs`).
 //!    c. When the queue is quiescent, run a ragged handshake: each running mutator publishes
-//!    its shade buffer at its next safepoint. If that produced work, go back to (b).
+//!    its buffer of candidates at its next safepoint. Set the marks that mutators set and a
+//!    drain may have undone again (`mutator_marks.rs`). If the round produced work, go back to
+//!    (b).
 //! 4. **Mark termination** (world stopped, pause 2).
 //!    a. Stop the world (each mutator publishes its buffer as it parks) and take the root-table
 //!    lock (publishing the grey objects that stores on threads without a running mutator —
 //!    a root dropped on any thread, a slot emptied by a destructor — shaded into it).
-//!    b. If any grey object is left (queued, held by a worker, or deferred because its
+//!    b. Set the mutators' logged marks again (as in 3(c)). If any grey object is left
+//!    (queued, held by a worker, or deferred because its
 //!    collection was locked), start the world again and go back to 3(b); after three such
 //!    retries, drain inside the pause, so marking always terminates. Then the weak maps'
 //!    fixpoint, inside the pause: values owed to keys marked since their maps were scanned are
@@ -259,6 +264,7 @@ use crate::{
     handshake::AnswerAt,
     heap::SweepTotals,
     marker::{self, EphemeronPass, MarkWorker},
+    mutator_marks,
     object::exclusive,
     primitive::sync::{
         atomic::{AtomicBool, AtomicU64, Ordering},
@@ -529,8 +535,9 @@ impl Cycle {
     /// World stopped: new epoch, barrier choice, phase `Mark`.
     fn begin_marking(&mut self) {
         let _roots = self.rt.roots.lock();
-        let stale = self.rt.grey.clear();
+        let (stale, _) = self.rt.grey.clear();
         debug_assert_eq!(stale, 0, "grey objects left over from the previous cycle");
+        mutator_marks::clear();
         self.rt.assist_credit.reset();
         clock::begin_marking(self.config.barrier);
         self.heap_at_mark_start = self.rt.pages.live_bytes();
@@ -550,8 +557,9 @@ impl Cycle {
         let window_kind = if barrier == BarrierKind::Dijkstra { barrier } else { BarrierKind::Hybrid };
         {
             let _roots = rt.roots.lock();
-            let stale = rt.grey.clear();
+            let (stale, _) = rt.grey.clear();
             debug_assert_eq!(stale, 0, "grey objects left over from the previous cycle");
+            mutator_marks::clear();
             rt.assist_credit.reset();
             clock::begin_marking_window(window_kind);
             self.heap_at_mark_start = rt.pages.live_bytes();
@@ -594,23 +602,31 @@ impl Cycle {
     fn drain(&mut self) {
         let workers = self.drain_workers();
         self.stats.mark_workers = self.stats.mark_workers.max(workers);
-        // A drain with the world stopped is an exclusive job: each mark bit has one writer (see
-        // `object/exclusive.rs`). In a concurrent marking the world is stopped for it only if
-        // no mutator runs, and only until one wants to run (see `handshake.rs`, "Idle stops").
-        let idle = !self.marking_in_pause;
+        // A drain is an exclusive job: each mark bit has one writer (see `object/exclusive.rs`)
+        // — inside a pause, and in a concurrent marking beside the running mutators, which set
+        // no mark bits but their black allocations' and assists' (logged; see
+        // `mutator_marks.rs`). With
+        // `exclusive_marking` off, a concurrent drain is one only if no mutator runs, with the
+        // world stopped until one wants to run (see `handshake.rs`, "Idle stops").
+        let beside_mutators = !self.marking_in_pause && self.config.exclusive_marking;
+        let idle = !self.marking_in_pause && !beside_mutators;
         let exclusive = self.stats.exclusive_jobs_given_up == 0
             && (self.marking_in_pause
+                || beside_mutators
                 || (self.config.idle_exclusive_marking && self.rt.handshake.stop_if_idle(exclusive::give_up)));
         if !exclusive {
             let work = marker::drain_parallel(self.rt, workers);
             self.note(work);
             return;
         }
+        if beside_mutators {
+            self.stats.exclusive_drains_beside_mutators += 1;
+        }
         // The job starts and ends under the root-table lock, which orders it against orphan
         // shades; those made meanwhile are marked after it.
         {
             let _roots = self.rt.roots.lock();
-            exclusive::begin();
+            exclusive::begin(beside_mutators);
         }
         // A thread that wanted to run before the job began gave up the job that was not yet
         // there: give this one up. (One that wants to run from now on gives it up after
@@ -636,6 +652,12 @@ impl Cycle {
         drop(roots);
         self.note(work);
         if !exclusive::given_up() {
+            if beside_mutators {
+                // Candidates published after a worker had left may have been forwarded to it by
+                // a worker still in the job: objects no later drain that is not a job would take.
+                let leftovers = marker::mark_forwarded_leftovers(&self.rt.grey);
+                self.note(leftovers);
+            }
             return;
         }
         // The workers left with work published, some of it on the owners' queues, unmarked:
@@ -696,6 +718,9 @@ impl Cycle {
             if !rt.grey.is_done() {
                 self.drain();
             }
+            // No drain runs now, and every mutator is parked: the marks a drain's plain stores
+            // undid are set again before anything decides by marks (see `mutator_marks.rs`).
+            mutator_marks::reapply(clock::mark_epoch());
             let roots = self.lock_roots();
             if rt.grey.is_done() {
                 // The weak maps' fixpoint (see `marker/ephemerons.rs`): values owed to keys
@@ -780,6 +805,10 @@ impl Cycle {
         let rt = self.rt;
         let before = (rt.grey.stamp(), rt.weaks.unmarked_upgrades());
         self.handshake(HandshakeKind::Termination);
+        // No drain runs, and every mutator has answered since the last one ended: the marks its
+        // plain stores undid are set again before the ephemeron pass and the weak verdict read
+        // marks (see `mutator_marks.rs`).
+        mutator_marks::reapply(clock::mark_epoch());
         let roots = self.lock_roots();
         if rt.handshake.leaked_exits_pending() {
             return RaggedRound::MustStop;
@@ -825,6 +854,9 @@ impl Cycle {
                 drop(roots);
                 let t = self.stop_without_pinning();
                 let roots = self.lock_roots();
+                // Candidates the mutators recorded after the decision, of objects a drain had
+                // unmarked and the round marked again (`GreyQueue::clear`), are not grey work.
+                marker::drop_marked_candidates(&rt.grey);
                 if !rt.grey.is_done() {
                     report::fatal(format_args!(
                         "gc: fatal: grey objects left after a handshake round decided that marking was over"
@@ -990,6 +1022,7 @@ fn run_cycle(rt: &'static Runtime, swept_at_last_end: &mut SweepTotals) {
             mark_workers: 0,
             objects_forwarded: 0,
             exclusive_jobs_given_up: 0,
+            exclusive_drains_beside_mutators: 0,
             idle_exclusive_drains: 0,
             idle_drains_yielded: 0,
             sweep_workers: 0,

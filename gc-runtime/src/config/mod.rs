@@ -109,7 +109,7 @@ settings! {
         },
         /// Background threads that mark during a concurrent cycle.
         ///
-        /// Marking inside a pause (stop-the-world mode) uses at least one thread per core.
+        /// Marking without a locked instruction (stop-the-world mode) uses at least one thread per core.
         mark_workers: usize {
             default: 1,
             env: GC_MARK_WORKERS,
@@ -129,7 +129,23 @@ settings! {
             values: Flag,
             setter: with_idle_mark_workers,
         },
+        /// In a concurrent cycle, mark without locked instructions, beside the running mutators.
+        ///
+        /// Each drain of a concurrent cycle is an exclusive job, as a drain inside a pause is:
+        /// each 4 KiB of memory has one mark worker, which sets its mark bits with plain stores
+        /// (see the book's "Marking without a locked instruction"). Mutators set no mark bits but
+        /// those of the objects they allocate and those their mark assists find, and those are
+        /// set again before the marking ends (the same chapter, "Beside running mutators"). Off (`0`), a concurrent drain sets every
+        /// mark bit with a locked instruction.
+        exclusive_marking: bool {
+            default: true,
+            env: GC_EXCLUSIVE_MARKING,
+            values: Flag,
+            setter: with_exclusive_marking,
+        },
         /// In a concurrent cycle, mark without locked instructions while no mutator runs.
+        ///
+        /// Only with `exclusive_marking` off: with it on, every concurrent drain marks so.
         ///
         /// When every mutator waits in `collect`, is blocked or detached, the collector stops
         /// the world — which holds nobody up — and marks as it does inside a pause: each mark

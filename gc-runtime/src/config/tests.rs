@@ -26,6 +26,7 @@ fn defaults() {
     assert_eq!(c.min_heap, 4 << 20);
     assert_eq!(c.mark_workers, 1);
     assert!(c.idle_mark_workers);
+    assert!(c.exclusive_marking);
     assert!(!c.idle_exclusive_marking);
     assert!(!c.trace);
     assert!(!c.checkmark);
@@ -43,6 +44,7 @@ fn defaults() {
         ("GC_MIN_HEAP", "4M"),
         ("GC_MARK_WORKERS", "1"),
         ("GC_IDLE_MARK_WORKERS", "1"),
+        ("GC_EXCLUSIVE_MARKING", "1"),
         ("GC_IDLE_EXCLUSIVE_MARKING", "0"),
         ("GC_TRACE", "0"),
         ("GC_CHECKMARK", "0"),
@@ -110,6 +112,7 @@ fn each_variable_accepts_its_values_as_its_setter_does() {
     for (texts, value) in [(on, true), (off, false)] {
         for text in texts {
             cases.push(("GC_IDLE_MARK_WORKERS", text, d().with_idle_mark_workers(value)));
+            cases.push(("GC_EXCLUSIVE_MARKING", text, d().with_exclusive_marking(value)));
             cases.push(("GC_IDLE_EXCLUSIVE_MARKING", text, d().with_idle_exclusive_marking(value)));
             cases.push(("GC_TRACE", text, d().with_trace(value)));
             cases.push(("GC_CHECKMARK", text, d().with_checkmark(value)));
@@ -131,6 +134,7 @@ fn each_setter_sets_its_field_only() {
         d.clone().with_min_heap(0),
         d.clone().with_mark_workers(3),
         d.clone().with_idle_mark_workers(false),
+        d.clone().with_exclusive_marking(false),
         d.clone().with_idle_exclusive_marking(true),
         d.clone().with_trace(true),
         d.clone().with_checkmark(true),

@@ -56,6 +56,7 @@ use super::{page::Page, size_class::NUM_CLASSES, PageHeap};
 use crate::{
     clock,
     mark_bits::PageMarks,
+    mutator_marks,
     primitive::sync::atomic::{AtomicU64, Ordering},
 };
 
@@ -137,7 +138,7 @@ impl AllocCache {
                     if epoch > c.swept_epoch && c.black_epoch != epoch {
                         // The first object allocated black in this word: mark it and every
                         // slot still free in the word, in one go (module header).
-                        allocate_black(c.marks, c.word, c.free | mask, c.slot_size);
+                        allocate_black(c.marks, c.word, c.free | mask, c.slot_size, epoch);
                         c.black_epoch = epoch;
                     }
                     let slot = c.word * 64 + bit;
@@ -210,12 +211,15 @@ impl AllocCache {
 }
 
 /// Set the mark bits of the slots `free` of slot word `word` (the slot being allocated and
-/// those still free after it), for a page of `slot_size` slots: while marking runs, or before
-/// the page's due sweep. A few locked ORs per 64 slots instead of one per object.
+/// those still free after it), for a page of `slot_size` slots, for the marking `epoch`: while
+/// marking runs, or before the page's due sweep. A few locked ORs per 64 slots instead of one
+/// per object, and a record in the black-allocation log, which sets them again should a mark
+/// worker's plain store have undone them (see `mutator_marks.rs`).
 #[cold]
 #[inline(never)]
-fn allocate_black(marks: Option<&PageMarks>, word: usize, free: u64, slot_size: usize) {
+fn allocate_black(marks: Option<&'static PageMarks>, word: usize, free: u64, slot_size: usize, epoch: u64) {
     if let Some(marks) = marks {
         marks.mark_slots(word, free, slot_size);
+        mutator_marks::record_black(marks, word, free, slot_size, epoch);
     }
 }

@@ -162,6 +162,13 @@ impl<'q> MarkWorker<'q> {
         }
     }
 
+    /// A mutator's mark assist for the current marking: it marks as a worker outside an
+    /// exclusive job does, and records what it marks, since a drain beside it may undo those
+    /// marks (see `mutator_marks.rs`); its progress is no credit.
+    pub(crate) fn assisting(queue: &'q GreyQueue) -> Self {
+        MarkWorker { visit: MarkVisitor::logging_marks(clock::mark_epoch()), ..MarkWorker::new(queue) }
+    }
+
     /// A mark worker for the current marking, whose progress becomes assist credit: worker
     /// `owner` of the drain (0 for the thread that leads it), which marks as that owner if the
     /// drain is an exclusive job (see `object/exclusive.rs`).
@@ -385,8 +392,22 @@ impl<'q> MarkWorker<'q> {
         true
     }
 
-    /// Mark each of `objs` — objects found, not marked: forwarded ones — queueing those this
-    /// turned grey, and recycle the buffer.
+    /// Become busy and take a buffer of candidates that mutators shaded, and mark them; `false`
+    /// (and not busy) if there is none.
+    fn take_candidates_busy(&mut self) -> bool {
+        if !self.queue.has_candidates() {
+            return false;
+        }
+        let Some(buf) = self.queue.pop_candidates_busy() else { return false };
+        // SAFETY: a candidate was found in a slot, root or local by a mutator in this marking
+        // (allocated; nothing is freed before the marking ends, which needs this buffer
+        // marked); if this worker is part of an exclusive job, the job is running.
+        unsafe { self.mark_found(buf) };
+        true
+    }
+
+    /// Mark each of `objs` — objects found, not marked: forwarded ones, candidates — queueing
+    /// those this turned grey, and recycle the buffer.
     ///
     /// # Safety
     /// As [`MarkVisitor::mark_grey`] for each object.
@@ -404,17 +425,26 @@ impl<'q> MarkWorker<'q> {
     pub(crate) fn drain_until_done(&mut self) {
         let mut idle_spins = 0u32;
         let mut deferred_tries = 0u32;
+        // In a job beside running mutators, mutators publish candidates at any time: a worker
+        // that left when the marking looked done could be forwarded objects nobody else may
+        // mark. So only the leader leaves on "done", ending the job for all (see
+        // `object/exclusive.rs`, "Beside running mutators").
+        let (leads, beside_mutators) = match &self.visit.exclusive {
+            Some(x) => (x.owner() == 0, exclusive::beside_mutators()),
+            None => (true, false),
+        };
         loop {
-            if self.visit.exclusive.is_some() && exclusive::given_up() {
-                // Not busy, nothing held: the collector drains the rest with locked marking.
-                // A worker that was waiting for work no longer is (else every later drain's
-                // workers would share their stacks with nobody).
+            if self.visit.exclusive.is_some() && (exclusive::given_up() || exclusive::ended()) {
+                // Not busy, nothing held: the collector drains the rest with locked marking
+                // (given up), or the leader found the marking done (ended). A worker that was
+                // waiting for work no longer is (else every later drain's workers would share
+                // their stacks with nobody).
                 if idle_spins > 0 {
                     self.queue.fed();
                 }
                 return;
             }
-            let took = self.take_forwarded_busy() || {
+            let took = self.take_forwarded_busy() || self.take_candidates_busy() || {
                 let buf = self.queue.pop_busy();
                 buf.map(|buf| {
                     self.visit.stack.extend_from_slice(&buf);
@@ -462,6 +492,18 @@ impl<'q> MarkWorker<'q> {
                 if !self.queue.is_done() {
                     continue;
                 }
+                if beside_mutators && !leads {
+                    // Wait for more work or for the leader to end the job.
+                    if idle_spins == 0 {
+                        self.queue.hungry();
+                    }
+                    idle_spins += 1;
+                    wait_for_work(idle_spins);
+                    continue;
+                }
+                if beside_mutators {
+                    exclusive::end_beside_mutators();
+                }
                 if idle_spins > 0 {
                     self.queue.fed();
                 }
@@ -473,11 +515,7 @@ impl<'q> MarkWorker<'q> {
                 // Another worker or an assist holds grey objects; wait for it to finish or
                 // to spill work.
                 idle_spins += 1;
-                if idle_spins < 64 {
-                    std::hint::spin_loop();
-                } else {
-                    std::thread::yield_now();
-                }
+                wait_for_work(idle_spins);
             }
         }
     }
@@ -527,6 +565,15 @@ fn abort_on_panic<R>(desc: &TypeDesc, f: impl FnOnce() -> R) -> R {
     }
 }
 
+/// Wait a little for work, the `spins`-th time in a row: spin first, then yield.
+fn wait_for_work(spins: u32) {
+    if spins < 64 {
+        std::hint::spin_loop();
+    } else {
+        std::thread::yield_now();
+    }
+}
+
 /// Wait a little before retrying objects whose locks were taken: spin first, then yield, then
 /// sleep, so a lock holder on a busy core gets to run.
 fn backoff(tries: u32) {
@@ -547,26 +594,48 @@ pub(crate) fn assist(rt: &Runtime, budget: usize) {
         rt.grey.want_assist_work();
         return;
     }
-    let mut worker = MarkWorker::new(&rt.grey);
+    let mut worker = MarkWorker::assisting(&rt.grey);
     worker.drain_budget(budget);
+    let epoch = worker.visit.epoch();
+    crate::mutator_marks::record_assisted(&mut worker.visit.logged, epoch);
     rt.assist_credit.add_assist(worker.work().marked_bytes);
     rt.stats.note_assist(worker.work(), worker.scanned_bytes);
 }
 
 /// Mark the objects left on owners' queues by an exclusive job that was given up (see
-/// `object/exclusive.rs`, "When forwarding dominates"), and queue those this turned grey. They
-/// were found white and are still unmarked (marking them was their owner's part), so unlike
-/// the global queue's entries they cannot simply be scanned. Only between drains, when no
-/// worker runs. Returns the work: the bytes of those that had nothing to scan.
+/// `object/exclusive.rs`, "When forwarding dominates"), and the candidates mutators published
+/// (see `shade.rs`), and queue those this turned grey. They were found white and are still
+/// unmarked (marking them was their owner's part, or a worker's), so unlike the global queue's
+/// entries they cannot simply be scanned. Only between drains, when no worker runs. Returns
+/// the work: the bytes of those that had nothing to scan.
 pub(crate) fn mark_forwarded_leftovers(queue: &GreyQueue) -> MarkWork {
     let mut worker = MarkWorker::new(queue);
-    while let Some(buf) = queue.pop_any_forwarded() {
+    while let Some(buf) = queue.pop_any_unmarked() {
         // SAFETY: a forwarded object was found in a slot of an object scanned in this marking,
-        // hence allocated; the worker is not part of an exclusive job.
+        // a candidate by a mutator in this marking: allocated; the worker is not part of an
+        // exclusive job.
         unsafe { worker.mark_found(buf) };
     }
     worker.publish_all();
     worker.work()
+}
+
+/// Drop the queued candidates that are marked, keeping the others queued (world stopped, no
+/// worker running): what a decided marking may still find queued (see `GreyQueue::clear`).
+pub(crate) fn drop_marked_candidates(queue: &GreyQueue) {
+    let epoch = clock::mark_epoch();
+    // SAFETY: a candidate was recorded by a mutator in this marking, from a slot, root or
+    // local: allocated, since nothing is freed before the marking ends.
+    let white: Vec<ObjPtr> = queue
+        .take_candidates()
+        .into_iter()
+        .filter(|o| !unsafe { crate::object::mark::is_marked(o.as_ptr(), epoch) })
+        .collect();
+    for chunk in white.chunks(BUFFER_CAP) {
+        let mut buf = queue.empty_buffer();
+        buf.extend_from_slice(chunk);
+        queue.push_candidates(buf);
+    }
 }
 
 /// Drain the global queue with `workers` threads (this one included; the others are the
@@ -602,6 +671,27 @@ mod tests {
     fn marked(o: ObjPtr) -> bool {
         // SAFETY: `o` names a live local's object.
         unsafe { mark::is_marked(o.as_ptr(), clock::mark_epoch()) }
+    }
+
+    /// Candidates queued after a marking was decided: those marked are dropped, a white one
+    /// stays queued (and keeps the queue from being done).
+    #[test]
+    fn only_the_white_candidates_stay_queued() {
+        let _s = test_support::serial();
+        let _clear = test_support::ClearMarks;
+        let mu = crate::attach();
+        let queue = GreyQueue::default();
+        let [a, b, c] = [(); 3].map(|()| obj(mu.alloc(Node { next: Member::new() })));
+        for o in [a, c] {
+            // SAFETY: live locals' objects.
+            assert!(unsafe { mark::try_mark(o.as_ptr(), clock::mark_epoch()) });
+        }
+        queue.push_candidates(vec![a, b, c]);
+        drop_marked_candidates(&queue);
+        assert!(!queue.is_done(), "the white candidate is grey work");
+        assert_eq!(queue.take_candidates(), vec![b]);
+        drop_marked_candidates(&queue);
+        assert!(queue.is_done(), "nothing left");
     }
 
     /// A worker of an exclusive job that is given up stops at its next check, with everything
@@ -683,7 +773,7 @@ mod tests {
         queue.push_forwarded(1, vec![c, b]);
         mark_forwarded_leftovers(&queue);
         assert!([a, b, c].into_iter().all(marked));
-        assert!(queue.pop_any_forwarded().is_none(), "the owners' queues are empty");
+        assert!(queue.pop_any_unmarked().is_none(), "the owners' queues are empty");
         let mut queued = Vec::new();
         while let Some(buf) = queue.pop_busy() {
             queued.extend_from_slice(&buf);

@@ -1,11 +1,12 @@
-//! Exclusive marking: inside a pause, each mark bit has one writer, which sets it with a plain
-//! load and store instead of a locked instruction.
+//! Exclusive marking: in a drain, each mark bit has one writer, which sets it with a plain
+//! load and store instead of a locked instruction — inside a pause, and in a concurrent cycle
+//! beside the running mutators.
 //!
 //! # Why
 //!
 //! Marking an object sets its bit with an atomic read-modify-write (see `mark_bits.rs`):
-//! markers, barrier slow paths, assists and allocating mutators may set bits of one word at
-//! once, and the one that turns a bit on must be the only one to queue the object. On x86 that
+//! several markers, and allocating mutators, may set bits of one word at once, and the one that
+//! turns a bit on must be the only one to queue the object. On x86 that
 //! is a locked instruction per object marked, and it is about half of a mark worker's time:
 //! a build that set the bits with a plain load and store (unsound with several writers) marked
 //! 1M tree nodes at 200–220M objects/s per worker instead of 105–112M (`mark_rate`, one
@@ -13,15 +14,19 @@
 //!
 //! # Who may write the bits
 //!
-//! With the world stopped, no mutator runs: no barrier shades, no assist marks, nothing is
-//! allocated, and the sweep is finished. The only writers left are the mark workers of the
-//! pause's drains and threads *without* a mutator, which can still empty slots and so shade
-//! the pointers they overwrite — through the root table's orphan path, under its lock. A drain
-//! in a pause is therefore an *exclusive job*. So is a drain of a concurrent cycle while no
-//! mutator runs, with `Config::idle_exclusive_marking`: the collector stops the world for it
-//! at no one's expense (`handshake.rs`, "Idle stops"), and a thread that wants to run
-//! meanwhile gives the job up — as forwarding does, below — and waits until every worker has
-//! returned and the world has started:
+//! Mutators set no mark bits but their black allocations' and their mark assists': their
+//! shades and weak reads record candidates for the mark workers instead (see `shade.rs`). With
+//! the world stopped, no mutator runs at all, and the sweep is finished. The only writers left
+//! are the mark workers of the drains, threads *without* a mutator, which can still empty
+//! slots and so shade the pointers they overwrite — through the root table's orphan path,
+//! under its lock — and, beside running mutators, allocation and assists. A drain in a pause is
+//! therefore an *exclusive job*; so is a drain of a concurrent cycle, with
+//! `Config::exclusive_marking` (the default), whose mutators' marks are logged and set again
+//! (below). (With it off, a concurrent drain
+//! is a job only while no mutator runs, with `Config::idle_exclusive_marking`: the collector
+//! stops the world for it at no one's expense (`handshake.rs`, "Idle stops"), and a thread that
+//! wants to run meanwhile gives the job up — as forwarding does, below — and waits until every
+//! worker has returned and the world has started.) In every job:
 //!
 //! - **Orphan shades wait.** The collector starts and ends each job holding the root-table
 //!   lock, and while a job runs an orphan shade only records its object, unmarked, under that
@@ -85,6 +90,25 @@
 //! published before it leaves the busy state, and the marks it set are ordered before the
 //! next drain by the pool's lock.
 //!
+//! # Beside running mutators
+//!
+//! Two things differ when mutators run during the job.
+//!
+//! - **Mutators set bits.** A mutator allocating black sets the bits of its new objects with a
+//!   locked `fetch_or`, and a mark assist the bits of what it finds with a compare-exchange; a
+//!   worker's plain store may undo either (it loaded the word before and stores after). Both
+//!   are logged, and the collector sets the logged bits again before it reads marks to decide
+//!   anything (see `mutator_marks.rs`); a worker's own bits are never undone, since a locked
+//!   read-modify-write reads the last value. Until then, an object whose bit was undone looks
+//!   white to a later drain, which marks and scans it once more: sound, only more work.
+//! - **Work keeps coming.** Mutators publish candidates at any time, so "done" is not final: a
+//!   worker that left could be forwarded objects that nobody else may mark. So only the
+//!   job's leader (worker 0, the collector thread) leaves when the queue is done, and ends the
+//!   job for all ([`end_beside_mutators`]): the others wait for work until then, and leave at
+//!   their next check. Whatever was forwarded to a worker that had left, the collector marks
+//!   after the job (`marker::mark_forwarded_leftovers`, with no worker running); candidates
+//!   published after the end wait for the next drain.
+//!
 //! # Large objects
 //!
 //! A large object's mark is a word of its own in front of it (see `object/mark.rs`), which no
@@ -112,6 +136,14 @@ static LAST_JOB: AtomicU64 = AtomicU64::new(0);
 /// Whether the current (or last) exclusive job was given up (see "When forwarding dominates").
 static GIVEN_UP: AtomicBool = AtomicBool::new(false);
 
+/// Whether the current (or last) exclusive job runs beside running mutators (see "Beside
+/// running mutators").
+static BESIDE_MUTATORS: AtomicBool = AtomicBool::new(false);
+
+/// Whether the leader of the current job, beside running mutators, found the marking done and
+/// ended the job (see "Beside running mutators").
+static ENDED: AtomicBool = AtomicBool::new(false);
+
 /// Objects forwarded, and objects scanned, in the current job by all its workers, as far as
 /// they have reported them (see [`Exclusive::forwarding_dominates`]).
 static JOB_FORWARDED: AtomicUsize = AtomicUsize::new(0);
@@ -127,14 +159,16 @@ pub(crate) const GIVE_UP_MIN_FORWARDS: usize = 4096;
 /// random about one per object scanned.
 pub(crate) const GIVE_UP_SCANNED_PER_FORWARD: usize = 4;
 
-/// Start an exclusive job. The caller holds the root-table lock and the
-/// world is stopped (see "Who may write the bits").
-pub(crate) fn begin() {
+/// Start an exclusive job. The caller holds the root-table lock; the world is stopped, or the
+/// job runs `beside_mutators` (see "Who may write the bits").
+pub(crate) fn begin(beside_mutators: bool) {
     let job = LAST_JOB.fetch_add(1, Ordering::Relaxed) + 1;
     assert!(job < 1 << (64 - OWNER_BITS), "exclusive job numbers exhausted");
     // Relaxed: read under the root-table lock, or by a worker the pool started after this.
     JOB.store(job, Ordering::Relaxed);
     GIVEN_UP.store(false, Ordering::Relaxed);
+    BESIDE_MUTATORS.store(beside_mutators, Ordering::Relaxed);
+    ENDED.store(false, Ordering::Relaxed);
     JOB_FORWARDED.store(0, Ordering::Relaxed);
     JOB_SCANNED.store(0, Ordering::Relaxed);
 }
@@ -162,6 +196,25 @@ pub(crate) fn give_up() {
 /// Whether the current job, or the last one if none runs, was given up.
 pub(crate) fn given_up() -> bool {
     GIVEN_UP.load(Ordering::Relaxed)
+}
+
+/// Whether the running job runs beside running mutators: its workers other than the leader
+/// leave only when the leader ends it (see "Beside running mutators").
+pub(crate) fn beside_mutators() -> bool {
+    BESIDE_MUTATORS.load(Ordering::Relaxed)
+}
+
+/// The leader of a job beside running mutators found the marking done: every worker leaves at
+/// its next check (see "Beside running mutators").
+pub(crate) fn end_beside_mutators() {
+    // Relaxed: a worker that reads it late only waits a little longer; the collector reads
+    // what the workers did after every worker has finished (ordered by the pool's lock).
+    ENDED.store(true, Ordering::Relaxed);
+}
+
+/// Whether the leader ended the running job (see [`end_beside_mutators`]).
+pub(crate) fn ended() -> bool {
+    ENDED.load(Ordering::Relaxed)
 }
 
 /// End the exclusive job (the caller holds the root-table lock; every worker of the job has
@@ -465,7 +518,7 @@ mod tests {
             clock::force(Phase::Mark, kind);
             {
                 let _roots = rt.roots.lock();
-                begin();
+                begin(false);
             }
             let inside = thread_state::with_running_mutator(|_borrowed| a.next.set(None));
             assert!(inside.is_some() && a.next.is_none());
@@ -478,7 +531,7 @@ mod tests {
                 roots.flush_orphans(&rt.grey);
             }
             clock::force(Phase::Off, kind);
-            assert_eq!(rt.grey.clear(), 1, "{kind:?}: and queued");
+            assert_eq!(rt.grey.clear(), (1, 0), "{kind:?}: and queued");
             rt.pages.clear_marks_for_test();
         }
     }

@@ -108,12 +108,32 @@ pub(crate) struct MarkVisitor {
     pub(crate) notes: u8,
     /// This worker's part in an exclusive job, if it marks in one (see `object/exclusive.rs`).
     pub(crate) exclusive: Option<Exclusive>,
+    /// Whether this visitor records each object it marks in `logged`: a mutator's mark assist,
+    /// whose marks an exclusive drain may undo (see `mutator_marks.rs`).
+    logs_marks: bool,
+    /// The objects marked so far (with `logs_marks`), for the assist to record.
+    pub(crate) logged: Vec<ObjPtr>,
 }
 
 impl MarkVisitor {
     /// A visitor that marks for `epoch`.
     pub(crate) fn new(epoch: u64) -> Self {
-        MarkVisitor { epoch, stack: Vec::new(), ring: PrefetchRing::new(), leaf_bytes: 0, notes: 0, exclusive: None }
+        MarkVisitor {
+            epoch,
+            stack: Vec::new(),
+            ring: PrefetchRing::new(),
+            leaf_bytes: 0,
+            notes: 0,
+            exclusive: None,
+            logs_marks: false,
+            logged: Vec::new(),
+        }
+    }
+
+    /// A visitor that records each object it marks, for a mutator's mark assist (see
+    /// `mutator_marks.rs`).
+    pub(crate) fn logging_marks(epoch: u64) -> Self {
+        MarkVisitor { logs_marks: true, ..MarkVisitor::new(epoch) }
     }
 
     /// The epoch of the marking this visitor marks for.
@@ -152,7 +172,8 @@ impl MarkVisitor {
     }
 
     /// Mark `obj`; if this call turned it grey, queue it in the prefetch ring. In an exclusive
-    /// job, an object in memory another worker owns is forwarded to it instead.
+    /// job, an object in memory another worker owns is forwarded to it instead. A visitor that
+    /// logs its marks records the object if this call marked it.
     ///
     /// # Safety
     /// `obj` is allocated; if this visitor has an exclusive part, the caller is a worker of
@@ -160,6 +181,8 @@ impl MarkVisitor {
     #[inline(always)]
     pub(crate) unsafe fn mark_grey(&mut self, obj: ObjPtr) {
         let won = match &mut self.exclusive {
+            // SAFETY: guaranteed by the caller.
+            None if self.logs_marks => unsafe { self.mark_and_log(obj) },
             // SAFETY: guaranteed by the caller.
             None => unsafe { mark::try_mark(obj.as_ptr(), self.epoch) },
             // SAFETY: guaranteed by the caller.
@@ -170,6 +193,21 @@ impl MarkVisitor {
                 self.settle(due);
             }
         }
+    }
+
+    /// Mark `obj` and, if this call marked it, record it in `logged`; returns whether it did.
+    ///
+    /// # Safety
+    /// `obj` is allocated.
+    #[cold]
+    #[inline(never)]
+    unsafe fn mark_and_log(&mut self, obj: ObjPtr) -> bool {
+        // SAFETY: guaranteed by the caller.
+        let won = unsafe { mark::try_mark(obj.as_ptr(), self.epoch) };
+        if won {
+            self.logged.push(obj);
+        }
+        won
     }
 
     /// A grey object leaving the ring: push it if it has fields to scan, else it is black at

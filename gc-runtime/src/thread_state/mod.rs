@@ -166,7 +166,11 @@ impl ThreadState {
             running: Cell::new(true),
             seen_sweep_epoch: Cell::new(clock::sweep_epoch()),
             weak_upgrade_epoch: Cell::new(0),
-            local: RefCell::new(Local { cache: AllocCache::default(), shade: ShadeBuffer::default(), assist_debt: 0 }),
+            local: RefCell::new(Local {
+                cache: AllocCache::default(),
+                shade: ShadeBuffer::of_candidates(),
+                assist_debt: 0,
+            }),
             pauses: rt.thread_pauses.register(rt.started.elapsed()),
             ack: rt.handshake.ack_cell(id),
             stacks: OnceCell::new(),
@@ -452,7 +456,7 @@ impl ThreadState {
         unsafe {
             registry.scan(&mut |obj| {
                 // SAFETY: a stack holds locals of this mutator, which are allocated objects.
-                shade::shade(obj, epoch, shade, queue)
+                shade::shade_candidate(obj, epoch, shade, queue)
             })
         };
         self.stacks_scanned.set(epoch);
@@ -480,7 +484,7 @@ impl ThreadState {
     pub(crate) unsafe fn shade(&self, obj: *mut Header) {
         let mut local = self.local.borrow_mut();
         // SAFETY: the caller.
-        unsafe { shade::shade(obj, clock::mark_epoch(), &mut local.shade, &self.rt.grey) };
+        unsafe { shade::shade_candidate(obj, clock::mark_epoch(), &mut local.shade, &self.rt.grey) };
     }
 
     #[cold]
@@ -687,7 +691,7 @@ pub(crate) fn collector_thread(name: &str) -> std::thread::Builder {
 
 /// What the write barrier's slow path needs of the current thread's running mutator.
 pub(crate) struct RunningMutator<'a> {
-    /// Its shade buffer.
+    /// Its buffer of candidates (see `shade.rs`).
     pub(crate) shade: &'a mut ShadeBuffer,
     /// The global grey queue the buffer flushes into.
     pub(crate) grey: &'a GreyQueue,

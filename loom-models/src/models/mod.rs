@@ -13,6 +13,7 @@
 mod barrier;
 mod ephemeron;
 mod handshake;
+mod mutator_marks;
 mod ragged;
 mod shade_queue;
 mod slot_array;

@@ -20,7 +20,7 @@
 //!
 //! Concurrent collections mark with a locked instruction per object, as they do beside running
 //! mutators; with `GC_IDLE_EXCLUSIVE_MARKING=1` they mark as exclusive jobs instead (nobody
-//! runs while the only mutator waits in `collect`; see the book's "Marking inside a pause").
+//! runs while the only mutator waits in `collect`; see the book's "Marking without a locked instruction").
 
 use std::time::Duration;
 

@@ -1,0 +1,156 @@
+//! The marks set on mutator threads, and how they survive a mark worker that writes the same
+//! words with plain stores.
+//!
+//! # The race
+//!
+//! Two kinds of marks are set on a mutator's thread while marking runs, each with a locked
+//! read-modify-write of its mark word: a mutator allocating black marks its new objects (one
+//! `fetch_or` per mark word, for every slot still free in a 64-slot word; see `heap/cache.rs`),
+//! and a mark assist marks the objects it finds (a compare-exchange each, as outside an
+//! exclusive job; see `marker/mod.rs`). A mark worker of an exclusive job sets the bits of the
+//! memory it owns with a plain load and store (see `object/exclusive.rs`), and a concurrent drain
+//! is such a job while mutators run. If the worker loads a word, the mutator's read-modify-write
+//! lands, and the worker stores the word with its own bit added, the mutator's bits are gone:
+//! its objects look white, and a sweep after the marking would free them. (The other shades of
+//! a mutator set no bits: they are candidates for the workers, see `shade.rs`.) The worker's own
+//! bit is never lost: a locked read-modify-write reads the last value before it.
+//!
+//! # The log
+//!
+//! So each such mark is also recorded here — a black allocation as the page's marks, the slot
+//! word and the slots; an assist's marks as the objects, in one batch per assist — and the
+//! collector sets the recorded bits again ([`reapply`]) before anything reads marks to decide:
+//! at each termination round, after every mutator has answered, and in a pause before marking
+//! is declared over; ahead of the ephemeron pass, the weak verdict, checkmark and the sweep.
+//! No drain runs then, so nothing can undo what it sets, and every record of a bit undone is in
+//! the log by then: a mutator records before its allocation returns (an assist runs inside
+//! one), and answers, or parks, after. A record is applied once, and leaves the log: a bit set
+//! again with no drain running stays set, since a later owner's plain store writes back what it
+//! loaded. A bit undone and not yet set again only makes its object look white to a later
+//! drain, which marks and scans it once more: sound, only more work.
+//!
+//! A black allocation takes a lock once per 64 slots, an assist once per batch. Records of
+//! another epoch are skipped, and the log is emptied at each mark start, so records of
+//! allocation after a marking (into pages whose sweep is still due, also black) are never
+//! applied to a later one.
+
+use crate::{
+    mark_bits::PageMarks,
+    object::{mark, ObjPtr},
+    primitive::sync::Mutex,
+};
+
+/// One black allocation: `slots` of slot word `word` of the page whose marks are `marks`.
+struct Slots {
+    marks: &'static PageMarks,
+    slots: u64,
+    word: u32,
+    slot_size: u32,
+    epoch: u64,
+}
+
+/// What the log holds: the black allocations, and the objects assists marked, in batches.
+#[derive(Default)]
+struct Log {
+    slots: Vec<Slots>,
+    objects: Vec<ObjPtr>,
+    /// Each assist's batch: where it ends in `objects`, and its epoch.
+    batches: Vec<(usize, u64)>,
+}
+
+static LOG: Mutex<Log> = Mutex::new(Log { slots: Vec::new(), objects: Vec::new(), batches: Vec::new() });
+
+/// Record that `slots` of slot word `word` of a page of `slot_size`-byte slots, whose marks are
+/// `marks`, were marked for the marking `epoch` (allocated black).
+pub(crate) fn record_black(marks: &'static PageMarks, word: usize, slots: u64, slot_size: usize, epoch: u64) {
+    let record = Slots {
+        marks,
+        slots,
+        word: u32::try_from(word).expect("a page has fewer slot words than u32::MAX"),
+        slot_size: u32::try_from(slot_size).expect("a slot is smaller than 4 GiB"),
+        epoch,
+    };
+    LOG.lock().slots.push(record);
+}
+
+/// Record that a mark assist marked `objects` for the marking `epoch`, and empty the vector.
+pub(crate) fn record_assisted(objects: &mut Vec<ObjPtr>, epoch: u64) {
+    if !objects.is_empty() {
+        let mut log = LOG.lock();
+        log.objects.append(objects);
+        let end = log.objects.len();
+        log.batches.push((end, epoch));
+    }
+}
+
+/// Set the bits of every record of the marking `epoch` again, and empty the log (see "The
+/// log"); returns how many records that was. Only while no drain runs.
+pub(crate) fn reapply(epoch: u64) -> usize {
+    let Log { slots, objects, batches } = std::mem::take(&mut *LOG.lock());
+    let mut applied = 0;
+    for r in slots.iter().filter(|r| r.epoch == epoch) {
+        r.marks.mark_slots(r.word as usize, r.slots, r.slot_size as usize);
+        applied += 1;
+    }
+    let mut start = 0;
+    for (end, batch_epoch) in batches {
+        if batch_epoch == epoch {
+            for obj in &objects[start..end] {
+                // SAFETY: an assist of this marking marked it, so it is reachable and allocated:
+                // nothing is freed before the marking ends.
+                unsafe { mark::try_mark(obj.as_ptr(), epoch) };
+            }
+            applied += end - start;
+        }
+        start = end;
+    }
+    applied
+}
+
+/// Forget every record: a marking begins, and the last one is over.
+pub(crate) fn clear() {
+    *LOG.lock() = Log::default();
+}
+
+#[cfg(all(test, not(gc_loom)))]
+mod tests {
+    use super::*;
+    use crate::mark_bits::GRANULE;
+
+    #[test]
+    fn reapply_sets_the_bits_of_its_epoch_once() {
+        // An epoch no marking reaches, so that other tests' records and markings do not meet
+        // these; the record of another epoch is dropped unapplied.
+        let (ours, other) = (u64::MAX - 1, u64::MAX - 2);
+        let marks: &'static PageMarks = Box::leak(Box::new(PageMarks::new()));
+        // Slots 0 and 2 of slot word 3 of 16-byte slots, for `ours`; slot 0 of word 5 of
+        // 32-byte slots, for `other`.
+        record_black(marks, 3, 0b101, 2 * GRANULE, ours);
+        record_black(marks, 5, 0b1, 4 * GRANULE, other);
+        assert!(reapply(ours) >= 1);
+        // Slot word 3 of 16-byte slots starts at granule 3 * 64 * 2.
+        let g = 3 * 64 * 2;
+        assert!(marks.is_marked(g) && !marks.is_marked(g + 2) && marks.is_marked(g + 4));
+        assert!(!marks.is_marked(5 * 64 * 4), "the record of another epoch is skipped");
+        assert!(!LOG.lock().slots.iter().any(|r| std::ptr::eq(r.marks, marks)), "applied records leave");
+    }
+
+    #[test]
+    fn reapply_marks_the_objects_of_assists_of_its_epoch() {
+        let _s = crate::test_support::serial();
+        let _clear = crate::test_support::ClearMarks;
+        let mu = crate::attach();
+        let [a, b] = [(); 2].map(|()| mu.alloc(0u64));
+        let obj = |g: crate::Gc<'_, u64>| ObjPtr(std::ptr::NonNull::new(g.header_ptr()).expect("an object"));
+        let ours = crate::clock::mark_epoch();
+        record_assisted(&mut vec![obj(a)], ours);
+        let mut other = vec![obj(b)];
+        record_assisted(&mut other, ours.wrapping_sub(1));
+        assert!(other.is_empty(), "the batch moved into the log");
+        assert!(reapply(ours) >= 1);
+        // SAFETY: live locals.
+        let marked = |g: crate::Gc<'_, u64>| unsafe { mark::is_marked(g.header_ptr(), ours) };
+        assert!(marked(a), "the object of this epoch's assist is marked again");
+        assert!(!marked(b), "the batch of another epoch is skipped");
+    }
+}
