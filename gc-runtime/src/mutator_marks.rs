@@ -60,6 +60,44 @@ struct Log {
 
 static LOG: Mutex<Log> = Mutex::new(Log { slots: Vec::new(), objects: Vec::new(), batches: Vec::new() });
 
+impl Log {
+    /// Record a black allocation.
+    fn push_slots(&mut self, record: Slots) {
+        self.slots.push(record);
+    }
+
+    /// Record an assist's batch, emptying `objects`.
+    fn push_objects(&mut self, objects: &mut Vec<ObjPtr>, epoch: u64) {
+        if !objects.is_empty() {
+            self.objects.append(objects);
+            self.batches.push((self.objects.len(), epoch));
+        }
+    }
+
+    /// Set the bits of every record of the marking `epoch` again; returns how many records
+    /// that was. The others are dropped.
+    fn apply(self, epoch: u64) -> usize {
+        let mut applied = 0;
+        for r in self.slots.iter().filter(|r| r.epoch == epoch) {
+            r.marks.mark_slots(r.word as usize, r.slots, r.slot_size as usize);
+            applied += 1;
+        }
+        let mut start = 0;
+        for (end, batch_epoch) in self.batches {
+            if batch_epoch == epoch {
+                for obj in &self.objects[start..end] {
+                    // SAFETY: an assist of this marking marked it, so it is reachable and
+                    // allocated: nothing is freed before the marking ends.
+                    unsafe { mark::try_mark(obj.as_ptr(), epoch) };
+                }
+                applied += end - start;
+            }
+            start = end;
+        }
+        applied
+    }
+}
+
 /// Record that `slots` of slot word `word` of a page of `slot_size`-byte slots, whose marks are
 /// `marks`, were marked for the marking `epoch` (allocated black).
 pub(crate) fn record_black(marks: &'static PageMarks, word: usize, slots: u64, slot_size: usize, epoch: u64) {
@@ -70,41 +108,20 @@ pub(crate) fn record_black(marks: &'static PageMarks, word: usize, slots: u64, s
         slot_size: u32::try_from(slot_size).expect("a slot is smaller than 4 GiB"),
         epoch,
     };
-    LOG.lock().slots.push(record);
+    LOG.lock().push_slots(record);
 }
 
 /// Record that a mark assist marked `objects` for the marking `epoch`, and empty the vector.
 pub(crate) fn record_assisted(objects: &mut Vec<ObjPtr>, epoch: u64) {
     if !objects.is_empty() {
-        let mut log = LOG.lock();
-        log.objects.append(objects);
-        let end = log.objects.len();
-        log.batches.push((end, epoch));
+        LOG.lock().push_objects(objects, epoch);
     }
 }
 
 /// Set the bits of every record of the marking `epoch` again, and empty the log (see "The
 /// log"); returns how many records that was. Only while no drain runs.
 pub(crate) fn reapply(epoch: u64) -> usize {
-    let Log { slots, objects, batches } = std::mem::take(&mut *LOG.lock());
-    let mut applied = 0;
-    for r in slots.iter().filter(|r| r.epoch == epoch) {
-        r.marks.mark_slots(r.word as usize, r.slots, r.slot_size as usize);
-        applied += 1;
-    }
-    let mut start = 0;
-    for (end, batch_epoch) in batches {
-        if batch_epoch == epoch {
-            for obj in &objects[start..end] {
-                // SAFETY: an assist of this marking marked it, so it is reachable and allocated:
-                // nothing is freed before the marking ends.
-                unsafe { mark::try_mark(obj.as_ptr(), epoch) };
-            }
-            applied += end - start;
-        }
-        start = end;
-    }
-    applied
+    std::mem::take(&mut *LOG.lock()).apply(epoch)
 }
 
 /// Forget every record: a marking begins, and the last one is over.
@@ -117,40 +134,43 @@ mod tests {
     use super::*;
     use crate::mark_bits::GRANULE;
 
+    // The tests fill logs of their own: the process's log belongs to the markings other tests
+    // may be running.
+
     #[test]
-    fn reapply_sets_the_bits_of_its_epoch_once() {
-        // An epoch no marking reaches, so that other tests' records and markings do not meet
-        // these; the record of another epoch is dropped unapplied.
-        let (ours, other) = (u64::MAX - 1, u64::MAX - 2);
+    fn a_log_sets_the_bits_of_its_epochs_slots_again() {
+        let (ours, other) = (7, 6);
         let marks: &'static PageMarks = Box::leak(Box::new(PageMarks::new()));
+        let mut log = Log::default();
         // Slots 0 and 2 of slot word 3 of 16-byte slots, for `ours`; slot 0 of word 5 of
         // 32-byte slots, for `other`.
-        record_black(marks, 3, 0b101, 2 * GRANULE, ours);
-        record_black(marks, 5, 0b1, 4 * GRANULE, other);
-        assert!(reapply(ours) >= 1);
+        log.push_slots(Slots { marks, slots: 0b101, word: 3, slot_size: 2 * GRANULE as u32, epoch: ours });
+        log.push_slots(Slots { marks, slots: 0b1, word: 5, slot_size: 4 * GRANULE as u32, epoch: other });
+        assert_eq!(log.apply(ours), 1);
         // Slot word 3 of 16-byte slots starts at granule 3 * 64 * 2.
         let g = 3 * 64 * 2;
         assert!(marks.is_marked(g) && !marks.is_marked(g + 2) && marks.is_marked(g + 4));
         assert!(!marks.is_marked(5 * 64 * 4), "the record of another epoch is skipped");
-        assert!(!LOG.lock().slots.iter().any(|r| std::ptr::eq(r.marks, marks)), "applied records leave");
     }
 
     #[test]
-    fn reapply_marks_the_objects_of_assists_of_its_epoch() {
+    fn a_log_marks_the_objects_of_its_epochs_assists_again() {
         let _s = crate::test_support::serial();
         let _clear = crate::test_support::ClearMarks;
         let mu = crate::attach();
-        let [a, b] = [(); 2].map(|()| mu.alloc(0u64));
+        let [a, b, c] = [(); 3].map(|()| mu.alloc(0u64));
         let obj = |g: crate::Gc<'_, u64>| ObjPtr(std::ptr::NonNull::new(g.header_ptr()).expect("an object"));
         let ours = crate::clock::mark_epoch();
-        record_assisted(&mut vec![obj(a)], ours);
-        let mut other = vec![obj(b)];
-        record_assisted(&mut other, ours.wrapping_sub(1));
-        assert!(other.is_empty(), "the batch moved into the log");
-        assert!(reapply(ours) >= 1);
+        let mut log = Log::default();
+        let mut batch = vec![obj(a)];
+        log.push_objects(&mut batch, ours);
+        assert!(batch.is_empty(), "the batch moved into the log");
+        log.push_objects(&mut vec![obj(b)], ours.wrapping_sub(1));
+        log.push_objects(&mut vec![obj(c)], ours);
+        assert_eq!(log.apply(ours), 2);
         // SAFETY: live locals.
         let marked = |g: crate::Gc<'_, u64>| unsafe { mark::is_marked(g.header_ptr(), ours) };
-        assert!(marked(a), "the object of this epoch's assist is marked again");
+        assert!(marked(a) && marked(c), "the objects of this epoch's assists are marked again");
         assert!(!marked(b), "the batch of another epoch is skipped");
     }
 }
