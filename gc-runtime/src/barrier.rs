@@ -95,20 +95,47 @@
 //!
 //! Before storing into a `Member`, the fast path checks that the slot is armed — inside an
 //! allocated object (see [`crate::member`]). The check reads the cache line the store is
-//! about to write; it is what makes `Member::new` and `Member::set` safe.
+//! about to write; it is what makes `Member::new` and `Member::set` safe. It costs no branch of
+//! its own: the unarmed sentinel is the only odd value a `Member` slot holds, and the barrier's
+//! bit is bit 0 of the phase word, so one test of `phase word | slot value` sends both a marking
+//! and an unarmed slot off the fast path ([`write_member`]). (A `TaggedMember`'s immediates can
+//! be odd: its stores test the two apart, [`write_slot`].)
 
 use crate::{
     clock::{self, BarrierState},
     config::BarrierKind,
     object::{mark, Header},
-    primitive::sync::atomic::AtomicPtr,
+    primitive::sync::atomic::{AtomicPtr, Ordering},
     runtime::Runtime,
     shade, slot, thread_state,
 };
 
-/// Store into a `Member` slot.
+// `write_member`'s single test: of a `Member` slot's values, bit 0 is set in the unarmed
+// sentinel only (null is 0, an object's address is aligned); the phase word's barrier bit is its
+// bit 0 too (asserted in `clock.rs`).
+const _: () = assert!(slot::UNARMED_ADDR == 1 && std::mem::align_of::<Header>() >= 2);
+
+/// Store into a `Member` slot — one that holds only null, an object's address or the unarmed
+/// sentinel, never a `TaggedMember`'s immediate (those go through [`write_slot`]).
+///
+/// The fast path is one branch: the phase word's barrier bit and the slot's unarmed sentinel
+/// are both bit 0 ([`clock::barrier_on_or_odd`]), so a single test sends both a marking and an
+/// unarmed slot off it, to the marking path, which refuses an unarmed slot before it writes
+/// anything (with the barrier off, that is all it does). The marking path stays inlined: a
+/// call there costs a third of a marking store.
 #[inline(always)]
 pub(crate) fn write_member(slot: &AtomicPtr<Header>, new: *mut Header) {
+    if clock::barrier_on_or_odd(slot.load(Ordering::Relaxed).addr()) {
+        return write_marking(slot, new, true);
+    }
+    // Release: publication ordering.
+    slot.store(new, Ordering::Release);
+}
+
+/// Store into any slot of the barrier's kinds, a `TaggedMember`'s too (whose immediates can
+/// have bit 0 set, so [`write_member`]'s single test does not apply).
+#[inline(always)]
+pub(crate) fn write_slot(slot: &AtomicPtr<Header>, new: *mut Header) {
     if clock::barrier_on() {
         return write_marking(slot, new, true);
     }
@@ -136,7 +163,7 @@ pub(crate) fn clear_member(slot: &AtomicPtr<Header>) {
 pub(crate) fn write_non_object(slot: &AtomicPtr<Header>, new: *mut Header) {
     debug_assert!(!slot::is_object(new), "write_non_object of an object's address");
     if thread_state::running_here() {
-        write_member(slot, new);
+        write_slot(slot, new);
     } else {
         store_unattached(slot, new, true);
     }
@@ -392,6 +419,41 @@ mod tests {
 
     fn with_running_shade_buffer_for_test() {
         thread_state::with_running_mutator(|mu| mu.shade.flush(mu.grey)).expect("a running mutator");
+    }
+
+    /// `write_member`'s one test covers both exits: an unarmed slot is refused with the
+    /// barrier off and under every kind while marking, is left unarmed, and an armed slot
+    /// beside it takes the same stores.
+    #[test]
+    fn one_test_refuses_an_unarmed_slot_idle_and_under_every_kind_and_leaves_it_unarmed() {
+        let _s = test_support::serial();
+        let mu = crate::attach();
+        let target = mu.alloc(Obj { next: Member::new() });
+        let armed = mu.alloc(Obj { next: Member::new() });
+        let loose: Member<Obj> = Member::new();
+        let _clear = test_support::ClearMarks;
+        let mut refused = Vec::new();
+        for (phase, kind) in [
+            (Phase::Off, BarrierKind::Dijkstra),
+            (Phase::Mark, BarrierKind::Dijkstra),
+            (Phase::Mark, BarrierKind::Yuasa),
+            (Phase::Mark, BarrierKind::Hybrid),
+        ] {
+            clock::force(phase, kind);
+            let store = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| loose.set(Some(target))));
+            armed.next.set(Some(target));
+            let armed_took_it = armed.next.points_to(target);
+            armed.next.set(None);
+            clock::force(Phase::Off, BarrierKind::Dijkstra);
+            refused.push((phase, kind, store.is_err(), loose.raw().addr() == slot::UNARMED_ADDR, armed_took_it));
+        }
+        with_running_shade_buffer_for_test();
+        Runtime::get().grey.clear();
+        for (phase, kind, panicked, still_unarmed, armed_took_it) in refused {
+            assert!(panicked, "{phase:?}/{kind:?}: a store into an unarmed slot panics");
+            assert!(still_unarmed, "{phase:?}/{kind:?}: the refused store wrote nothing");
+            assert!(armed_took_it, "{phase:?}/{kind:?}: an armed slot takes the store");
+        }
     }
 
     #[test]

@@ -104,6 +104,9 @@ impl Named for Phase {
 display_and_from_str!(Phase);
 
 const BARRIER_BIT: u8 = 1;
+// `barrier_on_or_odd` tests the barrier bit and a `Member` slot's bit 0 with one bit test (the
+// barrier asserts that bit 0 tells an unarmed slot from null and object addresses).
+const _: () = assert!(BARRIER_BIT == 1);
 /// The mark epoch before the first marking (the sweep epoch starts there too).
 pub(crate) const FIRST_EPOCH: u64 = 1;
 /// The mark epoch's place in the phase word.
@@ -179,6 +182,15 @@ impl PhaseWord {
     #[inline(always)]
     pub(crate) fn barrier_on(&self) -> bool {
         state(self.0.load(Ordering::Relaxed)) & BARRIER_BIT != 0
+    }
+
+    /// The barrier fast-path test folded with a test of `slot_value`'s bit 0: one relaxed load,
+    /// an OR and one bit test. True when the barrier is on (its bit is bit 0 of the word) or
+    /// `slot_value` is odd — for a `Member` slot, which holds only null, an object's address
+    /// (aligned) or the unarmed sentinel (1), only when the slot is unarmed.
+    #[inline(always)]
+    pub(crate) fn barrier_on_or_odd(&self, slot_value: usize) -> bool {
+        (self.0.load(Ordering::Relaxed) | slot_value as u64) & u64::from(BARRIER_BIT) != 0
     }
 
     /// Whether the barrier is on, read with `Acquire` (see [`barrier_on_acquire`]).
@@ -368,6 +380,14 @@ pub(crate) fn phase() -> Phase {
 #[inline(always)]
 pub(crate) fn barrier_on() -> bool {
     WORD.barrier_on()
+}
+
+/// The barrier fast-path test folded with a `Member` slot's armed test (see
+/// [`PhaseWord::barrier_on_or_odd`]).
+#[cfg(not(gc_loom))]
+#[inline(always)]
+pub(crate) fn barrier_on_or_odd(slot_value: usize) -> bool {
+    WORD.barrier_on_or_odd(slot_value)
 }
 
 /// Whether the barrier is on, read with `Acquire`: a reader that finds it off sees every store

@@ -249,7 +249,7 @@ impl<T: ?Sized> TaggedMember<T> {
     #[inline(always)]
     pub fn set(&self, value: Tagged<'_, T>) {
         match value {
-            Tagged::Ptr(gc) => barrier::write_member(&self.ptr, gc.header_ptr()),
+            Tagged::Ptr(gc) => barrier::write_slot(&self.ptr, gc.header_ptr()),
             Tagged::Empty => barrier::clear_member(&self.ptr),
             Tagged::Number(n) => barrier::write_non_object(&self.ptr, immediate(number_word(n))),
             Tagged::Data(d) => {
@@ -285,7 +285,7 @@ impl<T: ?Sized> TaggedMember<T> {
         let p = value.word.0;
         if is_object(p) {
             // A pointer of a local (`TaggedWord`'s invariant): the barrier may shade it.
-            barrier::write_member(&self.ptr, p);
+            barrier::write_slot(&self.ptr, p);
         } else if p.is_null() {
             barrier::clear_member(&self.ptr);
         } else {

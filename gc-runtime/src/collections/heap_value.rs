@@ -266,7 +266,7 @@ pub(super) fn reshade_slots<H: HeapValue>(element: &H) {
     struct Reshade;
     impl TraceSink for Reshade {
         fn visit_slot(&mut self, slot: &AtomicPtr<Header>) {
-            barrier::write_member(slot, slot.load(Ordering::Relaxed));
+            barrier::write_slot(slot, slot.load(Ordering::Relaxed));
         }
 
         fn visit_armed_flag(&mut self, _flag: &AtomicBool) {}
