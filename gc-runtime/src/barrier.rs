@@ -255,7 +255,9 @@ fn write_marking(slot: &AtomicPtr<Header>, new: *mut Header, check_armed: bool) 
 #[inline]
 fn marking_shades(weak_upgrade_epoch: u64) -> (BarrierState, bool) {
     // A running mutator saw the barrier on and cannot pass a pause before this store, so the
-    // barrier is still on; were it not, shading both pointers is always safe.
+    // barrier is still on; were it not, shading both pointers is always safe. (`write_member`
+    // also comes here for a slot with bit 0 set and the barrier off: only the unarmed sentinel,
+    // which `store_marking` refuses before anything is written or shaded.)
     let state = clock::barrier_state().unwrap_or_else(|| BarrierState {
         kind: BarrierKind::Hybrid,
         epoch: clock::mark_epoch(),
