@@ -33,11 +33,30 @@
 //! another epoch are skipped, and the log is emptied at each mark start, so records of
 //! allocation after a marking (into pages whose sweep is still due, also black) are never
 //! applied to a later one.
+//!
+//! # The limit
+//!
+//! Between two termination rounds the log grows by 8 bytes per object an assist marks (and 32
+//! per 64 slots allocated black): a quarter of a heap of 32-byte objects, were assists to mark
+//! all of it before a round. So the log has a limit, `Config::mark_log_permille` thousandths of the heap at
+//! mark start ([`clear`]). A record that takes the log over it gives the running exclusive job
+//! up ([`exclusive::give_up`]): its workers leave, and the collector marks the rest of the
+//! marking with locked instructions (the cycle's later drains are no exclusive jobs; if no job
+//! ran at the record, the next drain is none, [`over_limit`]). Once the last job has ended,
+//! the collector turns the log off for the marking ([`stop_logging`]): with no
+//! plain store left to undo a mark, mutators record nothing more. A mutator reads whether to
+//! record *before* it marks ([`logging`], `Acquire`, paired with the collector's `Release`
+//! after the job's workers finished): one that finds the log off marks after every plain store
+//! of every job, which its locked instruction reads. One that finds it on records, as before;
+//! the records still applied at the next round are what the log holds then.
 
 use crate::{
     mark_bits::PageMarks,
-    object::{mark, ObjPtr},
-    primitive::sync::Mutex,
+    object::{exclusive, mark, ObjPtr},
+    primitive::sync::{
+        atomic::{AtomicU64, AtomicUsize, Ordering},
+        Mutex,
+    },
 };
 
 /// One black allocation: `slots` of slot word `word` of the page whose marks are `marks`.
@@ -60,7 +79,27 @@ struct Log {
 
 static LOG: Mutex<Log> = Mutex::new(Log { slots: Vec::new(), objects: Vec::new(), batches: Vec::new() });
 
+/// The most bytes the log may hold in the current marking (see "The limit").
+static LIMIT: AtomicUsize = AtomicUsize::new(usize::MAX);
+
+/// The most bytes the log held in the current (or last) marking.
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+/// The marking whose log is off: no exclusive job runs in it any more (see "The limit"). 0,
+/// before any: mark epochs start at 1.
+static OFF_EPOCH: AtomicU64 = AtomicU64::new(0);
+
+/// The marking whose log went over its limit (0 before any).
+static OVER_EPOCH: AtomicU64 = AtomicU64::new(0);
+
 impl Log {
+    /// The bytes the records take.
+    fn bytes(&self) -> usize {
+        self.slots.len() * size_of::<Slots>()
+            + self.objects.len() * size_of::<ObjPtr>()
+            + self.batches.len() * size_of::<(usize, u64)>()
+    }
+
     /// Record a black allocation.
     fn push_slots(&mut self, record: Slots) {
         self.slots.push(record);
@@ -108,14 +147,54 @@ pub(crate) fn record_black(marks: &'static PageMarks, word: usize, slots: u64, s
         slot_size: u32::try_from(slot_size).expect("a slot is smaller than 4 GiB"),
         epoch,
     };
-    LOG.lock().push_slots(record);
+    let mut log = LOG.lock();
+    log.push_slots(record);
+    check_limit(&log, epoch);
 }
 
 /// Record that a mark assist marked `objects` for the marking `epoch`, and empty the vector.
 pub(crate) fn record_assisted(objects: &mut Vec<ObjPtr>, epoch: u64) {
     if !objects.is_empty() {
-        LOG.lock().push_objects(objects, epoch);
+        let mut log = LOG.lock();
+        log.push_objects(objects, epoch);
+        check_limit(&log, epoch);
     }
+}
+
+/// Note the log's size, and if it is over its limit, say so for the marking `epoch` and give
+/// the running exclusive job up (see "The limit").
+fn check_limit(log: &Log, epoch: u64) {
+    let bytes = log.bytes();
+    PEAK.fetch_max(bytes, Ordering::Relaxed);
+    if bytes > LIMIT.load(Ordering::Relaxed) {
+        OVER_EPOCH.store(epoch, Ordering::Relaxed);
+        exclusive::give_up();
+    }
+}
+
+/// Whether the log went over its limit in the marking `epoch`: read by the collector between
+/// drains, which then starts no more exclusive jobs in it (a record made while none ran gave
+/// none up).
+pub(crate) fn over_limit(epoch: u64) -> bool {
+    OVER_EPOCH.load(Ordering::Relaxed) == epoch
+}
+
+/// Whether a mutator that is about to set marks for the marking `epoch` must record them: read
+/// before it marks (see "The limit").
+#[inline]
+pub(crate) fn logging(epoch: u64) -> bool {
+    OFF_EPOCH.load(Ordering::Acquire) != epoch
+}
+
+/// Turn the log off for the marking `epoch`: no exclusive job runs in it any more, and the
+/// last one's workers have finished (see "The limit").
+pub(crate) fn stop_logging(epoch: u64) {
+    OFF_EPOCH.store(epoch, Ordering::Release);
+}
+
+/// The most bytes the log held in the current (or last) marking.
+pub(crate) fn peak_bytes() -> usize {
+    PEAK.load(Ordering::Relaxed)
 }
 
 /// Set the bits of every record of the marking `epoch` again, and empty the log (see "The
@@ -124,9 +203,13 @@ pub(crate) fn reapply(epoch: u64) -> usize {
     std::mem::take(&mut *LOG.lock()).apply(epoch)
 }
 
-/// Forget every record: a marking begins, and the last one is over.
-pub(crate) fn clear() {
-    *LOG.lock() = Log::default();
+/// Forget every record: a marking begins, and the last one is over; the log may hold `limit`
+/// bytes in the new one.
+pub(crate) fn clear(limit: usize) {
+    let mut log = LOG.lock();
+    *log = Log::default();
+    LIMIT.store(limit, Ordering::Relaxed);
+    PEAK.store(0, Ordering::Relaxed);
 }
 
 #[cfg(all(test, not(gc_loom)))]

@@ -273,7 +273,8 @@ pub struct CycleStats {
     pub objects_forwarded: usize,
     /// Exclusive drains (inside the pause, or beside the mutators) that gave exclusive marking
     /// up because forwarding dominated (a heap linked in random order: most objects a worker
-    /// finds lie in memory another worker owns), and marked the rest, and every later drain of
+    /// finds lie in memory another worker owns), or because the record of mutators' marks
+    /// outgrew its limit (`mark_log_over_limit`), and marked the rest, and every later drain of
     /// the cycle, with locked instructions (see the book's "Marking without a locked
     /// instruction"). 0 or 1.
     pub exclusive_jobs_given_up: u32,
@@ -281,6 +282,15 @@ pub struct CycleStats {
     /// each mark bit set by one worker without a locked instruction (see
     /// `Config::exclusive_marking` and the book's "Marking without a locked instruction").
     pub exclusive_drains_beside_mutators: u32,
+    /// The most memory, in bytes, the record of mutators' marks held in the marking (marks
+    /// set beside exclusive drains, kept until a termination round sets them again; see the
+    /// book's "Marking without a locked instruction").
+    pub mark_log_peak_bytes: usize,
+    /// Whether that record outgrew `Config::mark_log_permille` thousandths of the heap at mark start: the
+    /// drain running then, if any, was given up (counted in `exclusive_jobs_given_up`), the
+    /// rest of the marking set its bits with locked instructions, and mutators recorded nothing
+    /// more.
+    pub mark_log_over_limit: bool,
     /// Drains of a concurrent marking that ran while no mutator was running, with the world
     /// stopped at no one's expense and each mark bit set by one worker without a locked
     /// instruction, as inside a pause (see `Config::idle_exclusive_marking` and the book's
@@ -623,6 +633,8 @@ mod tests {
             objects_forwarded: 0,
             exclusive_jobs_given_up: 0,
             exclusive_drains_beside_mutators: 0,
+            mark_log_peak_bytes: 0,
+            mark_log_over_limit: false,
             idle_exclusive_drains: 0,
             idle_drains_yielded: 0,
             sweep_workers: 0,

@@ -627,6 +627,39 @@ fn new_chain<'m>(mu: &'m Mutator, len: usize, next_id: &mut u64) -> Gc<'m, Cell>
 #[test]
 fn assists_and_drains_mark_beside_each_other_and_lose_nothing() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let cycles = assists_beside_drains(Config::default().mark_log_permille);
+    assert!(cycles.iter().any(|c| c.exclusive_drains_beside_mutators > 0), "drains ran beside the mutator");
+    assert!(cycles.iter().any(|c| c.mark_log_peak_bytes > 0), "the assists' marks were recorded");
+}
+
+/// The same with the record of mutators' marks limited to a thousandth of the heap, which the
+/// assists' records outgrow in the middle of a drain beside the mutator: the record gives the
+/// running drain up, the rest of the marking sets its bits with locked instructions, and the
+/// record is turned off once the job's workers have finished (see `mutator_marks.rs`, "The
+/// limit"), all under checkmark. (That the record is turned off only after the job's workers
+/// have finished is a race this test would catch only by chance — the window is a worker's
+/// next check — and the loom model `models/mutator_marks.rs` checks; its control, the record
+/// turned off during the job, loses the mark.) With the limit at 0, any record is over it.
+#[test]
+fn a_log_over_its_limit_gives_the_drain_up_and_loses_nothing() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let cycles = assists_beside_drains(1);
+    assert!(
+        cycles.iter().any(|c| c.mark_log_over_limit && c.exclusive_jobs_given_up == 1),
+        "a record went over the limit while a drain ran beside the mutator, and gave it up"
+    );
+    let cycles = assists_beside_drains(0);
+    assert!(
+        cycles.iter().all(|c| c.mark_log_over_limit || c.mark_log_peak_bytes == 0),
+        "with a limit of 0, any record is over it"
+    );
+}
+
+/// The pause workload's shape beside exclusive drains, with the record of mutators' marks
+/// limited to `log_permille` thousandths of the heap: chains replaced in part or whole as fast as one
+/// mutator can, every chain walked and checked before it is changed, checkmark on, until at
+/// least two cycles ran; returns their records.
+fn assists_beside_drains(log_permille: u32) -> Vec<gc_runtime::CycleStats> {
     // Under ThreadSanitizer (`--cfg gc_tsan`, CI), a quarter of the heap.
     let (live, millis) = if cfg!(miri) {
         (2_000, 100)
@@ -635,7 +668,11 @@ fn assists_and_drains_mark_beside_each_other_and_lose_nothing() {
     } else {
         (400_000, 1_500)
     };
-    let config = Config::default().with_mark_workers(1).with_min_heap(1 << 20).with_checkmark(true);
+    let config = Config::default()
+        .with_mark_workers(1)
+        .with_min_heap(1 << 20)
+        .with_checkmark(true)
+        .with_mark_log_permille(log_permille);
     gc_runtime::reconfigure(config).unwrap();
     let mut mu = gc_runtime::attach();
     let chains = live / CELLS;
@@ -686,15 +723,15 @@ fn assists_and_drains_mark_beside_each_other_and_lose_nothing() {
         mu.safepoint();
     }
     let stats = gc_runtime::stats();
-    let cycles: Vec<_> = stats.recent.iter().filter(|c| c.cycle > before).collect();
+    let cycles: Vec<_> = stats.recent.into_iter().filter(|c| c.cycle > before).collect();
     assert!(
         stats.cycles - before >= 2,
         "the pacer started cycles ({} in {mutations} mutations)",
         stats.cycles - before
     );
     assert!(cycles.iter().all(|c| c.checkmarked_objects.is_some()), "checkmark confirmed every marking");
-    assert!(cycles.iter().any(|c| c.exclusive_drains_beside_mutators > 0), "drains ran beside the mutator");
     assert!(cycles.iter().any(|c| c.assist_bytes > 0), "the mutator assisted the marking");
     drop(buckets);
     gc_runtime::reconfigure(Config::default()).unwrap();
+    cycles
 }

@@ -537,10 +537,10 @@ impl Cycle {
         let _roots = self.rt.roots.lock();
         let (stale, _) = self.rt.grey.clear();
         debug_assert_eq!(stale, 0, "grey objects left over from the previous cycle");
-        mutator_marks::clear();
+        self.heap_at_mark_start = self.rt.pages.live_bytes();
+        mutator_marks::clear(self.mark_log_limit());
         self.rt.assist_credit.reset();
         clock::begin_marking(self.config.barrier);
-        self.heap_at_mark_start = self.rt.pages.live_bytes();
         self.record(Phase::Mark, true);
     }
 
@@ -559,10 +559,10 @@ impl Cycle {
             let _roots = rt.roots.lock();
             let (stale, _) = rt.grey.clear();
             debug_assert_eq!(stale, 0, "grey objects left over from the previous cycle");
-            mutator_marks::clear();
+            self.heap_at_mark_start = rt.pages.live_bytes();
+            mutator_marks::clear(self.mark_log_limit());
             rt.assist_credit.reset();
             clock::begin_marking_window(window_kind);
-            self.heap_at_mark_start = rt.pages.live_bytes();
             self.record(Phase::Mark, false);
         }
         let rounds = if barrier == BarrierKind::Dijkstra { 1 } else { 2 };
@@ -610,7 +610,15 @@ impl Cycle {
         // world stopped until one wants to run (see `handshake.rs`, "Idle stops").
         let beside_mutators = !self.marking_in_pause && self.config.exclusive_marking;
         let idle = !self.marking_in_pause && !beside_mutators;
+        if !self.stats.mark_log_over_limit && mutator_marks::over_limit(clock::mark_epoch()) {
+            // The record of mutators' marks outgrew its limit (a job running then was given
+            // up): no more exclusive jobs in this marking, and no job runs now, so no plain
+            // store is left to undo a mutator's mark (see `mutator_marks.rs`, "The limit").
+            self.stats.mark_log_over_limit = true;
+            mutator_marks::stop_logging(clock::mark_epoch());
+        }
         let exclusive = self.stats.exclusive_jobs_given_up == 0
+            && !self.stats.mark_log_over_limit
             && (self.marking_in_pause
                 || beside_mutators
                 || (self.config.idle_exclusive_marking && self.rt.handshake.stop_if_idle(exclusive::give_up)));
@@ -662,11 +670,18 @@ impl Cycle {
         }
         // The workers left with work published, some of it on the owners' queues, unmarked:
         // mark those, then drain the rest with locked instructions (see `object/exclusive.rs`,
-        // "When forwarding dominates"). If forwarding dominated, the cycle's later drains mark
-        // that way too. If a thread wanted to run, only this one, and with the configured
+        // "When forwarding dominates"). If forwarding dominated, or the record of mutators'
+        // marks outgrew its limit (`mutator_marks.rs`, "The limit"), the cycle's later drains
+        // mark that way too. If a thread wanted to run, only this one, and with the configured
         // workers alone: the threads that wanted to run do now, and idle workers counted while
         // nobody ran would take their cores (with them, a thread coming back waited 0.1–0.8 ms
         // once in a thousand times, against 50–90 µs).
+        if !yielded {
+            // No exclusive job runs in this marking any more, and this one's workers have
+            // finished: no plain store is left to undo a mutator's mark, so mutators need not
+            // record theirs (see `mutator_marks.rs`, "The limit").
+            mutator_marks::stop_logging(clock::mark_epoch());
+        }
         let leftovers = marker::mark_forwarded_leftovers(&self.rt.grey);
         self.note(leftovers);
         let workers = if yielded {
@@ -678,6 +693,12 @@ impl Cycle {
         };
         let work = marker::drain_parallel(self.rt, workers);
         self.note(work);
+    }
+
+    /// The most bytes the record of mutators' marks may hold in this marking (see
+    /// `mutator_marks.rs`, "The limit").
+    fn mark_log_limit(&self) -> usize {
+        self.heap_at_mark_start / 1000 * self.config.mark_log_permille as usize
     }
 
     /// The threads a drain marks with (see [`Cycle::drain`]).
@@ -785,6 +806,8 @@ impl Cycle {
     fn terminate_marking(&mut self, world_stopped: bool) {
         // The heap is at its largest now: it grew while marking, and only the sweep frees.
         self.stats.heap_peak = self.rt.pages.live_bytes();
+        self.stats.mark_log_peak_bytes = mutator_marks::peak_bytes();
+        self.stats.mark_log_over_limit |= mutator_marks::over_limit(clock::mark_epoch());
         self.rt.grey.clear_ephemeron_holders();
         clock::end_marking();
         self.record(Phase::Sweep, world_stopped);
@@ -1023,6 +1046,8 @@ fn run_cycle(rt: &'static Runtime, swept_at_last_end: &mut SweepTotals) {
             objects_forwarded: 0,
             exclusive_jobs_given_up: 0,
             exclusive_drains_beside_mutators: 0,
+            mark_log_peak_bytes: 0,
+            mark_log_over_limit: false,
             idle_exclusive_drains: 0,
             idle_drains_yielded: 0,
             sweep_workers: 0,

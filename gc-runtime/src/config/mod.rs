@@ -143,6 +143,21 @@ settings! {
             values: Flag,
             setter: with_exclusive_marking,
         },
+        /// The most memory the record of mutators' marks may take, in thousandths of the heap.
+        ///
+        /// The heap is measured at mark start. With `exclusive_marking`, the marks mutators set beside running drains (black
+        /// allocation, mark assists) are recorded until a termination round sets them again
+        /// (the book's "Marking without a locked instruction", "Beside running mutators"):
+        /// 8 bytes per object an assist marks. A record that outgrows this share of the heap
+        /// gives the running drain up; the rest of the marking sets its bits with locked
+        /// instructions and mutators record nothing more. `0`: the first record does so. The
+        /// default, 40, is 4 %.
+        mark_log_permille: u32 {
+            default: 40,
+            env: GC_MARK_LOG_PERMILLE,
+            values: Int::range(0, 1000),
+            setter: with_mark_log_permille,
+        },
         /// In a concurrent cycle, mark without locked instructions while no mutator runs.
         ///
         /// Only with `exclusive_marking` off: with it on, every concurrent drain marks so.

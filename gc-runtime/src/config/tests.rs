@@ -27,6 +27,7 @@ fn defaults() {
     assert_eq!(c.mark_workers, 1);
     assert!(c.idle_mark_workers);
     assert!(c.exclusive_marking);
+    assert_eq!(c.mark_log_permille, 40);
     assert!(!c.idle_exclusive_marking);
     assert!(!c.trace);
     assert!(!c.checkmark);
@@ -45,6 +46,7 @@ fn defaults() {
         ("GC_MARK_WORKERS", "1"),
         ("GC_IDLE_MARK_WORKERS", "1"),
         ("GC_EXCLUSIVE_MARKING", "1"),
+        ("GC_MARK_LOG_PERMILLE", "40"),
         ("GC_IDLE_EXCLUSIVE_MARKING", "0"),
         ("GC_TRACE", "0"),
         ("GC_CHECKMARK", "0"),
@@ -100,6 +102,8 @@ fn each_variable_accepts_its_values_as_its_setter_does() {
         ("GC_MARK_WORKERS", "1", d().with_mark_workers(1)),
         ("GC_MARK_WORKERS", " 2 ", d().with_mark_workers(2)),
         ("GC_MARK_WORKERS", "256", d().with_mark_workers(256)),
+        ("GC_MARK_LOG_PERMILLE", "0", d().with_mark_log_permille(0)),
+        ("GC_MARK_LOG_PERMILLE", "1000", d().with_mark_log_permille(1000)),
         ("GC_SAFEPOINT_WARN_MS", "1", d().with_safepoint_warn(Duration::from_millis(1))),
         ("GC_SAFEPOINT_WARN_MS", "25", d().with_safepoint_warn(Duration::from_millis(25))),
         ("GC_MEMORY_LIMIT", "off", d().with_memory_limit(None)),
@@ -135,6 +139,7 @@ fn each_setter_sets_its_field_only() {
         d.clone().with_mark_workers(3),
         d.clone().with_idle_mark_workers(false),
         d.clone().with_exclusive_marking(false),
+        d.clone().with_mark_log_permille(1),
         d.clone().with_idle_exclusive_marking(true),
         d.clone().with_trace(true),
         d.clone().with_checkmark(true),
@@ -160,6 +165,7 @@ fn each_variable_rejects_bad_values_naming_itself() {
         ("GC_PERCENT", &["-5", "1.5", "", "4294967296", "of"]),
         ("GC_MIN_HEAP", &["lots", "", "M", "-1", "4T", "1.5M", "99999999999999999999", "17179869184G"]),
         ("GC_MARK_WORKERS", &["0", "257", "-1", "two", ""]),
+        ("GC_MARK_LOG_PERMILLE", &["1001", "-1", "4%", "", "1.5"]),
         ("GC_TRACE", &["maybe", "2", "-1"]),
         ("GC_CHECKMARK", &["2", "y"]),
         ("GC_SAFEPOINT_WARN_MS", &["0", "-1", "1.5", "", "1s"]),
@@ -190,6 +196,8 @@ fn validate_checks_the_ranges_the_variables_have() {
     for ok in [
         d().with_mark_workers(1),
         d().with_mark_workers(256),
+        d().with_mark_log_permille(0),
+        d().with_mark_log_permille(1000),
         d().with_safepoint_warn(Duration::from_millis(1)),
         d().with_safepoint_warn(Duration::MAX),
         d().with_gc_percent(Some(0)).with_min_heap(0).with_memory_limit(Some(0)),
@@ -200,6 +208,7 @@ fn validate_checks_the_ranges_the_variables_have() {
     for (bad, field, value) in [
         (d().with_mark_workers(0), "mark_workers", "0"),
         (d().with_mark_workers(257), "mark_workers", "257"),
+        (d().with_mark_log_permille(1001), "mark_log_permille", "1001"),
         (d().with_safepoint_warn(Duration::ZERO), "safepoint_warn", "0ns"),
         (d().with_safepoint_warn(Duration::from_micros(999)), "safepoint_warn", "999µs"),
     ] {
@@ -223,6 +232,7 @@ fn settings_round_trip_through_their_variables() {
         .with_gc_percent(None)
         .with_min_heap(3 << 10)
         .with_mark_workers(256)
+        .with_mark_log_permille(0)
         .with_trace(true)
         .with_checkmark(true)
         .with_safepoint_warn(Duration::from_millis(25))

@@ -214,12 +214,16 @@ impl AllocCache {
 /// those still free after it), for a page of `slot_size` slots, for the marking `epoch`: while
 /// marking runs, or before the page's due sweep. A few locked ORs per 64 slots instead of one
 /// per object, and a record in the black-allocation log, which sets them again should a mark
-/// worker's plain store have undone them (see `mutator_marks.rs`).
+/// worker's plain store have undone them (see `mutator_marks.rs`), unless the log is off for
+/// the marking: asked before the bits are set (`mutator_marks.rs`, "The limit").
 #[cold]
 #[inline(never)]
 fn allocate_black(marks: Option<&'static PageMarks>, word: usize, free: u64, slot_size: usize, epoch: u64) {
     if let Some(marks) = marks {
+        let record = mutator_marks::logging(epoch);
         marks.mark_slots(word, free, slot_size);
-        mutator_marks::record_black(marks, word, free, slot_size, epoch);
+        if record {
+            mutator_marks::record_black(marks, word, free, slot_size, epoch);
+        }
     }
 }

@@ -164,9 +164,16 @@ impl<'q> MarkWorker<'q> {
 
     /// A mutator's mark assist for the current marking: it marks as a worker outside an
     /// exclusive job does, and records what it marks, since a drain beside it may undo those
-    /// marks (see `mutator_marks.rs`); its progress is no credit.
+    /// marks — unless the record is off for the marking, asked before the first mark (see
+    /// `mutator_marks.rs`, "The limit"); its progress is no credit.
     pub(crate) fn assisting(queue: &'q GreyQueue) -> Self {
-        MarkWorker { visit: MarkVisitor::logging_marks(clock::mark_epoch()), ..MarkWorker::new(queue) }
+        let epoch = clock::mark_epoch();
+        let visit = if crate::mutator_marks::logging(epoch) {
+            MarkVisitor::logging_marks(epoch)
+        } else {
+            MarkVisitor::new(epoch)
+        };
+        MarkWorker { visit, ..MarkWorker::new(queue) }
     }
 
     /// A mark worker for the current marking, whose progress becomes assist credit: worker
