@@ -38,17 +38,24 @@
 //!
 //! Between two termination rounds the log grows by 8 bytes per object an assist marks (and 32
 //! per 64 slots allocated black): a quarter of a heap of 32-byte objects, were assists to mark
-//! all of it before a round. So the log has a limit, `Config::mark_log_permille` thousandths of the heap at
-//! mark start ([`clear`]). A record that takes the log over it gives the running exclusive job
-//! up ([`exclusive::give_up`]): its workers leave, and the collector marks the rest of the
-//! marking with locked instructions (the cycle's later drains are no exclusive jobs; if no job
-//! ran at the record, the next drain is none, [`over_limit`]). Once the last job has ended,
-//! the collector turns the log off for the marking ([`stop_logging`]): with no
+//! all of it before a round. So the log has a limit, `Config::mark_log_permille` thousandths of
+//! the heap at mark start ([`clear`]). A record that takes the log over it gives the running
+//! exclusive job up ([`exclusive::give_up`]): its workers leave, and the collector marks the
+//! rest of the marking with locked instructions beside the mutators (the cycle's later drains
+//! beside them are no exclusive jobs; if no job ran at the record, the next drain is none,
+//! [`over_limit`]). Once the last such job has ended, the collector turns the log off for the
+//! marking ([`stop_logging`]): with no
 //! plain store left to undo a mark, mutators record nothing more. A mutator reads whether to
 //! record *before* it marks ([`logging`], `Acquire`, paired with the collector's `Release`
 //! after the job's workers finished): one that finds the log off marks after every plain store
 //! of every job, which its locked instruction reads. One that finds it on records, as before;
-//! the records still applied at the next round are what the log holds then.
+//! the records still applied at the next round are what the log holds then. (Jobs with the
+//! world stopped — inside a pause, or idle ones — may still run: no mutator marks beside them.)
+//!
+//! The limit is a trigger, not a cap: the log grows until the job's workers leave, at their
+//! next check (one starved run grew it to 849 KB against a limit of 15 KB), and a record made
+//! while no job runs acts at the next drain. With `Config::exclusive_marking` off, no job runs
+//! beside the mutators, and the log is off from mark start.
 
 use crate::{
     mark_bits::PageMarks,

@@ -273,10 +273,10 @@ pub struct CycleStats {
     pub objects_forwarded: usize,
     /// Exclusive drains (inside the pause, or beside the mutators) that gave exclusive marking
     /// up because forwarding dominated (a heap linked in random order: most objects a worker
-    /// finds lie in memory another worker owns), or because the record of mutators' marks
-    /// outgrew its limit (`mark_log_over_limit`), and marked the rest, and every later drain of
-    /// the cycle, with locked instructions (see the book's "Marking without a locked
-    /// instruction"). 0 or 1.
+    /// finds lie in memory another worker owns), and marked the rest, and every later drain of
+    /// the cycle, with locked instructions; or because the record of mutators' marks outgrew
+    /// its limit (`mark_log_over_limit`), and marked the rest, and every later drain beside the
+    /// mutators, so (see the book's "Marking without a locked instruction"). 0 or 1.
     pub exclusive_jobs_given_up: u32,
     /// Drains of a concurrent marking that ran as exclusive jobs beside the running mutators:
     /// each mark bit set by one worker without a locked instruction (see
@@ -286,10 +286,12 @@ pub struct CycleStats {
     /// set beside exclusive drains, kept until a termination round sets them again; see the
     /// book's "Marking without a locked instruction").
     pub mark_log_peak_bytes: usize,
-    /// Whether that record outgrew `Config::mark_log_permille` thousandths of the heap at mark start: the
-    /// drain running then, if any, was given up (counted in `exclusive_jobs_given_up`), the
-    /// rest of the marking set its bits with locked instructions, and mutators recorded nothing
-    /// more.
+    /// Whether that record outgrew `Config::mark_log_permille` thousandths of the heap at mark
+    /// start and was turned off: the drain running then, if any, was given up (counted in
+    /// `exclusive_jobs_given_up`), the rest of the marking's drains beside the mutators set
+    /// their bits with locked instructions, and mutators recorded nothing more once that
+    /// drain's workers had left. (A record that outgrows it in the round that ends the marking,
+    /// with no drain after it, is not acted on and not counted here.)
     pub mark_log_over_limit: bool,
     /// Drains of a concurrent marking that ran while no mutator was running, with the world
     /// stopped at no one's expense and each mark bit set by one worker without a locked

@@ -627,7 +627,7 @@ fn new_chain<'m>(mu: &'m Mutator, len: usize, next_id: &mut u64) -> Gc<'m, Cell>
 #[test]
 fn assists_and_drains_mark_beside_each_other_and_lose_nothing() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let cycles = assists_beside_drains(Config::default().mark_log_permille);
+    let cycles = assists_beside_drains(|c| c);
     assert!(cycles.iter().any(|c| c.exclusive_drains_beside_mutators > 0), "drains ran beside the mutator");
     assert!(cycles.iter().any(|c| c.mark_log_peak_bytes > 0), "the assists' marks were recorded");
 }
@@ -643,23 +643,35 @@ fn assists_and_drains_mark_beside_each_other_and_lose_nothing() {
 #[test]
 fn a_log_over_its_limit_gives_the_drain_up_and_loses_nothing() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let cycles = assists_beside_drains(1);
+    let cycles = assists_beside_drains(|c| c.with_mark_log_permille(1));
     assert!(
         cycles.iter().any(|c| c.mark_log_over_limit && c.exclusive_jobs_given_up == 1),
         "a record went over the limit while a drain ran beside the mutator, and gave it up"
     );
-    let cycles = assists_beside_drains(0);
+    let cycles = assists_beside_drains(|c| c.with_mark_log_permille(0));
+    assert!(cycles.iter().any(|c| c.mark_log_over_limit), "with a limit of 0, a record is over it");
+}
+
+/// With `exclusive_marking` off no drain runs beside the mutators as an exclusive job, so no
+/// plain store can undo a mutator's mark: the record of mutators' marks is off from mark start,
+/// though the mutator assists.
+#[test]
+fn without_exclusive_drains_beside_the_mutators_nothing_is_recorded() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let cycles = assists_beside_drains(|c| c.with_exclusive_marking(false));
+    assert!(cycles.iter().all(|c| c.exclusive_drains_beside_mutators == 0 && !c.mark_log_over_limit));
     assert!(
-        cycles.iter().all(|c| c.mark_log_over_limit || c.mark_log_peak_bytes == 0),
-        "with a limit of 0, any record is over it"
+        cycles.iter().all(|c| c.mark_log_peak_bytes == 0),
+        "nothing recorded: {:?}",
+        cycles.iter().map(|c| c.mark_log_peak_bytes).collect::<Vec<_>>()
     );
 }
 
-/// The pause workload's shape beside exclusive drains, with the record of mutators' marks
-/// limited to `log_permille` thousandths of the heap: chains replaced in part or whole as fast as one
-/// mutator can, every chain walked and checked before it is changed, checkmark on, until at
-/// least two cycles ran; returns their records.
-fn assists_beside_drains(log_permille: u32) -> Vec<gc_runtime::CycleStats> {
+/// The pause workload's shape beside exclusive drains, configured by `configure`: chains
+/// replaced in part or whole as fast as one mutator can, every chain walked and checked before
+/// it is changed, checkmark on, until at least two cycles ran (the mutator assisting);
+/// returns their records.
+fn assists_beside_drains(configure: impl FnOnce(Config) -> Config) -> Vec<gc_runtime::CycleStats> {
     // Under ThreadSanitizer (`--cfg gc_tsan`, CI), a quarter of the heap.
     let (live, millis) = if cfg!(miri) {
         (2_000, 100)
@@ -668,11 +680,7 @@ fn assists_beside_drains(log_permille: u32) -> Vec<gc_runtime::CycleStats> {
     } else {
         (400_000, 1_500)
     };
-    let config = Config::default()
-        .with_mark_workers(1)
-        .with_min_heap(1 << 20)
-        .with_checkmark(true)
-        .with_mark_log_permille(log_permille);
+    let config = configure(Config::default().with_mark_workers(1).with_min_heap(1 << 20).with_checkmark(true));
     gc_runtime::reconfigure(config).unwrap();
     let mut mu = gc_runtime::attach();
     let chains = live / CELLS;

@@ -473,6 +473,10 @@ struct Cycle {
     /// The live heap when marking began (the pacer's runway is what it grew by until marking
     /// terminated).
     heap_at_mark_start: usize,
+    /// No more exclusive jobs in this marking: one was given up because forwarding dominated
+    /// (see `object/exclusive.rs`). (The record of mutators' marks going over its limit only
+    /// ends the jobs beside running mutators: `stats.mark_log_over_limit`.)
+    exclusive_off: bool,
 }
 
 impl Cycle {
@@ -541,6 +545,7 @@ impl Cycle {
         mutator_marks::clear(self.mark_log_limit());
         self.rt.assist_credit.reset();
         clock::begin_marking(self.config.barrier);
+        self.log_only_beside_exclusive_drains();
         self.record(Phase::Mark, true);
     }
 
@@ -563,6 +568,7 @@ impl Cycle {
             mutator_marks::clear(self.mark_log_limit());
             rt.assist_credit.reset();
             clock::begin_marking_window(window_kind);
+            self.log_only_beside_exclusive_drains();
             self.record(Phase::Mark, false);
         }
         let rounds = if barrier == BarrierKind::Dijkstra { 1 } else { 2 };
@@ -612,15 +618,15 @@ impl Cycle {
         let idle = !self.marking_in_pause && !beside_mutators;
         if !self.stats.mark_log_over_limit && mutator_marks::over_limit(clock::mark_epoch()) {
             // The record of mutators' marks outgrew its limit (a job running then was given
-            // up): no more exclusive jobs in this marking, and no job runs now, so no plain
-            // store is left to undo a mutator's mark (see `mutator_marks.rs`, "The limit").
+            // up): no more exclusive jobs beside the mutators in this marking, and no job runs
+            // now, so no plain store is left to undo a mutator's mark (see `mutator_marks.rs`,
+            // "The limit"). Jobs with the world stopped undo none: a pause's, an idle one's.
             self.stats.mark_log_over_limit = true;
             mutator_marks::stop_logging(clock::mark_epoch());
         }
-        let exclusive = self.stats.exclusive_jobs_given_up == 0
-            && !self.stats.mark_log_over_limit
+        let exclusive = !self.exclusive_off
             && (self.marking_in_pause
-                || beside_mutators
+                || (beside_mutators && !self.stats.mark_log_over_limit)
                 || (self.config.idle_exclusive_marking && self.rt.handshake.stop_if_idle(exclusive::give_up)));
         if !exclusive {
             let work = marker::drain_parallel(self.rt, workers);
@@ -677,9 +683,16 @@ impl Cycle {
         // nobody ran would take their cores (with them, a thread coming back waited 0.1–0.8 ms
         // once in a thousand times, against 50–90 µs).
         if !yielded {
-            // No exclusive job runs in this marking any more, and this one's workers have
-            // finished: no plain store is left to undo a mutator's mark, so mutators need not
-            // record theirs (see `mutator_marks.rs`, "The limit").
+            // No exclusive job runs beside the mutators in this marking any more, and this
+            // one's workers have finished: no plain store is left to undo a mutator's mark, so
+            // mutators need not record theirs (see `mutator_marks.rs`, "The limit"). Given up
+            // because the record outgrew its limit, jobs with the world stopped may still run;
+            // because forwarding dominated, none.
+            if mutator_marks::over_limit(clock::mark_epoch()) {
+                self.stats.mark_log_over_limit = true;
+            } else {
+                self.exclusive_off = true;
+            }
             mutator_marks::stop_logging(clock::mark_epoch());
         }
         let leftovers = marker::mark_forwarded_leftovers(&self.rt.grey);
@@ -695,8 +708,17 @@ impl Cycle {
         self.note(work);
     }
 
-    /// The most bytes the record of mutators' marks may hold in this marking (see
-    /// `mutator_marks.rs`, "The limit").
+    /// Turn the record of mutators' marks off for the marking that began if no drain will
+    /// run as an exclusive job beside the mutators (`exclusive_marking` off): only such a job's
+    /// plain stores can undo a mutator's mark (see `mutator_marks.rs`).
+    fn log_only_beside_exclusive_drains(&self) {
+        if !self.config.exclusive_marking {
+            mutator_marks::stop_logging(clock::mark_epoch());
+        }
+    }
+
+    /// The size of the record of mutators' marks at which it is turned off in this marking
+    /// (see `mutator_marks.rs`, "The limit").
     fn mark_log_limit(&self) -> usize {
         self.heap_at_mark_start / 1000 * self.config.mark_log_permille as usize
     }
@@ -807,7 +829,6 @@ impl Cycle {
         // The heap is at its largest now: it grew while marking, and only the sweep frees.
         self.stats.heap_peak = self.rt.pages.live_bytes();
         self.stats.mark_log_peak_bytes = mutator_marks::peak_bytes();
-        self.stats.mark_log_over_limit |= mutator_marks::over_limit(clock::mark_epoch());
         self.rt.grey.clear_ephemeron_holders();
         clock::end_marking();
         self.record(Phase::Sweep, world_stopped);
@@ -1019,6 +1040,7 @@ fn run_cycle(rt: &'static Runtime, swept_at_last_end: &mut SweepTotals) {
         rt,
         marking_in_pause: false,
         heap_at_mark_start: 0,
+        exclusive_off: false,
         stats: CycleStats {
             cycle: rt.stats.cycles() + 1,
             mode: config.mode,

@@ -143,15 +143,18 @@ settings! {
             values: Flag,
             setter: with_exclusive_marking,
         },
-        /// The most memory the record of mutators' marks may take, in thousandths of the heap.
+        /// Turn the record of mutators' marks off once it outgrows this many thousandths of the heap.
         ///
-        /// The heap is measured at mark start. With `exclusive_marking`, the marks mutators set beside running drains (black
+        /// With `exclusive_marking`, the marks mutators set beside running drains (black
         /// allocation, mark assists) are recorded until a termination round sets them again
         /// (the book's "Marking without a locked instruction", "Beside running mutators"):
-        /// 8 bytes per object an assist marks. A record that outgrows this share of the heap
-        /// gives the running drain up; the rest of the marking sets its bits with locked
-        /// instructions and mutators record nothing more. `0`: the first record does so. The
-        /// default, 40, is 4 %.
+        /// 8 bytes per object an assist marks. A record that takes the record over this share of
+        /// the heap at mark start gives the running drain up, and the rest of the marking's
+        /// drains beside the mutators set their bits with locked instructions; once that
+        /// drain's workers have left, mutators record nothing more. It is a trigger, not a cap:
+        /// the record grows until the workers leave (milliseconds; more on a starved core), and
+        /// a record made while no drain runs acts at the next drain. `0`: the first record
+        /// triggers it. The default, 40, is 4 %.
         mark_log_permille: u32 {
             default: 40,
             env: GC_MARK_LOG_PERMILLE,
