@@ -44,9 +44,8 @@
 //! rest of the marking with locked instructions beside the mutators (the cycle's later drains
 //! beside them are no exclusive jobs; if no job ran at the record, the next drain is none,
 //! [`over_limit`]). Once the last such job has ended, the collector turns the log off for the
-//! marking ([`stop_logging`]): with no
-//! plain store left to undo a mark, mutators record nothing more. A mutator reads whether to
-//! record *before* it marks ([`logging`], `Acquire`, paired with the collector's `Release`
+//! marking ([`stop_logging`]): with no plain store left to undo a mark, mutators record nothing
+//! more. A mutator reads whether to record *before* it marks ([`logging`], `Acquire`, paired with the collector's `Release`
 //! after the job's workers finished): one that finds the log off marks after every plain store
 //! of every job, which its locked instruction reads. One that finds it on records, as before;
 //! the records still applied at the next round are what the log holds then. (Jobs with the
@@ -86,14 +85,15 @@ struct Log {
 
 static LOG: Mutex<Log> = Mutex::new(Log { slots: Vec::new(), objects: Vec::new(), batches: Vec::new() });
 
-/// The most bytes the log may hold in the current marking (see "The limit").
+/// The size, in bytes, over which the log goes over its limit in the current marking (see
+/// "The limit").
 static LIMIT: AtomicUsize = AtomicUsize::new(usize::MAX);
 
 /// The most bytes the log held in the current (or last) marking.
 static PEAK: AtomicUsize = AtomicUsize::new(0);
 
-/// The marking whose log is off: no exclusive job runs in it any more (see "The limit"). 0,
-/// before any: mark epochs start at 1.
+/// The marking whose log is off: no exclusive job runs beside the mutators in it any more (see
+/// "The limit"). 0, before any: mark epochs start at 1.
 static OFF_EPOCH: AtomicU64 = AtomicU64::new(0);
 
 /// The marking whose log went over its limit (0 before any).
@@ -180,8 +180,8 @@ fn check_limit(log: &Log, epoch: u64) {
 }
 
 /// Whether the log went over its limit in the marking `epoch`: read by the collector between
-/// drains, which then starts no more exclusive jobs in it (a record made while none ran gave
-/// none up).
+/// drains, which then starts no more exclusive jobs beside the mutators in it (a record made
+/// while none ran gave none up).
 pub(crate) fn over_limit(epoch: u64) -> bool {
     OVER_EPOCH.load(Ordering::Relaxed) == epoch
 }
@@ -193,8 +193,8 @@ pub(crate) fn logging(epoch: u64) -> bool {
     OFF_EPOCH.load(Ordering::Acquire) != epoch
 }
 
-/// Turn the log off for the marking `epoch`: no exclusive job runs in it any more, and the
-/// last one's workers have finished (see "The limit").
+/// Turn the log off for the marking `epoch`: no exclusive job runs beside the mutators in it
+/// any more, and the last one's workers have finished (see "The limit").
 pub(crate) fn stop_logging(epoch: u64) {
     OFF_EPOCH.store(epoch, Ordering::Release);
 }
@@ -210,8 +210,8 @@ pub(crate) fn reapply(epoch: u64) -> usize {
     std::mem::take(&mut *LOG.lock()).apply(epoch)
 }
 
-/// Forget every record: a marking begins, and the last one is over; the log may hold `limit`
-/// bytes in the new one.
+/// Forget every record: a marking begins, and the last one is over; the log goes over its limit
+/// in the new one above `limit` bytes.
 pub(crate) fn clear(limit: usize) {
     let mut log = LOG.lock();
     *log = Log::default();

@@ -687,8 +687,9 @@ impl Cycle {
             // one's workers have finished: no plain store is left to undo a mutator's mark, so
             // mutators need not record theirs (see `mutator_marks.rs`, "The limit"). Given up
             // because the record outgrew its limit, jobs with the world stopped may still run;
-            // because forwarding dominated, none.
-            if mutator_marks::over_limit(clock::mark_epoch()) {
+            // because forwarding dominated (the only reason a job with the world stopped is
+            // given up for), none.
+            if beside_mutators && mutator_marks::over_limit(clock::mark_epoch()) {
                 self.stats.mark_log_over_limit = true;
             } else {
                 self.exclusive_off = true;
