@@ -695,6 +695,9 @@ fn assists_beside_drains(configure: impl FnOnce(Config) -> Config) -> Vec<gc_run
             b.root(&mu)
         })
         .collect();
+    // A cycle takes its configuration when it starts: end any the pacer started before
+    // `reconfigure` (without checkmark), so that the cycles counted below are this test's.
+    mu.collect();
     let before = gc_runtime::stats().cycles;
     let mut rng = Rng(0x5EED_0004);
     let started = std::time::Instant::now();
