@@ -21,10 +21,13 @@
 //! do not sit at the start of the run: addresses 2 MiB apart fall into the same cache sets, so
 //! the marks of a large heap, all at run starts, would evict each other. Each run's marks are
 //! placed at an offset chosen by the run's number ([`marks_offset`]), which spreads them over
-//! the cache sets. Which addresses belong to runs at all is a bitmap over the address space in
-//! 2 MiB units ([`is_run`]; 8 MiB of zeroed address space, of which only the words for runs in
-//! use are ever touched): any other object is a large object, which keeps its mark in a word in
-//! front of its header (see `object/mark.rs`).
+//! the cache sets. Which addresses belong to runs at all is decided by the arena the runs are
+//! carved from (`heap/raw.rs`, "The arena"): an address inside it is in a run, a subtraction and
+//! a comparison ([`Runs`]). Any other address is looked up in a bitmap over the address space
+//! in 2 MiB units, the registry of every run (8 MiB of zeroed address space, of which only the
+//! words for runs in use are ever touched), which answers for runs mapped outside the arena;
+//! any other object is a large object, which keeps its mark in a word in front of its header
+//! (see `object/mark.rs`).
 //!
 //! Beside the marks, the first page holds one *claim* word per 4 KiB of the run ([`RUN_CLAIMS`],
 //! at [`claim_offset`]): which mark worker of a drain inside a pause sets that memory's bits,
@@ -71,7 +74,7 @@
 
 use std::{
     cell::UnsafeCell,
-    sync::atomic::{AtomicU64 as StdAtomicU64, Ordering as StdOrdering},
+    sync::atomic::{AtomicU64 as StdAtomicU64, AtomicUsize as StdAtomicUsize, Ordering as StdOrdering},
 };
 
 use crate::primitive::sync::atomic::{AtomicU64, Ordering};
@@ -222,9 +225,91 @@ impl RunMarks {
     }
 }
 
-/// Whether `addr` lies in a run of pages (as opposed to a large object's block).
-#[inline(always)]
+/// Bytes of address space reserved for runs at the first run's mapping (see `heap/raw.rs`,
+/// "The arena"): 256 GiB, address space only, which the system backs with memory page by page
+/// as runs are carved out of it and used.
+pub(crate) const ARENA_BYTES: usize = 1 << 38;
+
+/// What [`ARENA_START`] holds while there is no arena: every user-space address minus it
+/// wraps to at least 2^63, far above [`ARENA_BYTES`], so no address is taken for an arena's.
+const NO_ARENA: usize = 1 << 63;
+
+/// The start of the arena the runs are carved from, or [`NO_ARENA`]: written once, before the
+/// arena's first run is handed out (see [`set_arena`]).
+static ARENA_START: StdAtomicUsize = StdAtomicUsize::new(NO_ARENA);
+
+/// Record that runs are carved from the `ARENA_BYTES` of address space at `start` from now on:
+/// every address in that range that an object can have is in a run (the arena holds nothing
+/// else), so [`Runs::contains`] answers for it with a subtraction and a comparison.
+///
+/// # Panics
+/// If an arena was set before (there is one per process), or `start` is not aligned to
+/// [`RUN_BYTES`].
+pub(crate) fn set_arena(start: usize) {
+    assert!(start % RUN_BYTES == 0, "the arena's runs are aligned to their size");
+    let before = ARENA_START.swap(start, StdOrdering::Relaxed);
+    assert_eq!(before, NO_ARENA, "one arena per process");
+}
+
+/// Whether memory ending at `end` (exclusive) lies in the part of the address space the
+/// registry of runs covers, where [`register_run`] accepts runs.
+pub(crate) fn is_below_address_limit(end: usize) -> bool {
+    end <= 1 << ADDRESS_BITS
+}
+
+/// The start of the arena, if one was set (for tests).
+#[cfg(test)]
+pub(crate) fn arena_start() -> Option<usize> {
+    Some(ARENA_START.load(StdOrdering::Relaxed)).filter(|&start| start != NO_ARENA)
+}
+
+/// Whether `addr`, the address of an object, lies in a run of pages (as opposed to a large
+/// object's block): [`Runs::contains`] with the arena as it is now.
+#[cfg(test)]
 pub(crate) fn is_run(addr: usize) -> bool {
+    Runs::now().contains(addr)
+}
+
+/// Where the runs are, as a thread read it: a copy of the arena's start, which a mark worker
+/// takes when it starts, so that its test of every address it finds starts from a register or
+/// its own state rather than a load of the global word.
+///
+/// Nearly every run is carved from the arena, so the common answer is a subtraction and a
+/// comparison; a run mapped on its own (the arena used up, or never reserved: see
+/// `heap/raw.rs`) and every large object are looked up in the registry. (The registry alone
+/// made one worker mark the trees 7–11 % slower: its lookup, a bounds test, a load and
+/// a bit test, comes twice per two-slot node.) A copy taken before the arena was set holds
+/// [`NO_ARENA`] and sends every address to the registry, where arena runs are registered too:
+/// both answers agree, so any copy is right, however old.
+///
+/// `Relaxed` suffices for reading the arena's word, for that reason. The run's marks, which the
+/// answer leads to, were written before its first page left the page pool; a thread holds an
+/// object's address only through the heap's publication of the object (`barrier.rs`,
+/// "Publication ordering"), which orders those writes before its reads as it orders the
+/// object's header.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Runs {
+    arena_start: usize,
+}
+
+impl Runs {
+    /// The runs as they are now.
+    #[inline(always)]
+    pub(crate) fn now() -> Runs {
+        Runs { arena_start: ARENA_START.load(StdOrdering::Relaxed) }
+    }
+
+    /// Whether `addr`, the address of an object, lies in a run of pages.
+    #[inline(always)]
+    pub(crate) fn contains(self, addr: usize) -> bool {
+        addr.wrapping_sub(self.arena_start) < ARENA_BYTES || is_registered_run(addr)
+    }
+}
+
+/// Whether `addr` lies in a run registered by [`register_run`]: every run, in or out of the
+/// arena.
+#[inline(always)]
+pub(crate) fn is_registered_run(addr: usize) -> bool {
     let run = addr >> RUN_SHIFT;
     REGISTRY.word(run / 64).is_some_and(|w| w.load(StdOrdering::Acquire) & (1 << (run % 64)) != 0)
 }
@@ -241,8 +326,18 @@ pub(crate) fn is_run(addr: usize) -> bool {
 /// provenance covers the run).
 #[inline(always)]
 pub(crate) unsafe fn mark_word(obj: *const u8) -> Option<(&'static AtomicU64, u64)> {
+    // SAFETY: guaranteed by the caller.
+    unsafe { mark_word_in(obj, Runs::now()) }
+}
+
+/// [`mark_word`], with the runs as the caller read them.
+///
+/// # Safety
+/// As [`mark_word`].
+#[inline(always)]
+pub(crate) unsafe fn mark_word_in(obj: *const u8, runs: Runs) -> Option<(&'static AtomicU64, u64)> {
     let addr = obj as usize;
-    if !is_run(addr) {
+    if !runs.contains(addr) {
         return None;
     }
     let in_run = addr & (RUN_BYTES - 1);
@@ -252,15 +347,18 @@ pub(crate) unsafe fn mark_word(obj: *const u8) -> Option<(&'static AtomicU64, u6
     Some((word, 1 << (addr / GRANULE % 64)))
 }
 
-/// [`mark_word`], and the claim word of the 4 KiB of its page that hold the object (see
+/// [`mark_word_in`], and the claim word of the 4 KiB of its page that hold the object (see
 /// [`RUN_CLAIMS`]); `None` if the object is not in a page.
 ///
 /// # Safety
 /// As [`mark_word`].
 #[inline(always)]
-pub(crate) unsafe fn mark_word_and_claim(obj: *const u8) -> Option<(&'static AtomicU64, u64, &'static AtomicU64)> {
+pub(crate) unsafe fn mark_word_and_claim(
+    obj: *const u8,
+    runs: Runs,
+) -> Option<(&'static AtomicU64, u64, &'static AtomicU64)> {
     // SAFETY: guaranteed by the caller.
-    let (word, bit) = unsafe { mark_word(obj) }?;
+    let (word, bit) = unsafe { mark_word_in(obj, runs) }?;
     let addr = obj as usize;
     // SAFETY: the object lies in a registered run (`mark_word` found its word), derived from
     // its memory; the offset is that of its claim word, written by `register_run`.

@@ -19,6 +19,20 @@
 //! the OS takes its physical memory back while the address range stays ours; the next write
 //! faults in fresh zeroed memory. On platforms without `madvise`, and under Miri (which has no
 //! such call), [`PageRun::release`] does nothing and says so.
+//!
+//! # The arena
+//!
+//! Runs are not mapped one by one: the first run reserves an *arena*, one mapping of
+//! [`ARENA_BYTES`](mark_bits::ARENA_BYTES) (256 GiB) of address space asked for with
+//! `MAP_NORESERVE` (memmap2's `no_reserve_swap`), and every run after it is the next 2 MiB of
+//! that range. Address space costs nothing until it is touched: the system backs a run with
+//! memory page by page as it is written, as it did a run mapped alone, and counts no swap for
+//! the rest. What the arena buys is a test: an object's address lies in a run exactly when it
+//! lies in the arena, a subtraction and a comparison ([`mark_bits::Runs`]), where looking a
+//! run up in the registry of runs made one worker mark 7–11 % slower. Where the arena cannot be
+//! had — a system that refuses the mapping (`vm.overcommit_memory = 2` counts it in full, and
+//! `ulimit -v` may forbid it), a heap that has used all of it, Miri — runs are mapped alone as
+//! before, and the registry answers for them.
 
 #![allow(clippy::disallowed_methods)]
 
@@ -66,8 +80,8 @@ pub(crate) unsafe fn dealloc(ptr: NonNull<u8>, layout: Layout) {
 pub(crate) use crate::mark_bits::RUN_PAGES;
 use crate::mark_bits::{self, RunMarks};
 
-/// One mapping of [`RUN_PAGES`] pages of `page_bytes` each, aligned to its size. Leaked:
-/// it lives as long as the process.
+/// [`RUN_PAGES`] pages of `page_bytes` each, aligned to their size: the next run of the arena,
+/// or a mapping of its own (module docs). Leaked: it lives as long as the process.
 pub(crate) struct PageRun {
     /// The aligned start of the first page.
     start: NonNull<u8>,
@@ -76,10 +90,11 @@ pub(crate) struct PageRun {
     page_bytes: usize,
     /// The marks of the run's pages, in its first page (see `mark_bits.rs`).
     marks: &'static RunMarks,
-    /// The mapping (kept for `madvise`; dropping it would unmap the pages).
+    /// The mapping the run lies in, the arena's or its own (leaked: unmapping it would take the
+    /// pages away), for `madvise`.
     #[cfg(not(miri))]
     #[cfg_attr(not(unix), allow(dead_code))]
-    map: memmap2::MmapRaw,
+    map: &'static memmap2::MmapRaw,
 }
 
 // SAFETY: a `PageRun` is an address range owned by the heap for the life of the process; the
@@ -103,23 +118,37 @@ impl PageRun {
         self.marks
     }
 
+    /// A run mapped on its own even while the arena has room: what the heap gets once the
+    /// arena is used up or where it cannot be had.
+    #[cfg(test)]
+    pub(crate) fn map_alone(page_bytes: usize) -> &'static PageRun {
+        let bytes = RUN_PAGES * page_bytes;
+        let layout = Layout::from_size_align(bytes, bytes).expect("page run layout");
+        #[cfg(not(miri))]
+        let run = Self::in_mapping(map_alone(layout), layout, page_bytes);
+        #[cfg(miri)]
+        let run = Self::map_aligned(layout, page_bytes);
+        Box::leak(Box::new(run))
+    }
+
     #[cfg(not(miri))]
     fn map_aligned(layout: Layout, page_bytes: usize) -> PageRun {
-        // One extra alignment's worth, to find an aligned start inside: the OS aligns mappings to
-        // its own page size only. The slack is address space, never touched, never resident.
-        let len = layout.size() + layout.align();
-        let map: memmap2::MmapRaw = match memmap2::MmapOptions::new().len(len).map_anon() {
-            Ok(map) => map.into(),
-            Err(_) => std::alloc::handle_alloc_error(layout),
-        };
-        let base = map.as_mut_ptr();
-        let offset = base.align_offset(layout.align());
-        // SAFETY: `offset < align`, and the mapping is `size + align` bytes long, so the
-        // aligned start and the `size` bytes after it are inside it.
-        let start = unsafe { base.add(offset) };
+        let place = ARENA.lock().carve().unwrap_or_else(|| map_alone(layout));
+        Self::in_mapping(place, layout, page_bytes)
+    }
+
+    /// The run at `offset` in `map`: `layout.size()` fresh, writable bytes there, aligned to
+    /// `layout.align()`, that nothing else uses.
+    #[cfg(not(miri))]
+    fn in_mapping((map, offset): (&'static memmap2::MmapRaw, usize), layout: Layout, page_bytes: usize) -> PageRun {
+        assert!(offset + layout.size() <= map.len(), "a run lies inside its mapping");
+        // SAFETY: inside the mapping (asserted above).
+        let start = unsafe { map.as_mut_ptr().add(offset) };
         let start = NonNull::new(start).unwrap_or_else(|| std::alloc::handle_alloc_error(layout));
+        assert_eq!(start.as_ptr() as usize % layout.align(), 0, "runs are aligned to their size");
         below_immediates(start, layout.size());
-        // SAFETY: `start` begins `layout.size()` fresh, writable, aligned bytes of this mapping.
+        // SAFETY: `start` begins `layout.size()` fresh, writable, aligned bytes of this mapping,
+        // which no other run uses (the caller's promise).
         let marks = unsafe { mark_bits::register_run(start.as_ptr()) };
         PageRun { start, offset, page_bytes, marks, map }
     }
@@ -165,5 +194,156 @@ impl PageRun {
             let _ = (index, self.offset);
             false
         }
+    }
+}
+
+/// A mapping for one run of `layout`, with the offset of the run's aligned start in it; or
+/// abort as an allocation failure would.
+#[cfg(not(miri))]
+fn map_alone(layout: Layout) -> (&'static memmap2::MmapRaw, usize) {
+    // One extra alignment's worth, to find an aligned start inside: the OS aligns mappings to
+    // its own page size only. The slack is address space, never touched, never resident.
+    let len = layout.size() + layout.align();
+    let map: memmap2::MmapRaw = match memmap2::MmapOptions::new().len(len).map_anon() {
+        Ok(map) => map.into(),
+        Err(_) => std::alloc::handle_alloc_error(layout),
+    };
+    let offset = map.as_mut_ptr().align_offset(layout.align());
+    (Box::leak(Box::new(map)), offset)
+}
+
+/// The arena's state (module docs, "The arena"): not reserved yet, reserved with runs carved
+/// from it, or not to be had.
+#[cfg(not(miri))]
+enum Arena {
+    Unreserved,
+    Reserved {
+        map: &'static memmap2::MmapRaw,
+        /// The offset in `map` of the arena's first run (its start aligned to a run's size).
+        first: usize,
+        /// Runs carved so far.
+        carved: usize,
+    },
+    Unavailable,
+}
+
+/// The process's arena. Runs are mapped under the page pool's lock; this one is taken only then.
+#[cfg(not(miri))]
+static ARENA: crate::primitive::sync::Mutex<Arena> = crate::primitive::sync::Mutex::new(Arena::Unreserved);
+
+#[cfg(not(miri))]
+impl Arena {
+    /// Runs the arena holds.
+    const RUNS: usize = mark_bits::ARENA_BYTES / mark_bits::RUN_BYTES;
+
+    /// The next run of the arena — its mapping and offset there — reserving the arena on the
+    /// first call; `None` once it is used up, or if it could not be reserved.
+    fn carve(&mut self) -> Option<(&'static memmap2::MmapRaw, usize)> {
+        if let Arena::Unreserved = self {
+            *self = Self::reserve();
+        }
+        match self {
+            Arena::Reserved { map, first, carved } if *carved < Self::RUNS => {
+                let offset = *first + *carved * mark_bits::RUN_BYTES;
+                *carved += 1;
+                Some((*map, offset))
+            }
+            _ => None,
+        }
+    }
+
+    /// Reserve the arena's address space, aligned to a run's size, and announce its start to
+    /// the mark bits' lookup; `Unavailable` if the system refuses the mapping or places it
+    /// where the heap cannot be (then it is unmapped at once).
+    fn reserve() -> Arena {
+        let len = mark_bits::ARENA_BYTES + mark_bits::RUN_BYTES;
+        let Ok(map) = memmap2::MmapOptions::new().len(len).no_reserve_swap().map_anon() else {
+            return Arena::Unavailable;
+        };
+        let map = memmap2::MmapRaw::from(map);
+        let first = map.as_mut_ptr().align_offset(mark_bits::RUN_BYTES);
+        let start = map.as_mut_ptr() as usize + first;
+        if !mark_bits::is_below_address_limit(start + mark_bits::ARENA_BYTES) {
+            return Arena::Unavailable;
+        }
+        mark_bits::set_arena(start);
+        Arena::Reserved { map: Box::leak(Box::new(map)), first, carved: 0 }
+    }
+}
+
+#[cfg(all(test, not(gc_loom)))]
+mod tests {
+    use super::*;
+    use crate::mark_bits::{is_registered_run, is_run, mark_word, ARENA_BYTES, PAGE_BYTES, RUN_BYTES};
+
+    /// Addresses an object can have in `run`: the first and last words of each page that holds
+    /// objects (every page but the first, which holds the marks).
+    fn object_places(run: &PageRun) -> impl Iterator<Item = usize> + '_ {
+        (1..RUN_PAGES).flat_map(|i| {
+            let page = run.page(i).as_ptr() as usize;
+            [page, page + PAGE_BYTES - 8]
+        })
+    }
+
+    /// Whether this system is expected to grant the arena: Linux, unless it counts every
+    /// mapping in full against its commit limit (`vm.overcommit_memory = 2`, which ignores
+    /// `MAP_NORESERVE`) or the process's address space is limited (`ulimit -v`).
+    fn arena_expected() -> bool {
+        if !cfg!(all(target_os = "linux", not(miri))) {
+            return false;
+        }
+        let read = |path| std::fs::read_to_string(path).unwrap_or_default();
+        let address_space_unlimited = read("/proc/self/limits")
+            .lines()
+            .find(|line| line.starts_with("Max address space"))
+            .is_some_and(|line| line.split_whitespace().nth(3) == Some("unlimited"));
+        read("/proc/sys/vm/overcommit_memory").trim() != "2" && address_space_unlimited
+    }
+
+    #[test]
+    fn runs_are_carved_from_the_arena_and_their_objects_are_runs_by_address() {
+        let runs: Vec<&PageRun> = (0..3).map(|_| PageRun::map(PAGE_BYTES)).collect();
+        let arena = mark_bits::arena_start();
+        assert_eq!(arena.is_some(), arena_expected(), "the arena is reserved where the system grants it");
+        if let Some(start) = arena {
+            for run in &runs {
+                let first = run.page(0).as_ptr() as usize;
+                assert!((start..start + ARENA_BYTES).contains(&first), "run at {first:#x} outside the arena");
+                assert_eq!(first % RUN_BYTES, 0);
+            }
+        }
+        for run in &runs {
+            for addr in object_places(run) {
+                assert!(is_run(addr), "{addr:#x} is in a run");
+                assert!(is_registered_run(addr), "the registry agrees for {addr:#x}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_run_mapped_alone_is_a_run_by_the_registry_and_has_its_marks() {
+        let run = PageRun::map_alone(PAGE_BYTES);
+        let first = run.page(0).as_ptr() as usize;
+        if let Some(start) = mark_bits::arena_start() {
+            assert!(!(start..start + ARENA_BYTES).contains(&first), "a run of its own is outside the arena");
+        }
+        for addr in object_places(run) {
+            assert!(is_run(addr) && is_registered_run(addr), "{addr:#x} is in a run");
+            // SAFETY: `addr` is in a page of this registered run; the pointer is derived from
+            // the run's start.
+            let (word, _) = unsafe { mark_word(run.page(0).as_ptr().add(addr - first)) }.expect("an address in a run");
+            let word = std::ptr::from_ref(word) as usize;
+            assert!((first..first + PAGE_BYTES).contains(&word), "its mark word is in the run's first page");
+        }
+    }
+
+    #[test]
+    fn a_large_block_is_not_a_run() {
+        let layout = Layout::from_size_align(64 << 10, 16).expect("a layout");
+        let block = alloc_zeroed(layout);
+        let addr = block.as_ptr() as usize;
+        assert!(!is_run(addr + 8) && !is_run(addr + (32 << 10)));
+        // SAFETY: allocated just above with this layout, not used again.
+        unsafe { dealloc(block, layout) };
     }
 }

@@ -117,7 +117,7 @@
 use super::{mark, ObjPtr};
 use crate::{
     grey_queue::{GreyQueue, OWNER_QUEUES},
-    mark_bits,
+    mark_bits::{self, Runs},
     primitive::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering},
 };
 
@@ -267,14 +267,15 @@ impl Exclusive {
 
     /// Mark `obj` if it is white and this worker owns (or now claims) the memory around it;
     /// forward it to the owner if another worker owns it. Returns `true` if this call marked it.
+    /// `runs` is the worker's copy of where the runs are (see `mark_bits::Runs`).
     ///
     /// # Safety
     /// `obj` is an allocated object, with the provenance of the memory it lives in; the
     /// caller is a worker of the running job `self` belongs to.
     #[inline(always)]
-    pub(crate) unsafe fn try_mark(&mut self, obj: ObjPtr, epoch: u64) -> bool {
+    pub(crate) unsafe fn try_mark(&mut self, obj: ObjPtr, epoch: u64, runs: Runs) -> bool {
         // SAFETY: guaranteed by the caller.
-        let Some((word, bit, claim)) = (unsafe { mark_bits::mark_word_and_claim(obj.as_ptr().cast()) }) else {
+        let Some((word, bit, claim)) = (unsafe { mark_bits::mark_word_and_claim(obj.as_ptr().cast(), runs) }) else {
             // SAFETY: not in a page: a large object (allocated, the caller guarantees).
             return unsafe { mark::large_mark(obj.as_ptr()) }.try_mark(epoch);
         };
@@ -431,7 +432,7 @@ mod tests {
         let (mut w0, mut w1) = (Exclusive::new(TEST_JOB, 0), Exclusive::new(TEST_JOB, 1));
         let mark = |w: &mut Exclusive, o: ObjPtr| {
             // SAFETY: `o` is a live local's object; no other writer of these marks runs.
-            unsafe { w.try_mark(o, epoch) }
+            unsafe { w.try_mark(o, epoch, Runs::now()) }
         };
         assert!(mark(&mut w0, obj(a)), "worker 0 claims a's memory and marks it");
         assert!(!mark(&mut w0, obj(a)), "marked once");
@@ -495,8 +496,9 @@ mod tests {
         // The next marking's epoch: a new large object counts as marked in the current one.
         let epoch = clock::mark_epoch() + 1;
         let (mut w0, mut w1) = (Exclusive::new(TEST_JOB + 2, 0), Exclusive::new(TEST_JOB + 2, 1));
+        let runs = Runs::now();
         // SAFETY: a live local; no other writer of its mark runs.
-        let won = unsafe { [w1.try_mark(obj(big), epoch), w0.try_mark(obj(big), epoch)] };
+        let won = unsafe { [w1.try_mark(obj(big), epoch, runs), w0.try_mark(obj(big), epoch, runs)] };
         assert_eq!(won, [true, false]);
         assert_eq!(w0.forwarded() + w1.forwarded(), 0);
     }

@@ -11,7 +11,10 @@
 //! asks in that window.
 
 use super::{header::Header, mark_word::MarkWord};
-use crate::{mark_bits, primitive::sync::atomic::Ordering};
+use crate::{
+    mark_bits::{self, Runs},
+    primitive::sync::atomic::Ordering,
+};
 
 /// Bytes in front of a large object's header that hold its [`MarkWord`].
 pub(crate) const LARGE_MARK_BYTES: usize = std::mem::size_of::<MarkWord>();
@@ -24,7 +27,17 @@ pub(crate) const LARGE_MARK_BYTES: usize = std::mem::size_of::<MarkWord>();
 #[inline(always)]
 pub(crate) unsafe fn try_mark(obj: *const Header, epoch: u64) -> bool {
     // SAFETY: guaranteed by the caller.
-    match unsafe { mark_bits::mark_word(obj.cast()) } {
+    unsafe { try_mark_in(obj, epoch, Runs::now()) }
+}
+
+/// [`try_mark`], with the runs as the caller read them (a mark worker's copy).
+///
+/// # Safety
+/// As [`try_mark`].
+#[inline(always)]
+pub(crate) unsafe fn try_mark_in(obj: *const Header, epoch: u64, runs: Runs) -> bool {
+    // SAFETY: guaranteed by the caller.
+    match unsafe { mark_bits::mark_word_in(obj.cast(), runs) } {
         Some((word, bit)) => mark_bits::try_mark_bit(word, bit),
         // SAFETY: not in a page: a large object (the caller guarantees it is allocated).
         None => unsafe { large_mark(obj) }.try_mark(epoch),

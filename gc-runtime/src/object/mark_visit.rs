@@ -38,6 +38,7 @@ use super::{
     trace::{Trace, Tracer},
 };
 use crate::{
+    mark_bits::Runs,
     primitive::sync::atomic::{AtomicPtr, Ordering},
     slot::is_object,
 };
@@ -99,6 +100,9 @@ pub(crate) mod note {
 /// A mark worker's private state: its grey stack and prefetch ring, and what it marked.
 pub(crate) struct MarkVisitor {
     epoch: u64,
+    /// Where the runs are, read when the visitor was made (see `mark_bits::Runs`: a copy from
+    /// before the arena existed is still right, only slower).
+    runs: Runs,
     /// Grey objects to scan, newest last.
     pub(crate) stack: Vec<ObjPtr>,
     ring: PrefetchRing,
@@ -120,6 +124,7 @@ impl MarkVisitor {
     pub(crate) fn new(epoch: u64) -> Self {
         MarkVisitor {
             epoch,
+            runs: Runs::now(),
             stack: Vec::new(),
             ring: PrefetchRing::new(),
             leaf_bytes: 0,
@@ -184,9 +189,9 @@ impl MarkVisitor {
             // SAFETY: guaranteed by the caller.
             None if self.logs_marks => unsafe { self.mark_and_log(obj) },
             // SAFETY: guaranteed by the caller.
-            None => unsafe { mark::try_mark(obj.as_ptr(), self.epoch) },
+            None => unsafe { mark::try_mark_in(obj.as_ptr(), self.epoch, self.runs) },
             // SAFETY: guaranteed by the caller.
-            Some(exclusive) => unsafe { exclusive.try_mark(obj, self.epoch) },
+            Some(exclusive) => unsafe { exclusive.try_mark(obj, self.epoch, self.runs) },
         };
         if won {
             if let Some(due) = self.ring.exchange(obj) {
