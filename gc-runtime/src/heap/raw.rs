@@ -22,17 +22,18 @@
 //!
 //! # The arena
 //!
-//! Runs are not mapped one by one: the first run reserves an *arena*, one mapping of
-//! [`ARENA_BYTES`](mark_bits::ARENA_BYTES) (256 GiB) of address space asked for with
-//! `MAP_NORESERVE` (memmap2's `no_reserve_swap`), and every run after it is the next 2 MiB of
-//! that range. Address space costs nothing until it is touched: the system backs a run with
-//! memory page by page as it is written, as it did a run mapped alone, and counts no swap for
-//! the rest. What the arena buys is a test: an object's address lies in a run exactly when it
-//! lies in the arena, a subtraction and a comparison ([`mark_bits::Runs`]), where looking a
-//! run up in the registry of runs made one worker mark 7–11 % slower. Where the arena cannot be
-//! had — a system that refuses the mapping (`vm.overcommit_memory = 2` counts it in full, and
-//! `ulimit -v` may forbid it), a heap that has used all of it, Miri — runs are mapped alone as
-//! before, and the registry answers for them.
+//! On Linux, runs are not mapped one by one: the first run reserves an *arena*, one mapping of
+//! [`ARENA_BYTES`](mark_bits::ARENA_BYTES) (256 GiB) of address space with no access at all
+//! (`PROT_NONE`, through rustix), and every run after it is the next 2 MiB of that range,
+//! opened for reading and writing (`mprotect`) when it is carved. A reservation without access
+//! costs nothing: the system neither backs it with memory nor counts it against a commit limit,
+//! and `mlockall` does not populate it; an opened run is backed page by page as it is written
+//! and counted as a run mapped alone was. What the arena buys is a test: an object's address
+//! lies in a run exactly when it lies in the arena, a subtraction and a comparison
+//! ([`mark_bits::Runs`]), where looking a run up in the registry of runs made one worker mark
+//! 7–11 % slower. Where the arena cannot be had — another system, a process whose address
+//! space is limited (`ulimit -v`), a heap that has used all of it, Miri — runs are mapped alone
+//! as before (memmap2), and the registry answers for them.
 
 #![allow(clippy::disallowed_methods)]
 
@@ -85,16 +86,24 @@ use crate::mark_bits::{self, RunMarks};
 pub(crate) struct PageRun {
     /// The aligned start of the first page.
     start: NonNull<u8>,
-    /// Where `start` lies in the mapping, for `madvise`.
-    offset: usize,
     page_bytes: usize,
     /// The marks of the run's pages, in its first page (see `mark_bits.rs`).
     marks: &'static RunMarks,
-    /// The mapping the run lies in, the arena's or its own (leaked: unmapping it would take the
-    /// pages away), for `madvise`.
+    /// Where the run's memory comes from, for `madvise`.
     #[cfg(not(miri))]
     #[cfg_attr(not(unix), allow(dead_code))]
-    map: &'static memmap2::MmapRaw,
+    mapping: Mapping,
+}
+
+/// Where a run's memory comes from.
+#[cfg(not(miri))]
+enum Mapping {
+    /// The arena: the run lies in its reserved range, opened for reading and writing.
+    #[cfg(target_os = "linux")]
+    Arena,
+    /// A mapping of its own (leaked: unmapping it would take the pages away), with the offset of
+    /// the run's start in it.
+    Alone(&'static memmap2::MmapRaw, usize),
 }
 
 // SAFETY: a `PageRun` is an address range owned by the heap for the life of the process; the
@@ -107,10 +116,26 @@ impl PageRun {
     /// Map a new run of pages of `page_bytes` (a power of two, at least the OS page size),
     /// aligned to its size; or abort as an allocation failure would.
     pub(crate) fn map(page_bytes: usize) -> &'static PageRun {
-        let bytes = RUN_PAGES * page_bytes;
-        let layout = Layout::from_size_align(bytes, bytes).expect("page run layout");
-        assert_eq!(bytes, mark_bits::RUN_BYTES, "runs have the size the mark bits' lookup expects");
+        let layout = Self::layout(page_bytes);
+        #[cfg(all(target_os = "linux", not(miri)))]
+        if let Some(start) = ARENA.lock().carve() {
+            return Box::leak(Box::new(Self::at(start, page_bytes, Mapping::Arena)));
+        }
         Box::leak(Box::new(Self::map_aligned(layout, page_bytes)))
+    }
+
+    /// A run mapped on its own even while the arena has room: what the heap gets once the
+    /// arena is used up or where it cannot be had.
+    #[cfg(test)]
+    pub(crate) fn map_alone(page_bytes: usize) -> &'static PageRun {
+        Box::leak(Box::new(Self::map_aligned(Self::layout(page_bytes), page_bytes)))
+    }
+
+    /// The layout of a run of pages of `page_bytes`: its size, aligned to its size.
+    fn layout(page_bytes: usize) -> Layout {
+        let bytes = RUN_PAGES * page_bytes;
+        assert_eq!(bytes, mark_bits::RUN_BYTES, "runs have the size the mark bits' lookup expects");
+        Layout::from_size_align(bytes, bytes).expect("page run layout")
     }
 
     /// The marks of the run's pages (in its first page, which holds no objects).
@@ -118,39 +143,34 @@ impl PageRun {
         self.marks
     }
 
-    /// A run mapped on its own even while the arena has room: what the heap gets once the
-    /// arena is used up or where it cannot be had.
-    #[cfg(test)]
-    pub(crate) fn map_alone(page_bytes: usize) -> &'static PageRun {
-        let bytes = RUN_PAGES * page_bytes;
-        let layout = Layout::from_size_align(bytes, bytes).expect("page run layout");
-        #[cfg(not(miri))]
-        let run = Self::in_mapping(map_alone(layout), layout, page_bytes);
-        #[cfg(miri)]
-        let run = Self::map_aligned(layout, page_bytes);
-        Box::leak(Box::new(run))
-    }
-
+    /// A run mapped on its own.
     #[cfg(not(miri))]
     fn map_aligned(layout: Layout, page_bytes: usize) -> PageRun {
-        let place = ARENA.lock().carve().unwrap_or_else(|| map_alone(layout));
-        Self::in_mapping(place, layout, page_bytes)
-    }
-
-    /// The run at `offset` in `map`: `layout.size()` fresh, writable bytes there, aligned to
-    /// `layout.align()`, that nothing else uses.
-    #[cfg(not(miri))]
-    fn in_mapping((map, offset): (&'static memmap2::MmapRaw, usize), layout: Layout, page_bytes: usize) -> PageRun {
-        assert!(offset + layout.size() <= map.len(), "a run lies inside its mapping");
-        // SAFETY: inside the mapping (asserted above).
+        // One extra alignment's worth, to find an aligned start inside: the OS aligns mappings to
+        // its own page size only. The slack is address space, never touched, never resident.
+        let len = layout.size() + layout.align();
+        let map: memmap2::MmapRaw = match memmap2::MmapOptions::new().len(len).map_anon() {
+            Ok(map) => map.into(),
+            Err(_) => std::alloc::handle_alloc_error(layout),
+        };
+        let offset = map.as_mut_ptr().align_offset(layout.align());
+        // SAFETY: `offset < align`, and the mapping is `size + align` bytes long, so the
+        // aligned start and the `size` bytes after it are inside it.
         let start = unsafe { map.as_mut_ptr().add(offset) };
         let start = NonNull::new(start).unwrap_or_else(|| std::alloc::handle_alloc_error(layout));
-        assert_eq!(start.as_ptr() as usize % layout.align(), 0, "runs are aligned to their size");
-        below_immediates(start, layout.size());
-        // SAFETY: `start` begins `layout.size()` fresh, writable, aligned bytes of this mapping,
-        // which no other run uses (the caller's promise).
+        let map: &'static memmap2::MmapRaw = Box::leak(Box::new(map));
+        Self::at(start, page_bytes, Mapping::Alone(map, offset))
+    }
+
+    /// The run at `start`: [`mark_bits::RUN_BYTES`] fresh, zeroed, writable bytes there, aligned
+    /// to their size, that nothing else uses.
+    #[cfg(not(miri))]
+    fn at(start: NonNull<u8>, page_bytes: usize, mapping: Mapping) -> PageRun {
+        below_immediates(start, mark_bits::RUN_BYTES);
+        // SAFETY: `start` begins a run's worth of fresh, writable, aligned bytes that no other
+        // run uses (the caller's promise).
         let marks = unsafe { mark_bits::register_run(start.as_ptr()) };
-        PageRun { start, offset, page_bytes, marks, map }
+        PageRun { start, page_bytes, marks, mapping }
     }
 
     /// Miri has no `mmap` of this kind: take the run from the allocator (and never release it).
@@ -159,7 +179,7 @@ impl PageRun {
         let start = alloc_zeroed(layout);
         // SAFETY: a fresh, zeroed, aligned block of the run's size.
         let marks = unsafe { mark_bits::register_run(start.as_ptr()) };
-        PageRun { start, offset: 0, page_bytes, marks }
+        PageRun { start, page_bytes, marks }
     }
 
     /// The base address of page `i` of the run (`i < RUN_PAGES`).
@@ -180,94 +200,114 @@ impl PageRun {
         let index = (base.as_ptr() as usize - self.start.as_ptr() as usize) / self.page_bytes;
         debug_assert!(index < RUN_PAGES && self.page(index) == base);
         #[cfg(all(unix, not(miri)))]
-        {
-            let offset = self.offset + index * self.page_bytes;
-            // SAFETY: the range is one page of this mapping (checked above in debug builds,
-            // guaranteed by the caller); nothing holds a reference into it while the kernel
-            // replaces its contents with zero-fill-on-demand memory (the caller's promise).
-            let done =
-                unsafe { self.map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, offset, self.page_bytes) };
-            done.is_ok()
+        match self.mapping {
+            #[cfg(target_os = "linux")]
+            Mapping::Arena => {
+                // SAFETY: the range is one page of this run, in the arena's readable and
+                // writable part (checked above in debug builds, guaranteed by the caller);
+                // nothing holds a reference into it while the kernel replaces its contents with
+                // zero-fill-on-demand memory (the caller's promise).
+                let done = unsafe {
+                    rustix::mm::madvise(base.as_ptr().cast(), self.page_bytes, rustix::mm::Advice::LinuxDontNeed)
+                };
+                done.is_ok()
+            }
+            Mapping::Alone(map, offset) => {
+                let offset = offset + index * self.page_bytes;
+                // SAFETY: as above, for a page of this run's own mapping.
+                let done =
+                    unsafe { map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, offset, self.page_bytes) };
+                done.is_ok()
+            }
         }
         #[cfg(not(all(unix, not(miri))))]
         {
-            let _ = (index, self.offset);
+            let _ = index;
             false
         }
     }
 }
 
-/// A mapping for one run of `layout`, with the offset of the run's aligned start in it; or
-/// abort as an allocation failure would.
-#[cfg(not(miri))]
-fn map_alone(layout: Layout) -> (&'static memmap2::MmapRaw, usize) {
-    // One extra alignment's worth, to find an aligned start inside: the OS aligns mappings to
-    // its own page size only. The slack is address space, never touched, never resident.
-    let len = layout.size() + layout.align();
-    let map: memmap2::MmapRaw = match memmap2::MmapOptions::new().len(len).map_anon() {
-        Ok(map) => map.into(),
-        Err(_) => std::alloc::handle_alloc_error(layout),
-    };
-    let offset = map.as_mut_ptr().align_offset(layout.align());
-    (Box::leak(Box::new(map)), offset)
-}
-
 /// The arena's state (module docs, "The arena"): not reserved yet, reserved with runs carved
 /// from it, or not to be had.
-#[cfg(not(miri))]
+#[cfg(all(target_os = "linux", not(miri)))]
 enum Arena {
     Unreserved,
     Reserved {
-        map: &'static memmap2::MmapRaw,
-        /// The offset in `map` of the arena's first run (its start aligned to a run's size).
-        first: usize,
+        /// The arena's first run: its reservation's start aligned to a run's size.
+        start: NonNull<u8>,
         /// Runs carved so far.
         carved: usize,
     },
     Unavailable,
 }
 
+// SAFETY: the arena is an address range reserved for the life of the process; its runs are
+// handed out one by one under the arena's lock.
+#[cfg(all(target_os = "linux", not(miri)))]
+unsafe impl Send for Arena {}
+
 /// The process's arena. Runs are mapped under the page pool's lock; this one is taken only then.
-#[cfg(not(miri))]
+#[cfg(all(target_os = "linux", not(miri)))]
 static ARENA: crate::primitive::sync::Mutex<Arena> = crate::primitive::sync::Mutex::new(Arena::Unreserved);
 
-#[cfg(not(miri))]
+#[cfg(all(target_os = "linux", not(miri)))]
 impl Arena {
     /// Runs the arena holds.
     const RUNS: usize = mark_bits::ARENA_BYTES / mark_bits::RUN_BYTES;
 
-    /// The next run of the arena — its mapping and offset there — reserving the arena on the
-    /// first call; `None` once it is used up, or if it could not be reserved.
-    fn carve(&mut self) -> Option<(&'static memmap2::MmapRaw, usize)> {
+    /// The start of the arena's next run, opened for reading and writing, reserving the arena
+    /// on the first call; `None` once it is used up, if it could not be reserved, or if the
+    /// system refuses to open the run (its memory is counted then: under
+    /// `vm.overcommit_memory = 2`, past the commit limit; a run mapped alone would be refused
+    /// too, and the caller aborts as an allocation failure would).
+    fn carve(&mut self) -> Option<NonNull<u8>> {
         if let Arena::Unreserved = self {
             *self = Self::reserve();
         }
-        match self {
-            Arena::Reserved { map, first, carved } if *carved < Self::RUNS => {
-                let offset = *first + *carved * mark_bits::RUN_BYTES;
-                *carved += 1;
-                Some((*map, offset))
-            }
-            _ => None,
+        let Arena::Reserved { start, carved } = self else { return None };
+        if *carved == Self::RUNS {
+            return None;
         }
+        // SAFETY: run `carved` (below `RUNS`) lies inside the reservation.
+        let run = unsafe { start.add(*carved * mark_bits::RUN_BYTES) };
+        let rw = rustix::mm::MprotectFlags::READ | rustix::mm::MprotectFlags::WRITE;
+        // SAFETY: the run is part of the arena's reservation, which nothing has used yet
+        // (runs are carved once, in order, under this lock): no reference into it exists.
+        unsafe { rustix::mm::mprotect(run.as_ptr().cast(), mark_bits::RUN_BYTES, rw) }.ok()?;
+        *carved += 1;
+        Some(run)
     }
 
-    /// Reserve the arena's address space, aligned to a run's size, and announce its start to
-    /// the mark bits' lookup; `Unavailable` if the system refuses the mapping or places it
-    /// where the heap cannot be (then it is unmapped at once).
+    /// Reserve the arena's address space — without access, so that the system neither backs
+    /// nor counts any of it (nor populates it under `mlockall`) until a run is opened — aligned
+    /// to a run's size, and announce its start to the mark bits' lookup; `Unavailable` if the
+    /// system refuses the mapping or places it where the heap cannot be (then it is unmapped).
     fn reserve() -> Arena {
         let len = mark_bits::ARENA_BYTES + mark_bits::RUN_BYTES;
-        let Ok(map) = memmap2::MmapOptions::new().len(len).no_reserve_swap().map_anon() else {
+        // SAFETY: a new anonymous mapping at an address of the system's choosing: it replaces
+        // nothing.
+        let reserved = unsafe {
+            rustix::mm::mmap_anonymous(
+                std::ptr::null_mut(),
+                len,
+                rustix::mm::ProtFlags::empty(),
+                rustix::mm::MapFlags::PRIVATE,
+            )
+        };
+        let Ok(base) = reserved else { return Arena::Unavailable };
+        let first = base.align_offset(mark_bits::RUN_BYTES);
+        let start = base as usize + first;
+        let Some(start_ptr) = NonNull::new(base.cast::<u8>().wrapping_add(first)) else {
             return Arena::Unavailable;
         };
-        let map = memmap2::MmapRaw::from(map);
-        let first = map.as_mut_ptr().align_offset(mark_bits::RUN_BYTES);
-        let start = map.as_mut_ptr() as usize + first;
         if !mark_bits::is_below_address_limit(start + mark_bits::ARENA_BYTES) {
+            // SAFETY: the mapping made above, which nothing uses.
+            let _ = unsafe { rustix::mm::munmap(base, len) };
             return Arena::Unavailable;
         }
         mark_bits::set_arena(start);
-        Arena::Reserved { map: Box::leak(Box::new(map)), first, carved: 0 }
+        Arena::Reserved { start: start_ptr, carved: 0 }
     }
 }
 
@@ -285,19 +325,42 @@ mod tests {
         })
     }
 
-    /// Whether this system is expected to grant the arena: Linux, unless it counts every
-    /// mapping in full against its commit limit (`vm.overcommit_memory = 2`, which ignores
-    /// `MAP_NORESERVE`) or the process's address space is limited (`ulimit -v`).
+    /// Whether this system is expected to grant the arena: Linux, unless the process's address
+    /// space is limited (`ulimit -v`).
     fn arena_expected() -> bool {
-        if !cfg!(all(target_os = "linux", not(miri))) {
-            return false;
-        }
-        let read = |path| std::fs::read_to_string(path).unwrap_or_default();
-        let address_space_unlimited = read("/proc/self/limits")
-            .lines()
-            .find(|line| line.starts_with("Max address space"))
-            .is_some_and(|line| line.split_whitespace().nth(3) == Some("unlimited"));
-        read("/proc/sys/vm/overcommit_memory").trim() != "2" && address_space_unlimited
+        cfg!(all(target_os = "linux", not(miri)))
+            && std::fs::read_to_string("/proc/self/limits")
+                .unwrap_or_default()
+                .lines()
+                .find(|line| line.starts_with("Max address space"))
+                .is_some_and(|line| line.split_whitespace().nth(3) == Some("unlimited"))
+    }
+
+    /// The permissions `/proc/self/maps` gives the mapping holding `addr` (`rw-p`, `---p` …).
+    #[cfg(target_os = "linux")]
+    fn permissions_at(addr: usize) -> Option<String> {
+        let maps = std::fs::read_to_string("/proc/self/maps").ok()?;
+        maps.lines().find_map(|line| {
+            let mut fields = line.split_whitespace();
+            let (from, to) = fields.next()?.split_once('-')?;
+            let range = usize::from_str_radix(from, 16).ok()?..usize::from_str_radix(to, 16).ok()?;
+            range.contains(&addr).then(|| fields.next().map(str::to_owned)).flatten()
+        })
+    }
+
+    /// The arena is address space without access until a run is carved from it: the system
+    /// neither backs nor counts it, and `mlockall` does not populate it.
+    #[test]
+    #[cfg(all(target_os = "linux", not(miri)))]
+    fn the_arena_beyond_its_runs_has_no_access_and_its_runs_are_readable_and_writable() {
+        let run = PageRun::map(PAGE_BYTES);
+        let Some(start) = mark_bits::arena_start() else {
+            assert!(!arena_expected(), "the arena is reserved where the system grants it");
+            return;
+        };
+        assert_eq!(permissions_at(run.page(1).as_ptr() as usize).as_deref(), Some("rw-p"));
+        let end = start + ARENA_BYTES - 1;
+        assert_eq!(permissions_at(end).as_deref(), Some("---p"), "the arena's last byte is not opened");
     }
 
     #[test]
