@@ -969,20 +969,27 @@ fn child_finalizer_stalled_with_a_dead_map_registered() {
     }
     // Allocate until `until(reused)`, counting in `reused` the objects that took an address in
     // `addrs`.
-    let churn = |mu: &mut Mutator, until: &dyn Fn(usize) -> bool, addrs: &HashSet<usize>| {
+    let churn = |mu: &mut Mutator, what: &str, until: &dyn Fn(usize) -> bool, addrs: &HashSet<usize>| {
         let t = Instant::now();
+        let cycles_before = gc_runtime::stats().cycles;
         let mut reused = 0;
         while !until(reused) {
             for i in 0..1000u64 {
                 reused += addrs.contains(&mu.alloc(Plain { n: i }).addr()) as usize;
             }
             mu.safepoint();
-            assert!(t.elapsed() < Duration::from_secs(20), "no cycle ran, or no address was reused ({reused})");
+            assert!(
+                t.elapsed() < Duration::from_secs(20),
+                "{what}: not within 20 s ({} cycles ran meanwhile; {reused} key addresses reused; finalizer \
+                 stalled in the holder: {})",
+                gc_runtime::stats().cycles - cycles_before,
+                STALLED.load(Ordering::SeqCst)
+            );
         }
         reused
     };
     // The holder dies: the finalizer blocks in its first field.
-    churn(&mut mu, &|_| STALLED.load(Ordering::SeqCst), &HashSet::new());
+    churn(&mut mu, "the dead holder's finalization", &|_| STALLED.load(Ordering::SeqCst), &HashSet::new());
     let addrs: HashSet<usize> = keys.iter().map(|k| k.get(&mu).addr()).collect();
     let before = gc_runtime::stats().cycles;
     drop(keys);
@@ -990,7 +997,12 @@ fn child_finalizer_stalled_with_a_dead_map_registered() {
     // the finalizer, so their addresses are reused: allocate through four cycles at least, and
     // on until some key's address was taken (how soon a freed page is allocated from again
     // depends on how the sweep and the allocation interleave).
-    let reused = churn(&mut mu, &|reused| reused > 0 && gc_runtime::stats().cycles >= before + 4, &addrs);
+    let reused = churn(
+        &mut mu,
+        "four cycles and a dead key's address reused",
+        &|reused| reused > 0 && gc_runtime::stats().cycles >= before + 4,
+        &addrs,
+    );
     let cleared: usize =
         gc_runtime::stats().recent.iter().filter(|c| c.cycle > before).map(|c| c.weak_map_entries_cleared).sum();
     assert_eq!(cleared, KEYS, "the dead, registered map's entries of dead keys were purged");
