@@ -81,9 +81,10 @@
 //!
 //! | layer | modules | what they are |
 //! |---|---|---|
-//! | foundations | `primitive.rs`, `shared_slice.rs`, `prefetch.rs`, `report.rs`, `named.rs`, `config/` | the synchronisation types (swapped for loom's in `loom-models`), slices replaced under lock-free readers and freed through the epoch, output that cannot panic, types spelled as names, the configuration |
+//! | foundations | `primitive.rs`, `prefetch.rs`, `report.rs`, `named.rs`, `config/` | the synchronisation types (swapped for loom's in `loom-models`), output that cannot panic, types spelled as names, the configuration |
 //! | the clock | `clock.rs` | phase word with the barrier kind, mark/sweep/weak-verdict epochs, a state table |
 //! | mark bits | `mark_bits.rs` | one bit per slot beside each page, found from an object's address by arithmetic |
+//! | system memory | `raw.rs`, `mapped_vec.rs`, `shared_slice.rs` | the one funnel to the system's memory (the arena and its runs of pages, large blocks, blocks mapped on their own); buffers whose memory goes back when they are emptied; slices replaced under lock-free readers and freed through the epoch |
 //! | objects and slots | `object/`, `slot.rs`, `slot_array.rs`, `slot_table.rs`, `address_hash.rs`, `cells.rs` | header, marking an object, the [`Trace`] contract; the slot store; the lock-free-readable array of slots under `GcVec` and table of slot pairs under the maps, and the address hash; registered pointer cells |
 //! | grey | `grey_queue.rs`, `shade.rs` | per-thread shade buffers feeding the global grey queue |
 //! | memory | `heap/` | pages, size classes, caches, sweeping, the finalizer |
@@ -113,6 +114,7 @@ mod gc;
 mod grey_queue;
 mod handshake;
 mod heap;
+mod mapped_vec;
 mod mark_bits;
 mod marker;
 mod member;
@@ -122,6 +124,7 @@ mod named;
 mod object;
 mod prefetch;
 mod primitive;
+mod raw;
 mod report;
 mod root_table;
 mod roots;

@@ -13,16 +13,16 @@
 //!
 //! # Finding a page's bits
 //!
-//! Pages come in runs of [`RUN_PAGES`] (2 MiB, aligned to their size; see `heap/raw.rs`). The
+//! Pages come in runs of [`RUN_PAGES`] (2 MiB, aligned to their size; see `raw.rs`). The
 //! first page of every run is not used for objects: it holds the marks of the run's other
-//! pages ([`RunMarks`]). Given an object address, its run is the address rounded down to
+//! pages ([`RunMarks`]) (and the second, the pages' other bitmaps, see `heap/page.rs`). Given an object address, its run is the address rounded down to
 //! 2 MiB and its page index the next five bits, so its page's marks are found by arithmetic
 //! alone, and reading the bit word is the only load. The marks
 //! do not sit at the start of the run: addresses 2 MiB apart fall into the same cache sets, so
 //! the marks of a large heap, all at run starts, would evict each other. Each run's marks are
 //! placed at an offset chosen by the run's number ([`marks_offset`]), which spreads them over
 //! the cache sets. Which addresses belong to runs at all is decided by the arena the runs are
-//! carved from (`heap/raw.rs`, "The arena"): an address inside it is in a run, a subtraction and
+//! carved from (`raw.rs`, "The arena"): an address inside it is in a run, a subtraction and
 //! a comparison ([`Runs`]). Any other address is looked up in a bitmap over the address space
 //! in 2 MiB units, the registry of every run (8 MiB of zeroed address space, of which only the
 //! words for runs in use are ever touched), which answers for runs mapped outside the arena;
@@ -81,8 +81,11 @@ use crate::primitive::sync::atomic::{AtomicU64, Ordering};
 
 /// Bytes per page. Pages are aligned to their size.
 pub(crate) const PAGE_BYTES: usize = 64 * 1024;
-/// Pages per run (the first holds the marks of the others, which hold objects).
+/// Pages per run: the first holds the marks of the others, the second their other bitmaps
+/// (`heap/page.rs`), and the rest, from [`FIRST_OBJECT_PAGE`] on, hold objects.
 pub(crate) const RUN_PAGES: usize = 32;
+/// The first page of a run that holds objects: the pages before it hold the run's tables.
+pub(crate) const FIRST_OBJECT_PAGE: usize = 2;
 /// Bytes per run: the unit of address-space mapping, aligned to its size.
 pub(crate) const RUN_BYTES: usize = PAGE_BYTES * RUN_PAGES;
 /// The smallest slot size.
@@ -183,13 +186,19 @@ fn claim_offset(addr: usize) -> usize {
 // `claim_offset`'s wrap: the claims that wrap end before the marks of their run begin.
 const _: () = assert!(std::mem::size_of::<RunMarks>() + RUN_CLAIMS * std::mem::size_of::<u64>() <= PAGE_BYTES);
 
-/// Register a newly mapped run starting at `start` (aligned to [`RUN_BYTES`]) and write its
-/// marks, all clear, into its first page. Aborts if the run lies outside the address range the
-/// registry covers.
+/// Register a newly mapped run starting at `start` (aligned to [`RUN_BYTES`]), whose first
+/// page — zero, as fresh memory is — holds its marks, all clear, and its claims, all stale.
+/// Aborts if the run lies outside the address range the registry covers.
+///
+/// Nothing is written: zero is the state of marks and claims that no marking uses (every job's
+/// claim tag is non-zero, see `object/exclusive.rs`), so a run's first page is touched only
+/// where its pages' marks are, and the page pool may give the whole page back to the OS once
+/// every page of the run is empty (`heap/pool.rs`, "Giving back a run's tables"): it comes
+/// back as zeroes, the state it started in.
 ///
 /// # Safety
-/// `start` is the start of a run of [`RUN_BYTES`] writable bytes owned by the caller, not
-/// registered before.
+/// `start` is the start of a run of [`RUN_BYTES`] writable bytes, all zero, owned by the caller
+/// and not registered before.
 pub(crate) unsafe fn register_run(start: *mut u8) -> &'static RunMarks {
     let addr = start as usize;
     assert!(addr % RUN_BYTES == 0, "runs are aligned to their size");
@@ -200,32 +209,26 @@ pub(crate) unsafe fn register_run(start: *mut u8) -> &'static RunMarks {
     // SAFETY: the offset and the marks after it lie in the first page of the run (see
     // `marks_offset`).
     let marks = unsafe { start.add(marks_offset(addr)) }.cast::<RunMarks>();
-    // SAFETY: the first page of the run is writable and owned by the caller (nothing else knows
-    // the run yet); the offset is a multiple of 1 KiB, enough for the marks' alignment.
-    unsafe { marks.write(RunMarks { pages: std::array::from_fn(|_| PageMarks::new()) }) };
-    for claim in 0..RUN_CLAIMS {
-        // SAFETY: as for the marks: each claim word lies in the first page, apart from the
-        // marks and from the other claims (see `claim_offset`), at a multiple of 8 bytes.
-        unsafe { start.add(claim_offset(addr + claim * CLAIM_BYTES)).cast::<AtomicU64>().write(AtomicU64::new(0)) };
-    }
     let run = addr >> RUN_SHIFT;
     // Release: a thread that finds the bit set (through an object address it received after
-    // this) also finds the marks written.
+    // this) also finds the run's memory as the caller left it.
     let word = REGISTRY.word(run / 64).expect("the address was checked to be below the registry's limit");
     word.fetch_or(1 << (run % 64), StdOrdering::Release);
-    // SAFETY: just written; the run is never unmapped.
+    // SAFETY: the marks lie in the run's first page, at a multiple of 1 KiB (enough for their
+    // alignment); its bytes are zero (the caller's promise), which is a valid `RunMarks` — all
+    // atomics, all clear — and the run is never unmapped.
     unsafe { &*marks }
 }
 
 impl RunMarks {
-    /// The marks of page `index` of the run (not 0: the first page holds these marks).
+    /// The marks of page `index` of the run (one of the pages that hold objects).
     pub(crate) fn page(&'static self, index: usize) -> &'static PageMarks {
-        assert!((1..RUN_PAGES).contains(&index), "page 0 of a run holds its marks");
+        assert!((FIRST_OBJECT_PAGE..RUN_PAGES).contains(&index), "page {index} of a run holds no objects");
         &self.pages[index]
     }
 }
 
-/// Bytes of address space reserved for runs at the first run's mapping (see `heap/raw.rs`,
+/// Bytes of address space reserved for runs at the first run's mapping (see `raw.rs`,
 /// "The arena"): 256 GiB, address space only, which the system backs with memory page by page
 /// as runs are carved out of it and used.
 pub(crate) const ARENA_BYTES: usize = 1 << 38;
@@ -279,17 +282,17 @@ pub(crate) fn is_run(addr: usize) -> bool {
 ///
 /// Nearly every run is carved from the arena, so the common answer is a subtraction and a
 /// comparison; a run mapped on its own (the arena used up, or never reserved: see
-/// `heap/raw.rs`) and every large object are looked up in the registry. (The registry alone
+/// `raw.rs`) and every large object are looked up in the registry. (The registry alone
 /// made one worker mark the trees 7–11 % slower: its lookup, a bounds test, a load and
 /// a bit test, comes twice per two-slot node.) A copy taken before the arena was set holds
 /// [`NO_ARENA`] and sends every address to the registry, where arena runs are registered too:
 /// both answers agree, so any copy is right, however old.
 ///
-/// `Relaxed` suffices for reading the arena's word, for that reason. The run's marks, which the
-/// answer leads to, were written before its first page left the page pool; a thread holds an
-/// object's address only through the heap's publication of the object (`barrier.rs`,
-/// "Publication ordering"), which orders those writes before its reads as it orders the
-/// object's header.
+/// `Relaxed` suffices for reading the arena's word, for that reason. The page's marks, which
+/// the answer leads to, were cleared by the format that let the page leave the page pool; a
+/// thread holds an object's address only through the heap's publication of the object
+/// (`barrier.rs`, "Publication ordering"), which orders those writes before its reads as it
+/// orders the object's header.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Runs {
     arena_start: usize,
@@ -303,7 +306,7 @@ impl Runs {
         Runs { arena_start: ARENA_START.load(StdOrdering::Relaxed) }
     }
 
-    /// Under Miri there is never an arena (`heap/raw.rs` maps each run alone there), and the
+    /// Under Miri there is never an arena (`raw.rs` maps each run alone there), and the
     /// word is not read: an atomic load per mark, beside the registry's, made Miri's runs of
     /// the marking tests up to a quarter slower (the weak-reference tests 42 → 53 s; its race
     /// detector does work on every atomic access).
@@ -390,8 +393,8 @@ pub(crate) unsafe fn mark_word_and_claim(
 #[inline(always)]
 unsafe fn first_page_word(obj: *const u8, offset: usize) -> &'static AtomicU64 {
     let in_run = obj as usize & (RUN_BYTES - 1);
-    // SAFETY: the run's first page holds its marks and claims, written by `register_run` (the
-    // marks as a `repr(C)` array of words, the claims word by word), so the offset is plain
+    // SAFETY: the run's first page holds its marks and claims (see `register_run`: the marks
+    // as a `repr(C)` array of words, the claims word by word), so the offset is plain
     // arithmetic; stepping back inside the run keeps the object pointer's provenance (the
     // run's mapping), and the words are never freed.
     unsafe { &*obj.sub(in_run).add(offset).cast::<AtomicU64>() }
@@ -461,6 +464,7 @@ pub(crate) struct PageMarks {
 
 impl PageMarks {
     /// Marks with every bit clear.
+    #[cfg(test)]
     pub(crate) fn new() -> Self {
         PageMarks { bits: std::array::from_fn(|_| AtomicU64::new(0)) }
     }

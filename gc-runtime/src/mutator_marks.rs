@@ -57,6 +57,7 @@
 //! beside the mutators, and the log is off from mark start.
 
 use crate::{
+    mapped_vec::MappedVec,
     mark_bits::PageMarks,
     object::{exclusive, mark, ObjPtr},
     primitive::sync::{
@@ -66,6 +67,7 @@ use crate::{
 };
 
 /// One black allocation: `slots` of slot word `word` of the page whose marks are `marks`.
+#[derive(Clone, Copy)]
 struct Slots {
     marks: &'static PageMarks,
     slots: u64,
@@ -75,15 +77,21 @@ struct Slots {
 }
 
 /// What the log holds: the black allocations, and the objects assists marked, in batches.
+///
+/// In blocks of memory of its own ([`MappedVec`]), not in `Vec`s: the log holds a few records in
+/// most markings and up to its limit — 4 % of the heap by default, 40 MB of a gigabyte — in
+/// some, and a `Vec` of that size, once freed, left glibc's allocator keeping tens of megabytes
+/// of free memory for good (`raw.rs`, `MappedBlock`).
 #[derive(Default)]
 struct Log {
-    slots: Vec<Slots>,
-    objects: Vec<ObjPtr>,
+    slots: MappedVec<Slots>,
+    objects: MappedVec<ObjPtr>,
     /// Each assist's batch: where it ends in `objects`, and its epoch.
-    batches: Vec<(usize, u64)>,
+    batches: MappedVec<(usize, u64)>,
 }
 
-static LOG: Mutex<Log> = Mutex::new(Log { slots: Vec::new(), objects: Vec::new(), batches: Vec::new() });
+static LOG: Mutex<Log> =
+    Mutex::new(Log { slots: MappedVec::new(), objects: MappedVec::new(), batches: MappedVec::new() });
 
 /// The size, in bytes, over which the log goes over its limit in the current marking (see
 /// "The limit").
@@ -115,32 +123,45 @@ impl Log {
     /// Record an assist's batch, emptying `objects`.
     fn push_objects(&mut self, objects: &mut Vec<ObjPtr>, epoch: u64) {
         if !objects.is_empty() {
-            self.objects.append(objects);
+            self.objects.extend_from_slice(objects);
+            objects.clear();
             self.batches.push((self.objects.len(), epoch));
         }
     }
 
     /// Set the bits of every record of the marking `epoch` again; returns how many records
     /// that was. The others are dropped.
-    fn apply(self, epoch: u64) -> usize {
+    fn apply(&self, epoch: u64) -> usize {
         let mut applied = 0;
         for r in self.slots.iter().filter(|r| r.epoch == epoch) {
             r.marks.mark_slots(r.word as usize, r.slots, r.slot_size as usize);
             applied += 1;
         }
         let mut start = 0;
-        for (end, batch_epoch) in self.batches {
+        let mut objects = self.objects.iter();
+        for (end, batch_epoch) in self.batches.iter() {
+            let batch = objects.by_ref().take(end - start);
             if batch_epoch == epoch {
-                for obj in &self.objects[start..end] {
+                for obj in batch {
                     // SAFETY: an assist of this marking marked it, so it is reachable and
                     // allocated: nothing is freed before the marking ends.
                     unsafe { mark::try_mark(obj.as_ptr(), epoch) };
                 }
                 applied += end - start;
+            } else {
+                batch.for_each(drop);
             }
             start = end;
         }
         applied
+    }
+
+    /// Forget every record (see `MappedVec::clear`: a log of a few records keeps its memory for
+    /// the next, one that grew large gives it back).
+    fn clear(&mut self) {
+        self.slots.clear();
+        self.objects.clear();
+        self.batches.clear();
     }
 }
 
@@ -207,14 +228,16 @@ pub(crate) fn peak_bytes() -> usize {
 /// Set the bits of every record of the marking `epoch` again, and empty the log (see "The
 /// log"); returns how many records that was. Only while no drain runs.
 pub(crate) fn reapply(epoch: u64) -> usize {
-    std::mem::take(&mut *LOG.lock()).apply(epoch)
+    let mut log = LOG.lock();
+    let applied = log.apply(epoch);
+    log.clear();
+    applied
 }
 
 /// Forget every record: a marking begins, and the last one is over; the log goes over its limit
 /// in the new one above `limit` bytes.
 pub(crate) fn clear(limit: usize) {
-    let mut log = LOG.lock();
-    *log = Log::default();
+    LOG.lock().clear();
     LIMIT.store(limit, Ordering::Relaxed);
     PEAK.store(0, Ordering::Relaxed);
 }

@@ -64,7 +64,7 @@ mod epoch_impl {
 
     use crossbeam_epoch::{Atomic, Collector, LocalHandle, Owned, Pointable};
 
-    use crate::heap::raw;
+    use crate::raw;
 
     use crate::primitive::sync::atomic::Ordering;
 

@@ -21,7 +21,7 @@ pub(crate) const UNARMED_ADDR: usize = 1;
 
 /// The least slot value that is an *immediate* — a number or small integer that a
 /// [`TaggedMember`](crate::TaggedMember) holds in place of a pointer (see `tagged.rs`) — and
-/// never an address: the heap's memory lies below it (`heap/raw.rs` refuses any other).
+/// never an address: the heap's memory lies below it (`raw.rs` refuses any other).
 #[cfg(target_pointer_width = "64")]
 pub(crate) const IMMEDIATE_MIN: usize = 1 << 48;
 /// (No immediates on targets with narrower pointers: every value but null and the unarmed

@@ -33,7 +33,7 @@
 //!   asks `slot::is_object` of the value it loaded, which is false from 2^48 on. The test is on
 //!   the loaded value, never on an earlier load, so a store racing with the marker cannot slip
 //!   an immediate past it.
-//! - No object lies at or above 2^48: the heap's memory comes from `heap/raw.rs`, which refuses
+//! - No object lies at or above 2^48: the heap's memory comes from `raw.rs`, which refuses
 //!   any other (current 64-bit systems give programs lower addresses unless asked).
 //! - A store of an immediate goes through the write barrier like a store of `None`: under a
 //!   deletion barrier (Yuasa, hybrid) the pointer it overwrites is shaded; an immediate is

@@ -35,7 +35,6 @@ const API: &[&str] = &[
 const ENGINE: &[&str] = &[
     "primitive",
     "address_hash",
-    "shared_slice",
     "prefetch",
     "report",
     "named",
@@ -43,6 +42,9 @@ const ENGINE: &[&str] = &[
     "clock",
     "mark_bits",
     "slot",
+    "raw",
+    "mapped_vec",
+    "shared_slice",
     "slot_array",
     "slot_table",
     "object",

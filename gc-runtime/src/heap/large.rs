@@ -25,7 +25,7 @@
 
 use std::{alloc::Layout, ptr::NonNull};
 
-use super::{page::SweepResult, raw};
+use super::page::SweepResult;
 use crate::{
     clock,
     object::{
@@ -37,6 +37,7 @@ use crate::{
         atomic::{AtomicUsize, Ordering},
         Mutex,
     },
+    raw,
 };
 
 /// One large object: the object (not the block) and the block's layout.

@@ -3,14 +3,15 @@
 //! # Structure
 //!
 //! - [`size_class`]: the 32 slot sizes (16 B to 8 KiB, header included).
-//! - [`page`]: 64 KiB pages carved into slots of one class, with an allocation bitmap.
+//! - [`page`]: 64 KiB pages carved into slots of one class, with an allocation bitmap (kept,
+//!   with the page's other bitmaps, in the second page of its run).
 //! - [`central`]: per-class lists of pages that no mutator holds (partial, full, unswept).
 //! - [`cache`]: each mutator's private page per class — the allocation fast path.
 //! - [`large`]: objects too big (or too aligned) for a page, allocated one by one.
-//! - [`pool`]: where pages come from (runs mapped from the system) and where empty ones wait;
-//!   the scavenger, which gives the memory of long-empty pages back to the OS.
+//! - [`pool`]: where pages come from (runs mapped from the system by [`crate::raw`]) and where
+//!   empty ones wait; the scavenger, which gives the memory of long-empty pages back to the OS,
+//!   and a run's tables with its last page.
 //! - [`finalize`]: the queue of dead objects whose destructors the finalizer thread runs.
-//! - [`raw`]: the only code that takes memory from the system or gives it back.
 //!
 //! # Accounting
 //!
@@ -38,7 +39,6 @@ pub(crate) mod finalize;
 pub(crate) mod large;
 pub(crate) mod page;
 pub(crate) mod pool;
-pub(crate) mod raw;
 pub(crate) mod size_class;
 
 use std::{

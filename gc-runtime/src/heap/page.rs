@@ -33,12 +33,13 @@
 
 use std::{cell::UnsafeCell, ptr::NonNull};
 
-use super::{raw::PageRun, size_class::CLASS_SIZES};
+use super::size_class::CLASS_SIZES;
 pub(crate) use crate::mark_bits::PAGE_BYTES;
 use crate::{
-    mark_bits::{PageMarks, PAGE_WORDS},
+    mark_bits::{PageMarks, FIRST_OBJECT_PAGE, PAGE_WORDS, RUN_PAGES},
     object::Header,
     primitive::sync::atomic::{AtomicU64, AtomicUsize, Ordering},
+    raw::PageRun,
 };
 
 /// A page descriptor.
@@ -50,10 +51,25 @@ pub(crate) struct Page {
     /// The slot size of the current format, readable by anyone (see [`Page::scan_live`]);
     /// the owner's copy is in `slots`.
     shared_slot_size: AtomicUsize,
+    /// The page's bitmaps, in its run's second page ([`PageBitmaps`]).
+    maps: &'static PageBitmaps,
+    /// The mark bits (in the run's first page, see `mark_bits.rs`).
+    marks: &'static PageMarks,
+    slots: UnsafeCell<PageSlots>,
+}
+
+/// A page's slot bitmaps, one bit per slot of the smallest size (2 KiB). They live in the second
+/// page of the page's run, at the page's index ([`PageBitmaps::of`]), not in the descriptor:
+/// memory the heap can give back to the OS when every page of the run is empty (see `pool.rs`,
+/// "Giving back a run's tables"). Zero bytes are a valid state — the state of a page never
+/// formatted or whose tables went back to the OS — and the next format writes them all.
+#[repr(C)]
+pub(crate) struct PageBitmaps {
     /// The allocation bitmap: one bit per slot, set when allocated; bits past the last slot are
-    /// always set. Only the owner writes it, with a relaxed load and store (one writer, so no
-    /// read-modify-write instruction is needed: the same code as a plain `|=`); it is atomic so
-    /// that, with the world stopped, the collector can read it whoever owns the page.
+    /// set by a format (zero where the tables went back: no object either way). Only the owner
+    /// writes it, with a relaxed load and store (one writer, so no read-modify-write instruction
+    /// is needed: the same code as a plain `|=`); it is atomic so that, with the world stopped,
+    /// the collector can read it whoever owns the page.
     bits: [AtomicU64; PAGE_WORDS],
     /// One bit per allocated slot whose object needs drop (owner only).
     has_drop: [AtomicU64; PAGE_WORDS],
@@ -62,9 +78,25 @@ pub(crate) struct Page {
     doomed: [AtomicU64; PAGE_WORDS],
     /// Doomed objects whose destructors have run (set by the finalizer, taken by the owner).
     finalized: [AtomicU64; PAGE_WORDS],
-    /// The mark bits (in the run's first page, see `mark_bits.rs`).
-    marks: &'static PageMarks,
-    slots: UnsafeCell<PageSlots>,
+}
+
+/// The run page that holds its pages' bitmaps (page 0 holds their marks and claims).
+pub(crate) const BITMAPS_PAGE: usize = 1;
+// One `PageBitmaps` per page of the run fits in that page.
+const _: () = assert!(std::mem::size_of::<PageBitmaps>() * RUN_PAGES <= PAGE_BYTES);
+const _: () = assert!(BITMAPS_PAGE < FIRST_OBJECT_PAGE);
+
+impl PageBitmaps {
+    /// The bitmaps of page `index` of `run` (one of its object pages).
+    fn of(run: &'static PageRun, index: usize) -> &'static PageBitmaps {
+        assert!((FIRST_OBJECT_PAGE..RUN_PAGES).contains(&index), "page {index} of a run holds no objects");
+        // SAFETY: page `BITMAPS_PAGE` of the run holds one `PageBitmaps` per page of the run,
+        // at `index` times its size (in bounds: asserted above, and they fit, see the constant
+        // assertion); the memory is the run's, mapped for the life of the process, aligned to
+        // 2 KiB, and zero until a format writes it — zero bytes are valid atomics. Everything in
+        // a `PageBitmaps` is atomic, so a shared reference allows every write made to it.
+        unsafe { &*run.page(BITMAPS_PAGE).as_ptr().add(index * std::mem::size_of::<PageBitmaps>()).cast() }
+    }
 }
 
 /// The owner-only part of a page: its format.
@@ -117,16 +149,12 @@ impl Page {
     /// A fresh, empty page for `class` in page `index` of `run`, considered swept for `epoch`.
     /// Each page of a run must be made once.
     pub(crate) fn new_leaked(run: &'static PageRun, index: usize, class: usize, epoch: u64) -> &'static Page {
-        let zeroes = || std::array::from_fn(|_| AtomicU64::new(0));
         let page = Page {
             mem: run.page(index),
             run,
             swept_epoch: AtomicU64::new(epoch),
             shared_slot_size: AtomicUsize::new(CLASS_SIZES[class]),
-            bits: zeroes(),
-            has_drop: zeroes(),
-            doomed: zeroes(),
-            finalized: zeroes(),
+            maps: PageBitmaps::of(run, index),
             marks: run.marks().page(index),
             slots: UnsafeCell::new(PageSlots { class, slot_size: 0, nslots: 0 }),
         };
@@ -139,17 +167,17 @@ impl Page {
     /// Word `w` of the allocation bitmap.
     #[inline]
     pub(crate) fn bitmap_word(&self, w: usize) -> &AtomicU64 {
-        &self.bits[w]
+        &self.maps.bits[w]
     }
 
     /// The allocation bitmap, for the cache that owns the page.
     pub(crate) fn bitmap(&self) -> *const AtomicU64 {
-        self.bits.as_ptr()
+        self.maps.bits.as_ptr()
     }
 
     /// The drop bitmap, for the cache that owns the page.
     pub(crate) fn drop_bitmap(&self) -> *const AtomicU64 {
-        self.has_drop.as_ptr()
+        self.maps.has_drop.as_ptr()
     }
 
     /// The page's mark bits.
@@ -165,7 +193,7 @@ impl Page {
         // SAFETY: the caller owns the page.
         let nslots = unsafe { self.slots() }.nslots;
         (0..nslots.div_ceil(64))
-            .map(|w| (self.bits[w].load(Ordering::Relaxed) & valid_mask(nslots, w)).count_ones() as usize)
+            .map(|w| (self.maps.bits[w].load(Ordering::Relaxed) & valid_mask(nslots, w)).count_ones() as usize)
             .sum()
     }
 
@@ -191,10 +219,10 @@ impl Page {
         self.shared_slot_size.store(slot_size, Ordering::Relaxed);
         self.marks.clear();
         for w in 0..PAGE_WORDS {
-            self.bits[w].store(!valid_mask(slots.nslots, w), Ordering::Relaxed);
-            self.has_drop[w].store(0, Ordering::Relaxed);
-            self.doomed[w].store(0, Ordering::Relaxed);
-            self.finalized[w].store(0, Ordering::Relaxed);
+            self.maps.bits[w].store(!valid_mask(slots.nslots, w), Ordering::Relaxed);
+            self.maps.has_drop[w].store(0, Ordering::Relaxed);
+            self.maps.doomed[w].store(0, Ordering::Relaxed);
+            self.maps.finalized[w].store(0, Ordering::Relaxed);
         }
     }
 
@@ -206,6 +234,11 @@ impl Page {
         // SAFETY: guaranteed by the caller: only the owner writes the format, and no reference
         // to it outlives this read.
         unsafe { *self.slots.get() }
+    }
+
+    /// The run the page belongs to.
+    pub(crate) fn run(&self) -> &'static PageRun {
+        self.run
     }
 
     /// The first byte of the page's memory.
@@ -246,18 +279,18 @@ impl Page {
             // Acquire: pairs with the finalizer's Release, so its destructor's writes to the
             // slot come before the slot's reuse. Most words have no finalized slot: a load
             // decides, and only a word with some pays for the locked swap.
-            let finalized = match self.finalized[w].load(Ordering::Acquire) {
+            let finalized = match self.maps.finalized[w].load(Ordering::Acquire) {
                 0 => 0,
-                _ => self.finalized[w].swap(0, Ordering::Acquire),
+                _ => self.maps.finalized[w].swap(0, Ordering::Acquire),
             };
-            let mut alloc = self.bits[w].load(Ordering::Relaxed) & !finalized;
+            let mut alloc = self.maps.bits[w].load(Ordering::Relaxed) & !finalized;
             if alloc & valid == 0 && finalized == 0 {
                 // No object here (doomed and has_drop bits are subsets of alloc's): nothing
                 // to free or to write back.
                 continue;
             }
-            let mut doomed = self.doomed[w].load(Ordering::Relaxed) & !finalized;
-            let mut has_drop = self.has_drop[w].load(Ordering::Relaxed) & !finalized;
+            let mut doomed = self.maps.doomed[w].load(Ordering::Relaxed) & !finalized;
+            let mut has_drop = self.maps.has_drop[w].load(Ordering::Relaxed) & !finalized;
             let dead = alloc & valid & !marks & !doomed;
             if dead == 0 && finalized == 0 {
                 // Every object here survived and none was finalized: the word's bits stay as
@@ -277,9 +310,9 @@ impl Page {
                 freed += free.count_ones() as usize;
                 has_drop &= !free;
             }
-            self.bits[w].store(alloc, Ordering::Relaxed);
-            self.doomed[w].store(doomed, Ordering::Relaxed);
-            self.has_drop[w].store(has_drop, Ordering::Relaxed);
+            self.maps.bits[w].store(alloc, Ordering::Relaxed);
+            self.maps.doomed[w].store(doomed, Ordering::Relaxed);
+            self.maps.has_drop[w].store(has_drop, Ordering::Relaxed);
             result.live_objects += (alloc & valid).count_ones() as usize;
         }
         result.freed_objects = freed;
@@ -295,7 +328,7 @@ impl Page {
         for (w, &b) in bits.iter().enumerate() {
             if b != 0 {
                 // Release: the destructors' writes come before the slots' reuse (see `sweep`).
-                self.finalized[w].fetch_or(b, Ordering::Release);
+                self.maps.finalized[w].fetch_or(b, Ordering::Release);
             }
         }
     }
@@ -306,7 +339,7 @@ impl Page {
         self.shared_slot_size.load(Ordering::Relaxed)
     }
 
-    /// Give the page's memory back to the OS (see `raw.rs`); `false` if the platform cannot.
+    /// Give the page's memory back to the OS (see `crate::raw`); `false` if the platform cannot.
     /// The page stays valid and may be reformatted later: its memory comes back, zeroed, when
     /// it is next written.
     ///
@@ -350,8 +383,9 @@ impl Page {
         let nslots = PAGE_BYTES / size;
         let marks = (self.swept_epoch() < sweep_epoch).then(|| self.marks.slot_bits(size));
         for w in 0..nslots.div_ceil(64) {
-            let mut live =
-                self.bits[w].load(Ordering::Relaxed) & valid_mask(nslots, w) & !self.doomed[w].load(Ordering::Relaxed);
+            let mut live = self.maps.bits[w].load(Ordering::Relaxed)
+                & valid_mask(nslots, w)
+                & !self.maps.doomed[w].load(Ordering::Relaxed);
             if let Some(marks) = &marks {
                 live &= marks[w];
             }
@@ -386,7 +420,7 @@ mod tests {
     fn fresh_pages_are_empty_with_the_right_slot_count() {
         let run = PageRun::map(PAGE_BYTES);
         for (i, class) in [0, 5, NUM_CLASSES - 1].into_iter().enumerate() {
-            let page = Page::new_leaked(run, i + 1, class, 1);
+            let page = Page::new_leaked(run, FIRST_OBJECT_PAGE + i, class, 1);
             assert_eq!(page.base() as usize % PAGE_BYTES, 0, "pages are aligned to their size");
             // SAFETY: this test owns the page.
             let PageSlots { slot_size, nslots, .. } = unsafe { page.slots() };

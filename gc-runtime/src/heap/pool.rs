@@ -2,7 +2,7 @@
 //!
 //! # Life of a page
 //!
-//! A page is made once, in a run of pages mapped from the system (`raw.rs`), and never freed:
+//! A page is made once, in a run of pages mapped from the system (`crate::raw`), and never freed:
 //! its descriptor and its address stay valid for the life of the process. When a sweep leaves
 //! it with no live object, it comes here, stamped with the time ([`PagePool::put_all`]); allocation
 //! takes the most recently emptied page first ([`PagePool::take`]): its memory is the most
@@ -18,16 +18,31 @@
 //! comes back, zeroed, when they are next written. The delay keeps a program whose heap
 //! shrinks and grows with every cycle from paying page faults each time: only memory unused
 //! for that long goes back.
+//!
+//! # Giving back a run's tables
+//!
+//! A page's memory is not all the heap keeps for it: its marks and claims (in its run's first
+//! page, see `mark_bits.rs`) and its bitmaps (in the second, see `page.rs`) take about 3 KiB
+//! per 64 KiB page, and a page descriptor another hundred bytes. A heap that grew to a
+//! gigabyte and shrank again would keep some 50 MB of them. So each run counts its pages that
+//! hold memory (made, and not released), and when the scavenger releases the last of them, it
+//! releases the run's tables too — under the pool's lock, so that no page of the run can be
+//! taken out meanwhile. No thread reads or writes a run's tables while every page of the run
+//! is in the pool: its pages hold no object for a marker or a sweeper to find, and only an
+//! owner writes a page's bitmaps. The tables come back as zeroes when a page of the run is
+//! next formatted, which is the state they started in: marks clear, claims stale, bitmaps
+//! rewritten by the format. The descriptors stay (they are a hundred bytes each, and a page's
+//! address must keep leading to one).
 
 use std::time::{Duration, Instant};
 
-use super::{
-    page::{Page, PAGE_BYTES},
-    raw::{PageRun, RUN_PAGES},
-};
-use crate::primitive::sync::{
-    atomic::{AtomicBool, AtomicUsize, Ordering},
-    Mutex,
+use super::page::{Page, PAGE_BYTES};
+use crate::{
+    primitive::sync::{
+        atomic::{AtomicBool, AtomicUsize, Ordering},
+        Mutex,
+    },
+    raw::{PageRun, FIRST_OBJECT_PAGE, RUN_PAGES},
 };
 
 /// Every page, and the empty ones by state.
@@ -57,6 +72,8 @@ struct Lists {
 pub(crate) struct Scavenged {
     /// Pages whose memory went back to the OS in this call.
     pub(crate) released_pages: usize,
+    /// Runs whose tables went back with their last page in this call.
+    pub(crate) released_tables: usize,
     /// How long until the oldest resident empty page that has not been empty for the delay yet
     /// has been (`None`: no empty page is waiting to age; the aged ones left are retained).
     pub(crate) next_due: Option<Duration>,
@@ -73,14 +90,19 @@ impl PagePool {
         }
         if let Some(page) = lists.released.pop() {
             self.released_pages.fetch_sub(1, Ordering::Relaxed);
+            page.run().count_resident_page();
             return (page, Taken::Reused);
         }
         let (run, used) = match lists.run {
             Some((run, used)) if used < RUN_PAGES => (run, used),
-            // Page 0 of a run holds its table (see `mark_bits.rs`).
-            _ => (PageRun::map(PAGE_BYTES), 1),
+            // The first pages of a run hold its tables (see `mark_bits.rs`).
+            _ => (PageRun::map(PAGE_BYTES), FIRST_OBJECT_PAGE),
         };
         lists.run = Some((run, used + 1));
+        run.count_resident_page();
+        // Under the lock, as every change to the run's count: the new page's format writes the
+        // run's tables, which the scavenger may be giving back if every other page of the
+        // run is released.
         let page = Page::new_leaked(run, used, class, epoch);
         lists.all.push(page);
         (page, Taken::New)
@@ -153,6 +175,16 @@ impl PagePool {
         let mut lists = self.lists.lock();
         self.released_pages.fetch_sub(kept.len(), Ordering::Relaxed);
         let released_pages = released.len();
+        let mut released_tables = 0;
+        for page in &released {
+            let run = page.run();
+            if run.count_released_page() == 0 {
+                // SAFETY: every page of the run made so far is released and in the pool (or
+                // about to be, in `released`), and the lock is held: no page of the run is
+                // taken or made until the tables are back ("Giving back a run's tables").
+                released_tables += usize::from(unsafe { run.release_tables() });
+            }
+        }
         lists.released.extend(released);
         // Pages that could not be released go back to the front: still the oldest.
         lists.resident.splice(0..0, kept);
@@ -171,7 +203,7 @@ impl PagePool {
             .min()
             .and_then(|oldest| oldest.checked_add(delay))
             .map(|due| due.saturating_duration_since(now));
-        Scavenged { released_pages, next_due }
+        Scavenged { released_pages, released_tables, next_due }
     }
 }
 
@@ -210,7 +242,7 @@ mod tests {
         let (page, _) = pool.take(0, 1);
         pool.put_all(std::iter::once(page));
         let r = pool.scavenge(Instant::now(), Duration::MAX, 0, 0);
-        assert_eq!(r, Scavenged { released_pages: 0, next_due: None });
+        assert_eq!(r, Scavenged { released_pages: 0, released_tables: 0, next_due: None });
         assert_eq!(pool.resident_bytes(), PAGE_BYTES);
     }
 
@@ -225,14 +257,14 @@ mod tests {
         let delay = Duration::from_secs(1);
         // Two aged pages, both retained: nothing to release, and nothing comes due.
         let r = pool.scavenge(start + 2 * delay, delay, 4 * PAGE_BYTES, 0);
-        assert_eq!(r, Scavenged { released_pages: 0, next_due: None });
+        assert_eq!(r, Scavenged { released_pages: 0, released_tables: 0, next_due: None });
         assert_eq!(pool.resident_bytes(), 3 * PAGE_BYTES, "every page made keeps its memory");
         // A page emptied half a delay before the call comes due by itself, half a delay
         // later; the retained ones still schedule nothing.
         let now = start + 2 * delay;
         pool.lists.lock().resident.push((pages[2], now - delay / 2));
         let r = pool.scavenge(now, delay, 4 * PAGE_BYTES, 0);
-        assert_eq!(r, Scavenged { released_pages: 0, next_due: Some(delay / 2) });
+        assert_eq!(r, Scavenged { released_pages: 0, released_tables: 0, next_due: Some(delay / 2) });
     }
 
     #[test]
@@ -276,5 +308,59 @@ mod tests {
             assert_eq!(r.released_pages, 0, "this platform keeps the memory");
             assert_eq!(pool.resident_bytes(), 4 * PAGE_BYTES);
         }
+    }
+
+    #[test]
+    fn a_run_s_tables_go_back_with_its_last_page_and_come_back_as_a_fresh_format() {
+        let pool = PagePool::default();
+        let class = 3;
+        let pages: Vec<_> = (FIRST_OBJECT_PAGE..RUN_PAGES).map(|_| pool.take(class, 1).0).collect();
+        let run = pages[0].run();
+        assert!(pages.iter().all(|p| std::ptr::eq(p.run(), run)), "a fresh pool fills one run first");
+        let last_word = crate::mark_bits::PAGE_WORDS - 1;
+        // SAFETY: the test owns the pages.
+        let nslots = unsafe { pages[0].slots() }.nslots;
+        assert!(nslots <= last_word * 64, "class {class} leaves the last bitmap word to the format");
+        for page in &pages {
+            assert_eq!(page.bitmap_word(last_word).load(Ordering::Relaxed), !0, "bits past the last slot are set");
+            assert!(page.marks().try_mark(0), "a mark, to see it go");
+        }
+        pool.put_all(pages.iter().copied());
+        let now = Instant::now() + Duration::from_secs(1);
+        let delay = Duration::from_secs(1);
+        let still =
+            |page: &Page| page.bitmap_word(last_word).load(Ordering::Relaxed) == !0 && page.marks().is_marked(0);
+
+        // All pages but one go back: the run's tables stay, for the page that holds memory.
+        let r = pool.scavenge(now, delay, PAGE_BYTES, 0);
+        if !cfg!(all(unix, not(miri))) {
+            assert_eq!(r.released_pages, 0, "this platform keeps the memory");
+            return;
+        }
+        assert_eq!((r.released_pages, r.released_tables), (pages.len() - 1, 0));
+        assert!(pages.iter().all(|p| still(p)), "the tables are kept while a page of the run holds memory");
+
+        // The last one goes back, and the tables with it: they read as zeroes.
+        let r = pool.scavenge(now, delay, 0, 0);
+        assert_eq!((r.released_pages, r.released_tables), (1, 1));
+        for page in &pages {
+            assert_eq!(page.bitmap_word(last_word).load(Ordering::Relaxed), 0, "the bitmaps went back");
+            assert!(!page.marks().is_marked(0), "the marks went back");
+        }
+
+        // A page taken out again is formatted afresh over the zeroes, and holds memory again:
+        // the tables stay until it goes back too.
+        let (page, how) = pool.take(class, 2);
+        assert_eq!(how, Taken::Reused);
+        // SAFETY: the test owns the page, which is empty.
+        unsafe { page.reformat(class, 2) };
+        assert_eq!(page.bitmap_word(last_word).load(Ordering::Relaxed), !0);
+        // SAFETY: owned.
+        assert_eq!(unsafe { (page.allocated(), page.free_slots()) }, (0, nslots));
+        assert!(page.marks().try_mark(0) && page.marks().is_marked(0));
+        pool.put_all(std::iter::once(page));
+        let r = pool.scavenge(now + 2 * delay, delay, 0, 0);
+        assert_eq!((r.released_pages, r.released_tables), (1, 1));
+        assert!(!page.marks().is_marked(0), "the tables went back with the page");
     }
 }

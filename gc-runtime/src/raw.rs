@@ -1,24 +1,28 @@
 //! The one audited funnel to the system's memory.
 //!
-//! Pages and large objects are the only memory the collector takes from the system; both come
-//! from here, so every raw allocation, mapping and release in the crate can be found in one
-//! file. Clippy enforces it for the allocator: `clippy.toml` at the workspace root disallows the
+//! Every block of memory the collector takes from the system outside `Box` and `Vec` comes from
+//! here — runs of pages, large objects' blocks, the blocks of shared slices (`shared_slice.rs`),
+//! and blocks mapped for buffers that must give their memory back (`mapped_vec.rs`) — so every
+//! raw allocation, mapping and release in the crate can be found in one file. (It sits below
+//! the heap, which is its main user, so that the lower layers can use it too.) Clippy enforces it for the allocator: `clippy.toml` at the workspace root disallows the
 //! `std::alloc` functions, and this module alone is allowed to call them.
 //!
 //! # Page memory
 //!
 //! Pages come from anonymous memory mappings ([`PageRun`]: [`RUN_PAGES`] pages each, 2 MiB,
-//! aligned to their size, so that a page's base address is a multiple of `PAGE_BYTES`, and the
-//! first page of each holds the mark bits of the others, see `mark_bits.rs`), taken
-//! from the system by `memmap2` and never unmapped: page descriptors are never freed either.
+//! aligned to their size, so that a page's base address is a multiple of `PAGE_BYTES`; the
+//! first two pages of each hold the run's tables — the mark bits of the others, see
+//! `mark_bits.rs`, and their other bitmaps, see `page.rs`), taken from the system by `memmap2`
+//! and never unmapped: page descriptors are never freed either.
 //! (In interleaved runs on a busy 2-core machine, aligning runs to 2 MiB rather than to the page
 //! size raised the mark rate of 4M objects from 75–77M to 85–91M objects/s; why is not
 //! established — no transparent huge pages were in use. Asking for them, `MADV_HUGEPAGE`, added
 //! nothing to marking and cost binary-trees 10 % of its time, so it is not done.) A page that
 //! has been empty for a while is *released* — `madvise(MADV_DONTNEED)`, through `memmap2` — so
 //! the OS takes its physical memory back while the address range stays ours; the next write
-//! faults in fresh zeroed memory. On platforms without `madvise`, and under Miri (which has no
-//! such call), [`PageRun::release`] does nothing and says so.
+//! faults in fresh zeroed memory; a run's tables go the same way once all its pages have
+//! ([`PageRun::release_tables`], see `pool.rs`). On platforms without `madvise`, and under Miri
+//! (which has no such call), [`PageRun::release`] does nothing and says so.
 //!
 //! # The arena
 //!
@@ -38,6 +42,8 @@
 #![allow(clippy::disallowed_methods)]
 
 use std::{alloc::Layout, ptr::NonNull};
+
+use crate::primitive::sync::atomic::{AtomicUsize, Ordering};
 
 /// Allocate a zero-initialised block for `layout`, or abort on exhaustion as `Box` does.
 ///
@@ -78,8 +84,78 @@ pub(crate) unsafe fn dealloc(ptr: NonNull<u8>, layout: Layout) {
     unsafe { std::alloc::dealloc(ptr.as_ptr(), layout) }
 }
 
-pub(crate) use crate::mark_bits::RUN_PAGES;
+/// A block of zeroed memory of its own, mapped from the system, for a buffer that can grow to
+/// megabytes for a while (`mapped_vec.rs`): unmapped when dropped, so its memory goes back to
+/// the OS at once.
+///
+/// Why not the global allocator: with glibc's, a block of that size is mapped too, but freeing
+/// one raises the size from which the allocator maps blocks to the freed block's (and the free
+/// memory it keeps at the top of its heap to twice that), so that afterwards buffers of up to
+/// that size come from its heap, whose free memory it keeps. A marking whose record of
+/// mutators' marks grew to 25 MB left a process that had dropped a 1 GiB heap with 10–30 MB of
+/// free, resident malloc memory.
+pub(crate) struct MappedBlock {
+    start: NonNull<u8>,
+    len: usize,
+    #[cfg(not(miri))]
+    _map: memmap2::MmapMut,
+}
+
+// SAFETY: the block is memory owned by its holder alone, like a `Box<[u8]>`.
+unsafe impl Send for MappedBlock {}
+// SAFETY: as for `Send`; shared access only reads through `start`.
+unsafe impl Sync for MappedBlock {}
+
+impl MappedBlock {
+    /// A block of `len` zeroed bytes (a multiple of 4096), aligned to 4096; or abort as an
+    /// allocation failure would.
+    pub(crate) fn new(len: usize) -> MappedBlock {
+        assert!(len > 0 && len % 4096 == 0, "a mapped block is whole pages");
+        Self::map(len)
+    }
+
+    #[cfg(not(miri))]
+    fn map(len: usize) -> MappedBlock {
+        let mut map = match memmap2::MmapOptions::new().len(len).map_anon() {
+            Ok(map) => map,
+            Err(_) => std::alloc::handle_alloc_error(Self::layout(len)),
+        };
+        let start = NonNull::new(map.as_mut_ptr()).unwrap_or_else(|| std::alloc::handle_alloc_error(Self::layout(len)));
+        MappedBlock { start, len, _map: map }
+    }
+
+    /// Miri has no anonymous mappings: the block comes from the allocator.
+    #[cfg(miri)]
+    fn map(len: usize) -> MappedBlock {
+        MappedBlock { start: alloc_zeroed(Self::layout(len)), len }
+    }
+
+    fn layout(len: usize) -> Layout {
+        Layout::from_size_align(len, 4096).expect("a mapped block's layout")
+    }
+
+    /// The block's first byte; the block is [`MappedBlock::len`] bytes, writable through this
+    /// pointer by the block's holder.
+    pub(crate) fn start(&self) -> NonNull<u8> {
+        self.start
+    }
+
+    /// The block's size in bytes.
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+}
+
+#[cfg(miri)]
+impl Drop for MappedBlock {
+    fn drop(&mut self) {
+        // SAFETY: allocated by `map` with this layout; the holder is done with it.
+        unsafe { dealloc(self.start, Self::layout(self.len)) }
+    }
+}
+
 use crate::mark_bits::{self, RunMarks};
+pub(crate) use crate::mark_bits::{FIRST_OBJECT_PAGE, RUN_PAGES};
 
 /// [`RUN_PAGES`] pages of `page_bytes` each, aligned to their size: the next run of the arena,
 /// or a mapping of its own (module docs). Leaked: it lives as long as the process.
@@ -89,6 +165,9 @@ pub(crate) struct PageRun {
     page_bytes: usize,
     /// The marks of the run's pages, in its first page (see `mark_bits.rs`).
     marks: &'static RunMarks,
+    /// Pages of the run made and holding their memory (not released): kept by the page pool,
+    /// under its lock, which gives the run's tables back when none is left (`pool.rs`).
+    resident_pages: AtomicUsize,
     /// Where the run's memory comes from, for `madvise`.
     #[cfg(not(miri))]
     #[cfg_attr(not(unix), allow(dead_code))]
@@ -143,6 +222,20 @@ impl PageRun {
         self.marks
     }
 
+    /// Count one more page of the run holding its memory: one made, or taken back out of the
+    /// released ones. Only the page pool counts, under its lock (`pool.rs`).
+    pub(crate) fn count_resident_page(&self) {
+        self.resident_pages.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Count one page of the run fewer holding its memory (it was released); returns how many
+    /// are left. Only the page pool counts, under its lock (`pool.rs`).
+    pub(crate) fn count_released_page(&self) -> usize {
+        let before = self.resident_pages.fetch_sub(1, Ordering::Relaxed);
+        debug_assert!(before > 0, "a run released more pages than it made");
+        before - 1
+    }
+
     /// A run mapped on its own.
     #[cfg(not(miri))]
     fn map_aligned(layout: Layout, page_bytes: usize) -> PageRun {
@@ -170,7 +263,7 @@ impl PageRun {
         // SAFETY: `start` begins a run's worth of fresh, writable, aligned bytes that no other
         // run uses (the caller's promise).
         let marks = unsafe { mark_bits::register_run(start.as_ptr()) };
-        PageRun { start, page_bytes, marks, mapping }
+        PageRun { start, page_bytes, marks, resident_pages: AtomicUsize::new(0), mapping }
     }
 
     /// Miri has no `mmap` of this kind: take the run from the allocator (and never release it).
@@ -179,7 +272,7 @@ impl PageRun {
         let start = alloc_zeroed(layout);
         // SAFETY: a fresh, zeroed, aligned block of the run's size.
         let marks = unsafe { mark_bits::register_run(start.as_ptr()) };
-        PageRun { start, page_bytes, marks }
+        PageRun { start, page_bytes, marks, resident_pages: AtomicUsize::new(0) }
     }
 
     /// The base address of page `i` of the run (`i < RUN_PAGES`).
@@ -199,30 +292,54 @@ impl PageRun {
     pub(crate) unsafe fn release(&self, base: NonNull<u8>) -> bool {
         let index = (base.as_ptr() as usize - self.start.as_ptr() as usize) / self.page_bytes;
         debug_assert!(index < RUN_PAGES && self.page(index) == base);
+        // SAFETY: one page of this run; the rest is the caller's promise.
+        unsafe { self.release_pages(index, 1) }
+    }
+
+    /// Give the memory of the run's tables — its pages before [`FIRST_OBJECT_PAGE`]: the
+    /// marks, the claims and the pages' bitmaps — back to the OS, as [`PageRun::release`]
+    /// does for a page. They come back as zeroes, the state of a run no page of which is in use
+    /// (see `mark_bits::register_run` and `page.rs`, `PageBitmaps`).
+    ///
+    /// # Safety
+    /// No page of the run is in use — each is empty and in the page pool, or not made yet —
+    /// and nothing reads or writes the tables until a page of the run is taken out again.
+    pub(crate) unsafe fn release_tables(&self) -> bool {
+        // SAFETY: the tables are the run's first pages; the rest is the caller's promise.
+        unsafe { self.release_pages(0, FIRST_OBJECT_PAGE) }
+    }
+
+    /// Release `count` pages of the run from page `first` on (see [`PageRun::release`]).
+    ///
+    /// # Safety
+    /// The pages lie in the run, and nothing reads or writes them while this runs, nor relies
+    /// on their contents afterwards.
+    unsafe fn release_pages(&self, first: usize, count: usize) -> bool {
+        debug_assert!(first + count <= RUN_PAGES);
+        let bytes = count * self.page_bytes;
         #[cfg(all(unix, not(miri)))]
         match self.mapping {
             #[cfg(target_os = "linux")]
             Mapping::Arena => {
-                // SAFETY: the range is one page of this run, in the arena's readable and
-                // writable part (checked above in debug builds, guaranteed by the caller);
-                // nothing holds a reference into it while the kernel replaces its contents with
-                // zero-fill-on-demand memory (the caller's promise).
+                // SAFETY: the range is pages of this run, in the arena's readable and writable
+                // part (the caller's promise); nothing holds a reference into it that is used
+                // while the kernel replaces its contents with zero-fill-on-demand memory, nor
+                // relies on those contents afterwards (the caller's promise).
                 let done = unsafe {
-                    rustix::mm::madvise(base.as_ptr().cast(), self.page_bytes, rustix::mm::Advice::LinuxDontNeed)
+                    rustix::mm::madvise(self.page(first).as_ptr().cast(), bytes, rustix::mm::Advice::LinuxDontNeed)
                 };
                 done.is_ok()
             }
             Mapping::Alone(map, offset) => {
-                let offset = offset + index * self.page_bytes;
-                // SAFETY: as above, for a page of this run's own mapping.
-                let done =
-                    unsafe { map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, offset, self.page_bytes) };
+                let offset = offset + first * self.page_bytes;
+                // SAFETY: as above, for pages of this run's own mapping.
+                let done = unsafe { map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, offset, bytes) };
                 done.is_ok()
             }
         }
         #[cfg(not(all(unix, not(miri))))]
         {
-            let _ = index;
+            let _ = bytes;
             false
         }
     }
@@ -317,9 +434,9 @@ mod tests {
     use crate::mark_bits::{is_registered_run, is_run, mark_word, ARENA_BYTES, PAGE_BYTES, RUN_BYTES};
 
     /// Addresses an object can have in `run`: the first and last words of each page that holds
-    /// objects (every page but the first, which holds the marks).
+    /// objects (every page after the run's tables).
     fn object_places(run: &PageRun) -> impl Iterator<Item = usize> + '_ {
-        (1..RUN_PAGES).flat_map(|i| {
+        (FIRST_OBJECT_PAGE..RUN_PAGES).flat_map(|i| {
             let page = run.page(i).as_ptr() as usize;
             [page, page + PAGE_BYTES - 8]
         })
