@@ -517,6 +517,34 @@ mod tests {
         }
     }
 
+    /// A run's tables, released, read as zeroes — in the arena and in a run mapped alone — and
+    /// its object pages keep what they hold.
+    #[test]
+    fn a_run_s_tables_come_back_as_zeroes_once_released_and_its_pages_are_untouched() {
+        for run in [PageRun::map(PAGE_BYTES), PageRun::map_alone(PAGE_BYTES)] {
+            let tables = run.page(0).as_ptr();
+            let objects = run.page(FIRST_OBJECT_PAGE).as_ptr();
+            // SAFETY: bytes of the run's first, second and third pages, which this test's run,
+            // used by nothing else, holds; no reference to them is used meanwhile.
+            unsafe {
+                tables.add(8).write(7);
+                tables.add(PAGE_BYTES + 8).write(9);
+                objects.write(5);
+            }
+            // SAFETY: no page of the run is in use (nothing but this test knows the run).
+            let released = unsafe { run.release_tables() };
+            // SAFETY: as above.
+            let read = unsafe { (tables.add(8).read(), tables.add(PAGE_BYTES + 8).read(), objects.read()) };
+            if cfg!(all(unix, not(miri))) {
+                assert!(released, "the system releases memory");
+                assert_eq!(read, (0, 0, 5), "the tables come back as zeroes, the object page keeps its byte");
+            } else {
+                assert!(!released);
+                assert_eq!(read, (7, 9, 5), "nothing released, nothing lost");
+            }
+        }
+    }
+
     #[test]
     fn a_large_block_is_not_a_run() {
         let layout = Layout::from_size_align(64 << 10, 16).expect("a layout");
