@@ -99,6 +99,10 @@ impl PageBitmaps {
     }
 }
 
+// A descriptor, which outlives its page's memory, keeps nothing that grows with the page: 72
+// bytes (the bitmaps, 2 KiB, live in the run, see `PageBitmaps`).
+const _: () = assert!(std::mem::size_of::<Page>() <= 72);
+
 /// The owner-only part of a page: its format.
 #[derive(Clone, Copy)]
 pub(crate) struct PageSlots {
