@@ -11,12 +11,14 @@
 //!
 //! # Keeping what the last two fills used
 //!
-//! [`MappedVec::clear`] forgets the records but keeps as many blocks as the larger of this fill
-//! and the one before used, for the next, and unmaps the others. So a buffer filled to about
-//! the same sizes again and again maps nothing and faults nothing in after its first fills —
-//! the log, which fills by megabytes during a marking and by a few records between markings
-//! (black allocation into pages still to be swept), and is cleared after each — and a buffer
-//! that grew large once gives that memory back after two smaller fills. (Unmapping every block
+//! [`MappedVec::clear`] forgets the records and keeps every block, so it makes no system call
+//! (the log is cleared inside pauses). [`MappedVec::trim`], called where a system call costs
+//! nobody a pause, unmaps the blocks beyond what the larger of the last two finished fills and
+//! the current one used. So a buffer filled to about the same sizes again and again maps
+//! nothing and faults nothing in after its first fills — the log, which fills by megabytes
+//! during a marking and by a few records between markings (black allocation into pages still
+//! to be swept), and is cleared after each — and a buffer that grew large once gives that
+//! memory back once two smaller fills have followed. (Unmapping every block
 //! but the first at each clear doubled the page faults of a run of binary-trees and made it
 //! 10–15 % slower; keeping what the last fill alone used still remapped the marking's blocks
 //! after every small fill between markings.)
@@ -48,8 +50,10 @@ pub(crate) struct MappedVec<T: Copy> {
     /// Records in block `current`.
     in_current: usize,
     len: usize,
-    /// Blocks the fill before this one used.
+    /// Blocks the last finished fill used.
     used_before: usize,
+    /// Blocks the larger of the last two finished fills used: what [`MappedVec::trim`] keeps.
+    keep: usize,
     _records: PhantomData<T>,
 }
 
@@ -74,7 +78,15 @@ impl<T: Copy> MappedVec<T> {
 
     /// An empty sequence: no block is mapped until the first push.
     pub(crate) const fn new() -> Self {
-        MappedVec { blocks: Vec::new(), current: 0, in_current: 0, len: 0, used_before: 0, _records: PhantomData }
+        MappedVec {
+            blocks: Vec::new(),
+            current: 0,
+            in_current: 0,
+            len: 0,
+            used_before: 0,
+            keep: 0,
+            _records: PhantomData,
+        }
     }
 
     /// How many records the sequence holds.
@@ -110,8 +122,7 @@ impl<T: Copy> MappedVec<T> {
 
     /// The records, in the order they were pushed.
     pub(crate) fn iter(&self) -> impl Iterator<Item = T> + '_ {
-        let used = if self.len == 0 { 0 } else { self.current + 1 };
-        self.blocks[..used].iter().enumerate().flat_map(move |(b, block)| {
+        self.blocks[..self.used()].iter().enumerate().flat_map(move |(b, block)| {
             let n = if b == self.current { self.in_current } else { Self::capacity(b) };
             let first = block.start().cast::<T>();
             (0..n).map(move |i| {
@@ -122,15 +133,30 @@ impl<T: Copy> MappedVec<T> {
         })
     }
 
-    /// Forget every record; keep as many blocks as this fill or the one before used, and unmap
-    /// the others ("Keeping what the last two fills used").
+    /// Blocks holding this fill's records.
+    fn used(&self) -> usize {
+        if self.len == 0 {
+            0
+        } else {
+            self.current + 1
+        }
+    }
+
+    /// Forget every record, keeping every block (no system call; see "Keeping what the last two
+    /// fills used").
     pub(crate) fn clear(&mut self) {
-        let used = if self.len == 0 { 0 } else { self.current + 1 };
-        self.blocks.truncate(used.max(self.used_before).max(1));
+        let used = self.used();
+        self.keep = used.max(self.used_before);
         self.used_before = used;
         self.current = 0;
         self.in_current = 0;
         self.len = 0;
+    }
+
+    /// Unmap the blocks that neither of the last two finished fills nor the current one used
+    /// (the first block stays).
+    pub(crate) fn trim(&mut self) {
+        self.blocks.truncate(self.keep.max(self.used()).max(1));
     }
 
     /// Where the next record goes: the first free slot of the current block, moving to the next
@@ -198,7 +224,7 @@ mod tests {
     }
 
     #[test]
-    fn clearing_keeps_the_blocks_the_last_two_fills_used_and_unmaps_the_others() {
+    fn trimming_keeps_the_blocks_the_last_two_fills_used_and_unmaps_the_others() {
         type V = MappedVec<u64>;
         let fill = |v: &mut V, n: usize| {
             for i in 0..n {
@@ -208,6 +234,7 @@ mod tests {
         let three_blocks = V::IN_FIRST + V::IN_OTHERS + 1;
         let mut v = V::new();
         v.clear();
+        v.trim();
         assert_eq!(v.blocks.len(), 0, "an empty sequence maps nothing");
         fill(&mut v, three_blocks);
         assert_eq!(v.blocks.len(), 3);
@@ -216,6 +243,7 @@ mod tests {
         // Cleared after a fill of three blocks: all three are kept, and the next fill of the
         // same size reuses them, in order, mapping nothing.
         v.clear();
+        v.trim();
         assert_eq!((v.len(), v.iter().count(), v.blocks.len()), (0, 0, 3));
         fill(&mut v, three_blocks);
         assert_eq!(v.blocks.iter().map(MappedBlock::start).collect::<Vec<_>>(), starts, "the same blocks");
@@ -226,26 +254,33 @@ mod tests {
         v.extend_from_slice(&[10, 11]);
         assert_eq!(v.iter().collect::<Vec<_>>(), [10, 11]);
         v.clear();
+        v.trim();
         assert_eq!(v.blocks.len(), 3, "the fill before this one used three blocks");
         fill(&mut v, three_blocks);
         assert_eq!(v.blocks.iter().map(MappedBlock::start).collect::<Vec<_>>(), starts, "the same blocks");
 
-        // Two small fills in a row: the blocks neither needed go back, the first one stays.
+        // Two small fills in a row: clearing unmaps nothing, trimming then unmaps the blocks
+        // neither needed; the first one stays.
         v.clear();
         v.push(1);
         v.clear();
+        v.trim();
         assert_eq!(v.blocks.len(), 3);
         v.push(2);
         v.clear();
+        assert_eq!(v.blocks.len(), 3, "a clear makes no system call");
+        v.trim();
         assert_eq!(v.blocks.len(), 1);
         assert_eq!(v.blocks[0].start(), starts[0], "the first block is kept");
         // Empty fills keep the first block too.
         v.clear();
         v.clear();
+        v.trim();
         assert_eq!(v.blocks.len(), 1);
 
-        // Records read back correctly across a kept block and a new one.
+        // A trim keeps the blocks of the fill in progress.
         fill(&mut v, V::IN_FIRST + 2);
+        v.trim();
         assert_eq!(v.blocks.len(), 2);
         assert!(v.iter().eq((0..V::IN_FIRST + 2).map(|i| i as u64)));
     }

@@ -81,7 +81,9 @@ struct Slots {
 /// In blocks of memory of its own ([`MappedVec`]), not in `Vec`s: the log holds a few records in
 /// most markings and up to its limit — 4 % of the heap by default, 40 MB of a gigabyte — in
 /// some, and a `Vec` of that size, once freed, left glibc's allocator keeping tens of megabytes
-/// of free memory for good (`raw.rs`, `MappedBlock`).
+/// of free memory for good (`raw.rs`, `MappedBlock`). Emptying the log keeps its blocks (it is
+/// emptied inside pauses); the collector gives back what the last fills did not need after
+/// each cycle ([`trim`]).
 #[derive(Default)]
 struct Log {
     slots: MappedVec<Slots>,
@@ -156,12 +158,18 @@ impl Log {
         applied
     }
 
-    /// Forget every record (see `MappedVec::clear`: a log of a few records keeps its memory for
-    /// the next, one that grew large gives it back).
+    /// Forget every record, keeping the memory (`MappedVec::clear`: no system call).
     fn clear(&mut self) {
         self.slots.clear();
         self.objects.clear();
         self.batches.clear();
+    }
+
+    /// Give back the memory the last fills did not need (`MappedVec::trim`).
+    fn trim(&mut self) {
+        self.slots.trim();
+        self.objects.trim();
+        self.batches.trim();
     }
 }
 
@@ -232,6 +240,12 @@ pub(crate) fn reapply(epoch: u64) -> usize {
     let applied = log.apply(epoch);
     log.clear();
     applied
+}
+
+/// Give back the log's memory that its last fills did not need: called by the collector after
+/// each cycle, outside any pause (the clears, inside pauses, make no system call).
+pub(crate) fn trim() {
+    LOG.lock().trim();
 }
 
 /// Forget every record: a marking begins, and the last one is over; the log goes over its limit

@@ -1086,6 +1086,8 @@ fn run_cycle(rt: &'static Runtime, swept_at_last_end: &mut SweepTotals) {
         Mode::Concurrent => cycle.concurrent(),
         Mode::StopTheWorld => cycle.stop_the_world(),
     }
+    // Outside every pause: unmapping blocks is a system call.
+    mutator_marks::trim();
     let (assist_work, assist_bytes) = rt.stats.assist_totals();
     cycle.note(MarkWork {
         objects: assist_work.objects - assist_work_before.objects,
