@@ -228,6 +228,11 @@ impl PageRun {
         self.resident_pages.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Pages of the run made and holding their memory. Read under the page pool's lock.
+    pub(crate) fn resident_pages(&self) -> usize {
+        self.resident_pages.load(Ordering::Relaxed)
+    }
+
     /// Count one page of the run fewer holding its memory (it was released); returns how many
     /// are left. Only the page pool counts, under its lock (`pool.rs`).
     pub(crate) fn count_released_page(&self) -> usize {

@@ -669,8 +669,8 @@ fn without_exclusive_drains_beside_the_mutators_nothing_is_recorded() {
 
 /// The pause workload's shape beside exclusive drains, configured by `configure`: chains
 /// replaced in part or whole as fast as one mutator can, every chain walked and checked before
-/// it is changed, checkmark on, until at least two cycles ran (the mutator assisting);
-/// returns their records.
+/// it is changed, checkmark on, until at least three cycles ran and the mutator assisted in
+/// one; returns their records.
 fn assists_beside_drains(configure: impl FnOnce(Config) -> Config) -> Vec<gc_runtime::CycleStats> {
     // Under ThreadSanitizer (`--cfg gc_tsan`, CI), a quarter of the heap.
     let (live, millis) = if cfg!(miri) {
@@ -702,10 +702,12 @@ fn assists_beside_drains(configure: impl FnOnce(Config) -> Config) -> Vec<gc_run
     let mut rng = Rng(0x5EED_0004);
     let started = std::time::Instant::now();
     let mut mutations = 0u64;
-    // At least `millis`, and until three cycles ran (a minute at most: under ThreadSanitizer a
-    // cycle can take longer than `millis`).
+    // At least `millis`, and until three cycles ran and one of them had the mutator assist (a
+    // minute at most: under ThreadSanitizer a cycle can take longer than `millis`, and on a
+    // loaded machine the first cycles may end before the mutator owes an assist).
+    let assisted = || gc_runtime::stats().recent.iter().any(|c| c.cycle > before && c.assist_bytes > 0);
     while started.elapsed().as_millis() < millis
-        || (gc_runtime::stats().cycles - before < 3 && started.elapsed().as_secs() < 60)
+        || ((gc_runtime::stats().cycles - before < 3 || !assisted()) && started.elapsed().as_secs() < 60)
     {
         for _ in 0..256 {
             let chain = rng.below(buckets.len() * 1024);

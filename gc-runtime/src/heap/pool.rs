@@ -21,18 +21,19 @@
 //!
 //! # Giving back a run's tables
 //!
-//! A page's memory is not all the heap keeps for it: its marks and claims (in its run's first
-//! page, see `mark_bits.rs`) and its bitmaps (in the second, see `page.rs`) take about 3 KiB
-//! per 64 KiB page, and a page descriptor another hundred bytes. A heap that grew to a
-//! gigabyte and shrank again would keep some 50 MB of them. So each run counts its pages that
-//! hold memory (made, and not released), and when the scavenger releases the last of them, it
-//! releases the run's tables too — under the pool's lock, so that no page of the run can be
-//! taken out meanwhile. No thread reads or writes a run's tables while every page of the run
-//! is in the pool: its pages hold no object for a marker or a sweeper to find, and only an
-//! owner writes a page's bitmaps. The tables come back as zeroes when a page of the run is
-//! next formatted, which is the state they started in: marks clear, claims stale, bitmaps
-//! rewritten by the format. The descriptors stay (they are a hundred bytes each, and a page's
-//! address must keep leading to one).
+//! A page's memory is not all the heap keeps for it: its marks and claims (in its run's first page,
+//! see `mark_bits.rs`) and its bitmaps (in the second, see `page.rs`) take about 3 KiB per 64 KiB
+//! page, and a page descriptor another 72 bytes. A heap that grew to a gigabyte and shrank
+//! again would keep some 50 MB of them. So each run counts its pages that hold memory (made, and
+//! not released), and when the scavenger releases the last of them, it releases the run's tables
+//! too — under the pool's lock, so that no page of the run can be taken out meanwhile (the lock is
+//! taken for each run on its own, and the count read again under it: an allocator waits for one
+//! run's release at most). No thread reads or writes a run's tables while every page of the run is
+//! in the pool: its pages hold no object for a marker or a sweeper to find, and only an owner
+//! writes a page's bitmaps. The tables come back as zeroes when a page of the run is next
+//! formatted, which is the state they started in: marks clear, claims stale, bitmaps rewritten by
+//! the format. The descriptors stay (72 bytes each, and a page's address must keep
+//! leading to one).
 
 use std::time::{Duration, Instant};
 
@@ -175,16 +176,9 @@ impl PagePool {
         let mut lists = self.lists.lock();
         self.released_pages.fetch_sub(kept.len(), Ordering::Relaxed);
         let released_pages = released.len();
-        let mut released_tables = 0;
-        for page in &released {
-            let run = page.run();
-            if run.count_released_page() == 0 {
-                // SAFETY: every page of the run made so far is released and in the pool (or
-                // about to be, in `released`), and the lock is held: no page of the run is
-                // taken or made until the tables are back ("Giving back a run's tables").
-                released_tables += usize::from(unsafe { run.release_tables() });
-            }
-        }
+        // Runs whose last page holding memory went back: their tables go too, below.
+        let emptied: Vec<&'static PageRun> =
+            released.iter().map(|page| page.run()).filter(|run| run.count_released_page() == 0).collect();
         lists.released.extend(released);
         // Pages that could not be released go back to the front: still the oldest.
         lists.resident.splice(0..0, kept);
@@ -203,6 +197,20 @@ impl PagePool {
             .min()
             .and_then(|oldest| oldest.checked_add(delay))
             .map(|due| due.saturating_duration_since(now));
+        drop(lists);
+        // One run at a time, each under the lock (so that no page of the run is taken or made
+        // while its tables go back), and only if no page of it was taken since: an allocator
+        // that needs a page waits for one run's `madvise`, not for all of them.
+        let mut released_tables = 0;
+        for run in emptied {
+            let _lists = self.lists.lock();
+            if run.resident_pages() == 0 {
+                // SAFETY: every page of the run made so far is released and in the pool, and
+                // the lock is held: no page of the run is taken or made until the tables are
+                // back ("Giving back a run's tables").
+                released_tables += usize::from(unsafe { run.release_tables() });
+            }
+        }
         Scavenged { released_pages, released_tables, next_due }
     }
 }
