@@ -72,9 +72,11 @@
 //! `models/barrier.rs`) and of the mutators' marks (`models/mutator_marks.rs`) mark with this
 //! file's code, with the bits of all their objects in one word.
 
+#[cfg(not(miri))]
+use std::sync::atomic::AtomicUsize as StdAtomicUsize;
 use std::{
     cell::UnsafeCell,
-    sync::atomic::{AtomicU64 as StdAtomicU64, AtomicUsize as StdAtomicUsize, Ordering as StdOrdering},
+    sync::atomic::{AtomicU64 as StdAtomicU64, Ordering as StdOrdering},
 };
 
 use crate::primitive::sync::atomic::{AtomicU64, Ordering};
