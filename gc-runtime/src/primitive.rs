@@ -25,9 +25,19 @@ pub(crate) mod sync {
     pub(crate) use parking_lot::{Condvar, Mutex, MutexGuard, RwLock, RwLockReadGuard};
 
     /// Let other threads run for about `d` while polling for a condition.
+    ///
+    /// Under Miri, for [`MIRI_POLL_SCALE`] times as long: Miri's clock advances by a fixed
+    /// step for each basic block it interprets (5 µs), so a 500 µs sleep lasts only about a
+    /// hundred blocks of the other threads' work, fewer than one poll costs — the poller then
+    /// took a quarter of all the interpreted work of a test whose collector waited on mutators
+    /// (`ragged_flush`). The slower polls cost nothing there: when every thread waits, Miri
+    /// moves its clock to the first deadline.
     pub(crate) fn pause(d: std::time::Duration) {
-        std::thread::sleep(d);
+        std::thread::sleep(if cfg!(miri) { d * MIRI_POLL_SCALE } else { d });
     }
+
+    /// How many times longer [`pause`] sleeps under Miri.
+    const MIRI_POLL_SCALE: u32 = 40;
 }
 
 #[cfg(gc_loom)]
