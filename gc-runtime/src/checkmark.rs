@@ -10,6 +10,7 @@
 use std::{collections::HashMap, fmt};
 
 use crate::{
+    address_hash::BuildAddressHasher,
     object::{mark, Header, TraceSink, Tracer},
     primitive::sync::atomic::{AtomicPtr, Ordering},
     slot::is_object,
@@ -83,11 +84,16 @@ impl TraceSink for Collect<'_> {
 /// root), and the ephemeron values waiting for their keys.
 #[derive(Default)]
 struct Walk {
-    parent: HashMap<*const Header, *const Header>,
+    /// Each object reached -> the object it was reached from (null for a root).
+    parent: Parents,
     stack: Vec<*const Header>,
     /// key -> (value, the object holding the entry) for entries whose key is not reached yet.
-    waiting: HashMap<*const Header, Vec<(*const Header, *const Header)>>,
+    waiting: HashMap<*const Header, Vec<(*const Header, *const Header)>, BuildAddressHasher>,
 }
+
+/// Objects reached, by address, and where from: hashed by address, not SipHash (see
+/// `address_hash.rs`).
+type Parents = HashMap<*const Header, *const Header, BuildAddressHasher>;
 
 impl Walk {
     /// `obj` is reached from `from`: if it is new, scan it later, and reach the values that
@@ -99,8 +105,11 @@ impl Walk {
             if let std::collections::hash_map::Entry::Vacant(e) = self.parent.entry(obj) {
                 e.insert(from);
                 self.stack.push(obj);
-                if let Some(values) = self.waiting.remove(&obj) {
-                    todo.extend(values);
+                // Most walks have no entry waiting: no lookup for them.
+                if !self.waiting.is_empty() {
+                    if let Some(values) = self.waiting.remove(&obj) {
+                        todo.extend(values);
+                    }
                 }
             }
         }
@@ -155,7 +164,7 @@ pub(crate) unsafe fn verify(roots: &[*const Header], epoch: u64) -> Result<Check
     Ok(CheckmarkReport { objects: walk.parent.len() })
 }
 
-fn path_to(parent: &HashMap<*const Header, *const Header>, mut obj: *const Header) -> Vec<String> {
+fn path_to(parent: &Parents, mut obj: *const Header) -> Vec<String> {
     let mut path = Vec::new();
     while !obj.is_null() {
         // SAFETY: every key of `parent` was reached from a root with the world stopped.
