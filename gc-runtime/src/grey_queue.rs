@@ -123,6 +123,13 @@ pub(crate) struct GreyQueue<T> {
     full: SegQueue<Vec<T>>,
     /// Each owner's queue of forwarded objects (see "Forwarded objects").
     forwarded: Box<[SegQueue<Vec<T>>]>,
+    /// Buffers on the owners' queues: counted up before a push, down after a pop, so never
+    /// below what the queues hold. Read only while no worker drains, when every push and pop
+    /// happened before the read (the pool's lock orders a job's end before the collector's
+    /// next step): then zero means every owner's queue is empty, and the collector's look for
+    /// leftovers after each drain ([`GreyQueue::pop_any_unmarked`]) skips the
+    /// [`OWNER_QUEUES`] queues instead of popping each.
+    forwarded_waiting: AtomicUsize,
     /// Buffers of candidates, for any worker to mark (see "Candidates").
     candidates: SegQueue<Vec<T>>,
     empty: SegQueue<Vec<T>>,
@@ -155,6 +162,7 @@ impl<T> Default for GreyQueue<T> {
         GreyQueue {
             full: SegQueue::default(),
             forwarded: (0..OWNER_QUEUES).map(|_| SegQueue::default()).collect(),
+            forwarded_waiting: AtomicUsize::new(0),
             candidates: SegQueue::default(),
             empty: SegQueue::default(),
             busy: AtomicU64::new(0),
@@ -186,6 +194,7 @@ impl<T> GreyQueue<T> {
     /// (the caller is busy; see "Forwarded objects").
     pub(crate) fn push_forwarded(&self, owner: usize, buf: Vec<T>) {
         debug_assert!(!buf.is_empty());
+        self.forwarded_waiting.fetch_add(1, Ordering::Relaxed);
         self.forwarded[owner].push(buf);
         // SeqCst: as in `push_full`.
         self.published.fetch_add(1, Ordering::SeqCst);
@@ -197,10 +206,18 @@ impl<T> GreyQueue<T> {
         // SeqCst: as in `pop_busy`.
         self.busy.fetch_add(ONE_BUSY + ONE_ENTRY, Ordering::SeqCst);
         let b = self.forwarded[owner].pop();
-        if b.is_none() {
-            self.busy.fetch_sub(ONE_BUSY + ONE_ENTRY, Ordering::SeqCst);
+        match b {
+            Some(_) => self.taken_forwarded(),
+            None => {
+                self.busy.fetch_sub(ONE_BUSY + ONE_ENTRY, Ordering::SeqCst);
+            }
         }
         b
+    }
+
+    /// Count a buffer taken from an owner's queue (see `forwarded_waiting`).
+    fn taken_forwarded(&self) {
+        self.forwarded_waiting.fetch_sub(1, Ordering::Relaxed);
     }
 
     /// Whether a buffer waits in worker `owner`'s queue of forwarded objects (a hint: one may
@@ -381,7 +398,13 @@ impl<T> GreyQueue<T> {
     /// collector between drains (see `object/exclusive.rs`, "When forwarding dominates", and
     /// "Candidates"); only while no worker drains.
     pub(crate) fn pop_any_unmarked(&self) -> Option<Vec<T>> {
-        self.forwarded.iter().chain(std::iter::once(&self.candidates)).find_map(SegQueue::pop)
+        if self.forwarded_waiting.load(Ordering::Relaxed) > 0 {
+            if let Some(b) = self.forwarded.iter().find_map(SegQueue::pop) {
+                self.taken_forwarded();
+                return Some(b);
+            }
+        }
+        self.candidates.pop()
     }
 
     /// Whether there are buffers to take.
@@ -402,6 +425,7 @@ impl<T> GreyQueue<T> {
                 self.recycle(b);
             }
         }
+        self.forwarded_waiting.store(0, Ordering::Relaxed);
         let candidates = self.take_candidates().len();
         let mut d = self.deferred.lock();
         n += d.len();
@@ -468,6 +492,35 @@ mod tests {
     fn fake(i: usize) -> ObjPtr {
         // Addresses only: the queue never dereferences them.
         ObjPtr(std::ptr::NonNull::new(std::ptr::without_provenance_mut::<Header>(16 * (i + 1))).unwrap())
+    }
+
+    /// The collector's look for leftovers finds every buffer forwarded and not taken by its
+    /// owner, on any owner's queue, after owners took some, after a clear, and candidates after
+    /// them; and nothing once they are all taken.
+    #[test]
+    fn leftovers_are_every_forwarded_buffer_no_owner_took_then_the_candidates() {
+        let q = GreyQueue::<ObjPtr>::default();
+        let last = OWNER_QUEUES - 1;
+        q.push_forwarded(0, vec![fake(1)]);
+        q.push_forwarded(last, vec![fake(2)]);
+        q.push_forwarded(last, vec![fake(3)]);
+        q.push_candidates(vec![fake(4)]);
+        assert_eq!(q.pop_forwarded_busy(last).unwrap(), [fake(2)], "owner {last} takes its first buffer");
+        q.leave_busy();
+        assert!(q.pop_forwarded_busy(1).is_none());
+        let mut left = Vec::new();
+        while let Some(b) = q.pop_any_unmarked() {
+            left.extend(b);
+        }
+        assert_eq!(left, [fake(1), fake(3), fake(4)], "the owners' leftovers, then the candidates");
+        q.push_forwarded(5, vec![fake(5)]);
+        assert_eq!(q.pop_any_unmarked().unwrap(), [fake(5)], "a buffer forwarded later is found too");
+        q.push_forwarded(6, vec![fake(6)]);
+        q.clear();
+        assert!(q.pop_any_unmarked().is_none(), "a clear empties the owners' queues");
+        q.push_forwarded(7, vec![fake(7)]);
+        assert_eq!(q.pop_any_unmarked().unwrap(), [fake(7)], "and a buffer forwarded after it is found");
+        assert!(q.pop_any_unmarked().is_none());
     }
 
     #[test]
