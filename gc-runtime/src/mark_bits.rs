@@ -758,6 +758,8 @@ mod tests {
         }
     }
 
+    // Not under Miri: safe code only (atomics and shifts), 19 s interpreted.
+    #[cfg(not(miri))]
     #[test]
     fn slot_bits_gather_each_slots_first_granule_for_every_class() {
         // Every class; under Miri, which is slow, the smallest, one that is no power of two, and
@@ -817,6 +819,8 @@ mod tests {
         }
     }
 
+    // Not under Miri: safe code only (atomics and shifts), 27 s interpreted.
+    #[cfg(not(miri))]
     #[test]
     fn marking_a_run_of_slots_marks_exactly_their_first_granules() {
         // Every class, by a spread of the slot bits or visiting them (see `mark_slots`); under
@@ -849,6 +853,9 @@ mod tests {
         }
     }
 
+    // Not under Miri: offset arithmetic only (safe code), 60 s interpreted. The module's unsafe
+    // code, which turns these offsets into references, runs under Miri in the other tests.
+    #[cfg(not(miri))]
     #[test]
     fn a_runs_marks_and_claims_fit_apart_in_its_first_page_wherever_they_are_placed() {
         let places = (0..64).map(|run| marks_offset(run * RUN_BYTES)).collect::<std::collections::BTreeSet<_>>();

@@ -25,7 +25,9 @@ mod declare;
 mod names;
 mod values;
 
-#[cfg(all(test, not(gc_loom)))]
+// Not under Miri: safe code only (Miri looks for undefined behaviour, which safe code cannot
+// cause), and minutes of interpreted time. `.ci/run` checks that it stays so.
+#[cfg(all(test, not(gc_loom), not(miri)))]
 mod tests;
 
 use std::{fmt, time::Duration};
