@@ -1,6 +1,6 @@
 //! The hash of an object's address, for the identity-keyed tables: [`GcIdMap`](crate::GcIdMap)'s
 //! (`slot_table.rs`) and [`GcWeakMap`](crate::GcWeakMap)'s; and, as [`AddressHasher`], for
-//! the collector's own `HashMap`s of objects (checkmark's walk).
+//! the collector's own `HashMap`s of objects and maps (checkmark's walk, the weak-map table).
 //!
 //! Keys of an identity map are addresses the allocator chose, not values a user could pick to
 //! collide, so the map needs no keyed hash (SipHash cost 14 % of a Lox interpreter's time in

@@ -24,7 +24,7 @@
 
 use std::collections::HashMap;
 
-use crate::{clock, primitive::sync::Mutex};
+use crate::{address_hash::BuildAddressHasher, clock, primitive::sync::Mutex};
 
 /// Removes the entries of the map at the given address whose keys are unmarked for the given
 /// verdict epoch; returns how many it removed.
@@ -46,8 +46,8 @@ unsafe impl Send for Registered {}
 /// All weak maps that hold or held an entry.
 #[derive(Default)]
 pub(crate) struct WeakMapTable {
-    /// By address.
-    maps: Mutex<HashMap<usize, Registered>>,
+    /// By address (hashed as one: [`BuildAddressHasher`], no SipHash).
+    maps: Mutex<HashMap<usize, Registered, BuildAddressHasher>>,
 }
 
 impl WeakMapTable {
