@@ -24,11 +24,10 @@ fn collect_in_thread() -> mpsc::Receiver<()> {
         // after it, must not find this thread's mutator still counted (under ThreadSanitizer
         // beside another of its runs, `attaching_twice_is_refused_and_with_mutator_detaches`
         // found it running when it began and gone at its end).
-        drop({
+        {
             let mut mu = gc_runtime::attach();
             mu.collect();
-            mu
-        });
+        }
         tx.send(()).unwrap();
     });
     rx
