@@ -129,10 +129,11 @@ pub enum AttachError {
     AlreadyAttached,
     /// The collector's own threads (marker, sweeper, destructors run by them) cannot attach.
     CollectorThread,
-    /// The thread is running code that a GC collection calls with its lock held (`Eq`,
-    /// `Hash`, `Clone` or `Debug` of a map key): attaching waits out a stopped world, and the
-    /// world may be waiting for a mutator blocked on that very lock. Attach before calling the
-    /// collection.
+    /// The thread is running code that a GC collection calls during one of its calls (`Eq`,
+    /// `Hash`, `Clone` or `Debug` of a map key, with the collection's lock held; a
+    /// [`HeapValue`](crate::HeapValue)'s `store` or `load`): attaching waits out a stopped
+    /// world, and the world may be waiting for a mutator blocked on that very lock. Attach
+    /// before calling the collection.
     InCollectionCode,
     /// The runtime was started from environment variables and one is invalid.
     Config(ConfigError),
@@ -149,10 +150,10 @@ impl fmt::Display for AttachError {
             }
             AttachError::InCollectionCode => write!(
                 f,
-                "a GC collection's key code (Eq, Hash, Clone or Debug of a map key, run under the \
-                 collection's lock) cannot attach a mutator: attaching waits for a stopped world, \
-                 which may be waiting for a writer blocked on that lock; attach before calling the \
-                 collection"
+                "code a GC collection runs during one of its calls (Eq, Hash, Clone or Debug of a \
+                 map key, run under the collection's lock; HeapValue::store or load) cannot attach \
+                 a mutator: attaching waits for a stopped world, which may be waiting for a writer \
+                 blocked on that lock; attach before calling the collection"
             ),
             AttachError::Config(e) => write!(f, "gc configuration: {e}"),
         }
@@ -203,9 +204,10 @@ pub fn with_mutator<R>(f: impl FnOnce(&mut Mutator) -> R) -> R {
 #[inline(never)]
 fn refuse_collect_under_collection_lock() -> ! {
     panic!(
-        "Mutator::collect called from a GC collection's key code (Eq, Clone or Debug of a GcMap \
-         key) during a call on that collection: a writer waiting for the collection's lock \
-         would keep the cycle from ever finishing; collect after the collection call returns"
+        "Mutator::collect called from code a GC collection runs during one of its calls (Eq, \
+         Clone or Debug of a GcMap key; HeapValue::store or load): a writer waiting for the \
+         collection's lock, or a value not yet in its collection, would keep the cycle from \
+         finishing or lose the value's objects; collect after the collection call returns"
     )
 }
 
@@ -651,8 +653,11 @@ impl Mutator {
     /// waits for a lock this thread holds while calling `collect` deadlocks it.
     ///
     /// # Panics
-    /// If called from a `GcMap` key's `Eq`, `Clone` or `Debug` while the map holds its lock (a
-    /// writer waiting for that lock would keep the cycle from finishing).
+    /// If called from code a GC collection runs during one of its calls: a `GcMap` key's `Eq`,
+    /// `Clone` or `Debug` while the map holds its lock (a writer waiting for that lock would
+    /// keep the cycle from finishing), or a [`HeapValue`](crate::HeapValue)'s `store` or `load`
+    /// (a value being written is not in its collection yet: the cycle would free what it
+    /// points to).
     pub fn collect(&mut self) {
         if user_code::active() {
             refuse_collect_under_collection_lock();
@@ -697,8 +702,18 @@ impl Drop for Reattach<'_> {
     }
 }
 
+/// Dropping a mutator detaches the thread — at once, except inside code a GC collection runs
+/// during one of its calls (a map key's `Eq`, a `HeapValue`'s `store` or `load`): there the
+/// thread stays attached, and the collector waits for it, until that call returns (see
+/// `thread_state/user_code.rs`).
 impl Drop for Mutator {
     fn drop(&mut self) {
+        if user_code::active() {
+            // SAFETY: a guard is alive; `inner` came from `ThreadState::attach` on this thread (a
+            // `Mutator` is `!Send`), and this handle, the only owner, is going away.
+            unsafe { user_code::detach_when_done(self.inner.0) };
+            return;
+        }
         // SAFETY: `inner` came from `ThreadState::attach` on this thread (a `Mutator` is
         // `!Send`), and this handle, the only owner, is going away.
         unsafe { ThreadState::detach_for_good(self.inner.0) };

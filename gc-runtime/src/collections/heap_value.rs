@@ -19,9 +19,10 @@
 //! A [`GcValueVec`](super::GcValueVec) or [`GcValueMap`](super::GcValueMap) makes each element
 //! with [`HeapValue::empty`], arms its slots (as allocation arms an object's: see
 //! `collections/mod.rs`, "Armed and unarmed collections") and stores the value into it before
-//! the element joins the collection (`new_element`, below); after that, the element moves only
-//! with the collection's write lock held (growth, shifting, rehashing), which no reader and no
-//! marker can see part way. A removed or replaced element's slots are emptied through the
+//! the element joins the collection (`new_element`, below) — all of it inside a user-code guard,
+//! so the thread lets no cycle pass until the element is in place (see `new_element`); after
+//! that, the element moves only with the collection's write lock held (growth, shifting,
+//! rehashing), which no reader and no marker can see part way. A removed or replaced element's slots are emptied through the
 //! barrier under that lock (`empty_slots`: the deletion barriers shade what they held) before
 //! it is dropped.
 
@@ -44,7 +45,13 @@ use crate::{
 /// `load` runs with the collection's lock held (shared for a read, exclusive for a removal), so
 /// it must not use the same collection (that would deadlock, never corrupt); `store` runs
 /// before the element joins the collection, with no lock held. Both should be quick: they are
-/// the collection's reads and writes.
+/// the collection's reads and writes. Both run as code inside a collection's call, as a map
+/// key's `Eq` does: a safepoint there does nothing, [`Mutator::collect`] panics, attaching a
+/// mutator is refused, and dropping the thread's mutator detaches it only once the
+/// collection's call returns. (What `store` writes is in no place the collector scans until
+/// the element joins its collection: the thread must not let a cycle pass meanwhile.) So no
+/// cycle can end while they run: waiting there for another thread's collection never ends
+/// (the collector reports the wait after a few seconds).
 ///
 /// A value that reads something other than what was stored is the impl's own bug, not a
 /// memory-safety one: slots keep every pointer they hold alive, whatever the impl does.
@@ -175,7 +182,12 @@ impl<T: ?Sized + 'static> HeapValue for Member<T> {
 
 /// A new element holding `value`: made, armed, then written, before it joins a collection.
 /// `what` names the storing method, for the panic if `H` holds a GC collection.
-pub(super) fn new_element<H: HeapValue>(value: H::Local<'_>, what: &'static str) -> H {
+///
+/// The caller holds `_in_call`, a user-code guard, from before this call until the element has
+/// joined its collection (or been dropped): `store` is user code, and the pointers it writes
+/// are kept alive only by this thread's staying running, with no safepoint, until the element
+/// is where the marker finds it (`thread_state/user_code.rs`, "Values under construction").
+pub(super) fn new_element<H: HeapValue>(value: H::Local<'_>, what: &'static str, _in_call: &user_code::Guard) -> H {
     /// Arms each slot, as allocation arms a new object's (the element is about to live in an
     /// armed collection, inside the heap, and nothing has stored into it yet), and counts the
     /// collections inside the element, which it leaves unarmed.

@@ -12,7 +12,9 @@
 //! - **Stores.** A new value is made, armed and written (`HeapValue::store`) before the lock is
 //!   taken; then, under the write lock, it either joins as a new entry or is swapped with the
 //!   value of the entry for its key, whose slots are emptied through the barrier (the deletion
-//!   barriers shade what it held) before the lock is released. Readers never see a value half
+//!   barriers shade what it held) before the lock is released; from `store` until then the
+//!   thread runs one call of user code, in which it stays running (`thread_state/user_code.rs`,
+//!   "Values under construction"). Readers never see a value half
 //!   written. (`GcMap` overwrites its one slot in place under the read lock; a value of several
 //!   fields cannot be overwritten in place without readers seeing half of it.)
 //! - **Rehashing** moves entries bitwise under the write lock; if the marker's chunked scan is
@@ -250,10 +252,11 @@ impl<K: Hash + Eq, H: HeapValue, S: BuildHasher> GcValueMap<K, H, S> {
     pub fn insert(&self, key: K, value: H::Local<'_>) -> bool {
         self.armed.check("GcValueMap::insert", NAME);
         let hash = self.hasher.hash_one(&key);
-        let mut element = new_element::<H>(value, "GcValueMap::insert");
         let replaced = {
-            // `Eq` runs under the lock from here on (see `user_code.rs`).
-            let _user_code = user_code::Guard::enter();
+            // From `store` until the element has joined, and `Eq` under the lock: one call of
+            // user code (see `new_element` and `user_code.rs`).
+            let in_call = user_code::Guard::enter();
+            let mut element = new_element::<H>(value, "GcValueMap::insert", &in_call);
             let mut map = self.map.write();
             if let Some(e) = map.find_mut(hash, |e| e.key == key) {
                 std::mem::swap(&mut e.value, &mut element);

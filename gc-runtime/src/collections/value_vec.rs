@@ -16,7 +16,9 @@
 //!   then pushed, inserted, or swapped into place (`set`) under the write lock. The write lock
 //!   also keeps readers from seeing an element half written: `set` replaces the element whole.
 //!   Between the barriered store and the element's joining the vector the thread passes no
-//!   safepoint, so the barrier it ran is the one in force when the element joins.
+//!   safepoint, so the barrier it ran is the one in force when the element joins: `store` and
+//!   the join run as one call of user code (`thread_state/user_code.rs`, "Values under
+//!   construction"), in which the thread stays running, whatever `store` does.
 //! - **Moves.** Growth and shifting move elements bitwise inside the `Vec`, only under the
 //!   write lock: no reader or marker sees a move part way, and a move neither adds nor deletes
 //!   a pointer, so it needs no barrier. Insertions and removals keep the marker's chunked scan
@@ -169,13 +171,16 @@ impl<H: HeapValue> GcValueVec<H> {
     /// ```
     pub fn push(&self, value: H::Local<'_>) {
         self.armed.check("GcValueVec::push", NAME);
-        let element = new_element::<H>(value, "GcValueVec::push");
+        // From `store` until the element has joined: one call of user code (see `new_element`).
+        let in_call = user_code::Guard::enter();
+        let element = new_element::<H>(value, "GcValueVec::push", &in_call);
         self.values.write().push(element);
     }
 
     /// Append every value of `values` (each stored through the write barrier). The iterator
-    /// runs, and every element is written, before the vector is locked, so the iterator may
-    /// read this vector; the elements join it together.
+    /// runs to its end first, then every element is written, before the vector is locked, so
+    /// the iterator may read this vector (and pass safepoints: no element waits meanwhile);
+    /// the elements join it together.
     ///
     /// # Panics
     /// If the vector is not inside an allocated object, or if the iterator or `H::store`
@@ -191,7 +196,13 @@ impl<H: HeapValue> GcValueVec<H> {
     /// ```
     pub fn extend<'g>(&self, values: impl IntoIterator<Item = H::Local<'g>>) {
         self.armed.check("GcValueVec::extend", NAME);
-        let elements: Vec<H> = values.into_iter().map(|v| new_element::<H>(v, "GcValueVec::extend")).collect();
+        // The iterator first, then every `store` and the join as one call of user code (see
+        // `new_element`): the iterator may pass a safepoint, but not while an element it gave
+        // is written and waits to join.
+        let values: Vec<H::Local<'g>> = values.into_iter().collect();
+        let in_call = user_code::Guard::enter();
+        let elements: Vec<H> =
+            values.into_iter().map(|v| new_element::<H>(v, "GcValueVec::extend", &in_call)).collect();
         self.values.write().extend(elements);
     }
 
@@ -293,7 +304,9 @@ impl<H: HeapValue> GcValueVec<H> {
     /// ```
     pub fn try_set(&self, index: usize, value: H::Local<'_>) -> Result<(), IndexOutOfRange> {
         self.armed.check("GcValueVec::set", NAME);
-        let mut element = new_element::<H>(value, "GcValueVec::set");
+        // From `store` until the element has joined: one call of user code (see `new_element`).
+        let in_call = user_code::Guard::enter();
+        let mut element = new_element::<H>(value, "GcValueVec::set", &in_call);
         let mut values = self.values.write();
         let len = values.len();
         let Some(place) = values.get_mut(index) else {
@@ -304,6 +317,7 @@ impl<H: HeapValue> GcValueVec<H> {
         std::mem::swap(place, &mut element);
         empty_slots(&element);
         drop(values);
+        drop(in_call);
         // The replaced element, dropped after the lock.
         drop(element);
         Ok(())
@@ -350,7 +364,9 @@ impl<H: HeapValue> GcValueVec<H> {
     /// ```
     pub fn try_insert(&self, index: usize, value: H::Local<'_>) -> Result<(), IndexOutOfRange> {
         self.armed.check("GcValueVec::insert", NAME);
-        let element = new_element::<H>(value, "GcValueVec::insert");
+        // From `store` until the element has joined: one call of user code (see `new_element`).
+        let in_call = user_code::Guard::enter();
+        let element = new_element::<H>(value, "GcValueVec::insert", &in_call);
         let mut values = self.values.write();
         let len = values.len();
         if index > len {

@@ -1,4 +1,4 @@
-//! User code that runs under a collection's lock, and what it may not do there.
+//! User code that a collection runs inside one of its calls, and what it may not do there.
 //!
 //! A `GcMap` compares keys (`Eq`), clones them (`keys`, `entries`) and formats them (`Debug`)
 //! while it holds its lock. That code may allocate and use other collections, but it must not
@@ -11,26 +11,47 @@
 //! - a safepoint does nothing: parking is put off to the next safepoint after the lock is
 //!   released (sound: a safepoint is an opportunity for the collector, never an obligation);
 //! - `Mutator::collect` (and `try_reserve` when it would collect) panics with a message
-//!   saying why — waiting for a cycle there could never end.
-//!
+//!   saying why — waiting for a cycle there could never end;
 //! - attaching a mutator (`attach`, `try_attach`) is refused
 //!   ([`AttachError::InCollectionCode`](crate::AttachError::InCollectionCode)), and
 //!   `Mutator::blocking` runs its closure *without* detaching: both would otherwise wait out
 //!   a stopped world on the way in (or back), while holding the lock — the same deadlock. (A
 //!   hostile review found it: a key's `Eq` that attached, or went through `blocking`, stopped
 //!   the collector for good in stop-the-world mode and under global stops.)
+//! - dropping the thread's `Mutator` does not detach the thread until the last guard ends
+//!   ([`detach_when_done`]): the thread stays running, and the collector keeps waiting for it,
+//!   until the collection's call is over (see "Values under construction" for why).
+//!
+//! # Values under construction
+//!
+//! A `GcValueVec` or `GcValueMap` writes a new element with `HeapValue::store` before the
+//! element joins the collection (`collections/heap_value.rs`). The pointers `store` writes may
+//! come from a mutator that `store` itself reaches (a thread-local one: the caller of `push`
+//! need not hold one), so nothing the borrow checker sees keeps them alive; they are locals of
+//! this thread in all but name, in a place no collector scans, until the element joins. So the
+//! collection holds a guard from before `store` until the element is in place: the thread passes
+//! no safepoint, cannot `collect`, and stays running — the same promise a `Gc` local's borrow of
+//! its mutator gives. (A hostile review found the hole: a `store` that collected, or dropped the
+//! thread's mutator and waited for another thread's cycle, left the element pointing at a freed
+//! object.)
 
-use std::cell::Cell;
+use std::{cell::Cell, ptr::NonNull};
+
+use super::ThreadState;
 
 thread_local! {
     static DEPTH: Cell<u32> = const { Cell::new(0) };
+    /// The thread's state, if its `Mutator` was dropped while a guard was alive: detached when
+    /// the last guard ends.
+    static DETACH_PENDING: Cell<Option<NonNull<ThreadState>>> = const { Cell::new(None) };
 }
 
-/// Marks the current thread as running user code under a collection's lock while it lives.
+/// Marks the current thread as running user code inside a collection's call while it lives
+/// (under its lock, or writing a value not yet in it).
 pub(crate) struct Guard(());
 
 impl Guard {
-    /// Enter user code under a lock (nestable).
+    /// Enter user code inside a collection's call (nestable).
     #[inline]
     pub(crate) fn enter() -> Guard {
         DEPTH.with(|d| d.set(d.get() + 1));
@@ -41,11 +62,35 @@ impl Guard {
 impl Drop for Guard {
     #[inline]
     fn drop(&mut self) {
-        DEPTH.with(|d| d.set(d.get() - 1));
+        let depth = DEPTH.with(|d| {
+            d.set(d.get() - 1);
+            d.get()
+        });
+        if depth == 0 {
+            if let Some(state) = DETACH_PENDING.take() {
+                // SAFETY: `state` was handed over by the `Mutator` that owned it, on this thread,
+                // as it was dropped (`detach_when_done`); nothing else refers to it since.
+                unsafe { ThreadState::detach_for_good(state) };
+            }
+        }
     }
 }
 
-/// Whether the current thread is running user code under a collection's lock.
+/// Detach the thread whose `Mutator` is being dropped, `state`, when the last guard on the thread
+/// ends, not now (see "Values under construction"); the thread stays running until then.
+///
+/// # Safety
+/// A guard is alive on this thread ([`active`]); `state` came from `ThreadState::attach` on this
+/// thread, and its `Mutator`, the only owner, is being dropped: no reference to it is used after
+/// this call.
+pub(crate) unsafe fn detach_when_done(state: NonNull<ThreadState>) {
+    debug_assert!(active(), "a detach put off with no guard alive");
+    let earlier = DETACH_PENDING.replace(Some(state));
+    // One mutator per thread, and none attaches while a guard is alive.
+    debug_assert!(earlier.is_none(), "two detaches put off on one thread");
+}
+
+/// Whether the current thread is running user code inside a collection's call.
 pub(crate) fn active() -> bool {
     DEPTH.try_with(Cell::get).is_ok_and(|d| d > 0)
 }
