@@ -15,6 +15,12 @@
 //! the thread only once the collection's call returns. The tests assert that no other thread's
 //! cycle ends while `store` runs, and that every object stored is intact and alive afterwards.
 //!
+//! A second review found the guard's blind spot: `store` can lend the element (values are
+//! `Sync`) to a scoped thread with a mutator of its own, which writes an object into it and
+//! collects — held up by nobody when the thread calling `push` has no running mutator. Such a
+//! value (one that holds an object after `store`, on a thread without a running mutator) is now
+//! refused.
+//!
 //! The collections live in objects pinned by a leaked mutator (`common::leak_static`), the
 //! documented way to reach a heap object through a `&'static`.
 
@@ -56,6 +62,14 @@ enum Act {
     SafepointsWhileOthersCollect,
     /// Drop the thread's mutator, then wait for the other thread's collections as above.
     DropMutatorWhileOthersCollect,
+    /// Write no pointer at all (`store` then needs no mutator).
+    NoPointer,
+    /// Lend the element to a scoped thread, which attaches, writes its object and collects
+    /// twice.
+    LendToAThreadThatCollects,
+    /// Lend the element to a scoped thread, which attaches, writes its object and detaches;
+    /// then wait for the other thread's collections, which must not end.
+    LendToAThread,
 }
 
 /// The local form of a value without an object (ids count from 0).
@@ -90,6 +104,15 @@ impl HeapValue for Cell {
     /// Allocate an object, put it in the slot, then do what [`ACT`] says.
     fn store(&self, _value: u64) {
         let ledger = LEDGER.with(|l| l.borrow().clone().expect("this thread's ledger"));
+        match ACT.with(StdCell::get) {
+            Act::NoPointer => return,
+            Act::LendToAThreadThatCollects => return lend(self, &ledger, true),
+            Act::LendToAThread => {
+                lend(self, &ledger, false);
+                return wait_for_cycles_that_must_not_end();
+            }
+            _ => {}
+        }
         let id = with_mu(|mu| {
             let o = Obj::alloc(mu, &ledger);
             self.obj.set(Some(o));
@@ -106,8 +129,35 @@ impl HeapValue for Cell {
                 drop_mutator_inside_the_call();
                 wait_for_cycles_that_must_not_end();
             }
+            Act::NoPointer | Act::LendToAThreadThatCollects | Act::LendToAThread => unreachable!(),
         }
     }
+}
+
+/// Lend `cell` (a value being written, `Sync`) to a scoped thread with a mutator of its own,
+/// which writes an object into it, collects twice if `collect`, and detaches.
+fn lend(cell: &Cell, ledger: &Arc<Ledger>, collect: bool) {
+    let id = thread::scope(|s| {
+        s.spawn(|| {
+            let mut mu = gc_runtime::attach();
+            let id = {
+                let o = Obj::alloc(&mu, ledger);
+                cell.obj.set(Some(o));
+                o.id
+            };
+            if collect {
+                collect2(&mut mu);
+                // Reuse the freed memory.
+                for _ in 0..2000 {
+                    let _ = mu.alloc([0u64; 4]);
+                }
+            }
+            id
+        })
+        .join()
+        .unwrap()
+    });
+    STORED.with(|s| s.set(id));
 }
 
 /// Mutators attached to the heap, on any thread and in any state.
@@ -437,5 +487,72 @@ fn a_key_eq_that_drops_the_mutator_under_the_lock_detaches_only_after_the_call()
     assert_stored_object_survives(|mu| h.map.get(&key, mu), &ledger, "GcValueMap::insert");
     stop_collecting(&other, handle);
     h.map.clear();
+    teardown();
+}
+
+/// Attack: `store` lends the element — `&self`, and values are `Sync` — to a scoped thread,
+/// which attaches a mutator of its own, writes an object into it and collects, while the thread
+/// calling `push` has no running mutator (none attached, or inside `Mutator::blocking`): the
+/// guard on the calling thread holds no cycle up then. Before the fix the element joined
+/// pointing to the freed object. Now a value that holds an object after `store` on a thread
+/// without a running mutator is refused with a message saying so, and the collection is left
+/// unchanged; a value that holds no pointer is still written from such a thread.
+#[test]
+fn a_value_given_a_pointer_on_a_thread_without_a_running_mutator_is_refused() {
+    let _serial = serial_with_checkmark();
+    let (h, ledger) = setup();
+    for (name, write, read) in writers() {
+        prepare(h, name);
+        let before = (h.vec.len(), h.map.len());
+        ACT.with(|a| a.set(Act::LendToAThreadThatCollects));
+        // Without a mutator.
+        let mu = MU.with(|m| m.borrow_mut().take());
+        drop(mu);
+        let msg = panic_message(|| write(h, 1));
+        assert!(msg.contains("without a running mutator"), "{name}: the refusal says why: {msg}");
+        assert_eq!((h.vec.len(), h.map.len()), before, "{name}: the collection is unchanged");
+        let refused = STORED.with(StdCell::get);
+        ACT.with(|a| a.set(Act::NoPointer));
+        write(h, 1);
+        MU.with(|m| *m.borrow_mut() = Some(gc_runtime::attach()));
+        assert_eq!(with_mu(|mu| read(h, mu)), Some(NONE), "{name}: a value without pointers is written");
+        // Inside `Mutator::blocking`.
+        prepare(h, name);
+        let before = (h.vec.len(), h.map.len());
+        ACT.with(|a| a.set(Act::LendToAThreadThatCollects));
+        let msg = panic_message(|| with_mu(|mu| mu.blocking(|| write(h, 1))));
+        assert!(msg.contains("without a running mutator"), "{name}: inside blocking too: {msg}");
+        assert_eq!((h.vec.len(), h.map.len()), before, "{name}: the collection is unchanged");
+        let refused_in_blocking = STORED.with(StdCell::get);
+        ACT.with(|a| a.set(Act::Nothing));
+        with_mu(collect2);
+        for id in [refused, refused_in_blocking] {
+            assert_eq!(ledger.drops(id), 1, "{name}: a refused value's object was freed once");
+        }
+    }
+    clear(h);
+    teardown();
+}
+
+/// The case the refusal above leaves allowed: the thread calling `push` has a running mutator,
+/// and the scoped thread `store` lends the element to writes its object and detaches; `store`
+/// then waits for another thread's cycles. The calling thread, running and passing no
+/// safepoint, holds every cycle up until the element has joined (the scoped thread could not
+/// end one either: it would wait for the calling thread, which waits for it): no cycle ends
+/// while `store` runs, and the object is alive and intact afterwards.
+#[test]
+fn a_value_given_a_pointer_by_another_thread_keeps_it_while_the_caller_runs() {
+    let _serial = serial_with_checkmark();
+    let (h, ledger) = setup();
+    let (other, handle) = start_collecting();
+    for (name, write, read) in writers() {
+        prepare(h, name);
+        ACT.with(|a| a.set(Act::LendToAThread));
+        write(h, 1);
+        ACT.with(|a| a.set(Act::Nothing));
+        assert_stored_object_survives(|mu| read(h, mu), &ledger, name);
+    }
+    stop_collecting(&other, handle);
+    clear(h);
     teardown();
 }

@@ -34,7 +34,7 @@ use crate::{
     object::{Header, Trace, TraceSink, Tracer},
     primitive::sync::atomic::{AtomicBool, AtomicPtr, Ordering},
     slot,
-    thread_state::user_code,
+    thread_state::{self, user_code},
 };
 
 /// A value type held by value in a [`GcValueVec`](crate::GcValueVec) or a
@@ -51,7 +51,11 @@ use crate::{
 /// collection's call returns. (What `store` writes is in no place the collector scans until
 /// the element joins its collection: the thread must not let a cycle pass meanwhile.) So no
 /// cycle can end while they run: waiting there for another thread's collection never ends
-/// (the collector reports the wait after a few seconds).
+/// (the collector reports the wait after a few seconds). A value that holds a GC pointer after
+/// `store` can join a collection only from a thread with a running mutator (outside
+/// [`Mutator::blocking`]): elsewhere nothing keeps its objects alive until it joins, and the
+/// write panics, leaving the collection unchanged. Values without pointers (numbers, `nil`) may
+/// be written from any thread.
 ///
 /// A value that reads something other than what was stored is the impl's own bug, not a
 /// memory-safety one: slots keep every pointer they hold alive, whatever the impl does.
@@ -187,6 +191,9 @@ impl<T: ?Sized + 'static> HeapValue for Member<T> {
 /// joined its collection (or been dropped): `store` is user code, and the pointers it writes
 /// are kept alive only by this thread's staying running, with no safepoint, until the element
 /// is where the marker finds it (`thread_state/user_code.rs`, "Values under construction").
+/// On a thread without a running mutator nothing keeps them alive, so an element that holds
+/// an object after `store` is refused there: `store` (or a thread it lent the element to, which
+/// `H: Sync` allows) may have written it, and a cycle may have freed it since.
 pub(super) fn new_element<H: HeapValue>(value: H::Local<'_>, what: &'static str, _in_call: &user_code::Guard) -> H {
     /// Arms each slot, as allocation arms a new object's (the element is about to live in an
     /// armed collection, inside the heap, and nothing has stored into it yet), and counts the
@@ -217,8 +224,51 @@ pub(super) fn new_element<H: HeapValue>(value: H::Local<'_>, what: &'static str,
             holds_a_collection(what, std::any::type_name::<H>());
         }
     }
+    // Sampled before `store`: while the guard lives, a running thread stays running (a dropped
+    // mutator detaches only when the guard ends) and one without a running mutator cannot
+    // attach.
+    let running = thread_state::running_here();
     element.store(value);
+    if H::NEEDS_TRACE && !running && holds_an_object(&element) {
+        // Dropped without reading its slots (their objects may be gone; a value's destructor
+        // reads no slot, which `Trace`'s contract rules out).
+        drop(element);
+        written_without_a_running_mutator(what, std::any::type_name::<H>());
+    }
     element
+}
+
+/// Whether any slot of `element` holds an object.
+fn holds_an_object<H: HeapValue>(element: &H) -> bool {
+    struct Find {
+        found: bool,
+    }
+    impl TraceSink for Find {
+        fn visit_slot(&mut self, slot: &AtomicPtr<Header>) {
+            // Relaxed: `store` has returned, and every thread it lent the element to is done
+            // with it (the borrow ended), ordered before this by however `store` waited for it.
+            self.found |= slot::is_object(slot.load(Ordering::Relaxed));
+        }
+
+        fn visit_armed_flag(&mut self, _flag: &AtomicBool) {}
+
+        fn visit_locked(&mut self) {}
+    }
+    let mut find = Find { found: false };
+    element.trace(&mut Tracer::new(&mut find));
+    find.found
+}
+
+/// The refusal of a value that `store` gave a GC pointer on a thread without a running mutator.
+#[cold]
+#[inline(never)]
+fn written_without_a_running_mutator(what: &str, value_type: &str) -> ! {
+    panic!(
+        "{what}: a value of type `{value_type}` was given a GC pointer on a thread without a running \
+         mutator (none attached, or inside Mutator::blocking): nothing kept its objects alive until \
+         the value joined the collection, so it was dropped and the collection is unchanged; \
+         write values that hold pointers from a thread with a running mutator"
+    )
 }
 
 /// The refusal of a value type that holds a GC collection: see [`HeapValue`], "No collections

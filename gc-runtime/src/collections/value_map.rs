@@ -237,8 +237,9 @@ impl<K: Hash + Eq, H: HeapValue, S: BuildHasher> GcValueMap<K, H, S> {
     /// dropped after the lock is released.
     ///
     /// # Panics
-    /// If the map is not inside an allocated object, or if `H::store` panics (the map is then
-    /// unchanged).
+    /// If the map is not inside an allocated object, if `H::store` panics, or if the value
+    /// holds a GC pointer and this thread has no running mutator (see [`HeapValue`]); the map
+    /// is then unchanged.
     ///
     /// ```
     /// use gc_runtime::{GcValueMap, Member};

@@ -157,8 +157,9 @@ impl<H: HeapValue> GcValueVec<H> {
     /// Append `value` (its pointers through the write barrier).
     ///
     /// # Panics
-    /// If the vector is not inside an allocated object (see the type's docs), or if
-    /// `H::store` panics (the vector is then unchanged).
+    /// If the vector is not inside an allocated object (see the type's docs), if `H::store`
+    /// panics, or if the value holds a GC pointer and this thread has no running mutator (see
+    /// [`HeapValue`]); the vector is then unchanged.
     ///
     /// ```
     /// use gc_runtime::{GcValueVec, Member};
@@ -183,8 +184,9 @@ impl<H: HeapValue> GcValueVec<H> {
     /// the elements join it together.
     ///
     /// # Panics
-    /// If the vector is not inside an allocated object, or if the iterator or `H::store`
-    /// panics (the vector is then unchanged).
+    /// If the vector is not inside an allocated object, if the iterator or `H::store` panics,
+    /// or if a value holds a GC pointer and this thread has no running mutator (see
+    /// [`HeapValue`]); the vector is then unchanged.
     ///
     /// ```
     /// use gc_runtime::{GcValueVec, Member};
@@ -268,8 +270,8 @@ impl<H: HeapValue> GcValueVec<H> {
     /// the new one whole.
     ///
     /// # Panics
-    /// If `index >= len` (the message gives both), or if the vector is not inside an allocated
-    /// object.
+    /// If `index >= len` (the message gives both), if the vector is not inside an allocated
+    /// object, or as [`try_set`](Self::try_set) does.
     ///
     /// ```
     /// use gc_runtime::{GcValueVec, Member};
@@ -293,7 +295,9 @@ impl<H: HeapValue> GcValueVec<H> {
     /// [`IndexOutOfRange`] if `index >= len`.
     ///
     /// # Panics
-    /// If the vector is not inside an allocated object.
+    /// If the vector is not inside an allocated object, if `H::store` panics, or if the value
+    /// holds a GC pointer and this thread has no running mutator (see [`HeapValue`]); the
+    /// vector is then unchanged.
     ///
     /// ```
     /// use gc_runtime::{GcValueVec, Member};
@@ -326,8 +330,8 @@ impl<H: HeapValue> GcValueVec<H> {
     /// Insert `value` at `index`, shifting the later elements up.
     ///
     /// # Panics
-    /// If `index > len` (the message gives both), or if the vector is not inside an allocated
-    /// object.
+    /// If `index > len` (the message gives both), if the vector is not inside an allocated
+    /// object, or as [`try_insert`](Self::try_insert) does.
     ///
     /// ```
     /// use gc_runtime::{GcValueVec, Member};
@@ -352,7 +356,9 @@ impl<H: HeapValue> GcValueVec<H> {
     /// [`IndexOutOfRange`] if `index > len`.
     ///
     /// # Panics
-    /// If the vector is not inside an allocated object.
+    /// If the vector is not inside an allocated object, if `H::store` panics, or if the value
+    /// holds a GC pointer and this thread has no running mutator (see [`HeapValue`]); the
+    /// vector is then unchanged.
     ///
     /// ```
     /// use gc_runtime::{GcValueVec, Member};

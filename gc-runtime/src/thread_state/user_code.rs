@@ -33,7 +33,12 @@
 //! no safepoint, cannot `collect`, and stays running — the same promise a `Gc` local's borrow of
 //! its mutator gives. (A hostile review found the hole: a `store` that collected, or dropped the
 //! thread's mutator and waited for another thread's cycle, left the element pointing at a freed
-//! object.)
+//! object.) A running thread that passes no safepoint holds up every cycle, so this also covers
+//! pointers that *other* threads write into the element while `store` runs (it may lend them the
+//! element: values are `Sync`). A thread without a running mutator holds up nothing, so there
+//! an element that holds an object after `store` is refused (`collections/heap_value.rs`,
+//! `new_element`; a second review found that `store` could lend the element to a scoped thread
+//! that wrote an object into it and collected).
 
 use std::{cell::Cell, ptr::NonNull};
 
