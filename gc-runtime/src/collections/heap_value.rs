@@ -224,12 +224,10 @@ pub(super) fn new_element<H: HeapValue>(value: H::Local<'_>, what: &'static str,
             holds_a_collection(what, std::any::type_name::<H>());
         }
     }
-    // Sampled before `store`: while the guard lives, a running thread stays running (a dropped
-    // mutator detaches only when the guard ends) and one without a running mutator cannot
-    // attach.
-    let running = thread_state::running_here();
     element.store(value);
-    if H::NEEDS_TRACE && !running && holds_an_object(&element) {
+    // Whether the thread runs is the same before `store` and after, while the guard lives: a
+    // dropped mutator detaches only when the guard ends, and attaching is refused.
+    if H::NEEDS_TRACE && !thread_state::running_here() && holds_an_object(&element) {
         // Dropped without reading its slots (their objects may be gone; a value's destructor
         // reads no slot, which `Trace`'s contract rules out).
         drop(element);

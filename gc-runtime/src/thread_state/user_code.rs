@@ -44,11 +44,18 @@ use std::{cell::Cell, ptr::NonNull};
 
 use super::ThreadState;
 
-thread_local! {
-    static DEPTH: Cell<u32> = const { Cell::new(0) };
+/// The thread's user-code state: one thread-local, so a guard's entry and exit each find it
+/// once.
+struct UserCode {
+    /// Guards alive on the thread.
+    depth: Cell<u32>,
     /// The thread's state, if its `Mutator` was dropped while a guard was alive: detached when
     /// the last guard ends.
-    static DETACH_PENDING: Cell<Option<NonNull<ThreadState>>> = const { Cell::new(None) };
+    detach_pending: Cell<Option<NonNull<ThreadState>>>,
+}
+
+thread_local! {
+    static USER_CODE: UserCode = const { UserCode { depth: Cell::new(0), detach_pending: Cell::new(None) } };
 }
 
 /// Marks the current thread as running user code inside a collection's call while it lives
@@ -59,7 +66,7 @@ impl Guard {
     /// Enter user code inside a collection's call (nestable).
     #[inline]
     pub(crate) fn enter() -> Guard {
-        DEPTH.with(|d| d.set(d.get() + 1));
+        USER_CODE.with(|u| u.depth.set(u.depth.get() + 1));
         Guard(())
     }
 }
@@ -67,16 +74,19 @@ impl Guard {
 impl Drop for Guard {
     #[inline]
     fn drop(&mut self) {
-        let depth = DEPTH.with(|d| {
-            d.set(d.get() - 1);
-            d.get()
-        });
-        if depth == 0 {
-            if let Some(state) = DETACH_PENDING.take() {
-                // SAFETY: `state` was handed over by the `Mutator` that owned it, on this thread,
-                // as it was dropped (`detach_when_done`); nothing else refers to it since.
-                unsafe { ThreadState::detach_for_good(state) };
+        let pending = USER_CODE.with(|u| {
+            let depth = u.depth.get() - 1;
+            u.depth.set(depth);
+            if depth == 0 {
+                u.detach_pending.take()
+            } else {
+                None
             }
+        });
+        if let Some(state) = pending {
+            // SAFETY: `state` was handed over by the `Mutator` that owned it, on this thread, as
+            // it was dropped (`detach_when_done`); nothing else refers to it since.
+            unsafe { ThreadState::detach_for_good(state) };
         }
     }
 }
@@ -90,12 +100,12 @@ impl Drop for Guard {
 /// this call.
 pub(crate) unsafe fn detach_when_done(state: NonNull<ThreadState>) {
     debug_assert!(active(), "a detach put off with no guard alive");
-    let earlier = DETACH_PENDING.replace(Some(state));
+    let earlier = USER_CODE.with(|u| u.detach_pending.replace(Some(state)));
     // One mutator per thread, and none attaches while a guard is alive.
     debug_assert!(earlier.is_none(), "two detaches put off on one thread");
 }
 
 /// Whether the current thread is running user code inside a collection's call.
 pub(crate) fn active() -> bool {
-    DEPTH.try_with(Cell::get).is_ok_and(|d| d > 0)
+    USER_CODE.try_with(|u| u.depth.get()).is_ok_and(|d| d > 0)
 }
