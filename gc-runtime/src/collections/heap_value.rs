@@ -22,9 +22,9 @@
 //! the element joins the collection (`new_element`, below) — all of it inside a user-code guard,
 //! so the thread lets no cycle pass until the element is in place (see `new_element`); after
 //! that, the element moves only with the collection's write lock held (growth, shifting,
-//! rehashing), which no reader and no marker can see part way. A removed or replaced element's slots are emptied through the
-//! barrier under that lock (`empty_slots`: the deletion barriers shade what they held) before
-//! it is dropped.
+//! rehashing), which no reader and no marker can see part way. A removed or replaced element's
+//! slots are emptied through the barrier under that lock (`empty_slots`: the deletion barriers
+//! shade what they held) before it is dropped.
 
 use crate::{
     barrier,
@@ -51,11 +51,13 @@ use crate::{
 /// collection's call returns. (What `store` writes is in no place the collector scans until
 /// the element joins its collection: the thread must not let a cycle pass meanwhile.) So no
 /// cycle can end while they run: waiting there for another thread's collection never ends
-/// (the collector reports the wait after a few seconds). A value that holds a GC pointer after
-/// `store` can join a collection only from a thread with a running mutator (outside
-/// [`Mutator::blocking`]): elsewhere nothing keeps its objects alive until it joins, and the
-/// write panics, leaving the collection unchanged. Values without pointers (numbers, `nil`) may
-/// be written from any thread.
+/// (the collector reports the wait after a few seconds), and neither does waiting for a thread
+/// that attaches a mutator while a pause is due. A value type with slots can be written only from
+/// a thread with a running mutator (outside [`Mutator::blocking`]): elsewhere nothing holds a
+/// cycle up while the new value, its slots armed, waits to join — `store` could lend it to
+/// another thread (values are `Sync`) that writes an object into it, collects, and reads the
+/// freed object back — so the write panics before `store` runs, leaving the collection
+/// unchanged. Types without slots may be written from any thread.
 ///
 /// A value that reads something other than what was stored is the impl's own bug, not a
 /// memory-safety one: slots keep every pointer they hold alive, whatever the impl does.
@@ -191,9 +193,10 @@ impl<T: ?Sized + 'static> HeapValue for Member<T> {
 /// joined its collection (or been dropped): `store` is user code, and the pointers it writes
 /// are kept alive only by this thread's staying running, with no safepoint, until the element
 /// is where the marker finds it (`thread_state/user_code.rs`, "Values under construction").
-/// On a thread without a running mutator nothing keeps them alive, so an element that holds
-/// an object after `store` is refused there: `store` (or a thread it lent the element to, which
-/// `H: Sync` allows) may have written it, and a cycle may have freed it since.
+/// On a thread without a running mutator nothing holds a cycle up, so a value type with slots
+/// is refused there before anything is armed: `store`, or a thread it lends the element to
+/// (`H: Sync` allows that), could write an object into an armed slot that no cycle sees, and
+/// read it back after a cycle freed it.
 pub(super) fn new_element<H: HeapValue>(value: H::Local<'_>, what: &'static str, _in_call: &user_code::Guard) -> H {
     /// Arms each slot, as allocation arms a new object's (the element is about to live in an
     /// armed collection, inside the heap, and nothing has stored into it yet), and counts the
@@ -216,6 +219,11 @@ pub(super) fn new_element<H: HeapValue>(value: H::Local<'_>, what: &'static str,
             debug_assert!(false, "a collection inside a new element was locked");
         }
     }
+    if H::NEEDS_TRACE && !thread_state::running_here() {
+        // While the guard lives this cannot change: a dropped mutator detaches only when the
+        // guard ends, and attaching is refused.
+        written_without_a_running_mutator(what, std::any::type_name::<H>());
+    }
     let element = H::empty();
     if H::NEEDS_TRACE {
         let mut arm = Arm { collections: 0 };
@@ -225,47 +233,19 @@ pub(super) fn new_element<H: HeapValue>(value: H::Local<'_>, what: &'static str,
         }
     }
     element.store(value);
-    // Whether the thread runs is the same before `store` and after, while the guard lives: a
-    // dropped mutator detaches only when the guard ends, and attaching is refused.
-    if H::NEEDS_TRACE && !thread_state::running_here() && holds_an_object(&element) {
-        // Dropped without reading its slots (their objects may be gone; a value's destructor
-        // reads no slot, which `Trace`'s contract rules out).
-        drop(element);
-        written_without_a_running_mutator(what, std::any::type_name::<H>());
-    }
     element
 }
 
-/// Whether any slot of `element` holds an object.
-fn holds_an_object<H: HeapValue>(element: &H) -> bool {
-    struct Find {
-        found: bool,
-    }
-    impl TraceSink for Find {
-        fn visit_slot(&mut self, slot: &AtomicPtr<Header>) {
-            // Relaxed: `store` has returned, and every thread it lent the element to is done
-            // with it (the borrow ended), ordered before this by however `store` waited for it.
-            self.found |= slot::is_object(slot.load(Ordering::Relaxed));
-        }
-
-        fn visit_armed_flag(&mut self, _flag: &AtomicBool) {}
-
-        fn visit_locked(&mut self) {}
-    }
-    let mut find = Find { found: false };
-    element.trace(&mut Tracer::new(&mut find));
-    find.found
-}
-
-/// The refusal of a value that `store` gave a GC pointer on a thread without a running mutator.
+/// The refusal of a value type with slots on a thread without a running mutator (see
+/// [`new_element`]).
 #[cold]
 #[inline(never)]
 fn written_without_a_running_mutator(what: &str, value_type: &str) -> ! {
     panic!(
-        "{what}: a value of type `{value_type}` was given a GC pointer on a thread without a running \
-         mutator (none attached, or inside Mutator::blocking): nothing kept its objects alive until \
-         the value joined the collection, so it was dropped and the collection is unchanged; \
-         write values that hold pointers from a thread with a running mutator"
+        "{what}: values of type `{value_type}` have GC slots, and this thread has no running \
+         mutator (none attached, or inside Mutator::blocking): nothing would keep the objects a \
+         new value's slots are given alive until it joins the collection; write such values from \
+         a thread with a running mutator (the collection is unchanged)"
     )
 }
 

@@ -14,9 +14,9 @@
 //!   value of the entry for its key, whose slots are emptied through the barrier (the deletion
 //!   barriers shade what it held) before the lock is released; from `store` until then the
 //!   thread runs one call of user code, in which it stays running (`thread_state/user_code.rs`,
-//!   "Values under construction"). Readers never see a value half
-//!   written. (`GcMap` overwrites its one slot in place under the read lock; a value of several
-//!   fields cannot be overwritten in place without readers seeing half of it.)
+//!   "Values under construction"). Readers never see a value half written. (`GcMap`
+//!   overwrites its one slot in place under the read lock; a value of several fields cannot be
+//!   overwritten in place without readers seeing half of it.)
 //! - **Rehashing** moves entries bitwise under the write lock; if the marker's chunked scan is
 //!   part way through, every entry's slots are shaded again (`reserve_one`, as for `GcMap`).
 //! - **Removals** empty the removed value's slots under the lock (also if `load`, reading the
@@ -237,8 +237,8 @@ impl<K: Hash + Eq, H: HeapValue, S: BuildHasher> GcValueMap<K, H, S> {
     /// dropped after the lock is released.
     ///
     /// # Panics
-    /// If the map is not inside an allocated object, if `H::store` panics, or if the value
-    /// holds a GC pointer and this thread has no running mutator (see [`HeapValue`]); the map
+    /// If the map is not inside an allocated object, if `H::store` panics, or if `H` has
+    /// GC slots and this thread has no running mutator (see [`HeapValue`]); the map
     /// is then unchanged.
     ///
     /// ```

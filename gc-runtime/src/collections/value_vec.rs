@@ -158,7 +158,7 @@ impl<H: HeapValue> GcValueVec<H> {
     ///
     /// # Panics
     /// If the vector is not inside an allocated object (see the type's docs), if `H::store`
-    /// panics, or if the value holds a GC pointer and this thread has no running mutator (see
+    /// panics, or if `H` has GC slots and this thread has no running mutator (see
     /// [`HeapValue`]); the vector is then unchanged.
     ///
     /// ```
@@ -185,7 +185,7 @@ impl<H: HeapValue> GcValueVec<H> {
     ///
     /// # Panics
     /// If the vector is not inside an allocated object, if the iterator or `H::store` panics,
-    /// or if a value holds a GC pointer and this thread has no running mutator (see
+    /// or if `H` has GC slots and this thread has no running mutator (see
     /// [`HeapValue`]); the vector is then unchanged.
     ///
     /// ```
@@ -295,8 +295,8 @@ impl<H: HeapValue> GcValueVec<H> {
     /// [`IndexOutOfRange`] if `index >= len`.
     ///
     /// # Panics
-    /// If the vector is not inside an allocated object, if `H::store` panics, or if the value
-    /// holds a GC pointer and this thread has no running mutator (see [`HeapValue`]); the
+    /// If the vector is not inside an allocated object, if `H::store` panics, or if `H` has
+    /// GC slots and this thread has no running mutator (see [`HeapValue`]); the
     /// vector is then unchanged.
     ///
     /// ```
@@ -356,8 +356,8 @@ impl<H: HeapValue> GcValueVec<H> {
     /// [`IndexOutOfRange`] if `index > len`.
     ///
     /// # Panics
-    /// If the vector is not inside an allocated object, if `H::store` panics, or if the value
-    /// holds a GC pointer and this thread has no running mutator (see [`HeapValue`]); the
+    /// If the vector is not inside an allocated object, if `H::store` panics, or if `H` has
+    /// GC slots and this thread has no running mutator (see [`HeapValue`]); the
     /// vector is then unchanged.
     ///
     /// ```

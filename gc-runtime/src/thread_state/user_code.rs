@@ -35,10 +35,10 @@
 //! thread's mutator and waited for another thread's cycle, left the element pointing at a freed
 //! object.) A running thread that passes no safepoint holds up every cycle, so this also covers
 //! pointers that *other* threads write into the element while `store` runs (it may lend them the
-//! element: values are `Sync`). A thread without a running mutator holds up nothing, so there
-//! an element that holds an object after `store` is refused (`collections/heap_value.rs`,
-//! `new_element`; a second review found that `store` could lend the element to a scoped thread
-//! that wrote an object into it and collected).
+//! element: values are `Sync`). A thread without a running mutator holds up nothing, so there a
+//! value type with slots is refused before its slots are armed (`collections/heap_value.rs`,
+//! `new_element`): two more reviews found that `store` could lend the element to a scoped thread
+//! that wrote an object into it, collected, and read the freed object back.
 
 use std::{cell::Cell, ptr::NonNull};
 
