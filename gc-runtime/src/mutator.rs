@@ -176,13 +176,28 @@ pub fn attach() -> Mutator {
 /// # Errors
 /// See [`AttachError`].
 pub fn try_attach() -> Result<Mutator, AttachError> {
+    if user_code::active() && thread_state::may_attach().is_ok() {
+        return Err(AttachError::InCollectionCode);
+    }
+    attach_in_any_code()
+}
+
+/// Attach the calling thread for one call of a GC collection that writes a value with slots on
+/// a thread without a running mutator (`collections/heap_value.rs`, `new_element`): as
+/// [`try_attach`], but inside the call's user-code guard, which the caller makes sure is the
+/// outermost one — no collection's lock is held, so waiting out a stopped world here cannot be
+/// waiting for a writer blocked on one.
+pub(crate) fn attach_for_a_collection_call() -> Result<Mutator, AttachError> {
+    debug_assert!(user_code::outermost(), "attached for a collection call inside another one");
+    attach_in_any_code()
+}
+
+/// [`try_attach`] without its refusal inside user code.
+fn attach_in_any_code() -> Result<Mutator, AttachError> {
     thread_state::may_attach().map_err(|refusal| match refusal {
         Refusal::AlreadyAttached => AttachError::AlreadyAttached,
         Refusal::CollectorThread => AttachError::CollectorThread,
     })?;
-    if user_code::active() {
-        return Err(AttachError::InCollectionCode);
-    }
     let rt = Runtime::get_or_init().map_err(AttachError::Config)?;
     // A thread in a stop-the-world `collect` marks on a stack of the collector's depth
     // (`marker/pool.rs`); the stack switch asks for this thread's stack bounds the first time,

@@ -1884,7 +1884,14 @@ fn child_key_code_waits_for_the_world_under_the_map_lock() {
             }
             let mut n = 0_u64;
             while !stop.load(Ordering::Relaxed) {
-                map.insert(WaitingKey((n % 4) as u32), Tagged::Number(n as f64));
+                if attached {
+                    map.insert(WaitingKey((n % 4) as u32), Tagged::Number(n as f64));
+                } else {
+                    // A thread without a mutator that writes a value with slots is attached for
+                    // the call (`heap_value.rs`, `new_element`); a lookup runs its key code
+                    // unattached, under the map's lock.
+                    map.contains_key(&WaitingKey((n % 4) as u32));
+                }
                 n += 1;
                 if attached && n % 8 == 0 {
                     TL_MU.with(|m| m.borrow_mut().as_mut().expect("attached").safepoint());

@@ -64,9 +64,6 @@ enum Act {
     SafepointsWhileOthersCollect,
     /// Drop the thread's mutator, then wait for the other thread's collections as above.
     DropMutatorWhileOthersCollect,
-    /// Lend the element to a scoped thread, which attaches, writes its object, collects twice
-    /// and reads the object back.
-    LendToAThreadThatCollects,
     /// Lend the element to a scoped thread, which attaches, writes its object and detaches;
     /// then wait for the other thread's collections, which must not end.
     LendToAThread,
@@ -105,13 +102,9 @@ impl HeapValue for Cell {
     fn store(&self, _value: u64) {
         STORES.with(|n| n.set(n.get() + 1));
         let ledger = LEDGER.with(|l| l.borrow().clone().expect("this thread's ledger"));
-        match ACT.with(StdCell::get) {
-            Act::LendToAThreadThatCollects => return lend(self, &ledger, true),
-            Act::LendToAThread => {
-                lend(self, &ledger, false);
-                return wait_for_cycles_that_must_not_end();
-            }
-            _ => {}
+        if ACT.with(StdCell::get) == Act::LendToAThread {
+            lend(self, &ledger);
+            return wait_for_cycles_that_must_not_end();
         }
         let id = with_mu(|mu| {
             let o = Obj::alloc(mu, &ledger);
@@ -129,33 +122,20 @@ impl HeapValue for Cell {
                 drop_mutator_inside_the_call();
                 wait_for_cycles_that_must_not_end();
             }
-            Act::LendToAThreadThatCollects | Act::LendToAThread => unreachable!(),
+            Act::LendToAThread => unreachable!(),
         }
     }
 }
 
 /// Lend `cell` (a value being written, `Sync`) to a scoped thread with a mutator of its own,
-/// which writes an object into it, collects twice and reads the object back if `collect`, and
-/// detaches.
-fn lend(cell: &Cell, ledger: &Arc<Ledger>, collect: bool) {
+/// which writes an object into it and detaches.
+fn lend(cell: &Cell, ledger: &Arc<Ledger>) {
     let id = thread::scope(|s| {
         s.spawn(|| {
-            let mut mu = gc_runtime::attach();
-            let id = {
-                let o = Obj::alloc(&mu, ledger);
-                cell.obj.set(Some(o));
-                o.id
-            };
-            if collect {
-                collect2(&mut mu);
-                // Reuse the freed memory, then read the object back.
-                for _ in 0..2000 {
-                    let _ = mu.alloc([0u64; 4]);
-                }
-                let o = cell.obj.get(&mu).expect("the object written");
-                assert_eq!(o.check(), id, "the lent value's object was freed while the value was written");
-            }
-            id
+            let mu = gc_runtime::attach();
+            let o = Obj::alloc(&mu, ledger);
+            cell.obj.set(Some(o));
+            o.id
         })
         .join()
         .unwrap()
@@ -301,6 +281,7 @@ fn setup() -> (&'static Holder, Arc<Ledger>) {
     let holder = leak_static(|mu| {
         mu.alloc(Holder { vec: GcValueVec::new(), map: GcValueMap::new(), numbers: GcValueVec::new() }).into_ref()
     });
+    KEY_HOLDER.with(|k| k.set(Some(holder)));
     MU.with(|m| *m.borrow_mut() = Some(gc_runtime::attach()));
     let ledger = Ledger::new(10_000);
     LEDGER.with(|l| *l.borrow_mut() = Some(Arc::clone(&ledger)));
@@ -459,6 +440,10 @@ fn an_extend_iterator_that_collects_between_values_loses_nothing() {
 thread_local! {
     /// Whether a [`Key`]'s `Eq` on this thread drops the thread's mutator (once).
     static KEY_DROPS: StdCell<bool> = const { StdCell::new(false) };
+    /// A write a [`Key`]'s `Eq` on this thread makes into the [`Holder`] (once).
+    static KEY_WRITES: StdCell<Option<Write>> = const { StdCell::new(None) };
+    /// The holder `KEY_WRITES` writes into.
+    static KEY_HOLDER: StdCell<Option<&'static Holder>> = const { StdCell::new(None) };
 }
 
 /// A map key whose `Eq` drops the thread's mutator when [`KEY_DROPS`] says so, and then waits
@@ -477,6 +462,9 @@ impl PartialEq for Key {
         if KEY_DROPS.with(|k| k.replace(false)) {
             drop_mutator_inside_the_call();
             wait_for_cycles_that_must_not_end();
+        }
+        if let Some(write) = KEY_WRITES.with(|k| k.take()) {
+            write(KEY_HOLDER.with(StdCell::get).expect("the holder"), 1);
         }
         self.0 == other.0
     }
@@ -519,41 +507,64 @@ fn a_key_eq_that_drops_the_mutator_under_the_lock_detaches_only_after_the_call()
 }
 
 /// Attack: `store` lends the element — `&self`, and values are `Sync` — to a scoped thread,
-/// which attaches a mutator of its own, writes an object into it, collects and reads the object
-/// back, while the thread calling `push` has no running mutator (none attached, or inside
-/// `Mutator::blocking`): nothing holds that cycle up. Before `fdb63dc` the element joined
-/// pointing to the freed object; with `fdb63dc`'s check after `store`, the scoped thread still
-/// read it back freed. Now a value type with slots is refused on such a thread before its slots
-/// are armed: `store` never runs, the panic says why, and the collection is unchanged. A value
-/// type without slots is still written there.
+/// which attaches a mutator of its own and writes an object into it, while the thread calling
+/// `push` has no running mutator (none attached, or inside `Mutator::blocking`): nothing held a
+/// cycle up then. Before `fdb63dc` the element joined pointing to a freed object; with
+/// `fdb63dc`'s check after `store`, the scoped thread could still collect and read the object
+/// back freed. Now such a thread is attached for the call (its own mutator again, inside
+/// `blocking`) before anything is armed, and detached after it: no other thread's cycle ends
+/// while `store` runs, the object is alive afterwards, and the thread is detached again. Where
+/// it cannot attach — inside another collection's call, here a key's `Eq` — the value is
+/// refused before `store` runs, and the collection is unchanged. A value type without slots
+/// is written from such a thread as before.
 #[test]
-fn a_value_type_with_slots_is_refused_on_a_thread_without_a_running_mutator() {
+fn a_thread_without_a_running_mutator_is_attached_for_the_call_or_refused() {
     let _serial = serial_with_checkmark();
-    let (h, _ledger) = setup();
-    for (name, write, _) in writers() {
+    let (h, ledger) = setup();
+    let keyed = leak_static(|mu| mu.alloc(KeyedHolder { map: GcValueMap::new() }).into_ref());
+    with_mu(collect2);
+    keyed.map.insert(Key(1), NONE);
+    let (other, handle) = start_collecting();
+    for (name, write, read) in writers() {
+        // Without a mutator: attached for the call.
         prepare(h, name);
-        let before = (h.vec.len(), h.map.len());
-        ACT.with(|a| a.set(Act::LendToAThreadThatCollects));
-        let stores = STORES.with(StdCell::get);
-        // Without a mutator.
+        let registered = attached();
         drop(MU.with(|m| m.borrow_mut().take()));
-        let msg = panic_message(|| write(h, 1));
-        assert!(msg.contains("no running mutator"), "{name}: the refusal says why: {msg}");
-        assert_eq!((h.vec.len(), h.map.len()), before, "{name}: the collection is unchanged");
+        ACT.with(|a| a.set(Act::LendToAThread));
+        write(h, 1);
+        ACT.with(|a| a.set(Act::Nothing));
+        assert_eq!(attached(), registered - 1, "{name}: the thread is detached after the call");
         h.numbers.push(5);
         MU.with(|m| *m.borrow_mut() = Some(gc_runtime::attach()));
-        // Inside `Mutator::blocking`.
-        let msg = panic_message(|| with_mu(|mu| mu.blocking(|| write(h, 1))));
-        assert!(msg.contains("no running mutator"), "{name}: inside blocking too: {msg}");
-        assert_eq!((h.vec.len(), h.map.len()), before, "{name}: the collection is unchanged");
-        with_mu(|mu| mu.blocking(|| h.numbers.push(6)));
-        assert_eq!(STORES.with(StdCell::get), stores, "{name}: store never ran");
+        assert_stored_object_survives(|mu| read(h, mu), &ledger, name);
+        // Inside `Mutator::blocking`: its mutator runs again for the call.
+        prepare(h, name);
+        ACT.with(|a| a.set(Act::LendToAThread));
+        with_mu(|mu| mu.blocking(|| write(h, 1)));
         ACT.with(|a| a.set(Act::Nothing));
+        with_mu(|mu| mu.blocking(|| h.numbers.push(6)));
+        assert_stored_object_survives(|mu| read(h, mu), &ledger, name);
+        // Inside another collection's call, without a mutator: refused.
+        prepare(h, name);
+        let before = (h.vec.len(), h.map.len());
+        let stores = STORES.with(StdCell::get);
+        drop(MU.with(|m| m.borrow_mut().take()));
+        KEY_WRITES.with(|k| k.set(Some(write)));
+        let msg = panic_message(|| {
+            let _ = keyed.map.contains_key(&Key(1));
+        });
+        KEY_WRITES.with(|k| k.set(None));
+        MU.with(|m| *m.borrow_mut() = Some(gc_runtime::attach()));
+        assert!(msg.contains("no running mutator"), "{name}: the refusal says why: {msg}");
+        assert_eq!((h.vec.len(), h.map.len()), before, "{name}: the collection is unchanged");
+        assert_eq!(STORES.with(StdCell::get), stores, "{name}: store never ran");
     }
+    stop_collecting(&other, handle);
     let numbers = with_mu(|mu| h.numbers.to_vec(mu));
     assert_eq!(numbers, [5, 6].repeat(5), "values without slots are written from any thread");
     clear(h);
     h.numbers.clear();
+    keyed.map.clear();
     teardown();
 }
 

@@ -52,12 +52,14 @@ use crate::{
 /// the element joins its collection: the thread must not let a cycle pass meanwhile.) So no
 /// cycle can end while they run: waiting there for another thread's collection never ends
 /// (the collector reports the wait after a few seconds), and neither does waiting for a thread
-/// that attaches a mutator while a pause is due. A value type with slots can be written only from
-/// a thread with a running mutator (outside [`Mutator::blocking`]): elsewhere nothing holds a
-/// cycle up while the new value, its slots armed, waits to join — `store` could lend it to
-/// another thread (values are `Sync`) that writes an object into it, collects, and reads the
-/// freed object back — so the write panics before `store` runs, leaving the collection
-/// unchanged. Types without slots may be written from any thread.
+/// that attaches a mutator while a pause is due. A thread without a running mutator that writes
+/// a value type with slots is attached for the call (and detached after it): nothing else would
+/// hold a cycle up while the new value, its slots armed, waits to join — `store` could lend it
+/// to another thread (values are `Sync`) that writes an object into it, collects, and reads the
+/// freed object back. (Inside [`Mutator::blocking`] its own mutator runs again for the call.)
+/// Where that thread cannot attach (on a collector thread, inside another collection's call)
+/// the write panics before `store` runs, leaving the collection unchanged. Types without slots are written from any thread as they
+/// are.
 ///
 /// A value that reads something other than what was stored is the impl's own bug, not a
 /// memory-safety one: slots keep every pointer they hold alive, whatever the impl does.
@@ -193,10 +195,12 @@ impl<T: ?Sized + 'static> HeapValue for Member<T> {
 /// joined its collection (or been dropped): `store` is user code, and the pointers it writes
 /// are kept alive only by this thread's staying running, with no safepoint, until the element
 /// is where the marker finds it (`thread_state/user_code.rs`, "Values under construction").
-/// On a thread without a running mutator nothing holds a cycle up, so a value type with slots
-/// is refused there before anything is armed: `store`, or a thread it lends the element to
-/// (`H: Sync` allows that), could write an object into an armed slot that no cycle sees, and
-/// read it back after a cycle freed it.
+/// On a thread without a running mutator nothing holds a cycle up: `store`, or a thread it lends
+/// the element to (`H: Sync` allows that), could write an object into an armed slot that no
+/// cycle sees, and read it back after a cycle freed it. So for a value type with slots such a
+/// thread is attached for the call (its own mutator again, inside `Mutator::blocking`), before
+/// anything is armed, and detached when the call's guard ends, after the join; where it cannot
+/// attach (inside another collection's call, a collector thread) the value is refused.
 pub(super) fn new_element<H: HeapValue>(value: H::Local<'_>, what: &'static str, _in_call: &user_code::Guard) -> H {
     /// Arms each slot, as allocation arms a new object's (the element is about to live in an
     /// armed collection, inside the heap, and nothing has stored into it yet), and counts the
@@ -219,11 +223,21 @@ pub(super) fn new_element<H: HeapValue>(value: H::Local<'_>, what: &'static str,
             debug_assert!(false, "a collection inside a new element was locked");
         }
     }
-    if H::NEEDS_TRACE && !thread_state::running_here() {
-        // While the guard lives this cannot change: a dropped mutator detaches only when the
-        // guard ends, and attaching is refused.
-        written_without_a_running_mutator(what, std::any::type_name::<H>());
-    }
+    // While the guard lives whether the thread runs cannot change (a dropped mutator detaches
+    // only when the guard ends, and attaching is refused but here).
+    let attached_for_the_call = if H::NEEDS_TRACE && !thread_state::running_here() {
+        let refused = |why: String| written_without_a_running_mutator(what, std::any::type_name::<H>(), &why);
+        if !user_code::outermost() {
+            refused("it runs inside another GC collection's call".into());
+        }
+        if thread_state::attach_again_for_the_call() {
+            None // inside `Mutator::blocking`: its mutator runs again until the guard ends
+        } else {
+            Some(crate::mutator::attach_for_a_collection_call().unwrap_or_else(|e| refused(e.to_string())))
+        }
+    } else {
+        None
+    };
     let element = H::empty();
     if H::NEEDS_TRACE {
         let mut arm = Arm { collections: 0 };
@@ -233,19 +247,21 @@ pub(super) fn new_element<H: HeapValue>(value: H::Local<'_>, what: &'static str,
         }
     }
     element.store(value);
+    // Detached when the call's guard ends, after the element has joined (`user_code.rs`).
+    drop(attached_for_the_call);
     element
 }
 
-/// The refusal of a value type with slots on a thread without a running mutator (see
-/// [`new_element`]).
+/// The refusal of a value type with slots on a thread without a running mutator that cannot
+/// attach one for the call (see [`new_element`]), `why`.
 #[cold]
 #[inline(never)]
-fn written_without_a_running_mutator(what: &str, value_type: &str) -> ! {
+fn written_without_a_running_mutator(what: &str, value_type: &str, why: &str) -> ! {
     panic!(
         "{what}: values of type `{value_type}` have GC slots, and this thread has no running \
-         mutator (none attached, or inside Mutator::blocking): nothing would keep the objects a \
-         new value's slots are given alive until it joins the collection; write such values from \
-         a thread with a running mutator (the collection is unchanged)"
+         mutator and cannot attach one for the call ({why}): nothing would keep the objects a new \
+         value's slots are given alive until it joins the collection; write such values from a \
+         thread with a running mutator, outside Mutator::blocking (the collection is unchanged)"
     )
 }
 

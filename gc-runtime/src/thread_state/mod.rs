@@ -731,6 +731,29 @@ pub(crate) fn running_weak_upgrade_epoch() -> Option<u64> {
     inner.running.get().then(|| inner.weak_upgrade_epoch.get())
 }
 
+/// For one call of a GC collection, inside its outermost user-code guard: attach this thread's
+/// mutator again if it is detached (the thread is inside `Mutator::blocking`), and detach it
+/// again when that guard ends (`user_code.rs`, "Values under construction"). `false` if the
+/// thread has no mutator.
+pub(crate) fn attach_again_for_the_call() -> bool {
+    debug_assert!(user_code::outermost(), "attached again inside another collection's call");
+    let p = CURRENT.with(Cell::get);
+    if p.is_null() {
+        return false;
+    }
+    // SAFETY: as in `with_running_mutator`.
+    let inner = unsafe { &*p };
+    if !inner.running.get() {
+        // No collection's lock is held (the outermost guard): waiting out a stopped world here
+        // cannot be waiting for a writer blocked on one.
+        inner.attach_again();
+        // SAFETY: the state is this thread's, and its `Mutator` is borrowed by `blocking`
+        // further up this thread's stack, which outlives the guard.
+        unsafe { user_code::detach_again_when_done(NonNull::from(inner)) };
+    }
+    true
+}
+
 /// Whether the current thread has a running mutator (see [`with_running_mutator`]).
 #[inline]
 pub(crate) fn running_here() -> bool {

@@ -35,10 +35,12 @@
 //! thread's mutator and waited for another thread's cycle, left the element pointing at a freed
 //! object.) A running thread that passes no safepoint holds up every cycle, so this also covers
 //! pointers that *other* threads write into the element while `store` runs (it may lend them the
-//! element: values are `Sync`). A thread without a running mutator holds up nothing, so there a
-//! value type with slots is refused before its slots are armed (`collections/heap_value.rs`,
-//! `new_element`): two more reviews found that `store` could lend the element to a scoped thread
-//! that wrote an object into it, collected, and read the freed object back.
+//! element: values are `Sync`). A thread without a running mutator holds up nothing, so for a
+//! value type with slots it is attached for the call, before the slots are armed, and detached
+//! when the call's guard ends (`collections/heap_value.rs`, `new_element`; two more reviews found
+//! that `store` could lend the element to a scoped thread that wrote an object into it,
+//! collected, and read the freed object back). That attach is the one allowed inside a guard:
+//! it happens only in the outermost one, before the collection takes its lock.
 
 use std::{cell::Cell, ptr::NonNull};
 
@@ -49,13 +51,18 @@ use super::ThreadState;
 struct UserCode {
     /// Guards alive on the thread.
     depth: Cell<u32>,
-    /// The thread's state, if its `Mutator` was dropped while a guard was alive: detached when
-    /// the last guard ends.
+    /// The thread's state, if its `Mutator` was dropped while a guard was alive: detached for
+    /// good when the last guard ends.
     detach_pending: Cell<Option<NonNull<ThreadState>>>,
+    /// The thread's state, if it was attached again for a call inside `Mutator::blocking`:
+    /// detached again when the last guard ends.
+    detach_again: Cell<Option<NonNull<ThreadState>>>,
 }
 
 thread_local! {
-    static USER_CODE: UserCode = const { UserCode { depth: Cell::new(0), detach_pending: Cell::new(None) } };
+    static USER_CODE: UserCode = const {
+        UserCode { depth: Cell::new(0), detach_pending: Cell::new(None), detach_again: Cell::new(None) }
+    };
 }
 
 /// Marks the current thread as running user code inside a collection's call while it lives
@@ -74,15 +81,20 @@ impl Guard {
 impl Drop for Guard {
     #[inline]
     fn drop(&mut self) {
-        let pending = USER_CODE.with(|u| {
+        let (again, pending) = USER_CODE.with(|u| {
             let depth = u.depth.get() - 1;
             u.depth.set(depth);
             if depth == 0 {
-                u.detach_pending.take()
+                (u.detach_again.take(), u.detach_pending.take())
             } else {
-                None
+                (None, None)
             }
         });
+        if let Some(state) = again {
+            // SAFETY: handed over by `detach_again_when_done`: the state is alive while the
+            // `blocking` that detached it first runs, further up this thread's stack.
+            unsafe { state.as_ref() }.detach();
+        }
         if let Some(state) = pending {
             // SAFETY: `state` was handed over by the `Mutator` that owned it, on this thread, as
             // it was dropped (`detach_when_done`); nothing else refers to it since.
@@ -103,6 +115,23 @@ pub(crate) unsafe fn detach_when_done(state: NonNull<ThreadState>) {
     let earlier = USER_CODE.with(|u| u.detach_pending.replace(Some(state)));
     // One mutator per thread, and none attaches while a guard is alive.
     debug_assert!(earlier.is_none(), "two detaches put off on one thread");
+}
+
+/// Detach `state` again when the last guard on the thread ends: it was attached again for a
+/// collection's call inside `Mutator::blocking` (`attach_again_for_the_call`).
+///
+/// # Safety
+/// `state` is this thread's, and the `Mutator::blocking` that detached it is running further up
+/// this thread's stack (so the state outlives the guard).
+pub(crate) unsafe fn detach_again_when_done(state: NonNull<ThreadState>) {
+    let earlier = USER_CODE.with(|u| u.detach_again.replace(Some(state)));
+    debug_assert!(earlier.is_none(), "attached again twice for one call");
+}
+
+/// Whether exactly one guard is alive on the current thread: a collection's call that is not
+/// inside another's.
+pub(crate) fn outermost() -> bool {
+    USER_CODE.try_with(|u| u.depth.get()).is_ok_and(|d| d == 1)
 }
 
 /// Whether the current thread is running user code inside a collection's call.
