@@ -18,8 +18,8 @@
 //! A second review found the guard's blind spot: `store` can lend the element (values are
 //! `Sync`) to a scoped thread with a mutator of its own, which writes an object into it and
 //! collects — held up by nobody when the thread calling `push` has no running mutator. Such a
-//! value (one that holds an object after `store`, on a thread without a running mutator) is now
-//! refused.
+//! thread is now attached for the call (its own mutator again, inside `Mutator::blocking`), and
+//! refused only where it cannot attach.
 //!
 //! The collections live in objects pinned by a leaked mutator (`common::leak_static`), the
 //! documented way to reach a heap object through a `&'static`.
@@ -568,7 +568,7 @@ fn a_thread_without_a_running_mutator_is_attached_for_the_call_or_refused() {
     teardown();
 }
 
-/// The case the refusal above leaves allowed: the thread calling `push` has a running mutator,
+/// The case the attach above relies on: the thread calling `push` has a running mutator,
 /// and the scoped thread `store` lends the element to writes its object and detaches; `store`
 /// then waits for another thread's cycles. The calling thread, running and passing no
 /// safepoint, holds every cycle up until the element has joined (the scoped thread could not

@@ -238,8 +238,8 @@ impl<K: Hash + Eq, H: HeapValue, S: BuildHasher> GcValueMap<K, H, S> {
     ///
     /// # Panics
     /// If the map is not inside an allocated object, if `H::store` panics, or if `H` has
-    /// GC slots and this thread has no running mutator (see [`HeapValue`]); the map
-    /// is then unchanged.
+    /// GC slots and this thread has no running mutator and cannot attach one for the call (see
+    /// [`HeapValue`]); the map is then unchanged.
     ///
     /// ```
     /// use gc_runtime::{GcValueMap, Member};

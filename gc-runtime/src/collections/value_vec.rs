@@ -158,8 +158,8 @@ impl<H: HeapValue> GcValueVec<H> {
     ///
     /// # Panics
     /// If the vector is not inside an allocated object (see the type's docs), if `H::store`
-    /// panics, or if `H` has GC slots and this thread has no running mutator (see
-    /// [`HeapValue`]); the vector is then unchanged.
+    /// panics, or if `H` has GC slots and this thread has no running mutator and cannot attach
+    /// one for the call (see [`HeapValue`]); the vector is then unchanged.
     ///
     /// ```
     /// use gc_runtime::{GcValueVec, Member};
@@ -185,8 +185,8 @@ impl<H: HeapValue> GcValueVec<H> {
     ///
     /// # Panics
     /// If the vector is not inside an allocated object, if the iterator or `H::store` panics,
-    /// or if `H` has GC slots and this thread has no running mutator (see
-    /// [`HeapValue`]); the vector is then unchanged.
+    /// or if `H` has GC slots and this thread has no running mutator and cannot attach one for
+    /// the call (see [`HeapValue`]); the vector is then unchanged.
     ///
     /// ```
     /// use gc_runtime::{GcValueVec, Member};
@@ -296,8 +296,8 @@ impl<H: HeapValue> GcValueVec<H> {
     ///
     /// # Panics
     /// If the vector is not inside an allocated object, if `H::store` panics, or if `H` has
-    /// GC slots and this thread has no running mutator (see [`HeapValue`]); the
-    /// vector is then unchanged.
+    /// GC slots and this thread has no running mutator and cannot attach one for the call (see
+    /// [`HeapValue`]); the vector is then unchanged.
     ///
     /// ```
     /// use gc_runtime::{GcValueVec, Member};
@@ -357,8 +357,8 @@ impl<H: HeapValue> GcValueVec<H> {
     ///
     /// # Panics
     /// If the vector is not inside an allocated object, if `H::store` panics, or if `H` has
-    /// GC slots and this thread has no running mutator (see [`HeapValue`]); the
-    /// vector is then unchanged.
+    /// GC slots and this thread has no running mutator and cannot attach one for the call (see
+    /// [`HeapValue`]); the vector is then unchanged.
     ///
     /// ```
     /// use gc_runtime::{GcValueVec, Member};
