@@ -586,18 +586,28 @@ impl Mutator {
         }
     }
 
-    /// Make sure `bytes` more can be allocated under the memory limit, running a full
-    /// collection if needed. A safepoint (like [`Mutator::collect`]). Always `Ok` without a
-    /// limit.
+    /// Make sure a value of `bytes` (its `size_of`, or a slice's total) can be allocated under
+    /// the memory limit, running a full collection if needed. A safepoint (like
+    /// [`Mutator::collect`]), whether or not it collects. Always `Ok` without a limit.
+    ///
+    /// What is reserved is what the allocation is charged: small objects are charged a page
+    /// (64 KiB) at a time, when the thread's allocation cache takes a new one, so a
+    /// reservation is never less than a page; a large object is charged its value and header.
+    /// (Values aligned to more than 16 bytes: add the alignment to `bytes`.) The room is not
+    /// held for this thread: other threads' allocations may take it meanwhile.
     ///
     /// # Errors
     /// [`LimitError`] if the heap is still too full after the collection.
     pub fn try_reserve(&mut self, bytes: usize) -> Result<(), LimitError> {
-        if self.inner().room_for(bytes).is_ok() {
+        let charge = thread_state::charge_for(bytes);
+        if self.inner().room_for(charge).is_ok() {
+            // A safepoint all the same: an allocation refused by the limit asked for a cycle,
+            // which needs this thread at one before it can free anything.
+            self.safepoint();
             return Ok(());
         }
         self.collect();
-        self.inner().room_for(bytes)
+        self.inner().room_for(charge)
     }
 
     /// A safepoint: if the collector is waiting for this thread, do what it needs (publish

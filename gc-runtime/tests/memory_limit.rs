@@ -231,3 +231,48 @@ fn the_limit_reached_by_concurrent_allocators_leaves_a_consistent_heap() {
     );
     unlimited();
 }
+
+/// `try_reserve(size)` then an allocation of `size`: the reservation answers for what the
+/// allocation is charged — a page for a small object, taken when the thread's cache needs a new
+/// one — not for the value's bytes. With less than a page of room left, a reservation of a
+/// small value said `Ok` without collecting, the allocation was refused again, and the
+/// documented retry (`try_alloc`, `try_reserve`, `alloc`) never got anywhere, garbage or not.
+#[test]
+fn a_reservation_makes_room_for_the_allocation_it_was_made_for() {
+    let _s = limited();
+    // Less than a page of room once the heap is full of pages.
+    gc_runtime::reconfigure(Config::default().with_memory_limit(Some(LIMIT + 4096)).with_checkmark(true)).unwrap();
+    let mut mu = gc_runtime::attach();
+    let size = std::mem::size_of::<Chunk>();
+    let (mut roots, err) = fill(&mut mu);
+    let mut value = err.into_value();
+    // All of it live: no room for a page, so no room for this value either.
+    let state = mu.try_reserve(size).expect_err("a reservation granted with no page of room left");
+    assert!(state.live + state.requested > LIMIT + 4096, "{state}");
+    assert!(mu.try_alloc(Chunk { bytes: Vec::new(), next: Member::new() }).is_err(), "the refusal was right");
+    // Half of it garbage: the retry succeeds at once.
+    let mut i = 0;
+    roots.retain(|_| {
+        i += 1;
+        i % 2 == 0
+    });
+    for attempt in 0..3 {
+        match mu.try_alloc(value) {
+            Ok(c) => {
+                assert_eq!(c.bytes.len(), 1000);
+                assert!(attempt <= 1, "the retry after a reservation was refused ({attempt} attempts)");
+                break;
+            }
+            Err(e) => value = e.into_value(),
+        }
+        assert!(attempt < 2, "the allocation after a granted reservation was refused again");
+        mu.try_reserve(size).expect("half of the heap is garbage");
+    }
+    // A reservation that finds room is still a safepoint; the survivors are intact.
+    mu.try_reserve(size).expect("room");
+    for r in &roots {
+        assert!(r.get(&mu).bytes.iter().all(|&b| b == 7));
+    }
+    mu.collect();
+    unlimited();
+}

@@ -697,6 +697,17 @@ pub(crate) struct RunningMutator<'a> {
     pub(crate) grey: &'a GreyQueue,
 }
 
+/// The most bytes in front of a value in its object, for values aligned to at most 16 bytes:
+/// the header, and a slice's length or a trait object's view, padded.
+const OBJECT_OVERHEAD_MAX: usize = 32;
+
+/// The most an allocation of a value of `bytes` is charged against the memory limit
+/// (`Mutator::try_reserve`): a small object is charged when its thread's cache takes a page,
+/// so at least a page; a large object its whole block.
+pub(crate) fn charge_for(bytes: usize) -> usize {
+    bytes.saturating_add(OBJECT_OVERHEAD_MAX).max(PAGE_BYTES)
+}
+
 /// Run `f` with the current thread's running mutator (attached, not inside `blocking` or
 /// `collect`, state not borrowed); `None` otherwise. The collector waits for a running mutator
 /// at every pause, so nothing `f` does can straddle one.
