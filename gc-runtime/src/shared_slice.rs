@@ -14,6 +14,18 @@
 //! crossbeam-epoch's, a private instance (so a thread pinned here never holds back other users
 //! of crossbeam in the process, nor they us).
 //!
+//! # When retired memory is freed
+//!
+//! crossbeam-epoch collects what a thread retires in a batch of its own, handed on to the
+//! shared queue only when 64 things are in it (or the thread ends), and frees the shared
+//! queue's batches when pinned threads move the epoch on. A thread that grows one large vector
+//! retires a few large buffers and would hold them for as long as it lives; so a replaced slice
+//! is handed on at once (`flush`), and the collector moves the epoch on after every cycle
+//! ([`nudge`]), so it is freed even while no thread reads a collection. (Removed map keys, small
+//! and many, are handed on in full batches; their maps move the epoch on themselves while they
+//! wait, see `collections/retired_keys.rs`.) What is retired and not yet freed is counted in
+//! `Stats::retired_bytes`.
+//!
 //! What the slice's elements mean, and when a writer may replace it, is the caller's protocol
 //! (see `slot_array.rs`); this module only guarantees that a slice a reader loaded
 //! stays allocated and fully written for as long as the reader's guard lives.
@@ -46,6 +58,23 @@
 //! every test that touches a `GcVec` would stop there. CI runs the bulk of the Miri tests under
 //! Stacked Borrows with the model, and the collections' tests again under Tree Borrows with
 //! `--cfg gc_miri_epoch`: the real epoch path, freeing included.
+
+/// Bytes retired (replaced slices, and allocations handed to [`retire_allocation`]) and not yet
+/// freed: what lock-free readers may still hold, for `Stats::retired_bytes`.
+static RETIRED_BYTES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Bytes retired and not yet freed (see [`RETIRED_BYTES`]).
+pub(crate) fn retired_bytes() -> usize {
+    RETIRED_BYTES.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+fn count_retired(bytes: usize) {
+    RETIRED_BYTES.fetch_add(bytes, std::sync::atomic::Ordering::Relaxed);
+}
+
+fn count_freed(bytes: usize) {
+    RETIRED_BYTES.fetch_sub(bytes, std::sync::atomic::Ordering::Relaxed);
+}
 
 #[cfg(not(any(gc_loom, all(miri, not(gc_miri_epoch)))))]
 pub(crate) use self::epoch_impl::{nudge, pin, retire_allocation, Guard, Reclaimed, SharedSlice};
@@ -127,10 +156,14 @@ mod epoch_impl {
     pub(crate) unsafe fn retire_allocation(ptr: NonNull<u8>, layout: Layout) {
         let addr = ptr.as_ptr() as usize;
         let guard = pin();
+        super::count_retired(layout.size());
         // SAFETY: the caller's promise: nothing frees the allocation meanwhile, and readers
         // that could still reach it are pinned now, so the epoch runs this after they unpin.
         unsafe {
-            guard.0.defer_unchecked(move || raw::dealloc(NonNull::new_unchecked(addr as *mut u8), layout));
+            guard.0.defer_unchecked(move || {
+                raw::dealloc(NonNull::new_unchecked(addr as *mut u8), layout);
+                super::count_freed(layout.size());
+            });
         }
     }
 
@@ -306,12 +339,24 @@ mod epoch_impl {
             let new = Owned::<Elements<T>>::init(prepared);
             let guard = pin();
             let old = self.ptr.swap(new, Ordering::AcqRel, &guard.0);
-            if !old.is_null() {
+            // SAFETY: null or a slice allocation (invariant 1), and `guard` is pinned.
+            if let Some(elements) = unsafe { old.as_ref() } {
+                let bytes = Elements::<T>::layout(elements.0.len()).size();
+                super::count_retired(bytes);
                 // SAFETY: `old` left `ptr` through this swap, so no other `replace` retires it
                 // (invariant 2), and new readers can no longer load it; readers that loaded it
                 // are pinned, and the collector frees it after they unpin (invariant 3). Its
                 // elements need no drop (invariant 4).
-                unsafe { guard.0.defer_destroy(old) };
+                unsafe {
+                    guard.0.defer_unchecked(move || {
+                        drop(old.into_owned());
+                        super::count_freed(bytes);
+                    });
+                }
+                // Hand it to the collector now: left in this thread's bag it would wait there
+                // until 64 more things are retired here, or the thread ends — for ever, for a
+                // thread that grew one large vector.
+                guard.0.flush();
             }
         }
     }
@@ -416,6 +461,8 @@ mod model {
             fill(&new);
             let old = self.ptr.swap(Box::into_raw(Box::new(new)), Ordering::AcqRel);
             if !old.is_null() {
+                // SAFETY: a leaked box, freed only by `drop` (`&mut self`).
+                super::count_retired(std::mem::size_of_val::<[T]>(unsafe { &**old }));
                 self.retired.lock().unwrap_or_else(|e| e.into_inner()).push(old);
             }
         }
@@ -425,9 +472,14 @@ mod model {
         fn drop(&mut self) {
             let current = self.ptr.load(Ordering::Relaxed);
             let retired = self.retired.get_mut().unwrap_or_else(|e| e.into_inner());
-            for p in retired.drain(..).chain((!current.is_null()).then_some(current)) {
+            for p in retired.drain(..) {
                 // SAFETY: each pointer came from `Box::into_raw` and is freed once, here.
-                drop(unsafe { Box::from_raw(p) });
+                let slice = unsafe { Box::from_raw(p) };
+                super::count_freed(std::mem::size_of_val::<[T]>(&**slice));
+            }
+            if !current.is_null() {
+                // SAFETY: as above.
+                drop(unsafe { Box::from_raw(current) });
             }
         }
     }

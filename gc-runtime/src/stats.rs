@@ -418,6 +418,11 @@ pub struct Stats {
     /// moment the scavenger takes a page to release it. See
     /// [`Config::scavenge_after`](crate::Config).
     pub heap_released: usize,
+    /// Bytes outside the heap held by the collections for their lock-free readers: buffers
+    /// and tables replaced by growth (and removed map keys) that a reader may still be
+    /// looking at, freed once none can (crossbeam-epoch's reclamation; usually within a cycle
+    /// or two, sooner while threads read collections). Not counted against the memory limit.
+    pub retired_bytes: usize,
     /// Registered roots.
     pub roots: usize,
     /// Live weak references.
@@ -537,13 +542,14 @@ impl StatsRecorder {
     /// A snapshot (heap and mutator figures filled in by the caller).
     pub(crate) fn snapshot(
         &self,
-        heap: (usize, usize, usize),
+        heap: (usize, usize, usize, usize),
         swept: SweepTotals,
         handles: (usize, usize, usize),
         mutators: MutatorCounts,
         thread_pauses: ThreadPauseStats,
     ) -> Stats {
-        let ((heap_live, heap_committed, heap_released), (roots, weak_refs, pinned_objects)) = (heap, handles);
+        let ((heap_live, heap_committed, heap_released, retired_bytes), (roots, weak_refs, pinned_objects)) =
+            (heap, handles);
         let r = self.recorded.lock();
         let [pause_p50, pause_p99, pause_p999] = percentiles(&r.pauses);
         Stats {
@@ -561,6 +567,7 @@ impl StatsRecorder {
             heap_live,
             heap_committed,
             heap_released,
+            retired_bytes,
             roots,
             weak_refs,
             pinned_objects,
@@ -678,7 +685,7 @@ mod tests {
         rec.record(cycle(1, &[10, 1000]));
         rec.record(cycle(2, &[20]));
         let swept = SweepTotals { freed_objects: 18, freed_bytes: 180, drop_panics: 1 };
-        let s = rec.snapshot((0, 0, 0), swept, (0, 0, 0), MutatorCounts::default(), ThreadPauseStats::default());
+        let s = rec.snapshot((0, 0, 0, 0), swept, (0, 0, 0), MutatorCounts::default(), ThreadPauseStats::default());
         assert_eq!(s.cycles, 2);
         assert_eq!(s.pause_count, 3);
         assert_eq!((s.objects_freed, s.drop_panics), (18, 1));
@@ -703,7 +710,7 @@ mod tests {
             rec.record(cycle(n, &[1]));
         }
         let s = rec.snapshot(
-            (0, 0, 0),
+            (0, 0, 0, 0),
             SweepTotals::default(),
             (0, 0, 0),
             MutatorCounts::default(),

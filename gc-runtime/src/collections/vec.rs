@@ -35,7 +35,8 @@ const NAME: &str = "GcVec";
 /// collector; [`to_vec`](GcVec::to_vec), a copy at one instant, takes the lock shared. Writers that
 /// change the length take a lock that orders them among themselves and with the collector's
 /// scan of the vector; a buffer replaced by growth is freed once no reader can still be
-/// reading it (epoch-based reclamation, through `crossbeam-epoch`). A reader running while a
+/// reading it (epoch-based reclamation, through `crossbeam-epoch`; within a cycle or two,
+/// counted meanwhile in [`Stats::retired_bytes`](crate::Stats)). A reader running while a
 /// writer works sees, at each index, the element from before the change or from after it.
 ///
 /// A `GcVec` works once the object that holds it — or the `GcVec` itself — is allocated

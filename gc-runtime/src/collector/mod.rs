@@ -273,7 +273,7 @@ use crate::{
     report,
     root_table::RootGuard,
     runtime::Runtime,
-    stack_scan,
+    shared_slice, stack_scan,
     stats::{CycleStats, HandshakeKind, HandshakeRound, MarkWork, Pause, PauseKind, PhaseChange},
     thread_state,
 };
@@ -1088,6 +1088,9 @@ fn run_cycle(rt: &'static Runtime, swept_at_last_end: &mut SweepTotals) {
     }
     // Outside every pause: unmapping blocks is a system call.
     mutator_marks::trim();
+    // Move the collections' epoch on, so the buffers they replaced are freed even while no
+    // thread reads a collection (readers' pins do it otherwise).
+    shared_slice::nudge();
     let (assist_work, assist_bytes) = rt.stats.assist_totals();
     cycle.note(MarkWork {
         objects: assist_work.objects - assist_work_before.objects,
