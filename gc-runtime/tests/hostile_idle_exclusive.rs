@@ -593,6 +593,10 @@ fn reconfiguring_during_cycles_loses_nothing() {
                 }
             }
         }
+        // Exclusive marking beside the mutators on, with the record of their marks over its
+        // limit at once: later drains fall back to idle stops.
+        v.push(idle(BarrierKind::Dijkstra).with_exclusive_marking(true).with_mark_log_permille(0));
+        v.push(idle(BarrierKind::Yuasa).with_exclusive_marking(true));
         v.push(idle(BarrierKind::Hybrid).with_mode(Mode::StopTheWorld).with_mark_workers(4));
         v.push(idle(BarrierKind::Dijkstra).with_mode(Mode::StopTheWorld).with_mark_workers(1));
         v.push(idle(BarrierKind::Yuasa).with_mark_workers(1));
@@ -992,5 +996,66 @@ fn with_one_worker_no_drain_is_booked_as_given_up_for_forwarding() {
     );
     assert!(drains > 0, "no drain ran exclusive");
     assert_eq!((booked, forwarded), (0, 0), "one worker forwards nothing and gives nothing up for it");
+    gc_runtime::reconfigure(Config::default()).unwrap();
+}
+
+// ---------------------------------------------------------------------------------------------
+// 9. Idle stops when exclusive marking beside the mutators is on but can no longer be used.
+// ---------------------------------------------------------------------------------------------
+
+/// Exclusive marking beside the mutators on (the default) and idle exclusive marking on: once
+/// the record of the mutators' marks outgrew its limit, a drain is no job beside them any more,
+/// and one that finds no mutator running stops the world for an idle job — which it must then
+/// end. It did not: the drain took itself for one beside the mutators, so the world stayed
+/// stopped, every thread coming back from `blocking` or `collect` waited for ever, and the
+/// next stop found the world already stopped (the collector aborted). A limit of zero puts the
+/// record over it at a mutator's first black allocation in a marking; a churner that blocks
+/// between bursts lets the drains find nobody running.
+#[test]
+fn idle_stops_after_the_mark_record_outgrew_its_limit_end() {
+    let _s = serial();
+    let _w = watchdog("idle_stops_after_the_mark_record_outgrew_its_limit_end");
+    let mut mu = gc_runtime::attach();
+    for barrier in BARRIERS {
+        gc_runtime::reconfigure(idle(barrier).with_exclusive_marking(true).with_mark_log_permille(0)).unwrap();
+        let tree_root: Root<Node> = tree(&mu, &mut 0, 20_000).root(&mu);
+        let before = cycles();
+        let over_limit_idle_drains = || {
+            gc_runtime::stats()
+                .recent
+                .iter()
+                .filter(|c| c.cycle > before && c.mark_log_over_limit && c.idle_exclusive_drains > 0)
+                .count()
+        };
+        let stop = AtomicBool::new(false);
+        mu.blocking(|| {
+            thread::scope(|s| {
+                let cs = collectors(s, 1, &stop);
+                let (tree_root, stop) = (&tree_root, &stop);
+                s.spawn(move || {
+                    let mut mu = gc_runtime::attach();
+                    let mut rng = Rng(0x1D1E_0007);
+                    while !stop.load(Ordering::Relaxed) {
+                        for _ in 0..20 {
+                            churn_tree(&mu, tree_root.get(&mu), &mut rng);
+                        }
+                        mu.blocking(|| thread::sleep(Duration::from_micros(300)));
+                    }
+                });
+                run_until(Duration::from_millis(500), Duration::from_secs(10), || over_limit_idle_drains() >= 3);
+                stop_round(stop, cs);
+            })
+        });
+        mu.collect();
+        let what = format!("{barrier:?}");
+        assert!(verify_tree(&mu, tree_root.get(&mu), &what) > 1);
+        let (drains, _) = idle_drains_since(before);
+        let exercised = over_limit_idle_drains();
+        eprintln!(
+            "{what}: {} cycles, {drains} idle drains, in {exercised} cycles over the record's limit",
+            cycles() - before
+        );
+        assert!(exercised >= 1, "{what}: no idle drain ran after the record outgrew its limit");
+    }
     gc_runtime::reconfigure(Config::default()).unwrap();
 }

@@ -611,11 +611,10 @@ impl Cycle {
         // A drain is an exclusive job: each mark bit has one writer (see `object/exclusive.rs`)
         // — inside a pause, and in a concurrent marking beside the running mutators, which set
         // no mark bits but their black allocations' and assists' (logged; see
-        // `mutator_marks.rs`). With
-        // `exclusive_marking` off, a concurrent drain is one only if no mutator runs, with the
-        // world stopped until one wants to run (see `handshake.rs`, "Idle stops").
-        let beside_mutators = !self.marking_in_pause && self.config.exclusive_marking;
-        let idle = !self.marking_in_pause && !beside_mutators;
+        // `mutator_marks.rs`). With `exclusive_marking` off, or once that record outgrew its
+        // limit, a concurrent drain is one only if no mutator runs (and
+        // `idle_exclusive_marking` is on), with the world stopped until one wants to run (see
+        // `handshake.rs`, "Idle stops").
         if !self.stats.mark_log_over_limit && mutator_marks::over_limit(clock::mark_epoch()) {
             // The record of mutators' marks outgrew its limit (a job running then was given
             // up): no more exclusive jobs beside the mutators in this marking, and no job runs
@@ -624,10 +623,22 @@ impl Cycle {
             self.stats.mark_log_over_limit = true;
             mutator_marks::stop_logging(clock::mark_epoch());
         }
-        let exclusive = !self.exclusive_off
-            && (self.marking_in_pause
-                || (beside_mutators && !self.stats.mark_log_over_limit)
-                || (self.config.idle_exclusive_marking && self.rt.handshake.stop_if_idle(exclusive::give_up)));
+        // Which job this drain is, if any: one inside a pause; one beside the running
+        // mutators; or, failing those, one with the world stopped because no mutator runs (an
+        // idle stop), which this drain then ends. The idle stop is asked for only when the
+        // drain is not a job of the first two kinds — also when `exclusive_marking` is on but
+        // the record outgrew its limit — and `idle` says whether it was taken: the world stopped
+        // here must be started here, whatever else is configured.
+        let beside_mutators = !self.exclusive_off
+            && !self.marking_in_pause
+            && self.config.exclusive_marking
+            && !self.stats.mark_log_over_limit;
+        let idle = !self.exclusive_off
+            && !self.marking_in_pause
+            && !beside_mutators
+            && self.config.idle_exclusive_marking
+            && self.rt.handshake.stop_if_idle(exclusive::give_up);
+        let exclusive = (!self.exclusive_off && self.marking_in_pause) || beside_mutators || idle;
         if !exclusive {
             let work = marker::drain_parallel(self.rt, workers);
             self.note(work);
