@@ -5,7 +5,9 @@
 //! struct's `Gc<T>` / `Option<Gc<T>>` fields into barriered slots and rewrites slot
 //! assignments in code into write-barrier calls. Use them through the re-exports
 //! `gc_runtime::Trace` and `gc_runtime::gc`; this crate is an implementation detail of
-//! `gc-runtime` and its generated code names only `::gc_runtime::*` paths.
+//! `gc-runtime`. Its generated code names only gc-runtime's items: the `#[gc]` output through
+//! `::gc_runtime::*` paths, and the `unsafe impl` of `#[derive(Trace)]` through a crate alias
+//! it declares itself, which user code cannot rebind (`runtime_crate`).
 //!
 //! # Layout
 //!
@@ -30,6 +32,7 @@
 
 mod ctxt;
 mod gc_attr;
+mod runtime_crate;
 mod symbol;
 mod trace;
 mod types;

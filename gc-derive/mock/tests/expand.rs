@@ -2,11 +2,12 @@
 //!
 //! # Why a mock
 //!
-//! The derive names only `::gc_runtime::...` paths. This test crate declares
-//! `extern crate self as gc_runtime;` and defines, at its root, the few items the expansion
-//! uses: the `Trace` trait, a `Tracer` that records which fields were visited, the
-//! `__private::TraceTypesMustNotImplementDrop` guard, and a `Member<T>` pointer whose `trace`
-//! records its name. The macro is thus tested without compiling `gc-runtime`.
+//! The derive's output names gc-runtime as the crate Cargo gives it under the name
+//! `gc_runtime` (through an `extern crate` of its own: see gc-derive's `runtime_crate.rs`).
+//! This package's library is that crate for these tests: a mock (`src/lib.rs`) with the few
+//! items the expansion uses — the `Trace` trait, a `Tracer` that records which fields were
+//! visited, the `__private::TraceTypesMustNotImplementDrop` guard, and a `Member<T>` pointer
+//! whose `trace` records its name. The macro is thus tested without compiling `gc-runtime`.
 //!
 //! # Lints
 //!
@@ -29,105 +30,10 @@
 // `NEEDS_TRACE` and the `impls_trace!` probe are constants by design.
 #![allow(missing_docs, dead_code, clippy::struct_field_names, clippy::assertions_on_constants)]
 
-extern crate self as gc_runtime;
-
 use std::marker::PhantomData;
 
 use gc_derive::Trace;
-
-// --- mock runtime -----------------------------------------------------------------------------
-
-/// Mock of `gc_runtime::Trace`, with the same items.
-///
-/// # Safety
-///
-/// Same contract as the real trait; the mock never frees anything.
-pub unsafe trait Trace {
-    /// See the real trait.
-    const NEEDS_TRACE: bool = true;
-    /// See the real trait.
-    fn trace(&self, tracer: &mut Tracer<'_>);
-}
-
-/// Mock tracer: records the name of every [`Member`] it is handed, in order.
-pub struct Tracer<'a> {
-    /// Test-only: the names of the visited members.
-    pub visited: &'a mut Vec<&'static str>,
-}
-
-/// Mock of `gc_runtime::__private`, exactly as the runtime defines it.
-pub mod __private {
-    /// Implemented for every `T: Drop`; derive(Trace) also implements it for the type, so a
-    /// Drop impl conflicts.
-    pub trait TraceTypesMustNotImplementDrop {}
-    // The `Drop` bound is the point: it is what makes a `Drop` impl conflict with the derive.
-    #[allow(drop_bounds)]
-    impl<T: ?Sized + Drop> TraceTypesMustNotImplementDrop for T {}
-}
-
-/// Mock GC pointer; `trace` records `name`.
-#[derive(Clone)]
-pub struct Member<T: ?Sized> {
-    name: &'static str,
-    _referent: PhantomData<T>,
-}
-
-/// A member that reports `name` when traced.
-#[must_use]
-pub fn m<T>(name: &'static str) -> Member<T> {
-    Member { name, _referent: PhantomData }
-}
-
-// SAFETY: a mock; the tracer only records.
-unsafe impl<T: ?Sized> Trace for Member<T> {
-    fn trace(&self, tracer: &mut Tracer<'_>) {
-        tracer.visited.push(self.name);
-    }
-}
-
-// SAFETY: no GC pointers.
-unsafe impl Trace for u32 {
-    const NEEDS_TRACE: bool = false;
-    fn trace(&self, _: &mut Tracer<'_>) {}
-}
-
-// SAFETY: forwards to the element.
-unsafe impl<T: Trace> Trace for Option<T> {
-    const NEEDS_TRACE: bool = T::NEEDS_TRACE;
-    fn trace(&self, tracer: &mut Tracer<'_>) {
-        if let Some(value) = self {
-            value.trace(tracer);
-        }
-    }
-}
-
-// SAFETY: forwards to the element.
-unsafe impl<T: Trace + ?Sized> Trace for Box<T> {
-    const NEEDS_TRACE: bool = T::NEEDS_TRACE;
-    fn trace(&self, tracer: &mut Tracer<'_>) {
-        (**self).trace(tracer);
-    }
-}
-
-// SAFETY: forwards to each element.
-unsafe impl<T: Trace> Trace for Vec<T> {
-    const NEEDS_TRACE: bool = T::NEEDS_TRACE;
-    fn trace(&self, tracer: &mut Tracer<'_>) {
-        for value in self {
-            value.trace(tracer);
-        }
-    }
-}
-
-// SAFETY: forwards to each element.
-unsafe impl<T: Trace, const N: usize> Trace for [T; N] {
-    const NEEDS_TRACE: bool = T::NEEDS_TRACE;
-    fn trace(&self, tracer: &mut Tracer<'_>) {
-        for value in self {
-            value.trace(tracer);
-        }
-    }
-}
+use gc_runtime::{__private, m, Member, Trace, Tracer};
 
 // --- helpers ----------------------------------------------------------------------------------
 
