@@ -88,9 +88,12 @@ use std::{
     time::{Duration, Instant},
 };
 
-use crate::primitive::sync::{
-    atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering},
-    pause, Condvar, Mutex, MutexGuard,
+use crate::{
+    primitive::sync::{
+        atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering},
+        pause, Condvar, Mutex, MutexGuard,
+    },
+    report,
 };
 
 /// The state of one attached thread.
@@ -440,10 +443,8 @@ impl Handshake {
                 // Written without the table lock (a stderr that blocks must not keep mutators
                 // from parking or leaving a pause), and ignoring errors: a warning that cannot
                 // be written must not stop the collector — least of all with the world stopped.
-                MutexGuard::unlocked(t, || {
-                    use std::io::Write;
-                    let _ = writeln!(std::io::stderr().lock(), "{warning}");
-                });
+                // Nor through `std`'s stderr lock, which a parked mutator may hold (`report.rs`).
+                MutexGuard::unlocked(t, || report::line(format_args!("{warning}")));
                 next_warning += warn_after;
                 continue;
             }
@@ -548,8 +549,7 @@ impl Handshake {
                 let warning = t.slow_warning(elapsed, what, pending);
                 drop(t);
                 // Written without the lock, ignoring errors (see `wait_collector`).
-                use std::io::Write;
-                let _ = writeln!(std::io::stderr().lock(), "{warning}");
+                report::line(format_args!("{warning}"));
                 next_warning += warn_after;
                 continue;
             }

@@ -6,12 +6,22 @@
 //! pause, leave the world stopped — so everything the collector's threads print goes through
 //! [`line()`], which writes the whole line in one call and ignores errors:
 //! a report that cannot be delivered is dropped, and collection goes on.
+//!
+//! # Not through `std`'s stderr lock
+//!
+//! `std::io::stderr().lock()` is a lock user code can hold — a logger that keeps it across a
+//! safepoint or a `collect` — and the collector's threads print from where every mutator waits
+//! for them: the slow-safepoint warning with the world stopped, the pinning report of a leaked
+//! mutator, the trace line before a cycle counts as done, a destructor's panic report before
+//! `collect` returns. Waiting there for that lock deadlocked the program (a hostile review:
+//! five ways, the default configuration among them). So on Unix a line goes to file
+//! descriptor 2 with `write(2)` directly, as one call; only elsewhere does it take `std`'s lock.
 
-use std::{any::Any, fmt, io::Write};
+use std::{any::Any, fmt};
 
 /// Write one line to stderr, ignoring any error.
 ///
-/// The line is formatted first and written with one `write_all`: stderr is unbuffered, so
+/// The line is formatted first and written whole ([`write_stderr`]): stderr is unbuffered, so
 /// `write_fmt` would make a system call per piece of the format, and another thread's output
 /// — a panic message, which the default hook writes without taking the stderr lock — could land
 /// between them, in the middle of the line.
@@ -21,7 +31,32 @@ pub(crate) fn line(args: fmt::Arguments<'_>) {
     // formatted.
     let _ = fmt::Write::write_fmt(&mut text, args);
     text.push('\n');
-    let _ = std::io::stderr().lock().write_all(text.as_bytes());
+    write_stderr(text.as_bytes());
+}
+
+/// Write `bytes` to stderr without `std`'s stderr lock (module docs) or any thread-local (so a
+/// thread that is ending can use it too), ignoring errors.
+#[cfg(unix)]
+pub(crate) fn write_stderr(bytes: &[u8]) {
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        // SAFETY: `rest` is a valid buffer of `rest.len()` bytes.
+        let n = unsafe { libc::write(libc::STDERR_FILENO, rest.as_ptr().cast(), rest.len()) };
+        match usize::try_from(n) {
+            Ok(0) => return,
+            Ok(n) => rest = &rest[n..],
+            Err(_) if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return,
+        }
+    }
+}
+
+/// Write `bytes` to stderr, ignoring errors. Without a raw descriptor to write to, through
+/// `std`'s lock: a program that holds it while the collector reports can deadlock here.
+#[cfg(not(unix))]
+pub(crate) fn write_stderr(bytes: &[u8]) {
+    use std::io::Write;
+    let _ = std::io::stderr().lock().write_all(bytes);
 }
 
 /// Report a fatal inconsistency and abort the process (never unwinds, never returns).

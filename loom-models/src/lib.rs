@@ -33,6 +33,9 @@ mod primitive;
 #[path = "../../gc-runtime/src/handshake.rs"]
 mod handshake;
 
+#[path = "../../gc-runtime/src/report.rs"]
+mod report;
+
 #[path = "../../gc-runtime/src/clock.rs"]
 mod clock;
 

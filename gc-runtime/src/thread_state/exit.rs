@@ -57,16 +57,7 @@ mod imp {
     /// Write `msg` to stderr without `std`'s stderr lock or thread-locals, which may already
     /// be gone on an exiting thread. Errors are ignored.
     pub(super) fn write_stderr(msg: &str) {
-        let mut rest = msg.as_bytes();
-        while !rest.is_empty() {
-            // SAFETY: `rest` is a valid buffer of `rest.len()` bytes.
-            let n = unsafe { libc::write(2, rest.as_ptr().cast(), rest.len()) };
-            let Ok(n) = usize::try_from(n) else { return };
-            if n == 0 {
-                return;
-            }
-            rest = &rest[n..];
-        }
+        crate::report::write_stderr(msg.as_bytes());
     }
 }
 
