@@ -31,6 +31,39 @@ use std::{
 
 use crate::object::{Trace, Tracer};
 
+/// Trace a level deeper in a value, on a stack with room for it: the impls through which a
+/// value can nest without bound — `Box` (a chain of boxes inside one object) and the
+/// containers (`struct Node { children: Vec<Node> }`) — recurse natively, and tracing runs on
+/// whatever thread needs it: the mark workers, a mutator's mark assist, allocation's arming.
+/// So each such level checks the stack left (a thread-local read and a comparison) and, under
+/// [`RED_ZONE`] bytes, goes on on a fresh segment of [`SEGMENT`] bytes (stacker, which maps it,
+/// switches to it and unmaps it after). Any value a program could build is then traced, on any
+/// thread: before, a deep value allocated on a thread with a large stack overflowed a thread
+/// with the default stack whose allocation's mark assist traced it, and a thread with a stack
+/// larger than the collector's 64 MiB could build a value that overflowed the collector.
+///
+/// Under Miri and ThreadSanitizer, which do not follow a switch of stacks, it only recurses.
+#[inline]
+fn deeper<R>(trace: impl FnOnce() -> R) -> R {
+    #[cfg(not(any(miri, gc_tsan)))]
+    {
+        stacker::maybe_grow(RED_ZONE, SEGMENT, trace)
+    }
+    #[cfg(any(miri, gc_tsan))]
+    {
+        trace()
+    }
+}
+
+/// The stack left under which [`deeper`] moves to a new segment: more than any one level of a
+/// user's `trace` needs.
+#[cfg(not(any(miri, gc_tsan)))]
+const RED_ZONE: usize = 128 * 1024;
+
+/// The size of each new segment of [`deeper`]'s: a few hundred thousand levels each.
+#[cfg(not(any(miri, gc_tsan)))]
+const SEGMENT: usize = 8 << 20;
+
 macro_rules! no_pointers {
     ($($t:ty),* $(,)?) => {$(
         // SAFETY: holds no GC pointer.
@@ -111,7 +144,7 @@ unsafe impl<T: ?Sized + Trace> Trace for Box<T> {
     const NEEDS_TRACE: bool = T::NEEDS_TRACE;
     #[inline]
     fn trace(&self, t: &mut Tracer<'_>) {
-        (**self).trace(t);
+        deeper(|| (**self).trace(t));
     }
 }
 
@@ -131,10 +164,12 @@ unsafe impl<T: Trace> Trace for [T] {
     const NEEDS_TRACE: bool = T::NEEDS_TRACE;
     #[inline]
     fn trace(&self, t: &mut Tracer<'_>) {
-        if T::NEEDS_TRACE {
-            for x in self {
-                x.trace(t);
-            }
+        if T::NEEDS_TRACE && !self.is_empty() {
+            deeper(|| {
+                for x in self {
+                    x.trace(t);
+                }
+            });
         }
     }
 }
@@ -161,8 +196,8 @@ unsafe impl<T: Trace> Trace for Vec<T> {
 unsafe impl<T: Trace> Trace for VecDeque<T> {
     const NEEDS_TRACE: bool = T::NEEDS_TRACE;
     fn trace(&self, t: &mut Tracer<'_>) {
-        if T::NEEDS_TRACE {
-            self.iter().for_each(|x| x.trace(t));
+        if T::NEEDS_TRACE && !self.is_empty() {
+            deeper(|| self.iter().for_each(|x| x.trace(t)));
         }
     }
 }
@@ -193,8 +228,8 @@ unsafe impl<T: Trace, E: Trace> Trace for Result<T, E> {
 unsafe impl<K: 'static, V: Trace, S> Trace for HashMap<K, V, S> {
     const NEEDS_TRACE: bool = V::NEEDS_TRACE;
     fn trace(&self, t: &mut Tracer<'_>) {
-        if V::NEEDS_TRACE {
-            self.values().for_each(|v| v.trace(t));
+        if V::NEEDS_TRACE && !self.is_empty() {
+            deeper(|| self.values().for_each(|v| v.trace(t)));
         }
     }
 }
@@ -203,8 +238,8 @@ unsafe impl<K: 'static, V: Trace, S> Trace for HashMap<K, V, S> {
 unsafe impl<K: 'static, V: Trace> Trace for BTreeMap<K, V> {
     const NEEDS_TRACE: bool = V::NEEDS_TRACE;
     fn trace(&self, t: &mut Tracer<'_>) {
-        if V::NEEDS_TRACE {
-            self.values().for_each(|v| v.trace(t));
+        if V::NEEDS_TRACE && !self.is_empty() {
+            deeper(|| self.values().for_each(|v| v.trace(t)));
         }
     }
 }

@@ -344,6 +344,54 @@ fn a_deep_plain_rust_structure_inside_one_object_does_not_kill_the_collector() {
     out.assert_completed();
 }
 
+/// A value whose tracing recurses far deeper than a thread's stack is traced on that thread
+/// all the same: the recursive `Trace` impls (`Box`, the containers) go on on a fresh stack
+/// segment when the stack runs low. Here a thread with a 512 KiB stack allocates a chain of
+/// 300,000 boxes (built on a big stack; building is a loop), so allocation's arming traces it
+/// there — as a mark assist traces any object, on whatever thread allocates. Then the collector
+/// traces it, and the thread reads the chain's last slot.
+#[test]
+fn child_deep_chain_armed_on_a_small_stack() {
+    if !in_child() {
+        return;
+    }
+    const DEPTH: usize = 300_000;
+    let chain = build_chain(DEPTH);
+    let worker = thread::Builder::new()
+        .stack_size(512 << 10)
+        .spawn(move || {
+            let mut mu = gc_runtime::attach();
+            let holder = mu.alloc(ChainHolder { chain });
+            let mut last = holder.chain.as_deref().unwrap();
+            while let Some(next) = last.next.as_deref() {
+                last = next;
+            }
+            last.slot.set(Some(obj(&mu, 43)));
+            let root = holder.root(&mu);
+            mu.collect();
+            let holder = root.get(&mu);
+            let mut last = holder.chain.as_deref().unwrap();
+            while let Some(next) = last.next.as_deref() {
+                last = next;
+            }
+            assert_eq!(last.slot.get(&mu).unwrap().value, 43);
+            // Keep the destructor out of the picture (dropping recurses too): the object stays.
+            std::mem::forget(root);
+        })
+        .unwrap();
+    worker.join().unwrap();
+    println!("done");
+}
+
+#[test]
+fn a_deep_value_is_traced_on_a_thread_with_a_small_stack() {
+    // Broke: a thread with the default stack overflowed when its allocation traced a value
+    // built deep on another thread (arming, or a mark assist tracing any object), and a value
+    // deeper than the collector's 64 MiB overflowed the collector (a hostile review).
+    let out = child("child_deep_chain_armed_on_a_small_stack", &[], DEADLINE);
+    out.assert_completed();
+}
+
 /// A plain linked list of data (no GC slot) in a `#[trace(skip)]` field.
 struct Link {
     _v: u64,

@@ -674,10 +674,11 @@ pub(crate) fn enter_collector_thread() {
 }
 
 /// The stack of every thread the collector starts (collector, finalizer, mark workers): 64 MiB,
-/// or `RUST_MIN_STACK` if that is larger. Tracing one object and dropping one object's fields
-/// recurse natively (a `Box` chain inside one object, a deep plain list in a field); a program
-/// can build such a value on its own thread (allocation traces it once), so the collector's
-/// threads must manage at least as deep. The memory is reserved, not committed, until used.
+/// or `RUST_MIN_STACK` if that is larger. Dropping one object's fields recurses natively (a
+/// deep plain list in a field), and so may a hand-written `Trace` impl; the std impls through
+/// which a value nests (`Box`, the containers) grow the stack themselves when it runs low
+/// (`trace_impls.rs`, `deeper`), so deep values are traced on any thread. The memory is
+/// reserved, not committed, until used.
 pub(crate) fn collector_stack_size() -> usize {
     const DEFAULT: usize = 64 << 20;
     let min = std::env::var("RUST_MIN_STACK").ok().and_then(|v| v.parse::<usize>().ok()).unwrap_or(0);
