@@ -43,8 +43,11 @@
 //! not move during its last round (see `collector/mod.rs`). An upgrade either comes first and
 //! the collector runs another round — in which the thread passes a safepoint, so its local is
 //! dead or stored, and a store shades it — or comes after and sees the verdict. A weak cache
-//! polled in a loop could keep every round busy; after a few such rounds the collector stops
-//! the world once instead, so the bound above holds.
+//! polled in a loop could keep every round busy; after 8 rounds busy with upgrades alone
+//! (`MAX_UPGRADE_ONLY_ROUNDS`; 64 rounds busy for any reason) the collector stops the world
+//! once instead, so the bound above holds. (With the cap at 64 for upgrades too, a thread
+//! polling a weak reference without pause kept every cycle at 64 termination rounds: a
+//! `collect` of a near-empty heap took 7–9 ms, against 25–119 µs without the poller.)
 //!
 //! # Clearing
 //!

@@ -68,6 +68,19 @@ fn any_number_of_workers_marks_everything_once_with_helpers_started_once() {
             assert_eq!(threads, most - 1, "helpers for the most workers used so far, started once and kept");
         }
     }
+    // More workers than a drain admits (64, the collector's own thread included): the rest are
+    // neither started nor counted (the cycle record said 200, and 199 helpers were started).
+    gc_runtime::reconfigure(Config::default().with_mark_workers(200).with_gc_percent(None).with_checkmark(true))
+        .unwrap();
+    let before = gc_runtime::stats().cycles;
+    mu.collect();
+    let stats = gc_runtime::stats();
+    let c = stats.recent.iter().find(|c| c.cycle == before + 1).expect("the cycle's record");
+    assert_eq!(c.objects_marked, live, "200 workers configured");
+    assert!((2..=64).contains(&c.mark_workers), "the most threads that marked at once: {}", c.mark_workers);
+    if let Some(threads) = mark_worker_threads() {
+        assert!(threads <= 63, "{threads} helper threads for at most 64 markers");
+    }
     drop(forest);
     gc_runtime::reconfigure(Config::default()).unwrap();
 }

@@ -141,7 +141,8 @@
 //!    *and* a pass over the weak maps' holders shades nothing (`marker/ephemerons.rs`; why
 //!    that suffices is in `collections/weak_map.rs`). If so, still holding both: the
 //!    weak verdict, phase `MarkTermination`, then `Sweep` (barrier off). No drain ever runs
-//!    inside a pause. After [`MAX_RAGGED_ROUNDS`] rounds that found work, or when a leaked
+//!    inside a pause. After [`MAX_RAGGED_ROUNDS`] rounds that found work (or
+//!    [`MAX_UPGRADE_ONLY_ROUNDS`] that found only weak upgrades), or when a leaked
 //!    mutator's thread ended (pinning needs the world stopped), the termination stops the
 //!    world instead (step 4). With checkmark on, the decision is confirmed with the world
 //!    stopped: nothing may be grey, and checkmark must find every reachable object marked.
@@ -265,7 +266,7 @@ use crate::{
     heap::SweepTotals,
     marker::{self, EphemeronPass, MarkWorker},
     mutator_marks,
-    object::exclusive,
+    object::exclusive::{self, MAX_OWNERS},
     primitive::sync::{
         atomic::{AtomicBool, AtomicU64, Ordering},
         Condvar, Mutex, MutexGuard,
@@ -292,6 +293,13 @@ const MAX_TERMINATION_RETRIES: u32 = 3;
 /// from ending.
 const MAX_RAGGED_ROUNDS: u32 = 64;
 
+/// Of those, rounds busy only because a thread upgraded a weak reference to an unmarked object
+/// (no grey work moved) before the collector stops the world: a thread polling a weak cache in
+/// a loop makes every round such a round, and 64 of them made each cycle's termination last
+/// milliseconds (a `collect` of a near-empty heap took 7–9 ms against 25–119 µs without the
+/// poller, in a hostile review's measurement). A stopped world ends it in one round.
+const MAX_UPGRADE_ONLY_ROUNDS: u32 = 8;
+
 /// The heap at mark start below which a cycle marks with the configured workers only: no idle
 /// mark workers, no extra workers inside a pause. Marking it takes well under a millisecond,
 /// and every extra worker is a thread to wake and wait for — in a program that collects very
@@ -304,8 +312,9 @@ const PARALLEL_MARK_MIN_HEAP: usize = 1 << 20;
 enum RaggedRound {
     /// Marking is over: the weak verdict is set; the root table is still locked.
     Over(RootGuard<'static>),
-    /// Grey work was published, taken up or is left, or an unmarked object was upgraded.
-    Busy,
+    /// Grey work was published, taken up or is left (`upgrades_only` false), or only an unmarked
+    /// object was upgraded (true).
+    Busy { upgrades_only: bool },
     /// A leaked mutator's thread ended: pin with the world stopped before deciding.
     MustStop,
 }
@@ -711,7 +720,7 @@ impl Cycle {
         self.note(leftovers);
         let workers = if yielded {
             self.stats.idle_drains_yielded += 1;
-            self.config.mark_workers
+            self.config.mark_workers.min(MAX_OWNERS)
         } else {
             self.stats.exclusive_jobs_given_up += 1;
             workers
@@ -737,6 +746,13 @@ impl Cycle {
 
     /// The threads a drain marks with (see [`Cycle::drain`]).
     fn drain_workers(&self) -> usize {
+        // A drain admits at most `MAX_OWNERS` threads (an exclusive job has as many owners), so
+        // more configured mark workers than that wait unused: neither woken nor counted.
+        self.uncapped_drain_workers().min(MAX_OWNERS)
+    }
+
+    /// [`drain_workers`](Self::drain_workers) before the cap.
+    fn uncapped_drain_workers(&self) -> usize {
         if self.heap_at_mark_start < PARALLEL_MARK_MIN_HEAP {
             self.config.mark_workers
         } else if self.marking_in_pause {
@@ -873,14 +889,15 @@ impl Cycle {
         // The queue done first, then the stamp: read the other way round, a worker or an assist
         // could take and finish the last grey work between the two reads, seen by neither (the
         // loom control `ragged termination: Dijkstra, stamp read first`).
-        if !rt.grey.is_done() || (rt.grey.stamp(), rt.weaks.unmarked_upgrades()) != before {
-            return RaggedRound::Busy;
+        let grey_moved = !rt.grey.is_done() || rt.grey.stamp() != before.0;
+        if grey_moved || rt.weaks.unmarked_upgrades() != before.1 {
+            return RaggedRound::Busy { upgrades_only: !grey_moved };
         }
         // Weak maps: a key marked since its map was scanned owes its value to this marking.
         // Shading one makes work, and a locked map cannot be looked at: either way, not yet
         // (see `collections/weak_map.rs`, "Why the fixpoint is sound without a pause").
         if marker::resolve_ephemerons(&rt.grey) != EphemeronPass::Quiet {
-            return RaggedRound::Busy;
+            return RaggedRound::Busy { upgrades_only: false };
         }
         clock::set_weak_verdict();
         RaggedRound::Over(roots)
@@ -891,15 +908,20 @@ impl Cycle {
     /// must be pinned with the world stopped), or rounds kept finding work.
     fn terminate_by_handshakes(&mut self) -> bool {
         let rt = self.rt;
+        let mut upgrade_only_rounds = 0;
         loop {
             self.drain();
-            if rt.handshake.leaked_exits_pending() || self.stats.termination_retries >= MAX_RAGGED_ROUNDS {
+            if rt.handshake.leaked_exits_pending()
+                || self.stats.termination_retries >= MAX_RAGGED_ROUNDS
+                || upgrade_only_rounds >= MAX_UPGRADE_ONLY_ROUNDS
+            {
                 return false;
             }
             let roots = match self.ragged_round() {
                 RaggedRound::Over(roots) => roots,
-                RaggedRound::Busy => {
+                RaggedRound::Busy { upgrades_only } => {
                     self.stats.termination_retries += 1;
+                    upgrade_only_rounds += u32::from(upgrades_only);
                     continue;
                 }
                 RaggedRound::MustStop => return false,
