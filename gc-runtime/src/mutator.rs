@@ -675,7 +675,9 @@ impl Mutator {
     /// objects' [`Trace`] impls may run on it, as they do in mark assists.
     ///
     /// The destructors run on the finalizer thread (see the crate docs): a destructor that
-    /// waits for a lock this thread holds while calling `collect` deadlocks it.
+    /// waits for a lock this thread holds while calling `collect` deadlocks it. A wait for the
+    /// finalizer that makes no progress for `safepoint_warn` ([`Config`](crate::Config); 1 s by
+    /// default) is reported on stderr, naming this thread.
     ///
     /// # Panics
     /// If called from code a GC collection runs during one of its calls: a `GcMap` key's `Eq`,
@@ -694,9 +696,12 @@ impl Mutator {
         rt.handshake.waiting_for_cycle(inner.id());
         // In stop-the-world mode the cycle is one pause, which this thread helps mark rather
         // than park through (see `marker/pool.rs`, "Threads waiting in `collect` join").
-        let stop_the_world = rt.config.lock().mode == Mode::StopTheWorld;
+        let (stop_the_world, warn_after) = {
+            let config = rt.config.lock();
+            (config.mode == Mode::StopTheWorld, config.safepoint_warn)
+        };
         let finalized_by = rt.control.collect_and_wait(stop_the_world.then_some(rt));
-        rt.pages.finalizer.wait_done(finalized_by);
+        rt.pages.finalizer.wait_done(finalized_by, warn_after);
     }
 
     /// This mutator's state as the collector sees it (always `Running` from its own thread,

@@ -103,8 +103,11 @@ use crate::{
 ///    (`Gc<'m, _>`) and references *into* GC objects that the value itself keeps alive (reports).
 ///    A value outlives the view it was pushed through, so a `&'m` to a Rust variable, or to the
 ///    [`Mutator`] itself (which may move), would dangle when read back after a safepoint.
-/// 3. `trace` does not use the heap (allocate, store into slots, attach): it runs inside the
-///    collector's handshakes, on the owning thread or on the collector's, with locks held.
+/// 3. `trace` does not use the heap (allocate, store into slots, attach) nor call any other
+///    function of this crate ([`stats`](crate::stats()), [`config`](crate::config()),
+///    [`reconfigure`](crate::reconfigure()), …): it runs inside the collector's handshakes, on
+///    the owning thread or on the collector's, with the collector's locks held — a `trace` that
+///    asked for [`stats`](crate::stats()) waited for ever for a lock its own thread held.
 /// 4. `trace` should not panic: a panic stops the process with a message, as a panicking
 ///    [`Trace`](crate::Trace) does, because the collector cannot know what the value held.
 pub unsafe trait StackValue: 'static {

@@ -1995,3 +1995,55 @@ fn huge_objects_are_allocated_or_refused_cleanly() {
     child("child_huge_objects", &[], DEADLINE).assert_completed();
     child("child_huge_objects", &[("GC_MEMORY_LIMIT", "64M")], DEADLINE).assert_completed();
 }
+
+/// A field whose destructor takes a while (it sleeps; a blocked one would deadlock `collect`).
+struct SlowDrop(Duration);
+
+impl Drop for SlowDrop {
+    fn drop(&mut self) {
+        thread::sleep(self.0);
+    }
+}
+
+#[derive(Trace)]
+struct SlowlyDropped {
+    #[trace(skip)]
+    _slow: SlowDrop,
+}
+
+/// `collect` waits for its cycle's destructors; one that makes no progress for `safepoint_warn`
+/// is reported, naming the waiting thread, so a destructor that deadlocks `collect` (waiting for
+/// a lock its caller holds) is not silent. This one only sleeps 400 ms, with a 50 ms warning.
+#[test]
+fn child_collect_waiting_for_a_slow_destructor() {
+    if !in_child() {
+        return;
+    }
+    gc_runtime::reconfigure(Config::default().with_safepoint_warn(Duration::from_millis(50))).unwrap();
+    let handle = thread::Builder::new()
+        .name("waits-for-the-finalizer".into())
+        .spawn(|| {
+            let mut mu = gc_runtime::attach();
+            let _ = mu.alloc(SlowlyDropped { _slow: SlowDrop(Duration::from_millis(400)) });
+            let started = Instant::now();
+            mu.collect();
+            assert!(started.elapsed() >= Duration::from_millis(400), "collect returned before the destructor ran");
+        })
+        .unwrap();
+    handle.join().unwrap();
+    println!("done");
+}
+
+#[test]
+fn a_collect_waiting_long_for_a_destructor_says_so() {
+    // Before, the wait was silent: a destructor that waited for a lock held by the thread in
+    // `collect` hung the program without a word (a hostile review).
+    let out = child("child_collect_waiting_for_a_slow_destructor", &[], DEADLINE);
+    out.assert_completed();
+    assert!(
+        out.stderr.contains("collect() on thread 'waits-for-the-finalizer' has waited")
+            && out.stderr.contains("for a destructor on the gc-finalizer thread"),
+        "{}",
+        out.describe()
+    );
+}

@@ -112,6 +112,8 @@ settings! {
         /// Background threads that mark during a concurrent cycle.
         ///
         /// Marking without a locked instruction (stop-the-world mode) uses at least one thread per core.
+        /// At most 64 threads mark at once, the collector's own included: more are accepted, and
+        /// left unused.
         mark_workers: usize {
             default: 1,
             env: GC_MARK_WORKERS,
@@ -216,7 +218,9 @@ settings! {
             values: Flag,
             setter: with_handshakes,
         },
-        /// Warn when a mutator takes this long to reach a safepoint (the collector keeps waiting).
+        /// Warn when a mutator takes this long to reach a safepoint, or a `collect` waits this long for a destructor.
+        ///
+        /// The collector, or the `collect`, keeps waiting: the warning names the thread.
         safepoint_warn: Duration {
             default: Duration::from_millis(1000),
             env: GC_SAFEPOINT_WARN_MS,
@@ -231,6 +235,14 @@ settings! {
         /// ([`Mutator::alloc`](crate::Mutator::alloc)). Checked when a mutator takes a new page
         /// (64 KiB) or allocates a large object, so the heap can exceed it by at most one page
         /// per size class per mutator.
+        ///
+        /// A dead object whose type needs dropping counts until the one finalizer thread has run
+        /// its destructors and its page has been swept again: threads that make such garbage
+        /// faster than that thread drops it reach the limit with little alive (a hostile review
+        /// saw the first refusal at 64 MiB with a few KiB live, one thread allocating objects
+        /// with a trivial `Drop` field). Allocation does not wait for the finalizer; a refused
+        /// allocation's [`Mutator::try_reserve`](crate::Mutator::try_reserve), which collects,
+        /// does, since `collect` returns only once its cycle's destructors have run.
         memory_limit: Option<usize> {
             default: None,
             env: GC_MEMORY_LIMIT,

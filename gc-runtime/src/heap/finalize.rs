@@ -34,10 +34,16 @@
 //! until the finalizer reports them finalized (see `page.rs`, "Ownership"). A large object in
 //! the queue is owned by it.
 
-use std::collections::VecDeque;
+use std::{
+    collections::VecDeque,
+    time::{Duration, Instant},
+};
 
 use super::{large::LargeObject, page::Doomed};
-use crate::primitive::sync::{Condvar, Mutex};
+use crate::{
+    primitive::sync::{Condvar, Mutex},
+    report,
+};
 
 /// One item of finalization work.
 pub(crate) enum Work {
@@ -94,11 +100,29 @@ impl FinalizeQueue {
         self.pending.lock().enqueued
     }
 
-    /// Wait until the first `target` items ever queued are finished.
-    pub(crate) fn wait_done(&self, target: u64) {
+    /// Wait until the first `target` items ever queued are finished. If the finalizer makes no
+    /// progress for `warn_after` (a destructor runs that long), say so on stderr, once per
+    /// wait: a destructor that waits for a lock the waiting thread holds deadlocks it, and
+    /// without the line that deadlock would be silent.
+    pub(crate) fn wait_done(&self, target: u64, warn_after: Duration) {
         let mut p = self.pending.lock();
+        let (mut done_before, mut since, mut warned) = (p.done, Instant::now(), false);
         while p.done < target {
-            self.progress.wait(&mut p);
+            self.progress.wait_for(&mut p, warn_after);
+            if p.done != done_before {
+                (done_before, since) = (p.done, Instant::now());
+            } else if !warned && since.elapsed() >= warn_after {
+                warned = true;
+                let thread = std::thread::current();
+                report::line(format_args!(
+                    "gc: collect() on thread '{}' has waited {:.1} s for a destructor on the gc-finalizer thread \
+                     ({} of the cycle's destructors are still to run); a destructor that waits for a lock this \
+                     thread holds, or for this thread, deadlocks it",
+                    thread.name().unwrap_or("<unnamed>"),
+                    since.elapsed().as_secs_f64(),
+                    target - p.done,
+                ));
+            }
         }
     }
 }

@@ -48,8 +48,12 @@ use crate::{
 ///    field types). A slot that is not
 ///    reported may have its referent freed while it is still reachable. Reporting a slot more
 ///    than once is allowed; it only costs time.
-/// 2. `trace` does not allocate GC objects, write GC slots, or attach a mutator; it may run on
-///    the marker thread while mutators run, and inside a stop-the-world pause.
+/// 2. `trace` does not allocate GC objects, write GC slots, attach a mutator, or call any
+///    other function of this crate ([`stats`](crate::stats()), [`config`](crate::config()),
+///    [`reconfigure`](crate::reconfigure()), …); it may run on the marker thread while mutators
+///    run, inside a stop-the-world pause, and with the collector's locks held (checkmark
+///    traces under the root table's: a `trace` that asked for [`stats`](crate::stats()) there
+///    waited for ever).
 /// 3. The type does not implement `Drop` in a way that could read a GC slot: destructors run
 ///    on the sweeper after the object's neighbours may already be freed. `#[derive(Trace)]`
 ///    enforces this by making a `Drop` impl a compile error.
