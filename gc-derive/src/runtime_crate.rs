@@ -33,6 +33,10 @@
 //!
 //! A dependency renamed in `Cargo.toml` (`gc = { package = "gc-runtime" }`) is not found by
 //! the name `gc_runtime`: the derive needs gc-runtime under its own name.
+//!
+//! What this defends against is source code. The build's own configuration is beyond it, as it
+//! is beyond every library: `Cargo.toml` can give another crate the name `gc_runtime`, and a
+//! build script can set the variables read above or rewrite any dependency's sources.
 
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::quote;
