@@ -5,9 +5,9 @@
 //! struct's `Gc<T>` / `Option<Gc<T>>` fields into barriered slots and rewrites slot
 //! assignments in code into write-barrier calls. Use them through the re-exports
 //! `gc_runtime::Trace` and `gc_runtime::gc`; this crate is an implementation detail of
-//! `gc-runtime`. Its generated code names only gc-runtime's items: the `#[gc]` output through
-//! `::gc_runtime::*` paths, and the `unsafe impl` of `#[derive(Trace)]` through a crate alias
-//! it declares itself, which user code cannot rebind (`runtime_crate`).
+//! `gc-runtime` and its generated code names only `::gc_runtime::*` paths; `#[derive(Trace)]`
+//! also checks, through an `extern crate` of its own, that its `Drop` guard is gc-runtime's
+//! (`runtime_crate`).
 //!
 //! # Layout
 //!

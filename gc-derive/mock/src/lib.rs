@@ -31,6 +31,21 @@ pub mod __private {
     // The `Drop` bound is the point: it is what makes a `Drop` impl conflict with the derive.
     #[allow(drop_bounds)]
     impl<T: ?Sized + Drop> TraceTypesMustNotImplementDrop for T {}
+
+    /// `G` wrapped, for [`IsGcRuntimesDropGuard`].
+    pub struct DropGuard<G: ?Sized>(std::marker::PhantomData<G>);
+
+    /// Implemented only for `DropGuard<dyn TraceTypesMustNotImplementDrop>`.
+    pub trait IsGcRuntimesDropGuard {}
+
+    impl IsGcRuntimesDropGuard for DropGuard<dyn TraceTypesMustNotImplementDrop> {}
+
+    /// Compiles only if `G` is `dyn` of this crate's guard trait: the derive's check.
+    pub const fn check_drop_guard<G: ?Sized>()
+    where
+        DropGuard<G>: IsGcRuntimesDropGuard,
+    {
+    }
 }
 
 /// Mock GC pointer; `trace` records `name`.

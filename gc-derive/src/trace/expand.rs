@@ -3,27 +3,23 @@
 //! # Output
 //!
 //! For `struct Foo<T> { a: A, #[trace(skip)] b: B }` the derive emits, inside
-//! `const _: () = { ... };` so that nothing leaks into the user's namespace (inside gc-runtime
-//! itself, without the `extern crate` and with `::gc_runtime` for `gc_runtime`):
+//! `const _: () = { ... };` so that nothing leaks into the user's namespace:
 //!
 //! ```text
-//! #[allow(unused_extern_crates)]
-//! extern crate gc_runtime; // this block's own: see `runtime_crate.rs`
-//!
 //! #[automatically_derived]
-//! unsafe impl<T: gc_runtime::Trace> gc_runtime::Trace for Foo<T> where /* as written */ {
-//!     const NEEDS_TRACE: bool = <A as gc_runtime::Trace>::NEEDS_TRACE; // or `true`: below
+//! unsafe impl<T: ::gc_runtime::Trace> ::gc_runtime::Trace for Foo<T> where /* as written */ {
+//!     const NEEDS_TRACE: bool = <A as ::gc_runtime::Trace>::NEEDS_TRACE; // or `true`: below
 //!     #[inline(always)]
-//!     fn trace(&self, tracer: &mut gc_runtime::Tracer<'_>) {
+//!     fn trace(&self, tracer: &mut ::gc_runtime::Tracer<'_>) {
 //!         match self {
 //!             Self { a: __binding_0, .. } => {
-//!                 <A as gc_runtime::Trace>::trace(__binding_0, tracer);
+//!                 <A as ::gc_runtime::Trace>::trace(__binding_0, tracer);
 //!             }
 //!         }
 //!     }
 //! }
 //! #[automatically_derived]
-//! impl<T: gc_runtime::Trace> gc_runtime::__private::TraceTypesMustNotImplementDrop
+//! impl<T: ::gc_runtime::Trace> ::gc_runtime::__private::TraceTypesMustNotImplementDrop
 //!     for Foo<T> where /* as written */ {}
 //! ```
 //!
@@ -32,18 +28,17 @@
 //! - `trace` destructures `self` with one `match` arm per struct or variant, so adding a field
 //!   or a variant can never be silently left out; skipped fields are bound as `_` or `..`.
 //! - Each per-field call is built with `quote_spanned!` at the field's type and names that
-//!   type, `<A as gc_runtime::Trace>::trace(..)`, so a field whose type does not implement
-//!   `Trace` gets its error on the type and nowhere else. With `gc_runtime::Trace::trace(..)`
+//!   type, `<A as ::gc_runtime::Trace>::trace(..)`, so a field whose type does not implement
+//!   `Trace` gets its error on the type and nowhere else. With `::gc_runtime::Trace::trace(..)`
 //!   the unmet bound is found on the argument, a generated binding, which rustc reports at the
 //!   `#[derive(Trace)]` instead (it moves spans of external macros to the call site).
 //! - Local names (`tracer`, `__binding_N`) use `Span::mixed_site()`, so they cannot clash
 //!   with a user's field, constant or variable of the same name.
-//! - Paths start at `::core` or at the block's own `extern crate gc_runtime`, so user imports
-//!   cannot shadow them, nor can user code rebind them, as it can `::gc_runtime`
-//!   (`runtime_crate.rs`).
+//! - Paths are absolute (`::gc_runtime::...`, `::core::...`), so user imports cannot shadow
+//!   them.
 //! - `NEEDS_TRACE` is exact wherever that cannot create a const-evaluation cycle (E0391).
 //!   It is `false` with no traced field. Otherwise each traced field's type `F` contributes
-//!   `<F as gc_runtime::Trace>::NEEDS_TRACE` if `F` is built only from primitives, the
+//!   `<F as ::gc_runtime::Trace>::NEEDS_TRACE` if `F` is built only from primitives, the
 //!   input's own type parameters and the std types gc-runtime implements `Trace` for (`Vec`,
 //!   `Option`, `Box`, `HashMap`, ...: `symbol::STD_TRACE_TYPES`), through tuples, arrays,
 //!   slices, references and `fn` pointers; and `true` otherwise (a user type, an alias,
@@ -64,8 +59,11 @@
 //!   a call per element in array loops: a Lox VM whose field tables are arrays of (name, value)
 //!   entries ran binary-trees about 10% slower (CPU time, `lox_bench --against`).
 //! - The second impl makes `Drop` on the type a coherence error: `__private` implements the
-//!   same trait for every `T: Drop`.
-//! - `#[trace(bound = "...")]` on the type replaces the `T: gc_runtime::Trace` bounds of
+//!   same trait for every `T: Drop`. A second block, which holds none of the user's tokens,
+//!   loads gc-runtime with an `extern crate` of its own and checks that the trait
+//!   `::gc_runtime` names there is gc-runtime's: user code can rebind `::gc_runtime`
+//!   (`runtime_crate.rs`).
+//! - `#[trace(bound = "...")]` on the type replaces the `T: ::gc_runtime::Trace` bounds of
 //!   both impls with the predicates it lists, appended to the `where` clause as written
 //!   ([`bounded_generics`]). It is for parameters that no traced field needs to be `Trace`
 //!   (`PhantomData<T>`, a skipped field) or that need another spelling of the bound. It
@@ -76,20 +74,20 @@ use quote::{format_ident, quote, quote_spanned, ToTokens};
 use syn::{parse_quote, punctuated::Punctuated, spanned::Spanned, GenericParam, Generics, Token, WherePredicate};
 
 use super::ast::{Data, Field, Input, NeedsTrace, Style};
-use crate::runtime_crate::{runtime_crate, RuntimeCrate};
+use crate::runtime_crate::drop_guard_check;
 
 /// The two impls for a checked input, wrapped in `const _: () = { ... };`.
 pub(crate) fn expand(input: &Input<'_>) -> TokenStream {
     let ty = &input.original.ident;
-    let RuntimeCrate { import, path: rt } = runtime_crate();
-    let generics = bounded_generics(&input.original.generics, input.attrs.bound.as_ref(), &rt);
+    let generics = bounded_generics(&input.original.generics, input.attrs.bound.as_ref());
     let (impl_generics, ty_generics, where_clause) = generics.split_for_impl();
     let tracer = Ident::new("tracer", Span::mixed_site());
-    let needs_trace = needs_trace(input, &rt);
-    let body = trace_body(input, &tracer, &rt);
+    let needs_trace = needs_trace(input);
+    let body = trace_body(input, &tracer);
     // With no traced field the argument is never read; mark it used without renaming it.
     let unused_tracer = (!input.has_traced_field()).then(|| quote!(let _ = #tracer;));
     let allowed_lints = allowed_lints();
+    let guard_check = drop_guard_check();
 
     // SAFETY: the emitted `unsafe impl` meets each rule of `gc_runtime::Trace`:
     // [1] every field without #[trace(skip)] is passed to `Trace::trace`, through a `match`
@@ -99,52 +97,47 @@ pub(crate) fn expand(input: &Input<'_>) -> TokenStream {
     // [2] `trace` only calls the fields' `trace`, so it allocates, writes and attaches nothing
     //     itself, and [5] it adds no panic of its own;
     // [3] the `TraceTypesMustNotImplementDrop` impl conflicts with `__private`'s blanket impl
-    //     for `T: Drop`, so the type cannot also implement `Drop` — gc-runtime's trait and
-    //     blanket impl, named through a crate the block loads itself, which no user code can
-    //     rebind (`runtime_crate.rs`);
+    //     for `T: Drop`, so the type cannot also implement `Drop` — gc-runtime's trait, which
+    //     `guard_check` makes sure `::gc_runtime` names, whatever the user's code rebinds
+    //     (`runtime_crate.rs`);
     // [4] `NEEDS_TRACE` is `false` only when every traced field's type has `NEEDS_TRACE`
     //     `false` by its own impl (which that impl's rule [4] makes a promise that the field
     //     holds no slot), or there is no traced field; skipped fields hold none, as in [1].
     quote! {
         #allowed_lints
         const _: () = {
-            #import
-
             #[automatically_derived]
-            unsafe impl #impl_generics #rt::Trace for #ty #ty_generics #where_clause {
+            unsafe impl #impl_generics ::gc_runtime::Trace for #ty #ty_generics #where_clause {
                 const NEEDS_TRACE: bool = #needs_trace;
 
                 #[inline(always)]
-                fn trace(&self, #tracer: &mut #rt::Tracer<'_>) {
+                fn trace(&self, #tracer: &mut ::gc_runtime::Tracer<'_>) {
                     #unused_tracer
                     #body
                 }
             }
 
             #[automatically_derived]
-            impl #impl_generics #rt::__private::TraceTypesMustNotImplementDrop
+            impl #impl_generics ::gc_runtime::__private::TraceTypesMustNotImplementDrop
                 for #ty #ty_generics #where_clause {}
         };
+        #guard_check
     }
 }
 
 /// The input's generics with the bounds both impls need.
 ///
-/// Without `bound` (no `#[trace(bound = "...")]`), a `Trace` bound (`rt::Trace`) is added to
+/// Without `bound` (no `#[trace(bound = "...")]`), a `::gc_runtime::Trace` bound is added to
 /// every type parameter. With it, no parameter gets a bound of its own and the given
 /// predicates, which may be none, are appended to the `where` clause instead. Lifetimes,
 /// const parameters and the `where` clause as written are kept either way.
-pub(crate) fn bounded_generics(
-    generics: &Generics,
-    bound: Option<&Punctuated<WherePredicate, Token![,]>>,
-    rt: &TokenStream,
-) -> Generics {
+pub(crate) fn bounded_generics(generics: &Generics, bound: Option<&Punctuated<WherePredicate, Token![,]>>) -> Generics {
     let mut generics = generics.clone();
     // Why a user's `bound` cannot make the impl unsound, however weak it is: the bounds are
     // only the conditions under which the impl exists; they decide nothing in its body. The
     // body is the same with or without them: `trace` still calls
-    // `<F as Trace>::trace` on every traced field, and `NEEDS_TRACE` still reads
-    // `<F as Trace>::NEEDS_TRACE` of each traced field type (or is `true`).
+    // `<F as ::gc_runtime::Trace>::trace` on every traced field, and `NEEDS_TRACE` still reads
+    // `<F as ::gc_runtime::Trace>::NEEDS_TRACE` of each traced field type (or is `true`).
     // Both are checked against the impl's own where clause, so if the predicates do not prove
     // `F: Trace` for some traced field type `F`, the impl fails to compile, at that field's
     // type (`ui-tests/tests/ui/derive-trace/bound-too-weak.rs`); it never compiles with a
@@ -154,7 +147,7 @@ pub(crate) fn bounded_generics(
         None => {
             for param in &mut generics.params {
                 if let GenericParam::Type(param) = param {
-                    param.bounds.push(parse_quote!(#rt::Trace));
+                    param.bounds.push(parse_quote!(::gc_runtime::Trace));
                 }
             }
         }
@@ -181,24 +174,24 @@ pub(crate) fn allowed_lints() -> TokenStream {
 }
 
 /// The value of `NEEDS_TRACE` (see the module docs, and [`Input::needs_trace`]).
-fn needs_trace(input: &Input<'_>, rt: &TokenStream) -> TokenStream {
+fn needs_trace(input: &Input<'_>) -> TokenStream {
     match input.needs_trace() {
         NeedsTrace::Never => quote!(false),
         NeedsTrace::Always => quote!(true),
         NeedsTrace::AnyOf(types) => {
             // Spanned at the field type, like the `trace` calls: an unmet `Trace` bound is
             // reported there.
-            let reads = types.iter().map(|ty| quote_spanned!(ty.span()=> <#ty as #rt::Trace>::NEEDS_TRACE));
+            let reads = types.iter().map(|ty| quote_spanned!(ty.span()=> <#ty as ::gc_runtime::Trace>::NEEDS_TRACE));
             quote!(#(#reads)||*)
         }
     }
 }
 
 /// The body of `trace`: a `match` on `self` with one arm per struct or variant.
-fn trace_body(input: &Input<'_>, tracer: &Ident, rt: &TokenStream) -> TokenStream {
+fn trace_body(input: &Input<'_>, tracer: &Ident) -> TokenStream {
     match &input.data {
         Data::Struct(data) => {
-            let arm = trace_arm(&quote!(Self), data.style, &data.fields, tracer, rt);
+            let arm = trace_arm(&quote!(Self), data.style, &data.fields, tracer);
             quote!(match self { #arm })
         }
         // `match self {}` would not be exhaustive for `&Void`; a place of type `Void` is.
@@ -206,7 +199,7 @@ fn trace_body(input: &Input<'_>, tracer: &Ident, rt: &TokenStream) -> TokenStrea
         Data::Enum(data) => {
             let arms = data.variants.iter().map(|variant| {
                 let ident = &variant.original.ident;
-                trace_arm(&quote!(Self::#ident), variant.style, &variant.fields, tracer, rt)
+                trace_arm(&quote!(Self::#ident), variant.style, &variant.fields, tracer)
             });
             quote!(match self { #(#arms)* })
         }
@@ -214,7 +207,7 @@ fn trace_body(input: &Input<'_>, tracer: &Ident, rt: &TokenStream) -> TokenStrea
 }
 
 /// One `match` arm: the pattern binding each traced field, then one `trace` call per field.
-fn trace_arm(path: &TokenStream, style: Style, fields: &[Field<'_>], tracer: &Ident, rt: &TokenStream) -> TokenStream {
+fn trace_arm(path: &TokenStream, style: Style, fields: &[Field<'_>], tracer: &Ident) -> TokenStream {
     // Mixed-site: a user constant or unit struct named `__binding_0` cannot turn the binding
     // into a path pattern.
     let binding = |i: usize| format_ident!("__binding_{}", i, span = Span::mixed_site());
@@ -245,7 +238,7 @@ fn trace_arm(path: &TokenStream, style: Style, fields: &[Field<'_>], tracer: &Id
         let binding = binding(i);
         let ty = &field.original.ty;
         quote_spanned! {field.original.ty.span()=>
-            <#ty as #rt::Trace>::trace(#binding, #tracer);
+            <#ty as ::gc_runtime::Trace>::trace(#binding, #tracer);
         }
     });
     quote! {

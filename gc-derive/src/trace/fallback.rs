@@ -18,10 +18,7 @@ use super::{
     attr,
     expand::{allowed_lints, bounded_generics},
 };
-use crate::{
-    ctxt::Ctxt,
-    runtime_crate::{runtime_crate, RuntimeCrate},
-};
+use crate::ctxt::Ctxt;
 
 /// The accumulated `error` as `compile_error!`s, plus a stub `Trace` impl unless `input` is a
 /// union.
@@ -37,8 +34,7 @@ pub(crate) fn expand(input: &DeriveInput, error: syn::Error) -> TokenStream {
     let cx = Ctxt::new();
     let container = attr::container_attrs(&cx, &input.attrs, "");
     let _already_reported = cx.check();
-    let RuntimeCrate { import, path: rt } = runtime_crate();
-    let generics = bounded_generics(&input.generics, container.bound.as_ref(), &rt);
+    let generics = bounded_generics(&input.generics, container.bound.as_ref());
     let (impl_generics, ty_generics, where_clause) = generics.split_for_impl();
     let allowed_lints = allowed_lints();
 
@@ -48,11 +44,9 @@ pub(crate) fn expand(input: &DeriveInput, error: syn::Error) -> TokenStream {
         #errors
         #allowed_lints
         const _: () = {
-            #import
-
             #[automatically_derived]
-            unsafe impl #impl_generics #rt::Trace for #ty #ty_generics #where_clause {
-                fn trace(&self, _: &mut #rt::Tracer<'_>) {
+            unsafe impl #impl_generics ::gc_runtime::Trace for #ty #ty_generics #where_clause {
+                fn trace(&self, _: &mut ::gc_runtime::Tracer<'_>) {
                     ::core::unreachable!()
                 }
             }

@@ -132,15 +132,15 @@ fn bound_replaces_the_automatic_bounds_in_both_impls() {
     let out = squash(&derive(&input).unwrap_or_else(|e| panic!("{e}")));
     let generics = "<'a,T,U:Copy,constN:usize>";
     let clause = "whereT:Default,T:Trace+Clone,U:'static";
-    assert!(out.contains(&format!("unsafeimpl{generics}gc_runtime::TraceforW<'a,T,U,N>{clause}{{")), "{out}");
+    assert!(out.contains(&format!("unsafeimpl{generics}::gc_runtime::TraceforW<'a,T,U,N>{clause}{{")), "{out}");
     assert!(
         out.contains(&format!(
-            "impl{generics}gc_runtime::__private::TraceTypesMustNotImplementDropforW<'a,T,U,N>{clause}{{}}"
+            "impl{generics}::gc_runtime::__private::TraceTypesMustNotImplementDropforW<'a,T,U,N>{clause}{{}}"
         )),
         "{out}"
     );
     // The fields are traced as without the attribute.
-    assert!(out.contains("<&'a[T;N]asgc_runtime::Trace>::trace(__binding_0,tracer);"), "{out}");
+    assert!(out.contains("<&'a[T;N]as::gc_runtime::Trace>::trace(__binding_0,tracer);"), "{out}");
 }
 
 #[test]
@@ -150,8 +150,8 @@ fn empty_bound_leaves_the_parameters_unbounded() {
         enum Tagged<T> { A(PhantomData<T>), B }
     };
     let out = squash(&derive(&input).unwrap_or_else(|e| panic!("{e}")));
-    assert!(out.contains("unsafeimpl<T>gc_runtime::TraceforTagged<T>{"), "{out}");
-    assert!(out.contains("impl<T>gc_runtime::__private::TraceTypesMustNotImplementDropforTagged<T>{}"), "{out}");
+    assert!(out.contains("unsafeimpl<T>::gc_runtime::TraceforTagged<T>{"), "{out}");
+    assert!(out.contains("impl<T>::gc_runtime::__private::TraceTypesMustNotImplementDropforTagged<T>{}"), "{out}");
 }
 
 #[test]
@@ -312,7 +312,9 @@ fn fallback_emits_errors_and_a_stub() {
     let out = squash(&fallback::expand(&input, error));
     assert!(out.contains("compile_error!"), "{out}");
     assert!(
-        out.contains("unsafeimpl<'a,T:Copy+gc_runtime::Trace,constN:usize>gc_runtime::TraceforS<'a,T,N>whereT:Clone"),
+        out.contains(
+            "unsafeimpl<'a,T:Copy+::gc_runtime::Trace,constN:usize>::gc_runtime::TraceforS<'a,T,N>whereT:Clone"
+        ),
         "{out}"
     );
     assert!(out.contains("::core::unreachable!()"), "{out}");
@@ -345,14 +347,21 @@ fn accepted_input_expands_both_impls() {
     };
     let out = squash(&derive(&input).unwrap_or_else(|e| panic!("{e}")));
     assert!(out.starts_with("#[allow("), "{out}");
-    // gc-runtime, loaded by the block itself (see `runtime_crate.rs`).
-    assert!(out.contains("const_:()={#[allow(unused_extern_crates)]externcrategc_runtime;"), "{out}");
+    assert!(out.contains("const_:()={"), "{out}");
     assert!(
-        out.contains("unsafeimpl<'a,T:gc_runtime::Trace,constN:usize>gc_runtime::TraceforFoo<'a,T,N>whereT:Clone{constNEEDS_TRACE:bool=true;"),
+        out.contains("unsafeimpl<'a,T:::gc_runtime::Trace,constN:usize>::gc_runtime::TraceforFoo<'a,T,N>whereT:Clone{constNEEDS_TRACE:bool=true;"),
         "{out}"
     );
-    assert!(out.contains("Self{a:__binding_0,c:__binding_2,..}=>{<&'aTasgc_runtime::Trace>::trace(__binding_0,tracer);<Member<T>asgc_runtime::Trace>::trace(__binding_2,tracer);}"), "{out}");
-    assert!(out.contains("impl<'a,T:gc_runtime::Trace,constN:usize>gc_runtime::__private::TraceTypesMustNotImplementDropforFoo<'a,T,N>whereT:Clone{}"), "{out}");
+    assert!(out.contains("Self{a:__binding_0,c:__binding_2,..}=>{<&'aTas::gc_runtime::Trace>::trace(__binding_0,tracer);<Member<T>as::gc_runtime::Trace>::trace(__binding_2,tracer);}"), "{out}");
+    assert!(out.contains("impl<'a,T:::gc_runtime::Trace,constN:usize>::gc_runtime::__private::TraceTypesMustNotImplementDropforFoo<'a,T,N>whereT:Clone{}"), "{out}");
+    // The guard's check, in a block of its own that loads gc-runtime (`runtime_crate.rs`).
+    assert!(
+        out.ends_with(
+            "const_:()={#[allow(unused_extern_crates)]externcrategc_runtime;\
+             gc_runtime::__private::check_drop_guard::<dyn::gc_runtime::__private::TraceTypesMustNotImplementDrop,>();};"
+        ),
+        "{out}"
+    );
 }
 
 #[test]
@@ -393,9 +402,9 @@ fn needs_trace_of(input: &DeriveInput) -> String {
     value[..value.find(";#[inline(always)]").unwrap_or_else(|| panic!("unterminated NEEDS_TRACE in {out}"))].to_owned()
 }
 
-/// `<ty as gc_runtime::Trace>::NEEDS_TRACE`, squashed.
+/// `<ty as ::gc_runtime::Trace>::NEEDS_TRACE`, squashed.
 fn read(ty: &str) -> String {
-    format!("<{ty}asgc_runtime::Trace>::NEEDS_TRACE")
+    format!("<{ty}as::gc_runtime::Trace>::NEEDS_TRACE")
 }
 
 #[test]

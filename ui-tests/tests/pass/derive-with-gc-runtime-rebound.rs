@@ -1,9 +1,16 @@
-// The derive works whatever the crate calls `gc_runtime`: it names the real crate through an
-// `extern crate` of its own. Here `::gc_runtime` is this crate, which has no `Trace` at all.
+// A crate may call something else `gc_runtime`, as long as that names gc-runtime's items: here
+// `::gc_runtime` is this crate, which re-exports them, `__private` included. The derive's check
+// that its `Drop` guard is gc-runtime's passes, and the type works.
 extern crate gc_runtime as real;
 extern crate self as gc_runtime;
 
-use real::{Member, Trace};
+pub use real::{Trace, Tracer};
+
+pub mod __private {
+    pub use real::__private::*;
+}
+
+use real::Member;
 
 #[derive(Trace)]
 struct Leaf {

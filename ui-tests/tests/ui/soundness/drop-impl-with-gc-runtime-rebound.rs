@@ -1,9 +1,9 @@
 // The `Drop` guard cannot be sent elsewhere by rebinding `::gc_runtime`. Here the crate calls
 // itself `gc_runtime`, re-exports the real `Trace`, and has a guard trait of its own, with no
-// blanket impl for `Drop` types. If the derive named the guard `::gc_runtime::__private::...`,
-// its impl would land on this trait, nothing would conflict, and `Evil`'s destructor — run on
-// the finalizer with `&mut self` — could move an armed slot out of a dead object. The derive
-// loads gc-runtime under a name of its own, so the real guard still conflicts.
+// blanket impl for `Drop` types: the derive's guard impl lands on that trait and nothing
+// conflicts — before, `Evil`'s destructor then ran on the finalizer with `&mut self` and moved
+// an armed slot out of a dead object. The derive also checks, from a block that loads
+// gc-runtime itself, that the guard `::gc_runtime` names is gc-runtime's: it is not.
 extern crate gc_runtime as real;
 extern crate self as gc_runtime;
 
