@@ -19,7 +19,7 @@
 //!     }
 //! }
 //! #[automatically_derived]
-//! impl<T: ::gc_runtime::Trace> ::gc_runtime::__private::TraceTypesMustNotImplementDrop
+//! impl<T> ::gc_runtime::__private::TraceTypesMustNotImplementDrop
 //!     for Foo<T> where /* as written */ {}
 //! ```
 //!
@@ -64,8 +64,9 @@
 //!   `::gc_runtime` names there is gc-runtime's: user code can rebind `::gc_runtime`
 //!   (`runtime_crate.rs`).
 //! - `#[trace(bound = "...")]` on the type replaces the `T: ::gc_runtime::Trace` bounds of
-//!   both impls with the predicates it lists, appended to the `where` clause as written
-//!   ([`bounded_generics`]). It is for parameters that no traced field needs to be `Trace`
+//!   the `Trace` impl with the predicates it lists, appended to the `where` clause as written
+//!   ([`bounded_generics`]). The guard impl takes neither: only the type's own generics and
+//!   `where` clause, so that no added predicate can hide its overlap with a `Drop` impl. It is for parameters that no traced field needs to be `Trace`
 //!   (`PhantomData<T>`, a skipped field) or that need another spelling of the bound. It
 //!   cannot make the impl unsound: see the comment on [`bounded_generics`].
 
@@ -81,6 +82,11 @@ pub(crate) fn expand(input: &Input<'_>) -> TokenStream {
     let ty = &input.original.ident;
     let generics = bounded_generics(&input.original.generics, input.attrs.bound.as_ref());
     let (impl_generics, ty_generics, where_clause) = generics.split_for_impl();
+    // The guard impl takes the type's generics and `where` clause as written, with no bound of
+    // the derive's or of `#[trace(bound = "...")]`: a predicate there that coherence cannot
+    // decide (a higher-ranked one) hid its overlap with the blanket impl for `Drop` types, and a
+    // `Drop` impl compiled beside the derive (a hostile review).
+    let (guard_generics, _, guard_where) = input.original.generics.split_for_impl();
     let tracer = Ident::new("tracer", Span::mixed_site());
     let needs_trace = needs_trace(input);
     let body = trace_body(input, &tracer);
@@ -118,14 +124,14 @@ pub(crate) fn expand(input: &Input<'_>) -> TokenStream {
             }
 
             #[automatically_derived]
-            impl #impl_generics ::gc_runtime::__private::TraceTypesMustNotImplementDrop
-                for #ty #ty_generics #where_clause {}
+            impl #guard_generics ::gc_runtime::__private::TraceTypesMustNotImplementDrop
+                for #ty #ty_generics #guard_where {}
         };
         #guard_check
     }
 }
 
-/// The input's generics with the bounds both impls need.
+/// The input's generics with the bounds the `Trace` impl needs.
 ///
 /// Without `bound` (no `#[trace(bound = "...")]`), a `::gc_runtime::Trace` bound is added to
 /// every type parameter. With it, no parameter gets a bound of its own and the given
