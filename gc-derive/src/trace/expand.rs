@@ -65,10 +65,11 @@
 //!   (`runtime_crate.rs`).
 //! - `#[trace(bound = "...")]` on the type replaces the `T: ::gc_runtime::Trace` bounds of
 //!   the `Trace` impl with the predicates it lists, appended to the `where` clause as written
-//!   ([`bounded_generics`]). The guard impl takes neither: only the type's own generics and
-//!   `where` clause, so that no added predicate can hide its overlap with a `Drop` impl. It is for parameters that no traced field needs to be `Trace`
+//!   ([`bounded_generics`]). It is for parameters that no traced field needs to be `Trace`
 //!   (`PhantomData<T>`, a skipped field) or that need another spelling of the bound. It
-//!   cannot make the impl unsound: see the comment on [`bounded_generics`].
+//!   cannot make the impl unsound: see the comment on [`bounded_generics`]. The guard impl
+//!   takes neither the automatic bounds nor these, only the type's own generics and `where`
+//!   clause, so that no added predicate can hide its overlap with a `Drop` impl.
 
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned, ToTokens};
