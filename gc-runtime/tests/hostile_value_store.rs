@@ -162,13 +162,17 @@ fn drop_mutator_inside_the_call() {
 }
 
 /// Wait up to [`PATIENCE`] for the other thread to finish two collections, and assert that it
-/// finished none: this thread is still running (it cannot detach inside a collection's call),
-/// so no cycle can end.
+/// finished at most one: this thread is still running (it cannot detach inside a collection's
+/// call), so no cycle can start or end its marking. One collection may still be counted: a
+/// cycle past its marking when the call began ends (its sweep needs nothing of this thread),
+/// and the other thread counts a collection only after `collect` returned, which may be after
+/// this thread began waiting (CI on a busy machine counted one so). Without the hold-up, the
+/// other thread finished both.
 fn wait_for_cycles_that_must_not_end() {
-    assert_eq!(
-        wait_for_other(2, PATIENCE, false),
-        0,
-        "another thread's collection ended while this thread wrote a value not yet in its collection"
+    let finished = wait_for_other(2, PATIENCE, false);
+    assert!(
+        finished <= 1,
+        "another thread's collections ended while this thread wrote a value not yet in its collection: {finished}"
     );
 }
 
