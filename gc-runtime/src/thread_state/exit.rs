@@ -53,21 +53,11 @@ mod imp {
             unsafe { libc::pthread_setspecific(key, state.cast()) };
         }
     }
-
-    /// Write `msg` to stderr without `std`'s stderr lock or thread-locals, which may already
-    /// be gone on an exiting thread. Errors are ignored.
-    pub(super) fn write_stderr(msg: &str) {
-        crate::report::write_stderr(msg.as_bytes());
-    }
 }
 
 #[cfg(not(unix))]
 mod imp {
     pub(super) fn set(_state: *const ()) {}
-
-    pub(super) fn write_stderr(msg: &str) {
-        crate::report::line(format_args!("{}", msg.trim_end()));
-    }
 }
 
 /// Watch this thread: if it ends with `state`'s mutator still attached, call
@@ -79,9 +69,4 @@ pub(crate) fn watch(state: *const ()) {
 /// Stop watching this thread (its mutator is being dropped).
 pub(crate) fn unwatch() {
     imp::set(std::ptr::null());
-}
-
-/// A message on stderr from a thread that is ending (see `imp::write_stderr`).
-pub(crate) fn write_stderr(msg: &str) {
-    imp::write_stderr(msg);
 }

@@ -659,12 +659,16 @@ pub(crate) unsafe fn leaked_thread_exited(state: *const ThreadState) {
         // The thread cannot end inside an allocation; if it somehow did, leak the cache.
         Err(_) => rt.handshake.exit_leaked(inner.id, || {}),
     };
-    exit::write_stderr(&format!(
-        "gc: thread `{name}` ended with its Mutator still attached (it was leaked: Box::leak or \
+    // Without `std`'s stderr lock or thread-locals, which may be gone on an exiting thread.
+    crate::report::write_stderr(
+        format!(
+            "gc: thread `{name}` ended with its Mutator still attached (it was leaked: Box::leak or \
          mem::forget); references borrowed from it may outlive the thread, so every object alive \
          now is kept for the rest of the process. Drop the Mutator before the thread ends, or keep \
          it in a thread_local!.\n"
-    ));
+        )
+        .as_bytes(),
+    );
 }
 
 /// Mark the current thread as a collector thread: it may not attach. Every thread started
