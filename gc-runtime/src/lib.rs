@@ -207,7 +207,7 @@ pub fn stats() -> Stats {
     rt.stats.snapshot(
         {
             let (live, committed) = rt.pages.live_and_committed();
-            (live, committed, rt.pages.released_bytes(), shared_slice::retired_bytes())
+            (live, committed, rt.pages.released_bytes(), shared_slice::retired_bytes(), rt.pages.allocator_trims())
         },
         rt.pages.swept.totals(),
         (rt.roots.len(), rt.weaks.len(), rt.roots.pinned()),

@@ -84,6 +84,32 @@ pub(crate) unsafe fn dealloc(ptr: NonNull<u8>, layout: Layout) {
     unsafe { std::alloc::dealloc(ptr.as_ptr(), layout) }
 }
 
+/// Ask the system allocator to give the free memory it keeps back to the OS; returns whether
+/// it released any.
+///
+/// Large objects' blocks come from the global allocator (`heap/large.rs`). With glibc's, a
+/// freed block below its mapping threshold (128 KiB at first, rising to the size of any mapped
+/// block freed since, up to 32 MiB) stays in the allocator's heap, resident, unless it borders
+/// the top of the heap: 4000 dead objects of 72 KiB left 275 MiB resident. `malloc_trim(0)`
+/// walks every arena's free blocks and returns their whole pages with `madvise`, keeping the
+/// blocks themselves for reuse (they fault back in, zeroed, when next written). Elsewhere —
+/// other C libraries, whose allocators return large free blocks themselves, and Miri — this
+/// does nothing and says so. A program whose global allocator is not the system's (jemalloc,
+/// mimalloc) has its own purging; the call then trims only what glibc itself holds.
+pub(crate) fn trim_system_allocator() -> bool {
+    #[cfg(all(target_os = "linux", target_env = "gnu", not(miri)))]
+    {
+        // SAFETY: `malloc_trim` takes no pointer and is thread-safe (it takes each arena's
+        // lock while it walks that arena); it frees nothing a caller holds, it only tells the
+        // OS that the contents of free blocks' whole pages are no longer needed.
+        unsafe { libc::malloc_trim(0) == 1 }
+    }
+    #[cfg(not(all(target_os = "linux", target_env = "gnu", not(miri))))]
+    {
+        false
+    }
+}
+
 /// A block of zeroed memory of its own, mapped from the system, for a buffer that can grow to
 /// megabytes for a while (`mapped_vec.rs`): unmapped when dropped, so its memory goes back to
 /// the OS at once.

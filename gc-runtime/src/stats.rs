@@ -423,6 +423,12 @@ pub struct Stats {
     /// looking at, freed once none can (crossbeam-epoch's reclamation; usually within a cycle
     /// or two, sooner while threads read collections). Not counted against the memory limit.
     pub retired_bytes: usize,
+    /// Times the scavenger had the system allocator give back the free memory that dead large
+    /// objects (over 8 KiB) left in it, and some went back: glibc's allocator keeps freed
+    /// blocks resident otherwise (`malloc_trim`; always 0 with other C libraries, whose
+    /// allocators return large free blocks themselves). See
+    /// [`Config::scavenge_after`](crate::Config).
+    pub allocator_trims: u64,
     /// Registered roots.
     pub roots: usize,
     /// Live weak references.
@@ -542,14 +548,16 @@ impl StatsRecorder {
     /// A snapshot (heap and mutator figures filled in by the caller).
     pub(crate) fn snapshot(
         &self,
-        heap: (usize, usize, usize, usize),
+        heap: (usize, usize, usize, usize, u64),
         swept: SweepTotals,
         handles: (usize, usize, usize),
         mutators: MutatorCounts,
         thread_pauses: ThreadPauseStats,
     ) -> Stats {
-        let ((heap_live, heap_committed, heap_released, retired_bytes), (roots, weak_refs, pinned_objects)) =
-            (heap, handles);
+        let (
+            (heap_live, heap_committed, heap_released, retired_bytes, allocator_trims),
+            (roots, weak_refs, pinned_objects),
+        ) = (heap, handles);
         let r = self.recorded.lock();
         let [pause_p50, pause_p99, pause_p999] = percentiles(&r.pauses);
         Stats {
@@ -568,6 +576,7 @@ impl StatsRecorder {
             heap_committed,
             heap_released,
             retired_bytes,
+            allocator_trims,
             roots,
             weak_refs,
             pinned_objects,
@@ -685,7 +694,7 @@ mod tests {
         rec.record(cycle(1, &[10, 1000]));
         rec.record(cycle(2, &[20]));
         let swept = SweepTotals { freed_objects: 18, freed_bytes: 180, drop_panics: 1 };
-        let s = rec.snapshot((0, 0, 0, 0), swept, (0, 0, 0), MutatorCounts::default(), ThreadPauseStats::default());
+        let s = rec.snapshot((0, 0, 0, 0, 0), swept, (0, 0, 0), MutatorCounts::default(), ThreadPauseStats::default());
         assert_eq!(s.cycles, 2);
         assert_eq!(s.pause_count, 3);
         assert_eq!((s.objects_freed, s.drop_panics), (18, 1));
@@ -710,7 +719,7 @@ mod tests {
             rec.record(cycle(n, &[1]));
         }
         let s = rec.snapshot(
-            (0, 0, 0, 0),
+            (0, 0, 0, 0, 0),
             SweepTotals::default(),
             (0, 0, 0),
             MutatorCounts::default(),

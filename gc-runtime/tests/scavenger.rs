@@ -192,3 +192,83 @@ fn pages_released_and_reused_under_concurrent_allocation_stay_consistent() {
     }
     gc_runtime::reconfigure(Config::default()).unwrap();
 }
+
+/// A large object: 72 KiB, over a page and under glibc's first mapping threshold (128 KiB), so
+/// its block comes from the allocator's heap; no drop glue, so a sweep frees it at once.
+#[derive(Trace)]
+struct Large {
+    id: u64,
+    body: [u64; 9000],
+}
+
+/// Large objects held by one vector.
+#[derive(Trace)]
+struct LargeHolder {
+    all: gc_runtime::GcVec<Large>,
+}
+
+/// Allocate `n` large objects held by one rooted holder, each with its id in its first and
+/// last words, on the calling thread's mutator.
+fn build_large(mu: &mut gc_runtime::Mutator, n: u64) -> Root<LargeHolder> {
+    let holder = mu.alloc(LargeHolder { all: gc_runtime::GcVec::new() }).root(mu);
+    for id in 0..n {
+        let mut body = [0; 9000];
+        body[0] = id;
+        body[8999] = id;
+        let large = mu.alloc(Large { id, body });
+        holder.get(mu).all.push(large);
+        mu.safepoint();
+    }
+    holder
+}
+
+#[test]
+fn dead_large_objects_memory_goes_back_to_the_os() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    gc_runtime::reconfigure(Config::default().with_scavenge_after(Some(Duration::ZERO)).with_checkmark(true)).unwrap();
+    const PER_THREAD: u64 = if cfg!(miri) { 20 } else { 1600 };
+    let mut mu = gc_runtime::attach();
+    mu.collect();
+    let before = rss_bytes();
+    let trims_before = gc_runtime::stats().allocator_trims;
+    // Half on another thread, whose blocks glibc takes from an arena of that thread's.
+    let other = std::thread::spawn(|| {
+        let mut mu = gc_runtime::attach();
+        build_large(&mut mu, PER_THREAD)
+    });
+    let here = build_large(&mut mu, PER_THREAD);
+    let there = other.join().expect("the other thread panicked");
+    // A small object allocated last, which stays.
+    let stays = mu.alloc(Node { id: 7, payload: [7; 6], next: Member::new() }).root(&mu);
+    let built = rss_bytes();
+    for holder in [&here, &there] {
+        let all = &holder.get(&mu).all;
+        assert_eq!(all.len(), PER_THREAD as usize);
+        for (id, large) in all.iter(&mu).enumerate() {
+            assert_eq!((large.id, large.body[0], large.body[8999]), (id as u64, id as u64, id as u64));
+        }
+    }
+    drop((here, there));
+    mu.collect();
+    mu.collect();
+    assert_eq!(stays.get(&mu).payload, [7; 6]);
+    if !cfg!(all(target_os = "linux", target_env = "gnu", not(miri))) {
+        gc_runtime::reconfigure(Config::default()).unwrap();
+        return;
+    }
+    // Some 225 MiB were resident with the objects; the scavenger, with no delay, has the
+    // allocator give their blocks' memory back.
+    let (before, built) = (before.expect("statm"), built.expect("statm"));
+    assert!(built >= before + 200 * MB, "the objects were resident: {} MiB more", (built - before) / MB);
+    wait_until("the allocator was trimmed", || gc_runtime::stats().allocator_trims > trims_before);
+    wait_until("resident memory falls by the dead objects' blocks", || {
+        rss_bytes().is_some_and(|now| now < before + 48 * MB)
+    });
+    // What is allocated after the trim, in the memory given back, reads back intact.
+    let again = build_large(&mut mu, 200);
+    mu.collect();
+    for (id, large) in again.get(&mu).all.iter(&mu).enumerate() {
+        assert_eq!((large.id, large.body[0], large.body[8999]), (id as u64, id as u64, id as u64));
+    }
+    gc_runtime::reconfigure(Config::default()).unwrap();
+}

@@ -253,8 +253,11 @@ settings! {
         ///
         /// The collector thread releases such pages (`madvise(MADV_DONTNEED)` on Unix; other
         /// platforms keep the memory) while the heap holds more than the pacer's goal plus
-        /// 10 %; [`Stats::heap_released`](crate::Stats::heap_released) counts them. `None`
-        /// (`off`): keep every page's memory.
+        /// 10 %; [`Stats::heap_released`](crate::Stats::heap_released) counts them. With glibc,
+        /// once 4 MiB of large objects' blocks have been freed for this long, it also has the
+        /// allocator give back the free memory it keeps (`malloc_trim`, which walks its free
+        /// lists: [`Stats::allocator_trims`](crate::Stats::allocator_trims)). `None` (`off`):
+        /// keep every page's memory, and never trim.
         scavenge_after: Option<Duration> {
             default: Some(Duration::from_millis(1000)),
             env: GC_SCAVENGE_AFTER_MS,

@@ -22,8 +22,25 @@
 //! need no drop and sets aside the dead that do (for the finalizer thread, see `finalize.rs`);
 //! it runs no user code, so allocation (which pushes onto the list) waits at most for one pass
 //! over the list.
+//!
+//! # Giving memory back
+//!
+//! A freed block goes back to the global allocator, which may keep its memory resident: glibc's
+//! does, for any block below its mapping threshold that does not border the top of its heap
+//! (see `raw::trim_system_allocator`). So the scavenger treats freed large blocks as it treats
+//! empty pages: once blocks of at least [`TRIM_MIN_BYTES`] have been freed and the first of them
+//! has been free for the scavenger's delay, [`LargeObjects::trim`] asks the allocator to return
+//! its free memory (`malloc_trim` with glibc). The delay spares a program that frees and
+//! allocates large objects in every cycle page faults in every cycle; the minimum spares the
+//! allocator a walk of its free lists for a few blocks. The count of freed bytes says nothing of
+//! whether the allocator has handed those blocks out again meanwhile; a trim releases only what
+//! is free when it runs.
 
-use std::{alloc::Layout, ptr::NonNull};
+use std::{
+    alloc::Layout,
+    ptr::NonNull,
+    time::{Duration, Instant},
+};
 
 use super::page::SweepResult;
 use crate::{
@@ -34,11 +51,14 @@ use crate::{
         Header,
     },
     primitive::sync::{
-        atomic::{AtomicUsize, Ordering},
+        atomic::{AtomicU64, AtomicUsize, Ordering},
         Mutex,
     },
     raw,
 };
+
+/// The least of freed large blocks' bytes worth a trim (see "Giving memory back").
+pub(crate) const TRIM_MIN_BYTES: usize = 4 << 20;
 
 /// One large object: the object (not the block) and the block's layout.
 pub(crate) struct LargeObject {
@@ -78,6 +98,17 @@ pub(crate) struct LargeObjects {
     /// Bytes of every block allocated and not yet freed (listed, being written, or waiting for
     /// the finalizer).
     bytes: AtomicUsize,
+    /// Blocks freed since the last trim (see "Giving memory back").
+    untrimmed: Mutex<Untrimmed>,
+    /// Trims that released memory.
+    trims: AtomicU64,
+}
+
+/// Bytes of the blocks freed since the last trim, and when the first of them was freed.
+#[derive(Default)]
+struct Untrimmed {
+    bytes: usize,
+    since: Option<Instant>,
 }
 
 impl LargeObjects {
@@ -173,7 +204,40 @@ impl LargeObjects {
         // SAFETY: the object lies `block_offset` into its block, which came from
         // `raw::alloc_zeroed(obj.layout)`, and is dead.
         unsafe { raw::dealloc(obj.ptr.cast::<u8>().sub(offset), obj.layout) };
+        let mut untrimmed = self.untrimmed.lock();
+        untrimmed.bytes += obj.layout.size();
+        untrimmed.since.get_or_insert_with(Instant::now);
         result
+    }
+
+    /// Ask the system allocator to return free memory if blocks of at least
+    /// [`TRIM_MIN_BYTES`] have been freed since the last trim and the first of them was freed
+    /// `delay` or longer before `now` (see "Giving memory back"). Returns when the freed blocks
+    /// come due, if they are not due yet (`None`: nothing to wait for; more frees will tell).
+    pub(crate) fn trim(&self, now: Instant, delay: Duration) -> Option<Duration> {
+        let mut untrimmed = self.untrimmed.lock();
+        let since = untrimmed.since?;
+        if untrimmed.bytes < TRIM_MIN_BYTES {
+            return None;
+        }
+        // `checked_add`: a delay of centuries never comes due (as in `pool.rs`).
+        let due = since.checked_add(delay)?;
+        if due > now {
+            return Some(due - now);
+        }
+        *untrimmed = Untrimmed::default();
+        // Not under the lock: a trim walks the allocator's free lists, and sweepers record
+        // frees meanwhile.
+        drop(untrimmed);
+        if raw::trim_system_allocator() {
+            self.trims.fetch_add(1, Ordering::Relaxed);
+        }
+        None
+    }
+
+    /// Trims that released memory since the start (see [`trim`](Self::trim)).
+    pub(crate) fn trims(&self) -> u64 {
+        self.trims.load(Ordering::Relaxed)
     }
 
     /// Call `f` with every listed object, with the list locked.
@@ -198,5 +262,46 @@ impl LargeObjects {
     /// Take back [`commit_ahead`](Self::commit_ahead) for a block that will not be allocated.
     pub(crate) fn uncommit(&self, layout: Layout) {
         self.bytes.fetch_sub(block_layout(layout).size(), Ordering::Release);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Record `bytes` freed at `at`, as `free` does.
+    fn freed(large: &LargeObjects, bytes: usize, at: Instant) {
+        let mut untrimmed = large.untrimmed.lock();
+        untrimmed.bytes += bytes;
+        untrimmed.since.get_or_insert(at);
+    }
+
+    #[test]
+    fn freed_blocks_come_due_a_delay_after_the_first_once_they_are_worth_a_trim() {
+        let large = LargeObjects::default();
+        let start = Instant::now();
+        let delay = Duration::from_secs(1);
+        assert_eq!(large.trim(start, delay), None, "nothing freed: nothing to wait for");
+
+        // Under the minimum: nothing comes due, however long it waits.
+        freed(&large, TRIM_MIN_BYTES / 2, start);
+        assert_eq!(large.trim(start + 10 * delay, delay), None);
+        assert_eq!(large.untrimmed.lock().bytes, TRIM_MIN_BYTES / 2, "kept for later frees to add to");
+
+        // Over it: due a delay after the first free, not after the last.
+        freed(&large, TRIM_MIN_BYTES / 2, start + delay / 2);
+        assert_eq!(large.trim(start + delay / 4, delay), Some(delay * 3 / 4));
+        assert_eq!(large.trim(start + delay, delay), None);
+        let untrimmed = large.untrimmed.lock();
+        assert_eq!((untrimmed.bytes, untrimmed.since), (0, None), "a trim starts the count again");
+    }
+
+    #[test]
+    fn a_delay_too_long_to_add_to_a_time_never_comes_due() {
+        let large = LargeObjects::default();
+        let now = Instant::now();
+        freed(&large, TRIM_MIN_BYTES, now);
+        assert_eq!(large.trim(now, Duration::MAX), None);
+        assert_eq!(large.untrimmed.lock().bytes, TRIM_MIN_BYTES, "nothing was trimmed");
     }
 }

@@ -263,8 +263,23 @@ impl PageHeap {
 
     /// Give the memory of pages empty for at least `delay` back to the OS while the heap holds
     /// more than `retain` bytes (see `pool.rs`, "The scavenger").
+    /// Large objects' freed blocks go back the same way, through the system allocator (see
+    /// `large.rs`, "Giving memory back"); `next_due` counts them too.
     pub(crate) fn scavenge(&self, delay: Duration, retain: usize) -> Scavenged {
-        self.pool.scavenge(Instant::now(), delay, retain, self.large.bytes())
+        let now = Instant::now();
+        let mut scavenged = self.pool.scavenge(now, delay, retain, self.large.bytes());
+        let large_due = self.large.trim(now, delay);
+        scavenged.next_due = match (scavenged.next_due, large_due) {
+            (Some(pages), Some(large)) => Some(pages.min(large)),
+            (pages, large) => pages.or(large),
+        };
+        scavenged
+    }
+
+    /// Times the scavenger had the system allocator return free memory that large objects
+    /// left, and memory went back (see `large.rs`).
+    pub(crate) fn allocator_trims(&self) -> u64 {
+        self.large.trims()
     }
 
     /// Sweep an owned page (it stays the caller's) and account for it; its dead objects that

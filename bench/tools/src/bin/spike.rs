@@ -4,10 +4,12 @@
 //! ```text
 //! cargo run --release -p gc-bench --bin spike                      # 1 GiB live, then dropped
 //! cargo run --release -p gc-bench --bin spike -- --mb 256 --scavenge-after-ms off
+//! cargo run --release -p gc-bench --bin spike -- --large-kb 72 --threads 2   # large objects of 72 KiB
 //! ```
 //!
 //! The program builds `--mb` MiB of live objects (lists of 64-byte nodes, 80 bytes with the
-//! header), drops them, runs two collections (the first finds them dead, the second runs with
+//! header; or, with `--large-kb`, large objects of that size, which the heap takes from the
+//! system allocator rather than from its pages), drops them, runs two collections (the first finds them dead, the second runs with
 //! them swept), then samples its resident memory (`/proc/self/statm`) and the collector's
 //! committed and released bytes every 100 ms for `--seconds`. It prints the timeline (a row
 //! when a figure moved, and one per second), then the
@@ -20,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use gc_bench_support::stats::rss_bytes;
-use gc_runtime::{Config, Member, Mutator, Root, Trace};
+use gc_runtime::{Config, GcVec, Member, Mutator, Root, Trace};
 
 /// Command-line options.
 #[derive(Parser)]
@@ -34,6 +36,49 @@ struct Args {
     /// The scavenger's delay in milliseconds (`GC_SCAVENGE_AFTER_MS`), or `off`.
     #[arg(long, default_value = "1000")]
     scavenge_after_ms: String,
+    /// Build the spike from large objects (`u64` slices) of this many KiB, over the 8 KiB of
+    /// a page's largest size class, instead of list nodes (0: list nodes).
+    #[arg(long, default_value_t = 0)]
+    large_kb: usize,
+    /// With `--large-kb`: build the large objects on this many threads. glibc's allocator
+    /// gives each thread an arena of its own, and memory freed inside an arena (rather than at
+    /// the top of the main one) stays resident until it is trimmed.
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
+}
+
+/// Large objects held by one vector.
+#[derive(Trace)]
+struct LargeHolder {
+    all: GcVec<[u64]>,
+}
+
+/// Large objects in one holder.
+const PER_HOLDER: usize = 1000;
+
+/// One rooted holder of `PER_HOLDER` slices of `words` words, each filled with its number.
+fn large_holder(mu: &mut Mutator, holder_no: usize, words: usize) -> Root<LargeHolder> {
+    let holder = mu.alloc(LargeHolder { all: GcVec::new() }).root(mu);
+    for i in 0..PER_HOLDER {
+        let slice = mu.alloc_slice(vec![(holder_no * PER_HOLDER + i) as u64; words]);
+        holder.get(mu).all.push(slice);
+        mu.safepoint();
+    }
+    holder
+}
+
+/// Check every slice of a holder: its length and its first and last words.
+fn check_large(mu: &Mutator, holder: &Root<LargeHolder>, holder_no: usize, words: usize) {
+    let all = &holder.get(mu).all;
+    assert_eq!(all.len(), PER_HOLDER);
+    for (i, slice) in all.iter(mu).enumerate() {
+        let expected = (holder_no * PER_HOLDER + i) as u64;
+        assert_eq!(
+            (slice.len(), slice[0], slice[words - 1]),
+            (words, expected, expected),
+            "holder {holder_no}, slice {i}"
+        );
+    }
 }
 
 /// A list node: 64 bytes, 80 with the header.
@@ -86,19 +131,44 @@ fn main() {
     let mut mu = gc_runtime::attach();
     let baseline = rss_bytes() as usize;
 
-    let lists = (args.mb << 20).div_ceil(LIST_NODES * NODE_BYTES);
     let built = Instant::now();
-    let mut roots = Vec::with_capacity(lists);
-    for l in 0..lists {
-        roots.push(list(&mut mu, l));
-        mu.safepoint();
-    }
-    for (l, r) in roots.iter().enumerate() {
-        check(&mu, r, l);
-    }
+    let what = if args.large_kb == 0 {
+        let lists = (args.mb << 20).div_ceil(LIST_NODES * NODE_BYTES);
+        let mut roots = Vec::with_capacity(lists);
+        for l in 0..lists {
+            roots.push(list(&mut mu, l));
+            mu.safepoint();
+        }
+        for (l, r) in roots.iter().enumerate() {
+            check(&mu, r, l);
+        }
+        format!("{lists} lists of {LIST_NODES} nodes")
+    } else {
+        let words = (args.large_kb << 10) / 8;
+        assert!(words * 8 > 8 << 10, "--large-kb: more than 8, so that the objects are large");
+        let holders = (args.mb << 10).div_ceil(args.large_kb * PER_HOLDER);
+        let threads = args.threads.max(1);
+        let roots: Vec<Root<LargeHolder>> = std::thread::scope(|s| {
+            let builders: Vec<_> = (0..threads)
+                .map(|t| {
+                    s.spawn(move || {
+                        let mut mu = gc_runtime::attach();
+                        (t..holders).step_by(threads).map(|h| (h, large_holder(&mut mu, h, words))).collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            let mut built: Vec<_> = builders.into_iter().flat_map(|b| b.join().expect("a builder panicked")).collect();
+            built.sort_by_key(|&(h, _)| h);
+            built.into_iter().map(|(_, root)| root).collect()
+        });
+        for (h, r) in roots.iter().enumerate() {
+            check_large(&mu, r, h, words);
+        }
+        format!("{} large objects of {} KiB, on {threads} threads", holders * PER_HOLDER, args.large_kb)
+    };
     let peak = gc_runtime::stats();
     println!(
-        "built {} MiB live ({lists} lists of {LIST_NODES} nodes) in {:.1} s: resident {:.0} MiB, heap {:.0} MiB live / {:.0} MiB committed",
+        "built {} MiB live ({what}) in {:.1} s: resident {:.0} MiB, heap {:.0} MiB live / {:.0} MiB committed",
         args.mb,
         built.elapsed().as_secs_f64(),
         rss_bytes() as f64 / MB,
@@ -106,7 +176,6 @@ fn main() {
         mb(peak.heap_committed),
     );
 
-    drop(roots);
     mu.collect();
     mu.collect();
     let dropped = Instant::now();
@@ -118,22 +187,23 @@ fn main() {
         mb(target),
         mb(baseline),
     );
-    println!("{:>8} {:>14} {:>15} {:>14}", "after s", "resident MiB", "committed MiB", "released MiB");
+    println!("{:>8} {:>14} {:>15} {:>14} {:>6}", "after s", "resident MiB", "committed MiB", "released MiB", "trims");
     let mut met = None;
-    let mut last_printed = (usize::MAX, 0, 0, 0);
+    let mut last_printed = (usize::MAX, 0, 0, 0, 0);
     loop {
         let t = dropped.elapsed();
         let rss = rss_bytes() as usize;
         let s = gc_runtime::stats();
         // A row when a figure moved by a MiB or more, and one per second.
-        let row = (rss >> 20, s.heap_committed >> 20, s.heap_released >> 20, t.as_secs() as usize);
+        let row = (rss >> 20, s.heap_committed >> 20, s.heap_released >> 20, s.allocator_trims, t.as_secs() as usize);
         if row != last_printed {
             println!(
-                "{:>8.1} {:>14.1} {:>15.1} {:>14.1}",
+                "{:>8.1} {:>14.1} {:>15.1} {:>14.1} {:>6}",
                 t.as_secs_f64(),
                 mb(rss),
                 mb(s.heap_committed),
-                mb(s.heap_released)
+                mb(s.heap_released),
+                s.allocator_trims,
             );
             last_printed = row;
         }
