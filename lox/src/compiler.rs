@@ -186,11 +186,21 @@ const MAX_LOCALS: usize = 256;
 const MAX_UPVALUES: usize = 256;
 
 /// How deep the compiler follows the source's nesting (statements inside statements,
-/// expressions inside expressions), each level a recursive call: beyond it, a compile error
-/// instead of a stack overflow. clox has no limit and overflows the C stack at about 47,000
-/// nested blocks; `main` runs the interpreter on a thread whose stack holds this depth with
-/// room to spare, in an unoptimised build too.
+/// expressions inside expressions, functions and classes inside functions), each level a
+/// recursive call: beyond it, a compile error. clox has no limit and overflows the C stack at
+/// about 47,000 nested blocks. Within it, the compiler runs on any thread: each level checks
+/// the stack left and, near its end, goes on on a fresh segment (`stacker`, see
+/// [`RED_ZONE`]), so the depth costs heap memory, not a thread with a large stack.
 pub const MAX_NESTING: usize = 100_000;
+
+/// Stack a level of nesting must find left before it recurses; with less, it continues on a
+/// new segment of [`STACK_SEGMENT`] bytes. One level takes a few hundred bytes optimised,
+/// some kilobytes unoptimised; this leaves room for the deepest path between two checks
+/// (an expression's prefix and infix parsing, and a statement's own calls).
+const RED_ZONE: usize = 128 << 10;
+
+/// The size of each stack segment the compiler adds when it runs low (see [`RED_ZONE`]).
+const STACK_SEGMENT: usize = 8 << 20;
 
 struct Compiler<'s, 'm, 'c> {
     mu: &'m Mutator,
@@ -529,10 +539,12 @@ impl<'s, 'm> Compiler<'s, 'm, '_> {
     // ---- declarations and statements ----
 
     fn declaration(&mut self) {
+        // A function's or class's body holds declarations: a level of nesting, as a statement
+        // (which counts itself) is.
         if self.matches(TokenKind::Class) {
-            self.class_declaration();
+            self.nested(Self::class_declaration);
         } else if self.matches(TokenKind::Fun) {
-            self.fun_declaration();
+            self.nested(Self::fun_declaration);
         } else if self.matches(TokenKind::Var) {
             self.var_declaration();
         } else {
@@ -649,28 +661,22 @@ impl<'s, 'm> Compiler<'s, 'm, '_> {
         self.define_variable(global);
     }
 
-    /// Enter one more level of nesting; `false` (an error reported, a token skipped so that
-    /// the caller makes progress) past [`MAX_NESTING`]. Pair a `true` with [`Self::leave`].
-    fn enter(&mut self) -> bool {
+    /// Compile one more level of nesting with `compile`, on more stack if this thread's runs
+    /// low (see [`RED_ZONE`]); past [`MAX_NESTING`], report an error and skip a token (so
+    /// that the caller makes progress) instead.
+    fn nested(&mut self, compile: impl FnOnce(&mut Self)) {
         if self.depth >= MAX_NESTING {
             self.error_at_current("Too much nesting.");
             self.advance();
-            return false;
+            return;
         }
         self.depth += 1;
-        true
-    }
-
-    fn leave(&mut self) {
+        stacker::maybe_grow(RED_ZONE, STACK_SEGMENT, || compile(self));
         self.depth -= 1;
     }
 
     fn statement(&mut self) {
-        if !self.enter() {
-            return;
-        }
-        self.statement_inner();
-        self.leave();
+        self.nested(Self::statement_inner);
     }
 
     fn statement_inner(&mut self) {
@@ -794,11 +800,7 @@ impl<'s, 'm> Compiler<'s, 'm, '_> {
     }
 
     fn parse_precedence(&mut self, precedence: Precedence) {
-        if !self.enter() {
-            return;
-        }
-        self.parse_precedence_inner(precedence);
-        self.leave();
+        self.nested(|c| c.parse_precedence_inner(precedence));
     }
 
     fn parse_precedence_inner(&mut self, precedence: Precedence) {

@@ -17,19 +17,8 @@ use std::{
 
 use gc_lox::{InterpretError, Vm};
 
-/// The interpreter thread's stack: the compiler recurses once per level of the source's
-/// nesting, up to `gc_lox::compiler::MAX_NESTING` levels (a few hundred bytes each when
-/// optimised, some kilobytes without). Only the pages it touches take memory.
-const INTERPRETER_STACK: usize = 1 << 30;
-
 fn main() -> ExitCode {
-    // On a thread of its own, for the stack (see `INTERPRETER_STACK`). Where the system
-    // refuses a stack that size (a low virtual-memory limit), on this thread: only deeper
-    // nesting than its stack holds is lost.
-    match std::thread::Builder::new().name("lox".into()).stack_size(INTERPRETER_STACK).spawn(run) {
-        Ok(interpreter) => interpreter.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
-        Err(_) => run(),
-    }
+    run()
 }
 
 fn run() -> ExitCode {

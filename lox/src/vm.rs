@@ -428,10 +428,16 @@ impl<'m> Segment<'m> {
     // ---- errors ----
 
     /// A runtime error with the stack trace, as clox prints it.
+    ///
+    /// Every open upvalue is closed over the value its variable holds now: the stack is reset
+    /// after the error, and a closure that outlives the program (in a global, kept by the
+    /// REPL or by the next `interpret` on this VM) must not keep an index into the stack the
+    /// next program builds. (clox leaves such upvalues pointing into its reset stack.)
     fn error(&mut self, message: impl Into<String>) -> Stop {
         if let Some(f) = self.frames.last_mut() {
             f.ip = self.ip;
         }
+        self.close_upvalues(0);
         let mut text = message.into();
         for frame in self.frames.iter().rev() {
             let line = frame.function.lines[frame.ip.saturating_sub(1)];

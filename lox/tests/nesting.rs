@@ -1,14 +1,15 @@
 //! Deep nesting in the source: the compiler recurses once per level, so past
 //! `compiler::MAX_NESTING` levels it reports a compile error instead of overflowing its stack,
-//! and below that it compiles (the `lox` binary runs the interpreter on a thread with a stack
-//! for that depth; these tests make their own).
+//! and below that it compiles — on any thread: it grows its stack as it goes, so these tests
+//! run it on threads with a small stack.
 
 use gc_lox::{compiler::MAX_NESTING, InterpretError, Vm};
 
-/// Run `source` on a fresh VM, on a thread with the interpreter's stack.
+/// Run `source` on a fresh VM, on a thread with a 256 KiB stack: less than any system's
+/// default, and a few hundred levels of the compiler's recursion at most.
 fn run(source: String) -> Result<(), InterpretError> {
     std::thread::Builder::new()
-        .stack_size(1 << 30)
+        .stack_size(256 << 10)
         .spawn(move || Vm::new(false).interpret(&source))
         .expect("spawn")
         .join()
@@ -40,4 +41,17 @@ fn expressions_nested_past_the_limit_are_an_error() {
     assert!(nesting_error(run(parens(MAX_NESTING + 1))));
     let negations = format!("print {}1;", "-".repeat(2 * MAX_NESTING));
     assert!(nesting_error(run(negations)));
+}
+
+#[test]
+fn functions_and_classes_nested_past_the_limit_are_an_error() {
+    // Each function (or class, with its method) inside the body of the one around it.
+    let functions = |depth: usize| format!("{}print 1;{}", "fun f() {".repeat(depth), "}".repeat(depth));
+    let classes = |depth: usize| format!("{}print 1;{}", "class C { m() {".repeat(depth), "} }".repeat(depth));
+    assert!(run(functions(MAX_NESTING / 2)).is_ok());
+    assert!(run(classes(MAX_NESTING / 4)).is_ok());
+    assert!(nesting_error(run(functions(MAX_NESTING + 1))));
+    assert!(nesting_error(run(classes(MAX_NESTING + 1))));
+    // Far past it (a reviewer's program: 5,000,000 functions overflowed the stack).
+    assert!(nesting_error(run(functions(10 * MAX_NESTING))));
 }
