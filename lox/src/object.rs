@@ -59,8 +59,17 @@ pub enum Obj {
 pub struct LoxString {
     /// FNV-1a hash of the bytes.
     pub hash: u32,
+    /// The text: a string object of its own in the heap, so that the pacer and a memory limit
+    /// count it (in a `Box<str>`, the collector saw only this struct: a loop that made long
+    /// strings as garbage grew the process by gigabytes without starting a cycle).
+    pub chars: Gc<str>,
+}
+
+impl LoxString {
     /// The text.
-    pub chars: Box<str>,
+    pub fn text<'m>(&self, mu: &'m Mutator) -> &'m str {
+        self.chars(mu).into_ref()
+    }
 }
 
 /// FNV-1a, as clox hashes strings.
@@ -200,8 +209,8 @@ pub struct Class {
     pub methods: Table,
     /// The `init` method, cached (kept in step with `methods`).
     pub initializer: Option<Gc<Obj>>,
-    /// The capacity of the largest field table an instance of this class has grown: a new
-    /// instance's first table has it (see `table.rs`, "The first capacity").
+    /// The capacity of the largest field table an instance of this class has grown, up to a
+    /// bound: a new instance's first table has it (see `table.rs`, "The first capacity").
     #[trace(skip)]
     pub field_capacity: AtomicU32,
 }
@@ -240,12 +249,17 @@ pub struct BoundMethod {
 impl Obj {
     /// Allocate a string.
     pub fn string<'m>(mu: &'m Mutator, chars: &str) -> Gc<'m, Obj> {
-        mu.alloc(Obj::String(LoxString { hash: hash_str(chars), chars: chars.into() }))
+        let text = mu.alloc_str(chars);
+        let obj = mu.alloc(Obj::String(LoxString { hash: hash_str(chars), chars: Default::default() }));
+        if let Obj::String(s) = &*obj {
+            s.set_chars(text);
+        }
+        obj
     }
 
     /// Allocate a string from an owned buffer.
     pub fn string_owned(mu: &Mutator, chars: String) -> Gc<'_, Obj> {
-        mu.alloc(Obj::String(LoxString { hash: hash_str(&chars), chars: chars.into_boxed_str() }))
+        Obj::string(mu, &chars)
     }
 
     /// Allocate a closure over `function`, with `upvalue_count` upvalues still to be set.
@@ -361,7 +375,7 @@ impl Obj {
     /// Write the object as `print` shows it.
     pub fn write(&self, mu: &Mutator, out: &mut String) {
         match self {
-            Obj::String(s) => out.push_str(&s.chars),
+            Obj::String(s) => out.push_str(s.text(mu)),
             Obj::Function(func) => match func.name(mu) {
                 Some(name) => {
                     out.push_str("<fn ");

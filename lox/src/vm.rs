@@ -24,6 +24,14 @@
 //!   reaches a safepoint within a few thousand calls or loop iterations of a request and
 //!   concurrent collection makes progress; while nobody waits, the budget is renewed and the
 //!   segment goes on;
+//! - when the collector waits for this thread and an instruction of the slow path
+//!   (`Segment::step`) is about to allocate: the instruction yields before it does anything,
+//!   the VM passes the safepoint, and the instruction runs at the start of the next segment
+//!   (without yielding again). A segment that allocates a lot in few calls and jumps — a loop
+//!   that concatenates long strings, or grows a table by thousands of fields — would otherwise
+//!   leave the collector waiting while the heap grows by gigabytes (4,000 strings of 128 KiB:
+//!   520 MB). The one allocation of the fast path, an instance made by a call to its class,
+//!   is one small object per call, which the budget counts;
 //! - in stress mode, *before* every instruction that allocates: the VM runs a full collection
 //!   (`mu.collect()`), then executes the instruction, like clox's `DEBUG_STRESS_GC`; the
 //!   instruction's operands are still on the stack, so the collection sees them;
@@ -172,29 +180,26 @@ impl Vm {
 
     /// Run segments until the program ends.
     fn run(&mut self) -> Result<(), InterpretError> {
-        let mut after_collect = false;
+        let mut resume = Resume::Next;
         loop {
             let exit = {
                 let stacks = Stacks { stack: &mut self.stack, frames: &mut self.frames, open: &mut self.open };
-                let mut seg = Segment::load(
-                    &self.mu,
-                    &self.state,
-                    &self.globals,
-                    &mut self.out,
-                    stacks,
-                    self.stress,
-                    after_collect,
-                );
+                let mut seg =
+                    Segment::load(&self.mu, &self.state, &self.globals, &mut self.out, stacks, self.stress, resume);
                 let exit = seg.run();
                 seg.close();
                 exit
             };
-            after_collect = false;
+            resume = Resume::Next;
             match exit {
                 Exit::Safepoint => self.mu.safepoint(),
+                Exit::Yield => {
+                    self.mu.safepoint();
+                    resume = Resume::AfterYield;
+                }
                 Exit::Collect => {
                     self.mu.collect();
-                    after_collect = true;
+                    resume = Resume::AfterCollect;
                 }
                 Exit::Done => return Ok(()),
                 Exit::Error(message) => return Err(InterpretError::Runtime(message)),
@@ -210,10 +215,24 @@ struct Stacks<'a> {
     open: &'a mut ValueStack<Gc<'static, Obj>>,
 }
 
+/// Where the next segment starts.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Resume {
+    /// At the next instruction.
+    Next,
+    /// At the instruction that yielded for a collection (stress mode), which now runs.
+    AfterCollect,
+    /// At the instruction that yielded for a safepoint, which now runs.
+    AfterYield,
+}
+
 /// How a segment ended.
 enum Exit {
     /// The budget ran out: pass a safepoint and go on.
     Safepoint,
+    /// An instruction about to allocate found the collector waiting: pass a safepoint, then
+    /// run the instruction.
+    Yield,
     /// Stress mode: collect, then run the instruction that was about to allocate.
     Collect,
     /// The script returned.
@@ -273,6 +292,14 @@ struct Segment<'m> {
     /// Stress mode: the segment starts right after the collection its first instruction
     /// yielded for, so that instruction runs without yielding again.
     skip_stress_once: bool,
+    /// The segment starts right after the safepoint its first instruction yielded for (see
+    /// [`Exit::Yield`]), so that instruction runs without yielding again.
+    skip_yield_once: bool,
+    /// Whether the instruction being executed may still yield for a safepoint: set before
+    /// each instruction of the slow path ([`Segment::step`]), cleared by its first
+    /// [`gc_point`](Segment::gc_point) that does not yield — after which the instruction may
+    /// have changed the stack, and must run to its end.
+    may_yield: bool,
     // The current frame, cached.
     ip: usize,
     code: &'m [u8],
@@ -285,6 +312,8 @@ enum Stop {
     Exit(Exit),
     /// Stress mode: rewind to the instruction's start and collect.
     Collect,
+    /// Rewind to the instruction's start and pass a safepoint ([`Exit::Yield`]).
+    Yield,
 }
 
 type Step = Result<(), Stop>;
@@ -302,7 +331,7 @@ impl<'m> Segment<'m> {
         out: &'m mut io::BufWriter<io::Stdout>,
         stacks: Stacks<'m>,
         stress: bool,
-        after_collect: bool,
+        resume: Resume,
     ) -> Segment<'m> {
         let state = root.get(mu);
         let stack = stacks.stack.open(mu);
@@ -324,7 +353,9 @@ impl<'m> Segment<'m> {
             open,
             stress,
             stress_pending: false,
-            skip_stress_once: after_collect,
+            skip_stress_once: resume == Resume::AfterCollect,
+            skip_yield_once: resume == Resume::AfterYield,
+            may_yield: false,
             ip: current.ip,
             code: &current.function.code,
             base: current.base,
@@ -415,11 +446,19 @@ impl<'m> Segment<'m> {
         self.function.constants[i].object(self.mu).expect("a name constant is a string")
     }
 
-    /// Stress mode: yield (to collect) before the current instruction allocates.
+    /// Before the current instruction allocates: in stress mode, yield to collect; otherwise
+    /// yield for a safepoint if the collector waits for this thread. Only an instruction's
+    /// first `gc_point` may yield (its later ones pass: the instruction may have pushed or
+    /// popped since), and only if the instruction did not just yield (the first one of a
+    /// segment after a yield; see `may_yield`). An instruction's first `gc_point` comes before
+    /// it changes anything, as stress mode, which re-runs the instruction after collecting,
+    /// requires.
     #[inline(always)]
-    fn gc_point(&self) -> Step {
+    fn gc_point(&mut self) -> Step {
         if self.stress_pending {
             Err(Stop::Collect)
+        } else if mem::take(&mut self.may_yield) && self.mu.safepoint_requested() {
+            Err(Stop::Yield)
         } else {
             Ok(())
         }
@@ -663,7 +702,7 @@ impl<'m> Segment<'m> {
                     sp -= 1;
                     let b = self.stack[sp];
                     let top = sp - 1;
-                    self.stack[top] = Value::bool(self.stack[top].equals(b));
+                    self.stack[top] = Value::bool(self.stack[top].equals(b, mu));
                     next!();
                 }
                 OpCode::Call => {
@@ -684,6 +723,10 @@ impl<'m> Segment<'m> {
                                 next!();
                             }
                         } else if let Some(class) = callee.into_ref().as_class() {
+                            // An instance is allocated here without a `gc_point`: one small
+                            // object per call, which the call counts against the budget (a
+                            // test of `safepoint_requested` here cost `equality.lox` 20 %,
+                            // through the dispatch loop's code, though it makes no call).
                             if !self.stress_pending {
                                 match class.initializer(mu) {
                                     Some(init) => {
@@ -823,7 +866,7 @@ impl<'m> Segment<'m> {
                     ip += 1;
                     let c = self.function.constants[k].value(mu);
                     let top = sp - 1;
-                    self.stack[top] = Value::bool(self.stack[top].equals(c));
+                    self.stack[top] = Value::bool(self.stack[top].equals(c, mu));
                     next!();
                 }
                 // Listed rather than `_`: with every opcode an arm, the jump table needs no
@@ -849,6 +892,7 @@ impl<'m> Segment<'m> {
             debug_assert_eq!(code[start], op as u8, "the general path starts after the opcode");
             self.ip = ip;
             self.sp = sp;
+            self.may_yield = !mem::take(&mut self.skip_yield_once);
             let result = self.step(op);
             sp = self.sp;
             ip = self.ip;
@@ -860,6 +904,10 @@ impl<'m> Segment<'m> {
                 Err(Stop::Collect) => {
                     self.ip = start;
                     return Exit::Collect;
+                }
+                Err(Stop::Yield) => {
+                    self.ip = start;
+                    return Exit::Yield;
                 }
             }
         }
@@ -964,6 +1012,9 @@ impl<'m> Segment<'m> {
             | OpCode::LessConstant
             | OpCode::GreaterConstant => {
                 let c = self.read_constant();
+                // Pushed: from here the instruction must not yield (a number constant never
+                // concatenates, so nothing below allocates; this keeps it so).
+                self.may_yield = false;
                 self.push(c);
                 let op = op.without_constant().expect("a superinstruction");
                 return self.step(op);
@@ -1137,10 +1188,11 @@ impl<'m> Segment<'m> {
             (Some(a), Some(b)) if a.as_string().is_some() && b.as_string().is_some() => {
                 self.gc_point()?;
                 let (a, b) = (a.into_ref().as_string().expect("string"), b.into_ref().as_string().expect("string"));
-                let mut s = String::with_capacity(a.chars.len() + b.chars.len());
-                s.push_str(&a.chars);
-                s.push_str(&b.chars);
-                let result = Obj::string_owned(self.mu, s);
+                let (a, b) = (a.text(self.mu), b.text(self.mu));
+                let mut s = String::with_capacity(a.len() + b.len());
+                s.push_str(a);
+                s.push_str(b);
+                let result = Obj::string(self.mu, &s);
                 self.truncate(self.sp - 2);
                 self.push(Value::obj(result));
             }
