@@ -150,10 +150,10 @@ fn lox_bench_against_a_reference_prints_cpu_ratios_and_their_geometric_mean() {
 fn spike_prints_the_timeline_and_the_target() {
     let (stdout, _) = run(env!("CARGO_BIN_EXE_spike"), &["--mb", "8", "--seconds", "0.3", "--scavenge-after-ms", "0"]);
     assert!(stdout.contains("built 8 MiB live") && stdout.contains("target: resident"), "{stdout}");
-    assert!(stdout.contains("resident MiB") && stdout.contains("released MiB"), "{stdout}");
+    assert!(stdout.contains("resident MiB") && stdout.contains("released MiB") && stdout.contains("trims"), "{stdout}");
     let rows = stdout.lines().filter(|l| {
         let cells: Vec<&str> = l.split_whitespace().collect();
-        cells.len() == 4 && cells.iter().all(|c| c.parse::<f64>().is_ok())
+        cells.len() == 5 && cells.iter().all(|c| c.parse::<f64>().is_ok())
     });
     assert!(rows.count() >= 1, "no timeline row:\n{stdout}");
     assert!(stdout.lines().any(|l| l.starts_with("target met after") || l.starts_with("target not met")), "{stdout}");
@@ -189,4 +189,27 @@ fn collect_latency_times_the_first_collect_and_the_rest() {
         assert!(line.contains("the next 2: median") && line.contains("slowest"), "{out}");
         assert_eq!(out.lines().last(), Some("ok"), "{out}");
     }
+}
+
+#[test]
+fn return_latency_prints_a_row_per_setting() {
+    // Exclusive marking beside the mutators off, as the figures in the docs were taken: the
+    // idle drains it measures run then.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_return_latency"))
+        .args(["--depth", "10", "--seconds", "1"])
+        .env("GC_EXCLUSIVE_MARKING", "0")
+        .output()
+        .expect("run return_latency");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("| idle exclusive marking | returns | p50 µs |"), "{stdout}");
+    for setting in ["off", "on"] {
+        let row = stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("| {setting} |")))
+            .unwrap_or_else(|| panic!("no {setting} row:\n{stdout}"));
+        let collections: u64 = row.split('|').nth(8).and_then(|c| c.trim().parse().ok()).unwrap_or(0);
+        assert!(collections > 0, "{setting}: no collection ran:\n{stdout}");
+    }
+    assert_eq!(stdout.lines().last(), Some("ok"), "{stdout}");
 }

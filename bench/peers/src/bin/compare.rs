@@ -360,7 +360,7 @@ const USAGE: &str = "\
 compare: gc-runtime against the Rust GC peers, each cell in its own process
 
 usage: compare [FLAGS]
-  (no flags)          the full comparison, about 20 minutes; writes bench/peers/results.md and
+  (no flags)          the full comparison, 13-20 minutes; writes bench/peers/results.md and
                       the book's plots (book/src/images/peers-*.svg)
   --out DIR           write results.md and the plots into DIR instead
   --smoke             every cell once at tiny sizes, into $TMPDIR/gc-peers-smoke (or --out)

@@ -43,7 +43,10 @@ struct Args {
 fn main() {
     let args = Args::parse();
     assert!(args.runs >= 2, "--runs: at least 2 (the first call, and one after it)");
-    gc_runtime::init(Config::default().with_mode(args.mode).with_gc_percent(None)).unwrap_or_else(|e| panic!("{e}"));
+    // The environment's settings (`GC_TRACE=1`, ...), with the mode as the option says and
+    // only explicit collections.
+    let config = Config::from_env().unwrap_or_else(|e| panic!("{e}")).with_mode(args.mode).with_gc_percent(None);
+    gc_runtime::init(config).unwrap_or_else(|e| panic!("{e}"));
     let mut mu = gc_runtime::attach();
     let root = tree::build(&mu, args.depth).root(&mu);
     mu.safepoint();

@@ -127,7 +127,9 @@ fn main() {
         "off" => None,
         ms => Some(Duration::from_millis(ms.parse().expect("--scavenge-after-ms: a number of milliseconds or `off`"))),
     };
-    gc_runtime::init(Config::default().with_scavenge_after(scavenge_after)).expect("a valid configuration");
+    // The environment's settings (`GC_TRACE=1`, ...), with the scavenger as the option says.
+    let config = Config::from_env().unwrap_or_else(|e| panic!("{e}")).with_scavenge_after(scavenge_after);
+    gc_runtime::init(config).expect("a valid configuration");
     let mut mu = gc_runtime::attach();
     let baseline = rss_bytes() as usize;
 
