@@ -524,16 +524,18 @@ impl<'s, 'm> Compiler<'s, 'm, '_> {
         (self.fns[fn_index].upvalues.len() - 1) as u8
     }
 
+    /// The upvalue of function `fn_index` for `name`, a local of an enclosing function: the
+    /// nearest that declares it captures it, and each function between it and `fn_index` gets
+    /// an upvalue for the one around it (clox's recursion, as a loop: a name used 100,000
+    /// functions deep would recurse that deep, past any thread's stack).
     fn resolve_upvalue(&mut self, fn_index: usize, name: &str) -> Option<u8> {
-        if fn_index == 0 {
-            return None;
+        let (outer, local) = (0..fn_index).rev().find_map(|f| Some((f, self.resolve_local(f, name)?)))?;
+        self.fns[outer].locals[local as usize].is_captured = true;
+        let mut up = self.add_upvalue(outer + 1, local, true);
+        for inner in outer + 2..=fn_index {
+            up = self.add_upvalue(inner, up, false);
         }
-        if let Some(local) = self.resolve_local(fn_index - 1, name) {
-            self.fns[fn_index - 1].locals[local as usize].is_captured = true;
-            return Some(self.add_upvalue(fn_index, local, true));
-        }
-        let up = self.resolve_upvalue(fn_index - 1, name)?;
-        Some(self.add_upvalue(fn_index, up, false))
+        Some(up)
     }
 
     // ---- declarations and statements ----

@@ -55,3 +55,16 @@ fn functions_and_classes_nested_past_the_limit_are_an_error() {
     // Far past it (a reviewer's program: 5,000,000 functions overflowed the stack).
     assert!(nesting_error(run(functions(10 * MAX_NESTING))));
 }
+
+#[test]
+fn a_name_resolved_through_every_enclosing_function_compiles() {
+    // The innermost function reads a global, and a local of the outermost: each lookup goes
+    // through every enclosing function (it recursed once per function, and overflowed the
+    // stack at 20,000 levels on the main thread).
+    let depth = MAX_NESTING - 10;
+    let global = format!("var x = 1; {}print x;{}", "fun f() {".repeat(depth), "}".repeat(depth));
+    assert!(run(global).is_ok());
+    let captured =
+        format!("fun g() {{ var x = 1; {}print x;{} }}", "fun f() {".repeat(depth - 1), "}".repeat(depth - 1));
+    assert!(run(captured).is_ok());
+}
