@@ -200,6 +200,62 @@ fn vec_remove_out_of_range_panics_with_index_and_len() {
     v.remove(2, &mu);
 }
 
+/// A vector of numbers, for `remove_item`.
+#[derive(Trace)]
+struct Numbers {
+    v: GcVec<u64>,
+}
+
+/// `remove_item` removes the very object it is given, even while another thread shifts the
+/// vector under it (inserting and removing at the front): an index found first and used
+/// after could name another element by then.
+#[test]
+fn vec_remove_item_removes_that_object_while_another_thread_shifts_the_vector() {
+    let _serial = serial();
+    gc_runtime::reconfigure(Config::default().with_checkmark(true)).unwrap();
+    const N: u64 = if cfg!(miri) { 40 } else { 1000 };
+    let mut mu = gc_runtime::attach();
+    let holder = mu.alloc(Numbers { v: GcVec::new() }).root(&mu);
+    let elements: Vec<Root<u64>> = (0..N)
+        .map(|i| {
+            let x = mu.alloc(i);
+            holder.get(&mu).v.push(x);
+            x.root(&mu)
+        })
+        .collect();
+    let stop = AtomicBool::new(false);
+    let shifts = thread::scope(|s| {
+        let shifter = s.spawn(|| {
+            let mut mu = gc_runtime::attach();
+            let mut shifts = 0_u64;
+            while !stop.load(Ordering::Relaxed) {
+                let v = &holder.get(&mu).v;
+                v.insert(0, mu.alloc(u64::MAX));
+                // Only this thread inserts at the front, and the other removes only its own
+                // elements: the front is still the filler.
+                assert_eq!(*v.remove(0, &mu), u64::MAX);
+                shifts += 1;
+                mu.safepoint();
+            }
+            shifts
+        });
+        for (i, e) in elements.iter().enumerate().filter(|(i, _)| i % 2 == 0) {
+            assert!(holder.get(&mu).v.remove_item(e.get(&mu)), "element {i} is there to remove");
+            assert!(!holder.get(&mu).v.remove_item(e.get(&mu)), "element {i} was there once");
+            if i % 64 == 0 {
+                mu.collect();
+            }
+            mu.safepoint();
+        }
+        stop.store(true, Ordering::Relaxed);
+        mu.blocking(|| shifter.join().expect("the shifting thread panicked"))
+    });
+    mu.collect();
+    let left: Vec<u64> = holder.get(&mu).v.iter(&mu).map(|x| *x).collect();
+    assert_eq!(left, (0..N).filter(|i| i % 2 == 1).collect::<Vec<_>>(), "after {shifts} shifts");
+    gc_runtime::reconfigure(Config::default()).unwrap();
+}
+
 #[test]
 fn out_of_range_error_is_a_std_error_with_a_clear_message() {
     let e: Box<dyn std::error::Error> = Box::new(IndexOutOfRange { index: 9, len: 3 });

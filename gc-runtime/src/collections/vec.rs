@@ -342,6 +342,34 @@ impl<T: ?Sized> GcVec<T> {
         self.try_remove(index, mu).unwrap_or_else(|e| panic!("GcVec::remove: {e}"))
     }
 
+    /// Remove the first element that is `value` — the same object, not an equal one — shifting
+    /// the later elements down; `false`, and no change, if the vector does not hold it.
+    ///
+    /// One step under the writers' lock: unlike finding the element's index and removing at
+    /// it, no insert or removal by another thread in between can make it remove another
+    /// element. Under the Yuasa and hybrid barriers the removed pointer is shaded.
+    ///
+    /// ```
+    /// let mu = gc_runtime::attach();
+    /// let v = mu.alloc(gc_runtime::GcVec::new());
+    /// let (a, b) = (mu.alloc('a'), mu.alloc('b'));
+    /// v.extend([a, b, a]);
+    /// assert!(v.remove_item(a));
+    /// assert_eq!(v.iter(&mu).map(|x| *x).collect::<String>(), "ba");
+    /// assert!(!v.remove_item(mu.alloc('b')), "an equal value is another object");
+    /// ```
+    pub fn remove_item(&self, value: Gc<'_, T>) -> bool {
+        let _writer = self.lock.write();
+        // SAFETY: the write lock is held while the slice is used.
+        let found = unsafe { self.slots.slots_locked() }.iter().position(|slot| slot.points_to(value));
+        let Some(index) = found else { return false };
+        // SAFETY: the write lock is held.
+        let removed = unsafe { self.slots.remove(index) };
+        debug_assert!(removed.is_some(), "the index was found under the lock");
+        self.cursor.removed(index);
+        true
+    }
+
     /// Remove the element at `index` and return it, shifting the later elements down, or say
     /// why not (the vector is then unchanged).
     ///
