@@ -256,6 +256,65 @@ fn vec_remove_item_removes_that_object_while_another_thread_shifts_the_vector() 
     gc_runtime::reconfigure(Config::default()).unwrap();
 }
 
+/// A map of numbers by name, for `insert_if_absent`.
+#[derive(Trace)]
+struct Registry {
+    by_name: GcMap<String, u64>,
+}
+
+/// Threads racing to `insert_if_absent` the same keys: for each key exactly one thread's value
+/// goes in, and every other thread gets that value back.
+#[test]
+fn map_insert_if_absent_lets_one_racing_thread_insert_each_key() {
+    let _serial = serial();
+    gc_runtime::reconfigure(Config::default().with_checkmark(true)).unwrap();
+    const KEYS: u64 = if cfg!(miri) { 10 } else { 500 };
+    const THREADS: u64 = 3;
+    let mut mu = gc_runtime::attach();
+    let registry = mu.alloc(Registry { by_name: GcMap::new() }).root(&mu);
+    // Per thread: for each key, the value it saw in the map after its call (its own if it
+    // inserted), and how many it inserted.
+    let seen: Vec<(Vec<u64>, u64)> = mu.blocking(|| {
+        thread::scope(|s| {
+            let racers: Vec<_> = (0..THREADS)
+                .map(|t| {
+                    let registry = &registry;
+                    s.spawn(move || {
+                        let mut mu = gc_runtime::attach();
+                        let (mut values, mut inserted) = (Vec::new(), 0);
+                        for k in 0..KEYS {
+                            let mine = mu.alloc(t * KEYS + k);
+                            let map = &registry.get(&mu).by_name;
+                            match map.insert_if_absent(format!("k{k}"), mine, &mu) {
+                                Some(held) => values.push(*held),
+                                None => {
+                                    inserted += 1;
+                                    values.push(*mine);
+                                }
+                            }
+                            mu.safepoint();
+                        }
+                        (values, inserted)
+                    })
+                })
+                .collect();
+            racers.into_iter().map(|r| r.join().expect("a racing thread panicked")).collect()
+        })
+    });
+    mu.collect();
+    let map = &registry.get(&mu).by_name;
+    assert_eq!(map.len(), KEYS as usize);
+    assert_eq!(seen.iter().map(|(_, inserted)| inserted).sum::<u64>(), KEYS, "one insert per key");
+    for k in 0..KEYS {
+        let held = *map.get(format!("k{k}").as_str(), &mu).expect("every key is there");
+        assert_eq!(held % KEYS, k, "key {k} holds a value made for it");
+        for (t, (values, _)) in seen.iter().enumerate() {
+            assert_eq!(values[k as usize], held, "thread {t} saw the value that went in for key {k}");
+        }
+    }
+    gc_runtime::reconfigure(Config::default()).unwrap();
+}
+
 #[test]
 fn out_of_range_error_is_a_std_error_with_a_clear_message() {
     let e: Box<dyn std::error::Error> = Box::new(IndexOutOfRange { index: 9, len: 3 });

@@ -327,6 +327,16 @@ impl<K, V: ?Sized, S> GcMap<K, V, S> {
     }
 }
 
+/// What [`GcMap::put`] did.
+enum Put<'m, V: ?Sized> {
+    /// Replaced the value of an entry for the key.
+    Replaced,
+    /// Found an entry for the key and left it: its value.
+    Kept(Gc<'m, V>),
+    /// Added an entry.
+    Inserted,
+}
+
 impl<K: Hash + Eq, V: ?Sized, S: BuildHasher> GcMap<K, V, S> {
     /// Map `key` to `value` (runs the write barrier); returns whether an entry for `key` was
     /// replaced. When it was, the map keeps its old key and drops `key`.
@@ -342,7 +352,36 @@ impl<K: Hash + Eq, V: ?Sized, S: BuildHasher> GcMap<K, V, S> {
     /// assert_eq!(*m.get("x", &mu).unwrap(), 2);
     /// ```
     pub fn insert(&self, key: K, value: Gc<'_, V>) -> bool {
-        self.armed.check("GcMap::insert", NAME);
+        matches!(self.put(key, value, None, "GcMap::insert"), Put::Replaced)
+    }
+
+    /// Map `key` to `value` unless the map holds `key` already: then leave the map as it is
+    /// and return the value it holds (and drop `key`); `None` if `value` went in. One step
+    /// under the writers' lock, so of threads racing to insert one key, exactly one inserts
+    /// and the others all get its value — where `get` then `insert` could let two insert.
+    ///
+    /// # Panics
+    /// If the map is not inside an allocated object.
+    ///
+    /// ```
+    /// let mu = gc_runtime::attach();
+    /// let m = mu.alloc(gc_runtime::GcMap::new());
+    /// assert!(m.insert_if_absent("x".to_string(), mu.alloc(1_i64), &mu).is_none());
+    /// let held = m.insert_if_absent("x".to_string(), mu.alloc(2_i64), &mu);
+    /// assert_eq!(held.map(|v| *v), Some(1));
+    /// assert_eq!(*m.get("x", &mu).unwrap(), 1);
+    /// ```
+    pub fn insert_if_absent<'m>(&self, key: K, value: Gc<'_, V>, mu: &'m Mutator) -> Option<Gc<'m, V>> {
+        match self.put(key, value, Some(mu), "GcMap::insert_if_absent") {
+            Put::Kept(held) => Some(held),
+            Put::Replaced | Put::Inserted => None,
+        }
+    }
+
+    /// Insert `value` for `key`: over an entry for `key`, replace its value, or with `keep`,
+    /// leave it and return its value as a local of that mutator.
+    fn put<'m>(&self, key: K, value: Gc<'_, V>, keep: Option<&'m Mutator>, what: &'static str) -> Put<'m, V> {
+        self.armed.check(what, NAME);
         let hash = self.hasher.hash_one(&key);
         // `Eq` runs from here on, under the lock (see `user_code.rs`).
         let user_code = user_code::Guard::enter();
@@ -363,15 +402,18 @@ impl<K: Hash + Eq, V: ?Sized, S: BuildHasher> GcMap<K, V, S> {
             }
         }
         // SAFETY: the lock is held exclusively, and `reserve_one` ran under it.
-        let replaced = match unsafe { self.table.entry(&found) } {
-            Entry::Occupied(entry) => {
-                entry.value.set(Some(value));
-                true
-            }
+        let put = match unsafe { self.table.entry(&found) } {
+            Entry::Occupied(entry) => match keep {
+                Some(mu) => Put::Kept(entry.value.get(mu).expect("a GcMap's values are never empty")),
+                None => {
+                    entry.value.set(Some(value));
+                    Put::Replaced
+                }
+            },
             Entry::Vacant(room) => {
                 drop(found);
                 room.insert(Box::into_raw(Box::new(KeyBox { hash, key })) as usize, (), value.header_ptr());
-                false
+                Put::Inserted
             }
         };
         drop(writer);
@@ -379,7 +421,7 @@ impl<K: Hash + Eq, V: ?Sized, S: BuildHasher> GcMap<K, V, S> {
         // Every write drops the retired keys that are ready, overwrites too: a map only
         // updated in place would otherwise keep its removed keys until its drop.
         self.retire(Vec::new());
-        replaced
+        put
     }
 
     /// The value for `key`, as a local of `mu`.

@@ -31,7 +31,7 @@
 //! | `GcValueVec` push, insert, `set`; `GcValueMap::insert` | write, after the value is written outside it | `HeapValue::store` on the new value; a replaced one's slots emptied |
 //! | `GcWeakMap` reads; snapshots (`entries`, `keys`, `values`) of every map | read | none (a load) |
 //! | `GcVec::set` | read | `Member::set`: shades per the cycle's barrier |
-//! | insert over an existing key | write (`GcMap`, `GcIdMap`: one probe finds the key or its room); read (`GcWeakMap`) | `Member::set`: shades per the cycle's barrier |
+//! | insert over an existing key | write (`GcMap`, `GcIdMap`: one probe finds the key or its room); read (`GcWeakMap`) | `Member::set`: shades per the cycle's barrier (`GcMap::insert_if_absent`: none, the entry is left as it is) |
 //! | push, insert of a new key | write | new slot: `Member::set` on an empty armed slot |
 //! | pop, remove, `remove_item`, truncate, clear | write | `Member::set(None)` on each removed slot, then remove it |
 //! | growth, rehash, shifting (`insert`/`remove` in a vector) | write | none: pointers move, none is added or deleted |
