@@ -118,6 +118,7 @@ impl Vm {
             stress,
             out: io::BufWriter::new(io::stdout()),
         };
+        natives::start_clock();
         vm.define_native("clock", 0, natives::clock);
         vm
     }
