@@ -392,10 +392,12 @@ impl<'s, 'm> Compiler<'s, 'm, '_> {
 
     fn push_fn(&mut self, kind: FunctionKind, name: Option<Gc<'m, Obj>>) {
         // Slot zero holds the function called or, in a method or initializer, the receiver,
-        // which `this` names.
+        // which `this` names. As in clox, the script's is named `this` too: only a misplaced
+        // `this` or `super` (already an error) reads it, and resolving it there rather than as
+        // a global keeps the constants, and so the errors that follow, clox's.
         let slot_zero = match kind {
-            FunctionKind::Method | FunctionKind::Initializer => "this",
-            FunctionKind::Function | FunctionKind::Script => "",
+            FunctionKind::Method | FunctionKind::Initializer | FunctionKind::Script => "this",
+            FunctionKind::Function => "",
         };
         self.fns.push(FnState {
             chunk: Chunk::default(),
