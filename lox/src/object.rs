@@ -257,11 +257,6 @@ impl Obj {
         obj
     }
 
-    /// Allocate a string from an owned buffer.
-    pub fn string_owned(mu: &Mutator, chars: String) -> Gc<'_, Obj> {
-        Obj::string(mu, &chars)
-    }
-
     /// Allocate a closure over `function`, with `upvalue_count` upvalues still to be set.
     pub fn closure<'m>(mu: &'m Mutator, function: Gc<'_, Obj>, upvalue_count: usize) -> Gc<'m, Obj> {
         let upvalues = (0..upvalue_count).map(|_| Member::new()).collect();
