@@ -241,6 +241,7 @@ fn dead_large_objects_memory_goes_back_to_the_os() {
     // A small object allocated last, which stays.
     let stays = mu.alloc(Node { id: 7, payload: [7; 6], next: Member::new() }).root(&mu);
     let built = rss_bytes();
+    let in_heap = gc_runtime::stats();
     for holder in [&here, &there] {
         let all = &holder.get(&mu).all;
         assert_eq!(all.len(), PER_THREAD as usize);
@@ -256,13 +257,15 @@ fn dead_large_objects_memory_goes_back_to_the_os() {
         gc_runtime::reconfigure(Config::default()).unwrap();
         return;
     }
-    // Some 225 MiB were resident with the objects; the scavenger, with no delay, has the
-    // allocator give their blocks' memory back.
+    // Some 225 MiB were in the heap, every word written; the scavenger, with no delay, has the
+    // allocator give their blocks' memory back: resident memory falls by most of it. (Not
+    // measured against the figure before the build, which memory an earlier test of this
+    // binary left and the scavenger released meanwhile can lower: a CI run saw 152 MiB more.)
     let (before, built) = (before.expect("statm"), built.expect("statm"));
-    assert!(built >= before + 200 * MB, "the objects were resident: {} MiB more", (built - before) / MB);
+    assert!(in_heap.heap_committed >= 200 * MB, "the objects were in the heap: {in_heap}");
     wait_until("the allocator was trimmed", || gc_runtime::stats().allocator_trims > trims_before);
     wait_until("resident memory falls by the dead objects' blocks", || {
-        rss_bytes().is_some_and(|now| now < before + 48 * MB)
+        rss_bytes().is_some_and(|now| now < before + 48 * MB && now + 100 * MB <= built)
     });
     // What is allocated after the trim, in the memory given back, reads back intact.
     let again = build_large(&mut mu, 200);
