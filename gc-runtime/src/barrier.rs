@@ -68,7 +68,8 @@
 //! another thread stored *during this marking*; the value the slot held when marking started
 //! is never missed. The first store over it comes after its writer's load in program order,
 //! and by read-write coherence that load reads the start value (nothing was stored before it
-//! since mark start, and the mark-start pause orders everything stored earlier before it). So
+//! since mark start, and the mark-start pause — or, with per-thread handshakes, each mutator's
+//! answer to the mark-start rounds — orders everything stored earlier before it). So
 //! every pointer of the snapshot is shaded when it is overwritten, which is all Yuasa's
 //! argument asks for: an object stored during marking, like `B`, was either reachable at mark
 //! start (the snapshot marks it, or its last snapshot pointer's deletion shades it), allocated

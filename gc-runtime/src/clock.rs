@@ -17,9 +17,9 @@
 //! | [`begin_marking`] | [`Phase::Mark`] | **on**, kind set | *e* + 1 | 0 | *e* | black |
 //! | [`begin_marking_window`] (handshakes: world running) | [`Phase::Mark`], no scanning | **on**: Dijkstra, or hybrid for a Yuasa or hybrid cycle | *e* + 1 | 0 | *e* | white until the mutator acknowledges, then black |
 //! | [`open_marking`] (handshakes: after every mutator acknowledged) | [`Phase::Mark`] | **on**, the cycle's kind | *e* + 1 | 0 | *e* | black |
-//! | [`confirm_marking`] | [`Phase::MarkTermination`] | **on** | *e* + 1 | 0 | *e* | (world stopped) |
+//! | [`confirm_marking`] (handshakes without checkmark: world running, after [`set_weak_verdict`]) | [`Phase::MarkTermination`] | **on** | *e* + 1 | 0 (*e* + 1 after [`set_weak_verdict`]) | *e* | (world stopped), or black |
 //! | [`set_weak_verdict`] (handshakes: world running, after the deciding round) | [`Phase::Mark`] | **on** | *e* + 1 | *e* + 1 | *e* | black |
-//! | [`end_marking`] | [`Phase::Sweep`] | off | *e* + 1 | *e* + 1 | *e* | black (survives this sweep) |
+//! | [`end_marking`] (handshakes without checkmark: world running) | [`Phase::Sweep`] | off | *e* + 1 | *e* + 1 | *e* | black (survives this sweep) |
 //! | [`publish_sweep`] (world running; inside the pause in stop-the-world mode) | [`Phase::Sweep`] | off | *e* + 1 | 0 | *e* + 1 | black in pages not yet swept for *e* + 1, white in the others |
 //! | [`finish`] (either) | [`Phase::Off`] | off | *e* + 1 | 0 | *e* + 1 | white (every page is swept) |
 //!
@@ -73,7 +73,9 @@ pub enum Phase {
     Off = 0,
     /// Concurrent root scan and marking; write barrier on; allocation is black.
     Mark = 1,
-    /// The world is stopped to confirm marking is complete (and to run checkmark).
+    /// Marking is confirmed complete; write barrier on. The world is stopped in this phase when
+    /// handshakes are off or fall back to a pause, and when checkmark runs (it runs here);
+    /// otherwise a handshake round decided it, and the collector goes straight on to `Sweep`.
     MarkTermination = 3,
     /// Marking is done; dead objects are being swept; write barrier off.
     Sweep = 2,
@@ -482,7 +484,8 @@ pub(crate) fn open_marking(kind: BarrierKind) {
     WORD.set(Phase::Mark, kind, WORD.epoch());
 }
 
-/// Mark → MarkTermination (world stopped, marking complete); the barrier stays on.
+/// Mark → MarkTermination (marking complete: world stopped, or decided by a handshake round
+/// without checkmark, world running); the barrier stays on.
 #[cfg(not(gc_loom))]
 pub(crate) fn confirm_marking() {
     WORD.set(Phase::MarkTermination, WORD.kind(), WORD.epoch());

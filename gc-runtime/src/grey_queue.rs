@@ -55,11 +55,12 @@
 //!
 //! # Forwarded objects
 //!
-//! In an exclusive marking (a drain inside a pause, see `object/exclusive.rs`) each mark bit
-//! has one owner, and a worker that finds a white object in memory another worker owns
-//! publishes it on that owner's own queue ([`GreyQueue::push_forwarded`]), unmarked; only the
-//! owner takes from it ([`GreyQueue::pop_forwarded_busy`]) — or, after a job was given up and
-//! every worker has returned, the collector ([`GreyQueue::pop_any_unmarked`]). These queues are grey work like
+//! In an exclusive job (a drain inside a pause, or by default any drain of a concurrent cycle;
+//! see `object/exclusive.rs`) each mark bit has one owner, and a worker that finds a white
+//! object in memory another worker owns publishes it on that owner's own queue
+//! ([`GreyQueue::push_forwarded`]), unmarked; only the owner takes from it
+//! ([`GreyQueue::pop_forwarded_busy`]) — or, after a job was given up and every worker has
+//! returned, the collector ([`GreyQueue::pop_any_unmarked`]). These queues are grey work like
 //! the global one: published while busy, taken after entering the busy state, and read by the
 //! quiescence test between its two reads of the busy word.
 //!

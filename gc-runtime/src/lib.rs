@@ -83,13 +83,13 @@
 //! |---|---|---|
 //! | foundations | `primitive.rs`, `prefetch.rs`, `report.rs`, `named.rs`, `config/` | the synchronisation types (swapped for loom's in `loom-models`), output that cannot panic, types spelled as names, the configuration |
 //! | the clock | `clock.rs` | phase word with the barrier kind, mark/sweep/weak-verdict epochs, a state table |
-//! | mark bits | `mark_bits.rs` | one bit per slot beside each page, found from an object's address by arithmetic |
+//! | mark bits | `mark_bits.rs` | one bit per 8-byte granule beside each page, found from an object's address by arithmetic |
 //! | system memory | `raw.rs`, `mapped_vec.rs`, `shared_slice.rs` | the one funnel to the system's memory (the arena and its runs of pages, large blocks, blocks mapped on their own); buffers whose memory goes back when they are emptied; slices replaced under lock-free readers and freed through the epoch |
 //! | objects and slots | `object/`, `slot.rs`, `slot_array.rs`, `slot_table.rs`, `address_hash.rs`, `cells.rs` | header, marking an object, the [`Trace`] contract; the slot store; the lock-free-readable array of slots under `GcVec` and table of slot pairs under the maps, and the address hash; registered pointer cells |
 //! | grey | `grey_queue.rs`, `shade.rs` | per-thread shade buffers feeding the global grey queue |
 //! | memory | `heap/` | pages, size classes, caches, sweeping, the finalizer |
 //! | tables | `root_table.rs`, `weak_table.rs`, `weak_map_table.rs`, `handshake.rs`, `stats.rs` | roots and the orphan-shade protocol; weak cells and their clearing; weak maps and the removal of their dead keys; stop-the-world and ragged handshakes; statistics |
-//! | mechanisms | `barrier.rs`, `marker.rs`, `checkmark.rs`, `thread_state/` | the write barrier; marking; verification; each thread's mutator state and role |
+//! | mechanisms | `barrier.rs`, `marker/`, `checkmark.rs`, `thread_state/` | the write barrier; marking; verification; each thread's mutator state and role |
 //! | policy | `collector/`, `runtime.rs` | the cycle, step by step, and the pacer; the process-wide instance |
 //! | **public API** | `gc.rs`, `member.rs`, `roots.rs`, `weak.rs`, `mutator.rs`, `collections/`, `trace_impls.rs`, `variance.rs`, `private.rs` | the handles users hold |
 //!

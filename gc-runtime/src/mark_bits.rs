@@ -1,5 +1,5 @@
-//! Mark bits beside the objects: one bit per slot of a page, found from an object's address by
-//! arithmetic alone.
+//! Mark bits beside the objects: one bit per 8-byte granule of a page (an object's is its first
+//! granule's), found from an object's address by arithmetic alone.
 //!
 //! # Why beside, not inside
 //!
@@ -30,9 +30,9 @@
 //! (see `object/mark.rs`).
 //!
 //! Beside the marks, the first page holds one *claim* word per 4 KiB of the run ([`RUN_CLAIMS`],
-//! at [`claim_offset`]): which mark worker of a drain inside a pause sets that memory's bits,
-//! with plain stores (see `object/exclusive.rs`). [`mark_word_and_claim`] finds both by the
-//! same arithmetic.
+//! at [`claim_offset`]): which mark worker of an exclusive job — a drain inside a pause, or by
+//! default any drain of a concurrent cycle — sets that memory's bits, with plain stores (see
+//! `object/exclusive.rs`). [`mark_word_and_claim`] finds both by the same arithmetic.
 //!
 //! # One bit per 8-byte granule
 //!

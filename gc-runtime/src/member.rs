@@ -3,8 +3,8 @@
 //! # Reading and writing
 //!
 //! A slot is an atomic pointer. It is read with a mutator ([`Member::get`]), so code without
-//! one — a destructor on the sweeper — cannot reach another object, and written only through
-//! the write barrier ([`Member::set`]; [`Member::swap`], [`Member::take`] and
+//! one — a destructor on the finalizer thread — cannot reach another object, and written only
+//! through the write barrier ([`Member::set`]; [`Member::swap`], [`Member::take`] and
 //! [`Member::compare_exchange`] read and write in one atomic step, for lock-free structures in
 //! the heap, and need a mutator for the value they return).
 //!

@@ -165,8 +165,9 @@ impl std::error::Error for AttachError {}
 /// Attach the calling thread to the heap.
 ///
 /// # Panics
-/// If [`try_attach`] fails: the thread is already attached, it is a collector thread, or the
-/// `GC_*` environment variables are invalid.
+/// If [`try_attach`] fails: the thread is already attached, it is a collector thread, it is
+/// inside code a GC collection runs during one of its calls ([`AttachError::InCollectionCode`]),
+/// or the `GC_*` environment variables are invalid.
 pub fn attach() -> Mutator {
     try_attach().unwrap_or_else(|e| panic!("{e}"))
 }

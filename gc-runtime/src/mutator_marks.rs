@@ -82,8 +82,9 @@ struct Slots {
 /// most markings and up to its limit — 4 % of the heap by default, 40 MB of a gigabyte — in
 /// some, and a `Vec` of that size, once freed, left glibc's allocator keeping tens of megabytes
 /// of free memory for good (`raw.rs`, `MappedBlock`). Emptying the log keeps its blocks (it is
-/// emptied inside pauses); the collector gives back what the last fills did not need after
-/// each cycle ([`trim`]).
+/// emptied at each mark start and whenever its records are set again, by default with the
+/// world running); the collector gives back what the last fills did not need after each cycle
+/// ([`trim`]).
 #[derive(Default)]
 struct Log {
     slots: MappedVec<Slots>,
@@ -243,7 +244,8 @@ pub(crate) fn reapply(epoch: u64) -> usize {
 }
 
 /// Give back the log's memory that its last fills did not need: called by the collector after
-/// each cycle, outside any pause (the clears, inside pauses, make no system call).
+/// each cycle, outside any pause (the clears, at mark start and at each [`reapply`], make no
+/// system call).
 pub(crate) fn trim() {
     LOG.lock().trim();
 }

@@ -1,6 +1,6 @@
 //! Types whose values are spelled as names: [`Mode`](crate::Mode),
-//! [`BarrierKind`](crate::BarrierKind), [`Phase`](crate::Phase) and
-//! [`PauseKind`](crate::PauseKind). Each lists its names once ([`Named::NAMES`]);
+//! [`BarrierKind`](crate::BarrierKind), [`Phase`](crate::Phase), [`PauseKind`](crate::PauseKind)
+//! and [`HandshakeKind`](crate::HandshakeKind). Each lists its names once ([`Named::NAMES`]);
 //! [`display_and_from_str!`] derives `Display` and `FromStr` from that list, and parse errors
 //! ([`ParseNameError`]) name what is accepted.
 
@@ -42,10 +42,11 @@ pub(crate) trait Named: Copy + Eq + 'static {
 }
 
 /// A name that a named type ([`Mode`](crate::Mode), [`BarrierKind`](crate::BarrierKind),
-/// [`Phase`](crate::Phase), [`PauseKind`](crate::PauseKind)) does not know: their `FromStr` error.
+/// [`Phase`](crate::Phase), [`PauseKind`](crate::PauseKind),
+/// [`HandshakeKind`](crate::HandshakeKind)) does not know: their `FromStr` error.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ParseNameError {
-    /// What was being parsed: `mode`, `barrier`, `phase` or `pause kind`.
+    /// What was being parsed: `mode`, `barrier`, `phase`, `pause kind` or `handshake kind`.
     pub what: &'static str,
     /// The rejected text.
     pub value: String,

@@ -1,10 +1,11 @@
 //! A hint to the processor: start loading a cache line that will be read soon.
 //!
 //! The mark loop is bound by memory latency: most of its time is the first read of each newly
-//! found object's header. Prefetching the header when the pointer is found, and marking the
-//! object a few steps later (see "Prefetching" in `marker.rs`), overlaps those misses. A
-//! prefetch never faults and has no effect on the program's semantics; on other architectures
-//! (and under Miri) this is a no-op.
+//! found object's header. The object is marked at once (its bit is beside it, not in the
+//! header); prefetching the header then, and reading it to push the object a few steps later
+//! (see "Prefetching" in `marker/mod.rs`), overlaps those misses. A prefetch never faults and
+//! has no effect on the program's semantics; on other architectures (and under Miri) this is a
+//! no-op.
 
 /// Hint that `p` will be read soon.
 #[inline(always)]

@@ -24,7 +24,8 @@
 //!
 //! # During an exclusive job
 //!
-//! Inside a pause the mark workers set the bits of the memory they own with plain stores
+//! In an exclusive job — a drain inside a pause, or by default any drain of a concurrent
+//! cycle — the mark workers set the bits of the memory they own with plain stores
 //! (`object/exclusive.rs`); a locked mark set beside them could be overwritten. So while an
 //! exclusive job runs — the collector starts and ends it holding this lock — an orphan shade
 //! does not mark: it records the object in the table ([`RootInner::mark_held_shades`] marks

@@ -7,11 +7,12 @@
 //!
 //! ```text
 //! gc 12 @3.456s concurrent/dijkstra: pauses none (longest in a thread 0.030), handshakes 4 (collector waited 0.410 ms, longest 0.250), mark 4.10 ms, sweep 2.30 ms, heap 12.3->5.1 MB, peak 13.0 MB (goal 13.2 MB), marked 4.8 MB (next goal 9.6 MB, trigger 8.3 MB), 80012 objects marked, 120345 freed, 4 mutators
-//! gc 13 @3.501s concurrent/dijkstra: pauses 0.021+0.034 ms (to safepoint 0.015+0.020; longest in a thread 0.030), handshakes 2 (collector waited 0.120 ms, longest 0.080), mark 4.02 ms, sweep 2.25 ms, heap 12.1->5.0 MB, peak 12.9 MB (goal 13.2 MB), marked 4.8 MB (next goal 9.6 MB, trigger 8.3 MB), 80004 objects marked, 120011 freed, 4 mutators
+//! gc 13 @3.501s concurrent/dijkstra: pauses 0.021+0.034 ms (to safepoint 0.015+0.020; longest in a thread 0.030), handshakes 3 (collector waited 0.120 ms, longest 0.080), mark 4.02 ms, sweep 2.25 ms, heap 12.1->5.0 MB, peak 12.9 MB (goal 13.2 MB), marked 4.8 MB (next goal 9.6 MB, trigger 8.3 MB), 80004 objects marked, 120011 freed, 4 mutators
 //! ```
 //!
 //! The first line is a cycle whose phase changes were all handshakes (the default); the
-//! second one with global stops (`GC_HANDSHAKES=0`).
+//! second one with global stops (`GC_HANDSHAKES=0`), which still runs the flush, publish-sweep
+//! and hand-back-pages rounds.
 //!
 //! | field | meaning |
 //! |---|---|
@@ -21,7 +22,7 @@
 //! | `pauses a+b ms` | every stop-the-world pause of the cycle, in order (mark start, then mark termination and any retries; one full pause in stop-the-world mode), from stop request to restart; `none` when every phase change was a handshake |
 //! | `to safepoint` | the part of each pause spent waiting for the last running mutator to reach a safepoint |
 //! | `longest in a thread` | the longest time any mutator thread spent inside the collector (answering a handshake, parked in a pause, waiting to re-attach) since the last cycle ended, measured by the thread (see `thread_pauses.rs`): the pause as the program saw it |
-//! | `handshakes n` | the cycle's handshakes ([`HandshakeRound`]): requests each running mutator answers at its own next safepoint |
+//! | `handshakes n` | every handshake round of the cycle ([`HandshakeRound`]): the mark-start and termination rounds, and the flush, publish-sweep and hand-back-pages rounds; requests each running mutator answers at its own next safepoint (the publish-sweep and hand-back-pages rounds also where an allocation refills its cache) |
 //! | `collector waited`, `longest` | the collector's latency: the sum and the longest, over the handshakes, of the time from request to the last answer. It delays the cycle, not any thread |
 //! | `mark`, `sweep` | wall time of the mark phase (from barrier on to termination) and of the background sweep |
 //! | `heap a->b MB` | live heap when the cycle started and after its sweep |
@@ -73,7 +74,10 @@ impl std::ops::AddAssign for MarkWork {
 pub const RECENT_CYCLES: usize = 256;
 
 /// What a handshake was for: a request that every running mutator answers at its own next
-/// safepoint, the collector waiting for the last answer (see [`HandshakeRound`]).
+/// safepoint (or, for [`PublishSweep`](Self::PublishSweep) and
+/// [`HandBackPages`](Self::HandBackPages), where an allocation refills its cache), the collector
+/// waiting for the last answer (see [`HandshakeRound`]). A concurrent cycle runs those two
+/// whether handshakes are on or off; a stop-the-world cycle runs only the last, after its pause.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum HandshakeKind {
     /// Mark start without a pause: each mutator takes up the barrier and the new epoch (one
@@ -85,8 +89,8 @@ pub enum HandshakeKind {
     /// A flush before a termination with the world stopped (handshakes off, or their
     /// fallback).
     Flush,
-    /// Before the sweep epoch is published: no barrier slow path that saw the barrier on is
-    /// still running.
+    /// Before the sweep epoch is published: no barrier slow path that saw the barrier on, and no
+    /// weak read that loaded a cell before it was cleared, is still running.
     PublishSweep,
     /// After the sweep epoch is published: each mutator hands back its cached pages.
     HandBackPages,
@@ -219,8 +223,10 @@ pub struct CycleStats {
     /// (parked, acknowledging, or waiting to re-attach), recorded by the end of this cycle:
     /// the pause as the program saw it (see [`ThreadPauseStats`]).
     pub thread_pause_max: Duration,
-    /// Every handshake of the cycle, in order: the collector's latency for each phase change
-    /// made without a pause.
+    /// Every handshake round of the cycle, in order, with the collector's latency for each: the
+    /// mark-start and termination rounds of phase changes made without a pause, the flush
+    /// before a termination with the world stopped, and the publish-sweep and hand-back-pages
+    /// rounds after marking, which run with handshakes off too (see [`HandshakeKind`]).
     pub handshakes: Vec<HandshakeRound>,
     /// Every phase change, in order (`Mark`, `MarkTermination`, `Sweep`, `Off`).
     pub phases: Vec<PhaseChange>,

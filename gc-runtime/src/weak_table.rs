@@ -10,10 +10,12 @@
 //! cells inside the termination pause would make that pause proportional to the number of
 //! weak references, so the collector splits it:
 //!
-//! 1. In the termination pause it records the finished marking's epoch as *pending*. From then
-//!    on an upgrade treats a referent whose mark is older as dead and returns `None`, even
-//!    if its cell was not cleared yet. The sweep epoch is **not** advanced: nothing that
-//!    died in this cycle can be freed yet, so reading the referent's header stays valid.
+//! 1. When marking ends it records the finished marking's epoch as *pending*: by default after
+//!    the handshake round that decided it, with the world running and the weak gate held; in
+//!    the termination pause when the termination stops the world. From then on an upgrade
+//!    treats a referent whose mark is older as dead and returns `None`, even if its cell was
+//!    not cleared yet. The sweep epoch is **not** advanced: nothing that died in this cycle can
+//!    be freed yet, so reading the referent's header stays valid.
 //! 2. With the world running, the collector clears every cell whose referent is unmarked.
 //! 3. A ragged handshake: every running mutator passes a safepoint, or refills its allocation
 //!    cache (no upgrade allocates; see `collector/mod.rs`, "Rounds answered at an
@@ -21,8 +23,9 @@
 //! 4. Only then does it publish the sweep epoch and let the sweep free dead objects.
 //!
 //! The pending verdict of step 1 is the clock's *weak verdict* epoch (see `clock.rs`), set by
-//! `clock::end_marking` and cleared by `clock::publish_sweep`, which also publishes the sweep
-//! epoch of step 4.
+//! `clock::end_marking` — or before it, after a deciding handshake round, by
+//! `clock::set_weak_verdict` — and cleared by `clock::publish_sweep`, which also publishes the
+//! sweep epoch of step 4.
 
 use crate::{
     cells::{CellPool, PtrCell},

@@ -127,7 +127,7 @@
 //! traces this very collection, or block on something that waits for the collector. So `trace`
 //! only *tries* the read lock; if a writer holds it, it reports the collection as locked
 //! (`Tracer::report_locked`) and the marker defers the object and comes back to it later (see
-//! `marker.rs`, "Locked collections"); checkmark does the same inside the termination pause,
+//! `marker/mod.rs`, "Locked collections"); checkmark does the same inside the termination pause,
 //! releasing the root table meanwhile. The holder is always a thread that can make progress
 //! (a running mutator, or a thread without a mutator, which at most waits for the root-table
 //! lock, never held by the collector while it waits for a collection).

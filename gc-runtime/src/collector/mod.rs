@@ -35,7 +35,7 @@
 //!    fixpoint, inside the pause: values owed to keys marked since their maps were scanned are
 //!    shaded and drained, until a pass shades nothing (`marker/ephemerons.rs`). Draining never holds the
 //!    root-table lock: a thread without a mutator may hold a collection's lock while it waits
-//!    for that table (see `marker.rs`, "Locked collections").
+//!    for that table (see `marker/mod.rs`, "Locked collections").
 //!    c. Phase `MarkTermination`. With checkmark on, re-mark from the roots into a separate
 //!    table and abort on any reachable object the concurrent mark missed (if a collection on
 //!    the way is locked, release the table, let the holder finish, and confirm again).
@@ -781,7 +781,7 @@ impl Cycle {
     /// orphan shades flushed and nothing grey left. The drains run *without* the root-table lock:
     /// a thread without a mutator may hold a collection's lock while it waits for the root
     /// table (a barriered store on such a thread shades through it), and the markers wait for
-    /// that collection (see `marker.rs`, "Locked collections").
+    /// that collection (see `marker/mod.rs`, "Locked collections").
     fn finish_marking_in_pause(&mut self) -> RootGuard<'static> {
         let rt = self.rt;
         self.marking_in_pause = true;

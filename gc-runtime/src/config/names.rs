@@ -22,8 +22,10 @@ use crate::named::{display_and_from_str, Named};
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Mode {
-    /// Mutators keep running while roots are scanned, the heap is marked and swept; the world
-    /// stops only to turn the barrier on and to terminate marking.
+    /// Mutators keep running while roots are scanned, the heap is marked and swept. With
+    /// per-thread handshakes (the default) the barrier is turned on and marking terminated by
+    /// handshake rounds, without stopping the world (it stops only as a fallback, and for
+    /// checkmark); with them off, the world stops for those two steps.
     Concurrent,
     /// The whole cycle — mark and sweep — runs with the world stopped (the `if false` switch
     /// of Go's first write-barrier change, golang.org/cl/172190043). The baseline for

@@ -1,10 +1,11 @@
 //! Central page lists: where pages of one size class wait between owners.
 //!
 //! Each class has one lock protecting three lists: `partial` (swept, with free slots), `full`
-//! (swept, no free slot) and `unswept` (may hold dead objects). When marking terminates the
-//! sweep epoch advances and every swept page becomes unswept; instead of moving the lists
-//! inside the pause, the first thread to take a class's lock afterwards rolls them over
-//! (`partial` and `full` are appended to `unswept`) — Go's sweepgen trick done lazily.
+//! (swept, no free slot) and `unswept` (may hold dead objects). When the sweep epoch advances
+//! (`clock::publish_sweep`, after marking has ended and the weak references are cleared) every
+//! swept page becomes unswept; instead of the collector moving the lists then, the first
+//! thread to take a class's lock afterwards rolls them over (`partial` and `full` are appended
+//! to `unswept`) — Go's sweepgen trick done lazily.
 //!
 //! The epoch is read *inside* the lock, so the lists only ever move forward, and a thread that
 //! files a page compares the page's epoch with the lists' under the same lock: a page swept

@@ -2,7 +2,7 @@
 //!
 //! # Structure
 //!
-//! - [`size_class`]: the 32 slot sizes (16 B to 8 KiB, header included).
+//! - [`size_class`]: the 33 slot sizes (16 B to 8 KiB, header included).
 //! - [`page`]: 64 KiB pages carved into slots of one class, with an allocation bitmap (kept,
 //!   with the page's other bitmaps, in the second page of its run).
 //! - [`central`]: per-class lists of pages that no mutator holds (partial, full, unswept).

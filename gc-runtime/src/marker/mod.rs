@@ -36,16 +36,18 @@
 //! With more than one mark worker (or in a pause, which marks with every core) the collector
 //! thread drains alongside persistent helper threads, parked between drains (`pool.rs`).
 //!
-//! # Inside a pause
+//! # Exclusive jobs
 //!
-//! A drain with the world stopped is an *exclusive job* (`object/exclusive.rs`): each 4 KiB of
-//! memory has one worker that sets its mark bits, with a plain store instead of a locked
-//! instruction, and the others forward the objects they find there to it. A worker publishes
-//! what it forwarded before it leaves the busy state, and takes what was forwarded to it before
-//! the global queue, and every 64 objects while it marks (the balance check). Where forwarding
-//! dominates (a heap linked at random), the job is given up at a balance check: each worker
-//! publishes everything and returns, and the collector marks the forwarded leftovers
-//! ([`mark_forwarded_leftovers`]) and drains the rest without owners.
+//! A drain with the world stopped is an *exclusive job* (`object/exclusive.rs`), and so, by
+//! default (`Config::exclusive_marking`), is a drain of a concurrent cycle beside the running
+//! mutators, whose own marks (black allocation, assists) are logged and set again
+//! (`mutator_marks.rs`). In a job each 4 KiB of memory has one worker that sets its mark bits,
+//! with a plain store instead of a locked instruction, and the others forward the objects they
+//! find there to it. A worker publishes what it forwarded before it leaves the busy state, and
+//! takes what was forwarded to it before the global queue, and every 64 objects while it marks
+//! (the balance check). Where forwarding dominates (a heap linked at random), the job is given
+//! up at a balance check: each worker publishes everything and returns, and the collector marks
+//! the forwarded leftovers ([`mark_forwarded_leftovers`]) and drains the rest without owners.
 //!
 //! # Mark assists
 //!

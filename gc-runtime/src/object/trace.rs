@@ -55,8 +55,8 @@ use crate::{
 ///    traces under the root table's: a `trace` that asked for [`stats`](crate::stats()) there
 ///    waited for ever).
 /// 3. The type does not implement `Drop` in a way that could read a GC slot: destructors run
-///    on the sweeper after the object's neighbours may already be freed. `#[derive(Trace)]`
-///    enforces this by making a `Drop` impl a compile error.
+///    on the finalizer thread after the object's neighbours may already be freed.
+///    `#[derive(Trace)]` enforces this by making a `Drop` impl a compile error.
 /// 4. `NEEDS_TRACE` is `false` only if the type can never hold a GC slot.
 /// 5. `trace` should not panic. A panic in `trace` stops the process with a message, because
 ///    the marker cannot know which referents the object still had.
