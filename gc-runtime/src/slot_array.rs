@@ -296,4 +296,58 @@ impl<S: ArraySlot> SlotArray<S> {
         buffer[len - 1].put_moved(S::EMPTY);
         Some(value)
     }
+
+    /// Remove every element for which `remove` is true, in one pass that moves each kept
+    /// element down at most once, and call `removed` with the index of each removed element, from
+    /// the highest down (the indices before the change, as [`SlotArray::remove`]'s would be if
+    /// the elements were removed one at a time from the top). Returns how many it removed.
+    ///
+    /// Readers see what a run of single removals would show them: at each index below the
+    /// length they read, an element that was in the array during their call. Each index below
+    /// the new length is written once, with the element that ends there; a slot whose element
+    /// leaves is overwritten (or, past the new length, emptied) through the barrier, so the
+    /// deletion barriers see every removed pointer; the others are moves. The length drops
+    /// before the slots past it are emptied, as in [`SlotArray::truncate`].
+    ///
+    /// # Safety
+    /// The caller holds the collection's lock exclusively (a structural write).
+    pub(crate) unsafe fn remove_where(
+        &self,
+        mut remove: impl FnMut(S::Raw) -> bool,
+        mut removed: impl FnMut(usize),
+    ) -> usize {
+        // SAFETY: the caller's promise.
+        let buffer = unsafe { self.buffer() };
+        let len = self.len.load(Ordering::Relaxed);
+        let mut leaving = vec![false; len];
+        for (i, slot) in buffer[..len].iter().enumerate() {
+            leaving[i] = remove(slot.load());
+        }
+        let mut kept = 0;
+        for i in 0..len {
+            if leaving[i] {
+                continue;
+            }
+            if kept != i {
+                let value = buffer[i].load();
+                if leaving[kept] {
+                    buffer[kept].store(value);
+                } else {
+                    buffer[kept].put_moved(value);
+                }
+            }
+            kept += 1;
+        }
+        if kept == len {
+            return 0;
+        }
+        self.len.store(kept, Ordering::Release);
+        for slot in &buffer[kept..len] {
+            slot.store(S::EMPTY);
+        }
+        for i in (0..len).rev().filter(|&i| leaving[i]) {
+            removed(i);
+        }
+        len - kept
+    }
 }

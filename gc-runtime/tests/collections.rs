@@ -159,9 +159,17 @@ fn vec_every_method() {
         }
     }
     assert_eq!(seen, [0, 4, 5, 2, 3, 1]);
+    // retain: every copy of a rejected object goes, the rest keep their order
+    v.extend([e[2], e[3]]);
+    assert_eq!(v.retain(&mu, |x| x.id != 2 && x.id != 1), 3);
+    assert_eq!(ids(&v.to_vec(&mu)), [0, 4, 5, 3, 3]);
+    v.push(e[1]);
+    v.remove_item(e[3]);
     // pop / truncate / clear
     assert_eq!(v.pop(&mu).unwrap().id, 1);
     v.truncate(10); // longer than the vector: no effect
+    assert_eq!(v.len(), 4);
+    v.insert(3, e[2]);
     assert_eq!(v.len(), 5);
     v.truncate(3);
     assert_eq!(ids(&v.to_vec(&mu)), [0, 4, 5]);
@@ -253,6 +261,98 @@ fn vec_remove_item_removes_that_object_while_another_thread_shifts_the_vector() 
     mu.collect();
     let left: Vec<u64> = holder.get(&mu).v.iter(&mu).map(|x| *x).collect();
     assert_eq!(left, (0..N).filter(|i| i % 2 == 1).collect::<Vec<_>>(), "after {shifts} shifts");
+    gc_runtime::reconfigure(Config::default()).unwrap();
+}
+
+/// `retain` asks `keep` once per element, in order, with no lock held (so `keep` may push to
+/// the same vector), and removes every element that is an object `keep` rejected, however many
+/// times it appears; a `keep` that panics removes nothing.
+#[test]
+fn vec_retain_removes_the_rejected_objects_and_keeps_the_order() {
+    let _serial = serial();
+    let mu = gc_runtime::attach();
+    let v = &mu.alloc(Numbers { v: GcVec::new() }).v;
+    let twice = mu.alloc(100_u64);
+    v.extend((0..10_u64).map(|i| mu.alloc(i)));
+    v.insert(3, twice);
+    v.push(twice);
+    let mut asked = Vec::new();
+    let removed = v.retain(&mu, |x| {
+        asked.push(*x);
+        if *x == 5 {
+            // No lock is held: the vector takes a push from inside `keep`.
+            v.push(mu.alloc(1000));
+        }
+        *x % 2 == 1 && (*x != 100 || asked.len() > 4)
+    });
+    assert_eq!(asked, [0, 1, 2, 100, 3, 4, 5, 6, 7, 8, 9, 100], "once per element of the snapshot, in order");
+    let left: Vec<u64> = v.iter(&mu).map(|x| *x).collect();
+    assert_eq!(left, [1, 3, 5, 7, 9, 1000], "both copies of the object rejected once are gone, the push stays");
+    assert_eq!(removed, 7);
+    assert_eq!(v.retain(&mu, |_| true), 0);
+    let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        v.retain(&mu, |x| if *x == 7 { panic!("keep panics") } else { false })
+    }));
+    assert!(panicked.is_err());
+    assert_eq!(v.len(), 6, "a keep that panics removes nothing");
+    assert_eq!(v.retain(&mu, |x| *x > 5), 3);
+    assert_eq!(v.iter(&mu).map(|x| *x).collect::<Vec<_>>(), [7, 9, 1000]);
+}
+
+/// `retain` removes the rejected objects wherever another thread's inserts and removals at
+/// the front have moved them, with collections running (checkmark on): the kept elements stay,
+/// in order, alive.
+#[test]
+fn vec_retain_removes_while_another_thread_shifts_the_vector() {
+    let _serial = serial();
+    gc_runtime::reconfigure(Config::default().with_checkmark(true)).unwrap();
+    const N: u64 = if cfg!(miri) { 60 } else { 3000 };
+    let mut mu = gc_runtime::attach();
+    let holder = mu.alloc(Numbers { v: GcVec::new() }).root(&mu);
+    for i in 0..N {
+        let x = mu.alloc(i);
+        holder.get(&mu).v.push(x);
+    }
+    let stop = AtomicBool::new(false);
+    let shifts = thread::scope(|s| {
+        let shifter = s.spawn(|| {
+            let mut mu = gc_runtime::attach();
+            let mut shifts = 0_u64;
+            while !stop.load(Ordering::Relaxed) {
+                let v = &holder.get(&mu).v;
+                v.insert(0, mu.alloc(u64::MAX));
+                // Only this thread inserts at the front, and `retain` keeps the filler.
+                assert_eq!(*v.remove(0, &mu), u64::MAX);
+                shifts += 1;
+                mu.safepoint();
+            }
+            shifts
+        });
+        // A failed assertion below must still stop the shifter, or the scope's join on the
+        // way out waits for it forever (without `blocking`, holding up every cycle).
+        struct StopOnDrop<'a>(&'a AtomicBool);
+        impl Drop for StopOnDrop<'_> {
+            fn drop(&mut self) {
+                self.0.store(true, Ordering::Relaxed);
+            }
+        }
+        let _stop_on_panic = StopOnDrop(&stop);
+        // Remove the multiples of 2, then of 3, ... of 9: each pass removes elements on both
+        // sides of wherever a concurrent marking's cursor is.
+        for d in 2..10_u64 {
+            let removed = holder.get(&mu).v.retain(&mu, |x| *x == u64::MAX || *x % d != 0 || *x == 0);
+            let left = (1..N).filter(|i| i % d == 0 && (2..d).all(|e| i % e != 0)).count();
+            assert_eq!(removed, left, "the multiples of {d} still there");
+            mu.collect();
+            mu.safepoint();
+        }
+        stop.store(true, Ordering::Relaxed);
+        mu.blocking(|| shifter.join().expect("the shifting thread panicked"))
+    });
+    mu.collect();
+    let left: Vec<u64> = holder.get(&mu).v.iter(&mu).map(|x| *x).collect();
+    let expected: Vec<u64> = (0..N).filter(|&i| i == 0 || (2..10).all(|d| i % d != 0)).collect();
+    assert_eq!(left, expected, "after {shifts} shifts");
     gc_runtime::reconfigure(Config::default()).unwrap();
 }
 

@@ -33,7 +33,7 @@
 //! | `GcVec::set` | read | `Member::set`: shades per the cycle's barrier |
 //! | insert over an existing key | write (`GcMap`, `GcIdMap`: one probe finds the key or its room); read (`GcWeakMap`) | `Member::set`: shades per the cycle's barrier (`GcMap::insert_if_absent`: none, the entry is left as it is) |
 //! | push, insert of a new key | write | new slot: `Member::set` on an empty armed slot |
-//! | pop, remove, `remove_item`, truncate, clear | write | `Member::set(None)` on each removed slot, then remove it |
+//! | pop, remove, `remove_item`, `retain` (its `keep` runs before, with no lock), truncate, clear | write | `Member::set(None)` on each removed slot, then remove it (`retain`: the slots of removed elements are overwritten or emptied through the barrier, in one pass) |
 //! | growth, rehash, shifting (`insert`/`remove` in a vector) | write | none: pointers move, none is added or deleted |
 //! | `Trace::trace` (marker, assists, checkmark, allocation) | read, tried (never waited for); one chunk at a time | — |
 //!

@@ -120,6 +120,40 @@ fn a_vector_shifted_between_two_visits_loses_no_element() {
     }
 }
 
+/// A `retain` between two visits of the marker's chunked scan removes elements on both sides
+/// of its cursor in one pass: every element kept is still scanned (the cursor follows the
+/// moves), and under the deletion barriers every removed element is shaded.
+#[test]
+fn a_vector_retained_between_two_visits_loses_no_element() {
+    let _s = test_support::serial();
+    let mu = crate::attach();
+    for kind in KINDS {
+        let v = mu.alloc(GcVec::new());
+        v.extend((0..3 * SCAN_CHUNK as u32).map(|i| mu.alloc(i)));
+        let all = v.to_vec(&mu);
+        clock::force(Phase::Mark, kind);
+        let off = PhaseOff;
+        let mut marker = MarkVisitor::new(clock::mark_epoch());
+        assert!(visit(&*v, &mut marker));
+        // Every third element goes, in the scanned chunk and after it: the kept elements past
+        // the cursor move down across it unless the cursor moves with them.
+        let removed = v.retain(&mu, |e| *e % 3 != 1);
+        assert_eq!(removed, SCAN_CHUNK);
+        finish(&*v, &mut marker);
+        let kept = v.to_vec(&mu);
+        let unmarked_kept = kept.iter().filter(|&&e| !shaded(e)).count();
+        let gone: Vec<_> = all.into_iter().filter(|e| **e % 3 == 1).collect();
+        let unmarked_gone = gone.iter().filter(|&&e| !shaded(e)).count();
+        drop(off);
+        assert_eq!(kept.len(), 2 * SCAN_CHUNK);
+        assert!(kept.iter().map(|e| **e).eq((0..3 * SCAN_CHUNK as u32).filter(|i| i % 3 != 1)), "order kept");
+        assert_eq!(unmarked_kept, 0, "{kind:?}: every element kept is scanned");
+        if kind.shades_old() {
+            assert_eq!(unmarked_gone, 0, "{kind:?}: every removed element is shaded");
+        }
+    }
+}
+
 /// Fill `insert` until the next insertion must rehash (`len == capacity`) with at least two
 /// chunks of buckets; returns how many were inserted.
 fn fill_to_capacity(table: impl Fn() -> (usize, usize, usize), mut insert: impl FnMut(u32)) -> u32 {

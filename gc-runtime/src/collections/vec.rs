@@ -4,13 +4,14 @@
 //! that orders the writers and the marker, and why growth cannot lose a pointer the marker is
 //! scanning — is in the module header of `collections/mod.rs`.
 
-use std::fmt;
+use std::{collections::HashSet, fmt};
 
 use super::{
     error::IndexOutOfRange,
     slots::{read_for_trace, slot_addr, AddrFmt, Armed},
 };
 use crate::{
+    address_hash::BuildAddressHasher,
     gc::Gc,
     member::Member,
     mutator::Mutator,
@@ -368,6 +369,40 @@ impl<T: ?Sized> GcVec<T> {
         debug_assert!(removed.is_some(), "the index was found under the lock");
         self.cursor.removed(index);
         true
+    }
+
+    /// Keep only the elements `keep` accepts: remove every element that is one of the objects
+    /// it rejected, keeping the order of the rest; returns how many elements were removed.
+    ///
+    /// `keep` runs once per element of a snapshot ([`GcVec::to_vec`]), in order, with no lock
+    /// held, so it may read and change this vector, allocate or panic (a panic removes
+    /// nothing). Then, in one step under the writers' lock, the elements that are one of the
+    /// rejected objects — the same object, compared by address — are removed in a single pass,
+    /// wherever other threads' inserts and removals have moved them meanwhile. So an element
+    /// added meanwhile is kept unless it is an object `keep` rejected, and an object that
+    /// appears more than once goes everywhere if `keep` rejected it once. Under the Yuasa and
+    /// hybrid barriers every removed pointer is shaded.
+    ///
+    /// ```
+    /// let mu = gc_runtime::attach();
+    /// let v = mu.alloc(gc_runtime::GcVec::new());
+    /// v.extend((1..=6_u32).map(|i| mu.alloc(i)));
+    /// assert_eq!(v.retain(&mu, |x| *x % 2 == 0), 3);
+    /// assert_eq!(v.iter(&mu).map(|x| *x).collect::<Vec<_>>(), [2, 4, 6]);
+    /// ```
+    pub fn retain(&self, mu: &Mutator, mut keep: impl FnMut(Gc<'_, T>) -> bool) -> usize {
+        let mut rejected: HashSet<*mut Header, BuildAddressHasher> = HashSet::default();
+        for element in self.to_vec(mu) {
+            if !keep(element) {
+                rejected.insert(element.header_ptr());
+            }
+        }
+        if rejected.is_empty() {
+            return 0;
+        }
+        let _writer = self.lock.write();
+        // SAFETY: the write lock is held.
+        unsafe { self.slots.remove_where(|raw| rejected.contains(&raw), |index| self.cursor.removed(index)) }
     }
 
     /// Remove the element at `index` and return it, shifting the later elements down, or say

@@ -14,6 +14,10 @@
 //!   writer inserts `5` at index 1 (a new buffer, then a shift up).
 //! - **Pop and push** ([`pop_push_while_reading`]): `[1, 2, 3]`, full; the writer pops and pushes
 //!   `4`; the reader's `last` must find an element (retrying past an emptied slot).
+//! - **Removal of several in one pass** ([`remove_where_while_reading`], `GcVec::retain`):
+//!   `[1, 2, 3, 4]` in a buffer of 5; the writer pushes `5` and removes `1` and `3` in one
+//!   pass (each kept element moves down once) → `[2, 4, 5]`; the reader must find, at each
+//!   index below 3, an element from before, during or after the pass.
 //!
 //! The writer is the model's main thread and the reader a spawned one (loom explores the
 //! reader's loads against the writer's stores in that arrangement; the other way round its
@@ -138,6 +142,27 @@ fn pop_push_while_reading<const R: bool>() -> bool {
     intact
 }
 
+/// `[1, 2, 3, 4]` with room for 5; push 5, remove 1 and 3 in one pass → `[2, 4, 5]`.
+fn remove_where_while_reading<const R: bool>() -> bool {
+    let shared = Shared::<R>::new(&[1, 2, 3, 4], 5);
+    let reader = {
+        let shared = shared.clone();
+        // Each index below the new length is written once, with its final element.
+        thread::spawn(move || shared.read(3, &[&[1, 2], &[2, 4], &[3, 5]]))
+    };
+    // SAFETY: this thread is the model's only writer.
+    unsafe { shared.array.extend([shared.make(5)].into_iter()) };
+    let mut removed = Vec::new();
+    // SAFETY: as above.
+    let count = unsafe { shared.array.remove_where(|e| e == 1 || e == 3, |i| removed.push(i)) };
+    assert_eq!((count, removed), (2, vec![2, 0]), "the removed indices, from the highest down");
+    let intact = reader.join().unwrap();
+    let guard = pin();
+    assert_eq!(shared.array.len(), 3);
+    assert_eq!((0..4).map(|i| shared.array.get(i, &guard)).collect::<Vec<_>>(), [Some(2), Some(4), Some(5), None]);
+    intact
+}
+
 rusty_fork_test! {
     #[test]
     fn a_reader_sees_every_index_below_the_floor_during_a_remove() {
@@ -154,6 +179,13 @@ rusty_fork_test! {
     #[test]
     fn last_finds_an_element_during_a_pop_and_a_push() {
         explore("slot array: pop and push", 4, || assert!(pop_push_while_reading::<false>(), "a payload was not visible"));
+    }
+
+    #[test]
+    fn a_reader_sees_every_index_below_the_floor_during_a_removal_of_several() {
+        explore("slot array: removal of several in one pass", 4, || {
+            assert!(remove_where_while_reading::<false>(), "a payload was not visible");
+        });
     }
 
     /// The control: elements moved with `Relaxed` stores reach a reader without their payload.
