@@ -214,6 +214,23 @@ struct Numbers {
     v: GcVec<u64>,
 }
 
+/// Insert a filler (`u64::MAX`) at the front of `holder`'s vector and remove it again, each
+/// insert and removal shifting every element, until `stop`; returns how many times. Only this
+/// thread inserts at the front, and the tests beside it never remove the filler: the front is
+/// still the filler when it removes it.
+fn shift_the_front(holder: &Root<Numbers>, stop: &AtomicBool) -> u64 {
+    let mut mu = gc_runtime::attach();
+    let mut shifts = 0_u64;
+    while !stop.load(Ordering::Relaxed) {
+        let v = &holder.get(&mu).v;
+        v.insert(0, mu.alloc(u64::MAX));
+        assert_eq!(*v.remove(0, &mu), u64::MAX);
+        shifts += 1;
+        mu.safepoint();
+    }
+    shifts
+}
+
 /// `remove_item` removes the very object it is given, even while another thread shifts the
 /// vector under it (inserting and removing at the front): an index found first and used
 /// after could name another element by then.
@@ -233,20 +250,7 @@ fn vec_remove_item_removes_that_object_while_another_thread_shifts_the_vector() 
         .collect();
     let stop = AtomicBool::new(false);
     let shifts = thread::scope(|s| {
-        let shifter = s.spawn(|| {
-            let mut mu = gc_runtime::attach();
-            let mut shifts = 0_u64;
-            while !stop.load(Ordering::Relaxed) {
-                let v = &holder.get(&mu).v;
-                v.insert(0, mu.alloc(u64::MAX));
-                // Only this thread inserts at the front, and the other removes only its own
-                // elements: the front is still the filler.
-                assert_eq!(*v.remove(0, &mu), u64::MAX);
-                shifts += 1;
-                mu.safepoint();
-            }
-            shifts
-        });
+        let shifter = s.spawn(|| shift_the_front(&holder, &stop));
         for (i, e) in elements.iter().enumerate().filter(|(i, _)| i % 2 == 0) {
             assert!(holder.get(&mu).v.remove_item(e.get(&mu)), "element {i} is there to remove");
             assert!(!holder.get(&mu).v.remove_item(e.get(&mu)), "element {i} was there once");
@@ -315,19 +319,7 @@ fn vec_retain_removes_while_another_thread_shifts_the_vector() {
     }
     let stop = AtomicBool::new(false);
     let shifts = thread::scope(|s| {
-        let shifter = s.spawn(|| {
-            let mut mu = gc_runtime::attach();
-            let mut shifts = 0_u64;
-            while !stop.load(Ordering::Relaxed) {
-                let v = &holder.get(&mu).v;
-                v.insert(0, mu.alloc(u64::MAX));
-                // Only this thread inserts at the front, and `retain` keeps the filler.
-                assert_eq!(*v.remove(0, &mu), u64::MAX);
-                shifts += 1;
-                mu.safepoint();
-            }
-            shifts
-        });
+        let shifter = s.spawn(|| shift_the_front(&holder, &stop));
         // A failed assertion below must still stop the shifter, or the scope's join on the
         // way out waits for it forever (without `blocking`, holding up every cycle).
         struct StopOnDrop<'a>(&'a AtomicBool);
