@@ -115,6 +115,47 @@ fn empty_pages_go_back_to_the_os_and_come_back_zeroed_for_reuse() {
     gc_runtime::reconfigure(Config::default()).unwrap();
 }
 
+/// A node whose value has drop glue: dead ones are doomed by the sweep and freed by the
+/// finalizer (see `heap/finalize.rs`).
+#[derive(Trace)]
+struct Named {
+    name: String,
+    next: Member<Named>,
+}
+
+/// The pages of dead objects with destructors go back without another cycle. A sweep leaves
+/// such an object's slot to the finalizer, which runs its destructor after the cycle; the slot
+/// used to wait for the page's next sweep, which in a heap that goes idle never comes: 500,000
+/// dropped objects kept 53 MB committed for as long as no other cycle ran. Built with
+/// safepoints, so cycles run during the build and sweep (and doom) as it goes, like a server's.
+#[test]
+fn pages_of_finalized_objects_go_back_without_another_cycle() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    gc_runtime::reconfigure(Config::default().with_scavenge_after(Some(Duration::from_millis(50)))).unwrap();
+    let mut mu = gc_runtime::attach();
+    let head = mu.alloc(Named { name: String::from("head"), next: Member::new() }).root(&mu);
+    for i in 0..1_000_000_u32 {
+        let node = mu.alloc(Named { name: i.to_string(), next: Member::new() });
+        let head = head.get(&mu);
+        node.next.set(head.next.get(&mu));
+        head.next.set(Some(node));
+        if i % 1000 == 0 {
+            mu.safepoint();
+        }
+    }
+    let built = gc_runtime::stats();
+    assert!(built.heap_committed >= 40 * MB, "the list takes {} bytes", built.heap_committed);
+    drop(head);
+    mu.collect();
+    let collected = gc_runtime::stats();
+    drop(mu);
+    wait_until("the pages of the finalized objects are released", || gc_runtime::stats().heap_committed <= 12 * MB);
+    let released = gc_runtime::stats();
+    assert_eq!(released.cycles, collected.cycles, "no other cycle ran: {released}");
+    assert!(released.heap_released >= collected.heap_released + 30 * MB, "{released}");
+    gc_runtime::reconfigure(Config::default()).unwrap();
+}
+
 /// Mutator threads build, check and drop lists in waves while cycles run back to back and the
 /// scavenger releases pages with no delay: pages go back to the OS and come back for reuse
 /// while other threads allocate, and everything read back is intact (checkmark verifies every

@@ -431,7 +431,12 @@ pub(crate) fn run(rt: &'static Runtime) {
                     rt.control.wake_collector.wait(&mut r);
                     continue;
                 };
-                let next_due = MutexGuard::unlocked(&mut r, || scavenge(rt, delay));
+                let next_due = MutexGuard::unlocked(&mut r, || {
+                    // Slots the finalizer finished with since the last cycle's sweep: freed
+                    // here, or an idle heap would keep their pages until the next cycle.
+                    rt.pages.free_finalized();
+                    scavenge(rt, delay)
+                });
                 if r.requested <= r.started {
                     // Pages may also empty without a cycle (the finalizer, lazy sweeps): look
                     // again after `delay` at the latest.

@@ -48,7 +48,7 @@ use std::{
 };
 
 use self::{
-    central::Central,
+    central::{Central, ClassLists},
     finalize::{FinalizeQueue, Work},
     large::LargeObjects,
     page::{Page, SweepResult},
@@ -58,7 +58,7 @@ use self::{
 use crate::{
     clock,
     object::{mark, Header},
-    primitive::sync::atomic::{AtomicU64, AtomicUsize, Ordering},
+    primitive::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering},
     report,
 };
 
@@ -182,6 +182,9 @@ pub(crate) struct PageHeap {
     live_bytes: AtomicUsize,
     sweeps_in_flight: AtomicUsize,
     pub(crate) swept: SweepCounters,
+    /// The finalizer has reported objects finalized since [`PageHeap::free_finalized`] last
+    /// looked (see there).
+    finalized_unfreed: AtomicBool,
 }
 
 impl Default for PageHeap {
@@ -194,6 +197,7 @@ impl Default for PageHeap {
             live_bytes: AtomicUsize::new(0),
             sweeps_in_flight: AtomicUsize::new(0),
             swept: SweepCounters::default(),
+            finalized_unfreed: AtomicBool::new(false),
         }
     }
 }
@@ -259,6 +263,57 @@ impl PageHeap {
     /// Bytes of page memory given back to the OS by the scavenger (the pages stay reserved).
     pub(crate) fn released_bytes(&self) -> usize {
         self.pool.released_bytes()
+    }
+
+    /// Free the slots of finalized objects in the swept pages of every class, and put the pages
+    /// that leaves empty in the pool, where the scavenger finds them; a no-op unless the
+    /// finalizer reported objects finalized since the last call. For the collector thread
+    /// between cycles.
+    ///
+    /// A sweep dooms a dead object that needs drop: it keeps its slot until the finalizer has
+    /// run its destructor and the page's next sweep frees the slot (see `page.rs`). In a heap
+    /// that goes idle after a cycle, that next sweep does not come: the pages of objects with
+    /// destructors stayed full of finalized objects — resident and unusable — until some later
+    /// cycle (53 MB after dropping 500,000 such objects and calling `collect()`, for as long
+    /// as the program ran without another cycle). The pages are taken out of their lists (so
+    /// this thread owns them), their finalized slots freed, and filed again: in the pool if
+    /// empty, else back in their lists (as unswept if a new sweep epoch began meanwhile).
+    pub(crate) fn free_finalized(&self) {
+        if !self.finalized_unfreed.swap(false, Ordering::Acquire) {
+            return;
+        }
+        for central in &self.central {
+            let taken: Vec<&'static Page> = {
+                let mut lists = central.lock();
+                let ClassLists { partial, full, .. } = &mut *lists;
+                let mut taken = Vec::new();
+                for list in [partial, full] {
+                    list.retain(|page| {
+                        let finalized = page.has_finalized();
+                        if finalized {
+                            taken.push(*page);
+                        }
+                        !finalized
+                    });
+                }
+                taken
+            };
+            if taken.is_empty() {
+                continue;
+            }
+            // SAFETY: taken out of their class's lists under its lock: this thread owns them.
+            let live: Vec<usize> = taken.iter().map(|page| unsafe { page.free_finalized() }).collect();
+            let filed = || taken.iter().zip(&live);
+            self.pool.put_all(filed().filter(|&(_, &live)| live == 0).map(|(&page, _)| page));
+            if filed().any(|(_, &live)| live > 0) {
+                let mut lists = central.lock();
+                for (&page, &live) in filed().filter(|&(_, &live)| live > 0) {
+                    // SAFETY: still owned by this thread.
+                    let has_free = live < unsafe { page.slots() }.nslots;
+                    lists.file(page, has_free);
+                }
+            }
+        }
     }
 
     /// Give the memory of pages empty for at least `delay` back to the OS while the heap holds
@@ -477,6 +532,8 @@ impl PageHeap {
                 }
                 self.account_sweep(r);
                 page.report_finalized(&doomed.bits);
+                // Release: a `free_finalized` that sees the flag sees the page's bits.
+                self.finalized_unfreed.store(true, Ordering::Release);
             }
             Work::Large(obj) => {
                 // SAFETY: a dead large object, unlisted, handed over once.

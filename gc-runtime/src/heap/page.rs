@@ -337,6 +337,47 @@ impl Page {
         }
     }
 
+    /// Whether the finalizer has reported objects of this page finalized that no sweep has
+    /// freed yet (a hint: the owner's next [`sweep`](Page::sweep) or
+    /// [`free_finalized`](Page::free_finalized) may take them first). Readable by anyone.
+    pub(crate) fn has_finalized(&self) -> bool {
+        self.maps.finalized.iter().any(|w| w.load(Ordering::Relaxed) != 0)
+    }
+
+    /// Free the slots of the objects the finalizer has reported finalized, as the next sweep
+    /// would, without sweeping: the marks, the sweep epoch and every other slot are left as
+    /// they are. Returns how many objects the page still holds. For pages whose objects a
+    /// sweep doomed while no later sweep comes (the heap idle after its last cycle): without
+    /// this, such a page stays full of freed slots, and its memory resident, until the next
+    /// cycle (see `PageHeap::free_finalized`). The finalizer counted the objects freed when it
+    /// ran their destructors, so nothing is accounted here.
+    ///
+    /// # Safety
+    /// The caller owns the page.
+    pub(crate) unsafe fn free_finalized(&self) -> usize {
+        // SAFETY: the caller owns the page.
+        let nslots = unsafe { self.slots() }.nslots;
+        let mut live = 0;
+        for w in 0..nslots.div_ceil(64) {
+            // Acquire: as in `sweep`, the destructors' writes come before the slots' reuse.
+            let finalized = match self.maps.finalized[w].load(Ordering::Acquire) {
+                0 => 0,
+                _ => self.maps.finalized[w].swap(0, Ordering::Acquire),
+            };
+            let mut alloc = self.maps.bits[w].load(Ordering::Relaxed);
+            if finalized != 0 {
+                alloc &= !finalized;
+                self.maps.bits[w].store(alloc, Ordering::Relaxed);
+                let doomed = self.maps.doomed[w].load(Ordering::Relaxed) & !finalized;
+                self.maps.doomed[w].store(doomed, Ordering::Relaxed);
+                let has_drop = self.maps.has_drop[w].load(Ordering::Relaxed) & !finalized;
+                self.maps.has_drop[w].store(has_drop, Ordering::Relaxed);
+            }
+            live += (alloc & valid_mask(nslots, w)).count_ones() as usize;
+        }
+        live
+    }
+
     /// The slot size of the current format, for the finalizer (a page with doomed objects is
     /// never reformatted).
     pub(crate) fn slot_size(&self) -> usize {
