@@ -396,17 +396,32 @@ pub struct Stats {
     pub cycles: u64,
     /// The last [`RECENT_CYCLES`] cycle records, oldest first.
     pub recent: Vec<CycleStats>,
-    /// Number of pauses recorded.
+    /// The collector's stop-the-world pauses since start: every [`Pause`] of every cycle
+    /// completed (not only the [`recent`](Self::recent) ones), each a stop of every mutator at
+    /// once. A stop-the-world cycle makes one; a concurrent cycle with handshakes off
+    /// (`GC_HANDSHAKES=0`, [`Config::with_handshakes`](crate::Config::with_handshakes)) two or
+    /// more. In the default concurrent mode, whose phase changes are handshakes, it stays 0,
+    /// and so do the other `pause_*` figures, unless a cycle stopped the world to verify its
+    /// termination (checkmark on) or fell back to a stopped world (a thread ended with its
+    /// mutator leaked; termination rounds kept finding work). What the threads themselves
+    /// waited for, in every mode, is [`thread_pauses`](Self::thread_pauses).
     pub pause_count: u64,
-    /// Sum of all pauses.
+    /// Sum of the pauses counted in [`pause_count`](Self::pause_count), each from the stop
+    /// request to the restart ([`Pause::duration`]); zero when there were none.
     pub pause_total: Duration,
-    /// Longest pause.
+    /// Longest of the pauses counted in [`pause_count`](Self::pause_count) (from the pause
+    /// histogram, within 0.1 %); zero when there were none, as in the default concurrent mode.
+    /// Not the longest time a thread waited: that is
+    /// [`thread_pauses.max`](ThreadPauseStats::max).
     pub pause_max: Duration,
-    /// Median pause.
+    /// Median of the pauses counted in [`pause_count`](Self::pause_count) (within 0.1 %); zero
+    /// when there were none.
     pub pause_p50: Duration,
-    /// 99th percentile pause.
+    /// 99th percentile of the pauses counted in [`pause_count`](Self::pause_count) (within
+    /// 0.1 %); zero when there were none.
     pub pause_p99: Duration,
-    /// 99.9th percentile pause.
+    /// 99.9th percentile of the pauses counted in [`pause_count`](Self::pause_count) (within
+    /// 0.1 %); zero when there were none.
     pub pause_p999: Duration,
     /// Bytes handed to mutators since start (page refills and large objects).
     pub bytes_allocated: u64,

@@ -7,5 +7,6 @@ pub mod interpreter;
 pub mod linked;
 pub mod reference;
 pub mod scoped_threads;
+pub mod server;
 pub mod shared_graph;
 pub mod value_stack;
