@@ -233,9 +233,9 @@ impl Handshake {
     }
 
     /// Wait, holding `t` between waits, until the world runs — for a thread about to run.
-    fn wait_world_started(&self, t: &mut MutexGuard<'_, Table>) {
+    fn wait_world_started(&self, t: &mut MutexGuard<'_, Table>) -> bool {
         if !t.stop {
-            return;
+            return false;
         }
         t.waiting_to_run += 1;
         if let Some(on_yield) = t.idle_stop {
@@ -252,15 +252,24 @@ impl Handshake {
             self.mutators_cv.wait(t);
         }
         t.waiting_to_run -= 1;
+        true
     }
 
     /// Register the calling thread as a running mutator; waits out a stopped world.
+    #[cfg(any(test, gc_loom))]
     pub(crate) fn register(&self, name: String) -> usize {
+        self.register_after_any_stop(name).0
+    }
+
+    /// Register the calling thread as a running mutator, after any stopped world; returns its id
+    /// and whether it waited for the world to start (a pause the thread saw, which its caller
+    /// records: it has no pause log before this).
+    pub(crate) fn register_after_any_stop(&self, name: String) -> (usize, bool) {
         let mut t = self.table.lock();
-        self.wait_world_started(&mut t);
+        let waited = self.wait_world_started(&mut t);
         let ack = Arc::new(AtomicU64::new(t.flush_seq));
         let entry = Entry { state: MutatorState::Running, ack, name, waiting_for_cycle: false };
-        match t.free_ids.pop() {
+        let id = match t.free_ids.pop() {
             Some(id) => {
                 t.entries[id] = Some(entry);
                 id
@@ -269,7 +278,8 @@ impl Handshake {
                 t.entries.push(Some(entry));
                 t.entries.len() - 1
             }
-        }
+        };
+        (id, waited)
     }
 
     /// Mutator `id`'s acknowledgement cell, for [`Handshake::safepoint_slow`] (the mutator
@@ -775,6 +785,29 @@ mod tests {
         hs.start_the_world();
         t.join().unwrap();
         assert!(attached.load(O::SeqCst));
+        assert_eq!(hs.state_of(id), MutatorState::Running);
+        hs.unregister(id, || {});
+    }
+
+    /// Registering waits for a stopped world to start and says so (the new mutator records the
+    /// wait as its first pause: it has no pause log before it is registered).
+    #[test]
+    fn registering_waits_out_a_stop_and_says_it_waited() {
+        let _s = test_support::serial();
+        let hs = Arc::new(Handshake::default());
+        let (id, waited) = hs.register_after_any_stop("first".into());
+        assert!(!waited, "the world was running");
+        hs.unregister(id, || {});
+        hs.stop_the_world(Duration::from_secs(60));
+        let t = {
+            let hs = hs.clone();
+            thread::spawn(move || hs.register_after_any_stop("second".into()))
+        };
+        thread::sleep(Duration::from_millis(20));
+        assert!(!t.is_finished(), "registered during a stop");
+        hs.start_the_world();
+        let (id, waited) = t.join().unwrap();
+        assert!(waited, "the registration waited for the world to start");
         assert_eq!(hs.state_of(id), MutatorState::Running);
         hs.unregister(id, || {});
     }

@@ -16,7 +16,7 @@
 //!
 //! So every mutator times each of its visits to the collector from entry to exit on its own
 //! clock — a safepoint that acknowledged a request or parked for a stopped world, and a return
-//! from [`Mutator::blocking`](crate::Mutator::blocking) that waited for a pause to end — and
+//! from [`Mutator::blocking`](crate::Mutator::blocking), or an attach, that waited for a pause to end — and
 //! records it here: into the thread's own log of recent intervals, from which the minimum mutator
 //! utilisation is computed, into the running maximum of the current cycle, and into one
 //! histogram over all threads (the distribution of pauses any thread saw). A thread only
@@ -54,7 +54,8 @@ pub const MMU_WINDOWS: [Duration; 3] =
 
 /// Pauses as the mutator threads saw them: the time each spent inside the collector's
 /// handshakes (parked for a stopped world, acknowledging a request, or waiting to re-attach
-/// after [`Mutator::blocking`](crate::Mutator::blocking)), measured by the thread itself.
+/// after [`Mutator::blocking`](crate::Mutator::blocking) or to attach while the world was
+/// stopped), measured by the thread itself.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ThreadPauseStats {
     /// Pauses recorded, over all threads.
@@ -183,17 +184,29 @@ impl ThreadPauses {
             unmerged: Vec::new(),
         }));
         let mut logs = self.logs.lock();
-        // Keep every attached thread's log and the most recently ended ones.
+        // Keep every attached thread's log and the most recently ended ones. A dropped log's
+        // lengths not yet in the totals go there (after the logs' locks: a snapshot holds the
+        // totals' lock while it takes each log's), or a program that attaches per request would
+        // lose the pauses of its threads.
+        let mut orphaned = Vec::new();
         let ended = logs.iter().filter(|l| l.lock().until.is_some()).count();
         if ended > ENDED_LOGS {
             let mut to_drop = ended - ENDED_LOGS;
             logs.retain(|l| {
-                let drop = to_drop > 0 && l.lock().until.is_some();
+                let mut l = l.lock();
+                let drop = to_drop > 0 && l.until.is_some();
+                if drop {
+                    orphaned.append(&mut l.unmerged);
+                }
                 to_drop -= usize::from(drop);
                 !drop
             });
         }
         logs.push(log.clone());
+        drop(logs);
+        if !orphaned.is_empty() {
+            self.totals.lock().merge(&mut orphaned);
+        }
         ThreadPauseLog { shared: log, pending: RefCell::new(Vec::new()) }
     }
 
@@ -401,6 +414,25 @@ mod tests {
         let s = p.snapshot(Duration::from_millis(2));
         assert_eq!((s.count, s.total), (1, Duration::from_micros(7)), "merged by the snapshot");
         assert!(a.shared.lock().unmerged.is_empty());
+    }
+
+    /// Pauses recorded while the histogram was busy wait in their log; a log pruned once more
+    /// than `ENDED_LOGS` threads have ended hands them to the histogram first (threads that
+    /// attach per request end by the thousand).
+    #[test]
+    fn pruned_logs_keep_their_pauses_in_the_figures() {
+        let p = ThreadPauses::default();
+        let threads = ENDED_LOGS + 10;
+        for i in 0..threads {
+            let log = p.register(Duration::from_millis(i as u64));
+            let held = p.totals.lock();
+            p.record(&log, Duration::from_millis(i as u64), Duration::from_micros(3));
+            drop(held);
+            p.ended(&log, Duration::from_millis(i as u64 + 1));
+        }
+        assert!(p.logs.lock().len() <= ENDED_LOGS + 1, "ended logs are pruned");
+        let s = p.snapshot(Duration::from_millis(threads as u64 + 1));
+        assert_eq!((s.count, s.total), (threads as u64, Duration::from_micros(3) * threads as u32));
     }
 
     #[test]

@@ -156,7 +156,9 @@ impl ThreadState {
         assert_eq!(may_attach(), Ok(()), "ThreadState::attach on a thread that may not attach");
         let name =
             std::thread::current().name().map_or_else(|| format!("{:?}", std::thread::current().id()), str::to_owned);
-        let id = rt.handshake.register(name);
+        let asked = rt.started.elapsed();
+        let (id, waited) = rt.handshake.register_after_any_stop(name);
+        let registered = rt.started.elapsed();
         // The id may be a reused one, whose registry was a leaked mutator's: this one has no
         // stacks yet (and, running, is not scanned by the collector meanwhile).
         rt.stacks.set(id, None);
@@ -171,11 +173,18 @@ impl ThreadState {
                 shade: ShadeBuffer::of_candidates(),
                 assist_debt: 0,
             }),
-            pauses: rt.thread_pauses.register(rt.started.elapsed()),
+            pauses: rt.thread_pauses.register(asked),
             ack: rt.handshake.ack_cell(id),
             stacks: OnceCell::new(),
             stacks_scanned: Cell::new(0),
         })));
+        if waited {
+            // The attach waited out a stopped world: a pause of this thread, as the same wait
+            // in `attach_again` is (a program that attaches per request sees this one).
+            // SAFETY: just made, and not freed before this function returns.
+            let pauses = &unsafe { state.as_ref() }.pauses;
+            rt.thread_pauses.record(pauses, asked, registered.saturating_sub(asked));
+        }
         CURRENT.with(|c| c.set(state.as_ptr()));
         exit::watch(state.as_ptr().cast_const().cast());
         state
