@@ -420,15 +420,39 @@ pub(crate) fn run(rt: &'static Runtime) {
     // The sweep counters when the last cycle ended: each cycle's record counts what was freed
     // from there to its own end, so consecutive records cover every free exactly once.
     let mut swept_at_last_end = rt.pages.swept.totals();
+    let mut last_cycle_end = Instant::now();
     loop {
         {
             let mut r = rt.control.requests.lock();
             while r.requested <= r.started {
+                let (scavenge_after, force_after) = {
+                    let config = rt.config.lock();
+                    (config.scavenge_after, config.force_cycle_after)
+                };
+                // A cycle on a timer when none ran for `force_cycle_after` (see the setting):
+                // an idle program's dead objects are found, freed and finalized all the same.
+                let force_in =
+                    force_after.map(|after| (last_cycle_end + after).saturating_duration_since(Instant::now()));
+                if force_in == Some(Duration::ZERO) {
+                    if rt.pages.live_bytes() > 0 {
+                        r.requested = r.started + 1;
+                        rt.control.pending.store(true, Ordering::Relaxed);
+                        break;
+                    }
+                    // An empty heap: nothing to find. Look again a period later.
+                    last_cycle_end = Instant::now();
+                    continue;
+                }
+                let force_wait = force_in.map(|wait| wait.max(MIN_SCAVENGE_WAIT));
                 // Between cycles, the scavenger (see `heap/pool.rs`): it makes system calls, so
                 // not under the requests lock; a request made meanwhile is seen below.
-                let scavenge_after = rt.config.lock().scavenge_after;
                 let Some(delay) = scavenge_after else {
-                    rt.control.wake_collector.wait(&mut r);
+                    match force_wait {
+                        Some(wait) => {
+                            rt.control.wake_collector.wait_for(&mut r, wait);
+                        }
+                        None => rt.control.wake_collector.wait(&mut r),
+                    }
                     continue;
                 };
                 let next_due = MutexGuard::unlocked(&mut r, || {
@@ -441,12 +465,14 @@ pub(crate) fn run(rt: &'static Runtime) {
                     // Pages may also empty without a cycle (the finalizer, lazy sweeps): look
                     // again after `delay` at the latest.
                     let wait = next_due.map_or(delay, |due| due.min(delay)).max(MIN_SCAVENGE_WAIT);
+                    let wait = force_wait.map_or(wait, |force| force.min(wait));
                     rt.control.wake_collector.wait_for(&mut r, wait);
                 }
             }
             r.started += 1;
         }
         report::or_abort("collector thread", || run_cycle(rt, &mut swept_at_last_end));
+        last_cycle_end = Instant::now();
         let finalize_target = rt.pages.finalizer.enqueued();
         let mut r = rt.control.requests.lock();
         r.completed += 1;

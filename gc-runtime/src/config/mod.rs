@@ -237,7 +237,7 @@ settings! {
         /// per size class per mutator.
         ///
         /// A dead object whose type needs dropping counts until the one finalizer thread has run
-        /// its destructors and its page has been swept again: threads that make such garbage
+        /// its destructors: threads that make such garbage
         /// faster than that thread drops it reach the limit with little alive (a hostile review
         /// saw the first refusal at 64 MiB with a few KiB live, one thread allocating objects
         /// with a trivial `Drop` field). Allocation does not wait for the finalizer; a refused
@@ -263,6 +263,20 @@ settings! {
             env: GC_SCAVENGE_AFTER_MS,
             values: OrOff(Millis::at_least(0)),
             setter: with_scavenge_after,
+        },
+        /// Start a cycle when none has run for this long and the heap holds anything.
+        ///
+        /// Cycles start from allocation (the pacer) or from `collect()`; a program that stops
+        /// allocating — a server idle after a burst — would otherwise keep the objects it left
+        /// dead, their destructors unrun (open files, `Root`s held in fields) and their memory
+        /// committed, for as long as it stays idle. Go forces a collection every two minutes
+        /// for the same reason; so does this collector by default. Such a cycle is an ordinary
+        /// one: concurrent in concurrent mode. `None` (`off`): never start one on a timer.
+        force_cycle_after: Option<Duration> {
+            default: Some(Duration::from_secs(120)),
+            env: GC_FORCE_CYCLE_AFTER_MS,
+            values: OrOff(Millis::at_least(1)),
+            setter: with_force_cycle_after,
         },
     }
 }

@@ -35,6 +35,7 @@ fn defaults() {
     assert_eq!(c.safepoint_warn, Duration::from_millis(1000));
     assert_eq!(c.memory_limit, None);
     assert_eq!(c.scavenge_after, Some(Duration::from_millis(1000)));
+    assert_eq!(c.force_cycle_after, Some(Duration::from_secs(120)));
     assert_eq!(c.validate(), Ok(()));
     assert_eq!(with(&[]), Ok(Config::default()), "no variables: the defaults");
     let shown: Vec<(&str, String)> = c.settings().into_iter().map(|s| (s.variable, s.default)).collect();
@@ -54,6 +55,7 @@ fn defaults() {
         ("GC_SAFEPOINT_WARN_MS", "1000"),
         ("GC_MEMORY_LIMIT", "off"),
         ("GC_SCAVENGE_AFTER_MS", "1000"),
+        ("GC_FORCE_CYCLE_AFTER_MS", "120000"),
     ];
     assert_eq!(shown, expected.map(|(v, d)| (v, d.to_string())));
 }
@@ -112,6 +114,9 @@ fn each_variable_accepts_its_values_as_its_setter_does() {
         ("GC_SCAVENGE_AFTER_MS", "0", d().with_scavenge_after(Some(Duration::ZERO))),
         ("GC_SCAVENGE_AFTER_MS", "5000", d().with_scavenge_after(Some(Duration::from_secs(5)))),
         ("GC_SCAVENGE_AFTER_MS", "OFF", d().with_scavenge_after(None)),
+        ("GC_FORCE_CYCLE_AFTER_MS", "1", d().with_force_cycle_after(Some(Duration::from_millis(1)))),
+        ("GC_FORCE_CYCLE_AFTER_MS", "60000", d().with_force_cycle_after(Some(Duration::from_secs(60)))),
+        ("GC_FORCE_CYCLE_AFTER_MS", "off", d().with_force_cycle_after(None)),
     ];
     for (texts, value) in [(on, true), (off, false)] {
         for text in texts {
@@ -147,6 +152,7 @@ fn each_setter_sets_its_field_only() {
         d.clone().with_safepoint_warn(Duration::from_millis(7)),
         d.clone().with_memory_limit(Some(1 << 30)),
         d.clone().with_scavenge_after(None),
+        d.clone().with_force_cycle_after(None),
     ];
     let defaults = d.settings();
     assert_eq!(changed.len(), defaults.len(), "one case per setting");
@@ -171,6 +177,7 @@ fn each_variable_rejects_bad_values_naming_itself() {
         ("GC_SAFEPOINT_WARN_MS", &["0", "-1", "1.5", "", "1s"]),
         ("GC_MEMORY_LIMIT", &["a lot", "", "unlimited", "-1M"]),
         ("GC_SCAVENGE_AFTER_MS", &["-1", "1s", "", "never", "0.5"]),
+        ("GC_FORCE_CYCLE_AFTER_MS", &["0", "-1", "2m", ""]),
     ] {
         let accepts = setting(var).accepts;
         for text in bad {
