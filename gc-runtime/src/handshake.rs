@@ -81,7 +81,10 @@
 //! the collector prints which threads it is waiting for and which wait for it (parked, or in
 //! `collect`) — a running thread that waits for one of those, say a parent joining a child that
 //! attached, is a deadlock, and the warning names the fix — then keeps waiting: leaving a
-//! running thread behind would be unsound.
+//! running thread behind would be unsound. A cycle the collector's timer started
+//! (`force_cycle_after`), which nobody asked for, warns only while some thread waits for the
+//! collector, and looks at the answers less often: a program idle while attached (a read at a
+//! prompt) holds it up until it comes back, which is no deadlock while nobody waits.
 
 use std::{
     sync::Arc,
@@ -127,6 +130,9 @@ const IDLE_STOP_SPIN: Duration = Duration::from_micros(200);
 
 const FIRST_POLL: Duration = Duration::from_micros(20);
 const LAST_POLL: Duration = Duration::from_micros(500);
+/// The longest sleep between two looks at the answers in a cycle started by the collector's
+/// timer ([`Handshake::set_unasked`]).
+const LAST_POLL_UNASKED: Duration = Duration::from_millis(10);
 
 struct Entry {
     state: MutatorState,
@@ -199,6 +205,9 @@ pub(crate) struct Handshake {
     /// Whether the world is stopped — every mutator parked or detached — not only asked to
     /// stop: set when [`Handshake::stop_the_world`] returns, cleared when the world starts.
     stopped: AtomicBool,
+    /// The current cycle was started by the collector's timer, for nobody (see "Slow
+    /// mutators"): its waits warn only while some thread waits for the collector.
+    unasked: AtomicBool,
 
     table: Mutex<Table>,
     mutators_cv: Condvar,
@@ -223,6 +232,22 @@ impl Handshake {
         // Relaxed: a stale zero only delays the mutator until its next poll; the slow path
         // takes the lock, which orders everything after it.
         self.poll.load(Ordering::Relaxed) != 0
+    }
+
+    /// The cycle about to run was started by the collector's timer (`force_cycle_after`), or
+    /// the one that ran was: `false` again when it ends.
+    pub(crate) fn set_unasked(&self, unasked: bool) {
+        self.unasked.store(unasked, Ordering::Relaxed);
+    }
+
+    /// Whether a slow mutator is worth a warning now: always, unless the cycle is one nobody
+    /// asked for and no thread waits for the collector (parked, or in `collect`). A program
+    /// idle in a read while attached — a REPL at its prompt — holds such a cycle up until it
+    /// comes back, as it would hold any cycle up; with nobody waiting, that is no deadlock to
+    /// warn of.
+    fn slow_warning_due(&self, t: &Table) -> bool {
+        !self.unasked.load(Ordering::Relaxed)
+            || t.entries.iter().flatten().any(|e| e.waiting_for_cycle || e.state == MutatorState::AtSafepoint)
     }
 
     /// Whether the world is stopped now (not only asked to stop: a stop may wait long for a
@@ -449,12 +474,15 @@ impl Handshake {
         while !done(t) {
             let elapsed = start.elapsed();
             if elapsed >= next_warning {
-                let warning = t.slow_warning(elapsed, what, &lagging);
-                // Written without the table lock (a stderr that blocks must not keep mutators
-                // from parking or leaving a pause), and ignoring errors: a warning that cannot
-                // be written must not stop the collector — least of all with the world stopped.
-                // Nor through `std`'s stderr lock, which a parked mutator may hold (`report.rs`).
-                MutexGuard::unlocked(t, || report::line(format_args!("{warning}")));
+                if self.slow_warning_due(t) {
+                    let warning = t.slow_warning(elapsed, what, &lagging);
+                    // Written without the table lock (a stderr that blocks must not keep
+                    // mutators from parking or leaving a pause), and ignoring errors: a warning
+                    // that cannot be written must not stop the collector — least of all with
+                    // the world stopped. Nor through `std`'s stderr lock, which a parked mutator
+                    // may hold (`report.rs`).
+                    MutexGuard::unlocked(t, || report::line(format_args!("{warning}")));
+                }
                 next_warning += warn_after;
                 continue;
             }
@@ -549,7 +577,9 @@ impl Handshake {
             }
             waited_for.get_or_insert_with(|| t.entries.iter().flatten().filter(|e| pending(e)).count());
             let elapsed = start.elapsed();
-            if elapsed >= next_warning {
+            if elapsed >= next_warning && !self.slow_warning_due(&t) {
+                next_warning += warn_after;
+            } else if elapsed >= next_warning {
                 let what = match at {
                     AnswerAt::Safepoints => "flush shade buffers",
                     AnswerAt::SafepointsAndAllocations => {
@@ -565,7 +595,10 @@ impl Handshake {
             }
             drop(t);
             pause(poll_interval);
-            poll_interval = (poll_interval * 2).min(LAST_POLL);
+            // A cycle nobody asked for may wait long for a thread idle while attached: it
+            // looks less often.
+            let last = if self.unasked.load(Ordering::Relaxed) { LAST_POLL_UNASKED } else { LAST_POLL };
+            poll_interval = (poll_interval * 2).min(last);
         }
         self.poll.fetch_and(!FLUSH, Ordering::SeqCst);
         (start.elapsed(), waited_for.unwrap_or(0))

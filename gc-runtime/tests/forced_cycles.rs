@@ -9,6 +9,9 @@ use std::{
 
 use gc_runtime::{Config, Member, Trace, Weak};
 
+mod common;
+use common::child::{child, in_child, DEADLINE};
+
 /// Serialises the tests of this file: they reconfigure the process-wide heap.
 static SERIAL: Mutex<()> = Mutex::new(());
 
@@ -73,4 +76,65 @@ fn off_an_idle_heap_keeps_its_dead_objects() {
     assert!(weak.is_cleared(), "the next cycle does");
     drop(mu);
     gc_runtime::reconfigure(Config::default()).unwrap();
+}
+
+/// The scenario of the two tests below, in a child process: a thread stays attached without a
+/// safepoint for 1.5 s (a program idle in a read while attached, as a REPL at its prompt would be
+/// without `blocking`), while a cycle on the timer starts (period 100 ms, slow-mutator warning
+/// after 200 ms). With `WAITER` set, another thread calls `collect` meanwhile: a thread waits for
+/// the collector.
+#[test]
+fn child_a_timer_cycle_waits_for_a_thread_idle_while_attached() {
+    if !in_child() {
+        return;
+    }
+    let mut mu = gc_runtime::attach();
+    let _garbage = dead_chain(&mu, 100);
+    let before = gc_runtime::stats().cycles;
+    let waiter = std::env::var_os("WAITER").is_some().then(|| {
+        std::thread::spawn(|| {
+            std::thread::sleep(Duration::from_millis(300));
+            gc_runtime::with_mutator(|mu| mu.collect());
+        })
+    });
+    // Attached and running, no safepoint: the timer's cycle waits for this thread.
+    std::thread::sleep(Duration::from_millis(1500));
+    mu.safepoint();
+    mu.blocking(|| {
+        if let Some(waiter) = waiter {
+            waiter.join().unwrap();
+        }
+    });
+    while gc_runtime::stats().cycles == before {
+        mu.safepoint();
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    println!("done");
+}
+
+/// A cycle started by the timer, which nobody waits for, waits silently for a thread idle
+/// while attached, and finishes once that thread reaches a safepoint.
+#[test]
+fn a_timer_cycle_does_not_warn_of_a_thread_nobody_waits_for() {
+    let out = child(
+        "child_a_timer_cycle_waits_for_a_thread_idle_while_attached",
+        &[("GC_FORCE_CYCLE_AFTER_MS", "100"), ("GC_SAFEPOINT_WARN_MS", "200"), ("GC_PERCENT", "off")],
+        DEADLINE,
+    );
+    out.assert_completed();
+    assert!(!out.stderr.contains("waiting"), "no warning: {}", out.describe());
+}
+
+/// Once a thread waits for the collector (in `collect`), the same cycle warns of the slow
+/// thread as any cycle does: a thread that waited on another while attached would be a
+/// deadlock, and the warning is how the program finds out.
+#[test]
+fn a_timer_cycle_warns_once_a_thread_waits_for_it() {
+    let out = child(
+        "child_a_timer_cycle_waits_for_a_thread_idle_while_attached",
+        &[("GC_FORCE_CYCLE_AFTER_MS", "100"), ("GC_SAFEPOINT_WARN_MS", "200"), ("GC_PERCENT", "off"), ("WAITER", "1")],
+        DEADLINE,
+    );
+    out.assert_completed();
+    assert!(out.stderr.contains("waiting"), "a warning: {}", out.describe());
 }

@@ -68,7 +68,9 @@ fn repl(vm: &mut Vm) -> ExitCode {
         print!("> ");
         let _ = io::stdout().flush();
         line.clear();
-        match stdin.lock().read_line(&mut line) {
+        // Detached while it waits for the user: a cycle (another thread's, or the collector's
+        // timer's) never waits for the prompt.
+        match vm.blocking(|| stdin.lock().read_line(&mut line)) {
             Ok(0) | Err(_) => {
                 println!();
                 return ExitCode::SUCCESS;

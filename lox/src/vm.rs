@@ -123,6 +123,12 @@ impl Vm {
         vm
     }
 
+    /// Run `f` — a wait outside the heap, such as reading the REPL's next line — with the
+    /// VM's thread detached ([`Mutator::blocking`]), so that a cycle never waits for it.
+    pub fn blocking<R>(&mut self, f: impl FnOnce() -> R) -> R {
+        self.mu.blocking(f)
+    }
+
     fn define_native(&mut self, name: &str, arity: usize, f: crate::object::NativeFn) {
         let index = self.globals.index(name);
         self.ensure_globals();

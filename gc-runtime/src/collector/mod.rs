@@ -422,6 +422,7 @@ pub(crate) fn run(rt: &'static Runtime) {
     let mut swept_at_last_end = rt.pages.swept.totals();
     let mut last_cycle_end = Instant::now();
     loop {
+        let mut unasked = false;
         {
             let mut r = rt.control.requests.lock();
             while r.requested <= r.started {
@@ -437,6 +438,7 @@ pub(crate) fn run(rt: &'static Runtime) {
                     if rt.pages.live_bytes() > 0 {
                         r.requested = r.started + 1;
                         rt.control.pending.store(true, Ordering::Relaxed);
+                        unasked = true;
                         break;
                     }
                     // An empty heap: nothing to find. Look again a period later.
@@ -471,7 +473,11 @@ pub(crate) fn run(rt: &'static Runtime) {
             }
             r.started += 1;
         }
+        // A cycle on the timer warns of slow mutators only while a thread waits for it (see
+        // `handshake.rs`, "Slow mutators").
+        rt.handshake.set_unasked(unasked);
         report::or_abort("collector thread", || run_cycle(rt, &mut swept_at_last_end));
+        rt.handshake.set_unasked(false);
         last_cycle_end = Instant::now();
         let finalize_target = rt.pages.finalizer.enqueued();
         let mut r = rt.control.requests.lock();

@@ -271,7 +271,11 @@ settings! {
         /// dead, their destructors unrun (open files, `Root`s held in fields) and their memory
         /// committed, for as long as it stays idle. Go forces a collection every two minutes
         /// for the same reason; so does this collector by default. Such a cycle is an ordinary
-        /// one: concurrent in concurrent mode. `None` (`off`): never start one on a timer.
+        /// one: concurrent in concurrent mode. A thread idle while attached (a read without
+        /// [`Mutator::blocking`](crate::Mutator::blocking)) holds it up until it comes back, as
+        /// it would any cycle; since nobody asked for this one, it warns of that thread
+        /// (`safepoint_warn`) only while another thread waits for the collector.
+        /// `None` (`off`): never start one on a timer.
         force_cycle_after: Option<Duration> {
             default: Some(Duration::from_secs(120)),
             env: GC_FORCE_CYCLE_AFTER_MS,
