@@ -78,6 +78,32 @@ fn off_an_idle_heap_keeps_its_dead_objects() {
     gc_runtime::reconfigure(Config::default()).unwrap();
 }
 
+/// A period too long for the clock (`Duration::MAX`, or the largest number of milliseconds the
+/// variable takes) is accepted and never comes due: the collector thread, which adds it to the
+/// time of the last cycle, keeps working. In a child process: a collector thread that panicked
+/// there would leave `collect` waiting forever.
+#[test]
+fn child_a_period_past_the_clocks_end() {
+    if !in_child() {
+        return;
+    }
+    for period in [Duration::MAX, Duration::from_millis(u64::MAX)] {
+        gc_runtime::reconfigure(Config::default().with_force_cycle_after(Some(period))).unwrap();
+        let mut mu = gc_runtime::attach();
+        let weak = dead_chain(&mu, 10);
+        // The collector thread reads the setting while idle, between these collections.
+        mu.blocking(|| std::thread::sleep(Duration::from_millis(50)));
+        mu.collect();
+        assert!(weak.is_cleared(), "the collector still collects");
+    }
+    println!("done");
+}
+
+#[test]
+fn a_period_past_the_clocks_end_never_comes_due() {
+    child("child_a_period_past_the_clocks_end", &[], Duration::from_secs(30)).assert_completed();
+}
+
 /// The scenario of the two tests below, in a child process: a thread stays attached without a
 /// safepoint for 1.5 s (a program idle in a read while attached, as a REPL at its prompt would be
 /// without `blocking`), while a cycle on the timer starts (period 100 ms, slow-mutator warning

@@ -435,8 +435,10 @@ pub(crate) fn run(rt: &'static Runtime) {
                 };
                 // A cycle on a timer when none ran for `force_cycle_after` (see the setting):
                 // an idle program's dead objects are found, freed and finalized all the same.
-                let force_in =
-                    force_after.map(|after| (last_cycle_end + after).saturating_duration_since(Instant::now()));
+                // (A period too long for the clock — `Duration::MAX` — never comes due.)
+                let force_in = force_after
+                    .and_then(|after| last_cycle_end.checked_add(after))
+                    .map(|due| due.saturating_duration_since(Instant::now()));
                 if force_in == Some(Duration::ZERO) {
                     if rt.pages.live_bytes() > 0 {
                         r.requested = r.started + 1;

@@ -116,6 +116,11 @@ fn each_variable_accepts_its_values_as_its_setter_does() {
         ("GC_SCAVENGE_AFTER_MS", "OFF", d().with_scavenge_after(None)),
         ("GC_FORCE_CYCLE_AFTER_MS", "1", d().with_force_cycle_after(Some(Duration::from_millis(1)))),
         ("GC_FORCE_CYCLE_AFTER_MS", "60000", d().with_force_cycle_after(Some(Duration::from_secs(60)))),
+        (
+            "GC_FORCE_CYCLE_AFTER_MS",
+            "18446744073709551615",
+            d().with_force_cycle_after(Some(Duration::from_millis(u64::MAX))),
+        ),
         ("GC_FORCE_CYCLE_AFTER_MS", "off", d().with_force_cycle_after(None)),
     ];
     for (texts, value) in [(on, true), (off, false)] {
