@@ -214,21 +214,37 @@ struct Numbers {
     v: GcVec<u64>,
 }
 
-/// Insert a filler (`u64::MAX`) at the front of `holder`'s vector and remove it again, each
-/// insert and removal shifting every element, until `stop`; returns how many times. Only this
-/// thread inserts at the front, and the tests beside it never remove the filler: the front is
-/// still the filler when it removes it.
-fn shift_the_front(holder: &Root<Numbers>, stop: &AtomicBool) -> u64 {
-    let mut mu = gc_runtime::attach();
-    let mut shifts = 0_u64;
-    while !stop.load(Ordering::Relaxed) {
-        let v = &holder.get(&mu).v;
-        v.insert(0, mu.alloc(u64::MAX));
-        assert_eq!(*v.remove(0, &mu), u64::MAX);
-        shifts += 1;
-        mu.safepoint();
-    }
-    shifts
+/// Run `body` on this thread while another inserts a filler (`u64::MAX`) at the front of
+/// `holder`'s vector and removes it again, each insert and removal shifting every element;
+/// returns how many times it did. Only that thread inserts at the front, and the bodies never
+/// remove the filler: the front is still the filler when it removes it. The shifter stops when
+/// `body` returns or panics (else the scope's join would wait for it forever), and is joined
+/// with this thread detached.
+fn beside_a_front_shifter(
+    mu: &mut gc_runtime::Mutator,
+    holder: &Root<Numbers>,
+    body: impl FnOnce(&mut gc_runtime::Mutator),
+) -> u64 {
+    let stop = AtomicBool::new(false);
+    thread::scope(|s| {
+        let shifter = s.spawn(|| {
+            let mut mu = gc_runtime::attach();
+            let mut shifts = 0_u64;
+            while !stop.load(Ordering::Relaxed) {
+                let v = &holder.get(&mu).v;
+                v.insert(0, mu.alloc(u64::MAX));
+                assert_eq!(*v.remove(0, &mu), u64::MAX);
+                shifts += 1;
+                mu.safepoint();
+            }
+            shifts
+        });
+        {
+            let _stop = StopOnDrop(&stop);
+            body(mu);
+        }
+        mu.blocking(|| shifter.join().expect("the shifting thread panicked"))
+    })
 }
 
 /// `remove_item` removes the very object it is given, even while another thread shifts the
@@ -248,19 +264,15 @@ fn vec_remove_item_removes_that_object_while_another_thread_shifts_the_vector() 
             x.root(&mu)
         })
         .collect();
-    let stop = AtomicBool::new(false);
-    let shifts = thread::scope(|s| {
-        let shifter = s.spawn(|| shift_the_front(&holder, &stop));
+    let shifts = beside_a_front_shifter(&mut mu, &holder, |mu| {
         for (i, e) in elements.iter().enumerate().filter(|(i, _)| i % 2 == 0) {
-            assert!(holder.get(&mu).v.remove_item(e.get(&mu)), "element {i} is there to remove");
-            assert!(!holder.get(&mu).v.remove_item(e.get(&mu)), "element {i} was there once");
+            assert!(holder.get(mu).v.remove_item(e.get(mu)), "element {i} is there to remove");
+            assert!(!holder.get(mu).v.remove_item(e.get(mu)), "element {i} was there once");
             if i % 64 == 0 {
                 mu.collect();
             }
             mu.safepoint();
         }
-        stop.store(true, Ordering::Relaxed);
-        mu.blocking(|| shifter.join().expect("the shifting thread panicked"))
     });
     mu.collect();
     let left: Vec<u64> = holder.get(&mu).v.iter(&mu).map(|x| *x).collect();
@@ -317,29 +329,16 @@ fn vec_retain_removes_while_another_thread_shifts_the_vector() {
         let x = mu.alloc(i);
         holder.get(&mu).v.push(x);
     }
-    let stop = AtomicBool::new(false);
-    let shifts = thread::scope(|s| {
-        let shifter = s.spawn(|| shift_the_front(&holder, &stop));
-        // A failed assertion below must still stop the shifter, or the scope's join on the
-        // way out waits for it forever (without `blocking`, holding up every cycle).
-        struct StopOnDrop<'a>(&'a AtomicBool);
-        impl Drop for StopOnDrop<'_> {
-            fn drop(&mut self) {
-                self.0.store(true, Ordering::Relaxed);
-            }
-        }
-        let _stop_on_panic = StopOnDrop(&stop);
+    let shifts = beside_a_front_shifter(&mut mu, &holder, |mu| {
         // Remove the multiples of 2, then of 3, ... of 9: each pass removes elements on both
         // sides of wherever a concurrent marking's cursor is.
         for d in 2..10_u64 {
-            let removed = holder.get(&mu).v.retain(&mu, |x| *x == u64::MAX || *x % d != 0 || *x == 0);
+            let removed = holder.get(mu).v.retain(mu, |x| *x == u64::MAX || *x % d != 0 || *x == 0);
             let left = (1..N).filter(|i| i % d == 0 && (2..d).all(|e| i % e != 0)).count();
             assert_eq!(removed, left, "the multiples of {d} still there");
             mu.collect();
             mu.safepoint();
         }
-        stop.store(true, Ordering::Relaxed);
-        mu.blocking(|| shifter.join().expect("the shifting thread panicked"))
     });
     mu.collect();
     let left: Vec<u64> = holder.get(&mu).v.iter(&mu).map(|x| *x).collect();
