@@ -28,6 +28,12 @@ use gc_runtime::{
 const MAGIC: u64 = 0x9E37_79B9_7F4A_7C15;
 const MUTATORS: usize = 3;
 const RUN_FOR: Duration = Duration::from_millis(if cfg!(miri) { 150 } else { 1500 });
+/// The cycles a run of `with_cycles` waits for after `RUN_FOR`, so that its callers' checks
+/// that cycles ran during the mutation count work, not time.
+const CYCLES_DURING_A_RUN: u64 = 2;
+/// How long a run waits for those cycles at most (a collector that cannot finish two cycles in
+/// this time is stuck, and the callers' checks then fail).
+const RUN_AT_MOST: Duration = Duration::from_secs(120);
 
 /// Serialises the tests that reconfigure the collector (it is process-wide).
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -864,8 +870,9 @@ fn configure(barrier: BarrierKind) {
     .unwrap();
 }
 
-/// Run `work` on `MUTATORS` threads (each with its own mutator) while
-/// another thread runs collection cycles back to back; returns the number of cycles.
+/// Run `work` on `MUTATORS` threads (each with its own mutator) while another thread runs
+/// collection cycles back to back, for `RUN_FOR` and at least `CYCLES_DURING_A_RUN` cycles
+/// (the `stop` flag tells the workers when); returns the number of cycles.
 fn with_cycles(work: impl Fn(usize, &mut Mutator, &AtomicBool) + Sync) -> u64 {
     let before = gc_runtime::stats().cycles;
     let stop = AtomicBool::new(false);
@@ -885,8 +892,14 @@ fn with_cycles(work: impl Fn(usize, &mut Mutator, &AtomicBool) + Sync) -> u64 {
                 mu.collect();
             }
         });
-        let deadline = Instant::now() + RUN_FOR;
-        while Instant::now() < deadline && !workers.iter().all(|w| w.is_finished()) {
+        // The run lasts `RUN_FOR` and then until `CYCLES_DURING_A_RUN` cycles have completed
+        // (a loaded machine may take longer for them), or until every worker is done.
+        let started = Instant::now();
+        let long_enough = || {
+            let elapsed = started.elapsed();
+            elapsed >= RUN_FOR && (gc_runtime::stats().cycles - before >= CYCLES_DURING_A_RUN || elapsed >= RUN_AT_MOST)
+        };
+        while !long_enough() && !workers.iter().all(|w| w.is_finished()) {
             thread::sleep(Duration::from_millis(10));
         }
         stop.store(true, Ordering::Relaxed);
@@ -940,7 +953,7 @@ fn growth_during_marking(barrier: BarrierKind) {
     let pushed = pushed.load(Ordering::Relaxed);
     let during_mark = during_mark.load(Ordering::Relaxed);
     eprintln!("{barrier:?}: {pushed} elements pushed ({during_mark} while marking), {cycles} cycles");
-    assert!(cycles >= 2, "cycles ran during the pushes ({cycles})");
+    assert!(cycles >= CYCLES_DURING_A_RUN, "cycles ran during the pushes ({cycles})");
     if !cfg!(miri) {
         assert!(during_mark > 0, "some pushes happened while marking");
     }
@@ -1594,7 +1607,8 @@ fn mixed_op(mu: &Mutator, w: &World, ledger: &Arc<Ledger>, rng: &mut Rng) {
 
 /// Run `op` on the object `root` holds, 64 times between safepoints, on `MUTATORS` threads
 /// (each with its own generator, seeded from `seed`) while cycles run back to back, until the
-/// run's time is up or the ledger is nearly full; returns the cycles and the operations done.
+/// run is over (see `with_cycles`) or the ledger is nearly full; returns the cycles and the
+/// operations done.
 fn random_ops_with_cycles<R: Trace + Send + Sync + 'static>(
     root: &Root<R>,
     ledger: &Arc<Ledger>,
@@ -1629,7 +1643,7 @@ fn concurrent_mixed_use(barrier: BarrierKind) {
         world(&mu)
     };
     let (cycles, ops) = random_ops_with_cycles(&root, &ledger, 0x2545_F491_4F6C_DD1D, mixed_op);
-    assert!(cycles >= 2, "cycles ran during the mutation ({cycles})");
+    assert!(cycles >= CYCLES_DURING_A_RUN, "cycles ran during the mutation ({cycles})");
     let mut mu = gc_runtime::attach();
     mu.collect();
     let w = root.get(&mu);
@@ -1739,7 +1753,7 @@ fn large_collections_during_chunked_scans(barrier: BarrierKind) {
     }
     drop(mu);
     let (cycles, ops) = random_ops_with_cycles(&root, &ledger, 0x9E37_79B9_7F4A_7C15, large_op);
-    assert!(cycles >= 2, "cycles ran during the mutation ({cycles})");
+    assert!(cycles >= CYCLES_DURING_A_RUN, "cycles ran during the mutation ({cycles})");
     let mut mu = gc_runtime::attach();
     mu.collect();
     let h = root.get(&mu);
