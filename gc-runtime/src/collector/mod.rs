@@ -451,6 +451,14 @@ pub(crate) fn run(rt: &'static Runtime) {
                     continue;
                 }
                 let force_wait = force_in.map(|wait| wait.max(MIN_SCAVENGE_WAIT));
+                // Slots the finalizer finished with since the last cycle's sweep: freed here
+                // (the finalizer wakes this thread when it has done its work), or an idle heap
+                // would keep their pages until the next cycle — also with the scavenger off, for
+                // allocation to reuse. Not under the requests lock.
+                MutexGuard::unlocked(&mut r, || rt.pages.free_finalized());
+                if r.requested > r.started {
+                    continue; // asked meanwhile
+                }
                 // Between cycles, the scavenger (see `heap/pool.rs`): it makes system calls, so
                 // not under the requests lock; a request made meanwhile is seen below.
                 let Some(delay) = scavenge_after else {
@@ -462,12 +470,7 @@ pub(crate) fn run(rt: &'static Runtime) {
                     }
                     continue;
                 };
-                let next_due = MutexGuard::unlocked(&mut r, || {
-                    // Slots the finalizer finished with since the last cycle's sweep: freed
-                    // here, or an idle heap would keep their pages until the next cycle.
-                    rt.pages.free_finalized();
-                    scavenge(rt, delay)
-                });
+                let next_due = MutexGuard::unlocked(&mut r, || scavenge(rt, delay));
                 if r.requested <= r.started {
                     // Pages may also empty without a cycle (the finalizer, lazy sweeps): look
                     // again after `delay` at the latest.
@@ -510,7 +513,11 @@ fn scavenge(rt: &Runtime, delay: Duration) -> Option<Duration> {
 pub(crate) fn run_finalizer(rt: &'static Runtime) {
     thread_state::enter_collector_thread();
     loop {
-        report::or_abort("finalizer thread", || rt.pages.finalize_next());
+        if report::or_abort("finalizer thread", || rt.pages.finalize_next()) {
+            // An idle collector thread frees the finalized slots (see `run`), whether or not
+            // the scavenger runs.
+            rt.control.wake_idle();
+        }
     }
 }
 

@@ -274,7 +274,10 @@ settings! {
         /// one: concurrent in concurrent mode. A thread idle while attached (a read without
         /// [`Mutator::blocking`](crate::Mutator::blocking)) holds it up until it comes back, as
         /// it would any cycle; since nobody asked for this one, it warns of that thread
-        /// (`safepoint_warn`) only while another thread waits for the collector.
+        /// (`safepoint_warn`) only while another thread waits for the collector. The period
+        /// starts again at the end of every cycle, so an idle program whose heap holds anything
+        /// runs one cycle per period for as long as it stays idle; the collector looks at the
+        /// timer at most every 10 ms, so a shorter period acts as 10 ms.
         /// `None` (`off`): never start one on a timer.
         force_cycle_after: Option<Duration> {
             default: Some(Duration::from_secs(120)),

@@ -88,11 +88,13 @@ impl FinalizeQueue {
         }
     }
 
-    /// The finalizer thread: one item taken by [`next`](Self::next) is finished.
-    pub(crate) fn finished_one(&self) {
+    /// The finalizer thread: one item taken by [`next`](Self::next) is finished. Returns
+    /// whether none is left queued.
+    pub(crate) fn finished_one(&self) -> bool {
         let mut p = self.pending.lock();
         p.done += 1;
         self.progress.notify_all();
+        p.items.is_empty()
     }
 
     /// Items queued so far (a mark to wait for with [`wait_done`](Self::wait_done)).

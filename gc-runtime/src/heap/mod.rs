@@ -506,8 +506,13 @@ impl PageHeap {
 
     /// The finalizer thread's step: take the next item of finalization work (waiting for one),
     /// run its destructors, and free the objects (a page's slots are taken back by the page's
-    /// owner at its next sweep, see `page.rs`).
-    pub(crate) fn finalize_next(&self) {
+    /// owner at its next sweep, see `page.rs`, or between cycles by [`free_finalized`]).
+    /// Returns whether the work queued so far is all done and slots it finalized wait for
+    /// `free_finalized`: the collector thread, if idle, should be woken for them.
+    ///
+    /// [`free_finalized`]: Self::free_finalized
+    #[must_use]
+    pub(crate) fn finalize_next(&self) -> bool {
         match self.finalizer.next() {
             Work::Page(doomed) => {
                 let page = doomed.page;
@@ -541,7 +546,10 @@ impl PageHeap {
                 self.swept.add(r);
             }
         }
-        self.finalizer.finished_one();
+        let drained = self.finalizer.finished_one();
+        // Relaxed: only a hint to wake the collector thread; its `free_finalized` reads the
+        // pages' bits after its own acquiring swap of the flag.
+        drained && self.finalized_unfreed.load(Ordering::Relaxed)
     }
 
     /// Every object that is not dead for `sweep_epoch` (allocated, and marked for it or later),
@@ -700,9 +708,13 @@ mod tests {
         assert_eq!(total.deferred, N / 4, "unmarked objects with drop are doomed");
         assert_eq!(total.live_objects, N / 2 + N / 4, "marked and doomed objects keep their slots");
         assert_eq!(drops.load(O::SeqCst), 0, "no sweep runs a destructor");
-        for _ in 0..heap.finalizer.enqueued() {
-            heap.finalize_next();
-        }
+        let wakes: Vec<bool> = (0..heap.finalizer.enqueued()).map(|_| heap.finalize_next()).collect();
+        assert_eq!(
+            wakes.iter().rposition(|&w| w),
+            Some(wakes.len() - 1),
+            "the finalizer asks for its slots to be freed once it has done all it was given, not before"
+        );
+        assert_eq!(wakes.iter().filter(|&&w| w).count(), 1);
         assert_eq!(drops.load(O::SeqCst), N / 4, "the finalizer drops each doomed object once");
         assert_eq!(heap.swept.totals().freed_objects, (N / 2) as u64);
         // The next sweep (marking `epoch + 2` reached the same objects) takes the finalized
@@ -723,5 +735,48 @@ mod tests {
         }
         assert_eq!(live, N / 2, "finalized slots are free again");
         assert_eq!(drops.load(O::SeqCst), N / 4);
+    }
+
+    /// The collector thread frees finalized slots between cycles with the scavenger off too:
+    /// the finalizer wakes it once it has run the destructors (it used to free them only on
+    /// the scavenger's rounds, so with the scavenger off an idle heap kept them until the next
+    /// cycle, unusable: a second batch as large doubled the committed memory).
+    #[test]
+    fn finalized_slots_are_freed_between_cycles_with_the_scavenger_off() {
+        use std::time::{Duration, Instant};
+
+        use crate::config::Config;
+
+        const N: usize = if cfg!(miri) { 300 } else { 20_000 };
+        let _serial = crate::test_support::serial();
+        let quiet = Config::default().with_gc_percent(None).with_force_cycle_after(None);
+        crate::reconfigure(quiet.clone().with_scavenge_after(None)).unwrap();
+        let rt = crate::runtime::Runtime::get();
+        let mut mu = crate::attach();
+        let drops = Arc::new(AtomicUsize::new(0));
+        for _ in 0..N {
+            mu.alloc(Probe(drops.clone()));
+        }
+        let empty_before = rt.pages.pool.resident_empty_pages();
+        // Dead at once: the cycle dooms them, and `collect` returns once their destructors ran.
+        mu.collect();
+        assert_eq!(drops.load(O::SeqCst), N);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while rt.pages.finalized_unfreed.load(O::SeqCst) && Instant::now() < deadline {
+            mu.blocking(|| std::thread::sleep(Duration::from_millis(1)));
+        }
+        assert!(!rt.pages.finalized_unfreed.load(O::SeqCst), "the finalized slots were not freed in 30 s");
+        let has_finalized = rt.pages.central.iter().any(|c| {
+            let lists = c.lock();
+            lists.full.iter().chain(&lists.partial).any(|p| p.has_finalized())
+        });
+        assert!(!has_finalized, "no listed page keeps finalized slots");
+        // The pages the batch filled are empty again, in the pool for allocation to reuse (no
+        // cycle ran since, so only the freeing above emptied them).
+        let filled = N * std::mem::size_of::<GcBox<Probe>>() / page::PAGE_BYTES;
+        let emptied = rt.pages.pool.resident_empty_pages().saturating_sub(empty_before);
+        assert!(emptied >= filled / 2, "{emptied} pages emptied; the batch filled about {filled}");
+        drop(mu);
+        crate::reconfigure(quiet).unwrap();
     }
 }

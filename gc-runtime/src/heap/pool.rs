@@ -118,6 +118,12 @@ impl PagePool {
         }
     }
 
+    /// Empty pages with their memory.
+    #[cfg(test)]
+    pub(crate) fn resident_empty_pages(&self) -> usize {
+        self.lists.lock().resident.len()
+    }
+
     /// Every page ever made (for scans with the world stopped).
     pub(crate) fn all(&self) -> Vec<&'static Page> {
         self.lists.lock().all.clone()
