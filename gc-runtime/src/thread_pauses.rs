@@ -125,10 +125,27 @@ impl Totals {
     }
 }
 
+/// The logs a snapshot reads: every attached thread's, and those of the threads that ended
+/// most recently. Kept apart so that neither an attach nor a detach looks at the others' logs
+/// (pruning by a scan of every log, each locked, took a fifth of a program's time that
+/// attached for each request).
+#[derive(Default)]
+struct Logs {
+    attached: Vec<Arc<Mutex<ThreadLog>>>,
+    /// Oldest first; at most [`ENDED_LOGS`].
+    ended: VecDeque<Arc<Mutex<ThreadLog>>>,
+}
+
+impl Logs {
+    fn all(&self) -> Vec<Arc<Mutex<ThreadLog>>> {
+        self.attached.iter().chain(&self.ended).cloned().collect()
+    }
+}
+
 /// Every thread's pauses.
 pub(crate) struct ThreadPauses {
     totals: Mutex<Totals>,
-    logs: Mutex<Vec<Arc<Mutex<ThreadLog>>>>,
+    logs: Mutex<Logs>,
     /// The longest pause recorded since the collector last took it (once per cycle), in ns.
     cycle_max: AtomicU64,
 }
@@ -137,7 +154,7 @@ impl Default for ThreadPauses {
     fn default() -> Self {
         ThreadPauses {
             totals: Mutex::new(Totals { all: pause_histogram(), total: Duration::ZERO }),
-            logs: Mutex::new(Vec::new()),
+            logs: Mutex::new(Logs::default()),
             cycle_max: AtomicU64::new(0),
         }
     }
@@ -183,30 +200,7 @@ impl ThreadPauses {
             truncated: false,
             unmerged: Vec::new(),
         }));
-        let mut logs = self.logs.lock();
-        // Keep every attached thread's log and the most recently ended ones. A dropped log's
-        // lengths not yet in the totals go there (after the logs' locks: a snapshot holds the
-        // totals' lock while it takes each log's), or a program that attaches per request would
-        // lose the pauses of its threads.
-        let mut orphaned = Vec::new();
-        let ended = logs.iter().filter(|l| l.lock().until.is_some()).count();
-        if ended > ENDED_LOGS {
-            let mut to_drop = ended - ENDED_LOGS;
-            logs.retain(|l| {
-                let mut l = l.lock();
-                let drop = to_drop > 0 && l.until.is_some();
-                if drop {
-                    orphaned.append(&mut l.unmerged);
-                }
-                to_drop -= usize::from(drop);
-                !drop
-            });
-        }
-        logs.push(log.clone());
-        drop(logs);
-        if !orphaned.is_empty() {
-            self.totals.lock().merge(&mut orphaned);
-        }
+        self.logs.lock().attached.push(log.clone());
         ThreadPauseLog { shared: log, pending: RefCell::new(Vec::new()) }
     }
 
@@ -240,11 +234,32 @@ impl ThreadPauses {
     /// The thread of `log` detached for good `now` after the runtime started (its pending
     /// intervals go into the log: the thread leaves, so it may wait here).
     pub(crate) fn ended(&self, log: &ThreadPauseLog, now: Duration) {
-        let mut l = log.shared.lock();
-        for (start, ns) in log.pending.borrow_mut().drain(..) {
-            l.push(start, ns);
+        {
+            let mut l = log.shared.lock();
+            for (start, ns) in log.pending.borrow_mut().drain(..) {
+                l.push(start, ns);
+            }
+            l.until = Some(nanos(now));
         }
-        l.until = Some(nanos(now));
+        // Keep the most recently ended logs. A dropped log's lengths not yet in the totals go
+        // there (after the logs' locks: a snapshot holds the totals' lock while it takes each
+        // log's), or a program that attaches per request would lose its threads' pauses.
+        let mut orphaned = Vec::new();
+        {
+            let mut logs = self.logs.lock();
+            if let Some(i) = logs.attached.iter().position(|l| Arc::ptr_eq(l, &log.shared)) {
+                let ended = logs.attached.swap_remove(i);
+                logs.ended.push_back(ended);
+            }
+            while logs.ended.len() > ENDED_LOGS {
+                if let Some(oldest) = logs.ended.pop_front() {
+                    orphaned.append(&mut oldest.lock().unmerged);
+                }
+            }
+        }
+        if !orphaned.is_empty() {
+            self.totals.lock().merge(&mut orphaned);
+        }
     }
 
     /// The longest pause recorded since the last call (the collector calls it once per cycle).
@@ -254,7 +269,7 @@ impl ThreadPauses {
 
     /// The figures, `now` after the runtime started.
     pub(crate) fn snapshot(&self, now: Duration) -> ThreadPauseStats {
-        let logs: Vec<_> = self.logs.lock().clone();
+        let logs = self.logs.lock().all();
         let mut t = self.totals.lock();
         for log in &logs {
             t.merge(&mut log.lock().unmerged);
@@ -430,7 +445,7 @@ mod tests {
             drop(held);
             p.ended(&log, Duration::from_millis(i as u64 + 1));
         }
-        assert!(p.logs.lock().len() <= ENDED_LOGS + 1, "ended logs are pruned");
+        assert_eq!(p.logs.lock().all().len(), ENDED_LOGS, "ended logs are pruned");
         let s = p.snapshot(Duration::from_millis(threads as u64 + 1));
         assert_eq!((s.count, s.total), (threads as u64, Duration::from_micros(3) * threads as u32));
     }
@@ -482,7 +497,8 @@ mod tests {
         }
         let attached = p.register(Duration::ZERO);
         let logs = p.logs.lock();
-        assert!(logs.len() <= ENDED_LOGS + 2, "{}", logs.len());
-        assert!(logs.iter().any(|l| Arc::ptr_eq(l, &attached.shared)), "an attached thread's log is kept");
+        assert_eq!(logs.ended.len(), ENDED_LOGS);
+        assert_eq!(logs.attached.len(), 1);
+        assert!(logs.attached.iter().any(|l| Arc::ptr_eq(l, &attached.shared)), "an attached thread's log is kept");
     }
 }

@@ -12,8 +12,17 @@
 //!
 //! On a machine with fewer cores than mutators, the figure includes the time a descheduled
 //! thread takes to run again and reach its safepoint.
+//!
+//! What a thread pays to use the heap for one short stretch (a server's request), each with one
+//! allocation, which after attaching or coming back refills the thread's cache:
+//!
+//! - `attach/with_mutator`: attach for the stretch and detach after it
+//!   (`gc_runtime::with_mutator`);
+//! - `attach/blocking`: come back from `Mutator::blocking` on a mutator the thread keeps;
+//! - `attach/none`: the allocation and a safepoint on a mutator that stays attached.
 
 use std::{
+    hint::black_box,
     sync::{
         atomic::{AtomicBool, Ordering},
         Arc,
@@ -24,7 +33,7 @@ use std::{
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use gc_bench_micro::{init, small};
-use gc_runtime::Mode;
+use gc_runtime::{Mode, Mutator};
 
 /// Start `n` threads that attach and call `safepoint()` until `stop`.
 fn spinners(n: usize, stop: &Arc<AtomicBool>) -> Vec<JoinHandle<()>> {
@@ -69,6 +78,75 @@ fn handshake(c: &mut Criterion) {
         debug_assert!(t.elapsed() < Duration::from_secs(10));
     }
     g.finish();
+
+    // The garbage is collected between chunks of iterations, untimed, so that allocation reuses
+    // memory instead of faulting in fresh pages (collections here run only when asked).
+    let mut g = c.benchmark_group("attach");
+    g.bench_function("none", |b| {
+        b.iter_custom(|iters| {
+            timed_chunks(
+                iters,
+                &mut mu,
+                |mu| {
+                    black_box(mu.alloc(1u64));
+                    mu.safepoint();
+                },
+                Mutator::collect,
+            )
+        })
+    });
+    g.bench_function("blocking", |b| {
+        b.iter_custom(|iters| {
+            timed_chunks(
+                iters,
+                &mut mu,
+                |mu| {
+                    mu.blocking(|| ());
+                    black_box(mu.alloc(1u64));
+                },
+                Mutator::collect,
+            )
+        })
+    });
+    drop(mu);
+    g.bench_function("with_mutator", |b| {
+        b.iter_custom(|iters| {
+            timed_chunks(
+                iters,
+                &mut (),
+                |()| {
+                    gc_runtime::with_mutator(|mu| {
+                        black_box(mu.alloc(1u64));
+                    })
+                },
+                |()| gc_runtime::with_mutator(Mutator::collect),
+            )
+        })
+    });
+    g.finish();
+}
+
+/// The time `iters` calls of `one` take, with `between` run untimed after every
+/// [`CHUNK`](gc_bench_micro::CHUNK) of them.
+fn timed_chunks<S: ?Sized>(
+    iters: u64,
+    state: &mut S,
+    mut one: impl FnMut(&mut S),
+    mut between: impl FnMut(&mut S),
+) -> Duration {
+    let mut total = Duration::ZERO;
+    let mut left = iters;
+    while left > 0 {
+        let n = left.min(gc_bench_micro::CHUNK);
+        let t = Instant::now();
+        for _ in 0..n {
+            one(state);
+        }
+        total += t.elapsed();
+        left -= n;
+        between(state);
+    }
+    total
 }
 
 criterion_group!(benches, handshake);
