@@ -81,7 +81,7 @@
 //!
 //! | layer | modules | what they are |
 //! |---|---|---|
-//! | foundations | `primitive.rs`, `prefetch.rs`, `report.rs`, `named.rs`, `config/` | the synchronisation types (swapped for loom's in `loom-models`), output that cannot panic, types spelled as names, the configuration |
+//! | foundations | `primitive.rs`, `prefetch.rs`, `popcount.rs`, `report.rs`, `named.rs`, `config/` | the synchronisation types (swapped for loom's in `loom-models`), output that cannot panic, types spelled as names, the configuration |
 //! | the clock | `clock.rs` | phase word with the barrier kind, mark/sweep/weak-verdict epochs, a state table |
 //! | mark bits | `mark_bits.rs` | one bit per 8-byte granule beside each page, found from an object's address by arithmetic |
 //! | system memory | `raw.rs`, `mapped_vec.rs`, `shared_slice.rs` | the one funnel to the system's memory (the arena and its runs of pages, large blocks, blocks mapped on their own); buffers whose memory goes back when they are emptied; slices replaced under lock-free readers and freed through the epoch |
@@ -122,6 +122,7 @@ mod mutator;
 mod mutator_marks;
 mod named;
 mod object;
+mod popcount;
 mod prefetch;
 mod primitive;
 mod raw;

@@ -36,6 +36,7 @@ const ENGINE: &[&str] = &[
     "primitive",
     "address_hash",
     "prefetch",
+    "popcount",
     "report",
     "named",
     "config",

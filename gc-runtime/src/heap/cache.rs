@@ -180,9 +180,9 @@ impl AllocCache {
         if let Some(old) = self.pages[class].page.take() {
             heap.release(old);
         }
-        let page = heap.acquire(class);
-        // SAFETY: `acquire` transferred ownership of `page` to this cache (both calls).
-        let (slots, free) = unsafe { (page.slots(), page.free_slots()) };
+        let (page, free) = heap.acquire(class);
+        // SAFETY: `acquire` transferred ownership of `page` to this cache.
+        let slots = unsafe { page.slots() };
         self.allocated_since_refill += free * slots.slot_size;
         self.pages[class] = CachedPage {
             page: Some(page),

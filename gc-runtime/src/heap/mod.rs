@@ -356,25 +356,23 @@ impl PageHeap {
         r
     }
 
-    /// Take ownership of a page of `class` that is swept and has a free slot.
-    pub(crate) fn acquire(&self, class: usize) -> &'static Page {
+    /// Take ownership of a page of `class` that is swept and has a free slot; returns it with
+    /// its number of free slots.
+    pub(crate) fn acquire(&self, class: usize) -> (&'static Page, usize) {
         loop {
             let mut lists = self.central[class].lock();
             let epoch = lists.epoch();
             if let Some(page) = lists.partial.pop() {
                 drop(lists);
-                self.charge(page);
-                return page;
+                return (page, self.charge(page));
             }
             let Some(page) = lists.unswept.pop() else { break };
             let _in_flight = InFlight::start(&self.sweeps_in_flight);
             drop(lists);
             self.sweep_owned(page, epoch);
             // SAFETY: still owned.
-            let has_free = unsafe { page.free_slots() } > 0;
-            if has_free {
-                self.charge(page);
-                return page;
+            if unsafe { page.free_slots() } > 0 {
+                return (page, self.charge(page));
             }
             self.central[class].lock().file(page, false);
         }
@@ -384,15 +382,17 @@ impl PageHeap {
             // SAFETY: pages in the pool are empty; taking one out made us its owner.
             unsafe { page.reformat(class, epoch) };
         }
-        self.charge(page);
-        page
+        (page, self.charge(page))
     }
 
-    fn charge(&self, page: &'static Page) {
+    /// Count `page`'s free slots as live bytes (a cache allocates them without counting), and
+    /// return how many there are.
+    fn charge(&self, page: &'static Page) -> usize {
         // SAFETY: the caller owns `page` (it is about to hand it to a cache).
         let (slot_size, free) = unsafe { (page.slots().slot_size, page.free_slots()) };
         // Release: after the page became resident (see `live_and_committed`).
         self.live_bytes.fetch_add(free * slot_size, Ordering::Release);
+        free
     }
 
     /// Take back a page from a cache, without waiting for its class's lock (see

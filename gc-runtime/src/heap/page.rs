@@ -38,6 +38,7 @@ pub(crate) use crate::mark_bits::PAGE_BYTES;
 use crate::{
     mark_bits::{PageMarks, FIRST_OBJECT_PAGE, PAGE_WORDS, RUN_PAGES},
     object::Header,
+    popcount,
     primitive::sync::atomic::{AtomicU64, AtomicUsize, Ordering},
     raw::PageRun,
 };
@@ -196,9 +197,8 @@ impl Page {
     pub(crate) unsafe fn allocated(&self) -> usize {
         // SAFETY: the caller owns the page.
         let nslots = unsafe { self.slots() }.nslots;
-        (0..nslots.div_ceil(64))
-            .map(|w| (self.maps.bits[w].load(Ordering::Relaxed) & valid_mask(nslots, w)).count_ones() as usize)
-            .sum()
+        let words = nslots.div_ceil(64);
+        popcount::count(&self.maps.bits[..words], valid_mask(nslots, words.saturating_sub(1)))
     }
 
     /// Number of free slots.
@@ -263,6 +263,34 @@ impl Page {
     /// The caller owns the page, and the marking `epoch` ended (no thread sets mark bits in it
     /// until the next marking starts).
     pub(crate) unsafe fn sweep(&'static self, epoch: u64) -> (SweepResult, Option<Doomed>) {
+        #[cfg(all(target_arch = "x86_64", not(miri)))]
+        if std::arch::is_x86_feature_detected!("popcnt") {
+            // SAFETY: the CPU has `popcnt`; the caller's guarantees are passed on.
+            return unsafe { self.sweep_with_popcnt(epoch) };
+        }
+        // SAFETY: the caller's guarantees, passed on.
+        unsafe { self.sweep_words(epoch) }
+    }
+
+    /// [`sweep_words`](Self::sweep_words) compiled for a CPU with `popcnt`, which counts the
+    /// live and freed slots of a word in one instruction each (see `popcount.rs`; the count
+    /// was most of a page's sweep without it).
+    ///
+    /// # Safety
+    /// The CPU has `popcnt`, and as for [`sweep`](Self::sweep).
+    #[cfg(all(target_arch = "x86_64", not(miri)))]
+    #[target_feature(enable = "popcnt")]
+    unsafe fn sweep_with_popcnt(&'static self, epoch: u64) -> (SweepResult, Option<Doomed>) {
+        // SAFETY: the caller's guarantees, passed on.
+        unsafe { self.sweep_words(epoch) }
+    }
+
+    /// The sweep itself, inlined into [`sweep`](Self::sweep) and its `popcnt` variant.
+    ///
+    /// # Safety
+    /// As for [`sweep`](Self::sweep).
+    #[inline(always)]
+    unsafe fn sweep_words(&'static self, epoch: u64) -> (SweepResult, Option<Doomed>) {
         let mut result = SweepResult::default();
         // SAFETY: the caller owns the page.
         let slots = unsafe { self.slots() };
