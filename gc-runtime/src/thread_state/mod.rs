@@ -668,6 +668,9 @@ pub(crate) unsafe fn leaked_thread_exited(state: *const ThreadState) {
         // The thread cannot end inside an allocation; if it somehow did, leak the cache.
         Err(_) => rt.handshake.exit_leaked(inner.id, || {}),
     };
+    // Its pause log ends here, and joins the ended threads' (bounded) instead of staying with
+    // the attached ones for good.
+    rt.thread_pauses.ended(&inner.pauses, rt.started.elapsed());
     // Without `std`'s stderr lock or thread-locals, which may be gone on an exiting thread.
     crate::report::write_stderr(
         format!(
