@@ -379,15 +379,16 @@ impl Handshake {
         })
     }
 
-    /// Detached → Running, after any pause in progress.
-    pub(crate) fn attach(&self, id: usize) {
+    /// Detached → Running, after any pause in progress; returns whether it waited for one.
+    pub(crate) fn attach(&self, id: usize) -> bool {
         let mut t = self.table.lock();
-        self.wait_world_started(&mut t);
+        let waited = self.wait_world_started(&mut t);
         let seq = t.flush_seq;
         let e = t.entry(id);
         e.state = MutatorState::Running;
         e.ack.fetch_max(seq, Ordering::SeqCst);
         e.waiting_for_cycle = false;
+        waited
     }
 
     /// Whether a mutator whose acknowledgement cell is `ack` has something to do at this
