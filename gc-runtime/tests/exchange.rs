@@ -23,17 +23,20 @@ use std::{
         Arc, Mutex,
     },
     thread,
+    time::{Duration, Instant},
 };
 
 use gc_runtime::{BarrierKind, Config, Gc, Member, Mutator, Root, Trace};
 
 const THREADS: u64 = 3;
 const NODES: u64 = if cfg!(miri) { 600 } else { 60_000 };
-/// Rounds run until this many collections overlapped them (at least `MIN_ROUNDS`, at most
-/// `MAX_ROUNDS`).
+/// Rounds run until this many collections overlapped them (at least `MIN_ROUNDS`; at most
+/// `MAX_ROUNDS`, or more within `RUN_AT_MOST`: on a loaded machine the collector may finish
+/// fewer collections per round).
 const MIN_CYCLES: u64 = if cfg!(miri) { 2 } else { 40 };
 const MIN_ROUNDS: u32 = 2;
 const MAX_ROUNDS: u32 = 200;
+const RUN_AT_MOST: Duration = Duration::from_secs(60);
 const CANARY: u64 = 0x5DEE_CE66_D1CE_F00D;
 
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -132,8 +135,11 @@ fn run(barrier: BarrierKind) {
     // Rounds until enough markings overlapped the exchanges; between rounds the second stack
     // becomes the first (with no thread running, so a node is never pushed back onto a stack
     // another thread may be popping: no ABA).
-    let mut rounds = 0;
-    while rounds < MIN_ROUNDS || (gc_runtime::stats().cycles - cycles_before < MIN_CYCLES && rounds < MAX_ROUNDS) {
+    let (mut rounds, started) = (0, Instant::now());
+    while rounds < MIN_ROUNDS
+        || (gc_runtime::stats().cycles - cycles_before < MIN_CYCLES
+            && (rounds < MAX_ROUNDS || started.elapsed() < RUN_AT_MOST))
+    {
         rounds += 1;
         mu.blocking(|| {
             let workers: Vec<_> = (0..THREADS)

@@ -50,6 +50,10 @@ fn check_of(id: u64) -> u64 {
 /// The tests reconfigure the one runtime of this process: one at a time.
 static SERIAL: Mutex<()> = Mutex::new(());
 
+/// How long a test's run goes on at most, past its usual time, for the cycles (and drains) its
+/// checks count: a loaded machine may need far longer for them than usual.
+const RUN_AT_MOST: std::time::Duration = std::time::Duration::from_secs(60);
+
 fn stop_the_world(barrier: BarrierKind) -> Config {
     Config::default().with_mode(Mode::StopTheWorld).with_barrier(barrier).with_mark_workers(4).with_gc_percent(None)
 }
@@ -447,7 +451,8 @@ fn threads_that_want_to_run_end_an_idle_exclusive_drain_and_lose_nothing() {
             let mut barrier_yielded = 0;
             let started = std::time::Instant::now();
             // Until enough drains yielded, for 10 s at most (an idle drain runs for a fraction of
-            // a millisecond, and a thread comes back every 0.1 ms or so).
+            // a millisecond, and a thread comes back every 0.1 ms or so); past that only until
+            // the first (checked below), for `RUN_AT_MOST`.
             for round in 0.. {
                 let before = gc_runtime::stats().cycles;
                 mu.collect();
@@ -457,7 +462,11 @@ fn threads_that_want_to_run_end_an_idle_exclusive_drain_and_lose_nothing() {
                 drains += c.idle_exclusive_drains;
                 barrier_yielded += c.idle_drains_yielded;
                 cycles += 1;
-                if (barrier_yielded >= 3 && round >= 20) || started.elapsed() > std::time::Duration::from_secs(10) {
+                let elapsed = started.elapsed();
+                if (barrier_yielded >= 3 && round >= 20)
+                    || (elapsed > std::time::Duration::from_secs(10) && barrier_yielded >= 1)
+                    || elapsed > RUN_AT_MOST
+                {
                     break;
                 }
             }
@@ -517,6 +526,12 @@ fn mutators_allocating_into_holes_beside_exclusive_drains_lose_nothing() {
     };
     let stop = AtomicBool::new(false);
     let before = gc_runtime::stats().cycles;
+    // What the checks below count: two cycles, one of them with a drain beside the mutators.
+    let enough = || {
+        let stats = gc_runtime::stats();
+        stats.cycles - before >= 2
+            && stats.recent.iter().any(|c| c.cycle > before && c.exclusive_drains_beside_mutators > 0)
+    };
     std::thread::scope(|s| {
         let collector = s.spawn(|| {
             let mut mu = gc_runtime::attach();
@@ -529,7 +544,7 @@ fn mutators_allocating_into_holes_beside_exclusive_drains_lose_nothing() {
         });
         let mutators: Vec<_> = (0..2u64)
             .map(|t| {
-                let stop = &stop;
+                let (stop, enough) = (&stop, &enough);
                 s.spawn(move || {
                     let _stop = StopOnDrop(stop);
                     let mut mu = gc_runtime::attach();
@@ -548,7 +563,8 @@ fn mutators_allocating_into_holes_beside_exclusive_drains_lose_nothing() {
                     };
                     let started = std::time::Instant::now();
                     let mut replaced = 0u64;
-                    while started.elapsed().as_millis() < millis {
+                    // For `millis`, and until `enough` (for `RUN_AT_MOST` in all).
+                    while started.elapsed().as_millis() < millis || (!enough() && started.elapsed() < RUN_AT_MOST) {
                         let mut h = head.get(&mu).next.get(&mu);
                         let mut i = 0u64;
                         while let Some(link) = h {
@@ -627,9 +643,11 @@ fn new_chain<'m>(mu: &'m Mutator, len: usize, next_id: &mut u64) -> Gc<'m, Cell>
 #[test]
 fn assists_and_drains_mark_beside_each_other_and_lose_nothing() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let cycles = assists_beside_drains(|c| c);
-    assert!(cycles.iter().any(|c| c.exclusive_drains_beside_mutators > 0), "drains ran beside the mutator");
-    assert!(cycles.iter().any(|c| c.mark_log_peak_bytes > 0), "the assists' marks were recorded");
+    let drained = |c: &gc_runtime::CycleStats| c.exclusive_drains_beside_mutators > 0;
+    let recorded = |c: &gc_runtime::CycleStats| c.mark_log_peak_bytes > 0;
+    let cycles = assists_beside_drains(|c| c, |cs| cs.iter().any(drained) && cs.iter().any(recorded));
+    assert!(cycles.iter().any(drained), "drains ran beside the mutator");
+    assert!(cycles.iter().any(recorded), "the assists' marks were recorded");
 }
 
 /// The same with the record of mutators' marks limited to a thousandth of the heap, which the
@@ -643,13 +661,15 @@ fn assists_and_drains_mark_beside_each_other_and_lose_nothing() {
 #[test]
 fn a_log_over_its_limit_gives_the_drain_up_and_loses_nothing() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let cycles = assists_beside_drains(|c| c.with_mark_log_permille(1));
+    let gave_up = |c: &gc_runtime::CycleStats| c.mark_log_over_limit && c.exclusive_jobs_given_up == 1;
+    let cycles = assists_beside_drains(|c| c.with_mark_log_permille(1), |cs| cs.iter().any(gave_up));
     assert!(
-        cycles.iter().any(|c| c.mark_log_over_limit && c.exclusive_jobs_given_up == 1),
+        cycles.iter().any(gave_up),
         "a record went over the limit while a drain ran beside the mutator, and gave it up"
     );
-    let cycles = assists_beside_drains(|c| c.with_mark_log_permille(0));
-    assert!(cycles.iter().any(|c| c.mark_log_over_limit), "with a limit of 0, a record is over it");
+    let over = |c: &gc_runtime::CycleStats| c.mark_log_over_limit;
+    let cycles = assists_beside_drains(|c| c.with_mark_log_permille(0), |cs| cs.iter().any(over));
+    assert!(cycles.iter().any(over), "with a limit of 0, a record is over it");
 }
 
 /// With `exclusive_marking` off no drain runs beside the mutators as an exclusive job, so no
@@ -658,7 +678,7 @@ fn a_log_over_its_limit_gives_the_drain_up_and_loses_nothing() {
 #[test]
 fn without_exclusive_drains_beside_the_mutators_nothing_is_recorded() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let cycles = assists_beside_drains(|c| c.with_exclusive_marking(false));
+    let cycles = assists_beside_drains(|c| c.with_exclusive_marking(false), |_| true);
     assert!(cycles.iter().all(|c| c.exclusive_drains_beside_mutators == 0 && !c.mark_log_over_limit));
     assert!(
         cycles.iter().all(|c| c.mark_log_peak_bytes == 0),
@@ -669,9 +689,12 @@ fn without_exclusive_drains_beside_the_mutators_nothing_is_recorded() {
 
 /// The pause workload's shape beside exclusive drains, configured by `configure`: chains
 /// replaced in part or whole as fast as one mutator can, every chain walked and checked before
-/// it is changed, checkmark on, until at least three cycles ran and the mutator assisted in
-/// one; returns their records.
-fn assists_beside_drains(configure: impl FnOnce(Config) -> Config) -> Vec<gc_runtime::CycleStats> {
+/// it is changed, checkmark on, until at least three cycles ran, the mutator assisted in one
+/// and their records are `wanted` (what the caller checks); returns those records.
+fn assists_beside_drains(
+    configure: impl FnOnce(Config) -> Config,
+    wanted: impl Fn(&[gc_runtime::CycleStats]) -> bool,
+) -> Vec<gc_runtime::CycleStats> {
     // Under ThreadSanitizer (`--cfg gc_tsan`, CI), a quarter of the heap.
     let (live, millis) = if cfg!(miri) {
         (2_000, 100)
@@ -702,13 +725,16 @@ fn assists_beside_drains(configure: impl FnOnce(Config) -> Config) -> Vec<gc_run
     let mut rng = Rng(0x5EED_0004);
     let started = std::time::Instant::now();
     let mut mutations = 0u64;
-    // At least `millis`, and until three cycles ran and one of them had the mutator assist (a
-    // minute at most: under ThreadSanitizer a cycle can take longer than `millis`, and on a
-    // loaded machine the first cycles may end before the mutator owes an assist).
-    let assisted = || gc_runtime::stats().recent.iter().any(|c| c.cycle > before && c.assist_bytes > 0);
-    while started.elapsed().as_millis() < millis
-        || ((gc_runtime::stats().cycles - before < 3 || !assisted()) && started.elapsed().as_secs() < 60)
-    {
+    // At least `millis`, and until three cycles ran, one of them had the mutator assist and
+    // their records are `wanted` (a minute at most: under ThreadSanitizer a cycle can take
+    // longer than `millis`, and on a loaded machine the first cycles may end before the mutator
+    // owes an assist).
+    let enough = || {
+        let stats = gc_runtime::stats();
+        let cycles: Vec<_> = stats.recent.into_iter().filter(|c| c.cycle > before).collect();
+        stats.cycles - before >= 3 && cycles.iter().any(|c| c.assist_bytes > 0) && wanted(&cycles)
+    };
+    while started.elapsed().as_millis() < millis || (!enough() && started.elapsed() < RUN_AT_MOST) {
         for _ in 0..256 {
             let chain = rng.below(buckets.len() * 1024);
             let bucket = buckets[chain / 1024].get(&mu);

@@ -18,7 +18,7 @@
 //!   thread upgrades in a loop, under each barrier.
 
 use std::{
-    cell::RefCell,
+    cell::{Cell, RefCell},
     hash::{Hash, Hasher},
     io::Read,
     process::{Command, Stdio},
@@ -32,7 +32,7 @@ use std::{
 
 mod common;
 
-use common::child::{child, in_child, run_for, spawn_collector, DEADLINE};
+use common::child::{child, in_child, run_for, run_until, spawn_collector, DEADLINE};
 use gc_runtime::{BarrierKind, Config, GcMap, Member, Mutator, Root, Trace, Weak};
 
 fn scenario_millis() -> u64 {
@@ -710,13 +710,15 @@ fn child_weak_upgrade_then_store() {
     let collector = spawn_collector(&stop);
     let mut mu = gc_runtime::attach();
     let holder = mu.alloc(Holder { slot: Member::new() }).root(&mu);
-    let (mut stored, mut n) = (0u64, 0u64);
-    run_for(scenario_millis(), || {
+    let (stored, mut n) = (Cell::new(0u64), 0u64);
+    // For the scenario's time, and until an upgrade was stored (checked below).
+    let enough = || stored.get() > 0;
+    run_until(scenario_millis(), enough, || {
         let weak = Weak::new(&mu, mu.alloc(Shared { value: n }));
         mu.safepoint(); // the local is gone: only the weak reference names the object
         if let Some(x) = weak.upgrade(&mu) {
             holder.get(&mu).slot.set(Some(x));
-            stored += 1;
+            stored.set(stored.get() + 1);
         }
         mu.safepoint();
         if let Some(x) = holder.get(&mu).slot.get(&mu) {
@@ -727,6 +729,7 @@ fn child_weak_upgrade_then_store() {
     stop.store(true, Ordering::Relaxed);
     mu.blocking(|| collector.join().unwrap());
     mu.collect();
+    let stored = stored.get();
     assert!(stored > 0, "no upgrade succeeded");
     println!("done: {stored} of {n} upgrades stored");
 }

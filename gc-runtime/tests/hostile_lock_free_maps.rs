@@ -1286,10 +1286,14 @@ fn slow_lookups_while_another_thread_churns_the_same_key() {
                     let probe = ctx.key(CHURNED);
                     let mut round = 0;
                     let started = std::time::Instant::now();
+                    // Until enough overlaps, for 1.5 s at most; past that only until the first
+                    // (checked below), 30 s at most (a loaded machine may be slow to get one).
                     while round < min_rounds
-                        || (overlaps.load(Ordering::Relaxed) < wanted_overlaps
-                            && round < rounds
-                            && started.elapsed() < Duration::from_millis(1500))
+                        || (round < rounds
+                            && match overlaps.load(Ordering::Relaxed) {
+                                0 => started.elapsed() < Duration::from_secs(30),
+                                n => n < wanted_overlaps && started.elapsed() < Duration::from_millis(1500),
+                            })
                     {
                         round += 1;
                         writer_round.store(round, Ordering::Release);

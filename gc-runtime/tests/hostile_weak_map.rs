@@ -63,7 +63,7 @@ use std::{
 mod common;
 
 use common::{
-    child::{child, in_child, run_for, spawn_collector, DEADLINE},
+    child::{child, in_child, run_until, spawn_counted_collector, DEADLINE},
     DropProbe, Ledger, Rng,
 };
 use gc_runtime::{BarrierKind, Config, Gc, GcWeakMap, Member, Mode, Mutator, Root, Trace, Weak};
@@ -979,8 +979,8 @@ fn child_finalizer_stalled_with_a_dead_map_registered() {
             }
             mu.safepoint();
             assert!(
-                t.elapsed() < Duration::from_secs(20),
-                "{what}: not within 20 s ({} cycles ran meanwhile; {reused} key addresses reused; finalizer \
+                t.elapsed() < Duration::from_secs(45),
+                "{what}: not within 45 s ({} cycles ran meanwhile; {reused} key addresses reused; finalizer \
                  stalled in the holder: {})",
                 gc_runtime::stats().cycles - cycles_before,
                 STALLED.load(Ordering::SeqCst)
@@ -1022,7 +1022,8 @@ fn child_finalizer_stalled_with_a_dead_map_registered() {
 
 #[test]
 fn a_dead_map_stays_registered_while_the_finalizer_is_stalled() {
-    child("child_finalizer_stalled_with_a_dead_map_registered", &[], DEADLINE).assert_completed();
+    // Room for both of the child's waits (45 s each at most, for a loaded machine).
+    child("child_finalizer_stalled_with_a_dead_map_registered", &[], Duration::from_secs(120)).assert_completed();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1220,7 +1221,8 @@ fn key_moves(config: Config, millis: u64) {
         (carriers, tables)
     };
     let stop = Arc::new(AtomicBool::new(false));
-    let collector = spawn_collector(&stop);
+    let ran = Arc::new(AtomicU64::new(0));
+    let collector = spawn_counted_collector(&stop, &ran);
     let ops = AtomicU64::new(0);
     thread::scope(|s| {
         for t in 0..2u64 {
@@ -1306,10 +1308,8 @@ fn key_moves(config: Config, millis: u64) {
                 ops.fetch_add(n, Ordering::Relaxed);
             });
         }
-        let t = Instant::now();
-        while t.elapsed() < Duration::from_millis(millis) {
-            thread::sleep(Duration::from_millis(10));
-        }
+        // For `millis`, and until the cycles checked below have run.
+        run_until(millis, || ran.load(Ordering::Relaxed) >= 3, || thread::sleep(Duration::from_millis(10)));
         stop.store(true, Ordering::Relaxed);
     });
     let cycles = collector.join().unwrap();
@@ -1595,7 +1595,8 @@ fn unattached_users(config: Config, millis: u64) {
     let mut mu = gc_runtime::attach();
     mu.collect(); // the pause that pins what the leaked mutator's thread left
     let stop = Arc::new(AtomicBool::new(false));
-    let collector = spawn_collector(&stop);
+    let ran = Arc::new(AtomicU64::new(0));
+    let collector = spawn_counted_collector(&stop, &ran);
     let plain: Vec<_> = (0..2)
         .map(|t| {
             let stop = stop.clone();
@@ -1623,7 +1624,9 @@ fn unattached_users(config: Config, millis: u64) {
     let keys: Vec<Root<Plain>> = (0..64).map(|i| mu.alloc(Plain { n: i }).root(&mu)).collect();
     let mut rng = Rng(0xD1B5_4A32_D192_ED03);
     let mut rounds = 0u64;
-    run_for(millis, || {
+    // For `millis`, and until the cycles and the finalizer's clears checked below have run.
+    let enough = || ran.load(Ordering::Relaxed) >= 2 && FINALIZER_CLEARS.load(Ordering::Relaxed) > 0;
+    run_until(millis, enough, || {
         for _ in 0..64 {
             let i = rng.below(keys.len());
             let k = keys[i].get(&mu);
@@ -1714,13 +1717,16 @@ fn fresh_keys_in_every_phase(config: Config, millis: u64) {
     let table = mu.alloc(Table { map: GcWeakMap::new() }).root(&mu);
     let big_table = mu.alloc(BigKeyed { map: GcWeakMap::new() }).root(&mu);
     let stop = Arc::new(AtomicBool::new(false));
-    let collector = spawn_collector(&stop);
+    let ran = Arc::new(AtomicU64::new(0));
+    let collector = spawn_counted_collector(&stop, &ran);
     let mut live: Vec<(Root<Obj>, u64)> = Vec::new();
     let mut big_live: Vec<(Root<BigKey>, u64)> = Vec::new();
     let mut rng = Rng(0x2127_599B_F432_5C37);
     let mut phases = HashSet::new();
     let mut n = 0u64;
-    run_for(millis, || {
+    // For `millis`, and until the cycles checked below have run.
+    let enough = || ran.load(Ordering::Relaxed) >= 2;
+    run_until(millis, enough, || {
         if ledger.nearly_full(1000) {
             return;
         }

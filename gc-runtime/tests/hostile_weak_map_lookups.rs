@@ -109,7 +109,8 @@ fn configs() -> Vec<Config> {
 }
 
 /// Run `work(t, mu, stop, progress)` on `threads` threads (each with its own mutator) for
-/// `millis` milliseconds and [`MIN_CYCLES`] cycles while another thread collects back to back; `work` bumps `progress`
+/// `millis` milliseconds and [`MIN_CYCLES`] cycles (a minute at most: a loaded machine may need
+/// far longer for them) while another thread collects back to back; `work` bumps `progress`
 /// as it goes. A thread that makes no progress for 20 s ends the process (a hang). Returns the
 /// cycles that completed meanwhile.
 fn with_cycles(threads: usize, millis: u64, work: impl Fn(usize, &mut Mutator, &AtomicBool, &AtomicU64) + Sync) -> u64 {
@@ -132,7 +133,7 @@ fn with_cycles(threads: usize, millis: u64, work: impl Fn(usize, &mut Mutator, &
         while !workers.iter().all(|w| w.is_finished()) {
             let cycles = gc_runtime::stats().cycles - before;
             let elapsed = started.elapsed();
-            if elapsed >= Duration::from_millis(millis) && (cycles >= MIN_CYCLES || elapsed > Duration::from_secs(10)) {
+            if elapsed >= Duration::from_millis(millis) && (cycles >= MIN_CYCLES || elapsed > Duration::from_secs(60)) {
                 stop.store(true, Ordering::Relaxed);
             }
             for (t, p) in progress.iter().enumerate() {

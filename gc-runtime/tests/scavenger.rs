@@ -164,7 +164,7 @@ fn pages_of_finalized_objects_go_back_without_another_cycle() {
 fn pages_released_and_reused_under_concurrent_allocation_stay_consistent() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     use std::sync::{
-        atomic::{AtomicBool, AtomicUsize, Ordering},
+        atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering},
         Arc,
     };
     const THREADS: u64 = 3;
@@ -173,6 +173,7 @@ fn pages_released_and_reused_under_concurrent_allocation_stay_consistent() {
     gc_runtime::reconfigure(Config::default().with_scavenge_after(Some(Duration::ZERO)).with_checkmark(true)).unwrap();
     let stop = Arc::new(AtomicBool::new(false));
     let most_released = Arc::new(AtomicUsize::new(0));
+    let waves_done = Arc::new(AtomicU64::new(0));
     let collector = {
         let (stop, most_released) = (stop.clone(), most_released.clone());
         std::thread::spawn(move || {
@@ -186,7 +187,7 @@ fn pages_released_and_reused_under_concurrent_allocation_stay_consistent() {
     };
     let workers: Vec<_> = (0..THREADS)
         .map(|t| {
-            let stop = stop.clone();
+            let (stop, waves_done) = (stop.clone(), waves_done.clone());
             std::thread::spawn(move || {
                 let mut mu = gc_runtime::attach();
                 let mut wave = 0u64;
@@ -217,13 +218,23 @@ fn pages_released_and_reused_under_concurrent_allocation_stay_consistent() {
                     assert_eq!(expected, base + WAVE);
                     drop((head, tail));
                     wave += 1;
+                    waves_done.fetch_add(1, Ordering::Relaxed);
                     mu.safepoint();
                 }
                 wave
             })
         })
         .collect();
-    std::thread::sleep(run_for);
+    // For `run_for`, and until the waves and the release checked below happened (a loaded
+    // machine may need far longer for them), two minutes at most.
+    let started = Instant::now();
+    let enough = || {
+        waves_done.load(Ordering::Relaxed) >= THREADS
+            && (most_released.load(Ordering::Relaxed) > 0 || !cfg!(all(unix, not(miri))))
+    };
+    while started.elapsed() < run_for || (!enough() && started.elapsed() < Duration::from_secs(120)) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
     stop.store(true, Ordering::Relaxed);
     let waves: u64 = workers.into_iter().map(|w| w.join().expect("a mutator thread panicked")).sum();
     collector.join().expect("the collector thread panicked");

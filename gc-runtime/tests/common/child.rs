@@ -6,7 +6,7 @@ use std::{
     io::Read,
     process::{Command, Stdio},
     sync::{
-        atomic::{AtomicBool, Ordering},
+        atomic::{AtomicBool, AtomicU64, Ordering},
         Arc,
     },
     thread,
@@ -102,16 +102,36 @@ pub fn run_for(millis: u64, mut step: impl FnMut()) {
     }
 }
 
+/// How long [`run_until`] goes on at most: well within [`DEADLINE`], so that a collector stuck
+/// short of what the scenario needs fails the scenario's assertion rather than the deadline.
+pub const RUN_AT_MOST: Duration = Duration::from_secs(40);
+
+/// Call `step` until `millis` have passed and then until `enough()` (the work the caller's
+/// assertions count: a loaded machine may need longer for it), for [`RUN_AT_MOST`] at most.
+pub fn run_until(millis: u64, enough: impl Fn() -> bool, mut step: impl FnMut()) {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_millis(millis) || (!enough() && start.elapsed() < RUN_AT_MOST) {
+        step();
+    }
+}
+
 /// A thread that collects back to back until `stop` is set; returns how many cycles it ran.
 /// Join it detached (`Mutator::blocking`) from an attached thread.
 pub fn spawn_collector(stop: &Arc<AtomicBool>) -> thread::JoinHandle<u64> {
-    let stop = stop.clone();
+    spawn_counted_collector(stop, &Arc::default())
+}
+
+/// [`spawn_collector`], adding each cycle it ran to `ran` as it goes (for a caller that waits
+/// for them).
+pub fn spawn_counted_collector(stop: &Arc<AtomicBool>, ran: &Arc<AtomicU64>) -> thread::JoinHandle<u64> {
+    let (stop, ran) = (stop.clone(), ran.clone());
     thread::spawn(move || {
         let mut mu = gc_runtime::attach();
         let mut n = 0;
         while !stop.load(Ordering::Relaxed) {
             mu.collect();
             n += 1;
+            ran.fetch_add(1, Ordering::Relaxed);
         }
         n
     })
