@@ -52,6 +52,12 @@ fn an_idle_heap_is_collected_once_no_cycle_ran_for_the_period() {
             assert!(started.elapsed() < Duration::from_secs(30), "no cycle on the timer: {}", gc_runtime::stats());
             std::thread::sleep(Duration::from_millis(10));
         }
+        // The weak reference is cleared during the cycle's sweep, before the cycle is counted
+        // as completed: wait for the count too.
+        while gc_runtime::stats().cycles == before {
+            assert!(started.elapsed() < Duration::from_secs(30), "the cycle never ended: {}", gc_runtime::stats());
+            std::thread::sleep(Duration::from_millis(10));
+        }
     });
     let after = gc_runtime::stats();
     assert!(after.cycles > before, "{after}");
