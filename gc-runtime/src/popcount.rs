@@ -16,11 +16,19 @@ use crate::primitive::sync::atomic::{AtomicU64, Ordering};
 /// have bits past its last slot). Relaxed loads: the caller owns the bitmap or reads a hint.
 pub(crate) fn count(words: &[AtomicU64], last_mask: u64) -> usize {
     #[cfg(all(target_arch = "x86_64", not(miri)))]
-    if std::arch::is_x86_feature_detected!("popcnt") {
+    if cpu_has_popcnt() {
         // SAFETY: the CPU has `popcnt`, the one feature `count_with_popcnt` is compiled with.
         return unsafe { count_with_popcnt(words, last_mask) };
     }
     count_portable(words, last_mask)
+}
+
+/// Whether the CPU has `popcnt`, for the callers of a function compiled with it (asked of the
+/// CPU once; the standard library keeps the answer).
+#[cfg(all(target_arch = "x86_64", not(miri)))]
+#[inline]
+pub(crate) fn cpu_has_popcnt() -> bool {
+    std::arch::is_x86_feature_detected!("popcnt")
 }
 
 /// [`count_portable`] compiled for a CPU with `popcnt`.

@@ -761,21 +761,26 @@ mod tests {
         // Dead at once: the cycle dooms them, and `collect` returns once their destructors ran.
         mu.collect();
         assert_eq!(drops.load(O::SeqCst), N);
+        // The collector thread frees them after the finalizer is done, asynchronously: wait for
+        // the flag to come down, no listed page to keep finalized slots, and the pages the batch
+        // filled to be empty again in the pool for allocation to reuse (no cycle ran since, so
+        // only the freeing emptied them), 30 s at most.
+        let filled = N * std::mem::size_of::<GcBox<Probe>>() / page::PAGE_BYTES;
+        let unfreed = || rt.pages.finalized_unfreed.load(O::SeqCst);
+        let listed_with_finalized = || {
+            rt.pages.central.iter().any(|c| {
+                let lists = c.lock();
+                lists.full.iter().chain(&lists.partial).any(|p| p.has_finalized())
+            })
+        };
+        let emptied = || rt.pages.pool.resident_empty_pages().saturating_sub(empty_before);
         let deadline = Instant::now() + Duration::from_secs(30);
-        while rt.pages.finalized_unfreed.load(O::SeqCst) && Instant::now() < deadline {
+        while (unfreed() || listed_with_finalized() || emptied() < filled / 2) && Instant::now() < deadline {
             mu.blocking(|| std::thread::sleep(Duration::from_millis(1)));
         }
-        assert!(!rt.pages.finalized_unfreed.load(O::SeqCst), "the finalized slots were not freed in 30 s");
-        let has_finalized = rt.pages.central.iter().any(|c| {
-            let lists = c.lock();
-            lists.full.iter().chain(&lists.partial).any(|p| p.has_finalized())
-        });
-        assert!(!has_finalized, "no listed page keeps finalized slots");
-        // The pages the batch filled are empty again, in the pool for allocation to reuse (no
-        // cycle ran since, so only the freeing above emptied them).
-        let filled = N * std::mem::size_of::<GcBox<Probe>>() / page::PAGE_BYTES;
-        let emptied = rt.pages.pool.resident_empty_pages().saturating_sub(empty_before);
-        assert!(emptied >= filled / 2, "{emptied} pages emptied; the batch filled about {filled}");
+        assert!(!unfreed(), "the finalized slots were not freed in 30 s");
+        assert!(!listed_with_finalized(), "no listed page keeps finalized slots");
+        assert!(emptied() >= filled / 2, "{} pages emptied; the batch filled about {filled}", emptied());
         drop(mu);
         crate::reconfigure(quiet).unwrap();
     }
