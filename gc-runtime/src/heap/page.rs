@@ -274,7 +274,7 @@ impl Page {
 
     /// [`sweep_words`](Self::sweep_words) compiled for a CPU with `popcnt`, which counts a
     /// word's live and freed slots in one instruction each instead of a dozen (see
-    /// `popcount.rs`): a pause's sweep of a 1M-object heap took 0.91× the time.
+    /// `popcount.rs`): a pause's sweep of a 1M-object heap took 0.93× the time.
     ///
     /// # Safety
     /// The CPU has `popcnt`, and as for [`sweep`](Self::sweep).

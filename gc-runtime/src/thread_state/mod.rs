@@ -431,9 +431,14 @@ impl ThreadState {
     fn timed<R>(&self, visit: impl FnOnce() -> R) -> R {
         let start = self.rt.started.elapsed();
         let r = visit();
-        let end = self.rt.started.elapsed();
-        self.rt.thread_pauses.record(&self.pauses, start, end.saturating_sub(start));
+        self.record_pause_since(start);
         r
+    }
+
+    /// Record a pause of this thread from `start` (since the runtime started) to now.
+    fn record_pause_since(&self, start: std::time::Duration) {
+        let length = self.rt.started.elapsed().saturating_sub(start);
+        self.rt.thread_pauses.record(&self.pauses, start, length);
     }
 
     /// This mutator's value-stack registry, made (and announced to the collector) on first use.
@@ -651,8 +656,7 @@ impl ThreadState {
             scanned
         };
         if waited || scanned {
-            let length = self.rt.started.elapsed().saturating_sub(start);
-            self.rt.thread_pauses.record(&self.pauses, start, length);
+            self.record_pause_since(start);
         }
         self.local.borrow_mut().cache.see_mark_epoch();
         self.running.set(true);
