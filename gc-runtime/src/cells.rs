@@ -2,49 +2,91 @@
 //! references.
 //!
 //! Cells come in chunks of 256 that live as long as the process (the heap is process-wide), so
-//! a handle can hold a `&'static PtrCell` and scanners can walk a snapshot of the chunk list
+//! a handle can hold a `&'static` cell and scanners can walk a snapshot of the chunk list
 //! without holding the owner's lock. A [`CellPool`] hands out free cells and takes them back;
-//! its owner (the root table, the weak table) keeps it behind a lock.
+//! its owner (the root table, the weak table) keeps it behind a lock. A root owns a
+//! [`PtrCell`]; weak references share a [`WeakCell`], which counts its holders (a clone of a
+//! `Weak` is one more holder of the same cell, so every clone sees the same clearing).
 
 use crate::{
     object::Header,
-    primitive::sync::atomic::{AtomicPtr, Ordering},
+    primitive::sync::atomic::{AtomicPtr, AtomicUsize, Ordering},
 };
 
 const CHUNK: usize = 256;
 
-/// One registered pointer.
+/// A cell of a [`CellPool`]: a pointer word, and whatever else its kind keeps beside it.
+pub(crate) trait Cell: Sync + 'static {
+    /// A free cell (null).
+    fn empty() -> Self;
+    /// The cell's pointer word.
+    fn ptr(&self) -> &AtomicPtr<Header>;
+}
+
+/// One registered pointer: a root's.
 pub(crate) struct PtrCell {
     pub(crate) ptr: AtomicPtr<Header>,
 }
 
-type Chunk = [PtrCell; CHUNK];
+impl Cell for PtrCell {
+    fn empty() -> Self {
+        PtrCell { ptr: AtomicPtr::new(std::ptr::null_mut()) }
+    }
+
+    #[inline]
+    fn ptr(&self) -> &AtomicPtr<Header> {
+        &self.ptr
+    }
+}
+
+/// One weak reference's pointer, shared by its clones.
+pub(crate) struct WeakCell {
+    pub(crate) ptr: AtomicPtr<Header>,
+    /// The `Weak`s that hold the cell: set to 1 when it is handed out; the last holder to drop
+    /// gives the cell back (`weak.rs`).
+    pub(crate) holders: AtomicUsize,
+}
+
+impl Cell for WeakCell {
+    fn empty() -> Self {
+        WeakCell { ptr: AtomicPtr::new(std::ptr::null_mut()), holders: AtomicUsize::new(0) }
+    }
+
+    #[inline]
+    fn ptr(&self) -> &AtomicPtr<Header> {
+        &self.ptr
+    }
+}
 
 /// Chunks of cells and the free list.
-#[derive(Default)]
-pub(crate) struct CellPool {
-    chunks: Vec<&'static Chunk>,
-    free: Vec<&'static PtrCell>,
+pub(crate) struct CellPool<C: Cell> {
+    chunks: Vec<&'static [C; CHUNK]>,
+    free: Vec<&'static C>,
     live: usize,
 }
 
-impl CellPool {
+impl<C: Cell> Default for CellPool<C> {
+    fn default() -> Self {
+        CellPool { chunks: Vec::new(), free: Vec::new(), live: 0 }
+    }
+}
+
+impl<C: Cell> CellPool<C> {
     /// A free cell (null).
-    pub(crate) fn acquire(&mut self) -> &'static PtrCell {
+    pub(crate) fn acquire(&mut self) -> &'static C {
         self.live += 1;
         if let Some(cell) = self.free.pop() {
             return cell;
         }
-        let chunk: &'static Chunk =
-            Box::leak(Box::new(std::array::from_fn(|_| PtrCell { ptr: AtomicPtr::new(std::ptr::null_mut()) })));
+        let chunk: &'static [C; CHUNK] = Box::leak(Box::new(std::array::from_fn(|_| C::empty())));
         self.chunks.push(chunk);
         self.free.extend(chunk[1..].iter().rev());
         &chunk[0]
     }
 
     /// Return a cell (the caller has nulled it).
-    pub(crate) fn release(&mut self, cell: &'static PtrCell) {
-        debug_assert!(cell.ptr.load(Ordering::Relaxed).is_null());
+    pub(crate) fn release(&mut self, cell: &'static C) {
+        debug_assert!(cell.ptr().load(Ordering::Relaxed).is_null());
         self.live -= 1;
         self.free.push(cell);
     }
@@ -55,17 +97,17 @@ impl CellPool {
     }
 
     /// The chunks, to scan without the owner's lock (cells are never freed).
-    pub(crate) fn chunks(&self) -> Vec<&'static [PtrCell]> {
+    pub(crate) fn chunks(&self) -> Vec<&'static [C]> {
         self.chunks.iter().map(|c| &c[..]).collect()
     }
 
     /// Call `f` with every cell that holds a pointer.
-    pub(crate) fn for_each_in(chunks: &[&'static [PtrCell]], mut f: impl FnMut(&'static PtrCell, *mut Header)) {
+    pub(crate) fn for_each_in(chunks: &[&'static [C]], mut f: impl FnMut(&'static C, *mut Header)) {
         for chunk in chunks {
             for cell in chunk.iter() {
                 // Acquire: pairs with the Release store that filled the cell, so the
                 // referent's header is visible to the caller.
-                let p = cell.ptr.load(Ordering::Acquire);
+                let p = cell.ptr().load(Ordering::Acquire);
                 if !p.is_null() {
                     f(cell, p);
                 }
@@ -80,7 +122,7 @@ mod tests {
 
     #[test]
     fn cells_are_reused_and_scanned() {
-        let mut pool = CellPool::default();
+        let mut pool = CellPool::<PtrCell>::default();
         let cells: Vec<_> = (0..300).map(|_| pool.acquire()).collect();
         assert_eq!(pool.live(), 300);
         assert_eq!(pool.chunks().len(), 2);

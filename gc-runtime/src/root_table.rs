@@ -54,7 +54,7 @@ use crate::{
 
 /// Root table state behind the lock.
 pub(crate) struct RootInner {
-    cells: CellPool,
+    cells: CellPool<PtrCell>,
     /// Grey objects shaded by stores on threads without a shade buffer.
     orphan_shades: ShadeBuffer,
     /// Objects such stores shaded while an exclusive job ran: not marked yet (see "During an
@@ -187,7 +187,7 @@ impl RootTable {
             let inner = self.inner.lock();
             (inner.cells.chunks(), inner.pinned.clone())
         };
-        CellPool::for_each_in(&chunks, |_, p| f(p));
+        CellPool::<PtrCell>::for_each_in(&chunks, |_, p| f(p));
         pinned.iter().for_each(|p| f(p.as_ptr()));
     }
 
@@ -241,7 +241,7 @@ impl RootInner {
     /// Every non-null root pointer (pinned objects included), read under the lock.
     pub(crate) fn pointers(&self) -> Vec<*const Header> {
         let mut v = Vec::new();
-        CellPool::for_each_in(&self.cells.chunks(), |_, p| v.push(p.cast_const()));
+        CellPool::<PtrCell>::for_each_in(&self.cells.chunks(), |_, p| v.push(p.cast_const()));
         v.extend(self.pinned.iter().map(|p| p.as_ptr().cast_const()));
         v
     }

@@ -452,7 +452,7 @@ pub struct Stats {
     pub allocator_trims: u64,
     /// Registered roots.
     pub roots: usize,
-    /// Live weak references.
+    /// Live weak references, counted by cell: a [`Weak`](crate::Weak) and its clones share one.
     pub weak_refs: usize,
     /// Objects kept for the rest of the process because a thread ended with its mutator
     /// leaked (see [`Mutator`](crate::Mutator), "Threads that exit"); normally 0.

@@ -2,7 +2,8 @@
 //!
 //! # Life of a weak reference
 //!
-//! A weak reference owns a pointer cell in the weak table (see `cells.rs`). The marker never
+//! A weak reference holds a pointer cell in the weak table (see `cells.rs`), shared with its
+//! clones, which count their holders in it; the last one dropped gives it back. The marker never
 //! looks at that table, so a weakly referenced object that nothing else reaches stays white.
 //! [`Weak::upgrade`] turns it back into a local — without shading it, so that a weak cache
 //! polled in a loop still expires. Why that is sound while marking runs:
@@ -76,18 +77,22 @@
 use std::{fmt, marker::PhantomData, ptr::NonNull};
 
 use crate::{
-    cells::PtrCell,
+    cells::WeakCell,
     clock,
     gc::Gc,
     mutator::Mutator,
     object::{mark, Header, Object, Trace, Tracer},
-    primitive::sync::atomic::Ordering,
+    primitive::sync::atomic::{fence, Ordering},
     runtime::Runtime,
     variance::Invariant,
     weak_table,
 };
 
 /// A pointer that does not keep its object alive.
+///
+/// Cloning is cheap and needs no mutator: clones share one cell of the weak table (a count of
+/// holders, as `Arc` keeps), so they upgrade and clear together, and the cell goes back to the
+/// table when the last of them is dropped.
 ///
 /// ```
 /// use gc_runtime::Weak;
@@ -101,7 +106,7 @@ use crate::{
 /// assert!(weak_lost.upgrade(&mu).is_none(), "nothing kept it alive");
 /// ```
 pub struct Weak<T: ?Sized + 'static> {
-    cell: &'static PtrCell,
+    cell: &'static WeakCell,
     /// Invariant in `T` (see `variance.rs`).
     _t: Invariant<T>,
 }
@@ -114,7 +119,7 @@ impl<T: ?Sized + Object + 'static> Weak<T> {
     }
 
     /// A weak reference owning `cell` (a pending cell of `alloc_cyclic`).
-    pub(crate) fn from_cell(cell: &'static PtrCell) -> Weak<T> {
+    pub(crate) fn from_cell(cell: &'static WeakCell) -> Weak<T> {
         Weak { cell, _t: PhantomData }
     }
 
@@ -213,8 +218,33 @@ pub(crate) unsafe fn note_weak_shade(p: *mut Header) {
     rt.weaks.note_upgrade_while_marking(unsafe { mark::is_marked(p, clock::mark_epoch()) });
 }
 
+/// One more holder of the same cell (see `cells.rs`): the clone upgrades to the same object,
+/// and is cleared with the original.
+impl<T: ?Sized + 'static> Clone for Weak<T> {
+    fn clone(&self) -> Self {
+        // Relaxed, as `Arc::clone`: a new holder is made from an existing one, which keeps the
+        // cell handed out meanwhile; nothing is read through the count.
+        let before = self.cell.holders.fetch_add(1, Ordering::Relaxed);
+        if before > MAX_HOLDERS {
+            // Only `mem::forget` of clones in a loop gets here; wrapping around would give the
+            // cell back while holders remain.
+            std::process::abort();
+        }
+        Weak { cell: self.cell, _t: PhantomData }
+    }
+}
+
+/// The most holders a weak cell may count (as `Arc`'s limit: far from wrapping around).
+const MAX_HOLDERS: usize = isize::MAX as usize;
+
 impl<T: ?Sized + 'static> Drop for Weak<T> {
     fn drop(&mut self) {
+        // Release, and Acquire for the last holder, as `Arc`'s drop: every holder's reads of the
+        // cell come before the last one gives it back, to be filled again for another `Weak`.
+        if self.cell.holders.fetch_sub(1, Ordering::Release) != 1 {
+            return;
+        }
+        fence(Ordering::Acquire);
         Runtime::get().weaks.drop_weak(self.cell);
     }
 }
@@ -275,7 +305,7 @@ impl Mutator {
     /// If `build` panics, or over the memory limit (as [`alloc`](Self::alloc)).
     pub fn alloc_cyclic<T: Trace + Send + Sync + 'static>(&self, build: impl FnOnce(Weak<T>) -> T) -> Gc<'_, T> {
         /// Clears the pending cell if building fails (see `weak.rs`).
-        struct Building(&'static PtrCell);
+        struct Building(&'static WeakCell);
         impl Drop for Building {
             fn drop(&mut self) {
                 Runtime::get().weaks.abandon_pending(self.0);
@@ -295,5 +325,49 @@ impl<T: ?Sized + Object + 'static> Gc<'_, T> {
     /// A [`Weak`] reference to this object.
     pub fn downgrade(self, mu: &Mutator) -> Weak<T> {
         Weak::new(mu, self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Clones of one weak reference made and dropped on two threads at once, while a cycle
+    /// runs: the count of holders never reaches zero while the original is held (a cell given
+    /// back early would be nulled, and the original would stop upgrading), and when the last
+    /// clone goes the cell is back in the table. Small enough for Miri, whose race detector
+    /// checks the count's orderings.
+    #[test]
+    fn clones_dropped_on_two_threads_keep_the_cell_until_the_last() {
+        let _serial = crate::test_support::serial();
+        let mut mu = crate::attach();
+        let root = mu.alloc(7u64).root(&mu);
+        let weak = Weak::new(&mu, root.get(&mu));
+        let cells = Runtime::get().weaks.len();
+        let rounds = if cfg!(miri) { 20 } else { 2_000 };
+        mu.blocking(|| {
+            std::thread::scope(|s| {
+                for _ in 0..2 {
+                    let weak = &weak;
+                    s.spawn(move || {
+                        let mut held = Vec::new();
+                        for i in 0..rounds {
+                            held.push(weak.clone());
+                            if i % 3 == 0 {
+                                held.clear();
+                            }
+                        }
+                    });
+                }
+                s.spawn(|| crate::attach().collect());
+            })
+        });
+        assert_eq!(*weak.upgrade(&mu).expect("held by the original"), 7);
+        let last = weak.clone();
+        drop(weak);
+        assert_eq!(*last.upgrade(&mu).unwrap(), 7);
+        assert_eq!(Runtime::get().weaks.len(), cells, "clones share the cell");
+        drop(last);
+        assert_eq!(Runtime::get().weaks.len(), cells - 1, "the last holder gave it back");
     }
 }

@@ -28,7 +28,7 @@
 //! sweep epoch of step 4.
 
 use crate::{
-    cells::{CellPool, PtrCell},
+    cells::{CellPool, WeakCell},
     clock,
     object::{mark, Header},
     primitive::sync::{
@@ -58,7 +58,7 @@ pub(crate) fn is_referent(p: *mut Header) -> bool {
 /// All weak cells.
 #[derive(Default)]
 pub(crate) struct WeakTable {
-    cells: Mutex<CellPool>,
+    cells: Mutex<CellPool<WeakCell>>,
     /// Upgrades of unmarked referents while marking (see `weak.rs`, "Termination without a
     /// pause").
     unmarked_upgrades: AtomicU64,
@@ -67,14 +67,23 @@ pub(crate) struct WeakTable {
 impl WeakTable {
     /// A cell for a new weak reference to `obj` (published with `Release`, for upgraders and
     /// the clearing scan).
-    pub(crate) fn register(&self, obj: *mut Header) -> &'static PtrCell {
-        let cell = self.cells.lock().acquire();
+    pub(crate) fn register(&self, obj: *mut Header) -> &'static WeakCell {
+        let cell = self.acquire();
         cell.ptr.store(obj, Ordering::Release);
         cell
     }
 
+    /// A free cell with one holder. (The holder count is written before the cell is handed
+    /// out: the pool's lock ordered its last holder's release before it; the new `Weak`
+    /// reaches other threads only by a send, which orders the count before their clones.)
+    fn acquire(&self) -> &'static WeakCell {
+        let cell = self.cells.lock().acquire();
+        cell.holders.store(1, Ordering::Relaxed);
+        cell
+    }
+
     /// Give a weak reference's cell back.
-    pub(crate) fn unregister(&self, cell: &'static PtrCell) {
+    pub(crate) fn unregister(&self, cell: &'static WeakCell) {
         let mut cells = self.cells.lock();
         cell.ptr.store(std::ptr::null_mut(), Ordering::Relaxed);
         cells.release(cell);
@@ -82,33 +91,34 @@ impl WeakTable {
 
     /// A cell for the weak reference `alloc_cyclic` hands out before its object exists
     /// ("Weak references to an object being built" in `weak.rs`).
-    pub(crate) fn register_pending(&self) -> &'static PtrCell {
-        let cell = self.cells.lock().acquire();
+    pub(crate) fn register_pending(&self) -> &'static WeakCell {
+        let cell = self.acquire();
         cell.ptr.store(sentinel(PENDING_ADDR), Ordering::Relaxed);
         cell
     }
 
     /// The object of a pending cell is built: point the cell at it (`Release`, for upgraders),
     /// or — if the weak reference was dropped meanwhile — give the cell back.
-    pub(crate) fn publish_pending(&self, cell: &'static PtrCell, obj: *mut Header) {
+    pub(crate) fn publish_pending(&self, cell: &'static WeakCell, obj: *mut Header) {
         if cell.ptr.compare_exchange(sentinel(PENDING_ADDR), obj, Ordering::AcqRel, Ordering::Acquire).is_err() {
             self.unregister(cell);
         }
     }
 
-    /// Building the object of a pending cell failed (a panic): the weak reference, if it still
-    /// exists, reads as cleared from now on and gives the cell back when dropped; if it was
-    /// dropped already, the cell is given back here.
-    pub(crate) fn abandon_pending(&self, cell: &'static PtrCell) {
+    /// Building the object of a pending cell failed (a panic): the weak reference and its clones,
+    /// if any still exist, read as cleared from now on and the last of them gives the cell back
+    /// when dropped; if all were dropped already, the cell is given back here.
+    pub(crate) fn abandon_pending(&self, cell: &'static WeakCell) {
         let cleared = std::ptr::null_mut();
         if cell.ptr.compare_exchange(sentinel(PENDING_ADDR), cleared, Ordering::AcqRel, Ordering::Acquire).is_err() {
             self.unregister(cell);
         }
     }
 
-    /// A weak reference is dropped: give its cell back — unless its object is still being
-    /// built, in which case the cell is marked abandoned and `alloc_cyclic` gives it back.
-    pub(crate) fn drop_weak(&self, cell: &'static PtrCell) {
+    /// The last holder of a weak cell (a `Weak` and its clones) is dropped: give the cell back —
+    /// unless its object is still being built, in which case the cell is marked abandoned and
+    /// `alloc_cyclic` gives it back.
+    pub(crate) fn drop_weak(&self, cell: &'static WeakCell) {
         let abandoned = sentinel(ABANDONED_ADDR);
         if cell.ptr.compare_exchange(sentinel(PENDING_ADDR), abandoned, Ordering::AcqRel, Ordering::Acquire).is_err() {
             self.unregister(cell);
@@ -121,7 +131,7 @@ impl WeakTable {
         let epoch = clock::weak_verdict();
         let chunks = self.cells.lock().chunks();
         let mut cleared = 0;
-        CellPool::for_each_in(&chunks, |cell, p| {
+        CellPool::<WeakCell>::for_each_in(&chunks, |cell, p| {
             if !is_referent(p) {
                 return; // a weak reference to an object still being built
             }

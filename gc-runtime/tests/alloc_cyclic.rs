@@ -142,6 +142,59 @@ fn a_panic_while_building_leaves_the_weak_reference_cleared_for_good() {
     assert_eq!(weak_cells(), cells, "both cells were given back");
 }
 
+/// The weak reference handed to the closure may be cloned there: the clones share its pending
+/// cell, so each upgrades to the object once it is built, whichever of them the object keeps;
+/// if every clone is dropped inside the closure, the cell is given back once; if the build
+/// panics, a clone that escaped reads as cleared and the last holder gives the cell back.
+#[test]
+fn clones_of_the_weak_reference_made_while_building_share_its_cell() {
+    let _s = serial();
+    let mut mu = gc_runtime::attach();
+    let cells = settled_weak_cells(&mut mu);
+    let mut outside = None;
+    let n = mu.alloc_cyclic(|me: Weak<Node>| {
+        let kept = me.clone();
+        outside = Some(me.clone());
+        drop(me); // the original goes first
+        assert!(kept.is_cleared() && kept.upgrade(&mu).is_none(), "no object yet");
+        node(1, Some(kept))
+    });
+    let outside = outside.unwrap();
+    assert_eq!(weak_cells(), cells + 1, "one cell for the clones");
+    assert!(Gc::ptr_eq(n.me.as_ref().unwrap().upgrade(&mu).unwrap(), n));
+    assert!(Gc::ptr_eq(outside.upgrade(&mu).unwrap(), n), "a clone kept outside sees the object too");
+    // Every clone dropped while building: the build abandons the cell, once.
+    let m = mu.alloc_cyclic(|me: Weak<Node>| {
+        let clones: Vec<Weak<Node>> = (0..5).map(|_| me.clone()).collect();
+        drop(me);
+        drop(clones);
+        node(2, None)
+    });
+    assert_eq!(m.id, 2);
+    assert_eq!(weak_cells(), cells + 1, "the abandoned cell went back");
+    // The build panics with a clone outside: cleared for good, given back by its last holder.
+    let escaped: Mutex<Option<Weak<Node>>> = Mutex::new(None);
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        mu.alloc_cyclic(|me: Weak<Node>| -> Node {
+            *escaped.lock().unwrap() = Some(me.clone());
+            drop(me);
+            panic!("building failed");
+        })
+        .id
+    }));
+    let escaped = escaped.lock().unwrap().take().unwrap();
+    assert!(escaped.is_cleared() && escaped.upgrade(&mu).is_none());
+    let again = escaped.clone();
+    drop(escaped);
+    assert_eq!(weak_cells(), cells + 2, "a holder is left");
+    drop(again);
+    drop(outside);
+    assert_eq!(weak_cells(), cells + 1, "only the node's own reference is left");
+    let root = n.root(&mu);
+    mu.collect();
+    assert!(Gc::ptr_eq(root.get(&mu).me.as_ref().unwrap().upgrade(&mu).unwrap(), root.get(&mu)));
+}
+
 #[test]
 fn weak_references_sent_to_other_threads_race_the_publication() {
     let _s = serial();

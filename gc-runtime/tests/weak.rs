@@ -183,3 +183,137 @@ fn a_weak_polled_in_a_loop_costs_few_termination_rounds() {
     assert!(weak.is_cleared(), "nobody polls it any more: it died");
     assert_eq!(dropped.load(Ordering::SeqCst), 1);
 }
+
+/// The weak references alive once the garbage earlier tests left is gone (two collections).
+fn settled_weak_cells(mu: &mut gc_runtime::Mutator) -> usize {
+    mu.collect();
+    mu.collect();
+    gc_runtime::stats().weak_refs
+}
+
+/// Clones of a weak reference share its cell: they upgrade to the same object, are cleared
+/// together (one cell cleared), and the cell goes back to the table only when the last of them
+/// is dropped — in whatever order they are.
+#[test]
+fn clones_share_one_cell_and_the_last_one_gives_it_back() {
+    let _s = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    gc_runtime::reconfigure(Config::default().with_gc_percent(None)).unwrap();
+    let mut mu = gc_runtime::attach();
+    let cells = settled_weak_cells(&mut mu);
+    let drops = Arc::new(AtomicUsize::new(0));
+    let o = mu.alloc(Obj { id: 5, next: Member::new(), _probe: Probe(drops.clone()) });
+    let original = o.downgrade(&mu);
+    let first = original.clone();
+    let second = first.clone();
+    assert_eq!(gc_runtime::stats().weak_refs, cells + 1, "three weak references, one cell");
+    let root = o.root(&mu);
+    drop(original);
+    mu.collect();
+    assert_eq!(gc_runtime::stats().weak_refs, cells + 1, "the clones still hold the cell");
+    let o = root.get(&mu);
+    assert!(gc_runtime::Gc::ptr_eq(first.upgrade(&mu).unwrap(), o));
+    assert!(gc_runtime::Gc::ptr_eq(second.upgrade(&mu).unwrap(), o));
+    drop(root);
+    let cycle = gc_runtime::stats().cycles + 1;
+    mu.collect();
+    assert!(first.is_cleared() && second.is_cleared(), "cleared together");
+    assert!(first.upgrade(&mu).is_none() && second.upgrade(&mu).is_none());
+    assert_eq!(drops.load(Ordering::SeqCst), 1);
+    let record = gc_runtime::stats().recent.into_iter().find(|c| c.cycle == cycle).unwrap();
+    assert_eq!(record.weaks_cleared, 1, "one cell for the three references");
+    let third = second.clone();
+    assert!(third.is_cleared() && format!("{third:?}").contains("cleared"), "a clone of a cleared reference");
+    drop(second);
+    drop(first);
+    assert_eq!(gc_runtime::stats().weak_refs, cells + 1, "one holder left");
+    drop(third);
+    assert_eq!(gc_runtime::stats().weak_refs, cells, "the last holder gave the cell back");
+}
+
+/// Threads clone, send, upgrade and drop weak references to objects that live and die while a
+/// second thread collects back to back (checkmark on): every upgrade gives the object the
+/// reference was made for — a cell given back while a clone still held it would be refilled
+/// for another object — and once every clone is dropped every cell is back.
+#[test]
+fn clones_made_and_dropped_on_many_threads_while_cycles_run() {
+    let _s = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    gc_runtime::reconfigure(Config::default().with_mode(Mode::Concurrent).with_checkmark(true).with_gc_percent(None))
+        .unwrap();
+    let mut mu = gc_runtime::attach();
+    let cells = settled_weak_cells(&mut mu);
+    let stop = AtomicBool::new(false);
+    let shared: Mutex<Vec<(u64, Weak<Obj>)>> = Mutex::new(Vec::new());
+    let (upgraded, cleared) = (AtomicUsize::new(0), AtomicUsize::new(0));
+    let millis = if cfg!(miri) { 100 } else { 1500 };
+    // The whole scope runs detached: its end joins the threads, and the collecting one waits for
+    // every attached thread at each handshake.
+    mu.blocking(|| {
+        thread::scope(|s| {
+            s.spawn(|| {
+                let mut mu = gc_runtime::attach();
+                while !stop.load(Ordering::Relaxed) {
+                    mu.collect();
+                }
+            });
+            for t in 0..3u64 {
+                let (shared, stop, upgraded, cleared) = (&shared, &stop, &upgraded, &cleared);
+                s.spawn(move || {
+                    let mut mu = gc_runtime::attach();
+                    let mut anchors: Vec<Root<Obj>> = Vec::new();
+                    let mut n = 0u64;
+                    while !stop.load(Ordering::Relaxed) {
+                        n += 1;
+                        let id = t << 40 | n;
+                        let o = mu.alloc(Obj { id, next: Member::new(), _probe: Probe(Arc::default()) });
+                        if n % 3 == 0 {
+                            anchors.push(o.root(&mu)); // some live on, the others die
+                            if anchors.len() > 64 {
+                                anchors.remove(0);
+                            }
+                        }
+                        let w = o.downgrade(&mu);
+                        let clones: Vec<Weak<Obj>> = (0..(n % 4)).map(|_| w.clone()).collect();
+                        let mut list = shared.lock().unwrap();
+                        list.extend(clones.into_iter().map(|c| (id, c)));
+                        list.push((id, w));
+                        // Take someone's reference (often another thread's) and use it.
+                        let pick = (n as usize * 7919) % list.len();
+                        let (id, w) = list.swap_remove(pick);
+                        drop(list);
+                        match w.upgrade(&mu) {
+                            Some(o) => {
+                                assert_eq!(o.id, id, "a weak reference upgraded to another object");
+                                upgraded.fetch_add(1, Ordering::Relaxed);
+                            }
+                            None => {
+                                cleared.fetch_add(1, Ordering::Relaxed);
+                            }
+                        }
+                        if n % 2 == 0 {
+                            drop(w.clone());
+                        }
+                        drop(w);
+                        let mut list = shared.lock().unwrap();
+                        if list.len() > 4096 {
+                            // Drop the oldest batch at once, so that cells go back and are refilled;
+                            // the others live long enough for cycles to clear some.
+                            list.drain(..512);
+                        }
+                        drop(list);
+                        mu.safepoint();
+                    }
+                });
+            }
+            thread::sleep(Duration::from_millis(millis));
+            stop.store(true, Ordering::Relaxed);
+        })
+    });
+    for (id, w) in shared.lock().unwrap().drain(..) {
+        if let Some(o) = w.upgrade(&mu) {
+            assert_eq!(o.id, id);
+        }
+    }
+    let (upgraded, cleared) = (upgraded.into_inner(), cleared.into_inner());
+    assert!(upgraded > 0 && cleared > 0, "both outcomes seen: {upgraded} upgraded, {cleared} cleared");
+    assert_eq!(settled_weak_cells(&mut mu), cells, "every cell is back once every clone is dropped");
+}
