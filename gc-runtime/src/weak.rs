@@ -151,6 +151,39 @@ impl<T: ?Sized + Object + 'static> Weak<T> {
     }
 }
 
+impl<T: ?Sized + 'static> Weak<T> {
+    /// Whether `a` and `b` refer to the same object: always for a reference and its clones
+    /// (they share one cell, cleared or not), and for two references made apart while their
+    /// object is alive. A cleared reference equals only its clones: once the object is gone,
+    /// nothing tells which object a cleared cell held. Needs no mutator; like
+    /// [`is_cleared`](Self::is_cleared), the answer is as of the call.
+    ///
+    /// ```
+    /// use gc_runtime::Weak;
+    ///
+    /// let mu = gc_runtime::attach();
+    /// let a = mu.alloc(1u32);
+    /// let (w, also_a, b) = (a.downgrade(&mu), a.downgrade(&mu), mu.alloc(2u32).downgrade(&mu));
+    /// assert!(Weak::ptr_eq(&w, &w.clone()) && Weak::ptr_eq(&w, &also_a));
+    /// assert!(!Weak::ptr_eq(&w, &b));
+    /// ```
+    pub fn ptr_eq(a: &Weak<T>, b: &Weak<T>) -> bool {
+        if std::ptr::eq(a.cell, b.cell) {
+            return true;
+        }
+        let p = a.cell.ptr.load(Ordering::Relaxed);
+        // Acquire: if `b` was filled for a new object at the address of `a`'s freed one, the
+        // clearing of `a`'s cell came before that fill, and the load below sees it.
+        if !weak_table::is_referent(p) || b.cell.ptr.load(Ordering::Acquire) != p {
+            return false;
+        }
+        // `a` still holds `p` after `b` was read, so its object was not freed before that read
+        // (a cell is cleared before its referent is freed): `b`'s `p` is the same object, not a
+        // new one at a freed object's address.
+        a.cell.ptr.load(Ordering::Relaxed) == p
+    }
+}
+
 /// The checks of a read through a weak reference (an upgrade, or a weak map's lookup) of the
 /// object `p`: returns `false` if a finished marking found `p` dead (the read must fail).
 /// While marking runs, a read of an unmarked object is counted under the weak gate and, under

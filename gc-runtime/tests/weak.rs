@@ -317,3 +317,24 @@ fn clones_made_and_dropped_on_many_threads_while_cycles_run() {
     assert!(upgraded > 0 && cleared > 0, "both outcomes seen: {upgraded} upgraded, {cleared} cleared");
     assert_eq!(settled_weak_cells(&mut mu), cells, "every cell is back once every clone is dropped");
 }
+
+/// `Weak::ptr_eq`: clones are equal cleared or not; references made apart are equal while their
+/// object lives, and not once it is cleared; references to different objects never are.
+#[test]
+fn ptr_eq_tells_clones_and_references_to_one_object() {
+    let _s = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    gc_runtime::reconfigure(Config::default().with_gc_percent(None)).unwrap();
+    let mut mu = gc_runtime::attach();
+    let o = mu.alloc(Obj { id: 1, next: Member::new(), _probe: Probe(Arc::default()) });
+    let other = mu.alloc(Obj { id: 2, next: Member::new(), _probe: Probe(Arc::default()) }).root(&mu);
+    let (w, apart, clone) = (o.downgrade(&mu), o.downgrade(&mu), o.downgrade(&mu).clone());
+    let w2 = w.clone();
+    let to_other = Weak::new(&mu, other.get(&mu));
+    assert!(Weak::ptr_eq(&w, &w2) && Weak::ptr_eq(&w, &apart) && Weak::ptr_eq(&apart, &clone));
+    assert!(!Weak::ptr_eq(&w, &to_other) && !Weak::ptr_eq(&to_other, &apart));
+    mu.collect();
+    assert!(w.is_cleared() && apart.is_cleared());
+    assert!(Weak::ptr_eq(&w, &w2), "clones stay equal once cleared");
+    assert!(!Weak::ptr_eq(&w, &apart), "a cleared reference equals only its clones");
+    assert!(!Weak::ptr_eq(&w, &to_other) && Weak::ptr_eq(&to_other, &to_other.clone()));
+}
