@@ -30,13 +30,33 @@ pub fn watchdog(what: &'static str) -> Watchdog {
         let start = Instant::now();
         while !flag.load(Ordering::Relaxed) {
             if start.elapsed() > DEADLOCK_BOUND {
-                eprintln!("{what}: not finished after {DEADLOCK_BOUND:?}: deadlock; aborting");
+                report_deadlock(what);
                 std::process::abort();
             }
             thread::sleep(Duration::from_millis(20));
         }
     });
     Watchdog(done)
+}
+
+/// Say which scenario hung, and what the collector's statistics said, on stderr itself: the
+/// test harness captures `eprintln!` (of this thread too, spawned from a test) and loses it when
+/// the process aborts. The statistics are read on a thread of their own, given 2 s: a deadlock
+/// may hold a lock they need.
+fn report_deadlock(what: &str) {
+    use std::io::Write;
+    let say = |line: String| {
+        let _ = std::io::stderr().lock().write_all(line.as_bytes());
+    };
+    say(format!("{what}: not finished after {DEADLOCK_BOUND:?}: deadlock; aborting\n"));
+    let (tx, rx) = std::sync::mpsc::channel();
+    thread::spawn(move || {
+        let _ = tx.send(gc_runtime::stats().to_string());
+    });
+    match rx.recv_timeout(Duration::from_secs(2)) {
+        Ok(stats) => say(format!("{what}: the collector's statistics then: {stats}\n")),
+        Err(_) => say(format!("{what}: the statistics did not come within 2 s either\n")),
+    }
 }
 
 impl Drop for Watchdog {
