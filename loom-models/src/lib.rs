@@ -18,6 +18,7 @@
 //! | slot array | lock-free reads of a `GcVec`'s slots while a writer removes, inserts (growing the buffer), pops and pushes: no empty index below the length's floor, every element published with its contents | `models/slot_array.rs` |
 //! | slot table | lock-free lookups in a `GcIdMap`'s table while a writer removes a key and inserts one that collides with it, and while an insertion rehashes: a key present throughout is always found, a value read is its key's and published with its contents; the control reuses the removed entry and a reader reads another key's value | `models/slot_table.rs` |
 //! | ephemeron | a weak map's owed entry (and a weak upgrade) across a termination decided by a handshake round: the count of weak reads, the ephemeron pass, the order of the weak read's checks | `models/ephemeron.rs` |
+//! | weak verdict | a weak read across the sweep's publication: a sweep clears the live object's mark after the read took the verdict; the read must not condemn it | `models/weak_verdict.rs` |
 //!
 //! Run with `cargo test -p gc-loom-models --release`; each model prints the number of
 //! executions loom explored and its preemption bound. `LOOM_MAX_PREEMPTIONS` overrides the

@@ -39,7 +39,7 @@ use crate::{
     mark_bits::{PageMarks, FIRST_OBJECT_PAGE, PAGE_WORDS, RUN_PAGES},
     object::Header,
     popcount,
-    primitive::sync::atomic::{AtomicU64, AtomicUsize, Ordering},
+    primitive::sync::atomic::{fence, AtomicU64, AtomicUsize, Ordering},
     raw::PageRun,
 };
 
@@ -305,6 +305,10 @@ impl Page {
         debug_assert!(self.swept_epoch() + 1 == epoch || unsafe { self.allocated() } == 0, "a page skipped a sweep");
         let mut doomed_out: Option<Box<[u64; PAGE_WORDS]>> = None;
         let mut freed = 0;
+        // Release: a weak read that finds a mark this clears also finds the sweep epoch this
+        // sweep is for published (`weak_table::condemned`), as the caller read it, with
+        // `Acquire`, before calling (or published it itself).
+        fence(Ordering::Release);
         let marks = self.marks.take_slot_bits(slots.slot_size);
         for (w, &marks) in marks.iter().enumerate().take(slots.nslots.div_ceil(64)) {
             let valid = valid_mask(slots.nslots, w);

@@ -20,6 +20,7 @@ mod slot_array;
 mod slot_table;
 mod termination;
 mod value_stack;
+mod weak_verdict;
 
 use std::{
     sync::{
