@@ -221,7 +221,9 @@ pub struct MutatorCounts {
     pub running: usize,
     /// Parked at a safepoint.
     pub at_safepoint: usize,
-    /// Detached.
+    /// Detached: inside [`Mutator::blocking`](crate::Mutator::blocking) or
+    /// [`Mutator::collect`](crate::Mutator::collect), or kept by a thread between its
+    /// [`with_mutator`](crate::with_mutator) calls.
     pub detached: usize,
 }
 

@@ -28,7 +28,7 @@
 //! `thread_state/mod.rs`, "Threads that exit", which also holds the mutator's private state (its
 //! allocation cache and shade buffer).
 
-use std::{fmt, marker::PhantomData};
+use std::{fmt, marker::PhantomData, mem::ManuallyDrop};
 
 use crate::{
     config::{ConfigError, Mode},
@@ -40,7 +40,7 @@ use crate::{
     },
     report,
     runtime::Runtime,
-    thread_state::{self, user_code, LimitError, Refusal, ThreadState},
+    thread_state::{self, kept, user_code, LimitError, Refusal, ThreadState},
 };
 
 /// An allocation refused by the memory limit; it gives the value back.
@@ -162,7 +162,8 @@ impl fmt::Display for AttachError {
 
 impl std::error::Error for AttachError {}
 
-/// Attach the calling thread to the heap.
+/// Attach the calling thread to the heap. If an earlier [`with_mutator`] on this thread kept
+/// its mutator, that one is re-attached and handed out (dropping it then frees it).
 ///
 /// # Panics
 /// If [`try_attach`] fails: the thread is already attached, it is a collector thread, it is
@@ -199,6 +200,12 @@ fn attach_in_any_code() -> Result<Mutator, AttachError> {
         Refusal::AlreadyAttached => AttachError::AlreadyAttached,
         Refusal::CollectorThread => AttachError::CollectorThread,
     })?;
+    if let Some(state) = kept::take() {
+        // SAFETY: a state kept on this thread (`kept.rs`), now owned by the new handle alone;
+        // the thread has no mutator (`may_attach` above).
+        unsafe { ThreadState::resume(state) };
+        return Ok(Mutator { inner: Addr(state), _thread: PhantomData });
+    }
     let rt = Runtime::get_or_init().map_err(AttachError::Config)?;
     // A thread in a stop-the-world `collect` marks on a stack of the collector's depth
     // (`marker/pool.rs`); the stack switch asks for this thread's stack bounds the first time,
@@ -211,9 +218,37 @@ fn attach_in_any_code() -> Result<Mutator, AttachError> {
 }
 
 /// Run `f` with a mutator attached for its duration (detached afterwards, also on panic).
+///
+/// For a thread that attaches per stretch of work (a request, a task's poll): the mutator is
+/// not taken down when `f` returns but kept, detached, for the thread's next `with_mutator`
+/// (or [`attach`]), which re-attaches it — the cost of a return from
+/// [`Mutator::blocking`] instead of a whole attach and detach. Meanwhile the thread has no
+/// mutator and the collector does not wait for it, as after a detach; a kept mutator is freed
+/// when its thread ends. Its value stacks ([`ValueStack`](crate::ValueStack)) stay with it,
+/// and with them what they hold.
+///
+/// # Panics
+/// As [`attach`]: on a thread that has a mutator (inside another `with_mutator`, or beside an
+/// attached [`Mutator`]), on one of the collector's threads, or with an invalid configuration.
 pub fn with_mutator<R>(f: impl FnOnce(&mut Mutator) -> R) -> R {
-    let mut mu = attach();
-    f(&mut mu)
+    /// Keeps the mutator for the thread's next `with_mutator` — also when `f` panics.
+    struct KeepOnDrop(ManuallyDrop<Mutator>);
+    impl Drop for KeepOnDrop {
+        fn drop(&mut self) {
+            if user_code::active() {
+                // Inside code a collection calls under its lock (`f` was called there): the
+                // handle's own drop detaches when that call returns.
+                // SAFETY: dropped once, here; not used again.
+                unsafe { ManuallyDrop::drop(&mut self.0) };
+                return;
+            }
+            // SAFETY: the state of the mutator attached on this thread, owned by this handle
+            // alone, which is not used again (nor dropped: it is a `ManuallyDrop`).
+            unsafe { kept::keep(self.0.inner.0) };
+        }
+    }
+    let mut mu = KeepOnDrop(ManuallyDrop::new(attach()));
+    f(&mut mu.0)
 }
 
 #[cold]

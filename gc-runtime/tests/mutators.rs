@@ -138,21 +138,36 @@ fn a_panicking_mutator_detaches_and_the_heap_goes_on() {
     gc_runtime::reconfigure(gc_runtime::Config::default()).unwrap();
 }
 
+/// `with_mutator` detaches on return and keeps its mutator, detached, for the thread's next
+/// `with_mutator` or `attach` (the same mutator, re-attached); the thread's end frees it.
 #[test]
 fn attaching_twice_is_refused_and_with_mutator_detaches() {
     let _s = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    thread::spawn(|| {
-        let before = gc_runtime::stats().mutators;
-        gc_runtime::with_mutator(|mu| {
+    let before = gc_runtime::stats().mutators;
+    thread::spawn(move || {
+        let id = gc_runtime::with_mutator(|mu| {
             assert_eq!(gc_runtime::try_attach().unwrap_err(), AttachError::AlreadyAttached);
             assert_eq!(*mu.alloc(7u32), 7);
+            format!("{mu:?}")
         });
-        assert_eq!(gc_runtime::stats().mutators, before, "detached on return");
-        // Attaching again after detaching works.
-        drop(gc_runtime::attach());
+        let kept = gc_runtime::stats().mutators;
+        assert_eq!((kept.running, kept.detached), (before.running, before.detached + 1), "detached on return, kept");
+        let again = gc_runtime::with_mutator(|mu| {
+            let now = gc_runtime::stats().mutators;
+            assert_eq!((now.running, now.detached), (before.running + 1, before.detached), "the kept one, running");
+            format!("{mu:?}")
+        });
+        assert_eq!(again, id, "the next with_mutator re-attached the kept mutator");
+        // Attaching after it works, and takes the kept mutator; dropping that one frees it.
+        let mu = gc_runtime::attach();
+        assert_eq!(format!("{mu:?}"), id);
+        drop(mu);
+        assert_eq!(gc_runtime::stats().mutators, before, "a dropped mutator is not kept");
+        gc_runtime::with_mutator(|mu| assert_eq!(*mu.alloc(1u8), 1));
     })
     .join()
     .unwrap();
+    assert_eq!(gc_runtime::stats().mutators, before, "the thread's end freed the kept mutator");
 }
 
 #[test]

@@ -28,7 +28,8 @@
 //!
 //! - [`CURRENT`] is null, or points to the state of the mutator attached on this thread; it is
 //!   set by [`ThreadState::attach`] and cleared by [`ThreadState::detach_for_good`] before the
-//!   state is freed.
+//!   state is freed. A state `with_mutator` keeps between its calls (`kept.rs`) is detached and
+//!   not `CURRENT` meanwhile: [`ThreadState::park`] clears it, [`ThreadState::resume`] sets it.
 //! - Only shared references to a `ThreadState` are ever made (every field is a `Cell` or a
 //!   `RefCell`): the public handle and the barrier reach the same state.
 
@@ -57,6 +58,7 @@ use crate::{
 };
 
 mod exit;
+pub(crate) mod kept;
 pub(crate) mod user_code;
 
 /// The memory limit was reached: what was asked for, and how full the heap is.
@@ -213,6 +215,33 @@ impl ThreadState {
         // SAFETY: `state` came from `Box::leak` in `attach`; the thread-local pointer and the
         // exit watch were cleared above and no reference to the state outlives this call.
         drop(unsafe { Box::from_raw(state.as_ptr()) });
+    }
+
+    /// Detach a running state and set it aside, kept for the thread's next attach (see
+    /// `kept.rs`): it is no longer [`CURRENT`] nor watched for a leak.
+    ///
+    /// # Safety
+    /// `state` came from [`ThreadState::attach`] on this thread, is running and `CURRENT`, and
+    /// its owner does not use it until [`ThreadState::resume`].
+    pub(crate) unsafe fn park(state: NonNull<ThreadState>) {
+        // SAFETY: valid (the caller); only shared references to a state are made.
+        unsafe { state.as_ref() }.detach();
+        CURRENT.with(|c| c.set(std::ptr::null()));
+        exit::unwatch();
+    }
+
+    /// Take back a state set aside by [`ThreadState::park`]: make it [`CURRENT`] again, watch it,
+    /// and re-attach it (waiting out a stopped world, as a return from `blocking` does).
+    ///
+    /// # Safety
+    /// `state` was parked on this thread and nothing else refers to it; the thread has no
+    /// mutator ([`may_attach`]).
+    pub(crate) unsafe fn resume(state: NonNull<ThreadState>) {
+        debug_assert!(CURRENT.with(Cell::get).is_null(), "a kept state resumed on a thread with a mutator");
+        CURRENT.with(|c| c.set(state.as_ptr()));
+        exit::watch(state.as_ptr().cast_const().cast());
+        // SAFETY: valid (the caller).
+        unsafe { state.as_ref() }.attach_again();
     }
 
     /// The runtime this mutator belongs to.

@@ -1,0 +1,213 @@
+//! `with_mutator` keeps its mutator, detached, for the thread's next `with_mutator` or
+//! `attach`, and the thread's end frees it (`thread_state/kept.rs`). Attacked here, checkmark on:
+//! threads that attach per stretch of work while cycles run back to back, in concurrent and
+//! stop-the-world mode (each re-attach may wait out a stopped world, and so may the thread's
+//! end); a value stack made in one call, kept by the thread, reopened in the next, holding
+//! objects alive in between; `with_mutator` from thread-local destructors while the thread ends;
+//! panics inside it; a kept mutator taken by `attach` and leaked. After each scenario the counts
+//! of mutators come back to what they were: nothing kept outlives its thread.
+
+use std::{
+    cell::RefCell,
+    sync::{
+        atomic::{AtomicBool, AtomicU64, Ordering},
+        Arc, Mutex,
+    },
+    thread,
+};
+
+mod common;
+
+use common::{
+    child::{run_until, spawn_counted_collector},
+    hostile::watchdog,
+};
+use gc_runtime::{Config, Gc, GlobalRoot, Member, Mode, Trace, ValueStack};
+
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[derive(Trace)]
+struct Cell {
+    id: u64,
+    check: u64,
+    next: Member<Cell>,
+}
+
+fn cell<'m>(mu: &'m gc_runtime::Mutator, id: u64) -> Gc<'m, Cell> {
+    mu.alloc(Cell { id, check: !id, next: Member::new() })
+}
+
+fn verify(c: Gc<'_, Cell>) -> u64 {
+    assert_eq!(c.check, !c.id, "a freed and reused cell");
+    c.id
+}
+
+/// The mutator counts once every thread of the scenario has ended.
+fn counts() -> (usize, usize, usize) {
+    let m = gc_runtime::stats().mutators;
+    (m.running, m.at_safepoint, m.detached)
+}
+
+/// Threads that do their heap work in short `with_mutator` calls — each building a small list
+/// on a global root, reading back the last one, sometimes panicking, sometimes blocking — and
+/// end, many of them, while another thread collects back to back. In both modes.
+#[test]
+fn threads_attaching_per_stretch_while_cycles_run() {
+    let _s = serial();
+    for mode in [Mode::Concurrent, Mode::StopTheWorld] {
+        gc_runtime::reconfigure(Config::default().with_mode(mode).with_checkmark(true)).unwrap();
+        let _w = watchdog("threads_attaching_per_stretch_while_cycles_run");
+        let before = counts();
+        let stop = Arc::new(AtomicBool::new(false));
+        let ran = Arc::new(AtomicU64::new(0));
+        let collector = spawn_counted_collector(&stop, &ran);
+        let calls = AtomicU64::new(0);
+        let first = ran.load(Ordering::Relaxed);
+        run_until(
+            if cfg!(miri) { 50 } else { 1_500 },
+            || ran.load(Ordering::Relaxed) >= first + 20,
+            || {
+                thread::scope(|s| {
+                    for t in 0..3u64 {
+                        let calls = &calls;
+                        s.spawn(move || {
+                            let shelf: GlobalRoot<Cell> = GlobalRoot::default();
+                            for i in 0..40u64 {
+                                let id = t << 32 | i;
+                                let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                                    gc_runtime::with_mutator(|mu| {
+                                        if let Some(last) = shelf.get(mu) {
+                                            assert_eq!(verify(last), id - 1, "the list kept between calls");
+                                            let mut n = last.next.get(mu);
+                                            while let Some(c) = n {
+                                                verify(c);
+                                                n = c.next.get(mu);
+                                            }
+                                        }
+                                        let c = cell(mu, id);
+                                        for k in 0..16 {
+                                            let tail = cell(mu, 1 << 60 | k);
+                                            tail.next.set(c.next.get(mu));
+                                            c.next.set(Some(tail));
+                                        }
+                                        shelf.set(mu, c);
+                                        if i % 7 == 3 {
+                                            mu.blocking(thread::yield_now);
+                                        }
+                                        if i % 11 == 5 {
+                                            panic!("a request failed");
+                                        }
+                                    })
+                                }));
+                                assert_eq!(r.is_err(), i % 11 == 5);
+                                calls.fetch_add(1, Ordering::Relaxed);
+                            }
+                        });
+                    }
+                });
+            },
+        );
+        stop.store(true, Ordering::Relaxed);
+        collector.join().unwrap();
+        assert!(calls.load(Ordering::Relaxed) >= 120);
+        assert_eq!(counts(), before, "{mode:?}: every thread's kept mutator was freed at its end");
+    }
+    gc_runtime::reconfigure(Config::default()).unwrap();
+}
+
+thread_local! {
+    /// A value stack a thread keeps between its `with_mutator` calls.
+    static STACK: RefCell<Option<ValueStack<Gc<'static, Cell>>>> = const { RefCell::new(None) };
+}
+
+/// A value stack made in one `with_mutator` call and kept by the thread opens again in the next
+/// (the same mutator), and what it holds stays alive through the cycles in between, while the
+/// mutator is kept detached: the collector scans a kept mutator's stacks as a blocked one's.
+#[test]
+fn a_kept_mutators_value_stack_holds_its_objects_between_calls() {
+    let _s = serial();
+    gc_runtime::reconfigure(Config::default().with_checkmark(true)).unwrap();
+    let _w = watchdog("a_kept_mutators_value_stack_holds_its_objects_between_calls");
+    let before = counts();
+    thread::spawn(|| {
+        for round in 0..20u64 {
+            gc_runtime::with_mutator(|mu| {
+                STACK.with_borrow_mut(|slot| {
+                    let stack = slot.get_or_insert_with(|| ValueStack::new(mu));
+                    let mut view = stack.open(mu);
+                    let ids: Vec<u64> = view.iter().map(|&c| verify(c)).collect();
+                    assert_eq!(ids, (0..round).collect::<Vec<_>>(), "what the stack held survived");
+                    view.push(cell(mu, round));
+                });
+            });
+            // Cycles while the mutator is kept: only the stack holds the cells.
+            thread::spawn(|| gc_runtime::attach().collect()).join().unwrap();
+        }
+    })
+    .join()
+    .unwrap();
+    assert_eq!(counts(), before);
+    gc_runtime::reconfigure(Config::default()).unwrap();
+}
+
+/// A value whose destructor calls `with_mutator`, kept in a thread-local: the thread's end runs
+/// it before or after the kept mutator's own thread-local is destroyed (the order is the
+/// platform's). Either way the call works and nothing is left behind.
+struct AttachesOnDrop(Arc<AtomicU64>);
+
+impl Drop for AttachesOnDrop {
+    fn drop(&mut self) {
+        let v = gc_runtime::with_mutator(|mu| *mu.alloc(41u64) + 1);
+        self.0.fetch_add(v, Ordering::SeqCst);
+    }
+}
+
+thread_local! {
+    static ON_EXIT: RefCell<Option<AttachesOnDrop>> = const { RefCell::new(None) };
+}
+
+#[test]
+fn with_mutator_from_a_thread_local_destructor_as_the_thread_ends() {
+    let _s = serial();
+    let before = counts();
+    let seen = Arc::new(AtomicU64::new(0));
+    for order in 0..2 {
+        let seen = seen.clone();
+        thread::spawn(move || {
+            let set = || ON_EXIT.with_borrow_mut(|s| *s = Some(AttachesOnDrop(seen)));
+            // Which thread-local is registered first changes which is destroyed first.
+            if order == 0 {
+                set();
+                gc_runtime::with_mutator(|mu| assert_eq!(*mu.alloc(1u8), 1));
+            } else {
+                gc_runtime::with_mutator(|mu| assert_eq!(*mu.alloc(1u8), 1));
+                set();
+            }
+        })
+        .join()
+        .unwrap();
+    }
+    assert_eq!(seen.load(Ordering::SeqCst), 84, "both destructors ran their heap work");
+    assert_eq!(counts(), before, "nothing kept outlived its thread");
+}
+
+/// `attach` takes the kept mutator; leaked, it is a leaked mutator like any other: its thread's
+/// end is noticed and the collector stops waiting for it.
+#[test]
+fn a_kept_mutator_taken_by_attach_and_leaked_is_noticed_at_the_threads_end() {
+    let _s = serial();
+    let before = counts();
+    thread::spawn(|| {
+        gc_runtime::with_mutator(|mu| assert_eq!(*mu.alloc(1u8), 1));
+        std::mem::forget(gc_runtime::attach());
+    })
+    .join()
+    .unwrap();
+    assert_eq!(counts(), before, "the leaked mutator was removed when its thread ended");
+    let mut mu = gc_runtime::attach();
+    mu.collect(); // does not wait for the ended thread
+}
