@@ -181,7 +181,7 @@ pub fn try_attach() -> Result<Mutator, AttachError> {
     if user_code::active() && thread_state::may_attach().is_ok() {
         return Err(AttachError::InCollectionCode);
     }
-    attach_in_any_code()
+    attach_in_any_code(true)
 }
 
 /// Attach the calling thread for one call of a GC collection that writes a value with slots on
@@ -191,16 +191,20 @@ pub fn try_attach() -> Result<Mutator, AttachError> {
 /// waiting for a writer blocked on one.
 pub(crate) fn attach_for_a_collection_call() -> Result<Mutator, AttachError> {
     debug_assert!(user_code::outermost(), "attached for a collection call inside another one");
-    attach_in_any_code()
+    // A mutator of its own, not the one an earlier `with_mutator` kept: this handle is dropped
+    // (freed) when the call ends, and the kept one — with its value stacks — must stay for the
+    // thread's next `with_mutator`.
+    attach_in_any_code(false)
 }
 
-/// [`try_attach`] without its refusal inside user code.
-fn attach_in_any_code() -> Result<Mutator, AttachError> {
+/// [`try_attach`] without its refusal inside user code; `take_kept`: hand out the mutator an
+/// earlier [`with_mutator`] on this thread kept, if there is one.
+fn attach_in_any_code(take_kept: bool) -> Result<Mutator, AttachError> {
     thread_state::may_attach().map_err(|refusal| match refusal {
         Refusal::AlreadyAttached => AttachError::AlreadyAttached,
         Refusal::CollectorThread => AttachError::CollectorThread,
     })?;
-    if let Some(state) = kept::take() {
+    if let Some(state) = take_kept.then(kept::take).flatten() {
         // SAFETY: a state kept on this thread (`kept.rs`), now owned by the new handle alone;
         // the thread has no mutator (`may_attach` above).
         unsafe { ThreadState::resume(state) };
@@ -226,6 +230,14 @@ fn attach_in_any_code() -> Result<Mutator, AttachError> {
 /// mutator and the collector does not wait for it, as after a detach; a kept mutator is freed
 /// when its thread ends. Its value stacks ([`ValueStack`](crate::ValueStack)) stay with it,
 /// and with them what they hold.
+///
+/// The kept mutator is freed when its thread-local is destroyed, as the thread ends. On Linux
+/// thread-locals are destroyed in the reverse order of their first use, so one first used
+/// *before* the thread's first `with_mutator` is destroyed after the kept mutator: a
+/// `with_mutator` in its destructor gets a fresh mutator, which cannot open the value stacks the
+/// kept one made (`open` panics, and a panic in a thread-local's destructor aborts the
+/// process). Such a destructor works if the thread calls `with_mutator` before it first touches
+/// that thread-local.
 ///
 /// # Panics
 /// As [`attach`]: on a thread that has a mutator (inside another `with_mutator`, or beside an

@@ -22,7 +22,7 @@ use common::{
     child::{run_until, spawn_counted_collector},
     hostile::watchdog,
 };
-use gc_runtime::{Config, Gc, GlobalRoot, Member, Mode, Trace, ValueStack};
+use gc_runtime::{Config, Gc, GcValueVec, GlobalRoot, Member, Mode, Trace, ValueStack};
 
 static SERIAL: Mutex<()> = Mutex::new(());
 
@@ -210,4 +210,88 @@ fn a_kept_mutator_taken_by_attach_and_leaked_is_noticed_at_the_threads_end() {
     assert_eq!(counts(), before, "the leaked mutator was removed when its thread ended");
     let mut mu = gc_runtime::attach();
     mu.collect(); // does not wait for the ended thread
+}
+
+/// A collection call on a thread without a running mutator attaches one for the call (a value
+/// with slots written into a `GcValueVec`): it must not take the mutator `with_mutator` kept,
+/// whose value stacks the thread's next call reopens. (It did, and freed it when the call
+/// ended: the next `with_mutator` got a fresh mutator, which could not open the stack.)
+#[test]
+fn a_collection_call_between_two_with_mutators_leaves_the_kept_mutator_alone() {
+    let _s = serial();
+    // Pacing off: this thread stays attached, without a safepoint, while the other one works
+    // (no cycle may start meanwhile: it would wait for this thread).
+    gc_runtime::reconfigure(Config::default().with_gc_percent(None)).unwrap();
+    let before = counts();
+    let mu = gc_runtime::attach();
+    let vec = mu.alloc(GcValueVec::<Member<Cell>>::new());
+    let vec: &GcValueVec<Member<Cell>> = &vec;
+    {
+        thread::scope(|s| {
+            s.spawn(|| {
+                gc_runtime::with_mutator(|mu| {
+                    STACK.with_borrow_mut(|slot| {
+                        let stack = slot.insert(ValueStack::new(mu));
+                        stack.open(mu).push(cell(mu, 7));
+                    });
+                });
+                let kept = counts();
+                vec.push(None); // attaches for the call: no running mutator here
+                assert_eq!(counts(), kept, "the call's own mutator came and went; the kept one stayed");
+                gc_runtime::with_mutator(|mu| {
+                    STACK.with_borrow_mut(|slot| {
+                        let stack = slot.as_mut().expect("made by the first call");
+                        let ids: Vec<u64> = stack.open(mu).iter().map(|&c| verify(c)).collect();
+                        assert_eq!(ids, [7], "the kept mutator's stack, reopened");
+                    });
+                });
+                STACK.with_borrow_mut(|slot| *slot = None);
+            });
+        })
+    }
+    assert_eq!(vec.len(), 1);
+    drop(mu);
+    assert_eq!(counts(), (before.0, before.1, before.2), "the thread's end freed its kept mutator");
+    gc_runtime::reconfigure(Config::default()).unwrap();
+}
+
+/// A thread-local whose destructor reopens a value stack the kept mutator made: it runs before
+/// the kept mutator is freed if the thread called `with_mutator` before it first touched that
+/// thread-local (thread-locals are destroyed in the reverse order of their first use), as
+/// `with_mutator`'s documentation says.
+struct Interp {
+    stack: ValueStack<Gc<'static, Cell>>,
+    flushed: Arc<AtomicU64>,
+}
+
+impl Drop for Interp {
+    fn drop(&mut self) {
+        let n = gc_runtime::with_mutator(|mu| self.stack.open(mu).iter().map(|&c| verify(c)).sum::<u64>());
+        self.flushed.store(n, Ordering::SeqCst);
+    }
+}
+
+thread_local! {
+    static INTERP: RefCell<Option<Interp>> = const { RefCell::new(None) };
+}
+
+#[test]
+fn a_thread_local_made_after_the_first_with_mutator_reopens_its_stack_as_the_thread_ends() {
+    let _s = serial();
+    let before = counts();
+    let flushed = Arc::new(AtomicU64::new(0));
+    let f = flushed.clone();
+    thread::spawn(move || {
+        gc_runtime::with_mutator(|mu| assert_eq!(*mu.alloc(1u8), 1)); // before INTERP's first use
+        gc_runtime::with_mutator(|mu| {
+            let mut stack = ValueStack::new(mu);
+            stack.open(mu).push(cell(mu, 40));
+            stack.open(mu).push(cell(mu, 2));
+            INTERP.with_borrow_mut(|i| *i = Some(Interp { stack, flushed: f }));
+        });
+    })
+    .join()
+    .unwrap();
+    assert_eq!(flushed.load(Ordering::SeqCst), 42, "the destructor reopened the kept mutator's stack");
+    assert_eq!(counts(), before);
 }
