@@ -231,13 +231,9 @@ fn attach_in_any_code(take_kept: bool) -> Result<Mutator, AttachError> {
 /// when its thread ends. Its value stacks ([`ValueStack`](crate::ValueStack)) stay with it,
 /// and with them what they hold.
 ///
-/// The kept mutator is freed when its thread-local is destroyed, as the thread ends. On Linux
-/// thread-locals are destroyed in the reverse order of their first use, so one first used
-/// *before* the thread's first `with_mutator` is destroyed after the kept mutator: a
-/// `with_mutator` in its destructor gets a fresh mutator, which cannot open the value stacks the
-/// kept one made (`open` panics, and a panic in a thread-local's destructor aborts the
-/// process). Such a destructor works if the thread calls `with_mutator` before it first touches
-/// that thread-local.
+/// On Unix the kept mutator is freed after every thread-local of its thread is destroyed, so a
+/// thread-local's destructor can still call `with_mutator` and open the value stacks it made.
+/// (Elsewhere a thread-local's destructor frees it; one destroyed later gets a fresh mutator.)
 ///
 /// # Panics
 /// As [`attach`]: on a thread that has a mutator (inside another `with_mutator`, or beside an

@@ -9,11 +9,14 @@
 //! destructor runs when the thread ends — after the thread's Rust `thread_local!` values were
 //! destroyed (glibc runs C++/Rust thread-local destructors first, then key destructors), so a
 //! mutator kept in a thread-local has been dropped by then and cleared the key. A key still set
-//! at that point belongs to a leaked mutator, and the destructor hands it to
-//! the thread state's `leaked_thread_exited`.
+//! at that point belongs to a leaked mutator — or to the one `with_mutator` keeps between its
+//! calls (`kept.rs`), which stays watched, marked as kept, so that it outlives every
+//! thread-local whose destructor might still use it — and the destructor hands it to the
+//! thread state's `thread_exited`, which frees a kept one and reports a leaked one.
 //!
 //! Outside Unix there is no such hook here: a leaked mutator's thread is never noticed, and the
-//! slow-safepoint warning names it.
+//! slow-safepoint warning names it; a kept mutator is freed by a thread-local's destructor
+//! instead (`kept.rs`).
 //!
 //! # Invariants
 //!
@@ -32,7 +35,7 @@ mod imp {
     unsafe extern "C" fn on_exit(state: *mut c_void) {
         // SAFETY: a non-null value was set by `watch` for this thread's mutator, which was
         // never dropped (dropping it nulls the value), so its state was never freed.
-        unsafe { super::super::leaked_thread_exited(state.cast_const().cast()) };
+        unsafe { super::super::thread_exited(state.cast_const().cast()) };
     }
 
     fn key() -> Option<libc::pthread_key_t> {
@@ -43,6 +46,10 @@ mod imp {
             let rc = unsafe { libc::pthread_key_create(&mut key, Some(on_exit)) };
             (rc == 0).then_some(key)
         })
+    }
+
+    pub(super) fn hooked() -> bool {
+        key().is_some()
     }
 
     /// Set this thread's value (null to clear it).
@@ -58,10 +65,14 @@ mod imp {
 #[cfg(not(unix))]
 mod imp {
     pub(super) fn set(_state: *const ()) {}
+
+    pub(super) fn hooked() -> bool {
+        false
+    }
 }
 
-/// Watch this thread: if it ends with `state`'s mutator still attached, call
-/// `thread_state::leaked_thread_exited(state)` on its way out.
+/// Watch this thread: if it ends with `state`'s mutator still attached (or kept), call
+/// `thread_state::thread_exited(state)` on its way out.
 pub(crate) fn watch(state: *const ()) {
     imp::set(state);
 }
@@ -69,4 +80,10 @@ pub(crate) fn watch(state: *const ()) {
 /// Stop watching this thread (its mutator is being dropped).
 pub(crate) fn unwatch() {
     imp::set(std::ptr::null());
+}
+
+/// Whether a watched state is handed to `thread_exited` when its thread ends (false outside
+/// Unix, or if the system refused the key).
+pub(crate) fn hooked() -> bool {
+    imp::hooked()
 }

@@ -12,67 +12,87 @@
 //! mutator blocked between two stretches of work.
 //!
 //! While kept, the state is not [`CURRENT`](super::CURRENT): the thread has no mutator
-//! (stores without one take the locked path, `attach` may be called), and the exit watch is
-//! off (a kept state is not leaked). When the thread ends, its thread-local here is destroyed
-//! and takes the state back and drops it as a [`Mutator`](crate::Mutator) would be dropped:
-//! re-attached (which waits out a stopped world, and scans its value stacks if a marking asks),
-//! then detached for good. A thread-local destroyed before another one whose destructor
-//! calls `with_mutator` leaves nothing to take: that call attaches afresh and detaches for good.
+//! (stores without one take the locked path, `attach` may be called).
+//!
+//! # The thread's end
+//!
+//! The kept state must outlive every thread-local whose destructor might still call
+//! `with_mutator` and reopen a value stack the state made — whichever order the thread-locals
+//! are destroyed in (on Linux, the reverse of their first use). So it is not freed by a
+//! thread-local's destructor: it stays watched by the exit hook that notices leaked mutators
+//! (`exit.rs`), which runs after every thread-local is destroyed, marked as kept, and the hook
+//! frees it ([`free_at_exit`]: re-attached, which waits out a stopped world and scans its value
+//! stacks if a marking asks, then detached for good, as a dropped mutator is). The pointer lives
+//! in a thread-local without a destructor, readable to the end. Where there is no such hook
+//! (outside Unix), a thread-local's destructor frees it instead, with the ordering caveat above.
 //!
 //! # Invariants
 //!
-//! - The cell holds null, or a state that [`ThreadState::attach`] made on this thread, that is
-//!   detached, not `CURRENT` and not watched, and that nothing else refers to.
+//! - [`KEPT`] holds `None`, or a state that [`ThreadState::attach`] made on this thread, that
+//!   is detached, marked kept, not `CURRENT`, and that nothing else refers to.
 
 use std::{cell::Cell, ptr::NonNull};
 
-use super::ThreadState;
+use super::{exit, ThreadState};
 
-/// The kept state, freed when the thread ends.
-struct Kept(Cell<Option<NonNull<ThreadState>>>);
+thread_local! {
+    /// The kept state. No destructor, so it is readable while the thread's other thread-locals
+    /// are destroyed, and from the exit hook.
+    static KEPT: Cell<Option<NonNull<ThreadState>>> = const { Cell::new(None) };
+    /// Where the thread's end has no hook (`exit::hooked`): frees the kept state when destroyed.
+    static FREE_ON_DROP: FreeOnDrop = const { FreeOnDrop };
+}
 
-impl Drop for Kept {
+struct FreeOnDrop;
+
+impl Drop for FreeOnDrop {
     fn drop(&mut self) {
-        if let Some(state) = self.0.take() {
-            // SAFETY: a kept state (module invariants): made on this thread, detached, and
-            // referred to by nothing else; it is resumed and freed here, once.
-            unsafe {
-                ThreadState::resume(state);
-                ThreadState::detach_for_good(state);
-            }
+        if let Some(state) = KEPT.with(Cell::get) {
+            // SAFETY: a kept state (module invariants), freed once: `free_at_exit` takes it out.
+            unsafe { free_at_exit(state) };
         }
     }
 }
 
-thread_local! {
-    static KEPT: Kept = const { Kept(Cell::new(None)) };
-}
-
-/// Take this thread's kept state, if it has one (none once the thread-local was destroyed).
+/// Take this thread's kept state, if it has one.
 pub(crate) fn take() -> Option<NonNull<ThreadState>> {
-    KEPT.try_with(|k| k.0.take()).ok().flatten()
+    KEPT.with(Cell::take)
 }
 
 /// Keep `state` — running on this thread, `CURRENT` and its only owner — for the next
-/// `with_mutator`: detach it and store it. If the thread-local is gone (the thread is ending),
-/// or a state is kept already, detach `state` for good instead.
+/// `with_mutator`: detach it and store it. If a state is kept already, or nothing would free a
+/// kept state at the thread's end (no exit hook, and the fallback thread-local is gone: the
+/// thread is ending), detach `state` for good instead.
 ///
 /// # Safety
 /// `state` came from [`ThreadState::attach`] (or [`take`] and [`ThreadState::resume`]) on this
 /// thread, and its owner does not use it after this call.
 pub(crate) unsafe fn keep(state: NonNull<ThreadState>) {
-    let kept = KEPT.try_with(|k| {
-        if k.0.get().is_some() {
-            return false;
-        }
+    let freed_at_end = exit::hooked() || FREE_ON_DROP.try_with(|_| ()).is_ok();
+    if KEPT.with(Cell::get).is_some() || !freed_at_end {
         // SAFETY: guaranteed by the caller.
-        unsafe { ThreadState::park(state) };
-        k.0.set(Some(state));
-        true
-    });
-    if kept != Ok(true) {
-        // SAFETY: guaranteed by the caller (not parked: the closure returned before parking, or
-        // never ran).
         unsafe { ThreadState::detach_for_good(state) };
+        return;
+    }
+    // SAFETY: guaranteed by the caller.
+    unsafe { ThreadState::park(state) };
+    KEPT.with(|k| k.set(Some(state)));
+}
+
+/// Free a kept state as its thread ends: take it out of [`KEPT`], re-attach it and detach it
+/// for good.
+///
+/// # Safety
+/// `state` is this thread's kept state (module invariants), and the thread is ending.
+pub(crate) unsafe fn free_at_exit(state: NonNull<ThreadState>) {
+    KEPT.with(|k| {
+        if k.get() == Some(state) {
+            k.set(None);
+        }
+    });
+    // SAFETY: a kept state of this thread, now referred to by nothing else (the caller).
+    unsafe {
+        ThreadState::resume(state);
+        ThreadState::detach_for_good(state);
     }
 }

@@ -29,7 +29,8 @@
 //! - [`CURRENT`] is null, or points to the state of the mutator attached on this thread; it is
 //!   set by [`ThreadState::attach`] and cleared by [`ThreadState::detach_for_good`] before the
 //!   state is freed. A state `with_mutator` keeps between its calls (`kept.rs`) is detached and
-//!   not `CURRENT` meanwhile: [`ThreadState::park`] clears it, [`ThreadState::resume`] sets it.
+//!   not `CURRENT` meanwhile: [`ThreadState::park`] clears it, [`ThreadState::resume`] sets it;
+//!   it stays watched for the thread's end, marked `kept`, which frees it.
 //! - Only shared references to a `ThreadState` are ever made (every field is a `Cell` or a
 //!   `RefCell`): the public handle and the barrier reach the same state.
 
@@ -120,6 +121,9 @@ pub(crate) struct ThreadState {
     stacks: OnceCell<Arc<StackRegistry>>,
     /// The mark epoch of the marking during which this thread last scanned its value stacks.
     stacks_scanned: Cell<u64>,
+    /// Whether the state is set aside, detached, between two `with_mutator` calls (`kept.rs`):
+    /// the thread's end then frees it rather than reporting a leaked mutator.
+    kept: Cell<bool>,
 }
 
 thread_local! {
@@ -179,6 +183,7 @@ impl ThreadState {
             ack: rt.handshake.ack_cell(id),
             stacks: OnceCell::new(),
             stacks_scanned: Cell::new(0),
+            kept: Cell::new(false),
         })));
         if waited {
             // The attach waited out a stopped world: a pause of this thread, as the same wait
@@ -218,30 +223,35 @@ impl ThreadState {
     }
 
     /// Detach a running state and set it aside, kept for the thread's next attach (see
-    /// `kept.rs`): it is no longer [`CURRENT`] nor watched for a leak.
+    /// `kept.rs`): it is no longer [`CURRENT`], and the thread's end frees it (it stays watched,
+    /// marked kept).
     ///
     /// # Safety
     /// `state` came from [`ThreadState::attach`] on this thread, is running and `CURRENT`, and
     /// its owner does not use it until [`ThreadState::resume`].
     pub(crate) unsafe fn park(state: NonNull<ThreadState>) {
         // SAFETY: valid (the caller); only shared references to a state are made.
-        unsafe { state.as_ref() }.detach();
+        let this = unsafe { state.as_ref() };
+        this.detach();
+        this.kept.set(true);
         CURRENT.with(|c| c.set(std::ptr::null()));
-        exit::unwatch();
     }
 
-    /// Take back a state set aside by [`ThreadState::park`]: make it [`CURRENT`] again, watch it,
-    /// and re-attach it (waiting out a stopped world, as a return from `blocking` does).
+    /// Take back a state set aside by [`ThreadState::park`]: make it [`CURRENT`] again, watched
+    /// as a running mutator, and re-attach it (waiting out a stopped world, as a return from
+    /// `blocking` does).
     ///
     /// # Safety
     /// `state` was parked on this thread and nothing else refers to it; the thread has no
     /// mutator ([`may_attach`]).
     pub(crate) unsafe fn resume(state: NonNull<ThreadState>) {
         debug_assert!(CURRENT.with(Cell::get).is_null(), "a kept state resumed on a thread with a mutator");
+        // SAFETY: valid (the caller).
+        let this = unsafe { state.as_ref() };
+        this.kept.set(false);
         CURRENT.with(|c| c.set(state.as_ptr()));
         exit::watch(state.as_ptr().cast_const().cast());
-        // SAFETY: valid (the caller).
-        unsafe { state.as_ref() }.attach_again();
+        this.attach_again();
     }
 
     /// The runtime this mutator belongs to.
@@ -693,14 +703,32 @@ impl ThreadState {
     }
 }
 
-/// The thread of a leaked mutator ended (called by `exit.rs`): hand its private state
-/// back, remove it from the handshake, and have the collector pin every live object (see
-/// "Threads that exit").
+/// A thread ended with a mutator state still watched (called by `exit.rs`, after every Rust
+/// thread-local of the thread was destroyed): the one `with_mutator` kept, which is freed, or a
+/// leaked mutator's.
+///
+/// # Safety
+/// `state` is the `ThreadState` of a mutator attached on the calling, exiting thread and never
+/// dropped (so never freed), kept by `kept.rs` or never used again.
+pub(crate) unsafe fn thread_exited(state: *const ThreadState) {
+    // SAFETY: guaranteed by the caller; only shared references to the state exist.
+    if unsafe { &*state }.kept.get() {
+        // SAFETY: a kept state of this thread (the caller), taken out of `kept.rs` here, so
+        // nothing else refers to it; it is resumed and freed as a dropped mutator is.
+        unsafe { kept::free_at_exit(NonNull::new_unchecked(state.cast_mut())) };
+    } else {
+        // SAFETY: guaranteed by the caller.
+        unsafe { leaked_thread_exited(state) };
+    }
+}
+
+/// The thread of a leaked mutator ended: hand its private state back, remove it from the
+/// handshake, and have the collector pin every live object (see "Threads that exit").
 ///
 /// # Safety
 /// `state` is the `ThreadState` of a mutator attached on the calling, exiting thread and never
 /// dropped (so never freed, and never used again).
-pub(crate) unsafe fn leaked_thread_exited(state: *const ThreadState) {
+unsafe fn leaked_thread_exited(state: *const ThreadState) {
     // SAFETY: guaranteed by the caller; only shared references to the state exist.
     let inner = unsafe { &*state };
     let rt = inner.rt;
