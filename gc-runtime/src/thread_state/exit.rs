@@ -21,7 +21,8 @@
 //! # Invariants
 //!
 //! - The key's value is null, or points to the `ThreadState` of the mutator attached on this
-//!   thread; [`unwatch`] nulls it before that state is freed.
+//!   thread, or else of the one `with_mutator` keeps; freeing a state points it back at the kept
+//!   one or nulls it (`kept::watch_again`) before the state is freed.
 //! - The destructor only runs for a non-null value, once, on the exiting thread.
 
 #[cfg(unix)]
@@ -72,14 +73,9 @@ mod imp {
 }
 
 /// Watch this thread: if it ends with `state`'s mutator still attached (or kept), call
-/// `thread_state::thread_exited(state)` on its way out.
+/// `thread_state::thread_exited(state)` on its way out. Null stops watching.
 pub(crate) fn watch(state: *const ()) {
     imp::set(state);
-}
-
-/// Stop watching this thread (its mutator is being dropped).
-pub(crate) fn unwatch() {
-    imp::set(std::ptr::null());
 }
 
 /// Whether a watched state is handed to `thread_exited` when its thread ends (false outside

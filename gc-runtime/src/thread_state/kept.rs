@@ -79,6 +79,14 @@ pub(crate) unsafe fn keep(state: NonNull<ThreadState>) {
     KEPT.with(|k| k.set(Some(state)));
 }
 
+/// Point the thread's exit watch at its kept state, or at nothing: called when a mutator
+/// state is freed, which held the watch (a thread has one) — a kept state must stay watched
+/// to be freed at the thread's end.
+pub(crate) fn watch_again() {
+    let kept = KEPT.with(Cell::get).map_or(std::ptr::null(), |s| s.as_ptr().cast_const().cast());
+    exit::watch(kept);
+}
+
 /// Free a kept state as its thread ends: take it out of [`KEPT`], re-attach it and detach it
 /// for good.
 ///

@@ -216,9 +216,13 @@ impl ThreadState {
             rt.thread_pauses.ended(&this.pauses, rt.started.elapsed());
         }
         CURRENT.with(|c| c.set(std::ptr::null()));
-        exit::unwatch();
-        // SAFETY: `state` came from `Box::leak` in `attach`; the thread-local pointer and the
-        // exit watch were cleared above and no reference to the state outlives this call.
+        // The thread's watch goes back to the state `with_mutator` keeps, if there is one: a
+        // mutator of its own that a collection call attached and now frees took the watch over.
+        kept::watch_again();
+        // SAFETY: `state` came from `Box::leak` in `attach`; the thread-local pointer was cleared
+        // above and the exit watch points elsewhere (the kept state is never the one freed here:
+        // `kept::free_at_exit` takes it out first), and no reference to the state outlives this
+        // call.
         drop(unsafe { Box::from_raw(state.as_ptr()) });
     }
 
@@ -237,9 +241,9 @@ impl ThreadState {
         CURRENT.with(|c| c.set(std::ptr::null()));
     }
 
-    /// Take back a state set aside by [`ThreadState::park`]: make it [`CURRENT`] again, watched
-    /// as a running mutator, and re-attach it (waiting out a stopped world, as a return from
-    /// `blocking` does).
+    /// Take back a state set aside by [`ThreadState::park`]: make it [`CURRENT`] again and
+    /// re-attach it (waiting out a stopped world, as a return from `blocking` does). It is
+    /// still watched (`park` leaves the watch on), now as a running mutator.
     ///
     /// # Safety
     /// `state` was parked on this thread and nothing else refers to it; the thread has no
@@ -250,7 +254,6 @@ impl ThreadState {
         let this = unsafe { state.as_ref() };
         this.kept.set(false);
         CURRENT.with(|c| c.set(state.as_ptr()));
-        exit::watch(state.as_ptr().cast_const().cast());
         this.attach_again();
     }
 
