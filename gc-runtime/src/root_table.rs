@@ -37,12 +37,13 @@
 //! scanned as a root, for the rest of the process (see `thread_state/mod.rs`, "Threads that
 //! exit").
 
-use std::ptr::NonNull;
+use std::{ptr::NonNull, sync::Arc};
 
 use crate::{
     cells::{CellPool, PtrCell},
     clock,
     config::BarrierKind,
+    heap::live_snapshot::LiveSnapshot,
     object::{exclusive, Header, ObjPtr},
     primitive::sync::{
         atomic::{AtomicPtr, Ordering},
@@ -60,8 +61,9 @@ pub(crate) struct RootInner {
     /// Objects such stores shaded while an exclusive job ran: not marked yet (see "During an
     /// exclusive job").
     held_shades: Vec<ObjPtr>,
-    /// Objects kept alive for the rest of the process: roots without a handle.
-    pinned: Vec<ObjPtr>,
+    /// Objects kept alive for the rest of the process: roots without a handle. Shared, so that
+    /// the root scan takes it without copying it under the lock.
+    pinned: Arc<LiveSnapshot>,
 }
 
 /// The locked root table.
@@ -79,7 +81,7 @@ impl Default for RootTable {
                 cells: CellPool::default(),
                 orphan_shades: ShadeBuffer::default(),
                 held_shades: Vec::new(),
-                pinned: Vec::new(),
+                pinned: Arc::default(),
             }),
         }
     }
@@ -185,10 +187,10 @@ impl RootTable {
     pub(crate) fn for_each(&self, mut f: impl FnMut(*const Header)) {
         let (chunks, pinned) = {
             let inner = self.inner.lock();
-            (inner.cells.chunks(), inner.pinned.clone())
+            (inner.cells.chunks(), Arc::clone(&inner.pinned))
         };
         CellPool::<PtrCell>::for_each_in(&chunks, |_, p| f(p));
-        pinned.iter().for_each(|p| f(p.as_ptr()));
+        pinned.for_each(|p| f(p.as_ptr()));
     }
 
     /// Number of live roots.
@@ -199,6 +201,11 @@ impl RootTable {
     /// Number of pinned objects.
     pub(crate) fn pinned(&self) -> usize {
         self.inner.lock().pinned.len()
+    }
+
+    /// The pinned objects.
+    pub(crate) fn pinned_set(&self) -> Arc<LiveSnapshot> {
+        Arc::clone(&self.inner.lock().pinned)
     }
 }
 
@@ -242,37 +249,26 @@ impl RootInner {
     pub(crate) fn pointers(&self) -> Vec<*const Header> {
         let mut v = Vec::new();
         CellPool::<PtrCell>::for_each_in(&self.cells.chunks(), |_, p| v.push(p.cast_const()));
-        v.extend(self.pinned.iter().map(|p| p.as_ptr().cast_const()));
+        self.pinned.for_each(|p| v.push(p.as_ptr().cast_const()));
         v
     }
 
     /// Pin `live`, every object alive now, for the rest of the process (world stopped),
-    /// in place of the objects pinned before. While marking, they are shaded now (into the
-    /// orphan buffer the collector drains at termination); at every later mark start they are
-    /// scanned with the roots.
+    /// in place of the objects pinned before. At every later mark start they are scanned with
+    /// the roots, with the world running; a marking in progress shades those it has not marked
+    /// before it may end (the collector's `shade_pinned`).
     ///
     /// The objects pinned before are among `live`: a pinned object is a root, marked by every
     /// cycle since it was pinned (or shaded in the marking that pinned it), so it is never
     /// dead. Replacing them, not adding to them, keeps one entry per object however many
-    /// threads end with leaked mutators (before, every such exit added the whole live heap
-    /// again).
+    /// threads end with leaked mutators.
     ///
     /// # Safety
-    /// `live` is every object not dead for the current sweep epoch (`PageHeap::live_objects`),
-    /// and the world is stopped.
-    pub(crate) unsafe fn pin(&mut self, live: Vec<NonNull<Header>>, grey: &GreyQueue) {
-        if clock::barrier_on() {
-            for &o in &live {
-                // SAFETY: allocated (the caller).
-                unsafe { self.shade_orphan(o.as_ptr(), grey) };
-            }
-        }
-        let live: Vec<ObjPtr> = live.into_iter().map(ObjPtr).collect();
+    /// `live` is every object not dead for the current sweep epoch
+    /// (`PageHeap::live_snapshot`), and the world is stopped.
+    pub(crate) unsafe fn pin(&mut self, live: LiveSnapshot) {
         #[cfg(debug_assertions)]
-        {
-            let now: std::collections::HashSet<ObjPtr> = live.iter().copied().collect();
-            debug_assert!(self.pinned.iter().all(|p| now.contains(p)), "a pinned object is alive");
-        }
-        self.pinned = live;
+        assert!(self.pinned.is_subset_of(&live), "a pinned object is alive");
+        self.pinned = Arc::new(live);
     }
 }

@@ -449,6 +449,7 @@ fn the_trace_line_into_a_closed_pipe_does_not_kill_the_collector() {
 
 static LEAKED_REF: OnceLock<&'static String> = OnceLock::new();
 static LEAKED_HOLDER: OnceLock<&'static Holder> = OnceLock::new();
+static LEAKED_BIG: OnceLock<&'static Big> = OnceLock::new();
 
 #[test]
 fn child_leaked_mutator_on_an_exited_thread() {
@@ -463,6 +464,9 @@ fn child_leaked_mutator_on_an_exited_thread() {
         LEAKED_REF.set(s).unwrap();
         let h: &'static Holder = mu.alloc(Holder { slot: Member::new() }).into_ref();
         assert!(LEAKED_HOLDER.set(h).is_ok());
+        // A large object (pinned from the large-object list, not a page's bits).
+        let big: &'static Big = mu.alloc(Big { bytes: [7; 9000], label: "big".into() }).into_ref();
+        assert!(LEAKED_BIG.set(big).is_ok());
     })
     .join()
     .unwrap();
@@ -474,7 +478,11 @@ fn child_leaked_mutator_on_an_exited_thread() {
     .unwrap();
     let mut mu = gc_runtime::attach();
     mu.collect(); // must not wait for the exited threads; its first pause pins what is alive
-    assert!(gc_runtime::stats().pinned_objects >= 1, "{:?}", gc_runtime::stats());
+    assert!(
+        gc_runtime::stats().pinned_objects >= 3,
+        "the string, the holder and the large object: {:?}",
+        gc_runtime::stats()
+    );
     // Garbage made after that is collected as usual.
     for _ in 0..100 {
         mu.alloc(Tracked { _f: CountsDrop(drops.clone()), pad: 0 });
@@ -487,6 +495,8 @@ fn child_leaked_mutator_on_an_exited_thread() {
     }
     assert_eq!(drops.load(Ordering::SeqCst), 100, "garbage made after the leak is freed");
     assert_eq!(**LEAKED_REF.get().unwrap(), "borrowed for 'static", "a 'static borrow stays valid");
+    let big = *LEAKED_BIG.get().unwrap();
+    assert!(big.bytes.iter().all(|&b| b == 7) && big.label == "big", "a large object borrowed for 'static stays");
     // A pinned object is traced at every cycle: what is stored into it later stays alive.
     let holder = *LEAKED_HOLDER.get().unwrap();
     for i in 0..20 {

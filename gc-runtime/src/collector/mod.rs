@@ -61,7 +61,10 @@
 //! baseline for benchmarks and a debugging aid.
 //!
 //! Every pause also pins every live object if a thread ended with its mutator leaked since the
-//! last pause (see `thread_state/mod.rs`, "Threads that exit"). A panic on this thread — a bug: user
+//! last pause (see `thread_state/mod.rs`, "Threads that exit"): a copy of each page's bitmap of
+//! live slots, a few words per page (`heap/live_snapshot.rs`). A termination pause that pins
+//! is retried like one that found grey objects, and the pinned objects still unmarked are
+//! shaded with the world running again, as the roots are after mark start. A panic on this thread — a bug: user
 //! code here is always caught — aborts the process with a message instead of leaving the world
 //! stopped.
 //!
@@ -544,12 +547,22 @@ impl Cycle {
         self.stats.phases.push(PhaseChange { phase, world_stopped });
     }
 
-    /// Stop the world; returns when the stop was requested and how long it took. Pins every
-    /// live object first if a leaked mutator's thread ended since the last pause.
+    /// Stop the world before marking; returns when the stop was requested and how long it
+    /// took. Pins every live object first if a leaked mutator's thread ended since the last
+    /// pause: the marking about to start scans them with the roots.
     fn stop(&mut self) -> (Instant, Duration) {
+        debug_assert!(!clock::barrier_on(), "a stop while marking is `stop_to_terminate`");
         let t = self.stop_without_pinning();
         self.pin_for_leaked_mutators();
         t
+    }
+
+    /// Stop the world to terminate the marking in progress; returns when the stop was
+    /// requested and how long it took, and whether it pinned objects (a leaked mutator's thread
+    /// ended), which the marking must still shade ([`Cycle::shade_pinned`]) before it may end.
+    fn stop_to_terminate(&mut self) -> ((Instant, Duration), bool) {
+        let t = self.stop_without_pinning();
+        (t, self.pin_for_leaked_mutators())
     }
 
     /// Stop the world, leaving leaked mutators' exits for the next [`Cycle::stop`] to pin.
@@ -564,18 +577,39 @@ impl Cycle {
     }
 
     /// World stopped: if threads ended with leaked mutators, pin every object alive now (see
-    /// `thread_state/mod.rs`, "Threads that exit"). While marking, the pinned objects are shaded, so
-    /// the termination in progress marks them too.
-    fn pin_for_leaked_mutators(&mut self) {
+    /// `thread_state/mod.rs`, "Threads that exit"); returns whether it did. The pause costs a
+    /// few words per page (`heap/live_snapshot.rs`). A marking in progress must then shade
+    /// those of them it has not marked before it may end ([`Cycle::shade_pinned`]).
+    fn pin_for_leaked_mutators(&mut self) -> bool {
         if self.rt.handshake.take_leaked_exits() == 0 {
-            return;
+            return false;
         }
-        // SAFETY: the world is stopped, and this is the current sweep epoch.
-        let live = unsafe { self.rt.pages.live_objects(clock::sweep_epoch()) };
+        // SAFETY: the world is stopped, this is the current sweep epoch, and the snapshot becomes
+        // the pinned set: its objects are roots from now on.
+        let live = unsafe { self.rt.pages.live_snapshot(clock::sweep_epoch()) };
         let n = live.len();
-        // SAFETY: `live_objects` returns allocated objects; the world is stopped.
-        unsafe { self.rt.roots.lock().pin(live, &self.rt.grey) };
+        // SAFETY: `live_snapshot` holds every object alive now; the world is stopped.
+        unsafe { self.rt.roots.lock().pin(live) };
         report::line(format_args!("gc: pinned {n} objects alive when a thread with a leaked Mutator ended"));
+        true
+    }
+
+    /// Shade the pinned objects whose mark bits are clear, for the marking in progress: after
+    /// a stop that pinned them, with the world running again (or, if the termination's retries
+    /// are spent, inside its pause). Any allocated object may be shaded at any time while
+    /// marking; and until this is done the marking cannot end — the pinning stop's termination
+    /// was retried — so no pinned object is swept. What a pinned object held at the stop is
+    /// reached through it, or was shaded by the barrier when it was overwritten, as for the
+    /// roots the marking scans after its start.
+    fn shade_pinned(&mut self) {
+        let pinned = self.rt.roots.pinned_set();
+        let mut w = MarkWorker::new(&self.rt.grey);
+        pinned.for_each_on_clear_bits(|p| {
+            // SAFETY: a pinned object is allocated for the rest of the process.
+            unsafe { w.shade_root(p.as_ptr()) }
+        });
+        w.publish_all();
+        self.note(w.work());
     }
 
     /// A handshake (every running mutator answers at its own next safepoint, or where it
@@ -1061,16 +1095,22 @@ impl Cycle {
             if !rt.grey.is_done() {
                 continue;
             }
-            let t = self.stop();
+            let (t, pinned) = self.stop_to_terminate();
             let roots = self.lock_roots();
-            if !rt.grey.is_done() && self.stats.termination_retries < MAX_TERMINATION_RETRIES {
+            if (pinned || !rt.grey.is_done()) && self.stats.termination_retries < MAX_TERMINATION_RETRIES {
                 self.stats.termination_retries += 1;
                 drop(roots);
                 self.start(t, PauseKind::MarkTerminationRetry);
+                if pinned {
+                    self.shade_pinned();
+                }
                 continue;
             }
             // Drain what is left, if anything, and make the weak maps' pass.
             drop(roots);
+            if pinned {
+                self.shade_pinned();
+            }
             let roots = self.finish_marking_in_pause();
             let roots = self.confirm_marking(roots);
             self.terminate_marking(true);

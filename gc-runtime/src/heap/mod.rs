@@ -8,6 +8,8 @@
 //! - [`central`]: per-class lists of pages that no mutator holds (partial, full, unswept).
 //! - [`cache`]: each mutator's private page per class — the allocation fast path.
 //! - [`large`]: objects too big (or too aligned) for a page, allocated one by one.
+//! - [`live_snapshot`]: every object alive at one moment, as bitmaps (the objects pinned when a
+//!   thread ends with its mutator leaked).
 //! - [`pool`]: where pages come from (runs mapped from the system by [`crate::raw`]) and where
 //!   empty ones wait; the scavenger, which gives the memory of long-empty pages back to the OS,
 //!   and a run's tables with its last page.
@@ -37,6 +39,7 @@ pub(crate) mod cache;
 pub(crate) mod central;
 pub(crate) mod finalize;
 pub(crate) mod large;
+pub(crate) mod live_snapshot;
 pub(crate) mod page;
 pub(crate) mod pool;
 pub(crate) mod size_class;
@@ -51,6 +54,7 @@ use self::{
     central::{Central, ClassLists},
     finalize::{FinalizeQueue, Work},
     large::LargeObjects,
+    live_snapshot::LiveSnapshot,
     page::{Page, SweepResult},
     pool::{PagePool, Scavenged, Taken},
     size_class::NUM_CLASSES,
@@ -552,22 +556,27 @@ impl PageHeap {
         drained && self.finalized_unfreed.load(Ordering::Relaxed)
     }
 
-    /// Every object that is not dead for `sweep_epoch` (allocated, and marked for it or later),
-    /// in pages and large objects alike, wherever it sits: a cache or a list.
+    /// A snapshot of every object that is not dead for `sweep_epoch` (allocated, and marked for
+    /// it or later), in pages and large objects alike, wherever it sits: a cache or a list.
+    /// Pages cost a few words each, not a pointer per object (see `live_snapshot.rs`).
     ///
     /// # Safety
-    /// The world is stopped (no thread allocates or reformats a page) and `sweep_epoch` is the
-    /// current sweep epoch.
-    pub(crate) unsafe fn live_objects(&self, sweep_epoch: u64) -> Vec<NonNull<Header>> {
-        let mut out = Vec::new();
+    /// The world is stopped (no thread allocates or reformats a page), `sweep_epoch` is the
+    /// current sweep epoch, and the snapshot's objects are kept allocated for as long as it is
+    /// used (it becomes the pinned set: `root_table.rs`).
+    pub(crate) unsafe fn live_snapshot(&self, sweep_epoch: u64) -> LiveSnapshot {
+        let mut out = LiveSnapshot::default();
         for page in self.pool.all() {
             // SAFETY: the world is stopped (the caller): nobody allocates, sweeps or reformats.
-            unsafe { page.scan_live(sweep_epoch, |h| out.push(h)) };
+            let (slot_size, live) = unsafe { page.live_slot_bits(sweep_epoch) };
+            // SAFETY: each set bit is a live object's slot, kept allocated (the caller).
+            unsafe { out.push_page(page, slot_size, &live) };
         }
         self.large.for_each(|h| {
             // SAFETY: a listed large object: allocated, with its block's provenance.
             if unsafe { mark::large_mark(h.as_ptr()) }.epoch() >= sweep_epoch {
-                out.push(h);
+                // SAFETY: allocated, and kept so (the caller).
+                unsafe { out.push_large(h) };
             }
         });
         out
@@ -735,6 +744,85 @@ mod tests {
         }
         assert_eq!(live, N / 2, "finalized slots are free again");
         assert_eq!(drops.load(O::SeqCst), N / 4);
+    }
+
+    /// A kilobyte without drop: 64 to a page.
+    struct Wide(#[allow(dead_code)] [u64; 120]);
+    // SAFETY: holds no GC pointer.
+    unsafe impl Trace for Wide {
+        const NEEDS_TRACE: bool = false;
+        fn trace(&self, _: &mut Tracer<'_>) {}
+    }
+
+    /// A snapshot of the live heap holds every allocated object of every page, as bits: all of
+    /// them on pages swept for its epoch, only the marked ones on pages whose sweep for it is
+    /// still due (the others are dead); and the walk for a marking in progress visits exactly
+    /// the objects whose mark bits are clear. Small objects (64 bitmap words a page) and large
+    /// ones (a word a page), over several pages; under Miri, which takes seconds to fill a page,
+    /// part of one page of small objects (two bitmap words).
+    #[test]
+    fn a_live_snapshot_holds_the_live_objects_and_finds_the_unmarked_ones() {
+        if cfg!(miri) {
+            live_snapshot_of(100, 1, || Plain(0));
+        } else {
+            live_snapshot_of(20_000, 5, || Plain(0));
+            live_snapshot_of(300, 4, || Wide([0; 120]));
+        }
+    }
+
+    /// [`a_live_snapshot_holds_the_live_objects_and_finds_the_unmarked_ones`] with `n` objects
+    /// of `value()`, filling at least `pages`.
+    fn live_snapshot_of<T: Trace>(n: usize, pages: usize, value: impl Fn() -> T) {
+        let heap = PageHeap::default();
+        let class = class_of(std::mem::size_of::<GcBox<T>>(), 8).unwrap();
+        let mut cache = AllocCache::default();
+        let epoch = clock::sweep_epoch();
+        let mut objs = Vec::new();
+        while objs.len() < n {
+            let Some(block) = cache.alloc_fast(class, false) else {
+                cache.refill(&heap, class);
+                continue;
+            };
+            // SAFETY: a free slot of the right class, exclusively ours.
+            unsafe { block.cast::<GcBox<T>>().write(GcBox { header: Header::new::<T>(), value: value() }) };
+            let obj = block.as_ptr().cast::<Header>();
+            if objs.len() % 3 == 0 {
+                // SAFETY: allocated just now, in a page of this heap.
+                assert!(unsafe { mark::try_mark(obj, epoch) });
+            }
+            objs.push(obj);
+        }
+        cache.release_all(&heap);
+        // Sorted lists, not hash sets: hashing is slow under Miri.
+        let sorted = |mut v: Vec<*mut Header>| {
+            v.sort_unstable();
+            v
+        };
+        type Visit<'a> = &'a mut dyn FnMut(NonNull<Header>);
+        let visited = |walk: &dyn Fn(Visit<'_>)| {
+            let mut v = Vec::new();
+            walk(&mut |o| v.push(o.as_ptr()));
+            let v = sorted(v);
+            assert!(v.windows(2).all(|w| w[0] != w[1]), "each object once");
+            v
+        };
+        let all = sorted(objs.clone());
+        let marked = sorted(objs.iter().copied().step_by(3).collect());
+        let unmarked = sorted(objs.iter().enumerate().filter(|(i, _)| i % 3 != 0).map(|(_, &o)| o).collect());
+        // SAFETY: nothing else uses this heap; the objects stay allocated while it lives.
+        let (now, next) = unsafe { (heap.live_snapshot(epoch), heap.live_snapshot(epoch + 1)) };
+        assert!(heap.pool.all().len() >= pages, "the objects fill {pages} pages");
+        assert_eq!(now.len(), n);
+        assert_eq!(visited(&|f| now.for_each(f)), all, "swept for the epoch: every allocated object");
+        assert_eq!(next.len(), marked.len());
+        assert_eq!(visited(&|f| next.for_each(f)), marked, "sweep due: the marked ones");
+        assert!(next.is_subset_of(&now) && !now.is_subset_of(&next));
+        assert_eq!(
+            visited(&|f| now.for_each_on_clear_bits(f)),
+            unmarked,
+            "the walk for a marking visits the unmarked objects"
+        );
+        assert_eq!(visited(&|f| next.for_each_on_clear_bits(f)), [], "a snapshot of marked objects: nothing to shade");
     }
 
     /// The collector thread frees finalized slots between cycles with the scavenger off too:

@@ -15,7 +15,7 @@
 //! and the owner folds those bits in when it next sweeps. And the allocation bitmap is atomic
 //! (the owner's relaxed loads and stores compile to plain ones), so that with the world stopped
 //! the collector can list every allocated object whoever owns its page
-//! ([`Page::scan_live`], for pinning after a leaked mutator's thread ended).
+//! ([`Page::live_slot_bits`], for pinning after a leaked mutator's thread ended).
 //!
 //! # Sweeping a page: words, not objects
 //!
@@ -37,7 +37,6 @@ use super::size_class::CLASS_SIZES;
 pub(crate) use crate::mark_bits::PAGE_BYTES;
 use crate::{
     mark_bits::{PageMarks, FIRST_OBJECT_PAGE, PAGE_WORDS, RUN_PAGES},
-    object::Header,
     popcount,
     primitive::sync::atomic::{fence, AtomicU64, AtomicUsize, Ordering},
     raw::PageRun,
@@ -49,7 +48,7 @@ pub(crate) struct Page {
     /// The mapping `mem` belongs to, through which the page's memory goes back to the OS.
     run: &'static PageRun,
     swept_epoch: AtomicU64,
-    /// The slot size of the current format, readable by anyone (see [`Page::scan_live`]);
+    /// The slot size of the current format, readable by anyone (see [`Page::live_slot_bits`]);
     /// the owner's copy is in `slots`.
     shared_slot_size: AtomicUsize,
     /// The page's bitmaps, in its run's second page ([`PageBitmaps`]).
@@ -447,32 +446,26 @@ impl Page {
         self.swept_epoch.store(epoch, Ordering::Release);
     }
 
-    /// Call `f` with the header of every object in the page that is not dead for `sweep_epoch`
-    /// (allocated, not doomed, and — if the page is not swept for that epoch yet — marked),
-    /// whoever owns the page (the bitmaps are atomic).
+    /// The page's slot size and its live slots for `sweep_epoch`, one bit per slot: allocated,
+    /// not doomed, and — if the page is not swept for that epoch yet — marked; read whoever
+    /// owns the page (the bitmaps are atomic). Words past the last slot are zero, and not read.
     ///
     /// # Safety
     /// No thread allocates from, sweeps or reformats the page meanwhile (the world is stopped:
     /// only mutators allocate and reformat, and parked ones do neither; the caller makes sure
     /// no sweep is in flight).
-    pub(crate) unsafe fn scan_live(&self, sweep_epoch: u64, mut f: impl FnMut(NonNull<Header>)) {
+    pub(crate) unsafe fn live_slot_bits(&self, sweep_epoch: u64) -> (usize, [u64; PAGE_WORDS]) {
         let size = self.shared_slot_size.load(Ordering::Relaxed);
         let nslots = PAGE_BYTES / size;
         let marks = (self.swept_epoch() < sweep_epoch).then(|| self.marks.slot_bits(size));
-        for w in 0..nslots.div_ceil(64) {
-            let mut live = self.maps.bits[w].load(Ordering::Relaxed)
+        let mut live = [0; PAGE_WORDS];
+        for (w, live) in live.iter_mut().enumerate().take(nslots.div_ceil(64)) {
+            *live = self.maps.bits[w].load(Ordering::Relaxed)
                 & valid_mask(nslots, w)
-                & !self.maps.doomed[w].load(Ordering::Relaxed);
-            if let Some(marks) = &marks {
-                live &= marks[w];
-            }
-            while live != 0 {
-                let i = w * 64 + live.trailing_zeros() as usize;
-                live &= live - 1;
-                // SAFETY: `i < nslots`: a slot start inside the page (8-aligned, non-null).
-                f(unsafe { NonNull::new_unchecked(self.base().add(i * size).cast::<Header>()) });
-            }
+                & !self.maps.doomed[w].load(Ordering::Relaxed)
+                & marks.as_ref().map_or(!0, |marks| marks[w]);
         }
+        (size, live)
     }
 }
 
