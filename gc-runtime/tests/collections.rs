@@ -1860,3 +1860,149 @@ fn collections_are_objects() {
     v.push(inner);
     assert_eq!(*v.get(0, &mu).unwrap().get(0, &mu).unwrap(), 1);
 }
+
+/// A key that counts its drops and, if `panics`, panics in its destructor.
+struct BoomKey {
+    id: u32,
+    panics: bool,
+    drops: Arc<AtomicUsize>,
+}
+
+impl std::hash::Hash for BoomKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.id.hash(state);
+    }
+}
+
+impl PartialEq for BoomKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.id == other.id
+    }
+}
+
+impl Eq for BoomKey {}
+
+impl Drop for BoomKey {
+    fn drop(&mut self) {
+        self.drops.fetch_add(1, Ordering::SeqCst);
+        assert!(!self.panics, "key {} panics in its destructor", self.id);
+    }
+}
+
+#[derive(Trace)]
+struct BoomMaps {
+    map: GcMap<BoomKey, u32>,
+    values: gc_runtime::GcValueMap<BoomKey, gc_runtime::Member<u32>>,
+}
+
+/// Several keys whose destructors panic, in one map: every key is still dropped once, and
+/// the process lives. A map dropped on the finalizer counts one panicking destructor for its
+/// object (dropped as a batch, the second panic used to abort the process); a `clear` gives its
+/// caller the first key's panic after dropping them all.
+#[test]
+fn keys_whose_destructors_panic_are_all_dropped_and_the_process_lives() {
+    let _s = serial();
+    common::quiet_panics_on_the_finalizer();
+    let mut mu = gc_runtime::attach();
+    let drops = Arc::new(AtomicUsize::new(0));
+    let key = |id: u32| BoomKey { id, panics: id % 3 == 1, drops: drops.clone() };
+    // In maps that die with their object.
+    mu.collect();
+    let panics_before = gc_runtime::stats().drop_panics;
+    let maps = mu.alloc(BoomMaps { map: GcMap::new(), values: gc_runtime::GcValueMap::new() });
+    let one = mu.alloc(1_u32);
+    for id in 0..12 {
+        maps.map.insert(key(id), one);
+        assert!(!maps.values.insert(key(id), Some(one)), "a new key");
+    }
+    assert_eq!(drops.load(Ordering::SeqCst), 0);
+    for _ in 0..3 {
+        mu.collect();
+    }
+    assert_eq!(drops.load(Ordering::SeqCst), 24, "every key of both maps dropped once");
+    assert_eq!(gc_runtime::stats().drop_panics - panics_before, 1, "one panicking destructor: the object's");
+    // Cleared by a caller.
+    drops.store(0, Ordering::SeqCst);
+    let values = mu.alloc(gc_runtime::GcValueMap::<BoomKey, gc_runtime::Member<u32>>::new());
+    for id in 0..12 {
+        values.insert(key(id), None);
+    }
+    let message = panic_message(|| values.clear());
+    let id: u32 = message.split(' ').nth(1).and_then(|id| id.parse().ok()).expect(&message);
+    assert!(id % 3 == 1 && message.ends_with("panics in its destructor"), "a key's panic: {message}");
+    assert_eq!(drops.load(Ordering::SeqCst), 12, "every cleared key dropped once");
+    assert!(values.is_empty());
+}
+
+/// Values made for `GcValueVec` elements by `BoomValue::empty`, and their drops.
+static BOOM_VALUES_MADE: AtomicUsize = AtomicUsize::new(0);
+static BOOM_VALUES_DROPPED: AtomicUsize = AtomicUsize::new(0);
+
+/// Every third one made panics when dropped.
+struct BoomDrop(usize);
+
+impl Drop for BoomDrop {
+    fn drop(&mut self) {
+        BOOM_VALUES_DROPPED.fetch_add(1, Ordering::SeqCst);
+        assert!(self.0 % 3 != 1, "value {} panics in its destructor", self.0);
+    }
+}
+
+/// A heap value with a destructor (plain data beside its slot).
+#[derive(Trace)]
+struct BoomValue {
+    slot: gc_runtime::Member<u32>,
+    #[trace(skip)]
+    _boom: BoomDrop,
+}
+
+impl gc_runtime::HeapValue for BoomValue {
+    type Local<'m> = Option<Gc<'m, u32>>;
+
+    fn empty() -> Self {
+        BoomValue { slot: gc_runtime::Member::new(), _boom: BoomDrop(BOOM_VALUES_MADE.fetch_add(1, Ordering::SeqCst)) }
+    }
+
+    fn load<'m>(&self, mu: &'m Mutator) -> Option<Gc<'m, u32>> {
+        self.slot.get(mu)
+    }
+
+    fn store(&self, value: Option<Gc<'_, u32>>) {
+        self.slot.set(value);
+    }
+}
+
+#[derive(Trace)]
+struct BoomValues {
+    values: gc_runtime::GcValueVec<BoomValue>,
+}
+
+/// As for the maps' keys: several values of a `GcValueVec` whose destructors panic are all
+/// dropped, once, whether the vector dies with its object (one panicking destructor counted)
+/// or a caller truncates it (the first panic reaches the caller).
+#[test]
+fn values_whose_destructors_panic_are_all_dropped_and_the_process_lives() {
+    let _s = serial();
+    common::quiet_panics_on_the_finalizer();
+    let mut mu = gc_runtime::attach();
+    mu.collect();
+    let panics_before = gc_runtime::stats().drop_panics;
+    let dropped = || BOOM_VALUES_DROPPED.load(Ordering::SeqCst);
+    let (made_before, dropped_before) = (BOOM_VALUES_MADE.load(Ordering::SeqCst), dropped());
+    let holder = mu.alloc(BoomValues { values: gc_runtime::GcValueVec::new() });
+    let one = mu.alloc(1_u32);
+    holder.values.extend((0..12).map(|_| Some(one)));
+    assert_eq!(BOOM_VALUES_MADE.load(Ordering::SeqCst) - made_before, 12);
+    for _ in 0..3 {
+        mu.collect();
+    }
+    assert_eq!(dropped() - dropped_before, 12, "every value dropped once");
+    assert_eq!(gc_runtime::stats().drop_panics - panics_before, 1, "one panicking destructor: the object's");
+    let values = mu.alloc(gc_runtime::GcValueVec::<BoomValue>::new());
+    values.extend((0..12).map(|_| None));
+    let dropped_before = dropped();
+    let message = panic_message(|| values.truncate(2));
+    assert!(message.ends_with("panics in its destructor"), "a value's panic: {message}");
+    assert_eq!(dropped() - dropped_before, 10, "every removed value dropped once");
+    assert_eq!(values.len(), 2);
+}

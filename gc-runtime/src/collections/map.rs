@@ -37,6 +37,7 @@ use std::{
 };
 
 use super::{
+    drop_each::drop_each,
     retired_keys::RetiredKeys,
     slots::{read_for_trace, slot_addr, AddrFmt, Armed},
 };
@@ -314,16 +315,17 @@ impl<K, V: ?Sized, S> GcMap<K, V, S> {
             }
             return;
         }
-        let keys: Vec<Box<KeyBox<K>>> = self
-            .retired
-            .retire_and_take_ready(words)
-            .into_iter()
-            // SAFETY: each word is a `KeyBox<K>` allocation the map owns, no longer in the
-            // table, that no thread can still be reading (`RetiredKeys` hands it out once, when
-            // its flag is set).
-            .map(|word| unsafe { Box::from_raw(word as *mut KeyBox<K>) })
-            .collect();
-        drop(keys);
+        // One by one: a key whose destructor panics neither stops the others nor, with a
+        // second, aborts (`drop_each.rs`).
+        drop_each(
+            self.retired
+                .retire_and_take_ready(words)
+                .into_iter()
+                // SAFETY: each word is a `KeyBox<K>` allocation the map owns, no longer in the
+                // table, that no thread can still be reading (`RetiredKeys` hands it out once,
+                // when its flag is set).
+                .map(|word| unsafe { Box::from_raw(word as *mut KeyBox<K>) }),
+        );
     }
 }
 
@@ -600,10 +602,9 @@ impl<K, V: ?Sized, S> Drop for GcMap<K, V, S> {
         let live = unsafe { self.table.buckets_locked() }.iter().filter_map(TableEntry::key_addr);
         let words: Vec<usize> = live.chain(self.retired.take_all()).collect();
         // SAFETY: each word is a `KeyBox<K>` the map owns (in the table or retired, never
-        // both), dropped once here; no thread can be reading it (`&mut self`).
-        let keys: Vec<Box<KeyBox<K>>> =
-            words.into_iter().map(|w| unsafe { Box::from_raw(w as *mut KeyBox<K>) }).collect();
-        drop(keys);
+        // both), dropped once here; no thread can be reading it (`&mut self`). One by one, as
+        // in `retire`.
+        drop_each(words.into_iter().map(|w| unsafe { Box::from_raw(w as *mut KeyBox<K>) }));
     }
 }
 

@@ -163,6 +163,7 @@
 //! See `plain_data.rs` for the std types that hold plain mutable data inside GC objects
 //! (atomics, `AtomicCell`, `Mutex` in a `#[trace(skip)]` field).
 
+mod drop_each;
 mod error;
 mod heap_value;
 mod id_map;

@@ -35,6 +35,7 @@ use std::{
 use hashbrown::HashTable;
 
 use super::{
+    drop_each::drop_each,
     heap_value::{empty_slots, load_leaving, new_element, reshade_slots, HeapValue},
     slots::{read_for_trace, reserve_one, trace_buckets, Armed},
 };
@@ -210,7 +211,9 @@ impl<K, H: HeapValue, S> GcValueMap<K, H, S> {
             let mut map = self.map.write();
             map.drain().inspect(|e| empty_slots(&e.value)).collect()
         };
-        drop(removed);
+        // One by one, after the lock: a key whose destructor panics neither stops the others
+        // nor, with a second, aborts (`drop_each.rs`).
+        drop_each(removed);
     }
 
     /// The values, as locals of `mu` (a snapshot, in the map's iteration order).
@@ -403,6 +406,17 @@ impl<K: Clone, H: HeapValue, S> GcValueMap<K, H, S> {
     pub fn for_each<'m>(&self, mu: &'m Mutator, mut f: impl FnMut(&K, H::Local<'m>)) {
         for (k, v) in self.entries(mu) {
             f(&k, v);
+        }
+    }
+}
+
+impl<K, H: HeapValue, S> Drop for GcValueMap<K, H, S> {
+    /// Drops the keys one by one (`drop_each.rs`): a key whose destructor panics neither stops
+    /// the others nor, with a second, aborts — here on the finalizer thread, typically, which
+    /// then counts the panic and frees the map's object as for any panicking destructor.
+    fn drop(&mut self) {
+        if std::mem::needs_drop::<K>() {
+            drop_each(self.map.get_mut().drain());
         }
     }
 }

@@ -40,6 +40,7 @@
 use std::fmt;
 
 use super::{
+    drop_each::drop_each,
     error::IndexOutOfRange,
     heap_value::{empty_slots, load_leaving, new_element, HeapValue},
     slots::{read_for_trace, Armed},
@@ -463,7 +464,9 @@ impl<H: HeapValue> GcValueVec<H> {
             removed.iter().for_each(empty_slots);
             removed
         };
-        drop(removed);
+        // One by one, after the lock: a value whose destructor panics neither stops the others
+        // nor, with a second, aborts (`drop_each.rs`).
+        drop_each(removed);
     }
 
     /// Remove every element (shading their pointers under the Yuasa and hybrid barriers).
@@ -562,6 +565,16 @@ impl<H: HeapValue> fmt::Debug for GcValueVec<H> {
             s.field("armed", &false);
         }
         s.finish_non_exhaustive()
+    }
+}
+
+impl<H: HeapValue> Drop for GcValueVec<H> {
+    /// Drops the values one by one (`drop_each.rs`): a value whose destructor panics neither
+    /// stops the others nor, with a second, aborts.
+    fn drop(&mut self) {
+        if std::mem::needs_drop::<H>() {
+            drop_each(self.values.get_mut().drain(..));
+        }
     }
 }
 
