@@ -186,7 +186,9 @@ impl Table {
              waiting for the collector: {waiting}. If a running thread is itself waiting for one of \
              those (joining it, a lock, a channel), this is a deadlock: wrap that wait in \
              Mutator::blocking, and share objects with other threads through a Root, not a \
-             reference borrowed from a local; still waiting.",
+             reference borrowed from a local. A thread inside a collection's user code (a key's \
+             Hash, Eq, Clone or Debug, a HeapValue's load or store) passes no safepoint until \
+             that call returns; still waiting.",
             self.names(lagging)
         )
     }

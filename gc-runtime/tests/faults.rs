@@ -109,6 +109,7 @@ fn a_mutator_slow_to_reach_a_safepoint_is_named_in_a_warning() {
         stderr.contains("waiting") && stderr.contains("slow-mutator") && stderr.contains("still waiting"),
         "{stderr}"
     );
+    assert!(stderr.contains("inside a collection's user code"), "the warning names that cause too: {stderr}");
     assert!(stdout.contains("cycle completed"), "{stdout}");
 }
 
