@@ -63,9 +63,10 @@
 //!   [`Root`] or [`Weak`] there is fine). A destructor that panics is counted in
 //!   [`Stats::drop_panics`] (the first ten are reported on stderr); its panic payload is dropped
 //!   under a guard too; the object is freed all the same. An array's elements, a map's keys and
-//!   a value collection's values are dropped one at a time, so several that panic neither
-//!   abort the process (a panic while unwinding) nor keep the others from being dropped: the
-//!   object's one panic is counted.
+//!   a value collection's keys and values are dropped one at a time, so several that panic
+//!   neither abort the process (a panic while unwinding) nor keep the others from being
+//!   dropped: the object's one panic is counted. (Within one key, value or element, drop glue
+//!   is Rust's: two of its own fields that panic abort, as anywhere.)
 //!
 //! # Threads
 //!

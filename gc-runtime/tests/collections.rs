@@ -1938,13 +1938,17 @@ fn keys_whose_destructors_panic_are_all_dropped_and_the_process_lives() {
 static BOOM_VALUES_MADE: AtomicUsize = AtomicUsize::new(0);
 static BOOM_VALUES_DROPPED: AtomicUsize = AtomicUsize::new(0);
 
-/// Every third one made panics when dropped.
+/// While set, every `BoomDrop` panics when dropped.
+static BOOM_VALUES_ALL_PANIC: AtomicBool = AtomicBool::new(false);
+
+/// Every third one made panics when dropped (every one while `BOOM_VALUES_ALL_PANIC` is set).
 struct BoomDrop(usize);
 
 impl Drop for BoomDrop {
     fn drop(&mut self) {
         BOOM_VALUES_DROPPED.fetch_add(1, Ordering::SeqCst);
-        assert!(self.0 % 3 != 1, "value {} panics in its destructor", self.0);
+        let panics = self.0 % 3 == 1 || BOOM_VALUES_ALL_PANIC.load(Ordering::SeqCst);
+        assert!(!panics, "value {} panics in its destructor", self.0);
     }
 }
 
@@ -2005,4 +2009,70 @@ fn values_whose_destructors_panic_are_all_dropped_and_the_process_lives() {
     assert!(message.ends_with("panics in its destructor"), "a value's panic: {message}");
     assert_eq!(dropped() - dropped_before, 10, "every removed value dropped once");
     assert_eq!(values.len(), 2);
+}
+
+#[derive(Trace)]
+struct BoomEntries {
+    both: gc_runtime::GcValueMap<BoomKey, BoomValue>,
+    values_only: gc_runtime::GcValueMap<u64, BoomValue>,
+}
+
+/// A `GcValueMap` entry whose key and value both panic when dropped: removed, cleared, replaced
+/// or dying with its object, key and value are each dropped once and the process lives (an
+/// entry dropped whole aborted on the value's panic while the key's unwound); and a map whose
+/// keys need no drop still drops every value when it dies (its table's own drop stopped at
+/// the first panicking value).
+#[test]
+fn entries_whose_key_and_value_both_panic_are_dropped_and_the_process_lives() {
+    let _s = serial();
+    common::quiet_panics_on_the_finalizer();
+    let mut mu = gc_runtime::attach();
+    let keys_dropped = Arc::new(AtomicUsize::new(0));
+    let key = |id: u32, panics: bool| BoomKey { id, panics, drops: keys_dropped.clone() };
+    let values_dropped = || BOOM_VALUES_DROPPED.load(Ordering::SeqCst);
+    BOOM_VALUES_ALL_PANIC.store(true, Ordering::SeqCst);
+    let map = mu.alloc(gc_runtime::GcValueMap::<BoomKey, BoomValue>::new());
+    // Cleared.
+    let before = values_dropped();
+    for id in 0..4 {
+        map.insert(key(id, true), None);
+    }
+    let message = panic_message(|| map.clear());
+    assert!(message.ends_with("panics in its destructor"), "{message}");
+    assert_eq!((keys_dropped.load(Ordering::SeqCst), values_dropped() - before), (4, 4));
+    // Removed.
+    map.insert(key(10, true), None);
+    let message = panic_message(|| {
+        let _ = map.remove(&key(10, false), &mu);
+    });
+    assert!(message.ends_with("panics in its destructor"), "{message}");
+    // The key looked up with, the removed key and the removed value.
+    assert_eq!((keys_dropped.load(Ordering::SeqCst), values_dropped() - before), (6, 5));
+    // Replaced: the key passed in and the value it replaces are dropped.
+    map.insert(key(20, false), None);
+    let message = panic_message(|| {
+        map.insert(key(20, true), None);
+    });
+    assert!(message.ends_with("panics in its destructor"), "{message}");
+    assert_eq!((keys_dropped.load(Ordering::SeqCst), values_dropped() - before), (7, 6));
+    assert_eq!(map.len(), 1);
+    // Dying with their object, on the finalizer: the map above (unrooted) and two more.
+    mu.collect();
+    let panics_before = gc_runtime::stats().drop_panics;
+    let (keys_before, before) = (keys_dropped.load(Ordering::SeqCst), values_dropped());
+    let holder =
+        mu.alloc(BoomEntries { both: gc_runtime::GcValueMap::new(), values_only: gc_runtime::GcValueMap::new() });
+    for id in 0..4 {
+        holder.both.insert(key(id, true), None);
+    }
+    for id in 0..6 {
+        holder.values_only.insert(id, None);
+    }
+    for _ in 0..3 {
+        mu.collect();
+    }
+    BOOM_VALUES_ALL_PANIC.store(false, Ordering::SeqCst);
+    assert_eq!(keys_dropped.load(Ordering::SeqCst) - keys_before, 4, "every key dropped once");
+    assert_eq!(values_dropped() - before, 10, "every value dropped once");
+    assert_eq!(gc_runtime::stats().drop_panics - panics_before, 1, "one panicking destructor: the object's");
 }

@@ -2,7 +2,9 @@
 //! aborts the process nor keeps the other keys from being dropped.
 //!
 //! A map drops keys it removed (`clear`, a later write after `remove`) and, when it is dropped
-//! itself, every key it still holds; a key's destructor is user code. Dropped together — as a
+//! itself, every key it still holds; a value collection drops the values it removes or holds
+//! when it dies (a `GcValueMap` an entry's key and value as two items). Their destructors are
+//! user code. Dropped together — as a
 //! `Vec`, or a table's own drop — a first panic unwinds through the rest of the drop, and a
 //! second key that panics then aborts the process (a panic while panicking), on the finalizer
 //! thread too, where the collector otherwise counts a panicking destructor and frees the object

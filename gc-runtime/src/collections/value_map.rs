@@ -96,6 +96,19 @@ struct Entry<K, H> {
     value: H,
 }
 
+/// An entry's key or its value, to be dropped on its own: both may have destructors that
+/// panic, and an entry dropped whole would abort on the second, a panic while its first
+/// unwinds (`drop_each.rs`).
+enum Part<K, H> {
+    Key(#[allow(dead_code)] K),
+    Value(#[allow(dead_code)] H),
+}
+
+/// Drop the entries' keys and values one by one (`drop_each.rs`).
+fn drop_entries<K, H>(entries: impl IntoIterator<Item = Entry<K, H>>) {
+    drop_each(entries.into_iter().flat_map(|e| [Part::Key(e.key), Part::Value(e.value)]));
+}
+
 /// The stored hash, for growing the table without running `Hash`.
 fn stored_hash<K, H>(e: &Entry<K, H>) -> u64 {
     e.hash
@@ -211,9 +224,9 @@ impl<K, H: HeapValue, S> GcValueMap<K, H, S> {
             let mut map = self.map.write();
             map.drain().inspect(|e| empty_slots(&e.value)).collect()
         };
-        // One by one, after the lock: a key whose destructor panics neither stops the others
-        // nor, with a second, aborts (`drop_each.rs`).
-        drop_each(removed);
+        // One by one, after the lock: a key or value whose destructor panics neither stops the
+        // others nor, with a second, aborts (`drop_each.rs`).
+        drop_entries(removed);
     }
 
     /// The values, as locals of `mu` (a snapshot, in the map's iteration order).
@@ -272,8 +285,12 @@ impl<K: Hash + Eq, H: HeapValue, S: BuildHasher> GcValueMap<K, H, S> {
                 None
             }
         };
-        // The new key and the replaced value, if any, dropped after the lock.
-        replaced.is_some()
+        // The new key and the replaced value, if any, dropped after the lock, each on its own.
+        let was_there = replaced.is_some();
+        if let Some((key, value)) = replaced {
+            drop_each([Part::Key(key), Part::Value(value)]);
+        }
+        was_there
     }
 
     /// The value for `key`, as a local of `mu`.
@@ -346,7 +363,7 @@ impl<K: Hash + Eq, H: HeapValue, S: BuildHasher> GcValueMap<K, H, S> {
             let (entry, _) = map.find_entry(hash, |e| e.key.borrow() == key).ok()?.remove();
             load_leaving(&removed.insert(entry).value, mu)
         };
-        drop(removed);
+        drop_entries(removed);
         Some(value)
     }
 }
@@ -411,12 +428,12 @@ impl<K: Clone, H: HeapValue, S> GcValueMap<K, H, S> {
 }
 
 impl<K, H: HeapValue, S> Drop for GcValueMap<K, H, S> {
-    /// Drops the keys one by one (`drop_each.rs`): a key whose destructor panics neither stops
+    /// Drops the keys and values one by one (`drop_each.rs`): one whose destructor panics neither stops
     /// the others nor, with a second, aborts — here on the finalizer thread, typically, which
     /// then counts the panic and frees the map's object as for any panicking destructor.
     fn drop(&mut self) {
-        if std::mem::needs_drop::<K>() {
-            drop_each(self.map.get_mut().drain());
+        if std::mem::needs_drop::<Entry<K, H>>() {
+            drop_entries(self.map.get_mut().drain());
         }
     }
 }

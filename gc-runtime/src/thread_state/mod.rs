@@ -20,7 +20,9 @@
 //! can lend `'static` references (`Gc::into_ref` of a `Gc<'static, T>`), and those may live on
 //! in other threads after its own ended. So every object alive at that moment is *pinned*:
 //! kept, and traced as a root, for the rest of the process (with the world stopped, at the
-//! next mark start or undecided termination; a warning says how many). Objects made afterwards are collected as usual. Dropping the mutator
+//! next mark start or undecided termination; a warning says how many) — garbage not collected
+//! yet included, so repeated leaks grow the heap for good. Objects made afterwards are
+//! collected as usual. Dropping the mutator
 //! before its thread ends — or keeping it in a `thread_local!`, which is dropped then — avoids
 //! the leak.
 //!
