@@ -30,7 +30,8 @@ fn unlimited() {
     gc_runtime::reconfigure(Config::default()).unwrap();
 }
 
-/// Fill the heap with rooted 1 KiB objects until the limit refuses one.
+/// Fill the heap with rooted objects until the limit refuses one (each is charged its own few
+/// dozen bytes: the 1,000 bytes its `Vec` owns are outside the GC heap, which the limit bounds).
 fn fill(mu: &mut gc_runtime::Mutator) -> (Vec<Root<Chunk>>, gc_runtime::AllocError<Chunk>) {
     let mut roots = Vec::new();
     loop {
