@@ -145,8 +145,10 @@ fn upgrade_during_marking_yuasa() {
 /// the collector then stops the world after a few such rounds (8), not after the 64 it allows
 /// rounds that found grey work. With 64, a cycle beside such a poller took 64 rounds (a
 /// `collect` of a near-empty heap: 8–9 ms instead of 1.4–2.1 ms on a 2-core machine). The
-/// object stays alive while it is polled, and dies once it is not.
+/// object stays alive while it is polled, and dies once it is not. (Not under Miri: it counts
+/// rounds, a matter of the protocol's cost, which the native run checks.)
 #[test]
+#[cfg(not(miri))]
 fn a_weak_polled_in_a_loop_costs_few_termination_rounds() {
     let _s = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     gc_runtime::reconfigure(Config::default().with_gc_percent(None)).unwrap();
@@ -196,6 +198,7 @@ fn settled_weak_cells(mu: &mut gc_runtime::Mutator) -> usize {
 /// loaded machine runs fewer cycles in the time), 60 s at most; then set `stop` and join them
 /// all. The calling thread's mutator is detached meanwhile: the scope's end joins the threads,
 /// and the collecting one waits for every attached thread at each handshake.
+#[cfg(not(miri))]
 fn beside_back_to_back_cycles(
     mu: &mut gc_runtime::Mutator,
     threads: u64,
@@ -268,8 +271,11 @@ fn clones_share_one_cell_and_the_last_one_gives_it_back() {
 /// Threads clone, send, upgrade and drop weak references to objects that live and die while a
 /// second thread collects back to back (checkmark on): every upgrade gives the object the
 /// reference was made for — a cell given back while a clone still held it would be refilled
-/// for another object — and once every clone is dropped every cell is back.
+/// for another object — and once every clone is dropped every cell is back. (Not under Miri,
+/// for CI's time: the cell's counts are checked there by `weak::tests`, and what the threads
+/// leave behind took the next test's collections 15 s to sweep.)
 #[test]
+#[cfg(not(miri))]
 fn clones_made_and_dropped_on_many_threads_while_cycles_run() {
     let _s = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     gc_runtime::reconfigure(Config::default().with_mode(Mode::Concurrent).with_checkmark(true).with_gc_percent(None))
@@ -278,10 +284,8 @@ fn clones_made_and_dropped_on_many_threads_while_cycles_run() {
     let cells = settled_weak_cells(&mut mu);
     let shared: Mutex<Vec<(u64, Weak<Obj>)>> = Mutex::new(Vec::new());
     let (upgraded, cleared) = (AtomicUsize::new(0), AtomicUsize::new(0));
-    let millis = if cfg!(miri) { 100 } else { 1500 };
-    // Under Miri the run is too short for a cycle to clear anything: upgrades only.
-    let both_seen = || cfg!(miri) || (upgraded.load(Ordering::Relaxed) > 0 && cleared.load(Ordering::Relaxed) > 0);
-    beside_back_to_back_cycles(&mut mu, 3, millis, both_seen, |t, stop| {
+    let both_seen = || upgraded.load(Ordering::Relaxed) > 0 && cleared.load(Ordering::Relaxed) > 0;
+    beside_back_to_back_cycles(&mut mu, 3, 1500, both_seen, |t, stop| {
         let mut mu = gc_runtime::attach();
         let mut anchors: Vec<Root<Obj>> = Vec::new();
         let mut n = 0u64;
@@ -318,7 +322,7 @@ fn clones_made_and_dropped_on_many_threads_while_cycles_run() {
             }
             drop(w);
             let mut list = shared.lock().unwrap();
-            let (cap, batch) = if cfg!(miri) { (64, 16) } else { (1 << 16, 1 << 13) };
+            let (cap, batch) = (1 << 16, 1 << 13);
             if list.len() > cap {
                 // Drop the oldest batch at once, so that cells go back and are refilled; the
                 // others live long enough (tens of milliseconds) for cycles to clear some.
@@ -334,7 +338,7 @@ fn clones_made_and_dropped_on_many_threads_while_cycles_run() {
         }
     }
     let (upgraded, cleared) = (upgraded.into_inner(), cleared.into_inner());
-    assert!(upgraded > 0 && (cleared > 0 || cfg!(miri)), "both outcomes seen: {upgraded} upgraded, {cleared} cleared");
+    assert!(upgraded > 0 && cleared > 0, "both outcomes seen: {upgraded} upgraded, {cleared} cleared");
     assert_eq!(settled_weak_cells(&mut mu), cells, "every cell is back once every clone is dropped");
 }
 
@@ -366,6 +370,7 @@ fn ptr_eq_tells_clones_and_references_to_one_object() {
 /// under every barrier; `weak_table::condemned`). Two threads allocate garbage, root objects,
 /// and check every rooted object's weak reference, while a third collects back to back.
 #[test]
+#[cfg(not(miri))] // for CI's time: the loom model `weak verdict across the sweep's publication` checks the race
 fn a_rooted_objects_weak_reference_always_upgrades() {
     #[derive(Trace)]
     struct Light {
@@ -376,11 +381,9 @@ fn a_rooted_objects_weak_reference_always_upgrades() {
     gc_runtime::reconfigure(Config::default().with_mode(Mode::Concurrent).with_gc_percent(None)).unwrap();
     let mut mu = gc_runtime::attach();
     let (checks, cycles) = (AtomicUsize::new(0), gc_runtime::stats().cycles);
-    let millis = if cfg!(miri) { 100 } else { 3_000 };
-    // Under Miri, whatever cycles the short run has (and some checks).
-    let wanted = if cfg!(miri) { 0 } else { 10 };
+    let wanted = 10;
     let enough_cycles = || checks.load(Ordering::Relaxed) > 0 && gc_runtime::stats().cycles >= cycles + wanted;
-    beside_back_to_back_cycles(&mut mu, 2, millis, enough_cycles, |t, stop| {
+    beside_back_to_back_cycles(&mut mu, 2, 3_000, enough_cycles, |t, stop| {
         let mut mu = gc_runtime::attach();
         let mut pairs: Vec<(Root<Light>, Weak<Light>)> = Vec::new();
         let mut n = t << 40;
