@@ -8,15 +8,17 @@
 //! A thread that ends with its mutator leaked (`mem::forget`) may have lent `'static`
 //! references, so every object alive then is pinned for the rest of the process, with the world
 //! stopped: at the next mark start if no marking runs, or else at the termination of the marking
-//! in progress, which also shades what of it is not marked yet. The program builds a complete
+//! in progress, which is then retried and shades what of it is not marked yet once the world
+//! runs again. The program builds a complete
 //! binary tree of `2^(depth+1) - 1` nodes, rooted, in concurrent mode with the pacer off; then,
 //! `--runs` times each, a thread leaks its mutator and ends:
 //!
 //! - *between cycles*, then `collect()`: the pause is the cycle's mark start;
 //! - *while marking*: another thread's `collect()` has been marking for `--delay-ms`; the pause
-//!   is that marking's termination. Two trees of `--garbage-depth` are pinned with the rest: one
-//!   dropped just before the marking began, which the marking does not reach, so the pause
-//!   shades it; and one the leaking thread built (allocated black) before it ended.
+//!   is the longest of that marking's termination pauses (the one that pins, and the retries).
+//!   Two trees of `--garbage-depth` are pinned with the rest: one dropped just before the
+//!   marking began, which the marking does not reach, so it is shaded after the pinning pause;
+//!   and one the leaking thread built (allocated black) before it ended.
 //!
 //! For each kind it prints the pauses of the cycle that pinned (median and largest of the runs),
 //! the kind of pause it was, and how many objects were pinned. Each leak prints the collector's
