@@ -126,6 +126,7 @@ mod mutator;
 mod mutator_marks;
 mod named;
 mod object;
+mod owned_bytes;
 mod popcount;
 mod prefetch;
 mod primitive;

@@ -22,7 +22,7 @@ pub(crate) mod sync {
         pub(crate) use std::sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicU64, AtomicU8, AtomicUsize, Ordering};
     }
     pub(crate) use crossbeam_queue::SegQueue;
-    pub(crate) use parking_lot::{Condvar, Mutex, MutexGuard, RwLock, RwLockReadGuard};
+    pub(crate) use parking_lot::{Condvar, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
     /// Let other threads run for about `d` while polling for a condition.
     ///

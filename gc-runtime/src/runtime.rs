@@ -18,6 +18,7 @@ use crate::{
     handshake::Handshake,
     heap::PageHeap,
     marker::{credit::AssistCredit, pool::MarkPool},
+    owned_bytes,
     primitive::sync::{Mutex, RwLock},
     root_table::RootTable,
     shade::GreyQueue,
@@ -157,6 +158,8 @@ impl Runtime {
 
     fn start_collector(&'static self) {
         self.collector_started.call_once(|| {
+            // The collections' growth checks the pacer's trigger from now on.
+            owned_bytes::on_charge(|| Runtime::get().check_trigger());
             thread_state::collector_thread("gc-collector")
                 .spawn(move || crate::collector::run(self))
                 .unwrap_or_else(|e| panic!("gc: cannot spawn the collector thread: {e}"));
@@ -194,8 +197,19 @@ impl Runtime {
     /// progress) and start a cycle if the pacer says so.
     pub(crate) fn note_allocation(&self, bytes: usize, black: bool) {
         self.stats.note_allocation(bytes, black);
-        if self.pacer.should_trigger(self.pages.live_bytes()) {
+        self.check_trigger();
+    }
+
+    /// Start a cycle if the pacer's heap reached the trigger.
+    pub(crate) fn check_trigger(&self) {
+        if self.pacer.should_trigger(self.paced_bytes()) {
             self.control.request_background();
         }
+    }
+
+    /// The heap as the pacer sees it: the live GC heap plus the memory objects own outside it
+    /// (the collections' buffers, see `owned_bytes.rs`).
+    pub(crate) fn paced_bytes(&self) -> usize {
+        self.pages.live_bytes().saturating_add(owned_bytes::current())
     }
 }

@@ -182,6 +182,18 @@ impl<S: ArraySlot> SlotArray<S> {
         &buffer[..len.min(buffer.len())]
     }
 
+    /// [`slots_locked`](Self::slots_locked) and the buffer's capacity (from the same load).
+    ///
+    /// # Safety
+    /// As for `slots_locked`.
+    #[inline]
+    pub(crate) unsafe fn slots_and_capacity_locked(&self) -> (&[S], usize) {
+        let len = self.len();
+        // SAFETY: the caller's lock excludes every `replace` (they are structural writes).
+        let buffer = unsafe { self.buffer.load_exclusive() };
+        (&buffer[..len.min(buffer.len())], buffer.len())
+    }
+
     /// The whole buffer, for the structural writer (see [`slots_locked`](Self::slots_locked)).
     ///
     /// # Safety

@@ -25,9 +25,10 @@
 //! | `handshakes n` | every handshake round of the cycle ([`HandshakeRound`]): the mark-start and termination rounds, and the flush, publish-sweep and hand-back-pages rounds; requests each running mutator answers at its own next safepoint (the publish-sweep and hand-back-pages rounds also where an allocation refills its cache) |
 //! | `collector waited`, `longest` | the collector's latency: the sum and the longest, over the handshakes, of the time from request to the last answer. It delays the cycle, not any thread |
 //! | `mark`, `sweep` | wall time of the mark phase (from barrier on to termination) and of the background sweep |
-//! | `heap a->b MB` | live heap when the cycle started and after its sweep |
+//! | `heap a->b MB` | live heap when the cycle started and after its sweep (as every heap figure of the line, with the buffers the collections own outside it, [`Stats::owned_bytes`]) |
 //! | `peak MB (goal MB)` | live heap when marking terminated (nearly the cycle's largest: see [`CycleStats::heap_peak`]), and the goal the cycle ran under (`off` with pacing off) |
-//! | `marked MB` | bytes of objects the marking found reachable (the pacer's live heap) |
+//! | `marked MB` | bytes of objects the marking found reachable (the pacer's live heap), with the buffers the collections among them own |
+//! | `owned MB` | of those, the collections' buffers and tables, outside the heap (shown only when not 0) |
 //! | `next goal`, `trigger` | the heap the next cycle should stay under, and the heap at which it will start (the goal less the runway) |
 //! | `objects marked`, `freed` | objects the cycle marked (scanned by workers and assists) and freed |
 //! | `mutators` | attached threads when the cycle started |
@@ -54,9 +55,12 @@ use crate::{
 pub(crate) struct MarkWork {
     /// Objects scanned.
     pub(crate) objects: usize,
-    /// Bytes of objects marked: scanned ones plus those with nothing to scan. The pacer's
-    /// measure of the live heap.
+    /// Bytes of objects marked: scanned ones plus those with nothing to scan, plus the owned
+    /// bytes below. The pacer's measure of the live heap.
     pub(crate) marked_bytes: usize,
+    /// Of `marked_bytes`, the memory the collections marked own outside the heap (see
+    /// `owned_bytes.rs`).
+    pub(crate) owned_bytes: usize,
     /// Objects found in pages another worker of an exclusive job owned, and forwarded to it
     /// (see `object/exclusive.rs`).
     pub(crate) forwarded: usize,
@@ -66,6 +70,7 @@ impl std::ops::AddAssign for MarkWork {
     fn add_assign(&mut self, o: MarkWork) {
         self.objects += o.objects;
         self.marked_bytes += o.marked_bytes;
+        self.owned_bytes += o.owned_bytes;
         self.forwarded += o.forwarded;
     }
 }
@@ -234,14 +239,20 @@ pub struct CycleStats {
     pub mark_time: Duration,
     /// Wall time of sweeping.
     pub sweep_time: Duration,
-    /// Live heap bytes when the cycle started.
+    /// Live heap bytes when the cycle started. This and the other `heap_*` figures, the goals
+    /// and the trigger are the heap as the pacer sees it: the GC objects plus the memory the
+    /// collections own outside the heap, their buffers and tables ([`Stats::owned_bytes`]).
     pub heap_before: usize,
     /// Live heap bytes after sweeping (includes objects allocated during the cycle, which
     /// survive it).
     pub heap_after: usize,
     /// Bytes marked by the cycle: objects the marking found reachable plus objects allocated
-    /// (black) while it ran — the live heap the pacer uses, as Go's `heap_marked`.
+    /// (black) while it ran, and the buffers those collections own (`owned_marked`) — the live
+    /// heap the pacer uses, as Go's `heap_marked`.
     pub heap_marked: usize,
+    /// Of `heap_marked`, the bytes of the buffers and tables owned by the collections the
+    /// marking reached, plus those charged while it ran (as objects allocated black count).
+    pub owned_marked: usize,
     /// Live heap bytes when marking terminated. The heap grows while marking, and may grow a
     /// little more until the sweep epoch is published (a thread that needs a page before then
     /// takes a new one; the rounds in between are answered at allocations too, so that window
@@ -361,9 +372,11 @@ impl CycleStats {
             )
         };
         let waited: Duration = self.handshakes.iter().map(|h| h.latency).sum();
+        let owned =
+            if self.owned_marked == 0 { String::new() } else { format!("owned {:.1} MB, ", mb(self.owned_marked)) };
         format!(
             "gc {} @{:.3}s {}/{}: {}, handshakes {} (collector waited {} ms, longest {}), mark {:.2} ms, \
-             sweep {:.2} ms, heap {:.1}->{:.1} MB, peak {:.1} MB (goal {}), marked {:.1} MB (next goal {}, \
+             sweep {:.2} ms, heap {:.1}->{:.1} MB, peak {:.1} MB (goal {}), marked {:.1} MB ({}next goal {}, \
              trigger {}), {} objects marked, {} freed, {} mutators",
             self.cycle,
             self.started_at.as_secs_f64(),
@@ -380,6 +393,7 @@ impl CycleStats {
             mb(self.heap_peak),
             mb_or_off(self.cycle_goal),
             mb(self.heap_marked),
+            owned,
             mb_or_off(self.heap_goal),
             mb_or_off(self.next_trigger),
             self.objects_marked,
@@ -431,6 +445,13 @@ pub struct Stats {
     pub drop_panics: u64,
     /// Live heap bytes now: never more than `heap_committed`.
     pub heap_live: usize,
+    /// Bytes the collections own outside the heap now: the buffers and tables of every
+    /// [`GcVec`](crate::GcVec), [`GcMap`](crate::GcMap), [`GcIdMap`](crate::GcIdMap),
+    /// [`GcWeakMap`](crate::GcWeakMap), [`GcValueVec`](crate::GcValueVec) and
+    /// [`GcValueMap`](crate::GcValueMap) (not `GcMap`'s boxed keys). The pacer counts them with
+    /// the heap, so a program whose collections grow starts cycles as one that allocates does;
+    /// the memory limit does not (see [`Config::memory_limit`](crate::Config)).
+    pub owned_bytes: usize,
     /// Bytes of memory the heap holds from the system: pages whose memory is resident (in use
     /// or empty), plus large objects.
     pub heap_committed: usize,
@@ -499,6 +520,7 @@ pub(crate) struct StatsRecorder {
     assist_bytes: AtomicU64,
     assist_objects: AtomicU64,
     assist_marked_bytes: AtomicU64,
+    assist_owned_bytes: AtomicU64,
 }
 
 impl Default for StatsRecorder {
@@ -511,6 +533,7 @@ impl Default for StatsRecorder {
             assist_bytes: AtomicU64::new(0),
             assist_objects: AtomicU64::new(0),
             assist_marked_bytes: AtomicU64::new(0),
+            assist_owned_bytes: AtomicU64::new(0),
         }
     }
 }
@@ -531,6 +554,7 @@ impl StatsRecorder {
     pub(crate) fn note_assist(&self, work: MarkWork, scanned_bytes: usize) {
         self.assist_objects.fetch_add(work.objects as u64, Ordering::Relaxed);
         self.assist_marked_bytes.fetch_add(work.marked_bytes as u64, Ordering::Relaxed);
+        self.assist_owned_bytes.fetch_add(work.owned_bytes as u64, Ordering::Relaxed);
         self.assist_bytes.fetch_add(scanned_bytes as u64, Ordering::Relaxed);
     }
 
@@ -540,6 +564,7 @@ impl StatsRecorder {
         let work = MarkWork {
             objects: self.assist_objects.load(Ordering::Relaxed) as usize,
             marked_bytes: self.assist_marked_bytes.load(Ordering::Relaxed) as usize,
+            owned_bytes: self.assist_owned_bytes.load(Ordering::Relaxed) as usize,
             // Assists mark with the world running: never in an exclusive job.
             forwarded: 0,
         };
@@ -594,6 +619,7 @@ impl StatsRecorder {
             objects_freed: swept.freed_objects,
             drop_panics: swept.drop_panics,
             heap_live,
+            owned_bytes: crate::owned_bytes::current(),
             heap_committed,
             heap_released,
             retired_bytes,
@@ -661,6 +687,7 @@ mod tests {
             heap_before: 12 << 20,
             heap_after: 5 << 20,
             heap_marked: 4 << 20,
+            owned_marked: 0,
             heap_peak: 13 << 20,
             cycle_goal: 12 << 20,
             heap_goal: 8 << 20,
@@ -697,6 +724,8 @@ mod tests {
              heap 12.0->5.0 MB, peak 13.0 MB (goal 12.0 MB), marked 4.0 MB (next goal 8.0 MB, trigger 7.0 MB), \
              7 objects marked, 9 freed, 3 mutators"
         );
+        let owning = CycleStats { owned_marked: 3 << 19, ..cycle(12, &[21, 34]) }.trace_line();
+        assert!(owning.contains("marked 4.0 MB (owned 1.5 MB, next goal 8.0 MB, trigger 7.0 MB)"), "{owning}");
         let by_handshakes = CycleStats { handshakes: Vec::new(), ..cycle(13, &[]) }.trace_line();
         assert!(
             by_handshakes.contains(": pauses none (longest in a thread 0.040), handshakes 0 (collector waited 0.000 ms, longest 0.000), mark"),

@@ -45,6 +45,7 @@ const ENGINE: &[&str] = &[
     "slot",
     "raw",
     "mapped_vec",
+    "owned_bytes",
     "shared_slice",
     "slot_array",
     "slot_table",

@@ -213,3 +213,25 @@ fn return_latency_prints_a_row_per_setting() {
     }
     assert_eq!(stdout.lines().last(), Some("ok"), "{stdout}");
 }
+
+#[test]
+fn vec_churn_reports_cycles_owned_bytes_and_rss() {
+    let (stdout, _) = run(env!("CARGO_BIN_EXE_vec_churn"), &["--vectors", "40", "--elements", "100000"]);
+    let line = stdout.lines().next().unwrap_or_default();
+    assert!(line.starts_with("40 vectors of 100000 elements: "), "{stdout}");
+    let cycles: u64 =
+        line.split(": ").nth(1).and_then(|s| s.split(' ').next()).and_then(|n| n.parse().ok()).unwrap_or(0);
+    // 40 buffers of 1 MiB through objects far below the minimum heap: only the pacer's count
+    // of owned bytes starts cycles here.
+    assert!(cycles >= 2, "{stdout}");
+    assert!(line.contains(" MiB, peak RSS ") && line.ends_with(" MiB"), "{stdout}");
+}
+
+#[test]
+fn pin_pause_reports_both_kinds_of_leak() {
+    let (stdout, _) = run(
+        env!("CARGO_BIN_EXE_pin_pause"),
+        &["--depth", "12", "--garbage-depth", "6", "--runs", "1", "--delay-ms", "1"],
+    );
+    assert!(stdout.lines().filter(|l| l.starts_with("| ")).count() >= 3, "{stdout}");
+}

@@ -22,6 +22,9 @@
 //! Every pointer in a collection is in one of those slots, so everything the runtime already
 //! guarantees for slots — the write barrier on every store, `Acquire` reads, tracing — holds
 //! element by element. The lock only protects the *structure* (length, buffer, hash table).
+//! The buffers and tables are outside the heap, and charged as owned bytes, which the pacer
+//! counts with the heap: each collection's `trace` reports their size on its first visit of a
+//! marking (`owned_bytes.rs`).
 //!
 //! | operation | lock | barrier |
 //! |---|---|---|

@@ -1,16 +1,20 @@
 //! Helpers shared by the collections: the armed flag, and reading a slot's address without a
 //! mutator (for `Debug`).
 
-use std::fmt;
+use std::{
+    fmt,
+    ops::{Deref, DerefMut},
+};
 
 use hashbrown::HashTable;
 
 use crate::{
     member::Member,
     object::{Header, ScanCursor, ScanState, Trace, TraceSink, Tracer},
+    owned_bytes::Charged,
     primitive::sync::{
         atomic::{AtomicBool, AtomicPtr, Ordering},
-        RwLock, RwLockReadGuard,
+        RwLock, RwLockReadGuard, RwLockWriteGuard,
     },
 };
 
@@ -95,6 +99,53 @@ pub(crate) fn read_for_trace<'a, T>(
         tracer.report_locked();
     }
     guard
+}
+
+/// For a collection with nothing to scan (its values hold no pointers): report `bytes` of
+/// owned memory on the marker's first visit of the marking, as the others do before they scan
+/// ([`Tracer::owned_bytes`]), and mark the scan done. The object that holds the collection may be visited again in the same
+/// marking — once per chunk of a large collection beside it — and must not count it twice.
+pub(crate) fn report_owned_once(cursor: &ScanCursor, tracer: &mut Tracer<'_>, bytes: usize) {
+    tracer.owned_bytes(cursor, bytes);
+    tracer.scan_window(cursor, 0);
+}
+
+/// The write lock of a collection that holds its buffer inside the lock (`GcValueVec`'s vector,
+/// `GcValueMap`'s table): when the writer lets go, the buffer's size — `bytes(&buffer)`, read
+/// while the lock is still held — is what the collection has charged as owned memory
+/// (`owned_bytes.rs`), so growth anywhere under the lock is counted.
+pub(crate) struct ChargedWrite<'a, T> {
+    guard: RwLockWriteGuard<'a, T>,
+    charged: &'a Charged,
+    bytes: fn(&T) -> usize,
+}
+
+impl<'a, T> ChargedWrite<'a, T> {
+    /// Take `lock` for writing; `charged` follows `bytes` of what it holds.
+    pub(crate) fn lock(lock: &'a RwLock<T>, charged: &'a Charged, bytes: fn(&T) -> usize) -> Self {
+        ChargedWrite { guard: lock.write(), charged, bytes }
+    }
+}
+
+impl<T> Deref for ChargedWrite<'_, T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.guard
+    }
+}
+
+impl<T> DerefMut for ChargedWrite<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.guard
+    }
+}
+
+impl<T> Drop for ChargedWrite<'_, T> {
+    fn drop(&mut self) {
+        // Before the guard (a field) is dropped: the size is read under the lock.
+        self.charged.set((self.bytes)(&self.guard));
+    }
 }
 
 /// Make room for one more entry in a hash table, under its write lock, before inserting it. If

@@ -37,11 +37,12 @@ use hashbrown::HashTable;
 use super::{
     drop_each::drop_each,
     heap_value::{empty_slots, load_leaving, new_element, reshade_slots, HeapValue},
-    slots::{read_for_trace, reserve_one, trace_buckets, Armed},
+    slots::{read_for_trace, report_owned_once, reserve_one, trace_buckets, Armed, ChargedWrite},
 };
 use crate::{
     mutator::Mutator,
     object::{ScanCursor, Trace, Tracer},
+    owned_bytes::Charged,
     primitive::sync::RwLock,
     thread_state::user_code,
 };
@@ -87,6 +88,8 @@ pub struct GcValueMap<K, H: HeapValue, S = RandomState> {
     /// Hashes keys, always before the lock is taken.
     hasher: S,
     map: RwLock<HashTable<Entry<K, H>>>,
+    /// The table's bytes, charged as owned memory (`owned_bytes.rs`).
+    charged: Charged,
 }
 
 /// One entry: the key's hash (computed once, outside the lock), the key and the value.
@@ -167,12 +170,14 @@ impl<K, H: HeapValue, S> GcValueMap<K, H, S> {
     /// An empty map with room for `capacity` entries before it rehashes, hashing keys with
     /// `hasher`.
     pub fn with_capacity_and_hasher(capacity: usize, hasher: S) -> GcValueMap<K, H, S> {
-        GcValueMap {
-            armed: Armed::new(),
-            cursor: ScanCursor::new(),
-            hasher,
-            map: RwLock::new(HashTable::with_capacity(capacity)),
-        }
+        let map = HashTable::with_capacity(capacity);
+        let charged = Charged::new(map.allocation_size());
+        GcValueMap { armed: Armed::new(), cursor: ScanCursor::new(), hasher, map: RwLock::new(map), charged }
+    }
+
+    /// The write lock, which charges the table's new size when the writer lets go.
+    fn write(&self) -> ChargedWrite<'_, HashTable<Entry<K, H>>> {
+        ChargedWrite::lock(&self.map, &self.charged, HashTable::allocation_size)
     }
 
     /// The hasher the map hashes keys with.
@@ -221,7 +226,7 @@ impl<K, H: HeapValue, S> GcValueMap<K, H, S> {
     /// ```
     pub fn clear(&self) {
         let removed: Vec<Entry<K, H>> = {
-            let mut map = self.map.write();
+            let mut map = self.write();
             map.drain().inspect(|e| empty_slots(&e.value)).collect()
         };
         // One by one, after the lock: a key or value whose destructor panics neither stops the
@@ -274,7 +279,7 @@ impl<K: Hash + Eq, H: HeapValue, S: BuildHasher> GcValueMap<K, H, S> {
             // user code (see `new_element` and `user_code.rs`).
             let in_call = user_code::Guard::enter();
             let mut element = new_element::<H>(value, "GcValueMap::insert", &in_call);
-            let mut map = self.map.write();
+            let mut map = self.write();
             if let Some(e) = map.find_mut(hash, |e| e.key == key) {
                 std::mem::swap(&mut e.value, &mut element);
                 empty_slots(&element);
@@ -359,7 +364,7 @@ impl<K: Hash + Eq, H: HeapValue, S: BuildHasher> GcValueMap<K, H, S> {
         let mut removed = None;
         let value = {
             let _user_code = user_code::Guard::enter();
-            let mut map = self.map.write();
+            let mut map = self.write();
             let (entry, _) = map.find_entry(hash, |e| e.key.borrow() == key).ok()?.remove();
             load_leaving(&removed.insert(entry).value, mu)
         };
@@ -471,9 +476,11 @@ unsafe impl<K, H: HeapValue, S> Trace for GcValueMap<K, H, S> {
     fn trace(&self, tracer: &mut Tracer<'_>) {
         self.armed.trace(tracer);
         if !H::NEEDS_TRACE {
+            report_owned_once(&self.cursor, tracer, self.charged.get());
             return;
         }
         let Some(map) = read_for_trace(&self.map, &self.cursor, tracer) else { return };
+        tracer.owned_bytes(&self.cursor, self.charged.get());
         trace_buckets(&map, &self.cursor, tracer, |e, tracer| e.value.trace(tracer));
     }
 }

@@ -43,11 +43,12 @@ use super::{
     drop_each::drop_each,
     error::IndexOutOfRange,
     heap_value::{empty_slots, load_leaving, new_element, HeapValue},
-    slots::{read_for_trace, Armed},
+    slots::{read_for_trace, report_owned_once, Armed, ChargedWrite},
 };
 use crate::{
     mutator::Mutator,
     object::{ScanCursor, Trace, Tracer},
+    owned_bytes::Charged,
     primitive::sync::RwLock,
     thread_state::user_code,
 };
@@ -94,6 +95,8 @@ pub struct GcValueVec<H: HeapValue> {
     /// Where the marker's chunked scan resumes (see `object/scan_cursor.rs`).
     cursor: ScanCursor,
     values: RwLock<Vec<H>>,
+    /// The buffer's bytes, charged as owned memory (`owned_bytes.rs`).
+    charged: Charged,
 }
 
 impl<H: HeapValue> GcValueVec<H> {
@@ -125,7 +128,14 @@ impl<H: HeapValue> GcValueVec<H> {
     /// # assert_eq!(v.len(), 1);
     /// ```
     pub fn with_capacity(capacity: usize) -> GcValueVec<H> {
-        GcValueVec { armed: Armed::new(), cursor: ScanCursor::new(), values: RwLock::new(Vec::with_capacity(capacity)) }
+        let values = Vec::with_capacity(capacity);
+        let charged = Charged::new(buffer_bytes(&values));
+        GcValueVec { armed: Armed::new(), cursor: ScanCursor::new(), values: RwLock::new(values), charged }
+    }
+
+    /// The write lock, which charges the buffer's new size when the writer lets go.
+    fn write(&self) -> ChargedWrite<'_, Vec<H>> {
+        ChargedWrite::lock(&self.values, &self.charged, buffer_bytes)
     }
 
     /// The number of elements.
@@ -176,7 +186,7 @@ impl<H: HeapValue> GcValueVec<H> {
         // From `store` until the element has joined: one call of user code (see `new_element`).
         let in_call = user_code::Guard::enter();
         let element = new_element::<H>(value, "GcValueVec::push", &in_call);
-        self.values.write().push(element);
+        self.write().push(element);
     }
 
     /// Append every value of `values` (each stored through the write barrier). The iterator
@@ -206,7 +216,7 @@ impl<H: HeapValue> GcValueVec<H> {
         let in_call = user_code::Guard::enter();
         let elements: Vec<H> =
             values.into_iter().map(|v| new_element::<H>(v, "GcValueVec::extend", &in_call)).collect();
-        self.values.write().extend(elements);
+        self.write().extend(elements);
     }
 
     /// Remove the last element and return its value, or `None` if the vector is empty.
@@ -227,7 +237,7 @@ impl<H: HeapValue> GcValueVec<H> {
         // when `load` panics.
         let mut removed = None;
         let value = {
-            let mut values = self.values.write();
+            let mut values = self.write();
             load_leaving(removed.insert(values.pop()?), mu)
         };
         drop(removed);
@@ -312,7 +322,7 @@ impl<H: HeapValue> GcValueVec<H> {
         // From `store` until the element has joined: one call of user code (see `new_element`).
         let in_call = user_code::Guard::enter();
         let mut element = new_element::<H>(value, "GcValueVec::set", &in_call);
-        let mut values = self.values.write();
+        let mut values = self.write();
         let len = values.len();
         let Some(place) = values.get_mut(index) else {
             drop(values);
@@ -374,7 +384,7 @@ impl<H: HeapValue> GcValueVec<H> {
         // From `store` until the element has joined: one call of user code (see `new_element`).
         let in_call = user_code::Guard::enter();
         let element = new_element::<H>(value, "GcValueVec::insert", &in_call);
-        let mut values = self.values.write();
+        let mut values = self.write();
         let len = values.len();
         if index > len {
             drop(values);
@@ -428,7 +438,7 @@ impl<H: HeapValue> GcValueVec<H> {
         // Declared before the guard: dropped after the lock is released, also when `load` panics.
         let mut removed = None;
         let value = {
-            let mut values = self.values.write();
+            let mut values = self.write();
             let len = values.len();
             if index >= len {
                 return Err(IndexOutOfRange { index, len });
@@ -456,7 +466,7 @@ impl<H: HeapValue> GcValueVec<H> {
     /// ```
     pub fn truncate(&self, len: usize) {
         let removed = {
-            let mut values = self.values.write();
+            let mut values = self.write();
             if len >= values.len() {
                 return;
             }
@@ -526,7 +536,7 @@ impl<H: HeapValue> GcValueVec<H> {
     /// Hold the write lock, as a writer would.
     #[cfg(test)]
     pub(super) fn write_lock_for_test(&self) -> impl Drop + '_ {
-        self.values.write()
+        self.write()
     }
 }
 
@@ -546,9 +556,11 @@ unsafe impl<H: HeapValue> Trace for GcValueVec<H> {
     fn trace(&self, tracer: &mut Tracer<'_>) {
         self.armed.trace(tracer);
         if !H::NEEDS_TRACE {
+            report_owned_once(&self.cursor, tracer, self.charged.get());
             return;
         }
         let Some(values) = read_for_trace(&self.values, &self.cursor, tracer) else { return };
+        tracer.owned_bytes(&self.cursor, self.charged.get());
         for element in &values[tracer.scan_window(&self.cursor, values.len())] {
             element.trace(tracer);
         }
@@ -566,6 +578,11 @@ impl<H: HeapValue> fmt::Debug for GcValueVec<H> {
         }
         s.finish_non_exhaustive()
     }
+}
+
+/// The bytes of a vector's buffer (its capacity), what it is charged as owned memory.
+fn buffer_bytes<H>(values: &Vec<H>) -> usize {
+    values.capacity() * std::mem::size_of::<H>()
 }
 
 impl<H: HeapValue> Drop for GcValueVec<H> {

@@ -552,9 +552,12 @@ impl<T: ?Sized> Default for GcVec<T> {
 unsafe impl<T: ?Sized> Trace for GcVec<T> {
     fn trace(&self, tracer: &mut Tracer<'_>) {
         self.armed.trace(tracer);
-        let Some(_scan) = read_for_trace(&self.lock, &self.cursor, tracer) else { return };
+        let Some(_scan) = read_for_trace(&self.lock, &self.cursor, tracer) else {
+            return;
+        };
         // SAFETY: the read lock is held.
-        let slots = unsafe { self.slots.slots_locked() };
+        let (slots, capacity) = unsafe { self.slots.slots_and_capacity_locked() };
+        tracer.owned_bytes(&self.cursor, capacity * size_of::<Member<T>>());
         for slot in &slots[tracer.scan_window(&self.cursor, slots.len())] {
             slot.trace(tracer);
         }

@@ -500,9 +500,12 @@ impl<K: ?Sized, V: ?Sized> Drop for GcWeakMap<K, V> {
 unsafe impl<K: ?Sized, V: ?Sized> Trace for GcWeakMap<K, V> {
     fn trace(&self, tracer: &mut Tracer<'_>) {
         self.armed.trace(tracer);
-        let Some(_reader) = read_for_trace(&self.lock, &self.cursor, tracer) else { return };
+        let Some(_reader) = read_for_trace(&self.lock, &self.cursor, tracer) else {
+            return;
+        };
         // SAFETY: the read lock is held while the buckets are used.
         let buckets = unsafe { self.table.buckets_locked() };
+        tracer.owned_bytes(&self.cursor, size_of_val(buckets));
         for entry in &buckets[tracer.scan_window(&self.cursor, buckets.len())] {
             if let Some(word) = entry.key_addr() {
                 entry.value.0.trace_as_value_of(key_of(word), tracer);

@@ -270,6 +270,7 @@ use crate::{
     marker::{self, EphemeronPass, MarkWorker},
     mutator_marks,
     object::exclusive::{self, MAX_OWNERS},
+    owned_bytes,
     primitive::sync::{
         atomic::{AtomicBool, AtomicU64, Ordering},
         Condvar, Mutex, MutexGuard,
@@ -531,9 +532,16 @@ struct Cycle {
     stats: CycleStats,
     /// Whether marking runs with the world stopped (then every core marks).
     marking_in_pause: bool,
-    /// The live heap when marking began (the pacer's runway is what it grew by until marking
-    /// terminated).
+    /// The live GC heap when marking began.
     heap_at_mark_start: usize,
+    /// The pacer's heap (the GC heap and the owned bytes) when marking began: the pacer's
+    /// runway is what it grew by until marking terminated.
+    paced_at_mark_start: usize,
+    /// The running total of owned bytes charged (`owned_bytes::charged_total`) when marking
+    /// began, and what was charged from then until it terminated: counted live, as objects
+    /// allocated black are.
+    charged_at_mark_start: u64,
+    charged_while_marking: u64,
     /// No more exclusive jobs in this marking: one was given up because forwarding dominated
     /// (see `object/exclusive.rs`). (The record of mutators' marks going over its limit only
     /// ends the jobs beside running mutators: `stats.mark_log_over_limit`.)
@@ -628,12 +636,19 @@ impl Cycle {
         self.stats.pauses.push(Pause { kind, started_at, duration: requested.elapsed(), time_to_safepoint });
     }
 
+    /// Record the heap as marking begins (see the fields).
+    fn note_mark_start(&mut self) {
+        self.heap_at_mark_start = self.rt.pages.live_bytes();
+        self.paced_at_mark_start = self.rt.paced_bytes();
+        self.charged_at_mark_start = owned_bytes::charged_total();
+    }
+
     /// World stopped: new epoch, barrier choice, phase `Mark`.
     fn begin_marking(&mut self) {
         let _roots = self.rt.roots.lock();
         let (stale, _) = self.rt.grey.clear();
         debug_assert_eq!(stale, 0, "grey objects left over from the previous cycle");
-        self.heap_at_mark_start = self.rt.pages.live_bytes();
+        self.note_mark_start();
         mutator_marks::clear(self.mark_log_limit());
         self.rt.assist_credit.reset();
         clock::begin_marking(self.config.barrier);
@@ -656,7 +671,7 @@ impl Cycle {
             let _roots = rt.roots.lock();
             let (stale, _) = rt.grey.clear();
             debug_assert_eq!(stale, 0, "grey objects left over from the previous cycle");
-            self.heap_at_mark_start = rt.pages.live_bytes();
+            self.note_mark_start();
             mutator_marks::clear(self.mark_log_limit());
             rt.assist_credit.reset();
             clock::begin_marking_window(window_kind);
@@ -858,6 +873,7 @@ impl Cycle {
         self.stats.objects_marked += work.objects;
         self.stats.objects_forwarded += work.forwarded;
         self.stats.heap_marked += work.marked_bytes;
+        self.stats.owned_marked += work.owned_bytes;
     }
 
     /// World stopped: drain until marking is complete, then return the locked root table with
@@ -938,7 +954,8 @@ impl Cycle {
     /// verdict, barrier off. The sweep epoch is published later, by `publish_sweep`.
     fn terminate_marking(&mut self, world_stopped: bool) {
         // The heap is at its largest now: it grew while marking, and only the sweep frees.
-        self.stats.heap_peak = self.rt.pages.live_bytes();
+        self.stats.heap_peak = self.rt.paced_bytes();
+        self.charged_while_marking = owned_bytes::charged_total() - self.charged_at_mark_start;
         self.stats.mark_log_peak_bytes = mutator_marks::peak_bytes();
         self.rt.grey.clear_ephemeron_holders();
         clock::end_marking();
@@ -1163,6 +1180,9 @@ fn run_cycle(rt: &'static Runtime, swept_at_last_end: &mut SweepTotals) {
         rt,
         marking_in_pause: false,
         heap_at_mark_start: 0,
+        paced_at_mark_start: 0,
+        charged_at_mark_start: 0,
+        charged_while_marking: 0,
         exclusive_off: false,
         stats: CycleStats {
             cycle: rt.stats.cycles() + 1,
@@ -1175,9 +1195,10 @@ fn run_cycle(rt: &'static Runtime, swept_at_last_end: &mut SweepTotals) {
             phases: Vec::new(),
             mark_time: Duration::ZERO,
             sweep_time: Duration::ZERO,
-            heap_before: rt.pages.live_bytes(),
+            heap_before: rt.paced_bytes(),
             heap_after: 0,
             heap_marked: 0,
+            owned_marked: 0,
             heap_peak: 0,
             cycle_goal: rt.pacer.goal(),
             heap_goal: 0,
@@ -1217,18 +1238,23 @@ fn run_cycle(rt: &'static Runtime, swept_at_last_end: &mut SweepTotals) {
     cycle.note(MarkWork {
         objects: assist_work.objects - assist_work_before.objects,
         marked_bytes: assist_work.marked_bytes - assist_work_before.marked_bytes,
+        owned_bytes: assist_work.owned_bytes - assist_work_before.owned_bytes,
         forwarded: 0,
     });
     let mut stats = cycle.stats;
     stats.thread_pause_max = rt.thread_pauses.take_cycle_max();
     stats.heap_marked += (rt.stats.allocated_black() - black_before) as usize;
+    // Owned bytes charged while marking count live, as objects allocated black do.
+    stats.owned_marked += cycle.charged_while_marking as usize;
+    stats.heap_marked += cycle.charged_while_marking as usize;
     stats.assist_bytes = assist_bytes - assist_bytes_before;
-    stats.heap_after = rt.pages.live_bytes();
+    stats.heap_after = rt.paced_bytes();
     // Pace on what the cycle marked — found reachable or allocated black while marking, as
     // Go's heap_marked — not on the heap after the sweep, which also holds what was
     // allocated during the sweep and pages still unswept in caches.
-    let grown_while_marking = stats.heap_peak.saturating_sub(cycle.heap_at_mark_start);
-    (stats.heap_goal, stats.next_trigger) = rt.pacer.after_cycle(stats.heap_marked, grown_while_marking);
+    let grown_while_marking = stats.heap_peak.saturating_sub(cycle.paced_at_mark_start);
+    (stats.heap_goal, stats.next_trigger) =
+        rt.pacer.after_cycle(stats.heap_marked, stats.owned_marked, grown_while_marking);
     // One snapshot of the sweep counters: every figure of the record counts the same frees —
     // those since the previous cycle ended (its finalizer work, lazy sweeps, this cycle's
     // sweep), whichever cycle found the objects dead.

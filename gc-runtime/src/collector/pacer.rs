@@ -10,6 +10,13 @@
 //! memory limit). With a memory limit the goal never exceeds 90% of it, so that cycles start
 //! while there is still room to allocate during them.
 //!
+//! The heap here is the pacer's (`Runtime::paced_bytes`): the GC objects plus the memory the
+//! collections own outside the heap, their buffers and tables (`owned_bytes.rs`); `live`
+//! counts the buffers of the collections the cycle marked. The memory limit bounds the GC
+//! objects alone, so its cap on the goal leaves room for the owned bytes the cycle found live
+//! on top of the 90 %: live buffers larger than the limit do not make every cycle start the
+//! next at once.
+//!
 //! # The trigger: the goal less a runway
 //!
 //! A concurrent cycle does not stop the program: the heap keeps growing while it marks, and
@@ -38,9 +45,9 @@
 //! since changed, had found that a bound of 50 % ran 35 % more cycles on binary-trees; at 30 %
 //! it now runs as many as at 70 % (84–97 per run either way).
 //!
-//! Allocation slow paths (page refills and large objects — not the per-object fast path)
-//! compare the live-heap figure to the trigger and ask the collector thread for a cycle when it
-//! is reached.
+//! Allocation slow paths (page refills and large objects — not the per-object fast path) and
+//! the growth of a collection's buffer compare the pacer's heap to the trigger and ask the
+//! collector thread for a cycle when it is reached.
 
 use crate::{
     config::Config,
@@ -60,6 +67,8 @@ pub(crate) struct Pacer {
     percent: AtomicUsize,
     min_heap: AtomicUsize,
     last_live: AtomicUsize,
+    /// Of `last_live`, the owned bytes (see the module docs).
+    last_owned: AtomicUsize,
     limit: AtomicUsize,
 }
 
@@ -75,6 +84,7 @@ impl Pacer {
             percent: AtomicUsize::new(OFF),
             min_heap: AtomicUsize::new(0),
             last_live: AtomicUsize::new(0),
+            last_owned: AtomicUsize::new(0),
             limit: AtomicUsize::new(OFF),
         };
         p.configure(config);
@@ -99,16 +109,18 @@ impl Pacer {
             grown.max(self.min_heap.load(Ordering::Relaxed))
         };
         let limit = self.limit.load(Ordering::Relaxed);
-        let goal = if limit == OFF { paced } else { paced.min(limit / 10 * 9) };
+        let owned = self.last_owned.load(Ordering::Relaxed);
+        let goal = if limit == OFF { paced } else { paced.min((limit / 10 * 9).saturating_add(owned)) };
         self.goal.store(goal, Ordering::Relaxed);
         self.trigger.store(trigger_for(goal, self.last_live(), self.runway.load(Ordering::Relaxed)), Ordering::Relaxed);
         goal
     }
 
-    /// Record what a cycle marked (`live`) and how much the heap grew while it marked; returns
-    /// the new goal and trigger.
-    pub(crate) fn after_cycle(&self, live: usize, grown_while_marking: usize) -> (usize, usize) {
+    /// Record what a cycle marked (`live`, of which `owned` bytes outside the heap) and how much
+    /// the heap grew while it marked; returns the new goal and trigger.
+    pub(crate) fn after_cycle(&self, live: usize, owned: usize, grown_while_marking: usize) -> (usize, usize) {
         self.last_live.store(live, Ordering::Relaxed);
+        self.last_owned.store(owned.min(live), Ordering::Relaxed);
         let old = self.runway.load(Ordering::Relaxed);
         // Up at once, down halfway (see "The trigger").
         let runway = grown_while_marking.max(old / 2 + grown_while_marking / 2);
@@ -134,11 +146,13 @@ impl Pacer {
     }
 
     /// The heap the scavenger leaves in place: the goal plus 10 %, as Go's scavenger retains
-    /// (with pacing off, the last live heap plus 10 %). Pages beyond it that stay empty go
-    /// back to the OS (see `heap/pool.rs`).
+    /// (with pacing off, the last live heap plus 10 %), less the owned bytes the last cycle
+    /// found live, which are not in pages. Pages beyond it that stay empty go back to the OS
+    /// (see `heap/pool.rs`).
     pub(crate) fn scavenge_retain(&self) -> usize {
         let goal = self.goal.load(Ordering::Relaxed);
         let base = if goal == OFF { self.last_live() } else { goal };
+        let base = base.saturating_sub(self.last_owned.load(Ordering::Relaxed));
         base.saturating_add(base / 10)
     }
 
@@ -179,9 +193,9 @@ mod tests {
         let p = Pacer::new(&Config::default().with_gc_percent(Some(100)).with_min_heap(1000));
         assert_eq!(p.goal(), 1000, "before any cycle: the floor");
         assert!(!p.should_trigger(999) && p.should_trigger(1000));
-        assert_eq!(p.after_cycle(4000, 0), (8000, 8000));
+        assert_eq!(p.after_cycle(4000, 0, 0), (8000, 8000));
         assert!(!p.should_trigger(7999) && p.should_trigger(8000));
-        assert_eq!(p.after_cycle(100, 0), (1000, 1000), "the floor again");
+        assert_eq!(p.after_cycle(100, 0, 0), (1000, 1000), "the floor again");
         assert_eq!(p.scavenge_retain(), 1100, "the goal plus 10 %");
         p.configure(&Config::default().with_gc_percent(None));
         assert_eq!(p.scavenge_retain(), 110, "pacing off: the last live heap plus 10 %");
@@ -190,7 +204,7 @@ mod tests {
     #[test]
     fn percent_changes_the_goal_and_off_disables_it() {
         let p = Pacer::new(&Config::default().with_gc_percent(Some(50)).with_min_heap(0));
-        assert_eq!(p.after_cycle(1000, 0).0, 1500);
+        assert_eq!(p.after_cycle(1000, 0, 0).0, 1500);
         p.configure(&Config::default().with_gc_percent(None));
         assert!(!p.should_trigger(usize::MAX - 1));
     }
@@ -199,8 +213,8 @@ mod tests {
     fn a_memory_limit_caps_the_goal() {
         let p =
             Pacer::new(&Config::default().with_gc_percent(Some(100)).with_min_heap(0).with_memory_limit(Some(1000)));
-        assert_eq!(p.after_cycle(800, 0).0, 900, "90% of the limit, not 1600");
-        assert_eq!(p.after_cycle(100, 0).0, 200);
+        assert_eq!(p.after_cycle(800, 0, 0).0, 900, "90% of the limit, not 1600");
+        assert_eq!(p.after_cycle(100, 0, 0).0, 200);
         assert_eq!(p.limit(), Some(1000));
         p.configure(&Config::default().with_gc_percent(None).with_memory_limit(Some(1000)));
         assert_eq!(p.goal(), 900, "the limit triggers cycles even with pacing off");
@@ -210,14 +224,14 @@ mod tests {
     fn the_trigger_leaves_the_runway_measured_while_marking() {
         let p = Pacer::new(&Config::default().with_gc_percent(Some(100)).with_min_heap(0));
         // The heap grew by 1000 while the cycle marked: the next starts 1000 before the goal.
-        assert_eq!(p.after_cycle(4000, 1000), (8000, 7000));
+        assert_eq!(p.after_cycle(4000, 0, 1000), (8000, 7000));
         assert!(!p.should_trigger(6999) && p.should_trigger(7000));
         // A quieter cycle: the runway comes down halfway, not all the way.
-        assert_eq!(p.after_cycle(4000, 200), (8000, 7400));
+        assert_eq!(p.after_cycle(4000, 0, 200), (8000, 7400));
         // A busier one: up at once.
-        assert_eq!(p.after_cycle(4000, 1100), (8000, 6900));
+        assert_eq!(p.after_cycle(4000, 0, 1100), (8000, 6900));
         // At least 30 % of the way from the live heap to the goal, whatever the runway.
-        assert_eq!(p.after_cycle(4000, 10_000), (8000, 5200));
+        assert_eq!(p.after_cycle(4000, 0, 10_000), (8000, 5200));
         assert_eq!(p.scavenge_retain(), 8800, "the scavenger retains the goal, not the trigger");
         // New settings keep the runway.
         p.configure(&Config::default().with_gc_percent(Some(200)).with_min_heap(0));
@@ -227,12 +241,28 @@ mod tests {
     }
 
     #[test]
+    fn owned_bytes_count_live_and_sit_beside_the_memory_limit() {
+        let p = Pacer::new(&Config::default().with_gc_percent(Some(100)).with_min_heap(0));
+        // 3000 of the 4000 live bytes are buffers: the goal doubles all of it.
+        assert_eq!(p.after_cycle(4000, 3000, 0), (8000, 8000));
+        assert_eq!(p.scavenge_retain(), 5500, "pages for the goal less the live buffers, plus 10 %");
+        let p =
+            Pacer::new(&Config::default().with_gc_percent(Some(100)).with_min_heap(0).with_memory_limit(Some(10_000)));
+        // The limit bounds the objects: its 90 % come on top of the live buffers, even when
+        // those alone exceed the limit (a goal under the live heap would start cycles back to
+        // back).
+        assert_eq!(p.after_cycle(20_000, 15_000, 0).0, 24_000);
+        assert_eq!(p.after_cycle(6000, 1000, 0).0, 10_000);
+        assert_eq!(p.after_cycle(1000, 5000, 0).0, 2000, "owned bytes are part of the live heap, never more");
+    }
+
+    #[test]
     fn the_trigger_never_passes_the_goal_or_a_memory_limit() {
         let p =
             Pacer::new(&Config::default().with_gc_percent(Some(100)).with_min_heap(0).with_memory_limit(Some(10_000)));
-        assert_eq!(p.after_cycle(8000, 200), (9000, 8800));
+        assert_eq!(p.after_cycle(8000, 0, 200), (9000, 8800));
         for (live, grown) in [(0, 0), (1, 1), (9000, 0), (20_000, 5000), (usize::MAX / 2, usize::MAX)] {
-            let (goal, trigger) = p.after_cycle(live, grown);
+            let (goal, trigger) = p.after_cycle(live, 0, grown);
             assert!(trigger <= goal && goal <= 9000, "live {live}, grown {grown}: trigger {trigger}, goal {goal}");
         }
     }

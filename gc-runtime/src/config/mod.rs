@@ -234,9 +234,11 @@ settings! {
         /// `str` allocated in the heap — in their pages or large-object blocks. Memory an object
         /// owns through the global allocator is not: a `Vec`'s or `String`'s buffer, a `Box`'s
         /// contents, and the buffers and tables of the GC collections (`GcVec`, `GcMap` and the
-        /// others keep theirs off the heap, see [`Stats::retired_bytes`](crate::Stats::retired_bytes)).
-        /// An object holding a `Vec<u8>` of 1 MiB is charged its own 32 bytes; to bound such
-        /// data, allocate it in the heap (`alloc_slice`, `alloc_str`) or account for it yourself.
+        /// others keep theirs off the heap: [`Stats::owned_bytes`](crate::Stats::owned_bytes);
+        /// the pacer counts those, so their growth starts cycles, but a collection's growth is
+        /// never refused). An object holding a `Vec<u8>` of 1 MiB is charged its own 32 bytes;
+        /// to bound such data, allocate it in the heap (`alloc_slice`, `alloc_str`) or account
+        /// for it yourself.
         ///
         /// `None` (`off`): no limit. The pacer starts cycles before it is reached; an allocation that would exceed it
         /// requests a collection and, if the heap is still over, fails

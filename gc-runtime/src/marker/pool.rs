@@ -397,7 +397,7 @@ mod tests {
             std::thread::yield_now();
         }
         INSIDE.fetch_sub(1, Ordering::SeqCst);
-        MarkWork { objects: 1, marked_bytes: 8, forwarded: 0 }
+        MarkWork { objects: 1, marked_bytes: 8, owned_bytes: 0, forwarded: 0 }
     }
 
     fn reset() {
@@ -492,7 +492,7 @@ mod tests {
             down(n - 1) + std::hint::black_box(frame)[1] as usize
         }
         std::hint::black_box(down(DEEP_FRAMES));
-        MarkWork { objects: 1, marked_bytes: 8, forwarded: 0 }
+        MarkWork { objects: 1, marked_bytes: 8, owned_bytes: 0, forwarded: 0 }
     }
 
     /// A thread with a 256 KiB stack polls for and joins a job whose drain needs about 8 MiB of
@@ -537,7 +537,7 @@ mod tests {
         let pool = fresh_pool();
         assert_eq!(pool.join_after(rt, 0), None, "no job yet");
         fn alone(_rt: &'static Runtime, _worker: usize) -> MarkWork {
-            MarkWork { objects: 1, marked_bytes: 8, forwarded: 0 }
+            MarkWork { objects: 1, marked_bytes: 8, owned_bytes: 0, forwarded: 0 }
         }
         let work = pool.run(rt, 0, Wake::All, alone);
         assert_eq!(work.objects, 1, "the leader alone");
@@ -559,7 +559,7 @@ mod tests {
     #[test]
     fn a_polling_thread_joins_every_job_with_room_and_stops_at_a_full_one() {
         fn one(_rt: &'static Runtime, _worker: usize) -> MarkWork {
-            MarkWork { objects: 1, marked_bytes: 8, forwarded: 0 }
+            MarkWork { objects: 1, marked_bytes: 8, owned_bytes: 0, forwarded: 0 }
         }
         let _s = test_support::serial();
         let rt = Runtime::get_or_start();
@@ -612,7 +612,7 @@ mod tests {
     fn a_job_for_pollers_keeps_their_room_from_the_other_helpers() {
         fn linger(_rt: &'static Runtime, _worker: usize) -> MarkWork {
             std::thread::sleep(std::time::Duration::from_millis(30));
-            MarkWork { objects: 1, marked_bytes: 8, forwarded: 0 }
+            MarkWork { objects: 1, marked_bytes: 8, owned_bytes: 0, forwarded: 0 }
         }
         let _s = test_support::serial();
         let rt = Runtime::get_or_start();

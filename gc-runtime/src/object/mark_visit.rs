@@ -117,6 +117,9 @@ pub(crate) struct MarkVisitor {
     logs_marks: bool,
     /// The objects marked so far (with `logs_marks`), for the assist to record.
     pub(crate) logged: Vec<ObjPtr>,
+    /// Bytes that the collections this worker scanned own outside the heap, reported on each
+    /// one's first visit of the marking (see `owned_bytes.rs`).
+    pub(crate) owned_bytes: usize,
 }
 
 impl MarkVisitor {
@@ -132,6 +135,7 @@ impl MarkVisitor {
             exclusive: None,
             logs_marks: false,
             logged: Vec::new(),
+            owned_bytes: 0,
         }
     }
 

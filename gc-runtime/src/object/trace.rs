@@ -199,6 +199,20 @@ impl<'a> Tracer<'a> {
         }
     }
 
+    /// Report `bytes` of memory that the collection whose cursor is `cursor` owns outside the
+    /// heap — its buffers, whose size it read under its lock — so the marker counts them as
+    /// live on its first visit of the marking, for the pacer (see `owned_bytes.rs`). Called
+    /// before [`Tracer::scan_window`], which ends the first visit. Later visits of the same
+    /// marking, and every other sink, ignore them.
+    #[inline]
+    pub(crate) fn owned_bytes(&mut self, cursor: &ScanCursor, bytes: usize) {
+        if let Sink::Mark(visitor) = &mut self.sink {
+            if cursor.state(visitor.epoch()) == ScanState::Fresh {
+                visitor.owned_bytes += bytes;
+            }
+        }
+    }
+
     /// Say that part of the object could not be traced now — a collection whose lock another
     /// thread holds — so the caller must trace the whole object again later. The collector
     /// never waits for a lock user code can hold (see `collections/mod.rs`).

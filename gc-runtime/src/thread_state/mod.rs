@@ -605,7 +605,7 @@ impl ThreadState {
         if clock::scanning_allowed() {
             let (rt, credit) = (self.rt, &self.rt.assist_credit);
             let ratio = match rt.pacer.paced_goal() {
-                Some(goal) => assist_ratio(rt.pacer.last_live(), credit.marked(), rt.pages.live_bytes(), goal),
+                Some(goal) => assist_ratio(rt.pacer.last_live(), credit.marked(), rt.paced_bytes(), goal),
                 None => UNPACED_ASSIST_RATIO,
             };
             local.assist_debt += (bytes as f64 * ratio) as usize;
