@@ -50,18 +50,27 @@ const PREFETCH_DISTANCE: usize = 32;
 
 /// A FIFO of grey objects: each is prefetched when it enters and pushed (or counted as black)
 /// when it leaves, `PREFETCH_DISTANCE` grey finds later.
+///
+/// The entries are always the `len` slots before `next` (modulo the distance): one goes in at
+/// `next`, which is free unless the ring is full (then its occupant, the oldest, comes out),
+/// and [`take_oldest`](Self::take_oldest) takes the first of them. So taking the oldest is one
+/// index, not a search of the ring: a worker whose stack runs empty at every object — a linked
+/// list, where each object leads to one more — takes from a ring of one entry each time (the
+/// search of 32 slots it replaced was a fifth of the marking's instructions there).
 struct PrefetchRing {
     slots: [Option<ObjPtr>; PREFETCH_DISTANCE],
     /// Counts entries put in; the next slot is this modulo `PREFETCH_DISTANCE` (a power of two,
     /// so indexing is a mask and needs no bounds check).
     next: usize,
+    /// Entries in the ring.
+    len: usize,
 }
 
 const _: () = assert!(PREFETCH_DISTANCE.is_power_of_two());
 
 impl PrefetchRing {
     fn new() -> Self {
-        PrefetchRing { slots: [None; PREFETCH_DISTANCE], next: 0 }
+        PrefetchRing { slots: [None; PREFETCH_DISTANCE], next: 0, len: 0 }
     }
 
     /// Put `obj` in (prefetching its header) and return the object it displaces, if any.
@@ -73,12 +82,23 @@ impl PrefetchRing {
         crate::prefetch::prefetch_read(obj.as_ptr().cast::<u8>().wrapping_add(16));
         let out = self.slots[self.next % PREFETCH_DISTANCE].replace(obj);
         self.next = self.next.wrapping_add(1);
+        if out.is_none() {
+            self.len += 1;
+        }
         out
     }
 
     /// Take the oldest object out, if any.
+    #[inline]
     fn take_oldest(&mut self) -> Option<ObjPtr> {
-        (0..PREFETCH_DISTANCE).find_map(|i| self.slots[self.next.wrapping_add(i) % PREFETCH_DISTANCE].take())
+        if self.len == 0 {
+            return None;
+        }
+        let oldest = self.next.wrapping_sub(self.len) % PREFETCH_DISTANCE;
+        self.len -= 1;
+        let out = self.slots[oldest].take();
+        debug_assert!(out.is_some(), "the ring's entries are the `len` slots before `next`");
+        out
     }
 }
 
@@ -344,6 +364,34 @@ mod tests {
     #[derive(Trace)]
     struct Node {
         next: Member<Node>,
+    }
+
+    #[test]
+    fn the_prefetch_ring_gives_its_entries_back_oldest_first() {
+        // Addresses only: the ring prefetches them (which reads nothing) and hands them back.
+        let obj = |i: usize| ObjPtr(std::ptr::NonNull::new(std::ptr::without_provenance_mut::<Header>(8 * i)).unwrap());
+        let mut ring = PrefetchRing::new();
+        assert_eq!(ring.take_oldest(), None);
+        let mut model = std::collections::VecDeque::new();
+        let mut next = 1;
+        // Every mix of puts and takes a worker makes: runs of puts that fill the ring and
+        // displace its oldest, takes down to empty, and both in turn, around the ring's end.
+        for round in 0..200 {
+            for _ in 0..(round * 7) % 45 {
+                let out = ring.exchange(obj(next));
+                model.push_back(obj(next));
+                next += 1;
+                let displaced = if model.len() > PREFETCH_DISTANCE { model.pop_front() } else { None };
+                assert_eq!(out, displaced);
+            }
+            for _ in 0..(round * 5) % 37 {
+                assert_eq!(ring.take_oldest(), model.pop_front());
+            }
+        }
+        while let Some(expected) = model.pop_front() {
+            assert_eq!(ring.take_oldest(), Some(expected));
+        }
+        assert_eq!(ring.take_oldest(), None);
     }
 
     /// Not laid out as `Node` is: the compiler may merge the run functions of types whose runs
