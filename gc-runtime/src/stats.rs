@@ -489,7 +489,7 @@ impl fmt::Display for Stats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} cycles, {} pauses: max {:.3} ms, p99 {:.3} ms, p50 {:.3} ms, total {:.1} ms; {:.1} MB allocated, {} objects freed, heap {:.1} MB live / {:.1} MB committed / {:.1} MB released",
+            "{} cycles, {} pauses: max {:.3} ms, p99 {:.3} ms, p50 {:.3} ms, total {:.1} ms; {:.1} MB allocated, {} objects freed, heap {:.1} MB live / {:.1} MB committed / {:.1} MB released, {:.1} MB owned by collections",
             self.cycles,
             self.pause_count,
             self.pause_max.as_secs_f64() * 1e3,
@@ -501,6 +501,7 @@ impl fmt::Display for Stats {
             self.heap_live as f64 / (1 << 20) as f64,
             self.heap_committed as f64 / (1 << 20) as f64,
             self.heap_released as f64 / (1 << 20) as f64,
+            self.owned_bytes as f64 / (1 << 20) as f64,
         )
     }
 }
@@ -760,6 +761,11 @@ mod tests {
             s.pause_p50
         );
         assert_eq!(s.recent.len(), 2);
+        let shown = Stats { heap_live: 3 << 20, owned_bytes: 5 << 19, ..s }.to_string();
+        assert!(
+            shown.ends_with("heap 3.0 MB live / 0.0 MB committed / 0.0 MB released, 2.5 MB owned by collections"),
+            "{shown}"
+        );
     }
 
     #[test]
