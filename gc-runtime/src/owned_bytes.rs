@@ -13,27 +13,35 @@
 //!
 //! # What is counted
 //!
-//! The buffers and tables of the collections — every [`SharedSlice`](crate::shared_slice)
-//! (the slot arrays of `GcVec` and the tables of `GcMap`, `GcIdMap` and `GcWeakMap`: their
-//! elements' bytes, from the length the marker reads anyway), the hash table of a `GcValueMap`
-//! (hashbrown's allocation size) and the vector of a `GcValueVec` (its capacity) — charged when
-//! they are allocated or grow and released when they are replaced or freed. (A replaced buffer that lock-free
-//! readers may still hold is `Stats::retired_bytes` until it is freed.) `GcMap`'s boxed keys,
-//! and memory that elements or keys own in turn, are not counted.
+//! The buffers and tables of the collections: the slot arrays of `GcVec` and the tables of
+//! `GcMap`, `GcIdMap` and `GcWeakMap` (their elements' bytes), the hash table of a `GcValueMap`
+//! (hashbrown's allocation size) and the vector of a `GcValueVec` (its capacity). `GcMap`'s
+//! boxed keys, and memory that elements or keys own in turn, are not counted; nor is a replaced
+//! buffer that lock-free readers may still hold (`Stats::retired_bytes` until it is freed).
+//!
+//! Only an *armed* collection charges — one inside an allocated object (`collections/mod.rs`,
+//! "Armed and unarmed collections"), from the moment allocation arms it. An unarmed one (on
+//! the stack, in an `Arc`, in a skipped field, forgotten) is outside the heap: no marking can
+//! reach it, so counting it would raise the pacer's heap for good while no cycle could count it
+//! live, and every cycle would start as soon as the last ended. Each collection keeps what it
+//! charged beside its armed flag (`collections/slots.rs`, `Armed`), brings it up to date when a
+//! writer lets go of its lock, and releases it when it is dropped.
 //!
 //! # How the pacer uses it
 //!
-//! The pacer's heap is the GC heap plus the owned bytes (`Runtime::paced_bytes`): the trigger
-//! is compared to it, and a charge that grows it checks the trigger as a page refill does (a
+//! The pacer's heap is the GC heap plus the owned bytes (`Runtime::paced_bytes`), less those a
+//! marking found dead and the finalizer has not released yet ([`paced`]): the trigger is
+//! compared to it, and a charge that grows it checks the trigger as a page refill does (a
 //! program that only grows buffers allocates no pages). The live heap a cycle leaves — its
-//! `heap_marked` — counts the owned bytes of the collections the marking reached (each
-//! collection reports its buffers' size to the marker on its first visit of the cycle,
-//! `Tracer::owned_bytes`: a few instructions per collection, from words the scan reads anyway) and those charged while it marked (as objects allocated black count),
-//! so the goal is the GOGC rule over both. The memory limit still bounds the GC heap alone: a
-//! collection's growth is never refused.
+//! `heap_marked` — counts what the collections the marking reached have charged (each reports
+//! it to the marker on its first visit of the cycle, `Tracer::owned_bytes`: a few instructions
+//! per collection) plus the net growth of the owned bytes while it marked (as objects allocated
+//! black count), never more than were owned when it terminated; so the goal is the GOGC rule
+//! over both. The memory limit still bounds the GC heap alone: a collection's growth is never
+//! refused.
 //!
-//! The counters are two process-wide atomics (one runtime per process). A collection charges
-//! only when its capacity changes, which doubling makes rare, so they see little traffic.
+//! The counters are process-wide atomics (one runtime per process). A collection charges only
+//! when its capacity changes, which doubling makes rare, so they see little traffic.
 
 use std::sync::{
     atomic::{AtomicU64, AtomicUsize, Ordering},
@@ -43,12 +51,16 @@ use std::sync::{
 /// Bytes owned outside the heap now.
 static OWNED: AtomicUsize = AtomicUsize::new(0);
 
-/// Every byte ever charged (a running total: two readings bracket what was charged between).
-static CHARGED: AtomicU64 = AtomicU64::new(0);
+/// Every byte ever released (a running total: two readings bracket what was released between).
+static RELEASED: AtomicU64 = AtomicU64::new(0);
+
+/// The value of [`RELEASED`] once every owned byte the last marking found dead is released:
+/// until then, the difference is still owned by dead collections (see [`paced`]).
+static DEAD_RELEASED_BY: AtomicU64 = AtomicU64::new(0);
 
 /// What a charge calls once the runtime has started: its check of the pacer's trigger. The
 /// runtime sets it (`runtime.rs`); this module sits below the runtime and the pacer, with the
-/// buffers that charge it.
+/// collections that charge it.
 static ON_CHARGE: OnceLock<fn()> = OnceLock::new();
 
 /// Have every charge call `check` (the runtime's trigger check); the first call wins.
@@ -63,20 +75,20 @@ pub(crate) fn charge(bytes: usize) {
         return;
     }
     OWNED.fetch_add(bytes, Ordering::Relaxed);
-    CHARGED.fetch_add(bytes as u64, Ordering::Relaxed);
     if let Some(check) = ON_CHARGE.get() {
         check();
     }
 }
 
-/// Count `bytes` no longer owned (freed, or retired for the lock-free readers).
+/// Count `bytes` no longer owned (a buffer freed or shrunk).
 pub(crate) fn release(bytes: usize) {
     if bytes != 0 {
         OWNED.fetch_sub(bytes, Ordering::Relaxed);
+        RELEASED.fetch_add(bytes as u64, Ordering::Relaxed);
     }
 }
 
-/// Count a buffer of `old` bytes replaced by one of `new` bytes.
+/// Count a collection's buffers going from `old` bytes to `new`.
 pub(crate) fn resize(old: usize, new: usize) {
     if new > old {
         charge(new - old);
@@ -90,44 +102,26 @@ pub(crate) fn current() -> usize {
     OWNED.load(Ordering::Relaxed)
 }
 
-/// Every byte charged so far.
-pub(crate) fn charged_total() -> u64 {
-    CHARGED.load(Ordering::Relaxed)
+/// Every byte released so far.
+pub(crate) fn released_total() -> u64 {
+    RELEASED.load(Ordering::Relaxed)
 }
 
-/// What one collection has charged: kept beside the buffer whose size it follows, so that a
-/// change of capacity charges or releases the difference and the collection's end releases the
-/// rest. For the buffers whose owner knows its size only under its lock (`GcValueMap`'s table,
-/// `GcValueVec`'s vector): the owner calls [`Charged::set`] after each change, under the write
-/// lock; the marker reads [`Charged::get`] under the read lock.
-pub(crate) struct Charged(AtomicUsize);
-
-impl Charged {
-    /// Charge a new buffer of `bytes`.
-    pub(crate) fn new(bytes: usize) -> Charged {
-        charge(bytes);
-        Charged(AtomicUsize::new(bytes))
-    }
-
-    /// Follow a buffer that now has `bytes` (charge or release the difference).
-    pub(crate) fn set(&self, bytes: usize) {
-        let old = self.0.load(Ordering::Relaxed);
-        if old != bytes {
-            self.0.store(bytes, Ordering::Relaxed);
-            resize(old, bytes);
-        }
-    }
-
-    /// The bytes charged.
-    pub(crate) fn get(&self) -> usize {
-        self.0.load(Ordering::Relaxed)
-    }
+/// A marking found `dead` owned bytes — owned when it terminated, by collections it did not
+/// reach — when [`released_total`] read `released_then`. Their objects' destructors release
+/// them, on the finalizer thread, some time after the sweep.
+pub(crate) fn found_dead(dead: usize, released_then: u64) {
+    DEAD_RELEASED_BY.store(released_then + dead as u64, Ordering::Relaxed);
 }
 
-impl Drop for Charged {
-    fn drop(&mut self) {
-        release(*self.0.get_mut());
-    }
+/// The owned bytes the pacer counts: those owned now, less what the last marking found dead
+/// and is not released yet. A dead collection's buffers go with its object's destructor, which
+/// the finalizer runs after the sweep; counted until then, a few dead objects holding large
+/// buffers would keep the pacer's heap over its goal for as long as the finalizer takes, and
+/// every cycle in that time would start as soon as the last ended, finding nothing more.
+pub(crate) fn paced() -> usize {
+    let pending = DEAD_RELEASED_BY.load(Ordering::Relaxed).saturating_sub(released_total());
+    current().saturating_sub(pending as usize)
 }
 
 #[cfg(test)]
@@ -135,18 +129,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_charge_follows_its_buffer_and_is_released_with_it() {
-        // Other tests run beside this one and charge too: compare what this one's own charge
-        // adds to the running total, which only grows.
-        let total = charged_total();
-        let c = Charged::new(0);
-        c.set(1000);
-        assert_eq!(c.get(), 1000);
-        assert!(charged_total() - total >= 1000);
-        c.set(400);
-        c.set(4000);
-        assert_eq!(c.get(), 4000);
-        assert!(charged_total() - total >= 4600, "growth charges the difference");
-        drop(c);
+    fn dead_bytes_are_left_out_until_they_are_released() {
+        // The counters are process-wide and other tests charge beside this one: compare what
+        // this test's own steps change, with room for theirs.
+        charge(10_000);
+        let released = released_total();
+        found_dead(4000, released);
+        let owned = current();
+        assert!(paced() + 4000 <= owned && paced() + 4000 + 10_000 >= owned, "{} of {owned}", paced());
+        release(3000);
+        assert!(owned - 3000 - paced() <= 1000 + 10_000, "1,000 dead bytes still pending");
+        release(7000);
+        found_dead(0, released_total());
     }
 }

@@ -208,8 +208,9 @@ impl Runtime {
     }
 
     /// The heap as the pacer sees it: the live GC heap plus the memory objects own outside it
-    /// (the collections' buffers, see `owned_bytes.rs`).
+    /// (the collections' buffers, less those the last marking found dead and not yet released;
+    /// see `owned_bytes.rs`).
     pub(crate) fn paced_bytes(&self) -> usize {
-        self.pages.live_bytes().saturating_add(owned_bytes::current())
+        self.pages.live_bytes().saturating_add(owned_bytes::paced())
     }
 }

@@ -337,13 +337,11 @@ mod epoch_impl {
             // thread and not freed (it is published or leaked below, never dropped).
             fill(unsafe { &Elements::<T>::deref(prepared.addr).0 });
             let new = Owned::<Elements<T>>::init(prepared);
-            crate::owned_bytes::charge(size_of::<T>() * len);
             let guard = pin();
             let old = self.ptr.swap(new, Ordering::AcqRel, &guard.0);
             // SAFETY: null or a slice allocation (invariant 1), and `guard` is pinned.
             if let Some(elements) = unsafe { old.as_ref() } {
                 let bytes = Elements::<T>::layout(elements.0.len()).size();
-                crate::owned_bytes::release(size_of_val(&elements.0));
                 super::count_retired(bytes);
                 // SAFETY: `old` left `ptr` through this swap, so no other `replace` retires it
                 // (invariant 2), and new readers can no longer load it; readers that loaded it
@@ -370,8 +368,7 @@ mod epoch_impl {
             // of crossbeam's that nothing else will free (invariant 2).
             unsafe {
                 let current = self.ptr.load(Ordering::Relaxed, crossbeam_epoch::unprotected());
-                if let Some(elements) = current.as_ref() {
-                    crate::owned_bytes::release(size_of_val(&elements.0));
+                if !current.is_null() {
                     drop(current.into_owned());
                 }
             }
@@ -462,13 +459,10 @@ mod model {
         pub(crate) fn replace_filled(&self, len: usize, element: impl FnMut(usize) -> T, fill: impl FnOnce(&[T])) {
             let new: Box<[T]> = (0..len).map(element).collect();
             fill(&new);
-            crate::owned_bytes::charge(std::mem::size_of_val::<[T]>(&new));
             let old = self.ptr.swap(Box::into_raw(Box::new(new)), Ordering::AcqRel);
             if !old.is_null() {
                 // SAFETY: a leaked box, freed only by `drop` (`&mut self`).
-                let bytes = std::mem::size_of_val::<[T]>(unsafe { &**old });
-                crate::owned_bytes::release(bytes);
-                super::count_retired(bytes);
+                super::count_retired(std::mem::size_of_val::<[T]>(unsafe { &**old }));
                 self.retired.lock().unwrap_or_else(|e| e.into_inner()).push(old);
             }
         }
@@ -485,8 +479,7 @@ mod model {
             }
             if !current.is_null() {
                 // SAFETY: as above.
-                let slice = unsafe { Box::from_raw(current) };
-                crate::owned_bytes::release(std::mem::size_of_val::<[T]>(&**slice));
+                drop(unsafe { Box::from_raw(current) });
             }
         }
     }

@@ -182,16 +182,15 @@ impl<S: ArraySlot> SlotArray<S> {
         &buffer[..len.min(buffer.len())]
     }
 
-    /// [`slots_locked`](Self::slots_locked) and the buffer's capacity (from the same load).
+    /// The bytes of the buffer's slots, what the collection charges as owned memory
+    /// (`owned_bytes.rs`).
     ///
     /// # Safety
-    /// As for `slots_locked`.
+    /// As for `slots_locked`: no other thread replaces the buffer meanwhile.
     #[inline]
-    pub(crate) unsafe fn slots_and_capacity_locked(&self) -> (&[S], usize) {
-        let len = self.len();
-        // SAFETY: the caller's lock excludes every `replace` (they are structural writes).
-        let buffer = unsafe { self.buffer.load_exclusive() };
-        (&buffer[..len.min(buffer.len())], buffer.len())
+    pub(crate) unsafe fn buffer_bytes_locked(&self) -> usize {
+        // SAFETY: the caller's promise, as `load_exclusive` asks.
+        size_of_val(unsafe { self.buffer.load_exclusive() })
     }
 
     /// The whole buffer, for the structural writer (see [`slots_locked`](Self::slots_locked)).

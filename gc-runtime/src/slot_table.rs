@@ -343,6 +343,17 @@ impl<K: ArraySlot, V: ArraySlot, H: KeyWords> SlotTable<K, V, H> {
         unsafe { self.buckets.load_exclusive() }
     }
 
+    /// The bytes of the buckets, what the collection charges as owned memory
+    /// (`owned_bytes.rs`).
+    ///
+    /// # Safety
+    /// As for [`buckets_locked`](Self::buckets_locked).
+    #[inline]
+    pub(crate) unsafe fn bucket_bytes_locked(&self) -> usize {
+        // SAFETY: the caller's promise.
+        size_of_val(unsafe { self.buckets_locked() })
+    }
+
     /// The entry holding `key`, for a thread that holds the lock.
     ///
     /// # Safety

@@ -251,7 +251,8 @@ pub struct CycleStats {
     /// heap the pacer uses, as Go's `heap_marked`.
     pub heap_marked: usize,
     /// Of `heap_marked`, the bytes of the buffers and tables owned by the collections the
-    /// marking reached, plus those charged while it ran (as objects allocated black count).
+    /// marking reached, plus the growth of all owned bytes while it ran (as objects allocated
+    /// black count); never more than were owned when it terminated.
     pub owned_marked: usize,
     /// Live heap bytes when marking terminated. The heap grows while marking, and may grow a
     /// little more until the sweep epoch is published (a thread that needs a page before then

@@ -183,3 +183,152 @@ fn a_memory_limit_leaves_room_for_live_buffers_larger_than_it() {
     gc_runtime::reconfigure(config).unwrap();
     drop(root);
 }
+
+/// A collection outside the heap — on the stack, forgotten, in an `Arc`, in a skipped field —
+/// is unarmed: no marking can reach it, so it charges nothing (counted, it would keep the
+/// pacer's heap over every goal a marking could set, and cycles would run back to back).
+#[test]
+fn collections_outside_the_heap_charge_nothing() {
+    let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    /// No `Trace`: a field of this type can only be skipped.
+    struct Hidden(GcVec<Element>);
+    #[derive(Trace)]
+    struct Outside {
+        #[trace(skip)]
+        skipped: Hidden,
+        arc: std::sync::Arc<GcValueVec<Number>>,
+    }
+    let mut mu = gc_runtime::attach();
+    collect_all(&mut mu);
+    let before = owned();
+    let on_stack: GcVec<Element> = GcVec::with_capacity(MIB);
+    std::mem::forget(GcValueVec::<Number>::with_capacity(MIB));
+    let outside = mu
+        .alloc(Outside {
+            skipped: Hidden(GcVec::with_capacity(MIB)),
+            arc: std::sync::Arc::new(GcValueVec::with_capacity(MIB)),
+        })
+        .root(&mu);
+    assert!(owned() <= before, "{} bytes charged outside the heap", owned() - before);
+    assert!(outside.get(&mu).skipped.0.is_empty() && outside.get(&mu).arc.is_empty());
+    // The same collection charges once allocation arms it.
+    let inside = mu.alloc(on_stack);
+    assert!(owned() >= before + 8 * MIB, "an armed vector with room for 1M elements");
+    drop(outside);
+    let _ = inside;
+    collect_all(&mut mu);
+    assert!(owned() <= before, "{} bytes still owned", owned() - before);
+}
+
+/// Buffers that grow while a marking runs are counted once — as the collection's own, if the
+/// marking reaches it after, or as growth — and never more than were owned at its end; a map
+/// cleared and refilled over and over charges nothing new.
+#[test]
+fn a_marking_counts_growth_beside_it_once() {
+    let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut mu = gc_runtime::attach();
+    collect_all(&mut mu);
+    let start = gc_runtime::stats().cycles;
+    let vec = mu.alloc(GcVec::<Element>::new()).root(&mu);
+    let map = mu.alloc(GcMap::<u64, Element>::with_capacity(1 << 14)).root(&mu);
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let most = std::thread::scope(|s| {
+        let collector = s.spawn(|| {
+            gc_runtime::with_mutator(|mu| {
+                while !stop.load(Ordering::Relaxed) {
+                    mu.collect();
+                }
+            })
+        });
+        let mut most = 0;
+        let element = mu.alloc(Element { canary: 1 }).root(&mu);
+        for _ in 0..8 * 32 {
+            let e = element.get(&mu);
+            for _ in 0..4096 {
+                vec.get(&mu).push(e);
+            }
+            map.get(&mu).clear();
+            for k in 0..1000 {
+                map.get(&mu).insert(k, e);
+            }
+            most = most.max(owned());
+            mu.safepoint();
+        }
+        stop.store(true, Ordering::Relaxed);
+        // Joined detached: its last `collect` needs this thread at a safepoint.
+        mu.blocking(|| collector.join().unwrap());
+        most
+    });
+    let stats = gc_runtime::stats();
+    let cycles: Vec<&CycleStats> = stats.recent.iter().filter(|c| c.cycle > start).collect();
+    assert!(!cycles.is_empty());
+    for c in cycles {
+        assert!(
+            c.owned_marked <= most,
+            "cycle {} counted {} owned bytes, at most {most} existed",
+            c.cycle,
+            c.owned_marked
+        );
+    }
+    drop((vec, map));
+    collect_all(&mut mu);
+}
+
+/// Dead collections' buffers are released by their objects' destructors, on the finalizer
+/// thread, some time after the sweep. Until then the pacer leaves them out of its heap: counted,
+/// a few dead objects with large buffers and slow destructors kept the heap over every goal, and
+/// cycles ran back to back (825-865 a second) until the finalizer was done.
+#[test]
+fn buffers_found_dead_are_not_paced_while_the_finalizer_drops_them() {
+    let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    struct Slow;
+    impl Drop for Slow {
+        fn drop(&mut self) {
+            std::thread::sleep(std::time::Duration::from_millis(40));
+        }
+    }
+    #[derive(Trace)]
+    struct Doomed {
+        items: GcVec<Element>,
+        #[trace(skip)]
+        _slow: Slow,
+    }
+    const HOLDERS: usize = 20;
+    let mut mu = gc_runtime::attach();
+    // No cycle but the one this test asks for.
+    let config = gc_runtime::config();
+    gc_runtime::reconfigure(config.clone().with_gc_percent(None)).unwrap();
+    collect_all(&mut mu);
+    let before = owned();
+    {
+        let list = mu.alloc(GcVec::<Doomed>::new());
+        for _ in 0..HOLDERS {
+            list.push(mu.alloc(Doomed { items: GcVec::with_capacity(MIB / 8), _slow: Slow }));
+        }
+    }
+    assert!(owned() >= before + HOLDERS * MIB);
+    mu.safepoint(); // no local left: the list is garbage
+    let start = gc_runtime::stats().cycles;
+    // The holders are garbage now. `collect` returns once the finalizer has dropped them (a
+    // second); the cycle's record is made before that.
+    let collector = std::thread::spawn(|| gc_runtime::with_mutator(|mu| mu.collect()));
+    let record = loop {
+        mu.safepoint();
+        if let Some(c) = gc_runtime::stats().recent.into_iter().find(|c| c.cycle > start) {
+            break c;
+        }
+        std::thread::yield_now();
+    };
+    let still_owned = owned();
+    mu.blocking(|| collector.join().unwrap());
+    assert!(still_owned >= before + HOLDERS * MIB / 2, "the finalizer was quicker than 40 ms a holder");
+    assert!(
+        record.heap_after < before + HOLDERS * MIB / 2,
+        "the pacer's heap after the cycle, {} bytes, counts the dead buffers ({} owned)",
+        record.heap_after,
+        still_owned
+    );
+    gc_runtime::reconfigure(config).unwrap();
+    collect_all(&mut mu);
+    assert!(owned() <= before);
+}

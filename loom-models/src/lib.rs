@@ -55,9 +55,6 @@ mod mark_bits;
 #[path = "../../gc-runtime/src/slot.rs"]
 mod slot;
 
-#[path = "../../gc-runtime/src/owned_bytes.rs"]
-mod owned_bytes;
-
 #[path = "../../gc-runtime/src/shared_slice.rs"]
 mod shared_slice;
 

@@ -10,7 +10,7 @@
 
 use std::fmt;
 
-use super::slots::{debug_address_map, read_for_trace, slot_addr, AddrFmt, Armed};
+use super::slots::{debug_address_map, read_for_trace, slot_addr, AddrFmt, Armed, ChargedWrite};
 use crate::{
     gc::Gc,
     member::Member,
@@ -146,7 +146,7 @@ impl<K: ?Sized, V: ?Sized> GcIdMap<K, V> {
         self.armed.check("GcIdMap::insert", NAME);
         let addr = key.addr();
         // One probe, under the write lock, finds the key or its room (as in `GcMap::insert`).
-        let _writer = self.lock.write();
+        let _writer = self.write();
         // SAFETY: the lock is held exclusively from here on (every call below).
         unsafe {
             // A rehash part way through the marker's scan may move entries behind its cursor:
@@ -212,7 +212,7 @@ impl<K: ?Sized, V: ?Sized> GcIdMap<K, V> {
     /// assert!(m.remove(k, &mu).is_none());
     /// ```
     pub fn remove<'m>(&self, key: Gc<'_, K>, mu: &'m Mutator) -> Option<Gc<'m, V>> {
-        let _writer = self.lock.write();
+        let _writer = self.write();
         // SAFETY: the lock is held exclusively.
         let (_, _, value) = unsafe { self.table.remove(&object_at(key.addr())) }?;
         // SAFETY: read (`Acquire`) from a value slot of this map just now, on `mu`'s thread.
@@ -229,7 +229,7 @@ impl<K: ?Sized, V: ?Sized> GcIdMap<K, V> {
     /// assert!(m.is_empty());
     /// ```
     pub fn clear(&self) {
-        let _writer = self.lock.write();
+        let _writer = self.write();
         // SAFETY: the lock is held exclusively.
         unsafe { self.table.clear(|_| ()) };
     }
@@ -318,6 +318,17 @@ impl<K: ?Sized, V: ?Sized> Default for GcIdMap<K, V> {
     }
 }
 
+impl<K: ?Sized, V: ?Sized> GcIdMap<K, V> {
+    /// The write lock, which charges the buckets' new size when the writer lets go
+    /// (`owned_bytes.rs`).
+    fn write(&self) -> ChargedWrite<'_, (), impl Fn(&()) -> usize + '_> {
+        ChargedWrite::lock(&self.lock, &self.armed, |_| {
+            // SAFETY: called under the write lock, which every replacement happens under.
+            unsafe { self.table.bucket_bytes_locked() }
+        })
+    }
+}
+
 // SAFETY: reports the armed flag (allocation sets it; no other sink acts on it), then the key
 // and value slots of the buckets, under the read lock, which every change to the set of slots
 // excludes (inserting or removing an entry and rehashing happen under the write lock). Every
@@ -330,13 +341,15 @@ impl<K: ?Sized, V: ?Sized> Default for GcIdMap<K, V> {
 // collector traces the map again later), and runs no user code.
 unsafe impl<K: ?Sized, V: ?Sized> Trace for GcIdMap<K, V> {
     fn trace(&self, tracer: &mut Tracer<'_>) {
-        self.armed.trace(tracer);
+        // SAFETY: when allocation arms the map, it is not published yet: no other thread
+        // replaces its buckets.
+        self.armed.trace(tracer, || unsafe { self.table.bucket_bytes_locked() });
         let Some(_reader) = read_for_trace(&self.lock, &self.cursor, tracer) else {
             return;
         };
         // SAFETY: the read lock is held while the buckets are used.
         let buckets = unsafe { self.table.buckets_locked() };
-        tracer.owned_bytes(&self.cursor, size_of_val(buckets));
+        tracer.owned_bytes(&self.cursor, self.armed.charged());
         for entry in buckets[tracer.scan_window(&self.cursor, buckets.len())].iter().filter(|e| e.key_addr().is_some())
         {
             entry.key.trace(tracer);

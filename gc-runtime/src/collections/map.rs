@@ -39,7 +39,7 @@ use std::{
 use super::{
     drop_each::drop_each,
     retired_keys::RetiredKeys,
-    slots::{read_for_trace, slot_addr, AddrFmt, Armed},
+    slots::{read_for_trace, slot_addr, AddrFmt, Armed, ChargedWrite},
 };
 use crate::{
     gc::Gc,
@@ -259,7 +259,7 @@ impl<K, V: ?Sized, S> GcMap<K, V, S> {
     pub fn clear(&self) {
         let mut removed = Vec::new();
         {
-            let _writer = self.lock.write();
+            let _writer = self.write();
             // SAFETY: the lock is held exclusively.
             unsafe { self.table.clear(|word| removed.push(word)) };
         }
@@ -392,7 +392,7 @@ impl<K: Hash + Eq, V: ?Sized, S: BuildHasher> GcMap<K, V, S> {
         // the read lock; but lookups take no lock now, so the write lock keeps out only other
         // writers and the marker's chunk, and a first probe under the read lock would cost
         // every new key a second probe.)
-        let writer = self.lock.write();
+        let writer = self.write();
         // SAFETY: the lock is held exclusively.
         unsafe {
             // A rehash part way through the marker's scan may move entries behind its cursor:
@@ -484,7 +484,7 @@ impl<K: Hash + Eq, V: ?Sized, S: BuildHasher> GcMap<K, V, S> {
         let hash = self.hasher.hash_one(key);
         let (word, value) = {
             let _user_code = user_code::Guard::enter();
-            let _writer = self.lock.write();
+            let _writer = self.write();
             // SAFETY: the lock is held exclusively.
             let (word, _, value) = unsafe { self.table.remove(&lookup::<K, Q>(hash, key)) }?;
             (word, value)
@@ -572,6 +572,17 @@ impl<K, V: ?Sized, S: Default> Default for GcMap<K, V, S> {
     }
 }
 
+impl<K, V: ?Sized, S> GcMap<K, V, S> {
+    /// The write lock, which charges the buckets' new size when the writer lets go
+    /// (`owned_bytes.rs`).
+    fn write(&self) -> ChargedWrite<'_, (), impl Fn(&()) -> usize + '_> {
+        ChargedWrite::lock(&self.lock, &self.armed, |_| {
+            // SAFETY: called under the write lock, which every replacement happens under.
+            unsafe { self.table.bucket_bytes_locked() }
+        })
+    }
+}
+
 // SAFETY: reports the armed flag (allocation sets it; no other sink acts on it), then the value
 // slots, under the read lock, which every change to the set of slots excludes (inserting or
 // removing an entry and rehashing happen under the write lock); if the lock is taken it
@@ -584,13 +595,15 @@ impl<K, V: ?Sized, S: Default> Default for GcMap<K, V, S> {
 // comparison).
 unsafe impl<K, V: ?Sized, S> Trace for GcMap<K, V, S> {
     fn trace(&self, tracer: &mut Tracer<'_>) {
-        self.armed.trace(tracer);
+        // SAFETY: when allocation arms the map, it is not published yet: no other thread
+        // replaces its buckets.
+        self.armed.trace(tracer, || unsafe { self.table.bucket_bytes_locked() });
         let Some(_reader) = read_for_trace(&self.lock, &self.cursor, tracer) else {
             return;
         };
         // SAFETY: the read lock is held while the buckets are used.
         let buckets = unsafe { self.table.buckets_locked() };
-        tracer.owned_bytes(&self.cursor, size_of_val(buckets));
+        tracer.owned_bytes(&self.cursor, self.armed.charged());
         for entry in buckets[tracer.scan_window(&self.cursor, buckets.len())].iter().filter(|e| e.key_addr().is_some())
         {
             entry.value.trace(tracer);

@@ -11,21 +11,26 @@ use hashbrown::HashTable;
 use crate::{
     member::Member,
     object::{Header, ScanCursor, ScanState, Trace, TraceSink, Tracer},
-    owned_bytes::Charged,
+    owned_bytes,
     primitive::sync::{
-        atomic::{AtomicBool, AtomicPtr, Ordering},
+        atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering},
         RwLock, RwLockReadGuard, RwLockWriteGuard,
     },
 };
 
 /// Whether a collection is inside an allocated object (see the module docs, "Armed and
-/// unarmed collections"). Set once, by allocation, before the object is published.
-pub(crate) struct Armed(AtomicBool);
+/// unarmed collections"), set once, by allocation, before the object is published; and the
+/// bytes of its buffers it has charged as owned memory since (`owned_bytes.rs`: an unarmed
+/// collection charges nothing, no marking could count it), released when it is dropped.
+pub(crate) struct Armed {
+    flag: AtomicBool,
+    charged: AtomicUsize,
+}
 
 impl Armed {
     /// Unarmed.
     pub(crate) fn new() -> Armed {
-        Armed(AtomicBool::new(false))
+        Armed { flag: AtomicBool::new(false), charged: AtomicUsize::new(0) }
     }
 
     /// Whether allocation armed it.
@@ -33,7 +38,7 @@ impl Armed {
     pub(crate) fn get(&self) -> bool {
         // Relaxed: the flag is set before the object is published (a Release store of its
         // address into a slot or root, read with Acquire), or on this very thread.
-        self.0.load(Ordering::Relaxed)
+        self.flag.load(Ordering::Relaxed)
     }
 
     /// Panic unless armed: `what` is the storing method, e.g. `"GcVec::push"`.
@@ -44,10 +49,36 @@ impl Armed {
         }
     }
 
-    /// Report the flag to `tracer` (the allocation sink sets it; every other sink ignores it).
+    /// Report the flag to `tracer` (the allocation sink sets it; every other sink ignores it);
+    /// when that arms the collection, charge its buffers, `bytes()` — read without the lock:
+    /// the object is not published yet.
     #[inline]
-    pub(crate) fn trace(&self, tracer: &mut Tracer<'_>) {
-        tracer.report_armed_flag(&self.0);
+    pub(crate) fn trace(&self, tracer: &mut Tracer<'_>, bytes: impl FnOnce() -> usize) {
+        if tracer.report_armed_flag(&self.flag) {
+            self.charge_to(bytes());
+        }
+    }
+
+    /// The collection's buffers now take `bytes`: charge or release the difference, if the
+    /// collection is armed. Called by its writers, under the write lock, and by allocation.
+    pub(crate) fn charge_to(&self, bytes: usize) {
+        if self.get() {
+            let old = self.charged.swap(bytes, Ordering::Relaxed);
+            owned_bytes::resize(old, bytes);
+        }
+    }
+
+    /// The bytes charged: what the marker counts live (read under the read lock, which keeps
+    /// the writers that change it out).
+    #[inline]
+    pub(crate) fn charged(&self) -> usize {
+        self.charged.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for Armed {
+    fn drop(&mut self) {
+        owned_bytes::release(*self.charged.get_mut());
     }
 }
 
@@ -110,24 +141,24 @@ pub(crate) fn report_owned_once(cursor: &ScanCursor, tracer: &mut Tracer<'_>, by
     tracer.scan_window(cursor, 0);
 }
 
-/// The write lock of a collection that holds its buffer inside the lock (`GcValueVec`'s vector,
-/// `GcValueMap`'s table): when the writer lets go, the buffer's size — `bytes(&buffer)`, read
-/// while the lock is still held — is what the collection has charged as owned memory
-/// (`owned_bytes.rs`), so growth anywhere under the lock is counted.
-pub(crate) struct ChargedWrite<'a, T> {
+/// A collection's write lock, which brings what the collection has charged as owned memory
+/// up to date when the writer lets go (`owned_bytes.rs`): `bytes(&locked)`, the size of its
+/// buffers, read while the lock is still held. Every writer of a collection takes its lock
+/// through this, so growth anywhere under the lock is counted.
+pub(crate) struct ChargedWrite<'a, T, F: Fn(&T) -> usize> {
     guard: RwLockWriteGuard<'a, T>,
-    charged: &'a Charged,
-    bytes: fn(&T) -> usize,
+    armed: &'a Armed,
+    bytes: F,
 }
 
-impl<'a, T> ChargedWrite<'a, T> {
-    /// Take `lock` for writing; `charged` follows `bytes` of what it holds.
-    pub(crate) fn lock(lock: &'a RwLock<T>, charged: &'a Charged, bytes: fn(&T) -> usize) -> Self {
-        ChargedWrite { guard: lock.write(), charged, bytes }
+impl<'a, T, F: Fn(&T) -> usize> ChargedWrite<'a, T, F> {
+    /// Take `lock` for writing; `armed` charges `bytes` of what it guards when it is let go.
+    pub(crate) fn lock(lock: &'a RwLock<T>, armed: &'a Armed, bytes: F) -> Self {
+        ChargedWrite { guard: lock.write(), armed, bytes }
     }
 }
 
-impl<T> Deref for ChargedWrite<'_, T> {
+impl<T, F: Fn(&T) -> usize> Deref for ChargedWrite<'_, T, F> {
     type Target = T;
 
     fn deref(&self) -> &T {
@@ -135,16 +166,16 @@ impl<T> Deref for ChargedWrite<'_, T> {
     }
 }
 
-impl<T> DerefMut for ChargedWrite<'_, T> {
+impl<T, F: Fn(&T) -> usize> DerefMut for ChargedWrite<'_, T, F> {
     fn deref_mut(&mut self) -> &mut T {
         &mut self.guard
     }
 }
 
-impl<T> Drop for ChargedWrite<'_, T> {
+impl<T, F: Fn(&T) -> usize> Drop for ChargedWrite<'_, T, F> {
     fn drop(&mut self) {
         // Before the guard (a field) is dropped: the size is read under the lock.
-        self.charged.set((self.bytes)(&self.guard));
+        self.armed.charge_to((self.bytes)(&self.guard));
     }
 }
 

@@ -42,7 +42,6 @@ use super::{
 use crate::{
     mutator::Mutator,
     object::{ScanCursor, Trace, Tracer},
-    owned_bytes::Charged,
     primitive::sync::RwLock,
     thread_state::user_code,
 };
@@ -88,9 +87,10 @@ pub struct GcValueMap<K, H: HeapValue, S = RandomState> {
     /// Hashes keys, always before the lock is taken.
     hasher: S,
     map: RwLock<HashTable<Entry<K, H>>>,
-    /// The table's bytes, charged as owned memory (`owned_bytes.rs`).
-    charged: Charged,
 }
+
+/// The table a `GcValueMap` keeps under its lock.
+type Table<K, H> = HashTable<Entry<K, H>>;
 
 /// One entry: the key's hash (computed once, outside the lock), the key and the value.
 struct Entry<K, H> {
@@ -170,14 +170,17 @@ impl<K, H: HeapValue, S> GcValueMap<K, H, S> {
     /// An empty map with room for `capacity` entries before it rehashes, hashing keys with
     /// `hasher`.
     pub fn with_capacity_and_hasher(capacity: usize, hasher: S) -> GcValueMap<K, H, S> {
-        let map = HashTable::with_capacity(capacity);
-        let charged = Charged::new(map.allocation_size());
-        GcValueMap { armed: Armed::new(), cursor: ScanCursor::new(), hasher, map: RwLock::new(map), charged }
+        GcValueMap {
+            armed: Armed::new(),
+            cursor: ScanCursor::new(),
+            hasher,
+            map: RwLock::new(HashTable::with_capacity(capacity)),
+        }
     }
 
     /// The write lock, which charges the table's new size when the writer lets go.
-    fn write(&self) -> ChargedWrite<'_, HashTable<Entry<K, H>>> {
-        ChargedWrite::lock(&self.map, &self.charged, HashTable::allocation_size)
+    fn write(&self) -> ChargedWrite<'_, Table<K, H>, impl Fn(&Table<K, H>) -> usize> {
+        ChargedWrite::lock(&self.map, &self.armed, HashTable::allocation_size)
     }
 
     /// The hasher the map hashes keys with.
@@ -474,13 +477,14 @@ impl<K, H: HeapValue, S> GcValueMap<K, H, S> {
 // key is never armed, so it never holds a pointer). No key method runs here.
 unsafe impl<K, H: HeapValue, S> Trace for GcValueMap<K, H, S> {
     fn trace(&self, tracer: &mut Tracer<'_>) {
-        self.armed.trace(tracer);
+        // Not published yet when allocation arms it: the lock is free.
+        self.armed.trace(tracer, || self.map.read().allocation_size());
         if !H::NEEDS_TRACE {
-            report_owned_once(&self.cursor, tracer, self.charged.get());
+            report_owned_once(&self.cursor, tracer, self.armed.charged());
             return;
         }
         let Some(map) = read_for_trace(&self.map, &self.cursor, tracer) else { return };
-        tracer.owned_bytes(&self.cursor, self.charged.get());
+        tracer.owned_bytes(&self.cursor, self.armed.charged());
         trace_buckets(&map, &self.cursor, tracer, |e, tracer| e.value.trace(tracer));
     }
 }

@@ -48,7 +48,6 @@ use super::{
 use crate::{
     mutator::Mutator,
     object::{ScanCursor, Trace, Tracer},
-    owned_bytes::Charged,
     primitive::sync::RwLock,
     thread_state::user_code,
 };
@@ -95,8 +94,6 @@ pub struct GcValueVec<H: HeapValue> {
     /// Where the marker's chunked scan resumes (see `object/scan_cursor.rs`).
     cursor: ScanCursor,
     values: RwLock<Vec<H>>,
-    /// The buffer's bytes, charged as owned memory (`owned_bytes.rs`).
-    charged: Charged,
 }
 
 impl<H: HeapValue> GcValueVec<H> {
@@ -128,14 +125,12 @@ impl<H: HeapValue> GcValueVec<H> {
     /// # assert_eq!(v.len(), 1);
     /// ```
     pub fn with_capacity(capacity: usize) -> GcValueVec<H> {
-        let values = Vec::with_capacity(capacity);
-        let charged = Charged::new(buffer_bytes(&values));
-        GcValueVec { armed: Armed::new(), cursor: ScanCursor::new(), values: RwLock::new(values), charged }
+        GcValueVec { armed: Armed::new(), cursor: ScanCursor::new(), values: RwLock::new(Vec::with_capacity(capacity)) }
     }
 
     /// The write lock, which charges the buffer's new size when the writer lets go.
-    fn write(&self) -> ChargedWrite<'_, Vec<H>> {
-        ChargedWrite::lock(&self.values, &self.charged, buffer_bytes)
+    fn write(&self) -> ChargedWrite<'_, Vec<H>, impl Fn(&Vec<H>) -> usize> {
+        ChargedWrite::lock(&self.values, &self.armed, buffer_bytes)
     }
 
     /// The number of elements.
@@ -554,13 +549,14 @@ impl<H: HeapValue> Default for GcValueVec<H> {
 // same element (`object/scan_cursor.rs`). It takes only this lock, tried, never waited for.
 unsafe impl<H: HeapValue> Trace for GcValueVec<H> {
     fn trace(&self, tracer: &mut Tracer<'_>) {
-        self.armed.trace(tracer);
+        // Not published yet when allocation arms it: the lock is free.
+        self.armed.trace(tracer, || buffer_bytes(&self.values.read()));
         if !H::NEEDS_TRACE {
-            report_owned_once(&self.cursor, tracer, self.charged.get());
+            report_owned_once(&self.cursor, tracer, self.armed.charged());
             return;
         }
         let Some(values) = read_for_trace(&self.values, &self.cursor, tracer) else { return };
-        tracer.owned_bytes(&self.cursor, self.charged.get());
+        tracer.owned_bytes(&self.cursor, self.armed.charged());
         for element in &values[tracer.scan_window(&self.cursor, values.len())] {
             element.trace(tracer);
         }

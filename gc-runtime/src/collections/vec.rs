@@ -8,7 +8,7 @@ use std::{collections::HashSet, fmt};
 
 use super::{
     error::IndexOutOfRange,
-    slots::{read_for_trace, slot_addr, AddrFmt, Armed},
+    slots::{read_for_trace, slot_addr, AddrFmt, Armed, ChargedWrite},
 };
 use crate::{
     address_hash::BuildAddressHasher,
@@ -146,7 +146,7 @@ impl<T: ?Sized> GcVec<T> {
     /// ```
     pub fn push(&self, value: Gc<'_, T>) {
         self.armed.check("GcVec::push", NAME);
-        let _writer = self.lock.write();
+        let _writer = self.write();
         // SAFETY: the write lock is held.
         unsafe { self.slots.extend(std::iter::once(value.header_ptr())) };
     }
@@ -169,7 +169,7 @@ impl<T: ?Sized> GcVec<T> {
     {
         self.armed.check("GcVec::extend", NAME);
         let new: Vec<*mut Header> = values.into_iter().map(|v| v.header_ptr()).collect();
-        let _writer = self.lock.write();
+        let _writer = self.write();
         // SAFETY: the write lock is held.
         unsafe { self.slots.extend(new.into_iter()) };
     }
@@ -186,7 +186,7 @@ impl<T: ?Sized> GcVec<T> {
     /// assert!(v.pop(&mu).is_none());
     /// ```
     pub fn pop<'m>(&self, mu: &'m Mutator) -> Option<Gc<'m, T>> {
-        let _writer = self.lock.write();
+        let _writer = self.write();
         let last = self.slots.len().checked_sub(1)?;
         // SAFETY: the write lock is held.
         let raw = unsafe { self.slots.remove(last) }?;
@@ -313,7 +313,7 @@ impl<T: ?Sized> GcVec<T> {
     /// ```
     pub fn try_insert(&self, index: usize, value: Gc<'_, T>) -> Result<(), IndexOutOfRange> {
         self.armed.check("GcVec::insert", NAME);
-        let _writer = self.lock.write();
+        let _writer = self.write();
         let len = self.slots.len();
         if index > len {
             return Err(IndexOutOfRange { index, len });
@@ -360,7 +360,7 @@ impl<T: ?Sized> GcVec<T> {
     /// assert!(!v.remove_item(mu.alloc('b')), "an equal value is another object");
     /// ```
     pub fn remove_item(&self, value: Gc<'_, T>) -> bool {
-        let _writer = self.lock.write();
+        let _writer = self.write();
         // SAFETY: the write lock is held while the slice is used.
         let found = unsafe { self.slots.slots_locked() }.iter().position(|slot| slot.points_to(value));
         let Some(index) = found else { return false };
@@ -400,7 +400,7 @@ impl<T: ?Sized> GcVec<T> {
         if rejected.is_empty() {
             return 0;
         }
-        let _writer = self.lock.write();
+        let _writer = self.write();
         // SAFETY: the write lock is held.
         unsafe { self.slots.remove_where(|raw| rejected.contains(&raw), |index| self.cursor.removed(index)) }
     }
@@ -419,7 +419,7 @@ impl<T: ?Sized> GcVec<T> {
     /// assert_eq!(v.try_remove(0, &mu).unwrap_err(), gc_runtime::IndexOutOfRange { index: 0, len: 0 });
     /// ```
     pub fn try_remove<'m>(&self, index: usize, mu: &'m Mutator) -> Result<Gc<'m, T>, IndexOutOfRange> {
-        let _writer = self.lock.write();
+        let _writer = self.write();
         let len = self.slots.len();
         // SAFETY: the write lock is held.
         let Some(raw) = (unsafe { self.slots.remove(index) }) else {
@@ -443,7 +443,7 @@ impl<T: ?Sized> GcVec<T> {
     /// assert_eq!(v.len(), 2);
     /// ```
     pub fn truncate(&self, len: usize) {
-        let _writer = self.lock.write();
+        let _writer = self.write();
         // SAFETY: the write lock is held.
         unsafe { self.slots.truncate(len) };
     }
@@ -541,6 +541,17 @@ impl<T: ?Sized> Default for GcVec<T> {
     }
 }
 
+impl<T: ?Sized> GcVec<T> {
+    /// The write lock, which charges the buffer' new size when the writer lets go
+    /// (`owned_bytes.rs`).
+    fn write(&self) -> ChargedWrite<'_, (), impl Fn(&()) -> usize + '_> {
+        ChargedWrite::lock(&self.lock, &self.armed, |_| {
+            // SAFETY: called under the write lock, which every replacement happens under.
+            unsafe { self.slots.buffer_bytes_locked() }
+        })
+    }
+}
+
 // SAFETY: reports the armed flag (allocation sets it; no other sink acts on it), then the
 // element slots, under the read lock, which every change to the set of slots excludes (see the
 // module docs: growth and shifting happen under the write lock; readers change nothing). Every sink but the marker gets
@@ -551,13 +562,15 @@ impl<T: ?Sized> Default for GcVec<T> {
 // again later), and runs no user code.
 unsafe impl<T: ?Sized> Trace for GcVec<T> {
     fn trace(&self, tracer: &mut Tracer<'_>) {
-        self.armed.trace(tracer);
+        // SAFETY: when allocation arms the vector, it is not published yet: no other thread
+        // replaces its buffer.
+        self.armed.trace(tracer, || unsafe { self.slots.buffer_bytes_locked() });
         let Some(_scan) = read_for_trace(&self.lock, &self.cursor, tracer) else {
             return;
         };
         // SAFETY: the read lock is held.
-        let (slots, capacity) = unsafe { self.slots.slots_and_capacity_locked() };
-        tracer.owned_bytes(&self.cursor, capacity * size_of::<Member<T>>());
+        let slots = unsafe { self.slots.slots_locked() };
+        tracer.owned_bytes(&self.cursor, self.armed.charged());
         for slot in &slots[tracer.scan_window(&self.cursor, slots.len())] {
             slot.trace(tracer);
         }

@@ -97,7 +97,7 @@
 
 use std::fmt;
 
-use super::slots::{debug_address_map, read_for_trace, slot_addr, AddrFmt, Armed};
+use super::slots::{debug_address_map, read_for_trace, slot_addr, AddrFmt, Armed, ChargedWrite};
 use crate::{
     gc::Gc,
     member::Member,
@@ -313,7 +313,7 @@ impl<K: ?Sized, V: ?Sized> GcWeakMap<K, V> {
         self.armed.check("GcWeakMap::insert", NAME);
         self.register();
         let word = key_word(key);
-        let _writer = self.lock.write();
+        let _writer = self.write();
         // SAFETY: the lock is held exclusively from here on (every call below).
         unsafe {
             // A rehash part way through the marker's scan may move entries behind its cursor:
@@ -395,7 +395,7 @@ impl<K: ?Sized, V: ?Sized> GcWeakMap<K, V> {
     /// assert!(m.remove(k, &mu).is_none());
     /// ```
     pub fn remove<'m>(&self, key: Gc<'_, K>, mu: &'m Mutator) -> Option<Gc<'m, V>> {
-        let _writer = self.lock.write();
+        let _writer = self.write();
         // SAFETY: the lock is held exclusively. The entry leaves without a store (module docs,
         // point 4: `EphemeronValue`).
         let (_, _, raw) = unsafe { self.table.remove(&object_at(key.addr())) }?;
@@ -422,7 +422,7 @@ impl<K: ?Sized, V: ?Sized> GcWeakMap<K, V> {
     /// assert!(m.is_empty());
     /// ```
     pub fn clear(&self) {
-        let _writer = self.lock.write();
+        let _writer = self.write();
         // SAFETY: the lock is held exclusively.
         unsafe { self.table.clear(|_| ()) };
     }
@@ -468,7 +468,7 @@ fn weak_read<'m, V: ?Sized>(value: Gc<'m, V>, mu: &'m Mutator) -> Option<Gc<'m, 
 unsafe fn purge_dead<K: ?Sized, V: ?Sized>(map: *const (), verdict: u64) -> usize {
     // SAFETY: guaranteed by the caller.
     let map = unsafe { &*map.cast::<GcWeakMap<K, V>>() };
-    let _writer = map.lock.write();
+    let _writer = map.write();
     // SAFETY: the lock is held exclusively. Every entry's key is allocated until the sweep of
     // the cycle that finds it dead (`weak_map_table.rs`), which has not published its epoch
     // yet. A lookup running meanwhile holds its key, which is alive: its entry stays.
@@ -489,6 +489,17 @@ impl<K: ?Sized, V: ?Sized> Drop for GcWeakMap<K, V> {
     }
 }
 
+impl<K: ?Sized, V: ?Sized> GcWeakMap<K, V> {
+    /// The write lock, which charges the buckets' new size when the writer lets go
+    /// (`owned_bytes.rs`).
+    fn write(&self) -> ChargedWrite<'_, (), impl Fn(&()) -> usize + '_> {
+        ChargedWrite::lock(&self.lock, &self.armed, |_| {
+            // SAFETY: called under the write lock, which every replacement happens under.
+            unsafe { self.table.bucket_bytes_locked() }
+        })
+    }
+}
+
 // SAFETY: reports the armed flag (allocation sets it; no other sink acts on it), then each
 // entry as an ephemeron — its key's address and its value slot — under the read lock, which
 // every change to the set of entries excludes (inserting, removing and rehashing happen under
@@ -499,13 +510,15 @@ impl<K: ?Sized, V: ?Sized> Drop for GcWeakMap<K, V> {
 // (if it is taken, the collector traces the map again later), and runs no user code.
 unsafe impl<K: ?Sized, V: ?Sized> Trace for GcWeakMap<K, V> {
     fn trace(&self, tracer: &mut Tracer<'_>) {
-        self.armed.trace(tracer);
+        // SAFETY: when allocation arms the map, it is not published yet: no other thread
+        // replaces its buckets.
+        self.armed.trace(tracer, || unsafe { self.table.bucket_bytes_locked() });
         let Some(_reader) = read_for_trace(&self.lock, &self.cursor, tracer) else {
             return;
         };
         // SAFETY: the read lock is held while the buckets are used.
         let buckets = unsafe { self.table.buckets_locked() };
-        tracer.owned_bytes(&self.cursor, size_of_val(buckets));
+        tracer.owned_bytes(&self.cursor, self.armed.charged());
         for entry in &buckets[tracer.scan_window(&self.cursor, buckets.len())] {
             if let Some(word) = entry.key_addr() {
                 entry.value.0.trace_as_value_of(key_of(word), tracer);

@@ -537,11 +537,12 @@ struct Cycle {
     /// The pacer's heap (the GC heap and the owned bytes) when marking began: the pacer's
     /// runway is what it grew by until marking terminated.
     paced_at_mark_start: usize,
-    /// The running total of owned bytes charged (`owned_bytes::charged_total`) when marking
-    /// began, and what was charged from then until it terminated: counted live, as objects
-    /// allocated black are.
-    charged_at_mark_start: u64,
-    charged_while_marking: u64,
+    /// The owned bytes (`owned_bytes.rs`) when marking began and when it terminated, and the
+    /// running total of releases then: the net growth while marking counts live, as objects
+    /// allocated black do, and what was owned at termination and not found live is dead.
+    owned_at_mark_start: usize,
+    owned_at_termination: usize,
+    released_at_termination: u64,
     /// No more exclusive jobs in this marking: one was given up because forwarding dominated
     /// (see `object/exclusive.rs`). (The record of mutators' marks going over its limit only
     /// ends the jobs beside running mutators: `stats.mark_log_over_limit`.)
@@ -640,7 +641,7 @@ impl Cycle {
     fn note_mark_start(&mut self) {
         self.heap_at_mark_start = self.rt.pages.live_bytes();
         self.paced_at_mark_start = self.rt.paced_bytes();
-        self.charged_at_mark_start = owned_bytes::charged_total();
+        self.owned_at_mark_start = owned_bytes::current();
     }
 
     /// World stopped: new epoch, barrier choice, phase `Mark`.
@@ -955,7 +956,8 @@ impl Cycle {
     fn terminate_marking(&mut self, world_stopped: bool) {
         // The heap is at its largest now: it grew while marking, and only the sweep frees.
         self.stats.heap_peak = self.rt.paced_bytes();
-        self.charged_while_marking = owned_bytes::charged_total() - self.charged_at_mark_start;
+        self.owned_at_termination = owned_bytes::current();
+        self.released_at_termination = owned_bytes::released_total();
         self.stats.mark_log_peak_bytes = mutator_marks::peak_bytes();
         self.rt.grey.clear_ephemeron_holders();
         clock::end_marking();
@@ -1181,8 +1183,9 @@ fn run_cycle(rt: &'static Runtime, swept_at_last_end: &mut SweepTotals) {
         marking_in_pause: false,
         heap_at_mark_start: 0,
         paced_at_mark_start: 0,
-        charged_at_mark_start: 0,
-        charged_while_marking: 0,
+        owned_at_mark_start: 0,
+        owned_at_termination: 0,
+        released_at_termination: 0,
         exclusive_off: false,
         stats: CycleStats {
             cycle: rt.stats.cycles() + 1,
@@ -1244,9 +1247,15 @@ fn run_cycle(rt: &'static Runtime, swept_at_last_end: &mut SweepTotals) {
     let mut stats = cycle.stats;
     stats.thread_pause_max = rt.thread_pauses.take_cycle_max();
     stats.heap_marked += (rt.stats.allocated_black() - black_before) as usize;
-    // Owned bytes charged while marking count live, as objects allocated black do.
-    stats.owned_marked += cycle.charged_while_marking as usize;
-    stats.heap_marked += cycle.charged_while_marking as usize;
+    // Owned bytes: those of the collections the marking reached, plus the net growth while it
+    // marked (collections allocated or grown meanwhile, as objects allocated black count),
+    // never more than were owned when it terminated; the rest of those are dead, and left out
+    // of the pacer's heap until their destructors release them (`owned_bytes::paced`).
+    let owned_traced = stats.owned_marked;
+    let grown = cycle.owned_at_termination.saturating_sub(cycle.owned_at_mark_start);
+    stats.owned_marked = owned_traced.saturating_add(grown).min(cycle.owned_at_termination);
+    stats.heap_marked = stats.heap_marked - owned_traced + stats.owned_marked;
+    owned_bytes::found_dead(cycle.owned_at_termination - stats.owned_marked, cycle.released_at_termination);
     stats.assist_bytes = assist_bytes - assist_bytes_before;
     stats.heap_after = rt.paced_bytes();
     // Pace on what the cycle marked — found reachable or allocated black while marking, as

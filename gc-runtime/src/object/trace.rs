@@ -162,14 +162,21 @@ impl<'a> Tracer<'a> {
     }
 
     /// Report the "armed" flag of a container of slots (a GC collection): allocation sets it,
-    /// every other tracer ignores it. See `member.rs`, "Armed and unarmed slots".
+    /// every other tracer ignores it. See `member.rs`, "Armed and unarmed slots". Returns
+    /// whether this call armed it (allocation).
     #[inline(always)]
-    pub(crate) fn report_armed_flag(&mut self, flag: &AtomicBool) {
+    pub(crate) fn report_armed_flag(&mut self, flag: &AtomicBool) -> bool {
         match &mut self.sink {
-            Sink::Mark(_) => {}
-            Sink::Dyn(sink) => sink.visit_armed_flag(flag),
+            Sink::Mark(_) => false,
+            Sink::Dyn(sink) => {
+                sink.visit_armed_flag(flag);
+                false
+            }
             // Relaxed: as for slots, the object is not published yet.
-            Sink::Arm => flag.store(true, Ordering::Relaxed),
+            Sink::Arm => {
+                flag.store(true, Ordering::Relaxed);
+                true
+            }
         }
     }
 
