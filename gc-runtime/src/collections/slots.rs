@@ -134,8 +134,9 @@ pub(crate) fn read_for_trace<'a, T>(
 
 /// For a collection with nothing to scan (its values hold no pointers): report `bytes` of
 /// owned memory on the marker's first visit of the marking, as the others do before they scan
-/// ([`Tracer::owned_bytes`]), and mark the scan done. The object that holds the collection may be visited again in the same
-/// marking — once per chunk of a large collection beside it — and must not count it twice.
+/// ([`Tracer::owned_bytes`]), and mark the scan done. The object that holds the collection may
+/// be visited again in the same marking — once per chunk of a large collection beside it — and
+/// must not count it twice.
 pub(crate) fn report_owned_once(cursor: &ScanCursor, tracer: &mut Tracer<'_>, bytes: usize) {
     tracer.owned_bytes(cursor, bytes);
     tracer.scan_window(cursor, 0);
