@@ -98,6 +98,18 @@ fn mark_rate_graph() {
     assert_eq!(out.lines().last(), Some("ok"), "{out}");
 }
 
+/// The list shape: one object found per object scanned, every one marked.
+#[test]
+fn mark_rate_list() {
+    let (out, _) = run(
+        env!("CARGO_BIN_EXE_mark_rate"),
+        &["--objects", "30000", "--runs", "1", "--workers", "1", "--shape", "list"],
+    );
+    assert!(out.contains("30000 live objects in a linked list"), "{out}");
+    assert_eq!(out.lines().filter(|l| l.starts_with("| ") && l.contains(" ms |")).count(), 1, "{out}");
+    assert_eq!(out.lines().last(), Some("ok"), "{out}");
+}
+
 #[test]
 fn lox_bench_times_each_program() {
     let dir = scratch("lox-bench");

@@ -5,12 +5,16 @@
 //! cargo run --release -p gc-bench --bin mark_rate                # 1 and 2 workers, 1M objects
 //! cargo run --release -p gc-bench --bin mark_rate -- --objects 4000000 --runs 9
 //! cargo run --release -p gc-bench --bin mark_rate -- --shape graph  # a heap linked in random order
+//! cargo run --release -p gc-bench --bin mark_rate -- --shape list   # one linked list
 //! ```
 //!
 //! The live heap is a forest of complete binary trees (`Tree` nodes of two slots, 32 bytes with
 //! the header), so the marker has parallel work from the start and finds more as it goes; or,
 //! with `--shape graph`, the same nodes linked in random order, where each pointer followed
-//! leads elsewhere in the heap (a marker's worst case for memory locality). For
+//! leads elsewhere in the heap (a marker's worst case for memory locality); or, with
+//! `--shape list`, one linked list in allocation order, where each object scanned leads to
+//! exactly one more, so the marker's stack is empty at every step (no parallel work, and each
+//! object comes to be scanned through the prefetch ring). For
 //! each worker count the program runs `--runs` concurrent collections — the only mutator waits
 //! in `collect`, so the workers have the cores; idle mark workers are off, so exactly that many
 //! threads mark (a stop-the-world pause always marks with every core) — and prints the median mark time (from mark start to termination, handshakes
@@ -46,7 +50,8 @@ struct Args {
     /// The live heap's shape: `trees` (a forest of complete binary trees, each allocated in
     /// one stretch, so a depth-first marking reads memory nearly in order) or `graph` (nodes
     /// allocated in a row and linked in random order: every pointer the marker follows leads
-    /// somewhere else in the heap).
+    /// somewhere else in the heap) or `list` (nodes allocated in a row, each one's `left` the
+    /// next: one object found per object scanned).
     #[arg(long, value_enum, default_value_t = Shape::Trees)]
     shape: Shape,
     /// Mark concurrently (the mutator waits in `collect`), or inside a stop-the-world pause —
@@ -69,6 +74,7 @@ enum MarkMode {
 enum Shape {
     Trees,
     Graph,
+    List,
 }
 
 /// Depth of each tree of the forest.
@@ -96,6 +102,18 @@ fn graph(mu: &Mutator, n: usize) -> Gc<'_, Tree> {
         node.right.set(Some(nodes[below(n)]));
     }
     nodes[0]
+}
+
+/// `n` nodes allocated in a row, each one's `left` the next (`right` empty). Returns the head.
+fn list(mu: &Mutator, n: usize) -> Gc<'_, Tree> {
+    let head = Tree::leaf(mu);
+    let mut tail = head;
+    for _ in 1..n {
+        let node = Tree::leaf(mu);
+        tail.left.set(Some(node));
+        tail = node;
+    }
+    head
 }
 
 /// One measurement: medians over the runs.
@@ -163,6 +181,13 @@ fn main() {
             let root = graph(&mu, n).root(&mu);
             mu.safepoint();
             println!("{n} live objects in a graph linked in random order; {} collections per worker count", args.runs);
+            (vec![root], n)
+        }
+        Shape::List => {
+            let n = args.objects.max(1);
+            let root = list(&mu, n).root(&mu);
+            mu.safepoint();
+            println!("{n} live objects in a linked list; {} collections per worker count", args.runs);
             (vec![root], n)
         }
     };
