@@ -241,7 +241,8 @@ pub struct CycleStats {
     pub sweep_time: Duration,
     /// Live heap bytes when the cycle started. This and the other `heap_*` figures, the goals
     /// and the trigger are the heap as the pacer sees it: the GC objects plus the memory the
-    /// collections own outside the heap, their buffers and tables ([`Stats::owned_bytes`]).
+    /// collections own outside the heap, their buffers and tables ([`Stats::owned_bytes`]),
+    /// less those of collections the last marking found dead whose destructors have not run yet.
     pub heap_before: usize,
     /// Live heap bytes after sweeping (includes objects allocated during the cycle, which
     /// survive it).

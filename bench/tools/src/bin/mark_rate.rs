@@ -116,6 +116,9 @@ fn list(mu: &Mutator, n: usize) -> Gc<'_, Tree> {
     head
 }
 
+/// A builder of one of the linked shapes: `n` nodes, returning the one the root holds.
+type Build = for<'m> fn(&'m Mutator, usize) -> Gc<'m, Tree>;
+
 /// One measurement: medians over the runs.
 struct Sample {
     workers: usize,
@@ -176,18 +179,14 @@ fn main() {
             println!("{} live objects in {trees} trees; {} collections per worker count", trees * per_tree, args.runs);
             (forest, trees * per_tree)
         }
-        Shape::Graph => {
-            let n = args.objects.max(2);
-            let root = graph(&mu, n).root(&mu);
+        Shape::Graph | Shape::List => {
+            let (n, build, what): (usize, Build, &str) = match args.shape {
+                Shape::Graph => (args.objects.max(2), graph, "a graph linked in random order"),
+                _ => (args.objects.max(1), list, "a linked list"),
+            };
+            let root = build(&mu, n).root(&mu);
             mu.safepoint();
-            println!("{n} live objects in a graph linked in random order; {} collections per worker count", args.runs);
-            (vec![root], n)
-        }
-        Shape::List => {
-            let n = args.objects.max(1);
-            let root = list(&mu, n).root(&mu);
-            mu.safepoint();
-            println!("{n} live objects in a linked list; {} collections per worker count", args.runs);
+            println!("{n} live objects in {what}; {} collections per worker count", args.runs);
             (vec![root], n)
         }
     };
