@@ -1114,3 +1114,114 @@ fn destructors_that_reconfigure_the_workers_while_cycles_run() {
         child("child_destructors_reconfigure_the_workers", &[("GC_MODE", mode)], DEADLOCK_BOUND).assert_completed();
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// A writer that takes a map's lock back to back.
+
+/// A map key whose `Eq` sleeps 2 ms: inserting a key already in the map compares the two, so
+/// the insertion holds the map's write lock that long.
+struct SleepyKey(u64);
+
+impl Hash for SleepyKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.0.hash(state);
+    }
+}
+
+impl PartialEq for SleepyKey {
+    fn eq(&self, other: &Self) -> bool {
+        thread::sleep(Duration::from_millis(2));
+        self.0 == other.0
+    }
+}
+
+impl Eq for SleepyKey {}
+
+#[derive(Trace)]
+struct SleepyMaps {
+    by_name: GcMap<SleepyKey, Canary>,
+    by_value: GcValueMap<SleepyKey, Member<Canary>>,
+}
+
+/// The key the writers insert again and again.
+const HOT_KEY: u64 = 7;
+
+/// The maps' room: over a hundred of the marker's chunks, each of which it scans under the
+/// map's read lock, taken anew.
+const SLEEPY_CAPACITY: usize = 100_000;
+
+/// Attacks the marker's retries of locked objects: two threads insert the same key into a
+/// `GcMap` and a `GcValueMap` back to back, each insertion holding its map's write lock for
+/// 2 ms (the key's `Eq`) and a safepoint between two, so each lock is free only for a moment
+/// in every 2 ms — while another thread collects, in every mode. The maps have room for
+/// 100,000 entries, so the marker scans each in over a hundred chunks and needs the lock that
+/// many times. It only tried the locks, nearly always found them taken, and `collect` waited
+/// for good (a hostile review).
+/// Must hold: every `collect` returns (the watchdog), each map holds its last value and the
+/// rest of its entries, and every replaced value is dropped exactly once.
+#[test]
+fn a_writer_that_takes_a_map_lock_back_to_back_lets_the_marking_end() {
+    let _s = serial_only();
+    let _w = watchdog("a writer that takes a map lock back to back");
+    // Checkmark on before the maps' buffers count towards a cycle.
+    let (mode, barrier, _) = modes()[0];
+    gc_runtime::reconfigure(hostile_config(mode, barrier, 2)).unwrap();
+    let ledger = Ledger::new(1_000_000);
+    let root = {
+        let mu = gc_runtime::attach();
+        let maps = mu.alloc(SleepyMaps {
+            by_name: GcMap::with_capacity(SLEEPY_CAPACITY),
+            by_value: GcValueMap::with_capacity(SLEEPY_CAPACITY),
+        });
+        for k in 0..32 {
+            maps.by_name.insert(SleepyKey(k), Canary::alloc(&mu, &ledger));
+            maps.by_value.insert(SleepyKey(k), Some(Canary::alloc(&mu, &ledger)));
+        }
+        maps.root(&mu)
+    };
+    for (mode, barrier, _) in modes() {
+        gc_runtime::reconfigure(hostile_config(mode, barrier, 2)).unwrap();
+        let before = gc_runtime::stats().cycles;
+        let stop = AtomicBool::new(false);
+        thread::scope(|s| {
+            for by_value in [false, true] {
+                let (root, ledger, stop) = (&root, &ledger, &stop);
+                s.spawn(move || {
+                    let mut mu = gc_runtime::attach();
+                    while !stop.load(Ordering::SeqCst) {
+                        let maps = root.get(&mu);
+                        let value = Canary::alloc(&mu, ledger);
+                        let replaced = if by_value {
+                            maps.by_value.insert(SleepyKey(HOT_KEY), Some(value))
+                        } else {
+                            maps.by_name.insert(SleepyKey(HOT_KEY), value)
+                        };
+                        assert!(replaced, "the hot key was in the map");
+                        mu.safepoint();
+                    }
+                });
+            }
+            let mut mu = gc_runtime::attach();
+            for _ in 0..3 {
+                mu.collect();
+            }
+            stop.store(true, Ordering::SeqCst);
+        });
+        assert!(gc_runtime::stats().cycles >= before + 3, "{mode:?}, {barrier:?}: three cycles ran");
+        assert_checkmarked_since(before);
+    }
+    let mut mu = gc_runtime::attach();
+    collect2(&mut mu);
+    let maps = root.get(&mu);
+    let mut alive = HashSet::new();
+    for k in 0..32 {
+        let by_name = maps.by_name.get(&SleepyKey(k), &mu).expect("every key stays in the GcMap");
+        let by_value = maps.by_value.get(&SleepyKey(k), &mu).flatten().expect("every key stays in the GcValueMap");
+        assert!(alive.insert(by_name.check()) && alive.insert(by_value.check()));
+    }
+    ledger.check_exactly(&alive);
+    drop(root);
+    collect2(&mut mu);
+    ledger.check_exactly(&HashSet::new());
+    gc_runtime::reconfigure(Config::default()).unwrap();
+}

@@ -4,6 +4,8 @@
 //! unscanned and unshaded, under every barrier kind. The marker is driven by hand, one visit at
 //! a time, during a pretend marking.
 
+use std::time::Duration;
+
 use hashbrown::HashTable;
 
 use super::tests::PhaseOff;
@@ -12,7 +14,11 @@ use crate::{
     config::BarrierKind,
     grey_queue::GreyQueue,
     marker::MarkWorker,
-    object::{mark_visit::note, scan_cursor::SCAN_CHUNK, MarkVisitor, ObjPtr, Tracer},
+    object::{
+        mark_visit::note,
+        scan_cursor::{LONG_LOCK_WAIT, PATIENT_CHUNKS, SCAN_CHUNK},
+        MarkVisitor, ObjPtr, Tracer,
+    },
     test_support, Gc, GcIdMap, GcMap, GcValueMap, GcValueVec, GcVec, Member, Trace,
 };
 
@@ -294,6 +300,45 @@ fn a_continuation_waits_for_no_writer_and_resumes_where_it_stopped() {
     assert_ne!(marker.notes & note::LOCKED, 0, "a write-locked vector is reported, not waited for");
     drop(writer);
     assert!(!visit(&*v, &mut marker), "the second chunk is the last");
+    assert!(v.to_vec(&mu).into_iter().all(shaded));
+}
+
+/// A marker retrying patiently (`MarkVisitor::lock_patience`, see `marker/mod.rs`, "Locked
+/// collections") waits for a writer instead of reporting the lock, and after a long wait scans
+/// `PATIENT_CHUNKS` chunks in one visit; had without waiting, one chunk as always.
+#[test]
+fn a_patient_marker_waits_for_the_writer_and_then_scans_more() {
+    let _s = test_support::serial();
+    let mu = crate::attach();
+    let v = mu.alloc(GcVec::new());
+    v.extend((0..(2 * PATIENT_CHUNKS + 3) * SCAN_CHUNK).map(|i| mu.alloc(i as u32)));
+    clock::force(Phase::Mark, BarrierKind::Dijkstra);
+    let _off = PhaseOff;
+    let mut marker = MarkVisitor::new(clock::mark_epoch());
+    let scanned = |marker: &mut MarkVisitor| {
+        marker.settle_ring();
+        v.to_vec(&mu).into_iter().filter(|&e| shaded(e)).count()
+    };
+    assert!(visit(&*v, &mut marker));
+    assert_eq!(scanned(&mut marker), SCAN_CHUNK);
+    let (held, hold) = (std::sync::mpsc::channel(), LONG_LOCK_WAIT * 20);
+    let vector: &GcVec<u32> = &v;
+    std::thread::scope(|s| {
+        s.spawn(move || {
+            let writer = vector.write_lock_for_test();
+            held.0.send(()).unwrap();
+            std::thread::sleep(hold);
+            drop(writer);
+        });
+        held.1.recv().unwrap();
+        marker.lock_patience = Some(Duration::from_secs(60));
+        assert!(visit(&*v, &mut marker), "the marker waited for the writer");
+    });
+    assert_eq!(scanned(&mut marker), (1 + PATIENT_CHUNKS) * SCAN_CHUNK, "a long wait earns more chunks");
+    assert!(visit(&*v, &mut marker), "the lock was free: one chunk");
+    assert_eq!(scanned(&mut marker), (2 + PATIENT_CHUNKS) * SCAN_CHUNK);
+    marker.lock_patience = None;
+    assert_eq!(finish(&*v, &mut marker), PATIENT_CHUNKS + 1);
     assert!(v.to_vec(&mu).into_iter().all(shaded));
 }
 

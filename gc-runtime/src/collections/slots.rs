@@ -4,6 +4,7 @@
 use std::{
     fmt,
     ops::{Deref, DerefMut},
+    time::Instant,
 };
 
 use hashbrown::HashTable;
@@ -116,15 +117,38 @@ impl TraceSink for ReadAddr {
 /// queued. The marker coming back for the next chunk of a large collection takes it fairly — it
 /// fails while a writer waits — so the writer gets in between two chunks
 /// (`object/scan_cursor.rs`).
+///
+/// A mark worker that has found the object locked many times in a row then waits for the lock,
+/// up to [`Tracer::lock_patience`], queued with the lock's writers: a writer that releases the
+/// lock and takes it again at once (back-to-back insertions whose key's `Eq` is slow) would
+/// otherwise hold it at nearly every try, and the marking would never end (see
+/// `marker/mod.rs`, "Locked collections"). If it had to wait long, it scans more than one
+/// chunk in this visit ([`Tracer::waited_for_lock`]).
 pub(crate) fn read_for_trace<'a, T>(
     lock: &'a RwLock<T>,
     cursor: &ScanCursor,
     tracer: &mut Tracer<'_>,
 ) -> Option<RwLockReadGuard<'a, T>> {
-    let guard = match tracer.scan_state(cursor) {
+    let state = tracer.scan_state(cursor);
+    let tried = match state {
         ScanState::Done => return None,
         ScanState::Partway => lock.try_read(),
         ScanState::Fresh => lock.try_read_recursive(),
+    };
+    let guard = match (tried, tracer.lock_patience()) {
+        (Some(guard), _) => Some(guard),
+        (None, None) => None,
+        (None, Some(patience)) => {
+            let start = Instant::now();
+            let waited = match state {
+                ScanState::Partway => lock.try_read_for(patience),
+                _ => lock.try_read_recursive_for(patience),
+            };
+            if waited.is_some() {
+                tracer.waited_for_lock(start.elapsed());
+            }
+            waited
+        }
     };
     if guard.is_none() {
         tracer.report_locked();

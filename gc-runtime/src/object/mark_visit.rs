@@ -31,6 +31,8 @@
 //! scan of a two-slot node), and the worker's checks between objects — budget, balance, spill
 //! — are made once per run, under limits it passes in ([`RunLimits`]).
 
+use std::time::Duration;
+
 use super::{
     exclusive::Exclusive,
     header::{GcBox, Header, ObjPtr, TypeDesc},
@@ -140,6 +142,14 @@ pub(crate) struct MarkVisitor {
     /// Bytes that the collections this worker scanned own outside the heap, reported on each
     /// one's first visit of the marking (see `owned_bytes.rs`).
     pub(crate) owned_bytes: usize,
+    /// How long a collection's `trace` may wait for its read lock, if at all: set while a mark
+    /// worker retries objects it found locked again and again, so a writer that takes the lock
+    /// back to back cannot keep it from the marker for ever (see `marker/mod.rs`, "Locked
+    /// collections").
+    pub(crate) lock_patience: Option<Duration>,
+    /// Whether the collection being traced was had only by waiting long for its lock: its
+    /// visit then claims more than one chunk (see `object/scan_cursor.rs`, `PATIENT_CHUNKS`).
+    pub(crate) waited_for_lock: bool,
 }
 
 impl MarkVisitor {
@@ -156,6 +166,8 @@ impl MarkVisitor {
             logs_marks: false,
             logged: Vec::new(),
             owned_bytes: 0,
+            lock_patience: None,
+            waited_for_lock: false,
         }
     }
 

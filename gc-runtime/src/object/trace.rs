@@ -17,12 +17,12 @@
 //! `#[derive(Trace)]` macro makes that promise for you. The rules an impl must follow are
 //! listed on the trait.
 
-use std::ops::Range;
+use std::{ops::Range, time::Duration};
 
 use super::{
     header::Header,
     mark_visit::MarkVisitor,
-    scan_cursor::{ScanCursor, ScanState},
+    scan_cursor::{ScanCursor, ScanState, LONG_LOCK_WAIT, PATIENT_CHUNKS},
 };
 use crate::{
     primitive::sync::atomic::{AtomicBool, AtomicPtr, Ordering},
@@ -198,7 +198,10 @@ impl<'a> Tracer<'a> {
     pub(crate) fn scan_window(&mut self, cursor: &ScanCursor, len: usize) -> Range<usize> {
         match &mut self.sink {
             Sink::Mark(visitor) => {
-                let (window, more) = cursor.claim(visitor.epoch(), len);
+                // A marker that had to wait long for the lock scans more in this visit (see
+                // `object/scan_cursor.rs`, `PATIENT_CHUNKS`).
+                let chunks = if std::mem::take(&mut visitor.waited_for_lock) { PATIENT_CHUNKS } else { 1 };
+                let (window, more) = cursor.claim(visitor.epoch(), len, chunks);
                 visitor.notes |= if more { super::mark_visit::note::MORE } else { 0 };
                 window
             }
@@ -217,6 +220,27 @@ impl<'a> Tracer<'a> {
             if cursor.state(visitor.epoch()) == ScanState::Fresh {
                 visitor.owned_bytes += bytes;
             }
+        }
+    }
+
+    /// How long a collection's `trace` may wait for its read lock: only a mark worker that
+    /// retries an object it found locked many times waits, and only this long (see
+    /// `marker/mod.rs`, "Locked collections"); every other tracer only tries the lock.
+    #[inline]
+    pub(crate) fn lock_patience(&self) -> Option<Duration> {
+        match &self.sink {
+            Sink::Mark(visitor) => visitor.lock_patience,
+            Sink::Dyn(_) | Sink::Arm => None,
+        }
+    }
+
+    /// Say that the collection about to be scanned was had only by waiting `waited` for its
+    /// lock ([`Tracer::lock_patience`]): if that was long, the marker claims more of it in this
+    /// visit (see `object/scan_cursor.rs`, `PATIENT_CHUNKS`).
+    #[inline]
+    pub(crate) fn waited_for_lock(&mut self, waited: Duration) {
+        if let Sink::Mark(visitor) = &mut self.sink {
+            visitor.waited_for_lock = waited >= LONG_LOCK_WAIT;
         }
     }
 
