@@ -163,6 +163,11 @@ macro_rules! symbols {
 /// `gc_runtime` types that hold a GC pointer; a field mentioning one may not be skipped.
 pub(crate) const GC_POINTER_TYPES: &[Symbol] = gc_pointer_types!(symbols);
 
+/// `gc_runtime` types that hold no GC pointer but count only when traced (`ExternalBytes`
+/// declares memory to the pacer once allocation arms it); a field mentioning one may not be
+/// skipped either.
+pub(crate) const COUNTED_TYPES: &[Symbol] = &[Symbol("ExternalBytes")];
+
 impl PartialEq<Symbol> for Ident {
     fn eq(&self, word: &Symbol) -> bool {
         self == word.0

@@ -168,7 +168,8 @@ pub use crate::{
     checkmark::CheckmarkFailure,
     clock::Phase,
     collections::{
-        GcIdMap, GcMap, GcValueMap, GcValueVec, GcValueVecIter, GcVec, GcVecIter, GcWeakMap, HeapValue, IndexOutOfRange,
+        ExternalBytes, GcIdMap, GcMap, GcValueMap, GcValueVec, GcValueVecIter, GcVec, GcVecIter, GcWeakMap, HeapValue,
+        IndexOutOfRange,
     },
     config::{BarrierKind, Config, ConfigError, Mode, Setting},
     gc::Gc,

@@ -35,9 +35,11 @@
 //! program that only grows buffers allocates no pages). The live heap a cycle leaves — its
 //! `heap_marked` — counts what the collections the marking reached have charged (each reports
 //! it to the marker on its first visit of the cycle, `Tracer::owned_bytes`: a few instructions
-//! per collection) plus the net growth of the owned bytes while it marked (as objects allocated
-//! black count), never more than were owned when it terminated; so the goal is the GOGC rule
-//! over both. The memory limit still bounds the GC heap alone: a collection's growth is never
+//! per collection) plus every byte charged while it marked (as objects allocated black count),
+//! never more than were owned when it terminated; so the goal is the GOGC rule over both. (The
+//! *net* growth while marking was counted first; but the finalizer may release the previous
+//! cycle's dead buffers meanwhile, which cancelled out the charges of objects allocated black,
+//! and those were then taken for dead and left out of the pacer's heap.) The memory limit still bounds the GC heap alone: a collection's growth is never
 //! refused.
 //!
 //! The counters are process-wide atomics (one runtime per process). A collection charges only
@@ -50,6 +52,9 @@ use std::sync::{
 
 /// Bytes owned outside the heap now.
 static OWNED: AtomicUsize = AtomicUsize::new(0);
+
+/// Every byte ever charged (a running total: two readings bracket what was charged between).
+static CHARGED: AtomicU64 = AtomicU64::new(0);
 
 /// Every byte ever released (a running total: two readings bracket what was released between).
 static RELEASED: AtomicU64 = AtomicU64::new(0);
@@ -75,6 +80,7 @@ pub(crate) fn charge(bytes: usize) {
         return;
     }
     OWNED.fetch_add(bytes, Ordering::Relaxed);
+    CHARGED.fetch_add(bytes as u64, Ordering::Relaxed);
     if let Some(check) = ON_CHARGE.get() {
         check();
     }
@@ -100,6 +106,11 @@ pub(crate) fn resize(old: usize, new: usize) {
 /// Bytes owned outside the heap now.
 pub(crate) fn current() -> usize {
     OWNED.load(Ordering::Relaxed)
+}
+
+/// Every byte charged so far.
+pub(crate) fn charged_total() -> u64 {
+    CHARGED.load(Ordering::Relaxed)
 }
 
 /// Every byte released so far.

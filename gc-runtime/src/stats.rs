@@ -450,9 +450,10 @@ pub struct Stats {
     /// Bytes the collections own outside the heap now: the buffers and tables of every
     /// [`GcVec`](crate::GcVec), [`GcMap`](crate::GcMap), [`GcIdMap`](crate::GcIdMap),
     /// [`GcWeakMap`](crate::GcWeakMap), [`GcValueVec`](crate::GcValueVec) and
-    /// [`GcValueMap`](crate::GcValueMap) (not `GcMap`'s boxed keys). The pacer counts them with
-    /// the heap, so a program whose collections grow starts cycles as one that allocates does;
-    /// the memory limit does not (see [`Config::memory_limit`](crate::Config)).
+    /// [`GcValueMap`](crate::GcValueMap) (not `GcMap`'s boxed keys), and what the
+    /// [`ExternalBytes`](crate::ExternalBytes) fields of live objects declare. The pacer counts
+    /// them with the heap, so a program whose collections grow starts cycles as one that
+    /// allocates does; the memory limit does not (see [`Config::memory_limit`](crate::Config)).
     pub owned_bytes: usize,
     /// Bytes of memory the heap holds from the system: pages whose memory is resident (in use
     /// or empty), plus large objects.

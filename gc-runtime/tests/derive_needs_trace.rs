@@ -29,7 +29,7 @@ use std::{
 };
 
 use common::{DropProbe, Ledger};
-use gc_runtime::{AtomicCell, Config, GcVec, Member, Mode, Phase, Trace};
+use gc_runtime::{AtomicCell, Config, ExternalBytes, GcVec, Member, Mode, Phase, Trace};
 
 // --- 1. exact for std and parameter types ------------------------------------------------------
 
@@ -160,7 +160,18 @@ fn needs_trace_is_exact_for_std_and_parameter_types() {
         assert!(!<Tagged<Member<X>>>::NEEDS_TRACE);
         // Conservative: `P` is a user type, whose constant is not read.
         assert!(WrapsP::NEEDS_TRACE);
+        // No pointer, but allocation must arm it and the marker see it.
+        assert!(ExternalBytes::NEEDS_TRACE);
+        assert!(<G<ExternalBytes>>::NEEDS_TRACE);
+        assert!(DeclaresItsBytes::NEEDS_TRACE);
     }
+}
+
+/// Plain data beside the declaration of its size: traced for the declaration alone.
+#[derive(Trace)]
+struct DeclaresItsBytes {
+    _data: Box<[u8]>,
+    _bytes: ExternalBytes,
 }
 
 // --- 2. recursive types ---------------------------------------------------------------------------

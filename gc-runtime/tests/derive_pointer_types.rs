@@ -96,6 +96,9 @@ const NOT_FOUND_THROUGH_TRACE: &[&str] =
 /// - `AtomicCell`: `Copy` plain data only (no slot is `Copy`, see
 ///   `ui-tests/tests/ui/collections/atomic-cell-of-member.rs`).
 /// - `Mutator`: the thread's handle to the collector, not a pointer to an object.
+/// - `ExternalBytes`: a number of bytes declared to the pacer. It must be traced all the same,
+///   or it never counts, so the derive rejects a skip on it too, for that reason
+///   (`gc-derive/src/symbol.rs`, `COUNTED_TYPES`).
 /// - `Trace` (the trait and its derive) and `Tracer` (passes slots on, holds none); likewise
 ///   `StackValue` (a trait naming a value stack's element type) and `StackTracer`.
 /// - `Object`: a sealed trait naming the types a GC pointer can point to; no value has it as
@@ -108,6 +111,7 @@ const NOT_FOUND_THROUGH_TRACE: &[&str] =
 const NO_POINTER: &[&str] = &[
     "AtomicCell",
     "Mutator",
+    "ExternalBytes",
     "Trace",
     "Tracer",
     "StackValue",

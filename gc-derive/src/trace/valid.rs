@@ -15,6 +15,12 @@
 //! pointer, so it catches the common mistake and is not a proof; the safety of a skip on such
 //! a type still rests with the user.
 //!
+//! # Skipped declarations of external memory
+//!
+//! An `ExternalBytes` counts the memory it declares only once allocation arms it, which it does
+//! by tracing the new object; a skipped one is never armed and never counted, silently. So a
+//! skipped field whose type names [`COUNTED_TYPES`] is rejected too, with its own reason.
+//!
 //! # Packed types
 //!
 //! The generated `trace` borrows each field. Fields of a `#[repr(packed)]` type may be
@@ -24,7 +30,11 @@
 use syn::Attribute;
 
 use super::ast::Input;
-use crate::{ctxt::Ctxt, symbol::GC_POINTER_TYPES, types::find_segment};
+use crate::{
+    ctxt::Ctxt,
+    symbol::{COUNTED_TYPES, GC_POINTER_TYPES},
+    types::find_segment,
+};
 
 /// Runs every cross-cutting check on `input`, reporting failures to `cx`.
 pub(crate) fn check(cx: &Ctxt, input: &Input<'_>) {
@@ -40,6 +50,16 @@ pub(crate) fn check(cx: &Ctxt, input: &Input<'_>) {
                 format_args!(
                     "#[trace(skip)] is not allowed on a field holding a GC pointer (`{pointer}`); \
                      the collector would not see it and could free its referent; \
+                     remove #[trace(skip)]"
+                ),
+            );
+        } else if let Some(counted) = find_segment(field.ty(), COUNTED_TYPES) {
+            let counted = counted.ident;
+            cx.error_spanned_by(
+                skip,
+                format_args!(
+                    "#[trace(skip)] is not allowed on a field holding `{counted}`: it declares \
+                     memory to the pacer only when traced, so a skipped one would never count; \
                      remove #[trace(skip)]"
                 ),
             );

@@ -168,6 +168,7 @@
 
 mod drop_each;
 mod error;
+mod external_bytes;
 mod heap_value;
 mod id_map;
 mod map;
@@ -186,6 +187,7 @@ mod weak_map;
 
 pub use self::{
     error::IndexOutOfRange,
+    external_bytes::ExternalBytes,
     heap_value::HeapValue,
     id_map::GcIdMap,
     map::GcMap,

@@ -537,10 +537,12 @@ struct Cycle {
     /// The pacer's heap (the GC heap and the owned bytes) when marking began: the pacer's
     /// runway is what it grew by until marking terminated.
     paced_at_mark_start: usize,
-    /// The owned bytes (`owned_bytes.rs`) when marking began and when it terminated, and the
-    /// running total of releases then: the net growth while marking counts live, as objects
-    /// allocated black do, and what was owned at termination and not found live is dead.
-    owned_at_mark_start: usize,
+    /// The running total of charges of owned bytes (`owned_bytes.rs`) when marking began and
+    /// when it terminated, the owned bytes then, and the running total of releases then: what
+    /// was charged while marking counts live, as objects allocated black do, and what was
+    /// owned at termination and not found live is dead.
+    charged_at_mark_start: u64,
+    charged_at_termination: u64,
     owned_at_termination: usize,
     released_at_termination: u64,
     /// No more exclusive jobs in this marking: one was given up because forwarding dominated
@@ -641,7 +643,7 @@ impl Cycle {
     fn note_mark_start(&mut self) {
         self.heap_at_mark_start = self.rt.pages.live_bytes();
         self.paced_at_mark_start = self.rt.paced_bytes();
-        self.owned_at_mark_start = owned_bytes::current();
+        self.charged_at_mark_start = owned_bytes::charged_total();
     }
 
     /// World stopped: new epoch, barrier choice, phase `Mark`.
@@ -956,6 +958,7 @@ impl Cycle {
     fn terminate_marking(&mut self, world_stopped: bool) {
         // The heap is at its largest now: it grew while marking, and only the sweep frees.
         self.stats.heap_peak = self.rt.paced_bytes();
+        self.charged_at_termination = owned_bytes::charged_total();
         self.owned_at_termination = owned_bytes::current();
         self.released_at_termination = owned_bytes::released_total();
         self.stats.mark_log_peak_bytes = mutator_marks::peak_bytes();
@@ -1183,7 +1186,8 @@ fn run_cycle(rt: &'static Runtime, swept_at_last_end: &mut SweepTotals) {
         marking_in_pause: false,
         heap_at_mark_start: 0,
         paced_at_mark_start: 0,
-        owned_at_mark_start: 0,
+        charged_at_mark_start: 0,
+        charged_at_termination: 0,
         owned_at_termination: 0,
         released_at_termination: 0,
         exclusive_off: false,
@@ -1247,13 +1251,13 @@ fn run_cycle(rt: &'static Runtime, swept_at_last_end: &mut SweepTotals) {
     let mut stats = cycle.stats;
     stats.thread_pause_max = rt.thread_pauses.take_cycle_max();
     stats.heap_marked += (rt.stats.allocated_black() - black_before) as usize;
-    // Owned bytes: those of the collections the marking reached, plus the net growth while it
+    // Owned bytes: those of the collections the marking reached, plus all charged while it
     // marked (collections allocated or grown meanwhile, as objects allocated black count),
     // never more than were owned when it terminated; the rest of those are dead, and left out
     // of the pacer's heap until their destructors release them (`owned_bytes::paced`).
     let owned_traced = stats.owned_marked;
-    let grown = cycle.owned_at_termination.saturating_sub(cycle.owned_at_mark_start);
-    stats.owned_marked = owned_traced.saturating_add(grown).min(cycle.owned_at_termination);
+    let charged = usize::try_from(cycle.charged_at_termination - cycle.charged_at_mark_start).unwrap_or(usize::MAX);
+    stats.owned_marked = owned_traced.saturating_add(charged).min(cycle.owned_at_termination);
     stats.heap_marked = stats.heap_marked - owned_traced + stats.owned_marked;
     owned_bytes::found_dead(cycle.owned_at_termination - stats.owned_marked, cycle.released_at_termination);
     stats.assist_bytes = assist_bytes - assist_bytes_before;
