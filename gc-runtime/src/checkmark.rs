@@ -7,11 +7,11 @@
 //! but unmarked would be freed by the sweep while still in use: the collector stops with a
 //! report naming the object's type and the path from the root that reaches it.
 
-use std::{collections::HashMap, fmt};
+use std::{collections::HashMap, fmt, time::Duration};
 
 use crate::{
     address_hash::BuildAddressHasher,
-    object::{mark, Header, TraceSink, Tracer},
+    object::{mark, trace::PAUSE_LOCK_PATIENCE, Header, TraceSink, Tracer},
     primitive::sync::atomic::{AtomicPtr, Ordering},
     slot::is_object,
 };
@@ -48,8 +48,12 @@ pub(crate) struct CheckmarkReport {
 pub(crate) enum CheckmarkError {
     /// A reachable object is unmarked: the sweep would free it.
     Missed(CheckmarkFailure),
-    /// A collection on the way was locked by another thread; the walk must be tried again
-    /// (the collector never waits for such a lock while it holds the root table).
+    /// A collection on the way stayed locked by another thread for [`PAUSE_LOCK_PATIENCE`];
+    /// the walk must go on later (see [`verify`]), with the root table released meanwhile (its
+    /// holder may be waiting for that table). A walk that started over at the first lock taken
+    /// never finished while threads without a mutator kept taking many (a hostile review's
+    /// sixteen such threads, each taking its own vector's lock back to back, held the pause for
+    /// good).
     Locked,
 }
 
@@ -78,15 +82,23 @@ impl TraceSink for Collect<'_> {
     fn visit_locked(&mut self) {
         self.locked = true;
     }
+
+    fn lock_patience(&self) -> Option<Duration> {
+        Some(PAUSE_LOCK_PATIENCE)
+    }
 }
 
 /// The walk's separate "bitmap", with what explains a miss: object -> parent (null for a
-/// root), and the ephemeron values waiting for their keys.
+/// root), and the ephemeron values waiting for their keys. It lasts across the attempts of one
+/// termination (see [`verify`]).
 #[derive(Default)]
-struct Walk {
+pub(crate) struct Walk {
     /// Each object reached -> the object it was reached from (null for a root).
     parent: Parents,
     stack: Vec<*const Header>,
+    /// Objects reached whose trace found a collection locked: traced again on the next
+    /// attempt.
+    locked: Vec<*const Header>,
     /// key -> (value, the object holding the entry) for entries whose key is not reached yet.
     waiting: HashMap<*const Header, Vec<(*const Header, *const Header)>, BuildAddressHasher>,
 }
@@ -128,14 +140,27 @@ impl Walk {
 /// Walk from `roots` and check every reached object is marked for `epoch`. A weak map's value
 /// counts as reached once its map and its key are.
 ///
+/// An object whose trace finds a collection locked (each lock waited for a while,
+/// [`PAUSE_LOCK_PATIENCE`]) is put aside and the walk goes on; if any was, the walk ends with
+/// [`CheckmarkError::Locked`], and the next call with the same `walk` goes on from there,
+/// tracing those objects again — so each attempt needs only the locks still missing, not every
+/// lock free at once. What the walk found stays true between attempts: the world stays stopped
+/// (no object is freed, marks are only added), and a thread without a running mutator can only
+/// remove pointers, never add one.
+///
 /// # Safety
-/// The world is stopped and `roots` are the current root pointers, so every object reached is
-/// allocated.
-pub(crate) unsafe fn verify(roots: &[*const Header], epoch: u64) -> Result<CheckmarkReport, CheckmarkError> {
-    let mut walk = Walk::default();
+/// The world is stopped (and has stayed stopped since `walk` began) and `roots` are the current
+/// root pointers, so every object reached is allocated.
+pub(crate) unsafe fn verify(
+    roots: &[*const Header],
+    epoch: u64,
+    walk: &mut Walk,
+) -> Result<CheckmarkReport, CheckmarkError> {
     for &r in roots {
         walk.reach(r, std::ptr::null());
     }
+    let retried = std::mem::take(&mut walk.locked);
+    walk.stack.extend(retried);
     let mut children = Vec::new();
     let mut ephemerons = Vec::new();
     while let Some(obj) = walk.stack.pop() {
@@ -152,7 +177,7 @@ pub(crate) unsafe fn verify(roots: &[*const Header], epoch: u64) -> Result<Check
         // SAFETY: `obj` is allocated and of the type its descriptor describes.
         unsafe { trace(obj, &mut Tracer::new(&mut sink)) };
         if sink.locked {
-            return Err(CheckmarkError::Locked);
+            walk.locked.push(obj);
         }
         for &c in &children {
             walk.reach(c, obj);
@@ -160,6 +185,9 @@ pub(crate) unsafe fn verify(roots: &[*const Header], epoch: u64) -> Result<Check
         for &(key, value) in &ephemerons {
             walk.ephemeron(key, value, obj);
         }
+    }
+    if !walk.locked.is_empty() {
+        return Err(CheckmarkError::Locked);
     }
     Ok(CheckmarkReport { objects: walk.parent.len() })
 }
@@ -209,7 +237,7 @@ mod tests {
             assert!(mark::try_mark(header(b), epoch));
         }
         // SAFETY: as above.
-        let Err(CheckmarkError::Missed(err)) = (unsafe { verify(&[header(a)], epoch) }) else {
+        let Err(CheckmarkError::Missed(err)) = (unsafe { verify(&[header(a)], epoch, &mut Walk::default()) }) else {
             panic!("checkmark did not report the missed object")
         };
         assert_eq!(err.path.len(), 3, "{err}");
@@ -220,7 +248,7 @@ mod tests {
         // SAFETY: as above.
         unsafe { assert!(mark::try_mark(header(c), epoch)) };
         // SAFETY: as above.
-        let ok = unsafe { verify(&[header(a)], epoch) }.unwrap();
+        let ok = unsafe { verify(&[header(a)], epoch, &mut Walk::default()) }.unwrap();
         assert_eq!(ok.objects, 3);
     }
 }

@@ -1225,3 +1225,84 @@ fn a_writer_that_takes_a_map_lock_back_to_back_lets_the_marking_end() {
     ledger.check_exactly(&HashSet::new());
     gc_runtime::reconfigure(Config::default()).unwrap();
 }
+
+// ---------------------------------------------------------------------------------------------
+// Threads without a mutator that take collections' locks back to back, through pauses.
+
+/// An object that is an ephemeron holder (its weak map has an entry whose key is unmarked when
+/// it is scanned) and has a vector its own thread keeps write-locking.
+#[derive(Trace)]
+struct Hammered {
+    weak: GcWeakMap<Canary, Canary>,
+    items: GcVec<Canary>,
+}
+
+/// Threads in the lock hammer: more than cores, so a holder is often switched out.
+const HAMMERS: usize = 16;
+
+#[test]
+fn child_threads_without_a_mutator_hammer_locks_through_pauses() {
+    if !in_child() {
+        return;
+    }
+    let ledger = Ledger::new(100_000);
+    let (hammered, roots): (Vec<&'static Hammered>, Vec<Root<Hammered>>) = {
+        let ledger = ledger.clone();
+        common::leak_static(move |mu| {
+            (0..HAMMERS)
+                .map(|_| {
+                    let h = mu.alloc(Hammered { weak: GcWeakMap::new(), items: GcVec::new() });
+                    h.items.push(Canary::alloc(mu, &ledger));
+                    let root = h.root(mu);
+                    (h.into_ref(), root)
+                })
+                .unzip()
+        })
+    };
+    let stop = AtomicBool::new(false);
+    let mut mu = gc_runtime::attach();
+    thread::scope(|s| {
+        for &h in &hammered {
+            let stop = &stop;
+            // No mutator: the vector's write lock, taken and let go at once (a truncate that
+            // removes nothing), for ever.
+            s.spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    h.items.truncate(usize::MAX);
+                }
+            });
+        }
+        for _ in 0..2 {
+            // A key that dies at once: every object is an ephemeron holder in the next marking.
+            for root in &roots {
+                root.get(&mu).weak.insert(Canary::alloc(&mu, &ledger), Canary::alloc(&mu, &ledger));
+            }
+            mu.collect();
+        }
+        stop.store(true, Ordering::Relaxed);
+    });
+    for h in &hammered {
+        assert_eq!(h.items.len(), 1);
+        h.items.get(0, &mu).expect("the element stays").check();
+    }
+    println!("done");
+}
+
+/// Attacks the collector's walks inside a pause: sixteen threads without a mutator each take
+/// the write lock of one object's vector back to back (through `&'static`, as a leaked
+/// mutator allows), while another thread collects, the objects reachable from its roots and
+/// each an ephemeron holder; with checkmark, in stop-the-world and concurrent mode. The
+/// ephemeron pass and checkmark's walk gave up at the first lock taken and started over, so
+/// they needed every lock free at once, and the pause never ended (a hostile review). Must
+/// hold: every `collect` returns (the child's deadline) and the elements are intact.
+#[test]
+fn threads_without_a_mutator_hammering_locks_let_pauses_end() {
+    for mode in ["stw", "concurrent"] {
+        child(
+            "child_threads_without_a_mutator_hammer_locks_through_pauses",
+            &[("GC_CHECKMARK", "1"), ("GC_MODE", mode)],
+            DEADLOCK_BOUND,
+        )
+        .assert_completed();
+    }
+}

@@ -16,7 +16,7 @@ use crate::{
     marker::MarkWorker,
     object::{
         mark_visit::note,
-        scan_cursor::{LONG_LOCK_WAIT, PATIENT_CHUNKS, SCAN_CHUNK},
+        scan_cursor::{CHUNK_WAIT, PATIENT_CHUNKS, SCAN_CHUNK},
         MarkVisitor, ObjPtr, Tracer,
     },
     test_support, Gc, GcIdMap, GcMap, GcValueMap, GcValueVec, GcVec, Member, Trace,
@@ -321,7 +321,7 @@ fn a_patient_marker_waits_for_the_writer_and_then_scans_more() {
     };
     assert!(visit(&*v, &mut marker));
     assert_eq!(scanned(&mut marker), SCAN_CHUNK);
-    let (held, hold) = (std::sync::mpsc::channel(), LONG_LOCK_WAIT * 20);
+    let (held, hold) = (std::sync::mpsc::channel(), CHUNK_WAIT * PATIENT_CHUNKS as u32 * 20);
     let vector: &GcVec<u32> = &v;
     std::thread::scope(|s| {
         s.spawn(move || {

@@ -122,8 +122,8 @@ impl TraceSink for ReadAddr {
 /// up to [`Tracer::lock_patience`], queued with the lock's writers: a writer that releases the
 /// lock and takes it again at once (back-to-back insertions whose key's `Eq` is slow) would
 /// otherwise hold it at nearly every try, and the marking would never end (see
-/// `marker/mod.rs`, "Locked collections"). If it had to wait long, it scans more than one
-/// chunk in this visit ([`Tracer::waited_for_lock`]).
+/// `marker/mod.rs`, "Locked collections"). If it had to wait, it scans more than one chunk in
+/// this visit, the more the longer it waited ([`Tracer::waited_for_lock`]).
 pub(crate) fn read_for_trace<'a, T>(
     lock: &'a RwLock<T>,
     cursor: &ScanCursor,

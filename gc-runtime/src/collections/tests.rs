@@ -317,7 +317,7 @@ fn a_weak_map_read_of_an_unmarked_value_while_marking_is_counted() {
 #[test]
 fn the_marker_traces_a_value_once_its_key_is_marked_and_the_pass_catches_up() {
     use crate::{
-        marker::{resolve_ephemerons, EphemeronPass, MarkWorker},
+        marker::{resolve_ephemerons, EphemeronPass, MarkWorker, QuietHolders},
         object::ObjPtr,
         shade::GreyQueue,
     };
@@ -336,17 +336,60 @@ fn the_marker_traces_a_value_once_its_key_is_marked_and_the_pass_catches_up() {
     worker.push_for_test(holder);
     worker.drain_stack_for_test(usize::MAX);
     let scanned_white = (shaded(value), queue.ephemeron_holders());
-    let pass_white = resolve_ephemerons(&queue);
+    // A fresh memo for each pass: the key is marked by hand here, not by work the queue sees.
+    let pass = || resolve_ephemerons(&queue, None, &mut QuietHolders::default());
+    let pass_white = pass();
     // SAFETY: as above.
     unsafe { mark::try_mark(key.header_ptr(), epoch) };
-    let pass_marked = resolve_ephemerons(&queue);
+    let pass_marked = pass();
     let value_marked = shaded(value);
-    let pass_again = resolve_ephemerons(&queue);
+    let pass_again = pass();
     drop(off);
     assert_eq!(scanned_white, (false, vec![holder]), "the value waits for its key; the holder is noted");
     assert_eq!(pass_white, EphemeronPass::Quiet, "the key is still white: nothing is owed");
     assert_eq!((pass_marked, value_marked), (EphemeronPass::Shaded(1), true));
     assert_eq!(pass_again, EphemeronPass::Quiet);
+}
+
+/// A pause's ephemeron passes remember the holders found owing nothing while nothing is marked
+/// (the queue's stamp stays the same), and trace only the others again: a pass that finds one
+/// map locked still settles the rest, and the next needs only that one's lock.
+#[test]
+fn a_pass_traces_again_only_the_holders_not_found_quiet() {
+    use crate::{
+        marker::{resolve_ephemerons, EphemeronPass, MarkWorker, QuietHolders},
+        object::ObjPtr,
+        shade::GreyQueue,
+    };
+    let _s = test_support::serial();
+    let mu = crate::attach();
+    let maps = [(); 2].map(|()| mu.alloc(GcWeakMap::<Obj, Obj>::new()));
+    for map in &maps {
+        map.insert(obj(&mu), obj(&mu));
+    }
+    let epoch = clock::force(Phase::Mark, BarrierKind::Dijkstra);
+    let off = PhaseOff;
+    let queue = GreyQueue::default();
+    let mut worker = MarkWorker::new(&queue);
+    for map in &maps {
+        let holder = ObjPtr(std::ptr::NonNull::new(map.header_ptr()).expect("an object"));
+        // SAFETY: a live local's object is allocated.
+        unsafe { mark::try_mark(holder.as_ptr(), epoch) };
+        worker.push_for_test(holder);
+    }
+    worker.drain_stack_for_test(usize::MAX);
+    let mut quiet = QuietHolders::default();
+    let second_locked = maps[1].write_lock_for_test();
+    let first_pass = resolve_ephemerons(&queue, None, &mut quiet);
+    let first_locked = maps[0].write_lock_for_test();
+    drop(second_locked);
+    let second_pass = resolve_ephemerons(&queue, None, &mut quiet);
+    let fresh_pass = resolve_ephemerons(&queue, None, &mut QuietHolders::default());
+    drop(first_locked);
+    drop(off);
+    assert_eq!(first_pass, EphemeronPass::Locked, "the second map is locked");
+    assert_eq!(second_pass, EphemeronPass::Quiet, "the first map, found quiet, is not traced again");
+    assert_eq!(fresh_pass, EphemeronPass::Locked, "without the memo, the first map's lock counts");
 }
 
 /// Removals, overwrites and clears of unmarked values count nothing (they shade nothing); a

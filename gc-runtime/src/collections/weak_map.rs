@@ -475,6 +475,14 @@ unsafe fn purge_dead<K: ?Sized, V: ?Sized>(map: *const (), verdict: u64) -> usiz
     unsafe { map.table.retain(|e| e.key_addr().is_some_and(|word| mark::is_marked(key_of(word), verdict))) }
 }
 
+#[cfg(test)]
+impl<K: ?Sized, V: ?Sized> GcWeakMap<K, V> {
+    /// Hold the map's write lock, as a writer does (for the unit tests of the ephemeron pass).
+    pub(super) fn write_lock_for_test(&self) -> impl Drop + '_ {
+        self.lock.write()
+    }
+}
+
 impl<K: ?Sized, V: ?Sized> Default for GcWeakMap<K, V> {
     fn default() -> Self {
         GcWeakMap::new()

@@ -267,9 +267,12 @@ use crate::{
     config::{BarrierKind, Config, Mode},
     handshake::AnswerAt,
     heap::SweepTotals,
-    marker::{self, EphemeronPass, MarkWorker},
+    marker::{self, EphemeronPass, MarkWorker, QuietHolders},
     mutator_marks,
-    object::exclusive::{self, MAX_OWNERS},
+    object::{
+        exclusive::{self, MAX_OWNERS},
+        trace::PAUSE_LOCK_PATIENCE,
+    },
     owned_bytes,
     primitive::sync::{
         atomic::{AtomicBool, AtomicU64, Ordering},
@@ -887,6 +890,8 @@ impl Cycle {
     fn finish_marking_in_pause(&mut self) -> RootGuard<'static> {
         let rt = self.rt;
         self.marking_in_pause = true;
+        // The weak maps' holders found owing nothing, across this pause's passes.
+        let mut quiet = QuietHolders::default();
         loop {
             if !rt.grey.is_done() {
                 self.drain();
@@ -899,7 +904,7 @@ impl Cycle {
                 // The weak maps' fixpoint (see `marker/ephemerons.rs`): values owed to keys
                 // marked since their maps were scanned are more work; a map a writer holds
                 // locked is looked at again once the writer has run.
-                match marker::resolve_ephemerons(&rt.grey) {
+                match marker::resolve_ephemerons(&rt.grey, Some(PAUSE_LOCK_PATIENCE), &mut quiet) {
                     EphemeronPass::Quiet => return roots,
                     EphemeronPass::Shaded(_) => {}
                     EphemeronPass::Locked => {
@@ -930,12 +935,15 @@ impl Cycle {
         if !self.config.checkmark {
             return roots;
         }
+        // One walk across the attempts: each goes on from the last (see `checkmark::verify`).
+        let mut walk = checkmark::Walk::default();
         loop {
             let mut pointers = roots.pointers();
             // The world is stopped: every mutator's value stacks are roots too.
             stack_scan::scan_stopped(&self.rt.handshake, &self.rt.stacks, &mut |p| pointers.push(p));
-            // SAFETY: the world is stopped and the pointers come from the locked root table.
-            match unsafe { checkmark::verify(&pointers, clock::mark_epoch()) } {
+            // SAFETY: the world is stopped (since the walk began: this pause's) and the
+            // pointers come from the locked root table.
+            match unsafe { checkmark::verify(&pointers, clock::mark_epoch(), &mut walk) } {
                 Ok(report) => {
                     self.stats.checkmarked_objects = Some(report.objects);
                     return roots;
@@ -1001,7 +1009,7 @@ impl Cycle {
         // Weak maps: a key marked since its map was scanned owes its value to this marking.
         // Shading one makes work, and a locked map cannot be looked at: either way, not yet
         // (see `collections/weak_map.rs`, "Why the fixpoint is sound without a pause").
-        if marker::resolve_ephemerons(&rt.grey) != EphemeronPass::Quiet {
+        if marker::resolve_ephemerons(&rt.grey, None, &mut QuietHolders::default()) != EphemeronPass::Quiet {
             return RaggedRound::Busy { upgrades_only: false };
         }
         clock::set_weak_verdict();

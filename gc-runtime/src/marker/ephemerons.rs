@@ -13,14 +13,17 @@
 //! anything, the values' subgraphs may mark more keys: the decision is off, the collector
 //! drains and asks again (the fixpoint: trace values of marked keys, repeat until no new key
 //! is marked). If a holder's map is locked by a writer, the pass cannot tell, and the decision
-//! is off too; the collector never waits for such a lock.
+//! is off too; the collector never waits for such a lock unbounded (in a pause it waits for
+//! each in turn, a while: `resolve_ephemerons`).
 //!
 //! Why a pass that finds nothing ends the marking — also while mutators run — is argued in
 //! `collections/weak_map.rs`, "Why the fixpoint is sound without a pause".
 
+use std::time::Duration;
+
 use crate::{
     clock,
-    object::{mark, Header, TraceSink, Tracer},
+    object::{mark, Header, ObjPtr, TraceSink, Tracer},
     primitive::sync::atomic::{AtomicPtr, Ordering},
     shade::GreyQueue,
     slot::is_object,
@@ -45,6 +48,8 @@ struct Resolve {
     epoch: u64,
     owed: Vec<*const Header>,
     locked: bool,
+    /// How long each holder's lock is waited for (see `resolve_ephemerons`).
+    patience: Option<Duration>,
 }
 
 impl TraceSink for Resolve {
@@ -69,28 +74,61 @@ impl TraceSink for Resolve {
     fn visit_locked(&mut self) {
         self.locked = true;
     }
+
+    fn lock_patience(&self) -> Option<Duration> {
+        self.patience
+    }
 }
 
 /// Trace every ephemeron holder of the current marking again and shade the values its marked
 /// keys now reach (module docs). Called by the collector with the queue done, holding the root
 /// table, while marking (the holders are marked in this marking, hence allocated).
-pub(crate) fn resolve_ephemerons(queue: &GreyQueue) -> EphemeronPass {
+///
+/// Each holder's lock is waited for up to `patience`: in a pause (`PAUSE_LOCK_PATIENCE`); not
+/// at all in a handshake round's decision, where mutators run and wait for the weak-reference
+/// gate the collector holds. And `quiet` remembers the holders found owing nothing while the
+/// queue's stamp stays the same — nothing marked since, so no key turned black — so that the
+/// next pass traces only the rest: a pause's passes then need only the locks still missing, not
+/// every lock free at once, which never happened while threads without a mutator kept taking
+/// them (a hostile review: sixteen such threads held the pause for good). The values owed by
+/// the holders that could be traced are shaded even when another was locked.
+pub(crate) fn resolve_ephemerons(
+    queue: &GreyQueue,
+    patience: Option<Duration>,
+    quiet: &mut QuietHolders,
+) -> EphemeronPass {
     let holders = queue.ephemeron_holders();
     if holders.is_empty() {
         return EphemeronPass::Quiet;
     }
-    let mut sink = Resolve { epoch: clock::mark_epoch(), owed: Vec::new(), locked: false };
+    let stamp = queue.stamp();
+    if quiet.stamp != Some(stamp) {
+        quiet.holders.clear();
+        quiet.stamp = Some(stamp);
+    }
+    let mut sink = Resolve { epoch: clock::mark_epoch(), owed: Vec::new(), locked: false, patience };
+    let mut any_locked = false;
+    let mut newly_quiet = Vec::new();
     for obj in holders {
+        if quiet.holders.binary_search(&obj).is_ok() {
+            continue;
+        }
+        let owed_before = sink.owed.len();
+        sink.locked = false;
         // SAFETY: a holder was scanned in this marking, so it is marked and allocated.
         let desc = unsafe { obj.header() }.desc();
         // SAFETY: `obj` is an allocated object of the type `desc` describes.
         unsafe { trace_or_abort(obj, desc, &mut Tracer::new(&mut sink)) };
+        if sink.locked {
+            any_locked = true;
+        } else if sink.owed.len() == owed_before {
+            newly_quiet.push(obj);
+        }
     }
-    if sink.locked {
-        return EphemeronPass::Locked;
-    }
+    quiet.holders.extend(newly_quiet);
+    quiet.holders.sort_unstable();
     if sink.owed.is_empty() {
-        return EphemeronPass::Quiet;
+        return if any_locked { EphemeronPass::Locked } else { EphemeronPass::Quiet };
     }
     let mut worker = MarkWorker::new(queue);
     for &v in &sink.owed {
@@ -99,4 +137,12 @@ pub(crate) fn resolve_ephemerons(queue: &GreyQueue) -> EphemeronPass {
     }
     worker.publish_all();
     EphemeronPass::Shaded(sink.owed.len())
+}
+
+/// The holders the ephemeron passes of one decision found owing nothing, and the grey queue's
+/// stamp then (see [`resolve_ephemerons`]).
+#[derive(Default)]
+pub(crate) struct QuietHolders {
+    stamp: Option<(u64, u64)>,
+    holders: Vec<ObjPtr>,
 }

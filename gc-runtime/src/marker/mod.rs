@@ -81,8 +81,8 @@
 //! cycle never ended (a hostile review found `collect` waiting for good). So once its retries
 //! have found every deferred object still locked for 5 ms, the worker *waits* for the locks,
 //! each up to as long again, at most 10 ms (`lock_patience`): queued with the writers, it is
-//! handed the lock when the writer releases it, and if that took a millisecond or more it scans
-//! sixteen chunks of a large collection instead of one (`object/scan_cursor.rs`,
+//! handed the lock when the writer releases it, and then scans a chunk of a large collection
+//! for every 64 µs it waited, up to sixteen, instead of one (`object/scan_cursor.rs`,
 //! `PATIENT_CHUNKS`). The wait is bounded, so a holder blocked on something that waits for the
 //! collector still holds the marking up no longer than it holds the lock.
 //!
@@ -114,7 +114,7 @@ pub(crate) mod credit;
 mod ephemerons;
 pub(crate) mod pool;
 
-pub(crate) use self::ephemerons::{resolve_ephemerons, EphemeronPass};
+pub(crate) use self::ephemerons::{resolve_ephemerons, EphemeronPass, QuietHolders};
 
 use self::credit::AssistCredit;
 use std::time::{Duration, Instant};
@@ -127,6 +127,7 @@ use crate::{
         header::TypeDesc,
         mark_visit::{note, RunLimits},
         scan_cursor::SCAN_CHUNK,
+        trace::PAUSE_LOCK_PATIENCE,
         Header, MarkVisitor, ObjPtr, Tracer,
     },
     report,
@@ -160,6 +161,9 @@ pub(crate) struct MarkWorker<'q> {
     credit: Option<&'q AssistCredit>,
     /// Marked bytes already published to `credit`.
     published: usize,
+    /// Whether the world was stopped when this worker began (a pause's drain, an idle stop):
+    /// then it waits for locked objects' locks from its first retry (`PAUSE_LOCK_PATIENCE`).
+    world_stopped: bool,
 }
 
 impl<'q> MarkWorker<'q> {
@@ -174,6 +178,7 @@ impl<'q> MarkWorker<'q> {
             chunk_bytes: 0,
             credit: None,
             published: 0,
+            world_stopped: false,
         }
     }
 
@@ -195,7 +200,11 @@ impl<'q> MarkWorker<'q> {
     /// `owner` of the drain (0 for the thread that leads it), which marks as that owner if the
     /// drain is an exclusive job (see `object/exclusive.rs`).
     pub(crate) fn background(rt: &'q Runtime, owner: usize) -> Self {
-        let mut worker = MarkWorker { credit: Some(&rt.assist_credit), ..MarkWorker::new(&rt.grey) };
+        let mut worker = MarkWorker {
+            credit: Some(&rt.assist_credit),
+            world_stopped: rt.handshake.world_stopped(),
+            ..MarkWorker::new(&rt.grey)
+        };
         worker.visit.exclusive = exclusive::current().map(|job| Exclusive::new(job, owner));
         worker
     }
@@ -497,6 +506,8 @@ impl<'q> MarkWorker<'q> {
             } else if self.queue.is_quiescent() {
                 if self.queue.has_deferred() {
                     let patience = match deferred_tries {
+                        // The world is stopped: wait at once (see `PAUSE_LOCK_PATIENCE`).
+                        _ if self.world_stopped => Some(PAUSE_LOCK_PATIENCE),
                         0 => {
                             locked_since = Instant::now();
                             None

@@ -147,9 +147,9 @@ pub(crate) struct MarkVisitor {
     /// back to back cannot keep it from the marker for ever (see `marker/mod.rs`, "Locked
     /// collections").
     pub(crate) lock_patience: Option<Duration>,
-    /// Whether the collection being traced was had only by waiting long for its lock: its
-    /// visit then claims more than one chunk (see `object/scan_cursor.rs`, `PATIENT_CHUNKS`).
-    pub(crate) waited_for_lock: bool,
+    /// How many chunks the visit of the collection being traced claims: one, or more if the
+    /// marker had to wait for its lock (see `object/scan_cursor.rs`, `PATIENT_CHUNKS`).
+    pub(crate) chunks_earned: usize,
 }
 
 impl MarkVisitor {
@@ -167,7 +167,7 @@ impl MarkVisitor {
             logged: Vec::new(),
             owned_bytes: 0,
             lock_patience: None,
-            waited_for_lock: false,
+            chunks_earned: 1,
         }
     }
 

@@ -8,8 +8,8 @@
 //! million slots holds its lock for milliseconds, and every writer of it waits that long. So
 //! the marker scans at most [`SCAN_CHUNK`] slots (or hash buckets) per visit, under the lock,
 //! then lets go, puts the collection back on its grey stack and comes back for the next chunk.
-//! A writer waits for at most one chunk — [`PATIENT_CHUNKS`] if it had kept the marker out of
-//! the lock for milliseconds.
+//! A writer waits for at most one chunk — more, up to [`PATIENT_CHUNKS`], if it had kept the
+//! marker out of the lock a long while.
 //!
 //! # The cursor
 //!
@@ -56,19 +56,27 @@ use crate::{
 /// to interpret.)
 pub(crate) const SCAN_CHUNK: usize = if cfg!(miri) { 16 } else { 1024 };
 
-/// How many chunks one visit scans when the marker waited [`LONG_LOCK_WAIT`] or more for the
-/// lock — it had found the collection locked for so long that it queued for the lock (see
-/// `marker/mod.rs`, "Locked collections"), and a writer then kept it for a millisecond. A
+/// The most chunks one visit scans: when the marker had to wait for the lock — it had found
+/// the collection locked for so long that it queued for the lock (see `marker/mod.rs`, "Locked
+/// collections") — it claims a chunk for every [`CHUNK_WAIT`] it waited, up to this many. A
 /// writer that holds the lock nearly all the time would otherwise get in between every two
-/// chunks, and a collection of a million slots would take a thousand of its writes to scan;
-/// now it takes sixty. Only a writer that held the lock that long waits for the 16 K slots, a
-/// fraction of its own hold. (Sixteen chunks after *any* wait made a writer that writes
-/// without pause wait for them too: the 99.9th percentile of its writes while marking went
-/// from 100–130 µs to 500–640 µs, `collection_writer --collection map`.)
+/// chunks, and a collection of a million slots would take a thousand of its writes to scan; a
+/// writer holding the lock 3 ms a write lets it through in sixty. The writer then waits for the
+/// chunks, about half as long as it kept the marker waiting. (Sixteen chunks after *any* wait
+/// made a writer that writes without pause wait for them too: the 99.9th percentile of its
+/// writes while marking went from 100–130 µs to 500–640 µs, `collection_writer --collection
+/// map`.)
 pub(crate) const PATIENT_CHUNKS: usize = 16;
 
-/// A wait for a collection's lock at least this long earns the marker [`PATIENT_CHUNKS`].
-pub(crate) const LONG_LOCK_WAIT: Duration = Duration::from_millis(1);
+/// How long the marker must have waited for a collection's lock to claim one more chunk in
+/// the visit that follows: about twice what scanning a chunk takes.
+pub(crate) const CHUNK_WAIT: Duration = Duration::from_micros(64);
+
+/// How many chunks the visit after a wait of `waited` for the lock claims.
+pub(crate) fn chunks_after_waiting(waited: Duration) -> usize {
+    let earned = waited.as_nanos() / CHUNK_WAIT.as_nanos();
+    earned.clamp(1, PATIENT_CHUNKS as u128) as usize
+}
 
 /// The resume point of a finished scan.
 const DONE: usize = usize::MAX;
@@ -195,6 +203,13 @@ mod tests {
         assert_eq!(c.claim(5, len, PATIENT_CHUNKS), (SCAN_CHUNK..patient_end, true));
         assert_eq!(c.claim(5, len, PATIENT_CHUNKS), (patient_end..len, false));
         assert_eq!(c.state(5), ScanState::Done);
+    }
+
+    #[test]
+    fn a_wait_earns_a_chunk_per_chunk_wait_up_to_the_most() {
+        assert_eq!(chunks_after_waiting(Duration::ZERO), 1);
+        assert_eq!(chunks_after_waiting(CHUNK_WAIT * 3 + CHUNK_WAIT / 2), 3);
+        assert_eq!(chunks_after_waiting(Duration::from_secs(1)), PATIENT_CHUNKS);
     }
 
     #[test]

@@ -22,12 +22,20 @@ use std::{ops::Range, time::Duration};
 use super::{
     header::Header,
     mark_visit::MarkVisitor,
-    scan_cursor::{ScanCursor, ScanState, LONG_LOCK_WAIT, PATIENT_CHUNKS},
+    scan_cursor::{chunks_after_waiting, ScanCursor, ScanState},
 };
 use crate::{
     primitive::sync::atomic::{AtomicBool, AtomicPtr, Ordering},
     slot,
 };
+
+/// How long the collector waits for each collection's lock while the world is stopped — in a
+/// pause's drain from the first retry, in checkmark's walk and in the ephemeron pass. The only
+/// holders then are threads without a running mutator, whose writes are short; only trying,
+/// a walk or a pass that must get through every lock needed all of them free at once, and
+/// with more such threads than cores the pause never ended (a hostile review). The wait is
+/// bounded because such a holder may itself wait for the root table, which the walk holds.
+pub(crate) const PAUSE_LOCK_PATIENCE: Duration = Duration::from_millis(10);
 
 /// A type whose GC pointers the collector can find.
 ///
@@ -198,9 +206,9 @@ impl<'a> Tracer<'a> {
     pub(crate) fn scan_window(&mut self, cursor: &ScanCursor, len: usize) -> Range<usize> {
         match &mut self.sink {
             Sink::Mark(visitor) => {
-                // A marker that had to wait long for the lock scans more in this visit (see
+                // A marker that had to wait for the lock scans more in this visit (see
                 // `object/scan_cursor.rs`, `PATIENT_CHUNKS`).
-                let chunks = if std::mem::take(&mut visitor.waited_for_lock) { PATIENT_CHUNKS } else { 1 };
+                let chunks = std::mem::replace(&mut visitor.chunks_earned, 1);
                 let (window, more) = cursor.claim(visitor.epoch(), len, chunks);
                 visitor.notes |= if more { super::mark_visit::note::MORE } else { 0 };
                 window
@@ -224,23 +232,25 @@ impl<'a> Tracer<'a> {
     }
 
     /// How long a collection's `trace` may wait for its read lock: only a mark worker that
-    /// retries an object it found locked many times waits, and only this long (see
-    /// `marker/mod.rs`, "Locked collections"); every other tracer only tries the lock.
+    /// retries an object it found locked for a while, and the collector's walks inside a pause
+    /// (checkmark, the ephemeron pass), wait, and only this long (see `marker/mod.rs`, "Locked
+    /// collections"); every other tracer only tries the lock.
     #[inline]
     pub(crate) fn lock_patience(&self) -> Option<Duration> {
         match &self.sink {
             Sink::Mark(visitor) => visitor.lock_patience,
-            Sink::Dyn(_) | Sink::Arm => None,
+            Sink::Dyn(sink) => sink.lock_patience(),
+            Sink::Arm => None,
         }
     }
 
     /// Say that the collection about to be scanned was had only by waiting `waited` for its
-    /// lock ([`Tracer::lock_patience`]): if that was long, the marker claims more of it in this
-    /// visit (see `object/scan_cursor.rs`, `PATIENT_CHUNKS`).
+    /// lock ([`Tracer::lock_patience`]): the marker claims more of it in this visit, the longer
+    /// it waited (see `object/scan_cursor.rs`, `PATIENT_CHUNKS`).
     #[inline]
     pub(crate) fn waited_for_lock(&mut self, waited: Duration) {
         if let Sink::Mark(visitor) = &mut self.sink {
-            visitor.waited_for_lock = waited >= LONG_LOCK_WAIT;
+            visitor.chunks_earned = chunks_after_waiting(waited);
         }
     }
 
@@ -281,4 +291,10 @@ pub(crate) trait TraceSink {
     /// Called when part of the object was skipped because its lock was taken; the slots
     /// reported so far are valid, the object must be traced again to see the rest.
     fn visit_locked(&mut self);
+
+    /// How long a collection's `trace` may wait for its read lock before it reports it
+    /// locked ([`Tracer::lock_patience`]). By default not at all.
+    fn lock_patience(&self) -> Option<Duration> {
+        None
+    }
 }
