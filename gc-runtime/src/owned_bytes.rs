@@ -122,7 +122,7 @@ pub(crate) fn released_total() -> u64 {
 /// reach — when [`released_total`] read `released_then`. Their objects' destructors release
 /// them, on the finalizer thread, some time after the sweep.
 pub(crate) fn found_dead(dead: usize, released_then: u64) {
-    DEAD_RELEASED_BY.store(released_then + dead as u64, Ordering::Relaxed);
+    DEAD_RELEASED_BY.store(released_then.saturating_add(dead as u64), Ordering::Relaxed);
 }
 
 /// The owned bytes the pacer counts: those owned now, less what the last marking found dead

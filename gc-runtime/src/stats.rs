@@ -69,8 +69,9 @@ pub(crate) struct MarkWork {
 impl std::ops::AddAssign for MarkWork {
     fn add_assign(&mut self, o: MarkWork) {
         self.objects += o.objects;
-        self.marked_bytes += o.marked_bytes;
-        self.owned_bytes += o.owned_bytes;
+        // Saturating: declared external memory may add up past `usize::MAX` (`ExternalBytes`).
+        self.marked_bytes = self.marked_bytes.saturating_add(o.marked_bytes);
+        self.owned_bytes = self.owned_bytes.saturating_add(o.owned_bytes);
         self.forwarded += o.forwarded;
     }
 }

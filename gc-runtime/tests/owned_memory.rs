@@ -389,3 +389,105 @@ fn declared_external_memory_starts_cycles_counts_live_and_is_released() {
     collect_all(&mut mu);
     assert_eq!(owned(), owned_before);
 }
+
+/// Threads that `set` one declaration at once keep the counters in order: the owned bytes
+/// never read more than the largest declaration (beside the rest of the heap's), and end at
+/// the last one set. Two such threads took the global counter below zero for a moment, which
+/// read as 1.8e19 bytes: the collector's arithmetic overflowed and stopped the process in a
+/// debug build, and set goals of 44 TB in a release one (a hostile review).
+#[test]
+fn threads_setting_one_declaration_at_once_keep_the_counters_in_order() {
+    let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    const SETTERS: u64 = 4;
+    let mut mu = gc_runtime::attach();
+    collect_all(&mut mu);
+    let owned_before = owned();
+    let shared = blob(&mu, 0).root(&mu);
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let most = std::thread::scope(|s| {
+        for t in 0..SETTERS {
+            let (shared, stop) = (&shared, &stop);
+            s.spawn(move || {
+                let mut mu = gc_runtime::attach();
+                let mut x = t + 1;
+                while !stop.load(Ordering::Relaxed) {
+                    for _ in 0..64 {
+                        x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                        shared.get(&mu).data_bytes.set((x >> 40) as usize % MIB);
+                    }
+                    mu.safepoint();
+                }
+            });
+        }
+        let mut most = 0;
+        for _ in 0..300 {
+            most = most.max(owned());
+            mu.blocking(|| std::thread::sleep(std::time::Duration::from_micros(200)));
+        }
+        stop.store(true, Ordering::Relaxed);
+        most
+    });
+    assert!(most < owned_before + MIB, "the owned bytes read {most} with at most 1 MiB declared");
+    let last = shared.get(&mu).data_bytes.get();
+    assert_eq!(owned(), owned_before + last, "the counter holds the last declaration");
+    drop(shared);
+    collect_all(&mut mu);
+    assert_eq!(owned(), owned_before);
+}
+
+/// Declarations that add up past `usize::MAX` (each within `isize::MAX`, as `new` demands) are
+/// not meaningful, but stop nothing: cycles run, and the counters come back once they are
+/// dropped. (The marker's sum overflowed and stopped the process in a debug build: a hostile
+/// review.)
+#[test]
+fn declarations_adding_up_past_the_address_space_stop_nothing() {
+    let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut mu = gc_runtime::attach();
+    collect_all(&mut mu);
+    let owned_before = owned();
+    let roots: Vec<_> = (0..3)
+        .map(|_| mu.alloc(Blob { data: Box::new([]), data_bytes: ExternalBytes::new(isize::MAX as usize) }).root(&mu))
+        .collect();
+    collect_all(&mut mu);
+    for r in &roots {
+        assert_eq!(r.get(&mu).data_bytes.get(), isize::MAX as usize);
+    }
+    drop(roots);
+    collect_all(&mut mu);
+    assert_eq!(owned(), owned_before, "every declaration was released");
+}
+
+/// A value with its own declaration of external memory.
+#[derive(Trace)]
+struct DeclaringValue {
+    n: AtomicU64,
+    bytes: ExternalBytes,
+}
+
+impl HeapValue for DeclaringValue {
+    type Local<'m> = u64;
+    fn empty() -> DeclaringValue {
+        DeclaringValue { n: AtomicU64::new(0), bytes: ExternalBytes::new(MIB) }
+    }
+    fn load(&self, _: &Mutator) -> u64 {
+        self.n.load(Ordering::Relaxed)
+    }
+    fn store(&self, n: u64) {
+        self.n.store(n, Ordering::Relaxed);
+    }
+}
+
+/// An element of a value collection is no object, so it cannot hold an `ExternalBytes`:
+/// storing one is refused, naming it, and the vector is left as it was.
+#[test]
+fn a_value_collection_refuses_values_that_declare_external_memory() {
+    let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mu = gc_runtime::attach();
+    let values = mu.alloc(GcValueVec::<DeclaringValue>::new());
+    let owned_before = owned();
+    let refused = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| values.push(7)));
+    let message = refused.expect_err("the push is refused");
+    let message = message.downcast_ref::<String>().map_or("", String::as_str);
+    assert!(message.contains("ExternalBytes"), "{message}");
+    assert_eq!((values.len(), owned()), (0, owned_before));
+}

@@ -19,13 +19,21 @@
 //! - An unarmed value (never inside an allocated object) charges nothing: no marking can
 //!   reach it (`owned_bytes.rs`, "What is counted").
 //! - No declaration exceeds `isize::MAX`, the most any allocation can hold.
+//! - `set` holds `setting` while it changes `declared` and the charge: two threads setting one
+//!   value at once would otherwise apply their differences to the global counter out of order,
+//!   and take it below zero for a moment — which the collector read as an enormous heap (a
+//!   hostile review: an overflow that stopped the process, or a goal of 44 TB). A collection's
+//!   writers are kept in order by its write lock the same way.
 
 use std::fmt;
 
 use super::slots::{report_owned_once, Armed};
 use crate::{
     object::{ScanCursor, Trace, Tracer},
-    primitive::sync::atomic::{AtomicUsize, Ordering},
+    primitive::sync::{
+        atomic::{AtomicUsize, Ordering},
+        Mutex,
+    },
 };
 
 /// The number of bytes a GC object owns outside the heap, declared so the pacer counts them
@@ -41,7 +49,16 @@ use crate::{
 /// bounds the GC heap alone, as for the collections.
 ///
 /// The collector believes the figure: declaring more than the object owns makes cycles more
-/// frequent, declaring less makes them rarer; neither can free a reachable object.
+/// frequent, declaring less makes them rarer; neither can free a reachable object. (Declarations
+/// that add up to more than `usize::MAX` bytes wrap the counter and are not meaningful.) A
+/// growing declaration starts a cycle as an allocation does, but does not make its thread help
+/// with the marking: memory declared faster than a cycle takes (a mapped file, declared without
+/// touching it) can grow by a few cycles' worth before the next one ends.
+///
+/// It may not be skipped (`#[trace(skip)]` is rejected), nor be held by the value of a
+/// [`GcValueVec`](crate::GcValueVec) or [`GcValueMap`](crate::GcValueMap) element (storing such
+/// a value panics). The derive's check is by name: behind a type alias or a user type, a
+/// skipped one is not caught, and counts nothing.
 ///
 /// ```
 /// use gc_runtime::{ExternalBytes, Trace};
@@ -72,6 +89,8 @@ pub struct ExternalBytes {
     declared: AtomicUsize,
     /// Whether the current marking has counted this declaration yet.
     cursor: ScanCursor,
+    /// Held by [`ExternalBytes::set`] (see the module's invariants).
+    setting: Mutex<()>,
 }
 
 impl ExternalBytes {
@@ -82,7 +101,12 @@ impl ExternalBytes {
     ///
     /// If `bytes` is more than `isize::MAX`, which no allocation can hold.
     pub fn new(bytes: usize) -> ExternalBytes {
-        ExternalBytes { armed: Armed::new(), declared: AtomicUsize::new(checked(bytes)), cursor: ScanCursor::new() }
+        ExternalBytes {
+            armed: Armed::new(),
+            declared: AtomicUsize::new(checked(bytes)),
+            cursor: ScanCursor::new(),
+            setting: Mutex::new(()),
+        }
     }
 
     /// The bytes declared.
@@ -98,7 +122,9 @@ impl ExternalBytes {
     /// If `bytes` is more than `isize::MAX`, which no allocation can hold; the declaration is
     /// left as it was.
     pub fn set(&self, bytes: usize) {
-        self.declared.store(checked(bytes), Ordering::Relaxed);
+        let bytes = checked(bytes);
+        let _one_at_a_time = self.setting.lock();
+        self.declared.store(bytes, Ordering::Relaxed);
         self.armed.charge_to(bytes);
     }
 }
@@ -119,6 +145,10 @@ fn too_many(bytes: usize) -> ! {
          the bytes the object really owns outside the heap"
     )
 }
+
+/// A panic cannot leave a value half set: `set` checks its argument before it takes `setting`,
+/// which guards no data, and nothing under it can panic.
+impl std::panic::RefUnwindSafe for ExternalBytes {}
 
 impl Default for ExternalBytes {
     /// Nothing declared.
@@ -191,6 +221,12 @@ mod tests {
         mu.collect();
         mu.collect();
         assert!(owned_bytes::released_total() - released >= 3000, "the dead object's bytes were released");
+    }
+
+    #[test]
+    fn it_is_shared_between_threads_and_across_unwinding() {
+        fn shareable<T: Send + Sync + std::panic::UnwindSafe + std::panic::RefUnwindSafe>() {}
+        shareable::<ExternalBytes>();
     }
 
     #[test]

@@ -67,8 +67,9 @@ use crate::{
 /// # No collections inside a value
 ///
 /// A value may hold slots, plain data, boxes and options of them — but not a GC collection
-/// (`GcVec`, `GcMap`, `GcIdMap`, `GcWeakMap`, `GcValueVec`, `GcValueMap`): storing such a value
-/// panics, and the collection is left unchanged. The marker scans a large collection a chunk
+/// (`GcVec`, `GcMap`, `GcIdMap`, `GcWeakMap`, `GcValueVec`, `GcValueMap`), nor an
+/// [`ExternalBytes`](crate::ExternalBytes) (it counts from its object's allocation, and an
+/// element is no object): storing such a value panics, and the collection is left unchanged. The marker scans a large collection a chunk
 /// per visit and keeps its place in a cursor, which a collection can only do for itself, not
 /// for another collection hidden in one of its elements. A dynamic language's nested array is
 /// an object of its own anyway: hold a `Member` to it in the value.
@@ -272,8 +273,9 @@ fn written_without_a_running_mutator(what: &str, value_type: &str, why: &str) ->
 fn holds_a_collection(what: &str, value_type: &str) -> ! {
     panic!(
         "{what}: the value type `{value_type}` holds a GC collection (a GcVec, GcMap, GcIdMap, \
-         GcWeakMap, GcValueVec or GcValueMap), which a value in a collection cannot hold; put \
-         that collection in an object of its own and hold a `Member` to the object in the value"
+         GcWeakMap, GcValueVec or GcValueMap) or an ExternalBytes, which a value in a collection \
+         cannot hold; put it in an object of its own and hold a `Member` to the object in the \
+         value"
     )
 }
 

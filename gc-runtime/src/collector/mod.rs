@@ -878,8 +878,9 @@ impl Cycle {
     fn note(&mut self, work: MarkWork) {
         self.stats.objects_marked += work.objects;
         self.stats.objects_forwarded += work.forwarded;
-        self.stats.heap_marked += work.marked_bytes;
-        self.stats.owned_marked += work.owned_bytes;
+        // Saturating, as every sum with owned bytes: declarations may add up past `usize::MAX`.
+        self.stats.heap_marked = self.stats.heap_marked.saturating_add(work.marked_bytes);
+        self.stats.owned_marked = self.stats.owned_marked.saturating_add(work.owned_bytes);
     }
 
     /// World stopped: drain until marking is complete, then return the locked root table with
@@ -1258,15 +1259,16 @@ fn run_cycle(rt: &'static Runtime, swept_at_last_end: &mut SweepTotals) {
     });
     let mut stats = cycle.stats;
     stats.thread_pause_max = rt.thread_pauses.take_cycle_max();
-    stats.heap_marked += (rt.stats.allocated_black() - black_before) as usize;
+    stats.heap_marked = stats.heap_marked.saturating_add((rt.stats.allocated_black() - black_before) as usize);
     // Owned bytes: those of the collections the marking reached, plus all charged while it
     // marked (collections allocated or grown meanwhile, as objects allocated black count),
     // never more than were owned when it terminated; the rest of those are dead, and left out
     // of the pacer's heap until their destructors release them (`owned_bytes::paced`).
     let owned_traced = stats.owned_marked;
-    let charged = usize::try_from(cycle.charged_at_termination - cycle.charged_at_mark_start).unwrap_or(usize::MAX);
+    let charged =
+        usize::try_from(cycle.charged_at_termination.wrapping_sub(cycle.charged_at_mark_start)).unwrap_or(usize::MAX);
     stats.owned_marked = owned_traced.saturating_add(charged).min(cycle.owned_at_termination);
-    stats.heap_marked = stats.heap_marked - owned_traced + stats.owned_marked;
+    stats.heap_marked = stats.heap_marked.saturating_sub(owned_traced).saturating_add(stats.owned_marked);
     owned_bytes::found_dead(cycle.owned_at_termination - stats.owned_marked, cycle.released_at_termination);
     stats.assist_bytes = assist_bytes - assist_bytes_before;
     stats.heap_after = rt.paced_bytes();

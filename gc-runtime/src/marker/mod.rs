@@ -222,7 +222,7 @@ impl<'q> MarkWorker<'q> {
     pub(crate) fn work(&self) -> MarkWork {
         MarkWork {
             objects: self.scanned_objects,
-            marked_bytes: self.scanned_bytes + self.visit.leaf_bytes + self.visit.owned_bytes,
+            marked_bytes: (self.scanned_bytes + self.visit.leaf_bytes).saturating_add(self.visit.owned_bytes),
             owned_bytes: self.visit.owned_bytes,
             forwarded: self.visit.exclusive.as_ref().map_or(0, Exclusive::forwarded_in_all),
         }

@@ -226,7 +226,8 @@ impl<'a> Tracer<'a> {
     pub(crate) fn owned_bytes(&mut self, cursor: &ScanCursor, bytes: usize) {
         if let Sink::Mark(visitor) = &mut self.sink {
             if cursor.state(visitor.epoch()) == ScanState::Fresh {
-                visitor.owned_bytes += bytes;
+                // Saturating: declarations (`ExternalBytes`) may add up past `usize::MAX`.
+                visitor.owned_bytes = visitor.owned_bytes.saturating_add(bytes);
             }
         }
     }
