@@ -118,8 +118,9 @@ impl TraceSink for ReadAddr {
 /// fails while a writer waits — so the writer gets in between two chunks
 /// (`object/scan_cursor.rs`).
 ///
-/// A mark worker that has found the object locked many times in a row then waits for the lock,
-/// up to [`Tracer::lock_patience`], queued with the lock's writers: a writer that releases the
+/// A mark worker that has found the object locked for a while, and the collector's walks
+/// inside a pause, then wait for the lock, up to [`Tracer::lock_patience`], queued with the
+/// lock's writers: a writer that releases the
 /// lock and takes it again at once (back-to-back insertions whose key's `Eq` is slow) would
 /// otherwise hold it at nearly every try, and the marking would never end (see
 /// `marker/mod.rs`, "Locked collections"). If it had to wait, it scans more than one chunk in
