@@ -136,21 +136,19 @@ pub(crate) fn read_for_trace<'a, T>(
         ScanState::Partway => lock.try_read(),
         ScanState::Fresh => lock.try_read_recursive(),
     };
-    let guard = match (tried, tracer.lock_patience()) {
-        (Some(guard), _) => Some(guard),
-        (None, None) => None,
-        (None, Some(patience)) => {
-            let start = Instant::now();
-            let waited = match state {
-                ScanState::Partway => lock.try_read_for(patience),
-                _ => lock.try_read_recursive_for(patience),
-            };
-            if waited.is_some() {
-                tracer.waited_for_lock(start.elapsed());
-            }
-            waited
+    // The patience is read only after a failed try: most visits find the lock free.
+    let guard = tried.or_else(|| {
+        let patience = tracer.lock_patience()?;
+        let start = Instant::now();
+        let waited = match state {
+            ScanState::Partway => lock.try_read_for(patience),
+            _ => lock.try_read_recursive_for(patience),
+        };
+        if waited.is_some() {
+            tracer.waited_for_lock(start.elapsed());
         }
-    };
+        waited
+    });
     if guard.is_none() {
         tracer.report_locked();
     }

@@ -753,7 +753,7 @@ impl Cycle {
             && self.rt.handshake.stop_if_idle(exclusive::give_up);
         let exclusive = (!self.exclusive_off && self.marking_in_pause) || beside_mutators || idle;
         if !exclusive {
-            let work = marker::drain_parallel(self.rt, workers);
+            let work = marker::drain_parallel(self.rt, workers, self.marking_in_pause);
             self.note(work);
             return;
         }
@@ -772,7 +772,7 @@ impl Cycle {
         if idle && self.rt.handshake.yield_wanted() {
             exclusive::give_up();
         }
-        let work = marker::drain_parallel(self.rt, workers);
+        let work = marker::drain_parallel(self.rt, workers, self.marking_in_pause);
         let mut roots = self.rt.roots.lock();
         exclusive::end();
         let mut yielded = false;
@@ -829,7 +829,7 @@ impl Cycle {
             self.stats.exclusive_jobs_given_up += 1;
             workers
         };
-        let work = marker::drain_parallel(self.rt, workers);
+        let work = marker::drain_parallel(self.rt, workers, self.marking_in_pause);
         self.note(work);
     }
 

@@ -161,9 +161,12 @@ pub(crate) struct MarkWorker<'q> {
     credit: Option<&'q AssistCredit>,
     /// Marked bytes already published to `credit`.
     published: usize,
-    /// Whether the world was stopped when this worker began (a pause's drain, an idle stop):
-    /// then it waits for locked objects' locks from its first retry (`PAUSE_LOCK_PATIENCE`).
-    world_stopped: bool,
+    /// Whether this worker drains inside a pause, every mutator parked until the marking
+    /// ends: then it waits for locked objects' locks from its first retry
+    /// (`PAUSE_LOCK_PATIENCE`). An idle stop — the world stopped because no mutator runs — is
+    /// no such pause: nobody waits for it but a thread that wants to run, which ends it, so its
+    /// drain waits for locks as a concurrent one does.
+    in_pause: bool,
 }
 
 impl<'q> MarkWorker<'q> {
@@ -178,7 +181,7 @@ impl<'q> MarkWorker<'q> {
             chunk_bytes: 0,
             credit: None,
             published: 0,
-            world_stopped: false,
+            in_pause: false,
         }
     }
 
@@ -198,13 +201,10 @@ impl<'q> MarkWorker<'q> {
 
     /// A mark worker for the current marking, whose progress becomes assist credit: worker
     /// `owner` of the drain (0 for the thread that leads it), which marks as that owner if the
-    /// drain is an exclusive job (see `object/exclusive.rs`).
-    pub(crate) fn background(rt: &'q Runtime, owner: usize) -> Self {
-        let mut worker = MarkWorker {
-            credit: Some(&rt.assist_credit),
-            world_stopped: rt.handshake.world_stopped(),
-            ..MarkWorker::new(&rt.grey)
-        };
+    /// drain is an exclusive job (see `object/exclusive.rs`); `in_pause`: the drain is a
+    /// pause's.
+    pub(crate) fn background(rt: &'q Runtime, owner: usize, in_pause: bool) -> Self {
+        let mut worker = MarkWorker { credit: Some(&rt.assist_credit), in_pause, ..MarkWorker::new(&rt.grey) };
         worker.visit.exclusive = exclusive::current().map(|job| Exclusive::new(job, owner));
         worker
     }
@@ -506,8 +506,9 @@ impl<'q> MarkWorker<'q> {
             } else if self.queue.is_quiescent() {
                 if self.queue.has_deferred() {
                     let patience = match deferred_tries {
-                        // The world is stopped: wait at once (see `PAUSE_LOCK_PATIENCE`).
-                        _ if self.world_stopped => Some(PAUSE_LOCK_PATIENCE),
+                        // Every mutator waits for this pause: wait at once (see
+                        // `PAUSE_LOCK_PATIENCE`).
+                        _ if self.in_pause => Some(PAUSE_LOCK_PATIENCE),
                         0 => {
                             locked_since = Instant::now();
                             None
@@ -715,15 +716,17 @@ pub(crate) fn drop_marked_candidates(queue: &GreyQueue) {
 }
 
 /// Drain the global queue with `workers` threads (this one included; the others are the
-/// persistent helpers of `pool.rs`) until marking is done as far as the queue can tell.
-pub(crate) fn drain_parallel(rt: &'static Runtime, workers: usize) -> MarkWork {
-    fn drain(rt: &'static Runtime, owner: usize) -> MarkWork {
-        let mut w = MarkWorker::background(rt, owner);
+/// persistent helpers of `pool.rs`) until marking is done as far as the queue can tell;
+/// `in_pause`: inside a pause, with every mutator parked until the marking ends.
+pub(crate) fn drain_parallel(rt: &'static Runtime, workers: usize, in_pause: bool) -> MarkWork {
+    fn drain<const IN_PAUSE: bool>(rt: &'static Runtime, owner: usize) -> MarkWork {
+        let mut w = MarkWorker::background(rt, owner, IN_PAUSE);
         w.drain_until_done();
         debug_assert!(w.visit.exclusive.as_ref().is_none_or(|x| x.forwarded() == 0), "outboxes published");
         w.publish_credit();
         w.work()
     }
+    let drain: pool::Drain = if in_pause { drain::<true> } else { drain::<false> };
     if workers <= 1 {
         return drain(rt, 0);
     }
