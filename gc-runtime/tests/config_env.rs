@@ -75,7 +75,10 @@ fn child_try_attach() {
             Ok(_) => panic!("attached with GC_MODE=fast"),
         }
     }
-    std::env::set_var("GC_MODE", "stw");
+    // SAFETY: no other thread reads or writes the environment: the child runs this one test
+    // (`--exact`, `--test-threads=1`), libtest's main thread only waits for it, and the runtime
+    // did not start (the attaches above failed), so no collector thread exists.
+    unsafe { std::env::set_var("GC_MODE", "stw") };
     let _mu = gc_runtime::try_attach().unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(gc_runtime::config().mode, Mode::StopTheWorld);
     println!("done");

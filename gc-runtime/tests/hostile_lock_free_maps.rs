@@ -244,19 +244,25 @@ impl Drop for Key {
 #[derive(Trace)]
 struct Val {
     id: u64,
-    gen: u64,
+    generation: u64,
     canary: u64,
 }
 
 impl Val {
     fn checked(&self) -> (u64, u64) {
-        assert_eq!(self.canary, self.id ^ self.gen ^ MAGIC, "value {}/{} corrupt (freed?)", self.id, self.gen);
-        (self.id, self.gen)
+        assert_eq!(
+            self.canary,
+            self.id ^ self.generation ^ MAGIC,
+            "value {}/{} corrupt (freed?)",
+            self.id,
+            self.generation
+        );
+        (self.id, self.generation)
     }
 }
 
-fn val(mu: &Mutator, id: u64, gen: u64) -> Gc<'_, Val> {
-    mu.alloc(Val { id, gen, canary: id ^ gen ^ MAGIC })
+fn val(mu: &Mutator, id: u64, generation: u64) -> Gc<'_, Val> {
+    mu.alloc(Val { id, generation, canary: id ^ generation ^ MAGIC })
 }
 
 #[derive(Trace)]
@@ -354,10 +360,10 @@ fn finish(ctx: &Arc<Ctx>) {
     MU.with(|m| m.borrow_mut().take());
 }
 
-/// Insert key `id` with a value of generation `gen`, and record it in `model`.
-fn put(ctx: &Arc<Ctx>, model: &Model, id: u64, gen: u64) -> bool {
-    let replaced = with_map(|m, mu| m.insert(ctx.key(id), val(mu, id, gen)));
-    model.lock().unwrap().insert(id, gen);
+/// Insert key `id` with a value of generation `generation`, and record it in `model`.
+fn put(ctx: &Arc<Ctx>, model: &Model, id: u64, generation: u64) -> bool {
+    let replaced = with_map(|m, mu| m.insert(ctx.key(id), val(mu, id, generation)));
+    model.lock().unwrap().insert(id, generation);
     replaced
 }
 
@@ -378,17 +384,17 @@ fn check_consistent(ctx: &Arc<Ctx>, model: &Model) {
             let got: HashMap<u64, u64> = entries
                 .iter()
                 .map(|(k, v)| {
-                    let (id, gen) = v.checked();
+                    let (id, generation) = v.checked();
                     assert_eq!(k.id, id, "key {} holds the value of key {id}", k.id);
-                    (id, gen)
+                    (id, generation)
                 })
                 .collect();
             assert_eq!(got.len(), entries.len(), "a key twice in the map: {entries:?}", entries = entries.len());
             assert_eq!(got, model, "entries differ from the model");
             assert_eq!(m.len(), model.len(), "len() differs from the entries");
-            for (&id, &gen) in &model {
+            for (&id, &generation) in &model {
                 let v = m.get(&ctx.key(id), mu).unwrap_or_else(|| panic!("key {id} present but not found"));
-                assert_eq!(v.checked(), (id, gen));
+                assert_eq!(v.checked(), (id, generation));
                 assert!(m.contains_key(&ctx.key(id)));
             }
         })
@@ -523,9 +529,9 @@ fn eq_rewrites_the_map_during_a_lookup(rewrite: Rewrite, contains: bool) {
             }
         }
         _ => {
-            if let Some(Some((id, gen))) = found {
+            if let Some(Some((id, generation))) = found {
                 assert_eq!(id, TARGET, "{rewrite:?}: the value of another key");
-                assert!(matches!(gen, 0 | 2 | 3), "{rewrite:?}: a value the key never had: {gen}");
+                assert!(matches!(generation, 0 | 2 | 3), "{rewrite:?}: a value the key never had: {generation}");
             }
         }
     }
@@ -1267,9 +1273,12 @@ fn slow_lookups_while_another_thread_churns_the_same_key() {
                         for p in &probes {
                             match t.map.get(p, &mu) {
                                 Some(v) => {
-                                    let (id, gen) = v.checked();
+                                    let (id, generation) = v.checked();
                                     assert_eq!(id, p.id, "key {} read the value of key {id}", p.id);
-                                    assert!(gen == 0 || (id == CHURNED && gen <= rounds), "key {id}: generation {gen}");
+                                    assert!(
+                                        generation == 0 || (id == CHURNED && generation <= rounds),
+                                        "key {id}: generation {generation}"
+                                    );
                                     found.fetch_add(1, Ordering::Relaxed);
                                 }
                                 None => assert!(p.id == CHURNED || p.id >= 8, "key {} lost", p.id),
