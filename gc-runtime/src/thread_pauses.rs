@@ -27,11 +27,11 @@
 //!
 //! For a window length `w`, a thread's MMU is the smallest fraction of any `w`-long window of
 //! its attached life that it spent outside the collector's handshakes (Cheng and Blelloch,
-//! PLDI 2001). The worst window starts where a pause starts or ends where a pause ends, so only
-//! those windows are tried; each is measured with a binary search over the log's prefix sums.
-//! [`ThreadPauseStats`] reports the worst thread's figure for 1, 10 and 100 ms windows. A log
-//! keeps the last [`LOG_CAPACITY`] intervals; when it drops older ones, its MMU covers the
-//! retained span only.
+//! PLDI 2001). A worst window starts where a pause starts (see [`mmu`]), so only those windows
+//! are measured, in one pass over the log. [`ThreadPauseStats`] reports the worst thread's
+//! figure for 1, 10 and 100 ms windows. A log keeps the last [`LOG_CAPACITY`] intervals; when it
+//! drops older ones, its MMU covers the retained span only. An ended thread's log changes no
+//! more, and its figures are computed once.
 
 use std::{cell::RefCell, collections::VecDeque, sync::Arc, time::Duration};
 
