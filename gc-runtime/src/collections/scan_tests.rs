@@ -15,6 +15,7 @@ use crate::{
     grey_queue::GreyQueue,
     marker::MarkWorker,
     object::{
+        exclusive::{self, Exclusive},
         mark_visit::note,
         scan_cursor::{CHUNK_WAIT, PATIENT_CHUNKS, SCAN_CHUNK},
         MarkVisitor, ObjPtr, Tracer,
@@ -340,6 +341,47 @@ fn a_patient_marker_waits_for_the_writer_and_then_scans_more() {
     marker.lock_patience = None;
     assert_eq!(finish(&*v, &mut marker), PATIENT_CHUNKS + 1);
     assert!(v.to_vec(&mu).into_iter().all(shaded));
+}
+
+/// A patient marker in an exclusive job stops waiting for a lock once the job is given up — as
+/// a thread that wants to run gives up an idle stop's job, then waits for the workers to hand
+/// their work back: the visit reports the lock instead of waiting out its patience.
+#[test]
+fn a_patient_marker_stops_waiting_once_its_job_is_given_up() {
+    let _s = test_support::serial();
+    let mu = crate::attach();
+    let v = mu.alloc(GcVec::new());
+    v.extend((0..3 * SCAN_CHUNK).map(|i| mu.alloc(i as u32)));
+    clock::force(Phase::Mark, BarrierKind::Dijkstra);
+    let _off = PhaseOff;
+    let job = test_support::ExclusiveJob::begin();
+    let mut marker = MarkVisitor::new(clock::mark_epoch());
+    marker.exclusive = Some(Exclusive::new(job.0, 0));
+    marker.lock_patience = Some(Duration::from_secs(60));
+    let (held, release) = (std::sync::mpsc::channel(), std::sync::mpsc::channel::<()>());
+    let vector: &GcVec<u32> = &v;
+    std::thread::scope(|s| {
+        s.spawn(move || {
+            let writer = vector.write_lock_for_test();
+            held.0.send(()).unwrap();
+            // Held until the marker has given up waiting; a marker that waited on would be
+            // handed the lock after 5 s and scan.
+            let _ = release.1.recv_timeout(Duration::from_secs(5));
+            drop(writer);
+        });
+        held.1.recv().unwrap();
+        s.spawn(|| {
+            std::thread::sleep(Duration::from_millis(20));
+            exclusive::give_up();
+        });
+        marker.notes = 0;
+        v.trace(&mut Tracer::marking(&mut marker));
+        release.0.send(()).unwrap();
+    });
+    assert_ne!(marker.notes & note::LOCKED, 0, "the lock is reported once the job is given up");
+    assert!(!v.to_vec(&mu).into_iter().any(shaded), "nothing was scanned");
+    marker.exclusive = None;
+    drop(job);
 }
 
 /// What `slots::reserve_one` relies on in hashbrown: an insertion below `capacity()` moves no

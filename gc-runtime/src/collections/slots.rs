@@ -4,7 +4,7 @@
 use std::{
     fmt,
     ops::{Deref, DerefMut},
-    time::Instant,
+    time::{Duration, Instant},
 };
 
 use hashbrown::HashTable;
@@ -107,6 +107,10 @@ impl TraceSink for ReadAddr {
     }
 }
 
+/// The longest a collection's `trace` waits for its lock at a time before it reads its
+/// patience again ([`read_for_trace`]).
+const LOCK_WAIT_SLICE: Duration = Duration::from_millis(1);
+
 /// Take a collection's read lock for its `trace`. Returns `None` if the marker already scanned
 /// the collection in this marking (its cursor says so: nothing to report), or if a writer holds
 /// the lock — then the object is reported as locked, so the collector traces it again later
@@ -136,13 +140,22 @@ pub(crate) fn read_for_trace<'a, T>(
         ScanState::Partway => lock.try_read(),
         ScanState::Fresh => lock.try_read_recursive(),
     };
-    // The patience is read only after a failed try: most visits find the lock free.
+    // The patience is read only after a failed try: most visits find the lock free. The wait
+    // is cut into slices, between which the patience is read again: it ends early when the
+    // marker's job does (`MarkVisitor::patience_now`).
     let guard = tried.or_else(|| {
         let patience = tracer.lock_patience()?;
         let start = Instant::now();
-        let waited = match state {
-            ScanState::Partway => lock.try_read_for(patience),
-            _ => lock.try_read_recursive_for(patience),
+        let waited = loop {
+            let left = patience.saturating_sub(start.elapsed());
+            let slice = left.min(LOCK_WAIT_SLICE);
+            let waited = match state {
+                ScanState::Partway => lock.try_read_for(slice),
+                _ => lock.try_read_recursive_for(slice),
+            };
+            if waited.is_some() || left <= LOCK_WAIT_SLICE || tracer.lock_patience().is_none() {
+                break waited;
+            }
         };
         if waited.is_some() {
             tracer.waited_for_lock(start.elapsed());

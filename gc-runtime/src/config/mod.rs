@@ -176,8 +176,10 @@ settings! {
         /// as fast. A thread that wants to run meanwhile (attaching, or coming back from `collect`
         /// or a blocking section) ends it and waits until the workers have handed their work
         /// back and the world has started: tens of microseconds, but now and then, on a busy
-        /// machine, milliseconds (the workers must get a core to notice). Off by default, so
-        /// that a concurrent cycle never makes a thread wait for marking.
+        /// machine, milliseconds (the workers must get a core to notice), and with many more
+        /// runnable threads than cores as long as the scheduler takes to run them (50–60 ms
+        /// with 16 threads spinning on 2 cores). Off by default, so that a concurrent cycle
+        /// never makes a thread wait for marking.
         idle_exclusive_marking: bool {
             default: false,
             env: GC_IDLE_EXCLUSIVE_MARKING,

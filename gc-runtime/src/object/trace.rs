@@ -235,11 +235,12 @@ impl<'a> Tracer<'a> {
     /// How long a collection's `trace` may wait for its read lock: only a mark worker that
     /// retries an object it found locked for a while, and the collector's walks inside a pause
     /// (checkmark, the ephemeron pass), wait, and only this long (see `marker/mod.rs`, "Locked
-    /// collections"); every other tracer only tries the lock.
+    /// collections"); every other tracer only tries the lock. Read again while waiting: a mark
+    /// worker's patience ends when its exclusive job does ([`MarkVisitor::patience_now`]).
     #[inline]
     pub(crate) fn lock_patience(&self) -> Option<Duration> {
         match &self.sink {
-            Sink::Mark(visitor) => visitor.lock_patience,
+            Sink::Mark(visitor) => visitor.patience_now(),
             Sink::Dyn(sink) => sink.lock_patience(),
             Sink::Arm => None,
         }
