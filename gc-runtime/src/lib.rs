@@ -203,10 +203,10 @@ pub fn phase() -> Phase {
 /// needed).
 ///
 /// It reads each attached thread's pause log for the minimum mutator utilisation — up to
-/// 16,384 pauses a thread, about a millisecond for a full log — and each ended thread's log
-/// once (its figures are kept): cheap for a monitor that asks now and then, not for code that
-/// runs once per object — a destructor that calls it holds up the finalizer, and with it
-/// `collect()`, which waits for the finalizer.
+/// 16,384 pauses a thread, about a millisecond for a full log in an optimised build, several
+/// in a debug build — and each ended thread's log once (its figures are kept): cheap for a
+/// monitor that asks now and then, not for code that runs once per object — a destructor that
+/// calls it holds up the finalizer, and with it `collect()`, which waits for the finalizer.
 ///
 /// # Panics
 /// If the runtime had not started and a `GC_*` variable is bad (see [`Config`]'s "A bad

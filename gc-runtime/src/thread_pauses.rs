@@ -298,22 +298,22 @@ impl ThreadPauses {
         };
         drop(t);
         for log in logs {
-            let mut l = log.lock();
+            let l = log.lock();
             let (start, end) = l.span(now);
             let figures = match l.ended_mmu {
                 Some(figures) => figures,
-                None if l.until.is_some() => {
-                    // No thread records into an ended log: compute its figures under the lock,
-                    // once.
-                    let figures = mmu_figures(l.intervals.make_contiguous(), start, end);
-                    l.ended_mmu = Some(figures);
-                    figures
-                }
                 None => {
-                    // The thread records into its log: hold the lock for a copy only.
+                    // The lock is held for a copy only: the thread records into its log, and a
+                    // thread that ends may prune an ended one while holding the list of logs.
+                    let ended = l.until.is_some();
                     let intervals: Vec<(u64, u64)> = l.intervals.iter().copied().collect();
                     drop(l);
-                    mmu_figures(&intervals, start, end)
+                    let figures = mmu_figures(&intervals, start, end);
+                    if ended {
+                        // Nothing records into an ended log any more: keep its figures.
+                        log.lock().ended_mmu = Some(figures);
+                    }
+                    figures
                 }
             };
             for (worst, u) in stats.mmu.iter_mut().zip(figures) {
