@@ -134,10 +134,11 @@ pub fn quiet_panics_on_the_finalizer() {
 
 /// A concurrent stress run: `threads` mutator threads run `work(seed, stop, ops)` — each with
 /// its own seed, until `stop` is set, adding the operations it did to `ops` — for `millis`
-/// milliseconds while a collector thread runs cycles back to back — and on, if fewer than two
-/// cycles completed by then (a slow or loaded machine), until two have or a minute has passed,
-/// so that callers can require at least two without depending on the machine's speed. Returns
-/// the cycles that completed meanwhile and the operations done.
+/// milliseconds from when every thread has begun, while a collector thread runs cycles back
+/// to back — and on, if fewer than two cycles completed by then (a slow or loaded machine),
+/// until two have or a minute has passed, so that callers can require at least two without
+/// depending on the machine's speed. Returns the cycles that completed meanwhile and the
+/// operations done.
 pub fn churn(
     threads: u64,
     millis: u64,
@@ -151,17 +152,31 @@ pub fn churn(
     let cycles_before = gc_runtime::stats().cycles;
     let stop = Arc::new(AtomicBool::new(false));
     let ops = AtomicU64::new(0);
+    let begun = AtomicU64::new(0);
     let collector = child::spawn_collector(&stop);
     let started = Instant::now();
     thread::scope(|s| {
         for t in 0..threads {
-            let (work, stop, ops) = (&work, &stop, &ops);
-            s.spawn(move || work(0x2545_F491_4F6C_DD1D_u64.wrapping_mul(t + 1), stop, ops));
+            let (work, stop, ops, begun) = (&work, &stop, &ops, &begun);
+            s.spawn(move || {
+                begun.fetch_add(1, Ordering::Relaxed);
+                work(0x2545_F491_4F6C_DD1D_u64.wrapping_mul(t + 1), stop, ops)
+            });
         }
         let cycles = || gc_runtime::stats().cycles - cycles_before;
-        while started.elapsed() < Duration::from_millis(millis)
-            || (cycles() < 2 && started.elapsed() < Duration::from_secs(60))
-        {
+        // The run's `millis` count from when every thread has begun: on a loaded machine a
+        // thread may get no core for a while after it is spawned, and one stopped before its
+        // first operation does none (a run beside a dozen other processes once ended with no
+        // operation done at all).
+        let mut all_begun: Option<Instant> = None;
+        let long_enough = |all_begun: Option<Instant>| {
+            all_begun.is_some_and(|at| at.elapsed() >= Duration::from_millis(millis))
+                || started.elapsed() >= Duration::from_secs(60)
+        };
+        while !long_enough(all_begun) || (cycles() < 2 && started.elapsed() < Duration::from_secs(60)) {
+            if all_begun.is_none() && begun.load(Ordering::Relaxed) == threads {
+                all_begun = Some(Instant::now());
+            }
             thread::sleep(Duration::from_millis(10));
         }
         stop.store(true, Ordering::Relaxed);
