@@ -84,7 +84,11 @@
 //! handed the lock when the writer releases it, and then scans a chunk of a large collection
 //! for every 64 µs it waited, up to sixteen, instead of one (`object/scan_cursor.rs`,
 //! `PATIENT_CHUNKS`). The wait is bounded, so a holder blocked on something that waits for the
-//! collector still holds the marking up no longer than it holds the lock.
+//! collector still holds the marking up no longer than it holds the lock. Inside a pause the
+//! worker waits from its first retry (`PAUSE_LOCK_PATIENCE`): every mutator waits for the pause
+//! anyway, and only threads without a mutator can hold the lock. The wait is cut into slices
+//! of a millisecond, and a worker whose exclusive job was given up (a thread that wants to run
+//! ends an idle stop so) stops waiting (`slots::read_for_trace`).
 //!
 //! # Large collections
 //!
