@@ -153,18 +153,6 @@ pub(crate) struct MarkVisitor {
 }
 
 impl MarkVisitor {
-    /// How long a collection's `trace` may wait for its read lock now ([`Self::lock_patience`]),
-    /// or `None` once this worker's exclusive job is given up or ended: a thread that wants to
-    /// run gives up an idle stop's job and waits for the workers to hand their work back, so
-    /// none of them may go on waiting for a lock (a hostile review saw such a thread wait
-    /// 260 ms while threads without a mutator hammered sixteen vectors' locks).
-    pub(crate) fn patience_now(&self) -> Option<Duration> {
-        let job_over = self.exclusive.is_some() && (exclusive::given_up() || exclusive::ended());
-        self.lock_patience.filter(|_| !job_over)
-    }
-}
-
-impl MarkVisitor {
     /// A visitor that marks for `epoch`.
     pub(crate) fn new(epoch: u64) -> Self {
         MarkVisitor {
@@ -187,6 +175,16 @@ impl MarkVisitor {
     /// `mutator_marks.rs`).
     pub(crate) fn logging_marks(epoch: u64) -> Self {
         MarkVisitor { logs_marks: true, ..MarkVisitor::new(epoch) }
+    }
+
+    /// How long a collection's `trace` may wait for its read lock now ([`Self::lock_patience`]),
+    /// or `None` once this worker's exclusive job is given up or ended: a thread that wants to
+    /// run gives up an idle stop's job and waits for the workers to hand their work back, so
+    /// none of them may go on waiting for a lock (a hostile review saw such a thread wait
+    /// 260 ms while threads without a mutator hammered sixteen vectors' locks).
+    pub(crate) fn patience_now(&self) -> Option<Duration> {
+        let job_over = self.exclusive.is_some() && (exclusive::given_up() || exclusive::ended());
+        self.lock_patience.filter(|_| !job_over)
     }
 
     /// The epoch of the marking this visitor marks for.
