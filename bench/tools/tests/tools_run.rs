@@ -49,6 +49,9 @@ fn pause_bench_single_mode() {
     let (stdout, _) = run(env!("CARGO_BIN_EXE_pause_bench"), &["--live", "5000", "--seconds", "0.3", "--mode", "stw"]);
     assert!(stdout.contains("stop-the-world mode: built") && stdout.contains("pauses: max"), "{stdout}");
     assert!(!stdout.contains("@@"), "{stdout}");
+    let args = ["--live", "5000", "--seconds", "0.3", "--mode", "concurrent", "--value-stack", "500"];
+    let (stdout, _) = run(env!("CARGO_BIN_EXE_pause_bench"), &args);
+    assert!(stdout.contains("value stack: 500 nodes") && stdout.contains("pauses as the threads saw them"), "{stdout}");
 }
 
 #[test]
