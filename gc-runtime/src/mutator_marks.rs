@@ -20,7 +20,9 @@
 //! So each such mark is also recorded here — a black allocation as the page's marks, the slot
 //! word and the slots; an assist's marks as the objects, in one batch per assist — and the
 //! collector sets the recorded bits again ([`reapply`]) before anything reads marks to decide:
-//! at each termination round, after every mutator has answered, and in a pause before marking
+//! at each termination round, after every mutator has answered (with handshakes off, at the
+//! flush before the stop that ends the marking, so that the pause applies only what was recorded
+//! since: applying a long marking's log there took milliseconds), and in a pause before marking
 //! is declared over; ahead of the ephemeron pass, the weak verdict, checkmark and the sweep.
 //! No drain runs then, so nothing can undo what it sets, and every record of a bit undone is in
 //! the log by then: a mutator records before its allocation returns (an assist runs inside

@@ -313,6 +313,13 @@ pub struct CycleStats {
     /// drain's workers had left. (A record that outgrows it in the round that ends the marking,
     /// with no drain after it, is not acted on and not counted here.)
     pub mark_log_over_limit: bool,
+    /// Records of that log set again in the marking: at its termination rounds, before the
+    /// stop that ends it (handshakes off), and inside pauses.
+    pub mark_log_applied: usize,
+    /// Of those, the records set again with the world stopped: only those made since the last
+    /// round, or since the flush before the stop that ends the marking, so the pause does not
+    /// grow with the log (a long marking beside allocating threads logs megabytes).
+    pub mark_log_applied_in_pause: usize,
     /// Drains of a concurrent marking that ran while no mutator was running, with the world
     /// stopped at no one's expense and each mark bit set by one worker without a locked
     /// instruction, as inside a pause (see `Config::idle_exclusive_marking` and the book's
@@ -708,6 +715,8 @@ mod tests {
             exclusive_drains_beside_mutators: 0,
             mark_log_peak_bytes: 0,
             mark_log_over_limit: false,
+            mark_log_applied: 0,
+            mark_log_applied_in_pause: 0,
             idle_exclusive_drains: 0,
             idle_drains_yielded: 0,
             sweep_workers: 0,

@@ -687,6 +687,32 @@ fn without_exclusive_drains_beside_the_mutators_nothing_is_recorded() {
     );
 }
 
+/// With handshakes off, a concurrent marking ends in a stop. The log of mutators' marks is set
+/// again after the flush before it, with the world running, as a termination round sets it, so
+/// the pause sets only the records made since. (Set in the pause, the log of a long marking
+/// beside an allocating thread made it milliseconds long: `pause_bench --live 8000000
+/// --phase-changes stops`, 5–7 MB of records, a termination pause of 3–7 ms instead of
+/// 0.1–0.3 ms.)
+#[test]
+fn with_handshakes_off_the_log_is_set_again_before_the_stop_that_ends_the_marking() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let logged = |c: &gc_runtime::CycleStats| c.mark_log_applied >= 1_000;
+    let cycles = assists_beside_drains(|c| c.with_handshakes(false), |cs| cs.iter().any(logged));
+    let logged: Vec<_> = cycles.iter().filter(|c| logged(c)).collect();
+    assert!(!logged.is_empty(), "no cycle logged 1,000 records");
+    for c in logged {
+        let ended_in_a_stop = c.pauses.iter().any(|p| matches!(p.kind, gc_runtime::PauseKind::MarkTermination));
+        assert!(ended_in_a_stop, "cycle {}: the marking ended in a stop: {:?}", c.cycle, c.pauses);
+        assert!(
+            c.mark_log_applied_in_pause * 4 <= c.mark_log_applied,
+            "cycle {}: {} of {} records set again inside a pause",
+            c.cycle,
+            c.mark_log_applied_in_pause,
+            c.mark_log_applied
+        );
+    }
+}
+
 /// The pause workload's shape beside exclusive drains, configured by `configure`: chains
 /// replaced in part or whole as fast as one mutator can, every chain walked and checked before
 /// it is changed, checkmark on, until at least three cycles ran, the mutator assisted in one

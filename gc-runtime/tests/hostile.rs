@@ -15,7 +15,8 @@
 //!   from it still in use elsewhere, and threads that leak theirs one after another; a scoped
 //!   child that attaches while its parent waits for it;
 //! - garbage in another running thread's allocation cache, and a weak reference that another
-//!   thread upgrades in a loop, under each barrier.
+//!   thread upgrades in a loop, under each barrier;
+//! - `stats()` read from destructors, beside threads that end with their mutators leaked.
 
 use std::{
     cell::{Cell, RefCell},
@@ -749,5 +750,131 @@ fn an_upgraded_weak_stored_into_the_heap_survives_under_every_barrier() {
     for barrier in ["dijkstra", "yuasa", "hybrid"] {
         child("child_weak_upgrade_then_store", &[("GC_BARRIER", barrier), ("GC_CHECKMARK", "1")], DEADLINE)
             .assert_completed();
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Statistics read from destructors.
+
+/// Reads of `stats()` made from a destructor.
+static STATS_FROM_DROP: AtomicUsize = AtomicUsize::new(0);
+
+/// Read the statistics and check what a reader relies on; count the read in `count`.
+fn read_stats(count: &AtomicUsize) {
+    let s = gc_runtime::stats();
+    for u in s.thread_pauses.mmu.into_iter().flatten() {
+        assert!((0.0..=1.0).contains(&u), "MMU out of range: {:?}", s.thread_pauses);
+    }
+    assert!(s.thread_pauses.p99 <= s.thread_pauses.max, "{:?}", s.thread_pauses);
+    count.fetch_add(1, Ordering::Relaxed);
+}
+
+/// A field that reads the collector's statistics when it is dropped — on the finalizer thread —
+/// once per 64 drops (a read walks every thread's pause log). (Not from `trace`: `Trace`'s
+/// contract forbids calling the crate there, where checkmark holds the root table's lock.)
+struct ReadsStats;
+
+static DROPS: AtomicUsize = AtomicUsize::new(0);
+
+impl Drop for ReadsStats {
+    fn drop(&mut self) {
+        if DROPS.fetch_add(1, Ordering::Relaxed) % 64 == 0 {
+            read_stats(&STATS_FROM_DROP);
+        }
+    }
+}
+
+#[derive(Trace)]
+struct StatsNode {
+    #[trace(skip)]
+    _reads: ReadsStats,
+    next: Member<StatsNode>,
+    value: u64,
+}
+
+fn stats_node<'m>(mu: &'m Mutator, value: u64) -> gc_runtime::Gc<'m, StatsNode> {
+    mu.alloc(StatsNode { _reads: ReadsStats, next: Member::new(), value })
+}
+
+/// `stats()` from destructors on the finalizer thread, while one thread collects back to back,
+/// another reads the statistics in a loop without a mutator, and threads attach and end one
+/// after another — every fourth of the first forty with its mutator leaked (an exit that pins
+/// the heap, and ends a pause log that a read walks).
+#[test]
+fn child_stats_read_from_destructors() {
+    if !in_child() {
+        return;
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let collector = spawn_collector(&stop);
+    let reader = {
+        let stop = stop.clone();
+        thread::spawn(move || {
+            let reads = AtomicUsize::new(0);
+            while !stop.load(Ordering::Relaxed) {
+                read_stats(&reads);
+            }
+            reads.into_inner()
+        })
+    };
+    let comers = {
+        let stop = stop.clone();
+        thread::spawn(move || {
+            let mut n = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                let leak = n % 4 == 3 && n < 40;
+                thread::spawn(move || {
+                    let mu = gc_runtime::attach();
+                    stats_node(&mu, n);
+                    if leak {
+                        std::mem::forget(mu);
+                    }
+                })
+                .join()
+                .unwrap();
+                n += 1;
+            }
+            n
+        })
+    };
+    let mut mu = gc_runtime::attach();
+    // A rooted list of 1,000 nodes whose values say where they are, and garbage beside it.
+    let head = stats_node(&mu, 0).root(&mu);
+    for value in 1..1_000 {
+        let h = head.get(&mu);
+        let node = stats_node(&mu, value);
+        node.next.set(h.next.get(&mu));
+        h.next.set(Some(node));
+    }
+    let enough = || STATS_FROM_DROP.load(Ordering::Relaxed) > 0;
+    run_until(scenario_millis(), enough, || {
+        for value in 0..200 {
+            stats_node(&mu, value);
+        }
+        mu.safepoint();
+    });
+    stop.store(true, Ordering::Relaxed);
+    let (cycles, reads, comers) =
+        mu.blocking(|| (collector.join().unwrap(), reader.join().unwrap(), comers.join().unwrap()));
+    mu.collect();
+    // The list is intact: the head's value, then 999 down to 1.
+    let mut values = Vec::new();
+    let mut node = Some(head.get(&mu));
+    while let Some(n) = node {
+        values.push(n.value);
+        node = n.next.get(&mu);
+    }
+    let expected: Vec<u64> = std::iter::once(0).chain((1..1_000).rev()).collect();
+    assert_eq!(values, expected);
+    let dropped = STATS_FROM_DROP.load(Ordering::Relaxed);
+    assert!(cycles > 0 && reads > 0 && comers > 0 && dropped > 0, "{cycles} cycles, {reads} reads, {comers} threads");
+    println!("done: {cycles} cycles, {dropped} reads from destructors, {reads} beside, {comers} threads");
+}
+
+#[test]
+fn stats_read_from_destructors_beside_leaking_threads() {
+    for mode in ["concurrent", "stw"] {
+        let env = [("GC_MODE", mode), ("GC_MIN_HEAP", "256K"), ("GC_CHECKMARK", "1")];
+        child("child_stats_read_from_destructors", &env, DEADLINE).assert_completed();
     }
 }

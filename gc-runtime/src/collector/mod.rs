@@ -899,7 +899,7 @@ impl Cycle {
             }
             // No drain runs now, and every mutator is parked: the marks a drain's plain stores
             // undid are set again before anything decides by marks (see `mutator_marks.rs`).
-            mutator_marks::reapply(clock::mark_epoch());
+            self.reapply_marks(true);
             let roots = self.lock_roots();
             if rt.grey.is_done() {
                 // The weak maps' fixpoint (see `marker/ephemerons.rs`): values owed to keys
@@ -914,6 +914,16 @@ impl Cycle {
                     }
                 }
             }
+        }
+    }
+
+    /// Set the marks of the mutators' log again (see `mutator_marks.rs`), counting its records
+    /// in the cycle's figures. Only while no drain runs.
+    fn reapply_marks(&mut self, world_stopped: bool) {
+        let applied = mutator_marks::reapply(clock::mark_epoch());
+        self.stats.mark_log_applied += applied;
+        if world_stopped {
+            self.stats.mark_log_applied_in_pause += applied;
         }
     }
 
@@ -994,7 +1004,7 @@ impl Cycle {
         // No drain runs, and every mutator has answered since the last one ended: the marks its
         // plain stores undid are set again before the ephemeron pass and the weak verdict read
         // marks (see `mutator_marks.rs`).
-        mutator_marks::reapply(clock::mark_epoch());
+        self.reapply_marks(false);
         let roots = self.lock_roots();
         if rt.handshake.leaked_exits_pending() {
             return RaggedRound::MustStop;
@@ -1126,6 +1136,12 @@ impl Cycle {
             if !rt.grey.is_done() {
                 continue;
             }
+            // No drain runs, and every mutator has answered since the last one ended: the marks
+            // the drains' plain stores undid are set again now, with the world running, as a
+            // termination round does (see `mutator_marks.rs`), and the pause sets only those of
+            // the few records made since. (Applied in the pause, the log of a long marking beside
+            // allocating threads — megabytes of black allocations — took milliseconds.)
+            self.reapply_marks(false);
             let (t, pinned) = self.stop_to_terminate();
             let roots = self.lock_roots();
             if (pinned || !rt.grey.is_done()) && self.stats.termination_retries < MAX_TERMINATION_RETRIES {
@@ -1230,6 +1246,8 @@ fn run_cycle(rt: &'static Runtime, swept_at_last_end: &mut SweepTotals) {
             exclusive_drains_beside_mutators: 0,
             mark_log_peak_bytes: 0,
             mark_log_over_limit: false,
+            mark_log_applied: 0,
+            mark_log_applied_in_pause: 0,
             idle_exclusive_drains: 0,
             idle_drains_yielded: 0,
             sweep_workers: 0,
