@@ -21,7 +21,7 @@
 //! | `concurrent/dijkstra` | mode and barrier of the cycle |
 //! | `pauses a+b ms` | every stop-the-world pause of the cycle, in order (mark start, then mark termination and any retries; one full pause in stop-the-world mode), from stop request to restart; `none` when every phase change was a handshake |
 //! | `to safepoint` | the part of each pause spent waiting for the last running mutator to reach a safepoint |
-//! | `longest in a thread` | the longest time any mutator thread spent inside the collector (answering a handshake, parked in a pause, waiting to re-attach) since the last cycle ended, measured by the thread (see `thread_pauses.rs`): the pause as the program saw it |
+//! | `longest in a thread` | the longest time any mutator thread spent inside the collector (answering a handshake, parked in a pause, waiting to re-attach, or in a mark assist) since the last cycle ended, measured by the thread (see `thread_pauses.rs`): the pause as the program saw it |
 //! | `handshakes n` | every handshake round of the cycle ([`HandshakeRound`]): the mark-start and termination rounds, and the flush, publish-sweep and hand-back-pages rounds; requests each running mutator answers at its own next safepoint (the publish-sweep and hand-back-pages rounds also where an allocation refills its cache) |
 //! | `collector waited`, `longest` | the collector's latency: the sum and the longest, over the handshakes, of the time from request to the last answer. It delays the cycle, not any thread |
 //! | `mark`, `sweep` | wall time of the mark phase (from barrier on to termination) and of the background sweep |
@@ -226,7 +226,8 @@ pub struct CycleStats {
     /// Every pause, in order.
     pub pauses: Vec<Pause>,
     /// The longest time any mutator thread spent inside one of the collector's handshakes
-    /// (parked, acknowledging, or waiting to re-attach), recorded by the end of this cycle:
+    /// (parked, acknowledging, or waiting to re-attach) or in one mark assist, recorded by the
+    /// end of this cycle:
     /// the pause as the program saw it (see [`ThreadPauseStats`]).
     pub thread_pause_max: Duration,
     /// Every handshake round of the cycle, in order, with the collector's latency for each: the

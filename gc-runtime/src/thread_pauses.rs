@@ -1,5 +1,5 @@
 //! Pauses as each mutator thread sees them: the time it spent inside the collector's
-//! handshakes, recorded by the thread itself.
+//! handshakes and doing the collector's marking (assists), recorded by the thread itself.
 //!
 //! # Why the collector's own figure is not enough
 //!
@@ -16,7 +16,8 @@
 //!
 //! So every mutator times each of its visits to the collector from entry to exit on its own
 //! clock — a safepoint that acknowledged a request or parked for a stopped world, and a return
-//! from [`Mutator::blocking`](crate::Mutator::blocking), or an attach, that waited for a pause to end — and
+//! from [`Mutator::blocking`](crate::Mutator::blocking), or an attach, that waited for a pause to end, and a
+//! mark assist (marking an allocation owed, see `marker/credit.rs`) that found work — and
 //! records it here: into the thread's own log of recent intervals, from which the minimum mutator
 //! utilisation is computed, into the running maximum of the current cycle, and into one
 //! histogram over all threads (the distribution of pauses any thread saw). A thread only
@@ -26,7 +27,7 @@
 //! # Minimum mutator utilisation
 //!
 //! For a window length `w`, a thread's MMU is the smallest fraction of any `w`-long window of
-//! its attached life that it spent outside the collector's handshakes (Cheng and Blelloch,
+//! its attached life that it spent outside the collector's handshakes and assists (Cheng and Blelloch,
 //! PLDI 2001). A worst window starts where a pause starts (see [`mmu`]), so only those windows
 //! are measured, in one pass over the log. [`ThreadPauseStats`] reports the worst thread's
 //! figure for 1, 10 and 100 ms windows. A log keeps the last [`LOG_CAPACITY`] intervals; when it
@@ -55,7 +56,7 @@ pub const MMU_WINDOWS: [Duration; 3] =
 /// Pauses as the mutator threads saw them: the time each spent inside the collector's
 /// handshakes (parked for a stopped world, acknowledging a request, or waiting to re-attach
 /// after [`Mutator::blocking`](crate::Mutator::blocking) or to attach while the world was
-/// stopped), measured by the thread itself.
+/// stopped) and doing its marking as assists, measured by the thread itself.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ThreadPauseStats {
     /// Pauses recorded, over all threads.

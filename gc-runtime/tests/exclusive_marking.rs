@@ -713,6 +713,29 @@ fn with_handshakes_off_the_log_is_set_again_before_the_stop_that_ends_the_markin
     }
 }
 
+/// A mark assist is a pause of its thread (`Stats::thread_pauses`, whose minimum mutator
+/// utilisation counts it, as Go's does): the one mutator of the assists' workload records
+/// more pauses than it can have answered handshake rounds and parked for stops. (The run goes
+/// on until it has, for a minute at most: without the assists, the records never outnumber
+/// the bound.)
+#[test]
+fn mark_assists_are_pauses_of_their_thread() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let before = gc_runtime::stats().thread_pauses.count;
+    let recorded = || gc_runtime::stats().thread_pauses.count - before;
+    // At most one answer per round and one park per stop, in every cycle of the run (and the
+    // records of the cycle that ran when it began).
+    let visits = |cycles: &[gc_runtime::CycleStats]| {
+        cycles.iter().map(|c| c.handshakes.len() + c.pauses.len()).sum::<usize>() as u64 + 16
+    };
+    let cycles = assists_beside_drains(|c| c, |cycles| recorded() > visits(cycles));
+    let (recorded, visits) = (recorded(), visits(&cycles));
+    assert!(
+        recorded > visits,
+        "{recorded} pauses recorded, against at most {visits} answers and parks: the assists were not counted"
+    );
+}
+
 /// The pause workload's shape beside exclusive drains, configured by `configure`: chains
 /// replaced in part or whole as fast as one mutator can, every chain walked and checked before
 /// it is changed, checkmark on, until at least three cycles ran, the mutator assisted in one

@@ -668,12 +668,12 @@ fn lock_patience(locked: Duration) -> Option<Duration> {
 }
 
 /// A mutator's mark assist: scan about `budget` bytes of grey objects (it owes them, see
-/// `credit.rs`).
-pub(crate) fn assist(rt: &Runtime, budget: usize) {
+/// `credit.rs`). Returns whether it found work to do.
+pub(crate) fn assist(rt: &Runtime, budget: usize) -> bool {
     if !rt.grey.has_work() {
         // The work is on the workers' private stacks: have one share some for next time.
         rt.grey.want_assist_work();
-        return;
+        return false;
     }
     let mut worker = MarkWorker::assisting(&rt.grey);
     worker.drain_budget(budget);
@@ -681,6 +681,7 @@ pub(crate) fn assist(rt: &Runtime, budget: usize) {
     crate::mutator_marks::record_assisted(&mut worker.visit.logged, epoch);
     rt.assist_credit.add_assist(worker.work().marked_bytes);
     rt.stats.note_assist(worker.work(), worker.scanned_bytes);
+    true
 }
 
 /// Mark the objects left on owners' queues by an exclusive job that was given up (see

@@ -613,7 +613,12 @@ impl ThreadState {
                 let owed = local.assist_debt - credit.steal(local.assist_debt);
                 local.assist_debt = 0;
                 if owed > 0 {
-                    marker::assist(rt, owed);
+                    // Marking done for the collector: a pause of this thread, as its visits are
+                    // (one that found no work to take is none).
+                    let start = rt.started.elapsed();
+                    if marker::assist(rt, owed) {
+                        self.record_pause_since(start);
+                    }
                 }
             }
         } else {

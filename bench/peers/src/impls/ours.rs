@@ -13,7 +13,8 @@
 //! ([`gc_runtime::Stats::thread_pauses`]: max, p99.9, p99 and the worst thread's MMU); and, as
 //! for the peers, what the harness saw: the intervals a mutator spent blocked inside
 //! `safepoint()` (longer than 2 µs), from which the `mmu_*` columns are computed. Mark assists,
-//! done inside allocation, are not counted as paused time. `ours-stops` is concurrent mode
+//! done inside allocation, are not in those intervals (as a peer's allocation is not); the
+//! threads' own records count them. `ours-stops` is concurrent mode
 //! with global stops for its phase changes, for the side-by-side figures.
 
 use std::{
