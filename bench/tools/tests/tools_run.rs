@@ -113,6 +113,24 @@ fn mark_rate_list() {
     assert_eq!(out.lines().last(), Some("ok"), "{out}");
 }
 
+/// The table shapes: the random graph held by one `GcVec` (scanned a chunk per visit) or one
+/// `Vec<Member<_>>` (scanned whole, its elements spilled from the worker's stack), every node
+/// and the table marked, in a pause and concurrently.
+#[test]
+fn mark_rate_tables() {
+    for (shape, holder) in [("table", "a GcVec"), ("table-vec", "a Vec<Member<_>>")] {
+        for mode in ["stw", "concurrent"] {
+            let (out, _) = run(
+                env!("CARGO_BIN_EXE_mark_rate"),
+                &["--objects", "40000", "--runs", "1", "--workers", "1,2", "--shape", shape, "--mode", mode],
+            );
+            assert!(out.contains(&format!("40000 live objects in a random graph held by {holder}")), "{out}");
+            assert_eq!(out.lines().filter(|l| l.starts_with("| ") && l.contains(" ms |")).count(), 2, "{out}");
+            assert_eq!(out.lines().last(), Some("ok"), "{out}");
+        }
+    }
+}
+
 #[test]
 fn lox_bench_times_each_program() {
     let dir = scratch("lox-bench");

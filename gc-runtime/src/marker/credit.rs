@@ -23,6 +23,17 @@
 //! towards "marked so far" and becomes credit. A mutator that owes marking takes what it can
 //! from that credit first ([`AssistCredit::steal`]) and scans only the rest itself: as long as
 //! the workers keep up, mutators do not assist at all.
+//!
+//! # Paying as it goes
+//!
+//! An assist that does start looks at the credit again after each 32 KiB it scans
+//! (`MarkWorker::drain_owed`), and what the workers marked meanwhile pays the rest of its debt.
+//! Where the threads outnumber the cores, an assisting thread is often preempted in the middle
+//! of its assist, and the workers run while it waits: without the second look it came back to
+//! scan its whole debt anyway. In the demo (four allocating threads on two cores), the CPU time
+//! spent in assists fell by about an eighth: a median of 212 ms (179–284) against 245 ms
+//! (217–298) per 3-second run of both concurrent modes, six interleaved pairs; the longest
+//! assists, which are preemptions, stayed as long.
 
 use crate::primitive::sync::atomic::{AtomicUsize, Ordering};
 

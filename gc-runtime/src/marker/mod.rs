@@ -327,7 +327,7 @@ impl<'q> MarkWorker<'q> {
         while let Some(obj) = self.visit.next_grey() {
             let visited = self.scan(obj, until_balance, end - self.spent());
             if self.visit.stack.len() > SPILL_AT {
-                self.publish_oldest(BUFFER_CAP);
+                self.spill();
             }
             if self.visit.exclusive.as_ref().is_some_and(|x| x.forwarded() >= BUFFER_CAP) {
                 self.publish_forwarded();
@@ -386,6 +386,32 @@ impl<'q> MarkWorker<'q> {
     fn share(&mut self) {
         self.publish_oldest((self.visit.stack.len() / 2).clamp(1, BUFFER_CAP));
         self.queue.shared();
+    }
+
+    /// The stack holds more than [`SPILL_AT`] entries: give the oldest back to the global queue.
+    /// Usually a buffer of them, one scan having pushed a few entries past the mark. But one scan
+    /// may push any number — a `Vec<Member<_>>` of a million elements inside one object, traced
+    /// whole — and a buffer at a time from the bottom then moved the rest of the stack down at
+    /// every scan that followed, quadratic in its length (`mark_rate --shape table-vec`, 1M
+    /// nodes held by such a vector: 311–316 ms for one worker, against 71–75 ms when a `GcVec`
+    /// holds them). So a stack past twice the mark keeps its newest `SPILL_AT` entries and gives
+    /// all the others back, in buffers, moving the kept ones once.
+    fn spill(&mut self) {
+        let len = self.visit.stack.len();
+        if len <= 2 * SPILL_AT {
+            self.publish_oldest(BUFFER_CAP);
+            return;
+        }
+        let mut oldest = self.visit.stack.drain(..len - SPILL_AT);
+        loop {
+            let mut buf = self.queue.empty_buffer();
+            buf.extend(oldest.by_ref().take(BUFFER_CAP));
+            if buf.is_empty() {
+                self.queue.recycle(buf);
+                break;
+            }
+            self.queue.push_full(buf);
+        }
     }
 
     /// Publish the `n` oldest entries of the stack (the bottom, nearest the roots) as one
@@ -576,21 +602,38 @@ impl<'q> MarkWorker<'q> {
         }
     }
 
-    /// Scan up to `budget` bytes from the global queue, then give back what is left.
-    pub(crate) fn drain_budget(&mut self, budget: usize) {
-        let start = self.spent();
-        while self.spent() - start < budget {
+    /// A mark assist's drain: scan grey objects from the global queue until `owed` bytes were
+    /// scanned or taken from the workers' `credit`, then give back what is left. The credit is
+    /// looked at again after every [`ASSIST_UNIT`] scanned and every buffer emptied: what the
+    /// workers marked meanwhile pays the rest of the debt (see `credit.rs`, "Paying as it
+    /// goes").
+    pub(crate) fn drain_owed(&mut self, mut owed: usize, credit: &AssistCredit) {
+        while owed > 0 {
             let Some(buf) = self.queue.pop_busy() else { return };
             self.visit.stack.extend_from_slice(&buf);
             self.queue.recycle(buf);
-            let left = budget - (self.spent() - start);
-            if !self.drain_stack(left) {
-                self.publish_all();
+            loop {
+                let before = self.spent();
+                let emptied = self.drain_stack(owed.min(ASSIST_UNIT));
+                owed = owed.saturating_sub(self.spent() - before);
+                owed -= credit.steal(owed);
+                if emptied {
+                    break;
+                }
+                if owed == 0 {
+                    self.publish_all();
+                    break;
+                }
             }
             self.queue.leave_busy();
         }
     }
 }
+
+/// How much a mark assist scans between two looks at the workers' credit (see
+/// `MarkWorker::drain_owed`): about a thousand small objects, a few tens of microseconds.
+/// (Under Miri, 1 KiB: the same paths with tests small enough to interpret.)
+const ASSIST_UNIT: usize = if cfg!(miri) { 1024 } else { 32 * 1024 };
 
 /// Call `obj`'s `trace` with `tracer`; if it panics, stop the process (module docs, "A
 /// panicking `Trace`").
@@ -667,16 +710,16 @@ fn lock_patience(locked: Duration) -> Option<Duration> {
     (locked >= PATIENT_AFTER).then(|| locked.min(MOST_PATIENCE))
 }
 
-/// A mutator's mark assist: scan about `budget` bytes of grey objects (it owes them, see
-/// `credit.rs`). Returns whether it found work to do.
-pub(crate) fn assist(rt: &Runtime, budget: usize) -> bool {
+/// A mutator's mark assist: scan about `owed` bytes of grey objects, less what the workers'
+/// credit pays meanwhile (see `credit.rs`). Returns whether it found work to do.
+pub(crate) fn assist(rt: &Runtime, owed: usize) -> bool {
     if !rt.grey.has_work() {
         // The work is on the workers' private stacks: have one share some for next time.
         rt.grey.want_assist_work();
         return false;
     }
     let mut worker = MarkWorker::assisting(&rt.grey);
-    worker.drain_budget(budget);
+    worker.drain_owed(owed, &rt.assist_credit);
     let epoch = worker.visit.epoch();
     crate::mutator_marks::record_assisted(&mut worker.visit.logged, epoch);
     rt.assist_credit.add_assist(worker.work().marked_bytes);
@@ -821,6 +864,80 @@ mod tests {
         assert_eq!(first + rest.work().objects, n, "every node scanned exactly once");
         assert!(nodes.iter().all(|&g| marked(obj(g))));
         assert!(queue.is_done());
+    }
+
+    /// One scan that pushes a long run of grey objects — a `Vec<Member<_>>` of many elements,
+    /// traced whole — leaves the stack at its spill mark at once, everything older given back
+    /// to the global queue, so that the scans after it do not move a long stack down one buffer
+    /// at a time (see `MarkWorker::spill`). Not under Miri: the spill is safe code, and the
+    /// 4,096 objects it needs take Miri half a minute.
+    #[test]
+    #[cfg(not(miri))]
+    fn a_stack_grown_long_by_one_scan_is_spilled_at_once() {
+        #[derive(Trace)]
+        struct Table {
+            nodes: Vec<Member<Node>>,
+        }
+        let _s = test_support::serial();
+        let _clear = test_support::ClearMarks;
+        let mu = crate::attach();
+        let n = 4 * SPILL_AT;
+        let nodes: Vec<_> = (0..n).map(|_| mu.alloc(Node { next: Member::new() })).collect();
+        let table = mu.alloc(Table { nodes: (0..n).map(|_| Member::new()).collect() });
+        for (slot, &node) in table.nodes.iter().zip(&nodes) {
+            slot.set(Some(node));
+        }
+        let queue = GreyQueue::default();
+        let mut w = MarkWorker::new(&queue);
+        // SAFETY: a live local's object.
+        unsafe { w.visit.mark_grey(obj(table)) };
+        w.drain_stack_for_test(1);
+        assert_eq!(w.work().objects, 1, "the budget was the table alone");
+        let kept = w.visit.stack.len();
+        assert!(kept <= SPILL_AT + 32, "the stack was cut to its spill mark: {kept} of {n} left");
+        assert!(queue.has_work(), "the rest is on the global queue");
+        w.publish_all();
+        let mut rest = MarkWorker::new(&queue);
+        rest.drain_until_done();
+        assert_eq!(rest.work().objects, n, "every node scanned exactly once");
+        assert!(nodes.iter().all(|&g| marked(obj(g))));
+    }
+
+    /// An assist looks at the workers' credit after each unit it scans (or buffer it empties):
+    /// credit enough for the rest of its debt ends it at the first look, leaving the other grey objects queued; without
+    /// credit it scans its whole debt, and takes no credit.
+    #[test]
+    fn an_assist_stops_once_the_workers_credit_pays_the_rest_of_its_debt() {
+        let _s = test_support::serial();
+        let _clear = test_support::ClearMarks;
+        let mu = crate::attach();
+        let owed = 4 * ASSIST_UNIT;
+        let nodes: Vec<_> = (0..16 * ASSIST_UNIT / 16).map(|_| mu.alloc(Node { next: Member::new() })).collect();
+        let queue = GreyQueue::default();
+        let mut w = MarkWorker::new(&queue);
+        for &g in &nodes {
+            // SAFETY: a live local's object.
+            unsafe { w.visit.mark_grey(obj(g)) };
+        }
+        w.visit.settle_ring();
+        w.publish_all();
+        let credit = AssistCredit::default();
+        credit.add_background(1 << 30);
+        let mut paid = MarkWorker::new(&queue);
+        paid.drain_owed(owed, &credit);
+        let spent = paid.spent();
+        assert!((1..=ASSIST_UNIT + 64).contains(&spent), "a buffer or a unit, then the credit paid: {spent} bytes");
+        assert_eq!(credit.steal(usize::MAX), (1 << 30) - (owed - spent), "the credit paid the rest, and no more");
+        assert!(queue.has_work(), "the other grey objects stay queued");
+        let mut unpaid = MarkWorker::new(&queue);
+        unpaid.drain_owed(owed, &credit);
+        let spent = unpaid.spent();
+        assert!((owed..owed + 64).contains(&spent), "no credit: the whole debt scanned: {spent} bytes");
+        let mut rest = MarkWorker::new(&queue);
+        rest.drain_until_done();
+        let scanned = paid.work().objects + unpaid.work().objects + rest.work().objects;
+        assert_eq!(scanned, nodes.len(), "every node scanned exactly once");
+        assert!(nodes.iter().all(|&g| marked(obj(g))));
     }
 
     /// A worker that was waiting for work when its job was given up leaves no longer counted

@@ -6,6 +6,8 @@
 //! cargo run --release -p gc-bench --bin mark_rate -- --objects 4000000 --runs 9
 //! cargo run --release -p gc-bench --bin mark_rate -- --shape graph  # a heap linked in random order
 //! cargo run --release -p gc-bench --bin mark_rate -- --shape list   # one linked list
+//! cargo run --release -p gc-bench --bin mark_rate -- --shape table  # the graph, all held by a GcVec
+//! cargo run --release -p gc-bench --bin mark_rate -- --shape table-vec  # ... by a Vec<Member<_>>
 //! ```
 //!
 //! The live heap is a forest of complete binary trees (`Tree` nodes of two slots, 32 bytes with
@@ -14,7 +16,10 @@
 //! leads elsewhere in the heap (a marker's worst case for memory locality); or, with
 //! `--shape list`, one linked list in allocation order, where each object scanned leads to
 //! exactly one more, so the marker's stack is empty at every step (no parallel work, and each
-//! object comes to be scanned through the prefetch ring). For
+//! object comes to be scanned through the prefetch ring). With `--shape table` the random
+//! graph's nodes are all held, in allocation order, by one root table, a `GcVec` (scanned 1024
+//! slots per visit), and with `--shape table-vec` by a `Vec<Member<_>>` in one object (scanned
+//! whole in one visit): a language runtime's global table, or the demo's. For
 //! each worker count the program runs `--runs` concurrent collections — the only mutator waits
 //! in `collect`, so the workers have the cores; idle mark workers are off, so exactly that many
 //! threads mark (a stop-the-world pause always marks with every core) — and prints the median mark time (from mark start to termination, handshakes
@@ -33,7 +38,7 @@ use gc_bench_support::{
     stats::median,
     tree::{self, Tree},
 };
-use gc_runtime::{Config, Gc, Mode, Mutator, Root};
+use gc_runtime::{Config, Gc, GcVec, Member, Mode, Mutator, Root, Trace};
 
 /// Command-line options.
 #[derive(Parser)]
@@ -51,7 +56,8 @@ struct Args {
     /// one stretch, so a depth-first marking reads memory nearly in order) or `graph` (nodes
     /// allocated in a row and linked in random order: every pointer the marker follows leads
     /// somewhere else in the heap) or `list` (nodes allocated in a row, each one's `left` the
-    /// next: one object found per object scanned).
+    /// next: one object found per object scanned) or `table` (the graph, every node also held,
+    /// in allocation order, by one `GcVec`) or `table-vec` (the same with a `Vec<Member<_>>`).
     #[arg(long, value_enum, default_value_t = Shape::Trees)]
     shape: Shape,
     /// Mark concurrently (the mutator waits in `collect`), or inside a stop-the-world pause —
@@ -75,6 +81,20 @@ enum Shape {
     Trees,
     Graph,
     List,
+    Table,
+    TableVec,
+}
+
+/// The root table of `--shape table`: every node, in allocation order.
+#[derive(Trace)]
+struct Table {
+    nodes: GcVec<Tree>,
+}
+
+/// The root table of `--shape table-vec`.
+#[derive(Trace)]
+struct TableVec {
+    nodes: Vec<Member<Tree>>,
 }
 
 /// Depth of each tree of the forest.
@@ -84,6 +104,11 @@ const DEPTH: u32 = 14;
 /// cycle through all of them in a random permutation (Sattolo's shuffle), so every node is
 /// reachable from any one; each `right` points to a node drawn at random. Returns node 0.
 fn graph(mu: &Mutator, n: usize) -> Gc<'_, Tree> {
+    linked(mu, n)[0]
+}
+
+/// The nodes of [`graph`], in allocation order.
+fn linked(mu: &Mutator, n: usize) -> Vec<Gc<'_, Tree>> {
     let nodes: Vec<Gc<'_, Tree>> = (0..n).map(|_| Tree::leaf(mu)).collect();
     // xorshift64: reproducible, no dependency.
     let mut state = 0x9E37_79B9_7F4A_7C15_u64;
@@ -101,7 +126,7 @@ fn graph(mu: &Mutator, n: usize) -> Gc<'_, Tree> {
         node.left.set(Some(nodes[order[i]]));
         node.right.set(Some(nodes[below(n)]));
     }
-    nodes[0]
+    nodes
 }
 
 /// `n` nodes allocated in a row, each one's `left` the next (`right` empty). Returns the head.
@@ -165,6 +190,9 @@ fn measure(mu: &mut Mutator, workers: usize, runs: usize, mode: MarkMode) -> Sam
 fn main() {
     let args = Args::parse();
     let mut mu = gc_runtime::attach();
+    // The root table of the `table` shapes, kept alive beside the forest.
+    let mut table: Option<Root<Table>> = None;
+    let mut table_vec: Option<Root<TableVec>> = None;
     let (forest, live): (Vec<Root<Tree>>, usize) = match args.shape {
         Shape::Trees => {
             let per_tree = (1usize << (DEPTH + 1)) - 1;
@@ -189,6 +217,25 @@ fn main() {
             println!("{n} live objects in {what}; {} collections per worker count", args.runs);
             (vec![root], n)
         }
+        Shape::Table | Shape::TableVec => {
+            let n = args.objects.max(2);
+            let nodes = linked(&mu, n);
+            if matches!(args.shape, Shape::Table) {
+                let t = mu.alloc(Table { nodes: GcVec::with_capacity(n) });
+                t.nodes.extend(nodes);
+                table = Some(t.root(&mu));
+            } else {
+                let t = mu.alloc(TableVec { nodes: (0..n).map(|_| Member::new()).collect() });
+                for (slot, node) in t.nodes.iter().zip(nodes) {
+                    slot.set(Some(node));
+                }
+                table_vec = Some(t.root(&mu));
+            }
+            mu.safepoint();
+            let what = if table.is_some() { "a GcVec" } else { "a Vec<Member<_>>" };
+            println!("{n} live objects in a random graph held by {what}; {} collections per worker count", args.runs);
+            (Vec::new(), n + 1)
+        }
     };
     println!("| mark workers | mark (median) | pause (median) | objects/s | MB/s | speed-up |");
     println!("|---|---|---|---|---|---|");
@@ -209,6 +256,6 @@ fn main() {
             speedup
         );
     }
-    drop(forest);
+    drop((forest, table, table_vec));
     println!("ok");
 }
